@@ -1,0 +1,444 @@
+package fsm
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/connfsm/connfsm/tasks"
+)
+
+// DefaultJoinTimeout bounds the wait for a state's tasks when Config leaves
+// JoinTimeout zero.
+const DefaultJoinTimeout = 5 * time.Second
+
+// Config holds the per-machine settings given to Start.
+type Config[S, E comparable] struct {
+	// Observer, if not nil, receives a Record for every step the machine
+	// takes. It is called by one goroutine at a time, in order, from inside
+	// the machine: it must not block for long; it may call Fire.
+	Observer func(Record[S, E])
+	// JoinTimeout bounds how long leaving a state waits for its tasks to
+	// return; tasks still running then are reported as stragglers and the
+	// machine moves on. Zero means DefaultJoinTimeout; negative means no bound.
+	JoinTimeout time.Duration
+}
+
+// Machine is a running instance of a Definition. Its methods are safe for
+// concurrent use.
+type Machine[S, E comparable] struct {
+	def         *Definition[S, E]
+	obs         func(Record[S, E])
+	joinTimeout time.Duration
+	ctx         context.Context // handed to hooks and tasks; carries the inside marker
+	cancel      context.CancelCauseFunc
+	detach      func() bool // unregisters the stop on the Start context
+	done        chan struct{}
+
+	// busy is held by the one goroutine processing events; qlen mirrors
+	// len(queue) so the processor can check for work without the lock.
+	busy    atomic.Bool
+	qlen    atomic.Int32
+	stopReq atomic.Bool
+	stopped atomic.Bool
+	mu      sync.Mutex
+	queue   []item
+	head    int
+
+	// Owned by the processor.
+	cur      int
+	epoch    uint64
+	group    *tasks.Group
+	stopped0 bool
+
+	// Published for State and Epoch.
+	pubState atomic.Int32
+	pubEpoch atomic.Uint64
+}
+
+type op uint8
+
+const (
+	opEvent op = iota
+	opStop
+	opTaskFailed
+)
+
+type item struct {
+	op      op
+	ev      int32
+	epoch   uint64 // 0 for events from outside the machine's tasks
+	payload any
+	task    string
+}
+
+type machineKey[S, E comparable] struct{ m *Machine[S, E] }
+
+// Start starts a machine in the definition's initial state: its enter hooks
+// run and its tasks start before Start returns. When ctx is done the machine
+// stops as if Stop had been called; ctx's values reach every hook and task.
+func (d *Definition[S, E]) Start(ctx context.Context, cfg Config[S, E]) *Machine[S, E] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	m := &Machine[S, E]{
+		def:         d,
+		obs:         cfg.Observer,
+		joinTimeout: cfg.JoinTimeout,
+		done:        make(chan struct{}),
+		cur:         d.initial,
+		epoch:       1,
+	}
+	if m.joinTimeout == 0 {
+		m.joinTimeout = DefaultJoinTimeout
+	}
+	base, cancel := context.WithCancelCause(ctx)
+	m.ctx, m.cancel = context.WithValue(base, machineKey[S, E]{m}, m), cancel
+	m.pubState.Store(int32(d.initial))
+	m.pubEpoch.Store(1)
+
+	m.busy.Store(true)
+	if m.obs != nil {
+		s := d.states[d.initial]
+		m.obs(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: s, To: s, Epoch: 1})
+	}
+	t := Transition[S, E]{From: d.states[d.initial], To: d.states[d.initial], Epoch: 1}
+	for _, h := range d.per[d.initial].enter {
+		h(m.ctx, t)
+	}
+	m.startTasks(d.initial)
+	m.detach = context.AfterFunc(ctx, func() { m.requestStop() })
+	m.drain()
+	return m
+}
+
+// State returns the current state. During a transition it is the source
+// state until the exit hooks and the action have run.
+func (m *Machine[S, E]) State() S { return m.def.states[m.pubState.Load()] }
+
+// Epoch returns the number of the current state entry, counting from 1.
+func (m *Machine[S, E]) Epoch() uint64 { return m.pubEpoch.Load() }
+
+// Definition returns the definition the machine was started from.
+func (m *Machine[S, E]) Definition() *Definition[S, E] { return m.def }
+
+// Done returns a channel closed when the machine has stopped: the last
+// state's tasks joined and its exit hooks run.
+func (m *Machine[S, E]) Done() <-chan struct{} { return m.done }
+
+// Inside reports whether ctx is, or is derived from, a context this machine
+// handed to a hook, action or task: a call made with it comes from inside
+// the machine.
+func (m *Machine[S, E]) Inside(ctx context.Context) bool {
+	return ctx != nil && ctx.Value(machineKey[S, E]{m}) != nil
+}
+
+// Fire fires event without a payload; see FireWith.
+func (m *Machine[S, E]) Fire(ctx context.Context, event E) error {
+	return m.FireWith(ctx, event, nil)
+}
+
+// FireWith fires event with payload.
+//
+// If no other goroutine is processing events and ctx does not come from
+// inside the machine, the event is processed on the calling goroutine before
+// FireWith returns (including the join of the state being left), and the
+// error tells its outcome: nil for a transition or an ignored or stale
+// event, a *RejectedError for a rejected one. Otherwise the event is queued
+// behind the events already queued, FireWith returns nil at once, and the
+// outcome reaches the observer. FireWith never runs a step nested inside
+// another and never waits for a join that includes its caller, as long as
+// code inside the machine passes the context it was given.
+//
+// On a stopped machine, FireWith returns ErrStopped. An event not in the
+// definition returns an error naming it. In both cases the payload is
+// disposed.
+func (m *Machine[S, E]) FireWith(ctx context.Context, event E, payload any) error {
+	ei, ok := m.def.eventIdx[event]
+	if !ok {
+		dispose(payload)
+		return fmt.Errorf("fsm: unknown event %v", event)
+	}
+	if m.stopped.Load() {
+		dispose(payload)
+		return ErrStopped
+	}
+	it := item{ev: int32(ei), payload: payload}
+	if m.Inside(ctx) {
+		m.enqueue(it)
+		m.kick()
+		return nil
+	}
+	if !m.busy.CompareAndSwap(false, true) {
+		m.enqueue(it)
+		if m.busy.CompareAndSwap(false, true) {
+			m.drain()
+		}
+		return nil
+	}
+	var err error
+	if m.qlen.Load() == 0 {
+		err = m.process(it)
+	} else {
+		m.enqueue(it) // keep FIFO: earlier events are still queued
+	}
+	m.drain()
+	return err
+}
+
+// Stop stops the machine: the current state is exited as by a transition
+// (its tasks cancelled and joined, its exit hooks run, with Stopping set),
+// and events queued behind the stop are disposed. Events queued before it
+// are processed first. Stop is idempotent.
+//
+// Called from outside, Stop returns once the machine has stopped, or with
+// context.Cause(ctx) if ctx ends first. Called with a context from inside the
+// machine, it requests the stop and returns nil at once.
+func (m *Machine[S, E]) Stop(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if m.Inside(ctx) {
+		m.requestStopAsync()
+		return nil
+	}
+	m.requestStop()
+	select {
+	case <-m.done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (m *Machine[S, E]) requestStop() {
+	if m.stopReq.CompareAndSwap(false, true) {
+		m.enqueue(item{op: opStop})
+	}
+	if m.busy.CompareAndSwap(false, true) {
+		m.drain()
+	}
+}
+
+func (m *Machine[S, E]) requestStopAsync() {
+	if m.stopReq.CompareAndSwap(false, true) {
+		m.enqueue(item{op: opStop})
+	}
+	m.kick()
+}
+
+func (m *Machine[S, E]) enqueue(it item) {
+	m.mu.Lock()
+	m.queue = append(m.queue, it)
+	m.qlen.Add(1)
+	m.mu.Unlock()
+}
+
+func (m *Machine[S, E]) dequeue() item {
+	m.mu.Lock()
+	it := m.queue[m.head]
+	m.queue[m.head] = item{}
+	m.head++
+	if m.head == len(m.queue) {
+		m.queue, m.head = m.queue[:0], 0
+	}
+	m.qlen.Add(-1)
+	m.mu.Unlock()
+	return it
+}
+
+// kick makes sure queued events get processed without the caller doing it:
+// callers inside the machine must not, as a transition may join them.
+func (m *Machine[S, E]) kick() {
+	if m.busy.CompareAndSwap(false, true) {
+		go m.drain()
+	}
+}
+
+// drain processes queued events until the queue is empty, then releases
+// busy. The re-check after the release closes the race with an enqueue that
+// saw busy still held.
+func (m *Machine[S, E]) drain() {
+	for {
+		if m.qlen.Load() > 0 {
+			_ = m.process(m.dequeue())
+			continue
+		}
+		m.busy.Store(false)
+		if m.qlen.Load() == 0 || !m.busy.CompareAndSwap(false, true) {
+			return
+		}
+	}
+}
+
+func (m *Machine[S, E]) process(it item) error {
+	switch it.op {
+	case opStop:
+		m.stop()
+		return nil
+	case opTaskFailed:
+		if m.obs != nil {
+			m.observe(Record[S, E]{Kind: RecordTaskFailed, From: m.def.states[m.cur], To: m.def.states[m.cur],
+				Epoch: it.epoch, Task: it.task, Err: it.payload.(error)})
+		}
+		return nil
+	}
+	d := m.def
+	if m.stopped0 {
+		dispose(it.payload)
+		if m.obs != nil {
+			m.observe(Record[S, E]{Kind: RecordDropped, From: d.states[m.cur], To: d.states[m.cur],
+				Event: d.events[it.ev], Epoch: it.epoch, Err: ErrStopped})
+		}
+		return ErrStopped
+	}
+	if it.epoch != 0 && it.epoch != m.epoch {
+		dispose(it.payload)
+		if m.obs != nil {
+			m.observe(Record[S, E]{Kind: RecordStale, From: d.states[m.cur], To: d.states[m.cur],
+				Event: d.events[it.ev], Epoch: it.epoch})
+		}
+		return nil
+	}
+	c := &d.cells[m.cur*len(d.events)+int(it.ev)]
+	switch c.kind {
+	case KindIgnore:
+		dispose(it.payload)
+		if m.obs != nil {
+			m.observe(Record[S, E]{Kind: RecordIgnored, From: d.states[m.cur], To: d.states[m.cur],
+				Event: d.events[it.ev], Epoch: m.epoch, Reason: c.reason})
+		}
+		return nil
+	case KindReject:
+		dispose(it.payload)
+		if m.obs != nil {
+			m.observe(Record[S, E]{Kind: RecordRejected, From: d.states[m.cur], To: d.states[m.cur],
+				Event: d.events[it.ev], Epoch: m.epoch, Reason: c.reason, Err: c.rejected})
+		}
+		return c.rejected
+	}
+	m.transition(c, it)
+	return nil
+}
+
+// transition takes one step in the documented order: cancel and join the
+// source's tasks, exit hooks, action, set state and epoch, enter hooks,
+// start the target's tasks.
+func (m *Machine[S, E]) transition(c *cell[S, E], it item) {
+	d := m.def
+	from := m.cur
+	var join tasks.Report
+	if g := m.group; g != nil {
+		m.group = nil
+		join = g.Stop(c.leaves, m.joinTimeout)
+		m.reportStragglers(from, join)
+	}
+	t := Transition[S, E]{From: d.states[from], Event: d.events[it.ev], To: d.states[c.to], Payload: it.payload, Epoch: m.epoch}
+	for _, h := range d.per[from].exit {
+		h(m.ctx, t)
+	}
+	if c.action != nil {
+		c.action(m.ctx, t)
+	}
+	m.cur = c.to
+	m.epoch++
+	t.Epoch = m.epoch
+	m.pubState.Store(int32(c.to))
+	m.pubEpoch.Store(m.epoch)
+	if m.obs != nil {
+		m.observe(Record[S, E]{Kind: RecordTransition, From: t.From, Event: t.Event, To: t.To, Epoch: m.epoch, Join: join})
+	}
+	for _, h := range d.per[c.to].enter {
+		h(m.ctx, t)
+	}
+	m.startTasks(c.to)
+}
+
+func (m *Machine[S, E]) stop() {
+	if m.stopped0 {
+		return
+	}
+	m.stopped0 = true
+	m.stopped.Store(true)
+	d := m.def
+	var join tasks.Report
+	if g := m.group; g != nil {
+		m.group = nil
+		join = g.Stop(&ExitError{State: d.stateNames[m.cur]}, m.joinTimeout)
+		m.reportStragglers(m.cur, join)
+	}
+	t := Transition[S, E]{From: d.states[m.cur], Epoch: m.epoch, Stopping: true}
+	for _, h := range d.per[m.cur].exit {
+		h(m.ctx, t)
+	}
+	if m.obs != nil {
+		m.observe(Record[S, E]{Kind: RecordStopped, From: t.From, To: t.From, Epoch: m.epoch, Join: join})
+	}
+	m.detach()
+	m.cancel(ErrStopped)
+	close(m.done)
+}
+
+func (m *Machine[S, E]) startTasks(si int) {
+	specs := m.def.per[si].tasks
+	if len(specs) == 0 {
+		return
+	}
+	epoch := m.epoch
+	fail := m.def.per[si].fail
+	g := tasks.New(m.ctx, func(name string, err error) {
+		m.enqueue(item{op: opTaskFailed, epoch: epoch, task: name, payload: err})
+		if fail >= 0 {
+			m.enqueue(item{ev: int32(fail), epoch: epoch, payload: err})
+		}
+		m.kick()
+	})
+	emit := func(e E, payload any) { m.emit(si, epoch, g, e, payload) }
+	m.group = g
+	for _, s := range specs {
+		fn := s.fn
+		g.Go(s.name, func(ctx context.Context) error { return fn(ctx, emit) })
+	}
+}
+
+// emit enqueues an event from a task of state si entered at epoch. An event
+// that leaves the state cancels the task's siblings before it is queued, so
+// none of them takes another step with a live context after it.
+func (m *Machine[S, E]) emit(si int, epoch uint64, g *tasks.Group, e E, payload any) {
+	ei, ok := m.def.eventIdx[e]
+	if !ok {
+		dispose(payload)
+		g.Cancel(fmt.Errorf("fsm: task emitted unknown event %v", e))
+		return
+	}
+	if c := &m.def.cells[si*len(m.def.events)+ei]; c.kind == KindTransition {
+		g.Cancel(c.leaves)
+	}
+	m.enqueue(item{ev: int32(ei), epoch: epoch, payload: payload})
+	m.kick()
+}
+
+func (m *Machine[S, E]) reportStragglers(si int, join tasks.Report) {
+	if m.obs == nil {
+		return
+	}
+	for _, r := range join.Tasks {
+		if r.Straggler {
+			m.observe(Record[S, E]{Kind: RecordStraggler, From: m.def.states[si], To: m.def.states[si],
+				Epoch: m.epoch, Task: r.Name, Join: join})
+		}
+	}
+}
+
+func (m *Machine[S, E]) observe(r Record[S, E]) {
+	r.When = time.Now()
+	m.obs(r)
+}
+
+func dispose(payload any) {
+	if d, ok := payload.(Disposer); ok {
+		d.Dispose()
+	}
+}

@@ -1,0 +1,69 @@
+package fsm
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/connfsm/connfsm/tasks"
+)
+
+// RecordKind says what a Record reports.
+type RecordKind uint8
+
+const (
+	// RecordStarted: the machine entered its initial state (epoch 1).
+	RecordStarted RecordKind = iota + 1
+	// RecordTransition: the machine moved From → To on Event; Epoch is the
+	// new entry's and Join is the join of From's tasks.
+	RecordTransition
+	// RecordIgnored: Event was dropped in From as declared; Reason says why.
+	RecordIgnored
+	// RecordRejected: Event was refused in From; Err is the *RejectedError.
+	RecordRejected
+	// RecordStale: Event came from a task of an entry (Epoch) that is over.
+	RecordStale
+	// RecordStraggler: Task of From's entry Epoch had not returned when the
+	// join deadline passed; the machine moved on without it.
+	RecordStraggler
+	// RecordTaskFailed: Task of the entry Epoch returned Err (or panicked)
+	// while its context was live; its siblings were cancelled.
+	RecordTaskFailed
+	// RecordDropped: Event arrived after the machine stopped.
+	RecordDropped
+	// RecordStopped: the machine stopped in From; Join is its tasks' join.
+	RecordStopped
+)
+
+var recordKindNames = [...]string{
+	RecordStarted:    "started",
+	RecordTransition: "transition",
+	RecordIgnored:    "ignored",
+	RecordRejected:   "rejected",
+	RecordStale:      "stale",
+	RecordStraggler:  "straggler",
+	RecordTaskFailed: "task_failed",
+	RecordDropped:    "dropped",
+	RecordStopped:    "stopped",
+}
+
+func (k RecordKind) String() string {
+	if int(k) < len(recordKindNames) && recordKindNames[k] != "" {
+		return recordKindNames[k]
+	}
+	return fmt.Sprintf("RecordKind(%d)", uint8(k))
+}
+
+// Record is one step reported to the observer. From is the state the machine
+// was in; To equals From except for transitions.
+type Record[S, E comparable] struct {
+	Kind   RecordKind
+	When   time.Time
+	From   S
+	Event  E // the zero value for started, straggler, task_failed and stopped
+	To     S
+	Epoch  uint64
+	Reason string
+	Task   string
+	Err    error
+	Join   tasks.Report
+}

@@ -1,0 +1,153 @@
+package connfsm
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/connfsm/connfsm/fsm"
+)
+
+// Event is an event of the connection lifecycle.
+type Event uint8
+
+// The lifecycle's events.
+const (
+	// Connected: the handshake is done; the payload is the connection.
+	Connected Event = iota
+	// DialFailed: the attempt failed; the payload is the error.
+	DialFailed
+	// Lost: the live connection failed (read or write error, pong timeout,
+	// unexpected close); the payload is the cause.
+	Lost
+	// RetryDue: the backoff delay has elapsed.
+	RetryDue
+	// GaveUp: the failure is permanent or the retry budget is spent; the
+	// payload is the cause.
+	GaveUp
+	// Close: the user asked to close.
+	Close
+	// CloseDone: the close handshake finished or timed out.
+	CloseDone
+)
+
+// Events lists the lifecycle's events in declaration order.
+var Events = []Event{Connected, DialFailed, Lost, RetryDue, GaveUp, Close, CloseDone}
+
+var eventNames = [...]string{"Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone"}
+
+func (e Event) String() string {
+	if int(e) < len(eventNames) {
+		return eventNames[e]
+	}
+	return fmt.Sprintf("Event(%d)", uint8(e))
+}
+
+type rule = fsm.Rule[State, Event]
+
+var (
+	to     = fsm.To[State]
+	ignore = fsm.Ignore[State]()
+	reject = fsm.Reject[State]()
+)
+
+// Table is the lifecycle: every (state, event) pair with its outcome and the
+// reason for it. Read it as the specification.
+var Table = []rule{
+	{Connecting, Connected, to(Alive), "the handshake completed"},
+	{Connecting, DialFailed, to(Reconnecting), "the attempt failed: back off before the next"},
+	{Connecting, Lost, reject, "no connection exists yet, so none can be lost"},
+	{Connecting, RetryDue, ignore, "a backoff timer from an earlier Reconnecting; the attempt is already running"},
+	{Connecting, GaveUp, reject, "only the backoff decides to give up, and it does not run while connecting"},
+	{Connecting, Close, to(Closed), "the user closed during the attempt: cancel the dial, nothing to hand-shake"},
+	{Connecting, CloseDone, ignore, "a late report from an earlier close; nothing is closing"},
+
+	{Alive, Connected, reject, "only one dial runs at a time, and none while alive"},
+	{Alive, DialFailed, ignore, "a late report from an earlier attempt; the connection is up"},
+	{Alive, Lost, to(Reconnecting), "the connection failed: stop its tasks, close it, back off"},
+	{Alive, RetryDue, ignore, "a late backoff timer; the connection is up"},
+	{Alive, GaveUp, reject, "the backoff does not run while alive"},
+	{Alive, Close, to(Closing), "the user closed: flush, send the close frame, wait for the peer's"},
+	{Alive, CloseDone, ignore, "a late report from an earlier close"},
+
+	{Reconnecting, Connected, reject, "no dial runs while backing off"},
+	{Reconnecting, DialFailed, ignore, "a late report from the attempt that got us here"},
+	{Reconnecting, Lost, ignore, "a second failure report of the connection already given up (reader and heartbeat both saw it)"},
+	{Reconnecting, RetryDue, to(Connecting), "the backoff elapsed: try again"},
+	{Reconnecting, GaveUp, to(Closed), "permanent failure or retry budget spent"},
+	{Reconnecting, Close, to(Closed), "closed while disconnected: cancel the backoff, nothing to hand-shake"},
+	{Reconnecting, CloseDone, ignore, "a late report from an earlier close"},
+
+	{Closing, Connected, reject, "no dial runs while closing"},
+	{Closing, DialFailed, ignore, "a late report from an earlier attempt"},
+	{Closing, Lost, to(Closed), "the connection failed during the close handshake: it is closed either way"},
+	{Closing, RetryDue, ignore, "a late backoff timer; we are closing"},
+	{Closing, GaveUp, ignore, "a late verdict from the backoff; we are closing anyway"},
+	{Closing, Close, ignore, "already closing: Close is idempotent"},
+	{Closing, CloseDone, to(Closed), "the close handshake finished or timed out"},
+
+	{Closed, Connected, ignore, "terminal: a late dial result is disposed, never revives the client"},
+	{Closed, DialFailed, ignore, "terminal"},
+	{Closed, Lost, ignore, "terminal"},
+	{Closed, RetryDue, ignore, "terminal"},
+	{Closed, GaveUp, ignore, "terminal"},
+	{Closed, Close, ignore, "terminal: Close is idempotent"},
+	{Closed, CloseDone, ignore, "terminal"},
+}
+
+// Tasks are the state-scoped tasks a transport supplies. A nil task is left
+// out. Each receives a context cancelled when its state is left and must
+// return promptly then.
+type Tasks struct {
+	Dial      fsm.Task[Event] // Connecting: one attempt; emits Connected (payload: the connection) or DialFailed
+	Reader    fsm.Task[Event] // Alive: reads until the connection fails
+	Heartbeat fsm.Task[Event] // Alive: pings; emits Lost on a pong timeout
+	Writer    fsm.Task[Event] // Alive: drains the send queue
+	Backoff   fsm.Task[Event] // Reconnecting: emits RetryDue after the delay, or GaveUp
+	Closer    fsm.Task[Event] // Closing: close handshake; emits CloseDone
+}
+
+// TaskNames are the names the lifecycle gives each state's tasks.
+var TaskNames = map[State][]string{
+	Connecting:   {"dial"},
+	Alive:        {"reader", "heartbeat", "writer"},
+	Reconnecting: {"backoff"},
+	Closing:      {"closer"},
+}
+
+// NewBuilder returns a builder holding the lifecycle's states, events,
+// table, failure events (a failing task in Connecting means DialFailed, in
+// Alive Lost, in Reconnecting GaveUp, in Closing CloseDone) and the given
+// tasks. The caller adds hooks and builds.
+func NewBuilder(t Tasks) *fsm.Builder[State, Event] {
+	b := fsm.NewBuilder[State, Event](Connecting).
+		States(States...).
+		Events(Events...).
+		Rules(Table...).
+		FailureEvent(Connecting, DialFailed).
+		FailureEvent(Alive, Lost).
+		FailureEvent(Reconnecting, GaveUp).
+		FailureEvent(Closing, CloseDone)
+	add := func(s State, name string, fn fsm.Task[Event]) {
+		if fn != nil {
+			b.Task(s, name, fn)
+		}
+	}
+	add(Connecting, "dial", t.Dial)
+	add(Alive, "reader", t.Reader)
+	add(Alive, "heartbeat", t.Heartbeat)
+	add(Alive, "writer", t.Writer)
+	add(Reconnecting, "backoff", t.Backoff)
+	add(Closing, "closer", t.Closer)
+	return b
+}
+
+// Definition returns the lifecycle with placeholder tasks that wait for
+// their context: the shape diagrams and tests are made from.
+func Definition() *fsm.Definition[State, Event] {
+	wait := func(ctx context.Context, _ fsm.Emit[Event]) error { <-ctx.Done(); return nil }
+	d, err := NewBuilder(Tasks{Dial: wait, Reader: wait, Heartbeat: wait, Writer: wait, Backoff: wait, Closer: wait}).Build()
+	if err != nil {
+		panic(err) // the table is a constant of this package; its tests keep it valid
+	}
+	return d
+}
