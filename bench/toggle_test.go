@@ -1,0 +1,252 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/connfsm/connfsm/fsm"
+	looplab "github.com/looplab/fsm"
+	"github.com/qmuntal/stateless"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// The toggle: two states, one event that flips between them. Every peer is
+// given exactly this definition; connfsm uses typed integer enums, looplab
+// strings (its only option) and stateless the same enums as any.
+type state int
+
+const (
+	Off state = iota
+	On
+)
+
+func (s state) String() string { return [...]string{"Off", "On"}[s] }
+
+type event int
+
+const Toggle event = 0
+
+func (e event) String() string { return "Toggle" }
+
+// hooks counts hook calls; a nil *hooks means the peer gets no hooks.
+type hooks struct{ enter, exit int }
+
+func newConnfsm(tb testing.TB, h *hooks) *fsm.Machine[state, event] {
+	tb.Helper()
+	b := fsm.NewBuilder[state, event](Off).States(Off, On).Events(Toggle).Rules(
+		fsm.Rule[state, event]{From: Off, On: Toggle, Then: fsm.To(On)},
+		fsm.Rule[state, event]{From: On, On: Toggle, Then: fsm.To(Off)},
+	)
+	if h != nil {
+		enter := func(context.Context, fsm.Transition[state, event]) { h.enter++ }
+		exit := func(context.Context, fsm.Transition[state, event]) { h.exit++ }
+		b.OnEnter(Off, enter).OnExit(Off, exit).OnEnter(On, enter).OnExit(On, exit)
+	}
+	return start(tb, b)
+}
+
+func start(tb testing.TB, b *fsm.Builder[state, event]) *fsm.Machine[state, event] {
+	tb.Helper()
+	def, err := b.Build()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := def.Start(context.Background(), fsm.Config[state, event]{})
+	tb.Cleanup(func() {
+		if err := m.Stop(context.Background()); err != nil {
+			tb.Error(err)
+		}
+	})
+	return m
+}
+
+func newLooplab(h *hooks) *looplab.FSM {
+	var cb looplab.Callbacks
+	if h != nil {
+		enter := func(context.Context, *looplab.Event) { h.enter++ }
+		exit := func(context.Context, *looplab.Event) { h.exit++ }
+		cb = looplab.Callbacks{"enter_off": enter, "leave_off": exit, "enter_on": enter, "leave_on": exit}
+	}
+	return looplab.NewFSM("off", looplab.Events{
+		{Name: "toggle", Src: []string{"off"}, Dst: "on"},
+		{Name: "toggle", Src: []string{"on"}, Dst: "off"},
+	}, cb)
+}
+
+func newStateless(h *hooks) *stateless.StateMachine {
+	sm := stateless.NewStateMachineWithMode(Off, stateless.FiringImmediate)
+	off := sm.Configure(Off).Permit(Toggle, On)
+	on := sm.Configure(On).Permit(Toggle, Off)
+	if h != nil {
+		enter := func(context.Context, ...any) error { h.enter++; return nil }
+		exit := func(context.Context, ...any) error { h.exit++; return nil }
+		off.OnEntry(enter).OnExit(exit)
+		on.OnEntry(enter).OnExit(exit)
+	}
+	return sm
+}
+
+// peer is one library's toggle as the test drives it.
+type peer struct {
+	name string
+	new  func(testing.TB, *hooks) (toggle func() error, on func() bool)
+}
+
+var peers = []peer{
+	{name: "connfsm", new: func(tb testing.TB, h *hooks) (func() error, func() bool) {
+		m := newConnfsm(tb, h)
+		ctx := context.Background()
+		return func() error { return m.Fire(ctx, Toggle) }, func() bool { return m.State() == On }
+	}},
+	{name: "looplab", new: func(_ testing.TB, h *hooks) (func() error, func() bool) {
+		f := newLooplab(h)
+		ctx := context.Background()
+		return func() error { return f.Event(ctx, "toggle") }, func() bool { return f.Current() == "on" }
+	}},
+	{name: "stateless", new: func(_ testing.TB, h *hooks) (func() error, func() bool) {
+		sm := newStateless(h)
+		return func() error { return sm.Fire(Toggle) }, func() bool { return sm.MustState() == On }
+	}},
+}
+
+// TestToggle checks that every peer's toggle, with and without hooks, does
+// what the benchmarks assume: each event flips the state and, with hooks,
+// runs exactly one exit and one enter hook.
+func TestToggle(t *testing.T) {
+	const n = 5
+	for _, p := range peers {
+		for _, withHooks := range []bool{false, true} {
+			name := p.name
+			if withHooks {
+				name += "/hooks"
+			}
+			t.Run(name, func(t *testing.T) {
+				var h *hooks
+				if withHooks {
+					h = &hooks{}
+				}
+				toggle, on := p.new(t, h)
+				// connfsm runs the initial state's enter hooks at Start;
+				// only the toggles' hooks are counted.
+				var before hooks
+				if h != nil {
+					before = *h
+				}
+				if on() {
+					t.Fatal("starts On, want Off")
+				}
+				for i := 1; i <= n; i++ {
+					if err := toggle(); err != nil {
+						t.Fatalf("toggle %d: %v", i, err)
+					}
+					if want := i%2 == 1; on() != want {
+						t.Fatalf("after toggle %d: On = %v, want %v", i, on(), want)
+					}
+				}
+				if h != nil && (h.enter-before.enter != n || h.exit-before.exit != n) {
+					t.Errorf("%d toggles ran %d enter and %d exit hooks, want %d of each",
+						n, h.enter-before.enter, h.exit-before.exit, n)
+				}
+			})
+		}
+	}
+}
+
+// newTasked returns a toggle whose states each run two tasks that block
+// until their state is left; done counts the tasks that returned because
+// their state exited.
+func newTasked(tb testing.TB, done *atomic.Int64) *fsm.Machine[state, event] {
+	task := func(ctx context.Context, _ fsm.Emit[event]) error {
+		<-ctx.Done()
+		if errors.Is(context.Cause(ctx), fsm.ErrStateExited) {
+			done.Add(1)
+		}
+		return nil
+	}
+	return start(tb, fsm.NewBuilder[state, event](Off).States(Off, On).Events(Toggle).Rules(
+		fsm.Rule[state, event]{From: Off, On: Toggle, Then: fsm.To(On)},
+		fsm.Rule[state, event]{From: On, On: Toggle, Then: fsm.To(Off)},
+	).Task(Off, "a", task).Task(Off, "b", task).Task(On, "a", task).Task(On, "b", task))
+}
+
+// TestTransitionWithTasks checks what BenchmarkTransitionWithTasks measures:
+// Fire returns only after the tasks of the state left have been joined.
+func TestTransitionWithTasks(t *testing.T) {
+	var done atomic.Int64
+	m := newTasked(t, &done)
+	ctx := context.Background()
+	for i := 1; i <= 4; i++ {
+		if err := m.Fire(ctx, Toggle); err != nil {
+			t.Fatalf("toggle %d: %v", i, err)
+		}
+		if got, want := done.Load(), int64(2*i); got != want {
+			t.Fatalf("after toggle %d: %d tasks joined, want %d", i, got, want)
+		}
+	}
+}
+
+func BenchmarkToggle(b *testing.B) {
+	b.Run("connfsm", func(b *testing.B) { benchConnfsm(b, nil) })
+	b.Run("looplab", func(b *testing.B) { benchLooplab(b, nil) })
+	b.Run("stateless", func(b *testing.B) { benchStateless(b, nil) })
+}
+
+// BenchmarkToggleWithHooks gives each state an enter and an exit hook.
+func BenchmarkToggleWithHooks(b *testing.B) {
+	b.Run("connfsm", func(b *testing.B) { benchConnfsm(b, &hooks{}) })
+	b.Run("looplab", func(b *testing.B) { benchLooplab(b, &hooks{}) })
+	b.Run("stateless", func(b *testing.B) { benchStateless(b, &hooks{}) })
+}
+
+// BenchmarkTransitionWithTasks measures one transition between states that
+// each run two tasks: cancel and join the two tasks of the state left, then
+// enter the other state and start its two tasks. ns/op is per transition.
+func BenchmarkTransitionWithTasks(b *testing.B) {
+	b.Run("connfsm", func(b *testing.B) {
+		var done atomic.Int64
+		m := newTasked(b, &done)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := m.Fire(ctx, Toggle); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func benchConnfsm(b *testing.B, h *hooks) {
+	m := newConnfsm(b, h)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.Fire(ctx, Toggle); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchLooplab(b *testing.B, h *hooks) {
+	f := newLooplab(h)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := f.Event(ctx, "toggle"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchStateless(b *testing.B, h *hooks) {
+	sm := newStateless(h)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := sm.Fire(Toggle); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
