@@ -156,7 +156,7 @@ func (m *Machine[S, E]) Fire(ctx context.Context, event E) error {
 // definition returns an error naming it. In both cases the payload is
 // disposed.
 func (m *Machine[S, E]) FireWith(ctx context.Context, event E, payload any) error {
-	ei, ok := m.def.eventIdx[event]
+	ei, ok := m.def.eventIndex(event)
 	if !ok {
 		dispose(payload)
 		return fmt.Errorf("fsm: unknown event %v", event)
@@ -290,7 +290,7 @@ func (m *Machine[S, E]) process(it item) error {
 		dispose(it.payload)
 		if m.obs != nil {
 			m.observe(Record[S, E]{Kind: RecordDropped, From: d.states[m.cur], To: d.states[m.cur],
-				Event: d.events[it.ev], Epoch: it.epoch, Err: ErrStopped})
+				Event: d.events[it.ev], Epoch: it.epoch, Err: ErrStopped, Payload: it.payload})
 		}
 		return ErrStopped
 	}
@@ -298,7 +298,7 @@ func (m *Machine[S, E]) process(it item) error {
 		dispose(it.payload)
 		if m.obs != nil {
 			m.observe(Record[S, E]{Kind: RecordStale, From: d.states[m.cur], To: d.states[m.cur],
-				Event: d.events[it.ev], Epoch: it.epoch})
+				Event: d.events[it.ev], Epoch: it.epoch, Payload: it.payload})
 		}
 		return nil
 	}
@@ -308,25 +308,25 @@ func (m *Machine[S, E]) process(it item) error {
 		dispose(it.payload)
 		if m.obs != nil {
 			m.observe(Record[S, E]{Kind: RecordIgnored, From: d.states[m.cur], To: d.states[m.cur],
-				Event: d.events[it.ev], Epoch: m.epoch, Reason: c.reason})
+				Event: d.events[it.ev], Epoch: m.epoch, Reason: c.reason, Payload: it.payload})
 		}
 		return nil
 	case KindReject:
 		dispose(it.payload)
 		if m.obs != nil {
 			m.observe(Record[S, E]{Kind: RecordRejected, From: d.states[m.cur], To: d.states[m.cur],
-				Event: d.events[it.ev], Epoch: m.epoch, Reason: c.reason, Err: c.rejected})
+				Event: d.events[it.ev], Epoch: m.epoch, Reason: c.reason, Err: c.rejected, Payload: it.payload})
 		}
 		return c.rejected
 	}
-	m.transition(c, it)
+	m.transition(c, it.ev, it.payload)
 	return nil
 }
 
 // transition takes one step in the documented order: cancel and join the
 // source's tasks, exit hooks, action, set state and epoch, enter hooks,
 // start the target's tasks.
-func (m *Machine[S, E]) transition(c *cell[S, E], it item) {
+func (m *Machine[S, E]) transition(c *cell[S, E], ev int32, payload any) {
 	d := m.def
 	from := m.cur
 	var join tasks.Report
@@ -335,8 +335,15 @@ func (m *Machine[S, E]) transition(c *cell[S, E], it item) {
 		join = g.Stop(c.leaves, m.joinTimeout)
 		m.reportStragglers(from, join)
 	}
-	t := Transition[S, E]{From: d.states[from], Event: d.events[it.ev], To: d.states[c.to], Payload: it.payload, Epoch: m.epoch}
-	for _, h := range d.per[from].exit {
+	exit, enter := d.per[from].exit, d.per[c.to].enter
+	// Only hooks and actions need the Transition: a bare step skips
+	// building it, the largest cost left on the hot path.
+	var t Transition[S, E]
+	hooked := len(exit) > 0 || c.action != nil || len(enter) > 0
+	if hooked {
+		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[c.to], Payload: payload, Epoch: m.epoch}
+	}
+	for _, h := range exit {
 		h(m.ctx, t)
 	}
 	if c.action != nil {
@@ -348,9 +355,9 @@ func (m *Machine[S, E]) transition(c *cell[S, E], it item) {
 	m.pubState.Store(int32(c.to))
 	m.pubEpoch.Store(m.epoch)
 	if m.obs != nil {
-		m.observe(Record[S, E]{Kind: RecordTransition, From: t.From, Event: t.Event, To: t.To, Epoch: m.epoch, Join: join})
+		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[c.to], Epoch: m.epoch, Join: join})
 	}
-	for _, h := range d.per[c.to].enter {
+	for _, h := range enter {
 		h(m.ctx, t)
 	}
 	m.startTasks(c.to)
@@ -407,7 +414,7 @@ func (m *Machine[S, E]) startTasks(si int) {
 // that leaves the state cancels the task's siblings before it is queued, so
 // none of them takes another step with a live context after it.
 func (m *Machine[S, E]) emit(si int, epoch uint64, g *tasks.Group, e E, payload any) {
-	ei, ok := m.def.eventIdx[e]
+	ei, ok := m.def.eventIndex(e)
 	if !ok {
 		dispose(payload)
 		g.Cancel(fmt.Errorf("fsm: task emitted unknown event %v", e))
@@ -435,6 +442,24 @@ func (m *Machine[S, E]) reportStragglers(si int, join tasks.Report) {
 func (m *Machine[S, E]) observe(r Record[S, E]) {
 	r.When = time.Now()
 	m.obs(r)
+}
+
+// scanEvents is the number of events up to which eventIndex compares them in
+// turn: for a handful of events that beats hashing the event for the map.
+const scanEvents = 8
+
+// eventIndex returns the index of event in the definition.
+func (d *Definition[S, E]) eventIndex(event E) (int, bool) {
+	if len(d.events) <= scanEvents {
+		for i, e := range d.events {
+			if e == event {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := d.eventIdx[event]
+	return i, ok
 }
 
 func dispose(payload any) {

@@ -65,5 +65,9 @@ type Record[S, E comparable] struct {
 	Reason string
 	Task   string
 	Err    error
-	Join   tasks.Report
+	// Payload is the event's payload: for a transition, what its hooks
+	// received; for an ignored, rejected, stale or dropped event, the value
+	// that was disposed. Observers must not retain it beyond the call.
+	Payload any
+	Join    tasks.Report
 }
