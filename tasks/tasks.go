@@ -21,6 +21,7 @@ package tasks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -67,19 +68,25 @@ func New(parent context.Context, onFail func(name string, err error)) *Group {
 // Cancel, Stop, the first failing task, or the parent.
 func (g *Group) Context() context.Context { return g.ctx }
 
+// ErrStopped is returned by Go on a group that Stop or Wait has been called on.
+var ErrStopped = errors.New("tasks: group stopped")
+
 // Go starts fn in a new goroutine under name. Names are used in reports and
-// need not be unique. Go panics if called after Stop or Wait.
-func (g *Group) Go(name string, fn Func) {
+// need not be unique. After Stop or Wait, Go starts nothing and returns an
+// error matching ErrStopped: a task may race its group's stop (spawning a
+// helper while its state is left), and that must not bring the process down.
+func (g *Group) Go(name string, fn Func) error {
 	t := &task{name: name}
 	g.mu.Lock()
 	if g.stopping {
 		g.mu.Unlock()
-		panic(fmt.Sprintf("tasks: Go(%q) called on a stopped group", name))
+		return fmt.Errorf("tasks: Go(%q): %w", name, ErrStopped)
 	}
 	g.tasks = append(g.tasks, t)
 	g.running++
 	g.mu.Unlock()
 	go g.run(t, fn)
+	return nil
 }
 
 func (g *Group) run(t *task, fn Func) {
