@@ -18,6 +18,8 @@ const (
 	// KindReject drops the event and reports an error: it cannot happen in
 	// this state unless there is a bug.
 	KindReject
+
+	kindInvalid Kind = 255 // a rule with a reported problem; never in a built Definition
 )
 
 func (k Kind) String() string {
@@ -253,24 +255,23 @@ func (e *BuildError) Error() string {
 // hooks, tasks or actions that refer to what does not exist.
 func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 	d := &Definition[S, E]{
-		states:   append([]S(nil), b.states...),
-		events:   append([]E(nil), b.events...),
 		stateIdx: make(map[S]int, len(b.states)),
 		eventIdx: make(map[E]int, len(b.events)),
 	}
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	if len(d.states) == 0 {
+	if len(b.states) == 0 {
 		add("no states declared")
 	}
-	if len(d.events) == 0 {
+	if len(b.events) == 0 {
 		add("no events declared")
 	}
 	seenName := map[string]bool{}
-	for i, s := range d.states {
+	// A duplicate is reported once and otherwise ignored, so that it does
+	// not also show up as undeclared pairs and an unreachable state.
+	for _, s := range b.states {
 		name := fmt.Sprint(s)
-		d.stateNames = append(d.stateNames, name)
 		if _, dup := d.stateIdx[s]; dup {
 			add("state %s declared twice", name)
 			continue
@@ -279,12 +280,13 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 			add("two states are named %s", name)
 		}
 		seenName[name] = true
-		d.stateIdx[s] = i
+		d.stateIdx[s] = len(d.states)
+		d.states = append(d.states, s)
+		d.stateNames = append(d.stateNames, name)
 	}
 	seenName = map[string]bool{}
-	for i, e := range d.events {
+	for _, e := range b.events {
 		name := fmt.Sprint(e)
-		d.eventNames = append(d.eventNames, name)
 		if _, dup := d.eventIdx[e]; dup {
 			add("event %s declared twice", name)
 			continue
@@ -293,7 +295,9 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 			add("two events are named %s", name)
 		}
 		seenName[name] = true
-		d.eventIdx[e] = i
+		d.eventIdx[e] = len(d.events)
+		d.events = append(d.events, e)
+		d.eventNames = append(d.eventNames, name)
 	}
 	init, ok := d.stateIdx[b.initial]
 	if !ok && len(d.states) > 0 {
@@ -312,13 +316,11 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 		if !okE {
 			add("rule %v × %v: unknown event %v", r.From, r.On, r.On)
 		}
-		to := -1
+		to, valid := -1, true
 		switch r.Then.Kind {
 		case KindTransition:
-			var okT bool
-			if to, okT = d.stateIdx[r.Then.To]; !okT {
+			if to, valid = d.stateIdx[r.Then.To]; !valid {
 				add("rule %v × %v: unknown target state %v", r.From, r.On, r.Then.To)
-				okS = false
 			}
 		case KindIgnore, KindReject:
 			if strings.TrimSpace(r.Reason) == "" {
@@ -326,7 +328,7 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 			}
 		default:
 			add("rule %v × %v: no outcome (use To, Ignore or Reject)", r.From, r.On)
-			okS = false
+			valid = false
 		}
 		if !okS || !okE {
 			continue
@@ -334,6 +336,11 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 		c := &d.cells[si*nE+ei]
 		if c.kind != 0 {
 			add("rule %v × %v declared twice", r.From, r.On)
+			continue
+		}
+		if !valid {
+			// Declared, if wrongly: reported above, not again as undeclared.
+			c.kind = kindInvalid
 			continue
 		}
 		c.kind, c.to, c.reason = r.Then.Kind, to, r.Reason

@@ -204,11 +204,18 @@ func (m *Machine[S, E]) Stop(ctx context.Context) error {
 		m.requestStopAsync()
 		return nil
 	}
-	m.requestStop()
+	// The stop runs on another goroutine so that ctx bounds this wait even
+	// when the join of the current state takes longer.
+	m.requestStopAsync()
 	select {
 	case <-m.done:
 		return nil
 	case <-ctx.Done():
+		select {
+		case <-m.done: // stopped in time: prefer the success
+			return nil
+		default:
+		}
 		return context.Cause(ctx)
 	}
 }
@@ -280,7 +287,8 @@ func (m *Machine[S, E]) process(it item) error {
 		return nil
 	case opTaskFailed:
 		if m.obs != nil {
-			m.observe(Record[S, E]{Kind: RecordTaskFailed, From: m.def.states[m.cur], To: m.def.states[m.cur],
+			s := m.def.states[it.ev] // the failed task's state, not necessarily the current one
+			m.observe(Record[S, E]{Kind: RecordTaskFailed, From: s, To: s,
 				Epoch: it.epoch, Task: it.task, Err: it.payload.(error)})
 		}
 		return nil
@@ -396,7 +404,9 @@ func (m *Machine[S, E]) startTasks(si int) {
 	epoch := m.epoch
 	fail := m.def.per[si].fail
 	g := tasks.New(m.ctx, func(name string, err error) {
-		m.enqueue(item{op: opTaskFailed, epoch: epoch, task: name, payload: err})
+		// ev carries the task's state: the machine may have left it by the
+		// time the failure is processed.
+		m.enqueue(item{op: opTaskFailed, ev: int32(si), epoch: epoch, task: name, payload: err})
 		if fail >= 0 {
 			m.enqueue(item{ev: int32(fail), epoch: epoch, payload: err})
 		}
