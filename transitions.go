@@ -42,7 +42,13 @@ func (e Event) String() string {
 	return fmt.Sprintf("Event(%d)", uint8(e))
 }
 
-type rule = fsm.Rule[State, Event]
+// row is a local type so the table reads as positional literals.
+type row struct {
+	from   State
+	on     Event
+	then   fsm.Outcome[State]
+	reason string
+}
 
 var (
 	to     = fsm.To[State]
@@ -51,8 +57,9 @@ var (
 )
 
 // Table is the lifecycle: every (state, event) pair with its outcome and the
-// reason for it. Read it as the specification.
-var Table = []rule{
+// reason for it, in the order of the rows below. Read those as the
+// specification.
+var Table = rules([]row{
 	{Connecting, Connected, to(Alive), "the handshake completed"},
 	{Connecting, DialFailed, to(Reconnecting), "the attempt failed: back off before the next"},
 	{Connecting, Lost, reject, "no connection exists yet, so none can be lost"},
@@ -92,6 +99,14 @@ var Table = []rule{
 	{Closed, GaveUp, ignore, "terminal"},
 	{Closed, Close, ignore, "terminal: Close is idempotent"},
 	{Closed, CloseDone, ignore, "terminal"},
+})
+
+func rules(rows []row) []fsm.Rule[State, Event] {
+	out := make([]fsm.Rule[State, Event], len(rows))
+	for i, r := range rows {
+		out[i] = fsm.Rule[State, Event]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
+	}
+	return out
 }
 
 // Tasks are the state-scoped tasks a transport supplies. A nil task is left

@@ -1,0 +1,285 @@
+package wsconn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+)
+
+type (
+	machine = fsm.Machine[connfsm.State, connfsm.Event]
+	step    = fsm.Transition[connfsm.State, connfsm.Event]
+	record  = fsm.Record[connfsm.State, connfsm.Event]
+	emitFn  = fsm.Emit[connfsm.Event]
+)
+
+// Client is a resilient WebSocket client: it keeps one connection to its URL
+// alive through the connfsm lifecycle until Close, a permanent failure, or
+// the end of its lifetime context. Its methods are safe for concurrent use.
+type Client struct {
+	cfg      config
+	url      string
+	logURL   string // without userinfo and query, which may hold secrets
+	dialOpts *websocket.DialOptions
+	m        *machine
+	ready    chan struct{} // closed when the first connection is released
+	readyOne sync.Once
+	detach   func() bool // unregisters the lifetime context
+
+	// Owned by the lifecycle: written only by hooks, which run one at a
+	// time, and read by the tasks they start.
+	sess       *session // the connection of Alive and Closing
+	cause      error    // why Reconnecting was entered
+	attempts   int      // consecutive dial attempts without a stable connection
+	dials      []time.Time
+	aliveSince time.Time
+
+	live atomic.Pointer[session] // the connection, for Close to abort
+	cur  atomic.Pointer[session] // the connection sends go to, once released
+
+	bufMu sync.Mutex
+	buf   []frame
+
+	closing      atomic.Bool
+	closeCause   atomic.Pointer[error]
+	closed       context.Context // cancelled once a close is requested
+	closedCancel context.CancelFunc
+
+	errMu  sync.Mutex
+	err    error
+	unsent uint64
+
+	stats counters
+}
+
+// Dial validates the configuration and starts the client: nothing starts if
+// an option or the URL is invalid, and the *ConfigError names each bad
+// field.
+//
+// Unless NoWait is given, Dial then waits until the first connection is
+// Alive and released for sends (OnConnect done), retrying transient failures
+// with backoff. ctx bounds only this wait: if it ends first, the client is
+// closed and Dial returns ctx's cause; once Dial has returned, ctx has no
+// effect on the client (see WithLifetime). If the client gives up before
+// connecting (a permanent failure, or MaxAttempts), Dial returns the reason
+// and nothing is left running.
+func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	u, err := cfg.check(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg, url: u.String(), logURL: redact(u), ready: make(chan struct{})}
+	c.closed, c.closedCancel = context.WithCancel(context.Background())
+	c.dialOpts = &websocket.DialOptions{
+		HTTPClient:      cfg.httpClient,
+		HTTPHeader:      cfg.header,
+		Subprotocols:    cfg.subprotocols,
+		CompressionMode: cfg.compression,
+	}
+	def, err := connfsm.NewBuilder(connfsm.Tasks{
+		Dial:      c.dialTask,
+		Reader:    c.readerTask,
+		Heartbeat: c.heartbeatTask,
+		Writer:    c.writerTask,
+		Backoff:   c.backoffTask,
+		Closer:    c.closerTask,
+	}).
+		OnEnter(connfsm.Connecting, c.enterConnecting).
+		OnEnter(connfsm.Alive, c.enterAlive).
+		OnExit(connfsm.Alive, c.exitAlive).
+		OnEnter(connfsm.Reconnecting, c.enterReconnecting).
+		OnExit(connfsm.Closing, c.exitClosing).
+		OnEnter(connfsm.Closed, c.enterClosed).
+		Build()
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: lifecycle: %w", err)
+	}
+	c.m = def.Start(context.Background(), fsm.Config[connfsm.State, connfsm.Event]{Observer: c.observe})
+	if lt := cfg.lifetime; lt != nil {
+		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Background(), context.Cause(lt)) })
+	}
+	if ctx == nil || cfg.noWait {
+		return c, nil
+	}
+	select {
+	case <-c.ready:
+		return c, nil
+	case <-c.m.Done():
+		return nil, c.Err()
+	case <-ctx.Done():
+		cause := context.Cause(ctx)
+		_ = c.Close(canceled(ctx))
+		return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL, cause)
+	}
+}
+
+// canceled returns an already-cancelled context carrying ctx's values, so
+// Close aborts at once instead of waiting for the close handshake.
+func canceled(ctx context.Context) context.Context {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cancel()
+	return c
+}
+
+func redact(u *url.URL) string {
+	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return r.String()
+}
+
+// State returns the lifecycle state.
+func (c *Client) State() connfsm.State { return c.m.State() }
+
+// Done returns a channel closed when the client has reached Closed and every
+// task has returned.
+func (c *Client) Done() <-chan struct{} { return c.m.Done() }
+
+// Err returns nil while the client runs; after Done is closed, why it ended:
+// ErrClosed after Close, a *GaveUpError after a permanent failure or spent
+// retries, or the lifetime context's cause.
+func (c *Client) Err() error {
+	select {
+	case <-c.m.Done():
+	default:
+		return nil
+	}
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
+}
+
+// Hooks. They run one at a time inside the lifecycle.
+
+func (c *Client) enterConnecting(_ context.Context, _ step) {
+	c.attempts++
+	now := time.Now()
+	if n := c.cfg.storm.Attempts; n > 0 {
+		if len(c.dials) == n {
+			copy(c.dials, c.dials[1:])
+			c.dials = c.dials[:n-1]
+		}
+		c.dials = append(c.dials, now)
+	}
+}
+
+func (c *Client) enterAlive(_ context.Context, t step) {
+	s := t.Payload.(*session)
+	s.epoch = t.Epoch
+	c.sess = s
+	c.live.Store(s)
+	c.aliveSince = time.Now()
+	if c.stats.connects.Add(1) > 1 {
+		c.stats.reconnects.Add(1)
+	}
+	s.start()
+}
+
+// exitAlive runs after reader, heartbeat and writer have returned: the
+// connection is closed here (or handed to Closing for the handshake), never
+// under a running task.
+func (c *Client) exitAlive(_ context.Context, t step) {
+	s := c.sess
+	c.bufMu.Lock()
+	c.cur.Store(nil)
+	c.bufMu.Unlock()
+	if time.Since(c.aliveSince) >= c.cfg.stablePeriod {
+		c.attempts = 0
+	}
+	c.stats.pings.Add(s.pings.Load())
+	c.stats.deadPings.Add(s.deadPings.Load())
+	if t.To == connfsm.Closing && !t.Stopping {
+		s.stopDelivery()
+		return
+	}
+	c.dropSession(s)
+}
+
+func (c *Client) exitClosing(_ context.Context, _ step) {
+	if s := c.sess; s != nil {
+		c.dropSession(s)
+	}
+}
+
+func (c *Client) dropSession(s *session) {
+	s.abort()
+	s.wait()
+	c.live.CompareAndSwap(s, nil)
+	c.sess = nil
+}
+
+func (c *Client) enterReconnecting(_ context.Context, t step) {
+	c.cause, _ = t.Payload.(error)
+}
+
+func (c *Client) enterClosed(ctx context.Context, t step) {
+	c.closing.Store(true)
+	c.closedCancel()
+	var err error
+	switch {
+	case t.Event == connfsm.GaveUp:
+		err, _ = t.Payload.(error)
+	case c.closeCause.Load() != nil:
+		err = *c.closeCause.Load()
+	default:
+		err = ErrClosed
+	}
+	c.bufMu.Lock()
+	n := uint64(len(c.buf))
+	c.buf = nil
+	c.bufMu.Unlock()
+	c.stats.unsent.Add(n)
+	c.errMu.Lock()
+	c.err, c.unsent = err, c.unsent+n
+	c.errMu.Unlock()
+	if c.detach != nil {
+		c.detach()
+	}
+	_ = c.m.Stop(ctx) // from inside: requests the stop and returns
+}
+
+// observe feeds the user's observer and the logger.
+func (c *Client) observe(r record) {
+	if c.cfg.onRecord != nil {
+		c.cfg.onRecord(r)
+	}
+	l := c.cfg.logger
+	if l == nil {
+		return
+	}
+	ctx := context.Background()
+	switch r.Kind {
+	case fsm.RecordTransition:
+		attrs := []slog.Attr{slog.String("url", c.logURL), slog.String("from", r.From.String()),
+			slog.String("event", r.Event.String()), slog.String("to", r.To.String()), slog.Uint64("epoch", r.Epoch)}
+		if err, ok := r.Payload.(error); ok && err != nil {
+			attrs = append(attrs, slog.String("cause", err.Error()))
+		}
+		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: transition", attrs...)
+	case fsm.RecordTaskFailed:
+		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: task failed", slog.String("url", c.logURL),
+			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.String("err", r.Err.Error()))
+	case fsm.RecordStraggler:
+		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task did not return in time", slog.String("url", c.logURL),
+			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch))
+	case fsm.RecordRejected:
+		l.LogAttrs(ctx, slog.LevelError, "wsconn: event rejected", slog.String("url", c.logURL),
+			slog.String("state", r.From.String()), slog.String("event", r.Event.String()))
+	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:
+		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL),
+			slog.String("state", r.From.String()), slog.String("event", r.Event.String()), slog.Uint64("epoch", r.Epoch))
+	}
+}

@@ -1,0 +1,80 @@
+package wsconn
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm"
+)
+
+// Close closes the client: messages already accepted are written, a close
+// frame with status 1000 is sent and the peer's is awaited, bounded by the
+// close timeout (WithCloseTimeout) and by ctx. Closing while connecting or
+// while backing off ("closed while disconnected") cancels the attempt or the
+// timer at once. Close returns once the client is Closed and every task has
+// returned; if ctx ends first, the connection is aborted without waiting
+// for the peer and Close returns ctx's cause (still after Closed).
+//
+// Close is idempotent and safe from any goroutine. Called from inside the
+// client, with the context an OnConnect or OnMessage handler was given, it
+// starts the close and returns at once: waiting there would wait for the
+// caller itself.
+//
+// The error is nil, ctx's cause, or one wrapping ErrUnsent with the number of
+// buffered messages that could not be written.
+func (c *Client) Close(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c.requestClose(ctx, ErrClosed)
+	if c.m.Inside(ctx) {
+		return nil
+	}
+	select {
+	case <-c.m.Done():
+	case <-ctx.Done():
+		if s := c.live.Load(); s != nil {
+			s.abort()
+		}
+		<-c.m.Done()
+		return fmt.Errorf("wsconn: close: %w", context.Cause(ctx))
+	}
+	c.errMu.Lock()
+	n := c.unsent
+	c.errMu.Unlock()
+	if n > 0 {
+		return fmt.Errorf("%w: %d message(s)", ErrUnsent, n)
+	}
+	return nil
+}
+
+func (c *Client) requestClose(ctx context.Context, cause error) {
+	c.closeCause.CompareAndSwap(nil, &cause)
+	c.closing.Store(true)
+	c.closedCancel()
+	_ = c.m.Fire(ctx, connfsm.Close) // ErrStopped once closed: nothing to do
+}
+
+// closedCtx is cancelled as soon as a close is requested: waits on behalf of
+// a send end then.
+func (c *Client) closedCtx() context.Context { return c.closed }
+
+// closerTask is Closing's task: the close handshake on the connection Alive
+// handed over, bounded by the close timeout. The pump keeps reading meanwhile
+// so the peer's close frame is seen; aborting cancels its read, which
+// unblocks the handshake even against a peer that never answers.
+func (c *Client) closerTask(ctx context.Context, emit emitFn) error {
+	s := c.sess
+	stop := context.AfterFunc(ctx, s.abort)
+	t := time.AfterFunc(c.cfg.closeTimeout, s.abort)
+	err := s.conn.Close(websocket.StatusNormalClosure, "")
+	t.Stop()
+	stop()
+	s.abort()
+	s.wait()
+	emit(connfsm.CloseDone, err)
+	return nil
+}

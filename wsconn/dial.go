@@ -1,0 +1,105 @@
+package wsconn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm"
+)
+
+// dialTask is Connecting's task: one handshake attempt, bounded by the
+// handshake timeout. It emits Connected with the new connection, or
+// DialFailed with the cause. If Connecting is left meanwhile (Close), the
+// attempt is cancelled; a connection that still arrives is disposed by the
+// lifecycle, never leaked.
+func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
+	dctx, cancel := context.WithTimeoutCause(ctx, c.cfg.handshakeTimeout, ErrHandshakeTimeout)
+	defer cancel()
+	conn, resp, err := websocket.Dial(dctx, c.url, c.dialOpts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // Connecting was left; nothing to report
+		}
+		emit(connfsm.DialFailed, dialError(dctx, err, resp, c.cfg.handshakeTimeout))
+		return nil
+	}
+	conn.SetReadLimit(c.cfg.readLimit)
+	emit(connfsm.Connected, newSession(conn))
+	return nil
+}
+
+func dialError(dctx context.Context, err error, resp *http.Response, timeout time.Duration) error {
+	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+		if resp.Body != nil {
+			_ = resp.Body.Close()
+		}
+		return &HandshakeError{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()), Err: err}
+	}
+	if errors.Is(context.Cause(dctx), ErrHandshakeTimeout) {
+		return fmt.Errorf("%w after %v: %w", ErrHandshakeTimeout, timeout, err)
+	}
+	return fmt.Errorf("wsconn: dial: %w", err)
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second) // a day at most: a typo must not park the client for years
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return min(t.Sub(now), 24*time.Hour)
+	}
+	return 0
+}
+
+// DefaultClassifier is the default failure classification. Permanent:
+// handshake status 400, 401, 403, 404, 405, 410 (and any other 4xx but 408
+// and 429), a 2xx or 3xx answer that is not an upgrade (not a WebSocket
+// endpoint), and TLS certificate verification failures. Everything else is
+// transient: network errors, timeouts, 408, 429, 5xx, lost connections.
+func DefaultClassifier(err error) Verdict {
+	var he *HandshakeError
+	if errors.As(err, &he) {
+		switch s := he.Status; {
+		case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
+			return Transient
+		default:
+			return Permanent
+		}
+	}
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		hostname         x509.HostnameError
+		invalid          x509.CertificateInvalidError
+		verification     *tls.CertificateVerificationError
+	)
+	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &verification) {
+		return Permanent
+	}
+	return Transient
+}
+
+func (c *Client) verdict(err error) Verdict {
+	if c.cfg.classify != nil {
+		return c.cfg.classify(err)
+	}
+	return DefaultClassifier(err)
+}

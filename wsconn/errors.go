@@ -1,0 +1,61 @@
+package wsconn
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+var (
+	// ErrNotConnected is returned by Send while the client is not Alive
+	// under the fail-fast policy, or when the connection broke during the
+	// write (then the message may not have reached the peer).
+	ErrNotConnected = errors.New("wsconn: not connected")
+	// ErrBufferFull is returned by Send when the send buffer is full.
+	ErrBufferFull = errors.New("wsconn: send buffer full")
+	// ErrClosed is returned by Send after Close, and by Err after a Close
+	// asked by the user.
+	ErrClosed = errors.New("wsconn: client closed")
+	// ErrPongTimeout is the cause of a Lost connection whose pong did not
+	// arrive in time.
+	ErrPongTimeout = errors.New("wsconn: pong timeout")
+	// ErrHandshakeTimeout is the cause of a dial that did not complete the
+	// handshake within the handshake timeout.
+	ErrHandshakeTimeout = errors.New("wsconn: handshake timeout")
+	// ErrRetriesExhausted is wrapped by Err when Backoff.MaxAttempts
+	// consecutive attempts failed.
+	ErrRetriesExhausted = errors.New("wsconn: retries exhausted")
+	// ErrUnsent is wrapped by Close's error when accepted messages could not
+	// be written before the client closed.
+	ErrUnsent = errors.New("wsconn: accepted messages were not sent")
+)
+
+// HandshakeError is the cause of a dial the server answered without
+// upgrading the connection.
+type HandshakeError struct {
+	Status int // the HTTP status code
+	// RetryAfter is the delay the server asked for with Retry-After, or 0.
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("wsconn: handshake refused with HTTP %d: %v", e.Status, e.Err)
+}
+
+// Unwrap returns the transport's error.
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// GaveUpError is what Err returns when the client stopped retrying: the
+// failure was permanent or the retry budget was spent.
+type GaveUpError struct {
+	Attempts int   // consecutive failed attempts
+	Cause    error // the last failure
+}
+
+func (e *GaveUpError) Error() string {
+	return fmt.Sprintf("wsconn: gave up after %d attempt(s): %v", e.Attempts, e.Cause)
+}
+
+// Unwrap returns the last failure.
+func (e *GaveUpError) Unwrap() error { return e.Cause }

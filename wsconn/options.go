@@ -1,0 +1,332 @@
+package wsconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+)
+
+// Defaults for the options.
+const (
+	DefaultPingInterval     = 20 * time.Second
+	DefaultPongTimeout      = 20 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultCloseTimeout     = 10 * time.Second
+	DefaultReadLimit        = 1 << 20
+	DefaultStablePeriod     = 10 * time.Second
+)
+
+// Option configures a Client. Options are checked by Dial before anything
+// starts.
+type Option func(*config)
+
+// Backoff is the reconnect policy: exponential backoff with full jitter. The
+// n-th retry (counting from 0) waits a uniformly random delay in
+// [0, min(Max, Initial*Multiplier^n)].
+type Backoff struct {
+	Initial    time.Duration // first delay cap; default 500ms
+	Max        time.Duration // largest delay cap; default 30s
+	Multiplier float64       // growth per attempt, >= 1; default 2
+	// MaxAttempts is the number of consecutive failed attempts after which
+	// the client gives up (Err wraps ErrRetriesExhausted); 0 retries forever.
+	MaxAttempts int
+}
+
+// DefaultBackoff is the policy used when WithBackoff is not given.
+var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2}
+
+// StormGuard enforces a minimum gap between dials once Attempts dials have
+// happened within Window, on top of the backoff: a server that accepts and
+// drops at once cannot make the client hammer it (venues commonly allow a
+// few hundred connections per IP per five minutes).
+type StormGuard struct {
+	Attempts int
+	Window   time.Duration
+	MinGap   time.Duration
+}
+
+// DefaultStormGuard is the storm guard used when WithStormGuard is not given.
+var DefaultStormGuard = StormGuard{Attempts: 10, Window: time.Minute, MinGap: 5 * time.Second}
+
+// SendPolicy says what Send does while the client is not Alive.
+type SendPolicy struct {
+	// Buffer is the number of messages kept while not Alive and flushed in
+	// order on the next Alive, before any new send. 0 means fail fast with
+	// ErrNotConnected.
+	Buffer int
+}
+
+// Limiter paces sends. *rate.Limiter from golang.org/x/time/rate satisfies it.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// Verdict classifies a connection failure.
+type Verdict int
+
+const (
+	// Transient failures are retried with backoff.
+	Transient Verdict = iota
+	// Permanent failures end the client: GaveUp, then Closed.
+	Permanent
+)
+
+func (v Verdict) String() string {
+	if v == Permanent {
+		return "permanent"
+	}
+	return "transient"
+}
+
+type config struct {
+	pingInterval     time.Duration
+	pongTimeout      time.Duration
+	handshakeTimeout time.Duration
+	closeTimeout     time.Duration
+	stablePeriod     time.Duration
+	backoff          Backoff
+	storm            StormGuard
+	send             SendPolicy
+	limiter          Limiter
+	readLimit        int64
+	header           http.Header
+	subprotocols     []string
+	compression      websocket.CompressionMode
+	httpClient       *http.Client
+	onConnect        func(ctx context.Context, s *Session) error
+	onMessage        func(ctx context.Context, m Message)
+	onRecord         func(fsm.Record[connfsm.State, connfsm.Event])
+	logger           *slog.Logger
+	classify         func(err error) Verdict
+	lifetime         context.Context
+	noWait           bool
+
+	problems []error
+}
+
+func defaultConfig() config {
+	return config{
+		pingInterval:     DefaultPingInterval,
+		pongTimeout:      DefaultPongTimeout,
+		handshakeTimeout: DefaultHandshakeTimeout,
+		closeTimeout:     DefaultCloseTimeout,
+		stablePeriod:     DefaultStablePeriod,
+		backoff:          DefaultBackoff,
+		storm:            DefaultStormGuard,
+		readLimit:        DefaultReadLimit,
+	}
+}
+
+// WithHeartbeat sets the ping interval and the pong timeout. A pong that
+// does not arrive within timeout means the connection is Lost. Both must be
+// positive and timeout must not exceed interval, so at most one ping is in
+// flight and a dead peer is detected within interval + timeout.
+func WithHeartbeat(interval, timeout time.Duration) Option {
+	return func(c *config) { c.pingInterval, c.pongTimeout = interval, timeout }
+}
+
+// WithHandshakeTimeout bounds one dial attempt, TCP connect to upgrade.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) { c.handshakeTimeout = d }
+}
+
+// WithCloseTimeout bounds the close handshake of Close.
+func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.closeTimeout = d } }
+
+// WithStablePeriod sets how long a connection must stay Alive before the
+// retry counter resets. A server that accepts and then drops connections at
+// once keeps the backoff growing.
+func WithStablePeriod(d time.Duration) Option { return func(c *config) { c.stablePeriod = d } }
+
+// WithBackoff sets the reconnect policy.
+func WithBackoff(b Backoff) Option { return func(c *config) { c.backoff = b } }
+
+// WithStormGuard sets the storm guard; a zero StormGuard disables it.
+func WithStormGuard(g StormGuard) Option { return func(c *config) { c.storm = g } }
+
+// WithSendPolicy sets what Send does while not Alive.
+func WithSendPolicy(p SendPolicy) Option { return func(c *config) { c.send = p } }
+
+// WithRateLimit paces Send with l. A send waiting on l fails at once with
+// ErrClosed when the client closes.
+func WithRateLimit(l Limiter) Option { return func(c *config) { c.limiter = l } }
+
+// WithReadLimit sets the largest message accepted, in bytes (default 1 MiB;
+// -1 for no limit). A larger message closes the connection with status 1009
+// and counts as Lost.
+func WithReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } }
+
+// WithHeader adds HTTP headers to every handshake. Header values are never
+// logged.
+func WithHeader(h http.Header) Option { return func(c *config) { c.header = h.Clone() } }
+
+// WithSubprotocols sets the subprotocols offered in the handshake.
+func WithSubprotocols(p ...string) Option {
+	return func(c *config) { c.subprotocols = append([]string(nil), p...) }
+}
+
+// WithCompression sets the permessage-deflate mode (default disabled).
+func WithCompression(m websocket.CompressionMode) Option {
+	return func(c *config) { c.compression = m }
+}
+
+// WithHTTPClient sets the HTTP client used for handshakes: custom TLS roots,
+// proxies, or an in-memory transport in tests. Its Timeout, if set, also
+// bounds each handshake.
+func WithHTTPClient(h *http.Client) Option { return func(c *config) { c.httpClient = h } }
+
+// OnConnect sets a hook run on every entry into Alive, before sends are
+// released: resubscribe here with s.Send. An error counts as Lost. ctx ends
+// when the connection is left; Close called with it does not wait.
+func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
+	return func(c *config) { c.onConnect = fn }
+}
+
+// OnMessage sets the handler of received messages. It is called by the
+// reader, one message at a time, in order: while it runs no further message
+// is read, so a slow handler slows the peer down (TCP backpressure) and
+// memory stays bounded. ctx ends when the connection is left; Close called
+// with it does not wait. Without a handler messages are read and discarded.
+func OnMessage(fn func(ctx context.Context, m Message)) Option {
+	return func(c *config) { c.onMessage = fn }
+}
+
+// OnRecord sets an observer of every lifecycle step: transitions, ignored,
+// rejected and stale events, failed tasks and stragglers. It is called from
+// inside the lifecycle, one record at a time; it must not block.
+func OnRecord(fn func(fsm.Record[connfsm.State, connfsm.Event])) Option {
+	return func(c *config) { c.onRecord = fn }
+}
+
+// OnTransition sets an observer of transitions only; see OnRecord.
+func OnTransition(fn func(fsm.Record[connfsm.State, connfsm.Event])) Option {
+	return func(c *config) {
+		prev := c.onRecord
+		c.onRecord = func(r fsm.Record[connfsm.State, connfsm.Event]) {
+			if prev != nil {
+				prev(r)
+			}
+			if r.Kind == fsm.RecordTransition {
+				fn(r)
+			}
+		}
+	}
+}
+
+// WithLogger sets the logger: transitions at Info, failures at Warn, stale
+// and ignored events at Debug. Payloads and header values are never logged.
+// Default: no logging.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithClassifier overrides which failures are permanent. It receives the
+// cause of a failed dial or a lost connection (a *HandshakeError for a
+// refused handshake) and is consulted before the default rules.
+func WithClassifier(fn func(err error) Verdict) Option {
+	return func(c *config) { c.classify = fn }
+}
+
+// WithLifetime ties the client's whole life to ctx: when ctx ends the client
+// closes as by Close, and Err returns context.Cause(ctx).
+func WithLifetime(ctx context.Context) Option { return func(c *config) { c.lifetime = ctx } }
+
+// NoWait makes Dial return as soon as the client is started, without
+// waiting for the first connection.
+func NoWait() Option { return func(c *config) { c.noWait = true } }
+
+// ConfigError reports invalid options; it names each bad field and value.
+type ConfigError struct {
+	Problems []error
+}
+
+func (e *ConfigError) Error() string {
+	msg := "wsconn: invalid configuration"
+	for i, p := range e.Problems {
+		if i == 0 {
+			msg += ": "
+		} else {
+			msg += "; "
+		}
+		msg += p.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the individual problems.
+func (e *ConfigError) Unwrap() []error { return e.Problems }
+
+// ErrInvalidConfig matches every *ConfigError.
+var ErrInvalidConfig = errors.New("wsconn: invalid configuration")
+
+// Is reports whether target is ErrInvalidConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+func (c *config) check(rawURL string) (*url.URL, error) {
+	var p []error
+	bad := func(format string, args ...any) { p = append(p, fmt.Errorf(format, args...)) }
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil:
+		bad("URL %q: %v", rawURL, err)
+	case u.Scheme != "ws" && u.Scheme != "wss":
+		bad("URL %q: scheme must be ws or wss, got %q", rawURL, u.Scheme)
+	case u.Host == "":
+		bad("URL %q: no host", rawURL)
+	}
+	positive := func(name string, d time.Duration) {
+		if d <= 0 {
+			bad("%s must be positive, got %v", name, d)
+		}
+	}
+	positive("PingInterval", c.pingInterval)
+	positive("PongTimeout", c.pongTimeout)
+	positive("HandshakeTimeout", c.handshakeTimeout)
+	positive("CloseTimeout", c.closeTimeout)
+	if c.stablePeriod < 0 {
+		bad("StablePeriod must not be negative, got %v", c.stablePeriod)
+	}
+	if c.pingInterval > 0 && c.pongTimeout > c.pingInterval {
+		bad("PongTimeout (%v) must not exceed PingInterval (%v)", c.pongTimeout, c.pingInterval)
+	}
+	b := c.backoff
+	positive("Backoff.Initial", b.Initial)
+	positive("Backoff.Max", b.Max)
+	if b.Initial > b.Max && b.Max > 0 {
+		bad("Backoff.Initial (%v) must not exceed Backoff.Max (%v)", b.Initial, b.Max)
+	}
+	if b.Multiplier < 1 || math.IsNaN(b.Multiplier) || math.IsInf(b.Multiplier, 0) {
+		bad("Backoff.Multiplier must be a finite number >= 1, got %v", b.Multiplier)
+	}
+	if b.MaxAttempts < 0 {
+		bad("Backoff.MaxAttempts must not be negative, got %d", b.MaxAttempts)
+	}
+	g := c.storm
+	if g != (StormGuard{}) && (g.Attempts <= 0 || g.Window <= 0 || g.MinGap <= 0) {
+		bad("StormGuard fields must all be positive (or all zero to disable), got %+v", g)
+	}
+	if c.send.Buffer < 0 {
+		bad("SendPolicy.Buffer must not be negative, got %d", c.send.Buffer)
+	}
+	if c.readLimit == 0 || c.readLimit < -1 {
+		bad("ReadLimit must be positive or -1, got %d", c.readLimit)
+	}
+	switch c.compression {
+	case websocket.CompressionDisabled, websocket.CompressionNoContextTakeover, websocket.CompressionContextTakeover:
+	default:
+		bad("Compression mode %d is not known", c.compression)
+	}
+	p = append(p, c.problems...)
+	if len(p) > 0 {
+		return nil, &ConfigError{Problems: p}
+	}
+	return u, nil
+}

@@ -1,0 +1,170 @@
+package wsconn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coder/websocket"
+)
+
+// MessageType is the type of a WebSocket data message.
+type MessageType = websocket.MessageType
+
+// The message types.
+const (
+	Text   = websocket.MessageText
+	Binary = websocket.MessageBinary
+)
+
+// Message is a received data message.
+type Message struct {
+	Type MessageType
+	Data []byte // owned by the handler
+	// Epoch is the lifecycle epoch of the connection it arrived on.
+	Epoch uint64
+}
+
+type frame struct {
+	typ  MessageType
+	data []byte
+}
+
+// session is one WebSocket connection. It outlives no state: it is created
+// by the dial task, owned by Alive (and Closing, for the close handshake),
+// and aborted and waited for in their exit hooks.
+//
+// Its pump is the one goroutine reading the connection: coder/websocket
+// closes a connection whose Read is cancelled, so the Alive reader task,
+// which must return when Alive is left, consumes frames from the pump
+// rather than calling Read itself. That keeps the connection usable for the
+// close handshake after Alive's tasks have been joined.
+type session struct {
+	conn    *websocket.Conn
+	epoch   uint64
+	frames  chan frame
+	discard chan struct{} // closed: nobody consumes frames any more; drop them
+	ctx     context.Context
+	cancel  context.CancelFunc // aborts the connection, even mid-Close
+	done    chan struct{}      // closed when the pump has returned
+	err     error              // why the pump stopped; valid after done
+
+	started     bool
+	discardOnce sync.Once
+	pings       atomic.Uint64
+	deadPings   atomic.Uint64
+}
+
+func newSession(conn *websocket.Conn) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &session{
+		conn:    conn,
+		frames:  make(chan frame),
+		discard: make(chan struct{}),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+	}
+}
+
+// Dispose closes a connection whose Connected event was never consumed (it
+// arrived after a Close, for instance): a late dial never leaks a socket.
+func (s *session) Dispose() { s.abort() }
+
+func (s *session) start() {
+	s.started = true
+	go s.pump()
+}
+
+func (s *session) pump() {
+	defer close(s.done)
+	for {
+		typ, data, err := s.conn.Read(s.ctx)
+		if err != nil {
+			s.err = err
+			return
+		}
+		select {
+		case s.frames <- frame{typ, data}:
+		case <-s.discard:
+		case <-s.ctx.Done():
+			s.err = context.Cause(s.ctx)
+			return
+		}
+	}
+}
+
+// stopDelivery makes the pump drop data frames: after Alive no one consumes
+// them, and the pump must keep reading for the close handshake.
+func (s *session) stopDelivery() { s.discardOnce.Do(func() { close(s.discard) }) }
+
+// abort closes the connection at once, without a handshake, and stops the
+// pump. Cancelling the pump's read context is what unblocks an in-progress
+// Close whose peer does not answer.
+func (s *session) abort() {
+	s.cancel()
+	_ = s.conn.CloseNow()
+}
+
+// wait waits for the pump to return.
+func (s *session) wait() {
+	if s.started {
+		<-s.done
+	}
+}
+
+// dead reports whether the connection has already failed.
+func (s *session) dead() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Session is the connection handed to OnConnect.
+type Session struct {
+	s *session
+	c *Client
+}
+
+// Epoch returns the lifecycle epoch of this connection's Alive entry.
+func (s *Session) Epoch() uint64 { return s.s.epoch }
+
+// Subprotocol returns the subprotocol the server selected, or "".
+func (s *Session) Subprotocol() string { return s.s.conn.Subprotocol() }
+
+// Send writes a message on this connection at once, ahead of any message
+// sent through the Client: use it to resubscribe. If ctx ends during the
+// write, the connection is closed (a coder/websocket rule) and counts as
+// Lost.
+func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error {
+	if err := checkType(typ); err != nil {
+		return err
+	}
+	return s.c.write(ctx, s.s, typ, data)
+}
+
+// SendText sends a text message; see Send.
+func (s *Session) SendText(ctx context.Context, text string) error {
+	return s.Send(ctx, Text, []byte(text))
+}
+
+// SendJSON sends v encoded as JSON in a text message; see Send.
+func (s *Session) SendJSON(ctx context.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("wsconn: encode JSON: %w", err)
+	}
+	return s.Send(ctx, Text, b)
+}
+
+func checkType(typ MessageType) error {
+	if typ != Text && typ != Binary {
+		return fmt.Errorf("wsconn: message type %d is neither Text nor Binary", typ)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package wsconn
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+type counters struct {
+	connects, reconnects     atomic.Uint64
+	messagesIn, messagesOut  atomic.Uint64
+	bytesIn, bytesOut        atomic.Uint64
+	pings, deadPings, unsent atomic.Uint64
+	lastRTT, nextDelay       atomic.Int64
+}
+
+// Stats is a snapshot of a client's counters.
+type Stats struct {
+	Connects    uint64 // connections that reached Alive
+	Reconnects  uint64 // Connects after the first
+	MessagesIn  uint64
+	MessagesOut uint64
+	BytesIn     uint64
+	BytesOut    uint64
+	Pings       uint64        // pings written
+	LastRTT     time.Duration // round trip of the last answered ping
+	// DeadPings counts heartbeat ticks that found their connection already
+	// failed; the heartbeat skips the ping then. The lifecycle cancels the
+	// heartbeat when the reader sees the failure, so this stays 0 in
+	// practice: it is there to be checked.
+	DeadPings uint64
+	// Unsent counts accepted messages that were never written: buffered
+	// when the client closed, or whose flush failed.
+	Unsent uint64
+	// NextDelay is the backoff delay chosen last.
+	NextDelay time.Duration
+}
+
+// Stats returns a snapshot of the client's counters.
+func (c *Client) Stats() Stats {
+	st := Stats{
+		Connects:    c.stats.connects.Load(),
+		Reconnects:  c.stats.reconnects.Load(),
+		MessagesIn:  c.stats.messagesIn.Load(),
+		MessagesOut: c.stats.messagesOut.Load(),
+		BytesIn:     c.stats.bytesIn.Load(),
+		BytesOut:    c.stats.bytesOut.Load(),
+		Pings:       c.stats.pings.Load(),
+		LastRTT:     time.Duration(c.stats.lastRTT.Load()),
+		DeadPings:   c.stats.deadPings.Load(),
+		Unsent:      c.stats.unsent.Load(),
+		NextDelay:   time.Duration(c.stats.nextDelay.Load()),
+	}
+	if s := c.live.Load(); s != nil {
+		st.Pings += s.pings.Load()
+		st.DeadPings += s.deadPings.Load()
+	}
+	return st
+}
