@@ -363,7 +363,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], ev int32, payload any) {
 	m.pubState.Store(int32(c.to))
 	m.pubEpoch.Store(m.epoch)
 	if m.obs != nil {
-		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[c.to], Epoch: m.epoch, Join: join})
+		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[c.to], Epoch: m.epoch, Join: join, Payload: payload})
 	}
 	for _, h := range enter {
 		h(m.ctx, t)
