@@ -1,0 +1,56 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/connfsm/connfsm"
+)
+
+// diagramFormats maps each -format value to the writer of that format.
+var diagramFormats = []struct {
+	name  string
+	write func(w io.Writer) error
+}{
+	{"mermaid", func(w io.Writer) error { return connfsm.Definition().WriteMermaid(w) }},
+	{"dot", func(w io.Writer) error { return connfsm.Definition().WriteDOT(w) }},
+	{"matrix", func(w io.Writer) error { return connfsm.Definition().WriteMatrix(w) }},
+}
+
+// runDiagram prints the lifecycle: a Mermaid state diagram (the default),
+// Graphviz DOT (pipe it to `dot -Tsvg`), or the Markdown transition matrix
+// with every cell's reason.
+func runDiagram(c command, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	format := diagramFormat{write: diagramFormats[0].write, name: diagramFormats[0].name}
+	fs.Var(&format, "format", "output `format`: mermaid, dot or matrix")
+	if code, done := parseFlags(fs, c, args, stdout, stderr); done {
+		return code
+	}
+	if err := format.write(stdout); err != nil {
+		fmt.Fprintf(stderr, "connfsm diagram: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// diagramFormat is the -format flag: Set accepts only a known format, so a
+// bad value is a usage error reported by the flag package, naming it.
+type diagramFormat struct {
+	name  string
+	write func(io.Writer) error
+}
+
+func (f *diagramFormat) String() string { return f.name }
+
+func (f *diagramFormat) Set(s string) error {
+	for _, known := range diagramFormats {
+		if known.name == s {
+			f.name, f.write = known.name, known.write
+			return nil
+		}
+	}
+	return errors.New("unknown format (want mermaid, dot or matrix)")
+}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+)
+
+// Later commands (demo, dial, load) start goroutines; none may outlive run.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func golden(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestRun(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantCode   int
+		wantStdout string // compared whole when wantGolden is empty
+		wantGolden string // a file of the root testdata the stdout must equal
+		stdoutHas  []string
+		stderrHas  []string
+		quietErr   bool // stderr must be empty
+	}{
+		{name: "diagram defaults to mermaid", args: []string{"diagram"}, wantGolden: "lifecycle.mermaid", quietErr: true},
+		{name: "mermaid", args: []string{"diagram", "-format", "mermaid"}, wantGolden: "lifecycle.mermaid", quietErr: true},
+		{name: "dot", args: []string{"diagram", "-format", "dot"}, wantGolden: "lifecycle.dot", quietErr: true},
+		{name: "matrix", args: []string{"diagram", "-format=matrix"}, wantGolden: "lifecycle.matrix.md", quietErr: true},
+		{name: "bad format", args: []string{"diagram", "-format", "bogus"}, wantCode: exitUsage,
+			stderrHas: []string{`"bogus"`, "mermaid, dot or matrix", "usage: connfsm diagram"}},
+		{name: "unknown flag", args: []string{"diagram", "-colour"}, wantCode: exitUsage,
+			stderrHas: []string{"-colour", "usage: connfsm diagram"}},
+		{name: "extra argument", args: []string{"diagram", "now"}, wantCode: exitUsage,
+			stderrHas: []string{`unexpected argument "now"`, "usage: connfsm diagram"}},
+		{name: "diagram help", args: []string{"diagram", "-h"}, wantCode: exitOK,
+			stdoutHas: []string{"usage: connfsm diagram [-format mermaid|dot|matrix]", "-format"}, quietErr: true},
+		{name: "help", args: []string{"-h"}, wantCode: exitOK,
+			stdoutHas: []string{"usage: connfsm <command>", "diagram"}, quietErr: true},
+		{name: "help word", args: []string{"help"}, wantCode: exitOK,
+			stdoutHas: []string{"usage: connfsm <command>"}, quietErr: true},
+		{name: "no command", args: nil, wantCode: exitUsage,
+			stderrHas: []string{"no command", "usage: connfsm <command>", "diagram"}},
+		{name: "unknown command", args: []string{"frobnicate", "-x"}, wantCode: exitUsage,
+			stderrHas: []string{`unknown command "frobnicate"`, "usage: connfsm <command>"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tt.args, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Errorf("run(%q) = %d, want %d; stderr:\n%s", tt.args, code, tt.wantCode, stderr.String())
+			}
+			switch {
+			case tt.wantGolden != "":
+				if diff := cmp.Diff(golden(t, tt.wantGolden), stdout.String()); diff != "" {
+					t.Errorf("stdout differs from testdata/%s (-want +got):\n%s", tt.wantGolden, diff)
+				}
+			case tt.stdoutHas == nil:
+				if diff := cmp.Diff(tt.wantStdout, stdout.String()); diff != "" {
+					t.Errorf("stdout (-want +got):\n%s", diff)
+				}
+			}
+			for _, s := range tt.stdoutHas {
+				if !strings.Contains(stdout.String(), s) {
+					t.Errorf("stdout lacks %q:\n%s", s, stdout.String())
+				}
+			}
+			for _, s := range tt.stderrHas {
+				if !strings.Contains(stderr.String(), s) {
+					t.Errorf("stderr lacks %q:\n%s", s, stderr.String())
+				}
+			}
+			if tt.quietErr && stderr.Len() > 0 {
+				t.Errorf("stderr is not empty:\n%s", stderr.String())
+			}
+		})
+	}
+}
+
+// TestDiagramMatrixShape reads the matrix as a table: a header of "state"
+// and the seven events, a rule, and one row of eight cells per state.
+func TestDiagramMatrixShape(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"diagram", "-format", "matrix"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var table [][]string
+	for _, line := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
+		if !strings.HasPrefix(line, "|") || !strings.HasSuffix(line, "|") {
+			t.Fatalf("line %q is not a table row", line)
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		table = append(table, cells)
+	}
+	if len(table) != 2+5 {
+		t.Fatalf("%d lines, want a header, a rule and 5 state rows", len(table))
+	}
+	wantHeader := []string{`state \ event`, "Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone"}
+	if diff := cmp.Diff(wantHeader, table[0]); diff != "" {
+		t.Errorf("header (-want +got):\n%s", diff)
+	}
+	var states []string
+	for _, row := range table[2:] {
+		if len(row) != 1+7 {
+			t.Errorf("row %q has %d cells, want a state and 7 events", row, len(row))
+			continue
+		}
+		states = append(states, row[0])
+		for _, cell := range row[1:] {
+			if !strings.HasPrefix(cell, "→ ") && !strings.HasPrefix(cell, "ignore: ") && !strings.HasPrefix(cell, "reject: ") {
+				t.Errorf("state %s: cell %q is not a transition, ignore or reject", row[0], cell)
+			}
+		}
+	}
+	if diff := cmp.Diff([]string{"Connecting", "Alive", "Reconnecting", "Closing", "Closed"}, states); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	if got := table[4][6]; got != "→ Closed: closed while disconnected: cancel the backoff, nothing to hand-shake" {
+		t.Errorf("Reconnecting × Close = %q", got)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
+
+func TestDiagramWriteError(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run([]string{"diagram"}, failWriter{}, &stderr); code != exitFail {
+		t.Errorf("run with a failing stdout = %d, want %d", code, exitFail)
+	}
+	if !strings.Contains(stderr.String(), os.ErrClosed.Error()) {
+		t.Errorf("stderr does not report the write error:\n%s", stderr.String())
+	}
+}
