@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/tasks"
 )
 
 type state int
@@ -633,4 +635,587 @@ func (p *disposable) Dispose() {
 			return
 		}
 	}
+}
+
+// TestFailingTaskCancelsSibling: a task that fails (error, panic) or emits
+// an event leaving its state cancels its siblings at once, before the event
+// is processed: no sibling runs a step with a live context after that.
+func TestFailingTaskCancelsSibling(t *testing.T) {
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name string
+		// reader fails in its own way once released.
+		reader      func(ctx context.Context, emit fsm.Emit[event], sibling func() context.Context) error
+		failure     bool // declare Fail as A's failure event
+		want        []string
+		wantCause   string
+		wantExitErr bool
+	}{
+		{
+			name:      "error with a failure event",
+			reader:    func(context.Context, fsm.Emit[event], func() context.Context) error { return errBoom },
+			failure:   true,
+			want:      []string{"started A #1", "task_failed A #1 reader: boom", "transition A -Fail-> B #2"},
+			wantCause: `tasks: task "reader" failed: boom`,
+		},
+		{
+			name:      "panic with a failure event",
+			reader:    func(context.Context, fsm.Emit[event], func() context.Context) error { panic("bad frame") },
+			failure:   true,
+			want:      []string{"started A #1", `task_failed A #1 reader: tasks: task "reader" panicked: bad frame`, "transition A -Fail-> B #2"},
+			wantCause: `tasks: task "reader" failed: tasks: task "reader" panicked: bad frame`,
+		},
+		{
+			name:      "error without a failure event",
+			reader:    func(context.Context, fsm.Emit[event], func() context.Context) error { return errBoom },
+			want:      []string{"started A #1", "task_failed A #1 reader: boom"},
+			wantCause: `tasks: task "reader" failed: boom`,
+		},
+		{
+			name: "emitting a leaving event",
+			reader: func(ctx context.Context, emit fsm.Emit[event], sibling func() context.Context) error {
+				emit(Go, nil)
+				if sibling().Err() == nil {
+					return errors.New("sibling still live right after the leaving event was emitted")
+				}
+				<-ctx.Done()
+				return nil
+			},
+			want:        []string{"started A #1", "transition A -Go-> B #2"},
+			wantCause:   "fsm: state A exited on Go",
+			wantExitErr: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var processed atomic.Bool // the failure or leaving event reached the observer
+				var violations atomic.Int32
+				var siblingCtx atomic.Pointer[context.Context]
+				sibling := func() context.Context { return *siblingCtx.Load() }
+				causes := make(chan error, 1)
+				release := make(chan struct{})
+				returned := make(chan error, 1)
+				d := stdDef(t, func(b *builder) {
+					b.Task(A, "heartbeat", func(ctx context.Context, emit fsm.Emit[event]) error {
+						siblingCtx.Store(&ctx)
+						tick := time.NewTicker(time.Millisecond)
+						defer tick.Stop()
+						for {
+							select {
+							case <-ctx.Done():
+								causes <- context.Cause(ctx)
+								return nil
+							case <-tick.C:
+								if ctx.Err() == nil && processed.Load() {
+									violations.Add(1) // a ping on a dead connection
+								}
+							}
+						}
+					})
+					b.Task(A, "reader", func(ctx context.Context, emit fsm.Emit[event]) (err error) {
+						defer func() { returned <- err }()
+						<-release
+						return tt.reader(ctx, emit, sibling)
+					})
+					if tt.failure {
+						b.FailureEvent(A, Fail)
+					}
+				})
+				rec := &recorder{}
+				m := d.Start(context.Background(), fsm.Config[state, event]{Observer: func(r fsm.Record[state, event]) {
+					if r.Kind == fsm.RecordTaskFailed || r.Kind == fsm.RecordTransition {
+						processed.Store(true)
+						if p := siblingCtx.Load(); p != nil && (*p).Err() == nil {
+							violations.Add(1)
+						}
+					}
+					rec.observe(r)
+				}})
+				time.Sleep(10 * time.Millisecond) // the heartbeat ticks a few times
+				close(release)
+				cause := <-causes
+				synctest.Wait()
+				if cause == nil || cause.Error() != tt.wantCause {
+					t.Errorf("sibling's cause = %v, want %q", cause, tt.wantCause)
+				}
+				if got := errors.Is(cause, fsm.ErrStateExited); got != tt.wantExitErr {
+					t.Errorf("errors.Is(cause, ErrStateExited) = %v, want %v", got, tt.wantExitErr)
+				}
+				var te *tasks.TaskError
+				if !tt.wantExitErr && !errors.As(cause, &te) {
+					t.Errorf("cause %v is not a *tasks.TaskError", cause)
+				}
+				if n := violations.Load(); n != 0 {
+					t.Errorf("the sibling had a live context %d times after the failure was processed", n)
+				}
+				if err := <-returned; tt.wantExitErr && err != nil {
+					t.Error(err)
+				}
+				diffLines(t, "records", tt.want, rec.lines())
+				if err := m.Stop(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+// TestTaskFailureAfterLeaving: a failure processed after its state was left
+// is reported with the task's state and epoch, and its failure event is
+// stale.
+func TestTaskFailureAfterLeaving(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		failNow := make(chan struct{})
+		var m *machine
+		d := stdDef(t, func(b *builder) {
+			b.Task(A, "reader", func(ctx context.Context, emit fsm.Emit[event]) error {
+				<-failNow
+				return errors.New("boom")
+			})
+			b.FailureEvent(A, Fail)
+		})
+		rec := &recorder{}
+		m = d.Start(context.Background(), fsm.Config[state, event]{Observer: func(r fsm.Record[state, event]) {
+			rec.observe(r)
+			if r.Kind == fsm.RecordRejected {
+				// While this step runs, Go is queued and then the task fails:
+				// its failure is queued behind Go.
+				if err := m.Fire(context.Background(), Go); err != nil {
+					t.Errorf("Fire from the observer = %v", err)
+				}
+				close(failNow)
+				time.Sleep(time.Millisecond)
+			}
+		}})
+		defer m.Stop(context.Background())
+		if err := m.Fire(context.Background(), Back); !errors.Is(err, fsm.ErrRejected) {
+			t.Fatalf("Fire(Back) = %v, want ErrRejected", err)
+		}
+		synctest.Wait()
+		diffLines(t, "records", []string{
+			"started A #1",
+			"rejected A Back #1",
+			"transition A -Go-> B #2",
+			"task_failed A #1 reader: boom",
+			"stale B Fail #1",
+		}, rec.lines())
+	})
+}
+
+// TestPayloadDisposal: a payload implementing Disposer whose event is not
+// consumed by a transition is disposed exactly once; a consumed one never.
+func TestPayloadDisposal(t *testing.T) {
+	type stopAndQueue struct{ p *resource } // makes B's enter hook stop, then fire
+	tests := []struct {
+		name    string
+		run     func(t *testing.T, m *machine, emits <-chan fsm.Emit[event], p *resource) error
+		wantErr error
+		want    []string
+		wantN   int32
+	}{
+		{
+			name: "consumed by a transition",
+			run: func(t *testing.T, m *machine, _ <-chan fsm.Emit[event], p *resource) error {
+				return m.FireWith(context.Background(), Go, p)
+			},
+			want:  []string{"started A #1", "transition A -Go-> B #2"},
+			wantN: 0,
+		},
+		{
+			name: "ignored",
+			run: func(t *testing.T, m *machine, _ <-chan fsm.Emit[event], p *resource) error {
+				m.Fire(context.Background(), Go)
+				return m.FireWith(context.Background(), X, p)
+			},
+			want:  []string{"started A #1", "transition A -Go-> B #2", "ignored B X #2"},
+			wantN: 1,
+		},
+		{
+			name: "rejected",
+			run: func(t *testing.T, m *machine, _ <-chan fsm.Emit[event], p *resource) error {
+				return m.FireWith(context.Background(), Back, p)
+			},
+			wantErr: fsm.ErrRejected,
+			want:    []string{"started A #1", "rejected A Back #1"},
+			wantN:   1,
+		},
+		{
+			name: "stale",
+			run: func(t *testing.T, m *machine, emits <-chan fsm.Emit[event], p *resource) error {
+				emit := <-emits
+				m.Fire(context.Background(), Go)
+				emit(X, p)
+				return nil
+			},
+			want:  []string{"started A #1", "transition A -Go-> B #2", "stale B X #1"},
+			wantN: 1,
+		},
+		{
+			name: "fired after Stop",
+			run: func(t *testing.T, m *machine, _ <-chan fsm.Emit[event], p *resource) error {
+				m.Stop(context.Background())
+				return m.FireWith(context.Background(), Go, p)
+			},
+			wantErr: fsm.ErrStopped,
+			want:    []string{"started A #1", "stopped A #1"},
+			wantN:   1,
+		},
+		{
+			name: "emitted after Stop",
+			run: func(t *testing.T, m *machine, emits <-chan fsm.Emit[event], p *resource) error {
+				emit := <-emits
+				m.Stop(context.Background())
+				emit(X, p)
+				return nil
+			},
+			want:  []string{"started A #1", "stopped A #1", "dropped A X #1"},
+			wantN: 1,
+		},
+		{
+			name: "queued at Stop",
+			run: func(t *testing.T, m *machine, _ <-chan fsm.Emit[event], p *resource) error {
+				return m.FireWith(context.Background(), Go, &stopAndQueue{p})
+			},
+			want:  []string{"started A #1", "transition A -Go-> B #2", "stopped B #2", "dropped B X #0"},
+			wantN: 1,
+		},
+		{
+			name: "unknown event",
+			run: func(t *testing.T, m *machine, _ <-chan fsm.Emit[event], p *resource) error {
+				if err := m.FireWith(context.Background(), event(9), p); err == nil || !strings.Contains(err.Error(), "event(9)") {
+					t.Errorf("FireWith(unknown) = %v, want an error naming event(9)", err)
+				}
+				return nil
+			},
+			want:  []string{"started A #1"},
+			wantN: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var m *machine
+				emits := make(chan fsm.Emit[event], 1)
+				var consumed atomic.Int32
+				d := stdDef(t, func(b *builder) {
+					b.Task(A, "keeper", func(ctx context.Context, emit fsm.Emit[event]) error {
+						select {
+						case emits <- emit:
+						default:
+						}
+						<-ctx.Done()
+						return nil
+					})
+					b.OnEnter(B, func(ctx context.Context, tr trans) {
+						switch p := tr.Payload.(type) {
+						case *resource:
+							consumed.Add(1)
+						case *stopAndQueue:
+							if err := m.Stop(ctx); err != nil {
+								t.Errorf("Stop from a hook = %v", err)
+							}
+							if err := m.FireWith(ctx, X, p.p); err != nil {
+								t.Errorf("FireWith from a hook = %v", err)
+							}
+						}
+					})
+				})
+				rec := &recorder{}
+				m = d.Start(context.Background(), fsm.Config[state, event]{Observer: rec.observe})
+				p := newResource(tt.name)
+				err := tt.run(t, m, emits, p)
+				if tt.wantErr == nil && err != nil || !errors.Is(err, tt.wantErr) {
+					t.Errorf("error = %v, want %v", err, tt.wantErr)
+				}
+				synctest.Wait()
+				if n := p.disposed.Load(); n != tt.wantN {
+					t.Errorf("disposed %d times, want %d", n, tt.wantN)
+				}
+				if tt.wantN == 0 && consumed.Load() != 1 {
+					t.Errorf("the enter hook did not receive the payload")
+				}
+				got := rec.lines() // before the final Stop
+				m.Stop(context.Background())
+				if n := p.disposed.Load(); n != tt.wantN {
+					t.Errorf("after Stop: disposed %d times, want %d", n, tt.wantN)
+				}
+				diffLines(t, "records", tt.want, got)
+			})
+		})
+	}
+}
+
+// TestCallsFromInside: hooks and tasks may call Fire and Stop with the
+// context they were given; neither waits for a step that includes its caller.
+func TestCallsFromInside(t *testing.T) {
+	tests := []struct {
+		name      string
+		configure func(b *builder, m func() *machine, errs chan<- error)
+		fire      bool // fire Go from outside after the start
+		want      []string
+	}{
+		{
+			name: "Stop from an enter hook",
+			configure: func(b *builder, m func() *machine, errs chan<- error) {
+				b.OnEnter(B, func(ctx context.Context, _ trans) { errs <- m().Stop(ctx) })
+			},
+			fire: true,
+			want: []string{"started A #1", "transition A -Go-> B #2", "stopped B #2"},
+		},
+		{
+			name: "Stop from an exit hook",
+			configure: func(b *builder, m func() *machine, errs chan<- error) {
+				b.OnExit(A, func(ctx context.Context, _ trans) { errs <- m().Stop(ctx) })
+			},
+			fire: true,
+			want: []string{"started A #1", "transition A -Go-> B #2", "stopped B #2"},
+		},
+		{
+			name: "Fire from an action",
+			configure: func(b *builder, m func() *machine, errs chan<- error) {
+				b.Action(A, Go, func(ctx context.Context, _ trans) { errs <- m().Fire(ctx, Back) })
+			},
+			fire: true,
+			want: []string{"started A #1", "transition A -Go-> B #2", "transition B -Back-> A #3"},
+		},
+		{
+			name: "Stop from a task",
+			configure: func(b *builder, m func() *machine, errs chan<- error) {
+				b.Task(A, "quitter", func(ctx context.Context, _ fsm.Emit[event]) error {
+					time.Sleep(time.Second) // m is set by then
+					errs <- m().Stop(ctx)
+					<-ctx.Done()
+					return nil
+				})
+			},
+			want: []string{"started A #1", "stopped A #1"},
+		},
+		{
+			name: "Fire from a task",
+			configure: func(b *builder, m func() *machine, errs chan<- error) {
+				b.Task(A, "mover", func(ctx context.Context, _ fsm.Emit[event]) error {
+					time.Sleep(time.Second)
+					errs <- m().Fire(ctx, Go)
+					<-ctx.Done()
+					return nil
+				})
+			},
+			want: []string{"started A #1", "transition A -Go-> B #2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var mp atomic.Pointer[machine]
+				errs := make(chan error, 1)
+				d := stdDef(t, func(b *builder) { tt.configure(b, mp.Load, errs) })
+				rec := &recorder{}
+				m := d.Start(context.Background(), fsm.Config[state, event]{Observer: rec.observe})
+				mp.Store(m)
+				if tt.fire {
+					if err := m.Fire(context.Background(), Go); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := <-errs; err != nil {
+					t.Errorf("call from inside = %v, want nil", err)
+				}
+				synctest.Wait()
+				diffLines(t, "records", tt.want, rec.lines())
+				if err := m.Stop(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
+}
+
+func TestStop(t *testing.T) {
+	errCause := errors.New("caller gave up")
+	// slowDef's task takes exit seconds to return after cancellation, or
+	// ignores its context for a minute when exit < 0.
+	slowDef := func(t *testing.T, exit time.Duration, exits *atomic.Int32) *fsm.Definition[state, event] {
+		return stdDef(t, func(b *builder) {
+			b.Task(A, "slow", func(ctx context.Context, _ fsm.Emit[event]) error {
+				if exit < 0 {
+					time.Sleep(time.Minute)
+					return nil
+				}
+				<-ctx.Done()
+				time.Sleep(exit)
+				return nil
+			})
+			b.OnExit(A, func(context.Context, trans) { exits.Add(1) })
+		})
+	}
+	t.Run("waits for Done", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var exits atomic.Int32
+			m, rec := start(t, slowDef(t, 3*time.Second, &exits), fsm.Config[state, event]{})
+			t0 := time.Now()
+			if err := m.Stop(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := time.Since(t0); got != 3*time.Second {
+				t.Errorf("Stop returned after %v, want 3s, when the task returned", got)
+			}
+			select {
+			case <-m.Done():
+			default:
+				t.Error("Done not closed when Stop returned")
+			}
+			if exits.Load() != 1 {
+				t.Errorf("exit hooks ran %d times, want 1", exits.Load())
+			}
+			diffLines(t, "records", []string{"started A #1", "stopped A #1"}, rec.lines())
+		})
+	})
+	t.Run("idempotent and concurrent", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var exits atomic.Int32
+			m, rec := start(t, slowDef(t, time.Second, &exits), fsm.Config[state, event]{})
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					if err := m.Stop(context.Background()); err != nil {
+						t.Errorf("Stop = %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if err := m.Stop(context.Background()); err != nil {
+				t.Errorf("Stop again = %v", err)
+			}
+			if exits.Load() != 1 {
+				t.Errorf("exit hooks ran %d times, want 1", exits.Load())
+			}
+			diffLines(t, "records", []string{"started A #1", "stopped A #1"}, rec.lines())
+		})
+	})
+	t.Run("already cancelled ctx returns the cause", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var exits atomic.Int32
+			m, rec := start(t, slowDef(t, -1, &exits), fsm.Config[state, event]{JoinTimeout: 10 * time.Second})
+			ctx, cancel := context.WithCancelCause(context.Background())
+			cancel(errCause)
+			t0 := time.Now()
+			if err := m.Stop(ctx); err != errCause {
+				t.Errorf("Stop = %v, want the ctx's cause", err)
+			}
+			if time.Since(t0) != 0 {
+				t.Errorf("Stop with a done ctx waited %v", time.Since(t0))
+			}
+			select {
+			case <-m.Done():
+				t.Fatal("stopped before the join timeout")
+			default:
+			}
+			<-m.Done() // the stop goes on
+			if got := time.Since(t0); got != 10*time.Second {
+				t.Errorf("Done after %v, want the 10s join timeout", got)
+			}
+			if err := m.Fire(context.Background(), Go); !errors.Is(err, fsm.ErrStopped) {
+				t.Errorf("Fire = %v, want ErrStopped", err)
+			}
+			diffLines(t, "records", []string{"started A #1", "straggler A #1 slow", "stopped A #1"}, rec.lines())
+			time.Sleep(time.Minute)
+		})
+	})
+	t.Run("ctx deadline bounds the wait for the join", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var exits atomic.Int32
+			m, _ := start(t, slowDef(t, time.Minute, &exits), fsm.Config[state, event]{JoinTimeout: -1})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			t0 := time.Now()
+			if err := m.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("Stop = %v, want DeadlineExceeded", err)
+			}
+			if got := time.Since(t0); got != 2*time.Second {
+				t.Errorf("Stop returned after %v, want at the 2s deadline", got)
+			}
+			<-m.Done()
+			if got := time.Since(t0); got != time.Minute {
+				t.Errorf("Done after %v, want 1m, when the task returned", got)
+			}
+		})
+	})
+	t.Run("Start ctx ends the machine", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var exits atomic.Int32
+			ctx, cancel := context.WithCancel(context.Background())
+			rec := &recorder{}
+			m := slowDef(t, 0, &exits).Start(ctx, fsm.Config[state, event]{Observer: rec.observe})
+			if err := m.Fire(context.Background(), Go); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			<-m.Done()
+			if err := m.Fire(context.Background(), Back); !errors.Is(err, fsm.ErrStopped) {
+				t.Errorf("Fire = %v, want ErrStopped", err)
+			}
+			if err := m.Stop(context.Background()); err != nil {
+				t.Errorf("Stop after the ctx ended = %v", err)
+			}
+			diffLines(t, "records", []string{"started A #1", "transition A -Go-> B #2", "stopped B #2"}, rec.lines())
+		})
+	})
+	t.Run("Start with a done ctx", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			var exits atomic.Int32
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			rec := &recorder{}
+			m := slowDef(t, 0, &exits).Start(ctx, fsm.Config[state, event]{Observer: rec.observe})
+			<-m.Done()
+			diffLines(t, "records", []string{"started A #1", "stopped A #1"}, rec.lines())
+		})
+	})
+}
+
+// TestNothingRunsAfterStop: once Stop returns, every task has returned.
+func TestNothingRunsAfterStop(t *testing.T) {
+	var running atomic.Int32
+	task := func(ctx context.Context, emit fsm.Emit[event]) error {
+		running.Add(1)
+		defer running.Add(-1)
+		<-ctx.Done()
+		emit(X, nil) // late: dropped, never applied
+		return nil
+	}
+	d := stdDef(t, func(b *builder) { b.Task(A, "a", task).Task(A, "b", task).Task(B, "c", task) })
+	for _, fire := range [][]event{nil, {Go}, {Go, Back}} {
+		m := d.Start(context.Background(), fsm.Config[state, event]{})
+		for _, e := range fire {
+			if err := m.Fire(context.Background(), e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := m.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := running.Load(); n != 0 {
+			t.Errorf("after %v: %d tasks still running after Stop", fire, n)
+		}
+	}
+}
+
+func TestEpochs(t *testing.T) {
+	d, err := fsm.NewBuilder[state, event](A).States(A, B).Events(Go, Back).Rules(
+		rule{From: A, On: Go, Then: fsm.To(A)}, // a self-loop re-enters
+		rule{From: A, On: Back, Then: fsm.To(B)},
+		rule{From: B, On: Go, Then: fsm.Ignore[state](), Reason: "no entry"},
+		rule{From: B, On: Back, Then: fsm.To(A)},
+	).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := start(t, d, fsm.Config[state, event]{})
+	var got []string
+	for _, e := range []event{Go, Go, Back, Go, Back} {
+		m.Fire(context.Background(), e)
+		got = append(got, fmt.Sprintf("%v #%d", m.State(), m.Epoch()))
+	}
+	diffLines(t, "epochs", []string{"A #2", "A #3", "B #4", "B #4", "A #5"}, got)
 }
