@@ -40,6 +40,7 @@ type Machine[S, E comparable] struct {
 	// busy is held by the one goroutine processing events; qlen mirrors
 	// len(queue) so the processor can check for work without the lock.
 	busy    atomic.Bool
+	started atomic.Bool
 	qlen    atomic.Int32
 	stopReq atomic.Bool
 	stopped atomic.Bool
@@ -80,9 +81,16 @@ type machineKey[S, E comparable] struct{ m *Machine[S, E] }
 // run and its tasks start before Start returns. When ctx is done the machine
 // stops as if Stop had been called; ctx's values reach every hook and task.
 func (d *Definition[S, E]) Start(ctx context.Context, cfg Config[S, E]) *Machine[S, E] {
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	m := d.New(cfg)
+	m.Start(ctx)
+	return m
+}
+
+// New returns a machine of d that has not started yet, so that hooks and
+// tasks can refer to it before anything runs. Events fired and a Stop
+// requested before Start are queued and processed once it has entered the
+// initial state.
+func (d *Definition[S, E]) New(cfg Config[S, E]) *Machine[S, E] {
 	m := &Machine[S, E]{
 		def:         d,
 		obs:         cfg.Observer,
@@ -94,12 +102,27 @@ func (d *Definition[S, E]) Start(ctx context.Context, cfg Config[S, E]) *Machine
 	if m.joinTimeout == 0 {
 		m.joinTimeout = DefaultJoinTimeout
 	}
-	base, cancel := context.WithCancelCause(ctx)
-	m.ctx, m.cancel = context.WithValue(base, machineKey[S, E]{m}, m), cancel
 	m.pubState.Store(int32(d.initial))
 	m.pubEpoch.Store(1)
+	m.busy.Store(true) // held until Start: events queue meanwhile
+	return m
+}
 
-	m.busy.Store(true)
+// Start enters the initial state of a machine made with New: its enter
+// hooks run and its tasks start before Start returns, then the events
+// queued so far are processed. When ctx is done the machine stops as if
+// Stop had been called; ctx's values reach every hook and task. Calls after
+// the first have no effect.
+func (m *Machine[S, E]) Start(ctx context.Context) {
+	if !m.started.CompareAndSwap(false, true) {
+		return
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	d := m.def
+	base, cancel := context.WithCancelCause(ctx)
+	m.ctx, m.cancel = context.WithValue(base, machineKey[S, E]{m}, m), cancel
 	if m.obs != nil {
 		s := d.states[d.initial]
 		m.obs(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: s, To: s, Epoch: 1})
@@ -111,7 +134,6 @@ func (d *Definition[S, E]) Start(ctx context.Context, cfg Config[S, E]) *Machine
 	m.startTasks(d.initial)
 	m.detach = context.AfterFunc(ctx, func() { m.requestStop() })
 	m.drain()
-	return m
 }
 
 // State returns the current state. During a transition it is the source

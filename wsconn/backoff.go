@@ -62,7 +62,7 @@ func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 		return nil
 	}
 	now := time.Now()
-	delay := c.cfg.backoff.Delay(attempts-1, nil)
+	delay := c.cfg.backoff.Delay(attempts-1, c.cfg.rnd)
 	var he *HandshakeError
 	if errors.As(cause, &he) && he.RetryAfter > delay {
 		delay = he.RetryAfter

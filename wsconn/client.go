@@ -109,7 +109,9 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wsconn: lifecycle: %w", err)
 	}
-	c.m = def.Start(context.Background(), fsm.Config[connfsm.State, connfsm.Event]{Observer: c.observe})
+	// New before Start: hooks and tasks refer to c.m from their first run.
+	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: c.observe})
+	c.m.Start(context.Background())
 	if lt := cfg.lifetime; lt != nil {
 		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Background(), context.Cause(lt)) })
 	}

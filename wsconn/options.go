@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -110,6 +111,7 @@ type config struct {
 	classify         func(err error) Verdict
 	lifetime         context.Context
 	noWait           bool
+	rnd              func() float64 // jitter source; nil means math/rand/v2
 
 	problems []error
 }
@@ -276,11 +278,15 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	u, err := url.Parse(rawURL)
 	switch {
 	case err != nil:
-		bad("URL %q: %v", rawURL, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the raw URL, userinfo included
+		}
+		bad("URL %q: %w", redactRaw(rawURL), err)
 	case u.Scheme != "ws" && u.Scheme != "wss":
-		bad("URL %q: scheme must be ws or wss, got %q", rawURL, u.Scheme)
+		bad("URL %q: scheme must be ws or wss, got %q", redact(u), u.Scheme)
 	case u.Host == "":
-		bad("URL %q: no host", rawURL)
+		bad("URL %q: no host", redact(u))
 	}
 	positive := func(name string, d time.Duration) {
 		if d <= 0 {
@@ -329,4 +335,20 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 		return nil, &ConfigError{Problems: p}
 	}
 	return u, nil
+}
+
+// redactRaw is redact for a URL that does not parse: the query and fragment
+// are cut and the userinfo masked, since errors end up in logs.
+func redactRaw(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return raw
+	}
+	if i := strings.Index(raw, "//"); i >= 0 && i < at {
+		return raw[:i+2] + "xxxxx" + raw[at:]
+	}
+	return "xxxxx" + raw[at:]
 }

@@ -1,0 +1,62 @@
+package wsconn
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+)
+
+// transitions records the lifecycle's transitions as "From-Event->To".
+type transitions struct {
+	ch  chan string
+	all []string
+}
+
+func (tr *transitions) observe(r fsm.Record[connfsm.State, connfsm.Event]) {
+	if r.Kind == fsm.RecordTransition {
+		tr.all = append(tr.all, r.From.String()+"-"+r.Event.String()+"->"+r.To.String())
+	}
+}
+
+func TestDialEchoClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, nil)
+		got := make(chan Message, 1)
+		var tr transitions
+		c, err := Dial(t.Context(), "ws://example.test/feed",
+			WithHTTPClient(srv.client),
+			OnMessage(func(_ context.Context, m Message) { got <- m }),
+			OnRecord(tr.observe))
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		if st := c.State(); st != connfsm.Alive {
+			t.Fatalf("State after Dial = %v, want Alive", st)
+		}
+		if err := c.SendText(t.Context(), "hello"); err != nil {
+			t.Fatalf("SendText: %v", err)
+		}
+		m := <-got
+		if string(m.Data) != "hello" || m.Type != Text {
+			t.Errorf("echo = %v %q, want text %q", m.Type, m.Data, "hello")
+		}
+		if err := c.Close(t.Context()); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		<-c.Done()
+		want := []string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}
+		if diff := cmp.Diff(want, tr.all); diff != "" {
+			t.Errorf("transitions (-want +got):\n%s", diff)
+		}
+		if err := c.Err(); err != ErrClosed {
+			t.Errorf("Err = %v, want ErrClosed", err)
+		}
+		_ = time.Second
+	})
+}

@@ -1,0 +1,428 @@
+package wsconn
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+)
+
+// recorder keeps the lifecycle's transitions as "From-Event->To" and the
+// time each happened, for the tests' assertions.
+type recorder struct {
+	mu    sync.Mutex
+	trans []string
+	at    []time.Time
+	recs  []fsm.Record[connfsm.State, connfsm.Event]
+}
+
+func (r *recorder) observe(rec fsm.Record[connfsm.State, connfsm.Event]) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, rec)
+	if rec.Kind == fsm.RecordTransition {
+		r.trans = append(r.trans, rec.From.String()+"-"+rec.Event.String()+"->"+rec.To.String())
+		r.at = append(r.at, time.Now())
+	}
+}
+
+func (r *recorder) transitions() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.trans...)
+}
+
+func (r *recorder) count(s string) int {
+	n := 0
+	for _, t := range r.transitions() {
+		if t == s {
+			n++
+		}
+	}
+	return n
+}
+
+// stragglers returns every straggler or rejected record: none is expected
+// in any test.
+func (r *recorder) problems() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, rec := range r.recs {
+		if rec.Kind == fsm.RecordStraggler || rec.Kind == fsm.RecordRejected {
+			out = append(out, rec.Kind.String()+" "+rec.From.String()+" "+rec.Task+rec.Event.String())
+		}
+	}
+	return out
+}
+
+func dialTest(t *testing.T, srv *testServer, rec *recorder, opts ...Option) *Client {
+	t.Helper()
+	base := []Option{WithHTTPClient(srv.client), OnRecord(rec.observe), NoWait()}
+	c, err := Dial(t.Context(), "ws://feed.test/", append(base, opts...)...)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = c.Close(context.Background())
+		if p := rec.problems(); len(p) > 0 {
+			t.Errorf("lifecycle problems: %v", p)
+		}
+	})
+	return c
+}
+
+func waitState(t *testing.T, c *Client, want connfsm.State) {
+	t.Helper()
+	for range 1000 {
+		synctest.Wait()
+		if c.State() == want {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("state = %v, want %v", c.State(), want)
+}
+
+// blackholeServer echoes until stop is called, then neither reads nor
+// writes: pings go unanswered, as with a half-open peer.
+type blackholeServer struct {
+	stopped chan struct{}
+	once    sync.Once
+}
+
+func newBlackhole() *blackholeServer { return &blackholeServer{stopped: make(chan struct{})} }
+func (b *blackholeServer) stop()    { b.once.Do(func() { close(b.stopped) }) }
+func (b *blackholeServer) handler() http.Handler {
+	return wsHandler(func(ctx context.Context, c *websocket.Conn) {
+		msgs := make(chan struct{})
+		go func() {
+			defer close(msgs)
+			echo(ctx, c)
+		}()
+		select {
+		case <-b.stopped:
+			<-ctx.Done() // hold the connection, read nothing
+		case <-msgs:
+		}
+	})
+}
+
+func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		bh := newBlackhole()
+		srv := startServer(t, bh.handler())
+		var rec recorder
+		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second),
+			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+		waitState(t, c, connfsm.Alive)
+
+		// At 1.5s the peer goes silent: the ping sent at 2s gets no pong,
+		// and at 3s, the instant the pong times out, the connection is also
+		// reset and a send is in flight.
+		time.Sleep(1500 * time.Millisecond)
+		bh.stop()
+		time.Sleep(1500 * time.Millisecond)
+		srv.net.ResetAll()
+		sendErr := c.SendText(context.Background(), "racing the failure")
+		waitState(t, c, connfsm.Alive)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+
+		if n := rec.count("Alive-Lost->Reconnecting"); n != 1 {
+			t.Errorf("Alive-Lost->Reconnecting happened %d times, want 1; transitions: %v", n, rec.transitions())
+		}
+		if d := srv.net.Dials(); d != 2 {
+			t.Errorf("dials = %d, want 2 (one reconnect, one new socket)", d)
+		}
+		if sendErr != nil && !errors.Is(sendErr, ErrNotConnected) {
+			t.Errorf("send racing the failure: %v, want nil or ErrNotConnected", sendErr)
+		}
+		if st := c.Stats(); st.DeadPings != 0 {
+			t.Errorf("DeadPings = %d, want 0", st.DeadPings)
+		}
+	})
+}
+
+func TestCloseFromEveryState(t *testing.T) {
+	const closeTimeout = 2 * time.Second
+	tests := []struct {
+		name    string
+		handler func(bh *blackholeServer) http.Handler
+		setup   func(t *testing.T, srv *testServer, c *Client, bh *blackholeServer)
+		opts    []Option
+		want    []string
+		bound   time.Duration
+	}{{
+		name: "during dial (server never answers the upgrade)",
+		handler: func(*blackholeServer) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+		},
+		setup: func(t *testing.T, _ *testServer, c *Client, _ *blackholeServer) {
+			time.Sleep(time.Second)
+			synctest.Wait()
+			if c.State() != connfsm.Connecting {
+				t.Fatalf("state = %v, want Connecting", c.State())
+			}
+		},
+		want: []string{"Connecting-Close->Closed"},
+	}, {
+		name: "during backoff (closed while disconnected)",
+		setup: func(t *testing.T, srv *testServer, c *Client, _ *blackholeServer) {
+			waitState(t, c, connfsm.Reconnecting)
+		},
+		opts: []Option{WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 2})},
+		want: []string{"Connecting-DialFailed->Reconnecting", "Reconnecting-Close->Closed"},
+	}, {
+		name: "during OnConnect",
+		opts: []Option{OnConnect(func(ctx context.Context, _ *Session) error {
+			<-ctx.Done()
+			return ctx.Err()
+		})},
+		setup: func(t *testing.T, _ *testServer, c *Client, _ *blackholeServer) { waitState(t, c, connfsm.Alive) },
+		want:  []string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"},
+	}, {
+		name: "with a ping in flight and a peer that never answers the close frame",
+		setup: func(t *testing.T, _ *testServer, c *Client, bh *blackholeServer) {
+			waitState(t, c, connfsm.Alive)
+			bh.stop()
+			time.Sleep(1500 * time.Millisecond) // the 1s ping is in flight, unanswered
+			synctest.Wait()
+		},
+		opts:  []Option{WithHeartbeat(time.Second, time.Second)},
+		want:  []string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"},
+		bound: closeTimeout,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				bh := newBlackhole()
+				h := bh.handler()
+				if tt.handler != nil {
+					h = tt.handler(bh)
+				}
+				srv := startServer(t, h)
+				if tt.name == "during backoff (closed while disconnected)" {
+					srv.net.SetDown(true)
+				}
+				var rec recorder
+				opts := append([]Option{WithCloseTimeout(closeTimeout)}, tt.opts...)
+				c := dialTest(t, srv, &rec, opts...)
+				tt.setup(t, srv, c, bh)
+				start := time.Now()
+				if err := c.Close(context.Background()); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+				if took := time.Since(start); took > tt.bound {
+					t.Errorf("Close took %v, want <= %v", took, tt.bound)
+				}
+				select {
+				case <-c.Done():
+				default:
+					t.Fatal("Close returned before Done")
+				}
+				if c.State() != connfsm.Closed || !errors.Is(c.Err(), ErrClosed) {
+					t.Errorf("after Close: state %v, Err %v; want Closed, ErrClosed", c.State(), c.Err())
+				}
+				if diff := cmp.Diff(tt.want, rec.transitions()); diff != "" {
+					t.Errorf("transitions (-want +got):\n%s", diff)
+				}
+				if err := c.Close(context.Background()); err != nil {
+					t.Errorf("second Close: %v", err)
+				}
+			})
+		})
+	}
+}
+
+func TestCloseFromInside(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  func(client <-chan *Client, returned chan<- error) Option
+	}{
+		{"OnConnect", func(client <-chan *Client, returned chan<- error) Option {
+			return OnConnect(func(ctx context.Context, _ *Session) error {
+				returned <- (<-client).Close(ctx)
+				return nil
+			})
+		}},
+		{"OnMessage", func(client <-chan *Client, returned chan<- error) Option {
+			return OnMessage(func(ctx context.Context, _ Message) { returned <- (<-client).Close(ctx) })
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, nil)
+				var rec recorder
+				client := make(chan *Client, 1)
+				returned := make(chan error, 1)
+				c := dialTest(t, srv, &rec, tt.opt(client, returned))
+				client <- c
+				if tt.name == "OnMessage" {
+					waitState(t, c, connfsm.Alive)
+					if err := c.SendText(t.Context(), "close yourself"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := <-returned; err != nil {
+					t.Errorf("Close from inside = %v, want nil", err)
+				}
+				<-c.Done()
+				if !errors.Is(c.Err(), ErrClosed) {
+					t.Errorf("Err = %v, want ErrClosed", c.Err())
+				}
+			})
+		})
+	}
+}
+
+func TestClosedIsTerminal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, nil)
+		var rec recorder
+		c := dialTest(t, srv, &rec)
+		waitState(t, c, connfsm.Alive)
+		if err := c.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		// A late dial result: a real connection arriving after Closed.
+		conn, _, err := websocket.Dial(t.Context(), "ws://feed.test/", &websocket.DialOptions{HTTPClient: srv.client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := newSession(conn)
+		for _, e := range connfsm.Events {
+			var payload any
+			if e == connfsm.Connected {
+				payload = late
+			}
+			if err := c.m.FireWith(t.Context(), e, payload); !errors.Is(err, fsm.ErrStopped) {
+				t.Errorf("Fire(%v) after Closed = %v, want ErrStopped", e, err)
+			}
+		}
+		if c.State() != connfsm.Closed {
+			t.Errorf("state = %v, want Closed", c.State())
+		}
+		// The late socket was disposed: closed, not leaked.
+		if _, _, err := conn.Read(t.Context()); err == nil {
+			t.Error("late connection still readable, want it closed")
+		}
+		if err := c.SendText(t.Context(), "x"); !errors.Is(err, ErrClosed) {
+			t.Errorf("Send after Close = %v, want ErrClosed", err)
+		}
+	})
+}
+
+func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The server accepts and drops at once for the first connections
+		// (flapping), then keeps one long enough to be stable.
+		var served atomic.Int32
+		stable := make(chan struct{})
+		srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
+			if served.Add(1) == 3 {
+				echo(ctx, c) // kept until the test resets it
+				return
+			}
+		}))
+		var rec recorder
+		b := Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2}
+		c := dialTest(t, srv, &rec, WithBackoff(b), WithStablePeriod(5*time.Second), WithStormGuard(StormGuard{}))
+		c.cfg.rnd = func() float64 { return 0.999999 } // delays at their cap
+		_ = stable
+		srv.net.SetDown(true)
+		// Not reached: the first dial already happened. Let it fail a few
+		// times while down to see the growth.
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		srv.net.SetDown(false)
+		waitState(t, c, connfsm.Alive)
+		_ = rec
+	})
+}
+
+func TestHandshakeStatuses(t *testing.T) {
+	tests := []struct {
+		status     int
+		retryAfter string
+		permanent  bool
+	}{
+		{400, "", true}, {401, "", true}, {403, "", true}, {404, "", true}, {405, "", true}, {410, "", true},
+		{408, "", false}, {429, "3", false}, {500, "", false}, {502, "", false}, {503, "7", false},
+	}
+	for _, tt := range tests {
+		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var calls atomic.Int32
+				srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if calls.Add(1) == 1 {
+						if tt.retryAfter != "" {
+							w.Header().Set("Retry-After", tt.retryAfter)
+						}
+						http.Error(w, "no", tt.status)
+						return
+					}
+					wsHandler(echo)(w, r)
+				}))
+				var rec recorder
+				start := time.Now()
+				c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.client), OnRecord(rec.observe),
+					WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
+				if tt.permanent {
+					var gu *GaveUpError
+					var he *HandshakeError
+					if !errors.As(err, &gu) || !errors.As(err, &he) || he.Status != tt.status {
+						t.Fatalf("Dial = %v, want *GaveUpError wrapping *HandshakeError %d", err, tt.status)
+					}
+					want := []string{"Connecting-DialFailed->Reconnecting", "Reconnecting-GaveUp->Closed"}
+					if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+						t.Errorf("transitions (-want +got):\n%s", diff)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("Dial after a transient %d = %v, want success", tt.status, err)
+				}
+				defer c.Close(context.Background())
+				if n := calls.Load(); n != 2 {
+					t.Errorf("handshakes = %d, want 2", n)
+				}
+				if tt.retryAfter != "" {
+					secs, _ := strconv.Atoi(tt.retryAfter)
+					if took := time.Since(start); took < time.Duration(secs)*time.Second {
+						t.Errorf("reconnected after %v, want >= Retry-After %ss", took, tt.retryAfter)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestMaxAttempts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, nil)
+		srv.net.SetDown(true)
+		var rec recorder
+		_, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.client), OnRecord(rec.observe),
+			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, MaxAttempts: 3}))
+		var gu *GaveUpError
+		if !errors.Is(err, ErrRetriesExhausted) || !errors.As(err, &gu) || gu.Attempts != 3 {
+			t.Fatalf("Dial = %v, want *GaveUpError after 3 attempts wrapping ErrRetriesExhausted", err)
+		}
+		if d := srv.net.Dials(); d != 3 {
+			t.Errorf("dials = %d, want 3", d)
+		}
+	})
+}

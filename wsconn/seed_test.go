@@ -1,0 +1,185 @@
+package wsconn
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+)
+
+// timeline is an ordered log shared by the client's observer and the test
+// network, so the test can assert what happened before what.
+type timeline struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (tl *timeline) add(s string) {
+	tl.mu.Lock()
+	tl.log = append(tl.log, s)
+	tl.mu.Unlock()
+}
+
+func (tl *timeline) snapshot() []string {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return append([]string(nil), tl.log...)
+}
+
+// countingHandler counts slog records at Warn and above.
+type countingHandler struct {
+	mu     sync.Mutex
+	errors int
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		h.mu.Lock()
+		h.errors++
+		h.mu.Unlock()
+	}
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+func (h *countingHandler) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.errors
+}
+
+// writeCounter wraps the client side of a connection and counts writes made
+// after the peer reset it.
+type writeCounter struct {
+	net.Conn
+	mu         sync.Mutex
+	reset      bool
+	afterReset int
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	if w.reset {
+		w.afterReset++
+	}
+	w.mu.Unlock()
+	return w.Conn.Write(p)
+}
+
+func (w *writeCounter) markReset() {
+	w.mu.Lock()
+	w.reset = true
+	w.mu.Unlock()
+}
+
+func (w *writeCounter) writesAfterReset() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.afterReset
+}
+
+// TestSeedRegression is the bug connfsm exists for: the server drops the
+// connection without a close handshake. The client must reconnect, and the
+// old heartbeat must be gone before the new connection exists: no ping is
+// written to the dead connection and nothing is logged per heartbeat
+// interval afterwards.
+func TestSeedRegression(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = time.Second
+		srv := startServer(t, nil)
+		var tl timeline
+		var conns []*writeCounter
+		var connsMu sync.Mutex
+		srv.tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			tl.add("dial")
+			c, err := srv.net.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			wc := &writeCounter{Conn: c}
+			connsMu.Lock()
+			conns = append(conns, wc)
+			connsMu.Unlock()
+			return wc, nil
+		}
+		logs := &countingHandler{}
+		alive := make(chan uint64, 4)
+		c, err := Dial(t.Context(), "ws://feed.test/",
+			WithHTTPClient(srv.client),
+			WithHeartbeat(interval, interval),
+			WithBackoff(Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2}),
+			WithLogger(slog.New(logs)),
+			OnRecord(func(r fsm.Record[connfsm.State, connfsm.Event]) {
+				switch r.Kind {
+				case fsm.RecordTransition:
+					for _, task := range r.Join.Tasks {
+						if task.Straggler {
+							tl.add("straggler " + task.Name)
+						} else {
+							tl.add("returned " + task.Name)
+						}
+					}
+					tl.add(r.From.String() + "->" + r.To.String())
+					if r.To == connfsm.Alive {
+						alive <- r.Epoch
+					}
+				case fsm.RecordStraggler, fsm.RecordRejected:
+					t.Errorf("unexpected record %v: %+v", r.Kind, r)
+				}
+			}))
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		<-alive
+		time.Sleep(3*interval + interval/2) // a few healthy pings
+		synctest.Wait()
+		before := c.Stats()
+		if before.Pings < 3 {
+			t.Fatalf("pings before the reset = %d, want >= 3", before.Pings)
+		}
+
+		connsMu.Lock()
+		old := conns[0]
+		connsMu.Unlock()
+		old.markReset()
+		srv.net.ResetAll() // no close frame: the TCP connection just dies
+		<-alive
+		synctest.Wait()
+		errorsAtReconnect := logs.count()
+		time.Sleep(10 * interval) // ten heartbeat intervals on the new connection
+		synctest.Wait()
+
+		want := []string{
+			"dial",
+			"returned dial", "Connecting->Alive",
+			"returned reader", "returned heartbeat", "returned writer", "Alive->Reconnecting",
+			"returned backoff", "Reconnecting->Connecting",
+			"dial",
+			"returned dial", "Connecting->Alive",
+		}
+		if diff := cmp.Diff(want, tl.snapshot()); diff != "" {
+			t.Errorf("timeline (-want +got):\n%s", diff)
+		}
+		if n := old.writesAfterReset(); n != 0 {
+			t.Errorf("%d writes on the dead connection after the reset, want 0", n)
+		}
+		if st := c.Stats(); st.DeadPings != 0 || st.Reconnects != 1 || st.Pings < before.Pings+9 {
+			t.Errorf("stats after reconnect = %+v, want DeadPings 0, Reconnects 1, Pings >= %d", st, before.Pings+9)
+		}
+		if n := logs.count() - errorsAtReconnect; n != 0 {
+			t.Errorf("%d warnings/errors logged over 10 intervals after the reconnect, want 0", n)
+		}
+		if err := c.Close(t.Context()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+}
