@@ -105,14 +105,14 @@ func TestExportGolden(t *testing.T) {
 			if err := tt.write(&got); err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, filepath.Join("testdata", tt.golden), got.Bytes())
+			exportCheckGolden(t, filepath.Join("testdata", tt.golden), got.Bytes())
 		})
 	}
 }
 
-// checkGolden compares got with the golden file at path, or rewrites the
+// exportCheckGolden compares got with the golden file at path, or rewrites the
 // file with -update.
-func checkGolden(t *testing.T, path string, got []byte) {
+func exportCheckGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
 	if exportUpdating() {
 		if err := os.WriteFile(path, got, 0o644); err != nil {

@@ -25,8 +25,8 @@ func (n fuzzName) String() string { return n.name }
 // rejects two states (or events) with the same name, and reasons non-blank.
 func fuzzDefinition(t *testing.T, s0, s1, s2, e0, e1, task, reason string) *Definition[fuzzName, fuzzName] {
 	t.Helper()
-	states := distinct(s0, s1, s2)
-	events := distinct(e0, e1)
+	states := fuzzDistinct(s0, s1, s2)
+	events := fuzzDistinct(e0, e1)
 	a, b, c := fuzzName{0, states[0]}, fuzzName{1, states[1]}, fuzzName{2, states[2]}
 	x, y := fuzzName{0, events[0]}, fuzzName{1, events[1]}
 	if strings.TrimSpace(reason) == "" {
@@ -59,9 +59,9 @@ func fuzzDefinition(t *testing.T, s0, s1, s2, e0, e1, task, reason string) *Defi
 	return d
 }
 
-// distinct returns names with a suffix added to any that repeats an
+// fuzzDistinct returns names with a suffix added to any that repeats an
 // earlier one.
-func distinct(names ...string) []string {
+func fuzzDistinct(names ...string) []string {
 	seen := map[string]bool{}
 	out := make([]string, len(names))
 	for i, n := range names {
@@ -229,7 +229,7 @@ func FuzzMatrixLabels(f *testing.F) {
 			if !strings.HasPrefix(row, "| ") && !strings.HasPrefix(row, "|-") || !strings.HasSuffix(row, "|") {
 				t.Fatalf("row %q does not start and end with a pipe", row)
 			}
-			if got, want := len(markdownCells(row)), len(d.Events())+1; got != want {
+			if got, want := len(fuzzMarkdownCells(row)), len(d.Events())+1; got != want {
 				t.Fatalf("row %q has %d cells, want %d:\n%s", row, got, want, text)
 			}
 			if !utf8.ValidString(row) {
@@ -239,9 +239,9 @@ func FuzzMatrixLabels(f *testing.F) {
 	})
 }
 
-// markdownCells splits a table row the way GitHub does: at every | not
+// fuzzMarkdownCells splits a table row the way GitHub does: at every | not
 // preceded by a backslash, dropping the outer pipes.
-func markdownCells(row string) []string {
+func fuzzMarkdownCells(row string) []string {
 	row = strings.TrimPrefix(row, "|")
 	var cells []string
 	start := 0
