@@ -325,31 +325,87 @@ func TestClosedIsTerminal(t *testing.T) {
 	})
 }
 
+// delays returns the time spent in each Reconnecting entry that ended with
+// RetryDue: the backoff delays actually waited.
+func (r *recorder) delays() []time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []time.Duration
+	for i, tr := range r.trans {
+		if tr == "Reconnecting-RetryDue->Connecting" && i > 0 {
+			out = append(out, r.at[i].Sub(r.at[i-1]).Round(time.Millisecond))
+		}
+	}
+	return out
+}
+
+func withRand(f func() float64) Option { return func(c *config) { c.rnd = f } }
+
 func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// The server accepts and drops at once for the first connections
-		// (flapping), then keeps one long enough to be stable.
-		var served atomic.Int32
-		stable := make(chan struct{})
+		var flapping atomic.Bool // accept, then drop at once
 		srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
-			if served.Add(1) == 3 {
-				echo(ctx, c) // kept until the test resets it
-				return
+			if !flapping.Load() {
+				echo(ctx, c)
 			}
 		}))
+		srv.net.SetDown(true)
 		var rec recorder
 		b := Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2}
-		c := dialTest(t, srv, &rec, WithBackoff(b), WithStablePeriod(5*time.Second), WithStormGuard(StormGuard{}))
-		c.cfg.rnd = func() float64 { return 0.999999 } // delays at their cap
-		_ = stable
-		srv.net.SetDown(true)
-		// Not reached: the first dial already happened. Let it fail a few
-		// times while down to see the growth.
-		time.Sleep(3 * time.Second)
+		c := dialTest(t, srv, &rec, WithBackoff(b), WithStablePeriod(5*time.Second),
+			WithStormGuard(StormGuard{}), withRand(func() float64 { return 0.999999 }))
+
+		// Down: the delays grow by the multiplier and stop at Max.
+		time.Sleep(1400 * time.Millisecond)
 		synctest.Wait()
+		ms := time.Millisecond
+		if diff := cmp.Diff([]time.Duration{100 * ms, 200 * ms, 400 * ms, 400 * ms}, rec.delays()); diff != "" {
+			t.Fatalf("delays while down (-want +got):\n%s", diff)
+		}
+
+		// Flapping: connections that die at once do not reset the counter.
+		flapping.Store(true)
 		srv.net.SetDown(false)
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n := rec.count("Alive-Lost->Reconnecting"); n < 2 {
+			t.Fatalf("flapping server: %d losses, want >= 2; %v", n, rec.transitions())
+		}
+		for _, d := range rec.delays()[4:] {
+			if d != 400*ms {
+				t.Errorf("delay after a short-lived connection = %v, want the cap 400ms", d)
+			}
+		}
+
+		// Stable: after 5s Alive, a loss starts again from Initial.
+		flapping.Store(false)
 		waitState(t, c, connfsm.Alive)
-		_ = rec
+		time.Sleep(6 * time.Second)
+		n := len(rec.delays())
+		srv.net.ResetAll()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		// The counter was reset: the retry's cap is Initial again.
+		if got := rec.delays(); len(got) <= n || got[n] != 100*ms {
+			t.Errorf("delays after a stable connection = %v, want [100ms ...]", got[n:])
+		}
+	})
+}
+
+func TestStormGuardLimitsDials(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// A server that accepts and drops every connection at once.
+		srv := startServer(t, wsHandler(func(context.Context, *websocket.Conn) {}))
+		var rec recorder
+		guard := StormGuard{Attempts: 5, Window: time.Minute, MinGap: 5 * time.Second}
+		_ = dialTest(t, srv, &rec, WithStormGuard(guard),
+			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+		time.Sleep(60 * time.Second)
+		synctest.Wait()
+		// 5 dials may come fast; after that one per MinGap at most.
+		if d, max := srv.net.Dials(), 5+60/5+1; d > max || d < 10 {
+			t.Errorf("dials in 60s = %d, want between 10 and %d", d, max)
+		}
 	})
 }
 

@@ -1,0 +1,195 @@
+package wsconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm"
+)
+
+// sink is a server that records every message it receives, per connection.
+type sink struct {
+	mu    sync.Mutex
+	conns [][]string
+}
+
+func (s *sink) handler(ctx context.Context, c *websocket.Conn) {
+	s.mu.Lock()
+	i := len(s.conns)
+	s.conns = append(s.conns, nil)
+	s.mu.Unlock()
+	for {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.conns[i] = append(s.conns[i], string(data))
+		s.mu.Unlock()
+	}
+}
+
+func (s *sink) received() [][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([][]string, len(s.conns))
+	for i, c := range s.conns {
+		out[i] = append([]string(nil), c...)
+	}
+	return out
+}
+
+func TestSendFailFast(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, nil)
+		srv.net.SetDown(true)
+		var rec recorder
+		c := dialTest(t, srv, &rec)
+		waitState(t, c, connfsm.Reconnecting)
+		if err := c.SendText(t.Context(), "x"); !errors.Is(err, ErrNotConnected) {
+			t.Errorf("Send while Reconnecting = %v, want ErrNotConnected", err)
+		}
+		if err := c.Send(t.Context(), websocket.MessageType(9), nil); err == nil {
+			t.Error("Send with a bad message type = nil, want an error")
+		}
+	})
+}
+
+func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var s sink
+		srv := startServer(t, wsHandler(s.handler))
+		var rec recorder
+		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 3}),
+			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+		waitState(t, c, connfsm.Alive)
+		send := func(msg string) error { return c.SendText(t.Context(), msg) }
+		if err := send("a"); err != nil {
+			t.Fatal(err)
+		}
+		srv.net.SetDown(true)
+		srv.net.ResetAll()
+		waitState(t, c, connfsm.Reconnecting)
+		for _, m := range []string{"b", "c", "d"} {
+			if err := send(m); err != nil {
+				t.Fatalf("buffered send %q: %v", m, err)
+			}
+		}
+		if err := send("e"); !errors.Is(err, ErrBufferFull) {
+			t.Errorf("send beyond the buffer = %v, want ErrBufferFull", err)
+		}
+		srv.net.SetDown(false)
+		waitState(t, c, connfsm.Alive)
+		if err := send("f"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(t.Context()); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		want := [][]string{{"a"}, {"b", "c", "d", "f"}}
+		if diff := cmp.Diff(want, s.received()); diff != "" {
+			t.Errorf("received per connection (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestBufferedMessagesUnsentAtCloseAreReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, nil)
+		srv.net.SetDown(true)
+		var rec recorder
+		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 10}))
+		waitState(t, c, connfsm.Reconnecting)
+		for i := range 2 {
+			if err := c.SendText(t.Context(), fmt.Sprint(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := c.Close(t.Context())
+		if !errors.Is(err, ErrUnsent) {
+			t.Errorf("Close = %v, want ErrUnsent", err)
+		}
+		if st := c.Stats(); st.Unsent != 2 {
+			t.Errorf("Stats.Unsent = %d, want 2", st.Unsent)
+		}
+	})
+}
+
+func TestSendsRacingCloseAreWrittenOrReported(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var s sink
+		srv := startServer(t, wsHandler(s.handler))
+		var rec recorder
+		c := dialTest(t, srv, &rec)
+		waitState(t, c, connfsm.Alive)
+		var ok, failed atomic.Int64
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 20 {
+					if err := c.SendText(context.Background(), fmt.Sprint(g, "-", i)); err != nil {
+						if !errors.Is(err, ErrClosed) && !errors.Is(err, ErrNotConnected) {
+							t.Errorf("send error %v, want ErrClosed or ErrNotConnected", err)
+						}
+						failed.Add(1)
+					} else {
+						ok.Add(1)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			})
+		}
+		time.Sleep(5 * time.Millisecond)
+		if err := c.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		wg.Wait()
+		got := 0
+		for _, msgs := range s.received() {
+			got += len(msgs)
+		}
+		if int64(got) != ok.Load() || ok.Load()+failed.Load() != 160 {
+			t.Errorf("server received %d; sends ok %d, failed %d; want received == ok and ok+failed == 160", got, ok.Load(), failed.Load())
+		}
+		if ok.Load() == 0 || failed.Load() == 0 {
+			t.Errorf("ok %d, failed %d: the race did not happen, adjust the timing", ok.Load(), failed.Load())
+		}
+	})
+}
+
+// blockingLimiter never grants a token until ctx ends.
+type blockingLimiter struct{ waiting chan struct{} }
+
+func (l blockingLimiter) Wait(ctx context.Context) error {
+	close(l.waiting)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestSendWaitingOnRateLimitFailsAtClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, nil)
+		var rec recorder
+		lim := blockingLimiter{waiting: make(chan struct{})}
+		c := dialTest(t, srv, &rec, WithRateLimit(lim))
+		waitState(t, c, connfsm.Alive)
+		res := make(chan error)
+		go func() { res <- c.SendText(context.Background(), "x") }()
+		<-lim.waiting
+		if err := c.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-res; !errors.Is(err, ErrClosed) {
+			t.Errorf("send waiting on the limiter = %v, want ErrClosed", err)
+		}
+	})
+}
