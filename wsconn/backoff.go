@@ -30,7 +30,14 @@ func (b Backoff) Delay(n int, rnd func() float64) time.Duration {
 	if rnd == nil {
 		rnd = rand.Float64
 	}
-	return time.Duration(rnd() * float64(b.capFor(n)+1))
+	// The +1 makes the cap itself reachable; the math stays in floats so a
+	// cap near the largest Duration cannot overflow.
+	c := b.capFor(n)
+	d := rnd() * (float64(c) + 1)
+	if d >= float64(c) {
+		return c
+	}
+	return time.Duration(d)
 }
 
 // stormDelay returns how long to wait before the next dial so that, once

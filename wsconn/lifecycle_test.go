@@ -95,34 +95,9 @@ func waitState(t *testing.T, c *Client, want connfsm.State) {
 	t.Fatalf("state = %v, want %v", c.State(), want)
 }
 
-// blackholeServer echoes until stop is called, then neither reads nor
-// writes: pings go unanswered, as with a half-open peer.
-type blackholeServer struct {
-	stopped chan struct{}
-	once    sync.Once
-}
-
-func newBlackhole() *blackholeServer { return &blackholeServer{stopped: make(chan struct{})} }
-func (b *blackholeServer) stop()    { b.once.Do(func() { close(b.stopped) }) }
-func (b *blackholeServer) handler() http.Handler {
-	return wsHandler(func(ctx context.Context, c *websocket.Conn) {
-		msgs := make(chan struct{})
-		go func() {
-			defer close(msgs)
-			echo(ctx, c)
-		}()
-		select {
-		case <-b.stopped:
-			<-ctx.Done() // hold the connection, read nothing
-		case <-msgs:
-		}
-	})
-}
-
 func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		bh := newBlackhole()
-		srv := startServer(t, bh.handler())
+		srv := startServer(t, nil)
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second),
 			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
@@ -132,8 +107,9 @@ func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 		// and at 3s, the instant the pong times out, the connection is also
 		// reset and a send is in flight.
 		time.Sleep(1500 * time.Millisecond)
-		bh.stop()
+		srv.net.Blackhole(true)
 		time.Sleep(1500 * time.Millisecond)
+		srv.net.Blackhole(false)
 		srv.net.ResetAll()
 		sendErr := c.SendText(context.Background(), "racing the failure")
 		waitState(t, c, connfsm.Alive)
@@ -159,17 +135,15 @@ func TestCloseFromEveryState(t *testing.T) {
 	const closeTimeout = 2 * time.Second
 	tests := []struct {
 		name    string
-		handler func(bh *blackholeServer) http.Handler
-		setup   func(t *testing.T, srv *testServer, c *Client, bh *blackholeServer)
+		handler http.Handler
+		setup   func(t *testing.T, srv *testServer, c *Client)
 		opts    []Option
 		want    []string
 		bound   time.Duration
 	}{{
-		name: "during dial (server never answers the upgrade)",
-		handler: func(*blackholeServer) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-		},
-		setup: func(t *testing.T, _ *testServer, c *Client, _ *blackholeServer) {
+		name:    "during dial (server never answers the upgrade)",
+		handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }),
+		setup: func(t *testing.T, _ *testServer, c *Client) {
 			time.Sleep(time.Second)
 			synctest.Wait()
 			if c.State() != connfsm.Connecting {
@@ -179,7 +153,7 @@ func TestCloseFromEveryState(t *testing.T) {
 		want: []string{"Connecting-Close->Closed"},
 	}, {
 		name: "during backoff (closed while disconnected)",
-		setup: func(t *testing.T, srv *testServer, c *Client, _ *blackholeServer) {
+		setup: func(t *testing.T, srv *testServer, c *Client) {
 			waitState(t, c, connfsm.Reconnecting)
 		},
 		opts: []Option{WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 2})},
@@ -190,13 +164,13 @@ func TestCloseFromEveryState(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		})},
-		setup: func(t *testing.T, _ *testServer, c *Client, _ *blackholeServer) { waitState(t, c, connfsm.Alive) },
+		setup: func(t *testing.T, _ *testServer, c *Client) { waitState(t, c, connfsm.Alive) },
 		want:  []string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"},
 	}, {
 		name: "with a ping in flight and a peer that never answers the close frame",
-		setup: func(t *testing.T, _ *testServer, c *Client, bh *blackholeServer) {
+		setup: func(t *testing.T, srv *testServer, c *Client) {
 			waitState(t, c, connfsm.Alive)
-			bh.stop()
+			srv.net.Blackhole(true)
 			time.Sleep(1500 * time.Millisecond) // the 1s ping is in flight, unanswered
 			synctest.Wait()
 		},
@@ -207,19 +181,14 @@ func TestCloseFromEveryState(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				bh := newBlackhole()
-				h := bh.handler()
-				if tt.handler != nil {
-					h = tt.handler(bh)
-				}
-				srv := startServer(t, h)
+				srv := startServer(t, tt.handler)
 				if tt.name == "during backoff (closed while disconnected)" {
 					srv.net.SetDown(true)
 				}
 				var rec recorder
 				opts := append([]Option{WithCloseTimeout(closeTimeout)}, tt.opts...)
 				c := dialTest(t, srv, &rec, opts...)
-				tt.setup(t, srv, c, bh)
+				tt.setup(t, srv, c)
 				start := time.Now()
 				if err := c.Close(context.Background()); err != nil {
 					t.Errorf("Close: %v", err)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -20,6 +21,8 @@ type pipeNet struct {
 	accept chan net.Conn
 	closed chan struct{}
 	once   sync.Once
+
+	hole atomic.Bool
 
 	mu     sync.Mutex
 	down   bool
@@ -63,7 +66,8 @@ func (n *pipeNet) DialContext(ctx context.Context, _, _ string) (net.Conn, error
 	if down {
 		return nil, errRefused
 	}
-	client, server := net.Pipe()
+	client, pipe := net.Pipe()
+	server := &holeConn{Conn: pipe, hole: &n.hole}
 	select {
 	case n.accept <- server:
 		n.mu.Lock()
@@ -87,6 +91,32 @@ func (n *pipeNet) ResetAll() {
 	for _, c := range conns {
 		_ = c.Close()
 	}
+}
+
+// Blackhole makes every server connection, current and future, a black
+// hole: what the client writes is read and dropped, what the server writes
+// vanishes; nothing is closed. That is a half-open peer.
+func (n *pipeNet) Blackhole(on bool) { n.hole.Store(on) }
+
+type holeConn struct {
+	net.Conn
+	hole *atomic.Bool
+}
+
+func (h *holeConn) Read(p []byte) (int, error) {
+	for {
+		n, err := h.Conn.Read(p)
+		if err != nil || !h.hole.Load() {
+			return n, err
+		}
+	}
+}
+
+func (h *holeConn) Write(p []byte) (int, error) {
+	if h.hole.Load() {
+		return len(p), nil
+	}
+	return h.Conn.Write(p)
 }
 
 // SetDown makes new dials fail with "connection refused".
