@@ -232,7 +232,8 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 
 // WithClassifier overrides which failures are permanent. It receives the
 // cause of a failed dial or a lost connection (a *HandshakeError for a
-// refused handshake) and is consulted before the default rules.
+// refused handshake) and replaces DefaultClassifier: call DefaultClassifier
+// from fn to keep the default rules for the failures fn does not decide.
 func WithClassifier(fn func(err error) Verdict) Option {
 	return func(c *config) { c.classify = fn }
 }

@@ -1,0 +1,192 @@
+package wsconn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestDefaultClassifier(t *testing.T) {
+	handshake := func(status int) error {
+		return &HandshakeError{Status: status, Err: errors.New("expected 101")}
+	}
+	tlsWrap := func(err error) error {
+		return fmt.Errorf("failed to WebSocket dial: failed to send handshake request: %w",
+			&netOpErr{fmt.Errorf("tls: failed to verify certificate: %w", err)})
+	}
+	tests := []struct {
+		name string
+		err  error
+		want Verdict
+	}{
+		{"400 Bad Request", handshake(http.StatusBadRequest), Permanent},
+		{"401 Unauthorized", handshake(http.StatusUnauthorized), Permanent},
+		{"403 Forbidden", handshake(http.StatusForbidden), Permanent},
+		{"404 Not Found", handshake(http.StatusNotFound), Permanent},
+		{"405 Method Not Allowed", handshake(http.StatusMethodNotAllowed), Permanent},
+		{"410 Gone", handshake(http.StatusGone), Permanent},
+		{"418 other 4xx", handshake(http.StatusTeapot), Permanent},
+		{"408 Request Timeout", handshake(http.StatusRequestTimeout), Transient},
+		{"429 Too Many Requests", handshake(http.StatusTooManyRequests), Transient},
+		{"500 Internal Server Error", handshake(http.StatusInternalServerError), Transient},
+		{"502 Bad Gateway", handshake(http.StatusBadGateway), Transient},
+		{"503 Service Unavailable", handshake(http.StatusServiceUnavailable), Transient},
+		{"200 OK: not a WebSocket endpoint", handshake(http.StatusOK), Permanent},
+		{"301 Moved Permanently", handshake(http.StatusMovedPermanently), Permanent},
+		{"wrapped handshake error", fmt.Errorf("wsconn: dial: %w", handshake(http.StatusNotFound)), Permanent},
+		{"wrapped 503", fmt.Errorf("outer: %w", handshake(http.StatusServiceUnavailable)), Transient},
+		{"unknown authority", tlsWrap(x509.UnknownAuthorityError{}), Permanent},
+		{"hostname mismatch", tlsWrap(x509.HostnameError{Host: "feed.test"}), Permanent},
+		{"expired certificate", tlsWrap(x509.CertificateInvalidError{Reason: x509.Expired}), Permanent},
+		{"certificate verification", tlsWrap(&tls.CertificateVerificationError{Err: errors.New("bad chain")}), Permanent},
+		{"connection refused", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, Transient},
+		{"connection reset", fmt.Errorf("wsconn: read: %w", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}), Transient},
+		{"DNS failure", &net.DNSError{Err: "no such host", Name: "feed.test", IsNotFound: true}, Transient},
+		{"EOF", io.ErrUnexpectedEOF, Transient},
+		{"deadline exceeded", context.DeadlineExceeded, Transient},
+		{"handshake timeout", fmt.Errorf("%w after 10s: %w", ErrHandshakeTimeout, context.DeadlineExceeded), Transient},
+		{"pong timeout", fmt.Errorf("%w: no pong within 20s", ErrPongTimeout), Transient},
+		{"other TLS error", tlsWrap(errors.New("tls: handshake failure")), Transient},
+		{"nil", nil, Transient},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := DefaultClassifier(tt.err); got != tt.want {
+				t.Errorf("DefaultClassifier(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// netOpErr stands for the transport layers between the TLS error and the
+// dial error; it only wraps.
+type netOpErr struct{ err error }
+
+func (e *netOpErr) Error() string { return "Get \"https://feed.test\": " + e.err.Error() }
+func (e *netOpErr) Unwrap() error { return e.err }
+
+func TestWithClassifier(t *testing.T) {
+	errAuth := errors.New("venue: session expired")
+	// A classifier that decides a venue-specific failure and leaves the rest
+	// to the default rules.
+	venue := func(err error) Verdict {
+		if errors.Is(err, errAuth) {
+			return Permanent
+		}
+		return DefaultClassifier(err)
+	}
+	// A classifier that replaces the defaults entirely.
+	alwaysRetry := func(error) Verdict { return Transient }
+	tests := []struct {
+		name     string
+		classify func(error) Verdict // nil: no WithClassifier
+		err      error
+		want     Verdict
+	}{
+		{"default: 404 is permanent", nil, &HandshakeError{Status: 404}, Permanent},
+		{"default: unknown error is transient", nil, errAuth, Transient},
+		{"custom: its own failure", venue, fmt.Errorf("wsconn: read: %w", errAuth), Permanent},
+		{"custom deferring to the defaults: 404", venue, &HandshakeError{Status: 404}, Permanent},
+		{"custom deferring to the defaults: 503", venue, &HandshakeError{Status: 503}, Transient},
+		{"custom replacing the defaults: 404", alwaysRetry, &HandshakeError{Status: 404}, Transient},
+		{"custom replacing the defaults: TLS", alwaysRetry, x509.UnknownAuthorityError{}, Transient},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := defaultConfig()
+			if tt.classify != nil {
+				WithClassifier(tt.classify)(&cfg)
+			}
+			c := &Client{cfg: cfg}
+			if got := c.verdict(tt.err); got != tt.want {
+				t.Errorf("verdict(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestVerdictString(t *testing.T) {
+	for v, want := range map[Verdict]string{Transient: "transient", Permanent: "permanent"} {
+		if got := v.String(); got != want {
+			t.Errorf("Verdict(%d).String() = %q, want %q", int(v), got, want)
+		}
+	}
+}
+
+// trackedBody records whether it was closed.
+type trackedBody struct {
+	io.Reader
+	closed bool
+}
+
+func (b *trackedBody) Close() error { b.closed = true; return nil }
+
+func TestDialError(t *testing.T) {
+	errTransport := errors.New("failed to WebSocket dial: expected handshake response status code 101")
+	live := context.Background()
+	timedOut, cancel := context.WithTimeoutCause(context.Background(), 0, ErrHandshakeTimeout)
+	defer cancel()
+	<-timedOut.Done()
+
+	t.Run("refused handshake", func(t *testing.T) {
+		body := &trackedBody{Reader: strings.NewReader("busy")}
+		resp := &http.Response{StatusCode: 503, Header: http.Header{"Retry-After": {"7"}}, Body: body}
+		err := dialError(live, errTransport, resp, time.Second)
+		var he *HandshakeError
+		if !errors.As(err, &he) {
+			t.Fatalf("dialError = %v, want a *HandshakeError", err)
+		}
+		if he.Status != 503 || he.RetryAfter != 7*time.Second || !errors.Is(err, errTransport) {
+			t.Errorf("HandshakeError = %+v, want status 503, RetryAfter 7s, wrapping the transport error", he)
+		}
+		if !body.closed {
+			t.Error("response body not closed")
+		}
+		if got, want := err.Error(), "wsconn: handshake refused with HTTP 503: "+errTransport.Error(); got != want {
+			t.Errorf("message %q, want %q", got, want)
+		}
+	})
+	t.Run("refused handshake without a body", func(t *testing.T) {
+		err := dialError(live, errTransport, &http.Response{StatusCode: 401, Header: http.Header{}}, time.Second)
+		var he *HandshakeError
+		if !errors.As(err, &he) || he.Status != 401 || he.RetryAfter != 0 {
+			t.Errorf("dialError = %#v, want a *HandshakeError with status 401 and no RetryAfter", err)
+		}
+	})
+	t.Run("handshake timeout", func(t *testing.T) {
+		err := dialError(timedOut, context.DeadlineExceeded, nil, 3*time.Second)
+		if !errors.Is(err, ErrHandshakeTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("dialError = %v, want it to wrap ErrHandshakeTimeout and the transport error", err)
+		}
+		if !strings.Contains(err.Error(), "after 3s") {
+			t.Errorf("message %q does not name the timeout", err)
+		}
+	})
+	t.Run("network error", func(t *testing.T) {
+		netErr := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+		err := dialError(live, netErr, nil, time.Second)
+		if !errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, ErrHandshakeTimeout) {
+			t.Errorf("dialError = %v, want it to wrap the network error only", err)
+		}
+		var he *HandshakeError
+		if errors.As(err, &he) {
+			t.Errorf("dialError = %v, a network error is not a refused handshake", err)
+		}
+	})
+	t.Run("a 101 answer that failed later is not a refusal", func(t *testing.T) {
+		err := dialError(live, errTransport, &http.Response{StatusCode: http.StatusSwitchingProtocols}, time.Second)
+		var he *HandshakeError
+		if errors.As(err, &he) || !errors.Is(err, errTransport) {
+			t.Errorf("dialError = %v, want the transport error, not a *HandshakeError", err)
+		}
+	})
+}
