@@ -225,8 +225,10 @@ func OnTransition(fn func(fsm.Record[connfsm.State, connfsm.Event])) Option {
 	}
 }
 
-// WithLogger sets the logger: transitions at Info, failures at Warn, stale
-// and ignored events at Debug. Payloads and header values are never logged.
+// WithLogger sets the logger: transitions at Info, with the failure that
+// caused them; failed tasks and stale, ignored and dropped events at Debug;
+// stragglers at Warn; rejected events at Error. The URL is logged without
+// userinfo, query or fragment; payloads and header values are never logged.
 // Default: no logging.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 

@@ -1,0 +1,121 @@
+// Package wsconn is a resilient WebSocket client: it keeps one connection
+// to a URL alive (heartbeat, reconnect with backoff, resubscribe) until it
+// is closed, and it is the connfsm lifecycle driven over
+// github.com/coder/websocket.
+//
+// # Guarantees
+//
+// At most one connection exists at a time: whatever reports a failure first
+// (the reader, a write, the heartbeat) ends it, later reports of the same
+// failure are stale and dropped, and a reconnect dials only after the old
+// connection's tasks have returned and the connection is closed.
+//
+// Nothing outlives its state: leaving a state cancels its tasks and waits
+// for them before the next state is entered, so a heartbeat never pings a
+// connection that was given up, and after Close returns nothing of the
+// client is running. This holds as long as the OnConnect and OnMessage
+// handlers return when their context ends: one that does not is left
+// behind after a bounded wait and reported as a straggler (OnRecord, and
+// at Warn in the log).
+//
+// Nothing sent is dropped silently: Send either hands the message to the
+// transport, keeps it under the send policy, or returns an error, and a
+// kept message that is never written is counted (Stats.Unsent) and reported
+// by Close (ErrUnsent).
+//
+// # Lifecycle
+//
+// The client's state is one of connfsm's (State reports it); each state
+// runs its own tasks:
+//
+//   - Connecting: one dial and handshake attempt, bounded by the handshake
+//     timeout (WithHandshakeTimeout) and by the HTTP client's Timeout.
+//   - Alive: the reader hands each message to the OnMessage handler; the
+//     heartbeat pings every interval and counts a pong that does not arrive
+//     within the pong timeout as a lost connection (WithHeartbeat); the
+//     writer runs OnConnect, writes the buffered messages in order, then
+//     releases the connection for Send.
+//   - Reconnecting: a permanent failure (see DefaultClassifier and
+//     WithClassifier) or a spent retry budget (Backoff.MaxAttempts) gives
+//     up; otherwise the backoff waits a delay with full jitter
+//     (Backoff.Delay), at least the server's Retry-After and the storm
+//     guard's gap (StormGuard), and dials again. The attempt counter resets
+//     only once a connection stayed Alive for the stable period
+//     (WithStablePeriod), so a server that accepts and drops at once keeps
+//     the backoff growing.
+//   - Closing: the close handshake on the live connection, bounded by the
+//     close timeout (WithCloseTimeout).
+//   - Closed: terminal; Done is closed and Err says why.
+//
+// # Dial and the client's lifetime
+//
+// Dial checks every option and the URL first: if anything is wrong it
+// returns a *ConfigError (matching ErrInvalidConfig) naming each bad field
+// and value, and nothing is started.
+//
+// Unless NoWait is given, Dial then waits for the first connection to be
+// released for sends (Alive, OnConnect done, buffered messages written),
+// retrying transient failures. Dial's ctx bounds only that wait: if it ends
+// first, the client is closed and Dial returns an error wrapping ctx's
+// cause; if the client gives up first, Dial returns why. Once Dial has
+// returned a client, its ctx has no effect on it. WithLifetime ties the
+// whole client's life to a context instead: when that context ends, the
+// client closes as by Close and Err returns the context's cause.
+//
+// # Sending
+//
+// While the connection is released, Send writes on the caller's goroutine
+// and returns once the transport has the message (WithRateLimit paces it).
+// Otherwise the SendPolicy applies: by default Send fails fast with
+// ErrNotConnected; with SendPolicy.Buffer, up to that many messages are kept
+// and written in order on the next Alive, before any newer message
+// (ErrBufferFull beyond). After Close, Send returns ErrClosed.
+//
+// # Receiving
+//
+// The OnMessage handler is called by the reader, one message at a time, in
+// order. While it runs no further message is read, so a slow handler slows
+// the peer down through TCP flow control instead of queueing messages in
+// memory; the read limit (WithReadLimit, 1 MiB by default) bounds a single
+// message. The reader keeps running while the handler is absent, so pongs
+// are always seen; messages are then discarded.
+//
+// # Closing
+//
+// Close stops accepting messages (Send returns ErrClosed), sends a close
+// frame with status 1000 after any write in progress and waits for the
+// peer's, bounded by the close timeout and by its ctx; closing while
+// Connecting or Reconnecting cancels the attempt or the timer at once, and
+// messages still buffered then are reported by Close's error (ErrUnsent). It is idempotent, safe from any goroutine, and returns
+// only when the client is Closed and every task has returned. Done and Err
+// work as in package context: Err is ErrClosed after Close, a *GaveUpError
+// after a permanent failure or spent retries, or the lifetime context's
+// cause.
+//
+// # Calls from inside
+//
+// OnConnect and OnMessage run inside the lifecycle, with a context that
+// ends when the connection is left. Close called with that context starts
+// the close and returns at once, since waiting there would wait for the
+// caller itself. In OnConnect, send with the Session, which writes on the
+// new connection ahead of everything sent through the Client; Send on the
+// Client is not released yet there and follows the send policy.
+//
+// # Logging and observation
+//
+// WithLogger logs transitions at Info, with the failure that caused them;
+// stale, ignored and dropped events and failed tasks at Debug; tasks that
+// do not return in time at Warn and rejected events at Error. Logs show
+// the URL without userinfo, query or fragment, and never message payloads
+// or header values; configuration errors hide the same parts of the URL.
+// OnRecord and OnTransition observe every lifecycle step, and Stats counts
+// connections, messages, bytes, pings and the last round trip.
+//
+// # Testing
+//
+// WithHTTPClient sets the HTTP client used for handshakes. A test gives it
+// an *http.Transport whose DialContext returns one end of a net.Pipe and
+// serves the other end with an http.Server using websocket.Accept: the
+// client then runs over memory, and under testing/synctest its timers
+// (heartbeat, backoff, timeouts) run in virtual time.
+package wsconn

@@ -1,0 +1,126 @@
+package wsconn_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm/wsconn"
+)
+
+// echoServer is a local WebSocket server on the loopback interface that
+// sends every message back. A real client dials a wss:// URL instead.
+func echoServer() (url string, stop func()) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, data, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, data); err != nil {
+				return
+			}
+		}
+	}))
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), srv.Close
+}
+
+// A client that subscribes on every connection, handles messages as they
+// arrive and closes gracefully.
+func Example() {
+	url, stop := echoServer()
+	defer stop()
+
+	received := make(chan string)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // bounds Dial only
+	defer cancel()
+	c, err := wsconn.Dial(ctx, url,
+		// Runs on every entry into Alive, before Send is released: after a
+		// reconnect the subscription is renewed before anything else is sent.
+		wsconn.OnConnect(func(ctx context.Context, s *wsconn.Session) error {
+			return s.SendText(ctx, `{"op":"subscribe","channel":"trades"}`)
+		}),
+		// Called by the reader, one message at a time: while it blocks, no
+		// further message is read.
+		wsconn.OnMessage(func(ctx context.Context, m wsconn.Message) {
+			select {
+			case received <- string(m.Data):
+			case <-ctx.Done(): // the connection was left
+			}
+		}),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("state after Dial:", c.State())
+	fmt.Println("received:", <-received)
+
+	if err := c.SendText(context.Background(), "hello"); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("received:", <-received)
+
+	if err := c.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("state after Close:", c.State())
+	fmt.Println("Err:", c.Err())
+	// Output:
+	// state after Dial: Alive
+	// received: {"op":"subscribe","channel":"trades"}
+	// received: hello
+	// state after Close: Closed
+	// Err: wsconn: client closed
+}
+
+// With a send buffer, messages sent before the connection is up are kept
+// and written in order once it is, ahead of any later message.
+func ExampleWithSendPolicy() {
+	url, stop := echoServer()
+	defer stop()
+
+	received := make(chan string)
+	c, err := wsconn.Dial(context.Background(), url,
+		wsconn.NoWait(), // return at once; Send does not wait for the connection either
+		wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: 16}),
+		wsconn.OnMessage(func(ctx context.Context, m wsconn.Message) {
+			select {
+			case received <- string(m.Data):
+			case <-ctx.Done():
+			}
+		}),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, msg := range []string{"one", "two", "three"} {
+		// Buffered while connecting, written directly once Alive: the
+		// order holds either way.
+		if err := c.SendText(context.Background(), msg); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for range 3 {
+		fmt.Println(<-received)
+	}
+	if err := c.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("sent:", c.Stats().MessagesOut)
+	// Output:
+	// one
+	// two
+	// three
+	// sent: 3
+}
