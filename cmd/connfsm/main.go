@@ -35,6 +35,7 @@ type command struct {
 
 // commands is the subcommand table, in the order usage lists them.
 var commands = []command{
+	{name: "demo", args: "[-json]", summary: "play connection failures against an embedded server and check the invariants", run: runDemo},
 	{name: "diagram", args: "[-format mermaid|dot|matrix]", summary: "print the connection lifecycle as a diagram or a transition matrix", run: runDiagram},
 }
 

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestDemoBinary builds the command, runs `demo -json` and checks every
+// line: each scene's transitions, and that every check passed.
+func TestDemoBinary(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "connfsm")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(t.Context(), bin, "demo", "-json")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("demo -json: %v\nstderr: %s\nstdout:\n%s", err, stderr.String(), stdout.String())
+	}
+
+	type jsonLine struct {
+		T     string `json:"t"`
+		Kind  string `json:"kind"`
+		Name  string `json:"name"`
+		From  string `json:"from"`
+		Event string `json:"event"`
+		To    string `json:"to"`
+		Epoch uint64 `json:"epoch"`
+		OK    *bool  `json:"ok"`
+	}
+	var scenes []string
+	perScene := map[string][]string{}
+	var failed []string
+	checks := 0
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		var l jsonLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("line %q is not JSON: %v", sc.Text(), err)
+		}
+		if l.T == "" || l.Kind == "" {
+			t.Errorf("line %q lacks t or kind", sc.Text())
+		}
+		switch l.Kind {
+		case "scene":
+			scenes = append(scenes, l.Name)
+		case "transition":
+			if len(scenes) == 0 || l.Epoch == 0 {
+				t.Fatalf("transition before any scene or without epoch: %q", sc.Text())
+			}
+			s := scenes[len(scenes)-1]
+			step := l.From + "-" + l.Event + "->" + l.To
+			perScene[s] = append(perScene[s], step)
+		case "check":
+			checks++
+			if l.OK == nil || !*l.OK {
+				failed = append(failed, l.Name)
+			}
+		}
+	}
+	if len(failed) > 0 {
+		t.Errorf("failed checks: %v\n%s", failed, stdout.String())
+	}
+	if checks < 8 {
+		t.Errorf("%d checks, want at least 8", checks)
+	}
+	want := [][]string{
+		{"Connecting-Connected->Alive"},
+		nil,
+		{"Alive-Lost->Reconnecting", "Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive"},
+		{"Alive-Lost->Reconnecting", "Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive"},
+		{"Alive-Lost->Reconnecting", "Reconnecting-RetryDue->Connecting", "Connecting-DialFailed->Reconnecting", "Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive"},
+		{"Alive-Lost->Reconnecting", "Reconnecting-Close->Closed"},
+		nil,
+	}
+	var got [][]string
+	for _, s := range scenes {
+		got = append(got, collapse(perScene[s]))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("transitions per scene %v (-want +got):\n%s", scenes, diff)
+	}
+}
+
+// collapse folds repeated pairs of steps into one: the failed attempts
+// while the server is down come in a number the test does not fix.
+func collapse(steps []string) []string {
+	for i := 0; i+3 < len(steps); {
+		if steps[i] == steps[i+2] && steps[i+1] == steps[i+3] {
+			steps = append(steps[:i+2:i+2], steps[i+4:]...)
+			continue
+		}
+		i++
+	}
+	return steps
+}
