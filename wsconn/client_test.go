@@ -4,31 +4,17 @@ import (
 	"context"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
-	"github.com/connfsm/connfsm/fsm"
 )
-
-// transitions records the lifecycle's transitions as "From-Event->To".
-type transitions struct {
-	ch  chan string
-	all []string
-}
-
-func (tr *transitions) observe(r fsm.Record[connfsm.State, connfsm.Event]) {
-	if r.Kind == fsm.RecordTransition {
-		tr.all = append(tr.all, r.From.String()+"-"+r.Event.String()+"->"+r.To.String())
-	}
-}
 
 func TestDialEchoClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t, nil)
 		got := make(chan Message, 1)
-		var tr transitions
+		var tr recorder
 		c, err := Dial(t.Context(), "ws://example.test/feed",
 			WithHTTPClient(srv.client),
 			OnMessage(func(_ context.Context, m Message) { got <- m }),
@@ -51,12 +37,11 @@ func TestDialEchoClose(t *testing.T) {
 		}
 		<-c.Done()
 		want := []string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}
-		if diff := cmp.Diff(want, tr.all); diff != "" {
+		if diff := cmp.Diff(want, tr.transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
 		if err := c.Err(); err != ErrClosed {
 			t.Errorf("Err = %v, want ErrClosed", err)
 		}
-		_ = time.Second
 	})
 }
