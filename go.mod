@@ -3,9 +3,9 @@ module github.com/connfsm/connfsm
 go 1.26
 
 require (
-	github.com/coder/websocket v1.8.15 // indirect
-	github.com/google/go-cmp v0.7.0 // indirect
-	github.com/looplab/fsm v1.0.3 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
-	pgregory.net/rapid v1.3.0 // indirect
+	github.com/coder/websocket v1.8.15
+	github.com/google/go-cmp v0.7.0
+	github.com/looplab/fsm v1.0.3
+	go.uber.org/goleak v1.3.0
+	pgregory.net/rapid v1.3.0
 )
