@@ -91,27 +91,13 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		Subprotocols:    cfg.subprotocols,
 		CompressionMode: cfg.compression,
 	}
-	def, err := connfsm.NewBuilder(connfsm.Tasks{
-		Dial:      c.dialTask,
-		Reader:    c.readerTask,
-		Heartbeat: c.heartbeatTask,
-		Writer:    c.writerTask,
-		Backoff:   c.backoffTask,
-		Closer:    c.closerTask,
-	}).
-		OnEnter(connfsm.Connecting, c.enterConnecting).
-		OnEnter(connfsm.Alive, c.enterAlive).
-		OnExit(connfsm.Alive, c.exitAlive).
-		OnEnter(connfsm.Reconnecting, c.enterReconnecting).
-		OnExit(connfsm.Closing, c.exitClosing).
-		OnEnter(connfsm.Closed, c.enterClosed).
-		Build()
+	def, err := lifecycle()
 	if err != nil {
 		return nil, fmt.Errorf("wsconn: lifecycle: %w", err)
 	}
 	// New before Start: hooks and tasks refer to c.m from their first run.
 	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: c.observe})
-	c.m.Start(context.Background())
+	c.m.Start(context.WithValue(context.Background(), clientKey{}, c))
 	if lt := cfg.lifetime; lt != nil {
 		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Background(), context.Cause(lt)) })
 	}
@@ -129,6 +115,37 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL, cause)
 	}
 }
+
+// lifecycle is the definition every client runs: built once, shared, with
+// tasks and hooks that find their client in the context the machine hands
+// them. One definition per client would cost memory per connection.
+var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.Event], error) {
+	task := func(f func(*Client, context.Context, emitFn) error) fsm.Task[connfsm.Event] {
+		return func(ctx context.Context, emit emitFn) error { return f(clientOf(ctx), ctx, emit) }
+	}
+	hook := func(f func(*Client, context.Context, step)) fsm.Hook[connfsm.State, connfsm.Event] {
+		return func(ctx context.Context, t step) { f(clientOf(ctx), ctx, t) }
+	}
+	return connfsm.NewBuilder(connfsm.Tasks{
+		Dial:      task((*Client).dialTask),
+		Reader:    task((*Client).readerTask),
+		Heartbeat: task((*Client).heartbeatTask),
+		Writer:    task((*Client).writerTask),
+		Backoff:   task((*Client).backoffTask),
+		Closer:    task((*Client).closerTask),
+	}).
+		OnEnter(connfsm.Connecting, hook((*Client).enterConnecting)).
+		OnEnter(connfsm.Alive, hook((*Client).enterAlive)).
+		OnExit(connfsm.Alive, hook((*Client).exitAlive)).
+		OnEnter(connfsm.Reconnecting, hook((*Client).enterReconnecting)).
+		OnExit(connfsm.Closing, hook((*Client).exitClosing)).
+		OnEnter(connfsm.Closed, hook((*Client).enterClosed)).
+		Build()
+})
+
+type clientKey struct{}
+
+func clientOf(ctx context.Context) *Client { return ctx.Value(clientKey{}).(*Client) }
 
 // canceled returns an already-cancelled context carrying ctx's values, so
 // Close aborts at once instead of waiting for the close handshake.
