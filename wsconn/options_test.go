@@ -230,7 +230,7 @@ func TestDialAcceptsValidConfig(t *testing.T) {
 		{name: "PongTimeout equal to PingInterval", url: validURL, opts: []Option{WithHeartbeat(time.Second, time.Second)}},
 		{name: "zero StablePeriod", url: validURL, opts: []Option{WithStablePeriod(0)}},
 		{name: "Multiplier 1 and Initial equal to Max", url: validURL,
-			opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, MaxAttempts: 1})}},
+			opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}},
 		{name: "zero StormGuard disables it", url: validURL, opts: []Option{WithStormGuard(StormGuard{})}},
 		{name: "unlimited ReadLimit", url: validURL, opts: []Option{WithReadLimit(-1)}},
 		{name: "every compression mode", url: validURL, opts: []Option{
