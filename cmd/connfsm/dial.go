@@ -1,0 +1,290 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn"
+)
+
+// dialCloseBound bounds the final Close: the close handshake is already
+// bounded by the client's close timeout; this is a backstop.
+const dialCloseBound = wsconn.DefaultCloseTimeout + 5*time.Second
+
+// runDial is an interactive resilient client: stdin lines become text
+// messages, received messages go to stdout, the lifecycle timeline to
+// stderr. It ends on stdin EOF or an interrupt (a graceful close, exit 0)
+// or when the client gives up (exit 1, with the cause).
+func runDial(c command, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	ping := fs.Duration("ping", wsconn.DefaultPingInterval, "ping `interval`")
+	pong := fs.Duration("pong-timeout", wsconn.DefaultPongTimeout, "how long to wait for a pong before the connection counts as lost (at most -ping)")
+	initial := fs.Duration("backoff-initial", wsconn.DefaultBackoff.Initial, "first reconnect delay cap")
+	maxDelay := fs.Duration("backoff-max", wsconn.DefaultBackoff.Max, "largest reconnect delay cap")
+	attempts := fs.Int("max-attempts", 0, "give up after this many consecutive failed attempts (0: retry forever)")
+	buffer := fs.Int("buffer", 256, "lines kept while not connected, sent in order on the next connection")
+	linger := fs.Duration("linger", 0, "after stdin ends and every line is sent, keep printing received messages this long before closing")
+	asJSON := fs.Bool("json", false, "print the timeline and received messages as JSON lines")
+	header := headerFlag{}
+	fs.Var(header, "header", "HTTP `header` 'Name: value' for the handshake (repeatable)")
+	var subprotocols stringsFlag
+	fs.Var(&subprotocols, "subprotocol", "`subprotocol` to offer (repeatable)")
+	rawURL, code, done := parseFlagsURL(fs, c, args, stdout, stderr)
+	if done {
+		return code
+	}
+
+	ctx, stop := interruptContext()
+	defer stop()
+	out := &lineWriter{w: stdout, json: *asJSON}
+	timeline := &lineWriter{w: stderr, json: *asJSON}
+	var stragglers atomic.Int64
+	client, err := wsconn.Dial(ctx, rawURL,
+		wsconn.NoWait(),
+		wsconn.WithHeartbeat(*ping, *pong),
+		wsconn.WithBackoff(wsconn.Backoff{Initial: *initial, Max: *maxDelay, Multiplier: wsconn.DefaultBackoff.Multiplier, MaxAttempts: *attempts}),
+		wsconn.WithHeader(http.Header(header)),
+		wsconn.WithSubprotocols(subprotocols...),
+		wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: *buffer}),
+		wsconn.OnRecord(func(r fsm.Record[connfsm.State, connfsm.Event]) {
+			if r.Kind == fsm.RecordStraggler {
+				stragglers.Add(1)
+			}
+			timeline.record(r)
+		}),
+		wsconn.OnMessage(func(_ context.Context, m wsconn.Message) {
+			text := string(m.Data)
+			if m.Type == wsconn.Binary {
+				text = "binary:" + base64.StdEncoding.EncodeToString(m.Data)
+			}
+			out.message(time.Now(), m.Epoch, text)
+		}),
+	)
+	if err != nil {
+		fmt.Fprintf(stderr, "connfsm dial: %v\n", err)
+		if errors.Is(err, wsconn.ErrInvalidConfig) {
+			printUsage(fs, c, stderr)
+			return exitUsage
+		}
+		return exitFail
+	}
+
+	quit := make(chan struct{})
+	defer close(quit)
+	in := readLines(stdin, quit)
+	var accepted uint64
+	eof := false
+loop:
+	for {
+		select {
+		case line, ok := <-in.lines:
+			if !ok {
+				eof = true
+				break loop
+			}
+			switch err := client.SendText(ctx, line); {
+			case err == nil:
+				accepted++
+			case errors.Is(err, wsconn.ErrClosed):
+				break loop
+			default:
+				fmt.Fprintf(stderr, "connfsm dial: line not sent: %v\n", err)
+			}
+		case <-client.Done():
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	if eof {
+		if in.err != nil {
+			fmt.Fprintf(stderr, "connfsm dial: reading stdin: %v\n", in.err)
+		}
+		waitFlushed(ctx, client, accepted)
+		if *linger > 0 {
+			t := time.NewTimer(*linger)
+			select {
+			case <-t.C:
+			case <-client.Done():
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+	}
+
+	cctx, cancel := context.WithTimeout(context.Background(), dialCloseBound)
+	defer cancel()
+	closeErr := client.Close(cctx)
+	return dialSummary(client, closeErr, int(stragglers.Load()), *asJSON, timeline, stderr)
+}
+
+// dialSummary prints the summary line and returns the exit code: 0 after a
+// user close with every accepted line sent, 1 otherwise.
+func dialSummary(client *wsconn.Client, closeErr error, stragglers int, asJSON bool, timeline *lineWriter, stderr io.Writer) int {
+	// Close has returned, so by its contract every task has returned. Count
+	// what contradicts that rather than assume it: a client not Closed or
+	// not Done, and any task reported as a straggler (it outlived its
+	// join and nothing proves it has returned since).
+	running := stragglers
+	select {
+	case <-client.Done():
+	default:
+		running++
+	}
+	if client.State() != connfsm.Closed {
+		running++
+	}
+	st := client.Stats()
+	cause := client.Err()
+	if asJSON {
+		// The shape of every summary line: kind "summary" and its fields.
+		_ = timeline.object(struct {
+			T      string         `json:"t"`
+			Kind   string         `json:"kind"`
+			Fields map[string]any `json:"fields"`
+		}{time.Now().Format(time.RFC3339Nano), "summary", map[string]any{
+			"connections": st.Connects, "reconnects": st.Reconnects, "messages_in": st.MessagesIn,
+			"messages_out": st.MessagesOut, "unsent": st.Unsent, "tasks_running": running, "cause": errString(cause),
+		}})
+	} else {
+		timeline.raw(fmt.Sprintf("summary: connections %d, reconnects %d, messages in %d, out %d, unsent %d, tasks still running %d; ended: %v",
+			st.Connects, st.Reconnects, st.MessagesIn, st.MessagesOut, st.Unsent, running, cause))
+	}
+	var gaveUp *wsconn.GaveUpError
+	switch {
+	case errors.As(cause, &gaveUp):
+		fmt.Fprintf(stderr, "connfsm dial: %v\n", cause)
+		return exitFail
+	case !errors.Is(cause, wsconn.ErrClosed):
+		fmt.Fprintf(stderr, "connfsm dial: ended: %v\n", cause)
+		return exitFail
+	case closeErr != nil:
+		fmt.Fprintf(stderr, "connfsm dial: close: %v\n", closeErr)
+		return exitFail
+	case running > 0:
+		fmt.Fprintf(stderr, "connfsm dial: %d task(s) may still be running\n", running)
+		return exitFail
+	}
+	return exitOK
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// waitFlushed waits until every accepted line has been written or counted
+// as unsent, the client has ended, or ctx ends: lines typed while
+// reconnecting are sent before stdin's EOF closes the client.
+func waitFlushed(ctx context.Context, client *wsconn.Client, accepted uint64) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if st := client.Stats(); st.MessagesOut+st.Unsent >= accepted {
+			return
+		}
+		select {
+		case <-t.C:
+		case <-client.Done():
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// stdinLines is stdin read line by line: lines is closed at EOF, and err
+// is valid once it is.
+type stdinLines struct {
+	lines <-chan string
+	err   error
+}
+
+// readLines reads r in a goroutine. The goroutine ends at EOF, or at the
+// next line after quit is closed: a Read blocked on a terminal cannot be
+// interrupted, and the process exits meanwhile.
+func readLines(r io.Reader, quit <-chan struct{}) *stdinLines {
+	ch := make(chan string)
+	s := &stdinLines{lines: ch}
+	go func() {
+		defer close(ch)
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 0, 64<<10), wsconn.DefaultReadLimit)
+		for sc.Scan() {
+			select {
+			case ch <- sc.Text():
+			case <-quit:
+				return
+			}
+		}
+		s.err = sc.Err()
+	}()
+	return s
+}
+
+// parseFlagsURL parses flags, one URL, and flags after the URL. It returns
+// done with the exit code when the command must not go on, as parseFlags.
+func parseFlagsURL(fs *flag.FlagSet, c command, args []string, stdout, stderr io.Writer) (rawURL string, code int, done bool) {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		// parseFlags meets the same error again and reports it.
+		code, _ := parseFlags(fs, c, args, stdout, stderr)
+		return "", code, true
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fmt.Fprintf(stderr, "connfsm %s: no URL given\n", c.name)
+		printUsage(fs, c, stderr)
+		return "", exitUsage, true
+	}
+	if code, done := parseFlags(fs, c, rest[1:], stdout, stderr); done {
+		return "", code, true
+	}
+	return rest[0], exitOK, false
+}
+
+// headerFlag is a repeatable -header 'Name: value'.
+type headerFlag http.Header
+
+func (h headerFlag) String() string {
+	var b strings.Builder
+	for k, vs := range h {
+		for _, v := range vs {
+			fmt.Fprintf(&b, "%s: %s; ", k, v)
+		}
+	}
+	return strings.TrimSuffix(b.String(), "; ")
+}
+
+func (h headerFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, ":")
+	k = strings.TrimSpace(k)
+	if !ok || k == "" || strings.ContainsAny(k, " \t") {
+		return errors.New("want 'Name: value'")
+	}
+	http.Header(h).Add(k, strings.TrimSpace(v))
+	return nil
+}
+
+// stringsFlag is a repeatable string flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
+
+func (s *stringsFlag) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/connfsm/connfsm/internal/echoserver"
+)
+
+// runServe runs the echo server as a standalone process. Its first stdout
+// lines are the WebSocket URL and, unless -control is empty, "control: "
+// and the control URL; then it serves until interrupted (or, with
+// -until-stdin-eof, until stdin ends: a parent process that dies takes its
+// server with it).
+func runServe(c command, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "WebSocket listen `address` (port 0: any free port)")
+	control := fs.String("control", "127.0.0.1:0", "control endpoint listen `address`; empty: no control endpoint")
+	remote := fs.Bool("allow-remote", false, "allow listening on addresses other than loopback (the control endpoint has no authentication)")
+	untilEOF := fs.Bool("until-stdin-eof", false, "also stop when stdin ends")
+	if code, done := parseFlags(fs, c, args, stdout, stderr); done {
+		return code
+	}
+	for _, a := range []struct{ flag, addr string }{{"addr", *addr}, {"control", *control}} {
+		if a.addr == "" && a.flag == "control" {
+			continue
+		}
+		if err := checkLoopback(a.addr); err != nil && !*remote {
+			fmt.Fprintf(stderr, "connfsm serve: -%s %q: %v (use -allow-remote to allow it)\n", a.flag, a.addr, err)
+			printUsage(fs, c, stderr)
+			return exitUsage
+		}
+	}
+
+	ctx, stop := interruptContext()
+	defer stop()
+	srv, err := echoserver.Start(*addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "connfsm serve: %v\n", err)
+		return exitFail
+	}
+	defer srv.Close()
+	fmt.Fprintln(stdout, srv.URL())
+
+	if *control != "" {
+		ln, err := net.Listen("tcp", *control)
+		if err != nil {
+			fmt.Fprintf(stderr, "connfsm serve: control: %v\n", err)
+			return exitFail
+		}
+		hs := &http.Server{Handler: srv.Control(), ReadHeaderTimeout: 10 * time.Second}
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			_ = hs.Serve(ln)
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				_ = hs.Close()
+			}
+			<-served
+		}()
+		fmt.Fprintf(stdout, "control: http://%s/\n", ln.Addr())
+	}
+
+	var eof <-chan struct{}
+	if *untilEOF {
+		ch := make(chan struct{})
+		go func() {
+			defer close(ch)
+			_, _ = io.Copy(io.Discard, stdin)
+		}()
+		eof = ch
+	}
+	select {
+	case <-ctx.Done():
+	case <-eof:
+	}
+	st := srv.Stats()
+	fmt.Fprintf(stderr, "connfsm serve: stopping: accepted %d, echoed %d, open %d\n", st.Accepted, st.Echoed, st.Open)
+	return exitOK
+}
+
+// errNotLoopback is returned by checkLoopback for an address that would
+// listen beyond this machine.
+var errNotLoopback = errors.New("not a loopback address")
+
+// checkLoopback accepts host:port addresses whose host is "localhost" or a
+// loopback IP. An empty host (all interfaces) is not loopback.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("want host:port: %w", err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return errNotLoopback
+}
