@@ -165,7 +165,7 @@ func TestRetryAfter(t *testing.T) {
 		{"86400", 24 * time.Hour},
 		{"86401", 24 * time.Hour},               // capped: a typo must not park the client for years
 		{"9223372036854775807", 24 * time.Hour}, // largest int64, capped
-		{"99999999999999999999", 0},             // not an int64 and not a date: ignored
+		{"99999999999999999999", 24 * time.Hour}, // beyond int64: capped like any huge value
 		{"-5", 0},                               // negative: ignored
 		{"1.5", 0},                              // not delay-seconds
 		{"soon", 0},                             // garbage
