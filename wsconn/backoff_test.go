@@ -163,12 +163,12 @@ func TestRetryAfter(t *testing.T) {
 		{"1", time.Second},
 		{"120", 2 * time.Minute},
 		{"86400", 24 * time.Hour},
-		{"86401", 24 * time.Hour},               // capped: a typo must not park the client for years
-		{"9223372036854775807", 24 * time.Hour}, // largest int64, capped
+		{"86401", 24 * time.Hour},                // capped: a typo must not park the client for years
+		{"9223372036854775807", 24 * time.Hour},  // largest int64, capped
 		{"99999999999999999999", 24 * time.Hour}, // beyond int64: capped like any huge value
-		{"-5", 0},                               // negative: ignored
-		{"1.5", 0},                              // not delay-seconds
-		{"soon", 0},                             // garbage
+		{"-5", 0},                                // negative: ignored
+		{"1.5", 0},                               // not delay-seconds
+		{"soon", 0},                              // garbage
 		{date(90 * time.Second), 90 * time.Second},              // HTTP date in the future
 		{date(-time.Hour), 0},                                   // HTTP date in the past
 		{now.Format(http.TimeFormat), 0},                        // HTTP date now
