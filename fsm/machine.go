@@ -206,7 +206,11 @@ func (m *Machine[S, E]) FireWith(ctx context.Context, event E, payload any) erro
 	} else {
 		m.enqueue(it) // keep FIFO: earlier events are still queued
 	}
-	m.drain()
+	// Usually nothing was queued meanwhile: releasing busy here spares the
+	// hot path the call to drain.
+	if m.qlen.Load() > 0 || !m.release() {
+		m.drain()
+	}
 	return err
 }
 
@@ -287,20 +291,20 @@ func (m *Machine[S, E]) kick() {
 }
 
 // drain processes queued events until the queue is empty, then releases
-// busy. The re-check after the release closes the race with an enqueue that
-// saw busy still held.
+// busy.
 func (m *Machine[S, E]) drain() {
-	for {
-		if m.qlen.Load() > 0 {
-			it := m.dequeue()
-			_ = m.process(&it)
-			continue
-		}
-		m.busy.Store(false)
-		if m.qlen.Load() == 0 || !m.busy.CompareAndSwap(false, true) {
-			return
-		}
+	for m.qlen.Load() > 0 || !m.release() {
+		it := m.dequeue()
+		_ = m.process(&it)
 	}
+}
+
+// release gives up busy. It reports false if events were queued meanwhile
+// and busy was taken back: the caller must process them. The re-check after
+// the release closes the race with an enqueue that saw busy still held.
+func (m *Machine[S, E]) release() bool {
+	m.busy.Store(false)
+	return m.qlen.Load() == 0 || !m.busy.CompareAndSwap(false, true)
 }
 
 // process takes it by pointer: copying the six-word item into every call
