@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/google/go-cmp/cmp"
 	looplab "github.com/looplab/fsm"
 	"github.com/qmuntal/stateless"
 	"go.uber.org/goleak"
@@ -33,7 +34,7 @@ const Toggle event = 0
 func (e event) String() string { return "Toggle" }
 
 // hooks counts hook calls; a nil *hooks means the peer gets no hooks.
-type hooks struct{ enter, exit int }
+type hooks struct{ Enter, Exit int }
 
 func newConnfsm(tb testing.TB, h *hooks) *fsm.Machine[state, event] {
 	tb.Helper()
@@ -42,8 +43,8 @@ func newConnfsm(tb testing.TB, h *hooks) *fsm.Machine[state, event] {
 		fsm.Rule[state, event]{From: On, On: Toggle, Then: fsm.To(Off)},
 	)
 	if h != nil {
-		enter := func(context.Context, fsm.Transition[state, event]) { h.enter++ }
-		exit := func(context.Context, fsm.Transition[state, event]) { h.exit++ }
+		enter := func(context.Context, fsm.Transition[state, event]) { h.Enter++ }
+		exit := func(context.Context, fsm.Transition[state, event]) { h.Exit++ }
 		b.OnEnter(Off, enter).OnExit(Off, exit).OnEnter(On, enter).OnExit(On, exit)
 	}
 	return start(tb, b)
@@ -67,8 +68,8 @@ func start(tb testing.TB, b *fsm.Builder[state, event]) *fsm.Machine[state, even
 func newLooplab(h *hooks) *looplab.FSM {
 	var cb looplab.Callbacks
 	if h != nil {
-		enter := func(context.Context, *looplab.Event) { h.enter++ }
-		exit := func(context.Context, *looplab.Event) { h.exit++ }
+		enter := func(context.Context, *looplab.Event) { h.Enter++ }
+		exit := func(context.Context, *looplab.Event) { h.Exit++ }
 		cb = looplab.Callbacks{"enter_off": enter, "leave_off": exit, "enter_on": enter, "leave_on": exit}
 	}
 	return looplab.NewFSM("off", looplab.Events{
@@ -82,77 +83,90 @@ func newStateless(h *hooks) *stateless.StateMachine {
 	off := sm.Configure(Off).Permit(Toggle, On)
 	on := sm.Configure(On).Permit(Toggle, Off)
 	if h != nil {
-		enter := func(context.Context, ...any) error { h.enter++; return nil }
-		exit := func(context.Context, ...any) error { h.exit++; return nil }
+		enter := func(context.Context, ...any) error { h.Enter++; return nil }
+		exit := func(context.Context, ...any) error { h.Exit++; return nil }
 		off.OnEntry(enter).OnExit(exit)
 		on.OnEntry(enter).OnExit(exit)
 	}
 	return sm
 }
 
-// peer is one library's toggle as the test drives it.
+// peer is one library's toggle as the tests drive it.
 type peer struct {
 	name string
-	new  func(testing.TB, *hooks) (toggle func() error, on func() bool)
+	new  func(testing.TB, *hooks) (toggle func() error, current func() state)
 }
 
 var peers = []peer{
-	{name: "connfsm", new: func(tb testing.TB, h *hooks) (func() error, func() bool) {
+	{name: "connfsm", new: func(tb testing.TB, h *hooks) (func() error, func() state) {
 		m := newConnfsm(tb, h)
 		ctx := context.Background()
-		return func() error { return m.Fire(ctx, Toggle) }, func() bool { return m.State() == On }
+		return func() error { return m.Fire(ctx, Toggle) }, m.State
 	}},
-	{name: "looplab", new: func(_ testing.TB, h *hooks) (func() error, func() bool) {
+	{name: "looplab", new: func(_ testing.TB, h *hooks) (func() error, func() state) {
 		f := newLooplab(h)
 		ctx := context.Background()
-		return func() error { return f.Event(ctx, "toggle") }, func() bool { return f.Current() == "on" }
+		return func() error { return f.Event(ctx, "toggle") },
+			func() state { return map[string]state{"off": Off, "on": On}[f.Current()] }
 	}},
-	{name: "stateless", new: func(_ testing.TB, h *hooks) (func() error, func() bool) {
+	{name: "stateless", new: func(_ testing.TB, h *hooks) (func() error, func() state) {
 		sm := newStateless(h)
-		return func() error { return sm.Fire(Toggle) }, func() bool { return sm.MustState() == On }
+		return func() error { return sm.Fire(Toggle) }, func() state { return sm.MustState().(state) }
 	}},
+}
+
+// trace is what a peer did over a few toggles: the state it started in, the
+// state after each toggle, and the hooks the toggles ran.
+type trace struct {
+	States []state
+	Hooks  hooks
 }
 
 // TestToggle checks that every peer's toggle, with and without hooks, does
 // what the benchmarks assume: each event flips the state and, with hooks,
 // runs exactly one exit and one enter hook.
 func TestToggle(t *testing.T) {
-	const n = 5
+	type row struct {
+		name   string
+		peer   peer
+		hooked bool
+		want   trace
+	}
+	var rows []row
 	for _, p := range peers {
-		for _, withHooks := range []bool{false, true} {
-			name := p.name
-			if withHooks {
-				name += "/hooks"
+		rows = append(rows,
+			row{name: p.name, peer: p, want: trace{States: []state{Off, On, Off, On}}},
+			row{name: p.name + "/hooks", peer: p, hooked: true,
+				want: trace{States: []state{Off, On, Off, On}, Hooks: hooks{Enter: 3, Exit: 3}}},
+		)
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			var h *hooks
+			if r.hooked {
+				h = &hooks{}
 			}
-			t.Run(name, func(t *testing.T) {
-				var h *hooks
-				if withHooks {
-					h = &hooks{}
+			toggle, current := r.peer.new(t, h)
+			// connfsm runs the initial state's enter hooks when it starts;
+			// only the toggles' hooks are counted.
+			var before hooks
+			if h != nil {
+				before = *h
+			}
+			got := trace{States: []state{current()}}
+			for range len(r.want.States) - 1 {
+				if err := toggle(); err != nil {
+					t.Fatalf("toggle %d: %v", len(got.States), err)
 				}
-				toggle, on := p.new(t, h)
-				// connfsm runs the initial state's enter hooks at Start;
-				// only the toggles' hooks are counted.
-				var before hooks
-				if h != nil {
-					before = *h
-				}
-				if on() {
-					t.Fatal("starts On, want Off")
-				}
-				for i := 1; i <= n; i++ {
-					if err := toggle(); err != nil {
-						t.Fatalf("toggle %d: %v", i, err)
-					}
-					if want := i%2 == 1; on() != want {
-						t.Fatalf("after toggle %d: On = %v, want %v", i, on(), want)
-					}
-				}
-				if h != nil && (h.enter-before.enter != n || h.exit-before.exit != n) {
-					t.Errorf("%d toggles ran %d enter and %d exit hooks, want %d of each",
-						n, h.enter-before.enter, h.exit-before.exit, n)
-				}
-			})
-		}
+				got.States = append(got.States, current())
+			}
+			if h != nil {
+				got.Hooks = hooks{Enter: h.Enter - before.Enter, Exit: h.Exit - before.Exit}
+			}
+			if diff := cmp.Diff(r.want, got); diff != "" {
+				t.Errorf("%s toggles (-want +got):\n%s", r.name, diff)
+			}
+		})
 	}
 }
 
@@ -174,18 +188,20 @@ func newTasked(tb testing.TB, done *atomic.Int64) *fsm.Machine[state, event] {
 }
 
 // TestTransitionWithTasks checks what BenchmarkTransitionWithTasks measures:
-// Fire returns only after the tasks of the state left have been joined.
+// Fire returns only after the two tasks of the state left have been joined.
 func TestTransitionWithTasks(t *testing.T) {
 	var done atomic.Int64
 	m := newTasked(t, &done)
 	ctx := context.Background()
-	for i := 1; i <= 4; i++ {
+	var got []int64
+	for i := range 4 {
 		if err := m.Fire(ctx, Toggle); err != nil {
-			t.Fatalf("toggle %d: %v", i, err)
+			t.Fatalf("toggle %d: %v", i+1, err)
 		}
-		if got, want := done.Load(), int64(2*i); got != want {
-			t.Fatalf("after toggle %d: %d tasks joined, want %d", i, got, want)
-		}
+		got = append(got, done.Load())
+	}
+	if diff := cmp.Diff([]int64{2, 4, 6, 8}, got); diff != "" {
+		t.Errorf("tasks joined after each toggle (-want +got):\n%s", diff)
 	}
 }
 
