@@ -215,6 +215,7 @@ func (c *Client) exitAlive(_ context.Context, t step) {
 	c.bufMu.Lock()
 	c.cur.Store(nil)
 	c.bufMu.Unlock()
+	close(s.gone)
 	if time.Since(c.aliveSince) >= c.cfg.stablePeriod {
 		c.attempts = 0
 	}

@@ -66,7 +66,8 @@
 //
 // While the connection is released, Send writes on the caller's goroutine
 // and returns once the transport has the message (WithRateLimit paces it).
-// Otherwise the SendPolicy applies: by default Send fails fast with
+// While Alive but not yet released (OnConnect or the flush still running),
+// Send waits for the release. Otherwise the SendPolicy applies: by default Send fails fast with
 // ErrNotConnected; with SendPolicy.Buffer, up to that many messages are kept
 // and written in order on the next Alive, before any newer message
 // (ErrBufferFull beyond). After Close, Send returns ErrClosed.
@@ -86,7 +87,8 @@
 // frame with status 1000 after any write in progress and waits for the
 // peer's, bounded by the close timeout and by its ctx; closing while
 // Connecting or Reconnecting cancels the attempt or the timer at once, and
-// messages still buffered then are reported by Close's error (ErrUnsent). It is idempotent, safe from any goroutine, and returns
+// messages still buffered then are reported by Close's error (ErrUnsent).
+// It is idempotent, safe from any goroutine, and returns
 // only when the client is Closed and every task has returned. Done and Err
 // work as in package context: Err is ErrClosed after Close, a *GaveUpError
 // after a permanent failure or spent retries, or the lifetime context's
@@ -99,7 +101,8 @@
 // the close and returns at once, since waiting there would wait for the
 // caller itself. In OnConnect, send with the Session, which writes on the
 // new connection ahead of everything sent through the Client; Send on the
-// Client is not released yet there and follows the send policy.
+// Client called with OnConnect's context does not wait for the release (it
+// would wait for itself) and follows the send policy.
 //
 // # Logging and observation
 //

@@ -7,9 +7,10 @@ import (
 	"slices"
 )
 
-// Send writes a data message. While the client is Alive (and OnConnect has
-// returned) the message is written on the caller's goroutine and Send
-// returns once the transport has it, or an error wrapping ErrNotConnected if
+// Send writes a data message. While the client is Alive the message is
+// written on the caller's goroutine (after OnConnect and the flush of
+// buffered messages, which Send waits for) and Send returns once the
+// transport has it, or an error wrapping ErrNotConnected if
 // the connection broke during the write. If ctx ends during the write the
 // connection is closed (a coder/websocket rule) and counts as Lost.
 //
@@ -40,6 +41,20 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	for {
 		if s := c.cur.Load(); s != nil {
 			return c.write(ctx, s, typ, data)
+		}
+		if s := c.live.Load(); s != nil && !isClosed(s.gone) && !c.m.Inside(ctx) {
+			// Alive, but OnConnect or the flush is still running: wait for
+			// the release rather than fail a client that is connected. Not
+			// from inside (OnConnect itself): that would wait for itself.
+			select {
+			case <-s.released:
+				continue
+			case <-s.gone: // Alive was left: the policy applies
+			case <-ctx.Done():
+				return fmt.Errorf("wsconn: send: %w", context.Cause(ctx))
+			case <-c.closed.Done():
+				return ErrClosed
+			}
 		}
 		c.bufMu.Lock()
 		if c.cur.Load() != nil { // released meanwhile: write directly
@@ -129,6 +144,16 @@ func (c *Client) writerTask(ctx context.Context, _ emitFn) error {
 		return nil
 	}
 	c.cur.Store(s)
+	close(s.released)
 	c.readyOne.Do(func() { close(c.ready) })
 	return nil
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

@@ -193,3 +193,47 @@ func TestSendWaitingOnRateLimitFailsAtClose(t *testing.T) {
 		}
 	})
 }
+
+func TestSendWaitsForOnConnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var s sink
+		srv := startServer(t, wsHandler(s.handler))
+		var rec recorder
+		release := make(chan struct{})
+		insideErr := make(chan error, 1)
+		var c *Client
+		client := make(chan *Client, 1)
+		c = dialTest(t, srv, &rec, OnConnect(func(ctx context.Context, sess *Session) error {
+			if err := sess.SendText(ctx, "subscribe"); err != nil {
+				return err
+			}
+			// From inside, Client.Send must not wait for its own release.
+			insideErr <- (<-client).SendText(ctx, "from inside")
+			<-release
+			return nil
+		}))
+		client <- c
+		if err := <-insideErr; !errors.Is(err, ErrNotConnected) {
+			t.Errorf("Client.Send inside OnConnect = %v, want ErrNotConnected (fail-fast policy)", err)
+		}
+		waitState(t, c, connfsm.Alive)
+		sent := make(chan error)
+		go func() { sent <- c.SendText(context.Background(), "after OnConnect") }()
+		synctest.Wait()
+		select {
+		case err := <-sent:
+			t.Fatalf("Send returned %v before OnConnect finished, want it to wait", err)
+		default:
+		}
+		close(release)
+		if err := <-sent; err != nil {
+			t.Fatalf("Send after the release: %v", err)
+		}
+		if err := c.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([][]string{{"subscribe", "after OnConnect"}}, s.received()); diff != "" {
+			t.Errorf("received (-want +got):\n%s", diff)
+		}
+	})
+}

@@ -49,7 +49,12 @@ type session struct {
 	ctx     context.Context
 	cancel  context.CancelFunc // aborts the connection, even mid-Close
 	done    chan struct{}      // closed when the pump has returned
-	err     error              // why the pump stopped; valid after done
+
+	// released is closed once OnConnect and the buffer flush are done and
+	// sends may go out; gone once Alive is left. Send waits between them.
+	released chan struct{}
+	gone     chan struct{}
+	err      error // why the pump stopped; valid after done
 
 	started     bool
 	discardOnce sync.Once
@@ -66,6 +71,9 @@ func newSession(conn *websocket.Conn) *session {
 		ctx:     ctx,
 		cancel:  cancel,
 		done:    make(chan struct{}),
+
+		released: make(chan struct{}),
+		gone:     make(chan struct{}),
 	}
 }
 
