@@ -7,7 +7,9 @@ package echoserver
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"strconv"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -32,8 +34,25 @@ type Server struct {
 }
 
 // Start listens on addr (for example "127.0.0.1:0") and serves.
+//
+// Port 0 picks a free port below the usual ephemeral range first: after
+// Down, the port must still be free for Up, and a port from the ephemeral
+// range can meanwhile become the source port of some outgoing connection
+// (the clients' own dial attempts, for instance).
 func Start(addr string) (*Server, error) {
 	s := &Server{conns: map[*holeConn]struct{}{}}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("echoserver: address %q: %w", addr, err)
+	}
+	if port == "0" {
+		for range 20 {
+			p := 20000 + rand.IntN(12000) // below Linux's default 32768-60999
+			if s.listen(net.JoinHostPort(host, strconv.Itoa(p))) == nil {
+				return s, nil
+			}
+		}
+	}
 	if err := s.listen(addr); err != nil {
 		return nil, err
 	}
@@ -104,11 +123,16 @@ func (s *Server) Blackhole(on bool) { s.hole.Store(on) }
 // Up.
 func (s *Server) Down() {
 	s.mu.Lock()
-	srv := s.srv
+	srv, ln := s.srv, s.ln
 	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
 	if srv != nil {
 		_ = srv.Close()
+	}
+	if ln != nil {
+		// srv.Close closes only a listener Serve has started on; Serve runs
+		// in a goroutine, so close it here too: Up may reuse the port at once.
+		_ = ln.Close()
 	}
 	s.ResetAll()
 }
