@@ -151,9 +151,12 @@ func (f *loadFlags) check() error {
 			p = append(p, fmt.Errorf("-%s must be positive, got %v", d.name, d.d))
 		}
 	}
+	if f.pong > f.ping && f.ping > 0 {
+		p = append(p, fmt.Errorf("-pong-timeout (%v) must not exceed -ping (%v)", f.pong, f.ping))
+	}
 	if f.url != "" {
 		if u, err := url.Parse(f.url); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-			p = append(p, fmt.Errorf("-url %q: want ws://host/... or wss://host/...", f.url))
+			p = append(p, fmt.Errorf("-url %q: want a ws:// or wss:// URL with a host", f.url))
 		}
 	}
 	return errors.Join(p...)
@@ -221,6 +224,7 @@ func startLoadServer(n int, stderr io.Writer) (url string, shutdown func(), kind
 // loadCounters are updated by every client.
 type loadCounters struct {
 	alive, reconnects    atomic.Int64
+	ended                atomic.Int64 // clients that reached Closed (gave up)
 	echoes, sendFailures atomic.Uint64
 }
 
@@ -266,9 +270,10 @@ func runLoadClients(ctx context.Context, f loadFlags, r *loadReport, stderr io.W
 		clientsMu.Unlock()
 	}
 
-	// Every client started: wait for all to be Alive, then the steady run.
+	// Every client started: wait for each to be Alive or to have given
+	// up, then the steady run.
 	deadline := time.Now().Add(loadAliveWait)
-	for !interrupted && cnt.alive.Load() < int64(f.n) && time.Now().Before(deadline) {
+	for !interrupted && cnt.alive.Load()+cnt.ended.Load() < int64(f.n) && time.Now().Before(deadline) {
 		if !sleepCtx(ctx, 20*time.Millisecond) {
 			interrupted = true
 		}
@@ -331,6 +336,9 @@ func loadOptions(f loadFlags, cnt *loadCounters) []wsconn.Option {
 				connected = true
 			case rec.From == connfsm.Alive:
 				cnt.alive.Add(-1)
+			}
+			if rec.To == connfsm.Closed {
+				cnt.ended.Add(1)
 			}
 		}),
 		wsconn.OnMessage(func(context.Context, wsconn.Message) { cnt.echoes.Add(1) }),

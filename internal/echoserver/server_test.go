@@ -33,6 +33,19 @@ func start(t *testing.T) *Server {
 	return s
 }
 
+// settledStats returns s.Stats once it counts echoed messages, or after
+// patience: a message is counted once its echo is written, which may be
+// after the client has read it.
+func settledStats(s *Server, echoed uint64) Stats {
+	deadline := time.Now().Add(patience)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for s.Stats().Echoed < echoed && time.Now().Before(deadline) {
+		<-tick.C
+	}
+	return s.Stats()
+}
+
 func dial(t *testing.T, ctx context.Context, s *Server) *websocket.Conn {
 	t.Helper()
 	c, _, err := websocket.Dial(ctx, s.URL(), nil)
@@ -73,7 +86,7 @@ func TestEcho(t *testing.T) {
 			}
 		})
 	}
-	if diff := cmp.Diff(Stats{Accepted: 1, Echoed: uint64(len(tests)), Open: 1}, s.Stats()); diff != "" {
+	if diff := cmp.Diff(Stats{Accepted: 1, Echoed: uint64(len(tests)), Open: 1}, settledStats(s, uint64(len(tests)))); diff != "" {
 		t.Errorf("Stats (-want +got):\n%s", diff)
 	}
 }
@@ -214,6 +227,7 @@ func TestControlStatsCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	settledStats(s, 3)
 	rec := httptest.NewRecorder()
 	s.Control().ServeHTTP(rec, httptest.NewRequest("GET", "/stats", nil))
 	var got map[string]int
