@@ -1,0 +1,513 @@
+package wsconn
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/coder/websocket"
+	"pgregory.net/rapid"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+)
+
+// scripted is an in-memory WebSocket server whose behaviour the test
+// changes between steps: the answer to the next handshakes, a pause before
+// each read (a slow consumer), and close frames sent on demand. It records
+// every message it receives.
+type scripted struct {
+	mu       sync.Mutex
+	statuses []int         // answers of the next handshakes, in order
+	slow     time.Duration // pause before each read
+	live     []*websocket.Conn
+	received map[string]bool
+}
+
+func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	status := 0
+	if len(s.statuses) > 0 {
+		status, s.statuses = s.statuses[0], s.statuses[1:]
+	}
+	s.mu.Unlock()
+	if status != 0 {
+		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
+		http.Error(w, "refused", status)
+		return
+	}
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	s.mu.Lock()
+	s.live = append(s.live, c)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		for i, l := range s.live {
+			if l == c {
+				s.live = append(s.live[:i], s.live[i+1:]...)
+				break
+			}
+		}
+		s.mu.Unlock()
+	}()
+	ctx := r.Context()
+	for {
+		s.mu.Lock()
+		slow := s.slow
+		s.mu.Unlock()
+		if slow > 0 {
+			select {
+			case <-time.After(slow):
+			case <-ctx.Done():
+				return
+			}
+		}
+		typ, data, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.received[string(data)] = true
+		s.mu.Unlock()
+		if err := c.Write(ctx, typ, data); err != nil {
+			return
+		}
+	}
+}
+
+// closeNewest sends a close frame with code on the newest live connection
+// and waits for the close handshake (bounded by coder/websocket).
+func (s *scripted) closeNewest(code websocket.StatusCode) {
+	s.mu.Lock()
+	var c *websocket.Conn
+	if n := len(s.live); n > 0 {
+		c = s.live[n-1]
+	}
+	s.mu.Unlock()
+	if c != nil {
+		_ = c.Close(code, "scripted close")
+	}
+}
+
+// socketCounter wraps a DialContext and counts the client's sockets: one is
+// open from its dial until its first Close.
+type socketCounter struct {
+	open  atomic.Int64
+	dials atomic.Int64
+	// overlap is set when a socket was dialed while another was open.
+	overlap atomic.Bool
+}
+
+func (sc *socketCounter) wrap(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		sc.dials.Add(1)
+		if sc.open.Add(1) > 1 {
+			sc.overlap.Store(true)
+		}
+		return &countedConn{Conn: c, sc: sc}, nil
+	}
+}
+
+type countedConn struct {
+	net.Conn
+	sc   *socketCounter
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.sc.open.Add(-1) })
+	return c.Conn.Close()
+}
+
+// lifecycleChecker observes the client and collects every breach of the
+// lifecycle's rules as it happens, inside the machine.
+type lifecycleChecker struct {
+	def     *fsm.Definition[connfsm.State, connfsm.Event]
+	sockets *socketCounter
+
+	mu       sync.Mutex
+	state    connfsm.State
+	refused  bool // the last attempt was refused with an HTTP status
+	trans    []string
+	breaches []string
+}
+
+func newLifecycleChecker(sockets *socketCounter) *lifecycleChecker {
+	return &lifecycleChecker{def: connfsm.Definition(), sockets: sockets, state: connfsm.Connecting}
+}
+
+func (lc *lifecycleChecker) observe(r fsm.Record[connfsm.State, connfsm.Event]) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	bad := func(format string, args ...any) { lc.breaches = append(lc.breaches, fmt.Sprintf(format, args...)) }
+	switch r.Kind {
+	case fsm.RecordTransition:
+		name := r.From.String() + "-" + r.Event.String() + "->" + r.To.String()
+		if err, ok := r.Payload.(error); ok {
+			lc.trans = append(lc.trans, name+" ("+err.Error()+")")
+		} else {
+			lc.trans = append(lc.trans, name)
+		}
+		cell, ok := lc.def.Cell(r.From, r.Event)
+		if !ok || cell.Kind != fsm.KindTransition || cell.To != r.To {
+			bad("transition %s is not a transition cell of connfsm.Table (cell %+v)", name, cell)
+		}
+		if r.From != lc.state {
+			bad("transition %s starts from %v, but the previous transition ended in %v", name, r.From, lc.state)
+		}
+		lc.state = r.To
+		if s := r.Join.Stragglers(); len(s) > 0 {
+			bad("transition %s left tasks of %v running: %v", name, r.From, s)
+		}
+		if r.From == connfsm.Connecting {
+			lc.refused = r.Event == connfsm.DialFailed && errors.As(payloadErr(r), new(*HandshakeError))
+		}
+		if r.To == connfsm.Connecting {
+			// A handshake refused with an HTTP status leaves its
+			// connection idle in the HTTP client's keep-alive pool, and the
+			// next attempt reuses it (the overlap check confirms no second
+			// socket is dialed); otherwise nothing may be open.
+			allowed := int64(0)
+			if lc.refused {
+				allowed = 1
+			}
+			if n := lc.sockets.open.Load(); n > allowed {
+				bad("transition %s: %d socket(s) still open on entering Connecting, want <= %d", name, n, allowed)
+			}
+		}
+	case fsm.RecordStraggler:
+		bad("straggler: task %s of %v (epoch %d) outlived its state", r.Task, r.From, r.Epoch)
+	case fsm.RecordRejected:
+		bad("rejected event %v in %v: %v", r.Event, r.From, r.Err)
+	}
+}
+
+func payloadErr(r fsm.Record[connfsm.State, connfsm.Event]) error {
+	err, _ := r.Payload.(error)
+	return err
+}
+
+func (lc *lifecycleChecker) report() (breaches, trans []string) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return append([]string(nil), lc.breaches...), append([]string(nil), lc.trans...)
+}
+
+// sent is one Send the test made and what became of it.
+type sent struct {
+	id       string
+	accepted bool // Send returned nil
+	// exposedAt is the number of loss events (a black hole turned on, a
+	// close frame from the server) before it was accepted, or -1 if a
+	// black hole was on then. A later loss event may have eaten it after
+	// the transport took it: the network drops what a black hole gets, and
+	// a server that starts the close handshake discards the data frames
+	// still in flight (RFC 6455, 5.5.1).
+	exposedAt int
+}
+
+// rapidChecks returns the number of checks: CONNFSM_RAPID_CHECKS if set,
+// else rapid's own setting (-rapid.checks, default 100).
+func rapidChecks(t *testing.T) {
+	v, ok := os.LookupEnv("CONNFSM_RAPID_CHECKS")
+	if !ok {
+		return
+	}
+	if n, err := strconv.Atoi(v); err != nil || n <= 0 {
+		t.Fatalf("CONNFSM_RAPID_CHECKS=%q: want a positive integer", v)
+	}
+	f := flag.Lookup("rapid.checks")
+	if f == nil {
+		t.Fatal("rapid did not register -rapid.checks")
+	}
+	old := f.Value.String()
+	if err := flag.Set("rapid.checks", v); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = flag.Set("rapid.checks", old) })
+}
+
+// TestLifecycleRandomized interleaves user calls (Send, Close, Close twice,
+// Send after Close) with faults (resets without a close frame, a black hole,
+// a server that is down, refused handshakes with Retry-After, close frames,
+// a slow peer) and virtual time, each case in its own synctest bubble.
+// After every step: each transition is a transition cell of connfsm.Table
+// and follows the previous one, no task outlived its state, and no second
+// socket was ever dialed while one was open (none is open on entering
+// Connecting). After Close: the client is Closed with Done closed, every
+// accepted message reached the server or was reported, and nothing of the
+// client or the server is left running (the bubble fails otherwise).
+func TestLifecycleRandomized(t *testing.T) {
+	rapidChecks(t)
+	rapid.Check(t, func(rt *rapid.T) {
+		rapid.SyncTest(rt, lifecycleProperty)
+	})
+}
+
+var statsMu sync.Mutex
+var hist []string
+var statsT, statsS, statsA, statsR, statsU, statsN int
+
+func TestZZStats(t *testing.T) {
+	t.Logf("cases %d transitions %d sends %d accepted %d received %d unsent %d", statsN, statsT, statsS, statsA, statsR, statsU)
+	t.Log(hist)
+}
+func lifecycleProperty(t *rapid.T) {
+	n := newPipeNet()
+	srvScript := &scripted{received: map[string]bool{}}
+	var sockets socketCounter
+	tr := &http.Transport{DialContext: sockets.wrap(n.DialContext)}
+	srv := &http.Server{Handler: srvScript}
+	// Handlers' contexts end with the server: hijacked connections outlive
+	// Shutdown otherwise.
+	base, stopBase := context.WithCancel(context.Background())
+	srv.BaseContext = func(net.Listener) context.Context { return base }
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(n)
+	}()
+	t.Cleanup(func() {
+		stopBase()
+		tr.CloseIdleConnections()
+		_ = srv.Close()
+		_ = n.Close()
+		<-served
+	})
+
+	lc := newLifecycleChecker(&sockets)
+	ping := rapid.SampledFrom([]time.Duration{500 * time.Millisecond, time.Second, 5 * time.Second}).Draw(t, "ping interval")
+	buffer := rapid.SampledFrom([]int{0, 3}).Draw(t, "send buffer")
+	c, err := Dial(context.Background(), "ws://feed.test/",
+		WithHTTPClient(&http.Client{Transport: tr}),
+		OnRecord(lc.observe),
+		NoWait(),
+		WithHeartbeat(ping, ping),
+		WithHandshakeTimeout(2*time.Second),
+		WithCloseTimeout(time.Second),
+		WithStablePeriod(3*time.Second),
+		WithBackoff(Backoff{Initial: 50 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2}),
+		WithSendPolicy(SendPolicy{Buffer: buffer}),
+		OnMessage(func(context.Context, Message) {}),
+	)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	// On failure, stop the client before the server so the bubble ends.
+	t.Cleanup(func() { _ = c.Close(canceled(context.Background())) })
+
+	var (
+		sends      []sent
+		holeOn     bool
+		lossEvents int // black holes turned on and close frames sent
+		closed     bool
+		closeErr   error
+		nextID     int
+		sendOne    func(ctx context.Context) error
+		anyUnknown []string
+	)
+	sendOne = func(ctx context.Context) error {
+		nextID++
+		id := fmt.Sprintf("payload-%d", nextID)
+		exposed := lossEvents
+		if holeOn {
+			exposed = -1
+		}
+		err := c.SendText(ctx, id)
+		sends = append(sends, sent{id: id, accepted: err == nil, exposedAt: exposed})
+		switch {
+		case err == nil, errors.Is(err, ErrNotConnected), errors.Is(err, ErrClosed), errors.Is(err, ErrBufferFull),
+			errors.Is(err, context.DeadlineExceeded): // waited for a release that did not come in time
+		default:
+			anyUnknown = append(anyUnknown, err.Error())
+		}
+		return err
+	}
+	doClose := func(t *rapid.T) {
+		err := c.Close(context.Background())
+		if err != nil && !errors.Is(err, ErrUnsent) {
+			t.Fatalf("Close = %v, want nil or ErrUnsent", err)
+		}
+		if closed && errors.Is(err, ErrUnsent) != errors.Is(closeErr, ErrUnsent) {
+			t.Fatalf("second Close = %v, first returned %v", err, closeErr)
+		}
+		if !closed {
+			closed, closeErr = true, err
+		}
+		select {
+		case <-c.Done():
+		default:
+			t.Fatal("Close returned before Done was closed")
+		}
+		if st := c.State(); st != connfsm.Closed {
+			t.Fatalf("state after Close = %v, want Closed", st)
+		}
+	}
+
+	t.Repeat(map[string]func(*rapid.T){
+		"send": func(t *rapid.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := sendOne(ctx)
+			if closed && !errors.Is(err, ErrClosed) {
+				t.Fatalf("Send after Close = %v, want ErrClosed", err)
+			}
+		},
+		"send racing close": func(t *rapid.T) {
+			if rapid.IntRange(0, 7).Draw(t, "close now") != 7 { // rapid favours small draws
+				return
+			}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				_ = sendOne(context.Background())
+			}()
+			doClose(t)
+			<-done
+		},
+		"close": func(t *rapid.T) {
+			if rapid.IntRange(0, 7).Draw(t, "close now") != 7 { // rapid favours small draws
+				return
+			}
+			doClose(t)
+		},
+		"close twice": func(t *rapid.T) {
+			if !closed {
+				return
+			}
+			doClose(t)
+		},
+		"reset": func(*rapid.T) { n.ResetAll() },
+		"black hole": func(t *rapid.T) {
+			holeOn = rapid.Bool().Draw(t, "on")
+			if holeOn {
+				lossEvents++
+			}
+			n.Blackhole(holeOn)
+		},
+		"down": func(t *rapid.T) { n.SetDown(rapid.Bool().Draw(t, "down")) },
+		"refuse next handshake": func(t *rapid.T) {
+			status := rapid.SampledFrom([]int{503, 429, 401}).Draw(t, "status")
+			srvScript.mu.Lock()
+			srvScript.statuses = append(srvScript.statuses, status)
+			srvScript.mu.Unlock()
+		},
+		"slow consumer": func(t *rapid.T) {
+			d := rapid.SampledFrom([]time.Duration{100 * time.Millisecond, 0, 3 * time.Second}).Draw(t, "pause")
+			srvScript.mu.Lock()
+			srvScript.slow = d
+			srvScript.mu.Unlock()
+		},
+		"close frame": func(t *rapid.T) {
+			code := rapid.SampledFrom([]websocket.StatusCode{
+				websocket.StatusNormalClosure, websocket.StatusGoingAway,
+				websocket.StatusPolicyViolation, websocket.StatusInternalError,
+			}).Draw(t, "code")
+			lossEvents++
+			srvScript.closeNewest(code)
+		},
+		"advance time": func(t *rapid.T) {
+			time.Sleep(time.Duration(rapid.Int64Range(int64(time.Second), int64(10*time.Second)).Draw(t, "by")))
+		},
+		"advance time a little": func(t *rapid.T) {
+			time.Sleep(time.Duration(rapid.Int64Range(int64(10*time.Millisecond), int64(time.Second)).Draw(t, "by")))
+		},
+		"send a few": func(t *rapid.T) {
+			for range rapid.IntRange(1, 5).Draw(t, "count") {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err := sendOne(ctx)
+				cancel()
+				if closed && !errors.Is(err, ErrClosed) {
+					t.Fatalf("Send after Close = %v, want ErrClosed", err)
+				}
+				time.Sleep(time.Duration(rapid.Int64Range(0, int64(200*time.Millisecond)).Draw(t, "gap")))
+			}
+		},
+		"": func(t *rapid.T) {
+			synctest.Wait()
+			if breaches, trans := lc.report(); len(breaches) > 0 {
+				t.Fatalf("lifecycle breaches: %v\ntransitions: %v", breaches, trans)
+			}
+			if sockets.overlap.Load() {
+				_, trans := lc.report()
+				t.Fatalf("a socket was dialed while another was open\ntransitions: %v", trans)
+			}
+			if len(anyUnknown) > 0 {
+				t.Fatalf("Send returned errors matching neither a documented sentinel nor its ctx: %v", anyUnknown)
+			}
+		},
+	})
+
+	// Leave the black hole: the final close must not depend on it, and the
+	// accounting below exempts only messages it may have eaten.
+	n.Blackhole(false)
+	doClose(t)
+	synctest.Wait()
+	if err := c.Err(); !errors.Is(err, ErrClosed) && !errors.As(err, new(*GaveUpError)) {
+		t.Fatalf("Err after Close = %v, want ErrClosed or *GaveUpError", err)
+	}
+	if err := c.SendText(context.Background(), "after close"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Send after Close = %v, want ErrClosed", err)
+	}
+	tr.CloseIdleConnections()
+	if open := sockets.open.Load(); open != 0 {
+		t.Fatalf("%d socket(s) still open after Close, want 0", open)
+	}
+
+	{
+		_, trans := lc.report()
+		acc := 0
+		for _, s := range sends {
+			if s.accepted {
+				acc++
+			}
+		}
+		statsMu.Lock()
+		statsT += len(trans)
+		statsS += len(sends)
+		statsA += acc
+		statsR += len(srvScript.received)
+		statsU += int(c.Stats().Unsent)
+		statsN++
+		hist = append(hist, fmt.Sprint(len(trans), "/", c.Err() != nil && !errors.Is(c.Err(), ErrClosed), "/", len(sends)))
+		statsMu.Unlock()
+	}
+	// Every accepted message reached the server or was reported.
+	srvScript.mu.Lock()
+	var missing []string
+	for _, s := range sends {
+		if !s.accepted || srvScript.received[s.id] {
+			continue
+		}
+		if s.exposedAt < 0 || s.exposedAt < lossEvents {
+			continue // the network or the closing peer may have dropped it
+		}
+		missing = append(missing, s.id)
+	}
+	srvScript.mu.Unlock()
+	if unsent := c.Stats().Unsent; uint64(len(missing)) > unsent {
+		_, trans := lc.report()
+		t.Fatalf("accepted messages neither delivered nor reported: %v (Stats.Unsent %d, Close: %v)\ntransitions: %v",
+			missing, unsent, closeErr, trans)
+	}
+}
