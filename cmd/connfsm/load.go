@@ -408,11 +408,15 @@ func startSenders(clients []*wsconn.Client, every time.Duration, cnt *loadCounte
 		s.done.Go(func() {
 			t := time.NewTicker(every)
 			defer t.Stop()
-			for {
-				select {
-				case <-s.quit:
-					return
-				case <-t.C:
+			// A round at once, then one per tick: a run of d has d/every
+			// rounds, not one fewer.
+			for first := true; ; first = false {
+				if !first {
+					select {
+					case <-s.quit:
+						return
+					case <-t.C:
+					}
 				}
 				for i := w; i < len(clients); i += loadSenders {
 					if clients[i].State() != connfsm.Alive {
