@@ -338,3 +338,39 @@ func TestHeaderFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestDialHeaderAndSubprotocol: the server greets with what it got, the
+// header's value and the negotiated subprotocol, and closes normally; the
+// client's EOF on stdin then ends it cleanly.
+func TestDialHeaderAndSubprotocol(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"v2"}})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		greeting := r.Header.Get("X-Token") + " " + c.Subprotocol()
+		if err := c.Write(r.Context(), websocket.MessageText, []byte(greeting)); err != nil {
+			return
+		}
+		_, _, _ = c.Read(r.Context()) // until the client closes
+	}))
+	t.Cleanup(srv.Close)
+	in, typed := io.Pipe()
+	t.Cleanup(func() { _ = typed.Close() })
+	setStdin(t, in)
+	var stdout, stderr syncBuffer
+	wait, _ := runAsync(t, []string{"dial", "-header", "X-Token: s3cret", "-subprotocol", "v1", "-subprotocol", "v2",
+		"ws" + strings.TrimPrefix(srv.URL, "http")}, &stdout, &stderr)
+	waitFor(t, "the greeting", func() bool { return strings.HasSuffix(stdout.String(), "\n") })
+	_ = typed.Close()
+	if code := wait(); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	if diff := cmp.Diff("s3cret v2\n", stdout.String()); diff != "" {
+		t.Errorf("greeting (-want +got):\n%s", diff)
+	}
+	if strings.Contains(stderr.String(), "s3cret") {
+		t.Errorf("the header's value appears on stderr:\n%s", stderr.String())
+	}
+}
