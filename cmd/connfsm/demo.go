@@ -107,7 +107,10 @@ func (d *demo) run() error {
 		if err != nil {
 			return err
 		}
-		bound := demoPing + demoPongTimeout + 200*time.Millisecond
+		// A ping goes out at most one interval after the peer goes silent
+		// and times out one pong timeout later; the slack absorbs a busy
+		// machine's scheduling.
+		bound := demoPing + demoPongTimeout + 300*time.Millisecond
 		d.check("dead peer detected within ping interval + pong timeout", took <= bound,
 			fmt.Sprintf("%v (bound %v)", took.Round(time.Millisecond), bound))
 		if err := d.waitTransitions(mark, "Alive-Lost->Reconnecting", "Connecting-Connected->Alive"); err != nil {
@@ -147,7 +150,8 @@ func (d *demo) run() error {
 			return fmt.Errorf("close: %w", err)
 		}
 		took := time.Since(start)
-		d.check("closed while disconnected: nothing left to wait for", took < 100*time.Millisecond,
+		// Far below the 1s close timeout: there was no handshake to wait for.
+		d.check("closed while disconnected: nothing left to wait for", took < 500*time.Millisecond,
 			fmt.Sprintf("Close returned in %v, state %v", took.Round(time.Microsecond), d.client.State()))
 		return d.waitTransitions(mark, "Reconnecting-Close->Closed")
 	})
