@@ -433,7 +433,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		logMu.Lock()
 		out := logs.String()
 		logMu.Unlock()
-		if rec.count("Alive-Lost->Reconnecting") != 1 || !strings.Contains(out, "Alive") || !strings.Contains(out, "level=DEBUG") {
+		if rec.count("Alive-Lost->Reconnecting") != 1 || !strings.Contains(out, "Alive") || !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "level=INFO") {
 			t.Fatalf("the log missed the lifecycle (transitions %v):\n%s", rec.transitions(), out)
 		}
 		for _, s := range secrets {
