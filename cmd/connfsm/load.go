@@ -3,14 +3,20 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,12 +37,34 @@ const (
 	// loadAliveWait bounds the wait for every client to be Alive once all
 	// are started.
 	loadAliveWait = 30 * time.Second
+	// loadRecoverWait bounds the wait for every client to be Alive again
+	// after the server came back up (-restart-at).
+	loadRecoverWait = 60 * time.Second
 	// loadCloseBound bounds closing every client at the end.
 	loadCloseBound = 20 * time.Second
 	// loadSenders is the number of goroutines sending the clients'
 	// periodic messages: a fixed few, so the goroutines counted per
 	// connection are the client's own.
 	loadSenders = 8
+	// loadSendSlots is the number of slices each sender spreads a round
+	// over: N messages sent in one burst at the start of every period
+	// queue every ping behind them, which no real workload does.
+	loadSendSlots = 100
+	// loadSendTimeout bounds one Send. It is not -send-every: a write
+	// whose context ends mid-way closes the connection, and a load
+	// generator must not cut its own connections because its machine was
+	// busy for a second; liveness is the heartbeat's job.
+	loadSendTimeout = 10 * time.Second
+	// loadBucket is the width of the dial-rate buckets during a restart.
+	loadBucket = 100 * time.Millisecond
+	// loadGOGC is the default -gogc. With the Go default of 100 the
+	// collector of a 10,000-client run starts a cycle every few seconds,
+	// and each takes one of two cores for a second or more; memory is
+	// cheaper than that here.
+	loadGOGC = 400
+	// clockTicks is USER_HZ, the unit of /proc/<pid>/stat CPU times: 100
+	// on every Linux architecture Go supports.
+	clockTicks = 100
 )
 
 // loadReport is load's result; -json prints it as one JSON object.
@@ -46,6 +74,7 @@ type loadReport struct {
 	N                 int     `json:"n"`
 	Server            string  `json:"server"` // embedded, child or external
 	URL               string  `json:"url"`
+	GOGC              int     `json:"gogc"`
 	Alive             int     `json:"alive"`
 	Reconnects        uint64  `json:"reconnects"`
 	GoroutinesPerConn float64 `json:"goroutines_per_conn"`
@@ -55,12 +84,93 @@ type loadReport struct {
 	SendErrors        uint64  `json:"send_errors"`
 	RampSeconds       float64 `json:"ramp_seconds"`
 	SteadySeconds     float64 `json:"steady_seconds"`
-	Closed            int     `json:"closed"`
-	CloseSeconds      float64 `json:"close_seconds"`
+	// CPUSeconds is the load process's user and system CPU time from the
+	// first client to the end of the steady run; ServerCPUSeconds the
+	// child server's over the same span. -1: not measurable here (no
+	// /proc).
+	CPUSeconds       float64 `json:"cpu_seconds"`
+	ServerCPUSeconds float64 `json:"server_cpu_seconds,omitempty"`
+	// GCCPUSeconds is the load process's CPU time spent in the garbage
+	// collector over the same span, as the Go runtime estimates it.
+	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
+	// Lost connections over the whole run by cause: "pong timeout",
+	// "read", "ping" (the ping write failed) or "other".
+	PongTimeouts uint64            `json:"pong_timeouts"`
+	LostCauses   map[string]uint64 `json:"lost_causes,omitempty"`
+	Samples      []loadSample      `json:"samples,omitempty"`
+	Growth       *loadGrowth       `json:"growth,omitempty"`
+	Restart      *loadRestart      `json:"restart,omitempty"`
+	Closed       int               `json:"closed"`
+	CloseSeconds float64           `json:"close_seconds"`
 	// GoroutinesLeft is NumGoroutine after closing, minus the baseline
 	// taken before the first client: 0 when nothing outlived its client.
 	GoroutinesLeft int  `json:"goroutines_left"`
 	Interrupted    bool `json:"interrupted,omitempty"`
+}
+
+// loadSample is the state of the run every -sample. Percentages are of
+// one core, over the span since the previous sample (the first: since
+// the steady run began).
+type loadSample struct {
+	T            float64 `json:"t"` // seconds since the steady run began
+	Alive        int64   `json:"alive"`
+	Reconnects   int64   `json:"reconnects"`
+	PongTimeouts int64   `json:"pong_timeouts"`
+	Goroutines   int     `json:"goroutines"`
+	// HeapLive is the heap marked live by the last GC: what the run
+	// holds, without the garbage HeapInuse also counts.
+	HeapLive  uint64  `json:"heap_live_bytes"`
+	HeapInuse uint64  `json:"heap_inuse_bytes"`
+	CPUPct    float64 `json:"cpu_pct"`
+	ServerPct float64 `json:"server_cpu_pct,omitempty"`
+	GCPct     float64 `json:"gc_cpu_pct"`
+	// SchedP99 and SchedMax are the 99th percentile and the largest time
+	// a goroutine of the load process waited to run once runnable, in
+	// milliseconds (bucket lower bounds of the runtime's histogram).
+	SchedP99 float64 `json:"sched_latency_p99_ms"`
+	SchedMax float64 `json:"sched_latency_max_ms"`
+	// Load1 is the machine's one-minute load average: other processes
+	// compete for the same cores.
+	Load1 float64 `json:"loadavg_1m,omitempty"`
+
+	cpu, serverCPU, gcCPU float64
+	sched                 []uint64
+	at                    time.Time
+}
+
+// loadGrowth compares the last sample with the first.
+type loadGrowth struct {
+	FromT          float64 `json:"from_t"`
+	ToT            float64 `json:"to_t"`
+	HeapLiveBytes  int64   `json:"heap_live_bytes"`
+	HeapLivePct    float64 `json:"heap_live_pct"`
+	HeapInuseBytes int64   `json:"heap_inuse_bytes"`
+	Goroutines     int     `json:"goroutines"`
+}
+
+// loadRestart is what -restart-at measured.
+type loadRestart struct {
+	At          float64 `json:"at"`           // seconds into the steady run the server went down
+	DownSeconds float64 `json:"down_seconds"` // from down to up, measured
+	Recovered   bool    `json:"recovered"`    // all N Alive again within loadRecoverWait of up
+	// RecoverSeconds runs from up until all N were Alive again;
+	// OutageSeconds from down.
+	RecoverSeconds float64 `json:"recover_seconds"`
+	OutageSeconds  float64 `json:"outage_seconds"`
+	// Dials are the clients' dial attempts (entries into Connecting) per
+	// 100 ms from down until recovered; UpBucket is the index of the first
+	// bucket after up. Accepts are the server's accepted TCP connections
+	// per 100 ms, when the server can be asked.
+	PeakDialsPer100ms   int    `json:"peak_dials_per_100ms"`
+	PeakDialsPerSec     int    `json:"peak_dials_per_sec"` // the most in any 1 s (10 buckets)
+	PeakUpDialsPer100ms int    `json:"peak_up_dials_per_100ms"`
+	PeakUpDialsPerSec   int    `json:"peak_up_dials_per_sec"`
+	PeakAcceptsPer100ms int    `json:"peak_accepts_per_100ms"`
+	PeakAcceptsPerSec   int    `json:"peak_accepts_per_sec"`
+	UpBucket            int    `json:"up_bucket"`
+	Dials               []int  `json:"dials_per_100ms"`
+	Accepts             []int  `json:"accepts_per_100ms,omitempty"`
+	Err                 string `json:"error,omitempty"`
 }
 
 // loadFlags are load's settings.
@@ -71,13 +181,18 @@ type loadFlags struct {
 	ping      time.Duration
 	pong      time.Duration
 	sendEvery time.Duration
+	sample    time.Duration
+	restartAt time.Duration
+	downFor   time.Duration
 	dialRate  int
+	gogc      int
 	json      bool
 }
 
 // runLoad runs N concurrent clients with heartbeats against an echo server
 // and reports what each connection costs. It exits 1 if not all N clients
-// were Alive at the end.
+// were Alive at the end, or if a restart was asked for and not all came
+// back.
 func runLoad(c command, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
 	var f loadFlags
@@ -87,7 +202,11 @@ func runLoad(c command, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&f.ping, "ping", time.Second, "ping `interval` of each client")
 	fs.DurationVar(&f.pong, "pong-timeout", time.Second, "pong timeout of each client (at most -ping)")
 	fs.DurationVar(&f.sendEvery, "send-every", time.Second, "each client sends a small message this often and counts the echoes")
+	fs.DurationVar(&f.sample, "sample", 10*time.Second, "print a sample (goroutines, heap, CPU, alive) this often during the run")
+	fs.DurationVar(&f.restartAt, "restart-at", 0, "take the server down this long into the run (0: never); needs the embedded or child server")
+	fs.DurationVar(&f.downFor, "down-for", 3*time.Second, "with -restart-at, how long the server stays down")
 	fs.IntVar(&f.dialRate, "dial-rate", 1000, "clients started per second, so a large ramp does not flood the server")
+	fs.IntVar(&f.gogc, "gogc", loadGOGC, "garbage collector target percentage (GOGC) of load and of its child server; 100 is Go's default")
 	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
 	if code, done := parseFlags(fs, c, args, stdout, stderr); done {
 		return code
@@ -103,19 +222,22 @@ func runLoad(c command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "connfsm load: warning: the open-file limit %d is below the %d clients need\n", limit, need)
 	}
 
+	defer debug.SetGCPercent(debug.SetGCPercent(f.gogc))
+
 	ctx, stop := interruptContext()
 	defer stop()
-	r := loadReport{Kind: "summary", N: f.n, URL: f.url, Server: "external"}
+	r := loadReport{Kind: "summary", N: f.n, URL: f.url, Server: "external", GOGC: f.gogc}
+	srv := &loadServer{url: f.url, kind: "external"}
 	if f.url == "" {
-		url, shutdown, kind, err := startLoadServer(f.n, stderr)
-		if err != nil {
+		var err error
+		if srv, err = startLoadServer(f.n, f.gogc, stderr); err != nil {
 			fmt.Fprintf(stderr, "connfsm load: %v\n", err)
 			return exitFail
 		}
-		defer shutdown()
-		r.URL, r.Server = url, kind
+		defer srv.shutdown()
+		r.URL, r.Server = srv.url, srv.kind
 	}
-	code := runLoadClients(ctx, f, &r, stderr)
+	code := runLoadClients(ctx, f, srv, &r, stderr)
 	if code != exitOK {
 		return code
 	}
@@ -132,6 +254,10 @@ func runLoad(c command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "connfsm load: %d of %d clients were Alive at the end\n", r.Alive, r.N)
 		return exitFail
 	}
+	if r.Restart != nil && !r.Restart.Recovered {
+		fmt.Fprintf(stderr, "connfsm load: not every client was Alive again after the restart\n")
+		return exitFail
+	}
 	return exitOK
 }
 
@@ -143,16 +269,27 @@ func (f *loadFlags) check() error {
 	if f.dialRate <= 0 {
 		p = append(p, fmt.Errorf("-dial-rate must be positive, got %d", f.dialRate))
 	}
+	if f.gogc <= 0 {
+		p = append(p, fmt.Errorf("-gogc must be positive, got %d", f.gogc))
+	}
 	for _, d := range []struct {
 		name string
 		d    time.Duration
-	}{{"duration", f.duration}, {"ping", f.ping}, {"pong-timeout", f.pong}, {"send-every", f.sendEvery}} {
+	}{{"duration", f.duration}, {"ping", f.ping}, {"pong-timeout", f.pong}, {"send-every", f.sendEvery}, {"sample", f.sample}, {"down-for", f.downFor}} {
 		if d.d <= 0 {
 			p = append(p, fmt.Errorf("-%s must be positive, got %v", d.name, d.d))
 		}
 	}
 	if f.pong > f.ping && f.ping > 0 {
 		p = append(p, fmt.Errorf("-pong-timeout (%v) must not exceed -ping (%v)", f.pong, f.ping))
+	}
+	switch {
+	case f.restartAt < 0:
+		p = append(p, fmt.Errorf("-restart-at must not be negative, got %v", f.restartAt))
+	case f.restartAt > 0 && f.url != "":
+		p = append(p, errors.New("-restart-at needs the embedded or child server: an external server (-url) cannot be restarted"))
+	case f.restartAt > 0 && f.restartAt+f.downFor >= f.duration:
+		p = append(p, fmt.Errorf("-restart-at (%v) plus -down-for (%v) must end before -duration (%v)", f.restartAt, f.downFor, f.duration))
 	}
 	if f.url != "" {
 		if u, err := url.Parse(f.url); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
@@ -162,45 +299,127 @@ func (f *loadFlags) check() error {
 	return errors.Join(p...)
 }
 
+// loadServer is the server under load: embedded, a child process, or
+// external (which load can neither restart nor ask for counters).
+type loadServer struct {
+	url, kind string
+	embedded  *echoserver.Server
+	control   string // the child's control endpoint, "http://host:port/"
+	pid       int    // the child's
+	http      *http.Client
+	shutdown  func()
+}
+
+// down takes the server down: dials are refused and every connection is
+// reset.
+func (s *loadServer) down() error {
+	if s.embedded != nil {
+		s.embedded.Down()
+		return nil
+	}
+	return s.post("down")
+}
+
+// up brings it back on the same address.
+func (s *loadServer) up() error {
+	if s.embedded != nil {
+		return s.embedded.Up()
+	}
+	return s.post("up")
+}
+
+func (s *loadServer) post(what string) error {
+	if s.control == "" {
+		return fmt.Errorf("server %s: no control endpoint", s.kind)
+	}
+	resp, err := s.http.Post(s.control+what, "text/plain", nil)
+	if err != nil {
+		return fmt.Errorf("server %s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("server %s: %s: %s", what, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// accepted returns the server's count of accepted TCP connections, if it
+// can be asked.
+func (s *loadServer) accepted() (uint64, bool) {
+	if s.embedded != nil {
+		return s.embedded.Stats().Accepted, true
+	}
+	if s.control == "" {
+		return 0, false
+	}
+	resp, err := s.http.Get(s.control + "stats")
+	if err != nil {
+		return 0, false
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Accepted uint64 `json:"accepted"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&st) != nil {
+		return 0, false
+	}
+	return st.Accepted, true
+}
+
+// cpuSeconds returns the child server's CPU time, if there is a child.
+func (s *loadServer) cpuSeconds() (float64, bool) {
+	if s.pid == 0 {
+		return 0, false
+	}
+	return procCPUSeconds(strconv.Itoa(s.pid))
+}
+
 // startLoadServer starts the echo server: in process for up to
 // loadEmbeddedMax clients, else as a child `connfsm serve` whose first
-// stdout line is its URL. shutdown stops it.
-func startLoadServer(n int, stderr io.Writer) (url string, shutdown func(), kind string, err error) {
+// stdout lines are its URL and its control endpoint. shutdown stops it.
+func startLoadServer(n, gogc int, stderr io.Writer) (*loadServer, error) {
 	if n <= loadEmbeddedMax {
 		srv, err := echoserver.Start("127.0.0.1:0")
 		if err != nil {
-			return "", nil, "", err
+			return nil, err
 		}
-		return srv.URL(), srv.Close, "embedded", nil
+		return &loadServer{url: srv.URL(), kind: "embedded", embedded: srv, shutdown: srv.Close}, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return "", nil, "", fmt.Errorf("start server: %w", err)
+		return nil, fmt.Errorf("start server: %w", err)
 	}
-	cmd := exec.Command(exe, "serve", "-addr", "127.0.0.1:0", "-control", "", "-until-stdin-eof")
+	cmd := exec.Command(exe, "serve", "-addr", "127.0.0.1:0", "-control", "127.0.0.1:0", "-until-stdin-eof")
 	cmd.Stderr = stderr
+	cmd.Env = append(os.Environ(), "GOGC="+strconv.Itoa(gogc))
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return "", nil, "", fmt.Errorf("start server: %w", err)
+		return nil, fmt.Errorf("start server: %w", err)
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, "", fmt.Errorf("start server: %w", err)
+		return nil, fmt.Errorf("start server: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, "", fmt.Errorf("start server %s serve: %w", exe, err)
+		return nil, fmt.Errorf("start server %s serve: %w", exe, err)
 	}
-	line := make(chan string, 1)
+	lines := make(chan [2]string, 1)
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-		_, _ = io.Copy(io.Discard, out) // until the child exits
+		br := bufio.NewReader(out)
+		u, _ := br.ReadString('\n')
+		ctl, _ := br.ReadString('\n')
+		lines <- [2]string{strings.TrimSpace(u), strings.TrimSpace(ctl)}
+		_, _ = io.Copy(io.Discard, br) // until the child exits
 	}()
+	// A client of its own, so its idle connection can be closed.
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{}}
 	// Closing its stdin stops it; if it hangs, it is killed. Wait comes
 	// after the last read of its stdout, as os/exec requires.
-	shutdown = func() {
+	shutdown := func() {
+		hc.CloseIdleConnections()
 		_ = in.Close()
 		t := time.AfterFunc(10*time.Second, func() { _ = cmd.Process.Kill() })
 		<-drained
@@ -208,33 +427,61 @@ func startLoadServer(n int, stderr io.Writer) (url string, shutdown func(), kind
 		t.Stop()
 	}
 	select {
-	case s := <-line:
-		if !strings.HasPrefix(s, "ws://") {
+	case l := <-lines:
+		ctl, ok := strings.CutPrefix(l[1], "control: ")
+		if !strings.HasPrefix(l[0], "ws://") || !ok || !strings.HasPrefix(ctl, "http://") {
 			shutdown()
-			return "", nil, "", fmt.Errorf("server %s serve printed %q, not its URL", exe, s)
+			return nil, fmt.Errorf("server %s serve printed %q, not its URL and control endpoint", exe, l[0]+"\n"+l[1])
 		}
-		return s, shutdown, "child", nil
+		return &loadServer{url: l[0], kind: "child", control: ctl, pid: cmd.Process.Pid, http: hc, shutdown: shutdown}, nil
 	case <-time.After(10 * time.Second):
 		_ = cmd.Process.Kill()
 		shutdown()
-		return "", nil, "", fmt.Errorf("server %s serve printed no URL within 10s", exe)
+		return nil, fmt.Errorf("server %s serve printed no URL within 10s", exe)
 	}
 }
 
 // loadCounters are updated by every client.
 type loadCounters struct {
 	alive, reconnects    atomic.Int64
+	dials                atomic.Int64 // entries into Connecting
+	pongTimeouts         atomic.Int64
 	ended                atomic.Int64 // clients that reached Closed (gave up)
 	echoes, sendFailures atomic.Uint64
+
+	lostMu sync.Mutex
+	lost   map[string]uint64 // by cause
+}
+
+// lostCause counts a connection lost with err, by cause.
+func (cnt *loadCounters) lostCause(err error) {
+	cause := "other"
+	switch msg := fmt.Sprint(err); {
+	case errors.Is(err, wsconn.ErrPongTimeout):
+		cause = "pong timeout"
+		cnt.pongTimeouts.Add(1)
+	case strings.HasPrefix(msg, "wsconn: read:"):
+		cause = "read"
+	case strings.HasPrefix(msg, "wsconn: ping:"):
+		cause = "ping"
+	}
+	cnt.lostMu.Lock()
+	if cnt.lost == nil {
+		cnt.lost = map[string]uint64{}
+	}
+	cnt.lost[cause]++
+	cnt.lostMu.Unlock()
 }
 
 // runLoadClients starts the clients, runs them, fills r and closes them.
-func runLoadClients(ctx context.Context, f loadFlags, r *loadReport, stderr io.Writer) int {
+func runLoadClients(ctx context.Context, f loadFlags, srv *loadServer, r *loadReport, stderr io.Writer) int {
 	var cnt loadCounters
 	runtime.GC()
 	baseGoroutines := runtime.NumGoroutine()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)
+	sampler := newLoadSampler(srv, &cnt)
+	first := sampler.take(time.Now())
 
 	clients := make([]*wsconn.Client, 0, f.n)
 	var clientsMu sync.Mutex // clients grows while progress reads it
@@ -255,7 +502,7 @@ func runLoadClients(ctx context.Context, f loadFlags, r *loadReport, stderr io.W
 			interrupted = true
 			break
 		}
-		cl, err := wsconn.Dial(context.Background(), r.URL, loadOptions(f, &cnt)...)
+		cl, err := wsconn.Dial(context.Background(), srv.url, loadOptions(f, &cnt)...)
 		if err != nil {
 			prog.stop()
 			closeLoadClients(clients)
@@ -282,18 +529,58 @@ func runLoadClients(ctx context.Context, f loadFlags, r *loadReport, stderr io.W
 	senders := startSenders(clients, f.sendEvery, &cnt)
 	steady := time.Now()
 	echoes0 := cnt.echoes.Load()
-	if !interrupted && !sleepCtx(ctx, f.duration) {
-		interrupted = true
+
+	var restarted chan *loadRestart
+	if f.restartAt > 0 && !interrupted {
+		restarted = make(chan *loadRestart, 1)
+		go func() { restarted <- runRestart(ctx, srv, &cnt, f.n, steady, f.restartAt, f.downFor) }()
+	}
+	// The steady run, with a sample every f.sample.
+	prev := sampler.take(steady)
+	end := steady.Add(f.duration)
+	for next := steady.Add(f.sample); !interrupted; next = next.Add(f.sample) {
+		wake := next
+		if wake.After(end) {
+			wake = end
+		}
+		if !sleepCtx(ctx, time.Until(wake)) {
+			interrupted = true
+			break
+		}
+		if next.After(end) {
+			break
+		}
+		s := sampler.take(time.Now())
+		s.fill(prev, steady)
+		r.Samples = append(r.Samples, s)
+		fmt.Fprintln(stderr, s.line())
+		prev = s
 	}
 	r.SteadySeconds = time.Since(steady).Seconds()
 	r.Echoes = cnt.echoes.Load() - echoes0
 	if r.SteadySeconds > 0 {
 		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
 	}
+	if restarted != nil {
+		r.Restart = <-restarted // bounded: runRestart gives up after loadRecoverWait
+	}
+	last := sampler.take(time.Now())
+	r.CPUSeconds, r.ServerCPUSeconds, r.GCCPUSeconds = -1, 0, last.gcCPU-first.gcCPU
+	if first.cpu >= 0 && last.cpu >= 0 {
+		r.CPUSeconds = last.cpu - first.cpu
+	}
+	if first.serverCPU >= 0 && last.serverCPU >= 0 {
+		r.ServerCPUSeconds = last.serverCPU - first.serverCPU
+	}
+	r.Growth = growth(r.Samples)
 	senders.stop()
 	prog.stop()
 	r.Interrupted = interrupted
 	r.SendErrors = cnt.sendFailures.Load()
+	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
+	cnt.lostMu.Lock()
+	r.LostCauses = cnt.lost
+	cnt.lostMu.Unlock()
 	for _, cl := range clients {
 		if cl.State() == connfsm.Alive {
 			r.Alive++
@@ -321,6 +608,267 @@ func runLoadClients(ctx context.Context, f loadFlags, r *loadReport, stderr io.W
 	return exitOK
 }
 
+// runRestart takes the server down at steady+at, brings it up after downFor, and
+// measures how long until all n clients are Alive again and how fast they
+// dialled, in 100 ms buckets from down until then. It gives up waiting
+// loadRecoverWait after up, and always leaves the server up.
+func runRestart(ctx context.Context, srv *loadServer, cnt *loadCounters, n int, steady time.Time, at, downFor time.Duration) *loadRestart {
+	rs := &loadRestart{}
+	if !sleepCtx(ctx, time.Until(steady.Add(at))) {
+		rs.Err = "interrupted before the restart"
+		return rs
+	}
+	dials0 := cnt.dials.Load()
+	acc0, canAccept := srv.accepted()
+	down := time.Now()
+	rs.At = down.Sub(steady).Seconds()
+	if err := srv.down(); err != nil {
+		rs.Err = err.Error()
+		return rs
+	}
+	var upAt time.Time
+	t := time.NewTicker(loadBucket)
+	defer t.Stop()
+	for {
+		interrupted := false
+		select {
+		case <-ctx.Done():
+			interrupted = true
+		case <-t.C:
+		}
+		d := cnt.dials.Load()
+		rs.Dials = append(rs.Dials, int(d-dials0))
+		dials0 = d
+		if canAccept {
+			if a, ok := srv.accepted(); ok {
+				rs.Accepts = append(rs.Accepts, int(a-acc0))
+				acc0 = a
+			} else {
+				rs.Accepts = append(rs.Accepts, 0)
+			}
+		}
+		now := time.Now()
+		if upAt.IsZero() && (interrupted || now.Sub(down) >= downFor) {
+			if err := srv.up(); err != nil {
+				rs.Err = err.Error()
+				return rs
+			}
+			upAt = time.Now()
+			rs.DownSeconds = upAt.Sub(down).Seconds()
+			rs.UpBucket = len(rs.Dials)
+		}
+		if interrupted {
+			rs.Err = "interrupted"
+			break
+		}
+		if !upAt.IsZero() && cnt.alive.Load() == int64(n) {
+			rs.Recovered = true
+			rs.RecoverSeconds = now.Sub(upAt).Seconds()
+			rs.OutageSeconds = now.Sub(down).Seconds()
+			break
+		}
+		if !upAt.IsZero() && now.Sub(upAt) > loadRecoverWait {
+			break
+		}
+	}
+	rs.PeakDialsPer100ms, rs.PeakDialsPerSec = peaks(rs.Dials)
+	rs.PeakUpDialsPer100ms, rs.PeakUpDialsPerSec = peaks(rs.Dials[min(rs.UpBucket, len(rs.Dials)):])
+	rs.PeakAcceptsPer100ms, rs.PeakAcceptsPerSec = peaks(rs.Accepts)
+	return rs
+}
+
+// peaks returns the largest bucket and the largest sum of 10 consecutive
+// buckets (one second).
+func peaks(buckets []int) (per100ms, perSec int) {
+	sum := 0
+	for i, b := range buckets {
+		per100ms = max(per100ms, b)
+		sum += b
+		if i >= 10 {
+			sum -= buckets[i-10]
+		}
+		perSec = max(perSec, sum)
+	}
+	return per100ms, perSec
+}
+
+// growth compares the last sample with the first, once there are two.
+func growth(s []loadSample) *loadGrowth {
+	if len(s) < 2 {
+		return nil
+	}
+	a, b := s[0], s[len(s)-1]
+	g := &loadGrowth{
+		FromT: a.T, ToT: b.T,
+		HeapLiveBytes:  int64(b.HeapLive) - int64(a.HeapLive),
+		HeapInuseBytes: int64(b.HeapInuse) - int64(a.HeapInuse),
+		Goroutines:     b.Goroutines - a.Goroutines,
+	}
+	if a.HeapLive > 0 {
+		g.HeapLivePct = 100 * float64(g.HeapLiveBytes) / float64(a.HeapLive)
+	}
+	return g
+}
+
+// loadSampler reads the process's and the server's figures.
+type loadSampler struct {
+	srv     *loadServer
+	cnt     *loadCounters
+	metrics []metrics.Sample
+}
+
+func newLoadSampler(srv *loadServer, cnt *loadCounters) *loadSampler {
+	return &loadSampler{srv: srv, cnt: cnt, metrics: []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/cpu/classes/gc/total:cpu-seconds"},
+		{Name: "/sched/latencies:seconds"},
+	}}
+}
+
+// take reads the cumulative figures; fill turns them into the interval's.
+func (ls *loadSampler) take(now time.Time) loadSample {
+	metrics.Read(ls.metrics)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s := loadSample{
+		at:           now,
+		Alive:        ls.cnt.alive.Load(),
+		Reconnects:   ls.cnt.reconnects.Load(),
+		PongTimeouts: ls.cnt.pongTimeouts.Load(),
+		Goroutines:   runtime.NumGoroutine(),
+		HeapInuse:    ms.HeapInuse,
+		cpu:          -1,
+		serverCPU:    -1,
+	}
+	if m := ls.metrics[0].Value; m.Kind() == metrics.KindUint64 {
+		s.HeapLive = m.Uint64()
+	}
+	if m := ls.metrics[1].Value; m.Kind() == metrics.KindFloat64 {
+		s.gcCPU = m.Float64()
+	}
+	if m := ls.metrics[2].Value; m.Kind() == metrics.KindFloat64Histogram {
+		s.sched = append([]uint64(nil), m.Float64Histogram().Counts...)
+	}
+	if v, ok := procCPUSeconds("self"); ok {
+		s.cpu = v
+	}
+	if v, ok := ls.srv.cpuSeconds(); ok {
+		s.serverCPU = v
+	}
+	s.Load1 = loadAverage()
+	return s
+}
+
+// fill computes s's interval figures from prev.
+func (s *loadSample) fill(prev loadSample, steady time.Time) {
+	s.T = s.at.Sub(steady).Seconds()
+	span := s.at.Sub(prev.at).Seconds()
+	if span <= 0 {
+		return
+	}
+	pct := func(a, b float64) float64 {
+		if a < 0 || b < 0 {
+			return 0
+		}
+		return 100 * (b - a) / span
+	}
+	s.CPUPct = pct(prev.cpu, s.cpu)
+	s.ServerPct = pct(prev.serverCPU, s.serverCPU)
+	s.GCPct = pct(prev.gcCPU, s.gcCPU)
+	bounds := schedBuckets()
+	if len(bounds) != len(s.sched)+1 || len(prev.sched) != len(s.sched) {
+		return
+	}
+	delta := make([]uint64, len(s.sched))
+	var total uint64
+	for i := range delta {
+		delta[i] = s.sched[i] - prev.sched[i]
+		total += delta[i]
+	}
+	if total == 0 {
+		return
+	}
+	// The lower bound of the bucket holding the 99th percentile and of
+	// the highest bucket used.
+	var seen uint64
+	p99 := -1.0
+	for i, c := range delta {
+		seen += c
+		if p99 < 0 && seen*100 >= total*99 {
+			p99 = max(bounds[i], 0)
+		}
+		if c > 0 {
+			s.SchedMax = max(bounds[i], 0) * 1000
+		}
+	}
+	s.SchedP99 = p99 * 1000
+}
+
+// schedBuckets returns the bucket bounds of the scheduling latency
+// histogram, which do not change while the process runs.
+var schedBuckets = sync.OnceValue(func() []float64 {
+	m := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(m)
+	if m[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return nil
+	}
+	return m[0].Value.Float64Histogram().Buckets
+})
+
+func (s loadSample) line() string {
+	l := fmt.Sprintf("sample %5.1fs: alive %d, reconnects %d, pong timeouts %d, goroutines %d, heap live %.1f MiB, heap in use %.1f MiB, cpu %.0f%%",
+		s.T, s.Alive, s.Reconnects, s.PongTimeouts, s.Goroutines, float64(s.HeapLive)/(1<<20), float64(s.HeapInuse)/(1<<20), s.CPUPct)
+	if s.ServerPct > 0 {
+		l += fmt.Sprintf(", server cpu %.0f%%", s.ServerPct)
+	}
+	l += fmt.Sprintf(", gc cpu %.0f%%, sched latency p99 %.2fms max %.1fms", s.GCPct, s.SchedP99, s.SchedMax)
+	if s.Load1 > 0 {
+		l += fmt.Sprintf(", load average %.2f", s.Load1)
+	}
+	return l
+}
+
+// procCPUSeconds returns the user and system CPU time of process pid
+// ("self" for this one) from /proc/<pid>/stat: false where there is none.
+func procCPUSeconds(pid string) (float64, bool) {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// The command name, field 2, is in parentheses and may hold spaces:
+	// fields are counted after its closing one. utime and stime are
+	// fields 14 and 15, so 11 and 12 after it (state is field 3).
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return float64(utime+stime) / clockTicks, true
+}
+
+// loadAverage returns the one-minute load average, or 0 where there is
+// no /proc/loadavg.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
 func loadOptions(f loadFlags, cnt *loadCounters) []wsconn.Option {
 	connected := false // touched only inside this client's lifecycle
 	return []wsconn.Option{
@@ -336,8 +884,14 @@ func loadOptions(f loadFlags, cnt *loadCounters) []wsconn.Option {
 				connected = true
 			case rec.From == connfsm.Alive:
 				cnt.alive.Add(-1)
+				if err, ok := rec.Payload.(error); ok && rec.To == connfsm.Reconnecting {
+					cnt.lostCause(err)
+				}
 			}
-			if rec.To == connfsm.Closed {
+			switch rec.To {
+			case connfsm.Connecting:
+				cnt.dials.Add(1)
+			case connfsm.Closed:
 				cnt.ended.Add(1)
 			}
 		}),
@@ -399,34 +953,63 @@ func (s *stopper) stop() {
 	s.done.Wait()
 }
 
+// wait waits until t and reports false if stopped first.
+func (s *stopper) wait(t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		select {
+		case <-s.quit:
+			return false
+		default:
+			return true
+		}
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-s.quit:
+		return false
+	case <-tm.C:
+		return true
+	}
+}
+
 // startSenders makes every client send a small message each period while
-// Alive, from loadSenders goroutines.
+// Alive, from loadSenders goroutines. Each sender spreads its clients'
+// sends evenly over the period, in loadSendSlots slices: the same rate as
+// one burst per period, without the burst.
 func startSenders(clients []*wsconn.Client, every time.Duration, cnt *loadCounters) *stopper {
 	s := &stopper{quit: make(chan struct{})}
 	msg := []byte("load")
 	for w := range min(loadSenders, len(clients)) {
 		s.done.Go(func() {
-			t := time.NewTicker(every)
-			defer t.Stop()
-			// A round at once, then one per tick: a run of d has d/every
-			// rounds, not one fewer.
-			for first := true; ; first = false {
-				if !first {
-					select {
-					case <-s.quit:
+			var mine []*wsconn.Client
+			for i := w; i < len(clients); i += loadSenders {
+				mine = append(mine, clients[i])
+			}
+			// A round at once, then one per period: a run of d has
+			// d/every rounds, not one fewer.
+			for round := time.Now(); ; round = round.Add(every) {
+				if late := time.Since(round); late > every {
+					round = time.Now() // skip rounds rather than burst to catch up
+				}
+				for slot := range loadSendSlots {
+					if !s.wait(round.Add(time.Duration(slot) * every / loadSendSlots)) {
 						return
-					case <-t.C:
+					}
+					for _, cl := range mine[slot*len(mine)/loadSendSlots : (slot+1)*len(mine)/loadSendSlots] {
+						if cl.State() != connfsm.Alive {
+							continue
+						}
+						ctx, cancel := context.WithTimeout(context.Background(), loadSendTimeout)
+						if err := cl.Send(ctx, wsconn.Text, msg); err != nil {
+							cnt.sendFailures.Add(1)
+						}
+						cancel()
 					}
 				}
-				for i := w; i < len(clients); i += loadSenders {
-					if clients[i].State() != connfsm.Alive {
-						continue
-					}
-					ctx, cancel := context.WithTimeout(context.Background(), every)
-					if err := clients[i].Send(ctx, wsconn.Text, msg); err != nil {
-						cnt.sendFailures.Add(1)
-					}
-					cancel()
+				if !s.wait(round.Add(every)) {
+					return
 				}
 			}
 		})
@@ -482,15 +1065,64 @@ func isCharDevice(w io.Writer) bool {
 }
 
 func printLoadReport(w io.Writer, r loadReport) {
-	fmt.Fprintf(w, "load report: %d clients, %s server %s\n", r.N, r.Server, r.URL)
+	fmt.Fprintf(w, "load report: %d clients, %s server %s, GOGC %d\n", r.N, r.Server, r.URL, r.GOGC)
 	fmt.Fprintf(w, "  alive at end       %d/%d\n", r.Alive, r.N)
 	fmt.Fprintf(w, "  reconnects         %d\n", r.Reconnects)
+	fmt.Fprintf(w, "  lost               %d pong timeouts%s\n", r.PongTimeouts, formatCauses(r.LostCauses))
 	fmt.Fprintf(w, "  goroutines/conn    %.2f\n", r.GoroutinesPerConn)
 	fmt.Fprintf(w, "  heap/conn          %.1f KiB\n", r.HeapPerConn/1024)
 	fmt.Fprintf(w, "  messages/s         %.1f (%d echoes in %.1fs, %d send errors)\n", r.MessagesPerSec, r.Echoes, r.SteadySeconds, r.SendErrors)
 	fmt.Fprintf(w, "  ramp               %.1fs\n", r.RampSeconds)
+	if r.CPUSeconds >= 0 {
+		span := r.RampSeconds + r.SteadySeconds
+		fmt.Fprintf(w, "  cpu                load %.1fs (%.0f%% of a core over %.0fs), gc %.1fs", r.CPUSeconds, 100*r.CPUSeconds/span, span, r.GCCPUSeconds)
+		if r.ServerCPUSeconds > 0 {
+			fmt.Fprintf(w, "; server %.1fs (%.0f%%)", r.ServerCPUSeconds, 100*r.ServerCPUSeconds/span)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, s := range r.Samples {
+		fmt.Fprintf(w, "  %s\n", s.line())
+	}
+	if g := r.Growth; g != nil {
+		fmt.Fprintf(w, "  growth %.0fs→%.0fs  heap live %+.1f MiB (%+.1f%%), heap in use %+.1f MiB, goroutines %+d\n",
+			g.FromT, g.ToT, float64(g.HeapLiveBytes)/(1<<20), g.HeapLivePct, float64(g.HeapInuseBytes)/(1<<20), g.Goroutines)
+	}
+	if rs := r.Restart; rs != nil {
+		fmt.Fprintf(w, "  restart            down at %.1fs for %.1fs", rs.At, rs.DownSeconds)
+		if rs.Recovered {
+			fmt.Fprintf(w, "; all %d Alive %.1fs after up (%.1fs after down)\n", r.N, rs.RecoverSeconds, rs.OutageSeconds)
+		} else {
+			why := ""
+			if rs.Err != "" {
+				why = ": " + rs.Err
+			}
+			fmt.Fprintf(w, "; NOT all Alive again%s\n", why)
+		}
+		fmt.Fprintf(w, "  dials              peak %d/100ms, %d/s (after up: %d/100ms, %d/s)\n",
+			rs.PeakDialsPer100ms, rs.PeakDialsPerSec, rs.PeakUpDialsPer100ms, rs.PeakUpDialsPerSec)
+		if rs.Accepts != nil {
+			fmt.Fprintf(w, "  server accepts     peak %d/100ms, %d/s\n", rs.PeakAcceptsPer100ms, rs.PeakAcceptsPerSec)
+		}
+	}
 	fmt.Fprintf(w, "  close              %d/%d closed in %.1fs, %d goroutines left\n", r.Closed, r.N, r.CloseSeconds, r.GoroutinesLeft)
 	if r.Interrupted {
 		fmt.Fprintln(w, "  interrupted")
 	}
+}
+
+// formatCauses lists the other causes of lost connections, by count.
+func formatCauses(m map[string]uint64) string {
+	var keys []string
+	for k := range m {
+		if k != "pong timeout" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, ", %d %s", m[k], k)
+	}
+	return b.String()
 }

@@ -25,6 +25,7 @@ func TestLoad200(t *testing.T) {
 		ok   bool
 	}{
 		{"kind is summary", r.Kind == "summary"},
+		{"the default GOGC", r.GOGC == loadGOGC},
 		{"n is 200", r.N == 200},
 		{"all 200 alive at the end", r.Alive == 200},
 		{"all 200 closed", r.Closed == 200},
@@ -36,6 +37,10 @@ func TestLoad200(t *testing.T) {
 		{"heap per connection measured", r.HeapPerConn > 0},
 		{"no goroutine left after closing", r.GoroutinesLeft == 0},
 		{"not interrupted", !r.Interrupted},
+		{"no restart asked, none reported", r.Restart == nil},
+		{"nothing lost", r.PongTimeouts == 0 && len(r.LostCauses) == 0},
+		{"CPU measured", r.CPUSeconds > 0},
+		{"a sample each 10s default: none in 3s", len(r.Samples) == 0 && r.Growth == nil},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -82,6 +87,14 @@ func TestLoadUsage(t *testing.T) {
 		{"bad URL", []string{"-n", "1", "-url", "http://x"}, []string{`-url "http://x"`}},
 		{"zero dial rate", []string{"-n", "1", "-dial-rate", "0"}, []string{"-dial-rate must be positive, got 0"}},
 		{"pong above ping", []string{"-n", "1", "-ping", "1s", "-pong-timeout", "2s"}, []string{"-pong-timeout (2s) must not exceed -ping (1s)", "usage: connfsm load"}},
+		{"zero sample", []string{"-n", "1", "-sample", "0s"}, []string{"-sample must be positive, got 0s"}},
+		{"negative restart", []string{"-n", "1", "-restart-at", "-1s"}, []string{"-restart-at must not be negative, got -1s"}},
+		{"restart after the run", []string{"-n", "1", "-duration", "5s", "-restart-at", "4s", "-down-for", "1s"},
+			[]string{"-restart-at (4s) plus -down-for (1s) must end before -duration (5s)"}},
+		{"restart an external server", []string{"-n", "1", "-url", "ws://127.0.0.1:1/", "-restart-at", "1s"},
+			[]string{"-restart-at needs the embedded or child server"}},
+		{"zero gogc", []string{"-n", "1", "-gogc", "0"}, []string{"-gogc must be positive, got 0"}},
+		{"zero down-for", []string{"-n", "1", "-down-for", "0s"}, []string{"-down-for must be positive, got 0s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,5 +108,62 @@ func TestLoadUsage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoadRestart takes the embedded server down during the run: every
+// client loses its connection, dials are refused until the server is up
+// again, and all come back; the report says how fast.
+func TestLoadRestart(t *testing.T) {
+	var stdout, stderr syncBuffer
+	wait, _ := runAsync(t, []string{"load", "-n", "100", "-duration", "3s", "-sample", "1s",
+		"-restart-at", "1s", "-down-for", "500ms", "-json"}, &stdout, &stderr)
+	code := wait()
+	if code != exitOK {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
+	}
+	var r loadReport
+	if err := json.Unmarshal([]byte(stdout.String()), &r); err != nil {
+		t.Fatalf("report %q: %v", stdout.String(), err)
+	}
+	rs := r.Restart
+	if rs == nil {
+		t.Fatalf("no restart in the report %q", stdout.String())
+	}
+	sum := func(b []int) (s int) {
+		for _, v := range b {
+			s += v
+		}
+		return s
+	}
+	checks := []struct {
+		what string
+		ok   bool
+	}{
+		{"all 100 alive at the end", r.Alive == 100},
+		{"every client reconnected once", r.Reconnects == 100},
+		{"each lost its connection to a read error, none to a pong timeout", r.LostCauses["read"] == 100 && r.PongTimeouts == 0},
+		{"down about 1s into the run", rs.At >= 1 && rs.At < 2},
+		{"down for about 500ms", rs.DownSeconds >= 0.5 && rs.DownSeconds < 1.5},
+		{"recovered", rs.Recovered && rs.Err == ""},
+		{"recovery measured from up and from down", rs.RecoverSeconds > 0 && rs.OutageSeconds >= rs.RecoverSeconds+rs.DownSeconds-0.2},
+		{"a bucket per 100ms until recovered", len(rs.Dials) == len(rs.Accepts) && len(rs.Dials) >= int(rs.OutageSeconds*10)-2},
+		{"up bucket inside the buckets", rs.UpBucket >= 5 && rs.UpBucket < len(rs.Dials)},
+		{"every client dialled at least twice: refused while down, accepted after up", sum(rs.Dials) >= 200},
+		{"the server accepted each client once after up", sum(rs.Accepts) == 100 && sum(rs.Accepts[:rs.UpBucket]) == 0},
+		{"peaks consistent with the buckets", rs.PeakDialsPer100ms > 0 && rs.PeakDialsPerSec >= rs.PeakDialsPer100ms &&
+			rs.PeakUpDialsPerSec <= rs.PeakDialsPerSec && rs.PeakAcceptsPerSec <= 100},
+		{"jitter spreads the first dials: not all 100 in one 100ms", rs.PeakDialsPer100ms < 100},
+		{"samples every second", len(r.Samples) == 3 && r.Samples[0].T >= 1 && r.Samples[2].T >= 3},
+		{"growth from the first sample to the last", r.Growth != nil && r.Growth.FromT == r.Samples[0].T && r.Growth.ToT == r.Samples[2].T},
+		{"no goroutine left after closing", r.GoroutinesLeft == 0},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: report %s", c.what, stdout.String())
+		}
+	}
+	if got := strings.Count(stderr.String(), "sample "); got != 3 {
+		t.Errorf("stderr has %d sample lines, want 3:\n%s", got, stderr.String())
 	}
 }
