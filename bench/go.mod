@@ -5,6 +5,7 @@ go 1.26
 replace github.com/connfsm/connfsm => ../
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/connfsm/connfsm v0.0.0-00010101000000-000000000000
 	github.com/google/go-cmp v0.7.0
 	github.com/looplab/fsm v1.0.3

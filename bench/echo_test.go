@@ -1,0 +1,123 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// sizes are the message sizes of BenchmarkSend.
+var sizes = []struct {
+	name string
+	n    int
+}{{"64B", 64}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}}
+
+// TestMessagePath checks what BenchmarkEcho and BenchmarkSend measure, on
+// both sides: each echoed message comes back whole and in order, and the
+// discarding server reads every byte sent.
+func TestMessagePath(t *testing.T) {
+	ctx := context.Background()
+	for _, d := range dialers {
+		t.Run(d.name+"/echo", func(t *testing.T) {
+			s := newWSServer(t, true, nil)
+			c := d.dial(t, s.wsURL())
+			var want, got []string
+			for i := range 3 {
+				msg := fmt.Sprintf("%d:%s", i, payload(1<<10))
+				want = append(want, msg)
+				if err := c.send(ctx, []byte(msg)); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+				got = append(got, string(receive(t, c.recv)))
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("echoed messages (-want +got):\n%s", diff)
+			}
+		})
+		for _, sz := range sizes {
+			t.Run(d.name+"/send/"+sz.name, func(t *testing.T) {
+				seen := make(chan int, 4)
+				s := newWSServer(t, false, seen)
+				c := d.dial(t, s.wsURL())
+				var want, got []int
+				for i := range cap(seen) {
+					if err := c.send(ctx, payload(sz.n)); err != nil {
+						t.Fatalf("send %d: %v", i, err)
+					}
+					want = append(want, sz.n)
+				}
+				for range want {
+					select {
+					case n := <-seen:
+						got = append(got, n)
+					case <-time.After(5 * time.Second):
+						t.Fatalf("the server read %d of %d messages within 5s", len(got), len(want))
+					}
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("sizes of the messages the server read (-want +got):\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+func receive(tb testing.TB, recv <-chan []byte) []byte {
+	tb.Helper()
+	select {
+	case m := <-recv:
+		return m
+	case <-time.After(5 * time.Second):
+		tb.Fatal("no message within 5s")
+		return nil
+	}
+}
+
+// BenchmarkEcho round-trips one 1 KiB text message per op over loopback TCP
+// to an echo server: the send, the server's echo, and the hand-over of the
+// received message to the benchmark loop over a channel.
+func BenchmarkEcho(b *testing.B) {
+	msg := payload(1 << 10)
+	for _, d := range dialers {
+		b.Run(d.name, func(b *testing.B) {
+			s := newWSServer(b, true, nil)
+			c := d.dial(b, s.wsURL())
+			ctx := context.Background()
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := c.send(ctx, msg); err != nil {
+					b.Fatal(err)
+				}
+				if got := <-c.recv; len(got) != len(msg) {
+					b.Fatalf("echo of %d bytes, want %d", len(got), len(msg))
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSend writes one text message per op to a server that reads and
+// discards it: one-way throughput.
+func BenchmarkSend(b *testing.B) {
+	for _, d := range dialers {
+		for _, sz := range sizes {
+			b.Run(d.name+"/"+sz.name, func(b *testing.B) {
+				s := newWSServer(b, false, nil)
+				c := d.dial(b, s.wsURL())
+				msg := payload(sz.n)
+				ctx := context.Background()
+				b.SetBytes(int64(sz.n))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.send(ctx, msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,268 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/internal/echoserver"
+	"github.com/connfsm/connfsm/wsconn"
+)
+
+// serverEnv set to 1 makes TestServerProcess be the echo server of
+// startServerProcess: the test binary runs itself as a child process, so
+// the server's heap and goroutines stay out of the client's measurements.
+const serverEnv = "CONNFSM_BENCH_SERVER"
+
+// TestServerProcess checks the child-process echo server the memory
+// benchmark dials: it prints its URL, echoes, and exits cleanly when its
+// stdin ends. Run with serverEnv=1, it is that server.
+func TestServerProcess(t *testing.T) {
+	if os.Getenv(serverEnv) == "1" {
+		serveUntilEOF(t)
+		return
+	}
+	p := startServerProcess(t)
+	c := dialRaw(t, p.url)
+	if err := c.send(context.Background(), []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff("ping", string(receive(t, c.recv))); diff != "" {
+		t.Errorf("echo from the server process (-want +got):\n%s", diff)
+	}
+}
+
+// serveUntilEOF is the child's side: an echoserver on loopback whose URL is
+// the first line of stdout, stopped when stdin ends (the parent closed it,
+// or died).
+func serveUntilEOF(t *testing.T) {
+	srv, err := echoserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	fmt.Println(srv.URL())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+type serverProcess struct {
+	url string
+}
+
+// startServerProcess runs the echo server in a child process (this test
+// binary, running TestServerProcess with serverEnv=1), stopped by tb's
+// cleanup.
+func startServerProcess(tb testing.TB) *serverProcess {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestServerProcess$", "-test.count=1")
+	// Under -race the child would otherwise sleep a second on exit.
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	cmd.Env = append(os.Environ(), serverEnv+"=1", "GORACE="+gorace)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lines := make(chan string, 1)
+	pr, pw := io.Pipe()
+	cmd.Stdout = pw
+	go func() {
+		sc := bufio.NewScanner(pr)
+		first := true
+		for sc.Scan() {
+			if first {
+				lines <- sc.Text()
+				first = false
+			}
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			tb.Errorf("server process: %v", err)
+		}
+		_ = pw.Close() // ends the stdout reader
+	})
+	select {
+	case url, ok := <-lines:
+		if !ok || !strings.HasPrefix(url, "ws://") {
+			tb.Fatalf("server process printed %q, want its ws:// URL", url)
+		}
+		return &serverProcess{url: url}
+	case <-time.After(30 * time.Second):
+		tb.Fatal("server process: no URL within 30s")
+		return nil
+	}
+}
+
+// idleConn opens one idle connection to url; its close function closes it.
+type idleConn func(url string) (close func() error, err error)
+
+// idleRaw is the baseline: a coder/websocket connection and the one reader
+// goroutine that must be reading for pings, pongs and close frames to be
+// handled.
+func idleRaw(url string) (func() error, error) {
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadLimit(wsconn.DefaultReadLimit)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	return func() error {
+		err := c.Close(websocket.StatusNormalClosure, "")
+		<-done
+		return err
+	}, nil
+}
+
+// idleWsconn is a client with the default heartbeat, Alive.
+func idleWsconn(url string) (func() error, error) {
+	c, err := wsconn.Dial(context.Background(), url)
+	if err != nil {
+		return nil, err
+	}
+	if s := c.State(); s != connfsm.Alive {
+		_ = c.Close(context.Background())
+		return nil, fmt.Errorf("state %v after Dial, want Alive", s)
+	}
+	return func() error { return c.Close(context.Background()) }, nil
+}
+
+// idleCost is what n idle connections cost the client process, per
+// connection.
+type idleCost struct {
+	Heap       float64 // HeapInuse bytes
+	Stack      float64 // StackInuse bytes
+	Goroutines float64
+}
+
+// measureIdle opens n connections with open, measures the client process's
+// heap in use, stacks and goroutines against the same figures before, and
+// closes them. The server is another process: nothing of it is counted.
+func measureIdle(url string, n int, open idleConn) (idleCost, error) {
+	closers := make([]func() error, 0, n)
+	defer func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}()
+	before, g0 := settle()
+	for range n {
+		c, err := open(url)
+		if err != nil {
+			return idleCost{}, err
+		}
+		closers = append(closers, c)
+	}
+	after, g1 := settle()
+	cost := idleCost{
+		Heap:       (float64(after.HeapInuse) - float64(before.HeapInuse)) / float64(n),
+		Stack:      (float64(after.StackInuse) - float64(before.StackInuse)) / float64(n),
+		Goroutines: float64(g1-g0) / float64(n),
+	}
+	var errs []error
+	for _, c := range closers {
+		if err := c(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	closers = nil
+	if len(errs) > 0 {
+		return cost, fmt.Errorf("%d of %d closes failed, first: %w", len(errs), n, errs[0])
+	}
+	return cost, nil
+}
+
+// settle collects garbage twice (sync.Pool contents survive one cycle) and
+// returns the memory statistics and the number of goroutines.
+func settle() (runtime.MemStats, int) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms, runtime.NumGoroutine()
+}
+
+var idlers = []struct {
+	name string
+	open idleConn
+}{{"raw", idleRaw}, {"wsconn", idleWsconn}}
+
+// TestIdleCost checks what BenchmarkIdle measures, with a few connections:
+// each raw connection costs one goroutine, each Alive wsconn client three
+// (the connection's read pump, the reader task, the heartbeat task), and
+// both cost heap.
+func TestIdleCost(t *testing.T) {
+	p := startServerProcess(t)
+	want := map[string]float64{"raw": 1, "wsconn": 3}
+	for _, id := range idlers {
+		t.Run(id.name, func(t *testing.T) {
+			cost, err := measureIdle(p.url, 8, id.open)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want[id.name], cost.Goroutines); diff != "" {
+				t.Errorf("goroutines per connection (-want +got):\n%s", diff)
+			}
+			if cost.Heap <= 0 {
+				t.Errorf("heap per connection = %v bytes, want > 0", cost.Heap)
+			}
+		})
+	}
+}
+
+// BenchmarkIdle opens idleConns idle connections to an echo server running
+// in a child process and reports what each costs the client process:
+// heap-B/conn (HeapInuse), stack-B/conn (StackInuse) and goroutines/conn.
+// One op opens, measures and closes them all.
+func BenchmarkIdle(b *testing.B) {
+	const idleConns = 1000
+	p := startServerProcess(b)
+	for _, id := range idlers {
+		b.Run(id.name, func(b *testing.B) {
+			var sum idleCost
+			for range b.N {
+				cost, err := measureIdle(p.url, idleConns, id.open)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sum.Heap += cost.Heap
+				sum.Stack += cost.Stack
+				sum.Goroutines += cost.Goroutines
+			}
+			n := float64(b.N)
+			b.ReportMetric(sum.Heap/n, "heap-B/conn")
+			b.ReportMetric(sum.Stack/n, "stack-B/conn")
+			b.ReportMetric(sum.Goroutines/n, "goroutines/conn")
+		})
+	}
+}
