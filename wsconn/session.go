@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -57,6 +59,7 @@ type session struct {
 	err      error // why the pump stopped; valid after done
 
 	started     bool
+	lastSize    int // size of the previous message; owned by the pump
 	discardOnce sync.Once
 	pings       atomic.Uint64
 	deadPings   atomic.Uint64
@@ -89,7 +92,7 @@ func (s *session) start() {
 func (s *session) pump() {
 	defer close(s.done)
 	for {
-		typ, data, err := s.conn.Read(s.ctx)
+		typ, data, err := s.read()
 		if err != nil {
 			s.err = err
 			return
@@ -100,6 +103,41 @@ func (s *session) pump() {
 		case <-s.ctx.Done():
 			s.err = context.Cause(s.ctx)
 			return
+		}
+	}
+}
+
+// read reads one message, like conn.Read, into a buffer sized after the
+// previous message. The pump's context can be cancelled (see abort), and for
+// such a context coder/websocket arms a context.AfterFunc on every read call
+// (four allocations); io.ReadAll, which conn.Read uses, starts at 512 bytes
+// and grows, so it would make one call per growth step. With room for the
+// whole frame, a message sent in one frame takes two calls (header, payload)
+// whatever its size; the final io.EOF costs no call to the connection.
+func (s *session) read() (MessageType, []byte, error) {
+	typ, r, err := s.conn.Reader(s.ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	// One byte over the previous size, so that a message of the same size
+	// leaves room and the read that reports io.EOF needs no growth.
+	b := make([]byte, 0, max(512, s.lastSize+1))
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		switch {
+		case err == io.EOF:
+			s.lastSize = len(b)
+			if cap(b) > 2*len(b)+512 {
+				// Much smaller than the message before: the handler keeps
+				// a right-sized copy, not the large buffer.
+				b = slices.Clone(b)
+			}
+			return typ, b, nil
+		case err != nil:
+			return typ, b, err
+		case len(b) == cap(b):
+			b = append(b, 0)[:len(b)] // let append pick the growth
 		}
 	}
 }
