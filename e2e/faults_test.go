@@ -71,7 +71,7 @@ func TestFaultRecovery(t *testing.T) {
 			failedBefore:    1,
 			failedCause:     func(err error) bool { return errors.Is(err, wsconn.ErrHandshakeTimeout) },
 			heal:            removeFault,
-			reconnectWithin: handshakeTimeout + backoffMax + margin,
+			reconnectWithin: dialTimeout + backoffMax + margin,
 			want:            []string{connected, lost, retryFailed, retryDue, connected},
 		},
 		{
@@ -90,7 +90,7 @@ func TestFaultRecovery(t *testing.T) {
 					t.Fatalf("proxy restart on %s: %v", p.addr, err)
 				}
 			},
-			reconnectWithin: handshakeTimeout + backoffMax + margin,
+			reconnectWithin: dialTimeout + backoffMax + margin,
 			want:            []string{connected, lost, retryFailed, retryDue, connected},
 		},
 	}

@@ -26,7 +26,8 @@ import (
 const (
 	pingInterval     = 200 * time.Millisecond
 	pongTimeout      = 200 * time.Millisecond
-	handshakeTimeout = 300 * time.Millisecond
+	handshakeTimeout = 300 * time.Millisecond // what TestHandshakeTimeout checks
+	dialTimeout      = time.Second            // every other client's handshake timeout
 	closeTimeout     = 2 * time.Second
 	backoffInitial   = 50 * time.Millisecond
 	backoffMax       = 200 * time.Millisecond
@@ -308,7 +309,11 @@ func (m messages) echo(t *testing.T, c *wsconn.Client, text string) time.Duratio
 func clientOptions(rec *recorder, msgs messages) []wsconn.Option {
 	return []wsconn.Option{
 		wsconn.WithHeartbeat(pingInterval, pongTimeout),
-		wsconn.WithHandshakeTimeout(handshakeTimeout),
+		// Generous: on a loaded machine (the race detector, other packages'
+		// tests) a TLS handshake can take longer than the short timeout
+		// TestHandshakeTimeout tests, and a timeout is a transient failure
+		// that would add a retry to the expected transitions.
+		wsconn.WithHandshakeTimeout(dialTimeout),
 		wsconn.WithCloseTimeout(closeTimeout),
 		wsconn.WithBackoff(wsconn.Backoff{Initial: backoffInitial, Max: backoffMax, Multiplier: 2}),
 		// Alive is recorded before OnConnect has run and sends are

@@ -105,22 +105,26 @@ func (g *Group) finish(t *task, err error) {
 	// cancellation, not a failure of its own.
 	fail := err != nil && g.ctx.Err() == nil
 	g.mu.Lock()
-	t.err, t.done, t.failed = err, true, fail
-	g.running--
 	first := fail && !g.failed
 	if fail {
 		g.failed = true
 	}
-	if g.running == 0 && g.stopping {
-		close(g.idle)
-	}
 	g.mu.Unlock()
+	// The siblings are cancelled and onFail has returned before the task
+	// counts as finished, so a Wait or Stop that returns has seen both.
 	if first {
 		g.cancel(&TaskError{Task: t.name, Err: err})
 		if g.onFail != nil {
 			g.onFail(t.name, err)
 		}
 	}
+	g.mu.Lock()
+	t.err, t.done, t.failed = err, true, fail
+	g.running--
+	if g.running == 0 && g.stopping {
+		close(g.idle)
+	}
+	g.mu.Unlock()
 }
 
 // Cancel cancels the group's context with cause (context.Canceled if nil)
