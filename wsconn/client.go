@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,9 @@ type Client struct {
 	ready    chan struct{} // closed when the first connection is released
 	readyOne sync.Once
 	detach   func() bool // unregisters the lifetime context
+	// transport is the client's own when no *http.Client was given; its
+	// idle sockets are closed when the client is.
+	transport *http.Transport
 
 	// Owned by the lifecycle: written only by hooks, which run one at a
 	// time, and read by the tasks they start.
@@ -85,8 +89,16 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, url: u.String(), logURL: redact(u), ready: make(chan struct{})}
 	c.closed, c.closedCancel = context.WithCancel(context.Background())
+	hc := cfg.httpClient
+	if hc == nil {
+		// A transport of its own, so that a socket kept idle after a refused
+		// handshake is closed with the client instead of lingering in
+		// http.DefaultClient's pool.
+		c.transport = http.DefaultTransport.(*http.Transport).Clone()
+		hc = &http.Client{Transport: c.transport}
+	}
 	c.dialOpts = &websocket.DialOptions{
-		HTTPClient:      cfg.httpClient,
+		HTTPClient:      hc,
 		HTTPHeader:      cfg.header,
 		Subprotocols:    cfg.subprotocols,
 		CompressionMode: cfg.compression,
@@ -267,6 +279,9 @@ func (c *Client) enterClosed(ctx context.Context, t step) {
 	c.errMu.Unlock()
 	if c.detach != nil {
 		c.detach()
+	}
+	if c.transport != nil {
+		c.transport.CloseIdleConnections()
 	}
 	_ = c.m.Stop(ctx) // from inside: requests the stop and returns
 }
