@@ -129,11 +129,15 @@ type loadSample struct {
 	// milliseconds (bucket lower bounds of the runtime's histogram).
 	SchedP99 float64 `json:"sched_latency_p99_ms"`
 	SchedMax float64 `json:"sched_latency_max_ms"`
-	// Load1 is the machine's one-minute load average: other processes
-	// compete for the same cores.
-	Load1 float64 `json:"loadavg_1m,omitempty"`
+	// MachinePct is the whole machine's busy CPU (every process, the
+	// kernel, steal), of one core: 200 is two cores busy. Other
+	// processes compete for the same cores; Load1 is the one-minute load
+	// average.
+	MachinePct float64 `json:"machine_cpu_pct,omitempty"`
+	Load1      float64 `json:"loadavg_1m,omitempty"`
 
 	cpu, serverCPU, gcCPU float64
+	machineBusy           float64 // seconds, from /proc/stat; -1 unknown
 	sched                 []uint64
 	at                    time.Time
 }
@@ -158,9 +162,11 @@ type loadRestart struct {
 	RecoverSeconds float64 `json:"recover_seconds"`
 	OutageSeconds  float64 `json:"outage_seconds"`
 	// Dials are the clients' dial attempts (entries into Connecting) per
-	// 100 ms from down until recovered; UpBucket is the index of the first
-	// bucket after up. Accepts are the server's accepted TCP connections
-	// per 100 ms, when the server can be asked.
+	// 100 ms from down until recovered, by the time each started; UpBucket
+	// is the index of the first whole bucket after up. Accepts are the
+	// server's accepted TCP connections, its counter read every 100 ms
+	// (so a late read shifts counts to the next bucket), when the server
+	// can be asked.
 	PeakDialsPer100ms   int    `json:"peak_dials_per_100ms"`
 	PeakDialsPerSec     int    `json:"peak_dials_per_sec"` // the most in any 1 s (10 buckets)
 	PeakUpDialsPer100ms int    `json:"peak_up_dials_per_100ms"`
@@ -414,8 +420,9 @@ func startLoadServer(n, gogc int, stderr io.Writer) (*loadServer, error) {
 		lines <- [2]string{strings.TrimSpace(u), strings.TrimSpace(ctl)}
 		_, _ = io.Copy(io.Discard, br) // until the child exits
 	}()
-	// A client of its own, so its idle connection can be closed.
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{}}
+	// No keep-alive: an idle connection's goroutines would count as left
+	// over when the clients are gone.
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	// Closing its stdin stops it; if it hangs, it is killed. Wait comes
 	// after the last read of its stdout, as os/exec requires.
 	shutdown := func() {
@@ -451,6 +458,26 @@ type loadCounters struct {
 
 	lostMu sync.Mutex
 	lost   map[string]uint64 // by cause
+
+	// During a restart, dials are counted by the time they happened, in
+	// loadBucket-wide buckets from dialOrigin (unix nanoseconds; 0: not
+	// counting): a sampler that polls a counter would put every dial of
+	// a moment it was itself delayed into one bucket. dialBuckets is set
+	// before the first client starts.
+	dialOrigin  atomic.Int64
+	dialBuckets []atomic.Int64
+}
+
+// dialed counts a dial attempt that started at t.
+func (cnt *loadCounters) dialed(t time.Time) {
+	cnt.dials.Add(1)
+	o := cnt.dialOrigin.Load()
+	if o == 0 {
+		return
+	}
+	if i := (t.UnixNano() - o) / int64(loadBucket); i >= 0 && i < int64(len(cnt.dialBuckets)) {
+		cnt.dialBuckets[i].Add(1)
+	}
 }
 
 // lostCause counts a connection lost with err, by cause.
@@ -476,6 +503,9 @@ func (cnt *loadCounters) lostCause(err error) {
 // runLoadClients starts the clients, runs them, fills r and closes them.
 func runLoadClients(ctx context.Context, f loadFlags, srv *loadServer, r *loadReport, stderr io.Writer) int {
 	var cnt loadCounters
+	if f.restartAt > 0 {
+		cnt.dialBuckets = make([]atomic.Int64, (f.downFor+loadRecoverWait+time.Second)/loadBucket)
+	}
 	runtime.GC()
 	baseGoroutines := runtime.NumGoroutine()
 	var base runtime.MemStats
@@ -618,9 +648,10 @@ func runRestart(ctx context.Context, srv *loadServer, cnt *loadCounters, n int, 
 		rs.Err = "interrupted before the restart"
 		return rs
 	}
-	dials0 := cnt.dials.Load()
 	acc0, canAccept := srv.accepted()
 	down := time.Now()
+	cnt.dialOrigin.Store(down.UnixNano())
+	defer cnt.dialOrigin.Store(0)
 	rs.At = down.Sub(steady).Seconds()
 	if err := srv.down(); err != nil {
 		rs.Err = err.Error()
@@ -636,9 +667,6 @@ func runRestart(ctx context.Context, srv *loadServer, cnt *loadCounters, n int, 
 			interrupted = true
 		case <-t.C:
 		}
-		d := cnt.dials.Load()
-		rs.Dials = append(rs.Dials, int(d-dials0))
-		dials0 = d
 		if canAccept {
 			if a, ok := srv.accepted(); ok {
 				rs.Accepts = append(rs.Accepts, int(a-acc0))
@@ -655,7 +683,7 @@ func runRestart(ctx context.Context, srv *loadServer, cnt *loadCounters, n int, 
 			}
 			upAt = time.Now()
 			rs.DownSeconds = upAt.Sub(down).Seconds()
-			rs.UpBucket = len(rs.Dials)
+			rs.UpBucket = int((upAt.Sub(down) + loadBucket - 1) / loadBucket)
 		}
 		if interrupted {
 			rs.Err = "interrupted"
@@ -670,6 +698,10 @@ func runRestart(ctx context.Context, srv *loadServer, cnt *loadCounters, n int, 
 		if !upAt.IsZero() && now.Sub(upAt) > loadRecoverWait {
 			break
 		}
+	}
+	// The buckets up to now, the last one partial.
+	for i := range min(int(time.Since(down)/loadBucket)+1, len(cnt.dialBuckets)) {
+		rs.Dials = append(rs.Dials, int(cnt.dialBuckets[i].Load()))
 	}
 	rs.PeakDialsPer100ms, rs.PeakDialsPerSec = peaks(rs.Dials)
 	rs.PeakUpDialsPer100ms, rs.PeakUpDialsPerSec = peaks(rs.Dials[min(rs.UpBucket, len(rs.Dials)):])
@@ -756,6 +788,7 @@ func (ls *loadSampler) take(now time.Time) loadSample {
 		s.serverCPU = v
 	}
 	s.Load1 = loadAverage()
+	s.machineBusy = machineBusySeconds()
 	return s
 }
 
@@ -775,6 +808,7 @@ func (s *loadSample) fill(prev loadSample, steady time.Time) {
 	s.CPUPct = pct(prev.cpu, s.cpu)
 	s.ServerPct = pct(prev.serverCPU, s.serverCPU)
 	s.GCPct = pct(prev.gcCPU, s.gcCPU)
+	s.MachinePct = pct(prev.machineBusy, s.machineBusy)
 	bounds := schedBuckets()
 	if len(bounds) != len(s.sched)+1 || len(prev.sched) != len(s.sched) {
 		return
@@ -822,6 +856,9 @@ func (s loadSample) line() string {
 		l += fmt.Sprintf(", server cpu %.0f%%", s.ServerPct)
 	}
 	l += fmt.Sprintf(", gc cpu %.0f%%, sched latency p99 %.2fms max %.1fms", s.GCPct, s.SchedP99, s.SchedMax)
+	if s.MachinePct > 0 {
+		l += fmt.Sprintf(", machine cpu %.0f%%", s.MachinePct)
+	}
 	if s.Load1 > 0 {
 		l += fmt.Sprintf(", load average %.2f", s.Load1)
 	}
@@ -852,6 +889,33 @@ func procCPUSeconds(pid string) (float64, bool) {
 		return 0, false
 	}
 	return float64(utime+stime) / clockTicks, true
+}
+
+// machineBusySeconds returns the CPU time all cores spent not idle, from
+// the first line of /proc/stat, or -1 where there is none.
+func machineBusySeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return -1
+	}
+	// user nice system idle iowait irq softirq steal: all but idle and
+	// iowait are busy (guest time is already inside user).
+	var busy uint64
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return -1
+		}
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return float64(busy) / clockTicks
 }
 
 // loadAverage returns the one-minute load average, or 0 where there is
@@ -890,7 +954,7 @@ func loadOptions(f loadFlags, cnt *loadCounters) []wsconn.Option {
 			}
 			switch rec.To {
 			case connfsm.Connecting:
-				cnt.dials.Add(1)
+				cnt.dialed(rec.When)
 			case connfsm.Closed:
 				cnt.ended.Add(1)
 			}
