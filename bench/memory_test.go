@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -16,7 +18,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
-	"github.com/connfsm/connfsm/internal/echoserver"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -25,42 +26,67 @@ import (
 // the server's heap and goroutines stay out of the client's measurements.
 const serverEnv = "CONNFSM_BENCH_SERVER"
 
-// TestServerProcess checks the child-process echo server the memory
-// benchmark dials: it prints its URL, echoes, and exits cleanly when its
-// stdin ends. Run with serverEnv=1, it is that server.
+// TestServerProcess checks the child-process server the benchmarks dial: it
+// prints its URL, echoes at /echo, reads at /discard (a ping is answered
+// only while the server reads), and exits cleanly when its stdin ends. Run
+// with serverEnv=1, it is that server.
 func TestServerProcess(t *testing.T) {
 	if os.Getenv(serverEnv) == "1" {
 		serveUntilEOF(t)
 		return
 	}
 	p := startServerProcess(t)
-	c := dialRaw(t, p.url)
-	if err := c.send(context.Background(), []byte("ping")); err != nil {
+	ctx := context.Background()
+	c := dialRaw(t, p.url+"echo")
+	if err := c.send(ctx, []byte("ping")); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff("ping", string(receive(t, c.recv))); diff != "" {
 		t.Errorf("echo from the server process (-want +got):\n%s", diff)
 	}
-}
-
-// serveUntilEOF is the child's side: an echoserver on loopback whose URL is
-// the first line of stdout, stopped when stdin ends (the parent closed it,
-// or died).
-func serveUntilEOF(t *testing.T) {
-	srv, err := echoserver.Start("127.0.0.1:0")
+	d, _, err := websocket.Dial(ctx, p.url+"discard", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	fmt.Println(srv.URL())
+	defer d.CloseNow()
+	d.CloseRead(ctx) // handles the pong
+	if err := d.Write(ctx, websocket.MessageText, []byte("dropped")); err != nil {
+		t.Fatal(err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := d.Ping(pctx); err != nil {
+		t.Errorf("ping after a message to /discard: %v", err)
+	}
+}
+
+// serveUntilEOF is the child's side: a wsServer on loopback whose base URL
+// is the first line of stdout, stopped when stdin ends (the parent closed
+// it, or died).
+func serveUntilEOF(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newWSServer(nil)
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = hs.Serve(ln)
+	}()
+	fmt.Printf("ws://%s/\n", ln.Addr())
 	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = hs.Close()
+	<-served
+	s.shutdown()
 }
 
 type serverProcess struct {
 	url string
 }
 
-// startServerProcess runs the echo server in a child process (this test
+// startServerProcess runs a wsServer in a child process (this test
 // binary, running TestServerProcess with serverEnv=1), stopped by tb's
 // cleanup.
 func startServerProcess(tb testing.TB) *serverProcess {
@@ -226,7 +252,7 @@ func TestIdleCost(t *testing.T) {
 	want := map[string]float64{"raw": 1, "wsconn": 3}
 	for _, id := range idlers {
 		t.Run(id.name, func(t *testing.T) {
-			cost, err := measureIdle(p.url, 8, id.open)
+			cost, err := measureIdle(p.url+"echo", 8, id.open)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -241,7 +267,7 @@ func TestIdleCost(t *testing.T) {
 }
 
 // BenchmarkIdle opens idleConns idle connections to an echo server running
-// in a child process and reports what each costs the client process:
+// in a child process (startServerProcess) and reports what each costs the client process:
 // heap-B/conn (HeapInuse), stack-B/conn (StackInuse) and goroutines/conn.
 // One op opens, measures and closes them all.
 func BenchmarkIdle(b *testing.B) {
@@ -251,7 +277,7 @@ func BenchmarkIdle(b *testing.B) {
 		b.Run(id.name, func(b *testing.B) {
 			var sum idleCost
 			for range b.N {
-				cost, err := measureIdle(p.url, idleConns, id.open)
+				cost, err := measureIdle(p.url+"echo", idleConns, id.open)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -18,55 +18,82 @@ import (
 // pings do not interfere with the message path.
 const quiet = time.Hour
 
-// wsServer is a coder/websocket server on 127.0.0.1 that either echoes every
-// message or reads and discards them. If seen is not nil, the size of each
-// message read is sent on it (tests only: it would slow the server down).
+// wsServer is a coder/websocket server: at /echo it echoes every message,
+// at any other path it reads and discards them. If seen is not nil, the size
+// of each message read is sent on it (tests only: it would slow the server
+// down). The benchmarks run it in a child process (startServerProcess), so
+// that its allocations and heap stay out of the client's figures.
 type wsServer struct {
-	*httptest.Server
-	wg sync.WaitGroup
+	seen chan<- int
+
+	mu    sync.Mutex
+	conns map[*websocket.Conn]struct{}
+	wg    sync.WaitGroup
 }
 
-func newWSServer(tb testing.TB, echo bool, seen chan<- int) *wsServer {
-	tb.Helper()
-	s := &wsServer{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.wg.Add(1) // before the hijack, so cleanup waits for this handler
-		defer s.wg.Done()
-		c, err := websocket.Accept(w, r, nil)
+func newWSServer(seen chan<- int) *wsServer {
+	return &wsServer{seen: seen, conns: make(map[*websocket.Conn]struct{})}
+}
+
+func (s *wsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.wg.Add(1) // before the hijack, so shutdown waits for this handler
+	defer s.wg.Done()
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		_ = c.CloseNow()
+	}()
+	c.SetReadLimit(-1)
+	echo := r.URL.Path == "/echo"
+	// The request context does not end with a hijacked connection, and a
+	// background one keeps the server's per-read cost low.
+	ctx := context.Background()
+	for {
+		typ, data, err := c.Read(ctx)
 		if err != nil {
 			return
 		}
-		defer c.CloseNow()
-		c.SetReadLimit(-1)
-		// The request context does not end with a hijacked connection, and
-		// a background one keeps the server's per-read cost out of both
-		// sides of the comparison.
-		ctx := context.Background()
-		for {
-			typ, data, err := c.Read(ctx)
-			if err != nil {
+		if s.seen != nil {
+			s.seen <- len(data)
+		}
+		if echo {
+			if err := c.Write(ctx, typ, data); err != nil {
 				return
 			}
-			if seen != nil {
-				seen <- len(data)
-			}
-			if echo {
-				if err := c.Write(ctx, typ, data); err != nil {
-					return
-				}
-			}
 		}
-	}))
-	// Registered first, so it runs after the clients' cleanups: their
-	// closes end the handlers.
-	tb.Cleanup(func() {
-		s.Close()
-		s.wg.Wait()
-	})
-	return s
+	}
 }
 
-func (s *wsServer) wsURL() string { return "ws" + strings.TrimPrefix(s.URL, "http") }
+// shutdown closes every connection and waits for the handlers.
+func (s *wsServer) shutdown() {
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.CloseNow()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// startWSServer runs a wsServer in this process and returns its ws:// base
+// URL (ending in "/"); tb's cleanup stops it.
+func startWSServer(tb testing.TB, seen chan<- int) string {
+	tb.Helper()
+	s := newWSServer(seen)
+	ts := httptest.NewServer(s)
+	tb.Cleanup(func() {
+		ts.Close()
+		s.shutdown()
+	})
+	return "ws" + strings.TrimPrefix(ts.URL, "http") + "/"
+}
 
 // client is one side of a comparison: a connection whose received messages
 // arrive on recv, sent through send.
