@@ -55,6 +55,8 @@ const (
 	// generator must not cut its own connections because its machine was
 	// busy for a second; liveness is the heartbeat's job.
 	loadSendTimeout = 10 * time.Second
+	// loadControlTimeout bounds a down or up request to the child server.
+	loadControlTimeout = 30 * time.Second
 	// loadBucket is the width of the dial-rate buckets during a restart.
 	loadBucket = 100 * time.Millisecond
 	// loadGOGC is the default -gogc. With the Go default of 100 the
@@ -164,19 +166,20 @@ type loadRestart struct {
 	// Dials are the clients' dial attempts (entries into Connecting) per
 	// 100 ms from down until recovered, by the time each started; UpBucket
 	// is the index of the first whole bucket after up. Accepts are the
-	// server's accepted TCP connections, its counter read every 100 ms
-	// (so a late read shifts counts to the next bucket), when the server
-	// can be asked.
+	// server's newly accepted TCP connections at each read of its counter
+	// (every 100 ms, or slower when the server is slow to answer), and
+	// AcceptsAt the time of each read in seconds since down; the peak
+	// accept rate is over the shortest spans of reads at least 1 s long.
 	PeakDialsPer100ms   int    `json:"peak_dials_per_100ms"`
 	PeakDialsPerSec     int    `json:"peak_dials_per_sec"` // the most in any 1 s (10 buckets)
 	PeakUpDialsPer100ms int    `json:"peak_up_dials_per_100ms"`
 	PeakUpDialsPerSec   int    `json:"peak_up_dials_per_sec"`
-	PeakAcceptsPer100ms int    `json:"peak_accepts_per_100ms"`
-	PeakAcceptsPerSec   int    `json:"peak_accepts_per_sec"`
-	UpBucket            int    `json:"up_bucket"`
-	Dials               []int  `json:"dials_per_100ms"`
-	Accepts             []int  `json:"accepts_per_100ms,omitempty"`
-	Err                 string `json:"error,omitempty"`
+	PeakAcceptsPerSec   int       `json:"peak_accepts_per_sec"`
+	UpBucket            int       `json:"up_bucket"`
+	Dials               []int     `json:"dials_per_100ms"`
+	Accepts             []int     `json:"accepts,omitempty"`
+	AcceptsAt           []float64 `json:"accepts_at,omitempty"`
+	Err                 string    `json:"error,omitempty"`
 }
 
 // loadFlags are load's settings.
@@ -338,7 +341,16 @@ func (s *loadServer) post(what string) error {
 	if s.control == "" {
 		return fmt.Errorf("server %s: no control endpoint", s.kind)
 	}
-	resp, err := s.http.Post(s.control+what, "text/plain", nil)
+	// Down resets every connection, which takes seconds with 10,000 on a
+	// busy machine: the request's bound is generous, and short of the
+	// default client's none.
+	ctx, cancel := context.WithTimeout(context.Background(), loadControlTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.control+what, nil)
+	if err != nil {
+		return fmt.Errorf("server %s: %w", what, err)
+	}
+	resp, err := s.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("server %s: %w", what, err)
 	}
@@ -359,7 +371,13 @@ func (s *loadServer) accepted() (uint64, bool) {
 	if s.control == "" {
 		return 0, false
 	}
-	resp, err := s.http.Get(s.control + "stats")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.control+"stats", nil)
+	if err != nil {
+		return 0, false
+	}
+	resp, err := s.http.Do(req)
 	if err != nil {
 		return 0, false
 	}
@@ -422,7 +440,7 @@ func startLoadServer(n, gogc int, stderr io.Writer) (*loadServer, error) {
 	}()
 	// No keep-alive: an idle connection's goroutines would count as left
 	// over when the clients are gone.
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	// Closing its stdin stops it; if it hangs, it is killed. Wait comes
 	// after the last read of its stdout, as os/exec requires.
 	shutdown := func() {
@@ -654,7 +672,12 @@ func runRestart(ctx context.Context, srv *loadServer, cnt *loadCounters, n int, 
 	defer cnt.dialOrigin.Store(0)
 	rs.At = down.Sub(steady).Seconds()
 	if err := srv.down(); err != nil {
+		// It may have gone down all the same: bring it back, or every
+		// client would be left dialling nothing.
 		rs.Err = err.Error()
+		if err := srv.up(); err != nil {
+			rs.Err += "; " + err.Error()
+		}
 		return rs
 	}
 	var upAt time.Time
@@ -670,9 +693,8 @@ func runRestart(ctx context.Context, srv *loadServer, cnt *loadCounters, n int, 
 		if canAccept {
 			if a, ok := srv.accepted(); ok {
 				rs.Accepts = append(rs.Accepts, int(a-acc0))
+				rs.AcceptsAt = append(rs.AcceptsAt, time.Since(down).Seconds())
 				acc0 = a
-			} else {
-				rs.Accepts = append(rs.Accepts, 0)
 			}
 		}
 		now := time.Now()
@@ -705,7 +727,7 @@ func runRestart(ctx context.Context, srv *loadServer, cnt *loadCounters, n int, 
 	}
 	rs.PeakDialsPer100ms, rs.PeakDialsPerSec = peaks(rs.Dials)
 	rs.PeakUpDialsPer100ms, rs.PeakUpDialsPerSec = peaks(rs.Dials[min(rs.UpBucket, len(rs.Dials)):])
-	rs.PeakAcceptsPer100ms, rs.PeakAcceptsPerSec = peaks(rs.Accepts)
+	rs.PeakAcceptsPerSec = peakRate(rs.Accepts, rs.AcceptsAt)
 	return rs
 }
 
@@ -722,6 +744,23 @@ func peaks(buckets []int) (per100ms, perSec int) {
 		perSec = max(perSec, sum)
 	}
 	return per100ms, perSec
+}
+
+// peakRate returns the highest rate of counts over spans of reads at least
+// 1 s long: counts[i] arrived by at[i] (seconds), after at[i-1].
+func peakRate(counts []int, at []float64) int {
+	best := 0.0
+	for i := range at {
+		sum := 0
+		for j := i + 1; j < len(at); j++ {
+			sum += counts[j]
+			if span := at[j] - at[i]; span >= 1 {
+				best = max(best, float64(sum)/span)
+				break
+			}
+		}
+	}
+	return int(best)
 }
 
 // growth compares the last sample with the first, once there are two.
@@ -1166,7 +1205,7 @@ func printLoadReport(w io.Writer, r loadReport) {
 		fmt.Fprintf(w, "  dials              peak %d/100ms, %d/s (after up: %d/100ms, %d/s)\n",
 			rs.PeakDialsPer100ms, rs.PeakDialsPerSec, rs.PeakUpDialsPer100ms, rs.PeakUpDialsPerSec)
 		if rs.Accepts != nil {
-			fmt.Fprintf(w, "  server accepts     peak %d/100ms, %d/s\n", rs.PeakAcceptsPer100ms, rs.PeakAcceptsPerSec)
+			fmt.Fprintf(w, "  server accepts     peak %d/s\n", rs.PeakAcceptsPerSec)
 		}
 	}
 	fmt.Fprintf(w, "  close              %d/%d closed in %.1fs, %d goroutines left\n", r.Closed, r.N, r.CloseSeconds, r.GoroutinesLeft)
