@@ -170,10 +170,10 @@ type loadRestart struct {
 	// (every 100 ms, or slower when the server is slow to answer), and
 	// AcceptsAt the time of each read in seconds since down; the peak
 	// accept rate is over the shortest spans of reads at least 1 s long.
-	PeakDialsPer100ms   int    `json:"peak_dials_per_100ms"`
-	PeakDialsPerSec     int    `json:"peak_dials_per_sec"` // the most in any 1 s (10 buckets)
-	PeakUpDialsPer100ms int    `json:"peak_up_dials_per_100ms"`
-	PeakUpDialsPerSec   int    `json:"peak_up_dials_per_sec"`
+	PeakDialsPer100ms   int       `json:"peak_dials_per_100ms"`
+	PeakDialsPerSec     int       `json:"peak_dials_per_sec"` // the most in any 1 s (10 buckets)
+	PeakUpDialsPer100ms int       `json:"peak_up_dials_per_100ms"`
+	PeakUpDialsPerSec   int       `json:"peak_up_dials_per_sec"`
 	PeakAcceptsPerSec   int       `json:"peak_accepts_per_sec"`
 	UpBucket            int       `json:"up_bucket"`
 	Dials               []int     `json:"dials_per_100ms"`
