@@ -155,6 +155,9 @@ func squash(names []string) (out []string, failedRetries int) {
 type echoServer struct {
 	*httptest.Server
 	readErrs chan error
+	// echoLimit, if positive, is the largest message echoed; longer ones
+	// are read and dropped. Set it before start.
+	echoLimit int
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -201,6 +204,9 @@ func (s *echoServer) serve(w http.ResponseWriter, r *http.Request) {
 			default:
 			}
 			return
+		}
+		if s.echoLimit > 0 && len(data) > s.echoLimit {
+			continue
 		}
 		if err := conn.Write(ctx, typ, data); err != nil {
 			return
