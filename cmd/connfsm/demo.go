@@ -31,12 +31,11 @@ const (
 // server on 127.0.0.1, prints the lifecycle's timeline, and checks the
 // invariants. It exits 1 if any check fails.
 func runDemo(c command, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	asJSON := fs.Bool("json", false, "print one JSON object per line instead of the readable timeline")
-	if code, done := parseFlags(fs, c, args, stdout, stderr); done {
+	cfg, err := parseDemoFlags(args)
+	if code, done := reportUsage(demoFlagSet(new(demoConfig)), c, err, stdout, stderr); done {
 		return code
 	}
-	d := &demo{tl: newTimeline(stdout, *asJSON)}
+	d := &demo{tl: newTimeline(stdout, cfg.json)}
 	if err := d.run(); err != nil {
 		fmt.Fprintf(stderr, "connfsm demo: %v\n", err)
 		return exitFail
@@ -45,6 +44,25 @@ func runDemo(c command, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// demoConfig is demo's command line.
+type demoConfig struct {
+	json bool
+}
+
+// demoFlagSet returns demo's flags, which set cfg.
+func demoFlagSet(cfg *demoConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.BoolVar(&cfg.json, "json", false, "print one JSON object per line instead of the readable timeline")
+	return fs
+}
+
+// parseDemoFlags parses demo's arguments; it prints nothing.
+func parseDemoFlags(args []string) (demoConfig, error) {
+	var cfg demoConfig
+	err := parseArgs(demoFlagSet(&cfg), args)
+	return cfg, err
 }
 
 type demo struct {

@@ -23,17 +23,35 @@ var diagramFormats = []struct {
 // Graphviz DOT (pipe it to `dot -Tsvg`), or the Markdown transition matrix
 // with every cell's reason.
 func runDiagram(c command, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	format := diagramFormat{write: diagramFormats[0].write, name: diagramFormats[0].name}
-	fs.Var(&format, "format", "output `format`: mermaid, dot or matrix")
-	if code, done := parseFlags(fs, c, args, stdout, stderr); done {
+	cfg, err := parseDiagramFlags(args)
+	if code, done := reportUsage(diagramFlagSet(new(diagramConfig)), c, err, stdout, stderr); done {
 		return code
 	}
-	if err := format.write(stdout); err != nil {
+	if err := cfg.format.write(stdout); err != nil {
 		fmt.Fprintf(stderr, "connfsm diagram: %v\n", err)
 		return exitFail
 	}
 	return exitOK
+}
+
+// diagramConfig is diagram's command line.
+type diagramConfig struct {
+	format diagramFormat
+}
+
+// diagramFlagSet returns diagram's flags, which set cfg.
+func diagramFlagSet(cfg *diagramConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("diagram", flag.ContinueOnError)
+	cfg.format = diagramFormat{write: diagramFormats[0].write, name: diagramFormats[0].name}
+	fs.Var(&cfg.format, "format", "output `format`: mermaid, dot or matrix")
+	return fs
+}
+
+// parseDiagramFlags parses diagram's arguments; it prints nothing.
+func parseDiagramFlags(args []string) (diagramConfig, error) {
+	var cfg diagramConfig
+	err := parseArgs(diagramFlagSet(&cfg), args)
+	return cfg, err
 }
 
 // diagramFormat is the -format flag: Set accepts only a known format, so a

@@ -27,36 +27,23 @@ const dialCloseBound = wsconn.DefaultCloseTimeout + 5*time.Second
 // stderr. It ends on stdin EOF or an interrupt (a graceful close, exit 0)
 // or when the client gives up (exit 1, with the cause).
 func runDial(c command, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	ping := fs.Duration("ping", wsconn.DefaultPingInterval, "ping `interval`")
-	pong := fs.Duration("pong-timeout", wsconn.DefaultPongTimeout, "how long to wait for a pong before the connection counts as lost (at most -ping)")
-	initial := fs.Duration("backoff-initial", wsconn.DefaultBackoff.Initial, "first reconnect delay cap")
-	maxDelay := fs.Duration("backoff-max", wsconn.DefaultBackoff.Max, "largest reconnect delay cap")
-	attempts := fs.Int("max-attempts", 0, "give up after this many consecutive failed attempts (0: retry forever)")
-	buffer := fs.Int("buffer", 256, "lines kept while not connected, sent in order on the next connection")
-	linger := fs.Duration("linger", 0, "after stdin ends and every line is sent, keep printing received messages this long before closing")
-	asJSON := fs.Bool("json", false, "print the timeline and received messages as JSON lines")
-	header := headerFlag{}
-	fs.Var(header, "header", "HTTP `header` 'Name: value' for the handshake (repeatable)")
-	var subprotocols stringsFlag
-	fs.Var(&subprotocols, "subprotocol", "`subprotocol` to offer (repeatable)")
-	rawURL, code, done := parseFlagsURL(fs, c, args, stdout, stderr)
-	if done {
+	cfg, err := parseDialFlags(args)
+	if code, done := reportUsage(dialFlagSet(new(dialConfig)), c, err, stdout, stderr); done {
 		return code
 	}
 
 	ctx, stop := interruptContext()
 	defer stop()
-	out := &lineWriter{w: stdout, json: *asJSON}
-	timeline := &lineWriter{w: stderr, json: *asJSON}
+	out := &lineWriter{w: stdout, json: cfg.json}
+	timeline := &lineWriter{w: stderr, json: cfg.json}
 	var stragglers atomic.Int64
-	client, err := wsconn.Dial(ctx, rawURL,
+	client, err := wsconn.Dial(ctx, cfg.url,
 		wsconn.NoWait(),
-		wsconn.WithHeartbeat(*ping, *pong),
-		wsconn.WithBackoff(wsconn.Backoff{Initial: *initial, Max: *maxDelay, Multiplier: wsconn.DefaultBackoff.Multiplier, MaxAttempts: *attempts}),
-		wsconn.WithHeader(http.Header(header)),
-		wsconn.WithSubprotocols(subprotocols...),
-		wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: *buffer}),
+		wsconn.WithHeartbeat(cfg.ping, cfg.pong),
+		wsconn.WithBackoff(wsconn.Backoff{Initial: cfg.initial, Max: cfg.maxDelay, Multiplier: wsconn.DefaultBackoff.Multiplier, MaxAttempts: cfg.attempts}),
+		wsconn.WithHeader(http.Header(cfg.header)),
+		wsconn.WithSubprotocols(cfg.subprotocols...),
+		wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: cfg.buffer}),
 		wsconn.OnRecord(func(r fsm.Record[connfsm.State, connfsm.Event]) {
 			if r.Kind == fsm.RecordStraggler {
 				stragglers.Add(1)
@@ -74,7 +61,7 @@ func runDial(c command, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "connfsm dial: %v\n", err)
 		if errors.Is(err, wsconn.ErrInvalidConfig) {
-			printUsage(fs, c, stderr)
+			printUsage(dialFlagSet(new(dialConfig)), c, stderr)
 			return exitUsage
 		}
 		return exitFail
@@ -112,8 +99,8 @@ loop:
 			fmt.Fprintf(stderr, "connfsm dial: reading stdin: %v\n", in.err)
 		}
 		waitFlushed(ctx, client, accepted)
-		if *linger > 0 {
-			t := time.NewTimer(*linger)
+		if cfg.linger > 0 {
+			t := time.NewTimer(cfg.linger)
 			select {
 			case <-t.C:
 			case <-client.Done():
@@ -126,7 +113,7 @@ loop:
 	cctx, cancel := context.WithTimeout(context.Background(), dialCloseBound)
 	defer cancel()
 	closeErr := client.Close(cctx)
-	return dialSummary(client, closeErr, int(stragglers.Load()), *asJSON, timeline, stderr)
+	return dialSummary(client, closeErr, int(stragglers.Load()), cfg.json, timeline, stderr)
 }
 
 // dialSummary prints the summary line and returns the exit code: 0 after a
@@ -235,25 +222,55 @@ func readLines(r io.Reader, quit <-chan struct{}) *stdinLines {
 	return s
 }
 
-// parseFlagsURL parses flags, one URL, and flags after the URL. It returns
-// done with the exit code when the command must not go on, as parseFlags.
-func parseFlagsURL(fs *flag.FlagSet, c command, args []string, stdout, stderr io.Writer) (rawURL string, code int, done bool) {
+// dialConfig is dial's command line. Its values are checked by
+// wsconn.Dial, which names the option at fault before anything starts.
+type dialConfig struct {
+	url               string
+	ping, pong        time.Duration
+	initial, maxDelay time.Duration
+	attempts          int
+	buffer            int
+	linger            time.Duration
+	json              bool
+	header            headerFlag
+	subprotocols      stringsFlag
+}
+
+// dialFlagSet returns dial's flags, which set cfg.
+func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
+	fs.DurationVar(&cfg.ping, "ping", wsconn.DefaultPingInterval, "ping `interval`")
+	fs.DurationVar(&cfg.pong, "pong-timeout", wsconn.DefaultPongTimeout, "how long to wait for a pong before the connection counts as lost (at most -ping)")
+	fs.DurationVar(&cfg.initial, "backoff-initial", wsconn.DefaultBackoff.Initial, "first reconnect delay cap")
+	fs.DurationVar(&cfg.maxDelay, "backoff-max", wsconn.DefaultBackoff.Max, "largest reconnect delay cap")
+	fs.IntVar(&cfg.attempts, "max-attempts", 0, "give up after this many consecutive failed attempts (0: retry forever)")
+	fs.IntVar(&cfg.buffer, "buffer", 256, "lines kept while not connected, sent in order on the next connection")
+	fs.DurationVar(&cfg.linger, "linger", 0, "after stdin ends and every line is sent, keep printing received messages this long before closing")
+	fs.BoolVar(&cfg.json, "json", false, "print the timeline and received messages as JSON lines")
+	cfg.header = headerFlag{}
+	fs.Var(cfg.header, "header", "HTTP `header` 'Name: value' for the handshake (repeatable)")
+	fs.Var(&cfg.subprotocols, "subprotocol", "`subprotocol` to offer (repeatable)")
+	return fs
+}
+
+// parseDialFlags parses dial's arguments: flags, one URL, and flags after
+// the URL. It prints nothing.
+func parseDialFlags(args []string) (dialConfig, error) {
+	var cfg dialConfig
+	fs := dialFlagSet(&cfg)
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		// parseFlags meets the same error again and reports it.
-		code, _ := parseFlags(fs, c, args, stdout, stderr)
-		return "", code, true
+		return cfg, err
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
-		fmt.Fprintf(stderr, "connfsm %s: no URL given\n", c.name)
-		printUsage(fs, c, stderr)
-		return "", exitUsage, true
+		return cfg, errors.New("no URL given")
 	}
-	if code, done := parseFlags(fs, c, rest[1:], stdout, stderr); done {
-		return "", code, true
+	if err := parseArgs(fs, rest[1:]); err != nil {
+		return cfg, err
 	}
-	return rest[0], exitOK, false
+	cfg.url = rest[0]
+	return cfg, nil
 }
 
 // headerFlag is a repeatable -header 'Name: value'.

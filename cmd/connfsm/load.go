@@ -203,27 +203,9 @@ type loadFlags struct {
 // were Alive at the end, or if a restart was asked for and not all came
 // back.
 func runLoad(c command, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	var f loadFlags
-	fs.IntVar(&f.n, "n", 0, "number of concurrent clients (required)")
-	fs.StringVar(&f.url, "url", "", "server `URL` (default: an embedded echo server; a child `connfsm serve` above 2000 clients)")
-	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long to run once every client is started")
-	fs.DurationVar(&f.ping, "ping", time.Second, "ping `interval` of each client")
-	fs.DurationVar(&f.pong, "pong-timeout", time.Second, "pong timeout of each client (at most -ping)")
-	fs.DurationVar(&f.sendEvery, "send-every", time.Second, "each client sends a small message this often and counts the echoes")
-	fs.DurationVar(&f.sample, "sample", 10*time.Second, "print a sample (goroutines, heap, CPU, alive) this often during the run")
-	fs.DurationVar(&f.restartAt, "restart-at", 0, "take the server down this long into the run (0: never); needs the embedded or child server")
-	fs.DurationVar(&f.downFor, "down-for", 3*time.Second, "with -restart-at, how long the server stays down")
-	fs.IntVar(&f.dialRate, "dial-rate", 1000, "clients started per second, so a large ramp does not flood the server")
-	fs.IntVar(&f.gogc, "gogc", loadGOGC, "garbage collector target percentage (GOGC) of load and of its child server; 100 is Go's default")
-	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
-	if code, done := parseFlags(fs, c, args, stdout, stderr); done {
+	f, err := parseLoadFlags(args)
+	if code, done := reportUsage(loadFlagSet(new(loadFlags)), c, err, stdout, stderr); done {
 		return code
-	}
-	if err := f.check(); err != nil {
-		fmt.Fprintf(stderr, "connfsm load: %v\n", err)
-		printUsage(fs, c, stderr)
-		return exitUsage
 	}
 	if limit, err := raiseFileLimit(); err != nil {
 		fmt.Fprintf(stderr, "connfsm load: %v\n", err)
@@ -268,6 +250,34 @@ func runLoad(c command, args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// loadFlagSet returns load's flags, which set f.
+func loadFlagSet(f *loadFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.IntVar(&f.n, "n", 0, "number of concurrent clients (required)")
+	fs.StringVar(&f.url, "url", "", "server `URL` (default: an embedded echo server; a child `connfsm serve` above 2000 clients)")
+	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long to run once every client is started")
+	fs.DurationVar(&f.ping, "ping", time.Second, "ping `interval` of each client")
+	fs.DurationVar(&f.pong, "pong-timeout", time.Second, "pong timeout of each client (at most -ping)")
+	fs.DurationVar(&f.sendEvery, "send-every", time.Second, "each client sends a small message this often and counts the echoes")
+	fs.DurationVar(&f.sample, "sample", 10*time.Second, "print a sample (goroutines, heap, CPU, alive) this often during the run")
+	fs.DurationVar(&f.restartAt, "restart-at", 0, "take the server down this long into the run (0: never); needs the embedded or child server")
+	fs.DurationVar(&f.downFor, "down-for", 3*time.Second, "with -restart-at, how long the server stays down")
+	fs.IntVar(&f.dialRate, "dial-rate", 1000, "clients started per second, so a large ramp does not flood the server")
+	fs.IntVar(&f.gogc, "gogc", loadGOGC, "garbage collector target percentage (GOGC) of load and of its child server; 100 is Go's default")
+	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
+	return fs
+}
+
+// parseLoadFlags parses load's arguments and checks the values; it prints
+// nothing.
+func parseLoadFlags(args []string) (loadFlags, error) {
+	var f loadFlags
+	if err := parseArgs(loadFlagSet(&f), args); err != nil {
+		return f, err
+	}
+	return f, f.check()
 }
 
 func (f *loadFlags) check() error {

@@ -19,28 +19,14 @@ import (
 // -until-stdin-eof, until stdin ends: a parent process that dies takes its
 // server with it).
 func runServe(c command, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:0", "WebSocket listen `address` (port 0: any free port)")
-	control := fs.String("control", "127.0.0.1:0", "control endpoint listen `address`; empty: no control endpoint")
-	remote := fs.Bool("allow-remote", false, "allow listening on addresses other than loopback (the control endpoint has no authentication)")
-	untilEOF := fs.Bool("until-stdin-eof", false, "also stop when stdin ends")
-	if code, done := parseFlags(fs, c, args, stdout, stderr); done {
+	cfg, err := parseServeFlags(args)
+	if code, done := reportUsage(serveFlagSet(new(serveConfig)), c, err, stdout, stderr); done {
 		return code
-	}
-	for _, a := range []struct{ flag, addr string }{{"addr", *addr}, {"control", *control}} {
-		if a.addr == "" && a.flag == "control" {
-			continue
-		}
-		if err := checkLoopback(a.addr); err != nil && !*remote {
-			fmt.Fprintf(stderr, "connfsm serve: -%s %q: %v (use -allow-remote to allow it)\n", a.flag, a.addr, err)
-			printUsage(fs, c, stderr)
-			return exitUsage
-		}
 	}
 
 	ctx, stop := interruptContext()
 	defer stop()
-	srv, err := echoserver.Start(*addr)
+	srv, err := echoserver.Start(cfg.addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "connfsm serve: %v\n", err)
 		return exitFail
@@ -48,8 +34,8 @@ func runServe(c command, args []string, stdout, stderr io.Writer) int {
 	defer srv.Close()
 	fmt.Fprintln(stdout, srv.URL())
 
-	if *control != "" {
-		ln, err := net.Listen("tcp", *control)
+	if cfg.control != "" {
+		ln, err := net.Listen("tcp", cfg.control)
 		if err != nil {
 			fmt.Fprintf(stderr, "connfsm serve: control: %v\n", err)
 			return exitFail
@@ -72,7 +58,7 @@ func runServe(c command, args []string, stdout, stderr io.Writer) int {
 	}
 
 	var eof <-chan struct{}
-	if *untilEOF {
+	if cfg.untilEOF {
 		ch := make(chan struct{})
 		go func() {
 			defer close(ch)
@@ -87,6 +73,41 @@ func runServe(c command, args []string, stdout, stderr io.Writer) int {
 	st := srv.Stats()
 	fmt.Fprintf(stderr, "connfsm serve: stopping: accepted %d, echoed %d, open %d\n", st.Accepted, st.Echoed, st.Open)
 	return exitOK
+}
+
+// serveConfig is serve's command line.
+type serveConfig struct {
+	addr, control string
+	allowRemote   bool
+	untilEOF      bool
+}
+
+// serveFlagSet returns serve's flags, which set cfg.
+func serveFlagSet(cfg *serveConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:0", "WebSocket listen `address` (port 0: any free port)")
+	fs.StringVar(&cfg.control, "control", "127.0.0.1:0", "control endpoint listen `address`; empty: no control endpoint")
+	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow listening on addresses other than loopback (the control endpoint has no authentication)")
+	fs.BoolVar(&cfg.untilEOF, "until-stdin-eof", false, "also stop when stdin ends")
+	return fs
+}
+
+// parseServeFlags parses serve's arguments and checks that both addresses
+// are loopback unless -allow-remote is given; it prints nothing.
+func parseServeFlags(args []string) (serveConfig, error) {
+	var cfg serveConfig
+	if err := parseArgs(serveFlagSet(&cfg), args); err != nil {
+		return cfg, err
+	}
+	for _, a := range []struct{ flag, addr string }{{"addr", cfg.addr}, {"control", cfg.control}} {
+		if a.addr == "" && a.flag == "control" {
+			continue
+		}
+		if err := checkLoopback(a.addr); err != nil && !cfg.allowRemote {
+			return cfg, fmt.Errorf("-%s %q: %w (use -allow-remote to allow it)", a.flag, a.addr, err)
+		}
+	}
+	return cfg, nil
 }
 
 // errNotLoopback is returned by checkLoopback for an address that would
