@@ -101,6 +101,9 @@ func TestReceiveOverLimit(t *testing.T) {
 				}))
 				got := make(chan int, len(sizes))
 				c, err := Dial(t.Context(), "ws://example.test/feed", WithHTTPClient(srv.client),
+					// NoWait: the oversized message may end the connection
+					// before it is released, and Dial would report that.
+					NoWait(),
 					WithReadLimit(limit), WithBackoff(Backoff{Initial: 1, Max: 1, Multiplier: 1, MaxAttempts: 1}),
 					OnMessage(func(_ context.Context, m Message) { got <- len(m.Data) }))
 				if err != nil {
