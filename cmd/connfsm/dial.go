@@ -273,7 +273,9 @@ func parseDialFlags(args []string) (dialConfig, error) {
 	return cfg, nil
 }
 
-// headerFlag is a repeatable -header 'Name: value'.
+// headerFlag is a repeatable -header 'Name: value'. Set refuses what
+// net/http would refuse to send, so a bad header is a usage error rather
+// than a handshake failing on every attempt.
 type headerFlag http.Header
 
 func (h headerFlag) String() string {
@@ -292,16 +294,41 @@ func (h headerFlag) Set(s string) error {
 	if !ok || k == "" || strings.ContainsAny(k, " \t") {
 		return errors.New("want 'Name: value'")
 	}
-	http.Header(h).Add(k, strings.TrimSpace(v))
+	if !isToken(k) {
+		return fmt.Errorf("header name %q is not an HTTP token", k)
+	}
+	v = strings.TrimSpace(v)
+	if i := strings.IndexFunc(v, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }); i >= 0 {
+		return fmt.Errorf("header value holds the control character %q", v[i])
+	}
+	http.Header(h).Add(k, v)
 	return nil
 }
 
-// stringsFlag is a repeatable string flag.
+// stringsFlag is the repeatable -subprotocol. Each must be an HTTP token,
+// as RFC 6455 §4.1 requires: net/http refuses to send others.
 type stringsFlag []string
 
 func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
 
 func (s *stringsFlag) Set(v string) error {
+	if !isToken(v) {
+		return errors.New("not an HTTP token")
+	}
 	*s = append(*s, v)
 	return nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2): visible
+// ASCII without delimiters.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
