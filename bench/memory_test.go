@@ -238,10 +238,30 @@ func settle() (runtime.MemStats, int) {
 	return ms, runtime.NumGoroutine()
 }
 
+// sharedHTTP is one HTTP client for every wsconn-shared connection. It
+// keeps no idle sockets: a handshake's connection is either upgraded
+// (then no longer the transport's) or closed.
+var sharedHTTP = &http.Client{Transport: func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DisableKeepAlives = true
+	return t
+}()}
+
+// idleWsconnShared is idleWsconn with one *http.Client shared by all
+// clients (WithHTTPClient), instead of the transport of its own each client
+// makes by default.
+func idleWsconnShared(url string) (func() error, error) {
+	c, err := wsconn.Dial(context.Background(), url, wsconn.WithHTTPClient(sharedHTTP))
+	if err != nil {
+		return nil, err
+	}
+	return func() error { return c.Close(context.Background()) }, nil
+}
+
 var idlers = []struct {
 	name string
 	open idleConn
-}{{"raw", idleRaw}, {"wsconn", idleWsconn}}
+}{{"raw", idleRaw}, {"wsconn", idleWsconn}, {"wsconn-shared", idleWsconnShared}}
 
 // TestIdleCost checks what BenchmarkIdle measures, with a few connections:
 // each raw connection costs one goroutine, each Alive wsconn client three
@@ -249,7 +269,7 @@ var idlers = []struct {
 // both cost heap.
 func TestIdleCost(t *testing.T) {
 	p := startServerProcess(t)
-	want := map[string]float64{"raw": 1, "wsconn": 3}
+	want := map[string]float64{"raw": 1, "wsconn": 3, "wsconn-shared": 3}
 	for _, id := range idlers {
 		t.Run(id.name, func(t *testing.T) {
 			cost, err := measureIdle(p.url+"echo", 8, id.open)
