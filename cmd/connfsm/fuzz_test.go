@@ -152,8 +152,8 @@ var fuzzCommands = map[string]fuzzCommand{
 //
 // Properties: no panic; parsing and run agree (-h: exit 0 and the usage on
 // stdout; an error: exit 2, the same message and the usage on stderr,
-// nothing on stdout); every line of an error names something the user
-// typed or the flag at fault; a valid command line written back as
+// nothing on stdout); an error (each error it joins) names something the
+// user typed or the flag at fault; a valid command line written back as
 // arguments parses to the same settings, and those settings keep the
 // command's promises (positive durations where required, loopback
 // addresses, headers net/http can send).
@@ -257,9 +257,9 @@ func checkCommandLine(t *testing.T, args []string) {
 	}
 }
 
-// checkNamesInput checks that each line of a parse error names what is at
-// fault: one of the arguments (as typed or quoted), the name of a flag
-// argument, or one of the command's flags.
+// checkNamesInput checks that a parse error, or each of the errors it
+// joins, names what is at fault: one of the arguments (as typed or
+// quoted), the name of a flag argument, or one of the command's flags.
 func checkNamesInput(t *testing.T, err error, args []string, fs *flag.FlagSet) {
 	t.Helper()
 	var anchors []string
@@ -275,16 +275,20 @@ func checkNamesInput(t *testing.T, err error, args []string, fs *flag.FlagSet) {
 	}
 	fs.VisitAll(func(f *flag.Flag) { anchors = append(anchors, "-"+f.Name) })
 	anchors = append(anchors, "no URL given")
-	for _, line := range strings.Split(err.Error(), "\n") {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
 		named := false
 		for _, a := range anchors {
-			if strings.Contains(line, a) {
+			if strings.Contains(e.Error(), a) {
 				named = true
 				break
 			}
 		}
 		if !named {
-			t.Errorf("error line %q of %q names neither an argument of %q nor a flag", line, err, args)
+			t.Errorf("error %q names neither an argument of %q nor a flag", e, args)
 		}
 	}
 }
