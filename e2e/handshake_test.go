@@ -125,6 +125,13 @@ func TestHandshakeStatus(t *testing.T) {
 // TestTLS dials a TLS server whose certificate is signed by a test CA: a
 // client that does not trust it gives up at once; one that does connects.
 func TestTLS(t *testing.T) {
+	// The first verification against the system roots loads and parses
+	// them, which under the race detector can take longer than the
+	// handshake timeout and turn the first attempt into a (transient)
+	// timeout. Load them before the clock starts.
+	if _, err := x509.SystemCertPool(); err != nil {
+		t.Fatalf("system roots: %v", err)
+	}
 	srv := newEchoServer(t, nil)
 	srv.start(t, true)
 	tests := []struct {

@@ -35,9 +35,6 @@ type Client struct {
 	ready    chan struct{} // closed when the first connection is released
 	readyOne sync.Once
 	detach   func() bool // unregisters the lifetime context
-	// transport is the client's own when no *http.Client was given; its
-	// idle sockets are closed when the client is.
-	transport *http.Transport
 
 	// Owned by the lifecycle: written only by hooks, which run one at a
 	// time, and read by the tasks they start.
@@ -91,11 +88,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	c.closed, c.closedCancel = context.WithCancel(context.Background())
 	hc := cfg.httpClient
 	if hc == nil {
-		// A transport of its own, so that a socket kept idle after a refused
-		// handshake is closed with the client instead of lingering in
-		// http.DefaultClient's pool.
-		c.transport = http.DefaultTransport.(*http.Transport).Clone()
-		hc = &http.Client{Transport: c.transport}
+		hc = defaultHTTPClient()
 	}
 	c.dialOpts = &websocket.DialOptions{
 		HTTPClient:      hc,
@@ -153,6 +146,16 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 		OnExit(connfsm.Closing, hook((*Client).exitClosing)).
 		OnEnter(connfsm.Closed, hook((*Client).enterClosed)).
 		Build()
+})
+
+// defaultHTTPClient is shared by the clients not given one. Keep-alives
+// are off: an upgraded connection is hijacked anyway, and a refused
+// handshake's socket is then closed at once instead of idling in a pool
+// after its client gave up. One shared transport costs nothing per client.
+var defaultHTTPClient = sync.OnceValue(func() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	return &http.Client{Transport: tr}
 })
 
 type clientKey struct{}
@@ -279,9 +282,6 @@ func (c *Client) enterClosed(ctx context.Context, t step) {
 	c.errMu.Unlock()
 	if c.detach != nil {
 		c.detach()
-	}
-	if c.transport != nil {
-		c.transport.CloseIdleConnections()
 	}
 	_ = c.m.Stop(ctx) // from inside: requests the stop and returns
 }

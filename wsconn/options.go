@@ -185,8 +185,8 @@ func WithCompression(m websocket.CompressionMode) Option {
 // WithHTTPClient sets the HTTP client used for handshakes: custom TLS roots,
 // proxies, or an in-memory transport in tests. Its Timeout, if set, also
 // bounds each handshake. A refused handshake may leave an idle socket in
-// its pool: closing those is the caller's (CloseIdleConnections), whereas
-// the client's own default transport is closed with the client.
+// its pool: closing those is the caller's (CloseIdleConnections). The
+// default client has keep-alives off, so it keeps none.
 func WithHTTPClient(h *http.Client) Option { return func(c *config) { c.httpClient = h } }
 
 // OnConnect sets a hook run on every entry into Alive, before sends are

@@ -102,6 +102,7 @@ type loadReport struct {
 	Samples      []loadSample      `json:"samples,omitempty"`
 	Growth       *loadGrowth       `json:"growth,omitempty"`
 	Restart      *loadRestart      `json:"restart,omitempty"`
+	Chaos        []chaosEvent      `json:"chaos,omitempty"`
 	Closed       int               `json:"closed"`
 	CloseSeconds float64           `json:"close_seconds"`
 	// GoroutinesLeft is NumGoroutine after closing, minus the baseline
@@ -193,6 +194,7 @@ type loadFlags struct {
 	sample    time.Duration
 	restartAt time.Duration
 	downFor   time.Duration
+	chaos     time.Duration
 	dialRate  int
 	gogc      int
 	json      bool
@@ -264,6 +266,7 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs.DurationVar(&f.sample, "sample", 10*time.Second, "print a sample (goroutines, heap, CPU, alive) this often during the run")
 	fs.DurationVar(&f.restartAt, "restart-at", 0, "take the server down this long into the run (0: never); needs the embedded or child server")
 	fs.DurationVar(&f.downFor, "down-for", 3*time.Second, "with -restart-at, how long the server stays down")
+	fs.DurationVar(&f.chaos, "chaos", 0, "apply a random fault (reset, blackhole, restart) about this often, until 30s before the end (0: never); needs the embedded or child server")
 	fs.IntVar(&f.dialRate, "dial-rate", 1000, "clients started per second, so a large ramp does not flood the server")
 	fs.IntVar(&f.gogc, "gogc", loadGOGC, "garbage collector target percentage (GOGC) of load and of its child server; 100 is Go's default")
 	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
@@ -307,6 +310,14 @@ func (f *loadFlags) check() error {
 		p = append(p, fmt.Errorf("-restart-at must not be negative, got %v", f.restartAt))
 	case f.restartAt > 0 && f.url != "":
 		p = append(p, errors.New("-restart-at needs the embedded or child server: an external server (-url) cannot be restarted"))
+	case f.chaos < 0:
+		p = append(p, fmt.Errorf("-chaos must not be negative, got %v", f.chaos))
+	case f.chaos > 0 && f.url != "":
+		p = append(p, fmt.Errorf("-chaos needs the embedded or child server, not -url %q", f.url))
+	case f.chaos > 0 && f.restartAt > 0:
+		p = append(p, fmt.Errorf("-chaos and -restart-at cannot be combined"))
+	case f.chaos > 0 && f.duration <= chaosRecovery:
+		p = append(p, fmt.Errorf("-chaos needs -duration above %v (the recovery time at the end), got %v", chaosRecovery, f.duration))
 	case f.restartAt > 0 && f.restartAt+f.downFor >= f.duration:
 		p = append(p, fmt.Errorf("-restart-at (%v) plus -down-for (%v) must end before -duration (%v)", f.restartAt, f.downFor, f.duration))
 	}
@@ -530,6 +541,8 @@ func (cnt *loadCounters) lostCause(err error) {
 
 // runLoadClients starts the clients, runs them, fills r and closes them.
 func runLoadClients(ctx context.Context, f loadFlags, srv *loadServer, r *loadReport, stderr io.Writer) int {
+	// The progress line and the samples are written from two goroutines.
+	stderr = &lockedWriter{w: stderr}
 	var cnt loadCounters
 	if f.restartAt > 0 {
 		cnt.dialBuckets = make([]atomic.Int64, (f.downFor+loadRecoverWait+time.Second)/loadBucket)
@@ -593,6 +606,11 @@ func runLoadClients(ctx context.Context, f loadFlags, srv *loadServer, r *loadRe
 		restarted = make(chan *loadRestart, 1)
 		go func() { restarted <- runRestart(ctx, srv, &cnt, f.n, steady, f.restartAt, f.downFor) }()
 	}
+	var chaos chan []chaosEvent
+	if f.chaos > 0 && !interrupted {
+		chaos = make(chan []chaosEvent, 1)
+		go func() { chaos <- runChaos(ctx, srv, f, steady) }()
+	}
 	// The steady run, with a sample every f.sample.
 	prev := sampler.take(steady)
 	end := steady.Add(f.duration)
@@ -621,6 +639,9 @@ func runLoadClients(ctx context.Context, f loadFlags, srv *loadServer, r *loadRe
 	}
 	if restarted != nil {
 		r.Restart = <-restarted // bounded: runRestart gives up after loadRecoverWait
+	}
+	if chaos != nil {
+		r.Chaos = <-chaos // ends chaosRecovery before the end of the run
 	}
 	last := sampler.take(time.Now())
 	r.CPUSeconds, r.ServerCPUSeconds, r.GCCPUSeconds = -1, 0, last.gcCPU-first.gcCPU
@@ -1169,6 +1190,9 @@ func startProgress(w io.Writer, n int, cnt *loadCounters) *stopper {
 // isCharDevice reports whether w is a terminal (whatever NO_COLOR says:
 // this is about rewriting a line, not colour).
 func isCharDevice(w io.Writer) bool {
+	if lw, ok := w.(*lockedWriter); ok {
+		w = lw.w
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -1200,6 +1224,14 @@ func printLoadReport(w io.Writer, r loadReport) {
 	if g := r.Growth; g != nil {
 		fmt.Fprintf(w, "  growth %.0fs→%.0fs  heap live %+.1f MiB (%+.1f%%), heap in use %+.1f MiB, goroutines %+d\n",
 			g.FromT, g.ToT, float64(g.HeapLiveBytes)/(1<<20), g.HeapLivePct, float64(g.HeapInuseBytes)/(1<<20), g.Goroutines)
+	}
+	if len(r.Chaos) > 0 {
+		count := map[string]int{}
+		for _, ev := range r.Chaos {
+			count[ev.Fault]++
+		}
+		fmt.Fprintf(w, "  chaos              %d faults: %d reset, %d blackhole, %d restart\n",
+			len(r.Chaos), count["reset"], count["blackhole"], count["restart"])
 	}
 	if rs := r.Restart; rs != nil {
 		fmt.Fprintf(w, "  restart            down at %.1fs for %.1fs", rs.At, rs.DownSeconds)
@@ -1238,4 +1270,16 @@ func formatCauses(m map[string]uint64) string {
 		fmt.Fprintf(&b, ", %d %s", m[k], k)
 	}
 	return b.String()
+}
+
+// lockedWriter serialises writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -169,3 +169,31 @@ func TestLoadRestart(t *testing.T) {
 		t.Errorf("stderr has %d sample lines, want 3:\n%s", got, stderr.String())
 	}
 }
+
+func TestLoadChaos(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	// -duration must exceed the 30s recovery window; -chaos 2s then applies
+	// faults in the first few seconds only.
+	code := run([]string{"load", "-n", "50", "-duration", "34s", "-chaos", "2s", "-ping", "200ms", "-pong-timeout", "200ms", "-sample", "5s", "-json"}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("load -chaos exit %d\nstderr:\n%s", code, stderr.String())
+	}
+	var r struct {
+		Alive int `json:"alive"`
+		Chaos []struct {
+			Fault string `json:"fault"`
+			Err   string `json:"err"`
+		} `json:"chaos"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("report: %v\n%s", err, stdout.String())
+	}
+	if r.Alive != 50 || len(r.Chaos) == 0 {
+		t.Errorf("alive %d, chaos faults %d; want 50 alive after at least one fault", r.Alive, len(r.Chaos))
+	}
+	for _, ev := range r.Chaos {
+		if ev.Err != "" {
+			t.Errorf("fault %s failed: %s", ev.Fault, ev.Err)
+		}
+	}
+}
