@@ -120,7 +120,7 @@ var fuzzCommands = map[string]fuzzCommand{
 			f := c.(loadFlags)
 			return []string{"-n", strconv.Itoa(f.n), "-url", f.url, "-duration", f.duration.String(),
 				"-ping", f.ping.String(), "-pong-timeout", f.pong.String(), "-send-every", f.sendEvery.String(),
-				"-sample", f.sample.String(), "-restart-at", f.restartAt.String(), "-down-for", f.downFor.String(),
+				"-sample", f.sample.String(), "-restart-at", f.restartAt.String(), "-down-for", f.downFor.String(), "-chaos", f.chaos.String(),
 				"-dial-rate", strconv.Itoa(f.dialRate), "-gogc", strconv.Itoa(f.gogc), "-json=" + strconv.FormatBool(f.json)}
 		},
 		check: func(t *testing.T, c any) {
@@ -136,6 +136,9 @@ var fuzzCommands = map[string]fuzzCommand{
 			}
 			if f.restartAt > 0 && (f.url != "" || f.restartAt+f.downFor >= f.duration) {
 				t.Errorf("-restart-at %v, -down-for %v, -duration %v, -url %q: a restart that cannot happen", f.restartAt, f.downFor, f.duration, f.url)
+			}
+			if f.chaos < 0 || (f.chaos > 0 && (f.url != "" || f.restartAt > 0)) {
+				t.Errorf("-chaos %v with -url %q and -restart-at %v: chaos that cannot happen", f.chaos, f.url, f.restartAt)
 			}
 			if u, err := url.Parse(f.url); f.url != "" && (err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "") {
 				t.Errorf("-url %q accepted", f.url)
@@ -172,7 +175,7 @@ func FuzzFlags(f *testing.F) {
 		{3, "-addr 127.0.0.1:0 -control \x00"}, {3, "-addr\x00:0"}, {3, "-addr 0.0.0.0:0 -allow-remote"},
 		{3, "-control [::1]:9 -until-stdin-eof"}, {3, "-addr localhost"},
 		{4, "-n 10 -duration 2s"}, {4, "-n 1 -ping 1s -pong-timeout 2s"}, {4, "-n 1 -url http://x"},
-		{4, "-n 1 -restart-at 1s -down-for 1s -duration 5s"}, {4, "-n 0x10 -gogc 0"}, {4, ""}, {4, "-n 1 -sample -1ns"},
+		{4, "-n 1 -restart-at 1s -down-for 1s -duration 5s"}, {4, "-n 5 -chaos 2s -duration 1m"}, {4, "-n 1 -chaos 1s -restart-at 1s"}, {4, "-n 0x10 -gogc 0"}, {4, ""}, {4, "-n 1 -sample -1ns"},
 		{5, "frobnicate -x"}, {5, "-h"}, {5, "help"}, {5, ""}, {5, "load -n 1 -h"}, {5, "dial"}, {5, "diagram -format mermaid"},
 	}
 	for _, s := range seeds {
