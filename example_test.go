@@ -14,7 +14,7 @@ import (
 func ExampleDefinition() {
 	ctx := context.Background()
 	m := connfsm.Definition().Start(ctx, fsm.Config[connfsm.State, connfsm.Event]{
-		Observer: func(r fsm.Record[connfsm.State, connfsm.Event]) {
+		Observer: func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 			switch r.Kind {
 			case fsm.RecordTransition:
 				fmt.Printf("%v --%v--> %v (epoch %d)\n", r.From, r.Event, r.To, r.Epoch)

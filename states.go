@@ -43,6 +43,7 @@ var States = []State{Connecting, Alive, Reconnecting, Closing, Closed}
 
 var stateNames = [...]string{"Connecting", "Alive", "Reconnecting", "Closing", "Closed"}
 
+// String returns the state's name, e.g. "Reconnecting".
 func (s State) String() string {
 	if int(s) < len(stateNames) {
 		return stateNames[s]

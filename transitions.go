@@ -35,6 +35,7 @@ var Events = []Event{Connected, DialFailed, Lost, RetryDue, GaveUp, Close, Close
 
 var eventNames = [...]string{"Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone"}
 
+// String returns the event's name, e.g. "DialFailed".
 func (e Event) String() string {
 	if int(e) < len(eventNames) {
 		return eventNames[e]

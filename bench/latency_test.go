@@ -44,7 +44,7 @@ func newSteps(onLost func()) *steps {
 		dialFailed: make(chan time.Time, room), retry: make(chan time.Time, room), onLost: onLost}
 }
 
-func (s *steps) observe(r fsm.Record[connfsm.State, connfsm.Event]) {
+func (s *steps) observe(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 	now := time.Now()
 	var ch chan time.Time
 	switch {

@@ -74,7 +74,7 @@ func newRecorder() *recorder { return &recorder{changed: make(chan struct{}, 1)}
 
 func (r *recorder) option() wsconn.Option { return wsconn.OnTransition(r.observe) }
 
-func (r *recorder) observe(rec fsm.Record[connfsm.State, connfsm.Event]) {
+func (r *recorder) observe(_ context.Context, rec fsm.Record[connfsm.State, connfsm.Event]) {
 	s := step{name: rec.From.String() + "-" + rec.Event.String() + "->" + rec.To.String(), at: time.Now()}
 	s.cause, _ = rec.Payload.(error) // an error payload only: connections must not be retained
 	if r.hook != nil {

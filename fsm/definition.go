@@ -22,6 +22,7 @@ const (
 	kindInvalid Kind = 255 // a rule with a reported problem; never in a built Definition
 )
 
+// String returns "transition", "ignore" or "reject".
 func (k Kind) String() string {
 	switch k {
 	case KindTransition:
@@ -235,6 +236,7 @@ type BuildError struct {
 	Problems []string
 }
 
+// Error lists every problem, one per line.
 func (e *BuildError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "fsm: invalid definition (%d problem", len(e.Problems))
@@ -529,6 +531,7 @@ type ExitError struct {
 	Event string // the event that caused it; empty when the machine stopped
 }
 
+// Error names the state left and the event that left it.
 func (e *ExitError) Error() string {
 	if e.Event == "" {
 		return fmt.Sprintf("fsm: state %s exited: machine stopped", e.State)
@@ -545,6 +548,7 @@ type RejectedError struct {
 	State, Event, Reason string
 }
 
+// Error names the event, the state and the reason for the rejection.
 func (e *RejectedError) Error() string {
 	return fmt.Sprintf("fsm: event %s rejected in state %s: %s", e.Event, e.State, e.Reason)
 }
@@ -559,4 +563,7 @@ var (
 	ErrStateExited = errors.New("fsm: state exited")
 	// ErrStopped is returned by Fire on a stopped machine.
 	ErrStopped = errors.New("fsm: machine stopped")
+	// ErrUnknownEvent is matched by the error of Fire with an event the
+	// definition does not list, and by the failure of a task that emits one.
+	ErrUnknownEvent = errors.New("fsm: unknown event")
 )

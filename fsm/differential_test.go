@@ -84,7 +84,7 @@ func TestDifferentialLooplab(t *testing.T) {
 		}
 
 		var last fsm.Record[state, event]
-		m := d.Start(context.Background(), fsm.Config[state, event]{Observer: func(r fsm.Record[state, event]) { last = r }})
+		m := d.Start(context.Background(), fsm.Config[state, event]{Observer: func(_ context.Context, r fsm.Record[state, event]) { last = r }})
 		defer m.Stop(context.Background())
 		oracle := looplab.NewFSM(A.String(), desc, nil)
 		ctx := context.Background()

@@ -55,7 +55,7 @@ func Example() {
 	}
 	closedAgain := make(chan struct{})
 	m := def.Start(context.Background(), fsm.Config[Door, DoorEvent]{
-		Observer: func(r fsm.Record[Door, DoorEvent]) {
+		Observer: func(_ context.Context, r fsm.Record[Door, DoorEvent]) {
 			switch r.Kind {
 			case fsm.RecordTransition:
 				fmt.Printf("%v: %v -%v-> %v (epoch %d)\n", r.Kind, r.From, r.Event, r.To, r.Epoch)

@@ -18,8 +18,11 @@ const DefaultJoinTimeout = 5 * time.Second
 type Config[S, E comparable] struct {
 	// Observer, if not nil, receives a Record for every step the machine
 	// takes. It is called by one goroutine at a time, in order, from inside
-	// the machine: it must not block for long; it may call Fire.
-	Observer func(Record[S, E])
+	// the machine: it must not block for long. ctx comes from inside the
+	// machine, so Fire and Stop called with it enqueue and return; Stop
+	// called from the observer with any other context would wait for the
+	// observer itself.
+	Observer func(ctx context.Context, r Record[S, E])
 	// JoinTimeout bounds how long leaving a state waits for its tasks to
 	// return; tasks still running then are reported as stragglers and the
 	// machine moves on. Zero means DefaultJoinTimeout; negative means no bound.
@@ -30,7 +33,7 @@ type Config[S, E comparable] struct {
 // concurrent use.
 type Machine[S, E comparable] struct {
 	def         *Definition[S, E]
-	obs         func(Record[S, E])
+	obs         func(context.Context, Record[S, E])
 	joinTimeout time.Duration
 	ctx         context.Context // handed to hooks and tasks; carries the inside marker
 	cancel      context.CancelCauseFunc
@@ -65,6 +68,7 @@ const (
 	opEvent op = iota
 	opStop
 	opTaskFailed
+	opStragglerReturned
 )
 
 type item struct {
@@ -76,6 +80,13 @@ type item struct {
 }
 
 type machineKey[S, E comparable] struct{ m *Machine[S, E] }
+
+// scope is one state entry's tasks: their state, epoch and group.
+type scope struct {
+	si    int
+	epoch uint64
+	g     *tasks.Group
+}
 
 // Start starts a machine in the definition's initial state: its enter hooks
 // run and its tasks start before Start returns. When ctx is done the machine
@@ -125,7 +136,7 @@ func (m *Machine[S, E]) Start(ctx context.Context) {
 	m.ctx, m.cancel = context.WithValue(base, machineKey[S, E]{m}, m), cancel
 	if m.obs != nil {
 		s := d.states[d.initial]
-		m.obs(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: s, To: s, Epoch: 1})
+		m.obs(m.ctx, Record[S, E]{Kind: RecordStarted, When: time.Now(), From: s, To: s, Epoch: 1})
 	}
 	t := Transition[S, E]{From: d.states[d.initial], To: d.states[d.initial], Epoch: 1}
 	for _, h := range d.per[d.initial].enter {
@@ -174,14 +185,20 @@ func (m *Machine[S, E]) Fire(ctx context.Context, event E) error {
 // another and never waits for a join that includes its caller, as long as
 // code inside the machine passes the context it was given.
 //
+// An event fired with FireWith is never dropped as stale, even when a task
+// fires it with its own context: Fire is a request to the machine as it is
+// now (a user's Close must close whatever the state), whereas a task
+// reports on its own state entry with its Emit, whose events are dropped
+// once that entry is over.
+//
 // On a stopped machine, FireWith returns ErrStopped. An event not in the
-// definition returns an error naming it. In both cases the payload is
-// disposed.
+// definition returns an error matching ErrUnknownEvent and naming it. In
+// both cases the payload is disposed.
 func (m *Machine[S, E]) FireWith(ctx context.Context, event E, payload any) error {
 	ei, ok := m.def.eventIndex(event)
 	if !ok {
 		dispose(payload)
-		return fmt.Errorf("fsm: unknown event %v", event)
+		return fmt.Errorf("%w: %v", ErrUnknownEvent, event)
 	}
 	if m.stopped.Load() {
 		dispose(payload)
@@ -212,6 +229,28 @@ func (m *Machine[S, E]) FireWith(ctx context.Context, event E, payload any) erro
 		m.drain()
 	}
 	return err
+}
+
+// Post queues event with payload and returns at once: the event is
+// processed by another goroutine, after the events queued before it, and
+// its outcome reaches the observer. Unlike FireWith, Post never runs a step
+// on the calling goroutine, so the caller never waits for a join. Like
+// FireWith, it returns ErrStopped on a stopped machine and an error
+// matching ErrUnknownEvent for an event not in the definition, disposing
+// the payload.
+func (m *Machine[S, E]) Post(event E, payload any) error {
+	ei, ok := m.def.eventIndex(event)
+	if !ok {
+		dispose(payload)
+		return fmt.Errorf("%w: %v", ErrUnknownEvent, event)
+	}
+	if m.stopped.Load() {
+		dispose(payload)
+		return ErrStopped
+	}
+	m.enqueue(item{ev: int32(ei), payload: payload})
+	m.kick()
+	return nil
 }
 
 // Stop stops the machine: the current state is exited as by a transition
@@ -314,11 +353,15 @@ func (m *Machine[S, E]) process(it *item) error {
 	case opStop:
 		m.stop()
 		return nil
-	case opTaskFailed:
+	case opTaskFailed, opStragglerReturned:
 		if m.obs != nil {
-			s := m.def.states[it.ev] // the failed task's state, not necessarily the current one
-			m.observe(Record[S, E]{Kind: RecordTaskFailed, From: s, To: s,
-				Epoch: it.epoch, Task: it.task, Err: it.payload.(error)})
+			kind := RecordTaskFailed
+			if it.op == opStragglerReturned {
+				kind = RecordStragglerReturned
+			}
+			s := m.def.states[it.ev] // the task's state, not necessarily the current one
+			err, _ := it.payload.(error)
+			m.observe(Record[S, E]{Kind: kind, From: s, To: s, Epoch: it.epoch, Task: it.task, Err: err})
 		}
 		return nil
 	}
@@ -370,7 +413,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], ev int32, payload any) {
 	if g := m.group; g != nil {
 		m.group = nil
 		join = g.Stop(c.leaves, m.joinTimeout)
-		m.reportStragglers(from, join)
+		m.reportStragglers(from, g, join)
 	}
 	exit, enter := d.per[from].exit, d.per[c.to].enter
 	// Only hooks and actions receive the Transition: a step without them
@@ -412,7 +455,7 @@ func (m *Machine[S, E]) stop() {
 	if g := m.group; g != nil {
 		m.group = nil
 		join = g.Stop(&ExitError{State: d.stateNames[m.cur]}, m.joinTimeout)
-		m.reportStragglers(m.cur, join)
+		m.reportStragglers(m.cur, g, join)
 	}
 	t := Transition[S, E]{From: d.states[m.cur], Epoch: m.epoch, Stopping: true}
 	for _, h := range d.per[m.cur].exit {
@@ -431,57 +474,91 @@ func (m *Machine[S, E]) startTasks(si int) {
 	if len(specs) == 0 {
 		return
 	}
-	epoch := m.epoch
-	fail := m.def.per[si].fail
-	g := tasks.New(m.ctx, func(name string, err error) {
-		// ev carries the task's state: the machine may have left it by the
-		// time the failure is processed.
-		m.enqueue(item{op: opTaskFailed, ev: int32(si), epoch: epoch, task: name, payload: err})
-		if fail >= 0 {
-			m.enqueue(item{ev: int32(fail), epoch: epoch, payload: err})
-		}
-		m.kick()
+	sc := &scope{si: si, epoch: m.epoch}
+	sc.g = tasks.New(m.ctx, func(name string, err error) {
+		m.taskFailed(sc, name, err)
 	})
-	emit := func(e E, payload any) { m.emit(si, epoch, g, e, payload) }
-	m.group = g
+	m.group = sc.g
 	for _, s := range specs {
-		fn := s.fn
-		g.Go(s.name, func(ctx context.Context) error { return fn(ctx, emit) })
+		fn, name := s.fn, s.name
+		emit := func(e E, payload any) { m.emit(sc, name, e, payload) }
+		sc.g.Go(name, func(ctx context.Context) error { return fn(ctx, emit) })
 	}
 }
 
-// emit enqueues an event from a task of state si entered at epoch. An event
-// that leaves the state cancels the task's siblings before it is queued, so
-// none of them takes another step with a live context after it.
-func (m *Machine[S, E]) emit(si int, epoch uint64, g *tasks.Group, e E, payload any) {
-	ei, ok := m.def.eventIndex(e)
-	if !ok {
-		dispose(payload)
-		g.Cancel(fmt.Errorf("fsm: task emitted unknown event %v", e))
-		return
+// taskFailed reports a failed task of sc and fires its state's failure
+// event, if it has one, stamped with sc's epoch.
+func (m *Machine[S, E]) taskFailed(sc *scope, name string, err error) {
+	// ev carries the task's state: the machine may have left it by the
+	// time the failure is processed.
+	m.enqueue(item{op: opTaskFailed, ev: int32(sc.si), epoch: sc.epoch, task: name, payload: err})
+	if fail := m.def.per[sc.si].fail; fail >= 0 {
+		m.enqueue(item{ev: int32(fail), epoch: sc.epoch, payload: err})
 	}
-	if c := &m.def.cells[si*len(m.def.events)+ei]; c.kind == KindTransition {
-		g.Cancel(c.leaves)
-	}
-	m.enqueue(item{ev: int32(ei), epoch: epoch, payload: payload})
 	m.kick()
 }
 
-func (m *Machine[S, E]) reportStragglers(si int, join tasks.Report) {
+// emit enqueues an event from the task name of sc. An event the definition
+// does not know is a bug in the task: it fails as if it had returned an
+// error matching ErrUnknownEvent, so its siblings stop and the failure is
+// reported rather than lost.
+func (m *Machine[S, E]) emit(sc *scope, name string, e E, payload any) {
+	ei, ok := m.def.eventIndex(e)
+	if !ok {
+		dispose(payload)
+		err := fmt.Errorf("%w: task %q emitted %v", ErrUnknownEvent, name, e)
+		if sc.g.Context().Err() == nil { // a late emit of a cancelled task is no failure
+			sc.g.Cancel(&tasks.TaskError{Task: name, Err: err})
+			m.taskFailed(sc, name, err)
+		}
+		return
+	}
+	m.emitKnown(sc, ei, payload)
+}
+
+// emitKnown enqueues event ei from a task of sc. An event that leaves the
+// state cancels the task's siblings before it is queued, so none of them
+// takes another step with a live context after it.
+func (m *Machine[S, E]) emitKnown(sc *scope, ei int, payload any) {
+	if c := &m.def.cells[sc.si*len(m.def.events)+ei]; c.kind == KindTransition {
+		sc.g.Cancel(c.leaves)
+	}
+	m.enqueue(item{ev: int32(ei), epoch: sc.epoch, payload: payload})
+	m.kick()
+}
+
+// reportStragglers reports the tasks of state si that the join left
+// running, and reports each again, with what it returned, once it has.
+func (m *Machine[S, E]) reportStragglers(si int, g *tasks.Group, join tasks.Report) {
 	if m.obs == nil {
 		return
 	}
+	left := false
 	for _, r := range join.Tasks {
 		if r.Straggler {
+			left = true
 			m.observe(Record[S, E]{Kind: RecordStraggler, From: m.def.states[si], To: m.def.states[si],
 				Epoch: m.epoch, Task: r.Name, Join: join})
 		}
 	}
+	if !left {
+		return
+	}
+	epoch := m.epoch
+	go func() {
+		late := g.Wait() // the group is stopped: this waits for the stragglers alone
+		for i, r := range join.Tasks {
+			if r.Straggler {
+				m.enqueue(item{op: opStragglerReturned, ev: int32(si), epoch: epoch, task: r.Name, payload: late.Tasks[i].Err})
+			}
+		}
+		m.kick()
+	}()
 }
 
 func (m *Machine[S, E]) observe(r Record[S, E]) {
 	r.When = time.Now()
-	m.obs(r)
+	m.obs(m.ctx, r)
 }
 
 // scanEvents is the number of events up to which eventIndex compares them in

@@ -105,7 +105,7 @@ type recorder struct {
 	recs []fsm.Record[state, event]
 }
 
-func (r *recorder) observe(rec fsm.Record[state, event]) {
+func (r *recorder) observe(_ context.Context, rec fsm.Record[state, event]) {
 	r.mu.Lock()
 	r.recs = append(r.recs, rec)
 	r.mu.Unlock()
@@ -134,8 +134,8 @@ func line(rec fsm.Record[state, event]) string {
 		return fmt.Sprintf("%v %v %v #%d", rec.Kind, rec.From, rec.Event, rec.Epoch)
 	case fsm.RecordStraggler:
 		return fmt.Sprintf("straggler %v #%d %s", rec.From, rec.Epoch, rec.Task)
-	case fsm.RecordTaskFailed:
-		return fmt.Sprintf("task_failed %v #%d %s: %v", rec.From, rec.Epoch, rec.Task, rec.Err)
+	case fsm.RecordTaskFailed, fsm.RecordStragglerReturned:
+		return fmt.Sprintf("%v %v #%d %s: %v", rec.Kind, rec.From, rec.Epoch, rec.Task, rec.Err)
 	default:
 		return fmt.Sprintf("%v %v #%d", rec.Kind, rec.From, rec.Epoch)
 	}
@@ -210,7 +210,7 @@ func TestFireResult(t *testing.T) {
 		{name: "ignored", before: []event{Go}, fire: X, wantState: B, wantEpoch: 2, wantLast: "ignored B X #2"},
 		{name: "rejected", fire: Back, wantErr: fsm.ErrRejected,
 			wantText: "fsm: event Back rejected in state A: only B goes back", wantState: A, wantEpoch: 1, wantLast: "rejected A Back #1"},
-		{name: "unknown event", fire: event(42), wantText: "fsm: unknown event event(42)", wantState: A, wantEpoch: 1, wantLast: "started A #1"},
+		{name: "unknown event", fire: event(42), wantErr: fsm.ErrUnknownEvent, wantText: "fsm: unknown event: event(42)", wantState: A, wantEpoch: 1, wantLast: "started A #1"},
 		{name: "back and forth", before: []event{Go, Back, X}, fire: Back, wantState: A, wantEpoch: 5, wantLast: "transition B -Back-> A #5"},
 	}
 	for _, tt := range tests {
@@ -312,7 +312,7 @@ func TestTransitionOrder(t *testing.T) {
 			Task(B, "b1", task("b1")).
 			OnExit(B, hook("exit B 1"))
 	})
-	m = d.Start(context.Background(), fsm.Config[state, event]{Observer: func(r fsm.Record[state, event]) {
+	m = d.Start(context.Background(), fsm.Config[state, event]{Observer: func(_ context.Context, r fsm.Record[state, event]) {
 		if m == nil { // the start record, from inside Start
 			l.add("observer: %s", line(r))
 			return
@@ -408,7 +408,8 @@ func TestStraggler(t *testing.T) {
 		// When the straggler finally emits, its event is stale.
 		time.Sleep(2 * time.Hour)
 		synctest.Wait()
-		diffLines(t, "records", []string{"started A #1", "straggler A #1 stubborn", "transition A -Go-> B #2", "stale B X #1"}, rec.lines())
+		diffLines(t, "records", []string{"started A #1", "straggler A #1 stubborn", "transition A -Go-> B #2", "stale B X #1",
+			"straggler_returned A #1 stubborn: <nil>"}, rec.lines())
 		if n := late.disposed.Load(); n != 1 {
 			t.Errorf("stale payload disposed %d times, want 1", n)
 		}
@@ -420,7 +421,7 @@ func TestStragglerAtStop(t *testing.T) {
 		d := stdDef(t, func(b *builder) {
 			b.Task(A, "stubborn", func(ctx context.Context, emit fsm.Emit[event]) error {
 				time.Sleep(time.Minute)
-				return nil
+				panic("too late")
 			})
 		})
 		m, rec := start(t, d, fsm.Config[state, event]{JoinTimeout: time.Second})
@@ -432,7 +433,85 @@ func TestStragglerAtStop(t *testing.T) {
 			t.Errorf("Stop took %v, want the 1s join timeout", got)
 		}
 		diffLines(t, "records", []string{"started A #1", "straggler A #1 stubborn", "stopped A #1"}, rec.lines())
-		time.Sleep(time.Minute) // the straggler ends in its own time
+		// The straggler ends in its own time; what it did then is reported,
+		// a panic included, even after the stop.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		diffLines(t, "records", []string{"started A #1", "straggler A #1 stubborn", "stopped A #1",
+			`straggler_returned A #1 stubborn: tasks: task "stubborn" panicked: too late`}, rec.lines())
+		recs := rec.records()
+		var pe *tasks.PanicError
+		if !errors.As(recs[len(recs)-1].Err, &pe) {
+			t.Errorf("straggler_returned Err = %v, want a *tasks.PanicError", recs[len(recs)-1].Err)
+		}
+	})
+}
+
+// TestTaskEmitsUnknownEvent: a task emitting an event the definition does
+// not list is a bug in that task. It fails like a task returning an error:
+// reported, its siblings cancelled, the state's failure event fired. The
+// machine must not sit in a state whose tasks were all cancelled.
+func TestTaskEmitsUnknownEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		causes := make(chan error, 1)
+		d := stdDef(t, func(b *builder) {
+			b.FailureEvent(A, Fail)
+			b.Task(A, "bad", func(ctx context.Context, emit fsm.Emit[event]) error {
+				emit(event(99), nil)
+				<-ctx.Done()
+				return nil
+			})
+			b.Task(A, "sibling", func(ctx context.Context, emit fsm.Emit[event]) error {
+				<-ctx.Done()
+				causes <- context.Cause(ctx)
+				return nil
+			})
+		})
+		m, rec := start(t, d, fsm.Config[state, event]{})
+		synctest.Wait()
+		diffLines(t, "records", []string{
+			"started A #1",
+			`task_failed A #1 bad: fsm: unknown event: task "bad" emitted event(99)`,
+			"transition A -Fail-> B #2",
+		}, rec.lines())
+		if cause := <-causes; !errors.Is(cause, fsm.ErrUnknownEvent) {
+			t.Errorf("sibling's cause = %v, want one matching fsm.ErrUnknownEvent", cause)
+		}
+		if m.State() != B {
+			t.Errorf("State() = %v, want B", m.State())
+		}
+	})
+}
+
+// TestObserverCallsIn: the observer runs inside the machine; Fire and Stop
+// called with the context it is given enqueue and return, where Stop with
+// a context of its own would wait for the observer itself.
+func TestObserverCallsIn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := stdDef(t, nil)
+		rec := &recorder{}
+		var m *machine
+		m = d.Start(context.Background(), fsm.Config[state, event]{Observer: func(ctx context.Context, r fsm.Record[state, event]) {
+			rec.observe(ctx, r)
+			if r.Kind != fsm.RecordTransition {
+				return
+			}
+			switch r.To {
+			case B:
+				if err := m.Fire(ctx, Back); err != nil {
+					t.Errorf("Fire from the observer: %v", err)
+				}
+			case A:
+				if err := m.Stop(ctx); err != nil {
+					t.Errorf("Stop from the observer: %v", err)
+				}
+			}
+		}})
+		if err := m.Fire(context.Background(), Go); err != nil {
+			t.Fatal(err)
+		}
+		<-m.Done()
+		diffLines(t, "records", []string{"started A #1", "transition A -Go-> B #2", "transition B -Back-> A #3", "stopped A #3"}, rec.lines())
 	})
 }
 
@@ -530,7 +609,7 @@ func TestHookFiresEvent(t *testing.T) {
 			}
 		})
 	})
-	m = d.Start(context.Background(), fsm.Config[state, event]{Observer: func(r fsm.Record[state, event]) {
+	m = d.Start(context.Background(), fsm.Config[state, event]{Observer: func(_ context.Context, r fsm.Record[state, event]) {
 		l.add("observer: %s", line(r))
 	}})
 	defer m.Stop(context.Background())
@@ -564,7 +643,7 @@ func TestConcurrentFire(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var order []tag
-	m := d.Start(context.Background(), fsm.Config[state, event]{Observer: func(r fsm.Record[state, event]) {
+	m := d.Start(context.Background(), fsm.Config[state, event]{Observer: func(_ context.Context, r fsm.Record[state, event]) {
 		if p, ok := r.Payload.(*disposable); ok {
 			mu.Lock()
 			order = append(order, p.tag)
@@ -723,14 +802,14 @@ func TestFailingTaskCancelsSibling(t *testing.T) {
 					}
 				})
 				rec := &recorder{}
-				m := d.Start(context.Background(), fsm.Config[state, event]{Observer: func(r fsm.Record[state, event]) {
+				m := d.Start(context.Background(), fsm.Config[state, event]{Observer: func(_ context.Context, r fsm.Record[state, event]) {
 					if r.Kind == fsm.RecordTaskFailed || r.Kind == fsm.RecordTransition {
 						processed.Store(true)
 						if p := siblingCtx.Load(); p != nil && (*p).Err() == nil {
 							violations.Add(1)
 						}
 					}
-					rec.observe(r)
+					rec.observe(context.Background(), r)
 				}})
 				time.Sleep(10 * time.Millisecond) // the heartbeat ticks a few times
 				close(release)
@@ -776,8 +855,8 @@ func TestTaskFailureAfterLeaving(t *testing.T) {
 			b.FailureEvent(A, Fail)
 		})
 		rec := &recorder{}
-		m = d.Start(context.Background(), fsm.Config[state, event]{Observer: func(r fsm.Record[state, event]) {
-			rec.observe(r)
+		m = d.Start(context.Background(), fsm.Config[state, event]{Observer: func(_ context.Context, r fsm.Record[state, event]) {
+			rec.observe(context.Background(), r)
 			if r.Kind == fsm.RecordRejected {
 				// While this step runs, Go is queued and then the task fails:
 				// its failure is queued behind Go.

@@ -32,6 +32,11 @@ const (
 	RecordDropped
 	// RecordStopped: the machine stopped in From; Join is its tasks' join.
 	RecordStopped
+	// RecordStragglerReturned: Task of From's entry Epoch, reported as a
+	// straggler, has returned at last; Err is what it returned (a
+	// *tasks.PanicError if it panicked), or nil. It may come after
+	// RecordStopped.
+	RecordStragglerReturned
 )
 
 var recordKindNames = [...]string{
@@ -44,8 +49,11 @@ var recordKindNames = [...]string{
 	RecordTaskFailed: "task_failed",
 	RecordDropped:    "dropped",
 	RecordStopped:    "stopped",
+
+	RecordStragglerReturned: "straggler_returned",
 }
 
+// String returns the kind's name as used in logs and JSON, e.g. "transition".
 func (k RecordKind) String() string {
 	if int(k) < len(recordKindNames) && recordKindNames[k] != "" {
 		return recordKindNames[k]

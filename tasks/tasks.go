@@ -230,6 +230,7 @@ type TaskError struct {
 	Err  error
 }
 
+// Error names the task and its error.
 func (e *TaskError) Error() string { return fmt.Sprintf("tasks: task %q failed: %v", e.Task, e.Err) }
 
 // Unwrap returns the task's error.
@@ -242,6 +243,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error names the task and the panic value.
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("tasks: task %q panicked: %v", e.Task, e.Value)
 }

@@ -102,10 +102,12 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	}
 	// New before Start: hooks and tasks refer to c.m from their first run.
 	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: c.observe})
-	c.m.Start(context.WithValue(context.Background(), clientKey{}, c))
+	// Registered before Start, so that enterClosed, which unregisters it,
+	// sees it: a lifetime already over closes the client at once.
 	if lt := cfg.lifetime; lt != nil {
-		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Background(), context.Cause(lt)) })
+		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })
 	}
+	c.m.Start(context.WithValue(context.Background(), clientKey{}, c))
 	if ctx == nil || cfg.noWait {
 		return c, nil
 	}
@@ -234,8 +236,9 @@ func (c *Client) exitAlive(_ context.Context, t step) {
 	if time.Since(c.aliveSince) >= c.cfg.stablePeriod {
 		c.attempts = 0
 	}
-	c.stats.pings.Add(s.pings.Load())
-	c.stats.deadPings.Add(s.deadPings.Load())
+	// Swapped, not loaded: Stats adds the live session's own counts.
+	c.stats.pings.Add(s.pings.Swap(0))
+	c.stats.deadPings.Add(s.deadPings.Swap(0))
 	if t.To == connfsm.Closing && !t.Stopping {
 		s.stopDelivery()
 		return
@@ -287,15 +290,14 @@ func (c *Client) enterClosed(ctx context.Context, t step) {
 }
 
 // observe feeds the user's observer and the logger.
-func (c *Client) observe(r record) {
+func (c *Client) observe(ctx context.Context, r record) {
 	if c.cfg.onRecord != nil {
-		c.cfg.onRecord(r)
+		c.cfg.onRecord(ctx, r)
 	}
 	l := c.cfg.logger
 	if l == nil {
 		return
 	}
-	ctx := context.Background()
 	switch r.Kind {
 	case fsm.RecordTransition:
 		attrs := []slog.Attr{slog.String("url", c.logURL), slog.String("from", r.From.String()),
@@ -310,6 +312,13 @@ func (c *Client) observe(r record) {
 	case fsm.RecordStraggler:
 		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task did not return in time", slog.String("url", c.logURL),
 			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch))
+	case fsm.RecordStragglerReturned:
+		attrs := []slog.Attr{slog.String("url", c.logURL), slog.String("state", r.From.String()),
+			slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch)}
+		if r.Err != nil {
+			attrs = append(attrs, slog.String("err", r.Err.Error()))
+		}
+		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task returned after its state was left", attrs...)
 	case fsm.RecordRejected:
 		l.LogAttrs(ctx, slog.LevelError, "wsconn: event rejected", slog.String("url", c.logURL),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()))

@@ -16,7 +16,10 @@ import (
 // while backing off ("closed while disconnected") cancels the attempt or the
 // timer at once. Close returns once the client is Closed and every task has
 // returned; if ctx ends first, the connection is aborted without waiting
-// for the peer and Close returns ctx's cause (still after Closed).
+// for the peer and Close returns ctx's cause, still after Closed: at once,
+// unless an OnMessage or OnConnect handler ignores its context, which holds
+// Close up to the lifecycle's join timeout (fsm.DefaultJoinTimeout), when
+// the handler is left behind as a straggler.
 //
 // Close is idempotent and safe from any goroutine. Called from inside the
 // client, with the context an OnConnect or OnMessage handler was given, it
@@ -29,7 +32,7 @@ func (c *Client) Close(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	c.requestClose(ctx, ErrClosed)
+	c.requestClose(ErrClosed)
 	if c.m.Inside(ctx) {
 		return nil
 	}
@@ -51,11 +54,13 @@ func (c *Client) Close(ctx context.Context) error {
 	return nil
 }
 
-func (c *Client) requestClose(ctx context.Context, cause error) {
+// requestClose posts Close rather than firing it: processed on the caller's
+// goroutine, the step would join Alive's tasks there, beyond ctx's reach.
+func (c *Client) requestClose(cause error) {
 	c.closeCause.CompareAndSwap(nil, &cause)
 	c.closing.Store(true)
 	c.closedCancel()
-	_ = c.m.Fire(ctx, connfsm.Close) // ErrStopped once closed: nothing to do
+	_ = c.m.Post(connfsm.Close, nil) // ErrStopped once closed: nothing to do
 }
 
 // closedCtx is cancelled as soon as a close is requested: waits on behalf of

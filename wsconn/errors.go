@@ -36,9 +36,10 @@ type HandshakeError struct {
 	Status int // the HTTP status code
 	// RetryAfter is the delay the server asked for with Retry-After, or 0.
 	RetryAfter time.Duration
-	Err        error
+	Err        error // coder/websocket's error for the refused dial
 }
 
+// Error names the status and the transport's error.
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("wsconn: handshake refused with HTTP %d: %v", e.Status, e.Err)
 }
@@ -53,6 +54,7 @@ type GaveUpError struct {
 	Cause    error // the last failure
 }
 
+// Error names the attempts and the last failure.
 func (e *GaveUpError) Error() string {
 	return fmt.Sprintf("wsconn: gave up after %d attempt(s): %v", e.Attempts, e.Cause)
 }

@@ -8,7 +8,9 @@ import (
 )
 
 // heartbeatTask is one of Alive's tasks: a ping every interval, Lost if the
-// pong does not come within the pong timeout. It belongs to the connection's
+// pong does not come within the pong timeout. A peer whose messages the
+// handler has not taken yet is alive: its pong is queued behind them, so a
+// slow consumer is not mistaken for a dead peer. It belongs to the connection's
 // Alive entry: when the reader sees the connection die, the lifecycle
 // cancels this task before the failure is even processed, so it never pings
 // a dead connection.
@@ -31,6 +33,12 @@ func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
 			s.deadPings.Add(1)
 			return nil
 		}
+		if s.parked.Load() {
+			// A slow handler holds the reader: the peer is sending, and a
+			// pong would wait behind its messages. Backpressure is no dead
+			// peer; ping again once the handler has caught up.
+			continue
+		}
 		s.pings.Add(1)
 		pctx, cancel := context.WithTimeout(ctx, c.cfg.pongTimeout)
 		start := time.Now()
@@ -39,6 +47,8 @@ func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case errors.Is(err, context.DeadlineExceeded) && s.peerSending(start):
+			continue // the pong is behind messages still being read
 		case errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, c.cfg.pongTimeout)
 		case err != nil:

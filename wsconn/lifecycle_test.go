@@ -27,7 +27,7 @@ type recorder struct {
 	recs  []fsm.Record[connfsm.State, connfsm.Event]
 }
 
-func (r *recorder) observe(rec fsm.Record[connfsm.State, connfsm.Event]) {
+func (r *recorder) observe(_ context.Context, rec fsm.Record[connfsm.State, connfsm.Event]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.recs = append(r.recs, rec)
@@ -60,8 +60,11 @@ func (r *recorder) problems() []string {
 	defer r.mu.Unlock()
 	var out []string
 	for _, rec := range r.recs {
-		if rec.Kind == fsm.RecordStraggler || rec.Kind == fsm.RecordRejected {
-			out = append(out, rec.Kind.String()+" "+rec.From.String()+" "+rec.Task+rec.Event.String())
+		switch rec.Kind {
+		case fsm.RecordStraggler:
+			out = append(out, rec.Kind.String()+" "+rec.From.String()+" "+rec.Task)
+		case fsm.RecordRejected:
+			out = append(out, rec.Kind.String()+" "+rec.From.String()+" "+rec.Event.String())
 		}
 	}
 	return out

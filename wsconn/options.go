@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -38,8 +39,11 @@ type Backoff struct {
 	Initial    time.Duration // first delay cap; default 500ms
 	Max        time.Duration // largest delay cap; default 30s
 	Multiplier float64       // growth per attempt, >= 1; default 2
-	// MaxAttempts is the number of consecutive failed attempts after which
-	// the client gives up (Err wraps ErrRetriesExhausted); 0 retries forever.
+	// MaxAttempts is the number of dial attempts without a stable
+	// connection (see WithStablePeriod) after which the client gives up
+	// (Err wraps ErrRetriesExhausted); 0 retries forever. A connection that
+	// drops before the stable period does not reset the count, so a
+	// flapping server spends the budget too.
 	MaxAttempts int
 }
 
@@ -51,9 +55,9 @@ var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Sec
 // drops at once cannot make the client hammer it (venues commonly allow a
 // few hundred connections per IP per five minutes).
 type StormGuard struct {
-	Attempts int
-	Window   time.Duration
-	MinGap   time.Duration
+	Attempts int           // dials within Window that turn the guard on
+	Window   time.Duration // how far back dials are counted
+	MinGap   time.Duration // the least time between two dials while on
 }
 
 // DefaultStormGuard is the storm guard used when WithStormGuard is not given.
@@ -82,6 +86,7 @@ const (
 	Permanent
 )
 
+// String returns "transient" or "permanent".
 func (v Verdict) String() string {
 	if v == Permanent {
 		return "permanent"
@@ -106,7 +111,7 @@ type config struct {
 	httpClient       *http.Client
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
-	onRecord         func(fsm.Record[connfsm.State, connfsm.Event])
+	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
 	classify         func(err error) Verdict
 	lifetime         context.Context
@@ -142,12 +147,15 @@ func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) { c.handshakeTimeout = d }
 }
 
-// WithCloseTimeout bounds the close handshake of Close.
+// WithCloseTimeout bounds the close handshake of Close. coder/websocket
+// bounds it too, at 5s to write the close frame plus 5s to wait for the
+// peer's, so a timeout above 10s has no further effect.
 func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.closeTimeout = d } }
 
 // WithStablePeriod sets how long a connection must stay Alive before the
 // retry counter resets. A server that accepts and then drops connections at
-// once keeps the backoff growing.
+// once keeps the backoff growing. 0 resets the counter on every connection,
+// which turns that protection off.
 func WithStablePeriod(d time.Duration) Option { return func(c *config) { c.stablePeriod = d } }
 
 // WithBackoff sets the reconnect policy.
@@ -161,7 +169,23 @@ func WithSendPolicy(p SendPolicy) Option { return func(c *config) { c.send = p }
 
 // WithRateLimit paces Send with l. A send waiting on l fails at once with
 // ErrClosed when the client closes.
-func WithRateLimit(l Limiter) Option { return func(c *config) { c.limiter = l } }
+// A nil l, or an interface holding a nil pointer, is a configuration error.
+func WithRateLimit(l Limiter) Option {
+	return func(c *config) {
+		if l == nil || isNilPointer(l) {
+			c.problems = append(c.problems, fmt.Errorf("RateLimit: nil limiter (%T)", l))
+			return
+		}
+		c.limiter = l
+	}
+}
+
+// isNilPointer reports whether v holds a nil pointer, such as a
+// (*rate.Limiter)(nil), whose methods would panic on the first Send.
+func isNilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
+}
 
 // WithReadLimit sets the largest message accepted, in bytes (default 1 MiB;
 // -1 for no limit). A larger message closes the connection with status 1009
@@ -205,25 +229,46 @@ func OnMessage(fn func(ctx context.Context, m Message)) Option {
 	return func(c *config) { c.onMessage = fn }
 }
 
-// OnRecord sets an observer of every lifecycle step: transitions, ignored,
+// OnRecord adds an observer of every lifecycle step: transitions, ignored,
 // rejected and stale events, failed tasks and stragglers. It is called from
-// inside the lifecycle, one record at a time; it must not block.
-func OnRecord(fn func(fsm.Record[connfsm.State, connfsm.Event])) Option {
-	return func(c *config) { c.onRecord = fn }
+// inside the lifecycle, one record at a time, and must not block; ctx comes
+// from inside, so Close(ctx) there starts the close and returns. Observers
+// given with OnRecord and OnTransition are called in the order given; a nil
+// fn is a configuration error.
+func OnRecord(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
+	return func(c *config) {
+		if fn == nil {
+			c.problems = append(c.problems, errors.New("OnRecord: nil func"))
+			return
+		}
+		c.addObserver(fn)
+	}
 }
 
-// OnTransition sets an observer of transitions only; see OnRecord.
-func OnTransition(fn func(fsm.Record[connfsm.State, connfsm.Event])) Option {
+// OnTransition adds an observer of transitions only; see OnRecord.
+func OnTransition(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
 	return func(c *config) {
-		prev := c.onRecord
-		c.onRecord = func(r fsm.Record[connfsm.State, connfsm.Event]) {
-			if prev != nil {
-				prev(r)
-			}
-			if r.Kind == fsm.RecordTransition {
-				fn(r)
-			}
+		if fn == nil {
+			c.problems = append(c.problems, errors.New("OnTransition: nil func"))
+			return
 		}
+		c.addObserver(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+			if r.Kind == fsm.RecordTransition {
+				fn(ctx, r)
+			}
+		})
+	}
+}
+
+func (c *config) addObserver(fn func(context.Context, fsm.Record[connfsm.State, connfsm.Event])) {
+	prev := c.onRecord
+	if prev == nil {
+		c.onRecord = fn
+		return
+	}
+	c.onRecord = func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		prev(ctx, r)
+		fn(ctx, r)
 	}
 }
 
@@ -252,9 +297,10 @@ func NoWait() Option { return func(c *config) { c.noWait = true } }
 
 // ConfigError reports invalid options; it names each bad field and value.
 type ConfigError struct {
-	Problems []error
+	Problems []error // one per bad field, each naming it and its value
 }
 
+// Error lists every problem, separated by semicolons.
 func (e *ConfigError) Error() string {
 	msg := "wsconn: invalid configuration"
 	for i, p := range e.Problems {
@@ -290,7 +336,7 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 		bad("URL %q: %w", redactRaw(rawURL), err)
 	case u.Scheme != "ws" && u.Scheme != "wss":
 		bad("URL %q: scheme must be ws or wss, got %q", redact(u), u.Scheme)
-	case u.Host == "":
+	case u.Hostname() == "":
 		bad("URL %q: no host", redact(u))
 	}
 	positive := func(name string, d time.Duration) {

@@ -33,6 +33,11 @@ func offlineClient() *http.Client { return &http.Client{Transport: offlineTransp
 
 const validURL = "wss://feed.test/stream"
 
+// nilLimiter stands for *rate.Limiter: a nil one would panic on Wait.
+type nilLimiter struct{ calls int }
+
+func (l *nilLimiter) Wait(context.Context) error { l.calls++; return nil }
+
 func TestDialRejectsInvalidConfig(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -114,6 +119,14 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 			want: []string{"ReadLimit must be positive or -1, got -2"}},
 		{name: "unknown compression mode", opts: []Option{WithCompression(websocket.CompressionMode(99))},
 			want: []string{"Compression mode 99 is not known"}},
+		{name: "port but no host", url: "ws://:80/",
+			want: []string{`URL "ws://:80/": no host`}},
+		{name: "nil rate limiter", opts: []Option{WithRateLimit(nil)},
+			want: []string{"RateLimit: nil limiter (<nil>)"}},
+		{name: "typed nil rate limiter", opts: []Option{WithRateLimit((*nilLimiter)(nil))},
+			want: []string{"RateLimit: nil limiter (*wsconn.nilLimiter)"}},
+		{name: "nil observers", opts: []Option{OnRecord(nil), OnTransition(nil)},
+			want: []string{"OnRecord: nil func", "OnTransition: nil func"}},
 		{name: "nil option next to a bad one", opts: []Option{nil, WithReadLimit(0), nil},
 			want: []string{"ReadLimit must be positive or -1, got 0"}},
 		{name: "several problems at once", url: "http://feed.test/",

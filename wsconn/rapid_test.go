@@ -156,7 +156,7 @@ func newLifecycleChecker(sockets *socketCounter) *lifecycleChecker {
 	return &lifecycleChecker{def: connfsm.Definition(), sockets: sockets, state: connfsm.Connecting}
 }
 
-func (lc *lifecycleChecker) observe(r fsm.Record[connfsm.State, connfsm.Event]) {
+func (lc *lifecycleChecker) observe(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
 	bad := func(format string, args ...any) { lc.breaches = append(lc.breaches, fmt.Sprintf(format, args...)) }

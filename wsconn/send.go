@@ -136,6 +136,9 @@ func (c *Client) writerTask(ctx context.Context, _ emitFn) error {
 		c.buf = c.buf[1:]
 		if err := c.write(ctx, s, f.typ, f.data); err != nil {
 			c.stats.unsent.Add(1)
+			c.errMu.Lock()
+			c.unsent++ // reported by Close too
+			c.errMu.Unlock()
 			return err
 		}
 	}

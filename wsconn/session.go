@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -23,8 +24,8 @@ const (
 
 // Message is a received data message.
 type Message struct {
-	Type MessageType
-	Data []byte // owned by the handler
+	Type MessageType // Text or Binary
+	Data []byte      // owned by the handler
 	// Epoch is the lifecycle epoch of the connection it arrived on.
 	Epoch uint64
 }
@@ -58,8 +59,12 @@ type session struct {
 	gone     chan struct{}
 	err      error // why the pump stopped; valid after done
 
-	started     bool
-	lastSize    int // size of the previous message; owned by the pump
+	started  bool
+	lastSize int // size of the previous message; owned by the pump
+	// lastRead (Unix ns) and parked tell the heartbeat that the peer is
+	// sending: a pong queues behind messages the handler has not taken.
+	lastRead    atomic.Int64
+	parked      atomic.Bool
 	discardOnce sync.Once
 	pings       atomic.Uint64
 	deadPings   atomic.Uint64
@@ -97,6 +102,8 @@ func (s *session) pump() {
 			s.err = err
 			return
 		}
+		s.lastRead.Store(time.Now().UnixNano())
+		s.parked.Store(true)
 		select {
 		case s.frames <- frame{typ, data}:
 		case <-s.discard:
@@ -104,6 +111,7 @@ func (s *session) pump() {
 			s.err = context.Cause(s.ctx)
 			return
 		}
+		s.parked.Store(false)
 	}
 }
 
@@ -159,6 +167,13 @@ func (s *session) wait() {
 	if s.started {
 		<-s.done
 	}
+}
+
+// peerSending reports whether the pump is holding a message the handler has
+// not taken yet, or has read one since t: the peer is alive, and any pong
+// waits unread behind its messages.
+func (s *session) peerSending(t time.Time) bool {
+	return s.parked.Load() || s.lastRead.Load() >= t.UnixNano()
 }
 
 // dead reports whether the connection has already failed.

@@ -15,12 +15,12 @@ type counters struct {
 
 // Stats is a snapshot of a client's counters.
 type Stats struct {
-	Connects    uint64 // connections that reached Alive
-	Reconnects  uint64 // Connects after the first
-	MessagesIn  uint64
-	MessagesOut uint64
-	BytesIn     uint64
-	BytesOut    uint64
+	Connects    uint64        // connections that reached Alive
+	Reconnects  uint64        // Connects after the first
+	MessagesIn  uint64        // data messages handed to OnMessage (or discarded without one)
+	MessagesOut uint64        // data messages written to a connection
+	BytesIn     uint64        // payload bytes of MessagesIn
+	BytesOut    uint64        // payload bytes of MessagesOut
 	Pings       uint64        // pings written
 	LastRTT     time.Duration // round trip of the last answered ping
 	// DeadPings counts heartbeat ticks that found their connection already

@@ -44,7 +44,7 @@ func runDial(c command, args []string, stdout, stderr io.Writer) int {
 		wsconn.WithHeader(http.Header(cfg.header)),
 		wsconn.WithSubprotocols(cfg.subprotocols...),
 		wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: cfg.buffer}),
-		wsconn.OnRecord(func(r fsm.Record[connfsm.State, connfsm.Event]) {
+		wsconn.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 			if r.Kind == fsm.RecordStraggler {
 				stragglers.Add(1)
 			}

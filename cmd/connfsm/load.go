@@ -1008,7 +1008,7 @@ func loadOptions(f loadFlags, cnt *loadCounters) []wsconn.Option {
 	return []wsconn.Option{
 		wsconn.NoWait(),
 		wsconn.WithHeartbeat(f.ping, f.pong),
-		wsconn.OnTransition(func(rec fsm.Record[connfsm.State, connfsm.Event]) {
+		wsconn.OnTransition(func(_ context.Context, rec fsm.Record[connfsm.State, connfsm.Event]) {
 			switch {
 			case rec.To == connfsm.Alive:
 				cnt.alive.Add(1)

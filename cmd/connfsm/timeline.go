@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -80,7 +81,7 @@ func (tl *timeline) emit(l line, human string) {
 
 // observe is the client's OnRecord: it keeps every record and prints the
 // ones a reader cares about.
-func (tl *timeline) observe(r record) {
+func (tl *timeline) observe(_ context.Context, r record) {
 	tl.mu.Lock()
 	tl.records = append(tl.records, r)
 	tl.mu.Unlock()

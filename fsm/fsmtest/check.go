@@ -80,7 +80,7 @@ func runRow[S, E comparable](def *fsm.Definition[S, E], r Row[S, E]) (fsm.Outcom
 		recs []fsm.Record[S, E]
 	)
 	ctx := context.Background()
-	m := def.Start(ctx, fsm.Config[S, E]{Observer: func(rec fsm.Record[S, E]) {
+	m := def.Start(ctx, fsm.Config[S, E]{Observer: func(_ context.Context, rec fsm.Record[S, E]) {
 		mu.Lock()
 		recs = append(recs, rec)
 		mu.Unlock()

@@ -111,7 +111,7 @@ func TestCheckReportsBadRows(t *testing.T) {
 		{"unknown state", fsmtest.Row[light, lightEvent]{From: 7, Event: tick, Want: fsm.Ignore[light]()},
 			"7 × 1: state 7 is not reachable in the definition"},
 		{"unknown event", fsmtest.Row[light, lightEvent]{From: on, Event: 9, Want: fsm.Ignore[light]()},
-			"1 × 9: firing 9: fsm: unknown event 9"},
+			"1 × 9: firing 9: fsm: unknown event: 9"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

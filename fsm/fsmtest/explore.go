@@ -41,6 +41,7 @@ type ExploreError[S, E comparable] struct {
 	Err   error
 }
 
+// Error gives the failing sequence and the check's error.
 func (e *ExploreError[S, E]) Error() string {
 	return fmt.Sprintf("fsmtest: invariant broken after %v: %v", e.Trace, e.Err)
 }
