@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -85,7 +86,9 @@ func (d *Definition[S, E]) WriteDOT(w io.Writer) error {
 // WriteMatrix writes the definition's full table as a Markdown (GitHub
 // flavoured) table: a row per state, a column per event, and in each cell
 // the declared outcome with its reason: "→ Target: reason" for a
-// transition, "ignore: reason" or "reject: reason" otherwise.
+// transition, "ignore: reason" or "reject: reason" otherwise. If any state
+// has tasks, a second table follows, after a blank line: a row per state
+// with its tasks and the event a failing task fires.
 func (d *Definition[S, E]) WriteMatrix(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString(`| state \ event |`)
@@ -116,7 +119,30 @@ func (d *Definition[S, E]) WriteMatrix(w io.Writer) error {
 		}
 		bw.WriteByte('\n')
 	}
+	d.writeTaskTable(bw)
 	return bw.Flush()
+}
+
+// writeTaskTable writes WriteMatrix's second table, if any state has tasks.
+func (d *Definition[S, E]) writeTaskTable(bw *bufio.Writer) {
+	if !slices.ContainsFunc(d.per, func(p stateDef[S, E]) bool { return len(p.tasks) > 0 }) {
+		return
+	}
+	bw.WriteString("\n| state | tasks | a failing task fires |\n|---|---|---|\n")
+	for si, p := range d.per {
+		tasks, fail := "none", "–"
+		if len(p.tasks) > 0 {
+			names := make([]string, len(p.tasks))
+			for i, t := range p.tasks {
+				names[i] = t.name
+			}
+			tasks = strings.Join(names, ", ")
+		}
+		if p.fail >= 0 && len(p.tasks) > 0 {
+			fail = d.eventNames[p.fail]
+		}
+		fmt.Fprintf(bw, "| %s | %s | %s |\n", markdownCell(d.stateNames[si]), markdownCell(tasks), markdownCell(fail))
+	}
 }
 
 // notes are the lines drawn under a state's name: its tasks and the event a

@@ -221,22 +221,38 @@ func FuzzMatrixLabels(f *testing.F) {
 			t.Fatal(err)
 		}
 		text := strings.TrimSuffix(out.String(), "\n")
-		rows := strings.Split(text, "\n")
-		if want := 2 + len(d.States()); len(rows) != want {
-			t.Fatalf("%d rows, want %d (header, rule, a row per state):\n%s", len(rows), want, text)
+		matrix, tasks, ok := strings.Cut(text, "\n\n")
+		if !ok {
+			t.Fatalf("no table of tasks after the matrix:\n%s", text)
 		}
-		for _, row := range rows {
-			if !strings.HasPrefix(row, "| ") && !strings.HasPrefix(row, "|-") || !strings.HasSuffix(row, "|") {
-				t.Fatalf("row %q does not start and end with a pipe", row)
+		for _, table := range []struct {
+			rows  []string
+			cells int
+		}{
+			{strings.Split(matrix, "\n"), len(d.Events()) + 1},
+			{strings.Split(tasks, "\n"), 3},
+		} {
+			if want := 2 + len(d.States()); len(table.rows) != want {
+				t.Fatalf("%d rows, want %d (header, rule, a row per state):\n%s", len(table.rows), want, text)
 			}
-			if got, want := len(fuzzMarkdownCells(row)), len(d.Events())+1; got != want {
-				t.Fatalf("row %q has %d cells, want %d:\n%s", row, got, want, text)
-			}
-			if !utf8.ValidString(row) {
-				t.Fatalf("row %q is not valid UTF-8", row)
+			for _, row := range table.rows {
+				checkMatrixRow(t, row, table.cells, text)
 			}
 		}
 	})
+}
+
+func checkMatrixRow(t *testing.T, row string, cells int, text string) {
+	t.Helper()
+	if !strings.HasPrefix(row, "| ") && !strings.HasPrefix(row, "|-") || !strings.HasSuffix(row, "|") {
+		t.Fatalf("row %q does not start and end with a pipe", row)
+	}
+	if got := len(fuzzMarkdownCells(row)); got != cells {
+		t.Fatalf("row %q has %d cells, want %d:\n%s", row, got, cells, text)
+	}
+	if !utf8.ValidString(row) {
+		t.Fatalf("row %q is not valid UTF-8", row)
+	}
 }
 
 // fuzzMarkdownCells splits a table row the way GitHub does: at every | not

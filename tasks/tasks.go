@@ -75,7 +75,11 @@ var ErrStopped = errors.New("tasks: group stopped")
 // need not be unique. After Stop or Wait, Go starts nothing and returns an
 // error matching ErrStopped: a task may race its group's stop (spawning a
 // helper while its state is left), and that must not bring the process down.
+// A nil fn starts nothing and returns an error naming the task.
 func (g *Group) Go(name string, fn Func) error {
+	if fn == nil {
+		return fmt.Errorf("tasks: Go(%q): nil func", name)
+	}
 	t := &task{name: name}
 	g.mu.Lock()
 	if g.stopping {

@@ -358,3 +358,14 @@ func TestNoTasks(t *testing.T) {
 	}
 	<-g.Done()
 }
+
+func TestGoNilFunc(t *testing.T) {
+	g := tasks.New(context.Background(), nil)
+	err := g.Go("empty", nil)
+	if err == nil || err.Error() != `tasks: Go("empty"): nil func` {
+		t.Errorf("Go with a nil func = %v, want an error naming the task", err)
+	}
+	if r := g.Stop(nil, 0); len(r.Tasks) != 0 {
+		t.Errorf("a nil func was recorded as a task: %v", r.Tasks)
+	}
+}

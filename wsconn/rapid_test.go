@@ -259,19 +259,30 @@ func rapidChecks(t *testing.T) {
 // client or the server is left running (the bubble fails otherwise).
 func TestLifecycleRandomized(t *testing.T) {
 	rapidChecks(t)
+	exercised = coverage{}
 	rapid.Check(t, func(rt *rapid.T) {
 		rapid.SyncTest(rt, lifecycleProperty)
 	})
+	// A generator that stopped producing faults or sends would pass every
+	// check above while testing nothing: over enough cases, each kind of
+	// episode must have happened.
+	exercisedMu.Lock()
+	defer exercisedMu.Unlock()
+	t.Logf("exercised: %+v", exercised)
+	if c := exercised; c.Cases >= 50 && (c.Reconnects == 0 || c.GaveUp == 0 || c.Accepted == 0 || c.Received == 0) {
+		t.Errorf("%d cases exercised too little: %+v", c.Cases, c)
+	}
 }
 
-var statsMu sync.Mutex
-var hist []string
-var statsT, statsS, statsA, statsR, statsU, statsN int
-
-func TestZZStats(t *testing.T) {
-	t.Logf("cases %d transitions %d sends %d accepted %d received %d unsent %d", statsN, statsT, statsS, statsA, statsR, statsU)
-	t.Log(hist)
+// coverage sums what the randomized cases went through.
+type coverage struct {
+	Cases, Transitions, Reconnects, GaveUp, Sends, Accepted, Received, Unsent int
 }
+
+var (
+	exercisedMu sync.Mutex
+	exercised   coverage
+)
 func lifecycleProperty(t *rapid.T) {
 	n := newPipeNet()
 	srvScript := &scripted{received: map[string]bool{}}
@@ -482,15 +493,22 @@ func lifecycleProperty(t *rapid.T) {
 				acc++
 			}
 		}
-		statsMu.Lock()
-		statsT += len(trans)
-		statsS += len(sends)
-		statsA += acc
-		statsR += len(srvScript.received)
-		statsU += int(c.Stats().Unsent)
-		statsN++
-		hist = append(hist, fmt.Sprint(len(trans), "/", c.Err() != nil && !errors.Is(c.Err(), ErrClosed), "/", len(sends)))
-		statsMu.Unlock()
+		exercisedMu.Lock()
+		exercised.Cases++
+		exercised.Transitions += len(trans)
+		if c.Stats().Reconnects > 0 {
+			exercised.Reconnects++
+		}
+		if errors.As(c.Err(), new(*GaveUpError)) {
+			exercised.GaveUp++
+		}
+		exercised.Sends += len(sends)
+		exercised.Accepted += acc
+		srvScript.mu.Lock()
+		exercised.Received += len(srvScript.received)
+		srvScript.mu.Unlock()
+		exercised.Unsent += int(c.Stats().Unsent)
+		exercisedMu.Unlock()
 	}
 	// Every accepted message reached the server or was reported.
 	srvScript.mu.Lock()

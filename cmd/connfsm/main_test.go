@@ -90,14 +90,25 @@ func TestRun(t *testing.T) {
 }
 
 // TestDiagramMatrixShape reads the matrix as a table: a header of "state"
-// and the seven events, a rule, and one row of eight cells per state.
+// and the seven events, a rule, and one row of eight cells per state; then,
+// after a blank line, each state's tasks.
 func TestDiagramMatrixShape(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"diagram", "-format", "matrix"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
+	matrix, tasks, ok := strings.Cut(strings.TrimSuffix(stdout.String(), "\n"), "\n\n")
+	if !ok {
+		t.Fatalf("no blank line between the matrix and the table of tasks:\n%s", stdout.String())
+	}
+	wantTasks := "| state | tasks | a failing task fires |\n|---|---|---|\n" +
+		"| Connecting | dial | DialFailed |\n| Alive | reader, heartbeat, writer | Lost |\n" +
+		"| Reconnecting | backoff | GaveUp |\n| Closing | closer | CloseDone |\n| Closed | none | – |"
+	if diff := cmp.Diff(wantTasks, tasks); diff != "" {
+		t.Errorf("table of tasks (-want +got):\n%s", diff)
+	}
 	var table [][]string
-	for _, line := range strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n") {
+	for _, line := range strings.Split(matrix, "\n") {
 		if !strings.HasPrefix(line, "|") || !strings.HasSuffix(line, "|") {
 			t.Fatalf("line %q is not a table row", line)
 		}
