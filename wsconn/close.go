@@ -27,7 +27,10 @@ import (
 // caller itself.
 //
 // The error is nil, ctx's cause, or one wrapping ErrUnsent with the number of
-// buffered messages that could not be written.
+// buffered messages that could not be written. Buffered messages are
+// written when a connection is Alive again; a Close while they are being
+// flushed cuts the flush short (coder/websocket closes a connection whose
+// write is cancelled), and the messages not written are counted there.
 func (c *Client) Close(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()

@@ -3,6 +3,7 @@ package wsconn
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"sync"
 	"testing"
@@ -238,6 +239,109 @@ func TestSlowConsumerIsNotADeadPeer(t *testing.T) {
 		// (no Lost above) for the last 10s.
 		if st := c.Stats(); st.Pings < 9 {
 			t.Errorf("Stats = %+v, want >= 9 pings", st)
+		}
+	})
+}
+
+// TestDialContextEnds: Dial waits for the first connection, bounded by its
+// ctx. When ctx ends first (the server is down), Dial returns ctx's cause,
+// no client, and has closed what it started: the bubble would fail on any
+// goroutine left.
+func TestDialContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, nil)
+		srv.net.SetDown(true)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		c, err := Dial(ctx, "ws://feed.test/", WithHTTPClient(srv.client))
+		if c != nil || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Dial = %v, %v; want no client and ctx's cause", c, err)
+		}
+		if took := time.Since(start); took != 2*time.Second {
+			t.Errorf("Dial returned after %v, want at ctx's deadline (2s)", took)
+		}
+		if n := srv.net.Dials(); n < 2 {
+			t.Errorf("%d dials in 2s, want the client to have retried", n)
+		}
+	})
+}
+
+// TestMessageEpochs: each message carries the epoch of the connection it
+// arrived on, and the old connection's messages are all handed over before
+// any of the new one's (its reader is joined before the new dial).
+func TestMessageEpochs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var conns sync.Mutex
+		conn := 0
+		srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
+			conns.Lock()
+			conn++
+			n := conn
+			conns.Unlock()
+			for i := range 3 {
+				if err := c.Write(ctx, websocket.MessageText, []byte(strconv.Itoa(n)+"."+strconv.Itoa(i))); err != nil {
+					return
+				}
+			}
+			echo(ctx, c)
+		}))
+		type got struct {
+			Data  string
+			Epoch uint64
+		}
+		var (
+			mu   sync.Mutex
+			msgs []got
+			rec  recorder
+		)
+		c := dialTest(t, srv, &rec,
+			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			OnMessage(func(_ context.Context, m Message) {
+				mu.Lock()
+				msgs = append(msgs, got{string(m.Data), m.Epoch})
+				mu.Unlock()
+			}))
+		waitState(t, c, connfsm.Alive)
+		synctest.Wait()
+		srv.net.ResetAll()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		want := []got{{"1.0", 2}, {"1.1", 2}, {"1.2", 2}, {"2.0", 5}, {"2.1", 5}, {"2.2", 5}}
+		mu.Lock()
+		defer mu.Unlock()
+		if diff := cmp.Diff(want, msgs); diff != "" {
+			t.Errorf("messages (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestSubprotocol: the subprotocols offered reach the server, and OnConnect
+// sees the one it chose.
+func TestSubprotocol(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		offered := make(chan string, 1)
+		srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			offered <- r.Header.Get("Sec-WebSocket-Protocol")
+			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"feed.v2"}})
+			if err != nil {
+				return
+			}
+			defer c.CloseNow()
+			echo(r.Context(), c)
+		}))
+		chosen := make(chan string, 1)
+		var rec recorder
+		dialTest(t, srv, &rec, WithSubprotocols("feed.v1", "feed.v2"),
+			OnConnect(func(_ context.Context, s *Session) error {
+				chosen <- s.Subprotocol()
+				return nil
+			}))
+		if got := <-offered; got != "feed.v1,feed.v2" {
+			t.Errorf("offered %q, want %q", got, "feed.v1,feed.v2")
+		}
+		if got := <-chosen; got != "feed.v2" {
+			t.Errorf("Session.Subprotocol() = %q, want feed.v2", got)
 		}
 	})
 }

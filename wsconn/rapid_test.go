@@ -283,6 +283,7 @@ var (
 	exercisedMu sync.Mutex
 	exercised   coverage
 )
+
 func lifecycleProperty(t *rapid.T) {
 	n := newPipeNet()
 	srvScript := &scripted{received: map[string]bool{}}
