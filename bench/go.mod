@@ -12,3 +12,5 @@ require (
 	github.com/qmuntal/stateless v1.7.2
 	go.uber.org/goleak v1.3.0
 )
+
+require pgregory.net/rapid v1.3.0

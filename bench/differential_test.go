@@ -1,4 +1,4 @@
-package fsm_test
+package bench
 
 import (
 	"context"
@@ -14,35 +14,35 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 )
 
-// TestDifferentialLooplab drives random definitions and event sequences
+// TestDifferentialLooplab drives random definitions and devent sequences
 // through this engine and through github.com/looplab/fsm, the oracle for
-// plain transitions, and compares the state after every event and whether
-// the event was refused. Ignore and Reject cells are absent from looplab's
+// plain transitions, and compares the dstate after every devent and whether
+// the devent was refused. Ignore and Reject cells are absent from looplab's
 // table, where firing them fails with InvalidEventError (or
-// UnknownEventError when no state handles the event) and leaves the state.
+// UnknownEventError when no dstate handles the devent) and leaves the dstate.
 func TestDifferentialLooplab(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		nS := rapid.IntRange(1, 5).Draw(t, "states")
 		nE := rapid.IntRange(1, 4).Draw(t, "events")
-		states := make([]state, nS)
+		states := make([]dstate, nS)
 		for i := range states {
-			states[i] = state(i)
+			states[i] = dstate(i)
 		}
-		events := make([]event, nE)
+		events := make([]devent, nE)
 		for i := range events {
-			events[i] = event(i)
+			events[i] = devent(i)
 		}
 		kinds := make([][]fsm.Kind, nS)
-		targets := make([][]state, nS)
+		targets := make([][]dstate, nS)
 		for _, s := range states {
-			kinds[s], targets[s] = make([]fsm.Kind, nE), make([]state, nE)
+			kinds[s], targets[s] = make([]fsm.Kind, nE), make([]dstate, nE)
 			for _, e := range events {
 				kinds[s][e] = rapid.SampledFrom([]fsm.Kind{fsm.KindTransition, fsm.KindTransition, fsm.KindIgnore, fsm.KindReject}).
 					Draw(t, fmt.Sprintf("%v×%v", s, e))
-				targets[s][e] = state(rapid.IntRange(0, nS-1).Draw(t, fmt.Sprintf("%v×%v target", s, e)))
+				targets[s][e] = dstate(rapid.IntRange(0, nS-1).Draw(t, fmt.Sprintf("%v×%v target", s, e)))
 			}
 		}
-		// Mostly, redirect cells until every state is reachable; otherwise
+		// Mostly, redirect cells until every dstate is reachable; otherwise
 		// the build must fail exactly for the unreachable ones.
 		if rapid.IntRange(0, 3).Draw(t, "repair") > 0 {
 			for range 2 * nS {
@@ -50,7 +50,7 @@ func TestDifferentialLooplab(t *testing.T) {
 				if len(unreachable) == 0 {
 					break
 				}
-				reachable := slices.DeleteFunc(slices.Clone(states), func(s state) bool { return slices.Contains(unreachable, s) })
+				reachable := slices.DeleteFunc(slices.Clone(states), func(s dstate) bool { return slices.Contains(unreachable, s) })
 				from := rapid.SampledFrom(reachable).Draw(t, "repair from")
 				on := rapid.SampledFrom(events).Draw(t, "repair on")
 				kinds[from][on], targets[from][on] = fsm.KindTransition, unreachable[0]
@@ -63,7 +63,7 @@ func TestDifferentialLooplab(t *testing.T) {
 				desc = append(desc, looplab.EventDesc{Name: r.On.String(), Src: []string{r.From.String()}, Dst: r.Then.To.String()})
 			}
 		}
-		d, err := fsm.NewBuilder[state, event](A).States(states...).Events(events...).Rules(rules...).Build()
+		d, err := fsm.NewBuilder[dstate, devent](dA).States(states...).Events(events...).Rules(rules...).Build()
 		if unreachable := reachCheck(rules, nS); len(unreachable) > 0 {
 			// The build must fail for exactly these states, and only them.
 			var be *fsm.BuildError
@@ -72,7 +72,7 @@ func TestDifferentialLooplab(t *testing.T) {
 			}
 			var want []string
 			for _, s := range unreachable {
-				want = append(want, fmt.Sprintf("state %v is unreachable from A", s))
+				want = append(want, fmt.Sprintf("state %v is unreachable from %v", s, dA))
 			}
 			if diff := cmp.Diff(want, be.Problems); diff != "" {
 				t.Fatalf("problems (-want +got):\n%s", diff)
@@ -83,10 +83,10 @@ func TestDifferentialLooplab(t *testing.T) {
 			t.Fatalf("Build: %v", err)
 		}
 
-		var last fsm.Record[state, event]
-		m := d.Start(context.Background(), fsm.Config[state, event]{Observer: func(_ context.Context, r fsm.Record[state, event]) { last = r }})
+		var last fsm.Record[dstate, devent]
+		m := d.Start(context.Background(), fsm.Config[dstate, devent]{Observer: func(_ context.Context, r fsm.Record[dstate, devent]) { last = r }})
 		defer m.Stop(context.Background())
-		oracle := looplab.NewFSM(A.String(), desc, nil)
+		oracle := looplab.NewFSM(dA.String(), desc, nil)
 		ctx := context.Background()
 		epoch := uint64(1)
 		for i, e := range rapid.SliceOfN(rapid.SampledFrom(events), 1, 40).Draw(t, "fired") {
@@ -106,7 +106,7 @@ func TestDifferentialLooplab(t *testing.T) {
 				t.Fatalf("step %d: %v in %v: refused=%v (record %v), looplab refused=%v (%v)", i, e, from, refused, last.Kind, oracleRefused, lerr)
 			}
 			if got, want := m.State().String(), oracle.Current(); got != want {
-				t.Fatalf("step %d: %v in %v: state %s, looplab %s", i, e, from, got, want)
+				t.Fatalf("step %d: %v in %v: dstate %s, looplab %s", i, e, from, got, want)
 			}
 			rejected := errors.Is(err, fsm.ErrRejected)
 			if wantRejected := kinds[from][e] == fsm.KindReject; rejected != wantRejected || (err != nil && !rejected) {
@@ -123,18 +123,18 @@ func TestDifferentialLooplab(t *testing.T) {
 }
 
 // rulesOf turns a table of kinds and targets into rules.
-func rulesOf(kinds [][]fsm.Kind, targets [][]state) []rule {
-	var rules []rule
+func rulesOf(kinds [][]fsm.Kind, targets [][]dstate) []drule {
+	var rules []drule
 	for s := range kinds {
 		for e, k := range kinds[s] {
-			r := rule{From: state(s), On: event(e), Reason: "random"}
+			r := drule{From: dstate(s), On: devent(e), Reason: "random"}
 			switch k {
 			case fsm.KindTransition:
 				r.Then, r.Reason = fsm.To(targets[s][e]), ""
 			case fsm.KindIgnore:
-				r.Then = fsm.Ignore[state]()
+				r.Then = fsm.Ignore[dstate]()
 			default:
-				r.Then = fsm.Reject[state]()
+				r.Then = fsm.Reject[dstate]()
 			}
 			rules = append(rules, r)
 		}
@@ -143,9 +143,9 @@ func rulesOf(kinds [][]fsm.Kind, targets [][]state) []rule {
 }
 
 // reachCheck returns, in order, the states no transition path leads to from
-// A: computed here independently of the engine.
-func reachCheck(rules []rule, nS int) []state {
-	seen := map[state]bool{A: true}
+// dA: computed here independently of the engine.
+func reachCheck(rules []drule, nS int) []dstate {
+	seen := map[dstate]bool{dA: true}
 	for changed := true; changed; {
 		changed = false
 		for _, r := range rules {
@@ -154,11 +154,25 @@ func reachCheck(rules []rule, nS int) []state {
 			}
 		}
 	}
-	var out []state
+	var out []dstate
 	for s := range nS {
-		if !seen[state(s)] {
-			out = append(out, state(s))
+		if !seen[dstate(s)] {
+			out = append(out, dstate(s))
 		}
 	}
 	return slices.Clip(out)
 }
+
+// The differential test's own states and events: integers named S0, S1...
+// and E0, E1... in diagrams, errors and looplab's string keys.
+type (
+	dstate int
+	devent int
+	drule  = fsm.Rule[dstate, devent]
+)
+
+// dA is the initial state.
+const dA dstate = 0
+
+func (s dstate) String() string { return fmt.Sprintf("S%d", int(s)) }
+func (e devent) String() string { return fmt.Sprintf("E%d", int(e)) }
