@@ -77,8 +77,8 @@ func TestLifecycleTable(t *testing.T) {
 	for _, r := range lifecycleSpec {
 		count[fmt.Sprint(r.From, " × ", r.Event)]++
 	}
-	for _, s := range States {
-		for _, e := range Events {
+	for _, s := range States() {
+		for _, e := range Events() {
 			if n := count[fmt.Sprint(s, " × ", e)]; n != 1 {
 				t.Errorf("lifecycleSpec has %d rows for %v × %v, want 1", n, s, e)
 			}
@@ -94,15 +94,15 @@ func TestEveryCellIsRequired(t *testing.T) {
 		name := fmt.Sprintf("%v × %v", r.From, r.Event)
 		t.Run(name, func(t *testing.T) {
 			var rules []fsm.Rule[State, Event]
-			for _, c := range Table {
+			for _, c := range Table() {
 				if c.From != r.From || c.On != r.Event {
 					rules = append(rules, c)
 				}
 			}
-			if len(rules) != len(Table)-1 {
-				t.Fatalf("Table has %d rules for %s, want 1", len(Table)-len(rules), name)
+			if len(rules) != len(Table())-1 {
+				t.Fatalf("Table has %d rules for %s, want 1", len(Table())-len(rules), name)
 			}
-			_, err := fsm.NewBuilder[State, Event](Connecting).States(States...).Events(Events...).Rules(rules...).Build()
+			_, err := fsm.NewBuilder[State, Event](Connecting).States(States()...).Events(Events()...).Rules(rules...).Build()
 			var be *fsm.BuildError
 			if !errors.As(err, &be) {
 				t.Fatalf("Build = %v, want a *fsm.BuildError", err)
@@ -243,7 +243,7 @@ func TestLifecycleExplore(t *testing.T) {
 	}
 	want, p := 0, 1
 	for range depth {
-		p *= len(Events)
+		p *= len(Events())
 		want += p
 	}
 	if n != want {
@@ -278,14 +278,14 @@ func TestLifecycleExploreCatchesBrokenTables(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var rules []fsm.Rule[State, Event]
-			for _, r := range Table {
+			for _, r := range Table() {
 				i := slices.IndexFunc(tt.patch, func(p fsm.Rule[State, Event]) bool { return p.From == r.From && p.On == r.On })
 				if i >= 0 {
 					r = tt.patch[i]
 				}
 				rules = append(rules, r)
 			}
-			def, err := fsm.NewBuilder[State, Event](Connecting).States(States...).Events(Events...).Rules(rules...).Build()
+			def, err := fsm.NewBuilder[State, Event](Connecting).States(States()...).Events(Events()...).Rules(rules...).Build()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -347,7 +347,7 @@ func (l *taskLog) task(s State, name string) fsm.Task[Event] {
 // exited (its tasks are joined first) or entered (the new tasks start after
 // the enter hooks).
 func (l *taskLog) hooks(b *fsm.Builder[State, Event]) {
-	for _, s := range States {
+	for _, s := range States() {
 		b.OnExit(s, func(_ context.Context, tr fsm.Transition[State, Event]) {
 			l.mu.Lock()
 			defer l.mu.Unlock()
@@ -379,7 +379,7 @@ func (l *taskLog) verify(t *testing.T, m *fsm.Machine[State, Event], after strin
 			t.Errorf("after %s: task %s of %v runs in %v", after, name, e, cur)
 		}
 	}
-	want := slices.Clone(TaskNames[cur.state])
+	want := slices.Clone(TaskNames(cur.state))
 	sort.Strings(want)
 	sort.Strings(names)
 	if diff := cmp.Diff(want, names, cmpopts.EquateEmpty()); diff != "" {
@@ -476,7 +476,7 @@ func TestNoTaskOutlivesItsState(t *testing.T) {
 			log.verify(t, m, "start")
 			trail := m.State().String()
 			for _, e := range seq {
-				for _, other := range Events {
+				for _, other := range Events() {
 					c, _ := def.Cell(m.State(), other)
 					if c.Kind == fsm.KindTransition {
 						continue

@@ -18,7 +18,10 @@
 // hook of Alive and Closing, which run after those tasks have returned.
 package connfsm
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // State is a state of the connection lifecycle.
 type State uint8
@@ -38,8 +41,11 @@ const (
 	Closed
 )
 
-// States lists the lifecycle's states in declaration order.
-var States = []State{Connecting, Alive, Reconnecting, Closing, Closed}
+var states = []State{Connecting, Alive, Reconnecting, Closing, Closed}
+
+// States returns the lifecycle's states in declaration order, in a new
+// slice each call.
+func States() []State { return slices.Clone(states) }
 
 var stateNames = [...]string{"Connecting", "Alive", "Reconnecting", "Closing", "Closed"}
 

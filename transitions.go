@@ -3,6 +3,7 @@ package connfsm
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/connfsm/connfsm/fsm"
 )
@@ -30,8 +31,11 @@ const (
 	CloseDone
 )
 
-// Events lists the lifecycle's events in declaration order.
-var Events = []Event{Connected, DialFailed, Lost, RetryDue, GaveUp, Close, CloseDone}
+var events = []Event{Connected, DialFailed, Lost, RetryDue, GaveUp, Close, CloseDone}
+
+// Events returns the lifecycle's events in declaration order, in a new
+// slice each call.
+func Events() []Event { return slices.Clone(events) }
 
 var eventNames = [...]string{"Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone"}
 
@@ -57,10 +61,9 @@ var (
 	reject = fsm.Reject[State]()
 )
 
-// Table is the lifecycle: every (state, event) pair with its outcome and the
-// reason for it, in the order of the rows below. Read those as the
-// specification.
-var Table = rules([]row{
+// table is the lifecycle: every (state, event) pair with its outcome and the
+// reason for it. Read the rows as the specification.
+var table = rules([]row{
 	{Connecting, Connected, to(Alive), "the handshake completed"},
 	{Connecting, DialFailed, to(Reconnecting), "the attempt failed: back off before the next"},
 	{Connecting, Lost, reject, "no connection exists yet, so none can be lost"},
@@ -102,6 +105,10 @@ var Table = rules([]row{
 	{Closed, CloseDone, ignore, "terminal"},
 })
 
+// Table returns the lifecycle's rules, one per (state, event) pair, in the
+// order of the table in transitions.go, in a new slice each call.
+func Table() []fsm.Rule[State, Event] { return slices.Clone(table) }
+
 func rules(rows []row) []fsm.Rule[State, Event] {
 	out := make([]fsm.Rule[State, Event], len(rows))
 	for i, r := range rows {
@@ -122,12 +129,35 @@ type Tasks struct {
 	Closer    fsm.Task[Event] // Closing: close handshake; emits CloseDone
 }
 
-// TaskNames are the names the lifecycle gives each state's tasks.
-var TaskNames = map[State][]string{
-	Connecting:   {"dial"},
-	Alive:        {"reader", "heartbeat", "writer"},
-	Reconnecting: {"backoff"},
-	Closing:      {"closer"},
+// TaskNames returns the names the lifecycle gives state's tasks, in the
+// order they start, or nil for a state without tasks.
+func TaskNames(state State) []string {
+	var names []string
+	for _, s := range slots(Tasks{}) {
+		if s.state == state {
+			names = append(names, s.name)
+		}
+	}
+	return names
+}
+
+// slot is one task of the lifecycle: its state, name and function.
+type slot struct {
+	state State
+	name  string
+	fn    fsm.Task[Event]
+}
+
+// slots lists the lifecycle's tasks in start order, with t's functions.
+func slots(t Tasks) []slot {
+	return []slot{
+		{Connecting, "dial", t.Dial},
+		{Alive, "reader", t.Reader},
+		{Alive, "heartbeat", t.Heartbeat},
+		{Alive, "writer", t.Writer},
+		{Reconnecting, "backoff", t.Backoff},
+		{Closing, "closer", t.Closer},
+	}
 }
 
 // NewBuilder returns a builder holding the lifecycle's states, events,
@@ -136,24 +166,18 @@ var TaskNames = map[State][]string{
 // tasks. The caller adds hooks and builds.
 func NewBuilder(t Tasks) *fsm.Builder[State, Event] {
 	b := fsm.NewBuilder[State, Event](Connecting).
-		States(States...).
-		Events(Events...).
-		Rules(Table...).
+		States(states...).
+		Events(events...).
+		Rules(table...).
 		FailureEvent(Connecting, DialFailed).
 		FailureEvent(Alive, Lost).
 		FailureEvent(Reconnecting, GaveUp).
 		FailureEvent(Closing, CloseDone)
-	add := func(s State, name string, fn fsm.Task[Event]) {
-		if fn != nil {
-			b.Task(s, name, fn)
+	for _, s := range slots(t) {
+		if s.fn != nil {
+			b.Task(s.state, s.name, s.fn)
 		}
 	}
-	add(Connecting, "dial", t.Dial)
-	add(Alive, "reader", t.Reader)
-	add(Alive, "heartbeat", t.Heartbeat)
-	add(Alive, "writer", t.Writer)
-	add(Reconnecting, "backoff", t.Backoff)
-	add(Closing, "closer", t.Closer)
 	return b
 }
 

@@ -275,7 +275,7 @@ func TestClosedIsTerminal(t *testing.T) {
 			t.Fatal(err)
 		}
 		late := newSession(conn)
-		for _, e := range connfsm.Events {
+		for _, e := range connfsm.Events() {
 			var payload any
 			if e == connfsm.Connected {
 				payload = late

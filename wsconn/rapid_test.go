@@ -170,7 +170,7 @@ func (lc *lifecycleChecker) observe(_ context.Context, r fsm.Record[connfsm.Stat
 		}
 		cell, ok := lc.def.Cell(r.From, r.Event)
 		if !ok || cell.Kind != fsm.KindTransition || cell.To != r.To {
-			bad("transition %s is not a transition cell of connfsm.Table (cell %+v)", name, cell)
+			bad("transition %s is not a transition cell of connfsm.Table() (cell %+v)", name, cell)
 		}
 		if r.From != lc.state {
 			bad("transition %s starts from %v, but the previous transition ended in %v", name, r.From, lc.state)
@@ -251,7 +251,7 @@ func rapidChecks(t *testing.T) {
 // Send after Close) with faults (resets without a close frame, a black hole,
 // a server that is down, refused handshakes with Retry-After, close frames,
 // a slow peer) and virtual time, each case in its own synctest bubble.
-// After every step: each transition is a transition cell of connfsm.Table
+// After every step: each transition is a transition cell of connfsm.Table()
 // and follows the previous one, no task outlived its state, and no second
 // socket was ever dialed while one was open (none is open on entering
 // Connecting). After Close: the client is Closed with Done closed, every
