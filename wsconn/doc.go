@@ -67,8 +67,8 @@
 // While the connection is released, Send writes on the caller's goroutine
 // and returns once the transport has the message (WithRateLimit paces it).
 // While Alive but not yet released (OnConnect or the flush still running),
-// Send waits for the release. Otherwise the SendPolicy applies: by default Send fails fast with
-// ErrNotConnected; with SendPolicy.Buffer, up to that many messages are kept
+// Send waits for the release. Otherwise the SendPolicy applies: by
+// default Send fails fast with ErrNotConnected; with SendPolicy.Buffer, up to that many messages are kept
 // and written in order on the next Alive, before any newer message
 // (ErrBufferFull beyond). After Close, Send returns ErrClosed.
 //
@@ -78,8 +78,11 @@
 // order. While it runs no further message is read, so a slow handler slows
 // the peer down through TCP flow control instead of queueing messages in
 // memory; the read limit (WithReadLimit, 1 MiB by default) bounds a single
-// message. The reader keeps running while the handler is absent, so pongs
-// are always seen; messages are then discarded.
+// message. A slow handler is not a dead peer: while the reader holds a
+// message the handler has not taken, the heartbeat does not ping, and a
+// pong that comes late because messages were read ahead of it does not
+// count as lost. The reader keeps running while the handler is absent, so
+// pongs are always seen; messages are then discarded.
 //
 // # Closing
 //
@@ -97,9 +100,11 @@
 // # Calls from inside
 //
 // OnConnect and OnMessage run inside the lifecycle, with a context that
-// ends when the connection is left. Close called with that context starts
-// the close and returns at once, since waiting there would wait for the
-// caller itself. In OnConnect, send with the Session, which writes on the
+// ends when the connection is left; OnRecord and OnTransition observers
+// run inside it too, with a context of their own. Close called with such a
+// context starts the close and returns at once, since waiting there would
+// wait for the caller itself (Close from inside with context.Background()
+// would). In OnConnect, send with the Session, which writes on the
 // new connection ahead of everything sent through the Client; Send on the
 // Client called with OnConnect's context does not wait for the release (it
 // would wait for itself) and follows the send policy.
@@ -108,7 +113,8 @@
 //
 // WithLogger logs transitions at Info, with the failure that caused them;
 // stale, ignored and dropped events and failed tasks at Debug; tasks that
-// do not return in time at Warn and rejected events at Error. Logs show
+// do not return in time, and what they returned when they did, at Warn;
+// rejected events at Error. Logs show
 // the URL without userinfo, query or fragment, and never message payloads
 // or header values; configuration errors hide the same parts of the URL.
 // OnRecord and OnTransition observe every lifecycle step, and Stats counts
