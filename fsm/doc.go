@@ -46,12 +46,14 @@
 // Disposer and is never consumed (stale, ignored, rejected, fired after
 // Stop, queued when the machine stops) is disposed exactly once.
 //
-// Inside calls: hooks, actions and tasks receive a context that marks them
-// as inside the machine. Fire and Stop called with it never wait for a step
-// that may include their caller: they enqueue and return.
+// Inside calls: hooks, actions, tasks and the observer receive a context
+// that marks them as inside the machine. Fire and Stop called with it never
+// wait for a step that may include their caller: they enqueue and return.
+// Post enqueues from anywhere without processing on the caller's goroutine.
 //
 // Observer: Config.Observer receives a Record of every step, ignored,
-// rejected, stale and dropped event, failed task and straggler.
+// rejected, stale and dropped event, failed task and straggler, and, when a
+// straggler finally returns, what it returned.
 //
 // Stop exits the current state the same way (cancel, join, exit hooks) and
 // leaves nothing of the machine running. It is idempotent.
