@@ -195,14 +195,9 @@ func (m *Machine[S, E]) Fire(ctx context.Context, event E) error {
 // definition returns an error matching ErrUnknownEvent and naming it. In
 // both cases the payload is disposed.
 func (m *Machine[S, E]) FireWith(ctx context.Context, event E, payload any) error {
-	ei, ok := m.def.eventIndex(event)
-	if !ok {
-		dispose(payload)
-		return fmt.Errorf("%w: %v", ErrUnknownEvent, event)
-	}
-	if m.stopped.Load() {
-		dispose(payload)
-		return ErrStopped
+	ei, err := m.admit(event, payload)
+	if err != nil {
+		return err
 	}
 	it := item{ev: int32(ei), payload: payload}
 	if m.Inside(ctx) {
@@ -217,7 +212,6 @@ func (m *Machine[S, E]) FireWith(ctx context.Context, event E, payload any) erro
 		}
 		return nil
 	}
-	var err error
 	if m.qlen.Load() == 0 {
 		err = m.process(&it)
 	} else {
@@ -239,18 +233,28 @@ func (m *Machine[S, E]) FireWith(ctx context.Context, event E, payload any) erro
 // matching ErrUnknownEvent for an event not in the definition, disposing
 // the payload.
 func (m *Machine[S, E]) Post(event E, payload any) error {
-	ei, ok := m.def.eventIndex(event)
-	if !ok {
-		dispose(payload)
-		return fmt.Errorf("%w: %v", ErrUnknownEvent, event)
-	}
-	if m.stopped.Load() {
-		dispose(payload)
-		return ErrStopped
+	ei, err := m.admit(event, payload)
+	if err != nil {
+		return err
 	}
 	m.enqueue(item{ev: int32(ei), payload: payload})
 	m.kick()
 	return nil
+}
+
+// admit returns event's index, or why it cannot be fired (unknown event,
+// stopped machine), having disposed of payload then.
+func (m *Machine[S, E]) admit(event E, payload any) (int, error) {
+	ei, ok := m.def.eventIndex(event)
+	if !ok {
+		dispose(payload)
+		return 0, fmt.Errorf("%w: %v", ErrUnknownEvent, event)
+	}
+	if m.stopped.Load() {
+		dispose(payload)
+		return 0, ErrStopped
+	}
+	return ei, nil
 }
 
 // Stop stops the machine: the current state is exited as by a transition

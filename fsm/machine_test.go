@@ -1298,3 +1298,48 @@ func TestEpochs(t *testing.T) {
 	}
 	diffLines(t, "epochs", []string{"A #2", "A #3", "B #4", "B #4", "A #5"}, got)
 }
+
+// TestPost: Post queues and returns at once; the step, with its join, runs
+// on another goroutine. Like Fire, it refuses unknown events and a stopped
+// machine, disposing the payload.
+func TestPost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := stdDef(t, func(b *builder) {
+			b.Task(A, "slow", func(ctx context.Context, emit fsm.Emit[event]) error {
+				<-ctx.Done()
+				time.Sleep(time.Second) // takes a second to wind down
+				return nil
+			})
+		})
+		m, rec := start(t, d, fsm.Config[state, event]{})
+		t0 := time.Now()
+		if err := m.Post(Go, nil); err != nil {
+			t.Fatalf("Post(Go) = %v", err)
+		}
+		if took := time.Since(t0); took != 0 {
+			t.Errorf("Post took %v, want it to return before the join", took)
+		}
+		synctest.Wait()
+		if m.State() != A {
+			t.Errorf("State() = %v while A's task winds down, want A", m.State())
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		diffLines(t, "records", []string{"started A #1", "transition A -Go-> B #2"}, rec.lines())
+
+		unknown := newResource("unknown")
+		if err := m.Post(event(42), unknown); !errors.Is(err, fsm.ErrUnknownEvent) {
+			t.Errorf("Post(event(42)) = %v, want ErrUnknownEvent", err)
+		}
+		if err := m.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		late := newResource("late")
+		if err := m.Post(Back, late); !errors.Is(err, fsm.ErrStopped) {
+			t.Errorf("Post after Stop = %v, want ErrStopped", err)
+		}
+		if u, l := unknown.disposed.Load(), late.disposed.Load(); u != 1 || l != 1 {
+			t.Errorf("refused payloads disposed %d and %d times, want once each", u, l)
+		}
+	})
+}
