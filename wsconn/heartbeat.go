@@ -41,13 +41,13 @@ func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
 		}
 		s.pings.Add(1)
 		pctx, cancel := context.WithTimeout(ctx, c.cfg.pongTimeout)
-		start := time.Now()
+		start, reads := time.Now(), s.reads.Load()
 		err := s.conn.Ping(pctx)
 		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return nil
-		case errors.Is(err, context.DeadlineExceeded) && s.peerSending(start):
+		case errors.Is(err, context.DeadlineExceeded) && s.peerSending(reads):
 			continue // the pong is behind messages still being read
 		case errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, c.cfg.pongTimeout)

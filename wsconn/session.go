@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/coder/websocket"
 )
@@ -61,9 +60,9 @@ type session struct {
 
 	started  bool
 	lastSize int // size of the previous message; owned by the pump
-	// lastRead (Unix ns) and parked tell the heartbeat that the peer is
-	// sending: a pong queues behind messages the handler has not taken.
-	lastRead    atomic.Int64
+	// reads (messages read so far) and parked tell the heartbeat that the
+	// peer is sending: a pong queues behind messages not yet handled.
+	reads       atomic.Uint64
 	parked      atomic.Bool
 	discardOnce sync.Once
 	pings       atomic.Uint64
@@ -102,7 +101,7 @@ func (s *session) pump() {
 			s.err = err
 			return
 		}
-		s.lastRead.Store(time.Now().UnixNano())
+		s.reads.Add(1)
 		s.parked.Store(true)
 		select {
 		case s.frames <- frame{typ, data}:
@@ -170,10 +169,10 @@ func (s *session) wait() {
 }
 
 // peerSending reports whether the pump is holding a message the handler has
-// not taken yet, or has read one since t: the peer is alive, and any pong
-// waits unread behind its messages.
-func (s *session) peerSending(t time.Time) bool {
-	return s.parked.Load() || s.lastRead.Load() >= t.UnixNano()
+// not taken yet, or has read any since it had read reads: the peer is
+// alive, and a pong may wait unread behind its messages.
+func (s *session) peerSending(reads uint64) bool {
+	return s.parked.Load() || s.reads.Load() != reads
 }
 
 // dead reports whether the connection has already failed.
