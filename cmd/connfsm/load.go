@@ -262,7 +262,7 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs.DurationVar(&f.duration, "duration", 10*time.Second, "how long to run once every client is started")
 	fs.DurationVar(&f.ping, "ping", time.Second, "ping `interval` of each client")
 	fs.DurationVar(&f.pong, "pong-timeout", time.Second, "pong timeout of each client (at most -ping)")
-	fs.DurationVar(&f.sendEvery, "send-every", time.Second, "each client sends a small message this often and counts the echoes")
+	fs.DurationVar(&f.sendEvery, "send-every", 10*time.Second, "each client sends a small message this often and counts the echoes")
 	fs.DurationVar(&f.sample, "sample", 10*time.Second, "print a sample (goroutines, heap, CPU, alive) this often during the run")
 	fs.DurationVar(&f.restartAt, "restart-at", 0, "take the server down this long into the run (0: never); needs the embedded or child server")
 	fs.DurationVar(&f.downFor, "down-for", 3*time.Second, "with -restart-at, how long the server stays down")
