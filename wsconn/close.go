@@ -26,11 +26,13 @@ import (
 // starts the close and returns at once: waiting there would wait for the
 // caller itself.
 //
-// The error is nil, ctx's cause, or one wrapping ErrUnsent with the number of
-// buffered messages that could not be written. Buffered messages are
-// written when a connection is Alive again; a Close while they are being
-// flushed cuts the flush short (coder/websocket closes a connection whose
-// write is cancelled), and the messages not written are counted there.
+// Messages still buffered when Close is called while Alive (during
+// OnConnect or the flush) are written before the close frame. The error is
+// nil, ctx's cause, or one wrapping ErrUnsent with the number of accepted
+// messages that could not be written: buffered while no connection was
+// up, or whose write failed (a write in progress when Close is called
+// during the flush is cancelled, and coder/websocket then closes the
+// connection).
 func (c *Client) Close(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -70,14 +72,19 @@ func (c *Client) requestClose(cause error) {
 // a send end then.
 func (c *Client) closedCtx() context.Context { return c.closed }
 
-// closerTask is Closing's task: the close handshake on the connection Alive
-// handed over, bounded by the close timeout. The pump keeps reading meanwhile
-// so the peer's close frame is seen; aborting cancels its read, which
-// unblocks the handshake even against a peer that never answers.
+// closerTask is Closing's task: it writes the messages still buffered (a
+// Close during OnConnect or the flush leaves them there), then the close
+// handshake on the connection Alive handed over, all bounded by the close
+// timeout. The pump keeps reading meanwhile so the peer's close frame is
+// seen; aborting cancels its read, which unblocks the handshake even
+// against a peer that never answers.
 func (c *Client) closerTask(ctx context.Context, emit emitFn) error {
 	s := c.sess
 	stop := context.AfterFunc(ctx, s.abort)
 	t := time.AfterFunc(c.cfg.closeTimeout, s.abort)
+	c.bufMu.Lock()
+	_ = c.flush(s.ctx, s) // a failure is counted; the handshake is tried anyway
+	c.bufMu.Unlock()
 	err := s.conn.Close(websocket.StatusNormalClosure, "")
 	t.Stop()
 	stop()

@@ -130,7 +130,25 @@ func (c *Client) writerTask(ctx context.Context, _ emitFn) error {
 	}
 	c.bufMu.Lock()
 	defer c.bufMu.Unlock()
-	for len(c.buf) > 0 {
+	if err := c.flush(ctx, s); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil // Alive is being left: the rest stays buffered
+	}
+	c.cur.Store(s)
+	close(s.released)
+	c.readyOne.Do(func() { close(c.ready) })
+	return nil
+}
+
+// flush writes the buffered messages to s in order; bufMu is held. It
+// stops, leaving the rest buffered, once ctx is done (for the next Alive,
+// or Closing's own flush), and starts no write with a dead ctx:
+// coder/websocket closes a connection whose write is cancelled. A message
+// whose write fails is counted as unsent, and the error returned.
+func (c *Client) flush(ctx context.Context, s *session) error {
+	for len(c.buf) > 0 && ctx.Err() == nil {
 		f := c.buf[0]
 		c.buf[0] = frame{}
 		c.buf = c.buf[1:]
@@ -142,13 +160,9 @@ func (c *Client) writerTask(ctx context.Context, _ emitFn) error {
 			return err
 		}
 	}
-	c.buf = nil
-	if ctx.Err() != nil {
-		return nil
+	if len(c.buf) == 0 {
+		c.buf = nil
 	}
-	c.cur.Store(s)
-	close(s.released)
-	c.readyOne.Do(func() { close(c.ready) })
 	return nil
 }
 

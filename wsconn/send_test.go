@@ -237,3 +237,46 @@ func TestSendWaitsForOnConnect(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseDuringOnConnectFlushesTheBuffer: messages buffered while
+// disconnected are accepted; a Close that comes while OnConnect runs on
+// the new connection writes them, in order, before the close frame.
+func TestCloseDuringOnConnectFlushesTheBuffer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var s sink
+		srv := startServer(t, wsHandler(s.handler))
+		srv.net.SetDown(true)
+		inOnConnect := make(chan struct{})
+		var rec recorder
+		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 3}),
+			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}),
+			OnConnect(func(ctx context.Context, _ *Session) error {
+				close(inOnConnect)
+				<-ctx.Done() // a resubscription waiting for its answer
+				return ctx.Err()
+			}))
+		waitState(t, c, connfsm.Reconnecting)
+		for _, m := range []string{"a", "b", "c"} {
+			if err := c.SendText(t.Context(), m); err != nil {
+				t.Fatalf("buffered send %q: %v", m, err)
+			}
+		}
+		srv.net.SetDown(false)
+		<-inOnConnect
+		if err := c.Close(t.Context()); err != nil {
+			t.Errorf("Close = %v, want nil: every accepted message written", err)
+		}
+		synctest.Wait()
+		if diff := cmp.Diff([][]string{{"a", "b", "c"}}, s.received()); diff != "" {
+			t.Errorf("received per connection (-want +got):\n%s", diff)
+		}
+		if st := c.Stats(); st.Unsent != 0 || st.MessagesOut != 3 {
+			t.Errorf("Stats = %+v, want 3 out, 0 unsent", st)
+		}
+		want := []string{"Connecting-DialFailed->Reconnecting", "Reconnecting-RetryDue->Connecting",
+			"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}
+		if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+			t.Errorf("transitions (-want +got):\n%s", diff)
+		}
+	})
+}
