@@ -86,9 +86,11 @@
 //
 // # Closing
 //
-// Close stops accepting messages (Send returns ErrClosed), sends a close
-// frame with status 1000 after any write in progress and waits for the
-// peer's, bounded by the close timeout and by its ctx; closing while
+// Close stops accepting messages (Send returns ErrClosed), writes the
+// messages still buffered if a connection is up (a Close during OnConnect
+// leaves them there), sends a close frame with status 1000 after any write
+// in progress and waits for the peer's, bounded by the close timeout and
+// by its ctx; closing while
 // Connecting or Reconnecting cancels the attempt or the timer at once, and
 // messages still buffered then are reported by Close's error (ErrUnsent).
 // It is idempotent, safe from any goroutine, and returns
