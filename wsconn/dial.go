@@ -24,6 +24,11 @@ import (
 func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 	dctx, cancel := context.WithTimeoutCause(ctx, c.cfg.handshakeTimeout, ErrHandshakeTimeout)
 	defer cancel()
+	var raw *rawConn
+	if c.ownTransport {
+		raw = new(rawConn)
+		dctx = context.WithValue(dctx, rawConnKey{}, raw)
+	}
 	conn, resp, err := websocket.Dial(dctx, c.url, c.dialOpts)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -33,7 +38,7 @@ func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 		return nil
 	}
 	conn.SetReadLimit(c.cfg.readLimit)
-	emit(connfsm.Connected, newSession(conn))
+	emit(connfsm.Connected, newSession(conn, raw.get()))
 	return nil
 }
 

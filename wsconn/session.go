@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,7 @@ type frame struct {
 // close handshake after Alive's tasks have been joined.
 type session struct {
 	conn    *websocket.Conn
+	raw     net.Conn // the TCP connection under conn, when known; see rawConn
 	epoch   uint64
 	frames  chan frame
 	discard chan struct{} // closed: nobody consumes frames any more; drop them
@@ -69,10 +71,13 @@ type session struct {
 	deadPings   atomic.Uint64
 }
 
-func newSession(conn *websocket.Conn) *session {
+// newSession wraps conn; raw is the socket under it, or nil if the HTTP
+// client is the caller's and it is not known.
+func newSession(conn *websocket.Conn, raw net.Conn) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &session{
 		conn:    conn,
+		raw:     raw,
 		frames:  make(chan frame),
 		discard: make(chan struct{}),
 		ctx:     ctx,
@@ -95,8 +100,14 @@ func (s *session) start() {
 
 func (s *session) pump() {
 	defer close(s.done)
+	// With the socket known, abort closes it under the read; otherwise the
+	// read's context must be the cancellable one.
+	rctx := s.ctx
+	if s.raw != nil {
+		rctx = context.Background()
+	}
 	for {
-		typ, data, err := s.read()
+		typ, data, err := s.read(rctx)
 		if err != nil {
 			s.err = err
 			return
@@ -115,14 +126,14 @@ func (s *session) pump() {
 }
 
 // read reads one message, like conn.Read, into a buffer sized after the
-// previous message. The pump's context can be cancelled (see abort), and for
-// such a context coder/websocket arms a context.AfterFunc on every read call
-// (four allocations); io.ReadAll, which conn.Read uses, starts at 512 bytes
-// and grows, so it would make one call per growth step. With room for the
-// whole frame, a message sent in one frame takes two calls (header, payload)
-// whatever its size; the final io.EOF costs no call to the connection.
-func (s *session) read() (MessageType, []byte, error) {
-	typ, r, err := s.conn.Reader(s.ctx)
+// previous message. With a cancellable ctx coder/websocket arms a
+// context.AfterFunc on every read call (four allocations); io.ReadAll,
+// which conn.Read uses, starts at 512 bytes and grows, so it would make one
+// call per growth step. With room for the whole frame, a message sent in
+// one frame takes two calls (header, payload) whatever its size; the final
+// io.EOF costs no call to the connection.
+func (s *session) read(ctx context.Context) (MessageType, []byte, error) {
+	typ, r, err := s.conn.Reader(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -154,10 +165,15 @@ func (s *session) read() (MessageType, []byte, error) {
 func (s *session) stopDelivery() { s.discardOnce.Do(func() { close(s.discard) }) }
 
 // abort closes the connection at once, without a handshake, and stops the
-// pump. Cancelling the pump's read context is what unblocks an in-progress
-// Close whose peer does not answer.
+// pump. coder/websocket's CloseNow waits for a Close in progress, so what
+// unblocks a Close whose peer does not answer is the pump's read failing:
+// the socket closed under it, or, when the socket is not known, its read
+// context cancelled.
 func (s *session) abort() {
 	s.cancel()
+	if s.raw != nil {
+		_ = s.raw.Close()
+	}
 	_ = s.conn.CloseNow()
 }
 
