@@ -210,7 +210,10 @@ func WithCompression(m websocket.CompressionMode) Option {
 // proxies, or an in-memory transport in tests. Its Timeout, if set, also
 // bounds each handshake. A refused handshake may leave an idle socket in
 // its pool: closing those is the caller's (CloseIdleConnections). The
-// default client has keep-alives off, so it keeps none.
+// default client has keep-alives off, so it keeps none, and its dialer
+// lets each connection's socket be closed directly; with a client of the
+// caller's, the connection is read with a cancellable context instead,
+// which costs coder/websocket a few allocations per message.
 func WithHTTPClient(h *http.Client) Option { return func(c *config) { c.httpClient = h } }
 
 // OnConnect sets a hook run on every entry into Alive, before sends are
