@@ -517,13 +517,9 @@ func (m *Machine[S, E]) emit(sc *scope, name string, e E, payload any) {
 		}
 		return
 	}
-	m.emitKnown(sc, ei, payload)
-}
-
-// emitKnown enqueues event ei from a task of sc. An event that leaves the
-// state cancels the task's siblings before it is queued, so none of them
-// takes another step with a live context after it.
-func (m *Machine[S, E]) emitKnown(sc *scope, ei int, payload any) {
+	// An event that leaves the state cancels the task's siblings before it
+	// is queued, so none of them takes another step with a live context
+	// after it.
 	if c := &m.def.cells[sc.si*len(m.def.events)+ei]; c.kind == KindTransition {
 		sc.g.Cancel(c.leaves)
 	}

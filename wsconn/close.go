@@ -76,8 +76,9 @@ func (c *Client) closedCtx() context.Context { return c.closed }
 // Close during OnConnect or the flush leaves them there), then the close
 // handshake on the connection Alive handed over, all bounded by the close
 // timeout. The pump keeps reading meanwhile so the peer's close frame is
-// seen; aborting cancels its read, which unblocks the handshake even
-// against a peer that never answers.
+// seen; aborting makes its read fail (the socket closed, or its context
+// cancelled; see session.abort), which unblocks the handshake even against
+// a peer that never answers.
 func (c *Client) closerTask(ctx context.Context, emit emitFn) error {
 	s := c.sess
 	stop := context.AfterFunc(ctx, s.abort)
