@@ -19,6 +19,13 @@ var (
 	// ErrPongTimeout is the cause of a Lost connection whose pong did not
 	// arrive in time.
 	ErrPongTimeout = errors.New("wsconn: pong timeout")
+	// ErrReadFailed is wrapped by the cause of a Lost connection whose
+	// read failed: the peer closed it (a websocket.CloseError follows),
+	// reset it, or sent what is not WebSocket.
+	ErrReadFailed = errors.New("wsconn: read")
+	// ErrPingFailed is wrapped by the cause of a Lost connection whose
+	// ping could not be written.
+	ErrPingFailed = errors.New("wsconn: ping")
 	// ErrHandshakeTimeout is the cause of a dial that did not complete the
 	// handshake within the handshake timeout.
 	ErrHandshakeTimeout = errors.New("wsconn: handshake timeout")

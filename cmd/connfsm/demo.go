@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -15,8 +14,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
-	"github.com/connfsm/connfsm/internal/echoserver"
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // Demo timing: short intervals so every scene takes about a second.
@@ -30,14 +29,14 @@ const (
 // runDemo plays the failures long-lived clients meet against an embedded
 // server on 127.0.0.1, prints the lifecycle's timeline, and checks the
 // invariants. It exits 1 if any check fails.
-func runDemo(c command, args []string, stdout, stderr io.Writer) int {
+func runDemo(c command, e env, args []string) int {
 	cfg, err := parseDemoFlags(args)
-	if code, done := reportUsage(demoFlagSet(new(demoConfig)), c, err, stdout, stderr); done {
+	if code, done := reportUsage(demoFlagSet(new(demoConfig)), c, err, e.stdout, e.stderr); done {
 		return code
 	}
-	d := &demo{tl: newTimeline(stdout, cfg.json)}
+	d := &demo{tl: newTimeline(e.stdout, cfg.json, true), ctx: e.ctx}
 	if err := d.run(); err != nil {
-		fmt.Fprintf(stderr, "connfsm demo: %v\n", err)
+		fmt.Fprintf(e.stderr, "connfsm demo: %v\n", err)
 		return exitFail
 	}
 	if !d.ok {
@@ -61,16 +60,17 @@ func demoFlagSet(cfg *demoConfig) *flag.FlagSet {
 // parseDemoFlags parses demo's arguments; it prints nothing.
 func parseDemoFlags(args []string) (demoConfig, error) {
 	var cfg demoConfig
-	err := parseArgs(demoFlagSet(&cfg), args)
+	_, _, err := parseArgs(demoFlagSet(&cfg), args, 0)
 	return cfg, err
 }
 
 type demo struct {
 	tl     *timeline
-	srv    *echoserver.Server
+	ctx    context.Context // the program's: an interrupt ends the scene being played
+	srv    *wsconntest.Server
 	client *wsconn.Client
 	probe  *deadWriteProbe
-	echoes chan string
+	echoes chan echo
 	sent   int
 	ok     bool
 }
@@ -78,18 +78,19 @@ type demo struct {
 func (d *demo) run() error {
 	ctx := context.Background()
 	baseline := runtime.NumGoroutine()
-	srv, err := echoserver.Start("127.0.0.1:0")
+	srv, err := wsconntest.NewTCPServer("127.0.0.1:0", wsconntest.WithoutRecording())
 	if err != nil {
 		return err
 	}
 	d.srv = srv
 	defer srv.Close()
+	url := srv.URL + "/"
 	d.probe = newDeadWriteProbe()
-	d.echoes = make(chan string, 64)
+	d.echoes = make(chan echo, 64)
 	d.ok = true
 
-	d.tl.scene("connect to " + srv.URL())
-	d.client, err = wsconn.Dial(ctx, srv.URL(),
+	d.tl.scene("connect to " + url)
+	d.client, err = wsconn.Dial(ctx, url,
 		wsconn.WithHeartbeat(demoPing, demoPongTimeout),
 		wsconn.WithBackoff(wsconn.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2}),
 		wsconn.WithStormGuard(wsconn.StormGuard{Attempts: 5, Window: 10 * time.Second, MinGap: 500 * time.Millisecond}),
@@ -97,7 +98,7 @@ func (d *demo) run() error {
 		wsconn.WithCloseTimeout(time.Second),
 		wsconn.WithHTTPClient(d.probe.client()),
 		wsconn.OnRecord(d.tl.observe),
-		wsconn.OnMessage(func(_ context.Context, m wsconn.Message) { d.echoes <- string(m.Data) }))
+		wsconn.OnMessage(func(_ context.Context, m wsconn.Message) { d.echoes <- echo{string(m.Data), m.Epoch} }))
 	if err != nil {
 		return err
 	}
@@ -140,7 +141,10 @@ func (d *demo) run() error {
 	d.scene(fmt.Sprintf("the server goes down for %v and comes back (backoff, then the storm guard spaces dials)", demoDownFor), func() error {
 		mark := d.mark()
 		srv.Down()
-		time.Sleep(demoDownFor)
+		if !sleepCtx(d.ctx, demoDownFor) {
+			_ = srv.Up()
+			return context.Cause(d.ctx)
+		}
 		if err := srv.Up(); err != nil {
 			return err
 		}
@@ -178,7 +182,28 @@ func (d *demo) run() error {
 	return nil
 }
 
+// echo is a message the client received, with its connection's epoch.
+type echo struct {
+	text  string
+	epoch uint64
+}
+
+// sleepCtx sleeps d and reports false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
 func (d *demo) scene(name string, fn func() error) {
+	if d.ctx.Err() != nil {
+		return // interrupted: the invariants are still checked
+	}
 	d.tl.scene(name)
 	if err := fn(); err != nil {
 		d.check(name, false, err.Error())
@@ -211,7 +236,9 @@ func (d *demo) waitTransitions(mark int, want ...string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("waited %v for %s; state is %v", demoSceneTimeout, want[i], d.client.State())
 		}
-		time.Sleep(5 * time.Millisecond)
+		if !sleepCtx(d.ctx, 5*time.Millisecond) {
+			return context.Cause(d.ctx)
+		}
 	}
 }
 
@@ -221,15 +248,17 @@ func (d *demo) roundTrip(texts ...string) error {
 			return fmt.Errorf("send %q: %w", text, err)
 		}
 		d.sent++
-		d.tl.message("sent", text)
+		d.tl.message("sent", text, 0)
 		select {
 		case got := <-d.echoes:
-			d.tl.message("received", got)
-			if got != text {
-				return fmt.Errorf("echo %q, want %q", got, text)
+			d.tl.message("received", got.text, got.epoch)
+			if got.text != text {
+				return fmt.Errorf("echo %q, want %q", got.text, text)
 			}
 		case <-time.After(demoSceneTimeout):
 			return fmt.Errorf("no echo of %q within %v", text, demoSceneTimeout)
+		case <-d.ctx.Done():
+			return context.Cause(d.ctx)
 		}
 	}
 	return nil

@@ -58,7 +58,7 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run(tt.args, &stdout, &stderr)
+			code := run(t.Context(), tt.args, noStdin, &stdout, &stderr)
 			if code != tt.wantCode {
 				t.Errorf("run(%q) = %d, want %d; stderr:\n%s", tt.args, code, tt.wantCode, stderr.String())
 			}
@@ -94,7 +94,7 @@ func TestRun(t *testing.T) {
 // after a blank line, each state's tasks.
 func TestDiagramMatrixShape(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"diagram", "-format", "matrix"}, &stdout, &stderr); code != exitOK {
+	if code := run(t.Context(), []string{"diagram", "-format", "matrix"}, noStdin, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	matrix, tasks, ok := strings.Cut(strings.TrimSuffix(stdout.String(), "\n"), "\n\n")
@@ -152,7 +152,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 
 func TestDiagramWriteError(t *testing.T) {
 	var stderr bytes.Buffer
-	if code := run([]string{"diagram"}, failWriter{}, &stderr); code != exitFail {
+	if code := run(t.Context(), []string{"diagram"}, noStdin, failWriter{}, &stderr); code != exitFail {
 		t.Errorf("run with a failing stdout = %d, want %d", code, exitFail)
 	}
 	if !strings.Contains(stderr.String(), os.ErrClosed.Error()) {
