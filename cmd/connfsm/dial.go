@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/timeline"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -33,8 +34,8 @@ func runDial(c command, e env, args []string) int {
 	}
 
 	ctx := e.ctx
-	out := newTimeline(e.stdout, cfg.json, false)
-	tl := newTimeline(e.stderr, cfg.json, false)
+	out := timeline.New(e.stdout, cfg.json, false)
+	tl := timeline.New(e.stderr, cfg.json, false)
 	var stragglers atomic.Int64
 	client, err := wsconn.Dial(ctx, cfg.url,
 		wsconn.NoWait(),
@@ -47,14 +48,14 @@ func runDial(c command, e env, args []string) int {
 			if r.Kind == fsm.RecordStraggler {
 				stragglers.Add(1)
 			}
-			tl.observe(ctx, r)
+			tl.Observe(ctx, r)
 		}),
 		wsconn.OnMessage(func(_ context.Context, m wsconn.Message) {
 			text := string(m.Data)
 			if m.Type == wsconn.Binary {
 				text = "binary:" + base64.StdEncoding.EncodeToString(m.Data)
 			}
-			out.data(text, m.Epoch)
+			out.Data(text, m.Epoch)
 		}),
 	)
 	if err != nil {
@@ -117,7 +118,7 @@ loop:
 
 // dialSummary prints the summary line and returns the exit code: 0 after a
 // user close with every accepted line sent, 1 otherwise.
-func dialSummary(client *wsconn.Client, closeErr error, stragglers int, tl *timeline, stderr io.Writer) int {
+func dialSummary(client *wsconn.Client, closeErr error, stragglers int, tl *timeline.Timeline, stderr io.Writer) int {
 	// Close has returned, so by its contract every task has returned. Count
 	// what contradicts that rather than assume it: a client not Closed or
 	// not Done, and any task reported as a straggler (it outlived its
@@ -133,7 +134,7 @@ func dialSummary(client *wsconn.Client, closeErr error, stragglers int, tl *time
 	}
 	st := client.Stats()
 	cause := client.Err()
-	tl.summary(fmt.Sprintf("summary: connections %d, reconnects %d, messages in %d, out %d, unsent %d, tasks still running %d; ended: %v",
+	tl.Summary(fmt.Sprintf("summary: connections %d, reconnects %d, messages in %d, out %d, unsent %d, tasks still running %d; ended: %v",
 		st.Connects, st.Reconnects, st.MessagesIn, st.MessagesOut, st.Unsent, running, cause),
 		map[string]any{
 			"connections": st.Connects, "reconnects": st.Reconnects, "messages_in": st.MessagesIn,

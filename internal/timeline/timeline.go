@@ -1,4 +1,8 @@
-package main
+// Package timeline prints what happens to a connfsm client, as readable
+// lines or as one JSON object per line: the one printer of the connfsm
+// command's timelines (demo, dial). docs/cli.md, "JSON lines", describes
+// the JSON shape.
+package timeline
 
 import (
 	"context"
@@ -14,14 +18,14 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 )
 
-type record = fsm.Record[connfsm.State, connfsm.Event]
+// Record is a lifecycle record of a wsconn client.
+type Record = fsm.Record[connfsm.State, connfsm.Event]
 
-// timeline prints what happens to a client, as readable lines or as one
-// JSON object per line (docs/cli.md, "JSON lines"): the one printer of
-// every command's timeline. Each line is written whole, so lines from
-// concurrent writers never interleave. With keep, it also keeps every
-// record for the caller's checks.
-type timeline struct {
+// Timeline prints what happens to a client, as readable lines or as one
+// JSON object per line. Each line is written whole, so lines from
+// concurrent writers never interleave. Its methods are safe for concurrent
+// use.
+type Timeline struct {
 	w     io.Writer
 	json  bool
 	color bool
@@ -29,30 +33,28 @@ type timeline struct {
 	start time.Time
 
 	mu      sync.Mutex
-	records []record
+	records []Record
 }
 
-func newTimeline(w io.Writer, asJSON, keep bool) *timeline {
-	return &timeline{w: w, json: asJSON, color: !asJSON && isTerminal(w), keep: keep, start: time.Now()}
+// New returns a timeline writing to w: JSON lines if asJSON, else
+// readable lines (coloured on a terminal, unless NO_COLOR is set). With
+// keep it also keeps every record observed, for Records.
+func New(w io.Writer, asJSON, keep bool) *Timeline {
+	return &Timeline{w: w, json: asJSON, color: !asJSON && isTerminal(w), keep: keep, start: time.Now()}
 }
 
 // isTerminal reports whether w is a terminal that wants colour.
 func isTerminal(w io.Writer) bool {
-	return isCharDevice(w) && os.Getenv("NO_COLOR") == ""
-}
-
-// isCharDevice reports whether w is a terminal.
-func isCharDevice(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
+	if !ok || os.Getenv("NO_COLOR") != "" {
 		return false
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// line is one JSON line; fields that do not apply are left out.
-type line struct {
+// Line is one JSON line; fields that do not apply are left out.
+type Line struct {
 	T      string         `json:"t"` // RFC 3339, nanoseconds
 	Kind   string         `json:"kind"`
 	Name   string         `json:"name,omitempty"`
@@ -63,7 +65,7 @@ type line struct {
 	Cause  string         `json:"cause,omitempty"`
 	Reason string         `json:"reason,omitempty"` // an ignored or rejected event's declared reason
 	Task   string         `json:"task,omitempty"`
-	Join   *joinJSON      `json:"join,omitempty"`
+	Join   *Join          `json:"join,omitempty"`
 	OK     *bool          `json:"ok,omitempty"`
 	Detail string         `json:"detail,omitempty"`
 	Dir    string         `json:"dir,omitempty"` // "received" or "sent", for kind "message"
@@ -71,8 +73,8 @@ type line struct {
 	Fields map[string]any `json:"fields,omitempty"`
 }
 
-// joinJSON is a transition's join of the tasks of the state left.
-type joinJSON struct {
+// Join is a transition's join of the tasks of the state left.
+type Join struct {
 	Tasks      []string `json:"tasks"`
 	Stragglers []string `json:"stragglers,omitempty"`
 	MS         float64  `json:"ms"`
@@ -80,32 +82,33 @@ type joinJSON struct {
 
 // emit writes l as JSON (stamped with when), or human with the time since
 // the start.
-func (tl *timeline) emit(when time.Time, l line, human string) {
+func (tl *Timeline) emit(when time.Time, l Line, human string) {
 	var s string
 	if tl.json {
 		l.T = when.Format(time.RFC3339Nano)
 		b, err := json.Marshal(l)
 		if err != nil { // line holds strings, numbers and Fields' counters
-			b, _ = json.Marshal(line{T: l.T, Kind: l.Kind, Detail: "unencodable line: " + err.Error()})
+			b, _ = json.Marshal(Line{T: l.T, Kind: l.Kind, Detail: "unencodable line: " + err.Error()})
 		}
 		s = string(b)
 	} else {
 		s = tl.paint(dim, fmt.Sprintf("%+8.3fs", when.Sub(tl.start).Seconds())) + " " + human
 	}
-	tl.raw(s)
+	tl.Raw(s)
 }
 
-func (tl *timeline) raw(s string) {
+// Raw writes s as a line of its own.
+func (tl *Timeline) Raw(s string) {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	_, _ = io.WriteString(tl.w, s+"\n")
 }
 
-// observe is a client's OnRecord: it keeps the record if asked and prints
+// Observe is a client's OnRecord: it keeps the record if asked and prints
 // the kinds a reader cares about. Kinds the timeline does not show
 // (started, stopped, task_failed, dropped) print nothing: a task failure
 // shows as the transition it causes, with its cause.
-func (tl *timeline) observe(_ context.Context, r record) {
+func (tl *Timeline) Observe(_ context.Context, r Record) {
 	if tl.keep {
 		tl.mu.Lock()
 		tl.records = append(tl.records, r)
@@ -117,10 +120,10 @@ func (tl *timeline) observe(_ context.Context, r record) {
 	}
 	switch r.Kind {
 	case fsm.RecordTransition:
-		l := line{Kind: "transition", From: r.From.String(), Event: r.Event.String(), To: r.To.String(), Epoch: r.Epoch, Cause: cause}
+		l := Line{Kind: "transition", From: r.From.String(), Event: r.Event.String(), To: r.To.String(), Epoch: r.Epoch, Cause: cause}
 		human := fmt.Sprintf("transition %s --%s--> %s (epoch %d)", r.From, r.Event, tl.paint(stateColor(r.To), r.To.String()), r.Epoch)
 		if len(r.Join.Tasks) > 0 {
-			j := &joinJSON{MS: float64(r.Join.Took) / float64(time.Millisecond), Stragglers: r.Join.Stragglers()}
+			j := &Join{MS: float64(r.Join.Took) / float64(time.Millisecond), Stragglers: r.Join.Stragglers()}
 			for _, t := range r.Join.Tasks {
 				j.Tasks = append(j.Tasks, t.Name)
 			}
@@ -136,7 +139,7 @@ func (tl *timeline) observe(_ context.Context, r record) {
 		tl.emit(r.When, l, human)
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordRejected:
 		kind := r.Kind.String()
-		l := line{Kind: kind, From: r.From.String(), Event: r.Event.String(), Epoch: r.Epoch, Reason: r.Reason}
+		l := Line{Kind: kind, From: r.From.String(), Event: r.Event.String(), Epoch: r.Epoch, Reason: r.Reason}
 		if r.Kind == fsm.RecordRejected && r.Err != nil {
 			l.Cause = r.Err.Error()
 		}
@@ -154,52 +157,52 @@ func (tl *timeline) observe(_ context.Context, r record) {
 		}
 		tl.emit(r.When, l, human)
 	case fsm.RecordStraggler:
-		tl.emit(r.When, line{Kind: "straggler", From: r.From.String(), Epoch: r.Epoch, Task: r.Task},
+		tl.emit(r.When, Line{Kind: "straggler", From: r.From.String(), Epoch: r.Epoch, Task: r.Task},
 			tl.paint(red, fmt.Sprintf("straggler task %s of %s (epoch %d) did not return in time", r.Task, r.From, r.Epoch)))
 	}
 }
 
-// snapshot returns the records kept so far.
-func (tl *timeline) snapshot() []record {
+// Records returns the records kept so far.
+func (tl *Timeline) Records() []Record {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
-	return append([]record(nil), tl.records...)
+	return append([]Record(nil), tl.records...)
 }
 
-// scene starts a named part of a run.
-func (tl *timeline) scene(name string) {
-	tl.emit(time.Now(), line{Kind: "scene", Name: name}, tl.paint(bold, "── "+name))
+// Scene starts a named part of a run.
+func (tl *Timeline) Scene(name string) {
+	tl.emit(time.Now(), Line{Kind: "scene", Name: name}, tl.paint(bold, "── "+name))
 }
 
-// message prints a message sent or received on the connection of the
+// Message prints a message sent or received on the connection of the
 // Alive entry epoch (0 if unknown), as a timeline line.
-func (tl *timeline) message(dir, text string, epoch uint64) {
+func (tl *Timeline) Message(dir, text string, epoch uint64) {
 	arrow := map[string]string{"sent": "→", "received": "←"}[dir]
-	tl.emit(time.Now(), line{Kind: "message", Dir: dir, Text: text, Epoch: epoch}, tl.paint(dim, fmt.Sprintf("%s %q", arrow, text)))
+	tl.emit(time.Now(), Line{Kind: "message", Dir: dir, Text: text, Epoch: epoch}, tl.paint(dim, fmt.Sprintf("%s %q", arrow, text)))
 }
 
-// data prints a received message as a program's output: the JSON line of
-// message, or the bare text, for a pipe.
-func (tl *timeline) data(text string, epoch uint64) {
+// Data prints a received message as a program's output: the JSON line of
+// Message, or the bare text, for a pipe.
+func (tl *Timeline) Data(text string, epoch uint64) {
 	if tl.json {
-		tl.message("received", text, epoch)
+		tl.Message("received", text, epoch)
 		return
 	}
-	tl.raw(text)
+	tl.Raw(text)
 }
 
-// check prints the outcome of an invariant.
-func (tl *timeline) check(name string, ok bool, detail string) {
+// Check prints the outcome of an invariant.
+func (tl *Timeline) Check(name string, ok bool, detail string) {
 	mark := tl.paint(green, "ok  ")
 	if !ok {
 		mark = tl.paint(red, "FAIL")
 	}
-	tl.emit(time.Now(), line{Kind: "check", Name: name, OK: &ok, Detail: detail}, fmt.Sprintf("%s %s: %s", mark, name, detail))
+	tl.emit(time.Now(), Line{Kind: "check", Name: name, OK: &ok, Detail: detail}, fmt.Sprintf("%s %s: %s", mark, name, detail))
 }
 
-// summary prints the closing summary: human as it is, fields as JSON.
-func (tl *timeline) summary(human string, fields map[string]any) {
-	tl.emit(time.Now(), line{Kind: "summary", Fields: fields}, human)
+// Summary prints the closing summary: human as it is, fields as JSON.
+func (tl *Timeline) Summary(human string, fields map[string]any) {
+	tl.emit(time.Now(), Line{Kind: "summary", Fields: fields}, human)
 }
 
 const (
@@ -220,7 +223,7 @@ func stateColor(s connfsm.State) string {
 	}
 }
 
-func (tl *timeline) paint(code, s string) string {
+func (tl *Timeline) paint(code, s string) string {
 	if !tl.color {
 		return s
 	}
