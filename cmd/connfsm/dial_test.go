@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // patience bounds every wait on the real network: generous, so a loaded
@@ -83,35 +84,34 @@ func runAsync(t *testing.T, args []string, stdin io.Reader, stdout, stderr io.Wr
 	}, cancel
 }
 
-// echoServer is a loopback WebSocket echo server. gate, if not nil, holds
-// every handshake until it is closed.
+// venue starts a loopback venue (wsconntest) playing b, Echo if none, and
+// closes it when the test ends.
+func venue(t *testing.T, opts ...wsconntest.Option) *wsconntest.Server {
+	t.Helper()
+	srv, err := wsconntest.NewTCPServer("", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// echoServer is a loopback echo venue's URL. gate, if not nil, holds every
+// handshake until it is closed.
 func echoServer(t *testing.T, gate <-chan struct{}) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if gate != nil {
+	var plan []wsconntest.Behavior
+	if gate != nil {
+		plan = append(plan, wsconntest.Handshake(func(_ http.ResponseWriter, r *http.Request) bool {
 			select {
 			case <-gate:
+				return false // then upgrade
 			case <-r.Context().Done():
-				return
+				return true
 			}
-		}
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, data, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, data); err != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+		}))
+	}
+	return venue(t, wsconntest.Default(append(plan, wsconntest.Echo())...)).URL
 }
 
 func TestDialEchoesStdinLines(t *testing.T) {
@@ -249,14 +249,11 @@ func TestDialJSON(t *testing.T) {
 }
 
 func TestDialGivesUp(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "go away", http.StatusForbidden)
-	}))
-	t.Cleanup(srv.Close)
+	srv := venue(t, wsconntest.Default(wsconntest.Refuse(http.StatusForbidden, nil)))
 	in, typed := io.Pipe()
 	t.Cleanup(func() { _ = typed.Close() }) // ends the stdin reader after run
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"dial", "ws" + strings.TrimPrefix(srv.URL, "http")}, in, &stdout, &stderr)
+	wait, _ := runAsync(t, []string{"dial", srv.URL}, in, &stdout, &stderr)
 	code := wait()
 	if code != exitFail {
 		t.Errorf("exit %d, want %d", code, exitFail)
@@ -333,24 +330,15 @@ func TestHeaderFlag(t *testing.T) {
 // header's value and the negotiated subprotocol, and closes normally; the
 // client's EOF on stdin then ends it cleanly.
 func TestDialHeaderAndSubprotocol(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"v2"}})
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		greeting := r.Header.Get("X-Token") + " " + c.Subprotocol()
-		if err := c.Write(r.Context(), websocket.MessageText, []byte(greeting)); err != nil {
-			return
-		}
-		_, _, _ = c.Read(r.Context()) // until the client closes
-	}))
-	t.Cleanup(srv.Close)
+	srv := venue(t, wsconntest.AcceptOptions(websocket.AcceptOptions{Subprotocols: []string{"v2"}}),
+		wsconntest.Default(wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
+			_ = c.SendText(ctx, c.Request().Header.Get("X-Token")+" "+c.WebSocket().Subprotocol())
+		}), wsconntest.Discard())) // until the client closes
 	in, typed := io.Pipe()
 	t.Cleanup(func() { _ = typed.Close() })
 	var stdout, stderr syncBuffer
 	wait, _ := runAsync(t, []string{"dial", "-header", "X-Token: s3cret", "-subprotocol", "v1", "-subprotocol", "v2",
-		"ws" + strings.TrimPrefix(srv.URL, "http")}, in, &stdout, &stderr)
+		srv.URL}, in, &stdout, &stderr)
 	waitFor(t, "the greeting", func() bool { return strings.HasSuffix(stdout.String(), "\n") })
 	_ = typed.Close()
 	if code := wait(); code != exitOK {

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/connfsm/connfsm/internal/loadgen"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 func TestLoad200(t *testing.T) {
@@ -57,11 +57,7 @@ func TestLoad200(t *testing.T) {
 // TestLoadNotAllAlive points load at a server that refuses every
 // handshake: the clients give up, the report says so, and load fails.
 func TestLoadNotAllAlive(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "no", http.StatusForbidden)
-	}))
-	defer srv.Close()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	url := venue(t, wsconntest.Default(wsconntest.Refuse(http.StatusForbidden, nil))).URL
 	var stdout, stderr syncBuffer
 	wait, _ := runAsync(t, []string{"load", "-n", "3", "-duration", "100ms", "-url", url}, noStdin, &stdout, &stderr)
 	if code := wait(); code != exitFail {
