@@ -12,11 +12,11 @@ import (
 
 func TestDialEchoClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := startServer(t)
 		got := make(chan Message, 1)
 		var tr recorder
 		c, err := Dial(t.Context(), "ws://example.test/feed",
-			WithHTTPClient(srv.client),
+			WithHTTPClient(srv.Client()),
 			OnMessage(func(_ context.Context, m Message) { got <- m }),
 			OnRecord(tr.observe))
 		if err != nil {

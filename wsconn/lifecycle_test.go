@@ -16,6 +16,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // recorder keeps the lifecycle's transitions as "From-Event->To" and the
@@ -70,9 +71,9 @@ func (r *recorder) problems() []string {
 	return out
 }
 
-func dialTest(t *testing.T, srv *testServer, rec *recorder, opts ...Option) *Client {
+func dialTest(t *testing.T, srv *wsconntest.Server, rec *recorder, opts ...Option) *Client {
 	t.Helper()
-	base := []Option{WithHTTPClient(srv.client), OnRecord(rec.observe), NoWait()}
+	base := []Option{WithHTTPClient(srv.Client()), OnRecord(rec.observe), NoWait()}
 	c, err := Dial(t.Context(), "ws://feed.test/", append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
@@ -100,7 +101,7 @@ func waitState(t *testing.T, c *Client, want connfsm.State) {
 
 func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := startServer(t)
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second),
 			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
@@ -110,10 +111,10 @@ func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 		// and at 3s, the instant the pong times out, the connection is also
 		// reset and a send is in flight.
 		time.Sleep(1500 * time.Millisecond)
-		srv.net.Blackhole(true)
+		srv.Blackhole(true)
 		time.Sleep(1500 * time.Millisecond)
-		srv.net.Blackhole(false)
-		srv.net.ResetAll()
+		srv.Blackhole(false)
+		srv.ResetAll()
 		sendErr := c.SendText(context.Background(), "racing the failure")
 		waitState(t, c, connfsm.Alive)
 		time.Sleep(5 * time.Second)
@@ -122,7 +123,7 @@ func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 		if n := rec.count("Alive-Lost->Reconnecting"); n != 1 {
 			t.Errorf("Alive-Lost->Reconnecting happened %d times, want 1; transitions: %v", n, rec.transitions())
 		}
-		if d := srv.net.Dials(); d != 2 {
+		if d := dials(srv); d != 2 {
 			t.Errorf("dials = %d, want 2 (one reconnect, one new socket)", d)
 		}
 		if sendErr != nil && !errors.Is(sendErr, ErrNotConnected) {
@@ -137,16 +138,16 @@ func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 func TestCloseFromEveryState(t *testing.T) {
 	const closeTimeout = 2 * time.Second
 	tests := []struct {
-		name    string
-		handler http.Handler
-		setup   func(t *testing.T, srv *testServer, c *Client)
-		opts    []Option
-		want    []string
-		bound   time.Duration
+		name  string
+		plan  []wsconntest.Behavior // what the venue does; Echo if nil
+		setup func(t *testing.T, srv *wsconntest.Server, c *Client)
+		opts  []Option
+		want  []string
+		bound time.Duration
 	}{{
-		name:    "during dial (server never answers the upgrade)",
-		handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }),
-		setup: func(t *testing.T, _ *testServer, c *Client) {
+		name: "during dial (server never answers the upgrade)",
+		plan: []wsconntest.Behavior{wsconntest.Stall()},
+		setup: func(t *testing.T, _ *wsconntest.Server, c *Client) {
 			time.Sleep(time.Second)
 			synctest.Wait()
 			if c.State() != connfsm.Connecting {
@@ -156,7 +157,7 @@ func TestCloseFromEveryState(t *testing.T) {
 		want: []string{"Connecting-Close->Closed"},
 	}, {
 		name: "during backoff (closed while disconnected)",
-		setup: func(t *testing.T, srv *testServer, c *Client) {
+		setup: func(t *testing.T, srv *wsconntest.Server, c *Client) {
 			waitState(t, c, connfsm.Reconnecting)
 		},
 		opts: []Option{WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 2})},
@@ -167,13 +168,13 @@ func TestCloseFromEveryState(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		})},
-		setup: func(t *testing.T, _ *testServer, c *Client) { waitState(t, c, connfsm.Alive) },
+		setup: func(t *testing.T, _ *wsconntest.Server, c *Client) { waitState(t, c, connfsm.Alive) },
 		want:  []string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"},
 	}, {
 		name: "with a ping in flight and a peer that never answers the close frame",
-		setup: func(t *testing.T, srv *testServer, c *Client) {
+		setup: func(t *testing.T, srv *wsconntest.Server, c *Client) {
 			waitState(t, c, connfsm.Alive)
-			srv.net.Blackhole(true)
+			srv.Blackhole(true)
 			time.Sleep(1500 * time.Millisecond) // the 1s ping is in flight, unanswered
 			synctest.Wait()
 		},
@@ -184,9 +185,9 @@ func TestCloseFromEveryState(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, tt.handler)
+				srv := startServer(t, wsconntest.Default(append(tt.plan, wsconntest.Echo())...))
 				if tt.name == "during backoff (closed while disconnected)" {
-					srv.net.SetDown(true)
+					srv.Down()
 				}
 				var rec recorder
 				opts := append([]Option{WithCloseTimeout(closeTimeout)}, tt.opts...)
@@ -236,7 +237,7 @@ func TestCloseFromInside(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, nil)
+				srv := startServer(t)
 				var rec recorder
 				client := make(chan *Client, 1)
 				returned := make(chan error, 1)
@@ -262,7 +263,7 @@ func TestCloseFromInside(t *testing.T) {
 
 func TestClosedIsTerminal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := startServer(t)
 		var rec recorder
 		c := dialTest(t, srv, &rec)
 		waitState(t, c, connfsm.Alive)
@@ -270,7 +271,7 @@ func TestClosedIsTerminal(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A late dial result: a real connection arriving after Closed.
-		conn, _, err := websocket.Dial(t.Context(), "ws://feed.test/", &websocket.DialOptions{HTTPClient: srv.client})
+		conn, _, err := websocket.Dial(t.Context(), "ws://feed.test/", &websocket.DialOptions{HTTPClient: srv.Client()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,12 +317,13 @@ func withRand(f func() float64) Option { return func(c *config) { c.rnd = f } }
 func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var flapping atomic.Bool // accept, then drop at once
-		srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
-			if !flapping.Load() {
-				echo(ctx, c)
+		srv := startServer(t, wsconntest.Choose(func(*http.Request, int) []wsconntest.Behavior {
+			if flapping.Load() {
+				return []wsconntest.Behavior{wsconntest.Reset()}
 			}
+			return nil // echo
 		}))
-		srv.net.SetDown(true)
+		srv.Down()
 		var rec recorder
 		b := Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2}
 		c := dialTest(t, srv, &rec, WithBackoff(b), WithStablePeriod(5*time.Second),
@@ -337,7 +339,7 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 
 		// Flapping: connections that die at once do not reset the counter.
 		flapping.Store(true)
-		srv.net.SetDown(false)
+		up(t, srv)
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
 		if n := rec.count("Alive-Lost->Reconnecting"); n < 2 {
@@ -354,7 +356,7 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 		waitState(t, c, connfsm.Alive)
 		time.Sleep(6 * time.Second)
 		n := len(rec.delays())
-		srv.net.ResetAll()
+		srv.ResetAll()
 		time.Sleep(time.Second)
 		synctest.Wait()
 		// The counter was reset: the retry's cap is Initial again.
@@ -367,7 +369,7 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 func TestStormGuardLimitsDials(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// A server that accepts and drops every connection at once.
-		srv := startServer(t, wsHandler(func(context.Context, *websocket.Conn) {}))
+		srv := startServer(t, wsconntest.Default(wsconntest.Reset()))
 		var rec recorder
 		guard := StormGuard{Attempts: 5, Window: time.Minute, MinGap: 5 * time.Second}
 		_ = dialTest(t, srv, &rec, WithStormGuard(guard),
@@ -375,7 +377,7 @@ func TestStormGuardLimitsDials(t *testing.T) {
 		time.Sleep(60 * time.Second)
 		synctest.Wait()
 		// 5 dials may come fast; after that one per MinGap at most.
-		if d, max := srv.net.Dials(), 5+60/5+1; d > max || d < 10 {
+		if d, max := dials(srv), 5+60/5+1; d > max || d < 10 {
 			t.Errorf("dials in 60s = %d, want between 10 and %d", d, max)
 		}
 	})
@@ -393,20 +395,14 @@ func TestHandshakeStatuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var calls atomic.Int32
-				srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if calls.Add(1) == 1 {
-						if tt.retryAfter != "" {
-							w.Header().Set("Retry-After", tt.retryAfter)
-						}
-						http.Error(w, "no", tt.status)
-						return
-					}
-					wsHandler(echo)(w, r)
-				}))
+				header := http.Header{}
+				if tt.retryAfter != "" {
+					header.Set("Retry-After", tt.retryAfter)
+				}
+				srv := startServer(t, wsconntest.Script(wsconntest.Plan{wsconntest.Refuse(tt.status, header)}))
 				var rec recorder
 				start := time.Now()
-				c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.client), OnRecord(rec.observe),
+				c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.observe),
 					WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 				if tt.permanent {
 					var gu *GaveUpError
@@ -424,7 +420,7 @@ func TestHandshakeStatuses(t *testing.T) {
 					t.Fatalf("Dial after a transient %d = %v, want success", tt.status, err)
 				}
 				defer c.Close(context.Background())
-				if n := calls.Load(); n != 2 {
+				if n := srv.Stats().Handshakes; n != 2 {
 					t.Errorf("handshakes = %d, want 2", n)
 				}
 				if tt.retryAfter != "" {
@@ -440,16 +436,16 @@ func TestHandshakeStatuses(t *testing.T) {
 
 func TestMaxAttempts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
-		srv.net.SetDown(true)
+		srv := startServer(t)
+		srv.Down()
 		var rec recorder
-		_, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.client), OnRecord(rec.observe),
+		_, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.observe),
 			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, MaxAttempts: 3}))
 		var gu *GaveUpError
 		if !errors.Is(err, ErrRetriesExhausted) || !errors.As(err, &gu) || gu.Attempts != 3 {
 			t.Fatalf("Dial = %v, want *GaveUpError after 3 attempts wrapping ErrRetriesExhausted", err)
 		}
-		if d := srv.net.Dials(); d != 3 {
+		if d := dials(srv); d != 3 {
 			t.Errorf("dials = %d, want 3", d)
 		}
 	})

@@ -14,44 +14,25 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
-// sink is a server that records every message it receives, per connection.
-type sink struct {
-	mu    sync.Mutex
-	conns [][]string
-}
-
-func (s *sink) handler(ctx context.Context, c *websocket.Conn) {
-	s.mu.Lock()
-	i := len(s.conns)
-	s.conns = append(s.conns, nil)
-	s.mu.Unlock()
-	for {
-		_, data, err := c.Read(ctx)
-		if err != nil {
-			return
+// received returns the messages the venue received, per upgraded
+// connection, in order.
+func received(srv *wsconntest.Server) [][]string {
+	var out [][]string
+	for _, c := range srv.Connections() {
+		if c.Upgraded {
+			out = append(out, c.ReceivedText())
 		}
-		s.mu.Lock()
-		s.conns[i] = append(s.conns[i], string(data))
-		s.mu.Unlock()
-	}
-}
-
-func (s *sink) received() [][]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([][]string, len(s.conns))
-	for i, c := range s.conns {
-		out[i] = append([]string(nil), c...)
 	}
 	return out
 }
 
 func TestSendFailFast(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
-		srv.net.SetDown(true)
+		srv := startServer(t)
+		srv.Down()
 		var rec recorder
 		c := dialTest(t, srv, &rec)
 		waitState(t, c, connfsm.Reconnecting)
@@ -66,8 +47,7 @@ func TestSendFailFast(t *testing.T) {
 
 func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var s sink
-		srv := startServer(t, wsHandler(s.handler))
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 3}),
 			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
@@ -76,8 +56,8 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 		if err := send("a"); err != nil {
 			t.Fatal(err)
 		}
-		srv.net.SetDown(true)
-		srv.net.ResetAll()
+		srv.Down()
+		srv.ResetAll()
 		waitState(t, c, connfsm.Reconnecting)
 		for _, m := range []string{"b", "c", "d"} {
 			if err := send(m); err != nil {
@@ -87,7 +67,7 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 		if err := send("e"); !errors.Is(err, ErrBufferFull) {
 			t.Errorf("send beyond the buffer = %v, want ErrBufferFull", err)
 		}
-		srv.net.SetDown(false)
+		up(t, srv)
 		waitState(t, c, connfsm.Alive)
 		if err := send("f"); err != nil {
 			t.Fatal(err)
@@ -96,7 +76,7 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 			t.Fatalf("Close: %v", err)
 		}
 		want := [][]string{{"a"}, {"b", "c", "d", "f"}}
-		if diff := cmp.Diff(want, s.received()); diff != "" {
+		if diff := cmp.Diff(want, received(srv)); diff != "" {
 			t.Errorf("received per connection (-want +got):\n%s", diff)
 		}
 	})
@@ -104,8 +84,8 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 
 func TestBufferedMessagesUnsentAtCloseAreReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
-		srv.net.SetDown(true)
+		srv := startServer(t)
+		srv.Down()
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 10}))
 		waitState(t, c, connfsm.Reconnecting)
@@ -126,8 +106,7 @@ func TestBufferedMessagesUnsentAtCloseAreReported(t *testing.T) {
 
 func TestSendsRacingCloseAreWrittenOrReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var s sink
-		srv := startServer(t, wsHandler(s.handler))
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
 		c := dialTest(t, srv, &rec)
 		waitState(t, c, connfsm.Alive)
@@ -154,7 +133,7 @@ func TestSendsRacingCloseAreWrittenOrReported(t *testing.T) {
 		}
 		wg.Wait()
 		got := 0
-		for _, msgs := range s.received() {
+		for _, msgs := range received(srv) {
 			got += len(msgs)
 		}
 		if int64(got) != ok.Load() || ok.Load()+failed.Load() != 160 {
@@ -177,7 +156,7 @@ func (l blockingLimiter) Wait(ctx context.Context) error {
 
 func TestSendWaitingOnRateLimitFailsAtClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := startServer(t)
 		var rec recorder
 		lim := blockingLimiter{waiting: make(chan struct{})}
 		c := dialTest(t, srv, &rec, WithRateLimit(lim))
@@ -196,8 +175,7 @@ func TestSendWaitingOnRateLimitFailsAtClose(t *testing.T) {
 
 func TestSendWaitsForOnConnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var s sink
-		srv := startServer(t, wsHandler(s.handler))
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
 		release := make(chan struct{})
 		insideErr := make(chan error, 1)
@@ -232,7 +210,7 @@ func TestSendWaitsForOnConnect(t *testing.T) {
 		if err := c.Close(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff([][]string{{"subscribe", "after OnConnect"}}, s.received()); diff != "" {
+		if diff := cmp.Diff([][]string{{"subscribe", "after OnConnect"}}, received(srv)); diff != "" {
 			t.Errorf("received (-want +got):\n%s", diff)
 		}
 	})
@@ -243,9 +221,8 @@ func TestSendWaitsForOnConnect(t *testing.T) {
 // the new connection writes them, in order, before the close frame.
 func TestCloseDuringOnConnectFlushesTheBuffer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var s sink
-		srv := startServer(t, wsHandler(s.handler))
-		srv.net.SetDown(true)
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
+		srv.Down()
 		inOnConnect := make(chan struct{})
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 3}),
@@ -261,13 +238,13 @@ func TestCloseDuringOnConnectFlushesTheBuffer(t *testing.T) {
 				t.Fatalf("buffered send %q: %v", m, err)
 			}
 		}
-		srv.net.SetDown(false)
+		up(t, srv)
 		<-inOnConnect
 		if err := c.Close(t.Context()); err != nil {
 			t.Errorf("Close = %v, want nil: every accepted message written", err)
 		}
 		synctest.Wait()
-		if diff := cmp.Diff([][]string{{"a", "b", "c"}}, s.received()); diff != "" {
+		if diff := cmp.Diff([][]string{{"a", "b", "c"}}, received(srv)); diff != "" {
 			t.Errorf("received per connection (-want +got):\n%s", diff)
 		}
 		if st := c.Stats(); st.Unsent != 0 || st.MessagesOut != 3 {

@@ -84,6 +84,12 @@ func Blackhole() Behavior {
 	return behavior("Blackhole", part{start: func(c *Conn) { c.Blackhole(true) }})
 }
 
+// Freeze makes the venue stop reading the connection (Conn.Freeze): a peer
+// that never reads, whose full receive window blocks the client's writes.
+func Freeze() Behavior {
+	return behavior("Freeze", part{start: func(c *Conn) { c.Freeze() }})
+}
+
 // Close closes the connection with a close frame carrying code and reason
 // (under After, on a schedule), as a venue does for maintenance (1001),
 // overload (1013) or a policy (1008, or its own 4000-4999 codes).

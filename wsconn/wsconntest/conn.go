@@ -40,6 +40,10 @@ func (c *Conn) N() int { return c.n }
 // its Body and Context belong to the venue.
 func (c *Conn) Request() *http.Request { return c.req }
 
+// Context returns the connection's context: it ends when the connection
+// ends or the venue closes. Behaviours wait on it.
+func (c *Conn) Context() context.Context { return c.ctx }
+
 // Done is closed once the connection has ended and its end is recorded.
 func (c *Conn) Done() <-chan struct{} { return c.ended }
 
@@ -135,6 +139,19 @@ func (c *Conn) Reset() {
 func (c *Conn) Blackhole(on bool) {
 	if c.wire != nil {
 		c.wire.hole.Store(on)
+	}
+}
+
+// Freeze makes the venue stop reading the connection, for good: what the
+// client writes stays in the transport, and once its buffers are full
+// (over TCP, the socket buffers; in memory at once, a net.Pipe has none)
+// the client's writes block, as with a peer whose receive window is
+// closed. Nothing is answered, pings included. The venue does not see the
+// client go, either: the connection stays open until the venue closes it
+// or Close.
+func (c *Conn) Freeze() {
+	if c.wire != nil {
+		c.wire.frozen.Store(true)
 	}
 }
 

@@ -44,6 +44,7 @@
 //	Discard()                  read and drop; answer pings, send no data (a zombie feed)
 //	Reset()                    drop without a close handshake (alone: accept then drop)
 //	Blackhole()                read nothing, answer nothing, pings included (a half-open peer)
+//	Freeze()                   stop reading: the client's writes block on a full window
 //	Close(code, reason)        close with a close frame
 //	After(d, b)                b, d after the upgrade: After(time.Second, Reset())
 //	Refuse(status, header)     refuse the handshake: 503 with Retry-After, 429, 401
@@ -71,7 +72,7 @@
 // Blackhole(on) (open and future connections), Down and Up (dials refused
 // meanwhile; over TCP the port is closed and reopened), and Conns, for
 // acting on one connection (Conn.Send, Conn.Close, Conn.Reset,
-// Conn.Blackhole, Conn.Ping).
+// Conn.Blackhole, Conn.Freeze, Conn.Ping).
 //
 // # Records
 //

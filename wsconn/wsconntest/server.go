@@ -239,7 +239,7 @@ func (s *Server) Close() {
 // track registers a transport connection, so ResetAll, Down and Close
 // reach it; tcp is the socket under a TLS connection.
 func (s *Server) track(c net.Conn, tcp *net.TCPConn) *wireConn {
-	w := &wireConn{Conn: c, srv: s, tcp: tcp}
+	w := &wireConn{Conn: c, srv: s, tcp: tcp, closed: make(chan struct{})}
 	w.done = func() {
 		s.mu.Lock()
 		delete(s.wires, w)

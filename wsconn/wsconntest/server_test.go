@@ -683,3 +683,30 @@ func TestBehaviorNames(t *testing.T) {
 		t.Errorf("names (-want +got):\n%s", diff)
 	}
 }
+
+// TestFreeze: a venue that stops reading. In memory the client's write
+// blocks at once; over TCP once the socket buffers are full. Either way a
+// write bounded by a deadline fails by it, and the venue read nothing.
+func TestFreeze(t *testing.T) {
+	each(t, func(e env) {
+		srv := e.venue(Default(Echo(), Freeze()))
+		ws, err := e.tryDial(srv, "/", nil)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		defer ws.CloseNow()
+		big := make([]byte, 1<<20)
+		ctx, cancel := context.WithTimeout(e.ctx(), 200*time.Millisecond)
+		defer cancel()
+		var werr error
+		for i := 0; werr == nil && i < 64; i++ { // 64 MiB: beyond any socket buffer
+			werr = ws.Write(ctx, websocket.MessageBinary, big)
+		}
+		if !errors.Is(werr, context.DeadlineExceeded) {
+			e.t.Errorf("writes to a frozen venue = %v, want the deadline", werr)
+		}
+		if got, _ := srv.Connection(1); len(got.Frames) != 0 || len(got.Received) != 0 {
+			e.t.Errorf("a frozen venue read %d frames", len(got.Frames))
+		}
+	})
+}

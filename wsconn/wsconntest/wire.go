@@ -19,6 +19,9 @@ type wireConn struct {
 	srv  *Server
 	tcp  *net.TCPConn // the socket under a TLS connection, for a reset; nil in memory
 	hole atomic.Bool  // this connection only; the server's flag covers all
+	// frozen stops reads until the connection is closed.
+	frozen atomic.Bool
+	closed chan struct{}
 
 	// frames is set by the handler just before it upgrades: from then on
 	// what is read is frames, and what is written is frames once the
@@ -36,6 +39,10 @@ func (w *wireConn) blackholed() bool { return w.hole.Load() || w.srv.hole.Load()
 // Read reads from the socket; while the connection is a black hole, what
 // arrives is read (and recorded) and dropped.
 func (w *wireConn) Read(p []byte) (int, error) {
+	if w.frozen.Load() {
+		<-w.closed
+		return 0, net.ErrClosed
+	}
 	for {
 		n, err := w.Conn.Read(p)
 		if n > 0 {
@@ -65,6 +72,7 @@ func (w *wireConn) Write(p []byte) (int, error) {
 // Close closes the socket once.
 func (w *wireConn) Close() error {
 	w.closeOnce.Do(func() {
+		close(w.closed)
 		w.closeErr = w.Conn.Close()
 		if w.done != nil {
 			w.done()
