@@ -31,6 +31,7 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 		v.reachable()
 	}
 	v.emitScopes()
+	v.plainEntries()
 	if len(v.problems) > 0 {
 		return nil, &BuildError{Problems: v.problems}
 	}
@@ -243,6 +244,7 @@ func (v *validator[S, E]) rules() {
 			}
 		case KindChoice:
 			valid = v.choice(r, &x)
+			v.d.hooked = true // a choice's function is user code
 		case KindIgnore, KindReject:
 			if strings.TrimSpace(r.Reason) == "" {
 				v.add("rule %v × %v: %v needs a reason", r.From, r.On, r.Then.Kind)
@@ -480,6 +482,7 @@ func (v *validator[S, E]) timeouts() {
 			v.add("timeout of %v on %v: duration %v must be positive", t.state, t.event, t.after)
 		default:
 			d.per[si].timeouts = append(d.per[si].timeouts, timeoutDef{after: t.after, fn: t.fn, event: ei})
+			d.hooked = d.hooked || t.fn != nil // a duration function is user code
 		}
 	}
 }
@@ -517,6 +520,35 @@ func (v *validator[S, E]) reachable() {
 	for si, ok := range seen {
 		if !ok && len(d.tree[si].children) == 0 {
 			v.add("state %s is unreachable from %s", d.stateNames[si], d.stateNames[d.initial])
+		}
+	}
+}
+
+// plainEntries marks the plans whose entry only sets the configuration, so
+// a step can skip entering level by level.
+func (v *validator[S, E]) plainEntries() {
+	d := v.d
+	if d.per == nil || d.cells == nil {
+		return
+	}
+	plain := func(p *plan[S]) {
+		p.plain, p.hooksOnly = true, true
+		for _, s := range p.enters {
+			x := &d.per[s]
+			if len(x.timeouts) > 0 || d.tree[s].scoped || d.tree[s].final {
+				p.plain, p.hooksOnly = false, false
+			}
+			if len(x.enter) > 0 {
+				p.plain = false
+			}
+		}
+		p.hooksOnly = p.hooksOnly && !p.plain && len(p.enters) == 1
+	}
+	for i := range d.cells {
+		c := &d.cells[i]
+		plain(&c.plan)
+		for j := range c.branches {
+			plain(&c.branches[j])
 		}
 	}
 }

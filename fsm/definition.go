@@ -74,6 +74,9 @@ type plan[S comparable] struct {
 	// joins, for a step whose states have no tasks.
 	exited  []Level[S]
 	entered []S
+	// plain: entering leaf only sets the configuration (no enter hooks,
+	// tasks or timeouts, not final); hooksOnly: it only runs enter hooks.
+	plain, hooksOnly bool
 }
 
 type exit struct {

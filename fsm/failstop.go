@@ -52,26 +52,20 @@ func (w where) describe(d interface {
 func (d *Definition[S, E]) stateName(i int) string { return d.stateNames[i] }
 func (d *Definition[S, E]) eventName(i int) string { return d.eventNames[i] }
 
-// catch, deferred by every step, turns a panic into a fail-stop: the
+// failStop turns a panic recovered from a step into a fail-stop: the
 // panic is kept as the machine's error, and the machine stops as by Stop
 // (tasks cancelled and joined, exit hooks of the states entered run), so
 // nothing is left wedged and the panic does not escape on whatever
-// goroutine happened to be processing. err, if not nil, receives the
-// *PanicError for the firer.
-func (m *Machine[S, E]) catch(err *error) {
-	v := recover()
-	if v == nil {
-		return
-	}
+// goroutine happened to be processing. It returns the *PanicError for the
+// firer.
+func (m *Machine[S, E]) failStop(v any) error {
 	pe := &PanicError{Where: m.at.describe(m.def), Value: v, Stack: debug.Stack()}
 	if m.at.kind == atObserver {
 		m.obsBroken = true
 	}
 	m.failure.CompareAndSwap(nil, pe)
 	m.stop(pe)
-	if err != nil {
-		*err = pe
-	}
+	return pe
 }
 
 // guard runs fn, user code of a stop, keeping a panic as the machine's
@@ -96,6 +90,7 @@ func (m *Machine[S, E]) observe(r Record[S, E]) {
 	r.When = time.Now()
 	m.at = where{kind: atObserver}
 	m.obs(m.ctx, r)
+	m.at.kind = atMachine
 }
 
 // dispose disposes of an unconsumed payload on the processor.
@@ -105,4 +100,5 @@ func (m *Machine[S, E]) dispose(payload any) {
 	}
 	m.at = where{kind: atDispose}
 	dispose(payload)
+	m.at.kind = atMachine
 }

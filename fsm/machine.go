@@ -72,6 +72,7 @@ type Machine[S, E comparable] struct {
 	epoch     uint64  // the last epoch handed out
 	stopped0  bool
 	obsBroken bool  // the observer panicked: it is not called again
+	risky     bool  // steps may run user code: hooks, actions, choices, the observer
 	at        where // what user code runs now, to name a panic
 
 	// Published for State, In, Epoch and Err.
@@ -81,15 +82,41 @@ type Machine[S, E comparable] struct {
 }
 
 // level is one active state: its entry's epoch, the scope its tasks (and
-// its descendants' tasks) run in, and its timeout timers.
+// its descendants' tasks) run in, and what only some entries have.
 type level struct {
 	si      int
 	epoch   uint64
-	sc      *scope // nil if no task runs at or below the state
-	timers  []*time.Timer
-	trace   *trace.Task     // the entry's trace task, while tracing
-	tctx    context.Context // the context holding it
-	entered bool // its enter hooks have begun: a stop runs its exit hooks
+	sc      *scope    // nil if no task runs at or below the state
+	ext     *levelExt // nil unless the entry has timeouts or is traced
+	entered bool      // its enter hooks have begun: a stop runs its exit hooks
+}
+
+// levelExt is what few entries need, kept out of level so that a step
+// copies little.
+type levelExt struct {
+	timers []*time.Timer
+	trace  *trace.Task     // the entry's trace task, while tracing
+	tctx   context.Context // the context holding it
+}
+
+func (lv *level) extra() *levelExt {
+	if lv.ext == nil {
+		lv.ext = &levelExt{}
+	}
+	return lv.ext
+}
+
+// leave ends what an entry owns besides its tasks: timers and trace task.
+func (lv *level) leave() {
+	if x := lv.ext; x != nil {
+		for _, t := range x.timers {
+			t.Stop()
+		}
+		if x.trace != nil {
+			x.trace.End()
+		}
+		lv.ext = nil
+	}
 }
 
 type machineKey[S, E comparable] struct{ m *Machine[S, E] }
@@ -122,6 +149,7 @@ func (d *Definition[S, E]) New(cfg Config[S, E]) *Machine[S, E] {
 	if m.joinTimeout == 0 {
 		m.joinTimeout = DefaultJoinTimeout
 	}
+	m.risky = d.hooked || m.obs != nil || m.snapshot != nil
 	leaf := d.start[len(d.start)-1]
 	m.cur = int(leaf)
 	m.pubLeaf.Store(leaf)

@@ -60,7 +60,7 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope) *scope {
 		fn, name := s.fn, s.name
 		emit := func(e E, payload any) { m.emit(sc, name, e, payload) }
 		run := func(ctx context.Context) error { return fn(ctx, m.env, emit) }
-		if lv.trace != nil {
+		if lv.ext != nil && lv.ext.trace != nil {
 			run = m.traceRegion(lv, name, run)
 		}
 		_ = sc.g.Go(name, run) // the group is new: Go cannot refuse
@@ -156,23 +156,18 @@ func (m *Machine[S, E]) armTimeouts(lv *level, tos []timeoutDef) {
 		if to.fn != nil {
 			m.at = where{kind: atTimeout, si: lv.si}
 			d = to.fn(m.env)
+			m.at.kind = atMachine
 		}
 		if d <= 0 {
 			continue
 		}
 		it := item{ev: int32(to.event), si: int32(lv.si), epoch: lv.epoch}
-		lv.timers = append(lv.timers, time.AfterFunc(d, func() {
+		x := lv.extra()
+		x.timers = append(x.timers, time.AfterFunc(d, func() {
 			if !m.stopped.Load() {
 				m.enqueue(it)
 				m.kick()
 			}
 		}))
 	}
-}
-
-func stopTimers(lv *level) {
-	for _, t := range lv.timers {
-		t.Stop()
-	}
-	lv.timers = nil
 }

@@ -13,8 +13,15 @@ import (
 // process takes it by pointer: copying the item into every call measurably
 // slowed the hot path.
 func (m *Machine[S, E]) process(it *item) (err error) {
-	defer m.catch(&err)
-	m.at = where{}
+	// Only user code panics, short of a bug here: a step that runs none
+	// (no hooks, no observer, no payload to dispose) spares the recover.
+	if m.risky || it.payload != nil {
+		defer func() {
+			if v := recover(); v != nil {
+				err = m.failStop(v)
+			}
+		}()
+	}
 	switch it.op {
 	case opStop:
 		m.stop(nil)
@@ -33,8 +40,8 @@ func (m *Machine[S, E]) process(it *item) (err error) {
 		return nil
 	}
 	d := m.def
-	leaf := d.states[m.cur]
 	if m.stopped0 {
+		leaf := d.states[m.cur]
 		m.dispose(it.payload)
 		if m.obs != nil {
 			m.observe(Record[S, E]{Kind: RecordDropped, From: leaf, To: leaf, State: leaf,
@@ -43,6 +50,7 @@ func (m *Machine[S, E]) process(it *item) (err error) {
 		return ErrStopped
 	}
 	if it.epoch != 0 && !m.current(int(it.si), it.epoch) {
+		leaf := d.states[m.cur]
 		m.dispose(it.payload)
 		if m.obs != nil {
 			m.observe(Record[S, E]{Kind: RecordStale, From: leaf, To: leaf, State: d.states[it.si],
@@ -55,6 +63,7 @@ func (m *Machine[S, E]) process(it *item) (err error) {
 	case KindIgnore:
 		m.dispose(it.payload)
 		if m.obs != nil {
+			leaf := d.states[m.cur]
 			m.observe(Record[S, E]{Kind: RecordIgnored, From: leaf, To: leaf, State: d.states[c.at],
 				Event: d.events[it.ev], Epoch: m.epoch, Reason: c.reason, Payload: it.payload})
 		}
@@ -69,7 +78,16 @@ func (m *Machine[S, E]) process(it *item) (err error) {
 		m.transition(c, p, int(it.ev), it.payload)
 		return nil
 	}
-	m.transition(c, &c.plan, int(it.ev), it.payload)
+	if len(m.path) == 1 && len(c.plan.enters) == 1 {
+		if d.hooked {
+			var t Transition[S, E]
+			m.transition1(c, &c.plan, int(it.ev), it.payload, &t)
+		} else {
+			m.transition1(c, &c.plan, int(it.ev), it.payload, nil)
+		}
+	} else {
+		m.transition(c, &c.plan, int(it.ev), it.payload)
+	}
 	return nil
 }
 
@@ -132,8 +150,11 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 			lv.sc.stop(p.exits[i].cause)
 			scoped = true
 		}
-		if lv.timers != nil {
-			stopTimers(lv)
+		if x := lv.ext; x != nil {
+			for _, t := range x.timers {
+				t.Stop()
+			}
+			x.timers = nil
 		}
 	}
 	var join tasks.Report
@@ -147,29 +168,33 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.env}
 	}
 	for i := range n {
-		lv := m.path[top-i]
+		lv := &m.path[top-i]
+		si, epoch, x := lv.si, lv.epoch, lv.ext
 		m.path = m.path[:top-i]
-		if hooks := d.per[lv.si].exit; len(hooks) > 0 {
-			t.State, t.Epoch = d.states[lv.si], lv.epoch
-			m.at = where{kind: atExit, si: lv.si}
+		if hooks := d.per[si].exit; len(hooks) > 0 {
+			t.State, t.Epoch = d.states[si], epoch
+			m.at = where{kind: atExit, si: si}
 			for _, h := range hooks {
 				h(m.ctx, t)
 			}
+			m.at.kind = atMachine
 		}
-		if lv.trace != nil {
-			lv.trace.End()
+		if x != nil && x.trace != nil {
+			x.trace.End()
 		}
 	}
 	if c.action != nil {
 		t.State, t.Epoch = d.states[c.at], fromEpoch
 		m.at = where{kind: atAction, si: c.at, ei: ev}
 		c.action(m.ctx, t)
+		m.at.kind = atMachine
 	}
 
 	base := len(m.path)
-	for _, s := range p.enters {
+	m.path = m.path[:base+len(p.enters)]
+	for i, s := range p.enters {
 		m.epoch++
-		m.path = append(m.path, level{si: int(s), epoch: m.epoch})
+		m.path[base+i] = level{si: int(s), epoch: m.epoch}
 	}
 	m.cur = p.leaf
 	m.pubLeaf.Store(int32(p.leaf))
@@ -182,6 +207,89 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 		m.enterLevel(i, &t)
 	}
 	if d.tree[p.leaf].final {
+		m.stop(nil)
+	}
+}
+
+// transition1 is transition for the common case of a step that leaves one
+// level for one (every step of a machine without children): the level is
+// reused in place. t is nil when the definition has no hooks or actions,
+// sparing the step the Transition they would receive.
+func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload any, t *Transition[S, E]) {
+	d := m.def
+	lv := &m.path[0]
+	from, fromEpoch := lv.si, lv.epoch
+	cause := p.exits[0].cause
+	if lv.sc != nil {
+		lv.sc.stop(cause)
+	}
+	x := lv.ext
+	if x != nil {
+		for _, tm := range x.timers {
+			tm.Stop()
+		}
+		x.timers = nil
+	}
+	var join tasks.Report
+	exited := p.exited
+	if sc := lv.sc; sc != nil {
+		lv.sc = nil
+		if sc.g != nil {
+			join = sc.g.Stop(cause, m.joinTimeout)
+			m.reportStragglers(sc, join)
+		}
+		if m.obs != nil {
+			exited = []Level[S]{{State: d.states[from], Join: join}}
+		}
+	}
+	if t != nil { // zeroed by the caller
+		t.From, t.Event, t.To, t.Payload, t.Env = d.states[from], d.events[ev], d.states[p.leaf], payload, m.env
+		lv.entered = false // a panic in an exit hook must not run them again
+		if hooks := d.per[from].exit; len(hooks) > 0 {
+			t.State, t.Epoch = d.states[from], fromEpoch
+			m.at = where{kind: atExit, si: from}
+			for _, h := range hooks {
+				h(m.ctx, *t)
+			}
+			m.at.kind = atMachine
+		}
+		if c.action != nil {
+			t.State, t.Epoch = d.states[c.at], fromEpoch
+			m.at = where{kind: atAction, si: c.at, ei: ev}
+			c.action(m.ctx, *t)
+			m.at.kind = atMachine
+		}
+	}
+	if x != nil && x.trace != nil {
+		x.trace.End()
+	}
+	to := p.leaf
+	m.epoch++
+	*lv = level{si: to, epoch: m.epoch}
+	m.cur = to
+	m.pubLeaf.Store(int32(to))
+	m.pubEpoch.Store(m.epoch)
+	if m.obs != nil {
+		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[to],
+			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
+	}
+	switch {
+	case traceOn():
+	case p.plain:
+		lv.entered = true
+		return
+	case p.hooksOnly:
+		lv.entered = true
+		t.State, t.Epoch = d.states[to], m.epoch
+		m.at = where{kind: atEnter, si: to}
+		for _, h := range d.per[to].enter {
+			h(m.ctx, *t)
+		}
+		m.at.kind = atMachine
+		return
+	}
+	m.enterLevel(0, t)
+	if d.tree[to].final {
 		m.stop(nil)
 	}
 }
@@ -240,6 +348,7 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 		for _, h := range hooks {
 			h(m.ctx, *t)
 		}
+		m.at.kind = atMachine
 	}
 	if d.tree[lv.si].scoped {
 		lv.sc = m.newScope(lv, parent)
@@ -251,7 +360,11 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 
 // enterInitial enters the definition's initial configuration.
 func (m *Machine[S, E]) enterInitial() {
-	defer m.catch(nil)
+	defer func() {
+		if v := recover(); v != nil {
+			m.failStop(v)
+		}
+	}()
 	d := m.def
 	for _, s := range d.start {
 		m.epoch++
@@ -291,8 +404,11 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 		if lv.sc != nil {
 			lv.sc.stop(exits[i].cause)
 		}
-		if lv.timers != nil {
-			stopTimers(lv)
+		if x := lv.ext; x != nil {
+			for _, t := range x.timers {
+				t.Stop()
+			}
+			x.timers = nil
 		}
 	}
 	join, exited := m.joinLevels(exits, n-1)
@@ -306,8 +422,8 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 				m.guard(where{kind: atExit, si: lv.si}, func() { h(m.ctx, t) })
 			}
 		}
-		if lv.trace != nil {
-			lv.trace.End()
+		if x := lv.ext; x != nil && x.trace != nil {
+			x.trace.End()
 		}
 	}
 	if m.obs != nil {

@@ -16,16 +16,17 @@ func traceOn() bool { return trace.IsEnabled() }
 func (m *Machine[S, E]) traceEnter(i int) {
 	lv := &m.path[i]
 	parent := m.ctx
-	if i > 0 && m.path[i-1].tctx != nil {
-		parent = m.path[i-1].tctx
+	if i > 0 && m.path[i-1].ext != nil && m.path[i-1].ext.tctx != nil {
+		parent = m.path[i-1].ext.tctx
 	}
-	lv.tctx, lv.trace = trace.NewTask(parent, m.def.stateNames[lv.si])
+	x := lv.extra()
+	x.tctx, x.trace = trace.NewTask(parent, m.def.stateNames[lv.si])
 }
 
 // traceRegion wraps a task of lv so that it runs in a region named
 // "State/task" of lv's trace task.
 func (m *Machine[S, E]) traceRegion(lv *level, name string, run func(context.Context) error) func(context.Context) error {
-	tctx, region := lv.tctx, m.def.stateNames[lv.si]+"/"+name
+	tctx, region := lv.ext.tctx, m.def.stateNames[lv.si]+"/"+name
 	return func(ctx context.Context) (err error) {
 		trace.WithRegion(tctx, region, func() { err = run(ctx) })
 		return err
