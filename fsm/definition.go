@@ -59,9 +59,9 @@ type cell[S, E comparable] struct {
 	reason   string
 	action   Hook[S, E]
 	rejected *RejectedError
-	plan     plan[S]    // KindTransition
+	plan     plan[S]        // KindTransition
 	choice   *ChoiceRule[S] // KindChoice
-	branches []plan[S]  // KindChoice: one per declared target
+	branches []plan[S]      // KindChoice: one per declared target
 }
 
 // plan is what a transition exits and enters.

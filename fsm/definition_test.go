@@ -11,7 +11,7 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 )
 
-func nopHook(context.Context, trans)                 {}
+func nopHook(context.Context, trans)                      {}
 func nopTask(context.Context, any, fsm.Emit[event]) error { return nil }
 
 // validBuilder is a complete, valid definition of (A, B) × (Go, Back):
