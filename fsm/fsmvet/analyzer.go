@@ -30,7 +30,6 @@ func run(pass *analysis.Pass) (any, error) {
 	bs := newBuilders(info)
 	var hs hierarchies
 	var sources []source
-	consumed := make(map[ast.Expr]bool) // sources passed to a Rules call
 	ignored := make(map[string]map[int]bool)
 
 	for _, f := range pass.Files {
@@ -52,14 +51,9 @@ func run(pass *analysis.Pass) (any, error) {
 				}
 			}
 			if call, ok := n.(*ast.CallExpr); ok {
-				if recv, method, isMethod := builderMethod(info, call); isMethod {
-					switch {
-					case method == "Rules" && call.Ellipsis.IsValid() && len(call.Args) == 1:
-						consumed[ast.Unparen(call.Args[0])] = true
-					case method == "Children":
-						s, _, _ := builderPtr(info.TypeOf(recv))
-						children(info, call, hs.of(s))
-					}
+				if recv, method, isMethod := builderMethod(info, call); isMethod && method == "Children" {
+					s, _, _ := builderPtr(info.TypeOf(recv))
+					children(info, call, hs.of(s))
 				}
 			}
 			stack = append(stack, n)
@@ -72,6 +66,17 @@ func run(pass *analysis.Pass) (any, error) {
 		lines := ignored[p.Filename]
 		return lines[p.Line] || lines[p.Line-1]
 	}
+	// A literal spread into a Rules call of a builder followed to its end is
+	// part of that builder's table; any other literal is a table of its own.
+	groups := bs.groups()
+	consumed := make(map[ast.Expr]bool)
+	for _, calls := range groups {
+		for _, c := range calls {
+			if c.name == "Rules" && c.call.Ellipsis.IsValid() && len(c.call.Args) == 1 {
+				consumed[ast.Unparen(c.call.Args[0])] = true
+			}
+		}
+	}
 	for _, src := range sources {
 		if consumed[src.expr] || isIgnored(src.lit.Pos()) {
 			continue
@@ -82,7 +87,7 @@ func run(pass *analysis.Pass) (any, error) {
 		}
 		checkTable(pass, &hs, &table{pos: src.lit.Pos(), s: src.s, e: src.e, rows: rows})
 	}
-	for _, calls := range bs.groups() {
+	for _, calls := range groups {
 		t, ok := builderTable(info, calls)
 		if !ok || isIgnored(t.pos) {
 			continue

@@ -172,7 +172,7 @@ func (b *builders) assign(lhs, expr ast.Expr) {
 		obj = b.info.Uses[id]
 	}
 	v, isVar := obj.(*types.Var)
-	if !isVar || v.Parent() == nil || v.Parent() == v.Pkg().Scope() {
+	if !isVar || v.Pkg() == nil || v.Parent() == nil || v.Parent() == v.Pkg().Scope() {
 		b.tainted[b.keyOf(expr)] = true
 		return
 	}

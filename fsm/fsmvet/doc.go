@@ -32,7 +32,8 @@
 //     method chains and through local variables.
 //
 // A literal is checked as a whole table on its own, unless it is spread
-// straight into a Rules call, where it is part of that builder's table.
+// straight into a Rules call of a builder fsmvet follows: then it is part
+// of that builder's table.
 //
 // # States and events
 //
@@ -72,7 +73,8 @@
 //   - the Rules calls of a builder that escapes the function that made it
 //     (returned, passed to a function, stored in a field or a package-level
 //     variable) or that it did not make (a parameter, another function's
-//     result): more rules may be added where fsmvet does not look;
+//     result): more rules may be added where fsmvet does not look. A
+//     literal spread into such a call is still checked on its own;
 //   - every table of a state type whose Children calls have a non-constant
 //     argument (children...): its leaves are unknown.
 //   - tables in _test.go files: tests build partial and broken tables on

@@ -98,3 +98,15 @@ func ignored() {
 	//fsmvet:ignore
 	b.Rules(rule{From: A, On: Go, Then: fsm.To(B)})
 }
+
+// escapesWhole returns its builder, so its Rules calls are not followed;
+// the literal spread into it is still checked, as a table of its own.
+func escapesWhole() *fsm.Builder[State, Event] {
+	return fsm.NewBuilder[State, Event](A).Rules([]rule{ // want `rule table misses C × Back`
+		{From: A, On: Go, Then: fsm.To(B)},
+		{From: A, On: Back, Then: fsm.To(A)},
+		{From: B, On: Go, Then: fsm.To(C)},
+		{From: B, On: Back, Then: fsm.To(A)},
+		{From: C, On: Go, Then: fsm.To(A)},
+	}...)
+}
