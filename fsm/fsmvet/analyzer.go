@@ -62,7 +62,7 @@ func run(pass *analysis.Pass) (any, error) {
 	}
 
 	isIgnored := func(pos token.Pos) bool {
-		p := pass.Fset.Position(pos)
+		p := pass.Fset.PositionFor(pos, false)
 		lines := ignored[p.Filename]
 		return lines[p.Line] || lines[p.Line-1]
 	}
@@ -210,7 +210,7 @@ func directiveLines(fset *token.FileSet, f *ast.File) map[int]bool {
 				if lines == nil {
 					lines = make(map[int]bool)
 				}
-				lines[fset.Position(c.Slash).Line] = true
+				lines[fset.PositionFor(c.Slash, false).Line] = true
 			}
 		}
 	}
