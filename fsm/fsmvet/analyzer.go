@@ -51,9 +51,14 @@ func run(pass *analysis.Pass) (any, error) {
 				}
 			}
 			if call, ok := n.(*ast.CallExpr); ok {
-				if recv, method, isMethod := builderMethod(info, call); isMethod && method == "Children" {
+				if recv, method, isMethod := builderMethod(info, call); isMethod {
 					s, _, _ := builderPtr(info.TypeOf(recv))
-					children(info, call, hs.of(s))
+					switch method {
+					case "Children":
+						children(info, call, hs.of(s))
+					case "Final":
+						finals(info, call, hs.of(s))
+					}
 				}
 			}
 			stack = append(stack, n)
@@ -97,7 +102,8 @@ func run(pass *analysis.Pass) (any, error) {
 	return nil, nil
 }
 
-// checkTable checks t unless its state type's nesting is unknown.
+// checkTable checks t unless its state type's nesting or final states are
+// unknown.
 func checkTable(pass *analysis.Pass, hs *hierarchies, t *table) {
 	h := hs.of(t.s)
 	if h.unknown {
@@ -119,6 +125,19 @@ func children(info *types.Info, call *ast.CallExpr, h *hierarchy) {
 		return
 	}
 	h.add(vals[0], vals[1:])
+}
+
+// finals records a Final(states...) call in h, or marks h unknown when an
+// argument is not a constant.
+func finals(info *types.Info, call *ast.CallExpr, h *hierarchy) {
+	vals, ok := constants(info, call.Args)
+	if !ok || call.Ellipsis.IsValid() {
+		h.unknown = true
+		return
+	}
+	for _, v := range vals {
+		h.finals[key(v)] = true
+	}
 }
 
 // constants returns the constant values of args, or false when one is not

@@ -10,7 +10,9 @@ import (
 type pair struct{ from, on string }
 
 // check reports every (leaf, event) pair that no rule of t resolves, at
-// t's position, then every pair declared twice, at the repeating row. A pair
+// t's position, then, at the row, every pair declared twice and every rule
+// for a final state. Final leaves need no rules: no event is processed in
+// them. A pair
 // resolves when a rule is declared for the leaf or, failing that, for its
 // nearest ancestor that has one.
 func check(pass *analysis.Pass, t *table, h *hierarchy) {
@@ -24,8 +26,12 @@ func check(pass *analysis.Pass, t *table, h *hierarchy) {
 	}
 	first := make(map[pair]row, len(t.rows))
 	var dups [][2]row // the repeat, the first
+	var finalRules []row
 	for _, r := range t.rows {
 		p := pair{key(r.from), key(r.on)}
+		if h.isFinal(r.from) {
+			finalRules = append(finalRules, r)
+		}
 		if prev, dup := first[p]; dup {
 			dups = append(dups, [2]row{r, prev})
 			continue
@@ -40,7 +46,7 @@ func check(pass *analysis.Pass, t *table, h *hierarchy) {
 		eventSet = events.members
 	}
 	for _, s := range stateSet {
-		if !h.isLeaf(s) {
+		if !h.isLeaf(s) || h.isFinal(s) {
 			continue
 		}
 		for _, e := range eventSet {
@@ -49,9 +55,19 @@ func check(pass *analysis.Pass, t *table, h *hierarchy) {
 			}
 		}
 	}
-	for _, d := range dups { // after the misses: in the order of the source
-		pass.Reportf(d[0].pos, "duplicate rule %s × %s (first at line %d)",
-			states.name(d[0].from), events.name(d[0].on), pass.Fset.Position(d[1].pos).Line)
+	// After the misses, the rows' problems in the order of the source.
+	for len(dups) > 0 || len(finalRules) > 0 {
+		if len(finalRules) == 0 || len(dups) > 0 && dups[0][0].pos < finalRules[0].pos {
+			d := dups[0]
+			dups = dups[1:]
+			pass.Reportf(d[0].pos, "duplicate rule %s × %s (first at line %d)",
+				states.name(d[0].from), events.name(d[0].on), pass.Fset.Position(d[1].pos).Line)
+			continue
+		}
+		r := finalRules[0]
+		finalRules = finalRules[1:]
+		pass.Reportf(r.pos, "rule %s × %s is for a final state: no event is processed in it",
+			states.name(r.from), events.name(r.on))
 	}
 }
 

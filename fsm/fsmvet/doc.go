@@ -58,6 +58,12 @@
 // pair are a duplicate at any level. Without Children calls the machine is
 // flat: every state is a leaf.
 //
+// Final states, from (*fsm.Builder[S, E]).Final calls with constant
+// arguments in the package, need no rules: no event is processed in them.
+// A rule for one is reported, as Build would refuse it:
+//
+//	door.go:31:2: rule Gone × In is for a final state: no event is processed in it
+//
 // # What it cannot see
 //
 // fsmvet reads source, not running programs. It skips, without a report:
@@ -75,14 +81,14 @@
 //     variable) or that it did not make (a parameter, another function's
 //     result): more rules may be added where fsmvet does not look. A
 //     literal spread into such a call is still checked on its own;
-//   - every table of a state type whose Children calls have a non-constant
-//     argument (children...): its leaves are unknown.
+//   - every table of a state type whose Children or Final calls have a
+//     non-constant argument (children...): its leaves are unknown;
 //   - tables in _test.go files: tests build partial and broken tables on
 //     purpose, to test the engine's own checks.
 //
-// It also cannot see a hierarchy declared in another package than the
-// table: there the composite states count as leaves, and their children
-// are reported as missing pairs their parent's rules would resolve. Nor
+// It also cannot see a hierarchy or final states declared in another
+// package than the table: there the composite states count as leaves, and
+// their children and the final states are reported as missing pairs. Nor
 // does it know which constants a definition leaves out when its States
 // or Events are not constant arguments: it then counts them all.
 //

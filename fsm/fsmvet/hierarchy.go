@@ -5,12 +5,14 @@ import (
 	"go/types"
 )
 
-// hierarchy is the nesting of one state type, from its Children calls.
+// hierarchy is the nesting of one state type, from its Children calls,
+// and its final states, from its Final calls.
 type hierarchy struct {
 	s       types.Type
 	parent  map[string]constant.Value // key(child) → parent
 	parents map[string]bool           // key(state) → it has children
-	unknown bool                      // a Children call has a non-constant argument
+	finals  map[string]bool           // key(state) → it is final
+	unknown bool                      // a Children or Final call has a non-constant argument
 }
 
 // hierarchies holds one hierarchy per state type of a package.
@@ -23,7 +25,12 @@ func (hs *hierarchies) of(s types.Type) *hierarchy {
 			return h
 		}
 	}
-	h := &hierarchy{s: s, parent: make(map[string]constant.Value), parents: make(map[string]bool)}
+	h := &hierarchy{
+		s:       s,
+		parent:  make(map[string]constant.Value),
+		parents: make(map[string]bool),
+		finals:  make(map[string]bool),
+	}
 	*hs = append(*hs, h)
 	return h
 }
@@ -37,6 +44,9 @@ func (h *hierarchy) add(parent constant.Value, children []constant.Value) {
 		h.parents[key(parent)] = true
 	}
 }
+
+// isFinal reports whether state is final: no event is processed in it.
+func (h *hierarchy) isFinal(state constant.Value) bool { return h.finals[key(state)] }
 
 // isLeaf reports whether state has no children.
 func (h *hierarchy) isLeaf(state constant.Value) bool { return !h.parents[key(state)] }

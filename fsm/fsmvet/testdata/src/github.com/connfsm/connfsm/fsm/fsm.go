@@ -29,3 +29,4 @@ func (b *Builder[S, E]) Rules(rules ...Rule[S, E]) *Builder[S, E] {
 }
 func (b *Builder[S, E]) Children(parent S, children ...S) *Builder[S, E] { return b }
 func (b *Builder[S, E]) Build() (*Definition[S, E], error)               { return &Definition[S, E]{}, nil }
+func (b *Builder[S, E]) Final(states ...S) *Builder[S, E]                { return b }
