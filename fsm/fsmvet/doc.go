@@ -62,7 +62,7 @@
 // arguments in the package, need no rules: no event is processed in them.
 // A rule for one is reported, as Build would refuse it:
 //
-//	door.go:31:2: rule Gone × In is for a final state: no event is processed in it
+//	rule Gone × In is for a final state: no event is processed in it
 //
 // # What it cannot see
 //
