@@ -73,12 +73,18 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope) *scope {
 // below it) and fires the event, stamped with that scope's entry.
 func (m *Machine[S, E]) taskFailed(sc *scope, name string, err error) {
 	d := m.def
-	m.enqueue(item{op: opTaskFailed, si: int32(sc.si), epoch: sc.epoch, task: name, payload: err})
-	if fail := d.per[sc.si].fail; fail >= 0 {
-		f := sc.ancestor(d.per[sc.si].failAt)
+	fail := d.per[sc.si].fail
+	var f *scope
+	if fail >= 0 {
+		// The scope is cancelled before anything is queued: no task of it
+		// takes a step with a live context once the failure is known.
+		f = sc.ancestor(d.per[sc.si].failAt)
 		if f != sc {
 			f.stop(&tasks.TaskError{Task: name, Err: err})
 		}
+	}
+	m.enqueue(item{op: opTaskFailed, si: int32(sc.si), epoch: sc.epoch, task: name, payload: err})
+	if f != nil {
 		m.enqueue(item{ev: int32(fail), si: int32(f.si), epoch: f.epoch, payload: err})
 	}
 	m.kick()

@@ -144,7 +144,9 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	fromEpoch := m.path[top].epoch
 	n := len(p.exits)
 	scoped := false
-	for i := range n {
+	// Outermost first: cancelling a scope cancels every scope below it at
+	// once, its cause reaching them all.
+	for i := n - 1; i >= 0; i-- {
 		lv := &m.path[top-i]
 		if lv.sc != nil {
 			lv.sc.stop(p.exits[i].cause)
@@ -398,7 +400,7 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 	from := d.states[m.cur]
 	n := len(m.path)
 	exits := make([]exit, n)
-	for i := range n {
+	for i := n - 1; i >= 0; i-- { // outermost first, as in transition
 		lv := &m.path[n-1-i]
 		exits[i] = exit{si: lv.si, cause: &ExitError{State: d.stateNames[lv.si]}}
 		if lv.sc != nil {
