@@ -169,6 +169,17 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	if d.hooked {
 		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.env}
 	}
+	// The action sees the epoch of the entry of the state declaring the
+	// rule, which may be an ancestor of the leaf: find it before the levels
+	// are cut off.
+	actEpoch := fromEpoch
+	if c.action != nil {
+		for i := range m.path {
+			if m.path[i].si == c.at {
+				actEpoch = m.path[i].epoch
+			}
+		}
+	}
 	for i := range n {
 		lv := &m.path[top-i]
 		si, epoch, x := lv.si, lv.epoch, lv.ext
@@ -186,7 +197,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 		}
 	}
 	if c.action != nil {
-		t.State, t.Epoch = d.states[c.at], fromEpoch
+		t.State, t.Epoch = d.states[c.at], actEpoch
 		m.at = where{kind: atAction, si: c.at, ei: ev}
 		c.action(m.ctx, t)
 		m.at.kind = atMachine
