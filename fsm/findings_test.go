@@ -2,6 +2,7 @@ package fsm_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -71,5 +72,31 @@ func TestActionEpochOfDeclaringState(t *testing.T) {
 				t.Errorf("action's Transition (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestBuildFinalLeadsNowhere: a final leaf stops the machine, so a rule
+// it inherits never applies: a leaf only such a rule leads to is
+// unreachable, and Build says so.
+func TestBuildFinalLeadsNowhere(t *testing.T) {
+	const (
+		s1, s2, s3, s4 fState = 1, 2, 3, 4
+		e1             fEvent = 1
+	)
+	// S4 is the top-level initial state; S1 has the final S2 (its initial
+	// child) and S3, which only S1's rule, inherited by S2, leads to.
+	type r = fsm.Rule[fState, fEvent]
+	_, err := fsm.NewBuilder[fState, fEvent](s4).States(s1, s2, s3, s4).Events(e1).Children(s1, s2, s3).Final(s2).
+		Rules(
+			r{From: s4, On: e1, Then: fsm.To(s1)},
+			r{From: s1, On: e1, Then: fsm.To(s3)},
+		).
+		Build()
+	var be *fsm.BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("Build: %v, want a *BuildError", err)
+	}
+	if diff := cmp.Diff([]string{"state S3 is unreachable from S4"}, be.Problems); diff != "" {
+		t.Errorf("Build problems (-want +got):\n%s", diff)
 	}
 }
