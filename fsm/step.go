@@ -141,7 +141,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	d := m.def
 	from := m.cur
 	top := len(m.path) - 1
-	fromEpoch := m.path[top].epoch
+	atEpoch := m.path[d.tree[c.at].depth].epoch // the action's: its rule's state's entry
 	n := len(p.exits)
 	scoped := false
 	// Outermost first: cancelling a scope cancels every scope below it at
@@ -186,7 +186,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 		}
 	}
 	if c.action != nil {
-		t.State, t.Epoch = d.states[c.at], fromEpoch
+		t.State, t.Epoch = d.states[c.at], atEpoch
 		m.at = where{kind: atAction, si: c.at, ei: ev}
 		c.action(m.ctx, t)
 		m.at.kind = atMachine
