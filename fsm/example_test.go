@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/connfsm/connfsm/fsm"
 )
@@ -114,4 +115,98 @@ func ExampleMachine_Fire() {
 	// Output:
 	// true true
 	// fsm: event Lock rejected in state Open: an open door cannot be locked
+}
+
+// A session of a network client, three levels deep: Online has the phases
+// Syncing (itself Login, then Replay) and Ready; Online's heartbeat runs
+// across all of them.
+type Session int
+
+const (
+	Offline Session = iota
+	Online
+	Syncing
+	Login
+	Replay
+	Ready
+	Gone
+)
+
+func (s Session) String() string {
+	return [...]string{"Offline", "Online", "Syncing", "Login", "Replay", "Ready", "Gone"}[s]
+}
+
+type Signal int
+
+const (
+	Connect Signal = iota
+	Acked
+	Lost
+	Quit
+)
+
+func (s Signal) String() string { return [...]string{"Connect", "Acked", "Lost", "Quit"}[s] }
+
+// ExampleBuilder_Children builds a three-level definition and prints its
+// Mermaid diagram: rules declared on Online apply to every phase inside it.
+func ExampleBuilder_Children() {
+	type r = fsm.Rule[Session, Signal]
+	wait := func(ctx context.Context, _ any, _ fsm.Emit[Signal]) error { <-ctx.Done(); return nil }
+	def, err := fsm.NewBuilder[Session, Signal](Offline).
+		States(Offline, Online, Syncing, Login, Replay, Ready, Gone).
+		Events(Connect, Acked, Lost, Quit).
+		Children(Online, Syncing, Ready).
+		Children(Syncing, Login, Replay).
+		Final(Gone).
+		Rules(
+			r{Offline, Connect, fsm.To(Online), ""},
+			r{Offline, Acked, fsm.Ignore[Session](), "no session"},
+			r{Offline, Lost, fsm.Ignore[Session](), "already offline"},
+			r{Offline, Quit, fsm.To(Gone), ""},
+			r{Online, Connect, fsm.Reject[Session](), "one connection at a time"},
+			r{Login, Acked, fsm.To(Replay), ""},
+			r{Replay, Acked, fsm.To(Ready), ""},
+			r{Ready, Acked, fsm.Ignore[Session](), "a late ack"},
+			r{Online, Lost, fsm.To(Offline), ""},
+			r{Online, Quit, fsm.To(Gone), ""},
+		).
+		Task(Online, "heartbeat", wait).
+		FailureEvent(Online, Lost).
+		Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	_ = def.WriteMermaid(os.Stdout)
+
+	m := def.Start(context.Background(), fsm.Config[Session, Signal]{})
+	for _, s := range []Signal{Connect, Acked} {
+		_ = m.Fire(context.Background(), s)
+	}
+	fmt.Println(m.Path(), m.In(Online), m.In(Ready))
+	_ = m.Stop(context.Background())
+	// Output:
+	// stateDiagram-v2
+	//     state "Offline" as s0
+	//     state "Online" as s1 {
+	//         state "Syncing" as s2 {
+	//             state "Login" as s3
+	//             state "Replay" as s4
+	//             [*] --> s3
+	//             s3 --> s4 : Acked
+	//         }
+	//         state "Ready" as s5
+	//         [*] --> s2
+	//         s4 --> s5 : Acked
+	//     }
+	//     s1 : tasks#58; heartbeat
+	//     s1 : task failure → Lost
+	//     state "Gone" as s6
+	//     [*] --> s0
+	//     s0 --> s1 : Connect
+	//     s0 --> s6 : Quit
+	//     s1 --> s0 : Lost
+	//     s1 --> s6 : Quit
+	//     s6 --> [*]
+	// [Online Syncing Replay] true false
 }
