@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/connfsm/connfsm/fsm"
 )
@@ -209,4 +210,94 @@ func ExampleBuilder_Children() {
 	//     s1 --> s6 : Quit
 	//     s6 --> [*]
 	// [Online Syncing Replay] true false
+}
+
+// ExampleBuilder_Timeout declares a state timeout: Closed is left for Open
+// on Push, and Open closes again by itself after its timeout, unless
+// pulled shut first. A timeout is a timer, not a task; leaving the state
+// cancels it.
+func ExampleBuilder_Timeout() {
+	def, err := fsm.NewBuilder[Door, DoorEvent](Closed).
+		States(Closed, Open).
+		Events(Push, Pull, Lock).
+		Rules(
+			fsm.Rule[Door, DoorEvent]{From: Closed, On: Push, Then: fsm.To(Open)},
+			fsm.Rule[Door, DoorEvent]{From: Closed, On: Pull, Then: fsm.Ignore[Door](), Reason: "already closed"},
+			fsm.Rule[Door, DoorEvent]{From: Closed, On: Lock, Then: fsm.Ignore[Door](), Reason: "not modelled"},
+			fsm.Rule[Door, DoorEvent]{From: Open, On: Push, Then: fsm.Ignore[Door](), Reason: "already open"},
+			fsm.Rule[Door, DoorEvent]{From: Open, On: Pull, Then: fsm.To(Closed)},
+			fsm.Rule[Door, DoorEvent]{From: Open, On: Lock, Then: fsm.Reject[Door](), Reason: "an open door cannot be locked"},
+		).
+		Timeout(Open, 10*time.Millisecond, Pull). // the door closer
+		Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	closed := make(chan struct{})
+	m := def.Start(context.Background(), fsm.Config[Door, DoorEvent]{
+		Observer: func(_ context.Context, r fsm.Record[Door, DoorEvent]) {
+			if r.Kind == fsm.RecordTransition {
+				fmt.Printf("%v -%v-> %v\n", r.From, r.Event, r.To)
+				if r.To == Closed {
+					close(closed)
+				}
+			}
+		},
+	})
+	_ = m.Fire(context.Background(), Push)
+	<-closed // the timeout fired Pull
+	_ = m.Stop(context.Background())
+	// Output:
+	// Closed -Push-> Open
+	// Open -Pull-> Closed
+}
+
+// ExampleChoice picks a transition's target at run time from a declared
+// set: here from the event's payload. The diagram draws every branch; a
+// target outside the set is a rejected step.
+func ExampleChoice() {
+	const maxTries = 3
+	pick := func(_, payload any) Door {
+		if payload.(int) >= maxTries {
+			return Closed // give up: stay shut
+		}
+		return Open
+	}
+	def, err := fsm.NewBuilder[Door, DoorEvent](Closed).
+		States(Closed, Open).
+		Events(Push, Pull, Lock).
+		Rules(
+			fsm.Rule[Door, DoorEvent]{From: Closed, On: Push, Then: fsm.Choice(pick, Open, Closed)},
+			fsm.Rule[Door, DoorEvent]{From: Closed, On: Pull, Then: fsm.Ignore[Door](), Reason: "already closed"},
+			fsm.Rule[Door, DoorEvent]{From: Closed, On: Lock, Then: fsm.Ignore[Door](), Reason: "not modelled"},
+			fsm.Rule[Door, DoorEvent]{From: Open, On: Push, Then: fsm.Ignore[Door](), Reason: "already open"},
+			fsm.Rule[Door, DoorEvent]{From: Open, On: Pull, Then: fsm.To(Closed)},
+			fsm.Rule[Door, DoorEvent]{From: Open, On: Lock, Then: fsm.Reject[Door](), Reason: "an open door cannot be locked"},
+		).
+		Build()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m := def.Start(context.Background(), fsm.Config[Door, DoorEvent]{})
+	_ = m.FireWith(context.Background(), Push, 1)
+	fmt.Println("after try 1:", m.State())
+	_ = m.Fire(context.Background(), Pull)
+	_ = m.FireWith(context.Background(), Push, maxTries)
+	fmt.Println("after try 3:", m.State())
+	_ = m.Stop(context.Background())
+	_ = def.WriteMermaid(os.Stdout)
+	// Output:
+	// after try 1: Open
+	// after try 3: Closed
+	// stateDiagram-v2
+	//     state "Closed" as s0
+	//     state "Open" as s1
+	//     [*] --> s0
+	//     state c0_0 <<choice>>
+	//     s0 --> c0_0 : Push
+	//     c0_0 --> s1
+	//     c0_0 --> s0
+	//     s1 --> s0 : Pull
 }
