@@ -141,7 +141,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	d := m.def
 	from := m.cur
 	top := len(m.path) - 1
-	fromEpoch := m.path[top].epoch
+	atEpoch := m.path[d.tree[c.at].depth].epoch // the action's: its rule's state's entry
 	n := len(p.exits)
 	scoped := false
 	// Outermost first: cancelling a scope cancels every scope below it at
@@ -169,17 +169,6 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	if d.hooked {
 		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.env}
 	}
-	// The action sees the epoch of the entry of the state declaring the
-	// rule, which may be an ancestor of the leaf: find it before the levels
-	// are cut off.
-	actEpoch := fromEpoch
-	if c.action != nil {
-		for i := range m.path {
-			if m.path[i].si == c.at {
-				actEpoch = m.path[i].epoch
-			}
-		}
-	}
 	for i := range n {
 		lv := &m.path[top-i]
 		si, epoch, x := lv.si, lv.epoch, lv.ext
@@ -197,7 +186,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 		}
 	}
 	if c.action != nil {
-		t.State, t.Epoch = d.states[c.at], actEpoch
+		t.State, t.Epoch = d.states[c.at], atEpoch
 		m.at = where{kind: atAction, si: c.at, ei: ev}
 		c.action(m.ctx, t)
 		m.at.kind = atMachine
