@@ -189,25 +189,23 @@ func ExampleBuilder_Children() {
 	// Output:
 	// stateDiagram-v2
 	//     state "Offline" as s0
-	//     state "Online" as s1 {
+	//     state "Online<br>tasks#58; heartbeat<br>task failure → Lost" as s1 {
 	//         state "Syncing" as s2 {
 	//             state "Login" as s3
 	//             state "Replay" as s4
 	//             [*] --> s3
-	//             s3 --> s4 : Acked
 	//         }
 	//         state "Ready" as s5
 	//         [*] --> s2
-	//         s4 --> s5 : Acked
 	//     }
-	//     s1 : tasks#58; heartbeat
-	//     s1 : task failure → Lost
 	//     state "Gone" as s6
 	//     [*] --> s0
 	//     s0 --> s1 : Connect
 	//     s0 --> s6 : Quit
 	//     s1 --> s0 : Lost
 	//     s1 --> s6 : Quit
+	//     s3 --> s4 : Acked
+	//     s4 --> s5 : Acked
 	//     s6 --> [*]
 	// [Online Syncing Replay] true false
 }
