@@ -30,7 +30,11 @@ func Example() {
 	_ = c.Write(ctx, websocket.MessageText, []byte("hello"))
 	_, echo, _ := c.Read(ctx)
 	_ = c.Close(websocket.StatusNormalClosure, "bye")
-	<-srv.Conns()[0].Done()
+	// Wait for the venue to record the end: the client may be done first.
+	_ = srv.Await(ctx, func() bool {
+		rec, _ := srv.Connection(1)
+		return !rec.Closed.IsZero()
+	})
 
 	rec, _ := srv.Connection(1)
 	fmt.Printf("echo %q\n", echo)
@@ -135,6 +139,7 @@ func TestExampleReconnect(t *testing.T) {
 		defer c.Close(context.Background())
 		<-alive
 		<-alive // reset after 70s of virtual time (pings at 20s, 40s, 60s), and back
+		synctest.Wait() // and the venue has recorded it all
 		if got := srv.Stats().Upgraded; got != 2 {
 			t.Errorf("connections = %d, want 2", got)
 		}
