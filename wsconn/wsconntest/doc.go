@@ -118,7 +118,8 @@
 //			}
 //			defer c.Close(context.Background())
 //			<-alive
-//			<-alive // reset after 70s of virtual time (pings at 20s, 40s, 60s), and back
+//			// reset after 70s of virtual time (pings at 20s, 40s, 60s), and back
+//			<-alive
 //			synctest.Wait() // the venue has recorded it all
 //			if got := srv.Stats().Upgraded; got != 2 {
 //				t.Errorf("connections = %d, want 2", got)
