@@ -96,9 +96,8 @@ func TestFaultRecovery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newEchoServer(t, nil)
-			srv.start(t, false)
-			p := newProxy(t, srv.Listener.Addr().String())
+			srv := newVenue(t, false)
+			p := newProxy(t, addr(t, srv))
 			rec, msgs := newRecorder(), make(messages, 16)
 			if tt.healOnLost {
 				rec.hook = func(r fsm.Record[connfsm.State, connfsm.Event]) {
@@ -174,9 +173,8 @@ func TestLatency(t *testing.T) {
 	const latency, jitter = 50, 10 // ms, each way
 	minRTT := 2 * (latency - jitter) * time.Millisecond
 
-	srv := newEchoServer(t, nil)
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	srv := newVenue(t, false)
+	p := newProxy(t, addr(t, srv))
 	rec, msgs := newRecorder(), make(messages, 16)
 	// A longer pong timeout leaves room for the delay of a ping and its
 	// pong even on a loaded machine.

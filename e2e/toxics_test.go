@@ -13,6 +13,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // The toxics below hold to one rule of toxiproxy v2.5: once a link's
@@ -43,9 +44,8 @@ func TestBandwidth(t *testing.T) {
 		t.Fatalf("the largest transfer takes %v, not below the pong timeout %v", largest, ping)
 	}
 
-	srv := newEchoServer(t, nil)
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	srv := newVenue(t, false)
+	p := newProxy(t, addr(t, srv))
 	rec, msgs := newRecorder(), make(messages, 16)
 	c := dial(t, p.url(), append(clientOptions(rec, msgs), wsconn.WithHeartbeat(ping, ping))...)
 	msgs.echo(t, c, "before")
@@ -104,12 +104,13 @@ func TestBandwidthStarvesPong(t *testing.T) {
 		t.Fatalf("a transfer of %v does not starve a pong timeout of %v", transfer, pongTimeout)
 	}
 
-	srv := newEchoServer(t, nil)
 	// The big message reaches the server after the client dropped the
-	// connection: an echo would be data toward a closed link.
-	srv.echoLimit = 1 << 10
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	// connection: an echo would be data toward a closed link. The venue
+	// takes messages above 1 KiB without echoing them.
+	srv := newVenue(t, false, wsconntest.Default(
+		wsconntest.OnMessage(func(_ *wsconntest.Conn, m wsconntest.Message) bool { return len(m.Data) > 1<<10 }),
+		wsconntest.Echo()))
+	p := newProxy(t, addr(t, srv))
 	rec, msgs := newRecorder(), make(messages, 16)
 	c := dial(t, p.url(), clientOptions(rec, msgs)...)
 	msgs.echo(t, c, "before")
@@ -143,16 +144,12 @@ func TestBandwidthStarvesPong(t *testing.T) {
 	// The old connection's upstream still drains into the server, which
 	// reads the whole message and then sees the connection end: only then
 	// may the proxy stop.
-	select {
-	case err := <-srv.readErrs:
-		d := time.Since(sentAt)
-		t.Logf("the server saw the first connection end %v after the send: %v", d, err)
-		if !closedWithoutHandshake(err) || d < transfer {
-			t.Errorf("the server saw the first connection end %v after the send with %v; want the end of the stream after the %v transfer",
-				d, err, transfer)
-		}
-	case <-time.After(transfer + patience):
-		t.Fatalf("the first connection did not end at the server within %v", transfer+patience)
+	first := ended(t, srv, 1, transfer+patience)
+	d = first.Closed.Sub(sentAt)
+	t.Logf("the server saw the first connection end %v after the send: %v", d, first.Err)
+	if !closedWithoutHandshake(first.Err) || d < transfer {
+		t.Errorf("the server saw the first connection end %v after the send with %v; want the end of the stream after the %v transfer",
+			d, first.Err, transfer)
 	}
 }
 
@@ -173,9 +170,8 @@ func TestSlicer(t *testing.T) {
 		ping    = 500 * time.Millisecond
 		minPing = 3 // pings to see answered under the toxic
 	)
-	srv := newEchoServer(t, nil)
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	srv := newVenue(t, false)
+	p := newProxy(t, addr(t, srv))
 	for _, stream := range []string{"upstream", "downstream"} {
 		p.addToxic(t, fmt.Sprintf(`{"name":"slice_%s","type":"slicer","stream":"%s","attributes":{"average_size":8,"size_variation":4,"delay":%d}}`,
 			stream, stream, delay.Microseconds()))
@@ -219,9 +215,8 @@ func TestLimitDataOnce(t *testing.T) {
 		frame   = msgSize + 2 // a server frame's header is 2 bytes below 126
 		fits    = limit / frame
 	)
-	srv := newEchoServer(t, nil)
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	srv := newVenue(t, false)
+	p := newProxy(t, addr(t, srv))
 	rec, msgs := newRecorder(), make(messages, 16)
 	rec.hook = func(r fsm.Record[connfsm.State, connfsm.Event]) {
 		if r.From == connfsm.Alive && r.Event == connfsm.Lost {
@@ -284,9 +279,8 @@ func TestLimitDataEveryConnection(t *testing.T) {
 	guard := wsconn.StormGuard{Attempts: 4, Window: 10 * time.Second, MinGap: 400 * time.Millisecond}
 	b := wsconn.Backoff{Initial: backoffInitial, Max: backoffMax, Multiplier: 2}
 
-	srv := newEchoServer(t, nil)
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	srv := newVenue(t, false)
+	p := newProxy(t, addr(t, srv))
 	p.addToxic(t, fmt.Sprintf(`{"name":"fault","type":"limit_data","stream":"downstream","attributes":{"bytes":%d}}`, limit))
 	rec, msgs := newRecorder(), make(messages, 16)
 	opts := append(clientOptions(rec, msgs),
