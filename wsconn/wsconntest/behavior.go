@@ -58,7 +58,10 @@ func behavior(name string, p part) Behavior {
 // Echo sends every message back, with its type. It takes every message.
 func Echo() Behavior {
 	return behavior("Echo", part{message: func(c *Conn, m Message) bool {
-		_ = c.Send(c.ctx, Message{Type: m.Type, Data: m.Data}) // a failed write ends the connection; the reader sees it
+		// A failed write ends the connection, and the reader sees it. No
+		// context to cancel, as for the reads: ending the connection
+		// closes its socket, which ends a write held up by a full window.
+		_ = c.Send(context.Background(), Message{Type: m.Type, Data: m.Data})
 		return true
 	}})
 }

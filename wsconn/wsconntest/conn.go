@@ -296,10 +296,13 @@ func (c *Conn) serve() {
 }
 
 // read is the connection's one reader: it hands each message to the
-// plan's message handlers in order, until one takes it.
+// plan's message handlers in order, until one takes it. It reads without
+// a context to cancel (which would cost coder/websocket a few allocations
+// per message): whatever ends the connection closes its socket (Close,
+// Reset, ResetAll, Down, the venue's Close), and that ends the read.
 func (c *Conn) read() error {
 	for {
-		typ, data, err := c.ws.Read(c.ctx)
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			return err
 		}
