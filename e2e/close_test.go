@@ -62,10 +62,10 @@ func TestClose(t *testing.T) {
 				t.Errorf("the venue's read ended with %v, want a CloseError with status %d", first.Err, websocket.StatusNormalClosure)
 			}
 
-			if diff := cmp.Diff([]string{connected, closeAlive, closeDone}, rec.names()); diff != "" {
+			if diff := cmp.Diff([]string{connected, closeAlive, closeDone}, rec.Transitions()); diff != "" {
 				t.Errorf("transitions (-want +got):\n%s", diff)
 			}
-			if s, _ := rec.nth(closeDone, 1); s.cause != nil {
+			if s, _ := nth(rec, closeDone, 1); s.cause != nil {
 				t.Errorf("close handshake error = %v, want nil", s.cause)
 			}
 			if err := c.SendText(ctx, "late"); !errors.Is(err, wsconn.ErrClosed) {

@@ -61,7 +61,7 @@ func TestHandshakeStatus(t *testing.T) {
 			start := time.Now()
 			c, err := wsconn.Dial(ctx, srv.URL, opts...)
 			elapsed := time.Since(start)
-			f, _ := rec.nth(dialFailed, 1)
+			f, _ := nth(rec, dialFailed, 1)
 			var he *wsconn.HandshakeError
 			if !errors.As(f.cause, &he) || he.Status != tt.status {
 				t.Errorf("DialFailed cause = %v, want a *HandshakeError with status %d", f.cause, tt.status)
@@ -88,7 +88,7 @@ func TestHandshakeStatus(t *testing.T) {
 				if elapsed > margin {
 					t.Errorf("Dial returned after %v, want within %v: nothing to wait for", elapsed, margin)
 				}
-				if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.names()); diff != "" {
+				if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 				return
@@ -114,7 +114,7 @@ func TestHandshakeStatus(t *testing.T) {
 			if d := c.Stats().NextDelay; d < wantDelay {
 				t.Errorf("Stats.NextDelay = %v, want >= %v", d, wantDelay)
 			}
-			if diff := cmp.Diff([]string{dialFailed, retryDue, connected}, rec.names()); diff != "" {
+			if diff := cmp.Diff([]string{dialFailed, retryDue, connected}, rec.Transitions()); diff != "" {
 				t.Errorf("transitions (-want +got):\n%s", diff)
 			}
 			msgs.echo(t, c, "accepted at last")
@@ -164,7 +164,7 @@ func TestTLS(t *testing.T) {
 				}
 				t.Cleanup(func() { closeClient(t, c) })
 				msgs.echo(t, c, "over TLS")
-				if diff := cmp.Diff([]string{connected}, rec.names()); diff != "" {
+				if diff := cmp.Diff([]string{connected}, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 				return
@@ -190,7 +190,7 @@ func TestTLS(t *testing.T) {
 			if elapsed > margin {
 				t.Errorf("Dial returned after %v, want within %v: a bad certificate is not retried", elapsed, margin)
 			}
-			if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.names()); diff != "" {
+			if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.Transitions()); diff != "" {
 				t.Errorf("transitions (-want +got):\n%s", diff)
 			}
 		})
@@ -219,7 +219,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	if srv.Stats().Handshakes == 0 {
 		t.Error("the venue saw no handshake request: the timeout was not the handshake's")
 	}
-	f, _ := rec.nth(dialFailed, 1)
+	f, _ := nth(rec, dialFailed, 1)
 	if d := f.at.Sub(start); d < handshakeTimeout || d > handshakeTimeout+margin {
 		t.Errorf("DialFailed %v after Dial, want in [%v, %v]", d, handshakeTimeout, handshakeTimeout+margin)
 	}
@@ -233,7 +233,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	if elapsed > handshakeTimeout+margin {
 		t.Errorf("Dial returned after %v, want within %v", elapsed, handshakeTimeout+margin)
 	}
-	if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 }

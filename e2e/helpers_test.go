@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/fsm/fsmtest"
 	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -48,6 +48,11 @@ const (
 	retryFailed = retryDue + " " + dialFailed // one failed retry, as squash writes it
 )
 
+// recorder keeps the client's lifecycle records (fsmtest).
+type recorder = fsmtest.Recorder[connfsm.State, connfsm.Event]
+
+func newRecorder() *recorder { return new(recorder) }
+
 // step is one recorded transition.
 type step struct {
 	name  string
@@ -55,77 +60,43 @@ type step struct {
 	cause error // the event's payload when it is an error
 }
 
-// recorder records the client's transitions. hook, if set, runs inside the
-// lifecycle on every transition, after the state changed and before the new
-// state's tasks start.
-type recorder struct {
-	hook func(fsm.Record[connfsm.State, connfsm.Event])
-
-	mu      sync.Mutex
-	steps   []step
-	changed chan struct{}
+// nth returns the n-th (from 1) transition called name.
+func nth(rec *recorder, name string, n int) (step, bool) {
+	r, ok := rec.Nth(name, n)
+	if !ok {
+		return step{}, false
+	}
+	s := step{name: name, at: r.When}
+	s.cause, _ = r.Payload.(error)
+	return s, true
 }
 
-func newRecorder() *recorder { return &recorder{changed: make(chan struct{}, 1)} }
-
-func (r *recorder) option() wsconn.Option { return wsconn.OnTransition(r.observe) }
-
-func (r *recorder) observe(_ context.Context, rec fsm.Record[connfsm.State, connfsm.Event]) {
-	s := step{name: rec.From.String() + "-" + rec.Event.String() + "->" + rec.To.String(), at: time.Now()}
-	s.cause, _ = rec.Payload.(error) // an error payload only: connections must not be retained
-	if r.hook != nil {
-		r.hook(rec)
-	}
-	r.mu.Lock()
-	r.steps = append(r.steps, s)
-	r.mu.Unlock()
-	select {
-	case r.changed <- struct{}{}:
-	default:
-	}
-}
-
-// names returns the recorded steps' names.
-func (r *recorder) names() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]string, len(r.steps))
-	for i, s := range r.steps {
-		out[i] = s.name
-	}
-	return out
-}
-
-// nth returns the n-th (from 1) recorded step called name.
-func (r *recorder) nth(name string, n int) (step, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, s := range r.steps {
-		if s.name == name {
-			if n--; n == 0 {
-				return s, true
-			}
-		}
-	}
-	return step{}, false
-}
-
-// waitFor waits until the n-th step called name is recorded, at most
-// patience, and returns it.
-func (r *recorder) waitFor(t *testing.T, name string, n int) step {
+// waitFor waits until the n-th transition called name is recorded, at
+// most patience, and returns it.
+func waitFor(t *testing.T, rec *recorder, name string, n int) step {
 	t.Helper()
-	deadline := time.NewTimer(patience)
-	defer deadline.Stop()
-	for {
-		if s, ok := r.nth(name, n); ok {
-			return s
-		}
-		select {
-		case <-r.changed:
-		case <-deadline.C:
-			t.Fatalf("no %s #%d within %v; steps: %q", name, n, patience, r.names())
-		}
+	ctx, cancel := context.WithTimeout(t.Context(), patience)
+	defer cancel()
+	err := rec.Wait(ctx, func([]fsm.Record[connfsm.State, connfsm.Event]) bool {
+		_, ok := rec.Nth(name, n)
+		return ok
+	})
+	if err != nil {
+		t.Fatalf("no %s #%d within %v; steps: %q", name, n, patience, rec.Transitions())
 	}
+	s, _ := nth(rec, name, n)
+	return s
+}
+
+// onLost returns an observer option that runs fn inside the lifecycle as
+// the live connection is lost, before the step is recorded: give it
+// before clientOptions.
+func onLost(fn func()) wsconn.Option {
+	return wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		if r.From == connfsm.Alive && r.Event == connfsm.Lost {
+			fn()
+		}
+	})
 }
 
 // squash writes each run of failed retries (RetryDue then DialFailed) as one
@@ -265,7 +236,7 @@ func clientOptions(rec *recorder, msgs messages) []wsconn.Option {
 		// Alive is recorded before OnConnect has run and sends are
 		// released: a send right after it is buffered, not refused.
 		wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: 16}),
-		rec.option(),
+		wsconn.OnTransition(rec.Observe),
 		msgs.option(),
 	}
 }

@@ -10,8 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/connfsm/connfsm"
-	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -80,7 +78,7 @@ func TestBandwidth(t *testing.T) {
 	if st.LastRTT <= 0 || st.LastRTT > ping {
 		t.Errorf("LastRTT = %v, want an answered ping within the pong timeout %v", st.LastRTT, ping)
 	}
-	if diff := cmp.Diff([]string{connected}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{connected}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 	if st.Reconnects != 0 {
@@ -120,7 +118,7 @@ func TestBandwidthStarvesPong(t *testing.T) {
 	if err := c.Send(t.Context(), wsconn.Binary, make([]byte, size)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	l := rec.waitFor(t, lost, 1)
+	l := waitFor(t, rec, lost, 1)
 	d := l.at.Sub(sentAt)
 	t.Logf("Lost %v after the send (the transfer takes %v): %v", d, transfer, l.cause)
 	if !errors.Is(l.cause, wsconn.ErrPongTimeout) {
@@ -132,12 +130,12 @@ func TestBandwidthStarvesPong(t *testing.T) {
 	}
 
 	// A handshake and a short message fit the limited link easily.
-	a := rec.waitFor(t, connected, 2)
+	a := waitFor(t, rec, connected, 2)
 	if d := a.at.Sub(l.at); d > backoffMax+margin {
 		t.Errorf("Alive again %v after Lost, want within %v", d, backoffMax+margin)
 	}
 	msgs.echo(t, c, "after")
-	if diff := cmp.Diff([]string{connected, lost, retryDue, connected}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{connected, lost, retryDue, connected}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 
@@ -196,7 +194,7 @@ func TestSlicer(t *testing.T) {
 	pings := c.Stats().Pings
 	waitUntil(t, "pings under the slicer", func() bool { return c.Stats().Pings >= pings+minPing })
 	waitUntil(t, "the pings answered", func() bool { return c.Stats().LastRTT > 0 })
-	if diff := cmp.Diff([]string{connected}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{connected}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 	if st := c.Stats(); st.Reconnects != 0 || st.DeadPings != 0 {
@@ -218,13 +216,9 @@ func TestLimitDataOnce(t *testing.T) {
 	srv := newVenue(t, false)
 	p := newProxy(t, addr(t, srv))
 	rec, msgs := newRecorder(), make(messages, 16)
-	rec.hook = func(r fsm.Record[connfsm.State, connfsm.Event]) {
-		if r.From == connfsm.Alive && r.Event == connfsm.Lost {
-			removeFault(t, p)
-		}
-	}
+	opts := []wsconn.Option{onLost(func() { removeFault(t, p) })}
 	// No ping: a pong would be one more chunk toward the closed link.
-	opts := append(clientOptions(rec, msgs), wsconn.WithHeartbeat(patience, patience))
+	opts = append(append(opts, clientOptions(rec, msgs)...), wsconn.WithHeartbeat(patience, patience))
 	c := dial(t, p.url(), opts...)
 	msgs.echo(t, c, "before")
 
@@ -239,7 +233,7 @@ func TestLimitDataOnce(t *testing.T) {
 		}
 		echoed++
 	}
-	l, _ := rec.nth(lost, 1)
+	l, _ := nth(rec, lost, 1)
 	t.Logf("%d echoes of %d bytes, Lost %v after the next send: %v", echoed, frame, l.at.Sub(crossedAt), l.cause)
 	if echoed != fits {
 		t.Errorf("%d echoes before Lost, want %d (%d bytes of %d-byte frames)", echoed, fits, limit, frame)
@@ -251,12 +245,12 @@ func TestLimitDataOnce(t *testing.T) {
 		t.Errorf("Lost %v after the send that crossed the limit, want within %v", d, margin)
 	}
 
-	a := rec.waitFor(t, connected, 2)
+	a := waitFor(t, rec, connected, 2)
 	if d := a.at.Sub(l.at); d > backoffMax+margin {
 		t.Errorf("Alive again %v after Lost, want within %v", d, backoffMax+margin)
 	}
 	msgs.echo(t, c, "after")
-	if diff := cmp.Diff([]string{connected, lost, retryDue, connected}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{connected, lost, retryDue, connected}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 	if st := c.Stats(); st.Reconnects != 1 {
@@ -293,15 +287,15 @@ func TestLimitDataEveryConnection(t *testing.T) {
 	)
 	start := time.Now()
 	c := dial(t, p.url(), opts...)
-	rec.waitFor(t, retryDue, dials-1)
+	waitFor(t, rec, retryDue, dials-1)
 	// Close in Reconnecting, while the guard holds the next dial back:
 	// a close handshake would be data after the limit.
-	rec.waitFor(t, lost, dials)
+	waitFor(t, rec, lost, dials)
 	closeClient(t, c)
 
 	at := []time.Time{start} // each dial's start: Dial, then each RetryDue
 	for i := 1; i < dials; i++ {
-		s, _ := rec.nth(retryDue, i)
+		s, _ := nth(rec, retryDue, i)
 		at = append(at, s.at)
 	}
 	gaps := make([]time.Duration, dials-1)
@@ -334,11 +328,11 @@ func TestLimitDataEveryConnection(t *testing.T) {
 		want = append(want, connected, lost, retryDue)
 	}
 	want = append(want[:len(want)-1], "Reconnecting-Close->Closed")
-	if diff := cmp.Diff(want, rec.names()); diff != "" {
+	if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 	for i := 1; i <= dials; i++ {
-		if s, _ := rec.nth(lost, i); !closedWithoutHandshake(s.cause) {
+		if s, _ := nth(rec, lost, i); !closedWithoutHandshake(s.cause) {
 			t.Errorf("Lost #%d cause = %v, want the stream's end without a close frame", i, s.cause)
 		}
 	}
@@ -388,8 +382,10 @@ func echoOrLost(t *testing.T, c *wsconn.Client, msgs messages, rec *recorder, te
 	if err := c.SendText(ctx, text); err != nil {
 		t.Fatalf("SendText: %v", err)
 	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for {
-		if _, ok := rec.nth(lost, 1); ok {
+		if _, ok := nth(rec, lost, 1); ok {
 			return false
 		}
 		select {
@@ -397,9 +393,9 @@ func echoOrLost(t *testing.T, c *wsconn.Client, msgs messages, rec *recorder, te
 			if string(m.Data) == text {
 				return true
 			}
-		case <-rec.changed:
+		case <-tick.C: // Lost may come meanwhile
 		case <-ctx.Done():
-			t.Fatalf("neither an echo of %q nor Lost within %v; steps: %q", text, patience, rec.names())
+			t.Fatalf("neither an echo of %q nor Lost within %v; steps: %q", text, patience, rec.Transitions())
 		}
 	}
 }

@@ -20,34 +20,20 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
-	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // lostCauses returns the cause of every Alive-Lost->Reconnecting transition.
-func (r *recorder) lostCauses() []error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func lostCauses(rec *recorder) []error {
 	var out []error
-	for _, rec := range r.recs {
-		if rec.Kind == fsm.RecordTransition && rec.From == connfsm.Alive && rec.Event == connfsm.Lost {
-			err, _ := rec.Payload.(error)
-			out = append(out, err)
+	for i := 1; ; i++ {
+		r, ok := rec.Nth("Alive-Lost->Reconnecting", i)
+		if !ok {
+			return out
 		}
+		err, _ := r.Payload.(error)
+		out = append(out, err)
 	}
-	return out
-}
-
-// firstTransition returns the first transition record on event from state.
-func (r *recorder) firstTransition(from connfsm.State, on connfsm.Event) (fsm.Record[connfsm.State, connfsm.Event], bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rec := range r.recs {
-		if rec.Kind == fsm.RecordTransition && rec.From == from && rec.Event == on {
-			return rec, true
-		}
-	}
-	return fsm.Record[connfsm.State, connfsm.Event]{}, false
 }
 
 // byteCounter counts what the client reads from its sockets.
@@ -110,9 +96,9 @@ func TestOversizedMessages(t *testing.T) {
 				c := dialTest(t, srv, &rec, WithHTTPClient(client), WithReadLimit(limit), WithCompression(tt.mode),
 					WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 				waitState(t, c, connfsm.Alive)
-				for i := 0; rec.count("Alive-Lost->Reconnecting") == 0; i++ {
+				for i := 0; rec.Count("Alive-Lost->Reconnecting") == 0; i++ {
 					if i == 100 {
-						t.Fatalf("no Lost within 10s; transitions %v", rec.transitions())
+						t.Fatalf("no Lost within 10s; transitions %v", rec.Transitions())
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
@@ -120,7 +106,7 @@ func TestOversizedMessages(t *testing.T) {
 				var after runtime.MemStats
 				runtime.ReadMemStats(&after)
 
-				causes := rec.lostCauses()
+				causes := lostCauses(&rec)
 				if len(causes) != 1 || !errors.Is(causes[0], websocket.ErrMessageTooBig) {
 					t.Fatalf("Lost causes = %v, want one wrapping websocket.ErrMessageTooBig", causes)
 				}
@@ -188,13 +174,13 @@ func TestHandshakeHostilePeers(t *testing.T) {
 					WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 				time.Sleep(handshakeTimeout + 2*time.Second)
 				synctest.Wait()
-				r, ok := rec.firstTransition(connfsm.Connecting, connfsm.DialFailed)
+				r, ok := rec.Nth("Connecting-DialFailed->Reconnecting", 1)
 				if !ok {
-					t.Fatalf("no DialFailed; transitions %v", rec.transitions())
+					t.Fatalf("no DialFailed; transitions %v", rec.Transitions())
 				}
 				err, _ := r.Payload.(error)
 				tt.check(t, err, r.When.Sub(start))
-				got := rec.transitions()
+				got := rec.Transitions()
 				if len(got) > len(tt.wantTrans) {
 					got = got[:len(tt.wantTrans)]
 				}
@@ -224,10 +210,10 @@ func TestGarbageAfterUpgrade(t *testing.T) {
 			"Connecting-Connected->Alive", "Alive-Lost->Reconnecting",
 			"Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive",
 		}
-		if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+		if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 			t.Fatalf("transitions (-want +got):\n%s", diff)
 		}
-		cause := rec.lostCauses()[0]
+		cause := lostCauses(&rec)[0]
 		if errors.Is(cause, net.ErrClosed) || errors.Is(cause, io.EOF) || errors.Is(cause, io.ErrUnexpectedEOF) {
 			t.Errorf("Lost cause = %v, want a protocol error from the garbage, not a closed socket", cause)
 		}
@@ -283,7 +269,7 @@ func TestPeerNeverReads(t *testing.T) {
 			// A failed write ends its connection (coder/websocket closes a
 			// connection whose write was cancelled): each send cost one
 			// reconnect and left nothing behind.
-			if n := rec.count("Alive-Lost->Reconnecting"); n != 20 {
+			if n := rec.Count("Alive-Lost->Reconnecting"); n != 20 {
 				t.Errorf("losses = %d, want 20 (one per timed-out send)", n)
 			}
 			if grow[1] > grow[0] {
@@ -302,9 +288,9 @@ func TestPeerNeverReads(t *testing.T) {
 			c := dialTest(t, srv, &rec, WithHeartbeat(interval, interval),
 				WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 1}))
 			waitState(t, c, connfsm.Alive)
-			alive, _ := rec.firstTransition(connfsm.Connecting, connfsm.Connected)
+			alive, _ := rec.Nth("Connecting-Connected->Alive", 1)
 			waitState(t, c, connfsm.Reconnecting)
-			lost, _ := rec.firstTransition(connfsm.Alive, connfsm.Lost)
+			lost, _ := rec.Nth("Alive-Lost->Reconnecting", 1)
 			// The ping's write blocks, and coder/websocket closes the
 			// connection when the pong timeout cancels it: the reader may
 			// report the closed socket a moment before the heartbeat
@@ -336,7 +322,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		received := make(chan string, 8)
 		var rec recorder
 		c, err := Dial(t.Context(), "ws://feed.test/stream?token=query-secret",
-			WithHTTPClient(srv.Client()), OnRecord(rec.observe), WithLogger(logger),
+			WithHTTPClient(srv.Client()), OnRecord(rec.Observe), WithLogger(logger),
 			WithHeader(http.Header{"Authorization": {"Bearer secret-token"}, "Cookie": {"session=secret-cookie"}}),
 			WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}),
 			OnMessage(func(_ context.Context, m Message) { received <- string(m.Data) }))
@@ -364,8 +350,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		logMu.Lock()
 		out := logs.String()
 		logMu.Unlock()
-		if rec.count("Alive-Lost->Reconnecting") != 1 || !strings.Contains(out, "Alive") || !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "level=INFO") {
-			t.Fatalf("the log missed the lifecycle (transitions %v):\n%s", rec.transitions(), out)
+		if rec.Count("Alive-Lost->Reconnecting") != 1 || !strings.Contains(out, "Alive") || !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "level=INFO") {
+			t.Fatalf("the log missed the lifecycle (transitions %v):\n%s", rec.Transitions(), out)
 		}
 		for _, s := range secrets {
 			if strings.Contains(out, s) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -16,71 +15,23 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/fsm/fsmtest"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
-// recorder keeps the lifecycle's transitions as "From-Event->To" and the
-// time each happened, for the tests' assertions.
-type recorder struct {
-	mu    sync.Mutex
-	trans []string
-	at    []time.Time
-	recs  []fsm.Record[connfsm.State, connfsm.Event]
-}
-
-func (r *recorder) observe(_ context.Context, rec fsm.Record[connfsm.State, connfsm.Event]) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, rec)
-	if rec.Kind == fsm.RecordTransition {
-		r.trans = append(r.trans, rec.From.String()+"-"+rec.Event.String()+"->"+rec.To.String())
-		r.at = append(r.at, time.Now())
-	}
-}
-
-func (r *recorder) transitions() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.trans...)
-}
-
-func (r *recorder) count(s string) int {
-	n := 0
-	for _, t := range r.transitions() {
-		if t == s {
-			n++
-		}
-	}
-	return n
-}
-
-// stragglers returns every straggler or rejected record: none is expected
-// in any test.
-func (r *recorder) problems() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, rec := range r.recs {
-		switch rec.Kind {
-		case fsm.RecordStraggler:
-			out = append(out, rec.Kind.String()+" "+rec.From.String()+" "+rec.Task)
-		case fsm.RecordRejected:
-			out = append(out, rec.Kind.String()+" "+rec.From.String()+" "+rec.Event.String())
-		}
-	}
-	return out
-}
+// recorder keeps the lifecycle's records for the tests' assertions.
+type recorder = fsmtest.Recorder[connfsm.State, connfsm.Event]
 
 func dialTest(t *testing.T, srv *wsconntest.Server, rec *recorder, opts ...Option) *Client {
 	t.Helper()
-	base := []Option{WithHTTPClient(srv.Client()), OnRecord(rec.observe), NoWait()}
+	base := []Option{WithHTTPClient(srv.Client()), OnRecord(rec.Observe), NoWait()}
 	c, err := Dial(t.Context(), "ws://feed.test/", append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
 	t.Cleanup(func() {
 		_ = c.Close(context.Background())
-		if p := rec.problems(); len(p) > 0 {
+		if p := rec.Problems(); len(p) > 0 {
 			t.Errorf("lifecycle problems: %v", p)
 		}
 	})
@@ -120,8 +71,8 @@ func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 
-		if n := rec.count("Alive-Lost->Reconnecting"); n != 1 {
-			t.Errorf("Alive-Lost->Reconnecting happened %d times, want 1; transitions: %v", n, rec.transitions())
+		if n := rec.Count("Alive-Lost->Reconnecting"); n != 1 {
+			t.Errorf("Alive-Lost->Reconnecting happened %d times, want 1; transitions: %v", n, rec.Transitions())
 		}
 		if d := dials(srv); d != 2 {
 			t.Errorf("dials = %d, want 2 (one reconnect, one new socket)", d)
@@ -208,7 +159,7 @@ func TestCloseFromEveryState(t *testing.T) {
 				if c.State() != connfsm.Closed || !errors.Is(c.Err(), ErrClosed) {
 					t.Errorf("after Close: state %v, Err %v; want Closed, ErrClosed", c.State(), c.Err())
 				}
-				if diff := cmp.Diff(tt.want, rec.transitions()); diff != "" {
+				if diff := cmp.Diff(tt.want, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 				if err := c.Close(context.Background()); err != nil {
@@ -300,14 +251,17 @@ func TestClosedIsTerminal(t *testing.T) {
 
 // delays returns the time spent in each Reconnecting entry that ended with
 // RetryDue: the backoff delays actually waited.
-func (r *recorder) delays() []time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func delays(rec *recorder) []time.Duration {
 	var out []time.Duration
-	for i, tr := range r.trans {
-		if tr == "Reconnecting-RetryDue->Connecting" && i > 0 {
-			out = append(out, r.at[i].Sub(r.at[i-1]).Round(time.Millisecond))
+	var prev time.Time
+	for _, r := range rec.Records() {
+		if r.Kind != fsm.RecordTransition {
+			continue
 		}
+		if fsmtest.TransitionName(r) == "Reconnecting-RetryDue->Connecting" && !prev.IsZero() {
+			out = append(out, r.When.Sub(prev).Round(time.Millisecond))
+		}
+		prev = r.When
 	}
 	return out
 }
@@ -333,7 +287,7 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 		time.Sleep(1400 * time.Millisecond)
 		synctest.Wait()
 		ms := time.Millisecond
-		if diff := cmp.Diff([]time.Duration{100 * ms, 200 * ms, 400 * ms, 400 * ms}, rec.delays()); diff != "" {
+		if diff := cmp.Diff([]time.Duration{100 * ms, 200 * ms, 400 * ms, 400 * ms}, delays(&rec)); diff != "" {
 			t.Fatalf("delays while down (-want +got):\n%s", diff)
 		}
 
@@ -342,10 +296,10 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 		up(t, srv)
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		if n := rec.count("Alive-Lost->Reconnecting"); n < 2 {
-			t.Fatalf("flapping server: %d losses, want >= 2; %v", n, rec.transitions())
+		if n := rec.Count("Alive-Lost->Reconnecting"); n < 2 {
+			t.Fatalf("flapping server: %d losses, want >= 2; %v", n, rec.Transitions())
 		}
-		for _, d := range rec.delays()[4:] {
+		for _, d := range delays(&rec)[4:] {
 			if d != 400*ms {
 				t.Errorf("delay after a short-lived connection = %v, want the cap 400ms", d)
 			}
@@ -355,12 +309,12 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 		flapping.Store(false)
 		waitState(t, c, connfsm.Alive)
 		time.Sleep(6 * time.Second)
-		n := len(rec.delays())
+		n := len(delays(&rec))
 		srv.ResetAll()
 		time.Sleep(time.Second)
 		synctest.Wait()
 		// The counter was reset: the retry's cap is Initial again.
-		if got := rec.delays(); len(got) <= n || got[n] != 100*ms {
+		if got := delays(&rec); len(got) <= n || got[n] != 100*ms {
 			t.Errorf("delays after a stable connection = %v, want [100ms ...]", got[n:])
 		}
 	})
@@ -402,7 +356,7 @@ func TestHandshakeStatuses(t *testing.T) {
 				srv := startServer(t, wsconntest.Script(wsconntest.Plan{wsconntest.Refuse(tt.status, header)}))
 				var rec recorder
 				start := time.Now()
-				c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.observe),
+				c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe),
 					WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 				if tt.permanent {
 					var gu *GaveUpError
@@ -411,7 +365,7 @@ func TestHandshakeStatuses(t *testing.T) {
 						t.Fatalf("Dial = %v, want *GaveUpError wrapping *HandshakeError %d", err, tt.status)
 					}
 					want := []string{"Connecting-DialFailed->Reconnecting", "Reconnecting-GaveUp->Closed"}
-					if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+					if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 						t.Errorf("transitions (-want +got):\n%s", diff)
 					}
 					return
@@ -439,7 +393,7 @@ func TestMaxAttempts(t *testing.T) {
 		srv := startServer(t)
 		srv.Down()
 		var rec recorder
-		_, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.observe),
+		_, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe),
 			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, MaxAttempts: 3}))
 		var gu *GaveUpError
 		if !errors.Is(err, ErrRetriesExhausted) || !errors.As(err, &gu) || gu.Attempts != 3 {

@@ -53,7 +53,7 @@ func TestLifetime(t *testing.T) {
 				if !errors.Is(c.Err(), errShutdown) {
 					t.Errorf("Err() = %v, want the lifetime's cause %v", c.Err(), errShutdown)
 				}
-				if diff := cmp.Diff(tt.want, rec.transitions()); diff != "" {
+				if diff := cmp.Diff(tt.want, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 			})
@@ -96,7 +96,7 @@ func TestCloseFromObserver(t *testing.T) {
 			t.Errorf("Err() = %v, want ErrClosed", c.Err())
 		}
 		want := []string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}
-		if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+		if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
 	})
@@ -114,7 +114,7 @@ func TestCloseWithStuckHandler(t *testing.T) {
 		}), wsconntest.Echo()))
 		var rec recorder
 		handling := make(chan struct{})
-		c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.observe),
+		c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe),
 			OnMessage(func(context.Context, Message) {
 				close(handling)
 				time.Sleep(time.Hour) // ignores its context
@@ -136,7 +136,7 @@ func TestCloseWithStuckHandler(t *testing.T) {
 		if s := c.State(); s != connfsm.Closed {
 			t.Errorf("State() = %v after Close, want Closed", s)
 		}
-		if diff := cmp.Diff([]string{"straggler Alive reader"}, rec.problems()); diff != "" {
+		if diff := cmp.Diff([]string{"straggler: task reader of Alive (epoch 2)"}, rec.Problems()); diff != "" {
 			t.Errorf("problems (-want +got):\n%s", diff)
 		}
 		time.Sleep(time.Hour) // the handler returns in its own time
@@ -170,7 +170,7 @@ func TestOnConnectErrorIsLost(t *testing.T) {
 		}
 		want := []string{"Connecting-Connected->Alive", "Alive-Lost->Reconnecting",
 			"Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive"}
-		if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+		if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
 		mu.Lock()
@@ -234,9 +234,9 @@ func TestSlowConsumerIsNotADeadPeer(t *testing.T) {
 			t.Errorf("messages (-want +got):\n%s", diff)
 		}
 		mu.Unlock()
-		if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.transitions()); diff != "" {
+		if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
-			for _, r := range rec.recs {
+			for _, r := range rec.Records() {
 				t.Logf("%v %v %v %v at %v: %v %v", r.Kind, r.From, r.Event, r.To, r.When.Sub(start), r.Payload, r.Err)
 			}
 		}
@@ -336,6 +336,7 @@ func TestSubprotocol(t *testing.T) {
 		if got := <-chosen; got != "feed.v2" {
 			t.Errorf("Session.Subprotocol() = %q, want feed.v2", got)
 		}
+		synctest.Wait() // the venue has recorded the upgrade
 		first, _ := srv.Connection(1)
 		if got := first.Header.Get("Sec-WebSocket-Protocol"); got != "feed.v1,feed.v2" || first.Subprotocol != "feed.v2" {
 			t.Errorf("the venue saw %q offered and chose %q, want %q and feed.v2", got, first.Subprotocol, "feed.v1,feed.v2")

@@ -252,7 +252,7 @@ func TestCloseDuringOnConnectFlushesTheBuffer(t *testing.T) {
 		}
 		want := []string{"Connecting-DialFailed->Reconnecting", "Reconnecting-RetryDue->Connecting",
 			"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}
-		if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+		if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
 	})
