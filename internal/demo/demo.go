@@ -120,7 +120,9 @@ func (d *demo) run() error {
 	d.scene(fmt.Sprintf("the server goes down for %v and comes back (backoff, then the storm guard spaces dials)", demoDownFor), func() error {
 		mark := d.mark()
 		srv.Down()
-		if !sleepCtx(d.ctx, demoDownFor) {
+		select {
+		case <-time.After(demoDownFor):
+		case <-d.ctx.Done():
 			_ = srv.Up()
 			return context.Cause(d.ctx)
 		}
@@ -170,18 +172,6 @@ type echo struct {
 	epoch uint64
 }
 
-// sleepCtx sleeps d and reports false if ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 func (d *demo) scene(name string, fn func() error) {
 	if d.ctx.Err() != nil {
 		return // interrupted: the invariants are still checked
@@ -218,7 +208,9 @@ func (d *demo) waitTransitions(mark int, want ...string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("waited %v for %s; state is %v", demoSceneTimeout, want[i], d.client.State())
 		}
-		if !sleepCtx(d.ctx, 5*time.Millisecond) {
+		select {
+		case <-time.After(5 * time.Millisecond):
+		case <-d.ctx.Done():
 			return context.Cause(d.ctx)
 		}
 	}

@@ -293,16 +293,12 @@ func closeClients(clients []*wsconn.Client) int {
 	return closed
 }
 
-// sleepCtx sleeps d and reports false if ctx ended first.
+// sleepCtx sleeps d and reports false if ctx ended first (at once if it
+// has already).
 func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
-	case <-t.C:
-		return true
+	case <-time.After(max(d, 0)):
+		return ctx.Err() == nil
 	case <-ctx.Done():
 		return false
 	}
