@@ -710,3 +710,27 @@ func TestFreeze(t *testing.T) {
 		}
 	})
 }
+
+// TestAcceptOptionsAndReadLimit: the venue negotiates the subprotocols it
+// is given and closes a connection whose message is above its read limit.
+func TestAcceptOptionsAndReadLimit(t *testing.T) {
+	each(t, func(e env) {
+		srv := e.venue(AcceptOptions(websocket.AcceptOptions{Subprotocols: []string{"feed.v2"}}), ReadLimit(8))
+		c := e.dial(srv, "/", &websocket.DialOptions{Subprotocols: []string{"feed.v1", "feed.v2"}})
+		if got := c.ws.Subprotocol(); got != "feed.v2" {
+			e.t.Errorf("subprotocol = %q, want feed.v2", got)
+		}
+		c.send(e, "12345678")
+		if got := c.next(e); got != "12345678" {
+			e.t.Errorf("echo = %q", got)
+		}
+		c.send(e, "123456789")
+		if err := c.end(e); websocket.CloseStatus(err) != websocket.StatusMessageTooBig {
+			e.t.Errorf("end = %v, want close 1009", err)
+		}
+		e.await(srv, "the end", func() bool { return srv.Stats().Open == 0 })
+		if rec, _ := srv.Connection(1); rec.Subprotocol != "feed.v2" || len(rec.Received) != 1 {
+			e.t.Errorf("record: subprotocol %q, %d received; want feed.v2, 1", rec.Subprotocol, len(rec.Received))
+		}
+	})
+}
