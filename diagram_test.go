@@ -96,12 +96,17 @@ func TestGeneratedDocsContent(t *testing.T) {
 	text := string(md)
 	for _, want := range []string{
 		"```mermaid\nstateDiagram-v2\n",
-		"    state \"Reconnecting\" as s2\n",
-		"    s1 : tasks#58; reader, heartbeat, writer\n",
+		"    state \"Reconnecting\" as s4\n",
+		"    state \"Alive<br>tasks#58; reader, heartbeat<br>task failure → Lost\" as s1 {\n",
+		"        state \"Syncing\" as s2\n",
+		"    s4 : after a computed delay → RetryDue\n",
 		"    [*] --> s0\n",
-		"    s2 --> s4 : Close\n",
-		"    s4 --> [*]\n",
-		"| state \\ event | Connected | DialFailed | Lost | RetryDue | GaveUp | Close | CloseDone |\n",
+		"    s2 --> s3 : Synced\n",
+		"    s4 --> s6 : Close\n",
+		"    s6 --> [*]\n",
+		"| state \\ event | Connected | DialFailed | Lost | RetryDue | GaveUp | Close | CloseDone | Synced | Reconnect |\n",
+		"| Alive/Ready | reject (from Alive)",
+		"→ Ready (overrides Alive): logged in, resubscribed and replayed",
 		"→ Closed: closed while disconnected: cancel the backoff, nothing to hand-shake",
 		"![The connection lifecycle](lifecycle.svg)",
 	} {

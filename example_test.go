@@ -32,10 +32,10 @@ func ExampleDefinition() {
 	}
 	fmt.Println("now", m.State())
 	// Output:
-	// Connecting --Connected--> Alive (epoch 2)
-	// Alive --Lost--> Reconnecting (epoch 3)
+	// Connecting --Connected--> Syncing (epoch 3)
+	// Syncing --Lost--> Reconnecting (epoch 4)
 	// Reconnecting ignores Lost
-	// Reconnecting --RetryDue--> Connecting (epoch 4)
-	// Connecting --Close--> Closed (epoch 5)
+	// Reconnecting --RetryDue--> Connecting (epoch 5)
+	// Connecting --Close--> Closed (epoch 6)
 	// now Closed
 }

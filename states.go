@@ -1,9 +1,9 @@
 // Package connfsm is the lifecycle of a long-lived network connection as an
-// explicit, exhaustive state machine: Connecting, Alive, Reconnecting,
-// Closing, Closed.
+// explicit, exhaustive, hierarchical state machine: Connecting, Alive (with
+// its phases Syncing and Ready), Reconnecting, Closing, Closed.
 //
-// Background tasks (dialer, reader, heartbeat, writer, backoff timer,
-// closer) belong to a state. Leaving the state cancels them and waits for
+// Background tasks (dialer, reader, heartbeat, session sync, closer)
+// belong to a state. Leaving the state cancels them and waits for
 // them to return before the next state is entered, so a heartbeat can never
 // outlive the connection it pings. Every (state, event) pair is declared in
 // transitions.go as a transition, an ignore or a rejection, each with its
@@ -13,9 +13,12 @@
 // WebSocket; any other transport (a plain TCP stream, a gRPC stream) uses it
 // the same way: supply Tasks whose dial emits Connected with the connection
 // as payload (or DialFailed with the error), whose Alive tasks emit Lost (or
-// return an error) when the connection fails, whose backoff emits RetryDue or
-// GaveUp, and whose closer emits CloseDone; close the connection in an exit
-// hook of Alive and Closing, which run after those tasks have returned.
+// return an error) when the connection fails, whose sync emits Synced once
+// the session is set up (logged in, resubscribed, replayed), whose backoff
+// says how long Reconnecting waits before RetryDue (fire GaveUp instead from
+// an enter hook of Reconnecting to give up), and whose closer emits
+// CloseDone; close the connection in an exit hook of Alive and Closing,
+// which run after those tasks have returned.
 package connfsm
 
 import (
@@ -27,27 +30,36 @@ import (
 type State uint8
 
 // The lifecycle's states. Connecting is the initial state; Closed is
-// terminal.
+// final. Alive is composite: while it is active, so is exactly one of its
+// phases, Syncing (entered first) or Ready.
 const (
 	// Connecting: one dial and handshake attempt is in flight.
 	Connecting State = iota
-	// Alive: the connection is up; reader, heartbeat and writer run.
+	// Alive: the connection is up; its reader and heartbeat run across
+	// both phases.
 	Alive
 	// Reconnecting: no connection; the backoff timer runs.
 	Reconnecting
 	// Closing: the close handshake is in progress.
 	Closing
-	// Closed: terminal; nothing runs.
+	// Closed: final; nothing runs.
 	Closed
+	// Syncing: Alive's first phase: the session is set up (log in,
+	// resubscribe, replay what was queued) before the user's sends go out.
+	Syncing
+	// Ready: Alive's second phase: sends go straight out.
+	Ready
 )
 
-var states = []State{Connecting, Alive, Reconnecting, Closing, Closed}
+// states lists them in the order diagrams show them: a parent before its
+// children.
+var states = []State{Connecting, Alive, Syncing, Ready, Reconnecting, Closing, Closed}
 
 // States returns the lifecycle's states in declaration order, in a new
 // slice each call.
 func States() []State { return slices.Clone(states) }
 
-var stateNames = [...]string{"Connecting", "Alive", "Reconnecting", "Closing", "Closed"}
+var stateNames = [...]string{"Connecting", "Alive", "Reconnecting", "Closing", "Closed", "Syncing", "Ready"}
 
 // String returns the state's name, e.g. "Reconnecting".
 func (s State) String() string {

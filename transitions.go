@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/connfsm/connfsm/fsm"
 )
@@ -18,7 +19,7 @@ const (
 	// DialFailed: the attempt failed; the payload is the error.
 	DialFailed
 	// Lost: the live connection failed (read or write error, pong timeout,
-	// unexpected close); the payload is the cause.
+	// unexpected close, a failed sync); the payload is the cause.
 	Lost
 	// RetryDue: the backoff delay has elapsed.
 	RetryDue
@@ -29,15 +30,20 @@ const (
 	Close
 	// CloseDone: the close handshake finished or timed out.
 	CloseDone
+	// Synced: the session is set up; sends may go straight out.
+	Synced
+	// Reconnect: the user asked to drop the connection and dial again
+	// (fresh credentials, rebalancing). Not a failure.
+	Reconnect
 )
 
-var events = []Event{Connected, DialFailed, Lost, RetryDue, GaveUp, Close, CloseDone}
+var events = []Event{Connected, DialFailed, Lost, RetryDue, GaveUp, Close, CloseDone, Synced, Reconnect}
 
 // Events returns the lifecycle's events in declaration order, in a new
 // slice each call.
 func Events() []Event { return slices.Clone(events) }
 
-var eventNames = [...]string{"Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone"}
+var eventNames = [...]string{"Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone", "Synced", "Reconnect"}
 
 // String returns the event's name, e.g. "DialFailed".
 func (e Event) String() string {
@@ -61,16 +67,20 @@ var (
 	reject = fsm.Reject[State]()
 )
 
-// table is the lifecycle: every (state, event) pair with its outcome and the
-// reason for it. Read the rows as the specification.
+// table is the lifecycle: every rule with its outcome and the reason for
+// it. Read the rows as the specification. Alive's rules hold in both its
+// phases, Syncing and Ready, unless a phase declares its own; Closed is
+// final: entering it stops the machine, so no rule is needed there.
 var table = rules([]row{
-	{Connecting, Connected, to(Alive), "the handshake completed"},
+	{Connecting, Connected, to(Alive), "the handshake completed: set the session up"},
 	{Connecting, DialFailed, to(Reconnecting), "the attempt failed: back off before the next"},
 	{Connecting, Lost, reject, "no connection exists yet, so none can be lost"},
 	{Connecting, RetryDue, ignore, "a backoff timer from an earlier Reconnecting; the attempt is already running"},
 	{Connecting, GaveUp, reject, "only the backoff decides to give up, and it does not run while connecting"},
 	{Connecting, Close, to(Closed), "the user closed during the attempt: cancel the dial, nothing to hand-shake"},
 	{Connecting, CloseDone, ignore, "a late report from an earlier close; nothing is closing"},
+	{Connecting, Synced, ignore, "a late report from an earlier connection's sync"},
+	{Connecting, Reconnect, ignore, "a fresh attempt is already running"},
 
 	{Alive, Connected, reject, "only one dial runs at a time, and none while alive"},
 	{Alive, DialFailed, ignore, "a late report from an earlier attempt; the connection is up"},
@@ -79,6 +89,9 @@ var table = rules([]row{
 	{Alive, GaveUp, reject, "the backoff does not run while alive"},
 	{Alive, Close, to(Closing), "the user closed: flush, send the close frame, wait for the peer's"},
 	{Alive, CloseDone, ignore, "a late report from an earlier close"},
+	{Alive, Synced, ignore, "the session is already set up"},
+	{Alive, Reconnect, to(Reconnecting), "the user asked for a fresh connection: close this one, dial again at once"},
+	{Syncing, Synced, to(Ready), "logged in, resubscribed and replayed: release the user's sends"},
 
 	{Reconnecting, Connected, reject, "no dial runs while backing off"},
 	{Reconnecting, DialFailed, ignore, "a late report from the attempt that got us here"},
@@ -87,6 +100,8 @@ var table = rules([]row{
 	{Reconnecting, GaveUp, to(Closed), "permanent failure or retry budget spent"},
 	{Reconnecting, Close, to(Closed), "closed while disconnected: cancel the backoff, nothing to hand-shake"},
 	{Reconnecting, CloseDone, ignore, "a late report from an earlier close"},
+	{Reconnecting, Synced, ignore, "a late report from the connection given up"},
+	{Reconnecting, Reconnect, ignore, "already reconnecting"},
 
 	{Closing, Connected, reject, "no dial runs while closing"},
 	{Closing, DialFailed, ignore, "a late report from an earlier attempt"},
@@ -95,14 +110,8 @@ var table = rules([]row{
 	{Closing, GaveUp, ignore, "a late verdict from the backoff; we are closing anyway"},
 	{Closing, Close, ignore, "already closing: Close is idempotent"},
 	{Closing, CloseDone, to(Closed), "the close handshake finished or timed out"},
-
-	{Closed, Connected, ignore, "terminal: a late dial result is disposed, never revives the client"},
-	{Closed, DialFailed, ignore, "terminal"},
-	{Closed, Lost, ignore, "terminal"},
-	{Closed, RetryDue, ignore, "terminal"},
-	{Closed, GaveUp, ignore, "terminal"},
-	{Closed, Close, ignore, "terminal: Close is idempotent"},
-	{Closed, CloseDone, ignore, "terminal"},
+	{Closing, Synced, ignore, "a late report from the sync Close interrupted"},
+	{Closing, Reconnect, ignore, "closing: nothing to reconnect"},
 })
 
 // Table returns the lifecycle's rules, one per (state, event) pair, in the
@@ -117,19 +126,24 @@ func rules(rows []row) []fsm.Rule[State, Event] {
 	return out
 }
 
-// Tasks are the state-scoped tasks a transport supplies. A nil task is left
-// out. Each receives a context cancelled when its state is left and must
-// return promptly then.
+// Tasks are what a transport supplies to the lifecycle: its state-scoped
+// tasks, and the backoff. A nil task is left out. Each task receives a
+// context cancelled when its state is left and must return promptly then.
 type Tasks struct {
 	Dial      fsm.Task[Event] // Connecting: one attempt; emits Connected (payload: the connection) or DialFailed
 	Reader    fsm.Task[Event] // Alive: reads until the connection fails
-	Heartbeat fsm.Task[Event] // Alive: pings; emits Lost on a pong timeout
-	Writer    fsm.Task[Event] // Alive: drains the send queue
-	Backoff   fsm.Task[Event] // Reconnecting: emits RetryDue after the delay, or GaveUp
+	Heartbeat fsm.Task[Event] // Alive: pings; fails (Lost) on a pong timeout
+	Sync      fsm.Task[Event] // Syncing: sets the session up; emits Synced
 	Closer    fsm.Task[Event] // Closing: close handshake; emits CloseDone
+	// Backoff, if not nil, returns how long Reconnecting waits before it
+	// fires RetryDue, computed on every entry from the machine's
+	// environment: a state timeout, not a task. Zero fires it at once; a
+	// negative delay arms nothing (an enter hook of Reconnecting that
+	// fires GaveUp says so).
+	Backoff func(env any) time.Duration
 }
 
-// TaskNames returns the names the lifecycle gives state's tasks, in the
+// TaskNames returns the names the lifecycle gives state's own tasks, in the
 // order they start, or nil for a state without tasks.
 func TaskNames(state State) []string {
 	var names []string
@@ -154,29 +168,33 @@ func slots(t Tasks) []slot {
 		{Connecting, "dial", t.Dial},
 		{Alive, "reader", t.Reader},
 		{Alive, "heartbeat", t.Heartbeat},
-		{Alive, "writer", t.Writer},
-		{Reconnecting, "backoff", t.Backoff},
+		{Syncing, "sync", t.Sync},
 		{Closing, "closer", t.Closer},
 	}
 }
 
-// NewBuilder returns a builder holding the lifecycle's states, events,
-// table, failure events (a failing task in Connecting means DialFailed, in
-// Alive Lost, in Reconnecting GaveUp, in Closing CloseDone) and the given
-// tasks. The caller adds hooks and builds.
+// NewBuilder returns a builder holding the lifecycle's states, their
+// nesting (Alive holds Syncing, then Ready), the final state Closed, the
+// events, the table, the failure events (a failing task in Connecting means
+// DialFailed, in Alive or either phase Lost, in Closing CloseDone), the
+// backoff's timeout and the given tasks. The caller adds hooks and builds.
 func NewBuilder(t Tasks) *fsm.Builder[State, Event] {
 	b := fsm.NewBuilder[State, Event](Connecting).
 		States(states...).
 		Events(events...).
+		Children(Alive, Syncing, Ready).
+		Final(Closed).
 		Rules(table...).
 		FailureEvent(Connecting, DialFailed).
 		FailureEvent(Alive, Lost).
-		FailureEvent(Reconnecting, GaveUp).
 		FailureEvent(Closing, CloseDone)
 	for _, s := range slots(t) {
 		if s.fn != nil {
 			b.Task(s.state, s.name, s.fn)
 		}
+	}
+	if t.Backoff != nil {
+		b.TimeoutFunc(Reconnecting, t.Backoff, RetryDue)
 	}
 	return b
 }
@@ -185,7 +203,8 @@ func NewBuilder(t Tasks) *fsm.Builder[State, Event] {
 // their context: the shape diagrams and tests are made from.
 func Definition() *fsm.Definition[State, Event] {
 	wait := func(ctx context.Context, _ any, _ fsm.Emit[Event]) error { <-ctx.Done(); return nil }
-	d, err := NewBuilder(Tasks{Dial: wait, Reader: wait, Heartbeat: wait, Writer: wait, Backoff: wait, Closer: wait}).Build()
+	never := func(any) time.Duration { return -1 }
+	d, err := NewBuilder(Tasks{Dial: wait, Reader: wait, Heartbeat: wait, Sync: wait, Closer: wait, Backoff: never}).Build()
 	if err != nil {
 		panic(err) // the table is a constant of this package; its tests keep it valid
 	}

@@ -150,8 +150,10 @@ func (b *Builder[S, E]) Timeout(state S, d time.Duration, event E) *Builder[S, E
 }
 
 // TimeoutFunc is Timeout with a duration computed on every entry into
-// state from the machine's environment (Config.Env); a result of zero or
-// less arms no timer for that entry.
+// state, after its enter hooks, from the machine's environment
+// (Config.Env). A result of zero fires the event at once (queued behind
+// the step that entered the state); a negative result arms nothing for that
+// entry.
 func (b *Builder[S, E]) TimeoutFunc(state S, d func(env any) time.Duration, event E) *Builder[S, E] {
 	b.timeouts = append(b.timeouts, timeoutDecl[S, E]{state: state, fn: d, event: event})
 	return b

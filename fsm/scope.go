@@ -164,10 +164,14 @@ func (m *Machine[S, E]) armTimeouts(lv *level, tos []timeoutDef) {
 			d = to.fn(m.env)
 			m.at.kind = atMachine
 		}
-		if d <= 0 {
+		it := item{ev: int32(to.event), si: int32(lv.si), epoch: lv.epoch}
+		if d < 0 {
 			continue
 		}
-		it := item{ev: int32(to.event), si: int32(lv.si), epoch: lv.epoch}
+		if d == 0 { // due at once: queued behind this step, which is the processor's
+			m.enqueue(it)
+			continue
+		}
 		x := lv.extra()
 		x.timers = append(x.timers, time.AfterFunc(d, func() {
 			if !m.stopped.Load() {

@@ -208,3 +208,35 @@ func TestEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeoutFuncZeroAndNegative: a computed duration of zero fires the
+// event at once, after the step that entered the state; a negative one
+// arms nothing.
+func TestTimeoutFuncZeroAndNegative(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var wait time.Duration
+		def, err := stdBuilder().TimeoutFunc(B, func(any) time.Duration { return wait }, Back).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := def.Start(context.Background(), fsm.Config[state, event]{})
+		defer m.Stop(context.Background())
+		wait = 0
+		if err := m.Fire(context.Background(), Go); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if m.State() != A {
+			t.Errorf("a zero timeout left the machine in %v, want A (back at once)", m.State())
+		}
+		wait = -1
+		if err := m.Fire(context.Background(), Go); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if m.State() != B {
+			t.Errorf("a negative timeout left the machine in %v, want B (no timer)", m.State())
+		}
+	})
+}
