@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // capFor returns the upper bound of the n-th retry's delay (n from 0):
@@ -60,7 +62,12 @@ func (g StormGuard) stormDelay(dials []time.Time, now time.Time) time.Duration {
 // RetryDue.
 func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 	cause, attempts := c.cause, c.attempts
-	if cause != nil && c.verdict(cause) == Permanent {
+	v, err := c.safeVerdict(cause)
+	if err != nil {
+		emit(connfsm.GaveUp, &GaveUpError{Attempts: attempts, Cause: err})
+		return nil
+	}
+	if cause != nil && v == Permanent {
 		emit(connfsm.GaveUp, &GaveUpError{Attempts: attempts, Cause: cause})
 		return nil
 	}
@@ -85,4 +92,19 @@ func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 		emit(connfsm.RetryDue, nil)
 		return nil
 	}
+}
+
+// safeVerdict classifies cause; a classifier that panics gives up, with an
+// error that wraps both the panic and cause.
+func (c *Client) safeVerdict(cause error) (v Verdict, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pe := &tasks.PanicError{Task: "backoff", Value: p, Stack: debug.Stack()}
+			err = fmt.Errorf("wsconn: the classifier panicked on %w: %w", cause, pe)
+		}
+	}()
+	if cause == nil {
+		return Transient, nil
+	}
+	return c.verdict(cause), nil
 }

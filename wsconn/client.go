@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,8 +30,9 @@ type (
 // the end of its lifetime context. Its methods are safe for concurrent use.
 type Client struct {
 	cfg      config
+	u        *url.URL
 	url      string
-	logURL   string // without userinfo and query, which may hold secrets
+	logURL   string // without userinfo, query and fragment, which may hold secrets
 	dialOpts *websocket.DialOptions
 	m        *machine
 	ready    chan struct{} // closed when the first connection is released
@@ -67,8 +69,8 @@ type Client struct {
 }
 
 // Dial validates the configuration and starts the client: nothing starts if
-// an option or the URL is invalid, and the *ConfigError names each bad
-// field.
+// an option or the URL is invalid, or ctx is nil, and the *ConfigError names
+// each bad field.
 //
 // Unless NoWait is given, Dial then waits until the first connection is
 // Alive and released for sends (OnConnect done), retrying transient failures
@@ -84,11 +86,15 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 			o(&cfg)
 		}
 	}
+	if ctx == nil {
+		// As net/http refuses a request built with a nil Context.
+		cfg.problems = append(cfg.problems, errors.New("Dial: nil Context"))
+	}
 	u, err := cfg.check(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, url: u.String(), logURL: redact(u), ready: make(chan struct{})}
+	c := &Client{cfg: cfg, u: u, url: u.String(), logURL: redact(u), ready: make(chan struct{})}
 	c.closed, c.closedCancel = context.WithCancel(context.Background())
 	hc := cfg.httpClient
 	if hc == nil {
@@ -96,7 +102,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		c.ownTransport = true
 	}
 	c.dialOpts = &websocket.DialOptions{
-		HTTPClient:      hc,
+		HTTPClient:      handshakeClient(hc),
 		HTTPHeader:      cfg.header,
 		Subprotocols:    cfg.subprotocols,
 		CompressionMode: cfg.compression,
@@ -113,7 +119,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })
 	}
 	c.m.Start(context.WithValue(context.Background(), clientKey{}, c))
-	if ctx == nil || cfg.noWait {
+	if cfg.noWait {
 		return c, nil
 	}
 	select {
@@ -216,11 +222,6 @@ func canceled(ctx context.Context) context.Context {
 	return c
 }
 
-func redact(u *url.URL) string {
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return r.String()
-}
-
 // State returns the lifecycle state.
 func (c *Client) State() connfsm.State { return c.m.State() }
 
@@ -313,7 +314,13 @@ func (c *Client) enterClosed(ctx context.Context, t step) {
 	var err error
 	switch {
 	case t.Event == connfsm.GaveUp:
+		// The backoff task gives up with a *GaveUpError; a failure of the
+		// task itself (a panic) is wrapped in one, so Err keeps its
+		// documented types.
 		err, _ = t.Payload.(error)
+		if _, ok := err.(*GaveUpError); !ok {
+			err = &GaveUpError{Attempts: c.attempts, Cause: err}
+		}
 	case c.closeCause.Load() != nil:
 		err = *c.closeCause.Load()
 	default:

@@ -29,12 +29,22 @@ func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 		raw = new(rawConn)
 		dctx = context.WithValue(dctx, rawConnKey{}, raw)
 	}
+	a := new(attempt)
+	dctx = context.WithValue(dctx, attemptKey{}, a)
+	// The timeout and a Close cut a handshake short even while
+	// coder/websocket reads a refused 101 answer under its own timer.
+	stop := context.AfterFunc(dctx, a.abort)
 	conn, resp, err := websocket.Dial(dctx, c.url, c.dialOpts)
+	if !stop() && err == nil {
+		conn.CloseNow() // its socket was closed as it came up
+		err = context.Cause(dctx)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // Connecting was left; nothing to report
 		}
-		emit(connfsm.DialFailed, dialError(dctx, err, resp, c.cfg.handshakeTimeout))
+		sc := newScrubber(append(urlSecrets(c.u), a.secrets()...))
+		emit(connfsm.DialFailed, dialError(dctx, sc.scrub(err), resp, c.cfg.handshakeTimeout))
 		return nil
 	}
 	conn.SetReadLimit(c.cfg.readLimit)
@@ -82,7 +92,8 @@ func retryAfter(v string, now time.Time) time.Duration {
 // DefaultClassifier is the default failure classification. Permanent:
 // handshake status 400, 401, 403, 404, 405, 410 (and any other 4xx but 408
 // and 429), a 2xx or 3xx answer that is not an upgrade (not a WebSocket
-// endpoint), and TLS certificate verification failures. Everything else is
+// endpoint), a redirect loop (ErrTooManyRedirects), and TLS certificate
+// verification failures. Everything else is
 // transient: network errors, timeouts, 408, 429, 5xx, lost connections.
 func DefaultClassifier(err error) Verdict {
 	var he *HandshakeError
@@ -93,6 +104,9 @@ func DefaultClassifier(err error) Verdict {
 		default:
 			return Permanent
 		}
+	}
+	if errors.Is(err, ErrTooManyRedirects) {
+		return Permanent
 	}
 	var (
 		unknownAuthority x509.UnknownAuthorityError

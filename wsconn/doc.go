@@ -29,7 +29,8 @@
 // runs its own tasks:
 //
 //   - Connecting: one dial and handshake attempt, bounded by the handshake
-//     timeout (WithHandshakeTimeout) and by the HTTP client's Timeout.
+//     timeout (WithHandshakeTimeout) and by the HTTP client's Timeout,
+//     following at most MaxRedirects redirects.
 //   - Alive: the reader hands each message to the OnMessage handler; the
 //     heartbeat pings every interval and counts a pong that does not arrive
 //     within the pong timeout as a lost connection (WithHeartbeat); the
@@ -49,9 +50,10 @@
 //
 // # Dial and the client's lifetime
 //
-// Dial checks every option and the URL first: if anything is wrong it
-// returns a *ConfigError (matching ErrInvalidConfig) naming each bad field
-// and value, and nothing is started.
+// Dial checks every option, the URL and its context first (a nil ctx is
+// refused, as net/http refuses one): if anything is wrong it returns a
+// *ConfigError (matching ErrInvalidConfig) naming each bad field and
+// value, and nothing is started.
 //
 // Unless NoWait is given, Dial then waits for the first connection to be
 // released for sends (Alive, OnConnect done, buffered messages written),
@@ -118,7 +120,9 @@
 // do not return in time, and what they returned when they did, at Warn;
 // rejected events at Error. Logs show
 // the URL without userinfo, query or fragment, and never message payloads
-// or header values; configuration errors hide the same parts of the URL.
+// or header values; errors returned to the caller (Dial's, Err, the causes
+// in records) hide the same parts of the URL, including those of URLs the
+// handshake was redirected to.
 // OnRecord and OnTransition observe every lifecycle step, and Stats counts
 // connections, messages, bytes, pings and the last round trip.
 //

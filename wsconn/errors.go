@@ -25,6 +25,10 @@ var (
 	// ErrRetriesExhausted is wrapped by Err when Backoff.MaxAttempts
 	// consecutive attempts failed.
 	ErrRetriesExhausted = errors.New("wsconn: retries exhausted")
+	// ErrTooManyRedirects is wrapped by the cause of a dial whose handshake
+	// was redirected more than MaxRedirects times, or back to a URL it had
+	// already requested. DefaultClassifier counts it as permanent.
+	ErrTooManyRedirects = errors.New("wsconn: too many redirects")
 	// ErrUnsent is wrapped by Close's error when accepted messages could not
 	// be written before the client closed.
 	ErrUnsent = errors.New("wsconn: accepted messages were not sent")

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -32,9 +31,11 @@ const (
 // starts.
 type Option func(*config)
 
-// Backoff is the reconnect policy: exponential backoff with full jitter. The
+// Backoff is the reconnect delay: exponential backoff with full jitter. The
 // n-th retry (counting from 0) waits a uniformly random delay in
-// [0, min(Max, Initial*Multiplier^n)].
+// [0, min(Max, Initial*Multiplier^n)]. A field left zero takes its default
+// (DefaultBackoff's), except that a default Initial is never above Max nor
+// a default Max below Initial.
 type Backoff struct {
 	Initial    time.Duration // first delay cap; default 500ms
 	Max        time.Duration // largest delay cap; default 30s
@@ -158,8 +159,30 @@ func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.close
 // which turns that protection off.
 func WithStablePeriod(d time.Duration) Option { return func(c *config) { c.stablePeriod = d } }
 
-// WithBackoff sets the reconnect policy.
-func WithBackoff(b Backoff) Option { return func(c *config) { c.backoff = b } }
+// WithBackoff sets the reconnect delays; zero fields take their defaults.
+func WithBackoff(b Backoff) Option { return func(c *config) { c.backoff = b.withDefaults() } }
+
+// withDefaults returns b with its zero fields set to DefaultBackoff's,
+// keeping Initial <= Max when only one of them is given.
+func (b Backoff) withDefaults() Backoff {
+	d := DefaultBackoff
+	if b.Multiplier == 0 {
+		b.Multiplier = d.Multiplier
+	}
+	switch {
+	case b.Initial == 0 && b.Max > 0:
+		b.Initial = min(d.Initial, b.Max)
+	case b.Initial == 0:
+		b.Initial = d.Initial
+	}
+	switch {
+	case b.Max == 0 && b.Initial > 0:
+		b.Max = max(d.Max, b.Initial)
+	case b.Max == 0:
+		b.Max = d.Max
+	}
+	return b
+}
 
 // WithStormGuard sets the storm guard; a zero StormGuard disables it.
 func WithStormGuard(g StormGuard) Option { return func(c *config) { c.storm = g } }
@@ -389,20 +412,4 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 		return nil, &ConfigError{Problems: p}
 	}
 	return u, nil
-}
-
-// redactRaw is redact for a URL that does not parse: the query and fragment
-// are cut and the userinfo masked, since errors end up in logs.
-func redactRaw(raw string) string {
-	if i := strings.IndexAny(raw, "?#"); i >= 0 {
-		raw = raw[:i]
-	}
-	at := strings.LastIndex(raw, "@")
-	if at < 0 {
-		return raw
-	}
-	if i := strings.Index(raw, "//"); i >= 0 && i < at {
-		return raw[:i+2] + "xxxxx" + raw[at:]
-	}
-	return "xxxxx" + raw[at:]
 }

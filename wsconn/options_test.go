@@ -87,13 +87,13 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 		{name: "Backoff Initial above Max",
 			opts: []Option{WithBackoff(Backoff{Initial: 2 * time.Second, Max: time.Second, Multiplier: 2})},
 			want: []string{"Backoff.Initial (2s) must not exceed Backoff.Max (1s)"}},
-		{name: "Backoff zero durations", opts: []Option{WithBackoff(Backoff{Multiplier: 2})},
-			want: []string{"Backoff.Initial must be positive, got 0s", "Backoff.Max must be positive, got 0s"}},
+		{name: "Backoff negative durations", opts: []Option{WithBackoff(Backoff{Initial: -time.Second, Max: -time.Second, Multiplier: 2})},
+			want: []string{"Backoff.Initial must be positive, got -1s", "Backoff.Max must be positive, got -1s"}},
 		{name: "Backoff Multiplier below 1",
 			opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 0.5})},
 			want: []string{"Backoff.Multiplier must be a finite number >= 1, got 0.5"}},
-		{name: "Backoff Multiplier zero", opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Minute})},
-			want: []string{"Backoff.Multiplier must be a finite number >= 1, got 0"}},
+		{name: "Backoff Multiplier negative", opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: -2})},
+			want: []string{"Backoff.Multiplier must be a finite number >= 1, got -2"}},
 		{name: "Backoff Multiplier NaN",
 			opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: math.NaN()})},
 			want: []string{"Backoff.Multiplier must be a finite number >= 1, got NaN"}},
@@ -262,6 +262,55 @@ func TestDialAcceptsValidConfig(t *testing.T) {
 			}
 			if !errors.Is(c.Err(), ErrClosed) {
 				t.Errorf("Err() = %v, want ErrClosed", c.Err())
+			}
+		})
+	}
+}
+
+// TestDialRefusesNilContext: Dial with a nil context returns an error and
+// no client, as net/http does for a request built with one; it neither
+// panics nor returns a client still connecting.
+func TestDialRefusesNilContext(t *testing.T) {
+	var nilCtx context.Context
+	for _, opts := range [][]Option{nil, {NoWait()}} {
+		c, err := Dial(nilCtx, validURL, append([]Option{WithHTTPClient(offlineClient())}, opts...)...)
+		if c != nil {
+			_ = c.Close(context.Background())
+			t.Fatalf("Dial(nil, ..., %d options) returned a client in state %v, want none", len(opts), c.State())
+		}
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "nil Context") {
+			t.Errorf("Dial(nil) = %v, want a configuration error naming the nil Context", err)
+		}
+	}
+}
+
+// TestBackoffZeroFieldsTakeDefaults: the fields of Backoff left zero take
+// their documented defaults, so Backoff{MaxAttempts: 3} is valid.
+func TestBackoffZeroFieldsTakeDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Backoff
+		want Backoff
+	}{
+		{"only MaxAttempts", Backoff{MaxAttempts: 3},
+			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, MaxAttempts: 3}},
+		{"only Max, below the default Initial", Backoff{Max: 100 * time.Millisecond},
+			Backoff{Initial: 100 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2}},
+		{"only Initial, above the default Max", Backoff{Initial: time.Minute},
+			Backoff{Initial: time.Minute, Max: time.Minute, Multiplier: 2}},
+		{"only Multiplier", Backoff{Multiplier: 1.5},
+			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 1.5}},
+		{"zero", Backoff{}, DefaultBackoff},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Dial(context.Background(), validURL, WithHTTPClient(offlineClient()), NoWait(), WithBackoff(tt.in))
+			if err != nil {
+				t.Fatalf("Dial with %+v: %v", tt.in, err)
+			}
+			defer c.Close(context.Background())
+			if diff := cmp.Diff(tt.want, c.cfg.backoff); diff != "" {
+				t.Errorf("backoff in effect (-want +got):\n%s", diff)
 			}
 		})
 	}
