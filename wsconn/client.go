@@ -46,7 +46,8 @@ type Client struct {
 	// time, and read by the tasks they start.
 	sess       *session // the connection of Alive and Closing
 	cause      error    // why Reconnecting was entered
-	attempts   int      // consecutive dial attempts without a stable connection
+	causeFrom  connfsm.State
+	attempts   int // consecutive dial attempts without a stable connection
 	dials      []time.Time
 	aliveSince time.Time
 
@@ -306,6 +307,7 @@ func (c *Client) dropSession(s *session) {
 
 func (c *Client) enterReconnecting(_ context.Context, t step) {
 	c.cause, _ = t.Payload.(error)
+	c.causeFrom = t.From
 }
 
 func (c *Client) enterClosed(ctx context.Context, t step) {
@@ -353,8 +355,11 @@ func (c *Client) observe(ctx context.Context, r record) {
 	case fsm.RecordTransition:
 		attrs := []slog.Attr{slog.String("url", c.logURL), slog.String("from", r.From.String()),
 			slog.String("event", r.Event.String()), slog.String("to", r.To.String()), slog.Uint64("epoch", r.Epoch)}
-		if err, ok := r.Payload.(error); ok && err != nil {
-			attrs = append(attrs, slog.String("cause", err.Error()))
+		switch p := r.Payload.(type) {
+		case *Wait:
+			attrs = append(attrs, slog.String("waited", p.String()))
+		case error:
+			attrs = append(attrs, slog.String("cause", p.Error()))
 		}
 		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: transition", attrs...)
 	case fsm.RecordTaskFailed:
@@ -376,5 +381,15 @@ func (c *Client) observe(ctx context.Context, r record) {
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:
 		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()), slog.Uint64("epoch", r.Epoch))
+	}
+}
+
+// logWait logs a wait before a dial as it starts: a long one (a
+// Retry-After, the storm guard) says why at once, not when it ends.
+func (c *Client) logWait(ctx context.Context, w *Wait) {
+	if l := c.cfg.logger; l != nil {
+		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: waiting before the next dial", slog.String("url", c.logURL),
+			slog.String("reason", w.Reason.String()), slog.Duration("delay", w.Delay),
+			slog.Int("attempt", w.Failure.Attempt), slog.String("failure", w.Failure.Kind.String()))
 	}
 }

@@ -2,8 +2,6 @@ package wsconn
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -87,43 +85,4 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return min(t.Sub(now), 24*time.Hour)
 	}
 	return 0
-}
-
-// DefaultClassifier is the default failure classification. Permanent:
-// handshake status 400, 401, 403, 404, 405, 410 (and any other 4xx but 408
-// and 429), a 2xx or 3xx answer that is not an upgrade (not a WebSocket
-// endpoint), a redirect loop (ErrTooManyRedirects), and TLS certificate
-// verification failures. Everything else is
-// transient: network errors, timeouts, 408, 429, 5xx, lost connections.
-func DefaultClassifier(err error) Verdict {
-	var he *HandshakeError
-	if errors.As(err, &he) {
-		switch s := he.Status; {
-		case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
-			return Transient
-		default:
-			return Permanent
-		}
-	}
-	if errors.Is(err, ErrTooManyRedirects) {
-		return Permanent
-	}
-	var (
-		unknownAuthority x509.UnknownAuthorityError
-		hostname         x509.HostnameError
-		invalid          x509.CertificateInvalidError
-		verification     *tls.CertificateVerificationError
-	)
-	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &verification) {
-		return Permanent
-	}
-	return Transient
-}
-
-func (c *Client) verdict(err error) Verdict {
-	if c.cfg.classify != nil {
-		return c.cfg.classify(err)
-	}
-	return DefaultClassifier(err)
 }

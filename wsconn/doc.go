@@ -36,11 +36,16 @@
 //     within the pong timeout as a lost connection (WithHeartbeat); the
 //     writer runs OnConnect, writes the buffered messages in order, then
 //     releases the connection for Send.
-//   - Reconnecting: a permanent failure (see DefaultClassifier and
-//     WithClassifier) or a spent retry budget (Backoff.MaxAttempts) gives
-//     up; otherwise the backoff waits a delay with full jitter
-//     (Backoff.Delay), at least the server's Retry-After and the storm
-//     guard's gap (StormGuard), and dials again. The attempt counter resets
+//   - Reconnecting: the retry policy (WithRetryPolicy; Failure.Default
+//     without one) sees what failed (a dial error, a refused handshake with
+//     its status and Retry-After, a close frame with its code and reason, a
+//     pong or idle timeout, a lost connection) and the attempt number, and
+//     either gives up (a permanent failure, or Backoff.MaxAttempts spent)
+//     or waits: the backoff's delay with full jitter (Backoff.Delay),
+//     longer when the peer asked to slow down (close 1008 or 1013, HTTP
+//     429) or sent Retry-After, and at least the storm guard's gap
+//     (StormGuard). Each wait is the payload of the RetryDue step that
+//     ends it (a *Wait, with its reason). The attempt counter resets
 //     only once a connection stayed Alive for the stable period
 //     (WithStablePeriod), so a server that accepts and drops at once keeps
 //     the backoff growing.

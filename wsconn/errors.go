@@ -19,6 +19,10 @@ var (
 	// ErrPongTimeout is the cause of a Lost connection whose pong did not
 	// arrive in time.
 	ErrPongTimeout = errors.New("wsconn: pong timeout")
+	// ErrIdleTimeout is the cause of a Lost connection on which no data
+	// message came within the idle timeout (WithIdleTimeout): a feed that
+	// answers pings and sends nothing.
+	ErrIdleTimeout = errors.New("wsconn: no data within the idle timeout")
 	// ErrHandshakeTimeout is the cause of a dial that did not complete the
 	// handshake within the handshake timeout.
 	ErrHandshakeTimeout = errors.New("wsconn: handshake timeout")
@@ -65,3 +69,23 @@ func (e *GaveUpError) Error() string {
 
 // Unwrap returns the last failure.
 func (e *GaveUpError) Unwrap() error { return e.Cause }
+
+// CloseError is the cause of a connection the peer ended with a close
+// frame: its status code and reason. Its Err is the read error that
+// reported it (which matches websocket.CloseError too).
+type CloseError struct {
+	Code   StatusCode
+	Reason string
+	Err    error
+}
+
+// Error names the code and the reason.
+func (e *CloseError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("wsconn: closed by the peer with status %d", int(e.Code))
+	}
+	return fmt.Sprintf("wsconn: closed by the peer with status %d: %q", int(e.Code), e.Reason)
+}
+
+// Unwrap returns the read error.
+func (e *CloseError) Unwrap() error { return e.Err }

@@ -52,7 +52,7 @@ func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
 		case errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, c.cfg.pongTimeout)
 		case err != nil:
-			return fmt.Errorf("wsconn: ping: %w", err)
+			return s.failed(ctx, fmt.Errorf("wsconn: ping: %w", err), c.cfg.pongTimeout)
 		}
 		c.stats.lastRTT.Store(int64(time.Since(start)))
 	}
@@ -68,7 +68,7 @@ func (c *Client) readerTask(ctx context.Context, _ emitFn) error {
 		case <-ctx.Done():
 			return nil
 		case <-s.done:
-			return fmt.Errorf("wsconn: read: %w", s.err)
+			return s.lostErr()
 		case f := <-s.frames:
 			c.stats.messagesIn.Add(1)
 			c.stats.bytesIn.Add(uint64(len(f.data)))

@@ -77,24 +77,6 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-// Verdict classifies a connection failure.
-type Verdict int
-
-const (
-	// Transient failures are retried with backoff.
-	Transient Verdict = iota
-	// Permanent failures end the client: GaveUp, then Closed.
-	Permanent
-)
-
-// String returns "transient" or "permanent".
-func (v Verdict) String() string {
-	if v == Permanent {
-		return "permanent"
-	}
-	return "transient"
-}
-
 type config struct {
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
@@ -114,7 +96,8 @@ type config struct {
 	onMessage        func(ctx context.Context, m Message)
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
-	classify         func(err error) Verdict
+	policy           RetryPolicy
+	permanentCodes   map[StatusCode]bool
 	lifetime         context.Context
 	noWait           bool
 	rnd              func() float64 // jitter source; nil means math/rand/v2
@@ -304,14 +287,6 @@ func (c *config) addObserver(fn func(context.Context, fsm.Record[connfsm.State, 
 // userinfo, query or fragment; payloads and header values are never logged.
 // Default: no logging.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// WithClassifier overrides which failures are permanent. It receives the
-// cause of a failed dial or a lost connection (a *HandshakeError for a
-// refused handshake) and replaces DefaultClassifier: call DefaultClassifier
-// from fn to keep the default rules for the failures fn does not decide.
-func WithClassifier(fn func(err error) Verdict) Option {
-	return func(c *config) { c.classify = fn }
-}
 
 // WithLifetime ties the client's whole life to ctx: when ctx ends the client
 // closes as by Close, and Err returns context.Cause(ctx).

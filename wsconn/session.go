@@ -3,12 +3,14 @@ package wsconn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -189,6 +191,33 @@ func (s *session) wait() {
 // alive, and a pong may wait unread behind its messages.
 func (s *session) peerSending(reads uint64) bool {
 	return s.parked.Load() || s.reads.Load() != reads
+}
+
+// lostErr is the cause of Lost once the pump has stopped: a *CloseError if
+// the peer sent a close frame.
+func (s *session) lostErr() error {
+	var ce websocket.CloseError
+	if errors.As(s.err, &ce) {
+		return &CloseError{Code: ce.Code, Reason: ce.Reason, Err: s.err}
+	}
+	return fmt.Errorf("wsconn: read: %w", s.err)
+}
+
+// failed returns the cause of Lost for err, a failure a write saw: the
+// write failed because the connection did, and the pump, which reads the
+// connection, reports why (a close frame's code, for the retry policy).
+// It waits for the pump up to wait, or until ctx ends; err if the pump
+// still runs then.
+func (s *session) failed(ctx context.Context, err error, wait time.Duration) error {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-s.done:
+		return s.lostErr()
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return err
 }
 
 // dead reports whether the connection has already failed.
