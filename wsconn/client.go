@@ -41,6 +41,7 @@ type Client struct {
 	// ownTransport: handshakes go through defaultHTTPClient, whose dialer
 	// hands each session its TCP connection (see rawConn).
 	ownTransport bool
+	inbound      *inbound // shared by every session
 
 	// Owned by the lifecycle: written only by hooks, which run one at a
 	// time, and read by the tasks they start.
@@ -97,6 +98,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{cfg: cfg, u: u, url: u.String(), logURL: redact(u), ready: make(chan struct{})}
 	c.closed, c.closedCancel = context.WithCancel(context.Background())
+	c.inbound = newInbound(&c.cfg)
 	hc := cfg.httpClient
 	if hc == nil {
 		hc = defaultHTTPClient()
@@ -285,6 +287,7 @@ func (c *Client) exitAlive(_ context.Context, t step) {
 	// Swapped, not loaded: Stats adds the live session's own counts.
 	c.stats.pings.Add(s.pings.Swap(0))
 	c.stats.deadPings.Add(s.deadPings.Swap(0))
+	c.stats.answered.Add(s.answered.Swap(0))
 	if t.To == connfsm.Closing && !t.Stopping {
 		s.stopDelivery()
 		return

@@ -46,7 +46,7 @@ func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 		return nil
 	}
 	conn.SetReadLimit(c.cfg.readLimit)
-	emit(connfsm.Connected, newSession(conn, raw.get()))
+	emit(connfsm.Connected, newSession(conn, raw.get(), c.inbound))
 	return nil
 }
 

@@ -32,10 +32,15 @@
 //     timeout (WithHandshakeTimeout) and by the HTTP client's Timeout,
 //     following at most MaxRedirects redirects.
 //   - Alive: the reader hands each message to the OnMessage handler; the
-//     heartbeat pings every interval and counts a pong that does not arrive
-//     within the pong timeout as a lost connection (WithHeartbeat); the
-//     writer runs OnConnect, writes the buffered messages in order, then
-//     releases the connection for Send.
+//     heartbeat pings every interval and counts a reply that does not
+//     arrive within the pong timeout as a lost connection (WithHeartbeat):
+//     protocol pings, or a venue's own application heartbeat
+//     (WithAppHeartbeat), whose replies are kept from OnMessage; the
+//     peer's application pings are answered (WithPingResponder); the data
+//     watchdog counts a feed that sends no data for the idle timeout as
+//     lost, pongs or not (WithIdleTimeout); the writer runs OnConnect,
+//     writes the buffered messages in order, then releases the connection
+//     for Send.
 //   - Reconnecting: the retry policy (WithRetryPolicy; Failure.Default
 //     without one) sees what failed (a dial error, a refused handshake with
 //     its status and Retry-After, a close frame with its code and reason, a

@@ -80,6 +80,9 @@ type Limiter interface {
 type config struct {
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
+	appHeartbeat     *AppHeartbeat
+	respond          func(Message) ([]byte, bool)
+	idleTimeout      time.Duration
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	stablePeriod     time.Duration
@@ -116,14 +119,6 @@ func defaultConfig() config {
 		storm:            DefaultStormGuard,
 		readLimit:        DefaultReadLimit,
 	}
-}
-
-// WithHeartbeat sets the ping interval and the pong timeout. A pong that
-// does not arrive within timeout means the connection is Lost. Both must be
-// positive and timeout must not exceed interval, so at most one ping is in
-// flight and a dead peer is detected within interval + timeout.
-func WithHeartbeat(interval, timeout time.Duration) Option {
-	return func(c *config) { c.pingInterval, c.pongTimeout = interval, timeout }
 }
 
 // WithHandshakeTimeout bounds one dial attempt, TCP connect to upgrade.
@@ -352,8 +347,8 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	if c.stablePeriod < 0 {
 		bad("StablePeriod must not be negative, got %v", c.stablePeriod)
 	}
-	if c.pingInterval > 0 && c.pongTimeout > c.pingInterval {
-		bad("PongTimeout (%v) must not exceed PingInterval (%v)", c.pongTimeout, c.pingInterval)
+	if c.idleTimeout < 0 {
+		bad("IdleTimeout must not be negative, got %v", c.idleTimeout)
 	}
 	b := c.backoff
 	positive("Backoff.Initial", b.Initial)

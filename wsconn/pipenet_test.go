@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -23,6 +24,9 @@ type pipeNet struct {
 	once   sync.Once
 
 	hole atomic.Bool
+	// writeDelay holds every server write back this long (nanoseconds): a
+	// peer slow to answer.
+	writeDelay atomic.Int64
 
 	mu     sync.Mutex
 	down   bool
@@ -67,7 +71,7 @@ func (n *pipeNet) DialContext(ctx context.Context, _, _ string) (net.Conn, error
 		return nil, errRefused
 	}
 	client, pipe := net.Pipe()
-	server := &holeConn{Conn: pipe, hole: &n.hole}
+	server := &holeConn{Conn: pipe, hole: &n.hole, delay: &n.writeDelay}
 	select {
 	case n.accept <- server:
 		n.mu.Lock()
@@ -100,7 +104,8 @@ func (n *pipeNet) Blackhole(on bool) { n.hole.Store(on) }
 
 type holeConn struct {
 	net.Conn
-	hole *atomic.Bool
+	hole  *atomic.Bool
+	delay *atomic.Int64
 }
 
 func (h *holeConn) Read(p []byte) (int, error) {
@@ -113,6 +118,9 @@ func (h *holeConn) Read(p []byte) (int, error) {
 }
 
 func (h *holeConn) Write(p []byte) (int, error) {
+	if d := h.delay.Load(); d > 0 {
+		time.Sleep(time.Duration(d))
+	}
 	if h.hole.Load() {
 		return len(p), nil
 	}

@@ -148,7 +148,7 @@ func (v Verdict) String() string {
 func WithClassifier(fn func(err error) Verdict) Option {
 	return func(c *config) {
 		if fn == nil {
-			c.problems = append(c.problems, errors.New("Classifier: nil func"))
+			c.problems = append(c.problems, errors.New("classifier: nil func"))
 			return
 		}
 		c.policy = func(f Failure) Decision {
