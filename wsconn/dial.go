@@ -32,17 +32,28 @@ func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 	// The timeout and a Close cut a handshake short even while
 	// coder/websocket reads a refused 101 answer under its own timer.
 	stop := context.AfterFunc(dctx, a.abort)
-	conn, resp, err := websocket.Dial(dctx, c.url, c.dialOpts)
-	if !stop() && err == nil {
-		conn.CloseNow() // its socket was closed as it came up
-		err = context.Cause(dctx)
+	defer stop()
+	t, err := c.target(dctx)
+	var (
+		conn *websocket.Conn
+		resp *http.Response
+	)
+	if err == nil {
+		conn, resp, err = websocket.Dial(dctx, t.url, t.opts)
+		if !stop() && err == nil {
+			conn.CloseNow() // its socket was closed as it came up
+			err = context.Cause(dctx)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // Connecting was left; nothing to report
 		}
-		sc := newScrubber(append(urlSecrets(c.u), a.secrets()...))
-		emit(connfsm.DialFailed, dialError(dctx, sc.scrub(err), resp, c.cfg.handshakeTimeout))
+		secrets := append(urlSecrets(c.u), a.secrets()...)
+		if t.u != c.u {
+			secrets = append(secrets, urlSecrets(t.u)...)
+		}
+		emit(connfsm.DialFailed, dialError(dctx, newScrubber(secrets).scrub(err), resp, c.cfg.handshakeTimeout))
 		return nil
 	}
 	conn.SetReadLimit(c.cfg.readLimit)

@@ -70,7 +70,14 @@ type SendPolicy struct {
 	// order on the next Alive, before any new send. 0 means fail fast with
 	// ErrNotConnected.
 	Buffer int
+	// BufferBytes bounds the payload bytes kept; 0 means
+	// DefaultSendBufferBytes. A message that would pass Buffer or
+	// BufferBytes is not kept: its Send returns ErrBufferFull.
+	BufferBytes int
 }
+
+// DefaultSendBufferBytes is SendPolicy.BufferBytes when left zero.
+const DefaultSendBufferBytes = 8 << 20
 
 // Limiter paces sends. *rate.Limiter from golang.org/x/time/rate satisfies it.
 type Limiter interface {
@@ -83,6 +90,7 @@ type config struct {
 	appHeartbeat     *AppHeartbeat
 	respond          func(Message) ([]byte, bool)
 	idleTimeout      time.Duration
+	credentials      func(context.Context) (Credentials, error)
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	stablePeriod     time.Duration
@@ -118,6 +126,7 @@ func defaultConfig() config {
 		backoff:          DefaultBackoff,
 		storm:            DefaultStormGuard,
 		readLimit:        DefaultReadLimit,
+		send:             SendPolicy{BufferBytes: DefaultSendBufferBytes},
 	}
 }
 
@@ -166,7 +175,14 @@ func (b Backoff) withDefaults() Backoff {
 func WithStormGuard(g StormGuard) Option { return func(c *config) { c.storm = g } }
 
 // WithSendPolicy sets what Send does while not Alive.
-func WithSendPolicy(p SendPolicy) Option { return func(c *config) { c.send = p } }
+func WithSendPolicy(p SendPolicy) Option {
+	return func(c *config) {
+		if p.BufferBytes == 0 {
+			p.BufferBytes = DefaultSendBufferBytes
+		}
+		c.send = p
+	}
+}
 
 // WithRateLimit paces Send with l. A send waiting on l fails at once with
 // ErrClosed when the client closes.
@@ -322,18 +338,9 @@ func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig 
 func (c *config) check(rawURL string) (*url.URL, error) {
 	var p []error
 	bad := func(format string, args ...any) { p = append(p, fmt.Errorf(format, args...)) }
-	u, err := url.Parse(rawURL)
-	switch {
-	case err != nil:
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its message repeats the raw URL, userinfo included
-		}
-		bad("URL %q: %w", redactRaw(rawURL), err)
-	case u.Scheme != "ws" && u.Scheme != "wss":
-		bad("URL %q: scheme must be ws or wss, got %q", redact(u), u.Scheme)
-	case u.Hostname() == "":
-		bad("URL %q: no host", redact(u))
+	u, err := checkURL(rawURL)
+	if err != nil {
+		p = append(p, err)
 	}
 	positive := func(name string, d time.Duration) {
 		if d <= 0 {
@@ -369,6 +376,9 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	if c.send.Buffer < 0 {
 		bad("SendPolicy.Buffer must not be negative, got %d", c.send.Buffer)
 	}
+	if c.send.BufferBytes < 0 {
+		bad("SendPolicy.BufferBytes must not be negative, got %d", c.send.BufferBytes)
+	}
 	if c.readLimit == 0 || c.readLimit < -1 {
 		bad("ReadLimit must be positive or -1, got %d", c.readLimit)
 	}
@@ -380,6 +390,25 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	p = append(p, c.problems...)
 	if len(p) > 0 {
 		return nil, &ConfigError{Problems: p}
+	}
+	return u, nil
+}
+
+// checkURL parses a WebSocket URL; its error names the URL without its
+// secrets.
+func checkURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the raw URL, userinfo included
+		}
+		return nil, fmt.Errorf("URL %q: %w", redactRaw(rawURL), err)
+	case u.Scheme != "ws" && u.Scheme != "wss":
+		return nil, fmt.Errorf("URL %q: scheme must be ws or wss, got %q", redact(u), u.Scheme)
+	case u.Hostname() == "":
+		return nil, fmt.Errorf("URL %q: no host", redact(u))
 	}
 	return u, nil
 }
