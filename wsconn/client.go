@@ -55,8 +55,9 @@ type Client struct {
 	live atomic.Pointer[session] // the connection, for Close to abort
 	cur  atomic.Pointer[session] // the connection sends go to, once released
 
-	bufMu sync.Mutex
-	buf   []frame
+	bufMu    sync.Mutex
+	buf      []frame
+	bufBytes int // payload bytes in buf
 
 	closing      atomic.Bool
 	closeCause   atomic.Pointer[error]
@@ -333,7 +334,7 @@ func (c *Client) enterClosed(ctx context.Context, t step) {
 	}
 	c.bufMu.Lock()
 	n := uint64(len(c.buf))
-	c.buf = nil
+	c.buf, c.bufBytes = nil, 0
 	c.bufMu.Unlock()
 	c.stats.unsent.Add(n)
 	c.errMu.Lock()

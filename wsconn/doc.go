@@ -80,9 +80,11 @@
 // and returns once the transport has the message (WithRateLimit paces it).
 // While Alive but not yet released (OnConnect or the flush still running),
 // Send waits for the release. Otherwise the SendPolicy applies: by
-// default Send fails fast with ErrNotConnected; with SendPolicy.Buffer, up to that many messages are kept
-// and written in order on the next Alive, before any newer message
-// (ErrBufferFull beyond). After Close, Send returns ErrClosed.
+// default Send fails fast with ErrNotConnected; with SendPolicy.Buffer, up
+// to that many messages (and SendPolicy.BufferBytes bytes) are kept and
+// written in order on the next Alive, before any newer message; a message
+// that does not fit is not kept, and its Send returns an error wrapping
+// ErrBufferFull. After Close, Send returns ErrClosed.
 //
 // # Receiving
 //
