@@ -325,7 +325,7 @@ func (l *taskLog) problem(format string, args ...any) {
 // task is a fake task of state s: it records its start and end and waits
 // for its context, like a task should.
 func (l *taskLog) task(s State, name string) fsm.Task[Event] {
-	return func(ctx context.Context, _ fsm.Emit[Event]) error {
+	return func(ctx context.Context, _ any, _ fsm.Emit[Event]) error {
 		l.mu.Lock()
 		if l.cur.state != s {
 			l.problem("task %s of %v started in %v", name, s, l.cur.state)

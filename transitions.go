@@ -184,7 +184,7 @@ func NewBuilder(t Tasks) *fsm.Builder[State, Event] {
 // Definition returns the lifecycle with placeholder tasks that wait for
 // their context: the shape diagrams and tests are made from.
 func Definition() *fsm.Definition[State, Event] {
-	wait := func(ctx context.Context, _ fsm.Emit[Event]) error { <-ctx.Done(); return nil }
+	wait := func(ctx context.Context, _ any, _ fsm.Emit[Event]) error { <-ctx.Done(); return nil }
 	d, err := NewBuilder(Tasks{Dial: wait, Reader: wait, Heartbeat: wait, Writer: wait, Backoff: wait, Closer: wait}).Build()
 	if err != nil {
 		panic(err) // the table is a constant of this package; its tests keep it valid

@@ -11,8 +11,8 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 )
 
-func nopHook(context.Context, trans)                 {}
-func nopTask(context.Context, fsm.Emit[event]) error { return nil }
+func nopHook(context.Context, trans)                      {}
+func nopTask(context.Context, any, fsm.Emit[event]) error { return nil }
 
 // validBuilder is a complete, valid definition of (A, B) × (Go, Back):
 // most build cases add one problem to it.
@@ -108,7 +108,7 @@ var buildCases = []struct {
 				rule{From: B, On: Back, Then: fsm.To(A)},
 			)
 		},
-		want: []string{"rule A × Back: no outcome (use To, Ignore or Reject)"},
+		want: []string{"rule A × Back: no outcome (use To, Ignore, Reject or Choice)"},
 	},
 	{
 		name:  "duplicate state",
@@ -371,10 +371,10 @@ func TestDefinitionAccessors(t *testing.T) {
 		}
 	}
 	want := []cellRow{
-		{A, Go, fsm.Cell[state]{Outcome: fsm.To(B)}, true},
-		{A, Back, fsm.Cell[state]{Outcome: fsm.Ignore[state](), Reason: "already in A"}, true},
-		{B, Go, fsm.Cell[state]{Outcome: fsm.Reject[state](), Reason: "cannot happen"}, true},
-		{B, Back, fsm.Cell[state]{Outcome: fsm.To(A), HasAction: true}, true},
+		{A, Go, fsm.Cell[state]{Outcome: fsm.To(B), At: A, Leaf: B}, true},
+		{A, Back, fsm.Cell[state]{Outcome: fsm.Ignore[state](), Reason: "already in A", At: A}, true},
+		{B, Go, fsm.Cell[state]{Outcome: fsm.Reject[state](), Reason: "cannot happen", At: B}, true},
+		{B, Back, fsm.Cell[state]{Outcome: fsm.To(A), HasAction: true, At: B, Leaf: A}, true},
 		{C, Go, fsm.Cell[state]{}, false},
 		{C, Back, fsm.Cell[state]{}, false},
 	}

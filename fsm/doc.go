@@ -1,60 +1,158 @@
-// Package fsm is a typed, exhaustive state-machine engine whose states own
-// goroutines: nothing a state starts outlives it.
+// Package fsm is a typed, exhaustive, hierarchical state-machine engine
+// whose states own goroutines: nothing a state starts outlives it.
 //
-// # Semantics
+// # Definitions
 //
 // A Definition is built once with a Builder and never changes; Machines are
-// cheap instances of it. States and events are the caller's own comparable
-// types (usually integer enums); their names come from fmt.Sprint, so a
-// String method names them in errors and diagrams.
+// cheap instances of it, each with its own environment (Config.Env, the
+// owner its hooks and tasks work for), so one definition serves any number
+// of machines. States and events are the caller's own comparable types
+// (usually integer enums); their names come from fmt.Sprint, so a String
+// method names them in errors and diagrams.
 //
-// Exhaustive: every (state, event) pair is declared exactly once, as a
-// transition (To), an Ignore or a Reject, each with a reason. Build fails
-// with one *BuildError listing every undeclared or duplicate pair, unknown
-// name and unreachable state.
+// States nest: Builder.Children makes states the children of a composite
+// state, the first child being its initial child. While a leaf is active,
+// so are all its ancestors: the active configuration is a path from a
+// top-level state down to a leaf. A definition without children is flat
+// and behaves exactly as a one-level machine.
 //
-// Order of a transition, fixed:
+// # Rules and their resolution
 //
-//  1. the source state's task context is cancelled (cause: *ExitError);
-//  2. its tasks are joined, bounded by Config.JoinTimeout; any still running
-//     is reported as a straggler and left behind with its cancelled context;
-//  3. the source's exit hooks run, in reverse declaration order;
-//  4. the transition's action runs;
-//  5. the state and epoch are set, and the observer is told;
-//  6. the target's enter hooks run, in declaration order;
-//  7. the target's tasks start.
+// A rule declares what an event does in a state: a transition (To), a
+// guarded choice among declared targets (Choice), an Ignore or a Reject,
+// each with a reason (required for Ignore and Reject). An event is resolved
+// from the active leaf upward: the first state on the path that declares a
+// rule for it decides. A child refines its parent's rule only by declaring
+// its own rule for the event; the matrix shows such a rule as an override.
 //
-// Exit hooks therefore never race a task of their state: closing a socket in
-// an exit hook is safe.
+// Exhaustive: for every leaf and every event exactly one rule applies.
+// Build fails with one *BuildError listing every (leaf, event) pair no rule
+// applies to, every pair declared twice at one state, unknown names,
+// children of unknown parents, states with two parents, cycles and leaves
+// unreachable from the initial state.
 //
-// Run to completion: one step at a time. An event fired while a step runs
-// (by a hook, a task or another goroutine) is queued and processed after it,
-// in FIFO order. Firing never nests and never blocks a task: a task's Emit
-// only enqueues.
+// # Order of a step
 //
-// Epochs: every entry into a state gets a new epoch, counting from 1. Emit
-// stamps events with the epoch of its task's entry; an event processed after
+// A transition declared at state S (the active leaf or one of its
+// ancestors) to target T is external, as in SCXML: its domain A is the
+// nearest proper ancestor of S that is also a proper ancestor of T (or the
+// root). Every active state below A is exited and every state from below A
+// down to T, then T's initial descendants, is entered. So a self-transition
+// exits and re-enters its state, a transition from a composite to one of its
+// descendants exits and re-enters the composite, and one to an ancestor
+// exits and re-enters that ancestor. The order is fixed:
+//
+//  1. the tasks of every state being exited are cancelled, all at once: a
+//     child's task context derives from its parent's, and the outermost
+//     exited state's is cancelled first (cause: *ExitError), so nothing of a
+//     state being left keeps working while an inner level is joined;
+//  2. they are joined, innermost level first, each level bounded by
+//     Config.JoinTimeout; a task still running then is reported as a
+//     straggler and left behind with its cancelled context;
+//  3. the exit hooks run, innermost level first, each state's in reverse
+//     declaration order;
+//  4. the rule's action runs;
+//  5. the configuration and epochs are set, and the observer is told;
+//  6. the new states are entered, outermost first, each fully before its
+//     child: its enter hooks in declaration order, then its tasks start,
+//     then its timeouts are armed.
+//
+// Exit hooks therefore never race a task of their state or of a state
+// below it: closing a socket in an exit hook is safe. A transition between
+// two children of a parent leaves the parent, its hooks and its tasks
+// alone.
+//
+// # Run to completion
+//
+// One step at a time. An event fired while a step runs (by a hook, a task,
+// a timer or another goroutine) is queued and processed after it, in FIFO
+// order. Firing never nests and never blocks a task: a task's Emit only
+// enqueues.
+//
+// # Epochs
+//
+// Every entry into a state, at any level, gets a new epoch, counting from
+// 1 over the whole machine. Emit stamps events with the epoch of its task's
+// state entry, and a timeout with its state's; an event processed after
 // that entry ended is dropped and reported as stale, never applied, even if
-// the machine has re-entered the same state since.
+// the machine has re-entered the same state since. An event from a task of
+// a parent whose entry is still active is not stale, whichever child is
+// active now.
 //
-// Siblings fail together: when a task returns an error with its context
-// live, or emits an event that leaves its state, its siblings' context is
-// cancelled at once, before the event is processed.
+// # Failures
 //
-// Payloads: an event may carry a payload. A transition hands it to the exit
-// hooks, action and enter hooks, which own it. A payload that implements
-// Disposer and is never consumed (stale, ignored, rejected, fired after
-// Stop, queued when the machine stops) is disposed exactly once.
+// A task that returns an error (or panics) while its context is live, or
+// that emits an event not in the definition, fails. The failure event that
+// applies is its own state's (FailureEvent) or else its nearest ancestor's;
+// the state F declaring it is the failure's scope. Every task of F and of
+// F's descendants is cancelled at once, before the event is processed, and
+// the event is fired with the error as payload, stamped with F's entry.
+// So when a task of a child finds the connection dead, the parent's
+// heartbeat stops before it can ping. Without a failure event up the tree,
+// only the failed task's siblings are cancelled and the failure is
+// reported.
 //
-// Inside calls: hooks, actions, tasks and the observer receive a context
-// that marks them as inside the machine. Fire and Stop called with it never
-// wait for a step that may include their caller: they enqueue and return.
-// Post enqueues from anywhere without processing on the caller's goroutine.
+// An event a task emits that surely leaves its state (the rule that applies
+// exits the state whichever of its leaves is active) cancels the tasks of
+// the outermost state it surely leaves before it is queued, so the siblings
+// take no step with a live context after it.
 //
-// Observer: Config.Observer receives a Record of every step, ignored,
-// rejected, stale and dropped event, failed task and straggler, and, when a
-// straggler finally returns, what it returned.
+// # Timeouts, choices, final states
 //
-// Stop exits the current state the same way (cancel, join, exit hooks) and
-// leaves nothing of the machine running. It is idempotent.
+// Builder.Timeout fires an event once a state has been active for a
+// duration, as gen_statem's state_timeout: a timer, not a goroutine,
+// stopped when the state is exited, stamped with the state's entry.
+// Choice picks a target at run time from a declared set; a target outside
+// it, or a panic in the function, is a rejected step, never a silent jump.
+// A final state (Builder.Final) stops the machine once its enter hooks have
+// run.
+//
+// # Payloads
+//
+// An event may carry a payload. A transition hands it to the exit hooks,
+// action and enter hooks, which own it. A payload that implements Disposer
+// and is never consumed (stale, ignored, rejected, fired after Stop, queued
+// when the machine stops) is disposed exactly once.
+//
+// # Inside calls
+//
+// Hooks, actions, tasks and the observer receive a context that marks them
+// as inside the machine; it carries cancellation and that marker, nothing
+// else (the owner is the environment, not a context value). Fire and Stop
+// called with it never wait for a step that may include their caller: they
+// enqueue and return. Post enqueues from anywhere without processing on the
+// caller's goroutine.
+//
+// # Panics
+//
+// A panic in a task is a failure of that task (see Failures). A panic in a
+// hook, an action, the observer or a payload's Dispose fail-stops the
+// machine: the panic is recovered on the goroutine processing the step
+// (so it never escapes on whatever goroutine happened to be processing,
+// such as Post's), every active state's tasks are cancelled and joined, the
+// exit hooks of the states entered so far run (a panic among them is
+// recovered too), Done is closed, and Err returns the *PanicError with its
+// stack. The firer whose step panicked gets the *PanicError; later calls
+// get ErrStopped. A machine is never left holding its processor role.
+// Re-panicking was rejected: the step may run on a goroutine that has no
+// caller to unwind to, and the machine's resources would stay held.
+//
+// # Observer and stop
+//
+// Config.Observer receives a Record of every step (the leaf left and the
+// leaf entered, every level exited with its join, every level entered),
+// every ignored, rejected, stale and dropped event, failed task and
+// straggler, and, when a straggler finally returns, what it returned.
+//
+// Stop exits every active state the same way (cancel all, join innermost
+// first, exit hooks innermost first) and leaves nothing of the machine
+// running. It is idempotent.
+//
+// # Tracing
+//
+// While runtime/trace is on, every state entry is a trace task named after
+// the state (nested in its parent's), and every state-scoped task runs in a
+// region named "State/task": `go tool trace` shows the lifecycle. With
+// Config.FlightRecorder, a straggler writes the recorder's window for a
+// post-mortem.
 package fsm

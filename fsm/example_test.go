@@ -43,7 +43,7 @@ func Example() {
 		).
 		// The closer pulls the door shut: its event is processed after the
 		// step that started it, and the task is joined before Closed is entered.
-		Task(Open, "closer", func(ctx context.Context, emit fsm.Emit[DoorEvent]) error {
+		Task(Open, "closer", func(ctx context.Context, _ any, emit fsm.Emit[DoorEvent]) error {
 			emit(Pull, nil)
 			<-ctx.Done()
 			return nil

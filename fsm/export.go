@@ -20,75 +20,181 @@ import (
 // the document around it.
 
 // WriteMermaid writes the definition as a Mermaid stateDiagram-v2: one
-// state per declared state (labelled with its name, its tasks and the event
-// a failing task fires), an edge per declared transition labelled with its
-// event, the initial state entered from [*] and every state without an
-// outgoing transition leading to [*]. Ignored and rejected pairs are not
-// drawn; WriteMatrix shows them.
+// state per declared state (labelled with its name, its tasks, the event a
+// failing task fires and its timeouts), a composite state block holding its
+// children with its initial child entered from [*], an edge per declared
+// transition labelled with its event (drawn from the state that declares
+// the rule, inside the innermost composite holding both ends), a choice
+// pseudo-state per Choice with an edge to every target, the initial state
+// entered from [*] and every final state, or leaf without an outgoing
+// transition, leading to [*]. Ignored and rejected pairs are not drawn;
+// WriteMatrix shows them.
 func (d *Definition[S, E]) WriteMermaid(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("stateDiagram-v2\n")
+	d.mermaidBlock(bw, -1, "    ")
+	return bw.Flush()
+}
+
+// mermaidBlock writes the states whose parent is parent, then the edges
+// whose domain it is; at the top level (parent -1) also the initial arrow.
+func (d *Definition[S, E]) mermaidBlock(bw *bufio.Writer, parent int, indent string) {
 	for si := range d.states {
+		if d.tree[si].parent != parent {
+			continue
+		}
 		label := mermaidLabel(d.stateNames[si])
 		if strings.TrimSpace(label) == "" {
 			label = "#32;" // Mermaid cannot parse an empty quoted label
 		}
-		fmt.Fprintf(bw, "    state \"%s\" as s%d\n", label, si)
+		if len(d.tree[si].children) == 0 {
+			fmt.Fprintf(bw, "%sstate \"%s\" as s%d\n", indent, label, si)
+		} else {
+			fmt.Fprintf(bw, "%sstate \"%s\" as s%d {\n", indent, label, si)
+			d.mermaidBlock(bw, si, indent+"    ")
+			fmt.Fprintf(bw, "%s}\n", indent)
+		}
 		for _, line := range d.notes(si) {
-			fmt.Fprintf(bw, "    s%d : %s\n", si, mermaidLabel(line))
+			fmt.Fprintf(bw, "%ss%d : %s\n", indent, si, mermaidLabel(line))
 		}
 	}
-	fmt.Fprintf(bw, "    [*] --> s%d\n", d.initial)
-	d.eachTransition(func(from, ev, to int) {
-		fmt.Fprintf(bw, "    s%d --> s%d", from, to)
-		if l := mermaidLabel(d.eventNames[ev]); strings.TrimSpace(l) != "" {
-			fmt.Fprintf(bw, " : %s", l)
+	if parent < 0 {
+		fmt.Fprintf(bw, "%s[*] --> s%d\n", indent, d.initial)
+	} else {
+		fmt.Fprintf(bw, "%s[*] --> s%d\n", indent, d.tree[parent].children[0])
+	}
+	choices := 0
+	d.eachRule(func(at, ev int, x *decl[S, E]) {
+		switch x.kind {
+		case KindTransition:
+			if d.domain(at, []int{x.to}) != parent {
+				return
+			}
+			fmt.Fprintf(bw, "%ss%d --> s%d", indent, at, x.to)
+			if l := mermaidLabel(d.eventNames[ev]); strings.TrimSpace(l) != "" {
+				fmt.Fprintf(bw, " : %s", l)
+			}
+			bw.WriteByte('\n')
+		case KindChoice:
+			choices++ // numbered over the whole definition, so ids stay unique
+			if d.domain(at, x.targets) != parent {
+				return
+			}
+			id := fmt.Sprintf("c%d_%d", at, ev)
+			fmt.Fprintf(bw, "%sstate %s <<choice>>\n", indent, id)
+			fmt.Fprintf(bw, "%ss%d --> %s", indent, at, id)
+			if l := mermaidLabel(d.eventNames[ev]); strings.TrimSpace(l) != "" {
+				fmt.Fprintf(bw, " : %s", l)
+			}
+			bw.WriteByte('\n')
+			for _, t := range x.targets {
+				fmt.Fprintf(bw, "%s%s --> s%d\n", indent, id, t)
+			}
 		}
-		bw.WriteByte('\n')
 	})
 	for si := range d.states {
-		if d.terminal(si) {
-			fmt.Fprintf(bw, "    s%d --> [*]\n", si)
+		if d.tree[si].parent == parent && d.terminal(si) {
+			fmt.Fprintf(bw, "%ss%d --> [*]\n", indent, si)
 		}
 	}
-	return bw.Flush()
 }
 
-// WriteDOT writes the definition as a Graphviz digraph: a box per state
-// labelled with its name, its tasks and the event a failing task fires, a
-// point leading to the initial state, a double border around every state
-// without an outgoing transition, and an edge per declared transition
-// labelled with its event. Ignored and rejected pairs are not drawn.
+// WriteDOT writes the definition as a Graphviz digraph: a box per leaf and
+// a cluster per composite state, each labelled with its name, its tasks,
+// the event a failing task fires and its timeouts; a point leading to the
+// initial state (and, inside each cluster, to its initial child); a double
+// border around every final state or leaf without an outgoing transition;
+// an edge per declared transition labelled with its event, clipped at the
+// border of a composite end; and a diamond per Choice with an edge to
+// every target. Ignored and rejected pairs are not drawn.
 func (d *Definition[S, E]) WriteDOT(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("digraph fsm {\n")
+	if d.nested {
+		bw.WriteString("\tcompound=true;\n")
+	}
 	bw.WriteString("\tnode [shape=box, style=rounded];\n")
 	bw.WriteString("\tstart [shape=point, label=\"\"];\n")
-	for si := range d.states {
-		label := dotString(d.stateNames[si])
-		for _, line := range d.notes(si) {
-			label += `\n` + dotString(line)
+	d.dotBlock(bw, -1, "\t")
+	fmt.Fprintf(bw, "\tstart -> %s;\n", d.dotNode(d.initial))
+	d.eachRule(func(at, ev int, x *decl[S, E]) {
+		switch x.kind {
+		case KindTransition:
+			fmt.Fprintf(bw, "\t%s -> %s [label=\"%s\"%s];\n", d.dotNode(at), d.dotNode(x.to),
+				dotString(d.eventNames[ev]), d.dotClip(at, x.to))
+		case KindChoice:
+			id := fmt.Sprintf("c%d_%d", at, ev)
+			fmt.Fprintf(bw, "\t%s [shape=diamond, label=\"\"];\n", id)
+			fmt.Fprintf(bw, "\t%s -> %s [label=\"%s\"%s];\n", d.dotNode(at), id, dotString(d.eventNames[ev]), d.dotClip(at, -1))
+			for _, t := range x.targets {
+				fmt.Fprintf(bw, "\t%s -> %s [style=dashed%s];\n", id, d.dotNode(t), d.dotClip(-1, t))
+			}
 		}
-		fmt.Fprintf(bw, "\ts%d [label=\"%s\"", si, label)
-		if d.terminal(si) {
-			bw.WriteString(", peripheries=2")
-		}
-		bw.WriteString("];\n")
-	}
-	fmt.Fprintf(bw, "\tstart -> s%d;\n", d.initial)
-	d.eachTransition(func(from, ev, to int) {
-		fmt.Fprintf(bw, "\ts%d -> s%d [label=\"%s\"];\n", from, to, dotString(d.eventNames[ev]))
 	})
 	bw.WriteString("}\n")
 	return bw.Flush()
 }
 
+// dotBlock writes the nodes and clusters whose parent is parent.
+func (d *Definition[S, E]) dotBlock(bw *bufio.Writer, parent int, indent string) {
+	for si := range d.states {
+		if d.tree[si].parent != parent {
+			continue
+		}
+		label := dotString(d.stateNames[si])
+		for _, line := range d.notes(si) {
+			label += `\n` + dotString(line)
+		}
+		if kids := d.tree[si].children; len(kids) > 0 {
+			fmt.Fprintf(bw, "%ssubgraph cluster_s%d {\n", indent, si)
+			fmt.Fprintf(bw, "%s\tlabel=\"%s\";\n", indent, label)
+			fmt.Fprintf(bw, "%s\tstyle=rounded;\n", indent)
+			fmt.Fprintf(bw, "%s\ts%d_start [shape=point, label=\"\"];\n", indent, si)
+			d.dotBlock(bw, si, indent+"\t")
+			fmt.Fprintf(bw, "%s\ts%d_start -> %s;\n", indent, si, d.dotNode(kids[0]))
+			fmt.Fprintf(bw, "%s}\n", indent)
+			continue
+		}
+		fmt.Fprintf(bw, "%ss%d [label=\"%s\"", indent, si, label)
+		if d.terminal(si) {
+			bw.WriteString(", peripheries=2")
+		}
+		bw.WriteString("];\n")
+	}
+}
+
+// dotNode names the node an edge to or from si attaches to: si itself, or
+// for a composite the start point inside its cluster.
+func (d *Definition[S, E]) dotNode(si int) string {
+	if len(d.tree[si].children) > 0 {
+		return fmt.Sprintf("s%d_start", si)
+	}
+	return fmt.Sprintf("s%d", si)
+}
+
+// dotClip returns the attributes that clip an edge at the clusters of its
+// composite ends (-1 for a node that is not a state).
+func (d *Definition[S, E]) dotClip(from, to int) string {
+	var b strings.Builder
+	if from >= 0 && len(d.tree[from].children) > 0 && !(to >= 0 && d.ancestorOrSelf(from, to)) {
+		fmt.Fprintf(&b, ", ltail=cluster_s%d", from)
+	}
+	if to >= 0 && len(d.tree[to].children) > 0 && !(from >= 0 && d.ancestorOrSelf(to, from)) {
+		fmt.Fprintf(&b, ", lhead=cluster_s%d", to)
+	}
+	return b.String()
+}
+
 // WriteMatrix writes the definition's full table as a Markdown (GitHub
-// flavoured) table: a row per state, a column per event, and in each cell
-// the declared outcome with its reason: "→ Target: reason" for a
-// transition, "ignore: reason" or "reject: reason" otherwise. If any state
-// has tasks, a second table follows, after a blank line: a row per state
-// with its tasks and the event a failing task fires.
+// flavoured) table: a row per leaf that is not final (named by its path,
+// "Alive/Syncing"), a column per event, and in each cell the rule that
+// applies with its reason: "→ Target: reason" for a transition, "→ A or B
+// (choice): reason", "ignore: reason" or "reject: reason" otherwise. A rule
+// a leaf inherits says "(from Parent)"; a leaf's own rule that refines an
+// ancestor's says "(overrides Parent)". Final states are listed after the
+// table. If any state has tasks or timeouts, a second table follows, after
+// a blank line: a row per state with its tasks, the event a failing task
+// fires and, if any state has one, its timeouts.
 func (d *Definition[S, E]) WriteMatrix(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString(`| state \ event |`)
@@ -101,86 +207,186 @@ func (d *Definition[S, E]) WriteMatrix(w io.Writer) error {
 	}
 	bw.WriteByte('\n')
 	nE := len(d.events)
+	var finals []string
 	for si := range d.states {
-		fmt.Fprintf(bw, "| %s |", markdownCell(d.stateNames[si]))
+		if len(d.tree[si].children) > 0 {
+			continue
+		}
+		if d.tree[si].final {
+			finals = append(finals, d.pathName(si))
+			continue
+		}
+		fmt.Fprintf(bw, "| %s |", markdownCell(d.pathName(si)))
 		for ei := range d.events {
-			c := d.cells[si*nE+ei]
-			var text string
-			switch c.kind {
-			case KindTransition:
-				text = "→ " + d.stateNames[c.to]
-			default:
-				text = c.kind.String()
-			}
-			if c.reason != "" {
-				text += ": " + c.reason
-			}
-			fmt.Fprintf(bw, " %s |", markdownCell(text))
+			fmt.Fprintf(bw, " %s |", markdownCell(d.cellText(si, ei, &d.cells[si*nE+ei])))
 		}
 		bw.WriteByte('\n')
+	}
+	if len(finals) > 0 {
+		fmt.Fprintf(bw, "\nFinal: %s (entering a final state stops the machine; no event is processed in it).\n",
+			markdownCell(strings.Join(finals, ", ")))
 	}
 	d.writeTaskTable(bw)
 	return bw.Flush()
 }
 
-// writeTaskTable writes WriteMatrix's second table, if any state has tasks.
+// cellText is a matrix cell: the outcome, where it comes from, the reason.
+func (d *Definition[S, E]) cellText(si, ei int, c *cell[S, E]) string {
+	var text string
+	switch c.kind {
+	case KindTransition:
+		text = "→ " + d.stateNames[c.plan.to]
+	case KindChoice:
+		names := make([]string, len(c.branches))
+		for i, b := range c.branches {
+			names[i] = d.stateNames[b.to]
+		}
+		text = "→ " + strings.Join(names, " or ") + " (choice)"
+	default:
+		text = c.kind.String()
+	}
+	if c.at != si {
+		text += " (from " + d.stateNames[c.at] + ")"
+	} else if p := d.tree[si].parent; p >= 0 && d.cells[p*len(d.events)+ei].kind != 0 {
+		text += " (overrides " + d.stateNames[d.cells[p*len(d.events)+ei].at] + ")"
+	}
+	if c.reason != "" {
+		text += ": " + c.reason
+	}
+	return text
+}
+
+// pathName names a state by its path from the top level: "Alive/Syncing".
+func (d *Definition[S, E]) pathName(si int) string {
+	name := d.stateNames[si]
+	for p := d.tree[si].parent; p >= 0; p = d.tree[p].parent {
+		name = d.stateNames[p] + "/" + name
+	}
+	return name
+}
+
+// writeTaskTable writes WriteMatrix's second table, if any state has tasks
+// or timeouts.
 func (d *Definition[S, E]) writeTaskTable(bw *bufio.Writer) {
-	if !slices.ContainsFunc(d.per, func(p stateDef[S, E]) bool { return len(p.tasks) > 0 }) {
+	hasTasks := slices.ContainsFunc(d.per, func(p stateDef[S, E]) bool { return len(p.tasks) > 0 })
+	hasTimeouts := slices.ContainsFunc(d.per, func(p stateDef[S, E]) bool { return len(p.timeouts) > 0 })
+	if !hasTasks && !hasTimeouts {
 		return
 	}
-	bw.WriteString("\n| state | tasks | a failing task fires |\n|---|---|---|\n")
+	if hasTimeouts {
+		bw.WriteString("\n| state | tasks | a failing task fires | timeouts |\n|---|---|---|---|\n")
+	} else {
+		bw.WriteString("\n| state | tasks | a failing task fires |\n|---|---|---|\n")
+	}
 	for si, p := range d.per {
 		tasks, fail := "none", "–"
 		if len(p.tasks) > 0 {
-			names := make([]string, len(p.tasks))
-			for i, t := range p.tasks {
-				names[i] = t.name
+			tasks = strings.Join(d.taskNames(si), ", ")
+			if p.fail >= 0 {
+				fail = d.failText(si)
 			}
-			tasks = strings.Join(names, ", ")
 		}
-		if p.fail >= 0 && len(p.tasks) > 0 {
-			fail = d.eventNames[p.fail]
+		fmt.Fprintf(bw, "| %s | %s | %s |", markdownCell(d.pathName(si)), markdownCell(tasks), markdownCell(fail))
+		if hasTimeouts {
+			tos := "none"
+			if len(p.timeouts) > 0 {
+				tos = strings.Join(d.timeoutTexts(si), ", ")
+			}
+			fmt.Fprintf(bw, " %s |", markdownCell(tos))
 		}
-		fmt.Fprintf(bw, "| %s | %s | %s |\n", markdownCell(d.stateNames[si]), markdownCell(tasks), markdownCell(fail))
+		bw.WriteByte('\n')
 	}
 }
 
-// notes are the lines drawn under a state's name: its tasks and the event a
-// failing task fires.
-func (d *Definition[S, E]) notes(si int) []string {
-	p := d.per[si]
-	if len(p.tasks) == 0 {
-		return nil
-	}
-	names := make([]string, len(p.tasks))
-	for i, t := range p.tasks {
+func (d *Definition[S, E]) taskNames(si int) []string {
+	names := make([]string, len(d.per[si].tasks))
+	for i, t := range d.per[si].tasks {
 		names[i] = t.name
 	}
-	lines := []string{"tasks: " + strings.Join(names, ", ")}
-	if p.fail >= 0 {
-		lines = append(lines, "task failure → "+d.eventNames[p.fail])
-	}
-	return lines
+	return names
 }
 
-// eachTransition calls fn for every declared transition, by source state
-// then event, in declaration order.
-func (d *Definition[S, E]) eachTransition(fn func(from, ev, to int)) {
+// failText is the event a failing task of si fires, with its scope when
+// an ancestor declares it.
+func (d *Definition[S, E]) failText(si int) string {
+	p := d.per[si]
+	if p.failAt == si {
+		return d.eventNames[p.fail]
+	}
+	return d.eventNames[p.fail] + " (scope " + d.stateNames[p.failAt] + ")"
+}
+
+func (d *Definition[S, E]) timeoutTexts(si int) []string {
+	var out []string
+	for _, t := range d.per[si].timeouts {
+		after := "a computed delay"
+		if t.fn == nil {
+			after = t.after.String()
+		}
+		out = append(out, "after "+after+" → "+d.eventNames[t.event])
+	}
+	return out
+}
+
+// notes are the lines drawn under a state's name: its tasks, the event a
+// failing task fires and its timeouts.
+func (d *Definition[S, E]) notes(si int) []string {
+	p := d.per[si]
+	var lines []string
+	if len(p.tasks) > 0 {
+		lines = append(lines, "tasks: "+strings.Join(d.taskNames(si), ", "))
+		if p.fail >= 0 {
+			lines = append(lines, "task failure → "+d.failText(si))
+		}
+	}
+	return append(lines, d.timeoutTexts(si)...)
+}
+
+// eachRule calls fn for every declared rule, by state then event, in
+// declaration order.
+func (d *Definition[S, E]) eachRule(fn func(at, ev int, x *decl[S, E])) {
 	nE := len(d.events)
 	for si := range d.states {
 		for ei := range d.events {
-			if c := d.cells[si*nE+ei]; c.kind == KindTransition {
-				fn(si, ei, c.to)
+			if x := &d.decl[si*nE+ei]; x.kind != 0 {
+				fn(si, ei, x)
 			}
 		}
 	}
 }
 
-// terminal reports whether no declared transition leaves state si.
+// domain returns the innermost composite holding at and every target
+// without being one of them (-1 for the top level): where an edge is drawn.
+func (d *Definition[S, E]) domain(at int, targets []int) int {
+	dom := d.tree[at].parent
+	for dom >= 0 {
+		ok := true
+		for _, t := range targets {
+			if dom == t || !d.ancestorOrSelf(dom, t) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return dom
+		}
+		dom = d.tree[dom].parent
+	}
+	return -1
+}
+
+// terminal reports whether si is a final state, or a leaf no transition
+// leaves.
 func (d *Definition[S, E]) terminal(si int) bool {
+	if d.tree[si].final {
+		return true
+	}
+	if len(d.tree[si].children) > 0 {
+		return false
+	}
 	nE := len(d.events)
 	for ei := range d.events {
-		if d.cells[si*nE+ei].kind == KindTransition {
+		if k := d.cells[si*nE+ei].kind; k == KindTransition || k == KindChoice {
 			return false
 		}
 	}

@@ -61,21 +61,40 @@ func (k RecordKind) String() string {
 	return fmt.Sprintf("RecordKind(%d)", uint8(k))
 }
 
-// Record is one step reported to the observer. From is the state the machine
-// was in; To equals From except for transitions.
+// Record is one step reported to the observer. From is the leaf the
+// machine was in (for a straggler or a failed task, the task's state); To
+// equals From except for transitions, where it is the leaf entered.
 type Record[S, E comparable] struct {
 	Kind   RecordKind
 	When   time.Time
 	From   S
 	Event  E // the zero value for started, straggler, task_failed and stopped
 	To     S
-	Epoch  uint64
+	Epoch  uint64 // for a transition, the epoch of the entry into To
 	Reason string
 	Task   string
-	Err    error
+	// State is the state a straggler, a failed task or a stale event
+	// belongs to: the leaf or one of its ancestors. Otherwise it is From.
+	State S
+	Err   error
 	// Payload is the event's payload: for a transition, what its hooks
 	// received; for an ignored, rejected, stale or dropped event, the value
 	// that was disposed. Observers must not retain it beyond the call.
 	Payload any
-	Join    tasks.Report
+	// Join is the join of the tasks of every state exited, innermost
+	// first: for a flat machine, the one state left.
+	Join tasks.Report
+	// Exited lists, for a transition or a stop, every state exited,
+	// innermost first, each with the join of its own tasks; Entered lists,
+	// for a transition or the start, every state entered, outermost first.
+	// For a flat machine they hold From and To. Entered is shared: do not
+	// modify it.
+	Exited  []Level[S]
+	Entered []S
+}
+
+// Level is one state exited by a step, with the join of its own tasks.
+type Level[S comparable] struct {
+	State S
+	Join  tasks.Report
 }

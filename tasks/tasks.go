@@ -12,7 +12,8 @@
 // was stopped.
 //
 // A panic in a task is recovered and reported as a *PanicError, as if the task
-// had returned it. Re-panicking would take the whole process down from a
+// had returned it; a task that ends with runtime.Goexit is reported to have
+// returned an error matching ErrGoexit. Re-panicking would take the whole process down from a
 // background goroutine (or from the goroutine that joins, in the middle of a
 // state change) with the owner's resources still held; as a value it is
 // handled like any other failure: siblings are cancelled and the owner
@@ -34,7 +35,8 @@ import (
 type Func func(ctx context.Context) error
 
 // Group is a set of named tasks bound to one context. Create it with New; a
-// Group is used for one batch of tasks: after Stop or Wait, Go panics.
+// Group is used for one batch of tasks: after Stop or Wait, Go starts
+// nothing and returns an error matching ErrStopped.
 type Group struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -71,6 +73,10 @@ func (g *Group) Context() context.Context { return g.ctx }
 // ErrStopped is returned by Go on a group that Stop or Wait has been called on.
 var ErrStopped = errors.New("tasks: group stopped")
 
+// ErrGoexit is matched by what a task that called runtime.Goexit is
+// reported to have returned: a failure, like an error or a panic.
+var ErrGoexit = errors.New("called runtime.Goexit")
+
 // Go starts fn in a new goroutine under name. Names are used in reports and
 // need not be unique. After Stop or Wait, Go starts nothing and returns an
 // error matching ErrStopped: a task may race its group's stop (spawning a
@@ -95,13 +101,20 @@ func (g *Group) Go(name string, fn Func) error {
 
 func (g *Group) run(t *task, fn Func) {
 	var err error
+	returned := false
 	defer func() { g.finish(t, err) }()
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Task: t.name, Value: v, Stack: debug.Stack()}
+		} else if !returned {
+			// Neither a return nor a panic: runtime.Goexit (t.FailNow
+			// in a test) ended the goroutine. Its siblings must not go
+			// on as if it had succeeded.
+			err = fmt.Errorf("tasks: task %q: %w", t.name, ErrGoexit)
 		}
 	}()
 	err = fn(g.ctx)
+	returned = true
 }
 
 func (g *Group) finish(t *task, err error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -367,5 +368,34 @@ func TestGoNilFunc(t *testing.T) {
 	}
 	if r := g.Stop(nil, 0); len(r.Tasks) != 0 {
 		t.Errorf("a nil func was recorded as a task: %v", r.Tasks)
+	}
+}
+
+// TestGoexitIsAFailure: a task that ends with runtime.Goexit neither
+// returned nor panicked; it must fail like one that did, cancelling its
+// siblings, not pass for a clean return.
+func TestGoexitIsAFailure(t *testing.T) {
+	var failed atomic.Value
+	g := tasks.New(context.Background(), func(name string, err error) { failed.Store(name) })
+	sibling := make(chan error, 1)
+	g.Go("sibling", func(ctx context.Context) error {
+		<-ctx.Done()
+		sibling <- context.Cause(ctx)
+		return nil
+	})
+	g.Go("quitter", func(context.Context) error {
+		runtime.Goexit()
+		return nil
+	})
+	r := g.Wait()
+	if got := failed.Load(); got != "quitter" {
+		t.Errorf("onFail got %v, want quitter", got)
+	}
+	if err := <-sibling; !errors.Is(err, tasks.ErrGoexit) {
+		t.Errorf("sibling's cause = %v, want one matching ErrGoexit", err)
+	}
+	got := r.Tasks[1]
+	if !got.Failed || !errors.Is(got.Err, tasks.ErrGoexit) || !strings.Contains(got.Err.Error(), `"quitter"`) {
+		t.Errorf("quitter's result = %+v, want a failure matching ErrGoexit naming it", got)
 	}
 }

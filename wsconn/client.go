@@ -116,13 +116,13 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("wsconn: lifecycle: %w", err)
 	}
 	// New before Start: hooks and tasks refer to c.m from their first run.
-	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: c.observe})
+	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: c.observe, Env: c})
 	// Registered before Start, so that enterClosed, which unregisters it,
 	// sees it: a lifetime already over closes the client at once.
 	if lt := cfg.lifetime; lt != nil {
 		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })
 	}
-	c.m.Start(context.WithValue(context.Background(), clientKey{}, c))
+	c.m.Start(context.Background())
 	if cfg.noWait {
 		return c, nil
 	}
@@ -139,14 +139,14 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 }
 
 // lifecycle is the definition every client runs: built once, shared, with
-// tasks and hooks that find their client in the context the machine hands
-// them. One definition per client would cost memory per connection.
+// tasks and hooks that find their client in the machine's environment. One
+// definition per client would cost memory per connection.
 var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.Event], error) {
 	task := func(f func(*Client, context.Context, emitFn) error) fsm.Task[connfsm.Event] {
-		return func(ctx context.Context, emit emitFn) error { return f(clientOf(ctx), ctx, emit) }
+		return func(ctx context.Context, env any, emit emitFn) error { return f(env.(*Client), ctx, emit) }
 	}
 	hook := func(f func(*Client, context.Context, step)) fsm.Hook[connfsm.State, connfsm.Event] {
-		return func(ctx context.Context, t step) { f(clientOf(ctx), ctx, t) }
+		return func(ctx context.Context, t step) { f(t.Env.(*Client), ctx, t) }
 	}
 	return connfsm.NewBuilder(connfsm.Tasks{
 		Dial:      task((*Client).dialTask),
@@ -213,10 +213,6 @@ func (r *rawConn) get() net.Conn {
 	defer r.mu.Unlock()
 	return r.conn
 }
-
-type clientKey struct{}
-
-func clientOf(ctx context.Context) *Client { return ctx.Value(clientKey{}).(*Client) }
 
 // canceled returns an already-cancelled context carrying ctx's values, so
 // Close aborts at once instead of waiting for the close handshake.

@@ -1,0 +1,554 @@
+package fsm
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Build validates the definition and returns it, or a *BuildError listing
+// every problem by name: unknown, duplicate or clashing names; children of
+// unknown states, states with two parents, cycles; (leaf, event) pairs no
+// rule applies to and pairs declared twice at one state; rules without a
+// needed reason or outcome; leaves unreachable from the initial state; and
+// hooks, tasks, failure events, actions and timeouts that refer to what
+// does not exist.
+func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
+	v := &validator[S, E]{b: b, d: &Definition[S, E]{
+		stateIdx: make(map[S]int, len(b.states)),
+		eventIdx: make(map[E]int, len(b.events)),
+	}}
+	initialOK := v.names()
+	v.hierarchy()
+	v.finals()
+	v.rules()
+	v.resolve()
+	v.hooks()
+	v.tasks()
+	v.failures()
+	v.actions()
+	v.timeouts()
+	if initialOK {
+		v.reachable()
+	}
+	v.emitScopes()
+	v.plainEntries()
+	if len(v.problems) > 0 {
+		return nil, &BuildError{Problems: v.problems}
+	}
+	return v.d, nil
+}
+
+// validator builds a Definition from a Builder, one concern per method,
+// collecting the problems it finds.
+type validator[S, E comparable] struct {
+	b        *Builder[S, E]
+	d        *Definition[S, E]
+	problems []string
+}
+
+func (v *validator[S, E]) add(format string, args ...any) {
+	v.problems = append(v.problems, fmt.Sprintf(format, args...))
+}
+
+// names indexes the states and events and finds the initial state. A
+// duplicate is reported once and otherwise ignored, so that it does not
+// also show up as undeclared pairs and an unreachable state.
+func (v *validator[S, E]) names() (initialOK bool) {
+	d := v.d
+	if len(v.b.states) == 0 {
+		v.add("no states declared")
+	}
+	if len(v.b.events) == 0 {
+		v.add("no events declared")
+	}
+	seen := map[string]bool{}
+	for _, s := range v.b.states {
+		name := fmt.Sprint(s)
+		if _, dup := d.stateIdx[s]; dup {
+			v.add("state %s declared twice", name)
+			continue
+		}
+		if seen[name] {
+			v.add("two states are named %s", name)
+		}
+		seen[name] = true
+		d.stateIdx[s] = len(d.states)
+		d.states = append(d.states, s)
+		d.stateNames = append(d.stateNames, name)
+	}
+	seen = map[string]bool{}
+	for _, e := range v.b.events {
+		name := fmt.Sprint(e)
+		if _, dup := d.eventIdx[e]; dup {
+			v.add("event %s declared twice", name)
+			continue
+		}
+		if seen[name] {
+			v.add("two events are named %s", name)
+		}
+		seen[name] = true
+		d.eventIdx[e] = len(d.events)
+		d.events = append(d.events, e)
+		d.eventNames = append(d.eventNames, name)
+	}
+	init, ok := d.stateIdx[v.b.initial]
+	if !ok && len(d.states) > 0 {
+		v.add("initial state %v is not declared", v.b.initial)
+	}
+	d.initial = init
+	return ok
+}
+
+// hierarchy links children to parents, breaks cycles after reporting them,
+// and works out depths and initial leaves.
+func (v *validator[S, E]) hierarchy() {
+	d := v.d
+	d.tree = make([]node, len(d.states))
+	for i := range d.tree {
+		d.tree[i].parent = -1
+	}
+	declared := map[int]bool{}
+	for _, c := range v.b.children {
+		pi, ok := d.stateIdx[c.parent]
+		switch {
+		case !ok:
+			v.add("children of unknown state %v", c.parent)
+			continue
+		case declared[pi]:
+			v.add("children of %v declared twice", c.parent)
+			continue
+		case len(c.kids) == 0:
+			v.add("Children(%v) lists no children", c.parent)
+			continue
+		}
+		declared[pi] = true
+		d.nested = true
+		for _, k := range c.kids {
+			ki, ok := d.stateIdx[k]
+			switch {
+			case !ok:
+				v.add("child %v of %v: unknown state", k, c.parent)
+			case ki == pi:
+				v.add("state %v cannot be its own child", k)
+			case d.tree[ki].parent >= 0:
+				v.add("state %v has two parents: %s and %v", k, d.stateNames[d.tree[ki].parent], c.parent)
+			default:
+				d.tree[ki].parent = pi
+				d.tree[pi].children = append(d.tree[pi].children, ki)
+			}
+		}
+	}
+	v.breakCycles()
+	for si := range d.tree {
+		depth := 0
+		for p := d.tree[si].parent; p >= 0; p = d.tree[p].parent {
+			depth++
+		}
+		d.tree[si].depth = depth
+		d.levels = max(d.levels, depth+1)
+		leaf := si
+		for len(d.tree[leaf].children) > 0 {
+			leaf = d.tree[leaf].children[0]
+		}
+		d.tree[si].leaf = leaf
+	}
+	if len(d.states) > 0 {
+		for s := d.tree[d.initial].leaf; s >= 0; s = d.tree[s].parent {
+			d.start = append([]int32{int32(s)}, d.start...)
+			d.startStates = append([]S{d.states[s]}, d.startStates...)
+		}
+	}
+}
+
+// breakCycles reports every cycle of parent links once and cuts it, so
+// that the checks after it can walk up the tree.
+func (v *validator[S, E]) breakCycles() {
+	d := v.d
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	mark := make([]int, len(d.tree))
+	for si := range d.tree {
+		var path []int
+		s := si
+		for s >= 0 && mark[s] == unvisited {
+			mark[s] = onPath
+			path = append(path, s)
+			s = d.tree[s].parent
+		}
+		if s >= 0 && mark[s] == onPath { // the walk came back to itself
+			var names []string
+			start := 0
+			for path[start] != s {
+				start++
+			}
+			for _, c := range path[start:] {
+				names = append(names, d.stateNames[c])
+			}
+			v.add("cycle of parents: %s → %s", strings.Join(names, " → "), d.stateNames[s])
+			// Cut the link from the cycle's first state to its parent.
+			p := d.tree[s].parent
+			d.tree[s].parent = -1
+			kids := d.tree[p].children
+			for i, k := range kids {
+				if k == s {
+					d.tree[p].children = append(kids[:i:i], kids[i+1:]...)
+					break
+				}
+			}
+		}
+		for _, c := range path {
+			mark[c] = done
+		}
+	}
+}
+
+// finals marks the final states, which must be leaves.
+func (v *validator[S, E]) finals() {
+	d := v.d
+	for _, s := range v.b.finals {
+		si, ok := d.stateIdx[s]
+		switch {
+		case !ok:
+			v.add("final state %v is not declared", s)
+		case len(d.tree[si].children) > 0:
+			v.add("final state %v has children: a final state is a leaf", s)
+		default:
+			d.tree[si].final = true
+		}
+	}
+}
+
+// rules records each declared rule at its state.
+func (v *validator[S, E]) rules() {
+	d := v.d
+	nE := len(d.events)
+	d.decl = make([]decl[S, E], len(d.states)*nE)
+	for _, r := range v.b.rules {
+		si, okS := d.stateIdx[r.From]
+		ei, okE := d.eventIdx[r.On]
+		if !okS {
+			v.add("rule %v × %v: unknown state %v", r.From, r.On, r.From)
+		}
+		if !okE {
+			v.add("rule %v × %v: unknown event %v", r.From, r.On, r.On)
+		}
+		x := decl[S, E]{kind: r.Then.Kind, reason: r.Reason}
+		valid := true
+		switch r.Then.Kind {
+		case KindTransition:
+			if x.to, valid = d.stateIdx[r.Then.To]; !valid {
+				v.add("rule %v × %v: unknown target state %v", r.From, r.On, r.Then.To)
+			}
+		case KindChoice:
+			valid = v.choice(r, &x)
+			v.d.hooked = true // a choice's function is user code
+		case KindIgnore, KindReject:
+			if strings.TrimSpace(r.Reason) == "" {
+				v.add("rule %v × %v: %v needs a reason", r.From, r.On, r.Then.Kind)
+			}
+		default:
+			v.add("rule %v × %v: no outcome (use To, Ignore, Reject or Choice)", r.From, r.On)
+			valid = false
+		}
+		if !okS || !okE {
+			continue
+		}
+		if d.tree[si].final {
+			v.add("rule %v × %v: %v is final: no event is processed in it", r.From, r.On, r.From)
+			continue
+		}
+		c := &d.decl[si*nE+ei]
+		if c.kind != 0 {
+			v.add("rule %v × %v declared twice", r.From, r.On)
+			continue
+		}
+		if !valid {
+			// Declared, if wrongly: reported above, not again as undeclared.
+			c.kind = kindInvalid
+			continue
+		}
+		*c = x
+	}
+}
+
+// choice checks a Choice outcome and resolves its targets into x.
+func (v *validator[S, E]) choice(r Rule[S, E], x *decl[S, E]) bool {
+	ch := r.Then.Choice
+	if ch == nil || ch.Pick == nil {
+		v.add("rule %v × %v: choice has no function", r.From, r.On)
+		return false
+	}
+	if len(ch.Targets) == 0 {
+		v.add("rule %v × %v: choice declares no targets", r.From, r.On)
+		return false
+	}
+	valid := true
+	seen := map[int]bool{}
+	for _, t := range ch.Targets {
+		ti, ok := v.d.stateIdx[t]
+		switch {
+		case !ok:
+			v.add("rule %v × %v: unknown choice target %v", r.From, r.On, t)
+			valid = false
+		case seen[ti]:
+			v.add("rule %v × %v: choice target %v listed twice", r.From, r.On, t)
+			valid = false
+		default:
+			seen[ti] = true
+			x.targets = append(x.targets, ti)
+		}
+	}
+	x.choice = ch
+	return valid
+}
+
+// actions attaches each action to its declared transition or choice.
+func (v *validator[S, E]) actions() {
+	d := v.d
+	nE := len(d.events)
+	for _, a := range v.b.actions {
+		si, okS := d.stateIdx[a.from]
+		ei, okE := d.eventIdx[a.on]
+		switch {
+		case !okS || !okE:
+			v.add("action for %v × %v: unknown state or event", a.from, a.on)
+		case a.fn == nil:
+			v.add("action for %v × %v is nil", a.from, a.on)
+		case d.decl[si*nE+ei].kind != KindTransition && d.decl[si*nE+ei].kind != KindChoice:
+			v.add("action for %v × %v: the pair is not a transition", a.from, a.on)
+		case d.decl[si*nE+ei].action != nil:
+			v.add("action for %v × %v declared twice", a.from, a.on)
+		default:
+			d.decl[si*nE+ei].action = a.fn
+			d.hooked = true
+			// The cells resolved to this rule carry the action too.
+			for s := range d.states {
+				if c := &d.cells[s*nE+ei]; c.kind != 0 && c.at == si {
+					c.action = a.fn
+				}
+			}
+		}
+	}
+}
+
+// resolve finds, for every state and event, the rule that applies: the
+// state's own or its nearest ancestor's. Every leaf that is not final must
+// have one for every event.
+func (v *validator[S, E]) resolve() {
+	d := v.d
+	nE := len(d.events)
+	d.cells = make([]cell[S, E], len(d.states)*nE)
+	for si := range d.states {
+		leaf := len(d.tree[si].children) == 0
+		for ei := range d.events {
+			at := -1
+			for s := si; s >= 0; s = d.tree[s].parent {
+				if d.decl[s*nE+ei].kind != 0 {
+					at = s
+					break
+				}
+			}
+			switch {
+			case at < 0:
+				if leaf && !d.tree[si].final {
+					v.undeclared(si, ei)
+				}
+			case d.decl[at*nE+ei].kind != kindInvalid:
+				d.cells[si*nE+ei] = d.resolved(si, at, ei)
+			}
+		}
+	}
+}
+
+func (v *validator[S, E]) undeclared(si, ei int) {
+	d := v.d
+	if d.tree[si].parent < 0 {
+		v.add("undeclared: %s × %s", d.stateNames[si], d.eventNames[ei])
+		return
+	}
+	var up []string
+	for p := d.tree[si].parent; p >= 0; p = d.tree[p].parent {
+		up = append(up, d.stateNames[p])
+	}
+	v.add("undeclared: %s × %s (no rule in %s or its ancestors %s)",
+		d.stateNames[si], d.eventNames[ei], d.stateNames[si], strings.Join(up, ", "))
+}
+
+// hooks attaches enter and exit hooks to their states.
+func (v *validator[S, E]) hooks() {
+	d := v.d
+	d.per = make([]stateDef[S, E], len(d.states))
+	for _, h := range v.b.hooks {
+		si, ok := d.stateIdx[h.state]
+		kind := "exit"
+		if h.enter {
+			kind = "enter"
+		}
+		switch {
+		case !ok:
+			v.add("%s hook for unknown state %v", kind, h.state)
+		case h.fn == nil:
+			v.add("%s hook for %v is nil", kind, h.state)
+		case h.enter:
+			d.per[si].enter = append(d.per[si].enter, h.fn)
+			d.hooked = true
+		default:
+			d.per[si].exit = append([]Hook[S, E]{h.fn}, d.per[si].exit...)
+			d.hooked = true
+		}
+	}
+}
+
+// tasks attaches tasks to their states and marks the states whose entries
+// need a scope: those with tasks and their ancestors, whose contexts the
+// tasks' contexts derive from.
+func (v *validator[S, E]) tasks() {
+	d := v.d
+	for _, t := range v.b.tasks {
+		si, ok := d.stateIdx[t.state]
+		switch {
+		case !ok:
+			v.add("task %q for unknown state %v", t.name, t.state)
+		case t.name == "":
+			v.add("task of %v has no name", t.state)
+		case t.fn == nil:
+			v.add("task %q of %v is nil", t.name, t.state)
+		case d.tree[si].final:
+			v.add("task %q of %v: %v is final: nothing runs in it", t.name, t.state, t.state)
+		default:
+			for _, other := range d.per[si].tasks {
+				if other.name == t.name {
+					v.add("task %q of %v declared twice", t.name, t.state)
+				}
+			}
+			d.per[si].tasks = append(d.per[si].tasks, taskDef[E]{name: t.name, fn: t.fn})
+			for s := si; s >= 0; s = d.tree[s].parent {
+				d.tree[s].scoped = true
+			}
+		}
+	}
+}
+
+// failures records each state's failure event and resolves the inherited
+// ones.
+func (v *validator[S, E]) failures() {
+	d := v.d
+	own := make([]int, len(d.states))
+	for i := range own {
+		own[i] = -1
+	}
+	for _, f := range v.b.fails {
+		si, okS := d.stateIdx[f.state]
+		ei, okE := d.eventIdx[f.event]
+		switch {
+		case !okS:
+			v.add("failure event for unknown state %v", f.state)
+		case !okE:
+			v.add("failure event of %v: unknown event %v", f.state, f.event)
+		case own[si] >= 0:
+			v.add("failure event of %v declared twice", f.state)
+		default:
+			own[si] = ei
+		}
+	}
+	for si := range d.per {
+		d.per[si].fail, d.per[si].failAt = -1, -1
+		for s := si; s >= 0; s = d.tree[s].parent {
+			if own[s] >= 0 {
+				d.per[si].fail, d.per[si].failAt = own[s], s
+				break
+			}
+		}
+	}
+}
+
+// timeouts attaches state timeouts to their states.
+func (v *validator[S, E]) timeouts() {
+	d := v.d
+	for _, t := range v.b.timeouts {
+		si, okS := d.stateIdx[t.state]
+		ei, okE := d.eventIdx[t.event]
+		switch {
+		case !okS:
+			v.add("timeout for unknown state %v", t.state)
+		case !okE:
+			v.add("timeout of %v: unknown event %v", t.state, t.event)
+		case d.tree[si].final:
+			v.add("timeout of %v: %v is final: nothing fires in it", t.state, t.state)
+		case t.fn == nil && t.after <= 0:
+			v.add("timeout of %v on %v: duration %v must be positive", t.state, t.event, t.after)
+		default:
+			d.per[si].timeouts = append(d.per[si].timeouts, timeoutDef{after: t.after, fn: t.fn, event: ei})
+			d.hooked = d.hooked || t.fn != nil // a duration function is user code
+		}
+	}
+}
+
+// reachable reports the leaves no sequence of declared transitions leads
+// to from the initial state.
+func (v *validator[S, E]) reachable() {
+	d := v.d
+	nE := len(d.events)
+	seen := make([]bool, len(d.states))
+	first := d.tree[d.initial].leaf
+	seen[first] = true
+	work := []int{first}
+	visit := func(leaf int) {
+		if !seen[leaf] {
+			seen[leaf] = true
+			work = append(work, leaf)
+		}
+	}
+	for len(work) > 0 {
+		s := work[len(work)-1]
+		work = work[:len(work)-1]
+		for ei := range nE {
+			c := &d.cells[s*nE+ei]
+			switch c.kind {
+			case KindTransition:
+				visit(c.plan.leaf)
+			case KindChoice:
+				for _, b := range c.branches {
+					visit(b.leaf)
+				}
+			}
+		}
+	}
+	for si, ok := range seen {
+		if !ok && len(d.tree[si].children) == 0 {
+			v.add("state %s is unreachable from %s", d.stateNames[si], d.stateNames[d.initial])
+		}
+	}
+}
+
+// plainEntries marks the plans whose entry only sets the configuration, so
+// a step can skip entering level by level.
+func (v *validator[S, E]) plainEntries() {
+	d := v.d
+	if d.per == nil || d.cells == nil {
+		return
+	}
+	plain := func(p *plan[S]) {
+		p.plain, p.hooksOnly = true, true
+		for _, s := range p.enters {
+			x := &d.per[s]
+			if len(x.timeouts) > 0 || d.tree[s].scoped || d.tree[s].final {
+				p.plain, p.hooksOnly = false, false
+			}
+			if len(x.enter) > 0 {
+				p.plain = false
+			}
+		}
+		p.hooksOnly = p.hooksOnly && !p.plain && len(p.enters) == 1
+	}
+	for i := range d.cells {
+		c := &d.cells[i]
+		plain(&c.plan)
+		for j := range c.branches {
+			plain(&c.branches[j])
+		}
+	}
+}

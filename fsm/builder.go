@@ -1,0 +1,158 @@
+package fsm
+
+import "time"
+
+// Builder collects a definition. Its methods record problems instead of
+// failing; Build reports them all at once.
+type Builder[S, E comparable] struct {
+	initial  S
+	states   []S
+	events   []E
+	children []childDecl[S]
+	finals   []S
+	rules    []Rule[S, E]
+	hooks    []hookDecl[S, E]
+	tasks    []taskDecl[S, E]
+	fails    []failDecl[S, E]
+	actions  []actionDecl[S, E]
+	timeouts []timeoutDecl[S, E]
+}
+
+type childDecl[S comparable] struct {
+	parent S
+	kids   []S
+}
+
+type hookDecl[S, E comparable] struct {
+	state S
+	enter bool
+	fn    Hook[S, E]
+}
+
+type taskDecl[S, E comparable] struct {
+	state S
+	name  string
+	fn    Task[E]
+}
+
+type failDecl[S, E comparable] struct {
+	state S
+	event E
+}
+
+type actionDecl[S, E comparable] struct {
+	from S
+	on   E
+	fn   Hook[S, E]
+}
+
+type timeoutDecl[S, E comparable] struct {
+	state S
+	after time.Duration
+	fn    func(env any) time.Duration
+	event E
+}
+
+// NewBuilder starts a definition whose machines begin in initial (entered
+// down to its initial leaf if it is composite).
+func NewBuilder[S, E comparable](initial S) *Builder[S, E] {
+	return &Builder[S, E]{initial: initial}
+}
+
+// States declares the states, in the order diagrams show them.
+func (b *Builder[S, E]) States(states ...S) *Builder[S, E] {
+	b.states = append(b.states, states...)
+	return b
+}
+
+// Events declares the events, in the order the matrix shows them.
+func (b *Builder[S, E]) Events(events ...E) *Builder[S, E] {
+	b.events = append(b.events, events...)
+	return b
+}
+
+// Children makes children substates of parent, which becomes a composite
+// state: while one of them is active, parent is active too. The first child
+// is parent's initial child, entered when a transition targets parent.
+// Every state has at most one parent; the states without one are the
+// top-level states.
+func (b *Builder[S, E]) Children(parent S, children ...S) *Builder[S, E] {
+	b.children = append(b.children, childDecl[S]{parent: parent, kids: append([]S(nil), children...)})
+	return b
+}
+
+// Final declares leaf states that stop the machine when entered: their
+// enter hooks run, then the machine stops as if Stop had been called, so no
+// hook has to call Stop. A final state has no tasks, no children and no
+// rules of its own: no event is ever processed in it.
+func (b *Builder[S, E]) Final(states ...S) *Builder[S, E] {
+	b.finals = append(b.finals, states...)
+	return b
+}
+
+// Rules declares cells of the transition table. For every leaf and every
+// event exactly one rule must apply: the leaf's own, or else the nearest
+// ancestor's. A state may not declare two rules for one event.
+func (b *Builder[S, E]) Rules(rules ...Rule[S, E]) *Builder[S, E] {
+	b.rules = append(b.rules, rules...)
+	return b
+}
+
+// OnEnter adds a hook run when state is entered, after the machine's
+// configuration is set and before the state's tasks start (and so before
+// its children are entered). Enter hooks run in declaration order.
+func (b *Builder[S, E]) OnEnter(state S, fn Hook[S, E]) *Builder[S, E] {
+	b.hooks = append(b.hooks, hookDecl[S, E]{state: state, enter: true, fn: fn})
+	return b
+}
+
+// OnExit adds a hook run when state is left, after the tasks of every
+// state being left have been joined and the exit hooks of its descendants
+// have run. Exit hooks run in reverse declaration order.
+func (b *Builder[S, E]) OnExit(state S, fn Hook[S, E]) *Builder[S, E] {
+	b.hooks = append(b.hooks, hookDecl[S, E]{state: state, fn: fn})
+	return b
+}
+
+// Task adds a named task to state. It runs while state is active, whichever
+// of its descendants is the leaf. Tasks start in declaration order.
+func (b *Builder[S, E]) Task(state S, name string, fn Task[E]) *Builder[S, E] {
+	b.tasks = append(b.tasks, taskDecl[S, E]{state: state, name: name, fn: fn})
+	return b
+}
+
+// FailureEvent declares the event fired, with the error as payload, when a
+// task of state or of one of its descendants without a failure event of
+// its own fails. state is the failure's scope: the tasks of state and of
+// all its descendants are cancelled at once, before the event is
+// processed. Without a failure event anywhere up the tree, a failing task
+// cancels its siblings only and is reported; the machine stays where it is.
+func (b *Builder[S, E]) FailureEvent(state S, event E) *Builder[S, E] {
+	b.fails = append(b.fails, failDecl[S, E]{state: state, event: event})
+	return b
+}
+
+// Action sets the action of the transition declared for (from, on). It runs
+// after the exit hooks and before the configuration changes.
+func (b *Builder[S, E]) Action(from S, on E, fn Hook[S, E]) *Builder[S, E] {
+	b.actions = append(b.actions, actionDecl[S, E]{from: from, on: on, fn: fn})
+	return b
+}
+
+// Timeout fires event once state has been active for d, as gen_statem's
+// state_timeout does: leaving state first cancels it, and a timeout of an
+// entry that is over is stale. A timeout is a timer, not a task: no
+// goroutine waits for it. The event is resolved like any other, from the
+// leaf active when it fires.
+func (b *Builder[S, E]) Timeout(state S, d time.Duration, event E) *Builder[S, E] {
+	b.timeouts = append(b.timeouts, timeoutDecl[S, E]{state: state, after: d, event: event})
+	return b
+}
+
+// TimeoutFunc is Timeout with a duration computed on every entry into
+// state from the machine's environment (Config.Env); a result of zero or
+// less arms no timer for that entry.
+func (b *Builder[S, E]) TimeoutFunc(state S, d func(env any) time.Duration, event E) *Builder[S, E] {
+	b.timeouts = append(b.timeouts, timeoutDecl[S, E]{state: state, fn: d, event: event})
+	return b
+}

@@ -1,0 +1,107 @@
+// Package fsmvet is a static analyzer that finds the rule tables of
+// package fsm built from constant states and events, and reports each
+// (state, event) pair a table misses or declares twice, before the
+// program runs. fsm.Builder.Build finds the same problems at run time;
+// fsmvet moves them to the line of the table.
+//
+// Run it through go vet:
+//
+//	go install github.com/connfsm/connfsm/fsm/fsmvet/cmd/fsmvet@latest
+//	go vet -vettool=$(command -v fsmvet) ./...
+//
+// It reports, for example:
+//
+//	transitions.go:66:19: rule table misses Alive × Lost
+//	transitions.go:95:2: duplicate rule Closing × GaveUp (first at line 94)
+//
+// A missing pair is reported at the table (its slice literal, or its first
+// Rules call); a duplicate at the row that repeats the pair.
+//
+// # Tables
+//
+// A table is one of:
+//
+//   - a []fsm.Rule[S, E] composite literal, with keyed (From, On, Then,
+//     Reason) or positional rows;
+//   - a slice literal of a local row type whose first two fields have
+//     types S and E, passed to a function that returns []fsm.Rule[S, E]
+//     (the rows(...) pattern of the lifecycle's transitions.go);
+//   - every Rules call on one *fsm.Builder[S, E], taken together: rule
+//     literals as arguments, or one of the two literals above spread with
+//     "...". A builder is followed from its fsm.NewBuilder call along
+//     method chains and through local variables.
+//
+// A literal is checked as a whole table on its own, unless it is spread
+// straight into a Rules call of a builder fsmvet follows: then it is part
+// of that builder's table.
+//
+// # States and events
+//
+// A table of a builder whose States (Events) calls have only constant
+// arguments must cover exactly those states (events). Any other table
+// must cover every constant of the named type S (E) declared at package
+// level in the type's own package, one per distinct value (a second name
+// for a value is the same state); for a type declared in another package,
+// its exported constants, the only ones a table can name. A constant
+// whose name starts with "_", or is a count such as numStates or
+// NumEvents ("num" or "Num" and an upper-case letter), is not a member.
+//
+// # Nested states
+//
+// Calls (*fsm.Builder[S, E]).Children(parent, children...) with constant
+// arguments, anywhere in the package being analyzed, give the nesting of
+// the state type S. A state with children is composite; the others are
+// leaves. A table must resolve every (leaf, event) pair: a rule for the
+// leaf, or for its nearest ancestor that has one (a child's rule
+// overrides its parent's). A composite state needs no rule of its own
+// for an event all its leaves resolve. Two rules for one (state, event)
+// pair are a duplicate at any level. Without Children calls the machine is
+// flat: every state is a leaf.
+//
+// Final states, from (*fsm.Builder[S, E]).Final calls with constant
+// arguments in the package, need no rules: no event is processed in them.
+// A rule for one is reported, as Build would refuse it:
+//
+//	rule Gone × In is for a final state: no event is processed in it
+//
+// # What it cannot see
+//
+// fsmvet reads source, not running programs. It skips, without a report:
+//
+//   - tables built at run time: rules appended in a loop, returned by a
+//     function (other than the row conversion above), or read from a
+//     variable, as in Rules(table...) (the literal that initialises table
+//     is checked where it is written);
+//   - a table with any row whose state or event is not a constant (a
+//     variable, a function result, an omitted From or On), or any row that
+//     is not a literal (rule(A, Go) is a call): the whole table is skipped,
+//     not just that row;
+//   - the Rules calls of a builder that escapes the function that made it
+//     (returned, passed to a function, stored in a field or a package-level
+//     variable) or that it did not make (a parameter, another function's
+//     result): more rules may be added where fsmvet does not look. A
+//     literal spread into such a call is still checked on its own;
+//   - every table of a state type whose Children or Final calls have a
+//     non-constant argument (children...): its leaves are unknown;
+//   - tables in _test.go files: tests build partial and broken tables on
+//     purpose, to test the engine's own checks.
+//
+// It also cannot see a hierarchy or final states declared in another
+// package than the table: there the composite states count as leaves, and
+// their children and the final states are reported as missing pairs. Nor
+// does it know which constants a definition leaves out when its States
+// or Events are not constant arguments: it then counts them all.
+//
+// A table that is partial on purpose (a patch merged into another table)
+// opts out with a comment on its first line or the line above:
+//
+//	//fsmvet:ignore
+//	var patch = []fsm.Rule[State, Event]{...}
+//
+// # Dependencies
+//
+// fsmvet is a module of its own, github.com/connfsm/connfsm/fsm/fsmvet,
+// so that golang.org/x/tools, which it needs, is no requirement of
+// github.com/connfsm/connfsm: importers of the library never download it.
+// In the root module, "GOWORK=off go mod graph" lists no golang.org/x/tools.
+package fsmvet

@@ -1,0 +1,133 @@
+package fsm
+
+// This file works out, once per definition, what every step exits and
+// enters, so that a machine's step only walks precomputed slices.
+
+// resolved returns the cell for the rule declared at state at for event ei,
+// as it applies when si (at or a descendant of at) is active.
+func (d *Definition[S, E]) resolved(si, at, ei int) cell[S, E] {
+	x := &d.decl[at*len(d.events)+ei]
+	c := cell[S, E]{kind: x.kind, at: at, reason: x.reason, action: x.action}
+	switch x.kind {
+	case KindTransition:
+		c.plan = d.plan(si, at, x.to, ei)
+	case KindChoice:
+		c.choice = x.choice
+		for _, t := range x.targets {
+			c.branches = append(c.branches, d.plan(si, at, t, ei))
+		}
+	case KindReject:
+		c.rejected = &RejectedError{State: d.stateNames[si], Event: d.eventNames[ei], Reason: x.reason}
+	}
+	return c
+}
+
+// plan works out the transition declared at state at to target to, taken
+// while active (at or a descendant of at) is active. Transitions are
+// external, as in SCXML: the domain A is the nearest proper ancestor of at
+// that is also a proper ancestor of to (or the root), every active state
+// below A is exited, innermost first, and every state from below A down to
+// to, and then to's initial descendants, is entered, outermost first. So a
+// self-transition exits and re-enters its state, a transition to a
+// descendant exits and re-enters the declaring state, and one to an
+// ancestor exits and re-enters that ancestor.
+func (d *Definition[S, E]) plan(active, at, to, ei int) plan[S] {
+	dom := d.tree[at].parent
+	for dom >= 0 && (dom == to || !d.ancestorOrSelf(dom, to)) {
+		dom = d.tree[dom].parent
+	}
+	p := plan[S]{to: to, leaf: d.tree[to].leaf}
+	for s := active; s != dom; s = d.tree[s].parent {
+		p.exits = append(p.exits, exit{si: s, cause: &ExitError{State: d.stateNames[s], Event: d.eventNames[ei]}})
+	}
+	for s := p.leaf; s != dom; s = d.tree[s].parent {
+		p.enters = append(p.enters, int32(s))
+	}
+	for i, j := 0, len(p.enters)-1; i < j; i, j = i+1, j-1 {
+		p.enters[i], p.enters[j] = p.enters[j], p.enters[i]
+	}
+	for _, x := range p.exits {
+		p.exited = append(p.exited, Level[S]{State: d.states[x.si]})
+	}
+	for _, s := range p.enters {
+		p.entered = append(p.entered, d.states[s])
+	}
+	return p
+}
+
+// emitScopes works out, for every state and event, the outermost state a
+// task of the state surely leaves when it emits the event: exited by the
+// rule that applies whichever leaf below the state is active. Emit cancels
+// that state's tasks (and so its descendants') before it queues the event,
+// so none of them takes another step with a live context.
+func (v *validator[S, E]) emitScopes() {
+	d := v.d
+	nE := len(d.events)
+	d.emitExit = make([]int32, len(d.states)*nE)
+	d.emitCause = make([]*ExitError, len(d.states)*nE)
+	leaves := make([][]int, len(d.states)) // the non-final leaves below each state
+	for si := range d.states {
+		if len(d.tree[si].children) > 0 || d.tree[si].final {
+			continue
+		}
+		for s := si; s >= 0; s = d.tree[s].parent {
+			leaves[s] = append(leaves[s], si)
+		}
+	}
+	for si := range d.states {
+		for ei := range nE {
+			y := d.surelyLeft(si, ei, leaves[si])
+			d.emitExit[si*nE+ei] = int32(y)
+			if y >= 0 {
+				d.emitCause[si*nE+ei] = &ExitError{State: d.stateNames[y], Event: d.eventNames[ei]}
+			}
+		}
+	}
+}
+
+// surelyLeft returns the outermost ancestor-or-self of si that every rule
+// for ei applying to one of leaves exits, or -1.
+func (d *Definition[S, E]) surelyLeft(si, ei int, leaves []int) int {
+	if len(leaves) == 0 {
+		return -1
+	}
+	nE := len(d.events)
+	out, outDepth := -1, -1
+	// outermost returns the outermost state p exits if it exits si, else -1.
+	outermost := func(p plan[S]) int {
+		for _, x := range p.exits {
+			if x.si == si {
+				return p.exits[len(p.exits)-1].si
+			}
+		}
+		return -1
+	}
+	consider := func(p plan[S]) bool {
+		o := outermost(p)
+		if o < 0 {
+			return false
+		}
+		if dep := d.tree[o].depth; out < 0 || dep > outDepth {
+			out, outDepth = o, dep
+		}
+		return true
+	}
+	for _, l := range leaves {
+		c := &d.cells[l*nE+ei]
+		switch c.kind {
+		case KindTransition:
+			if !consider(c.plan) {
+				return -1
+			}
+		case KindChoice:
+			for _, b := range c.branches {
+				if !consider(b) {
+					return -1
+				}
+			}
+		default:
+			return -1
+		}
+	}
+	return out
+}

@@ -1,0 +1,164 @@
+package fsm
+
+import (
+	"context"
+	"fmt"
+)
+
+// Kind says what a declared (state, event) pair does.
+type Kind uint8
+
+const (
+	// KindTransition leaves the state for the outcome's target.
+	KindTransition Kind = iota + 1
+	// KindIgnore drops the event: it is stale or harmless in this state.
+	KindIgnore
+	// KindReject drops the event and reports an error: it cannot happen in
+	// this state unless there is a bug.
+	KindReject
+	// KindChoice leaves the state for a target its function picks, at the
+	// time of the step, from a declared set.
+	KindChoice
+
+	kindInvalid Kind = 255 // a rule with a reported problem; never in a built Definition
+)
+
+// String returns "transition", "ignore", "reject" or "choice".
+func (k Kind) String() string {
+	switch k {
+	case KindTransition:
+		return "transition"
+	case KindIgnore:
+		return "ignore"
+	case KindReject:
+		return "reject"
+	case KindChoice:
+		return "choice"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Outcome is what a (state, event) pair does: made with To, Ignore, Reject
+// or Choice. Outcomes are comparable with ==: two Choice outcomes are equal
+// only if they share their ChoiceRule.
+type Outcome[S comparable] struct {
+	Kind Kind
+	To   S // the target state; the zero value unless Kind is KindTransition
+	// Choice is a Choice outcome's function and targets; nil otherwise.
+	Choice *ChoiceRule[S]
+}
+
+// ChoiceRule is the function and the declared targets of a Choice outcome.
+type ChoiceRule[S comparable] struct {
+	// Pick returns the target; see Choice.
+	Pick func(env, payload any) S
+	// Targets is the finite set Pick may return, in the order diagrams draw
+	// them.
+	Targets []S
+}
+
+// To returns the outcome "transition to target". A composite target is
+// entered down to its initial leaf.
+func To[S comparable](target S) Outcome[S] { return Outcome[S]{Kind: KindTransition, To: target} }
+
+// Ignore returns the outcome "drop the event, it is expected and harmless".
+func Ignore[S comparable]() Outcome[S] { return Outcome[S]{Kind: KindIgnore} }
+
+// Reject returns the outcome "drop the event and report an error".
+func Reject[S comparable]() Outcome[S] { return Outcome[S]{Kind: KindReject} }
+
+// Choice returns the outcome "transition to the target pick returns", a
+// guarded choice among a declared, finite set of targets. pick runs on the
+// machine's goroutine when the event is processed, before anything is
+// exited; it receives the machine's environment (Config.Env) and the
+// event's payload and must not block. Diagrams draw an edge to every
+// target and fsmtest explores every branch. A target pick returns that is
+// not among targets is a rejected step (a *RejectedError matching
+// ErrUndeclaredTarget), never a silent jump; so is a panic in pick.
+func Choice[S comparable](pick func(env, payload any) S, targets ...S) Outcome[S] {
+	return Outcome[S]{Kind: KindChoice, Choice: &ChoiceRule[S]{Pick: pick, Targets: append([]S(nil), targets...)}}
+}
+
+// Targets returns the targets a transition may lead to: To for a
+// transition, the declared set for a choice, nil otherwise.
+func (o Outcome[S]) Targets() []S {
+	switch o.Kind {
+	case KindTransition:
+		return []S{o.To}
+	case KindChoice:
+		if o.Choice != nil {
+			return append([]S(nil), o.Choice.Targets...)
+		}
+	}
+	return nil
+}
+
+// Rule declares one cell of the transition table: in state From (a leaf or
+// a composite state, whose rule its descendants inherit), event On has the
+// outcome Then. Reason says why the cell is what it is; it is required for
+// Ignore and Reject and shown in the transition matrix.
+type Rule[S, E comparable] struct {
+	From   S
+	On     E
+	Then   Outcome[S]
+	Reason string
+}
+
+// Transition is what hooks and actions receive: the step being taken.
+type Transition[S, E comparable] struct {
+	// From is the leaf the machine was in; To the leaf it goes to (the
+	// target's initial leaf when the target is composite). For the initial
+	// entry From and To are the initial leaf.
+	From  S
+	Event E
+	To    S
+	// State is the state whose hook runs: From, To, or one of their
+	// ancestors being exited or entered. For an action it is the state
+	// that declares the rule.
+	State S
+	// Payload is the value fired with the event (a connection, an error).
+	// Hooks and actions of a transition own it: it is not disposed.
+	Payload any
+	// Epoch is the epoch of State's entry: the one being left for exit
+	// hooks and actions, the new one for enter hooks.
+	Epoch uint64
+	// Env is the machine's environment, Config.Env.
+	Env any
+	// Stopping is true for the exit hooks run by Stop (or by the stop that
+	// follows the entry of a final state or a panic); Event and To are then
+	// zero values.
+	Stopping bool
+}
+
+// Hook is an enter hook, an exit hook or a transition action. ctx is the
+// machine's context: calls into the machine made with it (Fire, Stop) are
+// recognised as coming from inside and never wait for the step in progress.
+type Hook[S, E comparable] func(ctx context.Context, t Transition[S, E])
+
+// Emit hands an event, with an optional payload, from a task to its machine.
+// It only enqueues: it never blocks and never runs a transition itself. The
+// event carries the epoch of the task's state entry and is dropped as stale
+// if that entry is over when it is processed.
+type Emit[E comparable] func(event E, payload any)
+
+// Task is the body of a state-scoped task: started when its state is
+// entered, its ctx is cancelled when the state is left (or a task in the
+// same failure scope fails), and the machine waits for it to return before
+// the step that left the state goes on. env is the machine's environment,
+// Config.Env: the owner a task works for, reached without a context lookup.
+// A non-nil error returned while ctx is live fires the failure event of the
+// task's state, or of its nearest ancestor that declares one, with the error
+// as the payload.
+type Task[E comparable] func(ctx context.Context, env any, emit Emit[E]) error
+
+// Disposer is implemented by payloads that own a resource. The machine
+// calls Dispose exactly once on a payload whose event is not consumed by a
+// transition: stale, ignored, rejected, fired after Stop, or still queued
+// when the machine stops.
+type Disposer interface{ Dispose() }
+
+func dispose(payload any) {
+	if d, ok := payload.(Disposer); ok {
+		d.Dispose()
+	}
+}

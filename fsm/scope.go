@@ -1,0 +1,179 @@
+package fsm
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/connfsm/connfsm/tasks"
+)
+
+// This file runs what a state entry owns: its tasks, in a scope whose
+// context derives from its parent's, and its timeouts.
+
+// scope is one state entry's context and tasks. A child's scope derives
+// from its parent's, so cancelling a scope cancels everything below it.
+type scope struct {
+	si     int
+	epoch  uint64
+	ctx    context.Context
+	cancel context.CancelCauseFunc // for a scope without tasks of its own
+	g      *tasks.Group            // nil if the state has no tasks of its own
+	parent *scope
+}
+
+// stop cancels the scope's context, and so its descendants', with cause.
+func (sc *scope) stop(cause error) {
+	if sc.g != nil {
+		sc.g.Cancel(cause)
+	} else {
+		sc.cancel(cause)
+	}
+}
+
+// ancestor returns the scope of state si on sc's chain, sc included.
+func (sc *scope) ancestor(si int) *scope {
+	for s := sc; s != nil; s = s.parent {
+		if s.si == si {
+			return s
+		}
+	}
+	return nil
+}
+
+// newScope makes the scope of the entry lv, under parent (nil at the top),
+// and starts the state's tasks in it.
+func (m *Machine[S, E]) newScope(lv *level, parent *scope) *scope {
+	specs := m.def.per[lv.si].tasks
+	pctx := m.ctx
+	if parent != nil {
+		pctx = parent.ctx
+	}
+	sc := &scope{si: lv.si, epoch: lv.epoch, parent: parent}
+	if len(specs) == 0 {
+		sc.ctx, sc.cancel = context.WithCancelCause(pctx)
+		return sc
+	}
+	sc.g = tasks.New(pctx, func(name string, err error) { m.taskFailed(sc, name, err) })
+	sc.ctx = sc.g.Context()
+	for _, s := range specs {
+		fn, name := s.fn, s.name
+		emit := func(e E, payload any) { m.emit(sc, name, e, payload) }
+		run := func(ctx context.Context) error { return fn(ctx, m.env, emit) }
+		if lv.ext != nil && lv.ext.trace != nil {
+			run = m.traceRegion(lv, name, run)
+		}
+		_ = sc.g.Go(name, run) // the group is new: Go cannot refuse
+	}
+	return sc
+}
+
+// taskFailed reports a failed task of sc and, if a failure event applies,
+// cancels the failure's scope (the state declaring the event, and all
+// below it) and fires the event, stamped with that scope's entry.
+func (m *Machine[S, E]) taskFailed(sc *scope, name string, err error) {
+	d := m.def
+	fail := d.per[sc.si].fail
+	var f *scope
+	if fail >= 0 {
+		// The scope is cancelled before anything is queued: no task of it
+		// takes a step with a live context once the failure is known.
+		f = sc.ancestor(d.per[sc.si].failAt)
+		if f != sc {
+			f.stop(&tasks.TaskError{Task: name, Err: err})
+		}
+	}
+	m.enqueue(item{op: opTaskFailed, si: int32(sc.si), epoch: sc.epoch, task: name, payload: err})
+	if f != nil {
+		m.enqueue(item{ev: int32(fail), si: int32(f.si), epoch: f.epoch, payload: err})
+	}
+	m.kick()
+}
+
+// emit enqueues an event from the task name of sc. An event the definition
+// does not know is a bug in the task: it fails as if it had returned an
+// error matching ErrUnknownEvent, so its siblings stop and the failure is
+// reported rather than lost.
+func (m *Machine[S, E]) emit(sc *scope, name string, e E, payload any) {
+	d := m.def
+	ei, ok := d.eventIndex(e)
+	if !ok {
+		dispose(payload)
+		err := fmt.Errorf("%w: task %q emitted %v", ErrUnknownEvent, name, e)
+		if sc.g.Context().Err() == nil { // a late emit of a cancelled task is no failure
+			sc.g.Cancel(&tasks.TaskError{Task: name, Err: err})
+			m.taskFailed(sc, name, err)
+		}
+		return
+	}
+	// An event that surely leaves a state cancels that state's tasks, and
+	// its descendants', before it is queued, so none of them takes another
+	// step with a live context after it.
+	if c := d.emitExit[sc.si*len(d.events)+ei]; c >= 0 {
+		if a := sc.ancestor(int(c)); a != nil {
+			a.stop(d.emitCause[sc.si*len(d.events)+ei])
+		}
+	}
+	m.enqueue(item{ev: int32(ei), si: int32(sc.si), epoch: sc.epoch, payload: payload})
+	m.kick()
+}
+
+// reportStragglers reports the tasks of sc that the join left running, and
+// reports each again, with what it returned, once it has.
+func (m *Machine[S, E]) reportStragglers(sc *scope, join tasks.Report) {
+	if m.obs == nil && m.flight == nil {
+		return
+	}
+	d := m.def
+	left := false
+	for _, r := range join.Tasks {
+		if !r.Straggler {
+			continue
+		}
+		left = true
+		s := d.states[sc.si]
+		rec := Record[S, E]{Kind: RecordStraggler, From: s, To: s, State: s,
+			Epoch: sc.epoch, Task: r.Name, Join: join}
+		m.snapshotFlight(rec)
+		if m.obs != nil {
+			m.observe(rec)
+		}
+	}
+	if !left || m.obs == nil {
+		return
+	}
+	go func() {
+		late := sc.g.Wait() // the group is stopped: this waits for the stragglers alone
+		for i, r := range join.Tasks {
+			if r.Straggler {
+				m.enqueue(item{op: opStragglerReturned, si: int32(sc.si), epoch: sc.epoch, task: r.Name, payload: late.Tasks[i].Err})
+			}
+		}
+		m.kick()
+	}()
+}
+
+// armTimeouts starts the timers of lv's timeouts; each fires its event
+// stamped with lv's entry, so a timer that fires as the state is left is
+// stale.
+func (m *Machine[S, E]) armTimeouts(lv *level, tos []timeoutDef) {
+	for _, to := range tos {
+		d := to.after
+		if to.fn != nil {
+			m.at = where{kind: atTimeout, si: lv.si}
+			d = to.fn(m.env)
+			m.at.kind = atMachine
+		}
+		if d <= 0 {
+			continue
+		}
+		it := item{ev: int32(to.event), si: int32(lv.si), epoch: lv.epoch}
+		x := lv.extra()
+		x.timers = append(x.timers, time.AfterFunc(d, func() {
+			if !m.stopped.Load() {
+				m.enqueue(it)
+				m.kick()
+			}
+		}))
+	}
+}

@@ -1,0 +1,442 @@
+package fsm
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/connfsm/connfsm/tasks"
+)
+
+// This file takes steps: one event, the start, the stop. Only the
+// processor (the goroutine holding busy) runs it.
+
+// process takes it by pointer: copying the item into every call measurably
+// slowed the hot path.
+func (m *Machine[S, E]) process(it *item) (err error) {
+	// Only user code panics, short of a bug here: a step that runs none
+	// (no hooks, no observer, no payload to dispose) spares the recover.
+	if m.risky || it.payload != nil {
+		defer func() {
+			if v := recover(); v != nil {
+				err = m.failStop(v)
+			}
+		}()
+	}
+	switch it.op {
+	case opStop:
+		m.stop(nil)
+		return nil
+	case opTaskFailed, opStragglerReturned:
+		if m.obs != nil {
+			kind := RecordTaskFailed
+			if it.op == opStragglerReturned {
+				kind = RecordStragglerReturned
+			}
+			d := m.def
+			err, _ := it.payload.(error)
+			s := d.states[it.si]
+			m.observe(Record[S, E]{Kind: kind, From: s, To: s, State: s, Epoch: it.epoch, Task: it.task, Err: err})
+		}
+		return nil
+	}
+	d := m.def
+	if m.stopped0 {
+		leaf := d.states[m.cur]
+		m.dispose(it.payload)
+		if m.obs != nil {
+			m.observe(Record[S, E]{Kind: RecordDropped, From: leaf, To: leaf, State: leaf,
+				Event: d.events[it.ev], Epoch: it.epoch, Err: ErrStopped, Payload: it.payload})
+		}
+		return ErrStopped
+	}
+	if it.epoch != 0 && !m.current(int(it.si), it.epoch) {
+		leaf := d.states[m.cur]
+		m.dispose(it.payload)
+		if m.obs != nil {
+			m.observe(Record[S, E]{Kind: RecordStale, From: leaf, To: leaf, State: d.states[it.si],
+				Event: d.events[it.ev], Epoch: it.epoch, Payload: it.payload})
+		}
+		return nil
+	}
+	c := &d.cells[m.cur*len(d.events)+int(it.ev)]
+	switch c.kind {
+	case KindIgnore:
+		m.dispose(it.payload)
+		if m.obs != nil {
+			leaf := d.states[m.cur]
+			m.observe(Record[S, E]{Kind: RecordIgnored, From: leaf, To: leaf, State: d.states[c.at],
+				Event: d.events[it.ev], Epoch: m.epoch, Reason: c.reason, Payload: it.payload})
+		}
+		return nil
+	case KindReject:
+		return m.reject(c.rejected, c, it)
+	case KindChoice:
+		p, rej := m.choose(c, it)
+		if rej != nil {
+			return m.reject(rej, c, it)
+		}
+		m.transition(c, p, int(it.ev), it.payload)
+		return nil
+	}
+	if len(m.path) == 1 && len(c.plan.enters) == 1 {
+		if d.hooked {
+			var t Transition[S, E]
+			m.transition1(c, &c.plan, int(it.ev), it.payload, &t)
+		} else {
+			m.transition1(c, &c.plan, int(it.ev), it.payload, nil)
+		}
+	} else {
+		m.transition(c, &c.plan, int(it.ev), it.payload)
+	}
+	return nil
+}
+
+func (m *Machine[S, E]) reject(err *RejectedError, c *cell[S, E], it *item) error {
+	d := m.def
+	m.dispose(it.payload)
+	if m.obs != nil {
+		leaf := d.states[m.cur]
+		m.observe(Record[S, E]{Kind: RecordRejected, From: leaf, To: leaf, State: d.states[c.at],
+			Event: d.events[it.ev], Epoch: m.epoch, Reason: err.Reason, Err: err, Payload: it.payload})
+	}
+	return err
+}
+
+// current reports whether the entry of state si with epoch is active.
+func (m *Machine[S, E]) current(si int, epoch uint64) bool {
+	dep := m.def.tree[si].depth
+	return dep < len(m.path) && m.path[dep].epoch == epoch
+}
+
+// choose runs a choice's function and returns the plan of the branch it
+// picked, or why the step is rejected: a target it does not declare, or a
+// panic.
+func (m *Machine[S, E]) choose(c *cell[S, E], it *item) (p *plan[S], rej *RejectedError) {
+	d := m.def
+	var target S
+	var panicked any
+	func() {
+		defer func() { panicked = recover() }()
+		target = c.choice.Pick(m.env, it.payload)
+	}()
+	reason := ""
+	if panicked != nil {
+		reason = fmt.Sprintf("the choice of %s panicked: %v", d.stateNames[c.at], panicked)
+	} else {
+		for i, t := range c.choice.Targets {
+			if t == target {
+				return &c.branches[i], nil
+			}
+		}
+		reason = fmt.Sprintf("the choice of %s picked %v, which is not one of its targets %v", d.stateNames[c.at], target, c.choice.Targets)
+	}
+	return nil, &RejectedError{State: d.stateNames[m.cur], Event: d.eventNames[it.ev], Reason: reason, Err: ErrUndeclaredTarget}
+}
+
+// transition takes one step in the documented order: cancel the tasks of
+// every state being left, join them innermost first, run their exit hooks
+// innermost first, the action, set the configuration, then enter each new
+// level fully (enter hooks, tasks, timeouts) before its child.
+func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload any) {
+	d := m.def
+	from := m.cur
+	top := len(m.path) - 1
+	atEpoch := m.path[d.tree[c.at].depth].epoch // the action's: its rule's state's entry
+	n := len(p.exits)
+	scoped := false
+	// Outermost first: cancelling a scope cancels every scope below it at
+	// once, its cause reaching them all.
+	for i := n - 1; i >= 0; i-- {
+		lv := &m.path[top-i]
+		if lv.sc != nil {
+			lv.sc.stop(p.exits[i].cause)
+			scoped = true
+		}
+		if x := lv.ext; x != nil {
+			for _, t := range x.timers {
+				t.Stop()
+			}
+			x.timers = nil
+		}
+	}
+	var join tasks.Report
+	exited := p.exited
+	if scoped {
+		join, exited = m.joinLevels(p.exits, top)
+	}
+
+	var t Transition[S, E]
+	if d.hooked {
+		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.env}
+	}
+	for i := range n {
+		lv := &m.path[top-i]
+		si, epoch, x := lv.si, lv.epoch, lv.ext
+		m.path = m.path[:top-i]
+		if hooks := d.per[si].exit; len(hooks) > 0 {
+			t.State, t.Epoch = d.states[si], epoch
+			m.at = where{kind: atExit, si: si}
+			for _, h := range hooks {
+				h(m.ctx, t)
+			}
+			m.at.kind = atMachine
+		}
+		if x != nil && x.trace != nil {
+			x.trace.End()
+		}
+	}
+	if c.action != nil {
+		t.State, t.Epoch = d.states[c.at], atEpoch
+		m.at = where{kind: atAction, si: c.at, ei: ev}
+		c.action(m.ctx, t)
+		m.at.kind = atMachine
+	}
+
+	base := len(m.path)
+	m.path = m.path[:base+len(p.enters)]
+	for i, s := range p.enters {
+		m.epoch++
+		m.path[base+i] = level{si: int(s), epoch: m.epoch}
+	}
+	m.cur = p.leaf
+	m.pubLeaf.Store(int32(p.leaf))
+	m.pubEpoch.Store(m.epoch)
+	if m.obs != nil {
+		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[p.leaf],
+			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
+	}
+	for i := base; i < len(m.path); i++ {
+		m.enterLevel(i, &t)
+	}
+	if d.tree[p.leaf].final {
+		m.stop(nil)
+	}
+}
+
+// transition1 is transition for the common case of a step that leaves one
+// level for one (every step of a machine without children): the level is
+// reused in place. t is nil when the definition has no hooks or actions,
+// sparing the step the Transition they would receive.
+func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload any, t *Transition[S, E]) {
+	d := m.def
+	lv := &m.path[0]
+	from, fromEpoch := lv.si, lv.epoch
+	cause := p.exits[0].cause
+	if lv.sc != nil {
+		lv.sc.stop(cause)
+	}
+	x := lv.ext
+	if x != nil {
+		for _, tm := range x.timers {
+			tm.Stop()
+		}
+		x.timers = nil
+	}
+	var join tasks.Report
+	exited := p.exited
+	if sc := lv.sc; sc != nil {
+		lv.sc = nil
+		if sc.g != nil {
+			join = sc.g.Stop(cause, m.joinTimeout)
+			m.reportStragglers(sc, join)
+		}
+		if m.obs != nil {
+			exited = []Level[S]{{State: d.states[from], Join: join}}
+		}
+	}
+	if t != nil { // zeroed by the caller
+		t.From, t.Event, t.To, t.Payload, t.Env = d.states[from], d.events[ev], d.states[p.leaf], payload, m.env
+		lv.entered = false // a panic in an exit hook must not run them again
+		if hooks := d.per[from].exit; len(hooks) > 0 {
+			t.State, t.Epoch = d.states[from], fromEpoch
+			m.at = where{kind: atExit, si: from}
+			for _, h := range hooks {
+				h(m.ctx, *t)
+			}
+			m.at.kind = atMachine
+		}
+		if c.action != nil {
+			t.State, t.Epoch = d.states[c.at], fromEpoch
+			m.at = where{kind: atAction, si: c.at, ei: ev}
+			c.action(m.ctx, *t)
+			m.at.kind = atMachine
+		}
+	}
+	if x != nil && x.trace != nil {
+		x.trace.End()
+	}
+	to := p.leaf
+	m.epoch++
+	*lv = level{si: to, epoch: m.epoch}
+	m.cur = to
+	m.pubLeaf.Store(int32(to))
+	m.pubEpoch.Store(m.epoch)
+	if m.obs != nil {
+		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[to],
+			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
+	}
+	switch {
+	case traceOn():
+	case p.plain:
+		lv.entered = true
+		return
+	case p.hooksOnly:
+		lv.entered = true
+		t.State, t.Epoch = d.states[to], m.epoch
+		m.at = where{kind: atEnter, si: to}
+		for _, h := range d.per[to].enter {
+			h(m.ctx, *t)
+		}
+		m.at.kind = atMachine
+		return
+	}
+	m.enterLevel(0, t)
+	if d.tree[to].final {
+		m.stop(nil)
+	}
+}
+
+// joinLevels joins the tasks of the n levels from top down, innermost
+// first, each bounded by the join timeout. It returns the joins merged, and
+// each level's join for the observer.
+func (m *Machine[S, E]) joinLevels(exits []exit, top int) (tasks.Report, []Level[S]) {
+	d := m.def
+	var join tasks.Report
+	var levels []Level[S]
+	if m.obs != nil {
+		levels = make([]Level[S], len(exits))
+	}
+	joined := 0
+	for i, x := range exits {
+		lv := &m.path[top-i]
+		var r tasks.Report
+		if sc := lv.sc; sc != nil {
+			lv.sc = nil
+			if sc.g != nil {
+				r = sc.g.Stop(x.cause, m.joinTimeout)
+				m.reportStragglers(sc, r)
+			}
+		}
+		if levels != nil {
+			levels[i] = Level[S]{State: d.states[lv.si], Join: r}
+		}
+		if len(r.Tasks) > 0 {
+			if joined++; joined == 1 {
+				join = r
+			} else {
+				join = tasks.Report{Tasks: append(append([]tasks.Result(nil), join.Tasks...), r.Tasks...), Took: join.Took + r.Took}
+			}
+		}
+	}
+	return join, levels
+}
+
+// enterLevel enters the state at m.path[i]: enter hooks, then its scope
+// with its tasks, then its timeouts.
+func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
+	d := m.def
+	lv := &m.path[i]
+	lv.entered = true
+	var parent *scope
+	for j := i - 1; j >= 0 && parent == nil; j-- {
+		parent = m.path[j].sc
+	}
+	if traceOn() {
+		m.traceEnter(i)
+	}
+	if hooks := d.per[lv.si].enter; len(hooks) > 0 {
+		t.State, t.Epoch = d.states[lv.si], lv.epoch
+		m.at = where{kind: atEnter, si: lv.si}
+		for _, h := range hooks {
+			h(m.ctx, *t)
+		}
+		m.at.kind = atMachine
+	}
+	if d.tree[lv.si].scoped {
+		lv.sc = m.newScope(lv, parent)
+	}
+	if tos := d.per[lv.si].timeouts; len(tos) > 0 {
+		m.armTimeouts(lv, tos)
+	}
+}
+
+// enterInitial enters the definition's initial configuration.
+func (m *Machine[S, E]) enterInitial() {
+	defer func() {
+		if v := recover(); v != nil {
+			m.failStop(v)
+		}
+	}()
+	d := m.def
+	for _, s := range d.start {
+		m.epoch++
+		m.path = append(m.path, level{si: int(s), epoch: m.epoch})
+	}
+	leaf := d.states[m.cur]
+	if m.obs != nil {
+		m.observe(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: leaf, To: leaf, State: leaf, Epoch: m.epoch, Entered: d.startStates})
+	}
+	t := Transition[S, E]{From: leaf, To: leaf, Env: m.env}
+	for i := range m.path {
+		m.enterLevel(i, &t)
+	}
+	if d.tree[m.cur].final {
+		m.stop(nil)
+	}
+}
+
+// stop exits every active state (cancel all, join innermost first, exit
+// hooks of the entered ones innermost first) and ends the machine. A panic
+// in a hook or the observer here is recovered and kept, so that the stop
+// always completes. cause is the panic that made the machine fail-stop,
+// or nil.
+func (m *Machine[S, E]) stop(cause *PanicError) {
+	if m.stopped0 {
+		return
+	}
+	m.stopped0 = true
+	m.stopped.Store(true)
+	d := m.def
+	from := d.states[m.cur]
+	n := len(m.path)
+	exits := make([]exit, n)
+	for i := n - 1; i >= 0; i-- { // outermost first, as in transition
+		lv := &m.path[n-1-i]
+		exits[i] = exit{si: lv.si, cause: &ExitError{State: d.stateNames[lv.si]}}
+		if lv.sc != nil {
+			lv.sc.stop(exits[i].cause)
+		}
+		if x := lv.ext; x != nil {
+			for _, t := range x.timers {
+				t.Stop()
+			}
+			x.timers = nil
+		}
+	}
+	join, exited := m.joinLevels(exits, n-1)
+	t := Transition[S, E]{From: from, Env: m.env, Stopping: true}
+	for i := n - 1; i >= 0; i-- {
+		lv := m.path[i]
+		m.path = m.path[:i]
+		if lv.entered {
+			t.State, t.Epoch = d.states[lv.si], lv.epoch
+			for _, h := range d.per[lv.si].exit {
+				m.guard(where{kind: atExit, si: lv.si}, func() { h(m.ctx, t) })
+			}
+		}
+		if x := lv.ext; x != nil && x.trace != nil {
+			x.trace.End()
+		}
+	}
+	if m.obs != nil {
+		var err error
+		if cause != nil {
+			err = cause
+		}
+		rec := Record[S, E]{Kind: RecordStopped, From: from, To: from, State: from, Epoch: m.epoch, Join: join, Exited: exited, Err: err}
+		m.guard(where{kind: atObserver}, func() { m.observe(rec) })
+	}
+	m.detach()
+	m.cancel(ErrStopped)
+	close(m.done)
+}
