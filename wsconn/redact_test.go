@@ -16,7 +16,7 @@ import (
 // the user name, the password, the query and the fragment.
 const secretURL = "ws://alice-user:pw-secret@feed.test/feed?token=tok-secret#frag-secret"
 
-var secretParts = []string{"alice-user", "pw-secret", "tok-secret", "frag-secret"}
+var secretParts = []string{"alice-user", "pw-secret", "tok-secret", "frag-secret", "redirect-secret"}
 
 // errorTexts returns the message of err and of every error it wraps: a
 // caller can reach each of them with errors.Unwrap, errors.As or %+v.
@@ -50,6 +50,13 @@ func TestFailedDialsHoldNoSecrets(t *testing.T) {
 		{name: "handshake timeout", handler: func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
 		{name: "handshake refused with 403", handler: func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "forbidden", http.StatusForbidden)
+		}},
+		{name: "redirected to a URL with its own secrets, which times out", handler: func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/feed" {
+				http.Redirect(w, r, "/stall?token=redirect-secret", http.StatusFound)
+				return
+			}
+			<-r.Context().Done()
 		}},
 	}
 	for _, tt := range tests {
