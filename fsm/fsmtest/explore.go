@@ -54,10 +54,12 @@ func (e *ExploreError[S, E]) Unwrap() error { return e.Err }
 var ErrBadExplore = errors.New("fsmtest: bad Explore arguments")
 
 // Explore enumerates every sequence of def's events of length 1 to depth,
-// starting from the initial state, and calls check after each step with the
-// trace so far. It steps the definition's table, not a machine: a
-// transition changes the state; an ignored or rejected event keeps it and is
-// recorded in the trace with its kind. Nothing runs: no hooks, no tasks.
+// starting from the initial leaf, and calls check after each step with the
+// trace so far. It steps the definition's rules over its leaves, not a
+// machine: a transition changes the leaf; an ignored or rejected event
+// keeps it and is recorded in the trace with its kind; a Choice is followed
+// down every declared branch; a final leaf ends the sequence, as it stops a
+// machine. Nothing runs: no hooks, no tasks.
 //
 // The walk is depth-first, trying events in declaration order, so sequences
 // are visited in lexicographic order, each prefix before its extensions. On
@@ -79,23 +81,23 @@ func Explore[S, E comparable](def *fsm.Definition[S, E], depth int, check func(T
 		return fmt.Errorf("%w: negative depth %d", ErrBadExplore, depth)
 	}
 	m := newModel(def)
-	w := walker[S, E]{m: m, nE: len(m.events), buf: make(Trace[S, E], depth), check: check}
+	w := walker[S, E]{m: m, buf: make(Trace[S, E], depth), check: check}
 	return w.walk(m.initial, 0)
 }
 
 type walker[S, E comparable] struct {
 	m     *model[S, E]
-	nE    int
 	buf   Trace[S, E]
 	check func(Trace[S, E]) error
 }
 
 func (w *walker[S, E]) walk(si, d int) error {
-	if d == len(w.buf) {
+	if d == len(w.buf) || w.m.final[si] {
 		return nil
 	}
-	base := si * w.nE
-	for c := base; c < base+w.nE; c++ {
+	nE := len(w.m.events)
+	first, end := w.m.cells[si*nE][0], w.m.cells[si*nE+nE-1][1]
+	for c := first; c < end; c++ {
 		w.buf[d] = w.m.steps[c]
 		// The capacity limit makes an append by check copy instead of
 		// writing into the steps still to come.

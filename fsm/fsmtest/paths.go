@@ -7,23 +7,31 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 )
 
-// Step is one event applied to a state, as the definition's table decides
-// it.
+// Step is one event applied to a leaf, as the definition's rules decide
+// it: From and To are leaves (a transition to a composite state ends in its
+// initial leaf). A Choice has one step per declared target, of kind
+// fsm.KindChoice.
 type Step[S, E comparable] struct {
 	From  S
 	Event E
 	Kind  fsm.Kind
-	To    S // equals From unless Kind is fsm.KindTransition
+	To    S // equals From unless Kind is fsm.KindTransition or fsm.KindChoice
 }
 
-// String formats the step as "From --Event--> To", or with "(ignore)" or
-// "(reject)" in place of To.
+// String formats the step as "From --Event--> To" (with "(choice)" after a
+// choice's branch), or with "(ignore)" or "(reject)" in place of To.
 func (s Step[S, E]) String() string {
-	if s.Kind == fsm.KindTransition {
+	switch s.Kind {
+	case fsm.KindTransition:
 		return fmt.Sprintf("%v --%v--> %v", s.From, s.Event, s.To)
+	case fsm.KindChoice:
+		return fmt.Sprintf("%v --%v--> %v (choice)", s.From, s.Event, s.To)
 	}
 	return fmt.Sprintf("%v --%v--> (%v)", s.From, s.Event, s.Kind)
 }
+
+// moves reports whether the step leaves its leaf's entry.
+func (s Step[S, E]) moves() bool { return s.Kind == fsm.KindTransition || s.Kind == fsm.KindChoice }
 
 // Path is a sequence of events fired from the initial state and the states
 // it visits: States[0] is the initial state and States[i+1] the state after
@@ -48,46 +56,64 @@ func (p Path[S, E]) String() string {
 	return b.String()
 }
 
-// model is a definition's table indexed by position, for walking it fast.
+// model is a definition's rules over its leaves, indexed by position, for
+// walking them fast.
 type model[S, E comparable] struct {
-	states  []S
+	states  []S // the leaves
 	events  []E
 	index   map[S]int
 	initial int
-	steps   []Step[S, E] // len(states)*len(events), row-major by state
-	next    []int        // the state index each step leads to
+	final   []bool
+	steps   []Step[S, E] // every step, by leaf then event then branch
+	next    []int        // the leaf each step leads to
+	cells   [][2]int     // per (leaf, event): the range of its steps
 }
 
 func newModel[S, E comparable](def *fsm.Definition[S, E]) *model[S, E] {
-	m := &model[S, E]{states: def.States(), events: def.Events()}
+	m := &model[S, E]{states: def.Leaves(), events: def.Events()}
 	m.index = make(map[S]int, len(m.states))
 	for i, s := range m.states {
 		m.index[s] = i
 	}
-	m.initial = m.index[def.Initial()]
-	nE := len(m.events)
-	m.steps = make([]Step[S, E], len(m.states)*nE)
-	m.next = make([]int, len(m.steps))
+	init := def.Initial()
+	for kids := def.Children(init); len(kids) > 0; kids = def.Children(init) {
+		init = kids[0]
+	}
+	m.initial = m.index[init]
+	m.final = make([]bool, len(m.states))
+	m.cells = make([][2]int, len(m.states)*len(m.events))
 	for si, s := range m.states {
+		m.final[si] = def.IsFinal(s)
 		for ei, e := range m.events {
-			c, _ := def.Cell(s, e) // every declared pair exists in a built definition
-			st := Step[S, E]{From: s, Event: e, Kind: c.Kind, To: s}
-			next := si
-			if c.Kind == fsm.KindTransition {
-				st.To, next = c.To, m.index[c.To]
+			first := len(m.steps)
+			c, ok := def.Cell(s, e) // every (leaf, event) of a built definition has one, finals excepted
+			switch {
+			case !ok:
+			case c.Kind == fsm.KindTransition:
+				m.add(Step[S, E]{From: s, Event: e, Kind: c.Kind, To: c.Leaf})
+			case c.Kind == fsm.KindChoice:
+				for _, l := range c.Leaves {
+					m.add(Step[S, E]{From: s, Event: e, Kind: c.Kind, To: l})
+				}
+			default:
+				m.add(Step[S, E]{From: s, Event: e, Kind: c.Kind, To: s})
 			}
-			m.steps[si*nE+ei], m.next[si*nE+ei] = st, next
+			m.cells[si*len(m.events)+ei] = [2]int{first, len(m.steps)}
 		}
 	}
 	return m
 }
 
-// shortest returns, for every state, the last step of a shortest path to it
-// from the initial state (-1 for the initial state and unreachable ones),
-// and whether it is reachable. Ties go to the state found first, trying
+func (m *model[S, E]) add(st Step[S, E]) {
+	m.steps = append(m.steps, st)
+	m.next = append(m.next, m.index[st.To])
+}
+
+// shortest returns, for every leaf, the step ending a shortest path to it
+// from the initial leaf (-1 for the initial leaf and unreachable ones),
+// and whether it is reachable. Ties go to the leaf found first, trying
 // events in declaration order, so the result is deterministic.
 func (m *model[S, E]) shortest() (via []int, reached []bool) {
-	nE := len(m.events)
 	via = make([]int, len(m.states))
 	reached = make([]bool, len(m.states))
 	for i := range via {
@@ -98,11 +124,13 @@ func (m *model[S, E]) shortest() (via []int, reached []bool) {
 	for len(queue) > 0 {
 		si := queue[0]
 		queue = queue[1:]
-		for ei := range nE {
-			c := si*nE + ei
-			if to := m.next[c]; m.steps[c].Kind == fsm.KindTransition && !reached[to] {
-				reached[to], via[to] = true, c
-				queue = append(queue, to)
+		for ei := range m.events {
+			r := m.cells[si*len(m.events)+ei]
+			for c := r[0]; c < r[1]; c++ {
+				if to := m.next[c]; m.steps[c].moves() && !reached[to] {
+					reached[to], via[to] = true, c
+					queue = append(queue, to)
+				}
 			}
 		}
 	}
@@ -111,13 +139,13 @@ func (m *model[S, E]) shortest() (via []int, reached []bool) {
 
 // pathTo rebuilds the path to si from the result of shortest.
 func (m *model[S, E]) pathTo(via []int, si int) Path[S, E] {
-	var cells []int
-	for c := via[si]; c >= 0; c = via[c/len(m.events)] { // a cell's row is its source state
-		cells = append(cells, c)
+	var steps []int
+	for c := via[si]; c >= 0; c = via[m.index[m.steps[c].From]] {
+		steps = append(steps, c)
 	}
 	p := Path[S, E]{States: []S{m.states[m.initial]}}
-	for i := len(cells) - 1; i >= 0; i-- {
-		st := m.steps[cells[i]]
+	for i := len(steps) - 1; i >= 0; i-- {
+		st := m.steps[steps[i]]
 		p.Events = append(p.Events, st.Event)
 		p.States = append(p.States, st.To)
 	}
@@ -125,8 +153,10 @@ func (m *model[S, E]) pathTo(via []int, si int) Path[S, E] {
 }
 
 // PathTo returns a shortest path of declared transitions from def's initial
-// state to state; ok is false if state is not a state of def or cannot be
-// reached. The path to the initial state is empty.
+// leaf to the leaf state; ok is false if state is not a leaf of def or
+// cannot be reached. The path to the initial leaf is empty. A path through a
+// Choice names the branch it takes in States; its events alone do not
+// decide it.
 func PathTo[S, E comparable](def *fsm.Definition[S, E], state S) (p Path[S, E], ok bool) {
 	if def == nil {
 		return p, false
@@ -143,12 +173,13 @@ func PathTo[S, E comparable](def *fsm.Definition[S, E], state S) (p Path[S, E], 
 	return m.pathTo(via, si), true
 }
 
-// Paths returns event sequences from def's initial state that together
-// visit every reachable state and take every declared transition: for each
-// transition, in declaration order of its state and event, a shortest path
-// to its source followed by its event. A path that is a prefix of another is
-// left out, since the longer one covers it. A definition without transitions
-// gets one empty path.
+// Paths returns event sequences from def's initial leaf that together
+// visit every reachable leaf and take every transition a rule declares, for
+// every leaf it applies to (and every branch of a Choice): for each, in
+// declaration order of its leaf and event, a shortest path to its source
+// followed by its event. A path that is a prefix of another is left out,
+// since the longer one covers it. A definition without transitions gets one
+// empty path.
 func Paths[S, E comparable](def *fsm.Definition[S, E]) []Path[S, E] {
 	if def == nil {
 		return nil
@@ -156,9 +187,9 @@ func Paths[S, E comparable](def *fsm.Definition[S, E]) []Path[S, E] {
 	m := newModel(def)
 	via, reached := m.shortest()
 	var all []Path[S, E]
-	for c, st := range m.steps {
-		from := c / len(m.events)
-		if st.Kind != fsm.KindTransition || !reached[from] {
+	for _, st := range m.steps {
+		from := m.index[st.From]
+		if !st.moves() || !reached[from] {
 			continue
 		}
 		p := m.pathTo(via, from)
@@ -198,11 +229,12 @@ func isPrefix[E comparable](p, q []E) bool {
 	return true
 }
 
-// Uncovered replays the events of each path from def's initial state over
-// the definition's table and returns the declared transitions no path
-// takes, in declaration order; nil means the paths cover every transition.
-// A path's States are not consulted, and its replay ends at an event that is
-// not part of def.
+// Uncovered replays the events of each path from def's initial leaf over
+// the definition's rules and returns the transition steps (see Paths) no
+// path takes, in declaration order; nil means the paths cover every one.
+// A path's States are consulted only to tell which branch of a Choice it
+// took; its replay ends at an event that is not part of def, or at a
+// branch its States do not name.
 func Uncovered[S, E comparable](def *fsm.Definition[S, E], paths []Path[S, E]) []Step[S, E] {
 	if def == nil {
 		return nil
@@ -215,19 +247,34 @@ func Uncovered[S, E comparable](def *fsm.Definition[S, E], paths []Path[S, E]) [
 	taken := make([]bool, len(m.steps))
 	for _, p := range paths {
 		si := m.initial
-		for _, e := range p.Events {
+	replay:
+		for i, e := range p.Events {
 			ei, ok := eventIdx[e]
 			if !ok {
 				break
 			}
-			c := si*len(m.events) + ei
+			r := m.cells[si*len(m.events)+ei]
+			c := r[0]
+			if r[1]-r[0] > 1 { // a choice: the path's States say which branch
+				for c = r[0]; c < r[1]; c++ {
+					if i+1 < len(p.States) && m.steps[c].To == p.States[i+1] {
+						break
+					}
+				}
+				if c == r[1] {
+					break replay
+				}
+			}
+			if c == r[1] { // a final leaf: nothing applies
+				break
+			}
 			taken[c] = true
 			si = m.next[c]
 		}
 	}
 	var out []Step[S, E]
 	for c, st := range m.steps {
-		if st.Kind == fsm.KindTransition && !taken[c] {
+		if st.moves() && !taken[c] {
 			out = append(out, st)
 		}
 	}
