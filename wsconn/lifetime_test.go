@@ -65,7 +65,19 @@ func TestLifetime(t *testing.T) {
 // close and returns; waiting would wait for the observer itself.
 func TestCloseFromObserver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
+		// The server answers the handshake only once Dial has returned: the
+		// machine's Start processes the events queued while it runs, so a
+		// Connected that came that fast would reach the observer on Dial's
+		// own goroutine, before the test has the client to close.
+		dialed := make(chan struct{})
+		srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-dialed:
+			case <-r.Context().Done():
+				return
+			}
+			wsHandler(echo)(w, r)
+		}))
 		client := make(chan *Client, 1)
 		closed := make(chan error, 1)
 		var rec recorder
@@ -75,6 +87,7 @@ func TestCloseFromObserver(t *testing.T) {
 			}
 		}))
 		client <- c
+		close(dialed)
 		if err := <-closed; err != nil {
 			t.Errorf("Close from the observer = %v, want nil", err)
 		}
