@@ -144,3 +144,23 @@ func TestFailureKindAndWaitReasonNames(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitString(t *testing.T) {
+	tests := []struct {
+		w    Wait
+		want string
+	}{
+		{Wait{Reason: WaitBackoff, Delay: 1200 * time.Millisecond, Failure: Failure{Attempt: 3}}, "1.2s of backoff after attempt 3"},
+		{Wait{Reason: WaitSlowDown, Delay: 8 * time.Second, Failure: Failure{Kind: KindClose, Code: 1013}}, "8s of backoff after attempt 0, slowed down after close 1013"},
+		{Wait{Reason: WaitSlowDown, Delay: 8 * time.Second, Failure: Failure{Kind: KindHandshake, Status: 429, Attempt: 1}}, "8s of backoff after attempt 1, slowed down after HTTP 429"},
+		{Wait{Reason: WaitRetryAfter, Delay: 30 * time.Second}, "30s for Retry-After"},
+		{Wait{Reason: WaitStormGuard, Delay: 5 * time.Second, Dials: 10, Window: time.Minute}, "5s for the storm guard (10 dials within 1m0s)"},
+		{Wait{Reason: WaitReconnect}, "0s before the reconnect asked for"},
+		{Wait{Reason: WaitPolicy, Delay: 3 * time.Second}, "3s by the retry policy"},
+	}
+	for _, tt := range tests {
+		if got := tt.w.String(); got != tt.want {
+			t.Errorf("String() = %q, want %q", got, tt.want)
+		}
+	}
+}

@@ -128,7 +128,7 @@ func TestVenueRetryAfter(t *testing.T) {
 		for _, w := range rec.waits() {
 			got = append(got, w.String())
 		}
-		want := []string{"Retry-After: 30s", "Retry-After: 30s"}
+		want := []string{"30s for Retry-After", "30s for Retry-After"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("waits (-want +got):\n%s", diff)
 		}
@@ -208,7 +208,7 @@ func TestStormGuardWaitIsRecorded(t *testing.T) {
 		if w.Dials != 3 || w.Window != time.Minute || w.Delay > 5*time.Second || w.Delay < 4*time.Second {
 			t.Errorf("storm guard wait = %+v, want 3 dials within 1m and about 5s", w)
 		}
-		if s := w.String(); s != "storm guard, 3 dials within 1m0s: "+w.Delay.String() {
+		if s := w.String(); s != w.Delay.String()+" for the storm guard (3 dials within 1m0s)" {
 			t.Errorf("String() = %q", s)
 		}
 	})

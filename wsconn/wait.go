@@ -55,12 +55,13 @@ type Wait struct {
 	Window time.Duration
 }
 
-// String describes the wait, e.g. "backoff after attempt 3: 1.2s" or
-// "storm guard, 10 dials within 1m0s: 5s".
+// String describes the wait, its length first: "1.2s of backoff after
+// attempt 3", "30s for Retry-After", "5s for the storm guard (10 dials
+// within 1m0s)".
 func (w *Wait) String() string {
 	switch w.Reason {
 	case WaitBackoff:
-		return fmt.Sprintf("backoff after attempt %d: %v", w.Failure.Attempt, w.Delay)
+		return fmt.Sprintf("%v of backoff after attempt %d", w.Delay, w.Failure.Attempt)
 	case WaitSlowDown:
 		why := "the peer asked to slow down"
 		switch w.Failure.Kind {
@@ -69,14 +70,14 @@ func (w *Wait) String() string {
 		case KindHandshake:
 			why = fmt.Sprintf("HTTP %d", w.Failure.Status)
 		}
-		return fmt.Sprintf("backoff after attempt %d, slowed down after %s: %v", w.Failure.Attempt, why, w.Delay)
+		return fmt.Sprintf("%v of backoff after attempt %d, slowed down after %s", w.Delay, w.Failure.Attempt, why)
 	case WaitRetryAfter:
-		return fmt.Sprintf("Retry-After: %v", w.Delay)
+		return fmt.Sprintf("%v for Retry-After", w.Delay)
 	case WaitStormGuard:
-		return fmt.Sprintf("storm guard, %d dials within %v: %v", w.Dials, w.Window, w.Delay)
+		return fmt.Sprintf("%v for the storm guard (%d dials within %v)", w.Delay, w.Dials, w.Window)
 	case WaitReconnect:
-		return fmt.Sprintf("reconnect requested: %v", w.Delay)
+		return fmt.Sprintf("%v before the reconnect asked for", w.Delay)
 	default:
-		return fmt.Sprintf("%v: %v", w.Reason, w.Delay)
+		return fmt.Sprintf("%v by the retry policy", w.Delay)
 	}
 }
