@@ -37,7 +37,7 @@ func runDial(c command, args []string, stdout, stderr io.Writer) int {
 	out := &lineWriter{w: stdout, json: cfg.json}
 	timeline := &lineWriter{w: stderr, json: cfg.json}
 	var stragglers atomic.Int64
-	client, err := wsconn.Dial(ctx, cfg.url,
+	opts := append(cfg.venueOptions(),
 		wsconn.NoWait(),
 		wsconn.WithHeartbeat(cfg.ping, cfg.pong),
 		wsconn.WithBackoff(wsconn.Backoff{Initial: cfg.initial, Max: cfg.maxDelay, Multiplier: wsconn.DefaultBackoff.Multiplier, MaxAttempts: cfg.attempts}),
@@ -58,6 +58,7 @@ func runDial(c command, args []string, stdout, stderr io.Writer) int {
 			out.message(time.Now(), m.Epoch, text)
 		}),
 	)
+	client, err := wsconn.Dial(ctx, cfg.url, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "connfsm dial: %v\n", err)
 		if errors.Is(err, wsconn.ErrInvalidConfig) {
@@ -136,14 +137,18 @@ func dialSummary(client *wsconn.Client, closeErr error, stragglers int, asJSON b
 	cause := client.Err()
 	if asJSON {
 		// The shape of every summary line: kind "summary" and its fields.
+		fields := map[string]any{
+			"connections": st.Connects, "reconnects": st.Reconnects, "messages_in": st.MessagesIn,
+			"messages_out": st.MessagesOut, "unsent": st.Unsent, "tasks_running": running, "cause": errString(cause),
+		}
+		if code, reason := closeOf(cause); code != 0 {
+			fields["close_code"], fields["close_reason"] = code, reason
+		}
 		_ = timeline.object(struct {
 			T      string         `json:"t"`
 			Kind   string         `json:"kind"`
 			Fields map[string]any `json:"fields"`
-		}{time.Now().Format(time.RFC3339Nano), "summary", map[string]any{
-			"connections": st.Connects, "reconnects": st.Reconnects, "messages_in": st.MessagesIn,
-			"messages_out": st.MessagesOut, "unsent": st.Unsent, "tasks_running": running, "cause": errString(cause),
-		}})
+		}{time.Now().Format(time.RFC3339Nano), "summary", fields})
 	} else {
 		timeline.raw(fmt.Sprintf("summary: connections %d, reconnects %d, messages in %d, out %d, unsent %d, tasks still running %d; ended: %v",
 			st.Connects, st.Reconnects, st.MessagesIn, st.MessagesOut, st.Unsent, running, cause))
@@ -234,13 +239,21 @@ type dialConfig struct {
 	json              bool
 	header            headerFlag
 	subprotocols      stringsFlag
+
+	pingText, pongText string
+	idle               time.Duration
+	headerFile         string
+	permanent          closeCodesFlag
+	stormAttempts      int
+	stormWindow        time.Duration
+	stormGap           time.Duration
 }
 
 // dialFlagSet returns dial's flags, which set cfg.
 func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
 	fs.DurationVar(&cfg.ping, "ping", wsconn.DefaultPingInterval, "ping `interval`")
-	fs.DurationVar(&cfg.pong, "pong-timeout", wsconn.DefaultPongTimeout, "how long to wait for a pong before the connection counts as lost (at most -ping)")
+	fs.DurationVar(&cfg.pong, "pong-timeout", wsconn.DefaultPongTimeout, "how long to wait for a pong before the connection counts as lost (may exceed -ping: the next ping waits for it)")
 	fs.DurationVar(&cfg.initial, "backoff-initial", wsconn.DefaultBackoff.Initial, "first reconnect delay cap")
 	fs.DurationVar(&cfg.maxDelay, "backoff-max", wsconn.DefaultBackoff.Max, "largest reconnect delay cap")
 	fs.IntVar(&cfg.attempts, "max-attempts", 0, "give up after this many consecutive failed attempts (0: retry forever)")
@@ -250,6 +263,14 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	cfg.header = headerFlag{}
 	fs.Var(cfg.header, "header", "HTTP `header` 'Name: value' for the handshake (repeatable)")
 	fs.Var(&cfg.subprotocols, "subprotocol", "`subprotocol` to offer (repeatable)")
+	fs.StringVar(&cfg.pingText, "ping-text", "", "application heartbeat: send this `text` every -ping instead of protocol pings (needs -pong-text)")
+	fs.StringVar(&cfg.pongText, "pong-text", "", "the application heartbeat's reply, matched whole; not printed")
+	fs.DurationVar(&cfg.idle, "idle-timeout", 0, "lose a connection on which no data message came for this long, pongs or not (0: off)")
+	fs.StringVar(&cfg.headerFile, "header-file", "", "read handshake headers from this `file` before every dial, one 'Name: value' per line")
+	fs.Var(&cfg.permanent, "permanent-close-codes", "close `codes` that end the client, comma-separated, e.g. 4001,4003")
+	fs.IntVar(&cfg.stormAttempts, "storm-attempts", wsconn.DefaultStormGuard.Attempts, "storm guard: dials within -storm-window that turn it on (0: off)")
+	fs.DurationVar(&cfg.stormWindow, "storm-window", wsconn.DefaultStormGuard.Window, "storm guard: how far back dials are counted (0: off)")
+	fs.DurationVar(&cfg.stormGap, "storm-gap", wsconn.DefaultStormGuard.MinGap, "storm guard: the least time between two dials while it is on (0: off)")
 	return fs
 }
 
@@ -270,7 +291,7 @@ func parseDialFlags(args []string) (dialConfig, error) {
 		return cfg, err
 	}
 	cfg.url = rest[0]
-	return cfg, nil
+	return cfg, cfg.checkVenueFlags()
 }
 
 // headerFlag is a repeatable -header 'Name: value'. Set refuses what

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn"
 )
 
 // stdin is what dial reads its lines from; tests replace it.
@@ -43,6 +45,46 @@ type eventLine struct {
 	// Dir ("received") and Text are a message's, for kind "message".
 	Dir  string `json:"dir,omitempty"`
 	Text string `json:"text,omitempty"`
+	// CloseCode and CloseReason are the peer's close frame's, when the
+	// cause is one.
+	CloseCode   int    `json:"close_code,omitempty"`
+	CloseReason string `json:"close_reason,omitempty"`
+	// Wait is the wait a RetryDue transition ends: why and how long.
+	Wait *waitJSON `json:"wait,omitempty"`
+}
+
+// waitJSON is a wsconn.Wait: its reason, its length, the failure it
+// follows and, for the storm guard, its count and window.
+type waitJSON struct {
+	Reason   string  `json:"reason"`
+	MS       float64 `json:"ms"`
+	Failure  string  `json:"failure,omitempty"`
+	Attempt  int     `json:"attempt"`
+	Dials    int     `json:"dials,omitempty"`
+	WindowMS float64 `json:"window_ms,omitempty"`
+	text     string
+}
+
+func newWaitJSON(w *wsconn.Wait) *waitJSON {
+	out := &waitJSON{Reason: w.Reason.String(), MS: ms(w.Delay), Attempt: w.Failure.Attempt, text: w.String()}
+	if w.Failure.Kind != 0 {
+		out.Failure = w.Failure.Kind.String()
+	}
+	if w.Reason == wsconn.WaitStormGuard {
+		out.Dials, out.WindowMS = w.Dials, ms(w.Window)
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// closeOf returns the close code and reason err holds, if any.
+func closeOf(err error) (int, string) {
+	var ce *wsconn.CloseError
+	if errors.As(err, &ce) {
+		return int(ce.Code), ce.Reason
+	}
+	return 0, ""
 }
 
 // lineWriter writes timeline lines, human-readable or JSON, one whole line
@@ -61,8 +103,12 @@ func (lw *lineWriter) record(r fsm.Record[connfsm.State, connfsm.Event]) {
 	switch r.Kind {
 	case fsm.RecordTransition:
 		l.From, l.Event, l.To = r.From.String(), r.Event.String(), r.To.String()
-		if err, ok := r.Payload.(error); ok && err != nil {
-			l.Cause = err.Error()
+		switch p := r.Payload.(type) {
+		case *wsconn.Wait:
+			l.Wait = newWaitJSON(p)
+		case error:
+			l.Cause = p.Error()
+			l.CloseCode, l.CloseReason = closeOf(p)
 		}
 	case fsm.RecordIgnored, fsm.RecordRejected, fsm.RecordStale:
 		l.From, l.Event = r.From.String(), r.Event.String()
@@ -114,6 +160,9 @@ func (lw *lineWriter) line(l eventLine) {
 	}
 	if l.Cause != "" {
 		fmt.Fprintf(&b, ": %s", l.Cause)
+	}
+	if l.Wait != nil {
+		fmt.Fprintf(&b, ": waited %s", l.Wait.text)
 	}
 	lw.raw(b.String())
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn"
 )
 
 type record = fsm.Record[connfsm.State, connfsm.Event]
@@ -59,6 +60,10 @@ type line struct {
 	Dir    string         `json:"dir,omitempty"`
 	Text   string         `json:"text,omitempty"`
 	Fields map[string]any `json:"fields,omitempty"`
+
+	CloseCode   int       `json:"close_code,omitempty"`
+	CloseReason string    `json:"close_reason,omitempty"`
+	Wait        *waitJSON `json:"wait,omitempty"`
 }
 
 type joinJSON struct {
@@ -85,13 +90,22 @@ func (tl *timeline) observe(_ context.Context, r record) {
 	tl.mu.Lock()
 	tl.records = append(tl.records, r)
 	tl.mu.Unlock()
-	var cause string
-	if err, ok := r.Payload.(error); ok && err != nil {
-		cause = err.Error()
+	var (
+		cause string
+		wait  *waitJSON
+	)
+	switch p := r.Payload.(type) {
+	case *wsconn.Wait:
+		wait = newWaitJSON(p)
+	case error:
+		cause = p.Error()
 	}
 	switch r.Kind {
 	case fsm.RecordTransition:
-		l := line{Kind: "transition", From: r.From.String(), Event: r.Event.String(), To: r.To.String(), Epoch: r.Epoch, Cause: cause}
+		l := line{Kind: "transition", From: r.From.String(), Event: r.Event.String(), To: r.To.String(), Epoch: r.Epoch, Cause: cause, Wait: wait}
+		if err, ok := r.Payload.(error); ok {
+			l.CloseCode, l.CloseReason = closeOf(err)
+		}
 		human := fmt.Sprintf("#%-3d %s ──%s──▶ %s", r.Epoch, r.From, r.Event, tl.paint(stateColor(r.To), r.To.String()))
 		if len(r.Join.Tasks) > 0 {
 			j := &joinJSON{MS: float64(r.Join.Took) / float64(time.Millisecond)}
@@ -107,6 +121,9 @@ func (tl *timeline) observe(_ context.Context, r record) {
 		}
 		if cause != "" {
 			human += tl.paint(dim, "\n                 cause: "+cause)
+		}
+		if wait != nil {
+			human += tl.paint(dim, "\n                 waited "+wait.text)
 		}
 		tl.emit(l, human)
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordRejected:
