@@ -22,7 +22,7 @@ func TestMessagePath(t *testing.T) {
 	ctx := context.Background()
 	for _, d := range dialers {
 		t.Run(d.name+"/echo", func(t *testing.T) {
-			c := d.dial(t, startWSServer(t, nil)+"echo")
+			c := d.dial(t, startWSServer(t).URL+"/echo")
 			var want, got []string
 			for i := range 3 {
 				msg := fmt.Sprintf("%d:%s", i, payload(1<<10))
@@ -38,22 +38,28 @@ func TestMessagePath(t *testing.T) {
 		})
 		for _, sz := range sizes {
 			t.Run(d.name+"/send/"+sz.name, func(t *testing.T) {
-				seen := make(chan int, 4)
-				c := d.dial(t, startWSServer(t, seen)+"discard")
-				var want, got []int
-				for i := range cap(seen) {
+				srv := startWSServer(t)
+				c := d.dial(t, srv.URL+"/discard")
+				var want []int
+				for i := range 4 {
 					if err := c.send(ctx, payload(sz.n)); err != nil {
 						t.Fatalf("send %d: %v", i, err)
 					}
 					want = append(want, sz.n)
 				}
-				for range want {
-					select {
-					case n := <-seen:
-						got = append(got, n)
-					case <-time.After(5 * time.Second):
-						t.Fatalf("the server read %d of %d messages within 5s", len(got), len(want))
+				var got []int
+				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				err := srv.Await(wctx, func() bool {
+					rec, _ := srv.Connection(1)
+					got = got[:0]
+					for _, m := range rec.Received {
+						got = append(got, len(m.Data))
 					}
+					return len(got) == len(want)
+				})
+				if err != nil {
+					t.Fatalf("the server read %d of %d messages within 5s", len(got), len(want))
 				}
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("sizes of the messages the server read (-want +got):\n%s", diff)

@@ -13,8 +13,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
-	"github.com/connfsm/connfsm/internal/echoserver"
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // Settings of the latency benchmarks. Each op runs latencyTrials trials;
@@ -117,20 +117,20 @@ func closeWsconn(url string) (time.Duration, error) {
 
 // lane runs trials of one kind against its own echo server.
 type lane struct {
-	srv   *echoserver.Server
+	srv   *wsconntest.Server
 	c     *wsconn.Client
 	steps *steps
 }
 
 func newLane(opts ...wsconn.Option) (*lane, error) {
-	srv, err := echoserver.Start("127.0.0.1:0")
+	srv, err := wsconntest.NewTCPServer("", wsconntest.WithoutRecording())
 	if err != nil {
 		return nil, err
 	}
 	l := &lane{srv: srv}
 	l.steps = newSteps(func() { srv.Blackhole(false) })
 	opts = append(opts, wsconn.WithStormGuard(wsconn.StormGuard{}), wsconn.OnTransition(l.steps.observe))
-	l.c, err = wsconn.Dial(context.Background(), srv.URL(), opts...)
+	l.c, err = wsconn.Dial(context.Background(), srv.URL+"/", opts...)
 	if err != nil {
 		srv.Close()
 		return nil, err
@@ -197,7 +197,7 @@ func (l *lane) restart() (restartTimes, error) {
 	for len(l.steps.dialFailed) > 0 {
 		<-l.steps.dialFailed
 	}
-	raw, err := rawDial(l.srv.URL())
+	raw, err := rawDial(l.srv.URL + "/")
 	return restartTimes{reconnect: alive.Sub(start), dial: alive.Sub(retry), raw: raw}, err
 }
 
@@ -296,16 +296,16 @@ func column(trials [][]time.Duration, i int) []time.Duration {
 // succeed, a dead peer is declared Lost no sooner than the pong timeout and
 // the client then reconnects, and a restarted server is reached again.
 func TestLatencyTrials(t *testing.T) {
-	srv, err := echoserver.Start("127.0.0.1:0")
+	srv, err := wsconntest.NewTCPServer("", wsconntest.WithoutRecording())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
 	for range 2 {
-		if _, err := closeRaw(srv.URL()); err != nil {
+		if _, err := closeRaw(srv.URL + "/"); err != nil {
 			t.Errorf("raw close: %v", err)
 		}
-		if _, err := closeWsconn(srv.URL()); err != nil {
+		if _, err := closeWsconn(srv.URL + "/"); err != nil {
 			t.Errorf("wsconn close: %v", err)
 		}
 	}
@@ -357,7 +357,7 @@ func TestLatencyTrials(t *testing.T) {
 // the close handshake of a raw coder/websocket connection: raw-p50-ms and
 // raw-p99-ms are the raw figures, p50-ms and p99-ms wsconn's.
 func BenchmarkClose(b *testing.B) {
-	srv, err := echoserver.Start("127.0.0.1:0")
+	srv, err := wsconntest.NewTCPServer("", wsconntest.WithoutRecording())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -365,12 +365,12 @@ func BenchmarkClose(b *testing.B) {
 	var raw, ws []time.Duration
 	for range b.N {
 		for range latencyTrials {
-			d, err := closeRaw(srv.URL())
+			d, err := closeRaw(srv.URL + "/")
 			if err != nil {
 				b.Fatal(err)
 			}
 			raw = append(raw, d)
-			if d, err = closeWsconn(srv.URL()); err != nil {
+			if d, err = closeWsconn(srv.URL + "/"); err != nil {
 				b.Fatal(err)
 			}
 			ws = append(ws, d)

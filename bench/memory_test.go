@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -64,22 +63,13 @@ func TestServerProcess(t *testing.T) {
 // is the first line of stdout, stopped when stdin ends (the parent closed
 // it, or died).
 func serveUntilEOF(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv, err := benchVenue(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newWSServer(nil)
-	hs := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = hs.Serve(ln)
-	}()
-	fmt.Printf("ws://%s/\n", ln.Addr())
+	fmt.Println(srv.URL + "/")
 	_, _ = io.Copy(io.Discard, os.Stdin)
-	_ = hs.Close()
-	<-served
-	s.shutdown()
+	srv.Close()
 }
 
 type serverProcess struct {

@@ -3,96 +3,50 @@ package bench
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // quiet is a heartbeat long enough never to fire during a benchmark, so
 // pings do not interfere with the message path.
 const quiet = time.Hour
 
-// wsServer is a coder/websocket server: at /echo it echoes every message,
-// at any other path it reads and discards them. If seen is not nil, the size
-// of each message read is sent on it (tests only: it would slow the server
-// down). The benchmarks run it in a child process (startServerProcess), so
-// that its allocations and heap stay out of the client's figures.
-type wsServer struct {
-	seen chan<- int
-
-	mu    sync.Mutex
-	conns map[*websocket.Conn]struct{}
-	wg    sync.WaitGroup
-}
-
-func newWSServer(seen chan<- int) *wsServer {
-	return &wsServer{seen: seen, conns: make(map[*websocket.Conn]struct{})}
-}
-
-func (s *wsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.wg.Add(1) // before the hijack, so shutdown waits for this handler
-	defer s.wg.Done()
-	c, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		_ = c.CloseNow()
-	}()
-	c.SetReadLimit(-1)
-	echo := r.URL.Path == "/echo"
-	// The request context does not end with a hijacked connection, and a
-	// background one keeps the server's per-read cost low.
-	ctx := context.Background()
-	for {
-		typ, data, err := c.Read(ctx)
-		if err != nil {
-			return
+// benchVenue is the benchmarks' venue (wsconntest) on loopback: at /echo it
+// echoes every message, at any other path it reads and discards them.
+// With record, it records what it received, for tests (it would slow the
+// venue down in a benchmark). The benchmarks run it in a child process
+// (startServerProcess), so that its allocations and heap stay out of the
+// client's figures.
+func benchVenue(record bool) (*wsconntest.Server, error) {
+	opts := []wsconntest.Option{wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
+		if r.URL.Path == "/echo" {
+			return []wsconntest.Behavior{wsconntest.Echo()}
 		}
-		if s.seen != nil {
-			s.seen <- len(data)
-		}
-		if echo {
-			if err := c.Write(ctx, typ, data); err != nil {
-				return
-			}
-		}
+		return []wsconntest.Behavior{wsconntest.Discard()}
+	})}
+	if !record {
+		opts = append(opts, wsconntest.WithoutRecording())
 	}
+	return wsconntest.NewTCPServer("", opts...)
 }
 
-// shutdown closes every connection and waits for the handlers.
-func (s *wsServer) shutdown() {
-	s.mu.Lock()
-	for c := range s.conns {
-		_ = c.CloseNow()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
-
-// startWSServer runs a wsServer in this process and returns its ws:// base
-// URL (ending in "/"); tb's cleanup stops it.
-func startWSServer(tb testing.TB, seen chan<- int) string {
+// startWSServer runs a recording benchVenue in this process and returns it;
+// its URL plus "/echo" or "/discard" picks what it does. tb's cleanup stops
+// it.
+func startWSServer(tb testing.TB) *wsconntest.Server {
 	tb.Helper()
-	s := newWSServer(seen)
-	ts := httptest.NewServer(s)
-	tb.Cleanup(func() {
-		ts.Close()
-		s.shutdown()
-	})
-	return "ws" + strings.TrimPrefix(ts.URL, "http") + "/"
+	srv, err := benchVenue(true)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(srv.Close)
+	return srv
 }
 
 // client is one side of a comparison: a connection whose received messages

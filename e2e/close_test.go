@@ -26,11 +26,10 @@ func TestClose(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newEchoServer(t, nil)
-			srv.start(t, false)
-			url := srv.wsURL()
+			srv := newVenue(t, false)
+			url := srv.URL
 			if tt.viaProxy {
-				url = newProxy(t, srv.Listener.Addr().String()).url()
+				url = newProxy(t, addr(t, srv)).url()
 			}
 			rec, msgs := newRecorder(), make(messages, 16)
 			c := dial(t, url, clientOptions(rec, msgs)...)
@@ -57,20 +56,16 @@ func TestClose(t *testing.T) {
 				t.Errorf("Err = %v, want ErrClosed", err)
 			}
 
-			select {
-			case err := <-srv.readErrs:
-				var ce websocket.CloseError
-				if !errors.As(err, &ce) || ce.Code != websocket.StatusNormalClosure {
-					t.Errorf("server read error = %v, want a CloseError with status %d", err, websocket.StatusNormalClosure)
-				}
-			case <-time.After(patience):
-				t.Fatal("the server's read did not end")
+			first := ended(t, srv, 1, patience)
+			var ce websocket.CloseError
+			if !errors.As(first.Err, &ce) || ce.Code != websocket.StatusNormalClosure {
+				t.Errorf("the venue's read ended with %v, want a CloseError with status %d", first.Err, websocket.StatusNormalClosure)
 			}
 
-			if diff := cmp.Diff([]string{connected, closeAlive, closeDone}, rec.names()); diff != "" {
+			if diff := cmp.Diff([]string{connected, closeAlive, closeDone}, rec.Transitions()); diff != "" {
 				t.Errorf("transitions (-want +got):\n%s", diff)
 			}
-			if s, _ := rec.nth(closeDone, 1); s.cause != nil {
+			if s, _ := nth(rec, closeDone, 1); s.cause != nil {
 				t.Errorf("close handshake error = %v, want nil", s.cause)
 			}
 			if err := c.SendText(ctx, "late"); !errors.Is(err, wsconn.ErrClosed) {

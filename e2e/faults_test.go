@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
-	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -96,23 +95,19 @@ func TestFaultRecovery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := newEchoServer(t, nil)
-			srv.start(t, false)
-			p := newProxy(t, srv.Listener.Addr().String())
+			srv := newVenue(t, false)
+			p := newProxy(t, addr(t, srv))
 			rec, msgs := newRecorder(), make(messages, 16)
+			var opts []wsconn.Option
 			if tt.healOnLost {
-				rec.hook = func(r fsm.Record[connfsm.State, connfsm.Event]) {
-					if r.From == connfsm.Alive && r.Event == connfsm.Lost {
-						tt.heal(t, p)
-					}
-				}
+				opts = append(opts, onLost(func() { tt.heal(t, p) }))
 			}
-			c := dial(t, p.url(), clientOptions(rec, msgs)...)
+			c := dial(t, p.url(), append(opts, clientOptions(rec, msgs)...)...)
 			msgs.echo(t, c, "before")
 
 			faultAt := time.Now()
 			tt.fault(t, p, c)
-			l := rec.waitFor(t, lost, 1)
+			l := waitFor(t, rec, lost, 1)
 			t.Logf("Lost %v after the fault: %v", l.at.Sub(faultAt), l.cause)
 			if d := l.at.Sub(faultAt); d > tt.detectWithin {
 				t.Errorf("Lost %v after the fault, want within %v", d, tt.detectWithin)
@@ -124,23 +119,23 @@ func TestFaultRecovery(t *testing.T) {
 			healAt := l.at
 			if !tt.healOnLost {
 				for i := 1; i <= tt.failedBefore; i++ {
-					if f := rec.waitFor(t, dialFailed, i); !tt.failedCause(f.cause) {
+					if f := waitFor(t, rec, dialFailed, i); !tt.failedCause(f.cause) {
 						t.Errorf("DialFailed #%d cause = %v, not the expected kind", i, f.cause)
 					}
 				}
 				healAt = time.Now()
 				tt.heal(t, p)
 			}
-			a := rec.waitFor(t, connected, 2)
-			t.Logf("Alive again %v after the heal; transitions %q", a.at.Sub(healAt), rec.names())
+			a := waitFor(t, rec, connected, 2)
+			t.Logf("Alive again %v after the heal; transitions %q", a.at.Sub(healAt), rec.Transitions())
 			if d := a.at.Sub(healAt); d > tt.reconnectWithin {
 				t.Errorf("Alive again %v after the heal, want within %v", d, tt.reconnectWithin)
 			}
 			msgs.echo(t, c, "after")
 
-			got, failed := squash(rec.names())
+			got, failed := squash(rec.Transitions())
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("transitions (-want +got):\n%s\nraw: %q", diff, rec.names())
+				t.Errorf("transitions (-want +got):\n%s\nraw: %q", diff, rec.Transitions())
 			}
 			if failed < tt.failedBefore {
 				t.Errorf("%d failed retries, want at least %d", failed, tt.failedBefore)
@@ -174,9 +169,8 @@ func TestLatency(t *testing.T) {
 	const latency, jitter = 50, 10 // ms, each way
 	minRTT := 2 * (latency - jitter) * time.Millisecond
 
-	srv := newEchoServer(t, nil)
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	srv := newVenue(t, false)
+	p := newProxy(t, addr(t, srv))
 	rec, msgs := newRecorder(), make(messages, 16)
 	// A longer pong timeout leaves room for the delay of a ping and its
 	// pong even on a loaded machine.
@@ -208,7 +202,7 @@ func TestLatency(t *testing.T) {
 	}
 
 	t.Logf("LastRTT %v after %d pings", c.Stats().LastRTT, c.Stats().Pings)
-	if diff := cmp.Diff([]string{connected}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{connected}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 	if st := c.Stats(); st.Reconnects != 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // TestHandshakeStatus answers the first handshake with an HTTP status: the
@@ -38,7 +39,7 @@ func TestHandshakeStatus(t *testing.T) {
 				mu       sync.Mutex
 				arrivals []time.Time
 			)
-			srv := newEchoServer(t, func(w http.ResponseWriter, _ *http.Request) bool {
+			srv := newVenue(t, false, wsconntest.Default(wsconntest.Handshake(func(w http.ResponseWriter, _ *http.Request) bool {
 				mu.Lock()
 				arrivals = append(arrivals, time.Now())
 				first := len(arrivals) == 1
@@ -51,17 +52,16 @@ func TestHandshakeStatus(t *testing.T) {
 				}
 				w.WriteHeader(tt.status)
 				return true
-			})
-			srv.start(t, false)
+			}), wsconntest.Echo()))
 			rec, msgs := newRecorder(), make(messages, 16)
 			opts := append(clientOptions(rec, msgs), wsconn.WithHTTPClient(srv.Client()))
 			ctx, cancel := context.WithTimeout(t.Context(), patience)
 			defer cancel()
 
 			start := time.Now()
-			c, err := wsconn.Dial(ctx, srv.wsURL(), opts...)
+			c, err := wsconn.Dial(ctx, srv.URL, opts...)
 			elapsed := time.Since(start)
-			f, _ := rec.nth(dialFailed, 1)
+			f, _ := nth(rec, dialFailed, 1)
 			var he *wsconn.HandshakeError
 			if !errors.As(f.cause, &he) || he.Status != tt.status {
 				t.Errorf("DialFailed cause = %v, want a *HandshakeError with status %d", f.cause, tt.status)
@@ -88,7 +88,7 @@ func TestHandshakeStatus(t *testing.T) {
 				if elapsed > margin {
 					t.Errorf("Dial returned after %v, want within %v: nothing to wait for", elapsed, margin)
 				}
-				if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.names()); diff != "" {
+				if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 				return
@@ -114,7 +114,7 @@ func TestHandshakeStatus(t *testing.T) {
 			if d := c.Stats().NextDelay; d < wantDelay {
 				t.Errorf("Stats.NextDelay = %v, want >= %v", d, wantDelay)
 			}
-			if diff := cmp.Diff([]string{dialFailed, retryDue, connected}, rec.names()); diff != "" {
+			if diff := cmp.Diff([]string{dialFailed, retryDue, connected}, rec.Transitions()); diff != "" {
 				t.Errorf("transitions (-want +got):\n%s", diff)
 			}
 			msgs.echo(t, c, "accepted at last")
@@ -132,8 +132,7 @@ func TestTLS(t *testing.T) {
 	if _, err := x509.SystemCertPool(); err != nil {
 		t.Fatalf("system roots: %v", err)
 	}
-	srv := newEchoServer(t, nil)
-	srv.start(t, true)
+	srv := newVenue(t, true)
 	tests := []struct {
 		name    string
 		client  *http.Client // nil: the default client, system roots only
@@ -149,7 +148,7 @@ func TestTLS(t *testing.T) {
 			if tt.client != nil {
 				opts = append(opts, wsconn.WithHTTPClient(tt.client))
 			}
-			url := srv.wsURL()
+			url := srv.URL
 			if url[:4] != "wss:" {
 				t.Fatalf("URL %q, want wss", url)
 			}
@@ -165,7 +164,7 @@ func TestTLS(t *testing.T) {
 				}
 				t.Cleanup(func() { closeClient(t, c) })
 				msgs.echo(t, c, "over TLS")
-				if diff := cmp.Diff([]string{connected}, rec.names()); diff != "" {
+				if diff := cmp.Diff([]string{connected}, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 				return
@@ -191,7 +190,7 @@ func TestTLS(t *testing.T) {
 			if elapsed > margin {
 				t.Errorf("Dial returned after %v, want within %v: a bad certificate is not retried", elapsed, margin)
 			}
-			if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.names()); diff != "" {
+			if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.Transitions()); diff != "" {
 				t.Errorf("transitions (-want +got):\n%s", diff)
 			}
 		})
@@ -201,7 +200,7 @@ func TestTLS(t *testing.T) {
 // TestHandshakeTimeout dials a server that accepts TCP and never answers the
 // upgrade: the attempt fails when the handshake timeout expires, not later.
 func TestHandshakeTimeout(t *testing.T) {
-	ln := newHoldListener(t)
+	srv := newVenue(t, false, wsconntest.Default(wsconntest.Stall()))
 	rec, msgs := newRecorder(), make(messages, 16)
 	opts := append(clientOptions(rec, msgs),
 		wsconn.WithHandshakeTimeout(handshakeTimeout),
@@ -211,18 +210,16 @@ func TestHandshakeTimeout(t *testing.T) {
 	defer cancel()
 
 	start := time.Now()
-	c, err := wsconn.Dial(ctx, "ws://"+ln.Addr().String()+"/", opts...)
+	c, err := wsconn.Dial(ctx, srv.URL+"/", opts...)
 	elapsed := time.Since(start)
 	if err == nil {
 		closeClient(t, c)
 		t.Fatal("Dial succeeded against a server that never answers")
 	}
-	select {
-	case <-ln.accepted:
-	default:
-		t.Error("the server accepted no connection: the timeout was not the handshake's")
+	if srv.Stats().Handshakes == 0 {
+		t.Error("the venue saw no handshake request: the timeout was not the handshake's")
 	}
-	f, _ := rec.nth(dialFailed, 1)
+	f, _ := nth(rec, dialFailed, 1)
 	if d := f.at.Sub(start); d < handshakeTimeout || d > handshakeTimeout+margin {
 		t.Errorf("DialFailed %v after Dial, want in [%v, %v]", d, handshakeTimeout, handshakeTimeout+margin)
 	}
@@ -236,7 +233,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	if elapsed > handshakeTimeout+margin {
 		t.Errorf("Dial returned after %v, want within %v", elapsed, handshakeTimeout+margin)
 	}
-	if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{dialFailed, gaveUp}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 }

@@ -2,23 +2,19 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"log"
-	"net"
-	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
-	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/fsm/fsmtest"
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // Short real-time settings: a dead peer is detected within
@@ -52,6 +48,11 @@ const (
 	retryFailed = retryDue + " " + dialFailed // one failed retry, as squash writes it
 )
 
+// recorder keeps the client's lifecycle records (fsmtest).
+type recorder = fsmtest.Recorder[connfsm.State, connfsm.Event]
+
+func newRecorder() *recorder { return new(recorder) }
+
 // step is one recorded transition.
 type step struct {
 	name  string
@@ -59,77 +60,43 @@ type step struct {
 	cause error // the event's payload when it is an error
 }
 
-// recorder records the client's transitions. hook, if set, runs inside the
-// lifecycle on every transition, after the state changed and before the new
-// state's tasks start.
-type recorder struct {
-	hook func(fsm.Record[connfsm.State, connfsm.Event])
-
-	mu      sync.Mutex
-	steps   []step
-	changed chan struct{}
+// nth returns the n-th (from 1) transition called name.
+func nth(rec *recorder, name string, n int) (step, bool) {
+	r, ok := rec.Nth(name, n)
+	if !ok {
+		return step{}, false
+	}
+	s := step{name: name, at: r.When}
+	s.cause, _ = r.Payload.(error)
+	return s, true
 }
 
-func newRecorder() *recorder { return &recorder{changed: make(chan struct{}, 1)} }
-
-func (r *recorder) option() wsconn.Option { return wsconn.OnTransition(r.observe) }
-
-func (r *recorder) observe(_ context.Context, rec fsm.Record[connfsm.State, connfsm.Event]) {
-	s := step{name: rec.From.String() + "-" + rec.Event.String() + "->" + rec.To.String(), at: time.Now()}
-	s.cause, _ = rec.Payload.(error) // an error payload only: connections must not be retained
-	if r.hook != nil {
-		r.hook(rec)
-	}
-	r.mu.Lock()
-	r.steps = append(r.steps, s)
-	r.mu.Unlock()
-	select {
-	case r.changed <- struct{}{}:
-	default:
-	}
-}
-
-// names returns the recorded steps' names.
-func (r *recorder) names() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]string, len(r.steps))
-	for i, s := range r.steps {
-		out[i] = s.name
-	}
-	return out
-}
-
-// nth returns the n-th (from 1) recorded step called name.
-func (r *recorder) nth(name string, n int) (step, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, s := range r.steps {
-		if s.name == name {
-			if n--; n == 0 {
-				return s, true
-			}
-		}
-	}
-	return step{}, false
-}
-
-// waitFor waits until the n-th step called name is recorded, at most
-// patience, and returns it.
-func (r *recorder) waitFor(t *testing.T, name string, n int) step {
+// waitFor waits until the n-th transition called name is recorded, at
+// most patience, and returns it.
+func waitFor(t *testing.T, rec *recorder, name string, n int) step {
 	t.Helper()
-	deadline := time.NewTimer(patience)
-	defer deadline.Stop()
-	for {
-		if s, ok := r.nth(name, n); ok {
-			return s
-		}
-		select {
-		case <-r.changed:
-		case <-deadline.C:
-			t.Fatalf("no %s #%d within %v; steps: %q", name, n, patience, r.names())
-		}
+	ctx, cancel := context.WithTimeout(t.Context(), patience)
+	defer cancel()
+	err := rec.Wait(ctx, func([]fsm.Record[connfsm.State, connfsm.Event]) bool {
+		_, ok := rec.Nth(name, n)
+		return ok
+	})
+	if err != nil {
+		t.Fatalf("no %s #%d within %v; steps: %q", name, n, patience, rec.Transitions())
 	}
+	s, _ := nth(rec, name, n)
+	return s
+}
+
+// onLost returns an observer option that runs fn inside the lifecycle as
+// the live connection is lost, before the step is recorded: give it
+// before clientOptions.
+func onLost(fn func()) wsconn.Option {
+	return wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		if r.From == connfsm.Alive && r.Event == connfsm.Lost {
+			fn()
+		}
+	})
 }
 
 // squash writes each run of failed retries (RetryDue then DialFailed) as one
@@ -150,104 +117,48 @@ func squash(names []string) (out []string, failedRetries int) {
 	return out, failedRetries
 }
 
-// echoServer is a WebSocket echo server on 127.0.0.1. The error that ended
-// each connection's read loop is sent on readErrs.
-type echoServer struct {
-	*httptest.Server
-	readErrs chan error
-	// echoLimit, if positive, is the largest message echoed; longer ones
-	// are read and dropped. Set it before start.
-	echoLimit int
-
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[*websocket.Conn]struct{}
-}
-
-// newEchoServer starts an echo server whose handler first runs before, if
-// set: a true result means before answered the request itself.
-func newEchoServer(t *testing.T, before func(w http.ResponseWriter, r *http.Request) bool) *echoServer {
+// newVenue starts a WebSocket venue (wsconntest) on 127.0.0.1, over TLS if
+// tls is set: it echoes unless opts say otherwise, and it is closed when
+// the test ends, every connection and goroutine of it gone.
+func newVenue(t *testing.T, tls bool, opts ...wsconntest.Option) *wsconntest.Server {
 	t.Helper()
-	s := &echoServer{readErrs: make(chan error, 16), conns: make(map[*websocket.Conn]struct{})}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if before != nil && before(w, r) {
-			return
-		}
-		s.serve(w, r)
-	}))
-	s.Config.ErrorLog = log.New(io.Discard, "", 0) // failed TLS handshakes are expected
-	return s
-}
-
-func (s *echoServer) serve(w http.ResponseWriter, r *http.Request) {
-	s.wg.Add(1) // before the hijack, so Close has waited for it to happen
-	defer s.wg.Done()
-	conn, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	s.mu.Lock()
-	s.conns[conn] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, conn)
-		s.mu.Unlock()
-		_ = conn.CloseNow()
-	}()
-	ctx := context.Background() // the request context does not end with a hijacked connection
-	for {
-		typ, data, err := conn.Read(ctx)
-		if err != nil {
-			select {
-			case s.readErrs <- err:
-			default:
-			}
-			return
-		}
-		if s.echoLimit > 0 && len(data) > s.echoLimit {
-			continue
-		}
-		if err := conn.Write(ctx, typ, data); err != nil {
-			return
-		}
-	}
-}
-
-// start starts s, with TLS if tls is set, and stops it when the test ends:
-// no new request, every WebSocket connection closed, every handler returned.
-func (s *echoServer) start(t *testing.T, tls bool) {
-	t.Helper()
+	start := wsconntest.NewTCPServer
 	if tls {
-		s.StartTLS()
-	} else {
-		s.Start()
+		start = wsconntest.NewTLSServer
 	}
-	t.Cleanup(func() {
-		s.Close() // stops new requests and waits for those not hijacked
-		s.mu.Lock()
-		for c := range s.conns {
-			_ = c.CloseNow()
-		}
-		s.mu.Unlock()
-		waitGroup(t, &s.wg, "echo server handlers")
-	})
+	srv, err := start("", opts...)
+	if err != nil {
+		t.Fatalf("venue: %v", err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
 }
 
-// wsURL is the server's URL with the ws or wss scheme.
-func (s *echoServer) wsURL() string {
-	return "ws" + strings.TrimPrefix(s.URL, "http")
-}
-
-func waitGroup(t *testing.T, wg *sync.WaitGroup, what string) {
+// addr is a venue's host:port, for a proxy in front of it.
+func addr(t *testing.T, srv *wsconntest.Server) string {
 	t.Helper()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(patience):
-		t.Errorf("%s did not return within %v", what, patience)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatalf("venue URL %q: %v", srv.URL, err)
 	}
+	return u.Host
+}
+
+// ended waits until the venue's n-th connection has ended, at most
+// within, and returns its record.
+func ended(t *testing.T, srv *wsconntest.Server, n int, within time.Duration) wsconntest.Connection {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), within)
+	defer cancel()
+	var c wsconntest.Connection
+	err := srv.Await(ctx, func() bool {
+		c, _ = srv.Connection(n)
+		return !c.Closed.IsZero()
+	})
+	if err != nil {
+		t.Fatalf("the venue's connection %d did not end within %v", n, within)
+	}
+	return c
 }
 
 // proxy is an in-process toxiproxy proxy listening on 127.0.0.1, stopped
@@ -325,7 +236,7 @@ func clientOptions(rec *recorder, msgs messages) []wsconn.Option {
 		// Alive is recorded before OnConnect has run and sends are
 		// released: a send right after it is buffered, not refused.
 		wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: 16}),
-		rec.option(),
+		wsconn.OnTransition(rec.Observe),
 		msgs.option(),
 	}
 }
@@ -351,61 +262,4 @@ func closeClient(t *testing.T, c *wsconn.Client) {
 	if err := c.Close(ctx); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-}
-
-// holdListener accepts TCP connections on 127.0.0.1 and never answers them.
-type holdListener struct {
-	net.Listener
-	accepted chan struct{}
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    []net.Conn
-	closed   bool
-}
-
-func newHoldListener(t *testing.T) *holdListener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	h := &holdListener{Listener: ln, accepted: make(chan struct{}, 16)}
-	h.wg.Add(1)
-	go func() {
-		defer h.wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			h.mu.Lock()
-			if h.closed { // accepted just as the test ended
-				h.mu.Unlock()
-				_ = conn.Close()
-				return
-			}
-			h.conns = append(h.conns, conn)
-			h.mu.Unlock()
-			h.wg.Add(1)
-			go func() {
-				defer h.wg.Done()
-				_, _ = io.Copy(io.Discard, conn) // read the request, answer nothing
-			}()
-			select {
-			case h.accepted <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		h.mu.Lock()
-		h.closed = true
-		for _, c := range h.conns {
-			_ = c.Close()
-		}
-		h.mu.Unlock()
-		waitGroup(t, &h.wg, "hold listener")
-	})
-	return h
 }

@@ -10,9 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/connfsm/connfsm"
-	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // The toxics below hold to one rule of toxiproxy v2.5: once a link's
@@ -43,9 +42,8 @@ func TestBandwidth(t *testing.T) {
 		t.Fatalf("the largest transfer takes %v, not below the pong timeout %v", largest, ping)
 	}
 
-	srv := newEchoServer(t, nil)
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	srv := newVenue(t, false)
+	p := newProxy(t, addr(t, srv))
 	rec, msgs := newRecorder(), make(messages, 16)
 	c := dial(t, p.url(), append(clientOptions(rec, msgs), wsconn.WithHeartbeat(ping, ping))...)
 	msgs.echo(t, c, "before")
@@ -80,7 +78,7 @@ func TestBandwidth(t *testing.T) {
 	if st.LastRTT <= 0 || st.LastRTT > ping {
 		t.Errorf("LastRTT = %v, want an answered ping within the pong timeout %v", st.LastRTT, ping)
 	}
-	if diff := cmp.Diff([]string{connected}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{connected}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 	if st.Reconnects != 0 {
@@ -104,12 +102,13 @@ func TestBandwidthStarvesPong(t *testing.T) {
 		t.Fatalf("a transfer of %v does not starve a pong timeout of %v", transfer, pongTimeout)
 	}
 
-	srv := newEchoServer(t, nil)
 	// The big message reaches the server after the client dropped the
-	// connection: an echo would be data toward a closed link.
-	srv.echoLimit = 1 << 10
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	// connection: an echo would be data toward a closed link. The venue
+	// takes messages above 1 KiB without echoing them.
+	srv := newVenue(t, false, wsconntest.Default(
+		wsconntest.OnMessage(func(_ *wsconntest.Conn, m wsconntest.Message) bool { return len(m.Data) > 1<<10 }),
+		wsconntest.Echo()))
+	p := newProxy(t, addr(t, srv))
 	rec, msgs := newRecorder(), make(messages, 16)
 	c := dial(t, p.url(), clientOptions(rec, msgs)...)
 	msgs.echo(t, c, "before")
@@ -119,7 +118,7 @@ func TestBandwidthStarvesPong(t *testing.T) {
 	if err := c.Send(t.Context(), wsconn.Binary, make([]byte, size)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	l := rec.waitFor(t, lost, 1)
+	l := waitFor(t, rec, lost, 1)
 	d := l.at.Sub(sentAt)
 	t.Logf("Lost %v after the send (the transfer takes %v): %v", d, transfer, l.cause)
 	if !errors.Is(l.cause, wsconn.ErrPongTimeout) {
@@ -131,28 +130,24 @@ func TestBandwidthStarvesPong(t *testing.T) {
 	}
 
 	// A handshake and a short message fit the limited link easily.
-	a := rec.waitFor(t, connected, 2)
+	a := waitFor(t, rec, connected, 2)
 	if d := a.at.Sub(l.at); d > backoffMax+margin {
 		t.Errorf("Alive again %v after Lost, want within %v", d, backoffMax+margin)
 	}
 	msgs.echo(t, c, "after")
-	if diff := cmp.Diff([]string{connected, lost, retryDue, connected}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{connected, lost, retryDue, connected}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 
 	// The old connection's upstream still drains into the server, which
 	// reads the whole message and then sees the connection end: only then
 	// may the proxy stop.
-	select {
-	case err := <-srv.readErrs:
-		d := time.Since(sentAt)
-		t.Logf("the server saw the first connection end %v after the send: %v", d, err)
-		if !closedWithoutHandshake(err) || d < transfer {
-			t.Errorf("the server saw the first connection end %v after the send with %v; want the end of the stream after the %v transfer",
-				d, err, transfer)
-		}
-	case <-time.After(transfer + patience):
-		t.Fatalf("the first connection did not end at the server within %v", transfer+patience)
+	first := ended(t, srv, 1, transfer+patience)
+	d = first.Closed.Sub(sentAt)
+	t.Logf("the server saw the first connection end %v after the send: %v", d, first.Err)
+	if !closedWithoutHandshake(first.Err) || d < transfer {
+		t.Errorf("the server saw the first connection end %v after the send with %v; want the end of the stream after the %v transfer",
+			d, first.Err, transfer)
 	}
 }
 
@@ -173,9 +168,8 @@ func TestSlicer(t *testing.T) {
 		ping    = 500 * time.Millisecond
 		minPing = 3 // pings to see answered under the toxic
 	)
-	srv := newEchoServer(t, nil)
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	srv := newVenue(t, false)
+	p := newProxy(t, addr(t, srv))
 	for _, stream := range []string{"upstream", "downstream"} {
 		p.addToxic(t, fmt.Sprintf(`{"name":"slice_%s","type":"slicer","stream":"%s","attributes":{"average_size":8,"size_variation":4,"delay":%d}}`,
 			stream, stream, delay.Microseconds()))
@@ -200,7 +194,7 @@ func TestSlicer(t *testing.T) {
 	pings := c.Stats().Pings
 	waitUntil(t, "pings under the slicer", func() bool { return c.Stats().Pings >= pings+minPing })
 	waitUntil(t, "the pings answered", func() bool { return c.Stats().LastRTT > 0 })
-	if diff := cmp.Diff([]string{connected}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{connected}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 	if st := c.Stats(); st.Reconnects != 0 || st.DeadPings != 0 {
@@ -219,17 +213,12 @@ func TestLimitDataOnce(t *testing.T) {
 		frame   = msgSize + 2 // a server frame's header is 2 bytes below 126
 		fits    = limit / frame
 	)
-	srv := newEchoServer(t, nil)
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	srv := newVenue(t, false)
+	p := newProxy(t, addr(t, srv))
 	rec, msgs := newRecorder(), make(messages, 16)
-	rec.hook = func(r fsm.Record[connfsm.State, connfsm.Event]) {
-		if r.From == connfsm.Alive && r.Event == connfsm.Lost {
-			removeFault(t, p)
-		}
-	}
+	opts := []wsconn.Option{onLost(func() { removeFault(t, p) })}
 	// No ping: a pong would be one more chunk toward the closed link.
-	opts := append(clientOptions(rec, msgs), wsconn.WithHeartbeat(patience, patience))
+	opts = append(append(opts, clientOptions(rec, msgs)...), wsconn.WithHeartbeat(patience, patience))
 	c := dial(t, p.url(), opts...)
 	msgs.echo(t, c, "before")
 
@@ -244,7 +233,7 @@ func TestLimitDataOnce(t *testing.T) {
 		}
 		echoed++
 	}
-	l, _ := rec.nth(lost, 1)
+	l, _ := nth(rec, lost, 1)
 	t.Logf("%d echoes of %d bytes, Lost %v after the next send: %v", echoed, frame, l.at.Sub(crossedAt), l.cause)
 	if echoed != fits {
 		t.Errorf("%d echoes before Lost, want %d (%d bytes of %d-byte frames)", echoed, fits, limit, frame)
@@ -256,12 +245,12 @@ func TestLimitDataOnce(t *testing.T) {
 		t.Errorf("Lost %v after the send that crossed the limit, want within %v", d, margin)
 	}
 
-	a := rec.waitFor(t, connected, 2)
+	a := waitFor(t, rec, connected, 2)
 	if d := a.at.Sub(l.at); d > backoffMax+margin {
 		t.Errorf("Alive again %v after Lost, want within %v", d, backoffMax+margin)
 	}
 	msgs.echo(t, c, "after")
-	if diff := cmp.Diff([]string{connected, lost, retryDue, connected}, rec.names()); diff != "" {
+	if diff := cmp.Diff([]string{connected, lost, retryDue, connected}, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 	if st := c.Stats(); st.Reconnects != 1 {
@@ -284,9 +273,8 @@ func TestLimitDataEveryConnection(t *testing.T) {
 	guard := wsconn.StormGuard{Attempts: 4, Window: 10 * time.Second, MinGap: 400 * time.Millisecond}
 	b := wsconn.Backoff{Initial: backoffInitial, Max: backoffMax, Multiplier: 2}
 
-	srv := newEchoServer(t, nil)
-	srv.start(t, false)
-	p := newProxy(t, srv.Listener.Addr().String())
+	srv := newVenue(t, false)
+	p := newProxy(t, addr(t, srv))
 	p.addToxic(t, fmt.Sprintf(`{"name":"fault","type":"limit_data","stream":"downstream","attributes":{"bytes":%d}}`, limit))
 	rec, msgs := newRecorder(), make(messages, 16)
 	opts := append(clientOptions(rec, msgs),
@@ -299,15 +287,15 @@ func TestLimitDataEveryConnection(t *testing.T) {
 	)
 	start := time.Now()
 	c := dial(t, p.url(), opts...)
-	rec.waitFor(t, retryDue, dials-1)
+	waitFor(t, rec, retryDue, dials-1)
 	// Close in Reconnecting, while the guard holds the next dial back:
 	// a close handshake would be data after the limit.
-	rec.waitFor(t, lost, dials)
+	waitFor(t, rec, lost, dials)
 	closeClient(t, c)
 
 	at := []time.Time{start} // each dial's start: Dial, then each RetryDue
 	for i := 1; i < dials; i++ {
-		s, _ := rec.nth(retryDue, i)
+		s, _ := nth(rec, retryDue, i)
 		at = append(at, s.at)
 	}
 	gaps := make([]time.Duration, dials-1)
@@ -340,11 +328,11 @@ func TestLimitDataEveryConnection(t *testing.T) {
 		want = append(want, connected, lost, retryDue)
 	}
 	want = append(want[:len(want)-1], "Reconnecting-Close->Closed")
-	if diff := cmp.Diff(want, rec.names()); diff != "" {
+	if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
 	}
 	for i := 1; i <= dials; i++ {
-		if s, _ := rec.nth(lost, i); !closedWithoutHandshake(s.cause) {
+		if s, _ := nth(rec, lost, i); !closedWithoutHandshake(s.cause) {
 			t.Errorf("Lost #%d cause = %v, want the stream's end without a close frame", i, s.cause)
 		}
 	}
@@ -394,8 +382,10 @@ func echoOrLost(t *testing.T, c *wsconn.Client, msgs messages, rec *recorder, te
 	if err := c.SendText(ctx, text); err != nil {
 		t.Fatalf("SendText: %v", err)
 	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for {
-		if _, ok := rec.nth(lost, 1); ok {
+		if _, ok := nth(rec, lost, 1); ok {
 			return false
 		}
 		select {
@@ -403,9 +393,9 @@ func echoOrLost(t *testing.T, c *wsconn.Client, msgs messages, rec *recorder, te
 			if string(m.Data) == text {
 				return true
 			}
-		case <-rec.changed:
+		case <-tick.C: // Lost may come meanwhile
 		case <-ctx.Done():
-			t.Fatalf("neither an echo of %q nor Lost within %v; steps: %q", text, patience, rec.names())
+			t.Fatalf("neither an echo of %q nor Lost within %v; steps: %q", text, patience, rec.Transitions())
 		}
 	}
 }

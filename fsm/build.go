@@ -505,6 +505,9 @@ func (v *validator[S, E]) reachable() {
 	for len(work) > 0 {
 		s := work[len(work)-1]
 		work = work[:len(work)-1]
+		if d.tree[s].final {
+			continue // the machine stops there: no event leads on
+		}
 		for ei := range nE {
 			c := &d.cells[s*nE+ei]
 			switch c.kind {

@@ -20,25 +20,52 @@ import (
 // the document around it.
 
 // WriteMermaid writes the definition as a Mermaid stateDiagram-v2: one
-// state per declared state (labelled with its name, its tasks, the event a
-// failing task fires and its timeouts), a composite state block holding its
-// children with its initial child entered from [*], an edge per declared
-// transition labelled with its event (drawn from the state that declares
-// the rule, inside the innermost composite holding both ends), a choice
-// pseudo-state per Choice with an edge to every target, the initial state
-// entered from [*] and every final state, or leaf without an outgoing
-// transition, leading to [*]. Ignored and rejected pairs are not drawn;
-// WriteMatrix shows them.
+// state per declared state, labelled with its name, its tasks, the event a
+// failing task fires and its timeouts (a composite state holds its lines in
+// its label, as Mermaid allows no description on a composite); a composite
+// state block holding its children, with its initial child entered from
+// [*]; the initial state entered from [*]; an edge per declared transition
+// labelled with its event, drawn from the state that declares the rule; a
+// choice pseudo-state per Choice with an edge to every target; and every
+// final state, or leaf without an outgoing transition, leading to [*].
+// Edges are written at the top level, after every state: Mermaid moves a
+// state into the last block whose statements name it. Ignored and rejected
+// pairs are not drawn; WriteMatrix shows them.
 func (d *Definition[S, E]) WriteMermaid(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	bw.WriteString("stateDiagram-v2\n")
-	d.mermaidBlock(bw, -1, "    ")
+	d.mermaidStates(bw, -1, "    ")
+	fmt.Fprintf(bw, "    [*] --> s%d\n", d.initial)
+	d.eachRule(func(at, ev int, x *decl[S, E]) {
+		label := mermaidLabel(d.eventNames[ev])
+		if strings.TrimSpace(label) == "" {
+			label = "" // Mermaid cannot parse an edge label of spaces
+		} else {
+			label = " : " + label
+		}
+		switch x.kind {
+		case KindTransition:
+			fmt.Fprintf(bw, "    s%d --> s%d%s\n", at, x.to, label)
+		case KindChoice:
+			id := fmt.Sprintf("c%d_%d", at, ev)
+			fmt.Fprintf(bw, "    state %s <<choice>>\n", id)
+			fmt.Fprintf(bw, "    s%d --> %s%s\n", at, id, label)
+			for _, t := range x.targets {
+				fmt.Fprintf(bw, "    %s --> s%d\n", id, t)
+			}
+		}
+	})
+	for si := range d.states {
+		if d.terminal(si) {
+			fmt.Fprintf(bw, "    s%d --> [*]\n", si)
+		}
+	}
 	return bw.Flush()
 }
 
-// mermaidBlock writes the states whose parent is parent, then the edges
-// whose domain it is; at the top level (parent -1) also the initial arrow.
-func (d *Definition[S, E]) mermaidBlock(bw *bufio.Writer, parent int, indent string) {
+// mermaidStates writes the states whose parent is parent, a composite as a
+// block holding its children and its initial arrow.
+func (d *Definition[S, E]) mermaidStates(bw *bufio.Writer, parent int, indent string) {
 	for si := range d.states {
 		if d.tree[si].parent != parent {
 			continue
@@ -47,54 +74,19 @@ func (d *Definition[S, E]) mermaidBlock(bw *bufio.Writer, parent int, indent str
 		if strings.TrimSpace(label) == "" {
 			label = "#32;" // Mermaid cannot parse an empty quoted label
 		}
-		if len(d.tree[si].children) == 0 {
-			fmt.Fprintf(bw, "%sstate \"%s\" as s%d\n", indent, label, si)
-		} else {
+		if kids := d.tree[si].children; len(kids) > 0 {
+			for _, line := range d.notes(si) {
+				label += "<br>" + mermaidLabel(line)
+			}
 			fmt.Fprintf(bw, "%sstate \"%s\" as s%d {\n", indent, label, si)
-			d.mermaidBlock(bw, si, indent+"    ")
+			d.mermaidStates(bw, si, indent+"    ")
+			fmt.Fprintf(bw, "%s    [*] --> s%d\n", indent, kids[0])
 			fmt.Fprintf(bw, "%s}\n", indent)
+			continue
 		}
+		fmt.Fprintf(bw, "%sstate \"%s\" as s%d\n", indent, label, si)
 		for _, line := range d.notes(si) {
 			fmt.Fprintf(bw, "%ss%d : %s\n", indent, si, mermaidLabel(line))
-		}
-	}
-	if parent < 0 {
-		fmt.Fprintf(bw, "%s[*] --> s%d\n", indent, d.initial)
-	} else {
-		fmt.Fprintf(bw, "%s[*] --> s%d\n", indent, d.tree[parent].children[0])
-	}
-	choices := 0
-	d.eachRule(func(at, ev int, x *decl[S, E]) {
-		switch x.kind {
-		case KindTransition:
-			if d.domain(at, []int{x.to}) != parent {
-				return
-			}
-			fmt.Fprintf(bw, "%ss%d --> s%d", indent, at, x.to)
-			if l := mermaidLabel(d.eventNames[ev]); strings.TrimSpace(l) != "" {
-				fmt.Fprintf(bw, " : %s", l)
-			}
-			bw.WriteByte('\n')
-		case KindChoice:
-			choices++ // numbered over the whole definition, so ids stay unique
-			if d.domain(at, x.targets) != parent {
-				return
-			}
-			id := fmt.Sprintf("c%d_%d", at, ev)
-			fmt.Fprintf(bw, "%sstate %s <<choice>>\n", indent, id)
-			fmt.Fprintf(bw, "%ss%d --> %s", indent, at, id)
-			if l := mermaidLabel(d.eventNames[ev]); strings.TrimSpace(l) != "" {
-				fmt.Fprintf(bw, " : %s", l)
-			}
-			bw.WriteByte('\n')
-			for _, t := range x.targets {
-				fmt.Fprintf(bw, "%s%s --> s%d\n", indent, id, t)
-			}
-		}
-	})
-	for si := range d.states {
-		if d.tree[si].parent == parent && d.terminal(si) {
-			fmt.Fprintf(bw, "%ss%d --> [*]\n", indent, si)
 		}
 	}
 }
@@ -353,26 +345,6 @@ func (d *Definition[S, E]) eachRule(fn func(at, ev int, x *decl[S, E])) {
 			}
 		}
 	}
-}
-
-// domain returns the innermost composite holding at and every target
-// without being one of them (-1 for the top level): where an edge is drawn.
-func (d *Definition[S, E]) domain(at int, targets []int) int {
-	dom := d.tree[at].parent
-	for dom >= 0 {
-		ok := true
-		for _, t := range targets {
-			if dom == t || !d.ancestorOrSelf(dom, t) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return dom
-		}
-		dom = d.tree[dom].parent
-	}
-	return -1
 }
 
 // terminal reports whether si is a final state, or a leaf no transition

@@ -106,19 +106,6 @@ func (lv *level) extra() *levelExt {
 	return lv.ext
 }
 
-// leave ends what an entry owns besides its tasks: timers and trace task.
-func (lv *level) leave() {
-	if x := lv.ext; x != nil {
-		for _, t := range x.timers {
-			t.Stop()
-		}
-		if x.trace != nil {
-			x.trace.End()
-		}
-		lv.ext = nil
-	}
-}
-
 type machineKey[S, E comparable] struct{ m *Machine[S, E] }
 
 // Start starts a machine in the definition's initial state: its enter hooks

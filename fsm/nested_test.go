@@ -239,12 +239,11 @@ func isUnder(q, s ns) bool {
 // stop and why, and the record the observer gets.
 func TestNestedOrder(t *testing.T) {
 	type step struct {
-		ev        nev
-		want      []string // hooks, actions and task stops, in order; task stops sorted
-		leaf      ns
-		exited    []ns
-		entered   []ns
-		wantCause bool
+		ev      nev
+		want    []string // hooks, actions and task stops, in order; task stops sorted
+		leaf    ns
+		exited  []ns
+		entered []ns
 	}
 	tests := []struct {
 		name  string

@@ -11,7 +11,8 @@ import (
 type RecordKind uint8
 
 const (
-	// RecordStarted: the machine entered its initial state (epoch 1).
+	// RecordStarted: the machine entered its initial state; Epoch is the
+	// initial leaf's entry (1 for a machine without children).
 	RecordStarted RecordKind = iota + 1
 	// RecordTransition: the machine moved From → To on Event; Epoch is the
 	// new entry's and Join is the join of From's tasks.
@@ -70,11 +71,12 @@ type Record[S, E comparable] struct {
 	From   S
 	Event  E // the zero value for started, straggler, task_failed and stopped
 	To     S
-	Epoch  uint64 // for a transition, the epoch of the entry into To
+	Epoch  uint64 // a transition's entry into To; for ignored, rejected, started, stopped, the leaf's
 	Reason string
 	Task   string
 	// State is the state a straggler, a failed task or a stale event
-	// belongs to: the leaf or one of its ancestors. Otherwise it is From.
+	// belongs to, or whose rule ignored or rejected the event: the leaf or
+	// one of its ancestors. Otherwise it is From.
 	State S
 	Err   error
 	// Payload is the event's payload: for a transition, what its hooks

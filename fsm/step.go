@@ -12,16 +12,28 @@ import (
 
 // process takes it by pointer: copying the item into every call measurably
 // slowed the hot path.
-func (m *Machine[S, E]) process(it *item) (err error) {
+func (m *Machine[S, E]) process(it *item) error {
 	// Only user code panics, short of a bug here: a step that runs none
 	// (no hooks, no observer, no payload to dispose) spares the recover.
 	if m.risky || it.payload != nil {
-		defer func() {
-			if v := recover(); v != nil {
-				err = m.failStop(v)
-			}
-		}()
+		return m.processGuarded(it)
 	}
+	return m.step(it)
+}
+
+// processGuarded is process for a step that may run user code: a panic
+// fail-stops the machine (see failStop).
+func (m *Machine[S, E]) processGuarded(it *item) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = m.failStop(v)
+		}
+	}()
+	return m.step(it)
+}
+
+// step processes one item.
+func (m *Machine[S, E]) step(it *item) error {
 	switch it.op {
 	case opStop:
 		m.stop(nil)
@@ -221,7 +233,37 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 	d := m.def
 	lv := &m.path[0]
 	from, fromEpoch := lv.si, lv.epoch
+	var join tasks.Report
+	exited := p.exited
+	if lv.sc != nil || lv.ext != nil {
+		join, exited = m.leave1(lv, p)
+	}
+	if t != nil { // zeroed by the caller
+		m.exit1(c, p, ev, payload, t, from, fromEpoch)
+	}
+	to := p.leaf
+	m.epoch++
+	lv.si, lv.epoch, lv.entered = to, m.epoch, false // sc and ext are nil: leave1 ended them
+	m.cur = to
+	m.pubLeaf.Store(int32(to))
+	m.pubEpoch.Store(m.epoch)
+	if m.obs != nil {
+		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[to],
+			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
+	}
+	if p.plain && !traceOn() {
+		lv.entered = true
+		return
+	}
+	m.enter1(p, t)
+}
+
+// leave1 cancels and joins the tasks of the one level transition1
+// leaves, and stops its timers and trace task.
+func (m *Machine[S, E]) leave1(lv *level, p *plan[S]) (tasks.Report, []Level[S]) {
 	cause := p.exits[0].cause
+	var join tasks.Report
+	exited := p.exited
 	if lv.sc != nil {
 		lv.sc.stop(cause)
 	}
@@ -230,10 +272,7 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 		for _, tm := range x.timers {
 			tm.Stop()
 		}
-		x.timers = nil
 	}
-	var join tasks.Report
-	exited := p.exited
 	if sc := lv.sc; sc != nil {
 		lv.sc = nil
 		if sc.g != nil {
@@ -241,47 +280,43 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 			m.reportStragglers(sc, join)
 		}
 		if m.obs != nil {
-			exited = []Level[S]{{State: d.states[from], Join: join}}
-		}
-	}
-	if t != nil { // zeroed by the caller
-		t.From, t.Event, t.To, t.Payload, t.Env = d.states[from], d.events[ev], d.states[p.leaf], payload, m.env
-		lv.entered = false // a panic in an exit hook must not run them again
-		if hooks := d.per[from].exit; len(hooks) > 0 {
-			t.State, t.Epoch = d.states[from], fromEpoch
-			m.at = where{kind: atExit, si: from}
-			for _, h := range hooks {
-				h(m.ctx, *t)
-			}
-			m.at.kind = atMachine
-		}
-		if c.action != nil {
-			t.State, t.Epoch = d.states[c.at], fromEpoch
-			m.at = where{kind: atAction, si: c.at, ei: ev}
-			c.action(m.ctx, *t)
-			m.at.kind = atMachine
+			exited = []Level[S]{{State: m.def.states[lv.si], Join: join}}
 		}
 	}
 	if x != nil && x.trace != nil {
 		x.trace.End()
 	}
-	to := p.leaf
-	m.epoch++
-	*lv = level{si: to, epoch: m.epoch}
-	m.cur = to
-	m.pubLeaf.Store(int32(to))
-	m.pubEpoch.Store(m.epoch)
-	if m.obs != nil {
-		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[to],
-			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
+	lv.ext = nil
+	return join, exited
+}
+
+// exit1 runs the exit hooks and the action of transition1's step.
+func (m *Machine[S, E]) exit1(c *cell[S, E], p *plan[S], ev int, payload any, t *Transition[S, E], from int, fromEpoch uint64) {
+	d := m.def
+	t.From, t.Event, t.To, t.Payload, t.Env = d.states[from], d.events[ev], d.states[p.leaf], payload, m.env
+	m.path[0].entered = false // a panic in an exit hook must not run them again
+	if hooks := d.per[from].exit; len(hooks) > 0 {
+		t.State, t.Epoch = d.states[from], fromEpoch
+		m.at = where{kind: atExit, si: from}
+		for _, h := range hooks {
+			h(m.ctx, *t)
+		}
+		m.at.kind = atMachine
 	}
-	switch {
-	case traceOn():
-	case p.plain:
-		lv.entered = true
-		return
-	case p.hooksOnly:
-		lv.entered = true
+	if c.action != nil {
+		t.State, t.Epoch = d.states[c.at], fromEpoch
+		m.at = where{kind: atAction, si: c.at, ei: ev}
+		c.action(m.ctx, *t)
+		m.at.kind = atMachine
+	}
+}
+
+// enter1 enters transition1's target level.
+func (m *Machine[S, E]) enter1(p *plan[S], t *Transition[S, E]) {
+	d := m.def
+	to := p.leaf
+	if p.hooksOnly && !traceOn() {
+		m.path[0].entered = true
 		t.State, t.Epoch = d.states[to], m.epoch
 		m.at = where{kind: atEnter, si: to}
 		for _, h := range d.per[to].enter {

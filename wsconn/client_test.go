@@ -12,13 +12,13 @@ import (
 
 func TestDialEchoClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := startServer(t)
 		got := make(chan Message, 1)
 		var tr recorder
 		c, err := Dial(t.Context(), "ws://example.test/feed",
-			WithHTTPClient(srv.client),
+			WithHTTPClient(srv.Client()),
 			OnMessage(func(_ context.Context, m Message) { got <- m }),
-			OnRecord(tr.observe))
+			OnRecord(tr.Observe))
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
 		}
@@ -37,7 +37,7 @@ func TestDialEchoClose(t *testing.T) {
 		}
 		<-c.Done()
 		want := []string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}
-		if diff := cmp.Diff(want, tr.transitions()); diff != "" {
+		if diff := cmp.Diff(want, tr.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
 		if err := c.Err(); err != ErrClosed {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // singleUseVenue accepts each token once, from the Authorization header or
@@ -29,26 +30,25 @@ type singleUseVenue struct {
 	used []string
 }
 
-func (v *singleUseVenue) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if token == "" {
-		token = r.URL.Query().Get("listenKey")
-	}
-	v.mu.Lock()
-	reused := token == "" || v.seen[token]
-	if v.seen == nil {
-		v.seen = map[string]bool{}
-	}
-	v.seen[token] = true
-	v.used = append(v.used, token)
-	v.mu.Unlock()
-	if reused {
-		http.Error(w, "token expired", http.StatusUnauthorized)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	wsHandler(echo)(w, r.WithContext(ctx))
+func (v *singleUseVenue) option() wsconntest.Option {
+	return wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
+		token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if token == "" {
+			token = r.URL.Query().Get("listenKey")
+		}
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		reused := token == "" || v.seen[token]
+		if v.seen == nil {
+			v.seen = map[string]bool{}
+		}
+		v.seen[token] = true
+		v.used = append(v.used, token)
+		if reused {
+			return []wsconntest.Behavior{wsconntest.Refuse(http.StatusUnauthorized, nil)}
+		}
+		return []wsconntest.Behavior{wsconntest.Echo(), wsconntest.After(10*time.Second, wsconntest.Reset())}
+	})
 }
 
 func (v *singleUseVenue) tokens() []string {
@@ -85,7 +85,7 @@ func TestSingleUseTokens(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n.Store(0)
 				venue := new(singleUseVenue)
-				srv := startServer(t, venue)
+				srv := startServer(t, venue.option())
 				var rec recorder
 				opts := append([]Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}),
 					WithStormGuard(StormGuard{}), withRand(fixedRnd(justBelowOne))}, tt.opts...)
@@ -141,7 +141,7 @@ func TestCredentialsFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, nil)
+				srv := startServer(t)
 				var logs bytes.Buffer
 				var logMu sync.Mutex
 				logger := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -155,9 +155,9 @@ func TestCredentialsFailures(t *testing.T) {
 					}))
 				time.Sleep(10 * time.Second)
 				synctest.Wait()
-				r, ok := rec.firstTransition(connfsm.Connecting, connfsm.DialFailed)
+				r, ok := rec.Nth("Connecting-DialFailed->Reconnecting", 1)
 				if !ok {
-					t.Fatalf("no failed dial; %v", rec.transitions())
+					t.Fatalf("no failed dial; %v", rec.Transitions())
 				}
 				if err, _ := r.Payload.(error); !tt.wantCause(err) {
 					t.Errorf("DialFailed cause = %v", err)
@@ -168,7 +168,7 @@ func TestCredentialsFailures(t *testing.T) {
 					}
 				} else {
 					<-c.Done()
-					if n := srv.net.Dials(); n != 0 {
+					if n := dials(srv); n != 0 {
 						t.Errorf("dials = %d, want none with a bad URL", n)
 					}
 				}
@@ -176,13 +176,11 @@ func TestCredentialsFailures(t *testing.T) {
 				out := logs.String()
 				logMu.Unlock()
 				var texts []string
-				rec.mu.Lock()
-				for _, r := range rec.recs {
+				for _, r := range rec.Records() {
 					if e, ok := r.Payload.(error); ok {
 						texts = append(texts, errorTexts(e)...)
 					}
 				}
-				rec.mu.Unlock()
 				for _, s := range secretParts {
 					if strings.Contains(out, s) {
 						t.Errorf("log holds %q", s)

@@ -140,9 +140,11 @@
 //
 // # Testing
 //
-// WithHTTPClient sets the HTTP client used for handshakes. A test gives it
-// an *http.Transport whose DialContext returns one end of a net.Pipe and
-// serves the other end with an http.Server using websocket.Accept: the
-// client then runs over memory, and under testing/synctest its timers
-// (heartbeat, backoff, timeouts) run in virtual time.
+// Package wsconntest is a scripted venue to test a client against, as
+// net/http/httptest is to net/http: in memory, where under testing/synctest
+// the client's timers (heartbeat, backoff, timeouts) run in virtual time,
+// or on loopback TCP. It echoes, resets, black-holes, refuses handshakes,
+// closes with a code, requires heartbeats or enforces a rate limit, on cue
+// or per connection, and records every connection, message and frame.
+// Plug its in-memory transport in with WithHTTPClient(srv.Client()).
 package wsconn

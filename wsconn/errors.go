@@ -23,6 +23,13 @@ var (
 	// message came within the idle timeout (WithIdleTimeout): a feed that
 	// answers pings and sends nothing.
 	ErrIdleTimeout = errors.New("wsconn: no data within the idle timeout")
+	// ErrReadFailed is wrapped by the cause of a Lost connection whose
+	// read failed: the peer closed it (then the cause is a *CloseError),
+	// reset it, or sent what is not WebSocket.
+	ErrReadFailed = errors.New("wsconn: read")
+	// ErrPingFailed is wrapped by the cause of a Lost connection whose
+	// ping could not be written.
+	ErrPingFailed = errors.New("wsconn: ping")
 	// ErrHandshakeTimeout is the cause of a dial that did not complete the
 	// handshake within the handshake timeout.
 	ErrHandshakeTimeout = errors.New("wsconn: handshake timeout")
@@ -72,7 +79,7 @@ func (e *GaveUpError) Unwrap() error { return e.Cause }
 
 // CloseError is the cause of a connection the peer ended with a close
 // frame: its status code and reason. Its Err is the read error that
-// reported it (which matches websocket.CloseError too).
+// reported it, which matches ErrReadFailed and websocket.CloseError.
 type CloseError struct {
 	Code   StatusCode
 	Reason string

@@ -4,36 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
-// echoServer is a local WebSocket server on the loopback interface that
-// sends every message back. A real client dials a wss:// URL instead.
+// echoServer is a local WebSocket venue on the loopback interface that
+// sends every message back (wsconntest). A real client dials a wss:// URL
+// instead.
 func echoServer() (url string, stop func()) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, data, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, data); err != nil {
-				return
-			}
-		}
-	}))
-	return "ws" + strings.TrimPrefix(srv.URL, "http"), srv.Close
+	srv, err := wsconntest.NewTCPServer("")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return srv.URL, srv.Close
 }
 
 // A client that subscribes on every connection, handles messages as they

@@ -1,7 +1,6 @@
 package wsconn
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // TestRedirectLoop: a server that redirects the handshake back to itself,
@@ -37,16 +37,15 @@ func TestRedirectLoop(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				var requests atomic.Int32
-				srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				srv := startServer(t, wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
 					n := requests.Add(1)
 					if n > stopAt {
-						http.Error(w, "enough", http.StatusForbidden)
-						return
+						return []wsconntest.Behavior{wsconntest.Refuse(http.StatusForbidden, nil)}
 					}
-					http.Redirect(w, r, tt.next(r, n), http.StatusFound)
+					return []wsconntest.Behavior{wsconntest.Redirect(http.StatusFound, tt.next(r, n))}
 				}))
 				var rec recorder
-				_, err := Dial(t.Context(), "ws://feed.test/loop", WithHTTPClient(srv.client), OnRecord(rec.observe),
+				_, err := Dial(t.Context(), "ws://feed.test/loop", WithHTTPClient(srv.Client()), OnRecord(rec.Observe),
 					WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 				if n := requests.Load(); n > tt.requests {
 					t.Errorf("one dial sent %d requests, want at most %d", n, tt.requests)
@@ -56,30 +55,11 @@ func TestRedirectLoop(t *testing.T) {
 					t.Fatalf("Dial = %v, want a *GaveUpError wrapping ErrTooManyRedirects", err)
 				}
 				want := []string{"Connecting-DialFailed->Reconnecting", "Reconnecting-GaveUp->Closed"}
-				if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+				if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 			})
 		})
-	}
-}
-
-// badAccept answers the upgrade with 101 and a wrong Sec-WebSocket-Accept,
-// then keeps the socket open without a byte more until the server closes.
-func badAccept(t *testing.T) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Errorf("hijack: %v", err)
-			return
-		}
-		defer conn.Close()
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-			"Sec-WebSocket-Accept: " + acceptKey("not the key the client sent") + "\r\n\r\n")
-		_ = brw.Flush()
-		stop := context.AfterFunc(r.Context(), func() { _ = conn.Close() })
-		defer stop()
-		_, _ = brw.WriteTo(discard{})
 	}
 }
 
@@ -91,15 +71,15 @@ func TestBadAcceptBoundedByHandshakeTimeout(t *testing.T) {
 	const handshakeTimeout = time.Second
 	t.Run("handshake timeout", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := startServer(t, badAccept(t))
+			srv := startServer(t, wsconntest.Default(wsconntest.BadAccept()))
 			var rec recorder
 			start := time.Now()
 			c := dialTest(t, srv, &rec, WithHandshakeTimeout(handshakeTimeout),
 				WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 1}))
 			waitState(t, c, connfsm.Reconnecting)
-			r, ok := rec.firstTransition(connfsm.Connecting, connfsm.DialFailed)
+			r, ok := rec.Nth("Connecting-DialFailed->Reconnecting", 1)
 			if !ok {
-				t.Fatalf("no DialFailed; %v", rec.transitions())
+				t.Fatalf("no DialFailed; %v", rec.Transitions())
 			}
 			if took := r.When.Sub(start); took != handshakeTimeout {
 				t.Errorf("DialFailed after %v, want the handshake timeout %v", took, handshakeTimeout)
@@ -111,7 +91,7 @@ func TestBadAcceptBoundedByHandshakeTimeout(t *testing.T) {
 	})
 	t.Run("Close during the attempt", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			srv := startServer(t, badAccept(t))
+			srv := startServer(t, wsconntest.Default(wsconntest.BadAccept()))
 			var rec recorder
 			c := dialTest(t, srv, &rec, WithHandshakeTimeout(time.Minute))
 			time.Sleep(100 * time.Millisecond) // the 101 is in, the read of its body under way

@@ -150,7 +150,7 @@ func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
 		case errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)
 		case err != nil:
-			return s.failed(ctx, fmt.Errorf("wsconn: ping: %w", err), timeout)
+			return s.failed(ctx, fmt.Errorf("%w: %w", ErrPingFailed, err), timeout)
 		default:
 			c.stats.lastRTT.Store(int64(time.Since(start)))
 		}

@@ -11,10 +11,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // messages collects what OnMessage got.
@@ -39,42 +39,12 @@ func (m *messages) list() []string {
 // "pong", sends a tick every 1.7s (off the client's ping ticks: a ping due
 // while a tick is being handed over waits, see heartbeatTask), and closes
 // with 4004 a connection that sent no ping for 30s.
-func textHeartbeatVenue(ctx context.Context, c *websocket.Conn) {
-	pinged := make(chan struct{}, 1)
-	go func() {
-		for {
-			_, data, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			if string(data) == "ping" {
-				select {
-				case pinged <- struct{}{}:
-				default:
-				}
-				_ = c.Write(ctx, websocket.MessageText, []byte("pong"))
-			}
-		}
-	}()
-	tick := time.NewTicker(1700 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.NewTimer(30 * time.Second)
-	defer deadline.Stop()
-	for n := 0; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-pinged:
-			deadline.Reset(30 * time.Second)
-		case <-deadline.C:
-			_ = c.Close(4004, "no ping for 30s")
-			return
-		case <-tick.C:
-			if c.Write(ctx, websocket.MessageText, []byte("tick "+strconv.Itoa(n))) != nil {
-				return
-			}
-		}
-	}
+func textHeartbeatVenue() wsconntest.Option {
+	return wsconntest.Default(
+		wsconntest.RequireHeartbeat(wsconntest.Heartbeat{Ping: "ping", Pong: "pong", Within: 30 * time.Second,
+			Code: 4004, Reason: "no ping for 30s"}),
+		wsconntest.Push(1700*time.Millisecond, func(n int) wsconntest.Message { return wsconntest.Text("tick " + strconv.Itoa(n)) }),
+	)
 }
 
 // TestTextHeartbeatVenue: against a venue that wants the text "ping", the
@@ -99,7 +69,7 @@ func TestTextHeartbeatVenue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, wsHandler(textHeartbeatVenue))
+				srv := startServer(t, textHeartbeatVenue())
 				var rec recorder
 				var msgs messages
 				opts := append([]Option{WithHeartbeat(10*time.Second, 5*time.Second), OnMessage(msgs.handle),
@@ -108,14 +78,14 @@ func TestTextHeartbeatVenue(t *testing.T) {
 				time.Sleep(2*time.Minute + 5*time.Second) // off the ping ticks
 				synctest.Wait()
 				if tt.wantLost {
-					causes := rec.lostCauses()
+					causes := lostCauses(&rec)
 					var ce *CloseError
 					if len(causes) == 0 || !errors.As(causes[0], &ce) || ce.Code != 4004 {
 						t.Errorf("Lost causes = %v, want the venue's close 4004", causes)
 					}
 					return
 				}
-				if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.transitions()); diff != "" {
+				if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 				got := msgs.list()
@@ -145,49 +115,11 @@ func TestTextHeartbeatVenue(t *testing.T) {
 // serverPingVenue sends {"ping":n} every 5s and closes with 4005 a
 // connection that does not answer {"pong":n} within 3s; it sends a tick
 // every second.
-func serverPingVenue(ctx context.Context, c *websocket.Conn) {
-	pongs := make(chan int, 1)
-	go func() {
-		for {
-			_, data, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			var m struct{ Pong *int }
-			if json.Unmarshal(data, &m) == nil && m.Pong != nil {
-				pongs <- *m.Pong
-			}
-		}
-	}()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	ping := time.NewTicker(5 * time.Second)
-	defer ping.Stop()
-	var missing <-chan time.Time
-	want := -1
-	for n := 0; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if c.Write(ctx, websocket.MessageText, []byte("tick")) != nil {
-				return
-			}
-		case <-ping.C:
-			want = n
-			missing = time.After(3 * time.Second)
-			if c.Write(ctx, websocket.MessageText, fmt.Appendf(nil, `{"ping":%d}`, n)) != nil {
-				return
-			}
-		case got := <-pongs:
-			if got == want {
-				missing = nil
-			}
-		case <-missing:
-			_ = c.Close(4005, "pong missing")
-			return
-		}
-	}
+func serverPingVenue() wsconntest.Option {
+	return wsconntest.Default(
+		wsconntest.AppPingClient(wsconntest.AppPing{Every: 5 * time.Second, Timeout: 3 * time.Second, Code: 4005, Reason: "pong missing"}),
+		wsconntest.Push(time.Second, func(int) wsconntest.Message { return wsconntest.Text("tick") }),
+	)
 }
 
 // answerPings answers {"ping":n} with {"pong":n}.
@@ -206,7 +138,7 @@ func TestServerPingVenue(t *testing.T) {
 	for _, answer := range []bool{true, false} {
 		t.Run(fmt.Sprintf("answer=%v", answer), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, wsHandler(serverPingVenue))
+				srv := startServer(t, serverPingVenue())
 				var rec recorder
 				var msgs messages
 				opts := []Option{OnMessage(msgs.handle), WithBackoff(Backoff{Initial: time.Hour})}
@@ -217,15 +149,15 @@ func TestServerPingVenue(t *testing.T) {
 				time.Sleep(time.Minute + 2*time.Second) // off the venue's ticks
 				synctest.Wait()
 				if !answer {
-					causes := rec.lostCauses()
+					causes := lostCauses(&rec)
 					var ce *CloseError
 					if len(causes) == 0 || !errors.As(causes[0], &ce) || ce.Code != 4005 {
 						t.Errorf("Lost causes = %v, want the venue's close 4005", causes)
 					}
 					return
 				}
-				if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.transitions()); diff != "" {
-					t.Errorf("transitions (-want +got):\n%s\nLost causes: %v", diff, rec.lostCauses())
+				if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.Transitions()); diff != "" {
+					t.Errorf("transitions (-want +got):\n%s\nLost causes: %v", diff, lostCauses(&rec))
 				}
 				for _, m := range msgs.list() {
 					if m != "tick" {
@@ -260,23 +192,20 @@ func TestPongSlowerThanInterval(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
-					_, _, _ = c.Read(ctx) // answers pings while it waits
-				}))
-				srv.net.writeDelay.Store(int64(pongDelay))
+				srv := startServer(t, wsconntest.Default(wsconntest.DelayPongs(pongDelay), wsconntest.Discard()))
 				var rec recorder
 				c := dialTest(t, srv, &rec, WithHeartbeat(300*time.Millisecond, tt.timeout),
 					WithBackoff(Backoff{Initial: time.Hour}))
 				time.Sleep(time.Minute)
 				synctest.Wait()
 				if tt.wantLost {
-					causes := rec.lostCauses()
+					causes := lostCauses(&rec)
 					if len(causes) == 0 || !errors.Is(causes[0], ErrPongTimeout) {
 						t.Errorf("Lost causes = %v, want a pong timeout", causes)
 					}
 					return
 				}
-				if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.transitions()); diff != "" {
+				if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 				// One ping in flight: a ping every 400ms, each answered.

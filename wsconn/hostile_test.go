@@ -1,12 +1,10 @@
 package wsconn
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,33 +20,20 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
-	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // lostCauses returns the cause of every Alive-Lost->Reconnecting transition.
-func (r *recorder) lostCauses() []error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func lostCauses(rec *recorder) []error {
 	var out []error
-	for _, rec := range r.recs {
-		if rec.Kind == fsm.RecordTransition && rec.From == connfsm.Alive && rec.Event == connfsm.Lost {
-			err, _ := rec.Payload.(error)
-			out = append(out, err)
+	for i := 1; ; i++ {
+		r, ok := rec.Nth("Alive-Lost->Reconnecting", i)
+		if !ok {
+			return out
 		}
+		err, _ := r.Payload.(error)
+		out = append(out, err)
 	}
-	return out
-}
-
-// firstTransition returns the first transition record on event from state.
-func (r *recorder) firstTransition(from connfsm.State, on connfsm.Event) (fsm.Record[connfsm.State, connfsm.Event], bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rec := range r.recs {
-		if rec.Kind == fsm.RecordTransition && rec.From == from && rec.Event == on {
-			return rec, true
-		}
-	}
-	return fsm.Record[connfsm.State, connfsm.Event]{}, false
 }
 
 // byteCounter counts what the client reads from its sockets.
@@ -87,28 +72,11 @@ func TestOversizedMessages(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				chunk := make([]byte, 1<<20) // zeros: deflate shrinks them about a thousandfold
-				var (
-					mu           sync.Mutex
-					serverStatus []websocket.StatusCode
-					sent         atomic.Bool
-				)
-				srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: tt.mode})
-					if err != nil {
-						return
-					}
-					defer c.CloseNow()
-					if !sent.CompareAndSwap(false, true) {
-						echo(r.Context(), c) // later connections behave
-						return
-					}
-					// Stream the message from one reused chunk so the peer
-					// itself stays small; read meanwhile to see the close.
-					ctx := r.Context()
-					wrote := make(chan struct{})
-					go func() {
-						defer close(wrote)
-						wc, err := c.Writer(ctx, websocket.MessageBinary)
+				// The first connection streams the message from one reused
+				// chunk, so the venue itself stays small; later ones echo.
+				srv := startServer(t, wsconntest.AcceptOptions(websocket.AcceptOptions{CompressionMode: tt.mode}),
+					wsconntest.Script(wsconntest.Plan{wsconntest.Discard(), wsconntest.Func(func(ctx context.Context, vc *wsconntest.Conn) {
+						wc, err := vc.WebSocket().Writer(ctx, websocket.MessageBinary)
 						if err != nil {
 							return
 						}
@@ -118,31 +86,19 @@ func TestOversizedMessages(t *testing.T) {
 							}
 						}
 						_ = wc.Close()
-					}()
-					_, _, err = c.Read(ctx)
-					mu.Lock()
-					serverStatus = append(serverStatus, websocket.CloseStatus(err))
-					mu.Unlock()
-					<-wrote
-				}))
+					})}))
 				var wire atomic.Int64
-				srv.tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-					c, err := srv.net.DialContext(ctx, network, addr)
-					if err != nil {
-						return nil, err
-					}
-					return byteCounter{Conn: c, n: &wire}, nil
-				}
+				client := wrapDial(t, srv, func(c net.Conn) net.Conn { return byteCounter{Conn: c, n: &wire} })
 				var rec recorder
 				runtime.GC()
 				var before runtime.MemStats
 				runtime.ReadMemStats(&before)
-				c := dialTest(t, srv, &rec, WithReadLimit(limit), WithCompression(tt.mode),
+				c := dialTest(t, srv, &rec, WithHTTPClient(client), WithReadLimit(limit), WithCompression(tt.mode),
 					WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 				waitState(t, c, connfsm.Alive)
-				for i := 0; rec.count("Alive-Lost->Reconnecting") == 0; i++ {
+				for i := 0; rec.Count("Alive-Lost->Reconnecting") == 0; i++ {
 					if i == 100 {
-						t.Fatalf("no Lost within 10s; transitions %v", rec.transitions())
+						t.Fatalf("no Lost within 10s; transitions %v", rec.Transitions())
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
@@ -150,15 +106,13 @@ func TestOversizedMessages(t *testing.T) {
 				var after runtime.MemStats
 				runtime.ReadMemStats(&after)
 
-				causes := rec.lostCauses()
+				causes := lostCauses(&rec)
 				if len(causes) != 1 || !errors.Is(causes[0], websocket.ErrMessageTooBig) {
 					t.Fatalf("Lost causes = %v, want one wrapping websocket.ErrMessageTooBig", causes)
 				}
-				mu.Lock()
-				status := append([]websocket.StatusCode(nil), serverStatus...)
-				mu.Unlock()
-				if diff := cmp.Diff([]websocket.StatusCode{websocket.StatusMessageTooBig}, status); diff != "" {
-					t.Errorf("close status the peer received (-want +got):\n%s", diff)
+				first, _ := srv.Connection(1)
+				if f, ok := first.CloseFrom(wsconntest.FromClient); !ok || f.Code != websocket.StatusMessageTooBig {
+					t.Errorf("close frame the venue received: %+v, %v; want status 1009", f, ok)
 				}
 				if alloc := after.TotalAlloc - before.TotalAlloc; alloc > bound {
 					t.Errorf("allocated %d bytes while the peer sent a %d-byte message, want <= %d", alloc, size, bound)
@@ -176,14 +130,14 @@ func TestOversizedMessages(t *testing.T) {
 func TestHandshakeHostilePeers(t *testing.T) {
 	const handshakeTimeout = 3 * time.Second
 	tests := []struct {
-		name    string
-		handler http.HandlerFunc
+		name  string
+		venue wsconntest.Behavior // how the venue answers the handshake
 		// check inspects the first DialFailed's cause and the time it took.
 		check     func(t *testing.T, cause error, took time.Duration)
 		wantTrans []string
 	}{{
-		name:    "never answers the upgrade",
-		handler: func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
+		name:  "never answers the upgrade",
+		venue: wsconntest.Stall(),
 		check: func(t *testing.T, cause error, took time.Duration) {
 			if !errors.Is(cause, ErrHandshakeTimeout) {
 				t.Errorf("cause = %v, want ErrHandshakeTimeout", cause)
@@ -195,9 +149,10 @@ func TestHandshakeHostilePeers(t *testing.T) {
 		wantTrans: []string{"Connecting-DialFailed->Reconnecting", "Reconnecting-RetryDue->Connecting"},
 	}, {
 		name: "answers 200 without upgrading",
-		handler: func(w http.ResponseWriter, _ *http.Request) {
+		venue: wsconntest.Handshake(func(w http.ResponseWriter, _ *http.Request) bool {
 			_, _ = w.Write([]byte("hello, I am a web page"))
-		},
+			return true
+		}),
 		check: func(t *testing.T, cause error, _ time.Duration) {
 			var he *HandshakeError
 			if !errors.As(cause, &he) || he.Status != http.StatusOK {
@@ -212,20 +167,20 @@ func TestHandshakeHostilePeers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, tt.handler)
+				srv := startServer(t, wsconntest.Default(tt.venue))
 				var rec recorder
 				start := time.Now()
 				c := dialTest(t, srv, &rec, WithHandshakeTimeout(handshakeTimeout),
 					WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 				time.Sleep(handshakeTimeout + 2*time.Second)
 				synctest.Wait()
-				r, ok := rec.firstTransition(connfsm.Connecting, connfsm.DialFailed)
+				r, ok := rec.Nth("Connecting-DialFailed->Reconnecting", 1)
 				if !ok {
-					t.Fatalf("no DialFailed; transitions %v", rec.transitions())
+					t.Fatalf("no DialFailed; transitions %v", rec.Transitions())
 				}
 				err, _ := r.Payload.(error)
 				tt.check(t, err, r.When.Sub(start))
-				got := rec.transitions()
+				got := rec.Transitions()
 				if len(got) > len(tt.wantTrans) {
 					got = got[:len(tt.wantTrans)]
 				}
@@ -238,39 +193,15 @@ func TestHandshakeHostilePeers(t *testing.T) {
 	}
 }
 
-// acceptKey is the Sec-WebSocket-Accept answer to key (RFC 6455, 4.2.2).
-func acceptKey(key string) string {
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	return base64.StdEncoding.EncodeToString(h[:])
-}
-
 // TestGarbageAfterUpgrade: a peer completes the handshake and then writes
 // bytes that are not WebSocket frames. The connection is Lost (a protocol
 // error, not a hang) and the client reconnects to a peer that behaves.
 func TestGarbageAfterUpgrade(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var first atomic.Bool
-		srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !first.CompareAndSwap(false, true) {
-				wsHandler(echo)(w, r)
-				return
-			}
-			conn, brw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				t.Errorf("hijack: %v", err)
-				return
-			}
-			defer conn.Close()
-			_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-				"Sec-WebSocket-Accept: " + acceptKey(r.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n")
-			_, _ = brw.Write(bytes.Repeat([]byte{0xff, 0x13, 0x37, 0x00}, 64))
-			_ = brw.Flush()
-			// Keep the socket open: the failure must come from the bytes,
-			// not from an EOF.
-			stop := context.AfterFunc(r.Context(), func() { _ = conn.Close() })
-			defer stop()
-			_, _ = bufio.NewReader(conn).WriteTo(discard{})
-		}))
+		// The first connection's venue upgrades, then writes garbage and
+		// keeps the socket open: the failure must come from the bytes, not
+		// from an EOF. Later ones echo.
+		srv := startServer(t, wsconntest.Script(wsconntest.Plan{wsconntest.Garbage(bytes.Repeat([]byte{0xff, 0x13, 0x37, 0x00}, 64))}))
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 		time.Sleep(time.Second)
@@ -279,11 +210,11 @@ func TestGarbageAfterUpgrade(t *testing.T) {
 			"Connecting-Connected->Alive", "Alive-Lost->Reconnecting",
 			"Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive",
 		}
-		if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+		if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 			t.Fatalf("transitions (-want +got):\n%s", diff)
 		}
-		cause := rec.lostCauses()[0]
-		if errors.Is(cause, net.ErrClosed) || strings.Contains(cause.Error(), "EOF") {
+		cause := lostCauses(&rec)[0]
+		if errors.Is(cause, net.ErrClosed) || errors.Is(cause, io.EOF) || errors.Is(cause, io.ErrUnexpectedEOF) {
 			t.Errorf("Lost cause = %v, want a protocol error from the garbage, not a closed socket", cause)
 		}
 		if err := c.SendText(t.Context(), "still works"); err != nil {
@@ -292,10 +223,6 @@ func TestGarbageAfterUpgrade(t *testing.T) {
 	})
 }
 
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-
 // TestPeerNeverReads: a peer that completes the handshake and then never
 // reads. Over net.Pipe a write blocks until the peer reads, the harshest
 // form of a full TCP window. A Send bounded by a deadline fails by it
@@ -303,14 +230,10 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // heartbeat finds the dead peer within interval + pong timeout.
 func TestPeerNeverReads(t *testing.T) {
 	const interval = time.Second
-	// stuck keeps its handler's goroutine until the server closes; stuckNow
-	// counts them so the client's own goroutines can be told apart.
-	var stuckNow atomic.Int64
-	stuck := wsHandler(func(ctx context.Context, _ *websocket.Conn) {
-		stuckNow.Add(1)
-		defer stuckNow.Add(-1)
-		<-ctx.Done()
-	})
+	// A frozen venue never reads; each of its connections keeps one
+	// goroutine (its handler, blocked) until the venue closes, which the
+	// count below leaves out to see the client's own.
+	stuck := wsconntest.Default(wsconntest.Freeze())
 
 	t.Run("send with a deadline", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
@@ -339,14 +262,14 @@ func TestPeerNeverReads(t *testing.T) {
 					runtime.GC()
 					var ms runtime.MemStats
 					runtime.ReadMemStats(&ms)
-					grow = append(grow, runtime.NumGoroutine()-int(stuckNow.Load()))
+					grow = append(grow, runtime.NumGoroutine()-int(srv.Stats().Open))
 					heap = append(heap, ms.HeapAlloc)
 				}
 			}
 			// A failed write ends its connection (coder/websocket closes a
 			// connection whose write was cancelled): each send cost one
 			// reconnect and left nothing behind.
-			if n := rec.count("Alive-Lost->Reconnecting"); n != 20 {
+			if n := rec.Count("Alive-Lost->Reconnecting"); n != 20 {
 				t.Errorf("losses = %d, want 20 (one per timed-out send)", n)
 			}
 			if grow[1] > grow[0] {
@@ -365,9 +288,9 @@ func TestPeerNeverReads(t *testing.T) {
 			c := dialTest(t, srv, &rec, WithHeartbeat(interval, interval),
 				WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 1}))
 			waitState(t, c, connfsm.Alive)
-			alive, _ := rec.firstTransition(connfsm.Connecting, connfsm.Connected)
+			alive, _ := rec.Nth("Connecting-Connected->Alive", 1)
 			waitState(t, c, connfsm.Reconnecting)
-			lost, _ := rec.firstTransition(connfsm.Alive, connfsm.Lost)
+			lost, _ := rec.Nth("Alive-Lost->Reconnecting", 1)
 			// The ping's write blocks, and coder/websocket closes the
 			// connection when the pong timeout cancels it: the reader may
 			// report the closed socket a moment before the heartbeat
@@ -392,20 +315,14 @@ func TestPeerNeverReads(t *testing.T) {
 func TestLogsHoldNoSecrets(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		secrets := []string{"secret-token", "secret-cookie", "query-secret", "secret-payload"}
-		var sawAuth atomic.Bool
-		srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Authorization") == "Bearer secret-token" && r.Header.Get("Cookie") == "session=secret-cookie" {
-				sawAuth.Store(true)
-			}
-			wsHandler(echo)(w, r)
-		}))
+		srv := startServer(t)
 		var logs bytes.Buffer
 		var logMu sync.Mutex
 		logger := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		received := make(chan string, 8)
 		var rec recorder
 		c, err := Dial(t.Context(), "ws://feed.test/stream?token=query-secret",
-			WithHTTPClient(srv.client), OnRecord(rec.observe), WithLogger(logger),
+			WithHTTPClient(srv.Client()), OnRecord(rec.Observe), WithLogger(logger),
 			WithHeader(http.Header{"Authorization": {"Bearer secret-token"}, "Cookie": {"session=secret-cookie"}}),
 			WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}),
 			OnMessage(func(_ context.Context, m Message) { received <- string(m.Data) }))
@@ -416,7 +333,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			t.Fatal(err)
 		}
 		<-received
-		srv.net.ResetAll()
+		srv.ResetAll()
 		waitState(t, c, connfsm.Reconnecting)
 		waitState(t, c, connfsm.Alive)
 		if err := c.SendText(t.Context(), "secret-payload two"); err != nil {
@@ -427,14 +344,14 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		if !sawAuth.Load() {
-			t.Fatal("the server never saw the headers: the test proves nothing")
+		if first, _ := srv.Connection(1); first.Header.Get("Authorization") != "Bearer secret-token" || first.Header.Get("Cookie") != "session=secret-cookie" {
+			t.Fatal("the venue never saw the headers: the test proves nothing")
 		}
 		logMu.Lock()
 		out := logs.String()
 		logMu.Unlock()
-		if rec.count("Alive-Lost->Reconnecting") != 1 || !strings.Contains(out, "Alive") || !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "level=INFO") {
-			t.Fatalf("the log missed the lifecycle (transitions %v):\n%s", rec.transitions(), out)
+		if rec.Count("Alive-Lost->Reconnecting") != 1 || !strings.Contains(out, "Alive") || !strings.Contains(out, "level=DEBUG") || !strings.Contains(out, "level=INFO") {
+			t.Fatalf("the log missed the lifecycle (transitions %v):\n%s", rec.Transitions(), out)
 		}
 		for _, s := range secrets {
 			if strings.Contains(out, s) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -16,70 +15,23 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/fsm/fsmtest"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
-// recorder keeps the lifecycle's transitions as "From-Event->To" and the
-// time each happened, for the tests' assertions.
-type recorder struct {
-	mu    sync.Mutex
-	trans []string
-	at    []time.Time
-	recs  []fsm.Record[connfsm.State, connfsm.Event]
-}
+// recorder keeps the lifecycle's records for the tests' assertions.
+type recorder = fsmtest.Recorder[connfsm.State, connfsm.Event]
 
-func (r *recorder) observe(_ context.Context, rec fsm.Record[connfsm.State, connfsm.Event]) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, rec)
-	if rec.Kind == fsm.RecordTransition {
-		r.trans = append(r.trans, rec.From.String()+"-"+rec.Event.String()+"->"+rec.To.String())
-		r.at = append(r.at, time.Now())
-	}
-}
-
-func (r *recorder) transitions() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.trans...)
-}
-
-func (r *recorder) count(s string) int {
-	n := 0
-	for _, t := range r.transitions() {
-		if t == s {
-			n++
-		}
-	}
-	return n
-}
-
-// stragglers returns every straggler or rejected record: none is expected
-// in any test.
-func (r *recorder) problems() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, rec := range r.recs {
-		switch rec.Kind {
-		case fsm.RecordStraggler:
-			out = append(out, rec.Kind.String()+" "+rec.From.String()+" "+rec.Task)
-		case fsm.RecordRejected:
-			out = append(out, rec.Kind.String()+" "+rec.From.String()+" "+rec.Event.String())
-		}
-	}
-	return out
-}
-
-func dialTest(t *testing.T, srv *testServer, rec *recorder, opts ...Option) *Client {
+func dialTest(t *testing.T, srv *wsconntest.Server, rec *recorder, opts ...Option) *Client {
 	t.Helper()
-	base := []Option{WithHTTPClient(srv.client), OnRecord(rec.observe), NoWait()}
+	base := []Option{WithHTTPClient(srv.Client()), OnRecord(rec.Observe), NoWait()}
 	c, err := Dial(t.Context(), "ws://feed.test/", append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
 	t.Cleanup(func() {
 		_ = c.Close(context.Background())
-		if p := rec.problems(); len(p) > 0 {
+		if p := rec.Problems(); len(p) > 0 {
 			t.Errorf("lifecycle problems: %v", p)
 		}
 	})
@@ -100,7 +52,7 @@ func waitState(t *testing.T, c *Client, want connfsm.State) {
 
 func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := startServer(t)
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second),
 			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
@@ -110,19 +62,19 @@ func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 		// and at 3s, the instant the pong times out, the connection is also
 		// reset and a send is in flight.
 		time.Sleep(1500 * time.Millisecond)
-		srv.net.Blackhole(true)
+		srv.Blackhole(true)
 		time.Sleep(1500 * time.Millisecond)
-		srv.net.Blackhole(false)
-		srv.net.ResetAll()
+		srv.Blackhole(false)
+		srv.ResetAll()
 		sendErr := c.SendText(context.Background(), "racing the failure")
 		waitState(t, c, connfsm.Alive)
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 
-		if n := rec.count("Alive-Lost->Reconnecting"); n != 1 {
-			t.Errorf("Alive-Lost->Reconnecting happened %d times, want 1; transitions: %v", n, rec.transitions())
+		if n := rec.Count("Alive-Lost->Reconnecting"); n != 1 {
+			t.Errorf("Alive-Lost->Reconnecting happened %d times, want 1; transitions: %v", n, rec.Transitions())
 		}
-		if d := srv.net.Dials(); d != 2 {
+		if d := dials(srv); d != 2 {
 			t.Errorf("dials = %d, want 2 (one reconnect, one new socket)", d)
 		}
 		if sendErr != nil && !errors.Is(sendErr, ErrNotConnected) {
@@ -137,16 +89,16 @@ func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 func TestCloseFromEveryState(t *testing.T) {
 	const closeTimeout = 2 * time.Second
 	tests := []struct {
-		name    string
-		handler http.Handler
-		setup   func(t *testing.T, srv *testServer, c *Client)
-		opts    []Option
-		want    []string
-		bound   time.Duration
+		name  string
+		plan  []wsconntest.Behavior // what the venue does; Echo if nil
+		setup func(t *testing.T, srv *wsconntest.Server, c *Client)
+		opts  []Option
+		want  []string
+		bound time.Duration
 	}{{
-		name:    "during dial (server never answers the upgrade)",
-		handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }),
-		setup: func(t *testing.T, _ *testServer, c *Client) {
+		name: "during dial (server never answers the upgrade)",
+		plan: []wsconntest.Behavior{wsconntest.Stall()},
+		setup: func(t *testing.T, _ *wsconntest.Server, c *Client) {
 			time.Sleep(time.Second)
 			synctest.Wait()
 			if c.State() != connfsm.Connecting {
@@ -156,7 +108,7 @@ func TestCloseFromEveryState(t *testing.T) {
 		want: []string{"Connecting-Close->Closed"},
 	}, {
 		name: "during backoff (closed while disconnected)",
-		setup: func(t *testing.T, srv *testServer, c *Client) {
+		setup: func(t *testing.T, srv *wsconntest.Server, c *Client) {
 			waitState(t, c, connfsm.Reconnecting)
 		},
 		opts: []Option{WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 2})},
@@ -167,13 +119,13 @@ func TestCloseFromEveryState(t *testing.T) {
 			<-ctx.Done()
 			return ctx.Err()
 		})},
-		setup: func(t *testing.T, _ *testServer, c *Client) { waitState(t, c, connfsm.Alive) },
+		setup: func(t *testing.T, _ *wsconntest.Server, c *Client) { waitState(t, c, connfsm.Alive) },
 		want:  []string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"},
 	}, {
 		name: "with a ping in flight and a peer that never answers the close frame",
-		setup: func(t *testing.T, srv *testServer, c *Client) {
+		setup: func(t *testing.T, srv *wsconntest.Server, c *Client) {
 			waitState(t, c, connfsm.Alive)
-			srv.net.Blackhole(true)
+			srv.Blackhole(true)
 			time.Sleep(1500 * time.Millisecond) // the 1s ping is in flight, unanswered
 			synctest.Wait()
 		},
@@ -184,9 +136,9 @@ func TestCloseFromEveryState(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, tt.handler)
+				srv := startServer(t, wsconntest.Default(append(tt.plan, wsconntest.Echo())...))
 				if tt.name == "during backoff (closed while disconnected)" {
-					srv.net.SetDown(true)
+					srv.Down()
 				}
 				var rec recorder
 				opts := append([]Option{WithCloseTimeout(closeTimeout)}, tt.opts...)
@@ -207,7 +159,7 @@ func TestCloseFromEveryState(t *testing.T) {
 				if c.State() != connfsm.Closed || !errors.Is(c.Err(), ErrClosed) {
 					t.Errorf("after Close: state %v, Err %v; want Closed, ErrClosed", c.State(), c.Err())
 				}
-				if diff := cmp.Diff(tt.want, rec.transitions()); diff != "" {
+				if diff := cmp.Diff(tt.want, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 				if err := c.Close(context.Background()); err != nil {
@@ -236,7 +188,7 @@ func TestCloseFromInside(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, nil)
+				srv := startServer(t)
 				var rec recorder
 				client := make(chan *Client, 1)
 				returned := make(chan error, 1)
@@ -262,7 +214,7 @@ func TestCloseFromInside(t *testing.T) {
 
 func TestClosedIsTerminal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := startServer(t)
 		var rec recorder
 		c := dialTest(t, srv, &rec)
 		waitState(t, c, connfsm.Alive)
@@ -270,7 +222,7 @@ func TestClosedIsTerminal(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A late dial result: a real connection arriving after Closed.
-		conn, _, err := websocket.Dial(t.Context(), "ws://feed.test/", &websocket.DialOptions{HTTPClient: srv.client})
+		conn, _, err := websocket.Dial(t.Context(), "ws://feed.test/", &websocket.DialOptions{HTTPClient: srv.Client()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,14 +251,17 @@ func TestClosedIsTerminal(t *testing.T) {
 
 // delays returns the time spent in each Reconnecting entry that ended with
 // RetryDue: the backoff delays actually waited.
-func (r *recorder) delays() []time.Duration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func delays(rec *recorder) []time.Duration {
 	var out []time.Duration
-	for i, tr := range r.trans {
-		if tr == "Reconnecting-RetryDue->Connecting" && i > 0 {
-			out = append(out, r.at[i].Sub(r.at[i-1]).Round(time.Millisecond))
+	var prev time.Time
+	for _, r := range rec.Records() {
+		if r.Kind != fsm.RecordTransition {
+			continue
 		}
+		if fsmtest.TransitionName(r) == "Reconnecting-RetryDue->Connecting" && !prev.IsZero() {
+			out = append(out, r.When.Sub(prev).Round(time.Millisecond))
+		}
+		prev = r.When
 	}
 	return out
 }
@@ -316,12 +271,13 @@ func withRand(f func() float64) Option { return func(c *config) { c.rnd = f } }
 func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var flapping atomic.Bool // accept, then drop at once
-		srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
-			if !flapping.Load() {
-				echo(ctx, c)
+		srv := startServer(t, wsconntest.Choose(func(*http.Request, int) []wsconntest.Behavior {
+			if flapping.Load() {
+				return []wsconntest.Behavior{wsconntest.Reset()}
 			}
+			return nil // echo
 		}))
-		srv.net.SetDown(true)
+		srv.Down()
 		var rec recorder
 		b := Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2}
 		c := dialTest(t, srv, &rec, WithBackoff(b), WithStablePeriod(5*time.Second),
@@ -331,19 +287,19 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 		time.Sleep(1400 * time.Millisecond)
 		synctest.Wait()
 		ms := time.Millisecond
-		if diff := cmp.Diff([]time.Duration{100 * ms, 200 * ms, 400 * ms, 400 * ms}, rec.delays()); diff != "" {
+		if diff := cmp.Diff([]time.Duration{100 * ms, 200 * ms, 400 * ms, 400 * ms}, delays(&rec)); diff != "" {
 			t.Fatalf("delays while down (-want +got):\n%s", diff)
 		}
 
 		// Flapping: connections that die at once do not reset the counter.
 		flapping.Store(true)
-		srv.net.SetDown(false)
+		up(t, srv)
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		if n := rec.count("Alive-Lost->Reconnecting"); n < 2 {
-			t.Fatalf("flapping server: %d losses, want >= 2; %v", n, rec.transitions())
+		if n := rec.Count("Alive-Lost->Reconnecting"); n < 2 {
+			t.Fatalf("flapping server: %d losses, want >= 2; %v", n, rec.Transitions())
 		}
-		for _, d := range rec.delays()[4:] {
+		for _, d := range delays(&rec)[4:] {
 			if d != 400*ms {
 				t.Errorf("delay after a short-lived connection = %v, want the cap 400ms", d)
 			}
@@ -353,12 +309,12 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 		flapping.Store(false)
 		waitState(t, c, connfsm.Alive)
 		time.Sleep(6 * time.Second)
-		n := len(rec.delays())
-		srv.net.ResetAll()
+		n := len(delays(&rec))
+		srv.ResetAll()
 		time.Sleep(time.Second)
 		synctest.Wait()
 		// The counter was reset: the retry's cap is Initial again.
-		if got := rec.delays(); len(got) <= n || got[n] != 100*ms {
+		if got := delays(&rec); len(got) <= n || got[n] != 100*ms {
 			t.Errorf("delays after a stable connection = %v, want [100ms ...]", got[n:])
 		}
 	})
@@ -367,7 +323,7 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 func TestStormGuardLimitsDials(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// A server that accepts and drops every connection at once.
-		srv := startServer(t, wsHandler(func(context.Context, *websocket.Conn) {}))
+		srv := startServer(t, wsconntest.Default(wsconntest.Reset()))
 		var rec recorder
 		guard := StormGuard{Attempts: 5, Window: time.Minute, MinGap: 5 * time.Second}
 		_ = dialTest(t, srv, &rec, WithStormGuard(guard),
@@ -375,7 +331,7 @@ func TestStormGuardLimitsDials(t *testing.T) {
 		time.Sleep(60 * time.Second)
 		synctest.Wait()
 		// 5 dials may come fast; after that one per MinGap at most.
-		if d, max := srv.net.Dials(), 5+60/5+1; d > max || d < 10 {
+		if d, max := dials(srv), 5+60/5+1; d > max || d < 10 {
 			t.Errorf("dials in 60s = %d, want between 10 and %d", d, max)
 		}
 	})
@@ -393,20 +349,14 @@ func TestHandshakeStatuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strconv.Itoa(tt.status), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var calls atomic.Int32
-				srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if calls.Add(1) == 1 {
-						if tt.retryAfter != "" {
-							w.Header().Set("Retry-After", tt.retryAfter)
-						}
-						http.Error(w, "no", tt.status)
-						return
-					}
-					wsHandler(echo)(w, r)
-				}))
+				header := http.Header{}
+				if tt.retryAfter != "" {
+					header.Set("Retry-After", tt.retryAfter)
+				}
+				srv := startServer(t, wsconntest.Script(wsconntest.Plan{wsconntest.Refuse(tt.status, header)}))
 				var rec recorder
 				start := time.Now()
-				c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.client), OnRecord(rec.observe),
+				c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe),
 					WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 				if tt.permanent {
 					var gu *GaveUpError
@@ -415,7 +365,7 @@ func TestHandshakeStatuses(t *testing.T) {
 						t.Fatalf("Dial = %v, want *GaveUpError wrapping *HandshakeError %d", err, tt.status)
 					}
 					want := []string{"Connecting-DialFailed->Reconnecting", "Reconnecting-GaveUp->Closed"}
-					if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+					if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 						t.Errorf("transitions (-want +got):\n%s", diff)
 					}
 					return
@@ -424,7 +374,7 @@ func TestHandshakeStatuses(t *testing.T) {
 					t.Fatalf("Dial after a transient %d = %v, want success", tt.status, err)
 				}
 				defer c.Close(context.Background())
-				if n := calls.Load(); n != 2 {
+				if n := srv.Stats().Handshakes; n != 2 {
 					t.Errorf("handshakes = %d, want 2", n)
 				}
 				if tt.retryAfter != "" {
@@ -440,16 +390,16 @@ func TestHandshakeStatuses(t *testing.T) {
 
 func TestMaxAttempts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
-		srv.net.SetDown(true)
+		srv := startServer(t)
+		srv.Down()
 		var rec recorder
-		_, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.client), OnRecord(rec.observe),
+		_, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe),
 			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, MaxAttempts: 3}))
 		var gu *GaveUpError
 		if !errors.Is(err, ErrRetriesExhausted) || !errors.As(err, &gu) || gu.Attempts != 3 {
 			t.Fatalf("Dial = %v, want *GaveUpError after 3 attempts wrapping ErrRetriesExhausted", err)
 		}
-		if d := srv.net.Dials(); d != 3 {
+		if d := dials(srv); d != 3 {
 			t.Errorf("dials = %d, want 3", d)
 		}
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 var errShutdown = errors.New("service shutting down")
@@ -36,7 +37,7 @@ func TestLifetime(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, nil)
+				srv := startServer(t)
 				lifetime, end := context.WithCancelCause(context.Background())
 				defer end(nil)
 				if tt.overFirst {
@@ -52,7 +53,7 @@ func TestLifetime(t *testing.T) {
 				if !errors.Is(c.Err(), errShutdown) {
 					t.Errorf("Err() = %v, want the lifetime's cause %v", c.Err(), errShutdown)
 				}
-				if diff := cmp.Diff(tt.want, rec.transitions()); diff != "" {
+				if diff := cmp.Diff(tt.want, rec.Transitions()); diff != "" {
 					t.Errorf("transitions (-want +got):\n%s", diff)
 				}
 			})
@@ -65,19 +66,18 @@ func TestLifetime(t *testing.T) {
 // close and returns; waiting would wait for the observer itself.
 func TestCloseFromObserver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		// The server answers the handshake only once Dial has returned: the
-		// machine's Start processes the events queued while it runs, so a
-		// Connected that came that fast would reach the observer on Dial's
-		// own goroutine, before the test has the client to close.
-		dialed := make(chan struct{})
-		srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The handshake waits for the test to hand the observer its client:
+		// the Connected step could otherwise run inside Dial, with the
+		// observer waiting for a client Dial has not returned yet.
+		gate := make(chan struct{})
+		srv := startServer(t, wsconntest.Default(wsconntest.Handshake(func(_ http.ResponseWriter, r *http.Request) bool {
 			select {
-			case <-dialed:
+			case <-gate:
+				return false
 			case <-r.Context().Done():
-				return
+				return true
 			}
-			wsHandler(echo)(w, r)
-		}))
+		}), wsconntest.Echo()))
 		client := make(chan *Client, 1)
 		closed := make(chan error, 1)
 		var rec recorder
@@ -87,7 +87,7 @@ func TestCloseFromObserver(t *testing.T) {
 			}
 		}))
 		client <- c
-		close(dialed)
+		close(gate)
 		if err := <-closed; err != nil {
 			t.Errorf("Close from the observer = %v, want nil", err)
 		}
@@ -96,7 +96,7 @@ func TestCloseFromObserver(t *testing.T) {
 			t.Errorf("Err() = %v, want ErrClosed", c.Err())
 		}
 		want := []string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}
-		if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+		if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
 	})
@@ -108,13 +108,13 @@ func TestCloseFromObserver(t *testing.T) {
 // handler behind as a straggler: bounded, and reported.
 func TestCloseWithStuckHandler(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
+		srv := startServer(t, wsconntest.Default(wsconntest.Func(func(ctx context.Context, vc *wsconntest.Conn) {
+			c := vc.WebSocket()
 			_ = c.Write(ctx, websocket.MessageText, []byte("hold"))
-			echo(ctx, c)
-		}))
+		}), wsconntest.Echo()))
 		var rec recorder
 		handling := make(chan struct{})
-		c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.client), OnRecord(rec.observe),
+		c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe),
 			OnMessage(func(context.Context, Message) {
 				close(handling)
 				time.Sleep(time.Hour) // ignores its context
@@ -136,7 +136,7 @@ func TestCloseWithStuckHandler(t *testing.T) {
 		if s := c.State(); s != connfsm.Closed {
 			t.Errorf("State() = %v after Close, want Closed", s)
 		}
-		if diff := cmp.Diff([]string{"straggler Alive reader"}, rec.problems()); diff != "" {
+		if diff := cmp.Diff([]string{"straggler: task reader of Alive (epoch 2)"}, rec.Problems()); diff != "" {
 			t.Errorf("problems (-want +got):\n%s", diff)
 		}
 		time.Sleep(time.Hour) // the handler returns in its own time
@@ -148,7 +148,7 @@ func TestCloseWithStuckHandler(t *testing.T) {
 // again on the new connection.
 func TestOnConnectErrorIsLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := startServer(t)
 		var calls []uint64
 		var mu sync.Mutex
 		var rec recorder
@@ -170,7 +170,7 @@ func TestOnConnectErrorIsLost(t *testing.T) {
 		}
 		want := []string{"Connecting-Connected->Alive", "Alive-Lost->Reconnecting",
 			"Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive"}
-		if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+		if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
 		mu.Lock()
@@ -188,23 +188,15 @@ func TestOnConnectErrorIsLost(t *testing.T) {
 func TestSlowConsumerIsNotADeadPeer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 9 // 9 × 2.7s: no handoff on a whole second
-		srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
-			// Reads (and so answers pings) while the writes below are held
-			// up by the client's slow handler.
-			go func() {
-				for {
-					if _, _, err := c.Read(ctx); err != nil {
-						return
-					}
-				}
-			}()
+		// The venue reads (and so answers pings) while its writes are held
+		// up by the client's slow handler.
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard(), wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
 			for i := range n {
-				if err := c.Write(ctx, websocket.MessageText, []byte(strconv.Itoa(i))); err != nil {
+				if err := c.SendText(ctx, strconv.Itoa(i)); err != nil {
 					return
 				}
 			}
-			<-ctx.Done()
-		}))
+		})))
 		var (
 			mu  sync.Mutex
 			got []string
@@ -242,9 +234,9 @@ func TestSlowConsumerIsNotADeadPeer(t *testing.T) {
 			t.Errorf("messages (-want +got):\n%s", diff)
 		}
 		mu.Unlock()
-		if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.transitions()); diff != "" {
+		if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
-			for _, r := range rec.recs {
+			for _, r := range rec.Records() {
 				t.Logf("%v %v %v %v at %v: %v %v", r.Kind, r.From, r.Event, r.To, r.When.Sub(start), r.Payload, r.Err)
 			}
 		}
@@ -262,19 +254,19 @@ func TestSlowConsumerIsNotADeadPeer(t *testing.T) {
 // goroutine left.
 func TestDialContextEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
-		srv.net.SetDown(true)
+		srv := startServer(t)
+		srv.Down()
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 		defer cancel()
 		start := time.Now()
-		c, err := Dial(ctx, "ws://feed.test/", WithHTTPClient(srv.client))
+		c, err := Dial(ctx, "ws://feed.test/", WithHTTPClient(srv.Client()))
 		if c != nil || !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Dial = %v, %v; want no client and ctx's cause", c, err)
 		}
 		if took := time.Since(start); took != 2*time.Second {
 			t.Errorf("Dial returned after %v, want at ctx's deadline (2s)", took)
 		}
-		if n := srv.net.Dials(); n < 2 {
+		if n := dials(srv); n < 2 {
 			t.Errorf("%d dials in 2s, want the client to have retried", n)
 		}
 	})
@@ -287,7 +279,8 @@ func TestMessageEpochs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var conns sync.Mutex
 		conn := 0
-		srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
+		srv := startServer(t, wsconntest.Default(wsconntest.Func(func(ctx context.Context, vc *wsconntest.Conn) {
+			c := vc.WebSocket()
 			conns.Lock()
 			conn++
 			n := conn
@@ -297,8 +290,7 @@ func TestMessageEpochs(t *testing.T) {
 					return
 				}
 			}
-			echo(ctx, c)
-		}))
+		}), wsconntest.Echo()))
 		type got struct {
 			Data  string
 			Epoch uint64
@@ -317,7 +309,7 @@ func TestMessageEpochs(t *testing.T) {
 			}))
 		waitState(t, c, connfsm.Alive)
 		synctest.Wait()
-		srv.net.ResetAll()
+		srv.ResetAll()
 		time.Sleep(time.Second)
 		synctest.Wait()
 		want := []got{{"1.0", 2}, {"1.1", 2}, {"1.2", 2}, {"2.0", 5}, {"2.1", 5}, {"2.2", 5}}
@@ -333,16 +325,7 @@ func TestMessageEpochs(t *testing.T) {
 // sees the one it chose.
 func TestSubprotocol(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		offered := make(chan string, 1)
-		srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			offered <- r.Header.Get("Sec-WebSocket-Protocol")
-			c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"feed.v2"}})
-			if err != nil {
-				return
-			}
-			defer c.CloseNow()
-			echo(r.Context(), c)
-		}))
+		srv := startServer(t, wsconntest.AcceptOptions(websocket.AcceptOptions{Subprotocols: []string{"feed.v2"}}))
 		chosen := make(chan string, 1)
 		var rec recorder
 		dialTest(t, srv, &rec, WithSubprotocols("feed.v1", "feed.v2"),
@@ -350,11 +333,13 @@ func TestSubprotocol(t *testing.T) {
 				chosen <- s.Subprotocol()
 				return nil
 			}))
-		if got := <-offered; got != "feed.v1,feed.v2" {
-			t.Errorf("offered %q, want %q", got, "feed.v1,feed.v2")
-		}
 		if got := <-chosen; got != "feed.v2" {
 			t.Errorf("Session.Subprotocol() = %q, want feed.v2", got)
+		}
+		synctest.Wait() // the venue has recorded the upgrade
+		first, _ := srv.Connection(1)
+		if got := first.Header.Get("Sec-WebSocket-Protocol"); got != "feed.v1,feed.v2" || first.Subprotocol != "feed.v2" {
+			t.Errorf("the venue saw %q offered and chose %q, want %q and feed.v2", got, first.Subprotocol, "feed.v1,feed.v2")
 		}
 	})
 }

@@ -2,6 +2,8 @@ package wsconn
 
 import (
 	"errors"
+	"net"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -12,12 +14,15 @@ import (
 	"github.com/connfsm/connfsm/tasks"
 )
 
+// errRefused is a refused dial, as the network reports it.
+var errRefused = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+
 // TestPanickingClassifier: a classifier that panics ends the client with
 // one of Err's documented types, a *GaveUpError, which holds the panic.
 func TestPanickingClassifier(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
-		srv.net.SetDown(true)
+		srv := startServer(t)
+		srv.Down()
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithClassifier(func(error) Verdict { panic("classifier bug") }),
 			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
@@ -30,7 +35,7 @@ func TestPanickingClassifier(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Value != "classifier bug" {
 			t.Errorf("Err() = %v, want it to wrap the panic", err)
 		}
-		if !errors.Is(err, errRefused.Err) {
+		if !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Errorf("Err() = %v, want it to keep the failure the classifier was given", err)
 		}
 	})
@@ -109,7 +114,7 @@ func TestDefaultPolicy(t *testing.T) {
 	t.Run("budget spent", func(t *testing.T) {
 		f := Failure{Kind: KindDial, Err: errRefused, Attempt: 3, cfg: &spent}
 		d := f.Default()
-		if !d.GiveUp || !errors.Is(d.Err, ErrRetriesExhausted) || !errors.Is(d.Err, errRefused.Err) {
+		if !d.GiveUp || !errors.Is(d.Err, ErrRetriesExhausted) || !errors.Is(d.Err, syscall.ECONNREFUSED) {
 			t.Errorf("Default() = %+v, want to give up with ErrRetriesExhausted wrapping the failure", d)
 		}
 	})

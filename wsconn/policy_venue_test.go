@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,26 +14,30 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
-// waits returns the Wait of every RetryDue step, in order.
-func (r *recorder) waits() []*Wait {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []*Wait
-	for _, rec := range r.recs {
-		if rec.Kind == fsm.RecordTransition && rec.Event == connfsm.RetryDue {
-			w, _ := rec.Payload.(*Wait)
-			out = append(out, w)
-		}
-	}
-	return out
+// waitLog keeps the Wait of every RetryDue step, in order: an observer of
+// its own, since recorder keeps error payloads only.
+type waitLog struct {
+	mu    sync.Mutex
+	waits []Wait
 }
 
-// closingVenue accepts every connection and closes it at once with code
-// and reason.
-func closingVenue(code StatusCode, reason string) http.Handler {
-	return wsHandler(func(_ context.Context, c *websocket.Conn) { _ = c.Close(code, reason) })
+func (l *waitLog) option() Option {
+	return OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		if w, ok := r.Payload.(*Wait); ok && r.Event == connfsm.RetryDue {
+			l.mu.Lock()
+			l.waits = append(l.waits, *w)
+			l.mu.Unlock()
+		}
+	})
+}
+
+func (l *waitLog) list() []Wait {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Wait(nil), l.waits...)
 }
 
 // TestVenueCloseCodes: a venue that closes every connection with a code.
@@ -62,16 +66,17 @@ func TestVenueCloseCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, closingVenue(tt.code, tt.reason))
+				srv := startServer(t, wsconntest.Default(wsconntest.Close(tt.code, tt.reason)))
 				var rec recorder
-				opts := append([]Option{WithStormGuard(StormGuard{}), withRand(fixedRnd(justBelowOne)),
+				var waits waitLog
+				opts := append([]Option{waits.option(), WithStormGuard(StormGuard{}), withRand(fixedRnd(justBelowOne)),
 					WithBackoff(Backoff{Initial: time.Second, Max: time.Minute})}, tt.opts...)
 				c := dialTest(t, srv, &rec, opts...)
 				time.Sleep(time.Minute)
 				synctest.Wait()
-				causes := rec.lostCauses()
+				causes := lostCauses(&rec)
 				if len(causes) == 0 {
-					t.Fatalf("no connection lost; %v", rec.transitions())
+					t.Fatalf("no connection lost; %v", rec.Transitions())
 				}
 				var ce *CloseError
 				if !errors.As(causes[0], &ce) || ce.Code != tt.code || ce.Reason != tt.reason {
@@ -84,16 +89,16 @@ func TestVenueCloseCodes(t *testing.T) {
 					if !errors.As(err, &gu) || !errors.As(err, &ce) || ce.Code != tt.code || ce.Reason != tt.reason {
 						t.Fatalf("Err() = %v, want a *GaveUpError with the close code and reason", err)
 					}
-					if n := srv.net.Dials(); n != 1 {
+					if n := dials(srv); n != 1 {
 						t.Errorf("dials = %d, want 1: a permanent close is not redialled", n)
 					}
 					return
 				}
-				waits := rec.waits()
-				if len(waits) < 2 {
-					t.Fatalf("waits = %v, want the client to keep redialling", waits)
+				ws := waits.list()
+				if len(ws) < 2 {
+					t.Fatalf("waits = %v, want the client to keep redialling", ws)
 				}
-				w := waits[0]
+				w := ws[0]
 				if w.Reason != tt.want.reason || w.Delay != tt.want.first || w.Failure.Kind != KindClose || w.Failure.Code != tt.code {
 					t.Errorf("first wait = %+v, want %v of %v after close %d", w, tt.want.reason, tt.want.first, tt.code)
 				}
@@ -107,32 +112,26 @@ func TestVenueCloseCodes(t *testing.T) {
 // record says so.
 func TestVenueRetryAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var calls atomic.Int32
-		srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if calls.Add(1) <= 2 {
-				w.Header().Set("Retry-After", "30")
-				http.Error(w, "slow down", http.StatusTooManyRequests)
-				return
-			}
-			wsHandler(echo)(w, r)
-		}))
+		retryAfter := wsconntest.Refuse(http.StatusTooManyRequests, http.Header{"Retry-After": {"30"}})
+		srv := startServer(t, wsconntest.Script(wsconntest.Plan{retryAfter}, wsconntest.Plan{retryAfter}))
+		var waits waitLog
 		var rec recorder
 		start := time.Now()
-		c := dialTest(t, srv, &rec, WithBackoff(Backoff{Initial: time.Second, Max: time.Minute}))
+		c := dialTest(t, srv, &rec, waits.option(), WithBackoff(Backoff{Initial: time.Second, Max: time.Minute}))
 		time.Sleep(60 * time.Second)
 		waitState(t, c, connfsm.Alive)
 		if took := time.Since(start); took < 60*time.Second {
 			t.Errorf("Alive after %v, want >= two Retry-After waits of 30s", took)
 		}
 		var got []string
-		for _, w := range rec.waits() {
+		for _, w := range waits.list() {
 			got = append(got, w.String())
 		}
 		want := []string{"30s for Retry-After", "30s for Retry-After"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("waits (-want +got):\n%s", diff)
 		}
-		if w := rec.waits()[0]; w.Failure.Kind != KindHandshake || w.Failure.Status != 429 || w.Failure.RetryAfter != 30*time.Second {
+		if w := waits.list()[0]; w.Failure.Kind != KindHandshake || w.Failure.Status != 429 || w.Failure.RetryAfter != 30*time.Second {
 			t.Errorf("failure before the first wait = %+v, want a refused handshake 429 with Retry-After 30s", w.Failure)
 		}
 	})
@@ -142,17 +141,10 @@ func TestVenueRetryAfter(t *testing.T) {
 // kind and attempt number, can defer to the defaults, and decides.
 func TestRetryPolicySeesTheFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var conns atomic.Int32
-		srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
-			switch conns.Add(1) {
-			case 1:
-				_ = c.Close(4002, "resubscribe")
-			case 2:
-				_ = c.Close(4009, "account locked")
-			default:
-				echo(ctx, c)
-			}
-		}))
+		srv := startServer(t, wsconntest.Script(
+			wsconntest.Plan{wsconntest.Close(4002, "resubscribe")},
+			wsconntest.Plan{wsconntest.Close(4009, "account locked")},
+		))
 		var seen []Failure
 		policy := func(f Failure) Decision {
 			seen = append(seen, f)
@@ -165,7 +157,8 @@ func TestRetryPolicySeesTheFailure(t *testing.T) {
 			return f.Default()
 		}
 		var rec recorder
-		c := dialTest(t, srv, &rec, WithRetryPolicy(policy), WithStormGuard(StormGuard{}))
+		var waits waitLog
+		c := dialTest(t, srv, &rec, waits.option(), WithRetryPolicy(policy), WithStormGuard(StormGuard{}))
 		<-c.Done()
 		var gu *GaveUpError
 		if err := c.Err(); !errors.As(err, &gu) || err.Error() != "wsconn: gave up after 2 attempt(s): venue locked the account" {
@@ -178,7 +171,7 @@ func TestRetryPolicySeesTheFailure(t *testing.T) {
 		if diff := cmp.Diff([]string{"close resubscribe", "close account locked"}, got); diff != "" {
 			t.Errorf("failures seen (-want +got):\n%s", diff)
 		}
-		if w := rec.waits(); len(w) != 1 || w[0].Reason != WaitPolicy || w[0].Delay != 3*time.Second {
+		if w := waits.list(); len(w) != 1 || w[0].Reason != WaitPolicy || w[0].Delay != 3*time.Second {
 			t.Errorf("waits = %+v, want one of 3s by the policy", w)
 		}
 	})
@@ -188,21 +181,22 @@ func TestRetryPolicySeesTheFailure(t *testing.T) {
 // with its reason, its count and its window.
 func TestStormGuardWaitIsRecorded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, wsHandler(func(context.Context, *websocket.Conn) {})) // accept, drop
+		srv := startServer(t, wsconntest.Default(wsconntest.Reset())) // accept, drop
 		var rec recorder
+		var waits waitLog
 		guard := StormGuard{Attempts: 3, Window: time.Minute, MinGap: 5 * time.Second}
-		_ = dialTest(t, srv, &rec, WithStormGuard(guard),
+		_ = dialTest(t, srv, &rec, waits.option(), WithStormGuard(guard),
 			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		time.Sleep(20 * time.Second)
 		synctest.Wait()
-		var storm []*Wait
-		for _, w := range rec.waits() {
+		var storm []Wait
+		for _, w := range waits.list() {
 			if w.Reason == WaitStormGuard {
 				storm = append(storm, w)
 			}
 		}
 		if len(storm) == 0 {
-			t.Fatalf("no storm guard wait among %v", rec.waits())
+			t.Fatalf("no storm guard wait among %v", waits.list())
 		}
 		w := storm[0]
 		if w.Dials != 3 || w.Window != time.Minute || w.Delay > 5*time.Second || w.Delay < 4*time.Second {

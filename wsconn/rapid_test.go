@@ -20,90 +20,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
-
-// scripted is an in-memory WebSocket server whose behaviour the test
-// changes between steps: the answer to the next handshakes, a pause before
-// each read (a slow consumer), and close frames sent on demand. It records
-// every message it receives.
-type scripted struct {
-	mu       sync.Mutex
-	statuses []int         // answers of the next handshakes, in order
-	slow     time.Duration // pause before each read
-	live     []*websocket.Conn
-	received map[string]bool
-}
-
-func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	status := 0
-	if len(s.statuses) > 0 {
-		status, s.statuses = s.statuses[0], s.statuses[1:]
-	}
-	s.mu.Unlock()
-	if status != 0 {
-		if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-			w.Header().Set("Retry-After", "1")
-		}
-		http.Error(w, "refused", status)
-		return
-	}
-	c, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer c.CloseNow()
-	s.mu.Lock()
-	s.live = append(s.live, c)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		for i, l := range s.live {
-			if l == c {
-				s.live = append(s.live[:i], s.live[i+1:]...)
-				break
-			}
-		}
-		s.mu.Unlock()
-	}()
-	ctx := r.Context()
-	for {
-		s.mu.Lock()
-		slow := s.slow
-		s.mu.Unlock()
-		if slow > 0 {
-			select {
-			case <-time.After(slow):
-			case <-ctx.Done():
-				return
-			}
-		}
-		typ, data, err := c.Read(ctx)
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.received[string(data)] = true
-		s.mu.Unlock()
-		if err := c.Write(ctx, typ, data); err != nil {
-			return
-		}
-	}
-}
-
-// closeNewest sends a close frame with code on the newest live connection
-// and waits for the close handshake (bounded by coder/websocket).
-func (s *scripted) closeNewest(code websocket.StatusCode) {
-	s.mu.Lock()
-	var c *websocket.Conn
-	if n := len(s.live); n > 0 {
-		c = s.live[n-1]
-	}
-	s.mu.Unlock()
-	if c != nil {
-		_ = c.Close(code, "scripted close")
-	}
-}
 
 // socketCounter wraps a DialContext and counts the client's sockets: one is
 // open from its dial until its first Close.
@@ -183,10 +101,11 @@ func (lc *lifecycleChecker) observe(_ context.Context, r fsm.Record[connfsm.Stat
 			lc.refused = r.Event == connfsm.DialFailed && errors.As(payloadErr(r), new(*HandshakeError))
 		}
 		if r.To == connfsm.Connecting {
-			// A handshake refused with an HTTP status leaves its
-			// connection idle in the HTTP client's keep-alive pool, and the
-			// next attempt reuses it (the overlap check confirms no second
-			// socket is dialed); otherwise nothing may be open.
+			// A handshake refused with an HTTP status hands its socket
+			// back to the HTTP client, which may close it a moment after
+			// the attempt failed, or keep it for the next attempt with
+			// keep-alives (the overlap check confirms no second socket is
+			// dialed); otherwise nothing may be open.
 			allowed := int64(0)
 			if lc.refused {
 				allowed = 1
@@ -285,27 +204,26 @@ var (
 )
 
 func lifecycleProperty(t *rapid.T) {
-	n := newPipeNet()
-	srvScript := &scripted{received: map[string]bool{}}
+	// The venue echoes, after a pause per message the test changes between
+	// steps (a slow consumer); the test cues refusals, close frames,
+	// resets, black holes and downtime.
+	var slow atomic.Int64
+	srv := wsconntest.NewServer(wsconntest.Default(
+		wsconntest.OnMessage(func(c *wsconntest.Conn, _ wsconntest.Message) bool {
+			if d := time.Duration(slow.Load()); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-c.Context().Done():
+				}
+			}
+			return false
+		}),
+		wsconntest.Echo()))
+	t.Cleanup(srv.Close)
 	var sockets socketCounter
-	tr := &http.Transport{DialContext: sockets.wrap(n.DialContext)}
-	srv := &http.Server{Handler: srvScript}
-	// Handlers' contexts end with the server: hijacked connections outlive
-	// Shutdown otherwise.
-	base, stopBase := context.WithCancel(context.Background())
-	srv.BaseContext = func(net.Listener) context.Context { return base }
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(n)
-	}()
-	t.Cleanup(func() {
-		stopBase()
-		tr.CloseIdleConnections()
-		_ = srv.Close()
-		_ = n.Close()
-		<-served
-	})
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	tr.DialContext = sockets.wrap(tr.DialContext)
+	t.Cleanup(tr.CloseIdleConnections)
 
 	lc := newLifecycleChecker(&sockets)
 	ping := rapid.SampledFrom([]time.Duration{500 * time.Millisecond, time.Second, 5 * time.Second}).Draw(t, "ping interval")
@@ -409,26 +327,32 @@ func lifecycleProperty(t *rapid.T) {
 			}
 			doClose(t)
 		},
-		"reset": func(*rapid.T) { n.ResetAll() },
+		"reset": func(*rapid.T) { srv.ResetAll() },
 		"black hole": func(t *rapid.T) {
 			holeOn = rapid.Bool().Draw(t, "on")
 			if holeOn {
 				lossEvents++
 			}
-			n.Blackhole(holeOn)
+			srv.Blackhole(holeOn)
 		},
-		"down": func(t *rapid.T) { n.SetDown(rapid.Bool().Draw(t, "down")) },
+		"down": func(t *rapid.T) {
+			if rapid.Bool().Draw(t, "down") {
+				srv.Down() // and its connections reset
+			} else {
+				_ = srv.Up() // only fails once closed
+			}
+		},
 		"refuse next handshake": func(t *rapid.T) {
 			status := rapid.SampledFrom([]int{503, 429, 401}).Draw(t, "status")
-			srvScript.mu.Lock()
-			srvScript.statuses = append(srvScript.statuses, status)
-			srvScript.mu.Unlock()
+			h := http.Header{}
+			if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+				h.Set("Retry-After", "1")
+			}
+			srv.Next(wsconntest.Refuse(status, h))
 		},
 		"slow consumer": func(t *rapid.T) {
 			d := rapid.SampledFrom([]time.Duration{100 * time.Millisecond, 0, 3 * time.Second}).Draw(t, "pause")
-			srvScript.mu.Lock()
-			srvScript.slow = d
-			srvScript.mu.Unlock()
+			slow.Store(int64(d))
 		},
 		"close frame": func(t *rapid.T) {
 			code := rapid.SampledFrom([]websocket.StatusCode{
@@ -436,7 +360,9 @@ func lifecycleProperty(t *rapid.T) {
 				websocket.StatusPolicyViolation, websocket.StatusInternalError,
 			}).Draw(t, "code")
 			lossEvents++
-			srvScript.closeNewest(code)
+			if conns := srv.Conns(); len(conns) > 0 {
+				_ = conns[len(conns)-1].Close(code, "scripted close")
+			}
 		},
 		"advance time": func(t *rapid.T) {
 			time.Sleep(time.Duration(rapid.Int64Range(int64(time.Second), int64(10*time.Second)).Draw(t, "by")))
@@ -472,7 +398,7 @@ func lifecycleProperty(t *rapid.T) {
 
 	// Leave the black hole: the final close must not depend on it, and the
 	// accounting below exempts only messages it may have eaten.
-	n.Blackhole(false)
+	srv.Blackhole(false)
 	doClose(t)
 	synctest.Wait()
 	if err := c.Err(); !errors.Is(err, ErrClosed) && !errors.As(err, new(*GaveUpError)) {
@@ -486,6 +412,12 @@ func lifecycleProperty(t *rapid.T) {
 		t.Fatalf("%d socket(s) still open after Close, want 0", open)
 	}
 
+	received := map[string]bool{}
+	for _, conn := range srv.Connections() {
+		for _, m := range conn.ReceivedText() {
+			received[m] = true
+		}
+	}
 	{
 		_, trans := lc.report()
 		acc := 0
@@ -505,17 +437,14 @@ func lifecycleProperty(t *rapid.T) {
 		}
 		exercised.Sends += len(sends)
 		exercised.Accepted += acc
-		srvScript.mu.Lock()
-		exercised.Received += len(srvScript.received)
-		srvScript.mu.Unlock()
+		exercised.Received += len(received)
 		exercised.Unsent += int(c.Stats().Unsent)
 		exercisedMu.Unlock()
 	}
 	// Every accepted message reached the server or was reported.
-	srvScript.mu.Lock()
 	var missing []string
 	for _, s := range sends {
-		if !s.accepted || srvScript.received[s.id] {
+		if !s.accepted || received[s.id] {
 			continue
 		}
 		if s.exposedAt < 0 || s.exposedAt < lossEvents {
@@ -523,7 +452,6 @@ func lifecycleProperty(t *rapid.T) {
 		}
 		missing = append(missing, s.id)
 	}
-	srvScript.mu.Unlock()
 	if unsent := c.Stats().Unsent; uint64(len(missing)) > unsent {
 		_, trans := lc.report()
 		t.Fatalf("accepted messages neither delivered nor reported: %v (Stats.Unsent %d, Close: %v)\ntransitions: %v",

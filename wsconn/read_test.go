@@ -10,6 +10,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // TestReceiveSizes checks the pump's reads, whose buffer is sized after the
@@ -32,7 +34,8 @@ func TestReceiveSizes(t *testing.T) {
 		return bytes.Repeat([]byte{byte('a' + i%26)}, n)
 	}
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
+		srv := startServer(t, wsconntest.Default(wsconntest.Func(func(ctx context.Context, vc *wsconntest.Conn) {
+			c := vc.WebSocket()
 			for i, m := range msgs {
 				w, err := c.Writer(ctx, websocket.MessageBinary)
 				if err != nil {
@@ -49,10 +52,9 @@ func TestReceiveSizes(t *testing.T) {
 					return
 				}
 			}
-			echo(ctx, c)
-		}))
+		}), wsconntest.Echo()))
 		got := make(chan Message, len(msgs))
-		c, err := Dial(t.Context(), "ws://example.test/feed", WithHTTPClient(srv.client),
+		c, err := Dial(t.Context(), "ws://example.test/feed", WithHTTPClient(srv.Client()),
 			OnMessage(func(_ context.Context, m Message) { got <- m }))
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
@@ -91,16 +93,16 @@ func TestReceiveOverLimit(t *testing.T) {
 	for _, sizes := range [][]int{{limit + 1}, {limit, limit + 1}, {10, limit + 1}} {
 		t.Run(fmt.Sprint(sizes), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
+				srv := startServer(t, wsconntest.Default(wsconntest.Func(func(ctx context.Context, vc *wsconntest.Conn) {
+					c := vc.WebSocket()
 					for _, n := range sizes {
 						if err := c.Write(ctx, websocket.MessageBinary, make([]byte, n)); err != nil {
 							return
 						}
 					}
-					echo(ctx, c)
-				}))
+				}), wsconntest.Echo()))
 				got := make(chan int, len(sizes))
-				c, err := Dial(t.Context(), "ws://example.test/feed", WithHTTPClient(srv.client),
+				c, err := Dial(t.Context(), "ws://example.test/feed", WithHTTPClient(srv.Client()),
 					// NoWait: the oversized message may end the connection
 					// before it is released, and Dial would report that.
 					NoWait(),

@@ -7,9 +7,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // secretURL holds a secret in every part the docs promise never to show:
@@ -42,33 +45,33 @@ func errorTexts(err error) []string {
 // its fragment.
 func TestFailedDialsHoldNoSecrets(t *testing.T) {
 	tests := []struct {
-		name    string
-		handler http.HandlerFunc
-		down    bool
+		name  string
+		venue []wsconntest.Option
+		down  bool
 	}{
 		{name: "connection refused", down: true},
-		{name: "handshake timeout", handler: func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }},
-		{name: "handshake refused with 403", handler: func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "forbidden", http.StatusForbidden)
-		}},
-		{name: "redirected to a URL with its own secrets, which times out", handler: func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/feed" {
-				http.Redirect(w, r, "/stall?token=redirect-secret", http.StatusFound)
-				return
-			}
-			<-r.Context().Done()
-		}},
+		{name: "handshake timeout", venue: []wsconntest.Option{wsconntest.Default(wsconntest.Stall())}},
+		{name: "handshake refused with 403", venue: []wsconntest.Option{wsconntest.Default(wsconntest.Refuse(http.StatusForbidden, nil))}},
+		{name: "redirected to a URL with its own secrets, which times out", venue: []wsconntest.Option{
+			wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
+				if r.URL.Path == "/feed" {
+					return []wsconntest.Behavior{wsconntest.Redirect(http.StatusFound, "/stall?token=redirect-secret")}
+				}
+				return []wsconntest.Behavior{wsconntest.Stall()}
+			})}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, tt.handler)
-				srv.net.SetDown(tt.down)
+				srv := startServer(t, tt.venue...)
+				if tt.down {
+					srv.Down()
+				}
 				var logs bytes.Buffer
 				var logMu sync.Mutex
 				logger := slog.New(slog.NewTextHandler(lockedWriter{&logs, &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 				var rec recorder
-				c, err := Dial(t.Context(), secretURL, WithHTTPClient(srv.client), OnRecord(rec.observe), WithLogger(logger),
+				c, err := Dial(t.Context(), secretURL, WithHTTPClient(srv.Client()), OnRecord(rec.Observe), WithLogger(logger),
 					WithHandshakeTimeout(time.Second),
 					WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, MaxAttempts: 2}))
 				if c != nil {
@@ -79,16 +82,14 @@ func TestFailedDialsHoldNoSecrets(t *testing.T) {
 				}
 				var texts []string
 				texts = append(texts, errorTexts(err)...)
-				rec.mu.Lock()
-				for _, r := range rec.recs {
+				for _, r := range rec.Records() {
 					if e, ok := r.Payload.(error); ok {
 						texts = append(texts, errorTexts(e)...)
 					}
 					texts = append(texts, errorTexts(r.Err)...)
 				}
-				rec.mu.Unlock()
-				if got := rec.count("Connecting-DialFailed->Reconnecting"); got == 0 {
-					t.Fatalf("no failed dial recorded: the test proves nothing; %v", rec.transitions())
+				if got := rec.Count("Connecting-DialFailed->Reconnecting"); got == 0 {
+					t.Fatalf("no failed dial recorded: the test proves nothing; %v", rec.Transitions())
 				}
 				logMu.Lock()
 				out := logs.String()
@@ -115,18 +116,18 @@ func TestFailedDialsHoldNoSecrets(t *testing.T) {
 // matchable, and the text still names the host and the path.
 func TestRedactedDialErrorKeepsItsChain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
-		srv.net.SetDown(true)
-		_, err := Dial(t.Context(), secretURL, WithHTTPClient(srv.client),
+		srv := startServer(t)
+		srv.Down()
+		_, err := Dial(t.Context(), secretURL, WithHTTPClient(srv.Client()),
 			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, MaxAttempts: 1}))
 		var gu *GaveUpError
-		if !errors.As(err, &gu) || !errors.Is(err, errRefused.Err) {
+		if !errors.As(err, &gu) || !errors.Is(err, syscall.ECONNREFUSED) {
 			t.Fatalf("Dial = %v, want a *GaveUpError wrapping connection refused", err)
 		}
 		if !strings.Contains(err.Error(), "feed.test/feed") {
 			t.Errorf("message %q does not name the host and path", err)
 		}
-		if st := srv.net.Dials(); st != 1 {
+		if st := dials(srv); st != 1 {
 			t.Errorf("dials = %d, want 1", st)
 		}
 	})

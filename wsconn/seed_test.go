@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // timeline is an ordered log shared by the client's observer and the test
@@ -93,26 +95,23 @@ func (w *writeCounter) writesAfterReset() int {
 func TestSeedRegression(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const interval = time.Second
-		srv := startServer(t, nil)
+		srv := startServer(t)
 		var tl timeline
 		var conns []*writeCounter
 		var connsMu sync.Mutex
-		srv.tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		client := wrapDial(t, srv, func(c net.Conn) net.Conn {
 			tl.add("dial")
-			c, err := srv.net.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
 			wc := &writeCounter{Conn: c}
 			connsMu.Lock()
 			conns = append(conns, wc)
 			connsMu.Unlock()
-			return wc, nil
-		}
+			return wc
+		})
 		logs := &countingHandler{}
 		alive := make(chan uint64, 4)
+		lost := make(chan error, 1)
 		c, err := Dial(t.Context(), "ws://feed.test/",
-			WithHTTPClient(srv.client),
+			WithHTTPClient(client),
 			WithHeartbeat(interval, interval),
 			WithBackoff(Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2}),
 			WithLogger(slog.New(logs)),
@@ -127,6 +126,9 @@ func TestSeedRegression(t *testing.T) {
 						}
 					}
 					tl.add(r.From.String() + "->" + r.To.String())
+					if err, ok := r.Payload.(error); ok && r.Event == connfsm.Lost {
+						lost <- err
+					}
 					if r.To == connfsm.Alive {
 						alive <- r.Epoch
 					}
@@ -150,7 +152,7 @@ func TestSeedRegression(t *testing.T) {
 		connsMu.Unlock()
 		oldSession := c.live.Load()
 		old.markReset()
-		srv.net.ResetAll() // no close frame: the TCP connection just dies
+		srv.ResetAll() // no close frame: the TCP connection just dies
 		<-alive
 		synctest.Wait()
 		recordsAtReconnect := logs.count()
@@ -170,6 +172,12 @@ func TestSeedRegression(t *testing.T) {
 		}
 		if n := old.writesAfterReset(); n != 0 {
 			t.Errorf("%d writes on the dead connection after the reset, want 0", n)
+		}
+		if first, _ := srv.Connection(1); first.Closed.IsZero() || len(first.FramesOf(wsconntest.ToClient, wsconntest.OpClose)) != 0 {
+			t.Errorf("the venue's record of the reset connection: %+v; want closed without a close frame", first)
+		}
+		if cause := <-lost; !errors.Is(cause, ErrReadFailed) {
+			t.Errorf("Lost cause = %v, want one wrapping ErrReadFailed", cause)
 		}
 		if st := c.Stats(); st.DeadPings != 0 || st.Reconnects != 1 || st.Pings < before.Pings+9 {
 			t.Errorf("stats after reconnect = %+v, want DeadPings 0, Reconnects 1, Pings >= %d", st, before.Pings+9)

@@ -15,44 +15,25 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
-// sink is a server that records every message it receives, per connection.
-type sink struct {
-	mu    sync.Mutex
-	conns [][]string
-}
-
-func (s *sink) handler(ctx context.Context, c *websocket.Conn) {
-	s.mu.Lock()
-	i := len(s.conns)
-	s.conns = append(s.conns, nil)
-	s.mu.Unlock()
-	for {
-		_, data, err := c.Read(ctx)
-		if err != nil {
-			return
+// received returns the messages the venue received, per upgraded
+// connection, in order.
+func received(srv *wsconntest.Server) [][]string {
+	var out [][]string
+	for _, c := range srv.Connections() {
+		if c.Upgraded {
+			out = append(out, c.ReceivedText())
 		}
-		s.mu.Lock()
-		s.conns[i] = append(s.conns[i], string(data))
-		s.mu.Unlock()
-	}
-}
-
-func (s *sink) received() [][]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([][]string, len(s.conns))
-	for i, c := range s.conns {
-		out[i] = append([]string(nil), c...)
 	}
 	return out
 }
 
 func TestSendFailFast(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
-		srv.net.SetDown(true)
+		srv := startServer(t)
+		srv.Down()
 		var rec recorder
 		c := dialTest(t, srv, &rec)
 		waitState(t, c, connfsm.Reconnecting)
@@ -67,8 +48,7 @@ func TestSendFailFast(t *testing.T) {
 
 func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var s sink
-		srv := startServer(t, wsHandler(s.handler))
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 3}),
 			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
@@ -77,8 +57,8 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 		if err := send("a"); err != nil {
 			t.Fatal(err)
 		}
-		srv.net.SetDown(true)
-		srv.net.ResetAll()
+		srv.Down()
+		srv.ResetAll()
 		waitState(t, c, connfsm.Reconnecting)
 		for _, m := range []string{"b", "c", "d"} {
 			if err := send(m); err != nil {
@@ -88,7 +68,7 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 		if err := send("e"); !errors.Is(err, ErrBufferFull) {
 			t.Errorf("send beyond the buffer = %v, want ErrBufferFull", err)
 		}
-		srv.net.SetDown(false)
+		up(t, srv)
 		waitState(t, c, connfsm.Alive)
 		if err := send("f"); err != nil {
 			t.Fatal(err)
@@ -97,7 +77,7 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 			t.Fatalf("Close: %v", err)
 		}
 		want := [][]string{{"a"}, {"b", "c", "d", "f"}}
-		if diff := cmp.Diff(want, s.received()); diff != "" {
+		if diff := cmp.Diff(want, received(srv)); diff != "" {
 			t.Errorf("received per connection (-want +got):\n%s", diff)
 		}
 	})
@@ -109,9 +89,8 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 // frees the room.
 func TestSendBufferBoundedByBytes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var s sink
-		srv := startServer(t, wsHandler(s.handler))
-		srv.net.SetDown(true)
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
+		srv.Down()
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 10, BufferBytes: 100}),
 			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
@@ -131,10 +110,10 @@ func TestSendBufferBoundedByBytes(t *testing.T) {
 				t.Fatalf("send of %d bytes = %v, want full %v", len(st.msg), err, st.full)
 			}
 		}
-		srv.net.SetDown(false)
+		up(t, srv)
 		waitState(t, c, connfsm.Alive)
-		srv.net.SetDown(true)
-		srv.net.ResetAll()
+		srv.Down()
+		srv.ResetAll()
 		waitState(t, c, connfsm.Reconnecting)
 		// Flushed: the room is back, but no single message above it fits.
 		if err := c.SendText(t.Context(), msg('e', 100)); err != nil {
@@ -143,7 +122,7 @@ func TestSendBufferBoundedByBytes(t *testing.T) {
 		if err := c.SendText(t.Context(), ""); err != nil {
 			t.Errorf("send of 0 bytes into a full byte budget = %v", err)
 		}
-		srv.net.SetDown(false)
+		up(t, srv)
 		waitState(t, c, connfsm.Alive)
 		if err := c.SendText(t.Context(), msg('f', 101)); err != nil {
 			t.Errorf("send while Alive is not bounded by the buffer: %v", err)
@@ -152,7 +131,7 @@ func TestSendBufferBoundedByBytes(t *testing.T) {
 			t.Fatalf("Close: %v", err)
 		}
 		want := [][]string{{msg('a', 60), msg('c', 40)}, {msg('e', 100), "", msg('f', 101)}}
-		if diff := cmp.Diff(want, s.received()); diff != "" {
+		if diff := cmp.Diff(want, received(srv)); diff != "" {
 			t.Errorf("received per connection (-want +got):\n%s", diff)
 		}
 		if err := c.SendText(t.Context(), ""); !errors.Is(err, ErrClosed) {
@@ -172,8 +151,8 @@ func TestSendBufferBoundedByBytes(t *testing.T) {
 
 func TestBufferedMessagesUnsentAtCloseAreReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
-		srv.net.SetDown(true)
+		srv := startServer(t)
+		srv.Down()
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 10}))
 		waitState(t, c, connfsm.Reconnecting)
@@ -194,8 +173,7 @@ func TestBufferedMessagesUnsentAtCloseAreReported(t *testing.T) {
 
 func TestSendsRacingCloseAreWrittenOrReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var s sink
-		srv := startServer(t, wsHandler(s.handler))
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
 		c := dialTest(t, srv, &rec)
 		waitState(t, c, connfsm.Alive)
@@ -222,7 +200,7 @@ func TestSendsRacingCloseAreWrittenOrReported(t *testing.T) {
 		}
 		wg.Wait()
 		got := 0
-		for _, msgs := range s.received() {
+		for _, msgs := range received(srv) {
 			got += len(msgs)
 		}
 		if int64(got) != ok.Load() || ok.Load()+failed.Load() != 160 {
@@ -245,7 +223,7 @@ func (l blockingLimiter) Wait(ctx context.Context) error {
 
 func TestSendWaitingOnRateLimitFailsAtClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, nil)
+		srv := startServer(t)
 		var rec recorder
 		lim := blockingLimiter{waiting: make(chan struct{})}
 		c := dialTest(t, srv, &rec, WithRateLimit(lim))
@@ -264,8 +242,7 @@ func TestSendWaitingOnRateLimitFailsAtClose(t *testing.T) {
 
 func TestSendWaitsForOnConnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var s sink
-		srv := startServer(t, wsHandler(s.handler))
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
 		release := make(chan struct{})
 		insideErr := make(chan error, 1)
@@ -300,7 +277,7 @@ func TestSendWaitsForOnConnect(t *testing.T) {
 		if err := c.Close(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff([][]string{{"subscribe", "after OnConnect"}}, s.received()); diff != "" {
+		if diff := cmp.Diff([][]string{{"subscribe", "after OnConnect"}}, received(srv)); diff != "" {
 			t.Errorf("received (-want +got):\n%s", diff)
 		}
 	})
@@ -311,9 +288,8 @@ func TestSendWaitsForOnConnect(t *testing.T) {
 // the new connection writes them, in order, before the close frame.
 func TestCloseDuringOnConnectFlushesTheBuffer(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var s sink
-		srv := startServer(t, wsHandler(s.handler))
-		srv.net.SetDown(true)
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
+		srv.Down()
 		inOnConnect := make(chan struct{})
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 3}),
@@ -329,13 +305,13 @@ func TestCloseDuringOnConnectFlushesTheBuffer(t *testing.T) {
 				t.Fatalf("buffered send %q: %v", m, err)
 			}
 		}
-		srv.net.SetDown(false)
+		up(t, srv)
 		<-inOnConnect
 		if err := c.Close(t.Context()); err != nil {
 			t.Errorf("Close = %v, want nil: every accepted message written", err)
 		}
 		synctest.Wait()
-		if diff := cmp.Diff([][]string{{"a", "b", "c"}}, s.received()); diff != "" {
+		if diff := cmp.Diff([][]string{{"a", "b", "c"}}, received(srv)); diff != "" {
 			t.Errorf("received per connection (-want +got):\n%s", diff)
 		}
 		if st := c.Stats(); st.Unsent != 0 || st.MessagesOut != 3 {
@@ -343,7 +319,7 @@ func TestCloseDuringOnConnectFlushesTheBuffer(t *testing.T) {
 		}
 		want := []string{"Connecting-DialFailed->Reconnecting", "Reconnecting-RetryDue->Connecting",
 			"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}
-		if diff := cmp.Diff(want, rec.transitions()); diff != "" {
+		if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
 		}
 	})

@@ -316,11 +316,12 @@ func (s *session) peerSending(reads uint64) bool {
 // lostErr is the cause of Lost once the pump has stopped: a *CloseError if
 // the peer sent a close frame.
 func (s *session) lostErr() error {
+	err := fmt.Errorf("%w: %w", ErrReadFailed, s.err)
 	var ce websocket.CloseError
 	if errors.As(s.err, &ce) {
-		return &CloseError{Code: ce.Code, Reason: ce.Reason, Err: s.err}
+		return &CloseError{Code: ce.Code, Reason: ce.Reason, Err: err}
 	}
-	return fmt.Errorf("wsconn: read: %w", s.err)
+	return err
 }
 
 // failed returns the cause of Lost for err, a failure a write saw: the

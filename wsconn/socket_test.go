@@ -3,15 +3,12 @@ package wsconn
 import (
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // TestDefaultClientAbortsBySocket runs over real loopback TCP with the
@@ -21,21 +18,17 @@ import (
 // a short ctx must still return at that ctx's end, not at
 // coder/websocket's own 5s wait.
 func TestDefaultClientAbortsBySocket(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		_ = c.Write(r.Context(), websocket.MessageText, []byte("hello"))
-		<-release // never reads again: pings and the close frame go unanswered
-	}))
+	// The venue says hello and never reads: pings and the close frame go
+	// unanswered.
+	srv, err := wsconntest.NewTCPServer("", wsconntest.Default(wsconntest.Freeze(),
+		wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) { _ = c.SendText(ctx, "hello") })))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer srv.Close()
-	defer close(release)
 
 	got := make(chan string, 1)
-	c, err := Dial(t.Context(), "ws"+strings.TrimPrefix(srv.URL, "http"),
+	c, err := Dial(t.Context(), srv.URL,
 		WithHeartbeat(time.Hour, time.Hour), WithCloseTimeout(time.Minute),
 		OnMessage(func(_ context.Context, m Message) { got <- string(m.Data) }))
 	if err != nil {
@@ -48,7 +41,7 @@ func TestDefaultClientAbortsBySocket(t *testing.T) {
 	if s == nil || s.raw == nil {
 		t.Fatal("the session does not know its socket with the default HTTP client")
 	}
-	if a, b := s.raw.RemoteAddr().String(), srv.Listener.Addr().String(); a != b {
+	if a, b := s.raw.RemoteAddr().String(), strings.TrimPrefix(srv.URL, "ws://"); a != b {
 		t.Errorf("socket's peer %s, want the server %s", a, b)
 	}
 

@@ -7,10 +7,9 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // TestZombieFeed: a venue that acks the subscription, answers pings and
@@ -31,29 +30,12 @@ func TestZombieFeed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				srv := startServer(t, wsHandler(func(ctx context.Context, c *websocket.Conn) {
-					go func() { // answers pings
-						for {
-							if _, _, err := c.Read(ctx); err != nil {
-								return
-							}
-						}
-					}()
-					if c.Write(ctx, websocket.MessageText, []byte(`{"event":"subscribed"}`)) != nil || tt.every == 0 {
-						<-ctx.Done()
-						return
-					}
-					for {
-						select {
-						case <-ctx.Done():
-							return
-						case <-time.After(tt.every):
-							if c.Write(ctx, websocket.MessageText, []byte("trade")) != nil {
-								return
-							}
-						}
-					}
-				}))
+				venue := []wsconntest.Behavior{wsconntest.Discard(), // answers pings
+					wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) { _ = c.SendText(ctx, `{"event":"subscribed"}`) })}
+				if tt.every > 0 {
+					venue = append(venue, wsconntest.Push(tt.every, func(int) wsconntest.Message { return wsconntest.Text("trade") }))
+				}
+				srv := startServer(t, wsconntest.Default(venue...))
 				var rec recorder
 				var kinds []FailureKind
 				c := dialTest(t, srv, &rec, WithIdleTimeout(idle), WithHeartbeat(time.Second, time.Second),
@@ -64,16 +46,16 @@ func TestZombieFeed(t *testing.T) {
 				time.Sleep(time.Minute)
 				synctest.Wait()
 				if !tt.wantLost {
-					if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.transitions()); diff != "" {
+					if diff := cmp.Diff([]string{"Connecting-Connected->Alive"}, rec.Transitions()); diff != "" {
 						t.Errorf("transitions (-want +got):\n%s", diff)
 					}
 					return
 				}
 				<-c.Done()
-				alive, _ := rec.firstTransition(connfsm.Connecting, connfsm.Connected)
-				lost, ok := rec.firstTransition(connfsm.Alive, connfsm.Lost)
+				alive, _ := rec.Nth("Connecting-Connected->Alive", 1)
+				lost, ok := rec.Nth("Alive-Lost->Reconnecting", 1)
 				if !ok {
-					t.Fatalf("no Lost; %v", rec.transitions())
+					t.Fatalf("no Lost; %v", rec.Transitions())
 				}
 				// The ack came at once: the feed went quiet right after it.
 				if took := lost.When.Sub(alive.When); took != idle {

@@ -1,46 +1,27 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"runtime"
-	"sync"
-	"sync/atomic"
-	"time"
 
-	"github.com/connfsm/connfsm"
-	"github.com/connfsm/connfsm/fsm"
-	"github.com/connfsm/connfsm/internal/echoserver"
-	"github.com/connfsm/connfsm/wsconn"
-)
-
-// Demo timing: short intervals so every scene takes about a second.
-const (
-	demoPing         = 300 * time.Millisecond
-	demoPongTimeout  = 300 * time.Millisecond
-	demoDownFor      = 1500 * time.Millisecond
-	demoSceneTimeout = 5 * time.Second
+	"github.com/connfsm/connfsm/internal/demo"
+	"github.com/connfsm/connfsm/internal/timeline"
 )
 
 // runDemo plays the failures long-lived clients meet against an embedded
-// server on 127.0.0.1, prints the lifecycle's timeline, and checks the
-// invariants. It exits 1 if any check fails.
-func runDemo(c command, args []string, stdout, stderr io.Writer) int {
+// server on 127.0.0.1 (internal/demo), prints the lifecycle's timeline,
+// and checks the invariants. It exits 1 if any check fails.
+func runDemo(c command, e env, args []string) int {
 	cfg, err := parseDemoFlags(args)
-	if code, done := reportUsage(demoFlagSet(new(demoConfig)), c, err, stdout, stderr); done {
+	if code, done := reportUsage(demoFlagSet(new(demoConfig)), c, err, e.stdout, e.stderr); done {
 		return code
 	}
-	d := &demo{tl: newTimeline(stdout, cfg.json)}
-	if err := d.run(); err != nil {
-		fmt.Fprintf(stderr, "connfsm demo: %v\n", err)
+	ok, err := demo.Run(e.ctx, timeline.New(e.stdout, cfg.json, true))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "connfsm demo: %v\n", err)
 		return exitFail
 	}
-	if !d.ok {
+	if !ok {
 		return exitFail
 	}
 	return exitOK
@@ -61,290 +42,6 @@ func demoFlagSet(cfg *demoConfig) *flag.FlagSet {
 // parseDemoFlags parses demo's arguments; it prints nothing.
 func parseDemoFlags(args []string) (demoConfig, error) {
 	var cfg demoConfig
-	err := parseArgs(demoFlagSet(&cfg), args)
+	_, _, err := parseArgs(demoFlagSet(&cfg), args, 0)
 	return cfg, err
-}
-
-type demo struct {
-	tl     *timeline
-	srv    *echoserver.Server
-	client *wsconn.Client
-	probe  *deadWriteProbe
-	echoes chan string
-	sent   int
-	ok     bool
-}
-
-func (d *demo) run() error {
-	ctx := context.Background()
-	baseline := runtime.NumGoroutine()
-	srv, err := echoserver.Start("127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	d.srv = srv
-	defer srv.Close()
-	d.probe = newDeadWriteProbe()
-	d.echoes = make(chan string, 64)
-	d.ok = true
-
-	d.tl.scene("connect to " + srv.URL())
-	d.client, err = wsconn.Dial(ctx, srv.URL(),
-		wsconn.WithHeartbeat(demoPing, demoPongTimeout),
-		wsconn.WithBackoff(wsconn.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2}),
-		wsconn.WithStormGuard(wsconn.StormGuard{Attempts: 5, Window: 10 * time.Second, MinGap: 500 * time.Millisecond}),
-		wsconn.WithHandshakeTimeout(time.Second),
-		wsconn.WithCloseTimeout(time.Second),
-		wsconn.WithHTTPClient(d.probe.client()),
-		wsconn.OnRecord(d.tl.observe),
-		wsconn.OnMessage(func(_ context.Context, m wsconn.Message) { d.echoes <- string(m.Data) }))
-	if err != nil {
-		return err
-	}
-	defer d.client.Close(ctx)
-
-	d.scene("messages are echoed", func() error { return d.roundTrip("hello", "world") })
-
-	d.scene("the server resets the TCP connection without a close handshake", func() error {
-		mark := d.mark()
-		srv.ResetAll()
-		if err := d.waitTransitions(mark, "Alive-Lost->Reconnecting", "Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive"); err != nil {
-			return err
-		}
-		return d.roundTrip("still here after the reset")
-	})
-
-	d.scene("the server stops answering pings (half-open peer)", func() error {
-		mark := d.mark()
-		start := time.Now()
-		srv.Blackhole(true)
-		err := d.waitTransitions(mark, "Alive-Lost->Reconnecting")
-		took := time.Since(start)
-		srv.Blackhole(false)
-		srv.ResetAll() // the server side of the half-open connection
-		if err != nil {
-			return err
-		}
-		// A ping goes out at most one interval after the peer goes silent
-		// and times out one pong timeout later; the slack absorbs a busy
-		// machine's scheduling.
-		bound := demoPing + demoPongTimeout + 300*time.Millisecond
-		d.check("dead peer detected within ping interval + pong timeout", took <= bound,
-			fmt.Sprintf("%v (bound %v)", took.Round(time.Millisecond), bound))
-		if err := d.waitTransitions(mark, "Alive-Lost->Reconnecting", "Connecting-Connected->Alive"); err != nil {
-			return err
-		}
-		return d.roundTrip("back from the black hole")
-	})
-
-	d.scene(fmt.Sprintf("the server goes down for %v and comes back (backoff, then the storm guard spaces dials)", demoDownFor), func() error {
-		mark := d.mark()
-		srv.Down()
-		time.Sleep(demoDownFor)
-		if err := srv.Up(); err != nil {
-			return err
-		}
-		if err := d.waitTransitions(mark, "Alive-Lost->Reconnecting", "Connecting-DialFailed->Reconnecting", "Connecting-Connected->Alive"); err != nil {
-			return err
-		}
-		failed := 0
-		for _, r := range d.tl.snapshot()[mark:] {
-			if r.Kind == fsm.RecordTransition && r.Event == connfsm.DialFailed {
-				failed++
-			}
-		}
-		d.check("backoff attempts while down", failed >= 2, fmt.Sprintf("%d failed dials, spread by the backoff", failed))
-		return d.roundTrip("the server is back")
-	})
-
-	d.scene("the user closes while the client is reconnecting", func() error {
-		mark := d.mark()
-		srv.Down()
-		if err := d.waitTransitions(mark, "Alive-Lost->Reconnecting"); err != nil {
-			return err
-		}
-		start := time.Now()
-		if err := d.client.Close(ctx); err != nil {
-			return fmt.Errorf("close: %w", err)
-		}
-		took := time.Since(start)
-		// Far below the 1s close timeout: there was no handshake to wait for.
-		d.check("closed while disconnected: nothing left to wait for", took < 500*time.Millisecond,
-			fmt.Sprintf("Close returned in %v, state %v", took.Round(time.Microsecond), d.client.State()))
-		return d.waitTransitions(mark, "Reconnecting-Close->Closed")
-	})
-	srv.Close()
-	d.checkInvariants(baseline)
-	return nil
-}
-
-func (d *demo) scene(name string, fn func() error) {
-	d.tl.scene(name)
-	if err := fn(); err != nil {
-		d.check(name, false, err.Error())
-	}
-}
-
-func (d *demo) check(name string, ok bool, detail string) {
-	if !ok {
-		d.ok = false
-	}
-	d.tl.check(name, ok, detail)
-}
-
-func (d *demo) mark() int { return len(d.tl.snapshot()) }
-
-// waitTransitions waits until the transitions recorded since mark contain
-// want in order (other records may come between).
-func (d *demo) waitTransitions(mark int, want ...string) error {
-	deadline := time.Now().Add(demoSceneTimeout)
-	for {
-		i := 0
-		for _, r := range d.tl.snapshot()[mark:] {
-			if i < len(want) && r.Kind == fsm.RecordTransition && r.From.String()+"-"+r.Event.String()+"->"+r.To.String() == want[i] {
-				i++
-			}
-		}
-		if i == len(want) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("waited %v for %s; state is %v", demoSceneTimeout, want[i], d.client.State())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func (d *demo) roundTrip(texts ...string) error {
-	for _, text := range texts {
-		if err := d.client.SendText(context.Background(), text); err != nil {
-			return fmt.Errorf("send %q: %w", text, err)
-		}
-		d.sent++
-		d.tl.message("sent", text)
-		select {
-		case got := <-d.echoes:
-			d.tl.message("received", got)
-			if got != text {
-				return fmt.Errorf("echo %q, want %q", got, text)
-			}
-		case <-time.After(demoSceneTimeout):
-			return fmt.Errorf("no echo of %q within %v", text, demoSceneTimeout)
-		}
-	}
-	return nil
-}
-
-func (d *demo) checkInvariants(baseline int) {
-	d.tl.scene("invariants")
-	recs := d.tl.snapshot()
-	var stragglers, rejected, joins int
-	for _, r := range recs {
-		switch r.Kind {
-		case fsm.RecordStraggler:
-			stragglers++
-		case fsm.RecordRejected:
-			rejected++
-		case fsm.RecordTransition:
-			joins += len(r.Join.Tasks)
-		}
-	}
-	d.check("no task ran outside its state", stragglers == 0,
-		fmt.Sprintf("%d tasks joined before their state was left, %d stragglers", joins, stragglers))
-	d.check("every event was declared for its state", rejected == 0, fmt.Sprintf("%d rejected events", rejected))
-	d.check("no ping was written to a dead connection", d.probe.deadWrites() == 0,
-		fmt.Sprintf("%d writes after a connection's read side had failed, %d connections", d.probe.deadWrites(), d.probe.count()))
-	st := d.client.Stats()
-	d.check("every message sent was echoed", int(st.MessagesIn) == d.sent && st.Unsent == 0,
-		fmt.Sprintf("%d sent, %d echoed, %d unsent", d.sent, st.MessagesIn, st.Unsent))
-	select {
-	case <-d.client.Done():
-		d.check("the client ended Closed", d.client.State() == connfsm.Closed && errors.Is(d.client.Err(), wsconn.ErrClosed),
-			fmt.Sprintf("state %v, Err %v", d.client.State(), d.client.Err()))
-	default:
-		d.check("the client ended Closed", false, "Done is not closed")
-	}
-	n := waitGoroutines(baseline, 3*time.Second)
-	d.check("goroutines back to the baseline", n <= baseline, fmt.Sprintf("%d now, %d before", n, baseline))
-	d.tl.summary(fmt.Sprintf("%d connections, %d reconnects, %d messages echoed", st.Connects, st.Reconnects, st.MessagesIn),
-		map[string]any{"connects": st.Connects, "reconnects": st.Reconnects, "messages_in": st.MessagesIn, "messages_out": st.MessagesOut, "ok": d.ok})
-}
-
-func waitGoroutines(baseline int, timeout time.Duration) int {
-	deadline := time.Now().Add(timeout)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= baseline || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// deadWriteProbe wraps the client's TCP connections to count writes made
-// after the connection's read side failed: a ping on a dead connection.
-type deadWriteProbe struct {
-	mu    sync.Mutex
-	conns []*probeConn
-}
-
-func newDeadWriteProbe() *deadWriteProbe { return &deadWriteProbe{} }
-
-func (p *deadWriteProbe) client() *http.Client {
-	var dialer net.Dialer
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dialer.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		pc := &probeConn{Conn: c}
-		p.mu.Lock()
-		p.conns = append(p.conns, pc)
-		p.mu.Unlock()
-		return pc, nil
-	}}
-	return &http.Client{Transport: tr}
-}
-
-func (p *deadWriteProbe) deadWrites() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, c := range p.conns {
-		n += int(c.afterDeath.Load())
-	}
-	return n
-}
-
-func (p *deadWriteProbe) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
-}
-
-type probeConn struct {
-	net.Conn
-	dead       atomic.Bool
-	closed     atomic.Bool
-	afterDeath atomic.Int64
-}
-
-func (c *probeConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if err != nil && !c.closed.Load() {
-		c.dead.Store(true) // the peer is gone: reset or EOF
-	}
-	return n, err
-}
-
-func (c *probeConn) Write(p []byte) (int, error) {
-	if c.dead.Load() {
-		c.afterDeath.Add(1)
-	}
-	return c.Conn.Write(p)
-}
-
-func (c *probeConn) Close() error {
-	c.closed.Store(true)
-	return c.Conn.Close()
 }

@@ -22,13 +22,13 @@ var diagramFormats = []struct {
 // runDiagram prints the lifecycle: a Mermaid state diagram (the default),
 // Graphviz DOT (pipe it to `dot -Tsvg`), or the Markdown transition matrix
 // with every cell's reason.
-func runDiagram(c command, args []string, stdout, stderr io.Writer) int {
+func runDiagram(c command, e env, args []string) int {
 	cfg, err := parseDiagramFlags(args)
-	if code, done := reportUsage(diagramFlagSet(new(diagramConfig)), c, err, stdout, stderr); done {
+	if code, done := reportUsage(diagramFlagSet(new(diagramConfig)), c, err, e.stdout, e.stderr); done {
 		return code
 	}
-	if err := cfg.format.write(stdout); err != nil {
-		fmt.Fprintf(stderr, "connfsm diagram: %v\n", err)
+	if err := cfg.format.write(e.stdout); err != nil {
+		fmt.Fprintf(e.stderr, "connfsm diagram: %v\n", err)
 		return exitFail
 	}
 	return exitOK
@@ -50,7 +50,7 @@ func diagramFlagSet(cfg *diagramConfig) *flag.FlagSet {
 // parseDiagramFlags parses diagram's arguments; it prints nothing.
 func parseDiagramFlags(args []string) (diagramConfig, error) {
 	var cfg diagramConfig
-	err := parseArgs(diagramFlagSet(&cfg), args)
+	_, _, err := parseArgs(diagramFlagSet(&cfg), args, 0)
 	return cfg, err
 }
 

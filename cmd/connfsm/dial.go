@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/timeline"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -24,18 +25,17 @@ const dialCloseBound = wsconn.DefaultCloseTimeout + 5*time.Second
 
 // runDial is an interactive resilient client: stdin lines become text
 // messages, received messages go to stdout, the lifecycle timeline to
-// stderr. It ends on stdin EOF or an interrupt (a graceful close, exit 0)
-// or when the client gives up (exit 1, with the cause).
-func runDial(c command, args []string, stdout, stderr io.Writer) int {
+// stderr. It ends on stdin EOF or when e.ctx ends (a graceful close, exit
+// 0) or when the client gives up (exit 1, with the cause).
+func runDial(c command, e env, args []string) int {
 	cfg, err := parseDialFlags(args)
-	if code, done := reportUsage(dialFlagSet(new(dialConfig)), c, err, stdout, stderr); done {
+	if code, done := reportUsage(dialFlagSet(new(dialConfig)), c, err, e.stdout, e.stderr); done {
 		return code
 	}
 
-	ctx, stop := interruptContext()
-	defer stop()
-	out := &lineWriter{w: stdout, json: cfg.json}
-	timeline := &lineWriter{w: stderr, json: cfg.json}
+	ctx := e.ctx
+	out := timeline.New(e.stdout, cfg.json, false)
+	tl := timeline.New(e.stderr, cfg.json, false)
 	var stragglers atomic.Int64
 	opts := append(cfg.venueOptions(),
 		wsconn.NoWait(),
@@ -44,25 +44,25 @@ func runDial(c command, args []string, stdout, stderr io.Writer) int {
 		wsconn.WithHeader(http.Header(cfg.header)),
 		wsconn.WithSubprotocols(cfg.subprotocols...),
 		wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: cfg.buffer}),
-		wsconn.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		wsconn.OnRecord(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 			if r.Kind == fsm.RecordStraggler {
 				stragglers.Add(1)
 			}
-			timeline.record(r)
+			tl.Observe(ctx, r)
 		}),
 		wsconn.OnMessage(func(_ context.Context, m wsconn.Message) {
 			text := string(m.Data)
 			if m.Type == wsconn.Binary {
 				text = "binary:" + base64.StdEncoding.EncodeToString(m.Data)
 			}
-			out.message(time.Now(), m.Epoch, text)
+			out.Data(text, m.Epoch)
 		}),
 	)
 	client, err := wsconn.Dial(ctx, cfg.url, opts...)
 	if err != nil {
-		fmt.Fprintf(stderr, "connfsm dial: %v\n", err)
+		fmt.Fprintf(e.stderr, "connfsm dial: %v\n", err)
 		if errors.Is(err, wsconn.ErrInvalidConfig) {
-			printUsage(dialFlagSet(new(dialConfig)), c, stderr)
+			printUsage(dialFlagSet(new(dialConfig)), c, e.stderr)
 			return exitUsage
 		}
 		return exitFail
@@ -70,7 +70,7 @@ func runDial(c command, args []string, stdout, stderr io.Writer) int {
 
 	quit := make(chan struct{})
 	defer close(quit)
-	in := readLines(stdin, quit)
+	in := readLines(e.stdin, quit)
 	var accepted uint64
 	eof := false
 loop:
@@ -87,7 +87,7 @@ loop:
 			case errors.Is(err, wsconn.ErrClosed):
 				break loop
 			default:
-				fmt.Fprintf(stderr, "connfsm dial: line not sent: %v\n", err)
+				fmt.Fprintf(e.stderr, "connfsm dial: line not sent: %v\n", err)
 			}
 		case <-client.Done():
 			break loop
@@ -97,7 +97,7 @@ loop:
 	}
 	if eof {
 		if in.err != nil {
-			fmt.Fprintf(stderr, "connfsm dial: reading stdin: %v\n", in.err)
+			fmt.Fprintf(e.stderr, "connfsm dial: reading stdin: %v\n", in.err)
 		}
 		waitFlushed(ctx, client, accepted)
 		if cfg.linger > 0 {
@@ -114,12 +114,12 @@ loop:
 	cctx, cancel := context.WithTimeout(context.Background(), dialCloseBound)
 	defer cancel()
 	closeErr := client.Close(cctx)
-	return dialSummary(client, closeErr, int(stragglers.Load()), cfg.json, timeline, stderr)
+	return dialSummary(client, closeErr, int(stragglers.Load()), tl, e.stderr)
 }
 
 // dialSummary prints the summary line and returns the exit code: 0 after a
 // user close with every accepted line sent, 1 otherwise.
-func dialSummary(client *wsconn.Client, closeErr error, stragglers int, asJSON bool, timeline *lineWriter, stderr io.Writer) int {
+func dialSummary(client *wsconn.Client, closeErr error, stragglers int, tl *timeline.Timeline, stderr io.Writer) int {
 	// Close has returned, so by its contract every task has returned. Count
 	// what contradicts that rather than assume it: a client not Closed or
 	// not Done, and any task reported as a straggler (it outlived its
@@ -135,24 +135,15 @@ func dialSummary(client *wsconn.Client, closeErr error, stragglers int, asJSON b
 	}
 	st := client.Stats()
 	cause := client.Err()
-	if asJSON {
-		// The shape of every summary line: kind "summary" and its fields.
-		fields := map[string]any{
-			"connections": st.Connects, "reconnects": st.Reconnects, "messages_in": st.MessagesIn,
-			"messages_out": st.MessagesOut, "unsent": st.Unsent, "tasks_running": running, "cause": errString(cause),
-		}
-		if code, reason := closeOf(cause); code != 0 {
-			fields["close_code"], fields["close_reason"] = code, reason
-		}
-		_ = timeline.object(struct {
-			T      string         `json:"t"`
-			Kind   string         `json:"kind"`
-			Fields map[string]any `json:"fields"`
-		}{time.Now().Format(time.RFC3339Nano), "summary", fields})
-	} else {
-		timeline.raw(fmt.Sprintf("summary: connections %d, reconnects %d, messages in %d, out %d, unsent %d, tasks still running %d; ended: %v",
-			st.Connects, st.Reconnects, st.MessagesIn, st.MessagesOut, st.Unsent, running, cause))
+	fields := map[string]any{
+		"connections": st.Connects, "reconnects": st.Reconnects, "messages_in": st.MessagesIn,
+		"messages_out": st.MessagesOut, "unsent": st.Unsent, "tasks_running": running, "cause": errString(cause),
 	}
+	if code, reason := timeline.CloseOf(cause); code != 0 {
+		fields["close_code"], fields["close_reason"] = code, reason
+	}
+	tl.Summary(fmt.Sprintf("summary: connections %d, reconnects %d, messages in %d, out %d, unsent %d, tasks still running %d; ended: %v",
+		st.Connects, st.Reconnects, st.MessagesIn, st.MessagesOut, st.Unsent, running, cause), fields)
 	var gaveUp *wsconn.GaveUpError
 	switch {
 	case errors.As(cause, &gaveUp):
@@ -278,20 +269,15 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 // the URL. It prints nothing.
 func parseDialFlags(args []string) (dialConfig, error) {
 	var cfg dialConfig
-	fs := dialFlagSet(&cfg)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
+	pos, _, err := parseArgs(dialFlagSet(&cfg), args, 1)
+	if errors.Is(err, flag.ErrHelp) {
 		return cfg, err
 	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		return cfg, errors.New("no URL given")
+	if len(pos) == 0 {
+		return cfg, errors.Join(err, errors.New("no URL given"))
 	}
-	if err := parseArgs(fs, rest[1:]); err != nil {
-		return cfg, err
-	}
-	cfg.url = rest[0]
-	return cfg, cfg.checkVenueFlags()
+	cfg.url = pos[0]
+	return cfg, errors.Join(err, cfg.checkVenueFlags())
 }
 
 // headerFlag is a repeatable -header 'Name: value'. Set refuses what

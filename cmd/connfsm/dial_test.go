@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // patience bounds every wait on the real network: generous, so a loaded
@@ -52,29 +53,23 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// setStdin makes the commands read r as their stdin for this test.
-func setStdin(t *testing.T, r io.Reader) {
-	t.Helper()
-	old := stdin
-	stdin = r
-	t.Cleanup(func() { stdin = old })
-}
+// noStdin is the stdin of a command that must not read it: it reads as
+// empty.
+var noStdin io.Reader = strings.NewReader("")
 
-// runAsync runs the command line in a goroutine, with an interrupt signal
-// the test sends by calling interrupt. wait returns the exit code, failing
-// the test if it takes longer than patience. At the end of the test run is
-// interrupted and waited for, so it never outlives the test.
-func runAsync(t *testing.T, args []string, stdout, stderr io.Writer) (wait func() int, interrupt func()) {
+// runAsync runs the command line in a goroutine, reading stdin, with an
+// interrupt the test sends by calling interrupt (it cancels run's
+// context). wait returns the exit code, failing the test if it takes
+// longer than patience. At the end of the test run is interrupted and
+// waited for, so it never outlives the test.
+func runAsync(t *testing.T, args []string, stdin io.Reader, stdout, stderr io.Writer) (wait func() int, interrupt func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	old := interruptContext
-	interruptContext = func() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) }
 	done := make(chan int, 1)
-	go func() { done <- run(args, stdout, stderr) }()
+	go func() { done <- run(ctx, args, stdin, stdout, stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
-		interruptContext = old
 	})
 	return func() int {
 		t.Helper()
@@ -89,44 +84,42 @@ func runAsync(t *testing.T, args []string, stdout, stderr io.Writer) (wait func(
 	}, cancel
 }
 
-// echoServer is a loopback WebSocket echo server. gate, if not nil, holds
-// every handshake until it is closed.
+// venue starts a loopback venue (wsconntest) playing b, Echo if none, and
+// closes it when the test ends.
+func venue(t *testing.T, opts ...wsconntest.Option) *wsconntest.Server {
+	t.Helper()
+	srv, err := wsconntest.NewTCPServer("", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// echoServer is a loopback echo venue's URL. gate, if not nil, holds every
+// handshake until it is closed.
 func echoServer(t *testing.T, gate <-chan struct{}) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if gate != nil {
+	var plan []wsconntest.Behavior
+	if gate != nil {
+		plan = append(plan, wsconntest.Handshake(func(_ http.ResponseWriter, r *http.Request) bool {
 			select {
 			case <-gate:
+				return false // then upgrade
 			case <-r.Context().Done():
-				return
+				return true
 			}
-		}
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, data, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, data); err != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http")
+		}))
+	}
+	return venue(t, wsconntest.Default(append(plan, wsconntest.Echo())...)).URL
 }
 
 func TestDialEchoesStdinLines(t *testing.T) {
 	url := echoServer(t, nil)
 	in, typed := io.Pipe()
 	t.Cleanup(func() { _ = typed.Close() }) // ends the stdin reader if the test fails early
-	setStdin(t, in)
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"dial", "-ping", "1s", "-pong-timeout", "1s", url}, &stdout, &stderr)
+	wait, _ := runAsync(t, []string{"dial", "-ping", "1s", "-pong-timeout", "1s", url}, in, &stdout, &stderr)
 
 	lines := []string{"one", "two", "three"}
 	for i, l := range lines {
@@ -163,9 +156,8 @@ func TestDialBuffersWhileConnecting(t *testing.T) {
 	gate := make(chan struct{})
 	url := echoServer(t, gate)
 	eof := make(chan struct{})
-	setStdin(t, &eofSignal{r: strings.NewReader("first\nsecond\nthird\n"), eof: eof})
 	var stdout, stderr syncBuffer
-	wait, interrupt := runAsync(t, []string{"dial", "-linger", "1h", url}, &stdout, &stderr)
+	wait, interrupt := runAsync(t, []string{"dial", "-linger", "1h", url}, &eofSignal{r: strings.NewReader("first\nsecond\nthird\n"), eof: eof}, &stdout, &stderr)
 
 	select {
 	case <-eof:
@@ -202,9 +194,8 @@ func TestDialJSON(t *testing.T) {
 	url := echoServer(t, nil)
 	in, typed := io.Pipe()
 	t.Cleanup(func() { _ = typed.Close() }) // ends the stdin reader if the test fails early
-	setStdin(t, in)
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"dial", "-json", url}, &stdout, &stderr)
+	wait, _ := runAsync(t, []string{"dial", "-json", url}, in, &stdout, &stderr)
 	if _, err := io.WriteString(typed, "hello\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -258,15 +249,11 @@ func TestDialJSON(t *testing.T) {
 }
 
 func TestDialGivesUp(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "go away", http.StatusForbidden)
-	}))
-	t.Cleanup(srv.Close)
+	srv := venue(t, wsconntest.Default(wsconntest.Refuse(http.StatusForbidden, nil)))
 	in, typed := io.Pipe()
 	t.Cleanup(func() { _ = typed.Close() }) // ends the stdin reader after run
-	setStdin(t, in)
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"dial", "ws" + strings.TrimPrefix(srv.URL, "http")}, &stdout, &stderr)
+	wait, _ := runAsync(t, []string{"dial", srv.URL}, in, &stdout, &stderr)
 	code := wait()
 	if code != exitFail {
 		t.Errorf("exit %d, want %d", code, exitFail)
@@ -306,7 +293,7 @@ func TestDialUsage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if code := run(append([]string{"dial"}, tt.args...), &stdout, &stderr); code != exitUsage {
+			if code := run(t.Context(), append([]string{"dial"}, tt.args...), noStdin, &stdout, &stderr); code != exitUsage {
 				t.Errorf("exit %d, want %d", code, exitUsage)
 			}
 			for _, s := range append(tt.stderrHas, "usage: connfsm dial [flags] URL", "-pong-timeout") {
@@ -343,25 +330,15 @@ func TestHeaderFlag(t *testing.T) {
 // header's value and the negotiated subprotocol, and closes normally; the
 // client's EOF on stdin then ends it cleanly.
 func TestDialHeaderAndSubprotocol(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"v2"}})
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		greeting := r.Header.Get("X-Token") + " " + c.Subprotocol()
-		if err := c.Write(r.Context(), websocket.MessageText, []byte(greeting)); err != nil {
-			return
-		}
-		_, _, _ = c.Read(r.Context()) // until the client closes
-	}))
-	t.Cleanup(srv.Close)
+	srv := venue(t, wsconntest.AcceptOptions(websocket.AcceptOptions{Subprotocols: []string{"v2"}}),
+		wsconntest.Default(wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
+			_ = c.SendText(ctx, c.Request().Header.Get("X-Token")+" "+c.WebSocket().Subprotocol())
+		}), wsconntest.Discard())) // until the client closes
 	in, typed := io.Pipe()
 	t.Cleanup(func() { _ = typed.Close() })
-	setStdin(t, in)
 	var stdout, stderr syncBuffer
 	wait, _ := runAsync(t, []string{"dial", "-header", "X-Token: s3cret", "-subprotocol", "v1", "-subprotocol", "v2",
-		"ws" + strings.TrimPrefix(srv.URL, "http")}, &stdout, &stderr)
+		srv.URL}, in, &stdout, &stderr)
 	waitFor(t, "the greeting", func() bool { return strings.HasSuffix(stdout.String(), "\n") })
 	_ = typed.Close()
 	if code := wait(); code != exitOK {

@@ -124,30 +124,30 @@ var fuzzCommands = map[string]fuzzCommand{
 		flagSet: func() *flag.FlagSet { return loadFlagSet(new(loadFlags)) },
 		args: func(c any) []string {
 			f := c.(loadFlags)
-			return []string{"-n", strconv.Itoa(f.n), "-url", f.url, "-duration", f.duration.String(),
-				"-ping", f.ping.String(), "-pong-timeout", f.pong.String(), "-send-every", f.sendEvery.String(),
-				"-sample", f.sample.String(), "-restart-at", f.restartAt.String(), "-down-for", f.downFor.String(), "-chaos", f.chaos.String(),
-				"-dial-rate", strconv.Itoa(f.dialRate), "-gogc", strconv.Itoa(f.gogc), "-json=" + strconv.FormatBool(f.json)}
+			return []string{"-n", strconv.Itoa(f.N), "-url", f.URL, "-duration", f.Duration.String(),
+				"-ping", f.Ping.String(), "-pong-timeout", f.Pong.String(), "-send-every", f.SendEvery.String(),
+				"-sample", f.Sample.String(), "-restart-at", f.RestartAt.String(), "-down-for", f.DownFor.String(), "-chaos", f.Chaos.String(),
+				"-dial-rate", strconv.Itoa(f.DialRate), "-gogc", strconv.Itoa(f.GOGC), "-json=" + strconv.FormatBool(f.json)}
 		},
 		check: func(t *testing.T, c any) {
 			f := c.(loadFlags)
-			if f.n <= 0 || f.dialRate <= 0 || f.gogc <= 0 {
-				t.Errorf("-n %d, -dial-rate %d, -gogc %d: want all positive", f.n, f.dialRate, f.gogc)
+			if f.N <= 0 || f.DialRate <= 0 || f.GOGC <= 0 {
+				t.Errorf("-n %d, -dial-rate %d, -gogc %d: want all positive", f.N, f.DialRate, f.GOGC)
 			}
-			if f.duration <= 0 || f.ping <= 0 || f.pong <= 0 || f.sendEvery <= 0 || f.sample <= 0 || f.downFor <= 0 || f.restartAt < 0 {
+			if f.Duration <= 0 || f.Ping <= 0 || f.Pong <= 0 || f.SendEvery <= 0 || f.Sample <= 0 || f.DownFor <= 0 || f.RestartAt < 0 {
 				t.Errorf("durations %+v: want all positive, -restart-at not negative", f)
 			}
-			if f.pong > f.ping {
-				t.Errorf("-pong-timeout %v above -ping %v", f.pong, f.ping)
+			if f.Pong > f.Ping {
+				t.Errorf("-pong-timeout %v above -ping %v", f.Pong, f.Ping)
 			}
-			if f.restartAt > 0 && (f.url != "" || f.restartAt+f.downFor >= f.duration) {
-				t.Errorf("-restart-at %v, -down-for %v, -duration %v, -url %q: a restart that cannot happen", f.restartAt, f.downFor, f.duration, f.url)
+			if f.RestartAt > 0 && (f.URL != "" || f.RestartAt+f.DownFor >= f.Duration) {
+				t.Errorf("-restart-at %v, -down-for %v, -duration %v, -url %q: a restart that cannot happen", f.RestartAt, f.DownFor, f.Duration, f.URL)
 			}
-			if f.chaos < 0 || (f.chaos > 0 && (f.url != "" || f.restartAt > 0)) {
-				t.Errorf("-chaos %v with -url %q and -restart-at %v: chaos that cannot happen", f.chaos, f.url, f.restartAt)
+			if f.Chaos < 0 || (f.Chaos > 0 && (f.URL != "" || f.RestartAt > 0)) {
+				t.Errorf("-chaos %v with -url %q and -restart-at %v: chaos that cannot happen", f.Chaos, f.URL, f.RestartAt)
 			}
-			if u, err := url.Parse(f.url); f.url != "" && (err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "") {
-				t.Errorf("-url %q accepted", f.url)
+			if u, err := url.Parse(f.URL); f.URL != "" && (err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "") {
+				t.Errorf("-url %q accepted", f.URL)
 			}
 		},
 	},
@@ -209,7 +209,7 @@ func checkCommandLine(t *testing.T, args []string) {
 	runIt := func() int {
 		stdout.Reset()
 		stderr.Reset()
-		return run(args, &stdout, &stderr)
+		return run(t.Context(), args, noStdin, &stdout, &stderr)
 	}
 	if len(args) == 0 {
 		if code := runIt(); code != exitUsage || !strings.Contains(stderr.String(), "no command given") {

@@ -4,19 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/connfsm/connfsm/internal/loadgen"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 func TestLoad200(t *testing.T) {
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-n", "200", "-duration", "3s", "-json"}, &stdout, &stderr)
+	wait, _ := runAsync(t, []string{"load", "-n", "200", "-duration", "3s", "-json"}, noStdin, &stdout, &stderr)
 	code := wait()
 	if code != exitOK {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
 	}
-	var r loadReport
+	var r loadgen.Report
 	if err := json.Unmarshal([]byte(stdout.String()), &r); err != nil {
 		t.Fatalf("report %q: %v", stdout.String(), err)
 	}
@@ -25,7 +27,7 @@ func TestLoad200(t *testing.T) {
 		ok   bool
 	}{
 		{"kind is summary", r.Kind == "summary"},
-		{"the default GOGC", r.GOGC == loadGOGC},
+		{"the default GOGC", r.GOGC == loadgen.DefaultGOGC},
 		{"n is 200", r.N == 200},
 		{"all 200 alive at the end", r.Alive == 200},
 		{"all 200 closed", r.Closed == 200},
@@ -55,13 +57,9 @@ func TestLoad200(t *testing.T) {
 // TestLoadNotAllAlive points load at a server that refuses every
 // handshake: the clients give up, the report says so, and load fails.
 func TestLoadNotAllAlive(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "no", http.StatusForbidden)
-	}))
-	defer srv.Close()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	url := venue(t, wsconntest.Default(wsconntest.Refuse(http.StatusForbidden, nil))).URL
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-n", "3", "-duration", "100ms", "-url", url}, &stdout, &stderr)
+	wait, _ := runAsync(t, []string{"load", "-n", "3", "-duration", "100ms", "-url", url}, noStdin, &stdout, &stderr)
 	if code := wait(); code != exitFail {
 		t.Errorf("exit %d, want %d", code, exitFail)
 	}
@@ -99,7 +97,7 @@ func TestLoadUsage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if code := run(append([]string{"load"}, tt.args...), &stdout, &stderr); code != exitUsage {
+			if code := run(t.Context(), append([]string{"load"}, tt.args...), noStdin, &stdout, &stderr); code != exitUsage {
 				t.Errorf("exit %d, want %d", code, exitUsage)
 			}
 			for _, s := range tt.stderrHas {
@@ -117,12 +115,12 @@ func TestLoadUsage(t *testing.T) {
 func TestLoadRestart(t *testing.T) {
 	var stdout, stderr syncBuffer
 	wait, _ := runAsync(t, []string{"load", "-n", "100", "-duration", "3s", "-sample", "1s",
-		"-restart-at", "1s", "-down-for", "500ms", "-json"}, &stdout, &stderr)
+		"-restart-at", "1s", "-down-for", "500ms", "-json"}, noStdin, &stdout, &stderr)
 	code := wait()
 	if code != exitOK {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
 	}
-	var r loadReport
+	var r loadgen.Report
 	if err := json.Unmarshal([]byte(stdout.String()), &r); err != nil {
 		t.Fatalf("report %q: %v", stdout.String(), err)
 	}
@@ -174,7 +172,7 @@ func TestLoadChaos(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	// -duration must exceed the 30s recovery window; -chaos 2s then applies
 	// faults in the first few seconds only.
-	code := run([]string{"load", "-n", "50", "-duration", "34s", "-chaos", "2s", "-ping", "200ms", "-pong-timeout", "200ms", "-sample", "5s", "-json"}, &stdout, &stderr)
+	code := run(t.Context(), []string{"load", "-n", "50", "-duration", "34s", "-chaos", "2s", "-ping", "200ms", "-pong-timeout", "200ms", "-sample", "5s", "-json"}, noStdin, &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("load -chaos exit %d\nstderr:\n%s", code, stderr.String())
 	}

@@ -9,12 +9,12 @@
 package main
 
 import (
-	"errors"
-	"flag"
+	"context"
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"os/signal"
+	"syscall"
 )
 
 // Exit codes.
@@ -24,13 +24,22 @@ const (
 	exitUsage = 2 // the command line is wrong
 )
 
+// env is what a command runs with: the program's context (cancelled on
+// SIGINT or SIGTERM; long-running commands end with it) and its streams.
+type env struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
 // A command is a subcommand. Each lives in its own file and is listed in
 // commands; run gets the command itself and the arguments after its name.
 type command struct {
 	name    string
 	args    string // the synopsis after the name, for the usage text
 	summary string
-	run     func(c command, args []string, stdout, stderr io.Writer) int
+	run     func(c command, e env, args []string) int
 }
 
 // commands is the subcommand table, in the order usage lists them.
@@ -43,13 +52,19 @@ var commands = []command{
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop) // a second signal kills as usual
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-// run is the whole program: it runs the subcommand named by args[0] and
-// returns the exit code. Usage errors print the usage to stderr and return
-// exitUsage; -h prints it to stdout and returns exitOK.
-func run(args []string, stdout, stderr io.Writer) int {
+// run is the whole program: it runs the subcommand named by args[0] until
+// it is done or ctx ends, and returns the exit code. Usage errors print
+// the usage to stderr and return exitUsage; -h prints it to stdout and
+// returns exitOK.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "connfsm: no command given")
 		usage(stderr)
@@ -62,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	default:
 		for _, c := range commands {
 			if c.name == name {
-				return c.run(c, args[1:], stdout, stderr)
+				return c.run(c, e, args[1:])
 			}
 		}
 		fmt.Fprintf(stderr, "connfsm: unknown command %q\n", name)
@@ -84,37 +99,4 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'connfsm <command> -h' for a command's flags.")
-}
-
-// parseFlags parses a subcommand's flags. It returns done with the exit
-// code when the command must not go on: -h (usage on stdout, exitOK), a
-// bad flag or an unexpected argument (message and usage on stderr,
-// exitUsage).
-func parseFlags(fs *flag.FlagSet, c command, args []string, stdout, stderr io.Writer) (code int, done bool) {
-	fs.SetOutput(io.Discard) // usage is printed here, to the right stream
-	printUsage := func(w io.Writer) {
-		fmt.Fprintf(w, "usage: connfsm %s %s\n\n%s.\n", c.name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:])
-		var defaults strings.Builder
-		fs.SetOutput(&defaults)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-		if defaults.Len() > 0 {
-			fmt.Fprintf(w, "\nflags:\n%s", defaults.String())
-		}
-	}
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		printUsage(stdout)
-		return exitOK, true
-	case err != nil:
-		fmt.Fprintf(stderr, "connfsm %s: %v\n", c.name, err)
-		printUsage(stderr)
-		return exitUsage, true
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "connfsm %s: unexpected argument %q\n", c.name, fs.Arg(0))
-		printUsage(stderr)
-		return exitUsage, true
-	}
-	return exitOK, false
 }

@@ -58,7 +58,7 @@ func TestRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run(tt.args, &stdout, &stderr)
+			code := run(t.Context(), tt.args, noStdin, &stdout, &stderr)
 			if code != tt.wantCode {
 				t.Errorf("run(%q) = %d, want %d; stderr:\n%s", tt.args, code, tt.wantCode, stderr.String())
 			}
@@ -94,7 +94,7 @@ func TestRun(t *testing.T) {
 // after a blank line, each state's tasks.
 func TestDiagramMatrixShape(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"diagram", "-format", "matrix"}, &stdout, &stderr); code != exitOK {
+	if code := run(t.Context(), []string{"diagram", "-format", "matrix"}, noStdin, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	matrix, tasks, ok := strings.Cut(strings.TrimSuffix(stdout.String(), "\n"), "\n\n")
@@ -152,10 +152,46 @@ func (failWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 
 func TestDiagramWriteError(t *testing.T) {
 	var stderr bytes.Buffer
-	if code := run([]string{"diagram"}, failWriter{}, &stderr); code != exitFail {
+	if code := run(t.Context(), []string{"diagram"}, noStdin, failWriter{}, &stderr); code != exitFail {
 		t.Errorf("run with a failing stdout = %d, want %d", code, exitFail)
 	}
 	if !strings.Contains(stderr.String(), os.ErrClosed.Error()) {
 		t.Errorf("stderr does not report the write error:\n%s", stderr.String())
+	}
+}
+
+// TestEveryBadFlagAtOnce: a command line with several problems reports
+// them all, each on its line, before the usage; a flag whose value was
+// refused is not reported again by the checks of the values.
+func TestEveryBadFlagAtOnce(t *testing.T) {
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"load", "-n", "0", "-ping", "soon", "-dial-rate", "0", "-colour", "-sample"},
+			[]string{`invalid value "soon" for flag -ping: parse error`, "flag provided but not defined: -colour",
+				"flag needs an argument: -sample", "-n must be positive, got 0", "-dial-rate must be positive, got 0"}},
+		{[]string{"dial", "-ping", "soon", "-buffer", "many"},
+			[]string{`invalid value "soon" for flag -ping: parse error`, `invalid value "many" for flag -buffer: parse error`, "no URL given"}},
+		{[]string{"serve", "-addr", "0.0.0.0:0", "-control", "10.0.0.1:1", "extra", "more"},
+			[]string{`unexpected argument "extra"`, `unexpected argument "more"`,
+				`-addr "0.0.0.0:0": not a loopback address (use -allow-remote to allow it)`,
+				`-control "10.0.0.1:1": not a loopback address (use -allow-remote to allow it)`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[0], func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(t.Context(), tt.args, noStdin, &stdout, &stderr); code != exitUsage {
+				t.Errorf("exit %d, want %d", code, exitUsage)
+			}
+			msg, _, ok := strings.Cut(stderr.String(), "\nusage: ")
+			if !ok {
+				t.Fatalf("no usage after the problems:\n%s", stderr.String())
+			}
+			got := strings.Split(strings.TrimPrefix(msg, "connfsm "+tt.args[0]+": "), "\n")
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -10,37 +10,35 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/connfsm/connfsm/internal/echoserver"
+	"github.com/connfsm/connfsm/internal/loadgen"
 )
 
-// runServe runs the echo server as a standalone process. Its first stdout
-// lines are the WebSocket URL and, unless -control is empty, "control: "
-// and the control URL; then it serves until interrupted (or, with
-// -until-stdin-eof, until stdin ends: a parent process that dies takes its
-// server with it).
-func runServe(c command, args []string, stdout, stderr io.Writer) int {
+// runServe runs the echo server (internal/loadgen's venue) as a
+// standalone process. Its first stdout lines are the WebSocket URL and,
+// unless -control is empty, "control: " and the control URL; then it
+// serves until e.ctx ends (or, with -until-stdin-eof, until stdin ends: a
+// parent process that dies takes its server with it).
+func runServe(c command, e env, args []string) int {
 	cfg, err := parseServeFlags(args)
-	if code, done := reportUsage(serveFlagSet(new(serveConfig)), c, err, stdout, stderr); done {
+	if code, done := reportUsage(serveFlagSet(new(serveConfig)), c, err, e.stdout, e.stderr); done {
 		return code
 	}
 
-	ctx, stop := interruptContext()
-	defer stop()
-	srv, err := echoserver.Start(cfg.addr)
+	srv, err := loadgen.NewVenue(cfg.addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "connfsm serve: %v\n", err)
+		fmt.Fprintf(e.stderr, "connfsm serve: %v\n", err)
 		return exitFail
 	}
 	defer srv.Close()
-	fmt.Fprintln(stdout, srv.URL())
+	fmt.Fprintln(e.stdout, srv.URL+"/")
 
 	if cfg.control != "" {
 		ln, err := net.Listen("tcp", cfg.control)
 		if err != nil {
-			fmt.Fprintf(stderr, "connfsm serve: control: %v\n", err)
+			fmt.Fprintf(e.stderr, "connfsm serve: control: %v\n", err)
 			return exitFail
 		}
-		hs := &http.Server{Handler: srv.Control(), ReadHeaderTimeout: 10 * time.Second}
+		hs := &http.Server{Handler: loadgen.Control(srv), ReadHeaderTimeout: 10 * time.Second}
 		served := make(chan struct{})
 		go func() {
 			defer close(served)
@@ -54,7 +52,7 @@ func runServe(c command, args []string, stdout, stderr io.Writer) int {
 			}
 			<-served
 		}()
-		fmt.Fprintf(stdout, "control: http://%s/\n", ln.Addr())
+		fmt.Fprintf(e.stdout, "control: http://%s/\n", ln.Addr())
 	}
 
 	var eof <-chan struct{}
@@ -62,16 +60,16 @@ func runServe(c command, args []string, stdout, stderr io.Writer) int {
 		ch := make(chan struct{})
 		go func() {
 			defer close(ch)
-			_, _ = io.Copy(io.Discard, stdin)
+			_, _ = io.Copy(io.Discard, e.stdin)
 		}()
 		eof = ch
 	}
 	select {
-	case <-ctx.Done():
+	case <-e.ctx.Done():
 	case <-eof:
 	}
-	st := srv.Stats()
-	fmt.Fprintf(stderr, "connfsm serve: stopping: accepted %d, echoed %d, open %d\n", st.Accepted, st.Echoed, st.Open)
+	st := loadgen.Stats(srv)
+	fmt.Fprintf(e.stderr, "connfsm serve: stopping: accepted %d, echoed %d, open %d\n", st.Accepted, st.Echoed, st.Open)
 	return exitOK
 }
 
@@ -96,18 +94,20 @@ func serveFlagSet(cfg *serveConfig) *flag.FlagSet {
 // are loopback unless -allow-remote is given; it prints nothing.
 func parseServeFlags(args []string) (serveConfig, error) {
 	var cfg serveConfig
-	if err := parseArgs(serveFlagSet(&cfg), args); err != nil {
+	_, bad, err := parseArgs(serveFlagSet(&cfg), args, 0)
+	if errors.Is(err, flag.ErrHelp) {
 		return cfg, err
 	}
+	c := checks{bad: bad}
 	for _, a := range []struct{ flag, addr string }{{"addr", cfg.addr}, {"control", cfg.control}} {
 		if a.addr == "" && a.flag == "control" {
 			continue
 		}
 		if err := checkLoopback(a.addr); err != nil && !cfg.allowRemote {
-			return cfg, fmt.Errorf("-%s %q: %w (use -allow-remote to allow it)", a.flag, a.addr, err)
+			c.add(fmt.Errorf("-%s %q: %w (use -allow-remote to allow it)", a.flag, a.addr, err), a.flag, "allow-remote")
 		}
 	}
-	return cfg, nil
+	return cfg, c.err(err)
 }
 
 // errNotLoopback is returned by checkLoopback for an address that would

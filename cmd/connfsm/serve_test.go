@@ -25,7 +25,7 @@ func startServe(t *testing.T, args ...string) (wsURL, controlURL string, stderr 
 	t.Helper()
 	out, stdout := io.Pipe()
 	stderr = &syncBuffer{}
-	wait, interrupt := runAsync(t, append([]string{"serve"}, args...), stdout, stderr)
+	wait, interrupt := runAsync(t, append([]string{"serve"}, args...), noStdin, stdout, stderr)
 	lines := make(chan string, 2)
 	go func() {
 		defer close(lines)
@@ -157,9 +157,8 @@ func TestServeWithControl(t *testing.T) {
 
 func TestServeUntilStdinEOF(t *testing.T) {
 	in, typed := io.Pipe()
-	setStdin(t, in)
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"serve", "-control", "", "-until-stdin-eof"}, &stdout, &stderr)
+	wait, _ := runAsync(t, []string{"serve", "-control", "", "-until-stdin-eof"}, in, &stdout, &stderr)
 	waitFor(t, "the URL line", func() bool { return strings.HasSuffix(stdout.String(), "/\n") })
 	if strings.Contains(stdout.String(), "control:") {
 		t.Errorf("-control \"\" still printed a control URL:\n%s", stdout.String())
@@ -193,7 +192,7 @@ func TestServeUsage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if code := run(append([]string{"serve"}, tt.args...), &stdout, &stderr); code != tt.wantCode {
+			if code := run(t.Context(), append([]string{"serve"}, tt.args...), noStdin, &stdout, &stderr); code != tt.wantCode {
 				t.Errorf("exit %d, want %d", code, tt.wantCode)
 			}
 			for _, s := range tt.stderrHas {

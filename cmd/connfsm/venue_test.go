@@ -119,7 +119,7 @@ func TestDialVenueFlags(t *testing.T) {
 	for _, tt := range usage {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if code := run(append([]string{"dial"}, tt.args...), &stdout, &stderr); code != exitUsage {
+			if code := run(t.Context(), append([]string{"dial"}, tt.args...), strings.NewReader(""), &stdout, &stderr); code != exitUsage {
 				t.Errorf("exit %d, want %d", code, exitUsage)
 			}
 			if !strings.Contains(stderr.String(), tt.want) || !strings.Contains(stderr.String(), "-storm-gap") {

@@ -21,8 +21,11 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 )
 
-// Row is one line of a transition table test: in state From, Event should
-// have the outcome Want (fsm.To, fsm.Ignore or fsm.Reject).
+// Row is one line of a transition table test: in state From (a leaf),
+// Event should have the outcome Want (fsm.To, fsm.Ignore or fsm.Reject). A
+// transition's Want names the leaf the machine ends in: the target's
+// initial leaf when the target is composite, the branch taken for a
+// choice.
 type Row[S, E comparable] struct {
 	From  S
 	Event E

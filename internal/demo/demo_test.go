@@ -1,0 +1,63 @@
+package demo
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/timeline"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestRun plays the demo: every check passes, and the lifecycle goes
+// through each scene's failure and back.
+func TestRun(t *testing.T) {
+	tl := timeline.New(io.Discard, true, true)
+	ok, err := Run(t.Context(), tl)
+	if err != nil || !ok {
+		t.Fatalf("Run = %v, %v; want ok", ok, err)
+	}
+	count := map[string]int{}
+	for _, r := range tl.Records() {
+		if r.Kind == fsm.RecordTransition {
+			count[r.From.String()+"-"+r.Event.String()+"->"+r.To.String()]++
+		}
+	}
+	// Three losses come back (reset, black hole, restart); the fourth is
+	// closed while reconnecting. The restart's failed dials vary in number.
+	failed := count["Connecting-DialFailed->Reconnecting"]
+	delete(count, "Connecting-DialFailed->Reconnecting")
+	want := map[string]int{
+		"Connecting-Connected->Alive":       4,
+		"Alive-Lost->Reconnecting":          4,
+		"Reconnecting-RetryDue->Connecting": 3 + failed,
+		"Reconnecting-Close->Closed":        1,
+	}
+	if diff := cmp.Diff(want, count); diff != "" {
+		t.Errorf("transitions (-want +got):\n%s", diff)
+	}
+	if failed < 2 {
+		t.Errorf("%d failed dials while down, want at least 2", failed)
+	}
+}
+
+// TestRunInterrupted: an interrupt ends the scenes; the client is still
+// closed and nothing is left running (goleak).
+func TestRunInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	tl := timeline.New(io.Discard, true, true)
+	if _, err := Run(ctx, tl); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, r := range tl.Records() {
+		if r.Kind == fsm.RecordTransition && r.From.String() == "Alive" && r.Event.String() == "Lost" {
+			t.Errorf("a scene was played after the interrupt: %v", r)
+		}
+	}
+}

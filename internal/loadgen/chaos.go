@@ -1,0 +1,65 @@
+package loadgen
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// chaosFault is one fault the chaos mode applies to the server.
+type chaosFault struct {
+	name  string
+	apply func(ctx context.Context, srv *server, f Config) error
+}
+
+var chaosFaults = []chaosFault{
+	{"reset", func(_ context.Context, srv *server, _ Config) error { return srv.reset() }},
+	{"blackhole", func(ctx context.Context, srv *server, f Config) error {
+		// Long enough for every heartbeat to notice: one ping interval
+		// plus the pong timeout, and a little more.
+		if err := srv.blackhole(true); err != nil {
+			return err
+		}
+		sleepCtx(ctx, f.Ping+f.Pong+f.Ping/2)
+		err := srv.blackhole(false)
+		if rerr := srv.reset(); err == nil {
+			err = rerr // the server side of the half-open connections
+		}
+		return err
+	}},
+	{"restart", func(ctx context.Context, srv *server, _ Config) error {
+		if err := srv.down(); err != nil {
+			_ = srv.up()
+			return err
+		}
+		sleepCtx(ctx, time.Second+rand.N(2*time.Second))
+		return srv.up()
+	}},
+}
+
+// ChaosEvent is one applied fault, for the report.
+type ChaosEvent struct {
+	AtSeconds float64 `json:"at_seconds"`
+	Fault     string  `json:"fault"`
+	Err       string  `json:"err,omitempty"`
+}
+
+// runChaos applies a random fault about every f.Chaos (±50%) from steady
+// until ChaosRecovery before the end, and returns what it did: the report
+// lists it (printing here would race the progress line).
+func runChaos(ctx context.Context, srv *server, f Config, steady time.Time) []ChaosEvent {
+	var events []ChaosEvent
+	stopAt := steady.Add(f.Duration - ChaosRecovery)
+	for {
+		wait := f.Chaos/2 + rand.N(f.Chaos)
+		if time.Now().Add(wait).After(stopAt) || !sleepCtx(ctx, wait) {
+			return events
+		}
+		fault := chaosFaults[rand.IntN(len(chaosFaults))]
+		ev := ChaosEvent{AtSeconds: time.Since(steady).Seconds(), Fault: fault.name}
+		if err := fault.apply(ctx, srv, f); err != nil {
+			ev.Err = err.Error()
+		}
+		events = append(events, ev)
+	}
+}

@@ -1,0 +1,318 @@
+// Package loadgen is the load and chaos generator behind `connfsm load`:
+// N resilient clients (wsconn) with heartbeats against a venue (an
+// embedded wsconntest server, a child `connfsm serve`, or an external
+// URL), a live progress line, periodic samples of what the process costs,
+// an optional server restart or random faults, and a report.
+//
+// The files split it by concern: server.go (the venue and the child
+// process), control.go (the child's control endpoint), counters.go (what
+// every client counts, lost causes by type), senders.go (the periodic
+// messages and the progress line), sample.go (goroutines, heap, CPU,
+// scheduling latency), restart.go (a restart and how fast the clients
+// came back), chaos.go (random faults), report.go (the report and its
+// text).
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/wsconn"
+)
+
+const (
+	// EmbeddedMax is the largest N served by an in-process venue. Above
+	// it the venue runs as a child process (connfsm serve): in one process
+	// every connection costs two open files, and the open-file limit is
+	// often 20,000 or less.
+	EmbeddedMax = 2000
+	// DefaultGOGC is the default Config.GOGC. With the Go default of 100
+	// the collector of a 10,000-client run starts a cycle every few
+	// seconds, and each takes one of two cores for a second or more;
+	// memory is cheaper than that here.
+	DefaultGOGC = 400
+	// ChaosRecovery is how long before the end of a run the chaos stops,
+	// so the run can check that every client came back.
+	ChaosRecovery = 30 * time.Second
+
+	// aliveWait bounds the wait for every client to be Alive once all are
+	// started.
+	aliveWait = 30 * time.Second
+	// recoverWait bounds the wait for every client to be Alive again
+	// after the server came back up (Config.RestartAt).
+	recoverWait = 60 * time.Second
+	// closeBound bounds closing every client at the end.
+	closeBound = 20 * time.Second
+)
+
+// Config is a load run. Durations must be positive except RestartAt and
+// Chaos (0: never); the command checks them.
+type Config struct {
+	N         int           // concurrent clients
+	URL       string        // the venue; "" starts one (embedded, or a child above EmbeddedMax)
+	Duration  time.Duration // the steady run, once every client is started
+	Ping      time.Duration // each client's ping interval
+	Pong      time.Duration // and pong timeout
+	SendEvery time.Duration // each client sends a small message this often
+	Sample    time.Duration // a sample this often during the steady run
+	RestartAt time.Duration // take the venue down this long into the run
+	DownFor   time.Duration // for this long
+	Chaos     time.Duration // a random fault about this often
+	DialRate  int           // clients started per second
+	GOGC      int           // of the load process's child venue
+	// Exe is the program to run as the child venue (`Exe serve ...`);
+	// "" is this program (os.Executable).
+	Exe string
+}
+
+// ErrConfig is returned by Run when a client's options are refused
+// (wrapping the *wsconn.ConfigError): a usage error.
+var ErrConfig = errors.New("loadgen: invalid client configuration")
+
+// Run runs cfg: it starts the venue if cfg.URL is empty, starts the
+// clients, runs them, and closes them and the venue. Progress lines and
+// samples go to progress. When ctx ends the run stops early and the
+// report says Interrupted. The error is set only when the run could not
+// be made (the venue did not start, a client's options were refused); a
+// run whose clients did not all stay Alive is a Report for the caller to
+// judge.
+func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
+	r := Report{Kind: "summary", N: cfg.N, URL: cfg.URL, Server: "external", GOGC: cfg.GOGC}
+	srv := &server{url: cfg.URL, kind: "external"}
+	if cfg.URL == "" {
+		var err error
+		if srv, err = startServer(cfg, progress); err != nil {
+			return r, err
+		}
+		defer srv.shutdown()
+		r.URL, r.Server = srv.url, srv.kind
+	}
+	err := runClients(ctx, cfg, srv, &r, &lockedWriter{w: progress})
+	r.T = time.Now().Format(time.RFC3339Nano)
+	return r, err
+}
+
+// runClients starts the clients, runs them, fills r and closes them.
+func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progress io.Writer) error {
+	var cnt counters
+	if cfg.RestartAt > 0 {
+		cnt.dialBuckets = make([]atomic.Int64, (cfg.DownFor+recoverWait+time.Second)/bucket)
+	}
+	runtime.GC()
+	baseGoroutines := runtime.NumGoroutine()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	sampler := newSampler(srv, &cnt)
+	first := sampler.take(time.Now())
+
+	clients := make([]*wsconn.Client, 0, cfg.N)
+	prog := startProgress(progress, cfg.N, &cnt)
+
+	start := time.Now()
+	interrupted := false
+	for i := range cfg.N {
+		if !sleepCtx(ctx, time.Until(start.Add(time.Duration(i)*time.Second/time.Duration(cfg.DialRate)))) {
+			interrupted = true
+			break
+		}
+		cl, err := wsconn.Dial(context.Background(), srv.url, clientOptions(cfg, &cnt)...)
+		if err != nil {
+			prog.stop()
+			closeClients(clients)
+			if errors.Is(err, wsconn.ErrInvalidConfig) {
+				return fmt.Errorf("%w: %w", ErrConfig, err)
+			}
+			return err
+		}
+		clients = append(clients, cl)
+	}
+
+	// Every client started: wait for each to be Alive or to have given
+	// up, then the steady run.
+	deadline := time.Now().Add(aliveWait)
+	for !interrupted && cnt.alive.Load()+cnt.ended.Load() < int64(cfg.N) && time.Now().Before(deadline) {
+		if !sleepCtx(ctx, 20*time.Millisecond) {
+			interrupted = true
+		}
+	}
+	r.RampSeconds = time.Since(start).Seconds()
+	senders := startSenders(clients, cfg.SendEvery, &cnt)
+	steady := time.Now()
+	echoes0 := cnt.echoes.Load()
+
+	var restarted chan *Restart
+	if cfg.RestartAt > 0 && !interrupted {
+		restarted = make(chan *Restart, 1)
+		go func() { restarted <- runRestart(ctx, srv, &cnt, cfg.N, steady, cfg.RestartAt, cfg.DownFor) }()
+	}
+	var chaos chan []ChaosEvent
+	if cfg.Chaos > 0 && !interrupted {
+		chaos = make(chan []ChaosEvent, 1)
+		go func() { chaos <- runChaos(ctx, srv, cfg, steady) }()
+	}
+	// The steady run, with a sample every cfg.Sample.
+	prev := sampler.take(steady)
+	end := steady.Add(cfg.Duration)
+	for next := steady.Add(cfg.Sample); !interrupted; next = next.Add(cfg.Sample) {
+		wake := next
+		if wake.After(end) {
+			wake = end
+		}
+		if !sleepCtx(ctx, time.Until(wake)) {
+			interrupted = true
+			break
+		}
+		if next.After(end) {
+			break
+		}
+		s := sampler.take(time.Now())
+		s.fill(prev, steady)
+		r.Samples = append(r.Samples, s)
+		fmt.Fprintln(progress, s.line())
+		prev = s
+	}
+	r.SteadySeconds = time.Since(steady).Seconds()
+	r.Echoes = cnt.echoes.Load() - echoes0
+	if r.SteadySeconds > 0 {
+		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
+	}
+	if restarted != nil {
+		r.Restart = <-restarted // bounded: runRestart gives up after recoverWait
+	}
+	if chaos != nil {
+		r.Chaos = <-chaos // ends ChaosRecovery before the end of the run
+	}
+	last := sampler.take(time.Now())
+	r.CPUSeconds, r.ServerCPUSeconds, r.GCCPUSeconds = -1, 0, last.gcCPU-first.gcCPU
+	if first.cpu >= 0 && last.cpu >= 0 {
+		r.CPUSeconds = last.cpu - first.cpu
+	}
+	if first.serverCPU >= 0 && last.serverCPU >= 0 {
+		r.ServerCPUSeconds = last.serverCPU - first.serverCPU
+	}
+	r.Growth = growth(r.Samples)
+	senders.stop()
+	prog.stop()
+	r.Interrupted = interrupted
+	r.SendErrors = cnt.sendFailures.Load()
+	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
+	r.LostCauses = cnt.lostCauses()
+	for _, cl := range clients {
+		if cl.State() == connfsm.Alive {
+			r.Alive++
+		}
+		r.Reconnects += cl.Stats().Reconnects
+	}
+
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.GoroutinesPerConn = float64(runtime.NumGoroutine()-baseGoroutines) / float64(cfg.N)
+	r.HeapPerConn = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(cfg.N)
+
+	closeStart := time.Now()
+	r.Closed = closeClients(clients)
+	r.CloseSeconds = time.Since(closeStart).Seconds()
+	// The embedded venue's handlers end as their peers close: give them
+	// a moment, then count what is left.
+	left := runtime.NumGoroutine() - baseGoroutines
+	for wait := time.Now().Add(3 * time.Second); left > 0 && time.Now().Before(wait); {
+		time.Sleep(20 * time.Millisecond)
+		left = runtime.NumGoroutine() - baseGoroutines
+	}
+	r.GoroutinesLeft = max(left, 0)
+	return nil
+}
+
+// clientOptions are each client's options: the heartbeat, and an observer
+// that feeds cnt.
+func clientOptions(cfg Config, cnt *counters) []wsconn.Option {
+	connected := false // touched only inside this client's lifecycle
+	return []wsconn.Option{
+		wsconn.NoWait(),
+		wsconn.WithHeartbeat(cfg.Ping, cfg.Pong),
+		wsconn.OnTransition(func(_ context.Context, rec record) {
+			switch {
+			case rec.To == connfsm.Alive:
+				cnt.alive.Add(1)
+				if connected {
+					cnt.reconnects.Add(1)
+				}
+				connected = true
+			case rec.From == connfsm.Alive:
+				cnt.alive.Add(-1)
+				if err, ok := rec.Payload.(error); ok && rec.To == connfsm.Reconnecting {
+					cnt.lost(err)
+				}
+			}
+			switch rec.To {
+			case connfsm.Connecting:
+				cnt.dialed(rec.When)
+			case connfsm.Closed:
+				cnt.ended.Add(1)
+			}
+		}),
+		wsconn.OnMessage(func(context.Context, wsconn.Message) { cnt.echoes.Add(1) }),
+	}
+}
+
+// closeClients closes every client, a few at a time, bounded by
+// closeBound, and returns how many reached Closed.
+func closeClients(clients []*wsconn.Client) int {
+	ctx, cancel := context.WithTimeout(context.Background(), closeBound)
+	defer cancel()
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range min(64, len(clients)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(clients) {
+					return
+				}
+				_ = clients[i].Close(ctx) // after ctx, Close aborts and still waits for Closed
+			}
+		})
+	}
+	wg.Wait()
+	closed := 0
+	for _, cl := range clients {
+		if cl.State() == connfsm.Closed {
+			closed++
+		}
+	}
+	return closed
+}
+
+// sleepCtx sleeps d and reports false if ctx ended first (at once if it
+// has already).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-time.After(max(d, 0)):
+		return ctx.Err() == nil
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// lockedWriter serialises writes from several goroutines (the progress
+// line and the samples).
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,123 @@
+package loadgen
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Report is a run's result; `connfsm load -json` prints it as one JSON
+// object.
+type Report struct {
+	T                 string  `json:"t"`
+	Kind              string  `json:"kind"` // "summary"
+	N                 int     `json:"n"`
+	Server            string  `json:"server"` // embedded, child or external
+	URL               string  `json:"url"`
+	GOGC              int     `json:"gogc"`
+	Alive             int     `json:"alive"`
+	Reconnects        uint64  `json:"reconnects"`
+	GoroutinesPerConn float64 `json:"goroutines_per_conn"`
+	HeapPerConn       float64 `json:"heap_bytes_per_conn"`
+	MessagesPerSec    float64 `json:"messages_per_sec"`
+	Echoes            uint64  `json:"echoes"`
+	SendErrors        uint64  `json:"send_errors"`
+	RampSeconds       float64 `json:"ramp_seconds"`
+	SteadySeconds     float64 `json:"steady_seconds"`
+	// CPUSeconds is the load process's user and system CPU time from the
+	// first client to the end of the steady run; ServerCPUSeconds the
+	// child server's over the same span. -1: not measurable here (no
+	// /proc).
+	CPUSeconds       float64 `json:"cpu_seconds"`
+	ServerCPUSeconds float64 `json:"server_cpu_seconds,omitempty"`
+	// GCCPUSeconds is the load process's CPU time spent in the garbage
+	// collector over the same span, as the Go runtime estimates it.
+	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
+	// Lost connections over the whole run by cause: "pong timeout",
+	// "read", "ping" (the ping write failed) or "other".
+	PongTimeouts uint64            `json:"pong_timeouts"`
+	LostCauses   map[string]uint64 `json:"lost_causes,omitempty"`
+	Samples      []Sample          `json:"samples,omitempty"`
+	Growth       *Growth           `json:"growth,omitempty"`
+	Restart      *Restart          `json:"restart,omitempty"`
+	Chaos        []ChaosEvent      `json:"chaos,omitempty"`
+	Closed       int               `json:"closed"`
+	CloseSeconds float64           `json:"close_seconds"`
+	// GoroutinesLeft is NumGoroutine after closing, minus the baseline
+	// taken before the first client: 0 when nothing outlived its client.
+	GoroutinesLeft int  `json:"goroutines_left"`
+	Interrupted    bool `json:"interrupted,omitempty"`
+}
+
+// Print writes r as text.
+func Print(w io.Writer, r Report) {
+	fmt.Fprintf(w, "load report: %d clients, %s server %s, GOGC %d\n", r.N, r.Server, r.URL, r.GOGC)
+	fmt.Fprintf(w, "  alive at end       %d/%d\n", r.Alive, r.N)
+	fmt.Fprintf(w, "  reconnects         %d\n", r.Reconnects)
+	fmt.Fprintf(w, "  lost               %d pong timeouts%s\n", r.PongTimeouts, formatCauses(r.LostCauses))
+	fmt.Fprintf(w, "  goroutines/conn    %.2f\n", r.GoroutinesPerConn)
+	fmt.Fprintf(w, "  heap/conn          %.1f KiB\n", r.HeapPerConn/1024)
+	fmt.Fprintf(w, "  messages/s         %.1f (%d echoes in %.1fs, %d send errors)\n", r.MessagesPerSec, r.Echoes, r.SteadySeconds, r.SendErrors)
+	fmt.Fprintf(w, "  ramp               %.1fs\n", r.RampSeconds)
+	if r.CPUSeconds >= 0 {
+		span := r.RampSeconds + r.SteadySeconds
+		fmt.Fprintf(w, "  cpu                load %.1fs (%.0f%% of a core over %.0fs), gc %.1fs", r.CPUSeconds, 100*r.CPUSeconds/span, span, r.GCCPUSeconds)
+		if r.ServerCPUSeconds > 0 {
+			fmt.Fprintf(w, "; server %.1fs (%.0f%%)", r.ServerCPUSeconds, 100*r.ServerCPUSeconds/span)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, s := range r.Samples {
+		fmt.Fprintf(w, "  %s\n", s.line())
+	}
+	if g := r.Growth; g != nil {
+		fmt.Fprintf(w, "  growth %.0fs→%.0fs  heap live %+.1f MiB (%+.1f%%), heap in use %+.1f MiB, goroutines %+d\n",
+			g.FromT, g.ToT, float64(g.HeapLiveBytes)/(1<<20), g.HeapLivePct, float64(g.HeapInuseBytes)/(1<<20), g.Goroutines)
+	}
+	if len(r.Chaos) > 0 {
+		count := map[string]int{}
+		for _, ev := range r.Chaos {
+			count[ev.Fault]++
+		}
+		fmt.Fprintf(w, "  chaos              %d faults: %d reset, %d blackhole, %d restart\n",
+			len(r.Chaos), count["reset"], count["blackhole"], count["restart"])
+	}
+	if rs := r.Restart; rs != nil {
+		fmt.Fprintf(w, "  restart            down at %.1fs for %.1fs", rs.At, rs.DownSeconds)
+		if rs.Recovered {
+			fmt.Fprintf(w, "; all %d Alive %.1fs after up (%.1fs after down)\n", r.N, rs.RecoverSeconds, rs.OutageSeconds)
+		} else {
+			why := ""
+			if rs.Err != "" {
+				why = ": " + rs.Err
+			}
+			fmt.Fprintf(w, "; NOT all Alive again%s\n", why)
+		}
+		fmt.Fprintf(w, "  dials              peak %d/100ms, %d/s (after up: %d/100ms, %d/s)\n",
+			rs.PeakDialsPer100ms, rs.PeakDialsPerSec, rs.PeakUpDialsPer100ms, rs.PeakUpDialsPerSec)
+		if rs.Accepts != nil {
+			fmt.Fprintf(w, "  server accepts     peak %d/s\n", rs.PeakAcceptsPerSec)
+		}
+	}
+	fmt.Fprintf(w, "  close              %d/%d closed in %.1fs, %d goroutines left\n", r.Closed, r.N, r.CloseSeconds, r.GoroutinesLeft)
+	if r.Interrupted {
+		fmt.Fprintln(w, "  interrupted")
+	}
+}
+
+// formatCauses lists the other causes of lost connections, by count.
+func formatCauses(m map[string]uint64) string {
+	var keys []string
+	for k := range m {
+		if k != causePongTimeout {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, ", %d %s", m[k], k)
+	}
+	return b.String()
+}

@@ -1,0 +1,150 @@
+package wsconntest
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// memHost is the host of an in-memory venue's URL. Any host dials the
+// venue through its Client; this one is reserved (RFC 2606) and never
+// resolves.
+const memHost = "venue.test"
+
+// errRefused is what an in-memory dial returns while the venue is Down:
+// what a TCP dial to a closed port returns.
+var errRefused = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+
+// memListener is the in-memory transport: each dial makes a net.Pipe whose
+// server end Accept hands out.
+type memListener struct {
+	srv    *Server
+	accept chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newMemListener(s *Server) *memListener {
+	return &memListener{srv: s, accept: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *memListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.accept:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *memListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *memListener) Addr() net.Addr { return memAddr{} }
+
+type memAddr struct{}
+
+func (memAddr) Network() string { return "memory" }
+func (memAddr) String() string  { return memHost }
+
+// dial is the Client's DialContext: whatever the address, it connects to
+// the venue, unless the venue is Down or closed.
+func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	s := l.srv
+	if s.isDown() {
+		s.stats.refused.Add(1)
+		return nil, errRefused
+	}
+	client, server := net.Pipe()
+	wc := s.track(server, nil)
+	select {
+	case l.accept <- wc:
+		s.stats.accepted.Add(1)
+		return client, nil
+	case <-ctx.Done():
+	case <-l.closed:
+	}
+	_ = wc.Close()
+	_ = client.Close()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.stats.refused.Add(1)
+	return nil, errRefused
+}
+
+// tcpListener is one listening period of the TCP transport (from start or
+// Up to Down); it tracks every connection it accepts.
+type tcpListener struct {
+	net.Listener
+	srv *Server
+	tls *tls.Config
+}
+
+func (l *tcpListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc, _ := c.(*net.TCPConn)
+	if l.tls != nil {
+		c = tls.Server(c, l.tls)
+	}
+	l.srv.stats.accepted.Add(1)
+	return l.srv.track(c, tc), nil
+}
+
+// listenTCP listens on addr. Port 0 picks a free port below the usual
+// ephemeral range first: after Down the port must still be free for Up,
+// and a port from the ephemeral range can meanwhile become the source port
+// of some outgoing connection (a client's own dial attempts, for one).
+func listenTCP(addr string) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("wsconntest: address %q: %w", addr, err)
+	}
+	if port == "0" {
+		for range 20 {
+			p := 20000 + rand.IntN(12000) // below Linux's default 32768-60999
+			if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+				return ln, nil
+			}
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("wsconntest: listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// serve serves ln with a new http.Server until it is closed. Each serving
+// period (start, every Up) has its own http.Server: one that was closed
+// cannot serve again.
+func (s *Server) serve(ln net.Listener) *http.Server {
+	hs := &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0), // failed TLS handshakes, resets mid-request: expected here
+		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, wireKey{}, c)
+		},
+	}
+	hs.SetKeepAlivesEnabled(false)            // one handshake per connection, as the record counts them
+	s.serving.Go(func() { _ = hs.Serve(ln) }) // it returns when ln is closed
+	return hs
+}
+
+type wireKey struct{}
