@@ -169,3 +169,14 @@ func TestWaitString(t *testing.T) {
 		}
 	}
 }
+
+func TestWaitStringRounds(t *testing.T) {
+	w := Wait{Reason: WaitBackoff, Delay: 81788762 * time.Nanosecond, Failure: Failure{Attempt: 1}}
+	if got, want := w.String(), "82ms of backoff after attempt 1"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	w.Delay = 700 * time.Microsecond
+	if got, want := w.String(), "700µs of backoff after attempt 1"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}

@@ -55,13 +55,17 @@ type Wait struct {
 	Window time.Duration
 }
 
-// String describes the wait, its length first: "1.2s of backoff after
-// attempt 3", "30s for Retry-After", "5s for the storm guard (10 dials
-// within 1m0s)".
+// String describes the wait, its length first, to the millisecond: "1.2s
+// of backoff after attempt 3", "30s for Retry-After", "5s for the storm
+// guard (10 dials within 1m0s)".
 func (w *Wait) String() string {
+	d := w.Delay
+	if d >= time.Millisecond {
+		d = d.Round(time.Millisecond) // for people; Delay keeps the rest
+	}
 	switch w.Reason {
 	case WaitBackoff:
-		return fmt.Sprintf("%v of backoff after attempt %d", w.Delay, w.Failure.Attempt)
+		return fmt.Sprintf("%v of backoff after attempt %d", d, w.Failure.Attempt)
 	case WaitSlowDown:
 		why := "the peer asked to slow down"
 		switch w.Failure.Kind {
@@ -70,14 +74,14 @@ func (w *Wait) String() string {
 		case KindHandshake:
 			why = fmt.Sprintf("HTTP %d", w.Failure.Status)
 		}
-		return fmt.Sprintf("%v of backoff after attempt %d, slowed down after %s", w.Delay, w.Failure.Attempt, why)
+		return fmt.Sprintf("%v of backoff after attempt %d, slowed down after %s", d, w.Failure.Attempt, why)
 	case WaitRetryAfter:
-		return fmt.Sprintf("%v for Retry-After", w.Delay)
+		return fmt.Sprintf("%v for Retry-After", d)
 	case WaitStormGuard:
-		return fmt.Sprintf("%v for the storm guard (%d dials within %v)", w.Delay, w.Dials, w.Window)
+		return fmt.Sprintf("%v for the storm guard (%d dials within %v)", d, w.Dials, w.Window)
 	case WaitReconnect:
-		return fmt.Sprintf("%v before the reconnect asked for", w.Delay)
+		return fmt.Sprintf("%v before the reconnect asked for", d)
 	default:
-		return fmt.Sprintf("%v by the retry policy", w.Delay)
+		return fmt.Sprintf("%v by the retry policy", d)
 	}
 }
