@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // capFor returns the upper bound of the n-th retry's delay (n from 0):
@@ -20,6 +22,21 @@ func (b Backoff) capFor(n int) time.Duration {
 	d := float64(b.Initial) * math.Pow(b.Multiplier, float64(n))
 	if d >= float64(b.Max) || math.IsInf(d, 0) || math.IsNaN(d) {
 		return b.Max
+	}
+	return time.Duration(d)
+}
+
+// slowDelay returns a delay with equal jitter: uniform in
+// [capFor(n)/2, capFor(n)].
+func (b Backoff) slowDelay(n int, rnd func() float64) time.Duration {
+	if rnd == nil {
+		rnd = rand.Float64
+	}
+	c := b.capFor(n)
+	// As in Delay, the +1 makes the cap itself reachable, in floats.
+	d := float64(c/2) + rnd()*(float64(c-c/2)+1)
+	if d >= float64(c) {
+		return c
 	}
 	return time.Duration(d)
 }
@@ -54,35 +71,80 @@ func (g StormGuard) stormDelay(dials []time.Time, now time.Time) time.Duration {
 	return max(0, last.Add(g.MinGap).Sub(now))
 }
 
-// backoffTask is Reconnecting's task. It asks the retry policy: a permanent
-// cause or a spent budget emits GaveUp; otherwise it waits the jittered delay
-// (at least the server's Retry-After and the storm guard's gap) and emits
-// RetryDue.
+// backoffTask is Reconnecting's task. It asks the retry policy about the
+// failure that caused it: giving up emits GaveUp; otherwise it waits the
+// delay decided (longer if the storm guard says so) and emits RetryDue
+// with the Wait, so the record of the step says why it waited.
 func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
-	cause, attempts := c.cause, c.attempts
-	if cause != nil && c.verdict(cause) == Permanent {
-		emit(connfsm.GaveUp, &GaveUpError{Attempts: attempts, Cause: cause})
+	f := c.failure()
+	d, err := c.decide(f)
+	switch {
+	case err != nil:
+		emit(connfsm.GaveUp, &GaveUpError{Attempts: c.attempts, Cause: err})
+		return nil
+	case d.GiveUp:
+		cause := d.Err
+		if cause == nil {
+			cause = f.Err
+		}
+		emit(connfsm.GaveUp, &GaveUpError{Attempts: c.attempts, Cause: cause})
 		return nil
 	}
-	if max := c.cfg.backoff.MaxAttempts; max > 0 && attempts >= max {
-		emit(connfsm.GaveUp, &GaveUpError{Attempts: attempts, Cause: fmt.Errorf("%w: %w", ErrRetriesExhausted, cause)})
-		return nil
+	w := &Wait{Reason: d.Reason, Delay: max(d.Delay, 0), Failure: f}
+	if g := c.cfg.storm; g.Attempts > 0 {
+		if sd := g.stormDelay(c.dials, time.Now()); sd > w.Delay {
+			w.Reason, w.Delay, w.Dials, w.Window = WaitStormGuard, sd, g.Attempts, g.Window
+		}
 	}
-	now := time.Now()
-	delay := c.cfg.backoff.Delay(attempts-1, c.cfg.rnd)
-	var he *HandshakeError
-	if errors.As(cause, &he) && he.RetryAfter > delay {
-		delay = he.RetryAfter
-	}
-	delay = max(delay, c.cfg.storm.stormDelay(c.dials, now))
-	c.stats.nextDelay.Store(int64(delay))
-	t := time.NewTimer(delay)
+	c.stats.nextDelay.Store(int64(w.Delay))
+	c.logWait(ctx, w)
+	t := time.NewTimer(w.Delay)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return nil
 	case <-t.C:
-		emit(connfsm.RetryDue, nil)
+		emit(connfsm.RetryDue, w)
 		return nil
 	}
+}
+
+// failure describes what ended the connection or the attempt, for the
+// retry policy.
+func (c *Client) failure() Failure {
+	f := Failure{Err: c.cause, Attempt: c.attempts, cfg: &c.cfg}
+	var (
+		he *HandshakeError
+		ce *CloseError
+	)
+	switch {
+	case errors.As(f.Err, &he):
+		f.Kind, f.Status, f.RetryAfter = KindHandshake, he.Status, he.RetryAfter
+	case c.causeFrom == connfsm.Connecting:
+		f.Kind = KindDial
+	case errors.As(f.Err, &ce):
+		f.Kind, f.Code, f.Reason = KindClose, ce.Code, ce.Reason
+	case errors.Is(f.Err, ErrPongTimeout):
+		f.Kind = KindPongTimeout
+	case errors.Is(f.Err, ErrIdleTimeout):
+		f.Kind = KindIdle
+	default:
+		f.Kind = KindLost
+	}
+	return f
+}
+
+// decide asks the retry policy about f. A policy that panics gives up,
+// with an error that wraps both the panic and the failure.
+func (c *Client) decide(f Failure) (d Decision, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pe := &tasks.PanicError{Task: "backoff", Value: p, Stack: debug.Stack()}
+			err = fmt.Errorf("wsconn: the retry policy panicked on %w: %w", f.Err, pe)
+		}
+	}()
+	if c.cfg.policy == nil {
+		return f.Default(), nil
+	}
+	return c.cfg.policy(f), nil
 }

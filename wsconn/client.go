@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -29,8 +30,9 @@ type (
 // the end of its lifetime context. Its methods are safe for concurrent use.
 type Client struct {
 	cfg      config
+	u        *url.URL
 	url      string
-	logURL   string // without userinfo and query, which may hold secrets
+	logURL   string // without userinfo, query and fragment, which may hold secrets
 	dialOpts *websocket.DialOptions
 	m        *machine
 	ready    chan struct{} // closed when the first connection is released
@@ -39,20 +41,23 @@ type Client struct {
 	// ownTransport: handshakes go through defaultHTTPClient, whose dialer
 	// hands each session its TCP connection (see rawConn).
 	ownTransport bool
+	inbound      *inbound // shared by every session
 
 	// Owned by the lifecycle: written only by hooks, which run one at a
 	// time, and read by the tasks they start.
 	sess       *session // the connection of Alive and Closing
 	cause      error    // why Reconnecting was entered
-	attempts   int      // consecutive dial attempts without a stable connection
+	causeFrom  connfsm.State
+	attempts   int // consecutive dial attempts without a stable connection
 	dials      []time.Time
 	aliveSince time.Time
 
 	live atomic.Pointer[session] // the connection, for Close to abort
 	cur  atomic.Pointer[session] // the connection sends go to, once released
 
-	bufMu sync.Mutex
-	buf   []frame
+	bufMu    sync.Mutex
+	buf      []frame
+	bufBytes int // payload bytes in buf
 
 	closing      atomic.Bool
 	closeCause   atomic.Pointer[error]
@@ -67,8 +72,8 @@ type Client struct {
 }
 
 // Dial validates the configuration and starts the client: nothing starts if
-// an option or the URL is invalid, and the *ConfigError names each bad
-// field.
+// an option or the URL is invalid, or ctx is nil, and the *ConfigError names
+// each bad field.
 //
 // Unless NoWait is given, Dial then waits until the first connection is
 // Alive and released for sends (OnConnect done), retrying transient failures
@@ -84,19 +89,24 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 			o(&cfg)
 		}
 	}
+	if ctx == nil {
+		// As net/http refuses a request built with a nil Context.
+		cfg.problems = append(cfg.problems, errors.New("Dial: nil Context"))
+	}
 	u, err := cfg.check(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, url: u.String(), logURL: redact(u), ready: make(chan struct{})}
+	c := &Client{cfg: cfg, u: u, url: u.String(), logURL: redact(u), ready: make(chan struct{})}
 	c.closed, c.closedCancel = context.WithCancel(context.Background())
+	c.inbound = newInbound(&c.cfg)
 	hc := cfg.httpClient
 	if hc == nil {
 		hc = defaultHTTPClient()
 		c.ownTransport = true
 	}
 	c.dialOpts = &websocket.DialOptions{
-		HTTPClient:      hc,
+		HTTPClient:      handshakeClient(hc),
 		HTTPHeader:      cfg.header,
 		Subprotocols:    cfg.subprotocols,
 		CompressionMode: cfg.compression,
@@ -113,7 +123,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })
 	}
 	c.m.Start(context.Background())
-	if ctx == nil || cfg.noWait {
+	if cfg.noWait {
 		return c, nil
 	}
 	select {
@@ -212,11 +222,6 @@ func canceled(ctx context.Context) context.Context {
 	return c
 }
 
-func redact(u *url.URL) string {
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return r.String()
-}
-
 // State returns the lifecycle state.
 func (c *Client) State() connfsm.State { return c.m.State() }
 
@@ -279,6 +284,7 @@ func (c *Client) exitAlive(_ context.Context, t step) {
 	// Swapped, not loaded: Stats adds the live session's own counts.
 	c.stats.pings.Add(s.pings.Swap(0))
 	c.stats.deadPings.Add(s.deadPings.Swap(0))
+	c.stats.answered.Add(s.answered.Swap(0))
 	if t.To == connfsm.Closing && !t.Stopping {
 		s.stopDelivery()
 		return
@@ -301,6 +307,7 @@ func (c *Client) dropSession(s *session) {
 
 func (c *Client) enterReconnecting(_ context.Context, t step) {
 	c.cause, _ = t.Payload.(error)
+	c.causeFrom = t.From
 }
 
 func (c *Client) enterClosed(ctx context.Context, t step) {
@@ -309,7 +316,13 @@ func (c *Client) enterClosed(ctx context.Context, t step) {
 	var err error
 	switch {
 	case t.Event == connfsm.GaveUp:
+		// The backoff task gives up with a *GaveUpError; a failure of the
+		// task itself (a panic) is wrapped in one, so Err keeps its
+		// documented types.
 		err, _ = t.Payload.(error)
+		if _, ok := err.(*GaveUpError); !ok {
+			err = &GaveUpError{Attempts: c.attempts, Cause: err}
+		}
 	case c.closeCause.Load() != nil:
 		err = *c.closeCause.Load()
 	default:
@@ -317,7 +330,7 @@ func (c *Client) enterClosed(ctx context.Context, t step) {
 	}
 	c.bufMu.Lock()
 	n := uint64(len(c.buf))
-	c.buf = nil
+	c.buf, c.bufBytes = nil, 0
 	c.bufMu.Unlock()
 	c.stats.unsent.Add(n)
 	c.errMu.Lock()
@@ -342,8 +355,11 @@ func (c *Client) observe(ctx context.Context, r record) {
 	case fsm.RecordTransition:
 		attrs := []slog.Attr{slog.String("url", c.logURL), slog.String("from", r.From.String()),
 			slog.String("event", r.Event.String()), slog.String("to", r.To.String()), slog.Uint64("epoch", r.Epoch)}
-		if err, ok := r.Payload.(error); ok && err != nil {
-			attrs = append(attrs, slog.String("cause", err.Error()))
+		switch p := r.Payload.(type) {
+		case *Wait:
+			attrs = append(attrs, slog.String("waited", p.String()))
+		case error:
+			attrs = append(attrs, slog.String("cause", p.Error()))
 		}
 		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: transition", attrs...)
 	case fsm.RecordTaskFailed:
@@ -365,5 +381,15 @@ func (c *Client) observe(ctx context.Context, r record) {
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:
 		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()), slog.Uint64("epoch", r.Epoch))
+	}
+}
+
+// logWait logs a wait before a dial as it starts: a long one (a
+// Retry-After, the storm guard) says why at once, not when it ends.
+func (c *Client) logWait(ctx context.Context, w *Wait) {
+	if l := c.cfg.logger; l != nil {
+		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: waiting before the next dial", slog.String("url", c.logURL),
+			slog.String("reason", w.Reason.String()), slog.Duration("delay", w.Delay),
+			slog.Int("attempt", w.Failure.Attempt), slog.String("failure", w.Failure.Kind.String()))
 	}
 }

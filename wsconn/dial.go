@@ -2,8 +2,6 @@ package wsconn
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"math"
@@ -29,16 +27,37 @@ func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 		raw = new(rawConn)
 		dctx = context.WithValue(dctx, rawConnKey{}, raw)
 	}
-	conn, resp, err := websocket.Dial(dctx, c.url, c.dialOpts)
+	a := new(attempt)
+	dctx = context.WithValue(dctx, attemptKey{}, a)
+	// The timeout and a Close cut a handshake short even while
+	// coder/websocket reads a refused 101 answer under its own timer.
+	stop := context.AfterFunc(dctx, a.abort)
+	defer stop()
+	t, err := c.target(dctx)
+	var (
+		conn *websocket.Conn
+		resp *http.Response
+	)
+	if err == nil {
+		conn, resp, err = websocket.Dial(dctx, t.url, t.opts)
+		if !stop() && err == nil {
+			conn.CloseNow() // its socket was closed as it came up
+			err = context.Cause(dctx)
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // Connecting was left; nothing to report
 		}
-		emit(connfsm.DialFailed, dialError(dctx, err, resp, c.cfg.handshakeTimeout))
+		secrets := append(urlSecrets(c.u), a.secrets()...)
+		if t.u != c.u {
+			secrets = append(secrets, urlSecrets(t.u)...)
+		}
+		emit(connfsm.DialFailed, dialError(dctx, newScrubber(secrets).scrub(err), resp, c.cfg.handshakeTimeout))
 		return nil
 	}
 	conn.SetReadLimit(c.cfg.readLimit)
-	emit(connfsm.Connected, newSession(conn, raw.get()))
+	emit(connfsm.Connected, newSession(conn, raw.get(), c.inbound))
 	return nil
 }
 
@@ -77,39 +96,4 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return min(t.Sub(now), 24*time.Hour)
 	}
 	return 0
-}
-
-// DefaultClassifier is the default failure classification. Permanent:
-// handshake status 400, 401, 403, 404, 405, 410 (and any other 4xx but 408
-// and 429), a 2xx or 3xx answer that is not an upgrade (not a WebSocket
-// endpoint), and TLS certificate verification failures. Everything else is
-// transient: network errors, timeouts, 408, 429, 5xx, lost connections.
-func DefaultClassifier(err error) Verdict {
-	var he *HandshakeError
-	if errors.As(err, &he) {
-		switch s := he.Status; {
-		case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
-			return Transient
-		default:
-			return Permanent
-		}
-	}
-	var (
-		unknownAuthority x509.UnknownAuthorityError
-		hostname         x509.HostnameError
-		invalid          x509.CertificateInvalidError
-		verification     *tls.CertificateVerificationError
-	)
-	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &verification) {
-		return Permanent
-	}
-	return Transient
-}
-
-func (c *Client) verdict(err error) Verdict {
-	if c.cfg.classify != nil {
-		return c.cfg.classify(err)
-	}
-	return DefaultClassifier(err)
 }

@@ -57,6 +57,25 @@ func TestDefaultClassifier(t *testing.T) {
 		{"pong timeout", fmt.Errorf("%w: no pong within 20s", ErrPongTimeout), Transient},
 		{"other TLS error", tlsWrap(errors.New("tls: handshake failure")), Transient},
 		{"nil", nil, Transient},
+		{"redirect loop", fmt.Errorf("wsconn: dial: %w", fmt.Errorf("%w: redirect loop", ErrTooManyRedirects)), Permanent},
+		{"bad URL from the credentials", fmt.Errorf("wsconn: credentials: %w", &ConfigError{Problems: []error{errors.New("URL")}}), Permanent},
+		{"idle timeout", fmt.Errorf("%w: 30s", ErrIdleTimeout), Transient},
+		{"close 1000 normal closure", closeErr(1000), Transient},
+		{"close 1001 going away", closeErr(1001), Transient},
+		{"close 1002 protocol error", closeErr(1002), Permanent},
+		{"close 1003 unsupported data", closeErr(1003), Permanent},
+		{"close 1007 invalid payload data", closeErr(1007), Permanent},
+		{"close 1008 policy violation", closeErr(1008), Transient},
+		{"close 1009 message too big", closeErr(1009), Transient},
+		{"close 1011 internal error", closeErr(1011), Transient},
+		{"close 1012 service restart", closeErr(1012), Transient},
+		{"close 1013 try again later", closeErr(1013), Transient},
+		{"close 1014 bad gateway", closeErr(1014), Transient},
+		{"close 3000 unauthorized", closeErr(3000), Permanent},
+		{"close 3003 forbidden", closeErr(3003), Permanent},
+		{"close 3008 timeout", closeErr(3008), Transient},
+		{"close 4001, the venue's", closeErr(4001), Transient},
+		{"close 4999, the venue's", closeErr(4999), Transient},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +85,8 @@ func TestDefaultClassifier(t *testing.T) {
 		})
 	}
 }
+
+func closeErr(code StatusCode) error { return fmt.Errorf("outer: %w", &CloseError{Code: code}) }
 
 // netOpErr stands for the transport layers between the TLS error and the
 // dial error; it only wraps.
@@ -107,8 +128,12 @@ func TestWithClassifier(t *testing.T) {
 				WithClassifier(tt.classify)(&cfg)
 			}
 			c := &Client{cfg: cfg}
-			if got := c.verdict(tt.err); got != tt.want {
-				t.Errorf("verdict(%v) = %v, want %v", tt.err, got, tt.want)
+			d, err := c.decide(Failure{Kind: KindLost, Err: tt.err, Attempt: 1, cfg: &c.cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := map[bool]Verdict{false: Transient, true: Permanent}[d.GiveUp]; got != tt.want {
+				t.Errorf("decision on %v = %+v, want %v", tt.err, d, tt.want)
 			}
 		})
 	}

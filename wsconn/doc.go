@@ -29,17 +29,28 @@
 // runs its own tasks:
 //
 //   - Connecting: one dial and handshake attempt, bounded by the handshake
-//     timeout (WithHandshakeTimeout) and by the HTTP client's Timeout.
+//     timeout (WithHandshakeTimeout) and by the HTTP client's Timeout,
+//     following at most MaxRedirects redirects.
 //   - Alive: the reader hands each message to the OnMessage handler; the
-//     heartbeat pings every interval and counts a pong that does not arrive
-//     within the pong timeout as a lost connection (WithHeartbeat); the
-//     writer runs OnConnect, writes the buffered messages in order, then
-//     releases the connection for Send.
-//   - Reconnecting: a permanent failure (see DefaultClassifier and
-//     WithClassifier) or a spent retry budget (Backoff.MaxAttempts) gives
-//     up; otherwise the backoff waits a delay with full jitter
-//     (Backoff.Delay), at least the server's Retry-After and the storm
-//     guard's gap (StormGuard), and dials again. The attempt counter resets
+//     heartbeat pings every interval and counts a reply that does not
+//     arrive within the pong timeout as a lost connection (WithHeartbeat):
+//     protocol pings, or a venue's own application heartbeat
+//     (WithAppHeartbeat), whose replies are kept from OnMessage; the
+//     peer's application pings are answered (WithPingResponder); the data
+//     watchdog counts a feed that sends no data for the idle timeout as
+//     lost, pongs or not (WithIdleTimeout); the writer runs OnConnect,
+//     writes the buffered messages in order, then releases the connection
+//     for Send.
+//   - Reconnecting: the retry policy (WithRetryPolicy; Failure.Default
+//     without one) sees what failed (a dial error, a refused handshake with
+//     its status and Retry-After, a close frame with its code and reason, a
+//     pong or idle timeout, a lost connection) and the attempt number, and
+//     either gives up (a permanent failure, or Backoff.MaxAttempts spent)
+//     or waits: the backoff's delay with full jitter (Backoff.Delay),
+//     longer when the peer asked to slow down (close 1008 or 1013, HTTP
+//     429) or sent Retry-After, and at least the storm guard's gap
+//     (StormGuard). Each wait is the payload of the RetryDue step that
+//     ends it (a *Wait, with its reason). The attempt counter resets
 //     only once a connection stayed Alive for the stable period
 //     (WithStablePeriod), so a server that accepts and drops at once keeps
 //     the backoff growing.
@@ -49,9 +60,10 @@
 //
 // # Dial and the client's lifetime
 //
-// Dial checks every option and the URL first: if anything is wrong it
-// returns a *ConfigError (matching ErrInvalidConfig) naming each bad field
-// and value, and nothing is started.
+// Dial checks every option, the URL and its context first (a nil ctx is
+// refused, as net/http refuses one): if anything is wrong it returns a
+// *ConfigError (matching ErrInvalidConfig) naming each bad field and
+// value, and nothing is started.
 //
 // Unless NoWait is given, Dial then waits for the first connection to be
 // released for sends (Alive, OnConnect done, buffered messages written),
@@ -68,9 +80,11 @@
 // and returns once the transport has the message (WithRateLimit paces it).
 // While Alive but not yet released (OnConnect or the flush still running),
 // Send waits for the release. Otherwise the SendPolicy applies: by
-// default Send fails fast with ErrNotConnected; with SendPolicy.Buffer, up to that many messages are kept
-// and written in order on the next Alive, before any newer message
-// (ErrBufferFull beyond). After Close, Send returns ErrClosed.
+// default Send fails fast with ErrNotConnected; with SendPolicy.Buffer, up
+// to that many messages (and SendPolicy.BufferBytes bytes) are kept and
+// written in order on the next Alive, before any newer message; a message
+// that does not fit is not kept, and its Send returns an error wrapping
+// ErrBufferFull. After Close, Send returns ErrClosed.
 //
 // # Receiving
 //
@@ -118,7 +132,9 @@
 // do not return in time, and what they returned when they did, at Warn;
 // rejected events at Error. Logs show
 // the URL without userinfo, query or fragment, and never message payloads
-// or header values; configuration errors hide the same parts of the URL.
+// or header values; errors returned to the caller (Dial's, Err, the causes
+// in records) hide the same parts of the URL, including those of URLs the
+// handshake was redirected to.
 // OnRecord and OnTransition observe every lifecycle step, and Stats counts
 // connections, messages, bytes, pings and the last round trip.
 //

@@ -19,8 +19,12 @@ var (
 	// ErrPongTimeout is the cause of a Lost connection whose pong did not
 	// arrive in time.
 	ErrPongTimeout = errors.New("wsconn: pong timeout")
+	// ErrIdleTimeout is the cause of a Lost connection on which no data
+	// message came within the idle timeout (WithIdleTimeout): a feed that
+	// answers pings and sends nothing.
+	ErrIdleTimeout = errors.New("wsconn: no data within the idle timeout")
 	// ErrReadFailed is wrapped by the cause of a Lost connection whose
-	// read failed: the peer closed it (a websocket.CloseError follows),
+	// read failed: the peer closed it (then the cause is a *CloseError),
 	// reset it, or sent what is not WebSocket.
 	ErrReadFailed = errors.New("wsconn: read")
 	// ErrPingFailed is wrapped by the cause of a Lost connection whose
@@ -32,6 +36,10 @@ var (
 	// ErrRetriesExhausted is wrapped by Err when Backoff.MaxAttempts
 	// consecutive attempts failed.
 	ErrRetriesExhausted = errors.New("wsconn: retries exhausted")
+	// ErrTooManyRedirects is wrapped by the cause of a dial whose handshake
+	// was redirected more than MaxRedirects times, or back to a URL it had
+	// already requested. DefaultClassifier counts it as permanent.
+	ErrTooManyRedirects = errors.New("wsconn: too many redirects")
 	// ErrUnsent is wrapped by Close's error when accepted messages could not
 	// be written before the client closed.
 	ErrUnsent = errors.New("wsconn: accepted messages were not sent")
@@ -68,3 +76,23 @@ func (e *GaveUpError) Error() string {
 
 // Unwrap returns the last failure.
 func (e *GaveUpError) Unwrap() error { return e.Cause }
+
+// CloseError is the cause of a connection the peer ended with a close
+// frame: its status code and reason. Its Err is the read error that
+// reported it, which matches ErrReadFailed and websocket.CloseError.
+type CloseError struct {
+	Code   StatusCode
+	Reason string
+	Err    error
+}
+
+// Error names the code and the reason.
+func (e *CloseError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("wsconn: closed by the peer with status %d", int(e.Code))
+	}
+	return fmt.Sprintf("wsconn: closed by the peer with status %d: %q", int(e.Code), e.Reason)
+}
+
+// Unwrap returns the read error.
+func (e *CloseError) Unwrap() error { return e.Err }

@@ -226,7 +226,7 @@ func TestClosedIsTerminal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		late := newSession(conn, nil)
+		late := newSession(conn, nil, nil)
 		for _, e := range connfsm.Events() {
 			var payload any
 			if e == connfsm.Connected {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -32,9 +31,11 @@ const (
 // starts.
 type Option func(*config)
 
-// Backoff is the reconnect policy: exponential backoff with full jitter. The
+// Backoff is the reconnect delay: exponential backoff with full jitter. The
 // n-th retry (counting from 0) waits a uniformly random delay in
-// [0, min(Max, Initial*Multiplier^n)].
+// [0, min(Max, Initial*Multiplier^n)]. A field left zero takes its default
+// (DefaultBackoff's), except that a default Initial is never above Max nor
+// a default Max below Initial.
 type Backoff struct {
 	Initial    time.Duration // first delay cap; default 500ms
 	Max        time.Duration // largest delay cap; default 30s
@@ -69,34 +70,27 @@ type SendPolicy struct {
 	// order on the next Alive, before any new send. 0 means fail fast with
 	// ErrNotConnected.
 	Buffer int
+	// BufferBytes bounds the payload bytes kept; 0 means
+	// DefaultSendBufferBytes. A message that would pass Buffer or
+	// BufferBytes is not kept: its Send returns ErrBufferFull.
+	BufferBytes int
 }
+
+// DefaultSendBufferBytes is SendPolicy.BufferBytes when left zero.
+const DefaultSendBufferBytes = 8 << 20
 
 // Limiter paces sends. *rate.Limiter from golang.org/x/time/rate satisfies it.
 type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
-// Verdict classifies a connection failure.
-type Verdict int
-
-const (
-	// Transient failures are retried with backoff.
-	Transient Verdict = iota
-	// Permanent failures end the client: GaveUp, then Closed.
-	Permanent
-)
-
-// String returns "transient" or "permanent".
-func (v Verdict) String() string {
-	if v == Permanent {
-		return "permanent"
-	}
-	return "transient"
-}
-
 type config struct {
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
+	appHeartbeat     *AppHeartbeat
+	respond          func(Message) ([]byte, bool)
+	idleTimeout      time.Duration
+	credentials      func(context.Context) (Credentials, error)
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	stablePeriod     time.Duration
@@ -113,7 +107,8 @@ type config struct {
 	onMessage        func(ctx context.Context, m Message)
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
-	classify         func(err error) Verdict
+	policy           RetryPolicy
+	permanentCodes   map[StatusCode]bool
 	lifetime         context.Context
 	noWait           bool
 	rnd              func() float64 // jitter source; nil means math/rand/v2
@@ -131,15 +126,8 @@ func defaultConfig() config {
 		backoff:          DefaultBackoff,
 		storm:            DefaultStormGuard,
 		readLimit:        DefaultReadLimit,
+		send:             SendPolicy{BufferBytes: DefaultSendBufferBytes},
 	}
-}
-
-// WithHeartbeat sets the ping interval and the pong timeout. A pong that
-// does not arrive within timeout means the connection is Lost. Both must be
-// positive and timeout must not exceed interval, so at most one ping is in
-// flight and a dead peer is detected within interval + timeout.
-func WithHeartbeat(interval, timeout time.Duration) Option {
-	return func(c *config) { c.pingInterval, c.pongTimeout = interval, timeout }
 }
 
 // WithHandshakeTimeout bounds one dial attempt, TCP connect to upgrade.
@@ -158,14 +146,43 @@ func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.close
 // which turns that protection off.
 func WithStablePeriod(d time.Duration) Option { return func(c *config) { c.stablePeriod = d } }
 
-// WithBackoff sets the reconnect policy.
-func WithBackoff(b Backoff) Option { return func(c *config) { c.backoff = b } }
+// WithBackoff sets the reconnect delays; zero fields take their defaults.
+func WithBackoff(b Backoff) Option { return func(c *config) { c.backoff = b.withDefaults() } }
+
+// withDefaults returns b with its zero fields set to DefaultBackoff's,
+// keeping Initial <= Max when only one of them is given.
+func (b Backoff) withDefaults() Backoff {
+	d := DefaultBackoff
+	if b.Multiplier == 0 {
+		b.Multiplier = d.Multiplier
+	}
+	switch {
+	case b.Initial == 0 && b.Max > 0:
+		b.Initial = min(d.Initial, b.Max)
+	case b.Initial == 0:
+		b.Initial = d.Initial
+	}
+	switch {
+	case b.Max == 0 && b.Initial > 0:
+		b.Max = max(d.Max, b.Initial)
+	case b.Max == 0:
+		b.Max = d.Max
+	}
+	return b
+}
 
 // WithStormGuard sets the storm guard; a zero StormGuard disables it.
 func WithStormGuard(g StormGuard) Option { return func(c *config) { c.storm = g } }
 
 // WithSendPolicy sets what Send does while not Alive.
-func WithSendPolicy(p SendPolicy) Option { return func(c *config) { c.send = p } }
+func WithSendPolicy(p SendPolicy) Option {
+	return func(c *config) {
+		if p.BufferBytes == 0 {
+			p.BufferBytes = DefaultSendBufferBytes
+		}
+		c.send = p
+	}
+}
 
 // WithRateLimit paces Send with l. A send waiting on l fails at once with
 // ErrClosed when the client closes.
@@ -282,14 +299,6 @@ func (c *config) addObserver(fn func(context.Context, fsm.Record[connfsm.State, 
 // Default: no logging.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithClassifier overrides which failures are permanent. It receives the
-// cause of a failed dial or a lost connection (a *HandshakeError for a
-// refused handshake) and replaces DefaultClassifier: call DefaultClassifier
-// from fn to keep the default rules for the failures fn does not decide.
-func WithClassifier(fn func(err error) Verdict) Option {
-	return func(c *config) { c.classify = fn }
-}
-
 // WithLifetime ties the client's whole life to ctx: when ctx ends the client
 // closes as by Close, and Err returns context.Cause(ctx).
 func WithLifetime(ctx context.Context) Option { return func(c *config) { c.lifetime = ctx } }
@@ -329,18 +338,9 @@ func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig 
 func (c *config) check(rawURL string) (*url.URL, error) {
 	var p []error
 	bad := func(format string, args ...any) { p = append(p, fmt.Errorf(format, args...)) }
-	u, err := url.Parse(rawURL)
-	switch {
-	case err != nil:
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its message repeats the raw URL, userinfo included
-		}
-		bad("URL %q: %w", redactRaw(rawURL), err)
-	case u.Scheme != "ws" && u.Scheme != "wss":
-		bad("URL %q: scheme must be ws or wss, got %q", redact(u), u.Scheme)
-	case u.Hostname() == "":
-		bad("URL %q: no host", redact(u))
+	u, err := checkURL(rawURL)
+	if err != nil {
+		p = append(p, err)
 	}
 	positive := func(name string, d time.Duration) {
 		if d <= 0 {
@@ -354,8 +354,8 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	if c.stablePeriod < 0 {
 		bad("StablePeriod must not be negative, got %v", c.stablePeriod)
 	}
-	if c.pingInterval > 0 && c.pongTimeout > c.pingInterval {
-		bad("PongTimeout (%v) must not exceed PingInterval (%v)", c.pongTimeout, c.pingInterval)
+	if c.idleTimeout < 0 {
+		bad("IdleTimeout must not be negative, got %v", c.idleTimeout)
 	}
 	b := c.backoff
 	positive("Backoff.Initial", b.Initial)
@@ -376,6 +376,9 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	if c.send.Buffer < 0 {
 		bad("SendPolicy.Buffer must not be negative, got %d", c.send.Buffer)
 	}
+	if c.send.BufferBytes < 0 {
+		bad("SendPolicy.BufferBytes must not be negative, got %d", c.send.BufferBytes)
+	}
 	if c.readLimit == 0 || c.readLimit < -1 {
 		bad("ReadLimit must be positive or -1, got %d", c.readLimit)
 	}
@@ -391,18 +394,21 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	return u, nil
 }
 
-// redactRaw is redact for a URL that does not parse: the query and fragment
-// are cut and the userinfo masked, since errors end up in logs.
-func redactRaw(raw string) string {
-	if i := strings.IndexAny(raw, "?#"); i >= 0 {
-		raw = raw[:i]
+// checkURL parses a WebSocket URL; its error names the URL without its
+// secrets.
+func checkURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the raw URL, userinfo included
+		}
+		return nil, fmt.Errorf("URL %q: %w", redactRaw(rawURL), err)
+	case u.Scheme != "ws" && u.Scheme != "wss":
+		return nil, fmt.Errorf("URL %q: scheme must be ws or wss, got %q", redact(u), u.Scheme)
+	case u.Hostname() == "":
+		return nil, fmt.Errorf("URL %q: no host", redact(u))
 	}
-	at := strings.LastIndex(raw, "@")
-	if at < 0 {
-		return raw
-	}
-	if i := strings.Index(raw, "//"); i >= 0 && i < at {
-		return raw[:i+2] + "xxxxx" + raw[at:]
-	}
-	return "xxxxx" + raw[at:]
+	return u, nil
 }

@@ -72,8 +72,27 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 			want: []string{"PongTimeout must be positive, got 0s"}},
 		{name: "negative PongTimeout", opts: []Option{WithHeartbeat(time.Second, -time.Millisecond)},
 			want: []string{"PongTimeout must be positive, got -1ms"}},
-		{name: "PongTimeout above PingInterval", opts: []Option{WithHeartbeat(time.Second, 2*time.Second)},
-			want: []string{"PongTimeout (2s) must not exceed PingInterval (1s)"}},
+		{name: "negative SendPolicy.BufferBytes", opts: []Option{WithSendPolicy(SendPolicy{Buffer: 1, BufferBytes: -1})},
+			want: []string{"SendPolicy.BufferBytes must not be negative, got -1"}},
+		{name: "nil credentials func", opts: []Option{WithCredentials(nil)},
+			want: []string{"credentials: nil func"}},
+		{name: "negative IdleTimeout", opts: []Option{WithIdleTimeout(-time.Second)},
+			want: []string{"IdleTimeout must not be negative, got -1s"}},
+		{name: "AppHeartbeat without IsPong", opts: []Option{WithAppHeartbeat(AppHeartbeat{Ping: []byte("ping")})},
+			want: []string{"AppHeartbeat.IsPong: nil func"}},
+		{name: "AppHeartbeat bad type", opts: []Option{WithAppHeartbeat(AppHeartbeat{Type: 9, IsPong: func(Message) bool { return false }})},
+			want: []string{"AppHeartbeat.Type: message type 9 is neither Text nor Binary"}},
+		{name: "nil PingResponder", opts: []Option{WithPingResponder(nil)},
+			want: []string{"PingResponder: nil func"}},
+		{name: "nil RetryPolicy", opts: []Option{WithRetryPolicy(nil)},
+			want: []string{"RetryPolicy: nil func"}},
+		{name: "nil Classifier", opts: []Option{WithClassifier(nil)},
+			want: []string{"classifier: nil func"}},
+		{name: "PermanentCloseCodes out of range", opts: []Option{WithPermanentCloseCodes(4001, 999, 5000)},
+			want: []string{"PermanentCloseCodes: 999 is not a close code (1000 to 4999)", "PermanentCloseCodes: 5000 is not a close code (1000 to 4999)"}},
+		{name: "PermanentCloseCodes never sent", opts: []Option{WithPermanentCloseCodes(1005, 1006, 1015)},
+			want: []string{"PermanentCloseCodes: 1005 is never sent in a close frame", "PermanentCloseCodes: 1006 is never sent in a close frame",
+				"PermanentCloseCodes: 1015 is never sent in a close frame"}},
 		{name: "zero HandshakeTimeout", opts: []Option{WithHandshakeTimeout(0)},
 			want: []string{"HandshakeTimeout must be positive, got 0s"}},
 		{name: "negative HandshakeTimeout", opts: []Option{WithHandshakeTimeout(-time.Minute)},
@@ -87,13 +106,13 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 		{name: "Backoff Initial above Max",
 			opts: []Option{WithBackoff(Backoff{Initial: 2 * time.Second, Max: time.Second, Multiplier: 2})},
 			want: []string{"Backoff.Initial (2s) must not exceed Backoff.Max (1s)"}},
-		{name: "Backoff zero durations", opts: []Option{WithBackoff(Backoff{Multiplier: 2})},
-			want: []string{"Backoff.Initial must be positive, got 0s", "Backoff.Max must be positive, got 0s"}},
+		{name: "Backoff negative durations", opts: []Option{WithBackoff(Backoff{Initial: -time.Second, Max: -time.Second, Multiplier: 2})},
+			want: []string{"Backoff.Initial must be positive, got -1s", "Backoff.Max must be positive, got -1s"}},
 		{name: "Backoff Multiplier below 1",
 			opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 0.5})},
 			want: []string{"Backoff.Multiplier must be a finite number >= 1, got 0.5"}},
-		{name: "Backoff Multiplier zero", opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Minute})},
-			want: []string{"Backoff.Multiplier must be a finite number >= 1, got 0"}},
+		{name: "Backoff Multiplier negative", opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: -2})},
+			want: []string{"Backoff.Multiplier must be a finite number >= 1, got -2"}},
 		{name: "Backoff Multiplier NaN",
 			opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: math.NaN()})},
 			want: []string{"Backoff.Multiplier must be a finite number >= 1, got NaN"}},
@@ -241,6 +260,11 @@ func TestDialAcceptsValidConfig(t *testing.T) {
 		{name: "ws with port, userinfo and query", url: "ws://u:p@127.0.0.1:9/x?y=z"},
 		{name: "nil options", url: validURL, opts: []Option{nil, nil}},
 		{name: "PongTimeout equal to PingInterval", url: validURL, opts: []Option{WithHeartbeat(time.Second, time.Second)}},
+		{name: "PongTimeout above PingInterval", url: validURL, opts: []Option{WithHeartbeat(300*time.Millisecond, 900*time.Millisecond)}},
+		{name: "application heartbeat, responder, idle timeout", url: validURL, opts: []Option{WithAppHeartbeat(TextHeartbeat("ping", "pong")),
+			WithPingResponder(func(Message) ([]byte, bool) { return nil, false }), WithIdleTimeout(time.Minute)}},
+		{name: "retry policy and permanent close codes", url: validURL, opts: []Option{WithPermanentCloseCodes(4001, 4003, 1008),
+			WithRetryPolicy(func(f Failure) Decision { return f.Default() })}},
 		{name: "zero StablePeriod", url: validURL, opts: []Option{WithStablePeriod(0)}},
 		{name: "Multiplier 1 and Initial equal to Max", url: validURL,
 			opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}},
@@ -262,6 +286,55 @@ func TestDialAcceptsValidConfig(t *testing.T) {
 			}
 			if !errors.Is(c.Err(), ErrClosed) {
 				t.Errorf("Err() = %v, want ErrClosed", c.Err())
+			}
+		})
+	}
+}
+
+// TestDialRefusesNilContext: Dial with a nil context returns an error and
+// no client, as net/http does for a request built with one; it neither
+// panics nor returns a client still connecting.
+func TestDialRefusesNilContext(t *testing.T) {
+	var nilCtx context.Context
+	for _, opts := range [][]Option{nil, {NoWait()}} {
+		c, err := Dial(nilCtx, validURL, append([]Option{WithHTTPClient(offlineClient())}, opts...)...)
+		if c != nil {
+			_ = c.Close(context.Background())
+			t.Fatalf("Dial(nil, ..., %d options) returned a client in state %v, want none", len(opts), c.State())
+		}
+		if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "nil Context") {
+			t.Errorf("Dial(nil) = %v, want a configuration error naming the nil Context", err)
+		}
+	}
+}
+
+// TestBackoffZeroFieldsTakeDefaults: the fields of Backoff left zero take
+// their documented defaults, so Backoff{MaxAttempts: 3} is valid.
+func TestBackoffZeroFieldsTakeDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Backoff
+		want Backoff
+	}{
+		{"only MaxAttempts", Backoff{MaxAttempts: 3},
+			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, MaxAttempts: 3}},
+		{"only Max, below the default Initial", Backoff{Max: 100 * time.Millisecond},
+			Backoff{Initial: 100 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2}},
+		{"only Initial, above the default Max", Backoff{Initial: time.Minute},
+			Backoff{Initial: time.Minute, Max: time.Minute, Multiplier: 2}},
+		{"only Multiplier", Backoff{Multiplier: 1.5},
+			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 1.5}},
+		{"zero", Backoff{}, DefaultBackoff},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Dial(context.Background(), validURL, WithHTTPClient(offlineClient()), NoWait(), WithBackoff(tt.in))
+			if err != nil {
+				t.Fatalf("Dial with %+v: %v", tt.in, err)
+			}
+			defer c.Close(context.Background())
+			if diff := cmp.Diff(tt.want, c.cfg.backoff); diff != "" {
+				t.Errorf("backoff in effect (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -15,8 +15,10 @@ import (
 // connection is closed (a coder/websocket rule) and counts as Lost.
 //
 // While not Alive, the SendPolicy applies: fail fast with ErrNotConnected
-// (the default), or keep the message in a bounded buffer flushed in order
-// on the next Alive, before any newer message (ErrBufferFull when full).
+// (the default), or keep the message in a buffer bounded by count and
+// bytes, flushed in order on the next Alive, before any newer message; a
+// message that does not fit is not kept, and Send returns an error
+// wrapping ErrBufferFull.
 // After Close, Send returns ErrClosed. A buffered message that is never
 // written (the client closes first) is counted in Stats.Unsent and in
 // Close's error: nothing is lost silently.
@@ -89,9 +91,13 @@ func (c *Client) buffer(typ MessageType, data []byte) error {
 	case c.cfg.send.Buffer == 0:
 		return ErrNotConnected
 	case len(c.buf) >= c.cfg.send.Buffer:
-		return ErrBufferFull
+		return fmt.Errorf("%w: %d messages kept, the most SendPolicy.Buffer allows", ErrBufferFull, len(c.buf))
+	case c.bufBytes+len(data) > c.cfg.send.BufferBytes:
+		return fmt.Errorf("%w: %d bytes kept, %d more would pass SendPolicy.BufferBytes (%d)",
+			ErrBufferFull, c.bufBytes, len(data), c.cfg.send.BufferBytes)
 	}
 	c.buf = append(c.buf, frame{typ: typ, data: slices.Clone(data)})
+	c.bufBytes += len(data)
 	return nil
 }
 
@@ -152,6 +158,7 @@ func (c *Client) flush(ctx context.Context, s *session) error {
 		f := c.buf[0]
 		c.buf[0] = frame{}
 		c.buf = c.buf[1:]
+		c.bufBytes -= len(f.data)
 		if err := c.write(ctx, s, f.typ, f.data); err != nil {
 			c.stats.unsent.Add(1)
 			c.errMu.Lock()

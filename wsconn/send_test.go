@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -80,6 +81,72 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 			t.Errorf("received per connection (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestSendBufferBoundedByBytes: the buffer keeps at most BufferBytes of
+// payload: a message that would pass it is refused with ErrBufferFull (one
+// larger than the whole buffer too), nothing kept is lost, and flushing
+// frees the room.
+func TestSendBufferBoundedByBytes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
+		srv.Down()
+		var rec recorder
+		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 10, BufferBytes: 100}),
+			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+		msg := func(b byte, n int) string { return strings.Repeat(string(b), n) }
+		steps := []struct {
+			msg  string
+			full bool
+		}{
+			{msg('a', 60), false},
+			{msg('b', 50), true}, // 110 > 100
+			{msg('c', 40), false},
+			{msg('d', 1), true}, // 101 > 100
+		}
+		for _, st := range steps {
+			err := c.SendText(t.Context(), st.msg)
+			if got := errors.Is(err, ErrBufferFull); got != st.full {
+				t.Fatalf("send of %d bytes = %v, want full %v", len(st.msg), err, st.full)
+			}
+		}
+		up(t, srv)
+		waitState(t, c, connfsm.Alive)
+		srv.Down()
+		srv.ResetAll()
+		waitState(t, c, connfsm.Reconnecting)
+		// Flushed: the room is back, but no single message above it fits.
+		if err := c.SendText(t.Context(), msg('e', 100)); err != nil {
+			t.Errorf("send of 100 bytes into the emptied buffer = %v", err)
+		}
+		if err := c.SendText(t.Context(), ""); err != nil {
+			t.Errorf("send of 0 bytes into a full byte budget = %v", err)
+		}
+		up(t, srv)
+		waitState(t, c, connfsm.Alive)
+		if err := c.SendText(t.Context(), msg('f', 101)); err != nil {
+			t.Errorf("send while Alive is not bounded by the buffer: %v", err)
+		}
+		if err := c.Close(t.Context()); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		want := [][]string{{msg('a', 60), msg('c', 40)}, {msg('e', 100), "", msg('f', 101)}}
+		if diff := cmp.Diff(want, received(srv)); diff != "" {
+			t.Errorf("received per connection (-want +got):\n%s", diff)
+		}
+		if err := c.SendText(t.Context(), ""); !errors.Is(err, ErrClosed) {
+			t.Errorf("send after Close = %v", err)
+		}
+	})
+	c, err := Dial(context.Background(), validURL, WithHTTPClient(offlineClient()), NoWait(),
+		WithSendPolicy(SendPolicy{Buffer: 1, BufferBytes: 10}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if err := c.SendText(context.Background(), strings.Repeat("x", 11)); !errors.Is(err, ErrBufferFull) {
+		t.Errorf("a message larger than the whole buffer = %v, want ErrBufferFull", err)
+	}
 }
 
 func TestBufferedMessagesUnsentAtCloseAreReported(t *testing.T) {

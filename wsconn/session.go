@@ -3,14 +3,19 @@ package wsconn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // MessageType is the type of a WebSocket data message.
@@ -60,6 +65,14 @@ type session struct {
 	gone     chan struct{}
 	err      error // why the pump stopped; valid after done
 
+	in       *inbound // how the pump sorts messages; nil: all are data
+	pongs    chan struct{}
+	replies  chan frame    // answers to the peer's pings, for the answerer
+	answerer chan struct{} // closed when the answerer has returned; nil without one
+	born     time.Time     // when the connection came up
+	lastData atomic.Int64  // time since born of the last data message, for the watchdog
+	answered atomic.Uint64
+
 	started  bool
 	lastSize int // size of the previous message; owned by the pump
 	// reads (messages read so far) and parked tell the heartbeat that the
@@ -72,12 +85,16 @@ type session struct {
 }
 
 // newSession wraps conn; raw is the socket under it, or nil if the HTTP
-// client is the caller's and it is not known.
-func newSession(conn *websocket.Conn, raw net.Conn) *session {
+// client is the caller's and it is not known; in says how to sort what is
+// read, or is nil if everything is data.
+func newSession(conn *websocket.Conn, raw net.Conn, in *inbound) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &session{
 		conn:    conn,
 		raw:     raw,
+		in:      in,
+		pongs:   make(chan struct{}, 1),
+		born:    time.Now(),
 		frames:  make(chan frame),
 		discard: make(chan struct{}),
 		ctx:     ctx,
@@ -95,7 +112,36 @@ func (s *session) Dispose() { s.abort() }
 
 func (s *session) start() {
 	s.started = true
+	if s.in != nil && s.in.respond != nil {
+		s.replies = make(chan frame, maxPendingReplies)
+		s.answerer = make(chan struct{})
+		go s.answer()
+	}
 	go s.pump()
+}
+
+// maxPendingReplies bounds the answers to the peer's pings not written
+// yet; beyond it the pump waits, and the peer's flood slows down.
+const maxPendingReplies = 16
+
+// answer writes the answers to the peer's pings. The pump hands them over
+// rather than writing them itself: a pump blocked in a write would read
+// nothing, and a peer blocked writing to it would never read the answer.
+// A failed write fails the connection, which the pump's read reports.
+func (s *session) answer() {
+	defer close(s.answerer)
+	for {
+		select {
+		case f := <-s.replies:
+			if s.conn.Write(s.ctx, f.typ, f.data) == nil {
+				s.answered.Add(1)
+			}
+		case <-s.ctx.Done():
+			return
+		case <-s.done:
+			return
+		}
+	}
 }
 
 func (s *session) pump() {
@@ -113,6 +159,16 @@ func (s *session) pump() {
 			return
 		}
 		s.reads.Add(1)
+		if s.in != nil {
+			deliver, err := s.sort(typ, data)
+			if err != nil {
+				s.err = err
+				return
+			}
+			if !deliver {
+				continue
+			}
+		}
 		s.parked.Store(true)
 		select {
 		case s.frames <- frame{typ, data}:
@@ -123,6 +179,69 @@ func (s *session) pump() {
 		}
 		s.parked.Store(false)
 	}
+}
+
+// inbound says how the pump sorts the messages it reads: the application
+// heartbeat's replies, the peer's application pings, and data.
+type inbound struct {
+	isPong       func(Message) bool
+	deliverPongs bool
+	respond      func(Message) ([]byte, bool)
+	stamp        bool // stamp data messages for the watchdog
+}
+
+// newInbound returns how cfg sorts messages, or nil if every message is
+// data and nothing needs stamping.
+func newInbound(cfg *config) *inbound {
+	in := &inbound{respond: cfg.respond, stamp: cfg.idleTimeout > 0}
+	if h := cfg.appHeartbeat; h != nil {
+		in.isPong, in.deliverPongs = h.IsPong, h.Deliver
+	}
+	if in.isPong == nil && in.respond == nil && !in.stamp {
+		return nil
+	}
+	return in
+}
+
+// sort takes a heartbeat reply or a peer's ping out of the stream
+// (answering the ping), stamps data for the watchdog, and reports whether
+// the message goes to the handler. A matcher or responder that panics
+// fails the connection with a *tasks.PanicError: the pump is no task, and
+// a panic there would end the process.
+func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
+		}
+	}()
+	in := s.in
+	m := Message{Type: typ, Data: data, Epoch: s.epoch}
+	if in.isPong != nil && in.isPong(m) {
+		select {
+		case s.pongs <- struct{}{}:
+		default: // one is pending already
+		}
+		return in.deliverPongs, nil
+	}
+	if in.respond != nil {
+		if reply, ok := in.respond(m); ok {
+			select {
+			case s.replies <- frame{typ, reply}:
+			case <-s.ctx.Done():
+			}
+			return false, nil
+		}
+	}
+	if in.stamp {
+		s.lastData.Store(int64(time.Since(s.born)))
+	}
+	return true, nil
+}
+
+// sinceData returns how long ago the last data message came, or the
+// connection came up if none has.
+func (s *session) sinceData() time.Duration {
+	return time.Since(s.born) - time.Duration(s.lastData.Load())
 }
 
 // read reads one message, like conn.Read, into a buffer sized after the
@@ -181,6 +300,9 @@ func (s *session) abort() {
 func (s *session) wait() {
 	if s.started {
 		<-s.done
+		if s.answerer != nil {
+			<-s.answerer
+		}
 	}
 }
 
@@ -189,6 +311,34 @@ func (s *session) wait() {
 // alive, and a pong may wait unread behind its messages.
 func (s *session) peerSending(reads uint64) bool {
 	return s.parked.Load() || s.reads.Load() != reads
+}
+
+// lostErr is the cause of Lost once the pump has stopped: a *CloseError if
+// the peer sent a close frame.
+func (s *session) lostErr() error {
+	err := fmt.Errorf("%w: %w", ErrReadFailed, s.err)
+	var ce websocket.CloseError
+	if errors.As(s.err, &ce) {
+		return &CloseError{Code: ce.Code, Reason: ce.Reason, Err: err}
+	}
+	return err
+}
+
+// failed returns the cause of Lost for err, a failure a write saw: the
+// write failed because the connection did, and the pump, which reads the
+// connection, reports why (a close frame's code, for the retry policy).
+// It waits for the pump up to wait, or until ctx ends; err if the pump
+// still runs then.
+func (s *session) failed(ctx context.Context, err error, wait time.Duration) error {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-s.done:
+		return s.lostErr()
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return err
 }
 
 // dead reports whether the connection has already failed.

@@ -10,6 +10,7 @@ type counters struct {
 	messagesIn, messagesOut  atomic.Uint64
 	bytesIn, bytesOut        atomic.Uint64
 	pings, deadPings, unsent atomic.Uint64
+	answered                 atomic.Uint64
 	lastRTT, nextDelay       atomic.Int64
 }
 
@@ -31,8 +32,11 @@ type Stats struct {
 	// Unsent counts accepted messages that were never written: buffered
 	// when the client closed, or whose flush failed.
 	Unsent uint64
-	// NextDelay is the backoff delay chosen last.
+	// NextDelay is the wait before a dial chosen last (see Wait).
 	NextDelay time.Duration
+	// AnsweredPings counts the peer's application pings answered
+	// (WithPingResponder).
+	AnsweredPings uint64
 }
 
 // Stats returns a snapshot of the client's counters.
@@ -49,10 +53,13 @@ func (c *Client) Stats() Stats {
 		DeadPings:   c.stats.deadPings.Load(),
 		Unsent:      c.stats.unsent.Load(),
 		NextDelay:   time.Duration(c.stats.nextDelay.Load()),
+
+		AnsweredPings: c.stats.answered.Load(),
 	}
 	if s := c.live.Load(); s != nil {
 		st.Pings += s.pings.Load()
 		st.DeadPings += s.deadPings.Load()
+		st.AnsweredPings += s.answered.Load()
 	}
 	return st
 }

@@ -37,7 +37,7 @@ func runDial(c command, e env, args []string) int {
 	out := timeline.New(e.stdout, cfg.json, false)
 	tl := timeline.New(e.stderr, cfg.json, false)
 	var stragglers atomic.Int64
-	client, err := wsconn.Dial(ctx, cfg.url,
+	opts := append(cfg.venueOptions(),
 		wsconn.NoWait(),
 		wsconn.WithHeartbeat(cfg.ping, cfg.pong),
 		wsconn.WithBackoff(wsconn.Backoff{Initial: cfg.initial, Max: cfg.maxDelay, Multiplier: wsconn.DefaultBackoff.Multiplier, MaxAttempts: cfg.attempts}),
@@ -58,6 +58,7 @@ func runDial(c command, e env, args []string) int {
 			out.Data(text, m.Epoch)
 		}),
 	)
+	client, err := wsconn.Dial(ctx, cfg.url, opts...)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "connfsm dial: %v\n", err)
 		if errors.Is(err, wsconn.ErrInvalidConfig) {
@@ -134,12 +135,15 @@ func dialSummary(client *wsconn.Client, closeErr error, stragglers int, tl *time
 	}
 	st := client.Stats()
 	cause := client.Err()
+	fields := map[string]any{
+		"connections": st.Connects, "reconnects": st.Reconnects, "messages_in": st.MessagesIn,
+		"messages_out": st.MessagesOut, "unsent": st.Unsent, "tasks_running": running, "cause": errString(cause),
+	}
+	if code, reason := timeline.CloseOf(cause); code != 0 {
+		fields["close_code"], fields["close_reason"] = code, reason
+	}
 	tl.Summary(fmt.Sprintf("summary: connections %d, reconnects %d, messages in %d, out %d, unsent %d, tasks still running %d; ended: %v",
-		st.Connects, st.Reconnects, st.MessagesIn, st.MessagesOut, st.Unsent, running, cause),
-		map[string]any{
-			"connections": st.Connects, "reconnects": st.Reconnects, "messages_in": st.MessagesIn,
-			"messages_out": st.MessagesOut, "unsent": st.Unsent, "tasks_running": running, "cause": errString(cause),
-		})
+		st.Connects, st.Reconnects, st.MessagesIn, st.MessagesOut, st.Unsent, running, cause), fields)
 	var gaveUp *wsconn.GaveUpError
 	switch {
 	case errors.As(cause, &gaveUp):
@@ -226,15 +230,23 @@ type dialConfig struct {
 	json              bool
 	header            headerFlag
 	subprotocols      stringsFlag
+
+	pingText, pongText string
+	idle               time.Duration
+	headerFile         string
+	permanent          closeCodesFlag
+	stormAttempts      int
+	stormWindow        time.Duration
+	stormGap           time.Duration
 }
 
 // dialFlagSet returns dial's flags, which set cfg.
 func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
 	fs.DurationVar(&cfg.ping, "ping", wsconn.DefaultPingInterval, "ping `interval`")
-	fs.DurationVar(&cfg.pong, "pong-timeout", wsconn.DefaultPongTimeout, "how long to wait for a pong before the connection counts as lost (at most -ping)")
-	fs.DurationVar(&cfg.initial, "backoff-initial", wsconn.DefaultBackoff.Initial, "first reconnect delay cap")
-	fs.DurationVar(&cfg.maxDelay, "backoff-max", wsconn.DefaultBackoff.Max, "largest reconnect delay cap")
+	fs.DurationVar(&cfg.pong, "pong-timeout", wsconn.DefaultPongTimeout, "how long to wait for a pong before the connection counts as lost (may exceed -ping: the next ping waits for it)")
+	fs.DurationVar(&cfg.initial, "backoff-initial", 0, "first reconnect delay cap (0: 500ms, or -backoff-max if lower)")
+	fs.DurationVar(&cfg.maxDelay, "backoff-max", 0, "largest reconnect delay cap (0: 30s, or -backoff-initial if higher)")
 	fs.IntVar(&cfg.attempts, "max-attempts", 0, "give up after this many consecutive failed attempts (0: retry forever)")
 	fs.IntVar(&cfg.buffer, "buffer", 256, "lines kept while not connected, sent in order on the next connection")
 	fs.DurationVar(&cfg.linger, "linger", 0, "after stdin ends and every line is sent, keep printing received messages this long before closing")
@@ -242,6 +254,14 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	cfg.header = headerFlag{}
 	fs.Var(cfg.header, "header", "HTTP `header` 'Name: value' for the handshake (repeatable)")
 	fs.Var(&cfg.subprotocols, "subprotocol", "`subprotocol` to offer (repeatable)")
+	fs.StringVar(&cfg.pingText, "ping-text", "", "application heartbeat: send this `text` every -ping instead of protocol pings (needs -pong-text)")
+	fs.StringVar(&cfg.pongText, "pong-text", "", "the application heartbeat's reply, matched whole; not printed")
+	fs.DurationVar(&cfg.idle, "idle-timeout", 0, "lose a connection on which no data message came for this long, pongs or not (0: off)")
+	fs.StringVar(&cfg.headerFile, "header-file", "", "read handshake headers from this `file` before every dial, one 'Name: value' per line")
+	fs.Var(&cfg.permanent, "permanent-close-codes", "close `codes` that end the client, comma-separated, e.g. 4001,4003")
+	fs.IntVar(&cfg.stormAttempts, "storm-attempts", wsconn.DefaultStormGuard.Attempts, "storm guard: dials within -storm-window that turn it on (0: off)")
+	fs.DurationVar(&cfg.stormWindow, "storm-window", wsconn.DefaultStormGuard.Window, "storm guard: how far back dials are counted (0: off)")
+	fs.DurationVar(&cfg.stormGap, "storm-gap", wsconn.DefaultStormGuard.MinGap, "storm guard: the least time between two dials while it is on (0: off)")
 	return fs
 }
 
@@ -257,7 +277,7 @@ func parseDialFlags(args []string) (dialConfig, error) {
 		return cfg, errors.Join(err, errors.New("no URL given"))
 	}
 	cfg.url = pos[0]
-	return cfg, err
+	return cfg, errors.Join(err, cfg.checkVenueFlags())
 }
 
 // headerFlag is a repeatable -header 'Name: value'. Set refuses what

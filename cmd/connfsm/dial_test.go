@@ -283,7 +283,7 @@ func TestDialUsage(t *testing.T) {
 		{"bad URL", []string{"http://example.com/feed"}, []string{`URL "http://example.com/feed": scheme must be ws or wss, got "http"`}},
 		{"unparsable URL", []string{"ws://%zz"}, []string{`URL "ws://%zz"`}},
 		{"negative ping", []string{"-ping=-1s", "ws://127.0.0.1:1/"}, []string{"PingInterval must be positive, got -1s"}},
-		{"pong above ping", []string{"-ping", "1s", "-pong-timeout", "30s", "ws://127.0.0.1:1/"}, []string{"PongTimeout (30s) must not exceed PingInterval (1s)"}},
+		{"negative pong timeout", []string{"-ping", "1s", "-pong-timeout=-30s", "ws://127.0.0.1:1/"}, []string{"PongTimeout must be positive, got -30s"}},
 		{"backoff inverted", []string{"-backoff-initial", "1m", "-backoff-max", "1s", "ws://127.0.0.1:1/"}, []string{"Backoff.Initial (1m0s) must not exceed Backoff.Max (1s)"}},
 		{"negative attempts", []string{"-max-attempts", "-1", "ws://127.0.0.1:1/"}, []string{"Backoff.MaxAttempts must not be negative, got -1"}},
 		{"bad header", []string{"-header", "nocolon", "ws://127.0.0.1:1/"}, []string{`invalid value "nocolon" for flag -header`}},

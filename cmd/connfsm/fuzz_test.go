@@ -61,6 +61,12 @@ var fuzzCommands = map[string]fuzzCommand{
 				"-backoff-initial", cfg.initial.String(), "-backoff-max", cfg.maxDelay.String(),
 				"-max-attempts", strconv.Itoa(cfg.attempts), "-buffer", strconv.Itoa(cfg.buffer),
 				"-linger", cfg.linger.String(), "-json=" + strconv.FormatBool(cfg.json),
+				"-ping-text", cfg.pingText, "-pong-text", cfg.pongText, "-idle-timeout", cfg.idle.String(),
+				"-header-file", cfg.headerFile, "-storm-attempts", strconv.Itoa(cfg.stormAttempts),
+				"-storm-window", cfg.stormWindow.String(), "-storm-gap", cfg.stormGap.String(),
+			}
+			if len(cfg.permanent) > 0 {
+				a = append(a, "-permanent-close-codes", cfg.permanent.String())
 			}
 			for k, vs := range cfg.header {
 				for _, v := range vs {
@@ -171,6 +177,9 @@ func FuzzFlags(f *testing.F) {
 		{2, "ws://127.0.0.1:1/ -ping later"},
 		{2, "-header\x00Authorization: Bearer x\x00-subprotocol\x00chat\x00ws://127.0.0.1:1/\x00-json"},
 		{2, "-header nocolon ws://h/"}, {2, "-max-attempts -1 -buffer 0 ws://h/"}, {2, ""}, {2, "ws://a/ ws://b/"},
+		{2, "-ping-text\x00{\"op\":\"ping\"}\x00-pong-text\x00pong\x00-idle-timeout\x0030s\x00ws://h/"},
+		{2, "-permanent-close-codes 4001,4003 -storm-gap 0 -header-file /dev/null ws://h/"},
+		{2, "-permanent-close-codes 4001,,x ws://h/"}, {2, "-ping-text ping ws://h/"}, {2, "-storm-attempts -3 ws://h/"},
 		{2, "--\x00-not-a-flag"}, {2, "-linger 1h2m3.5s -backoff-initial 0 -backoff-max -1s wss://h/x?y#z"},
 		{3, "-addr 127.0.0.1:0 -control \x00"}, {3, "-addr\x00:0"}, {3, "-addr 0.0.0.0:0 -allow-remote"},
 		{3, "-control [::1]:9 -until-stdin-eof"}, {3, "-addr localhost"},

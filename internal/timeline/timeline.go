@@ -7,6 +7,7 @@ package timeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn"
 )
 
 // Record is a lifecycle record of a wsconn client.
@@ -71,6 +73,46 @@ type Line struct {
 	Dir    string         `json:"dir,omitempty"` // "received" or "sent", for kind "message"
 	Text   string         `json:"text,omitempty"`
 	Fields map[string]any `json:"fields,omitempty"`
+	// CloseCode and CloseReason are the peer's close frame's, when the
+	// cause is one.
+	CloseCode   int    `json:"close_code,omitempty"`
+	CloseReason string `json:"close_reason,omitempty"`
+	// Wait is the wait a RetryDue transition ends: why and how long.
+	Wait *Wait `json:"wait,omitempty"`
+}
+
+// Wait is a wsconn.Wait: its reason, its length, the failure it follows
+// and, for the storm guard, its count and window.
+type Wait struct {
+	Reason   string  `json:"reason"`
+	MS       float64 `json:"ms"`
+	Failure  string  `json:"failure,omitempty"`
+	Attempt  int     `json:"attempt"`
+	Dials    int     `json:"dials,omitempty"`
+	WindowMS float64 `json:"window_ms,omitempty"`
+}
+
+func newWait(w *wsconn.Wait) *Wait {
+	out := &Wait{Reason: w.Reason.String(), MS: ms(w.Delay), Attempt: w.Failure.Attempt}
+	if w.Failure.Kind != 0 {
+		out.Failure = w.Failure.Kind.String()
+	}
+	if w.Reason == wsconn.WaitStormGuard {
+		out.Dials, out.WindowMS = w.Dials, ms(w.Window)
+	}
+	return out
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// CloseOf returns the close code and reason of the peer's close frame err
+// holds, or 0 and "".
+func CloseOf(err error) (int, string) {
+	var ce *wsconn.CloseError
+	if errors.As(err, &ce) {
+		return int(ce.Code), ce.Reason
+	}
+	return 0, ""
 }
 
 // Join is a transition's join of the tasks of the state left.
@@ -114,13 +156,25 @@ func (tl *Timeline) Observe(_ context.Context, r Record) {
 		tl.records = append(tl.records, r)
 		tl.mu.Unlock()
 	}
-	var cause string
-	if err, ok := r.Payload.(error); ok && err != nil {
-		cause = err.Error()
+	var (
+		cause string
+		wait  *wsconn.Wait
+	)
+	switch p := r.Payload.(type) {
+	case *wsconn.Wait:
+		wait = p
+	case error:
+		cause = p.Error()
 	}
 	switch r.Kind {
 	case fsm.RecordTransition:
 		l := Line{Kind: "transition", From: r.From.String(), Event: r.Event.String(), To: r.To.String(), Epoch: r.Epoch, Cause: cause}
+		if err, ok := r.Payload.(error); ok {
+			l.CloseCode, l.CloseReason = CloseOf(err)
+		}
+		if wait != nil {
+			l.Wait = newWait(wait)
+		}
 		human := fmt.Sprintf("transition %s --%s--> %s (epoch %d)", r.From, r.Event, tl.paint(stateColor(r.To), r.To.String()), r.Epoch)
 		if len(r.Join.Tasks) > 0 {
 			j := &Join{MS: float64(r.Join.Took) / float64(time.Millisecond), Stragglers: r.Join.Stragglers()}
@@ -135,6 +189,9 @@ func (tl *Timeline) Observe(_ context.Context, r Record) {
 		}
 		if cause != "" {
 			human += tl.paint(dim, "\n                 cause: "+cause)
+		}
+		if wait != nil {
+			human += tl.paint(dim, "\n                 waited "+wait.String())
 		}
 		tl.emit(r.When, l, human)
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordRejected:

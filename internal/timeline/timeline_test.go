@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/tasks"
+	"github.com/connfsm/connfsm/wsconn"
 )
 
 var (
@@ -87,5 +89,54 @@ func TestHumanLines(t *testing.T) {
 	}
 	if len(tl.Records()) != 0 {
 		t.Error("records kept without keep")
+	}
+}
+
+// TestCloseCodesAndWaits: a cause that is the peer's close frame carries
+// its code and reason; a RetryDue carries the wait it ended, with its
+// reason, in JSON and in the readable line.
+func TestCloseCodesAndWaits(t *testing.T) {
+	closed := Record{Kind: fsm.RecordTransition, When: when, From: connfsm.Alive, Event: connfsm.Lost, To: connfsm.Reconnecting, Epoch: 3,
+		Payload: fmt.Errorf("outer: %w", &wsconn.CloseError{Code: 4001, Reason: "invalid api key"})}
+	storm := Record{Kind: fsm.RecordTransition, When: when, From: connfsm.Reconnecting, Event: connfsm.RetryDue, To: connfsm.Connecting, Epoch: 4,
+		Payload: &wsconn.Wait{Reason: wsconn.WaitStormGuard, Delay: 5 * time.Second, Dials: 10, Window: time.Minute,
+			Failure: wsconn.Failure{Kind: wsconn.KindClose, Attempt: 3}}}
+	backoff := Record{Kind: fsm.RecordTransition, When: when, From: connfsm.Reconnecting, Event: connfsm.RetryDue, To: connfsm.Connecting, Epoch: 6,
+		Payload: &wsconn.Wait{Reason: wsconn.WaitBackoff, Delay: 1200 * time.Millisecond, Failure: wsconn.Failure{Kind: wsconn.KindDial, Attempt: 2}}}
+
+	var out bytes.Buffer
+	tl := New(&out, true, false)
+	for _, r := range []Record{closed, storm, backoff} {
+		tl.Observe(context.Background(), r)
+	}
+	var got []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		delete(m, "t")
+		got = append(got, m)
+	}
+	want := []map[string]any{
+		{"kind": "transition", "from": "Alive", "event": "Lost", "to": "Reconnecting", "epoch": 3.0,
+			"cause": `outer: wsconn: closed by the peer with status 4001: "invalid api key"`, "close_code": 4001.0, "close_reason": "invalid api key"},
+		{"kind": "transition", "from": "Reconnecting", "event": "RetryDue", "to": "Connecting", "epoch": 4.0,
+			"wait": map[string]any{"reason": "storm_guard", "ms": 5000.0, "failure": "close", "attempt": 3.0, "dials": 10.0, "window_ms": 60000.0}},
+		{"kind": "transition", "from": "Reconnecting", "event": "RetryDue", "to": "Connecting", "epoch": 6.0,
+			"wait": map[string]any{"reason": "backoff", "ms": 1200.0, "failure": "dial", "attempt": 2.0}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("JSON lines (-want +got):\n%s", diff)
+	}
+
+	out.Reset()
+	tl = New(&out, false, false)
+	tl.Observe(context.Background(), storm)
+	if want := "transition Reconnecting --RetryDue--> Connecting (epoch 4)\n                 waited 5s for the storm guard (10 dials within 1m0s)\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out.String())
+	}
+	if code, reason := CloseOf(errors.New("no close frame")); code != 0 || reason != "" {
+		t.Errorf("CloseOf(a plain error) = %d, %q", code, reason)
 	}
 }

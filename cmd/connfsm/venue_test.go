@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
+)
+
+func TestReadHeaderFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good", "# rotated by cron\nAuthorization: Bearer tok-secret\n\nX-Api-Key:  k1  \nX-Api-Key: k2\n")
+	noColon := write("nocolon", "Authorization: Bearer tok-secret\n\nBearer tok-secret-2\n")
+	badName := write("badname", "X Key: tok-secret\n")
+	control := write("control", "X-Key: a\x01tok-secret\n")
+	tests := []struct {
+		name     string
+		path     string
+		want     http.Header
+		wantErr  string // the whole message
+		wantLine int
+		wantIs   error
+	}{
+		{name: "headers, comments, blank lines", path: good,
+			want: http.Header{"Authorization": {"Bearer tok-secret"}, "X-Api-Key": {"k1", "k2"}}},
+		{name: "a line without a colon", path: noColon, wantLine: 3,
+			wantErr: "header file " + noColon + ", line 3: want 'Name: value'"},
+		{name: "a name that is no token", path: badName, wantLine: 1,
+			wantErr: "header file " + badName + ", line 1: want 'Name: value'"},
+		{name: "a control character in the value", path: control, wantLine: 1,
+			wantErr: "header file " + control + `, line 1: header value holds the control character '\x01'`},
+		{name: "missing", path: filepath.Join(dir, "missing"), wantIs: fs.ErrNotExist,
+			wantErr: "header file " + filepath.Join(dir, "missing") + ": no such file or directory"},
+		{name: "a directory", path: dir, wantErr: "header file " + dir + ": is a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := readHeaderFile(tt.path)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(tt.want, h); diff != "" {
+					t.Errorf("headers (-want +got):\n%s", diff)
+				}
+				return
+			}
+			var he *headerFileError
+			if !errors.As(err, &he) || he.Path != tt.path || he.Line != tt.wantLine {
+				t.Fatalf("error = %#v, want a *headerFileError for %s line %d", err, tt.path, tt.wantLine)
+			}
+			if err.Error() != tt.wantErr {
+				t.Errorf("message %q, want %q", err, tt.wantErr)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("error %v does not match %v", err, tt.wantIs)
+			}
+			if strings.Contains(err.Error(), "tok-secret") {
+				t.Errorf("message %q shows the file's content", err)
+			}
+		})
+	}
+}
+
+func TestDialVenueFlags(t *testing.T) {
+	t.Run("parsed", func(t *testing.T) {
+		cfg, err := parseDialFlags([]string{"-ping-text", "ping", "-pong-text", "pong", "-idle-timeout", "30s",
+			"-header-file", "/run/secrets/headers", "-permanent-close-codes", "4001,4003", "-permanent-close-codes", "1008",
+			"-storm-attempts", "3", "-storm-window", "10s", "-storm-gap", "2s", "ws://127.0.0.1:1/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []any{cfg.pingText, cfg.pongText, cfg.idle, cfg.headerFile, []wsconn.StatusCode(cfg.permanent),
+			cfg.stormAttempts, cfg.stormWindow, cfg.stormGap}
+		want := []any{"ping", "pong", 30 * time.Second, "/run/secrets/headers", []wsconn.StatusCode{4001, 4003, 1008},
+			3, 10 * time.Second, 2 * time.Second}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("config (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("defaults", func(t *testing.T) {
+		cfg, err := parseDialFlags([]string{"ws://127.0.0.1:1/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := wsconn.DefaultStormGuard
+		if cfg.stormAttempts != g.Attempts || cfg.stormWindow != g.Window || cfg.stormGap != g.MinGap || cfg.idle != 0 || cfg.pingText != "" {
+			t.Errorf("defaults = %+v, want the library's storm guard and no venue feature", cfg)
+		}
+	})
+	usage := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"ping text alone", []string{"-ping-text", "ping", "ws://127.0.0.1:1/"}, "-ping-text needs -pong-text"},
+		{"pong text alone", []string{"-pong-text", "pong", "ws://127.0.0.1:1/"}, "-pong-text needs -ping-text"},
+		{"close code not a number", []string{"-permanent-close-codes", "4001,x", "ws://127.0.0.1:1/"}, `invalid value "4001,x" for flag -permanent-close-codes: "x" is not a close code`},
+		{"close code out of range", []string{"-permanent-close-codes", "999", "ws://127.0.0.1:1/"}, "PermanentCloseCodes: 999 is not a close code (1000 to 4999)"},
+		{"negative idle timeout", []string{"-idle-timeout=-1s", "ws://127.0.0.1:1/"}, "IdleTimeout must not be negative, got -1s"},
+		{"negative storm gap", []string{"-storm-gap=-1s", "ws://127.0.0.1:1/"}, "StormGuard fields must all be positive"},
+	}
+	for _, tt := range usage {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(t.Context(), append([]string{"dial"}, tt.args...), strings.NewReader(""), &stdout, &stderr); code != exitUsage {
+				t.Errorf("exit %d, want %d", code, exitUsage)
+			}
+			if !strings.Contains(stderr.String(), tt.want) || !strings.Contains(stderr.String(), "-storm-gap") {
+				t.Errorf("stderr lacks %q or the usage:\n%s", tt.want, stderr.String())
+			}
+		})
+	}
+}
+
+// jsonLines parses a -json stream, but for the command's own messages
+// ("connfsm dial: gave up ..."), which are not timeline lines.
+func jsonLines(t *testing.T, s string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if l == "" || strings.HasPrefix(l, "connfsm ") {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q is not JSON: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// transitions returns the transition lines named "From-Event->To".
+func transitions(lines []map[string]any, name string) []map[string]any {
+	var out []map[string]any
+	for _, l := range lines {
+		if l["kind"] == "transition" && fmt.Sprintf("%v-%v->%v", l["from"], l["event"], l["to"]) == name {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// dialVenue runs connfsm dial -json with args against srv for d, then
+// ends stdin (a graceful close), and returns the exit code, stdout and
+// stderr's JSON lines.
+func dialVenue(t *testing.T, srv *wsconntest.Server, d time.Duration, args ...string) (int, string, []map[string]any) {
+	t.Helper()
+	in, typed := io.Pipe()
+	t.Cleanup(func() { _ = typed.Close() })
+	var stdout, stderr syncBuffer
+	wait, _ := runAsync(t, append(append([]string{"dial", "-json"}, args...), srv.URL+"/ws"), in, &stdout, &stderr)
+	time.Sleep(d)
+	_ = typed.Close()
+	code := wait()
+	t.Logf("connfsm dial %s:\n%s", strings.Join(args, " "), stderr.String())
+	return code, stdout.String(), jsonLines(t, stderr.String())
+}
+
+// TestDialAgainstVenues: dial's venue flags against loopback venues that
+// behave as exchanges do, in real time.
+func TestDialAgainstVenues(t *testing.T) {
+	fast := []string{"-ping", "100ms", "-pong-timeout", "200ms", "-backoff-initial", "50ms", "-backoff-max", "50ms"}
+
+	t.Run("text heartbeat", func(t *testing.T) {
+		t.Parallel()
+		for _, withText := range []bool{true, false} {
+			srv := venue(t, wsconntest.Default(wsconntest.RequireHeartbeat(wsconntest.Heartbeat{
+				Ping: "ping", Pong: "pong", Within: 400 * time.Millisecond, Code: 4004, Reason: "no ping"}), wsconntest.Echo()))
+			args := fast
+			if withText {
+				args = append([]string{"-ping-text", "ping", "-pong-text", "pong"}, fast...)
+			}
+			code, stdout, lines := dialVenue(t, srv, 1200*time.Millisecond, args...)
+			lost := transitions(lines, "Alive-Lost->Reconnecting")
+			if withText {
+				if code != exitOK || len(lost) != 0 || stdout != "" {
+					t.Errorf("with -ping-text: exit %d, %d losses, stdout %q; want 0, none, nothing (replies are not printed)", code, len(lost), stdout)
+				}
+				continue
+			}
+			if len(lost) == 0 || lost[0]["close_code"] != 4004.0 || lost[0]["close_reason"] != "no ping" {
+				t.Errorf("without -ping-text: losses %v, want the venue's close 4004", lost)
+			}
+		}
+	})
+
+	t.Run("pong slower than the ping interval", func(t *testing.T) {
+		t.Parallel()
+		srv := venue(t, wsconntest.Default(wsconntest.DelayPongs(400*time.Millisecond), wsconntest.Discard()))
+		code, _, lines := dialVenue(t, srv, 2*time.Second, "-ping", "300ms", "-pong-timeout", "900ms")
+		if lost := transitions(lines, "Alive-Lost->Reconnecting"); code != exitOK || len(lost) != 0 {
+			t.Errorf("exit %d, losses %v; want 0 and none", code, lost)
+		}
+		if n := len(srv.Connections()); n != 1 {
+			t.Errorf("connections = %d, want 1", n)
+		}
+	})
+
+	t.Run("zombie feed", func(t *testing.T) {
+		t.Parallel()
+		srv := venue(t, wsconntest.Default(wsconntest.Discard()))
+		_, _, lines := dialVenue(t, srv, time.Second, append([]string{"-idle-timeout", "300ms"}, fast...)...)
+		lost := transitions(lines, "Alive-Lost->Reconnecting")
+		if len(lost) == 0 || !strings.Contains(fmt.Sprint(lost[0]["cause"]), "no data within the idle timeout") {
+			t.Errorf("losses %v, want the idle timeout", lost)
+		}
+	})
+
+	t.Run("permanent close code", func(t *testing.T) {
+		t.Parallel()
+		srv := venue(t, wsconntest.Default(wsconntest.Close(4001, "invalid api key")))
+		code, _, lines := dialVenue(t, srv, 500*time.Millisecond, append([]string{"-permanent-close-codes", "4001,4003"}, fast...)...)
+		if code != exitFail {
+			t.Errorf("exit %d, want %d", code, exitFail)
+		}
+		if len(lines) == 0 {
+			t.Fatal("no timeline")
+		}
+		gaveUp := transitions(lines, "Reconnecting-GaveUp->Closed")
+		if len(gaveUp) != 1 || gaveUp[0]["close_code"] != 4001.0 || gaveUp[0]["close_reason"] != "invalid api key" {
+			t.Errorf("GaveUp lines %v, want one with close 4001", gaveUp)
+		}
+		last := lines[len(lines)-1]
+		if f, _ := last["fields"].(map[string]any); last["kind"] != "summary" || f["close_code"] != 4001.0 {
+			t.Errorf("summary %v, want close_code 4001", last)
+		}
+		if n := len(srv.Connections()); n != 1 {
+			t.Errorf("connections = %d, want 1: a permanent close is not redialled", n)
+		}
+	})
+
+	t.Run("storm guard", func(t *testing.T) {
+		t.Parallel()
+		for _, gap := range []string{"300ms", "0"} {
+			srv := venue(t, wsconntest.Default(wsconntest.Reset())) // accept, then drop
+			_, _, lines := dialVenue(t, srv, time.Second, "-backoff-initial", "1ms", "-backoff-max", "1ms",
+				"-storm-attempts", "3", "-storm-window", "1m", "-storm-gap", gap)
+			var storm []map[string]any
+			for _, l := range transitions(lines, "Reconnecting-RetryDue->Connecting") {
+				if w, _ := l["wait"].(map[string]any); w["reason"] == "storm_guard" {
+					storm = append(storm, w)
+				}
+			}
+			dials := srv.Stats().Accepted
+			if gap == "0" {
+				if len(storm) != 0 || dials < 20 {
+					t.Errorf("-storm-gap 0: %d storm guard waits, %d dials; want none and the backoff's pace", len(storm), dials)
+				}
+				continue
+			}
+			if len(storm) == 0 || storm[0]["dials"] != 3.0 || storm[0]["window_ms"] != 60000.0 || dials > 6 {
+				t.Errorf("-storm-gap 300ms: storm guard waits %v, %d dials; want 3 dials within 60000ms, at most 6 dials in 1s", storm, dials)
+			}
+		}
+	})
+
+	t.Run("header file", func(t *testing.T) {
+		t.Parallel()
+		var (
+			mu     sync.Mutex
+			tokens []string
+		)
+		srv := venue(t, wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
+			mu.Lock()
+			defer mu.Unlock()
+			tok := r.Header.Get("Authorization")
+			if slices.Contains(tokens, tok) {
+				tokens = append(tokens, tok)
+				return []wsconntest.Behavior{wsconntest.Refuse(http.StatusUnauthorized, nil)}
+			}
+			tokens = append(tokens, tok)
+			return []wsconntest.Behavior{wsconntest.Echo(), wsconntest.After(300*time.Millisecond, wsconntest.Reset())}
+		}))
+		file := filepath.Join(t.TempDir(), "headers")
+		write := func(s string) {
+			if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write("Authorization: Bearer tok-1\n")
+		in, typed := io.Pipe()
+		t.Cleanup(func() { _ = typed.Close() })
+		var stdout, stderr syncBuffer
+		wait, _ := runAsync(t, append([]string{"dial", "-json", "-header-file", file}, append(fast, srv.URL+"/ws")...), in, &stdout, &stderr)
+		waitFor(t, "the first connection", func() bool { return len(srv.Connections()) >= 1 })
+		write("# rotated\nAuthorization: Bearer tok-2\n")
+		waitFor(t, "the second connection", func() bool { return len(srv.Connections()) >= 2 })
+		write("Authorization: Bearer tok-3\nnot a header\n")
+		waitFor(t, "a dial failed on the file", func() bool { return strings.Contains(stderr.String(), "line 2") })
+		_ = typed.Close()
+		wait()
+		mu.Lock()
+		got := slices.Clone(tokens[:2])
+		mu.Unlock()
+		if diff := cmp.Diff([]string{"Bearer tok-1", "Bearer tok-2"}, got); diff != "" {
+			t.Errorf("tokens the venue saw (-want +got):\n%s", diff)
+		}
+		failed := transitions(jsonLines(t, stderr.String()), "Connecting-DialFailed->Reconnecting")
+		want := "header file " + file + ", line 2: want 'Name: value'"
+		if len(failed) == 0 || !strings.Contains(fmt.Sprint(failed[0]["cause"]), want) {
+			t.Errorf("failed dials %v, want one naming %q", failed, want)
+		}
+		if strings.Contains(stderr.String(), "tok-") {
+			t.Errorf("the timeline shows a token:\n%s", stderr.String())
+		}
+	})
+}
