@@ -99,7 +99,7 @@ func TestGeneratedDocsContent(t *testing.T) {
 		"    state \"Reconnecting\" as s4\n",
 		"    state \"Alive<br>tasks#58; reader, heartbeat<br>task failure → Lost\" as s1 {\n",
 		"        state \"Syncing\" as s2\n",
-		"    s4 : after a computed delay → RetryDue\n",
+		"    s5 : after the close timeout → CloseDone\n",
 		"    [*] --> s0\n",
 		"    s2 --> s3 : Synced\n",
 		"    s4 --> s6 : Close\n",

@@ -539,6 +539,7 @@ func TestNoTaskOutlivesItsState(t *testing.T) {
 		Reader:    log.task(Alive, "reader"),
 		Heartbeat: log.task(Alive, "heartbeat"),
 		Sync:      log.task(Syncing, "sync"),
+		Backoff:   log.task(Reconnecting, "backoff"),
 		Closer:    log.task(Closing, "closer"),
 	})
 	log.hooks(b)

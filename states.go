@@ -2,8 +2,8 @@
 // explicit, exhaustive, hierarchical state machine: Connecting, Alive (with
 // its phases Syncing and Ready), Reconnecting, Closing, Closed.
 //
-// Background tasks (dialer, reader, heartbeat, session sync, closer)
-// belong to a state. Leaving the state cancels them and waits for
+// Background tasks (dialer, reader, heartbeat, session sync, backoff timer,
+// closer) belong to a state. Leaving the state cancels them and waits for
 // them to return before the next state is entered, so a heartbeat can never
 // outlive the connection it pings. Every (state, event) pair is declared in
 // transitions.go as a transition, an ignore or a rejection, each with its
@@ -15,10 +15,9 @@
 // as payload (or DialFailed with the error), whose Alive tasks emit Lost (or
 // return an error) when the connection fails, whose sync emits Synced once
 // the session is set up (logged in, resubscribed, replayed), whose backoff
-// says how long Reconnecting waits before RetryDue (fire GaveUp instead from
-// an enter hook of Reconnecting to give up), and whose closer emits
-// CloseDone; close the connection in an exit hook of Alive and Closing,
-// which run after those tasks have returned.
+// emits RetryDue or GaveUp, and whose closer emits CloseDone (bounded by
+// the close timeout); close the connection in an exit hook of Alive and
+// Closing, which run after those tasks have returned.
 package connfsm
 
 import (

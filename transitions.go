@@ -127,20 +127,21 @@ func rules(rows []row) []fsm.Rule[State, Event] {
 }
 
 // Tasks are what a transport supplies to the lifecycle: its state-scoped
-// tasks, and the backoff. A nil task is left out. Each task receives a
-// context cancelled when its state is left and must return promptly then.
+// tasks, and the bound of the close handshake. A nil task is left out. Each
+// task receives a context cancelled when its state is left and must return
+// promptly then.
 type Tasks struct {
 	Dial      fsm.Task[Event] // Connecting: one attempt; emits Connected (payload: the connection) or DialFailed
 	Reader    fsm.Task[Event] // Alive: reads until the connection fails
 	Heartbeat fsm.Task[Event] // Alive: pings; fails (Lost) on a pong timeout
 	Sync      fsm.Task[Event] // Syncing: sets the session up; emits Synced
+	Backoff   fsm.Task[Event] // Reconnecting: emits RetryDue after the delay, or GaveUp
 	Closer    fsm.Task[Event] // Closing: close handshake; emits CloseDone
-	// Backoff, if not nil, returns how long Reconnecting waits before it
-	// fires RetryDue, computed on every entry from the machine's
-	// environment: a state timeout, not a task. Zero fires it at once; a
-	// negative delay arms nothing (an enter hook of Reconnecting that
-	// fires GaveUp says so).
-	Backoff func(env any) time.Duration
+	// CloseTimeout, if not nil, bounds Closing: a state timeout, computed
+	// on entry from the machine's environment, that fires CloseDone, so a
+	// peer that never answers the close frame cannot hold the client (the
+	// closer's context then ends, which must abort the handshake).
+	CloseTimeout func(env any) time.Duration
 }
 
 // TaskNames returns the names the lifecycle gives state's own tasks, in the
@@ -169,6 +170,7 @@ func slots(t Tasks) []slot {
 		{Alive, "reader", t.Reader},
 		{Alive, "heartbeat", t.Heartbeat},
 		{Syncing, "sync", t.Sync},
+		{Reconnecting, "backoff", t.Backoff},
 		{Closing, "closer", t.Closer},
 	}
 }
@@ -176,8 +178,9 @@ func slots(t Tasks) []slot {
 // NewBuilder returns a builder holding the lifecycle's states, their
 // nesting (Alive holds Syncing, then Ready), the final state Closed, the
 // events, the table, the failure events (a failing task in Connecting means
-// DialFailed, in Alive or either phase Lost, in Closing CloseDone), the
-// backoff's timeout and the given tasks. The caller adds hooks and builds.
+// DialFailed, in Alive or either phase Lost, in Reconnecting GaveUp, in
+// Closing CloseDone), the close timeout and the given tasks. The caller
+// adds hooks and builds.
 func NewBuilder(t Tasks) *fsm.Builder[State, Event] {
 	b := fsm.NewBuilder[State, Event](Connecting).
 		States(states...).
@@ -187,14 +190,15 @@ func NewBuilder(t Tasks) *fsm.Builder[State, Event] {
 		Rules(table...).
 		FailureEvent(Connecting, DialFailed).
 		FailureEvent(Alive, Lost).
+		FailureEvent(Reconnecting, GaveUp).
 		FailureEvent(Closing, CloseDone)
 	for _, s := range slots(t) {
 		if s.fn != nil {
 			b.Task(s.state, s.name, s.fn)
 		}
 	}
-	if t.Backoff != nil {
-		b.TimeoutFunc(Reconnecting, t.Backoff, RetryDue)
+	if t.CloseTimeout != nil {
+		b.TimeoutFunc(Closing, "the close timeout", t.CloseTimeout, CloseDone)
 	}
 	return b
 }
@@ -204,7 +208,7 @@ func NewBuilder(t Tasks) *fsm.Builder[State, Event] {
 func Definition() *fsm.Definition[State, Event] {
 	wait := func(ctx context.Context, _ any, _ fsm.Emit[Event]) error { <-ctx.Done(); return nil }
 	never := func(any) time.Duration { return -1 }
-	d, err := NewBuilder(Tasks{Dial: wait, Reader: wait, Heartbeat: wait, Sync: wait, Closer: wait, Backoff: never}).Build()
+	d, err := NewBuilder(Tasks{Dial: wait, Reader: wait, Heartbeat: wait, Sync: wait, Backoff: wait, Closer: wait, CloseTimeout: never}).Build()
 	if err != nil {
 		panic(err) // the table is a constant of this package; its tests keep it valid
 	}

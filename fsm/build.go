@@ -481,7 +481,7 @@ func (v *validator[S, E]) timeouts() {
 		case t.fn == nil && t.after <= 0:
 			v.add("timeout of %v on %v: duration %v must be positive", t.state, t.event, t.after)
 		default:
-			d.per[si].timeouts = append(d.per[si].timeouts, timeoutDef{after: t.after, fn: t.fn, event: ei})
+			d.per[si].timeouts = append(d.per[si].timeouts, timeoutDef{after: t.after, fn: t.fn, what: t.what, event: ei})
 			d.hooked = d.hooked || t.fn != nil // a duration function is user code
 		}
 	}

@@ -50,6 +50,7 @@ type timeoutDecl[S, E comparable] struct {
 	state S
 	after time.Duration
 	fn    func(env any) time.Duration
+	what  string
 	event E
 }
 
@@ -151,10 +152,11 @@ func (b *Builder[S, E]) Timeout(state S, d time.Duration, event E) *Builder[S, E
 
 // TimeoutFunc is Timeout with a duration computed on every entry into
 // state, after its enter hooks, from the machine's environment
-// (Config.Env). A result of zero fires the event at once (queued behind
-// the step that entered the state); a negative result arms nothing for that
+// (Config.Env); what names the duration in diagrams ("the close
+// timeout"). A result of zero fires the event at once (queued behind the
+// step that entered the state); a negative result arms nothing for that
 // entry.
-func (b *Builder[S, E]) TimeoutFunc(state S, d func(env any) time.Duration, event E) *Builder[S, E] {
-	b.timeouts = append(b.timeouts, timeoutDecl[S, E]{state: state, fn: d, event: event})
+func (b *Builder[S, E]) TimeoutFunc(state S, what string, d func(env any) time.Duration, event E) *Builder[S, E] {
+	b.timeouts = append(b.timeouts, timeoutDecl[S, E]{state: state, fn: d, what: what, event: event})
 	return b
 }

@@ -101,6 +101,7 @@ type taskDef[E comparable] struct {
 type timeoutDef struct {
 	after time.Duration
 	fn    func(env any) time.Duration
+	what  string // names fn's duration in diagrams
 	event int
 }
 

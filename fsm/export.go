@@ -311,9 +311,12 @@ func (d *Definition[S, E]) failText(si int) string {
 func (d *Definition[S, E]) timeoutTexts(si int) []string {
 	var out []string
 	for _, t := range d.per[si].timeouts {
-		after := "a computed delay"
-		if t.fn == nil {
+		after := t.what
+		switch {
+		case t.fn == nil:
 			after = t.after.String()
+		case strings.TrimSpace(after) == "":
+			after = "a computed delay"
 		}
 		out = append(out, "after "+after+" → "+d.eventNames[t.event])
 	}

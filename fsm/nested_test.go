@@ -743,3 +743,38 @@ func TestNestedBuildProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestChanged: the channel Changed returns closes at the next transition,
+// not at an ignored event, and at the stop; after the stop it is closed.
+func TestChanged(t *testing.T) {
+	def, err := nestedBuilder().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := def.Start(context.Background(), fsm.Config[ns, nev]{})
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	ch := m.Changed()
+	if m.Changed() != ch {
+		t.Error("two calls before a step return different channels")
+	}
+	_ = m.Fire(context.Background(), ToC) // A1a → C
+	if !closed(ch) || m.State() != nC {
+		t.Fatalf("after a transition: closed %v, state %v", closed(ch), m.State())
+	}
+	ch = m.Changed()
+	_ = m.Fire(context.Background(), ToC) // ignored in C
+	if closed(ch) {
+		t.Error("closed by an ignored event")
+	}
+	_ = m.Stop(context.Background())
+	if !closed(ch) || !closed(m.Changed()) {
+		t.Error("not closed by the stop")
+	}
+}

@@ -213,6 +213,9 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	m.cur = p.leaf
 	m.pubLeaf.Store(int32(p.leaf))
 	m.pubEpoch.Store(m.epoch)
+	if m.watched.Load() {
+		m.notifyChanged()
+	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[p.leaf],
 			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
@@ -247,6 +250,9 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 	m.cur = to
 	m.pubLeaf.Store(int32(to))
 	m.pubEpoch.Store(m.epoch)
+	if m.watched.Load() {
+		m.notifyChanged()
+	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[to],
 			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
@@ -474,4 +480,11 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 	m.detach()
 	m.cancel(ErrStopped)
 	close(m.done)
+	m.watchMu.Lock()
+	if m.changed == nil {
+		m.changed = make(chan struct{}) // later callers get a closed one
+	}
+	close(m.changed)
+	m.watched.Store(false)
+	m.watchMu.Unlock()
 }

@@ -22,7 +22,7 @@ func TestTimeout(t *testing.T) {
 		type env struct{ wait time.Duration }
 		def, err := stdBuilder().
 			Timeout(B, 5*time.Second, Back).
-			TimeoutFunc(A, func(e any) time.Duration { return e.(*env).wait }, X).
+			TimeoutFunc(A, "the env's wait", func(e any) time.Duration { return e.(*env).wait }, X).
 			Build()
 		if err != nil {
 			t.Fatal(err)
@@ -215,7 +215,7 @@ func TestEnvironment(t *testing.T) {
 func TestTimeoutFuncZeroAndNegative(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var wait time.Duration
-		def, err := stdBuilder().TimeoutFunc(B, func(any) time.Duration { return wait }, Back).Build()
+		def, err := stdBuilder().TimeoutFunc(B, "", func(any) time.Duration { return wait }, Back).Build()
 		if err != nil {
 			t.Fatal(err)
 		}
