@@ -97,6 +97,10 @@ func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 		}
 	}
 	c.stats.nextDelay.Store(int64(w.Delay))
+	if w.Delay == 0 {
+		emit(connfsm.RetryDue, w) // at once: no timer
+		return nil
+	}
 	c.logWait(ctx, w)
 	t := time.NewTimer(w.Delay)
 	defer t.Stop()
@@ -118,6 +122,8 @@ func (c *Client) failure() Failure {
 		ce *CloseError
 	)
 	switch {
+	case c.causeEvent == connfsm.Reconnect:
+		f.Kind = KindReconnect
 	case errors.As(f.Err, &he):
 		f.Kind, f.Status, f.RetryAfter = KindHandshake, he.Status, he.RetryAfter
 	case c.causeFrom == connfsm.Connecting:

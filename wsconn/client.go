@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,6 +29,10 @@ type (
 // Client is a resilient WebSocket client: it keeps one connection to its URL
 // alive through the connfsm lifecycle until Close, a permanent failure, or
 // the end of its lifetime context. Its methods are safe for concurrent use.
+//
+// What the client does at any moment is decided by its lifecycle state
+// alone (State, Phase): there is no flag beside the machine that says
+// "connected", "released" or "closing".
 type Client struct {
 	cfg      config
 	u        *url.URL
@@ -35,38 +40,42 @@ type Client struct {
 	logURL   string // without userinfo, query and fragment, which may hold secrets
 	dialOpts *websocket.DialOptions
 	m        *machine
-	ready    chan struct{} // closed when the first connection is released
-	readyOne sync.Once
 	detach   func() bool // unregisters the lifetime context
 	// ownTransport: handshakes go through defaultHTTPClient, whose dialer
 	// hands each session its TCP connection (see rawConn).
 	ownTransport bool
 	inbound      *inbound // shared by every session
+	subs         registry
+	// handling holds the one right to call OnMessage: a handler left
+	// running by a connection given up (it ignored its context) must
+	// return before the next connection's reader calls the handler again.
+	handling chan struct{}
 
-	// Owned by the lifecycle: written only by hooks, which run one at a
-	// time, and read by the tasks they start.
-	sess       *session // the connection of Alive and Closing
-	cause      error    // why Reconnecting was entered
-	causeFrom  connfsm.State
-	attempts   int // consecutive dial attempts without a stable connection
+	// sess is the connection: set by Alive's enter hook, handed to Closing
+	// for the close handshake, cleared when it is dropped. Only hooks,
+	// which run one at a time, write it.
+	sess atomic.Pointer[session]
+	// life ends when Closing or Closed is entered (their enter hooks end
+	// it): a Send waiting for the rate limiter fails then.
+	life    context.Context
+	endLife context.CancelFunc
+
+	// Owned by the lifecycle: written only by hooks, read by the tasks
+	// they start.
+	cause      error         // why Reconnecting was entered
+	causeFrom  connfsm.State // the leaf it was entered from
+	causeEvent connfsm.Event // the event that entered it
+	attempts   int           // consecutive dial attempts without a stable connection
 	dials      []time.Time
 	aliveSince time.Time
-
-	live atomic.Pointer[session] // the connection, for Close to abort
-	cur  atomic.Pointer[session] // the connection sends go to, once released
+	closeCause error // what Close was asked with: ErrClosed, or the lifetime's cause
 
 	bufMu    sync.Mutex
 	buf      []frame
 	bufBytes int // payload bytes in buf
 
-	closing      atomic.Bool
-	closeCause   atomic.Pointer[error]
-	closed       context.Context // cancelled once a close is requested
-	closedCancel context.CancelFunc
-
-	errMu  sync.Mutex
-	err    error
-	unsent uint64
+	errMu sync.Mutex
+	err   error
 
 	stats counters
 }
@@ -75,9 +84,10 @@ type Client struct {
 // an option or the URL is invalid, or ctx is nil, and the *ConfigError names
 // each bad field.
 //
-// Unless NoWait is given, Dial then waits until the first connection is
-// Alive and released for sends (OnConnect done), retrying transient failures
-// with backoff. ctx bounds only this wait: if it ends first, the client is
+// Unless NoWait is given, Dial then waits until the client is Ready (its
+// first connection Alive, OnConnect, the subscriptions' replay and the
+// flush of buffered messages done), retrying transient failures with
+// backoff. ctx bounds only this wait: if it ends first, the client is
 // closed and Dial returns ctx's cause; once Dial has returned, ctx has no
 // effect on the client (see WithLifetime). If the client gives up before
 // connecting (a permanent failure, or MaxAttempts), Dial returns the reason
@@ -97,8 +107,8 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, u: u, url: u.String(), logURL: redact(u), ready: make(chan struct{})}
-	c.closed, c.closedCancel = context.WithCancel(context.Background())
+	c := &Client{cfg: cfg, u: u, url: u.String(), logURL: redact(u), handling: make(chan struct{}, 1)}
+	c.life, c.endLife = context.WithCancel(context.Background())
 	c.inbound = newInbound(&c.cfg)
 	hc := cfg.httpClient
 	if hc == nil {
@@ -126,15 +136,20 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	if cfg.noWait {
 		return c, nil
 	}
-	select {
-	case <-c.ready:
-		return c, nil
-	case <-c.m.Done():
-		return nil, c.Err()
-	case <-ctx.Done():
-		cause := context.Cause(ctx)
-		_ = c.Close(canceled(ctx))
-		return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL, cause)
+	for {
+		changed := c.m.Changed()
+		if c.m.State() == connfsm.Ready {
+			return c, nil
+		}
+		select {
+		case <-changed:
+		case <-c.m.Done():
+			return nil, c.Err()
+		case <-ctx.Done():
+			cause := context.Cause(ctx)
+			_ = c.Close(canceled(ctx))
+			return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL, cause)
+		}
 	}
 }
 
@@ -149,17 +164,19 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 		return func(ctx context.Context, t step) { f(t.Env.(*Client), ctx, t) }
 	}
 	return connfsm.NewBuilder(connfsm.Tasks{
-		Dial:      task((*Client).dialTask),
-		Reader:    task((*Client).readerTask),
-		Heartbeat: task((*Client).heartbeatTask),
-		Writer:    task((*Client).writerTask),
-		Backoff:   task((*Client).backoffTask),
-		Closer:    task((*Client).closerTask),
+		Dial:         task((*Client).dialTask),
+		Reader:       task((*Client).readerTask),
+		Heartbeat:    task((*Client).heartbeatTask),
+		Sync:         task((*Client).syncTask),
+		Backoff:      task((*Client).backoffTask),
+		Closer:       task((*Client).closerTask),
+		CloseTimeout: func(env any) time.Duration { return env.(*Client).cfg.closeTimeout },
 	}).
 		OnEnter(connfsm.Connecting, hook((*Client).enterConnecting)).
 		OnEnter(connfsm.Alive, hook((*Client).enterAlive)).
 		OnExit(connfsm.Alive, hook((*Client).exitAlive)).
 		OnEnter(connfsm.Reconnecting, hook((*Client).enterReconnecting)).
+		OnEnter(connfsm.Closing, hook((*Client).enterClosing)).
 		OnExit(connfsm.Closing, hook((*Client).exitClosing)).
 		OnEnter(connfsm.Closed, hook((*Client).enterClosed)).
 		Build()
@@ -222,8 +239,30 @@ func canceled(ctx context.Context) context.Context {
 	return c
 }
 
-// State returns the lifecycle state.
-func (c *Client) State() connfsm.State { return c.m.State() }
+// State returns the lifecycle's state: Connecting, Alive (whichever its
+// phase), Reconnecting, Closing or Closed. Phase tells Alive's phases
+// apart.
+func (c *Client) State() connfsm.State {
+	if s := c.m.State(); s != connfsm.Syncing && s != connfsm.Ready {
+		return s
+	}
+	return connfsm.Alive
+}
+
+// Phase returns the active leaf of the lifecycle: State, but Syncing or
+// Ready instead of Alive. Path names the same as "Alive/Syncing".
+func (c *Client) Phase() connfsm.State { return c.m.State() }
+
+// Path returns the active states, outermost first, as "Alive/Syncing" or
+// "Reconnecting".
+func (c *Client) Path() string {
+	path := c.m.Path()
+	names := make([]string, len(path))
+	for i, s := range path {
+		names[i] = s.String()
+	}
+	return strings.Join(names, "/")
+}
 
 // Done returns a channel closed when the client has reached Closed and every
 // task has returned.
@@ -245,8 +284,11 @@ func (c *Client) Err() error {
 
 // Hooks. They run one at a time inside the lifecycle.
 
-func (c *Client) enterConnecting(_ context.Context, _ step) {
-	c.attempts++
+func (c *Client) enterConnecting(_ context.Context, t step) {
+	// A dial the user asked for (Reconnect) spends no retry budget.
+	if t.Event != connfsm.RetryDue || c.causeEvent != connfsm.Reconnect {
+		c.attempts++
+	}
 	now := time.Now()
 	if n := c.cfg.storm.Attempts; n > 0 {
 		if len(c.dials) == n {
@@ -260,8 +302,8 @@ func (c *Client) enterConnecting(_ context.Context, _ step) {
 func (c *Client) enterAlive(_ context.Context, t step) {
 	s := t.Payload.(*session)
 	s.epoch = t.Epoch
-	c.sess = s
-	c.live.Store(s)
+	s.stats = &c.stats
+	c.sess.Store(s)
 	c.aliveSince = time.Now()
 	if c.stats.connects.Add(1) > 1 {
 		c.stats.reconnects.Add(1)
@@ -269,22 +311,15 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 	s.start()
 }
 
-// exitAlive runs after reader, heartbeat and writer have returned: the
-// connection is closed here (or handed to Closing for the handshake), never
-// under a running task.
+// exitAlive runs after the reader, the heartbeat and, in Syncing, the sync
+// have returned: the connection is closed here (or handed to Closing for
+// the handshake), never under a running task.
 func (c *Client) exitAlive(_ context.Context, t step) {
-	s := c.sess
-	c.bufMu.Lock()
-	c.cur.Store(nil)
-	c.bufMu.Unlock()
-	close(s.gone)
+	s := c.sess.Load()
 	if time.Since(c.aliveSince) >= c.cfg.stablePeriod {
 		c.attempts = 0
 	}
-	// Swapped, not loaded: Stats adds the live session's own counts.
-	c.stats.pings.Add(s.pings.Swap(0))
-	c.stats.deadPings.Add(s.deadPings.Swap(0))
-	c.stats.answered.Add(s.answered.Swap(0))
+	s.endRequests()
 	if t.To == connfsm.Closing && !t.Stopping {
 		s.stopDelivery()
 		return
@@ -292,8 +327,13 @@ func (c *Client) exitAlive(_ context.Context, t step) {
 	c.dropSession(s)
 }
 
+func (c *Client) enterClosing(_ context.Context, t step) {
+	c.closeCause, _ = t.Payload.(error)
+	c.endLife()
+}
+
 func (c *Client) exitClosing(_ context.Context, _ step) {
-	if s := c.sess; s != nil {
+	if s := c.sess.Load(); s != nil {
 		c.dropSession(s)
 	}
 }
@@ -301,18 +341,16 @@ func (c *Client) exitClosing(_ context.Context, _ step) {
 func (c *Client) dropSession(s *session) {
 	s.abort()
 	s.wait()
-	c.live.CompareAndSwap(s, nil)
-	c.sess = nil
+	c.sess.Store(nil)
 }
 
 func (c *Client) enterReconnecting(_ context.Context, t step) {
 	c.cause, _ = t.Payload.(error)
-	c.causeFrom = t.From
+	c.causeFrom, c.causeEvent = t.From, t.Event
 }
 
-func (c *Client) enterClosed(ctx context.Context, t step) {
-	c.closing.Store(true)
-	c.closedCancel()
+func (c *Client) enterClosed(_ context.Context, t step) {
+	c.endLife()
 	var err error
 	switch {
 	case t.Event == connfsm.GaveUp:
@@ -323,9 +361,12 @@ func (c *Client) enterClosed(ctx context.Context, t step) {
 		if _, ok := err.(*GaveUpError); !ok {
 			err = &GaveUpError{Attempts: c.attempts, Cause: err}
 		}
-	case c.closeCause.Load() != nil:
-		err = *c.closeCause.Load()
-	default:
+	case t.Event == connfsm.Close:
+		err, _ = t.Payload.(error)
+	case c.closeCause != nil:
+		err = c.closeCause
+	}
+	if err == nil {
 		err = ErrClosed
 	}
 	c.bufMu.Lock()
@@ -334,12 +375,11 @@ func (c *Client) enterClosed(ctx context.Context, t step) {
 	c.bufMu.Unlock()
 	c.stats.unsent.Add(n)
 	c.errMu.Lock()
-	c.err, c.unsent = err, c.unsent+n
+	c.err = err
 	c.errMu.Unlock()
 	if c.detach != nil {
 		c.detach()
 	}
-	_ = c.m.Stop(ctx) // from inside: requests the stop and returns
 }
 
 // observe feeds the user's observer and the logger.

@@ -40,6 +40,10 @@ var (
 	// was redirected more than MaxRedirects times, or back to a URL it had
 	// already requested. DefaultClassifier counts it as permanent.
 	ErrTooManyRedirects = errors.New("wsconn: too many redirects")
+	// ErrAckTimeout is matched by the *SubscriptionError of a
+	// subscription whose ack did not come within the ack timeout while its
+	// connection synced (WithAckTimeout).
+	ErrAckTimeout = errors.New("wsconn: subscription ack timeout")
 	// ErrUnsent is wrapped by Close's error when accepted messages could not
 	// be written before the client closed.
 	ErrUnsent = errors.New("wsconn: accepted messages were not sent")

@@ -93,16 +93,21 @@ func WithPingResponder(respond func(m Message) (reply []byte, ok bool)) Option {
 // timeout, the data watchdog (Lost if no data came for that long). A peer
 // whose messages the handler has not taken yet is alive: its reply is
 // queued behind them, so a slow consumer is not mistaken for a dead peer.
-// It belongs to the connection's Alive entry: when the reader sees the
-// connection die, the lifecycle cancels it before the failure is even
-// processed, so it never pings a dead connection.
+// It belongs to the connection's Alive entry, across both phases: when the
+// reader, or the sync, sees the connection die, the lifecycle cancels it
+// before the failure is even processed, so it never pings a dead
+// connection.
 //
-// One goroutine does both: the watchdog is checked when its timer fires,
-// and before and after each ping. A ping cancelled under way would close
-// the connection (a coder/websocket rule), and the reader would then
+// It also watches the pump: when the connection fails while the reader is
+// inside a slow handler, the heartbeat reports it (Lost, with the read's
+// error) at once, whatever the handler does.
+//
+// One goroutine does all of this: the watchdog is checked when its timer
+// fires, and before and after each ping. A ping cancelled under way would
+// close the connection (a coder/websocket rule), and the reader would then
 // report a closed socket instead of the idle feed.
 func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
-	s := c.sess
+	s := c.sess.Load()
 	interval, timeout := c.cfg.pingInterval, c.cfg.pongTimeout
 	t := time.NewTimer(interval)
 	defer t.Stop()
@@ -112,6 +117,8 @@ func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.done:
+			return s.lostErr()
 		case <-w.C():
 			if err := w.check(); err != nil {
 				return err
@@ -126,10 +133,10 @@ func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
 			return err
 		}
 		if s.dead() {
-			// Counted, for the invariant "no ping on a dead connection";
-			// the reader's failure is about to end this state.
-			s.deadPings.Add(1)
-			return nil
+			// Counted, for the invariant "no ping on a dead connection":
+			// the tick found the connection failed, and pings nothing.
+			c.stats.deadPings.Add(1)
+			return s.lostErr()
 		}
 		start := time.Now()
 		if s.parked.Load() {
@@ -139,7 +146,7 @@ func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
 			t.Reset(interval)
 			continue
 		}
-		s.pings.Add(1)
+		c.stats.pings.Add(1)
 		reads := s.reads.Load()
 		err := c.ping(ctx, s, timeout)
 		switch {

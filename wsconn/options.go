@@ -93,6 +93,7 @@ type config struct {
 	credentials      func(context.Context) (Credentials, error)
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
+	ackTimeout       time.Duration
 	stablePeriod     time.Duration
 	backoff          Backoff
 	storm            StormGuard
@@ -122,6 +123,7 @@ func defaultConfig() config {
 		pongTimeout:      DefaultPongTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
 		closeTimeout:     DefaultCloseTimeout,
+		ackTimeout:       DefaultAckTimeout,
 		stablePeriod:     DefaultStablePeriod,
 		backoff:          DefaultBackoff,
 		storm:            DefaultStormGuard,
@@ -351,6 +353,7 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	positive("PongTimeout", c.pongTimeout)
 	positive("HandshakeTimeout", c.handshakeTimeout)
 	positive("CloseTimeout", c.closeTimeout)
+	positive("AckTimeout", c.ackTimeout)
 	if c.stablePeriod < 0 {
 		bad("StablePeriod must not be negative, got %v", c.stablePeriod)
 	}

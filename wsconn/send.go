@@ -5,26 +5,37 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+
+	"github.com/connfsm/connfsm"
 )
 
-// Send writes a data message. While the client is Alive the message is
-// written on the caller's goroutine (after OnConnect and the flush of
-// buffered messages, which Send waits for) and Send returns once the
-// transport has it, or an error wrapping ErrNotConnected if
-// the connection broke during the write. If ctx ends during the write the
-// connection is closed (a coder/websocket rule) and counts as Lost.
+// Send writes a data message. What it does is decided by the lifecycle's
+// state:
 //
-// While not Alive, the SendPolicy applies: fail fast with ErrNotConnected
-// (the default), or keep the message in a buffer bounded by count and
-// bytes, flushed in order on the next Alive, before any newer message; a
-// message that does not fit is not kept, and Send returns an error
-// wrapping ErrBufferFull.
-// After Close, Send returns ErrClosed. A buffered message that is never
-// written (the client closes first) is counted in Stats.Unsent and in
+//   - Ready: the message is written on the caller's goroutine, and Send
+//     returns once the transport has it, or an error wrapping
+//     ErrNotConnected if the connection broke during the write.
+//   - Syncing (Alive, while OnConnect, the subscriptions' replay and the
+//     flush of buffered messages run): Send waits for Ready, so a
+//     message never overtakes the session's setup; called from inside the
+//     sync itself (with the context OnConnect was given), it writes at
+//     once.
+//   - Connecting, Reconnecting: the SendPolicy applies: fail fast with
+//     ErrNotConnected (the default), or keep the message in a buffer
+//     bounded by count and bytes, flushed in order in the next Syncing,
+//     before any newer message; a message that does not fit is not kept,
+//     and Send returns an error wrapping ErrBufferFull.
+//   - Closing, Closed: ErrClosed.
+//
+// With a rate limiter (WithRateLimit) every write waits for it first: a
+// Send's, OnConnect's, the subscriptions' replay and the buffer's flush;
+// the wait fails at once with ErrClosed when the client closes.
+//
+// A ctx that is already done fails the send before anything is touched.
+// If ctx ends during the write itself, the connection is closed (a
+// coder/websocket rule) and counts as Lost. A buffered message that is
+// never written (the client closes first) is counted in Stats.Unsent and in
 // Close's error: nothing is lost silently.
-//
-// With a rate limiter, Send first waits for it; the wait fails at once with
-// ErrClosed when the client closes.
 func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err := checkType(typ); err != nil {
 		return err
@@ -32,40 +43,59 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if c.closing.Load() {
-		return ErrClosed
-	}
-	if l := c.cfg.limiter; l != nil {
-		if err := c.waitLimiter(ctx, l); err != nil {
-			return err
-		}
-	}
-	for {
-		if s := c.cur.Load(); s != nil {
-			return c.write(ctx, s, typ, data)
-		}
-		if s := c.live.Load(); s != nil && !isClosed(s.gone) && !c.m.Inside(ctx) {
-			// Alive, but OnConnect or the flush is still running: wait for
-			// the release rather than fail a client that is connected. Not
-			// from inside (OnConnect itself): that would wait for itself.
-			select {
-			case <-s.released:
-				continue
-			case <-s.gone: // Alive was left: the policy applies
-			case <-ctx.Done():
-				return fmt.Errorf("wsconn: send: %w", context.Cause(ctx))
-			case <-c.closed.Done():
-				return ErrClosed
-			}
-		}
-		c.bufMu.Lock()
-		if c.cur.Load() != nil { // released meanwhile: write directly
-			c.bufMu.Unlock()
-			continue
-		}
-		err := c.buffer(typ, data)
-		c.bufMu.Unlock()
+	s, err := c.sendable(ctx)
+	if err != nil {
 		return err
+	}
+	if s == nil { // not connected: the send policy decides
+		return c.buffer(typ, data)
+	}
+	return c.paced(ctx, s, typ, data)
+}
+
+// sendable waits, as Send describes, until the state allows a write, and
+// returns the connection to write on, or nil when the state is Connecting
+// or Reconnecting. With nil, bufMu is held, so that the sync's flush cannot
+// run between the decision and the buffering: the caller must unlock it.
+func (c *Client) sendable(ctx context.Context) (*session, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("wsconn: send: %w", context.Cause(ctx))
+		}
+		switch st := c.m.State(); st {
+		case connfsm.Ready, connfsm.Syncing:
+			s := c.sess.Load()
+			if s != nil && (st == connfsm.Ready || c.inSync(ctx, s)) {
+				return s, nil
+			}
+			// Syncing, or Alive being left (its connection already
+			// dropped): wait for the next state.
+			if err := c.awaitChange(ctx, st); err != nil {
+				return nil, err
+			}
+		case connfsm.Closing, connfsm.Closed:
+			return nil, ErrClosed
+		default:
+			c.bufMu.Lock()
+			if st := c.m.State(); st == connfsm.Connecting || st == connfsm.Reconnecting {
+				return nil, nil
+			}
+			c.bufMu.Unlock() // moved on meanwhile: decide again
+		}
+	}
+}
+
+// awaitChange waits until the state is no longer st, or ctx ends.
+func (c *Client) awaitChange(ctx context.Context, st connfsm.State) error {
+	changed := c.m.Changed()
+	if c.m.State() != st {
+		return nil
+	}
+	select {
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wsconn: send: %w", context.Cause(ctx))
 	}
 }
 
@@ -83,11 +113,10 @@ func (c *Client) SendJSON(ctx context.Context, v any) error {
 	return c.Send(ctx, Text, b)
 }
 
-// buffer applies the send policy; bufMu is held.
+// buffer applies the send policy; bufMu is held, and released here.
 func (c *Client) buffer(typ MessageType, data []byte) error {
+	defer c.bufMu.Unlock()
 	switch {
-	case c.closing.Load():
-		return ErrClosed
 	case c.cfg.send.Buffer == 0:
 		return ErrNotConnected
 	case len(c.buf) >= c.cfg.send.Buffer:
@@ -101,7 +130,20 @@ func (c *Client) buffer(typ MessageType, data []byte) error {
 	return nil
 }
 
+// paced writes on s once the rate limiter allows it.
+func (c *Client) paced(ctx context.Context, s *session, typ MessageType, data []byte) error {
+	if err := c.pace(ctx); err != nil {
+		return err
+	}
+	return c.write(ctx, s, typ, data)
+}
+
+// write writes one message on s; a done ctx fails it before the socket is
+// touched: coder/websocket closes a connection whose write is cancelled.
 func (c *Client) write(ctx context.Context, s *session, typ MessageType, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("wsconn: send: %w", context.Cause(ctx))
+	}
 	if err := s.conn.Write(ctx, typ, data); err != nil {
 		return fmt.Errorf("%w: write failed: %w", ErrNotConnected, err)
 	}
@@ -110,10 +152,16 @@ func (c *Client) write(ctx context.Context, s *session, typ MessageType, data []
 	return nil
 }
 
-func (c *Client) waitLimiter(ctx context.Context, l Limiter) error {
+// pace waits for the rate limiter, if there is one; the wait fails at once
+// with ErrClosed when the client closes (Closing or Closed is entered).
+func (c *Client) pace(ctx context.Context) error {
+	l := c.cfg.limiter
+	if l == nil {
+		return nil
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := context.AfterFunc(c.closedCtx(), func() { cancel(ErrClosed) })
+	stop := context.AfterFunc(c.life, func() { cancel(ErrClosed) })
 	defer stop()
 	if err := l.Wait(ctx); err != nil {
 		if cause := context.Cause(ctx); cause == ErrClosed {
@@ -122,62 +170,4 @@ func (c *Client) waitLimiter(ctx context.Context, l Limiter) error {
 		return fmt.Errorf("wsconn: rate limiter: %w", err)
 	}
 	return nil
-}
-
-// writerTask is one of Alive's tasks: it runs OnConnect, flushes the
-// buffered messages in order, then releases the connection for sends and
-// returns. An error from OnConnect or a write counts as Lost.
-func (c *Client) writerTask(ctx context.Context, _ emitFn) error {
-	s := c.sess
-	if fn := c.cfg.onConnect; fn != nil {
-		if err := fn(ctx, &Session{s: s, c: c}); err != nil {
-			return fmt.Errorf("wsconn: OnConnect: %w", err)
-		}
-	}
-	c.bufMu.Lock()
-	defer c.bufMu.Unlock()
-	if err := c.flush(ctx, s); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return nil // Alive is being left: the rest stays buffered
-	}
-	c.cur.Store(s)
-	close(s.released)
-	c.readyOne.Do(func() { close(c.ready) })
-	return nil
-}
-
-// flush writes the buffered messages to s in order; bufMu is held. It
-// stops, leaving the rest buffered, once ctx is done (for the next Alive,
-// or Closing's own flush), and starts no write with a dead ctx:
-// coder/websocket closes a connection whose write is cancelled. A message
-// whose write fails is counted as unsent, and the error returned.
-func (c *Client) flush(ctx context.Context, s *session) error {
-	for len(c.buf) > 0 && ctx.Err() == nil {
-		f := c.buf[0]
-		c.buf[0] = frame{}
-		c.buf = c.buf[1:]
-		c.bufBytes -= len(f.data)
-		if err := c.write(ctx, s, f.typ, f.data); err != nil {
-			c.stats.unsent.Add(1)
-			c.errMu.Lock()
-			c.unsent++ // reported by Close too
-			c.errMu.Unlock()
-			return err
-		}
-	}
-	if len(c.buf) == 0 {
-		c.buf = nil
-	}
-	return nil
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }

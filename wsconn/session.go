@@ -53,17 +53,13 @@ type session struct {
 	conn    *websocket.Conn
 	raw     net.Conn // the TCP connection under conn, when known; see rawConn
 	epoch   uint64
+	stats   *counters // the client's: every count is kept once
 	frames  chan frame
 	discard chan struct{} // closed: nobody consumes frames any more; drop them
 	ctx     context.Context
 	cancel  context.CancelFunc // aborts the connection, even mid-Close
 	done    chan struct{}      // closed when the pump has returned
-
-	// released is closed once OnConnect and the buffer flush are done and
-	// sends may go out; gone once Alive is left. Send waits between them.
-	released chan struct{}
-	gone     chan struct{}
-	err      error // why the pump stopped; valid after done
+	err     error              // why the pump stopped; valid after done
 
 	in       *inbound // how the pump sorts messages; nil: all are data
 	pongs    chan struct{}
@@ -71,7 +67,10 @@ type session struct {
 	answerer chan struct{} // closed when the answerer has returned; nil without one
 	born     time.Time     // when the connection came up
 	lastData atomic.Int64  // time since born of the last data message, for the watchdog
-	answered atomic.Uint64
+
+	// requests are the Requests waiting for their reply on this
+	// connection; the pump matches every data message against them first.
+	requests requests
 
 	started  bool
 	lastSize int // size of the previous message; owned by the pump
@@ -80,8 +79,6 @@ type session struct {
 	reads       atomic.Uint64
 	parked      atomic.Bool
 	discardOnce sync.Once
-	pings       atomic.Uint64
-	deadPings   atomic.Uint64
 }
 
 // newSession wraps conn; raw is the socket under it, or nil if the HTTP
@@ -101,8 +98,7 @@ func newSession(conn *websocket.Conn, raw net.Conn, in *inbound) *session {
 		cancel:  cancel,
 		done:    make(chan struct{}),
 
-		released: make(chan struct{}),
-		gone:     make(chan struct{}),
+		requests: requests{ended: make(chan struct{})},
 	}
 }
 
@@ -134,7 +130,7 @@ func (s *session) answer() {
 		select {
 		case f := <-s.replies:
 			if s.conn.Write(s.ctx, f.typ, f.data) == nil {
-				s.answered.Add(1)
+				s.stats.answered.Add(1)
 			}
 		case <-s.ctx.Done():
 			return
@@ -168,6 +164,12 @@ func (s *session) pump() {
 			if !deliver {
 				continue
 			}
+		}
+		// A reply a Request waits for goes to it, not to OnMessage: taken
+		// here, before the handler, so that a handler that blocks cannot
+		// hold up the reply (a login ack the sync waits for).
+		if s.requests.pending.Load() > 0 && s.requests.match(Message{Type: typ, Data: data, Epoch: s.epoch}) {
+			continue
 		}
 		s.parked.Store(true)
 		select {
@@ -351,7 +353,7 @@ func (s *session) dead() bool {
 	}
 }
 
-// Session is the connection handed to OnConnect.
+// Session is the connection handed to OnConnect, during its sync.
 type Session struct {
 	s *session
 	c *Client
@@ -364,14 +366,15 @@ func (s *Session) Epoch() uint64 { return s.s.epoch }
 func (s *Session) Subprotocol() string { return s.s.conn.Subprotocol() }
 
 // Send writes a message on this connection at once, ahead of any message
-// sent through the Client: use it to resubscribe. If ctx ends during the
-// write, the connection is closed (a coder/websocket rule) and counts as
-// Lost.
+// sent through the Client and of the subscriptions' replay, paced by the
+// rate limiter: log in here. A done ctx fails it before the socket is
+// touched; if ctx ends during the write, the connection is closed (a
+// coder/websocket rule) and counts as Lost.
 func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error {
 	if err := checkType(typ); err != nil {
 		return err
 	}
-	return s.c.write(ctx, s.s, typ, data)
+	return s.c.paced(ctx, s.s, typ, data)
 }
 
 // SendText sends a text message; see Send.
@@ -386,6 +389,18 @@ func (s *Session) SendJSON(ctx context.Context, v any) error {
 		return fmt.Errorf("wsconn: encode JSON: %w", err)
 	}
 	return s.Send(ctx, Text, b)
+}
+
+// Request sends a message on this connection and waits for the first
+// received message match accepts, as Client.Request does: a login's ack.
+func (s *Session) Request(ctx context.Context, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
+	if err := checkType(typ); err != nil {
+		return Message{}, err
+	}
+	if match == nil {
+		return Message{}, fmt.Errorf("wsconn: Request: nil match")
+	}
+	return s.c.request(ctx, s.s, typ, data, match)
 }
 
 func checkType(typ MessageType) error {

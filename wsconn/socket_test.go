@@ -37,7 +37,7 @@ func TestDefaultClientAbortsBySocket(t *testing.T) {
 	if msg := <-got; msg != "hello" {
 		t.Errorf("received %q, want hello", msg)
 	}
-	s := c.live.Load()
+	s := c.sess.Load()
 	if s == nil || s.raw == nil {
 		t.Fatal("the session does not know its socket with the default HTTP client")
 	}
