@@ -120,6 +120,11 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	// Registered before Start, so that enterClosed, which unregisters it,
 	// sees it: a lifetime already over closes the client at once.
 	if lt := cfg.lifetime; lt != nil {
+		if lt.Err() != nil {
+			// Over already: closing before Start keeps the first dial from
+			// starting (see dialTask); the AfterFunc posts the Close.
+			c.markClosing(context.Cause(lt))
+		}
 		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })
 	}
 	c.m.Start(context.Background())

@@ -62,10 +62,16 @@ func (c *Client) Close(ctx context.Context) error {
 // requestClose posts Close rather than firing it: processed on the caller's
 // goroutine, the step would join Alive's tasks there, beyond ctx's reach.
 func (c *Client) requestClose(cause error) {
+	c.markClosing(cause)
+	_ = c.m.Post(connfsm.Close, nil) // ErrStopped once closed: nothing to do
+}
+
+// markClosing records that a close was asked, and why: sends fail from now
+// on, waits on their behalf end, and no dial starts.
+func (c *Client) markClosing(cause error) {
 	c.closeCause.CompareAndSwap(nil, &cause)
 	c.closing.Store(true)
 	c.closedCancel()
-	_ = c.m.Post(connfsm.Close, nil) // ErrStopped once closed: nothing to do
 }
 
 // closedCtx is cancelled as soon as a close is requested: waits on behalf of

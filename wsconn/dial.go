@@ -20,6 +20,9 @@ import (
 // attempt is cancelled; a connection that still arrives is disposed by the
 // lifecycle, never leaked.
 func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
+	if c.closed.Err() != nil {
+		return nil // a close was asked before this attempt: its Close is on the way
+	}
 	dctx, cancel := context.WithTimeoutCause(ctx, c.cfg.handshakeTimeout, ErrHandshakeTimeout)
 	defer cancel()
 	var raw *rawConn
