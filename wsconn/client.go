@@ -130,6 +130,12 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	// Registered before Start, so that enterClosed, which unregisters it,
 	// sees it: a lifetime already over closes the client at once.
 	if lt := cfg.lifetime; lt != nil {
+		if lt.Err() != nil {
+			// Over already: the Close queued before Start is the first
+			// event the lifecycle processes, once Connecting is entered,
+			// so the first dial is cancelled as it starts.
+			c.requestClose(context.Cause(lt))
+		}
 		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })
 	}
 	c.m.Start(context.Background())

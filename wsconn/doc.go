@@ -30,7 +30,9 @@
 //
 //   - Connecting: one dial and handshake attempt, bounded by the handshake
 //     timeout (WithHandshakeTimeout) and by the HTTP client's Timeout,
-//     following at most MaxRedirects redirects.
+//     following at most MaxRedirects redirects, with the URL and headers
+//     the credentials function returns for it (WithCredentials: tokens
+//     and listen keys that expire are fetched again for every dial).
 //   - Alive: the reader hands each message to the OnMessage handler; the
 //     heartbeat pings every interval and counts a reply that does not
 //     arrive within the pong timeout as a lost connection (WithHeartbeat):
