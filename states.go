@@ -67,3 +67,19 @@ func (s State) String() string {
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
+
+// Path returns the state's name with its parent's before it: "Alive/Syncing",
+// "Alive/Ready", and for any other state its name alone.
+func (s State) Path() string {
+	if s == Syncing || s == Ready {
+		return Alive.String() + "/" + s.String()
+	}
+	return s.String()
+}
+
+// Within reports whether s is p or one of p's phases: Syncing and Ready are
+// within Alive. A record of a step into Alive has its To within Alive and
+// its From not.
+func (s State) Within(p State) bool {
+	return s == p || p == Alive && (s == Syncing || s == Ready)
+}

@@ -48,9 +48,9 @@ func (s *steps) observe(_ context.Context, r fsm.Record[connfsm.State, connfsm.E
 	now := time.Now()
 	var ch chan time.Time
 	switch {
-	case r.To == connfsm.Alive:
+	case r.Event == connfsm.Connected:
 		ch = s.alive
-	case r.From == connfsm.Alive && r.Event == connfsm.Lost:
+	case r.From.Within(connfsm.Alive) && r.Event == connfsm.Lost:
 		if s.onLost != nil {
 			s.onLost()
 		}

@@ -93,7 +93,7 @@ func waitFor(t *testing.T, rec *recorder, name string, n int) step {
 // before clientOptions.
 func onLost(fn func()) wsconn.Option {
 	return wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
-		if r.From == connfsm.Alive && r.Event == connfsm.Lost {
+		if r.From.Within(connfsm.Alive) && r.Event == connfsm.Lost {
 			fn()
 		}
 	})

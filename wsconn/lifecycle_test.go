@@ -3,6 +3,7 @@ package wsconn
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -19,8 +20,69 @@ import (
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
-// recorder keeps the lifecycle's records for the tests' assertions.
-type recorder = fsmtest.Recorder[connfsm.State, connfsm.Event]
+// recorder keeps the lifecycle's records for the tests' assertions. Its
+// Transitions, Count and Nth see the lifecycle as a user who does not care
+// about Alive's phases does: Syncing and Ready are named Alive, and the
+// step between them is left out. Phases names every step as it was.
+type recorder struct {
+	fsmtest.Recorder[connfsm.State, connfsm.Event]
+}
+
+// phaseless names r as Transitions does; ok is false for a transition
+// between Alive's phases, or a record that is no transition.
+func phaseless(r record) (name string, ok bool) {
+	if r.Kind != fsm.RecordTransition {
+		return "", false
+	}
+	alive := func(s connfsm.State) connfsm.State {
+		if s == connfsm.Syncing || s == connfsm.Ready {
+			return connfsm.Alive
+		}
+		return s
+	}
+	from, to := alive(r.From), alive(r.To)
+	if from == connfsm.Alive && to == connfsm.Alive && r.Event == connfsm.Synced {
+		return "", false
+	}
+	return fmt.Sprintf("%v-%v->%v", from, r.Event, to), true
+}
+
+// Transitions returns the transitions so far, phases collapsed.
+func (r *recorder) Transitions() []string {
+	var out []string
+	for _, rec := range r.Records() {
+		if name, ok := phaseless(rec); ok {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Count returns how many transitions Transitions names name.
+func (r *recorder) Count(name string) int {
+	n := 0
+	for _, t := range r.Transitions() {
+		if t == name {
+			n++
+		}
+	}
+	return n
+}
+
+// Nth returns the n-th (from 1) transition Transitions names name.
+func (r *recorder) Nth(name string, n int) (record, bool) {
+	for _, rec := range r.Records() {
+		if got, ok := phaseless(rec); ok && got == name {
+			if n--; n == 0 {
+				return rec, true
+			}
+		}
+	}
+	return record{}, false
+}
+
+// Phases returns the transitions so far as they were, phases named.
+func (r *recorder) Phases() []string { return r.Recorder.Transitions() }
 
 func dialTest(t *testing.T, srv *wsconntest.Server, rec *recorder, opts ...Option) *Client {
 	t.Helper()

@@ -82,7 +82,7 @@ func TestCloseFromObserver(t *testing.T) {
 		closed := make(chan error, 1)
 		var rec recorder
 		c := dialTest(t, srv, &rec, OnTransition(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
-			if r.To == connfsm.Alive {
+			if r.Event == connfsm.Connected {
 				closed <- (<-client).Close(ctx)
 			}
 		}))
@@ -175,7 +175,9 @@ func TestOnConnectErrorIsLost(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if diff := cmp.Diff([]uint64{2, 5}, calls); diff != "" {
+		// Alive's entries: Connecting 1, Alive 2 (Syncing 3), Reconnecting 4,
+		// Connecting 5, Alive 6.
+		if diff := cmp.Diff([]uint64{2, 6}, calls); diff != "" {
 			t.Errorf("OnConnect epochs (-want +got):\n%s", diff)
 		}
 	})
@@ -312,7 +314,9 @@ func TestMessageEpochs(t *testing.T) {
 		srv.ResetAll()
 		time.Sleep(time.Second)
 		synctest.Wait()
-		want := []got{{"1.0", 2}, {"1.1", 2}, {"1.2", 2}, {"2.0", 5}, {"2.1", 5}, {"2.2", 5}}
+		// The epochs of Alive's entries: Connecting 1, Alive 2 (Syncing 3,
+		// Ready 4), Reconnecting 5, Connecting 6, Alive 7.
+		want := []got{{"1.0", 2}, {"1.1", 2}, {"1.2", 2}, {"2.0", 7}, {"2.1", 7}, {"2.2", 7}}
 		mu.Lock()
 		defer mu.Unlock()
 		if diff := cmp.Diff(want, msgs); diff != "" {

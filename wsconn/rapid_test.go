@@ -87,7 +87,7 @@ func (lc *lifecycleChecker) observe(_ context.Context, r fsm.Record[connfsm.Stat
 			lc.trans = append(lc.trans, name)
 		}
 		cell, ok := lc.def.Cell(r.From, r.Event)
-		if !ok || cell.Kind != fsm.KindTransition || cell.To != r.To {
+		if !ok || cell.Kind != fsm.KindTransition || cell.Leaf != r.To {
 			bad("transition %s is not a transition cell of connfsm.Table() (cell %+v)", name, cell)
 		}
 		if r.From != lc.state {

@@ -129,7 +129,7 @@ func TestSeedRegression(t *testing.T) {
 					if err, ok := r.Payload.(error); ok && r.Event == connfsm.Lost {
 						lost <- err
 					}
-					if r.To == connfsm.Alive {
+					if r.Event == connfsm.Connected {
 						alive <- r.Epoch
 					}
 				case fsm.RecordStraggler, fsm.RecordRejected:
@@ -161,11 +161,13 @@ func TestSeedRegression(t *testing.T) {
 
 		want := []string{
 			"dial",
-			"returned dial", "Connecting->Alive",
-			"returned reader", "returned heartbeat", "returned writer", "Alive->Reconnecting",
+			"returned dial", "Connecting->Syncing",
+			"returned sync", "Syncing->Ready",
+			"returned reader", "returned heartbeat", "Ready->Reconnecting",
 			"returned backoff", "Reconnecting->Connecting",
 			"dial",
-			"returned dial", "Connecting->Alive",
+			"returned dial", "Connecting->Syncing",
+			"returned sync", "Syncing->Ready",
 		}
 		if diff := cmp.Diff(want, tl.snapshot()); diff != "" {
 			t.Errorf("timeline (-want +got):\n%s", diff)

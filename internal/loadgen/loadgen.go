@@ -240,13 +240,13 @@ func clientOptions(cfg Config, cnt *counters) []wsconn.Option {
 		wsconn.WithHeartbeat(cfg.Ping, cfg.Pong),
 		wsconn.OnTransition(func(_ context.Context, rec record) {
 			switch {
-			case rec.To == connfsm.Alive:
+			case rec.Event == connfsm.Connected:
 				cnt.alive.Add(1)
 				if connected {
 					cnt.reconnects.Add(1)
 				}
 				connected = true
-			case rec.From == connfsm.Alive:
+			case rec.From.Within(connfsm.Alive) && !rec.To.Within(connfsm.Alive):
 				cnt.alive.Add(-1)
 				if err, ok := rec.Payload.(error); ok && rec.To == connfsm.Reconnecting {
 					cnt.lost(err)

@@ -168,14 +168,14 @@ func (tl *Timeline) Observe(_ context.Context, r Record) {
 	}
 	switch r.Kind {
 	case fsm.RecordTransition:
-		l := Line{Kind: "transition", From: r.From.String(), Event: r.Event.String(), To: r.To.String(), Epoch: r.Epoch, Cause: cause}
+		l := Line{Kind: "transition", From: r.From.Path(), Event: r.Event.String(), To: r.To.Path(), Epoch: r.Epoch, Cause: cause}
 		if err, ok := r.Payload.(error); ok {
 			l.CloseCode, l.CloseReason = CloseOf(err)
 		}
 		if wait != nil {
 			l.Wait = newWait(wait)
 		}
-		human := fmt.Sprintf("transition %s --%s--> %s (epoch %d)", r.From, r.Event, tl.paint(stateColor(r.To), r.To.String()), r.Epoch)
+		human := fmt.Sprintf("transition %s --%s--> %s (epoch %d)", r.From.Path(), r.Event, tl.paint(stateColor(r.To), r.To.Path()), r.Epoch)
 		if len(r.Join.Tasks) > 0 {
 			j := &Join{MS: float64(r.Join.Took) / float64(time.Millisecond), Stragglers: r.Join.Stragglers()}
 			for _, t := range r.Join.Tasks {
@@ -196,11 +196,11 @@ func (tl *Timeline) Observe(_ context.Context, r Record) {
 		tl.emit(r.When, l, human)
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordRejected:
 		kind := r.Kind.String()
-		l := Line{Kind: kind, From: r.From.String(), Event: r.Event.String(), Epoch: r.Epoch, Reason: r.Reason}
+		l := Line{Kind: kind, From: r.From.Path(), Event: r.Event.String(), Epoch: r.Epoch, Reason: r.Reason}
 		if r.Kind == fsm.RecordRejected && r.Err != nil {
 			l.Cause = r.Err.Error()
 		}
-		human := fmt.Sprintf("%s %s in %s (epoch %d)", kind, r.Event, r.From, r.Epoch)
+		human := fmt.Sprintf("%s %s in %s (epoch %d)", kind, r.Event, r.From.Path(), r.Epoch)
 		if r.Reason != "" {
 			human += ": " + r.Reason
 		}
@@ -214,8 +214,8 @@ func (tl *Timeline) Observe(_ context.Context, r Record) {
 		}
 		tl.emit(r.When, l, human)
 	case fsm.RecordStraggler:
-		tl.emit(r.When, Line{Kind: "straggler", From: r.From.String(), Epoch: r.Epoch, Task: r.Task},
-			tl.paint(red, fmt.Sprintf("straggler task %s of %s (epoch %d) did not return in time", r.Task, r.From, r.Epoch)))
+		tl.emit(r.When, Line{Kind: "straggler", From: r.From.Path(), Epoch: r.Epoch, Task: r.Task},
+			tl.paint(red, fmt.Sprintf("straggler task %s of %s (epoch %d) did not return in time", r.Task, r.From.Path(), r.Epoch)))
 	}
 }
 
@@ -271,7 +271,7 @@ const (
 
 func stateColor(s connfsm.State) string {
 	switch s {
-	case connfsm.Alive:
+	case connfsm.Alive, connfsm.Syncing, connfsm.Ready:
 		return "32"
 	case connfsm.Reconnecting, connfsm.Connecting:
 		return "33"

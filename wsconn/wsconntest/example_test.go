@@ -129,7 +129,7 @@ func TestExampleReconnect(t *testing.T) {
 			wsconn.WithHTTPClient(srv.Client()),
 			wsconn.WithHeartbeat(20*time.Second, 5*time.Second),
 			wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
-				if r.To == connfsm.Alive {
+				if r.Event == connfsm.Connected {
 					alive <- struct{}{}
 				}
 			}))
