@@ -82,9 +82,10 @@ type Machine[S, E comparable] struct {
 
 	// changed is closed at the next transition or stop, for Changed; it
 	// is made only when someone asks, so a step pays one atomic load.
-	watchMu sync.Mutex
-	changed chan struct{}
-	watched atomic.Bool
+	watchMu    sync.Mutex
+	changed    chan struct{}
+	watchEnded bool // under watchMu: changed is closed for good
+	watched    atomic.Bool
 }
 
 // level is one active state: its entry's epoch, the scope its tasks (and
@@ -210,10 +211,6 @@ func (m *Machine[S, E]) Changed() <-chan struct{} {
 	defer m.watchMu.Unlock()
 	if m.changed == nil {
 		m.changed = make(chan struct{})
-		if m.stopped.Load() {
-			close(m.changed)
-			return m.changed
-		}
 		m.watched.Store(true)
 	}
 	return m.changed
@@ -222,10 +219,23 @@ func (m *Machine[S, E]) Changed() <-chan struct{} {
 // notifyChanged closes the channel Changed handed out, if any.
 func (m *Machine[S, E]) notifyChanged() {
 	m.watchMu.Lock()
-	if m.changed != nil {
+	if m.changed != nil && !m.watchEnded {
 		close(m.changed)
 		m.changed = nil
 	}
+	m.watched.Store(false)
+	m.watchMu.Unlock()
+}
+
+// endChanged closes the channel Changed hands out for good: the machine
+// has stopped.
+func (m *Machine[S, E]) endChanged() {
+	m.watchMu.Lock()
+	if m.changed == nil {
+		m.changed = make(chan struct{})
+	}
+	close(m.changed) // open: only notifyChanged closes one, and it forgets it
+	m.watchEnded = true
 	m.watched.Store(false)
 	m.watchMu.Unlock()
 }

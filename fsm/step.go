@@ -480,11 +480,5 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 	m.detach()
 	m.cancel(ErrStopped)
 	close(m.done)
-	m.watchMu.Lock()
-	if m.changed == nil {
-		m.changed = make(chan struct{}) // later callers get a closed one
-	}
-	close(m.changed)
-	m.watched.Store(false)
-	m.watchMu.Unlock()
+	m.endChanged()
 }

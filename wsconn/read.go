@@ -27,10 +27,17 @@ func (c *Client) readerTask(ctx context.Context, _ emitFn) error {
 			if h == nil {
 				continue
 			}
+			// A message read is delivered, even when Alive is being left
+			// (the handler's ctx says so), unless a handler left behind
+			// by an earlier connection still runs: then Alive's end wins.
 			select {
 			case c.handling <- struct{}{}:
-			case <-ctx.Done():
-				return nil // Alive is left: the message goes with its connection
+			default:
+				select {
+				case c.handling <- struct{}{}:
+				case <-ctx.Done():
+					return nil // the message goes with its connection
+				}
 			}
 			c.handle(ctx, h, Message{Type: f.typ, Data: f.data, Epoch: s.epoch})
 		}
