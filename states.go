@@ -23,6 +23,8 @@ package connfsm
 import (
 	"fmt"
 	"slices"
+
+	"github.com/connfsm/connfsm/fsm"
 )
 
 // State is a state of the connection lifecycle.
@@ -82,4 +84,25 @@ func (s State) Path() string {
 // its From not.
 func (s State) Within(p State) bool {
 	return s == p || p == Alive && (s == Syncing || s == Ready)
+}
+
+// Top returns the top-level state s is in: Alive for Syncing and Ready, s
+// itself otherwise.
+func (s State) Top() State {
+	if s == Syncing || s == Ready {
+		return Alive
+	}
+	return s
+}
+
+// TopTransition names a transition record by the top-level states it goes
+// between, "Alive-Lost->Reconnecting" whichever phase of Alive it left, for
+// a view of the lifecycle that does not care about the phases; ok is false
+// for a step between Alive's phases. It is an fsmtest.NameFunc.
+func TopTransition(r fsm.Record[State, Event]) (name string, ok bool) {
+	from, to := r.From.Top(), r.To.Top()
+	if from == Alive && to == Alive && r.Event == Synced {
+		return "", false
+	}
+	return from.String() + "-" + r.Event.String() + "->" + to.String(), true
 }

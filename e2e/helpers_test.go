@@ -48,8 +48,18 @@ const (
 	retryFailed = retryDue + " " + dialFailed // one failed retry, as squash writes it
 )
 
-// recorder keeps the client's lifecycle records (fsmtest).
-type recorder = fsmtest.Recorder[connfsm.State, connfsm.Event]
+// recorder keeps the client's lifecycle records (fsmtest). Its
+// Transitions, Count and Nth name Alive's phases Alive, and leave out the
+// step between them: these tests are about connections, not phases.
+type recorder struct {
+	fsmtest.Recorder[connfsm.State, connfsm.Event]
+}
+
+func (r *recorder) Transitions() []string { return r.TransitionsBy(connfsm.TopTransition) }
+
+func (r *recorder) Nth(name string, n int) (fsm.Record[connfsm.State, connfsm.Event], bool) {
+	return r.NthBy(connfsm.TopTransition, name, n)
+}
 
 func newRecorder() *recorder { return new(recorder) }
 

@@ -3,7 +3,6 @@ package wsconn
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -28,57 +27,15 @@ type recorder struct {
 	fsmtest.Recorder[connfsm.State, connfsm.Event]
 }
 
-// phaseless names r as Transitions does; ok is false for a transition
-// between Alive's phases, or a record that is no transition.
-func phaseless(r record) (name string, ok bool) {
-	if r.Kind != fsm.RecordTransition {
-		return "", false
-	}
-	alive := func(s connfsm.State) connfsm.State {
-		if s == connfsm.Syncing || s == connfsm.Ready {
-			return connfsm.Alive
-		}
-		return s
-	}
-	from, to := alive(r.From), alive(r.To)
-	if from == connfsm.Alive && to == connfsm.Alive && r.Event == connfsm.Synced {
-		return "", false
-	}
-	return fmt.Sprintf("%v-%v->%v", from, r.Event, to), true
-}
-
 // Transitions returns the transitions so far, phases collapsed.
-func (r *recorder) Transitions() []string {
-	var out []string
-	for _, rec := range r.Records() {
-		if name, ok := phaseless(rec); ok {
-			out = append(out, name)
-		}
-	}
-	return out
-}
+func (r *recorder) Transitions() []string { return r.TransitionsBy(connfsm.TopTransition) }
 
 // Count returns how many transitions Transitions names name.
-func (r *recorder) Count(name string) int {
-	n := 0
-	for _, t := range r.Transitions() {
-		if t == name {
-			n++
-		}
-	}
-	return n
-}
+func (r *recorder) Count(name string) int { return r.CountBy(connfsm.TopTransition, name) }
 
 // Nth returns the n-th (from 1) transition Transitions names name.
 func (r *recorder) Nth(name string, n int) (record, bool) {
-	for _, rec := range r.Records() {
-		if got, ok := phaseless(rec); ok && got == name {
-			if n--; n == 0 {
-				return rec, true
-			}
-		}
-	}
-	return record{}, false
+	return r.NthBy(connfsm.TopTransition, name, n)
 }
 
 // Phases returns the transitions so far as they were, phases named.

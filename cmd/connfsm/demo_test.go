@@ -71,13 +71,18 @@ func TestDemoBinary(t *testing.T) {
 	if checks < 8 {
 		t.Errorf("%d checks, want at least 8", checks)
 	}
+	const (
+		up   = "Connecting-Connected->Alive/Syncing"
+		sync = "Alive/Syncing-Synced->Alive/Ready"
+		lost = "Alive/Ready-Lost->Reconnecting"
+	)
 	want := [][]string{
-		{"Connecting-Connected->Alive"},
+		{up, sync},
 		nil,
-		{"Alive-Lost->Reconnecting", "Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive"},
-		{"Alive-Lost->Reconnecting", "Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive"},
-		{"Alive-Lost->Reconnecting", "Reconnecting-RetryDue->Connecting", "Connecting-DialFailed->Reconnecting", "Reconnecting-RetryDue->Connecting", "Connecting-Connected->Alive"},
-		{"Alive-Lost->Reconnecting", "Reconnecting-Close->Closed"},
+		{lost, "Reconnecting-RetryDue->Connecting", up, sync},
+		{lost, "Reconnecting-RetryDue->Connecting", up, sync},
+		{lost, "Reconnecting-RetryDue->Connecting", "Connecting-DialFailed->Reconnecting", "Reconnecting-RetryDue->Connecting", up, sync},
+		{lost, "Reconnecting-Close->Closed"},
 		nil,
 	}
 	var got [][]string

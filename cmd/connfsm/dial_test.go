@@ -138,8 +138,9 @@ func TestDialEchoesStdinLines(t *testing.T) {
 		t.Errorf("stdout (-want +got):\n%s", diff)
 	}
 	for _, s := range []string{
-		"transition Connecting --Connected--> Alive (epoch 2)",
-		"transition Alive --Close--> Closing",
+		"transition Connecting --Connected--> Alive/Syncing (epoch 3)",
+		"transition Alive/Syncing --Synced--> Alive/Ready (epoch 4)",
+		"transition Alive/Ready --Close--> Closing",
 		"transition Closing --CloseDone--> Closed",
 		"summary: connections 1, reconnects 0, messages in 3, out 3, unsent 0, tasks still running 0; ended: wsconn: client closed",
 	} {
@@ -235,9 +236,10 @@ func TestDialJSON(t *testing.T) {
 		t.Errorf("stdout (-want +got):\n%s", diff)
 	}
 	want := []jsonLine{
-		{Kind: "transition", From: "Connecting", Event: "Connected", To: "Alive", Epoch: 2},
-		{Kind: "transition", From: "Alive", Event: "Close", To: "Closing", Epoch: 3},
-		{Kind: "transition", From: "Closing", Event: "CloseDone", To: "Closed", Epoch: 4},
+		{Kind: "transition", From: "Connecting", Event: "Connected", To: "Alive/Syncing", Epoch: 3},
+		{Kind: "transition", From: "Alive/Syncing", Event: "Synced", To: "Alive/Ready", Epoch: 4},
+		{Kind: "transition", From: "Alive/Ready", Event: "Close", To: "Closing", Epoch: 5},
+		{Kind: "transition", From: "Closing", Event: "CloseDone", To: "Closed", Epoch: 6},
 		{Kind: "summary", Fields: map[string]any{
 			"connections": 1.0, "reconnects": 0.0, "messages_in": 1.0, "messages_out": 1.0,
 			"unsent": 0.0, "tasks_running": 0.0, "cause": "wsconn: client closed",

@@ -97,13 +97,19 @@ func TestDiagramMatrixShape(t *testing.T) {
 	if code := run(t.Context(), []string{"diagram", "-format", "matrix"}, noStdin, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	matrix, tasks, ok := strings.Cut(strings.TrimSuffix(stdout.String(), "\n"), "\n\n")
-	if !ok {
-		t.Fatalf("no blank line between the matrix and the table of tasks:\n%s", stdout.String())
+	parts := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n\n")
+	if len(parts) != 3 {
+		t.Fatalf("want the matrix, the final states and the table of tasks, each after a blank line:\n%s", stdout.String())
 	}
-	wantTasks := "| state | tasks | a failing task fires |\n|---|---|---|\n" +
-		"| Connecting | dial | DialFailed |\n| Alive | reader, heartbeat, writer | Lost |\n" +
-		"| Reconnecting | backoff | GaveUp |\n| Closing | closer | CloseDone |\n| Closed | none | – |"
+	matrix, finals, tasks := parts[0], parts[1], parts[2]
+	if !strings.HasPrefix(finals, "Final: Closed ") {
+		t.Errorf("final states: %q", finals)
+	}
+	wantTasks := "| state | tasks | a failing task fires | timeouts |\n|---|---|---|---|\n" +
+		"| Connecting | dial | DialFailed | none |\n| Alive | reader, heartbeat | Lost | none |\n" +
+		"| Alive/Syncing | sync | Lost (scope Alive) | none |\n| Alive/Ready | none | – | none |\n" +
+		"| Reconnecting | backoff | GaveUp | none |\n| Closing | closer | CloseDone | after the close timeout → CloseDone |\n" +
+		"| Closed | none | – | none |"
 	if diff := cmp.Diff(wantTasks, tasks); diff != "" {
 		t.Errorf("table of tasks (-want +got):\n%s", diff)
 	}
@@ -119,29 +125,29 @@ func TestDiagramMatrixShape(t *testing.T) {
 		table = append(table, cells)
 	}
 	if len(table) != 2+5 {
-		t.Fatalf("%d lines, want a header, a rule and 5 state rows", len(table))
+		t.Fatalf("%d lines, want a header, a rule and 5 leaf rows", len(table))
 	}
-	wantHeader := []string{`state \ event`, "Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone"}
+	wantHeader := []string{`state \ event`, "Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone", "Synced", "Reconnect"}
 	if diff := cmp.Diff(wantHeader, table[0]); diff != "" {
 		t.Errorf("header (-want +got):\n%s", diff)
 	}
 	var states []string
 	for _, row := range table[2:] {
-		if len(row) != 1+7 {
-			t.Errorf("row %q has %d cells, want a state and 7 events", row, len(row))
+		if len(row) != 1+9 {
+			t.Errorf("row %q has %d cells, want a state and 9 events", row, len(row))
 			continue
 		}
 		states = append(states, row[0])
 		for _, cell := range row[1:] {
-			if !strings.HasPrefix(cell, "→ ") && !strings.HasPrefix(cell, "ignore: ") && !strings.HasPrefix(cell, "reject: ") {
+			if !strings.HasPrefix(cell, "→ ") && !strings.HasPrefix(cell, "ignore") && !strings.HasPrefix(cell, "reject") {
 				t.Errorf("state %s: cell %q is not a transition, ignore or reject", row[0], cell)
 			}
 		}
 	}
-	if diff := cmp.Diff([]string{"Connecting", "Alive", "Reconnecting", "Closing", "Closed"}, states); diff != "" {
+	if diff := cmp.Diff([]string{"Connecting", "Alive/Syncing", "Alive/Ready", "Reconnecting", "Closing"}, states); diff != "" {
 		t.Errorf("states (-want +got):\n%s", diff)
 	}
-	if got := table[4][6]; got != "→ Closed: closed while disconnected: cancel the backoff, nothing to hand-shake" {
+	if got := table[5][6]; got != "→ Closed: closed while disconnected: cancel the backoff, nothing to hand-shake" {
 		t.Errorf("Reconnecting × Close = %q", got)
 	}
 }

@@ -51,22 +51,47 @@ func TransitionName[S, E comparable](rec fsm.Record[S, E]) string {
 	return fmt.Sprintf("%v-%v->%v", rec.From, rec.Event, rec.To)
 }
 
+// NameFunc names a transition record for a test's assertions, for the
+// Recorder's By methods; ok false leaves the record out. It lets a test
+// name transitions at the level it cares about: a nested machine's leaves
+// by their parent, say.
+type NameFunc[S, E comparable] func(rec fsm.Record[S, E]) (name string, ok bool)
+
+func transitionName[S, E comparable](rec fsm.Record[S, E]) (string, bool) {
+	return TransitionName(rec), true
+}
+
 // Transitions returns the transitions so far, in order, each named by
 // TransitionName.
-func (r *Recorder[S, E]) Transitions() []string {
+func (r *Recorder[S, E]) Transitions() []string { return r.TransitionsBy(transitionName[S, E]) }
+
+// Count returns how many transitions named name were recorded.
+func (r *Recorder[S, E]) Count(name string) int { return r.CountBy(transitionName[S, E], name) }
+
+// Nth returns the n-th (from 1) transition named name, if there was one.
+func (r *Recorder[S, E]) Nth(name string, n int) (fsm.Record[S, E], bool) {
+	return r.NthBy(transitionName[S, E], name, n)
+}
+
+// TransitionsBy returns the transitions so far, in order, each named by
+// by, leaving out those it leaves out.
+func (r *Recorder[S, E]) TransitionsBy(by NameFunc[S, E]) []string {
 	var out []string
 	for _, rec := range r.Records() {
-		if rec.Kind == fsm.RecordTransition {
-			out = append(out, TransitionName(rec))
+		if rec.Kind != fsm.RecordTransition {
+			continue
+		}
+		if name, ok := by(rec); ok {
+			out = append(out, name)
 		}
 	}
 	return out
 }
 
-// Count returns how many transitions named name were recorded.
-func (r *Recorder[S, E]) Count(name string) int {
+// CountBy returns how many transitions by names name.
+func (r *Recorder[S, E]) CountBy(by NameFunc[S, E], name string) int {
 	n := 0
-	for _, t := range r.Transitions() {
+	for _, t := range r.TransitionsBy(by) {
 		if t == name {
 			n++
 		}
@@ -74,10 +99,14 @@ func (r *Recorder[S, E]) Count(name string) int {
 	return n
 }
 
-// Nth returns the n-th (from 1) transition named name, if there was one.
-func (r *Recorder[S, E]) Nth(name string, n int) (fsm.Record[S, E], bool) {
+// NthBy returns the n-th (from 1) transition by names name, if there was
+// one.
+func (r *Recorder[S, E]) NthBy(by NameFunc[S, E], name string, n int) (fsm.Record[S, E], bool) {
 	for _, rec := range r.Records() {
-		if rec.Kind == fsm.RecordTransition && TransitionName(rec) == name {
+		if rec.Kind != fsm.RecordTransition {
+			continue
+		}
+		if got, ok := by(rec); ok && got == name {
 			if n--; n == 0 {
 				return rec, true
 			}

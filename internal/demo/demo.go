@@ -198,7 +198,7 @@ func (d *demo) waitTransitions(mark int, want ...string) error {
 	for {
 		i := 0
 		for _, r := range d.tl.Records()[mark:] {
-			if i < len(want) && r.Kind == fsm.RecordTransition && r.From.String()+"-"+r.Event.String()+"->"+r.To.String() == want[i] {
+			if name, ok := connfsm.TopTransition(r); ok && i < len(want) && r.Kind == fsm.RecordTransition && name == want[i] {
 				i++
 			}
 		}

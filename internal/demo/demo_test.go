@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
+	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/internal/timeline"
 )
@@ -25,18 +26,20 @@ func TestRun(t *testing.T) {
 	count := map[string]int{}
 	for _, r := range tl.Records() {
 		if r.Kind == fsm.RecordTransition {
-			count[r.From.String()+"-"+r.Event.String()+"->"+r.To.String()]++
+			count[r.From.Path()+"-"+r.Event.String()+"->"+r.To.Path()]++
 		}
 	}
 	// Three losses come back (reset, black hole, restart); the fourth is
 	// closed while reconnecting. The restart's failed dials vary in number.
 	failed := count["Connecting-DialFailed->Reconnecting"]
 	delete(count, "Connecting-DialFailed->Reconnecting")
+	// Every connection syncs, then is Ready when it is lost.
 	want := map[string]int{
-		"Connecting-Connected->Alive":       4,
-		"Alive-Lost->Reconnecting":          4,
-		"Reconnecting-RetryDue->Connecting": 3 + failed,
-		"Reconnecting-Close->Closed":        1,
+		"Connecting-Connected->Alive/Syncing": 4,
+		"Alive/Syncing-Synced->Alive/Ready":   4,
+		"Alive/Ready-Lost->Reconnecting":      4,
+		"Reconnecting-RetryDue->Connecting":   3 + failed,
+		"Reconnecting-Close->Closed":          1,
 	}
 	if diff := cmp.Diff(want, count); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
@@ -56,7 +59,7 @@ func TestRunInterrupted(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	for _, r := range tl.Records() {
-		if r.Kind == fsm.RecordTransition && r.From.String() == "Alive" && r.Event.String() == "Lost" {
+		if r.Kind == fsm.RecordTransition && r.From.Top() == connfsm.Alive && r.Event == connfsm.Lost {
 			t.Errorf("a scene was played after the interrupt: %v", r)
 		}
 	}
