@@ -1,6 +1,6 @@
 module github.com/connfsm/connfsm/bench
 
-go 1.26
+go 1.26.0
 
 replace github.com/connfsm/connfsm => ../
 

@@ -110,6 +110,9 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	c := &Client{cfg: cfg, u: u, url: u.String(), logURL: redact(u), handling: make(chan struct{}, 1)}
 	c.life, c.endLife = context.WithCancel(context.Background())
 	c.inbound = newInbound(&c.cfg)
+	for _, s := range cfg.subscriptions {
+		c.subs.add(s) // a duplicate key is kept once
+	}
 	hc := cfg.httpClient
 	if hc == nil {
 		hc = defaultHTTPClient()

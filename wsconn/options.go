@@ -94,6 +94,7 @@ type config struct {
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	ackTimeout       time.Duration
+	subscriptions    []Subscription
 	stablePeriod     time.Duration
 	backoff          Backoff
 	storm            StormGuard

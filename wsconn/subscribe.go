@@ -59,6 +59,44 @@ const DefaultAckTimeout = 10 * time.Second
 // (Lost, with a *SubscriptionError matching ErrAckTimeout).
 func WithAckTimeout(d time.Duration) Option { return func(c *config) { c.ackTimeout = d } }
 
+// WithSubscriptions subscribes before the client starts: subs are the
+// first subscriptions, in order, replayed by the sync of the first
+// connection and of every one after it, as Subscribe's are. A sub without
+// a key or a message is a configuration error.
+func WithSubscriptions(subs ...Subscription) Option {
+	return func(c *config) {
+		for _, s := range subs {
+			if err := s.check(); err != nil {
+				c.problems = append(c.problems, fmt.Errorf("Subscriptions: %w", err))
+				continue
+			}
+			c.subscriptions = append(c.subscriptions, s.normal())
+		}
+	}
+}
+
+// check reports what makes sub unusable.
+func (sub Subscription) check() error {
+	switch {
+	case sub.Key == "":
+		return errors.New("empty key")
+	case sub.Message == nil:
+		return fmt.Errorf("%q: nil message", sub.Key)
+	case sub.Type != 0 && sub.Type != Text && sub.Type != Binary:
+		return fmt.Errorf("%q: message type %d is neither Text nor Binary", sub.Key, sub.Type)
+	}
+	return nil
+}
+
+// normal returns sub with its defaults and its own copies of the messages.
+func (sub Subscription) normal() Subscription {
+	if sub.Type == 0 {
+		sub.Type = Text
+	}
+	sub.Message, sub.Unsubscribe = bytes.Clone(sub.Message), bytes.Clone(sub.Unsubscribe)
+	return sub
+}
+
 // registry is the client's subscriptions, in subscription order.
 type registry struct {
 	mu   sync.Mutex
@@ -84,16 +122,8 @@ type subscribed struct {
 // send or the ack leaves the subscription registered: the next connection
 // sends it again.
 func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
-	switch {
-	case sub.Key == "":
-		return errors.New("wsconn: Subscribe: empty key")
-	case sub.Message == nil:
-		return fmt.Errorf("wsconn: Subscribe %q: nil message", sub.Key)
-	case sub.Type == 0:
-		sub.Type = Text
-	}
-	if err := checkType(sub.Type); err != nil {
-		return fmt.Errorf("wsconn: Subscribe %q: %w", sub.Key, err)
+	if err := sub.check(); err != nil {
+		return fmt.Errorf("wsconn: Subscribe: %w", err)
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -101,8 +131,7 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 	if st := c.m.State(); st == connfsm.Closing || st == connfsm.Closed {
 		return ErrClosed
 	}
-	sub.Message, sub.Unsubscribe = bytes.Clone(sub.Message), bytes.Clone(sub.Unsubscribe)
-	s, added := c.subs.add(sub)
+	s, added := c.subs.add(sub.normal())
 	if !added {
 		return nil
 	}

@@ -238,6 +238,8 @@ type dialConfig struct {
 	stormAttempts      int
 	stormWindow        time.Duration
 	stormGap           time.Duration
+	subscribe          stringList
+	rate               rateFlag
 }
 
 // dialFlagSet returns dial's flags, which set cfg.
@@ -262,6 +264,8 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	fs.IntVar(&cfg.stormAttempts, "storm-attempts", wsconn.DefaultStormGuard.Attempts, "storm guard: dials within -storm-window that turn it on (0: off)")
 	fs.DurationVar(&cfg.stormWindow, "storm-window", wsconn.DefaultStormGuard.Window, "storm guard: how far back dials are counted (0: off)")
 	fs.DurationVar(&cfg.stormGap, "storm-gap", wsconn.DefaultStormGuard.MinGap, "storm guard: the least time between two dials while it is on (0: off)")
+	fs.Var(&cfg.subscribe, "subscribe", "a `message` that subscribes, sent on every connection before stdin's lines (repeatable, in order)")
+	fs.Var(&cfg.rate, "rate", "pace every write (stdin's lines, subscriptions, the buffer's flush) to at most `N/period`, e.g. 5/s or 100/1m")
 	return fs
 }
 

@@ -36,6 +36,13 @@ func (cfg *dialConfig) venueOptions() []wsconn.Option {
 	if len(cfg.permanent) > 0 {
 		opts = append(opts, wsconn.WithPermanentCloseCodes(cfg.permanent...))
 	}
+	for _, msg := range cfg.subscribe {
+		// The message is the key: the same subscription given twice is sent once.
+		opts = append(opts, wsconn.WithSubscriptions(wsconn.Subscription{Key: msg, Message: []byte(msg)}))
+	}
+	if l := cfg.rate.limiter(); l != nil {
+		opts = append(opts, wsconn.WithRateLimit(l))
+	}
 	g := wsconn.StormGuard{Attempts: cfg.stormAttempts, Window: cfg.stormWindow, MinGap: cfg.stormGap}
 	if g.Attempts == 0 || g.Window == 0 || g.MinGap == 0 {
 		g = wsconn.StormGuard{} // any of them 0: off

@@ -281,6 +281,55 @@ func TestDialAgainstVenues(t *testing.T) {
 		}
 	})
 
+	t.Run("subscriptions, paced", func(t *testing.T) {
+		t.Parallel()
+		srv := venue(t, wsconntest.Script(
+			wsconntest.Plan{wsconntest.Discard(), wsconntest.After(800*time.Millisecond, wsconntest.Reset())},
+			wsconntest.Plan{wsconntest.Discard()}))
+		in, typed := io.Pipe()
+		t.Cleanup(func() { _ = typed.Close() })
+		var stdout, stderr syncBuffer
+		wait, _ := runAsync(t, append([]string{"dial", "-json", "-rate", "5/s", "-subscribe", "sub:a", "-subscribe", "sub:b"},
+			append(fast, srv.URL+"/ws")...), in, &stdout, &stderr)
+		if _, err := io.WriteString(typed, "hello\n"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the second connection's subscriptions", func() bool {
+			c, ok := srv.Connection(2)
+			return ok && len(c.Received) >= 2
+		})
+		_ = typed.Close()
+		if code := wait(); code != exitOK {
+			t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+		}
+		got := [][]string{}
+		var at []time.Time
+		for _, c := range srv.Connections() {
+			got = append(got, c.ReceivedText())
+			for _, m := range c.Received {
+				at = append(at, m.At)
+			}
+		}
+		want := [][]string{{"sub:a", "sub:b", "hello"}, {"sub:a", "sub:b"}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("what each connection received (-want +got):\n%s", diff)
+		}
+		for i := 1; i < 3; i++ { // the first connection's writes: one per 200ms
+			if gap := at[i].Sub(at[i-1]); gap < 150*time.Millisecond {
+				t.Errorf("write %d came %v after the one before, want about 200ms at 5/s", i, gap)
+			}
+		}
+		var phases []string
+		for _, l := range jsonLines(t, stderr.String()) {
+			if l["kind"] == "transition" && l["event"] == "Synced" {
+				phases = append(phases, fmt.Sprint(l["from"], " -> ", l["to"]))
+			}
+		}
+		if len(phases) == 0 || phases[0] != "Alive/Syncing -> Alive/Ready" {
+			t.Errorf("Synced steps in the JSON: %q, want the phases named", phases)
+		}
+	})
+
 	t.Run("header file", func(t *testing.T) {
 		t.Parallel()
 		var (
