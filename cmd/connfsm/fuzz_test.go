@@ -76,6 +76,12 @@ var fuzzCommands = map[string]fuzzCommand{
 			for _, p := range cfg.subprotocols {
 				a = append(a, "-subprotocol", p)
 			}
+			for _, m := range cfg.subscribe {
+				a = append(a, "-subscribe", m)
+			}
+			if r := cfg.rate.String(); r != "" {
+				a = append(a, "-rate", r)
+			}
 			return append(a, "--", cfg.url) // the URL may start with a dash
 		},
 		check: func(t *testing.T, c any) {
@@ -255,7 +261,7 @@ func checkCommandLine(t *testing.T, args []string) {
 			t.Fatalf("%q parsed, but written back as %q it fails: %v", args[1:], again, err)
 		}
 		opts := cmp.Options{
-			cmp.AllowUnexported(demoConfig{}, dialConfig{}, serveConfig{}, loadFlags{}),
+			cmp.AllowUnexported(demoConfig{}, dialConfig{}, serveConfig{}, loadFlags{}, rateFlag{}),
 			cmp.Comparer(func(a, b diagramConfig) bool { return a.format.name == b.format.name }),
 		}
 		if diff := cmp.Diff(cfg, cfg2, opts); diff != "" {
