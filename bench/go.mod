@@ -13,4 +13,7 @@ require (
 	go.uber.org/goleak v1.3.0
 )
 
-require pgregory.net/rapid v1.3.0
+require (
+	github.com/gorilla/websocket v1.5.3
+	pgregory.net/rapid v1.3.0
+)

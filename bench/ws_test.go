@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	gorilla "github.com/gorilla/websocket"
 
 	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
@@ -62,7 +63,7 @@ type dialer struct {
 	dial func(tb testing.TB, url string) client
 }
 
-var dialers = []dialer{{name: "raw", dial: dialRaw}, {name: "wsconn", dial: dialWsconn}}
+var dialers = []dialer{{name: "raw", dial: dialRaw}, {name: "gorilla", dial: dialGorilla}, {name: "wsconn", dial: dialWsconn}}
 
 // dialRaw is the baseline: a coder/websocket connection whose reader
 // goroutine hands each message to the caller over a channel.
@@ -92,6 +93,45 @@ func dialRaw(tb testing.TB, url string) client {
 	})
 	return client{
 		send: func(ctx context.Context, data []byte) error { return c.Write(ctx, websocket.MessageText, data) },
+		recv: recv,
+	}
+}
+
+// dialGorilla is the other baseline: a gorilla/websocket connection, the
+// most used Go WebSocket library, with the same reader goroutine and
+// channel as dialRaw. Its writes are not safe for concurrent use; the
+// benchmarks write from one goroutine.
+func dialGorilla(tb testing.TB, url string) client {
+	tb.Helper()
+	c, _, err := gorilla.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		tb.Fatalf("gorilla dial: %v", err)
+	}
+	c.SetReadLimit(wsconn.DefaultReadLimit)
+	recv := make(chan []byte, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			_, data, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			recv <- data
+		}
+	}()
+	tb.Cleanup(func() {
+		msg := gorilla.FormatCloseMessage(gorilla.CloseNormalClosure, "")
+		_ = c.WriteControl(gorilla.CloseMessage, msg, time.Now().Add(5*time.Second))
+		select {
+		case <-done: // the reader saw the server's close frame
+		case <-time.After(5 * time.Second):
+		}
+		_ = c.Close()
+		<-done
+	})
+	return client{
+		send: func(_ context.Context, data []byte) error { return c.WriteMessage(gorilla.TextMessage, data) },
 		recv: recv,
 	}
 }

@@ -31,7 +31,9 @@ func transferTime(n, rate int) time.Duration {
 // TestBandwidth limits the server-to-client direction: an echo takes time
 // in proportion to its size, and as long as no transfer outlasts the pong
 // timeout the pongs, queued behind the data, still come in time: the
-// client stays Alive through a saturated link.
+// client stays Alive through a saturated link. The client pings whether or
+// not data arrives (WithAlwaysPing): by default a busy connection is not
+// pinged at all, and no pong would queue behind the data.
 func TestBandwidth(t *testing.T) {
 	const (
 		rate = 50                     // KB/s
@@ -45,7 +47,7 @@ func TestBandwidth(t *testing.T) {
 	srv := newVenue(t, false)
 	p := newProxy(t, addr(t, srv))
 	rec, msgs := newRecorder(), make(messages, 16)
-	c := dial(t, p.url(), append(clientOptions(rec, msgs), wsconn.WithHeartbeat(ping, ping))...)
+	c := dial(t, p.url(), append(clientOptions(rec, msgs), wsconn.WithHeartbeat(ping, ping), wsconn.WithAlwaysPing())...)
 	msgs.echo(t, c, "before")
 
 	p.addToxic(t, fmt.Sprintf(`{"name":"bw","type":"bandwidth","stream":"downstream","attributes":{"rate":%d}}`, rate))

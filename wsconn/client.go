@@ -173,9 +173,10 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 		return func(ctx context.Context, t step) { f(t.Env.(*Client), ctx, t) }
 	}
 	return connfsm.NewBuilder(connfsm.Tasks{
-		Dial:         task((*Client).dialTask),
+		Dial: task((*Client).dialTask),
+		// The heartbeat runs in the reader task: one goroutine watches the
+		// connection, pings it and owns the handler's calls.
 		Reader:       task((*Client).readerTask),
-		Heartbeat:    task((*Client).heartbeatTask),
 		Sync:         task((*Client).syncTask),
 		Backoff:      task((*Client).backoffTask),
 		Closer:       task((*Client).closerTask),
@@ -311,26 +312,25 @@ func (c *Client) enterConnecting(_ context.Context, t step) {
 func (c *Client) enterAlive(_ context.Context, t step) {
 	s := t.Payload.(*session)
 	s.epoch = t.Epoch
-	s.stats = &c.stats
+	s.c = c
 	c.sess.Store(s)
 	c.aliveSince = time.Now()
 	if c.stats.connects.Add(1) > 1 {
 		c.stats.reconnects.Add(1)
 	}
-	s.start()
 }
 
-// exitAlive runs after the reader, the heartbeat and, in Syncing, the sync
-// have returned: the connection is closed here (or handed to Closing for
-// the handshake), never under a running task.
+// exitAlive runs after the reader (and with it every handler call) and, in
+// Syncing, the sync have returned: the connection is closed here (or
+// handed to Closing for the handshake), never under a running task.
 func (c *Client) exitAlive(_ context.Context, t step) {
 	s := c.sess.Load()
 	if time.Since(c.aliveSince) >= c.cfg.stablePeriod {
 		c.attempts = 0
 	}
 	s.endRequests()
+	s.stopDelivery() // also when the reader straggles: its handler's turn is over
 	if t.To == connfsm.Closing && !t.Stopping {
-		s.stopDelivery()
 		return
 	}
 	c.dropSession(s)

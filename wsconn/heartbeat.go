@@ -88,31 +88,47 @@ func WithPingResponder(respond func(m Message) (reply []byte, ok bool)) Option {
 	}
 }
 
-// heartbeatTask is one of Alive's tasks: a ping every interval, Lost if
-// its reply does not come within the pong timeout, and, with an idle
-// timeout, the data watchdog (Lost if no data came for that long). A peer
-// whose messages the handler has not taken yet is alive: its reply is
-// queued behind them, so a slow consumer is not mistaken for a dead peer.
-// It belongs to the connection's Alive entry, across both phases: when the
-// reader, or the sync, sees the connection die, the lifecycle cancels it
-// before the failure is even processed, so it never pings a dead
-// connection.
+// WithAlwaysPing sends a protocol ping every interval even while data
+// arrives. By default a protocol ping is sent only when nothing was read
+// for the ping interval, as gRPC's keepalive pings only idle connections:
+// a message read is proof that the peer is alive, so a busy connection
+// costs no heartbeat at all, and a silent peer is still found within the
+// interval plus the pong timeout of its last message. Use this for a peer
+// that drops clients which do not ping it. An application heartbeat
+// (WithAppHeartbeat) is always sent every interval: the venue's own rule.
+func WithAlwaysPing() Option { return func(c *config) { c.alwaysPing = true } }
+
+// watch is the reader task's watch over the connection: the heartbeat and
+// the data watchdog. It returns the failure to report as Lost, or nil when
+// ctx ends.
 //
-// It also watches the pump: when the connection fails while the reader is
-// inside a slow handler, the heartbeat reports it (Lost, with the read's
-// error) at once, whatever the handler does.
+// The heartbeat pings when nothing was read for the ping interval (every
+// interval with WithAlwaysPing or an application heartbeat), and the
+// connection is Lost if the reply does not come within the pong timeout.
+// Neither backpressure nor the process's own lateness is a dead peer: a
+// message read waiting for the handler holds the reply behind it (no ping
+// then), a message read after the ping proves the peer alive whatever
+// became of the reply, and the wait for the reply is lengthened by as much
+// as the heartbeat itself woke up late (see pongDeadline).
 //
-// One goroutine does all of this: the watchdog is checked when its timer
-// fires, and before and after each ping. A ping cancelled under way would
-// close the connection (a coder/websocket rule), and the reader would then
-// report a closed socket instead of the idle feed.
-func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
-	s := c.sess.Load()
+// It also watches the reads: when they fail (the peer closed, the socket
+// died), the failure is reported at once, while a handler runs too: a ping
+// due while the pump is inside a handler lends the connection a read-ahead,
+// which sees the failure.
+//
+// The watchdog is checked when its timer fires, and before and after each
+// ping. A ping cancelled under way would close the connection (a
+// coder/websocket rule), and the read would then report a closed socket
+// instead of the idle feed.
+func (c *Client) watch(ctx context.Context, s *session) error {
 	interval, timeout := c.cfg.pingInterval, c.cfg.pongTimeout
+	always := c.cfg.alwaysPing || c.cfg.appHeartbeat != nil
 	t := time.NewTimer(interval)
 	defer t.Stop()
 	w := newWatchdog(c.cfg.idleTimeout, s)
 	defer w.stop()
+	var dl *pongDeadline // made at the first ping: most busy connections never need one
+	defer func() { dl.stop() }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -138,23 +154,40 @@ func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
 			c.stats.deadPings.Add(1)
 			return s.lostErr()
 		}
-		start := time.Now()
-		if s.parked.Load() {
-			// A slow handler holds the reader: the peer is sending, and a
-			// reply would wait behind its messages. Backpressure is no dead
-			// peer; ping again once the handler has caught up.
+		if !always {
+			if idle := s.sinceRead(); idle < interval {
+				// Read from lately: the peer is alive. Look again when
+				// the connection could have been idle for an interval.
+				c.stats.pingsSkipped.Add(1)
+				t.Reset(interval - idle)
+				continue
+			}
+		}
+		switch s.backpressure() {
+		case holdLent:
+			// A handler runs, and nothing read: the read-ahead now does.
+			// Ping once it has had a moment to read what is on its way.
+			t.Reset(min(interval, lendGrace))
+			continue
+		case holdHeld:
+			// A slow handler holds the pump: the peer is sending, and a
+			// reply would wait behind its messages. Backpressure is no
+			// dead peer; ping again once the handler has caught up.
 			t.Reset(interval)
 			continue
 		}
+		if dl == nil {
+			dl = new(pongDeadline)
+		}
+		start := time.Now()
 		c.stats.pings.Add(1)
-		reads := s.reads.Load()
-		err := c.ping(ctx, s, timeout)
+		err := c.ping(ctx, s, dl, timeout)
 		switch {
 		case ctx.Err() != nil:
 			return nil
-		case errors.Is(err, context.DeadlineExceeded) && s.peerSending(reads):
+		case errors.Is(err, errNoPong) && (s.readSince(start) || s.held()):
 			// The reply is behind messages still being read.
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, errNoPong):
 			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)
 		case err != nil:
 			return s.failed(ctx, fmt.Errorf("%w: %w", ErrPingFailed, err), timeout)
@@ -170,11 +203,34 @@ func (c *Client) heartbeatTask(ctx context.Context, _ emitFn) error {
 	}
 }
 
-// ping sends one ping and waits for its reply, up to timeout: a protocol
-// ping, or the application heartbeat's.
-func (c *Client) ping(ctx context.Context, s *session, timeout time.Duration) error {
-	pctx, cancel := context.WithTimeout(ctx, timeout)
+// lendGrace is how long a ping due waits after a read-ahead was lent the
+// connection: enough for a message already in the socket's buffer to be
+// read, so that a ping is not written behind a peer blocked writing to a
+// client that does not read.
+const lendGrace = 10 * time.Millisecond
+
+// errNoPong is what ping returns when the reply did not come in time.
+var errNoPong = errors.New("wsconn: no reply to the ping in time")
+
+// ping sends one ping and waits for its reply, up to timeout (lengthened
+// by the heartbeat's own lateness): a protocol ping, or the application
+// heartbeat's.
+func (c *Client) ping(ctx context.Context, s *session, dl *pongDeadline, timeout time.Duration) error {
+	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	dl.arm(timeout, cancel)
+	err := c.sendPing(pctx, s)
+	expired, extended := dl.disarm()
+	if extended > 0 {
+		c.stats.pongWaitsExtended.Add(uint64(extended))
+	}
+	if err != nil && expired && ctx.Err() == nil {
+		return errNoPong
+	}
+	return err
+}
+
+func (c *Client) sendPing(pctx context.Context, s *session) error {
 	h := c.cfg.appHeartbeat
 	if h == nil {
 		return s.conn.Ping(pctx)

@@ -88,6 +88,7 @@ type config struct {
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
 	appHeartbeat     *AppHeartbeat
+	alwaysPing       bool // protocol pings every interval, busy or not
 	respond          func(Message) ([]byte, bool)
 	idleTimeout      time.Duration
 	credentials      func(context.Context) (Credentials, error)

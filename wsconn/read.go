@@ -2,52 +2,30 @@ package wsconn
 
 import "context"
 
-// readerTask is one of Alive's tasks: it hands each data message from the
-// pump to the handler, in order, one at a time, and returns the read error
-// when the connection fails (Lost). Heartbeat replies, the peer's
-// application pings and the replies Requests wait for never get here
-// unless asked for (see session.sort and requests).
+// readerTask is Alive's task, across both phases: it starts the
+// connection's pump, which reads and calls OnMessage one message at a
+// time, in order (session.pump), runs the heartbeat and the data watchdog
+// (heartbeat.go), and owns the handler's calls: before it returns, the
+// delivery is stopped and the call under way, if any, has returned. So no
+// handler runs outside its Alive, and one that ignores its context holds
+// this task, which the lifecycle's join reports as a straggler once its
+// timeout has passed.
+//
+// When it sees a failure (the reads failed, a pong or idle timeout), it
+// ends the handler's context with that cause, waits for the call under
+// way, and returns the failure: Lost.
 //
 // OnMessage calls never overlap, even across connections: a handler that
 // ignored its context and was left running when its connection was given
-// up must return before the next connection's reader calls the handler
-// again (that reader waits, and the peer is slowed down meanwhile).
+// up must return before the next connection's pump calls the handler again
+// (that pump waits, and the peer is slowed down meanwhile).
 func (c *Client) readerTask(ctx context.Context, _ emitFn) error {
 	s := c.sess.Load()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.done:
-			return s.lostErr()
-		case f := <-s.frames:
-			c.stats.messagesIn.Add(1)
-			c.stats.bytesIn.Add(uint64(len(f.data)))
-			h := c.cfg.onMessage
-			if h == nil {
-				continue
-			}
-			// A message read is delivered, even when Alive is being left
-			// (the handler's ctx says so), unless a handler left behind
-			// by an earlier connection still runs: then Alive's end wins.
-			select {
-			case c.handling <- struct{}{}:
-			default:
-				select {
-				case c.handling <- struct{}{}:
-				case <-ctx.Done():
-					return nil // the message goes with its connection
-				}
-			}
-			c.handle(ctx, h, Message{Type: f.typ, Data: f.data, Epoch: s.epoch})
-		}
-	}
-}
-
-// handle calls the handler holding the right to, and gives it back however
-// the handler ends (a panic fails the reader, and must not keep the next
-// connection's reader waiting for ever).
-func (c *Client) handle(ctx context.Context, h func(context.Context, Message), m Message) {
-	defer func() { <-c.handling }()
-	h(ctx, m)
+	hctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.start(hctx)
+	err := c.watch(ctx, s)
+	cancel(err)
+	s.joinHandler()
+	return err
 }

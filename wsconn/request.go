@@ -15,9 +15,10 @@ import (
 // accepts: a login's ack, a subscription's ack, a JSON-RPC reply with the
 // request's id. The reply is taken out of the stream: it is not handed to
 // OnMessage. match is called by the connection's reader for every data
-// message while the request waits, as it is read (before OnMessage, so a
-// handler that blocks cannot hold the reply up); it must be quick, and a
-// match that panics fails the request.
+// message while the request waits, as it is read (before OnMessage, and
+// while a handler runs the connection is read ahead, so a handler that
+// blocks cannot hold the reply up); it must be quick, and a match that
+// panics fails the request.
 //
 // The request is sent as Send sends (it waits for Ready while Syncing,
 // unless called from the sync itself, and is paced by the rate limiter),
@@ -129,6 +130,8 @@ func (r *requests) end() { r.endOnce.Do(func() { close(r.ended) }) }
 // await waits for w's reply on s. A reply that came is returned even if the
 // connection failed, or ctx ended, just after it.
 func (r *requests) await(ctx context.Context, s *session, w *awaited) (Message, error) {
+	// A handler under way reads nothing: the reply must not wait for it.
+	s.lend()
 	var failure error
 	select {
 	case m, ok := <-w.reply:

@@ -163,7 +163,7 @@ func TestSeedRegression(t *testing.T) {
 			"dial",
 			"returned dial", "Connecting->Syncing",
 			"returned sync", "Syncing->Ready",
-			"returned reader", "returned heartbeat", "Ready->Reconnecting",
+			"returned reader", "Ready->Reconnecting",
 			"returned backoff", "Reconnecting->Connecting",
 			"dial",
 			"returned dial", "Connecting->Syncing",

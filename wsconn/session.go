@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"runtime/debug"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,41 +41,52 @@ type frame struct {
 // by the dial task, owned by Alive (and Closing, for the close handshake),
 // and aborted and waited for in their exit hooks.
 //
-// Its pump is the one goroutine reading the connection: coder/websocket
-// closes a connection whose Read is cancelled, so the Alive reader task,
-// which must return when Alive is left, consumes frames from the pump
-// rather than calling Read itself. That keeps the connection usable for the
-// close handshake after Alive's tasks have been joined.
+// Its pump (pump.go) is the goroutine that reads the connection and, while
+// Alive, calls OnMessage itself: no hand-over between goroutines per
+// message. While a handler runs nothing reads, unless a read-ahead is lent
+// the connection (a heartbeat due, or a Request waiting): then one more
+// message is read, so pongs, replies, close frames and a dead socket are
+// still seen. Alive's reader task owns the handler calls: it stops the
+// delivery and waits for the call under way before Alive is left. The
+// pump keeps reading after Alive for the close handshake, dropping data:
+// coder/websocket closes a connection whose Read is cancelled, so no task
+// could read it across states.
 type session struct {
-	conn    *websocket.Conn
-	raw     net.Conn // the TCP connection under conn, when known; see rawConn
-	epoch   uint64
-	stats   *counters // the client's: every count is kept once
-	frames  chan frame
-	discard chan struct{} // closed: nobody consumes frames any more; drop them
-	ctx     context.Context
-	cancel  context.CancelFunc // aborts the connection, even mid-Close
-	done    chan struct{}      // closed when the pump has returned
-	err     error              // why the pump stopped; valid after done
+	conn   *websocket.Conn
+	raw    net.Conn // the TCP connection under conn, when known; see rawConn
+	epoch  uint64
+	c      *Client // set by Alive's enter hook
+	ctx    context.Context
+	cancel context.CancelFunc // aborts the connection, even mid-Close
+	done   chan struct{}      // closed once the connection's reads have failed
+	err    error              // why; valid after done
 
 	in       *inbound // how the pump sorts messages; nil: all are data
 	pongs    chan struct{}
 	replies  chan frame    // answers to the peer's pings, for the answerer
 	answerer chan struct{} // closed when the answerer has returned; nil without one
 	born     time.Time     // when the connection came up
+	lastRead atomic.Int64  // time since born of the last message read, for the heartbeat
 	lastData atomic.Int64  // time since born of the last data message, for the watchdog
 
 	// requests are the Requests waiting for their reply on this
-	// connection; the pump matches every data message against them first.
+	// connection; every data message read is matched against them first.
 	requests requests
 
+	lastSize int // size of the previous message; owned by whoever reads
+
+	// The delivery, under mu: whether the pump runs, reads or delivers,
+	// and the read-ahead lent the connection while it delivers.
+	mu       sync.Mutex
 	started  bool
-	lastSize int // size of the previous message; owned by the pump
-	// reads (messages read so far) and parked tell the heartbeat that the
-	// peer is sending: a pong queues behind messages not yet handled.
-	reads       atomic.Uint64
-	parked      atomic.Bool
-	discardOnce sync.Once
+	ended    bool          // done is closed
+	stopped  bool          // Alive is left: nothing more is delivered
+	stop     chan struct{} // closed with stopped, for a pump waiting for its turn
+	busy     bool          // the pump holds a message: waiting for its turn, or in the handler
+	handling bool          // the pump is in the handler
+	joined   chan struct{} // closed when the handler under way returns, for joinHandler
+	ahead    *readAhead    // reads while the pump is busy; nil when the pump reads
+	hctx     context.Context
 }
 
 // newSession wraps conn; raw is the socket under it, or nil if the HTTP
@@ -86,28 +94,38 @@ type session struct {
 // read, or is nil if everything is data.
 func newSession(conn *websocket.Conn, raw net.Conn, in *inbound) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &session{
-		conn:    conn,
-		raw:     raw,
-		in:      in,
-		pongs:   make(chan struct{}, 1),
-		born:    time.Now(),
-		frames:  make(chan frame),
-		discard: make(chan struct{}),
-		ctx:     ctx,
-		cancel:  cancel,
-		done:    make(chan struct{}),
+	s := &session{
+		conn:   conn,
+		raw:    raw,
+		in:     in,
+		born:   time.Now(),
+		ctx:    ctx,
+		cancel: cancel,
+		done:   make(chan struct{}),
+		stop:   make(chan struct{}),
 
 		requests: requests{ended: make(chan struct{})},
 	}
+	if in != nil && in.isPong != nil {
+		s.pongs = make(chan struct{}, 1)
+	}
+	return s
 }
 
 // Dispose closes a connection whose Connected event was never consumed (it
 // arrived after a Close, for instance): a late dial never leaks a socket.
 func (s *session) Dispose() { s.abort() }
 
-func (s *session) start() {
-	s.started = true
+// start starts the pump, whose handler calls get hctx (the reader task's),
+// unless Alive has been left already: then the connection is read by
+// nobody but the close handshake, and dropped.
+func (s *session) start(hctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || s.started {
+		return
+	}
+	s.started, s.hctx = true, hctx
 	if s.in != nil && s.in.respond != nil {
 		s.replies = make(chan frame, maxPendingReplies)
 		s.answerer = make(chan struct{})
@@ -117,20 +135,20 @@ func (s *session) start() {
 }
 
 // maxPendingReplies bounds the answers to the peer's pings not written
-// yet; beyond it the pump waits, and the peer's flood slows down.
+// yet; beyond it the reader waits, and the peer's flood slows down.
 const maxPendingReplies = 16
 
-// answer writes the answers to the peer's pings. The pump hands them over
-// rather than writing them itself: a pump blocked in a write would read
-// nothing, and a peer blocked writing to it would never read the answer.
-// A failed write fails the connection, which the pump's read reports.
+// answer writes the answers to the peer's pings. The reader hands them
+// over rather than writing them itself: a reader blocked in a write would
+// read nothing, and a peer blocked writing to it would never read the
+// answer. A failed write fails the connection, which the read reports.
 func (s *session) answer() {
 	defer close(s.answerer)
 	for {
 		select {
 		case f := <-s.replies:
 			if s.conn.Write(s.ctx, f.typ, f.data) == nil {
-				s.stats.answered.Add(1)
+				s.c.stats.answered.Add(1)
 			}
 		case <-s.ctx.Done():
 			return
@@ -140,104 +158,25 @@ func (s *session) answer() {
 	}
 }
 
-func (s *session) pump() {
-	defer close(s.done)
-	// With the socket known, abort closes it under the read; otherwise the
-	// read's context must be the cancellable one.
-	rctx := s.ctx
-	if s.raw != nil {
-		rctx = context.Background()
-	}
-	for {
-		typ, data, err := s.read(rctx)
-		if err != nil {
-			s.err = err
-			return
-		}
-		s.reads.Add(1)
-		if s.in != nil {
-			deliver, err := s.sort(typ, data)
-			if err != nil {
-				s.err = err
-				return
-			}
-			if !deliver {
-				continue
-			}
-		}
-		// A reply a Request waits for goes to it, not to OnMessage: taken
-		// here, before the handler, so that a handler that blocks cannot
-		// hold up the reply (a login ack the sync waits for).
-		if s.requests.pending.Load() > 0 && s.requests.match(Message{Type: typ, Data: data, Epoch: s.epoch}) {
-			continue
-		}
-		s.parked.Store(true)
-		select {
-		case s.frames <- frame{typ, data}:
-		case <-s.discard:
-		case <-s.ctx.Done():
-			s.err = context.Cause(s.ctx)
-			return
-		}
-		s.parked.Store(false)
+// fail records why the connection's reads failed, once, and closes done.
+func (s *session) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ended {
+		s.ended, s.err = true, err
+		close(s.done)
 	}
 }
 
-// inbound says how the pump sorts the messages it reads: the application
-// heartbeat's replies, the peer's application pings, and data.
-type inbound struct {
-	isPong       func(Message) bool
-	deliverPongs bool
-	respond      func(Message) ([]byte, bool)
-	stamp        bool // stamp data messages for the watchdog
+// sinceRead returns how long ago the last message was read, or the
+// connection came up if none has.
+func (s *session) sinceRead() time.Duration {
+	return time.Since(s.born) - time.Duration(s.lastRead.Load())
 }
 
-// newInbound returns how cfg sorts messages, or nil if every message is
-// data and nothing needs stamping.
-func newInbound(cfg *config) *inbound {
-	in := &inbound{respond: cfg.respond, stamp: cfg.idleTimeout > 0}
-	if h := cfg.appHeartbeat; h != nil {
-		in.isPong, in.deliverPongs = h.IsPong, h.Deliver
-	}
-	if in.isPong == nil && in.respond == nil && !in.stamp {
-		return nil
-	}
-	return in
-}
-
-// sort takes a heartbeat reply or a peer's ping out of the stream
-// (answering the ping), stamps data for the watchdog, and reports whether
-// the message goes to the handler. A matcher or responder that panics
-// fails the connection with a *tasks.PanicError: the pump is no task, and
-// a panic there would end the process.
-func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
-		}
-	}()
-	in := s.in
-	m := Message{Type: typ, Data: data, Epoch: s.epoch}
-	if in.isPong != nil && in.isPong(m) {
-		select {
-		case s.pongs <- struct{}{}:
-		default: // one is pending already
-		}
-		return in.deliverPongs, nil
-	}
-	if in.respond != nil {
-		if reply, ok := in.respond(m); ok {
-			select {
-			case s.replies <- frame{typ, reply}:
-			case <-s.ctx.Done():
-			}
-			return false, nil
-		}
-	}
-	if in.stamp {
-		s.lastData.Store(int64(time.Since(s.born)))
-	}
-	return true, nil
+// readSince reports whether a message was read after t.
+func (s *session) readSince(t time.Time) bool {
+	return s.born.Add(time.Duration(s.lastRead.Load())).After(t)
 }
 
 // sinceData returns how long ago the last data message came, or the
@@ -246,49 +185,45 @@ func (s *session) sinceData() time.Duration {
 	return time.Since(s.born) - time.Duration(s.lastData.Load())
 }
 
-// read reads one message, like conn.Read, into a buffer sized after the
-// previous message. With a cancellable ctx coder/websocket arms a
-// context.AfterFunc on every read call (four allocations); io.ReadAll,
-// which conn.Read uses, starts at 512 bytes and grows, so it would make one
-// call per growth step. With room for the whole frame, a message sent in
-// one frame takes two calls (header, payload) whatever its size; the final
-// io.EOF costs no call to the connection.
-func (s *session) read(ctx context.Context) (MessageType, []byte, error) {
-	typ, r, err := s.conn.Reader(ctx)
-	if err != nil {
-		return 0, nil, err
-	}
-	// One byte over the previous size, so that a message of the same size
-	// leaves room and the read that reports io.EOF needs no growth.
-	b := make([]byte, 0, max(512, s.lastSize+1))
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		switch {
-		case err == io.EOF:
-			s.lastSize = len(b)
-			if cap(b) > 2*len(b)+512 {
-				// Much smaller than the message before: the handler keeps
-				// a right-sized copy, not the large buffer.
-				b = slices.Clone(b)
-			}
-			return typ, b, nil
-		case err != nil:
-			return typ, b, err
-		case len(b) == cap(b):
-			b = append(b, 0)[:len(b)] // let append pick the growth
-		}
+// stopDelivery makes the pump drop data messages: after Alive no one may
+// call the handler, and the pump must keep reading for the close
+// handshake.
+func (s *session) stopDelivery() {
+	s.mu.Lock()
+	s.stopLocked()
+	s.mu.Unlock()
+}
+
+func (s *session) stopLocked() {
+	if !s.stopped {
+		s.stopped = true
+		close(s.stop)
 	}
 }
 
-// stopDelivery makes the pump drop data frames: after Alive no one consumes
-// them, and the pump must keep reading for the close handshake.
-func (s *session) stopDelivery() { s.discardOnce.Do(func() { close(s.discard) }) }
+// joinHandler stops the delivery and waits for the handler call under way,
+// if any, to return. Alive's reader task calls it before it returns: no
+// handler runs outside its Alive, and one that ignores its context holds
+// the reader task, which the lifecycle's join then reports as a straggler.
+func (s *session) joinHandler() {
+	s.mu.Lock()
+	s.stopLocked()
+	if !s.handling {
+		s.mu.Unlock()
+		return
+	}
+	if s.joined == nil {
+		s.joined = make(chan struct{})
+	}
+	joined := s.joined
+	s.mu.Unlock()
+	<-joined
+}
 
 // abort closes the connection at once, without a handshake, and stops the
 // pump. coder/websocket's CloseNow waits for a Close in progress, so what
-// unblocks a Close whose peer does not answer is the pump's read failing:
-// the socket closed under it, or, when the socket is not known, its read
+// unblocks a Close whose peer does not answer is the read failing: the
+// socket closed under it, or, when the socket is not known, its read
 // context cancelled.
 func (s *session) abort() {
 	s.cancel()
@@ -298,26 +233,35 @@ func (s *session) abort() {
 	_ = s.conn.CloseNow()
 }
 
-// wait waits for the pump to return.
+// wait waits until nothing reads the connection any more: the reads have
+// failed (after abort, at once). A pump inside a handler that ignores its
+// context is not waited for: it reads nothing once the handler returns,
+// but a failed connection.
 func (s *session) wait() {
-	if s.started {
+	s.mu.Lock()
+	started := s.started
+	// Inside the handler the pump reads nothing; a read-ahead lent it
+	// reads until it holds a message.
+	reading := !s.handling || s.ahead != nil && !s.ahead.parked
+	s.mu.Unlock()
+	if !started {
+		return
+	}
+	if reading {
 		<-s.done
-		if s.answerer != nil {
-			<-s.answerer
-		}
+	}
+	if s.answerer != nil {
+		<-s.answerer
 	}
 }
 
-// peerSending reports whether the pump is holding a message the handler has
-// not taken yet, or has read any since it had read reads: the peer is
-// alive, and a pong may wait unread behind its messages.
-func (s *session) peerSending(reads uint64) bool {
-	return s.parked.Load() || s.reads.Load() != reads
-}
-
-// lostErr is the cause of Lost once the pump has stopped: a *CloseError if
-// the peer sent a close frame.
+// lostErr is the cause of Lost once the reads have failed: a *CloseError
+// if the peer sent a close frame, the *tasks.PanicError of a handler or
+// matcher that panicked.
 func (s *session) lostErr() error {
+	if pe, ok := s.err.(*tasks.PanicError); ok {
+		return pe
+	}
 	err := fmt.Errorf("%w: %w", ErrReadFailed, s.err)
 	var ce websocket.CloseError
 	if errors.As(s.err, &ce) {
@@ -327,10 +271,9 @@ func (s *session) lostErr() error {
 }
 
 // failed returns the cause of Lost for err, a failure a write saw: the
-// write failed because the connection did, and the pump, which reads the
-// connection, reports why (a close frame's code, for the retry policy).
-// It waits for the pump up to wait, or until ctx ends; err if the pump
-// still runs then.
+// write failed because the connection did, and the read reports why (a
+// close frame's code, for the retry policy). It waits for the read up to
+// wait, or until ctx ends; err if the read still runs then.
 func (s *session) failed(ctx context.Context, err error, wait time.Duration) error {
 	t := time.NewTimer(wait)
 	defer t.Stop()

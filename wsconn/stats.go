@@ -11,6 +11,8 @@ type counters struct {
 	bytesIn, bytesOut        atomic.Uint64
 	pings, deadPings, unsent atomic.Uint64
 	answered                 atomic.Uint64
+	pingsSkipped             atomic.Uint64
+	pongWaitsExtended        atomic.Uint64
 	lastRTT, nextDelay       atomic.Int64
 }
 
@@ -37,6 +39,14 @@ type Stats struct {
 	// AnsweredPings counts the peer's application pings answered
 	// (WithPingResponder).
 	AnsweredPings uint64
+	// PingsSkipped counts the heartbeat's looks at a connection that had
+	// read a message within the ping interval, and so needed no protocol
+	// ping (see WithAlwaysPing).
+	PingsSkipped uint64
+	// PongWaitsExtended counts the lengthenings of waits for a heartbeat's
+	// reply because the heartbeat itself woke up late: the process was
+	// overloaded, which is not the peer's fault.
+	PongWaitsExtended uint64
 }
 
 // Stats returns a snapshot of the client's counters.
@@ -54,7 +64,9 @@ func (c *Client) Stats() Stats {
 		Unsent:      c.stats.unsent.Load(),
 		NextDelay:   time.Duration(c.stats.nextDelay.Load()),
 
-		AnsweredPings: c.stats.answered.Load(),
+		AnsweredPings:     c.stats.answered.Load(),
+		PingsSkipped:      c.stats.pingsSkipped.Load(),
+		PongWaitsExtended: c.stats.pongWaitsExtended.Load(),
 	}
 	return st
 }

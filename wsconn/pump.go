@@ -1,0 +1,336 @@
+package wsconn
+
+import (
+	"context"
+	"io"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/connfsm/connfsm/tasks"
+)
+
+// pump reads the connection until its reads fail and, while Alive, hands
+// each data message to OnMessage itself. When a read-ahead was lent the
+// connection during a handler call, the pump takes the message it read
+// before reading again: messages keep their order, and one goroutine at a
+// time reads.
+func (s *session) pump() {
+	for {
+		typ, data, err := s.next()
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		for {
+			ahead, ok := s.deliver(typ, data)
+			if !ok {
+				return // the handler panicked: the session has failed
+			}
+			if ahead == nil {
+				break
+			}
+			r := <-ahead.res
+			s.mu.Lock()
+			s.ahead = nil
+			s.mu.Unlock()
+			if r.err != nil {
+				return // the read-ahead failed the session
+			}
+			typ, data = r.typ, r.data
+		}
+	}
+}
+
+// next reads until a message for the handler comes: heartbeat replies,
+// the peer's application pings and the replies Requests wait for are taken
+// out of the stream here.
+func (s *session) next() (MessageType, []byte, error) {
+	// With the socket known, abort closes it under the read; otherwise the
+	// read's context must be the cancellable one.
+	rctx := s.ctx
+	if s.raw != nil {
+		rctx = context.Background()
+	}
+	for {
+		typ, data, err := s.read(rctx)
+		if err != nil {
+			return 0, nil, err
+		}
+		s.lastRead.Store(int64(time.Since(s.born)))
+		if s.in != nil {
+			deliver, err := s.sort(typ, data)
+			if err != nil {
+				return 0, nil, err
+			}
+			if !deliver {
+				continue
+			}
+		}
+		// A reply a Request waits for goes to it, not to OnMessage.
+		if s.requests.pending.Load() > 0 && s.requests.match(Message{Type: typ, Data: data, Epoch: s.epoch}) {
+			continue
+		}
+		return typ, data, nil
+	}
+}
+
+// deliver hands a data message to the handler, once it is this session's
+// turn (a handler left running by an earlier connection must return
+// first), unless Alive has been left: then the message goes with its
+// connection. It returns the read-ahead lent the connection during the
+// call, if one was: the pump must take its message before reading; ok is
+// false if the handler panicked, which fails the session.
+func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bool) {
+	c := s.c
+	c.stats.messagesIn.Add(1)
+	c.stats.bytesIn.Add(uint64(len(data)))
+	h := c.cfg.onMessage
+	if h == nil {
+		return nil, true
+	}
+	select {
+	case c.handling <- struct{}{}:
+	default:
+		// A handler of an earlier connection still runs: wait for it, or
+		// for the end of Alive, holding the message (which the heartbeat
+		// must know: it is read, not yet handled).
+		s.mu.Lock()
+		s.busy = true
+		s.mu.Unlock()
+		select {
+		case c.handling <- struct{}{}:
+		case <-s.stop:
+			return s.idle(), true
+		}
+	}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		<-c.handling
+		return s.idle(), true
+	}
+	s.busy, s.handling = true, true
+	if s.requests.pending.Load() > 0 {
+		// A reply must not wait behind this call: read ahead meanwhile.
+		s.lendLocked()
+	}
+	hctx := s.hctx
+	s.mu.Unlock()
+
+	err := call(h, hctx, Message{Type: typ, Data: data, Epoch: s.epoch})
+
+	s.mu.Lock()
+	s.busy, s.handling = false, false
+	if s.joined != nil {
+		close(s.joined)
+		s.joined = nil
+	}
+	ahead = s.ahead
+	s.mu.Unlock()
+	<-c.handling
+	if err != nil {
+		// The handler panicked: the connection is Lost with the panic, as
+		// a task's would be, and the pump reads no more (a read-ahead
+		// under way ends when the connection is dropped).
+		s.fail(err)
+		return nil, false
+	}
+	return ahead, true
+}
+
+// idle marks the pump as not holding a message any more, and returns the
+// read-ahead lent meanwhile, if any.
+func (s *session) idle() *readAhead {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy = false
+	return s.ahead
+}
+
+// call calls the handler; a panic is returned as a *tasks.PanicError
+// rather than ending the process.
+func call(h func(context.Context, Message), ctx context.Context, m Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
+		}
+	}()
+	h(ctx, m)
+	return nil
+}
+
+// readAhead is a goroutine lent the connection while the pump is busy with
+// a message: it reads until a message for the handler comes (answering
+// what must be answered: pongs, the peer's pings, Requests' replies), or
+// the reads fail, hands that to the pump and returns.
+type readAhead struct {
+	res    chan aheadResult // one slot: the read-ahead never waits on it
+	parked bool             // it holds a message for the handler; under session.mu
+}
+
+type aheadResult struct {
+	typ  MessageType
+	data []byte
+	err  error
+}
+
+// lendLocked starts a read-ahead while the pump is busy, unless one runs
+// or the reads have failed; s.mu is held.
+func (s *session) lendLocked() {
+	if s.ahead != nil || s.ended || !s.busy {
+		return
+	}
+	a := &readAhead{res: make(chan aheadResult, 1)}
+	s.ahead = a
+	go s.readAhead(a)
+}
+
+func (s *session) readAhead(a *readAhead) {
+	typ, data, err := s.next()
+	if err != nil {
+		s.fail(err)
+		a.res <- aheadResult{err: err}
+		return
+	}
+	s.mu.Lock()
+	a.parked = true
+	s.mu.Unlock()
+	a.res <- aheadResult{typ: typ, data: data}
+}
+
+// hold is what the pump's state means to a ping due.
+type hold int
+
+const (
+	holdNone hold = iota // the connection is read: a reply would be seen
+	holdLent             // nothing read it: a read-ahead was lent it just now
+	holdHeld             // a message read waits for the handler, a reply behind it
+)
+
+// backpressure reports whether a ping due can be answered. While the pump
+// is busy with a message nothing reads the connection: a read-ahead is lent
+// it, and the ping waits a moment, so that a message already on its way is
+// read first; once the read-ahead holds one, the peer's reply would wait
+// behind it (a slow consumer, not a dead peer).
+func (s *session) backpressure() hold {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !s.busy:
+		return holdNone
+	case s.ahead == nil:
+		s.lendLocked()
+		return holdLent
+	case s.ahead.parked:
+		return holdHeld
+	}
+	return holdNone
+}
+
+// held reports whether a message read waits for the handler.
+func (s *session) held() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ahead != nil && s.ahead.parked
+}
+
+// lend lends the connection a read-ahead if the pump is busy: a Request
+// waits for its reply.
+func (s *session) lend() {
+	s.mu.Lock()
+	s.lendLocked()
+	s.mu.Unlock()
+}
+
+// inbound says how the pump sorts the messages it reads: the application
+// heartbeat's replies, the peer's application pings, and data.
+type inbound struct {
+	isPong       func(Message) bool
+	deliverPongs bool
+	respond      func(Message) ([]byte, bool)
+	stamp        bool // stamp data messages for the watchdog
+}
+
+// newInbound returns how cfg sorts messages, or nil if every message is
+// data and nothing needs stamping.
+func newInbound(cfg *config) *inbound {
+	in := &inbound{respond: cfg.respond, stamp: cfg.idleTimeout > 0}
+	if h := cfg.appHeartbeat; h != nil {
+		in.isPong, in.deliverPongs = h.IsPong, h.Deliver
+	}
+	if in.isPong == nil && in.respond == nil && !in.stamp {
+		return nil
+	}
+	return in
+}
+
+// sort takes a heartbeat reply or a peer's ping out of the stream
+// (answering the ping), stamps data for the watchdog, and reports whether
+// the message goes to the handler. A matcher or responder that panics
+// fails the connection with a *tasks.PanicError: the pump is no task, and
+// a panic there would end the process.
+func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
+		}
+	}()
+	in := s.in
+	m := Message{Type: typ, Data: data, Epoch: s.epoch}
+	if in.isPong != nil && in.isPong(m) {
+		select {
+		case s.pongs <- struct{}{}:
+		default: // one is pending already
+		}
+		return in.deliverPongs, nil
+	}
+	if in.respond != nil {
+		if reply, ok := in.respond(m); ok {
+			select {
+			case s.replies <- frame{typ, reply}:
+			case <-s.ctx.Done():
+			}
+			return false, nil
+		}
+	}
+	if in.stamp {
+		s.lastData.Store(int64(time.Since(s.born)))
+	}
+	return true, nil
+}
+
+// read reads one message, like conn.Read, into a buffer sized after the
+// previous message. With a cancellable ctx coder/websocket arms a
+// context.AfterFunc on every read call (four allocations); io.ReadAll,
+// which conn.Read uses, starts at 512 bytes and grows, so it would make one
+// call per growth step. With room for the whole frame, a message sent in
+// one frame takes two calls (header, payload) whatever its size; the final
+// io.EOF costs no call to the connection.
+func (s *session) read(ctx context.Context) (MessageType, []byte, error) {
+	typ, r, err := s.conn.Reader(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	// One byte over the previous size, so that a message of the same size
+	// leaves room and the read that reports io.EOF needs no growth.
+	b := make([]byte, 0, max(512, s.lastSize+1))
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		switch {
+		case err == io.EOF:
+			s.lastSize = len(b)
+			if cap(b) > 2*len(b)+512 {
+				// Much smaller than the message before: the handler keeps
+				// a right-sized copy, not the large buffer.
+				b = slices.Clone(b)
+			}
+			return typ, b, nil
+		case err != nil:
+			return typ, b, err
+		case len(b) == cap(b):
+			b = append(b, 0)[:len(b)] // let append pick the growth
+		}
+	}
+}
