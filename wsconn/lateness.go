@@ -28,6 +28,7 @@ type pongDeadline struct {
 	budget   time.Duration // extension left for the current ping
 	extended int           // extensions of the current ping
 	expired  bool
+	now      func() time.Time // time.Now; a test's clock
 }
 
 // lateSlack is the lateness a deadline ignores: a timer fires a little
@@ -42,8 +43,11 @@ func maxLateness(timeout time.Duration) time.Duration { return 3 * timeout }
 func (d *pongDeadline) arm(timeout time.Duration, cancel context.CancelFunc) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.now == nil {
+		d.now = time.Now
+	}
 	d.cancel, d.expired, d.extended = cancel, false, 0
-	d.due = time.Now().Add(timeout)
+	d.due = d.now().Add(timeout)
 	d.slack, d.budget = lateSlack(timeout), maxLateness(timeout)
 	if d.t == nil {
 		d.t = time.AfterFunc(timeout, d.fire)
@@ -58,7 +62,7 @@ func (d *pongDeadline) fire() {
 		d.mu.Unlock()
 		return
 	}
-	now := time.Now()
+	now := d.now()
 	if late := now.Sub(d.due); late > d.slack && d.budget > 0 {
 		ext := min(late, d.budget)
 		d.budget -= ext
