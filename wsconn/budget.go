@@ -19,7 +19,11 @@ import (
 // some moment in between, so no window of the venue's, wherever it
 // starts, holds more than N of the dials the budget let through, however
 // long their handshakes took: a budget equal to the venue's limit is never
-// exceeded at the venue. Dials wait their turn in the order they asked.
+// exceeded at the venue. A dial that did not reach the venue (refused
+// while it is down: see DialGate) stops counting when it ends, since the
+// venue cannot have counted it: a restart does not spend the budget on
+// the dials made while the venue was away. Dials wait their turn in the
+// order they asked.
 type DialBudget struct {
 	n      int
 	window time.Duration
@@ -61,10 +65,11 @@ func (b *DialBudget) String() string { return fmt.Sprintf("%d/%v", b.n, b.window
 
 // Admit is a DialGate: it waits until a dial fits the budget, counts it,
 // and returns done, to be called once the dial has ended or will not be
-// made (the budget counts the dial as under way until then). It returns
-// ctx's cause, and counts nothing, if ctx ends first. Callers are admitted
-// in the order they called.
-func (b *DialBudget) Admit(ctx context.Context) (done func(), err error) {
+// made, with whether it reached the venue (the budget counts the dial as
+// under way until then, and for a window more if it reached the venue).
+// It returns ctx's cause, and counts nothing, if ctx ends first. Callers
+// are admitted in the order they called.
+func (b *DialBudget) Admit(ctx context.Context) (done func(reached bool), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, context.Cause(ctx)
 	}
@@ -91,7 +96,7 @@ func (b *DialBudget) Admit(ctx context.Context) (done func(), err error) {
 			b.mu.Unlock()
 			b.admitted.Add(1)
 			var once sync.Once
-			return func() { once.Do(b.end) }, nil
+			return func(reached bool) { once.Do(func() { b.end(reached) }) }, nil
 		}
 		var expire <-chan time.Time
 		if len(b.ended) > 0 {
@@ -114,12 +119,15 @@ func (b *DialBudget) Admit(ctx context.Context) (done func(), err error) {
 	}
 }
 
-// end counts an admitted dial as ended now.
-func (b *DialBudget) end() {
+// end counts an admitted dial as ended now: for a window more if it
+// reached the venue, not at all otherwise.
+func (b *DialBudget) end(reached bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.inFlight--
-	b.ended = append(b.ended, time.Now())
+	if reached {
+		b.ended = append(b.ended, time.Now())
+	}
 	close(b.changed)
 	b.changed = make(chan struct{})
 }
@@ -140,7 +148,8 @@ func (b *DialBudget) forget(now time.Time) {
 type DialBudgetStats struct {
 	Admitted uint64 // dials let through so far
 	// Counted is the dials the budget counts now: under way, or ended
-	// within the last window. Admit waits while it is Dials.
+	// within the last window after reaching the venue. Admit waits while
+	// it is Dials.
 	Counted int
 	Waiting int // callers of Admit waiting now
 }

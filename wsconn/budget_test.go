@@ -78,15 +78,15 @@ func TestDialBudgetCountsUntilAWindowAfterTheEnd(t *testing.T) {
 				admitted = append(admitted, name+" at "+time.Since(start).String())
 				mu.Unlock()
 				time.Sleep(5 * time.Second) // its handshake
-				done()
+				done(true)
 			})
 			synctest.Wait() // C asks before D
 		}
 		time.Sleep(10 * time.Second)
-		doneA()
-		doneA() // a second call does nothing
+		doneA(true)
+		doneA(true) // a second call does nothing
 		time.Sleep(10 * time.Second)
-		doneB()
+		doneB(true)
 		synctest.Wait()
 		if st := b.Stats(); st != (DialBudgetStats{Admitted: 2, Counted: 2, Waiting: 2}) {
 			t.Errorf("Stats at 20s = %+v", st)
@@ -105,13 +105,44 @@ func TestDialBudgetCountsUntilAWindowAfterTheEnd(t *testing.T) {
 	})
 }
 
+// TestDialBudgetUnreached: a dial that did not reach the venue stops
+// counting when it ends.
+func TestDialBudgetUnreached(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, _ := NewDialBudget(2, time.Minute)
+		start := time.Now()
+		var at []time.Duration
+		for i := range 6 {
+			done, err := b.Admit(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			at = append(at, time.Since(start))
+			time.Sleep(time.Second)
+			done(i%3 == 2) // the third and the sixth reach the venue
+		}
+		want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second, 5 * time.Second}
+		if diff := cmp.Diff(want, at); diff != "" {
+			t.Errorf("admissions (-want +got):\n%s", diff)
+		}
+		if st := b.Stats(); st.Counted != 2 {
+			t.Errorf("Counted = %d, want the 2 that reached the venue", st.Counted)
+		}
+		done, _ := b.Admit(context.Background())
+		if got := time.Since(start); got != time.Minute+3*time.Second {
+			t.Errorf("the next went at %v, want a minute after the first that reached the venue ended", got)
+		}
+		done(false)
+	})
+}
+
 // TestDialBudgetCancel: a waiter whose ctx ends returns its cause and
 // counts nothing; the one behind it goes on.
 func TestDialBudgetCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b, _ := NewDialBudget(1, time.Minute)
 		done, _ := b.Admit(context.Background())
-		done()
+		done(true)
 		ctx, cancel := context.WithCancelCause(context.Background())
 		stop := errors.New("stop")
 		errc := make(chan error, 1)
@@ -125,7 +156,7 @@ func TestDialBudgetCancel(t *testing.T) {
 		go func() {
 			d, err := b.Admit(context.Background())
 			if err == nil {
-				d()
+				d(true)
 			}
 			behind <- time.Since(start)
 		}()
@@ -177,7 +208,7 @@ func TestDialBudgetAtTheVenue(t *testing.T) {
 						seen = append(seen, time.Now())
 						mu.Unlock()
 						time.Sleep(hs[i] - time.Duration(at[i]*float64(hs[i])))
-						done()
+						done(true)
 					}
 				})
 			}

@@ -36,7 +36,7 @@ func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 		dctx = context.WithValue(dctx, rawConnKey{}, raw)
 	}
 	a := new(attempt)
-	dctx = context.WithValue(dctx, attemptKey{}, a)
+	dctx = context.WithValue(pass.trace(dctx), attemptKey{}, a)
 	// The timeout and a Close cut a handshake short even while
 	// coder/websocket reads a refused 101 answer under its own timer.
 	stop := context.AfterFunc(dctx, a.abort)

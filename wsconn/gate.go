@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptrace"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -12,17 +13,20 @@ import (
 )
 
 // DialGate holds a dial back until it may be made: it returns nil once the
-// dial may go ahead, with done, a function the client calls once that
-// dial has ended (its handshake answered, failed or abandoned) or will not
-// be made, or an error, and then holds nothing. done may be nil; the
-// client calls it at most once.
+// dial may go ahead, with done, which the client calls once that dial has
+// ended (its handshake answered, failed or abandoned) or will not be made,
+// or an error, and then holds nothing. done may be nil; the client calls
+// it at most once. reached says whether the dial got a connection to the
+// venue's address (the HTTP client's transport connected): a dial refused
+// before that, by a venue that is down, or never made, did not reach the
+// venue, which cannot have counted it.
 //
 // ctx ends when the client leaves the state the gate is called from (on
 // Close, for instance): the gate must then return, with ctx's error.
 //
 // (*DialBudget).Admit is a DialGate: a budget of dials shared by several
 // clients.
-type DialGate func(ctx context.Context) (done func(), err error)
+type DialGate func(ctx context.Context) (done func(reached bool), err error)
 
 // WithDialGate sets gate, called before every dial of the client, the
 // first and every redial, the dial made only once it lets it through: a
@@ -55,16 +59,26 @@ func WithDialGate(gate DialGate) Option {
 // gatePass is what the gate answered for one dial: done, or the error
 // that fails it.
 type gatePass struct {
-	done     func()
+	done     func(reached bool)
 	err      error
+	reached  atomic.Bool // the dial got a connection
 	released atomic.Bool
 }
 
 // release calls the gate's done once, however often it is called.
 func (p *gatePass) release() {
 	if p != nil && p.done != nil && p.released.CompareAndSwap(false, true) {
-		p.done()
+		p.done(p.reached.Load())
 	}
+}
+
+// trace returns ctx with a trace of the dial's HTTP exchange that notes
+// when the dial gets a connection, if the gate wants to know.
+func (p *gatePass) trace(ctx context.Context) context.Context {
+	if p == nil || p.done == nil {
+		return ctx
+	}
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { p.reached.Store(true) }})
 }
 
 // Dispose releases the dial gate's admission of a wait whose dial is never

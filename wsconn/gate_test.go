@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,9 +19,11 @@ import (
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
-// dialLog timestamps every dial that reaches the venue's address, refused
-// ones included.
+// dialLog timestamps every dial to the venue's address, refused ones
+// included unless reachedOnly.
 type dialLog struct {
+	reachedOnly bool
+
 	mu sync.Mutex
 	at []time.Time
 }
@@ -31,10 +34,14 @@ func (l *dialLog) client(t *testing.T, srv *wsconntest.Server) *http.Client {
 	tr := srv.Client().Transport.(*http.Transport).Clone()
 	dial := tr.DialContext
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		l.mu.Lock()
-		l.at = append(l.at, time.Now())
-		l.mu.Unlock()
-		return dial(ctx, network, addr)
+		at := time.Now()
+		c, err := dial(ctx, network, addr)
+		if err == nil || !l.reachedOnly {
+			l.mu.Lock()
+			l.at = append(l.at, at)
+			l.mu.Unlock()
+		}
+		return c, err
 	}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
@@ -66,10 +73,11 @@ type testGate struct {
 	calls, admitted  int
 	ended            int
 	endedBeforeDials int
+	reached          []bool // what each end said
 	log              *dialLog
 }
 
-func (g *testGate) gate(ctx context.Context) (func(), error) {
+func (g *testGate) gate(ctx context.Context) (func(bool), error) {
 	g.mu.Lock()
 	n := g.calls
 	g.calls++
@@ -99,10 +107,11 @@ func (g *testGate) gate(ctx context.Context) (func(), error) {
 		dials = len(g.log.times())
 	}
 	g.mu.Unlock()
-	return func() {
+	return func(reached bool) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		g.ended++
+		g.reached = append(g.reached, reached)
 		if g.log != nil && len(g.log.times()) == dials {
 			g.endedBeforeDials++ // ended without a dial: fine only if none was made
 		}
@@ -175,6 +184,9 @@ func TestDialGateHoldsEveryDial(t *testing.T) {
 				if n := rec.Count("Connecting-DialFailed->Reconnecting"); n != 0 {
 					t.Errorf("%d failed dials; the hold is not the handshake's", n)
 				}
+				if slices.Contains(g.reached, false) {
+					t.Errorf("reached %v, want every dial to have reached the venue", g.reached)
+				}
 				if calls, admitted, ended := g.counts(); calls != len(tt.dials) || admitted != calls || ended != calls || g.endedBeforeDials != 0 {
 					t.Errorf("gate: %d calls, %d admitted, %d ended (%d before their dial); want %d of each, none before",
 						calls, admitted, ended, g.endedBeforeDials, len(tt.dials))
@@ -234,19 +246,22 @@ func TestDialGateRefuses(t *testing.T) {
 func TestDialGateReleasedWhenClosed(t *testing.T) {
 	var clientOf atomic.Pointer[Client]
 	tests := []struct {
-		name   string
-		holds  []time.Duration
-		onCall func(ctx context.Context, n int)
-		dials  int
+		name    string
+		down    bool
+		holds   []time.Duration
+		onCall  func(ctx context.Context, n int)
+		dials   int
+		reached []bool // what each admission's end said
 	}{
-		{"closed during the first dial's hold", []time.Duration{time.Hour}, nil, 0},
-		{"closed during a redial's hold", []time.Duration{0, time.Hour}, nil, 1},
-		{"closed as the gate lets a redial through", nil, func(ctx context.Context, n int) {
+		{"closed during the first dial's hold", false, []time.Duration{time.Hour}, nil, 0, nil},
+		{"closed during a redial's hold", false, []time.Duration{0, time.Hour}, nil, 1, []bool{true}},
+		{"closed as the gate lets a redial through", false, nil, func(ctx context.Context, n int) {
 			if n == 1 {
 				_ = clientOf.Load().Close(ctx) // from inside: starts the close
 			}
-		}, 1},
-		{"closed during the handshake", nil, nil, 2},
+		}, 1, []bool{true, false}},
+		{"closed during the handshake", false, nil, nil, 2, []bool{true, true}},
+		{"venue down: nothing reached it", true, nil, nil, 10, slices.Repeat([]bool{false}, 10)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -256,6 +271,9 @@ func TestDialGateReleasedWhenClosed(t *testing.T) {
 					rec recorder
 					log dialLog
 				)
+				if tt.down {
+					srv.Down()
+				}
 				g := &testGate{holds: tt.holds, onCall: tt.onCall, log: &log}
 				c := dialTest(t, srv, &rec, WithHTTPClient(log.client(t, srv)), WithDialGate(g.gate),
 					withRand(fixedRnd(0.5)), WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
@@ -270,6 +288,9 @@ func TestDialGateReleasedWhenClosed(t *testing.T) {
 				}
 				if _, admitted, ended := g.counts(); admitted != ended {
 					t.Errorf("gate: %d admitted, %d ended", admitted, ended)
+				}
+				if diff := cmp.Diff(tt.reached, g.reached); diff != "" {
+					t.Errorf("reached (-want +got):\n%s", diff)
 				}
 			})
 		})

@@ -207,7 +207,7 @@ func chainGates(first, second DialGate) DialGate {
 	if first == nil {
 		return second
 	}
-	return func(ctx context.Context) (func(), error) {
+	return func(ctx context.Context) (func(bool), error) {
 		done1, err := first(ctx)
 		if err != nil {
 			return nil, err
@@ -215,16 +215,16 @@ func chainGates(first, second DialGate) DialGate {
 		done2, err := second(ctx)
 		if err != nil {
 			if done1 != nil {
-				done1()
+				done1(false)
 			}
 			return nil, err
 		}
-		return func() {
+		return func(reached bool) {
 			if done2 != nil {
-				done2()
+				done2(reached)
 			}
 			if done1 != nil {
-				done1()
+				done1(reached)
 			}
 		}, nil
 	}
