@@ -144,7 +144,9 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	if cfg.RestartAt > 0 && !interrupted {
 		restarted = make(chan *PoolRestart, 1)
 		go func() {
-			restarted <- runPoolRestart(ctx, v, all, steady, cfg.RestartAt, cfg.DownFor, recoverWait+mode.Budget.windows(n))
+			// The budget may have to let every connection through twice
+			// within its window: at the start, and after the restart.
+			restarted <- runPoolRestart(ctx, v, all, steady, cfg.RestartAt, cfg.DownFor, recoverWait+mode.Budget.windows(2*n))
 		}()
 	}
 	prev := sampler.take(steady)
@@ -197,7 +199,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	pr.VenueSubscriptions, pr.VenueDuplicates = v.subscriptions()
 	hs := v.handshakeTimes()
 	pr.Handshakes, pr.Refused = len(hs), v.refusals()
-	pr.DialAttempts = int(cnt.dials.Load())
+	pr.DialAttempts = n + int(cnt.dials.Load()) // the first dials are no transition into Connecting
 	pr.GateWaits = int(gateWaits.Load())
 	if w := mode.Budget.Window; w > 0 {
 		pr.Window = w.String()

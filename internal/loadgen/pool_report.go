@@ -23,8 +23,8 @@ type PoolReport struct {
 	// StartSeconds runs from NewPool until every subscription was active
 	// at the venue.
 	StartSeconds float64 `json:"start_seconds"`
-	// DialAttempts counts the pool's dial attempts (entries into
-	// Connecting), those refused while the venue was down included;
+	// DialAttempts counts the pool's dial attempts, the first dials and
+	// those refused while the venue was down included;
 	// BudgetAdmitted the dials the budget let through; Handshakes the
 	// handshake requests the venue saw, Refused those it refused for its
 	// budget (429). MaxHandshakesPerWindow is the most handshakes the
