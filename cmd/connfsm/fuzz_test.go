@@ -35,7 +35,8 @@ var fuzzCommands = map[string]fuzzCommand{
 		parse:   func(a []string) (any, error) { return parseDemoFlags(a) },
 		flagSet: func() *flag.FlagSet { return demoFlagSet(new(demoConfig)) },
 		args: func(cfg any) []string {
-			return []string{"-json=" + strconv.FormatBool(cfg.(demoConfig).json)}
+			c := cfg.(demoConfig)
+			return []string{"-json=" + strconv.FormatBool(c.json), "-trace", c.trace}
 		},
 		check: func(*testing.T, any) {},
 	},
