@@ -16,9 +16,10 @@ import (
 
 // dialTask is Connecting's task: one handshake attempt, bounded by the
 // handshake timeout, once the dial gate (if any) let it through. It emits
-// Connected with the new connection, or DialFailed with the cause. If Connecting is left meanwhile (Close), the
-// attempt is cancelled; a connection that still arrives is disposed by the
-// lifecycle, never leaked.
+// Connected with the new connection, or DialFailed with the cause. If
+// Connecting is left meanwhile (Close), the attempt is cancelled; a
+// connection that still arrives is disposed by the lifecycle, never
+// leaked.
 func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 	pass := c.admit(ctx) // the dial gate (WithDialGate), before the handshake's timeout starts
 	defer pass.release()
