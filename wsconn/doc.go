@@ -196,4 +196,18 @@
 // closes with a code, requires heartbeats or enforces a rate limit, on cue
 // or per connection, and records every connection, message and frame.
 // Plug its in-memory transport in with WithHTTPClient(srv.Client()).
+//
+// # Pool
+//
+// Venues cap streams per connection and connections per IP per window. A
+// Pool (NewPool) is many connections to one venue as one object: its
+// subscriptions are sharded over connections of at most
+// PoolConfig.MaxPerConn each, up to MaxConns (beyond them Subscribe fails
+// with ErrPoolFull: nothing is dropped); each connection is a Client with
+// its own lifecycle, which replays its own subscriptions when it
+// reconnects; and every dial of every connection, first dials and
+// redials, waits its turn in one DialBudget (N dials per window). Under it
+// is WithDialGate, a hook any client can use: a function called before
+// every dial, whose hold is part of the Wait before a redial
+// (WaitDialGate).
 package wsconn

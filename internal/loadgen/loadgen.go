@@ -10,7 +10,8 @@
 // messages and the progress line), sample.go (goroutines, heap, CPU,
 // scheduling latency), restart.go (a restart and how fast the clients
 // came back), chaos.go (random faults), report.go (the report and its
-// text).
+// text), and pool.go, pool_venue.go and pool_report.go for the pool mode
+// (one wsconn.Pool, its subscriptions and its dial budget).
 package loadgen
 
 import (
@@ -70,6 +71,9 @@ type Config struct {
 	// Exe is the program to run as the child venue (`Exe serve ...`);
 	// "" is this program (os.Executable).
 	Exe string
+	// Pool, if not nil, runs one wsconn.Pool instead of N clients, against
+	// an embedded venue (N and URL are not used).
+	Pool *PoolMode
 }
 
 // ErrConfig is returned by Run when a client's options are refused
@@ -84,6 +88,9 @@ var ErrConfig = errors.New("loadgen: invalid client configuration")
 // run whose clients did not all stay Alive is a Report for the caller to
 // judge.
 func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
+	if cfg.Pool != nil {
+		return runPool(ctx, cfg, progress)
+	}
 	r := Report{Kind: "summary", N: cfg.N, URL: cfg.URL, Server: "external", GOGC: cfg.GOGC}
 	srv := &server{url: cfg.URL, kind: "external"}
 	if cfg.URL == "" {
