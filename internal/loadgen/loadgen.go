@@ -165,27 +165,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 		go func() { chaos <- runChaos(ctx, srv, cfg, steady) }()
 	}
 	// The steady run, with a sample every cfg.Sample.
-	prev := sampler.take(steady)
-	end := steady.Add(cfg.Duration)
-	for next := steady.Add(cfg.Sample); !interrupted; next = next.Add(cfg.Sample) {
-		wake := next
-		if wake.After(end) {
-			wake = end
-		}
-		if !sleepCtx(ctx, time.Until(wake)) {
-			interrupted = true
-			break
-		}
-		if next.After(end) {
-			break
-		}
-		s := sampler.take(time.Now())
-		s.fill(prev, steady)
-		r.Samples = append(r.Samples, s)
-		fmt.Fprintln(progress, s.line())
-		prev = s
-	}
-	r.SteadySeconds = time.Since(steady).Seconds()
+	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)
 	r.Echoes = cnt.echoes.Load() - echoes0
 	if r.SteadySeconds > 0 {
 		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds

@@ -149,27 +149,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 			restarted <- runPoolRestart(ctx, v, all, steady, cfg.RestartAt, cfg.DownFor, recoverWait+mode.Budget.windows(2*n))
 		}()
 	}
-	prev := sampler.take(steady)
-	end := steady.Add(cfg.Duration)
-	for next := steady.Add(cfg.Sample); !interrupted; next = next.Add(cfg.Sample) {
-		wake := next
-		if wake.After(end) {
-			wake = end
-		}
-		if !sleepCtx(ctx, time.Until(wake)) {
-			interrupted = true
-			break
-		}
-		if next.After(end) {
-			break
-		}
-		s := sampler.take(time.Now())
-		s.fill(prev, steady)
-		r.Samples = append(r.Samples, s)
-		fmt.Fprintln(progress, s.line())
-		prev = s
-	}
-	r.SteadySeconds = time.Since(steady).Seconds()
+	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)
 	r.Echoes = cnt.echoes.Load() - echoes0
 	if r.SteadySeconds > 0 {
 		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
