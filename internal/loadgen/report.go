@@ -42,6 +42,7 @@ type Report struct {
 	Growth       *Growth           `json:"growth,omitempty"`
 	Restart      *Restart          `json:"restart,omitempty"`
 	Chaos        []ChaosEvent      `json:"chaos,omitempty"`
+	Pool         *PoolReport       `json:"pool,omitempty"`
 	Closed       int               `json:"closed"`
 	CloseSeconds float64           `json:"close_seconds"`
 	// GoroutinesLeft is NumGoroutine after closing, minus the baseline
@@ -52,7 +53,11 @@ type Report struct {
 
 // Print writes r as text.
 func Print(w io.Writer, r Report) {
-	fmt.Fprintf(w, "load report: %d clients, %s server %s, GOGC %d\n", r.N, r.Server, r.URL, r.GOGC)
+	what := "clients"
+	if r.Pool != nil {
+		what = "connections of one pool"
+	}
+	fmt.Fprintf(w, "load report: %d %s, %s server %s, GOGC %d\n", r.N, what, r.Server, r.URL, r.GOGC)
 	fmt.Fprintf(w, "  alive at end       %d/%d\n", r.Alive, r.N)
 	fmt.Fprintf(w, "  reconnects         %d\n", r.Reconnects)
 	fmt.Fprintf(w, "  lost               %d pong timeouts%s\n", r.PongTimeouts, formatCauses(r.LostCauses))
@@ -99,6 +104,9 @@ func Print(w io.Writer, r Report) {
 		if rs.Accepts != nil {
 			fmt.Fprintf(w, "  server accepts     peak %d/s\n", rs.PeakAcceptsPerSec)
 		}
+	}
+	if r.Pool != nil {
+		printPool(w, r.Pool)
 	}
 	fmt.Fprintf(w, "  close              %d/%d closed in %.1fs, %d goroutines left\n", r.Closed, r.N, r.CloseSeconds, r.GoroutinesLeft)
 	if r.Interrupted {
