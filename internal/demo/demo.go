@@ -83,6 +83,11 @@ func (d *demo) run() error {
 		return err
 	}
 	defer d.client.Close(ctx)
+	// The first connection's sync belongs to the first scene, not to the
+	// next.
+	if err := d.waitTransitions(0, "Connecting-Connected->Alive"); err != nil {
+		return err
+	}
 
 	d.scene("messages are echoed", func() error { return d.roundTrip("hello", "world") })
 
