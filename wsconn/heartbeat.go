@@ -187,6 +187,10 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 			return nil
 		case errors.Is(err, errNoPong) && (s.readSince(start) || s.held()):
 			// The reply is behind messages still being read.
+		case errors.Is(err, errNoPong) && s.raw != nil && unread(s.raw):
+			// The peer's bytes wait in the socket, unread: the process is
+			// late reading them, and the peer alive.
+			c.stats.lateReads.Add(1)
 		case errors.Is(err, errNoPong):
 			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)
 		case err != nil:
