@@ -34,27 +34,27 @@ type Report struct {
 	// GCCPUSeconds is the load process's CPU time spent in the garbage
 	// collector over the same span, as the Go runtime estimates it.
 	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
-	// Lost connections over the whole run by cause: "pong timeout",
-	// "read", "ping" (the ping write failed) or "other".
-	PongTimeouts uint64 `json:"pong_timeouts"`
 	// Pings are the heartbeats sent by every client over the run;
 	// PingsSkipped the ones not needed, the connection having read from
 	// its peer within the interval; PongWaitsExtended the pong waits
 	// lengthened because the process itself ran late, LateReads the pong
 	// waits that expired with the peer's bytes unread in the socket
 	// (wsconn.Stats).
-	Pings             uint64            `json:"pings"`
-	PingsSkipped      uint64            `json:"pings_skipped"`
-	PongWaitsExtended uint64            `json:"pong_waits_extended"`
-	LateReads         uint64            `json:"late_reads"`
-	LostCauses        map[string]uint64 `json:"lost_causes,omitempty"`
-	Samples           []Sample          `json:"samples,omitempty"`
-	Growth            *Growth           `json:"growth,omitempty"`
-	Restart           *Restart          `json:"restart,omitempty"`
-	Chaos             []ChaosEvent      `json:"chaos,omitempty"`
-	Pool              *PoolReport       `json:"pool,omitempty"`
-	Closed            int               `json:"closed"`
-	CloseSeconds      float64           `json:"close_seconds"`
+	Pings             uint64 `json:"pings"`
+	PingsSkipped      uint64 `json:"pings_skipped"`
+	PongWaitsExtended uint64 `json:"pong_waits_extended"`
+	LateReads         uint64 `json:"late_reads"`
+	// Lost connections over the whole run by cause: "pong timeout",
+	// "read", "ping" (the ping write failed) or "other".
+	PongTimeouts uint64            `json:"pong_timeouts"`
+	LostCauses   map[string]uint64 `json:"lost_causes,omitempty"`
+	Samples      []Sample          `json:"samples,omitempty"`
+	Growth       *Growth           `json:"growth,omitempty"`
+	Restart      *Restart          `json:"restart,omitempty"`
+	Chaos        []ChaosEvent      `json:"chaos,omitempty"`
+	Pool         *PoolReport       `json:"pool,omitempty"`
+	Closed       int               `json:"closed"`
+	CloseSeconds float64           `json:"close_seconds"`
 	// GoroutinesLeft is NumGoroutine after closing, minus the baseline
 	// taken before the first client: 0 when nothing outlived its client.
 	GoroutinesLeft int  `json:"goroutines_left"`
