@@ -44,6 +44,10 @@ func TextHeartbeat(ping, pong string) AppHeartbeat {
 // (ErrPongTimeout). One ping is in flight at a time: with a timeout longer
 // than the interval, the next ping waits for the previous one's reply, so
 // a dead peer is found within interval + timeout whatever their ratio. The
+// process's own lateness is not held against the peer: the wait is
+// lengthened by as much as the heartbeat woke up late, and a wait that
+// expires while bytes from the peer lie unread in the socket (on Linux,
+// where the socket is asked) keeps the connection (Stats.LateReads). The
 // heartbeat is protocol ping/pong, or the application heartbeat given with
 // WithAppHeartbeat: one form per connection.
 func WithHeartbeat(interval, timeout time.Duration) Option {
