@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // DefaultJoinTimeout bounds the wait for a state's tasks when Config leaves
@@ -50,9 +52,11 @@ type Machine[S, E comparable] struct {
 	flight      *trace.FlightRecorder
 	snapshot    func(Record[S, E]) io.WriteCloser
 	ctx         context.Context // handed to hooks and tasks; carries the inside marker
+	values      context.Context // ctx's values without its cancellation: the top-level scopes' parent
 	cancel      context.CancelCauseFunc
 	detach      func() bool // unregisters the stop on the Start context
 	done        chan struct{}
+	joiner      tasks.Joiner // the joins' wake and timer, reused: steps join one at a time
 
 	// busy is held by the one goroutine processing events; qlen mirrors
 	// len(queue) so the processor can check for work without the lock.
@@ -166,9 +170,12 @@ func (m *Machine[S, E]) Start(ctx context.Context) {
 	}
 	base, cancel := context.WithCancelCause(ctx)
 	m.ctx, m.cancel = context.WithValue(base, machineKey[S, E]{m}, m), cancel
+	m.values = context.WithoutCancel(m.ctx)
 	m.detach = func() bool { return false }
 	m.enterInitial()
-	m.detach = context.AfterFunc(ctx, func() { m.requestStop() })
+	if ctx.Done() != nil { // a context that never ends needs no watch
+		m.detach = context.AfterFunc(ctx, func() { m.requestStop() })
+	}
 	m.drain()
 }
 

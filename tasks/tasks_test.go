@@ -399,3 +399,101 @@ func TestGoexitIsAFailure(t *testing.T) {
 		t.Errorf("quitter's result = %+v, want a failure matching ErrGoexit naming it", got)
 	}
 }
+
+// owner records the failures NewOwned passes it.
+type owner struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (o *owner) TaskFailed(name string, _ error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.names = append(o.names, name)
+}
+
+// counted is a task given as a value: it waits for its context and counts
+// its runs.
+type counted struct{ runs atomic.Int32 }
+
+func (c *counted) Run(ctx context.Context) error {
+	c.runs.Add(1)
+	<-ctx.Done()
+	return nil
+}
+
+// TestOwnedGroupWithTaskValues: NewOwned passes the first failure to its
+// owner as New's onFail would, and GoTask runs a Task value as Go runs a
+// Func; a nil Task starts nothing.
+func TestOwnedGroupWithTaskValues(t *testing.T) {
+	o := new(owner)
+	g := tasks.NewOwned(context.Background(), o)
+	var c counted
+	if err := g.GoTask("counted", &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.GoTask("nil", nil); err == nil || !strings.Contains(err.Error(), `"nil"`) {
+		t.Errorf("GoTask with a nil task = %v, want an error naming it", err)
+	}
+	g.Go("fails", func(context.Context) error { return errors.New("boom") })
+	g.Go("fails too", func(ctx context.Context) error { <-ctx.Done(); return errors.New("late") })
+	r := g.Wait()
+	if diff := cmp.Diff([]string{"fails"}, o.names); diff != "" {
+		t.Errorf("failures passed to the owner (-want +got):\n%s", diff)
+	}
+	want := []row{{Name: "counted"}, {Name: "fails", Err: "boom", Failed: true}, {Name: "fails too", Err: "late"}}
+	if diff := cmp.Diff(want, rows(r)); diff != "" || c.runs.Load() != 1 {
+		t.Errorf("report (-want +got):\n%s (runs %d)", diff, c.runs.Load())
+	}
+}
+
+// TestHaltWithJoiner: Halt with one Joiner, group after group, waits for
+// each group's tasks, returns how many still run at its timeout, and the
+// Report it leaves for later says which; a deadline armed for an earlier
+// join neither cuts a later one short nor leaves it waiting past its own.
+func TestHaltWithJoiner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var j tasks.Joiner
+		type result struct {
+			Left  int
+			Took  time.Duration
+			Tasks []row
+		}
+		halt := func(stubborn time.Duration, timeout time.Duration) result {
+			g := tasks.New(context.Background(), nil)
+			g.Go("polite", waitCtx(nil))
+			if stubborn > 0 {
+				g.Go("stubborn", func(context.Context) error { time.Sleep(stubborn); return nil })
+			}
+			start := time.Now()
+			left := g.Halt(&j, nil, timeout)
+			return result{Left: left, Took: time.Since(start), Tasks: rows(g.Report())}
+		}
+		polite := row{Name: "polite", Err: "context canceled"}
+		steps := []struct {
+			name              string
+			stubborn, timeout time.Duration
+			want              result
+		}{
+			{"all return", 0, 5 * time.Second, result{Tasks: []row{polite}}},
+			// The timer is still armed for the first join's 5s: it fires
+			// early for this one, and is armed again for its deadline.
+			{"a later deadline than the timer's", time.Minute, 10 * time.Second,
+				result{Left: 1, Took: 10 * time.Second, Tasks: []row{polite, {Name: "stubborn", Straggler: true}}}},
+			{"all return, again", 0, time.Second, result{Tasks: []row{polite}}},
+			{"one straggles", time.Minute, time.Second,
+				result{Left: 1, Took: time.Second, Tasks: []row{polite, {Name: "stubborn", Straggler: true}}}},
+			{"a longer timeout after a short one", 3 * time.Second, 5 * time.Second,
+				result{Took: 3 * time.Second, Tasks: []row{polite, {Name: "stubborn"}}}},
+			{"a shorter timeout after a long one", time.Minute, 500 * time.Millisecond,
+				result{Left: 1, Took: 500 * time.Millisecond, Tasks: []row{polite, {Name: "stubborn", Straggler: true}}}},
+			{"no timeout", 2 * time.Second, 0, result{Took: 2 * time.Second, Tasks: []row{polite, {Name: "stubborn"}}}},
+		}
+		for _, s := range steps {
+			if diff := cmp.Diff(s.want, halt(s.stubborn, s.timeout)); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", s.name, diff)
+			}
+		}
+		time.Sleep(time.Minute) // the stragglers return
+	})
+}
