@@ -74,11 +74,10 @@ func (sc *scope) ancestor(si int) *scope {
 // and starts the state's tasks in it.
 func (m *Machine[S, E]) newScope(lv *level, parent *scope) *scope {
 	specs := m.def.per[lv.si].tasks
-	// A top-level entry's context carries the machine's values but is no
-	// child of its context: the machine stops every entry itself before
-	// that context ends, and a child costs the parent a map entry made and
-	// removed at every entry.
-	pctx := m.values
+	// A top-level entry's context derives from the Start context: its end
+	// cancels every task at once, with its cause, whatever the machine is
+	// doing (see Start for the context that never ends).
+	pctx := m.scopes
 	if parent != nil {
 		pctx = parent.ctx
 	}
