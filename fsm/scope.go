@@ -103,7 +103,7 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope) *scope {
 	for i, s := range specs {
 		t := &recs[i]
 		*t = scopeTask[S, E]{m: m, sc: sc, name: s.name, fn: s.fn}
-		t.emit = func(e E, payload any) { m.emit(sc, t.name, e, payload) }
+		t.emit = func(e E, payload any) { t.m.emit(t.sc, t.name, e, payload) } // one pointer captured
 		var run tasks.Task = t
 		if traced {
 			run = tasks.Func(m.traceRegion(lv, s.name, t.Run))

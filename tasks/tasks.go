@@ -44,14 +44,17 @@ type Task interface {
 	Run(ctx context.Context) error
 }
 
-// Owner handles a group's first failure, as New's onFail does (NewOwned).
+// Owner is told of a group's first failure (NewOwned).
 type Owner interface {
+	// TaskFailed is called as New's onFail is: once, for the first task
+	// that fails, on its goroutine, after the siblings' context has been
+	// cancelled and before the task counts as returned.
 	TaskFailed(name string, err error)
 }
 
-// Group is a set of named tasks bound to one context. Create it with New; a
-// Group is used for one batch of tasks: after Stop or Wait, Go starts
-// nothing and returns an error matching ErrStopped.
+// Group is a set of named tasks bound to one context. Create it with New or
+// NewOwned; a Group is used for one batch of tasks: after Stop, Halt or
+// Wait, Go starts nothing and returns an error matching ErrStopped.
 type Group struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -122,7 +125,7 @@ var ErrStopped = errors.New("tasks: group stopped")
 var ErrGoexit = errors.New("called runtime.Goexit")
 
 // Go starts fn in a new goroutine under name. Names are used in reports and
-// need not be unique. After Stop or Wait, Go starts nothing and returns an
+// need not be unique. After Stop, Halt or Wait, Go starts nothing and returns an
 // error matching ErrStopped: a task may race its group's stop (spawning a
 // helper while its state is left), and that must not bring the process down.
 // A nil fn starts nothing and returns an error naming the task.
@@ -133,10 +136,11 @@ func (g *Group) Go(name string, fn Func) error {
 	return g.GoTask(name, fn)
 }
 
-// GoTask is Go for a Task value. A nil t starts nothing and returns an
-// error naming the task.
+// GoTask is Go for a Task value: its Run is called in a new goroutine
+// with the group's context. A nil t, or a nil Func, starts nothing and
+// returns an error naming the task.
 func (g *Group) GoTask(name string, t Task) error {
-	if t == nil {
+	if f, ok := t.(Func); t == nil || ok && f == nil {
 		return fmt.Errorf("tasks: Go(%q): nil task", name)
 	}
 	g.mu.Lock()
@@ -235,15 +239,15 @@ func (g *Group) Cancel(cause error) { g.cancel(cause) }
 // Stop may be called more than once; later calls report the state at that time.
 func (g *Group) Stop(cause error, timeout time.Duration) Report {
 	g.cancel(cause)
-	g.join(new(Joiner), timeout)
-	return g.Report()
+	return g.joinReport(timeout)
 }
 
 // Halt is Stop without the report, waiting with j: it cancels the group's
 // context with cause, waits for every task to return, but no longer than
 // timeout (no bound if timeout <= 0), and returns how many still run.
 // Report tells which, when it matters: a join that found every task
-// returned needs no report built.
+// returned needs no report built. Like Stop, Halt may be called more than
+// once, and Go starts nothing after it.
 func (g *Group) Halt(j *Joiner, cause error, timeout time.Duration) (left int) {
 	g.cancel(cause)
 	return g.join(j, timeout)
@@ -251,9 +255,18 @@ func (g *Group) Halt(j *Joiner, cause error, timeout time.Duration) (left int) {
 
 // Wait waits, without a deadline and without cancelling, for every task to
 // return.
-func (g *Group) Wait() Report {
-	g.join(new(Joiner), 0)
-	return g.Report()
+func (g *Group) Wait() Report { return g.joinReport(0) }
+
+// joinReport joins with a Joiner of its own and reports, with Took the
+// wait of this call.
+func (g *Group) joinReport(timeout time.Duration) Report {
+	start := time.Now()
+	var j Joiner
+	g.join(&j, timeout)
+	j.release()
+	r := g.Report()
+	r.Took = time.Since(start)
+	return r
 }
 
 // Joiner is what a join waits with: a channel its group's last task wakes
@@ -272,8 +285,8 @@ type Joiner struct {
 	deadline time.Time // the waiting join's; zero when none waits
 }
 
-// Done returns a channel closed once Stop or Wait has been called and every
-// task has returned, stragglers included.
+// Done returns a channel closed once Stop, Halt or Wait has been called and
+// every task has returned, stragglers included.
 func (g *Group) Done() <-chan struct{} {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -373,6 +386,17 @@ func (j *Joiner) wait(g *Group, start time.Time, timeout time.Duration) {
 	}
 }
 
+// release stops the timer of a Joiner that waits no more: Stop's and
+// Wait's own.
+func (j *Joiner) release() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.timer != nil {
+		j.timer.Stop()
+		j.armed = time.Time{}
+	}
+}
+
 // expire is the timer's: it wakes the join waiting if its deadline has
 // passed, and arms the timer again for it if not.
 func (j *Joiner) expire() {
@@ -412,8 +436,9 @@ func (g *Group) waitDone(timeout time.Duration) {
 }
 
 // Report returns what the group's tasks did, in start order, as of now:
-// after Stop, Halt or Wait, each task's outcome or that it still runs (a
-// straggler), and how long the first of them waited.
+// each task's outcome, or that it still runs (a straggler, once the group
+// is stopped), and in Took how long the first Stop, Halt or Wait waited
+// (zero if every task had returned already, or none was called).
 func (g *Group) Report() Report {
 	g.mu.Lock()
 	defer g.mu.Unlock()

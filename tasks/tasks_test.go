@@ -286,6 +286,7 @@ func TestGoAfterStop(t *testing.T) {
 	}{
 		{"after Stop", func(g *tasks.Group) { g.Stop(nil, 0) }},
 		{"after Wait", func(g *tasks.Group) { g.Wait() }},
+		{"after Halt", func(g *tasks.Group) { g.Halt(new(tasks.Joiner), nil, 0) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			g := tasks.New(context.Background(), nil)
@@ -295,8 +296,12 @@ func TestGoAfterStop(t *testing.T) {
 			if !errors.Is(err, tasks.ErrStopped) || !strings.Contains(err.Error(), `"late"`) {
 				t.Errorf("Go = %v, want ErrStopped naming the task", err)
 			}
-			if r := g.Wait(); len(r.Tasks) != 0 || ran.Load() {
-				t.Errorf("rejected task ran or was recorded: ran=%v report=%v", ran.Load(), r.Tasks)
+			var c counted
+			if err := g.GoTask("late value", &c); !errors.Is(err, tasks.ErrStopped) {
+				t.Errorf("GoTask = %v, want ErrStopped", err)
+			}
+			if r := g.Wait(); len(r.Tasks) != 0 || ran.Load() || c.runs.Load() != 0 {
+				t.Errorf("rejected task ran or was recorded: ran=%v, %d runs, report=%v", ran.Load(), c.runs.Load(), r.Tasks)
 			}
 		})
 	}
@@ -435,6 +440,9 @@ func TestOwnedGroupWithTaskValues(t *testing.T) {
 	if err := g.GoTask("nil", nil); err == nil || !strings.Contains(err.Error(), `"nil"`) {
 		t.Errorf("GoTask with a nil task = %v, want an error naming it", err)
 	}
+	if err := g.GoTask("nil func", tasks.Func(nil)); err == nil || !strings.Contains(err.Error(), `"nil func"`) {
+		t.Errorf("GoTask with a nil Func = %v, want an error naming it", err)
+	}
 	g.Go("fails", func(context.Context) error { return errors.New("boom") })
 	g.Go("fails too", func(ctx context.Context) error { <-ctx.Done(); return errors.New("late") })
 	r := g.Wait()
@@ -456,7 +464,7 @@ func TestHaltWithJoiner(t *testing.T) {
 		var j tasks.Joiner
 		type result struct {
 			Left  int
-			Took  time.Duration
+			Took  time.Duration // measured around Halt; the Report's Took is the same
 			Tasks []row
 		}
 		halt := func(stubborn time.Duration, timeout time.Duration) result {
@@ -467,7 +475,12 @@ func TestHaltWithJoiner(t *testing.T) {
 			}
 			start := time.Now()
 			left := g.Halt(&j, nil, timeout)
-			return result{Left: left, Took: time.Since(start), Tasks: rows(g.Report())}
+			took := time.Since(start)
+			r := g.Report()
+			if r.Took != took {
+				t.Errorf("Report.Took = %v, want the %v Halt waited", r.Took, took)
+			}
+			return result{Left: left, Took: took, Tasks: rows(r)}
 		}
 		polite := row{Name: "polite", Err: "context canceled"}
 		steps := []struct {
@@ -495,5 +508,45 @@ func TestHaltWithJoiner(t *testing.T) {
 			}
 		}
 		time.Sleep(time.Minute) // the stragglers return
+	})
+}
+
+// TestStopAgain: every Stop reports its own wait, the Report the first
+// join's; Done is closed once the straggler returns; a Wait beside a
+// Halt under way waits for the straggler while the Halt returns at its
+// timeout.
+func TestStopAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type took struct{ First, Second, Beside, Report time.Duration }
+		var got took
+		g := tasks.New(context.Background(), nil)
+		g.Go("stubborn", func(context.Context) error { time.Sleep(3 * time.Second); return nil })
+		start := time.Now()
+		beside := make(chan time.Duration)
+		go func() {
+			time.Sleep(500 * time.Millisecond) // the Halt waits already
+			g.Wait()
+			beside <- time.Since(start)
+		}()
+		if left := g.Halt(new(tasks.Joiner), nil, time.Second); left != 1 {
+			t.Errorf("Halt left %d tasks running, want 1", left)
+		}
+		got.First = time.Since(start)
+		select {
+		case <-g.Done():
+			t.Error("Done closed while a task runs")
+		default:
+		}
+		r := g.Stop(nil, 5*time.Second)
+		got.Second, got.Report = r.Took, g.Report().Took
+		got.Beside = <-beside
+		<-g.Done()
+		want := took{First: time.Second, Second: 2 * time.Second, Beside: 3 * time.Second, Report: time.Second}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("waits (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]row{{Name: "stubborn"}}, rows(r)); diff != "" {
+			t.Errorf("second Stop's report (-want +got):\n%s", diff)
+		}
 	})
 }
