@@ -18,16 +18,25 @@ import (
 // pings do not interfere with the message path.
 const quiet = time.Hour
 
+// pushEvery is the period of the /push feed.
+const pushEvery = 10 * time.Millisecond
+
+func pushTick(n int) wsconntest.Message { return wsconntest.Text("tick") }
+
 // benchVenue is the benchmarks' venue (wsconntest) on loopback: at /echo it
-// echoes every message, at any other path it reads and discards them.
+// echoes every message, at /push it sends a small message every pushEvery
+// (a busy feed), and at any path it reads and discards what it receives.
 // With record, it records what it received, for tests (it would slow the
 // venue down in a benchmark). The benchmarks run it in a child process
 // (startServerProcess), so that its allocations and heap stay out of the
 // client's figures.
 func benchVenue(record bool) (*wsconntest.Server, error) {
 	opts := []wsconntest.Option{wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
-		if r.URL.Path == "/echo" {
+		switch r.URL.Path {
+		case "/echo":
 			return []wsconntest.Behavior{wsconntest.Echo()}
+		case "/push":
+			return []wsconntest.Behavior{wsconntest.Discard(), wsconntest.Push(pushEvery, pushTick)}
 		}
 		return []wsconntest.Behavior{wsconntest.Discard()}
 	})}

@@ -778,3 +778,64 @@ func TestChanged(t *testing.T) {
 		t.Error("not closed by the stop")
 	}
 }
+
+// TestNestedStragglers: tasks that ignore their context past the join
+// timeout are reported level by level, innermost first, each with its own
+// state; the step goes on without them, and each is reported again when it
+// returns.
+func TestNestedStragglers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		stuck := func(d time.Duration) fsm.Task[nev] {
+			return func(ctx context.Context, _ any, _ fsm.Emit[nev]) error {
+				<-ctx.Done()
+				time.Sleep(d) // ignores the cancellation for a while
+				return nil
+			}
+		}
+		def, err := nestedBuilder().Task(nA, "outer", stuck(12*time.Second)).Task(nA1a, "inner", stuck(10*time.Second)).Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu   sync.Mutex
+			recs []string
+		)
+		m := def.Start(context.Background(), fsm.Config[ns, nev]{JoinTimeout: time.Second,
+			Observer: func(_ context.Context, r fsm.Record[ns, nev]) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch r.Kind {
+				case fsm.RecordStraggler, fsm.RecordStragglerReturned:
+					recs = append(recs, fmt.Sprintf("%v %v of %v", r.Kind, r.Task, r.State))
+				case fsm.RecordTransition:
+					var joins []string
+					for _, l := range r.Exited {
+						joins = append(joins, fmt.Sprintf("%v:%v", l.State, l.Join.Stragglers()))
+					}
+					recs = append(recs, fmt.Sprintf("transition %v→%v %v", r.From, r.To, joins))
+				}
+			}})
+		defer m.Stop(context.Background())
+		start := time.Now()
+		if err := m.Fire(context.Background(), ToC); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 2*time.Second {
+			t.Errorf("the step took %v, want two join timeouts (2s), one per level with a straggler", d)
+		}
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		want := []string{
+			"straggler inner of A1a",
+			"straggler outer of A",
+			"transition A1a→C [A1a:[inner] A1:[] A:[outer]]",
+			"straggler_returned inner of A1a",
+			"straggler_returned outer of A",
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if diff := cmp.Diff(want, recs); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+	})
+}

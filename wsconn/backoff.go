@@ -73,8 +73,9 @@ func (g StormGuard) stormDelay(dials []time.Time, now time.Time) time.Duration {
 
 // backoffTask is Reconnecting's task. It asks the retry policy about the
 // failure that caused it: giving up emits GaveUp; otherwise it waits the
-// delay decided (longer if the storm guard says so) and emits RetryDue
-// with the Wait, so the record of the step says why it waited.
+// delay decided (longer if the storm guard says so), then for the dial gate
+// if there is one (WithDialGate), and emits RetryDue with the Wait, so the
+// record of the step says why it waited.
 func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 	f := c.failure()
 	d, err := c.decide(f)
@@ -97,20 +98,20 @@ func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 		}
 	}
 	c.stats.nextDelay.Store(int64(w.Delay))
-	if w.Delay == 0 {
-		emit(connfsm.RetryDue, w) // at once: no timer
-		return nil
+	if w.Delay > 0 { // else at once: no timer
+		c.logWait(ctx, w)
+		t := time.NewTimer(w.Delay)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
 	}
-	c.logWait(ctx, w)
-	t := time.NewTimer(w.Delay)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return nil
-	case <-t.C:
+	if c.passGate(ctx, w) {
 		emit(connfsm.RetryDue, w)
-		return nil
 	}
+	return nil
 }
 
 // failure describes what ended the connection or the attempt, for the

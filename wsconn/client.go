@@ -67,6 +67,7 @@ type Client struct {
 	causeEvent connfsm.Event // the event that entered it
 	attempts   int           // consecutive dial attempts without a stable connection
 	dials      []time.Time
+	gate       *gatePass // the dial gate's answer for the next dial, from Reconnecting's wait
 	aliveSince time.Time
 	closeCause error // what Close was asked with: ErrClosed, or the lifetime's cause
 
@@ -295,6 +296,7 @@ func (c *Client) Err() error {
 // Hooks. They run one at a time inside the lifecycle.
 
 func (c *Client) enterConnecting(_ context.Context, t step) {
+	c.takeGate(t.Payload)
 	// A dial the user asked for (Reconnect) spends no retry budget.
 	if t.Event != connfsm.RetryDue || c.causeEvent != connfsm.Reconnect {
 		c.attempts++

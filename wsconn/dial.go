@@ -15,11 +15,20 @@ import (
 )
 
 // dialTask is Connecting's task: one handshake attempt, bounded by the
-// handshake timeout. It emits Connected with the new connection, or
-// DialFailed with the cause. If Connecting is left meanwhile (Close), the
-// attempt is cancelled; a connection that still arrives is disposed by the
-// lifecycle, never leaked.
+// handshake timeout, once the dial gate (if any) let it through. It emits
+// Connected with the new connection, or DialFailed with the cause. If
+// Connecting is left meanwhile (Close), the attempt is cancelled; a
+// connection that still arrives is disposed by the lifecycle, never
+// leaked.
 func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
+	pass := c.admit(ctx) // the dial gate (WithDialGate), before the handshake's timeout starts
+	defer pass.release()
+	if err := pass.failure(); err != nil {
+		if ctx.Err() == nil {
+			emit(connfsm.DialFailed, err)
+		}
+		return nil
+	}
 	dctx, cancel := context.WithTimeoutCause(ctx, c.cfg.handshakeTimeout, ErrHandshakeTimeout)
 	defer cancel()
 	var raw *rawConn
@@ -28,7 +37,7 @@ func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 		dctx = context.WithValue(dctx, rawConnKey{}, raw)
 	}
 	a := new(attempt)
-	dctx = context.WithValue(dctx, attemptKey{}, a)
+	dctx = context.WithValue(pass.trace(dctx), attemptKey{}, a)
 	// The timeout and a Close cut a handshake short even while
 	// coder/websocket reads a refused 101 answer under its own timer.
 	stop := context.AfterFunc(dctx, a.abort)

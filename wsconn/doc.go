@@ -25,8 +25,11 @@
 //
 // # Lifecycle
 //
-// The client's state is one of connfsm's (State reports it); each state
-// runs its own tasks:
+// The client's state is one of connfsm's (State reports it: Connecting,
+// Alive, Reconnecting, Closing, Closed; Phase and Path tell Alive's phases
+// apart), and every decision the client makes is the state's: there is no
+// flag beside the lifecycle that says "connected", "released" or
+// "closing". Each state runs its own tasks:
 //
 //   - Connecting: one dial and handshake attempt, bounded by the handshake
 //     timeout (WithHandshakeTimeout) and by the HTTP client's Timeout,
@@ -34,31 +37,48 @@
 //     the credentials function returns for it (WithCredentials: tokens
 //     and listen keys that expire are fetched again for every dial).
 //   - Alive: the reader hands each message to the OnMessage handler; the
-//     heartbeat pings every interval and counts a reply that does not
-//     arrive within the pong timeout as a lost connection (WithHeartbeat):
+//     heartbeat pings a connection that read nothing for an interval (a
+//     message read proves the peer alive, so a busy connection costs no
+//     ping; WithAlwaysPing pings every interval) and counts a reply that
+//     does not arrive within the pong timeout as a lost connection
+//     (WithHeartbeat), the wait lengthened by as much as the process
+//     itself ran late, since an overloaded client is no dead peer:
 //     protocol pings, or a venue's own application heartbeat
 //     (WithAppHeartbeat), whose replies are kept from OnMessage; the
 //     peer's application pings are answered (WithPingResponder); the data
 //     watchdog counts a feed that sends no data for the idle timeout as
-//     lost, pongs or not (WithIdleTimeout); the writer runs OnConnect,
-//     writes the buffered messages in order, then releases the connection
-//     for Send.
+//     lost, pongs or not (WithIdleTimeout). Both run across Alive's two
+//     phases:
+//   - Alive/Syncing, first: the sync sets the session up before any of the
+//     user's sends go out. It runs OnConnect (log in: Session.Send, and
+//     Session.Request for the ack), replays the subscriptions (Subscribe),
+//     in order, each ack awaited (WithAckTimeout), then writes the messages
+//     buffered while disconnected, in order. A failure of any of them is
+//     Lost, and stops the heartbeat and the reader with it.
+//   - Alive/Ready: sends go straight out.
 //   - Reconnecting: the retry policy (WithRetryPolicy; Failure.Default
 //     without one) sees what failed (a dial error, a refused handshake with
 //     its status and Retry-After, a close frame with its code and reason, a
-//     pong or idle timeout, a lost connection) and the attempt number, and
-//     either gives up (a permanent failure, or Backoff.MaxAttempts spent)
-//     or waits: the backoff's delay with full jitter (Backoff.Delay),
-//     longer when the peer asked to slow down (close 1008 or 1013, HTTP
-//     429) or sent Retry-After, and at least the storm guard's gap
-//     (StormGuard). Each wait is the payload of the RetryDue step that
-//     ends it (a *Wait, with its reason). The attempt counter resets
-//     only once a connection stayed Alive for the stable period
+//     pong or idle timeout, a lost connection, a requested Reconnect) and
+//     the attempt number, and either gives up (a permanent failure, or
+//     Backoff.MaxAttempts spent) or waits: the backoff's delay with full
+//     jitter (Backoff.Delay), longer when the peer asked to slow down
+//     (close 1008 or 1013, HTTP 429) or sent Retry-After, and at least the
+//     storm guard's gap (StormGuard); a requested Reconnect dials at once,
+//     spending no retry budget. Each wait is the payload of the RetryDue
+//     step that ends it (a *Wait, with its reason). The attempt counter
+//     resets only once a connection stayed Alive for the stable period
 //     (WithStablePeriod), so a server that accepts and drops at once keeps
 //     the backoff growing.
-//   - Closing: the close handshake on the live connection, bounded by the
-//     close timeout (WithCloseTimeout).
-//   - Closed: terminal; Done is closed and Err says why.
+//   - Closing: the messages still buffered, then the close handshake on the
+//     live connection, bounded by the close timeout (WithCloseTimeout), a
+//     state timeout that ends Closing whatever the peer does.
+//   - Closed: final; Done is closed and Err says why.
+//
+// The records observers get (OnRecord, OnTransition) name the leaves
+// (Syncing, Ready); connfsm.State's Top, Path and Within, and
+// connfsm.TopTransition, name them for those who do not care about the
+// phases.
 //
 // # Dial and the client's lifetime
 //
@@ -67,46 +87,76 @@
 // *ConfigError (matching ErrInvalidConfig) naming each bad field and
 // value, and nothing is started.
 //
-// Unless NoWait is given, Dial then waits for the first connection to be
-// released for sends (Alive, OnConnect done, buffered messages written),
-// retrying transient failures. Dial's ctx bounds only that wait: if it ends
-// first, the client is closed and Dial returns an error wrapping ctx's
-// cause; if the client gives up first, Dial returns why. Once Dial has
-// returned a client, its ctx has no effect on it. WithLifetime ties the
-// whole client's life to a context instead: when that context ends, the
-// client closes as by Close and Err returns the context's cause.
+// Unless NoWait is given, Dial then waits for the client to be Ready (its
+// first connection Alive and synced), retrying transient failures. Dial's
+// ctx bounds only that wait: if it ends first, the client is closed and
+// Dial returns an error wrapping ctx's cause; if the client gives up first,
+// Dial returns why. Once Dial has returned a client, its ctx has no effect
+// on it. WithLifetime ties the whole client's life to a context instead:
+// when that context ends, the client closes as by Close and Err returns
+// the context's cause.
 //
 // # Sending
 //
-// While the connection is released, Send writes on the caller's goroutine
-// and returns once the transport has the message (WithRateLimit paces it).
-// While Alive but not yet released (OnConnect or the flush still running),
-// Send waits for the release. Otherwise the SendPolicy applies: by
-// default Send fails fast with ErrNotConnected; with SendPolicy.Buffer, up
-// to that many messages (and SendPolicy.BufferBytes bytes) are kept and
-// written in order on the next Alive, before any newer message; a message
-// that does not fit is not kept, and its Send returns an error wrapping
-// ErrBufferFull. After Close, Send returns ErrClosed.
+// What Send does is decided by the state. Ready: it writes on the
+// caller's goroutine and returns once the transport has the message.
+// Syncing: it waits for Ready (a message never overtakes the session's
+// setup), unless it is called from the sync itself (with OnConnect's
+// context), when it writes at once. Connecting and Reconnecting: the
+// SendPolicy applies: by default Send fails fast with ErrNotConnected;
+// with SendPolicy.Buffer, up to that many messages (and
+// SendPolicy.BufferBytes bytes) are kept and written in order in the next
+// Syncing, before any newer message; a message that does not fit is not
+// kept, and its Send returns an error wrapping ErrBufferFull. Closing and
+// Closed: ErrClosed. A ctx already done fails the send before the socket
+// is touched. WithRateLimit paces every write: Send's, the Session's,
+// Request's, the subscriptions' replay and the buffer's flush.
+//
+// # Subscriptions and requests
+//
+// Subscribe registers a stream (a key, its subscribe message, an optional
+// unsubscribe message and ack matcher): sent at once when Ready (the ack
+// awaited), remembered, and replayed in every Syncing, in subscription
+// order, paced by the rate limiter, so a reconnect never loses a
+// subscription and never bursts them at a venue that bans bursts. A key
+// subscribed twice is sent once. Unsubscribe removes one (sending its
+// unsubscribe message while Ready).
+//
+// Request sends a message and waits for the first received message a
+// matcher accepts: a login's ack, a JSON-RPC reply. The reply is taken out
+// of the stream before OnMessage (so a handler that blocks cannot hold it
+// up) and is not handed to OnMessage; the connection's end fails the
+// request with ErrNotConnected.
+//
+// Reconnect drops the connection and dials again at once (fresh
+// credentials, another server behind the URL): not a failure, it spends no
+// retry budget, and the subscriptions are replayed on the new connection.
 //
 // # Receiving
 //
 // The OnMessage handler is called by the reader, one message at a time, in
-// order. While it runs no further message is read, so a slow handler slows
+// order; calls never overlap, not even across connections: a handler left
+// running by a connection given up (it ignored its context) must return
+// before the next connection's reader calls the handler again. While it
+// runs no further message is read, so a slow handler slows
 // the peer down through TCP flow control instead of queueing messages in
 // memory; the read limit (WithReadLimit, 1 MiB by default) bounds a single
 // message. A slow handler is not a dead peer: while the reader holds a
 // message the handler has not taken, the heartbeat does not ping, and a
 // pong that comes late because messages were read ahead of it does not
-// count as lost. The reader keeps running while the handler is absent, so
-// pongs are always seen; messages are then discarded.
+// count as lost. A connection that dies while the handler runs is still
+// found at once: the heartbeat watches the connection's reads and reports
+// the failure, whatever the handler does. The reader keeps running while
+// the handler is absent, so pongs are always seen; messages are then
+// discarded.
 //
 // # Closing
 //
-// Close stops accepting messages (Send returns ErrClosed), writes the
-// messages still buffered if a connection is up (a Close during OnConnect
-// leaves them there), sends a close frame with status 1000 after any write
-// in progress and waits for the peer's, bounded by the close timeout and
-// by its ctx; closing while
+// Close stops accepting messages (Send returns ErrClosed once Closing is
+// entered), writes the messages still buffered if a connection is up (a
+// Close during the sync leaves them there, and finishes a write under
+// way), sends a close frame with status 1000 and waits for the peer's,
+// bounded by the close timeout and by its ctx; closing while
 // Connecting or Reconnecting cancels the attempt or the timer at once, and
 // messages still buffered then are reported by Close's error (ErrUnsent).
 // It is idempotent, safe from any goroutine, and returns
@@ -122,10 +172,11 @@
 // run inside it too, with a context of their own. Close called with such a
 // context starts the close and returns at once, since waiting there would
 // wait for the caller itself (Close from inside with context.Background()
-// would). In OnConnect, send with the Session, which writes on the
-// new connection ahead of everything sent through the Client; Send on the
-// Client called with OnConnect's context does not wait for the release (it
-// would wait for itself) and follows the send policy.
+// would); so does Reconnect. In OnConnect, send with the Session, which
+// writes on the new connection ahead of everything sent through the
+// Client; Send on the Client called with OnConnect's context writes at
+// once too, instead of waiting for the Ready the sync leads to. Send from
+// OnMessage while the connection syncs waits for Ready.
 //
 // # Logging and observation
 //
@@ -149,4 +200,18 @@
 // closes with a code, requires heartbeats or enforces a rate limit, on cue
 // or per connection, and records every connection, message and frame.
 // Plug its in-memory transport in with WithHTTPClient(srv.Client()).
+//
+// # Pool
+//
+// Venues cap streams per connection and connections per IP per window. A
+// Pool (NewPool) is many connections to one venue as one object: its
+// subscriptions are sharded over connections of at most
+// PoolConfig.MaxPerConn each, up to MaxConns (beyond them Subscribe fails
+// with ErrPoolFull: nothing is dropped); each connection is a Client with
+// its own lifecycle, which replays its own subscriptions when it
+// reconnects; and every dial of every connection, first dials and
+// redials, waits its turn in one DialBudget (N dials per window). Under it
+// is WithDialGate, a hook any client can use: a function called before
+// every dial, whose hold is part of the Wait before a redial
+// (WaitDialGate).
 package wsconn

@@ -109,3 +109,59 @@ func ExampleWithSendPolicy() {
 	// three
 	// sent: 3
 }
+
+// A venue session: log in on every connection and wait for the ack
+// (Request), subscribe once and have the subscription replayed, in order
+// and acknowledged, on every connection after it (Subscribe). The venue
+// here acknowledges both, and the connection is reset once to show it.
+func ExampleClient_Subscribe() {
+	srv, err := wsconntest.NewTCPServer("", wsconntest.Default(wsconntest.OnMessage(
+		func(c *wsconntest.Conn, m wsconntest.Message) bool {
+			switch string(m.Data) {
+			case `{"op":"login"}`:
+				_ = c.SendText(c.Context(), `{"event":"login","ok":true}`)
+			case `{"op":"subscribe","channel":"trades"}`:
+				_ = c.SendText(c.Context(), `{"event":"subscribed","channel":"trades"}`)
+				_ = c.SendText(c.Context(), fmt.Sprintf(`{"trade":%d}`, c.N()))
+			}
+			return true
+		})))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	trades := make(chan string, 4)
+	c, err := wsconn.Dial(context.Background(), srv.URL,
+		// Every connection syncs before the user's sends go out: log in...
+		wsconn.OnConnect(func(ctx context.Context, s *wsconn.Session) error {
+			_, err := s.Request(ctx, wsconn.Text, []byte(`{"op":"login"}`), func(m wsconn.Message) bool {
+				return string(m.Data) == `{"event":"login","ok":true}`
+			})
+			return err // an error is Lost: the connection is dropped and dialed again
+		}),
+		// ...then the subscriptions are replayed; acks and login replies
+		// never reach OnMessage.
+		wsconn.OnMessage(func(_ context.Context, m wsconn.Message) { trades <- string(m.Data) }),
+		wsconn.WithBackoff(wsconn.Backoff{Initial: 10 * time.Millisecond}),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = c.Subscribe(context.Background(), wsconn.Subscription{
+		Key:     "trades",
+		Message: []byte(`{"op":"subscribe","channel":"trades"}`),
+		Ack:     func(m wsconn.Message) bool { return string(m.Data) == `{"event":"subscribed","channel":"trades"}` },
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("first connection:", <-trades)
+
+	srv.ResetAll() // no close handshake: the client reconnects, logs in, resubscribes
+	fmt.Println("after the reset:", <-trades)
+	_ = c.Close(context.Background())
+	// Output:
+	// first connection: {"trade":1}
+	// after the reset: {"trade":2}
+}

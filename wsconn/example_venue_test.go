@@ -7,47 +7,38 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
-// venue runs handle for each connection on a local server.
+// tcpVenue is a wsconntest venue on loopback TCP playing bs on every
+// connection.
+func tcpVenue(bs ...wsconntest.Behavior) (url string, stop func()) {
+	srv, err := wsconntest.NewTCPServer("", wsconntest.Default(bs...))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return srv.URL, srv.Close
+}
+
+// venue runs handle for each connection (a venue that writes and closes;
+// the venue's own reader reads, so handle must not).
 func venue(handle func(ctx context.Context, c *websocket.Conn, r *http.Request)) (url string, stop func()) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		handle(r.Context(), c, r)
+	return tcpVenue(wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
+		handle(ctx, c.WebSocket(), c.Request())
 	}))
-	return "ws" + strings.TrimPrefix(srv.URL, "http"), srv.Close
 }
 
 // A venue that wants the text "ping" and answers "pong" (OKX does): the
 // application heartbeat replaces protocol pings, and its replies stay out
 // of OnMessage.
 func ExampleWithAppHeartbeat() {
-	url, stop := venue(func(ctx context.Context, c *websocket.Conn, _ *http.Request) {
-		for {
-			typ, data, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			if string(data) == "ping" {
-				data = []byte("pong")
-			}
-			if c.Write(ctx, typ, data) != nil {
-				return
-			}
-		}
-	})
+	url, stop := tcpVenue(wsconntest.RequireHeartbeat(wsconntest.Heartbeat{Ping: "ping", Pong: "pong"}), wsconntest.Echo())
 	defer stop()
 
 	received := make(chan string, 10)
@@ -76,15 +67,14 @@ func ExampleWithAppHeartbeat() {
 // A venue that pings its clients with {"ping":n} and drops those that do
 // not answer {"pong":n}.
 func ExampleWithPingResponder() {
-	url, stop := venue(func(ctx context.Context, c *websocket.Conn, _ *http.Request) {
-		_ = c.Write(ctx, websocket.MessageText, []byte(`{"ping":1700000000}`))
-		_, reply, err := c.Read(ctx)
-		if err != nil {
-			return
-		}
-		_ = c.Write(ctx, websocket.MessageText, append([]byte("venue got "), reply...))
-		_, _, _ = c.Read(ctx) // until the client closes
-	})
+	url, stop := tcpVenue(
+		wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
+			_ = c.SendText(ctx, `{"ping":1700000000}`)
+		}),
+		wsconntest.OnMessage(func(c *wsconntest.Conn, m wsconntest.Message) bool {
+			_ = c.SendText(c.Context(), "venue got "+string(m.Data))
+			return true
+		}))
 	defer stop()
 
 	received := make(chan string, 1)

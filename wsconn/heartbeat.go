@@ -219,7 +219,7 @@ func (c *Client) ping(ctx context.Context, s *session, dl *pongDeadline, timeout
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	dl.arm(timeout, cancel)
-	err := c.sendPing(pctx, s)
+	err := c.sendPing(pctx, cancel, s)
 	expired, extended := dl.disarm()
 	if extended > 0 {
 		c.stats.pongWaitsExtended.Add(uint64(extended))
@@ -230,9 +230,13 @@ func (c *Client) ping(ctx context.Context, s *session, dl *pongDeadline, timeout
 	return err
 }
 
-func (c *Client) sendPing(pctx context.Context, s *session) error {
+// sendPing sends the ping and waits for its reply until pctx ends; cancel
+// ends pctx, and ends it at once if the connection's reads fail.
+func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *session) error {
 	h := c.cfg.appHeartbeat
 	if h == nil {
+		s.pinging(cancel)
+		defer s.pinging(nil)
 		return s.conn.Ping(pctx)
 	}
 	select { // a reply that came late, or unasked, answers no ping of ours

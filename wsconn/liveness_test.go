@@ -281,3 +281,36 @@ func TestPongDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestResetDuringPingIsLostAtOnce: a connection reset while a protocol
+// ping waits for its pong is Lost when the read fails, with the read's
+// failure, not a pong timeout later: coder/websocket's Ping does not end
+// when the reads do.
+func TestResetDuringPingIsLostAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval, timeout = time.Second, 10 * time.Second
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
+		var rec recorder
+		c := dialTest(t, srv, &rec, WithHeartbeat(interval, timeout), WithBackoff(Backoff{Initial: time.Hour}))
+		waitState(t, c, connfsm.Alive)
+		srv.Blackhole(true) // the ping at 1s goes unanswered
+		time.Sleep(1500 * time.Millisecond)
+		synctest.Wait()
+		if st := c.Stats(); st.Pings != 1 {
+			t.Fatalf("Pings = %d, want 1 in flight", st.Pings)
+		}
+		reset := time.Now()
+		srv.ResetAll()
+		synctest.Wait()
+		r, ok := rec.Nth("Alive-Lost->Reconnecting", 1)
+		if !ok {
+			t.Fatalf("no Lost at the reset; transitions %v", rec.Transitions())
+		}
+		if d := r.When.Sub(reset); d != 0 {
+			t.Errorf("Lost %v after the reset, want at once", d)
+		}
+		if err, _ := r.Payload.(error); !errors.Is(err, ErrReadFailed) {
+			t.Errorf("Lost cause = %v, want ErrReadFailed", err)
+		}
+	})
+}

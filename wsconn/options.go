@@ -92,6 +92,7 @@ type config struct {
 	respond          func(Message) ([]byte, bool)
 	idleTimeout      time.Duration
 	credentials      func(context.Context) (Credentials, error)
+	dialGate         DialGate
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	ackTimeout       time.Duration

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -167,7 +169,8 @@ func rapidChecks(t *testing.T) {
 }
 
 // TestLifecycleRandomized interleaves user calls (Send, Close, Close twice,
-// Send after Close) with faults (resets without a close frame, a black hole,
+// Send after Close, Subscribe and Unsubscribe with acks, Reconnect) with
+// faults (resets without a close frame, a black hole,
 // a server that is down, refused handshakes with Retry-After, close frames,
 // a slow peer) and virtual time, each case in its own synctest bubble.
 // After every step: each transition is a transition cell of connfsm.Table()
@@ -188,14 +191,14 @@ func TestLifecycleRandomized(t *testing.T) {
 	exercisedMu.Lock()
 	defer exercisedMu.Unlock()
 	t.Logf("exercised: %+v", exercised)
-	if c := exercised; c.Cases >= 50 && (c.Reconnects == 0 || c.GaveUp == 0 || c.Accepted == 0 || c.Received == 0) {
+	if c := exercised; c.Cases >= 50 && (c.Reconnects == 0 || c.GaveUp == 0 || c.Accepted == 0 || c.Received == 0 || c.Replays == 0) {
 		t.Errorf("%d cases exercised too little: %+v", c.Cases, c)
 	}
 }
 
 // coverage sums what the randomized cases went through.
 type coverage struct {
-	Cases, Transitions, Reconnects, GaveUp, Sends, Accepted, Received, Unsent int
+	Cases, Transitions, Reconnects, GaveUp, Sends, Accepted, Received, Unsent, Replays int
 }
 
 var (
@@ -209,6 +212,18 @@ func lifecycleProperty(t *rapid.T) {
 	// resets, black holes and downtime.
 	var slow atomic.Int64
 	srv := wsconntest.NewServer(wsconntest.Default(
+		// Subscriptions are acknowledged and not echoed.
+		wsconntest.OnMessage(func(c *wsconntest.Conn, m wsconntest.Message) bool {
+			text := string(m.Data)
+			switch {
+			case strings.HasPrefix(text, "sub:"):
+				_ = c.SendText(c.Context(), "ack:"+strings.TrimPrefix(text, "sub:"))
+				return true
+			case strings.HasPrefix(text, "unsub:"):
+				return true
+			}
+			return false
+		}),
 		wsconntest.OnMessage(func(c *wsconntest.Conn, _ wsconntest.Message) bool {
 			if d := time.Duration(slow.Load()); d > 0 {
 				select {
@@ -255,7 +270,16 @@ func lifecycleProperty(t *rapid.T) {
 		nextID     int
 		sendOne    func(ctx context.Context) error
 		anyUnknown []string
+		subscribed []string // the keys, in subscription order
 	)
+	subscription := func(key string) Subscription {
+		return Subscription{Key: key, Message: []byte("sub:" + key), Unsubscribe: []byte("unsub:" + key),
+			Ack: func(m Message) bool { return string(m.Data) == "ack:"+key }}
+	}
+	known := func(err error) bool {
+		return err == nil || errors.Is(err, ErrNotConnected) || errors.Is(err, ErrClosed) ||
+			errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrAckTimeout)
+	}
 	sendOne = func(ctx context.Context) error {
 		nextID++
 		id := fmt.Sprintf("payload-%d", nextID)
@@ -327,6 +351,43 @@ func lifecycleProperty(t *rapid.T) {
 			}
 			doClose(t)
 		},
+		"subscribe": func(t *rapid.T) {
+			key := rapid.SampledFrom([]string{"a", "b", "c", "d"}).Draw(t, "key")
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := c.Subscribe(ctx, subscription(key))
+			switch {
+			case closed && !errors.Is(err, ErrClosed):
+				t.Fatalf("Subscribe after Close = %v, want ErrClosed", err)
+			case !known(err):
+				anyUnknown = append(anyUnknown, err.Error())
+			}
+			// Registered unless the client had closed (it may have given up
+			// on its own); a failed send or ack leaves it registered.
+			if !errors.Is(err, ErrClosed) && !slices.Contains(subscribed, key) {
+				subscribed = append(subscribed, key)
+			}
+		},
+		"unsubscribe": func(t *rapid.T) {
+			key := rapid.SampledFrom([]string{"a", "b", "c", "d"}).Draw(t, "key")
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := c.Unsubscribe(ctx, key); !known(err) {
+				anyUnknown = append(anyUnknown, err.Error())
+			}
+			subscribed = slices.DeleteFunc(subscribed, func(k string) bool { return k == key })
+		},
+		"reconnect": func(t *rapid.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := c.Reconnect(ctx)
+			switch {
+			case closed && !errors.Is(err, ErrClosed):
+				t.Fatalf("Reconnect after Close = %v, want ErrClosed", err)
+			case !known(err):
+				anyUnknown = append(anyUnknown, err.Error())
+			}
+		},
 		"reset": func(*rapid.T) { srv.ResetAll() },
 		"black hole": func(t *rapid.T) {
 			holeOn = rapid.Bool().Draw(t, "on")
@@ -391,7 +452,10 @@ func lifecycleProperty(t *rapid.T) {
 				t.Fatalf("a socket was dialed while another was open\ntransitions: %v", trans)
 			}
 			if len(anyUnknown) > 0 {
-				t.Fatalf("Send returned errors matching neither a documented sentinel nor its ctx: %v", anyUnknown)
+				t.Fatalf("Send, Subscribe, Unsubscribe or Reconnect returned errors matching neither a documented sentinel nor its ctx: %v", anyUnknown)
+			}
+			if !closed && !slices.Equal(subscribed, c.Subscriptions()) {
+				t.Fatalf("Subscriptions() = %q, want %q", c.Subscriptions(), subscribed)
 			}
 		},
 	})
@@ -413,9 +477,23 @@ func lifecycleProperty(t *rapid.T) {
 	}
 
 	received := map[string]bool{}
+	replays := 0
 	for _, conn := range srv.Connections() {
+		subs := map[string]bool{}
 		for _, m := range conn.ReceivedText() {
 			received[m] = true
+			switch {
+			case strings.HasPrefix(m, "sub:"):
+				if subs[m] { // a subscription is sent once per connection, unless unsubscribed between
+					t.Fatalf("connection %d received %s twice: %q", conn.N, m, conn.ReceivedText())
+				}
+				subs[m] = true
+			case strings.HasPrefix(m, "unsub:"):
+				delete(subs, "sub:"+strings.TrimPrefix(m, "unsub:"))
+			}
+		}
+		if conn.N > 1 && len(conn.ReceivedText()) > 0 && strings.HasPrefix(conn.ReceivedText()[0], "sub:") {
+			replays++ // a later connection resubscribed before anything else
 		}
 	}
 	{
@@ -439,6 +517,7 @@ func lifecycleProperty(t *rapid.T) {
 		exercised.Accepted += acc
 		exercised.Received += len(received)
 		exercised.Unsent += int(c.Stats().Unsent)
+		exercised.Replays += replays
 		exercisedMu.Unlock()
 	}
 	// Every accepted message reached the server or was reported.

@@ -87,6 +87,7 @@ type session struct {
 	joined   chan struct{} // closed when the handler under way returns, for joinHandler
 	ahead    *readAhead    // reads while the pump is busy; nil when the pump reads
 	hctx     context.Context
+	ping     context.CancelFunc // ends the protocol ping under way; nil between pings
 }
 
 // newSession wraps conn; raw is the socket under it, or nil if the HTTP
@@ -165,6 +166,22 @@ func (s *session) fail(err error) {
 	if !s.ended {
 		s.ended, s.err = true, err
 		close(s.done)
+		if s.ping != nil {
+			// coder/websocket's Ping waits for its pong, or its context:
+			// a failed read does not end it.
+			s.ping()
+		}
+	}
+}
+
+// pinging registers cancel as the end of the protocol ping under way, or
+// calls it at once if the reads have failed already; nil unregisters it.
+func (s *session) pinging(cancel context.CancelFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ping = cancel
+	if cancel != nil && s.ended {
+		cancel()
 	}
 }
 

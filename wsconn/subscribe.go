@@ -135,6 +135,11 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 	if !added {
 		return nil
 	}
+	return c.subscribeAdded(ctx, s)
+}
+
+// subscribeAdded sends s, just added to the registry, as Subscribe says.
+func (c *Client) subscribeAdded(ctx context.Context, s *subscribed) error {
 	conn, err := c.sendable(ctx)
 	switch {
 	case err != nil:
@@ -153,7 +158,12 @@ func (c *Client) Unsubscribe(ctx context.Context, key string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	sub := c.subs.remove(key)
+	return c.unsubscribeRemoved(ctx, c.subs.remove(key))
+}
+
+// unsubscribeRemoved sends the Unsubscribe message of sub, just removed
+// from the registry (nil if it was not there), as Unsubscribe says.
+func (c *Client) unsubscribeRemoved(ctx context.Context, sub *subscribed) error {
 	if sub == nil || sub.Unsubscribe == nil || c.m.State() != connfsm.Ready {
 		return nil
 	}

@@ -23,11 +23,15 @@ const (
 	WaitStormGuard
 	// WaitReconnect: a requested reconnect, which dials at once.
 	WaitReconnect
+	// WaitDialGate: the dial gate held the dial longer than the rest of
+	// the wait (WithDialGate; Wait.Gate): a budget of dials shared with
+	// other clients, such as a Pool's.
+	WaitDialGate
 )
 
 var waitReasonNames = [...]string{
 	WaitPolicy: "policy", WaitBackoff: "backoff", WaitSlowDown: "slow_down", WaitRetryAfter: "retry_after",
-	WaitStormGuard: "storm_guard", WaitReconnect: "reconnect",
+	WaitStormGuard: "storm_guard", WaitReconnect: "reconnect", WaitDialGate: "dial_gate",
 }
 
 // String returns the reason's name as used in logs and JSON, e.g.
@@ -53,6 +57,11 @@ type Wait struct {
 	// Window (WaitStormGuard only).
 	Dials  int
 	Window time.Duration
+	// Gate is how long the dial gate held the dial once the rest of the
+	// wait was over (WithDialGate); it is part of Delay.
+	Gate time.Duration
+
+	pass *gatePass // the gate's admission, for the dial that follows
 }
 
 // String describes the wait, its length first, to the millisecond: "1.2s
@@ -81,6 +90,8 @@ func (w *Wait) String() string {
 		return fmt.Sprintf("%v for the storm guard (%d dials within %v)", d, w.Dials, w.Window)
 	case WaitReconnect:
 		return fmt.Sprintf("%v before the reconnect asked for", d)
+	case WaitDialGate:
+		return fmt.Sprintf("%v for the dial gate", d)
 	default:
 		return fmt.Sprintf("%v by the retry policy", d)
 	}

@@ -16,6 +16,14 @@ func runDemo(c command, e env, args []string) int {
 	if code, done := reportUsage(demoFlagSet(new(demoConfig)), c, err, e.stdout, e.stderr); done {
 		return code
 	}
+	if cfg.trace != "" {
+		stop, err := startTrace(cfg.trace)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "connfsm demo: %v\n", err)
+			return exitFail
+		}
+		defer stop()
+	}
 	ok, err := demo.Run(e.ctx, timeline.New(e.stdout, cfg.json, true))
 	if err != nil {
 		fmt.Fprintf(e.stderr, "connfsm demo: %v\n", err)
@@ -29,13 +37,15 @@ func runDemo(c command, e env, args []string) int {
 
 // demoConfig is demo's command line.
 type demoConfig struct {
-	json bool
+	json  bool
+	trace string
 }
 
 // demoFlagSet returns demo's flags, which set cfg.
 func demoFlagSet(cfg *demoConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.BoolVar(&cfg.json, "json", false, "print one JSON object per line instead of the readable timeline")
+	fs.StringVar(&cfg.trace, "trace", "", "write a Go execution trace to `file`: every state entry a task, every state's task a region (go tool trace file)")
 	return fs
 }
 

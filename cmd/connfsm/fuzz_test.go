@@ -35,7 +35,8 @@ var fuzzCommands = map[string]fuzzCommand{
 		parse:   func(a []string) (any, error) { return parseDemoFlags(a) },
 		flagSet: func() *flag.FlagSet { return demoFlagSet(new(demoConfig)) },
 		args: func(cfg any) []string {
-			return []string{"-json=" + strconv.FormatBool(cfg.(demoConfig).json)}
+			c := cfg.(demoConfig)
+			return []string{"-json=" + strconv.FormatBool(c.json), "-trace", c.trace}
 		},
 		check: func(*testing.T, any) {},
 	},
@@ -130,21 +131,37 @@ var fuzzCommands = map[string]fuzzCommand{
 		flagSet: func() *flag.FlagSet { return loadFlagSet(new(loadFlags)) },
 		args: func(c any) []string {
 			f := c.(loadFlags)
-			return []string{"-n", strconv.Itoa(f.N), "-url", f.URL, "-duration", f.Duration.String(),
+			args := []string{"-url", f.URL, "-duration", f.Duration.String(),
 				"-ping", f.Ping.String(), "-pong-timeout", f.Pong.String(), "-send-every", f.SendEvery.String(),
 				"-sample", f.Sample.String(), "-restart-at", f.RestartAt.String(), "-down-for", f.DownFor.String(), "-chaos", f.Chaos.String(),
 				"-dial-rate", strconv.Itoa(f.DialRate), "-gogc", strconv.Itoa(f.GOGC), "-json=" + strconv.FormatBool(f.json)}
+			if !f.pool {
+				return append(args, "-n", strconv.Itoa(f.N))
+			}
+			args = append(args, "-pool", "-subs", strconv.Itoa(f.subs), "-per-conn", strconv.Itoa(f.perConn), "-conns", strconv.Itoa(f.conns))
+			for _, b := range []struct {
+				name string
+				r    rateFlag
+			}{{"dial-budget", f.dialBudget}, {"venue-budget", f.venueBudget}} {
+				if b.r.n > 0 {
+					args = append(args, "-"+b.name, b.r.String())
+				}
+			}
+			return args
 		},
 		check: func(t *testing.T, c any) {
 			f := c.(loadFlags)
-			if f.N <= 0 || f.DialRate <= 0 || f.GOGC <= 0 {
-				t.Errorf("-n %d, -dial-rate %d, -gogc %d: want all positive", f.N, f.DialRate, f.GOGC)
+			switch p := f.Pool; {
+			case f.pool && (p == nil || f.N != 0 || p.Subs <= 0 || p.PerConn <= 0 || p.Conns*p.PerConn < p.Subs || f.URL != "" || f.Chaos != 0):
+				t.Errorf("-pool with %+v, -n %d, -url %q, -chaos %v: a pool that cannot run", p, f.N, f.URL, f.Chaos)
+			case !f.pool && (p != nil || f.N <= 0):
+				t.Errorf("-n %d, pool %+v: want -n positive and no pool", f.N, p)
+			}
+			if f.DialRate <= 0 || f.GOGC <= 0 {
+				t.Errorf("-dial-rate %d, -gogc %d: want all positive", f.DialRate, f.GOGC)
 			}
 			if f.Duration <= 0 || f.Ping <= 0 || f.Pong <= 0 || f.SendEvery <= 0 || f.Sample <= 0 || f.DownFor <= 0 || f.RestartAt < 0 {
 				t.Errorf("durations %+v: want all positive, -restart-at not negative", f)
-			}
-			if f.Pong > f.Ping {
-				t.Errorf("-pong-timeout %v above -ping %v", f.Pong, f.Ping)
 			}
 			if f.RestartAt > 0 && (f.URL != "" || f.RestartAt+f.DownFor >= f.Duration) {
 				t.Errorf("-restart-at %v, -down-for %v, -duration %v, -url %q: a restart that cannot happen", f.RestartAt, f.DownFor, f.Duration, f.URL)
@@ -191,6 +208,8 @@ func FuzzFlags(f *testing.F) {
 		{3, "-control [::1]:9 -until-stdin-eof"}, {3, "-addr localhost"},
 		{4, "-n 10 -duration 2s"}, {4, "-n 1 -ping 1s -pong-timeout 2s"}, {4, "-n 1 -url http://x"},
 		{4, "-n 1 -restart-at 1s -down-for 1s -duration 5s"}, {4, "-n 5 -chaos 2s -duration 1m"}, {4, "-n 1 -chaos 1s -restart-at 1s"}, {4, "-n 0x10 -gogc 0"}, {4, ""}, {4, "-n 1 -sample -1ns"},
+		{4, "-pool -subs 100 -per-conn 10 -dial-budget 15/3s -restart-at 1s -duration 4s"}, {4, "-pool -subs 5 -conns 1 -per-conn 2"},
+		{4, "-pool -n 3 -subs 1 -venue-budget 1/s"}, {4, "-n 3 -subs 1 -dial-budget 0/s"},
 		{5, "frobnicate -x"}, {5, "-h"}, {5, "help"}, {5, ""}, {5, "load -n 1 -h"}, {5, "dial"}, {5, "diagram -format mermaid"},
 	}
 	for _, s := range seeds {

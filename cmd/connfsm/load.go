@@ -21,9 +21,13 @@ func runLoad(c command, e env, args []string) int {
 	if code, done := reportUsage(loadFlagSet(new(loadFlags)), c, err, e.stdout, e.stderr); done {
 		return code
 	}
+	clients := f.N
+	if f.Pool != nil {
+		clients = 2 * f.Pool.Conns // the embedded venue's ends too
+	}
 	if limit, err := raiseFileLimit(); err != nil {
 		fmt.Fprintf(e.stderr, "connfsm load: %v\n", err)
-	} else if need := uint64(f.N) + 64; limit > 0 && limit < need {
+	} else if need := uint64(clients) + 64; limit > 0 && limit < need {
 		fmt.Fprintf(e.stderr, "connfsm load: warning: the open-file limit %d is below the %d clients need\n", limit, need)
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(f.GOGC))
@@ -54,23 +58,37 @@ func runLoad(c command, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "connfsm load: not every client was Alive again after the restart\n")
 		return exitFail
 	}
+	if r.Pool != nil {
+		problems := r.Pool.Problems(f.Pool.Budget)
+		for _, p := range problems {
+			fmt.Fprintf(e.stderr, "connfsm load: pool: %s\n", p)
+		}
+		if len(problems) > 0 {
+			return exitFail
+		}
+	}
 	return exitOK
 }
 
 // loadFlags are load's settings: the run's, and how to print the report.
+// The pool mode's flags make Config.Pool.
 type loadFlags struct {
 	loadgen.Config
 	json bool
+
+	pool                    bool
+	subs, perConn, conns    int
+	dialBudget, venueBudget rateFlag
 }
 
 // loadFlagSet returns load's flags, which set f.
 func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	fs.IntVar(&f.N, "n", 0, "number of concurrent clients (required)")
+	fs.IntVar(&f.N, "n", 0, "number of concurrent clients (required, unless -pool)")
 	fs.StringVar(&f.URL, "url", "", fmt.Sprintf("server `URL` (default: an embedded echo server; a child `connfsm serve` above %d clients)", loadgen.EmbeddedMax))
 	fs.DurationVar(&f.Duration, "duration", 10*time.Second, "how long to run once every client is started")
 	fs.DurationVar(&f.Ping, "ping", time.Second, "ping `interval` of each client")
-	fs.DurationVar(&f.Pong, "pong-timeout", time.Second, "pong timeout of each client (at most -ping)")
+	fs.DurationVar(&f.Pong, "pong-timeout", time.Second, "pong timeout of each client (may exceed -ping: the next ping waits for the reply)")
 	fs.DurationVar(&f.SendEvery, "send-every", 10*time.Second, "each client sends a small message this often and counts the echoes")
 	fs.DurationVar(&f.Sample, "sample", 10*time.Second, "print a sample (goroutines, heap, CPU, alive) this often during the run")
 	fs.DurationVar(&f.RestartAt, "restart-at", 0, "take the server down this long into the run (0: never); needs the embedded or child server")
@@ -79,6 +97,12 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs.IntVar(&f.DialRate, "dial-rate", 1000, "clients started per second, so a large ramp does not flood the server")
 	fs.IntVar(&f.GOGC, "gogc", loadgen.DefaultGOGC, "garbage collector target percentage (GOGC) of load and of its child server; 100 is Go's default")
 	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
+	fs.BoolVar(&f.pool, "pool", false, "run one wsconn.Pool of -subs subscriptions instead of -n clients, against an embedded venue that acknowledges them and enforces -venue-budget")
+	fs.IntVar(&f.subs, "subs", 0, "with -pool: subscriptions in all (required)")
+	fs.IntVar(&f.perConn, "per-conn", 100, "with -pool: the most subscriptions per connection")
+	fs.IntVar(&f.conns, "conns", 0, "with -pool: the most connections (default: as many as -subs needs)")
+	fs.Var(&f.dialBudget, "dial-budget", "with -pool: `N/period`, the pool's budget of dials, shared by all its connections, e.g. 300/5m (default: none)")
+	fs.Var(&f.venueBudget, "venue-budget", "with -pool: `N/period`, the venue refuses handshakes beyond it with 429 and Retry-After (default: -dial-budget)")
 	return fs
 }
 
@@ -86,13 +110,25 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 // every problem at once; it prints nothing.
 func parseLoadFlags(args []string) (loadFlags, error) {
 	var f loadFlags
-	_, bad, err := parseArgs(loadFlagSet(&f), args, 0)
+	fs := loadFlagSet(&f)
+	_, bad, err := parseArgs(fs, args, 0)
 	if errors.Is(err, flag.ErrHelp) {
 		return f, err
 	}
 	c := checks{bad: bad}
-	if f.N <= 0 {
-		c.add(fmt.Errorf("-n must be positive, got %d", f.N), "n")
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if f.pool {
+		checkPoolFlags(&f, set, &c)
+	} else {
+		if f.N <= 0 {
+			c.add(fmt.Errorf("-n must be positive, got %d", f.N), "n")
+		}
+		for _, name := range []string{"subs", "per-conn", "conns", "dial-budget", "venue-budget"} {
+			if set[name] {
+				c.add(fmt.Errorf("-%s needs -pool", name), name)
+			}
+		}
 	}
 	if f.DialRate <= 0 {
 		c.add(fmt.Errorf("-dial-rate must be positive, got %d", f.DialRate), "dial-rate")
@@ -107,9 +143,6 @@ func parseLoadFlags(args []string) (loadFlags, error) {
 		if d.d <= 0 {
 			c.add(fmt.Errorf("-%s must be positive, got %v", d.name, d.d), d.name)
 		}
-	}
-	if f.Pong > f.Ping && f.Ping > 0 {
-		c.add(fmt.Errorf("-pong-timeout (%v) must not exceed -ping (%v)", f.Pong, f.Ping), "pong-timeout", "ping")
 	}
 	if f.RestartAt < 0 {
 		c.add(fmt.Errorf("-restart-at must not be negative, got %v", f.RestartAt), "restart-at")
@@ -135,4 +168,44 @@ func parseLoadFlags(args []string) (loadFlags, error) {
 		}
 	}
 	return f, c.err(err)
+}
+
+// checkPoolFlags checks the pool mode's flags and makes f.Pool; the
+// defaults it fills in (-conns, -venue-budget) are written back to the
+// flags, so the settings print as they run.
+func checkPoolFlags(f *loadFlags, set map[string]bool, c *checks) {
+	if set["n"] {
+		c.add(errors.New("-n does not apply to -pool: the connections follow from -subs and -per-conn"), "n", "pool")
+	}
+	if f.subs <= 0 {
+		c.add(fmt.Errorf("-subs must be positive with -pool, got %d", f.subs), "subs")
+	}
+	if f.perConn <= 0 {
+		c.add(fmt.Errorf("-per-conn must be positive, got %d", f.perConn), "per-conn")
+	}
+	if f.conns < 0 {
+		c.add(fmt.Errorf("-conns must not be negative, got %d", f.conns), "conns")
+	}
+	if f.URL != "" {
+		c.add(errors.New("-pool runs its own venue, which counts the subscriptions and enforces the budget: -url does not apply"), "pool", "url")
+	}
+	if f.Chaos > 0 {
+		c.add(errors.New("-chaos and -pool cannot be combined"), "chaos", "pool")
+	}
+	if f.subs <= 0 || f.perConn <= 0 || f.conns < 0 {
+		return
+	}
+	need := (f.subs + f.perConn - 1) / f.perConn
+	switch {
+	case f.conns == 0:
+		f.conns = need
+	case f.conns < need:
+		c.add(fmt.Errorf("-subs %d do not fit -conns %d of -per-conn %d", f.subs, f.conns, f.perConn), "subs", "conns", "per-conn")
+	}
+	if !set["venue-budget"] {
+		f.venueBudget = f.dialBudget
+	}
+	f.Pool = &loadgen.PoolMode{Subs: f.subs, PerConn: f.perConn, Conns: f.conns,
+		Budget:      loadgen.Budget{Dials: f.dialBudget.n, Window: f.dialBudget.period},
+		VenueBudget: loadgen.Budget{Dials: f.venueBudget.n, Window: f.venueBudget.period}}
 }

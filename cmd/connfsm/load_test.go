@@ -13,7 +13,7 @@ import (
 
 func TestLoad200(t *testing.T) {
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-n", "200", "-duration", "3s", "-json"}, noStdin, &stdout, &stderr)
+	wait, _ := runAsync(t, []string{"load", "-n", "200", "-duration", "3s", "-ping", "500ms", "-pong-timeout", "2s", "-json"}, noStdin, &stdout, &stderr)
 	code := wait()
 	if code != exitOK {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
@@ -42,6 +42,9 @@ func TestLoad200(t *testing.T) {
 		{"no restart asked, none reported", r.Restart == nil},
 		{"nothing lost", r.PongTimeouts == 0 && len(r.LostCauses) == 0},
 		{"CPU measured", r.CPUSeconds > 0},
+		// A message every 10s by default: idle connections, pinged every
+		// 500ms, with a pong timeout above the interval.
+		{"heartbeats counted", r.Pings >= 200 && r.PingsSkipped < r.Pings},
 		{"a sample each 10s default: none in 3s", len(r.Samples) == 0 && r.Growth == nil},
 	}
 	for _, c := range checks {
@@ -84,7 +87,6 @@ func TestLoadUsage(t *testing.T) {
 		{"zero ping", []string{"-n", "1", "-ping", "0s"}, []string{"-ping must be positive, got 0s"}},
 		{"bad URL", []string{"-n", "1", "-url", "http://x"}, []string{`-url "http://x"`}},
 		{"zero dial rate", []string{"-n", "1", "-dial-rate", "0"}, []string{"-dial-rate must be positive, got 0"}},
-		{"pong above ping", []string{"-n", "1", "-ping", "1s", "-pong-timeout", "2s"}, []string{"-pong-timeout (2s) must not exceed -ping (1s)", "usage: connfsm load"}},
 		{"zero sample", []string{"-n", "1", "-sample", "0s"}, []string{"-sample must be positive, got 0s"}},
 		{"negative restart", []string{"-n", "1", "-restart-at", "-1s"}, []string{"-restart-at must not be negative, got -1s"}},
 		{"restart after the run", []string{"-n", "1", "-duration", "5s", "-restart-at", "4s", "-down-for", "1s"},
@@ -93,6 +95,12 @@ func TestLoadUsage(t *testing.T) {
 			[]string{"-restart-at needs the embedded or child server"}},
 		{"zero gogc", []string{"-n", "1", "-gogc", "0"}, []string{"-gogc must be positive, got 0"}},
 		{"zero down-for", []string{"-n", "1", "-down-for", "0s"}, []string{"-down-for must be positive, got 0s"}},
+		{"pool flags without -pool", []string{"-n", "1", "-subs", "5", "-dial-budget", "3/s"}, []string{"-subs needs -pool", "-dial-budget needs -pool"}},
+		{"-pool without -subs", []string{"-pool"}, []string{"-subs must be positive with -pool, got 0"}},
+		{"-pool with -n and -url", []string{"-pool", "-subs", "1", "-n", "3", "-url", "ws://127.0.0.1:1/"},
+			[]string{"-n does not apply to -pool", "-url does not apply"}},
+		{"subscriptions that do not fit", []string{"-pool", "-subs", "201", "-per-conn", "100", "-conns", "2"}, []string{"-subs 201 do not fit -conns 2 of -per-conn 100"}},
+		{"a bad budget", []string{"-pool", "-subs", "1", "-dial-budget", "300"}, []string{`invalid value "300" for flag -dial-budget`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,6 +200,42 @@ func TestLoadChaos(t *testing.T) {
 	for _, ev := range r.Chaos {
 		if ev.Err != "" {
 			t.Errorf("fault %s failed: %s", ev.Fault, ev.Err)
+		}
+	}
+}
+
+// TestLoadPool runs the pool mode: 10 connections of 10 subscriptions
+// through a restart, within a dial budget the venue enforces.
+func TestLoadPool(t *testing.T) {
+	var stdout, stderr syncBuffer
+	wait, _ := runAsync(t, []string{"load", "-pool", "-subs", "100", "-per-conn", "10", "-dial-budget", "15/3s",
+		"-duration", "4s", "-restart-at", "1s", "-down-for", "500ms", "-json"}, noStdin, &stdout, &stderr)
+	if code := wait(); code != exitOK {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
+	}
+	var r loadgen.Report
+	if err := json.Unmarshal([]byte(stdout.String()), &r); err != nil {
+		t.Fatalf("report %q: %v", stdout.String(), err)
+	}
+	p := r.Pool
+	if p == nil || p.Restart == nil {
+		t.Fatalf("no pool or restart in the report %q", stdout.String())
+	}
+	checks := []struct {
+		what string
+		ok   bool
+	}{
+		{"10 connections, all Alive and Ready", r.N == 10 && r.Alive == 10 && p.Conns == 10 && p.Ready == 10},
+		{"the settings reported", p.Subscriptions == 100 && p.PerConn == 10 && p.MaxConns == 10 && p.DialBudget == "15/3s" && p.VenueBudget == "15/3s"},
+		{"every subscription back at the venue, once", p.VenueSubscriptions == 100 && p.VenueDuplicates == 0},
+		{"no more handshakes per window than the budget, none refused", p.Window == "3s" && p.MaxHandshakesPerWindow <= 15 && p.Refused == 0},
+		{"recovered, the time measured", p.Restart.Recovered && p.Restart.RecoverSeconds > 0 && p.Restart.OutageSeconds > p.Restart.RecoverSeconds},
+		{"each connection dialled again", p.Restart.Handshakes >= 10 && p.Handshakes >= 20},
+		{"all closed, nothing left", r.Closed == 10 && r.GoroutinesLeft == 0},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: report %s", c.what, stdout.String())
 		}
 	}
 }

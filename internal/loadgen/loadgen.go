@@ -10,7 +10,8 @@
 // messages and the progress line), sample.go (goroutines, heap, CPU,
 // scheduling latency), restart.go (a restart and how fast the clients
 // came back), chaos.go (random faults), report.go (the report and its
-// text).
+// text), and pool.go, pool_venue.go and pool_report.go for the pool mode
+// (one wsconn.Pool, its subscriptions and its dial budget).
 package loadgen
 
 import (
@@ -70,6 +71,9 @@ type Config struct {
 	// Exe is the program to run as the child venue (`Exe serve ...`);
 	// "" is this program (os.Executable).
 	Exe string
+	// Pool, if not nil, runs one wsconn.Pool instead of N clients, against
+	// an embedded venue (N and URL are not used).
+	Pool *PoolMode
 }
 
 // ErrConfig is returned by Run when a client's options are refused
@@ -84,6 +88,9 @@ var ErrConfig = errors.New("loadgen: invalid client configuration")
 // run whose clients did not all stay Alive is a Report for the caller to
 // judge.
 func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
+	if cfg.Pool != nil {
+		return runPool(ctx, cfg, progress)
+	}
 	r := Report{Kind: "summary", N: cfg.N, URL: cfg.URL, Server: "external", GOGC: cfg.GOGC}
 	srv := &server{url: cfg.URL, kind: "external"}
 	if cfg.URL == "" {
@@ -158,27 +165,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 		go func() { chaos <- runChaos(ctx, srv, cfg, steady) }()
 	}
 	// The steady run, with a sample every cfg.Sample.
-	prev := sampler.take(steady)
-	end := steady.Add(cfg.Duration)
-	for next := steady.Add(cfg.Sample); !interrupted; next = next.Add(cfg.Sample) {
-		wake := next
-		if wake.After(end) {
-			wake = end
-		}
-		if !sleepCtx(ctx, time.Until(wake)) {
-			interrupted = true
-			break
-		}
-		if next.After(end) {
-			break
-		}
-		s := sampler.take(time.Now())
-		s.fill(prev, steady)
-		r.Samples = append(r.Samples, s)
-		fmt.Fprintln(progress, s.line())
-		prev = s
-	}
-	r.SteadySeconds = time.Since(steady).Seconds()
+	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)
 	r.Echoes = cnt.echoes.Load() - echoes0
 	if r.SteadySeconds > 0 {
 		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
@@ -208,7 +195,11 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 		if cl.State() == connfsm.Alive {
 			r.Alive++
 		}
-		r.Reconnects += cl.Stats().Reconnects
+		st := cl.Stats()
+		r.Reconnects += st.Reconnects
+		r.Pings += st.Pings
+		r.PingsSkipped += st.PingsSkipped
+		r.PongWaitsExtended += st.PongWaitsExtended
 	}
 
 	runtime.GC()

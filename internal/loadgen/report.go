@@ -36,14 +36,22 @@ type Report struct {
 	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
 	// Lost connections over the whole run by cause: "pong timeout",
 	// "read", "ping" (the ping write failed) or "other".
-	PongTimeouts uint64            `json:"pong_timeouts"`
-	LostCauses   map[string]uint64 `json:"lost_causes,omitempty"`
-	Samples      []Sample          `json:"samples,omitempty"`
-	Growth       *Growth           `json:"growth,omitempty"`
-	Restart      *Restart          `json:"restart,omitempty"`
-	Chaos        []ChaosEvent      `json:"chaos,omitempty"`
-	Closed       int               `json:"closed"`
-	CloseSeconds float64           `json:"close_seconds"`
+	PongTimeouts uint64 `json:"pong_timeouts"`
+	// Pings are the heartbeats sent by every client over the run;
+	// PingsSkipped the ones not needed, the connection having read from
+	// its peer within the interval; PongWaitsExtended the pong waits
+	// lengthened because the process itself ran late (wsconn.Stats).
+	Pings             uint64            `json:"pings"`
+	PingsSkipped      uint64            `json:"pings_skipped"`
+	PongWaitsExtended uint64            `json:"pong_waits_extended"`
+	LostCauses        map[string]uint64 `json:"lost_causes,omitempty"`
+	Samples           []Sample          `json:"samples,omitempty"`
+	Growth            *Growth           `json:"growth,omitempty"`
+	Restart           *Restart          `json:"restart,omitempty"`
+	Chaos             []ChaosEvent      `json:"chaos,omitempty"`
+	Pool              *PoolReport       `json:"pool,omitempty"`
+	Closed            int               `json:"closed"`
+	CloseSeconds      float64           `json:"close_seconds"`
 	// GoroutinesLeft is NumGoroutine after closing, minus the baseline
 	// taken before the first client: 0 when nothing outlived its client.
 	GoroutinesLeft int  `json:"goroutines_left"`
@@ -52,10 +60,16 @@ type Report struct {
 
 // Print writes r as text.
 func Print(w io.Writer, r Report) {
-	fmt.Fprintf(w, "load report: %d clients, %s server %s, GOGC %d\n", r.N, r.Server, r.URL, r.GOGC)
+	what := "clients"
+	if r.Pool != nil {
+		what = "connections of one pool"
+	}
+	fmt.Fprintf(w, "load report: %d %s, %s server %s, GOGC %d\n", r.N, what, r.Server, r.URL, r.GOGC)
 	fmt.Fprintf(w, "  alive at end       %d/%d\n", r.Alive, r.N)
 	fmt.Fprintf(w, "  reconnects         %d\n", r.Reconnects)
 	fmt.Fprintf(w, "  lost               %d pong timeouts%s\n", r.PongTimeouts, formatCauses(r.LostCauses))
+	fmt.Fprintf(w, "  heartbeats         %d pings, %d skipped (read from within the interval), %d pong waits lengthened by the process's lateness\n",
+		r.Pings, r.PingsSkipped, r.PongWaitsExtended)
 	fmt.Fprintf(w, "  goroutines/conn    %.2f\n", r.GoroutinesPerConn)
 	fmt.Fprintf(w, "  heap/conn          %.1f KiB\n", r.HeapPerConn/1024)
 	fmt.Fprintf(w, "  messages/s         %.1f (%d echoes in %.1fs, %d send errors)\n", r.MessagesPerSec, r.Echoes, r.SteadySeconds, r.SendErrors)
@@ -99,6 +113,9 @@ func Print(w io.Writer, r Report) {
 		if rs.Accepts != nil {
 			fmt.Fprintf(w, "  server accepts     peak %d/s\n", rs.PeakAcceptsPerSec)
 		}
+	}
+	if r.Pool != nil {
+		printPool(w, r.Pool)
 	}
 	fmt.Fprintf(w, "  close              %d/%d closed in %.1fs, %d goroutines left\n", r.Closed, r.N, r.CloseSeconds, r.GoroutinesLeft)
 	if r.Interrupted {

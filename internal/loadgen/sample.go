@@ -1,7 +1,9 @@
 package loadgen
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/metrics"
@@ -266,4 +268,33 @@ func loadAverage() float64 {
 	}
 	v, _ := strconv.ParseFloat(f[0], 64)
 	return v
+}
+
+// steadyRun samples every period for d from steady, appending each sample
+// to r and printing its line to progress, and sets r.SteadySeconds. It
+// reports false if ctx ended first.
+func steadyRun(ctx context.Context, r *Report, sampler *sampler, steady time.Time, d, period time.Duration, progress io.Writer) bool {
+	prev := sampler.take(steady)
+	end := steady.Add(d)
+	ok := true
+	for next := steady.Add(period); ; next = next.Add(period) {
+		wake := next
+		if wake.After(end) {
+			wake = end
+		}
+		if !sleepCtx(ctx, time.Until(wake)) {
+			ok = false
+			break
+		}
+		if next.After(end) {
+			break
+		}
+		s := sampler.take(time.Now())
+		s.fill(prev, steady)
+		r.Samples = append(r.Samples, s)
+		fmt.Fprintln(progress, s.line())
+		prev = s
+	}
+	r.SteadySeconds = time.Since(steady).Seconds()
+	return ok
 }
