@@ -37,12 +37,11 @@ func (sc *scope) TaskFailed(name string, err error) { sc.m.taskFailed(sc, name, 
 type scopeTask[S, E comparable] struct {
 	m    *Machine[S, E]
 	sc   *scope
-	name string
-	fn   Task[E]
+	def  *taskDef[E] // in the definition, which is immutable
 	emit Emit[E]
 }
 
-func (t *scopeTask[S, E]) Run(ctx context.Context) error { return t.fn(ctx, t.m.env, t.emit) }
+func (t *scopeTask[S, E]) Run(ctx context.Context) error { return t.def.fn(ctx, t.m.env, t.emit) }
 
 // scopeBlock holds a scope and the records of its tasks in one
 // allocation, for the common entry of a state with one or two tasks.
@@ -100,10 +99,10 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope) *scope {
 	sc.g = tasks.NewOwned(pctx, sc)
 	sc.ctx = sc.g.Context()
 	traced := lv.ext != nil && lv.ext.trace != nil
-	for i, s := range specs {
-		t := &recs[i]
-		*t = scopeTask[S, E]{m: m, sc: sc, name: s.name, fn: s.fn}
-		t.emit = func(e E, payload any) { t.m.emit(t.sc, t.name, e, payload) } // one pointer captured
+	for i := range specs {
+		s, t := &specs[i], &recs[i]
+		*t = scopeTask[S, E]{m: m, sc: sc, def: s}
+		t.emit = func(e E, payload any) { t.m.emit(t.sc, t.def.name, e, payload) } // one pointer captured
 		var run tasks.Task = t
 		if traced {
 			run = tasks.Func(m.traceRegion(lv, s.name, t.Run))

@@ -58,12 +58,12 @@ type Owner interface {
 type Group struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	onFail func(name string, err error)
-	owner  Owner
+	owner  Owner // New's onFail, or NewOwned's owner; nil for none
 
 	mu       sync.Mutex
-	tasks    []*task
-	running  int
+	started  int32   // tasks started: inline's first, then more's
+	running  int32   // tasks started that have not returned
+	more     []*task // the records of the tasks after inline's
 	stopping bool
 	failed   bool
 	quiet    bool          // stopping, and no task runs: the group is done
@@ -71,10 +71,9 @@ type Group struct {
 	waiter   chan struct{} // a join waiting for quiet; signalled, not closed
 	took     time.Duration // how long the first join waited
 
-	// The first tasks' records and their list, kept in the group: most
-	// groups have a task or two, and need no allocation for them.
+	// The first tasks' records, kept in the group: most groups have a
+	// task or two, and need no allocation for them.
 	inline [2]task
-	ptrs   [2]*task
 }
 
 type task struct {
@@ -92,9 +91,16 @@ type task struct {
 // to it.
 func New(parent context.Context, onFail func(name string, err error)) *Group {
 	g := newGroup(parent)
-	g.onFail = onFail
+	if onFail != nil {
+		g.owner = onFailFunc(onFail)
+	}
 	return g
 }
+
+// onFailFunc is New's onFail as an Owner.
+type onFailFunc func(name string, err error)
+
+func (f onFailFunc) TaskFailed(name string, err error) { f(name, err) }
 
 // NewOwned is New with the first failure passed to owner.TaskFailed instead
 // of a func: for an owner that makes many groups (a state machine makes one
@@ -108,9 +114,7 @@ func NewOwned(parent context.Context, owner Owner) *Group {
 
 func newGroup(parent context.Context) *Group {
 	ctx, cancel := context.WithCancelCause(parent)
-	g := &Group{ctx: ctx, cancel: cancel}
-	g.tasks = g.ptrs[:0]
-	return g
+	return &Group{ctx: ctx, cancel: cancel}
 }
 
 // Context returns the context the group's tasks receive. It is cancelled by
@@ -149,13 +153,14 @@ func (g *Group) GoTask(name string, t Task) error {
 		return fmt.Errorf("tasks: Go(%q): %w", name, ErrStopped)
 	}
 	var rec *task
-	if n := len(g.tasks); n < len(g.inline) {
+	if n := g.started; n < int32(len(g.inline)) {
 		rec = &g.inline[n]
+		*rec = task{g: g, name: name, fn: t}
 	} else {
-		rec = new(task)
+		rec = &task{g: g, name: name, fn: t}
+		g.more = append(g.more, rec)
 	}
-	*rec = task{g: g, name: name, fn: t}
-	g.tasks = append(g.tasks, rec)
+	g.started++
 	g.running++
 	g.mu.Unlock()
 	go rec.run()
@@ -197,11 +202,8 @@ func (g *Group) finish(t *task, err error) {
 	// counts as finished, so a Wait or Stop that returns has seen both.
 	if first {
 		g.cancel(&TaskError{Task: t.name, Err: err})
-		switch {
-		case g.owner != nil:
+		if g.owner != nil {
 			g.owner.TaskFailed(t.name, err)
-		case g.onFail != nil:
-			g.onFail(t.name, err)
 		}
 	}
 	g.mu.Lock()
@@ -335,7 +337,7 @@ func (g *Group) join(j *Joiner, timeout time.Duration) (left int) {
 			}
 		}
 	}
-	left = g.running
+	left = int(g.running)
 	if first && !start.IsZero() {
 		g.took = time.Since(start)
 	}
@@ -442,11 +444,20 @@ func (g *Group) waitDone(timeout time.Duration) {
 func (g *Group) Report() Report {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	r := Report{Took: g.took, Tasks: make([]Result, len(g.tasks))}
-	for i, t := range g.tasks {
+	r := Report{Took: g.took, Tasks: make([]Result, g.started)}
+	for i := range r.Tasks {
+		t := g.record(i)
 		r.Tasks[i] = Result{Name: t.name, Err: t.err, Failed: t.failed, Straggler: !t.done}
 	}
 	return r
+}
+
+// record returns the record of the i-th task started. g.mu is held.
+func (g *Group) record(i int) *task {
+	if i < len(g.inline) {
+		return &g.inline[i]
+	}
+	return g.more[i-len(g.inline)]
 }
 
 // Report is what a join found: each task in start order, and how long the
