@@ -200,6 +200,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 		r.Pings += st.Pings
 		r.PingsSkipped += st.PingsSkipped
 		r.PongWaitsExtended += st.PongWaitsExtended
+		r.LateReads += st.LateReads
 	}
 
 	runtime.GC()
