@@ -15,5 +15,6 @@ require (
 
 require (
 	github.com/gorilla/websocket v1.5.3
+	golang.org/x/sync v0.25.0
 	pgregory.net/rapid v1.3.0
 )

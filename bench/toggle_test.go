@@ -11,6 +11,7 @@ import (
 	looplab "github.com/looplab/fsm"
 	"github.com/qmuntal/stateless"
 	"go.uber.org/goleak"
+	"golang.org/x/sync/errgroup"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -187,21 +188,87 @@ func newTasked(tb testing.TB, done *atomic.Int64) *fsm.Machine[state, event] {
 	).Task(Off, "a", task).Task(Off, "b", task).Task(On, "a", task).Task(On, "b", task))
 }
 
-// TestTransitionWithTasks checks what BenchmarkTransitionWithTasks measures:
-// Fire returns only after the two tasks of the state left have been joined.
-func TestTransitionWithTasks(t *testing.T) {
-	var done atomic.Int64
-	m := newTasked(t, &done)
-	ctx := context.Background()
-	var got []int64
-	for i := range 4 {
-		if err := m.Fire(ctx, Toggle); err != nil {
-			t.Fatalf("toggle %d: %v", i+1, err)
-		}
-		got = append(got, done.Load())
+// handTasked is the cycle of newTasked written by hand with errgroup: each
+// toggle cancels the two goroutines of the state left, waits for them,
+// and starts two in a new context. It is the floor a state machine that
+// joins its tasks is measured against.
+type handTasked struct {
+	cancel context.CancelFunc
+	g      *errgroup.Group
+	done   *atomic.Int64
+}
+
+func newHandTasked(done *atomic.Int64) *handTasked {
+	h := &handTasked{done: done}
+	h.enter()
+	return h
+}
+
+// enter starts the two tasks of a state.
+func (h *handTasked) enter() {
+	ctx, cancel := context.WithCancel(context.Background())
+	g := new(errgroup.Group)
+	for range 2 {
+		g.Go(func() error {
+			<-ctx.Done()
+			if errors.Is(context.Cause(ctx), context.Canceled) { // as newTasked's tasks check why
+				h.done.Add(1)
+			}
+			return nil
+		})
 	}
-	if diff := cmp.Diff([]int64{2, 4, 6, 8}, got); diff != "" {
-		t.Errorf("tasks joined after each toggle (-want +got):\n%s", diff)
+	h.cancel, h.g = cancel, g
+}
+
+// toggle leaves the state (cancel, Wait) and enters the other.
+func (h *handTasked) toggle() error {
+	h.cancel()
+	if err := h.g.Wait(); err != nil {
+		return err
+	}
+	h.enter()
+	return nil
+}
+
+func (h *handTasked) close() {
+	h.cancel()
+	_ = h.g.Wait()
+}
+
+// TestTransitionWithTasks checks what BenchmarkTransitionWithTasks measures,
+// on both sides: a toggle returns only after the two tasks of the state
+// left have been joined.
+func TestTransitionWithTasks(t *testing.T) {
+	ctx := context.Background()
+	var done atomic.Int64
+	peers := []struct {
+		name   string
+		toggle func() error
+	}{
+		{"connfsm", func() func() error {
+			m := newTasked(t, &done)
+			return func() error { return m.Fire(ctx, Toggle) }
+		}()},
+		{"errgroup", func() func() error {
+			h := newHandTasked(&done)
+			t.Cleanup(h.close)
+			return h.toggle
+		}()},
+	}
+	for _, p := range peers {
+		t.Run(p.name, func(t *testing.T) {
+			done.Store(0)
+			var got []int64
+			for i := range 4 {
+				if err := p.toggle(); err != nil {
+					t.Fatalf("toggle %d: %v", i+1, err)
+				}
+				got = append(got, done.Load())
+			}
+			if diff := cmp.Diff([]int64{2, 4, 6, 8}, got); diff != "" {
+				t.Errorf("tasks joined after each toggle (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -221,6 +288,8 @@ func BenchmarkToggleWithHooks(b *testing.B) {
 // BenchmarkTransitionWithTasks measures one transition between states that
 // each run two tasks: cancel and join the two tasks of the state left, then
 // enter the other state and start its two tasks. ns/op is per transition.
+// errgroup is the same cycle by hand (a context, two goroutines, cancel,
+// Wait), without a state machine.
 func BenchmarkTransitionWithTasks(b *testing.B) {
 	b.Run("connfsm", func(b *testing.B) {
 		var done atomic.Int64
@@ -229,6 +298,17 @@ func BenchmarkTransitionWithTasks(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := m.Fire(ctx, Toggle); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("errgroup", func(b *testing.B) {
+		var done atomic.Int64
+		h := newHandTasked(&done)
+		defer h.close()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := h.toggle(); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // DefaultJoinTimeout bounds the wait for a state's tasks when Config leaves
@@ -50,9 +52,11 @@ type Machine[S, E comparable] struct {
 	flight      *trace.FlightRecorder
 	snapshot    func(Record[S, E]) io.WriteCloser
 	ctx         context.Context // handed to hooks and tasks; carries the inside marker
+	scopes      context.Context // the top-level scopes' parent: ctx, or its values alone (Start)
 	cancel      context.CancelCauseFunc
 	detach      func() bool // unregisters the stop on the Start context
 	done        chan struct{}
+	joiner      tasks.Joiner // the joins' wake and timer, reused: steps join one at a time
 
 	// busy is held by the one goroutine processing events; qlen mirrors
 	// len(queue) so the processor can check for work without the lock.
@@ -117,7 +121,8 @@ type machineKey[S, E comparable] struct{ m *Machine[S, E] }
 
 // Start starts a machine in the definition's initial state: its enter hooks
 // run and its tasks start, level by level down to the initial leaf, before
-// Start returns. When ctx is done the machine stops as if Stop had been
+// Start returns. When ctx is done, every task's context is cancelled at
+// once, with context.Cause(ctx), and the machine stops as if Stop had been
 // called; ctx's values reach every hook and task.
 func (d *Definition[S, E]) Start(ctx context.Context, cfg Config[S, E]) *Machine[S, E] {
 	m := d.New(cfg)
@@ -154,7 +159,8 @@ func (d *Definition[S, E]) New(cfg Config[S, E]) *Machine[S, E] {
 
 // Start enters the initial state of a machine made with New: its enter
 // hooks run and its tasks start, level by level, before Start returns,
-// then the events queued so far are processed. When ctx is done the
+// then the events queued so far are processed. When ctx is done, every
+// task's context is cancelled at once, with context.Cause(ctx), and the
 // machine stops as if Stop had been called; ctx's values reach every hook
 // and task. Calls after the first have no effect.
 func (m *Machine[S, E]) Start(ctx context.Context) {
@@ -167,8 +173,18 @@ func (m *Machine[S, E]) Start(ctx context.Context) {
 	base, cancel := context.WithCancelCause(ctx)
 	m.ctx, m.cancel = context.WithValue(base, machineKey[S, E]{m}, m), cancel
 	m.detach = func() bool { return false }
+	m.scopes = m.ctx
+	if ctx.Done() == nil {
+		// ctx never ends, so m.ctx ends only when the machine has stopped,
+		// after it has cancelled every scope itself: the top-level scopes
+		// need its values but not its cancellation, and a child of it
+		// would cost it a map entry made and removed at every entry.
+		m.scopes = context.WithoutCancel(m.ctx)
+	}
 	m.enterInitial()
-	m.detach = context.AfterFunc(ctx, func() { m.requestStop() })
+	if ctx.Done() != nil { // a context that never ends needs no watch
+		m.detach = context.AfterFunc(ctx, func() { m.requestStop() })
+	}
 	m.drain()
 }
 

@@ -20,6 +20,34 @@ type scope struct {
 	cancel context.CancelCauseFunc // for a scope without tasks of its own
 	g      *tasks.Group            // nil if the state has no tasks of its own
 	parent *scope
+	m      failer // the machine, told of its tasks' failures
+}
+
+// failer is the machine a scope reports its tasks' failures to.
+type failer interface {
+	taskFailed(sc *scope, name string, err error)
+}
+
+// TaskFailed hands the first failure of sc's group to the machine: sc is
+// its group's tasks.Owner.
+func (sc *scope) TaskFailed(name string, err error) { sc.m.taskFailed(sc, name, err) }
+
+// scopeTask is one task of a scope's entry: its tasks.Task (no adapter
+// closure) and the owner of its emit function.
+type scopeTask[S, E comparable] struct {
+	m    *Machine[S, E]
+	sc   *scope
+	def  *taskDef[E] // in the definition, which is immutable
+	emit Emit[E]
+}
+
+func (t *scopeTask[S, E]) Run(ctx context.Context) error { return t.def.fn(ctx, t.m.env, t.emit) }
+
+// scopeBlock holds a scope and the records of its tasks in one
+// allocation, for the common entry of a state with one or two tasks.
+type scopeBlock[S, E comparable] struct {
+	sc   scope
+	recs [2]scopeTask[S, E]
 }
 
 // stop cancels the scope's context, and so its descendants', with cause.
@@ -45,25 +73,41 @@ func (sc *scope) ancestor(si int) *scope {
 // and starts the state's tasks in it.
 func (m *Machine[S, E]) newScope(lv *level, parent *scope) *scope {
 	specs := m.def.per[lv.si].tasks
-	pctx := m.ctx
+	// A top-level entry's context derives from the Start context: its end
+	// cancels every task at once, with its cause, whatever the machine is
+	// doing (see Start for the context that never ends).
+	pctx := m.scopes
 	if parent != nil {
 		pctx = parent.ctx
 	}
-	sc := &scope{si: lv.si, epoch: lv.epoch, parent: parent}
 	if len(specs) == 0 {
+		sc := &scope{si: lv.si, epoch: lv.epoch, parent: parent, m: m}
 		sc.ctx, sc.cancel = context.WithCancelCause(pctx)
 		return sc
 	}
-	sc.g = tasks.New(pctx, func(name string, err error) { m.taskFailed(sc, name, err) })
+	var (
+		sc   *scope
+		recs []scopeTask[S, E]
+	)
+	if len(specs) <= 2 {
+		b := new(scopeBlock[S, E])
+		sc, recs = &b.sc, b.recs[:len(specs)]
+	} else {
+		sc, recs = new(scope), make([]scopeTask[S, E], len(specs))
+	}
+	*sc = scope{si: lv.si, epoch: lv.epoch, parent: parent, m: m}
+	sc.g = tasks.NewOwned(pctx, sc)
 	sc.ctx = sc.g.Context()
-	for _, s := range specs {
-		fn, name := s.fn, s.name
-		emit := func(e E, payload any) { m.emit(sc, name, e, payload) }
-		run := func(ctx context.Context) error { return fn(ctx, m.env, emit) }
-		if lv.ext != nil && lv.ext.trace != nil {
-			run = m.traceRegion(lv, name, run)
+	traced := lv.ext != nil && lv.ext.trace != nil
+	for i := range specs {
+		s, t := &specs[i], &recs[i]
+		*t = scopeTask[S, E]{m: m, sc: sc, def: s}
+		t.emit = func(e E, payload any) { t.m.emit(t.sc, t.def.name, e, payload) } // one pointer captured
+		var run tasks.Task = t
+		if traced {
+			run = tasks.Func(m.traceRegion(lv, s.name, t.Run))
 		}
-		_ = sc.g.Go(name, run) // the group is new: Go cannot refuse
+		_ = sc.g.GoTask(s.name, run) // the group is new: GoTask cannot refuse
 	}
 	return sc
 }
@@ -121,6 +165,7 @@ func (m *Machine[S, E]) emit(sc *scope, name string, e E, payload any) {
 // reportStragglers reports the tasks of sc that the join left running, and
 // reports each again, with what it returned, once it has.
 func (m *Machine[S, E]) reportStragglers(sc *scope, join tasks.Report) {
+	// Called only when the join left tasks running.
 	if m.obs == nil && m.flight == nil {
 		return
 	}

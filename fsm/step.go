@@ -282,8 +282,7 @@ func (m *Machine[S, E]) leave1(lv *level, p *plan[S]) (tasks.Report, []Level[S])
 	if sc := lv.sc; sc != nil {
 		lv.sc = nil
 		if sc.g != nil {
-			join = sc.g.Stop(cause, m.joinTimeout)
-			m.reportStragglers(sc, join)
+			join = m.join(sc, cause)
 		}
 		if m.obs != nil {
 			exited = []Level[S]{{State: m.def.states[lv.si], Join: join}}
@@ -337,6 +336,21 @@ func (m *Machine[S, E]) enter1(p *plan[S], t *Transition[S, E]) {
 	}
 }
 
+// join cancels sc's tasks with cause and waits for them, up to the join
+// timeout, and reports the stragglers. The report is built only if
+// someone reads it: the observer, or the stragglers' records.
+func (m *Machine[S, E]) join(sc *scope, cause error) tasks.Report {
+	left := sc.g.Halt(&m.joiner, cause, m.joinTimeout)
+	if left == 0 && m.obs == nil {
+		return tasks.Report{}
+	}
+	r := sc.g.Report()
+	if left > 0 {
+		m.reportStragglers(sc, r)
+	}
+	return r
+}
+
 // joinLevels joins the tasks of the n levels from top down, innermost
 // first, each bounded by the join timeout. It returns the joins merged, and
 // each level's join for the observer.
@@ -354,8 +368,7 @@ func (m *Machine[S, E]) joinLevels(exits []exit, top int) (tasks.Report, []Level
 		if sc := lv.sc; sc != nil {
 			lv.sc = nil
 			if sc.g != nil {
-				r = sc.g.Stop(x.cause, m.joinTimeout)
-				m.reportStragglers(sc, r)
+				r = m.join(sc, x.cause)
 			}
 		}
 		if levels != nil {

@@ -38,3 +38,31 @@ func Example() {
 	// heartbeat: failed=false straggler=false err=<nil>
 	// reader: failed=true straggler=false err=connection reset
 }
+
+// pinger is a task given as a value: the owner's own record of it, so
+// starting it allocates no closure.
+type pinger struct{ sent int }
+
+func (p *pinger) Run(ctx context.Context) error {
+	p.sent++
+	<-ctx.Done()
+	return nil
+}
+
+// An owner that makes one group after another (a connection's tasks, at
+// every reconnect) keeps one Joiner for their joins, and builds a Report
+// only when a join left a task running.
+func ExampleGroup_Halt() {
+	var j tasks.Joiner
+	var p pinger
+	for range 3 {
+		g := tasks.New(context.Background(), nil)
+		_ = g.GoTask("pinger", &p)
+		if left := g.Halt(&j, errors.New("reconnecting"), time.Second); left > 0 {
+			fmt.Println("stragglers:", g.Report().Stragglers())
+		}
+	}
+	fmt.Println("pings sent:", p.sent)
+	// Output:
+	// pings sent: 3
+}

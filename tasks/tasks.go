@@ -34,24 +34,52 @@ import (
 // context.AfterFunc(ctx, conn.Close).
 type Func func(ctx context.Context) error
 
-// Group is a set of named tasks bound to one context. Create it with New; a
-// Group is used for one batch of tasks: after Stop or Wait, Go starts
-// nothing and returns an error matching ErrStopped.
+// Run calls f: a Func is a Task.
+func (f Func) Run(ctx context.Context) error { return f(ctx) }
+
+// Task is the body of a task given as a value: Run has Func's contract. A
+// pointer to the owner's own record of the task, given as a Task, costs
+// no allocation where a closure would (GoTask).
+type Task interface {
+	Run(ctx context.Context) error
+}
+
+// Owner is told of a group's first failure (NewOwned).
+type Owner interface {
+	// TaskFailed is called as New's onFail is: once, for the first task
+	// that fails, on its goroutine, after the siblings' context has been
+	// cancelled and before the task counts as returned.
+	TaskFailed(name string, err error)
+}
+
+// Group is a set of named tasks bound to one context. Create it with New or
+// NewOwned; a Group is used for one batch of tasks: after Stop, Halt or
+// Wait, Go starts nothing and returns an error matching ErrStopped.
 type Group struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	onFail func(name string, err error)
-	idle   chan struct{} // closed when the group is stopped and no task runs
+	owner  Owner // New's onFail, or NewOwned's owner; nil for none
 
 	mu       sync.Mutex
-	tasks    []*task
-	running  int
+	started  int32   // tasks started: inline's first, then more's
+	running  int32   // tasks started that have not returned
+	more     []*task // the records of the tasks after inline's
 	stopping bool
 	failed   bool
+	quiet    bool          // stopping, and no task runs: the group is done
+	idle     chan struct{} // Done's; made on demand, closed once quiet
+	waiter   chan struct{} // a join waiting for quiet; signalled, not closed
+	took     time.Duration // how long the first join waited
+
+	// The first tasks' records, kept in the group: most groups have a
+	// task or two, and need no allocation for them.
+	inline [2]task
 }
 
 type task struct {
+	g      *Group
 	name   string
+	fn     Task
 	err    error
 	done   bool
 	failed bool
@@ -62,8 +90,31 @@ type task struct {
 // the siblings' context has been cancelled; only the first failure is passed
 // to it.
 func New(parent context.Context, onFail func(name string, err error)) *Group {
+	g := newGroup(parent)
+	if onFail != nil {
+		g.owner = onFailFunc(onFail)
+	}
+	return g
+}
+
+// onFailFunc is New's onFail as an Owner.
+type onFailFunc func(name string, err error)
+
+func (f onFailFunc) TaskFailed(name string, err error) { f(name, err) }
+
+// NewOwned is New with the first failure passed to owner.TaskFailed instead
+// of a func: for an owner that makes many groups (a state machine makes one
+// per entry of a state with tasks), it spares a closure per group. A nil
+// owner is New with a nil onFail.
+func NewOwned(parent context.Context, owner Owner) *Group {
+	g := newGroup(parent)
+	g.owner = owner
+	return g
+}
+
+func newGroup(parent context.Context) *Group {
 	ctx, cancel := context.WithCancelCause(parent)
-	return &Group{ctx: ctx, cancel: cancel, onFail: onFail, idle: make(chan struct{})}
+	return &Group{ctx: ctx, cancel: cancel}
 }
 
 // Context returns the context the group's tasks receive. It is cancelled by
@@ -78,7 +129,7 @@ var ErrStopped = errors.New("tasks: group stopped")
 var ErrGoexit = errors.New("called runtime.Goexit")
 
 // Go starts fn in a new goroutine under name. Names are used in reports and
-// need not be unique. After Stop or Wait, Go starts nothing and returns an
+// need not be unique. After Stop, Halt or Wait, Go starts nothing and returns an
 // error matching ErrStopped: a task may race its group's stop (spawning a
 // helper while its state is left), and that must not bring the process down.
 // A nil fn starts nothing and returns an error naming the task.
@@ -86,34 +137,53 @@ func (g *Group) Go(name string, fn Func) error {
 	if fn == nil {
 		return fmt.Errorf("tasks: Go(%q): nil func", name)
 	}
-	t := &task{name: name}
+	return g.GoTask(name, fn)
+}
+
+// GoTask is Go for a Task value: its Run is called in a new goroutine
+// with the group's context. A nil t, or a nil Func, starts nothing and
+// returns an error naming the task.
+func (g *Group) GoTask(name string, t Task) error {
+	if f, ok := t.(Func); t == nil || ok && f == nil {
+		return fmt.Errorf("tasks: Go(%q): nil task", name)
+	}
 	g.mu.Lock()
 	if g.stopping {
 		g.mu.Unlock()
 		return fmt.Errorf("tasks: Go(%q): %w", name, ErrStopped)
 	}
-	g.tasks = append(g.tasks, t)
+	var rec *task
+	if n := g.started; n < int32(len(g.inline)) {
+		rec = &g.inline[n]
+		*rec = task{g: g, name: name, fn: t}
+	} else {
+		rec = &task{g: g, name: name, fn: t}
+		g.more = append(g.more, rec)
+	}
+	g.started++
 	g.running++
 	g.mu.Unlock()
-	go g.run(t, fn)
+	go rec.run()
 	return nil
 }
 
-func (g *Group) run(t *task, fn Func) {
+func (t *task) run() {
 	var err error
 	returned := false
-	defer func() { g.finish(t, err) }()
 	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Task: t.name, Value: v, Stack: debug.Stack()}
-		} else if !returned {
-			// Neither a return nor a panic: runtime.Goexit (t.FailNow
-			// in a test) ended the goroutine. Its siblings must not go
-			// on as if it had succeeded.
-			err = fmt.Errorf("tasks: task %q: %w", t.name, ErrGoexit)
+		if !returned {
+			if v := recover(); v != nil {
+				err = &PanicError{Task: t.name, Value: v, Stack: debug.Stack()}
+			} else {
+				// Neither a return nor a panic: runtime.Goexit (t.FailNow
+				// in a test) ended the goroutine. Its siblings must not go
+				// on as if it had succeeded.
+				err = fmt.Errorf("tasks: task %q: %w", t.name, ErrGoexit)
+			}
 		}
+		t.g.finish(t, err)
 	}()
-	err = fn(g.ctx)
+	err = t.fn.Run(t.g.ctx)
 	returned = true
 }
 
@@ -121,27 +191,43 @@ func (g *Group) finish(t *task, err error) {
 	// An error returned after the context ended is the task's answer to the
 	// cancellation, not a failure of its own.
 	fail := err != nil && g.ctx.Err() == nil
-	g.mu.Lock()
-	first := fail && !g.failed
+	first := false
 	if fail {
+		g.mu.Lock()
+		first = !g.failed
 		g.failed = true
+		g.mu.Unlock()
 	}
-	g.mu.Unlock()
 	// The siblings are cancelled and onFail has returned before the task
 	// counts as finished, so a Wait or Stop that returns has seen both.
 	if first {
 		g.cancel(&TaskError{Task: t.name, Err: err})
-		if g.onFail != nil {
-			g.onFail(t.name, err)
+		if g.owner != nil {
+			g.owner.TaskFailed(t.name, err)
 		}
 	}
 	g.mu.Lock()
 	t.err, t.done, t.failed = err, true, fail
 	g.running--
 	if g.running == 0 && g.stopping {
-		close(g.idle)
+		g.quietLocked()
 	}
 	g.mu.Unlock()
+}
+
+// quietLocked marks the stopped group as done: Done's channel is closed,
+// and a join waiting is woken. g.mu is held.
+func (g *Group) quietLocked() {
+	g.quiet = true
+	if g.idle != nil {
+		close(g.idle)
+	}
+	if g.waiter != nil {
+		select {
+		case g.waiter <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Cancel cancels the group's context with cause (context.Canceled if nil)
@@ -155,45 +241,223 @@ func (g *Group) Cancel(cause error) { g.cancel(cause) }
 // Stop may be called more than once; later calls report the state at that time.
 func (g *Group) Stop(cause error, timeout time.Duration) Report {
 	g.cancel(cause)
-	return g.wait(timeout)
+	return g.joinReport(timeout)
+}
+
+// Halt is Stop without the report, waiting with j: it cancels the group's
+// context with cause, waits for every task to return, but no longer than
+// timeout (no bound if timeout <= 0), and returns how many still run.
+// Report tells which, when it matters: a join that found every task
+// returned needs no report built. Like Stop, Halt may be called more than
+// once, and Go starts nothing after it.
+func (g *Group) Halt(j *Joiner, cause error, timeout time.Duration) (left int) {
+	g.cancel(cause)
+	return g.join(j, timeout)
 }
 
 // Wait waits, without a deadline and without cancelling, for every task to
 // return.
-func (g *Group) Wait() Report { return g.wait(0) }
+func (g *Group) Wait() Report { return g.joinReport(0) }
 
-// Done returns a channel closed once Stop or Wait has been called and every
-// task has returned, stragglers included.
-func (g *Group) Done() <-chan struct{} { return g.idle }
-
-func (g *Group) wait(timeout time.Duration) Report {
+// joinReport joins with a Joiner of its own and reports, with Took the
+// wait of this call.
+func (g *Group) joinReport(timeout time.Duration) Report {
 	start := time.Now()
+	var j Joiner
+	g.join(&j, timeout)
+	j.release()
+	r := g.Report()
+	r.Took = time.Since(start)
+	return r
+}
+
+// Joiner is what a join waits with: a channel its group's last task wakes
+// it on, and a timer for its deadline, made at its first wait and reused
+// by the next. An owner that joins one group after another (a state
+// machine joins a group at every exit of a state with tasks) keeps one, so
+// that its joins allocate nothing. The zero value is ready. A Joiner serves
+// one join at a time, and belongs to the synctest bubble (if any) of its
+// first wait.
+type Joiner struct {
+	wake  chan struct{}
+	timer *time.Timer // wakes the join when its deadline passes
+
+	mu       sync.Mutex
+	armed    time.Time // when the timer fires; zero when it is not armed
+	deadline time.Time // the waiting join's; zero when none waits
+}
+
+// Done returns a channel closed once Stop, Halt or Wait has been called and
+// every task has returned, stragglers included.
+func (g *Group) Done() <-chan struct{} {
 	g.mu.Lock()
-	if !g.stopping {
-		g.stopping = true
-		if g.running == 0 {
+	defer g.mu.Unlock()
+	if g.idle == nil {
+		g.idle = make(chan struct{})
+		if g.quiet {
 			close(g.idle)
 		}
 	}
-	g.mu.Unlock()
-	if timeout <= 0 {
-		<-g.idle
-	} else {
-		t := time.NewTimer(timeout)
-		select {
-		case <-g.idle:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	r := Report{Took: time.Since(start)}
+	return g.idle
+}
+
+// join marks the group stopping and waits with j for its tasks, up to
+// timeout (none if <= 0), and returns how many still run. The first join's
+// wait is the report's Took.
+func (g *Group) join(j *Joiner, timeout time.Duration) (left int) {
+	var start time.Time
 	g.mu.Lock()
-	r.Tasks = make([]Result, len(g.tasks))
-	for i, t := range g.tasks {
+	first := !g.stopping
+	if first {
+		g.stopping = true
+		if g.running == 0 {
+			g.quietLocked()
+		}
+	}
+	if !g.quiet {
+		start = time.Now()
+		if j.wake == nil {
+			j.wake = make(chan struct{}, 1)
+		}
+		if g.waiter != nil {
+			// Another join waits already (a Wait beside a Stop): it is
+			// woken too, through the channel Done closes.
+			g.mu.Unlock()
+			g.waitDone(timeout)
+			g.mu.Lock()
+		} else {
+			g.waiter = j.wake
+			g.mu.Unlock()
+			j.wait(g, start, timeout)
+			g.mu.Lock()
+			g.waiter = nil
+			select { // a wake sent as the timer fired
+			case <-j.wake:
+			default:
+			}
+		}
+	}
+	left = int(g.running)
+	if first && !start.IsZero() {
+		g.took = time.Since(start)
+	}
+	g.mu.Unlock()
+	return left
+}
+
+// wait waits from start until g is quiet, or timeout (none if <= 0) has
+// passed. The deadline is a timer that wakes the join through the same
+// channel as the group's last task, so that the wait is one receive; a
+// wake left by the deadline of an earlier join is told apart by the clock.
+//
+// The timer is armed lazily: a join whose deadline is no earlier than the
+// one the timer is armed for leaves it alone, and when it fires early for
+// the join then waiting it is armed again for that join's deadline. Arming
+// a timer can cost a system call (the runtime wakes a poller sleeping in
+// the network poller to tell it of the new deadline), which joins that
+// take microseconds, one after another, would otherwise pay every time.
+func (j *Joiner) wait(g *Group, start time.Time, timeout time.Duration) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = start.Add(timeout)
+		j.mu.Lock()
+		j.deadline = deadline
+		if j.armed.IsZero() || j.armed.After(deadline) {
+			j.armed = deadline
+			if j.timer == nil {
+				j.timer = time.AfterFunc(timeout, j.expire)
+			} else {
+				j.timer.Reset(timeout)
+			}
+		}
+		j.mu.Unlock()
+		defer func() {
+			j.mu.Lock()
+			j.deadline = time.Time{}
+			j.mu.Unlock()
+		}()
+	}
+	for {
+		<-j.wake
+		g.mu.Lock()
+		quiet := g.quiet
+		g.mu.Unlock()
+		if quiet || timeout > 0 && !time.Now().Before(deadline) {
+			return
+		}
+	}
+}
+
+// release stops the timer of a Joiner that waits no more: Stop's and
+// Wait's own.
+func (j *Joiner) release() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.timer != nil {
+		j.timer.Stop()
+		j.armed = time.Time{}
+	}
+}
+
+// expire is the timer's: it wakes the join waiting if its deadline has
+// passed, and arms the timer again for it if not.
+func (j *Joiner) expire() {
+	j.mu.Lock()
+	j.armed = time.Time{}
+	deadline := j.deadline
+	if deadline.IsZero() {
+		j.mu.Unlock()
+		return
+	}
+	if d := time.Until(deadline); d > 0 {
+		j.armed = deadline
+		j.timer.Reset(d)
+		j.mu.Unlock()
+		return
+	}
+	j.mu.Unlock()
+	select {
+	case j.wake <- struct{}{}:
+	default:
+	}
+}
+
+// waitDone waits for Done, up to timeout (none if <= 0).
+func (g *Group) waitDone(timeout time.Duration) {
+	done := g.Done()
+	if timeout <= 0 {
+		<-done
+		return
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// Report returns what the group's tasks did, in start order, as of now:
+// each task's outcome, or that it still runs (a straggler, once the group
+// is stopped), and in Took how long the first Stop, Halt or Wait waited
+// (zero if every task had returned already, or none was called).
+func (g *Group) Report() Report {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	r := Report{Took: g.took, Tasks: make([]Result, g.started)}
+	for i := range r.Tasks {
+		t := g.record(i)
 		r.Tasks[i] = Result{Name: t.name, Err: t.err, Failed: t.failed, Straggler: !t.done}
 	}
-	g.mu.Unlock()
 	return r
+}
+
+// record returns the record of the i-th task started. g.mu is held.
+func (g *Group) record(i int) *task {
+	if i < len(g.inline) {
+		return &g.inline[i]
+	}
+	return g.more[i-len(g.inline)]
 }
 
 // Report is what a join found: each task in start order, and how long the

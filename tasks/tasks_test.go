@@ -286,6 +286,7 @@ func TestGoAfterStop(t *testing.T) {
 	}{
 		{"after Stop", func(g *tasks.Group) { g.Stop(nil, 0) }},
 		{"after Wait", func(g *tasks.Group) { g.Wait() }},
+		{"after Halt", func(g *tasks.Group) { g.Halt(new(tasks.Joiner), nil, 0) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			g := tasks.New(context.Background(), nil)
@@ -295,8 +296,12 @@ func TestGoAfterStop(t *testing.T) {
 			if !errors.Is(err, tasks.ErrStopped) || !strings.Contains(err.Error(), `"late"`) {
 				t.Errorf("Go = %v, want ErrStopped naming the task", err)
 			}
-			if r := g.Wait(); len(r.Tasks) != 0 || ran.Load() {
-				t.Errorf("rejected task ran or was recorded: ran=%v report=%v", ran.Load(), r.Tasks)
+			var c counted
+			if err := g.GoTask("late value", &c); !errors.Is(err, tasks.ErrStopped) {
+				t.Errorf("GoTask = %v, want ErrStopped", err)
+			}
+			if r := g.Wait(); len(r.Tasks) != 0 || ran.Load() || c.runs.Load() != 0 {
+				t.Errorf("rejected task ran or was recorded: ran=%v, %d runs, report=%v", ran.Load(), c.runs.Load(), r.Tasks)
 			}
 		})
 	}
@@ -398,4 +403,150 @@ func TestGoexitIsAFailure(t *testing.T) {
 	if !got.Failed || !errors.Is(got.Err, tasks.ErrGoexit) || !strings.Contains(got.Err.Error(), `"quitter"`) {
 		t.Errorf("quitter's result = %+v, want a failure matching ErrGoexit naming it", got)
 	}
+}
+
+// owner records the failures NewOwned passes it.
+type owner struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (o *owner) TaskFailed(name string, _ error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.names = append(o.names, name)
+}
+
+// counted is a task given as a value: it waits for its context and counts
+// its runs.
+type counted struct{ runs atomic.Int32 }
+
+func (c *counted) Run(ctx context.Context) error {
+	c.runs.Add(1)
+	<-ctx.Done()
+	return nil
+}
+
+// TestOwnedGroupWithTaskValues: NewOwned passes the first failure to its
+// owner as New's onFail would, and GoTask runs a Task value as Go runs a
+// Func; a nil Task starts nothing.
+func TestOwnedGroupWithTaskValues(t *testing.T) {
+	o := new(owner)
+	g := tasks.NewOwned(context.Background(), o)
+	var c counted
+	if err := g.GoTask("counted", &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.GoTask("nil", nil); err == nil || !strings.Contains(err.Error(), `"nil"`) {
+		t.Errorf("GoTask with a nil task = %v, want an error naming it", err)
+	}
+	if err := g.GoTask("nil func", tasks.Func(nil)); err == nil || !strings.Contains(err.Error(), `"nil func"`) {
+		t.Errorf("GoTask with a nil Func = %v, want an error naming it", err)
+	}
+	g.Go("fails", func(context.Context) error { return errors.New("boom") })
+	g.Go("fails too", func(ctx context.Context) error { <-ctx.Done(); return errors.New("late") })
+	r := g.Wait()
+	if diff := cmp.Diff([]string{"fails"}, o.names); diff != "" {
+		t.Errorf("failures passed to the owner (-want +got):\n%s", diff)
+	}
+	want := []row{{Name: "counted"}, {Name: "fails", Err: "boom", Failed: true}, {Name: "fails too", Err: "late"}}
+	if diff := cmp.Diff(want, rows(r)); diff != "" || c.runs.Load() != 1 {
+		t.Errorf("report (-want +got):\n%s (runs %d)", diff, c.runs.Load())
+	}
+}
+
+// TestHaltWithJoiner: Halt with one Joiner, group after group, waits for
+// each group's tasks, returns how many still run at its timeout, and the
+// Report it leaves for later says which; a deadline armed for an earlier
+// join neither cuts a later one short nor leaves it waiting past its own.
+func TestHaltWithJoiner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var j tasks.Joiner
+		type result struct {
+			Left  int
+			Took  time.Duration // measured around Halt; the Report's Took is the same
+			Tasks []row
+		}
+		halt := func(stubborn time.Duration, timeout time.Duration) result {
+			g := tasks.New(context.Background(), nil)
+			g.Go("polite", waitCtx(nil))
+			if stubborn > 0 {
+				g.Go("stubborn", func(context.Context) error { time.Sleep(stubborn); return nil })
+			}
+			start := time.Now()
+			left := g.Halt(&j, nil, timeout)
+			took := time.Since(start)
+			r := g.Report()
+			if r.Took != took {
+				t.Errorf("Report.Took = %v, want the %v Halt waited", r.Took, took)
+			}
+			return result{Left: left, Took: took, Tasks: rows(r)}
+		}
+		polite := row{Name: "polite", Err: "context canceled"}
+		steps := []struct {
+			name              string
+			stubborn, timeout time.Duration
+			want              result
+		}{
+			{"all return", 0, 5 * time.Second, result{Tasks: []row{polite}}},
+			// The timer is still armed for the first join's 5s: it fires
+			// early for this one, and is armed again for its deadline.
+			{"a later deadline than the timer's", time.Minute, 10 * time.Second,
+				result{Left: 1, Took: 10 * time.Second, Tasks: []row{polite, {Name: "stubborn", Straggler: true}}}},
+			{"all return, again", 0, time.Second, result{Tasks: []row{polite}}},
+			{"one straggles", time.Minute, time.Second,
+				result{Left: 1, Took: time.Second, Tasks: []row{polite, {Name: "stubborn", Straggler: true}}}},
+			{"a longer timeout after a short one", 3 * time.Second, 5 * time.Second,
+				result{Took: 3 * time.Second, Tasks: []row{polite, {Name: "stubborn"}}}},
+			{"a shorter timeout after a long one", time.Minute, 500 * time.Millisecond,
+				result{Left: 1, Took: 500 * time.Millisecond, Tasks: []row{polite, {Name: "stubborn", Straggler: true}}}},
+			{"no timeout", 2 * time.Second, 0, result{Took: 2 * time.Second, Tasks: []row{polite, {Name: "stubborn"}}}},
+		}
+		for _, s := range steps {
+			if diff := cmp.Diff(s.want, halt(s.stubborn, s.timeout)); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", s.name, diff)
+			}
+		}
+		time.Sleep(time.Minute) // the stragglers return
+	})
+}
+
+// TestStopAgain: every Stop reports its own wait, the Report the first
+// join's; Done is closed once the straggler returns; a Wait beside a
+// Halt under way waits for the straggler while the Halt returns at its
+// timeout.
+func TestStopAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type took struct{ First, Second, Beside, Report time.Duration }
+		var got took
+		g := tasks.New(context.Background(), nil)
+		g.Go("stubborn", func(context.Context) error { time.Sleep(3 * time.Second); return nil })
+		start := time.Now()
+		beside := make(chan time.Duration)
+		go func() {
+			time.Sleep(500 * time.Millisecond) // the Halt waits already
+			g.Wait()
+			beside <- time.Since(start)
+		}()
+		if left := g.Halt(new(tasks.Joiner), nil, time.Second); left != 1 {
+			t.Errorf("Halt left %d tasks running, want 1", left)
+		}
+		got.First = time.Since(start)
+		select {
+		case <-g.Done():
+			t.Error("Done closed while a task runs")
+		default:
+		}
+		r := g.Stop(nil, 5*time.Second)
+		got.Second, got.Report = r.Took, g.Report().Took
+		got.Beside = <-beside
+		<-g.Done()
+		want := took{First: time.Second, Second: 2 * time.Second, Beside: 3 * time.Second, Report: time.Second}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("waits (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]row{{Name: "stubborn"}}, rows(r)); diff != "" {
+			t.Errorf("second Stop's report (-want +got):\n%s", diff)
+		}
+	})
 }
