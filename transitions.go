@@ -132,8 +132,8 @@ func rules(rows []row) []fsm.Rule[State, Event] {
 // promptly then.
 type Tasks struct {
 	Dial      fsm.Task[Event] // Connecting: one attempt; emits Connected (payload: the connection) or DialFailed
-	Reader    fsm.Task[Event] // Alive: reads until the connection fails
-	Heartbeat fsm.Task[Event] // Alive: pings; fails (Lost) on a pong timeout
+	Reader    fsm.Task[Event] // Alive: reads until the connection fails (wsconn's also runs the heartbeat)
+	Heartbeat fsm.Task[Event] // Alive: pings; fails (Lost) on a pong timeout (nil in wsconn: its reader pings)
 	Sync      fsm.Task[Event] // Syncing: sets the session up; emits Synced
 	Backoff   fsm.Task[Event] // Reconnecting: emits RetryDue after the delay, or GaveUp
 	Closer    fsm.Task[Event] // Closing: close handshake; emits CloseDone

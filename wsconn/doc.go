@@ -124,9 +124,9 @@
 //
 // Request sends a message and waits for the first received message a
 // matcher accepts: a login's ack, a JSON-RPC reply. The reply is taken out
-// of the stream before OnMessage (so a handler that blocks cannot hold it
-// up) and is not handed to OnMessage; the connection's end fails the
-// request with ErrNotConnected.
+// of the stream before OnMessage and is not handed to OnMessage (while a
+// handler runs, one message is read ahead for it: see Client.Request); the
+// connection's end fails the request with ErrNotConnected.
 //
 // Reconnect drops the connection and dials again at once (fresh
 // credentials, another server behind the URL): not a failure, it spends no
@@ -144,11 +144,11 @@
 // message. A slow handler is not a dead peer: while the reader holds a
 // message the handler has not taken, the heartbeat does not ping, and a
 // pong that comes late because messages were read ahead of it does not
-// count as lost. A connection that dies while the handler runs is still
-// found at once: the heartbeat watches the connection's reads and reports
-// the failure, whatever the handler does. The reader keeps running while
-// the handler is absent, so pongs are always seen; messages are then
-// discarded.
+// count as lost. A connection that dies while the handler runs is found
+// when the next heartbeat is due, whatever the handler does: the
+// connection is then read ahead by one message, which sees the failure.
+// After Alive the connection is still read, for the close handshake;
+// messages are then discarded.
 //
 // # Closing
 //

@@ -43,13 +43,17 @@ func TextHeartbeat(ping, pong string) AppHeartbeat {
 // does not arrive within timeout means the connection is Lost
 // (ErrPongTimeout). One ping is in flight at a time: with a timeout longer
 // than the interval, the next ping waits for the previous one's reply, so
-// a dead peer is found within interval + timeout whatever their ratio. The
-// process's own lateness is not held against the peer: the wait is
-// lengthened by as much as the heartbeat woke up late, and a wait that
-// expires while bytes from the peer lie unread in the socket (on Linux,
-// where the socket is asked) keeps the connection (Stats.LateReads). The
-// heartbeat is protocol ping/pong, or the application heartbeat given with
-// WithAppHeartbeat: one form per connection.
+// a silent peer is found within interval + timeout of its last message
+// whatever their ratio, on a process that runs on time. The process's own
+// lateness is not held against the peer: the wait is lengthened by as much
+// as the heartbeat woke up late (at most 3 × timeout in all), and a wait
+// that expires while the reader is in a read and bytes from the peer lie
+// unread in the socket (on Linux, where the socket is asked) keeps the
+// connection, once per message read (Stats.LateReads). Nor is
+// backpressure: while a slow handler holds a message read, with more
+// behind it, no ping is sent. The heartbeat is protocol ping/pong, or the
+// application heartbeat given with WithAppHeartbeat: one form per
+// connection.
 func WithHeartbeat(interval, timeout time.Duration) Option {
 	return func(c *config) { c.pingInterval, c.pongTimeout = interval, timeout }
 }
@@ -100,6 +104,8 @@ func WithPingResponder(respond func(m Message) (reply []byte, ok bool)) Option {
 // interval plus the pong timeout of its last message. Use this for a peer
 // that drops clients which do not ping it. An application heartbeat
 // (WithAppHeartbeat) is always sent every interval: the venue's own rule.
+// Either way no ping is sent while a slow handler holds a message read
+// with more behind it: the reply would wait behind them.
 func WithAlwaysPing() Option { return func(c *config) { c.alwaysPing = true } }
 
 // watch is the reader task's watch over the connection: the heartbeat and
@@ -133,6 +139,7 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 	defer w.stop()
 	var dl *pongDeadline // made at the first ping: most busy connections never need one
 	defer func() { dl.stop() }()
+	var kept time.Time // start of the last ping excused by unread bytes; zero if it was not
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,14 +193,21 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 		start := time.Now()
 		c.stats.pings.Add(1)
 		err := c.ping(ctx, s, dl, timeout)
+		prevKept := kept
+		kept = time.Time{}
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case s.dead():
+			// The reads failed meanwhile: their cause, a close code
+			// perhaps, is the one to report.
+			return s.lostErr()
 		case errors.Is(err, errNoPong) && (s.readSince(start) || s.held()):
 			// The reply is behind messages still being read.
-		case errors.Is(err, errNoPong) && s.raw != nil && unread(s.raw):
-			// The peer's bytes wait in the socket, unread: the process is
-			// late reading them, and the peer alive.
+		case errors.Is(err, errNoPong) && s.lateRead(prevKept):
+			// The peer's bytes wait in the socket while the pump waits to
+			// run its read: the process is late, and the peer alive.
+			kept = start
 			c.stats.lateReads.Add(1)
 		case errors.Is(err, errNoPong):
 			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)

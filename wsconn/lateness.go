@@ -63,6 +63,13 @@ func (d *pongDeadline) fire() {
 		return
 	}
 	now := d.now()
+	if now.Before(d.due) {
+		// A firing of an earlier ping's timer that waited for the lock
+		// while that ping was disarmed and this one armed: not this
+		// ping's deadline.
+		d.mu.Unlock()
+		return
+	}
 	if late := now.Sub(d.due); late > d.slack && d.budget > 0 {
 		ext := min(late, d.budget)
 		d.budget -= ext

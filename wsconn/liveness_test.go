@@ -314,3 +314,32 @@ func TestResetDuringPingIsLostAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestPongDeadlineStaleFiring: a firing of the previous ping's timer that
+// got the lock only after that ping was disarmed and the next one armed
+// (the next ping is due at once when the pong timeout is not below the
+// interval) leaves the next ping's wait alone.
+func TestPongDeadlineStaleFiring(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := new(pongDeadline)
+		defer d.stop()
+		_, cancel1 := context.WithCancel(t.Context())
+		d.arm(time.Second, cancel1)
+		d.disarm() // the pong came just as the timer fired
+		ctx2, cancel2 := context.WithCancel(t.Context())
+		defer cancel2()
+		d.arm(time.Second, cancel2)
+		d.fire() // the first ping's firing, late to the lock
+		if err := ctx2.Err(); err != nil {
+			t.Errorf("the next ping's wait ended at once: %v", err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if ctx2.Err() == nil {
+			t.Errorf("the next ping's wait did not end at its own deadline")
+		}
+		if expired, _ := d.disarm(); !expired {
+			t.Errorf("expired = false at the next ping's deadline")
+		}
+	})
+}

@@ -83,10 +83,9 @@ func (s *session) next() (MessageType, []byte, error) {
 // false if the handler panicked, which fails the session.
 func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bool) {
 	c := s.c
-	c.stats.messagesIn.Add(1)
-	c.stats.bytesIn.Add(uint64(len(data)))
 	h := c.cfg.onMessage
 	if h == nil {
+		c.stats.received(len(data))
 		return nil, true
 	}
 	select {
@@ -111,6 +110,7 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 		return s.idle(), true
 	}
 	s.busy, s.handling = true, true
+	c.stats.received(len(data)) // delivered: one dropped after Alive is not counted
 	if s.requests.pending.Load() > 0 {
 		// A reply must not wait behind this call: read ahead meanwhile.
 		s.lendLocked()
@@ -308,6 +308,8 @@ func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
 // one frame takes two calls (header, payload) whatever its size; the final
 // io.EOF costs no call to the connection.
 func (s *session) read(ctx context.Context) (MessageType, []byte, error) {
+	s.inRead.Store(true)
+	defer s.inRead.Store(false)
 	typ, r, err := s.conn.Reader(ctx)
 	if err != nil {
 		return 0, nil, err

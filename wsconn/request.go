@@ -15,10 +15,12 @@ import (
 // accepts: a login's ack, a subscription's ack, a JSON-RPC reply with the
 // request's id. The reply is taken out of the stream: it is not handed to
 // OnMessage. match is called by the connection's reader for every data
-// message while the request waits, as it is read (before OnMessage, and
-// while a handler runs the connection is read ahead, so a handler that
-// blocks cannot hold the reply up); it must be quick, and a match that
-// panics fails the request.
+// message while the request waits, as it is read, before OnMessage; it
+// must be quick, and a match that panics fails the request. While a
+// handler runs, the connection is read ahead by one message: a reply that
+// comes next is taken at once; one behind a further data message waits
+// until the handler returns (a Request made from inside the handler then
+// waits for its ctx).
 //
 // The request is sent as Send sends (it waits for Ready while Syncing,
 // unless called from the sync itself, and is paced by the rate limiter),

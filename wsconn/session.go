@@ -68,6 +68,7 @@ type session struct {
 	born     time.Time     // when the connection came up
 	lastRead atomic.Int64  // time since born of the last message read, for the heartbeat
 	lastData atomic.Int64  // time since born of the last data message, for the watchdog
+	inRead   atomic.Bool   // the pump, or a read-ahead, is in a read of the connection
 
 	// requests are the Requests waiting for their reply on this
 	// connection; every data message read is matched against them first.
@@ -301,6 +302,21 @@ func (s *session) failed(ctx context.Context, err error, wait time.Duration) err
 	case <-t.C:
 	}
 	return err
+}
+
+// lateRead reports whether the pump is late, not the peer: it is in a read
+// of the connection (not held elsewhere, by a handler or a full queue of
+// answers) while the peer's bytes lie unread in the socket. Once a ping
+// has been excused so (prev, its start), the next is only if a message was
+// read since: a read that never comes excuses nothing twice.
+func (s *session) lateRead(prev time.Time) bool {
+	if s.raw == nil || !s.inRead.Load() {
+		return false
+	}
+	if !prev.IsZero() && !s.readSince(prev) {
+		return false
+	}
+	return unread(s.raw)
 }
 
 // dead reports whether the connection has already failed.

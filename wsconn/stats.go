@@ -17,6 +17,13 @@ type counters struct {
 	lastRTT, nextDelay       atomic.Int64
 }
 
+// received counts a data message of n bytes handed to OnMessage, or
+// discarded without one.
+func (c *counters) received(n int) {
+	c.messagesIn.Add(1)
+	c.bytesIn.Add(uint64(n))
+}
+
 // Stats is a snapshot of a client's counters.
 type Stats struct {
 	Connects    uint64        // connections that reached Alive

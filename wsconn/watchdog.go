@@ -15,8 +15,8 @@ import (
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
 
 // watchdog is the data watchdog of one connection. The pump stamps each
-// data message (session.lastData); the timer wakes the heartbeat task only
-// when the idle timeout could have passed. A nil *watchdog is off.
+// data message (session.lastData); the timer wakes the heartbeat (in the
+// reader task) only when the idle timeout could have passed. A nil *watchdog is off.
 type watchdog struct {
 	d time.Duration
 	t *time.Timer
