@@ -112,10 +112,11 @@ func TestAckThatNeverComes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t, ackingVenue("mute"))
 		var rec recorder
-		c := dialTest(t, srv, &rec, WithAckTimeout(2*time.Second), WithBackoff(Backoff{Initial: time.Hour}))
-		if err := c.Subscribe(context.Background(), sub("mute")); err != nil {
-			t.Fatal(err) // registered while Connecting
-		}
+		// Registered before the client starts, so the first sync sends it:
+		// a Subscribe after Dial may find the client Ready already, and
+		// wait for the ack as long as its own ctx says.
+		dialTest(t, srv, &rec, WithAckTimeout(2*time.Second), WithBackoff(Backoff{Initial: time.Hour}),
+			WithSubscriptions(sub("mute")))
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
 		r, ok := rec.Nth("Alive-Lost->Reconnecting", 1)
