@@ -34,49 +34,54 @@ type (
 // alone (State, Phase): there is no flag beside the machine that says
 // "connected", "released" or "closing".
 type Client struct {
-	cfg      config
-	u        *url.URL
-	url      string
-	logURL   string // without userinfo, query and fragment, which may hold secrets
+	cfg settings
+	u   *url.URL
+	// dialOpts are the handshake's options: one value shared by every
+	// client dialed with the default handshake options.
 	dialOpts *websocket.DialOptions
 	m        *machine
 	detach   func() bool // unregisters the lifetime context
-	// ownTransport: handshakes go through defaultHTTPClient, whose dialer
-	// hands each session its TCP connection (see rawConn).
-	ownTransport bool
-	inbound      *inbound // shared by every session
-	subs         registry
+	inbound  *inbound    // shared by every session
+	subs     registry
 	// handling holds the one right to call OnMessage: a handler left
 	// running by a connection given up (it ignored its context) must
 	// return before the next connection's reader calls the handler again.
+	// nil without OnMessage.
 	handling chan struct{}
 
 	// sess is the connection: set by Alive's enter hook, handed to Closing
 	// for the close handshake, cleared when it is dropped. Only hooks,
 	// which run one at a time, write it.
 	sess atomic.Pointer[session]
-	// life ends when Closing or Closed is entered (their enter hooks end
-	// it): a Send waiting for the rate limiter fails then.
-	life    context.Context
-	endLife context.CancelFunc
 
 	// Owned by the lifecycle: written only by hooks, read by the tasks
 	// they start.
-	cause      error         // why Reconnecting was entered
-	causeFrom  connfsm.State // the leaf it was entered from
-	causeEvent connfsm.Event // the event that entered it
-	attempts   int           // consecutive dial attempts without a stable connection
+	cause      error // why Reconnecting was entered
+	attempts   int   // consecutive dial attempts without a stable connection
 	dials      []time.Time
 	gate       *gatePass // the dial gate's answer for the next dial, from Reconnecting's wait
 	aliveSince time.Time
-	closeCause error // what Close was asked with: ErrClosed, or the lifetime's cause
+	closeCause error         // what Close was asked with: ErrClosed, or the lifetime's cause
+	causeFrom  connfsm.State // the leaf Reconnecting was entered from
+	causeEvent connfsm.Event // the event that entered it
+	// ownTransport: handshakes go through defaultHTTPClient, whose dialer
+	// hands each session its TCP connection (see rawConn).
+	ownTransport bool
+
+	// lifeOver is set when Closing or Closed is entered (their enter hooks
+	// end the life): a Send waiting for the rate limiter fails then. life
+	// is made by the first such wait (lifeContext): most clients never
+	// have one. Both under mu, with err.
+	lifeOver bool
+	life     context.Context
+	endLife  context.CancelFunc
 
 	bufMu    sync.Mutex
 	buf      []frame
 	bufBytes int // payload bytes in buf
 
-	errMu sync.Mutex
-	err   error
+	mu  sync.Mutex
+	err error
 
 	stats counters
 }
@@ -108,23 +113,15 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, u: u, url: u.String(), logURL: redact(u), handling: make(chan struct{}, 1)}
-	c.life, c.endLife = context.WithCancel(context.Background())
-	c.inbound = newInbound(&c.cfg)
+	c := &Client{cfg: cfg.settings, u: u, inbound: newInbound(&cfg)}
+	if cfg.onMessage != nil {
+		c.handling = make(chan struct{}, 1)
+	}
 	for _, s := range cfg.subscriptions {
 		c.subs.add(s) // a duplicate key is kept once
 	}
-	hc := cfg.httpClient
-	if hc == nil {
-		hc = defaultHTTPClient()
-		c.ownTransport = true
-	}
-	c.dialOpts = &websocket.DialOptions{
-		HTTPClient:      handshakeClient(hc),
-		HTTPHeader:      cfg.header,
-		Subprotocols:    cfg.subprotocols,
-		CompressionMode: cfg.compression,
-	}
+	c.ownTransport = cfg.httpClient == nil
+	c.dialOpts = dialOptions(&cfg)
 	def, err := lifecycle()
 	if err != nil {
 		return nil, fmt.Errorf("wsconn: lifecycle: %w", err)
@@ -147,6 +144,12 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		return c, nil
 	}
 	for {
+		// State is looked at before Changed too: the channel Changed
+		// makes lives until the next transition, and a client that is
+		// Ready already must not keep one for the rest of its idle life.
+		if c.m.State() == connfsm.Ready {
+			return c, nil
+		}
 		changed := c.m.Changed()
 		if c.m.State() == connfsm.Ready {
 			return c, nil
@@ -158,7 +161,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		case <-ctx.Done():
 			cause := context.Cause(ctx)
 			_ = c.Close(canceled(ctx))
-			return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL, cause)
+			return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL(), cause)
 		}
 	}
 }
@@ -192,6 +195,60 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 		OnEnter(connfsm.Closed, hook((*Client).enterClosed)).
 		Build()
 })
+
+// dialOptions returns the handshake's options for cfg: the shared
+// defaultDialOptions unless cfg sets any.
+func dialOptions(cfg *config) *websocket.DialOptions {
+	if cfg.httpClient == nil && cfg.header == nil && cfg.subprotocols == nil && cfg.compression == websocket.CompressionDisabled {
+		return defaultDialOptions()
+	}
+	hc := cfg.httpClient
+	if hc == nil {
+		hc = defaultHTTPClient()
+	}
+	return &websocket.DialOptions{
+		HTTPClient:      handshakeClient(hc),
+		HTTPHeader:      cfg.header,
+		Subprotocols:    cfg.subprotocols,
+		CompressionMode: cfg.compression,
+	}
+}
+
+// defaultDialOptions are the handshake options of every client dialed
+// without WithHTTPClient, WithHeader, WithSubprotocols or WithCompression.
+// Nothing writes them: coder/websocket dials with a copy, and a dial with
+// credentials' headers copies them first (target).
+var defaultDialOptions = sync.OnceValue(func() *websocket.DialOptions {
+	return &websocket.DialOptions{HTTPClient: handshakeClient(defaultHTTPClient())}
+})
+
+// logURL is the URL as logs and errors show it: without userinfo, query
+// and fragment, which may hold secrets.
+func (c *Client) logURL() string { return redact(c.u) }
+
+// lifeContext returns a context that ends when Closing or Closed is
+// entered, made at the first call.
+func (c *Client) lifeContext() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.life == nil {
+		c.life, c.endLife = context.WithCancel(context.Background())
+		if c.lifeOver {
+			c.endLife()
+		}
+	}
+	return c.life
+}
+
+// end ends the client's life: a Send waiting for the rate limiter fails.
+func (c *Client) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lifeOver = true
+	if c.endLife != nil {
+		c.endLife()
+	}
+}
 
 // defaultHTTPClient is shared by the clients not given one. Keep-alives
 // are off: an upgraded connection is hijacked anyway, and a refused
@@ -288,8 +345,8 @@ func (c *Client) Err() error {
 	default:
 		return nil
 	}
-	c.errMu.Lock()
-	defer c.errMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.err
 }
 
@@ -340,7 +397,7 @@ func (c *Client) exitAlive(_ context.Context, t step) {
 
 func (c *Client) enterClosing(_ context.Context, t step) {
 	c.closeCause, _ = t.Payload.(error)
-	c.endLife()
+	c.end()
 }
 
 func (c *Client) exitClosing(_ context.Context, _ step) {
@@ -361,7 +418,7 @@ func (c *Client) enterReconnecting(_ context.Context, t step) {
 }
 
 func (c *Client) enterClosed(_ context.Context, t step) {
-	c.endLife()
+	c.end()
 	var err error
 	switch {
 	case t.Event == connfsm.GaveUp:
@@ -385,9 +442,9 @@ func (c *Client) enterClosed(_ context.Context, t step) {
 	c.buf, c.bufBytes = nil, 0
 	c.bufMu.Unlock()
 	c.stats.unsent.Add(n)
-	c.errMu.Lock()
+	c.mu.Lock()
 	c.err = err
-	c.errMu.Unlock()
+	c.mu.Unlock()
 	if c.detach != nil {
 		c.detach()
 	}
@@ -404,7 +461,7 @@ func (c *Client) observe(ctx context.Context, r record) {
 	}
 	switch r.Kind {
 	case fsm.RecordTransition:
-		attrs := []slog.Attr{slog.String("url", c.logURL), slog.String("from", r.From.String()),
+		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("from", r.From.String()),
 			slog.String("event", r.Event.String()), slog.String("to", r.To.String()), slog.Uint64("epoch", r.Epoch)}
 		switch p := r.Payload.(type) {
 		case *Wait:
@@ -414,23 +471,23 @@ func (c *Client) observe(ctx context.Context, r record) {
 		}
 		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: transition", attrs...)
 	case fsm.RecordTaskFailed:
-		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: task failed", slog.String("url", c.logURL),
+		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: task failed", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.String("err", r.Err.Error()))
 	case fsm.RecordStraggler:
-		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task did not return in time", slog.String("url", c.logURL),
+		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task did not return in time", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch))
 	case fsm.RecordStragglerReturned:
-		attrs := []slog.Attr{slog.String("url", c.logURL), slog.String("state", r.From.String()),
+		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("state", r.From.String()),
 			slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch)}
 		if r.Err != nil {
 			attrs = append(attrs, slog.String("err", r.Err.Error()))
 		}
 		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task returned after its state was left", attrs...)
 	case fsm.RecordRejected:
-		l.LogAttrs(ctx, slog.LevelError, "wsconn: event rejected", slog.String("url", c.logURL),
+		l.LogAttrs(ctx, slog.LevelError, "wsconn: event rejected", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()))
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:
-		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL),
+		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()), slog.Uint64("epoch", r.Epoch))
 	}
 }
@@ -439,7 +496,7 @@ func (c *Client) observe(ctx context.Context, r record) {
 // Retry-After, the storm guard) says why at once, not when it ends.
 func (c *Client) logWait(ctx context.Context, w *Wait) {
 	if l := c.cfg.logger; l != nil {
-		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: waiting before the next dial", slog.String("url", c.logURL),
+		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: waiting before the next dial", slog.String("url", c.logURL()),
 			slog.String("reason", w.Reason.String()), slog.Duration("delay", w.Delay),
 			slog.Int("attempt", w.Failure.Attempt), slog.String("failure", w.Failure.Kind.String()))
 	}

@@ -53,7 +53,7 @@ type target struct {
 // target returns what the next dial uses: the credentials function's
 // answer, or Dial's URL and options.
 func (c *Client) target(ctx context.Context) (target, error) {
-	t := target{u: c.u, url: c.url, opts: c.dialOpts}
+	t := target{u: c.u, url: c.u.String(), opts: c.dialOpts}
 	fn := c.cfg.credentials
 	if fn == nil {
 		return t, nil

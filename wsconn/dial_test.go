@@ -127,7 +127,7 @@ func TestWithClassifier(t *testing.T) {
 			if tt.classify != nil {
 				WithClassifier(tt.classify)(&cfg)
 			}
-			c := &Client{cfg: cfg}
+			c := &Client{cfg: cfg.settings}
 			d, err := c.decide(Failure{Kind: KindLost, Err: tt.err, Attempt: 1, cfg: &c.cfg})
 			if err != nil {
 				t.Fatal(err)

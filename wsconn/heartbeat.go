@@ -179,7 +179,7 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 		if dl == nil {
 			dl = new(pongDeadline)
 		}
-		start := time.Now()
+		start := clock()
 		c.stats.pings.Add(1)
 		err := c.ping(ctx, s, dl, timeout)
 		switch {
@@ -192,14 +192,14 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 		case err != nil:
 			return s.failed(ctx, fmt.Errorf("%w: %w", ErrPingFailed, err), timeout)
 		default:
-			c.stats.lastRTT.Store(int64(time.Since(start)))
+			c.stats.lastRTT.Store(int64(clock() - start))
 		}
 		if err := w.check(); err != nil {
 			return err
 		}
 		// The next ping is due an interval after this one was sent, or at
 		// once if its reply took longer than that.
-		t.Reset(max(0, interval-time.Since(start)))
+		t.Reset(max(0, interval-(clock()-start)))
 	}
 }
 

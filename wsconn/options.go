@@ -84,44 +84,53 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
+// config is what the options set: the settings the client consults while
+// it runs, and what Dial alone uses to set it up, which the client does not
+// keep (every byte of a Client is paid once per connection).
 type config struct {
+	settings
+
+	respond       func(Message) ([]byte, bool)
+	subscriptions []Subscription
+	header        http.Header
+	subprotocols  []string
+	compression   websocket.CompressionMode
+	httpClient    *http.Client
+	lifetime      context.Context
+	noWait        bool
+
+	problems []error
+}
+
+// settings are the options a running client consults.
+type settings struct {
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
 	appHeartbeat     *AppHeartbeat
 	alwaysPing       bool // protocol pings every interval, busy or not
-	respond          func(Message) ([]byte, bool)
 	idleTimeout      time.Duration
 	credentials      func(context.Context) (Credentials, error)
 	dialGate         DialGate
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	ackTimeout       time.Duration
-	subscriptions    []Subscription
 	stablePeriod     time.Duration
 	backoff          Backoff
 	storm            StormGuard
 	send             SendPolicy
 	limiter          Limiter
 	readLimit        int64
-	header           http.Header
-	subprotocols     []string
-	compression      websocket.CompressionMode
-	httpClient       *http.Client
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
 	policy           RetryPolicy
 	permanentCodes   map[StatusCode]bool
-	lifetime         context.Context
-	noWait           bool
 	rnd              func() float64 // jitter source; nil means math/rand/v2
-
-	problems []error
 }
 
 func defaultConfig() config {
-	return config{
+	return config{settings: settings{
 		pingInterval:     DefaultPingInterval,
 		pongTimeout:      DefaultPongTimeout,
 		handshakeTimeout: DefaultHandshakeTimeout,
@@ -132,7 +141,7 @@ func defaultConfig() config {
 		storm:            DefaultStormGuard,
 		readLimit:        DefaultReadLimit,
 		send:             SendPolicy{BufferBytes: DefaultSendBufferBytes},
-	}
+	}}
 }
 
 // WithHandshakeTimeout bounds one dial attempt, TCP connect to upgrade.

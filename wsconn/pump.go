@@ -5,7 +5,6 @@ import (
 	"io"
 	"runtime/debug"
 	"slices"
-	"time"
 
 	"github.com/connfsm/connfsm/tasks"
 )
@@ -57,7 +56,7 @@ func (s *session) next() (MessageType, []byte, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		s.lastRead.Store(int64(time.Since(s.born)))
+		s.lastRead.Store(int64(clock()))
 		if s.in != nil {
 			deliver, err := s.sort(typ, data)
 			if err != nil {
@@ -97,10 +96,11 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 		// must know: it is read, not yet handled).
 		s.mu.Lock()
 		s.busy = true
+		stop := s.stopChanLocked()
 		s.mu.Unlock()
 		select {
 		case c.handling <- struct{}{}:
-		case <-s.stop:
+		case <-stop:
 			return s.idle(), true
 		}
 	}
@@ -115,7 +115,7 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 		// A reply must not wait behind this call: read ahead meanwhile.
 		s.lendLocked()
 	}
-	hctx := s.hctx
+	hctx := s.handlerContextLocked()
 	s.mu.Unlock()
 
 	err := call(h, hctx, Message{Type: typ, Data: data, Epoch: s.epoch})
@@ -295,7 +295,7 @@ func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
 		}
 	}
 	if in.stamp {
-		s.lastData.Store(int64(time.Since(s.born)))
+		s.lastData.Store(int64(clock()))
 	}
 	return true, nil
 }

@@ -87,6 +87,9 @@ func (c *Client) sendable(ctx context.Context) (*session, error) {
 
 // awaitChange waits until the state is no longer st, or ctx ends.
 func (c *Client) awaitChange(ctx context.Context, st connfsm.State) error {
+	if c.m.State() != st {
+		return nil // before Changed, which would make a channel for nothing
+	}
 	changed := c.m.Changed()
 	if c.m.State() != st {
 		return nil
@@ -161,7 +164,7 @@ func (c *Client) pace(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := context.AfterFunc(c.life, func() { cancel(ErrClosed) })
+	stop := context.AfterFunc(c.lifeContext(), func() { cancel(ErrClosed) })
 	defer stop()
 	if err := l.Wait(ctx); err != nil {
 		if cause := context.Cause(ctx); cause == ErrClosed {

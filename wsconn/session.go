@@ -65,9 +65,8 @@ type session struct {
 	pongs    chan struct{}
 	replies  chan frame    // answers to the peer's pings, for the answerer
 	answerer chan struct{} // closed when the answerer has returned; nil without one
-	born     time.Time     // when the connection came up
-	lastRead atomic.Int64  // time since born of the last message read, for the heartbeat
-	lastData atomic.Int64  // time since born of the last data message, for the watchdog
+	lastRead atomic.Int64  // clock() when the last message was read, or the connection came up; for the heartbeat
+	lastData atomic.Int64  // clock() when the last data message came, or the connection came up; for the watchdog
 
 	// requests are the Requests waiting for their reply on this
 	// connection; every data message read is matched against them first.
@@ -81,14 +80,25 @@ type session struct {
 	started  bool
 	ended    bool          // done is closed
 	stopped  bool          // Alive is left: nothing more is delivered
-	stop     chan struct{} // closed with stopped, for a pump waiting for its turn
+	stop     chan struct{} // closed with stopped; made by a pump that waits for its turn
 	busy     bool          // the pump holds a message: waiting for its turn, or in the handler
 	handling bool          // the pump is in the handler
 	joined   chan struct{} // closed when the handler under way returns, for joinHandler
 	ahead    *readAhead    // reads while the pump is busy; nil when the pump reads
-	hctx     context.Context
-	ping     context.CancelFunc // ends the protocol ping under way; nil between pings
+	// hctx is the handler's context: the reader task's until the first
+	// handler call, which makes the handler's own under it (hcancel ends
+	// it): an idle connection never calls the handler.
+	hctx    context.Context
+	hcancel context.CancelCauseFunc
+	ping    context.CancelFunc // ends the protocol ping under way; nil between pings
 }
+
+// start is when the process started using the clock: sessions keep
+// their times as clock() readings, 8 bytes instead of a time.Time's 24.
+var start = time.Now()
+
+// clock returns the monotonic time since start.
+func clock() time.Duration { return time.Since(start) }
 
 // newSession wraps conn; raw is the socket under it, or nil if the HTTP
 // client is the caller's and it is not known; in says how to sort what is
@@ -99,14 +109,13 @@ func newSession(conn *websocket.Conn, raw net.Conn, in *inbound) *session {
 		conn:   conn,
 		raw:    raw,
 		in:     in,
-		born:   time.Now(),
 		ctx:    ctx,
 		cancel: cancel,
 		done:   make(chan struct{}),
-		stop:   make(chan struct{}),
-
-		requests: requests{ended: make(chan struct{})},
 	}
+	now := int64(clock())
+	s.lastRead.Store(now)
+	s.lastData.Store(now)
 	if in != nil && in.isPong != nil {
 		s.pongs = make(chan struct{}, 1)
 	}
@@ -117,16 +126,16 @@ func newSession(conn *websocket.Conn, raw net.Conn, in *inbound) *session {
 // arrived after a Close, for instance): a late dial never leaks a socket.
 func (s *session) Dispose() { s.abort() }
 
-// start starts the pump, whose handler calls get hctx (the reader task's),
-// unless Alive has been left already: then the connection is read by
-// nobody but the close handshake, and dropped.
-func (s *session) start(hctx context.Context) {
+// start starts the pump, whose handler calls get a context under rctx
+// (the reader task's), unless Alive has been left already: then the
+// connection is read by nobody but the close handshake, and dropped.
+func (s *session) start(rctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped || s.started {
 		return
 	}
-	s.started, s.hctx = true, hctx
+	s.started, s.hctx = true, rctx
 	if s.in != nil && s.in.respond != nil {
 		s.replies = make(chan frame, maxPendingReplies)
 		s.answerer = make(chan struct{})
@@ -188,18 +197,19 @@ func (s *session) pinging(cancel context.CancelFunc) {
 // sinceRead returns how long ago the last message was read, or the
 // connection came up if none has.
 func (s *session) sinceRead() time.Duration {
-	return time.Since(s.born) - time.Duration(s.lastRead.Load())
+	return clock() - time.Duration(s.lastRead.Load())
 }
 
-// readSince reports whether a message was read after t.
-func (s *session) readSince(t time.Time) bool {
-	return s.born.Add(time.Duration(s.lastRead.Load())).After(t)
+// readSince reports whether a message was read after t, a clock()
+// reading.
+func (s *session) readSince(t time.Duration) bool {
+	return time.Duration(s.lastRead.Load()) > t
 }
 
 // sinceData returns how long ago the last data message came, or the
 // connection came up if none has.
 func (s *session) sinceData() time.Duration {
-	return time.Since(s.born) - time.Duration(s.lastData.Load())
+	return clock() - time.Duration(s.lastData.Load())
 }
 
 // stopDelivery makes the pump drop data messages: after Alive no one may
@@ -214,7 +224,43 @@ func (s *session) stopDelivery() {
 func (s *session) stopLocked() {
 	if !s.stopped {
 		s.stopped = true
-		close(s.stop)
+		if s.stop != nil {
+			close(s.stop)
+		}
+	}
+}
+
+// stopChan returns the channel closed when Alive is left, made at the
+// first call: only a pump that waits for its turn needs one. s.mu is
+// held.
+func (s *session) stopChanLocked() <-chan struct{} {
+	if s.stop == nil {
+		s.stop = make(chan struct{})
+		if s.stopped {
+			close(s.stop)
+		}
+	}
+	return s.stop
+}
+
+// handlerContextLocked returns the context of a handler call, made at
+// the first: a child of the reader task's that the reader task ends with
+// the connection's failure (endHandler). s.mu is held.
+func (s *session) handlerContextLocked() context.Context {
+	if s.hcancel == nil {
+		s.hctx, s.hcancel = context.WithCancelCause(s.hctx)
+	}
+	return s.hctx
+}
+
+// endHandler ends the handler's context with cause, if a handler call
+// made one, and stops the delivery: no handler call starts after it.
+func (s *session) endHandler(cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+	if s.hcancel != nil {
+		s.hcancel(cause)
 	}
 }
 
