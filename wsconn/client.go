@@ -35,7 +35,10 @@ type (
 // "connected", "released" or "closing".
 type Client struct {
 	cfg settings
-	u   *url.URL
+	// rawURL is the URL as Dial was given it, checked: parsed again by
+	// each dial and log (parsedURL), as a url.URL costs 144 bytes a
+	// client would keep for nothing while connected.
+	rawURL string
 	// dialOpts are the handshake's options: one value shared by every
 	// client dialed with the default handshake options.
 	dialOpts *websocket.DialOptions
@@ -59,9 +62,8 @@ type Client struct {
 	cause      error // why Reconnecting was entered
 	attempts   int   // consecutive dial attempts without a stable connection
 	dials      []time.Time
-	gate       *gatePass // the dial gate's answer for the next dial, from Reconnecting's wait
-	aliveSince time.Time
-	closeCause error         // what Close was asked with: ErrClosed, or the lifetime's cause
+	gate       *gatePass     // the dial gate's answer for the next dial, from Reconnecting's wait
+	aliveAt    time.Duration // clock() when Alive was entered
 	causeFrom  connfsm.State // the leaf Reconnecting was entered from
 	causeEvent connfsm.Event // the event that entered it
 	// ownTransport: handshakes go through defaultHTTPClient, whose dialer
@@ -71,16 +73,17 @@ type Client struct {
 	// lifeOver is set when Closing or Closed is entered (their enter hooks
 	// end the life): a Send waiting for the rate limiter fails then. life
 	// is made by the first such wait (lifeContext): most clients never
-	// have one. Both under mu, with err.
+	// have one. Both under mu.
 	lifeOver bool
-	life     context.Context
-	endLife  context.CancelFunc
+	life     *lifeline
 
-	bufMu    sync.Mutex
-	buf      []frame
-	bufBytes int // payload bytes in buf
+	bufMu sync.Mutex
+	buf   *sendBuffer // made by the first message kept; nil when empty
 
-	mu  sync.Mutex
+	mu sync.Mutex
+	// err is what Close was asked with (ErrClosed, or the lifetime's
+	// cause) once Closing is entered, and why the client ended once it is
+	// Closed; Err shows it only then.
 	err error
 
 	stats counters
@@ -109,11 +112,10 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		// As net/http refuses a request built with a nil Context.
 		cfg.problems = append(cfg.problems, errors.New("Dial: nil Context"))
 	}
-	u, err := cfg.check(rawURL)
-	if err != nil {
+	if _, err := cfg.check(rawURL); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg.settings, u: u, inbound: newInbound(&cfg)}
+	c := &Client{cfg: cfg.settings, rawURL: rawURL, inbound: newInbound(&cfg)}
 	if cfg.onMessage != nil {
 		c.handling = make(chan struct{}, 1)
 	}
@@ -224,7 +226,22 @@ var defaultDialOptions = sync.OnceValue(func() *websocket.DialOptions {
 
 // logURL is the URL as logs and errors show it: without userinfo, query
 // and fragment, which may hold secrets.
-func (c *Client) logURL() string { return redact(c.u) }
+func (c *Client) logURL() string { return redact(c.parsedURL()) }
+
+// parsedURL returns the URL Dial was given and checked, parsed again.
+func (c *Client) parsedURL() *url.URL {
+	u, err := url.Parse(c.rawURL)
+	if err != nil {
+		return &url.URL{} // Dial checked it: cannot happen
+	}
+	return u
+}
+
+// lifeline is the context lifeContext hands out.
+type lifeline struct {
+	ctx context.Context
+	end context.CancelFunc
+}
 
 // lifeContext returns a context that ends when Closing or Closed is
 // entered, made at the first call.
@@ -232,12 +249,13 @@ func (c *Client) lifeContext() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.life == nil {
-		c.life, c.endLife = context.WithCancel(context.Background())
+		ctx, end := context.WithCancel(context.Background())
+		c.life = &lifeline{ctx: ctx, end: end}
 		if c.lifeOver {
-			c.endLife()
+			end()
 		}
 	}
-	return c.life
+	return c.life.ctx
 }
 
 // end ends the client's life: a Send waiting for the rate limiter fails.
@@ -245,8 +263,8 @@ func (c *Client) end() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lifeOver = true
-	if c.endLife != nil {
-		c.endLife()
+	if c.life != nil {
+		c.life.end()
 	}
 }
 
@@ -373,7 +391,7 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 	s.epoch = t.Epoch
 	s.c = c
 	c.sess.Store(s)
-	c.aliveSince = time.Now()
+	c.aliveAt = clock()
 	if c.stats.connects.Add(1) > 1 {
 		c.stats.reconnects.Add(1)
 	}
@@ -384,7 +402,7 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 // handed to Closing for the handshake), never under a running task.
 func (c *Client) exitAlive(_ context.Context, t step) {
 	s := c.sess.Load()
-	if time.Since(c.aliveSince) >= c.cfg.stablePeriod {
+	if clock()-c.aliveAt >= c.cfg.stablePeriod {
 		c.attempts = 0
 	}
 	s.endRequests()
@@ -396,7 +414,9 @@ func (c *Client) exitAlive(_ context.Context, t step) {
 }
 
 func (c *Client) enterClosing(_ context.Context, t step) {
-	c.closeCause, _ = t.Payload.(error)
+	c.mu.Lock()
+	c.err, _ = t.Payload.(error)
+	c.mu.Unlock()
 	c.end()
 }
 
@@ -431,15 +451,17 @@ func (c *Client) enterClosed(_ context.Context, t step) {
 		}
 	case t.Event == connfsm.Close:
 		err, _ = t.Payload.(error)
-	case c.closeCause != nil:
-		err = c.closeCause
+	default:
+		c.mu.Lock()
+		err = c.err // Close's, if Closing was entered
+		c.mu.Unlock()
 	}
 	if err == nil {
 		err = ErrClosed
 	}
 	c.bufMu.Lock()
-	n := uint64(len(c.buf))
-	c.buf, c.bufBytes = nil, 0
+	n := uint64(c.buf.len())
+	c.buf = nil
 	c.bufMu.Unlock()
 	c.stats.unsent.Add(n)
 	c.mu.Lock()

@@ -240,7 +240,7 @@ func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *se
 		return s.conn.Ping(pctx)
 	}
 	select { // a reply that came late, or unasked, answers no ping of ours
-	case <-s.pongs:
+	case <-s.app.pongs:
 	default:
 	}
 	if err := s.conn.Write(pctx, h.Type, h.Ping); err != nil {
@@ -250,7 +250,7 @@ func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *se
 		return err
 	}
 	select {
-	case <-s.pongs:
+	case <-s.app.pongs:
 		return nil
 	case <-pctx.Done():
 		return pctx.Err()

@@ -280,7 +280,7 @@ func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
 	m := Message{Type: typ, Data: data, Epoch: s.epoch}
 	if in.isPong != nil && in.isPong(m) {
 		select {
-		case s.pongs <- struct{}{}:
+		case s.app.pongs <- struct{}{}:
 		default: // one is pending already
 		}
 		return in.deliverPongs, nil
@@ -288,8 +288,9 @@ func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
 	if in.respond != nil {
 		if reply, ok := in.respond(m); ok {
 			select {
-			case s.replies <- frame{typ, reply}:
+			case s.app.replies <- frame{typ, reply}:
 			case <-s.ctx.Done():
+			case <-s.done: // the answerer has returned, or is about to
 			}
 			return false, nil
 		}

@@ -52,21 +52,22 @@ type frame struct {
 // coder/websocket closes a connection whose Read is cancelled, so no task
 // could read it across states.
 type session struct {
-	conn   *websocket.Conn
-	raw    net.Conn // the TCP connection under conn, when known; see rawConn
-	epoch  uint64
-	c      *Client // set by Alive's enter hook
+	conn  *websocket.Conn
+	raw   net.Conn // the TCP connection under conn, when known; see rawConn
+	epoch uint64
+	c     *Client // set by Alive's enter hook
+	// ctx is what the connection's own reads and writes are made with.
+	// When the socket is known, abort closes it, which fails them all, and
+	// ctx is Background; otherwise abort cancels ctx (cancel).
 	ctx    context.Context
-	cancel context.CancelFunc // aborts the connection, even mid-Close
+	cancel context.CancelFunc // nil when the socket is known
 	done   chan struct{}      // closed once the connection's reads have failed
 	err    error              // why; valid after done
 
-	in       *inbound // how the pump sorts messages; nil: all are data
-	pongs    chan struct{}
-	replies  chan frame    // answers to the peer's pings, for the answerer
-	answerer chan struct{} // closed when the answerer has returned; nil without one
-	lastRead atomic.Int64  // clock() when the last message was read, or the connection came up; for the heartbeat
-	lastData atomic.Int64  // clock() when the last data message came, or the connection came up; for the watchdog
+	in       *inbound     // how the pump sorts messages; nil: all are data
+	app      *appPings    // nil without an application heartbeat or ping responder
+	lastRead atomic.Int64 // clock() when the last message was read, or the connection came up; for the heartbeat
+	lastData atomic.Int64 // clock() when the last data message came, or the connection came up; for the watchdog
 
 	// requests are the Requests waiting for their reply on this
 	// connection; every data message read is matched against them first.
@@ -93,6 +94,13 @@ type session struct {
 	ping    context.CancelFunc // ends the protocol ping under way; nil between pings
 }
 
+// appPings are the channels of a connection's application-level pings.
+type appPings struct {
+	pongs    chan struct{} // the application heartbeat's replies, for the heartbeat; nil without one
+	replies  chan frame    // answers to the peer's pings, for the answerer
+	answerer chan struct{} // closed when the answerer has returned; nil without one
+}
+
 // start is when the process started using the clock: sessions keep
 // their times as clock() readings, 8 bytes instead of a time.Time's 24.
 var start = time.Now()
@@ -104,20 +112,26 @@ func clock() time.Duration { return time.Since(start) }
 // client is the caller's and it is not known; in says how to sort what is
 // read, or is nil if everything is data.
 func newSession(conn *websocket.Conn, raw net.Conn, in *inbound) *session {
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
-		conn:   conn,
-		raw:    raw,
-		in:     in,
-		ctx:    ctx,
-		cancel: cancel,
-		done:   make(chan struct{}),
+		conn: conn,
+		raw:  raw,
+		in:   in,
+		ctx:  context.Background(),
+		done: make(chan struct{}),
+	}
+	if raw == nil {
+		// Without the socket, abort can only cancel what uses it. With
+		// it, abort closes it, which fails every read and write at once.
+		s.ctx, s.cancel = context.WithCancel(context.Background())
 	}
 	now := int64(clock())
 	s.lastRead.Store(now)
 	s.lastData.Store(now)
+	if in != nil && (in.isPong != nil || in.respond != nil) {
+		s.app = new(appPings)
+	}
 	if in != nil && in.isPong != nil {
-		s.pongs = make(chan struct{}, 1)
+		s.app.pongs = make(chan struct{}, 1)
 	}
 	return s
 }
@@ -137,8 +151,8 @@ func (s *session) start(rctx context.Context) {
 	}
 	s.started, s.hctx = true, rctx
 	if s.in != nil && s.in.respond != nil {
-		s.replies = make(chan frame, maxPendingReplies)
-		s.answerer = make(chan struct{})
+		s.app.replies = make(chan frame, maxPendingReplies)
+		s.app.answerer = make(chan struct{})
 		go s.answer()
 	}
 	go s.pump()
@@ -153,10 +167,10 @@ const maxPendingReplies = 16
 // read nothing, and a peer blocked writing to it would never read the
 // answer. A failed write fails the connection, which the read reports.
 func (s *session) answer() {
-	defer close(s.answerer)
+	defer close(s.app.answerer)
 	for {
 		select {
-		case f := <-s.replies:
+		case f := <-s.app.replies:
 			if s.conn.Write(s.ctx, f.typ, f.data) == nil {
 				s.c.stats.answered.Add(1)
 			}
@@ -289,7 +303,9 @@ func (s *session) joinHandler() {
 // socket closed under it, or, when the socket is not known, its read
 // context cancelled.
 func (s *session) abort() {
-	s.cancel()
+	if s.cancel != nil {
+		s.cancel()
+	}
 	if s.raw != nil {
 		_ = s.raw.Close()
 	}
@@ -313,8 +329,8 @@ func (s *session) wait() {
 	if reading {
 		<-s.done
 	}
-	if s.answerer != nil {
-		<-s.answerer
+	if s.app != nil && s.app.answerer != nil {
+		<-s.app.answerer
 	}
 }
 
