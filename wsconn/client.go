@@ -43,8 +43,7 @@ type Client struct {
 	// client dialed with the default handshake options.
 	dialOpts *websocket.DialOptions
 	m        *machine
-	detach   func() bool // unregisters the lifetime context
-	inbound  *inbound    // shared by every session
+	inbound  *inbound // shared by every session
 	subs     registry
 	// handling holds the one right to call OnMessage: a handler left
 	// running by a connection given up (it ignored its context) must
@@ -72,8 +71,8 @@ type Client struct {
 
 	// lifeOver is set when Closing or Closed is entered (their enter hooks
 	// end the life): a Send waiting for the rate limiter fails then. life
-	// is made by the first such wait (lifeContext): most clients never
-	// have one. Both under mu.
+	// is made by the first such wait (lifeContext), or by Dial for the
+	// lifetime context: most clients never have either. Both under mu.
 	lifeOver bool
 	life     *lifeline
 
@@ -116,6 +115,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg.settings, rawURL: rawURL, inbound: newInbound(&cfg)}
+	c.cfg.retry = cfg.retrySettings.shared()
 	if cfg.onMessage != nil {
 		c.handling = make(chan struct{}, 1)
 	}
@@ -129,7 +129,11 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("wsconn: lifecycle: %w", err)
 	}
 	// New before Start: hooks and tasks refer to c.m from their first run.
-	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: c.observe, Env: c})
+	var observe func(context.Context, record)
+	if cfg.onRecord != nil || cfg.logger != nil {
+		observe = c.observe // without either, no record is made at all
+	}
+	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: observe, Env: c})
 	// Registered before Start, so that enterClosed, which unregisters it,
 	// sees it: a lifetime already over closes the client at once.
 	if lt := cfg.lifetime; lt != nil {
@@ -139,7 +143,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 			// so the first dial is cancelled as it starts.
 			c.requestClose(context.Cause(lt))
 		}
-		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })
+		c.life = &lifeline{detach: context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })}
 	}
 	c.m.Start(context.Background())
 	if cfg.noWait {
@@ -237,10 +241,12 @@ func (c *Client) parsedURL() *url.URL {
 	return u
 }
 
-// lifeline is the context lifeContext hands out.
+// lifeline is the context lifeContext hands out, and what unregisters
+// the lifetime context (WithLifetime).
 type lifeline struct {
-	ctx context.Context
-	end context.CancelFunc
+	ctx    context.Context
+	end    context.CancelFunc
+	detach func() bool
 }
 
 // lifeContext returns a context that ends when Closing or Closed is
@@ -249,10 +255,12 @@ func (c *Client) lifeContext() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.life == nil {
-		ctx, end := context.WithCancel(context.Background())
-		c.life = &lifeline{ctx: ctx, end: end}
+		c.life = new(lifeline)
+	}
+	if c.life.ctx == nil {
+		c.life.ctx, c.life.end = context.WithCancel(context.Background())
 		if c.lifeOver {
-			end()
+			c.life.end()
 		}
 	}
 	return c.life.ctx
@@ -263,7 +271,7 @@ func (c *Client) end() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lifeOver = true
-	if c.life != nil {
+	if c.life != nil && c.life.end != nil {
 		c.life.end()
 	}
 }
@@ -377,7 +385,7 @@ func (c *Client) enterConnecting(_ context.Context, t step) {
 		c.attempts++
 	}
 	now := time.Now()
-	if n := c.cfg.storm.Attempts; n > 0 {
+	if n := c.cfg.retry.storm.Attempts; n > 0 {
 		if len(c.dials) == n {
 			copy(c.dials, c.dials[1:])
 			c.dials = c.dials[:n-1]
@@ -402,7 +410,7 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 // handed to Closing for the handshake), never under a running task.
 func (c *Client) exitAlive(_ context.Context, t step) {
 	s := c.sess.Load()
-	if clock()-c.aliveAt >= c.cfg.stablePeriod {
+	if clock()-c.aliveAt >= c.cfg.retry.stablePeriod {
 		c.attempts = 0
 	}
 	s.endRequests()
@@ -466,9 +474,10 @@ func (c *Client) enterClosed(_ context.Context, t step) {
 	c.stats.unsent.Add(n)
 	c.mu.Lock()
 	c.err = err
+	life := c.life
 	c.mu.Unlock()
-	if c.detach != nil {
-		c.detach()
+	if life != nil && life.detach != nil {
+		life.detach()
 	}
 }
 

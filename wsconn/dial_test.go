@@ -128,7 +128,8 @@ func TestWithClassifier(t *testing.T) {
 				WithClassifier(tt.classify)(&cfg)
 			}
 			c := &Client{cfg: cfg.settings}
-			d, err := c.decide(Failure{Kind: KindLost, Err: tt.err, Attempt: 1, cfg: &c.cfg})
+			c.cfg.retry = cfg.retrySettings.shared()
+			d, err := c.decide(Failure{Kind: KindLost, Err: tt.err, Attempt: 1, cfg: c.cfg.retry})
 			if err != nil {
 				t.Fatal(err)
 			}

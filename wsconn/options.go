@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -89,6 +90,7 @@ type Limiter interface {
 // keep (every byte of a Client is paid once per connection).
 type config struct {
 	settings
+	retrySettings // kept by the client as settings.retry, shared when the defaults
 
 	respond       func(Message) ([]byte, bool)
 	subscriptions []Subscription
@@ -114,9 +116,7 @@ type settings struct {
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	ackTimeout       time.Duration
-	stablePeriod     time.Duration
-	backoff          Backoff
-	storm            StormGuard
+	retry            *retrySettings
 	send             SendPolicy
 	limiter          Limiter
 	readLimit        int64
@@ -124,24 +124,54 @@ type settings struct {
 	onMessage        func(ctx context.Context, m Message)
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
-	policy           RetryPolicy
-	permanentCodes   map[StatusCode]bool
-	rnd              func() float64 // jitter source; nil means math/rand/v2
 }
 
+// retrySettings are the options that decide the dials after a failure:
+// one value shared by every client that sets none of them (shared).
+type retrySettings struct {
+	stablePeriod   time.Duration
+	backoff        Backoff
+	storm          StormGuard
+	policy         RetryPolicy
+	permanentCodes map[StatusCode]bool
+	rnd            func() float64 // jitter source; nil means math/rand/v2
+}
+
+// shared returns r, as the value shared by every client with the default
+// retry settings if r is those.
+func (r retrySettings) shared() *retrySettings {
+	d := defaultRetry()
+	if r.policy == nil && r.permanentCodes == nil && r.rnd == nil &&
+		r.stablePeriod == d.stablePeriod && r.backoff == d.backoff && r.storm == d.storm {
+		return d
+	}
+	return &r
+}
+
+// defaultRetry is the shared value of the default retry settings; nothing
+// writes it.
+var defaultRetry = sync.OnceValue(func() *retrySettings {
+	r := defaultConfig().retrySettings
+	return &r
+})
+
 func defaultConfig() config {
-	return config{settings: settings{
-		pingInterval:     DefaultPingInterval,
-		pongTimeout:      DefaultPongTimeout,
-		handshakeTimeout: DefaultHandshakeTimeout,
-		closeTimeout:     DefaultCloseTimeout,
-		ackTimeout:       DefaultAckTimeout,
-		stablePeriod:     DefaultStablePeriod,
-		backoff:          DefaultBackoff,
-		storm:            DefaultStormGuard,
-		readLimit:        DefaultReadLimit,
-		send:             SendPolicy{BufferBytes: DefaultSendBufferBytes},
-	}}
+	return config{
+		settings: settings{
+			pingInterval:     DefaultPingInterval,
+			pongTimeout:      DefaultPongTimeout,
+			handshakeTimeout: DefaultHandshakeTimeout,
+			closeTimeout:     DefaultCloseTimeout,
+			ackTimeout:       DefaultAckTimeout,
+			readLimit:        DefaultReadLimit,
+			send:             SendPolicy{BufferBytes: DefaultSendBufferBytes},
+		},
+		retrySettings: retrySettings{
+			stablePeriod: DefaultStablePeriod,
+			backoff:      DefaultBackoff,
+			storm:        DefaultStormGuard,
+		},
+	}
 }
 
 // WithHandshakeTimeout bounds one dial attempt, TCP connect to upgrade.
