@@ -37,8 +37,12 @@
 //     the credentials function returns for it (WithCredentials: tokens
 //     and listen keys that expire are fetched again for every dial).
 //   - Alive: the reader hands each message to the OnMessage handler; the
-//     heartbeat pings every interval and counts a reply that does not
-//     arrive within the pong timeout as a lost connection (WithHeartbeat):
+//     heartbeat pings a connection that read nothing for an interval (a
+//     message read proves the peer alive, so a busy connection costs no
+//     ping; WithAlwaysPing pings every interval) and counts a reply that
+//     does not arrive within the pong timeout as a lost connection
+//     (WithHeartbeat), the wait lengthened by as much as the process
+//     itself ran late, since an overloaded client is no dead peer:
 //     protocol pings, or a venue's own application heartbeat
 //     (WithAppHeartbeat), whose replies are kept from OnMessage; the
 //     peer's application pings are answered (WithPingResponder); the data

@@ -44,6 +44,10 @@ func TextHeartbeat(ping, pong string) AppHeartbeat {
 // (ErrPongTimeout). One ping is in flight at a time: with a timeout longer
 // than the interval, the next ping waits for the previous one's reply, so
 // a dead peer is found within interval + timeout whatever their ratio. The
+// process's own lateness is not held against the peer: the wait is
+// lengthened by as much as the heartbeat woke up late, and a wait that
+// expires while bytes from the peer lie unread in the socket (on Linux,
+// where the socket is asked) keeps the connection (Stats.LateReads). The
 // heartbeat is protocol ping/pong, or the application heartbeat given with
 // WithAppHeartbeat: one form per connection.
 func WithHeartbeat(interval, timeout time.Duration) Option {
@@ -187,6 +191,10 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 			return nil
 		case errors.Is(err, errNoPong) && (s.readSince(start) || s.held()):
 			// The reply is behind messages still being read.
+		case errors.Is(err, errNoPong) && s.raw != nil && unread(s.raw):
+			// The peer's bytes wait in the socket, unread: the process is
+			// late reading them, and the peer alive.
+			c.stats.lateReads.Add(1)
 		case errors.Is(err, errNoPong):
 			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)
 		case err != nil:

@@ -13,6 +13,7 @@ type counters struct {
 	answered                 atomic.Uint64
 	pingsSkipped             atomic.Uint64
 	pongWaitsExtended        atomic.Uint64
+	lateReads                atomic.Uint64
 	lastRTT, nextDelay       atomic.Int64
 }
 
@@ -47,6 +48,11 @@ type Stats struct {
 	// reply because the heartbeat itself woke up late: the process was
 	// overloaded, which is not the peer's fault.
 	PongWaitsExtended uint64
+	// LateReads counts the waits for a heartbeat's reply that expired while
+	// bytes from the peer lay unread in the socket: the process, not the
+	// peer, was late, and the connection was kept (Linux only: elsewhere
+	// the socket is not asked).
+	LateReads uint64
 }
 
 // Stats returns a snapshot of the client's counters.
@@ -67,6 +73,7 @@ func (c *Client) Stats() Stats {
 		AnsweredPings:     c.stats.answered.Load(),
 		PingsSkipped:      c.stats.pingsSkipped.Load(),
 		PongWaitsExtended: c.stats.pongWaitsExtended.Load(),
+		LateReads:         c.stats.lateReads.Load(),
 	}
 	return st
 }

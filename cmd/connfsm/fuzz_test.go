@@ -163,9 +163,6 @@ var fuzzCommands = map[string]fuzzCommand{
 			if f.Duration <= 0 || f.Ping <= 0 || f.Pong <= 0 || f.SendEvery <= 0 || f.Sample <= 0 || f.DownFor <= 0 || f.RestartAt < 0 {
 				t.Errorf("durations %+v: want all positive, -restart-at not negative", f)
 			}
-			if f.Pong > f.Ping {
-				t.Errorf("-pong-timeout %v above -ping %v", f.Pong, f.Ping)
-			}
 			if f.RestartAt > 0 && (f.URL != "" || f.RestartAt+f.DownFor >= f.Duration) {
 				t.Errorf("-restart-at %v, -down-for %v, -duration %v, -url %q: a restart that cannot happen", f.RestartAt, f.DownFor, f.Duration, f.URL)
 			}

@@ -195,7 +195,12 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 		if cl.State() == connfsm.Alive {
 			r.Alive++
 		}
-		r.Reconnects += cl.Stats().Reconnects
+		st := cl.Stats()
+		r.Reconnects += st.Reconnects
+		r.Pings += st.Pings
+		r.PingsSkipped += st.PingsSkipped
+		r.PongWaitsExtended += st.PongWaitsExtended
+		r.LateReads += st.LateReads
 	}
 
 	runtime.GC()

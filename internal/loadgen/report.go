@@ -34,6 +34,16 @@ type Report struct {
 	// GCCPUSeconds is the load process's CPU time spent in the garbage
 	// collector over the same span, as the Go runtime estimates it.
 	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
+	// Pings are the heartbeats sent by every client over the run;
+	// PingsSkipped the ones not needed, the connection having read from
+	// its peer within the interval; PongWaitsExtended the pong waits
+	// lengthened because the process itself ran late, LateReads the pong
+	// waits that expired with the peer's bytes unread in the socket
+	// (wsconn.Stats).
+	Pings             uint64 `json:"pings"`
+	PingsSkipped      uint64 `json:"pings_skipped"`
+	PongWaitsExtended uint64 `json:"pong_waits_extended"`
+	LateReads         uint64 `json:"late_reads"`
 	// Lost connections over the whole run by cause: "pong timeout",
 	// "read", "ping" (the ping write failed) or "other".
 	PongTimeouts uint64            `json:"pong_timeouts"`
@@ -61,6 +71,8 @@ func Print(w io.Writer, r Report) {
 	fmt.Fprintf(w, "  alive at end       %d/%d\n", r.Alive, r.N)
 	fmt.Fprintf(w, "  reconnects         %d\n", r.Reconnects)
 	fmt.Fprintf(w, "  lost               %d pong timeouts%s\n", r.PongTimeouts, formatCauses(r.LostCauses))
+	fmt.Fprintf(w, "  heartbeats         %d pings, %d skipped (read from within the interval), %d pong waits lengthened by the process's lateness, %d expired with the peer's bytes unread\n",
+		r.Pings, r.PingsSkipped, r.PongWaitsExtended, r.LateReads)
 	fmt.Fprintf(w, "  goroutines/conn    %.2f\n", r.GoroutinesPerConn)
 	fmt.Fprintf(w, "  heap/conn          %.1f KiB\n", r.HeapPerConn/1024)
 	fmt.Fprintf(w, "  messages/s         %.1f (%d echoes in %.1fs, %d send errors)\n", r.MessagesPerSec, r.Echoes, r.SteadySeconds, r.SendErrors)
