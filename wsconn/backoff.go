@@ -81,14 +81,14 @@ func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 	d, err := c.decide(f)
 	switch {
 	case err != nil:
-		emit(connfsm.GaveUp, &GaveUpError{Attempts: c.attempts, Cause: err})
+		emit(connfsm.GaveUp, &GaveUpError{Attempts: int(c.attempts), Cause: err})
 		return nil
 	case d.GiveUp:
 		cause := d.Err
 		if cause == nil {
 			cause = f.Err
 		}
-		emit(connfsm.GaveUp, &GaveUpError{Attempts: c.attempts, Cause: cause})
+		emit(connfsm.GaveUp, &GaveUpError{Attempts: int(c.attempts), Cause: cause})
 		return nil
 	}
 	w := &Wait{Reason: d.Reason, Delay: max(d.Delay, 0), Failure: f}
@@ -117,7 +117,7 @@ func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 // failure describes what ended the connection or the attempt, for the
 // retry policy.
 func (c *Client) failure() Failure {
-	f := Failure{Err: c.cause, Attempt: c.attempts, cfg: c.cfg.retry}
+	f := Failure{Err: c.cause, Attempt: int(c.attempts), cfg: c.cfg.retry}
 	var (
 		he *HandshakeError
 		ce *CloseError

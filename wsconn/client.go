@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -59,21 +60,22 @@ type Client struct {
 	// Owned by the lifecycle: written only by hooks, read by the tasks
 	// they start.
 	cause      error // why Reconnecting was entered
-	attempts   int   // consecutive dial attempts without a stable connection
 	dials      []time.Time
 	gate       *gatePass     // the dial gate's answer for the next dial, from Reconnecting's wait
 	aliveAt    time.Duration // clock() when Alive was entered
 	causeFrom  connfsm.State // the leaf Reconnecting was entered from
 	causeEvent connfsm.Event // the event that entered it
 	// ownTransport: handshakes go through defaultHTTPClient, whose dialer
-	// hands each session its TCP connection (see rawConn).
+	// hands each session its TCP connection (see rawConn). Set by Dial.
 	ownTransport bool
-
 	// lifeOver is set when Closing or Closed is entered (their enter hooks
 	// end the life): a Send waiting for the rate limiter fails then. life
 	// is made by the first such wait (lifeContext), or by Dial for the
 	// lifetime context: most clients never have either. Both under mu.
 	lifeOver bool
+	// attempts counts the consecutive dial attempts without a stable
+	// connection, saturating; with the four bytes above it fills eight.
+	attempts int32
 	life     *lifeline
 
 	bufMu sync.Mutex
@@ -382,7 +384,7 @@ func (c *Client) enterConnecting(_ context.Context, t step) {
 	c.takeGate(t.Payload)
 	// A dial the user asked for (Reconnect) spends no retry budget.
 	if t.Event != connfsm.RetryDue || c.causeEvent != connfsm.Reconnect {
-		c.attempts++
+		c.attempts = min(c.attempts, math.MaxInt32-1) + 1
 	}
 	now := time.Now()
 	if n := c.cfg.retry.storm.Attempts; n > 0 {
@@ -455,7 +457,7 @@ func (c *Client) enterClosed(_ context.Context, t step) {
 		// documented types.
 		err, _ = t.Payload.(error)
 		if _, ok := err.(*GaveUpError); !ok {
-			err = &GaveUpError{Attempts: c.attempts, Cause: err}
+			err = &GaveUpError{Attempts: int(c.attempts), Cause: err}
 		}
 	case t.Event == connfsm.Close:
 		err, _ = t.Payload.(error)
