@@ -3,12 +3,14 @@ package bench
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -186,14 +188,24 @@ func idleWsconn(url string) (func() error, error) {
 // connection.
 type idleCost struct {
 	Heap       float64 // HeapInuse bytes
+	Live       float64 // HeapAlloc bytes: the live objects alone
 	Stack      float64 // StackInuse bytes
 	Goroutines float64
 }
 
+// idleProfile, when set, makes BenchmarkIdle record every allocation and
+// write the heap profile of each kind of connection, while they are open,
+// to the file named after it and the kind: -idleprofile=/tmp/idle.pprof
+// writes /tmp/idle.pprof.raw, /tmp/idle.pprof.wsconn... Read them with
+// go tool pprof -sample_index=inuse_space.
+var idleProfile = flag.String("idleprofile", "", "BenchmarkIdle: write each kind's heap profile, with its connections open, to this file name + \".\" + kind")
+
 // measureIdle opens n connections with open, measures the client process's
-// heap in use, stacks and goroutines against the same figures before, and
-// closes them. The server is another process: nothing of it is counted.
-func measureIdle(url string, n int, open idleConn) (idleCost, error) {
+// heap in use, live objects, stacks and goroutines against the same
+// figures before, and closes them; profile, if not "", is where the heap
+// profile is written while they are open. The server is another process:
+// nothing of it is counted.
+func measureIdle(url string, n int, open idleConn, profile string) (idleCost, error) {
 	closers := make([]func() error, 0, n)
 	defer func() {
 		for _, c := range closers {
@@ -211,8 +223,14 @@ func measureIdle(url string, n int, open idleConn) (idleCost, error) {
 	after, g1 := settle()
 	cost := idleCost{
 		Heap:       (float64(after.HeapInuse) - float64(before.HeapInuse)) / float64(n),
+		Live:       (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(n),
 		Stack:      (float64(after.StackInuse) - float64(before.StackInuse)) / float64(n),
 		Goroutines: float64(g1-g0) / float64(n),
+	}
+	if profile != "" {
+		if err := writeHeapProfile(profile); err != nil {
+			return cost, err
+		}
 	}
 	var errs []error
 	for _, c := range closers {
@@ -225,6 +243,18 @@ func measureIdle(url string, n int, open idleConn) (idleCost, error) {
 		return cost, fmt.Errorf("%d of %d closes failed, first: %w", len(errs), n, errs[0])
 	}
 	return cost, nil
+}
+
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // settle collects garbage twice (sync.Pool contents survive one cycle) and
@@ -271,15 +301,15 @@ func TestIdleCost(t *testing.T) {
 	want := map[string]float64{"raw": 1, "wsconn": 2, "wsconn-shared": 2}
 	for _, id := range idlers {
 		t.Run(id.name, func(t *testing.T) {
-			cost, err := measureIdle(p.url+"echo", 8, id.open)
+			cost, err := measureIdle(p.url+"echo", 8, id.open, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(want[id.name], cost.Goroutines); diff != "" {
 				t.Errorf("goroutines per connection (-want +got):\n%s", diff)
 			}
-			if cost.Heap <= 0 {
-				t.Errorf("heap per connection = %v bytes, want > 0", cost.Heap)
+			if cost.Heap <= 0 || cost.Live <= 0 {
+				t.Errorf("heap per connection = %v bytes in use, %v live, want both > 0", cost.Heap, cost.Live)
 			}
 		})
 	}
@@ -287,25 +317,39 @@ func TestIdleCost(t *testing.T) {
 
 // BenchmarkIdle opens idleConns idle connections to an echo server running
 // in a child process (startServerProcess) and reports what each costs the client process:
-// heap-B/conn (HeapInuse), stack-B/conn (StackInuse) and goroutines/conn.
-// One op opens, measures and closes them all.
+// heap-B/conn (HeapInuse), live-B/conn (HeapAlloc: the live objects
+// alone, without the room the heap's spans hold free, which depends on
+// where the last collection fell and varies by hundreds of bytes from run
+// to run), stack-B/conn (StackInuse) and goroutines/conn. One op opens,
+// measures and closes them all. With -idleprofile, each kind's heap
+// profile is written too.
 func BenchmarkIdle(b *testing.B) {
 	const idleConns = 1000
+	if *idleProfile != "" {
+		runtime.MemProfileRate = 1
+		defer func() { runtime.MemProfileRate = 512 * 1024 }()
+	}
 	p := startServerProcess(b)
 	for _, id := range idlers {
 		b.Run(id.name, func(b *testing.B) {
 			var sum idleCost
+			profile := ""
+			if *idleProfile != "" {
+				profile = *idleProfile + "." + id.name
+			}
 			for range b.N {
-				cost, err := measureIdle(p.url+"echo", idleConns, id.open)
+				cost, err := measureIdle(p.url+"echo", idleConns, id.open, profile)
 				if err != nil {
 					b.Fatal(err)
 				}
 				sum.Heap += cost.Heap
+				sum.Live += cost.Live
 				sum.Stack += cost.Stack
 				sum.Goroutines += cost.Goroutines
 			}
 			n := float64(b.N)
 			b.ReportMetric(sum.Heap/n, "heap-B/conn")
+			b.ReportMetric(sum.Live/n, "live-B/conn")
 			b.ReportMetric(sum.Stack/n, "stack-B/conn")
 			b.ReportMetric(sum.Goroutines/n, "goroutines/conn")
 		})

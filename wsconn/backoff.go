@@ -81,18 +81,18 @@ func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 	d, err := c.decide(f)
 	switch {
 	case err != nil:
-		emit(connfsm.GaveUp, &GaveUpError{Attempts: c.attempts, Cause: err})
+		emit(connfsm.GaveUp, &GaveUpError{Attempts: int(c.attempts), Cause: err})
 		return nil
 	case d.GiveUp:
 		cause := d.Err
 		if cause == nil {
 			cause = f.Err
 		}
-		emit(connfsm.GaveUp, &GaveUpError{Attempts: c.attempts, Cause: cause})
+		emit(connfsm.GaveUp, &GaveUpError{Attempts: int(c.attempts), Cause: cause})
 		return nil
 	}
 	w := &Wait{Reason: d.Reason, Delay: max(d.Delay, 0), Failure: f}
-	if g := c.cfg.storm; g.Attempts > 0 {
+	if g := c.cfg.retry.storm; g.Attempts > 0 {
 		if sd := g.stormDelay(c.dials, time.Now()); sd > w.Delay {
 			w.Reason, w.Delay, w.Dials, w.Window = WaitStormGuard, sd, g.Attempts, g.Window
 		}
@@ -117,7 +117,7 @@ func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 // failure describes what ended the connection or the attempt, for the
 // retry policy.
 func (c *Client) failure() Failure {
-	f := Failure{Err: c.cause, Attempt: c.attempts, cfg: &c.cfg}
+	f := Failure{Err: c.cause, Attempt: int(c.attempts), cfg: c.cfg.retry}
 	var (
 		he *HandshakeError
 		ce *CloseError
@@ -150,8 +150,8 @@ func (c *Client) decide(f Failure) (d Decision, err error) {
 			err = fmt.Errorf("wsconn: the retry policy panicked on %w: %w", f.Err, pe)
 		}
 	}()
-	if c.cfg.policy == nil {
+	if c.cfg.retry.policy == nil {
 		return f.Default(), nil
 	}
-	return c.cfg.policy(f), nil
+	return c.cfg.retry.policy(f), nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -34,49 +35,57 @@ type (
 // alone (State, Phase): there is no flag beside the machine that says
 // "connected", "released" or "closing".
 type Client struct {
-	cfg      config
-	u        *url.URL
-	url      string
-	logURL   string // without userinfo, query and fragment, which may hold secrets
+	cfg settings
+	// rawURL is the URL as Dial was given it, checked: parsed again by
+	// each dial and log (parsedURL), as a url.URL costs 144 bytes a
+	// client would keep for nothing while connected.
+	rawURL string
+	// dialOpts are the handshake's options: one value shared by every
+	// client dialed with the default handshake options.
 	dialOpts *websocket.DialOptions
 	m        *machine
-	detach   func() bool // unregisters the lifetime context
-	// ownTransport: handshakes go through defaultHTTPClient, whose dialer
-	// hands each session its TCP connection (see rawConn).
-	ownTransport bool
-	inbound      *inbound // shared by every session
-	subs         registry
+	inbound  *inbound // shared by every session
+	subs     registry
 	// handling holds the one right to call OnMessage: a handler left
 	// running by a connection given up (it ignored its context) must
 	// return before the next connection's reader calls the handler again.
+	// nil without OnMessage.
 	handling chan struct{}
 
 	// sess is the connection: set by Alive's enter hook, handed to Closing
 	// for the close handshake, cleared when it is dropped. Only hooks,
 	// which run one at a time, write it.
 	sess atomic.Pointer[session]
-	// life ends when Closing or Closed is entered (their enter hooks end
-	// it): a Send waiting for the rate limiter fails then.
-	life    context.Context
-	endLife context.CancelFunc
 
 	// Owned by the lifecycle: written only by hooks, read by the tasks
 	// they start.
-	cause      error         // why Reconnecting was entered
-	causeFrom  connfsm.State // the leaf it was entered from
-	causeEvent connfsm.Event // the event that entered it
-	attempts   int           // consecutive dial attempts without a stable connection
+	cause      error // why Reconnecting was entered
 	dials      []time.Time
-	gate       *gatePass // the dial gate's answer for the next dial, from Reconnecting's wait
-	aliveSince time.Time
-	closeCause error // what Close was asked with: ErrClosed, or the lifetime's cause
+	gate       *gatePass     // the dial gate's answer for the next dial, from Reconnecting's wait
+	aliveAt    time.Duration // clock() when Alive was entered
+	causeFrom  connfsm.State // the leaf Reconnecting was entered from
+	causeEvent connfsm.Event // the event that entered it
+	// ownTransport: handshakes go through defaultHTTPClient, whose dialer
+	// hands each session its TCP connection (see rawConn). Set by Dial.
+	ownTransport bool
+	// lifeOver is set when Closing or Closed is entered (their enter hooks
+	// end the life): a Send waiting for the rate limiter fails then. life
+	// is made by the first such wait (lifeContext), or by Dial for the
+	// lifetime context: most clients never have either. Both under mu.
+	lifeOver bool
+	// attempts counts the consecutive dial attempts without a stable
+	// connection, saturating; with the four bytes above it fills eight.
+	attempts int32
+	life     *lifeline
 
-	bufMu    sync.Mutex
-	buf      []frame
-	bufBytes int // payload bytes in buf
+	bufMu sync.Mutex
+	buf   *sendBuffer // made by the first message kept; nil when empty
 
-	errMu sync.Mutex
-	err   error
+	mu sync.Mutex
+	// err is what Close was asked with (ErrClosed, or the lifetime's
+	// cause) once Closing is entered, and why the client ended once it is
+	// Closed; Err shows it only then.
+	err error
 
 	stats counters
 }
@@ -104,33 +113,29 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		// As net/http refuses a request built with a nil Context.
 		cfg.problems = append(cfg.problems, errors.New("Dial: nil Context"))
 	}
-	u, err := cfg.check(rawURL)
-	if err != nil {
+	if _, err := cfg.check(rawURL); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg, u: u, url: u.String(), logURL: redact(u), handling: make(chan struct{}, 1)}
-	c.life, c.endLife = context.WithCancel(context.Background())
-	c.inbound = newInbound(&c.cfg)
+	c := &Client{cfg: cfg.settings, rawURL: rawURL, inbound: newInbound(&cfg)}
+	c.cfg.retry = cfg.retrySettings.shared()
+	if cfg.onMessage != nil {
+		c.handling = make(chan struct{}, 1)
+	}
 	for _, s := range cfg.subscriptions {
 		c.subs.add(s) // a duplicate key is kept once
 	}
-	hc := cfg.httpClient
-	if hc == nil {
-		hc = defaultHTTPClient()
-		c.ownTransport = true
-	}
-	c.dialOpts = &websocket.DialOptions{
-		HTTPClient:      handshakeClient(hc),
-		HTTPHeader:      cfg.header,
-		Subprotocols:    cfg.subprotocols,
-		CompressionMode: cfg.compression,
-	}
+	c.ownTransport = cfg.httpClient == nil
+	c.dialOpts = dialOptions(&cfg)
 	def, err := lifecycle()
 	if err != nil {
 		return nil, fmt.Errorf("wsconn: lifecycle: %w", err)
 	}
 	// New before Start: hooks and tasks refer to c.m from their first run.
-	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: c.observe, Env: c})
+	var observe func(context.Context, record)
+	if cfg.onRecord != nil || cfg.logger != nil {
+		observe = c.observe // without either, no record is made at all
+	}
+	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: observe, Env: c})
 	// Registered before Start, so that enterClosed, which unregisters it,
 	// sees it: a lifetime already over closes the client at once.
 	if lt := cfg.lifetime; lt != nil {
@@ -140,13 +145,19 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 			// so the first dial is cancelled as it starts.
 			c.requestClose(context.Cause(lt))
 		}
-		c.detach = context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })
+		c.life = &lifeline{detach: context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })}
 	}
 	c.m.Start(context.Background())
 	if cfg.noWait {
 		return c, nil
 	}
 	for {
+		// State is looked at before Changed too: the channel Changed
+		// makes lives until the next transition, and a client that is
+		// Ready already must not keep one for the rest of its idle life.
+		if c.m.State() == connfsm.Ready {
+			return c, nil
+		}
 		changed := c.m.Changed()
 		if c.m.State() == connfsm.Ready {
 			return c, nil
@@ -158,7 +169,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		case <-ctx.Done():
 			cause := context.Cause(ctx)
 			_ = c.Close(canceled(ctx))
-			return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL, cause)
+			return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL(), cause)
 		}
 	}
 }
@@ -192,6 +203,80 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 		OnEnter(connfsm.Closed, hook((*Client).enterClosed)).
 		Build()
 })
+
+// dialOptions returns the handshake's options for cfg: the shared
+// defaultDialOptions unless cfg sets any.
+func dialOptions(cfg *config) *websocket.DialOptions {
+	if cfg.httpClient == nil && cfg.header == nil && cfg.subprotocols == nil && cfg.compression == websocket.CompressionDisabled {
+		return defaultDialOptions()
+	}
+	hc := cfg.httpClient
+	if hc == nil {
+		hc = defaultHTTPClient()
+	}
+	return &websocket.DialOptions{
+		HTTPClient:      handshakeClient(hc),
+		HTTPHeader:      cfg.header,
+		Subprotocols:    cfg.subprotocols,
+		CompressionMode: cfg.compression,
+	}
+}
+
+// defaultDialOptions are the handshake options of every client dialed
+// without WithHTTPClient, WithHeader, WithSubprotocols or WithCompression.
+// Nothing writes them: coder/websocket dials with a copy, and a dial with
+// credentials' headers copies them first (target).
+var defaultDialOptions = sync.OnceValue(func() *websocket.DialOptions {
+	return &websocket.DialOptions{HTTPClient: handshakeClient(defaultHTTPClient())}
+})
+
+// logURL is the URL as logs and errors show it: without userinfo, query
+// and fragment, which may hold secrets.
+func (c *Client) logURL() string { return redact(c.parsedURL()) }
+
+// parsedURL returns the URL Dial was given and checked, parsed again.
+func (c *Client) parsedURL() *url.URL {
+	u, err := url.Parse(c.rawURL)
+	if err != nil {
+		return &url.URL{} // Dial checked it: cannot happen
+	}
+	return u
+}
+
+// lifeline is the context lifeContext hands out, and what unregisters
+// the lifetime context (WithLifetime).
+type lifeline struct {
+	ctx    context.Context
+	end    context.CancelFunc
+	detach func() bool
+}
+
+// lifeContext returns a context that ends when Closing or Closed is
+// entered, made at the first call.
+func (c *Client) lifeContext() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.life == nil {
+		c.life = new(lifeline)
+	}
+	if c.life.ctx == nil {
+		c.life.ctx, c.life.end = context.WithCancel(context.Background())
+		if c.lifeOver {
+			c.life.end()
+		}
+	}
+	return c.life.ctx
+}
+
+// end ends the client's life: a Send waiting for the rate limiter fails.
+func (c *Client) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lifeOver = true
+	if c.life != nil && c.life.end != nil {
+		c.life.end()
+	}
+}
 
 // defaultHTTPClient is shared by the clients not given one. Keep-alives
 // are off: an upgraded connection is hijacked anyway, and a refused
@@ -288,8 +373,8 @@ func (c *Client) Err() error {
 	default:
 		return nil
 	}
-	c.errMu.Lock()
-	defer c.errMu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.err
 }
 
@@ -299,10 +384,10 @@ func (c *Client) enterConnecting(_ context.Context, t step) {
 	c.takeGate(t.Payload)
 	// A dial the user asked for (Reconnect) spends no retry budget.
 	if t.Event != connfsm.RetryDue || c.causeEvent != connfsm.Reconnect {
-		c.attempts++
+		c.attempts = min(c.attempts, math.MaxInt32-1) + 1
 	}
 	now := time.Now()
-	if n := c.cfg.storm.Attempts; n > 0 {
+	if n := c.cfg.retry.storm.Attempts; n > 0 {
 		if len(c.dials) == n {
 			copy(c.dials, c.dials[1:])
 			c.dials = c.dials[:n-1]
@@ -316,7 +401,7 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 	s.epoch = t.Epoch
 	s.c = c
 	c.sess.Store(s)
-	c.aliveSince = time.Now()
+	c.aliveAt = clock()
 	if c.stats.connects.Add(1) > 1 {
 		c.stats.reconnects.Add(1)
 	}
@@ -327,7 +412,7 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 // handed to Closing for the handshake), never under a running task.
 func (c *Client) exitAlive(_ context.Context, t step) {
 	s := c.sess.Load()
-	if time.Since(c.aliveSince) >= c.cfg.stablePeriod {
+	if clock()-c.aliveAt >= c.cfg.retry.stablePeriod {
 		c.attempts = 0
 	}
 	s.endRequests()
@@ -339,8 +424,10 @@ func (c *Client) exitAlive(_ context.Context, t step) {
 }
 
 func (c *Client) enterClosing(_ context.Context, t step) {
-	c.closeCause, _ = t.Payload.(error)
-	c.endLife()
+	c.mu.Lock()
+	c.err, _ = t.Payload.(error)
+	c.mu.Unlock()
+	c.end()
 }
 
 func (c *Client) exitClosing(_ context.Context, _ step) {
@@ -361,7 +448,7 @@ func (c *Client) enterReconnecting(_ context.Context, t step) {
 }
 
 func (c *Client) enterClosed(_ context.Context, t step) {
-	c.endLife()
+	c.end()
 	var err error
 	switch {
 	case t.Event == connfsm.GaveUp:
@@ -370,26 +457,29 @@ func (c *Client) enterClosed(_ context.Context, t step) {
 		// documented types.
 		err, _ = t.Payload.(error)
 		if _, ok := err.(*GaveUpError); !ok {
-			err = &GaveUpError{Attempts: c.attempts, Cause: err}
+			err = &GaveUpError{Attempts: int(c.attempts), Cause: err}
 		}
 	case t.Event == connfsm.Close:
 		err, _ = t.Payload.(error)
-	case c.closeCause != nil:
-		err = c.closeCause
+	default:
+		c.mu.Lock()
+		err = c.err // Close's, if Closing was entered
+		c.mu.Unlock()
 	}
 	if err == nil {
 		err = ErrClosed
 	}
 	c.bufMu.Lock()
-	n := uint64(len(c.buf))
-	c.buf, c.bufBytes = nil, 0
+	n := uint64(c.buf.len())
+	c.buf = nil
 	c.bufMu.Unlock()
 	c.stats.unsent.Add(n)
-	c.errMu.Lock()
+	c.mu.Lock()
 	c.err = err
-	c.errMu.Unlock()
-	if c.detach != nil {
-		c.detach()
+	life := c.life
+	c.mu.Unlock()
+	if life != nil && life.detach != nil {
+		life.detach()
 	}
 }
 
@@ -404,7 +494,7 @@ func (c *Client) observe(ctx context.Context, r record) {
 	}
 	switch r.Kind {
 	case fsm.RecordTransition:
-		attrs := []slog.Attr{slog.String("url", c.logURL), slog.String("from", r.From.String()),
+		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("from", r.From.String()),
 			slog.String("event", r.Event.String()), slog.String("to", r.To.String()), slog.Uint64("epoch", r.Epoch)}
 		switch p := r.Payload.(type) {
 		case *Wait:
@@ -414,23 +504,23 @@ func (c *Client) observe(ctx context.Context, r record) {
 		}
 		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: transition", attrs...)
 	case fsm.RecordTaskFailed:
-		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: task failed", slog.String("url", c.logURL),
+		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: task failed", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.String("err", r.Err.Error()))
 	case fsm.RecordStraggler:
-		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task did not return in time", slog.String("url", c.logURL),
+		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task did not return in time", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch))
 	case fsm.RecordStragglerReturned:
-		attrs := []slog.Attr{slog.String("url", c.logURL), slog.String("state", r.From.String()),
+		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("state", r.From.String()),
 			slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch)}
 		if r.Err != nil {
 			attrs = append(attrs, slog.String("err", r.Err.Error()))
 		}
 		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task returned after its state was left", attrs...)
 	case fsm.RecordRejected:
-		l.LogAttrs(ctx, slog.LevelError, "wsconn: event rejected", slog.String("url", c.logURL),
+		l.LogAttrs(ctx, slog.LevelError, "wsconn: event rejected", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()))
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:
-		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL),
+		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()), slog.Uint64("epoch", r.Epoch))
 	}
 }
@@ -439,7 +529,7 @@ func (c *Client) observe(ctx context.Context, r record) {
 // Retry-After, the storm guard) says why at once, not when it ends.
 func (c *Client) logWait(ctx context.Context, w *Wait) {
 	if l := c.cfg.logger; l != nil {
-		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: waiting before the next dial", slog.String("url", c.logURL),
+		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: waiting before the next dial", slog.String("url", c.logURL()),
 			slog.String("reason", w.Reason.String()), slog.Duration("delay", w.Delay),
 			slog.Int("attempt", w.Failure.Attempt), slog.String("failure", w.Failure.Kind.String()))
 	}

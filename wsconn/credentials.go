@@ -45,6 +45,7 @@ func WithCredentials(fn func(ctx context.Context) (Credentials, error)) Option {
 
 // target is where one dial goes and with what.
 type target struct {
+	base *url.URL // Dial's URL
 	u    *url.URL
 	url  string
 	opts *websocket.DialOptions
@@ -53,7 +54,8 @@ type target struct {
 // target returns what the next dial uses: the credentials function's
 // answer, or Dial's URL and options.
 func (c *Client) target(ctx context.Context) (target, error) {
-	t := target{u: c.u, url: c.url, opts: c.dialOpts}
+	u := c.parsedURL()
+	t := target{base: u, u: u, url: u.String(), opts: c.dialOpts}
 	fn := c.cfg.credentials
 	if fn == nil {
 		return t, nil

@@ -58,8 +58,8 @@ func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 		if ctx.Err() != nil {
 			return nil // Connecting was left; nothing to report
 		}
-		secrets := append(urlSecrets(c.u), a.secrets()...)
-		if t.u != c.u {
+		secrets := append(urlSecrets(t.base), a.secrets()...)
+		if t.u != t.base {
 			secrets = append(secrets, urlSecrets(t.u)...)
 		}
 		emit(connfsm.DialFailed, dialError(dctx, newScrubber(secrets).scrub(err), resp, c.cfg.handshakeTimeout))

@@ -127,8 +127,9 @@ func TestWithClassifier(t *testing.T) {
 			if tt.classify != nil {
 				WithClassifier(tt.classify)(&cfg)
 			}
-			c := &Client{cfg: cfg}
-			d, err := c.decide(Failure{Kind: KindLost, Err: tt.err, Attempt: 1, cfg: &c.cfg})
+			c := &Client{cfg: cfg.settings}
+			c.cfg.retry = cfg.retrySettings.shared()
+			d, err := c.decide(Failure{Kind: KindLost, Err: tt.err, Attempt: 1, cfg: c.cfg.retry})
 			if err != nil {
 				t.Fatal(err)
 			}

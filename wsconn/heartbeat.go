@@ -139,7 +139,7 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 	defer w.stop()
 	var dl *pongDeadline // made at the first ping: most busy connections never need one
 	defer func() { dl.stop() }()
-	var kept time.Time // start of the last ping excused by unread bytes; zero if it was not
+	kept := time.Duration(-1) // clock() at the start of the last ping excused by unread bytes; -1 if it was not
 	for {
 		select {
 		case <-ctx.Done():
@@ -190,11 +190,11 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 		if dl == nil {
 			dl = new(pongDeadline)
 		}
-		start := time.Now()
+		start := clock()
 		c.stats.pings.Add(1)
 		err := c.ping(ctx, s, dl, timeout)
 		prevKept := kept
-		kept = time.Time{}
+		kept = -1
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -214,14 +214,14 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 		case err != nil:
 			return s.failed(ctx, fmt.Errorf("%w: %w", ErrPingFailed, err), timeout)
 		default:
-			c.stats.lastRTT.Store(int64(time.Since(start)))
+			c.stats.lastRTT.Store(int64(clock() - start))
 		}
 		if err := w.check(); err != nil {
 			return err
 		}
 		// The next ping is due an interval after this one was sent, or at
 		// once if its reply took longer than that.
-		t.Reset(max(0, interval-time.Since(start)))
+		t.Reset(max(0, interval-(clock()-start)))
 	}
 }
 
@@ -262,7 +262,7 @@ func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *se
 		return s.conn.Ping(pctx)
 	}
 	select { // a reply that came late, or unasked, answers no ping of ours
-	case <-s.pongs:
+	case <-s.app.pongs:
 	default:
 	}
 	if err := s.conn.Write(pctx, h.Type, h.Ping); err != nil {
@@ -272,7 +272,7 @@ func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *se
 		return err
 	}
 	select {
-	case <-s.pongs:
+	case <-s.app.pongs:
 		return nil
 	case <-pctx.Done():
 		return pctx.Err()

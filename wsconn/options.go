@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -84,54 +85,92 @@ type Limiter interface {
 	Wait(ctx context.Context) error
 }
 
+// config is what the options set: the settings the client consults while
+// it runs, and what Dial alone uses to set it up, which the client does not
+// keep (every byte of a Client is paid once per connection).
 type config struct {
+	settings
+	retrySettings // kept by the client as settings.retry, shared when the defaults
+
+	respond       func(Message) ([]byte, bool)
+	subscriptions []Subscription
+	header        http.Header
+	subprotocols  []string
+	compression   websocket.CompressionMode
+	httpClient    *http.Client
+	lifetime      context.Context
+	noWait        bool
+
+	problems []error
+}
+
+// settings are the options a running client consults.
+type settings struct {
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
 	appHeartbeat     *AppHeartbeat
 	alwaysPing       bool // protocol pings every interval, busy or not
-	respond          func(Message) ([]byte, bool)
 	idleTimeout      time.Duration
 	credentials      func(context.Context) (Credentials, error)
 	dialGate         DialGate
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	ackTimeout       time.Duration
-	subscriptions    []Subscription
-	stablePeriod     time.Duration
-	backoff          Backoff
-	storm            StormGuard
+	retry            *retrySettings
 	send             SendPolicy
 	limiter          Limiter
 	readLimit        int64
-	header           http.Header
-	subprotocols     []string
-	compression      websocket.CompressionMode
-	httpClient       *http.Client
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
-	policy           RetryPolicy
-	permanentCodes   map[StatusCode]bool
-	lifetime         context.Context
-	noWait           bool
-	rnd              func() float64 // jitter source; nil means math/rand/v2
-
-	problems []error
 }
+
+// retrySettings are the options that decide the dials after a failure:
+// one value shared by every client that sets none of them (shared).
+type retrySettings struct {
+	stablePeriod   time.Duration
+	backoff        Backoff
+	storm          StormGuard
+	policy         RetryPolicy
+	permanentCodes map[StatusCode]bool
+	rnd            func() float64 // jitter source; nil means math/rand/v2
+}
+
+// shared returns r, as the value shared by every client with the default
+// retry settings if r is those.
+func (r retrySettings) shared() *retrySettings {
+	d := defaultRetry()
+	if r.policy == nil && r.permanentCodes == nil && r.rnd == nil &&
+		r.stablePeriod == d.stablePeriod && r.backoff == d.backoff && r.storm == d.storm {
+		return d
+	}
+	return &r
+}
+
+// defaultRetry is the shared value of the default retry settings; nothing
+// writes it.
+var defaultRetry = sync.OnceValue(func() *retrySettings {
+	r := defaultConfig().retrySettings
+	return &r
+})
 
 func defaultConfig() config {
 	return config{
-		pingInterval:     DefaultPingInterval,
-		pongTimeout:      DefaultPongTimeout,
-		handshakeTimeout: DefaultHandshakeTimeout,
-		closeTimeout:     DefaultCloseTimeout,
-		ackTimeout:       DefaultAckTimeout,
-		stablePeriod:     DefaultStablePeriod,
-		backoff:          DefaultBackoff,
-		storm:            DefaultStormGuard,
-		readLimit:        DefaultReadLimit,
-		send:             SendPolicy{BufferBytes: DefaultSendBufferBytes},
+		settings: settings{
+			pingInterval:     DefaultPingInterval,
+			pongTimeout:      DefaultPongTimeout,
+			handshakeTimeout: DefaultHandshakeTimeout,
+			closeTimeout:     DefaultCloseTimeout,
+			ackTimeout:       DefaultAckTimeout,
+			readLimit:        DefaultReadLimit,
+			send:             SendPolicy{BufferBytes: DefaultSendBufferBytes},
+		},
+		retrySettings: retrySettings{
+			stablePeriod: DefaultStablePeriod,
+			backoff:      DefaultBackoff,
+			storm:        DefaultStormGuard,
+		},
 	}
 }
 

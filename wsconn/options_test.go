@@ -333,8 +333,53 @@ func TestBackoffZeroFieldsTakeDefaults(t *testing.T) {
 				t.Fatalf("Dial with %+v: %v", tt.in, err)
 			}
 			defer c.Close(context.Background())
-			if diff := cmp.Diff(tt.want, c.cfg.backoff); diff != "" {
+			if diff := cmp.Diff(tt.want, c.cfg.retry.backoff); diff != "" {
 				t.Errorf("backoff in effect (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSharedSettings checks that the retry settings and the handshake's
+// options are one value shared by the clients that set none of them, and
+// a value of its own for a client that sets any.
+func TestSharedSettings(t *testing.T) {
+	tests := []struct {
+		name        string
+		opts        []Option
+		sharedRetry bool
+		sharedDial  bool
+	}{
+		{"defaults", nil, true, true},
+		{"the default backoff given", []Option{WithBackoff(DefaultBackoff)}, true, true},
+		{"backoff", []Option{WithBackoff(Backoff{Initial: time.Second})}, false, true},
+		{"storm guard off", []Option{WithStormGuard(StormGuard{})}, false, true},
+		{"stable period", []Option{WithStablePeriod(time.Second)}, false, true},
+		{"permanent code", []Option{WithPermanentCloseCodes(4001)}, false, true},
+		{"header", []Option{WithHeader(http.Header{"X-Key": {"k"}})}, true, false},
+		{"subprotocols", []Option{WithSubprotocols("v1")}, true, false},
+		{"HTTP client", []Option{WithHTTPClient(offlineClient())}, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := defaultConfig()
+			for _, o := range tt.opts {
+				o(&cfg)
+			}
+			if _, err := cfg.check(validURL); err != nil {
+				t.Fatal(err)
+			}
+			retry := cfg.retrySettings.shared()
+			got := struct{ SharedRetry, SharedDial bool }{retry == defaultRetry(), dialOptions(&cfg) == defaultDialOptions()}
+			want := struct{ SharedRetry, SharedDial bool }{tt.sharedRetry, tt.sharedDial}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("shared (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(cfg.backoff, retry.backoff); diff != "" {
+				t.Errorf("backoff in effect (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(cfg.stablePeriod, retry.stablePeriod); diff != "" {
+				t.Errorf("stable period in effect (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -81,7 +81,7 @@ type Failure struct {
 	Code   StatusCode
 	Reason string
 
-	cfg *config // the client's, for Default and Retry; nil means the defaults
+	cfg *retrySettings // the client's, for Default and Retry; nil means the defaults
 }
 
 // Decision is the retry policy's answer: give up, or dial again after

@@ -100,7 +100,9 @@ func TestDefaultPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.f.cfg = tt.cfg
+			if tt.cfg != nil {
+				tt.f.cfg = &tt.cfg.retrySettings
+			}
 			got := tt.f.Default()
 			if tt.cfg == nil { // math/rand jitter: compare the reason only
 				got.Delay = tt.want.Delay
@@ -112,7 +114,7 @@ func TestDefaultPolicy(t *testing.T) {
 	}
 
 	t.Run("budget spent", func(t *testing.T) {
-		f := Failure{Kind: KindDial, Err: errRefused, Attempt: 3, cfg: &spent}
+		f := Failure{Kind: KindDial, Err: errRefused, Attempt: 3, cfg: &spent.retrySettings}
 		d := f.Default()
 		if !d.GiveUp || !errors.Is(d.Err, ErrRetriesExhausted) || !errors.Is(d.Err, syscall.ECONNREFUSED) {
 			t.Errorf("Default() = %+v, want to give up with ErrRetriesExhausted wrapping the failure", d)

@@ -256,6 +256,11 @@ func (p *Pool) end(err error) {
 // awaitReady waits until c is Ready, the pool ends, or ctx ends.
 func (p *Pool) awaitReady(ctx context.Context, c *Client) error {
 	for {
+		// Looked at before Changed too, so that a Ready client keeps no
+		// channel of Changed's for its idle life (see Dial).
+		if c.m.State() == connfsm.Ready {
+			return nil
+		}
 		changed := c.m.Changed()
 		if c.m.State() == connfsm.Ready {
 			return nil

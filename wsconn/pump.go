@@ -5,7 +5,6 @@ import (
 	"io"
 	"runtime/debug"
 	"slices"
-	"time"
 
 	"github.com/connfsm/connfsm/tasks"
 )
@@ -57,7 +56,7 @@ func (s *session) next() (MessageType, []byte, error) {
 		if err != nil {
 			return 0, nil, err
 		}
-		s.lastRead.Store(int64(time.Since(s.born)))
+		s.lastRead.Store(int64(clock()))
 		if s.in != nil {
 			deliver, err := s.sort(typ, data)
 			if err != nil {
@@ -96,10 +95,11 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 		// must know: it is read, not yet handled).
 		s.mu.Lock()
 		s.busy = true
+		stop := s.stopChanLocked()
 		s.mu.Unlock()
 		select {
 		case c.handling <- struct{}{}:
-		case <-s.stop:
+		case <-stop:
 			return s.idle(), true
 		}
 	}
@@ -115,7 +115,7 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 		// A reply must not wait behind this call: read ahead meanwhile.
 		s.lendLocked()
 	}
-	hctx := s.hctx
+	hctx := s.handlerContextLocked()
 	s.mu.Unlock()
 
 	err := call(h, hctx, Message{Type: typ, Data: data, Epoch: s.epoch})
@@ -280,7 +280,7 @@ func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
 	m := Message{Type: typ, Data: data, Epoch: s.epoch}
 	if in.isPong != nil && in.isPong(m) {
 		select {
-		case s.pongs <- struct{}{}:
+		case s.app.pongs <- struct{}{}:
 		default: // one is pending already
 		}
 		return in.deliverPongs, nil
@@ -288,14 +288,15 @@ func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
 	if in.respond != nil {
 		if reply, ok := in.respond(m); ok {
 			select {
-			case s.replies <- frame{typ, reply}:
+			case s.app.replies <- frame{typ, reply}:
 			case <-s.ctx.Done():
+			case <-s.done: // the answerer has returned, or is about to
 			}
 			return false, nil
 		}
 	}
 	if in.stamp {
-		s.lastData.Store(int64(time.Since(s.born)))
+		s.lastData.Store(int64(clock()))
 	}
 	return true, nil
 }

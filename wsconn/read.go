@@ -21,11 +21,9 @@ import "context"
 // (that pump waits, and the peer is slowed down meanwhile).
 func (c *Client) readerTask(ctx context.Context, _ emitFn) error {
 	s := c.sess.Load()
-	hctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	s.start(hctx)
+	s.start(ctx)
 	err := c.watch(ctx, s)
-	cancel(err)
+	s.endHandler(err)
 	s.joinHandler()
 	return err
 }

@@ -63,10 +63,10 @@ func (c *Client) request(ctx context.Context, s *session, typ MessageType, data 
 // requests are the replies awaited on one connection.
 type requests struct {
 	pending atomic.Int32 // len(waiting), read by the pump without the lock
+	over    bool         // Alive is left: no reply will come; under mu
 	mu      sync.Mutex
 	waiting []*awaited
-	ended   chan struct{} // closed once Alive is left: no reply will come; made by newSession
-	endOnce sync.Once
+	ended   chan struct{} // closed once over; made by the first await
 }
 
 type awaited struct {
@@ -127,20 +127,44 @@ func (w *awaited) try(m Message) (ok bool, err error) {
 }
 
 // end tells every request waiting that no reply will come.
-func (r *requests) end() { r.endOnce.Do(func() { close(r.ended) }) }
+func (r *requests) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.over {
+		r.over = true
+		if r.ended != nil {
+			close(r.ended)
+		}
+	}
+}
+
+// endedChan returns the channel closed once no reply will come, made at
+// the first call: most connections never make a request.
+func (r *requests) endedChan() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended == nil {
+		r.ended = make(chan struct{})
+		if r.over {
+			close(r.ended)
+		}
+	}
+	return r.ended
+}
 
 // await waits for w's reply on s. A reply that came is returned even if the
 // connection failed, or ctx ended, just after it.
 func (r *requests) await(ctx context.Context, s *session, w *awaited) (Message, error) {
 	// A handler under way reads nothing: the reply must not wait for it.
 	s.lend()
+	ended := r.endedChan()
 	var failure error
 	select {
 	case m, ok := <-w.reply:
 		return w.result(m, ok)
 	case <-s.done:
 		failure = fmt.Errorf("%w: the connection failed before the reply: %w", ErrNotConnected, s.lostErr())
-	case <-r.ended:
+	case <-ended:
 		failure = fmt.Errorf("%w: the connection was left before the reply", ErrNotConnected)
 	case <-ctx.Done():
 		failure = fmt.Errorf("wsconn: request: %w", context.Cause(ctx))

@@ -87,6 +87,9 @@ func (c *Client) sendable(ctx context.Context) (*session, error) {
 
 // awaitChange waits until the state is no longer st, or ctx ends.
 func (c *Client) awaitChange(ctx context.Context, st connfsm.State) error {
+	if c.m.State() != st {
+		return nil // before Changed, which would make a channel for nothing
+	}
 	changed := c.m.Changed()
 	if c.m.State() != st {
 		return nil
@@ -119,15 +122,41 @@ func (c *Client) buffer(typ MessageType, data []byte) error {
 	switch {
 	case c.cfg.send.Buffer == 0:
 		return ErrNotConnected
-	case len(c.buf) >= c.cfg.send.Buffer:
-		return fmt.Errorf("%w: %d messages kept, the most SendPolicy.Buffer allows", ErrBufferFull, len(c.buf))
-	case c.bufBytes+len(data) > c.cfg.send.BufferBytes:
+	case c.buf.len() >= c.cfg.send.Buffer:
+		return fmt.Errorf("%w: %d messages kept, the most SendPolicy.Buffer allows", ErrBufferFull, c.buf.len())
+	case c.buf.size()+len(data) > c.cfg.send.BufferBytes:
 		return fmt.Errorf("%w: %d bytes kept, %d more would pass SendPolicy.BufferBytes (%d)",
-			ErrBufferFull, c.bufBytes, len(data), c.cfg.send.BufferBytes)
+			ErrBufferFull, c.buf.size(), len(data), c.cfg.send.BufferBytes)
 	}
-	c.buf = append(c.buf, frame{typ: typ, data: slices.Clone(data)})
-	c.bufBytes += len(data)
+	if c.buf == nil {
+		c.buf = new(sendBuffer)
+	}
+	c.buf.frames = append(c.buf.frames, frame{typ: typ, data: slices.Clone(data)})
+	c.buf.bytes += len(data)
 	return nil
+}
+
+// sendBuffer holds the messages Send kept while not Alive (SendPolicy),
+// under Client.bufMu.
+type sendBuffer struct {
+	frames []frame
+	bytes  int // payload bytes in frames
+}
+
+// len returns the number of messages kept; a nil buffer keeps none.
+func (b *sendBuffer) len() int {
+	if b == nil {
+		return 0
+	}
+	return len(b.frames)
+}
+
+// size returns the payload bytes kept.
+func (b *sendBuffer) size() int {
+	if b == nil {
+		return 0
+	}
+	return b.bytes
 }
 
 // paced writes on s once the rate limiter allows it.
@@ -161,7 +190,7 @@ func (c *Client) pace(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	stop := context.AfterFunc(c.life, func() { cancel(ErrClosed) })
+	stop := context.AfterFunc(c.lifeContext(), func() { cancel(ErrClosed) })
 	defer stop()
 	if err := l.Wait(ctx); err != nil {
 		if cause := context.Cause(ctx); cause == ErrClosed {

@@ -52,23 +52,23 @@ type frame struct {
 // coder/websocket closes a connection whose Read is cancelled, so no task
 // could read it across states.
 type session struct {
-	conn   *websocket.Conn
-	raw    net.Conn // the TCP connection under conn, when known; see rawConn
-	epoch  uint64
-	c      *Client // set by Alive's enter hook
+	conn  *websocket.Conn
+	raw   net.Conn // the TCP connection under conn, when known; see rawConn
+	epoch uint64
+	c     *Client // set by Alive's enter hook
+	// ctx is what the connection's own reads and writes are made with.
+	// When the socket is known, abort closes it, which fails them all, and
+	// ctx is Background; otherwise abort cancels ctx (cancel).
 	ctx    context.Context
-	cancel context.CancelFunc // aborts the connection, even mid-Close
+	cancel context.CancelFunc // nil when the socket is known
 	done   chan struct{}      // closed once the connection's reads have failed
 	err    error              // why; valid after done
 
-	in       *inbound // how the pump sorts messages; nil: all are data
-	pongs    chan struct{}
-	replies  chan frame    // answers to the peer's pings, for the answerer
-	answerer chan struct{} // closed when the answerer has returned; nil without one
-	born     time.Time     // when the connection came up
-	lastRead atomic.Int64  // time since born of the last message read, for the heartbeat
-	lastData atomic.Int64  // time since born of the last data message, for the watchdog
-	inRead   atomic.Bool   // the pump, or a read-ahead, is in a read of the connection
+	in       *inbound     // how the pump sorts messages; nil: all are data
+	app      *appPings    // nil without an application heartbeat or ping responder
+	lastRead atomic.Int64 // clock() when the last message was read, or the connection came up; for the heartbeat
+	lastData atomic.Int64 // clock() when the last data message came, or the connection came up; for the watchdog
+	inRead   atomic.Bool  // the pump, or a read-ahead, is in a read of the connection
 
 	// requests are the Requests waiting for their reply on this
 	// connection; every data message read is matched against them first.
@@ -82,34 +82,57 @@ type session struct {
 	started  bool
 	ended    bool          // done is closed
 	stopped  bool          // Alive is left: nothing more is delivered
-	stop     chan struct{} // closed with stopped, for a pump waiting for its turn
+	stop     chan struct{} // closed with stopped; made by a pump that waits for its turn
 	busy     bool          // the pump holds a message: waiting for its turn, or in the handler
 	handling bool          // the pump is in the handler
 	joined   chan struct{} // closed when the handler under way returns, for joinHandler
 	ahead    *readAhead    // reads while the pump is busy; nil when the pump reads
-	hctx     context.Context
-	ping     context.CancelFunc // ends the protocol ping under way; nil between pings
+	// hctx is the handler's context: the reader task's until the first
+	// handler call, which makes the handler's own under it (hcancel ends
+	// it): an idle connection never calls the handler.
+	hctx    context.Context
+	hcancel context.CancelCauseFunc
+	ping    context.CancelFunc // ends the protocol ping under way; nil between pings
 }
+
+// appPings are the channels of a connection's application-level pings.
+type appPings struct {
+	pongs    chan struct{} // the application heartbeat's replies, for the heartbeat; nil without one
+	replies  chan frame    // answers to the peer's pings, for the answerer
+	answerer chan struct{} // closed when the answerer has returned; nil without one
+}
+
+// start is when the process started using the clock: sessions keep
+// their times as clock() readings, 8 bytes instead of a time.Time's 24.
+var start = time.Now()
+
+// clock returns the monotonic time since start.
+func clock() time.Duration { return time.Since(start) }
 
 // newSession wraps conn; raw is the socket under it, or nil if the HTTP
 // client is the caller's and it is not known; in says how to sort what is
 // read, or is nil if everything is data.
 func newSession(conn *websocket.Conn, raw net.Conn, in *inbound) *session {
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
-		conn:   conn,
-		raw:    raw,
-		in:     in,
-		born:   time.Now(),
-		ctx:    ctx,
-		cancel: cancel,
-		done:   make(chan struct{}),
-		stop:   make(chan struct{}),
-
-		requests: requests{ended: make(chan struct{})},
+		conn: conn,
+		raw:  raw,
+		in:   in,
+		ctx:  context.Background(),
+		done: make(chan struct{}),
+	}
+	if raw == nil {
+		// Without the socket, abort can only cancel what uses it. With
+		// it, abort closes it, which fails every read and write at once.
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+	}
+	now := int64(clock())
+	s.lastRead.Store(now)
+	s.lastData.Store(now)
+	if in != nil && (in.isPong != nil || in.respond != nil) {
+		s.app = new(appPings)
 	}
 	if in != nil && in.isPong != nil {
-		s.pongs = make(chan struct{}, 1)
+		s.app.pongs = make(chan struct{}, 1)
 	}
 	return s
 }
@@ -118,19 +141,19 @@ func newSession(conn *websocket.Conn, raw net.Conn, in *inbound) *session {
 // arrived after a Close, for instance): a late dial never leaks a socket.
 func (s *session) Dispose() { s.abort() }
 
-// start starts the pump, whose handler calls get hctx (the reader task's),
-// unless Alive has been left already: then the connection is read by
-// nobody but the close handshake, and dropped.
-func (s *session) start(hctx context.Context) {
+// start starts the pump, whose handler calls get a context under rctx
+// (the reader task's), unless Alive has been left already: then the
+// connection is read by nobody but the close handshake, and dropped.
+func (s *session) start(rctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped || s.started {
 		return
 	}
-	s.started, s.hctx = true, hctx
+	s.started, s.hctx = true, rctx
 	if s.in != nil && s.in.respond != nil {
-		s.replies = make(chan frame, maxPendingReplies)
-		s.answerer = make(chan struct{})
+		s.app.replies = make(chan frame, maxPendingReplies)
+		s.app.answerer = make(chan struct{})
 		go s.answer()
 	}
 	go s.pump()
@@ -145,10 +168,10 @@ const maxPendingReplies = 16
 // read nothing, and a peer blocked writing to it would never read the
 // answer. A failed write fails the connection, which the read reports.
 func (s *session) answer() {
-	defer close(s.answerer)
+	defer close(s.app.answerer)
 	for {
 		select {
-		case f := <-s.replies:
+		case f := <-s.app.replies:
 			if s.conn.Write(s.ctx, f.typ, f.data) == nil {
 				s.c.stats.answered.Add(1)
 			}
@@ -189,18 +212,19 @@ func (s *session) pinging(cancel context.CancelFunc) {
 // sinceRead returns how long ago the last message was read, or the
 // connection came up if none has.
 func (s *session) sinceRead() time.Duration {
-	return time.Since(s.born) - time.Duration(s.lastRead.Load())
+	return clock() - time.Duration(s.lastRead.Load())
 }
 
-// readSince reports whether a message was read after t.
-func (s *session) readSince(t time.Time) bool {
-	return s.born.Add(time.Duration(s.lastRead.Load())).After(t)
+// readSince reports whether a message was read after t, a clock()
+// reading.
+func (s *session) readSince(t time.Duration) bool {
+	return time.Duration(s.lastRead.Load()) > t
 }
 
 // sinceData returns how long ago the last data message came, or the
 // connection came up if none has.
 func (s *session) sinceData() time.Duration {
-	return time.Since(s.born) - time.Duration(s.lastData.Load())
+	return clock() - time.Duration(s.lastData.Load())
 }
 
 // stopDelivery makes the pump drop data messages: after Alive no one may
@@ -215,7 +239,43 @@ func (s *session) stopDelivery() {
 func (s *session) stopLocked() {
 	if !s.stopped {
 		s.stopped = true
-		close(s.stop)
+		if s.stop != nil {
+			close(s.stop)
+		}
+	}
+}
+
+// stopChan returns the channel closed when Alive is left, made at the
+// first call: only a pump that waits for its turn needs one. s.mu is
+// held.
+func (s *session) stopChanLocked() <-chan struct{} {
+	if s.stop == nil {
+		s.stop = make(chan struct{})
+		if s.stopped {
+			close(s.stop)
+		}
+	}
+	return s.stop
+}
+
+// handlerContextLocked returns the context of a handler call, made at
+// the first: a child of the reader task's that the reader task ends with
+// the connection's failure (endHandler). s.mu is held.
+func (s *session) handlerContextLocked() context.Context {
+	if s.hcancel == nil {
+		s.hctx, s.hcancel = context.WithCancelCause(s.hctx)
+	}
+	return s.hctx
+}
+
+// endHandler ends the handler's context with cause, if a handler call
+// made one, and stops the delivery: no handler call starts after it.
+func (s *session) endHandler(cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+	if s.hcancel != nil {
+		s.hcancel(cause)
 	}
 }
 
@@ -244,7 +304,9 @@ func (s *session) joinHandler() {
 // socket closed under it, or, when the socket is not known, its read
 // context cancelled.
 func (s *session) abort() {
-	s.cancel()
+	if s.cancel != nil {
+		s.cancel()
+	}
 	if s.raw != nil {
 		_ = s.raw.Close()
 	}
@@ -268,8 +330,8 @@ func (s *session) wait() {
 	if reading {
 		<-s.done
 	}
-	if s.answerer != nil {
-		<-s.answerer
+	if s.app != nil && s.app.answerer != nil {
+		<-s.app.answerer
 	}
 }
 
@@ -307,13 +369,14 @@ func (s *session) failed(ctx context.Context, err error, wait time.Duration) err
 // lateRead reports whether the pump is late, not the peer: it is in a read
 // of the connection (not held elsewhere, by a handler or a full queue of
 // answers) while the peer's bytes lie unread in the socket. Once a ping
-// has been excused so (prev, its start), the next is only if a message was
-// read since: a read that never comes excuses nothing twice.
-func (s *session) lateRead(prev time.Time) bool {
+// has been excused so (prev, its start on clock(); negative if none was),
+// the next is only if a message was read since: a read that never comes
+// excuses nothing twice.
+func (s *session) lateRead(prev time.Duration) bool {
 	if s.raw == nil || !s.inRead.Load() {
 		return false
 	}
-	if !prev.IsZero() && !s.readSince(prev) {
+	if prev >= 0 && !s.readSince(prev) {
 		return false
 	}
 	return unread(s.raw)

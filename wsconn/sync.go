@@ -57,23 +57,24 @@ func (c *Client) syncTask(ctx context.Context, emit emitFn) error {
 // close handshake then writes what is left before its close frame. A
 // message whose write fails is counted as unsent, and the error returned.
 func (c *Client) flush(ctx context.Context, s *session) error {
-	for len(c.buf) > 0 && ctx.Err() == nil {
+	for c.buf.len() > 0 && ctx.Err() == nil {
 		if err := c.pace(ctx); err != nil {
 			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
 				return nil // closing: Closing's flush writes the rest
 			}
 			return err
 		}
-		f := c.buf[0]
-		c.buf[0] = frame{}
-		c.buf = c.buf[1:]
-		c.bufBytes -= len(f.data)
+		b := c.buf
+		f := b.frames[0]
+		b.frames[0] = frame{}
+		b.frames = b.frames[1:]
+		b.bytes -= len(f.data)
 		if err := c.write(s.ctx, s, f.typ, f.data); err != nil {
 			c.stats.unsent.Add(1)
 			return err
 		}
 	}
-	if len(c.buf) == 0 {
+	if c.buf.len() == 0 {
 		c.buf = nil
 	}
 	return nil
