@@ -492,6 +492,7 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 	}
 	m.detach()
 	m.cancel(ErrStopped)
+	m.joiner.Release() // its timer would hold the machine until the last join's deadline
 	close(m.done)
 	m.endChanged()
 }

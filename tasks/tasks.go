@@ -388,6 +388,12 @@ func (j *Joiner) wait(g *Group, start time.Time, timeout time.Duration) {
 	}
 }
 
+// Release stops the Joiner's timer, which stays armed after a join for
+// the next one's sake: an owner that joins no more releases it, so that
+// the timer holds neither the Joiner nor what it is part of until the
+// deadline it was armed for. A later join arms it again.
+func (j *Joiner) Release() { j.release() }
+
 // release stops the timer of a Joiner that waits no more: Stop's and
 // Wait's own.
 func (j *Joiner) release() {
