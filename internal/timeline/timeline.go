@@ -125,6 +125,12 @@ type Join struct {
 // emit writes l as JSON (stamped with when), or human with the time since
 // the start.
 func (tl *Timeline) emit(when time.Time, l Line, human string) {
+	tl.Raw(tl.format(when, l, human))
+}
+
+// format returns l as JSON (stamped with when), or human with the time
+// since the start.
+func (tl *Timeline) format(when time.Time, l Line, human string) string {
 	var s string
 	if tl.json {
 		l.T = when.Format(time.RFC3339Nano)
@@ -136,7 +142,7 @@ func (tl *Timeline) emit(when time.Time, l Line, human string) {
 	} else {
 		s = tl.paint(dim, fmt.Sprintf("%+8.3fs", when.Sub(tl.start).Seconds())) + " " + human
 	}
-	tl.Raw(s)
+	return s
 }
 
 // Raw writes s as a line of its own.
@@ -151,11 +157,22 @@ func (tl *Timeline) Raw(s string) {
 // (started, stopped, task_failed, dropped) print nothing: a task failure
 // shows as the transition it causes, with its cause.
 func (tl *Timeline) Observe(_ context.Context, r Record) {
+	// Kept and printed under one lock: whoever sees the record in Records
+	// and prints next prints after it.
+	out := tl.line(r)
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
 	if tl.keep {
-		tl.mu.Lock()
 		tl.records = append(tl.records, r)
-		tl.mu.Unlock()
 	}
+	if out != "" {
+		_, _ = io.WriteString(tl.w, out+"\n")
+	}
+}
+
+// line returns r's line as Observe prints it, or "" for a kind the
+// timeline does not show.
+func (tl *Timeline) line(r Record) string {
 	var (
 		cause string
 		wait  *wsconn.Wait
@@ -193,7 +210,7 @@ func (tl *Timeline) Observe(_ context.Context, r Record) {
 		if wait != nil {
 			human += tl.paint(dim, "\n                 waited "+wait.String())
 		}
-		tl.emit(r.When, l, human)
+		return tl.format(r.When, l, human)
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordRejected:
 		kind := r.Kind.String()
 		l := Line{Kind: kind, From: r.From.Path(), Event: r.Event.String(), Epoch: r.Epoch, Reason: r.Reason}
@@ -212,11 +229,12 @@ func (tl *Timeline) Observe(_ context.Context, r Record) {
 		} else {
 			human = tl.paint(dim, human)
 		}
-		tl.emit(r.When, l, human)
+		return tl.format(r.When, l, human)
 	case fsm.RecordStraggler:
-		tl.emit(r.When, Line{Kind: "straggler", From: r.From.Path(), Epoch: r.Epoch, Task: r.Task},
+		return tl.format(r.When, Line{Kind: "straggler", From: r.From.Path(), Epoch: r.Epoch, Task: r.Task},
 			tl.paint(red, fmt.Sprintf("straggler task %s of %s (epoch %d) did not return in time", r.Task, r.From.Path(), r.Epoch)))
 	}
+	return ""
 }
 
 // Records returns the records kept so far.

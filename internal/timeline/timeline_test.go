@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -138,5 +140,48 @@ func TestCloseCodesAndWaits(t *testing.T) {
 	}
 	if code, reason := CloseOf(errors.New("no close frame")); code != 0 || reason != "" {
 		t.Errorf("CloseOf(a plain error) = %d, %q", code, reason)
+	}
+}
+
+// syncWriter is a bytes.Buffer safe for the timeline's concurrent writes
+// and the test's reads.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestRecordPrintedBeforeItIsSeen: a line printed by whoever saw a record
+// in Records comes after that record's own line, as the demo's scenes
+// rely on: a record is kept and printed at once.
+func TestRecordPrintedBeforeItIsSeen(t *testing.T) {
+	for i := range 300 {
+		var out syncWriter
+		tl := New(&out, true, true)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tl.Observe(context.Background(), lost)
+		}()
+		for len(tl.Records()) == 0 {
+			runtime.Gosched()
+		}
+		tl.Scene("next")
+		<-done
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if len(lines) != 2 || !strings.Contains(lines[0], `"transition"`) {
+			t.Fatalf("run %d: the scene seen after the record printed before it:\n%s", i, out.String())
+		}
 	}
 }
