@@ -209,6 +209,7 @@ func TestSendFromHandlerWhileSyncing(t *testing.T) {
 		release := make(chan struct{})
 		sent := make(chan error, 1)
 		var client atomic.Pointer[Client]
+		stored := make(chan struct{}) // the handler may run before Dial's caller goes on
 		c := dialTest(t, srv, &rec,
 			OnConnect(func(ctx context.Context, _ *Session) error {
 				select {
@@ -218,9 +219,11 @@ func TestSendFromHandlerWhileSyncing(t *testing.T) {
 				return nil
 			}),
 			OnMessage(func(ctx context.Context, m Message) {
+				<-stored
 				sent <- client.Load().SendText(ctx, "reply to "+string(m.Data))
 			}))
 		client.Store(c)
+		close(stored)
 		time.Sleep(time.Second)
 		select {
 		case err := <-sent:
