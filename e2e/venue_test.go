@@ -46,12 +46,13 @@ func (l *waits) list() []wsconn.Wait {
 	return append([]wsconn.Wait(nil), l.w...)
 }
 
-// live runs the client for d and fails if it lost its connection.
-func live(t *testing.T, rec *recorder, d time.Duration) {
+// live waits until progress holds (the heartbeat has done enough) and
+// fails if the client lost its connection meanwhile.
+func live(t *testing.T, rec *recorder, what string, progress func() bool) {
 	t.Helper()
-	time.Sleep(d)
+	waitUntil(t, what, func() bool { return progress() || len(rec.Transitions()) > 1 })
 	if diff := cmp.Diff([]string{connected}, rec.Transitions()); diff != "" {
-		t.Errorf("steps after %v (-want +got):\n%s", d, diff)
+		t.Errorf("steps while waiting for %s (-want +got):\n%s", what, diff)
 		if s, ok := nth(rec, lost, 1); ok {
 			t.Logf("lost: %v", s.cause)
 		}
@@ -63,7 +64,7 @@ func TestVenueTextHeartbeat(t *testing.T) {
 		Ping: "ping", Pong: "pong", Within: 3 * pingInterval, Code: 4004, Reason: "no ping"}), wsconntest.Echo()))
 	rec, msgs := newRecorder(), make(messages, 64)
 	c := dial(t, srv.URL, append(clientOptions(rec, msgs), wsconn.WithAppHeartbeat(wsconn.TextHeartbeat("ping", "pong")))...)
-	live(t, rec, 10*pingInterval)
+	live(t, rec, "ten heartbeats answered", func() bool { st := c.Stats(); return st.Pings >= 10 && st.LastRTT > 0 })
 	msgs.echo(t, c, "hello")
 	if st := c.Stats(); st.Pings < 5 || st.LastRTT == 0 {
 		t.Errorf("Stats: %d pings, last RTT %v; want the heartbeat answered", st.Pings, st.LastRTT)
@@ -86,7 +87,7 @@ func TestVenueServerPings(t *testing.T) {
 		}
 		return fmt.Appendf(nil, `{"pong":%d}`, *p.Ping), true
 	}))...)
-	live(t, rec, 10*pingInterval)
+	live(t, rec, "ten of the venue's pings answered", func() bool { return c.Stats().AnsweredPings >= 10 })
 	if n := c.Stats().AnsweredPings; n < 5 {
 		t.Errorf("answered pings = %d, want about 10", n)
 	}
@@ -113,7 +114,7 @@ func TestVenuePongSlowerThanInterval(t *testing.T) {
 	srv := newVenue(t, false, wsconntest.Default(wsconntest.DelayPongs(pongDelay), wsconntest.Echo()))
 	rec, msgs := newRecorder(), make(messages, 16)
 	c := dial(t, srv.URL, append(clientOptions(rec, msgs), wsconn.WithHeartbeat(pingInterval, 3*pongDelay))...)
-	live(t, rec, 2*time.Second)
+	live(t, rec, "five pings answered late", func() bool { st := c.Stats(); return st.Pings >= 5 && st.LastRTT >= pongDelay })
 	if st := c.Stats(); st.LastRTT < pongDelay || st.Pings < 3 {
 		t.Errorf("Stats: %d pings, last RTT %v; want pings answered %v late", st.Pings, st.LastRTT, pongDelay)
 	}
@@ -236,11 +237,12 @@ func TestVenueBadAccept(t *testing.T) {
 		}
 	})
 	t.Run("Close during the attempt", func(t *testing.T) {
+		handshakes := srv.Stats().Handshakes
 		c, err := wsconn.Dial(t.Context(), srv.URL, wsconn.NoWait(), wsconn.WithHandshakeTimeout(time.Minute))
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(200 * time.Millisecond) // the 101 is in, its body being read
+		waitUntil(t, "the venue's bad 101", func() bool { return srv.Stats().Handshakes > handshakes }) // its body being read
 		start := time.Now()
 		closeClient(t, c)
 		if took := time.Since(start); took > margin {

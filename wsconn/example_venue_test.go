@@ -41,18 +41,30 @@ func ExampleWithAppHeartbeat() {
 	url, stop := tcpVenue(wsconntest.RequireHeartbeat(wsconntest.Heartbeat{Ping: "ping", Pong: "pong"}), wsconntest.Echo())
 	defer stop()
 
+	// The heartbeat's matcher, wrapped to tell this example when the venue
+	// has answered a ping.
+	hb := wsconn.TextHeartbeat("ping", "pong")
+	isPong, answered := hb.IsPong, make(chan struct{}, 1)
+	hb.IsPong = func(m wsconn.Message) bool {
+		ok := isPong(m)
+		if ok {
+			select {
+			case answered <- struct{}{}:
+			default:
+			}
+		}
+		return ok
+	}
 	received := make(chan string, 10)
 	c, err := wsconn.Dial(context.Background(), url,
-		wsconn.WithAppHeartbeat(wsconn.TextHeartbeat("ping", "pong")),
+		wsconn.WithAppHeartbeat(hb),
 		wsconn.WithHeartbeat(20*time.Millisecond, time.Second),
 		wsconn.OnMessage(func(_ context.Context, m wsconn.Message) { received <- string(m.Data) }),
 	)
 	if err != nil {
 		log.Fatal(err)
 	}
-	for c.Stats().LastRTT == 0 { // wait for an answered heartbeat
-		time.Sleep(10 * time.Millisecond)
-	}
+	<-answered // a heartbeat answered, its reply kept from OnMessage
 	if err := c.SendText(context.Background(), "hello"); err != nil {
 		log.Fatal(err)
 	}

@@ -153,6 +153,29 @@ func jsonLines(t *testing.T, s string) []map[string]any {
 	return out
 }
 
+// stormWaits returns the waits of the RetryDue lines that the storm guard
+// held.
+func stormWaits(lines []map[string]any) []map[string]any {
+	var storm []map[string]any
+	for _, l := range transitions(lines, "Reconnecting-RetryDue->Connecting") {
+		if w, _ := l["wait"].(map[string]any); w["reason"] == "storm_guard" {
+			storm = append(storm, w)
+		}
+	}
+	return storm
+}
+
+// countOf counts the elements of s equal to v.
+func countOf(s []string, v string) int {
+	n := 0
+	for _, e := range s {
+		if e == v {
+			n++
+		}
+	}
+	return n
+}
+
 // transitions returns the transition lines named "From-Event->To".
 func transitions(lines []map[string]any, name string) []map[string]any {
 	var out []map[string]any
@@ -167,16 +190,20 @@ func transitions(lines []map[string]any, name string) []map[string]any {
 	return out
 }
 
-// dialVenue runs connfsm dial -json with args against srv for d, then
-// ends stdin (a graceful close), and returns the exit code, stdout and
-// stderr's JSON lines.
-func dialVenue(t *testing.T, srv *wsconntest.Server, d time.Duration, args ...string) (int, string, []map[string]any) {
+// dialVenue runs connfsm dial -json with args against srv until until
+// holds for the JSON lines on stderr so far (what names it if it never
+// does), then ends stdin (a graceful close), and returns the exit code,
+// stdout and stderr's JSON lines.
+func dialVenue(t *testing.T, srv *wsconntest.Server, what string, until func(lines []map[string]any) bool, args ...string) (int, string, []map[string]any) {
 	t.Helper()
 	in, typed := io.Pipe()
 	t.Cleanup(func() { _ = typed.Close() })
 	var stdout, stderr syncBuffer
 	wait, _ := runAsync(t, append(append([]string{"dial", "-json"}, args...), srv.URL+"/ws"), in, &stdout, &stderr)
-	time.Sleep(d)
+	waitFor(t, what, func() bool {
+		s := stderr.String()
+		return until(jsonLines(t, s[:strings.LastIndex(s, "\n")+1])) // whole lines only
+	})
 	_ = typed.Close()
 	code := wait()
 	t.Logf("connfsm dial %s:\n%s", strings.Join(args, " "), stderr.String())
@@ -197,7 +224,16 @@ func TestDialAgainstVenues(t *testing.T) {
 			if withText {
 				args = append([]string{"-ping-text", "ping", "-pong-text", "pong"}, fast...)
 			}
-			code, stdout, lines := dialVenue(t, srv, 1200*time.Millisecond, args...)
+			// With the heartbeat the venue wants, ten of its pings
+			// (two and a half of its 400ms windows); without, its close.
+			until := func(lines []map[string]any) bool {
+				if !withText {
+					return len(transitions(lines, "Alive-Lost->Reconnecting")) > 0
+				}
+				c, ok := srv.Connection(1)
+				return ok && countOf(c.ReceivedText(), "ping") >= 10
+			}
+			code, stdout, lines := dialVenue(t, srv, "ten pings, or the venue's close", until, args...)
 			lost := transitions(lines, "Alive-Lost->Reconnecting")
 			if withText {
 				if code != exitOK || len(lost) != 0 || stdout != "" {
@@ -214,7 +250,10 @@ func TestDialAgainstVenues(t *testing.T) {
 	t.Run("pong slower than the ping interval", func(t *testing.T) {
 		t.Parallel()
 		srv := venue(t, wsconntest.Default(wsconntest.DelayPongs(400*time.Millisecond), wsconntest.Discard()))
-		code, _, lines := dialVenue(t, srv, 2*time.Second, "-ping", "300ms", "-pong-timeout", "900ms")
+		code, _, lines := dialVenue(t, srv, "five pings answered 400ms late", func([]map[string]any) bool {
+			c, ok := srv.Connection(1)
+			return ok && len(c.FramesOf(wsconntest.FromClient, wsconntest.OpPing)) >= 5
+		}, "-ping", "300ms", "-pong-timeout", "900ms")
 		if lost := transitions(lines, "Alive-Lost->Reconnecting"); code != exitOK || len(lost) != 0 {
 			t.Errorf("exit %d, losses %v; want 0 and none", code, lost)
 		}
@@ -226,7 +265,9 @@ func TestDialAgainstVenues(t *testing.T) {
 	t.Run("zombie feed", func(t *testing.T) {
 		t.Parallel()
 		srv := venue(t, wsconntest.Default(wsconntest.Discard()))
-		_, _, lines := dialVenue(t, srv, time.Second, append([]string{"-idle-timeout", "300ms"}, fast...)...)
+		_, _, lines := dialVenue(t, srv, "a loss", func(lines []map[string]any) bool {
+			return len(transitions(lines, "Alive-Lost->Reconnecting")) > 0
+		}, append([]string{"-idle-timeout", "300ms"}, fast...)...)
 		lost := transitions(lines, "Alive-Lost->Reconnecting")
 		if len(lost) == 0 || !strings.Contains(fmt.Sprint(lost[0]["cause"]), "no data within the idle timeout") {
 			t.Errorf("losses %v, want the idle timeout", lost)
@@ -236,7 +277,9 @@ func TestDialAgainstVenues(t *testing.T) {
 	t.Run("permanent close code", func(t *testing.T) {
 		t.Parallel()
 		srv := venue(t, wsconntest.Default(wsconntest.Close(4001, "invalid api key")))
-		code, _, lines := dialVenue(t, srv, 500*time.Millisecond, append([]string{"-permanent-close-codes", "4001,4003"}, fast...)...)
+		code, _, lines := dialVenue(t, srv, "the summary", func(lines []map[string]any) bool {
+			return len(lines) > 0 && lines[len(lines)-1]["kind"] == "summary"
+		}, append([]string{"-permanent-close-codes", "4001,4003"}, fast...)...)
 		if code != exitFail {
 			t.Errorf("exit %d, want %d", code, exitFail)
 		}
@@ -260,14 +303,15 @@ func TestDialAgainstVenues(t *testing.T) {
 		t.Parallel()
 		for _, gap := range []string{"300ms", "0"} {
 			srv := venue(t, wsconntest.Default(wsconntest.Reset())) // accept, then drop
-			_, _, lines := dialVenue(t, srv, time.Second, "-backoff-initial", "1ms", "-backoff-max", "1ms",
-				"-storm-attempts", "3", "-storm-window", "1m", "-storm-gap", gap)
-			var storm []map[string]any
-			for _, l := range transitions(lines, "Reconnecting-RetryDue->Connecting") {
-				if w, _ := l["wait"].(map[string]any); w["reason"] == "storm_guard" {
-					storm = append(storm, w)
+			until := func(lines []map[string]any) bool {
+				if gap == "0" {
+					return srv.Stats().Accepted >= 20
 				}
+				return len(stormWaits(lines)) > 0
 			}
+			_, _, lines := dialVenue(t, srv, "a storm guard wait, or 20 dials", until, "-backoff-initial", "1ms", "-backoff-max", "1ms",
+				"-storm-attempts", "3", "-storm-window", "1m", "-storm-gap", gap)
+			storm := stormWaits(lines)
 			dials := srv.Stats().Accepted
 			if gap == "0" {
 				if len(storm) != 0 || dials < 20 {
@@ -276,7 +320,7 @@ func TestDialAgainstVenues(t *testing.T) {
 				continue
 			}
 			if len(storm) == 0 || storm[0]["dials"] != 3.0 || storm[0]["window_ms"] != 60000.0 || dials > 6 {
-				t.Errorf("-storm-gap 300ms: storm guard waits %v, %d dials; want 3 dials within 60000ms, at most 6 dials in 1s", storm, dials)
+				t.Errorf("-storm-gap 300ms: storm guard waits %v, %d dials; want 3 dials within 60000ms, at most 6 dials by the first hold", storm, dials)
 			}
 		}
 	})
