@@ -420,8 +420,8 @@ func (l *taskLog) problem(format string, args ...any) {
 
 // task is a fake task of state s: it records its start and end and waits
 // for its context, like a task should.
-func (l *taskLog) task(s State, name string) fsm.Task[Event] {
-	return func(ctx context.Context, _ any, _ fsm.Emit[Event]) error {
+func (l *taskLog) task(s State, name string) fsm.Task[State, Event] {
+	return func(ctx context.Context, _ fsm.Transition[State, Event], _ fsm.Emit[Event]) error {
 		l.mu.Lock()
 		epoch, ok := l.active[s]
 		if !ok {
