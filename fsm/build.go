@@ -243,6 +243,11 @@ func (v *validator[S, E]) rules() {
 			if x.to, valid = d.stateIdx[r.Then.To]; !valid {
 				v.add("rule %v × %v: unknown target state %v", r.From, r.On, r.Then.To)
 			}
+			x.internal = r.Then.Internal
+			if valid && okS && x.internal && (x.to == si || !d.ancestorOrSelf(si, x.to)) {
+				v.add("rule %v × %v: internal transition to %v: %v is not a proper descendant of %v", r.From, r.On, r.Then.To, r.Then.To, r.From)
+				valid = false
+			}
 		case KindChoice:
 			valid = v.choice(r, &x)
 			v.d.hooked = true // a choice's function is user code
@@ -566,10 +571,7 @@ func (v *validator[S, E]) unsupported() {
 		v.add("history %v of %v: history states are not supported yet", h.history, h.composite)
 	}
 	for _, r := range v.b.rules {
-		switch {
-		case r.Then.Internal:
-			v.add("rule %v × %v: internal transitions are not supported yet", r.From, r.On)
-		case r.Then.Kind == KindPostpone:
+		if r.Then.Kind == KindPostpone {
 			v.add("rule %v × %v: postpone is not supported yet", r.From, r.On)
 		}
 	}

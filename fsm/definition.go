@@ -43,12 +43,13 @@ type node struct {
 
 // decl is a rule as declared at a state.
 type decl[S, E comparable] struct {
-	kind    Kind
-	to      int   // KindTransition
-	targets []int // KindChoice
-	choice  *ChoiceRule[S]
-	reason  string
-	action  Hook[S, E]
+	kind     Kind
+	to       int   // KindTransition
+	internal bool  // KindTransition made with Internal
+	targets  []int // KindChoice
+	choice   *ChoiceRule[S]
+	reason   string
+	action   Hook[S, E]
 }
 
 // cell is the rule that applies to (state, event): the state's own or the
@@ -56,6 +57,7 @@ type decl[S, E comparable] struct {
 type cell[S, E comparable] struct {
 	kind     Kind
 	at       int // the state declaring the rule
+	internal bool
 	reason   string
 	action   Hook[S, E]
 	rejected *RejectedError
@@ -195,6 +197,7 @@ func (d *Definition[S, E]) Cell(state S, on E) (c Cell[S], ok bool) {
 	switch x.kind {
 	case KindTransition:
 		c.To, c.Leaf = d.states[x.plan.to], d.states[x.plan.leaf]
+		c.Internal = x.internal
 	case KindChoice:
 		c.Choice = x.choice
 		for _, b := range x.branches {

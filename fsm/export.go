@@ -25,8 +25,8 @@ import (
 // its label, as Mermaid allows no description on a composite); a composite
 // state block holding its children, with its initial child entered from
 // [*]; the initial state entered from [*]; an edge per declared transition
-// labelled with its event, drawn from the state that declares the rule; a
-// choice pseudo-state per Choice with an edge to every target; and every
+// labelled with its event (and "(internal)" for an internal transition),
+// drawn from the state that declares the rule; a choice pseudo-state per Choice with an edge to every target; and every
 // final state, or leaf without an outgoing transition, leading to [*].
 // Edges are written at the top level, after every state: Mermaid moves a
 // state into the last block whose statements name it. Ignored and rejected
@@ -38,6 +38,9 @@ func (d *Definition[S, E]) WriteMermaid(w io.Writer) error {
 	fmt.Fprintf(bw, "    [*] --> s%d\n", d.initial)
 	d.eachRule(func(at, ev int, x *decl[S, E]) {
 		label := mermaidLabel(d.eventNames[ev])
+		if x.internal {
+			label += " (internal)"
+		}
 		if strings.TrimSpace(label) == "" {
 			label = "" // Mermaid cannot parse an edge label of spaces
 		} else {
@@ -97,7 +100,8 @@ func (d *Definition[S, E]) mermaidStates(bw *bufio.Writer, parent int, indent st
 // initial state (and, inside each cluster, to its initial child); a double
 // border around every final state or leaf without an outgoing transition;
 // an edge per declared transition labelled with its event, clipped at the
-// border of a composite end; and a diamond per Choice with an edge to
+// border of a composite end (dashed and marked "(internal)" for an
+// internal transition); and a diamond per Choice with an edge to
 // every target. Ignored and rejected pairs are not drawn.
 func (d *Definition[S, E]) WriteDOT(w io.Writer) error {
 	bw := bufio.NewWriter(w)
@@ -112,8 +116,12 @@ func (d *Definition[S, E]) WriteDOT(w io.Writer) error {
 	d.eachRule(func(at, ev int, x *decl[S, E]) {
 		switch x.kind {
 		case KindTransition:
-			fmt.Fprintf(bw, "\t%s -> %s [label=\"%s\"%s];\n", d.dotNode(at), d.dotNode(x.to),
-				dotString(d.eventNames[ev]), d.dotClip(at, x.to))
+			label, style := dotString(d.eventNames[ev]), ""
+			if x.internal {
+				label, style = label+" (internal)", ", style=dashed"
+			}
+			fmt.Fprintf(bw, "\t%s -> %s [label=\"%s\"%s%s];\n", d.dotNode(at), d.dotNode(x.to),
+				label, style, d.dotClip(at, x.to))
 		case KindChoice:
 			id := fmt.Sprintf("c%d_%d", at, ev)
 			fmt.Fprintf(bw, "\t%s [shape=diamond, label=\"\"];\n", id)
@@ -180,7 +188,8 @@ func (d *Definition[S, E]) dotClip(from, to int) string {
 // WriteMatrix writes the definition's full table as a Markdown (GitHub
 // flavoured) table: a row per leaf that is not final (named by its path,
 // "Alive/Syncing"), a column per event, and in each cell the rule that
-// applies with its reason: "→ Target: reason" for a transition, "→ A or B
+// applies with its reason: "→ Target: reason" for a transition ("→ Target
+// (internal): reason" for an internal one), "→ A or B
 // (choice): reason", "ignore: reason" or "reject: reason" otherwise. A rule
 // a leaf inherits says "(from Parent)"; a leaf's own rule that refines an
 // ancestor's says "(overrides Parent)". Final states are listed after the
@@ -228,6 +237,9 @@ func (d *Definition[S, E]) cellText(si, ei int, c *cell[S, E]) string {
 	switch c.kind {
 	case KindTransition:
 		text = "→ " + d.stateNames[c.plan.to]
+		if c.internal {
+			text += " (internal)"
+		}
 	case KindChoice:
 		names := make([]string, len(c.branches))
 		for i, b := range c.branches {

@@ -7,14 +7,14 @@ package fsm
 // as it applies when si (at or a descendant of at) is active.
 func (d *Definition[S, E]) resolved(si, at, ei int) cell[S, E] {
 	x := &d.decl[at*len(d.events)+ei]
-	c := cell[S, E]{kind: x.kind, at: at, reason: x.reason, action: x.action}
+	c := cell[S, E]{kind: x.kind, at: at, internal: x.internal, reason: x.reason, action: x.action}
 	switch x.kind {
 	case KindTransition:
-		c.plan = d.plan(si, at, x.to, ei)
+		c.plan = d.plan(si, at, x.to, ei, x.internal)
 	case KindChoice:
 		c.choice = x.choice
 		for _, t := range x.targets {
-			c.branches = append(c.branches, d.plan(si, at, t, ei))
+			c.branches = append(c.branches, d.plan(si, at, t, ei, false))
 		}
 	case KindReject:
 		c.rejected = &RejectedError{State: d.stateNames[si], Event: d.eventNames[ei], Reason: x.reason}
@@ -30,11 +30,16 @@ func (d *Definition[S, E]) resolved(si, at, ei int) cell[S, E] {
 // to, and then to's initial descendants, is entered, outermost first. So a
 // self-transition exits and re-enters its state, a transition to a
 // descendant exits and re-enters the declaring state, and one to an
-// ancestor exits and re-enters that ancestor.
-func (d *Definition[S, E]) plan(active, at, to, ei int) plan[S] {
+// ancestor exits and re-enters that ancestor. An internal transition's
+// domain is at itself (to is a proper descendant of it, as Build checks):
+// at stays active, only the states below it are exited and entered.
+func (d *Definition[S, E]) plan(active, at, to, ei int, internal bool) plan[S] {
 	dom := d.tree[at].parent
 	for dom >= 0 && (dom == to || !d.ancestorOrSelf(dom, to)) {
 		dom = d.tree[dom].parent
+	}
+	if internal {
+		dom = at
 	}
 	p := plan[S]{to: to, leaf: d.tree[to].leaf}
 	for s := active; s != dom; s = d.tree[s].parent {
