@@ -19,6 +19,8 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 	}}
 	initialOK := v.names()
 	v.hierarchy()
+	v.documentOrder()
+	v.histories()
 	v.finals()
 	v.rules()
 	v.resolve()
@@ -240,11 +242,11 @@ func (v *validator[S, E]) rules() {
 		valid := true
 		switch r.Then.Kind {
 		case KindTransition:
-			if x.to, valid = d.stateIdx[r.Then.To]; !valid {
+			if x.to, valid = v.target(r.Then.To); !valid {
 				v.add("rule %v × %v: unknown target state %v", r.From, r.On, r.Then.To)
 			}
 			x.internal = r.Then.Internal
-			if valid && okS && x.internal && (x.to == si || !d.ancestorOrSelf(si, x.to)) {
+			if valid && okS && x.internal && !v.below(si, x.to) {
 				v.add("rule %v × %v: internal transition to %v: %v is not a proper descendant of %v", r.From, r.On, r.Then.To, r.Then.To, r.From)
 				valid = false
 			}
@@ -294,7 +296,7 @@ func (v *validator[S, E]) choice(r Rule[S, E], x *decl[S, E]) bool {
 	valid := true
 	seen := map[int]bool{}
 	for _, t := range ch.Targets {
-		ti, ok := v.d.stateIdx[t]
+		ti, ok := v.target(t)
 		switch {
 		case !ok:
 			v.add("rule %v × %v: unknown choice target %v", r.From, r.On, t)
@@ -566,9 +568,6 @@ func (v *validator[S, E]) plainEntries() {
 func (v *validator[S, E]) unsupported() {
 	for _, p := range v.b.parallel {
 		v.add("parallel state %v: parallel regions are not supported yet", p.parent)
-	}
-	for _, h := range v.b.history {
-		v.add("history %v of %v: history states are not supported yet", h.history, h.composite)
 	}
 	for _, r := range v.b.rules {
 		if r.Then.Kind == KindPostpone {

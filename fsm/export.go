@@ -48,13 +48,13 @@ func (d *Definition[S, E]) WriteMermaid(w io.Writer) error {
 		}
 		switch x.kind {
 		case KindTransition:
-			fmt.Fprintf(bw, "    s%d --> s%d%s\n", at, x.to, label)
+			fmt.Fprintf(bw, "    s%d --> %s%s\n", at, d.mermaidNode(x.to), label)
 		case KindChoice:
 			id := fmt.Sprintf("c%d_%d", at, ev)
 			fmt.Fprintf(bw, "    state %s <<choice>>\n", id)
 			fmt.Fprintf(bw, "    s%d --> %s%s\n", at, id, label)
 			for _, t := range x.targets {
-				fmt.Fprintf(bw, "    %s --> s%d\n", id, t)
+				fmt.Fprintf(bw, "    %s --> %s\n", id, d.mermaidNode(t))
 			}
 		}
 	})
@@ -64,6 +64,22 @@ func (d *Definition[S, E]) WriteMermaid(w io.Writer) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// mermaidNode names a rule's target in Mermaid: a state, or a history.
+func (d *Definition[S, E]) mermaidNode(t int) string {
+	if t >= len(d.states) {
+		return fmt.Sprintf("h%d", t-len(d.states))
+	}
+	return fmt.Sprintf("s%d", t)
+}
+
+// histMark is how a diagram draws a history: [H] shallow, [H*] deep.
+func histMark(k HistoryKind) string {
+	if k == Deep {
+		return "[H*]"
+	}
+	return "[H]"
 }
 
 // mermaidStates writes the states whose parent is parent, a composite as a
@@ -83,6 +99,11 @@ func (d *Definition[S, E]) mermaidStates(bw *bufio.Writer, parent int, indent st
 			}
 			fmt.Fprintf(bw, "%sstate \"%s\" as s%d {\n", indent, label, si)
 			d.mermaidStates(bw, si, indent+"    ")
+			for hi, h := range d.hist {
+				if h.composite == si {
+					fmt.Fprintf(bw, "%s    state \"%s\" as h%d\n", indent, mermaidLabel(histMark(h.kind)), hi)
+				}
+			}
 			fmt.Fprintf(bw, "%s    [*] --> s%d\n", indent, kids[0])
 			fmt.Fprintf(bw, "%s}\n", indent)
 			continue
@@ -151,6 +172,11 @@ func (d *Definition[S, E]) dotBlock(bw *bufio.Writer, parent int, indent string)
 			fmt.Fprintf(bw, "%s\tstyle=rounded;\n", indent)
 			fmt.Fprintf(bw, "%s\ts%d_start [shape=point, label=\"\"];\n", indent, si)
 			d.dotBlock(bw, si, indent+"\t")
+			for hi, h := range d.hist {
+				if h.composite == si {
+					fmt.Fprintf(bw, "%s\th%d [shape=circle, label=\"%s\"];\n", indent, hi, strings.Trim(histMark(h.kind), "[]"))
+				}
+			}
 			fmt.Fprintf(bw, "%s\ts%d_start -> %s;\n", indent, si, d.dotNode(kids[0]))
 			fmt.Fprintf(bw, "%s}\n", indent)
 			continue
@@ -166,6 +192,9 @@ func (d *Definition[S, E]) dotBlock(bw *bufio.Writer, parent int, indent string)
 // dotNode names the node an edge to or from si attaches to: si itself, or
 // for a composite the start point inside its cluster.
 func (d *Definition[S, E]) dotNode(si int) string {
+	if si >= len(d.states) {
+		return fmt.Sprintf("h%d", si-len(d.states))
+	}
 	if len(d.tree[si].children) > 0 {
 		return fmt.Sprintf("s%d_start", si)
 	}
@@ -176,10 +205,14 @@ func (d *Definition[S, E]) dotNode(si int) string {
 // composite ends (-1 for a node that is not a state).
 func (d *Definition[S, E]) dotClip(from, to int) string {
 	var b strings.Builder
+	hist := to >= len(d.states) // its node is inside its composite's cluster
+	if hist {
+		to = d.hist[to-len(d.states)].composite
+	}
 	if from >= 0 && len(d.tree[from].children) > 0 && !(to >= 0 && d.ancestorOrSelf(from, to)) {
 		fmt.Fprintf(&b, ", ltail=cluster_s%d", from)
 	}
-	if to >= 0 && len(d.tree[to].children) > 0 && !(from >= 0 && d.ancestorOrSelf(to, from)) {
+	if !hist && to >= 0 && len(d.tree[to].children) > 0 && !(from >= 0 && d.ancestorOrSelf(to, from)) {
 		fmt.Fprintf(&b, ", lhead=cluster_s%d", to)
 	}
 	return b.String()
@@ -236,14 +269,14 @@ func (d *Definition[S, E]) cellText(si, ei int, c *cell[S, E]) string {
 	var text string
 	switch c.kind {
 	case KindTransition:
-		text = "→ " + d.stateNames[c.plan.to]
+		text = "→ " + d.targetText(c.plan.to)
 		if c.internal {
 			text += " (internal)"
 		}
 	case KindChoice:
 		names := make([]string, len(c.branches))
 		for i, b := range c.branches {
-			names[i] = d.stateNames[b.to]
+			names[i] = d.targetText(b.to)
 		}
 		text = "→ " + strings.Join(names, " or ") + " (choice)"
 	default:
@@ -258,6 +291,19 @@ func (d *Definition[S, E]) cellText(si, ei int, c *cell[S, E]) string {
 		text += ": " + c.reason
 	}
 	return text
+}
+
+// targetText names a rule's target in the matrix: a state, or a history
+// as "Working (history)" ("(deep history)").
+func (d *Definition[S, E]) targetText(t int) string {
+	if t < len(d.states) {
+		return d.stateNames[t]
+	}
+	h := d.hist[t-len(d.states)]
+	if h.kind == Deep {
+		return d.stateNames[h.composite] + " (deep history)"
+	}
+	return d.stateNames[h.composite] + " (history)"
 }
 
 // pathName names a state by its path from the top level: "Alive/Syncing".

@@ -34,18 +34,28 @@ func (d *Definition[S, E]) resolved(si, at, ei int) cell[S, E] {
 // domain is at itself (to is a proper descendant of it, as Build checks):
 // at stays active, only the states below it are exited and entered.
 func (d *Definition[S, E]) plan(active, at, to, ei int, internal bool) plan[S] {
+	// A history's transition is its composite's, but for what it enters
+	// below the composite: that is known only at the step.
+	tgt, hist := to, to >= len(d.states)
+	if hist {
+		tgt = d.hist[to-len(d.states)].composite
+	}
 	dom := d.tree[at].parent
-	for dom >= 0 && (dom == to || !d.ancestorOrSelf(dom, to)) {
+	for dom >= 0 && (dom == tgt || !d.ancestorOrSelf(dom, tgt)) {
 		dom = d.tree[dom].parent
 	}
 	if internal {
 		dom = at
 	}
-	p := plan[S]{to: to, leaf: d.tree[to].leaf}
+	p := plan[S]{to: to, leaf: d.tree[tgt].leaf, dom: int32(dom), dynamic: hist}
 	for s := active; s != dom; s = d.tree[s].parent {
 		p.exits = append(p.exits, exit{si: s, cause: &ExitError{State: d.stateNames[s], Event: d.eventNames[ei]}})
 	}
-	for s := p.leaf; s != dom; s = d.tree[s].parent {
+	from := p.leaf
+	if hist {
+		from = tgt
+	}
+	for s := from; s != dom; s = d.tree[s].parent {
 		p.enters = append(p.enters, int32(s))
 	}
 	for i, j := 0, len(p.enters)-1; i < j; i, j = i+1, j-1 {
@@ -57,6 +67,7 @@ func (d *Definition[S, E]) plan(active, at, to, ei int, internal bool) plan[S] {
 	for _, s := range p.enters {
 		p.entered = append(p.entered, d.states[s])
 	}
+	p.moves = []Move[S]{{From: d.states[active], To: d.states[p.leaf]}}
 	return p
 }
 

@@ -78,6 +78,9 @@ type Machine[S, E comparable] struct {
 	obsBroken bool  // the observer panicked: it is not called again
 	risky     bool  // steps may run user code: hooks, actions, choices, the observer
 	at        where // what user code runs now, to name a panic
+	// memory[si] is what the composite si with a history last left: the
+	// leaves active below it. nil until a history's composite is exited.
+	memory [][]int32
 
 	// Published for State, In, Epoch and Err.
 	pubLeaf  atomic.Int32

@@ -96,7 +96,7 @@ func orderDef(t testing.TB, o orderOpts, polls *atomic.Int32, ctxs chan<- contex
 			r{oPaused, oCancel, To(oCancelled), "cancelled while halted"},
 			r{oPaused, oCancelAck, Ignore[orderState](), "nothing asked"},
 			r{oPaused, oPause, Ignore[orderState](), "already halted"},
-			r{oNew, oPause, Ignore[orderState](), "nothing to halt"},
+			r{oNew, oPause, To(oPaused), "halted before it was worked"},
 			r{oNew, oResume, Ignore[orderState](), "nothing halted"},
 			r{oWorking, oResume, Ignore[orderState](), "not halted"},
 		)
@@ -275,7 +275,7 @@ func TestInternalBuildErrors(t *testing.T) {
 // TestOrderGolden draws the order machine: internal rules are marked in
 // every format.
 func TestOrderGolden(t *testing.T) {
-	d := orderDef(t, orderOpts{}, nil, nil)
+	d := orderDef(t, orderOpts{pause: true, history: Shallow}, nil, nil)
 	for _, tt := range []struct {
 		golden string
 		write  func(io.Writer) error

@@ -87,16 +87,22 @@ func (m *Machine[S, E]) step(it *item) error {
 		if rej != nil {
 			return m.reject(rej, c, it)
 		}
-		m.transition(c, p, int(it.ev), it.payload)
+		if p.dynamic {
+			m.transitionSet([]sel[S, E]{{c: c, p: p, from: m.cur}}, int(it.ev), it.payload)
+		} else {
+			m.transition(c, p, int(it.ev), it.payload)
+		}
 		return nil
 	}
-	if len(m.path) == 1 && len(c.plan.enters) == 1 {
+	if len(m.path) == 1 && len(c.plan.enters) == 1 && !c.plan.dynamic {
 		if d.hooked {
 			var t Transition[S, E]
 			m.transition1(c, &c.plan, int(it.ev), it.payload, &t)
 		} else {
 			m.transition1(c, &c.plan, int(it.ev), it.payload, nil)
 		}
+	} else if c.plan.dynamic {
+		m.transitionSet([]sel[S, E]{{c: c, p: &c.plan, from: m.cur}}, int(it.ev), it.payload)
 	} else {
 		m.transition(c, &c.plan, int(it.ev), it.payload)
 	}
@@ -181,6 +187,13 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	if d.hooked {
 		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.env}
 	}
+	if len(d.hist) > 0 { // what a composite with a history leaves
+		for i := range n {
+			if si := m.path[top-i].si; d.remember[si] {
+				m.rememberLeaves(si, m.path[top-i+1:])
+			}
+		}
+	}
 	for i := range n {
 		lv := &m.path[top-i]
 		si, epoch, x := lv.si, lv.epoch, lv.ext
@@ -218,7 +231,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[p.leaf],
-			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
+			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Moves: p.moves, Payload: payload})
 	}
 	for i := base; i < len(m.path); i++ {
 		m.enterLevel(i, &t)
@@ -255,7 +268,7 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[to],
-			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
+			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Moves: p.moves, Payload: payload})
 	}
 	if p.plain && !traceOn() {
 		lv.entered = true
