@@ -77,3 +77,64 @@ func (v *validator[S, E]) documentOrder() {
 		}
 	}
 }
+
+// regions checks the parallel states, once the tree is linked: every region
+// is a composite state. It works out the start configuration: the initial
+// state, its ancestors and its default entries, every region of a parallel
+// state among them, in document order.
+func (v *validator[S, E]) regions() {
+	d := v.d
+	for pi := range d.states {
+		if !d.tree[pi].parallel {
+			continue
+		}
+		for _, r := range d.tree[pi].children {
+			if len(d.tree[r].children) == 0 {
+				v.add("region %s of %s has no initial child: a region is a composite state (declare its Children)",
+					d.stateNames[r], d.stateNames[pi])
+			}
+		}
+		d.levels = len(d.states) // a configuration may hold every state
+	}
+	if len(d.states) == 0 {
+		return
+	}
+	enterer := make([]int, len(d.states))
+	d.entrySet(-1, []int{d.initial}, enterer, 1)
+	d.start, d.startStates = nil, nil
+	v.documentOrder()
+	for _, si := range d.byDoc {
+		if enterer[si] != 0 {
+			d.start = append(d.start, si)
+			d.startStates = append(d.startStates, d.states[si])
+		}
+	}
+}
+
+// underParallel reports whether a proper ancestor of si is parallel.
+func (d *Definition[S, E]) underParallel(si int) bool {
+	for p := d.tree[si].parent; p >= 0; p = d.tree[p].parent {
+		if d.tree[p].parallel {
+			return true
+		}
+	}
+	return false
+}
+
+// planLeaves returns the leaves p enters by default (a history as its
+// composite's initial configuration).
+func (d *Definition[S, E]) planLeaves(p *plan[S]) []int {
+	t := p.to
+	if t >= len(d.states) {
+		t = d.hist[t-len(d.states)].composite
+	}
+	enterer := make([]int, len(d.states))
+	d.entrySet(int(p.dom), []int{t}, enterer, 1)
+	var out []int
+	for si, e := range enterer {
+		if e != 0 && len(d.tree[si].children) == 0 {
+			out = append(out, si)
+		}
+	}
+	return out
+}

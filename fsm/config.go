@@ -186,6 +186,13 @@ func (m *Machine[S, E]) entryEpoch(si int) uint64 {
 // epoch, for State, In and Epoch.
 func (m *Machine[S, E]) publish() {
 	d := m.def
+	if d.parallel {
+		conf := make([]int32, len(m.path))
+		for i, lv := range m.path {
+			conf[i] = int32(lv.si)
+		}
+		m.pubConf.Store(&conf)
+	}
 	for _, lv := range m.path {
 		if len(d.tree[lv.si].children) == 0 {
 			m.cur = lv.si

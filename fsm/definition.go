@@ -18,6 +18,7 @@ type Definition[S, E comparable] struct {
 	eventIdx   map[E]int
 	tree       []node
 	nested     bool // some state has children
+	parallel   bool // some state is parallel: steps are worked out in config.go
 	levels     int  // the deepest leaf's depth + 1
 	decl       []decl[S, E]
 	cells      []cell[S, E] // len(states) * len(events), row-major by state

@@ -40,14 +40,16 @@ func (d *Definition[S, E]) plan(active, at, to, ei int, internal bool) plan[S] {
 	if hist {
 		tgt = d.hist[to-len(d.states)].composite
 	}
+	// A parallel state is never a domain (SCXML's least common compound
+	// ancestor): a transition between two of its regions leaves it.
 	dom := d.tree[at].parent
-	for dom >= 0 && (dom == tgt || !d.ancestorOrSelf(dom, tgt)) {
+	for dom >= 0 && (dom == tgt || !d.ancestorOrSelf(dom, tgt) || d.tree[dom].parallel) {
 		dom = d.tree[dom].parent
 	}
 	if internal {
 		dom = at
 	}
-	p := plan[S]{to: to, leaf: d.tree[tgt].leaf, dom: int32(dom), dynamic: hist}
+	p := plan[S]{to: to, leaf: d.tree[tgt].leaf, dom: int32(dom), dynamic: hist || d.parallel}
 	for s := active; s != dom; s = d.tree[s].parent {
 		p.exits = append(p.exits, exit{si: s, cause: &ExitError{State: d.stateNames[s], Event: d.eventNames[ei]}})
 	}
@@ -93,6 +95,12 @@ func (v *validator[S, E]) emitScopes() {
 	for si := range d.states {
 		for ei := range nE {
 			y := d.surelyLeft(si, ei, leaves[si])
+			if d.parallel && d.underParallel(si) {
+				// Another region's transition may win the step, or its
+				// reject refuse it: nothing below a parallel state is
+				// surely left.
+				y = -1
+			}
 			d.emitExit[si*nE+ei] = int32(y)
 			if y >= 0 {
 				d.emitCause[si*nE+ei] = &ExitError{State: d.stateNames[y], Event: d.eventNames[ei]}

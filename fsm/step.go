@@ -70,6 +70,9 @@ func (m *Machine[S, E]) step(it *item) error {
 		}
 		return nil
 	}
+	if d.parallel {
+		return m.stepRegions(it)
+	}
 	c := &d.cells[m.cur*len(d.events)+int(it.ev)]
 	switch c.kind {
 	case KindIgnore:
@@ -122,6 +125,9 @@ func (m *Machine[S, E]) reject(err *RejectedError, c *cell[S, E], it *item) erro
 
 // current reports whether the entry of state si with epoch is active.
 func (m *Machine[S, E]) current(si int, epoch uint64) bool {
+	if m.def.parallel {
+		return m.entryEpoch(si) == epoch
+	}
 	dep := m.def.tree[si].depth
 	return dep < len(m.path) && m.path[dep].epoch == epoch
 }
@@ -407,9 +413,11 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 	d := m.def
 	lv := &m.path[i]
 	lv.entered = true
-	var parent *scope
+	var parent *scope // the nearest ancestor's: with regions, not a sibling region's
 	for j := i - 1; j >= 0 && parent == nil; j-- {
-		parent = m.path[j].sc
+		if !d.parallel || d.ancestorOrSelf(m.path[j].si, lv.si) {
+			parent = m.path[j].sc
+		}
 	}
 	if traceOn() {
 		m.traceEnter(i)
@@ -442,15 +450,20 @@ func (m *Machine[S, E]) enterInitial() {
 		m.epoch++
 		m.path = append(m.path, level{si: int(s), epoch: m.epoch})
 	}
+	if d.parallel {
+		m.publish()
+	}
 	leaf := d.states[m.cur]
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: leaf, To: leaf, State: leaf, Epoch: m.epoch, Entered: d.startStates})
 	}
 	t := Transition[S, E]{From: leaf, To: leaf, Env: m.env, Started: true}
+	final := false
 	for i := range m.path {
 		m.enterLevel(i, &t)
+		final = final || d.tree[m.path[i].si].final
 	}
-	if d.tree[m.cur].final {
+	if final {
 		m.stop(nil)
 	}
 }
