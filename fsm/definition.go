@@ -263,6 +263,13 @@ func (d *Definition[S, E]) FailureEvent(state S) (e E, ok bool) {
 	return d.events[d.per[si].fail], true
 }
 
+// IsParallel reports whether state is a parallel state: its children are
+// regions, all active while it is.
+func (d *Definition[S, E]) IsParallel(state S) bool {
+	si, ok := d.stateIdx[state]
+	return ok && d.tree[si].parallel
+}
+
 // History returns the composite state h is the history of, and its kind;
 // ok is false if h is not a history of the definition.
 func (d *Definition[S, E]) History(h S) (composite S, kind HistoryKind, ok bool) {
