@@ -85,10 +85,15 @@ func histMark(k HistoryKind) string {
 // mermaidStates writes the states whose parent is parent, a composite as a
 // block holding its children and its initial arrow.
 func (d *Definition[S, E]) mermaidStates(bw *bufio.Writer, parent int, indent string) {
+	first := true
 	for si := range d.states {
 		if d.tree[si].parent != parent {
 			continue
 		}
+		if !first && parent >= 0 && d.tree[parent].parallel {
+			fmt.Fprintf(bw, "%s--\n", indent) // Mermaid's separator of concurrent regions
+		}
+		first = false
 		label := mermaidLabel(d.stateNames[si])
 		if strings.TrimSpace(label) == "" {
 			label = "#32;" // Mermaid cannot parse an empty quoted label
@@ -98,11 +103,15 @@ func (d *Definition[S, E]) mermaidStates(bw *bufio.Writer, parent int, indent st
 				label += "<br>" + mermaidLabel(line)
 			}
 			fmt.Fprintf(bw, "%sstate \"%s\" as s%d {\n", indent, label, si)
-			d.mermaidStates(bw, si, indent+"    ")
 			for hi, h := range d.hist {
 				if h.composite == si {
 					fmt.Fprintf(bw, "%s    state \"%s\" as h%d\n", indent, mermaidLabel(histMark(h.kind)), hi)
 				}
+			}
+			d.mermaidStates(bw, si, indent+"    ")
+			if d.tree[si].parallel { // every region is entered: no initial arrow
+				fmt.Fprintf(bw, "%s}\n", indent)
+				continue
 			}
 			fmt.Fprintf(bw, "%s    [*] --> s%d\n", indent, kids[0])
 			fmt.Fprintf(bw, "%s}\n", indent)
@@ -169,7 +178,11 @@ func (d *Definition[S, E]) dotBlock(bw *bufio.Writer, parent int, indent string)
 		if kids := d.tree[si].children; len(kids) > 0 {
 			fmt.Fprintf(bw, "%ssubgraph cluster_s%d {\n", indent, si)
 			fmt.Fprintf(bw, "%s\tlabel=\"%s\";\n", indent, label)
-			fmt.Fprintf(bw, "%s\tstyle=rounded;\n", indent)
+			if d.tree[si].parallel {
+				fmt.Fprintf(bw, "%s\tstyle=\"rounded,dashed\";\n", indent)
+			} else {
+				fmt.Fprintf(bw, "%s\tstyle=rounded;\n", indent)
+			}
 			fmt.Fprintf(bw, "%s\ts%d_start [shape=point, label=\"\"];\n", indent, si)
 			d.dotBlock(bw, si, indent+"\t")
 			for hi, h := range d.hist {
@@ -177,7 +190,13 @@ func (d *Definition[S, E]) dotBlock(bw *bufio.Writer, parent int, indent string)
 					fmt.Fprintf(bw, "%s\th%d [shape=circle, label=\"%s\"];\n", indent, hi, strings.Trim(histMark(h.kind), "[]"))
 				}
 			}
-			fmt.Fprintf(bw, "%s\ts%d_start -> %s;\n", indent, si, d.dotNode(kids[0]))
+			if d.tree[si].parallel { // every region is entered
+				for _, k := range kids {
+					fmt.Fprintf(bw, "%s\ts%d_start -> %s [lhead=cluster_s%d];\n", indent, si, d.dotNode(k), k)
+				}
+			} else {
+				fmt.Fprintf(bw, "%s\ts%d_start -> %s;\n", indent, si, d.dotNode(kids[0]))
+			}
 			fmt.Fprintf(bw, "%s}\n", indent)
 			continue
 		}
@@ -259,6 +278,16 @@ func (d *Definition[S, E]) WriteMatrix(w io.Writer) error {
 	if len(finals) > 0 {
 		fmt.Fprintf(bw, "\nFinal: %s (entering a final state stops the machine; no event is processed in it).\n",
 			markdownCell(strings.Join(finals, ", ")))
+	}
+	for si := range d.states {
+		if d.tree[si].parallel {
+			var regions []string
+			for _, r := range d.tree[si].children {
+				regions = append(regions, d.stateNames[r])
+			}
+			fmt.Fprintf(bw, "\nParallel: %s has the regions %s, all active at once: an event is offered to the leaf of each (one row per region leaf).\n",
+				markdownCell(d.pathName(si)), markdownCell(strings.Join(regions, ", ")))
+		}
 	}
 	d.writeTaskTable(bw)
 	return bw.Flush()
