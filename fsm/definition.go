@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -297,9 +296,6 @@ func (d *Definition[S, E]) target(t int) S {
 	}
 	return d.states[t]
 }
-
-// targetName is target's name.
-func (d *Definition[S, E]) targetName(t int) string { return fmt.Sprint(d.target(t)) }
 
 // scanEvents is the number of events up to which eventIndex compares them in
 // turn: for a handful of events that beats hashing the event for the map.
