@@ -263,7 +263,11 @@ func (m *Machine[S, E]) Definition() *Definition[S, E] { return m.def }
 func (m *Machine[S, E]) Env() any { return m.env }
 
 // Done returns a channel closed when the machine has stopped: the last
-// states' tasks joined and their exit hooks run.
+// states' tasks joined and their exit hooks run. It is closed last: once
+// it is (and so once Stop has returned to a caller outside the machine),
+// Err, State, Epoch and the channels of Changed are final, and the
+// observer has received RecordStopped (only a straggler's late return is
+// reported after it).
 func (m *Machine[S, E]) Done() <-chan struct{} { return m.done }
 
 // Err returns nil while the machine runs and after a stop by Stop, a final

@@ -496,6 +496,8 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 	m.detach()
 	m.cancel(ErrStopped)
 	m.joiner.Release() // its timer would hold the machine until the last join's deadline
-	close(m.done)
+	// Done is closed last: a caller woken by it (Stop from outside) must
+	// find every other observable of the machine final, Changed included.
 	m.endChanged()
+	close(m.done)
 }
