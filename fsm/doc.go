@@ -143,6 +143,15 @@
 // leaf entered, every level exited with its join, every level entered),
 // every ignored, rejected, stale and dropped event, failed task and
 // straggler, and, when a straggler finally returns, what it returned.
+// The start is a record of its own kind, RecordStarted: no event caused
+// it, and its Event field (the zero value, which is a real event of most
+// enums) means nothing. Record.String prints a record as one readable
+// line, e.g. "Connecting --Connected--> Alive/Syncing (epoch 3)" or
+// "started in Connecting", never with the start record's event.
+//
+// A panic anywhere the machine recovers one is a *PanicError, one type
+// with package tasks (a task's panic is a tasks.PanicError, the same
+// type); all match ErrPanicked.
 //
 // Stop exits every active state the same way (cancel all, join innermost
 // first, exit hooks innermost first) and leaves nothing of the machine
