@@ -157,6 +157,22 @@
 // first, exit hooks innermost first) and leaves nothing of the machine
 // running. It is idempotent.
 //
+// # Waiting on a machine
+//
+// A caller waits for a configuration with Await(ctx, pred): pred is asked
+// at once, then after every transition once its configuration is
+// published, and after the stop; Await returns nil when pred holds, the
+// cause of ctx when ctx ends first, and an error matching ErrStopped when
+// the machine stops with pred false. WhileIn(ctx, s) returns a context
+// that ends when the entry of s active at the call is over (a
+// self-transition on s or an ancestor's re-entry ends it; a move between
+// s's descendants does not), with an *ExitError as its cause, at once if s
+// is not active. UntilIn(ctx, s) returns one that ends when s becomes
+// active, with an *EnterError, at once if it is. A transition made while
+// any of them is being called is never missed: the call either sees the
+// step's configuration or is told of the step. At the stop, every such
+// context ends. None of them keeps a goroutine waiting.
+//
 // # Tracing
 //
 // While runtime/trace is on, every state entry is a trace task named after

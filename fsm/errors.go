@@ -54,10 +54,16 @@ func (e *BuildError) Error() string {
 type ExitError struct {
 	State string // the state left
 	Event string // the event that caused it; empty when the machine stopped
+	// Inactive is set on the cause of a WhileIn context made while the
+	// state was not active: it was left before the call.
+	Inactive bool
 }
 
 // Error names the state left and the event that left it.
 func (e *ExitError) Error() string {
+	if e.Inactive {
+		return fmt.Sprintf("fsm: state %s not active", e.State)
+	}
 	if e.Event == "" {
 		return fmt.Sprintf("fsm: state %s exited: machine stopped", e.State)
 	}

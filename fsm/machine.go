@@ -84,12 +84,11 @@ type Machine[S, E comparable] struct {
 	pubEpoch atomic.Uint64
 	failure  atomic.Pointer[PanicError]
 
-	// changed is closed at the next transition or stop, for Changed; it
-	// is made only when someone asks, so a step pays one atomic load.
-	watchMu    sync.Mutex
-	changed    chan struct{}
-	watchEnded bool // under watchMu: changed is closed for good
-	watched    atomic.Bool
+	// What waits on the machine (Changed, Await, WhileIn, UntilIn) is made
+	// when first asked for: a step pays one atomic load, watched, unless
+	// someone waits.
+	watch   atomic.Pointer[watch]
+	watched atomic.Bool
 }
 
 // level is one active state: its entry's epoch, the scope its tasks (and
@@ -216,45 +215,6 @@ func (m *Machine[S, E]) Path() []S {
 // Epoch returns the number of the active leaf's entry. Every entry into a
 // state, at any level, takes the next number, counting from 1.
 func (m *Machine[S, E]) Epoch() uint64 { return m.pubEpoch.Load() }
-
-// Changed returns a channel closed at the machine's next transition (once
-// its new configuration is published: State, In and Epoch report it) or
-// when it stops. To wait for a state, take the channel first, then check
-// State, then wait on the channel: a transition between the two is then
-// not missed. A stopped machine returns a closed channel.
-func (m *Machine[S, E]) Changed() <-chan struct{} {
-	m.watchMu.Lock()
-	defer m.watchMu.Unlock()
-	if m.changed == nil {
-		m.changed = make(chan struct{})
-		m.watched.Store(true)
-	}
-	return m.changed
-}
-
-// notifyChanged closes the channel Changed handed out, if any.
-func (m *Machine[S, E]) notifyChanged() {
-	m.watchMu.Lock()
-	if m.changed != nil && !m.watchEnded {
-		close(m.changed)
-		m.changed = nil
-	}
-	m.watched.Store(false)
-	m.watchMu.Unlock()
-}
-
-// endChanged closes the channel Changed hands out for good: the machine
-// has stopped.
-func (m *Machine[S, E]) endChanged() {
-	m.watchMu.Lock()
-	if m.changed == nil {
-		m.changed = make(chan struct{})
-	}
-	close(m.changed) // open: only notifyChanged closes one, and it forgets it
-	m.watchEnded = true
-	m.watched.Store(false)
-	m.watchMu.Unlock()
-}
 
 // Definition returns the definition the machine was started from.
 func (m *Machine[S, E]) Definition() *Definition[S, E] { return m.def }

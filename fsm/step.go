@@ -214,7 +214,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	m.pubLeaf.Store(int32(p.leaf))
 	m.pubEpoch.Store(m.epoch)
 	if m.watched.Load() {
-		m.notifyChanged()
+		m.notifyChanged(ev)
 	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[p.leaf],
@@ -251,7 +251,7 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 	m.pubLeaf.Store(int32(to))
 	m.pubEpoch.Store(m.epoch)
 	if m.watched.Load() {
-		m.notifyChanged()
+		m.notifyChanged(ev)
 	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[to],
