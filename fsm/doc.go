@@ -107,6 +107,30 @@
 // A final state (Builder.Final) stops the machine once its enter hooks have
 // run.
 //
+// # Postponed events
+//
+// A rule made with Postpone keeps its event instead of processing it, as
+// gen_statem's postpone: the event is held, and offered again once a step
+// has changed the active configuration. A change means a different set of
+// active states: a self-transition that exits and re-enters the same
+// states (on a leaf or on a composite that returns to the same leaf) is
+// no change and replays nothing, as in gen_statem; a move to another leaf,
+// an internal transition included, is one. The held events are offered
+// after that step has completed (enter hooks, tasks and timeouts of the
+// new states included), in the order they were postponed, ahead of every
+// event queued meanwhile; each is processed as it would have been when
+// fired: one emitted by a task whose state entry is over is stale, and one
+// the new configuration postpones again is held again. With parallel
+// states, a rule of any region that postpones the event postpones it
+// whole (no region takes it in that step), unless a region rejects it.
+//
+// A machine holds at most Builder.PostponeLimit events (64 by default); an
+// event postponed beyond it is rejected: Fire returns, and the observer
+// gets, a *RejectedError matching ErrPostponeLimit, and its payload is
+// disposed. The events still held when the machine stops are disposed and
+// reported as dropped, as queued ones are. Postponing is reported as
+// RecordPostponed; FireWith returns nil for it.
+//
 // # Payloads
 //
 // An event may carry a payload. A transition hands it to the exit hooks,

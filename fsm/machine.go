@@ -75,9 +75,11 @@ type Machine[S, E comparable] struct {
 	cur       int     // the active leaf: path's last state
 	epoch     uint64  // the last epoch handed out
 	stopped0  bool
-	obsBroken bool  // the observer panicked: it is not called again
-	risky     bool  // steps may run user code: hooks, actions, choices, the observer
-	at        where // what user code runs now, to name a panic
+	obsBroken bool    // the observer panicked: it is not called again
+	risky     bool    // steps may run user code: hooks, actions, choices, the observer
+	at        where   // what user code runs now, to name a panic
+	held      []item  // postponed events, in order; see postpone.go
+	heldConf  []int32 // the configuration the held events wait to see change
 	// memory[si] is what the composite si with a history last left: the
 	// leaves active below it. nil until a history's composite is exited.
 	memory [][]int32

@@ -13,6 +13,9 @@ import (
 // process takes it by pointer: copying the item into every call measurably
 // slowed the hot path.
 func (m *Machine[S, E]) process(it *item) error {
+	if len(m.held) > 0 {
+		return m.processHeld(it)
+	}
 	// Only user code panics, short of a bug here: a step that runs none
 	// (no hooks, no observer, no payload to dispose) spares the recover.
 	if m.risky || it.payload != nil {
@@ -85,6 +88,8 @@ func (m *Machine[S, E]) step(it *item) error {
 		return nil
 	case KindReject:
 		return m.reject(c.rejected, c, it)
+	case KindPostpone:
+		return m.postpone(c, it, m.cur)
 	case KindChoice:
 		p, rej := m.choose(c, it)
 		if rej != nil {
@@ -519,6 +524,7 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 		rec := Record[S, E]{Kind: RecordStopped, From: from, To: from, State: from, Epoch: m.epoch, Join: join, Exited: exited, Err: err}
 		m.guard(where{kind: atObserver}, func() { m.observe(rec) })
 	}
+	m.dropHeld()
 	m.detach()
 	m.cancel(ErrStopped)
 	m.joiner.Release() // its timer would hold the machine until the last join's deadline
