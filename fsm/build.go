@@ -32,7 +32,7 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 	if initialOK {
 		v.reachable()
 	}
-	v.unsupported()
+	v.postponeLimit()
 	v.emitScopes()
 	v.plainEntries()
 	if len(v.problems) > 0 {
@@ -272,8 +272,9 @@ func (v *validator[S, E]) rules() {
 			if strings.TrimSpace(r.Reason) == "" {
 				v.add("rule %v × %v: %v needs a reason", r.From, r.On, r.Then.Kind)
 			}
+		case KindPostpone: // the reason is optional
 		default:
-			v.add("rule %v × %v: no outcome (use To, Ignore, Reject or Choice)", r.From, r.On)
+			v.add("rule %v × %v: no outcome (use To, Internal, Ignore, Reject, Choice or Postpone)", r.From, r.On)
 			valid = false
 		}
 		if !okS || !okE {
@@ -482,14 +483,16 @@ func (v *validator[S, E]) plainEntries() {
 	}
 }
 
-// unsupported reports the declarations this engine does not run yet.
-func (v *validator[S, E]) unsupported() {
-	for _, r := range v.b.rules {
-		if r.Then.Kind == KindPostpone {
-			v.add("rule %v × %v: postpone is not supported yet", r.From, r.On)
-		}
+// postponeLimit sets the definition's postpone limit, which must not be
+// negative.
+func (v *validator[S, E]) postponeLimit() {
+	v.d.postponeLimit = DefaultPostponeLimit
+	if !v.b.postponeSet {
+		return
 	}
-	if v.b.postponeSet && v.b.postponeLimit < 0 {
+	if v.b.postponeLimit < 0 {
 		v.add("postpone limit %d is negative", v.b.postponeLimit)
+		return
 	}
+	v.d.postponeLimit = v.b.postponeLimit
 }

@@ -32,6 +32,8 @@ type Definition[S, E comparable] struct {
 	// startStates is start as states, for the observer.
 	startStates []S
 	hooked      bool // some state has hooks or some rule an action
+	// postponeLimit is the most events a machine holds postponed.
+	postponeLimit int
 	// hist are the history pseudo-states, in declaration order; a rule's
 	// target len(states)+i is hist[i].
 	hist    []histDef[S]

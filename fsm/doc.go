@@ -179,6 +179,30 @@
 // A final state (Builder.Final) stops the machine once its enter hooks have
 // run.
 //
+// # Postponed events
+//
+// A rule made with Postpone keeps its event instead of processing it, as
+// gen_statem's postpone: the event is held, and offered again once a step
+// has changed the active configuration. A change means a different set of
+// active states: a self-transition that exits and re-enters the same
+// states (on a leaf or on a composite that returns to the same leaf) is
+// no change and replays nothing, as in gen_statem; a move to another leaf,
+// an internal transition included, is one. The held events are offered
+// after that step has completed (enter hooks, tasks and timeouts of the
+// new states included), in the order they were postponed, ahead of every
+// event queued meanwhile; each is processed as it would have been when
+// fired: one emitted by a task whose state entry is over is stale, and one
+// the new configuration postpones again is held again. With parallel
+// states, a rule of any region that postpones the event postpones it
+// whole (no region takes it in that step), unless a region rejects it.
+//
+// A machine holds at most Builder.PostponeLimit events (64 by default); an
+// event postponed beyond it is rejected: Fire returns, and the observer
+// gets, a *RejectedError matching ErrPostponeLimit, and its payload is
+// disposed. The events still held when the machine stops are disposed and
+// reported as dropped, as queued ones are. Postponing is reported as
+// RecordPostponed; FireWith returns nil for it.
+//
 // # Payloads
 //
 // An event may carry a payload. A transition hands it to the exit hooks,
@@ -216,10 +240,35 @@
 // a Move per transition the step took: one per region that moved),
 // every ignored, rejected, stale and dropped event, failed task and
 // straggler, and, when a straggler finally returns, what it returned.
+// The start is a record of its own kind, RecordStarted: no event caused
+// it, and its Event field (the zero value, which is a real event of most
+// enums) means nothing. Record.String prints a record as one readable
+// line, e.g. "Connecting --Connected--> Alive/Syncing (epoch 3)" or
+// "started in Connecting", never with the start record's event.
+//
+// A panic anywhere the machine recovers one is a *PanicError, one type
+// with package tasks (a task's panic is a tasks.PanicError, the same
+// type); all match ErrPanicked.
 //
 // Stop exits every active state the same way (cancel all, join innermost
 // first, exit hooks innermost first) and leaves nothing of the machine
 // running. It is idempotent.
+//
+// # Waiting on a machine
+//
+// A caller waits for a configuration with Await(ctx, pred): pred is asked
+// at once, then after every transition once its configuration is
+// published, and after the stop; Await returns nil when pred holds, the
+// cause of ctx when ctx ends first, and an error matching ErrStopped when
+// the machine stops with pred false. WhileIn(ctx, s) returns a context
+// that ends when the entry of s active at the call is over (a
+// self-transition on s or an ancestor's re-entry ends it; a move between
+// s's descendants does not), with an *ExitError as its cause, at once if s
+// is not active. UntilIn(ctx, s) returns one that ends when s becomes
+// active, with an *EnterError, at once if it is. A transition made while
+// any of them is being called is never missed: the call either sees the
+// step's configuration or is told of the step. At the stop, every such
+// context ends. None of them keeps a goroutine waiting.
 //
 // # Tracing
 //

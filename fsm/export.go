@@ -240,7 +240,8 @@ func (d *Definition[S, E]) dotClip(from, to int) string {
 // "Alive/Syncing"), a column per event, and in each cell the rule that
 // applies with its reason: "→ Target: reason" for a transition ("→ Target
 // (internal): reason" for an internal one), "→ A or B
-// (choice): reason", "ignore: reason" or "reject: reason" otherwise. A rule
+// (choice): reason", "ignore: reason", "reject: reason" or "postpone:
+// reason" (reason optional) otherwise. A rule
 // a leaf inherits says "(from Parent)"; a leaf's own rule that refines an
 // ancestor's says "(overrides Parent)". Final states are listed after the
 // table. If any state has tasks or timeouts, a second table follows, after

@@ -13,6 +13,9 @@ import (
 // process takes it by pointer: copying the item into every call measurably
 // slowed the hot path.
 func (m *Machine[S, E]) process(it *item) error {
+	if len(m.held) > 0 {
+		return m.processHeld(it)
+	}
 	// Only user code panics, short of a bug here: a step that runs none
 	// (no hooks, no observer, no payload to dispose) spares the recover.
 	if m.risky || it.payload != nil {
@@ -85,6 +88,8 @@ func (m *Machine[S, E]) step(it *item) error {
 		return nil
 	case KindReject:
 		return m.reject(c.rejected, c, it)
+	case KindPostpone:
+		return m.postpone(c, it, m.cur)
 	case KindChoice:
 		p, rej := m.choose(c, it)
 		if rej != nil {
@@ -233,7 +238,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	m.pubLeaf.Store(int32(p.leaf))
 	m.pubEpoch.Store(m.epoch)
 	if m.watched.Load() {
-		m.notifyChanged()
+		m.notifyChanged(ev)
 	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[p.leaf],
@@ -270,7 +275,7 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 	m.pubLeaf.Store(int32(to))
 	m.pubEpoch.Store(m.epoch)
 	if m.watched.Load() {
-		m.notifyChanged()
+		m.notifyChanged(ev)
 	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[to],

@@ -53,9 +53,12 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 		rec := Record[S, E]{Kind: RecordStopped, From: from, To: from, State: from, Epoch: m.epoch, Join: join, Exited: exited, Err: err}
 		m.guard(where{kind: atObserver}, func() { m.observe(rec) })
 	}
+	m.dropHeld()
 	m.detach()
 	m.cancel(ErrStopped)
 	m.joiner.Release() // its timer would hold the machine until the last join's deadline
-	close(m.done)
+	// Done is closed last: a caller woken by it (Stop from outside) must
+	// find every other observable of the machine final, Changed included.
 	m.endChanged()
+	close(m.done)
 }
