@@ -275,7 +275,11 @@ func (d *Definition[S, E]) targets(p *plan[S], memory [][]int32) []int {
 // States marked already (active, or entered by another transition) are
 // left as they are.
 func (d *Definition[S, E]) entrySet(dom int, targets []int, enterer []int, mark int) {
-	for _, t := range targets {
+	for i, t := range targets {
+		if t == dom { // an internal transition to its own state's history, never left
+			t = d.tree[t].children[0]
+			targets[i] = t
+		}
 		for s := t; s >= 0 && s != dom; s = d.tree[s].parent {
 			if enterer[s] == 0 {
 				enterer[s] = mark
