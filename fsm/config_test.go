@@ -131,3 +131,36 @@ func TestHistoryInternalAndChoice(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskSeesEntryWithoutHooks: in a definition without hooks, a task of
+// a state entered by a nested step still sees the step and the machine's
+// environment (it saw a zero Transition).
+func TestTaskSeesEntryWithoutHooks(t *testing.T) {
+	const again orderEvent = 0
+	type r = Rule[hState, orderEvent]
+	got := make(chan Transition[hState, orderEvent], 2)
+	d, err := NewBuilder[hState, orderEvent](hA).
+		States(hA, hB).
+		Events(again).
+		Children(hA, hB).
+		Rules(r{hB, again, To(hA), ""}).
+		Task(hB, "t", func(ctx context.Context, in Transition[hState, orderEvent], _ Emit[orderEvent]) error {
+			got <- in
+			<-ctx.Done()
+			return nil
+		}).
+		Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := d.Start(context.Background(), Config[hState, orderEvent]{Env: "owner"})
+	defer m.Stop(context.Background())
+	<-got
+	if err := m.Fire(context.Background(), again); err != nil {
+		t.Fatal(err)
+	}
+	want := Transition[hState, orderEvent]{From: hB, Event: again, To: hB, State: hB, Epoch: 4, Env: "owner"}
+	if diff := cmp.Diff(want, <-got); diff != "" {
+		t.Errorf("the task's entry (-want +got):\n%s", diff)
+	}
+}

@@ -195,7 +195,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	}
 
 	var t Transition[S, E]
-	if d.hooked {
+	if d.hooked || !p.plain { // hooks, or tasks and timeouts entered, see the step
 		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.env}
 	}
 	if len(d.hist) > 0 { // what a composite with a history leaves
