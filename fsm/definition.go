@@ -200,7 +200,10 @@ type Cell[S comparable] struct {
 	// the ancestor it inherits the rule from.
 	At S
 	// Leaf is the leaf a transition ends in: To, or To's initial leaf when
-	// To is composite. For a choice it is the zero value; see Leaves.
+	// To is composite. When To is a history (see Builder.History), it is
+	// the composite's initial leaf, where the history leads until the
+	// composite has been left; with parallel regions, the first region's.
+	// For a choice it is the zero value; see Leaves.
 	Leaf S
 	// Leaves holds, for a choice, the leaf each of Targets() ends in, in
 	// the same order.
