@@ -83,6 +83,7 @@ type Machine[S, E comparable] struct {
 	// memory[si] is what the composite si with a history last left: the
 	// leaves active below it. nil until a history's composite is exited.
 	memory [][]int32
+	work   *stepWork[S, E] // config.go's scratch, made at its first step
 
 	// Published for State, In, Epoch and Err.
 	pubLeaf  atomic.Int32
