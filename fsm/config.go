@@ -22,7 +22,8 @@ type sel[S, E comparable] struct {
 }
 
 // stepWork is the scratch of the steps of this file, kept between steps
-// (a machine takes one at a time) so that a step allocates little.
+// (a machine takes one at a time) so that a step allocates little, and
+// what the machine's histories remember.
 type stepWork[S, E comparable] struct {
 	sels    []sel[S, E]
 	owner   []int
@@ -30,6 +31,9 @@ type stepWork[S, E comparable] struct {
 	fresh   []bool
 	spare   []level // the configuration's other buffer
 	target  [1]int
+	// memory[si] is what the composite si with a history last left: the
+	// leaves active below it. nil until a history's composite is exited.
+	memory [][]int32
 }
 
 func (m *Machine[S, E]) scratch() *stepWork[S, E] {
@@ -272,23 +276,24 @@ func (m *Machine[S, E]) remember(owner []int) {
 // configuration si last left.
 func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 	d := m.def
-	if m.memory == nil {
-		m.memory = make([][]int32, len(d.states))
+	w := m.scratch()
+	if w.memory == nil {
+		w.memory = make([][]int32, len(d.states))
 	}
-	mem := m.memory[si][:0]
+	mem := w.memory[si][:0]
 	for _, x := range below {
 		if len(d.tree[x.si].children) == 0 && d.ancestorOrSelf(si, x.si) {
 			mem = append(mem, int32(x.si))
 		}
 	}
-	m.memory[si] = mem
+	w.memory[si] = mem
 }
 
 // targets returns what p enters down to: its target, or for a history
 // what its composite last left (deep: the leaves; shallow: the children
 // leading to them), or the composite itself, entered by default, if it was
 // never left.
-func (m *Machine[S, E]) targets(p *plan[S]) []int { return m.def.targets(p, m.memory) }
+func (m *Machine[S, E]) targets(p *plan[S]) []int { return m.def.targets(p, m.scratch().memory) }
 
 func (d *Definition[S, E]) targets(p *plan[S], memory [][]int32) []int {
 	if p.to < len(d.states) {

@@ -80,10 +80,10 @@ type Machine[S, E comparable] struct {
 	at        where   // what user code runs now, to name a panic
 	held      []item  // postponed events, in order; see postpone.go
 	heldConf  []int32 // the configuration the held events wait to see change
-	// memory[si] is what the composite si with a history last left: the
-	// leaves active below it. nil until a history's composite is exited.
-	memory [][]int32
-	work   *stepWork[S, E] // config.go's scratch, made at its first step
+	// work holds what only machines with histories or parallel states
+	// need (what histories remember, the scratch of config.go's steps),
+	// made when first needed so that other machines pay one pointer.
+	work *stepWork[S, E]
 
 	// Published for State, In, Epoch and Err.
 	pubLeaf  atomic.Int32
