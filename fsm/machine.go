@@ -55,6 +55,7 @@ type Machine[S, E comparable] struct {
 	obs   func(context.Context, Record[S, E])
 	cold  *coldConfig[S, E] // Config's other settings; shared by machines of the zero Config
 	ext   *machineExt       // owned by the processor; nil until needed
+	ctx   context.Context   // ext.ctx, once made: hooks read it at every call
 	path  []level           // the active configuration, outermost first; owned by the processor
 	q     *queue            // under mu; nil until an event is queued
 	path0 [1]level          // path's storage for a machine without children
@@ -147,8 +148,8 @@ func (m *Machine[S, E]) extra() *machineExt {
 // observer, made at the first call: a machine that runs none of them
 // never makes one. Only the processor calls it.
 func (m *Machine[S, E]) inner() context.Context {
-	if x := m.ext; x != nil && x.ctx != nil {
-		return x.ctx
+	if m.ctx != nil {
+		return m.ctx
 	}
 	return m.makeInner()
 }
@@ -173,6 +174,7 @@ func (m *Machine[S, E]) makeInner() context.Context {
 	if m.stopped0 { // made for a record after the stop: as ended as the rest
 		cancel(ErrStopped)
 	}
+	m.ctx = x.ctx
 	return x.ctx
 }
 

@@ -194,9 +194,11 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 		join, exited = m.joinLevels(p.exits, top)
 	}
 
-	// Built whether or not there are hooks: the tasks and timeouts of the
-	// states entered see it too.
-	t := Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.cold.env}
+	// Hooks see it, and so do the tasks and timeouts of the states entered.
+	var t Transition[S, E]
+	if d.hooked || !p.plain {
+		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.cold.env}
+	}
 	if len(d.hist) > 0 { // what a composite with a history leaves
 		for i := range n {
 			if si := m.path[top-i].si; d.remember[si] {
@@ -329,8 +331,9 @@ func (m *Machine[S, E]) exit1(c *cell[S, E], p *plan[S], ev int, payload any, t 
 	if hooks := d.per[from].exit; len(hooks) > 0 {
 		t.State, t.Epoch = d.states[from], fromEpoch
 		m.at = where{kind: atExit, si: from}
+		ctx := m.inner()
 		for _, h := range hooks {
-			h(m.inner(), *t)
+			h(ctx, *t)
 		}
 		m.at.kind = atMachine
 	}
@@ -350,8 +353,9 @@ func (m *Machine[S, E]) enter1(p *plan[S], t *Transition[S, E]) {
 		m.path[0].entered = true
 		t.State, t.Epoch = d.states[to], m.epoch
 		m.at = where{kind: atEnter, si: to}
+		ctx := m.inner()
 		for _, h := range d.per[to].enter {
-			h(m.inner(), *t)
+			h(ctx, *t)
 		}
 		m.at.kind = atMachine
 		return
@@ -429,8 +433,9 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 	t.State, t.Epoch = d.states[lv.si], lv.epoch
 	if hooks := d.per[lv.si].enter; len(hooks) > 0 {
 		m.at = where{kind: atEnter, si: lv.si}
+		ctx := m.inner()
 		for _, h := range hooks {
-			h(m.inner(), *t)
+			h(ctx, *t)
 		}
 		m.at.kind = atMachine
 	}
