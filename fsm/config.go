@@ -223,17 +223,17 @@ func (m *Machine[S, E]) remember(owner []int) {
 // configuration si last left.
 func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 	d := m.def
-	x := m.extra()
-	if x.memory == nil {
-		x.memory = make([][]int32, len(d.states))
+	ext := m.extra()
+	if ext.memory == nil {
+		ext.memory = make([][]int32, len(d.states))
 	}
-	mem := x.memory[si][:0]
+	mem := ext.memory[si][:0]
 	for _, x := range below {
 		if len(d.tree[x.si].children) == 0 && d.ancestorOrSelf(si, x.si) {
 			mem = append(mem, int32(x.si))
 		}
 	}
-	x.memory[si] = mem
+	ext.memory[si] = mem
 }
 
 // targets returns what p enters down to: its target, or for a history
@@ -241,14 +241,21 @@ func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 // leading to them), or the composite itself, entered by default, if it was
 // never left.
 func (m *Machine[S, E]) targets(p *plan[S]) []int {
-	d := m.def
+	var memory [][]int32
+	if m.ext != nil {
+		memory = m.ext.memory
+	}
+	return m.def.targets(p, memory)
+}
+
+func (d *Definition[S, E]) targets(p *plan[S], memory [][]int32) []int {
 	if p.to < len(d.states) {
 		return []int{p.to}
 	}
 	h := d.hist[p.to-len(d.states)]
 	var mem []int32
-	if x := m.ext; x != nil && x.memory != nil {
-		mem = x.memory[h.composite]
+	if memory != nil {
+		mem = memory[h.composite]
 	}
 	if len(mem) == 0 {
 		return []int{h.composite}
@@ -275,7 +282,11 @@ func (m *Machine[S, E]) targets(p *plan[S]) []int {
 // States marked already (active, or entered by another transition) are
 // left as they are.
 func (d *Definition[S, E]) entrySet(dom int, targets []int, enterer []int, mark int) {
-	for _, t := range targets {
+	for i, t := range targets {
+		if t == dom { // an internal transition to its own state's history, never left
+			t = d.tree[t].children[0]
+			targets[i] = t
+		}
 		for s := t; s >= 0 && s != dom; s = d.tree[s].parent {
 			if enterer[s] == 0 {
 				enterer[s] = mark

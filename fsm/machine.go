@@ -333,7 +333,8 @@ func (m *Machine[S, E]) Path() []S {
 	return out
 }
 
-// Epoch returns the number of the active leaf's entry. Every entry into a
+// Epoch returns the number of the active leaf's entry (with parallel
+// regions, State's). Every entry into a
 // state, at any level, takes the next number, counting from 1.
 func (m *Machine[S, E]) Epoch() uint64 { return m.pubEpoch.Load() }
 
