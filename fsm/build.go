@@ -488,6 +488,7 @@ func (v *validator[S, E]) plainEntries() {
 // negative.
 func (v *validator[S, E]) postponeLimit() {
 	v.d.postponeLimit = DefaultPostponeLimit
+	v.d.cold0 = &coldConfig[S, E]{joinTimeout: DefaultJoinTimeout}
 	if !v.b.postponeSet {
 		return
 	}

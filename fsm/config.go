@@ -22,8 +22,7 @@ type sel[S, E comparable] struct {
 }
 
 // stepWork is the scratch of the steps of this file, kept between steps
-// (a machine takes one at a time) so that a step allocates little, and
-// what the machine's histories remember.
+// (a machine takes one at a time) so that a step allocates little.
 type stepWork[S, E comparable] struct {
 	sels    []sel[S, E]
 	owner   []int
@@ -31,16 +30,14 @@ type stepWork[S, E comparable] struct {
 	fresh   []bool
 	spare   []level // the configuration's other buffer
 	target  [1]int
-	// memory[si] is what the composite si with a history last left: the
-	// leaves active below it. nil until a history's composite is exited.
-	memory [][]int32
 }
 
 func (m *Machine[S, E]) scratch() *stepWork[S, E] {
-	if m.work == nil {
-		m.work = &stepWork[S, E]{}
+	ext := m.extra()
+	if ext.work == nil {
+		ext.work = &stepWork[S, E]{}
 	}
-	return m.work
+	return ext.work.(*stepWork[S, E])
 }
 
 // grow returns s resized to n, zeroed.
@@ -134,7 +131,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 		d.entrySet(int(sels[k].p.dom), targets, enterer, k+1)
 	}
 	for k := range sels {
-		sels[k].t = Transition[S, E]{From: d.states[sels[k].from], Event: d.events[ev], Payload: payload, Env: m.env}
+		sels[k].t = Transition[S, E]{From: d.states[sels[k].from], Event: d.events[ev], Payload: payload, Env: m.cold.env}
 	}
 	for _, si := range d.byDoc { // each transition's To: the first leaf it enters
 		if k := enterer[si] - 1; k >= 0 && len(d.tree[si].children) == 0 && !sels[k].entered {
@@ -152,7 +149,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 			t.State, t.Epoch = d.states[lv.si], lv.epoch
 			m.at = where{kind: atExit, si: lv.si}
 			for _, h := range hooks {
-				h(m.ctx, t)
+				h(m.inner(), t)
 			}
 			m.at.kind = atMachine
 		}
@@ -166,7 +163,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 			t := s.t
 			t.State, t.Epoch = d.states[s.c.at], s.atEpoch
 			m.at = where{kind: atAction, si: s.c.at, ei: ev}
-			s.c.action(m.ctx, t)
+			s.c.action(m.inner(), t)
 			m.at.kind = atMachine
 		}
 	}
@@ -244,8 +241,8 @@ func (m *Machine[S, E]) publish() {
 		for i, lv := range m.path {
 			conf[i] = int32(lv.si)
 		}
-		m.pubConf.Store(&conf)
-		m.pubGen.Store(m.epoch) // after the configuration: see watchState
+		// With the last epoch handed out, for the watches (watchState).
+		m.pubConf.Store(&pubConfig{states: conf, gen: m.epoch})
 	}
 	for _, lv := range m.path {
 		if len(d.tree[lv.si].children) == 0 {
@@ -276,24 +273,30 @@ func (m *Machine[S, E]) remember(owner []int) {
 // configuration si last left.
 func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 	d := m.def
-	w := m.scratch()
-	if w.memory == nil {
-		w.memory = make([][]int32, len(d.states))
+	ext := m.extra()
+	if ext.memory == nil {
+		ext.memory = make([][]int32, len(d.states))
 	}
-	mem := w.memory[si][:0]
+	mem := ext.memory[si][:0]
 	for _, x := range below {
 		if len(d.tree[x.si].children) == 0 && d.ancestorOrSelf(si, x.si) {
 			mem = append(mem, int32(x.si))
 		}
 	}
-	w.memory[si] = mem
+	ext.memory[si] = mem
 }
 
 // targets returns what p enters down to: its target, or for a history
 // what its composite last left (deep: the leaves; shallow: the children
 // leading to them), or the composite itself, entered by default, if it was
 // never left.
-func (m *Machine[S, E]) targets(p *plan[S]) []int { return m.def.targets(p, m.scratch().memory) }
+func (m *Machine[S, E]) targets(p *plan[S]) []int {
+	var memory [][]int32
+	if m.ext != nil {
+		memory = m.ext.memory
+	}
+	return m.def.targets(p, memory)
+}
 
 func (d *Definition[S, E]) targets(p *plan[S], memory [][]int32) []int {
 	if p.to < len(d.states) {

@@ -34,6 +34,9 @@ type Definition[S, E comparable] struct {
 	hooked      bool // some state has hooks or some rule an action
 	// postponeLimit is the most events a machine holds postponed.
 	postponeLimit int
+	// cold0 is the settings of the zero Config, shared by the machines
+	// started with it.
+	cold0 *coldConfig[S, E]
 	// hist are the history pseudo-states, in declaration order; a rule's
 	// target len(states)+i is hist[i].
 	hist    []histDef[S]

@@ -10,7 +10,8 @@ import "fmt"
 // postpones it, or rejects it if the machine holds its limit already.
 func (m *Machine[S, E]) postpone(c *cell[S, E], it *item, l int) error {
 	d := m.def
-	if len(m.held) >= d.postponeLimit {
+	x := m.extra()
+	if len(x.held) >= d.postponeLimit {
 		rej := &RejectedError{State: d.stateNames[l], Event: d.eventNames[it.ev],
 			Reason: fmt.Sprintf("%d events postponed already", d.postponeLimit), Err: ErrPostponeLimit}
 		if d.parallel {
@@ -18,12 +19,12 @@ func (m *Machine[S, E]) postpone(c *cell[S, E], it *item, l int) error {
 		}
 		return m.reject(rej, c, it)
 	}
-	if len(m.held) == 0 {
-		m.heldConf = m.confKey(m.heldConf[:0])
+	if len(x.held) == 0 {
+		x.heldConf = m.confKey(x.heldConf[:0])
 	}
 	kept := *it
 	kept.id = 0 // its firer has its answer: nil
-	m.held = append(m.held, kept)
+	x.held = append(x.held, kept)
 	if m.obs != nil {
 		leaf := d.states[l]
 		m.observe(Record[S, E]{Kind: RecordPostponed, From: leaf, To: leaf, State: d.states[c.at],
@@ -40,7 +41,7 @@ func (m *Machine[S, E]) processHeld(it *item) (err error) {
 		if v := recover(); v != nil {
 			err = m.failStop(v)
 		}
-		if len(m.held) > 0 && !m.stopped0 && m.confChanged() {
+		if len(m.ext.held) > 0 && !m.stopped0 && m.confChanged() {
 			m.replay()
 		}
 	}()
@@ -65,13 +66,13 @@ func (m *Machine[S, E]) confKey(buf []int32) []int32 {
 // gen_statem).
 func (m *Machine[S, E]) confChanged() bool {
 	if !m.def.parallel {
-		return int32(m.cur) != m.heldConf[0]
+		return int32(m.cur) != m.ext.heldConf[0]
 	}
-	if len(m.path) != len(m.heldConf) {
+	if len(m.path) != len(m.ext.heldConf) {
 		return true
 	}
 	for i, lv := range m.path {
-		if int32(lv.si) != m.heldConf[i] {
+		if int32(lv.si) != m.ext.heldConf[i] {
 			return true
 		}
 	}
@@ -83,13 +84,16 @@ func (m *Machine[S, E]) confChanged() bool {
 // its entry is over, and one the new configuration postpones is held
 // again.
 func (m *Machine[S, E]) replay() {
-	held := m.held
-	m.held = nil
+	held := m.ext.held
+	m.ext.held = nil
 	m.mu.Lock()
-	rest := m.queue[m.head:]
+	if m.q == nil {
+		m.q = new(queue)
+	}
+	rest := m.q.items[m.q.head:]
 	q := make([]item, 0, len(held)+len(rest))
 	q = append(append(q, held...), rest...)
-	m.queue, m.head = q, 0
+	m.q.items, m.q.head = q, 0
 	m.qlen.Add(int32(len(held)))
 	m.mu.Unlock()
 }
@@ -97,8 +101,11 @@ func (m *Machine[S, E]) replay() {
 // dropHeld disposes of the events held when the machine stops, as of
 // those still queued, and reports each as dropped.
 func (m *Machine[S, E]) dropHeld() {
-	held := m.held
-	m.held = nil
+	if m.ext == nil {
+		return
+	}
+	held := m.ext.held
+	m.ext.held = nil
 	d := m.def
 	for i := range held {
 		it := &held[i]

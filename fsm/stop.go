@@ -31,14 +31,14 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 		}
 	}
 	join, exited := m.joinLevels(exits, n-1)
-	t := Transition[S, E]{From: from, Env: m.env, Stopping: true}
+	t := Transition[S, E]{From: from, Env: m.cold.env, Stopping: true}
 	for i := n - 1; i >= 0; i-- {
 		lv := m.path[i]
 		m.path = m.path[:i]
 		if lv.entered {
 			t.State, t.Epoch = d.states[lv.si], lv.epoch
 			for _, h := range d.per[lv.si].exit {
-				m.guard(where{kind: atExit, si: lv.si}, func() { h(m.ctx, t) })
+				m.guard(where{kind: atExit, si: lv.si}, func() { h(m.inner(), t) })
 			}
 		}
 		if x := lv.ext; x != nil && x.trace != nil {
@@ -54,11 +54,17 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 		m.guard(where{kind: atObserver}, func() { m.observe(rec) })
 	}
 	m.dropHeld()
-	m.detach()
-	m.cancel(ErrStopped)
-	m.joiner.Release() // its timer would hold the machine until the last join's deadline
+	if x := m.ext; x != nil {
+		if x.detach != nil {
+			x.detach()
+		}
+		if x.cancel != nil {
+			x.cancel(ErrStopped)
+		}
+		x.joiner.Release() // its timer would hold the machine until the last join's deadline
+	}
 	// Done is closed last: a caller woken by it (Stop from outside) must
 	// find every other observable of the machine final, Changed included.
 	m.endChanged()
-	close(m.done)
+	m.closeDone()
 }
