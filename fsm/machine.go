@@ -78,10 +78,14 @@ type Machine[S, E comparable] struct {
 	obsBroken bool  // the observer panicked: it is not called again
 	risky     bool  // steps may run user code: hooks, actions, choices, the observer
 	at        where // what user code runs now, to name a panic
+	// memory[si] is what the composite si with a history last left: the
+	// leaves active below it. nil until a history's composite is exited.
+	memory [][]int32
 
 	// Published for State, In, Epoch and Err.
 	pubLeaf  atomic.Int32
 	pubEpoch atomic.Uint64
+	pubConf  atomic.Pointer[[]int32] // with parallel states: every active state, in document order
 	failure  atomic.Pointer[PanicError]
 
 	// changed is closed at the next transition or stop, for Changed; it
@@ -149,10 +153,16 @@ func (d *Definition[S, E]) New(cfg Config[S, E]) *Machine[S, E] {
 		m.joinTimeout = DefaultJoinTimeout
 	}
 	m.risky = d.hooked || m.obs != nil || m.snapshot != nil
-	leaf := d.start[len(d.start)-1]
-	m.cur = int(leaf)
-	m.pubLeaf.Store(leaf)
-	m.pubEpoch.Store(uint64(len(d.start)))
+	// The first leaf in document order; the start's entries are numbered
+	// from 1 in that order.
+	for i, s := range d.start {
+		if len(d.tree[s].children) == 0 {
+			m.cur = int(s)
+			m.pubLeaf.Store(s)
+			m.pubEpoch.Store(uint64(i + 1))
+			break
+		}
+	}
 	m.busy.Store(true) // held until Start: events queue meanwhile
 	return m
 }
@@ -189,20 +199,48 @@ func (m *Machine[S, E]) Start(ctx context.Context) {
 }
 
 // State returns the active leaf: for a machine without children, its
-// state. During a step it is the source leaf until the exit hooks and the
+// state; with parallel regions, the first active leaf in document order
+// (Configuration lists them all). During a step it is the source leaf until the exit hooks and the
 // action have run.
 func (m *Machine[S, E]) State() S { return m.def.states[m.pubLeaf.Load()] }
 
 // In reports whether state is active: the active leaf or one of its
-// ancestors.
+// ancestors, or with parallel regions any active state.
 func (m *Machine[S, E]) In(state S) bool {
 	d := m.def
 	si, ok := d.stateIdx[state]
-	return ok && d.ancestorOrSelf(si, int(m.pubLeaf.Load()))
+	if !ok {
+		return false
+	}
+	if conf := m.pubConf.Load(); conf != nil {
+		for _, s := range *conf {
+			if int(s) == si {
+				return true
+			}
+		}
+		return false
+	}
+	return d.ancestorOrSelf(si, int(m.pubLeaf.Load()))
+}
+
+// Configuration returns every active state in document order (a parent
+// before its children, regions in declaration order), in a new slice. For
+// a machine without parallel states it is Path.
+func (m *Machine[S, E]) Configuration() []S {
+	conf := m.pubConf.Load()
+	if conf == nil {
+		return m.Path()
+	}
+	out := make([]S, len(*conf))
+	for i, s := range *conf {
+		out[i] = m.def.states[s]
+	}
+	return out
 }
 
 // Path returns the active states, outermost first, ending with the active
-// leaf, in a new slice.
+// leaf, in a new slice. With parallel regions it is the path to State(),
+// the first active leaf in document order; Configuration lists them all.
 func (m *Machine[S, E]) Path() []S {
 	d := m.def
 	leaf := int(m.pubLeaf.Load())

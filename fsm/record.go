@@ -93,6 +93,19 @@ type Record[S, E comparable] struct {
 	// modify it.
 	Exited  []Level[S]
 	Entered []S
+	// Moves lists, for a transition, every transition the step took, in
+	// document order of the leaves they were taken from: one for a machine
+	// without parallel regions (From → To), one per region that moved
+	// otherwise, so that a metric counts transitions per region. Shared:
+	// do not modify it.
+	Moves []Move[S]
+}
+
+// Move is what one transition of a step did: the leaf it was taken from
+// and the first leaf (in document order) it entered. A step in a machine
+// with parallel regions may take one transition per region.
+type Move[S comparable] struct {
+	From, To S
 }
 
 // Level is one state exited by a step, with the join of its own tasks.
