@@ -222,25 +222,27 @@ type rEvent struct {
 
 // rRef is the reference machine.
 type rRef struct {
-	sp        *rSpec
-	act       []bool   // act[s]: s is active
-	ep        []uint64 // ep[s]: the epoch of s's last entry
-	epoch     uint64
-	mem       map[dState][]dState // composite → its active descendants when it was last exited
-	live      []int               // live[s]: tasks of s running
-	stopped   bool
-	log       []rEntry
-	ends      []dEnd
-	queue     []rEvent
-	postponed []rEvent
-	budget    int
-	quiet     bool // explore only: no hooks fire events
+	sp           *rSpec
+	act          []bool   // act[s]: s is active
+	ep           []uint64 // ep[s]: the epoch of s's last entry
+	epoch        uint64
+	mem          map[dState][]dState // composite → its active descendants when it was last exited
+	live         []int               // live[s]: tasks of s running
+	stopped      bool
+	log          []rEntry
+	ends         []dEnd
+	queue        []rEvent
+	postponed    []rEvent
+	budget       int
+	quiet        bool            // explore only: no hooks fire events
+	engineScopes bool            // see rOpts.engineScopes
+	dead         map[dState]bool // failure scopes cancelled and still active
 }
 
 func newRRef(sp *rSpec) *rRef {
 	return &rRef{
 		sp: sp, act: make([]bool, sp.n+1), ep: make([]uint64, sp.n+1),
-		mem: map[dState][]dState{}, live: make([]int, sp.n+1),
+		mem: map[dState][]dState{}, live: make([]int, sp.n+1), dead: map[dState]bool{},
 	}
 }
 
@@ -457,12 +459,19 @@ func (r *rRef) leaving(s dState, rules []*rRule, domains []dState) bool {
 	return false
 }
 
-// select returns the rules an event selects in the current
+// selectRules returns the rules an event selects in the current
 // configuration: every active leaf's, in document order, once each, with
 // conflicting transitions removed as SCXML does.
-func (r *rRef) selectRules(e dEvent) []*rRule {
+//
+// choice (the specification asks for failure scopes per region; the
+// engine states this): a failure event, stamped with its scope, is
+// offered only to the active leaves below the scope.
+func (r *rRef) selectRules(e dEvent, scope dState) []*rRule {
 	var found []*rRule
 	for _, l := range r.leaves() {
+		if scope != 0 && l != scope && !r.sp.below(l, scope) {
+			continue
+		}
 		if rule := r.sp.resolve(l, e); rule != nil && !slices.Contains(found, rule) {
 			found = append(found, rule)
 		}
@@ -549,6 +558,7 @@ func (r *rRef) exit(set []dState, t rEntry) []dState {
 	}
 	for _, s := range order {
 		r.act[s] = false
+		delete(r.dead, s)
 	}
 	return order
 }
@@ -588,6 +598,12 @@ func (r *rRef) enter(entered []dState, rec, t rEntry) {
 			}
 		}
 		r.live[s] = r.sp.tasks[s]
+		if r.engineScopes && r.live[s] > 0 && r.underDead(s) {
+			for range r.live[s] {
+				r.ends = append(r.ends, dEnd{State: s, Cause: "failure"})
+			}
+			r.live[s] = 0
+		}
 	}
 	for _, l := range r.leaves() {
 		if r.sp.final[l] {
@@ -660,10 +676,10 @@ func (r *rRef) fire(ev rEvent) string {
 		r.log = append(r.log, rEntry{What: "record stale", State: ev.Stamp, Event: e, Epoch: ev.Epoch, Payload: ev.Payload})
 		return "nil"
 	}
-	rules := r.selectRules(e)
+	rules := r.selectRules(e, ev.Stamp)
 	leafOf := func(rule *rRule) dState { // the first active leaf whose resolution found rule
 		for _, l := range r.leaves() {
-			if r.sp.resolve(l, e) == rule {
+			if r.sp.resolve(l, e) == rule && (ev.Stamp == 0 || l == ev.Stamp || r.sp.below(l, ev.Stamp)) {
 				return l
 			}
 		}
@@ -686,6 +702,16 @@ func (r *rRef) fire(ev rEvent) string {
 		r.log = append(r.log, rEntry{What: "record postponed", State: rule.From, Event: e, Payload: ev.Payload, Reason: rule.Reason})
 		return "nil"
 	}
+	// choice (the specification is silent; the engine states it): a
+	// rejection in any region rejects the whole event, and no region
+	// takes it; the first in document order is reported.
+	for _, rule := range rules {
+		if rule.Kind == rReject {
+			err := fmt.Sprintf("rejected %v × %v", leafOf(rule), e)
+			r.log = append(r.log, rEntry{What: "record rejected", State: rule.From, Event: e, Payload: ev.Payload, Reason: rule.Reason, Err: err})
+			return err
+		}
+	}
 	var moves []*rRule
 	for _, rule := range rules {
 		if rule.Kind == rTo || rule.Kind == rInternal {
@@ -693,26 +719,15 @@ func (r *rRef) fire(ev rEvent) string {
 		}
 	}
 	if len(moves) == 0 {
-		// choice: every region's ignore or reject is reported, one record
-		// per rule, in document order; Fire returns the first rejection.
-		res := "nil"
-		for _, rule := range rules {
-			rec := rEntry{State: rule.From, Event: e, Payload: ev.Payload, Reason: rule.Reason}
-			if rule.Kind == rIgnore {
-				rec.What = "record ignored"
-			} else {
-				rec.What = "record rejected"
-				rec.Err = fmt.Sprintf("rejected %v × %v", leafOf(rule), e)
-				if res == "nil" {
-					res = rec.Err
-				}
-			}
-			r.log = append(r.log, rec)
-		}
-		return res
+		// choice (the specification is silent; the engine does so): an
+		// event every region ignores is one ignored record, the first
+		// rule's in document order.
+		rule := rules[0]
+		r.log = append(r.log, rEntry{What: "record ignored", State: rule.From, Event: e, Payload: ev.Payload, Reason: rule.Reason})
+		return "nil"
 	}
-	// choice: the ignores and rejections of regions that do not move when
-	// another region does are not reported; the step is one transition.
+	// choice: the ignores of regions that do not move when another region
+	// does are not reported; the step is one transition.
 	before := r.config()
 	domains := make([]dState, len(moves))
 	var exitSet []dState
@@ -759,8 +774,13 @@ func (r *rRef) fault(s dState, i int, err string) {
 	r.live[s]--
 	r.ends = append(r.ends, dEnd{State: s, Cause: "failed"})
 	cancel := []dState{s}
-	if scope != 0 {
+	switch {
+	case scope != 0:
 		cancel = append([]dState{scope}, r.descendants(scope)...)
+		r.dead[scope] = true
+	case r.engineScopes:
+		cancel = append(cancel, r.descendants(s)...)
+		r.dead[s] = true
 	}
 	for _, c := range cancel {
 		for range r.live[c] {
@@ -773,6 +793,16 @@ func (r *rRef) fault(s dState, i int, err string) {
 	}
 	r.budget = dBudget
 	r.drain()
+}
+
+// underDead reports whether s is a cancelled failure scope or below one.
+func (r *rRef) underDead(s dState) bool {
+	for ; s != 0; s = r.sp.parent[s] {
+		if r.dead[s] {
+			return true
+		}
+	}
+	return false
 }
 
 // key sums up the machine for exploration.
@@ -794,6 +824,10 @@ func (r *rRef) key() string {
 func (r *rRef) clone() *rRef {
 	c := *r
 	c.act, c.ep, c.live = slices.Clone(r.act), slices.Clone(r.ep), slices.Clone(r.live)
+	c.dead = make(map[dState]bool, len(r.dead))
+	for k, v := range r.dead {
+		c.dead[k] = v
+	}
 	c.mem = make(map[dState][]dState, len(r.mem))
 	for k, v := range r.mem {
 		c.mem[k] = v
@@ -844,8 +878,8 @@ func (sp *rSpec) reachable() []bool {
 // external and internal, to states and histories, ignores, rejections,
 // postpones), hooks, actions, tasks, failure events, final leaves outside
 // parallel states, and a postpone limit of 0 to 3. Every state is made
-// reachable.
-func drawRSpec(t *rapid.T) *rSpec {
+// reachable. opts leaves out what an engine does not run.
+func drawRSpec(t *rapid.T, opts rOpts) *rSpec {
 	sp := &rSpec{parent: []dState{0}, kids: [][]dState{nil}, par: []bool{false}}
 	add := func(parent dState) dState {
 		sp.n++
@@ -923,7 +957,7 @@ func drawRSpec(t *rapid.T) *rSpec {
 					continue
 				}
 			}
-			sp.rules = append(sp.rules, drawRRule(t, sp, s, e, &actions))
+			sp.rules = append(sp.rules, drawRRule(t, sp, s, e, opts, &actions))
 		}
 	}
 	// Repair: a leaf no event reaches gets a transition from a reachable
@@ -972,7 +1006,22 @@ func drawRSpec(t *rapid.T) *rSpec {
 }
 
 // drawRRule draws the outcome of (s, e).
-func drawRRule(t *rapid.T, sp *rSpec, s dState, e dEvent, actions *int) rRule {
+// rOpts says what drawn definitions may hold.
+type rOpts struct {
+	postpone           bool // rules that postpone
+	internalOnParallel bool // internal rules declared on a parallel state
+	faults             bool // tasks that fail (steps, not definitions)
+	historyFromInside  bool // rules targeting the history of a composite they are declared below
+	// engineScopes makes the model cancel on a failure as the engine
+	// does, against doc.go: without a failure event up the tree, the
+	// tasks of the failed task's state and of its descendants end (doc.go:
+	// only its siblings); and the tasks of states entered below the
+	// cancelled state while it stays active end as soon as they start. It
+	// lets the rest of a run with faults be compared.
+	engineScopes bool
+}
+
+func drawRRule(t *rapid.T, sp *rSpec, s dState, e dEvent, opts rOpts, actions *int) rRule {
 	r := rRule{From: s, On: e}
 	targets := make([]dState, 0, sp.n+len(sp.hist))
 	for x := dState(1); int(x) <= sp.n+len(sp.hist); x++ {
@@ -988,12 +1037,18 @@ func drawRRule(t *rapid.T, sp *rSpec, s dState, e dEvent, actions *int) rRule {
 			inner = append(inner, x)
 		}
 	}
+	if !opts.historyFromInside {
+		targets = slices.DeleteFunc(targets, func(x dState) bool {
+			h, ok := sp.history(x)
+			return ok && sp.below(s, h.Of)
+		})
+	}
 	switch k := rapid.IntRange(0, 11).Draw(t, fmt.Sprintf("kind %v %v", s, e)); {
 	case k < 4:
 		r.Kind, r.To = rTo, rapid.SampledFrom(targets).Draw(t, "to")
-	case k < 6 && len(inner) > 0:
+	case k < 6 && len(inner) > 0 && (opts.internalOnParallel || !sp.par[s]):
 		r.Kind, r.To = rInternal, rapid.SampledFrom(inner).Draw(t, "internal")
-	case k < 8:
+	case k < 8 || !opts.postpone && k >= 9:
 		r.Kind, r.Reason = rIgnore, "harmless"
 	case k < 9:
 		r.Kind, r.Reason = rReject, "a bug"
