@@ -186,7 +186,7 @@ func postponeLimit(pass *analysis.Pass, call *ast.CallExpr) {
 	if v == nil || v.Kind() != constant.Int || constant.Sign(v) >= 0 {
 		return
 	}
-	pass.Reportf(call.Args[0].Pos(), "PostponeLimit(%s): a negative limit is refused by Build", v.ExactString())
+	pass.Reportf(call.Args[0].Pos(), "postpone limit %s is negative", v.ExactString())
 }
 
 // constants returns the constant values of args, or false when one is not

@@ -44,8 +44,8 @@ func check(pass *analysis.Pass, t *table, h *hierarchy) {
 				states.name(r.from), events.name(r.on))})
 		}
 		if r.internal && r.target != nil && !h.properDescendant(r.target, r.from) {
-			bad = append(bad, diag{r.pos, fmt.Sprintf("internal rule %s × %s: target %s is not a proper descendant of %s",
-				states.name(r.from), events.name(r.on), states.name(r.target), states.name(r.from))})
+			bad = append(bad, diag{r.pos, fmt.Sprintf("rule %s × %s: internal transition to %s: %s is not a proper descendant of %s",
+				states.name(r.from), events.name(r.on), states.name(r.target), states.name(r.target), states.name(r.from))})
 		}
 		if prev, dup := first[p]; dup {
 			dups = append(dups, [2]row{r, prev})
@@ -98,19 +98,21 @@ func hierarchyProblems(pass *analysis.Pass, t *table, h *hierarchy, states *enum
 		for _, r := range p.regions {
 			if h.isLeaf(r) {
 				childless[key(r)] = true
-				pass.Reportf(t.pos, "region %s of %s has no initial child", states.name(r), states.name(p.state))
+				pass.Reportf(t.pos, "region %s of %s has no initial child: a region is a composite state (declare its Children)",
+					states.name(r), states.name(p.state))
 			}
 		}
 	}
 	for _, hs := range h.histories {
 		if h.isLeaf(hs.composite) {
-			pass.Reportf(t.pos, "history %s is on %s, a leaf: a history needs a composite state",
-				states.name(hs.state), states.name(hs.composite))
+			pass.Reportf(t.pos, "history %s of %s: %s has no children: a history belongs to a composite state",
+				states.name(hs.state), states.name(hs.composite), states.name(hs.composite))
 		}
 	}
 	for _, s := range t.states {
 		if h.isHistory(s) {
-			pass.Reportf(t.pos, "history %s is listed in States: it is a pseudo-state", states.name(s))
+			pass.Reportf(t.pos, "history %s of %s is listed in States: a history is a pseudo-state, not a state",
+				states.name(s), states.name(h.parent[key(s)]))
 		}
 	}
 	return childless

@@ -74,13 +74,13 @@
 // above. A region without children is reported at the table, as Build
 // refuses it, and its pairs are not reported missing:
 //
-//	region Blink of On has no initial child
+//	region Blink of On has no initial child: a region is a composite state (declare its Children)
 //
 // An fsm.Internal(target) or fsm.Postpone() outcome declares its cell like
 // any other. An internal rule whose constant target is not a proper
 // descendant of the rule's state is reported at the row:
 //
-//	internal rule Working × Done: target Filled is not a proper descendant of Working
+//	rule Working × Done: internal transition to Filled: Filled is not a proper descendant of Working
 //
 // (*fsm.Builder[S, E]).History(composite, kind, h) calls with a constant
 // composite and h make h a pseudo-state of composite: h is no leaf and
@@ -89,13 +89,13 @@
 // a history listed in States are reported, as Build refuses them:
 //
 //	rule Resume × Next is for a history state: it has no rules
-//	history Again is on Lit, a leaf: a history needs a composite state
-//	history Again is listed in States: it is a pseudo-state
+//	history Again of Lit: Lit has no children: a history belongs to a composite state
+//	history Again of Lit is listed in States: a history is a pseudo-state, not a state
 //
 // A PostponeLimit call whose argument is a negative constant is reported
 // at the argument:
 //
-//	PostponeLimit(-1): a negative limit is refused by Build
+//	postpone limit -1 is negative
 //
 // # What it cannot see
 //

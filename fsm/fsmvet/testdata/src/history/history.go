@@ -52,7 +52,7 @@ var ruled = []fsm.Rule[State, Event]{
 	{From: Stopped, On: Next, Then: fsm.Ignore[State]()},
 	{From: Playing, On: Play, Then: fsm.Ignore[State]()},
 	{From: Playing, On: Pause, Then: fsm.To(Paused)},
-	{From: Track1, On: Next, Then: fsm.Internal(Resume)}, // want `internal rule Track1 × Next: target Resume is not a proper descendant of Track1`
+	{From: Track1, On: Next, Then: fsm.Internal(Resume)}, // want `rule Track1 × Next: internal transition to Resume: Resume is not a proper descendant of Track1`
 	{From: Track2, On: Next, Then: fsm.To(Track1)},
 	{From: Paused, On: Play, Then: fsm.To(Resume)},
 	{From: Paused, On: Pause, Then: fsm.Ignore[State]()},

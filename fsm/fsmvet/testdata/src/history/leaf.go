@@ -21,7 +21,7 @@ func lamp() {
 	b.States(Dark, Lit, Again)
 	b.Events(Toggle)
 	b.History(Lit, fsm.Deep, Again)
-	b.Rules( // want `history Again is on Lit, a leaf: a history needs a composite state` `history Again is listed in States: it is a pseudo-state`
+	b.Rules( // want `history Again of Lit: Lit has no children: a history belongs to a composite state` `history Again of Lit is listed in States: a history is a pseudo-state, not a state`
 		fsm.Rule[Lamp, Press]{From: Dark, On: Toggle, Then: fsm.To(Again)},
 		fsm.Rule[Lamp, Press]{From: Lit, On: Toggle, Then: fsm.To(Dark)},
 	)

@@ -52,17 +52,17 @@ var good = []fsm.Rule[Order, Exec]{
 // state: not a sibling, not the state itself, not a leaf's anything.
 var outside = []fsm.Rule[Order, Exec]{
 	{From: New, On: Ack, Then: fsm.To(Working)},
-	{From: New, On: Fill, Then: fsm.Internal(Working)}, // want `internal rule New × Fill: target Working is not a proper descendant of New`
+	{From: New, On: Fill, Then: fsm.Internal(Working)}, // want `rule New × Fill: internal transition to Working: Working is not a proper descendant of New`
 	{From: New, On: Cancel, Then: fsm.To(Cancelled)},
 	{From: New, On: Done, Then: fsm.Reject[Order]()},
-	{From: Working, On: Ack, Then: fsm.Internal(Working)}, // want `internal rule Working × Ack: target Working is not a proper descendant of Working`
+	{From: Working, On: Ack, Then: fsm.Internal(Working)}, // want `rule Working × Ack: internal transition to Working: Working is not a proper descendant of Working`
 	{From: Working, On: Fill, Then: fsm.Internal(PartFilled)},
 	{From: Working, On: Cancel, Then: fsm.Internal(PendingCancel)},
-	{From: Working, On: Done, Then: fsm.Internal(Filled)},        // want `internal rule Working × Done: target Filled is not a proper descendant of Working`
-	{From: PartFilled, On: Fill, Then: fsm.Internal(PartFilled)}, // want `internal rule PartFilled × Fill: target PartFilled is not a proper descendant of PartFilled`
+	{From: Working, On: Done, Then: fsm.Internal(Filled)},        // want `rule Working × Done: internal transition to Filled: Filled is not a proper descendant of Working`
+	{From: PartFilled, On: Fill, Then: fsm.Internal(PartFilled)}, // want `rule PartFilled × Fill: internal transition to PartFilled: PartFilled is not a proper descendant of PartFilled`
 	{Filled, Ack, fsm.Ignore[Order](), ""},
 	{Filled, Fill, fsm.Ignore[Order](), ""},
-	{Filled, Cancel, fsm.Internal(Acked), ""}, // want `internal rule Filled × Cancel: target Acked is not a proper descendant of Filled`
+	{Filled, Cancel, fsm.Internal(Acked), ""}, // want `rule Filled × Cancel: internal transition to Acked: Acked is not a proper descendant of Filled`
 	{Filled, Done, fsm.Ignore[Order](), ""},
 	{From: Cancelled, On: Ack, Then: fsm.Ignore[Order]()},
 	{From: Cancelled, On: Fill, Then: fsm.Ignore[Order]()},

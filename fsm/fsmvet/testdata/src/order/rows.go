@@ -27,7 +27,7 @@ var table = rows([]row{
 	{New, Done, "", fsm.Reject[Order](), ""},
 	{Working, Ack, "", fsm.Ignore[Order](), ""},
 	{Working, Fill, "", fsm.Internal(PartFilled), ""},
-	{Working, Cancel, "", fsm.Internal(Cancelled), ""}, // want `internal rule Working × Cancel: target Cancelled is not a proper descendant of Working`
+	{Working, Cancel, "", fsm.Internal(Cancelled), ""}, // want `rule Working × Cancel: internal transition to Cancelled: Cancelled is not a proper descendant of Working`
 	{Working, Done, "", fsm.To(Filled), ""},
 	{Filled, Ack, "", fsm.Ignore[Order](), ""},
 	{Filled, Fill, "", fsm.Ignore[Order](), ""},
@@ -35,6 +35,6 @@ var table = rows([]row{
 	{Filled, Done, "", fsm.Ignore[Order](), ""},
 	{from: Cancelled, on: Ack, then: fsm.Ignore[Order]()},
 	{from: Cancelled, on: Fill, then: fsm.Ignore[Order]()},
-	{from: Cancelled, on: Cancel, then: fsm.Internal(Acked)}, // want `internal rule Cancelled × Cancel: target Acked is not a proper descendant of Cancelled`
+	{from: Cancelled, on: Cancel, then: fsm.Internal(Acked)}, // want `rule Cancelled × Cancel: internal transition to Acked: Acked is not a proper descendant of Cancelled`
 	{from: Cancelled, on: Done, then: fsm.Ignore[Order]()},
 })

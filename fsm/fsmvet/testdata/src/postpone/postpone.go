@@ -43,8 +43,8 @@ const tooFew = -2
 // limits: a negative constant limit is refused by Build; any other
 // constant, and a value known only at run time, are not reported.
 func limits(n int) {
-	fsm.NewBuilder[State, Event](Dialing).PostponeLimit(-1)     // want `PostponeLimit\(-1\): a negative limit is refused by Build`
-	fsm.NewBuilder[State, Event](Dialing).PostponeLimit(tooFew) // want `PostponeLimit\(-2\): a negative limit is refused by Build`
+	fsm.NewBuilder[State, Event](Dialing).PostponeLimit(-1)     // want `postpone limit -1 is negative`
+	fsm.NewBuilder[State, Event](Dialing).PostponeLimit(tooFew) // want `postpone limit -2 is negative`
 	fsm.NewBuilder[State, Event](Dialing).PostponeLimit(0)
 	fsm.NewBuilder[State, Event](Dialing).PostponeLimit(fsm.DefaultPostponeLimit)
 	fsm.NewBuilder[State, Event](Dialing).PostponeLimit(n - 3)

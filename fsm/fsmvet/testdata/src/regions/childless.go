@@ -26,7 +26,7 @@ func sign() {
 	b := fsm.NewBuilder[Sign, Switch](Off)
 	b.Parallel(On, Color, Blink)
 	b.Children(Color, Red, Green)
-	b.Rules( // want `region Blink of On has no initial child`
+	b.Rules( // want `region Blink of On has no initial child: a region is a composite state \(declare its Children\)`
 		fsm.Rule[Sign, Switch]{From: Off, On: Flip, Then: fsm.To(On)},
 		fsm.Rule[Sign, Switch]{From: Off, On: Turn, Then: fsm.Ignore[Sign]()},
 		fsm.Rule[Sign, Switch]{From: On, On: Flip, Then: fsm.To(Off)},
