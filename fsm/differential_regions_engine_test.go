@@ -28,8 +28,10 @@ import (
 //     takes the domain from the history's effective targets, so the
 //     composite stays active.
 //
-// engineScopes set is one too: the model cancels as the engine does on a
-// failure (see rOpts.engineScopes), not as doc.go says.
+// engineScopes and rejectFirst, set, are disagreements too: the model
+// cancels on a failure, and weighs a rejection against a postpone, as the
+// engine does (see rOpts), not as the specification says. Once postpone
+// runs, set postpone and rejectFirst.
 var engineRuns = rOpts{faults: true, engineScopes: true}
 
 // rEngine drives the engine for one definition of the reference model and
@@ -279,6 +281,7 @@ func runDifferentialRegions(t *rapid.T, sp *rSpec, steps []rStep) {
 	defer func() { _ = g.m.Stop(context.Background()) }()
 	ref := newRRef(sp)
 	ref.engineScopes = engineRuns.engineScopes
+	ref.rejectFirst = engineRuns.rejectFirst
 
 	g.budget.Store(dBudget)
 	g.m.Start(context.Background())

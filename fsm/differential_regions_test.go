@@ -236,6 +236,7 @@ type rRef struct {
 	budget       int
 	quiet        bool            // explore only: no hooks fire events
 	engineScopes bool            // see rOpts.engineScopes
+	rejectFirst  bool            // see rOpts.rejectFirst
 	dead         map[dState]bool // failure scopes cancelled and still active
 }
 
@@ -691,6 +692,9 @@ func (r *rRef) fire(ev rEvent) string {
 		if rule.Kind != rPostpone {
 			continue
 		}
+		if r.rejectFirst && slices.ContainsFunc(rules, func(x *rRule) bool { return x.Kind == rReject }) {
+			break
+		}
 		if len(r.postponed) >= r.sp.limit {
 			err := fmt.Sprintf("postpone limit: rejected %v × %v", leafOf(rule), e)
 			r.log = append(r.log, rEntry{What: "record rejected", State: rule.From, Event: e, Payload: ev.Payload, Err: err})
@@ -1019,6 +1023,11 @@ type rOpts struct {
 	// cancelled state while it stays active end as soon as they start. It
 	// lets the rest of a run with faults be compared.
 	engineScopes bool
+	// rejectFirst makes the model do as the engine does, against the
+	// specification ("if any region's rule postpones the event, the whole
+	// event is postponed"): a rejection in one region wins over a postpone
+	// in another.
+	rejectFirst bool
 }
 
 func drawRRule(t *rapid.T, sp *rSpec, s dState, e dEvent, opts rOpts, actions *int) rRule {
