@@ -296,6 +296,39 @@ func TestReferenceModel(t *testing.T) {
 				{Fire: "nil", Trace: []string{"stopped [S4] []"}},
 			},
 		},
+		{
+			// In the regions of On, a moves on E3 while c rejects it:
+			// the whole event is rejected, no region moves.
+			name:  "a rejection in one region rejects the event in all",
+			spec:  regions().rule(1, 1, rTo, 2).rule(4, 3, rTo, 5).rule(7, 3, rReject, 0),
+			steps: []rStep{{Event: 1}, {Event: 3}},
+			want: []rOutcome{
+				{Fire: "nil", Trace: []string{"started [] [S1]", "enter S1"}, Config: []dState{1}},
+				{Fire: "nil", Trace: []string{"exit S1", "transition [S1] [S2 S3 S4 S6 S7]", "enter S2", "enter S3", "enter S4", "enter S6", "enter S7"}, Config: []dState{2, 3, 4, 6, 7}},
+				{Fire: "rejected S7 × E3", Trace: []string{"rejected S7 E3"}, Config: []dState{2, 3, 4, 6, 7}},
+				{Fire: "nil", Trace: []string{"exit S7", "exit S6", "exit S4", "exit S3", "exit S2", "stopped [S7 S6 S4 S3 S2] []"}},
+			},
+		},
+		{
+			// R2 of On declares the failure event E4; c's task fails. E4
+			// is offered to R2's leaf only: c moves to d, a does not move
+			// though its own rule for E4 would.
+			name: "a failure event is offered below its scope only",
+			spec: func() *rSpec {
+				sp := regions().rule(4, 4, rTo, 5).rule(7, 4, rTo, 8)
+				sp.tasks[7], sp.failure[6], sp.initial = 1, 4, 2
+				return sp
+			}(),
+			steps: []rStep{{Fault: 7}},
+			want: []rOutcome{
+				{Fire: "nil", Trace: []string{"started [] [S2 S3 S4 S6 S7]", "enter S2", "enter S3", "enter S4", "enter S6", "enter S7"}, Config: []dState{2, 3, 4, 6, 7}},
+				{
+					Fire: "nil", Trace: []string{"task_failed S7 E0", "exit S7", "transition [S7] [S8]", "enter S8"}, Config: []dState{2, 3, 4, 6, 8},
+					Ends: []dEnd{{State: 7, Cause: "failed"}},
+				},
+				{Fire: "nil", Trace: []string{"exit S8", "exit S6", "exit S4", "exit S3", "exit S2", "stopped [S8 S6 S4 S3 S2] []"}},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
