@@ -11,8 +11,10 @@ import (
 type RecordKind uint8
 
 const (
-	// RecordStarted: the machine entered its initial state; Epoch is the
-	// initial leaf's entry (1 for a machine without children).
+	// RecordStarted: the machine entered its initial state, To (and From,
+	// the same leaf); Epoch is the initial leaf's entry (1 for a machine
+	// without children). No event caused it: Event is the zero value,
+	// which may be a real event of the enum and means nothing here.
 	RecordStarted RecordKind = iota + 1
 	// RecordTransition: the machine moved From → To on Event; Epoch is the
 	// new entry's and Join is the join of From's tasks.
@@ -38,6 +40,10 @@ const (
 	// *tasks.PanicError if it panicked), or nil. It may come after
 	// RecordStopped.
 	RecordStragglerReturned
+	// RecordPostponed: Event was postponed in From (see Postpone): it is
+	// kept and offered again after the next change of the active
+	// configuration; State is the state whose rule postponed it.
+	RecordPostponed
 )
 
 var recordKindNames = [...]string{
@@ -52,6 +58,7 @@ var recordKindNames = [...]string{
 	RecordStopped:    "stopped",
 
 	RecordStragglerReturned: "straggler_returned",
+	RecordPostponed:         "postponed",
 }
 
 // String returns the kind's name as used in logs and JSON, e.g. "transition".
@@ -64,12 +71,17 @@ func (k RecordKind) String() string {
 
 // Record is one step reported to the observer. From is the leaf the
 // machine was in (for a straggler or a failed task, the task's state); To
-// equals From except for transitions, where it is the leaf entered.
+// equals From except for transitions, where it is the leaf entered. With
+// parallel regions From and To are the first active leaves (State) before
+// and after the step, and Moves says what each region did.
 type Record[S, E comparable] struct {
-	Kind   RecordKind
-	When   time.Time
-	From   S
-	Event  E // the zero value for started, straggler, task_failed and stopped
+	Kind RecordKind
+	When time.Time
+	From S
+	// Event is the event the record is about. Started, straggler,
+	// task_failed, straggler_returned and stopped records have none: it is
+	// the zero value, meaningless (and left out by String).
+	Event  E
 	To     S
 	Epoch  uint64 // a transition's entry into To; for ignored, rejected, started, stopped, the leaf's
 	Reason string
