@@ -30,7 +30,7 @@ import (
 // engineScopes and rejectFirst, set, are disagreements too: the model
 // cancels on a failure, and weighs a rejection against a postpone, as the
 // engine does (see rOpts), not as doc.go and SPEC-fsm.md say.
-var engineRuns = rOpts{postpone: true, faults: true, engineScopes: true, rejectFirst: true}
+var engineRuns = rOpts{postpone: true, faults: true, finalInRegions: true, engineScopes: true, rejectFirst: true}
 
 // rEngine drives the engine for one definition of the reference model and
 // collects what it does, in the model's terms.

@@ -349,7 +349,7 @@ func TestReferenceModel(t *testing.T) {
 // every state of a drawn definition is reachable.
 func TestReferenceModelDraws(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		sp := drawRSpec(t, rOpts{postpone: true, internalOnParallel: true, faults: true, historyFromInside: true})
+		sp := drawRSpec(t, rOpts{postpone: true, internalOnParallel: true, faults: true, historyFromInside: true, finalInRegions: true})
 		seen := sp.reachable()
 		for s := dState(1); int(s) <= sp.n; s++ {
 			if !seen[s] && sp.leaf(s) {

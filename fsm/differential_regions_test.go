@@ -880,8 +880,8 @@ func (sp *rSpec) reachable() []bool {
 // parallel with 2 or 3 regions, histories on some composites, 2 to 4
 // events, rules for every (leaf, event) pair that needs one (transitions
 // external and internal, to states and histories, ignores, rejections,
-// postpones), hooks, actions, tasks, failure events, final leaves outside
-// parallel states, and a postpone limit of 0 to 3. Every state is made
+// postpones), hooks, actions, tasks, failure events, final leaves, and a
+// postpone limit of 0 to 3. Every state is made
 // reachable. opts leaves out what an engine does not run.
 func drawRSpec(t *rapid.T, opts rOpts) *rSpec {
 	sp := &rSpec{parent: []dState{0}, kids: [][]dState{nil}, par: []bool{false}}
@@ -939,7 +939,7 @@ func drawRSpec(t *rapid.T, opts rOpts) *rSpec {
 	start := newRRef(sp)
 	start.start() // no final leaf yet: the initial configuration
 	for s := dState(1); int(s) <= sp.n; s++ {
-		if sp.leaf(s) && !start.act[s] && !sp.underParallel(s) && rapid.IntRange(0, 5).Draw(t, fmt.Sprintf("final %v", s)) == 0 {
+		if sp.leaf(s) && !start.act[s] && (opts.finalInRegions || !sp.underParallel(s)) && rapid.IntRange(0, 5).Draw(t, fmt.Sprintf("final %v", s)) == 0 {
 			sp.final[s] = true
 		}
 	}
@@ -1016,6 +1016,7 @@ type rOpts struct {
 	internalOnParallel bool // internal rules declared on a parallel state
 	faults             bool // tasks that fail (steps, not definitions)
 	historyFromInside  bool // rules targeting the history of a composite they are declared below
+	finalInRegions     bool // final leaves below a parallel state
 	// engineScopes makes the model cancel on a failure as the engine
 	// does, against doc.go: without a failure event up the tree, the
 	// tasks of the failed task's state and of its descendants end (doc.go:
