@@ -15,8 +15,8 @@ type pair struct{ from, on string }
 // check reports, at t's position, the problems of the hierarchy Build
 // would refuse and every (leaf, event) pair that no rule of t resolves,
 // then, at the row, every pair declared twice, every rule for a final or a
-// history state and every internal rule whose target is not below its
-// state. Final leaves need no rules: no event is processed in them; nor do
+// history state, every internal rule on a parallel state and every
+// internal rule whose target is not below its state. Final leaves need no rules: no event is processed in them; nor do
 // history pseudo-states, which are no leaves. A pair resolves when a rule
 // is declared for the leaf or, failing that, for its nearest ancestor that
 // has one: in a parallel state, a region's leaf resolves up its region,
@@ -43,7 +43,10 @@ func check(pass *analysis.Pass, t *table, h *hierarchy) {
 			bad = append(bad, diag{r.pos, fmt.Sprintf("rule %s × %s is for a history state: it has no rules",
 				states.name(r.from), events.name(r.on))})
 		}
-		if r.internal && r.target != nil && !h.properDescendant(r.target, r.from) {
+		if r.internal && h.isParallel(r.from) {
+			bad = append(bad, diag{r.pos, fmt.Sprintf("rule %s × %s: internal transition on parallel state %s: its regions are all active, so none can be re-entered alone (use To)",
+				states.name(r.from), events.name(r.on), states.name(r.from))})
+		} else if r.internal && r.target != nil && !h.properDescendant(r.target, r.from) {
 			bad = append(bad, diag{r.pos, fmt.Sprintf("rule %s × %s: internal transition to %s: %s is not a proper descendant of %s",
 				states.name(r.from), events.name(r.on), states.name(r.target), states.name(r.target), states.name(r.from))})
 		}

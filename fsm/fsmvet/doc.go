@@ -78,9 +78,11 @@
 //
 // An fsm.Internal(target) or fsm.Postpone() outcome declares its cell like
 // any other. An internal rule whose constant target is not a proper
-// descendant of the rule's state is reported at the row:
+// descendant of the rule's state, or that is declared on a parallel
+// state, is reported at the row, as Build refuses it:
 //
 //	rule Working × Done: internal transition to Filled: Filled is not a proper descendant of Working
+//	rule Alive × Connected: internal transition on parallel state Alive: its regions are all active, so none can be re-entered alone (use To)
 //
 // (*fsm.Builder[S, E]).History(composite, kind, h) calls with a constant
 // composite and h make h a pseudo-state of composite: h is no leaf and

@@ -77,6 +77,16 @@ func (h *hierarchy) addHistory(state, composite constant.Value) {
 	h.histories = append(h.histories, history{state: state, composite: composite})
 }
 
+// isParallel reports whether state is a parallel state.
+func (h *hierarchy) isParallel(state constant.Value) bool {
+	for _, p := range h.parallels {
+		if key(p.state) == key(state) {
+			return true
+		}
+	}
+	return false
+}
+
 // isHistory reports whether state is a history pseudo-state: it has no
 // rules of its own and needs none.
 func (h *hierarchy) isHistory(state constant.Value) bool { return h.isHist[key(state)] }
