@@ -122,6 +122,7 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 
 	s.mu.Lock()
 	s.busy, s.handling = false, false
+	s.freed.Store(int64(clock()))
 	if s.joined != nil {
 		close(s.joined)
 		s.joined = nil
@@ -145,6 +146,7 @@ func (s *session) idle() *readAhead {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.busy = false
+	s.freed.Store(int64(clock()))
 	return s.ahead
 }
 
@@ -183,6 +185,7 @@ func (s *session) lendLocked() {
 	}
 	a := &readAhead{res: make(chan aheadResult, 1)}
 	s.ahead = a
+	s.freed.Store(int64(clock())) // the connection is read again
 	go s.readAhead(a)
 }
 

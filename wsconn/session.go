@@ -68,6 +68,7 @@ type session struct {
 	app      *appPings    // nil without an application heartbeat or ping responder
 	lastRead atomic.Int64 // clock() when the last message was read, or the connection came up; for the heartbeat
 	lastData atomic.Int64 // clock() when the last data message came, or the connection came up; for the watchdog
+	freed    atomic.Int64 // clock() when a handler last gave the reader back (returned, or a read-ahead was lent); for the watchdog
 	inRead   atomic.Bool  // the pump, or a read-ahead, is in a read of the connection
 
 	// requests are the Requests waiting for their reply on this
@@ -128,6 +129,7 @@ func newSession(conn *websocket.Conn, raw net.Conn, in *inbound) *session {
 	now := int64(clock())
 	s.lastRead.Store(now)
 	s.lastData.Store(now)
+	s.freed.Store(now)
 	if in != nil && (in.isPong != nil || in.respond != nil) {
 		s.app = new(appPings)
 	}
@@ -221,10 +223,26 @@ func (s *session) readSince(t time.Duration) bool {
 	return time.Duration(s.lastRead.Load()) > t
 }
 
-// sinceData returns how long ago the last data message came, or the
-// connection came up if none has.
-func (s *session) sinceData() time.Duration {
-	return clock() - time.Duration(s.lastData.Load())
+// sinceData returns how long the peer has been silent, as the data
+// watchdog counts it: since the last data message came (or the connection
+// came up), or since a handler last gave the reader back, whichever is
+// later. Time spent while a handler holds the reader is the consumer's,
+// not the peer's: ok is false then, and nothing is counted.
+func (s *session) sinceData() (idle time.Duration, ok bool) {
+	if s.readerHeld() {
+		return 0, false
+	}
+	since := max(time.Duration(s.lastData.Load()), time.Duration(s.freed.Load()))
+	return clock() - since, true
+}
+
+// readerHeld reports whether a handler holds the reader: the pump holds a
+// message (waiting for its turn, or in the handler), and nothing else
+// reads the connection, or the read-ahead lent it holds a message too.
+func (s *session) readerHeld() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busy && (s.ahead == nil || s.ahead.parked)
 }
 
 // stopDelivery makes the pump drop data messages: after Alive no one may
