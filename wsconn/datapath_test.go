@@ -3,6 +3,7 @@ package wsconn
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -104,6 +105,62 @@ func TestSlowHandlerIsNoDeadPeer(t *testing.T) {
 				after := lost.When.Sub(time.Unix(0, lastStart.Load()))
 				if after < 0 || after > handler+idle {
 					t.Errorf("Lost %v after the last handler call started, want within the call (%v) and the idle timeout %v", after, handler, idle)
+				}
+			})
+		})
+	}
+}
+
+// TestNothingReadIsDroppedSilently: a handler holds the first message,
+// a read-ahead (lent for the heartbeat) holds the second, and then the
+// connection ends: the user closes it or asks for a reconnect. The second
+// message is delivered if the handler returns within the drain after the
+// end; otherwise it is counted in Stats.Dropped. Every message the venue
+// sent is one or the other.
+func TestNothingReadIsDroppedSilently(t *testing.T) {
+	tests := []struct {
+		name        string
+		end         func(*Client, context.Context) error
+		handler     time.Duration // each call, whatever its context says
+		want        []string
+		wantDropped uint64
+	}{
+		{"close, handler 300ms", (*Client).Close, 300 * time.Millisecond, []string{"m1", "m2"}, 0},
+		{"reconnect, handler 300ms", (*Client).Reconnect, 300 * time.Millisecond, []string{"m1", "m2"}, 0},
+		{"close, handler 3s", (*Client).Close, 3 * time.Second, []string{"m1"}, 1},
+		{"reconnect, handler 3s", (*Client).Reconnect, 3 * time.Second, []string{"m1"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, wsconntest.Script(wsconntest.Plan{wsconntest.Discard(),
+					wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
+						_ = c.SendText(ctx, "m1")
+						_ = c.SendText(ctx, "m2")
+					})}), wsconntest.Default(wsconntest.Discard()))
+				var rec recorder
+				var mu sync.Mutex
+				var got []string
+				c := dialTest(t, srv, &rec, WithHeartbeat(50*time.Millisecond, time.Second),
+					OnMessage(func(ctx context.Context, m Message) {
+						mu.Lock()
+						got = append(got, string(m.Data))
+						mu.Unlock()
+						time.Sleep(tt.handler)
+					}))
+				time.Sleep(200 * time.Millisecond)
+				if err := tt.end(c, context.Background()); err != nil {
+					t.Fatalf("ending the connection: %v", err)
+				}
+				time.Sleep(10 * time.Second)
+				synctest.Wait()
+				mu.Lock()
+				defer mu.Unlock()
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("messages delivered (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tt.wantDropped, c.Stats().Dropped); diff != "" {
+					t.Errorf("Stats.Dropped (-want +got):\n%s", diff)
 				}
 			})
 		})

@@ -289,6 +289,14 @@ func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
 // is read, so a slow handler slows the peer down (TCP backpressure) and
 // memory stays bounded. ctx ends when the connection is left; Close called
 // with it does not wait. Without a handler messages are read and discarded.
+//
+// When the connection ends, the messages already read from it (the one a
+// read-ahead holds, beside the one in the handler) are still handed over,
+// with ctx ended, for up to a second after the end (well within the
+// lifecycle's join deadline); those left then, and data read during the
+// close handshake, are counted in Stats.Dropped. What the close handshake
+// itself discards (coder/websocket reads to the peer's close frame) and
+// what the socket still held are lost with the connection.
 func OnMessage(fn func(ctx context.Context, m Message)) Option {
 	return func(c *config) { c.onMessage = fn }
 }

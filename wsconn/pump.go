@@ -87,6 +87,12 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 		c.stats.received(len(data))
 		return nil, true
 	}
+	if s.isStopped() {
+		// Read after Alive, during the close handshake: counted, not
+		// handed over.
+		c.stats.dropped.Add(1)
+		return nil, true
+	}
 	select {
 	case c.handling <- struct{}{}:
 	default:
@@ -100,6 +106,7 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 		select {
 		case c.handling <- struct{}{}:
 		case <-stop:
+			c.stats.dropped.Add(1)
 			return s.idle(), true
 		}
 	}
@@ -107,10 +114,11 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 	if s.stopped {
 		s.mu.Unlock()
 		<-c.handling
+		c.stats.dropped.Add(1)
 		return s.idle(), true
 	}
 	s.busy, s.handling = true, true
-	c.stats.received(len(data)) // delivered: one dropped after Alive is not counted
+	c.stats.received(len(data)) // delivered: one dropped after Alive is counted in dropped
 	if s.requests.pending.Load() > 0 {
 		// A reply must not wait behind this call: read ahead meanwhile.
 		s.lendLocked()
@@ -123,6 +131,7 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 	s.mu.Lock()
 	s.busy, s.handling = false, false
 	s.freed.Store(int64(clock()))
+	s.releasedLocked()
 	if s.joined != nil {
 		close(s.joined)
 		s.joined = nil
@@ -140,6 +149,13 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 	return ahead, true
 }
 
+// isStopped reports whether the delivery has stopped.
+func (s *session) isStopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
+}
+
 // idle marks the pump as not holding a message any more, and returns the
 // read-ahead lent meanwhile, if any.
 func (s *session) idle() *readAhead {
@@ -147,6 +163,7 @@ func (s *session) idle() *readAhead {
 	defer s.mu.Unlock()
 	s.busy = false
 	s.freed.Store(int64(clock()))
+	s.releasedLocked()
 	return s.ahead
 }
 

@@ -87,6 +87,7 @@ type session struct {
 	busy     bool          // the pump holds a message: waiting for its turn, or in the handler
 	handling bool          // the pump is in the handler
 	joined   chan struct{} // closed when the handler under way returns, for joinHandler
+	drained  chan struct{} // closed when the pump holds no message read any more, for drain
 	ahead    *readAhead    // reads while the pump is busy; nil when the pump reads
 	// hctx is the handler's context: the reader task's until the first
 	// handler call, which makes the handler's own under it (hcancel ends
@@ -286,14 +287,54 @@ func (s *session) handlerContextLocked() context.Context {
 	return s.hctx
 }
 
-// endHandler ends the handler's context with cause, if a handler call
-// made one, and stops the delivery: no handler call starts after it.
+// endHandler ends the handler's context with cause: the call under way
+// learns that its connection ended, and so do the calls that drain what
+// was read already (drain).
 func (s *session) endHandler(cause error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.stopLocked()
-	if s.hcancel != nil {
-		s.hcancel(cause)
+	s.handlerContextLocked()
+	s.hcancel(cause)
+}
+
+// drainTimeout bounds drain: well within the lifecycle's join deadline,
+// so that a reader task draining is not reported as a straggler.
+const drainTimeout = time.Second
+
+// drain waits, up to drainTimeout, until the pump holds no message it has
+// read: the one in the handler, or waiting for its turn, and the one a
+// read-ahead holds are delivered (with the handler's context ended), not
+// dropped. What the pump reads after it is dropped and counted.
+func (s *session) drain() {
+	s.mu.Lock()
+	if s.stopped || !s.holdingLocked() {
+		s.mu.Unlock()
+		return
+	}
+	if s.drained == nil {
+		s.drained = make(chan struct{})
+	}
+	drained := s.drained
+	s.mu.Unlock()
+	t := time.NewTimer(drainTimeout)
+	defer t.Stop()
+	select {
+	case <-drained:
+	case <-t.C:
+	}
+}
+
+// holdingLocked reports whether the pump holds a message read and not yet
+// handed to the handler, or in the handler; s.mu is held.
+func (s *session) holdingLocked() bool {
+	return s.busy || s.ahead != nil && s.ahead.parked
+}
+
+// releasedLocked wakes drain once the pump holds nothing; s.mu is held.
+func (s *session) releasedLocked() {
+	if s.drained != nil && !s.holdingLocked() {
+		close(s.drained)
+		s.drained = nil
 	}
 }
 

@@ -14,6 +14,7 @@ type counters struct {
 	pingsSkipped             atomic.Uint64
 	pongWaitsExtended        atomic.Uint64
 	lateReads                atomic.Uint64
+	dropped                  atomic.Uint64
 	lastRTT, nextDelay       atomic.Int64
 }
 
@@ -60,6 +61,11 @@ type Stats struct {
 	// peer, was late, and the connection was kept (Linux only: elsewhere
 	// the socket is not asked).
 	LateReads uint64
+	// Dropped counts data messages the client had read from the
+	// connection but did not hand to OnMessage because the connection
+	// ended first: those still held when the drain after the end ran out
+	// (see OnMessage), and those read during the close handshake.
+	Dropped uint64
 }
 
 // Stats returns a snapshot of the client's counters.
@@ -81,6 +87,7 @@ func (c *Client) Stats() Stats {
 		PingsSkipped:      c.stats.pingsSkipped.Load(),
 		PongWaitsExtended: c.stats.pongWaitsExtended.Load(),
 		LateReads:         c.stats.lateReads.Load(),
+		Dropped:           c.stats.dropped.Load(),
 	}
 	return st
 }
