@@ -131,17 +131,17 @@ func rules(rows []row) []fsm.Rule[State, Event] {
 // task receives a context cancelled when its state is left and must return
 // promptly then.
 type Tasks struct {
-	Dial      fsm.Task[Event] // Connecting: one attempt; emits Connected (payload: the connection) or DialFailed
-	Reader    fsm.Task[Event] // Alive: reads until the connection fails (wsconn's also runs the heartbeat)
-	Heartbeat fsm.Task[Event] // Alive: pings; fails (Lost) on a pong timeout (nil in wsconn: its reader pings)
-	Sync      fsm.Task[Event] // Syncing: sets the session up; emits Synced
-	Backoff   fsm.Task[Event] // Reconnecting: emits RetryDue after the delay, or GaveUp
-	Closer    fsm.Task[Event] // Closing: close handshake; emits CloseDone
+	Dial      fsm.Task[State, Event] // Connecting: one attempt; emits Connected (payload: the connection) or DialFailed
+	Reader    fsm.Task[State, Event] // Alive: reads until the connection fails (wsconn's also runs the heartbeat)
+	Heartbeat fsm.Task[State, Event] // Alive: pings; fails (Lost) on a pong timeout (nil in wsconn: its reader pings)
+	Sync      fsm.Task[State, Event] // Syncing: sets the session up; emits Synced
+	Backoff   fsm.Task[State, Event] // Reconnecting: emits RetryDue after the delay, or GaveUp
+	Closer    fsm.Task[State, Event] // Closing: close handshake; emits CloseDone
 	// CloseTimeout, if not nil, bounds Closing: a state timeout, computed
 	// on entry from the machine's environment, that fires CloseDone, so a
 	// peer that never answers the close frame cannot hold the client (the
 	// closer's context then ends, which must abort the handshake).
-	CloseTimeout func(env any) time.Duration
+	CloseTimeout func(in fsm.Transition[State, Event]) time.Duration
 }
 
 // TaskNames returns the names the lifecycle gives state's own tasks, in the
@@ -160,7 +160,7 @@ func TaskNames(state State) []string {
 type slot struct {
 	state State
 	name  string
-	fn    fsm.Task[Event]
+	fn    fsm.Task[State, Event]
 }
 
 // slots lists the lifecycle's tasks in start order, with t's functions.
@@ -206,8 +206,11 @@ func NewBuilder(t Tasks) *fsm.Builder[State, Event] {
 // Definition returns the lifecycle with placeholder tasks that wait for
 // their context: the shape diagrams and tests are made from.
 func Definition() *fsm.Definition[State, Event] {
-	wait := func(ctx context.Context, _ any, _ fsm.Emit[Event]) error { <-ctx.Done(); return nil }
-	never := func(any) time.Duration { return -1 }
+	wait := func(ctx context.Context, _ fsm.Transition[State, Event], _ fsm.Emit[Event]) error {
+		<-ctx.Done()
+		return nil
+	}
+	never := func(fsm.Transition[State, Event]) time.Duration { return -1 }
 	d, err := NewBuilder(Tasks{Dial: wait, Reader: wait, Heartbeat: wait, Sync: wait, Backoff: wait, Closer: wait, CloseTimeout: never}).Build()
 	if err != nil {
 		panic(err) // the table is a constant of this package; its tests keep it valid

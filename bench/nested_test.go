@@ -32,7 +32,7 @@ func (s nstate) String() string { return [...]string{"Parent", "Left", "Right"}[
 // task returning.
 func newNestedConnfsm(tb testing.TB, returned *atomic.Int64) *fsm.Machine[nstate, event] {
 	tb.Helper()
-	heartbeat := func(ctx context.Context, _ any, _ fsm.Emit[event]) error {
+	heartbeat := func(ctx context.Context, _ fsm.Transition[nstate, event], _ fsm.Emit[event]) error {
 		<-ctx.Done()
 		returned.Add(1)
 		return nil

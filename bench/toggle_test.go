@@ -175,7 +175,7 @@ func TestToggle(t *testing.T) {
 // until their state is left; done counts the tasks that returned because
 // their state exited.
 func newTasked(tb testing.TB, done *atomic.Int64) *fsm.Machine[state, event] {
-	task := func(ctx context.Context, _ any, _ fsm.Emit[event]) error {
+	task := func(ctx context.Context, _ fsm.Transition[state, event], _ fsm.Emit[event]) error {
 		<-ctx.Done()
 		if errors.Is(context.Cause(ctx), fsm.ErrStateExited) {
 			done.Add(1)

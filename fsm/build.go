@@ -30,6 +30,7 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 	if initialOK {
 		v.reachable()
 	}
+	v.unsupported()
 	v.emitScopes()
 	v.plainEntries()
 	if len(v.problems) > 0 {
@@ -424,7 +425,7 @@ func (v *validator[S, E]) tasks() {
 					v.add("task %q of %v declared twice", t.name, t.state)
 				}
 			}
-			d.per[si].tasks = append(d.per[si].tasks, taskDef[E]{name: t.name, fn: t.fn})
+			d.per[si].tasks = append(d.per[si].tasks, taskDef[S, E]{name: t.name, fn: t.fn})
 			for s := si; s >= 0; s = d.tree[s].parent {
 				d.tree[s].scoped = true
 			}
@@ -481,7 +482,7 @@ func (v *validator[S, E]) timeouts() {
 		case t.fn == nil && t.after <= 0:
 			v.add("timeout of %v on %v: duration %v must be positive", t.state, t.event, t.after)
 		default:
-			d.per[si].timeouts = append(d.per[si].timeouts, timeoutDef{after: t.after, fn: t.fn, what: t.what, event: ei})
+			d.per[si].timeouts = append(d.per[si].timeouts, timeoutDef[S, E]{after: t.after, fn: t.fn, what: t.what, event: ei})
 			d.hooked = d.hooked || t.fn != nil // a duration function is user code
 		}
 	}
@@ -553,5 +554,26 @@ func (v *validator[S, E]) plainEntries() {
 		for j := range c.branches {
 			plain(&c.branches[j])
 		}
+	}
+}
+
+// unsupported reports the declarations this engine does not run yet.
+func (v *validator[S, E]) unsupported() {
+	for _, p := range v.b.parallel {
+		v.add("parallel state %v: parallel regions are not supported yet", p.parent)
+	}
+	for _, h := range v.b.history {
+		v.add("history %v of %v: history states are not supported yet", h.history, h.composite)
+	}
+	for _, r := range v.b.rules {
+		switch {
+		case r.Then.Internal:
+			v.add("rule %v × %v: internal transitions are not supported yet", r.From, r.On)
+		case r.Then.Kind == KindPostpone:
+			v.add("rule %v × %v: postpone is not supported yet", r.From, r.On)
+		}
+	}
+	if v.b.postponeSet && v.b.postponeLimit < 0 {
+		v.add("postpone limit %d is negative", v.b.postponeLimit)
 	}
 }

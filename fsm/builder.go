@@ -1,6 +1,9 @@
 package fsm
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Builder collects a definition. Its methods record problems instead of
 // failing; Build reports them all at once.
@@ -16,7 +19,46 @@ type Builder[S, E comparable] struct {
 	fails    []failDecl[S, E]
 	actions  []actionDecl[S, E]
 	timeouts []timeoutDecl[S, E]
+	parallel []childDecl[S]
+	history  []historyDecl[S]
+	// postponeLimit is PostponeLimit's n; postponeSet tells a declared 0
+	// from the default.
+	postponeLimit int
+	postponeSet   bool
 }
+
+type historyDecl[S comparable] struct {
+	composite S
+	kind      HistoryKind
+	history   S
+}
+
+// HistoryKind says what a history pseudo-state remembers.
+type HistoryKind uint8
+
+const (
+	// Shallow history re-enters the child of its composite that was last
+	// active, entered by default below it.
+	Shallow HistoryKind = iota + 1
+	// Deep history re-enters the leaves below its composite that were last
+	// active.
+	Deep
+)
+
+// String returns "shallow" or "deep".
+func (k HistoryKind) String() string {
+	switch k {
+	case Shallow:
+		return "shallow"
+	case Deep:
+		return "deep"
+	}
+	return fmt.Sprintf("HistoryKind(%d)", uint8(k))
+}
+
+// DefaultPostponeLimit is the most events a machine holds postponed at once
+// when the builder does not set PostponeLimit.
+const DefaultPostponeLimit = 64
 
 type childDecl[S comparable] struct {
 	parent S
@@ -32,7 +74,7 @@ type hookDecl[S, E comparable] struct {
 type taskDecl[S, E comparable] struct {
 	state S
 	name  string
-	fn    Task[E]
+	fn    Task[S, E]
 }
 
 type failDecl[S, E comparable] struct {
@@ -49,7 +91,7 @@ type actionDecl[S, E comparable] struct {
 type timeoutDecl[S, E comparable] struct {
 	state S
 	after time.Duration
-	fn    func(env any) time.Duration
+	fn    func(in Transition[S, E]) time.Duration
 	what  string
 	event E
 }
@@ -79,6 +121,36 @@ func (b *Builder[S, E]) Events(events ...E) *Builder[S, E] {
 // top-level states.
 func (b *Builder[S, E]) Children(parent S, children ...S) *Builder[S, E] {
 	b.children = append(b.children, childDecl[S]{parent: parent, kids: append([]S(nil), children...)})
+	return b
+}
+
+// Parallel makes regions the regions of parent, a parallel state: while
+// parent is active, every region is active at once, each with its own
+// active leaf. Each region must be a composite state (have Children).
+// Entering parent enters every region in declaration order, each fully
+// down to its leaf before the next; leaving it exits them in reverse
+// declaration order.
+func (b *Builder[S, E]) Parallel(parent S, regions ...S) *Builder[S, E] {
+	b.parallel = append(b.parallel, childDecl[S]{parent: parent, kids: append([]S(nil), regions...)})
+	return b
+}
+
+// History declares history, a pseudo-state of composite that a transition
+// may target (To, Internal, Choice) to re-enter what composite last left:
+// with Shallow, the child last active, entered by default below it; with
+// Deep, the leaves last active. If composite was never left, its initial
+// configuration is entered. history is a value of S not listed in States:
+// it has no rules, hooks or tasks, and the machine is never in it.
+func (b *Builder[S, E]) History(composite S, kind HistoryKind, history S) *Builder[S, E] {
+	b.history = append(b.history, historyDecl[S]{composite: composite, kind: kind, history: history})
+	return b
+}
+
+// PostponeLimit sets the most events a machine holds postponed at once
+// (see Postpone); an event postponed beyond it is rejected. The default is
+// DefaultPostponeLimit.
+func (b *Builder[S, E]) PostponeLimit(n int) *Builder[S, E] {
+	b.postponeLimit, b.postponeSet = n, true
 	return b
 }
 
@@ -117,7 +189,7 @@ func (b *Builder[S, E]) OnExit(state S, fn Hook[S, E]) *Builder[S, E] {
 
 // Task adds a named task to state. It runs while state is active, whichever
 // of its descendants is the leaf. Tasks start in declaration order.
-func (b *Builder[S, E]) Task(state S, name string, fn Task[E]) *Builder[S, E] {
+func (b *Builder[S, E]) Task(state S, name string, fn Task[S, E]) *Builder[S, E] {
 	b.tasks = append(b.tasks, taskDecl[S, E]{state: state, name: name, fn: fn})
 	return b
 }
@@ -156,7 +228,7 @@ func (b *Builder[S, E]) Timeout(state S, d time.Duration, event E) *Builder[S, E
 // timeout"). A result of zero fires the event at once (queued behind the
 // step that entered the state); a negative result arms nothing for that
 // entry.
-func (b *Builder[S, E]) TimeoutFunc(state S, what string, d func(env any) time.Duration, event E) *Builder[S, E] {
+func (b *Builder[S, E]) TimeoutFunc(state S, what string, d func(in Transition[S, E]) time.Duration, event E) *Builder[S, E] {
 	b.timeouts = append(b.timeouts, timeoutDecl[S, E]{state: state, fn: d, what: what, event: event})
 	return b
 }

@@ -15,7 +15,7 @@ import (
 // not hold it until the last join's deadline (the join timeout, seconds
 // away).
 func TestStoppedMachineIsCollectable(t *testing.T) {
-	wait := func(ctx context.Context, _ any, _ fsm.Emit[event]) error {
+	wait := func(ctx context.Context, _ fsm.Transition[state, event], _ fsm.Emit[event]) error {
 		<-ctx.Done()
 		return nil
 	}

@@ -87,20 +87,20 @@ type exit struct {
 type stateDef[S, E comparable] struct {
 	enter    []Hook[S, E]
 	exit     []Hook[S, E] // already in run order (reverse of declaration)
-	tasks    []taskDef[E]
+	tasks    []taskDef[S, E]
 	fail     int // the event a failing task of the state fires (own or inherited); -1 for none
 	failAt   int // the state declaring fail: the failure's scope
-	timeouts []timeoutDef
+	timeouts []timeoutDef[S, E]
 }
 
-type taskDef[E comparable] struct {
+type taskDef[S, E comparable] struct {
 	name string
-	fn   Task[E]
+	fn   Task[S, E]
 }
 
-type timeoutDef struct {
+type timeoutDef[S, E comparable] struct {
 	after time.Duration
-	fn    func(env any) time.Duration
+	fn    func(in Transition[S, E]) time.Duration
 	what  string // names fn's duration in diagrams
 	event int
 }

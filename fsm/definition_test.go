@@ -11,8 +11,8 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 )
 
-func nopHook(context.Context, trans)                      {}
-func nopTask(context.Context, any, fsm.Emit[event]) error { return nil }
+func nopHook(context.Context, trans)                                               {}
+func nopTask(context.Context, fsm.Transition[state, event], fsm.Emit[event]) error { return nil }
 
 // validBuilder is a complete, valid definition of (A, B) × (Go, Back):
 // most build cases add one problem to it.

@@ -736,8 +736,8 @@ func fireClass(err error) string {
 
 // task runs until its state is left, counting itself in running, and
 // reports the cause of its cancellation.
-func (g *dEngine) task(s dState) fsm.Task[dEvent] {
-	return func(ctx context.Context, env any, _ fsm.Emit[dEvent]) error {
+func (g *dEngine) task(s dState) fsm.Task[dState, dEvent] {
+	return func(ctx context.Context, in fsm.Transition[dState, dEvent], _ fsm.Emit[dEvent]) error {
 		g.running[s].Add(1)
 		defer g.running[s].Add(-1)
 		<-ctx.Done()
@@ -746,7 +746,7 @@ func (g *dEngine) task(s dState) fsm.Task[dEvent] {
 		if !errors.As(context.Cause(ctx), &exit) || !errors.Is(context.Cause(ctx), fsm.ErrStateExited) {
 			end.Cause = "not an *ExitError: " + end.Cause
 		}
-		if bad := g.check(ctx, env); bad != "" {
+		if bad := g.check(ctx, in.Env); bad != "" {
 			end.Cause += " (" + bad + ")"
 		}
 		g.mu.Lock()

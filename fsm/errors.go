@@ -19,6 +19,9 @@ var (
 	// ErrUnknownEvent is matched by the error of Fire with an event the
 	// definition does not list, and by the failure of a task that emits one.
 	ErrUnknownEvent = errors.New("fsm: unknown event")
+	// ErrPostponeLimit matches the *RejectedError of an event postponed
+	// while the machine already holds Builder.PostponeLimit events.
+	ErrPostponeLimit = errors.New("fsm: postpone limit reached")
 	// ErrPanicked matches every *PanicError.
 	ErrPanicked = errors.New("fsm: panic inside the machine")
 )

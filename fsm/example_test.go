@@ -45,7 +45,7 @@ func Example() {
 		).
 		// The closer pulls the door shut: its event is processed after the
 		// step that started it, and the task is joined before Closed is entered.
-		Task(Open, "closer", func(ctx context.Context, _ any, emit fsm.Emit[DoorEvent]) error {
+		Task(Open, "closer", func(ctx context.Context, _ fsm.Transition[Door, DoorEvent], emit fsm.Emit[DoorEvent]) error {
 			emit(Pull, nil)
 			<-ctx.Done()
 			return nil
@@ -152,7 +152,10 @@ func (s Signal) String() string { return [...]string{"Connect", "Acked", "Lost",
 // Mermaid diagram: rules declared on Online apply to every phase inside it.
 func ExampleBuilder_Children() {
 	type r = fsm.Rule[Session, Signal]
-	wait := func(ctx context.Context, _ any, _ fsm.Emit[Signal]) error { <-ctx.Done(); return nil }
+	wait := func(ctx context.Context, _ fsm.Transition[Session, Signal], _ fsm.Emit[Signal]) error {
+		<-ctx.Done()
+		return nil
+	}
 	def, err := fsm.NewBuilder[Session, Signal](Offline).
 		States(Offline, Online, Syncing, Login, Replay, Ready, Gone).
 		Events(Connect, Acked, Lost, Quit).

@@ -27,7 +27,10 @@ func exportNested(t testing.TB) *Definition[fuzzName, fuzzName] {
 		retry = fuzzName{2, `direction LR \ 50%%`}
 		fin   = fuzzName{3, "Close"}
 	)
-	wait := func(ctx context.Context, _ any, _ Emit[fuzzName]) error { <-ctx.Done(); return nil }
+	wait := func(ctx context.Context, _ Transition[fuzzName, fuzzName], _ Emit[fuzzName]) error {
+		<-ctx.Done()
+		return nil
+	}
 	type r = Rule[fuzzName, fuzzName]
 	d, err := NewBuilder[fuzzName, fuzzName](down).
 		States(top, mid, leafA, leafB, ready, down, done).

@@ -57,7 +57,10 @@ func (e exportEvent) String() string {
 func exportDefinition(t testing.TB) *Definition[exportState, exportEvent] {
 	t.Helper()
 	nop := func(context.Context, Transition[exportState, exportEvent]) {}
-	wait := func(ctx context.Context, _ any, _ Emit[exportEvent]) error { <-ctx.Done(); return nil }
+	wait := func(ctx context.Context, _ Transition[exportState, exportEvent], _ Emit[exportEvent]) error {
+		<-ctx.Done()
+		return nil
+	}
 	d, err := NewBuilder[exportState, exportEvent](exIdle).
 		States(exIdle, exBusy, exPipe, exDone).
 		Events(exGo, exStop, exTurn).

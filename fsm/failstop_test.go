@@ -72,7 +72,7 @@ func TestPanicFailStops(t *testing.T) {
 					mu.Unlock()
 				}).
 				Action(A, Go, func(context.Context, trans) { boom(inAction) }).
-				Task(A, "worker", func(ctx context.Context, _ any, _ fsm.Emit[event]) error {
+				Task(A, "worker", func(ctx context.Context, _ fsm.Transition[state, event], _ fsm.Emit[event]) error {
 					<-ctx.Done()
 					taskStopped.Store(true)
 					return nil

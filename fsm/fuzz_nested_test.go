@@ -26,7 +26,10 @@ func fuzzNested(t *testing.T, s0, s1, s2, e0, e1, task, reason string) *Definiti
 	if task == "" {
 		task = "task"
 	}
-	wait := func(ctx context.Context, _ any, _ Emit[fuzzName]) error { <-ctx.Done(); return nil }
+	wait := func(ctx context.Context, _ Transition[fuzzName, fuzzName], _ Emit[fuzzName]) error {
+		<-ctx.Done()
+		return nil
+	}
 	pick := func(env, payload any) fuzzName { return f }
 	type r = Rule[fuzzName, fuzzName]
 	d, err := NewBuilder[fuzzName, fuzzName](p).

@@ -35,7 +35,10 @@ func fuzzDefinition(t *testing.T, s0, s1, s2, e0, e1, task, reason string) *Defi
 	if task == "" {
 		task = "task"
 	}
-	wait := func(ctx context.Context, _ any, _ Emit[fuzzName]) error { <-ctx.Done(); return nil }
+	wait := func(ctx context.Context, _ Transition[fuzzName, fuzzName], _ Emit[fuzzName]) error {
+		<-ctx.Done()
+		return nil
+	}
 	type r = Rule[fuzzName, fuzzName]
 	d, err := NewBuilder[fuzzName, fuzzName](a).
 		States(a, b, c).

@@ -29,8 +29,8 @@ type Config[S, E comparable] struct {
 	// machine moves on. Zero means DefaultJoinTimeout; negative means no bound.
 	JoinTimeout time.Duration
 	// Env is the machine's environment: the owner its hooks and tasks work
-	// for (a client, a connection). Hooks find it in Transition.Env, tasks
-	// as their env argument, choices and timeout functions as theirs. One
+	// for (a client, a connection). Hooks, tasks and timeout functions find
+	// it in their Transition's Env, choices as their env argument. One
 	// definition thus serves many owners.
 	Env any
 	// FlightRecorder, if not nil and running, is snapshotted when a

@@ -291,8 +291,8 @@ func TestTransitionOrder(t *testing.T) {
 				name, tr.From, tr.Event, tr.To, tr.Epoch, tr.Stopping, m.State(), m.Inside(ctx))
 		}
 	}
-	task := func(name string) fsm.Task[event] {
-		return func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+	task := func(name string) fsm.Task[state, event] {
+		return func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 			l.add("%s started", name)
 			started <- name
 			<-ctx.Done()
@@ -353,7 +353,7 @@ func TestTransitionOrder(t *testing.T) {
 func TestTaskCancellationCause(t *testing.T) {
 	causes := make(chan error, 1)
 	d := stdDef(t, func(b *builder) {
-		b.Task(A, "t", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+		b.Task(A, "t", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 			<-ctx.Done()
 			causes <- context.Cause(ctx)
 			return nil
@@ -377,11 +377,11 @@ func TestStraggler(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		late := newResource("late")
 		d := stdDef(t, func(b *builder) {
-			b.Task(A, "polite", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+			b.Task(A, "polite", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 				<-ctx.Done()
 				return nil
 			})
-			b.Task(A, "stubborn", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+			b.Task(A, "stubborn", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 				time.Sleep(time.Hour) // ignores ctx
 				emit(X, late)
 				return nil
@@ -419,7 +419,7 @@ func TestStraggler(t *testing.T) {
 func TestStragglerAtStop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := stdDef(t, func(b *builder) {
-			b.Task(A, "stubborn", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+			b.Task(A, "stubborn", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 				time.Sleep(time.Minute)
 				panic("too late")
 			})
@@ -456,12 +456,12 @@ func TestTaskEmitsUnknownEvent(t *testing.T) {
 		causes := make(chan error, 1)
 		d := stdDef(t, func(b *builder) {
 			b.FailureEvent(A, Fail)
-			b.Task(A, "bad", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+			b.Task(A, "bad", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 				emit(event(99), nil)
 				<-ctx.Done()
 				return nil
 			})
-			b.Task(A, "sibling", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+			b.Task(A, "sibling", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 				<-ctx.Done()
 				causes <- context.Cause(ctx)
 				return nil
@@ -521,7 +521,7 @@ func TestStaleEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		emits := make(chan fsm.Emit[event], 3)
 		d := stdDef(t, func(b *builder) {
-			b.Task(A, "keeper", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+			b.Task(A, "keeper", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 				emits <- emit // used after the task returned, like a late callback
 				return nil
 			})
@@ -573,7 +573,7 @@ func TestStaleEvents(t *testing.T) {
 func TestTaskEmitsWhileExiting(t *testing.T) {
 	p := newResource("emitted during exit")
 	d := stdDef(t, func(b *builder) {
-		b.Task(A, "t", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+		b.Task(A, "t", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 			<-ctx.Done()
 			emit(X, p)
 			return nil
@@ -724,35 +724,41 @@ func TestFailingTaskCancelsSibling(t *testing.T) {
 	tests := []struct {
 		name string
 		// reader fails in its own way once released.
-		reader      func(ctx context.Context, _ any, emit fsm.Emit[event], sibling func() context.Context) error
+		reader      func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event], sibling func() context.Context) error
 		failure     bool // declare Fail as A's failure event
 		want        []string
 		wantCause   string
 		wantExitErr bool
 	}{
 		{
-			name:      "error with a failure event",
-			reader:    func(context.Context, any, fsm.Emit[event], func() context.Context) error { return errBoom },
+			name: "error with a failure event",
+			reader: func(context.Context, fsm.Transition[state, event], fsm.Emit[event], func() context.Context) error {
+				return errBoom
+			},
 			failure:   true,
 			want:      []string{"started A #1", "task_failed A #1 reader: boom", "transition A -Fail-> B #2"},
 			wantCause: `tasks: task "reader" failed: boom`,
 		},
 		{
-			name:      "panic with a failure event",
-			reader:    func(context.Context, any, fsm.Emit[event], func() context.Context) error { panic("bad frame") },
+			name: "panic with a failure event",
+			reader: func(context.Context, fsm.Transition[state, event], fsm.Emit[event], func() context.Context) error {
+				panic("bad frame")
+			},
 			failure:   true,
 			want:      []string{"started A #1", `task_failed A #1 reader: tasks: task "reader" panicked: bad frame`, "transition A -Fail-> B #2"},
 			wantCause: `tasks: task "reader" failed: tasks: task "reader" panicked: bad frame`,
 		},
 		{
-			name:      "error without a failure event",
-			reader:    func(context.Context, any, fsm.Emit[event], func() context.Context) error { return errBoom },
+			name: "error without a failure event",
+			reader: func(context.Context, fsm.Transition[state, event], fsm.Emit[event], func() context.Context) error {
+				return errBoom
+			},
 			want:      []string{"started A #1", "task_failed A #1 reader: boom"},
 			wantCause: `tasks: task "reader" failed: boom`,
 		},
 		{
 			name: "emitting a leaving event",
-			reader: func(ctx context.Context, _ any, emit fsm.Emit[event], sibling func() context.Context) error {
+			reader: func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event], sibling func() context.Context) error {
 				emit(Go, nil)
 				if sibling().Err() == nil {
 					return errors.New("sibling still live right after the leaving event was emitted")
@@ -776,7 +782,7 @@ func TestFailingTaskCancelsSibling(t *testing.T) {
 				release := make(chan struct{})
 				returned := make(chan error, 1)
 				d := stdDef(t, func(b *builder) {
-					b.Task(A, "heartbeat", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+					b.Task(A, "heartbeat", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 						siblingCtx.Store(&ctx)
 						tick := time.NewTicker(time.Millisecond)
 						defer tick.Stop()
@@ -792,10 +798,10 @@ func TestFailingTaskCancelsSibling(t *testing.T) {
 							}
 						}
 					})
-					b.Task(A, "reader", func(ctx context.Context, _ any, emit fsm.Emit[event]) (err error) {
+					b.Task(A, "reader", func(ctx context.Context, in fsm.Transition[state, event], emit fsm.Emit[event]) (err error) {
 						defer func() { returned <- err }()
 						<-release
-						return tt.reader(ctx, nil, emit, sibling)
+						return tt.reader(ctx, in, emit, sibling)
 					})
 					if tt.failure {
 						b.FailureEvent(A, Fail)
@@ -848,7 +854,7 @@ func TestTaskFailureAfterLeaving(t *testing.T) {
 		failNow := make(chan struct{})
 		var m *machine
 		d := stdDef(t, func(b *builder) {
-			b.Task(A, "reader", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+			b.Task(A, "reader", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 				<-failNow
 				return errors.New("boom")
 			})
@@ -978,7 +984,7 @@ func TestPayloadDisposal(t *testing.T) {
 				emits := make(chan fsm.Emit[event], 1)
 				var consumed atomic.Int32
 				d := stdDef(t, func(b *builder) {
-					b.Task(A, "keeper", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+					b.Task(A, "keeper", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 						select {
 						case emits <- emit:
 						default:
@@ -1061,7 +1067,7 @@ func TestCallsFromInside(t *testing.T) {
 		{
 			name: "Stop from a task",
 			configure: func(b *builder, m func() *machine, errs chan<- error) {
-				b.Task(A, "quitter", func(ctx context.Context, _ any, _ fsm.Emit[event]) error {
+				b.Task(A, "quitter", func(ctx context.Context, _ fsm.Transition[state, event], _ fsm.Emit[event]) error {
 					time.Sleep(time.Second) // m is set by then
 					errs <- m().Stop(ctx)
 					<-ctx.Done()
@@ -1073,7 +1079,7 @@ func TestCallsFromInside(t *testing.T) {
 		{
 			name: "Fire from a task",
 			configure: func(b *builder, m func() *machine, errs chan<- error) {
-				b.Task(A, "mover", func(ctx context.Context, _ any, _ fsm.Emit[event]) error {
+				b.Task(A, "mover", func(ctx context.Context, _ fsm.Transition[state, event], _ fsm.Emit[event]) error {
 					time.Sleep(time.Second)
 					errs <- m().Fire(ctx, Go)
 					<-ctx.Done()
@@ -1116,7 +1122,7 @@ func TestStop(t *testing.T) {
 	// ignores its context for a minute when exit < 0.
 	slowDef := func(t *testing.T, exit time.Duration, exits *atomic.Int32) *fsm.Definition[state, event] {
 		return stdDef(t, func(b *builder) {
-			b.Task(A, "slow", func(ctx context.Context, _ any, _ fsm.Emit[event]) error {
+			b.Task(A, "slow", func(ctx context.Context, _ fsm.Transition[state, event], _ fsm.Emit[event]) error {
 				if exit < 0 {
 					time.Sleep(time.Minute)
 					return nil
@@ -1256,7 +1262,7 @@ func TestStop(t *testing.T) {
 // TestNothingRunsAfterStop: once Stop returns, every task has returned.
 func TestNothingRunsAfterStop(t *testing.T) {
 	var running atomic.Int32
-	task := func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+	task := func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 		running.Add(1)
 		defer running.Add(-1)
 		<-ctx.Done()
@@ -1305,7 +1311,7 @@ func TestEpochs(t *testing.T) {
 func TestPost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := stdDef(t, func(b *builder) {
-			b.Task(A, "slow", func(ctx context.Context, _ any, emit fsm.Emit[event]) error {
+			b.Task(A, "slow", func(ctx context.Context, _ fsm.Transition[state, event], emit fsm.Emit[event]) error {
 				<-ctx.Done()
 				time.Sleep(time.Second) // takes a second to wind down
 				return nil

@@ -191,7 +191,7 @@ func (l *nestedLog) instrument(t *testing.T, b *fsm.Builder[ns, nev]) {
 	}
 	for _, s := range []ns{nA, nA1, nA1a, nB1} {
 		name := strings.ToLower(s.String())
-		b.Task(s, name, func(ctx context.Context, env any, _ fsm.Emit[nev]) error {
+		b.Task(s, name, func(ctx context.Context, _ fsm.Transition[ns, nev], _ fsm.Emit[nev]) error {
 			l.running[s].Add(1)
 			l.starts[s].Add(1)
 			<-ctx.Done()
@@ -392,7 +392,7 @@ func TestNestedParentTasksSurviveChildSteps(t *testing.T) {
 		emitParent := make(chan nev)
 		emitChild := make(chan nev, 1)
 		b := nestedBuilder().
-			Task(nA, "a", func(ctx context.Context, _ any, emit fsm.Emit[nev]) error {
+			Task(nA, "a", func(ctx context.Context, _ fsm.Transition[ns, nev], emit fsm.Emit[nev]) error {
 				parentStarts.Add(1)
 				parentRuns.Add(1)
 				defer parentRuns.Add(-1)
@@ -405,7 +405,7 @@ func TestNestedParentTasksSurviveChildSteps(t *testing.T) {
 					}
 				}
 			}).
-			Task(nA1a, "a1a", func(ctx context.Context, _ any, emit fsm.Emit[nev]) error {
+			Task(nA1a, "a1a", func(ctx context.Context, _ fsm.Transition[ns, nev], emit fsm.Emit[nev]) error {
 				<-ctx.Done()
 				emit(<-emitChild, nil) // a late emit: its entry is over
 				return nil
@@ -459,12 +459,12 @@ func TestNestedFailureScope(t *testing.T) {
 		var seenAtFailure atomic.Value
 		b := nestedBuilder().
 			FailureEvent(nA, ToC).
-			Task(nA, "heartbeat", func(ctx context.Context, _ any, _ fsm.Emit[nev]) error {
+			Task(nA, "heartbeat", func(ctx context.Context, _ fsm.Transition[ns, nev], _ fsm.Emit[nev]) error {
 				hbCtx.Store(&ctx)
 				<-ctx.Done()
 				return nil
 			}).
-			Task(nA1a, "sync", func(ctx context.Context, _ any, _ fsm.Emit[nev]) error {
+			Task(nA1a, "sync", func(ctx context.Context, _ fsm.Transition[ns, nev], _ fsm.Emit[nev]) error {
 				time.Sleep(time.Second) // the parent's heartbeat is running by now
 				return fmt.Errorf("connection dead")
 			})
@@ -625,7 +625,7 @@ func TestNestedResolution(t *testing.T) {
 // reported, by name, in one error.
 func TestNestedBuildProblems(t *testing.T) {
 	ign := fsm.Ignore[ns]()
-	nop := func(context.Context, any, fsm.Emit[nev]) error { return nil }
+	nop := func(context.Context, fsm.Transition[ns, nev], fsm.Emit[nev]) error { return nil }
 	tests := []struct {
 		name  string
 		build func() *fsm.Builder[ns, nev]
@@ -785,8 +785,8 @@ func TestChanged(t *testing.T) {
 // returns.
 func TestNestedStragglers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		stuck := func(d time.Duration) fsm.Task[nev] {
-			return func(ctx context.Context, _ any, _ fsm.Emit[nev]) error {
+		stuck := func(d time.Duration) fsm.Task[ns, nev] {
+			return func(ctx context.Context, _ fsm.Transition[ns, nev], _ fsm.Emit[nev]) error {
 				<-ctx.Done()
 				time.Sleep(d) // ignores the cancellation for a while
 				return nil

@@ -19,6 +19,9 @@ const (
 	// KindChoice leaves the state for a target its function picks, at the
 	// time of the step, from a declared set.
 	KindChoice
+	// KindPostpone keeps the event and offers it again, in order, after the
+	// next step that changes the active configuration.
+	KindPostpone
 
 	kindInvalid Kind = 255 // a rule with a reported problem; never in a built Definition
 )
@@ -34,16 +37,21 @@ func (k Kind) String() string {
 		return "reject"
 	case KindChoice:
 		return "choice"
+	case KindPostpone:
+		return "postpone"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// Outcome is what a (state, event) pair does: made with To, Ignore, Reject
-// or Choice. Outcomes are comparable with ==: two Choice outcomes are equal
-// only if they share their ChoiceRule.
+// Outcome is what a (state, event) pair does: made with To, Internal,
+// Ignore, Reject, Choice or Postpone. Outcomes are comparable with ==: two
+// Choice outcomes are equal only if they share their ChoiceRule.
 type Outcome[S comparable] struct {
 	Kind Kind
 	To   S // the target state; the zero value unless Kind is KindTransition
+	// Internal marks a transition made with Internal: the state declaring
+	// the rule is not exited.
+	Internal bool
 	// Choice is a Choice outcome's function and targets; nil otherwise.
 	Choice *ChoiceRule[S]
 }
@@ -60,6 +68,24 @@ type ChoiceRule[S comparable] struct {
 // To returns the outcome "transition to target". A composite target is
 // entered down to its initial leaf.
 func To[S comparable](target S) Outcome[S] { return Outcome[S]{Kind: KindTransition, To: target} }
+
+// Internal returns the outcome "move to target without leaving the state
+// that declares the rule", an internal transition (XState's reenter:
+// false). The declaring state must be a composite and target one of its
+// proper descendants: the declaring state is not exited, its hooks do not
+// run again and its tasks and timeouts keep running; only its active
+// descendants that do not lead to target are exited, and the states from
+// below it down to target (and target's initial descendants) are entered.
+func Internal[S comparable](target S) Outcome[S] {
+	return Outcome[S]{Kind: KindTransition, To: target, Internal: true}
+}
+
+// Postpone returns the outcome "keep the event for later", as gen_statem's
+// postpone: the event is offered again, in order and ahead of the events
+// queued after it, once a step has changed the active configuration. A
+// machine holds at most Builder.PostponeLimit events postponed; one more
+// is rejected with an error matching ErrPostponeLimit.
+func Postpone[S comparable]() Outcome[S] { return Outcome[S]{Kind: KindPostpone} }
 
 // Ignore returns the outcome "drop the event, it is expected and harmless".
 func Ignore[S comparable]() Outcome[S] { return Outcome[S]{Kind: KindIgnore} }
@@ -128,6 +154,9 @@ type Transition[S, E comparable] struct {
 	// follows the entry of a final state or a panic); Event and To are then
 	// zero values.
 	Stopping bool
+	// Started is true for the entries Start makes: no event entered the
+	// state, and Event is the zero value, which means nothing.
+	Started bool
 }
 
 // Hook is an enter hook, an exit hook or a transition action. ctx is the
@@ -144,12 +173,20 @@ type Emit[E comparable] func(event E, payload any)
 // Task is the body of a state-scoped task: started when its state is
 // entered, its ctx is cancelled when the state is left (or a task in the
 // same failure scope fails), and the machine waits for it to return before
-// the step that left the state goes on. env is the machine's environment,
-// Config.Env: the owner a task works for, reached without a context lookup.
+// the step that left the state goes on.
+//
+// in is the step that entered the task's state, as the state's enter hooks
+// saw it: From, Event, Payload and To of the step (Started for the entry
+// made by Start), State the task's state and Epoch its entry. in.Env is
+// the machine's environment, Config.Env: the owner a task works for,
+// reached without a context lookup. A task that needs to know why its state
+// was entered (the cause of a reconnect, the connection just dialled) reads
+// it here rather than from a copy kept by its owner.
+//
 // A non-nil error returned while ctx is live fires the failure event of the
 // task's state, or of its nearest ancestor that declares one, with the error
 // as the payload.
-type Task[E comparable] func(ctx context.Context, env any, emit Emit[E]) error
+type Task[S, E comparable] func(ctx context.Context, in Transition[S, E], emit Emit[E]) error
 
 // Disposer is implemented by payloads that own a resource. The machine
 // calls Dispose exactly once on a payload whose event is not consumed by a

@@ -37,16 +37,19 @@ func (sc *scope) TaskFailed(name string, err error) { sc.m.taskFailed(sc, name, 
 type scopeTask[S, E comparable] struct {
 	m    *Machine[S, E]
 	sc   *scope
-	def  *taskDef[E] // in the definition, which is immutable
+	def  *taskDef[S, E]    // in the definition, which is immutable
+	in   *Transition[S, E] // the step that entered the state, shared by its tasks
 	emit Emit[E]
 }
 
-func (t *scopeTask[S, E]) Run(ctx context.Context) error { return t.def.fn(ctx, t.m.env, t.emit) }
+func (t *scopeTask[S, E]) Run(ctx context.Context) error { return t.def.fn(ctx, *t.in, t.emit) }
 
-// scopeBlock holds a scope and the records of its tasks in one
-// allocation, for the common entry of a state with one or two tasks.
+// scopeBlock holds a scope, the step that entered its state and the
+// records of its tasks in one allocation, for the common entry of a state
+// with one or two tasks.
 type scopeBlock[S, E comparable] struct {
 	sc   scope
+	in   Transition[S, E]
 	recs [2]scopeTask[S, E]
 }
 
@@ -70,8 +73,9 @@ func (sc *scope) ancestor(si int) *scope {
 }
 
 // newScope makes the scope of the entry lv, under parent (nil at the top),
-// and starts the state's tasks in it.
-func (m *Machine[S, E]) newScope(lv *level, parent *scope) *scope {
+// and starts the state's tasks in it; they see in, the step that entered
+// the state.
+func (m *Machine[S, E]) newScope(lv *level, parent *scope, in *Transition[S, E]) *scope {
 	specs := m.def.per[lv.si].tasks
 	// A top-level entry's context derives from the Start context: its end
 	// cancels every task at once, with its cause, whatever the machine is
@@ -86,22 +90,24 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope) *scope {
 		return sc
 	}
 	var (
-		sc   *scope
-		recs []scopeTask[S, E]
+		sc    *scope
+		entry *Transition[S, E]
+		recs  []scopeTask[S, E]
 	)
 	if len(specs) <= 2 {
 		b := new(scopeBlock[S, E])
-		sc, recs = &b.sc, b.recs[:len(specs)]
+		sc, entry, recs = &b.sc, &b.in, b.recs[:len(specs)]
 	} else {
-		sc, recs = new(scope), make([]scopeTask[S, E], len(specs))
+		sc, entry, recs = new(scope), new(Transition[S, E]), make([]scopeTask[S, E], len(specs))
 	}
+	*entry = *in
 	*sc = scope{si: lv.si, epoch: lv.epoch, parent: parent, m: m}
 	sc.g = tasks.NewOwned(pctx, sc)
 	sc.ctx = sc.g.Context()
 	traced := lv.ext != nil && lv.ext.trace != nil
 	for i := range specs {
 		s, t := &specs[i], &recs[i]
-		*t = scopeTask[S, E]{m: m, sc: sc, def: s}
+		*t = scopeTask[S, E]{m: m, sc: sc, def: s, in: entry}
 		t.emit = func(e E, payload any) { t.m.emit(t.sc, t.def.name, e, payload) } // one pointer captured
 		var run tasks.Task = t
 		if traced {
@@ -200,13 +206,13 @@ func (m *Machine[S, E]) reportStragglers(sc *scope, join tasks.Report) {
 
 // armTimeouts starts the timers of lv's timeouts; each fires its event
 // stamped with lv's entry, so a timer that fires as the state is left is
-// stale.
-func (m *Machine[S, E]) armTimeouts(lv *level, tos []timeoutDef) {
+// stale. A duration function sees in, the step that entered the state.
+func (m *Machine[S, E]) armTimeouts(lv *level, tos []timeoutDef[S, E], in *Transition[S, E]) {
 	for _, to := range tos {
 		d := to.after
 		if to.fn != nil {
 			m.at = where{kind: atTimeout, si: lv.si}
-			d = to.fn(m.env)
+			d = to.fn(*in)
 			m.at.kind = atMachine
 		}
 		it := item{ev: int32(to.event), si: int32(lv.si), epoch: lv.epoch}

@@ -82,8 +82,8 @@ func TestStartContext(t *testing.T) {
 				t0 := time.Now()
 				var mu sync.Mutex
 				got := map[string]seen{}
-				task := func(name string) fsm.Task[nev] {
-					return func(ctx context.Context, _ any, _ fsm.Emit[nev]) error {
+				task := func(name string) fsm.Task[ns, nev] {
+					return func(ctx context.Context, _ fsm.Transition[ns, nev], _ fsm.Emit[nev]) error {
 						v := ctx.Value(startKey{})
 						<-ctx.Done()
 						mu.Lock()

@@ -261,6 +261,9 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 		lv.entered = true
 		return
 	}
+	if t == nil { // no hooks, but tasks or timeouts see the step that entered
+		t = &Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[to], Payload: payload, Env: m.env}
+	}
 	m.enter1(p, t)
 }
 
@@ -398,8 +401,8 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 	if traceOn() {
 		m.traceEnter(i)
 	}
+	t.State, t.Epoch = d.states[lv.si], lv.epoch
 	if hooks := d.per[lv.si].enter; len(hooks) > 0 {
-		t.State, t.Epoch = d.states[lv.si], lv.epoch
 		m.at = where{kind: atEnter, si: lv.si}
 		for _, h := range hooks {
 			h(m.ctx, *t)
@@ -407,10 +410,10 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 		m.at.kind = atMachine
 	}
 	if d.tree[lv.si].scoped {
-		lv.sc = m.newScope(lv, parent)
+		lv.sc = m.newScope(lv, parent, t)
 	}
 	if tos := d.per[lv.si].timeouts; len(tos) > 0 {
-		m.armTimeouts(lv, tos)
+		m.armTimeouts(lv, tos, t)
 	}
 }
 
@@ -430,7 +433,7 @@ func (m *Machine[S, E]) enterInitial() {
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: leaf, To: leaf, State: leaf, Epoch: m.epoch, Entered: d.startStates})
 	}
-	t := Transition[S, E]{From: leaf, To: leaf, Env: m.env}
+	t := Transition[S, E]{From: leaf, To: leaf, Env: m.env, Started: true}
 	for i := range m.path {
 		m.enterLevel(i, &t)
 	}

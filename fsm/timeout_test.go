@@ -22,7 +22,7 @@ func TestTimeout(t *testing.T) {
 		type env struct{ wait time.Duration }
 		def, err := stdBuilder().
 			Timeout(B, 5*time.Second, Back).
-			TimeoutFunc(A, "the env's wait", func(e any) time.Duration { return e.(*env).wait }, X).
+			TimeoutFunc(A, "the env's wait", func(in fsm.Transition[state, event]) time.Duration { return in.Env.(*env).wait }, X).
 			Build()
 		if err != nil {
 			t.Fatal(err)
@@ -178,8 +178,8 @@ func TestEnvironment(t *testing.T) {
 	def, err := stdBuilder().
 		OnEnter(B, func(_ context.Context, tr trans) { note(tr.Env, "enter B") }).
 		Action(A, Go, func(_ context.Context, tr trans) { note(tr.Env, "action") }).
-		Task(B, "worker", func(ctx context.Context, env any, _ fsm.Emit[event]) error {
-			note(env, "task")
+		Task(B, "worker", func(ctx context.Context, in fsm.Transition[state, event], _ fsm.Emit[event]) error {
+			note(in.Env, "task")
 			taskRan <- struct{}{}
 			<-ctx.Done()
 			return nil
@@ -215,7 +215,7 @@ func TestEnvironment(t *testing.T) {
 func TestTimeoutFuncZeroAndNegative(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var wait time.Duration
-		def, err := stdBuilder().TimeoutFunc(B, "", func(any) time.Duration { return wait }, Back).Build()
+		def, err := stdBuilder().TimeoutFunc(B, "", func(fsm.Transition[state, event]) time.Duration { return wait }, Back).Build()
 		if err != nil {
 			t.Fatal(err)
 		}

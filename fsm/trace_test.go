@@ -57,7 +57,10 @@ func (e trEvent) String() string { return [...]string{"Connect", "LoggedIn", "Dr
 // its state to be left.
 func trDefinition(t *testing.T) *fsm.Definition[trState, trEvent] {
 	t.Helper()
-	wait := func(ctx context.Context, _ any, _ fsm.Emit[trEvent]) error { <-ctx.Done(); return nil }
+	wait := func(ctx context.Context, _ fsm.Transition[trState, trEvent], _ fsm.Emit[trEvent]) error {
+		<-ctx.Done()
+		return nil
+	}
 	type r = fsm.Rule[trState, trEvent]
 	d, err := fsm.NewBuilder[trState, trEvent](trOff).
 		States(trOff, trSession, trLogin, trReady).
@@ -298,11 +301,14 @@ func TestFlightRecorderSnapshotOnStraggler(t *testing.T) {
 	)
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
-		stuck := func(ctx context.Context, _ any, _ fsm.Emit[trEvent]) error {
+		stuck := func(ctx context.Context, _ fsm.Transition[trState, trEvent], _ fsm.Emit[trEvent]) error {
 			<-release // ignores ctx: a straggler once Login is left
 			return nil
 		}
-		wait := func(ctx context.Context, _ any, _ fsm.Emit[trEvent]) error { <-ctx.Done(); return nil }
+		wait := func(ctx context.Context, _ fsm.Transition[trState, trEvent], _ fsm.Emit[trEvent]) error {
+			<-ctx.Done()
+			return nil
+		}
 		type r = fsm.Rule[trState, trEvent]
 		d, err := fsm.NewBuilder[trState, trEvent](trSession).
 			States(trOff, trSession, trLogin, trReady).

@@ -178,8 +178,8 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 // tasks and hooks that find their client in the machine's environment. One
 // definition per client would cost memory per connection.
 var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.Event], error) {
-	task := func(f func(*Client, context.Context, emitFn) error) fsm.Task[connfsm.Event] {
-		return func(ctx context.Context, env any, emit emitFn) error { return f(env.(*Client), ctx, emit) }
+	task := func(f func(*Client, context.Context, emitFn) error) fsm.Task[connfsm.State, connfsm.Event] {
+		return func(ctx context.Context, in step, emit emitFn) error { return f(in.Env.(*Client), ctx, emit) }
 	}
 	hook := func(f func(*Client, context.Context, step)) fsm.Hook[connfsm.State, connfsm.Event] {
 		return func(ctx context.Context, t step) { f(t.Env.(*Client), ctx, t) }
@@ -192,7 +192,7 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 		Sync:         task((*Client).syncTask),
 		Backoff:      task((*Client).backoffTask),
 		Closer:       task((*Client).closerTask),
-		CloseTimeout: func(env any) time.Duration { return env.(*Client).cfg.closeTimeout },
+		CloseTimeout: func(in step) time.Duration { return in.Env.(*Client).cfg.closeTimeout },
 	}).
 		OnEnter(connfsm.Connecting, hook((*Client).enterConnecting)).
 		OnEnter(connfsm.Alive, hook((*Client).enterAlive)).

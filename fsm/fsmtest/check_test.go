@@ -138,7 +138,10 @@ func TestCheckRunsHooksAndStopsMachines(t *testing.T) {
 		OnExit(on, func(_ context.Context, tr fsm.Transition[light, lightEvent]) {
 			exited = append(exited, fmt.Sprint("exit stopping=", tr.Stopping))
 		}).
-		Task(on, "glow", func(ctx context.Context, _ any, _ fsm.Emit[lightEvent]) error { <-ctx.Done(); return nil }).
+		Task(on, "glow", func(ctx context.Context, _ fsm.Transition[light, lightEvent], _ fsm.Emit[lightEvent]) error {
+			<-ctx.Done()
+			return nil
+		}).
 		Build()
 	if err != nil {
 		t.Fatal(err)
