@@ -135,6 +135,8 @@ func (c *Client) failure() Failure {
 		f.Kind = KindPongTimeout
 	case errors.Is(f.Err, ErrIdleTimeout):
 		f.Kind = KindIdle
+	case errors.Is(f.Err, ErrMessageTooBig):
+		f.Kind = KindTooBig
 	default:
 		f.Kind = KindLost
 	}

@@ -120,6 +120,7 @@ type settings struct {
 	send             SendPolicy
 	limiter          Limiter
 	readLimit        int64
+	writeLimit       int64
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
@@ -164,6 +165,7 @@ func defaultConfig() config {
 			closeTimeout:     DefaultCloseTimeout,
 			ackTimeout:       DefaultAckTimeout,
 			readLimit:        DefaultReadLimit,
+			writeLimit:       DefaultWriteLimit,
 			send:             SendPolicy{BufferBytes: DefaultSendBufferBytes},
 		},
 		retrySettings: retrySettings{
@@ -250,7 +252,9 @@ func isNilPointer(v any) bool {
 
 // WithReadLimit sets the largest message accepted, in bytes (default 1 MiB;
 // -1 for no limit). A larger message closes the connection with status 1009
-// and counts as Lost.
+// and counts as Lost, with a cause matching ErrMessageTooBig (the retry
+// policy sees KindTooBig, and by default slows down), and in
+// Stats.TooBig.
 func WithReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } }
 
 // WithHeader adds HTTP headers to every handshake. Header values are never
@@ -434,6 +438,9 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	}
 	if c.readLimit == 0 || c.readLimit < -1 {
 		bad("ReadLimit must be positive or -1, got %d", c.readLimit)
+	}
+	if c.writeLimit == 0 || c.writeLimit < -1 {
+		bad("WriteLimit must be positive or -1, got %d", c.writeLimit)
 	}
 	switch c.compression {
 	case websocket.CompressionDisabled, websocket.CompressionNoContextTakeover, websocket.CompressionContextTakeover:

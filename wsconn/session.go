@@ -192,6 +192,9 @@ func (s *session) fail(err error) {
 	defer s.mu.Unlock()
 	if !s.ended {
 		s.ended, s.err = true, err
+		if s.c != nil && errors.Is(err, websocket.ErrMessageTooBig) {
+			s.c.stats.tooBig.Add(1)
+		}
 		close(s.done)
 		if s.ping != nil {
 			// coder/websocket's Ping waits for its pong, or its context:
@@ -402,6 +405,9 @@ func (s *session) lostErr() error {
 		return pe
 	}
 	err := fmt.Errorf("%w: %w", ErrReadFailed, s.err)
+	if errors.Is(s.err, websocket.ErrMessageTooBig) {
+		return fmt.Errorf("%w: %w", ErrMessageTooBig, err)
+	}
 	var ce websocket.CloseError
 	if errors.As(s.err, &ce) {
 		return &CloseError{Code: ce.Code, Reason: ce.Reason, Err: err}
@@ -469,7 +475,7 @@ func (s *Session) Subprotocol() string { return s.s.conn.Subprotocol() }
 // touched; if ctx ends during the write, the connection is closed (a
 // coder/websocket rule) and counts as Lost.
 func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error {
-	if err := checkType(typ); err != nil {
+	if err := s.c.checkOut(typ, data); err != nil {
 		return err
 	}
 	return s.c.paced(ctx, s.s, typ, data)
@@ -492,7 +498,7 @@ func (s *Session) SendJSON(ctx context.Context, v any) error {
 // Request sends a message on this connection and waits for the first
 // received message match accepts, as Client.Request does: a login's ack.
 func (s *Session) Request(ctx context.Context, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
-	if err := checkType(typ); err != nil {
+	if err := s.c.checkOut(typ, data); err != nil {
 		return Message{}, err
 	}
 	if match == nil {

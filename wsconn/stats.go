@@ -14,7 +14,7 @@ type counters struct {
 	pingsSkipped             atomic.Uint64
 	pongWaitsExtended        atomic.Uint64
 	lateReads                atomic.Uint64
-	dropped                  atomic.Uint64
+	dropped, tooBig          atomic.Uint64
 	lastRTT, nextDelay       atomic.Int64
 }
 
@@ -66,6 +66,9 @@ type Stats struct {
 	// ended first: those still held when the drain after the end ran out
 	// (see OnMessage), and those read during the close handshake.
 	Dropped uint64
+	// TooBig counts connections lost to a message over the read limit
+	// (ErrMessageTooBig).
+	TooBig uint64
 }
 
 // Stats returns a snapshot of the client's counters.
@@ -88,6 +91,7 @@ func (c *Client) Stats() Stats {
 		PongWaitsExtended: c.stats.pongWaitsExtended.Load(),
 		LateReads:         c.stats.lateReads.Load(),
 		Dropped:           c.stats.dropped.Load(),
+		TooBig:            c.stats.tooBig.Load(),
 	}
 	return st
 }
