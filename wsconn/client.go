@@ -56,11 +56,16 @@ type Client struct {
 	// for the close handshake, cleared when it is dropped. Only hooks,
 	// which run one at a time, write it.
 	sess atomic.Pointer[session]
+	// dialMade: the last Connecting's attempt got past the credentials
+	// and the dial gate to the handshake. Set by its dial task, read by
+	// the hook after it.
+	dialMade atomic.Bool
 
 	// Owned by the lifecycle: written only by hooks, read by the tasks
 	// they start.
 	cause      error // why Reconnecting was entered
-	dials      []time.Time
+	dials      []time.Time   // the storm guard's: when the last dials made began
+	dialAt     time.Time     // when the last Connecting began
 	gate       *gatePass     // the dial gate's answer for the next dial, from Reconnecting's wait
 	aliveAt    time.Duration // clock() when Alive was entered
 	causeFrom  connfsm.State // the leaf Reconnecting was entered from
@@ -386,17 +391,27 @@ func (c *Client) enterConnecting(_ context.Context, t step) {
 	if t.Event != connfsm.RetryDue || c.causeEvent != connfsm.Reconnect {
 		c.attempts = min(c.attempts, math.MaxInt32-1) + 1
 	}
-	now := time.Now()
-	if n := c.cfg.retry.storm.Attempts; n > 0 {
-		if len(c.dials) == n {
-			copy(c.dials, c.dials[1:])
-			c.dials = c.dials[:n-1]
-		}
-		c.dials = append(c.dials, now)
+	c.dialAt = time.Now()
+	c.dialMade.Store(false)
+}
+
+// countDial counts the attempt of the last Connecting for the storm guard
+// if it was made: one whose credentials or dial gate failed never left the
+// client, and a venue cannot count it.
+func (c *Client) countDial() {
+	n := c.cfg.retry.storm.Attempts
+	if n <= 0 || !c.dialMade.Load() {
+		return
 	}
+	if len(c.dials) == n {
+		copy(c.dials, c.dials[1:])
+		c.dials = c.dials[:n-1]
+	}
+	c.dials = append(c.dials, c.dialAt)
 }
 
 func (c *Client) enterAlive(_ context.Context, t step) {
+	c.countDial()
 	s := t.Payload.(*session)
 	s.epoch = t.Epoch
 	s.c = c
@@ -443,6 +458,9 @@ func (c *Client) dropSession(s *session) {
 }
 
 func (c *Client) enterReconnecting(_ context.Context, t step) {
+	if t.From == connfsm.Connecting {
+		c.countDial()
+	}
 	c.cause, _ = t.Payload.(error)
 	c.causeFrom, c.causeEvent = t.From, t.Event
 }

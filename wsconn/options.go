@@ -55,7 +55,9 @@ var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Sec
 // StormGuard enforces a minimum gap between dials once Attempts dials have
 // happened within Window, on top of the backoff: a server that accepts and
 // drops at once cannot make the client hammer it (venues commonly allow a
-// few hundred connections per IP per five minutes).
+// few hundred connections per IP per five minutes). Only dials made count:
+// an attempt whose credentials (WithCredentials) or dial gate failed never
+// left the client.
 type StormGuard struct {
 	Attempts int           // dials within Window that turn the guard on
 	Window   time.Duration // how far back dials are counted
