@@ -63,7 +63,7 @@ type Client struct {
 
 	// Owned by the lifecycle: written only by hooks, read by the tasks
 	// they start.
-	cause      error // why Reconnecting was entered
+	cause      error         // why Reconnecting was entered
 	dials      []time.Time   // the storm guard's: when the last dials made began
 	dialAt     time.Time     // when the last Connecting began
 	gate       *gatePass     // the dial gate's answer for the next dial, from Reconnecting's wait
