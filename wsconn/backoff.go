@@ -157,3 +157,18 @@ func (c *Client) decide(f Failure) (d Decision, err error) {
 	}
 	return c.cfg.retry.policy(f), nil
 }
+
+// countDial counts the attempt of the last Connecting for the storm guard
+// if it was made: one whose credentials or dial gate failed never left the
+// client, and a venue cannot count it.
+func (c *Client) countDial() {
+	n := c.cfg.retry.storm.Attempts
+	if n <= 0 || !c.dialMade.Load() {
+		return
+	}
+	if len(c.dials) == n {
+		copy(c.dials, c.dials[1:])
+		c.dials = c.dials[:n-1]
+	}
+	c.dials = append(c.dials, c.dialAt)
+}

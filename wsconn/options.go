@@ -102,6 +102,7 @@ type config struct {
 	httpClient    *http.Client
 	lifetime      context.Context
 	noWait        bool
+	pull          bool
 
 	problems []error
 }
@@ -125,6 +126,7 @@ type settings struct {
 	writeLimit       int64
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
+	slow             SlowConsumer
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
 }
@@ -443,6 +445,10 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	}
 	if c.writeLimit == 0 || c.writeLimit < -1 {
 		bad("WriteLimit must be positive or -1, got %d", c.writeLimit)
+	}
+	checkSlow(c.slow, bad)
+	if c.pull && c.onMessage != nil {
+		bad("WithPull and OnMessage: messages go to one or the other")
 	}
 	switch c.compression {
 	case websocket.CompressionDisabled, websocket.CompressionNoContextTakeover, websocket.CompressionContextTakeover:

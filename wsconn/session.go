@@ -30,6 +30,10 @@ type Message struct {
 	Data []byte      // owned by the handler
 	// Epoch is the lifecycle epoch of the connection it arrived on.
 	Epoch uint64
+	// Received is when the client read it from the connection. The lag of
+	// a handler call is its start minus Received (Stats.LastLag,
+	// Stats.MaxLag).
+	Received time.Time
 }
 
 type frame struct {
@@ -89,6 +93,10 @@ type session struct {
 	joined   chan struct{} // closed when the handler under way returns, for joinHandler
 	drained  chan struct{} // closed when the pump holds no message read any more, for drain
 	ahead    *readAhead    // reads while the pump is busy; nil when the pump reads
+	inbox    *inbox        // the messages waiting for the handler, under a policy other than Block; nil under Block
+	// slowLogged: the slow-consumer policy's first act on this connection
+	// was logged.
+	slowLogged atomic.Bool
 	// hctx is the handler's context: the reader task's until the first
 	// handler call, which makes the handler's own under it (hcancel ends
 	// it): an idle connection never calls the handler.
@@ -159,6 +167,10 @@ func (s *session) start(rctx context.Context) {
 		s.app.answerer = make(chan struct{})
 		go s.answer()
 	}
+	if p := s.c.cfg.slow; p.Policy != Block && s.c.cfg.onMessage != nil {
+		s.inbox = newInbox(p)
+		go s.handOut()
+	}
 	go s.pump()
 }
 
@@ -227,28 +239,6 @@ func (s *session) readSince(t time.Duration) bool {
 	return time.Duration(s.lastRead.Load()) > t
 }
 
-// sinceData returns how long the peer has been silent, as the data
-// watchdog counts it: since the last data message came (or the connection
-// came up), or since a handler last gave the reader back, whichever is
-// later. Time spent while a handler holds the reader is the consumer's,
-// not the peer's: ok is false then, and nothing is counted.
-func (s *session) sinceData() (idle time.Duration, ok bool) {
-	if s.readerHeld() {
-		return 0, false
-	}
-	since := max(time.Duration(s.lastData.Load()), time.Duration(s.freed.Load()))
-	return clock() - since, true
-}
-
-// readerHeld reports whether a handler holds the reader: the pump holds a
-// message (waiting for its turn, or in the handler), and nothing else
-// reads the connection, or the read-ahead lent it holds a message too.
-func (s *session) readerHeld() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.busy && (s.ahead == nil || s.ahead.parked)
-}
-
 // stopDelivery makes the pump drop data messages: after Alive no one may
 // call the handler, and the pump must keep reading for the close
 // handshake.
@@ -288,57 +278,6 @@ func (s *session) handlerContextLocked() context.Context {
 		s.hctx, s.hcancel = context.WithCancelCause(s.hctx)
 	}
 	return s.hctx
-}
-
-// endHandler ends the handler's context with cause: the call under way
-// learns that its connection ended, and so do the calls that drain what
-// was read already (drain).
-func (s *session) endHandler(cause error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.handlerContextLocked()
-	s.hcancel(cause)
-}
-
-// drainTimeout bounds drain: well within the lifecycle's join deadline,
-// so that a reader task draining is not reported as a straggler.
-const drainTimeout = time.Second
-
-// drain waits, up to drainTimeout, until the pump holds no message it has
-// read: the one in the handler, or waiting for its turn, and the one a
-// read-ahead holds are delivered (with the handler's context ended), not
-// dropped. What the pump reads after it is dropped and counted.
-func (s *session) drain() {
-	s.mu.Lock()
-	if s.stopped || !s.holdingLocked() {
-		s.mu.Unlock()
-		return
-	}
-	if s.drained == nil {
-		s.drained = make(chan struct{})
-	}
-	drained := s.drained
-	s.mu.Unlock()
-	t := time.NewTimer(drainTimeout)
-	defer t.Stop()
-	select {
-	case <-drained:
-	case <-t.C:
-	}
-}
-
-// holdingLocked reports whether the pump holds a message read and not yet
-// handed to the handler, or in the handler; s.mu is held.
-func (s *session) holdingLocked() bool {
-	return s.busy || s.ahead != nil && s.ahead.parked
-}
-
-// releasedLocked wakes drain once the pump holds nothing; s.mu is held.
-func (s *session) releasedLocked() {
-	if s.drained != nil && !s.holdingLocked() {
-		close(s.drained)
-		s.drained = nil
-	}
 }
 
 // joinHandler stops the delivery and waits for the handler call under way,
@@ -384,7 +323,7 @@ func (s *session) wait() {
 	started := s.started
 	// Inside the handler the pump reads nothing; a read-ahead lent it
 	// reads until it holds a message.
-	reading := !s.handling || s.ahead != nil && !s.ahead.parked
+	reading := s.inbox != nil || !s.handling || s.ahead != nil && !s.ahead.parked
 	s.mu.Unlock()
 	if !started {
 		return
@@ -403,6 +342,9 @@ func (s *session) wait() {
 func (s *session) lostErr() error {
 	if pe, ok := s.err.(*tasks.PanicError); ok {
 		return pe
+	}
+	if errors.Is(s.err, ErrSlowConsumer) {
+		return s.err
 	}
 	err := fmt.Errorf("%w: %w", ErrReadFailed, s.err)
 	if errors.Is(s.err, websocket.ErrMessageTooBig) {
