@@ -64,6 +64,11 @@ func (s *session) next() (Message, error) {
 			return Message{}, err
 		}
 		s.lastRead.Store(int64(clock()))
+		if s.dec != NoDecompression {
+			if typ, data, err = s.decode(typ, data); err != nil {
+				return Message{}, err
+			}
+		}
 		if s.in != nil {
 			deliver, err := s.sort(typ, data)
 			if err != nil {
