@@ -52,11 +52,11 @@ func WithProxy(u *url.URL) Option {
 		switch u.Scheme {
 		case "http", "https", "socks5", "socks5h":
 		default:
-			c.problems = append(c.problems, fmt.Errorf("Proxy %q: scheme must be http, https, socks5 or socks5h, got %q", redact(u), u.Scheme))
+			c.problems = append(c.problems, fmt.Errorf("WithProxy %q: scheme must be http, https, socks5 or socks5h, got %q", redact(u), u.Scheme))
 			return
 		}
 		if u.Host == "" {
-			c.problems = append(c.problems, fmt.Errorf("Proxy %q: no host", redact(u)))
+			c.problems = append(c.problems, fmt.Errorf("WithProxy %q: no host", redact(u)))
 			return
 		}
 		uu := *u

@@ -228,7 +228,7 @@ func TestTransportConfig(t *testing.T) {
 		opts []Option
 		want string
 	}{
-		{"proxy scheme", []Option{WithProxy(&url.URL{Scheme: "ftp", Host: "p:21"})}, `Proxy "ftp://p:21": scheme must be http, https, socks5 or socks5h, got "ftp"`},
+		{"proxy scheme", []Option{WithProxy(&url.URL{Scheme: "ftp", Host: "p:21"})}, `WithProxy "ftp://p:21": scheme must be http, https, socks5 or socks5h, got "ftp"`},
 		{"nil TLS", []Option{WithTLSConfig(nil)}, "TLSConfig: nil"},
 		{"TLS and HTTP client", []Option{WithTLSConfig(&tls.Config{}), WithHTTPClient(http.DefaultClient)}, "TLSConfig and HTTPClient: set TLS on the HTTP client's transport"},
 		{"decompression", []Option{WithDecompression(7)}, "Decompression 7 is not known"},
