@@ -21,7 +21,18 @@
 // Nothing sent is dropped silently: Send either hands the message to the
 // transport, keeps it under the send policy, or returns an error, and a
 // kept message that is never written is counted (Stats.Unsent) and reported
-// by Close (ErrUnsent).
+// by Close (ErrUnsent). A message over the write limit (WithWriteLimit)
+// fails its Send with ErrMessageTooBig before anything is written.
+//
+// Nothing read is dropped silently either: the messages the client has
+// read when a connection ends are still handed to the handler (its context
+// ended) for up to a second, and those left, or dropped by a slow-consumer
+// policy (WithSlowConsumer), are counted in Stats.
+//
+// A slow consumer is not a dead feed: while the handler holds the reader,
+// neither the heartbeat nor the data watchdog counts the peer as silent;
+// the silence counts from when the handler gives the reader back.
+// Message.Received stamps each message, and Stats keeps the handler's lag.
 //
 // # Lifecycle
 //
