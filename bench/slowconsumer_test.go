@@ -50,6 +50,7 @@ func TestSlowConsumerFlood(t *testing.T) {
 
 func floodOnce(t *testing.T, p wsconn.SlowConsumer) {
 	var sent atomic.Int64
+	var quiet atomic.Bool // the venue stops sending
 	srv, err := wsconntest.NewTCPServer("", wsconntest.WithoutRecording(), wsconntest.Default(wsconntest.Discard(),
 		wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
 			if c.N() > 1 {
@@ -75,7 +76,7 @@ func floodOnce(t *testing.T, p wsconn.SlowConsumer) {
 			}
 			// Then a trickle, so that the feed is never silent: any loss
 			// is a false one.
-			for {
+			for !quiet.Load() {
 				select {
 				case <-ctx.Done():
 					return
@@ -99,6 +100,7 @@ func floodOnce(t *testing.T, p wsconn.SlowConsumer) {
 		delivered atomic.Int64
 		heap      uint64
 		lost      []error
+		quietAt   time.Time // losses after it are true ones: the feed went quiet
 	)
 	c, err := wsconn.Dial(t.Context(), srv.URL+"/",
 		wsconn.WithSlowConsumer(p),
@@ -109,7 +111,9 @@ func floodOnce(t *testing.T, p wsconn.SlowConsumer) {
 			if r.Kind == fsm.RecordTransition && r.Event == connfsm.Lost {
 				err, _ := r.Payload.(error)
 				mu.Lock()
-				lost = append(lost, err)
+				if quietAt.IsZero() {
+					lost = append(lost, err)
+				}
 				mu.Unlock()
 			}
 		}),
@@ -132,7 +136,20 @@ func floodOnce(t *testing.T, p wsconn.SlowConsumer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(floodFor + time.Second) // the flood, then the inbox drains
+	time.Sleep(floodFor + time.Second) // the flood, then the trickle
+	mu.Lock()
+	quietAt = time.Now()
+	mu.Unlock()
+	quiet.Store(true)
+	// What the venue sent may still be in the sockets: wait until it is
+	// all delivered, dropped or conflated, or 10 s.
+	accounted := func() int64 {
+		st := c.Stats()
+		return delivered.Load() + int64(st.SlowDropped+st.Conflated+st.Dropped)
+	}
+	for end := time.Now().Add(10 * time.Second); p.Policy != wsconn.Disconnect && accounted() < sent.Load() && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	_ = c.Close(context.Background())
 	st := c.Stats()
 	mu.Lock()
@@ -142,10 +159,9 @@ func floodOnce(t *testing.T, p wsconn.SlowConsumer) {
 			t.Errorf("a false loss: %v", err)
 		}
 	}
-	accounted := delivered.Load() + int64(st.SlowDropped+st.Conflated+st.Dropped)
-	if p.Policy != wsconn.Disconnect && accounted != sent.Load() {
+	if n := accounted(); p.Policy != wsconn.Disconnect && n != sent.Load() {
 		t.Errorf("sent %d, but delivered %d + dropped %d + conflated %d + dropped at the end %d = %d",
-			sent.Load(), delivered.Load(), st.SlowDropped, st.Conflated, st.Dropped, accounted)
+			sent.Load(), delivered.Load(), st.SlowDropped, st.Conflated, st.Dropped, n)
 	}
 	slices.Sort(lags)
 	p99 := time.Duration(0)
