@@ -74,7 +74,8 @@
 //     the attempt number, and either gives up (a permanent failure, or
 //     Backoff.MaxAttempts spent) or waits: the backoff's delay with full
 //     jitter (Backoff.Delay), longer when the peer asked to slow down
-//     (close 1008 or 1013, HTTP 429) or sent Retry-After, and at least the
+//     (close 1008 or 1013, HTTP 429) or sent a message over the read
+//     limit (it would come again), or sent Retry-After, and at least the
 //     storm guard's gap (StormGuard); a requested Reconnect dials at once,
 //     spending no retry budget. Each wait is the payload of the RetryDue
 //     step that ends it (a *Wait, with its reason). The attempt counter
