@@ -43,7 +43,10 @@ func WithTLSConfig(conf *tls.Config) Option {
 // WithTLSConfig it keeps the client's own transport; it cannot be combined
 // with WithHTTPClient. Without it, the proxy comes from the environment
 // (HTTPS_PROXY for wss://, HTTP_PROXY for ws://, NO_PROXY), as
-// http.ProxyFromEnvironment reads them; WithProxy(nil) turns that off.
+// http.ProxyFromEnvironment reads them, and net/http tunnels only wss://
+// through it (a ws:// handshake goes to the proxy as a plain request,
+// which few proxies upgrade: give WithProxy then); WithProxy(nil) turns
+// the environment's proxy off.
 //
 // The WebSocket URL's own userinfo (wss://user:pass@host/) is sent to the
 // venue as Authorization Basic by net/http; it is never logged.
