@@ -179,4 +179,3 @@ func (g *Group) waitDone(timeout time.Duration) {
 	case <-t.C:
 	}
 }
-
