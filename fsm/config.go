@@ -238,15 +238,16 @@ func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 // what its composite last left (deep: the leaves; shallow: the children
 // leading to them), or the composite itself, entered by default, if it was
 // never left.
-func (m *Machine[S, E]) targets(p *plan[S]) []int {
-	d := m.def
+func (m *Machine[S, E]) targets(p *plan[S]) []int { return m.def.targets(p, m.memory) }
+
+func (d *Definition[S, E]) targets(p *plan[S], memory [][]int32) []int {
 	if p.to < len(d.states) {
 		return []int{p.to}
 	}
 	h := d.hist[p.to-len(d.states)]
 	var mem []int32
-	if m.memory != nil {
-		mem = m.memory[h.composite]
+	if memory != nil {
+		mem = memory[h.composite]
 	}
 	if len(mem) == 0 {
 		return []int{h.composite}
