@@ -120,9 +120,10 @@ func (m *Machine[S, E]) watchCause(sw *stateWatch, ev int) error {
 // entryOf returns the epoch of the active entry of state si, or false if
 // si is not active. Only the processor calls it.
 func (m *Machine[S, E]) entryOf(si int) (uint64, bool) {
-	dep := m.def.tree[si].depth
-	if dep < len(m.path) && m.path[dep].si == si {
-		return m.path[dep].epoch, true
+	for _, lv := range m.path {
+		if lv.si == si {
+			return lv.epoch, true
+		}
 	}
 	return 0, false
 }
@@ -244,9 +245,14 @@ func (m *Machine[S, E]) watchState(ctx context.Context, state S, until bool) (co
 	// publishes its configuration before it reads watched: either this
 	// call sees the step's configuration or the step sees this watch.
 	m.watched.Store(true)
-	// The epoch is read before the leaf, which a step publishes first: the
-	// leaf read is never older than seen.
+	// The newest epoch is read before the configuration, which a step
+	// publishes first: no entry newer than seen is taken for one seen. (A
+	// machine without parallel states publishes its newest entry, its
+	// leaf's, as Epoch.)
 	sw.seen = m.pubEpoch.Load()
+	if m.def.parallel {
+		sw.seen = m.pubGen.Load()
+	}
 	active := m.In(state)
 	var cause error
 	switch {

@@ -152,7 +152,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 	}
 	m.publish()
 	if m.watched.Load() {
-		m.notifyChanged()
+		m.notifyChanged(ev)
 	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[m.cur],
@@ -192,6 +192,7 @@ func (m *Machine[S, E]) publish() {
 			conf[i] = int32(lv.si)
 		}
 		m.pubConf.Store(&conf)
+		m.pubGen.Store(m.epoch) // after the configuration: see watchState
 	}
 	for _, lv := range m.path {
 		if len(d.tree[lv.si].children) == 0 {

@@ -86,6 +86,7 @@ type Machine[S, E comparable] struct {
 	pubLeaf  atomic.Int32
 	pubEpoch atomic.Uint64
 	pubConf  atomic.Pointer[[]int32] // with parallel states: every active state, in document order
+	pubGen   atomic.Uint64           // with parallel states: the last epoch handed out, once pubConf holds its entry
 	failure  atomic.Pointer[PanicError]
 
 	// What waits on the machine (Changed, Await, WhileIn, UntilIn) is made
@@ -162,6 +163,7 @@ func (d *Definition[S, E]) New(cfg Config[S, E]) *Machine[S, E] {
 			break
 		}
 	}
+	m.pubGen.Store(uint64(len(d.start)))
 	m.busy.Store(true) // held until Start: events queue meanwhile
 	return m
 }
