@@ -88,6 +88,7 @@ type Client struct {
 	err error
 
 	stats counters
+	probe *probed // WithProbe's, or nil
 }
 
 // Dial validates the configuration and starts the client: nothing starts if
@@ -130,9 +131,14 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wsconn: lifecycle: %w", err)
 	}
+	if cfg.probe != nil {
+		if c.probe, err = attachProbe(cfg.probe, c); err != nil {
+			return nil, &ConfigError{Problems: []error{err}}
+		}
+	}
 	// New before Start: hooks and tasks refer to c.m from their first run.
 	var observe func(context.Context, record)
-	if cfg.onRecord != nil || cfg.logger != nil {
+	if cfg.onRecord != nil || cfg.logger != nil || c.probe != nil {
 		observe = c.observe // without either, no record is made at all
 	}
 	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: observe, Env: c})
@@ -488,6 +494,9 @@ func (c *Client) enterClosed(_ context.Context, t step) {
 func (c *Client) observe(ctx context.Context, r record) {
 	if c.cfg.onRecord != nil {
 		c.cfg.onRecord(ctx, r)
+	}
+	if c.probe != nil {
+		c.probe.record(ctx, r)
 	}
 	l := c.cfg.logger
 	if l == nil {

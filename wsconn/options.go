@@ -100,6 +100,7 @@ type config struct {
 	httpClient    *http.Client
 	lifetime      context.Context
 	noWait        bool
+	probe         Probe
 
 	problems []error
 }

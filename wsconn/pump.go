@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime/debug"
 	"slices"
+	"time"
 
 	"github.com/connfsm/connfsm/tasks"
 )
@@ -87,6 +88,10 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 		c.stats.received(len(data))
 		return nil, true
 	}
+	// The message's read time: the last read stored before it is handed
+	// over (a read-ahead stops at the message it hands over, and none runs
+	// until this call lends one).
+	readAt := time.Duration(s.lastRead.Load())
 	select {
 	case c.handling <- struct{}{}:
 	default:
@@ -118,7 +123,14 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 	hctx := s.handlerContextLocked()
 	s.mu.Unlock()
 
+	var begin time.Duration
+	if c.probe != nil {
+		begin = clock()
+	}
 	err := call(h, hctx, Message{Type: typ, Data: data, Epoch: s.epoch})
+	if c.probe != nil {
+		c.probe.handled(begin-readAt, clock()-begin)
+	}
 
 	s.mu.Lock()
 	s.busy, s.handling = false, false

@@ -60,6 +60,9 @@ type Stats struct {
 	// peer, was late, and the connection was kept (Linux only: elsewhere
 	// the socket is not asked).
 	LateReads uint64
+	// Buffered is the number of accepted messages the send policy keeps
+	// now, waiting for the next Alive (WithSendPolicy).
+	Buffered int
 }
 
 // Stats returns a snapshot of the client's counters.
@@ -82,5 +85,8 @@ func (c *Client) Stats() Stats {
 		PongWaitsExtended: c.stats.pongWaitsExtended.Load(),
 		LateReads:         c.stats.lateReads.Load(),
 	}
+	c.bufMu.Lock()
+	st.Buffered = c.buf.len()
+	c.bufMu.Unlock()
 	return st
 }

@@ -1,0 +1,207 @@
+package otelconnfsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn"
+)
+
+// ClientMachine is the machine label of the clients' lifecycle.
+const ClientMachine = "wsconn"
+
+// Clients measures wsconn clients: their lifecycle as Machines does
+// (machine="wsconn"), and what they carry. It is a wsconn.Probe: give
+// Option to Dial or to NewPool (whose every client it then measures).
+// Counters of messages and bytes read the clients' Stats when collected,
+// so the message path pays nothing for them; ping round trips, handler
+// times and lags are recorded as they happen, without allocating.
+type Clients struct {
+	machines *Machines[connfsm.State, connfsm.Event]
+	reg      metric.Registration
+
+	rtt, handler, lag metric.Float64Histogram
+	waits, lost       metric.Int64Counter
+	waitAdd           [][]metric.AddOption // by wsconn.WaitReason
+	causeAdd          [][]metric.AddOption // by Cause
+
+	mu      sync.Mutex
+	live    map[*wsconn.Client]struct{}
+	retired wsconn.Stats // the sum of the clients that have ended
+}
+
+// NewClients makes the clients' instruments and registers the callback
+// that reads their Stats. Close undoes it.
+func NewClients(opts ...Option) (*Clients, error) {
+	ms, err := NewMachines(ClientMachine, connfsm.Definition(), opts...)
+	if err != nil {
+		return nil, err
+	}
+	cs := &Clients{machines: ms, live: map[*wsconn.Client]struct{}{}}
+	if err := cs.init(newConfig(opts).provider.Meter(ScopeName)); err != nil {
+		_ = ms.Close()
+		return nil, err
+	}
+	return cs, nil
+}
+
+func (cs *Clients) init(m metric.Meter) error {
+	var errs []error
+	keep := func(err error) { errs = append(errs, err) }
+	hist := func(name, desc string) metric.Float64Histogram {
+		h, err := m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc),
+			metric.WithExplicitBucketBoundaries(fastBuckets...))
+		keep(err)
+		return h
+	}
+	cs.rtt = hist("connfsm.ping.rtt", "Round trip of the heartbeat's protocol pings.")
+	cs.handler = hist("connfsm.handler.duration", "Duration of one OnMessage call (messaging.process.duration).")
+	cs.lag = hist("connfsm.handler.lag", "Time from a message's read to the start of its OnMessage call.")
+	var err error
+	cs.waits, err = m.Int64Counter("connfsm.dial.waits", metric.WithUnit("{wait}"),
+		metric.WithDescription("Waits before a dial, by reason: backoff, retry_after, storm_guard, slow_down, reconnect, dial_gate, policy."))
+	keep(err)
+	cs.lost, err = m.Int64Counter("connfsm.connections.lost", metric.WithUnit("{connection}"),
+		metric.WithDescription("Connections given up, by cause: reset, eof, pong_timeout, idle_timeout, close_frame, write_error, requested, other."))
+	keep(err)
+	counter := func(name, unit, desc string) metric.Int64ObservableCounter {
+		c, err := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		keep(err)
+		return c
+	}
+	msgIn := counter("connfsm.messages.received", "{message}", "Data messages received (messaging.client.consumed.messages).")
+	msgOut := counter("connfsm.messages.sent", "{message}", "Data messages written (messaging.client.sent.messages).")
+	bytesIn := counter("connfsm.bytes.received", "By", "Payload bytes of the messages received.")
+	bytesOut := counter("connfsm.bytes.sent", "By", "Payload bytes of the messages written.")
+	dropped := counter("connfsm.messages.dropped", "{message}", "Messages accepted and never delivered, by policy: unsent (kept by the send policy, never written).")
+	buffered, err := m.Int64ObservableGauge("connfsm.sends.buffered", metric.WithUnit("{message}"),
+		metric.WithDescription("Accepted messages the send policy keeps, waiting for the next connection."))
+	keep(err)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("otelconnfsm: instruments: %w", err)
+	}
+	for r := range wsconn.WaitDialGate + 1 {
+		cs.waitAdd = append(cs.waitAdd, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r.String())))})
+	}
+	for c := range causeCount {
+		cs.causeAdd = append(cs.causeAdd, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("cause", c.String())))})
+	}
+	unsent := metric.WithAttributeSet(attribute.NewSet(attribute.String("policy", "unsent")))
+	cs.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) (err error) {
+		defer recovered(&err)
+		st, n := cs.sum()
+		o.ObserveInt64(msgIn, int64(st.MessagesIn))
+		o.ObserveInt64(msgOut, int64(st.MessagesOut))
+		o.ObserveInt64(bytesIn, int64(st.BytesIn))
+		o.ObserveInt64(bytesOut, int64(st.BytesOut))
+		o.ObserveInt64(dropped, int64(st.Unsent), unsent)
+		o.ObserveInt64(buffered, int64(n))
+		return nil
+	}, msgIn, msgOut, bytesIn, bytesOut, dropped, buffered)
+	if err != nil {
+		return fmt.Errorf("otelconnfsm: register callback: %w", err)
+	}
+	return nil
+}
+
+// sum adds up the counters of every client measured, ended ones included,
+// and the messages buffered now.
+func (cs *Clients) sum() (wsconn.Stats, int) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	st, buffered := cs.retired, 0
+	for c := range cs.live {
+		s := c.Stats()
+		add(&st, s)
+		buffered += s.Buffered
+	}
+	return st, buffered
+}
+
+func add(to *wsconn.Stats, s wsconn.Stats) {
+	to.MessagesIn += s.MessagesIn
+	to.MessagesOut += s.MessagesOut
+	to.BytesIn += s.BytesIn
+	to.BytesOut += s.BytesOut
+	to.Unsent += s.Unsent
+}
+
+// Option returns the option that attaches cs to a client, or to every
+// client of a Pool: wsconn.WithProbe(cs).
+func (cs *Clients) Option() wsconn.Option { return wsconn.WithProbe(cs) }
+
+// Attach implements wsconn.Probe: Dial calls it once per client. A client
+// measured already is refused with ErrAttached.
+func (cs *Clients) Attach(c *wsconn.Client) (wsconn.ClientProbe, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if _, ok := cs.live[c]; ok {
+		return nil, fmt.Errorf("%w: the client is measured already", ErrAttached)
+	}
+	cs.live[c] = struct{}{}
+	return &clientProbe{cs: cs, c: c, obs: cs.machines.newObserver()}, nil
+}
+
+// retire folds an ended client's counters into the total, so that the
+// counters never go down when a client goes.
+func (cs *Clients) retire(c *wsconn.Client) {
+	st := c.Stats()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if _, ok := cs.live[c]; ok {
+		delete(cs.live, c)
+		add(&cs.retired, st)
+	}
+}
+
+// Close unregisters the callbacks and releases the machine name. Clients
+// attached keep running; their later measurements are still recorded.
+func (cs *Clients) Close() error {
+	return errors.Join(cs.reg.Unregister(), cs.machines.Close())
+}
+
+// clientProbe is one client's wsconn.ClientProbe.
+type clientProbe struct {
+	cs  *Clients
+	c   *wsconn.Client
+	obs *observer[connfsm.State, connfsm.Event]
+}
+
+func (p *clientProbe) Record(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+	p.obs.observe(ctx, r)
+	cs := p.cs
+	switch {
+	case r.Kind == fsm.RecordStopped:
+		cs.retire(p.c)
+	case r.Kind != fsm.RecordTransition:
+	case r.Event == connfsm.RetryDue:
+		if w, ok := r.Payload.(*wsconn.Wait); ok && int(w.Reason) < len(cs.waitAdd) {
+			cs.waits.Add(ctx, 1, cs.waitAdd[w.Reason]...)
+		}
+	case r.From.Within(connfsm.Alive) && r.To == connfsm.Reconnecting:
+		cause := CauseRequested
+		if r.Event == connfsm.Lost {
+			err, _ := r.Payload.(error)
+			cause = CauseOf(err)
+		}
+		cs.lost.Add(ctx, 1, cs.causeAdd[cause]...)
+	}
+}
+
+func (p *clientProbe) PingRTT(rtt time.Duration) {
+	p.cs.rtt.Record(context.Background(), rtt.Seconds())
+}
+
+func (p *clientProbe) Handled(lag, took time.Duration) {
+	ctx := context.Background()
+	p.cs.lag.Record(ctx, lag.Seconds())
+	p.cs.handler.Record(ctx, took.Seconds())
+}
