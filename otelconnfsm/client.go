@@ -46,14 +46,16 @@ func NewClients(opts ...Option) (*Clients, error) {
 		return nil, err
 	}
 	cs := &Clients{machines: ms, live: map[*wsconn.Client]struct{}{}}
-	if err := cs.init(newConfig(opts).provider.Meter(ScopeName)); err != nil {
+	if err := cs.init(newConfig(opts).provider); err != nil {
 		_ = ms.Close()
 		return nil, err
 	}
 	return cs, nil
 }
 
-func (cs *Clients) init(m metric.Meter) error {
+func (cs *Clients) init(mp metric.MeterProvider) (err error) {
+	defer recovered(&err)
+	m := mp.Meter(ScopeName)
 	var errs []error
 	keep := func(err error) { errs = append(errs, err) }
 	hist := func(name, desc string) metric.Float64Histogram {
@@ -65,7 +67,6 @@ func (cs *Clients) init(m metric.Meter) error {
 	cs.rtt = hist("connfsm.ping.rtt", "Round trip of the heartbeat's protocol pings.")
 	cs.handler = hist("connfsm.handler.duration", "Duration of one OnMessage call (messaging.process.duration).")
 	cs.lag = hist("connfsm.handler.lag", "Time from a message's read to the start of its OnMessage call.")
-	var err error
 	cs.waits, err = m.Int64Counter("connfsm.dial.waits", metric.WithUnit("{wait}"),
 		metric.WithDescription("Waits before a dial, by reason: backoff, retry_after, storm_guard, slow_down, reconnect, dial_gate, policy."))
 	keep(err)
@@ -93,6 +94,13 @@ func (cs *Clients) init(m metric.Meter) error {
 	}
 	for c := range causeCount {
 		cs.causeAdd = append(cs.causeAdd, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("cause", c.String())))})
+	}
+	ctx := context.Background()
+	for _, opts := range cs.waitAdd {
+		cs.waits.Add(ctx, 0, opts...)
+	}
+	for _, opts := range cs.causeAdd {
+		cs.lost.Add(ctx, 0, opts...)
 	}
 	unsent := metric.WithAttributeSet(attribute.NewSet(attribute.String("policy", "unsent")))
 	cs.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) (err error) {
@@ -132,6 +140,15 @@ func add(to *wsconn.Stats, s wsconn.Stats) {
 	to.BytesIn += s.BytesIn
 	to.BytesOut += s.BytesOut
 	to.Unsent += s.Unsent
+}
+
+// Live returns the number of clients measured that have not ended, and
+// how many of them are Ready.
+func (cs *Clients) Live() (live, ready int) {
+	cs.mu.Lock()
+	live = len(cs.live)
+	cs.mu.Unlock()
+	return live, int(cs.machines.active[cs.machines.index[connfsm.Ready]].Load())
 }
 
 // Option returns the option that attaches cs to a client, or to every

@@ -73,14 +73,16 @@ func NewMachines[S, E comparable](name string, def *fsm.Definition[S, E], opts .
 		return nil, err
 	}
 	ms := &Machines[S, E]{name: name, release: release, index: map[S]int{}, events: map[E]int{}, hops: map[hop][]metric.AddOption{}}
-	if err := ms.init(cfg.provider.Meter(ScopeName), def); err != nil {
+	if err := ms.init(cfg.provider, def); err != nil {
 		release()
 		return nil, err
 	}
 	return ms, nil
 }
 
-func (ms *Machines[S, E]) init(m metric.Meter, def *fsm.Definition[S, E]) error {
+func (ms *Machines[S, E]) init(mp metric.MeterProvider, def *fsm.Definition[S, E]) (err error) {
+	defer recovered(&err)
+	m := mp.Meter(ScopeName)
 	states := def.States()
 	ms.leaf = make([]bool, len(states))
 	ms.paths = make([]string, len(states))
@@ -105,7 +107,6 @@ func (ms *Machines[S, E]) init(m metric.Meter, def *fsm.Definition[S, E]) error 
 
 	var errs []error
 	keep := func(err error) { errs = append(errs, err) }
-	var err error
 	ms.transitions, err = m.Int64Counter("connfsm.transitions", metric.WithUnit("{transition}"),
 		metric.WithDescription("Transitions taken, one per region moved, by the leaf left (from), the event and the leaf entered (to)."))
 	keep(err)
@@ -128,6 +129,15 @@ func (ms *Machines[S, E]) init(m metric.Meter, def *fsm.Definition[S, E]) error 
 	keep(err)
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("otelconnfsm: instruments: %w", err)
+	}
+	// Known label sets start at 0, so a scrape shows them before the
+	// first straggler or panic (and rate() sees the first one).
+	ctx := context.Background()
+	ms.panics.Add(ctx, 0, ms.panicAdd...)
+	for i := range states {
+		if len(def.Tasks(states[i])) > 0 {
+			ms.stragglers.Add(ctx, 0, ms.stateAdd[i:i+1]...)
+		}
 	}
 	ms.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) (err error) {
 		defer recovered(&err)
@@ -338,10 +348,11 @@ func (ms *Machines[S, E]) hop(from S, event E, to S) []metric.AddOption {
 	return opts
 }
 
-// recovered turns a panic into *err: a callback's panic is the meter
-// provider's, and must not reach whoever collects.
+// recovered turns a panic into *err: a panic there is the meter
+// provider's, and must reach neither whoever collects nor a constructor's
+// caller.
 func recovered(err *error) {
 	if v := recover(); v != nil {
-		*err = fmt.Errorf("otelconnfsm: callback panicked: %v", v)
+		*err = fmt.Errorf("otelconnfsm: the meter provider panicked: %v", v)
 	}
 }

@@ -43,7 +43,25 @@ func (m panickyMeter) RegisterCallback(f metric.Callback, _ ...metric.Observable
 
 type panickyCounter struct{ noop.Int64Counter }
 
-func (panickyCounter) Add(context.Context, int64, ...metric.AddOption) { panic("counter") }
+// Add panics, except for the zeros that start a label set: a provider
+// that panics at once is refused by the constructors (TestPanicAtStart).
+func (panickyCounter) Add(_ context.Context, n int64, _ ...metric.AddOption) {
+	if n != 0 {
+		panic("counter")
+	}
+}
+
+type startPanicky struct{ noop.MeterProvider }
+
+func (startPanicky) Meter(string, ...metric.MeterOption) metric.Meter { panic("meter") }
+
+// TestPanicAtStart: a provider that panics when the instruments are made
+// is an error of the constructors, not a panic.
+func TestPanicAtStart(t *testing.T) {
+	if _, err := NewClients(WithMeterProvider(startPanicky{})); err == nil {
+		t.Errorf("NewClients with a panicking provider: no error")
+	}
+}
 
 type panickyHistogram struct{ noop.Float64Histogram }
 
