@@ -44,6 +44,10 @@ var (
 	// subscription whose ack did not come within the ack timeout while its
 	// connection synced (WithAckTimeout).
 	ErrAckTimeout = errors.New("wsconn: subscription ack timeout")
+	// ErrMessageTooBig matches the cause of a connection Lost because a
+	// message over the read limit (WithReadLimit) arrived, and the error
+	// of a Send whose message is over the write limit (WithWriteLimit).
+	ErrMessageTooBig = errors.New("wsconn: message too big")
 	// ErrUnsent is wrapped by Close's error when accepted messages could not
 	// be written before the client closed.
 	ErrUnsent = errors.New("wsconn: accepted messages were not sent")

@@ -17,13 +17,19 @@ import (
 // time reads.
 func (s *session) pump() {
 	for {
-		typ, data, err := s.next()
+		m, err := s.next()
 		if err != nil {
 			s.fail(err)
 			return
 		}
 		for {
-			ahead, ok := s.deliver(typ, data)
+			if s.inbox != nil {
+				if !s.enqueue(m) {
+					return // the consumer is too slow: the session has failed
+				}
+				break
+			}
+			ahead, ok := s.deliver(m)
 			if !ok {
 				return // the handler panicked: the session has failed
 			}
@@ -37,7 +43,7 @@ func (s *session) pump() {
 			if r.err != nil {
 				return // the read-ahead failed the session
 			}
-			typ, data = r.typ, r.data
+			m = r.m
 		}
 	}
 }
@@ -45,7 +51,7 @@ func (s *session) pump() {
 // next reads until a message for the handler comes: heartbeat replies,
 // the peer's application pings and the replies Requests wait for are taken
 // out of the stream here.
-func (s *session) next() (MessageType, []byte, error) {
+func (s *session) next() (Message, error) {
 	// With the socket known, abort closes it under the read; otherwise the
 	// read's context must be the cancellable one.
 	rctx := s.ctx
@@ -55,23 +61,24 @@ func (s *session) next() (MessageType, []byte, error) {
 	for {
 		typ, data, err := s.read(rctx)
 		if err != nil {
-			return 0, nil, err
+			return Message{}, err
 		}
 		s.lastRead.Store(int64(clock()))
 		if s.in != nil {
 			deliver, err := s.sort(typ, data)
 			if err != nil {
-				return 0, nil, err
+				return Message{}, err
 			}
 			if !deliver {
 				continue
 			}
 		}
 		// A reply a Request waits for goes to it, not to OnMessage.
-		if s.requests.pending.Load() > 0 && s.requests.match(Message{Type: typ, Data: data, Epoch: s.epoch}) {
+		m := Message{Type: typ, Data: data, Epoch: s.epoch, Received: time.Now()}
+		if s.requests.pending.Load() > 0 && s.requests.match(m) {
 			continue
 		}
-		return typ, data, nil
+		return m, nil
 	}
 }
 
@@ -81,17 +88,19 @@ func (s *session) next() (MessageType, []byte, error) {
 // connection. It returns the read-ahead lent the connection during the
 // call, if one was: the pump must take its message before reading; ok is
 // false if the handler panicked, which fails the session.
-func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bool) {
+func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	c := s.c
 	h := c.cfg.onMessage
 	if h == nil {
-		c.stats.received(len(data))
+		c.stats.received(len(m.Data))
 		return nil, true
 	}
-	// The message's read time: the last read stored before it is handed
-	// over (a read-ahead stops at the message it hands over, and none runs
-	// until this call lends one).
-	readAt := time.Duration(s.lastRead.Load())
+	if s.isStopped() {
+		// Read after Alive, during the close handshake: counted, not
+		// handed over.
+		c.stats.dropped.Add(1)
+		return nil, true
+	}
 	select {
 	case c.handling <- struct{}{}:
 	default:
@@ -105,6 +114,7 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 		select {
 		case c.handling <- struct{}{}:
 		case <-stop:
+			c.stats.dropped.Add(1)
 			return s.idle(), true
 		}
 	}
@@ -112,10 +122,11 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 	if s.stopped {
 		s.mu.Unlock()
 		<-c.handling
+		c.stats.dropped.Add(1)
 		return s.idle(), true
 	}
 	s.busy, s.handling = true, true
-	c.stats.received(len(data)) // delivered: one dropped after Alive is not counted
+	c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped
 	if s.requests.pending.Load() > 0 {
 		// A reply must not wait behind this call: read ahead meanwhile.
 		s.lendLocked()
@@ -123,17 +134,24 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 	hctx := s.handlerContextLocked()
 	s.mu.Unlock()
 
-	var begin time.Duration
+	var begin time.Time
 	if c.probe != nil {
-		begin = clock()
+		begin = time.Now()
 	}
-	err := call(h, hctx, Message{Type: typ, Data: data, Epoch: s.epoch})
+	c.stats.lagged(m.Received)
+	err := call(h, hctx, m)
 	if c.probe != nil {
-		c.probe.handled(begin-readAt, clock()-begin)
+		var lag time.Duration
+		if !m.Received.IsZero() {
+			lag = begin.Sub(m.Received)
+		}
+		c.probe.handled(lag, time.Since(begin))
 	}
 
 	s.mu.Lock()
 	s.busy, s.handling = false, false
+	s.freed.Store(int64(clock()))
+	s.releasedLocked()
 	if s.joined != nil {
 		close(s.joined)
 		s.joined = nil
@@ -151,12 +169,21 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 	return ahead, true
 }
 
+// isStopped reports whether the delivery has stopped.
+func (s *session) isStopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
+}
+
 // idle marks the pump as not holding a message any more, and returns the
 // read-ahead lent meanwhile, if any.
 func (s *session) idle() *readAhead {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.busy = false
+	s.freed.Store(int64(clock()))
+	s.releasedLocked()
 	return s.ahead
 }
 
@@ -182,9 +209,8 @@ type readAhead struct {
 }
 
 type aheadResult struct {
-	typ  MessageType
-	data []byte
-	err  error
+	m   Message
+	err error
 }
 
 // lendLocked starts a read-ahead while the pump is busy, unless one runs
@@ -195,11 +221,12 @@ func (s *session) lendLocked() {
 	}
 	a := &readAhead{res: make(chan aheadResult, 1)}
 	s.ahead = a
+	s.freed.Store(int64(clock())) // the connection is read again
 	go s.readAhead(a)
 }
 
 func (s *session) readAhead(a *readAhead) {
-	typ, data, err := s.next()
+	m, err := s.next()
 	if err != nil {
 		s.fail(err)
 		a.res <- aheadResult{err: err}
@@ -208,7 +235,7 @@ func (s *session) readAhead(a *readAhead) {
 	s.mu.Lock()
 	a.parked = true
 	s.mu.Unlock()
-	a.res <- aheadResult{typ: typ, data: data}
+	a.res <- aheadResult{m: m}
 }
 
 // hold is what the pump's state means to a ping due.
