@@ -35,7 +35,66 @@ type Clients struct {
 
 	mu      sync.Mutex
 	live    map[*wsconn.Client]struct{}
-	retired wsconn.Stats // the sum of the clients that have ended
+	retired totals // the sum of the clients that have ended
+}
+
+// totals are the counters summed over clients; dropped is by DropPolicy.
+type totals struct {
+	msgIn, msgOut, bytesIn, bytesOut uint64
+	dropped                          [dropCount]uint64
+	buffered                         int
+}
+
+// DropPolicy is what dropped a message: the label policy of
+// connfsm.messages.dropped, a closed set.
+type DropPolicy uint8
+
+// The drop policies.
+const (
+	// DropOldest and DropNewest: the slow-consumer policies of those
+	// names dropped it (wsconn.DropOldest, wsconn.DropNewest).
+	DropOldest DropPolicy = iota
+	DropNewest
+	// DropConflate: wsconn.Conflate replaced it by a newer message of its
+	// key, or dropped it beyond its keys.
+	DropConflate
+	// DropEnded: read, but not handed to the handler because its
+	// connection ended first (wsconn.Stats.Dropped).
+	DropEnded
+	// DropUnsent: accepted by Send, never written (wsconn.Stats.Unsent).
+	DropUnsent
+
+	dropCount
+)
+
+var dropNames = [...]string{DropOldest: "drop-oldest", DropNewest: "drop-newest", DropConflate: "conflate", DropEnded: "ended", DropUnsent: "unsent"}
+
+// String returns the label value, e.g. "drop-oldest".
+func (p DropPolicy) String() string {
+	if p < dropCount {
+		return dropNames[p]
+	}
+	return fmt.Sprintf("DropPolicy(%d)", uint8(p))
+}
+
+// add adds c's counters.
+func (t *totals) add(c *wsconn.Client) {
+	s := c.Stats()
+	t.msgIn += s.MessagesIn
+	t.msgOut += s.MessagesOut
+	t.bytesIn += s.BytesIn
+	t.bytesOut += s.BytesOut
+	t.dropped[DropEnded] += s.Dropped
+	t.dropped[DropUnsent] += s.Unsent
+	switch c.SlowConsumerPolicy() {
+	case wsconn.DropOldest:
+		t.dropped[DropOldest] += s.SlowDropped
+	case wsconn.DropNewest:
+		t.dropped[DropNewest] += s.SlowDropped
+	case wsconn.Conflate:
+		t.dropped[DropConflate] += s.SlowDropped + s.Conflated
+	}
+	t.buffered += s.Buffered
 }
 
 // NewClients makes the clients' instruments and registers the callback
@@ -82,7 +141,7 @@ func (cs *Clients) init(mp metric.MeterProvider) (err error) {
 	msgOut := counter("connfsm.messages.sent", "{message}", "Data messages written (messaging.client.sent.messages).")
 	bytesIn := counter("connfsm.bytes.received", "By", "Payload bytes of the messages received.")
 	bytesOut := counter("connfsm.bytes.sent", "By", "Payload bytes of the messages written.")
-	dropped := counter("connfsm.messages.dropped", "{message}", "Messages accepted and never delivered, by policy: unsent (kept by the send policy, never written).")
+	dropped := counter("connfsm.messages.dropped", "{message}", "Messages dropped, by policy: drop-oldest, drop-newest, conflate (slow-consumer policies), ended (read, not handed over: the connection ended), unsent (accepted by Send, never written).")
 	buffered, err := m.Int64ObservableGauge("connfsm.sends.buffered", metric.WithUnit("{message}"),
 		metric.WithDescription("Accepted messages the send policy keeps, waiting for the next connection."))
 	keep(err)
@@ -102,16 +161,21 @@ func (cs *Clients) init(mp metric.MeterProvider) (err error) {
 	for _, opts := range cs.causeAdd {
 		cs.lost.Add(ctx, 0, opts...)
 	}
-	unsent := metric.WithAttributeSet(attribute.NewSet(attribute.String("policy", "unsent")))
+	var policy [dropCount]metric.ObserveOption
+	for p := range dropCount {
+		policy[p] = metric.WithAttributeSet(attribute.NewSet(attribute.String("policy", p.String())))
+	}
 	cs.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) (err error) {
 		defer recovered(&err)
-		st, n := cs.sum()
-		o.ObserveInt64(msgIn, int64(st.MessagesIn))
-		o.ObserveInt64(msgOut, int64(st.MessagesOut))
-		o.ObserveInt64(bytesIn, int64(st.BytesIn))
-		o.ObserveInt64(bytesOut, int64(st.BytesOut))
-		o.ObserveInt64(dropped, int64(st.Unsent), unsent)
-		o.ObserveInt64(buffered, int64(n))
+		t := cs.sum()
+		o.ObserveInt64(msgIn, int64(t.msgIn))
+		o.ObserveInt64(msgOut, int64(t.msgOut))
+		o.ObserveInt64(bytesIn, int64(t.bytesIn))
+		o.ObserveInt64(bytesOut, int64(t.bytesOut))
+		for p, n := range t.dropped {
+			o.ObserveInt64(dropped, int64(n), policy[p])
+		}
+		o.ObserveInt64(buffered, int64(t.buffered))
 		return nil
 	}, msgIn, msgOut, bytesIn, bytesOut, dropped, buffered)
 	if err != nil {
@@ -121,25 +185,15 @@ func (cs *Clients) init(mp metric.MeterProvider) (err error) {
 }
 
 // sum adds up the counters of every client measured, ended ones included,
-// and the messages buffered now.
-func (cs *Clients) sum() (wsconn.Stats, int) {
+// and the messages buffered now by those that have not ended.
+func (cs *Clients) sum() totals {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	st, buffered := cs.retired, 0
+	t := cs.retired
 	for c := range cs.live {
-		s := c.Stats()
-		add(&st, s)
-		buffered += s.Buffered
+		t.add(c)
 	}
-	return st, buffered
-}
-
-func add(to *wsconn.Stats, s wsconn.Stats) {
-	to.MessagesIn += s.MessagesIn
-	to.MessagesOut += s.MessagesOut
-	to.BytesIn += s.BytesIn
-	to.BytesOut += s.BytesOut
-	to.Unsent += s.Unsent
+	return t
 }
 
 // Live returns the number of clients measured that have not ended, and
@@ -170,12 +224,12 @@ func (cs *Clients) Attach(c *wsconn.Client) (wsconn.ClientProbe, error) {
 // retire folds an ended client's counters into the total, so that the
 // counters never go down when a client goes.
 func (cs *Clients) retire(c *wsconn.Client) {
-	st := c.Stats()
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if _, ok := cs.live[c]; ok {
 		delete(cs.live, c)
-		add(&cs.retired, st)
+		cs.retired.add(c)
+		cs.retired.buffered = 0 // an ended client keeps nothing
 	}
 }
 

@@ -107,3 +107,24 @@ func (p *probed) recover() {
 		p.off.Store(true)
 	}
 }
+
+// SlowConsumerPolicy returns the client's slow-consumer policy
+// (WithSlowConsumer): what its Stats.SlowDropped counts the drops of.
+func (c *Client) SlowConsumerPolicy() SlowConsumerPolicy { return c.cfg.slow.Policy }
+
+// handle calls the handler with m, counting its lag, and timing it for
+// the probe if there is one.
+func (c *Client) handle(h func(context.Context, Message), ctx context.Context, m Message) error {
+	c.stats.lagged(m.Received)
+	if c.probe == nil {
+		return call(h, ctx, m)
+	}
+	begin := time.Now()
+	err := call(h, ctx, m)
+	var lag time.Duration
+	if !m.Received.IsZero() {
+		lag = begin.Sub(m.Received)
+	}
+	c.probe.handled(lag, time.Since(begin))
+	return err
+}

@@ -134,19 +134,7 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	hctx := s.handlerContextLocked()
 	s.mu.Unlock()
 
-	var begin time.Time
-	if c.probe != nil {
-		begin = time.Now()
-	}
-	c.stats.lagged(m.Received)
-	err := call(h, hctx, m)
-	if c.probe != nil {
-		var lag time.Duration
-		if !m.Received.IsZero() {
-			lag = begin.Sub(m.Received)
-		}
-		c.probe.handled(lag, time.Since(begin))
-	}
+	err := c.handle(h, hctx, m)
 
 	s.mu.Lock()
 	s.busy, s.handling = false, false
