@@ -122,7 +122,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		c.handling = make(chan struct{}, 1)
 	}
 	for _, s := range cfg.subscriptions {
-		c.subs.add(s) // a duplicate key is kept once
+		c.holdStarted(s) // a duplicate key is one more holder
 	}
 	c.ownTransport = cfg.httpClient == nil
 	c.dialOpts = dialOptions(&cfg)
@@ -410,13 +410,15 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 // exitAlive runs after the reader (and with it every handler call) and, in
 // Syncing, the sync have returned: the connection is closed here (or
 // handed to Closing for the handshake), never under a running task.
-func (c *Client) exitAlive(_ context.Context, t step) {
+func (c *Client) exitAlive(ctx context.Context, t step) {
 	s := c.sess.Load()
 	if clock()-c.aliveAt >= c.cfg.retry.stablePeriod {
 		c.attempts = 0
 	}
 	s.endRequests()
 	s.stopDelivery() // also when the reader straggles: its handler's turn is over
+	cause, _ := t.Payload.(error)
+	c.subscriptionsLost(ctx, s.epoch, cause)
 	if t.To == connfsm.Closing && !t.Stopping {
 		return
 	}

@@ -41,9 +41,16 @@ var (
 	// already requested. DefaultClassifier counts it as permanent.
 	ErrTooManyRedirects = errors.New("wsconn: too many redirects")
 	// ErrAckTimeout is matched by the *SubscriptionError of a
-	// subscription whose ack did not come within the ack timeout while its
-	// connection synced (WithAckTimeout).
+	// subscription whose ack did not come within the ack timeout
+	// (WithAckTimeout).
 	ErrAckTimeout = errors.New("wsconn: subscription ack timeout")
+	// ErrSubscriptionRefused is matched by the *SubscriptionError of a
+	// subscription the venue refused (Subscription.Nack).
+	ErrSubscriptionRefused = errors.New("wsconn: subscription refused")
+	// ErrBadSubscription is matched by the error of a Subscribe (or a
+	// WithSubscriptions problem) given a subscription without a key or a
+	// message, or with an unknown message type.
+	ErrBadSubscription = errors.New("wsconn: bad subscription")
 	// ErrUnsent is wrapped by Close's error when accepted messages could not
 	// be written before the client closed.
 	ErrUnsent = errors.New("wsconn: accepted messages were not sent")

@@ -70,6 +70,10 @@ func (s *session) next() (MessageType, []byte, error) {
 		if s.requests.pending.Load() > 0 && s.requests.match(Message{Type: typ, Data: data, Epoch: s.epoch}) {
 			continue
 		}
+		// So is a subscription's ack or NACK (subsend.go).
+		if s.c.subs.claim(s, Message{Type: typ, Data: data, Epoch: s.epoch}) {
+			continue
+		}
 		return typ, data, nil
 	}
 }
