@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,5 +203,30 @@ func TestEveryBadFlagAtOnce(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestSynopsisListsEveryFlag checks that a command whose synopsis lists
+// its flags one by one (rather than "[flags]") lists all of them: a flag
+// missing there is missing from the first line a user reads.
+func TestSynopsisListsEveryFlag(t *testing.T) {
+	flagSets := map[string]*flag.FlagSet{
+		"demo":    demoFlagSet(new(demoConfig)),
+		"diagram": diagramFlagSet(new(diagramConfig)),
+	}
+	for _, c := range commands {
+		fs, ok := flagSets[c.name]
+		if !ok {
+			continue
+		}
+		var missing []string
+		fs.VisitAll(func(f *flag.Flag) {
+			if !strings.Contains(c.args, "-"+f.Name) {
+				missing = append(missing, "-"+f.Name)
+			}
+		})
+		if len(missing) > 0 {
+			t.Errorf("connfsm %s synopsis %q omits %v", c.name, c.args, missing)
+		}
 	}
 }
