@@ -19,6 +19,8 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 	}}
 	initialOK := v.names()
 	v.hierarchy()
+	v.documentOrder()
+	v.histories()
 	v.finals()
 	v.rules()
 	v.resolve()
@@ -109,7 +111,13 @@ func (v *validator[S, E]) hierarchy() {
 		d.tree[i].parent = -1
 	}
 	declared := map[int]bool{}
-	for _, c := range v.b.children {
+	decls := append(append([]childDecl[S](nil), v.b.children...), v.b.parallel...)
+	for i, c := range decls {
+		parallel := i >= len(v.b.children)
+		kind := "Children"
+		if parallel {
+			kind = "Parallel"
+		}
 		pi, ok := d.stateIdx[c.parent]
 		switch {
 		case !ok:
@@ -119,11 +127,13 @@ func (v *validator[S, E]) hierarchy() {
 			v.add("children of %v declared twice", c.parent)
 			continue
 		case len(c.kids) == 0:
-			v.add("Children(%v) lists no children", c.parent)
+			v.add("%s(%v) lists no children", kind, c.parent)
 			continue
 		}
 		declared[pi] = true
 		d.nested = true
+		d.tree[pi].parallel = parallel
+		d.parallel = d.parallel || parallel
 		for _, k := range c.kids {
 			ki, ok := d.stateIdx[k]
 			switch {
@@ -158,6 +168,9 @@ func (v *validator[S, E]) hierarchy() {
 			d.start = append([]int32{int32(s)}, d.start...)
 			d.startStates = append([]S{d.states[s]}, d.startStates...)
 		}
+	}
+	if d.parallel {
+		v.regions()
 	}
 }
 
@@ -240,8 +253,17 @@ func (v *validator[S, E]) rules() {
 		valid := true
 		switch r.Then.Kind {
 		case KindTransition:
-			if x.to, valid = d.stateIdx[r.Then.To]; !valid {
+			if x.to, valid = v.target(r.Then.To); !valid {
 				v.add("rule %v × %v: unknown target state %v", r.From, r.On, r.Then.To)
+			}
+			x.internal = r.Then.Internal
+			if valid && okS && x.internal && !v.below(si, x.to) {
+				v.add("rule %v × %v: internal transition to %v: %v is not a proper descendant of %v", r.From, r.On, r.Then.To, r.Then.To, r.From)
+				valid = false
+			}
+			if valid && okS && x.internal && d.tree[si].parallel {
+				v.add("rule %v × %v: internal transition on parallel state %v: its regions are all active, so none can be re-entered alone (use To)", r.From, r.On, r.From)
+				valid = false
 			}
 		case KindChoice:
 			valid = v.choice(r, &x)
@@ -289,7 +311,7 @@ func (v *validator[S, E]) choice(r Rule[S, E], x *decl[S, E]) bool {
 	valid := true
 	seen := map[int]bool{}
 	for _, t := range ch.Targets {
-		ti, ok := v.d.stateIdx[t]
+		ti, ok := v.target(t)
 		switch {
 		case !ok:
 			v.add("rule %v × %v: unknown choice target %v", r.From, r.On, t)
@@ -494,13 +516,26 @@ func (v *validator[S, E]) reachable() {
 	d := v.d
 	nE := len(d.events)
 	seen := make([]bool, len(d.states))
-	first := d.tree[d.initial].leaf
-	seen[first] = true
-	work := []int{first}
+	var work []int
 	visit := func(leaf int) {
 		if !seen[leaf] {
 			seen[leaf] = true
 			work = append(work, leaf)
+		}
+	}
+	for _, s := range d.start {
+		if len(d.tree[s].children) == 0 {
+			visit(int(s))
+		}
+	}
+	// With regions, a plan enters a leaf in every region it enters.
+	visitPlan := func(p *plan[S]) {
+		if !d.parallel {
+			visit(p.leaf)
+			return
+		}
+		for _, l := range d.planLeaves(p) {
+			visit(l)
 		}
 	}
 	for len(work) > 0 {
@@ -513,10 +548,10 @@ func (v *validator[S, E]) reachable() {
 			c := &d.cells[s*nE+ei]
 			switch c.kind {
 			case KindTransition:
-				visit(c.plan.leaf)
+				visitPlan(&c.plan)
 			case KindChoice:
-				for _, b := range c.branches {
-					visit(b.leaf)
+				for i := range c.branches {
+					visitPlan(&c.branches[i])
 				}
 			}
 		}
@@ -559,17 +594,8 @@ func (v *validator[S, E]) plainEntries() {
 
 // unsupported reports the declarations this engine does not run yet.
 func (v *validator[S, E]) unsupported() {
-	for _, p := range v.b.parallel {
-		v.add("parallel state %v: parallel regions are not supported yet", p.parent)
-	}
-	for _, h := range v.b.history {
-		v.add("history %v of %v: history states are not supported yet", h.history, h.composite)
-	}
 	for _, r := range v.b.rules {
-		switch {
-		case r.Then.Internal:
-			v.add("rule %v × %v: internal transitions are not supported yet", r.From, r.On)
-		case r.Then.Kind == KindPostpone:
+		if r.Then.Kind == KindPostpone {
 			v.add("rule %v × %v: postpone is not supported yet", r.From, r.On)
 		}
 	}

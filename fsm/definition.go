@@ -1,6 +1,9 @@
 package fsm
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Definition is a validated, immutable state machine definition. Machines
 // are started from it with Start; it is safe for concurrent use, and one
@@ -15,6 +18,7 @@ type Definition[S, E comparable] struct {
 	eventIdx   map[E]int
 	tree       []node
 	nested     bool // some state has children
+	parallel   bool // some state is parallel: steps are worked out in config.go
 	levels     int  // the deepest leaf's depth + 1
 	decl       []decl[S, E]
 	cells      []cell[S, E] // len(states) * len(events), row-major by state
@@ -29,6 +33,22 @@ type Definition[S, E comparable] struct {
 	// startStates is start as states, for the observer.
 	startStates []S
 	hooked      bool // some state has hooks or some rule an action
+	// hist are the history pseudo-states, in declaration order; a rule's
+	// target len(states)+i is hist[i].
+	hist    []histDef[S]
+	histIdx map[S]int
+	// remember[si] is true for a composite with a history: the machine
+	// records what it leaves when it is exited.
+	remember []bool
+	doc      []int32 // each state's place in document order (pre-order)
+	byDoc    []int32 // the states in document order
+}
+
+// histDef is a history pseudo-state.
+type histDef[S comparable] struct {
+	state     S
+	composite int
+	kind      HistoryKind
 }
 
 // node is a state's place in the hierarchy.
@@ -38,17 +58,19 @@ type node struct {
 	depth    int   // 0 for a top-level state
 	leaf     int   // the initial leaf below the state; itself for a leaf
 	final    bool
+	parallel bool // its children are regions, all active at once
 	scoped   bool // the state or a descendant has tasks: its entries get a scope
 }
 
 // decl is a rule as declared at a state.
 type decl[S, E comparable] struct {
-	kind    Kind
-	to      int   // KindTransition
-	targets []int // KindChoice
-	choice  *ChoiceRule[S]
-	reason  string
-	action  Hook[S, E]
+	kind     Kind
+	to       int   // KindTransition
+	internal bool  // KindTransition made with Internal
+	targets  []int // KindChoice
+	choice   *ChoiceRule[S]
+	reason   string
+	action   Hook[S, E]
 }
 
 // cell is the rule that applies to (state, event): the state's own or the
@@ -56,6 +78,7 @@ type decl[S, E comparable] struct {
 type cell[S, E comparable] struct {
 	kind     Kind
 	at       int // the state declaring the rule
+	internal bool
 	reason   string
 	action   Hook[S, E]
 	rejected *RejectedError
@@ -77,6 +100,16 @@ type plan[S comparable] struct {
 	// plain: entering leaf only sets the configuration (no enter hooks,
 	// tasks or timeouts, not final); hooksOnly: it only runs enter hooks.
 	plain, hooksOnly bool
+	// dom is the transition's domain: the state it stays inside, not
+	// exited (-1 for the root).
+	dom int32
+	// dynamic: what is entered is worked out at the step (the target is a
+	// history, or the definition has parallel states); enters then stops
+	// at the history's composite.
+	dynamic bool
+	// moves is the step as one Move, for the record of a step without
+	// regions.
+	moves []Move[S]
 }
 
 type exit struct {
@@ -194,7 +227,8 @@ func (d *Definition[S, E]) Cell(state S, on E) (c Cell[S], ok bool) {
 	c = Cell[S]{Outcome: Outcome[S]{Kind: x.kind}, Reason: x.reason, HasAction: x.action != nil, At: d.states[x.at]}
 	switch x.kind {
 	case KindTransition:
-		c.To, c.Leaf = d.states[x.plan.to], d.states[x.plan.leaf]
+		c.To, c.Leaf = d.target(x.plan.to), d.states[x.plan.leaf]
+		c.Internal = x.internal
 	case KindChoice:
 		c.Choice = x.choice
 		for _, b := range x.branches {
@@ -228,6 +262,37 @@ func (d *Definition[S, E]) FailureEvent(state S) (e E, ok bool) {
 	}
 	return d.events[d.per[si].fail], true
 }
+
+// History returns the composite state h is the history of, and its kind;
+// ok is false if h is not a history of the definition.
+func (d *Definition[S, E]) History(h S) (composite S, kind HistoryKind, ok bool) {
+	hi, found := d.histIdx[h]
+	if !found {
+		return composite, 0, false
+	}
+	return d.states[d.hist[hi].composite], d.hist[hi].kind, true
+}
+
+// Histories returns the history pseudo-states in declaration order.
+func (d *Definition[S, E]) Histories() []S {
+	var out []S
+	for _, h := range d.hist {
+		out = append(out, h.state)
+	}
+	return out
+}
+
+// target returns the state or history pseudo-state a rule's target index
+// names.
+func (d *Definition[S, E]) target(t int) S {
+	if t >= len(d.states) {
+		return d.hist[t-len(d.states)].state
+	}
+	return d.states[t]
+}
+
+// targetName is target's name.
+func (d *Definition[S, E]) targetName(t int) string { return fmt.Sprint(d.target(t)) }
 
 // scanEvents is the number of events up to which eventIndex compares them in
 // turn: for a handful of events that beats hashing the event for the map.

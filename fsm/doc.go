@@ -143,10 +143,35 @@
 // leaf entered, every level exited with its join, every level entered),
 // every ignored, rejected, stale and dropped event, failed task and
 // straggler, and, when a straggler finally returns, what it returned.
+// The start is a record of its own kind, RecordStarted: no event caused
+// it, and its Event field (the zero value, which is a real event of most
+// enums) means nothing. Record.String prints a record as one readable
+// line, e.g. "Connecting --Connected--> Alive/Syncing (epoch 3)" or
+// "started in Connecting", never with the start record's event.
+//
+// A panic anywhere the machine recovers one is a *PanicError, one type
+// with package tasks (a task's panic is a tasks.PanicError, the same
+// type); all match ErrPanicked.
 //
 // Stop exits every active state the same way (cancel all, join innermost
 // first, exit hooks innermost first) and leaves nothing of the machine
 // running. It is idempotent.
+//
+// # Waiting on a machine
+//
+// A caller waits for a configuration with Await(ctx, pred): pred is asked
+// at once, then after every transition once its configuration is
+// published, and after the stop; Await returns nil when pred holds, the
+// cause of ctx when ctx ends first, and an error matching ErrStopped when
+// the machine stops with pred false. WhileIn(ctx, s) returns a context
+// that ends when the entry of s active at the call is over (a
+// self-transition on s or an ancestor's re-entry ends it; a move between
+// s's descendants does not), with an *ExitError as its cause, at once if s
+// is not active. UntilIn(ctx, s) returns one that ends when s becomes
+// active, with an *EnterError, at once if it is. A transition made while
+// any of them is being called is never missed: the call either sees the
+// step's configuration or is told of the step. At the stop, every such
+// context ends. None of them keeps a goroutine waiting.
 //
 // # Tracing
 //

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/connfsm/connfsm/tasks"
 )
 
 var (
@@ -22,8 +24,9 @@ var (
 	// ErrPostponeLimit matches the *RejectedError of an event postponed
 	// while the machine already holds Builder.PostponeLimit events.
 	ErrPostponeLimit = errors.New("fsm: postpone limit reached")
-	// ErrPanicked matches every *PanicError.
-	ErrPanicked = errors.New("fsm: panic inside the machine")
+	// ErrPanicked matches every *PanicError, a task's included: it is
+	// tasks.ErrPanicked.
+	ErrPanicked = tasks.ErrPanicked
 )
 
 // BuildError lists every problem found in a definition.
@@ -51,10 +54,16 @@ func (e *BuildError) Error() string {
 type ExitError struct {
 	State string // the state left
 	Event string // the event that caused it; empty when the machine stopped
+	// Inactive is set on the cause of a WhileIn context made while the
+	// state was not active: it was left before the call.
+	Inactive bool
 }
 
 // Error names the state left and the event that left it.
 func (e *ExitError) Error() string {
+	if e.Inactive {
+		return fmt.Sprintf("fsm: state %s not active", e.State)
+	}
 	if e.Event == "" {
 		return fmt.Sprintf("fsm: state %s exited: machine stopped", e.State)
 	}
@@ -85,28 +94,13 @@ func (e *RejectedError) Is(target error) bool { return target == ErrRejected }
 // Unwrap returns Err.
 func (e *RejectedError) Unwrap() error { return e.Err }
 
-// PanicError is a panic recovered from a hook, an action, a choice or the
-// observer. The machine fail-stops on it (see the package documentation):
-// Err returns it from then on. It matches ErrPanicked, and errors.Is and
-// errors.As see through it to the panic value when that is an error.
-type PanicError struct {
-	// Where names the code that panicked: "enter hook of Alive", "exit
-	// hook of Syncing", "action of Alive × Lost", "observer".
-	Where string
-	Value any
-	Stack []byte
-}
-
-// Error names where the panic happened and its value.
-func (e *PanicError) Error() string {
-	return fmt.Sprintf("fsm: panic in %s: %v", e.Where, e.Value)
-}
-
-// Is reports whether target is ErrPanicked.
-func (e *PanicError) Is(target error) bool { return target == ErrPanicked }
-
-// Unwrap returns the panic value if it is an error.
-func (e *PanicError) Unwrap() error {
-	err, _ := e.Value.(error)
-	return err
-}
+// PanicError is a recovered panic, one type across fsm and tasks (it is
+// tasks.PanicError). A panic in a hook, an action, the observer, a timeout
+// function or a payload's Dispose fail-stops the machine (see the package
+// documentation): Err returns it from then on, with Where naming the code.
+// A panic in a task is that task's failure, reported with Task naming it.
+// A panic in a Choice's function is neither: the step is rejected (a
+// *RejectedError matching ErrUndeclaredTarget) and the machine goes on. It
+// matches ErrPanicked, and errors.Is and errors.As see through it to the
+// panic value when that is an error.
+type PanicError = tasks.PanicError

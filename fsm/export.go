@@ -25,8 +25,8 @@ import (
 // its label, as Mermaid allows no description on a composite); a composite
 // state block holding its children, with its initial child entered from
 // [*]; the initial state entered from [*]; an edge per declared transition
-// labelled with its event, drawn from the state that declares the rule; a
-// choice pseudo-state per Choice with an edge to every target; and every
+// labelled with its event (and "(internal)" for an internal transition),
+// drawn from the state that declares the rule; a choice pseudo-state per Choice with an edge to every target; and every
 // final state, or leaf without an outgoing transition, leading to [*].
 // Edges are written at the top level, after every state: Mermaid moves a
 // state into the last block whose statements name it. Ignored and rejected
@@ -38,6 +38,9 @@ func (d *Definition[S, E]) WriteMermaid(w io.Writer) error {
 	fmt.Fprintf(bw, "    [*] --> s%d\n", d.initial)
 	d.eachRule(func(at, ev int, x *decl[S, E]) {
 		label := mermaidLabel(d.eventNames[ev])
+		if x.internal {
+			label += " (internal)"
+		}
 		if strings.TrimSpace(label) == "" {
 			label = "" // Mermaid cannot parse an edge label of spaces
 		} else {
@@ -45,13 +48,13 @@ func (d *Definition[S, E]) WriteMermaid(w io.Writer) error {
 		}
 		switch x.kind {
 		case KindTransition:
-			fmt.Fprintf(bw, "    s%d --> s%d%s\n", at, x.to, label)
+			fmt.Fprintf(bw, "    s%d --> %s%s\n", at, d.mermaidNode(x.to), label)
 		case KindChoice:
 			id := fmt.Sprintf("c%d_%d", at, ev)
 			fmt.Fprintf(bw, "    state %s <<choice>>\n", id)
 			fmt.Fprintf(bw, "    s%d --> %s%s\n", at, id, label)
 			for _, t := range x.targets {
-				fmt.Fprintf(bw, "    %s --> s%d\n", id, t)
+				fmt.Fprintf(bw, "    %s --> %s\n", id, d.mermaidNode(t))
 			}
 		}
 	})
@@ -61,6 +64,22 @@ func (d *Definition[S, E]) WriteMermaid(w io.Writer) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// mermaidNode names a rule's target in Mermaid: a state, or a history.
+func (d *Definition[S, E]) mermaidNode(t int) string {
+	if t >= len(d.states) {
+		return fmt.Sprintf("h%d", t-len(d.states))
+	}
+	return fmt.Sprintf("s%d", t)
+}
+
+// histMark is how a diagram draws a history: [H] shallow, [H*] deep.
+func histMark(k HistoryKind) string {
+	if k == Deep {
+		return "[H*]"
+	}
+	return "[H]"
 }
 
 // mermaidStates writes the states whose parent is parent, a composite as a
@@ -80,6 +99,11 @@ func (d *Definition[S, E]) mermaidStates(bw *bufio.Writer, parent int, indent st
 			}
 			fmt.Fprintf(bw, "%sstate \"%s\" as s%d {\n", indent, label, si)
 			d.mermaidStates(bw, si, indent+"    ")
+			for hi, h := range d.hist {
+				if h.composite == si {
+					fmt.Fprintf(bw, "%s    state \"%s\" as h%d\n", indent, mermaidLabel(histMark(h.kind)), hi)
+				}
+			}
 			fmt.Fprintf(bw, "%s    [*] --> s%d\n", indent, kids[0])
 			fmt.Fprintf(bw, "%s}\n", indent)
 			continue
@@ -97,7 +121,8 @@ func (d *Definition[S, E]) mermaidStates(bw *bufio.Writer, parent int, indent st
 // initial state (and, inside each cluster, to its initial child); a double
 // border around every final state or leaf without an outgoing transition;
 // an edge per declared transition labelled with its event, clipped at the
-// border of a composite end; and a diamond per Choice with an edge to
+// border of a composite end (dashed and marked "(internal)" for an
+// internal transition); and a diamond per Choice with an edge to
 // every target. Ignored and rejected pairs are not drawn.
 func (d *Definition[S, E]) WriteDOT(w io.Writer) error {
 	bw := bufio.NewWriter(w)
@@ -112,8 +137,12 @@ func (d *Definition[S, E]) WriteDOT(w io.Writer) error {
 	d.eachRule(func(at, ev int, x *decl[S, E]) {
 		switch x.kind {
 		case KindTransition:
-			fmt.Fprintf(bw, "\t%s -> %s [label=\"%s\"%s];\n", d.dotNode(at), d.dotNode(x.to),
-				dotString(d.eventNames[ev]), d.dotClip(at, x.to))
+			label, style := dotString(d.eventNames[ev]), ""
+			if x.internal {
+				label, style = label+" (internal)", ", style=dashed"
+			}
+			fmt.Fprintf(bw, "\t%s -> %s [label=\"%s\"%s%s];\n", d.dotNode(at), d.dotNode(x.to),
+				label, style, d.dotClip(at, x.to))
 		case KindChoice:
 			id := fmt.Sprintf("c%d_%d", at, ev)
 			fmt.Fprintf(bw, "\t%s [shape=diamond, label=\"\"];\n", id)
@@ -143,6 +172,11 @@ func (d *Definition[S, E]) dotBlock(bw *bufio.Writer, parent int, indent string)
 			fmt.Fprintf(bw, "%s\tstyle=rounded;\n", indent)
 			fmt.Fprintf(bw, "%s\ts%d_start [shape=point, label=\"\"];\n", indent, si)
 			d.dotBlock(bw, si, indent+"\t")
+			for hi, h := range d.hist {
+				if h.composite == si {
+					fmt.Fprintf(bw, "%s\th%d [shape=circle, label=\"%s\"];\n", indent, hi, strings.Trim(histMark(h.kind), "[]"))
+				}
+			}
 			fmt.Fprintf(bw, "%s\ts%d_start -> %s;\n", indent, si, d.dotNode(kids[0]))
 			fmt.Fprintf(bw, "%s}\n", indent)
 			continue
@@ -158,6 +192,9 @@ func (d *Definition[S, E]) dotBlock(bw *bufio.Writer, parent int, indent string)
 // dotNode names the node an edge to or from si attaches to: si itself, or
 // for a composite the start point inside its cluster.
 func (d *Definition[S, E]) dotNode(si int) string {
+	if si >= len(d.states) {
+		return fmt.Sprintf("h%d", si-len(d.states))
+	}
 	if len(d.tree[si].children) > 0 {
 		return fmt.Sprintf("s%d_start", si)
 	}
@@ -168,10 +205,14 @@ func (d *Definition[S, E]) dotNode(si int) string {
 // composite ends (-1 for a node that is not a state).
 func (d *Definition[S, E]) dotClip(from, to int) string {
 	var b strings.Builder
+	hist := to >= len(d.states) // its node is inside its composite's cluster
+	if hist {
+		to = d.hist[to-len(d.states)].composite
+	}
 	if from >= 0 && len(d.tree[from].children) > 0 && !(to >= 0 && d.ancestorOrSelf(from, to)) {
 		fmt.Fprintf(&b, ", ltail=cluster_s%d", from)
 	}
-	if to >= 0 && len(d.tree[to].children) > 0 && !(from >= 0 && d.ancestorOrSelf(to, from)) {
+	if !hist && to >= 0 && len(d.tree[to].children) > 0 && !(from >= 0 && d.ancestorOrSelf(to, from)) {
 		fmt.Fprintf(&b, ", lhead=cluster_s%d", to)
 	}
 	return b.String()
@@ -180,7 +221,8 @@ func (d *Definition[S, E]) dotClip(from, to int) string {
 // WriteMatrix writes the definition's full table as a Markdown (GitHub
 // flavoured) table: a row per leaf that is not final (named by its path,
 // "Alive/Syncing"), a column per event, and in each cell the rule that
-// applies with its reason: "→ Target: reason" for a transition, "→ A or B
+// applies with its reason: "→ Target: reason" for a transition ("→ Target
+// (internal): reason" for an internal one), "→ A or B
 // (choice): reason", "ignore: reason" or "reject: reason" otherwise. A rule
 // a leaf inherits says "(from Parent)"; a leaf's own rule that refines an
 // ancestor's says "(overrides Parent)". Final states are listed after the
@@ -227,11 +269,14 @@ func (d *Definition[S, E]) cellText(si, ei int, c *cell[S, E]) string {
 	var text string
 	switch c.kind {
 	case KindTransition:
-		text = "→ " + d.stateNames[c.plan.to]
+		text = "→ " + d.targetText(c.plan.to)
+		if c.internal {
+			text += " (internal)"
+		}
 	case KindChoice:
 		names := make([]string, len(c.branches))
 		for i, b := range c.branches {
-			names[i] = d.stateNames[b.to]
+			names[i] = d.targetText(b.to)
 		}
 		text = "→ " + strings.Join(names, " or ") + " (choice)"
 	default:
@@ -246,6 +291,19 @@ func (d *Definition[S, E]) cellText(si, ei int, c *cell[S, E]) string {
 		text += ": " + c.reason
 	}
 	return text
+}
+
+// targetText names a rule's target in the matrix: a state, or a history
+// as "Working (history)" ("(deep history)").
+func (d *Definition[S, E]) targetText(t int) string {
+	if t < len(d.states) {
+		return d.stateNames[t]
+	}
+	h := d.hist[t-len(d.states)]
+	if h.kind == Deep {
+		return d.stateNames[h.composite] + " (deep history)"
+	}
+	return d.stateNames[h.composite] + " (history)"
 }
 
 // pathName names a state by its path from the top level: "Alive/Syncing".

@@ -7,14 +7,14 @@ package fsm
 // as it applies when si (at or a descendant of at) is active.
 func (d *Definition[S, E]) resolved(si, at, ei int) cell[S, E] {
 	x := &d.decl[at*len(d.events)+ei]
-	c := cell[S, E]{kind: x.kind, at: at, reason: x.reason, action: x.action}
+	c := cell[S, E]{kind: x.kind, at: at, internal: x.internal, reason: x.reason, action: x.action}
 	switch x.kind {
 	case KindTransition:
-		c.plan = d.plan(si, at, x.to, ei)
+		c.plan = d.plan(si, at, x.to, ei, x.internal)
 	case KindChoice:
 		c.choice = x.choice
 		for _, t := range x.targets {
-			c.branches = append(c.branches, d.plan(si, at, t, ei))
+			c.branches = append(c.branches, d.plan(si, at, t, ei, false))
 		}
 	case KindReject:
 		c.rejected = &RejectedError{State: d.stateNames[si], Event: d.eventNames[ei], Reason: x.reason}
@@ -30,17 +30,34 @@ func (d *Definition[S, E]) resolved(si, at, ei int) cell[S, E] {
 // to, and then to's initial descendants, is entered, outermost first. So a
 // self-transition exits and re-enters its state, a transition to a
 // descendant exits and re-enters the declaring state, and one to an
-// ancestor exits and re-enters that ancestor.
-func (d *Definition[S, E]) plan(active, at, to, ei int) plan[S] {
+// ancestor exits and re-enters that ancestor. An internal transition's
+// domain is at itself (to is a proper descendant of it, as Build checks):
+// at stays active, only the states below it are exited and entered.
+func (d *Definition[S, E]) plan(active, at, to, ei int, internal bool) plan[S] {
+	// A history's transition is its composite's, but for what it enters
+	// below the composite: that is known only at the step.
+	tgt, hist := to, to >= len(d.states)
+	if hist {
+		tgt = d.hist[to-len(d.states)].composite
+	}
+	// A parallel state is never a domain (SCXML's least common compound
+	// ancestor): a transition between two of its regions leaves it.
 	dom := d.tree[at].parent
-	for dom >= 0 && (dom == to || !d.ancestorOrSelf(dom, to)) {
+	for dom >= 0 && (dom == tgt || !d.ancestorOrSelf(dom, tgt) || d.tree[dom].parallel) {
 		dom = d.tree[dom].parent
 	}
-	p := plan[S]{to: to, leaf: d.tree[to].leaf}
+	if internal {
+		dom = at
+	}
+	p := plan[S]{to: to, leaf: d.tree[tgt].leaf, dom: int32(dom), dynamic: hist || d.parallel}
 	for s := active; s != dom; s = d.tree[s].parent {
 		p.exits = append(p.exits, exit{si: s, cause: &ExitError{State: d.stateNames[s], Event: d.eventNames[ei]}})
 	}
-	for s := p.leaf; s != dom; s = d.tree[s].parent {
+	from := p.leaf
+	if hist {
+		from = tgt
+	}
+	for s := from; s != dom; s = d.tree[s].parent {
 		p.enters = append(p.enters, int32(s))
 	}
 	for i, j := 0, len(p.enters)-1; i < j; i, j = i+1, j-1 {
@@ -52,6 +69,7 @@ func (d *Definition[S, E]) plan(active, at, to, ei int) plan[S] {
 	for _, s := range p.enters {
 		p.entered = append(p.entered, d.states[s])
 	}
+	p.moves = []Move[S]{{From: d.states[active], To: d.states[p.leaf]}}
 	return p
 }
 
@@ -77,6 +95,12 @@ func (v *validator[S, E]) emitScopes() {
 	for si := range d.states {
 		for ei := range nE {
 			y := d.surelyLeft(si, ei, leaves[si])
+			if d.parallel && d.underParallel(si) {
+				// Another region's transition may win the step, or its
+				// reject refuse it: nothing below a parallel state is
+				// surely left.
+				y = -1
+			}
 			d.emitExit[si*nE+ei] = int32(y)
 			if y >= 0 {
 				d.emitCause[si*nE+ei] = &ExitError{State: d.stateNames[y], Event: d.eventNames[ei]}

@@ -78,18 +78,22 @@ type Machine[S, E comparable] struct {
 	obsBroken bool  // the observer panicked: it is not called again
 	risky     bool  // steps may run user code: hooks, actions, choices, the observer
 	at        where // what user code runs now, to name a panic
+	// memory[si] is what the composite si with a history last left: the
+	// leaves active below it. nil until a history's composite is exited.
+	memory [][]int32
 
 	// Published for State, In, Epoch and Err.
 	pubLeaf  atomic.Int32
 	pubEpoch atomic.Uint64
+	pubConf  atomic.Pointer[[]int32] // with parallel states: every active state, in document order
+	pubGen   atomic.Uint64           // with parallel states: the last epoch handed out, once pubConf holds its entry
 	failure  atomic.Pointer[PanicError]
 
-	// changed is closed at the next transition or stop, for Changed; it
-	// is made only when someone asks, so a step pays one atomic load.
-	watchMu    sync.Mutex
-	changed    chan struct{}
-	watchEnded bool // under watchMu: changed is closed for good
-	watched    atomic.Bool
+	// What waits on the machine (Changed, Await, WhileIn, UntilIn) is made
+	// when first asked for: a step pays one atomic load, watched, unless
+	// someone waits.
+	watch   atomic.Pointer[watch]
+	watched atomic.Bool
 }
 
 // level is one active state: its entry's epoch, the scope its tasks (and
@@ -149,10 +153,17 @@ func (d *Definition[S, E]) New(cfg Config[S, E]) *Machine[S, E] {
 		m.joinTimeout = DefaultJoinTimeout
 	}
 	m.risky = d.hooked || m.obs != nil || m.snapshot != nil
-	leaf := d.start[len(d.start)-1]
-	m.cur = int(leaf)
-	m.pubLeaf.Store(leaf)
-	m.pubEpoch.Store(uint64(len(d.start)))
+	// The first leaf in document order; the start's entries are numbered
+	// from 1 in that order.
+	for i, s := range d.start {
+		if len(d.tree[s].children) == 0 {
+			m.cur = int(s)
+			m.pubLeaf.Store(s)
+			m.pubEpoch.Store(uint64(i + 1))
+			break
+		}
+	}
+	m.pubGen.Store(uint64(len(d.start)))
 	m.busy.Store(true) // held until Start: events queue meanwhile
 	return m
 }
@@ -189,20 +200,48 @@ func (m *Machine[S, E]) Start(ctx context.Context) {
 }
 
 // State returns the active leaf: for a machine without children, its
-// state. During a step it is the source leaf until the exit hooks and the
+// state; with parallel regions, the first active leaf in document order
+// (Configuration lists them all). During a step it is the source leaf until the exit hooks and the
 // action have run.
 func (m *Machine[S, E]) State() S { return m.def.states[m.pubLeaf.Load()] }
 
 // In reports whether state is active: the active leaf or one of its
-// ancestors.
+// ancestors, or with parallel regions any active state.
 func (m *Machine[S, E]) In(state S) bool {
 	d := m.def
 	si, ok := d.stateIdx[state]
-	return ok && d.ancestorOrSelf(si, int(m.pubLeaf.Load()))
+	if !ok {
+		return false
+	}
+	if conf := m.pubConf.Load(); conf != nil {
+		for _, s := range *conf {
+			if int(s) == si {
+				return true
+			}
+		}
+		return false
+	}
+	return d.ancestorOrSelf(si, int(m.pubLeaf.Load()))
+}
+
+// Configuration returns every active state in document order (a parent
+// before its children, regions in declaration order), in a new slice. For
+// a machine without parallel states it is Path.
+func (m *Machine[S, E]) Configuration() []S {
+	conf := m.pubConf.Load()
+	if conf == nil {
+		return m.Path()
+	}
+	out := make([]S, len(*conf))
+	for i, s := range *conf {
+		out[i] = m.def.states[s]
+	}
+	return out
 }
 
 // Path returns the active states, outermost first, ending with the active
-// leaf, in a new slice.
+// leaf, in a new slice. With parallel regions it is the path to State(),
+// the first active leaf in document order; Configuration lists them all.
 func (m *Machine[S, E]) Path() []S {
 	d := m.def
 	leaf := int(m.pubLeaf.Load())
@@ -217,45 +256,6 @@ func (m *Machine[S, E]) Path() []S {
 // state, at any level, takes the next number, counting from 1.
 func (m *Machine[S, E]) Epoch() uint64 { return m.pubEpoch.Load() }
 
-// Changed returns a channel closed at the machine's next transition (once
-// its new configuration is published: State, In and Epoch report it) or
-// when it stops. To wait for a state, take the channel first, then check
-// State, then wait on the channel: a transition between the two is then
-// not missed. A stopped machine returns a closed channel.
-func (m *Machine[S, E]) Changed() <-chan struct{} {
-	m.watchMu.Lock()
-	defer m.watchMu.Unlock()
-	if m.changed == nil {
-		m.changed = make(chan struct{})
-		m.watched.Store(true)
-	}
-	return m.changed
-}
-
-// notifyChanged closes the channel Changed handed out, if any.
-func (m *Machine[S, E]) notifyChanged() {
-	m.watchMu.Lock()
-	if m.changed != nil && !m.watchEnded {
-		close(m.changed)
-		m.changed = nil
-	}
-	m.watched.Store(false)
-	m.watchMu.Unlock()
-}
-
-// endChanged closes the channel Changed hands out for good: the machine
-// has stopped.
-func (m *Machine[S, E]) endChanged() {
-	m.watchMu.Lock()
-	if m.changed == nil {
-		m.changed = make(chan struct{})
-	}
-	close(m.changed) // open: only notifyChanged closes one, and it forgets it
-	m.watchEnded = true
-	m.watched.Store(false)
-	m.watchMu.Unlock()
-}
-
 // Definition returns the definition the machine was started from.
 func (m *Machine[S, E]) Definition() *Definition[S, E] { return m.def }
 
@@ -263,7 +263,11 @@ func (m *Machine[S, E]) Definition() *Definition[S, E] { return m.def }
 func (m *Machine[S, E]) Env() any { return m.env }
 
 // Done returns a channel closed when the machine has stopped: the last
-// states' tasks joined and their exit hooks run.
+// states' tasks joined and their exit hooks run. It is closed last: once
+// it is (and so once Stop has returned to a caller outside the machine),
+// Err, State, Epoch and the channels of Changed are final, and the
+// observer has received RecordStopped (only a straggler's late return is
+// reported after it).
 func (m *Machine[S, E]) Done() <-chan struct{} { return m.done }
 
 // Err returns nil while the machine runs and after a stop by Stop, a final

@@ -14,7 +14,10 @@ const (
 
 type item struct {
 	op op
-	ev int32
+	// fail marks a failure event: with parallel regions it is offered only
+	// to the leaves below its scope (item.si).
+	fail bool
+	ev   int32
 	// si and epoch stamp an item from a task or timer with the state entry
 	// it reports on; epoch is 0 for events from outside, never stale.
 	si      int32

@@ -11,8 +11,10 @@ import (
 type RecordKind uint8
 
 const (
-	// RecordStarted: the machine entered its initial state; Epoch is the
-	// initial leaf's entry (1 for a machine without children).
+	// RecordStarted: the machine entered its initial state, To (and From,
+	// the same leaf); Epoch is the initial leaf's entry (1 for a machine
+	// without children). No event caused it: Event is the zero value,
+	// which may be a real event of the enum and means nothing here.
 	RecordStarted RecordKind = iota + 1
 	// RecordTransition: the machine moved From → To on Event; Epoch is the
 	// new entry's and Join is the join of From's tasks.
@@ -38,6 +40,10 @@ const (
 	// *tasks.PanicError if it panicked), or nil. It may come after
 	// RecordStopped.
 	RecordStragglerReturned
+	// RecordPostponed: Event was postponed in From (see Postpone): it is
+	// kept and offered again after the next change of the active
+	// configuration; State is the state whose rule postponed it.
+	RecordPostponed
 )
 
 var recordKindNames = [...]string{
@@ -52,6 +58,7 @@ var recordKindNames = [...]string{
 	RecordStopped:    "stopped",
 
 	RecordStragglerReturned: "straggler_returned",
+	RecordPostponed:         "postponed",
 }
 
 // String returns the kind's name as used in logs and JSON, e.g. "transition".
@@ -66,10 +73,13 @@ func (k RecordKind) String() string {
 // machine was in (for a straggler or a failed task, the task's state); To
 // equals From except for transitions, where it is the leaf entered.
 type Record[S, E comparable] struct {
-	Kind   RecordKind
-	When   time.Time
-	From   S
-	Event  E // the zero value for started, straggler, task_failed and stopped
+	Kind RecordKind
+	When time.Time
+	From S
+	// Event is the event the record is about. Started, straggler,
+	// task_failed, straggler_returned and stopped records have none: it is
+	// the zero value, meaningless (and left out by String).
+	Event  E
 	To     S
 	Epoch  uint64 // a transition's entry into To; for ignored, rejected, started, stopped, the leaf's
 	Reason string
@@ -93,6 +103,19 @@ type Record[S, E comparable] struct {
 	// modify it.
 	Exited  []Level[S]
 	Entered []S
+	// Moves lists, for a transition, every transition the step took, in
+	// document order of the leaves they were taken from: one for a machine
+	// without parallel regions (From → To), one per region that moved
+	// otherwise, so that a metric counts transitions per region. Shared:
+	// do not modify it.
+	Moves []Move[S]
+}
+
+// Move is what one transition of a step did: the leaf it was taken from
+// and the first leaf (in document order) it entered. A step in a machine
+// with parallel regions may take one transition per region.
+type Move[S comparable] struct {
+	From, To S
 }
 
 // Level is one state exited by a step, with the join of its own tasks.

@@ -135,7 +135,7 @@ func (m *Machine[S, E]) taskFailed(sc *scope, name string, err error) {
 	}
 	m.enqueue(item{op: opTaskFailed, si: int32(sc.si), epoch: sc.epoch, task: name, payload: err})
 	if f != nil {
-		m.enqueue(item{ev: int32(fail), si: int32(f.si), epoch: f.epoch, payload: err})
+		m.enqueue(item{ev: int32(fail), fail: true, si: int32(f.si), epoch: f.epoch, payload: err})
 	}
 	m.kick()
 }

@@ -70,6 +70,9 @@ func (m *Machine[S, E]) step(it *item) error {
 		}
 		return nil
 	}
+	if d.parallel {
+		return m.stepRegions(it)
+	}
 	c := &d.cells[m.cur*len(d.events)+int(it.ev)]
 	switch c.kind {
 	case KindIgnore:
@@ -87,16 +90,22 @@ func (m *Machine[S, E]) step(it *item) error {
 		if rej != nil {
 			return m.reject(rej, c, it)
 		}
-		m.transition(c, p, int(it.ev), it.payload)
+		if p.dynamic {
+			m.transitionSet([]sel[S, E]{{c: c, p: p, from: m.cur}}, int(it.ev), it.payload)
+		} else {
+			m.transition(c, p, int(it.ev), it.payload)
+		}
 		return nil
 	}
-	if len(m.path) == 1 && len(c.plan.enters) == 1 {
+	if len(m.path) == 1 && len(c.plan.enters) == 1 && !c.plan.dynamic {
 		if d.hooked {
 			var t Transition[S, E]
 			m.transition1(c, &c.plan, int(it.ev), it.payload, &t)
 		} else {
 			m.transition1(c, &c.plan, int(it.ev), it.payload, nil)
 		}
+	} else if c.plan.dynamic {
+		m.transitionSet([]sel[S, E]{{c: c, p: &c.plan, from: m.cur}}, int(it.ev), it.payload)
 	} else {
 		m.transition(c, &c.plan, int(it.ev), it.payload)
 	}
@@ -116,6 +125,9 @@ func (m *Machine[S, E]) reject(err *RejectedError, c *cell[S, E], it *item) erro
 
 // current reports whether the entry of state si with epoch is active.
 func (m *Machine[S, E]) current(si int, epoch uint64) bool {
+	if m.def.parallel {
+		return m.entryEpoch(si) == epoch
+	}
 	dep := m.def.tree[si].depth
 	return dep < len(m.path) && m.path[dep].epoch == epoch
 }
@@ -181,6 +193,13 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	if d.hooked {
 		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.env}
 	}
+	if len(d.hist) > 0 { // what a composite with a history leaves
+		for i := range n {
+			if si := m.path[top-i].si; d.remember[si] {
+				m.rememberLeaves(si, m.path[top-i+1:])
+			}
+		}
+	}
 	for i := range n {
 		lv := &m.path[top-i]
 		si, epoch, x := lv.si, lv.epoch, lv.ext
@@ -214,11 +233,11 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	m.pubLeaf.Store(int32(p.leaf))
 	m.pubEpoch.Store(m.epoch)
 	if m.watched.Load() {
-		m.notifyChanged()
+		m.notifyChanged(ev)
 	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[p.leaf],
-			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
+			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Moves: p.moves, Payload: payload})
 	}
 	for i := base; i < len(m.path); i++ {
 		m.enterLevel(i, &t)
@@ -251,11 +270,11 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 	m.pubLeaf.Store(int32(to))
 	m.pubEpoch.Store(m.epoch)
 	if m.watched.Load() {
-		m.notifyChanged()
+		m.notifyChanged(ev)
 	}
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[to],
-			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Payload: payload})
+			State: d.states[from], Epoch: m.epoch, Join: join, Exited: exited, Entered: p.entered, Moves: p.moves, Payload: payload})
 	}
 	if p.plain && !traceOn() {
 		lv.entered = true
@@ -394,9 +413,11 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 	d := m.def
 	lv := &m.path[i]
 	lv.entered = true
-	var parent *scope
+	var parent *scope // the nearest ancestor's: with regions, not a sibling region's
 	for j := i - 1; j >= 0 && parent == nil; j-- {
-		parent = m.path[j].sc
+		if !d.parallel || d.ancestorOrSelf(m.path[j].si, lv.si) {
+			parent = m.path[j].sc
+		}
 	}
 	if traceOn() {
 		m.traceEnter(i)
@@ -429,15 +450,20 @@ func (m *Machine[S, E]) enterInitial() {
 		m.epoch++
 		m.path = append(m.path, level{si: int(s), epoch: m.epoch})
 	}
+	if d.parallel {
+		m.publish()
+	}
 	leaf := d.states[m.cur]
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: leaf, To: leaf, State: leaf, Epoch: m.epoch, Entered: d.startStates})
 	}
 	t := Transition[S, E]{From: leaf, To: leaf, Env: m.env, Started: true}
+	final := false
 	for i := range m.path {
 		m.enterLevel(i, &t)
+		final = final || d.tree[m.path[i].si].final
 	}
-	if d.tree[m.cur].final {
+	if final {
 		m.stop(nil)
 	}
 }
@@ -496,6 +522,8 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 	m.detach()
 	m.cancel(ErrStopped)
 	m.joiner.Release() // its timer would hold the machine until the last join's deadline
-	close(m.done)
+	// Done is closed last: a caller woken by it (Stop from outside) must
+	// find every other observable of the machine final, Changed included.
 	m.endChanged()
+	close(m.done)
 }

@@ -16,8 +16,13 @@ func traceOn() bool { return trace.IsEnabled() }
 func (m *Machine[S, E]) traceEnter(i int) {
 	lv := &m.path[i]
 	parent := m.ctx
-	if i > 0 && m.path[i-1].ext != nil && m.path[i-1].ext.tctx != nil {
-		parent = m.path[i-1].ext.tctx
+	for j := i - 1; j >= 0; j-- { // the nearest ancestor's (with regions, not a sibling's)
+		if p := m.path[j]; m.def.ancestorOrSelf(p.si, lv.si) {
+			if p.ext != nil && p.ext.tctx != nil {
+				parent = p.ext.tctx
+			}
+			break
+		}
 	}
 	x := lv.extra()
 	x.tctx, x.trace = trace.NewTask(parent, m.def.stateNames[lv.si])

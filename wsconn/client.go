@@ -151,26 +151,27 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	if cfg.noWait {
 		return c, nil
 	}
-	for {
-		// State is looked at before Changed too: the channel Changed
-		// makes lives until the next transition, and a client that is
-		// Ready already must not keep one for the rest of its idle life.
-		if c.m.State() == connfsm.Ready {
-			return c, nil
-		}
-		changed := c.m.Changed()
-		if c.m.State() == connfsm.Ready {
-			return c, nil
-		}
-		select {
-		case <-changed:
-		case <-c.m.Done():
+	if err := c.m.Await(ctx, isReady); err != nil {
+		if stopped(c.m) { // stopped before Ready
 			return nil, c.Err()
-		case <-ctx.Done():
-			cause := context.Cause(ctx)
-			_ = c.Close(canceled(ctx))
-			return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL(), cause)
 		}
+		_ = c.Close(canceled(ctx))
+		return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL(), err)
+	}
+	return c, nil
+}
+
+// isReady is an Await predicate: the client is Ready.
+func isReady(m *machine) bool { return m.State() == connfsm.Ready }
+
+// stopped reports whether m has stopped: an Await that failed on it
+// failed for that, not for its context.
+func stopped(m *machine) bool {
+	select {
+	case <-m.Done():
+		return true
+	default:
+		return false
 	}
 }
 

@@ -255,27 +255,15 @@ func (p *Pool) end(err error) {
 
 // awaitReady waits until c is Ready, the pool ends, or ctx ends.
 func (p *Pool) awaitReady(ctx context.Context, c *Client) error {
-	for {
-		// Looked at before Changed too, so that a Ready client keeps no
-		// channel of Changed's for its idle life (see Dial).
-		if c.m.State() == connfsm.Ready {
-			return nil
-		}
-		changed := c.m.Changed()
-		if c.m.State() == connfsm.Ready {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-p.done:
-			return p.Err()
-		case <-c.Done():
+	// The pool ends only once c has: c's stop covers the pool's end.
+	if err := c.m.Await(ctx, isReady); err != nil {
+		if stopped(c.m) {
 			<-p.done // it ended the pool
 			return p.Err()
-		case <-ctx.Done():
-			return fmt.Errorf("wsconn: pool %s: %w", p.logURL, context.Cause(ctx))
 		}
+		return fmt.Errorf("wsconn: pool %s: %w", p.logURL, err)
 	}
+	return nil
 }
 
 func (p *Pool) snapshot() []*poolConn {

@@ -32,15 +32,9 @@ func (c *Client) Reconnect(ctx context.Context) error {
 	if s == nil || c.m.Inside(ctx) || !c.m.In(connfsm.Alive) {
 		return nil
 	}
-	for {
-		changed := c.m.Changed()
-		if c.sess.Load() != s || !c.m.In(connfsm.Alive) {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("wsconn: reconnect: %w", context.Cause(ctx))
-		}
+	err := c.m.Await(ctx, func(m *machine) bool { return c.sess.Load() != s || !m.In(connfsm.Alive) })
+	if err != nil && !stopped(c.m) {
+		return fmt.Errorf("wsconn: reconnect: %w", err)
 	}
+	return nil // left Alive, or stopped: the old connection is closed
 }

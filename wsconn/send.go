@@ -85,21 +85,16 @@ func (c *Client) sendable(ctx context.Context) (*session, error) {
 	}
 }
 
-// awaitChange waits until the state is no longer st, or ctx ends.
+// awaitChange waits until the state is no longer st or a transition
+// happened (a new connection may be Ready already), the machine stops, or
+// ctx ends.
 func (c *Client) awaitChange(ctx context.Context, st connfsm.State) error {
-	if c.m.State() != st {
-		return nil // before Changed, which would make a channel for nothing
+	epoch := c.m.Epoch()
+	err := c.m.Await(ctx, func(m *machine) bool { return m.State() != st || m.Epoch() != epoch })
+	if err != nil && !stopped(c.m) {
+		return fmt.Errorf("wsconn: send: %w", err)
 	}
-	changed := c.m.Changed()
-	if c.m.State() != st {
-		return nil
-	}
-	select {
-	case <-changed:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("wsconn: send: %w", context.Cause(ctx))
-	}
+	return nil // the caller decides again; on a stopped machine, ErrClosed
 }
 
 // SendText sends a text message; see Send.

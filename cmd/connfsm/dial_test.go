@@ -236,6 +236,7 @@ func TestDialJSON(t *testing.T) {
 		t.Errorf("stdout (-want +got):\n%s", diff)
 	}
 	want := []jsonLine{
+		{Kind: "started", To: "Connecting", Epoch: 1}, // no event: Connected is only the zero value
 		{Kind: "transition", From: "Connecting", Event: "Connected", To: "Alive/Syncing", Epoch: 3},
 		{Kind: "transition", From: "Alive/Syncing", Event: "Synced", To: "Alive/Ready", Epoch: 4},
 		{Kind: "transition", From: "Alive/Ready", Event: "Close", To: "Closing", Epoch: 5},

@@ -154,8 +154,8 @@ func (tl *Timeline) Raw(s string) {
 
 // Observe is a client's OnRecord: it keeps the record if asked and prints
 // the kinds a reader cares about. Kinds the timeline does not show
-// (started, stopped, task_failed, dropped) print nothing: a task failure
-// shows as the transition it causes, with its cause.
+// (stopped, task_failed, dropped) print nothing: a task failure shows as
+// the transition it causes, with its cause.
 func (tl *Timeline) Observe(_ context.Context, r Record) {
 	// Kept and printed under one lock: whoever sees the record in Records
 	// and prints next prints after it.
@@ -184,6 +184,11 @@ func (tl *Timeline) line(r Record) string {
 		cause = p.Error()
 	}
 	switch r.Kind {
+	case fsm.RecordStarted:
+		// No event started the lifecycle: the record's Event is the zero
+		// value, a real event of the enum, and is left out.
+		return tl.format(r.When, Line{Kind: "started", To: r.To.Path(), Epoch: r.Epoch},
+			tl.paint(dim, fmt.Sprintf("started in %s (epoch %d)", r.To.Path(), r.Epoch)))
 	case fsm.RecordTransition:
 		l := Line{Kind: "transition", From: r.From.Path(), Event: r.Event.String(), To: r.To.Path(), Epoch: r.Epoch, Cause: cause}
 		if err, ok := r.Payload.(error); ok {

@@ -28,6 +28,7 @@ var (
 		Join:    tasks.Report{Tasks: []tasks.Result{{Name: "reader"}, {Name: "heartbeat"}}, Took: 1500 * time.Microsecond},
 	}
 	ignored = Record{Kind: fsm.RecordIgnored, When: when, From: connfsm.Closed, Event: connfsm.Close, Epoch: 4, Reason: "already closed"}
+	// Event is the zero value, Connected: a start record must not show it.
 	started = Record{Kind: fsm.RecordStarted, When: when, From: connfsm.Connecting, To: connfsm.Connecting, Epoch: 1}
 )
 
@@ -35,7 +36,7 @@ var (
 func TestJSONLines(t *testing.T) {
 	var out bytes.Buffer
 	tl := New(&out, true, true)
-	tl.Observe(context.Background(), started) // not printed
+	tl.Observe(context.Background(), started)
 	tl.Observe(context.Background(), lost)
 	tl.Observe(context.Background(), ignored)
 	tl.Message("sent", "hi", 0)
@@ -55,6 +56,7 @@ func TestJSONLines(t *testing.T) {
 		got = append(got, m)
 	}
 	want := []map[string]any{
+		{"kind": "started", "to": "Connecting", "epoch": 1.0}, // no event: none started it
 		{"kind": "transition", "from": "Alive", "event": "Lost", "to": "Reconnecting", "epoch": 3.0, "cause": "wsconn: read: EOF",
 			"join": map[string]any{"tasks": []any{"reader", "heartbeat"}, "ms": 1.5}},
 		{"kind": "ignored", "from": "Closed", "event": "Close", "epoch": 4.0, "reason": "already closed"},
@@ -74,10 +76,12 @@ func TestJSONLines(t *testing.T) {
 func TestHumanLines(t *testing.T) {
 	var out bytes.Buffer
 	tl := New(&out, false, false)
+	tl.Observe(context.Background(), started)
 	tl.Observe(context.Background(), lost)
 	tl.Observe(context.Background(), ignored)
 	tl.Data("raw text", 2)
 	for _, s := range []string{
+		"started in Connecting (epoch 1)\n",
 		"transition Alive --Lost--> Reconnecting (epoch 3)   joined reader, heartbeat in 1.5ms\n                 cause: wsconn: read: EOF\n",
 		"ignored Close in Closed (epoch 4): already closed\n",
 		"\nraw text\n",
