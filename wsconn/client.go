@@ -118,7 +118,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{cfg: cfg.settings, rawURL: rawURL, inbound: newInbound(&cfg)}
 	c.cfg.retry = cfg.retrySettings.shared()
-	if cfg.onMessage != nil {
+	if cfg.onMessage != nil || cfg.router != nil {
 		c.handling = make(chan struct{}, 1)
 	}
 	for _, s := range cfg.subscriptions {
@@ -522,6 +522,14 @@ func (c *Client) observe(ctx context.Context, r record) {
 	case fsm.RecordRejected:
 		l.LogAttrs(ctx, slog.LevelError, "wsconn: event rejected", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()))
+	case RecordSubscription:
+		sr := r.Payload.(*SubscriptionRecord)
+		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("key", sr.Key), slog.String("step", sr.Kind.String()),
+			slog.String("from", sr.From.String()), slog.String("event", sr.Event.String()), slog.String("to", sr.To.String())}
+		if sr.Cause != nil {
+			attrs = append(attrs, slog.String("cause", sr.Cause.Error()))
+		}
+		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: subscription", attrs...)
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:
 		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()), slog.Uint64("epoch", r.Epoch))

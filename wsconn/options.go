@@ -122,6 +122,7 @@ type settings struct {
 	readLimit        int64
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
+	router           *Router
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
 }

@@ -87,6 +87,9 @@ func (s *session) next() (MessageType, []byte, error) {
 func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bool) {
 	c := s.c
 	h := c.cfg.onMessage
+	if c.cfg.router != nil { // a subscription's handler, and its counters (subroute.go)
+		h = c.handlerFor(s, Message{Type: typ, Data: data, Epoch: s.epoch})
+	}
 	if h == nil {
 		c.stats.received(len(data))
 		return nil, true

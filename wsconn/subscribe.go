@@ -44,6 +44,10 @@ type Subscription struct {
 	// subscription is then Failed, with a *SubscriptionError holding the
 	// message and matching ErrSubscriptionRefused. It is called as Ack is.
 	Nack func(m Message) bool
+	// Handler, if not nil, handles the subscription's data messages, in
+	// place of OnMessage, as OnMessage would (one at a time, on the
+	// reader). It needs a Router (WithRouter) to tell them.
+	Handler func(ctx context.Context, m Message)
 	// Retry says what becomes of a subscription refused (Nack) or not
 	// acknowledged in time: with Retry, it is sent again on the next
 	// connection (an ack timeout makes it Pending; a refusal keeps it
@@ -149,6 +153,8 @@ type subscribed struct {
 	// is still due; that answer completes the unsubscribe.
 	unsubbed bool
 
+	counters subCounters
+
 	// cause is why it last became Failed or Pending, for Subscribe's
 	// caller: set by the machine's hooks.
 	cause atomic.Pointer[error]
@@ -193,6 +199,9 @@ type registry struct {
 	// length, for the reader to look without the lock.
 	inflight []*subscribed
 	awaiting atomic.Int32
+	// routed counts the subscriptions awaiting an answer the Router
+	// tells (no Ack matcher): while there are some, the reader asks it.
+	routed atomic.Int32
 }
 
 // newSubscribed makes sub's machine for c, not started: Start enters

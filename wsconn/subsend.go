@@ -40,10 +40,16 @@ func (c *Client) sendSubscription(ctx context.Context, ss *session, s *subscribe
 		_ = s.m.FireWith(ctx, subscription.Lost, serr) // not sent: the next connection sends it
 		return serr
 	}
-	if s.Ack == nil {
+	if !s.awaitsAck(c) {
 		_ = s.m.Fire(ctx, subscription.Ack)
 	}
 	return nil
+}
+
+// awaitsAck reports whether s is Subscribing until an answer: it has an
+// Ack matcher, or the Router answers every subscribe.
+func (s *subscribed) awaitsAck(c *Client) bool {
+	return s.Ack != nil || c.cfg.router != nil && c.cfg.router.Acks
 }
 
 // sending records that s is being sent on the connection of epoch and,
@@ -54,12 +60,16 @@ func (r *registry) sending(c *Client, s *subscribed, epoch uint64) {
 	defer r.mu.Unlock()
 	s.conn.Store(epoch)
 	s.gen++
-	if s.Ack == nil {
+	if !s.awaitsAck(c) {
 		return
 	}
 	s.ackOn = epoch
-	r.inflight = append(r.inflight, s)
-	r.awaiting.Store(int32(len(r.inflight)))
+	if s.Ack != nil {
+		r.inflight = append(r.inflight, s)
+		r.awaiting.Store(int32(len(r.inflight)))
+	} else {
+		r.routed.Add(1)
+	}
 	gen := s.gen
 	s.timer = time.AfterFunc(c.cfg.ackTimeout, func() { r.timedOut(s, gen) })
 }
@@ -98,8 +108,12 @@ func (r *registry) settle(s *subscribed) {
 }
 
 func (r *registry) settleLocked(s *subscribed) {
-	r.dropInflight(s)
-	r.awaiting.Store(int32(len(r.inflight)))
+	if s.Ack != nil {
+		r.dropInflight(s)
+		r.awaiting.Store(int32(len(r.inflight)))
+	} else if s.timer != nil {
+		r.routed.Add(-1)
+	}
 	if s.timer != nil {
 		s.timer.Stop()
 		s.timer = nil
@@ -123,6 +137,9 @@ func (r *registry) timedOut(s *subscribed, gen uint64) {
 // whether one took it: an ack or a NACK is not data. A matcher that
 // panics fails its subscription and takes nothing.
 func (r *registry) claim(ss *session, m Message) bool {
+	if r.routed.Load() > 0 && r.claimRouted(ss.c, ss, m) {
+		return true
+	}
 	if r.awaiting.Load() == 0 {
 		return false
 	}
