@@ -156,7 +156,7 @@ type subscribed struct {
 	counters subCounters
 
 	// cause is why it last became Failed or Pending, for Subscribe's
-	// caller: set by the machine's hooks.
+	// caller: kept by fail before the event that carries it is fired.
 	cause atomic.Pointer[error]
 }
 
@@ -174,14 +174,7 @@ func (s *subscribed) Retries() bool { return s.Retry }
 
 // subscriptionDef is every subscription's machine: built once, shared.
 var subscriptionDef = sync.OnceValues(func() (*fsm.Definition[subscription.State, subscription.Event], error) {
-	keep := func(_ context.Context, t subStep) {
-		s := t.Env.(*subscribed)
-		err, _ := t.Payload.(error)
-		s.cause.Store(&err)
-	}
 	return subscription.NewBuilder().
-		OnEnter(subscription.Failed, keep).
-		OnEnter(subscription.Pending, keep).
 		OnEnter(subscription.Removed, func(_ context.Context, t subStep) {
 			s := t.Env.(*subscribed)
 			s.c.subs.forget(s)

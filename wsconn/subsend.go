@@ -33,17 +33,28 @@ func (c *Client) sendSubscription(ctx context.Context, ss *session, s *subscribe
 	if err := s.m.FireWith(ctx, subscription.Send, ss.epoch); err != nil {
 		return fmt.Errorf("wsconn: subscription %q: %w", s.Key, err)
 	}
+	s.cause.Store(nil) // a new attempt: the last one's failure is over
 	c.subs.sending(c, s, ss.epoch)
 	if err := c.paced(ctx, ss, s.Type, s.Message); err != nil {
 		c.subs.settle(s)
 		serr := &SubscriptionError{Key: s.Key, Err: err}
-		_ = s.m.FireWith(ctx, subscription.Lost, serr) // not sent: the next connection sends it
+		_ = s.fail(ctx, subscription.Lost, serr) // not sent: the next connection sends it
 		return serr
 	}
 	if !s.awaitsAck(c) {
 		_ = s.m.Fire(ctx, subscription.Ack)
 	}
 	return nil
+}
+
+// fail fires ev with err, which it keeps first as the cause a Subscribe
+// waiting for the outcome reads: the machine publishes the state it
+// enters before that state's enter hooks run.
+func (s *subscribed) fail(ctx context.Context, ev subscription.Event, err error) error {
+	if err != nil {
+		s.cause.Store(&err)
+	}
+	return s.m.FireWith(ctx, ev, err)
 }
 
 // awaitsAck reports whether s is Subscribing until an answer: it has an
@@ -94,7 +105,7 @@ func (r *registry) answered(s *subscribed, ev subscription.Event, err error) {
 	s.unsubbed = false
 	r.mu.Unlock()
 	ctx := context.Background()
-	_ = s.m.FireWith(ctx, ev, err)
+	_ = s.fail(ctx, ev, err)
 	if unsubbed {
 		_ = s.m.Fire(ctx, subscription.Unsubscribed)
 	}
@@ -256,7 +267,7 @@ func (c *Client) subscriptionsLost(ctx context.Context, epoch uint64, cause erro
 		}
 		c.subs.mu.Unlock()
 		if mine {
-			_ = s.m.FireWith(ctx, subscription.Lost, cause)
+			_ = s.fail(ctx, subscription.Lost, cause)
 		}
 	}
 }
