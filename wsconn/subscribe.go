@@ -377,13 +377,17 @@ func (c *Client) Unsubscribe(ctx context.Context, key string) error {
 	return err
 }
 
-// Subscriptions returns the keys of the client's subscriptions, in order.
+// Subscriptions returns the keys the client's subscriptions hold, in
+// order: not those whose last holder unsubscribed, even while their
+// unsubscribe is under way (SubscriptionStatus shows them Unsubscribing).
 func (c *Client) Subscriptions() []string {
 	c.subs.mu.Lock()
 	defer c.subs.mu.Unlock()
-	keys := make([]string, len(c.subs.order))
-	for i, s := range c.subs.order {
-		keys[i] = s.Key
+	keys := make([]string, 0, len(c.subs.order))
+	for _, s := range c.subs.order {
+		if s.refs > 0 {
+			keys = append(keys, s.Key)
+		}
 	}
 	return keys
 }
