@@ -46,6 +46,7 @@ type Client struct {
 	m        *machine
 	inbound  *inbound // shared by every session
 	subs     registry
+	resyncs  resyncs
 	// handling holds the one right to call OnMessage: a handler left
 	// running by a connection given up (it ignored its context) must
 	// return before the next connection's reader calls the handler again.
@@ -418,6 +419,7 @@ func (c *Client) exitAlive(ctx context.Context, t step) {
 	}
 	s.endRequests()
 	s.stopDelivery() // also when the reader straggles: its handler's turn is over
+	c.resyncs.end(s.epoch)
 	cause, _ := t.Payload.(error)
 	c.subscriptionsLost(ctx, s.epoch, cause)
 	if t.To == connfsm.Closing && !t.Stopping {

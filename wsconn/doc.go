@@ -221,6 +221,16 @@
 // ack that comes after it is stale, ignored with a record saying so. Every
 // step reaches OnRecord as a record of kind RecordSubscription.
 //
+// A Router (WithRouter) routes each message to its subscription by a key
+// it extracts, one map lookup whatever the number of subscriptions: acks
+// and NACKs resolve per key, a subscription's data goes to its Handler
+// (OnMessage keeps the rest) and is counted (SubscriptionStatus). With a
+// Subscription.Sequence, a number that skips is a gap: counted, observed,
+// and the subscription resyncs (Resyncing), by its Resync function (a
+// snapshot) or by unsubscribing and subscribing again; its messages are
+// still delivered meanwhile, and the first once Active again restarts the
+// count.
+//
 // # Pool
 //
 // Venues cap streams per connection and connections per IP per window. A

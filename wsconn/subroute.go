@@ -181,6 +181,3 @@ func (r *registry) claimRouted(c *Client, ss *session, m Message) bool {
 	}
 	return true
 }
-
-// checkSequence is the sequence-gap check (step of a later change).
-func (c *Client) checkSequence(*session, *subscribed, Message) {}

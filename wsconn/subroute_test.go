@@ -3,6 +3,8 @@ package wsconn
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -116,6 +118,124 @@ func TestRouter(t *testing.T) {
 		}
 		if _, ok := c.SubscriptionStatus("nope"); ok {
 			t.Error("SubscriptionStatus(nope) found it")
+		}
+	})
+}
+
+// gapVenue acknowledges "sub:K" and streams "data:K:N" for ns; the n-th
+// subscribe of a connection gets the n-th list (the last one after).
+func gapVenue(lists ...[]int) wsconntest.Option {
+	var mu sync.Mutex
+	n := 0
+	return wsconntest.Default(wsconntest.OnMessage(func(c *wsconntest.Conn, m wsconntest.Message) bool {
+		key, ok := strings.CutPrefix(string(m.Data), "sub:")
+		if !ok {
+			return true
+		}
+		mu.Lock()
+		ns := lists[min(n, len(lists)-1)]
+		n++
+		mu.Unlock()
+		_ = c.SendText(c.Context(), "ack:"+key)
+		for _, i := range ns {
+			_ = c.SendText(c.Context(), fmt.Sprintf("data:%s:%d", key, i))
+		}
+		return true
+	}))
+}
+
+func seqOf(m Message) (uint64, bool) {
+	i := strings.LastIndexByte(string(m.Data), ':')
+	n, err := strconv.ParseUint(string(m.Data[i+1:]), 10, 64)
+	return n, err == nil
+}
+
+// TestSequenceGap: a gap is counted and observed; the user's resync runs
+// (a gap while resyncing does not restart it), messages during it are
+// delivered, and the first message after it sets the next number.
+func TestSequenceGap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, gapVenue([]int{1, 2, 5, 9, 10, 11, 13}))
+		var rec recorder
+		var subs subRecorder
+		var k keyed
+		// "data:s:N" belongs to the key s.
+		seqRouter := Router{Acks: true, Route: func(m Message) Route {
+			r := prefixRouter.Route(m)
+			r.Key, _, _ = strings.Cut(r.Key, ":")
+			return r
+		}}
+		c := dialTest(t, srv, &rec, WithRouter(seqRouter), OnRecord(subs.observe))
+		waitPhase(t, c, connfsm.Ready)
+		release := make(chan struct{})
+		resync := func(ctx context.Context, key string) error {
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		err := c.Subscribe(context.Background(), Subscription{Key: "s", Message: []byte("sub:s"),
+			Sequence: seqOf, Resync: resync, Handler: k.handler("s")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if st, _ := c.SubscriptionStatus("s"); st.State != subscription.Resyncing {
+			t.Fatalf("state %v, want Resyncing", st.State)
+		}
+		close(release)
+		synctest.Wait()
+		st, _ := c.SubscriptionStatus("s")
+		if st.State != subscription.Active || st.Gaps != 1 || st.Resyncs != 1 || st.Messages != 7 {
+			t.Errorf("status %+v, want Active, 7 messages, 1 gap, 1 resync", st)
+		}
+		k.mu.Lock()
+		if n := len(k.got["s"]); n != 7 {
+			t.Errorf("handled %d messages, want all 7 (those during the resync too)", n)
+		}
+		k.mu.Unlock()
+		want := []string{"s: Pending -Send-> Subscribing", "s: Subscribing -Ack-> Active",
+			"s: Active -Gap-> Resyncing", "s: Resyncing -Resynced-> Active"}
+		if diff := cmp.Diff(want, subs.steps()); diff != "" {
+			t.Errorf("steps (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestResubscribeResync: without a Resync function, a gap unsubscribes
+// and subscribes again on the same connection; the new stream's first
+// message sets the next number, and its ack ends the resync.
+func TestResubscribeResync(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, gapVenue([]int{1, 2, 4}, []int{20, 21, 22}))
+		var rec recorder
+		var subs subRecorder
+		seqRouter := Router{Acks: true, Route: func(m Message) Route {
+			r := prefixRouter.Route(m)
+			r.Key, _, _ = strings.Cut(r.Key, ":")
+			return r
+		}}
+		c := dialTest(t, srv, &rec, WithRouter(seqRouter), OnRecord(subs.observe))
+		waitPhase(t, c, connfsm.Ready)
+		err := c.Subscribe(context.Background(), Subscription{Key: "s", Message: []byte("sub:s"),
+			Unsubscribe: []byte("unsub:s"), Sequence: seqOf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if diff := cmp.Diff([][]string{{"sub:s", "unsub:s", "sub:s"}}, received(srv)); diff != "" {
+			t.Errorf("venue (-want +got):\n%s", diff)
+		}
+		want := []string{"s: Pending -Send-> Subscribing", "s: Subscribing -Ack-> Active",
+			"s: Active -Gap-> Resyncing", "s: Resyncing -Ack-> Active"}
+		if diff := cmp.Diff(want, subs.steps()); diff != "" {
+			t.Errorf("steps (-want +got):\n%s", diff)
+		}
+		st, _ := c.SubscriptionStatus("s")
+		if st.Gaps != 1 || st.Resyncs != 1 || st.Messages != 6 {
+			t.Errorf("status %+v, want 6 messages, 1 gap, 1 resync", st)
 		}
 	})
 }

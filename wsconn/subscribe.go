@@ -48,6 +48,25 @@ type Subscription struct {
 	// place of OnMessage, as OnMessage would (one at a time, on the
 	// reader). It needs a Router (WithRouter) to tell them.
 	Handler func(ctx context.Context, m Message)
+	// Sequence, if not nil, returns a data message's sequence number (ok
+	// false for a message without one); it needs a Router to route the
+	// messages. A number past the next expected is a gap: the
+	// subscription resyncs (Resyncing), and the gap is counted
+	// (SubscriptionStats.Gaps) and observed (a Gap step). See Resync.
+	Sequence func(m Message) (seq uint64, ok bool)
+	// Resync, if not nil, resyncs the stream after a gap, e.g. fetches a
+	// snapshot with Client.Request: the subscription is Active again when
+	// it returns nil, and Failed with its error otherwise. It runs on a
+	// goroutine of its own, with a context that ends when the connection
+	// is left. Without it, the resync unsubscribes (Unsubscribe, if set)
+	// and subscribes again on the same connection, and the new
+	// subscribe's ack (or its write, without one) ends it.
+	//
+	// While Resyncing, the stream's messages are still delivered (a
+	// snapshot resync may need them to bridge the snapshot) but not
+	// checked: the first message once Active again sets the next
+	// expected number.
+	Resync func(ctx context.Context, key string) error
 	// Retry says what becomes of a subscription refused (Nack) or not
 	// acknowledged in time: with Retry, it is sent again on the next
 	// connection (an ack timeout makes it Pending; a refusal keeps it
@@ -154,6 +173,10 @@ type subscribed struct {
 	unsubbed bool
 
 	counters subCounters
+	// The sequence check, owned by the connection's reader: the next
+	// number expected, on the connection of epoch seqOn (0: none yet).
+	nextSeq uint64
+	seqOn   uint64
 
 	// cause is why it last became Failed or Pending, for Subscribe's
 	// caller: kept by fail before the event that carries it is fired.
