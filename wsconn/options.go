@@ -123,6 +123,7 @@ type settings struct {
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
 	router           *Router
+	batch            *Batch
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
 }

@@ -233,14 +233,27 @@ func (c *Client) replay(ctx context.Context, ss *session) error {
 	var sent []*subscribed
 	for {
 		n := len(sent)
+		var due []*subscribed
 		for _, s := range c.subs.snapshot() {
-			if s.m.State() != subscription.Pending || s.conn.Load() == ss.epoch {
-				continue
+			if s.m.State() == subscription.Pending && s.conn.Load() != ss.epoch {
+				due = append(due, s)
 			}
-			if err := c.sendSubscription(ctx, ss, s); err != nil {
-				return err
+		}
+		if b := c.cfg.batch; b != nil {
+			for start := 0; start < len(due); start += b.Max {
+				batch, err := c.sendBatch(ctx, ss, due[start:min(start+b.Max, len(due))])
+				if err != nil {
+					return err
+				}
+				sent = append(sent, batch...)
 			}
-			sent = append(sent, s)
+		} else {
+			for _, s := range due {
+				if err := c.sendSubscription(ctx, ss, s); err != nil {
+					return err
+				}
+				sent = append(sent, s)
+			}
 		}
 		if len(sent) == n {
 			break
