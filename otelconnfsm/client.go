@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -13,6 +14,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/subscription"
 )
 
 // ClientMachine is the machine label of the clients' lifecycle.
@@ -32,6 +34,9 @@ type Clients struct {
 	waits, lost       metric.Int64Counter
 	waitAdd           [][]metric.AddOption // by wsconn.WaitReason
 	causeAdd          [][]metric.AddOption // by Cause
+
+	// subs counts the subscriptions in each state (but Removed).
+	subs [subscription.Removed]atomic.Int64
 
 	mu      sync.Mutex
 	live    map[*wsconn.Client]struct{}
@@ -142,6 +147,9 @@ func (cs *Clients) init(mp metric.MeterProvider) (err error) {
 	bytesIn := counter("connfsm.bytes.received", "By", "Payload bytes of the messages received.")
 	bytesOut := counter("connfsm.bytes.sent", "By", "Payload bytes of the messages written.")
 	dropped := counter("connfsm.messages.dropped", "{message}", "Messages dropped, by policy: drop-oldest, drop-newest, conflate (slow-consumer policies), ended (read, not handed over: the connection ended), unsent (accepted by Send, never written).")
+	subsGauge, err := m.Int64ObservableGauge("connfsm.subscriptions", metric.WithUnit("{subscription}"),
+		metric.WithDescription("Subscriptions in each state of their machine: Pending, Subscribing, Active, Resyncing, Unsubscribing, Failed."))
+	keep(err)
 	buffered, err := m.Int64ObservableGauge("connfsm.sends.buffered", metric.WithUnit("{message}"),
 		metric.WithDescription("Accepted messages the send policy keeps, waiting for the next connection."))
 	keep(err)
@@ -165,8 +173,15 @@ func (cs *Clients) init(mp metric.MeterProvider) (err error) {
 	for p := range dropCount {
 		policy[p] = metric.WithAttributeSet(attribute.NewSet(attribute.String("policy", p.String())))
 	}
+	var subState [subscription.Removed]metric.ObserveOption
+	for st := range subscription.Removed {
+		subState[st] = metric.WithAttributeSet(attribute.NewSet(attribute.String("state", st.String())))
+	}
 	cs.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) (err error) {
 		defer recovered(&err)
+		for st := range cs.subs {
+			o.ObserveInt64(subsGauge, cs.subs[st].Load(), subState[st])
+		}
 		t := cs.sum()
 		o.ObserveInt64(msgIn, int64(t.msgIn))
 		o.ObserveInt64(msgOut, int64(t.msgOut))
@@ -177,7 +192,7 @@ func (cs *Clients) init(mp metric.MeterProvider) (err error) {
 		}
 		o.ObserveInt64(buffered, int64(t.buffered))
 		return nil
-	}, msgIn, msgOut, bytesIn, bytesOut, dropped, buffered)
+	}, msgIn, msgOut, bytesIn, bytesOut, dropped, buffered, subsGauge)
 	if err != nil {
 		return fmt.Errorf("otelconnfsm: register callback: %w", err)
 	}
@@ -218,7 +233,7 @@ func (cs *Clients) Attach(c *wsconn.Client) (wsconn.ClientProbe, error) {
 		return nil, fmt.Errorf("%w: the client is measured already", ErrAttached)
 	}
 	cs.live[c] = struct{}{}
-	return &clientProbe{cs: cs, c: c, obs: cs.machines.newObserver()}, nil
+	return &clientProbe{cs: cs, c: c, obs: cs.machines.newObserver(), subs: map[string]subscription.State{}}, nil
 }
 
 // retire folds an ended client's counters into the total, so that the
@@ -244,13 +259,21 @@ type clientProbe struct {
 	cs  *Clients
 	c   *wsconn.Client
 	obs *observer[connfsm.State, connfsm.Event]
+
+	mu   sync.Mutex                    // subscriptions' records come from their own steps
+	subs map[string]subscription.State // by key: what the gauge counts them in
 }
 
 func (p *clientProbe) Record(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 	p.obs.observe(ctx, r)
 	cs := p.cs
 	switch {
+	case r.Kind == wsconn.RecordSubscription:
+		if sr, ok := r.Payload.(*wsconn.SubscriptionRecord); ok {
+			p.subscription(sr)
+		}
 	case r.Kind == fsm.RecordStopped:
+		p.subscriptionsEnd()
 		cs.retire(p.c)
 	case r.Kind != fsm.RecordTransition:
 	case r.Event == connfsm.RetryDue:
@@ -275,4 +298,32 @@ func (p *clientProbe) Handled(lag, took time.Duration) {
 	ctx := context.Background()
 	p.cs.lag.Record(ctx, lag.Seconds())
 	p.cs.handler.Record(ctx, took.Seconds())
+}
+
+// subscription moves a subscription between the gauge's states: a started
+// record counts it in, a transition moves it, Removed counts it out.
+func (p *clientProbe) subscription(sr *wsconn.SubscriptionRecord) {
+	if sr.Kind != fsm.RecordStarted && sr.Kind != fsm.RecordTransition {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st, ok := p.subs[sr.Key]; ok {
+		p.cs.subs[st].Add(-1)
+		delete(p.subs, sr.Key)
+	}
+	if sr.To < subscription.Removed {
+		p.cs.subs[sr.To].Add(1)
+		p.subs[sr.Key] = sr.To
+	}
+}
+
+// subscriptionsEnd counts the subscriptions of an ended client out.
+func (p *clientProbe) subscriptionsEnd() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for key, st := range p.subs {
+		p.cs.subs[st].Add(-1)
+		delete(p.subs, key)
+	}
 }

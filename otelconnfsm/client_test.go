@@ -124,3 +124,43 @@ func TestClientAttachTwice(t *testing.T) {
 		}
 	})
 }
+
+// TestSubscriptionsByState: subscriptions acknowledged by the venue are
+// Active in the gauge; an ended client's are counted out.
+func TestSubscriptionsByState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		provider, reader := newReader(t)
+		cs, err := NewClients(WithMeterProvider(provider))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cs.Close()
+		srv := wsconntest.NewServer() // echoes: the subscribe message is its own ack
+		defer srv.Close()
+		sub := func(key string) wsconn.Subscription {
+			return wsconn.Subscription{Key: key, Message: []byte("sub:" + key),
+				Ack: func(m wsconn.Message) bool { return string(m.Data) == "sub:"+key }}
+		}
+		c, err := wsconn.Dial(t.Context(), "ws://venue.test/", wsconn.WithHTTPClient(srv.Client()), cs.Option(),
+			wsconn.WithSubscriptions(sub("a"), sub("b")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gauge := func() map[string]float64 { return only(collect(t, reader), "connfsm.subscriptions") }
+		want := map[string]float64{
+			"connfsm.subscriptions{state=Pending}": 0, "connfsm.subscriptions{state=Subscribing}": 0,
+			"connfsm.subscriptions{state=Active}": 2, "connfsm.subscriptions{state=Resyncing}": 0,
+			"connfsm.subscriptions{state=Unsubscribing}": 0, "connfsm.subscriptions{state=Failed}": 0,
+		}
+		if diff := cmp.Diff(want, gauge()); diff != "" {
+			t.Errorf("when Ready (-want +got):\n%s", diff)
+		}
+		if err := c.Close(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		want["connfsm.subscriptions{state=Active}"] = 0
+		if diff := cmp.Diff(want, gauge()); diff != "" {
+			t.Errorf("after Close (-want +got):\n%s", diff)
+		}
+	})
+}

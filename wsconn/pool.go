@@ -308,12 +308,11 @@ func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 				p.mu.Unlock()
 				return ErrClosed // it ended on its own: so does the pool
 			}
-			s, _ := pc.c.subs.add(sub.normal())
 			pc.keys = append(pc.keys, sub.Key)
 			p.byKey[sub.Key] = pc
 			p.nsubs++
 			p.mu.Unlock()
-			return pc.c.subscribeAdded(ctx, s)
+			return pc.c.Subscribe(ctx, sub)
 		}
 		if len(p.conns) >= p.cfg.MaxConns {
 			p.mu.Unlock()
@@ -370,9 +369,8 @@ func (p *Pool) Unsubscribe(ctx context.Context, key string) error {
 	delete(p.byKey, key)
 	pc.keys = slices.DeleteFunc(pc.keys, func(k string) bool { return k == key })
 	p.nsubs--
-	removed := pc.c.subs.remove(key)
 	p.mu.Unlock()
-	return pc.c.unsubscribeRemoved(ctx, removed)
+	return pc.c.Unsubscribe(ctx, key)
 }
 
 // Subscriptions returns the keys of the pool's subscriptions: those of its

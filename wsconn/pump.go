@@ -78,6 +78,10 @@ func (s *session) next() (Message, error) {
 		if s.requests.pending.Load() > 0 && s.requests.match(m) {
 			continue
 		}
+		// So is a subscription's ack or NACK (subsend.go).
+		if s.c.subs.claim(s, m) {
+			continue
+		}
 		return m, nil
 	}
 }
@@ -91,6 +95,9 @@ func (s *session) next() (Message, error) {
 func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	c := s.c
 	h := c.cfg.onMessage
+	if c.cfg.router != nil { // a subscription's handler, and its counters (subroute.go)
+		h = c.handlerFor(s, m)
+	}
 	if h == nil {
 		c.stats.received(len(m.Data))
 		return nil, true
