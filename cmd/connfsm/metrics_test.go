@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -236,4 +238,52 @@ func TestMetricsAddrRefused(t *testing.T) {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// TestMetricsDoc keeps docs/metrics.md true to the scrape: its table lists
+// every name, and its alerts and dashboard query only names that exist.
+func TestMetricsDoc(t *testing.T) {
+	b, err := os.ReadFile("../../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, n := range metricNames {
+		if !strings.Contains(doc, "| `"+n+"` (") {
+			t.Errorf("docs/metrics.md: the table has no row for %s", n)
+		}
+	}
+	_, rest, _ := strings.Cut(doc, "```json\n")
+	dashboard, _, _ := strings.Cut(rest, "```")
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal([]byte(dashboard), &d); err != nil {
+		t.Fatalf("docs/metrics.md: the dashboard is not JSON: %v", err)
+	}
+	var exprs []string
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+	for _, line := range strings.Split(doc, "\n") {
+		if e, ok := strings.CutPrefix(strings.TrimSpace(line), "expr: "); ok {
+			exprs = append(exprs, e)
+		}
+	}
+	if len(d.Panels) < 4 || len(exprs) < 8 {
+		t.Fatalf("docs/metrics.md: %d panels, %d queries: the dashboard or the alerts are missing", len(d.Panels), len(exprs))
+	}
+	name := regexp.MustCompile(`connfsm_[a-z_]+`)
+	for _, e := range exprs {
+		for _, n := range name.FindAllString(e, -1) {
+			if !slices.Contains(metricNames, strings.TrimSuffix(n, "_bucket")) {
+				t.Errorf("docs/metrics.md: query %q uses %s, which a scrape does not show", e, n)
+			}
+		}
+	}
 }
