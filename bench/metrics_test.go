@@ -68,4 +68,3 @@ func TestToggleWithMetricsAllocs(t *testing.T) {
 		t.Errorf("allocations per toggle with metrics: %v, want 0", n)
 	}
 }
-
