@@ -50,7 +50,9 @@ func (p Position[S]) Key() string { return p.key }
 // Successor is one way an event can go from a Position.
 type Successor[S comparable] struct {
 	// Kind is KindTransition if some transition was taken (KindChoice if a
-	// choice picked one of them), else KindIgnore or KindReject.
+	// choice picked one of them), else KindIgnore, KindReject or
+	// KindPostpone (the event is held by a machine, which a Position does
+	// not model: the position stays as it is).
 	Kind Kind
 	// Moves are the transitions taken, in document order of the leaves
 	// they were taken from, as Record.Moves.
@@ -112,7 +114,7 @@ func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 	}
 	nE := len(d.events)
 	var opts [][]sel[S, E] // per leaf that transitions: its choices
-	ignored := false
+	ignored, postponed := false, false
 	for _, s := range pos.active {
 		l := int(s)
 		if len(d.tree[l].children) > 0 {
@@ -124,6 +126,8 @@ func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 			ignored = true
 		case KindReject:
 			return []Successor[S]{{Kind: KindReject, To: pos}}
+		case KindPostpone:
+			postponed = true
 		case KindTransition:
 			opts = append(opts, []sel[S, E]{{c: c, p: &c.plan, from: l}})
 		case KindChoice:
@@ -133,6 +137,9 @@ func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 			}
 			opts = append(opts, o)
 		}
+	}
+	if postponed { // a rule of any region postpones the whole event
+		return []Successor[S]{{Kind: KindPostpone, To: pos}}
 	}
 	if len(opts) == 0 {
 		if !ignored {
