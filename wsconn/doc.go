@@ -191,7 +191,11 @@
 // in records) hide the same parts of the URL, including those of URLs the
 // handshake was redirected to.
 // OnRecord and OnTransition observe every lifecycle step, and Stats counts
-// connections, messages, bytes, pings and the last round trip.
+// connections, messages, bytes, pings and the last round trip. WithProbe
+// attaches a metrics library, which also receives every ping's round trip
+// and every handler call's lag and duration: module
+// github.com/connfsm/connfsm/otelconnfsm turns all of it into
+// OpenTelemetry metrics.
 //
 // # Testing
 //
