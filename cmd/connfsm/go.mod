@@ -1,3 +1,8 @@
+// The CLI is a module of its own: it serves metrics through OpenTelemetry's
+// Prometheus exporter, which the library's module must not require. In this
+// repository go.work resolves its requirements on the library and on
+// otelconnfsm; a release tags all three modules and requires those tags
+// here, without a replace, so that go install ...@version builds it.
 module github.com/connfsm/connfsm/cmd/connfsm
 
 go 1.26.0
