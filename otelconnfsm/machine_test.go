@@ -324,3 +324,44 @@ func TestObserverAllocs(t *testing.T) {
 		t.Errorf("allocations per toggle of a parallel machine: %v with metrics, %v without", with, without)
 	}
 }
+
+// TestHookPanic: a hook's panic stops the machine; the stop counts as a
+// panic and takes the machine out of every state.
+func TestHookPanic(t *testing.T) {
+	provider, reader := newReader(t)
+	def, err := fsm.NewBuilder[sw, mpEv](swOff).States(swOff, swOn).Events(toggle).
+		Rules(fsm.Rule[sw, mpEv]{From: swOff, On: toggle, Then: fsm.To(swOn)}, fsm.Rule[sw, mpEv]{From: swOn, On: toggle, Then: fsm.To(swOff)}).
+		OnEnter(swOn, func(context.Context, fsm.Transition[sw, mpEv]) { panic("on") }).
+		Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := NewMachines("switch", def, WithMeterProvider(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	var cfg fsm.Config[sw, mpEv]
+	if err := ms.Attach(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	m := def.Start(ctx, cfg)
+	if err := m.Fire(ctx, toggle); err == nil {
+		t.Fatal("Fire: no error from a panicking hook")
+	}
+	<-m.Done()
+	got := collect(t, reader)
+	want := map[string]float64{
+		"connfsm.panics{machine=switch}":             1,
+		"connfsm.machines{machine=switch,state=Off}": 0,
+		"connfsm.machines{machine=switch,state=On}":  0,
+	}
+	gotSome := only(got, "connfsm.panics")
+	for k, v := range only(got, "connfsm.machines") {
+		gotSome[k] = v
+	}
+	if diff := cmp.Diff(want, gotSome); diff != "" {
+		t.Errorf("after a hook's panic (-want +got):\n%s", diff)
+	}
+}
