@@ -287,3 +287,32 @@ func TestMetricsDoc(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadMetrics: load -metrics serves the same names for its clients,
+// and /readyz is 200 once every client is Ready.
+func TestLoadMetrics(t *testing.T) {
+	addr := freeAddr(t)
+	var stdout, stderr syncBuffer
+	wait, _ := runAsync(t, []string{"load", "-n", "3", "-duration", "3s", "-ping", "100ms", "-send-every", "100ms",
+		"-sample", "1s", "-metrics", addr}, noStdin, &stdout, &stderr)
+	var fams map[string]*dto.MetricFamily
+	waitFor(t, "three Ready clients that have echoed and pinged", func() bool {
+		if readyz(addr) != http.StatusOK {
+			return false
+		}
+		fams = scrape(t, addr)
+		return len(fams) == len(metricNames) &&
+			series(fams, "connfsm_machines")["machine=wsconn,state=Alive/Ready"] == 3
+	})
+	if code := wait(); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+	}
+	var names []string
+	for n := range fams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if diff := cmp.Diff(metricNames, names); diff != "" {
+		t.Errorf("metric names (-want +got):\n%s", diff)
+	}
+}
