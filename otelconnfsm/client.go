@@ -102,6 +102,17 @@ func (t *totals) add(c *wsconn.Client) {
 	t.buffered += s.Buffered
 }
 
+// merge adds the counters of o, an ended client's: it buffers nothing.
+func (t *totals) merge(o totals) {
+	t.msgIn += o.msgIn
+	t.msgOut += o.msgOut
+	t.bytesIn += o.bytesIn
+	t.bytesOut += o.bytesOut
+	for p, n := range o.dropped {
+		t.dropped[p] += n
+	}
+}
+
 // NewClients makes the clients' instruments and registers the callback
 // that reads their Stats. Close undoes it.
 func NewClients(opts ...Option) (*Clients, error) {
@@ -238,13 +249,16 @@ func (cs *Clients) Attach(c *wsconn.Client) (wsconn.ClientProbe, error) {
 
 // retire folds an ended client's counters into the total, so that the
 // counters never go down when a client goes.
+// Its Stats are read before cs.mu is taken: the record that retires it
+// comes from inside its lifecycle.
 func (cs *Clients) retire(c *wsconn.Client) {
+	var t totals
+	t.add(c)
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if _, ok := cs.live[c]; ok {
 		delete(cs.live, c)
-		cs.retired.add(c)
-		cs.retired.buffered = 0 // an ended client keeps nothing
+		cs.retired.merge(t)
 	}
 }
 

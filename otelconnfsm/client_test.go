@@ -146,6 +146,7 @@ func TestSubscriptionsByState(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		synctest.Wait() // the subscriptions' last records are told after Dial returns
 		gauge := func() map[string]float64 { return only(collect(t, reader), "connfsm.subscriptions") }
 		want := map[string]float64{
 			"connfsm.subscriptions{state=Pending}": 0, "connfsm.subscriptions{state=Subscribing}": 0,

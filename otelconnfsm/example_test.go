@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"sort"
+	"strings"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -36,20 +38,31 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer c.Close(context.Background())
+	if err := c.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
 
+	// The client's life, as the transitions counter saw it.
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		log.Fatal(err)
 	}
+	var lines []string
 	for _, m := range rm.ScopeMetrics[0].Metrics {
-		if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == "connfsm.machines" {
-			for _, p := range g.DataPoints {
-				if state, _ := p.Attributes.Value("state"); p.Value > 0 {
-					fmt.Println(m.Name, state.AsString(), p.Value)
-				}
+		if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "connfsm.transitions" {
+			for _, p := range sum.DataPoints {
+				from, _ := p.Attributes.Value("from")
+				event, _ := p.Attributes.Value("event")
+				to, _ := p.Attributes.Value("to")
+				lines = append(lines, fmt.Sprintf("%s -%s-> %s: %d", from.AsString(), event.AsString(), to.AsString(), p.Value))
 			}
 		}
 	}
-	// Output: connfsm.machines Alive/Ready 1
+	sort.Strings(lines)
+	fmt.Println(strings.Join(lines, "\n"))
+	// Output:
+	// Alive/Ready -Close-> Closing: 1
+	// Alive/Syncing -Synced-> Alive/Ready: 1
+	// Closing -CloseDone-> Closed: 1
+	// Connecting -Connected-> Alive/Syncing: 1
 }

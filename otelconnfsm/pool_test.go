@@ -43,6 +43,7 @@ func TestPool(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer unregister()
+		synctest.Wait() // Ready is published before the observers are told
 		m := collect(t, reader)
 		if err := p.Close(t.Context()); err != nil {
 			t.Fatal(err)
