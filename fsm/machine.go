@@ -119,6 +119,9 @@ type machineExt struct {
 	// memory[si] is what the composite si with a history last left: the
 	// leaves active below it. nil until a history's composite is exited.
 	memory [][]int32
+	// work is the scratch of config.go's steps, a *stepWork[S, E] (this
+	// type has no type parameters), made at the first such step.
+	work any
 }
 
 // pubConfig is a published configuration of a machine with parallel

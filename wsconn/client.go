@@ -227,12 +227,16 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 // dialOptions returns the handshake's options for cfg: the shared
 // defaultDialOptions unless cfg sets any.
 func dialOptions(cfg *config) *websocket.DialOptions {
-	if cfg.httpClient == nil && cfg.header == nil && cfg.subprotocols == nil && cfg.compression == websocket.CompressionDisabled {
+	own := cfg.tlsConfig == nil && !cfg.proxySet
+	if cfg.httpClient == nil && own && cfg.header == nil && cfg.subprotocols == nil && cfg.compression == websocket.CompressionDisabled {
 		return defaultDialOptions()
 	}
 	hc := cfg.httpClient
-	if hc == nil {
+	switch {
+	case hc == nil && own:
 		hc = defaultHTTPClient()
+	case hc == nil:
+		hc = transportClient(cfg)
 	}
 	return &websocket.DialOptions{
 		HTTPClient:      handshakeClient(hc),

@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -103,6 +104,9 @@ type config struct {
 	lifetime      context.Context
 	noWait        bool
 	probe         Probe
+	tlsConfig     *tls.Config
+	proxy         *url.URL
+	proxySet      bool // WithProxy was given: proxy replaces the environment's
 	pull          bool
 
 	problems []error
@@ -124,6 +128,7 @@ type settings struct {
 	send             SendPolicy
 	limiter          Limiter
 	readLimit        int64
+	decompress       Decompression
 	writeLimit       int64
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
@@ -454,6 +459,10 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 		bad("WriteLimit must be positive or -1, got %d", c.writeLimit)
 	}
 	checkSlow(c.slow, bad)
+	checkTransport(c, bad)
+	if c.decompress > Deflate {
+		bad("Decompression %d is not known", c.decompress)
+	}
 	if c.pull && c.onMessage != nil {
 		bad("WithPull and OnMessage: messages go to one or the other")
 	}

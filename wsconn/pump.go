@@ -64,6 +64,11 @@ func (s *session) next() (Message, error) {
 			return Message{}, err
 		}
 		s.lastRead.Store(int64(clock()))
+		if s.dec != NoDecompression {
+			if typ, data, err = s.decode(typ, data); err != nil {
+				return Message{}, err
+			}
+		}
 		if s.in != nil {
 			deliver, err := s.sort(typ, data)
 			if err != nil {
@@ -102,12 +107,6 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 		c.stats.received(len(m.Data))
 		return nil, true
 	}
-	if s.isStopped() {
-		// Read after Alive, during the close handshake: counted, not
-		// handed over.
-		c.stats.dropped.Add(1)
-		return nil, true
-	}
 	select {
 	case c.handling <- struct{}{}:
 	default:
@@ -127,6 +126,8 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	}
 	s.mu.Lock()
 	if s.stopped {
+		// Alive is left (read during the close handshake, or after the
+		// drain): counted, not handed over.
 		s.mu.Unlock()
 		<-c.handling
 		c.stats.dropped.Add(1)

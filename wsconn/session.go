@@ -68,7 +68,8 @@ type session struct {
 	done   chan struct{}      // closed once the connection's reads have failed
 	err    error              // why; valid after done
 
-	in       *inbound     // how the pump sorts messages; nil: all are data
+	in       *inbound // how the pump sorts messages; nil: all are data
+	dec      Decompression
 	app      *appPings    // nil without an application heartbeat or ping responder
 	lastRead atomic.Int64 // clock() when the last message was read, or the connection came up; for the heartbeat
 	lastData atomic.Int64 // clock() when the last data message came, or the connection came up; for the watchdog
@@ -162,6 +163,7 @@ func (s *session) start(rctx context.Context) {
 		return
 	}
 	s.started, s.hctx = true, rctx
+	s.dec = s.c.cfg.decompress
 	if s.in != nil && s.in.respond != nil {
 		s.app.replies = make(chan frame, maxPendingReplies)
 		s.app.answerer = make(chan struct{})

@@ -17,6 +17,7 @@ type counters struct {
 	dropped, tooBig          atomic.Uint64
 	slowDropped, conflated   atomic.Uint64
 	slowDisconnects          atomic.Uint64
+	undecoded                atomic.Uint64
 	lastLag, maxLag          atomic.Int64
 	lastRTT, nextDelay       atomic.Int64
 }
@@ -86,6 +87,9 @@ type Stats struct {
 	// LastLag and MaxLag are the lag of the last handler call and the
 	// largest so far: its start minus the message's Received.
 	LastLag, MaxLag time.Duration
+	// Undecoded counts binary messages that did not decode with the
+	// decompression set (WithDecompression), handed over as read.
+	Undecoded uint64
 }
 
 // lagged records the lag of a handler call starting now for a message
@@ -130,6 +134,7 @@ func (c *Client) Stats() Stats {
 		SlowDisconnects:   c.stats.slowDisconnects.Load(),
 		LastLag:           time.Duration(c.stats.lastLag.Load()),
 		MaxLag:            time.Duration(c.stats.maxLag.Load()),
+		Undecoded:         c.stats.undecoded.Load(),
 	}
 	c.bufMu.Lock()
 	st.Buffered = c.buf.len()

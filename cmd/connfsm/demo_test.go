@@ -83,6 +83,7 @@ func TestDemoBinary(t *testing.T) {
 		{lost, "Reconnecting-RetryDue->Connecting", up, sync},
 		{lost, "Reconnecting-RetryDue->Connecting", "Connecting-DialFailed->Reconnecting", "Reconnecting-RetryDue->Connecting", up, sync},
 		{lost, "Reconnecting-Close->Closed"},
+		{up, sync, "Alive/Ready-Close->Closing", "Closing-CloseDone->Closed"},
 		nil,
 	}
 	var got [][]string

@@ -54,7 +54,7 @@ func runDial(c command, e env, args []string) int {
 		defer ms.close()
 		measured = append(measured, ms.Clients.Option())
 	}
-	opts := append(append(cfg.venueOptions(), measured...),
+	opts := append(append(append(cfg.venueOptions(), cfg.data.options()...), measured...),
 		wsconn.NoWait(),
 		wsconn.WithHeartbeat(cfg.ping, cfg.pong),
 		wsconn.WithBackoff(wsconn.Backoff{Initial: cfg.initial, Max: cfg.maxDelay, Multiplier: wsconn.DefaultBackoff.Multiplier, MaxAttempts: cfg.attempts}),
@@ -160,6 +160,13 @@ func dialSummary(client *wsconn.Client, closeErr error, stragglers int, tl *time
 	if code, reason := timeline.CloseOf(cause); code != 0 {
 		fields["close_code"], fields["close_reason"] = code, reason
 	}
+	// What a slow stdout cost: the lag always, the counts when not zero.
+	for k, v := range map[string]uint64{"dropped": st.Dropped + st.SlowDropped, "conflated": st.Conflated, "too_big": st.TooBig} {
+		if v > 0 {
+			fields[k] = v
+		}
+	}
+	fields["max_lag_ms"] = float64(st.MaxLag) / float64(time.Millisecond)
 	tl.Summary(fmt.Sprintf("summary: connections %d, reconnects %d, messages in %d, out %d, unsent %d, tasks still running %d; ended: %v",
 		st.Connects, st.Reconnects, st.MessagesIn, st.MessagesOut, st.Unsent, running, cause), fields)
 	var gaveUp *wsconn.GaveUpError
@@ -259,6 +266,8 @@ type dialConfig struct {
 	subscribe          stringList
 	rate               rateFlag
 	metrics            string
+
+	data dataFlags
 }
 
 // dialFlagSet returns dial's flags, which set cfg.
@@ -286,6 +295,7 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	fs.Var(&cfg.subscribe, "subscribe", "a `message` that subscribes, sent on every connection before stdin's lines (repeatable, in order)")
 	fs.StringVar(&cfg.metrics, "metrics", "", metricsFlagUsage)
 	fs.Var(&cfg.rate, "rate", "pace every write (stdin's lines, subscriptions, the buffer's flush) to at most `N/period`, e.g. 5/s or 100/1m")
+	cfg.data.register(fs)
 	return fs
 }
 
@@ -293,15 +303,16 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 // the URL. It prints nothing.
 func parseDialFlags(args []string) (dialConfig, error) {
 	var cfg dialConfig
-	pos, _, err := parseArgs(dialFlagSet(&cfg), args, 1)
+	pos, bad, err := parseArgs(dialFlagSet(&cfg), args, 1)
 	if errors.Is(err, flag.ErrHelp) {
 		return cfg, err
 	}
+	dataErr := cfg.data.check(bad)
 	if len(pos) == 0 {
-		return cfg, errors.Join(err, errors.New("no URL given"))
+		return cfg, errors.Join(err, errors.New("no URL given"), dataErr)
 	}
 	cfg.url = pos[0]
-	return cfg, errors.Join(err, cfg.checkVenueFlags(), checkMetricsAddr(cfg.metrics))
+	return cfg, errors.Join(err, cfg.checkVenueFlags(), dataErr, checkMetricsAddr(cfg.metrics))
 }
 
 // headerFlag is a repeatable -header 'Name: value'. Set refuses what
