@@ -135,6 +135,8 @@ func (c *Client) failure() Failure {
 		f.Kind = KindPongTimeout
 	case errors.Is(f.Err, ErrIdleTimeout):
 		f.Kind = KindIdle
+	case errors.Is(f.Err, ErrMessageTooBig):
+		f.Kind = KindTooBig
 	default:
 		f.Kind = KindLost
 	}
@@ -154,4 +156,19 @@ func (c *Client) decide(f Failure) (d Decision, err error) {
 		return f.Default(), nil
 	}
 	return c.cfg.retry.policy(f), nil
+}
+
+// countDial counts the attempt of the last Connecting for the storm guard
+// if it was made: one whose credentials or dial gate failed never left the
+// client, and a venue cannot count it.
+func (c *Client) countDial() {
+	n := c.cfg.retry.storm.Attempts
+	if n <= 0 || !c.dialMade.Load() {
+		return
+	}
+	if len(c.dials) == n {
+		copy(c.dials, c.dials[1:])
+		c.dials = c.dials[:n-1]
+	}
+	c.dials = append(c.dials, c.dialAt)
 }

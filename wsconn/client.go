@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -52,16 +51,22 @@ type Client struct {
 	// return before the next connection's reader calls the handler again.
 	// nil without OnMessage.
 	handling chan struct{}
+	pull     chan Message // the handover to Messages; nil without WithPull
 
 	// sess is the connection: set by Alive's enter hook, handed to Closing
 	// for the close handshake, cleared when it is dropped. Only hooks,
 	// which run one at a time, write it.
 	sess atomic.Pointer[session]
+	// dialMade: the last Connecting's attempt got past the credentials
+	// and the dial gate to the handshake. Set by its dial task, read by
+	// the hook after it.
+	dialMade atomic.Bool
 
 	// Owned by the lifecycle: written only by hooks, read by the tasks
 	// they start.
-	cause      error // why Reconnecting was entered
-	dials      []time.Time
+	cause      error         // why Reconnecting was entered
+	dials      []time.Time   // the storm guard's: when the last dials made began
+	dialAt     time.Time     // when the last Connecting began
 	gate       *gatePass     // the dial gate's answer for the next dial, from Reconnecting's wait
 	aliveAt    time.Duration // clock() when Alive was entered
 	causeFrom  connfsm.State // the leaf Reconnecting was entered from
@@ -119,7 +124,11 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{cfg: cfg.settings, rawURL: rawURL, inbound: newInbound(&cfg)}
 	c.cfg.retry = cfg.retrySettings.shared()
-	if cfg.onMessage != nil || cfg.router != nil {
+	if cfg.pull {
+		c.pull = make(chan Message)
+		c.cfg.onMessage = c.pullHandler
+	}
+	if c.cfg.onMessage != nil || c.cfg.router != nil {
 		c.handling = make(chan struct{}, 1)
 	}
 	for _, s := range cfg.subscriptions {
@@ -209,12 +218,16 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 // dialOptions returns the handshake's options for cfg: the shared
 // defaultDialOptions unless cfg sets any.
 func dialOptions(cfg *config) *websocket.DialOptions {
-	if cfg.httpClient == nil && cfg.header == nil && cfg.subprotocols == nil && cfg.compression == websocket.CompressionDisabled {
+	own := cfg.tlsConfig == nil && !cfg.proxySet
+	if cfg.httpClient == nil && own && cfg.header == nil && cfg.subprotocols == nil && cfg.compression == websocket.CompressionDisabled {
 		return defaultDialOptions()
 	}
 	hc := cfg.httpClient
-	if hc == nil {
+	switch {
+	case hc == nil && own:
 		hc = defaultHTTPClient()
+	case hc == nil:
+		hc = transportClient(cfg)
 	}
 	return &websocket.DialOptions{
 		HTTPClient:      handshakeClient(hc),
@@ -388,17 +401,12 @@ func (c *Client) enterConnecting(_ context.Context, t step) {
 	if t.Event != connfsm.RetryDue || c.causeEvent != connfsm.Reconnect {
 		c.attempts = min(c.attempts, math.MaxInt32-1) + 1
 	}
-	now := time.Now()
-	if n := c.cfg.retry.storm.Attempts; n > 0 {
-		if len(c.dials) == n {
-			copy(c.dials, c.dials[1:])
-			c.dials = c.dials[:n-1]
-		}
-		c.dials = append(c.dials, now)
-	}
+	c.dialAt = time.Now()
+	c.dialMade.Store(false)
 }
 
 func (c *Client) enterAlive(_ context.Context, t step) {
+	c.countDial()
 	s := t.Payload.(*session)
 	s.epoch = t.Epoch
 	s.c = c
@@ -448,6 +456,9 @@ func (c *Client) dropSession(s *session) {
 }
 
 func (c *Client) enterReconnecting(_ context.Context, t step) {
+	if t.From == connfsm.Connecting {
+		c.countDial()
+	}
 	c.cause, _ = t.Payload.(error)
 	c.causeFrom, c.causeEvent = t.From, t.Event
 }
@@ -485,65 +496,5 @@ func (c *Client) enterClosed(_ context.Context, t step) {
 	c.mu.Unlock()
 	if life != nil && life.detach != nil {
 		life.detach()
-	}
-}
-
-// observe feeds the user's observer and the logger.
-func (c *Client) observe(ctx context.Context, r record) {
-	if c.cfg.onRecord != nil {
-		c.cfg.onRecord(ctx, r)
-	}
-	l := c.cfg.logger
-	if l == nil {
-		return
-	}
-	switch r.Kind {
-	case fsm.RecordTransition:
-		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("from", r.From.String()),
-			slog.String("event", r.Event.String()), slog.String("to", r.To.String()), slog.Uint64("epoch", r.Epoch)}
-		switch p := r.Payload.(type) {
-		case *Wait:
-			attrs = append(attrs, slog.String("waited", p.String()))
-		case error:
-			attrs = append(attrs, slog.String("cause", p.Error()))
-		}
-		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: transition", attrs...)
-	case fsm.RecordTaskFailed:
-		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: task failed", slog.String("url", c.logURL()),
-			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.String("err", r.Err.Error()))
-	case fsm.RecordStraggler:
-		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task did not return in time", slog.String("url", c.logURL()),
-			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch))
-	case fsm.RecordStragglerReturned:
-		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("state", r.From.String()),
-			slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch)}
-		if r.Err != nil {
-			attrs = append(attrs, slog.String("err", r.Err.Error()))
-		}
-		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task returned after its state was left", attrs...)
-	case fsm.RecordRejected:
-		l.LogAttrs(ctx, slog.LevelError, "wsconn: event rejected", slog.String("url", c.logURL()),
-			slog.String("state", r.From.String()), slog.String("event", r.Event.String()))
-	case RecordSubscription:
-		sr := r.Payload.(*SubscriptionRecord)
-		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("key", sr.Key), slog.String("step", sr.Kind.String()),
-			slog.String("from", sr.From.String()), slog.String("event", sr.Event.String()), slog.String("to", sr.To.String())}
-		if sr.Cause != nil {
-			attrs = append(attrs, slog.String("cause", sr.Cause.Error()))
-		}
-		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: subscription", attrs...)
-	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:
-		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL()),
-			slog.String("state", r.From.String()), slog.String("event", r.Event.String()), slog.Uint64("epoch", r.Epoch))
-	}
-}
-
-// logWait logs a wait before a dial as it starts: a long one (a
-// Retry-After, the storm guard) says why at once, not when it ends.
-func (c *Client) logWait(ctx context.Context, w *Wait) {
-	if l := c.cfg.logger; l != nil {
-		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: waiting before the next dial", slog.String("url", c.logURL()),
-			slog.String("reason", w.Reason.String()), slog.Duration("delay", w.Delay),
-			slog.Int("attempt", w.Failure.Attempt), slog.String("failure", w.Failure.Kind.String()))
 	}
 }

@@ -48,6 +48,7 @@ func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 		resp *http.Response
 	)
 	if err == nil {
+		c.dialMade.Store(true)
 		conn, resp, err = websocket.Dial(dctx, t.url, t.opts)
 		if !stop() && err == nil {
 			conn.CloseNow() // its socket was closed as it came up

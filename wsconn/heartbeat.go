@@ -202,8 +202,11 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 			// The reads failed meanwhile: their cause, a close code
 			// perhaps, is the one to report.
 			return s.lostErr()
-		case errors.Is(err, errNoPong) && (s.readSince(start) || s.held()):
-			// The reply is behind messages still being read.
+		case errors.Is(err, errNoPong) && (s.readSince(start) || s.held() || s.readerHeld()):
+			// The reply is behind messages still being read, or a handler
+			// took the reader while the ping was out (it went busy just
+			// as the ping was sent): the consumer is slow, not the peer
+			// dead. The next tick lends the connection a read-ahead.
 		case errors.Is(err, errNoPong) && s.lateRead(prevKept):
 			// The peer's bytes wait in the socket while the pump waits to
 			// run its read: the process is late, and the peer alive.

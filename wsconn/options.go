@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,7 +56,9 @@ var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Sec
 // StormGuard enforces a minimum gap between dials once Attempts dials have
 // happened within Window, on top of the backoff: a server that accepts and
 // drops at once cannot make the client hammer it (venues commonly allow a
-// few hundred connections per IP per five minutes).
+// few hundred connections per IP per five minutes). Only dials made count:
+// an attempt whose credentials (WithCredentials) or dial gate failed never
+// left the client.
 type StormGuard struct {
 	Attempts int           // dials within Window that turn the guard on
 	Window   time.Duration // how far back dials are counted
@@ -100,6 +103,10 @@ type config struct {
 	httpClient    *http.Client
 	lifetime      context.Context
 	noWait        bool
+	tlsConfig     *tls.Config
+	proxy         *url.URL
+	proxySet      bool // WithProxy was given: proxy replaces the environment's
+	pull          bool
 
 	problems []error
 }
@@ -120,10 +127,13 @@ type settings struct {
 	send             SendPolicy
 	limiter          Limiter
 	readLimit        int64
+	decompress       Decompression
+	writeLimit       int64
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
 	router           *Router
 	batch            *Batch
+	slow             SlowConsumer
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
 }
@@ -166,6 +176,7 @@ func defaultConfig() config {
 			closeTimeout:     DefaultCloseTimeout,
 			ackTimeout:       DefaultAckTimeout,
 			readLimit:        DefaultReadLimit,
+			writeLimit:       DefaultWriteLimit,
 			send:             SendPolicy{BufferBytes: DefaultSendBufferBytes},
 		},
 		retrySettings: retrySettings{
@@ -252,7 +263,9 @@ func isNilPointer(v any) bool {
 
 // WithReadLimit sets the largest message accepted, in bytes (default 1 MiB;
 // -1 for no limit). A larger message closes the connection with status 1009
-// and counts as Lost.
+// and counts as Lost, with a cause matching ErrMessageTooBig (the retry
+// policy sees KindTooBig, and by default slows down), and in
+// Stats.TooBig.
 func WithReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } }
 
 // WithHeader adds HTTP headers to every handshake. Header values are never
@@ -295,6 +308,14 @@ func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
 // is read, so a slow handler slows the peer down (TCP backpressure) and
 // memory stays bounded. ctx ends when the connection is left; Close called
 // with it does not wait. Without a handler messages are read and discarded.
+//
+// When the connection ends, the messages already read from it (the one a
+// read-ahead holds, beside the one in the handler) are still handed over,
+// with ctx ended, for up to a second after the end (well within the
+// lifecycle's join deadline); those left then, and data read during the
+// close handshake, are counted in Stats.Dropped. What the close handshake
+// itself discards (coder/websocket reads to the peer's close frame) and
+// what the socket still held are lost with the connection.
 func OnMessage(fn func(ctx context.Context, m Message)) Option {
 	return func(c *config) { c.onMessage = fn }
 }
@@ -432,6 +453,17 @@ func (c *config) check(rawURL string) (*url.URL, error) {
 	}
 	if c.readLimit == 0 || c.readLimit < -1 {
 		bad("ReadLimit must be positive or -1, got %d", c.readLimit)
+	}
+	if c.writeLimit == 0 || c.writeLimit < -1 {
+		bad("WriteLimit must be positive or -1, got %d", c.writeLimit)
+	}
+	checkSlow(c.slow, bad)
+	checkTransport(c, bad)
+	if c.decompress > Deflate {
+		bad("Decompression %d is not known", c.decompress)
+	}
+	if c.pull && c.onMessage != nil {
+		bad("WithPull and OnMessage: messages go to one or the other")
 	}
 	switch c.compression {
 	case websocket.CompressionDisabled, websocket.CompressionNoContextTakeover, websocket.CompressionContextTakeover:

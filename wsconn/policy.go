@@ -47,11 +47,15 @@ const (
 	// It is not a failure: by default it spends no retry budget and dials
 	// at once (the storm guard still applies).
 	KindReconnect
+	// KindTooBig: a message over the read limit arrived (ErrMessageTooBig).
+	// The same snapshot would arrive again: by default the client slows
+	// down as after close 1008; a policy may give up instead.
+	KindTooBig
 )
 
 var failureKindNames = [...]string{
 	KindDial: "dial", KindHandshake: "handshake", KindClose: "close", KindPongTimeout: "pong_timeout",
-	KindIdle: "idle", KindLost: "lost", KindReconnect: "reconnect",
+	KindIdle: "idle", KindLost: "lost", KindReconnect: "reconnect", KindTooBig: "too_big",
 }
 
 // String returns the kind's name as used in logs and JSON, e.g. "close".
@@ -211,7 +215,8 @@ const slowDownSteps = 3
 //     Attempt-1; WaitBackoff).
 //   - A peer that asked the client to slow down (close 1008 policy
 //     violation, as venues close rate-limit breakers; 1013 try again
-//     later; HTTP 429 without Retry-After) waits the delay of the attempt
+//     later; HTTP 429 without Retry-After), and a message over the read
+//     limit (KindTooBig), waits the delay of the attempt
 //     three steps further (8 times the cap at the default multiplier,
 //     still at most Backoff.Max), and at least half of that cap
 //     (WaitSlowDown).
@@ -237,6 +242,8 @@ func (f Failure) Retry() Decision {
 
 func (f Failure) slowDown() bool {
 	switch f.Kind {
+	case KindTooBig:
+		return true
 	case KindClose:
 		return f.Code == websocket.StatusPolicyViolation || f.Code == websocket.StatusTryAgainLater
 	case KindHandshake:

@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime/debug"
 	"slices"
+	"time"
 
 	"github.com/connfsm/connfsm/tasks"
 )
@@ -16,13 +17,19 @@ import (
 // time reads.
 func (s *session) pump() {
 	for {
-		typ, data, err := s.next()
+		m, err := s.next()
 		if err != nil {
 			s.fail(err)
 			return
 		}
 		for {
-			ahead, ok := s.deliver(typ, data)
+			if s.inbox != nil {
+				if !s.enqueue(m) {
+					return // the consumer is too slow: the session has failed
+				}
+				break
+			}
+			ahead, ok := s.deliver(m)
 			if !ok {
 				return // the handler panicked: the session has failed
 			}
@@ -36,7 +43,7 @@ func (s *session) pump() {
 			if r.err != nil {
 				return // the read-ahead failed the session
 			}
-			typ, data = r.typ, r.data
+			m = r.m
 		}
 	}
 }
@@ -44,7 +51,7 @@ func (s *session) pump() {
 // next reads until a message for the handler comes: heartbeat replies,
 // the peer's application pings and the replies Requests wait for are taken
 // out of the stream here.
-func (s *session) next() (MessageType, []byte, error) {
+func (s *session) next() (Message, error) {
 	// With the socket known, abort closes it under the read; otherwise the
 	// read's context must be the cancellable one.
 	rctx := s.ctx
@@ -54,27 +61,33 @@ func (s *session) next() (MessageType, []byte, error) {
 	for {
 		typ, data, err := s.read(rctx)
 		if err != nil {
-			return 0, nil, err
+			return Message{}, err
 		}
 		s.lastRead.Store(int64(clock()))
+		if s.dec != NoDecompression {
+			if typ, data, err = s.decode(typ, data); err != nil {
+				return Message{}, err
+			}
+		}
 		if s.in != nil {
 			deliver, err := s.sort(typ, data)
 			if err != nil {
-				return 0, nil, err
+				return Message{}, err
 			}
 			if !deliver {
 				continue
 			}
 		}
 		// A reply a Request waits for goes to it, not to OnMessage.
-		if s.requests.pending.Load() > 0 && s.requests.match(Message{Type: typ, Data: data, Epoch: s.epoch}) {
+		m := Message{Type: typ, Data: data, Epoch: s.epoch, Received: time.Now()}
+		if s.requests.pending.Load() > 0 && s.requests.match(m) {
 			continue
 		}
 		// So is a subscription's ack or NACK (subsend.go).
-		if s.c.subs.claim(s, Message{Type: typ, Data: data, Epoch: s.epoch}) {
+		if s.c.subs.claim(s, m) {
 			continue
 		}
-		return typ, data, nil
+		return m, nil
 	}
 }
 
@@ -84,14 +97,20 @@ func (s *session) next() (MessageType, []byte, error) {
 // connection. It returns the read-ahead lent the connection during the
 // call, if one was: the pump must take its message before reading; ok is
 // false if the handler panicked, which fails the session.
-func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bool) {
+func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	c := s.c
 	h := c.cfg.onMessage
 	if c.cfg.router != nil { // a subscription's handler, and its counters (subroute.go)
-		h = c.handlerFor(s, Message{Type: typ, Data: data, Epoch: s.epoch})
+		h = c.handlerFor(s, m)
 	}
 	if h == nil {
-		c.stats.received(len(data))
+		c.stats.received(len(m.Data))
+		return nil, true
+	}
+	if s.isStopped() {
+		// Read after Alive, during the close handshake: counted, not
+		// handed over.
+		c.stats.dropped.Add(1)
 		return nil, true
 	}
 	select {
@@ -107,6 +126,7 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 		select {
 		case c.handling <- struct{}{}:
 		case <-stop:
+			c.stats.dropped.Add(1)
 			return s.idle(), true
 		}
 	}
@@ -114,10 +134,11 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 	if s.stopped {
 		s.mu.Unlock()
 		<-c.handling
+		c.stats.dropped.Add(1)
 		return s.idle(), true
 	}
 	s.busy, s.handling = true, true
-	c.stats.received(len(data)) // delivered: one dropped after Alive is not counted
+	c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped
 	if s.requests.pending.Load() > 0 {
 		// A reply must not wait behind this call: read ahead meanwhile.
 		s.lendLocked()
@@ -125,10 +146,13 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 	hctx := s.handlerContextLocked()
 	s.mu.Unlock()
 
-	err := call(h, hctx, Message{Type: typ, Data: data, Epoch: s.epoch})
+	c.stats.lagged(m.Received)
+	err := call(h, hctx, m)
 
 	s.mu.Lock()
 	s.busy, s.handling = false, false
+	s.freed.Store(int64(clock()))
+	s.releasedLocked()
 	if s.joined != nil {
 		close(s.joined)
 		s.joined = nil
@@ -146,12 +170,21 @@ func (s *session) deliver(typ MessageType, data []byte) (ahead *readAhead, ok bo
 	return ahead, true
 }
 
+// isStopped reports whether the delivery has stopped.
+func (s *session) isStopped() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopped
+}
+
 // idle marks the pump as not holding a message any more, and returns the
 // read-ahead lent meanwhile, if any.
 func (s *session) idle() *readAhead {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.busy = false
+	s.freed.Store(int64(clock()))
+	s.releasedLocked()
 	return s.ahead
 }
 
@@ -177,9 +210,8 @@ type readAhead struct {
 }
 
 type aheadResult struct {
-	typ  MessageType
-	data []byte
-	err  error
+	m   Message
+	err error
 }
 
 // lendLocked starts a read-ahead while the pump is busy, unless one runs
@@ -190,11 +222,12 @@ func (s *session) lendLocked() {
 	}
 	a := &readAhead{res: make(chan aheadResult, 1)}
 	s.ahead = a
+	s.freed.Store(int64(clock())) // the connection is read again
 	go s.readAhead(a)
 }
 
 func (s *session) readAhead(a *readAhead) {
-	typ, data, err := s.next()
+	m, err := s.next()
 	if err != nil {
 		s.fail(err)
 		a.res <- aheadResult{err: err}
@@ -203,7 +236,7 @@ func (s *session) readAhead(a *readAhead) {
 	s.mu.Lock()
 	a.parked = true
 	s.mu.Unlock()
-	a.res <- aheadResult{typ: typ, data: data}
+	a.res <- aheadResult{m: m}
 }
 
 // hold is what the pump's state means to a ping due.

@@ -11,9 +11,12 @@ import "context"
 // this task, which the lifecycle's join reports as a straggler once its
 // timeout has passed.
 //
-// When it sees a failure (the reads failed, a pong or idle timeout), it
-// ends the handler's context with that cause, waits for the call under
-// way, and returns the failure: Lost.
+// When it sees a failure (the reads failed, a pong or idle timeout), or
+// Alive is left, it ends the handler's context with that cause, lets the
+// pump hand over the messages it has read already (session.drain), stops
+// the delivery, waits for the call under way, and returns the failure:
+// Lost. Nothing read is dropped silently: what is read after the drain
+// is counted in Stats.Dropped.
 //
 // OnMessage calls never overlap, even across connections: a handler that
 // ignored its context and was left running when its connection was given
@@ -24,6 +27,7 @@ func (c *Client) readerTask(ctx context.Context, _ emitFn) error {
 	s.start(ctx)
 	err := c.watch(ctx, s)
 	s.endHandler(err)
+	s.drain()
 	s.joinHandler()
 	return err
 }

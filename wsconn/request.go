@@ -30,7 +30,7 @@ import (
 // ctx's cause if ctx ends first; a reply is only ever matched on the
 // connection its request was sent on.
 func (c *Client) Request(ctx context.Context, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
-	if err := checkType(typ); err != nil {
+	if err := c.checkOut(typ, data); err != nil {
 		return Message{}, err
 	}
 	if match == nil {

@@ -37,7 +37,7 @@ import (
 // never written (the client closes first) is counted in Stats.Unsent and in
 // Close's error: nothing is lost silently.
 func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
-	if err := checkType(typ); err != nil {
+	if err := c.checkOut(typ, data); err != nil {
 		return err
 	}
 	if ctx == nil {

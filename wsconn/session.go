@@ -30,6 +30,10 @@ type Message struct {
 	Data []byte      // owned by the handler
 	// Epoch is the lifecycle epoch of the connection it arrived on.
 	Epoch uint64
+	// Received is when the client read it from the connection. The lag of
+	// a handler call is its start minus Received (Stats.LastLag,
+	// Stats.MaxLag).
+	Received time.Time
 }
 
 type frame struct {
@@ -64,10 +68,12 @@ type session struct {
 	done   chan struct{}      // closed once the connection's reads have failed
 	err    error              // why; valid after done
 
-	in       *inbound     // how the pump sorts messages; nil: all are data
+	in       *inbound // how the pump sorts messages; nil: all are data
+	dec      Decompression
 	app      *appPings    // nil without an application heartbeat or ping responder
 	lastRead atomic.Int64 // clock() when the last message was read, or the connection came up; for the heartbeat
 	lastData atomic.Int64 // clock() when the last data message came, or the connection came up; for the watchdog
+	freed    atomic.Int64 // clock() when a handler last gave the reader back (returned, or a read-ahead was lent); for the watchdog
 	inRead   atomic.Bool  // the pump, or a read-ahead, is in a read of the connection
 
 	// requests are the Requests waiting for their reply on this
@@ -86,7 +92,12 @@ type session struct {
 	busy     bool          // the pump holds a message: waiting for its turn, or in the handler
 	handling bool          // the pump is in the handler
 	joined   chan struct{} // closed when the handler under way returns, for joinHandler
+	drained  chan struct{} // closed when the pump holds no message read any more, for drain
 	ahead    *readAhead    // reads while the pump is busy; nil when the pump reads
+	inbox    *inbox        // the messages waiting for the handler, under a policy other than Block; nil under Block
+	// slowLogged: the slow-consumer policy's first act on this connection
+	// was logged.
+	slowLogged atomic.Bool
 	// hctx is the handler's context: the reader task's until the first
 	// handler call, which makes the handler's own under it (hcancel ends
 	// it): an idle connection never calls the handler.
@@ -128,6 +139,7 @@ func newSession(conn *websocket.Conn, raw net.Conn, in *inbound) *session {
 	now := int64(clock())
 	s.lastRead.Store(now)
 	s.lastData.Store(now)
+	s.freed.Store(now)
 	if in != nil && (in.isPong != nil || in.respond != nil) {
 		s.app = new(appPings)
 	}
@@ -151,10 +163,15 @@ func (s *session) start(rctx context.Context) {
 		return
 	}
 	s.started, s.hctx = true, rctx
+	s.dec = s.c.cfg.decompress
 	if s.in != nil && s.in.respond != nil {
 		s.app.replies = make(chan frame, maxPendingReplies)
 		s.app.answerer = make(chan struct{})
 		go s.answer()
+	}
+	if p := s.c.cfg.slow; p.Policy != Block && s.c.cfg.onMessage != nil {
+		s.inbox = newInbox(p)
+		go s.handOut()
 	}
 	go s.pump()
 }
@@ -189,6 +206,9 @@ func (s *session) fail(err error) {
 	defer s.mu.Unlock()
 	if !s.ended {
 		s.ended, s.err = true, err
+		if s.c != nil && errors.Is(err, websocket.ErrMessageTooBig) {
+			s.c.stats.tooBig.Add(1)
+		}
 		close(s.done)
 		if s.ping != nil {
 			// coder/websocket's Ping waits for its pong, or its context:
@@ -219,12 +239,6 @@ func (s *session) sinceRead() time.Duration {
 // reading.
 func (s *session) readSince(t time.Duration) bool {
 	return time.Duration(s.lastRead.Load()) > t
-}
-
-// sinceData returns how long ago the last data message came, or the
-// connection came up if none has.
-func (s *session) sinceData() time.Duration {
-	return clock() - time.Duration(s.lastData.Load())
 }
 
 // stopDelivery makes the pump drop data messages: after Alive no one may
@@ -266,17 +280,6 @@ func (s *session) handlerContextLocked() context.Context {
 		s.hctx, s.hcancel = context.WithCancelCause(s.hctx)
 	}
 	return s.hctx
-}
-
-// endHandler ends the handler's context with cause, if a handler call
-// made one, and stops the delivery: no handler call starts after it.
-func (s *session) endHandler(cause error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stopLocked()
-	if s.hcancel != nil {
-		s.hcancel(cause)
-	}
 }
 
 // joinHandler stops the delivery and waits for the handler call under way,
@@ -322,7 +325,7 @@ func (s *session) wait() {
 	started := s.started
 	// Inside the handler the pump reads nothing; a read-ahead lent it
 	// reads until it holds a message.
-	reading := !s.handling || s.ahead != nil && !s.ahead.parked
+	reading := s.inbox != nil || !s.handling || s.ahead != nil && !s.ahead.parked
 	s.mu.Unlock()
 	if !started {
 		return
@@ -342,7 +345,13 @@ func (s *session) lostErr() error {
 	if pe, ok := s.err.(*tasks.PanicError); ok {
 		return pe
 	}
+	if errors.Is(s.err, ErrSlowConsumer) {
+		return s.err
+	}
 	err := fmt.Errorf("%w: %w", ErrReadFailed, s.err)
+	if errors.Is(s.err, websocket.ErrMessageTooBig) {
+		return fmt.Errorf("%w: %w", ErrMessageTooBig, err)
+	}
 	var ce websocket.CloseError
 	if errors.As(s.err, &ce) {
 		return &CloseError{Code: ce.Code, Reason: ce.Reason, Err: err}
@@ -410,7 +419,7 @@ func (s *Session) Subprotocol() string { return s.s.conn.Subprotocol() }
 // touched; if ctx ends during the write, the connection is closed (a
 // coder/websocket rule) and counts as Lost.
 func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error {
-	if err := checkType(typ); err != nil {
+	if err := s.c.checkOut(typ, data); err != nil {
 		return err
 	}
 	return s.c.paced(ctx, s.s, typ, data)
@@ -433,7 +442,7 @@ func (s *Session) SendJSON(ctx context.Context, v any) error {
 // Request sends a message on this connection and waits for the first
 // received message match accepts, as Client.Request does: a login's ack.
 func (s *Session) Request(ctx context.Context, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
-	if err := checkType(typ); err != nil {
+	if err := s.c.checkOut(typ, data); err != nil {
 		return Message{}, err
 	}
 	if match == nil {

@@ -14,6 +14,11 @@ type counters struct {
 	pingsSkipped             atomic.Uint64
 	pongWaitsExtended        atomic.Uint64
 	lateReads                atomic.Uint64
+	dropped, tooBig          atomic.Uint64
+	slowDropped, conflated   atomic.Uint64
+	slowDisconnects          atomic.Uint64
+	undecoded                atomic.Uint64
+	lastLag, maxLag          atomic.Int64
 	lastRTT, nextDelay       atomic.Int64
 }
 
@@ -60,6 +65,44 @@ type Stats struct {
 	// peer, was late, and the connection was kept (Linux only: elsewhere
 	// the socket is not asked).
 	LateReads uint64
+	// Dropped counts data messages the client had read from the
+	// connection but did not hand to OnMessage because the connection
+	// ended first: those still held when the drain after the end ran out
+	// (see OnMessage), and those read during the close handshake.
+	Dropped uint64
+	// TooBig counts connections lost to a message over the read limit
+	// (ErrMessageTooBig).
+	TooBig uint64
+	// SlowDropped counts messages the slow-consumer policy dropped
+	// (DropOldest, DropNewest, and Conflate beyond its keys).
+	SlowDropped uint64
+	// Conflated counts messages replaced by a newer one of their key
+	// (Conflate).
+	Conflated uint64
+	// SlowDisconnects counts connections the Disconnect policy ended.
+	SlowDisconnects uint64
+	// LastLag and MaxLag are the lag of the last handler call and the
+	// largest so far: its start minus the message's Received.
+	LastLag, MaxLag time.Duration
+	// Undecoded counts binary messages that did not decode with the
+	// decompression set (WithDecompression), handed over as read.
+	Undecoded uint64
+}
+
+// lagged records the lag of a handler call starting now for a message
+// received at t.
+func (c *counters) lagged(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	lag := int64(time.Since(t))
+	c.lastLag.Store(lag)
+	for {
+		m := c.maxLag.Load()
+		if lag <= m || c.maxLag.CompareAndSwap(m, lag) {
+			return
+		}
+	}
 }
 
 // Stats returns a snapshot of the client's counters.
@@ -81,6 +124,14 @@ func (c *Client) Stats() Stats {
 		PingsSkipped:      c.stats.pingsSkipped.Load(),
 		PongWaitsExtended: c.stats.pongWaitsExtended.Load(),
 		LateReads:         c.stats.lateReads.Load(),
+		Dropped:           c.stats.dropped.Load(),
+		TooBig:            c.stats.tooBig.Load(),
+		SlowDropped:       c.stats.slowDropped.Load(),
+		Conflated:         c.stats.conflated.Load(),
+		SlowDisconnects:   c.stats.slowDisconnects.Load(),
+		LastLag:           time.Duration(c.stats.lastLag.Load()),
+		MaxLag:            time.Duration(c.stats.maxLag.Load()),
+		Undecoded:         c.stats.undecoded.Load(),
 	}
 	return st
 }

@@ -39,12 +39,20 @@ func (w *watchdog) C() <-chan time.Time {
 }
 
 // check fails with ErrIdleTimeout once no data message has come for the
-// idle timeout; otherwise it sets the timer for when it could have.
+// idle timeout while the connection was read; otherwise it sets the timer
+// for when it could have. While a handler holds the reader the peer is
+// slowed down, not silent: the silence counts again from the moment the
+// reader is given back, so a feed that went quiet is still found within
+// the idle timeout of the handler's return.
 func (w *watchdog) check() error {
 	if w == nil {
 		return nil
 	}
-	idle := w.s.sinceData()
+	idle, ok := w.s.sinceData()
+	if !ok {
+		w.t.Reset(w.d)
+		return nil
+	}
 	if idle >= w.d {
 		return fmt.Errorf("%w: no data for %v", ErrIdleTimeout, idle.Round(time.Millisecond))
 	}

@@ -37,7 +37,7 @@ func runDial(c command, e env, args []string) int {
 	out := timeline.New(e.stdout, cfg.json, false)
 	tl := timeline.New(e.stderr, cfg.json, false)
 	var stragglers atomic.Int64
-	opts := append(cfg.venueOptions(),
+	opts := append(append(cfg.venueOptions(), cfg.data.options()...),
 		wsconn.NoWait(),
 		wsconn.WithHeartbeat(cfg.ping, cfg.pong),
 		wsconn.WithBackoff(wsconn.Backoff{Initial: cfg.initial, Max: cfg.maxDelay, Multiplier: wsconn.DefaultBackoff.Multiplier, MaxAttempts: cfg.attempts}),
@@ -240,6 +240,8 @@ type dialConfig struct {
 	stormGap           time.Duration
 	subscribe          stringList
 	rate               rateFlag
+
+	data dataFlags
 }
 
 // dialFlagSet returns dial's flags, which set cfg.
@@ -266,6 +268,7 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.stormGap, "storm-gap", wsconn.DefaultStormGuard.MinGap, "storm guard: the least time between two dials while it is on (0: off)")
 	fs.Var(&cfg.subscribe, "subscribe", "a `message` that subscribes, sent on every connection before stdin's lines (repeatable, in order)")
 	fs.Var(&cfg.rate, "rate", "pace every write (stdin's lines, subscriptions, the buffer's flush) to at most `N/period`, e.g. 5/s or 100/1m")
+	cfg.data.register(fs)
 	return fs
 }
 
@@ -273,15 +276,16 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 // the URL. It prints nothing.
 func parseDialFlags(args []string) (dialConfig, error) {
 	var cfg dialConfig
-	pos, _, err := parseArgs(dialFlagSet(&cfg), args, 1)
+	pos, bad, err := parseArgs(dialFlagSet(&cfg), args, 1)
 	if errors.Is(err, flag.ErrHelp) {
 		return cfg, err
 	}
+	dataErr := cfg.data.check(bad)
 	if len(pos) == 0 {
-		return cfg, errors.Join(err, errors.New("no URL given"))
+		return cfg, errors.Join(err, errors.New("no URL given"), dataErr)
 	}
 	cfg.url = pos[0]
-	return cfg, errors.Join(err, cfg.checkVenueFlags())
+	return cfg, errors.Join(err, cfg.checkVenueFlags(), dataErr)
 }
 
 // headerFlag is a repeatable -header 'Name: value'. Set refuses what

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"net"
@@ -65,6 +66,10 @@ var fuzzCommands = map[string]fuzzCommand{
 				"-ping-text", cfg.pingText, "-pong-text", cfg.pongText, "-idle-timeout", cfg.idle.String(),
 				"-header-file", cfg.headerFile, "-storm-attempts", strconv.Itoa(cfg.stormAttempts),
 				"-storm-window", cfg.stormWindow.String(), "-storm-gap", cfg.stormGap.String(),
+				"-login", cfg.data.login, "-login-ack", cfg.data.loginAck, "-login-timeout", cfg.data.loginTimeout.String(),
+				"-answer-ping", cfg.data.answerPing, "-read-limit", cfg.data.readLimit.String(), "-write-limit", cfg.data.writeLimit.String(),
+				"-decompress", cfg.data.decompress, "-ca-file", cfg.data.caFile, "-proxy", cfg.data.proxy,
+				"-slow-consumer", cfg.data.slowConsumer, "-inbox", strconv.Itoa(cfg.data.inbox),
 			}
 			if len(cfg.permanent) > 0 {
 				a = append(a, "-permanent-close-codes", cfg.permanent.String())
@@ -280,7 +285,8 @@ func checkCommandLine(t *testing.T, args []string) {
 			t.Fatalf("%q parsed, but written back as %q it fails: %v", args[1:], again, err)
 		}
 		opts := cmp.Options{
-			cmp.AllowUnexported(demoConfig{}, dialConfig{}, serveConfig{}, loadFlags{}, rateFlag{}),
+			cmp.AllowUnexported(demoConfig{}, dialConfig{}, serveConfig{}, loadFlags{}, rateFlag{}, dataFlags{}),
+			cmp.Comparer(func(a, b *x509.CertPool) bool { return a.Equal(b) }),
 			cmp.Comparer(func(a, b diagramConfig) bool { return a.format.name == b.format.name }),
 		}
 		if diff := cmp.Diff(cfg, cfg2, opts); diff != "" {

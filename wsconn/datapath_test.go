@@ -1,0 +1,168 @@
+package wsconn
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
+)
+
+// TestSlowHandlerIsNoDeadPeer: a venue that sends every 100 ms, a handler
+// that takes 2 s a message, an idle timeout of 1 s. The handler holds the
+// reader: the peer is slowed down (TCP backpressure), not silent, and
+// neither the data watchdog nor the heartbeat may count it as silent. A
+// feed that truly goes silent is still lost within the idle timeout of the
+// handler's return.
+func TestSlowHandlerIsNoDeadPeer(t *testing.T) {
+	const (
+		idle    = time.Second
+		handler = 2 * time.Second
+	)
+	tests := []struct {
+		name string
+		sent int // messages the venue sends, then it goes silent; 0: forever
+		hb   []Option
+		// wantLost: the connection is lost with ErrIdleTimeout once every
+		// message reached the handler, at most idle after the last call
+		// returned (or would have: with the reader lent to a read-ahead
+		// meanwhile, the silence may be found during the call).
+		wantLost bool
+	}{
+		{name: "flood, protocol heartbeat 20s", hb: nil},
+		{name: "flood, protocol heartbeat 500ms", hb: []Option{WithHeartbeat(500*time.Millisecond, 500*time.Millisecond)}},
+		{name: "flood, app heartbeat 500ms", hb: []Option{WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
+			WithAppHeartbeat(TextHeartbeat("ping", "pong"))}},
+		{name: "3 messages then silence", sent: 3, wantLost: true},
+		{name: "3 messages then silence, heartbeat 500ms", sent: 3, wantLost: true,
+			hb: []Option{WithHeartbeat(500*time.Millisecond, 500*time.Millisecond)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				venue := []wsconntest.Behavior{
+					wsconntest.OnMessage(func(c *wsconntest.Conn, m wsconntest.Message) bool {
+						if string(m.Data) == "ping" {
+							_ = c.SendText(context.Background(), "pong")
+						}
+						return true
+					}),
+					wsconntest.Push(100*time.Millisecond, func(n int) wsconntest.Message {
+						if tt.sent > 0 && n > tt.sent {
+							return wsconntest.Message{}
+						}
+						return wsconntest.Text("tick")
+					}),
+				}
+				srv := startServer(t, wsconntest.Default(venue...))
+				var rec recorder
+				var handled, started atomic.Int64
+				var lastStart atomic.Int64 // UnixNano
+				opts := append([]Option{
+					WithIdleTimeout(idle),
+					WithRetryPolicy(func(Failure) Decision { return Decision{GiveUp: true} }),
+					OnMessage(func(ctx context.Context, m Message) {
+						started.Add(1)
+						lastStart.Store(time.Now().UnixNano())
+						select {
+						case <-time.After(handler):
+						case <-ctx.Done():
+							return
+						}
+						handled.Add(1)
+					}),
+				}, tt.hb...)
+				c := dialTest(t, srv, &rec, opts...)
+				time.Sleep(10 * time.Second)
+				synctest.Wait()
+				lost, ok := rec.Nth("Alive-Lost->Reconnecting", 1)
+				if !tt.wantLost {
+					if ok {
+						t.Fatalf("Lost after %d messages handled: %v", handled.Load(), lost.Payload)
+					}
+					// 10 s of 2 s calls, the first after 100 ms.
+					if got := handled.Load(); got < 4 {
+						t.Errorf("handled %d messages in 10s, want at least 4", got)
+					}
+					return
+				}
+				<-c.Done()
+				if !ok {
+					t.Fatalf("no Lost; %v", rec.Transitions())
+				}
+				if err, _ := lost.Payload.(error); !errors.Is(err, ErrIdleTimeout) {
+					t.Errorf("Lost cause = %v, want ErrIdleTimeout", err)
+				}
+				if diff := cmp.Diff(int64(tt.sent), started.Load()); diff != "" {
+					t.Errorf("messages handed to the handler before the loss (-want +got):\n%s", diff)
+				}
+				after := lost.When.Sub(time.Unix(0, lastStart.Load()))
+				if after < 0 || after > handler+idle {
+					t.Errorf("Lost %v after the last handler call started, want within the call (%v) and the idle timeout %v", after, handler, idle)
+				}
+			})
+		})
+	}
+}
+
+// TestNothingReadIsDroppedSilently: a handler holds the first message,
+// a read-ahead (lent for the heartbeat) holds the second, and then the
+// connection ends: the user closes it or asks for a reconnect. The second
+// message is delivered if the handler returns within the drain after the
+// end; otherwise it is counted in Stats.Dropped. Every message the venue
+// sent is one or the other.
+func TestNothingReadIsDroppedSilently(t *testing.T) {
+	tests := []struct {
+		name        string
+		end         func(*Client, context.Context) error
+		handler     time.Duration // each call, whatever its context says
+		want        []string
+		wantDropped uint64
+	}{
+		{"close, handler 300ms", (*Client).Close, 300 * time.Millisecond, []string{"m1", "m2"}, 0},
+		{"reconnect, handler 300ms", (*Client).Reconnect, 300 * time.Millisecond, []string{"m1", "m2"}, 0},
+		{"close, handler 3s", (*Client).Close, 3 * time.Second, []string{"m1"}, 1},
+		{"reconnect, handler 3s", (*Client).Reconnect, 3 * time.Second, []string{"m1"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, wsconntest.Script(wsconntest.Plan{wsconntest.Discard(),
+					wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
+						_ = c.SendText(ctx, "m1")
+						_ = c.SendText(ctx, "m2")
+					})}), wsconntest.Default(wsconntest.Discard()))
+				var rec recorder
+				var mu sync.Mutex
+				var got []string
+				c := dialTest(t, srv, &rec, WithHeartbeat(50*time.Millisecond, time.Second),
+					OnMessage(func(ctx context.Context, m Message) {
+						mu.Lock()
+						got = append(got, string(m.Data))
+						mu.Unlock()
+						time.Sleep(tt.handler)
+					}))
+				time.Sleep(200 * time.Millisecond)
+				if err := tt.end(c, context.Background()); err != nil {
+					t.Fatalf("ending the connection: %v", err)
+				}
+				time.Sleep(10 * time.Second)
+				synctest.Wait()
+				mu.Lock()
+				defer mu.Unlock()
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("messages delivered (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tt.wantDropped, c.Stats().Dropped); diff != "" {
+					t.Errorf("Stats.Dropped (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
