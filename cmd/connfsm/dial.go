@@ -242,6 +242,7 @@ type dialConfig struct {
 	rate               rateFlag
 
 	data dataFlags
+	sub  subFlags
 }
 
 // dialFlagSet returns dial's flags, which set cfg.
@@ -269,6 +270,7 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	fs.Var(&cfg.subscribe, "subscribe", "a `message` that subscribes, sent on every connection before stdin's lines (repeatable, in order)")
 	fs.Var(&cfg.rate, "rate", "pace every write (stdin's lines, subscriptions, the buffer's flush) to at most `N/period`, e.g. 5/s or 100/1m")
 	cfg.data.register(fs)
+	cfg.sub.register(fs)
 	return fs
 }
 
