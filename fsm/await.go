@@ -17,6 +17,8 @@ type watch struct {
 	mu      sync.Mutex
 	changed chan struct{} // Changed's; nil until asked for
 	ended   bool          // the machine has stopped: everything is closed for good
+	done    chan struct{} // Done's; nil until asked for
+	over    bool          // Done's is closed for good: the last thing a stop does
 	states  []*stateWatch // WhileIn's and UntilIn's contexts
 }
 
@@ -128,6 +130,31 @@ func (m *Machine[S, E]) entryOf(si int) (uint64, bool) {
 	return 0, false
 }
 
+// doneChan returns Done's channel, made at the first call.
+func (m *Machine[S, E]) doneChan() <-chan struct{} {
+	w := m.watching()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.over {
+		return closedChan
+	}
+	if w.done == nil {
+		w.done = make(chan struct{})
+	}
+	return w.done
+}
+
+// closeDone closes Done's channel: the machine has stopped.
+func (m *Machine[S, E]) closeDone() {
+	w := m.watching()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.over = true
+	if w.done != nil {
+		close(w.done)
+	}
+}
+
 // endChanged ends what waits for good: the machine has stopped. WhileIn's
 // contexts end with an *ExitError, UntilIn's with ErrStopped.
 func (m *Machine[S, E]) endChanged() {
@@ -184,7 +211,7 @@ func (m *Machine[S, E]) Await(ctx context.Context, pred func(m *Machine[S, E]) b
 			return nil
 		}
 		if ch == closedChan {
-			<-m.done // at most the rest of the stop: Done is closed last
+			<-m.Done() // at most the rest of the stop: Done is closed last
 			if err := m.Err(); err != nil {
 				return fmt.Errorf("fsm: Await: %w in %v: %w", ErrStopped, m.State(), err)
 			}
@@ -245,13 +272,16 @@ func (m *Machine[S, E]) watchState(ctx context.Context, state S, until bool) (co
 	// publishes its configuration before it reads watched: either this
 	// call sees the step's configuration or the step sees this watch.
 	m.watched.Store(true)
-	// The newest epoch is read before the configuration, which a step
-	// publishes first: no entry newer than seen is taken for one seen. (A
-	// machine without parallel states publishes its newest entry, its
-	// leaf's, as Epoch.)
+	// The newest epoch is read before the leaf, which a step publishes
+	// first: no entry newer than seen is taken for one seen. (A machine
+	// without parallel states publishes its newest entry, its leaf's, as
+	// Epoch; one with them, its configuration and newest epoch at once.)
 	sw.seen = m.pubEpoch.Load()
 	if m.def.parallel {
-		sw.seen = m.pubGen.Load()
+		sw.seen = uint64(len(d.start)) // before the start's configuration is published
+		if c := m.pubConf.Load(); c != nil {
+			sw.seen = c.gen
+		}
 	}
 	active := m.In(state)
 	var cause error

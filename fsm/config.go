@@ -97,7 +97,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 		}
 	}
 	for k := range sels {
-		sels[k].t = Transition[S, E]{From: d.states[sels[k].from], Event: d.events[ev], To: moves[k].To, Payload: payload, Env: m.env}
+		sels[k].t = Transition[S, E]{From: d.states[sels[k].from], Event: d.events[ev], To: moves[k].To, Payload: payload, Env: m.cold.env}
 	}
 	for j := n - 1; j >= 0; j-- {
 		if owner[j] == 0 {
@@ -110,7 +110,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 			t.State, t.Epoch = d.states[lv.si], lv.epoch
 			m.at = where{kind: atExit, si: lv.si}
 			for _, h := range hooks {
-				h(m.ctx, t)
+				h(m.inner(), t)
 			}
 			m.at.kind = atMachine
 		}
@@ -124,7 +124,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 			t := s.t
 			t.State, t.Epoch = d.states[s.c.at], s.atEpoch
 			m.at = where{kind: atAction, si: s.c.at, ei: ev}
-			s.c.action(m.ctx, t)
+			s.c.action(m.inner(), t)
 			m.at.kind = atMachine
 		}
 	}
@@ -191,8 +191,8 @@ func (m *Machine[S, E]) publish() {
 		for i, lv := range m.path {
 			conf[i] = int32(lv.si)
 		}
-		m.pubConf.Store(&conf)
-		m.pubGen.Store(m.epoch) // after the configuration: see watchState
+		// With the last epoch handed out, for the watches (watchState).
+		m.pubConf.Store(&pubConfig{states: conf, gen: m.epoch})
 	}
 	for _, lv := range m.path {
 		if len(d.tree[lv.si].children) == 0 {
@@ -223,16 +223,17 @@ func (m *Machine[S, E]) remember(owner []int) {
 // configuration si last left.
 func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 	d := m.def
-	if m.memory == nil {
-		m.memory = make([][]int32, len(d.states))
+	ext := m.extra()
+	if ext.memory == nil {
+		ext.memory = make([][]int32, len(d.states))
 	}
-	mem := m.memory[si][:0]
+	mem := ext.memory[si][:0]
 	for _, x := range below {
 		if len(d.tree[x.si].children) == 0 && d.ancestorOrSelf(si, x.si) {
 			mem = append(mem, int32(x.si))
 		}
 	}
-	m.memory[si] = mem
+	ext.memory[si] = mem
 }
 
 // targets returns what p enters down to: its target, or for a history
@@ -240,14 +241,21 @@ func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 // leading to them), or the composite itself, entered by default, if it was
 // never left.
 func (m *Machine[S, E]) targets(p *plan[S]) []int {
-	d := m.def
+	var memory [][]int32
+	if m.ext != nil {
+		memory = m.ext.memory
+	}
+	return m.def.targets(p, memory)
+}
+
+func (d *Definition[S, E]) targets(p *plan[S], memory [][]int32) []int {
 	if p.to < len(d.states) {
 		return []int{p.to}
 	}
 	h := d.hist[p.to-len(d.states)]
 	var mem []int32
-	if m.memory != nil {
-		mem = m.memory[h.composite]
+	if memory != nil {
+		mem = memory[h.composite]
 	}
 	if len(mem) == 0 {
 		return []int{h.composite}
@@ -274,7 +282,11 @@ func (m *Machine[S, E]) targets(p *plan[S]) []int {
 // States marked already (active, or entered by another transition) are
 // left as they are.
 func (d *Definition[S, E]) entrySet(dom int, targets []int, enterer []int, mark int) {
-	for _, t := range targets {
+	for i, t := range targets {
+		if t == dom { // an internal transition to its own state's history, never left
+			t = d.tree[t].children[0]
+			targets[i] = t
+		}
 		for s := t; s >= 0 && s != dom; s = d.tree[s].parent {
 			if enterer[s] == 0 {
 				enterer[s] = mark

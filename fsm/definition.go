@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -33,6 +32,11 @@ type Definition[S, E comparable] struct {
 	// startStates is start as states, for the observer.
 	startStates []S
 	hooked      bool // some state has hooks or some rule an action
+	// postponeLimit is the most events a machine holds postponed.
+	postponeLimit int
+	// cold0 is the settings of the zero Config, shared by the machines
+	// started with it.
+	cold0 *coldConfig[S, E]
 	// hist are the history pseudo-states, in declaration order; a rule's
 	// target len(states)+i is hist[i].
 	hist    []histDef[S]
@@ -199,7 +203,10 @@ type Cell[S comparable] struct {
 	// the ancestor it inherits the rule from.
 	At S
 	// Leaf is the leaf a transition ends in: To, or To's initial leaf when
-	// To is composite. For a choice it is the zero value; see Leaves.
+	// To is composite. When To is a history (see Builder.History), it is
+	// the composite's initial leaf, where the history leads until the
+	// composite has been left; with parallel regions, the first region's.
+	// For a choice it is the zero value; see Leaves.
 	Leaf S
 	// Leaves holds, for a choice, the leaf each of Targets() ends in, in
 	// the same order.
@@ -263,6 +270,13 @@ func (d *Definition[S, E]) FailureEvent(state S) (e E, ok bool) {
 	return d.events[d.per[si].fail], true
 }
 
+// IsParallel reports whether state is a parallel state: its children are
+// regions, all active while it is.
+func (d *Definition[S, E]) IsParallel(state S) bool {
+	si, ok := d.stateIdx[state]
+	return ok && d.tree[si].parallel
+}
+
 // History returns the composite state h is the history of, and its kind;
 // ok is false if h is not a history of the definition.
 func (d *Definition[S, E]) History(h S) (composite S, kind HistoryKind, ok bool) {
@@ -290,9 +304,6 @@ func (d *Definition[S, E]) target(t int) S {
 	}
 	return d.states[t]
 }
-
-// targetName is target's name.
-func (d *Definition[S, E]) targetName(t int) string { return fmt.Sprint(d.target(t)) }
 
 // scanEvents is the number of events up to which eventIndex compares them in
 // turn: for a handful of events that beats hashing the event for the map.

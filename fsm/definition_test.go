@@ -108,7 +108,7 @@ var buildCases = []struct {
 				rule{From: B, On: Back, Then: fsm.To(A)},
 			)
 		},
-		want: []string{"rule A × Back: no outcome (use To, Ignore, Reject or Choice)"},
+		want: []string{"rule A × Back: no outcome (use To, Internal, Ignore, Reject, Choice or Postpone)"},
 	},
 	{
 		name:  "duplicate state",

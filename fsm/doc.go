@@ -13,8 +13,9 @@
 // States nest: Builder.Children makes states the children of a composite
 // state, the first child being its initial child. While a leaf is active,
 // so are all its ancestors: the active configuration is a path from a
-// top-level state down to a leaf. A definition without children is flat
-// and behaves exactly as a one-level machine.
+// top-level state down to a leaf, or with parallel states (see Parallel
+// regions) a tree with a leaf per active region. A definition without
+// children is flat and behaves exactly as a one-level machine.
 //
 // # Rules and their resolution
 //
@@ -62,6 +63,77 @@
 // two children of a parent leaves the parent, its hooks and its tasks
 // alone.
 //
+// # Internal transitions
+//
+// A rule made with Internal on a composite state C moves between C's
+// descendants without leaving C (XState's reenter: false): its domain is C
+// itself, so only the active states below C are exited and the states from
+// below C down to the target (and the target's initial descendants) are
+// entered, in the order above. C's hooks do not run again, its tasks keep
+// running and its timeouts keep counting, and its epoch does not change.
+// The target must be a proper descendant of C (or a history of C or of a
+// descendant); an internal rule on a parallel state is refused, since its
+// regions cannot stay while one of them is re-entered. External (To) stays
+// the default.
+//
+// # History
+//
+// A history (Builder.History) is a pseudo-state of a composite state C: a
+// value of S that is not a state, which a rule may target (To, Internal,
+// Choice). As in SCXML, whenever C is exited the machine records the leaves
+// active below it. A transition to a shallow history enters C's child that
+// was active then, and that child's initial descendants; to a deep history,
+// the leaves themselves (with their ancestors below C). If C was never
+// exited, its initial configuration is entered. The record is made as C is
+// exited, before the transition works out what it enters, so a transition
+// from inside C to C's history re-enters what was active; an internal
+// transition on C to C's history, which does not exit C, enters what C held
+// when it was last exited. Everything else about the step is as for a
+// transition to C.
+//
+// # Parallel regions
+//
+// A parallel state P (Builder.Parallel) has regions, composite states that
+// are all active while P is: the active configuration is then a tree, with
+// one active leaf per region. These are SCXML's semantics:
+//
+//   - Entering P enters every region in declaration order, each fully (down
+//     to its initial leaf: enter hooks, tasks, timeouts at every level)
+//     before the next. Every entry follows document order: a pre-order walk
+//     of the states, children and regions in declaration order.
+//   - Exiting P exits the regions in reverse declaration order, each from
+//     its leaf up: cancellation first (all at once), then joins and exit
+//     hooks in reverse document order.
+//   - An event is offered to every active leaf, in document order; each
+//     resolves it from itself upward, as above, so each region takes at
+//     most one transition. A Reject anywhere rejects the whole event and no
+//     region takes it. The transitions found are taken together, as one
+//     step, unless they conflict: two conflict when they would exit a
+//     common state. Of two that conflict the later one (in document order)
+//     is dropped, except that a rule declared below the other's state
+//     preempts it: a region's own rule beats a rule it would inherit from P
+//     or above. So a rule found on P or above exits every region (and is
+//     taken once, however many leaves inherit it), unless a region declares
+//     its own rule for the event.
+//   - A transition between two regions of P, or from a region to P's
+//     descendants outside it, leaves and re-enters P: a parallel state is
+//     never a transition's domain.
+//   - One event is one step: the exits of every transition taken, then the
+//     actions in document order, then the entries, and one Record with a
+//     Move per transition taken.
+//   - A task's failure scope is its own region's state that declares the
+//     failure event (or above); the failure event is offered only to the
+//     active leaves below that scope, so a failure in one region resolves
+//     there (or, through its rules, above), and the other regions' tasks
+//     keep running. Other events from tasks and timeouts are offered to
+//     every region.
+//   - Exhaustiveness holds per region leaf; reachability counts every leaf
+//     a transition enters. A final state in a region stops the machine.
+//
+// State returns the first active leaf in document order, In reports any
+// active state, Configuration lists them all, and Path is the path to
+// State.
+//
 // # Run to completion
 //
 // One step at a time. An event fired while a step runs (by a hook, a task,
@@ -107,6 +179,30 @@
 // A final state (Builder.Final) stops the machine once its enter hooks have
 // run.
 //
+// # Postponed events
+//
+// A rule made with Postpone keeps its event instead of processing it, as
+// gen_statem's postpone: the event is held, and offered again once a step
+// has changed the active configuration. A change means a different set of
+// active states: a self-transition that exits and re-enters the same
+// states (on a leaf or on a composite that returns to the same leaf) is
+// no change and replays nothing, as in gen_statem; a move to another leaf,
+// an internal transition included, is one. The held events are offered
+// after that step has completed (enter hooks, tasks and timeouts of the
+// new states included), in the order they were postponed, ahead of every
+// event queued meanwhile; each is processed as it would have been when
+// fired: one emitted by a task whose state entry is over is stale, and one
+// the new configuration postpones again is held again. With parallel
+// states, a rule of any region that postpones the event postpones it
+// whole (no region takes it in that step), unless a region rejects it.
+//
+// A machine holds at most Builder.PostponeLimit events (64 by default); an
+// event postponed beyond it is rejected: Fire returns, and the observer
+// gets, a *RejectedError matching ErrPostponeLimit, and its payload is
+// disposed. The events still held when the machine stops are disposed and
+// reported as dropped, as queued ones are. Postponing is reported as
+// RecordPostponed; FireWith returns nil for it.
+//
 // # Payloads
 //
 // An event may carry a payload. A transition hands it to the exit hooks,
@@ -140,7 +236,8 @@
 // # Observer and stop
 //
 // Config.Observer receives a Record of every step (the leaf left and the
-// leaf entered, every level exited with its join, every level entered),
+// leaf entered, every level exited with its join, every level entered, and
+// a Move per transition the step took: one per region that moved),
 // every ignored, rejected, stale and dropped event, failed task and
 // straggler, and, when a straggler finally returns, what it returned.
 // The start is a record of its own kind, RecordStarted: no event caused
@@ -172,6 +269,21 @@
 // any of them is being called is never missed: the call either sees the
 // step's configuration or is told of the step. At the stop, every such
 // context ends. None of them keeps a goroutine waiting.
+//
+// # Light machines
+//
+// A definition is shared; a machine is what one instance costs, and a
+// program may keep one per stream or subscription. A machine whose active
+// states have no tasks and no timeouts, started with a Config without an
+// environment or other settings (an observer aside) and that nobody
+// waits on, is one allocation (about 224 bytes): it makes no context and
+// starts no goroutine, and Fire processes an event on it without
+// allocating. What only some machines need is made when first needed:
+// the context handed to hooks, actions, tasks and the observer (at the
+// first of them to run), a scope per entry of a state with tasks, the
+// joiner, the queue (when an event must wait), postponed events, history
+// memory, and the channels of Done and Changed and the contexts of
+// WhileIn and UntilIn.
 //
 // # Tracing
 //

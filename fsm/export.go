@@ -6,8 +6,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // This file draws a Definition: a Mermaid state diagram, a Graphviz graph
@@ -85,10 +83,15 @@ func histMark(k HistoryKind) string {
 // mermaidStates writes the states whose parent is parent, a composite as a
 // block holding its children and its initial arrow.
 func (d *Definition[S, E]) mermaidStates(bw *bufio.Writer, parent int, indent string) {
+	first := true
 	for si := range d.states {
 		if d.tree[si].parent != parent {
 			continue
 		}
+		if !first && parent >= 0 && d.tree[parent].parallel {
+			fmt.Fprintf(bw, "%s--\n", indent) // Mermaid's separator of concurrent regions
+		}
+		first = false
 		label := mermaidLabel(d.stateNames[si])
 		if strings.TrimSpace(label) == "" {
 			label = "#32;" // Mermaid cannot parse an empty quoted label
@@ -98,11 +101,15 @@ func (d *Definition[S, E]) mermaidStates(bw *bufio.Writer, parent int, indent st
 				label += "<br>" + mermaidLabel(line)
 			}
 			fmt.Fprintf(bw, "%sstate \"%s\" as s%d {\n", indent, label, si)
-			d.mermaidStates(bw, si, indent+"    ")
 			for hi, h := range d.hist {
 				if h.composite == si {
 					fmt.Fprintf(bw, "%s    state \"%s\" as h%d\n", indent, mermaidLabel(histMark(h.kind)), hi)
 				}
+			}
+			d.mermaidStates(bw, si, indent+"    ")
+			if d.tree[si].parallel { // every region is entered: no initial arrow
+				fmt.Fprintf(bw, "%s}\n", indent)
+				continue
 			}
 			fmt.Fprintf(bw, "%s    [*] --> s%d\n", indent, kids[0])
 			fmt.Fprintf(bw, "%s}\n", indent)
@@ -169,7 +176,11 @@ func (d *Definition[S, E]) dotBlock(bw *bufio.Writer, parent int, indent string)
 		if kids := d.tree[si].children; len(kids) > 0 {
 			fmt.Fprintf(bw, "%ssubgraph cluster_s%d {\n", indent, si)
 			fmt.Fprintf(bw, "%s\tlabel=\"%s\";\n", indent, label)
-			fmt.Fprintf(bw, "%s\tstyle=rounded;\n", indent)
+			if d.tree[si].parallel {
+				fmt.Fprintf(bw, "%s\tstyle=\"rounded,dashed\";\n", indent)
+			} else {
+				fmt.Fprintf(bw, "%s\tstyle=rounded;\n", indent)
+			}
 			fmt.Fprintf(bw, "%s\ts%d_start [shape=point, label=\"\"];\n", indent, si)
 			d.dotBlock(bw, si, indent+"\t")
 			for hi, h := range d.hist {
@@ -177,7 +188,13 @@ func (d *Definition[S, E]) dotBlock(bw *bufio.Writer, parent int, indent string)
 					fmt.Fprintf(bw, "%s\th%d [shape=circle, label=\"%s\"];\n", indent, hi, strings.Trim(histMark(h.kind), "[]"))
 				}
 			}
-			fmt.Fprintf(bw, "%s\ts%d_start -> %s;\n", indent, si, d.dotNode(kids[0]))
+			if d.tree[si].parallel { // every region is entered
+				for _, k := range kids {
+					fmt.Fprintf(bw, "%s\ts%d_start -> %s [lhead=cluster_s%d];\n", indent, si, d.dotNode(k), k)
+				}
+			} else {
+				fmt.Fprintf(bw, "%s\ts%d_start -> %s;\n", indent, si, d.dotNode(kids[0]))
+			}
 			fmt.Fprintf(bw, "%s}\n", indent)
 			continue
 		}
@@ -223,7 +240,8 @@ func (d *Definition[S, E]) dotClip(from, to int) string {
 // "Alive/Syncing"), a column per event, and in each cell the rule that
 // applies with its reason: "→ Target: reason" for a transition ("→ Target
 // (internal): reason" for an internal one), "→ A or B
-// (choice): reason", "ignore: reason" or "reject: reason" otherwise. A rule
+// (choice): reason", "ignore: reason", "reject: reason" or "postpone:
+// reason" (reason optional) otherwise. A rule
 // a leaf inherits says "(from Parent)"; a leaf's own rule that refines an
 // ancestor's says "(overrides Parent)". Final states are listed after the
 // table. If any state has tasks or timeouts, a second table follows, after
@@ -259,6 +277,16 @@ func (d *Definition[S, E]) WriteMatrix(w io.Writer) error {
 	if len(finals) > 0 {
 		fmt.Fprintf(bw, "\nFinal: %s (entering a final state stops the machine; no event is processed in it).\n",
 			markdownCell(strings.Join(finals, ", ")))
+	}
+	for si := range d.states {
+		if d.tree[si].parallel {
+			var regions []string
+			for _, r := range d.tree[si].children {
+				regions = append(regions, d.stateNames[r])
+			}
+			fmt.Fprintf(bw, "\nParallel: %s has the regions %s, all active at once: an event is offered to the leaf of each (one row per region leaf).\n",
+				markdownCell(d.pathName(si)), markdownCell(strings.Join(regions, ", ")))
+		}
 	}
 	d.writeTaskTable(bw)
 	return bw.Flush()
@@ -424,122 +452,4 @@ func (d *Definition[S, E]) terminal(si int) bool {
 		}
 	}
 	return true
-}
-
-// printable maps r to what a label may hold: line breaks and other control
-// characters become spaces, and what is not a character in XML (the
-// diagrams end up in SVG) becomes U+FFFD.
-func printable(r rune) rune {
-	switch {
-	case unicode.IsControl(r):
-		return ' '
-	case r == 0xFFFE || r == 0xFFFF || r == utf8.RuneError:
-		return utf8.RuneError
-	}
-	return r
-}
-
-// mermaidLabel escapes s for a Mermaid label, a quoted state label, a state
-// description or an edge label. Letters, digits, spaces and a few harmless
-// marks are kept; every other character is written as a Mermaid entity
-// code (#quot;, #58;), which Mermaid replaces before it parses, so no name
-// can end a string, start a comment, split a description at a colon or
-// turn a state into a fork. Line breaks become spaces.
-func mermaidLabel(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		r = printable(r)
-		switch {
-		case r < utf8.RuneSelf && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
-			strings.ContainsRune(" _-.,()/!?'+*=@", r)):
-			b.WriteRune(r)
-		case r >= utf8.RuneSelf && unicode.IsGraphic(r) && !unicode.IsSpace(r):
-			b.WriteRune(r)
-		case r == '"':
-			b.WriteString("#quot;")
-		default:
-			fmt.Fprintf(&b, "#%d;", r)
-		}
-	}
-	return breakDirection(b.String())
-}
-
-// breakDirection escapes the last letter of every "direction" in s, in any
-// case. Mermaid's state diagram lexer takes any line containing "direction"
-// followed by TB, BT, LR or RL for a layout statement, wherever it appears.
-func breakDirection(s string) string {
-	const word = "direction"
-	var b strings.Builder
-	for {
-		i := indexFoldASCII(s, word)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		end := i + len(word)
-		b.WriteString(s[:end-1])
-		fmt.Fprintf(&b, "#%d;", s[end-1])
-		s = s[end:]
-	}
-}
-
-// indexFoldASCII is strings.Index ignoring ASCII case only, as Mermaid's
-// lexer does.
-func indexFoldASCII(s, word string) int {
-	for i := 0; i+len(word) <= len(s); i++ {
-		match := true
-		for j := 0; j < len(word); j++ {
-			c := s[i+j]
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			if c != word[j] {
-				match = false
-				break
-			}
-		}
-		if match {
-			return i
-		}
-	}
-	return -1
-}
-
-// dotString escapes s for the inside of a Graphviz quoted string used as a
-// label: backslashes and quotes are escaped, line breaks become \n, other
-// control characters spaces, and & is written &amp; because Graphviz
-// decodes HTML entities in labels.
-func dotString(s string) string {
-	var b strings.Builder
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	for _, r := range s {
-		switch r {
-		case '\\':
-			b.WriteString(`\\`)
-		case '"':
-			b.WriteString(`\"`)
-		case '\n', '\r':
-			b.WriteString(`\n`)
-		case '&':
-			b.WriteString("&amp;")
-		default:
-			b.WriteRune(printable(r))
-		}
-	}
-	return b.String()
-}
-
-// markdownCell escapes s for a cell of a GitHub-flavoured Markdown table:
-// | and the characters that start inline markup are backslash-escaped, and
-// line breaks and other control characters become spaces.
-func markdownCell(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		r = printable(r)
-		if strings.ContainsRune("\\|*_`[]<>~&$", r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

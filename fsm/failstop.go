@@ -89,7 +89,7 @@ func (m *Machine[S, E]) observe(r Record[S, E]) {
 	}
 	r.When = time.Now()
 	m.at = where{kind: atObserver}
-	m.obs(m.ctx, r)
+	m.obs(m.inner(), r)
 	m.at.kind = atMachine
 }
 

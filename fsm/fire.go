@@ -115,12 +115,13 @@ func (m *Machine[S, E]) Stop(ctx context.Context) error {
 	if m.Inside(ctx) {
 		return nil
 	}
+	done := m.Done()
 	select {
-	case <-m.done:
+	case <-done:
 		return nil
 	case <-ctx.Done():
 		select {
-		case <-m.done: // stopped in time: prefer the success
+		case <-done: // stopped in time: prefer the success
 			return nil
 		default:
 		}

@@ -44,57 +44,148 @@ type Config[S, E comparable] struct {
 
 // Machine is a running instance of a Definition. Its methods are safe for
 // concurrent use.
+//
+// A machine is small: what few machines use (the environment and other
+// settings of a non-zero Config, the context handed to hooks and tasks,
+// the joiner, postponed events, history memory, what waits on it) lives
+// behind pointers made when first needed, so that a machine whose states
+// have no tasks or timeouts and that nobody watches is one allocation.
 type Machine[S, E comparable] struct {
-	def         *Definition[S, E]
-	obs         func(context.Context, Record[S, E])
+	def   *Definition[S, E]
+	obs   func(context.Context, Record[S, E])
+	cold  *coldConfig[S, E] // Config's other settings; shared by machines of the zero Config
+	ext   *machineExt       // owned by the processor; nil until needed
+	ctx   context.Context   // ext.ctx, once made: hooks read it at every call
+	path  []level           // the active configuration, outermost first; owned by the processor
+	q     *queue            // under mu; nil until an event is queued
+	path0 [1]level          // path's storage for a machine without children
+
+	mu sync.Mutex
+
+	// Owned by the processor.
+	cur   int    // the active leaf: path's last state (the first leaf in document order)
+	epoch uint64 // the last epoch handed out
+	at    where  // what user code runs now, to name a panic
+
+	// Published for State, In, Epoch and Err.
+	pubEpoch atomic.Uint64
+	pubConf  atomic.Pointer[pubConfig] // with parallel states: every active state
+	failure  atomic.Pointer[PanicError]
+	// What waits on the machine (Changed, Done, Await, WhileIn, UntilIn)
+	// is made when first asked for: a step pays one atomic load, watched,
+	// unless someone waits.
+	watch atomic.Pointer[watch]
+
+	pubLeaf atomic.Int32
+	// busy is held by the one goroutine processing events; qlen mirrors
+	// the queue's length so the processor can check for work without the
+	// lock.
+	qlen    atomic.Int32
+	busy    atomic.Bool
+	started atomic.Bool
+	stopReq atomic.Bool
+	stopped atomic.Bool
+	watched atomic.Bool
+
+	// Owned by the processor.
+	stopped0  bool
+	obsBroken bool // the observer panicked: it is not called again
+	risky     bool // steps may run user code: hooks, actions, choices, the observer
+}
+
+// coldConfig is what a Config sets besides the observer: read by few
+// steps, and the same for every machine of the zero Config, which share
+// their definition's.
+type coldConfig[S, E comparable] struct {
 	env         any
 	joinTimeout time.Duration
 	flight      *trace.FlightRecorder
 	snapshot    func(Record[S, E]) io.WriteCloser
-	ctx         context.Context // handed to hooks and tasks; carries the inside marker
-	scopes      context.Context // the top-level scopes' parent: ctx, or its values alone (Start)
-	cancel      context.CancelCauseFunc
-	detach      func() bool // unregisters the stop on the Start context
-	done        chan struct{}
-	joiner      tasks.Joiner // the joins' wake and timer, reused: steps join one at a time
+}
 
-	// busy is held by the one goroutine processing events; qlen mirrors
-	// len(queue) so the processor can check for work without the lock.
-	busy    atomic.Bool
-	started atomic.Bool
-	qlen    atomic.Int32
-	stopReq atomic.Bool
-	stopped atomic.Bool
-	mu      sync.Mutex
-	queue   []item
-	head    int
-	nextID  uint64 // under mu: ids of items whose firer waits for the outcome
+// machineExt is what the processor keeps for machines that need it: the
+// context handed to hooks, tasks and the observer (made at the first
+// need), the joiner, postponed events and history memory.
+type machineExt struct {
+	parent context.Context // the Start context; nil for context.Background
+	ctx    context.Context // handed to hooks and tasks; carries the inside marker
+	scopes context.Context // the top-level scopes' parent: ctx, or its values alone
+	cancel context.CancelCauseFunc
+	detach func() bool  // unregisters the stop on the Start context
+	joiner tasks.Joiner // the joins' wake and timer, reused: steps join one at a time
 
-	// Owned by the processor.
-	path      []level // the active configuration, outermost first
-	cur       int     // the active leaf: path's last state
-	epoch     uint64  // the last epoch handed out
-	stopped0  bool
-	obsBroken bool  // the observer panicked: it is not called again
-	risky     bool  // steps may run user code: hooks, actions, choices, the observer
-	at        where // what user code runs now, to name a panic
+	held     []item  // postponed events, in order; see postpone.go
+	heldConf []int32 // the configuration the held events wait to see change
 	// memory[si] is what the composite si with a history last left: the
 	// leaves active below it. nil until a history's composite is exited.
 	memory [][]int32
-
-	// Published for State, In, Epoch and Err.
-	pubLeaf  atomic.Int32
-	pubEpoch atomic.Uint64
-	pubConf  atomic.Pointer[[]int32] // with parallel states: every active state, in document order
-	pubGen   atomic.Uint64           // with parallel states: the last epoch handed out, once pubConf holds its entry
-	failure  atomic.Pointer[PanicError]
-
-	// What waits on the machine (Changed, Await, WhileIn, UntilIn) is made
-	// when first asked for: a step pays one atomic load, watched, unless
-	// someone waits.
-	watch   atomic.Pointer[watch]
-	watched atomic.Bool
 }
+
+// pubConfig is a published configuration of a machine with parallel
+// states: every active state in document order, and the last epoch handed
+// out when it was made.
+type pubConfig struct {
+	states []int32
+	gen    uint64
+}
+
+// queue holds the events waiting for the processor.
+type queue struct {
+	items  []item
+	head   int
+	nextID uint64 // ids of items whose firer waits for the outcome
+}
+
+// extra returns the processor's extension, made at the first call.
+func (m *Machine[S, E]) extra() *machineExt {
+	if m.ext == nil {
+		m.ext = new(machineExt)
+	}
+	return m.ext
+}
+
+// inner returns the context handed to hooks, actions, tasks and the
+// observer, made at the first call: a machine that runs none of them
+// never makes one. Only the processor calls it.
+func (m *Machine[S, E]) inner() context.Context {
+	if m.ctx != nil {
+		return m.ctx
+	}
+	return m.makeInner()
+}
+
+func (m *Machine[S, E]) makeInner() context.Context {
+	x := m.extra()
+	parent := x.parent
+	if parent == nil {
+		parent = context.Background()
+	}
+	base, cancel := context.WithCancelCause(parent)
+	x.ctx, x.cancel = context.WithValue(base, machineKey[S, E]{m}, m), cancel
+	x.scopes = x.ctx
+	if parent.Done() == nil {
+		// The Start context never ends, so ctx ends only when the machine
+		// has stopped, after it has cancelled every scope itself: the
+		// top-level scopes need its values but not its cancellation, and
+		// a child of it would cost it a map entry made and removed at
+		// every entry.
+		x.scopes = context.WithoutCancel(x.ctx)
+	}
+	if m.stopped0 { // made for a record after the stop: as ended as the rest
+		cancel(ErrStopped)
+	}
+	m.ctx = x.ctx
+	return x.ctx
+}
+
+// scopes returns the parent of the top-level scopes.
+func (m *Machine[S, E]) scopes() context.Context {
+	m.inner()
+	return m.ext.scopes
+}
+
+// joiner returns the joiner the processor's joins wait with.
+func (m *Machine[S, E]) joiner() *tasks.Joiner { return &m.extra().joiner }
 
 // level is one active state: its entry's epoch, the scope its tasks (and
 // its descendants' tasks) run in, and what only some entries have.
@@ -139,20 +230,19 @@ func (d *Definition[S, E]) Start(ctx context.Context, cfg Config[S, E]) *Machine
 // requested before Start are queued and processed once it has entered the
 // initial state.
 func (d *Definition[S, E]) New(cfg Config[S, E]) *Machine[S, E] {
-	m := &Machine[S, E]{
-		def:         d,
-		obs:         cfg.Observer,
-		env:         cfg.Env,
-		joinTimeout: cfg.JoinTimeout,
-		flight:      cfg.FlightRecorder,
-		snapshot:    cfg.Snapshot,
-		done:        make(chan struct{}),
-		path:        make([]level, 0, d.levels),
+	m := &Machine[S, E]{def: d, obs: cfg.Observer, cold: d.cold0}
+	if cfg.Env != nil || cfg.JoinTimeout != 0 || cfg.FlightRecorder != nil || cfg.Snapshot != nil || m.cold == nil {
+		m.cold = &coldConfig[S, E]{env: cfg.Env, joinTimeout: cfg.JoinTimeout, flight: cfg.FlightRecorder, snapshot: cfg.Snapshot}
+		if m.cold.joinTimeout == 0 {
+			m.cold.joinTimeout = DefaultJoinTimeout
+		}
 	}
-	if m.joinTimeout == 0 {
-		m.joinTimeout = DefaultJoinTimeout
+	if d.levels == 1 && !d.parallel {
+		m.path = m.path0[:0]
+	} else {
+		m.path = make([]level, 0, d.levels)
 	}
-	m.risky = d.hooked || m.obs != nil || m.snapshot != nil
+	m.risky = d.hooked || m.obs != nil || m.cold.snapshot != nil
 	// The first leaf in document order; the start's entries are numbered
 	// from 1 in that order.
 	for i, s := range d.start {
@@ -163,7 +253,6 @@ func (d *Definition[S, E]) New(cfg Config[S, E]) *Machine[S, E] {
 			break
 		}
 	}
-	m.pubGen.Store(uint64(len(d.start)))
 	m.busy.Store(true) // held until Start: events queue meanwhile
 	return m
 }
@@ -181,20 +270,12 @@ func (m *Machine[S, E]) Start(ctx context.Context) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	base, cancel := context.WithCancelCause(ctx)
-	m.ctx, m.cancel = context.WithValue(base, machineKey[S, E]{m}, m), cancel
-	m.detach = func() bool { return false }
-	m.scopes = m.ctx
-	if ctx.Done() == nil {
-		// ctx never ends, so m.ctx ends only when the machine has stopped,
-		// after it has cancelled every scope itself: the top-level scopes
-		// need its values but not its cancellation, and a child of it
-		// would cost it a map entry made and removed at every entry.
-		m.scopes = context.WithoutCancel(m.ctx)
+	if ctx != context.Background() {
+		m.extra().parent = ctx
 	}
 	m.enterInitial()
 	if ctx.Done() != nil { // a context that never ends needs no watch
-		m.detach = context.AfterFunc(ctx, func() { m.requestStop() })
+		m.extra().detach = context.AfterFunc(ctx, func() { m.requestStop() })
 	}
 	m.drain()
 }
@@ -214,7 +295,7 @@ func (m *Machine[S, E]) In(state S) bool {
 		return false
 	}
 	if conf := m.pubConf.Load(); conf != nil {
-		for _, s := range *conf {
+		for _, s := range conf.states {
 			if int(s) == si {
 				return true
 			}
@@ -232,8 +313,8 @@ func (m *Machine[S, E]) Configuration() []S {
 	if conf == nil {
 		return m.Path()
 	}
-	out := make([]S, len(*conf))
-	for i, s := range *conf {
+	out := make([]S, len(conf.states))
+	for i, s := range conf.states {
 		out[i] = m.def.states[s]
 	}
 	return out
@@ -252,7 +333,8 @@ func (m *Machine[S, E]) Path() []S {
 	return out
 }
 
-// Epoch returns the number of the active leaf's entry. Every entry into a
+// Epoch returns the number of the active leaf's entry (with parallel
+// regions, State's). Every entry into a
 // state, at any level, takes the next number, counting from 1.
 func (m *Machine[S, E]) Epoch() uint64 { return m.pubEpoch.Load() }
 
@@ -260,7 +342,7 @@ func (m *Machine[S, E]) Epoch() uint64 { return m.pubEpoch.Load() }
 func (m *Machine[S, E]) Definition() *Definition[S, E] { return m.def }
 
 // Env returns the machine's environment, Config.Env.
-func (m *Machine[S, E]) Env() any { return m.env }
+func (m *Machine[S, E]) Env() any { return m.cold.env }
 
 // Done returns a channel closed when the machine has stopped: the last
 // states' tasks joined and their exit hooks run. It is closed last: once
@@ -268,7 +350,7 @@ func (m *Machine[S, E]) Env() any { return m.env }
 // Err, State, Epoch and the channels of Changed are final, and the
 // observer has received RecordStopped (only a straggler's late return is
 // reported after it).
-func (m *Machine[S, E]) Done() <-chan struct{} { return m.done }
+func (m *Machine[S, E]) Done() <-chan struct{} { return m.doneChan() }
 
 // Err returns nil while the machine runs and after a stop by Stop, a final
 // state or the end of the Start context; after a fail-stop, the

@@ -29,7 +29,10 @@ type item struct {
 
 func (m *Machine[S, E]) enqueue(it item) {
 	m.mu.Lock()
-	m.queue = append(m.queue, it)
+	if m.q == nil {
+		m.q = new(queue)
+	}
+	m.q.items = append(m.q.items, it)
 	m.qlen.Add(1)
 	m.mu.Unlock()
 }
@@ -37,9 +40,13 @@ func (m *Machine[S, E]) enqueue(it item) {
 // enqueueTracked enqueues it with a new id, for drainFor.
 func (m *Machine[S, E]) enqueueTracked(it item) uint64 {
 	m.mu.Lock()
-	m.nextID++
-	it.id = m.nextID
-	m.queue = append(m.queue, it)
+	if m.q == nil {
+		m.q = new(queue)
+	}
+	q := m.q
+	q.nextID++
+	it.id = q.nextID
+	q.items = append(q.items, it)
 	m.qlen.Add(1)
 	m.mu.Unlock()
 	return it.id
@@ -47,11 +54,12 @@ func (m *Machine[S, E]) enqueueTracked(it item) uint64 {
 
 func (m *Machine[S, E]) dequeue() item {
 	m.mu.Lock()
-	it := m.queue[m.head]
-	m.queue[m.head] = item{}
-	m.head++
-	if m.head == len(m.queue) {
-		m.queue, m.head = m.queue[:0], 0
+	q := m.q // not nil: qlen counted an item
+	it := q.items[q.head]
+	q.items[q.head] = item{}
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
 	}
 	m.qlen.Add(-1)
 	m.mu.Unlock()

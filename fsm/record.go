@@ -71,7 +71,9 @@ func (k RecordKind) String() string {
 
 // Record is one step reported to the observer. From is the leaf the
 // machine was in (for a straggler or a failed task, the task's state); To
-// equals From except for transitions, where it is the leaf entered.
+// equals From except for transitions, where it is the leaf entered. With
+// parallel regions From and To are the first active leaves (State) before
+// and after the step, and Moves says what each region did.
 type Record[S, E comparable] struct {
 	Kind RecordKind
 	When time.Time

@@ -2,7 +2,8 @@ package fsm
 
 // This file resolves an event in a machine with parallel states, as SCXML
 // does: every active leaf, in document order, resolves the event from
-// itself upward; a Reject anywhere rejects the whole event; the
+// itself upward; a Reject anywhere rejects the whole event, a Postpone
+// anywhere else postpones it; the
 // transitions found are taken together as one step, less those that
 // conflict with one taken before them.
 
@@ -16,7 +17,8 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 		scope = int(it.si) // a failure resolves within the failure's scope
 	}
 	var sels []sel[S, E]
-	var ignored *cell[S, E]
+	var ignored, postponed *cell[S, E]
+	postponedAt := -1
 	for _, lv := range m.path {
 		l := lv.si
 		if len(d.tree[l].children) > 0 || (scope >= 0 && !d.ancestorOrSelf(scope, l)) {
@@ -30,7 +32,15 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 			}
 		case KindReject:
 			return m.rejectIn(c.rejected, c, it, l)
+		case KindPostpone:
+			if postponed == nil {
+				postponed, postponedAt = c, l
+			}
+			continue
 		case KindChoice:
+			if postponed != nil {
+				continue // no choice runs for an event postponed anyway
+			}
 			p, rej := m.chooseIn(c, it, l)
 			if rej != nil {
 				return m.rejectIn(rej, c, it, l)
@@ -39,6 +49,9 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 		case KindTransition:
 			sels = append(sels, sel[S, E]{c: c, p: &c.plan, from: l})
 		}
+	}
+	if postponed != nil { // a rule of any region postpones the whole event
+		return m.postpone(postponed, it, postponedAt)
 	}
 	sels = d.withoutConflicts(sels)
 	if len(sels) == 0 {

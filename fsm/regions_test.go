@@ -1,9 +1,12 @@
 package fsm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -325,5 +328,27 @@ func TestRegionsBuildErrors(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, be.Problems); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+// TestRegionsGolden draws the media player: Mermaid separates the regions
+// with --, DOT clusters each, the matrix has a row per region leaf.
+func TestRegionsGolden(t *testing.T) {
+	d := mediaPlayer(t, nil, nil)
+	for _, tt := range []struct {
+		golden string
+		write  func(io.Writer) error
+	}{
+		{"regions.mermaid.golden", d.WriteMermaid},
+		{"regions.dot.golden", d.WriteDOT},
+		{"regions.matrix.golden", d.WriteMatrix},
+	} {
+		t.Run(tt.golden, func(t *testing.T) {
+			var got bytes.Buffer
+			if err := tt.write(&got); err != nil {
+				t.Fatal(err)
+			}
+			exportCheckGolden(t, filepath.Join("testdata", tt.golden), got.Bytes())
+		})
 	}
 }

@@ -26,7 +26,7 @@ const (
 	kindInvalid Kind = 255 // a rule with a reported problem; never in a built Definition
 )
 
-// String returns "transition", "ignore", "reject" or "choice".
+// String returns "transition", "ignore", "reject", "choice" or "postpone".
 func (k Kind) String() string {
 	switch k {
 	case KindTransition:
@@ -84,7 +84,9 @@ func Internal[S comparable](target S) Outcome[S] {
 // postpone: the event is offered again, in order and ahead of the events
 // queued after it, once a step has changed the active configuration. A
 // machine holds at most Builder.PostponeLimit events postponed; one more
-// is rejected with an error matching ErrPostponeLimit.
+// is rejected with an error matching ErrPostponeLimit. A self-transition
+// that re-enters the same states is no change. The rule's reason is
+// optional. See the package documentation, "Postponed events".
 func Postpone[S comparable]() Outcome[S] { return Outcome[S]{Kind: KindPostpone} }
 
 // Ignore returns the outcome "drop the event, it is expected and harmless".

@@ -80,7 +80,7 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope, in *Transition[S, E])
 	// A top-level entry's context derives from the Start context: its end
 	// cancels every task at once, with its cause, whatever the machine is
 	// doing (see Start for the context that never ends).
-	pctx := m.scopes
+	pctx := m.scopes()
 	if parent != nil {
 		pctx = parent.ctx
 	}
@@ -172,7 +172,7 @@ func (m *Machine[S, E]) emit(sc *scope, name string, e E, payload any) {
 // reports each again, with what it returned, once it has.
 func (m *Machine[S, E]) reportStragglers(sc *scope, join tasks.Report) {
 	// Called only when the join left tasks running.
-	if m.obs == nil && m.flight == nil {
+	if m.obs == nil && m.cold.flight == nil {
 		return
 	}
 	d := m.def

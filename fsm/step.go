@@ -13,6 +13,9 @@ import (
 // process takes it by pointer: copying the item into every call measurably
 // slowed the hot path.
 func (m *Machine[S, E]) process(it *item) error {
+	if x := m.ext; x != nil && len(x.held) > 0 {
+		return m.processHeld(it)
+	}
 	// Only user code panics, short of a bug here: a step that runs none
 	// (no hooks, no observer, no payload to dispose) spares the recover.
 	if m.risky || it.payload != nil {
@@ -85,6 +88,8 @@ func (m *Machine[S, E]) step(it *item) error {
 		return nil
 	case KindReject:
 		return m.reject(c.rejected, c, it)
+	case KindPostpone:
+		return m.postpone(c, it, m.cur)
 	case KindChoice:
 		p, rej := m.choose(c, it)
 		if rej != nil {
@@ -141,7 +146,7 @@ func (m *Machine[S, E]) choose(c *cell[S, E], it *item) (p *plan[S], rej *Reject
 	var panicked any
 	func() {
 		defer func() { panicked = recover() }()
-		target = c.choice.Pick(m.env, it.payload)
+		target = c.choice.Pick(m.cold.env, it.payload)
 	}()
 	reason := ""
 	if panicked != nil {
@@ -189,9 +194,10 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 		join, exited = m.joinLevels(p.exits, top)
 	}
 
+	// Hooks see it, and so do the tasks and timeouts of the states entered.
 	var t Transition[S, E]
-	if d.hooked {
-		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.env}
+	if d.hooked || !p.plain {
+		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.cold.env}
 	}
 	if len(d.hist) > 0 { // what a composite with a history leaves
 		for i := range n {
@@ -208,7 +214,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 			t.State, t.Epoch = d.states[si], epoch
 			m.at = where{kind: atExit, si: si}
 			for _, h := range hooks {
-				h(m.ctx, t)
+				h(m.inner(), t)
 			}
 			m.at.kind = atMachine
 		}
@@ -219,7 +225,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	if c.action != nil {
 		t.State, t.Epoch = d.states[c.at], atEpoch
 		m.at = where{kind: atAction, si: c.at, ei: ev}
-		c.action(m.ctx, t)
+		c.action(m.inner(), t)
 		m.at.kind = atMachine
 	}
 
@@ -281,7 +287,7 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 		return
 	}
 	if t == nil { // no hooks, but tasks or timeouts see the step that entered
-		t = &Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[to], Payload: payload, Env: m.env}
+		t = &Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[to], Payload: payload, Env: m.cold.env}
 	}
 	m.enter1(p, t)
 }
@@ -320,20 +326,21 @@ func (m *Machine[S, E]) leave1(lv *level, p *plan[S]) (tasks.Report, []Level[S])
 // exit1 runs the exit hooks and the action of transition1's step.
 func (m *Machine[S, E]) exit1(c *cell[S, E], p *plan[S], ev int, payload any, t *Transition[S, E], from int, fromEpoch uint64) {
 	d := m.def
-	t.From, t.Event, t.To, t.Payload, t.Env = d.states[from], d.events[ev], d.states[p.leaf], payload, m.env
+	t.From, t.Event, t.To, t.Payload, t.Env = d.states[from], d.events[ev], d.states[p.leaf], payload, m.cold.env
 	m.path[0].entered = false // a panic in an exit hook must not run them again
 	if hooks := d.per[from].exit; len(hooks) > 0 {
 		t.State, t.Epoch = d.states[from], fromEpoch
 		m.at = where{kind: atExit, si: from}
+		ctx := m.inner()
 		for _, h := range hooks {
-			h(m.ctx, *t)
+			h(ctx, *t)
 		}
 		m.at.kind = atMachine
 	}
 	if c.action != nil {
 		t.State, t.Epoch = d.states[c.at], fromEpoch
 		m.at = where{kind: atAction, si: c.at, ei: ev}
-		c.action(m.ctx, *t)
+		c.action(m.inner(), *t)
 		m.at.kind = atMachine
 	}
 }
@@ -346,8 +353,9 @@ func (m *Machine[S, E]) enter1(p *plan[S], t *Transition[S, E]) {
 		m.path[0].entered = true
 		t.State, t.Epoch = d.states[to], m.epoch
 		m.at = where{kind: atEnter, si: to}
+		ctx := m.inner()
 		for _, h := range d.per[to].enter {
-			h(m.ctx, *t)
+			h(ctx, *t)
 		}
 		m.at.kind = atMachine
 		return
@@ -362,7 +370,7 @@ func (m *Machine[S, E]) enter1(p *plan[S], t *Transition[S, E]) {
 // timeout, and reports the stragglers. The report is built only if
 // someone reads it: the observer, or the stragglers' records.
 func (m *Machine[S, E]) join(sc *scope, cause error) tasks.Report {
-	left := sc.g.Halt(&m.joiner, cause, m.joinTimeout)
+	left := sc.g.Halt(m.joiner(), cause, m.cold.joinTimeout)
 	if left == 0 && m.obs == nil {
 		return tasks.Report{}
 	}
@@ -425,8 +433,9 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 	t.State, t.Epoch = d.states[lv.si], lv.epoch
 	if hooks := d.per[lv.si].enter; len(hooks) > 0 {
 		m.at = where{kind: atEnter, si: lv.si}
+		ctx := m.inner()
 		for _, h := range hooks {
-			h(m.ctx, *t)
+			h(ctx, *t)
 		}
 		m.at.kind = atMachine
 	}
@@ -457,7 +466,7 @@ func (m *Machine[S, E]) enterInitial() {
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: leaf, To: leaf, State: leaf, Epoch: m.epoch, Entered: d.startStates})
 	}
-	t := Transition[S, E]{From: leaf, To: leaf, Env: m.env, Started: true}
+	t := Transition[S, E]{From: leaf, To: leaf, Env: m.cold.env, Started: true}
 	final := false
 	for i := range m.path {
 		m.enterLevel(i, &t)
@@ -466,64 +475,4 @@ func (m *Machine[S, E]) enterInitial() {
 	if final {
 		m.stop(nil)
 	}
-}
-
-// stop exits every active state (cancel all, join innermost first, exit
-// hooks of the entered ones innermost first) and ends the machine. A panic
-// in a hook or the observer here is recovered and kept, so that the stop
-// always completes. cause is the panic that made the machine fail-stop,
-// or nil.
-func (m *Machine[S, E]) stop(cause *PanicError) {
-	if m.stopped0 {
-		return
-	}
-	m.stopped0 = true
-	m.stopped.Store(true)
-	d := m.def
-	from := d.states[m.cur]
-	n := len(m.path)
-	exits := make([]exit, n)
-	for i := n - 1; i >= 0; i-- { // outermost first, as in transition
-		lv := &m.path[n-1-i]
-		exits[i] = exit{si: lv.si, cause: &ExitError{State: d.stateNames[lv.si]}}
-		if lv.sc != nil {
-			lv.sc.stop(exits[i].cause)
-		}
-		if x := lv.ext; x != nil {
-			for _, t := range x.timers {
-				t.Stop()
-			}
-			x.timers = nil
-		}
-	}
-	join, exited := m.joinLevels(exits, n-1)
-	t := Transition[S, E]{From: from, Env: m.env, Stopping: true}
-	for i := n - 1; i >= 0; i-- {
-		lv := m.path[i]
-		m.path = m.path[:i]
-		if lv.entered {
-			t.State, t.Epoch = d.states[lv.si], lv.epoch
-			for _, h := range d.per[lv.si].exit {
-				m.guard(where{kind: atExit, si: lv.si}, func() { h(m.ctx, t) })
-			}
-		}
-		if x := lv.ext; x != nil && x.trace != nil {
-			x.trace.End()
-		}
-	}
-	if m.obs != nil {
-		var err error
-		if cause != nil {
-			err = cause
-		}
-		rec := Record[S, E]{Kind: RecordStopped, From: from, To: from, State: from, Epoch: m.epoch, Join: join, Exited: exited, Err: err}
-		m.guard(where{kind: atObserver}, func() { m.observe(rec) })
-	}
-	m.detach()
-	m.cancel(ErrStopped)
-	m.joiner.Release() // its timer would hold the machine until the last join's deadline
-	// Done is closed last: a caller woken by it (Stop from outside) must
-	// find every other observable of the machine final, Changed included.
-	m.endChanged()
-	close(m.done)
 }

@@ -15,7 +15,7 @@ func traceOn() bool { return trace.IsEnabled() }
 // traceEnter opens the trace task of the entry m.path[i].
 func (m *Machine[S, E]) traceEnter(i int) {
 	lv := &m.path[i]
-	parent := m.ctx
+	parent := m.inner()
 	for j := i - 1; j >= 0; j-- { // the nearest ancestor's (with regions, not a sibling's)
 		if p := m.path[j]; m.def.ancestorOrSelf(p.si, lv.si) {
 			if p.ext != nil && p.ext.tctx != nil {
@@ -41,13 +41,13 @@ func (m *Machine[S, E]) traceRegion(lv *level, name string, run func(context.Con
 // snapshotFlight writes the flight recorder's window for a straggler, if
 // the machine has a running recorder and Snapshot gives a destination.
 func (m *Machine[S, E]) snapshotFlight(r Record[S, E]) {
-	if m.flight == nil || m.snapshot == nil || !m.flight.Enabled() {
+	if m.cold.flight == nil || m.cold.snapshot == nil || !m.cold.flight.Enabled() {
 		return
 	}
-	w := m.snapshot(r)
+	w := m.cold.snapshot(r)
 	if w == nil {
 		return
 	}
-	_, _ = m.flight.WriteTo(w)
+	_, _ = m.cold.flight.WriteTo(w)
 	_ = w.Close()
 }

@@ -106,12 +106,26 @@ func runRow[S, E comparable](def *fsm.Definition[S, E], r Row[S, E]) (fsm.Outcom
 	mu.Lock()
 	after := append([]fsm.Record[S, E](nil), recs[seen:]...)
 	mu.Unlock()
+	regions := positional(def) // several leaves: records name the first
 	for _, rec := range after {
-		if rec.From != r.From || rec.Event != r.Event {
+		if rec.Event != r.Event || (rec.From != r.From && !regions) {
 			continue
 		}
 		switch rec.Kind {
 		case fsm.RecordTransition:
+			for _, mv := range rec.Moves { // the row's region's transition
+				if mv.From == r.From {
+					return fsm.To(mv.To), nil
+				}
+			}
+			for _, l := range rec.Exited { // left by a rule of an ancestor
+				if l.State == r.From {
+					return fsm.To(rec.To), nil
+				}
+			}
+			if rec.From != r.From {
+				return fsm.Ignore[S](), nil // another region moved, not the row's
+			}
 			return fsm.To(rec.To), nil
 		case fsm.RecordIgnored:
 			return fsm.Ignore[S](), nil

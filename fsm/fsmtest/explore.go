@@ -80,6 +80,9 @@ func Explore[S, E comparable](def *fsm.Definition[S, E], depth int, check func(T
 	case depth < 0:
 		return fmt.Errorf("%w: negative depth %d", ErrBadExplore, depth)
 	}
+	if positional(def) {
+		return explorePositions(def, depth, check)
+	}
 	m := newModel(def)
 	w := walker[S, E]{m: m, buf: make(Trace[S, E], depth), check: check}
 	return w.walk(m.initial, 0)

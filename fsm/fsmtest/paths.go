@@ -11,23 +11,37 @@ import (
 // it: From and To are leaves (a transition to a composite state ends in its
 // initial leaf). A Choice has one step per declared target, of kind
 // fsm.KindChoice.
+//
+// In a definition with parallel states, one event may move several
+// regions: Explore's steps then hold every transition taken in Moves (in
+// document order), and From and To are the first one's.
 type Step[S, E comparable] struct {
 	From  S
 	Event E
 	Kind  fsm.Kind
 	To    S // equals From unless Kind is fsm.KindTransition or fsm.KindChoice
+	// Moves is set by Explore for definitions with parallel states or
+	// histories: every transition the step took; nil otherwise.
+	Moves []fsm.Move[S]
 }
 
 // String formats the step as "From --Event--> To" (with "(choice)" after a
-// choice's branch), or with "(ignore)" or "(reject)" in place of To.
+// choice's branch), or with "(ignore)" or "(reject)" in place of To. A step
+// that moved several regions lists the others after " + ".
 func (s Step[S, E]) String() string {
+	var out string
 	switch s.Kind {
 	case fsm.KindTransition:
-		return fmt.Sprintf("%v --%v--> %v", s.From, s.Event, s.To)
+		out = fmt.Sprintf("%v --%v--> %v", s.From, s.Event, s.To)
 	case fsm.KindChoice:
-		return fmt.Sprintf("%v --%v--> %v (choice)", s.From, s.Event, s.To)
+		out = fmt.Sprintf("%v --%v--> %v (choice)", s.From, s.Event, s.To)
+	default:
+		return fmt.Sprintf("%v --%v--> (%v)", s.From, s.Event, s.Kind)
 	}
-	return fmt.Sprintf("%v --%v--> (%v)", s.From, s.Event, s.Kind)
+	for i := 1; i < len(s.Moves); i++ {
+		out += fmt.Sprintf(" + %v --%v--> %v", s.Moves[i].From, s.Event, s.Moves[i].To)
+	}
+	return out
 }
 
 // moves reports whether the step leaves its leaf's entry.
@@ -161,6 +175,9 @@ func PathTo[S, E comparable](def *fsm.Definition[S, E], state S) (p Path[S, E], 
 	if def == nil {
 		return p, false
 	}
+	if positional(def) {
+		return newGraph(def).pathToLeaf(state)
+	}
 	m := newModel(def)
 	si, ok := m.index[state]
 	if !ok {
@@ -184,6 +201,9 @@ func Paths[S, E comparable](def *fsm.Definition[S, E]) []Path[S, E] {
 	if def == nil {
 		return nil
 	}
+	if positional(def) {
+		return newGraph(def).paths()
+	}
 	m := newModel(def)
 	via, reached := m.shortest()
 	var all []Path[S, E]
@@ -200,6 +220,12 @@ func Paths[S, E comparable](def *fsm.Definition[S, E]) []Path[S, E] {
 	if len(all) == 0 {
 		return []Path[S, E]{{States: []S{m.states[m.initial]}}}
 	}
+	return withoutPrefixes(all)
+}
+
+// withoutPrefixes leaves out the paths whose events are a prefix of
+// another's.
+func withoutPrefixes[S, E comparable](all []Path[S, E]) []Path[S, E] {
 	var out []Path[S, E]
 	for i, p := range all {
 		covered := false
@@ -238,6 +264,9 @@ func isPrefix[E comparable](p, q []E) bool {
 func Uncovered[S, E comparable](def *fsm.Definition[S, E], paths []Path[S, E]) []Step[S, E] {
 	if def == nil {
 		return nil
+	}
+	if positional(def) {
+		return newGraph(def).uncovered(paths)
 	}
 	m := newModel(def)
 	eventIdx := make(map[E]int, len(m.events))
