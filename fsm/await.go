@@ -190,9 +190,10 @@ func (m *Machine[S, E]) endChanged() {
 //
 // A nil ctx or a nil pred is an error matching ErrNilArgument, not a
 // panic. A machine that pred is already true of returns nil at once, even
-// with ctx done. Await called from inside the machine (a hook or a task)
-// waits for steps that the caller may itself hold up: a task may await,
-// its state's exit cancels ctx, but a hook must not.
+// with ctx done. A task may call Await with its own context (its state's
+// exit ends the wait); a hook, an action or the observer must not wait for
+// what a later step would bring: the machine takes no step until it
+// returns.
 func (m *Machine[S, E]) Await(ctx context.Context, pred func(m *Machine[S, E]) bool) error {
 	switch {
 	case ctx == nil:

@@ -34,6 +34,7 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 	}
 	v.postponeLimit()
 	v.emitScopes()
+	v.exitCauses()
 	v.plainEntries()
 	if len(v.problems) > 0 {
 		return nil, &BuildError{Problems: v.problems}

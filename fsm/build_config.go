@@ -138,3 +138,18 @@ func (d *Definition[S, E]) planLeaves(p *plan[S]) []int {
 	}
 	return out
 }
+
+// exitCauses makes, for a definition whose steps are worked out at the
+// step, the cause each state's tasks see when an event exits it, once.
+func (v *validator[S, E]) exitCauses() {
+	d := v.d
+	if !d.parallel && len(d.hist) == 0 {
+		return
+	}
+	d.exitCause = make([]*ExitError, len(d.states)*len(d.events))
+	for si := range d.states {
+		for ei := range d.events {
+			d.exitCause[si*len(d.events)+ei] = &ExitError{State: d.stateNames[si], Event: d.eventNames[ei]}
+		}
+	}
+}

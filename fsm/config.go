@@ -18,6 +18,40 @@ type sel[S, E comparable] struct {
 	from    int    // the leaf it was resolved from
 	atEpoch uint64 // the entry of the state declaring the rule
 	t       Transition[S, E]
+	entered bool // t.To is set
+}
+
+// stepWork is the scratch of the steps of this file, kept between steps
+// (a machine takes one at a time) so that a step allocates little, and
+// what the machine's histories remember.
+type stepWork[S, E comparable] struct {
+	sels    []sel[S, E]
+	owner   []int
+	enterer []int
+	fresh   []bool
+	spare   []level // the configuration's other buffer
+	target  [1]int
+	// memory[si] is what the composite si with a history last left: the
+	// leaves active below it. nil until a history's composite is exited.
+	memory [][]int32
+}
+
+func (m *Machine[S, E]) scratch() *stepWork[S, E] {
+	x := m.extra()
+	if x.work == nil {
+		x.work = &stepWork[S, E]{}
+	}
+	return x.work
+}
+
+// grow returns s resized to n, zeroed.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
 
 // transitionSet takes the transitions sels (without conflicts, in document
@@ -27,9 +61,11 @@ type sel[S, E comparable] struct {
 // enter the new states in document order.
 func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 	d := m.def
+	w := m.scratch()
 	from := m.cur
 	n := len(m.path)
-	owner := make([]int, n) // 1 + the sel exiting each level, 0 if it stays
+	w.owner = grow(w.owner, n)
+	owner := w.owner // 1 + the sel exiting each level, 0 if it stays
 	for k := range sels {
 		s := &sels[k]
 		dom := int(s.p.dom)
@@ -40,15 +76,14 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 		}
 		s.atEpoch = m.entryEpoch(s.c.at)
 	}
-	causes := make([]*ExitError, n)
+	cause := func(si int) *ExitError { return d.exitCause[si*len(d.events)+ev] }
 	for j := range n { // document order: outermost first
 		if owner[j] == 0 {
 			continue
 		}
 		lv := &m.path[j]
-		causes[j] = &ExitError{State: d.stateNames[lv.si], Event: d.eventNames[ev]}
 		if lv.sc != nil {
-			lv.sc.stop(causes[j])
+			lv.sc.stop(cause(lv.si))
 		}
 		if x := lv.ext; x != nil {
 			for _, t := range x.timers {
@@ -68,10 +103,12 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 		if sc := lv.sc; sc != nil {
 			lv.sc = nil
 			if sc.g != nil {
-				r = m.join(sc, causes[j])
+				r = m.join(sc, cause(lv.si))
 			}
 		}
-		exited = append(exited, Level[S]{State: d.states[lv.si], Join: r})
+		if m.obs != nil {
+			exited = append(exited, Level[S]{State: d.states[lv.si], Join: r})
+		}
 		if len(r.Tasks) > 0 {
 			join.Tasks = append(join.Tasks, r.Tasks...)
 			join.Took += r.Took
@@ -81,23 +118,29 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 	// the targets are worked out: a transition from inside a composite to
 	// its own history re-enters what was active.
 	m.remember(owner)
-	enterer := make([]int, len(d.states)) // 1 + the sel entering each state
+	w.enterer = grow(w.enterer, len(d.states))
+	enterer := w.enterer // 1 + the sel entering each state
 	for j, lv := range m.path {
 		if owner[j] == 0 {
 			enterer[lv.si] = -1 // stays active: not entered again
 		}
 	}
 	for k := range sels {
-		d.entrySet(int(sels[k].p.dom), m.targets(sels[k].p), enterer, k+1)
-	}
-	moves := make([]Move[S], len(sels))
-	for _, si := range d.byDoc {
-		if k := enterer[si] - 1; k >= 0 && len(d.tree[si].children) == 0 && moves[k] == (Move[S]{}) {
-			moves[k] = Move[S]{From: d.states[sels[k].from], To: d.states[si]}
+		targets := w.target[:]
+		if p := sels[k].p; p.to < len(d.states) {
+			targets[0] = p.to
+		} else {
+			targets = m.targets(p)
 		}
+		d.entrySet(int(sels[k].p.dom), targets, enterer, k+1)
 	}
 	for k := range sels {
-		sels[k].t = Transition[S, E]{From: d.states[sels[k].from], Event: d.events[ev], To: moves[k].To, Payload: payload, Env: m.cold.env}
+		sels[k].t = Transition[S, E]{From: d.states[sels[k].from], Event: d.events[ev], Payload: payload, Env: m.cold.env}
+	}
+	for _, si := range d.byDoc { // each transition's To: the first leaf it enters
+		if k := enterer[si] - 1; k >= 0 && len(d.tree[si].children) == 0 && !sels[k].entered {
+			sels[k].t.To, sels[k].entered = d.states[si], true
+		}
 	}
 	for j := n - 1; j >= 0; j-- {
 		if owner[j] == 0 {
@@ -133,8 +176,11 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 	// order.
 	var entered []S
 	old := m.path
-	m.path = make([]level, 0, len(d.states))
-	fresh := make([]bool, 0, len(d.states))
+	m.path = w.spare[:0]
+	if cap(m.path) < len(d.states) {
+		m.path = make([]level, 0, len(d.states))
+	}
+	fresh := w.fresh[:0]
 	oi := 0
 	for _, si32 := range d.byDoc {
 		si := int(si32)
@@ -147,14 +193,22 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 			m.epoch++
 			m.path = append(m.path, level{si: si, epoch: m.epoch})
 			fresh = append(fresh, true)
-			entered = append(entered, d.states[si])
+			if m.obs != nil {
+				entered = append(entered, d.states[si])
+			}
 		}
 	}
+	clear(old) // its scopes and timers live on in m.path only
+	w.spare, w.fresh = old[:0], fresh
 	m.publish()
 	if m.watched.Load() {
 		m.notifyChanged(ev)
 	}
 	if m.obs != nil {
+		moves := make([]Move[S], len(sels))
+		for k := range sels {
+			moves[k] = Move[S]{From: sels[k].t.From, To: sels[k].t.To}
+		}
 		m.observe(Record[S, E]{Kind: RecordTransition, From: d.states[from], Event: d.events[ev], To: d.states[m.cur],
 			State: d.states[from], Epoch: m.pubEpoch.Load(), Join: join, Exited: exited, Entered: entered, Moves: moves, Payload: payload})
 	}
@@ -223,30 +277,24 @@ func (m *Machine[S, E]) remember(owner []int) {
 // configuration si last left.
 func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 	d := m.def
-	ext := m.extra()
-	if ext.memory == nil {
-		ext.memory = make([][]int32, len(d.states))
+	w := m.scratch()
+	if w.memory == nil {
+		w.memory = make([][]int32, len(d.states))
 	}
-	mem := ext.memory[si][:0]
+	mem := w.memory[si][:0]
 	for _, x := range below {
 		if len(d.tree[x.si].children) == 0 && d.ancestorOrSelf(si, x.si) {
 			mem = append(mem, int32(x.si))
 		}
 	}
-	ext.memory[si] = mem
+	w.memory[si] = mem
 }
 
 // targets returns what p enters down to: its target, or for a history
 // what its composite last left (deep: the leaves; shallow: the children
 // leading to them), or the composite itself, entered by default, if it was
 // never left.
-func (m *Machine[S, E]) targets(p *plan[S]) []int {
-	var memory [][]int32
-	if m.ext != nil {
-		memory = m.ext.memory
-	}
-	return m.def.targets(p, memory)
-}
+func (m *Machine[S, E]) targets(p *plan[S]) []int { return m.def.targets(p, m.scratch().memory) }
 
 func (d *Definition[S, E]) targets(p *plan[S], memory [][]int32) []int {
 	if p.to < len(d.states) {

@@ -44,8 +44,12 @@ type Definition[S, E comparable] struct {
 	// remember[si] is true for a composite with a history: the machine
 	// records what it leaves when it is exited.
 	remember []bool
-	doc      []int32 // each state's place in document order (pre-order)
-	byDoc    []int32 // the states in document order
+	// exitCause[si*nE+ei] is what the tasks of si see when the steps of
+	// config.go exit it on ei; only for definitions with parallel states
+	// or histories.
+	exitCause []*ExitError
+	doc       []int32 // each state's place in document order (pre-order)
+	byDoc     []int32 // the states in document order
 }
 
 // histDef is a history pseudo-state.

@@ -58,6 +58,7 @@ type dSpec struct {
 	hooks   []dHook  // in declaration order
 	tasks   []int    // tasks[s]: how many tasks s runs
 	order   []dState // the states, parents before children
+	limit   int      // the postpone limit; -1 for the default
 }
 
 type dRule struct {
@@ -107,7 +108,7 @@ func (r *dRule) pick(sp *dSpec, payload int) dState {
 // String describes sp for a failure message.
 func (sp *dSpec) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "initial %v, events E1..E%d\n", sp.initial, sp.events)
+	fmt.Fprintf(&b, "initial %v, events E1..E%d, postpone limit %d\n", sp.initial, sp.events, sp.limit)
 	for _, s := range sp.order {
 		fmt.Fprintf(&b, "%s%v", strings.Repeat("  ", len(sp.pathTo(s))), s)
 		if !sp.leaf(s) {
@@ -304,6 +305,7 @@ func drawSpec(t *rapid.T) *dSpec {
 	sp.initial = dState(rapid.IntRange(1, sp.n).Draw(t, "initial"))
 	sp.final = make([]bool, sp.n+1)
 	sp.tasks = make([]int, sp.n+1)
+	sp.limit = rapid.SampledFrom([]int{-1, 0, 1, 2}).Draw(t, "postpone limit")
 	start := sp.initialLeaf(sp.initial)
 	for _, s := range sp.order {
 		if sp.leaf(s) && s != start && rapid.IntRange(0, 4).Draw(t, fmt.Sprintf("final %v", s)) == 0 {
@@ -383,7 +385,12 @@ func drawSpec(t *rapid.T) *dSpec {
 func drawRule(t *rapid.T, sp *dSpec, s dState, e dEvent, actions *int) dRule {
 	r := dRule{From: s, On: e}
 	state := rapid.Custom(func(t *rapid.T) dState { return dState(rapid.IntRange(1, sp.n).Draw(t, "state")) })
-	switch k := rapid.IntRange(0, 9).Draw(t, fmt.Sprintf("kind %v %v", s, e)); {
+	switch k := rapid.IntRange(0, 10).Draw(t, fmt.Sprintf("kind %v %v", s, e)); {
+	case k == 10:
+		r.Kind = fsm.KindPostpone
+		if rapid.Bool().Draw(t, "reason") {
+			r.Reason = "later"
+		}
 	case k < 5:
 		r.Kind, r.To = fsm.KindTransition, state.Draw(t, "to")
 	case k < 7:
@@ -449,6 +456,8 @@ type dRef struct {
 	ends    []dEnd
 	queue   []dStep // events fired from inside, in order
 	budget  int
+	held    []dStep // postponed events, in order
+	heldAt  dState  // the leaf when the first of them was postponed
 }
 
 func (r *dRef) leaf() dState { return r.path[len(r.path)-1] }
@@ -538,6 +547,10 @@ func (r *dRef) stop() {
 	leaf, epoch := r.leaf(), r.epochs[len(r.path)-1]
 	r.exit(0, dEntry{From: leaf, Stopping: true})
 	r.log = append(r.log, dEntry{What: "record stopped", State: leaf, From: leaf, To: leaf, Epoch: epoch, Exited: r.exited(0)})
+	for _, st := range r.held { // disposed as queued events are
+		r.log = append(r.log, dEntry{What: "record dropped", State: leaf, From: leaf, To: leaf, Event: st.Event, Payload: st.Payload})
+	}
+	r.held = nil
 	r.stopped = true
 }
 
@@ -588,6 +601,24 @@ func (r *dRef) fire(e dEvent, payload int) string {
 		rec.Err = fmt.Sprintf("rejected %v × %v", leaf, e)
 		r.log = append(r.log, rec)
 		return rec.Err
+	case fsm.KindPostpone:
+		limit := r.sp.limit
+		if limit < 0 {
+			limit = fsm.DefaultPostponeLimit
+		}
+		if len(r.held) >= limit {
+			rec.What, rec.Reason = "record rejected", fmt.Sprintf("%d events postponed already", limit)
+			rec.Err = fmt.Sprintf("rejected %v × %v", leaf, e)
+			r.log = append(r.log, rec)
+			return rec.Err
+		}
+		if len(r.held) == 0 {
+			r.heldAt = leaf
+		}
+		r.held = append(r.held, dStep{Event: e, Payload: payload})
+		rec.What, rec.Reason = "record postponed", rule.Reason
+		r.log = append(r.log, rec)
+		return "nil"
 	case fsm.KindChoice:
 		target = rule.pick(r.sp, payload)
 		r.log = append(r.log, dEntry{What: "pick", State: rule.From, Payload: payload})
@@ -621,6 +652,12 @@ func (r *dRef) fire(e dEvent, payload int) string {
 	}
 	rec.What, rec.State, rec.Exited = "record transition", leaf, exited
 	r.enter(keep, entered, rec, t)
+	// Once the configuration (here, the leaf) has changed, the postponed
+	// events go back ahead of everything queued, in order.
+	if len(r.held) > 0 && !r.stopped && r.leaf() != r.heldAt {
+		r.queue = append(r.held, r.queue...)
+		r.held = nil
+	}
 	return "nil"
 }
 
@@ -698,7 +735,7 @@ func (g *dEngine) observe(ctx context.Context, rec fsm.Record[dState, dEvent]) {
 		e.Exited = append(e.Exited, l.State)
 	}
 	switch rec.Kind {
-	case fsm.RecordIgnored:
+	case fsm.RecordIgnored, fsm.RecordPostponed:
 		e.Reason = rec.Reason
 	case fsm.RecordRejected:
 		e.Err = rejectedClass(rec.Err)
@@ -761,6 +798,9 @@ func (g *dEngine) builder() *fsm.Builder[dState, dEvent] {
 	sp := g.sp
 	b := fsm.NewBuilder[dState, dEvent](sp.initial)
 	b.States(sp.order...)
+	if sp.limit >= 0 {
+		b.PostponeLimit(sp.limit)
+	}
 	for e := dEvent(1); int(e) <= sp.events; e++ {
 		b.Events(e)
 	}
@@ -782,6 +822,8 @@ func (g *dEngine) builder() *fsm.Builder[dState, dEvent] {
 			then = fsm.Ignore[dState]()
 		case fsm.KindReject:
 			then = fsm.Reject[dState]()
+		case fsm.KindPostpone:
+			then = fsm.Postpone[dState]()
 		case fsm.KindChoice:
 			then = fsm.Choice(func(env, payload any) dState {
 				p, _ := payload.(int)

@@ -115,18 +115,21 @@
 //     or above. So a rule found on P or above exits every region (and is
 //     taken once, however many leaves inherit it), unless a region declares
 //     its own rule for the event.
-//   - A transition between two regions of P, or from a region to P's
-//     descendants outside it, leaves and re-enters P: a parallel state is
-//     never a transition's domain.
+//   - A parallel state is never a transition's domain (SCXML's least
+//     common compound ancestor): a transition from one region into
+//     another, or an external one declared on a region to its own
+//     descendant, leaves and re-enters P and all its regions. Internal,
+//     declared on the region, stays inside it.
 //   - One event is one step: the exits of every transition taken, then the
 //     actions in document order, then the entries, and one Record with a
 //     Move per transition taken.
-//   - A task's failure scope is its own region's state that declares the
-//     failure event (or above); the failure event is offered only to the
-//     active leaves below that scope, so a failure in one region resolves
-//     there (or, through its rules, above), and the other regions' tasks
-//     keep running. Other events from tasks and timeouts are offered to
-//     every region.
+//   - A task's failure scope F is, as before, the nearest state up from
+//     the task's that declares a failure event. Only the tasks of F and
+//     below are cancelled, and the failure event is offered only to the
+//     active leaves below F: a failure inside one region resolves from that
+//     region's leaf upward (its rules may still exit P), and the other
+//     regions' tasks keep running. Other events, from tasks, timeouts or
+//     outside, are offered to every region.
 //   - Exhaustiveness holds per region leaf; reachability counts every leaf
 //     a transition enters. A final state in a region stops the machine.
 //

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -9,10 +10,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// walkT is what walkAgainstMachine needs of a *testing.T or *rapid.T.
+type walkT interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // walkAgainstMachine fires random events at a machine of d and steps a
 // Position alongside: after every event both must agree on the
 // configuration, and the successor on what the record says.
-func walkAgainstMachine[S, E comparable](t *testing.T, d *Definition[S, E], seed uint64, n int) {
+func walkAgainstMachine[S, E comparable](t walkT, d *Definition[S, E], seed uint64, n int) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var mu sync.Mutex
@@ -58,6 +65,9 @@ func walkAgainstMachine[S, E comparable](t *testing.T, d *Definition[S, E], seed
 		if m.State() != pos.State() {
 			t.Fatalf("after %v: State %v, position's %v", trail, m.State(), pos.State())
 		}
+		if bad := d.invalidConfiguration(pos.active); bad != "" {
+			t.Fatalf("after %v: configuration %v: %s", trail, pos.Configuration(), bad)
+		}
 	}
 }
 
@@ -97,4 +107,40 @@ func TestPositionChoice(t *testing.T) {
 	if d.Next(next[0].To, oAccept) != nil {
 		t.Errorf("Next at a final position is not nil")
 	}
+}
+
+// invalidConfiguration says what is wrong with active as a configuration,
+// if anything: a composite without exactly one active child, a parallel
+// state without all its regions, a state without its parent, or states out
+// of document order.
+func (d *Definition[S, E]) invalidConfiguration(active []int32) string {
+	in := make([]bool, len(d.states))
+	for i, s := range active {
+		in[s] = true
+		if i > 0 && d.doc[active[i-1]] >= d.doc[s] {
+			return "not in document order"
+		}
+	}
+	for _, s := range active {
+		if p := d.tree[s].parent; p >= 0 && !in[p] {
+			return d.stateNames[s] + " is active without its parent"
+		}
+		kids := d.tree[s].children
+		if len(kids) == 0 {
+			continue
+		}
+		n := 0
+		for _, k := range kids {
+			if in[k] {
+				n++
+			}
+		}
+		switch {
+		case d.tree[s].parallel && n != len(kids):
+			return "parallel " + d.stateNames[s] + " lacks a region"
+		case !d.tree[s].parallel && n != 1:
+			return d.stateNames[s] + " has " + fmt.Sprint(n) + " active children"
+		}
+	}
+	return ""
 }

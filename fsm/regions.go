@@ -16,7 +16,9 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 	if it.fail {
 		scope = int(it.si) // a failure resolves within the failure's scope
 	}
-	var sels []sel[S, E]
+	w := m.scratch()
+	sels := w.sels[:0]
+	defer func() { clear(sels); w.sels = sels[:0] }() // no pointers kept into a step over
 	var ignored, postponed *cell[S, E]
 	postponedAt := -1
 	for _, lv := range m.path {
@@ -74,6 +76,9 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 // which case it preempts it (a region's own rule beats a rule inherited
 // from the parallel state or above).
 func (d *Definition[S, E]) withoutConflicts(sels []sel[S, E]) []sel[S, E] {
+	if len(sels) <= 1 {
+		return sels
+	}
 	out := sels[:0:0]
 	for _, t1 := range sels {
 		keep, drop := true, []int(nil)

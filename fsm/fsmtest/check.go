@@ -7,6 +7,15 @@
 // Uncovered tells which transitions a set of paths misses. Explore walks
 // every event sequence up to a depth over the definition's table and checks
 // an invariant after each step.
+//
+// A definition with parallel states or histories is walked over its
+// configurations (fsm.Position, stepped with Definition.Next) rather than
+// its leaves: a path or trace may then reach a leaf only through what its
+// machine remembers, and one event may move several regions. Paths still
+// take every declared transition, from every region's leaves. A Path's
+// States name the first active leaf (State) after each event; an Explore
+// step's From and To are its first transition's, and its Moves list every
+// transition it took.
 package fsmtest
 
 import (
