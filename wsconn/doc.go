@@ -21,7 +21,18 @@
 // Nothing sent is dropped silently: Send either hands the message to the
 // transport, keeps it under the send policy, or returns an error, and a
 // kept message that is never written is counted (Stats.Unsent) and reported
-// by Close (ErrUnsent).
+// by Close (ErrUnsent). A message over the write limit (WithWriteLimit)
+// fails its Send with ErrMessageTooBig before anything is written.
+//
+// Nothing read is dropped silently either: the messages the client has
+// read when a connection ends are still handed to the handler (its context
+// ended) for up to a second, and those left, or dropped by a slow-consumer
+// policy (WithSlowConsumer), are counted in Stats.
+//
+// A slow consumer is not a dead feed: while the handler holds the reader,
+// neither the heartbeat nor the data watchdog counts the peer as silent;
+// the silence counts from when the handler gives the reader back.
+// Message.Received stamps each message, and Stats keeps the handler's lag.
 //
 // # Lifecycle
 //
@@ -65,7 +76,8 @@
 //     the attempt number, and either gives up (a permanent failure, or
 //     Backoff.MaxAttempts spent) or waits: the backoff's delay with full
 //     jitter (Backoff.Delay), longer when the peer asked to slow down
-//     (close 1008 or 1013, HTTP 429) or sent Retry-After, and at least the
+//     (close 1008 or 1013, HTTP 429) or sent a message over the read
+//     limit (it would come again), or sent Retry-After, and at least the
 //     storm guard's gap (StormGuard); a requested Reconnect dials at once,
 //     spending no retry budget. Each wait is the payload of the RetryDue
 //     step that ends it (a *Wait, with its reason). The attempt counter

@@ -160,6 +160,7 @@ func TestWaitString(t *testing.T) {
 		{Wait{Reason: WaitBackoff, Delay: 1200 * time.Millisecond, Failure: Failure{Attempt: 3}}, "1.2s of backoff after attempt 3"},
 		{Wait{Reason: WaitSlowDown, Delay: 8 * time.Second, Failure: Failure{Kind: KindClose, Code: 1013}}, "8s of backoff after attempt 0, slowed down after close 1013"},
 		{Wait{Reason: WaitSlowDown, Delay: 8 * time.Second, Failure: Failure{Kind: KindHandshake, Status: 429, Attempt: 1}}, "8s of backoff after attempt 1, slowed down after HTTP 429"},
+		{Wait{Reason: WaitSlowDown, Delay: 4 * time.Second, Failure: Failure{Kind: KindTooBig, Attempt: 1}}, "4s of backoff after attempt 1, slowed down after a message over the read limit"},
 		{Wait{Reason: WaitRetryAfter, Delay: 30 * time.Second}, "30s for Retry-After"},
 		{Wait{Reason: WaitStormGuard, Delay: 5 * time.Second, Dials: 10, Window: time.Minute}, "5s for the storm guard (10 dials within 1m0s)"},
 		{Wait{Reason: WaitReconnect}, "0s before the reconnect asked for"},

@@ -107,12 +107,6 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 		c.stats.received(len(m.Data))
 		return nil, true
 	}
-	if s.isStopped() {
-		// Read after Alive, during the close handshake: counted, not
-		// handed over.
-		c.stats.dropped.Add(1)
-		return nil, true
-	}
 	select {
 	case c.handling <- struct{}{}:
 	default:
@@ -132,6 +126,8 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	}
 	s.mu.Lock()
 	if s.stopped {
+		// Alive is left (read during the close handshake, or after the
+		// drain): counted, not handed over.
 		s.mu.Unlock()
 		<-c.handling
 		c.stats.dropped.Add(1)

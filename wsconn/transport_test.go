@@ -246,3 +246,31 @@ func TestTransportConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyPlainWebSocket: a ws:// venue through an HTTP proxy goes
+// through a CONNECT tunnel too: net/http would send it to the proxy as a
+// plain request, which a proxy does not upgrade.
+func TestProxyPlainWebSocket(t *testing.T) {
+	srv, err := wsconntest.NewTCPServer("", wsconntest.Default(wsconntest.Echo()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	proxy := startProxy(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, srv.URL, WithProxy(&url.URL{Scheme: "http", Host: proxy.ln.Addr().String()}))
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Close(context.Background())
+	proxy.mu.Lock()
+	n := len(proxy.auths)
+	proxy.mu.Unlock()
+	if n != 1 {
+		t.Errorf("the proxy saw %d CONNECTs, want 1", n)
+	}
+	if s := c.sess.Load(); s == nil || s.raw == nil {
+		t.Errorf("the session does not hold its socket")
+	}
+}

@@ -82,6 +82,8 @@ func (w *Wait) String() string {
 			why = fmt.Sprintf("close %d", int(w.Failure.Code))
 		case KindHandshake:
 			why = fmt.Sprintf("HTTP %d", w.Failure.Status)
+		case KindTooBig:
+			why = "a message over the read limit"
 		}
 		return fmt.Sprintf("%v of backoff after attempt %d, slowed down after %s", d, w.Failure.Attempt, why)
 	case WaitRetryAfter:

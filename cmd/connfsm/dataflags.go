@@ -189,7 +189,7 @@ func (d *dataFlags) loginHook() func(context.Context, *wsconn.Session) error {
 		case err == nil:
 			return nil
 		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-			return fmt.Errorf("%w: no ack containing %q within %v", errLogin, ack, timeout)
+			return fmt.Errorf("%w: no ack within %v (a message containing %s)", errLogin, timeout, ack)
 		}
 		return fmt.Errorf("%w: %w", errLogin, err)
 	}

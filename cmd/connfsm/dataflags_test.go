@@ -113,7 +113,7 @@ func TestDialLogin(t *testing.T) {
 				}
 				return
 			}
-			if len(lost) < 2 || !strings.Contains(fmt.Sprint(lost[0]["cause"]), `login: no ack containing "\"event\":\"login\"" within 200ms`) {
+			if len(lost) < 2 || !strings.Contains(fmt.Sprint(lost[0]["cause"]), `login: no ack within 200ms (a message containing "event":"login")`) {
 				t.Errorf("losses %v, want two naming the login", lost)
 			}
 			if hasPhase(lines, "Alive/Ready") {

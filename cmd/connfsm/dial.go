@@ -142,6 +142,13 @@ func dialSummary(client *wsconn.Client, closeErr error, stragglers int, tl *time
 	if code, reason := timeline.CloseOf(cause); code != 0 {
 		fields["close_code"], fields["close_reason"] = code, reason
 	}
+	// What a slow stdout cost: the lag always, the counts when not zero.
+	for k, v := range map[string]uint64{"dropped": st.Dropped + st.SlowDropped, "conflated": st.Conflated, "too_big": st.TooBig} {
+		if v > 0 {
+			fields[k] = v
+		}
+	}
+	fields["max_lag_ms"] = float64(st.MaxLag) / float64(time.Millisecond)
 	tl.Summary(fmt.Sprintf("summary: connections %d, reconnects %d, messages in %d, out %d, unsent %d, tasks still running %d; ended: %v",
 		st.Connects, st.Reconnects, st.MessagesIn, st.MessagesOut, st.Unsent, running, cause), fields)
 	var gaveUp *wsconn.GaveUpError

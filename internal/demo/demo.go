@@ -1,7 +1,8 @@
 // Package demo is `connfsm demo`: it plays the failures long-lived
 // clients meet against a venue (wsconntest) on 127.0.0.1 (a reset without
 // a close handshake, a peer that stops answering pings, a restart with
-// downtime, a close while reconnecting), prints the lifecycle's timeline,
+// downtime, a close while reconnecting, a handler that stalls while a
+// venue floods), prints the lifecycle's timeline,
 // and checks the invariants.
 package demo
 
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,6 +32,8 @@ const (
 	demoPongTimeout  = 300 * time.Millisecond
 	demoDownFor      = 1500 * time.Millisecond
 	demoSceneTimeout = 5 * time.Second
+	demoStall        = time.Second
+	demoFlood        = 20000 // messages the flooding venue sends
 )
 
 // Run plays the demo, printing to tl (which must keep its records), until
@@ -170,8 +174,74 @@ func (d *demo) run() error {
 	// then here, before the venue goes.
 	_ = d.client.Close(ctx)
 	srv.Close()
+	d.scene(fmt.Sprintf("the handler stalls for %v while a venue floods (a slow consumer is no dead feed)", demoStall), d.flood)
 	d.checkInvariants(baseline)
 	return nil
+}
+
+// flood is the slow-consumer scene: a venue sends demoFlood messages as
+// fast as the client reads to a client whose handler stalls on the first
+// for demoStall, three times its idle timeout. Neither the watchdog nor
+// the heartbeat may take the stall for a dead feed, and every message must
+// be delivered, in order.
+func (d *demo) flood() error {
+	venue, err := wsconntest.NewTCPServer("127.0.0.1:0", wsconntest.WithoutRecording(), wsconntest.Default(wsconntest.Discard(),
+		wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
+			for i := 1; i <= demoFlood; i++ {
+				if c.SendText(ctx, strconv.Itoa(i)) != nil {
+					return
+				}
+			}
+		})))
+	if err != nil {
+		return err
+	}
+	defer venue.Close()
+	var got atomic.Int64
+	var disorder atomic.Int64 // the first message out of order, or 0
+	all := make(chan struct{})
+	mark := d.mark()
+	c, err := wsconn.Dial(d.ctx, venue.URL+"/",
+		wsconn.WithHeartbeat(demoPing, demoPongTimeout),
+		wsconn.WithIdleTimeout(demoPing),
+		wsconn.OnRecord(d.tl.Observe),
+		wsconn.OnMessage(func(ctx context.Context, m wsconn.Message) {
+			n := got.Add(1)
+			if string(m.Data) != strconv.FormatInt(n, 10) {
+				disorder.CompareAndSwap(0, n)
+			}
+			switch n {
+			case 1:
+				select {
+				case <-time.After(demoStall):
+				case <-ctx.Done():
+				}
+			case demoFlood:
+				close(all)
+			}
+		}))
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	select {
+	case <-all:
+	case <-time.After(demoSceneTimeout):
+	case <-d.ctx.Done():
+		return context.Cause(d.ctx)
+	}
+	st := c.Stats()
+	lost := 0
+	for _, r := range d.tl.Records()[mark:] {
+		if r.Kind == fsm.RecordTransition && r.Event == connfsm.Lost {
+			lost++
+		}
+	}
+	d.check("no false loss while the handler stalled", lost == 0,
+		fmt.Sprintf("%d losses; the first message waited %v in the handler, idle timeout %v", lost, demoStall, demoPing))
+	d.check("nothing dropped: every message read was delivered, in order", got.Load() == demoFlood && disorder.Load() == 0 && st.Dropped == 0,
+		fmt.Sprintf("%d of %d delivered, %d dropped, first out of order %d; lag: max %v", got.Load(), demoFlood, st.Dropped, disorder.Load(), st.MaxLag.Round(time.Microsecond)))
+	return c.Close(context.Background())
 }
 
 // echo is a message the client received, with its connection's epoch.

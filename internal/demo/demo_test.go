@@ -50,11 +50,14 @@ func TestRun(t *testing.T) {
 	delete(count, "Connecting-DialFailed->Reconnecting")
 	// Every connection syncs, then is Ready when it is lost.
 	want := map[string]int{
-		"Connecting-Connected->Alive/Syncing": 4,
-		"Alive/Syncing-Synced->Alive/Ready":   4,
+		"Connecting-Connected->Alive/Syncing": 5,
+		"Alive/Syncing-Synced->Alive/Ready":   5,
 		"Alive/Ready-Lost->Reconnecting":      4,
 		"Reconnecting-RetryDue->Connecting":   3 + failed,
 		"Reconnecting-Close->Closed":          1,
+		// The slow consumer's client, closed by the user.
+		"Alive/Ready-Close->Closing": 1,
+		"Closing-CloseDone->Closed":  1,
 	}
 	if diff := cmp.Diff(want, count); diff != "" {
 		t.Errorf("transitions (-want +got):\n%s", diff)
