@@ -137,7 +137,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 		c.pull = make(chan Message)
 		c.cfg.onMessage = c.pullHandler
 	}
-	if c.cfg.onMessage != nil || cfg.router != nil {
+	if c.cfg.onMessage != nil || c.cfg.router != nil {
 		c.handling = make(chan struct{}, 1)
 	}
 	for _, s := range cfg.subscriptions {

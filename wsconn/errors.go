@@ -44,10 +44,6 @@ var (
 	// subscription whose ack did not come within the ack timeout
 	// (WithAckTimeout).
 	ErrAckTimeout = errors.New("wsconn: subscription ack timeout")
-	// ErrMessageTooBig matches the cause of a connection Lost because a
-	// message over the read limit (WithReadLimit) arrived, and the error
-	// of a Send whose message is over the write limit (WithWriteLimit).
-	ErrMessageTooBig = errors.New("wsconn: message too big")
 	// ErrSubscriptionRefused is matched by the *SubscriptionError of a
 	// subscription the venue refused (Subscription.Nack).
 	ErrSubscriptionRefused = errors.New("wsconn: subscription refused")
@@ -55,6 +51,10 @@ var (
 	// WithSubscriptions problem) given a subscription without a key or a
 	// message, or with an unknown message type.
 	ErrBadSubscription = errors.New("wsconn: bad subscription")
+	// ErrMessageTooBig matches the cause of a connection Lost because a
+	// message over the read limit (WithReadLimit) arrived, and the error
+	// of a Send whose message is over the write limit (WithWriteLimit).
+	ErrMessageTooBig = errors.New("wsconn: message too big")
 	// ErrUnsent is wrapped by Close's error when accepted messages could not
 	// be written before the client closed.
 	ErrUnsent = errors.New("wsconn: accepted messages were not sent")

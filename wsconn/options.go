@@ -132,9 +132,9 @@ type settings struct {
 	writeLimit       int64
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
-	slow             SlowConsumer
 	router           *Router
 	batch            *Batch
+	slow             SlowConsumer
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
 }

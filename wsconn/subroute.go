@@ -168,7 +168,7 @@ func (r *registry) claimRouted(c *Client, ss *session, m Message) bool {
 	}
 	r.mu.Lock()
 	s := r.byKey[rt.Key]
-	if s == nil || s.timer == nil || s.ackOn != ss.epoch {
+	if s == nil || !s.waiting || s.ackOn != ss.epoch {
 		r.mu.Unlock()
 		return true // an answer to nothing awaited: stale
 	}

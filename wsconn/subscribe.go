@@ -164,10 +164,10 @@ type subscribed struct {
 	refs int // holders: Subscribe calls not yet undone by Unsubscribe
 
 	// Written under both mu and the registry's mu; read under either.
-	conn  atomic.Uint64 // the epoch of the connection it is subscribed on; 0 once unsubscribed there
-	gen   uint64        // sends so far: an ack timer of an earlier send is stale
-	timer *time.Timer   // the ack timeout of the send under way
-	ackOn uint64        // the epoch of the connection that answer is due on
+	conn    atomic.Uint64 // the epoch of the connection it is subscribed on; 0 once unsubscribed there
+	gen     uint64        // sends so far: a deadline of an earlier send is stale
+	waiting bool          // an answer (ack, NACK) to the send under way is awaited
+	ackOn   uint64        // the epoch of the connection that answer is due on
 	// unsubbed: its unsubscribe is written while the subscribe's answer
 	// is still due; that answer completes the unsubscribe.
 	unsubbed bool
@@ -215,6 +215,9 @@ type registry struct {
 	// length, for the reader to look without the lock.
 	inflight []*subscribed
 	awaiting atomic.Int32
+	// due are the ack deadlines, in send order; clock fires at the first.
+	due   []dueAck
+	clock *time.Timer
 	// routed counts the subscriptions awaiting an answer the Router
 	// tells (no Ack matcher): while there are some, the reader asks it.
 	routed atomic.Int32

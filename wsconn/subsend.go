@@ -64,8 +64,8 @@ func (s *subscribed) awaitsAck(c *Client) bool {
 }
 
 // sending records that s is being sent on the connection of epoch and,
-// with an Ack, has the reader try its matchers and arms its ack timeout;
-// s.mu is held.
+// when it awaits an answer, has the reader try its matchers (or the
+// router its key) and puts its deadline on the ack clock; s.mu is held.
 func (r *registry) sending(c *Client, s *subscribed, epoch uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -74,15 +74,69 @@ func (r *registry) sending(c *Client, s *subscribed, epoch uint64) {
 	if !s.awaitsAck(c) {
 		return
 	}
-	s.ackOn = epoch
+	s.ackOn, s.waiting = epoch, true
 	if s.Ack != nil {
 		r.inflight = append(r.inflight, s)
 		r.awaiting.Store(int32(len(r.inflight)))
 	} else {
 		r.routed.Add(1)
 	}
-	gen := s.gen
-	s.timer = time.AfterFunc(c.cfg.ackTimeout, func() { r.timedOut(s, gen) })
+	// One ack timeout for all: deadlines come in send order, and one
+	// timer, armed for the oldest, serves them all.
+	r.due = append(r.due, dueAck{s: s, gen: s.gen, at: time.Now().Add(c.cfg.ackTimeout)})
+	if len(r.due) == 1 {
+		if r.clock == nil {
+			r.clock = time.AfterFunc(c.cfg.ackTimeout, r.sweep)
+		} else {
+			r.clock.Reset(c.cfg.ackTimeout)
+		}
+	}
+}
+
+// dueAck is a subscription's ack deadline, for the send gen.
+type dueAck struct {
+	s   *subscribed
+	gen uint64
+	at  time.Time
+}
+
+// current reports whether d is still awaited.
+func (d dueAck) current() bool { return d.s.waiting && d.s.gen == d.gen }
+
+// sweep times out the subscriptions whose deadline has passed, and arms
+// the clock for the next.
+func (r *registry) sweep() {
+	r.mu.Lock()
+	now := time.Now()
+	var expired []*subscribed
+	i := 0
+	for ; i < len(r.due) && (!r.due[i].current() || !r.due[i].at.After(now)); i++ {
+		if d := r.due[i]; d.current() {
+			r.unwait(d.s)
+			expired = append(expired, d.s)
+		}
+	}
+	r.popDue(i)
+	r.mu.Unlock()
+	for _, s := range expired {
+		r.answered(s, subscription.AckTimeout, &SubscriptionError{Key: s.Key, Err: ErrAckTimeout})
+	}
+}
+
+// popDue drops the first n deadlines and arms the clock for the next;
+// mu is held.
+func (r *registry) popDue(n int) {
+	if n == 0 {
+		return
+	}
+	clear(r.due[:n])
+	r.due = r.due[n:]
+	if len(r.due) == 0 {
+		r.due = nil
+		r.clock.Stop()
+		return
+	}
+	r.clock.Reset(time.Until(r.due[0].at))
 }
 
 // unsubscribed reports whether s's subscribe is still answered, its
@@ -90,7 +144,7 @@ func (r *registry) sending(c *Client, s *subscribed, epoch uint64) {
 func (r *registry) unsubscribed(s *subscribed) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if s.timer == nil {
+	if !s.waiting {
 		return false
 	}
 	s.unsubbed = true
@@ -119,28 +173,32 @@ func (r *registry) settle(s *subscribed) {
 }
 
 func (r *registry) settleLocked(s *subscribed) {
+	if !r.unwait(s) {
+		return
+	}
+	// Answers come mostly in send order: drop the deadlines answered at
+	// the head, so the clock wakes for a live one.
+	i := 0
+	for i < len(r.due) && !r.due[i].current() {
+		i++
+	}
+	r.popDue(i)
+}
+
+// unwait stops awaiting s's answer, and reports whether it was; mu is
+// held. Its deadline stays in due, stale.
+func (r *registry) unwait(s *subscribed) bool {
+	if !s.waiting {
+		return false
+	}
+	s.waiting = false
 	if s.Ack != nil {
 		r.dropInflight(s)
 		r.awaiting.Store(int32(len(r.inflight)))
-	} else if s.timer != nil {
+	} else {
 		r.routed.Add(-1)
 	}
-	if s.timer != nil {
-		s.timer.Stop()
-		s.timer = nil
-	}
-}
-
-// timedOut fires AckTimeout on s, unless the send gen is over.
-func (r *registry) timedOut(s *subscribed, gen uint64) {
-	r.mu.Lock()
-	if s.gen != gen || s.timer == nil {
-		r.mu.Unlock()
-		return
-	}
-	r.settleLocked(s)
-	r.mu.Unlock()
-	r.answered(s, subscription.AckTimeout, &SubscriptionError{Key: s.Key, Err: ErrAckTimeout})
+	return true
 }
 
 // claim hands m, read on ss, to the subscription awaiting an ack that it
@@ -273,7 +331,7 @@ func (c *Client) replay(ctx context.Context, ss *session) error {
 func (c *Client) subscriptionsLost(ctx context.Context, epoch uint64, cause error) {
 	for _, s := range c.subs.snapshot() {
 		c.subs.mu.Lock()
-		mine := s.conn.Load() == epoch || s.timer != nil && s.ackOn == epoch
+		mine := s.conn.Load() == epoch || s.waiting && s.ackOn == epoch
 		if mine {
 			s.unsubbed = false
 			c.subs.settleLocked(s)

@@ -268,6 +268,7 @@ type dialConfig struct {
 	metrics            string
 
 	data dataFlags
+	sub  subFlags
 }
 
 // dialFlagSet returns dial's flags, which set cfg.
@@ -296,6 +297,7 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.metrics, "metrics", "", metricsFlagUsage)
 	fs.Var(&cfg.rate, "rate", "pace every write (stdin's lines, subscriptions, the buffer's flush) to at most `N/period`, e.g. 5/s or 100/1m")
 	cfg.data.register(fs)
+	cfg.sub.register(fs)
 	return fs
 }
 
