@@ -165,3 +165,37 @@ func TestSubscriptionsByState(t *testing.T) {
 		}
 	})
 }
+
+// TestSendsBuffered: sends kept while the venue refuses every dial are
+// counted as buffered, and as unsent once the client closes without
+// having sent them.
+func TestSendsBuffered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		provider, reader := newReader(t)
+		cs, err := NewClients(WithMeterProvider(provider))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cs.Close()
+		srv := wsconntest.NewServer(wsconntest.Default(wsconntest.Refuse(http.StatusServiceUnavailable, nil)))
+		defer srv.Close()
+		c, err := wsconn.Dial(t.Context(), "ws://venue.test/", wsconn.WithHTTPClient(srv.Client()), cs.Option(),
+			wsconn.NoWait(), wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: 4}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range []string{"a", "b"} {
+			if err := c.SendText(t.Context(), text); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := collect(t, reader)["connfsm.sends.buffered{}"]; got != 2 {
+			t.Errorf("buffered: %v, want 2", got)
+		}
+		_ = c.Close(t.Context()) // ErrUnsent: the two were never written
+		m := collect(t, reader)
+		if got, unsent := m["connfsm.sends.buffered{}"], m["connfsm.messages.dropped{policy=unsent}"]; got != 0 || unsent != 2 {
+			t.Errorf("after Close: buffered %v, unsent %v; want 0, 2", got, unsent)
+		}
+	})
+}
