@@ -74,7 +74,7 @@ func (r *registry) sending(c *Client, s *subscribed, epoch uint64) {
 	if !s.awaitsAck(c) {
 		return
 	}
-	s.ackOn, s.waiting = epoch, true
+	s.ackOn, s.waiting, s.unsubbed = epoch, true, false // a new send: no unsubscribe waits on it
 	if s.Ack != nil {
 		r.inflight = append(r.inflight, s)
 		r.awaiting.Store(int32(len(r.inflight)))
