@@ -22,8 +22,7 @@ type sel[S, E comparable] struct {
 }
 
 // stepWork is the scratch of the steps of this file, kept between steps
-// (a machine takes one at a time) so that a step allocates little, and
-// what the machine's histories remember.
+// (a machine takes one at a time) so that a step allocates little.
 type stepWork[S, E comparable] struct {
 	sels    []sel[S, E]
 	owner   []int
@@ -31,17 +30,14 @@ type stepWork[S, E comparable] struct {
 	fresh   []bool
 	spare   []level // the configuration's other buffer
 	target  [1]int
-	// memory[si] is what the composite si with a history last left: the
-	// leaves active below it. nil until a history's composite is exited.
-	memory [][]int32
 }
 
 func (m *Machine[S, E]) scratch() *stepWork[S, E] {
-	x := m.extra()
-	if x.work == nil {
-		x.work = &stepWork[S, E]{}
+	ext := m.extra()
+	if ext.work == nil {
+		ext.work = &stepWork[S, E]{}
 	}
-	return x.work
+	return ext.work.(*stepWork[S, E])
 }
 
 // grow returns s resized to n, zeroed.
@@ -277,24 +273,30 @@ func (m *Machine[S, E]) remember(owner []int) {
 // configuration si last left.
 func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 	d := m.def
-	w := m.scratch()
-	if w.memory == nil {
-		w.memory = make([][]int32, len(d.states))
+	ext := m.extra()
+	if ext.memory == nil {
+		ext.memory = make([][]int32, len(d.states))
 	}
-	mem := w.memory[si][:0]
+	mem := ext.memory[si][:0]
 	for _, x := range below {
 		if len(d.tree[x.si].children) == 0 && d.ancestorOrSelf(si, x.si) {
 			mem = append(mem, int32(x.si))
 		}
 	}
-	w.memory[si] = mem
+	ext.memory[si] = mem
 }
 
 // targets returns what p enters down to: its target, or for a history
 // what its composite last left (deep: the leaves; shallow: the children
 // leading to them), or the composite itself, entered by default, if it was
 // never left.
-func (m *Machine[S, E]) targets(p *plan[S]) []int { return m.def.targets(p, m.scratch().memory) }
+func (m *Machine[S, E]) targets(p *plan[S]) []int {
+	var memory [][]int32
+	if m.ext != nil {
+		memory = m.ext.memory
+	}
+	return m.def.targets(p, memory)
+}
 
 func (d *Definition[S, E]) targets(p *plan[S], memory [][]int32) []int {
 	if p.to < len(d.states) {

@@ -54,7 +54,7 @@ type Machine[S, E comparable] struct {
 	def   *Definition[S, E]
 	obs   func(context.Context, Record[S, E])
 	cold  *coldConfig[S, E] // Config's other settings; shared by machines of the zero Config
-	ext   *machineExt[S, E] // owned by the processor; nil until needed
+	ext   *machineExt       // owned by the processor; nil until needed
 	ctx   context.Context   // ext.ctx, once made: hooks read it at every call
 	path  []level           // the active configuration, outermost first; owned by the processor
 	q     *queue            // under mu; nil until an event is queued
@@ -105,9 +105,8 @@ type coldConfig[S, E comparable] struct {
 
 // machineExt is what the processor keeps for machines that need it: the
 // context handed to hooks, tasks and the observer (made at the first
-// need), the joiner, postponed events, and the work of config.go's steps
-// (history memory, scratch).
-type machineExt[S, E comparable] struct {
+// need), the joiner, postponed events and history memory.
+type machineExt struct {
 	parent context.Context // the Start context; nil for context.Background
 	ctx    context.Context // handed to hooks and tasks; carries the inside marker
 	scopes context.Context // the top-level scopes' parent: ctx, or its values alone
@@ -117,9 +116,12 @@ type machineExt[S, E comparable] struct {
 
 	held     []item  // postponed events, in order; see postpone.go
 	heldConf []int32 // the configuration the held events wait to see change
-	// work holds what only machines with histories or parallel states
-	// need (what histories remember, the scratch of config.go's steps).
-	work *stepWork[S, E]
+	// memory[si] is what the composite si with a history last left: the
+	// leaves active below it. nil until a history's composite is exited.
+	memory [][]int32
+	// work is the scratch of config.go's steps, a *stepWork[S, E] (this
+	// type has no type parameters), made at the first such step.
+	work any
 }
 
 // pubConfig is a published configuration of a machine with parallel
@@ -138,9 +140,9 @@ type queue struct {
 }
 
 // extra returns the processor's extension, made at the first call.
-func (m *Machine[S, E]) extra() *machineExt[S, E] {
+func (m *Machine[S, E]) extra() *machineExt {
 	if m.ext == nil {
-		m.ext = new(machineExt[S, E])
+		m.ext = new(machineExt)
 	}
 	return m.ext
 }

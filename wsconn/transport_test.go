@@ -274,3 +274,29 @@ func TestProxyPlainWebSocket(t *testing.T) {
 		t.Errorf("the session does not hold its socket")
 	}
 }
+
+// TestURLUserinfo: the URL's userinfo reaches the venue as Authorization
+// Basic, as WithProxy's doc says.
+func TestURLUserinfo(t *testing.T) {
+	auth := make(chan string, 1)
+	srv, err := wsconntest.NewTCPServer("", wsconntest.Default(wsconntest.Func(func(_ context.Context, c *wsconntest.Conn) {
+		auth <- c.Request().Header.Get("Authorization")
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	u.User = url.UserPassword("me", "s3cret")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, u.String())
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	defer c.Close(context.Background())
+	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("me:s3cret"))
+	if got := <-auth; got != want {
+		t.Errorf("Authorization = %q, want %q", got, want)
+	}
+}

@@ -58,6 +58,12 @@ func run(pass *analysis.Pass) (any, error) {
 						children(info, call, hs.of(s))
 					case "Final":
 						finals(info, call, hs.of(s))
+					case "Parallel":
+						parallels(info, call, hs.of(s))
+					case "History":
+						histories(info, call, hs.of(s))
+					case "PostponeLimit":
+						postponeLimit(pass, call)
 					}
 				}
 			}
@@ -138,6 +144,49 @@ func finals(info *types.Info, call *ast.CallExpr, h *hierarchy) {
 	for _, v := range vals {
 		h.finals[key(v)] = true
 	}
+}
+
+// parallels records a Parallel(state, regions...) call in h, or marks h
+// unknown when an argument is not a constant.
+func parallels(info *types.Info, call *ast.CallExpr, h *hierarchy) {
+	if call.Ellipsis.IsValid() || len(call.Args) == 0 {
+		h.unknown = true
+		return
+	}
+	vals, ok := constants(info, call.Args)
+	if !ok {
+		h.unknown = true
+		return
+	}
+	h.addParallel(vals[0], vals[1:])
+}
+
+// histories records a History(composite, kind, state) call in h, or marks
+// h unknown when the composite or the history state is not a constant.
+func histories(info *types.Info, call *ast.CallExpr, h *hierarchy) {
+	if len(call.Args) != 3 {
+		h.unknown = true
+		return
+	}
+	vals, ok := constants(info, []ast.Expr{call.Args[0], call.Args[2]})
+	if !ok {
+		h.unknown = true
+		return
+	}
+	h.addHistory(vals[1], vals[0])
+}
+
+// postponeLimit reports a PostponeLimit call whose argument is a negative
+// constant: Build refuses it.
+func postponeLimit(pass *analysis.Pass, call *ast.CallExpr) {
+	if len(call.Args) != 1 {
+		return
+	}
+	v := pass.TypesInfo.Types[call.Args[0]].Value
+	if v == nil || v.Kind() != constant.Int || constant.Sign(v) >= 0 {
+		return
+	}
+	pass.Reportf(call.Args[0].Pos(), "postpone limit %s is negative", v.ExactString())
 }
 
 // constants returns the constant values of args, or false when one is not

@@ -11,7 +11,7 @@ import (
 // TestAnalyzer checks each testdata package against its "want" comments:
 // every diagnostic must be wanted and every want must be met.
 func TestAnalyzer(t *testing.T) {
-	for _, pkg := range []string{"flat", "builder", "rows", "nested", "nonconst", "imported"} {
+	for _, pkg := range []string{"flat", "builder", "rows", "nested", "nonconst", "imported", "regions", "order", "postpone", "history"} {
 		t.Run(pkg, func(t *testing.T) {
 			analysistest.Run(t, analysistest.TestData(), fsmvet.Analyzer, pkg)
 		})

@@ -1,7 +1,8 @@
 // Package fsmvet is a static analyzer that finds the rule tables of
 // package fsm built from constant states and events, and reports each
-// (state, event) pair a table misses or declares twice, before the
-// program runs. fsm.Builder.Build finds the same problems at run time;
+// (state, event) pair a table misses or declares twice, and the problems
+// of its regions, internal rules, history states and postpone limit that
+// Build would refuse, before the program runs. fsm.Builder.Build finds the same problems at run time;
 // fsmvet moves them to the line of the table.
 //
 // Run it through go vet:
@@ -64,6 +65,40 @@
 //
 //	rule Gone × In is for a final state: no event is processed in it
 //
+// # Parallel regions, internal transitions, history, postpone
+//
+// (*fsm.Builder[S, E]).Parallel(state, regions...) calls with constant
+// arguments make each region a child of the parallel state. Exhaustiveness
+// holds per region leaf: every leaf under a region resolves every event up
+// its own ancestors, which include its region, the parallel state and
+// above. A region without children is reported at the table, as Build
+// refuses it, and its pairs are not reported missing:
+//
+//	region Blink of On has no initial child: a region is a composite state (declare its Children)
+//
+// An fsm.Internal(target) or fsm.Postpone() outcome declares its cell like
+// any other. An internal rule whose constant target is not a proper
+// descendant of the rule's state, or that is declared on a parallel
+// state, is reported at the row, as Build refuses it:
+//
+//	rule Working × Done: internal transition to Filled: Filled is not a proper descendant of Working
+//	rule Alive × Connected: internal transition on parallel state Alive: its regions are all active, so none can be re-entered alone (use To)
+//
+// (*fsm.Builder[S, E]).History(composite, kind, h) calls with a constant
+// composite and h make h a pseudo-state of composite: h is no leaf and
+// needs no rules; it counts as a descendant of composite, so an internal
+// rule on composite may target it. A rule for h, a history on a leaf, and
+// a history listed in States are reported, as Build refuses them:
+//
+//	rule Resume × Next is for a history state: it has no rules
+//	history Again of Lit: Lit has no children: a history belongs to a composite state
+//	history Again of Lit is listed in States: a history is a pseudo-state, not a state
+//
+// A PostponeLimit call whose argument is a negative constant is reported
+// at the argument:
+//
+//	postpone limit -1 is negative
+//
 // # What it cannot see
 //
 // fsmvet reads source, not running programs. It skips, without a report:
@@ -81,14 +116,17 @@
 //     variable) or that it did not make (a parameter, another function's
 //     result): more rules may be added where fsmvet does not look. A
 //     literal spread into such a call is still checked on its own;
-//   - every table of a state type whose Children or Final calls have a
-//     non-constant argument (children...): its leaves are unknown;
+//   - every table of a state type whose Children, Parallel, Final or
+//     History calls have a non-constant state argument (children...): its
+//     leaves are unknown;
+//   - an internal rule whose target is not a constant;
 //   - tables in _test.go files: tests build partial and broken tables on
 //     purpose, to test the engine's own checks.
 //
-// It also cannot see a hierarchy or final states declared in another
-// package than the table: there the composite states count as leaves, and
-// their children and the final states are reported as missing pairs. Nor
+// It also cannot see a hierarchy, final or history states declared in
+// another package than the table: there the composite states count as
+// leaves, and their children, the final and the history states are
+// reported as missing pairs. Nor
 // does it know which constants a definition leaves out when its States
 // or Events are not constant arguments: it then counts them all.
 //

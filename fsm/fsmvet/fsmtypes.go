@@ -26,6 +26,19 @@ func fsmNamed(t types.Type, name string) (s, e types.Type, ok bool) {
 	return args.At(0), args.At(1), true
 }
 
+// outcomeOf reports whether t is fsm.Outcome[s].
+func outcomeOf(t types.Type, s types.Type) bool {
+	n, isNamed := types.Unalias(t).(*types.Named)
+	if !isNamed {
+		return false
+	}
+	obj := n.Obj()
+	if obj.Pkg() == nil || obj.Pkg().Path() != fsmPath || obj.Name() != "Outcome" {
+		return false
+	}
+	return n.TypeArgs().Len() == 1 && types.Identical(n.TypeArgs().At(0), s)
+}
+
 // ruleSlice reports whether t is []fsm.Rule[S, E] and returns S and E.
 func ruleSlice(t types.Type) (s, e types.Type, ok bool) {
 	sl, isSlice := types.Unalias(t).(*types.Slice)
@@ -63,6 +76,25 @@ func builderMethod(info *types.Info, call *ast.CallExpr) (recv ast.Expr, name st
 
 // isNewBuilder reports whether call calls fsm.NewBuilder.
 func isNewBuilder(info *types.Info, call *ast.CallExpr) bool {
+	return isFsmFunc(info, call, "NewBuilder")
+}
+
+// fsmCall reports whether expr is a call of the engine's function name,
+// and returns the call.
+func fsmCall(info *types.Info, expr ast.Expr, name string) (*ast.CallExpr, bool) {
+	if expr == nil {
+		return nil, false
+	}
+	call, ok := ast.Unparen(expr).(*ast.CallExpr)
+	if !ok || !isFsmFunc(info, call, name) {
+		return nil, false
+	}
+	return call, true
+}
+
+// isFsmFunc reports whether call calls the engine's function name, with or
+// without explicit type arguments.
+func isFsmFunc(info *types.Info, call *ast.CallExpr, name string) bool {
 	fun := ast.Unparen(call.Fun)
 	switch f := fun.(type) {
 	case *ast.IndexExpr:
@@ -80,5 +112,5 @@ func isNewBuilder(info *types.Info, call *ast.CallExpr) bool {
 		return false
 	}
 	fn, isFunc := info.Uses[id].(*types.Func)
-	return isFunc && fn.Pkg() != nil && fn.Pkg().Path() == fsmPath && fn.Name() == "NewBuilder"
+	return isFunc && fn.Pkg() != nil && fn.Pkg().Path() == fsmPath && fn.Name() == name
 }

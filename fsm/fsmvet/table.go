@@ -17,19 +17,26 @@ type table struct {
 	events []constant.Value // from Events calls; nil means every constant of E
 }
 
-// A row is one rule's (state, event) pair.
+// A row is one rule's (state, event) pair, and what fsmvet knows of its
+// outcome.
 type row struct {
 	pos      token.Pos
 	from, on constant.Value
+	// internal is set when the outcome is an fsm.Internal call; target is
+	// then its argument, or nil when that is not a constant.
+	internal bool
+	target   constant.Value
 }
 
-// rowShape says how to find the state and the event in a row literal: by
-// field name when the literal is keyed, else the first two positions.
+// rowShape says how to find the state, the event and the outcome in a row
+// literal: by field name when the literal is keyed, else the first two
+// positions and the outcome's (thenAt < 0: the row type has no outcome).
 type rowShape struct {
-	from, on string
+	from, on, then string
+	thenAt         int
 }
 
-var ruleShape = rowShape{from: "From", on: "On"}
+var ruleShape = rowShape{from: "From", on: "On", then: "Then", thenAt: 2}
 
 // rowsOf returns the pairs of a slice literal whose elements have shape,
 // or false when an element is not a literal naming a constant state and a
@@ -56,7 +63,7 @@ func rowOf(info *types.Info, elt ast.Expr, shape rowShape) (row, bool) {
 	if !ok {
 		return row{}, false
 	}
-	var from, on ast.Expr
+	var from, on, then ast.Expr
 	for i, el := range lit.Elts {
 		kv, keyed := el.(*ast.KeyValueExpr)
 		if !keyed {
@@ -65,6 +72,8 @@ func rowOf(info *types.Info, elt ast.Expr, shape rowShape) (row, bool) {
 				from = el
 			case 1:
 				on = el
+			case shape.thenAt:
+				then = el
 			}
 			continue
 		}
@@ -77,6 +86,10 @@ func rowOf(info *types.Info, elt ast.Expr, shape rowShape) (row, bool) {
 			from = kv.Value
 		case shape.on:
 			on = kv.Value
+		case shape.then:
+			if shape.then != "" {
+				then = kv.Value
+			}
 		}
 	}
 	if from == nil || on == nil {
@@ -86,12 +99,17 @@ func rowOf(info *types.Info, elt ast.Expr, shape rowShape) (row, bool) {
 	if fv == nil || ev == nil {
 		return row{}, false
 	}
-	return row{pos: lit.Pos(), from: fv, on: ev}, true
+	r := row{pos: lit.Pos(), from: fv, on: ev}
+	if call, ok := fsmCall(info, then, "Internal"); ok && len(call.Args) == 1 {
+		r.internal, r.target = true, info.Types[call.Args[0]].Value
+	}
+	return r, true
 }
 
 // rowLiteral reports whether lit is a slice literal of a local row type
 // whose first two fields have types s and e (the transitions.go pattern),
-// and returns its shape.
+// and returns its shape; its outcome is its first field of type
+// fsm.Outcome[S], if any.
 func rowLiteral(info *types.Info, lit *ast.CompositeLit, s, e types.Type) (rowShape, bool) {
 	sl, ok := types.Unalias(info.TypeOf(lit)).(*types.Slice)
 	if !ok {
@@ -105,7 +123,14 @@ func rowLiteral(info *types.Info, lit *ast.CompositeLit, s, e types.Type) (rowSh
 	if !types.Identical(f0.Type(), s) || !types.Identical(f1.Type(), e) {
 		return rowShape{}, false
 	}
-	return rowShape{from: f0.Name(), on: f1.Name()}, true
+	shape := rowShape{from: f0.Name(), on: f1.Name(), thenAt: -1}
+	for i := 2; i < st.NumFields(); i++ {
+		if outcomeOf(st.Field(i).Type(), s) {
+			shape.then, shape.thenAt = st.Field(i).Name(), i
+			break
+		}
+	}
+	return shape, true
 }
 
 // source is a slice expression that yields a whole table: a []fsm.Rule
