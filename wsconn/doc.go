@@ -255,7 +255,9 @@
 // PoolConfig.MaxPerConn each, up to MaxConns (beyond them Subscribe fails
 // with ErrPoolFull: nothing is dropped); each connection is a Client with
 // its own lifecycle, which replays its own subscriptions when it
-// reconnects; and every dial of every connection, first dials and
+// reconnects, and whose subscriptions move to the others (or a new
+// connection) if it gives up for good; the pool's own life (Running,
+// Ending, Ended) is a declared machine too (PoolDefinition); and every dial of every connection, first dials and
 // redials, waits its turn in one DialBudget (N dials per window). Under it
 // is WithDialGate, a hook any client can use: a function called before
 // every dial, whose hold is part of the Wait before a redial

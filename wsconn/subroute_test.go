@@ -239,3 +239,89 @@ func TestResubscribeResync(t *testing.T) {
 		}
 	})
 }
+
+// everyStateVenue answers "sub:K" by K's prefix: "bad" NACKs, "mute"
+// never answers, "gap" acks and then skips a number, any other acks.
+func everyStateVenue() wsconntest.Option {
+	return wsconntest.Default(wsconntest.OnMessage(func(c *wsconntest.Conn, m wsconntest.Message) bool {
+		key, ok := strings.CutPrefix(string(m.Data), "sub:")
+		switch {
+		case !ok, strings.HasPrefix(key, "mute"):
+		case strings.HasPrefix(key, "bad"):
+			_ = c.SendText(c.Context(), "nack:"+key)
+		case strings.HasPrefix(key, "gap"):
+			_ = c.SendText(c.Context(), "ack:"+key)
+			_ = c.SendText(c.Context(), "data:"+key+":1")
+			_ = c.SendText(c.Context(), "data:"+key+":3")
+		default:
+			_ = c.SendText(c.Context(), "ack:"+key)
+		}
+		return true
+	}))
+}
+
+// TestUnsubscribeInEveryState: the last Unsubscribe in each state leaves
+// the venue unsubscribed (an unsubscribe after the subscribe on the
+// connection that carried it, nothing if none carried it) and the key
+// gone.
+func TestUnsubscribeInEveryState(t *testing.T) {
+	tests := []struct {
+		key   string
+		down  bool // the venue is down: the subscription stays Pending
+		state subscription.State
+		wire  []string
+	}{
+		{"p", true, subscription.Pending, nil},
+		{"mute", false, subscription.Subscribing, []string{"sub:mute", "unsub:mute"}},
+		{"a", false, subscription.Active, []string{"sub:a", "unsub:a"}},
+		{"gap", false, subscription.Resyncing, []string{"sub:gap", "unsub:gap"}},
+		{"bad", false, subscription.Failed, []string{"sub:bad"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.state.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, everyStateVenue())
+				if tt.down {
+					srv.Down()
+				}
+				var rec recorder
+				seqRouter := Router{Acks: true, Route: func(m Message) Route {
+					r := prefixRouter.Route(m)
+					r.Key, _, _ = strings.Cut(r.Key, ":")
+					return r
+				}}
+				c := dialTest(t, srv, &rec, WithRouter(seqRouter), WithAckTimeout(3*time.Second),
+					WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+				if !tt.down {
+					waitPhase(t, c, connfsm.Ready)
+				}
+				s := Subscription{Key: tt.key, Message: []byte("sub:" + tt.key), Unsubscribe: []byte("unsub:" + tt.key),
+					Sequence: seqOf, Resync: func(ctx context.Context, _ string) error { <-ctx.Done(); return ctx.Err() }}
+				go func() { _ = c.Subscribe(context.Background(), s) }()
+				time.Sleep(100 * time.Millisecond)
+				synctest.Wait()
+				if st, _ := c.SubscriptionStatus(tt.key); st.State != tt.state {
+					t.Fatalf("state %v before Unsubscribe, want %v", st.State, tt.state)
+				}
+				if err := c.Unsubscribe(context.Background(), tt.key); err != nil {
+					t.Fatal(err)
+				}
+				if tt.down {
+					up(t, srv)
+				}
+				time.Sleep(5 * time.Second) // past the ack timeout
+				synctest.Wait()
+				var wire []string
+				for _, conn := range received(srv) {
+					wire = append(wire, conn...)
+				}
+				if diff := cmp.Diff(tt.wire, wire); diff != "" {
+					t.Errorf("venue (-want +got):\n%s", diff)
+				}
+				if st, ok := c.SubscriptionStatus(tt.key); ok {
+					t.Errorf("still there: %+v", st)
+				}
+			})
+		})
+	}
+}

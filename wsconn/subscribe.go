@@ -353,6 +353,9 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 	if err := c.sendSubscription(ctx, conn, s); err != nil {
 		return err
 	}
+	// A handler under way (this may be it) reads nothing: the ack must
+	// not wait for it.
+	conn.lend()
 	return c.awaitAck(ctx, s)
 }
 

@@ -335,3 +335,34 @@ func TestOnConnectDoc(t *testing.T) {
 	}
 	t.Fatal("no OnConnect in options.go")
 }
+
+// TestSubscribeFromHandler: a Subscribe made by the message handler gets
+// its ack: the connection is read ahead while the handler waits.
+func TestSubscribeFromHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, ackingVenue())
+		var rec recorder
+		var c *Client
+		got := make(chan error, 1)
+		ready := make(chan struct{})
+		c = dialTest(t, srv, &rec, WithAckTimeout(5*time.Second), OnMessage(func(ctx context.Context, m Message) {
+			if string(m.Data) == "go" {
+				<-ready
+				got <- c.Subscribe(ctx, sub("h"))
+			}
+		}))
+		close(ready)
+		waitPhase(t, c, connfsm.Ready)
+		for _, conn := range srv.Conns() {
+			_ = conn.SendText(context.Background(), "go")
+		}
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Errorf("Subscribe from the handler = %v, want nil", err)
+			}
+		case <-time.After(time.Second):
+			t.Error("Subscribe from the handler got no ack within 1s")
+		}
+	})
+}

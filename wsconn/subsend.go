@@ -74,7 +74,7 @@ func (r *registry) sending(c *Client, s *subscribed, epoch uint64) {
 	if !s.awaitsAck(c) {
 		return
 	}
-	s.ackOn, s.waiting = epoch, true
+	s.ackOn, s.waiting, s.unsubbed = epoch, true, false // a new send: no unsubscribe waits on it
 	if s.Ack != nil {
 		r.inflight = append(r.inflight, s)
 		r.awaiting.Store(int32(len(r.inflight)))
@@ -254,33 +254,26 @@ func (s *subscribed) answer(m Message) (ev subscription.Event, err error) {
 // awaitAck waits until s is no longer Subscribing and says how it ended,
 // as Subscribe documents.
 func (c *Client) awaitAck(ctx context.Context, s *subscribed) error {
-	for {
-		st := s.m.State()
-		changed := s.m.Changed()
-		if st2 := s.m.State(); st2 != st {
-			continue
+	err := s.m.Await(ctx, func(m *subMachine) bool { return m.State() != subscription.Subscribing })
+	switch {
+	case errors.Is(err, fsm.ErrStopped):
+		return nil // Removed: unsubscribed meanwhile
+	case err != nil:
+		return fmt.Errorf("wsconn: subscription %q: %w", s.Key, err)
+	}
+	switch s.m.State() {
+	case subscription.Failed:
+		return s.failure()
+	case subscription.Pending:
+		err := s.failure()
+		if errors.Is(err, ErrAckTimeout) {
+			return err
 		}
-		switch st {
-		case subscription.Active, subscription.Resyncing, subscription.Unsubscribing, subscription.Removed:
-			return nil
-		case subscription.Failed:
-			return s.failure()
-		case subscription.Pending:
-			err := s.failure()
-			if errors.Is(err, ErrAckTimeout) {
-				return err
-			}
-			if err != nil {
-				return fmt.Errorf("%w: subscription %q: the connection ended before its ack: %w", ErrNotConnected, s.Key, err)
-			}
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return fmt.Errorf("wsconn: subscription %q: %w", s.Key, context.Cause(ctx))
+		if err != nil {
+			return fmt.Errorf("%w: subscription %q: the connection ended before its ack: %w", ErrNotConnected, s.Key, err)
 		}
 	}
+	return nil // Active, Resyncing, Unsubscribing, Removed
 }
 
 // replay sends, during the sync of ss, every subscription not yet sent on
