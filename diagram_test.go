@@ -37,6 +37,9 @@ func TestLifecycleDiagramGolden(t *testing.T) {
 		{"lifecycle.mermaid", gendocs.Mermaid},
 		{"lifecycle.dot", gendocs.DOT},
 		{"lifecycle.matrix.md", gendocs.Matrix},
+		{"datapath.mermaid", gendocs.DataPathMermaid},
+		{"datapath.dot", gendocs.DataPathDOT},
+		{"datapath.matrix.md", gendocs.DataPathMatrix},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -69,7 +72,7 @@ func TestGeneratedDocsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"docs/lifecycle.md", "docs/lifecycle.dot", "README.md"} {
+	for _, name := range []string{"docs/lifecycle.md", "docs/lifecycle.dot", "docs/datapath.md", "docs/datapath.dot", "README.md"} {
 		t.Run(name, func(t *testing.T) {
 			want, ok := docs[name]
 			if !ok {

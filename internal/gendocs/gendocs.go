@@ -1,7 +1,8 @@
 // Package gendocs renders the lifecycle's generated documents from
 // connfsm.Definition: docs/lifecycle.md (intro, Mermaid diagram, transition
 // matrix), docs/lifecycle.dot, docs/lifecycle.svg (drawn by Graphviz) and
-// the diagram block of README.md. `go generate ./...` runs it; the root
+// the diagram block of README.md, and those of a connection's data path
+// (datapath.Definition): docs/datapath.md, .dot and .svg. `go generate ./...` runs it; the root
 // package's tests check the committed files against it.
 package gendocs
 
@@ -121,8 +122,8 @@ func README(readme []byte) ([]byte, error) {
 
 // Documents returns the generated text documents under root, keyed by
 // their slash-separated path relative to root: docs/lifecycle.md,
-// docs/lifecycle.dot and README.md (the existing README with its diagram
-// block brought up to date).
+// docs/lifecycle.dot, docs/datapath.md, docs/datapath.dot and README.md
+// (the existing README with its diagram block brought up to date).
 func Documents(root string) (map[string][]byte, error) {
 	md, err := Markdown()
 	if err != nil {
@@ -139,9 +140,19 @@ func Documents(root string) (map[string][]byte, error) {
 	if readme, err = README(readme); err != nil {
 		return nil, err
 	}
+	dpMD, err := DataPathMarkdown()
+	if err != nil {
+		return nil, err
+	}
+	dpDOT, err := DataPathDOT()
+	if err != nil {
+		return nil, err
+	}
 	return map[string][]byte{
 		"docs/lifecycle.md":  md,
 		"docs/lifecycle.dot": dot,
+		"docs/datapath.md":   dpMD,
+		"docs/datapath.dot":  dpDOT,
 		"README.md":          readme,
 	}, nil
 }
@@ -173,8 +184,8 @@ func StripStamp(svg []byte) []byte {
 	return graphvizStamp.ReplaceAll(svg, nil)
 }
 
-// Write writes the documents under root and docs/lifecycle.svg, rendered
-// from the DOT with Graphviz. Nothing is written if any of them cannot be
+// Write writes the documents under root, docs/lifecycle.svg and
+// docs/datapath.svg, rendered from their DOT with Graphviz. Nothing is written if any of them cannot be
 // made.
 func Write(root string) error {
 	docs, err := Documents(root)
@@ -186,10 +197,14 @@ func Write(root string) error {
 		return err
 	}
 	docs["docs/lifecycle.svg"] = svg
+	if docs["docs/datapath.svg"], err = SVG(docs["docs/datapath.dot"]); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(root, "docs"), 0o755); err != nil {
 		return fmt.Errorf("gendocs: %w", err)
 	}
-	for _, name := range []string{"docs/lifecycle.md", "docs/lifecycle.dot", "docs/lifecycle.svg", "README.md"} {
+	for _, name := range []string{"docs/lifecycle.md", "docs/lifecycle.dot", "docs/lifecycle.svg",
+		"docs/datapath.md", "docs/datapath.dot", "docs/datapath.svg", "README.md"} {
 		if err := os.WriteFile(filepath.Join(root, filepath.FromSlash(name)), docs[name], 0o644); err != nil {
 			return fmt.Errorf("gendocs: %w", err)
 		}

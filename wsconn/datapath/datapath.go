@@ -152,7 +152,7 @@ var table = rules([]row{
 	{Running, Wait, reject, "only the reader holds a message, and it holds one at a time"},
 	{Running, Deliver, reject, "one handler call at a time, in order"},
 	{Running, Return, reject, "no handler call is under way"},
-	{Running, Lend, ignore, "a read-ahead reads already, or the reader does"},
+	{Running, Lend, ignore, "a read-ahead is lent already, or nothing is held and the reader reads"},
 	{Running, Park, reject, "no read-ahead is lent"},
 	{Running, Stop, to(Stopped), "Alive is left: the message held, if any, is dropped and counted"},
 
@@ -165,6 +165,7 @@ var table = rules([]row{
 	{WaitingReadAhead, Deliver, to(ReadAhead), "the earlier handler returned; the read-ahead keeps reading"},
 	{WaitingReadAhead, Park, to(WaitingBacklogged), "the read-ahead read the next message: a reply would wait behind both"},
 	{WaitingBacklogged, Deliver, to(Backlogged), "the earlier handler returned; the next message waits in the read-ahead"},
+	{WaitingBacklogged, Park, reject, "the read-ahead holds its message: it reads no more until the reader takes it"},
 
 	{Handling, Stop, postpone, "the call under way returns first: the reader task joins it, then the delivery stops"},
 	{Busy, Return, to(Flowing), "the handler returned: the reader reads again"},
@@ -172,9 +173,11 @@ var table = rules([]row{
 	{ReadAhead, Return, to(Flowing), "the handler returned: the reader takes what the read-ahead reads"},
 	{ReadAhead, Park, to(Backlogged), "the read-ahead read the next message: the consumer is behind"},
 	{Backlogged, Return, to(Taking), "the handler returned: the reader takes the message the read-ahead holds"},
+	{Backlogged, Park, reject, "the read-ahead holds its message: it reads no more until the reader takes it"},
 
 	{Taking, Wait, to(WaitingHeld), "the turn was taken meanwhile: the message waits for it"},
 	{Taking, Deliver, to(Busy), "the message the read-ahead held goes to the handler"},
+	{Taking, Park, reject, "the read-ahead holds its message: it reads no more until the reader takes it"},
 })
 
 // Table returns the data path's rules, in the order of the table, in a new
