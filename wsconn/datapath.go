@@ -59,8 +59,11 @@ type DataPathRecord struct {
 }
 
 // String formats the step as "From -Event-> To", with the lag of a
-// Deliver step.
+// Deliver step, or "From -Event-> (rejected)".
 func (r *DataPathRecord) String() string {
+	if r.Kind == fsm.RecordRejected {
+		return fmt.Sprintf("%v -%v-> (rejected)", r.From, r.Event)
+	}
 	s := fmt.Sprintf("%v -%v-> %v", r.From, r.Event, r.To)
 	if r.Event == datapath.Deliver {
 		s += fmt.Sprintf(" (lag %v)", r.Lag.Round(time.Microsecond))
