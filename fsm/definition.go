@@ -112,8 +112,7 @@ type plan[S comparable] struct {
 	// exited (-1 for the root).
 	dom int32
 	// dynamic: what is entered is worked out at the step (the target is a
-	// history, or the definition has parallel states); enters then stops
-	// at the history's composite.
+	// history, or the definition has parallel states); enters is then nil.
 	dynamic bool
 	// moves is the step as one Move, for the record of a step without
 	// regions.

@@ -69,6 +69,11 @@ func (d *Definition[S, E]) plan(active, at, to, ei int, internal bool) plan[S] {
 	for _, s := range p.enters {
 		p.entered = append(p.entered, d.states[s])
 	}
+	if p.dynamic {
+		// Worked out at the step: and with no enters, the step of one level
+		// (transition1) never takes the plan.
+		p.enters, p.entered = nil, nil
+	}
 	p.moves = []Move[S]{{From: d.states[active], To: d.states[p.leaf]}}
 	return p
 }

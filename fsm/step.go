@@ -73,10 +73,22 @@ func (m *Machine[S, E]) step(it *item) error {
 		}
 		return nil
 	}
+	c := &d.cells[m.cur*len(d.events)+int(it.ev)]
+	// First the step of one level for one, the common step of a machine
+	// without children: a machine with regions has at least three levels,
+	// and a dynamic plan has no enters.
+	if c.kind == KindTransition && len(m.path) == 1 && len(c.plan.enters) == 1 {
+		if d.hooked {
+			var t Transition[S, E]
+			m.transition1(c, &c.plan, int(it.ev), it.payload, &t)
+		} else {
+			m.transition1(c, &c.plan, int(it.ev), it.payload, nil)
+		}
+		return nil
+	}
 	if d.parallel {
 		return m.stepRegions(it)
 	}
-	c := &d.cells[m.cur*len(d.events)+int(it.ev)]
 	switch c.kind {
 	case KindIgnore:
 		m.dispose(it.payload)
@@ -102,14 +114,7 @@ func (m *Machine[S, E]) step(it *item) error {
 		}
 		return nil
 	}
-	if len(m.path) == 1 && len(c.plan.enters) == 1 && !c.plan.dynamic {
-		if d.hooked {
-			var t Transition[S, E]
-			m.transition1(c, &c.plan, int(it.ev), it.payload, &t)
-		} else {
-			m.transition1(c, &c.plan, int(it.ev), it.payload, nil)
-		}
-	} else if c.plan.dynamic {
+	if c.plan.dynamic {
 		m.transitionSet([]sel[S, E]{{c: c, p: &c.plan, from: m.cur}}, int(it.ev), it.payload)
 	} else {
 		m.transition(c, &c.plan, int(it.ev), it.payload)
@@ -421,12 +426,6 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 	d := m.def
 	lv := &m.path[i]
 	lv.entered = true
-	var parent *scope // the nearest ancestor's: with regions, not a sibling region's
-	for j := i - 1; j >= 0 && parent == nil; j-- {
-		if !d.parallel || d.ancestorOrSelf(m.path[j].si, lv.si) {
-			parent = m.path[j].sc
-		}
-	}
 	if traceOn() {
 		m.traceEnter(i)
 	}
@@ -440,6 +439,12 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 		m.at.kind = atMachine
 	}
 	if d.tree[lv.si].scoped {
+		var parent *scope // the nearest ancestor's: with regions, not a sibling region's
+		for j := i - 1; j >= 0 && parent == nil; j-- {
+			if !d.parallel || d.ancestorOrSelf(m.path[j].si, lv.si) {
+				parent = m.path[j].sc
+			}
+		}
 		lv.sc = m.newScope(lv, parent, t)
 	}
 	if tos := d.per[lv.si].timeouts; len(tos) > 0 {
