@@ -13,7 +13,8 @@ import (
 
 // The data path of a connection, between its socket and the handler, is
 // a machine of package datapath per session (s.dp): Flowing, Waiting for
-// its turn, Handling (Busy, ReadAhead, Backlogged), Taking, Stopped. Its
+// its turn, the handler running (Busy, ReadAhead, Backlogged), Taking,
+// Stopped. Its
 // events are fired under s.mu, by the pump, the read-ahead, the hand-out
 // of an inbox, the heartbeat and Requests (lending a read-ahead) and the
 // reader task (Stop): one firer at a time, so each sees its own step and

@@ -40,10 +40,11 @@
 // declared machine of its own (package datapath, drawn in
 // docs/datapath.md), one per connection: Flowing (the reader reads),
 // Waiting (a message read waits for a handler of an earlier connection),
-// Handling (Busy: nothing else reads; ReadAhead: a read-ahead lent the
-// connection reads, for a ping due or a Request's reply; Backlogged: it
-// holds the next message), Taking (the reader takes that message), and
-// Stopped once Alive is left. The heartbeat and the data watchdog ask it
+// the handler running while nothing else reads (Busy), while a read-ahead
+// lent the connection reads, for a ping due or a Request's reply
+// (ReadAhead), or while the read-ahead holds the next message
+// (Backlogged), Taking (the reader takes that message), and Stopped once
+// Alive is left. The heartbeat and the data watchdog ask it
 // whether the reader is held; the reader task waits on it to drain what
 // was read and to join the handler. It is not a region of Alive: it steps
 // twice per message, and as a light machine of its own a step costs no

@@ -261,7 +261,7 @@ func (s *session) handlerContextLocked() context.Context {
 // the reader task, which the lifecycle's join then reports as a straggler.
 func (s *session) joinHandler() {
 	s.fire(datapath.Stop)
-	_ = s.dp.Await(context.Background(), func(m *dpMachine) bool { return !m.In(datapath.Handling) })
+	_ = s.dp.Await(context.Background(), func(m *dpMachine) bool { return !datapath.InHandler(m.State()) })
 }
 
 // abort closes the connection at once, without a handshake, and stops the

@@ -2,15 +2,18 @@
 // and the user's handler, as a declared state machine: the reader reads
 // (Flowing), a message read waits for its turn while an earlier
 // connection's handler still runs (Waiting), the handler runs with it
-// (Handling: nothing reads, a read-ahead reads, or the read-ahead holds the
-// next message, Backlogged), the reader takes the message the read-ahead
-// holds (Taking), and the delivery ends with Alive (Stopped).
+// while nothing reads (Busy), while a read-ahead reads (ReadAhead), or
+// while the read-ahead holds the next message (Backlogged), the reader
+// takes the message the read-ahead holds (Taking), and the delivery ends
+// with Alive (Stopped).
 //
 // It is a machine of its own per connection rather than a region of Alive:
-// it takes two steps per message, and a flat (nested) light machine steps
-// without allocating and without a goroutine (about 100 ns), where a step
-// of a parallel region allocates and a step of the lifecycle reaches its
-// observer. Package wsconn fires its events under one lock, so each firer
+// it takes two steps per message, and a light machine steps without
+// allocating and without a goroutine, where a step of a parallel region
+// allocates and a step of the lifecycle reaches its observer. The two
+// steps of a message (Flowing to Busy and back) are between siblings, one
+// level deep: the handler's three states are not grouped under a parent,
+// which would make each of them enter and exit it too. Package wsconn fires its events under one lock, so each firer
 // sees its own step; readers (the heartbeat, the data watchdog) ask In.
 // The diagram is docs/datapath.md.
 package datapath
@@ -45,8 +48,6 @@ const (
 	// WaitingBacklogged: waiting, and the read-ahead holds the next
 	// message: a reply would wait behind it.
 	WaitingBacklogged
-	// Handling: the handler runs with a message read (composite).
-	Handling
 	// Busy: the handler runs; nothing reads the connection.
 	Busy
 	// ReadAhead: the handler runs; a read-ahead lent the connection reads
@@ -66,14 +67,14 @@ const (
 )
 
 var states = []State{Unstarted, Running, Flowing, Waiting, WaitingHeld, WaitingReadAhead, WaitingBacklogged,
-	Handling, Busy, ReadAhead, Backlogged, Taking, Stopped, Abandoned}
+	Busy, ReadAhead, Backlogged, Taking, Stopped, Abandoned}
 
 // States returns the states in declaration order (a parent before its
 // children), in a new slice each call.
 func States() []State { return slices.Clone(states) }
 
 var stateNames = [...]string{"Unstarted", "Running", "Flowing", "Waiting", "WaitingHeld", "WaitingReadAhead",
-	"WaitingBacklogged", "Handling", "Busy", "ReadAhead", "Backlogged", "Taking", "Stopped", "Abandoned"}
+	"WaitingBacklogged", "Busy", "ReadAhead", "Backlogged", "Taking", "Stopped", "Abandoned"}
 
 // String returns the state's name, e.g. "Backlogged".
 func (s State) String() string {
@@ -167,7 +168,9 @@ var table = rules([]row{
 	{WaitingBacklogged, Deliver, to(Backlogged), "the earlier handler returned; the next message waits in the read-ahead"},
 	{WaitingBacklogged, Park, reject, "the read-ahead holds its message: it reads no more until the reader takes it"},
 
-	{Handling, Stop, postpone, "the call under way returns first: the reader task joins it, then the delivery stops"},
+	{Busy, Stop, postpone, "the call under way returns first: the reader task joins it, then the delivery stops"},
+	{ReadAhead, Stop, postpone, "the call under way returns first: the reader task joins it, then the delivery stops"},
+	{Backlogged, Stop, postpone, "the call under way returns first: the reader task joins it, then the delivery stops"},
 	{Busy, Return, to(Flowing), "the handler returned: the reader reads again"},
 	{Busy, Lend, to(ReadAhead), "a ping or a reply is due while the handler holds the reader: lend the connection a read-ahead"},
 	{ReadAhead, Return, to(Flowing), "the handler returned: the reader takes what the read-ahead reads"},
@@ -199,9 +202,8 @@ func NewBuilder() *fsm.Builder[State, Event] {
 	return fsm.NewBuilder[State, Event](Unstarted).
 		States(states...).
 		Events(events...).
-		Children(Running, Flowing, Waiting, Handling, Taking).
+		Children(Running, Flowing, Waiting, Busy, ReadAhead, Backlogged, Taking).
 		Children(Waiting, WaitingHeld, WaitingReadAhead, WaitingBacklogged).
-		Children(Handling, Busy, ReadAhead, Backlogged).
 		Final(Stopped, Abandoned).
 		Rules(table...)
 }
@@ -220,8 +222,11 @@ func Definition() *fsm.Definition[State, Event] {
 // not yet handled: waiting for its turn, in the handler, or in the
 // read-ahead.
 func Holding(s State) bool {
-	return s >= WaitingHeld && s <= Taking && s != Handling
+	return s >= WaitingHeld && s <= Taking
 }
+
+// InHandler reports whether, in leaf s, the handler runs.
+func InHandler(s State) bool { return s == Busy || s == ReadAhead || s == Backlogged }
 
 // ReaderHeld reports whether, in leaf s, a message held keeps the
 // connection from being read: nothing reads it, or the read-ahead lent it

@@ -182,3 +182,17 @@ func TestLight(t *testing.T) {
 		t.Errorf("a message: %v allocations, want 0", n)
 	}
 }
+
+// BenchmarkMessage is what the data path adds to each message a handler
+// takes: its two steps, Deliver and Return.
+func BenchmarkMessage(b *testing.B) {
+	ctx := context.Background()
+	m := Definition().Start(ctx, fsm.Config[State, Event]{})
+	defer m.Stop(ctx)
+	_ = m.Fire(ctx, Start)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = m.Fire(ctx, Deliver)
+		_ = m.Fire(ctx, Return)
+	}
+}
