@@ -83,6 +83,33 @@ func TestTable(t *testing.T) {
 	}
 }
 
+// TestEveryRule runs every (leaf, event) pair on a real machine and
+// checks it does what the table declares for it (its own rule or the one
+// it inherits); the postponed Stops are TestStopWaitsForTheHandler's.
+func TestEveryRule(t *testing.T) {
+	def := Definition()
+	var rows []fsmtest.Row[State, Event]
+	for _, s := range def.Leaves() {
+		if def.IsFinal(s) {
+			continue
+		}
+		for _, e := range Events() {
+			c, ok := def.Cell(s, e)
+			if !ok {
+				t.Fatalf("%v × %v is not declared", s, e)
+			}
+			if c.Kind == fsm.KindPostpone {
+				continue
+			}
+			rows = append(rows, fsmtest.Row[State, Event]{From: s, Event: e, Want: c.Outcome})
+		}
+	}
+	if len(rows) < 60 {
+		t.Fatalf("%d rows, want every pair of 10 leaves and 7 events but the 3 postponed", len(rows))
+	}
+	fsmtest.Check(t, def, rows)
+}
+
 // TestPaths walks paths that take every transition the table declares on
 // real machines: each visits the states the table says.
 func TestPaths(t *testing.T) {
