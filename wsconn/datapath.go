@@ -41,7 +41,9 @@ var dataPathDef = sync.OnceValue(datapath.Definition)
 // handler returning) is reported only as the first after another state,
 // so a handler that keeps up costs the observer nothing per message,
 // while a stall shows as Busy, ReadAhead, Backlogged, Taking, and the
-// return to Flowing.
+// return to Flowing. They come on the goroutine that moved the data path
+// (the reader, the read-ahead, the heartbeat), with a ctx from inside the
+// lifecycle: Close(ctx) there starts the close and returns.
 const RecordDataPath fsm.RecordKind = 65
 
 // DataPathRecord is one step of a connection's data path.
@@ -89,6 +91,14 @@ func (s *session) startDataPath(c *Client) {
 			dr := &DataPathRecord{Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.epoch}
 			if lag, ok := r.Payload.(time.Duration); ok {
 				dr.Lag = lag
+			}
+			if s.hctx != nil {
+				// The reader task's (or the handler's, under it): from
+				// inside the lifecycle, so that Close there starts the
+				// close and returns, as on a lifecycle record. A Close
+				// that waited would wait for the reader task, which waits
+				// for this step.
+				ctx = s.hctx
 			}
 			c.observe(ctx, record{Kind: RecordDataPath, When: r.When, Reason: r.Reason, Epoch: s.epoch, Payload: dr, Err: r.Err})
 		}

@@ -275,3 +275,41 @@ func TestDataPathRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestDataPathObserverCloses: an observer that closes the client on a
+// data path record (Backlogged: the consumer is behind) starts the close
+// and returns, as on a lifecycle record: the client ends Closed.
+func TestDataPathObserverCloses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, wsconntest.Default(
+			wsconntest.Push(100*time.Millisecond, func(int) wsconntest.Message { return wsconntest.Text("tick") })))
+		var rec recorder
+		var c *Client
+		var once sync.Once
+		c = dialTest(t, srv, &rec,
+			WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
+			OnRecord(func(ctx context.Context, r record) {
+				if dr, ok := r.Payload.(*DataPathRecord); ok && r.Kind == RecordDataPath && dr.To == datapath.Backlogged {
+					once.Do(func() {
+						if err := c.Close(ctx); err != nil {
+							t.Errorf("Close from the observer: %v", err)
+						}
+					})
+				}
+			}),
+			OnMessage(func(ctx context.Context, m Message) {
+				select {
+				case <-time.After(2 * time.Second):
+				case <-ctx.Done():
+				}
+			}))
+		select {
+		case <-c.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("not closed 10s after the observer's Close; %v", rec.Transitions())
+		}
+		if diff := cmp.Diff([]string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}, rec.Transitions()); diff != "" {
+			t.Errorf("transitions (-want +got):\n%s", diff)
+		}
+	})
+}
