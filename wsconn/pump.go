@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/wsconn/datapath"
 )
@@ -127,8 +128,10 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	err := call(h, hctx, m)
 
 	s.mu.Lock()
-	s.fireLocked(datapath.Return, 0)
+	// Before the step: the watchdog reads the state without the lock,
+	// and whoever sees the reader given back must see when.
 	s.freed.Store(int64(clock()))
+	s.fireLocked(datapath.Return, 0)
 	ahead = s.ahead
 	s.mu.Unlock()
 	<-c.handling
@@ -210,14 +213,14 @@ func (s *session) lendLocked() {
 	if s.inbox != nil || s.dead() {
 		return
 	}
-	before := s.dp.State()
-	s.fireLocked(datapath.Lend, 0)
-	if s.dp.State() == before {
-		return // nothing held, or a read-ahead reads already
+	if c, _ := dataPathDef().Cell(s.dp.State(), datapath.Lend); c.Kind != fsm.KindTransition {
+		return // nothing held, or a read-ahead is lent already
 	}
+	// The connection is read again; stamped before the step, as Return's.
+	s.freed.Store(int64(clock()))
+	s.fireLocked(datapath.Lend, 0)
 	a := &readAhead{res: make(chan aheadResult, 1)}
 	s.ahead = a
-	s.freed.Store(int64(clock())) // the connection is read again
 	go s.readAhead(a)
 }
 
