@@ -37,6 +37,9 @@ func TestLifecycleDiagramGolden(t *testing.T) {
 		{"lifecycle.mermaid", gendocs.Mermaid},
 		{"lifecycle.dot", gendocs.DOT},
 		{"lifecycle.matrix.md", gendocs.Matrix},
+		{"subscription.mermaid", gendocs.SubscriptionMermaid},
+		{"subscription.dot", gendocs.SubscriptionDOT},
+		{"subscription.matrix.md", gendocs.SubscriptionMatrix},
 		{"datapath.mermaid", gendocs.DataPathMermaid},
 		{"datapath.dot", gendocs.DataPathDOT},
 		{"datapath.matrix.md", gendocs.DataPathMatrix},
@@ -72,7 +75,8 @@ func TestGeneratedDocsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"docs/lifecycle.md", "docs/lifecycle.dot", "docs/datapath.md", "docs/datapath.dot", "README.md"} {
+	for _, name := range []string{"docs/lifecycle.md", "docs/lifecycle.dot", "docs/subscription.md", "docs/subscription.dot",
+		"docs/datapath.md", "docs/datapath.dot", "README.md"} {
 		t.Run(name, func(t *testing.T) {
 			want, ok := docs[name]
 			if !ok {
@@ -116,6 +120,34 @@ func TestGeneratedDocsContent(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("docs/lifecycle.md lacks %q", want)
 		}
+	}
+}
+
+// TestSubscriptionDocsContent checks what the subscription page must show.
+func TestSubscriptionDocsContent(t *testing.T) {
+	md, err := gendocs.SubscriptionMarkdown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(md)
+	for _, want := range []string{
+		"```mermaid\nstateDiagram-v2\n",
+		"    s1 --> s4 : Unsubscribe\n",
+		"    s1 --> s0 : Lost\n",
+		"→ Removed: the venue no longer carries it",
+		"stale: the ack of the subscribe, after Unsubscribe",
+		"![The subscription lifecycle](subscription.svg)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("docs/subscription.md lacks %q", want)
+		}
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gendocs.SubscriptionREADME(readme); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -6,6 +6,5 @@ require (
 	github.com/coder/websocket v1.8.15
 	github.com/google/go-cmp v0.7.0
 	go.uber.org/goleak v1.3.0
-	golang.org/x/time v0.16.0
 	pgregory.net/rapid v1.3.0
 )

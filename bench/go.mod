@@ -2,11 +2,15 @@ module github.com/connfsm/connfsm/bench
 
 go 1.26.0
 
-replace github.com/connfsm/connfsm => ../
+replace (
+	github.com/connfsm/connfsm => ../
+	github.com/connfsm/connfsm/otelconnfsm => ../otelconnfsm
+)
 
 require (
 	github.com/coder/websocket v1.8.15
 	github.com/connfsm/connfsm v0.0.0-00010101000000-000000000000
+	github.com/connfsm/connfsm/otelconnfsm v0.0.0-00010101000000-000000000000
 	github.com/google/go-cmp v0.7.0
 	github.com/looplab/fsm v1.0.3
 	github.com/qmuntal/stateless v1.7.2
@@ -15,6 +19,21 @@ require (
 
 require (
 	github.com/gorilla/websocket v1.5.3
+	go.opentelemetry.io/otel/sdk/metric v1.47.0
 	golang.org/x/sync v0.25.0
 	pgregory.net/rapid v1.3.0
+)
+
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/go-logr/logr v1.4.4 // indirect
+	github.com/go-logr/stdr v1.2.2 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
+	go.opentelemetry.io/otel v1.47.0 // indirect
+	go.opentelemetry.io/otel/log v1.47.0 // indirect
+	go.opentelemetry.io/otel/metric v1.47.0 // indirect
+	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
+	go.opentelemetry.io/otel/trace v1.47.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )

@@ -274,6 +274,16 @@ func TestTransitionWithTasks(t *testing.T) {
 
 func BenchmarkToggle(b *testing.B) {
 	b.Run("connfsm", func(b *testing.B) { benchConnfsm(b, nil) })
+	b.Run("connfsm+metrics", func(b *testing.B) {
+		m := newConnfsmMetrics(b)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := m.Fire(ctx, Toggle); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("looplab", func(b *testing.B) { benchLooplab(b, nil) })
 	b.Run("stateless", func(b *testing.B) { benchStateless(b, nil) })
 }

@@ -72,7 +72,8 @@ type dialer struct {
 	dial func(tb testing.TB, url string) client
 }
 
-var dialers = []dialer{{name: "raw", dial: dialRaw}, {name: "gorilla", dial: dialGorilla}, {name: "wsconn", dial: dialWsconn}}
+var dialers = []dialer{{name: "raw", dial: dialRaw}, {name: "gorilla", dial: dialGorilla}, {name: "wsconn", dial: dialWsconn},
+	{name: "wsconn+metrics", dial: dialWsconnMetrics}}
 
 // dialRaw is the baseline: a coder/websocket connection whose reader
 // goroutine hands each message to the caller over a channel.
@@ -149,15 +150,21 @@ func dialGorilla(tb testing.TB, url string) client {
 // same kind of channel by OnMessage.
 func dialWsconn(tb testing.TB, url string) client {
 	tb.Helper()
+	return dialWsconnWith(tb, url)
+}
+
+// dialWsconnWith is dialWsconn with more options.
+func dialWsconnWith(tb testing.TB, url string, opts ...wsconn.Option) client {
+	tb.Helper()
 	recv := make(chan []byte, 1)
-	c, err := wsconn.Dial(context.Background(), url,
+	c, err := wsconn.Dial(context.Background(), url, append(opts,
 		wsconn.WithHeartbeat(quiet, quiet),
 		wsconn.OnMessage(func(ctx context.Context, m wsconn.Message) {
 			select {
 			case recv <- m.Data:
 			case <-ctx.Done():
 			}
-		}))
+		}))...)
 	if err != nil {
 		tb.Fatalf("wsconn dial: %v", err)
 	}

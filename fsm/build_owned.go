@@ -112,3 +112,52 @@ func (v *validator[S, E]) timeouts() {
 		}
 	}
 }
+
+// failuresLeave reports a failure event whose transition, from a leaf
+// below the state declaring it, enters states without leaving that state.
+// A failure cancels every task of its scope before the event is processed:
+// a state entered below the scope would start its tasks with a dead
+// context. (An ignored or rejected failure event keeps the scope as it is,
+// its tasks cancelled, as a failure without a failure event does.)
+func (v *validator[S, E]) failuresLeave() {
+	d := v.d
+	nE := len(d.events)
+	if d.cells == nil {
+		return
+	}
+	for f := range d.states {
+		if d.per[f].failAt != f || !d.tree[f].scoped {
+			continue
+		}
+		ei := d.per[f].fail
+		for l := range d.states {
+			if len(d.tree[l].children) > 0 || d.tree[l].final || !d.ancestorOrSelf(f, l) {
+				continue
+			}
+			c := &d.cells[l*nE+ei]
+			keeps := ""
+			switch c.kind {
+			case KindTransition:
+				if !d.exitsState(c.plan.dom, f) {
+					keeps = "its transition to " + d.stateNames[c.plan.to]
+				}
+			case KindChoice:
+				for _, b := range c.branches {
+					if !d.exitsState(b.dom, f) {
+						keeps = "its choice's branch to " + d.stateNames[b.to]
+						break
+					}
+				}
+			}
+			if keeps != "" {
+				v.add("failure event %s of %s: in %s, %s stays in %s, whose tasks the failure has cancelled: what it enters would start cancelled (leave %s, or ignore the event)",
+					d.eventNames[ei], d.stateNames[f], d.stateNames[l], keeps, d.stateNames[f], d.stateNames[f])
+			}
+		}
+	}
+}
+
+// exitsState reports whether a transition with domain dom exits state s.
+func (d *Definition[S, E]) exitsState(dom int32, s int) bool {
+	return int(dom) != s && (dom < 0 || d.ancestorOrSelf(int(dom), s))
+}

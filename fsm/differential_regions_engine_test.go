@@ -272,6 +272,9 @@ func TestDifferentialRegions(t *testing.T) {
 func runDifferentialRegions(t *rapid.T, sp *rSpec, steps []rStep) {
 	g := &rEngine{sp: sp, running: make([]atomic.Int32, sp.n+1), fail: map[[2]int]chan error{}}
 	def, err := g.builder().Build()
+	if failureStaysIn(err) {
+		t.Skip("a failure event that enters states inside its cancelled scope: refused by Build")
+	}
 	if err != nil {
 		t.Fatalf("Build of a valid definition: %v\ndefinition:\n%v", err, sp)
 	}

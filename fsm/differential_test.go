@@ -882,6 +882,9 @@ func TestDifferential(t *testing.T) {
 func runDifferential(t *rapid.T, sp *dSpec, steps []dStep) {
 	g := &dEngine{sp: sp, env: sp, running: make([]atomic.Int32, sp.n+1)}
 	def, err := g.builder().Build()
+	if failureStaysIn(err) {
+		t.Skip("a failure event that enters states inside its cancelled scope: refused by Build")
+	}
 	if un := sp.unreachable(); len(un) > 0 {
 		var want []string // Build names the leaves
 		for _, s := range un {
@@ -893,7 +896,13 @@ func runDifferential(t *rapid.T, sp *dSpec, steps []dStep) {
 		if !errors.As(err, &be) {
 			t.Fatalf("Build of a definition with unreachable states %v: got %v, want a *BuildError\ndefinition:\n%v", un, err, sp)
 		}
-		if diff := cmp.Diff(want, be.Problems); diff != "" {
+		var got []string
+		for _, p := range be.Problems {
+			if !strings.Contains(p, "whose tasks the failure has cancelled") {
+				got = append(got, p)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("Build problems (-want +got):\n%s\ndefinition:\n%v", diff, sp)
 		}
 		return
@@ -1080,4 +1089,21 @@ func TestDifferentialBuildErrors(t *testing.T) {
 			}
 		}
 	})
+}
+
+// failureStaysIn reports whether err is a *BuildError refusing only failure
+// events whose transitions enter states inside their cancelled scope:
+// random definitions draw such rules, and Build rightly refuses them
+// (TestFailureEventMustLeaveScope pins the refusal).
+func failureStaysIn(err error) bool {
+	var be *fsm.BuildError
+	if !errors.As(err, &be) {
+		return false
+	}
+	for _, p := range be.Problems {
+		if !strings.Contains(p, "whose tasks the failure has cancelled") {
+			return false
+		}
+	}
+	return true
 }

@@ -164,8 +164,15 @@
 // the event is fired with the error as payload, stamped with F's entry.
 // So when a task of a child finds the connection dead, the parent's
 // heartbeat stops before it can ping. Without a failure event up the tree,
-// only the failed task's siblings are cancelled and the failure is
-// reported.
+// the failed task's siblings are cancelled, and with them the tasks of the
+// states below its state, whose contexts derive from theirs; the failure is
+// reported and the machine stays where it is.
+//
+// A cancelled scope stays cancelled for the rest of its entry. So the rule
+// that takes a failure event may leave the scope (the usual case), ignore
+// or reject the event (the scope stays, its tasks stopped), but not move
+// to states inside the scope: they would start their tasks cancelled, and
+// Build refuses such a rule.
 //
 // An event a task emits that surely leaves its state (the rule that applies
 // exits the state whichever of its leaves is active) cancels the tasks of

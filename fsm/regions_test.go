@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"testing/synctest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -274,20 +275,26 @@ func TestRegionsSteps(t *testing.T) {
 // failure scope only; the failure event resolves within that region (the
 // other region's Reject of it does not apply), and the other region's
 // tasks keep running.
+//
+// In a synctest bubble: In(Muted) is published before Muted's enter hooks
+// run, and a Fire made while another goroutine processes only queues, so
+// the test waits for the machine to settle rather than for a state.
 func TestRegionsFailureScope(t *testing.T) {
+	synctest.Test(t, testRegionsFailureScope)
+}
+
+func testRegionsFailureScope(t *testing.T) {
 	rec := &mpRecorder{}
 	fail := make(chan struct{})
 	m := startPlayer(t, rec, fail)
 	rec.take()
 	close(fail)
-	for {
-		changed := m.Changed()
-		if m.In(mMuted) {
-			break
-		}
-		<-changed
+	synctest.Wait()
+	if !m.In(mMuted) {
+		t.Fatalf("after the mixer's failure: %v, want Muted active", m.Configuration())
 	}
 	m.Fire(context.Background(), mToggle) // processed after the fault: the decoder still runs
+	synctest.Wait()
 	log, recs := rec.take()
 	if diff := cmp.Diff([]string{"exit Audible", "enter Muted", "exit Playing", "enter Paused"}, log); diff != "" {
 		t.Errorf("hooks (-want +got):\n%s", diff)

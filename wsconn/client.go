@@ -45,6 +45,7 @@ type Client struct {
 	m        *machine
 	inbound  *inbound // shared by every session
 	subs     registry
+	resyncs  resyncs
 	// handling holds the one right to call OnMessage: a handler left
 	// running by a connection given up (it ignored its context) must
 	// return before the next connection's reader calls the handler again.
@@ -93,6 +94,7 @@ type Client struct {
 	err error
 
 	stats counters
+	probe *probed // WithProbe's, or nil
 }
 
 // Dial validates the configuration and starts the client: nothing starts if
@@ -123,15 +125,23 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	}
 	c := &Client{cfg: cfg.settings, rawURL: rawURL, inbound: newInbound(&cfg)}
 	c.cfg.retry = cfg.retrySettings.shared()
+	if cfg.probe != nil {
+		// Before the subscriptions are made: their records go to it.
+		p, err := attachProbe(cfg.probe, c)
+		if err != nil {
+			return nil, &ConfigError{Problems: []error{err}}
+		}
+		c.probe = p
+	}
 	if cfg.pull {
 		c.pull = make(chan Message)
 		c.cfg.onMessage = c.pullHandler
 	}
-	if c.cfg.onMessage != nil {
+	if c.cfg.onMessage != nil || c.cfg.router != nil {
 		c.handling = make(chan struct{}, 1)
 	}
 	for _, s := range cfg.subscriptions {
-		c.subs.add(s) // a duplicate key is kept once
+		c.holdStarted(s) // a duplicate key is one more holder
 	}
 	c.ownTransport = cfg.httpClient == nil
 	c.dialOpts = dialOptions(&cfg)
@@ -141,7 +151,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 	}
 	// New before Start: hooks and tasks refer to c.m from their first run.
 	var observe func(context.Context, record)
-	if cfg.onRecord != nil || cfg.logger != nil {
+	if cfg.onRecord != nil || cfg.logger != nil || c.probe != nil {
 		observe = c.observe // without either, no record is made at all
 	}
 	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: observe, Env: c})
@@ -420,13 +430,16 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 // exitAlive runs after the reader (and with it every handler call) and, in
 // Syncing, the sync have returned: the connection is closed here (or
 // handed to Closing for the handshake), never under a running task.
-func (c *Client) exitAlive(_ context.Context, t step) {
+func (c *Client) exitAlive(ctx context.Context, t step) {
 	s := c.sess.Load()
 	if clock()-c.aliveAt >= c.cfg.retry.stablePeriod {
 		c.attempts = 0
 	}
 	s.endRequests()
 	s.stopDelivery() // also when the reader straggles: its handler's turn is over
+	c.resyncs.end(s.epoch)
+	cause, _ := t.Payload.(error)
+	c.subscriptionsLost(ctx, s.epoch, cause)
 	if t.To == connfsm.Closing && !t.Stopping {
 		return
 	}

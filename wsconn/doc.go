@@ -84,9 +84,11 @@
 //   - Alive/Syncing, first: the sync sets the session up before any of the
 //     user's sends go out. It runs OnConnect (log in: Session.Send, and
 //     Session.Request for the ack), replays the subscriptions (Subscribe),
-//     in order, each ack awaited (WithAckTimeout), then writes the messages
-//     buffered while disconnected, in order. A failure of any of them is
-//     Lost, and stops the heartbeat and the reader with it.
+//     in order, then awaits their acks (WithAckTimeout), then writes the
+//     messages buffered while disconnected, in order. A failure of
+//     OnConnect or of a write is Lost, and stops the heartbeat and the
+//     reader with it; a subscription refused or not acknowledged fails
+//     alone (see Subscriptions below).
 //   - Alive/Ready: sends go straight out.
 //   - Reconnecting: the retry policy (WithRetryPolicy; Failure.Default
 //     without one) sees what failed (a dial error, a refused handshake with
@@ -222,7 +224,11 @@
 // in records) hide the same parts of the URL, including those of URLs the
 // handshake was redirected to.
 // OnRecord and OnTransition observe every lifecycle step, and Stats counts
-// connections, messages, bytes, pings and the last round trip.
+// connections, messages, bytes, pings and the last round trip. WithProbe
+// attaches a metrics library, which also receives every ping's round trip
+// and every handler call's lag and duration: module
+// github.com/connfsm/connfsm/otelconnfsm turns all of it into
+// OpenTelemetry metrics.
 //
 // # Testing
 //
@@ -234,6 +240,34 @@
 // or per connection, and records every connection, message and frame.
 // Plug its in-memory transport in with WithHTTPClient(srv.Client()).
 //
+// # Subscriptions
+//
+// Each subscription (Subscribe, WithSubscriptions) is a machine of its own,
+// declared in package subscription and drawn in docs/subscription.md
+// (https://github.com/connfsm/connfsm/blob/main/docs/subscription.md). It
+// is Pending until a connection's sync (or Subscribe, when Ready) sends
+// it, Subscribing until the venue's ack (Subscription.Ack; without one it
+// is Active once written), then Active. A NACK (Subscription.Nack) or an
+// ack that does not come in time makes it Failed, with a
+// *SubscriptionError, or, if it retries (Subscription.Retry), sends it
+// again on the next connection; the connection stays either way. A lost
+// connection takes every sent subscription back to Pending, and the next
+// connection sends each exactly once. A key is reference-counted: a second
+// Subscribe sends nothing, and the last Unsubscribe sends the unsubscribe,
+// on the connection the subscription was sent on, even while it syncs; an
+// ack that comes after it is stale, ignored with a record saying so. Every
+// step reaches OnRecord as a record of kind RecordSubscription.
+//
+// A Router (WithRouter) routes each message to its subscription by a key
+// it extracts, one map lookup whatever the number of subscriptions: acks
+// and NACKs resolve per key, a subscription's data goes to its Handler
+// (OnMessage keeps the rest) and is counted (SubscriptionStatus). With a
+// Subscription.Sequence, a number that skips is a gap: counted, observed,
+// and the subscription resyncs (Resyncing), by its Resync function (a
+// snapshot) or by unsubscribing and subscribing again; its messages are
+// still delivered meanwhile, and the first once Active again restarts the
+// count.
+//
 // # Pool
 //
 // Venues cap streams per connection and connections per IP per window. A
@@ -242,7 +276,9 @@
 // PoolConfig.MaxPerConn each, up to MaxConns (beyond them Subscribe fails
 // with ErrPoolFull: nothing is dropped); each connection is a Client with
 // its own lifecycle, which replays its own subscriptions when it
-// reconnects; and every dial of every connection, first dials and
+// reconnects, and whose subscriptions move to the others (or a new
+// connection) if it gives up for good; the pool's own life (Running,
+// Ending, Ended) is a declared machine too (PoolDefinition); and every dial of every connection, first dials and
 // redials, waits its turn in one DialBudget (N dials per window). Under it
 // is WithDialGate, a hook any client can use: a function called before
 // every dial, whose hold is part of the Wait before a redial

@@ -41,9 +41,16 @@ var (
 	// already requested. DefaultClassifier counts it as permanent.
 	ErrTooManyRedirects = errors.New("wsconn: too many redirects")
 	// ErrAckTimeout is matched by the *SubscriptionError of a
-	// subscription whose ack did not come within the ack timeout while its
-	// connection synced (WithAckTimeout).
+	// subscription whose ack did not come within the ack timeout
+	// (WithAckTimeout).
 	ErrAckTimeout = errors.New("wsconn: subscription ack timeout")
+	// ErrSubscriptionRefused is matched by the *SubscriptionError of a
+	// subscription the venue refused (Subscription.Nack).
+	ErrSubscriptionRefused = errors.New("wsconn: subscription refused")
+	// ErrBadSubscription is matched by the error of a Subscribe (or a
+	// WithSubscriptions problem) given a subscription without a key or a
+	// message, or with an unknown message type.
+	ErrBadSubscription = errors.New("wsconn: bad subscription")
 	// ErrMessageTooBig matches the cause of a connection Lost because a
 	// message over the read limit (WithReadLimit) arrived, and the error
 	// of a Send whose message is over the write limit (WithWriteLimit).

@@ -31,11 +31,9 @@ func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // bounds Dial only
 	defer cancel()
 	c, err := wsconn.Dial(ctx, url,
-		// Runs on every entry into Alive, before Send is released: after a
+		// Sent on every connection, before Send is released: after a
 		// reconnect the subscription is renewed before anything else is sent.
-		wsconn.OnConnect(func(ctx context.Context, s *wsconn.Session) error {
-			return s.SendText(ctx, `{"op":"subscribe","channel":"trades"}`)
-		}),
+		wsconn.WithSubscriptions(wsconn.Subscription{Key: "trades", Message: []byte(`{"op":"subscribe","channel":"trades"}`)}),
 		// Called by the reader, one message at a time: while it blocks, no
 		// further message is read.
 		wsconn.OnMessage(func(ctx context.Context, m wsconn.Message) {

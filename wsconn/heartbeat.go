@@ -217,7 +217,11 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 		case err != nil:
 			return s.failed(ctx, fmt.Errorf("%w: %w", ErrPingFailed, err), timeout)
 		default:
-			c.stats.lastRTT.Store(int64(clock() - start))
+			rtt := clock() - start
+			c.stats.lastRTT.Store(int64(rtt))
+			if c.probe != nil {
+				c.probe.pingRTT(rtt)
+			}
 		}
 		if err := w.check(); err != nil {
 			return err

@@ -344,8 +344,7 @@ func (s *session) handOut() {
 		hctx := s.handlerContextLocked()
 		s.mu.Unlock()
 
-		c.stats.lagged(m.Received)
-		err := call(h, hctx, m)
+		err := c.handle(h, hctx, m)
 
 		s.fire(datapath.Return)
 		<-c.handling

@@ -12,6 +12,9 @@ func (c *Client) observe(ctx context.Context, r record) {
 	if c.cfg.onRecord != nil {
 		c.cfg.onRecord(ctx, r)
 	}
+	if c.probe != nil {
+		c.probe.record(ctx, r)
+	}
 	l := c.cfg.logger
 	if l == nil {
 		return
@@ -43,6 +46,14 @@ func (c *Client) observe(ctx context.Context, r record) {
 	case fsm.RecordRejected:
 		l.LogAttrs(ctx, slog.LevelError, "wsconn: event rejected", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()))
+	case RecordSubscription:
+		sr := r.Payload.(*SubscriptionRecord)
+		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("key", sr.Key), slog.String("step", sr.Kind.String()),
+			slog.String("from", sr.From.String()), slog.String("event", sr.Event.String()), slog.String("to", sr.To.String())}
+		if sr.Cause != nil {
+			attrs = append(attrs, slog.String("cause", sr.Cause.Error()))
+		}
+		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: subscription", attrs...)
 	case RecordDataPath:
 		c.logDataPath(ctx, l, r)
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:

@@ -103,6 +103,7 @@ type config struct {
 	httpClient    *http.Client
 	lifetime      context.Context
 	noWait        bool
+	probe         Probe
 	tlsConfig     *tls.Config
 	proxy         *url.URL
 	proxySet      bool // WithProxy was given: proxy replaces the environment's
@@ -131,6 +132,8 @@ type settings struct {
 	writeLimit       int64
 	onConnect        func(ctx context.Context, s *Session) error
 	onMessage        func(ctx context.Context, m Message)
+	router           *Router
+	batch            *Batch
 	slow             SlowConsumer
 	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger           *slog.Logger
@@ -290,9 +293,13 @@ func WithCompression(m websocket.CompressionMode) Option {
 // which costs coder/websocket a few allocations per message.
 func WithHTTPClient(h *http.Client) Option { return func(c *config) { c.httpClient = h } }
 
-// OnConnect sets a hook run on every entry into Alive, before sends are
-// released: resubscribe here with s.Send. An error counts as Lost. ctx ends
-// when the connection is left; Close called with it does not wait.
+// OnConnect sets a hook run on every entry into Alive, before the
+// subscriptions are replayed and sends are released: log in here, with
+// s.Request for the ack. Do not subscribe here: Subscribe (and
+// WithSubscriptions) already sends every subscription on every new
+// connection, right after OnConnect, and a subscription sent here too
+// would be subscribed twice. An error counts as Lost. ctx ends when the
+// connection is left; Close called with it does not wait.
 func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
 	return func(c *config) { c.onConnect = fn }
 }

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
 )
 
 // ErrPoolFull is matched by the error of a Pool.Subscribe that finds every
@@ -48,9 +48,14 @@ type PoolConfig struct {
 // methods are safe for concurrent use.
 //
 // Each connection is a Client with its own lifecycle: it reconnects on its
-// own and replays its own subscriptions on every new connection, as a
-// lone Client does, while the others carry on. A subscription stays on
-// the connection it was put on until it is unsubscribed.
+// own and replays its own subscriptions (each a machine, as a lone
+// Client's) on every new connection, while the others carry on. A
+// subscription stays on the connection it was put on until it is
+// unsubscribed, or that connection gives up for good: then it moves to
+// another connection with room, or to a new one (within MaxConns and the
+// dial budget), or, if neither can take it, waits Pending in the pool
+// (PoolStats.Pending), observed as a RecordSubscription, until a
+// connection has room.
 //
 // The options given to NewPool apply to every connection; their handlers
 // (OnMessage, OnConnect, the observers) are shared by the connections and
@@ -58,32 +63,36 @@ type PoolConfig struct {
 // of them together. Subscriptions given with WithSubscriptions are the
 // pool's first, sharded like those of Subscribe.
 //
-// The pool lives until Close, or until one of its connections ends on its
-// own (it gave up: a permanent failure, or Backoff.MaxAttempts spent; its
-// lifetime context ended): the pool then closes the others, and Err says
-// which connection ended and why.
+// The pool's own life is a declared machine (PoolDefinition): Running
+// until Close, or until a connection's lifetime context ends (WithLifetime):
+// then Ending, which closes every connection, and Ended once all are
+// Closed. A connection that gives up (a permanent failure, or
+// Backoff.MaxAttempts spent) does not end the pool.
 type Pool struct {
 	url    string
 	logURL string
 	cfg    PoolConfig
 	opts   []Option // NewPool's
 
+	m        *fsm.Machine[PoolState, PoolEvent] // the pool's own life
+	onRecord func(context.Context, record)      // the options' observer, for subscriptions no connection holds
+
 	open sync.Mutex // held while a connection is opened, outside mu
 
 	mu     sync.Mutex
-	conns  []*poolConn
-	byKey  map[string]*poolConn
-	nsubs  int
-	live   int  // connections not yet Closed
-	ending bool // Close was called, or a connection ended on its own
-	err    error
-	done   chan struct{}
+	conns  []*poolConn          // the connections not given up, in the order opened
+	opened int                  // connections opened so far, to number the next
+	byKey  map[string]*poolConn // which connection holds a key: an index, the subscriptions are the clients'
+	parked []Subscription       // subscriptions no connection could take: Pending
+	refs   map[string]int       // the holders of those parked
+	moved  uint64               // subscriptions moved off connections that gave up
+	err    error                // why it ends: PoolEnding's payload
 }
 
 type poolConn struct {
 	n    int
 	c    *Client
-	keys []string // its subscriptions, in order
+	held int // keys byKey puts on it
 }
 
 // NewPool checks cfg, the options and the URL as Dial does (any problem: a
@@ -136,8 +145,13 @@ func NewPool(ctx context.Context, rawURL string, cfg PoolConfig, opts ...Option)
 	}
 	p := &Pool{
 		url: rawURL, logURL: redact(u), cfg: cfg, opts: slices.Clone(opts),
-		byKey: make(map[string]*poolConn), done: make(chan struct{}),
+		byKey: make(map[string]*poolConn), onRecord: c.onRecord,
 	}
+	def, err := poolLife()
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: pool life: %w", err)
+	}
+	p.m = def.Start(context.Background(), fsm.Config[PoolState, PoolEvent]{Env: p})
 	for chunk := range slices.Chunk(subs, cfg.MaxPerConn) {
 		if _, err := p.openConn(chunk); err != nil {
 			_ = p.Close(canceled(context.Background()))
@@ -163,7 +177,8 @@ func (p *Pool) openConn(subs []Subscription) (*poolConn, error) {
 	p.open.Lock()
 	defer p.open.Unlock()
 	p.mu.Lock()
-	n := len(p.conns)
+	n := p.opened
+	p.opened++
 	p.mu.Unlock()
 	opts := slices.Clone(p.opts)
 	if p.cfg.ConnOptions != nil {
@@ -182,72 +197,64 @@ func (p *Pool) openConn(subs []Subscription) (*poolConn, error) {
 		return nil, fmt.Errorf("wsconn: pool connection %d: %w", n, err)
 	}
 	pc := &poolConn{n: n, c: c}
-	for _, s := range subs {
-		pc.keys = append(pc.keys, s.Key)
-	}
 	p.mu.Lock()
-	if p.ending {
+	if p.m.State() != PoolRunning {
 		p.mu.Unlock()
 		_ = c.Close(canceled(context.Background()))
 		return nil, ErrClosed
 	}
 	p.conns = append(p.conns, pc)
-	for _, k := range pc.keys {
-		p.byKey[k] = pc
+	for _, s := range subs {
+		if p.byKey[s.Key] == nil {
+			p.byKey[s.Key] = pc
+			pc.held++
+		}
 	}
-	p.nsubs += len(pc.keys)
-	p.live++
 	p.mu.Unlock()
 	go p.watch(pc)
 	return pc, nil
 }
 
-// chainGates returns a gate that passes first, then second.
-func chainGates(first, second DialGate) DialGate {
-	if first == nil {
-		return second
-	}
-	return func(ctx context.Context) (func(bool), error) {
-		done1, err := first(ctx)
-		if err != nil {
-			return nil, err
-		}
-		done2, err := second(ctx)
-		if err != nil {
-			if done1 != nil {
-				done1(false)
-			}
-			return nil, err
-		}
-		return func(reached bool) {
-			if done2 != nil {
-				done2(reached)
-			}
-			if done1 != nil {
-				done1(reached)
-			}
-		}, nil
-	}
-}
-
-// watch waits for a connection to end. One that ends while the pool runs
-// ends the pool; the last to end closes Done.
+// watch waits for a connection to end. One that gave up while the pool
+// runs hands its subscriptions to the others (rehome); one whose
+// lifetime ended ends the pool; the last to end, once the pool is ending,
+// ends it.
 func (p *Pool) watch(pc *poolConn) {
 	<-pc.c.Done()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.live--
-	if !p.ending {
-		p.end(fmt.Errorf("wsconn: pool connection %d ended: %w", pc.n, pc.c.Err()))
+	err := pc.c.Err()
+	_ = p.m.FireWith(context.Background(), PoolConnEnded, err)
+	var gu *GaveUpError
+	switch {
+	case p.m.State() == PoolRunning && errors.As(err, &gu):
+		p.rehome(pc)
+	case p.m.State() == PoolRunning && !errors.Is(err, ErrClosed):
+		_ = p.m.FireWith(context.Background(), PoolClose, fmt.Errorf("wsconn: pool connection %d ended: %w", pc.n, err))
 	}
-	if p.live == 0 {
-		close(p.done)
-	}
+	p.drained()
 }
 
-// end starts closing every connection, for err; mu is held.
-func (p *Pool) end(err error) {
-	p.ending, p.err = true, err
+// drained fires PoolDrained if no connection is left running.
+func (p *Pool) drained() {
+	p.mu.Lock()
+	for _, pc := range p.conns {
+		if !isClosed(pc.c.Done()) {
+			p.mu.Unlock()
+			return
+		}
+	}
+	p.mu.Unlock()
+	_ = p.m.Fire(context.Background(), PoolDrained)
+}
+
+// ending is PoolEnding's enter hook: it keeps why the pool ends and
+// starts closing every connection.
+func (p *Pool) ending(cause any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.err, _ = cause.(error)
+	if p.err == nil {
+		p.err = ErrClosed
+	}
 	for _, pc := range p.conns {
 		pc.c.requestClose(ErrClosed)
 	}
@@ -258,8 +265,10 @@ func (p *Pool) awaitReady(ctx context.Context, c *Client) error {
 	// The pool ends only once c has: c's stop covers the pool's end.
 	if err := c.m.Await(ctx, isReady); err != nil {
 		if stopped(c.m) {
-			<-p.done // it ended the pool
-			return p.Err()
+			if err := c.Err(); err != nil && !errors.Is(err, ErrClosed) {
+				return fmt.Errorf("wsconn: pool %s: a connection ended before Ready: %w", p.logURL, err)
+			}
+			return ErrClosed
 		}
 		return fmt.Errorf("wsconn: pool %s: %w", p.logURL, err)
 	}
@@ -295,25 +304,19 @@ func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 	}
 	for {
 		p.mu.Lock()
-		switch {
-		case p.ending:
+		if p.m.State() != PoolRunning {
 			p.mu.Unlock()
 			return ErrClosed
-		case p.byKey[sub.Key] != nil:
+		}
+		if pc := p.byKey[sub.Key]; pc != nil {
 			p.mu.Unlock()
-			return nil
+			return pc.c.Subscribe(ctx, sub) // one more holder
 		}
 		if pc := p.room(); pc != nil {
-			if st := pc.c.m.State(); st == connfsm.Closing || st == connfsm.Closed {
-				p.mu.Unlock()
-				return ErrClosed // it ended on its own: so does the pool
-			}
-			s, _ := pc.c.subs.add(sub.normal())
-			pc.keys = append(pc.keys, sub.Key)
 			p.byKey[sub.Key] = pc
-			p.nsubs++
+			pc.held++
 			p.mu.Unlock()
-			return pc.c.subscribeAdded(ctx, s)
+			return pc.c.Subscribe(ctx, sub)
 		}
 		if len(p.conns) >= p.cfg.MaxConns {
 			p.mu.Unlock()
@@ -343,46 +346,62 @@ func (p *Pool) openIfFull() (*poolConn, error) {
 	return p.openConn(nil)
 }
 
-// room returns the first connection with room, or nil; mu is held.
+// room returns the first connection with room that has not ended, or
+// nil; mu is held.
 func (p *Pool) room() *poolConn {
 	for _, pc := range p.conns {
-		if len(pc.keys) < p.cfg.MaxPerConn {
+		if pc.held < p.cfg.MaxPerConn && !isClosed(pc.c.Done()) {
 			return pc
 		}
 	}
 	return nil
 }
 
-// Unsubscribe removes the subscription key from its connection, which
-// sends its Unsubscribe message if it is Ready, as Client.Unsubscribe
-// does. Its room goes to the next Subscribe; a connection left without
-// subscriptions stays open. An unknown key is no error.
+// Unsubscribe drops a holder of key on its connection, as
+// Client.Unsubscribe does; once its last holder is gone, its room goes to
+// the next Subscribe (or a subscription waiting Pending in the pool); a
+// connection left without subscriptions stays open. An unknown key is no
+// error.
 func (p *Pool) Unsubscribe(ctx context.Context, key string) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	p.mu.Lock()
-	pc := p.byKey[key]
-	if pc == nil {
+	if i := slices.IndexFunc(p.parked, func(s Subscription) bool { return s.Key == key }); i >= 0 {
+		p.parked = slices.Delete(p.parked, i, i+1)
 		p.mu.Unlock()
 		return nil
 	}
-	delete(p.byKey, key)
-	pc.keys = slices.DeleteFunc(pc.keys, func(k string) bool { return k == key })
-	p.nsubs--
-	removed := pc.c.subs.remove(key)
+	pc := p.byKey[key]
 	p.mu.Unlock()
-	return pc.c.unsubscribeRemoved(ctx, removed)
+	if pc == nil {
+		return nil
+	}
+	err := pc.c.Unsubscribe(ctx, key)
+	if _, held := pc.c.SubscriptionStatus(key); !held || !slices.Contains(pc.c.Subscriptions(), key) {
+		p.mu.Lock()
+		if p.byKey[key] == pc {
+			delete(p.byKey, key)
+			pc.held--
+		}
+		p.mu.Unlock()
+		p.placeParked()
+	}
+	return err
 }
 
 // Subscriptions returns the keys of the pool's subscriptions: those of its
-// first connection in their order, then the second's, and so on.
+// first connection in their order, then the second's, and so on, then
+// those waiting Pending in the pool.
 func (p *Pool) Subscriptions() []string {
+	var keys []string
+	for _, c := range p.Conns() {
+		keys = append(keys, c.Subscriptions()...)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	keys := make([]string, 0, p.nsubs)
-	for _, pc := range p.conns {
-		keys = append(keys, pc.keys...)
+	for _, s := range p.parked {
+		keys = append(keys, s.Key)
 	}
 	return keys
 }
@@ -420,15 +439,9 @@ func (p *Pool) Close(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	p.mu.Lock()
-	if !p.ending {
-		p.end(ErrClosed)
-	}
-	if p.live == 0 && !isClosed(p.done) {
-		close(p.done) // no connection: no watcher to close it
-	}
-	conns := slices.Clone(p.conns)
-	p.mu.Unlock()
+	_ = p.m.FireWith(context.Background(), PoolClose, ErrClosed)
+	p.drained() // without connections, nothing else would
+	conns := p.snapshot()
 	for _, pc := range conns {
 		if pc.c.m.Inside(ctx) {
 			return nil
@@ -440,11 +453,15 @@ func (p *Pool) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("connection %d: %w", pc.n, err))
 		}
 	}
-	<-p.done
+	select {
+	case <-p.m.Done():
+	case <-ctx.Done():
+		errs = append(errs, context.Cause(ctx))
+	}
 	return errors.Join(errs...)
 }
 
-func isClosed(ch chan struct{}) bool {
+func isClosed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:
 		return true
@@ -453,57 +470,22 @@ func isClosed(ch chan struct{}) bool {
 	}
 }
 
-// Done returns a channel closed once the pool has ended and every
-// connection is Closed.
-func (p *Pool) Done() <-chan struct{} { return p.done }
+// Done returns a channel closed once the pool has ended (PoolEnded) and
+// every connection is Closed.
+func (p *Pool) Done() <-chan struct{} { return p.m.Done() }
+
+// State returns the pool's own state: PoolRunning, PoolEnding or
+// PoolEnded.
+func (p *Pool) State() PoolState { return p.m.State() }
 
 // Err returns nil while the pool runs; after Done is closed, why it ended:
-// ErrClosed after Close, or an error naming the connection that ended on
-// its own and wrapping its Err (a *GaveUpError, the lifetime's cause).
+// ErrClosed after Close, or an error naming the connection whose lifetime
+// ended and wrapping its Err.
 func (p *Pool) Err() error {
-	select {
-	case <-p.done:
-	default:
+	if !isClosed(p.m.Done()) {
 		return nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.err
-}
-
-// PoolStats is a snapshot of a Pool.
-type PoolStats struct {
-	Conns         int // connections opened
-	Ready         int // connections Ready now
-	Subscriptions int
-	// Stats sums the connections' counters; LastRTT and NextDelay are the
-	// largest among them.
-	Stats
-}
-
-// Stats returns a snapshot of the pool's counters.
-func (p *Pool) Stats() PoolStats {
-	p.mu.Lock()
-	st := PoolStats{Conns: len(p.conns), Subscriptions: p.nsubs}
-	conns := slices.Clone(p.conns)
-	p.mu.Unlock()
-	for _, pc := range conns {
-		if pc.c.Phase() == connfsm.Ready {
-			st.Ready++
-		}
-		s := pc.c.Stats()
-		st.Connects += s.Connects
-		st.Reconnects += s.Reconnects
-		st.MessagesIn += s.MessagesIn
-		st.MessagesOut += s.MessagesOut
-		st.BytesIn += s.BytesIn
-		st.BytesOut += s.BytesOut
-		st.Pings += s.Pings
-		st.DeadPings += s.DeadPings
-		st.Unsent += s.Unsent
-		st.AnsweredPings += s.AnsweredPings
-		st.LastRTT = max(st.LastRTT, s.LastRTT)
-		st.NextDelay = max(st.NextDelay, s.NextDelay)
-	}
-	return st
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/fsm/fsmtest"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -410,31 +412,59 @@ func TestPoolCloseFromInside(t *testing.T) {
 	})
 }
 
-// TestPoolEndsWithAConnection: a connection that gives up ends the pool:
-// the others are closed, and Err names the connection and wraps why.
-func TestPoolEndsWithAConnection(t *testing.T) {
+// TestPoolMovesSubscriptions: a connection that gives up for good does
+// not end the pool: its subscriptions move to a new connection (the
+// others are full), each subscribed once at the venue.
+func TestPoolMovesSubscriptions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
+		srv := startServer(t, ackingVenue(), wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
 			if r.Header.Get("X-Conn") == "1" {
 				return []wsconntest.Behavior{wsconntest.After(time.Second, wsconntest.Close(websocket.StatusProtocolError, "bad frame"))}
 			}
 			return nil
 		}))
 		p := poolTest(t, srv, PoolConfig{MaxPerConn: 1, MaxConns: 2, ConnOptions: connHeader}, WithSubscriptions(sub("a"), sub("b")))
-		<-p.Done()
-		var gu *GaveUpError
-		if err := p.Err(); !errors.As(err, &gu) || !strings.Contains(err.Error(), "pool connection 1") {
-			t.Errorf("Err = %v, want connection 1's *GaveUpError", err)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if got := p.State(); got != PoolRunning {
+			t.Fatalf("pool %v, want Running", got)
 		}
-		for i, c := range p.Conns() {
-			if c.State() != connfsm.Closed {
-				t.Errorf("connection %d is %v", i, c.State())
-			}
+		if diff := cmp.Diff([][]string{{"a"}, {"b"}}, poolShards(p)); diff != "" {
+			t.Errorf("shards (-want +got):\n%s", diff)
+		}
+		if c, ok := venueConn(srv, 2); !ok || !c.Open() || !slices.Equal(c.ReceivedText(), []string{"sub:b"}) {
+			t.Errorf("connection 2 at the venue: open %v, received %q; want sub:b", ok && c.Open(), c.ReceivedText())
+		}
+		st := p.Stats()
+		if st.Moved != 1 || st.Pending != 0 || st.Subscriptions != 2 || st.Conns != 2 {
+			t.Errorf("stats %+v, want 2 connections, 2 subscriptions, 1 moved, none pending", st)
+		}
+		if err := p.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if p.State() != PoolEnded || !errors.Is(p.Err(), ErrClosed) {
+			t.Errorf("after Close: %v, %v; want Ended, ErrClosed", p.State(), p.Err())
 		}
 		if err := p.Subscribe(context.Background(), sub("c")); !errors.Is(err, ErrClosed) {
 			t.Errorf("Subscribe once ended = %v, want ErrClosed", err)
 		}
 	})
+}
+
+// TestPoolLife: the pool's own table, on real machines.
+func TestPoolLife(t *testing.T) {
+	fsmtest.Check(t, PoolDefinition(), []fsmtest.Row[PoolState, PoolEvent]{
+		{From: PoolRunning, Event: PoolClose, Want: fsm.To(PoolEnding)},
+		{From: PoolRunning, Event: PoolConnEnded, Want: fsm.Ignore[PoolState]()},
+		{From: PoolRunning, Event: PoolDrained, Want: fsm.Ignore[PoolState]()},
+		{From: PoolEnding, Event: PoolClose, Want: fsm.Ignore[PoolState]()},
+		{From: PoolEnding, Event: PoolConnEnded, Want: fsm.Ignore[PoolState]()},
+		{From: PoolEnding, Event: PoolDrained, Want: fsm.To(PoolEnded)},
+	})
+	def := PoolDefinition()
+	if missing := fsmtest.Uncovered(def, fsmtest.Paths(def)); missing != nil {
+		t.Errorf("transitions no path takes: %v", missing)
+	}
 }
 
 // TestNewPool: the configuration is checked first, every problem named

@@ -85,6 +85,10 @@ func (s *session) next() (Message, error) {
 		if s.requests.pending.Load() > 0 && s.requests.match(m) {
 			continue
 		}
+		// So is a subscription's ack or NACK (subsend.go).
+		if s.c.subs.claim(s, m) {
+			continue
+		}
 		return m, nil
 	}
 }
@@ -98,6 +102,9 @@ func (s *session) next() (Message, error) {
 func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	c := s.c
 	h := c.cfg.onMessage
+	if c.cfg.router != nil { // a subscription's handler, and its counters (subroute.go)
+		h = c.handlerFor(s, m)
+	}
 	if h == nil {
 		c.stats.received(len(m.Data))
 		return nil, true
@@ -124,8 +131,7 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	hctx := s.handlerContextLocked()
 	s.mu.Unlock()
 
-	c.stats.lagged(m.Received)
-	err := call(h, hctx, m)
+	err := c.handle(h, hctx, m)
 
 	s.mu.Lock()
 	// Before the step: the watchdog reads the state without the lock,

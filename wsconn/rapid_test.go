@@ -271,6 +271,7 @@ func lifecycleProperty(t *rapid.T) {
 		sendOne    func(ctx context.Context) error
 		anyUnknown []string
 		subscribed []string // the keys, in subscription order
+		holders    = map[string]int{}
 	)
 	subscription := func(key string) Subscription {
 		return Subscription{Key: key, Message: []byte("sub:" + key), Unsubscribe: []byte("unsub:" + key),
@@ -363,9 +364,13 @@ func lifecycleProperty(t *rapid.T) {
 				anyUnknown = append(anyUnknown, err.Error())
 			}
 			// Registered unless the client had closed (it may have given up
-			// on its own); a failed send or ack leaves it registered.
-			if !errors.Is(err, ErrClosed) && !slices.Contains(subscribed, key) {
-				subscribed = append(subscribed, key)
+			// on its own); a failed send or ack leaves it registered. Each
+			// Subscribe is one more holder.
+			if !errors.Is(err, ErrClosed) {
+				if !slices.Contains(subscribed, key) {
+					subscribed = append(subscribed, key)
+				}
+				holders[key]++
 			}
 		},
 		"unsubscribe": func(t *rapid.T) {
@@ -375,7 +380,13 @@ func lifecycleProperty(t *rapid.T) {
 			if err := c.Unsubscribe(ctx, key); !known(err) {
 				anyUnknown = append(anyUnknown, err.Error())
 			}
-			subscribed = slices.DeleteFunc(subscribed, func(k string) bool { return k == key })
+			// The last holder's Unsubscribe removes it.
+			if holders[key] > 0 {
+				holders[key]--
+			}
+			if holders[key] == 0 {
+				subscribed = slices.DeleteFunc(subscribed, func(k string) bool { return k == key })
+			}
 		},
 		"reconnect": func(t *rapid.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -106,31 +106,108 @@ func TestSubscriptionsSurviveReconnects(t *testing.T) {
 }
 
 // TestAckThatNeverComes: a subscription whose ack does not come within the
-// ack timeout fails the sync: Lost, with a *SubscriptionError naming the
-// key and matching ErrAckTimeout; Alive's heartbeat stops with it.
+// ack timeout fails on its own, with a *SubscriptionError naming the key
+// and matching ErrAckTimeout; the connection stays (no Lost) and becomes
+// Ready. With Retry, it goes back to Pending instead, and the next
+// connection sends it again, once.
 func TestAckThatNeverComes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := startServer(t, ackingVenue("mute"))
+		srv := startServer(t, ackingVenue("mute", "again", "mute2"))
 		var rec recorder
-		// Registered before the client starts, so the first sync sends it:
-		// a Subscribe after Dial may find the client Ready already, and
-		// wait for the ack as long as its own ctx says.
-		dialTest(t, srv, &rec, WithAckTimeout(2*time.Second), WithBackoff(Backoff{Initial: time.Hour}),
-			WithSubscriptions(sub("mute")))
+		var subs subRecorder
+		again := sub("again")
+		again.Retry = true
+		c := dialTest(t, srv, &rec, OnRecord(subs.observe), WithAckTimeout(2*time.Second),
+			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithSubscriptions(sub("mute"), again, sub("ok")))
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
-		r, ok := rec.Nth("Alive-Lost->Reconnecting", 1)
+		if n := rec.Count("Alive-Lost->Reconnecting"); n != 0 {
+			t.Errorf("%d Lost: a subscription's timeout failed the connection", n)
+		}
+		if got := c.Phase(); got != connfsm.Ready {
+			t.Errorf("phase %v, want Ready", got)
+		}
+		r, ok := subs.find(fsm.RecordTransition, "mute: Subscribing -AckTimeout-> Failed")
 		if !ok {
-			t.Fatalf("no Lost; transitions %v", rec.Phases())
+			t.Fatalf("no ack timeout of mute; subscription steps %q", subs.steps())
 		}
 		var se *SubscriptionError
-		if err, _ := r.Payload.(error); !errors.As(err, &se) || se.Key != "mute" || !errors.Is(err, ErrAckTimeout) {
-			t.Errorf("Lost cause = %v, want a *SubscriptionError for mute matching ErrAckTimeout", r.Payload)
+		if !errors.As(r.Cause, &se) || se.Key != "mute" || !errors.Is(r.Cause, ErrAckTimeout) {
+			t.Errorf("cause = %v, want a *SubscriptionError for mute matching ErrAckTimeout", r.Cause)
 		}
-		if r.From != connfsm.Syncing {
-			t.Errorf("lost in %v, want Syncing", r.From)
+		if _, ok := subs.find(fsm.RecordTransition, "again: Subscribing -AckTimeout-> Pending"); !ok {
+			t.Errorf("again did not go back to Pending; steps %q", subs.steps())
+		}
+		// A Subscribe while Ready waits for the ack, up to the timeout.
+		err := c.Subscribe(context.Background(), sub("mute2"))
+		if !errors.Is(err, ErrAckTimeout) || !errors.As(err, &se) || se.Key != "mute2" {
+			t.Errorf("Subscribe(mute2) = %v, want a *SubscriptionError for mute2 matching ErrAckTimeout", err)
+		}
+		srv.ResetAll()
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		want := [][]string{
+			{"sub:mute", "sub:again", "sub:ok", "sub:mute2"},
+			{"sub:again", "sub:ok"}, // mute and mute2 failed for good
+		}
+		if diff := cmp.Diff(want, received(srv)); diff != "" {
+			t.Errorf("what each connection received (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// subRecorder keeps the subscription records an OnRecord observer sees
+// (fsmtest.Recorder drops payloads, as observers are told to).
+type subRecorder struct {
+	mu   sync.Mutex
+	recs []*SubscriptionRecord
+}
+
+func (r *subRecorder) observe(_ context.Context, rec record) {
+	if sr, ok := rec.Payload.(*SubscriptionRecord); ok && rec.Kind == RecordSubscription {
+		r.mu.Lock()
+		r.recs = append(r.recs, sr)
+		r.mu.Unlock()
+	}
+}
+
+// steps returns the transitions, as "key: From -Event-> To".
+func (r *subRecorder) steps() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, sr := range r.recs {
+		if sr.Kind == fsm.RecordTransition {
+			out = append(out, sr.String())
+		}
+	}
+	return out
+}
+
+// find returns the first record of kind named name.
+func (r *subRecorder) find(kind fsm.RecordKind, name string) (*SubscriptionRecord, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sr := range r.recs {
+		if sr.Kind == kind && sr.String() == name {
+			return sr, true
+		}
+	}
+	return nil, false
+}
+
+// problems returns the rejected subscription events.
+func (r *subRecorder) problems() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, sr := range r.recs {
+		if sr.Kind == fsm.RecordRejected {
+			out = append(out, sr.String())
+		}
+	}
+	return out
 }
 
 // everyLimiter lets one wait through per interval, the first at once.

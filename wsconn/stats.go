@@ -65,6 +65,9 @@ type Stats struct {
 	// peer, was late, and the connection was kept (Linux only: elsewhere
 	// the socket is not asked).
 	LateReads uint64
+	// Buffered is the number of accepted messages the send policy keeps
+	// now, waiting for the next Alive (WithSendPolicy).
+	Buffered int
 	// Dropped counts data messages the client had read from the
 	// connection but did not hand to OnMessage because the connection
 	// ended first: those still held when the drain after the end ran out
@@ -133,5 +136,8 @@ func (c *Client) Stats() Stats {
 		MaxLag:            time.Duration(c.stats.maxLag.Load()),
 		Undecoded:         c.stats.undecoded.Load(),
 	}
+	c.bufMu.Lock()
+	st.Buffered = c.buf.len()
+	c.bufMu.Unlock()
 	return st
 }

@@ -22,10 +22,12 @@ func (c *Client) inSync(ctx context.Context, s *session) bool {
 // syncTask is Syncing's task: it sets the session up, then releases the
 // connection for sends. In order: OnConnect (log in, with Request for its
 // ack), the replay of the subscriptions (Subscribe), in their order, each
-// paced by the rate limiter and, with an Ack, awaited, and the flush of the
+// paced by the rate limiter, then the wait for their acks (a subscription
+// refused or not acknowledged in time fails alone), and the flush of the
 // messages buffered while disconnected; then it emits Synced, and the
-// lifecycle moves to Ready. An error from any of them fails the sync: Lost,
-// and the heartbeat and reader stop with it (Alive is the failure's scope).
+// lifecycle moves to Ready. An error from OnConnect or a write fails the
+// sync: Lost, and the heartbeat and reader stop with it (Alive is the
+// failure's scope).
 func (c *Client) syncTask(ctx context.Context, emit emitFn) error {
 	s := c.sess.Load()
 	sctx := context.WithValue(ctx, syncKey{}, s)

@@ -82,6 +82,7 @@ func TestDemoBinary(t *testing.T) {
 		{lost, "Reconnecting-RetryDue->Connecting", up, sync},
 		{lost, "Reconnecting-RetryDue->Connecting", up, sync},
 		{lost, "Reconnecting-RetryDue->Connecting", "Connecting-DialFailed->Reconnecting", "Reconnecting-RetryDue->Connecting", up, sync},
+		nil, // the subscriptions' scene: its client's steps are of kind subscription
 		{lost, "Reconnecting-Close->Closed"},
 		{up, sync, "Alive/Ready-Close->Closing", "Closing-CloseDone->Closed"},
 		nil,

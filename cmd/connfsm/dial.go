@@ -16,6 +16,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/internal/timeline"
+	"github.com/connfsm/connfsm/otelconnfsm"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -37,7 +38,23 @@ func runDial(c command, e env, args []string) int {
 	out := timeline.New(e.stdout, cfg.json, false)
 	tl := timeline.New(e.stderr, cfg.json, false)
 	var stragglers atomic.Int64
-	opts := append(append(cfg.venueOptions(), cfg.data.options()...),
+	var (
+		live     atomic.Pointer[wsconn.Client]
+		measured []wsconn.Option
+	)
+	if cfg.metrics != "" {
+		ms, err := startMetrics(cfg.metrics, func(*otelconnfsm.Clients) bool {
+			c := live.Load()
+			return c != nil && c.Phase() == connfsm.Ready
+		})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "connfsm dial: %v\n", err)
+			return exitUsage
+		}
+		defer ms.close()
+		measured = append(measured, ms.Clients.Option())
+	}
+	opts := append(append(append(cfg.venueOptions(), cfg.data.options()...), measured...),
 		wsconn.NoWait(),
 		wsconn.WithHeartbeat(cfg.ping, cfg.pong),
 		wsconn.WithBackoff(wsconn.Backoff{Initial: cfg.initial, Max: cfg.maxDelay, Multiplier: wsconn.DefaultBackoff.Multiplier, MaxAttempts: cfg.attempts}),
@@ -67,6 +84,7 @@ func runDial(c command, e env, args []string) int {
 		}
 		return exitFail
 	}
+	live.Store(client)
 
 	quit := make(chan struct{})
 	defer close(quit)
@@ -247,8 +265,10 @@ type dialConfig struct {
 	stormGap           time.Duration
 	subscribe          stringList
 	rate               rateFlag
+	metrics            string
 
 	data dataFlags
+	sub  subFlags
 }
 
 // dialFlagSet returns dial's flags, which set cfg.
@@ -274,8 +294,10 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	fs.DurationVar(&cfg.stormWindow, "storm-window", wsconn.DefaultStormGuard.Window, "storm guard: how far back dials are counted (0: off)")
 	fs.DurationVar(&cfg.stormGap, "storm-gap", wsconn.DefaultStormGuard.MinGap, "storm guard: the least time between two dials while it is on (0: off)")
 	fs.Var(&cfg.subscribe, "subscribe", "a `message` that subscribes, sent on every connection before stdin's lines (repeatable, in order)")
+	fs.StringVar(&cfg.metrics, "metrics", "", metricsFlagUsage)
 	fs.Var(&cfg.rate, "rate", "pace every write (stdin's lines, subscriptions, the buffer's flush) to at most `N/period`, e.g. 5/s or 100/1m")
 	cfg.data.register(fs)
+	cfg.sub.register(fs)
 	return fs
 }
 
@@ -292,7 +314,7 @@ func parseDialFlags(args []string) (dialConfig, error) {
 		return cfg, errors.Join(err, errors.New("no URL given"), dataErr)
 	}
 	cfg.url = pos[0]
-	return cfg, errors.Join(err, cfg.checkVenueFlags(), dataErr)
+	return cfg, errors.Join(err, cfg.checkVenueFlags(), dataErr, checkMetricsAddr(cfg.metrics))
 }
 
 // headerFlag is a repeatable -header 'Name: value'. Set refuses what

@@ -70,6 +70,7 @@ var fuzzCommands = map[string]fuzzCommand{
 				"-answer-ping", cfg.data.answerPing, "-read-limit", cfg.data.readLimit.String(), "-write-limit", cfg.data.writeLimit.String(),
 				"-decompress", cfg.data.decompress, "-ca-file", cfg.data.caFile, "-proxy", cfg.data.proxy,
 				"-slow-consumer", cfg.data.slowConsumer, "-inbox", strconv.Itoa(cfg.data.inbox),
+				"-subscribe-ack", cfg.sub.ack, "-subscribe-nack", cfg.sub.nack, "-ack-timeout", cfg.sub.ackTimeout.String(),
 			}
 			if len(cfg.permanent) > 0 {
 				a = append(a, "-permanent-close-codes", cfg.permanent.String())
@@ -285,7 +286,7 @@ func checkCommandLine(t *testing.T, args []string) {
 			t.Fatalf("%q parsed, but written back as %q it fails: %v", args[1:], again, err)
 		}
 		opts := cmp.Options{
-			cmp.AllowUnexported(demoConfig{}, dialConfig{}, serveConfig{}, loadFlags{}, rateFlag{}, dataFlags{}),
+			cmp.AllowUnexported(demoConfig{}, dialConfig{}, serveConfig{}, loadFlags{}, rateFlag{}, dataFlags{}, subFlags{}),
 			cmp.Comparer(func(a, b *x509.CertPool) bool { return a.Equal(b) }),
 			cmp.Comparer(func(a, b diagramConfig) bool { return a.format.name == b.format.name }),
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/internal/loadgen"
+	"github.com/connfsm/connfsm/otelconnfsm"
 )
 
 // runLoad runs N concurrent clients with heartbeats against an echo server
@@ -31,6 +32,18 @@ func runLoad(c command, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "connfsm load: warning: the open-file limit %d is below the %d clients need\n", limit, need)
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(f.GOGC))
+	if f.metrics != "" {
+		ms, err := startMetrics(f.metrics, func(cs *otelconnfsm.Clients) bool {
+			live, ready := cs.Live()
+			return live > 0 && ready == live
+		})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "connfsm load: %v\n", err)
+			return exitUsage
+		}
+		defer ms.close()
+		f.Options = append(f.Options, ms.Clients.Option())
+	}
 
 	r, err := loadgen.Run(e.ctx, f.Config, e.stderr)
 	if err != nil {
@@ -74,7 +87,8 @@ func runLoad(c command, e env, args []string) int {
 // The pool mode's flags make Config.Pool.
 type loadFlags struct {
 	loadgen.Config
-	json bool
+	json    bool
+	metrics string
 
 	pool                    bool
 	subs, perConn, conns    int
@@ -97,6 +111,7 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs.IntVar(&f.DialRate, "dial-rate", 1000, "clients started per second, so a large ramp does not flood the server")
 	fs.IntVar(&f.GOGC, "gogc", loadgen.DefaultGOGC, "garbage collector target percentage (GOGC) of load and of its child server; 100 is Go's default")
 	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
+	fs.StringVar(&f.metrics, "metrics", "", metricsFlagUsage)
 	fs.BoolVar(&f.pool, "pool", false, "run one wsconn.Pool of -subs subscriptions instead of -n clients, against an embedded venue that acknowledges them and enforces -venue-budget")
 	fs.IntVar(&f.subs, "subs", 0, "with -pool: subscriptions in all (required)")
 	fs.IntVar(&f.perConn, "per-conn", 100, "with -pool: the most subscriptions per connection")
@@ -129,6 +144,9 @@ func parseLoadFlags(args []string) (loadFlags, error) {
 				c.add(fmt.Errorf("-%s needs -pool", name), name)
 			}
 		}
+	}
+	if err := checkMetricsAddr(f.metrics); err != nil {
+		c.add(err, "metrics")
 	}
 	if f.DialRate <= 0 {
 		c.add(fmt.Errorf("-dial-rate must be positive, got %d", f.DialRate), "dial-rate")

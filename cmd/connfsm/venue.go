@@ -38,8 +38,9 @@ func (cfg *dialConfig) venueOptions() []wsconn.Option {
 	}
 	for _, msg := range cfg.subscribe {
 		// The message is the key: the same subscription given twice is sent once.
-		opts = append(opts, wsconn.WithSubscriptions(wsconn.Subscription{Key: msg, Message: []byte(msg)}))
+		opts = append(opts, wsconn.WithSubscriptions(cfg.sub.subscription(msg)))
 	}
+	opts = append(opts, cfg.sub.options()...)
 	if l := cfg.rate.limiter(); l != nil {
 		opts = append(opts, wsconn.WithRateLimit(l))
 	}

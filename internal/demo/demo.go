@@ -153,6 +153,8 @@ func (d *demo) run() error {
 		return d.roundTrip("the server is back")
 	})
 
+	d.scene("subscriptions: two across a reset, and a third the venue refuses", d.subscriptionScene)
+
 	d.scene("the user closes while the client is reconnecting", func() error {
 		mark := d.mark()
 		srv.Down()

@@ -11,6 +11,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/internal/timeline"
+	"github.com/connfsm/connfsm/wsconn"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -24,10 +25,24 @@ func TestRun(t *testing.T) {
 		t.Fatalf("Run = %v, %v; want ok", ok, err)
 	}
 	count := map[string]int{}
+	subs := map[string]int{}
 	for _, r := range tl.Records() {
 		if r.Kind == fsm.RecordTransition {
 			count[r.From.Path()+"-"+r.Event.String()+"->"+r.To.Path()]++
 		}
+		if sr, ok := r.Payload.(*wsconn.SubscriptionRecord); ok && sr.Kind == fsm.RecordTransition {
+			subs[sr.String()]++
+		}
+	}
+	// The subscription scene: two acked on both connections, the third
+	// refused on the first and not sent again.
+	wantSubs := map[string]int{
+		"BTC: Pending -Send-> Subscribing": 2, "BTC: Subscribing -Ack-> Active": 2, "BTC: Active -Lost-> Pending": 2,
+		"ETH: Pending -Send-> Subscribing": 2, "ETH: Subscribing -Ack-> Active": 2, "ETH: Active -Lost-> Pending": 2,
+		"BAD: Pending -Send-> Subscribing": 1, "BAD: Subscribing -Nack-> Failed": 1, "BAD: Failed -Lost-> Failed": 1,
+	}
+	if diff := cmp.Diff(wantSubs, subs); diff != "" {
+		t.Errorf("subscription transitions (-want +got):\n%s", diff)
 	}
 	// Three losses come back (reset, black hole, restart); the fourth is
 	// closed while reconnecting. The restart's failed dials vary in number.

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,8 @@ type Config struct {
 	// Pool, if not nil, runs one wsconn.Pool instead of N clients, against
 	// an embedded venue (N and URL are not used).
 	Pool *PoolMode
+	// Options are added to every client's (a metrics probe).
+	Options []wsconn.Option
 }
 
 // ErrConfig is returned by Run when a client's options are refused
@@ -227,7 +230,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 // that feeds cnt.
 func clientOptions(cfg Config, cnt *counters) []wsconn.Option {
 	connected := false // touched only inside this client's lifecycle
-	return []wsconn.Option{
+	return append(slices.Clone(cfg.Options),
 		wsconn.NoWait(),
 		wsconn.WithHeartbeat(cfg.Ping, cfg.Pong),
 		wsconn.OnTransition(func(_ context.Context, rec record) {
@@ -252,7 +255,7 @@ func clientOptions(cfg Config, cnt *counters) []wsconn.Option {
 			}
 		}),
 		wsconn.OnMessage(func(context.Context, wsconn.Message) { cnt.echoes.Add(1) }),
-	}
+	)
 }
 
 // closeClients closes every client, a few at a time, bounded by

@@ -146,7 +146,11 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		go func() {
 			// The budget may have to let every connection through twice
 			// within its window: at the start, and after the restart.
-			restarted <- runPoolRestart(ctx, v, all, steady, cfg.RestartAt, cfg.DownFor, recoverWait+mode.Budget.windows(2*n))
+			rs := runPoolRestart(ctx, v, all, steady, cfg.RestartAt, cfg.DownFor, recoverWait+mode.Budget.windows(2*n))
+			active, dups := v.subscriptions()
+			rs.Missing = mode.Subs - active
+			rs.Duplicated = dups + v.resubscribes()
+			restarted <- rs
 		}()
 	}
 	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)

@@ -49,7 +49,13 @@ type PoolRestart struct {
 	RecoverSeconds float64 `json:"recover_seconds"`
 	OutageSeconds  float64 `json:"outage_seconds"`
 	Handshakes     int     `json:"handshakes"` // the venue saw from down until recovered
-	Err            string  `json:"error,omitempty"`
+	// Missing counts the subscriptions not active at the venue once
+	// recovered (or when the wait gave up); Duplicated those subscribed on
+	// two connections, plus the subscribes the venue got for a key its
+	// connection already had (in the whole run). Both must be 0.
+	Missing    int    `json:"missing"`
+	Duplicated int    `json:"duplicated"`
+	Err        string `json:"error,omitempty"`
 }
 
 // Problems returns what the run found wrong: a subscription missing at the
@@ -73,6 +79,9 @@ func (p *PoolReport) Problems(budget Budget) []string {
 	}
 	if rs := p.Restart; rs != nil && !rs.Recovered {
 		out = append(out, "not every subscription was back after the restart: "+rs.Err)
+	}
+	if rs := p.Restart; rs != nil && (rs.Missing > 0 || rs.Duplicated > 0) {
+		out = append(out, fmt.Sprintf("after the restart the venue missed %d subscriptions and saw %d duplicated", rs.Missing, rs.Duplicated))
 	}
 	return out
 }
@@ -98,5 +107,6 @@ func printPool(w io.Writer, p *PoolReport) {
 		} else {
 			fmt.Fprintf(w, "; NOT every subscription back: %s\n", rs.Err)
 		}
+		fmt.Fprintf(w, "  after restart      %d subscriptions missing, %d duplicated, as the venue saw them\n", rs.Missing, rs.Duplicated)
 	}
 }

@@ -46,6 +46,9 @@ func TestRunPool(t *testing.T) {
 					t.Errorf("problem %q, want one about %q", problems[i], want)
 				}
 			}
+			if p.Restart.Missing != 0 || p.Restart.Duplicated != 0 {
+				t.Errorf("after the restart: %d missing, %d duplicated at the venue; want 0 and 0", p.Restart.Missing, p.Restart.Duplicated)
+			}
 			if !p.Restart.Recovered || p.VenueSubscriptions != 100 || p.VenueDuplicates != 0 || p.Conns != 10 || r.Closed != 10 {
 				t.Errorf("pool report %+v, restart %+v; want all 100 subscriptions back once on 10 connections", *p, *p.Restart)
 			}

@@ -28,6 +28,7 @@ type poolVenue struct {
 	refused    int         // refused for the budget
 	conns      map[*wsconntest.Conn]*venueConn
 	count      map[string]int // key → open connections subscribed to it
+	resubs     int            // subscribes of a key its connection already had, no unsubscribe between
 }
 
 type venueConn struct {
@@ -112,6 +113,8 @@ func (v *poolVenue) message(c *wsconntest.Conn, m wsconntest.Message) bool {
 		if _, ok := vc.keys[sub]; !ok {
 			vc.keys[sub] = struct{}{}
 			v.count[sub]++
+		} else {
+			v.resubs++
 		}
 	case isUnsub:
 		if _, ok := vc.keys[unsub]; ok {
@@ -140,6 +143,14 @@ func (v *poolVenue) subscriptions() (active, duplicates int) {
 		}
 	}
 	return active, duplicates
+}
+
+// resubscribes returns how many subscribes came for a key already
+// subscribed on the same connection.
+func (v *poolVenue) resubscribes() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.resubs
 }
 
 // handshakeTimes returns the handshake requests' times so far, in order.

@@ -60,6 +60,7 @@ type Line struct {
 	T      string         `json:"t"` // RFC 3339, nanoseconds
 	Kind   string         `json:"kind"`
 	Name   string         `json:"name,omitempty"`
+	Key    string         `json:"key,omitempty"` // a subscription's, for kind "subscription"
 	From   string         `json:"from,omitempty"`
 	Event  string         `json:"event,omitempty"`
 	To     string         `json:"to,omitempty"`
@@ -238,6 +239,8 @@ func (tl *Timeline) line(r Record) string {
 			human = tl.paint(dim, human)
 		}
 		return tl.format(r.When, l, human)
+	case wsconn.RecordSubscription:
+		return tl.subscription(r)
 	case wsconn.RecordDataPath:
 		return tl.dataPath(r)
 	case fsm.RecordStraggler:
@@ -245,6 +248,27 @@ func (tl *Timeline) line(r Record) string {
 			tl.paint(red, fmt.Sprintf("straggler task %s of %s (epoch %d) did not return in time", r.Task, r.From.Path(), r.Epoch)))
 	}
 	return ""
+}
+
+// subscription returns the line of a subscription's transition, or of
+// its rejected event; "" for the steps the timeline does not show
+// (registered, ignored).
+func (tl *Timeline) subscription(r Record) string {
+	sr, ok := r.Payload.(*wsconn.SubscriptionRecord)
+	if !ok || sr.Kind != fsm.RecordTransition && sr.Kind != fsm.RecordRejected {
+		return ""
+	}
+	l := Line{Kind: "subscription", Key: sr.Key, From: sr.From.String(), Event: sr.Event.String(), To: sr.To.String()}
+	human := fmt.Sprintf("subscription %q: %s --%s--> %s", sr.Key, sr.From, sr.Event, sr.To)
+	if sr.Kind == fsm.RecordRejected {
+		l.To, l.Reason = "", "rejected: "+r.Reason
+		human = tl.paint(red, fmt.Sprintf("subscription %q: %s rejected in %s", sr.Key, sr.Event, sr.From))
+	}
+	if sr.Cause != nil {
+		l.Cause = sr.Cause.Error()
+		human += tl.paint(dim, "\n                 cause: "+l.Cause)
+	}
+	return tl.format(r.When, l, human)
 }
 
 // Records returns the records kept so far.
