@@ -89,8 +89,8 @@ func (s *session) startDataPath(c *Client) {
 			}
 			told = r.To
 			dr := &DataPathRecord{Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.epoch}
-			if lag, ok := r.Payload.(time.Duration); ok {
-				dr.Lag = lag
+			if r.Event == datapath.Deliver {
+				dr.Lag = s.lag
 			}
 			if s.hctx != nil {
 				// The reader task's (or the handler's, under it): from
@@ -113,15 +113,12 @@ func steady(r dpRecord) bool {
 		(r.From == datapath.Flowing && r.To == datapath.Busy || r.From == datapath.Busy && r.To == datapath.Flowing)
 }
 
-// fireLocked fires e on the data path; s.mu is held. Deliver carries the
-// message's lag when the data path is observed (boxing it would cost an
-// allocation per message otherwise).
+// fireLocked fires e on the data path; s.mu is held. For Deliver, lag is
+// the message's, kept for the observer (s.lag) rather than boxed as the
+// event's payload, which would cost an allocation per message.
 func (s *session) fireLocked(e datapath.Event, lag time.Duration) {
-	var payload any
-	if e == datapath.Deliver && (s.c.cfg.onRecord != nil || s.c.cfg.logger != nil) {
-		payload = lag
-	}
-	_ = s.dp.FireWith(context.Background(), e, payload) // a rejection reaches the observer; a stopped machine takes nothing
+	s.lag = lag
+	_ = s.dp.Fire(context.Background(), e) // a rejection reaches the observer; a stopped machine takes nothing
 }
 
 // fire is fireLocked, taking s.mu.

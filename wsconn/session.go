@@ -90,8 +90,9 @@ type session struct {
 	// way.
 	dp    *dpMachine
 	mu    sync.Mutex
-	ahead *readAhead // the read-ahead lent, whose result the pump takes before reading; nil when the pump reads
-	inbox *inbox     // the messages waiting for the handler, under a policy other than Block; nil under Block
+	ahead *readAhead    // the read-ahead lent, whose result the pump takes before reading; nil when the pump reads
+	lag   time.Duration // the lag of the message the step under way delivers, for the data path's observer
+	inbox *inbox        // the messages waiting for the handler, under a policy other than Block; nil under Block
 	// slowLogged: the slow-consumer policy's first act on this connection
 	// was logged.
 	slowLogged atomic.Bool
