@@ -121,6 +121,16 @@ func (s *session) fireLocked(e datapath.Event, lag time.Duration) {
 	_ = s.dp.Fire(context.Background(), e) // a rejection reaches the observer; a stopped machine takes nothing
 }
 
+// deliverLocked fires Deliver for m; s.mu is held. Its lag is read from
+// the clock only for an observer.
+func (s *session) deliverLocked(m Message) {
+	var lag time.Duration
+	if s.c.cfg.onRecord != nil || s.c.cfg.logger != nil {
+		lag = time.Since(m.Received)
+	}
+	s.fireLocked(datapath.Deliver, lag)
+}
+
 // fire is fireLocked, taking s.mu.
 func (s *session) fire(e datapath.Event) {
 	s.mu.Lock()

@@ -333,7 +333,7 @@ func (s *session) handOut() {
 			return
 		}
 		s.mu.Lock()
-		s.fireLocked(datapath.Deliver, time.Since(m.Received))
+		s.deliverLocked(m)
 		if s.dp.In(datapath.Stopped) {
 			s.mu.Unlock()
 			<-c.handling

@@ -114,7 +114,7 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 		return s.taken(), true
 	}
 	s.mu.Lock()
-	s.fireLocked(datapath.Deliver, time.Since(m.Received))
+	s.deliverLocked(m)
 	if s.dp.In(datapath.Stopped) {
 		// Alive is left (read during the close handshake, or after the
 		// drain): counted, not handed over.
