@@ -40,6 +40,9 @@ func TestLifecycleDiagramGolden(t *testing.T) {
 		{"subscription.mermaid", gendocs.SubscriptionMermaid},
 		{"subscription.dot", gendocs.SubscriptionDOT},
 		{"subscription.matrix.md", gendocs.SubscriptionMatrix},
+		{"datapath.mermaid", gendocs.DataPathMermaid},
+		{"datapath.dot", gendocs.DataPathDOT},
+		{"datapath.matrix.md", gendocs.DataPathMatrix},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -72,7 +75,8 @@ func TestGeneratedDocsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"docs/lifecycle.md", "docs/lifecycle.dot", "docs/subscription.md", "docs/subscription.dot", "README.md"} {
+	for _, name := range []string{"docs/lifecycle.md", "docs/lifecycle.dot", "docs/subscription.md", "docs/subscription.dot",
+		"docs/datapath.md", "docs/datapath.dot", "README.md"} {
 		t.Run(name, func(t *testing.T) {
 			want, ok := docs[name]
 			if !ok {

@@ -419,6 +419,7 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 	s := t.Payload.(*session)
 	s.epoch = t.Epoch
 	s.c = c
+	s.startDataPath(c)
 	c.sess.Store(s)
 	c.aliveAt = clock()
 	if c.stats.connects.Add(1) > 1 {

@@ -3,6 +3,9 @@ package wsconn
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn/datapath"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -165,4 +170,159 @@ func TestNothingReadIsDroppedSilently(t *testing.T) {
 			})
 		})
 	}
+}
+
+// dataPathProblems keeps the data path's rejected steps: every test
+// dialed with dialTest fails on one (an event the table says cannot
+// happen did).
+type dataPathProblems struct {
+	mu   sync.Mutex
+	recs []string
+}
+
+func (p *dataPathProblems) observe(_ context.Context, r record) {
+	if dr, ok := r.Payload.(*DataPathRecord); ok && r.Kind == RecordDataPath && dr.Kind == fsm.RecordRejected {
+		p.mu.Lock()
+		p.recs = append(p.recs, dr.String())
+		p.mu.Unlock()
+	}
+}
+
+func (p *dataPathProblems) list() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.recs)
+}
+
+// dataPathSteps keeps the data path's records an observer receives.
+type dataPathSteps struct {
+	mu   sync.Mutex
+	recs []DataPathRecord
+}
+
+func (p *dataPathSteps) observe(_ context.Context, r record) {
+	if dr, ok := r.Payload.(*DataPathRecord); ok && r.Kind == RecordDataPath {
+		p.mu.Lock()
+		p.recs = append(p.recs, *dr)
+		p.mu.Unlock()
+	}
+}
+
+func (p *dataPathSteps) all() []DataPathRecord {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.recs)
+}
+
+// TestDataPathRecords: a handler that stalls on the first message while
+// the venue sends every 100 ms, with a heartbeat due during the stall. The
+// observer sees the data path's states as the stall unfolds (a read-ahead
+// lent for the ping, backlogged behind the handler, the held message taken
+// and delivered with its lag) and the return to the steady flow, whose
+// per-message steps it is not told of.
+func TestDataPathRecords(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, wsconntest.Default(
+			wsconntest.Push(100*time.Millisecond, func(int) wsconntest.Message { return wsconntest.Text("tick") })))
+		var rec recorder
+		var steps dataPathSteps
+		var handled, epoch atomic.Int64
+		c := dialTest(t, srv, &rec, OnRecord(steps.observe),
+			WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
+			OnMessage(func(ctx context.Context, m Message) {
+				epoch.Store(int64(m.Epoch))
+				if handled.Add(1) == 1 {
+					select {
+					case <-time.After(2 * time.Second):
+					case <-ctx.Done():
+					}
+				}
+			}))
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if err := c.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := steps.all()
+		var names []string
+		for _, r := range got {
+			names = append(names, fmt.Sprintf("%v -%v-> %v", r.From, r.Event, r.To))
+		}
+		// The stall, then the return to the steady flow: a ping due as
+		// the held message is handed over may lend one more read-ahead
+		// (Busy -Lend-> ReadAhead -Return-> Flowing) before it.
+		want := []string{
+			"Unstarted -Start-> Flowing",
+			"Busy -Lend-> ReadAhead",
+			"ReadAhead -Park-> Backlogged",
+			"Backlogged -Return-> Taking",
+			"Taking -Deliver-> Busy",
+		}
+		if len(names) < len(want)+2 || len(names) > len(want)+3 {
+			t.Fatalf("%d data path steps observed, want %d or %d: %q", len(names), len(want)+2, len(want)+3, names)
+		}
+		if diff := cmp.Diff(want, names[:len(want)]); diff != "" {
+			t.Errorf("data path steps observed during the stall (-want +got):\n%s", diff)
+		}
+		tail := names[len(want):]
+		if diff := cmp.Diff("Flowing -Stop-> Stopped", tail[len(tail)-1]); diff != "" {
+			t.Errorf("last step (-want +got):\n%s", diff)
+		}
+		if back := tail[len(tail)-2]; !strings.HasSuffix(back, "-Return-> Flowing") {
+			t.Errorf("step before the stop = %q, want the handler's return to Flowing", back)
+		}
+		if h := handled.Load(); h < 30 {
+			t.Errorf("handled %d messages, want at least 30 in 5s at one per 100ms", h)
+		}
+		for _, r := range got {
+			if r.Event == datapath.Deliver && r.Lag < time.Second {
+				t.Errorf("%v: lag %v, want at least 1s: the message waited behind the stalled handler", &r, r.Lag)
+			}
+			if r.Conn != uint64(epoch.Load()) {
+				t.Errorf("%v: connection epoch %d, want the messages', %d", &r, r.Conn, epoch.Load())
+			}
+		}
+		if st := c.Stats(); st.MaxLag < time.Second {
+			t.Errorf("Stats.MaxLag = %v, want the record's lag, at least 1s", st.MaxLag)
+		}
+	})
+}
+
+// TestDataPathObserverCloses: an observer that closes the client on a
+// data path record (Backlogged: the consumer is behind) starts the close
+// and returns, as on a lifecycle record: the client ends Closed.
+func TestDataPathObserverCloses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, wsconntest.Default(
+			wsconntest.Push(100*time.Millisecond, func(int) wsconntest.Message { return wsconntest.Text("tick") })))
+		var rec recorder
+		var cp atomic.Pointer[Client]
+		var once sync.Once
+		c := dialTest(t, srv, &rec,
+			WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
+			OnRecord(func(ctx context.Context, r record) {
+				if dr, ok := r.Payload.(*DataPathRecord); ok && r.Kind == RecordDataPath && dr.To == datapath.Backlogged {
+					once.Do(func() {
+						if err := cp.Load().Close(ctx); err != nil {
+							t.Errorf("Close from the observer: %v", err)
+						}
+					})
+				}
+			}),
+			OnMessage(func(ctx context.Context, m Message) {
+				select {
+				case <-time.After(2 * time.Second):
+				case <-ctx.Done():
+				}
+			}))
+		cp.Store(c) // long before the first Backlogged, at about 600 ms
+		select {
+		case <-c.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("not closed 10s after the observer's Close; %v", rec.Transitions())
+		}
+		if diff := cmp.Diff([]string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}, rec.Transitions()); diff != "" {
+			t.Errorf("transitions (-want +got):\n%s", diff)
+		}
+	})
 }

@@ -34,6 +34,27 @@
 // the silence counts from when the handler gives the reader back.
 // Message.Received stamps each message, and Stats keeps the handler's lag.
 //
+// # The data path
+//
+// Between a connection's socket and the handler, the data path is a
+// declared machine of its own (package datapath, drawn in
+// docs/datapath.md), one per connection: Flowing (the reader reads),
+// Waiting (a message read waits for a handler of an earlier connection),
+// the handler running while nothing else reads (Busy), while a read-ahead
+// lent the connection reads, for a ping due or a Request's reply
+// (ReadAhead), or while the read-ahead holds the next message
+// (Backlogged), Taking (the reader takes that message), and Stopped once
+// Alive is left. The heartbeat and the data watchdog ask it
+// whether the reader is held; the reader task waits on it to drain what
+// was read and to join the handler. It is not a region of Alive: it steps
+// twice per message, and as a light machine of its own a step costs no
+// allocation and no goroutine, where a step of a parallel region
+// allocates and a step of the lifecycle reaches its observer. Its steps
+// reach OnRecord as records of kind RecordDataPath (a *DataPathRecord:
+// from, event, to, and the lag of a Deliver), except the steady flow
+// between Flowing and Busy, so an observer sees a stall, not every
+// message.
+//
 // # Lifecycle
 //
 // The client's state is one of connfsm's (State reports it: Connecting,

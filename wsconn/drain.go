@@ -1,6 +1,11 @@
 package wsconn
 
-import "time"
+import (
+	"context"
+	"time"
+
+	"github.com/connfsm/connfsm/wsconn/datapath"
+)
 
 // What the data path owes the peer and the handler when a connection
 // ends or a handler is slow: the watchdog's view of silence, and the drain
@@ -22,10 +27,9 @@ func (s *session) sinceData() (idle time.Duration, ok bool) {
 // readerHeld reports whether a handler holds the reader: the pump holds a
 // message (waiting for its turn, or in the handler), and nothing else
 // reads the connection, or the read-ahead lent it holds a message too.
+// Under an inbox the pump never waits for the handler.
 func (s *session) readerHeld() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.busy && (s.ahead == nil || s.ahead.parked)
+	return s.inbox == nil && datapath.ReaderHeld(s.dp.State())
 }
 
 // endHandler ends the handler's context with cause: the call under way
@@ -43,38 +47,22 @@ func (s *session) endHandler(cause error) {
 const drainTimeout = time.Second
 
 // drain waits, up to drainTimeout, until the pump holds no message it has
-// read: the one in the handler, or waiting for its turn, and the one a
-// read-ahead holds are delivered (with the handler's context ended), not
-// dropped. What the pump reads after it is dropped and counted.
+// read: the one in the handler, or waiting for its turn, the one a
+// read-ahead holds, and those in the inbox are delivered (with the
+// handler's context ended), not dropped. What the pump reads after it is
+// dropped and counted.
 func (s *session) drain() {
-	s.mu.Lock()
-	if s.stopped || !s.holdingLocked() {
-		s.mu.Unlock()
+	if !s.holding(s.dp) {
 		return
 	}
-	if s.drained == nil {
-		s.drained = make(chan struct{})
-	}
-	drained := s.drained
-	s.mu.Unlock()
-	t := time.NewTimer(drainTimeout)
-	defer t.Stop()
-	select {
-	case <-drained:
-	case <-t.C:
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	_ = s.dp.Await(ctx, func(m *dpMachine) bool { return !s.holding(m) })
 }
 
-// holdingLocked reports whether the pump holds a message read and not yet
-// handed to the handler, or in the handler; s.mu is held.
-func (s *session) holdingLocked() bool {
-	return s.busy || s.handling || s.ahead != nil && s.ahead.parked || s.inbox != nil && s.inbox.len() > 0
-}
-
-// releasedLocked wakes drain once the pump holds nothing; s.mu is held.
-func (s *session) releasedLocked() {
-	if s.drained != nil && !s.holdingLocked() {
-		close(s.drained)
-		s.drained = nil
-	}
+// holding reports whether the pump holds a message read and not yet
+// handed to the handler, or in the handler. The data path steps at every
+// handler call, so a wait on it sees an inbox emptied too.
+func (s *session) holding(m *dpMachine) bool {
+	return datapath.Holding(m.State()) || s.inbox != nil && s.inbox.len() > 0
 }

@@ -174,7 +174,7 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 				continue
 			}
 		}
-		switch s.backpressure() {
+		switch s.backpressure() { // the data path's state: Busy lends, Backlogged holds
 		case holdLent:
 			// A handler runs, and nothing read: the read-ahead now does.
 			// Ping once it has had a moment to read what is on its way.

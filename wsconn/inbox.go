@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/connfsm/connfsm/wsconn/datapath"
 )
 
 // SlowConsumerPolicy says what the client does with messages that arrive
@@ -303,59 +305,48 @@ func (s *session) slowOnce(m Message) {
 // handOut is the connection's goroutine that empties the inbox into the
 // handler, one call at a time, in order, once it is this connection's
 // turn; it returns once the delivery is stopped (what is left is counted
-// as dropped) or the handler panicked (which fails the connection).
+// as dropped) or the handler panicked (which fails the connection). It
+// stops the data path as it returns: nothing more will be handed out.
 func (s *session) handOut() {
 	c := s.c
 	h := c.cfg.onMessage
-	s.mu.Lock()
-	stop := s.stopChanLocked()
-	s.mu.Unlock()
+	stopped, cancel := s.dp.UntilIn(context.Background(), datapath.Stopped)
+	defer cancel()
 	defer func() {
+		// Stopped first, so that a message put meanwhile is counted by
+		// enqueue.
+		s.fire(datapath.Stop)
 		c.stats.dropped.Add(uint64(s.inbox.clear()))
-		s.mu.Lock()
-		s.releasedLocked()
-		s.mu.Unlock()
 	}()
 	for {
 		m, ok := s.inbox.take()
 		if !ok {
-			s.mu.Lock()
-			s.releasedLocked()
-			s.mu.Unlock()
 			select {
 			case <-s.inbox.ready:
 				continue
-			case <-stop:
+			case <-stopped.Done():
 				return
 			}
 		}
-		select {
-		case c.handling <- struct{}{}:
-		case <-stop:
+		if !s.takeTurn() {
 			c.stats.dropped.Add(1)
 			return
 		}
 		s.mu.Lock()
-		if s.stopped {
+		s.deliverLocked(m)
+		if s.dp.In(datapath.Stopped) {
 			s.mu.Unlock()
 			<-c.handling
 			c.stats.dropped.Add(1)
 			return
 		}
-		s.handling = true
 		c.stats.received(len(m.Data))
 		hctx := s.handlerContextLocked()
 		s.mu.Unlock()
 
 		err := c.handle(h, hctx, m)
 
-		s.mu.Lock()
-		s.handling = false
-		if s.joined != nil {
-			close(s.joined)
-			s.joined = nil
-		}
-		s.mu.Unlock()
+		s.fire(datapath.Return)
 		<-c.handling
 		if err != nil {
 			s.fail(err)

@@ -43,7 +43,8 @@ func (r *recorder) Phases() []string { return r.Recorder.Transitions() }
 
 func dialTest(t *testing.T, srv *wsconntest.Server, rec *recorder, opts ...Option) *Client {
 	t.Helper()
-	base := []Option{WithHTTPClient(srv.Client()), OnRecord(rec.Observe), NoWait()}
+	var dp dataPathProblems
+	base := []Option{WithHTTPClient(srv.Client()), OnRecord(rec.Observe), OnRecord(dp.observe), NoWait()}
 	c, err := Dial(t.Context(), "ws://feed.test/", append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
@@ -52,6 +53,9 @@ func dialTest(t *testing.T, srv *wsconntest.Server, rec *recorder, opts ...Optio
 		_ = c.Close(context.Background())
 		if p := rec.Problems(); len(p) > 0 {
 			t.Errorf("lifecycle problems: %v", p)
+		}
+		if p := dp.list(); len(p) > 0 {
+			t.Errorf("data path problems: %v", p)
 		}
 	})
 	return c

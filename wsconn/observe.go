@@ -54,6 +54,8 @@ func (c *Client) observe(ctx context.Context, r record) {
 			attrs = append(attrs, slog.String("cause", sr.Cause.Error()))
 		}
 		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: subscription", attrs...)
+	case RecordDataPath:
+		c.logDataPath(ctx, l, r)
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:
 		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()), slog.Uint64("epoch", r.Epoch))

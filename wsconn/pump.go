@@ -7,7 +7,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/tasks"
+	"github.com/connfsm/connfsm/wsconn/datapath"
 )
 
 // pump reads the connection until its reads fail and, while Alive, hands
@@ -107,33 +109,20 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 		c.stats.received(len(m.Data))
 		return nil, true
 	}
-	select {
-	case c.handling <- struct{}{}:
-	default:
-		// A handler of an earlier connection still runs: wait for it, or
-		// for the end of Alive, holding the message (which the heartbeat
-		// must know: it is read, not yet handled).
-		s.mu.Lock()
-		s.busy = true
-		stop := s.stopChanLocked()
-		s.mu.Unlock()
-		select {
-		case c.handling <- struct{}{}:
-		case <-stop:
-			c.stats.dropped.Add(1)
-			return s.idle(), true
-		}
+	if !s.takeTurn() {
+		c.stats.dropped.Add(1)
+		return s.taken(), true
 	}
 	s.mu.Lock()
-	if s.stopped {
+	s.deliverLocked(m)
+	if s.dp.In(datapath.Stopped) {
 		// Alive is left (read during the close handshake, or after the
 		// drain): counted, not handed over.
 		s.mu.Unlock()
 		<-c.handling
 		c.stats.dropped.Add(1)
-		return s.idle(), true
+		return s.taken(), true
 	}
-	s.busy, s.handling = true, true
 	c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped
 	if s.requests.pending.Load() > 0 {
 		// A reply must not wait behind this call: read ahead meanwhile.
@@ -145,13 +134,10 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	err := c.handle(h, hctx, m)
 
 	s.mu.Lock()
-	s.busy, s.handling = false, false
+	// Before the step: the watchdog reads the state without the lock,
+	// and whoever sees the reader given back must see when.
 	s.freed.Store(int64(clock()))
-	s.releasedLocked()
-	if s.joined != nil {
-		close(s.joined)
-		s.joined = nil
-	}
+	s.fireLocked(datapath.Return, 0)
 	ahead = s.ahead
 	s.mu.Unlock()
 	<-c.handling
@@ -165,21 +151,38 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	return ahead, true
 }
 
-// isStopped reports whether the delivery has stopped.
-func (s *session) isStopped() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stopped
+// takeTurn takes the one right to call the handler (Client.handling): at
+// once, or once the handler of an earlier connection returns, the data
+// path Waiting meanwhile; false if Alive is left first.
+func (s *session) takeTurn() bool {
+	c := s.c
+	select {
+	case c.handling <- struct{}{}:
+		return true
+	default:
+	}
+	// The message read waits, which the heartbeat must know: it is read,
+	// not yet handled.
+	s.fire(datapath.Wait)
+	stopped, cancel := s.dp.UntilIn(context.Background(), datapath.Stopped)
+	defer cancel()
+	select {
+	case c.handling <- struct{}{}:
+		return true
+	case <-stopped.Done():
+		return false
+	}
 }
 
-// idle marks the pump as not holding a message any more, and returns the
-// read-ahead lent meanwhile, if any.
-func (s *session) idle() *readAhead {
+// isStopped reports whether the delivery has stopped.
+func (s *session) isStopped() bool { return s.dp.In(datapath.Stopped) }
+
+// taken returns, for a pump that let its message go, the read-ahead lent
+// meanwhile, if any: the pump takes its message before reading.
+func (s *session) taken() *readAhead {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.busy = false
 	s.freed.Store(int64(clock()))
-	s.releasedLocked()
 	return s.ahead
 }
 
@@ -195,13 +198,12 @@ func call(h func(context.Context, Message), ctx context.Context, m Message) (err
 	return nil
 }
 
-// readAhead is a goroutine lent the connection while the pump is busy with
-// a message: it reads until a message for the handler comes (answering
+// readAhead is a goroutine lent the connection while the pump holds a
+// message: it reads until a message for the handler comes (answering
 // what must be answered: pongs, the peer's pings, Requests' replies), or
 // the reads fail, hands that to the pump and returns.
 type readAhead struct {
-	res    chan aheadResult // one slot: the read-ahead never waits on it
-	parked bool             // it holds a message for the handler; under session.mu
+	res chan aheadResult // one slot: the read-ahead never waits on it
 }
 
 type aheadResult struct {
@@ -209,15 +211,22 @@ type aheadResult struct {
 	err error
 }
 
-// lendLocked starts a read-ahead while the pump is busy, unless one runs
-// or the reads have failed; s.mu is held.
+// lendLocked lends the connection a read-ahead if the data path says a
+// message held keeps it from being read (Lend moves it), unless the reads
+// have failed or the pump never waits for the handler (an inbox); s.mu is
+// held.
 func (s *session) lendLocked() {
-	if s.ahead != nil || s.ended || !s.busy {
+	if s.inbox != nil || s.dead() {
 		return
 	}
+	if c, _ := dataPathDef().Cell(s.dp.State(), datapath.Lend); c.Kind != fsm.KindTransition {
+		return // nothing held, or a read-ahead is lent already
+	}
+	// The connection is read again; stamped before the step, as Return's.
+	s.freed.Store(int64(clock()))
+	s.fireLocked(datapath.Lend, 0)
 	a := &readAhead{res: make(chan aheadResult, 1)}
 	s.ahead = a
-	s.freed.Store(int64(clock())) // the connection is read again
 	go s.readAhead(a)
 }
 
@@ -228,9 +237,7 @@ func (s *session) readAhead(a *readAhead) {
 		a.res <- aheadResult{err: err}
 		return
 	}
-	s.mu.Lock()
-	a.parked = true
-	s.mu.Unlock()
+	s.fire(datapath.Park)
 	a.res <- aheadResult{m: m}
 }
 
@@ -244,34 +251,38 @@ const (
 )
 
 // backpressure reports whether a ping due can be answered. While the pump
-// is busy with a message nothing reads the connection: a read-ahead is lent
-// it, and the ping waits a moment, so that a message already on its way is
-// read first; once the read-ahead holds one, the peer's reply would wait
-// behind it (a slow consumer, not a dead peer).
+// holds a message nothing reads the connection: a read-ahead is lent it,
+// and the ping waits a moment, so that a message already on its way is
+// read first; once the read-ahead holds one (Backlogged), the peer's reply
+// would wait behind it (a slow consumer, not a dead peer).
 func (s *session) backpressure() hold {
+	if s.inbox != nil {
+		return holdNone // the pump never waits for the handler
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case !s.busy:
-		return holdNone
-	case s.ahead == nil:
+	switch s.dp.State() {
+	case datapath.Busy, datapath.WaitingHeld:
 		s.lendLocked()
 		return holdLent
-	case s.ahead.parked:
+	case datapath.Backlogged, datapath.WaitingBacklogged:
 		return holdHeld
 	}
 	return holdNone
 }
 
-// held reports whether a message read waits for the handler.
+// held reports whether a message read waits for the handler in the
+// read-ahead.
 func (s *session) held() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ahead != nil && s.ahead.parked
+	switch s.dp.State() {
+	case datapath.Backlogged, datapath.WaitingBacklogged, datapath.Taking:
+		return s.inbox == nil
+	}
+	return false
 }
 
-// lend lends the connection a read-ahead if the pump is busy: a Request
-// waits for its reply.
+// lend lends the connection a read-ahead if the pump holds a message: a
+// Request waits for its reply.
 func (s *session) lend() {
 	s.mu.Lock()
 	s.lendLocked()

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/connfsm/connfsm/tasks"
+	"github.com/connfsm/connfsm/wsconn/datapath"
 )
 
 // MessageType is the type of a WebSocket data message.
@@ -82,19 +83,16 @@ type session struct {
 
 	lastSize int // size of the previous message; owned by whoever reads
 
-	// The delivery, under mu: whether the pump runs, reads or delivers,
-	// and the read-ahead lent the connection while it delivers.
-	mu       sync.Mutex
-	started  bool
-	ended    bool          // done is closed
-	stopped  bool          // Alive is left: nothing more is delivered
-	stop     chan struct{} // closed with stopped; made by a pump that waits for its turn
-	busy     bool          // the pump holds a message: waiting for its turn, or in the handler
-	handling bool          // the pump is in the handler
-	joined   chan struct{} // closed when the handler under way returns, for joinHandler
-	drained  chan struct{} // closed when the pump holds no message read any more, for drain
-	ahead    *readAhead    // reads while the pump is busy; nil when the pump reads
-	inbox    *inbox        // the messages waiting for the handler, under a policy other than Block; nil under Block
+	// dp is the data path's state (datapath.go): whether the pump runs,
+	// waits for its turn, is in the handler, has a read-ahead lent, holds
+	// the next message. Its events are fired under mu, which also guards
+	// the read-ahead's result, the handler's context and the ping under
+	// way.
+	dp    *dpMachine
+	mu    sync.Mutex
+	ahead *readAhead    // the read-ahead lent, whose result the pump takes before reading; nil when the pump reads
+	lag   time.Duration // the lag of the message the step under way delivers, for the data path's observer
+	inbox *inbox        // the messages waiting for the handler, under a policy other than Block; nil under Block
 	// slowLogged: the slow-consumer policy's first act on this connection
 	// was logged.
 	slowLogged atomic.Bool
@@ -159,10 +157,11 @@ func (s *session) Dispose() { s.abort() }
 func (s *session) start(rctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped || s.started {
-		return
+	s.fireLocked(datapath.Start, 0)
+	if !s.dp.In(datapath.Flowing) || s.hctx != nil {
+		return // Alive is left already, or the pump runs
 	}
-	s.started, s.hctx = true, rctx
+	s.hctx = rctx
 	s.dec = s.c.cfg.decompress
 	if s.in != nil && s.in.respond != nil {
 		s.app.replies = make(chan frame, maxPendingReplies)
@@ -204,8 +203,8 @@ func (s *session) answer() {
 func (s *session) fail(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.ended {
-		s.ended, s.err = true, err
+	if !s.dead() {
+		s.err = err
 		if s.c != nil && errors.Is(err, websocket.ErrMessageTooBig) {
 			s.c.stats.tooBig.Add(1)
 		}
@@ -224,7 +223,7 @@ func (s *session) pinging(cancel context.CancelFunc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ping = cancel
-	if cancel != nil && s.ended {
+	if cancel != nil && s.dead() {
 		cancel()
 	}
 }
@@ -243,34 +242,9 @@ func (s *session) readSince(t time.Duration) bool {
 
 // stopDelivery makes the pump drop data messages: after Alive no one may
 // call the handler, and the pump must keep reading for the close
-// handshake.
-func (s *session) stopDelivery() {
-	s.mu.Lock()
-	s.stopLocked()
-	s.mu.Unlock()
-}
-
-func (s *session) stopLocked() {
-	if !s.stopped {
-		s.stopped = true
-		if s.stop != nil {
-			close(s.stop)
-		}
-	}
-}
-
-// stopChan returns the channel closed when Alive is left, made at the
-// first call: only a pump that waits for its turn needs one. s.mu is
-// held.
-func (s *session) stopChanLocked() <-chan struct{} {
-	if s.stop == nil {
-		s.stop = make(chan struct{})
-		if s.stopped {
-			close(s.stop)
-		}
-	}
-	return s.stop
-}
+// handshake. A handler call under way returns first (the data path
+// postpones Stop until then).
+func (s *session) stopDelivery() { s.fire(datapath.Stop) }
 
 // handlerContextLocked returns the context of a handler call, made at
 // the first: a child of the reader task's that the reader task ends with
@@ -287,18 +261,8 @@ func (s *session) handlerContextLocked() context.Context {
 // handler runs outside its Alive, and one that ignores its context holds
 // the reader task, which the lifecycle's join then reports as a straggler.
 func (s *session) joinHandler() {
-	s.mu.Lock()
-	s.stopLocked()
-	if !s.handling {
-		s.mu.Unlock()
-		return
-	}
-	if s.joined == nil {
-		s.joined = make(chan struct{})
-	}
-	joined := s.joined
-	s.mu.Unlock()
-	<-joined
+	s.fire(datapath.Stop)
+	_ = s.dp.Await(context.Background(), func(m *dpMachine) bool { return !datapath.InHandler(m.State()) })
 }
 
 // abort closes the connection at once, without a handshake, and stops the
@@ -321,16 +285,16 @@ func (s *session) abort() {
 // context is not waited for: it reads nothing once the handler returns,
 // but a failed connection.
 func (s *session) wait() {
-	s.mu.Lock()
-	started := s.started
+	if s.dp == nil {
+		return // never Alive
+	}
+	st := s.dp.State()
+	if st == datapath.Unstarted || st == datapath.Abandoned {
+		return // the pump never ran
+	}
 	// Inside the handler the pump reads nothing; a read-ahead lent it
 	// reads until it holds a message.
-	reading := s.inbox != nil || !s.handling || s.ahead != nil && !s.ahead.parked
-	s.mu.Unlock()
-	if !started {
-		return
-	}
-	if reading {
+	if s.inbox != nil || st != datapath.Busy && st != datapath.Backlogged {
 		<-s.done
 	}
 	if s.app != nil && s.app.answerer != nil {

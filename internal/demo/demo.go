@@ -23,6 +23,7 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/internal/timeline"
 	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/wsconn/datapath"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -239,6 +240,26 @@ func (d *demo) flood() error {
 	}
 	d.check("no false loss while the handler stalled", lost == 0,
 		fmt.Sprintf("%d losses; the first message waited %v in the handler, idle timeout %v", lost, demoStall, demoPing))
+	// The data path's states, as the timeline printed them: the stall
+	// shows as the handler Busy, a read-ahead lent for the heartbeat,
+	// Backlogged behind it, the held message delivered with its lag, and
+	// the steady flow again.
+	var seen []string
+	var lag time.Duration
+	for _, r := range d.tl.Records()[mark:] {
+		if dr, ok := r.Payload.(*wsconn.DataPathRecord); ok && r.Kind == wsconn.RecordDataPath && dr.Kind == fsm.RecordTransition {
+			if len(seen) == 0 || seen[len(seen)-1] != dr.To.String() {
+				seen = append(seen, dr.To.String())
+			}
+			if dr.Event == datapath.Deliver {
+				lag = max(lag, dr.Lag)
+			}
+		}
+	}
+	path := strings.Join(seen, " → ")
+	d.check("the data path went Backlogged behind the stalled handler and back to Flowing",
+		strings.Contains(path, "Backlogged → Taking → Busy → Flowing") && lag > 0,
+		fmt.Sprintf("%s; the held message's lag %v", path, lag.Round(time.Millisecond)))
 	d.check("nothing dropped: every message read was delivered, in order", got.Load() == demoFlood && disorder.Load() == 0 && st.Dropped == 0,
 		fmt.Sprintf("%d of %d delivered, %d dropped, first out of order %d; lag: max %v", got.Load(), demoFlood, st.Dropped, disorder.Load(), st.MaxLag.Round(time.Microsecond)))
 	return c.Close(context.Background())
@@ -335,6 +356,10 @@ func (d *demo) checkInvariants(baseline int) {
 			stragglers++
 		case fsm.RecordRejected:
 			rejected++
+		case wsconn.RecordDataPath:
+			if dr, ok := r.Payload.(*wsconn.DataPathRecord); ok && dr.Kind == fsm.RecordRejected {
+				rejected++
+			}
 		case fsm.RecordTransition:
 			joins += len(r.Join.Tasks)
 		}

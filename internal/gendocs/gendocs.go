@@ -1,8 +1,10 @@
 // Package gendocs renders the generated documents of the connection
-// lifecycle (connfsm.Definition) and of a subscription
-// (subscription.Definition): docs/lifecycle.md and docs/subscription.md
-// (intro, Mermaid diagram, transition matrix), their .dot and .svg (drawn
-// by Graphviz), and the two diagram blocks of README.md. `go generate ./...` runs it; the root
+// lifecycle (connfsm.Definition), of a subscription
+// (subscription.Definition) and of a connection's data path
+// (datapath.Definition): docs/lifecycle.md, docs/subscription.md and
+// docs/datapath.md (intro, Mermaid diagram, transition matrix), their .dot
+// and .svg (drawn by Graphviz), and the two diagram blocks of README.md.
+// `go generate ./...` runs it; the root
 // package's tests check the committed files against it.
 package gendocs
 
@@ -122,9 +124,9 @@ func README(readme []byte) ([]byte, error) {
 
 // Documents returns the generated text documents under root, keyed by
 // their slash-separated path relative to root: docs/lifecycle.md,
-// docs/lifecycle.dot, docs/subscription.md, docs/subscription.dot and
-// README.md (the existing README with its two diagram blocks brought up to
-// date).
+// docs/lifecycle.dot, docs/subscription.md, docs/subscription.dot,
+// docs/datapath.md, docs/datapath.dot and README.md (the existing README
+// with its two diagram blocks brought up to date).
 func Documents(root string) (map[string][]byte, error) {
 	md, err := Markdown()
 	if err != nil {
@@ -152,11 +154,21 @@ func Documents(root string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	dpMD, err := DataPathMarkdown()
+	if err != nil {
+		return nil, err
+	}
+	dpDOT, err := DataPathDOT()
+	if err != nil {
+		return nil, err
+	}
 	return map[string][]byte{
 		"docs/lifecycle.md":     md,
 		"docs/lifecycle.dot":    dot,
 		"docs/subscription.md":  subMD,
 		"docs/subscription.dot": subDOT,
+		"docs/datapath.md":      dpMD,
+		"docs/datapath.dot":     dpDOT,
 		"README.md":             readme,
 	}, nil
 }
@@ -188,8 +200,9 @@ func StripStamp(svg []byte) []byte {
 	return graphvizStamp.ReplaceAll(svg, nil)
 }
 
-// Write writes the documents under root, docs/lifecycle.svg and
-// docs/subscription.svg, rendered from their DOT with Graphviz. Nothing is written if any of them cannot be
+// Write writes the documents under root, docs/lifecycle.svg,
+// docs/subscription.svg and docs/datapath.svg, rendered from their DOT
+// with Graphviz. Nothing is written if any of them cannot be
 // made.
 func Write(root string) error {
 	docs, err := Documents(root)
@@ -204,11 +217,15 @@ func Write(root string) error {
 	if docs["docs/subscription.svg"], err = SVG(docs["docs/subscription.dot"]); err != nil {
 		return err
 	}
+	if docs["docs/datapath.svg"], err = SVG(docs["docs/datapath.dot"]); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(root, "docs"), 0o755); err != nil {
 		return fmt.Errorf("gendocs: %w", err)
 	}
 	for _, name := range []string{"docs/lifecycle.md", "docs/lifecycle.dot", "docs/lifecycle.svg",
-		"docs/subscription.md", "docs/subscription.dot", "docs/subscription.svg", "README.md"} {
+		"docs/subscription.md", "docs/subscription.dot", "docs/subscription.svg",
+		"docs/datapath.md", "docs/datapath.dot", "docs/datapath.svg", "README.md"} {
 		if err := os.WriteFile(filepath.Join(root, filepath.FromSlash(name)), docs[name], 0o644); err != nil {
 			return fmt.Errorf("gendocs: %w", err)
 		}

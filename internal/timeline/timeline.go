@@ -80,6 +80,9 @@ type Line struct {
 	CloseReason string `json:"close_reason,omitempty"`
 	// Wait is the wait a RetryDue transition ends: why and how long.
 	Wait *Wait `json:"wait,omitempty"`
+	// LagMS is, for a data path's Deliver, how long the message waited
+	// between its read and the handler's call.
+	LagMS float64 `json:"lag_ms,omitempty"`
 }
 
 // Wait is a wsconn.Wait: its reason, its length, the failure it follows
@@ -238,6 +241,8 @@ func (tl *Timeline) line(r Record) string {
 		return tl.format(r.When, l, human)
 	case wsconn.RecordSubscription:
 		return tl.subscription(r)
+	case wsconn.RecordDataPath:
+		return tl.dataPath(r)
 	case fsm.RecordStraggler:
 		return tl.format(r.When, Line{Kind: "straggler", From: r.From.Path(), Epoch: r.Epoch, Task: r.Task},
 			tl.paint(red, fmt.Sprintf("straggler task %s of %s (epoch %d) did not return in time", r.Task, r.From.Path(), r.Epoch)))
