@@ -27,7 +27,6 @@ func (b *Builder[S, E]) Build() (*Definition[S, E], error) {
 	v.hooks()
 	v.tasks()
 	v.failures()
-	v.failuresLeave()
 	v.actions()
 	v.timeouts()
 	if initialOK {

@@ -89,6 +89,7 @@ func (v *validator[S, E]) failures() {
 			}
 		}
 	}
+	v.failuresLeave()
 }
 
 // timeouts attaches state timeouts to their states.

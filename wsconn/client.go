@@ -224,36 +224,6 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 		Build()
 })
 
-// dialOptions returns the handshake's options for cfg: the shared
-// defaultDialOptions unless cfg sets any.
-func dialOptions(cfg *config) *websocket.DialOptions {
-	own := cfg.tlsConfig == nil && !cfg.proxySet
-	if cfg.httpClient == nil && own && cfg.header == nil && cfg.subprotocols == nil && cfg.compression == websocket.CompressionDisabled {
-		return defaultDialOptions()
-	}
-	hc := cfg.httpClient
-	switch {
-	case hc == nil && own:
-		hc = defaultHTTPClient()
-	case hc == nil:
-		hc = transportClient(cfg)
-	}
-	return &websocket.DialOptions{
-		HTTPClient:      handshakeClient(hc),
-		HTTPHeader:      cfg.header,
-		Subprotocols:    cfg.subprotocols,
-		CompressionMode: cfg.compression,
-	}
-}
-
-// defaultDialOptions are the handshake options of every client dialed
-// without WithHTTPClient, WithHeader, WithSubprotocols or WithCompression.
-// Nothing writes them: coder/websocket dials with a copy, and a dial with
-// credentials' headers copies them first (target).
-var defaultDialOptions = sync.OnceValue(func() *websocket.DialOptions {
-	return &websocket.DialOptions{HTTPClient: handshakeClient(defaultHTTPClient())}
-})
-
 // logURL is the URL as logs and errors show it: without userinfo, query
 // and fragment, which may hold secrets.
 func (c *Client) logURL() string { return redact(c.parsedURL()) }

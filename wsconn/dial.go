@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -107,3 +108,33 @@ func retryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// dialOptions returns the handshake's options for cfg: the shared
+// defaultDialOptions unless cfg sets any.
+func dialOptions(cfg *config) *websocket.DialOptions {
+	own := cfg.tlsConfig == nil && !cfg.proxySet
+	if cfg.httpClient == nil && own && cfg.header == nil && cfg.subprotocols == nil && cfg.compression == websocket.CompressionDisabled {
+		return defaultDialOptions()
+	}
+	hc := cfg.httpClient
+	switch {
+	case hc == nil && own:
+		hc = defaultHTTPClient()
+	case hc == nil:
+		hc = transportClient(cfg)
+	}
+	return &websocket.DialOptions{
+		HTTPClient:      handshakeClient(hc),
+		HTTPHeader:      cfg.header,
+		Subprotocols:    cfg.subprotocols,
+		CompressionMode: cfg.compression,
+	}
+}
+
+// defaultDialOptions are the handshake options of every client dialed
+// without WithHTTPClient, WithHeader, WithSubprotocols or WithCompression.
+// Nothing writes them: coder/websocket dials with a copy, and a dial with
+// credentials' headers copies them first (target).
+var defaultDialOptions = sync.OnceValue(func() *websocket.DialOptions {
+	return &websocket.DialOptions{HTTPClient: handshakeClient(defaultHTTPClient())}
+})
