@@ -77,82 +77,89 @@ var mermaidNestedLine = []*regexp.Regexp{
 // Markdown rows with the right number of cells.
 func FuzzNestedDiagrams(f *testing.F) {
 	fuzzSeeds(f)
-	dotPath, _ := exec.LookPath("dot")
 	f.Fuzz(func(t *testing.T, s0, s1, s2, e0, e1, task, reason string) {
 		d := fuzzNested(t, s0, s1, s2, e0, e1, task, reason)
-
-		var mer bytes.Buffer
-		if err := d.WriteMermaid(&mer); err != nil {
-			t.Fatal(err)
-		}
-		text := strings.TrimSuffix(mer.String(), "\n")
-		open := 0
-		for _, line := range strings.Split(text, "\n") {
-			var label string
-			matched := false
-			for _, re := range mermaidNestedLine {
-				if m := re.FindStringSubmatch(line); m != nil {
-					matched = true
-					if len(m) > 1 {
-						label = m[1]
-					}
-					break
-				}
-			}
-			if !matched {
-				t.Fatalf("line %q is no Mermaid statement WriteMermaid makes:\n%s", line, text)
-			}
-			if strings.HasSuffix(line, " {") {
-				open++
-			} else if strings.TrimSpace(line) == "}" {
-				open--
-			}
-			// A composite's label holds its lines joined by <br>.
-			for _, part := range strings.Split(label, "<br>") {
-				bare := mermaidEntity.ReplaceAllString(part, "\u00b6")
-				if i := strings.IndexAny(bare, "\"\r\n:;#%<>[]{}\\|`"); i >= 0 {
-					t.Fatalf("label %q holds a raw %q:\n%s", label, bare[i], text)
-				}
-			}
-		}
-		if open != 0 {
-			t.Fatalf("composite blocks do not balance:\n%s", text)
-		}
-
-		var dot bytes.Buffer
-		if err := d.WriteDOT(&dot); err != nil {
-			t.Fatal(err)
-		}
-		if err := dotBalanced(dot.String()); err != "" {
-			t.Fatalf("%s:\n%s", err, dot.String())
-		}
-		if dotPath != "" {
-			cmd := exec.Command(dotPath, "-Tsvg")
-			cmd.Stdin = bytes.NewReader(dot.Bytes())
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Run(); err != nil || stderr.Len() > 0 {
-				t.Fatalf("dot -Tsvg: %v: %s\ninput:\n%s", err, stderr.String(), dot.String())
-			}
-		}
-
-		var md bytes.Buffer
-		if err := d.WriteMatrix(&md); err != nil {
-			t.Fatal(err)
-		}
-		parts := strings.Split(strings.TrimSuffix(md.String(), "\n"), "\n\n")
-		if len(parts) != 3 {
-			t.Fatalf("want the matrix, the final states and the task table:\n%s", md.String())
-		}
-		rows := strings.Split(parts[0], "\n")
-		if want := 2 + 3; len(rows) != want { // header, rule, leaves c1, c2, q
-			t.Fatalf("%d matrix rows, want %d:\n%s", len(rows), want, md.String())
-		}
-		for _, row := range rows {
-			checkMatrixRow(t, row, len(d.Events())+1, md.String())
-		}
-		if !utf8.ValidString(md.String()) {
-			t.Fatal("matrix is not valid UTF-8")
-		}
+		checkFuzzDiagrams(t, d, mermaidNestedLine, 3, 3) // leaves c1, c2, q
 	})
+}
+
+// checkFuzzDiagrams checks the three formats of d: Mermaid statements of
+// the forms lines allows, whose labels hold no structure and whose blocks
+// balance; DOT that balances and renders; Markdown whose first part has a
+// row per leaf (rows) and which has parts parts.
+func checkFuzzDiagrams(t *testing.T, d *Definition[fuzzName, fuzzName], lines []*regexp.Regexp, rows, parts int) {
+	t.Helper()
+	var mer bytes.Buffer
+	if err := d.WriteMermaid(&mer); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.TrimSuffix(mer.String(), "\n")
+	open := 0
+	for _, line := range strings.Split(text, "\n") {
+		var label string
+		matched := false
+		for _, re := range lines {
+			if m := re.FindStringSubmatch(line); m != nil {
+				matched = true
+				if len(m) > 1 {
+					label = m[1]
+				}
+				break
+			}
+		}
+		if !matched {
+			t.Fatalf("line %q is no Mermaid statement WriteMermaid makes:\n%s", line, text)
+		}
+		if strings.HasSuffix(line, " {") {
+			open++
+		} else if strings.TrimSpace(line) == "}" {
+			open--
+		}
+		// A composite's label holds its lines joined by <br>.
+		for _, part := range strings.Split(label, "<br>") {
+			bare := mermaidEntity.ReplaceAllString(part, "\u00b6")
+			if i := strings.IndexAny(bare, "\"\r\n:;#%<>[]{}\\|`"); i >= 0 {
+				t.Fatalf("label %q holds a raw %q:\n%s", label, bare[i], text)
+			}
+		}
+	}
+	if open != 0 {
+		t.Fatalf("composite blocks do not balance:\n%s", text)
+	}
+
+	var dot bytes.Buffer
+	if err := d.WriteDOT(&dot); err != nil {
+		t.Fatal(err)
+	}
+	if err := dotBalanced(dot.String()); err != "" {
+		t.Fatalf("%s:\n%s", err, dot.String())
+	}
+	if dotPath, _ := exec.LookPath("dot"); dotPath != "" {
+		cmd := exec.Command(dotPath, "-Tsvg")
+		cmd.Stdin = bytes.NewReader(dot.Bytes())
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+			t.Fatalf("dot -Tsvg: %v: %s\ninput:\n%s", err, stderr.String(), dot.String())
+		}
+	}
+
+	var md bytes.Buffer
+	if err := d.WriteMatrix(&md); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(md.String(), "\n"), "\n\n")
+	if len(got) != parts {
+		t.Fatalf("%d parts, want %d:\n%s", len(got), parts, md.String())
+	}
+	matrix := strings.Split(got[0], "\n")
+	if want := 2 + rows; len(matrix) != want { // header, rule, a row per leaf
+		t.Fatalf("%d matrix rows, want %d:\n%s", len(matrix), want, md.String())
+	}
+	for _, row := range matrix {
+		checkMatrixRow(t, row, len(d.Events())+1, md.String())
+	}
+	if !utf8.ValidString(md.String()) {
+		t.Fatal("matrix is not valid UTF-8")
+	}
 }
