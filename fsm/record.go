@@ -44,6 +44,13 @@ const (
 	// kept and offered again after the next change of the active
 	// configuration; State is the state whose rule postponed it.
 	RecordPostponed
+
+	// RecordOwner is the first of the kinds an owner defines for records
+	// of its own that it reports beside its machine's (wsconn reports
+	// each subscription's steps so). The engine never makes them; such a
+	// record's Payload says what happened, and String prints it when it is
+	// a fmt.Stringer.
+	RecordOwner RecordKind = 64
 )
 
 var recordKindNames = [...]string{

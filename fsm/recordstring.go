@@ -68,6 +68,9 @@ func (r Record[S, E]) String() string {
 			b.WriteString(": " + r.Err.Error())
 		}
 	default:
+		if p, ok := r.Payload.(fmt.Stringer); ok && r.Kind >= RecordOwner {
+			return p.String()
+		}
 		fmt.Fprintf(&b, "%v in %s", r.Kind, name(r.From))
 	}
 	return b.String()

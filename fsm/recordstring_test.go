@@ -57,6 +57,8 @@ func TestRecordString(t *testing.T) {
 		{rec{Kind: fsm.RecordDropped, From: pAlive, Event: "Lost", Err: fsm.ErrStopped}, "dropped Lost: fsm: machine stopped"},
 		{rec{Kind: fsm.RecordStopped, From: pReconnecting, Event: "Connected"}, "stopped in Reconnecting"},
 		{rec{Kind: fsm.RecordStragglerReturned, State: pAlive, Task: "reader", Epoch: 2}, "straggler reader of Alive (epoch 2) returned"},
+		{rec{Kind: fsm.RecordOwner, From: pAlive, Payload: ownerNote("subscription trades: Pending --Sent--> Subscribing")}, "subscription trades: Pending --Sent--> Subscribing"},
+		{rec{Kind: fsm.RecordOwner + 1, From: pAlive, Payload: 42}, "RecordKind(65) in Alive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.r.Kind.String(), func(t *testing.T) {
@@ -115,3 +117,8 @@ func TestOnePanicType(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
+
+// ownerNote is an owner's record payload that prints itself.
+type ownerNote string
+
+func (n ownerNote) String() string { return string(n) }

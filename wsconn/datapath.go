@@ -44,7 +44,7 @@ var dataPathDef = sync.OnceValue(datapath.Definition)
 // return to Flowing. They come on the goroutine that moved the data path
 // (the reader, the read-ahead, the heartbeat), with a ctx from inside the
 // lifecycle: Close(ctx) there starts the close and returns.
-const RecordDataPath fsm.RecordKind = 65
+const RecordDataPath = fsm.RecordOwner + 1
 
 // DataPathRecord is one step of a connection's data path.
 type DataPathRecord struct {

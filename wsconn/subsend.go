@@ -340,7 +340,7 @@ func (c *Client) subscriptionsLost(ctx context.Context, epoch uint64, cause erro
 // steps of a subscription's machine: their Payload is a
 // *SubscriptionRecord, and their other fields are zero but When and
 // Reason. An observer that only knows the lifecycle's kinds skips them.
-const RecordSubscription fsm.RecordKind = 64
+const RecordSubscription = fsm.RecordOwner
 
 // SubscriptionRecord is one step of a subscription's machine.
 type SubscriptionRecord struct {

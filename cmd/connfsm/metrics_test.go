@@ -140,10 +140,14 @@ func TestDialMetricsScrape(t *testing.T) {
 	if _, err := io.WriteString(typed, "hello\n"); err != nil {
 		t.Fatal(err)
 	}
-	// The handler prints the echo, then its call is recorded.
-	waitFor(t, "the echo, handled", func() bool {
+	// The handler prints the echo, then its call is recorded. A scrape is
+	// not one instant: the Stats callback may run before the handler's
+	// histogram is read, so the scrape waited for shows both.
+	waitFor(t, "the echo, handled and counted", func() bool {
 		fams = scrape(t, addr)
-		return strings.Contains(stdout.String(), `"text":"hello"`) && series(fams, "connfsm_handler_duration_seconds")[""] == 1
+		return strings.Contains(stdout.String(), `"text":"hello"`) &&
+			series(fams, "connfsm_handler_duration_seconds")[""] == 1 &&
+			series(fams, "connfsm_messages_received_total")[""] == 1
 	})
 	timeline := stderr.String()
 	_ = typed.Close()
