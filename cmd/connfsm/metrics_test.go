@@ -131,7 +131,9 @@ func TestDialMetricsScrape(t *testing.T) {
 		return lost["cause=reset"]+lost["cause=eof"] == 1 &&
 			series(fams, "connfsm_machines")["machine=wsconn,state=Alive/Ready"] == 1
 	}
-	for deadline := time.Now().Add(patience); !ready(); time.Sleep(5 * time.Millisecond) {
+	tick := time.NewTicker(5 * time.Millisecond) // polls /readyz, which says when it changes
+	defer tick.Stop()
+	for deadline := time.Now().Add(patience); !ready(); <-tick.C {
 		if time.Now().After(deadline) {
 			t.Fatalf("not Ready again after the reset and the refused dial within %v: /readyz %v, lost %v, machines %v; timeline:\n%s",
 				patience, codes, series(fams, "connfsm_connections_lost_total"), series(fams, "connfsm_machines"), stderr.String())
