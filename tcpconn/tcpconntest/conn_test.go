@@ -18,6 +18,7 @@ import (
 // TestConnOnCue: acting on one connection leaves the others alone.
 func TestConnOnCue(t *testing.T) {
 	each(t, func(e env) {
+		t := e.t
 		srv := e.venue(Default(Discard()))
 		a, b := e.dial(srv), e.dial(srv)
 		e.await(srv, "two connections", func() bool { return len(srv.Conns()) == 2 })
@@ -107,6 +108,7 @@ func TestCloseUnblocks(t *testing.T) {
 
 func TestWithoutRecording(t *testing.T) {
 	each(t, func(e env) {
+		t := e.t
 		srv := e.venue(WithoutRecording())
 		c := e.dial(srv)
 		c.send("x")
