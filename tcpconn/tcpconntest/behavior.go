@@ -104,8 +104,11 @@ func LoginAck(prefix, ack string) Behavior {
 
 // SubAck answers subscriptions: each frame that begins with prefix ("sub:"
 // in "sub:K") is taken, and answered with ack(K) unless that is "" (an
-// ack that never comes).
+// ack that never comes). A nil ack is the zero Behavior.
 func SubAck(prefix string, ack func(key string) string) Behavior {
+	if ack == nil {
+		return Behavior{}
+	}
 	return behavior(fmt.Sprintf("SubAck(%q)", prefix), part{message: func(c *Conn, m Message) bool {
 		key, ok := bytes.CutPrefix(m.Data, []byte(prefix))
 		if !ok {

@@ -169,7 +169,7 @@ func (s *Server) start(nc net.Conn, tcp *net.TCPConn) bool {
 	s.stats.accepted.Add(1)
 	s.stats.open.Add(1)
 	s.notify()
-	go c.serve()
+	go c.serve() // joined by Close, through s.running
 	return true
 }
 

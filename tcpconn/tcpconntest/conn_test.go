@@ -170,12 +170,12 @@ func TestBehaviorString(t *testing.T) {
 	got := []string{
 		Behavior{}.String(), Echo().String(), After(time.Second, Reset()).String(),
 		AnswerPing("ping", "pong").String(), Split(3, time.Millisecond).String(), CloseAfter(2).String(),
-		Raw([]byte{0, 1}).String(), Reply(nil).String(),
+		Raw([]byte{0, 1}).String(), Reply(nil).String(), SubAck("sub:", nil).String(),
 	}
 	want := []string{
 		"none", "Echo", "After(1s, Reset)",
 		`AnswerPing("ping", "pong")`, "Split(3, 1ms)", "CloseAfter(2)",
-		`Raw("\x00\x01")`, "none",
+		`Raw("\x00\x01")`, "none", "none",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("names (-want +got):\n%s", diff)
