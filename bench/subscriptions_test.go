@@ -11,7 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/connfsm/connfsm/wsconn"
-	"github.com/connfsm/connfsm/wsconn/subscription"
+	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 

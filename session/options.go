@@ -271,9 +271,16 @@ func TransportOption(set func(Transport) error) Option {
 // WithSubscriptions) already sends every subscription on every new
 // connection, right after OnConnect, and a subscription sent here too
 // would be subscribed twice. An error counts as Lost. ctx ends when the
-// connection is left; Close called with it does not wait.
+// connection is left; Close called with it does not wait. A nil fn is a
+// configuration error, as for every option taking a func.
 func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
-	return func(c *config) { c.onConnect = fn }
+	return func(c *config) {
+		if fn == nil {
+			c.problems = append(c.problems, errors.New("OnConnect: nil func"))
+			return
+		}
+		c.onConnect = fn
+	}
 }
 
 // OnMessage sets the handler of received messages. It is called by the
@@ -289,8 +296,16 @@ func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
 // close handshake, are counted in Stats.Dropped. What the close handshake
 // itself discards (coder/websocket reads to the peer's close frame) and
 // what the socket still held are lost with the connection.
+//
+// A nil fn is a configuration error: leave OnMessage out to discard.
 func OnMessage(fn func(ctx context.Context, m Message)) Option {
-	return func(c *config) { c.onMessage = fn }
+	return func(c *config) {
+		if fn == nil {
+			c.problems = append(c.problems, errors.New("OnMessage: nil func"))
+			return
+		}
+		c.onMessage = fn
+	}
 }
 
 // OnRecord adds an observer of every lifecycle step: transitions, ignored,
@@ -340,12 +355,29 @@ func (c *config) addObserver(fn func(context.Context, fsm.Record[connfsm.State, 
 // caused them; failed tasks and stale, ignored and dropped events at Debug;
 // stragglers at Warn; rejected events at Error. The URL is logged without
 // userinfo, query or fragment; payloads and header values are never logged.
-// Default: no logging.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+// Default: no logging; a nil l is a configuration error.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			c.problems = append(c.problems, errors.New("Logger: nil"))
+			return
+		}
+		c.logger = l
+	}
+}
 
 // WithLifetime ties the client's whole life to ctx: when ctx ends the client
-// closes as by Close, and Err returns context.Cause(ctx).
-func WithLifetime(ctx context.Context) Option { return func(c *config) { c.lifetime = ctx } }
+// closes as by Close, and Err returns context.Cause(ctx). A nil ctx is a
+// configuration error.
+func WithLifetime(ctx context.Context) Option {
+	return func(c *config) {
+		if ctx == nil {
+			c.problems = append(c.problems, errors.New("Lifetime: nil Context"))
+			return
+		}
+		c.lifetime = ctx
+	}
+}
 
 // NoWait makes Dial return as soon as the client is started, without
 // waiting for the first connection.
@@ -394,7 +426,10 @@ func newConfig(tr Transport, opts []Option) config {
 	}
 	if tr != nil {
 		for _, set := range cfg.transport {
-			if err := set(tr); err != nil {
+			err := set(tr)
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				cfg.problems = append(cfg.problems, j.Unwrap()...)
+			} else if err != nil {
 				cfg.problems = append(cfg.problems, err)
 			}
 		}

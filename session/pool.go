@@ -69,7 +69,8 @@ type PoolConfig struct {
 // Closed. A connection that gives up (a permanent failure, or
 // Backoff.MaxAttempts spent) does not end the pool.
 type Pool struct {
-	tr   Transport // configured once by NewPool, shared by every connection
+	tr   func() Transport // makes each connection's transport
+	name string           // the server, as logs show it
 	cfg  PoolConfig
 	opts []Option // NewPool's
 
@@ -107,7 +108,7 @@ type poolConn struct {
 // pool is closed and NewPool returns why. Once NewPool has returned, ctx
 // has no effect on the pool (WithLifetime ties every connection's life to
 // a context).
-func NewPool(ctx context.Context, tr Transport, cfg PoolConfig, opts ...Option) (*Pool, error) {
+func NewPool(ctx context.Context, transport func() Transport, cfg PoolConfig, opts ...Option) (*Pool, error) {
 	var problems []error
 	if ctx == nil {
 		problems = append(problems, errors.New("NewPool: nil Context"))
@@ -117,6 +118,12 @@ func NewPool(ctx context.Context, tr Transport, cfg PoolConfig, opts ...Option) 
 	}
 	if cfg.MaxConns <= 0 {
 		problems = append(problems, fmt.Errorf("PoolConfig.MaxConns must be positive, got %d", cfg.MaxConns))
+	}
+	var tr Transport
+	if transport == nil {
+		problems = append(problems, errors.New("NewPool: nil transport func"))
+	} else {
+		tr = transport()
 	}
 	c := newConfig(tr, opts)
 	err := c.check()
@@ -138,7 +145,7 @@ func NewPool(ctx context.Context, tr Transport, cfg PoolConfig, opts ...Option) 
 		return nil, &ConfigError{Problems: problems}
 	}
 	p := &Pool{
-		tr: tr, cfg: cfg, opts: slices.Clone(opts),
+		tr: transport, name: tr.String(), cfg: cfg, opts: slices.Clone(opts),
 		byKey: make(map[string]*poolConn), onRecord: c.onRecord,
 	}
 	def, err := poolLife()
@@ -178,7 +185,7 @@ func (p *Pool) openConn(subs []Subscription) (*poolConn, error) {
 	if p.cfg.ConnOptions != nil {
 		opts = append(opts, p.cfg.ConnOptions(n)...)
 	}
-	opts = append(opts, func(c *config) { c.subscriptions, c.transport = nil, c.transport[:0:0] }, NoWait())
+	opts = append(opts, func(c *config) { c.subscriptions = nil }, NoWait())
 	if len(subs) > 0 {
 		opts = append(opts, WithSubscriptions(subs...))
 	}
@@ -186,7 +193,7 @@ func (p *Pool) openConn(subs []Subscription) (*poolConn, error) {
 		opts = append(opts, func(c *config) { c.dialGate = chainGates(c.dialGate, b.Admit) })
 	}
 	// Dialled outside mu: Dial runs observers, which may ask the pool.
-	c, err := Dial(context.Background(), p.tr, opts...)
+	c, err := Dial(context.Background(), p.tr(), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("wsconn: pool connection %d: %w", n, err)
 	}
@@ -260,11 +267,11 @@ func (p *Pool) awaitReady(ctx context.Context, c *Client) error {
 	if err := c.m.Await(ctx, isReady); err != nil {
 		if stopped(c.m) {
 			if err := c.Err(); err != nil && !errors.Is(err, ErrClosed) {
-				return fmt.Errorf("wsconn: pool %s: a connection ended before Ready: %w", p.tr, err)
+				return fmt.Errorf("wsconn: pool %s: a connection ended before Ready: %w", p.name, err)
 			}
 			return ErrClosed
 		}
-		return fmt.Errorf("wsconn: pool %s: %w", p.tr, err)
+		return fmt.Errorf("wsconn: pool %s: %w", p.name, err)
 	}
 	return nil
 }

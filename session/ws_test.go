@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"sync"
@@ -39,7 +40,7 @@ func dialWS(ctx context.Context, rawURL string, opts ...Option) (*Client, error)
 }
 
 func newPoolWS(ctx context.Context, rawURL string, cfg PoolConfig, opts ...Option) (*Pool, error) {
-	return NewPool(ctx, newWSTransport(rawURL), cfg, opts...)
+	return NewPool(ctx, func() Transport { return newWSTransport(rawURL) }, cfg, opts...)
 }
 
 func newWSTransport(rawURL string) *wsTransport { return &wsTransport{url: rawURL} }
@@ -134,6 +135,7 @@ func (t *wsTransport) Dial(ctx context.Context, a *Attempt) (Conn, error) {
 		hc = socketClient()
 		ctx = context.WithValue(ctx, socketKey{}, &raw)
 	}
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { a.Reached() }})
 	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{
 		HTTPClient: hc, HTTPHeader: header, Subprotocols: t.subprotocols, CompressionMode: t.compression,
 	})
@@ -144,7 +146,6 @@ func (t *wsTransport) Dial(ctx context.Context, a *Attempt) (Conn, error) {
 		}
 		return nil, err
 	}
-	a.Reached()
 	ws.SetReadLimit(a.ReadLimit)
 	c := &wsConn{ws: ws, raw: raw}
 	c.ctx, c.cancel = context.WithCancel(context.Background())

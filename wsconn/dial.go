@@ -29,7 +29,7 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 // NewPool starts a pool of connections to the WebSocket URL rawURL: see
 // session.NewPool.
 func NewPool(ctx context.Context, rawURL string, cfg PoolConfig, opts ...Option) (*Pool, error) {
-	return session.NewPool(ctx, newTransport(rawURL), cfg, withChecks(opts)...)
+	return session.NewPool(ctx, func() session.Transport { return newTransport(rawURL) }, cfg, withChecks(opts)...)
 }
 
 // withChecks appends the check of the transport's settings as a whole,
