@@ -152,7 +152,6 @@ var (
 	OnConnect               = session.OnConnect
 	OnMessage               = session.OnMessage
 	OnRecord                = session.OnRecord
-	OnTransition            = session.OnTransition
 	ParseSlowConsumerPolicy = session.ParseSlowConsumerPolicy
 	PoolDefinition          = session.PoolDefinition
 	TextHeartbeat           = session.TextHeartbeat
@@ -161,7 +160,6 @@ var (
 	WithAppHeartbeat        = session.WithAppHeartbeat
 	WithBackoff             = session.WithBackoff
 	WithBatch               = session.WithBatch
-	WithClassifier          = session.WithClassifier
 	WithCloseTimeout        = session.WithCloseTimeout
 	WithDecompression       = session.WithDecompression
 	WithDialGate            = session.WithDialGate
