@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
@@ -31,7 +32,10 @@ type waits struct {
 }
 
 func (l *waits) option() wsconn.Option {
-	return wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+	return wsconn.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		if r.Kind != fsm.RecordTransition {
+			return
+		}
 		if w, ok := r.Payload.(*wsconn.Wait); ok {
 			l.mu.Lock()
 			l.w = append(l.w, *w)
@@ -176,7 +180,7 @@ func TestVenueCloseCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d %v", tt.code, tt.opts != nil), func(t *testing.T) {
 			t.Parallel()
-			srv := newVenue(t, false, wsconntest.Default(wsconntest.Close(tt.code, tt.reason)))
+			srv := newVenue(t, false, wsconntest.Default(wsconntest.Close(websocket.StatusCode(tt.code), tt.reason)))
 			rec, msgs := newRecorder(), make(messages, 16)
 			var w waits
 			// w observes before rec: once rec has a step, w has its wait.
@@ -223,7 +227,7 @@ func TestVenueBadAccept(t *testing.T) {
 		rec := newRecorder()
 		start := time.Now()
 		c, err := wsconn.Dial(t.Context(), srv.URL, wsconn.NoWait(), wsconn.WithHandshakeTimeout(handshakeTimeout),
-			wsconn.WithBackoff(wsconn.Backoff{Initial: time.Hour}), wsconn.OnTransition(rec.Observe))
+			wsconn.WithBackoff(wsconn.Backoff{Initial: time.Hour}), wsconn.OnRecord(rec.Observe))
 		if err != nil {
 			t.Fatal(err)
 		}
