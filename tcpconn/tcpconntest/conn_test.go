@@ -181,3 +181,42 @@ func TestBehaviorString(t *testing.T) {
 		t.Errorf("names (-want +got):\n%s", diff)
 	}
 }
+
+// TestAfter: a behaviour started late answers only from then on; its
+// count of frames starts then too. In virtual time only: the test waits
+// for d.
+func TestAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := env{transport: transports[0], t: t}
+		d := time.Minute
+		var seen []string // OnMessage runs on the reader; read after the end
+		srv := e.venue(Default(
+			After(d, AnswerPing("ping", "pong")),
+			After(d, CloseAfter(2)),
+			OnMessage(func(_ *Conn, m Message) bool { seen = append(seen, string(m.Data)); return string(m.Data) == "ping" }),
+			Echo(),
+		))
+		c := e.dial(srv)
+		c.send("ping") // taken by OnMessage, not answered yet
+		c.send("a")
+		if got := c.next(); got != "a" {
+			t.Errorf("echo before d = %q", got)
+		}
+		time.Sleep(d) // virtual
+		c.send("ping")
+		if got := c.next(); got != "pong" {
+			t.Errorf("ping after d answered %q", got)
+		}
+		c.send("b") // the second frame after d: echoed, then the close
+		if got := c.next(); got != "b" {
+			t.Errorf("echo after d = %q", got)
+		}
+		if _, err := c.read(0, 0); err == nil {
+			t.Error("the connection outlived After(d, CloseAfter(2))")
+		}
+		e.await(srv, "the end", func() bool { return srv.Stats().Open == 0 })
+		if diff := cmp.Diff([]string{"ping", "a", "b"}, seen); diff != "" {
+			t.Errorf("OnMessage saw (-want +got):\n%s", diff)
+		}
+	})
+}
