@@ -10,7 +10,9 @@
 // net.Pipe, so under testing/synctest the venue, the client and every
 // timer run in virtual time. A minute of heartbeats takes no real time,
 // and a test is deterministic. Give DialContext to the client as its
-// dialer; the address ("venue.test:1") never resolves.
+// dialer; the address ("venue.test:1") never resolves. A net.Pipe holds
+// no bytes: a write waits for the other end's read. So a client must read
+// while it writes, as a client with a reader of its own does.
 //
 // NewTCPServer and NewTLSServer listen on loopback, for tests that need
 // real sockets and real time: a reset is then a TCP RST. A TLS venue
