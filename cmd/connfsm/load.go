@@ -143,10 +143,14 @@ func parseLoadFlags(args []string) (loadFlags, error) {
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if f.Raw {
 		// Raw clients do not reconnect and are no wsconn clients: what
-		// relies on either would measure nothing.
-		for _, name := range []string{"pool", "restart-at", "down-for", "chaos", "metrics"} {
-			if set[name] {
-				c.add(fmt.Errorf("-%s does not apply to -raw: raw clients neither reconnect nor take wsconn options", name), name, "raw")
+		// relies on either would measure nothing. Values that turn a
+		// feature off (-restart-at 0) are no conflict.
+		for _, o := range []struct {
+			name string
+			on   bool
+		}{{"pool", f.pool}, {"restart-at", f.RestartAt > 0}, {"chaos", f.Chaos > 0}, {"metrics", f.metrics != ""}} {
+			if o.on {
+				c.add(fmt.Errorf("-%s does not apply to -raw: raw clients neither reconnect nor take wsconn options", o.name), o.name, "raw")
 			}
 		}
 	}

@@ -86,10 +86,9 @@ type Config struct {
 	// HTTPClient, if not nil, makes the clients' handshakes, in place of
 	// each mode's default.
 	HTTPClient *http.Client
-
-	// rampWait bounds the wait for every client to be Alive once all are
-	// started; 0 is aliveWait.
-	rampWait time.Duration
+	// RampWait bounds the wait for every client to be Alive or to have
+	// given up once all are started; 0 is 30 s.
+	RampWait time.Duration
 }
 
 // ErrConfig is returned by Run when a client's options are refused
@@ -176,7 +175,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 
 	// Every client started: wait for each to be Alive or to have given
 	// up, then the steady run.
-	wait := cfg.rampWait
+	wait := cfg.RampWait
 	if wait <= 0 {
 		wait = aliveWait
 	}

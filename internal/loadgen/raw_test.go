@@ -193,7 +193,7 @@ func TestRunFileLimit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{N: 6, Raw: tt.raw, HTTPClient: failingClient(tt.errno, tt.fail), Duration: 50 * time.Millisecond,
 				Ping: time.Second, Pong: time.Second, SendEvery: time.Second, Sample: time.Hour, DownFor: time.Second,
-				DialRate: 1000, GOGC: DefaultGOGC, rampWait: 300 * time.Millisecond}
+				DialRate: 1000, GOGC: DefaultGOGC, RampWait: 300 * time.Millisecond}
 			r, err := Run(t.Context(), cfg, &bytes.Buffer{})
 			if err != nil {
 				t.Fatal(err)
