@@ -426,15 +426,22 @@ func newConfig(tr Transport, opts []Option) config {
 	}
 	if tr != nil {
 		for _, set := range cfg.transport {
-			err := set(tr)
-			if j, ok := err.(interface{ Unwrap() []error }); ok {
-				cfg.problems = append(cfg.problems, j.Unwrap()...)
-			} else if err != nil {
-				cfg.problems = append(cfg.problems, err)
-			}
+			cfg.addProblems(set(tr))
+		}
+		if ck, ok := tr.(interface{ Check() error }); ok {
+			cfg.addProblems(ck.Check())
 		}
 	}
 	return cfg
+}
+
+// addProblems adds err, or each error it joins, to c's problems.
+func (c *config) addProblems(err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		c.problems = append(c.problems, j.Unwrap()...)
+	} else if err != nil {
+		c.problems = append(c.problems, err)
+	}
 }
 
 // check returns a *ConfigError naming every problem of c, or nil.

@@ -479,7 +479,7 @@ func TestNewPool(t *testing.T) {
 		problems int
 	}{
 		{"no caps", "ws://feed.test/", PoolConfig{}, nil, 2},
-		{"negative caps and a bad URL", "http://feed.test/", PoolConfig{MaxPerConn: -1, MaxConns: -1}, nil, 3},
+		{"negative caps", "ws://feed.test/", PoolConfig{MaxPerConn: -1, MaxConns: -1}, nil, 2},
 		{"a bad option", "ws://feed.test/", PoolConfig{MaxPerConn: 1, MaxConns: 1}, []Option{WithHeartbeat(0, time.Second)}, 1},
 		{"subscriptions that do not fit", "ws://feed.test/", PoolConfig{MaxPerConn: 1, MaxConns: 2},
 			[]Option{WithSubscriptions(sub("a"), sub("b"), sub("c"))}, 1},

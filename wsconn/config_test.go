@@ -43,7 +43,7 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 		url   string // validURL when empty, unless noURL
 		noURL bool
 		opts  []Option
-		want  []string // every problem, in the order Dial checks them
+		want  []string // every problem, in the order Dial checks them: the URL last
 	}{
 		{name: "URL does not parse", url: "ws://feed test/",
 			want: []string{`URL "ws://feed test/": invalid character " " in host name`}},
@@ -146,7 +146,7 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 		{name: "nil observers", opts: []Option{OnRecord(nil), OnTransition(nil)},
 			want: []string{"OnRecord: nil func", "OnTransition: nil func"}},
 		{name: "nil option next to a bad one", opts: []Option{nil, WithReadLimit(0), nil},
-			want: []string{"ReadLimit must be positive or -1, got 0"}},
+			want: []string{"ReadLimit must be positive or -1, got 0", "Option 2: nil", "Option 4: nil"}},
 		{name: "several problems at once", url: "http://feed.test/",
 			opts: []Option{
 				WithHeartbeat(0, -time.Second),
@@ -156,7 +156,6 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 				WithReadLimit(-5),
 			},
 			want: []string{
-				`URL "http://feed.test/": scheme must be ws or wss, got "http"`,
 				"PingInterval must be positive, got 0s",
 				"PongTimeout must be positive, got -1s",
 				"CloseTimeout must be positive, got 0s",
@@ -165,6 +164,7 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 				"Backoff.MaxAttempts must not be negative, got -3",
 				"SendPolicy.Buffer must not be negative, got -8",
 				"ReadLimit must be positive or -1, got -5",
+				`URL "http://feed.test/": scheme must be ws or wss, got "http"`,
 			}},
 	}
 	for _, tt := range tests {
