@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -323,6 +324,36 @@ func TestPrintNewLines(t *testing.T) {
 			}
 			if tt.r.SteadyCPUSeconds < 0 && strings.Contains(out.String(), "cpu/message") {
 				t.Errorf("CPU unknown, yet a cost printed:\n%s", out.String())
+			}
+		})
+	}
+}
+
+// TestFileLimitJSON: -json carries the limit as an object, and nothing
+// when no limit was met.
+func TestFileLimitJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		l    *FileLimit
+		want string
+	}{
+		{"met", &FileLimit{Limit: 20000, ProcessDials: 3, Clients: 3}, `"file_limit":{"limit":20000,"process_dials":3,"system_dials":0,"clients":3}`},
+		{"not met", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := json.Marshal(Report{FileLimit: tt.l})
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := strings.Index(string(b), `"file_limit"`)
+			got := ""
+			if i >= 0 {
+				got = string(b[i:])
+				got = got[:strings.IndexByte(got, '}')+1]
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s\nin %s", diff, b)
 			}
 		})
 	}
