@@ -142,7 +142,7 @@ var fuzzCommands = map[string]fuzzCommand{
 				"-sample", f.Sample.String(), "-restart-at", f.RestartAt.String(), "-down-for", f.DownFor.String(), "-chaos", f.Chaos.String(),
 				"-dial-rate", strconv.Itoa(f.DialRate), "-gogc", strconv.Itoa(f.GOGC), "-json=" + strconv.FormatBool(f.json)}
 			if !f.pool {
-				return append(args, "-n", strconv.Itoa(f.N))
+				return append(args, "-n", strconv.Itoa(f.N), "-raw="+strconv.FormatBool(f.Raw))
 			}
 			args = append(args, "-pool", "-subs", strconv.Itoa(f.subs), "-per-conn", strconv.Itoa(f.perConn), "-conns", strconv.Itoa(f.conns))
 			for _, b := range []struct {
@@ -162,6 +162,9 @@ var fuzzCommands = map[string]fuzzCommand{
 				t.Errorf("-pool with %+v, -n %d, -url %q, -chaos %v: a pool that cannot run", p, f.N, f.URL, f.Chaos)
 			case !f.pool && (p != nil || f.N <= 0):
 				t.Errorf("-n %d, pool %+v: want -n positive and no pool", f.N, p)
+			}
+			if f.Raw && (f.pool || f.RestartAt > 0 || f.Chaos > 0 || f.metrics != "") {
+				t.Errorf("-raw with -pool %v, -restart-at %v, -chaos %v, -metrics %q: raw clients cannot run those", f.pool, f.RestartAt, f.Chaos, f.metrics)
 			}
 			if f.DialRate <= 0 || f.GOGC <= 0 {
 				t.Errorf("-dial-rate %d, -gogc %d: want all positive", f.DialRate, f.GOGC)
@@ -215,7 +218,7 @@ func FuzzFlags(f *testing.F) {
 		{4, "-n 10 -duration 2s"}, {4, "-n 1 -ping 1s -pong-timeout 2s"}, {4, "-n 1 -url http://x"},
 		{4, "-n 1 -restart-at 1s -down-for 1s -duration 5s"}, {4, "-n 5 -chaos 2s -duration 1m"}, {4, "-n 1 -chaos 1s -restart-at 1s"}, {4, "-n 0x10 -gogc 0"}, {4, ""}, {4, "-n 1 -sample -1ns"},
 		{4, "-pool -subs 100 -per-conn 10 -dial-budget 15/3s -restart-at 1s -duration 4s"}, {4, "-pool -subs 5 -conns 1 -per-conn 2"},
-		{4, "-pool -n 3 -subs 1 -venue-budget 1/s"}, {4, "-n 3 -subs 1 -dial-budget 0/s"},
+		{4, "-pool -n 3 -subs 1 -venue-budget 1/s"}, {4, "-raw -n 3 -restart-at 0s -down-for 1s"}, {4, "-raw -n 2 -chaos 1s -duration 1m"}, {4, "-n 3 -subs 1 -dial-budget 0/s"},
 		{5, "frobnicate -x"}, {5, "-h"}, {5, "help"}, {5, ""}, {5, "load -n 1 -h"}, {5, "dial"}, {5, "diagram -format mermaid"},
 	}
 	for _, s := range seeds {

@@ -15,8 +15,8 @@ import (
 
 // runLoad runs N concurrent clients with heartbeats against an echo server
 // (internal/loadgen) and reports what each connection costs. It exits 1 if
-// not all N clients were Alive at the end, or if a restart was asked for
-// and not all came back.
+// not all N clients were Alive at the end, if the open-file limit stopped a
+// dial, or if a restart was asked for and not all came back.
 func runLoad(c command, e env, args []string) int {
 	f, err := parseLoadFlags(args)
 	if code, done := reportUsage(loadFlagSet(new(loadFlags)), c, err, e.stdout, e.stderr); done {
@@ -63,8 +63,15 @@ func runLoad(c command, e env, args []string) int {
 	} else {
 		loadgen.Print(e.stdout, r)
 	}
+	if r.FileLimit != nil {
+		// Said first: it is why the rest of the run fell short.
+		fmt.Fprintf(e.stderr, "connfsm load: limit: %s\n", r.FileLimit)
+	}
 	if r.Alive != r.N {
 		fmt.Fprintf(e.stderr, "connfsm load: %d of %d clients were Alive at the end\n", r.Alive, r.N)
+		return exitFail
+	}
+	if r.FileLimit != nil {
 		return exitFail
 	}
 	if r.Restart != nil && !r.Restart.Recovered {
@@ -112,6 +119,7 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs.IntVar(&f.GOGC, "gogc", loadgen.DefaultGOGC, "garbage collector target percentage (GOGC) of load and of its child server; 100 is Go's default")
 	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&f.metrics, "metrics", "", metricsFlagUsage)
+	fs.BoolVar(&f.Raw, "raw", false, "run -n bare coder/websocket clients (a read loop, a ping every -ping, no reconnection) in place of wsconn clients, to compare the figures side by side")
 	fs.BoolVar(&f.pool, "pool", false, "run one wsconn.Pool of -subs subscriptions instead of -n clients, against an embedded venue that acknowledges them and enforces -venue-budget")
 	fs.IntVar(&f.subs, "subs", 0, "with -pool: subscriptions in all (required)")
 	fs.IntVar(&f.perConn, "per-conn", 100, "with -pool: the most subscriptions per connection")
@@ -133,6 +141,19 @@ func parseLoadFlags(args []string) (loadFlags, error) {
 	c := checks{bad: bad}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if f.Raw {
+		// Raw clients do not reconnect and are no wsconn clients: what
+		// relies on either would measure nothing. Values that turn a
+		// feature off (-restart-at 0) are no conflict.
+		for _, o := range []struct {
+			name string
+			on   bool
+		}{{"pool", f.pool}, {"restart-at", f.RestartAt > 0}, {"chaos", f.Chaos > 0}, {"metrics", f.metrics != ""}} {
+			if o.on {
+				c.add(fmt.Errorf("-%s does not apply to -raw: raw clients neither reconnect nor take wsconn options", o.name), o.name, "raw")
+			}
+		}
+	}
 	if f.pool {
 		checkPoolFlags(&f, set, &c)
 	} else {
