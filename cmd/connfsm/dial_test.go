@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -360,5 +361,55 @@ func TestDialHeaderAndSubprotocol(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "s3cret") {
 		t.Errorf("the header's value appears on stderr:\n%s", stderr.String())
+	}
+}
+
+// TestDialStreamURLs: a tcp:// or tls:// URL takes every flag but the
+// WebSocket-only ones, each of which is a usage error naming it; the
+// stream transports are not built yet, which is a usage error too.
+func TestDialStreamURLs(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string // the problems, in order
+	}{
+		{"header file", []string{"-header-file", "/dev/null", "tcp://127.0.0.1:1"},
+			[]string{"-header-file applies to ws:// and wss:// URLs only, not tcp://"}},
+		{"every WebSocket-only flag", []string{"-header", "X: y", "-subprotocol", "v1", "-permanent-close-codes", "4001",
+			"-decompress", "gzip", "-proxy", "socks5://127.0.0.1:1", "-json", "-ping-text", "p", "-pong-text", "q", "TLS://127.0.0.1:1"},
+			[]string{"-header applies to ws:// and wss:// URLs only, not tls://", "-subprotocol applies to ws:// and wss:// URLs only, not tls://",
+				"-permanent-close-codes applies to ws:// and wss:// URLs only, not tls://", "-decompress applies to ws:// and wss:// URLs only, not tls://",
+				"-proxy applies to ws:// and wss:// URLs only, not tls://"}},
+		{"shared flags only", []string{"-json", "-ping-text", "p", "-pong-text", "q", "-idle-timeout", "1s", "-read-limit", "4MiB", "tcp://127.0.0.1:1"},
+			[]string{`URL "tcp://127.0.0.1:1": tcp:// is not supported yet`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(t.Context(), append([]string{"dial"}, tt.args...), noStdin, &stdout, &stderr); code != exitUsage {
+				t.Errorf("exit %d, want %d", code, exitUsage)
+			}
+			msg, _, ok := strings.Cut(stderr.String(), "\nusage: connfsm dial")
+			if !ok {
+				t.Fatalf("no usage after the problems:\n%s", stderr.String())
+			}
+			got := strings.Split(strings.TrimPrefix(msg, "connfsm dial: "), "\n")
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// The list names dial's flags, and no flag a stream shares.
+	fs := dialFlagSet(new(dialConfig))
+	for _, name := range wsOnlyFlags {
+		if fs.Lookup(name) == nil {
+			t.Errorf("wsOnlyFlags names -%s, which dial does not have", name)
+		}
+	}
+	for _, shared := range []string{"json", "ping-text", "pong-text", "idle-timeout", "login", "login-ack", "login-timeout",
+		"subscribe", "answer-ping", "ca-file", "read-limit", "write-limit", "slow-consumer", "metrics"} {
+		if slices.Contains(wsOnlyFlags, shared) {
+			t.Errorf("wsOnlyFlags names -%s, which a tcp:// or tls:// dial takes", shared)
+		}
 	}
 }

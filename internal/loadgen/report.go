@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -59,6 +60,20 @@ type Report struct {
 	// taken before the first client: 0 when nothing outlived its client.
 	GoroutinesLeft int  `json:"goroutines_left"`
 	Interrupted    bool `json:"interrupted,omitempty"`
+}
+
+// Write writes r as one JSON object on a line, or as Print's text.
+func Write(w io.Writer, r Report, asJSON bool) error {
+	if !asJSON {
+		Print(w, r)
+		return nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }
 
 // Print writes r as text.
@@ -140,4 +155,23 @@ func formatCauses(m map[string]uint64) string {
 		fmt.Fprintf(&b, ", %d %s", m[k], k)
 	}
 	return b.String()
+}
+
+// Failures returns what makes the run r of cfg a failure, one sentence
+// each: clients not Alive at the end, a restart not recovered from, the
+// pool's problems (PoolReport.Problems). None: the run passed.
+func Failures(r Report, cfg Config) []string {
+	if r.Alive != r.N {
+		return []string{fmt.Sprintf("%d of %d clients were Alive at the end", r.Alive, r.N)}
+	}
+	if r.Restart != nil && !r.Restart.Recovered {
+		return []string{"not every client was Alive again after the restart"}
+	}
+	var out []string
+	if r.Pool != nil && cfg.Pool != nil {
+		for _, p := range r.Pool.Problems(cfg.Pool.Budget) {
+			out = append(out, "pool: "+p)
+		}
+	}
+	return out
 }
