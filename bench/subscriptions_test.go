@@ -11,7 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/connfsm/connfsm/wsconn"
-	"github.com/connfsm/connfsm/wsconn/subscription"
+	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -127,7 +127,7 @@ func benchRegistry(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if r := ackRoute(wsconn.Message{Type: typ, Data: data}); r.Kind == wsconn.Acked {
+		if r := ackRoute(wsconn.Message{Type: wsconn.MessageType(typ), Data: data}); r.Kind == wsconn.Acked {
 			if e := reg[r.Key]; e != nil && e.state == 0 {
 				e.state = 1
 				acked++

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
@@ -176,7 +177,7 @@ func TestVenueCloseCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d %v", tt.code, tt.opts != nil), func(t *testing.T) {
 			t.Parallel()
-			srv := newVenue(t, false, wsconntest.Default(wsconntest.Close(tt.code, tt.reason)))
+			srv := newVenue(t, false, wsconntest.Default(wsconntest.Close(websocket.StatusCode(tt.code), tt.reason)))
 			rec, msgs := newRecorder(), make(messages, 16)
 			var w waits
 			// w observes before rec: once rec has a step, w has its wait.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -34,13 +35,13 @@ type Credentials struct {
 // neither they nor the errors show the userinfo, query or fragment of the
 // URL fn returns, nor any header value.
 func WithCredentials(fn func(ctx context.Context) (Credentials, error)) Option {
-	return func(c *config) {
+	return option(func(t *transport) error {
 		if fn == nil {
-			c.problems = append(c.problems, errors.New("credentials: nil func"))
-			return
+			return errors.New("credentials: nil func")
 		}
-		c.credentials = fn
-	}
+		t.credentials = fn
+		return nil
+	})
 }
 
 // target is where one dial goes and with what.
@@ -53,10 +54,10 @@ type target struct {
 
 // target returns what the next dial uses: the credentials function's
 // answer, or Dial's URL and options.
-func (c *Client) target(ctx context.Context) (target, error) {
-	u := c.parsedURL()
-	t := target{base: u, u: u, url: u.String(), opts: c.dialOpts}
-	fn := c.cfg.credentials
+func (tr *transport) target(ctx context.Context) (target, error) {
+	u := tr.u
+	t := target{base: u, u: u, url: u.String(), opts: tr.dial}
+	fn := tr.credentials
 	if fn == nil {
 		return t, nil
 	}
@@ -67,7 +68,7 @@ func (c *Client) target(ctx context.Context) (target, error) {
 	if cr.URL != "" {
 		u, err := checkURL(cr.URL)
 		if err != nil {
-			return t, fmt.Errorf("wsconn: credentials: %w", &ConfigError{Problems: []error{err}})
+			return t, fmt.Errorf("wsconn: credentials: %w", &session.ConfigError{Problems: []error{err}})
 		}
 		t.u, t.url = u, u.String()
 	}

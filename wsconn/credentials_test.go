@@ -88,7 +88,7 @@ func TestSingleUseTokens(t *testing.T) {
 				srv := startServer(t, venue.option())
 				var rec recorder
 				opts := append([]Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}),
-					WithStormGuard(StormGuard{}), withRand(fixedRnd(justBelowOne))}, tt.opts...)
+					WithStormGuard(StormGuard{}), fixedDelay(time.Second)}, tt.opts...)
 				c := dialTest(t, srv, &rec, opts...)
 				time.Sleep(35 * time.Second)
 				synctest.Wait()

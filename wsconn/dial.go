@@ -2,85 +2,140 @@ package wsconn
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptrace"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session"
 )
 
-// dialTask is Connecting's task: one handshake attempt, bounded by the
-// handshake timeout, once the dial gate (if any) let it through. It emits
-// Connected with the new connection, or DialFailed with the cause. If
-// Connecting is left meanwhile (Close), the attempt is cancelled; a
-// connection that still arrives is disposed by the lifecycle, never
-// leaked.
-func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
-	pass := c.admit(ctx) // the dial gate (WithDialGate), before the handshake's timeout starts
-	defer pass.release()
-	if err := pass.failure(); err != nil {
-		if ctx.Err() == nil {
-			emit(connfsm.DialFailed, err)
-		}
-		return nil
+// Dial validates the configuration and starts a client of the WebSocket
+// URL rawURL (ws:// or wss://): see session.Dial for what it waits for.
+// Nothing starts if the URL, an option or ctx is invalid; the
+// *ConfigError names each bad field.
+func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
+	return session.Dial(ctx, newTransport(rawURL), opts...)
+}
+
+// NewPool starts a pool of connections to the WebSocket URL rawURL: see
+// session.NewPool.
+func NewPool(ctx context.Context, rawURL string, cfg PoolConfig, opts ...Option) (*Pool, error) {
+	return session.NewPool(ctx, func() session.Transport { return newTransport(rawURL) }, cfg, opts...)
+}
+
+// transport dials WebSocket connections with coder/websocket. Its
+// settings are written by the options before the first dial; after that
+// it is only read, by every connection of a Pool at once.
+type transport struct {
+	rawURL string
+	u      *url.URL // nil if rawURL is invalid (check says why)
+	urlErr error
+
+	header       http.Header
+	subprotocols []string
+	compression  websocket.CompressionMode
+	httpClient   *http.Client
+	tlsConfig    *tls.Config
+	proxy        *url.URL
+	proxySet     bool // WithProxy was given: proxy replaces the environment's
+	credentials  func(context.Context) (Credentials, error)
+
+	dial *websocket.DialOptions // made by check, once the options are set
+}
+
+func newTransport(rawURL string) *transport {
+	t := &transport{rawURL: rawURL}
+	t.u, t.urlErr = checkURL(rawURL)
+	return t
+}
+
+// String returns the URL without its userinfo, query and fragment, which
+// may hold secrets.
+func (t *transport) String() string {
+	if t.u == nil {
+		return redactRaw(t.rawURL)
 	}
-	dctx, cancel := context.WithTimeoutCause(ctx, c.cfg.handshakeTimeout, ErrHandshakeTimeout)
-	defer cancel()
+	return redact(t.u)
+}
+
+// Check returns the problems of the settings as a whole; session.Dial
+// calls it after the options.
+func (t *transport) Check() error {
+	var p []error
+	if t.urlErr != nil {
+		p = append(p, t.urlErr)
+	}
+	if t.httpClient != nil && t.tlsConfig != nil {
+		p = append(p, errors.New("TLSConfig and HTTPClient: set TLS on the HTTP client's transport"))
+	}
+	if t.httpClient != nil && t.proxySet {
+		p = append(p, errors.New("Proxy and HTTPClient: set the proxy on the HTTP client's transport"))
+	}
+	switch t.compression {
+	case websocket.CompressionDisabled, websocket.CompressionNoContextTakeover, websocket.CompressionContextTakeover:
+	default:
+		p = append(p, fmt.Errorf("Compression mode %d is not known", t.compression))
+	}
+	t.dial = dialOptions(t)
+	return errors.Join(p...)
+}
+
+// Dial makes one handshake. The handshake timeout and a Close cut it
+// short even while coder/websocket reads a refused 101 answer under its
+// own timer.
+func (t *transport) Dial(ctx context.Context, at *session.Attempt) (session.Conn, error) {
 	var raw *rawConn
-	if c.ownTransport {
+	if t.httpClient == nil {
 		raw = new(rawConn)
-		dctx = context.WithValue(dctx, rawConnKey{}, raw)
+		ctx = context.WithValue(ctx, rawConnKey{}, raw)
 	}
 	a := new(attempt)
-	dctx = context.WithValue(pass.trace(dctx), attemptKey{}, a)
-	// The timeout and a Close cut a handshake short even while
-	// coder/websocket reads a refused 101 answer under its own timer.
-	stop := context.AfterFunc(dctx, a.abort)
+	ctx = context.WithValue(ctx, attemptKey{}, a)
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { at.Reached() }})
+	stop := context.AfterFunc(ctx, a.abort)
 	defer stop()
-	t, err := c.target(dctx)
+	tg, err := t.target(ctx)
 	var (
 		conn *websocket.Conn
 		resp *http.Response
 	)
 	if err == nil {
-		c.dialMade.Store(true)
-		conn, resp, err = websocket.Dial(dctx, t.url, t.opts)
+		at.Sent()
+		conn, resp, err = websocket.Dial(ctx, tg.url, tg.opts)
 		if !stop() && err == nil {
 			conn.CloseNow() // its socket was closed as it came up
-			err = context.Cause(dctx)
+			err = context.Cause(ctx)
 		}
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil // Connecting was left; nothing to report
+		secrets := append(urlSecrets(tg.base), a.secrets()...)
+		if tg.u != tg.base {
+			secrets = append(secrets, urlSecrets(tg.u)...)
 		}
-		secrets := append(urlSecrets(t.base), a.secrets()...)
-		if t.u != t.base {
-			secrets = append(secrets, urlSecrets(t.u)...)
-		}
-		emit(connfsm.DialFailed, dialError(dctx, newScrubber(secrets).scrub(err), resp, c.cfg.handshakeTimeout))
-		return nil
+		return nil, dialError(ctx, newScrubber(secrets).scrub(err), resp)
 	}
-	conn.SetReadLimit(c.cfg.readLimit)
-	emit(connfsm.Connected, newSession(conn, raw.get(), c.inbound))
-	return nil
+	conn.SetReadLimit(at.ReadLimit)
+	return newConn(conn, raw.get()), nil
 }
 
-func dialError(dctx context.Context, err error, resp *http.Response, timeout time.Duration) error {
+func dialError(ctx context.Context, err error, resp *http.Response) error {
 	if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 		if resp.Body != nil {
 			_ = resp.Body.Close()
 		}
 		return &HandshakeError{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()), Err: err}
 	}
-	if errors.Is(context.Cause(dctx), ErrHandshakeTimeout) {
-		return fmt.Errorf("%w after %v: %w", ErrHandshakeTimeout, timeout, err)
+	if errors.Is(context.Cause(ctx), ErrHandshakeTimeout) {
+		return err // the client names the timeout
 	}
 	return fmt.Errorf("wsconn: dial: %w", err)
 }
@@ -109,25 +164,25 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// dialOptions returns the handshake's options for cfg: the shared
-// defaultDialOptions unless cfg sets any.
-func dialOptions(cfg *config) *websocket.DialOptions {
-	own := cfg.tlsConfig == nil && !cfg.proxySet
-	if cfg.httpClient == nil && own && cfg.header == nil && cfg.subprotocols == nil && cfg.compression == websocket.CompressionDisabled {
+// dialOptions returns the handshake's options for t: the shared
+// defaultDialOptions unless t sets any.
+func dialOptions(t *transport) *websocket.DialOptions {
+	own := t.tlsConfig == nil && !t.proxySet
+	if t.httpClient == nil && own && t.header == nil && t.subprotocols == nil && t.compression == websocket.CompressionDisabled {
 		return defaultDialOptions()
 	}
-	hc := cfg.httpClient
+	hc := t.httpClient
 	switch {
 	case hc == nil && own:
 		hc = defaultHTTPClient()
 	case hc == nil:
-		hc = transportClient(cfg)
+		hc = transportClient(t)
 	}
 	return &websocket.DialOptions{
 		HTTPClient:      handshakeClient(hc),
-		HTTPHeader:      cfg.header,
-		Subprotocols:    cfg.subprotocols,
-		CompressionMode: cfg.compression,
+		HTTPHeader:      t.header,
+		Subprotocols:    t.subprotocols,
+		CompressionMode: t.compression,
 	}
 }
 
@@ -138,3 +193,22 @@ func dialOptions(cfg *config) *websocket.DialOptions {
 var defaultDialOptions = sync.OnceValue(func() *websocket.DialOptions {
 	return &websocket.DialOptions{HTTPClient: handshakeClient(defaultHTTPClient())}
 })
+
+// checkURL parses a WebSocket URL; its error names the URL without its
+// secrets.
+func checkURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the raw URL, userinfo included
+		}
+		return nil, fmt.Errorf("URL %q: %w", redactRaw(rawURL), err)
+	case u.Scheme != "ws" && u.Scheme != "wss":
+		return nil, fmt.Errorf("URL %q: scheme must be ws or wss, got %q", redact(u), u.Scheme)
+	case u.Hostname() == "":
+		return nil, fmt.Errorf("URL %q: no host", redact(u))
+	}
+	return u, nil
+}

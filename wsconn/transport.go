@@ -2,19 +2,14 @@ package wsconn
 
 import (
 	"bufio"
-	"bytes"
-	"compress/flate"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"unicode/utf8"
 )
 
 // WithTLSConfig sets the TLS configuration of wss:// handshakes: the
@@ -27,13 +22,13 @@ import (
 // Without it, the system roots are trusted (Go reads SSL_CERT_FILE and
 // SSL_CERT_DIR on Unix).
 func WithTLSConfig(conf *tls.Config) Option {
-	return func(c *config) {
+	return option(func(t *transport) error {
 		if conf == nil {
-			c.problems = append(c.problems, errors.New("TLSConfig: nil"))
-			return
+			return errors.New("TLSConfig: nil")
 		}
-		c.tlsConfig = conf.Clone()
-	}
+		t.tlsConfig = conf.Clone()
+		return nil
+	})
 }
 
 // WithProxy sends the handshakes through the proxy at u: http:// or
@@ -51,31 +46,30 @@ func WithTLSConfig(conf *tls.Config) Option {
 // The WebSocket URL's own userinfo (wss://user:pass@host/) is sent to the
 // venue as Authorization Basic by net/http; it is never logged.
 func WithProxy(u *url.URL) Option {
-	return func(c *config) {
-		c.proxySet = true
+	return option(func(t *transport) error {
+		t.proxySet = true
 		if u == nil {
-			c.proxy = nil
-			return
+			t.proxy = nil
+			return nil
 		}
 		switch u.Scheme {
 		case "http", "https", "socks5", "socks5h":
 		default:
-			c.problems = append(c.problems, fmt.Errorf("WithProxy %q: scheme must be http, https, socks5 or socks5h, got %q", redact(u), u.Scheme))
-			return
+			return fmt.Errorf("WithProxy %q: scheme must be http, https, socks5 or socks5h, got %q", redact(u), u.Scheme)
 		}
 		if u.Host == "" {
-			c.problems = append(c.problems, fmt.Errorf("WithProxy %q: no host", redact(u)))
-			return
+			return fmt.Errorf("WithProxy %q: no host", redact(u))
 		}
 		uu := *u
-		c.proxy = &uu
-	}
+		t.proxy = &uu
+		return nil
+	})
 }
 
 // transportClient returns the HTTP client of a client that sets TLS or a
 // proxy but no client of its own: the default one's transport, cloned,
 // with its dialer (which hands each session its socket) kept.
-func transportClient(cfg *config) *http.Client {
+func transportClient(cfg *transport) *http.Client {
 	tr := defaultHTTPClient().Transport.(*http.Transport).Clone()
 	if cfg.tlsConfig != nil {
 		tr.TLSClientConfig = cfg.tlsConfig
@@ -148,91 +142,4 @@ func connectDialer(dial func(ctx context.Context, network, addr string) (net.Con
 		}
 		return conn, nil
 	}
-}
-
-// checkTransport adds the problems of the transport options to bad.
-func checkTransport(cfg *config, bad func(string, ...any)) {
-	if cfg.httpClient == nil {
-		return
-	}
-	if cfg.tlsConfig != nil {
-		bad("TLSConfig and HTTPClient: set TLS on the HTTP client's transport")
-	}
-	if cfg.proxySet {
-		bad("Proxy and HTTPClient: set the proxy on the HTTP client's transport")
-	}
-}
-
-// Decompression is how binary payloads are encoded by the venue (HTX
-// sends gzip, OKX's older API raw deflate).
-type Decompression uint8
-
-const (
-	// NoDecompression, the default: payloads are handed over as read.
-	NoDecompression Decompression = iota
-	// Gzip: binary messages are gzip streams (RFC 1952).
-	Gzip
-	// Deflate: binary messages are raw deflate streams (RFC 1951).
-	Deflate
-)
-
-// String returns "none", "gzip" or "deflate".
-func (d Decompression) String() string {
-	switch d {
-	case NoDecompression:
-		return "none"
-	case Gzip:
-		return "gzip"
-	case Deflate:
-		return "deflate"
-	}
-	return fmt.Sprintf("Decompression(%d)", uint8(d))
-}
-
-// WithDecompression decodes every binary message with d as it is read,
-// before anything sees it: the application heartbeat's matcher, the ping
-// responder, Requests' matchers, the subscriptions and the handler. A
-// decoded payload that is valid UTF-8 becomes a Text message (the venue's
-// JSON), else stays Binary. A payload that does not decode is handed over
-// as read and counted in Stats.Undecoded. The decoded size is bounded by
-// the read limit: beyond it the connection is Lost with ErrMessageTooBig.
-// Text messages are never touched. This is not permessage-deflate
-// (WithCompression), which the WebSocket layer does itself.
-func WithDecompression(d Decompression) Option { return func(c *config) { c.decompress = d } }
-
-// decode decodes a binary payload as the session's decompression says.
-func (s *session) decode(typ MessageType, data []byte) (MessageType, []byte, error) {
-	if s.dec == NoDecompression || typ != Binary {
-		return typ, data, nil
-	}
-	var r io.ReadCloser
-	var err error
-	if s.dec == Gzip {
-		r, err = gzip.NewReader(bytes.NewReader(data))
-	} else {
-		r = flate.NewReader(bytes.NewReader(data))
-	}
-	if err != nil {
-		s.c.stats.undecoded.Add(1)
-		return typ, data, nil
-	}
-	defer r.Close()
-	limit := s.c.cfg.readLimit
-	var src io.Reader = r
-	if limit > 0 {
-		src = io.LimitReader(r, limit+1)
-	}
-	out, err := io.ReadAll(src)
-	switch {
-	case err != nil:
-		s.c.stats.undecoded.Add(1)
-		return typ, data, nil
-	case limit > 0 && int64(len(out)) > limit:
-		s.c.stats.tooBig.Add(1)
-		return typ, nil, fmt.Errorf("%w: decoded payload over the read limit of %d bytes", ErrMessageTooBig, limit)
-	}
-	if utf8.Valid(out) {
-		typ = Text
-	}
-	return typ, out, nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -203,9 +204,6 @@ func TestTLSConfigAndProxy(t *testing.T) {
 		t.Fatalf("Dial: %v", err)
 	}
 	defer c.Close(context.Background())
-	if s := c.sess.Load(); s == nil || s.raw == nil {
-		t.Errorf("the session does not hold its socket: the client's own transport was not kept")
-	}
 	proxy.mu.Lock()
 	auths := proxy.auths
 	proxy.mu.Unlock()
@@ -220,6 +218,26 @@ func TestTLSConfigAndProxy(t *testing.T) {
 	if !errors.As(err, &gu) {
 		t.Errorf("Dial without the CA = %v, want a *GaveUpError", err)
 	}
+	tr := newTransport(srv.URL)
+	tr.tlsConfig, tr.proxy, tr.proxySet = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, pu, true
+	if !socketKept(t, tr) {
+		t.Errorf("the connection does not hold its socket: the client's own transport was not kept")
+	}
+}
+
+// socketKept dials tr once and reports whether the connection holds its
+// socket, which it closes to abort at once.
+func socketKept(t *testing.T, tr *transport) bool {
+	t.Helper()
+	if err := tr.Check(); err != nil {
+		t.Fatal(err)
+	}
+	cn, err := tr.Dial(t.Context(), &session.Attempt{ReadLimit: 1 << 20})
+	if err != nil {
+		t.Fatalf("transport Dial: %v", err)
+	}
+	defer cn.CloseNow()
+	return cn.(*conn).raw != nil
 }
 
 func TestTransportConfig(t *testing.T) {
@@ -270,8 +288,10 @@ func TestProxyPlainWebSocket(t *testing.T) {
 	if n != 1 {
 		t.Errorf("the proxy saw %d CONNECTs, want 1", n)
 	}
-	if s := c.sess.Load(); s == nil || s.raw == nil {
-		t.Errorf("the session does not hold its socket")
+	tr := newTransport(srv.URL)
+	tr.proxy, tr.proxySet = &url.URL{Scheme: "http", Host: proxy.ln.Addr().String()}, true
+	if !socketKept(t, tr) {
+		t.Errorf("the connection does not hold its socket")
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/internal/timeline"
 	"github.com/connfsm/connfsm/wsconn"
-	"github.com/connfsm/connfsm/wsconn/datapath"
+	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
-	"github.com/connfsm/connfsm/wsconn/subscription"
+	"github.com/connfsm/connfsm/session/subscription"
 )
 
 // The README block between these markers is the subscription's generated

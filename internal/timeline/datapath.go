@@ -6,7 +6,7 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
-	"github.com/connfsm/connfsm/wsconn/datapath"
+	"github.com/connfsm/connfsm/session/datapath"
 )
 
 // dataPath returns the line of a step of a connection's data path, or ""

@@ -12,7 +12,7 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
-	"github.com/connfsm/connfsm/wsconn/datapath"
+	"github.com/connfsm/connfsm/session/datapath"
 )
 
 func dataPathRecord(from datapath.State, e datapath.Event, to datapath.State, lag time.Duration) Record {

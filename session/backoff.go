@@ -1,0 +1,174 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime/debug"
+	"time"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/tasks"
+)
+
+// capFor returns the upper bound of the n-th retry's delay (n from 0):
+// min(Max, Initial*Multiplier^n).
+func (b Backoff) capFor(n int) time.Duration {
+	if n < 0 {
+		n = 0
+	}
+	d := float64(b.Initial) * math.Pow(b.Multiplier, float64(n))
+	if d >= float64(b.Max) || math.IsInf(d, 0) || math.IsNaN(d) {
+		return b.Max
+	}
+	return time.Duration(d)
+}
+
+// slowDelay returns a delay with equal jitter: uniform in
+// [capFor(n)/2, capFor(n)].
+func (b Backoff) slowDelay(n int, rnd func() float64) time.Duration {
+	if rnd == nil {
+		rnd = rand.Float64
+	}
+	c := b.capFor(n)
+	// As in Delay, the +1 makes the cap itself reachable, in floats.
+	d := float64(c/2) + rnd()*(float64(c-c/2)+1)
+	if d >= float64(c) {
+		return c
+	}
+	return time.Duration(d)
+}
+
+// Delay returns the n-th retry's delay (n from 0) with full jitter: uniform
+// in [0, capFor(n)]. rnd returns a float in [0, 1); nil means math/rand/v2.
+func (b Backoff) Delay(n int, rnd func() float64) time.Duration {
+	if rnd == nil {
+		rnd = rand.Float64
+	}
+	// The +1 makes the cap itself reachable; the math stays in floats so a
+	// cap near the largest Duration cannot overflow.
+	c := b.capFor(n)
+	d := rnd() * (float64(c) + 1)
+	if d >= float64(c) {
+		return c
+	}
+	return time.Duration(d)
+}
+
+// stormDelay returns how long to wait before the next dial so that, once
+// the guard's number of dials happened within its window, dials are at
+// least MinGap apart.
+func (g StormGuard) stormDelay(dials []time.Time, now time.Time) time.Duration {
+	if g.Attempts <= 0 || len(dials) < g.Attempts {
+		return 0
+	}
+	oldest, last := dials[len(dials)-g.Attempts], dials[len(dials)-1]
+	if now.Sub(oldest) > g.Window {
+		return 0
+	}
+	return max(0, last.Add(g.MinGap).Sub(now))
+}
+
+// backoffTask is Reconnecting's task. It asks the retry policy about the
+// failure that caused it: giving up emits GaveUp; otherwise it waits the
+// delay decided (longer if the storm guard says so), then for the dial gate
+// if there is one (WithDialGate), and emits RetryDue with the Wait, so the
+// record of the step says why it waited.
+func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
+	f := c.failure()
+	d, err := c.decide(f)
+	switch {
+	case err != nil:
+		emit(connfsm.GaveUp, &GaveUpError{Attempts: int(c.attempts), Cause: err})
+		return nil
+	case d.GiveUp:
+		cause := d.Err
+		if cause == nil {
+			cause = f.Err
+		}
+		emit(connfsm.GaveUp, &GaveUpError{Attempts: int(c.attempts), Cause: cause})
+		return nil
+	}
+	w := &Wait{Reason: d.Reason, Delay: max(d.Delay, 0), Failure: f}
+	if g := c.cfg.retry.storm; g.Attempts > 0 {
+		if sd := g.stormDelay(c.dials, time.Now()); sd > w.Delay {
+			w.Reason, w.Delay, w.Dials, w.Window = WaitStormGuard, sd, g.Attempts, g.Window
+		}
+	}
+	c.stats.nextDelay.Store(int64(w.Delay))
+	if w.Delay > 0 { // else at once: no timer
+		c.logWait(ctx, w)
+		t := time.NewTimer(w.Delay)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+	if c.passGate(ctx, w) {
+		emit(connfsm.RetryDue, w)
+	}
+	return nil
+}
+
+// failure describes what ended the connection or the attempt, for the
+// retry policy.
+func (c *Client) failure() Failure {
+	f := Failure{Err: c.cause, Attempt: int(c.attempts), cfg: c.cfg.retry}
+	var (
+		he *HandshakeError
+		ce *CloseError
+	)
+	switch {
+	case c.causeEvent == connfsm.Reconnect:
+		f.Kind = KindReconnect
+	case errors.As(f.Err, &he):
+		f.Kind, f.Status, f.RetryAfter = KindHandshake, he.Status, he.RetryAfter
+	case c.causeFrom == connfsm.Connecting:
+		f.Kind = KindDial
+	case errors.As(f.Err, &ce):
+		f.Kind, f.Code, f.Reason = KindClose, ce.Code, ce.Reason
+	case errors.Is(f.Err, ErrPongTimeout):
+		f.Kind = KindPongTimeout
+	case errors.Is(f.Err, ErrIdleTimeout):
+		f.Kind = KindIdle
+	case errors.Is(f.Err, ErrMessageTooBig):
+		f.Kind = KindTooBig
+	default:
+		f.Kind = KindLost
+	}
+	return f
+}
+
+// decide asks the retry policy about f. A policy that panics gives up,
+// with an error that wraps both the panic and the failure.
+func (c *Client) decide(f Failure) (d Decision, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			pe := &tasks.PanicError{Task: "backoff", Value: p, Stack: debug.Stack()}
+			err = fmt.Errorf("wsconn: the retry policy panicked on %w: %w", f.Err, pe)
+		}
+	}()
+	if c.cfg.retry.policy == nil {
+		return f.Default(), nil
+	}
+	return c.cfg.retry.policy(f), nil
+}
+
+// countDial counts the attempt of the last Connecting for the storm guard
+// if it was made: one whose credentials or dial gate failed never left the
+// client, and a venue cannot count it.
+func (c *Client) countDial() {
+	n := c.cfg.retry.storm.Attempts
+	if n <= 0 || !c.dialMade.Load() {
+		return
+	}
+	if len(c.dials) == n {
+		copy(c.dials, c.dials[1:])
+		c.dials = c.dials[:n-1]
+	}
+	c.dials = append(c.dials, c.dialAt)
+}

@@ -1,0 +1,401 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+)
+
+type (
+	machine = fsm.Machine[connfsm.State, connfsm.Event]
+	step    = fsm.Transition[connfsm.State, connfsm.Event]
+	record  = fsm.Record[connfsm.State, connfsm.Event]
+	emitFn  = fsm.Emit[connfsm.Event]
+)
+
+// Client is a resilient WebSocket client: it keeps one connection to its URL
+// alive through the connfsm lifecycle until Close, a permanent failure, or
+// the end of its lifetime context. Its methods are safe for concurrent use.
+//
+// What the client does at any moment is decided by its lifecycle state
+// alone (State, Phase): there is no flag beside the machine that says
+// "connected", "released" or "closing".
+type Client struct {
+	cfg     settings
+	tr      Transport
+	m       *machine
+	inbound *inbound // shared by every session
+	subs    registry
+	resyncs resyncs
+	// handling holds the one right to call OnMessage: a handler left
+	// running by a connection given up (it ignored its context) must
+	// return before the next connection's reader calls the handler again.
+	// nil without OnMessage.
+	handling chan struct{}
+	pull     chan Message // the handover to Messages; nil without WithPull
+
+	// sess is the connection: set by Alive's enter hook, handed to Closing
+	// for the close handshake, cleared when it is dropped. Only hooks,
+	// which run one at a time, write it.
+	sess atomic.Pointer[session]
+	// dialMade: the last Connecting's attempt got past the credentials
+	// and the dial gate to the handshake. Set by its dial task, read by
+	// the hook after it.
+	dialMade atomic.Bool
+
+	// Owned by the lifecycle: written only by hooks, read by the tasks
+	// they start.
+	cause      error         // why Reconnecting was entered
+	dials      []time.Time   // the storm guard's: when the last dials made began
+	dialAt     time.Time     // when the last Connecting began
+	gate       *gatePass     // the dial gate's answer for the next dial, from Reconnecting's wait
+	aliveAt    time.Duration // clock() when Alive was entered
+	causeFrom  connfsm.State // the leaf Reconnecting was entered from
+	causeEvent connfsm.Event // the event that entered it
+	// lifeOver is set when Closing or Closed is entered (their enter hooks
+	// end the life): a Send waiting for the rate limiter fails then. life
+	// is made by the first such wait (lifeContext), or by Dial for the
+	// lifetime context: most clients never have either. Both under mu.
+	lifeOver bool
+	// attempts counts the consecutive dial attempts without a stable
+	// connection, saturating; with the four bytes above it fills eight.
+	attempts int32
+	life     *lifeline
+
+	bufMu sync.Mutex
+	buf   *sendBuffer // made by the first message kept; nil when empty
+
+	mu sync.Mutex
+	// err is what Close was asked with (ErrClosed, or the lifetime's
+	// cause) once Closing is entered, and why the client ended once it is
+	// Closed; Err shows it only then.
+	err error
+
+	stats counters
+	probe *probed // WithProbe's, or nil
+}
+
+// Dial validates the configuration and starts a client over tr: nothing
+// starts if an option is invalid, tr is nil, or ctx is nil. The
+// *ConfigError names each bad field. Adapters such as wsconn.Dial and
+// tcpconn.Dial build tr from an address.
+//
+// Unless NoWait is given, Dial then waits until the client is Ready. That
+// is: its first connection is Alive, and OnConnect, the subscriptions'
+// replay and the flush of buffered messages are done. Transient failures
+// are retried with backoff meanwhile. ctx bounds only this wait. If it
+// ends first, the client is closed and Dial returns ctx's cause. Once Dial
+// has returned, ctx has no effect on the client (see WithLifetime). If
+// the client gives up before connecting, Dial returns the reason, and
+// nothing is left running.
+func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
+	cfg := newConfig(tr, opts)
+	if ctx == nil {
+		// As net/http refuses a request built with a nil Context.
+		cfg.problems = append(cfg.problems, errors.New("Dial: nil Context"))
+	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	c := &Client{cfg: cfg.settings, tr: tr, inbound: newInbound(&cfg)}
+	c.cfg.retry = cfg.retrySettings.shared()
+	if cfg.probe != nil {
+		// Before the subscriptions are made: their records go to it.
+		p, err := attachProbe(cfg.probe, c)
+		if err != nil {
+			return nil, &ConfigError{Problems: []error{err}}
+		}
+		c.probe = p
+	}
+	if cfg.pull {
+		c.pull = make(chan Message)
+		c.cfg.onMessage = c.pullHandler
+	}
+	if c.cfg.onMessage != nil || c.cfg.router != nil {
+		c.handling = make(chan struct{}, 1)
+	}
+	for _, s := range cfg.subscriptions {
+		c.holdStarted(s) // a duplicate key is one more holder
+	}
+	def, err := lifecycle()
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: lifecycle: %w", err)
+	}
+	// New before Start: hooks and tasks refer to c.m from their first run.
+	var observe func(context.Context, record)
+	if cfg.onRecord != nil || cfg.logger != nil || c.probe != nil {
+		observe = c.observe // without either, no record is made at all
+	}
+	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: observe, Env: c})
+	// Registered before Start, so that enterClosed, which unregisters it,
+	// sees it: a lifetime already over closes the client at once.
+	if lt := cfg.lifetime; lt != nil {
+		if lt.Err() != nil {
+			// Over already: the Close queued before Start is the first
+			// event the lifecycle processes, once Connecting is entered,
+			// so the first dial is cancelled as it starts.
+			c.requestClose(context.Cause(lt))
+		}
+		c.life = &lifeline{detach: context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })}
+	}
+	c.m.Start(context.Background())
+	if cfg.noWait {
+		return c, nil
+	}
+	if err := c.m.Await(ctx, isReady); err != nil {
+		if stopped(c.m) { // stopped before Ready
+			return nil, c.Err()
+		}
+		_ = c.Close(canceled(ctx))
+		return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL(), err)
+	}
+	return c, nil
+}
+
+// isReady is an Await predicate: the client is Ready.
+func isReady(m *machine) bool { return m.State() == connfsm.Ready }
+
+// stopped reports whether m has stopped: an Await that failed on it
+// failed for that, not for its context.
+func stopped(m *machine) bool {
+	select {
+	case <-m.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// lifecycle is the definition every client runs: built once, shared, with
+// tasks and hooks that find their client in the machine's environment. One
+// definition per client would cost memory per connection.
+var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.Event], error) {
+	task := func(f func(*Client, context.Context, emitFn) error) fsm.Task[connfsm.State, connfsm.Event] {
+		return func(ctx context.Context, in step, emit emitFn) error { return f(in.Env.(*Client), ctx, emit) }
+	}
+	hook := func(f func(*Client, context.Context, step)) fsm.Hook[connfsm.State, connfsm.Event] {
+		return func(ctx context.Context, t step) { f(t.Env.(*Client), ctx, t) }
+	}
+	return connfsm.NewBuilder(connfsm.Tasks{
+		Dial: task((*Client).dialTask),
+		// The heartbeat runs in the reader task: one goroutine watches the
+		// connection, pings it and owns the handler's calls.
+		Reader:       task((*Client).readerTask),
+		Sync:         task((*Client).syncTask),
+		Backoff:      task((*Client).backoffTask),
+		Closer:       task((*Client).closerTask),
+		CloseTimeout: func(in step) time.Duration { return in.Env.(*Client).cfg.closeTimeout },
+	}).
+		OnEnter(connfsm.Connecting, hook((*Client).enterConnecting)).
+		OnEnter(connfsm.Alive, hook((*Client).enterAlive)).
+		OnExit(connfsm.Alive, hook((*Client).exitAlive)).
+		OnEnter(connfsm.Reconnecting, hook((*Client).enterReconnecting)).
+		OnEnter(connfsm.Closing, hook((*Client).enterClosing)).
+		OnExit(connfsm.Closing, hook((*Client).exitClosing)).
+		OnEnter(connfsm.Closed, hook((*Client).enterClosed)).
+		Build()
+})
+
+// logURL names the server as logs and errors show it: without secrets.
+func (c *Client) logURL() string { return c.tr.String() }
+
+// lifeline is the context lifeContext hands out, and what unregisters
+// the lifetime context (WithLifetime).
+type lifeline struct {
+	ctx    context.Context
+	end    context.CancelFunc
+	detach func() bool
+}
+
+// lifeContext returns a context that ends when Closing or Closed is
+// entered, made at the first call.
+func (c *Client) lifeContext() context.Context {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.life == nil {
+		c.life = new(lifeline)
+	}
+	if c.life.ctx == nil {
+		c.life.ctx, c.life.end = context.WithCancel(context.Background())
+		if c.lifeOver {
+			c.life.end()
+		}
+	}
+	return c.life.ctx
+}
+
+// end ends the client's life: a Send waiting for the rate limiter fails.
+func (c *Client) end() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lifeOver = true
+	if c.life != nil && c.life.end != nil {
+		c.life.end()
+	}
+}
+
+// canceled returns an already-cancelled context carrying ctx's values, so
+// Close aborts at once instead of waiting for the close handshake.
+func canceled(ctx context.Context) context.Context {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	cancel()
+	return c
+}
+
+// State returns the lifecycle's state: Connecting, Alive (whichever its
+// phase), Reconnecting, Closing or Closed. Phase tells Alive's phases
+// apart.
+func (c *Client) State() connfsm.State {
+	if s := c.m.State(); s != connfsm.Syncing && s != connfsm.Ready {
+		return s
+	}
+	return connfsm.Alive
+}
+
+// Phase returns the active leaf of the lifecycle: State, but Syncing or
+// Ready instead of Alive. Path names the same as "Alive/Syncing".
+func (c *Client) Phase() connfsm.State { return c.m.State() }
+
+// Path returns the active states, outermost first, as "Alive/Syncing" or
+// "Reconnecting".
+func (c *Client) Path() string {
+	path := c.m.Path()
+	names := make([]string, len(path))
+	for i, s := range path {
+		names[i] = s.String()
+	}
+	return strings.Join(names, "/")
+}
+
+// Done returns a channel closed when the client has reached Closed and every
+// task has returned.
+func (c *Client) Done() <-chan struct{} { return c.m.Done() }
+
+// Err returns nil while the client runs; after Done is closed, why it ended:
+// ErrClosed after Close, a *GaveUpError after a permanent failure or spent
+// retries, or the lifetime context's cause.
+func (c *Client) Err() error {
+	select {
+	case <-c.m.Done():
+	default:
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Hooks. They run one at a time inside the lifecycle.
+
+func (c *Client) enterConnecting(_ context.Context, t step) {
+	c.takeGate(t.Payload)
+	// A dial the user asked for (Reconnect) spends no retry budget.
+	if t.Event != connfsm.RetryDue || c.causeEvent != connfsm.Reconnect {
+		c.attempts = min(c.attempts, math.MaxInt32-1) + 1
+	}
+	c.dialAt = time.Now()
+	c.dialMade.Store(false)
+}
+
+func (c *Client) enterAlive(_ context.Context, t step) {
+	c.countDial()
+	s := t.Payload.(*session)
+	s.epoch = t.Epoch
+	s.c = c
+	s.startDataPath(c)
+	c.sess.Store(s)
+	c.aliveAt = clock()
+	if c.stats.connects.Add(1) > 1 {
+		c.stats.reconnects.Add(1)
+	}
+}
+
+// exitAlive runs after the reader (and with it every handler call) and, in
+// Syncing, the sync have returned: the connection is closed here (or
+// handed to Closing for the handshake), never under a running task.
+func (c *Client) exitAlive(ctx context.Context, t step) {
+	s := c.sess.Load()
+	if clock()-c.aliveAt >= c.cfg.retry.stablePeriod {
+		c.attempts = 0
+	}
+	s.endRequests()
+	s.stopDelivery() // also when the reader straggles: its handler's turn is over
+	c.resyncs.end(s.epoch)
+	cause, _ := t.Payload.(error)
+	c.subscriptionsLost(ctx, s.epoch, cause)
+	if t.To == connfsm.Closing && !t.Stopping {
+		return
+	}
+	c.dropSession(s)
+}
+
+func (c *Client) enterClosing(_ context.Context, t step) {
+	c.mu.Lock()
+	c.err, _ = t.Payload.(error)
+	c.mu.Unlock()
+	c.end()
+}
+
+func (c *Client) exitClosing(_ context.Context, _ step) {
+	if s := c.sess.Load(); s != nil {
+		c.dropSession(s)
+	}
+}
+
+func (c *Client) dropSession(s *session) {
+	s.abort()
+	s.wait()
+	c.sess.Store(nil)
+}
+
+func (c *Client) enterReconnecting(_ context.Context, t step) {
+	if t.From == connfsm.Connecting {
+		c.countDial()
+	}
+	c.cause, _ = t.Payload.(error)
+	c.causeFrom, c.causeEvent = t.From, t.Event
+}
+
+func (c *Client) enterClosed(_ context.Context, t step) {
+	c.end()
+	var err error
+	switch {
+	case t.Event == connfsm.GaveUp:
+		// The backoff task gives up with a *GaveUpError; a failure of the
+		// task itself (a panic) is wrapped in one, so Err keeps its
+		// documented types.
+		err, _ = t.Payload.(error)
+		if _, ok := err.(*GaveUpError); !ok {
+			err = &GaveUpError{Attempts: int(c.attempts), Cause: err}
+		}
+	case t.Event == connfsm.Close:
+		err, _ = t.Payload.(error)
+	default:
+		c.mu.Lock()
+		err = c.err // Close's, if Closing was entered
+		c.mu.Unlock()
+	}
+	if err == nil {
+		err = ErrClosed
+	}
+	c.bufMu.Lock()
+	n := uint64(c.buf.len())
+	c.buf = nil
+	c.bufMu.Unlock()
+	c.stats.unsent.Add(n)
+	c.mu.Lock()
+	c.err = err
+	life := c.life
+	c.mu.Unlock()
+	if life != nil && life.detach != nil {
+		life.detach()
+	}
+}

@@ -1,0 +1,153 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/datapath"
+)
+
+// The data path of a connection, between its socket and the handler, is
+// a machine of package datapath per session (s.dp): Flowing, Waiting for
+// its turn, the handler running (Busy, ReadAhead, Backlogged), Taking,
+// Stopped. Its
+// events are fired under s.mu, by the pump, the read-ahead, the hand-out
+// of an inbox, the heartbeat and Requests (lending a read-ahead) and the
+// reader task (Stop): one firer at a time, so each sees its own step and
+// acts on it (a read-ahead is started by the firer whose Lend moved the
+// machine). The heartbeat, the watchdog and the drain read the state
+// without the lock: it is published atomically.
+
+type (
+	dpMachine = fsm.Machine[datapath.State, datapath.Event]
+	dpRecord  = fsm.Record[datapath.State, datapath.Event]
+)
+
+// dataPathDef is every connection's data path: built once, shared.
+var dataPathDef = sync.OnceValue(datapath.Definition)
+
+// RecordDataPath is the Kind of the records OnRecord receives for the
+// steps of a connection's data path: their Payload is a *DataPathRecord,
+// their Epoch the connection's, and their other fields are zero but When
+// and Reason. An observer that only knows the lifecycle's kinds skips
+// them.
+//
+// The observer hears of every change of the data path but the steady
+// flow: a step between Flowing and Busy (a message handed over, the
+// handler returning) is reported only as the first after another state,
+// so a handler that keeps up costs the observer nothing per message,
+// while a stall shows as Busy, ReadAhead, Backlogged, Taking, and the
+// return to Flowing. They come on the goroutine that moved the data path
+// (the reader, the read-ahead, the heartbeat), with a ctx from inside the
+// lifecycle: Close(ctx) there starts the close and returns.
+const RecordDataPath = fsm.RecordOwner + 1
+
+// DataPathRecord is one step of a connection's data path.
+type DataPathRecord struct {
+	// Kind is fsm.RecordTransition, or fsm.RecordRejected (a bug).
+	Kind  fsm.RecordKind
+	From  datapath.State
+	Event datapath.Event
+	To    datapath.State
+	// Lag is, for a Deliver step, how long the message waited between
+	// its read and the handler's call (Message.Received to the call): the
+	// consumer's lag, as Stats.LastLag.
+	Lag time.Duration
+	// Conn is the epoch of the connection.
+	Conn uint64
+}
+
+// String formats the step as "From -Event-> To", with the lag of a
+// Deliver step, or "From -Event-> (rejected)".
+func (r *DataPathRecord) String() string {
+	if r.Kind == fsm.RecordRejected {
+		return fmt.Sprintf("%v -%v-> (rejected)", r.From, r.Event)
+	}
+	s := fmt.Sprintf("%v -%v-> %v", r.From, r.Event, r.To)
+	if r.Event == datapath.Deliver {
+		s += fmt.Sprintf(" (lag %v)", r.Lag.Round(time.Microsecond))
+	}
+	return s
+}
+
+// startDataPath starts s's data path machine, observed when the client
+// has an observer or a logger.
+func (s *session) startDataPath(c *Client) {
+	var cfg fsm.Config[datapath.State, datapath.Event]
+	if c.cfg.onRecord != nil || c.cfg.logger != nil {
+		told := datapath.Flowing // the state the observer last heard of
+		cfg.Observer = func(ctx context.Context, r dpRecord) {
+			if r.Kind != fsm.RecordTransition && r.Kind != fsm.RecordRejected {
+				return
+			}
+			if steady(r) && told == datapath.Flowing {
+				return
+			}
+			told = r.To
+			dr := &DataPathRecord{Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.epoch}
+			if r.Event == datapath.Deliver {
+				dr.Lag = s.lag
+			}
+			if s.hctx != nil {
+				// The reader task's (or the handler's, under it): from
+				// inside the lifecycle, so that Close there starts the
+				// close and returns, as on a lifecycle record. A Close
+				// that waited would wait for the reader task, which waits
+				// for this step.
+				ctx = s.hctx
+			}
+			c.observe(ctx, record{Kind: RecordDataPath, When: r.When, Reason: r.Reason, Epoch: s.epoch, Payload: dr, Err: r.Err})
+		}
+	}
+	s.dp = dataPathDef().Start(context.Background(), cfg)
+}
+
+// steady reports whether r is a step of the steady flow: a message handed
+// to the handler, or the handler returning, with nothing else held.
+func steady(r dpRecord) bool {
+	return r.Kind == fsm.RecordTransition &&
+		(r.From == datapath.Flowing && r.To == datapath.Busy || r.From == datapath.Busy && r.To == datapath.Flowing)
+}
+
+// fireLocked fires e on the data path; s.mu is held. For Deliver, lag is
+// the message's, kept for the observer (s.lag) rather than boxed as the
+// event's payload, which would cost an allocation per message.
+func (s *session) fireLocked(e datapath.Event, lag time.Duration) {
+	s.lag = lag
+	_ = s.dp.Fire(context.Background(), e) // a rejection reaches the observer; a stopped machine takes nothing
+}
+
+// deliverLocked fires Deliver for m; s.mu is held. Its lag is read from
+// the clock only for an observer.
+func (s *session) deliverLocked(m Message) {
+	var lag time.Duration
+	if s.c.cfg.onRecord != nil || s.c.cfg.logger != nil {
+		lag = time.Since(m.Received)
+	}
+	s.fireLocked(datapath.Deliver, lag)
+}
+
+// fire is fireLocked, taking s.mu.
+func (s *session) fire(e datapath.Event) {
+	s.mu.Lock()
+	s.fireLocked(e, 0)
+	s.mu.Unlock()
+}
+
+// logDataPath logs a data path record at debug level.
+func (c *Client) logDataPath(ctx context.Context, l *slog.Logger, r record) {
+	dr, ok := r.Payload.(*DataPathRecord)
+	if !ok {
+		return
+	}
+	attrs := []slog.Attr{slog.String("url", c.logURL()), slog.Uint64("epoch", dr.Conn), slog.String("from", dr.From.String()),
+		slog.String("event", dr.Event.String()), slog.String("to", dr.To.String())}
+	if dr.Event == datapath.Deliver {
+		attrs = append(attrs, slog.Duration("lag", dr.Lag))
+	}
+	l.LogAttrs(ctx, slog.LevelDebug, "wsconn: data path", attrs...)
+}

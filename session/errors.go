@@ -1,0 +1,113 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+var (
+	// ErrNotConnected is returned by Send while the client is not Alive
+	// under the fail-fast policy, or when the connection broke during the
+	// write (then the message may not have reached the peer).
+	ErrNotConnected = errors.New("wsconn: not connected")
+	// ErrBufferFull is returned by Send when the send buffer is full.
+	ErrBufferFull = errors.New("wsconn: send buffer full")
+	// ErrClosed is returned by Send after Close, and by Err after a Close
+	// asked by the user.
+	ErrClosed = errors.New("wsconn: client closed")
+	// ErrPongTimeout is the cause of a Lost connection whose pong did not
+	// arrive in time.
+	ErrPongTimeout = errors.New("wsconn: pong timeout")
+	// ErrIdleTimeout is the cause of a Lost connection on which no data
+	// message came within the idle timeout (WithIdleTimeout): a feed that
+	// answers pings and sends nothing.
+	ErrIdleTimeout = errors.New("wsconn: no data within the idle timeout")
+	// ErrReadFailed is wrapped by the cause of a Lost connection whose
+	// read failed: the peer closed it (then the cause is a *CloseError),
+	// reset it, or sent what is not WebSocket.
+	ErrReadFailed = errors.New("wsconn: read")
+	// ErrPingFailed is wrapped by the cause of a Lost connection whose
+	// ping could not be written.
+	ErrPingFailed = errors.New("wsconn: ping")
+	// ErrHandshakeTimeout is the cause of a dial that did not complete the
+	// handshake within the handshake timeout.
+	ErrHandshakeTimeout = errors.New("wsconn: handshake timeout")
+	// ErrRetriesExhausted is wrapped by Err when Backoff.MaxAttempts
+	// consecutive attempts failed.
+	ErrRetriesExhausted = errors.New("wsconn: retries exhausted")
+	// ErrTooManyRedirects is wrapped by the cause of a dial whose handshake
+	// was redirected more than MaxRedirects times, or back to a URL it had
+	// already requested. DefaultClassifier counts it as permanent.
+	ErrTooManyRedirects = errors.New("wsconn: too many redirects")
+	// ErrAckTimeout is matched by the *SubscriptionError of a
+	// subscription whose ack did not come within the ack timeout
+	// (WithAckTimeout).
+	ErrAckTimeout = errors.New("wsconn: subscription ack timeout")
+	// ErrSubscriptionRefused is matched by the *SubscriptionError of a
+	// subscription the venue refused (Subscription.Nack).
+	ErrSubscriptionRefused = errors.New("wsconn: subscription refused")
+	// ErrBadSubscription is matched by the error of a Subscribe (or a
+	// WithSubscriptions problem) given a subscription without a key or a
+	// message, or with an unknown message type.
+	ErrBadSubscription = errors.New("wsconn: bad subscription")
+	// ErrMessageTooBig matches the cause of a connection Lost because a
+	// message over the read limit (WithReadLimit) arrived, and the error
+	// of a Send whose message is over the write limit (WithWriteLimit).
+	ErrMessageTooBig = errors.New("wsconn: message too big")
+	// ErrUnsent is wrapped by Close's error when accepted messages could not
+	// be written before the client closed.
+	ErrUnsent = errors.New("wsconn: accepted messages were not sent")
+)
+
+// HandshakeError is the cause of a dial the server answered without
+// upgrading the connection.
+type HandshakeError struct {
+	Status int // the HTTP status code
+	// RetryAfter is the delay the server asked for with Retry-After, or 0.
+	RetryAfter time.Duration
+	Err        error // coder/websocket's error for the refused dial
+}
+
+// Error names the status and the transport's error.
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("wsconn: handshake refused with HTTP %d: %v", e.Status, e.Err)
+}
+
+// Unwrap returns the transport's error.
+func (e *HandshakeError) Unwrap() error { return e.Err }
+
+// GaveUpError is what Err returns when the client stopped retrying: the
+// failure was permanent or the retry budget was spent.
+type GaveUpError struct {
+	Attempts int   // consecutive failed attempts
+	Cause    error // the last failure
+}
+
+// Error names the attempts and the last failure.
+func (e *GaveUpError) Error() string {
+	return fmt.Sprintf("wsconn: gave up after %d attempt(s): %v", e.Attempts, e.Cause)
+}
+
+// Unwrap returns the last failure.
+func (e *GaveUpError) Unwrap() error { return e.Cause }
+
+// CloseError is the cause of a connection the peer ended with a close
+// frame: its status code and reason. Its Err is the read error that
+// reported it, which matches ErrReadFailed and websocket.CloseError.
+type CloseError struct {
+	Code   StatusCode
+	Reason string
+	Err    error
+}
+
+// Error names the code and the reason.
+func (e *CloseError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("wsconn: closed by the peer with status %d", int(e.Code))
+	}
+	return fmt.Sprintf("wsconn: closed by the peer with status %d: %q", int(e.Code), e.Reason)
+}
+
+// Unwrap returns the read error.
+func (e *CloseError) Unwrap() error { return e.Err }

@@ -1,0 +1,144 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/connfsm/connfsm/tasks"
+)
+
+// DialGate holds a dial back until it may be made: it returns nil once the
+// dial may go ahead, with done, which the client calls once that dial has
+// ended (its handshake answered, failed or abandoned) or will not be made,
+// or an error, and then holds nothing. done may be nil; the client calls
+// it at most once. reached says whether the dial got a connection to the
+// venue's address (the HTTP client's transport connected): a dial refused
+// before that, by a venue that is down, or never made, did not reach the
+// venue, which cannot have counted it.
+//
+// ctx ends when the client leaves the state the gate is called from (on
+// Close, for instance): the gate must then return, with ctx's error.
+//
+// (*DialBudget).Admit is a DialGate: a budget of dials shared by several
+// clients.
+type DialGate func(ctx context.Context) (done func(reached bool), err error)
+
+// WithDialGate sets gate, called before every dial of the client, the
+// first and every redial, the dial made only once it lets it through: a
+// budget of dials shared with other clients (a venue allows so many
+// connections per IP per window; a Pool shares one among its
+// connections), or any other reason to hold a dial back.
+//
+// Before a redial the gate is called in Reconnecting, once the retry
+// policy's delay and the storm guard's have passed; the time it held the
+// dial is part of the Wait that ends Reconnecting (Wait.Gate, and
+// WaitDialGate is its Reason if the gate held the dial longer than the rest
+// of the wait). The first dial has no Reconnecting before it: the gate is
+// called in Connecting, before the handshake and its timeout start.
+//
+// An error from the gate, other than its ctx's, means the dial must not be
+// made: the attempt fails as a dial does (DialFailed, then the retry policy
+// sees KindDial, its Err wrapping the gate's; transient by default). So
+// does a panic in the gate, with a *tasks.PanicError. A nil gate is a
+// configuration error.
+func WithDialGate(gate DialGate) Option {
+	return func(c *config) {
+		if gate == nil {
+			c.problems = append(c.problems, errors.New("DialGate: nil func"))
+			return
+		}
+		c.dialGate = gate
+	}
+}
+
+// gatePass is what the gate answered for one dial: done, or the error
+// that fails it.
+type gatePass struct {
+	done     func(reached bool)
+	err      error
+	reached  atomic.Bool // the dial got a connection
+	released atomic.Bool
+}
+
+// release calls the gate's done once, however often it is called.
+func (p *gatePass) release() {
+	if p != nil && p.done != nil && p.released.CompareAndSwap(false, true) {
+		p.done(p.reached.Load())
+	}
+}
+
+// Dispose releases the dial gate's admission of a wait whose dial is never
+// made: the lifecycle calls it (see fsm.Disposer) when the RetryDue it is
+// the payload of is not consumed, because the client closed first. It does
+// nothing otherwise, and callers need never call it.
+func (w *Wait) Dispose() { w.pass.release() }
+
+// callGate calls the gate, turning a panic into an error.
+func callGate(ctx context.Context, gate DialGate) (p *gatePass) {
+	defer func() {
+		if r := recover(); r != nil {
+			p = &gatePass{err: fmt.Errorf("wsconn: dial gate: %w", &tasks.PanicError{Task: "dial gate", Value: r, Stack: debug.Stack()})}
+		}
+	}()
+	done, err := gate(ctx)
+	if err != nil {
+		return &gatePass{err: fmt.Errorf("wsconn: dial gate: %w", err)}
+	}
+	return &gatePass{done: done}
+}
+
+// passGate holds a redial at the dial gate, if there is one, once the rest
+// of the wait w is over, and adds the time it held it to w. It reports
+// false if ctx ended meanwhile; the gate's answer goes with w to the dial.
+func (c *Client) passGate(ctx context.Context, w *Wait) bool {
+	gate := c.cfg.dialGate
+	if gate == nil {
+		return true
+	}
+	start := time.Now()
+	p := callGate(ctx, gate)
+	if ctx.Err() != nil {
+		p.release()
+		return false
+	}
+	w.pass = p
+	w.Gate = time.Since(start)
+	if w.Gate > w.Delay {
+		w.Reason = WaitDialGate
+	}
+	w.Delay += w.Gate
+	return true
+}
+
+// takeGate keeps the gate's answer for the dial that Connecting, entered
+// with payload, makes: the answer a redial's wait carries, or nothing for
+// the first dial, whose gate the dial task calls itself.
+func (c *Client) takeGate(payload any) {
+	c.gate = nil
+	if w, ok := payload.(*Wait); ok {
+		c.gate = w.pass
+	}
+}
+
+// admit returns the gate's answer for the dial about to be made: the one
+// taken from Reconnecting's wait, or, for the first dial, the gate's,
+// waited for now; nil, which lets the dial through, without a gate. The
+// dial task releases it once the dial has ended.
+func (c *Client) admit(ctx context.Context) *gatePass {
+	if c.gate != nil || c.cfg.dialGate == nil {
+		return c.gate
+	}
+	return callGate(ctx, c.cfg.dialGate)
+}
+
+// failure is the error that fails the dial, or nil.
+func (p *gatePass) failure() error {
+	if p == nil {
+		return nil
+	}
+	return p.err
+}

@@ -1,0 +1,297 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// AppHeartbeat is an application-level heartbeat: instead of protocol
+// pings, the client sends Ping as a data message every ping interval and
+// waits up to the pong timeout (WithHeartbeat) for a message IsPong
+// accepts. Venues that want their own: OKX "ping"/"pong" (TextHeartbeat),
+// Bybit {"op":"ping"}, Kraken {"event":"ping"}.
+type AppHeartbeat struct {
+	// Type is the ping's message type: Text (the default, when zero) or
+	// Binary.
+	Type MessageType
+	// Ping is the payload sent every interval.
+	Ping []byte
+	// IsPong reports whether a received message is the heartbeat's reply.
+	// It is called by the connection's reader for every data message, as
+	// it is read, so it must be quick and must not keep m.Data.
+	IsPong func(m Message) bool
+	// Deliver hands the replies to OnMessage too; by default they are
+	// taken out of the stream.
+	Deliver bool
+}
+
+// TextHeartbeat returns the application heartbeat that sends ping as a
+// text message and takes a text message equal to pong as its reply.
+func TextHeartbeat(ping, pong string) AppHeartbeat {
+	p := []byte(pong)
+	return AppHeartbeat{
+		Type:   Text,
+		Ping:   []byte(ping),
+		IsPong: func(m Message) bool { return m.Type == Text && bytes.Equal(m.Data, p) },
+	}
+}
+
+// WithHeartbeat sets the ping interval and the pong timeout. A reply that
+// does not arrive within timeout means the connection is Lost
+// (ErrPongTimeout). One ping is in flight at a time: with a timeout longer
+// than the interval, the next ping waits for the previous one's reply, so
+// a silent peer is found within interval + timeout of its last message
+// whatever their ratio, on a process that runs on time. The process's own
+// lateness is not held against the peer: the wait is lengthened by as much
+// as the heartbeat woke up late (at most 3 × timeout in all), and a wait
+// that expires while the reader is in a read and bytes from the peer lie
+// unread in the socket (on Linux, where the socket is asked) keeps the
+// connection, once per message read (Stats.LateReads). Nor is
+// backpressure: while a slow handler holds a message read, with more
+// behind it, no ping is sent. The heartbeat is protocol ping/pong, or the
+// application heartbeat given with WithAppHeartbeat: one form per
+// connection.
+func WithHeartbeat(interval, timeout time.Duration) Option {
+	return func(c *config) { c.pingInterval, c.pongTimeout = interval, timeout }
+}
+
+// WithAppHeartbeat replaces protocol pings with the application heartbeat
+// h. Its interval and timeout are WithHeartbeat's: 20 s and 20 s unless
+// set. The client still answers the peer's protocol pings, as every
+// WebSocket endpoint must. A transport without protocol pings (TCP) has a
+// heartbeat only with this option.
+func WithAppHeartbeat(h AppHeartbeat) Option {
+	return func(c *config) {
+		switch {
+		case h.IsPong == nil:
+			c.problems = append(c.problems, errors.New("AppHeartbeat.IsPong: nil func"))
+		case h.Type != 0 && h.Type != Text && h.Type != Binary:
+			c.problems = append(c.problems, fmt.Errorf("AppHeartbeat.Type: message type %d is neither Text nor Binary", h.Type))
+		default:
+			if h.Type == 0 {
+				h.Type = Text
+			}
+			h.Ping = bytes.Clone(h.Ping)
+			c.appHeartbeat = &h
+		}
+	}
+}
+
+// WithPingResponder answers the peer's application-level pings (a venue
+// sending {"ping":n} and dropping clients that do not answer {"pong":n}):
+// respond is called for every data message as it is read, before
+// OnMessage; when it returns ok, reply is written at once with the
+// message's type, and the message is neither handed to OnMessage nor
+// counted as data by the idle timeout. Like IsPong, respond must be quick
+// and must not keep m.Data.
+func WithPingResponder(respond func(m Message) (reply []byte, ok bool)) Option {
+	return func(c *config) {
+		if respond == nil {
+			c.problems = append(c.problems, errors.New("PingResponder: nil func"))
+			return
+		}
+		c.respond = respond
+	}
+}
+
+// WithAlwaysPing sends a protocol ping every interval even while data
+// arrives. By default a protocol ping is sent only when nothing was read
+// for the ping interval, as gRPC's keepalive pings only idle connections:
+// a message read is proof that the peer is alive, so a busy connection
+// costs no heartbeat at all, and a silent peer is still found within the
+// interval plus the pong timeout of its last message. Use this for a peer
+// that drops clients which do not ping it. An application heartbeat
+// (WithAppHeartbeat) is always sent every interval: the venue's own rule.
+// Either way no ping is sent while a slow handler holds a message read
+// with more behind it: the reply would wait behind them.
+func WithAlwaysPing() Option { return func(c *config) { c.alwaysPing = true } }
+
+// watch is the reader task's watch over the connection: the heartbeat and
+// the data watchdog. It returns the failure to report as Lost, or nil when
+// ctx ends.
+//
+// The heartbeat pings when nothing was read for the ping interval (every
+// interval with WithAlwaysPing or an application heartbeat), and the
+// connection is Lost if the reply does not come within the pong timeout.
+// Neither backpressure nor the process's own lateness is a dead peer: a
+// message read waiting for the handler holds the reply behind it (no ping
+// then), a message read after the ping proves the peer alive whatever
+// became of the reply, and the wait for the reply is lengthened by as much
+// as the heartbeat itself woke up late (see pongDeadline).
+//
+// It also watches the reads: when they fail (the peer closed, the socket
+// died), the failure is reported at once, while a handler runs too: a ping
+// due while the pump is inside a handler lends the connection a read-ahead,
+// which sees the failure.
+//
+// The watchdog is checked when its timer fires, and before and after each
+// ping. A ping cancelled under way would close the connection (a
+// coder/websocket rule), and the read would then report a closed socket
+// instead of the idle feed.
+func (c *Client) watch(ctx context.Context, s *session) error {
+	interval, timeout := c.cfg.pingInterval, c.cfg.pongTimeout
+	always := c.cfg.alwaysPing || c.cfg.appHeartbeat != nil
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	w := newWatchdog(c.cfg.idleTimeout, s)
+	defer w.stop()
+	var dl *pongDeadline // made at the first ping: most busy connections never need one
+	defer func() { dl.stop() }()
+	kept := time.Duration(-1) // clock() at the start of the last ping excused by unread bytes; -1 if it was not
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.done:
+			return s.lostErr()
+		case <-w.C():
+			if err := w.check(); err != nil {
+				return err
+			}
+			continue
+		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := w.check(); err != nil {
+			return err
+		}
+		if s.dead() {
+			// Counted, for the invariant "no ping on a dead connection":
+			// the tick found the connection failed, and pings nothing.
+			c.stats.deadPings.Add(1)
+			return s.lostErr()
+		}
+		if !always {
+			if idle := s.sinceRead(); idle < interval {
+				// Read from lately: the peer is alive. Look again when
+				// the connection could have been idle for an interval.
+				c.stats.pingsSkipped.Add(1)
+				t.Reset(interval - idle)
+				continue
+			}
+		}
+		switch s.backpressure() { // the data path's state: Busy lends, Backlogged holds
+		case holdLent:
+			// A handler runs, and nothing read: the read-ahead now does.
+			// Ping once it has had a moment to read what is on its way.
+			t.Reset(min(interval, lendGrace))
+			continue
+		case holdHeld:
+			// A slow handler holds the pump: the peer is sending, and a
+			// reply would wait behind its messages. Backpressure is no
+			// dead peer; ping again once the handler has caught up.
+			t.Reset(interval)
+			continue
+		}
+		if dl == nil {
+			dl = new(pongDeadline)
+		}
+		start := clock()
+		c.stats.pings.Add(1)
+		err := c.ping(ctx, s, dl, timeout)
+		prevKept := kept
+		kept = -1
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case s.dead():
+			// The reads failed meanwhile: their cause, a close code
+			// perhaps, is the one to report.
+			return s.lostErr()
+		case errors.Is(err, errNoPong) && (s.readSince(start) || s.held() || s.readerHeld()):
+			// The reply is behind messages still being read, or a handler
+			// took the reader while the ping was out (it went busy just
+			// as the ping was sent): the consumer is slow, not the peer
+			// dead. The next tick lends the connection a read-ahead.
+		case errors.Is(err, errNoPong) && s.lateRead(prevKept):
+			// The peer's bytes wait in the socket while the pump waits to
+			// run its read: the process is late, and the peer alive.
+			kept = start
+			c.stats.lateReads.Add(1)
+		case errors.Is(err, errNoPong):
+			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)
+		case errors.Is(err, ErrNoPing):
+			// The transport has no protocol ping (TCP), and no application
+			// heartbeat was given: the reads and the data watchdog watch
+			// the connection alone.
+			c.stats.pings.Add(^uint64(0)) // no ping was sent
+			t.Stop()
+			continue
+		case err != nil:
+			return s.failed(ctx, fmt.Errorf("%w: %w", ErrPingFailed, err), timeout)
+		default:
+			rtt := clock() - start
+			c.stats.lastRTT.Store(int64(rtt))
+			if c.probe != nil {
+				c.probe.pingRTT(rtt)
+			}
+		}
+		if err := w.check(); err != nil {
+			return err
+		}
+		// The next ping is due an interval after this one was sent, or at
+		// once if its reply took longer than that.
+		t.Reset(max(0, interval-(clock()-start)))
+	}
+}
+
+// lendGrace is how long a ping due waits after a read-ahead was lent the
+// connection: enough for a message already in the socket's buffer to be
+// read, so that a ping is not written behind a peer blocked writing to a
+// client that does not read.
+const lendGrace = 10 * time.Millisecond
+
+// errNoPong is what ping returns when the reply did not come in time.
+var errNoPong = errors.New("wsconn: no reply to the ping in time")
+
+// ping sends one ping and waits for its reply, up to timeout (lengthened
+// by the heartbeat's own lateness): a protocol ping, or the application
+// heartbeat's.
+func (c *Client) ping(ctx context.Context, s *session, dl *pongDeadline, timeout time.Duration) error {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	dl.arm(timeout, cancel)
+	err := c.sendPing(pctx, cancel, s)
+	expired, extended := dl.disarm()
+	if extended > 0 {
+		c.stats.pongWaitsExtended.Add(uint64(extended))
+	}
+	if err != nil && expired && ctx.Err() == nil {
+		return errNoPong
+	}
+	return err
+}
+
+// sendPing sends the ping and waits for its reply until pctx ends; cancel
+// ends pctx, and ends it at once if the connection's reads fail.
+func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *session) error {
+	h := c.cfg.appHeartbeat
+	if h == nil {
+		s.pinging(cancel)
+		defer s.pinging(nil)
+		return s.conn.Ping(pctx)
+	}
+	select { // a reply that came late, or unasked, answers no ping of ours
+	case <-s.app.pongs:
+	default:
+	}
+	if err := s.conn.Write(pctx, h.Type, h.Ping); err != nil {
+		if ctxErr := pctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		return err
+	}
+	select {
+	case <-s.app.pongs:
+		return nil
+	case <-pctx.Done():
+		return pctx.Err()
+	case <-s.done:
+		return fmt.Errorf("wsconn: connection failed before the heartbeat's reply: %w", s.err)
+	}
+}

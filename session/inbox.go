@@ -1,0 +1,356 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/connfsm/connfsm/session/datapath"
+)
+
+// SlowConsumerPolicy says what the client does with messages that arrive
+// faster than the handler (OnMessage, or the loop over Messages) takes
+// them.
+type SlowConsumerPolicy uint8
+
+const (
+	// Block, the default: the reader waits for the handler, and the peer is
+	// slowed down by TCP backpressure. Nothing is dropped; memory stays
+	// bounded by one message read ahead.
+	Block SlowConsumerPolicy = iota
+	// DropOldest keeps up to Inbox messages waiting; when full, the oldest
+	// waiting message is dropped to make room.
+	DropOldest
+	// DropNewest keeps up to Inbox messages waiting; when full, the message
+	// just read is dropped.
+	DropNewest
+	// Conflate keeps the latest message per key (SlowConsumer.Key: a
+	// stream, a symbol), in the order the keys first came: a message whose
+	// key waits already replaces it (counted in Stats.Conflated). Up to
+	// Inbox keys wait; beyond, the oldest is dropped.
+	Conflate
+	// Disconnect keeps up to Inbox messages waiting; when full, the
+	// connection is Lost with a cause matching ErrSlowConsumer (nats'
+	// "slow consumer").
+	Disconnect
+)
+
+var slowConsumerNames = [...]string{Block: "block", DropOldest: "drop-oldest", DropNewest: "drop-newest", Conflate: "conflate", Disconnect: "disconnect"}
+
+// String returns the policy's name, e.g. "drop-oldest".
+func (p SlowConsumerPolicy) String() string {
+	if int(p) < len(slowConsumerNames) {
+		return slowConsumerNames[p]
+	}
+	return fmt.Sprintf("SlowConsumerPolicy(%d)", uint8(p))
+}
+
+// ParseSlowConsumerPolicy returns the policy String names.
+func ParseSlowConsumerPolicy(s string) (SlowConsumerPolicy, error) {
+	for p, name := range slowConsumerNames {
+		if name == s {
+			return SlowConsumerPolicy(p), nil
+		}
+	}
+	return 0, fmt.Errorf("slow-consumer policy %q is none of block, drop-oldest, drop-newest, conflate, disconnect", s)
+}
+
+// SlowConsumer is the policy for a consumer that cannot keep up.
+type SlowConsumer struct {
+	Policy SlowConsumerPolicy
+	// Inbox is how many messages (keys, with Conflate) may wait for the
+	// handler; it must be positive for every policy but Block, which
+	// ignores it.
+	Inbox int
+	// Key names the stream a message belongs to, for Conflate (required
+	// then). It is called by the reader for every data message: it must be
+	// quick and must not keep m.Data.
+	Key func(m Message) string
+}
+
+// ErrSlowConsumer matches the cause of a connection Lost under the
+// Disconnect policy: the inbox was full.
+var ErrSlowConsumer = errors.New("wsconn: slow consumer")
+
+// WithSlowConsumer sets the slow-consumer policy (default Block). With any
+// other policy the reader never waits for the handler: it reads on, so
+// neither the heartbeat nor the data watchdog is ever held up, and the
+// messages wait in a bounded inbox, which a goroutine of the connection
+// empties into the handler, one call at a time, in order. Every message
+// the policy drops or conflates is counted (Stats.SlowDropped,
+// Stats.Conflated, Stats.SlowDisconnects).
+func WithSlowConsumer(p SlowConsumer) Option { return func(c *config) { c.slow = p } }
+
+// checkSlow adds the problems of p to bad.
+func checkSlow(p SlowConsumer, bad func(string, ...any)) {
+	switch {
+	case int(p.Policy) >= len(slowConsumerNames):
+		bad("SlowConsumer.Policy %d is not known", p.Policy)
+	case p.Policy == Block:
+	case p.Inbox <= 0:
+		bad("SlowConsumer.Inbox must be positive with policy %v, got %d", p.Policy, p.Inbox)
+	case p.Policy == Conflate && p.Key == nil:
+		bad("SlowConsumer.Key: nil func with policy conflate")
+	}
+}
+
+// WithPull keeps the messages for Messages instead of a handler: the
+// iterator takes them one at a time, under the slow-consumer policy, as a
+// handler would. It cannot be given with OnMessage.
+func WithPull() Option { return func(c *config) { c.pull = true } }
+
+// Messages returns an iterator over the messages received, in order,
+// across connections, for a client dialed WithPull (otherwise it yields
+// nothing). It ends when ctx ends or the client is Closed. Only one loop
+// should range over it at a time: each message goes to one of them.
+//
+// A message is handed over when the loop asks for it: under Block the
+// reader waits meanwhile; with another policy the inbox fills. When a
+// connection ends, the messages read from it are still handed over for a
+// second (see OnMessage); those not taken by then are counted in
+// Stats.Dropped.
+func (c *Client) Messages(ctx context.Context) iter.Seq[Message] {
+	return func(yield func(Message) bool) {
+		if c.pull == nil {
+			return
+		}
+		for {
+			select {
+			case m := <-c.pull:
+				if !yield(m) {
+					return
+				}
+			case <-ctx.Done():
+				return
+			case <-c.Done():
+				return
+			}
+		}
+	}
+}
+
+// pullHandler is the handler of a client dialed WithPull: it waits until
+// the loop over Messages takes m. Once the connection has ended (ctx), it
+// waits at most the drain's time more, and counts m as dropped then.
+func (c *Client) pullHandler(ctx context.Context, m Message) {
+	select {
+	case c.pull <- m:
+		return
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(drainTimeout)
+	defer t.Stop()
+	select {
+	case c.pull <- m:
+	case <-t.C:
+		c.stats.dropped.Add(1)
+	case <-c.Done():
+		c.stats.dropped.Add(1)
+	}
+}
+
+// inbox holds the messages waiting for the handler under a policy other
+// than Block.
+type inbox struct {
+	p     SlowConsumer
+	mu    sync.Mutex
+	q     []*waiting
+	keys  map[string]*waiting // Conflate: the waiting message of each key
+	ready chan struct{}       // one slot: something was put
+}
+
+type waiting struct {
+	m   Message
+	key string
+}
+
+func newInbox(p SlowConsumer) *inbox {
+	b := &inbox{p: p, ready: make(chan struct{}, 1)}
+	if p.Policy == Conflate {
+		b.keys = make(map[string]*waiting)
+	}
+	return b
+}
+
+// putResult is what put did with a message.
+type putResult uint8
+
+const (
+	putKept putResult = iota
+	putDroppedOld
+	putDroppedNew
+	putConflated
+	putFull
+)
+
+// put keeps m under the policy and reports what it did.
+func (b *inbox) put(m Message) putResult {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := putKept
+	w := &waiting{m: m}
+	if b.keys != nil {
+		w.key = b.p.Key(m)
+		if old := b.keys[w.key]; old != nil {
+			old.m = m
+			return putConflated
+		}
+	}
+	if len(b.q) >= b.p.Inbox {
+		switch b.p.Policy {
+		case DropNewest:
+			return putDroppedNew
+		case Disconnect:
+			return putFull
+		}
+		if b.keys != nil {
+			delete(b.keys, b.q[0].key)
+		}
+		b.q[0] = nil
+		b.q = b.q[1:]
+		r = putDroppedOld
+	}
+	b.q = append(b.q, w)
+	if b.keys != nil {
+		b.keys[w.key] = w
+	}
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+	return r
+}
+
+// take returns the oldest waiting message, if any.
+func (b *inbox) take() (Message, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.q) == 0 {
+		return Message{}, false
+	}
+	w := b.q[0]
+	b.q[0] = nil
+	b.q = b.q[1:]
+	if b.keys != nil {
+		delete(b.keys, w.key)
+	}
+	return w.m, true
+}
+
+// clear empties the inbox and returns how many messages it held.
+func (b *inbox) clear() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := len(b.q)
+	b.q = nil
+	if b.keys != nil {
+		clear(b.keys)
+	}
+	return n
+}
+
+func (b *inbox) len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.q)
+}
+
+// enqueue puts m in the inbox under the policy, counting what it dropped;
+// it reports false if the policy ended the connection.
+func (s *session) enqueue(m Message) bool {
+	c := s.c
+	if c.cfg.onMessage == nil {
+		c.stats.received(len(m.Data))
+		return true
+	}
+	if s.isStopped() {
+		c.stats.dropped.Add(1)
+		return true
+	}
+	switch s.inbox.put(m) {
+	case putDroppedOld, putDroppedNew:
+		c.stats.slowDropped.Add(1)
+		s.slowOnce(m)
+	case putConflated:
+		c.stats.conflated.Add(1)
+	case putFull:
+		c.stats.slowDisconnects.Add(1)
+		s.slowOnce(m)
+		s.fail(fmt.Errorf("%w: %d messages waiting for the handler", ErrSlowConsumer, s.inbox.p.Inbox))
+		return false
+	}
+	if s.isStopped() {
+		// Stopped as it was put: the hand-out may have counted what it
+		// left already; whatever is still there is counted here.
+		c.stats.dropped.Add(uint64(s.inbox.clear()))
+	}
+	return true
+}
+
+// slowOnce logs, once per connection, that the policy had to act.
+func (s *session) slowOnce(m Message) {
+	l := s.c.cfg.logger
+	if l == nil || !s.slowLogged.CompareAndSwap(false, true) {
+		return
+	}
+	l.Warn("wsconn: slow consumer", slog.String("policy", s.inbox.p.Policy.String()),
+		slog.Int("inbox", s.inbox.p.Inbox), slog.Uint64("epoch", s.epoch),
+		slog.Duration("lag", time.Duration(s.c.stats.lastLag.Load())))
+}
+
+// handOut is the connection's goroutine that empties the inbox into the
+// handler, one call at a time, in order, once it is this connection's
+// turn; it returns once the delivery is stopped (what is left is counted
+// as dropped) or the handler panicked (which fails the connection). It
+// stops the data path as it returns: nothing more will be handed out.
+func (s *session) handOut() {
+	c := s.c
+	h := c.cfg.onMessage
+	stopped, cancel := s.dp.UntilIn(context.Background(), datapath.Stopped)
+	defer cancel()
+	defer func() {
+		// Stopped first, so that a message put meanwhile is counted by
+		// enqueue.
+		s.fire(datapath.Stop)
+		c.stats.dropped.Add(uint64(s.inbox.clear()))
+	}()
+	for {
+		m, ok := s.inbox.take()
+		if !ok {
+			select {
+			case <-s.inbox.ready:
+				continue
+			case <-stopped.Done():
+				return
+			}
+		}
+		if !s.takeTurn() {
+			c.stats.dropped.Add(1)
+			return
+		}
+		s.mu.Lock()
+		s.deliverLocked(m)
+		if s.dp.In(datapath.Stopped) {
+			s.mu.Unlock()
+			<-c.handling
+			c.stats.dropped.Add(1)
+			return
+		}
+		c.stats.received(len(m.Data))
+		hctx := s.handlerContextLocked()
+		s.mu.Unlock()
+
+		err := c.handle(h, hctx, m)
+
+		s.fire(datapath.Return)
+		<-c.handling
+		if err != nil {
+			s.fail(err)
+			return
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
+)
+
+// TestSlowConsumerPolicies: a venue sends m1..m20 10 ms apart to a handler
+// (or a loop over Messages) that takes 100 ms a message. Under each
+// policy every message is delivered, dropped or conflated, and counted;
+// what is delivered keeps its order.
+func TestSlowConsumerPolicies(t *testing.T) {
+	const total = 20
+	num := func(m string) int { n, _ := strconv.Atoi(strings.TrimPrefix(m, "m")); return n }
+	key := func(m Message) string { return strconv.Itoa(num(string(m.Data)) % 2) }
+	tests := []struct {
+		name  string
+		p     SlowConsumer
+		pull  bool
+		check func(t *testing.T, got []string, st Stats)
+	}{
+		{"block", SlowConsumer{}, false, func(t *testing.T, got []string, st Stats) {
+			if len(got) != total || st.SlowDropped+st.Conflated != 0 {
+				t.Errorf("delivered %d, dropped %d, conflated %d; want all %d delivered", len(got), st.SlowDropped, st.Conflated, total)
+			}
+			// Nothing waits in the client: the lag is the venue's, in
+			// its socket.
+			if st.MaxLag != 0 {
+				t.Errorf("max lag %v, want 0: each message is read when the handler is free", st.MaxLag)
+			}
+		}},
+		{"block, pull", SlowConsumer{}, true, func(t *testing.T, got []string, st Stats) {
+			if len(got) != total {
+				t.Errorf("delivered %d, want all %d", len(got), total)
+			}
+		}},
+		{"drop-newest", SlowConsumer{Policy: DropNewest, Inbox: 3}, false, func(t *testing.T, got []string, st Stats) {
+			if diff := cmp.Diff([]string{"m1", "m2", "m3", "m4"}, got[:min(4, len(got))]); diff != "" {
+				t.Errorf("the first kept (-want +got):\n%s", diff)
+			}
+			// m2, read at 20 ms, waits for m1's call to end at 110 ms.
+			if st.MaxLag < 90*time.Millisecond || st.LastLag <= 0 {
+				t.Errorf("lag: last %v, max %v; want a max of at least 90ms", st.LastLag, st.MaxLag)
+			}
+		}},
+		{"drop-newest, pull", SlowConsumer{Policy: DropNewest, Inbox: 3}, true, nil},
+		{"drop-oldest", SlowConsumer{Policy: DropOldest, Inbox: 3}, false, func(t *testing.T, got []string, st Stats) {
+			if diff := cmp.Diff([]string{"m18", "m19", "m20"}, got[max(0, len(got)-3):]); diff != "" {
+				t.Errorf("the last kept (-want +got):\n%s", diff)
+			}
+		}},
+		{"conflate", SlowConsumer{Policy: Conflate, Inbox: 2, Key: key}, false, func(t *testing.T, got []string, st Stats) {
+			if st.Conflated == 0 {
+				t.Errorf("nothing conflated")
+			}
+			if !slices.Contains(got, "m19") || !slices.Contains(got, "m20") {
+				t.Errorf("delivered %v: the latest of each key, m19 and m20, must be", got)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, wsconntest.Default(wsconntest.Discard(),
+					wsconntest.Push(10*time.Millisecond, func(n int) wsconntest.Message {
+						if n > total {
+							return wsconntest.Message{}
+						}
+						return wsconntest.Text(fmt.Sprintf("m%d", n))
+					})))
+				var rec recorder
+				var mu sync.Mutex
+				var got []string
+				handle := func(m Message) {
+					mu.Lock()
+					got = append(got, string(m.Data))
+					mu.Unlock()
+					time.Sleep(100 * time.Millisecond)
+				}
+				opts := []Option{WithSlowConsumer(tt.p)}
+				if tt.pull {
+					opts = append(opts, WithPull())
+				} else {
+					opts = append(opts, OnMessage(func(_ context.Context, m Message) { handle(m) }))
+				}
+				c := dialTest(t, srv, &rec, opts...)
+				ctx, cancel := context.WithCancel(t.Context())
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					for m := range c.Messages(ctx) {
+						handle(m)
+					}
+				}()
+				time.Sleep(5 * time.Second)
+				synctest.Wait()
+				cancel()
+				<-done
+				mu.Lock()
+				defer mu.Unlock()
+				st := c.Stats()
+				if n := uint64(len(got)) + st.SlowDropped + st.Conflated; n != total {
+					t.Errorf("delivered %d + dropped %d + conflated %d = %d, want %d", len(got), st.SlowDropped, st.Conflated, n, total)
+				}
+				if !slices.IsSortedFunc(got, func(a, b string) int { return num(a) - num(b) }) {
+					t.Errorf("delivered out of order: %v", got)
+				}
+				if tt.p.Policy != Block && st.SlowDropped+st.Conflated == 0 {
+					t.Errorf("the policy dropped nothing: %v", got)
+				}
+				if tt.check != nil {
+					tt.check(t, got, st)
+				}
+				if n := rec.Count("Alive-Lost->Reconnecting"); n != 0 {
+					t.Errorf("%d losses: a slow consumer is no dead peer", n)
+				}
+			})
+		})
+	}
+}
+
+// TestSlowConsumerDisconnect: under Disconnect a full inbox ends the
+// connection with a cause matching ErrSlowConsumer, counted.
+func TestSlowConsumerDisconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard(),
+			wsconntest.Push(10*time.Millisecond, func(int) wsconntest.Message { return wsconntest.Text("m") })))
+		var rec recorder
+		c := dialTest(t, srv, &rec, WithSlowConsumer(SlowConsumer{Policy: Disconnect, Inbox: 3}),
+			WithRetryPolicy(func(Failure) Decision { return Decision{GiveUp: true} }),
+			OnMessage(func(context.Context, Message) { time.Sleep(time.Second) }))
+		<-c.Done()
+		if err := c.Err(); !errors.Is(err, ErrSlowConsumer) {
+			t.Errorf("Err = %v, want ErrSlowConsumer", err)
+		}
+		if st := c.Stats(); st.SlowDisconnects != 1 {
+			t.Errorf("Stats.SlowDisconnects = %d, want 1", st.SlowDisconnects)
+		}
+	})
+}
+
+// TestSlowConsumerConfig: a dropping policy needs an inbox, conflation a
+// key; WithPull excludes OnMessage.
+func TestSlowConsumerConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  []Option
+		want string
+	}{
+		{"inbox 0", []Option{WithSlowConsumer(SlowConsumer{Policy: DropOldest})}, "SlowConsumer.Inbox must be positive with policy drop-oldest, got 0"},
+		{"no key", []Option{WithSlowConsumer(SlowConsumer{Policy: Conflate, Inbox: 1})}, "SlowConsumer.Key: nil func with policy conflate"},
+		{"unknown", []Option{WithSlowConsumer(SlowConsumer{Policy: 9, Inbox: 1})}, "SlowConsumer.Policy 9 is not known"},
+		{"pull and handler", []Option{WithPull(), OnMessage(func(context.Context, Message) {})}, "WithPull and OnMessage: messages go to one or the other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := dialWS(t.Context(), "ws://feed.test/", append(tt.opt, NoWait())...)
+			var ce *ConfigError
+			if !errors.As(err, &ce) || len(ce.Problems) != 1 {
+				t.Fatalf("Dial = %v, want a *ConfigError with one problem", err)
+			}
+			if diff := cmp.Diff(tt.want, ce.Problems[0].Error()); diff != "" {
+				t.Errorf("problem (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,507 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+)
+
+// Defaults for the options.
+const (
+	DefaultPingInterval     = 20 * time.Second
+	DefaultPongTimeout      = 20 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultCloseTimeout     = 10 * time.Second
+	DefaultReadLimit        = 1 << 20
+	DefaultStablePeriod     = 10 * time.Second
+)
+
+// Option configures a Client. Options are checked by Dial before anything
+// starts.
+type Option func(*config)
+
+// Backoff is the reconnect delay: exponential backoff with full jitter. The
+// n-th retry (counting from 0) waits a uniformly random delay in
+// [0, min(Max, Initial*Multiplier^n)]. A field left zero takes its default
+// (DefaultBackoff's), except that a default Initial is never above Max nor
+// a default Max below Initial.
+type Backoff struct {
+	Initial    time.Duration // first delay cap; default 500ms
+	Max        time.Duration // largest delay cap; default 30s
+	Multiplier float64       // growth per attempt, >= 1; default 2
+	// MaxAttempts is the number of dial attempts without a stable
+	// connection (see WithStablePeriod) after which the client gives up
+	// (Err wraps ErrRetriesExhausted); 0 retries forever. A connection that
+	// drops before the stable period does not reset the count, so a
+	// flapping server spends the budget too.
+	MaxAttempts int
+}
+
+// DefaultBackoff is the policy used when WithBackoff is not given.
+var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2}
+
+// StormGuard enforces a minimum gap between dials once Attempts dials have
+// happened within Window, on top of the backoff: a server that accepts and
+// drops at once cannot make the client hammer it (venues commonly allow a
+// few hundred connections per IP per five minutes). Only dials made count:
+// an attempt whose credentials (WithCredentials) or dial gate failed never
+// left the client.
+type StormGuard struct {
+	Attempts int           // dials within Window that turn the guard on
+	Window   time.Duration // how far back dials are counted
+	MinGap   time.Duration // the least time between two dials while on
+}
+
+// DefaultStormGuard is the storm guard used when WithStormGuard is not given.
+var DefaultStormGuard = StormGuard{Attempts: 10, Window: time.Minute, MinGap: 5 * time.Second}
+
+// SendPolicy says what Send does while the client is not Alive.
+type SendPolicy struct {
+	// Buffer is the number of messages kept while not Alive and flushed in
+	// order on the next Alive, before any new send. 0 means fail fast with
+	// ErrNotConnected.
+	Buffer int
+	// BufferBytes bounds the payload bytes kept; 0 means
+	// DefaultSendBufferBytes. A message that would pass Buffer or
+	// BufferBytes is not kept: its Send returns ErrBufferFull.
+	BufferBytes int
+}
+
+// DefaultSendBufferBytes is SendPolicy.BufferBytes when left zero.
+const DefaultSendBufferBytes = 8 << 20
+
+// Limiter paces sends. *rate.Limiter from golang.org/x/time/rate satisfies it.
+type Limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// config is what the options set: the settings the client consults while
+// it runs, and what Dial alone uses to set it up, which the client does not
+// keep (every byte of a Client is paid once per connection).
+type config struct {
+	settings
+	retrySettings // kept by the client as settings.retry, shared when the defaults
+
+	respond       func(Message) ([]byte, bool)
+	subscriptions []Subscription
+	transport     []func(Transport) error
+	lifetime      context.Context
+	noWait        bool
+	probe         Probe
+	pull          bool
+
+	problems []error
+}
+
+// settings are the options a running client consults.
+type settings struct {
+	pingInterval     time.Duration
+	pongTimeout      time.Duration
+	appHeartbeat     *AppHeartbeat
+	alwaysPing       bool // protocol pings every interval, busy or not
+	idleTimeout      time.Duration
+	dialGate         DialGate
+	handshakeTimeout time.Duration
+	closeTimeout     time.Duration
+	ackTimeout       time.Duration
+	retry            *retrySettings
+	send             SendPolicy
+	limiter          Limiter
+	readLimit        int64
+	decompress       Decompression
+	writeLimit       int64
+	onConnect        func(ctx context.Context, s *Session) error
+	onMessage        func(ctx context.Context, m Message)
+	router           *Router
+	batch            *Batch
+	slow             SlowConsumer
+	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
+	logger           *slog.Logger
+}
+
+// retrySettings are the options that decide the dials after a failure:
+// one value shared by every client that sets none of them (shared).
+type retrySettings struct {
+	stablePeriod   time.Duration
+	backoff        Backoff
+	storm          StormGuard
+	policy         RetryPolicy
+	permanentCodes map[StatusCode]bool
+	rnd            func() float64 // jitter source; nil means math/rand/v2
+}
+
+// shared returns r, as the value shared by every client with the default
+// retry settings if r is those.
+func (r retrySettings) shared() *retrySettings {
+	d := defaultRetry()
+	if r.policy == nil && r.permanentCodes == nil && r.rnd == nil &&
+		r.stablePeriod == d.stablePeriod && r.backoff == d.backoff && r.storm == d.storm {
+		return d
+	}
+	return &r
+}
+
+// defaultRetry is the shared value of the default retry settings; nothing
+// writes it.
+var defaultRetry = sync.OnceValue(func() *retrySettings {
+	r := defaultConfig().retrySettings
+	return &r
+})
+
+func defaultConfig() config {
+	return config{
+		settings: settings{
+			pingInterval:     DefaultPingInterval,
+			pongTimeout:      DefaultPongTimeout,
+			handshakeTimeout: DefaultHandshakeTimeout,
+			closeTimeout:     DefaultCloseTimeout,
+			ackTimeout:       DefaultAckTimeout,
+			readLimit:        DefaultReadLimit,
+			writeLimit:       DefaultWriteLimit,
+			send:             SendPolicy{BufferBytes: DefaultSendBufferBytes},
+		},
+		retrySettings: retrySettings{
+			stablePeriod: DefaultStablePeriod,
+			backoff:      DefaultBackoff,
+			storm:        DefaultStormGuard,
+		},
+	}
+}
+
+// WithHandshakeTimeout bounds one dial attempt, TCP connect to upgrade.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(c *config) { c.handshakeTimeout = d }
+}
+
+// WithCloseTimeout bounds the close handshake of Close. coder/websocket
+// bounds it too, at 5s to write the close frame plus 5s to wait for the
+// peer's, so a timeout above 10s has no further effect.
+func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.closeTimeout = d } }
+
+// WithStablePeriod sets how long a connection must stay Alive before the
+// retry counter resets. A server that accepts and then drops connections at
+// once keeps the backoff growing. 0 resets the counter on every connection,
+// which turns that protection off.
+func WithStablePeriod(d time.Duration) Option { return func(c *config) { c.stablePeriod = d } }
+
+// WithBackoff sets the reconnect delays; zero fields take their defaults.
+func WithBackoff(b Backoff) Option { return func(c *config) { c.backoff = b.withDefaults() } }
+
+// withDefaults returns b with its zero fields set to DefaultBackoff's,
+// keeping Initial <= Max when only one of them is given.
+func (b Backoff) withDefaults() Backoff {
+	d := DefaultBackoff
+	if b.Multiplier == 0 {
+		b.Multiplier = d.Multiplier
+	}
+	switch {
+	case b.Initial == 0 && b.Max > 0:
+		b.Initial = min(d.Initial, b.Max)
+	case b.Initial == 0:
+		b.Initial = d.Initial
+	}
+	switch {
+	case b.Max == 0 && b.Initial > 0:
+		b.Max = max(d.Max, b.Initial)
+	case b.Max == 0:
+		b.Max = d.Max
+	}
+	return b
+}
+
+// WithStormGuard sets the storm guard; a zero StormGuard disables it.
+func WithStormGuard(g StormGuard) Option { return func(c *config) { c.storm = g } }
+
+// WithSendPolicy sets what Send does while not Alive.
+func WithSendPolicy(p SendPolicy) Option {
+	return func(c *config) {
+		if p.BufferBytes == 0 {
+			p.BufferBytes = DefaultSendBufferBytes
+		}
+		c.send = p
+	}
+}
+
+// WithRateLimit paces Send with l. A send waiting on l fails at once with
+// ErrClosed when the client closes.
+// A nil l, or an interface holding a nil pointer, is a configuration error.
+func WithRateLimit(l Limiter) Option {
+	return func(c *config) {
+		if l == nil || isNilPointer(l) {
+			c.problems = append(c.problems, fmt.Errorf("RateLimit: nil limiter (%T)", l))
+			return
+		}
+		c.limiter = l
+	}
+}
+
+// isNilPointer reports whether v holds a nil pointer, such as a
+// (*rate.Limiter)(nil), whose methods would panic on the first Send.
+func isNilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
+}
+
+// WithReadLimit sets the largest message accepted, in bytes (default 1 MiB;
+// -1 for no limit). A larger message closes the connection with status 1009
+// and counts as Lost, with a cause matching ErrMessageTooBig (the retry
+// policy sees KindTooBig, and by default slows down), and in
+// Stats.TooBig.
+func WithReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } }
+
+// TransportOption returns an Option for the transport's own settings:
+// Dial calls set with its Transport, after the other options. An error is
+// a configuration problem of Dial's *ConfigError. Adapters (wsconn,
+// tcpconn) make their options with it.
+func TransportOption(set func(Transport) error) Option {
+	return func(c *config) { c.transport = append(c.transport, set) }
+}
+
+// OnConnect sets a hook run on every entry into Alive, before the
+// subscriptions are replayed and sends are released: log in here, with
+// s.Request for the ack. Do not subscribe here: Subscribe (and
+// WithSubscriptions) already sends every subscription on every new
+// connection, right after OnConnect, and a subscription sent here too
+// would be subscribed twice. An error counts as Lost. ctx ends when the
+// connection is left; Close called with it does not wait. A nil fn is a
+// configuration error, as for every option taking a func.
+func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
+	return func(c *config) {
+		if fn == nil {
+			c.problems = append(c.problems, errors.New("OnConnect: nil func"))
+			return
+		}
+		c.onConnect = fn
+	}
+}
+
+// OnMessage sets the handler of received messages. It is called by the
+// reader, one message at a time, in order: while it runs no further message
+// is read, so a slow handler slows the peer down (TCP backpressure) and
+// memory stays bounded. ctx ends when the connection is left; Close called
+// with it does not wait. Without a handler messages are read and discarded.
+//
+// When the connection ends, the messages already read from it (the one a
+// read-ahead holds, beside the one in the handler) are still handed over,
+// with ctx ended, for up to a second after the end (well within the
+// lifecycle's join deadline); those left then, and data read during the
+// close handshake, are counted in Stats.Dropped. What the close handshake
+// itself discards (coder/websocket reads to the peer's close frame) and
+// what the socket still held are lost with the connection.
+//
+// A nil fn is a configuration error: leave OnMessage out to discard.
+func OnMessage(fn func(ctx context.Context, m Message)) Option {
+	return func(c *config) {
+		if fn == nil {
+			c.problems = append(c.problems, errors.New("OnMessage: nil func"))
+			return
+		}
+		c.onMessage = fn
+	}
+}
+
+// OnRecord adds an observer of every lifecycle step: transitions, ignored,
+// rejected and stale events, failed tasks and stragglers. It is called from
+// inside the lifecycle, one record at a time, and must not block; ctx comes
+// from inside, so Close(ctx) there starts the close and returns. Observers
+// given with OnRecord and OnTransition are called in the order given; a nil
+// fn is a configuration error.
+func OnRecord(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
+	return func(c *config) {
+		if fn == nil {
+			c.problems = append(c.problems, errors.New("OnRecord: nil func"))
+			return
+		}
+		c.addObserver(fn)
+	}
+}
+
+// OnTransition adds an observer of transitions only; see OnRecord.
+func OnTransition(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
+	return func(c *config) {
+		if fn == nil {
+			c.problems = append(c.problems, errors.New("OnTransition: nil func"))
+			return
+		}
+		c.addObserver(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+			if r.Kind == fsm.RecordTransition {
+				fn(ctx, r)
+			}
+		})
+	}
+}
+
+func (c *config) addObserver(fn func(context.Context, fsm.Record[connfsm.State, connfsm.Event])) {
+	prev := c.onRecord
+	if prev == nil {
+		c.onRecord = fn
+		return
+	}
+	c.onRecord = func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		prev(ctx, r)
+		fn(ctx, r)
+	}
+}
+
+// WithLogger sets the logger: transitions at Info, with the failure that
+// caused them; failed tasks and stale, ignored and dropped events at Debug;
+// stragglers at Warn; rejected events at Error. The URL is logged without
+// userinfo, query or fragment; payloads and header values are never logged.
+// Default: no logging; a nil l is a configuration error.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			c.problems = append(c.problems, errors.New("Logger: nil"))
+			return
+		}
+		c.logger = l
+	}
+}
+
+// WithLifetime ties the client's whole life to ctx: when ctx ends the client
+// closes as by Close, and Err returns context.Cause(ctx). A nil ctx is a
+// configuration error.
+func WithLifetime(ctx context.Context) Option {
+	return func(c *config) {
+		if ctx == nil {
+			c.problems = append(c.problems, errors.New("Lifetime: nil Context"))
+			return
+		}
+		c.lifetime = ctx
+	}
+}
+
+// NoWait makes Dial return as soon as the client is started, without
+// waiting for the first connection.
+func NoWait() Option { return func(c *config) { c.noWait = true } }
+
+// ConfigError reports invalid options; it names each bad field and value.
+type ConfigError struct {
+	Problems []error // one per bad field, each naming it and its value
+}
+
+// Error lists every problem, separated by semicolons.
+func (e *ConfigError) Error() string {
+	msg := "wsconn: invalid configuration"
+	for i, p := range e.Problems {
+		if i == 0 {
+			msg += ": "
+		} else {
+			msg += "; "
+		}
+		msg += p.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the individual problems.
+func (e *ConfigError) Unwrap() []error { return e.Problems }
+
+// ErrInvalidConfig matches every *ConfigError.
+var ErrInvalidConfig = errors.New("wsconn: invalid configuration")
+
+// Is reports whether target is ErrInvalidConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// newConfig applies opts, then the transport's options to tr.
+func newConfig(tr Transport, opts []Option) config {
+	cfg := defaultConfig()
+	if tr == nil {
+		cfg.problems = append(cfg.problems, errors.New("Transport: nil"))
+	}
+	for i, o := range opts {
+		if o == nil {
+			cfg.problems = append(cfg.problems, fmt.Errorf("Option %d: nil", i))
+			continue
+		}
+		o(&cfg)
+	}
+	if tr != nil {
+		for _, set := range cfg.transport {
+			cfg.addProblems(set(tr))
+		}
+		if ck, ok := tr.(interface{ Check() error }); ok {
+			cfg.addProblems(ck.Check())
+		}
+	}
+	return cfg
+}
+
+// addProblems adds err, or each error it joins, to c's problems.
+func (c *config) addProblems(err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		c.problems = append(c.problems, j.Unwrap()...)
+	} else if err != nil {
+		c.problems = append(c.problems, err)
+	}
+}
+
+// check returns a *ConfigError naming every problem of c, or nil.
+func (c *config) check() error {
+	var p []error
+	bad := func(format string, args ...any) { p = append(p, fmt.Errorf(format, args...)) }
+	positive := func(name string, d time.Duration) {
+		if d <= 0 {
+			bad("%s must be positive, got %v", name, d)
+		}
+	}
+	positive("PingInterval", c.pingInterval)
+	positive("PongTimeout", c.pongTimeout)
+	positive("HandshakeTimeout", c.handshakeTimeout)
+	positive("CloseTimeout", c.closeTimeout)
+	positive("AckTimeout", c.ackTimeout)
+	if c.stablePeriod < 0 {
+		bad("StablePeriod must not be negative, got %v", c.stablePeriod)
+	}
+	if c.idleTimeout < 0 {
+		bad("IdleTimeout must not be negative, got %v", c.idleTimeout)
+	}
+	b := c.backoff
+	positive("Backoff.Initial", b.Initial)
+	positive("Backoff.Max", b.Max)
+	if b.Initial > b.Max && b.Max > 0 {
+		bad("Backoff.Initial (%v) must not exceed Backoff.Max (%v)", b.Initial, b.Max)
+	}
+	if b.Multiplier < 1 || math.IsNaN(b.Multiplier) || math.IsInf(b.Multiplier, 0) {
+		bad("Backoff.Multiplier must be a finite number >= 1, got %v", b.Multiplier)
+	}
+	if b.MaxAttempts < 0 {
+		bad("Backoff.MaxAttempts must not be negative, got %d", b.MaxAttempts)
+	}
+	g := c.storm
+	if g != (StormGuard{}) && (g.Attempts <= 0 || g.Window <= 0 || g.MinGap <= 0) {
+		bad("StormGuard fields must all be positive (or all zero to disable), got %+v", g)
+	}
+	if c.send.Buffer < 0 {
+		bad("SendPolicy.Buffer must not be negative, got %d", c.send.Buffer)
+	}
+	if c.send.BufferBytes < 0 {
+		bad("SendPolicy.BufferBytes must not be negative, got %d", c.send.BufferBytes)
+	}
+	if c.readLimit == 0 || c.readLimit < -1 {
+		bad("ReadLimit must be positive or -1, got %d", c.readLimit)
+	}
+	if c.writeLimit == 0 || c.writeLimit < -1 {
+		bad("WriteLimit must be positive or -1, got %d", c.writeLimit)
+	}
+	checkSlow(c.slow, bad)
+	if c.decompress > Deflate {
+		bad("Decompression %d is not known", c.decompress)
+	}
+	if c.pull && c.onMessage != nil {
+		bad("WithPull and OnMessage: messages go to one or the other")
+	}
+	p = append(p, c.problems...)
+	if len(p) > 0 {
+		return &ConfigError{Problems: p}
+	}
+	return nil
+}

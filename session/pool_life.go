@@ -1,0 +1,111 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/connfsm/connfsm/fsm"
+)
+
+// PoolState is a state of a Pool's own life.
+type PoolState uint8
+
+// A pool's states: PoolRunning, the initial; PoolEnding while its
+// connections close; PoolEnded, final.
+const (
+	// PoolRunning: subscriptions are taken and placed; a connection that
+	// gives up for good hands its subscriptions to the others.
+	PoolRunning PoolState = iota
+	// PoolEnding: Close was called (or the lifetime ended): every
+	// connection is closing.
+	PoolEnding
+	// PoolEnded: every connection is Closed.
+	PoolEnded
+)
+
+var poolStateNames = [...]string{"Running", "Ending", "Ended"}
+
+// String returns the state's name, e.g. "Ending".
+func (s PoolState) String() string {
+	if int(s) < len(poolStateNames) {
+		return poolStateNames[s]
+	}
+	return fmt.Sprintf("PoolState(%d)", uint8(s))
+}
+
+// PoolEvent is an event of a Pool's own life.
+type PoolEvent uint8
+
+// A pool's events.
+const (
+	// PoolClose: Close was called, or a connection's lifetime ended; the
+	// payload is the pool's Err.
+	PoolClose PoolEvent = iota
+	// PoolConnEnded: one connection reached Closed; the payload is its Err.
+	PoolConnEnded
+	// PoolDrained: no connection is left running.
+	PoolDrained
+)
+
+var poolEventNames = [...]string{"Close", "ConnEnded", "Drained"}
+
+// String returns the event's name, e.g. "ConnEnded".
+func (e PoolEvent) String() string {
+	if int(e) < len(poolEventNames) {
+		return poolEventNames[e]
+	}
+	return fmt.Sprintf("PoolEvent(%d)", uint8(e))
+}
+
+type poolRow struct {
+	from   PoolState
+	on     PoolEvent
+	then   fsm.Outcome[PoolState]
+	reason string
+}
+
+// poolTable is a pool's life: every rule with its reason. PoolEnded is
+// final.
+var poolTable = poolRules([]poolRow{
+	{PoolRunning, PoolClose, fsm.To(PoolEnding), "closed: close every connection, together"},
+	{PoolRunning, PoolConnEnded, fsm.Ignore[PoolState](), "a connection gave up for good: its subscriptions move to the others, and the pool runs on"},
+	{PoolRunning, PoolDrained, fsm.Ignore[PoolState](), "every connection gave up: the subscriptions wait Pending for a connection a Subscribe opens, or Close"},
+	{PoolEnding, PoolClose, fsm.Ignore[PoolState](), "already ending: Close is idempotent"},
+	{PoolEnding, PoolConnEnded, fsm.Ignore[PoolState](), "one of the connections being closed"},
+	{PoolEnding, PoolDrained, fsm.To(PoolEnded), "every connection is Closed"},
+})
+
+func poolRules(rows []poolRow) []fsm.Rule[PoolState, PoolEvent] {
+	out := make([]fsm.Rule[PoolState, PoolEvent], len(rows))
+	for i, r := range rows {
+		out[i] = fsm.Rule[PoolState, PoolEvent]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
+	}
+	return out
+}
+
+// poolLife is every pool's machine: built once, shared. Entering
+// PoolEnding closes the connections; its payload is the pool's Err.
+var poolLife = sync.OnceValues(func() (*fsm.Definition[PoolState, PoolEvent], error) {
+	return fsm.NewBuilder[PoolState, PoolEvent](PoolRunning).
+		States(PoolRunning, PoolEnding, PoolEnded).
+		Events(PoolClose, PoolConnEnded, PoolDrained).
+		Final(PoolEnded).
+		Rules(poolTable...).
+		OnEnter(PoolEnding, func(_ context.Context, t fsm.Transition[PoolState, PoolEvent]) {
+			if p, ok := t.Env.(*Pool); ok { // none in PoolDefinition's tests
+				p.ending(t.Payload)
+			}
+		}).
+		Build()
+})
+
+// PoolDefinition returns a pool's own life as declared, for diagrams and
+// tests.
+func PoolDefinition() *fsm.Definition[PoolState, PoolEvent] {
+	d, err := poolLife()
+	if err != nil {
+		panic(err) // the table is a constant; its tests keep it valid
+	}
+	return d
+}

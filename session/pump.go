@@ -1,0 +1,378 @@
+package session
+
+import (
+	"context"
+	"io"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/tasks"
+)
+
+// pump reads the connection until its reads fail and, while Alive, hands
+// each data message to OnMessage itself. When a read-ahead was lent the
+// connection during a handler call, the pump takes the message it read
+// before reading again: messages keep their order, and one goroutine at a
+// time reads.
+func (s *session) pump() {
+	for {
+		m, err := s.next()
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		for {
+			if s.inbox != nil {
+				if !s.enqueue(m) {
+					return // the consumer is too slow: the session has failed
+				}
+				break
+			}
+			ahead, ok := s.deliver(m)
+			if !ok {
+				return // the handler panicked: the session has failed
+			}
+			if ahead == nil {
+				break
+			}
+			r := <-ahead.res
+			s.mu.Lock()
+			s.ahead = nil
+			s.mu.Unlock()
+			if r.err != nil {
+				return // the read-ahead failed the session
+			}
+			m = r.m
+		}
+	}
+}
+
+// next reads until a message for the handler comes: heartbeat replies,
+// the peer's application pings and the replies Requests wait for are taken
+// out of the stream here.
+func (s *session) next() (Message, error) {
+	for {
+		typ, data, err := s.read()
+		if err != nil {
+			return Message{}, err
+		}
+		s.lastRead.Store(int64(clock()))
+		if s.dec != NoDecompression {
+			if typ, data, err = s.decode(typ, data); err != nil {
+				return Message{}, err
+			}
+		}
+		if s.in != nil {
+			deliver, err := s.sort(typ, data)
+			if err != nil {
+				return Message{}, err
+			}
+			if !deliver {
+				continue
+			}
+		}
+		// A reply a Request waits for goes to it, not to OnMessage.
+		m := Message{Type: typ, Data: data, Epoch: s.epoch, Received: time.Now()}
+		if s.requests.pending.Load() > 0 && s.requests.match(m) {
+			continue
+		}
+		// So is a subscription's ack or NACK (subsend.go).
+		if s.c.subs.claim(s, m) {
+			continue
+		}
+		return m, nil
+	}
+}
+
+// deliver hands a data message to the handler, once it is this session's
+// turn (a handler left running by an earlier connection must return
+// first), unless Alive has been left: then the message goes with its
+// connection. It returns the read-ahead lent the connection during the
+// call, if one was: the pump must take its message before reading; ok is
+// false if the handler panicked, which fails the session.
+func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
+	c := s.c
+	h := c.cfg.onMessage
+	if c.cfg.router != nil { // a subscription's handler, and its counters (subroute.go)
+		h = c.handlerFor(s, m)
+	}
+	if h == nil {
+		c.stats.received(len(m.Data))
+		return nil, true
+	}
+	if !s.takeTurn() {
+		c.stats.dropped.Add(1)
+		return s.taken(), true
+	}
+	s.mu.Lock()
+	s.deliverLocked(m)
+	if s.dp.In(datapath.Stopped) {
+		// Alive is left (read during the close handshake, or after the
+		// drain): counted, not handed over.
+		s.mu.Unlock()
+		<-c.handling
+		c.stats.dropped.Add(1)
+		return s.taken(), true
+	}
+	c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped
+	if s.requests.pending.Load() > 0 {
+		// A reply must not wait behind this call: read ahead meanwhile.
+		s.lendLocked()
+	}
+	hctx := s.handlerContextLocked()
+	s.mu.Unlock()
+
+	err := c.handle(h, hctx, m)
+
+	s.mu.Lock()
+	// Before the step: the watchdog reads the state without the lock,
+	// and whoever sees the reader given back must see when.
+	s.freed.Store(int64(clock()))
+	s.fireLocked(datapath.Return, 0)
+	ahead = s.ahead
+	s.mu.Unlock()
+	<-c.handling
+	if err != nil {
+		// The handler panicked: the connection is Lost with the panic, as
+		// a task's would be, and the pump reads no more (a read-ahead
+		// under way ends when the connection is dropped).
+		s.fail(err)
+		return nil, false
+	}
+	return ahead, true
+}
+
+// takeTurn takes the one right to call the handler (Client.handling): at
+// once, or once the handler of an earlier connection returns, the data
+// path Waiting meanwhile; false if Alive is left first.
+func (s *session) takeTurn() bool {
+	c := s.c
+	select {
+	case c.handling <- struct{}{}:
+		return true
+	default:
+	}
+	// The message read waits, which the heartbeat must know: it is read,
+	// not yet handled.
+	s.fire(datapath.Wait)
+	stopped, cancel := s.dp.UntilIn(context.Background(), datapath.Stopped)
+	defer cancel()
+	select {
+	case c.handling <- struct{}{}:
+		return true
+	case <-stopped.Done():
+		return false
+	}
+}
+
+// isStopped reports whether the delivery has stopped.
+func (s *session) isStopped() bool { return s.dp.In(datapath.Stopped) }
+
+// taken returns, for a pump that let its message go, the read-ahead lent
+// meanwhile, if any: the pump takes its message before reading.
+func (s *session) taken() *readAhead {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.freed.Store(int64(clock()))
+	return s.ahead
+}
+
+// call calls the handler; a panic is returned as a *tasks.PanicError
+// rather than ending the process.
+func call(h func(context.Context, Message), ctx context.Context, m Message) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
+		}
+	}()
+	h(ctx, m)
+	return nil
+}
+
+// readAhead is a goroutine lent the connection while the pump holds a
+// message: it reads until a message for the handler comes (answering
+// what must be answered: pongs, the peer's pings, Requests' replies), or
+// the reads fail, hands that to the pump and returns.
+type readAhead struct {
+	res chan aheadResult // one slot: the read-ahead never waits on it
+}
+
+type aheadResult struct {
+	m   Message
+	err error
+}
+
+// lendLocked lends the connection a read-ahead if the data path says a
+// message held keeps it from being read (Lend moves it), unless the reads
+// have failed or the pump never waits for the handler (an inbox); s.mu is
+// held.
+func (s *session) lendLocked() {
+	if s.inbox != nil || s.dead() {
+		return
+	}
+	if c, _ := dataPathDef().Cell(s.dp.State(), datapath.Lend); c.Kind != fsm.KindTransition {
+		return // nothing held, or a read-ahead is lent already
+	}
+	// The connection is read again; stamped before the step, as Return's.
+	s.freed.Store(int64(clock()))
+	s.fireLocked(datapath.Lend, 0)
+	a := &readAhead{res: make(chan aheadResult, 1)}
+	s.ahead = a
+	go s.readAhead(a)
+}
+
+func (s *session) readAhead(a *readAhead) {
+	m, err := s.next()
+	if err != nil {
+		s.fail(err)
+		a.res <- aheadResult{err: err}
+		return
+	}
+	s.fire(datapath.Park)
+	a.res <- aheadResult{m: m}
+}
+
+// hold is what the pump's state means to a ping due.
+type hold int
+
+const (
+	holdNone hold = iota // the connection is read: a reply would be seen
+	holdLent             // nothing read it: a read-ahead was lent it just now
+	holdHeld             // a message read waits for the handler, a reply behind it
+)
+
+// backpressure reports whether a ping due can be answered. While the pump
+// holds a message nothing reads the connection: a read-ahead is lent it,
+// and the ping waits a moment, so that a message already on its way is
+// read first; once the read-ahead holds one (Backlogged), the peer's reply
+// would wait behind it (a slow consumer, not a dead peer).
+func (s *session) backpressure() hold {
+	if s.inbox != nil {
+		return holdNone // the pump never waits for the handler
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch s.dp.State() {
+	case datapath.Busy, datapath.WaitingHeld:
+		s.lendLocked()
+		return holdLent
+	case datapath.Backlogged, datapath.WaitingBacklogged:
+		return holdHeld
+	}
+	return holdNone
+}
+
+// held reports whether a message read waits for the handler in the
+// read-ahead.
+func (s *session) held() bool {
+	switch s.dp.State() {
+	case datapath.Backlogged, datapath.WaitingBacklogged, datapath.Taking:
+		return s.inbox == nil
+	}
+	return false
+}
+
+// lend lends the connection a read-ahead if the pump holds a message: a
+// Request waits for its reply.
+func (s *session) lend() {
+	s.mu.Lock()
+	s.lendLocked()
+	s.mu.Unlock()
+}
+
+// inbound says how the pump sorts the messages it reads: the application
+// heartbeat's replies, the peer's application pings, and data.
+type inbound struct {
+	isPong       func(Message) bool
+	deliverPongs bool
+	respond      func(Message) ([]byte, bool)
+	stamp        bool // stamp data messages for the watchdog
+}
+
+// newInbound returns how cfg sorts messages, or nil if every message is
+// data and nothing needs stamping.
+func newInbound(cfg *config) *inbound {
+	in := &inbound{respond: cfg.respond, stamp: cfg.idleTimeout > 0}
+	if h := cfg.appHeartbeat; h != nil {
+		in.isPong, in.deliverPongs = h.IsPong, h.Deliver
+	}
+	if in.isPong == nil && in.respond == nil && !in.stamp {
+		return nil
+	}
+	return in
+}
+
+// sort takes a heartbeat reply or a peer's ping out of the stream
+// (answering the ping), stamps data for the watchdog, and reports whether
+// the message goes to the handler. A matcher or responder that panics
+// fails the connection with a *tasks.PanicError: the pump is no task, and
+// a panic there would end the process.
+func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
+		}
+	}()
+	in := s.in
+	m := Message{Type: typ, Data: data, Epoch: s.epoch}
+	if in.isPong != nil && in.isPong(m) {
+		select {
+		case s.app.pongs <- struct{}{}:
+		default: // one is pending already
+		}
+		return in.deliverPongs, nil
+	}
+	if in.respond != nil {
+		if reply, ok := in.respond(m); ok {
+			select {
+			case s.app.replies <- frame{typ, reply}:
+			case <-s.done: // the answerer has returned, or is about to
+			}
+			return false, nil
+		}
+	}
+	if in.stamp {
+		s.lastData.Store(int64(clock()))
+	}
+	return true, nil
+}
+
+// read reads one message, like conn.Read, into a buffer sized after the
+// previous message. With a cancellable ctx coder/websocket arms a
+// context.AfterFunc on every read call (four allocations); io.ReadAll,
+// which conn.Read uses, starts at 512 bytes and grows, so it would make one
+// call per growth step. With room for the whole frame, a message sent in
+// one frame takes two calls (header, payload) whatever its size; the final
+// io.EOF costs no call to the connection.
+func (s *session) read() (MessageType, []byte, error) {
+	s.inRead.Store(true)
+	defer s.inRead.Store(false)
+	typ, r, err := s.conn.Reader()
+	if err != nil {
+		return 0, nil, err
+	}
+	// One byte over the previous size, so that a message of the same size
+	// leaves room and the read that reports io.EOF needs no growth.
+	b := make([]byte, 0, max(512, s.lastSize+1))
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		switch {
+		case err == io.EOF:
+			s.lastSize = len(b)
+			if cap(b) > 2*len(b)+512 {
+				// Much smaller than the message before: the handler keeps
+				// a right-sized copy, not the large buffer.
+				b = slices.Clone(b)
+			}
+			return typ, b, nil
+		case err != nil:
+			return typ, b, err
+		case len(b) == cap(b):
+			b = append(b, 0)[:len(b)] // let append pick the growth
+		}
+	}
+}

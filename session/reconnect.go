@@ -1,0 +1,40 @@
+package session
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/connfsm/connfsm"
+)
+
+// Reconnect drops the connection and dials again: to pick up fresh
+// credentials (WithCredentials), or to move to another server behind the
+// same URL. It is no failure: the retry policy sees KindReconnect, which by
+// default spends no retry budget and dials at once (the storm guard still
+// applies). The subscriptions are replayed on the new connection as on any
+// other.
+//
+// Called from outside, Reconnect returns once the old connection is closed
+// (the client has left Alive), or with ctx's cause if ctx ends first; the
+// new connection comes up after it, as Dial's did. Called from inside (an
+// OnMessage handler's context), it starts the reconnect and returns at
+// once. While not Alive it does nothing, as the lifecycle's table says
+// (an attempt is already running, or the client is closing), and returns
+// nil; once Closed it returns ErrClosed.
+func (c *Client) Reconnect(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s := c.sess.Load()
+	if err := c.m.Post(connfsm.Reconnect, nil); err != nil {
+		return ErrClosed
+	}
+	if s == nil || c.m.Inside(ctx) || !c.m.In(connfsm.Alive) {
+		return nil
+	}
+	err := c.m.Await(ctx, func(m *machine) bool { return c.sess.Load() != s || !m.In(connfsm.Alive) })
+	if err != nil && !stopped(c.m) {
+		return fmt.Errorf("wsconn: reconnect: %w", err)
+	}
+	return nil // left Alive, or stopped: the old connection is closed
+}

@@ -1,0 +1,392 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/tasks"
+)
+
+// Message is a received data message.
+type Message struct {
+	Type MessageType // Text or Binary
+	Data []byte      // owned by the handler
+	// Epoch is the lifecycle epoch of the connection it arrived on.
+	Epoch uint64
+	// Received is when the client read it from the connection. The lag of
+	// a handler call is its start minus Received (Stats.LastLag,
+	// Stats.MaxLag).
+	Received time.Time
+}
+
+type frame struct {
+	typ  MessageType
+	data []byte
+}
+
+// session is one WebSocket connection. It outlives no state: it is created
+// by the dial task, owned by Alive (and Closing, for the close handshake),
+// and aborted and waited for in their exit hooks.
+//
+// Its pump (pump.go) is the goroutine that reads the connection and, while
+// Alive, calls OnMessage itself: no hand-over between goroutines per
+// message. While a handler runs nothing reads, unless a read-ahead is lent
+// the connection (a heartbeat due, or a Request waiting): then one more
+// message is read, so pongs, replies, close frames and a dead socket are
+// still seen. Alive's reader task owns the handler calls: it stops the
+// delivery and waits for the call under way before Alive is left. The
+// pump keeps reading after Alive for the close handshake, dropping data:
+// coder/websocket closes a connection whose Read is cancelled, so no task
+// could read it across states.
+type session struct {
+	conn  Conn
+	raw   net.Conn // the socket under conn, if its transport tells (NetConn): for lateRead
+	epoch uint64
+	c     *Client       // set by Alive's enter hook
+	done  chan struct{} // closed once the connection's reads have failed
+	err   error         // why; valid after done
+
+	in       *inbound // how the pump sorts messages; nil: all are data
+	dec      Decompression
+	app      *appPings    // nil without an application heartbeat or ping responder
+	lastRead atomic.Int64 // clock() when the last message was read, or the connection came up; for the heartbeat
+	lastData atomic.Int64 // clock() when the last data message came, or the connection came up; for the watchdog
+	freed    atomic.Int64 // clock() when a handler last gave the reader back (returned, or a read-ahead was lent); for the watchdog
+	inRead   atomic.Bool  // the pump, or a read-ahead, is in a read of the connection
+
+	// requests are the Requests waiting for their reply on this
+	// connection; every data message read is matched against them first.
+	requests requests
+
+	lastSize int // size of the previous message; owned by whoever reads
+
+	// dp is the data path's state (datapath.go): whether the pump runs,
+	// waits for its turn, is in the handler, has a read-ahead lent, holds
+	// the next message. Its events are fired under mu, which also guards
+	// the read-ahead's result, the handler's context and the ping under
+	// way.
+	dp    *dpMachine
+	mu    sync.Mutex
+	ahead *readAhead    // the read-ahead lent, whose result the pump takes before reading; nil when the pump reads
+	lag   time.Duration // the lag of the message the step under way delivers, for the data path's observer
+	inbox *inbox        // the messages waiting for the handler, under a policy other than Block; nil under Block
+	// slowLogged: the slow-consumer policy's first act on this connection
+	// was logged.
+	slowLogged atomic.Bool
+	// hctx is the handler's context: the reader task's until the first
+	// handler call, which makes the handler's own under it (hcancel ends
+	// it): an idle connection never calls the handler.
+	hctx    context.Context
+	hcancel context.CancelCauseFunc
+	ping    context.CancelFunc // ends the protocol ping under way; nil between pings
+}
+
+// appPings are the channels of a connection's application-level pings.
+type appPings struct {
+	pongs    chan struct{} // the application heartbeat's replies, for the heartbeat; nil without one
+	replies  chan frame    // answers to the peer's pings, for the answerer
+	answerer chan struct{} // closed when the answerer has returned; nil without one
+}
+
+// start is when the process started using the clock: sessions keep
+// their times as clock() readings, 8 bytes instead of a time.Time's 24.
+var start = time.Now()
+
+// clock returns the monotonic time since start.
+func clock() time.Duration { return time.Since(start) }
+
+// newSession wraps conn; in says how to sort what is read, or is nil if
+// everything is data.
+func newSession(conn Conn, in *inbound) *session {
+	s := &session{conn: conn, in: in, done: make(chan struct{})}
+	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
+		s.raw = nc.NetConn()
+	}
+	now := int64(clock())
+	s.lastRead.Store(now)
+	s.lastData.Store(now)
+	s.freed.Store(now)
+	if in != nil && (in.isPong != nil || in.respond != nil) {
+		s.app = new(appPings)
+	}
+	if in != nil && in.isPong != nil {
+		s.app.pongs = make(chan struct{}, 1)
+	}
+	return s
+}
+
+// Dispose closes a connection whose Connected event was never consumed (it
+// arrived after a Close, for instance): a late dial never leaks a socket.
+func (s *session) Dispose() { s.abort() }
+
+// start starts the pump, whose handler calls get a context under rctx
+// (the reader task's), unless Alive has been left already: then the
+// connection is read by nobody but the close handshake, and dropped.
+func (s *session) start(rctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fireLocked(datapath.Start, 0)
+	if !s.dp.In(datapath.Flowing) || s.hctx != nil {
+		return // Alive is left already, or the pump runs
+	}
+	s.hctx = rctx
+	s.dec = s.c.cfg.decompress
+	if s.in != nil && s.in.respond != nil {
+		s.app.replies = make(chan frame, maxPendingReplies)
+		s.app.answerer = make(chan struct{})
+		go s.answer()
+	}
+	if p := s.c.cfg.slow; p.Policy != Block && s.c.cfg.onMessage != nil {
+		s.inbox = newInbox(p)
+		go s.handOut()
+	}
+	go s.pump()
+}
+
+// maxPendingReplies bounds the answers to the peer's pings not written
+// yet; beyond it the reader waits, and the peer's flood slows down.
+const maxPendingReplies = 16
+
+// answer writes the answers to the peer's pings. The reader hands them
+// over rather than writing them itself: a reader blocked in a write would
+// read nothing, and a peer blocked writing to it would never read the
+// answer. A failed write fails the connection, which the read reports.
+func (s *session) answer() {
+	defer close(s.app.answerer)
+	for {
+		select {
+		case f := <-s.app.replies:
+			if s.conn.Write(context.Background(), f.typ, f.data) == nil {
+				s.c.stats.answered.Add(1)
+			}
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// fail records why the connection's reads failed, once, and closes done.
+func (s *session) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dead() {
+		s.err = err
+		if s.c != nil && errors.Is(err, ErrMessageTooBig) {
+			s.c.stats.tooBig.Add(1)
+		}
+		close(s.done)
+		if s.ping != nil {
+			// A transport's Ping waits for its pong, or its context: a
+			// failed read need not end it.
+			s.ping()
+		}
+	}
+}
+
+// pinging registers cancel as the end of the protocol ping under way, or
+// calls it at once if the reads have failed already; nil unregisters it.
+func (s *session) pinging(cancel context.CancelFunc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ping = cancel
+	if cancel != nil && s.dead() {
+		cancel()
+	}
+}
+
+// sinceRead returns how long ago the last message was read, or the
+// connection came up if none has.
+func (s *session) sinceRead() time.Duration {
+	return clock() - time.Duration(s.lastRead.Load())
+}
+
+// readSince reports whether a message was read after t, a clock()
+// reading.
+func (s *session) readSince(t time.Duration) bool {
+	return time.Duration(s.lastRead.Load()) > t
+}
+
+// stopDelivery makes the pump drop data messages: after Alive no one may
+// call the handler, and the pump must keep reading for the close
+// handshake. A handler call under way returns first (the data path
+// postpones Stop until then).
+func (s *session) stopDelivery() { s.fire(datapath.Stop) }
+
+// handlerContextLocked returns the context of a handler call, made at
+// the first: a child of the reader task's that the reader task ends with
+// the connection's failure (endHandler). s.mu is held.
+func (s *session) handlerContextLocked() context.Context {
+	if s.hcancel == nil {
+		s.hctx, s.hcancel = context.WithCancelCause(s.hctx)
+	}
+	return s.hctx
+}
+
+// joinHandler stops the delivery and waits for the handler call under way,
+// if any, to return. Alive's reader task calls it before it returns: no
+// handler runs outside its Alive, and one that ignores its context holds
+// the reader task, which the lifecycle's join then reports as a straggler.
+func (s *session) joinHandler() {
+	s.fire(datapath.Stop)
+	_ = s.dp.Await(context.Background(), func(m *dpMachine) bool { return !datapath.InHandler(m.State()) })
+}
+
+// abort closes the connection at once, without a handshake, which fails
+// its reads and stops the pump, and unblocks a Close whose peer does not
+// answer.
+func (s *session) abort() { _ = s.conn.CloseNow() }
+
+// wait waits until nothing reads the connection any more: the reads have
+// failed (after abort, at once). A pump inside a handler that ignores its
+// context is not waited for: it reads nothing once the handler returns,
+// but a failed connection.
+func (s *session) wait() {
+	if s.dp == nil {
+		return // never Alive
+	}
+	st := s.dp.State()
+	if st == datapath.Unstarted || st == datapath.Abandoned {
+		return // the pump never ran
+	}
+	// Inside the handler the pump reads nothing; a read-ahead lent it
+	// reads until it holds a message.
+	if s.inbox != nil || st != datapath.Busy && st != datapath.Backlogged {
+		<-s.done
+	}
+	if s.app != nil && s.app.answerer != nil {
+		<-s.app.answerer
+	}
+}
+
+// lostErr is the cause of Lost once the reads have failed: a *CloseError
+// if the peer sent a close frame, the *tasks.PanicError of a handler or
+// matcher that panicked.
+func (s *session) lostErr() error {
+	if pe, ok := s.err.(*tasks.PanicError); ok {
+		return pe
+	}
+	if errors.Is(s.err, ErrSlowConsumer) {
+		return s.err
+	}
+	err := fmt.Errorf("%w: %w", ErrReadFailed, s.err)
+	if errors.Is(s.err, ErrMessageTooBig) {
+		return err
+	}
+	var ce *CloseError
+	if errors.As(s.err, &ce) {
+		return &CloseError{Code: ce.Code, Reason: ce.Reason, Err: err}
+	}
+	return err
+}
+
+// failed returns the cause of Lost for err, a failure a write saw: the
+// write failed because the connection did, and the read reports why (a
+// close frame's code, for the retry policy). It waits for the read up to
+// wait, or until ctx ends; err if the read still runs then.
+func (s *session) failed(ctx context.Context, err error, wait time.Duration) error {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-s.done:
+		return s.lostErr()
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return err
+}
+
+// lateRead reports whether the pump is late, not the peer: it is in a read
+// of the connection (not held elsewhere, by a handler or a full queue of
+// answers) while the peer's bytes lie unread in the socket. Once a ping
+// has been excused so (prev, its start on clock(); negative if none was),
+// the next is only if a message was read since: a read that never comes
+// excuses nothing twice.
+func (s *session) lateRead(prev time.Duration) bool {
+	if s.raw == nil || !s.inRead.Load() {
+		return false
+	}
+	if prev >= 0 && !s.readSince(prev) {
+		return false
+	}
+	return unread(s.raw)
+}
+
+// dead reports whether the connection has already failed.
+func (s *session) dead() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Session is the connection handed to OnConnect, during its sync.
+type Session struct {
+	s *session
+	c *Client
+}
+
+// Epoch returns the lifecycle epoch of this connection's Alive entry.
+func (s *Session) Epoch() uint64 { return s.s.epoch }
+
+// Subprotocol returns the subprotocol the server selected, or "" (always,
+// on a transport without subprotocols).
+func (s *Session) Subprotocol() string {
+	if sp, ok := s.s.conn.(interface{ Subprotocol() string }); ok {
+		return sp.Subprotocol()
+	}
+	return ""
+}
+
+// Send writes a message on this connection at once, ahead of any message
+// sent through the Client and of the subscriptions' replay, paced by the
+// rate limiter: log in here. A done ctx fails it before the socket is
+// touched; if ctx ends during the write, the connection is closed (a
+// coder/websocket rule) and counts as Lost.
+func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error {
+	if err := s.c.checkOut(typ, data); err != nil {
+		return err
+	}
+	return s.c.paced(ctx, s.s, typ, data)
+}
+
+// SendText sends a text message; see Send.
+func (s *Session) SendText(ctx context.Context, text string) error {
+	return s.Send(ctx, Text, []byte(text))
+}
+
+// SendJSON sends v encoded as JSON in a text message; see Send.
+func (s *Session) SendJSON(ctx context.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("wsconn: encode JSON: %w", err)
+	}
+	return s.Send(ctx, Text, b)
+}
+
+// Request sends a message on this connection and waits for the first
+// received message match accepts, as Client.Request does: a login's ack.
+func (s *Session) Request(ctx context.Context, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
+	if err := s.c.checkOut(typ, data); err != nil {
+		return Message{}, err
+	}
+	if match == nil {
+		return Message{}, fmt.Errorf("wsconn: Request: nil match")
+	}
+	return s.c.request(ctx, s.s, typ, data, match)
+}
+
+func checkType(typ MessageType) error {
+	if typ != Text && typ != Binary {
+		return fmt.Errorf("wsconn: message type %d is neither Text nor Binary", typ)
+	}
+	return nil
+}

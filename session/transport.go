@@ -1,0 +1,112 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync/atomic"
+)
+
+// A Transport makes a client's connections: wsconn's over WebSocket,
+// tcpconn's over framed TCP or TLS. The client calls Dial from one
+// goroutine at a time and owns what it returns.
+//
+// A Transport may have a method Check() error. Dial calls it after the
+// options (TransportOption); its error is a configuration problem.
+type Transport interface {
+	// Dial makes one connection attempt. ctx ends at the handshake
+	// timeout or when the client closes. Dial calls a.Sent once the
+	// attempt leaves the process, and a.Reached once it reaches the
+	// server; a refused attempt returns a *HandshakeError.
+	Dial(ctx context.Context, a *Attempt) (Conn, error)
+	// String names the server for logs and errors, without secrets.
+	String() string
+}
+
+// A Conn is one connection of a Transport. Reader is called by one
+// goroutine at a time; Write and Ping may run beside it.
+type Conn interface {
+	// Reader returns the next message. It blocks until one arrives, the
+	// connection fails, or CloseNow is called. The reader must be drained
+	// before the next call. A message over the Attempt's read limit fails
+	// with an error matching ErrMessageTooBig; a peer's close with a
+	// *CloseError.
+	Reader() (MessageType, io.Reader, error)
+	// Write writes one whole message. If ctx ends during the write, the
+	// connection may be closed.
+	Write(ctx context.Context, typ MessageType, p []byte) error
+	// Ping sends a protocol ping and waits for its pong, or for ctx. A
+	// transport without one returns ErrNoPing: the client then needs an
+	// application heartbeat (WithAppHeartbeat).
+	Ping(ctx context.Context) error
+	// Close closes the connection gracefully, with code and reason where
+	// the protocol carries them. It waits for the peer's answer; CloseNow
+	// or a failed read ends the wait.
+	Close(code StatusCode, reason string) error
+	// CloseNow drops the connection at once.
+	CloseNow() error
+}
+
+// ErrNoPing is returned by the Ping of a transport without protocol pings.
+var ErrNoPing = errors.New("session: the transport has no protocol ping")
+
+// Attempt is one dial, as its Transport reports it.
+type Attempt struct {
+	// ReadLimit is the largest message the connection is to accept.
+	ReadLimit int64
+
+	sent    atomic.Bool
+	reached atomic.Bool
+}
+
+// Sent records that the attempt left the process, past any credentials:
+// the storm guard counts it, as a venue would.
+func (a *Attempt) Sent() { a.sent.Store(true) }
+
+// Reached records that the attempt reached the server: the dial gate
+// (WithDialGate) hears of it.
+func (a *Attempt) Reached() { a.reached.Store(true) }
+
+// MessageType is the type of a data message.
+type MessageType int
+
+// The message types. Their numbers are WebSocket's opcodes.
+const (
+	Text   MessageType = 1
+	Binary MessageType = 2
+)
+
+// String returns "text" or "binary".
+func (t MessageType) String() string {
+	switch t {
+	case Text:
+		return "text"
+	case Binary:
+		return "binary"
+	}
+	return fmt.Sprintf("MessageType(%d)", int(t))
+}
+
+// StatusCode is a close code (RFC 6455, section 7.4, and the IANA
+// registry): 1000 to 2999 are the protocol's, 3000 to 3999 registered by
+// libraries and frameworks, 4000 to 4999 the application's (the venue's).
+// A transport without close codes reports none.
+type StatusCode int
+
+// The close codes the retry policy knows.
+const (
+	StatusNormalClosure           StatusCode = 1000
+	StatusGoingAway               StatusCode = 1001
+	StatusProtocolError           StatusCode = 1002
+	StatusUnsupportedData         StatusCode = 1003
+	StatusNoStatusRcvd            StatusCode = 1005
+	StatusAbnormalClosure         StatusCode = 1006
+	StatusInvalidFramePayloadData StatusCode = 1007
+	StatusPolicyViolation         StatusCode = 1008
+	StatusMessageTooBig           StatusCode = 1009
+	StatusInternalError           StatusCode = 1011
+	StatusServiceRestart          StatusCode = 1012
+	StatusTryAgainLater           StatusCode = 1013
+	StatusTLSHandshake            StatusCode = 1015
+)

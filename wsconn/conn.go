@@ -1,0 +1,99 @@
+package wsconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm/session"
+)
+
+// conn is a WebSocket connection as the session core uses it.
+type conn struct {
+	ws  *websocket.Conn
+	raw net.Conn // the TCP connection under ws, when known; see rawConn
+	// ctx is what reads are made with. When the socket is known, CloseNow
+	// closes it, which fails them all, and ctx is Background: a read with
+	// a cancellable context costs coder/websocket four allocations.
+	// Otherwise CloseNow cancels ctx.
+	ctx    context.Context
+	cancel context.CancelFunc // nil when the socket is known
+	msg    msgReader          // the message being read: one at a time
+}
+
+func newConn(ws *websocket.Conn, raw net.Conn) *conn {
+	c := &conn{ws: ws, raw: raw, ctx: context.Background()}
+	if raw == nil {
+		c.ctx, c.cancel = context.WithCancel(context.Background())
+	}
+	return c
+}
+
+// Reader returns the next message's reader. A close frame's code and
+// reason come as a *session.CloseError, a message over the read limit as
+// an error matching session.ErrMessageTooBig.
+func (c *conn) Reader() (session.MessageType, io.Reader, error) {
+	typ, r, err := c.ws.Reader(c.ctx)
+	if err != nil {
+		return 0, nil, readError(err)
+	}
+	c.msg.r = r
+	return session.MessageType(typ), &c.msg, nil
+}
+
+// msgReader translates the errors of a message's reader. The conn keeps
+// one, so that a message costs no allocation of its own.
+type msgReader struct{ r io.Reader }
+
+func (e *msgReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = readError(err)
+	}
+	return n, err
+}
+
+func readError(err error) error {
+	if errors.Is(err, websocket.ErrMessageTooBig) {
+		return fmt.Errorf("%w: %w", session.ErrMessageTooBig, err)
+	}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return &session.CloseError{Code: session.StatusCode(ce.Code), Reason: ce.Reason, Err: err}
+	}
+	return err
+}
+
+func (c *conn) Write(ctx context.Context, typ session.MessageType, p []byte) error {
+	return c.ws.Write(ctx, websocket.MessageType(typ), p)
+}
+
+func (c *conn) Ping(ctx context.Context) error { return c.ws.Ping(ctx) }
+
+func (c *conn) Close(code session.StatusCode, reason string) error {
+	return c.ws.Close(websocket.StatusCode(code), reason)
+}
+
+// CloseNow closes the socket under the connection, or cancels its reads
+// when the socket is not known: coder/websocket's CloseNow waits for a
+// Close in progress, which only a failed read unblocks.
+func (c *conn) CloseNow() error {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	if c.raw != nil {
+		_ = c.raw.Close()
+	}
+	return c.ws.CloseNow()
+}
+
+// NetConn returns the TCP connection, or nil: the client asks it whether
+// bytes wait unread before it blames the peer for a late pong.
+func (c *conn) NetConn() net.Conn { return c.raw }
+
+// Subprotocol returns the subprotocol the server selected, or "".
+func (c *conn) Subprotocol() string { return c.ws.Subprotocol() }

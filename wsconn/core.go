@@ -1,0 +1,187 @@
+package wsconn
+
+import "github.com/connfsm/connfsm/session"
+
+// The client is package session's core over this package's transport.
+// These names are the core's, so that code written for wsconn needs no
+// other import; their documentation is in package session.
+type (
+	AppHeartbeat       = session.AppHeartbeat
+	Backoff            = session.Backoff
+	Batch              = session.Batch
+	Client             = session.Client
+	ClientProbe        = session.ClientProbe
+	CloseError         = session.CloseError
+	ConfigError        = session.ConfigError
+	DataPathRecord     = session.DataPathRecord
+	Decision           = session.Decision
+	Decompression      = session.Decompression
+	DialBudget         = session.DialBudget
+	DialBudgetStats    = session.DialBudgetStats
+	DialGate           = session.DialGate
+	Failure            = session.Failure
+	FailureKind        = session.FailureKind
+	GaveUpError        = session.GaveUpError
+	HandshakeError     = session.HandshakeError
+	Limiter            = session.Limiter
+	Message            = session.Message
+	MessageKind        = session.MessageKind
+	MessageType        = session.MessageType
+	Option             = session.Option
+	Pool               = session.Pool
+	PoolConfig         = session.PoolConfig
+	PoolEvent          = session.PoolEvent
+	PoolState          = session.PoolState
+	PoolStats          = session.PoolStats
+	Probe              = session.Probe
+	RetryPolicy        = session.RetryPolicy
+	Route              = session.Route
+	Router             = session.Router
+	SendPolicy         = session.SendPolicy
+	Session            = session.Session
+	SlowConsumer       = session.SlowConsumer
+	SlowConsumerPolicy = session.SlowConsumerPolicy
+	Stats              = session.Stats
+	StatusCode         = session.StatusCode
+	StormGuard         = session.StormGuard
+	Subscription       = session.Subscription
+	SubscriptionError  = session.SubscriptionError
+	SubscriptionRecord = session.SubscriptionRecord
+	SubscriptionStats  = session.SubscriptionStats
+	SubscriptionStatus = session.SubscriptionStatus
+	Verdict            = session.Verdict
+	Wait               = session.Wait
+	WaitReason         = session.WaitReason
+)
+
+// The core's constants; see package session.
+const (
+	Acked                         = session.Acked
+	Binary                        = session.Binary
+	Block                         = session.Block
+	Conflate                      = session.Conflate
+	Data                          = session.Data
+	DefaultAckTimeout             = session.DefaultAckTimeout
+	DefaultCloseTimeout           = session.DefaultCloseTimeout
+	DefaultHandshakeTimeout       = session.DefaultHandshakeTimeout
+	DefaultPingInterval           = session.DefaultPingInterval
+	DefaultPongTimeout            = session.DefaultPongTimeout
+	DefaultReadLimit              = session.DefaultReadLimit
+	DefaultSendBufferBytes        = session.DefaultSendBufferBytes
+	DefaultStablePeriod           = session.DefaultStablePeriod
+	DefaultWriteLimit             = session.DefaultWriteLimit
+	Deflate                       = session.Deflate
+	Disconnect                    = session.Disconnect
+	DropNewest                    = session.DropNewest
+	DropOldest                    = session.DropOldest
+	Gzip                          = session.Gzip
+	KindClose                     = session.KindClose
+	KindDial                      = session.KindDial
+	KindHandshake                 = session.KindHandshake
+	KindIdle                      = session.KindIdle
+	KindLost                      = session.KindLost
+	KindPongTimeout               = session.KindPongTimeout
+	KindReconnect                 = session.KindReconnect
+	KindTooBig                    = session.KindTooBig
+	NoDecompression               = session.NoDecompression
+	Permanent                     = session.Permanent
+	PoolClose                     = session.PoolClose
+	PoolConnEnded                 = session.PoolConnEnded
+	PoolDrained                   = session.PoolDrained
+	PoolEnded                     = session.PoolEnded
+	PoolEnding                    = session.PoolEnding
+	PoolRunning                   = session.PoolRunning
+	RecordDataPath                = session.RecordDataPath
+	RecordSubscription            = session.RecordSubscription
+	Refused                       = session.Refused
+	StatusAbnormalClosure         = session.StatusAbnormalClosure
+	StatusGoingAway               = session.StatusGoingAway
+	StatusInternalError           = session.StatusInternalError
+	StatusInvalidFramePayloadData = session.StatusInvalidFramePayloadData
+	StatusMessageTooBig           = session.StatusMessageTooBig
+	StatusNoStatusRcvd            = session.StatusNoStatusRcvd
+	StatusNormalClosure           = session.StatusNormalClosure
+	StatusPolicyViolation         = session.StatusPolicyViolation
+	StatusProtocolError           = session.StatusProtocolError
+	StatusServiceRestart          = session.StatusServiceRestart
+	StatusTLSHandshake            = session.StatusTLSHandshake
+	StatusTryAgainLater           = session.StatusTryAgainLater
+	StatusUnsupportedData         = session.StatusUnsupportedData
+	Text                          = session.Text
+	Transient                     = session.Transient
+	Unclaimed                     = session.Unclaimed
+	WaitBackoff                   = session.WaitBackoff
+	WaitDialGate                  = session.WaitDialGate
+	WaitPolicy                    = session.WaitPolicy
+	WaitReconnect                 = session.WaitReconnect
+	WaitRetryAfter                = session.WaitRetryAfter
+	WaitSlowDown                  = session.WaitSlowDown
+	WaitStormGuard                = session.WaitStormGuard
+)
+
+// The core's errors and defaults; see package session.
+var (
+	DefaultBackoff         = session.DefaultBackoff
+	DefaultStormGuard      = session.DefaultStormGuard
+	ErrAckTimeout          = session.ErrAckTimeout
+	ErrBadSubscription     = session.ErrBadSubscription
+	ErrBufferFull          = session.ErrBufferFull
+	ErrClosed              = session.ErrClosed
+	ErrHandshakeTimeout    = session.ErrHandshakeTimeout
+	ErrIdleTimeout         = session.ErrIdleTimeout
+	ErrInvalidConfig       = session.ErrInvalidConfig
+	ErrMessageTooBig       = session.ErrMessageTooBig
+	ErrNoPing              = session.ErrNoPing
+	ErrNotConnected        = session.ErrNotConnected
+	ErrPingFailed          = session.ErrPingFailed
+	ErrPongTimeout         = session.ErrPongTimeout
+	ErrPoolFull            = session.ErrPoolFull
+	ErrReadFailed          = session.ErrReadFailed
+	ErrRetriesExhausted    = session.ErrRetriesExhausted
+	ErrSlowConsumer        = session.ErrSlowConsumer
+	ErrSubscriptionRefused = session.ErrSubscriptionRefused
+	ErrTooManyRedirects    = session.ErrTooManyRedirects
+	ErrUnsent              = session.ErrUnsent
+)
+
+// The core's options and helpers; see package session.
+var (
+	DefaultClassifier       = session.DefaultClassifier
+	NewDialBudget           = session.NewDialBudget
+	NoWait                  = session.NoWait
+	OnConnect               = session.OnConnect
+	OnMessage               = session.OnMessage
+	OnRecord                = session.OnRecord
+	OnTransition            = session.OnTransition
+	ParseSlowConsumerPolicy = session.ParseSlowConsumerPolicy
+	PoolDefinition          = session.PoolDefinition
+	TextHeartbeat           = session.TextHeartbeat
+	WithAckTimeout          = session.WithAckTimeout
+	WithAlwaysPing          = session.WithAlwaysPing
+	WithAppHeartbeat        = session.WithAppHeartbeat
+	WithBackoff             = session.WithBackoff
+	WithBatch               = session.WithBatch
+	WithClassifier          = session.WithClassifier
+	WithCloseTimeout        = session.WithCloseTimeout
+	WithDecompression       = session.WithDecompression
+	WithDialGate            = session.WithDialGate
+	WithHandshakeTimeout    = session.WithHandshakeTimeout
+	WithHeartbeat           = session.WithHeartbeat
+	WithIdleTimeout         = session.WithIdleTimeout
+	WithLifetime            = session.WithLifetime
+	WithLogger              = session.WithLogger
+	WithPermanentCloseCodes = session.WithPermanentCloseCodes
+	WithPingResponder       = session.WithPingResponder
+	WithProbe               = session.WithProbe
+	WithPull                = session.WithPull
+	WithRateLimit           = session.WithRateLimit
+	WithReadLimit           = session.WithReadLimit
+	WithRetryPolicy         = session.WithRetryPolicy
+	WithRouter              = session.WithRouter
+	WithSendPolicy          = session.WithSendPolicy
+	WithSlowConsumer        = session.WithSlowConsumer
+	WithStablePeriod        = session.WithStablePeriod
+	WithStormGuard          = session.WithStormGuard
+	WithSubscriptions       = session.WithSubscriptions
+	WithWriteLimit          = session.WithWriteLimit
+)
