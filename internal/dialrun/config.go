@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/session"
 )
 
 // Config is a dial run: the transport, how to print, and the settings
@@ -27,23 +27,23 @@ type Config struct {
 	Linger time.Duration
 	// Options are added after those built from the fields below, e.g. a
 	// metrics probe.
-	Options []wsconn.Option
+	Options []session.Option
 
 	Ping, PongTimeout time.Duration
-	Backoff           wsconn.Backoff
+	Backoff           session.Backoff
 	Buffer            int // lines kept while not connected
 	// PingText and PongText are an application heartbeat (both or neither).
 	PingText, PongText string
 	IdleTimeout        time.Duration
 	// Storm is the storm guard; a zero field turns it off.
-	Storm wsconn.StormGuard
+	Storm session.StormGuard
 	// Subscribe are messages sent on every connection; SubscribeAck and
 	// SubscribeNack are texts a reply containing which acknowledges or
 	// refuses the oldest one unanswered.
 	Subscribe                   []string
 	SubscribeAck, SubscribeNack string
 	AckTimeout                  time.Duration
-	Rate                        wsconn.Limiter // nil: no pacing
+	Rate                        session.Limiter // nil: no pacing
 	// Login is sent first on every connection; with LoginAck, the
 	// connection waits LoginTimeout in Syncing for a message containing it.
 	Login, LoginAck string
@@ -52,60 +52,60 @@ type Config struct {
 	// holding PingRequest is answered {PingReply: its value}.
 	PingRequest, PingReply string
 	ReadLimit, WriteLimit  int64
-	SlowConsumer           wsconn.SlowConsumerPolicy
+	SlowConsumer           session.SlowConsumerPolicy
 	Inbox                  int
 }
 
 // options returns the options of the shared settings.
-func (cfg *Config) options() []wsconn.Option {
-	opts := []wsconn.Option{
-		wsconn.NoWait(),
-		wsconn.WithHeartbeat(cfg.Ping, cfg.PongTimeout),
-		wsconn.WithBackoff(cfg.Backoff),
-		wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: cfg.Buffer}),
-		wsconn.WithReadLimit(cfg.ReadLimit),
-		wsconn.WithWriteLimit(cfg.WriteLimit),
-		wsconn.WithAckTimeout(cfg.AckTimeout),
+func (cfg *Config) options() []session.Option {
+	opts := []session.Option{
+		session.NoWait(),
+		session.WithHeartbeat(cfg.Ping, cfg.PongTimeout),
+		session.WithBackoff(cfg.Backoff),
+		session.WithSendPolicy(session.SendPolicy{Buffer: cfg.Buffer}),
+		session.WithReadLimit(cfg.ReadLimit),
+		session.WithWriteLimit(cfg.WriteLimit),
+		session.WithAckTimeout(cfg.AckTimeout),
 	}
 	if cfg.PingText != "" {
-		opts = append(opts, wsconn.WithAppHeartbeat(wsconn.TextHeartbeat(cfg.PingText, cfg.PongText)))
+		opts = append(opts, session.WithAppHeartbeat(session.TextHeartbeat(cfg.PingText, cfg.PongText)))
 	}
 	if cfg.IdleTimeout != 0 { // a negative one is refused by Dial
-		opts = append(opts, wsconn.WithIdleTimeout(cfg.IdleTimeout))
+		opts = append(opts, session.WithIdleTimeout(cfg.IdleTimeout))
 	}
 	for _, msg := range cfg.Subscribe {
 		// The message is the key: the same subscription given twice is sent once.
-		opts = append(opts, wsconn.WithSubscriptions(cfg.subscription(msg)))
+		opts = append(opts, session.WithSubscriptions(cfg.subscription(msg)))
 	}
 	if cfg.Rate != nil {
-		opts = append(opts, wsconn.WithRateLimit(cfg.Rate))
+		opts = append(opts, session.WithRateLimit(cfg.Rate))
 	}
 	g := cfg.Storm
 	if g.Attempts == 0 || g.Window == 0 || g.MinGap == 0 {
-		g = wsconn.StormGuard{} // any of them 0: off
+		g = session.StormGuard{} // any of them 0: off
 	}
-	opts = append(opts, wsconn.WithStormGuard(g))
+	opts = append(opts, session.WithStormGuard(g))
 	if cfg.Login != "" {
-		opts = append(opts, wsconn.OnConnect(loginHook(cfg.Login, cfg.LoginAck, cfg.LoginTimeout)))
+		opts = append(opts, session.OnConnect(loginHook(cfg.Login, cfg.LoginAck, cfg.LoginTimeout)))
 	}
 	if cfg.PingRequest != "" {
-		opts = append(opts, wsconn.WithPingResponder(jsonPingResponder(cfg.PingRequest, cfg.PingReply)))
+		opts = append(opts, session.WithPingResponder(jsonPingResponder(cfg.PingRequest, cfg.PingReply)))
 	}
-	if cfg.SlowConsumer != wsconn.Block {
-		opts = append(opts, wsconn.WithSlowConsumer(wsconn.SlowConsumer{Policy: cfg.SlowConsumer, Inbox: cfg.Inbox, Key: streamKey()}))
+	if cfg.SlowConsumer != session.Block {
+		opts = append(opts, session.WithSlowConsumer(session.SlowConsumer{Policy: cfg.SlowConsumer, Inbox: cfg.Inbox, Key: streamKey()}))
 	}
 	return opts
 }
 
 // subscription returns the subscription of the message msg: keyed by the
 // message itself, acknowledged and refused as the Config says.
-func (cfg *Config) subscription(msg string) wsconn.Subscription {
-	sub := wsconn.Subscription{Key: msg, Message: []byte(msg)}
+func (cfg *Config) subscription(msg string) session.Subscription {
+	sub := session.Subscription{Key: msg, Message: []byte(msg)}
 	if ack := cfg.SubscribeAck; ack != "" {
-		sub.Ack = func(m wsconn.Message) bool { return strings.Contains(string(m.Data), ack) }
+		sub.Ack = func(m session.Message) bool { return strings.Contains(string(m.Data), ack) }
 	}
 	if nack := cfg.SubscribeNack; nack != "" && cfg.SubscribeAck != "" {
-		sub.Nack = func(m wsconn.Message) bool { return strings.Contains(string(m.Data), nack) }
+		sub.Nack = func(m session.Message) bool { return strings.Contains(string(m.Data), nack) }
 	}
 	return sub
 }
@@ -117,9 +117,9 @@ var ErrLogin = errors.New("login")
 // loginHook sends login first on every connection and, with an ack, waits
 // for a message containing it; without it in time the hook fails, and
 // the connection is Lost with a cause naming the login.
-func loginHook(login, ack string, timeout time.Duration) func(context.Context, *wsconn.Session) error {
+func loginHook(login, ack string, timeout time.Duration) func(context.Context, *session.Session) error {
 	want := []byte(ack)
-	return func(ctx context.Context, s *wsconn.Session) error {
+	return func(ctx context.Context, s *session.Session) error {
 		if len(want) == 0 {
 			if err := s.SendText(ctx, login); err != nil {
 				return fmt.Errorf("%w: send: %w", ErrLogin, err)
@@ -128,7 +128,7 @@ func loginHook(login, ack string, timeout time.Duration) func(context.Context, *
 		}
 		rctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		_, err := s.Request(rctx, wsconn.Text, []byte(login), func(m wsconn.Message) bool { return bytes.Contains(m.Data, want) })
+		_, err := s.Request(rctx, session.Text, []byte(login), func(m session.Message) bool { return bytes.Contains(m.Data, want) })
 		switch {
 		case err == nil:
 			return nil
@@ -141,9 +141,9 @@ func loginHook(login, ack string, timeout time.Duration) func(context.Context, *
 
 // jsonPingResponder answers a JSON object holding key req with
 // {"rep": its value}: HTX's {"ping":n} and {"pong":n}.
-func jsonPingResponder(req, rep string) func(wsconn.Message) ([]byte, bool) {
-	return func(m wsconn.Message) ([]byte, bool) {
-		if m.Type != wsconn.Text || len(m.Data) == 0 || m.Data[0] != '{' || !bytes.Contains(m.Data, []byte(strconv.Quote(req))) {
+func jsonPingResponder(req, rep string) func(session.Message) ([]byte, bool) {
+	return func(m session.Message) ([]byte, bool) {
+		if m.Type != session.Text || len(m.Data) == 0 || m.Data[0] != '{' || !bytes.Contains(m.Data, []byte(strconv.Quote(req))) {
 			return nil, false // cheap: most messages are not pings
 		}
 		var obj map[string]json.RawMessage
@@ -162,11 +162,11 @@ func jsonPingResponder(req, rep string) func(wsconn.Message) ([]byte, bool) {
 // streamKey is the Conflate policy's key: the raw value of a JSON
 // message's first top-level field among stream, channel, topic, arg and
 // symbol; a message without one is a stream of its own, never conflated.
-func streamKey() func(wsconn.Message) string {
+func streamKey() func(session.Message) string {
 	var n atomic.Uint64
-	return func(m wsconn.Message) string {
+	return func(m session.Message) string {
 		var obj map[string]json.RawMessage
-		if m.Type == wsconn.Text && json.Unmarshal(m.Data, &obj) == nil {
+		if m.Type == session.Text && json.Unmarshal(m.Data, &obj) == nil {
 			for _, f := range []string{"stream", "channel", "topic", "arg", "symbol"} {
 				if v, ok := obj[f]; ok {
 					return f + "=" + string(v)

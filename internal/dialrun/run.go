@@ -23,35 +23,35 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/internal/timeline"
-	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/session"
 )
 
 // The exit codes Run returns.
 const (
 	ExitOK    = 0 // a user close with every accepted line sent
 	ExitFail  = 1 // the client gave up or ended otherwise, or did not close cleanly
-	ExitUsage = 2 // Dial refused the configuration (wsconn.ErrInvalidConfig)
+	ExitUsage = 2 // Dial refused the configuration (session.ErrInvalidConfig)
 )
 
 // closeBound bounds the final Close: the close handshake is already
 // bounded by the client's close timeout; this is a backstop.
-const closeBound = wsconn.DefaultCloseTimeout + 5*time.Second
+const closeBound = session.DefaultCloseTimeout + 5*time.Second
 
-// Client is what Run drives: the methods of *wsconn.Client it uses, so
-// that any transport's client fits.
+// Client is what Run drives: the methods of *session.Client it uses, so
+// that the client of any transport (wsconn, tcpconn) fits.
 type Client interface {
 	SendText(ctx context.Context, text string) error
 	Close(ctx context.Context) error
 	Done() <-chan struct{}
 	Err() error
 	State() connfsm.State
-	Stats() wsconn.Stats
+	Stats() session.Stats
 }
 
 // DialFunc starts a client without waiting for its first connection.
 // opts are Run's: the shared settings of a Config and Run's observers; a
 // transport adds its own after them.
-type DialFunc func(ctx context.Context, opts ...wsconn.Option) (Client, error)
+type DialFunc func(ctx context.Context, opts ...session.Option) (Client, error)
 
 // Run runs the client cfg describes until stdin ends (then every accepted
 // line is sent, cfg.Linger waited, and the client closed), ctx ends, or
@@ -66,7 +66,7 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	stepped := make(chan struct{}, 1)
 	opts := append(cfg.options(), cfg.Options...)
 	opts = append(opts,
-		wsconn.OnRecord(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		session.OnRecord(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 			if r.Kind == fsm.RecordStraggler {
 				stragglers.Add(1)
 			}
@@ -76,9 +76,9 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 			default:
 			}
 		}),
-		wsconn.OnMessage(func(_ context.Context, m wsconn.Message) {
+		session.OnMessage(func(_ context.Context, m session.Message) {
 			text := string(m.Data)
-			if m.Type == wsconn.Binary {
+			if m.Type == session.Binary {
 				text = "binary:" + base64.StdEncoding.EncodeToString(m.Data)
 			}
 			out.Data(text, m.Epoch)
@@ -91,7 +91,7 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 	client, err := cfg.Dial(ctx, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "connfsm dial: %v\n", err)
-		if errors.Is(err, wsconn.ErrInvalidConfig) {
+		if errors.Is(err, session.ErrInvalidConfig) {
 			return ExitUsage
 		}
 		return ExitFail
@@ -134,7 +134,7 @@ func sendLines(ctx context.Context, client Client, lines <-chan string, stderr i
 			switch err := client.SendText(ctx, line); {
 			case err == nil:
 				accepted++
-			case errors.Is(err, wsconn.ErrClosed):
+			case errors.Is(err, session.ErrClosed):
 				return accepted, false
 			default:
 				fmt.Fprintf(stderr, "connfsm dial: line not sent: %v\n", err)
@@ -184,7 +184,7 @@ func readLines(r io.Reader, quit <-chan struct{}) *stdinLines {
 	go func() {
 		defer close(ch)
 		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 0, 64<<10), wsconn.DefaultReadLimit)
+		sc.Buffer(make([]byte, 0, 64<<10), session.DefaultReadLimit)
 		for sc.Scan() {
 			select {
 			case ch <- sc.Text():

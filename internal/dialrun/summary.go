@@ -8,7 +8,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/internal/timeline"
-	"github.com/connfsm/connfsm/wsconn"
+	"github.com/connfsm/connfsm/session"
 )
 
 // summary prints the summary line and returns the exit code: ExitOK after
@@ -45,12 +45,12 @@ func summary(client Client, closeErr error, stragglers int, tl *timeline.Timelin
 	fields["max_lag_ms"] = float64(st.MaxLag) / float64(time.Millisecond)
 	tl.Summary(fmt.Sprintf("summary: connections %d, reconnects %d, messages in %d, out %d, unsent %d, tasks still running %d; ended: %v",
 		st.Connects, st.Reconnects, st.MessagesIn, st.MessagesOut, st.Unsent, running, cause), fields)
-	var gaveUp *wsconn.GaveUpError
+	var gaveUp *session.GaveUpError
 	switch {
 	case errors.As(cause, &gaveUp):
 		fmt.Fprintf(stderr, "connfsm dial: %v\n", cause)
 		return ExitFail
-	case !errors.Is(cause, wsconn.ErrClosed):
+	case !errors.Is(cause, session.ErrClosed):
 		fmt.Fprintf(stderr, "connfsm dial: ended: %v\n", cause)
 		return ExitFail
 	case closeErr != nil:

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -32,7 +33,7 @@ type WebSocket struct {
 }
 
 // Dial starts a WebSocket client of w.URL with opts and w's settings.
-func (w WebSocket) Dial(ctx context.Context, opts ...wsconn.Option) (Client, error) {
+func (w WebSocket) Dial(ctx context.Context, opts ...session.Option) (Client, error) {
 	opts = append(opts, wsconn.WithHeader(w.Header), wsconn.WithSubprotocols(w.Subprotocols...))
 	if path := w.HeaderFile; path != "" {
 		opts = append(opts, wsconn.WithCredentials(func(context.Context) (wsconn.Credentials, error) {
