@@ -312,7 +312,7 @@ func OnMessage(fn func(ctx context.Context, m Message)) Option {
 // rejected and stale events, failed tasks and stragglers. It is called from
 // inside the lifecycle, one record at a time, and must not block; ctx comes
 // from inside, so Close(ctx) there starts the close and returns. Observers
-// given with OnRecord and OnTransition are called in the order given; a nil
+// given with OnRecord are called in the order given; a nil
 // fn is a configuration error.
 func OnRecord(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
 	return func(c *config) {
@@ -321,21 +321,6 @@ func OnRecord(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.E
 			return
 		}
 		c.addObserver(fn)
-	}
-}
-
-// OnTransition adds an observer of transitions only; see OnRecord.
-func OnTransition(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
-	return func(c *config) {
-		if fn == nil {
-			c.problems = append(c.problems, errors.New("OnTransition: nil func"))
-			return
-		}
-		c.addObserver(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
-			if r.Kind == fsm.RecordTransition {
-				fn(ctx, r)
-			}
-		})
 	}
 }
 
