@@ -58,50 +58,51 @@ var fuzzCommands = map[string]fuzzCommand{
 		flagSet: func() *flag.FlagSet { return dialFlagSet(new(dialConfig)) },
 		args: func(c any) []string {
 			cfg := c.(dialConfig)
+			r, ws := cfg.run, cfg.ws
 			a := []string{
-				"-ping", cfg.ping.String(), "-pong-timeout", cfg.pong.String(),
-				"-backoff-initial", cfg.initial.String(), "-backoff-max", cfg.maxDelay.String(),
-				"-max-attempts", strconv.Itoa(cfg.attempts), "-buffer", strconv.Itoa(cfg.buffer),
-				"-linger", cfg.linger.String(), "-json=" + strconv.FormatBool(cfg.json),
-				"-ping-text", cfg.pingText, "-pong-text", cfg.pongText, "-idle-timeout", cfg.idle.String(),
-				"-header-file", cfg.headerFile, "-storm-attempts", strconv.Itoa(cfg.stormAttempts),
-				"-storm-window", cfg.stormWindow.String(), "-storm-gap", cfg.stormGap.String(),
-				"-login", cfg.data.login, "-login-ack", cfg.data.loginAck, "-login-timeout", cfg.data.loginTimeout.String(),
-				"-answer-ping", cfg.data.answerPing, "-read-limit", cfg.data.readLimit.String(), "-write-limit", cfg.data.writeLimit.String(),
-				"-decompress", cfg.data.decompress, "-ca-file", cfg.data.caFile, "-proxy", cfg.data.proxy,
-				"-slow-consumer", cfg.data.slowConsumer, "-inbox", strconv.Itoa(cfg.data.inbox),
-				"-subscribe-ack", cfg.sub.ack, "-subscribe-nack", cfg.sub.nack, "-ack-timeout", cfg.sub.ackTimeout.String(),
+				"-ping", r.Ping.String(), "-pong-timeout", r.PongTimeout.String(),
+				"-backoff-initial", r.Backoff.Initial.String(), "-backoff-max", r.Backoff.Max.String(),
+				"-max-attempts", strconv.Itoa(r.Backoff.MaxAttempts), "-buffer", strconv.Itoa(r.Buffer),
+				"-linger", r.Linger.String(), "-json=" + strconv.FormatBool(r.JSON),
+				"-ping-text", r.PingText, "-pong-text", r.PongText, "-idle-timeout", r.IdleTimeout.String(),
+				"-header-file", ws.HeaderFile, "-storm-attempts", strconv.Itoa(r.Storm.Attempts),
+				"-storm-window", r.Storm.Window.String(), "-storm-gap", r.Storm.MinGap.String(),
+				"-login", r.Login, "-login-ack", r.LoginAck, "-login-timeout", r.LoginTimeout.String(),
+				"-answer-ping", cfg.answerPing, "-read-limit", cfg.readLimit.String(), "-write-limit", cfg.writeLimit.String(),
+				"-decompress", cfg.decompress, "-ca-file", cfg.caFile, "-proxy", cfg.proxy,
+				"-slow-consumer", cfg.slowConsumer, "-inbox", strconv.Itoa(r.Inbox),
+				"-subscribe-ack", r.SubscribeAck, "-subscribe-nack", r.SubscribeNack, "-ack-timeout", r.AckTimeout.String(),
 			}
-			if len(cfg.permanent) > 0 {
-				a = append(a, "-permanent-close-codes", cfg.permanent.String())
+			if len(ws.PermanentCloseCodes) > 0 {
+				a = append(a, "-permanent-close-codes", (*closeCodesFlag)(&ws.PermanentCloseCodes).String())
 			}
-			for k, vs := range cfg.header {
+			for k, vs := range ws.Header {
 				for _, v := range vs {
 					a = append(a, "-header", k+": "+v)
 				}
 			}
-			for _, p := range cfg.subprotocols {
+			for _, p := range ws.Subprotocols {
 				a = append(a, "-subprotocol", p)
 			}
-			for _, m := range cfg.subscribe {
+			for _, m := range r.Subscribe {
 				a = append(a, "-subscribe", m)
 			}
 			if r := cfg.rate.String(); r != "" {
 				a = append(a, "-rate", r)
 			}
-			return append(a, "--", cfg.url) // the URL may start with a dash
+			return append(a, "--", ws.URL) // the URL may start with a dash
 		},
 		check: func(t *testing.T, c any) {
 			// The values are wsconn.Dial's to check, before it starts
 			// anything; what it cannot check is whether net/http will
 			// send the handshake's headers, so every dial would fail.
 			cfg := c.(dialConfig)
-			h := http.Header(cfg.header).Clone()
+			h := cfg.ws.Header.Clone()
 			if h == nil {
 				h = http.Header{}
 			}
-			if len(cfg.subprotocols) > 0 {
-				h.Set("Sec-WebSocket-Protocol", strings.Join(cfg.subprotocols, ", "))
+			if len(cfg.ws.Subprotocols) > 0 {
+				h.Set("Sec-WebSocket-Protocol", strings.Join(cfg.ws.Subprotocols, ", "))
 			}
 			if err := sendableHeader(h); err != nil {
 				t.Errorf("the handshake's headers %q cannot be sent: %v", h, err)
@@ -289,7 +290,8 @@ func checkCommandLine(t *testing.T, args []string) {
 			t.Fatalf("%q parsed, but written back as %q it fails: %v", args[1:], again, err)
 		}
 		opts := cmp.Options{
-			cmp.AllowUnexported(demoConfig{}, dialConfig{}, serveConfig{}, loadFlags{}, rateFlag{}, dataFlags{}, subFlags{}),
+			cmp.AllowUnexported(demoConfig{}, dialConfig{}, serveConfig{}, loadFlags{}, rateFlag{}),
+			cmp.Comparer(func(a, b *url.URL) bool { return (a == nil) == (b == nil) && (a == nil || a.String() == b.String()) }),
 			cmp.Comparer(func(a, b *x509.CertPool) bool { return a.Equal(b) }),
 			cmp.Comparer(func(a, b diagramConfig) bool { return a.format.name == b.format.name }),
 		}
@@ -391,8 +393,8 @@ func TestDialFlagsRefuseUnsendableHeaders(t *testing.T) {
 				if err != nil {
 					t.Fatalf("parseDialFlags: %v", err)
 				}
-				if err := sendableHeader(http.Header(cfg.header)); err != nil {
-					t.Errorf("accepted headers %q cannot be sent: %v", cfg.header, err)
+				if err := sendableHeader(cfg.ws.Header); err != nil {
+					t.Errorf("accepted headers %q cannot be sent: %v", cfg.ws.Header, err)
 				}
 				return
 			}

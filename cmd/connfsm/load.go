@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/internal/loadgen"
-	"github.com/connfsm/connfsm/otelconnfsm"
 )
 
 // runLoad runs N concurrent clients with heartbeats against an echo server
@@ -26,17 +24,12 @@ func runLoad(c command, e env, args []string) int {
 	if f.Pool != nil {
 		clients = 2 * f.Pool.Conns // the embedded venue's ends too
 	}
-	if limit, err := raiseFileLimit(); err != nil {
+	if err := loadgen.RaiseFileLimit(clients); err != nil {
 		fmt.Fprintf(e.stderr, "connfsm load: %v\n", err)
-	} else if need := uint64(clients) + 64; limit > 0 && limit < need {
-		fmt.Fprintf(e.stderr, "connfsm load: warning: the open-file limit %d is below the %d clients need\n", limit, need)
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(f.GOGC))
 	if f.metrics != "" {
-		ms, err := startMetrics(f.metrics, func(cs *otelconnfsm.Clients) bool {
-			live, ready := cs.Live()
-			return live > 0 && ready == live
-		})
+		ms, err := startMetrics(f.metrics)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "connfsm load: %v\n", err)
 			return exitUsage
@@ -53,39 +46,16 @@ func runLoad(c command, e env, args []string) int {
 		}
 		return exitFail
 	}
-	if f.json {
-		b, err := json.Marshal(r)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "connfsm load: encode JSON: %v\n", err)
-			return exitFail
-		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
-	} else {
-		loadgen.Print(e.stdout, r)
-	}
-	if r.FileLimit != nil {
-		// Said first: it is why the rest of the run fell short.
-		fmt.Fprintf(e.stderr, "connfsm load: limit: %s\n", r.FileLimit)
-	}
-	if r.Alive != r.N {
-		fmt.Fprintf(e.stderr, "connfsm load: %d of %d clients were Alive at the end\n", r.Alive, r.N)
+	if err := loadgen.Write(e.stdout, r, f.json); err != nil {
+		fmt.Fprintf(e.stderr, "connfsm load: %v\n", err)
 		return exitFail
 	}
-	if r.FileLimit != nil {
-		return exitFail
+	failures := loadgen.Failures(r, f.Config)
+	for _, p := range failures {
+		fmt.Fprintf(e.stderr, "connfsm load: %s\n", p)
 	}
-	if r.Restart != nil && !r.Restart.Recovered {
-		fmt.Fprintf(e.stderr, "connfsm load: not every client was Alive again after the restart\n")
+	if len(failures) > 0 {
 		return exitFail
-	}
-	if r.Pool != nil {
-		problems := r.Pool.Problems(f.Pool.Budget)
-		for _, p := range problems {
-			fmt.Fprintf(e.stderr, "connfsm load: pool: %s\n", p)
-		}
-		if len(problems) > 0 {
-			return exitFail
-		}
 	}
 	return exitOK
 }

@@ -9,9 +9,11 @@
 // every client counts, lost causes by type), senders.go (the periodic
 // messages and the progress line), sample.go (goroutines, heap, CPU,
 // scheduling latency), restart.go (a restart and how fast the clients
-// came back), chaos.go (random faults), report.go (the report and its
-// text), and pool.go, pool_venue.go and pool_report.go for the pool mode
-// (one wsconn.Pool, its subscriptions and its dial budget).
+// came back), chaos.go (random faults), report.go (the report, its
+// text and what fails a run), files.go (the open-file limit), serve.go
+// (the venue as `connfsm serve` runs it), and pool.go, pool_venue.go and
+// pool_report.go for the pool mode (one wsconn.Pool, its subscriptions
+// and its dial budget).
 package loadgen
 
 import (

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -95,6 +96,20 @@ func (r *Report) costs(cpu0, cpu1 float64) {
 	if r.SteadyPings > 0 {
 		r.CPUPerPingMicros = 1e6 * r.SteadyCPUSeconds / float64(r.SteadyPings)
 	}
+}
+
+// Write writes r as one JSON object on a line, or as Print's text.
+func Write(w io.Writer, r Report, asJSON bool) error {
+	if !asJSON {
+		Print(w, r)
+		return nil
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode JSON: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }
 
 // Print writes r as text.
@@ -202,4 +217,31 @@ func formatCauses(m map[string]uint64) string {
 		fmt.Fprintf(&b, ", %d %s", m[k], k)
 	}
 	return b.String()
+}
+
+// Failures returns what makes the run r of cfg a failure, one sentence
+// each: clients not Alive at the end, a restart not recovered from, the
+// pool's problems (PoolReport.Problems). None: the run passed.
+func Failures(r Report, cfg Config) []string {
+	var limit []string
+	if r.FileLimit != nil {
+		// Said first: it is why the rest of the run fell short.
+		limit = []string{"limit: " + r.FileLimit.String()}
+	}
+	if r.Alive != r.N {
+		return append(limit, fmt.Sprintf("%d of %d clients were Alive at the end", r.Alive, r.N))
+	}
+	if limit != nil {
+		return limit
+	}
+	if r.Restart != nil && !r.Restart.Recovered {
+		return []string{"not every client was Alive again after the restart"}
+	}
+	var out []string
+	if r.Pool != nil && cfg.Pool != nil {
+		for _, p := range r.Pool.Problems(cfg.Pool.Budget) {
+			out = append(out, "pool: "+p)
+		}
+	}
+	return out
 }
