@@ -203,6 +203,7 @@ func TestAfter(t *testing.T) {
 			t.Errorf("echo before d = %q", got)
 		}
 		time.Sleep(d) // virtual
+		synctest.Wait() // the After behaviours have started
 		c.send("ping")
 		if got := c.next(); got != "pong" {
 			t.Errorf("ping after d answered %q", got)
