@@ -202,7 +202,7 @@ func TestAfter(t *testing.T) {
 		if got := c.next(); got != "a" {
 			t.Errorf("echo before d = %q", got)
 		}
-		time.Sleep(d) // virtual
+		time.Sleep(d)   // virtual
 		synctest.Wait() // the After behaviours have started
 		c.send("ping")
 		if got := c.next(); got != "pong" {
