@@ -375,7 +375,7 @@ type ConfigError struct {
 
 // Error lists every problem, separated by semicolons.
 func (e *ConfigError) Error() string {
-	msg := "wsconn: invalid configuration"
+	msg := "session: invalid configuration"
 	for i, p := range e.Problems {
 		if i == 0 {
 			msg += ": "
@@ -391,7 +391,7 @@ func (e *ConfigError) Error() string {
 func (e *ConfigError) Unwrap() []error { return e.Problems }
 
 // ErrInvalidConfig matches every *ConfigError.
-var ErrInvalidConfig = errors.New("wsconn: invalid configuration")
+var ErrInvalidConfig = errors.New("session: invalid configuration")
 
 // Is reports whether target is ErrInvalidConfig.
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }

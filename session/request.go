@@ -34,7 +34,7 @@ func (c *Client) Request(ctx context.Context, typ MessageType, data []byte, matc
 		return Message{}, err
 	}
 	if match == nil {
-		return Message{}, fmt.Errorf("wsconn: Request: nil match")
+		return Message{}, fmt.Errorf("session: Request: nil match")
 	}
 	if ctx == nil {
 		return Message{}, errNilContext("Request")
@@ -167,7 +167,7 @@ func (r *requests) await(ctx context.Context, s *session, w *awaited) (Message, 
 	case <-ended:
 		failure = fmt.Errorf("%w: the connection was left before the reply", ErrNotConnected)
 	case <-ctx.Done():
-		failure = fmt.Errorf("wsconn: request: %w", context.Cause(ctx))
+		failure = fmt.Errorf("session: request: %w", context.Cause(ctx))
 	}
 	select {
 	case m, ok := <-w.reply:
@@ -179,7 +179,7 @@ func (r *requests) await(ctx context.Context, s *session, w *awaited) (Message, 
 
 func (w *awaited) result(m Message, ok bool) (Message, error) {
 	if !ok {
-		return Message{}, fmt.Errorf("wsconn: request: %w", w.err)
+		return Message{}, fmt.Errorf("session: request: %w", w.err)
 	}
 	return m, nil
 }

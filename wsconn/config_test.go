@@ -196,7 +196,7 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
-			if want := "wsconn: invalid configuration: " + strings.Join(tt.want, "; "); err.Error() != want {
+			if want := "session: invalid configuration: " + strings.Join(tt.want, "; "); err.Error() != want {
 				t.Errorf("message:\n got %q\nwant %q", err.Error(), want)
 			}
 			// Nothing was started.
