@@ -344,7 +344,7 @@ func (c *config) addObserver(fn func(context.Context, fsm.Record[connfsm.State, 
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l == nil {
-			c.problems = append(c.problems, errors.New("Logger: nil"))
+			c.problems = append(c.problems, errors.New("WithLogger: nil *slog.Logger"))
 			return
 		}
 		c.logger = l
@@ -357,7 +357,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithLifetime(ctx context.Context) Option {
 	return func(c *config) {
 		if ctx == nil {
-			c.problems = append(c.problems, errors.New("Lifetime: nil Context"))
+			c.problems = append(c.problems, errors.New("WithLifetime: nil Context"))
 			return
 		}
 		c.lifetime = ctx
