@@ -40,7 +40,7 @@ type serveConfig struct {
 func serveFlagSet(cfg *serveConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:0", "WebSocket listen `address` (port 0: any free port)")
-	fs.StringVar(&cfg.tcp, "tcp", "", "also serve a line echo server for tcp:// clients on this `address`")
+	fs.StringVar(&cfg.tcp, "tcp", "", "also serve a line echo server for tcp:// clients on this `address` (it answers the line ping with pong)")
 	fs.StringVar(&cfg.control, "control", "127.0.0.1:0", "control endpoint listen `address`; empty: no control endpoint")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow listening on addresses other than loopback (the control endpoint has no authentication)")
 	fs.BoolVar(&cfg.untilEOF, "until-stdin-eof", false, "also stop when stdin ends")

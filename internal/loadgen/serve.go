@@ -26,8 +26,8 @@ func Serve(ctx context.Context, addr, control, tcp string, stdin io.Reader, stdo
 	defer srv.Close()
 	fmt.Fprintln(stdout, srv.URL+"/")
 	if tcp != "" {
-		// A line echo server for tcpconn's clients: connfsm dial tcp://.
-		ts, err := tcpconntest.NewTCPServer(tcp, tcpconntest.Default(tcpconntest.Echo()), tcpconntest.WithoutRecording())
+		// A line echo server for tcpconn's clients (connfsm dial tcp://), which answers "ping" with "pong".
+		ts, err := tcpconntest.NewTCPServer(tcp, tcpconntest.Default(tcpconntest.AnswerPing("ping", "pong"), tcpconntest.Echo()), tcpconntest.WithoutRecording())
 		if err != nil {
 			return fmt.Errorf("tcp: %w", err)
 		}
