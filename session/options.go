@@ -92,11 +92,14 @@ type config struct {
 
 	respond       func(Message) ([]byte, bool)
 	subscriptions []Subscription
-	transport     []func(Transport) error
-	lifetime      context.Context
-	noWait        bool
-	probe         Probe
-	pull          bool
+	// poolConn: the options make a Pool's connection, whose subscriptions
+	// are its shard; the pool's own (WithSubscriptions) are skipped.
+	poolConn  bool
+	transport []func(Transport) error
+	lifetime  context.Context
+	noWait    bool
+	probe     Probe
+	pull      bool
 
 	problems []error
 }

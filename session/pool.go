@@ -131,12 +131,7 @@ func NewPool(ctx context.Context, transport func() Transport, cfg PoolConfig, op
 	if errors.As(err, &ce) {
 		problems = append(problems, ce.Problems...)
 	}
-	var subs []Subscription
-	for _, s := range c.subscriptions {
-		if !slices.ContainsFunc(subs, func(t Subscription) bool { return t.Key == s.Key }) {
-			subs = append(subs, s) // a duplicate key is kept once, as Dial keeps it
-		}
-	}
+	subs := uniqueKeys(c.subscriptions)
 	if fit := int64(cfg.MaxPerConn) * int64(cfg.MaxConns); cfg.MaxPerConn > 0 && cfg.MaxConns > 0 && int64(len(subs)) > fit {
 		problems = append(problems, fmt.Errorf("Subscriptions: %d do not fit %d connections of %d (PoolConfig.MaxConns, MaxPerConn)",
 			len(subs), cfg.MaxConns, cfg.MaxPerConn))
@@ -181,14 +176,13 @@ func (p *Pool) openConn(subs []Subscription) (*poolConn, error) {
 	n := p.opened
 	p.opened++
 	p.mu.Unlock()
-	opts := slices.Clone(p.opts)
+	// The pool's subscriptions are sharded: skipped here, not copied for
+	// each connection and dropped.
+	opts := append([]Option{func(c *config) { c.poolConn = true }}, p.opts...)
 	if p.cfg.ConnOptions != nil {
 		opts = append(opts, p.cfg.ConnOptions(n)...)
 	}
-	opts = append(opts, func(c *config) { c.subscriptions = nil }, NoWait())
-	if len(subs) > 0 {
-		opts = append(opts, WithSubscriptions(subs...))
-	}
+	opts = append(opts, func(c *config) { c.poolConn, c.subscriptions = false, slices.Clone(subs) }, NoWait())
 	if b := p.cfg.DialBudget; b != nil {
 		opts = append(opts, func(c *config) { c.dialGate = chainGates(c.dialGate, b.Admit) })
 	}

@@ -168,3 +168,17 @@ func (p *Pool) observeParked(key string, cause error) {
 	sr := &SubscriptionRecord{Key: key, Kind: fsm.RecordStarted, From: subscription.Pending, To: subscription.Pending, Cause: cause}
 	p.onRecord(context.Background(), record{Kind: RecordSubscription, When: time.Now(), Payload: sr, Err: cause})
 }
+
+// uniqueKeys returns subs with each key kept once, at its first place,
+// as Dial keeps a duplicate: in linear time, for a pool of a million.
+func uniqueKeys(subs []Subscription) []Subscription {
+	seen := make(map[string]struct{}, len(subs))
+	out := make([]Subscription, 0, len(subs))
+	for _, s := range subs {
+		if _, dup := seen[s.Key]; !dup {
+			seen[s.Key] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
+}

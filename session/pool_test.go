@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -542,4 +543,70 @@ func TestPoolDownSpendsNoBudget(t *testing.T) {
 			t.Errorf("%d Ready 5s after up, after %d refused dials; want 6 after at least 12", st.Ready, refused)
 		}
 	})
+}
+
+// TestPoolConnConfigs: each connection's configuration is made from the
+// pool's options without the pool's subscriptions (sharded once, by
+// NewPool) and holds only its own shard; a key given twice is placed once,
+// at its first place. Applying every subscription for every connection
+// cost a million-subscription pool a billion copies.
+func TestPoolConnConfigs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, ackingVenue())
+		var mu sync.Mutex
+		var seen, shards [][]string // what each connection's options saw, and kept
+		saw := func(into *[][]string) Option {
+			return func(c *config) {
+				var ks []string
+				for _, s := range c.subscriptions {
+					ks = append(ks, s.Key)
+				}
+				mu.Lock()
+				*into = append(*into, ks)
+				mu.Unlock()
+			}
+		}
+		var initial []Subscription
+		for _, k := range []string{"a", "b", "a", "c", "d", "b", "e"} {
+			initial = append(initial, sub(k))
+		}
+		cfg := PoolConfig{MaxPerConn: 2, MaxConns: 3, ConnOptions: func(int) []Option { return []Option{saw(&seen)} }}
+		p := poolTest(t, srv, cfg, WithSubscriptions(initial...))
+		synctest.Wait()
+		for _, c := range p.Conns() {
+			shards = append(shards, c.Subscriptions())
+		}
+		want := struct{ Seen, Shards [][]string }{
+			Seen:   [][]string{nil, nil, nil},
+			Shards: [][]string{{"a", "b"}, {"c", "d"}, {"e"}},
+		}
+		if diff := cmp.Diff(want, struct{ Seen, Shards [][]string }{seen, shards}); diff != "" {
+			t.Errorf("connection configurations (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestUniqueKeys(t *testing.T) {
+	tests := []struct {
+		name string
+		keys []string
+		want []string
+	}{
+		{"none", nil, []string{}},
+		{"distinct", []string{"a", "b"}, []string{"a", "b"}},
+		{"the first of each kept, in order", []string{"b", "a", "b", "c", "a"}, []string{"b", "a", "c"}},
+	}
+	for _, tt := range tests {
+		var subs []Subscription
+		for i, k := range tt.keys {
+			subs = append(subs, Subscription{Key: k, Message: []byte(fmt.Sprint(i))})
+		}
+		got := []string{}
+		for _, s := range uniqueKeys(subs) {
+			got = append(got, s.Key)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s: uniqueKeys (-want +got):\n%s", tt.name, diff)
+		}
+	}
 }

@@ -112,6 +112,9 @@ func WithAckTimeout(d time.Duration) Option { return func(c *config) { c.ackTime
 // message is a configuration error.
 func WithSubscriptions(subs ...Subscription) Option {
 	return func(c *config) {
+		if c.poolConn {
+			return
+		}
 		for _, s := range subs {
 			if err := s.check(); err != nil {
 				c.problems = append(c.problems, fmt.Errorf("Subscriptions: %w", err))

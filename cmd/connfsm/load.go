@@ -69,6 +69,7 @@ type loadFlags struct {
 
 	pool                    bool
 	subs, perConn, conns    int
+	batch                   int
 	dialBudget, venueBudget rateFlag
 }
 
@@ -95,6 +96,7 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs.IntVar(&f.perConn, "per-conn", 100, "with -pool: the most subscriptions per connection")
 	fs.IntVar(&f.conns, "conns", 0, "with -pool: the most connections (default: as many as -subs needs)")
 	fs.Var(&f.dialBudget, "dial-budget", "with -pool: `N/period`, the pool's budget of dials, shared by all its connections, e.g. 300/5m (default: none)")
+	fs.IntVar(&f.batch, "batch", 0, "with -pool: subscribe up to `N` keys per message when a connection replays its subscriptions (0: one message each)")
 	fs.Var(&f.venueBudget, "venue-budget", "with -pool: `N/period`, the venue refuses handshakes beyond it with 429 and Retry-After (default: -dial-budget)")
 	return fs
 }
@@ -130,7 +132,7 @@ func parseLoadFlags(args []string) (loadFlags, error) {
 		if f.N <= 0 {
 			c.add(fmt.Errorf("-n must be positive, got %d", f.N), "n")
 		}
-		for _, name := range []string{"subs", "per-conn", "conns", "dial-budget", "venue-budget"} {
+		for _, name := range []string{"subs", "per-conn", "conns", "batch", "dial-budget", "venue-budget"} {
 			if set[name] {
 				c.add(fmt.Errorf("-%s needs -pool", name), name)
 			}
@@ -195,6 +197,9 @@ func checkPoolFlags(f *loadFlags, set map[string]bool, c *checks) {
 	if f.conns < 0 {
 		c.add(fmt.Errorf("-conns must not be negative, got %d", f.conns), "conns")
 	}
+	if f.batch < 0 {
+		c.add(fmt.Errorf("-batch must not be negative, got %d", f.batch), "batch")
+	}
 	if f.URL != "" {
 		c.add(errors.New("-pool runs its own venue, which counts the subscriptions and enforces the budget: -url does not apply"), "pool", "url")
 	}
@@ -214,7 +219,7 @@ func checkPoolFlags(f *loadFlags, set map[string]bool, c *checks) {
 	if !set["venue-budget"] {
 		f.venueBudget = f.dialBudget
 	}
-	f.Pool = &loadgen.PoolMode{Subs: f.subs, PerConn: f.perConn, Conns: f.conns,
+	f.Pool = &loadgen.PoolMode{Subs: f.subs, PerConn: f.perConn, Conns: f.conns, Batch: f.batch,
 		Budget:      loadgen.Budget{Dials: f.dialBudget.n, Window: f.dialBudget.period},
 		VenueBudget: loadgen.Budget{Dials: f.venueBudget.n, Window: f.venueBudget.period}}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,10 @@ type PoolMode struct {
 	Conns       int
 	Budget      Budget // the pool's dial budget; zero: none
 	VenueBudget Budget // the venue's; zero: none
+	// Batch, if positive, has each connection's sync send its
+	// subscriptions in messages of up to Batch keys (wsconn.WithBatch):
+	// "subs:K1,K2,...".
+	Batch int
 }
 
 // Budget is a number of dials per window.
@@ -58,7 +63,7 @@ func runPool(ctx context.Context, cfg Config, progress io.Writer) (Report, error
 	conns := (mode.Subs + mode.PerConn - 1) / mode.PerConn
 	r := Report{Kind: "summary", N: conns, Server: "embedded", GOGC: cfg.GOGC,
 		Pool: &PoolReport{Subscriptions: mode.Subs, PerConn: mode.PerConn, MaxConns: mode.Conns,
-			DialBudget: mode.Budget.String(), VenueBudget: mode.VenueBudget.String()}}
+			DialBudget: mode.Budget.String(), VenueBudget: mode.VenueBudget.String(), Batch: mode.Batch}}
 	v, err := startPoolVenue(mode.VenueBudget)
 	if err != nil {
 		return r, err
@@ -101,7 +106,12 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
-	opts := append([]wsconn.Option{wsconn.NoWait()},
+	opts := []wsconn.Option{wsconn.NoWait()}
+	if mode.Batch > 0 {
+		opts = append(opts, wsconn.WithBatch(wsconn.Batch{Max: mode.Batch,
+			Subscribe: func(keys []string) []byte { return []byte("subs:" + strings.Join(keys, ",")) }}))
+	}
+	opts = append(opts,
 		wsconn.WithSubscriptions(subs...),
 		wsconn.OnRecord(func(_ context.Context, rec record) {
 			if rec.Kind != fsm.RecordTransition {
@@ -208,6 +218,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	runtime.ReadMemStats(&ms)
 	r.GoroutinesPerConn = float64(runtime.NumGoroutine()-baseGoroutines) / float64(n)
 	r.HeapPerConn = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(n)
+	pr.HeapPerSub = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(mode.Subs)
 
 	closeStart := time.Now()
 	closeCtx, cancel := context.WithTimeout(context.Background(), closeBound)
@@ -239,6 +250,7 @@ func runPoolRestart(ctx context.Context, v *poolVenue, recovered func() bool, st
 		return rs
 	}
 	h0 := len(v.handshakeTimes())
+	v.mark() // the subscribes from here on are the resubscribe's
 	down := time.Now()
 	rs.At = down.Sub(steady).Seconds()
 	v.srv.Down()
@@ -247,7 +259,7 @@ func runPoolRestart(ctx context.Context, v *poolVenue, recovered func() bool, st
 		rs.Err = err.Error()
 		return rs
 	}
-	upAt := time.Now()
+	upAt, cpu0 := time.Now(), processCPU()
 	rs.DownSeconds = upAt.Sub(down).Seconds()
 	for !interrupted {
 		if recovered() {
@@ -255,6 +267,9 @@ func runPoolRestart(ctx context.Context, v *poolVenue, recovered func() bool, st
 			rs.Recovered = true
 			rs.RecoverSeconds = now.Sub(upAt).Seconds()
 			rs.OutageSeconds = now.Sub(down).Seconds()
+			if cpu0 >= 0 {
+				rs.CPUSeconds = processCPU() - cpu0
+			}
 			break
 		}
 		if time.Since(upAt) > bound {
@@ -267,6 +282,7 @@ func runPoolRestart(ctx context.Context, v *poolVenue, recovered func() bool, st
 		rs.Err = "interrupted"
 	}
 	rs.Handshakes = len(v.handshakeTimes()) - h0
+	rs.SubscribeMessages, rs.SubscribeKeys = v.mark()
 	return rs
 }
 

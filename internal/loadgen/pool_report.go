@@ -10,10 +10,11 @@ type PoolReport struct {
 	Subscriptions int    `json:"subscriptions"`
 	PerConn       int    `json:"per_conn"`
 	MaxConns      int    `json:"max_conns"`
-	DialBudget    string `json:"dial_budget"`  // the pool's, "300/5m0s" or "none"
-	VenueBudget   string `json:"venue_budget"` // the venue's
-	Conns         int    `json:"conns"`        // connections the pool opened
-	Ready         int    `json:"ready"`        // Ready at the end
+	DialBudget    string `json:"dial_budget"`     // the pool's, "300/5m0s" or "none"
+	VenueBudget   string `json:"venue_budget"`    // the venue's
+	Batch         int    `json:"batch,omitempty"` // keys per subscribe message; 0: one each
+	Conns         int    `json:"conns"`           // connections the pool opened
+	Ready         int    `json:"ready"`           // Ready at the end
 	// VenueSubscriptions is the number of keys subscribed on the venue's
 	// open connections at the end, VenueDuplicates of those subscribed on
 	// more than one: Subscriptions and 0 when every subscription is back,
@@ -29,14 +30,18 @@ type PoolReport struct {
 	// handshake requests the venue saw, Refused those it refused for its
 	// budget (429). MaxHandshakesPerWindow is the most handshakes the
 	// venue saw within any Window (the budget's).
-	DialAttempts           int          `json:"dial_attempts"`
-	BudgetAdmitted         uint64       `json:"budget_admitted,omitempty"`
-	Handshakes             int          `json:"handshakes"`
-	Refused                int          `json:"refused_429"`
-	Window                 string       `json:"window,omitempty"`
-	MaxHandshakesPerWindow int          `json:"max_handshakes_per_window"`
-	GateWaits              int          `json:"gate_waits"` // redials the budget held longer than their backoff
-	Restart                *PoolRestart `json:"restart,omitempty"`
+	DialAttempts           int    `json:"dial_attempts"`
+	BudgetAdmitted         uint64 `json:"budget_admitted,omitempty"`
+	Handshakes             int    `json:"handshakes"`
+	Refused                int    `json:"refused_429"`
+	Window                 string `json:"window,omitempty"`
+	MaxHandshakesPerWindow int    `json:"max_handshakes_per_window"`
+	GateWaits              int    `json:"gate_waits"` // redials the budget held longer than their backoff
+	// HeapPerSub is the heap in use at the end, less that before the
+	// pool, per subscription: the pool's, and the embedded venue's record
+	// of each.
+	HeapPerSub float64      `json:"heap_per_sub"`
+	Restart    *PoolRestart `json:"restart,omitempty"`
 }
 
 // PoolRestart is what a restart measured in pool mode.
@@ -49,6 +54,14 @@ type PoolRestart struct {
 	RecoverSeconds float64 `json:"recover_seconds"`
 	OutageSeconds  float64 `json:"outage_seconds"`
 	Handshakes     int     `json:"handshakes"` // the venue saw from down until recovered
+	// CPUSeconds is the process's CPU from up until recovered: the
+	// resubscribe's (and the embedded venue's share of it).
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// SubscribeMessages are the subscribe messages the venue got from down
+	// until recovered, SubscribeKeys the keys they asked for: every
+	// subscription once, unless a connection was lost again meanwhile.
+	SubscribeMessages int `json:"subscribe_messages"`
+	SubscribeKeys     int `json:"subscribe_keys"`
 	// Missing counts the subscriptions not active at the venue once
 	// recovered (or when the wait gave up); Duplicated those subscribed on
 	// two connections, plus the subscribes the venue got for a key its
@@ -93,6 +106,11 @@ func printPool(w io.Writer, p *PoolReport) {
 	fmt.Fprintf(w, "  at the venue       %d/%d subscriptions active, %d on two connections\n",
 		p.VenueSubscriptions, p.Subscriptions, p.VenueDuplicates)
 	fmt.Fprintf(w, "  start              every subscription active %.2fs after NewPool\n", p.StartSeconds)
+	batch := "one key per subscribe message"
+	if p.Batch > 0 {
+		batch = fmt.Sprintf("up to %d keys per subscribe message", p.Batch)
+	}
+	fmt.Fprintf(w, "  heap/subscription  %.0f B (the pool's and the venue's), %s\n", p.HeapPerSub, batch)
 	fmt.Fprintf(w, "  dials              budget %s (venue %s): %d attempts, %d handshakes, %d refused with 429",
 		p.DialBudget, p.VenueBudget, p.DialAttempts, p.Handshakes, p.Refused)
 	if p.Window != "" {
@@ -107,6 +125,7 @@ func printPool(w io.Writer, p *PoolReport) {
 		} else {
 			fmt.Fprintf(w, "; NOT every subscription back: %s\n", rs.Err)
 		}
-		fmt.Fprintf(w, "  after restart      %d subscriptions missing, %d duplicated, as the venue saw them\n", rs.Missing, rs.Duplicated)
+		fmt.Fprintf(w, "  after restart      %d subscriptions missing, %d duplicated, as the venue saw them; %d keys in %d subscribe messages; %.2fs of CPU from up until back\n",
+			rs.Missing, rs.Duplicated, rs.SubscribeKeys, rs.SubscribeMessages, rs.CPUSeconds)
 	}
 }

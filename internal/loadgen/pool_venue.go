@@ -13,7 +13,8 @@ import (
 )
 
 // poolVenue is the venue of the pool mode: over loopback TCP, it answers
-// "sub:K" with "ack:K", keeps which keys each open connection subscribed
+// "sub:K" with "ack:K" (and "subs:K1,K2,..." with an ack for each key, as
+// venues take lists), keeps which keys each open connection subscribed
 // (less "unsub:K"), echoes everything else, and refuses a handshake with
 // 429 and Retry-After when its budget of handshakes per window is spent,
 // as venues limit connections per IP. It timestamps every handshake
@@ -28,7 +29,13 @@ type poolVenue struct {
 	refused    int         // refused for the budget
 	conns      map[*wsconntest.Conn]*venueConn
 	count      map[string]int // key → open connections subscribed to it
-	resubs     int            // subscribes of a key its connection already had, no unsubscribe between
+	// active counts the keys of count above 0, dups those above 1: kept
+	// as count changes, so that asking costs nothing at a million keys.
+	active, dups int
+	resubs       int // subscribes of a key its connection already had, no unsubscribe between
+	// subMsgs counts the subscribe messages, subKeys the keys they asked
+	// for, since the last mark.
+	subMsgs, subKeys int
 }
 
 type venueConn struct {
@@ -91,7 +98,7 @@ func (v *poolVenue) track(ctx context.Context, c *wsconntest.Conn) {
 	vc := v.conn(c)
 	vc.closed = true
 	for k := range vc.keys {
-		v.count[k]--
+		v.add(k, -1)
 	}
 	delete(v.conns, c)
 }
@@ -100,33 +107,75 @@ func (v *poolVenue) track(ctx context.Context, c *wsconntest.Conn) {
 // to Echo.
 func (v *poolVenue) message(c *wsconntest.Conn, m wsconntest.Message) bool {
 	text := string(m.Data)
-	sub, isSub := strings.CutPrefix(text, "sub:")
-	unsub, isUnsub := strings.CutPrefix(text, "unsub:")
-	if !isSub && !isUnsub {
+	var keys []string
+	unsub := false
+	if list, ok := strings.CutPrefix(text, "subs:"); ok {
+		keys = strings.Split(list, ",")
+	} else if k, ok := strings.CutPrefix(text, "sub:"); ok {
+		keys = []string{k}
+	} else if k, ok := strings.CutPrefix(text, "unsub:"); ok {
+		keys, unsub = []string{k}, true
+	} else {
 		return false
 	}
 	v.mu.Lock()
 	vc := v.conn(c)
-	switch {
-	case vc.closed || c.Context().Err() != nil:
-	case isSub:
-		if _, ok := vc.keys[sub]; !ok {
-			vc.keys[sub] = struct{}{}
-			v.count[sub]++
-		} else {
+	if !unsub {
+		v.subMsgs++
+		v.subKeys += len(keys)
+	}
+	for _, k := range keys {
+		switch _, had := vc.keys[k]; {
+		case vc.closed || c.Context().Err() != nil:
+		case unsub && had:
+			delete(vc.keys, k)
+			v.add(k, -1)
+		case unsub:
+		case had:
 			v.resubs++
-		}
-	case isUnsub:
-		if _, ok := vc.keys[unsub]; ok {
-			delete(vc.keys, unsub)
-			v.count[unsub]--
+		default:
+			vc.keys[k] = struct{}{}
+			v.add(k, 1)
 		}
 	}
 	v.mu.Unlock()
-	if isSub {
-		_ = c.SendText(c.Context(), "ack:"+sub)
+	if !unsub {
+		for _, k := range keys {
+			_ = c.SendText(c.Context(), "ack:"+k)
+		}
 	}
 	return true
+}
+
+// mark starts counting the subscribe messages and their keys afresh, and
+// returns the counts until now.
+func (v *poolVenue) mark() (msgs, keys int) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	msgs, keys = v.subMsgs, v.subKeys
+	v.subMsgs, v.subKeys = 0, 0
+	return msgs, keys
+}
+
+// add changes the connections subscribed to k by d (1 or -1), and the
+// counts of keys active and duplicated with it; mu is held.
+func (v *poolVenue) add(k string, d int) {
+	n := v.count[k]
+	switch {
+	case d > 0 && n == 0:
+		v.active++
+	case d > 0 && n == 1:
+		v.dups++
+	case d < 0 && n == 1:
+		v.active--
+	case d < 0 && n == 2:
+		v.dups--
+	}
+	if n+d == 0 {
+		delete(v.count, k)
+	} else {
+		v.count[k] = n + d
+	}
 }
 
 // subscriptions returns the number of keys subscribed on open connections,
@@ -134,15 +183,7 @@ func (v *poolVenue) message(c *wsconntest.Conn, m wsconntest.Message) bool {
 func (v *poolVenue) subscriptions() (active, duplicates int) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for _, n := range v.count {
-		if n > 0 {
-			active++
-		}
-		if n > 1 {
-			duplicates++
-		}
-	}
-	return active, duplicates
+	return v.active, v.dups
 }
 
 // resubscribes returns how many subscribes came for a key already
