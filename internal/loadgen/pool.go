@@ -55,6 +55,12 @@ func (b Budget) windows(n int) time.Duration {
 	return time.Duration((n+b.Dials-1)/b.Dials-1) * b.Window
 }
 
+// subscribeWait is what the waits for every subscription to be active add
+// for subs subscriptions: 100 µs each, 100 s for a million, about three
+// times what subscribing them took on two shared cores (a subscribe and
+// its ack each way, client and venue in one process).
+func subscribeWait(subs int) time.Duration { return time.Duration(subs) * 100 * time.Microsecond }
+
 // runPool is Run in pool mode: it starts the venue and the pool, waits for
 // every subscription to be active at the venue, runs the steady run (with
 // a restart if asked), and fills r.
@@ -140,7 +146,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		return p.Stats().Ready == n && active == mode.Subs
 	}
 	interrupted := false
-	deadline := start.Add(aliveWait + mode.Budget.windows(n))
+	deadline := start.Add(aliveWait + mode.Budget.windows(n) + subscribeWait(mode.Subs))
 	for !interrupted && !all() && time.Now().Before(deadline) {
 		if !sleepCtx(ctx, 20*time.Millisecond) {
 			interrupted = true
@@ -161,7 +167,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		go func() {
 			// The budget may have to let every connection through twice
 			// within its window: at the start, and after the restart.
-			rs := runPoolRestart(ctx, v, all, steady, cfg.RestartAt, cfg.DownFor, recoverWait+mode.Budget.windows(2*n))
+			rs := runPoolRestart(ctx, v, all, steady, cfg.RestartAt, cfg.DownFor, recoverWait+mode.Budget.windows(2*n)+subscribeWait(mode.Subs))
 			active, dups := v.subscriptions()
 			rs.Missing = mode.Subs - active
 			rs.Duplicated = dups + v.resubscribes()

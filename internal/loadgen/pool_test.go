@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestRunPool runs the pool mode on loopback in real time, 10 connections
@@ -12,22 +14,27 @@ import (
 // that allows 10 handshakes per 3s: the first 10 fill its window. With the
 // same budget, the pool never makes the venue refuse one: the connections
 // wait for the budget, and every subscription is back, once. Without it,
-// the venue refuses the redials it sees within the window with 429.
+// the venue refuses the redials it sees within the window with 429. The
+// resubscribe sends every key once: in 100 messages, or in 20 lists of 5
+// with a batch of 5.
 func TestRunPool(t *testing.T) {
 	venue := Budget{Dials: 10, Window: 3 * time.Second}
 	tests := []struct {
 		name     string
 		budget   Budget
+		batch    int
+		messages int      // subscribe messages the venue gets after the restart
 		problems []string // what Problems reports, by a part of each
 	}{
-		{"pool within the venue's budget", venue, nil},
-		{"no budget in the pool", Budget{}, []string{"the venue refused"}},
+		{"pool within the venue's budget", venue, 0, 100, nil},
+		{"no budget in the pool", Budget{}, 0, 100, []string{"the venue refused"}},
+		{"batches of 5", venue, 5, 20, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{Duration: 4 * time.Second, Ping: time.Second, Pong: time.Second, SendEvery: 500 * time.Millisecond,
 				Sample: time.Second, RestartAt: time.Second, DownFor: 500 * time.Millisecond, GOGC: DefaultGOGC,
-				Pool: &PoolMode{Subs: 100, PerConn: 10, Conns: 10, Budget: tt.budget, VenueBudget: venue}}
+				Pool: &PoolMode{Subs: 100, PerConn: 10, Conns: 10, Budget: tt.budget, VenueBudget: venue, Batch: tt.batch}}
 			var progress bytes.Buffer
 			r, err := Run(t.Context(), cfg, &progress)
 			if err != nil {
@@ -46,8 +53,13 @@ func TestRunPool(t *testing.T) {
 					t.Errorf("problem %q, want one about %q", problems[i], want)
 				}
 			}
-			if p.Restart.Missing != 0 || p.Restart.Duplicated != 0 {
-				t.Errorf("after the restart: %d missing, %d duplicated at the venue; want 0 and 0", p.Restart.Missing, p.Restart.Duplicated)
+			rs := p.Restart
+			got := [4]int{rs.Missing, rs.Duplicated, rs.SubscribeKeys, rs.SubscribeMessages}
+			if diff := cmp.Diff([4]int{0, 0, 100, tt.messages}, got); diff != "" {
+				t.Errorf("after the restart, [missing duplicated keys messages] at the venue (-want +got):\n%s", diff)
+			}
+			if rs.CPUSeconds <= 0 || p.HeapPerSub <= 0 {
+				t.Errorf("%.3fs of CPU from up until back, %.0f B of heap per subscription; want both positive", rs.CPUSeconds, p.HeapPerSub)
 			}
 			if !p.Restart.Recovered || p.VenueSubscriptions != 100 || p.VenueDuplicates != 0 || p.Conns != 10 || r.Closed != 10 {
 				t.Errorf("pool report %+v, restart %+v; want all 100 subscriptions back once on 10 connections", *p, *p.Restart)
@@ -94,6 +106,37 @@ func TestMaxInWindow(t *testing.T) {
 	for _, tt := range tests {
 		if got := maxInWindow(tt.times, time.Second); got != tt.want {
 			t.Errorf("maxInWindow(%v) = %d, want %d", tt.times, got, tt.want)
+		}
+	}
+}
+
+// TestVenueCounts: the venue's counts of keys active and duplicated follow
+// every change of the connections subscribed to a key.
+func TestVenueCounts(t *testing.T) {
+	type step struct {
+		key string
+		d   int
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  [2]int // active, duplicated
+	}{
+		{"none", nil, [2]int{0, 0}},
+		{"two keys", []step{{"a", 1}, {"b", 1}}, [2]int{2, 0}},
+		{"one key on three connections", []step{{"a", 1}, {"a", 1}, {"a", 1}}, [2]int{1, 1}},
+		{"back to one", []step{{"a", 1}, {"a", 1}, {"a", 1}, {"a", -1}, {"a", -1}}, [2]int{1, 0}},
+		{"gone", []step{{"a", 1}, {"b", 1}, {"a", -1}}, [2]int{1, 0}},
+		{"gone and back twice", []step{{"a", 1}, {"a", -1}, {"a", 1}, {"a", 1}}, [2]int{1, 1}},
+	}
+	for _, tt := range tests {
+		v := &poolVenue{count: map[string]int{}}
+		for _, s := range tt.steps {
+			v.add(s.key, s.d)
+		}
+		active, dups := v.subscriptions()
+		if diff := cmp.Diff(tt.want, [2]int{active, dups}); diff != "" {
+			t.Errorf("%s: [active duplicated] (-want +got):\n%s", tt.name, diff)
 		}
 	}
 }
