@@ -78,6 +78,10 @@ type Pool struct {
 	onRecord func(context.Context, record)      // the options' observer, for subscriptions no connection holds
 
 	open sync.Mutex // held while a connection is opened, outside mu
+	// watchers are the goroutines that wait for a connection to end
+	// (watch), one per connection; PoolEnding's drain task joins them
+	// before the pool is Ended.
+	watchers sync.WaitGroup
 
 	mu     sync.Mutex
 	conns  []*poolConn          // the connections not given up, in the order opened
@@ -211,15 +215,18 @@ func (p *Pool) openConn(subs []Subscription) (*poolConn, error) {
 			pc.held++
 		}
 	}
+	// Added under mu while Running: PoolEnding's enter hook takes mu,
+	// and its drain task, which joins the watchers, starts after it.
+	p.watchers.Go(func() { p.watch(pc) })
 	p.mu.Unlock()
-	go p.watch(pc)
 	return pc, nil
 }
 
-// watch waits for a connection to end. One that gave up while the pool
-// runs hands its subscriptions to the others (rehome); one whose
-// lifetime ended ends the pool; the last to end, once the pool is ending,
-// ends it.
+// watch waits for a connection to end: a client is a machine of its own,
+// whose end no state of the pool's can await for a set of connections
+// that grows, so each has a goroutine, joined by PoolEnding's drain task.
+// One that gave up while the pool runs hands its subscriptions to the
+// others (rehome); one whose lifetime ended ends the pool.
 func (p *Pool) watch(pc *poolConn) {
 	<-pc.c.Done()
 	err := pc.c.Err()
@@ -231,20 +238,24 @@ func (p *Pool) watch(pc *poolConn) {
 	case p.m.State() == PoolRunning && !errors.Is(err, ErrClosed):
 		_ = p.m.FireWith(context.Background(), PoolClose, fmt.Errorf("wsconn: pool connection %d ended: %w", pc.n, err))
 	}
-	p.drained()
 }
 
-// drained fires PoolDrained if no connection is left running.
-func (p *Pool) drained() {
-	p.mu.Lock()
-	for _, pc := range p.conns {
-		if !isClosed(pc.c.Done()) {
-			p.mu.Unlock()
-			return
+// drainTask is PoolEnding's task: it waits until every connection is
+// Closed (closing any that PoolEnding's enter hook could not know of)
+// and every watcher has returned, then emits PoolDrained: nothing of the
+// pool runs once it is Ended.
+func (p *Pool) drainTask(ctx context.Context, emit fsm.Emit[PoolEvent]) error {
+	for _, pc := range p.snapshot() {
+		pc.c.requestClose(ErrClosed) // idempotent: the hook asked already
+		select {
+		case <-pc.c.Done():
+		case <-ctx.Done():
+			return nil
 		}
 	}
-	p.mu.Unlock()
-	_ = p.m.Fire(context.Background(), PoolDrained)
+	p.watchers.Wait()
+	emit(PoolDrained, nil)
+	return nil
 }
 
 // ending is PoolEnding's enter hook: it keeps why the pool ends and
@@ -441,7 +452,6 @@ func (p *Pool) Close(ctx context.Context) error {
 		ctx = context.Background()
 	}
 	_ = p.m.FireWith(context.Background(), PoolClose, ErrClosed)
-	p.drained() // without connections, nothing else would
 	conns := p.snapshot()
 	for _, pc := range conns {
 		if pc.c.m.Inside(ctx) {

@@ -22,8 +22,8 @@ import "context"
 // ignored its context and was left running when its connection was given
 // up must return before the next connection's pump calls the handler again
 // (that pump waits, and the peer is slowed down meanwhile).
-func (c *Client) readerTask(ctx context.Context, _ emitFn) error {
-	s := c.sess.Load()
+func (c *Client) readerTask(ctx context.Context, in step, _ emitFn) error {
+	s := in.Payload.(*session) // the connection that entered Alive
 	s.start(ctx)
 	err := c.watch(ctx, s)
 	s.endHandler(err)
