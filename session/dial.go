@@ -18,7 +18,7 @@ import (
 // connection that still arrives is disposed by the lifecycle, never
 // leaked.
 func (c *Client) dialTask(ctx context.Context, in step, emit emitFn) error {
-	began := time.Now() // the attempt's start, for the storm guard
+	began := time.Now()      // the attempt's start, for the storm guard
 	pass := c.admit(ctx, in) // the dial gate (WithDialGate), before the handshake's timeout starts
 	defer pass.release()
 	if err := pass.failure(); err != nil {

@@ -56,10 +56,10 @@ type session struct {
 	conn  Conn
 	raw   net.Conn // the socket under conn, if its transport tells (NetConn): for lateRead
 	epoch uint64
-	c     *Client       // set by Alive's enter hook
-	done  chan struct{} // closed once the connection's reads have failed
-	err   error         // why; valid after done
-	up    time.Duration // clock() when it came up, for the stable period
+	c     *Client        // set by Alive's enter hook
+	done  chan struct{}  // closed once the connection's reads have failed
+	err   error          // why; valid after done
+	up    time.Duration  // clock() when it came up, for the stable period
 	live  sync.WaitGroup // its goroutines: the pump, the read-ahead, the answerer, the hand-out
 
 	in       *inbound // how the pump sorts messages; nil: all are data
