@@ -1,0 +1,199 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
+)
+
+// connGoroutines are the functions a connection's goroutines run.
+var connGoroutines = []string{
+	"session.(*session).pump(",
+	"session.(*session).readAhead(",
+	"session.(*session).answer(",
+	"session.(*session).handOut(",
+	"session.(*Client).resync(",
+}
+
+// running returns which of funcs some goroutine's stack holds now, each
+// once, in the order of funcs.
+func running(funcs []string) []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var found []string
+	for _, f := range funcs {
+		if strings.Contains(string(buf), f) {
+			found = append(found, f)
+		}
+	}
+	return found
+}
+
+// joinCheck looks, at every step of the lifecycle that drops a
+// connection (Alive left for Reconnecting, Closing left for Closed), for
+// a goroutine of a connection still running: the exit hook that dropped
+// it has joined them all. The observer runs on the lifecycle's goroutine,
+// once the step's exit hooks are done and before anything else happens.
+type joinCheck struct {
+	mu    sync.Mutex
+	drops int
+	left  [][]string // what ran at each drop that found something
+}
+
+func (j *joinCheck) observe(_ context.Context, r record) {
+	if r.Kind != fsm.RecordTransition {
+		return
+	}
+	from := r.From == connfsm.Syncing || r.From == connfsm.Ready || r.From == connfsm.Closing
+	if !from || (r.To != connfsm.Reconnecting && r.To != connfsm.Closed) {
+		return
+	}
+	found := running(connGoroutines)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.drops++
+	if len(found) > 0 {
+		j.left = append(j.left, found)
+	}
+}
+
+func (j *joinCheck) result() (int, [][]string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.drops, j.left
+}
+
+// TestConnectionGoroutinesJoined: every goroutine a connection starts (the
+// pump, a read-ahead, the answerer of the peer's pings, the hand-out of an
+// inbox) has returned once the lifecycle has left the state that dropped
+// the connection, at each of many reconnects and at the close: none
+// outlives its join.
+func TestConnectionGoroutinesJoined(t *testing.T) {
+	answer := func(m Message) ([]byte, bool) {
+		s := string(m.Data)
+		if n, ok := strings.CutPrefix(s, `{"ping":`); ok {
+			return []byte(`{"pong":` + n), true
+		}
+		return nil, false
+	}
+	tests := []struct {
+		name string
+		opts []Option
+	}{
+		{"block, slow handler, read-ahead", []Option{
+			OnMessage(func(ctx context.Context, _ Message) {
+				select {
+				case <-ctx.Done():
+				case <-time.After(300 * time.Millisecond):
+				}
+			}),
+			WithHeartbeat(100*time.Millisecond, time.Second), WithAlwaysPing()}},
+		{"inbox, answerer", []Option{
+			OnMessage(func(ctx context.Context, _ Message) {
+				select {
+				case <-ctx.Done():
+				case <-time.After(50 * time.Millisecond):
+				}
+			}),
+			WithSlowConsumer(SlowConsumer{Policy: DropOldest, Inbox: 4}),
+			WithPingResponder(answer)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, wsconntest.Default(
+					wsconntest.AppPingClient(wsconntest.AppPing{Every: 20 * time.Millisecond, Timeout: time.Minute}),
+					wsconntest.Push(10*time.Millisecond, func(int) wsconntest.Message { return wsconntest.Text("tick") }),
+					wsconntest.After(time.Second, wsconntest.Reset()),
+				))
+				var (
+					rec recorder
+					j   joinCheck
+				)
+				opts := append([]Option{OnRecord(j.observe),
+					WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1})}, tt.opts...)
+				c := dialTest(t, srv, &rec, opts...)
+				time.Sleep(20 * time.Second) // about twenty connections, each reset
+				if err := c.Close(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				drops, left := j.result()
+				if drops < 10 {
+					t.Errorf("%d connections dropped, want at least 10", drops)
+				}
+				if len(left) > 0 {
+					t.Errorf("goroutines of a dropped connection still ran at %d of %d drops: %v", len(left), drops, left)
+				}
+				if got := running(connGoroutines); len(got) > 0 {
+					t.Errorf("after Close: %v still run", got)
+				}
+			})
+		})
+	}
+}
+
+// TestPoolEndJoinsWatchers: the pool is Ended only once the goroutine
+// that watched each connection has returned: here one still re-homes the
+// subscriptions of a connection that gave up (its ConnOptions is called
+// for the connection that takes them over) when Close is called. Close
+// waits for it, and nothing of the pool runs once Close has returned.
+func TestPoolEndJoinsWatchers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, ackingVenue(), wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
+			if r.Header.Get("X-Conn") == "0" {
+				return []wsconntest.Behavior{wsconntest.After(time.Second, wsconntest.Close(websocket.StatusProtocolError, "bad frame"))}
+			}
+			return nil
+		}))
+		entered, release := make(chan struct{}), make(chan struct{})
+		p := poolTest(t, srv, PoolConfig{MaxPerConn: 1, MaxConns: 1, ConnOptions: func(n int) []Option {
+			if n == 1 { // the connection that takes over from connection 0
+				close(entered)
+				<-release
+			}
+			return connHeader(n)
+		}}, WithSubscriptions(sub("a")))
+		<-entered
+		closed := make(chan error, 1)
+		go func() { closed <- p.Close(context.Background()) }()
+		synctest.Wait()
+		var err error
+		select {
+		case err = <-closed:
+			t.Errorf("Close returned (%v) while a watcher was still re-homing; pool %v", err, p.State())
+			close(release)
+		default:
+			close(release)
+			err = <-closed
+		}
+		if err != nil && !errors.Is(err, ErrClosed) {
+			t.Errorf("Close = %v", err)
+		}
+		if got := running([]string{"session.(*Pool).watch("}); len(got) > 0 {
+			t.Errorf("after Close: %v still runs", got)
+		}
+		if diff := cmp.Diff(PoolEnded, p.State()); diff != "" {
+			t.Errorf("pool state (-want +got):\n%s", diff)
+		}
+	})
+}
