@@ -45,6 +45,9 @@ func newSteps(onLost func()) *steps {
 }
 
 func (s *steps) observe(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+	if r.Kind != fsm.RecordTransition {
+		return
+	}
 	now := time.Now()
 	var ch chan time.Time
 	switch {
@@ -129,7 +132,7 @@ func newLane(opts ...wsconn.Option) (*lane, error) {
 	}
 	l := &lane{srv: srv}
 	l.steps = newSteps(func() { srv.Blackhole(false) })
-	opts = append(opts, wsconn.WithStormGuard(wsconn.StormGuard{}), wsconn.OnTransition(l.steps.observe))
+	opts = append(opts, wsconn.WithStormGuard(wsconn.StormGuard{}), wsconn.OnRecord(l.steps.observe))
 	l.c, err = wsconn.Dial(context.Background(), srv.URL+"/", opts...)
 	if err != nil {
 		srv.Close()

@@ -10,8 +10,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 

@@ -102,7 +102,10 @@ func waitFor(t *testing.T, rec *recorder, name string, n int) step {
 // the live connection is lost, before the step is recorded: give it
 // before clientOptions.
 func onLost(fn func()) wsconn.Option {
-	return wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+	return wsconn.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		if r.Kind != fsm.RecordTransition {
+			return
+		}
 		if r.From.Within(connfsm.Alive) && r.Event == connfsm.Lost {
 			fn()
 		}
@@ -246,7 +249,7 @@ func clientOptions(rec *recorder, msgs messages) []wsconn.Option {
 		// Alive is recorded before OnConnect has run and sends are
 		// released: a send right after it is buffered, not refused.
 		wsconn.WithSendPolicy(wsconn.SendPolicy{Buffer: 16}),
-		wsconn.OnTransition(rec.Observe),
+		wsconn.OnRecord(rec.Observe),
 		msgs.option(),
 	}
 }

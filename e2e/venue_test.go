@@ -32,7 +32,10 @@ type waits struct {
 }
 
 func (l *waits) option() wsconn.Option {
-	return wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+	return wsconn.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		if r.Kind != fsm.RecordTransition {
+			return
+		}
 		if w, ok := r.Payload.(*wsconn.Wait); ok {
 			l.mu.Lock()
 			l.w = append(l.w, *w)
@@ -224,7 +227,7 @@ func TestVenueBadAccept(t *testing.T) {
 		rec := newRecorder()
 		start := time.Now()
 		c, err := wsconn.Dial(t.Context(), srv.URL, wsconn.NoWait(), wsconn.WithHandshakeTimeout(handshakeTimeout),
-			wsconn.WithBackoff(wsconn.Backoff{Initial: time.Hour}), wsconn.OnTransition(rec.Observe))
+			wsconn.WithBackoff(wsconn.Backoff{Initial: time.Hour}), wsconn.OnRecord(rec.Observe))
 		if err != nil {
 			t.Fatal(err)
 		}

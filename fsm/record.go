@@ -1,7 +1,10 @@
 package fsm
 
 import (
+	"context"
 	"fmt"
+	"runtime/trace"
+	"strings"
 	"time"
 
 	"github.com/connfsm/connfsm/tasks"
@@ -131,4 +134,122 @@ type Move[S comparable] struct {
 type Level[S comparable] struct {
 	State S
 	Join  tasks.Report
+}
+
+// What follows shows the lifecycle in `go tool trace`: while the execution
+// tracer runs, every state entry is a trace task (nested in its parent's
+// entry) and every state-scoped task runs in a region of its state's
+// trace task. With tracing off it costs one check per state entry.
+
+func traceOn() bool { return trace.IsEnabled() }
+
+// traceEnter opens the trace task of the entry m.path[i].
+func (m *Machine[S, E]) traceEnter(i int) {
+	lv := &m.path[i]
+	parent := m.inner()
+	for j := i - 1; j >= 0; j-- { // the nearest ancestor's (with regions, not a sibling's)
+		if p := m.path[j]; m.def.ancestorOrSelf(p.si, lv.si) {
+			if p.ext != nil && p.ext.tctx != nil {
+				parent = p.ext.tctx
+			}
+			break
+		}
+	}
+	x := lv.extra()
+	x.tctx, x.trace = trace.NewTask(parent, m.def.stateNames[lv.si])
+}
+
+// traceRegion wraps a task of lv so that it runs in a region named
+// "State/task" of lv's trace task.
+func (m *Machine[S, E]) traceRegion(lv *level, name string, run func(context.Context) error) func(context.Context) error {
+	tctx, region := lv.ext.tctx, m.def.stateNames[lv.si]+"/"+name
+	return func(ctx context.Context) (err error) {
+		trace.WithRegion(tctx, region, func() { err = run(ctx) })
+		return err
+	}
+}
+
+// snapshotFlight writes the flight recorder's window for a straggler, if
+// the machine has a running recorder and Snapshot gives a destination.
+func (m *Machine[S, E]) snapshotFlight(r Record[S, E]) {
+	if m.cold.flight == nil || m.cold.snapshot == nil || !m.cold.flight.Enabled() {
+		return
+	}
+	w := m.cold.snapshot(r)
+	if w == nil {
+		return
+	}
+	_, _ = m.cold.flight.WriteTo(w)
+	_ = w.Close()
+}
+
+// pather is a state that names itself with its ancestors, e.g.
+// "Alive/Syncing": a record prints states by their Path when they have one.
+type pather interface{ Path() string }
+
+func name[T any](v T) string {
+	if p, ok := any(v).(pather); ok {
+		return p.Path()
+	}
+	return fmt.Sprint(v)
+}
+
+// String returns the record as one readable line, as the connfsm command's
+// timeline prints it:
+//
+//	started in Connecting
+//	Connecting --Connected--> Alive/Syncing (epoch 3)
+//	ignored Lost in Reconnecting: a second loss from another task
+//	rejected Send in Closed: closed for good
+//	stale Lost of Alive (epoch 2) in Reconnecting
+//	postponed Send in Alive/Syncing
+//	straggler reader of Alive (epoch 2) did not return in time
+//	task reader of Alive (epoch 2) failed: read: EOF
+//	dropped Lost: machine stopped
+//	stopped in Closed
+//	straggler reader of Alive (epoch 2) returned: read: EOF
+//
+// States print as their Path method returns, if they have one (names with
+// their ancestors'), else as fmt.Sprint does. A record whose kind carries
+// no event (started, stopped, straggler, task failure) prints none: its
+// Event field means nothing.
+func (r Record[S, E]) String() string {
+	var b strings.Builder
+	switch r.Kind {
+	case RecordStarted:
+		fmt.Fprintf(&b, "started in %s", name(r.To))
+	case RecordTransition:
+		fmt.Fprintf(&b, "%s --%v--> %s (epoch %d)", name(r.From), r.Event, name(r.To), r.Epoch)
+	case RecordIgnored, RecordRejected, RecordPostponed:
+		fmt.Fprintf(&b, "%s %v in %s", r.Kind, r.Event, name(r.From))
+		if r.Reason != "" {
+			b.WriteString(": " + r.Reason)
+		} else if r.Err != nil {
+			b.WriteString(": " + r.Err.Error())
+		}
+	case RecordStale:
+		fmt.Fprintf(&b, "stale %v of %s (epoch %d) in %s", r.Event, name(r.State), r.Epoch, name(r.From))
+	case RecordStraggler:
+		fmt.Fprintf(&b, "straggler %s of %s (epoch %d) did not return in time", r.Task, name(r.State), r.Epoch)
+	case RecordTaskFailed:
+		fmt.Fprintf(&b, "task %s of %s (epoch %d) failed: %v", r.Task, name(r.State), r.Epoch, r.Err)
+	case RecordDropped:
+		fmt.Fprintf(&b, "dropped %v: %v", r.Event, r.Err)
+	case RecordStopped:
+		fmt.Fprintf(&b, "stopped in %s", name(r.From))
+		if r.Err != nil {
+			b.WriteString(": " + r.Err.Error())
+		}
+	case RecordStragglerReturned:
+		fmt.Fprintf(&b, "straggler %s of %s (epoch %d) returned", r.Task, name(r.State), r.Epoch)
+		if r.Err != nil {
+			b.WriteString(": " + r.Err.Error())
+		}
+	default:
+		if p, ok := r.Payload.(fmt.Stringer); ok && r.Kind >= RecordOwner {
+			return p.String()
+		}
+		fmt.Fprintf(&b, "%v in %s", r.Kind, name(r.From))
+	}
+	return b.String()
 }

@@ -1,5 +1,11 @@
 package fsm
 
+import (
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
 // This file takes the last step of every machine: the stop.
 
 // stop exits every active state (cancel all, join innermost first, exit
@@ -67,4 +73,101 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 	// find every other observable of the machine final, Changed included.
 	m.endChanged()
 	m.closeDone()
+}
+
+// What follows is what the machine does when user code panics on its
+// goroutine: it fail-stops, so that no machine is ever left wedged.
+
+// where names the user code the processor runs, for a panic's report.
+type where struct {
+	kind whereKind
+	si   int
+	ei   int
+}
+
+type whereKind uint8
+
+const (
+	atMachine whereKind = iota
+	atEnter
+	atExit
+	atAction
+	atObserver
+	atDispose
+	atTimeout
+)
+
+func (w where) describe(d interface {
+	stateName(int) string
+	eventName(int) string
+}) string {
+	switch w.kind {
+	case atEnter:
+		return "enter hook of " + d.stateName(w.si)
+	case atExit:
+		return "exit hook of " + d.stateName(w.si)
+	case atAction:
+		return fmt.Sprintf("action of %s × %s", d.stateName(w.si), d.eventName(w.ei))
+	case atObserver:
+		return "observer"
+	case atDispose:
+		return "Dispose of a payload"
+	case atTimeout:
+		return "timeout function of " + d.stateName(w.si)
+	}
+	return "machine"
+}
+
+func (d *Definition[S, E]) stateName(i int) string { return d.stateNames[i] }
+func (d *Definition[S, E]) eventName(i int) string { return d.eventNames[i] }
+
+// failStop turns a panic recovered from a step into a fail-stop: the
+// panic is kept as the machine's error, and the machine stops as by Stop
+// (tasks cancelled and joined, exit hooks of the states entered run), so
+// nothing is left wedged and the panic does not escape on whatever
+// goroutine happened to be processing. It returns the *PanicError for the
+// firer.
+func (m *Machine[S, E]) failStop(v any) error {
+	pe := &PanicError{Where: m.at.describe(m.def), Value: v, Stack: debug.Stack()}
+	if m.at.kind == atObserver {
+		m.obsBroken = true
+	}
+	m.failure.CompareAndSwap(nil, pe)
+	m.stop(pe)
+	return pe
+}
+
+// guard runs fn, user code of a stop, keeping a panic as the machine's
+// error (unless it has one) instead of letting it cut the stop short.
+func (m *Machine[S, E]) guard(w where, fn func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			if w.kind == atObserver {
+				m.obsBroken = true
+			}
+			m.failure.CompareAndSwap(nil, &PanicError{Where: w.describe(m.def), Value: v, Stack: debug.Stack()})
+		}
+	}()
+	fn()
+}
+
+// observe hands r to the observer, unless it has panicked before.
+func (m *Machine[S, E]) observe(r Record[S, E]) {
+	if m.obsBroken {
+		return
+	}
+	r.When = time.Now()
+	m.at = where{kind: atObserver}
+	m.obs(m.inner(), r)
+	m.at.kind = atMachine
+}
+
+// dispose disposes of an unconsumed payload on the processor.
+func (m *Machine[S, E]) dispose(payload any) {
+	if payload == nil {
+		return
+	}
+	m.at = where{kind: atDispose}
+	dispose(payload)
+	m.at.kind = atMachine
 }

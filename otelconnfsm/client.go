@@ -13,8 +13,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
-	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/wsconn"
 )
 
 // ClientMachine is the machine label of the clients' lifecycle.

@@ -60,7 +60,10 @@ func TestClientTimeline(t *testing.T) {
 		ready := make(chan struct{}, 4)
 		c, err := wsconn.Dial(t.Context(), "ws://venue.test/feed", wsconn.WithHTTPClient(srv.Client()),
 			wsconn.WithHeartbeat(300*time.Millisecond, time.Second), cs.Option(),
-			wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+			wsconn.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+				if r.Kind != fsm.RecordTransition {
+					return
+				}
 				if r.To == connfsm.Ready {
 					ready <- struct{}{}
 				}

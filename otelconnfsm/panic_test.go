@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -90,7 +91,10 @@ func TestPanickingProvider(t *testing.T) {
 		ready := make(chan struct{}, 4)
 		c, err := wsconn.Dial(t.Context(), "ws://venue.test/", wsconn.WithHTTPClient(srv.Client()),
 			wsconn.WithHeartbeat(300*time.Millisecond, time.Second), cs.Option(),
-			wsconn.OnTransition(func(_ context.Context, r record) {
+			wsconn.OnRecord(func(_ context.Context, r record) {
+				if r.Kind != fsm.RecordTransition {
+					return
+				}
 				if r.To == connfsm.Ready {
 					ready <- struct{}{}
 				}

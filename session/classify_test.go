@@ -93,7 +93,7 @@ type netOpErr struct{ err error }
 func (e *netOpErr) Error() string { return "Get \"https://feed.test\": " + e.err.Error() }
 func (e *netOpErr) Unwrap() error { return e.err }
 
-func TestWithClassifier(t *testing.T) {
+func TestClassifyingPolicy(t *testing.T) {
 	errAuth := errors.New("venue: session expired")
 	// A classifier that decides a venue-specific failure and leaves the rest
 	// to the default rules.
@@ -107,7 +107,7 @@ func TestWithClassifier(t *testing.T) {
 	alwaysRetry := func(error) Verdict { return Transient }
 	tests := []struct {
 		name     string
-		classify func(error) Verdict // nil: no WithClassifier
+		classify func(error) Verdict // nil: the default policy
 		err      error
 		want     Verdict
 	}{
@@ -123,7 +123,12 @@ func TestWithClassifier(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := defaultConfig()
 			if tt.classify != nil {
-				WithClassifier(tt.classify)(&cfg)
+				WithRetryPolicy(func(f Failure) Decision {
+					if tt.classify(f.Err) == Permanent {
+						return Decision{GiveUp: true}
+					}
+					return f.Retry()
+				})(&cfg)
 			}
 			c := &Client{cfg: cfg.settings}
 			c.cfg.retry = cfg.retrySettings.shared()

@@ -14,10 +14,12 @@ import (
 // disconnected") cancels the attempt or the timer at once. Close returns
 // once the client is Closed and every task has returned; if ctx ends
 // first, the connection is aborted without waiting for the peer and Close
-// returns ctx's cause, still after Closed: at once, unless an OnMessage or
-// OnConnect handler ignores its context, which holds Close up to the
-// lifecycle's join timeout (fsm.DefaultJoinTimeout), when the handler is
-// left behind as a straggler.
+// returns ctx's cause, still after Closed: at once, unless a function of
+// the caller's ignores its context (an OnMessage or OnConnect handler, a
+// credentials function, a dial gate, a retry policy). That holds Close up
+// to the lifecycle's join timeout (fsm.DefaultJoinTimeout), when the
+// function is left behind as a straggler. A nil ctx is
+// context.Background().
 //
 // Close is idempotent and safe from any goroutine. Called from inside the
 // client, with the context an OnConnect or OnMessage handler was given, it

@@ -111,3 +111,9 @@ func (e *CloseError) Error() string {
 
 // Unwrap returns the read error.
 func (e *CloseError) Unwrap() error { return e.Err }
+
+// errNilContext is the error of a method given a nil Context, which, as
+// in net/http, is a mistake: pass context.Background() for no bound.
+func errNilContext(method string) error {
+	return fmt.Errorf("session: %s: nil Context", method)
+}

@@ -59,9 +59,10 @@ func WithHeartbeat(interval, timeout time.Duration) Option {
 }
 
 // WithAppHeartbeat replaces protocol pings with the application heartbeat
-// h, at the interval and with the timeout of WithHeartbeat. The client
-// still answers the peer's protocol pings, as every WebSocket endpoint
-// must.
+// h. Its interval and timeout are WithHeartbeat's: 20 s and 20 s unless
+// set. The client still answers the peer's protocol pings, as every
+// WebSocket endpoint must. A transport without protocol pings (TCP) has a
+// heartbeat only with this option.
 func WithAppHeartbeat(h AppHeartbeat) Option {
 	return func(c *config) {
 		switch {
@@ -214,6 +215,13 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 			c.stats.lateReads.Add(1)
 		case errors.Is(err, errNoPong):
 			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)
+		case errors.Is(err, ErrNoPing):
+			// The transport has no protocol ping (TCP), and no application
+			// heartbeat was given: the reads and the data watchdog watch
+			// the connection alone.
+			c.stats.pings.Add(^uint64(0)) // no ping was sent
+			t.Stop()
+			continue
 		case err != nil:
 			return s.failed(ctx, fmt.Errorf("%w: %w", ErrPingFailed, err), timeout)
 		default:

@@ -81,7 +81,10 @@ func TestCloseFromObserver(t *testing.T) {
 		client := make(chan *Client, 1)
 		closed := make(chan error, 1)
 		var rec recorder
-		c := dialTest(t, srv, &rec, OnTransition(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		c := dialTest(t, srv, &rec, OnRecord(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+			if r.Kind != fsm.RecordTransition {
+				return
+			}
 			if r.Event == connfsm.Connected {
 				closed <- (<-client).Close(ctx)
 			}

@@ -312,7 +312,7 @@ func OnMessage(fn func(ctx context.Context, m Message)) Option {
 // rejected and stale events, failed tasks and stragglers. It is called from
 // inside the lifecycle, one record at a time, and must not block; ctx comes
 // from inside, so Close(ctx) there starts the close and returns. Observers
-// given with OnRecord and OnTransition are called in the order given; a nil
+// given with OnRecord are called in the order given; a nil
 // fn is a configuration error.
 func OnRecord(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
 	return func(c *config) {
@@ -321,21 +321,6 @@ func OnRecord(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.E
 			return
 		}
 		c.addObserver(fn)
-	}
-}
-
-// OnTransition adds an observer of transitions only; see OnRecord.
-func OnTransition(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
-	return func(c *config) {
-		if fn == nil {
-			c.problems = append(c.problems, errors.New("OnTransition: nil func"))
-			return
-		}
-		c.addObserver(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
-			if r.Kind == fsm.RecordTransition {
-				fn(ctx, r)
-			}
-		})
 	}
 }
 
@@ -426,15 +411,22 @@ func newConfig(tr Transport, opts []Option) config {
 	}
 	if tr != nil {
 		for _, set := range cfg.transport {
-			err := set(tr)
-			if j, ok := err.(interface{ Unwrap() []error }); ok {
-				cfg.problems = append(cfg.problems, j.Unwrap()...)
-			} else if err != nil {
-				cfg.problems = append(cfg.problems, err)
-			}
+			cfg.addProblems(set(tr))
+		}
+		if ck, ok := tr.(interface{ Check() error }); ok {
+			cfg.addProblems(ck.Check())
 		}
 	}
 	return cfg
+}
+
+// addProblems adds err, or each error it joins, to c's problems.
+func (c *config) addProblems(err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		c.problems = append(c.problems, j.Unwrap()...)
+	} else if err != nil {
+		c.problems = append(c.problems, err)
+	}
 }
 
 // check returns a *ConfigError naming every problem of c, or nil.

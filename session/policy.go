@@ -101,17 +101,23 @@ type Decision struct {
 // policy that panics gives up, with a *GaveUpError wrapping the panic.
 type RetryPolicy func(f Failure) Decision
 
-// WithRetryPolicy sets the retry policy. Without it, or for the failures
-// it leaves to them, Failure.Default gives the default decisions. It
-// replaces an earlier WithClassifier, as WithClassifier replaces it: a
-// client has one policy.
+// WithRetryPolicy sets the retry policy: the one place that decides
+// whether and when to dial again. Without it, Failure.Default decides. A
+// policy keeps the default decisions by returning f.Default() for the
+// failures it leaves alone. Default is tuned by two options:
+// WithPermanentCloseCodes names close codes to give up on, and
+// Backoff.MaxAttempts bounds the attempts in a row. A client has one
+// policy: a second WithRetryPolicy is a configuration error.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(c *config) {
-		if p == nil {
+		switch {
+		case p == nil:
 			c.problems = append(c.problems, errors.New("RetryPolicy: nil func"))
-			return
+		case c.policy != nil:
+			c.problems = append(c.problems, errors.New("RetryPolicy: given twice; a client has one policy"))
+		default:
+			c.policy = p
 		}
-		c.policy = p
 	}
 }
 
@@ -131,30 +137,6 @@ func (v Verdict) String() string {
 		return "permanent"
 	}
 	return "transient"
-}
-
-// WithClassifier is the short form of a retry policy that only says which
-// failures are permanent: fn receives each failure's cause (a
-// *HandshakeError for a refused handshake, a *CloseError for a close
-// frame) and replaces DefaultClassifier and WithPermanentCloseCodes; a
-// transient failure is retried as Failure.Retry says. It is
-// WithRetryPolicy(func(f Failure) Decision { if fn(f.Err) == Permanent {
-// return Decision{GiveUp: true} }; return f.Retry() }), and, like it,
-// replaces an earlier policy. Call DefaultClassifier from fn to keep the
-// default rules for the failures fn does not decide.
-func WithClassifier(fn func(err error) Verdict) Option {
-	return func(c *config) {
-		if fn == nil {
-			c.problems = append(c.problems, errors.New("classifier: nil func"))
-			return
-		}
-		c.policy = func(f Failure) Decision {
-			if fn(f.Err) == Permanent {
-				return Decision{GiveUp: true}
-			}
-			return f.Retry()
-		}
-	}
 }
 
 // WithPermanentCloseCodes makes the default policy give up when the peer

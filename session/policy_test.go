@@ -24,7 +24,7 @@ func TestPanickingClassifier(t *testing.T) {
 		srv := startServer(t)
 		srv.Down()
 		var rec recorder
-		c := dialTest(t, srv, &rec, WithClassifier(func(error) Verdict { panic("classifier bug") }),
+		c := dialTest(t, srv, &rec, WithRetryPolicy(func(Failure) Decision { panic("classifier bug") }),
 			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 		<-c.Done()
 		err := c.Err()

@@ -25,7 +25,10 @@ type waitLog struct {
 }
 
 func (l *waitLog) option() Option {
-	return OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+	return OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		if r.Kind != fsm.RecordTransition {
+			return
+		}
 		if w, ok := r.Payload.(*Wait); ok && r.Event == connfsm.RetryDue {
 			l.mu.Lock()
 			l.waits = append(l.waits, *w)

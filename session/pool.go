@@ -312,7 +312,7 @@ func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 		return fmt.Errorf("wsconn: Pool.Subscribe: %w", err)
 	}
 	if ctx == nil {
-		ctx = context.Background()
+		return errNilContext("Pool.Subscribe")
 	}
 	for {
 		p.mu.Lock()
@@ -376,7 +376,7 @@ func (p *Pool) room() *poolConn {
 // error.
 func (p *Pool) Unsubscribe(ctx context.Context, key string) error {
 	if ctx == nil {
-		ctx = context.Background()
+		return errNilContext("Pool.Unsubscribe")
 	}
 	p.mu.Lock()
 	if i := slices.IndexFunc(p.parked, func(s Subscription) bool { return s.Key == key }); i >= 0 {

@@ -27,8 +27,8 @@ type Probe interface {
 // the lifecycle for Record), one at a time per method: they must not block
 // and should not allocate.
 type ClientProbe interface {
-	// Record receives every lifecycle record, after the OnRecord and
-	// OnTransition observers; ctx comes from inside the lifecycle.
+	// Record receives every lifecycle record, after the OnRecord
+	// observers; ctx comes from inside the lifecycle.
 	Record(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])
 	// PingRTT reports the round trip of an answered protocol ping.
 	PingRTT(rtt time.Duration)

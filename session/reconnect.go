@@ -21,9 +21,13 @@ import (
 // once. While not Alive it does nothing, as the lifecycle's table says
 // (an attempt is already running, or the client is closing), and returns
 // nil; once Closed it returns ErrClosed.
+//
+// Reconnect does not wait for the new connection: a Send right after it
+// fails with ErrNotConnected under the default send policy. Call Ready to
+// wait for it.
 func (c *Client) Reconnect(ctx context.Context) error {
 	if ctx == nil {
-		ctx = context.Background()
+		return errNilContext("Reconnect")
 	}
 	s := c.sess.Load()
 	if err := c.m.Post(connfsm.Reconnect, nil); err != nil {
@@ -37,4 +41,25 @@ func (c *Client) Reconnect(ctx context.Context) error {
 		return fmt.Errorf("wsconn: reconnect: %w", err)
 	}
 	return nil // left Alive, or stopped: the old connection is closed
+}
+
+// Ready waits until the client is Ready: a connection Alive, OnConnect,
+// the subscriptions' replay and the flush of buffered messages done. It
+// returns nil then, ctx's cause if ctx ends first, or the client's Err
+// (ErrClosed after Close) if it ends first.
+func (c *Client) Ready(ctx context.Context) error {
+	if ctx == nil {
+		return errNilContext("Ready")
+	}
+	err := c.m.Await(ctx, isReady)
+	if err != nil && stopped(c.m) {
+		if e := c.Err(); e != nil {
+			return e
+		}
+		return ErrClosed
+	}
+	if err != nil {
+		return fmt.Errorf("session: ready: %w", context.Cause(ctx))
+	}
+	return nil
 }

@@ -38,7 +38,7 @@ func (c *Client) Request(ctx context.Context, typ MessageType, data []byte, matc
 		return Message{}, fmt.Errorf("wsconn: Request: nil match")
 	}
 	if ctx == nil {
-		ctx = context.Background()
+		return Message{}, errNilContext("Request")
 	}
 	s, err := c.sendable(ctx)
 	if err != nil {

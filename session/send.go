@@ -41,7 +41,7 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 		return err
 	}
 	if ctx == nil {
-		ctx = context.Background()
+		return errNilContext("Send")
 	}
 	s, err := c.sendable(ctx)
 	if err != nil {

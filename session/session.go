@@ -364,6 +364,9 @@ func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error 
 	if err := s.c.checkOut(typ, data); err != nil {
 		return err
 	}
+	if ctx == nil {
+		return errNilContext("Session.Send")
+	}
 	return s.c.paced(ctx, s.s, typ, data)
 }
 
@@ -388,7 +391,10 @@ func (s *Session) Request(ctx context.Context, typ MessageType, data []byte, mat
 		return Message{}, err
 	}
 	if match == nil {
-		return Message{}, fmt.Errorf("wsconn: Request: nil match")
+		return Message{}, fmt.Errorf("session: Request: nil match")
+	}
+	if ctx == nil {
+		return Message{}, errNilContext("Session.Request")
 	}
 	return s.c.request(ctx, s.s, typ, data, match)
 }

@@ -302,7 +302,10 @@ func TestReconnect(t *testing.T) {
 		// Two attempts in a row may fail: had the reconnects spent any, the
 		// reset below would give up.
 		c := dialTest(t, srv, &rec, WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, MaxAttempts: 2}),
-			OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+			OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+				if r.Kind != fsm.RecordTransition {
+					return
+				}
 				if w, ok := r.Payload.(*Wait); ok {
 					mu.Lock()
 					waits = append(waits, w)

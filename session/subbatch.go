@@ -94,7 +94,7 @@ func (c *Client) sendBatch(ctx context.Context, ss *session, subs []*subscribed)
 // otherwise each with its own message. Unknown keys are no error.
 func (c *Client) UnsubscribeAll(ctx context.Context, keys ...string) error {
 	if ctx == nil {
-		ctx = context.Background()
+		return errNilContext("UnsubscribeAll")
 	}
 	b := c.cfg.batch
 	if b == nil || b.Unsubscribe == nil {

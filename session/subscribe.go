@@ -321,7 +321,7 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 		return fmt.Errorf("wsconn: Subscribe: %w", err)
 	}
 	if ctx == nil {
-		ctx = context.Background()
+		return errNilContext("Subscribe")
 	}
 	if st := c.m.State(); st == connfsm.Closing || st == connfsm.Closed {
 		return ErrClosed
@@ -367,7 +367,7 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 // key is no error.
 func (c *Client) Unsubscribe(ctx context.Context, key string) error {
 	if ctx == nil {
-		ctx = context.Background()
+		return errNilContext("Unsubscribe")
 	}
 	r := &c.subs
 	r.mu.Lock()

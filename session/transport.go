@@ -11,6 +11,9 @@ import (
 // A Transport makes a client's connections: wsconn's over WebSocket,
 // tcpconn's over framed TCP or TLS. The client calls Dial from one
 // goroutine at a time and owns what it returns.
+//
+// A Transport may have a method Check() error. Dial calls it after the
+// options (TransportOption); its error is a configuration problem.
 type Transport interface {
 	// Dial makes one connection attempt. ctx ends at the handshake
 	// timeout or when the client closes. Dial calls a.Sent once the

@@ -45,7 +45,7 @@ func (r WaitReason) String() string {
 
 // Wait is one wait before a dial: how long and why. It is the payload of
 // the RetryDue transition that ends it (Reconnecting → Connecting), so the
-// OnRecord and OnTransition observers see every wait with its reason; the
+// OnRecord observers see every wait with its reason; the
 // logger reports it at Info when it starts.
 type Wait struct {
 	Reason WaitReason

@@ -3,8 +3,9 @@ package wsconn
 import "github.com/connfsm/connfsm/session"
 
 // The client is package session's core over this package's transport.
-// These names are the core's, so that code written for wsconn needs no
-// other import; their documentation is in package session.
+// These names are the core's, so that most code needs no other import.
+// Their documentation is in package session, with the core's other
+// types (PoolStats, FailureKind, Limiter, DialGate and the like).
 type (
 	AppHeartbeat       = session.AppHeartbeat
 	Backoff            = session.Backoff
@@ -17,22 +18,14 @@ type (
 	Decision           = session.Decision
 	Decompression      = session.Decompression
 	DialBudget         = session.DialBudget
-	DialBudgetStats    = session.DialBudgetStats
-	DialGate           = session.DialGate
 	Failure            = session.Failure
-	FailureKind        = session.FailureKind
 	GaveUpError        = session.GaveUpError
 	HandshakeError     = session.HandshakeError
-	Limiter            = session.Limiter
 	Message            = session.Message
-	MessageKind        = session.MessageKind
 	MessageType        = session.MessageType
 	Option             = session.Option
 	Pool               = session.Pool
 	PoolConfig         = session.PoolConfig
-	PoolEvent          = session.PoolEvent
-	PoolState          = session.PoolState
-	PoolStats          = session.PoolStats
 	Probe              = session.Probe
 	RetryPolicy        = session.RetryPolicy
 	Route              = session.Route
@@ -47,7 +40,6 @@ type (
 	Subscription       = session.Subscription
 	SubscriptionError  = session.SubscriptionError
 	SubscriptionRecord = session.SubscriptionRecord
-	SubscriptionStats  = session.SubscriptionStats
 	SubscriptionStatus = session.SubscriptionStatus
 	Verdict            = session.Verdict
 	Wait               = session.Wait
@@ -152,7 +144,6 @@ var (
 	OnConnect               = session.OnConnect
 	OnMessage               = session.OnMessage
 	OnRecord                = session.OnRecord
-	OnTransition            = session.OnTransition
 	ParseSlowConsumerPolicy = session.ParseSlowConsumerPolicy
 	PoolDefinition          = session.PoolDefinition
 	TextHeartbeat           = session.TextHeartbeat
@@ -161,7 +152,6 @@ var (
 	WithAppHeartbeat        = session.WithAppHeartbeat
 	WithBackoff             = session.WithBackoff
 	WithBatch               = session.WithBatch
-	WithClassifier          = session.WithClassifier
 	WithCloseTimeout        = session.WithCloseTimeout
 	WithDecompression       = session.WithDecompression
 	WithDialGate            = session.WithDialGate

@@ -23,21 +23,13 @@ import (
 // Nothing starts if the URL, an option or ctx is invalid; the
 // *ConfigError names each bad field.
 func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
-	return session.Dial(ctx, newTransport(rawURL), withChecks(opts)...)
+	return session.Dial(ctx, newTransport(rawURL), opts...)
 }
 
 // NewPool starts a pool of connections to the WebSocket URL rawURL: see
 // session.NewPool.
 func NewPool(ctx context.Context, rawURL string, cfg PoolConfig, opts ...Option) (*Pool, error) {
-	return session.NewPool(ctx, func() session.Transport { return newTransport(rawURL) }, cfg, withChecks(opts)...)
-}
-
-// withChecks appends the check of the transport's settings as a whole,
-// which runs after every option set its part.
-func withChecks(opts []Option) []Option {
-	return append(opts[:len(opts):len(opts)], session.TransportOption(func(t session.Transport) error {
-		return t.(*transport).check()
-	}))
+	return session.NewPool(ctx, func() session.Transport { return newTransport(rawURL) }, cfg, opts...)
 }
 
 // transport dials WebSocket connections with coder/websocket. Its
@@ -75,8 +67,9 @@ func (t *transport) String() string {
 	return redact(t.u)
 }
 
-// check returns the problems of the settings as a whole.
-func (t *transport) check() error {
+// Check returns the problems of the settings as a whole; session.Dial
+// calls it after the options.
+func (t *transport) Check() error {
 	var p []error
 	if t.urlErr != nil {
 		p = append(p, t.urlErr)

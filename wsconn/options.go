@@ -1,12 +1,15 @@
 package wsconn
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/coder/websocket"
 
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session"
 )
 
@@ -54,5 +57,38 @@ func WithHTTPClient(h *http.Client) Option {
 		}
 		t.httpClient = h
 		return nil
+	})
+}
+
+// WithClassifier sets a retry policy that only says which failures are
+// permanent; the others are retried as Failure.Retry says.
+//
+// Deprecated: a client has one way to decide retries. Use WithRetryPolicy
+// with a policy that returns Decision{GiveUp: true} for the failures fn
+// calls permanent, and f.Retry() for the others.
+func WithClassifier(fn func(err error) Verdict) Option {
+	if fn == nil {
+		return option(func(*transport) error { return errors.New("classifier: nil func") })
+	}
+	return session.WithRetryPolicy(func(f Failure) Decision {
+		if fn(f.Err) == session.Permanent {
+			return Decision{GiveUp: true}
+		}
+		return f.Retry()
+	})
+}
+
+// OnTransition adds an observer of transitions only.
+//
+// Deprecated: a client has one observer. Use OnRecord and keep the
+// records whose Kind is fsm.RecordTransition.
+func OnTransition(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
+	if fn == nil {
+		return option(func(*transport) error { return errors.New("OnTransition: nil func") })
+	}
+	return session.OnRecord(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		if r.Kind == fsm.RecordTransition {
+			fn(ctx, r)
+		}
 	})
 }

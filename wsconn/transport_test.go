@@ -229,7 +229,7 @@ func TestTLSConfigAndProxy(t *testing.T) {
 // socket, which it closes to abort at once.
 func socketKept(t *testing.T, tr *transport) bool {
 	t.Helper()
-	if err := tr.check(); err != nil {
+	if err := tr.Check(); err != nil {
 		t.Fatal(err)
 	}
 	cn, err := tr.Dial(t.Context(), &session.Attempt{ReadLimit: 1 << 20})

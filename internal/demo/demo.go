@@ -22,8 +22,8 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/internal/timeline"
-	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -233,7 +234,10 @@ func clientOptions(cfg Config, cnt *counters) []wsconn.Option {
 	return append(slices.Clone(cfg.Options),
 		wsconn.NoWait(),
 		wsconn.WithHeartbeat(cfg.Ping, cfg.Pong),
-		wsconn.OnTransition(func(_ context.Context, rec record) {
+		wsconn.OnRecord(func(_ context.Context, rec record) {
+			if rec.Kind != fsm.RecordTransition {
+				return
+			}
 			switch {
 			case rec.Event == connfsm.Connected:
 				cnt.alive.Add(1)

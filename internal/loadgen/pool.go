@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -102,7 +103,10 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	}
 	opts := append([]wsconn.Option{wsconn.NoWait()},
 		wsconn.WithSubscriptions(subs...),
-		wsconn.OnTransition(func(_ context.Context, rec record) {
+		wsconn.OnRecord(func(_ context.Context, rec record) {
+			if rec.Kind != fsm.RecordTransition {
+				return
+			}
 			if w, ok := rec.Payload.(*wsconn.Wait); ok && w.Reason == wsconn.WaitDialGate {
 				gateWaits.Add(1)
 			}

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/fsm"
-	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/wsconn"
 )
 
 // dataPath returns the line of a step of a connection's data path, or ""

@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/fsm"
-	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/wsconn"
 )
 
 func dataPathRecord(from datapath.State, e datapath.Event, to datapath.State, lag time.Duration) Record {

@@ -108,8 +108,8 @@
 //			c, err := wsconn.Dial(t.Context(), srv.URL+"/feed",
 //				wsconn.WithHTTPClient(srv.Client()),
 //				wsconn.WithHeartbeat(20*time.Second, 5*time.Second),
-//				wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
-//					if r.To == connfsm.Alive {
+//				wsconn.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+//					if r.Kind == fsm.RecordTransition && r.To == connfsm.Alive {
 //						alive <- struct{}{}
 //					}
 //				}))

@@ -64,7 +64,10 @@ func Example_rateLimit() {
 	ctx := context.Background()
 	lost := make(chan error, 1)
 	c, err := wsconn.Dial(ctx, srv.URL+"/ws",
-		wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+		wsconn.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+			if r.Kind != fsm.RecordTransition {
+				return
+			}
 			if err, ok := r.Payload.(error); ok && r.Event == connfsm.Lost {
 				select { // an observer must not block
 				case lost <- err:
@@ -128,7 +131,10 @@ func TestExampleReconnect(t *testing.T) {
 		c, err := wsconn.Dial(t.Context(), srv.URL+"/feed",
 			wsconn.WithHTTPClient(srv.Client()),
 			wsconn.WithHeartbeat(20*time.Second, 5*time.Second),
-			wsconn.OnTransition(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+			wsconn.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+				if r.Kind != fsm.RecordTransition {
+					return
+				}
 				if r.Event == connfsm.Connected {
 					alive <- struct{}{}
 				}

@@ -1,0 +1,102 @@
+package tcpconn
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/tcpconn/framing"
+)
+
+// conn is a framed TCP or TLS connection as the session core uses it.
+type conn struct {
+	nc     net.Conn // the TLS connection, or the TCP one
+	raw    net.Conn // the TCP connection
+	br     *bufio.Reader
+	framer framing.Framer
+	limit  int64
+
+	wmu sync.Mutex // one frame written at a time
+	msg bytes.Reader
+
+	readFailed chan struct{} // closed when a read fails: Close waits for it
+	failOnce   sync.Once
+}
+
+func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
+	return &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, limit: limit, readFailed: make(chan struct{})}
+}
+
+// Reader reads the next frame. A frame over the read limit fails with
+// an error matching session.ErrMessageTooBig; the stream is out of step
+// after it, as after any error.
+func (c *conn) Reader() (session.MessageType, io.Reader, error) {
+	p, err := c.framer.ReadFrame(c.br, c.limit)
+	if err != nil {
+		c.failOnce.Do(func() { close(c.readFailed) })
+		if errors.Is(err, framing.ErrTooBig) {
+			err = fmt.Errorf("%w: %w", session.ErrMessageTooBig, err)
+		}
+		return 0, nil, err
+	}
+	typ := session.Binary
+	if utf8.Valid(p) {
+		typ = session.Text
+	}
+	c.msg.Reset(p)
+	return typ, &c.msg, nil
+}
+
+// Write writes p as one frame. If ctx ends during the write, the
+// connection is closed: half a frame would put the stream out of step.
+func (c *conn) Write(ctx context.Context, _ session.MessageType, p []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { _ = c.nc.Close() })
+		defer stop()
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.nc.SetWriteDeadline(dl)
+		defer c.nc.SetWriteDeadline(time.Time{})
+	}
+	return c.framer.WriteFrame(c.nc, p)
+}
+
+// Ping returns session.ErrNoPing: TCP has none.
+func (c *conn) Ping(context.Context) error { return session.ErrNoPing }
+
+// Close half-closes the connection, after the frames written, and waits
+// for the peer to close its side: a read that fails. CloseNow ends the
+// wait. TCP carries no close code: code and reason are not sent.
+func (c *conn) Close(session.StatusCode, string) error {
+	c.wmu.Lock()
+	var err error
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		err = cw.CloseWrite()
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		return err
+	}
+	<-c.readFailed
+	return nil
+}
+
+// CloseNow closes the connection at once.
+func (c *conn) CloseNow() error { return c.nc.Close() }
+
+// NetConn returns the TCP connection: the client asks it whether bytes
+// wait unread before it blames the peer for a late reply.
+func (c *conn) NetConn() net.Conn { return c.raw }

@@ -1,0 +1,18 @@
+// Package tcpconn is a resilient client of framed TCP and TLS feeds: FIX
+// sessions, line protocols, device links. It runs package session's
+// lifecycle over a TCP connection, as wsconn runs it over a WebSocket.
+//
+// A message is a frame. The framing is a framing.Framer: newline-delimited
+// lines (framing.Line, the default) or 4-byte big-endian length prefixes
+// (framing.Length32), or one of the caller's. A frame that is valid UTF-8
+// is a Text message, any other a Binary one.
+//
+// TCP has no ping. Without session.WithAppHeartbeat the connection has no
+// heartbeat: the reads and the data watchdog (session.WithIdleTimeout)
+// alone find a dead peer. Give both for a feed that may go silent.
+//
+// Close half-closes the connection (a FIN, or TLS's close_notify) after
+// the messages accepted, and waits for the peer to close its side, up to
+// the close timeout. Everything else (login, subscriptions, policies,
+// the Pool) is session's.
+package tcpconn

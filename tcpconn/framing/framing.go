@@ -1,0 +1,80 @@
+// Package framing cuts a byte stream into messages: the frames of a TCP or
+// TLS connection. A Framer reads one frame at a time from a buffered
+// reader and writes one frame per call.
+//
+// Two framers are built in: Line (newline-delimited text) and Length32
+// (a 4-byte big-endian length before each payload). Parse picks one by
+// name. Any other wire format (FIX, say, whose frames carry their length
+// and a checksum) is a Framer of its own: see the package's examples.
+//
+// Reading is bounded. A frame over the reader's limit is an error
+// matchable with errors.Is(err, ErrTooBig), found before the frame's
+// bytes are kept. A stream that ends inside a frame is io.ErrUnexpectedEOF,
+// so half a frame is never returned as a message. After any error but a
+// clean io.EOF the stream is out of step: drop the connection.
+package framing
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Framer reads and writes the frames of one wire format. Its methods
+// must be safe to call from several goroutines at once on different
+// streams; on one stream, one reader and one writer at a time.
+type Framer interface {
+	// ReadFrame reads the next frame from r and returns its payload, in a
+	// slice of its own. It returns io.EOF if r ends before a frame
+	// starts, io.ErrUnexpectedEOF if r ends inside one, and an error
+	// matching ErrTooBig if the payload is over limit bytes (limit <= 0:
+	// no limit). It never allocates more than limit bytes for a payload,
+	// whatever the frame announces.
+	ReadFrame(r *bufio.Reader, limit int64) ([]byte, error)
+	// WriteFrame writes p as one frame, in one call to w.Write. A payload
+	// the format cannot carry is an error matching ErrPayload, and
+	// nothing is written.
+	WriteFrame(w io.Writer, p []byte) error
+	// Name returns the framer's name, as Parse knows it: "line".
+	Name() string
+}
+
+// ErrTooBig is matched (errors.Is) by the error a Framer returns for a
+// frame over the read limit.
+var ErrTooBig = errors.New("framing: frame too big")
+
+// ErrPayload is matched by the error a Framer returns for a payload its
+// format cannot carry: a newline inside a Line frame, for one.
+var ErrPayload = errors.New("framing: payload cannot be framed")
+
+// ErrUnknown is matched by Parse's error for a name it does not know.
+var ErrUnknown = errors.New("framing: unknown framing")
+
+// Names lists the names Parse knows, in the order a usage line shows them.
+var Names = []string{Line{}.Name(), Length32{}.Name()}
+
+// Parse returns the built-in framer called name: "line" or "length32".
+// Another name is an error matching ErrUnknown that names it.
+func Parse(name string) (Framer, error) {
+	switch name {
+	case Line{}.Name():
+		return Line{}, nil
+	case Length32{}.Name():
+		return Length32{}, nil
+	}
+	return nil, fmt.Errorf("%w %q (want line or length32)", ErrUnknown, name)
+}
+
+// tooBig returns the error for a frame of at least size bytes over limit.
+func tooBig(name string, size, limit int64) error {
+	return fmt.Errorf("%w: %s frame of %d bytes or more, over the limit of %d", ErrTooBig, name, size, limit)
+}
+
+// unexpected turns an io.EOF inside a frame into io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

@@ -1,0 +1,169 @@
+package tcpconn
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+
+	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/tcpconn/framing"
+)
+
+// Dial validates the configuration and starts a client of the server at
+// addr: "tcp://HOST:PORT", or "tls://HOST:PORT" for TLS. See session.Dial
+// for what it waits for. Nothing starts if addr, an option or ctx is
+// invalid; the *session.ConfigError names each bad field.
+func Dial(ctx context.Context, addr string, opts ...session.Option) (*session.Client, error) {
+	return session.Dial(ctx, newTransport(addr), opts...)
+}
+
+// NewPool starts a pool of connections to the server at addr: see
+// session.NewPool.
+func NewPool(ctx context.Context, addr string, cfg session.PoolConfig, opts ...session.Option) (*session.Pool, error) {
+	return session.NewPool(ctx, func() session.Transport { return newTransport(addr) }, cfg, opts...)
+}
+
+// WithFraming sets how the stream is cut into messages (default
+// framing.Line).
+func WithFraming(f framing.Framer) session.Option {
+	return option(func(t *transport) error {
+		if f == nil {
+			return errors.New("Framing: nil")
+		}
+		t.framer = f
+		return nil
+	})
+}
+
+// WithTLSConfig sets the TLS configuration of tls:// connections: the
+// roots to trust (a venue's own CA), a client certificate. Its
+// ServerName defaults to the address's host. Without it, the system roots
+// are trusted. Given with a tcp:// address it is an error.
+func WithTLSConfig(conf *tls.Config) session.Option {
+	return option(func(t *transport) error {
+		if conf == nil {
+			return errors.New("TLSConfig: nil")
+		}
+		t.tlsConfig = conf.Clone()
+		return nil
+	})
+}
+
+// WithDialer sets the function that opens the TCP connections (default: a
+// net.Dialer). A proxy's dialer, or an in-memory venue's in tests.
+func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) session.Option {
+	return option(func(t *transport) error {
+		if dial == nil {
+			return errors.New("Dialer: nil func")
+		}
+		t.dial = dial
+		return nil
+	})
+}
+
+// option makes an option of this package: set runs on the client's
+// transport once every option has been read.
+func option(set func(*transport) error) session.Option {
+	return session.TransportOption(func(t session.Transport) error {
+		tt, ok := t.(*transport)
+		if !ok {
+			return fmt.Errorf("a tcpconn option given to a %T transport", t)
+		}
+		return set(tt)
+	})
+}
+
+// transport dials framed TCP or TLS connections. Its settings are written
+// by the options before the first dial, and only read after.
+type transport struct {
+	addr      string // as given, for errors
+	hostport  string // "" if addr is invalid (problem says why)
+	useTLS    bool
+	problem   error
+	framer    framing.Framer
+	tlsConfig *tls.Config
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+func newTransport(addr string) *transport {
+	t := &transport{addr: addr, framer: framing.Line{}}
+	u, err := url.Parse(addr)
+	switch {
+	case err != nil:
+		t.problem = fmt.Errorf("address %q: %w", addr, errors.Unwrap(err))
+	case u.Scheme != "tcp" && u.Scheme != "tls":
+		t.problem = fmt.Errorf("address %q: scheme must be tcp or tls, got %q", addr, u.Scheme)
+	case u.Hostname() == "" || u.Port() == "":
+		t.problem = fmt.Errorf("address %q: want HOST:PORT", addr)
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		t.problem = fmt.Errorf("address %q: want only a scheme, a host and a port", redact(u))
+	default:
+		t.hostport, t.useTLS = u.Host, u.Scheme == "tls"
+	}
+	if t.problem == nil {
+		var d net.Dialer
+		t.dial = d.DialContext
+	}
+	return t
+}
+
+// redact drops an address's userinfo, query and fragment.
+func redact(u *url.URL) string {
+	v := *u
+	v.User, v.RawQuery, v.Fragment = nil, "", ""
+	return v.String()
+}
+
+// String returns the address.
+func (t *transport) String() string {
+	if t.hostport == "" {
+		return "invalid address"
+	}
+	if t.useTLS {
+		return "tls://" + t.hostport
+	}
+	return "tcp://" + t.hostport
+}
+
+// Check returns the problems of the address and settings; session.Dial
+// calls it after the options.
+func (t *transport) Check() error {
+	if t.problem != nil {
+		return t.problem
+	}
+	if t.tlsConfig != nil && !t.useTLS {
+		return fmt.Errorf("TLSConfig given for %s: use a tls:// address", t)
+	}
+	return nil
+}
+
+// Dial opens one connection: TCP, then TLS's handshake for tls://.
+func (t *transport) Dial(ctx context.Context, a *session.Attempt) (session.Conn, error) {
+	a.Sent()
+	nc, err := t.dial(ctx, "tcp", t.hostport)
+	if err != nil {
+		return nil, fmt.Errorf("tcpconn: dial %s: %w", t, err)
+	}
+	a.Reached()
+	raw := nc
+	if t.useTLS {
+		conf := t.tlsConfig
+		if conf == nil {
+			conf = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if conf.ServerName == "" {
+			conf = conf.Clone()
+			conf.ServerName, _, _ = net.SplitHostPort(t.hostport)
+		}
+		tc := tls.Client(nc, conf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = nc.Close()
+			return nil, fmt.Errorf("tcpconn: TLS handshake with %s: %w", t, err)
+		}
+		nc = tc
+	}
+	return newConn(nc, raw, t.framer, a.ReadLimit), nil
+}
