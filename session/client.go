@@ -27,7 +27,11 @@ type (
 //
 // What the client does at any moment is decided by its lifecycle state
 // alone (State, Phase): there is no flag beside the machine that says
-// "connected", "released" or "closing".
+// "connected", "released" or "closing". A wait that ends with a state (a
+// send waiting for the rate limiter, a Request for its reply, the
+// lifetime context) waits on a context bound to the machine. A task reads
+// why its state was entered from the step that entered it. Every
+// goroutine is a task of its state, or joined when its state is left.
 type Client struct {
 	cfg     settings
 	tr      Transport
