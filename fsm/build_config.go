@@ -294,12 +294,12 @@ func (v *validator[S, E]) failuresLeave() {
 			switch c.kind {
 			case KindTransition:
 				if !d.exitsState(c.plan.dom, f) {
-					keeps = "its transition to " + d.stateNames[c.plan.to]
+					keeps = "its transition to " + d.targetText(c.plan.to)
 				}
 			case KindChoice:
 				for _, b := range c.branches {
 					if !d.exitsState(b.dom, f) {
-						keeps = "its choice's branch to " + d.stateNames[b.to]
+						keeps = "its choice's branch to " + d.targetText(b.to)
 						break
 					}
 				}

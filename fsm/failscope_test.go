@@ -62,3 +62,36 @@ func TestFailureEventMustLeaveScope(t *testing.T) {
 		})
 	}
 }
+
+// TestFailureEventToHistoryInsideScope: a failure event that goes to the
+// history of a state inside its scope is refused as any other, and Build
+// names the history (it panicked naming it as a state).
+func TestFailureEventToHistoryInsideScope(t *testing.T) {
+	task := func(ctx context.Context, _ fsm.Transition[ns, nev], _ fsm.Emit[nev]) error {
+		<-ctx.Done()
+		return nil
+	}
+	_, err := fsm.NewBuilder[ns, nev](nA).
+		States(nA, nA1, nA1a, nC).
+		Events(Sib, Up).
+		Children(nA, nA1).
+		Children(nA1, nA1a).
+		History(nA1, fsm.Shallow, nA1b).
+		Rules(
+			nrule{nA1a, Sib, fsm.To(nA1b), "the failure, to the history"},
+			nrule{nA, Up, fsm.To(nC), ""},
+			nrule{nC, Sib, fsm.Ignore[ns](), "done"},
+			nrule{nC, Up, fsm.To(nA), ""},
+		).
+		FailureEvent(nA, Sib).
+		Task(nA1a, "worker", task).
+		Build()
+	var be *fsm.BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("Build = %v, want a *BuildError", err)
+	}
+	want := []string{"failure event Sib of A: in A1a, its transition to A1 (history) stays in A, whose tasks the failure has cancelled: what it enters would start cancelled (leave A, or ignore the event)"}
+	if diff := cmp.Diff(want, be.Problems); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}

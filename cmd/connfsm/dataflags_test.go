@@ -2,20 +2,13 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
-	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/connfsm/connfsm/wsconn"
-	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 // TestDialDataFlagsBadInput: each bad value is a *wsconn.ConfigError
@@ -77,97 +70,5 @@ func TestSizeFlag(t *testing.T) {
 	var s sizeFlag
 	if err := s.Set("4 parsecs"); err == nil {
 		t.Errorf("Set(4 parsecs) = nil, want an error")
-	}
-}
-
-// TestDialLogin: -login is sent first; with -login-ack the connection
-// waits for it in Syncing. A venue that never acks gets its connection
-// dropped and redialled, with a cause naming the login.
-func TestDialLogin(t *testing.T) {
-	for _, acks := range []bool{true, false} {
-		t.Run(fmt.Sprintf("acks %v", acks), func(t *testing.T) {
-			t.Parallel()
-			srv := venue(t, wsconntest.Default(wsconntest.OnMessage(func(c *wsconntest.Conn, m wsconntest.Message) bool {
-				if acks && string(m.Data) == `{"op":"login"}` {
-					_ = c.SendText(context.Background(), `{"event":"login","ok":true}`)
-				}
-				return true
-			})))
-			args := []string{"-login", `{"op":"login"}`, "-login-ack", `"event":"login"`, "-login-timeout", "200ms",
-				"-backoff-initial", "50ms", "-backoff-max", "50ms", "-subscribe", `{"op":"subscribe"}`}
-			until := func(lines []map[string]any) bool {
-				if acks {
-					return len(transitions(lines, "Alive-Synced->Alive")) > 0 || hasPhase(lines, "Alive/Ready")
-				}
-				return len(transitions(lines, "Alive-Lost->Reconnecting")) >= 2
-			}
-			_, _, lines := dialVenue(t, srv, "Ready, or two losses", until, args...)
-			lost := transitions(lines, "Alive-Lost->Reconnecting")
-			if acks {
-				if len(lost) != 0 {
-					t.Errorf("losses %v, want none", lost)
-				}
-				c, _ := srv.Connection(1)
-				if diff := cmp.Diff([]string{`{"op":"login"}`, `{"op":"subscribe"}`}, c.ReceivedText()[:min(2, len(c.ReceivedText()))]); diff != "" {
-					t.Errorf("what the venue got first (-want +got):\n%s", diff)
-				}
-				return
-			}
-			if len(lost) < 2 || !strings.Contains(fmt.Sprint(lost[0]["cause"]), `login: no ack within 200ms (a message containing "event":"login")`) {
-				t.Errorf("losses %v, want two naming the login", lost)
-			}
-			if hasPhase(lines, "Alive/Ready") {
-				t.Errorf("reached Ready without the login's ack")
-			}
-		})
-	}
-}
-
-// hasPhase reports whether a transition entered phase.
-func hasPhase(lines []map[string]any, phase string) bool {
-	for _, l := range lines {
-		if l["kind"] == "transition" && l["to"] == phase {
-			return true
-		}
-	}
-	return false
-}
-
-// TestDialAnswersGzipPings: HTX sends {"ping":n} gzipped, as binary, and
-// drops a client that does not answer {"pong":n}: -answer-ping ping:pong
-// with -decompress gzip serves it; the pings are not printed.
-func TestDialAnswersGzipPings(t *testing.T) {
-	var mu sync.Mutex
-	var answers []string
-	srv := venue(t, wsconntest.Default(
-		wsconntest.OnMessage(func(_ *wsconntest.Conn, m wsconntest.Message) bool {
-			mu.Lock()
-			answers = append(answers, string(m.Data))
-			mu.Unlock()
-			return true
-		}),
-		wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
-			for n := 1; n <= 3; n++ {
-				var b bytes.Buffer
-				w := gzip.NewWriter(&b)
-				fmt.Fprintf(w, `{"ping":%d}`, n)
-				_ = w.Close()
-				if c.Send(ctx, wsconntest.Binary(b.Bytes())) != nil {
-					return
-				}
-			}
-		})))
-	_, stdout, _ := dialVenue(t, srv, "three answers", func([]map[string]any) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(answers) >= 3
-	}, "-answer-ping", "ping:pong", "-decompress", "gzip")
-	mu.Lock()
-	defer mu.Unlock()
-	if diff := cmp.Diff([]string{`{"pong":1}`, `{"pong":2}`, `{"pong":3}`}, answers); diff != "" {
-		t.Errorf("answers (-want +got):\n%s", diff)
-	}
-	if stdout != "" {
-		t.Errorf("stdout %q, want nothing: answered pings are not printed", stdout)
 	}
 }

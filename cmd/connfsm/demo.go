@@ -17,7 +17,7 @@ func runDemo(c command, e env, args []string) int {
 		return code
 	}
 	if cfg.trace != "" {
-		stop, err := startTrace(cfg.trace)
+		stop, err := demo.StartTrace(cfg.trace)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "connfsm demo: %v\n", err)
 			return exitFail

@@ -3,17 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/connfsm/connfsm/internal/dialrun"
+	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -96,193 +101,6 @@ func venue(t *testing.T, opts ...wsconntest.Option) *wsconntest.Server {
 	return srv
 }
 
-// echoServer is a loopback echo venue's URL. gate, if not nil, holds every
-// handshake until it is closed.
-func echoServer(t *testing.T, gate <-chan struct{}) string {
-	t.Helper()
-	var plan []wsconntest.Behavior
-	if gate != nil {
-		plan = append(plan, wsconntest.Handshake(func(_ http.ResponseWriter, r *http.Request) bool {
-			select {
-			case <-gate:
-				return false // then upgrade
-			case <-r.Context().Done():
-				return true
-			}
-		}))
-	}
-	return venue(t, wsconntest.Default(append(plan, wsconntest.Echo())...)).URL
-}
-
-func TestDialEchoesStdinLines(t *testing.T) {
-	url := echoServer(t, nil)
-	in, typed := io.Pipe()
-	t.Cleanup(func() { _ = typed.Close() }) // ends the stdin reader if the test fails early
-	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"dial", "-ping", "1s", "-pong-timeout", "1s", url}, in, &stdout, &stderr)
-
-	lines := []string{"one", "two", "three"}
-	for i, l := range lines {
-		if _, err := io.WriteString(typed, l+"\n"); err != nil {
-			t.Fatal(err)
-		}
-		want := strings.Join(lines[:i+1], "\n") + "\n"
-		waitFor(t, "echo of "+l, func() bool { return stdout.String() == want })
-	}
-	_ = typed.Close() // EOF: a graceful close
-
-	if code := wait(); code != exitOK {
-		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
-	}
-	if diff := cmp.Diff("one\ntwo\nthree\n", stdout.String()); diff != "" {
-		t.Errorf("stdout (-want +got):\n%s", diff)
-	}
-	for _, s := range []string{
-		"transition Connecting --Connected--> Alive/Syncing (epoch 3)",
-		"transition Alive/Syncing --Synced--> Alive/Ready (epoch 4)",
-		"transition Alive/Ready --Close--> Closing",
-		"transition Closing --CloseDone--> Closed",
-		"summary: connections 1, reconnects 0, messages in 3, out 3, unsent 0, tasks still running 0; ended: wsconn: client closed",
-	} {
-		if !strings.Contains(stderr.String(), s) {
-			t.Errorf("stderr lacks %q:\n%s", s, stderr.String())
-		}
-	}
-}
-
-// TestDialBuffersWhileConnecting types every line and ends stdin before
-// the server completes the handshake: the lines are kept and sent once
-// Alive, and the interrupt then closes the client gracefully.
-func TestDialBuffersWhileConnecting(t *testing.T) {
-	gate := make(chan struct{})
-	url := echoServer(t, gate)
-	eof := make(chan struct{})
-	var stdout, stderr syncBuffer
-	wait, interrupt := runAsync(t, []string{"dial", "-linger", "1h", url}, &eofSignal{r: strings.NewReader("first\nsecond\nthird\n"), eof: eof}, &stdout, &stderr)
-
-	select {
-	case <-eof:
-	case <-time.After(patience):
-		t.Fatal("stdin was not read to its end")
-	}
-	close(gate)
-	waitFor(t, "the echoes", func() bool { return stdout.String() == "first\nsecond\nthird\n" })
-	interrupt()
-	if code := wait(); code != exitOK {
-		t.Fatalf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "messages in 3, out 3, unsent 0, tasks still running 0") {
-		t.Errorf("summary is not clean:\n%s", stderr.String())
-	}
-}
-
-// eofSignal closes eof when r returns io.EOF.
-type eofSignal struct {
-	r    io.Reader
-	eof  chan struct{}
-	once sync.Once
-}
-
-func (e *eofSignal) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err == io.EOF {
-		e.once.Do(func() { close(e.eof) })
-	}
-	return n, err
-}
-
-func TestDialJSON(t *testing.T) {
-	url := echoServer(t, nil)
-	in, typed := io.Pipe()
-	t.Cleanup(func() { _ = typed.Close() }) // ends the stdin reader if the test fails early
-	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"dial", "-json", url}, in, &stdout, &stderr)
-	if _, err := io.WriteString(typed, "hello\n"); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the echo", func() bool { return strings.Contains(stdout.String(), "\n") })
-	_ = typed.Close()
-	if code := wait(); code != exitOK {
-		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
-	}
-
-	type jsonLine struct {
-		T      string         `json:"t"`
-		Kind   string         `json:"kind"`
-		From   string         `json:"from"`
-		Event  string         `json:"event"`
-		To     string         `json:"to"`
-		Epoch  uint64         `json:"epoch"`
-		Dir    string         `json:"dir"`
-		Text   string         `json:"text"`
-		Fields map[string]any `json:"fields"`
-	}
-	parse := func(name, s string) []jsonLine {
-		var out []jsonLine
-		for _, l := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
-			var j jsonLine
-			if err := json.Unmarshal([]byte(l), &j); err != nil {
-				t.Fatalf("%s line %q is not JSON: %v", name, l, err)
-			}
-			if _, err := time.Parse(time.RFC3339Nano, j.T); err != nil {
-				t.Errorf("%s line %q: t: %v", name, l, err)
-			}
-			j.T = ""
-			out = append(out, j)
-		}
-		return out
-	}
-	if diff := cmp.Diff([]jsonLine{{Kind: "message", Epoch: 2, Dir: "received", Text: "hello"}}, parse("stdout", stdout.String())); diff != "" {
-		t.Errorf("stdout (-want +got):\n%s", diff)
-	}
-	want := []jsonLine{
-		{Kind: "started", To: "Connecting", Epoch: 1}, // no event: Connected is only the zero value
-		{Kind: "transition", From: "Connecting", Event: "Connected", To: "Alive/Syncing", Epoch: 3},
-		{Kind: "transition", From: "Alive/Syncing", Event: "Synced", To: "Alive/Ready", Epoch: 4},
-		{Kind: "transition", From: "Alive/Ready", Event: "Close", To: "Closing", Epoch: 5},
-		{Kind: "transition", From: "Closing", Event: "CloseDone", To: "Closed", Epoch: 6},
-		{Kind: "summary", Fields: map[string]any{
-			"connections": 1.0, "reconnects": 0.0, "messages_in": 1.0, "messages_out": 1.0,
-			"unsent": 0.0, "tasks_running": 0.0, "cause": "wsconn: client closed",
-		}},
-	}
-	got := parse("stderr", stderr.String())
-	// The lag is a measurement: there, a number of milliseconds.
-	if n := len(got); n > 0 && got[n-1].Kind == "summary" {
-		if lag, ok := got[n-1].Fields["max_lag_ms"].(float64); !ok || lag < 0 {
-			t.Errorf("summary's max_lag_ms = %v, want a duration in ms", got[n-1].Fields["max_lag_ms"])
-		}
-		delete(got[n-1].Fields, "max_lag_ms")
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("stderr (-want +got):\n%s", diff)
-	}
-}
-
-func TestDialGivesUp(t *testing.T) {
-	srv := venue(t, wsconntest.Default(wsconntest.Refuse(http.StatusForbidden, nil)))
-	in, typed := io.Pipe()
-	t.Cleanup(func() { _ = typed.Close() }) // ends the stdin reader after run
-	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"dial", srv.URL}, in, &stdout, &stderr)
-	code := wait()
-	if code != exitFail {
-		t.Errorf("exit %d, want %d", code, exitFail)
-	}
-	for _, s := range []string{
-		"transition Reconnecting --GaveUp--> Closed",
-		"connfsm dial: wsconn: gave up after 1 attempt(s): wsconn: handshake refused with HTTP 403",
-		"tasks still running 0",
-	} {
-		if !strings.Contains(stderr.String(), s) {
-			t.Errorf("stderr lacks %q:\n%s", s, stderr.String())
-		}
-	}
-	if stdout.String() != "" {
-		t.Errorf("stdout is not empty: %q", stdout.String())
-	}
-}
-
 func TestDialUsage(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -337,28 +155,108 @@ func TestHeaderFlag(t *testing.T) {
 	}
 }
 
-// TestDialHeaderAndSubprotocol: the server greets with what it got, the
-// header's value and the negotiated subprotocol, and closes normally; the
-// client's EOF on stdin then ends it cleanly.
-func TestDialHeaderAndSubprotocol(t *testing.T) {
-	srv := venue(t, wsconntest.AcceptOptions(websocket.AcceptOptions{Subprotocols: []string{"v2"}}),
-		wsconntest.Default(wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
-			_ = c.SendText(ctx, c.Request().Header.Get("X-Token")+" "+c.WebSocket().Subprotocol())
-		}), wsconntest.Discard())) // until the client closes
-	in, typed := io.Pipe()
-	t.Cleanup(func() { _ = typed.Close() })
-	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"dial", "-header", "X-Token: s3cret", "-subprotocol", "v1", "-subprotocol", "v2",
-		srv.URL}, in, &stdout, &stderr)
-	waitFor(t, "the greeting", func() bool { return strings.HasSuffix(stdout.String(), "\n") })
-	_ = typed.Close()
-	if code := wait(); code != exitOK {
-		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
+// TestDialStreamURLs: a tcp:// or tls:// URL takes every flag but the
+// WebSocket-only ones, each of which is a usage error naming it; the
+// stream transports are not built yet, which is a usage error too.
+func TestDialStreamURLs(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string // the problems, in order
+	}{
+		{"header file", []string{"-header-file", "/dev/null", "tcp://127.0.0.1:1"},
+			[]string{"-header-file applies to ws:// and wss:// URLs only, not tcp://"}},
+		{"every WebSocket-only flag", []string{"-header", "X: y", "-subprotocol", "v1", "-permanent-close-codes", "4001",
+			"-decompress", "gzip", "-proxy", "socks5://127.0.0.1:1", "-json", "-ping-text", "p", "-pong-text", "q", "TLS://127.0.0.1:1"},
+			[]string{"-header applies to ws:// and wss:// URLs only, not tls://", "-subprotocol applies to ws:// and wss:// URLs only, not tls://",
+				"-permanent-close-codes applies to ws:// and wss:// URLs only, not tls://", "-decompress applies to ws:// and wss:// URLs only, not tls://",
+				"-proxy applies to ws:// and wss:// URLs only, not tls://"}},
+		{"shared flags only", []string{"-json", "-ping-text", "p", "-pong-text", "q", "-idle-timeout", "1s", "-read-limit", "4MiB", "tcp://127.0.0.1:1"},
+			[]string{`URL "tcp://127.0.0.1:1": tcp:// is not supported yet`}},
 	}
-	if diff := cmp.Diff("s3cret v2\n", stdout.String()); diff != "" {
-		t.Errorf("greeting (-want +got):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(t.Context(), append([]string{"dial"}, tt.args...), noStdin, &stdout, &stderr); code != exitUsage {
+				t.Errorf("exit %d, want %d", code, exitUsage)
+			}
+			msg, _, ok := strings.Cut(stderr.String(), "\nusage: connfsm dial")
+			if !ok {
+				t.Fatalf("no usage after the problems:\n%s", stderr.String())
+			}
+			got := strings.Split(strings.TrimPrefix(msg, "connfsm dial: "), "\n")
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
 	}
-	if strings.Contains(stderr.String(), "s3cret") {
-		t.Errorf("the header's value appears on stderr:\n%s", stderr.String())
+	// The list names dial's flags, and no flag a stream shares.
+	fs := dialFlagSet(new(dialConfig))
+	for _, name := range wsOnlyFlags {
+		if fs.Lookup(name) == nil {
+			t.Errorf("wsOnlyFlags names -%s, which dial does not have", name)
+		}
+	}
+	for _, shared := range []string{"json", "ping-text", "pong-text", "idle-timeout", "login", "login-ack", "login-timeout",
+		"subscribe", "answer-ping", "ca-file", "read-limit", "write-limit", "slow-consumer", "metrics"} {
+		if slices.Contains(wsOnlyFlags, shared) {
+			t.Errorf("wsOnlyFlags names -%s, which a tcp:// or tls:// dial takes", shared)
+		}
 	}
 }
+
+// TestDialFlagsToConfig: each of dial's flags sets what internal/dialrun
+// runs with (whose tests show what each setting does).
+func TestDialFlagsToConfig(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte(testCA), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseDialFlags([]string{"-json", "-ping", "1s", "-pong-timeout", "2s", "-backoff-initial", "3ms", "-backoff-max", "4s",
+		"-max-attempts", "5", "-buffer", "6", "-linger", "7s", "-ping-text", "pi", "-pong-text", "po", "-idle-timeout", "8s",
+		"-storm-attempts", "9", "-storm-window", "10s", "-storm-gap", "11s", "-subscribe", "s1", "-subscribe", "s2",
+		"-subscribe-ack", "ok", "-subscribe-nack", "no", "-ack-timeout", "12s", "-login", "in", "-login-ack", "welcome",
+		"-login-timeout", "13s", "-answer-ping", "ping:pong", "-read-limit", "1KiB", "-write-limit", "2KiB",
+		"-slow-consumer", "conflate", "-inbox", "14",
+		"-header", "X-A: 1", "-subprotocol", "v1", "-header-file", "/run/h", "-permanent-close-codes", "4001",
+		"-decompress", "deflate", "-proxy", "socks5://127.0.0.1:1080", "-ca-file", ca, "-rate", "5/s", "wss://venue.test/ws"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRun := dialrun.Config{JSON: true, Linger: 7 * time.Second, Ping: time.Second, PongTimeout: 2 * time.Second,
+		Backoff: wsconn.Backoff{Initial: 3 * time.Millisecond, Max: 4 * time.Second, Multiplier: wsconn.DefaultBackoff.Multiplier, MaxAttempts: 5},
+		Buffer:  6, PingText: "pi", PongText: "po", IdleTimeout: 8 * time.Second,
+		Storm:     wsconn.StormGuard{Attempts: 9, Window: 10 * time.Second, MinGap: 11 * time.Second},
+		Subscribe: []string{"s1", "s2"}, SubscribeAck: "ok", SubscribeNack: "no", AckTimeout: 12 * time.Second,
+		Login: "in", LoginAck: "welcome", LoginTimeout: 13 * time.Second, PingRequest: "ping", PingReply: "pong",
+		ReadLimit: 1 << 10, WriteLimit: 2 << 10, SlowConsumer: wsconn.Conflate, Inbox: 14}
+	if diff := cmp.Diff(wantRun, cfg.run, cmpopts.IgnoreFields(dialrun.Config{}, "Dial", "Rate", "Options")); diff != "" {
+		t.Errorf("dialrun.Config (-want +got):\n%s", diff)
+	}
+	wantWS := dialrun.WebSocket{URL: "wss://venue.test/ws", Header: http.Header{"X-A": {"1"}}, Subprotocols: []string{"v1"},
+		HeaderFile: "/run/h", PermanentCloseCodes: []wsconn.StatusCode{4001}, Decompression: wsconn.Deflate,
+		Proxy: &url.URL{Scheme: "socks5", Host: "127.0.0.1:1080"}}
+	if diff := cmp.Diff(wantWS, cfg.ws, cmpopts.IgnoreFields(dialrun.WebSocket{}, "Roots")); diff != "" {
+		t.Errorf("dialrun.WebSocket (-want +got):\n%s", diff)
+	}
+	if cfg.ws.Roots == nil {
+		t.Error("-ca-file loaded no roots")
+	}
+	if cfg.rate.limiter() == nil {
+		t.Error("-rate made no limiter")
+	}
+}
+
+// testCA is a self-signed certificate, for -ca-file.
+const testCA = `-----BEGIN CERTIFICATE-----
+MIIBgTCCASegAwIBAgIUWJo7JrJP6UvwysoI/V8Vl8b8HxQwCgYIKoZIzj0EAwIw
+FTETMBEGA1UEAwwKdmVudWUudGVzdDAgFw0yNjEyMDcxNTAwMDVaGA8yMTI2MTEx
+MzE1MDAwNVowFTETMBEGA1UEAwwKdmVudWUudGVzdDBZMBMGByqGSM49AgEGCCqG
+SM49AwEHA0IABMpueFLCdIUaI6ZtjXRPlmXEC3roljDEx5PJ89qlMVosNhD2stYd
+O4iHyu7zMCkoaRkGUL2FbQW/wKU10YFWIfGjUzBRMB0GA1UdDgQWBBTve+YzZ7Ie
+QPr9KZsuDPZYp7pEPTAfBgNVHSMEGDAWgBTve+YzZ7IeQPr9KZsuDPZYp7pEPTAP
+BgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIG1k2A3/68UfQcWPoN2k
+deYXv67DjII2zLUf9n7vhdxsAiEA1itCcbFmVIU4EuMLD7NLjunx5eW8WFXxsshd
+1a5hmas=
+-----END CERTIFICATE-----
+`

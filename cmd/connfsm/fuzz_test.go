@@ -58,50 +58,51 @@ var fuzzCommands = map[string]fuzzCommand{
 		flagSet: func() *flag.FlagSet { return dialFlagSet(new(dialConfig)) },
 		args: func(c any) []string {
 			cfg := c.(dialConfig)
+			r, ws := cfg.run, cfg.ws
 			a := []string{
-				"-ping", cfg.ping.String(), "-pong-timeout", cfg.pong.String(),
-				"-backoff-initial", cfg.initial.String(), "-backoff-max", cfg.maxDelay.String(),
-				"-max-attempts", strconv.Itoa(cfg.attempts), "-buffer", strconv.Itoa(cfg.buffer),
-				"-linger", cfg.linger.String(), "-json=" + strconv.FormatBool(cfg.json),
-				"-ping-text", cfg.pingText, "-pong-text", cfg.pongText, "-idle-timeout", cfg.idle.String(),
-				"-header-file", cfg.headerFile, "-storm-attempts", strconv.Itoa(cfg.stormAttempts),
-				"-storm-window", cfg.stormWindow.String(), "-storm-gap", cfg.stormGap.String(),
-				"-login", cfg.data.login, "-login-ack", cfg.data.loginAck, "-login-timeout", cfg.data.loginTimeout.String(),
-				"-answer-ping", cfg.data.answerPing, "-read-limit", cfg.data.readLimit.String(), "-write-limit", cfg.data.writeLimit.String(),
-				"-decompress", cfg.data.decompress, "-ca-file", cfg.data.caFile, "-proxy", cfg.data.proxy,
-				"-slow-consumer", cfg.data.slowConsumer, "-inbox", strconv.Itoa(cfg.data.inbox),
-				"-subscribe-ack", cfg.sub.ack, "-subscribe-nack", cfg.sub.nack, "-ack-timeout", cfg.sub.ackTimeout.String(),
+				"-ping", r.Ping.String(), "-pong-timeout", r.PongTimeout.String(),
+				"-backoff-initial", r.Backoff.Initial.String(), "-backoff-max", r.Backoff.Max.String(),
+				"-max-attempts", strconv.Itoa(r.Backoff.MaxAttempts), "-buffer", strconv.Itoa(r.Buffer),
+				"-linger", r.Linger.String(), "-json=" + strconv.FormatBool(r.JSON),
+				"-ping-text", r.PingText, "-pong-text", r.PongText, "-idle-timeout", r.IdleTimeout.String(),
+				"-header-file", ws.HeaderFile, "-storm-attempts", strconv.Itoa(r.Storm.Attempts),
+				"-storm-window", r.Storm.Window.String(), "-storm-gap", r.Storm.MinGap.String(),
+				"-login", r.Login, "-login-ack", r.LoginAck, "-login-timeout", r.LoginTimeout.String(),
+				"-answer-ping", cfg.answerPing, "-read-limit", cfg.readLimit.String(), "-write-limit", cfg.writeLimit.String(),
+				"-decompress", cfg.decompress, "-ca-file", cfg.caFile, "-proxy", cfg.proxy,
+				"-slow-consumer", cfg.slowConsumer, "-inbox", strconv.Itoa(r.Inbox),
+				"-subscribe-ack", r.SubscribeAck, "-subscribe-nack", r.SubscribeNack, "-ack-timeout", r.AckTimeout.String(),
 			}
-			if len(cfg.permanent) > 0 {
-				a = append(a, "-permanent-close-codes", cfg.permanent.String())
+			if len(ws.PermanentCloseCodes) > 0 {
+				a = append(a, "-permanent-close-codes", (*closeCodesFlag)(&ws.PermanentCloseCodes).String())
 			}
-			for k, vs := range cfg.header {
+			for k, vs := range ws.Header {
 				for _, v := range vs {
 					a = append(a, "-header", k+": "+v)
 				}
 			}
-			for _, p := range cfg.subprotocols {
+			for _, p := range ws.Subprotocols {
 				a = append(a, "-subprotocol", p)
 			}
-			for _, m := range cfg.subscribe {
+			for _, m := range r.Subscribe {
 				a = append(a, "-subscribe", m)
 			}
 			if r := cfg.rate.String(); r != "" {
 				a = append(a, "-rate", r)
 			}
-			return append(a, "--", cfg.url) // the URL may start with a dash
+			return append(a, "--", ws.URL) // the URL may start with a dash
 		},
 		check: func(t *testing.T, c any) {
 			// The values are wsconn.Dial's to check, before it starts
 			// anything; what it cannot check is whether net/http will
 			// send the handshake's headers, so every dial would fail.
 			cfg := c.(dialConfig)
-			h := http.Header(cfg.header).Clone()
+			h := cfg.ws.Header.Clone()
 			if h == nil {
 				h = http.Header{}
 			}
-			if len(cfg.subprotocols) > 0 {
-				h.Set("Sec-WebSocket-Protocol", strings.Join(cfg.subprotocols, ", "))
+			if len(cfg.ws.Subprotocols) > 0 {
+				h.Set("Sec-WebSocket-Protocol", strings.Join(cfg.ws.Subprotocols, ", "))
 			}
 			if err := sendableHeader(h); err != nil {
 				t.Errorf("the handshake's headers %q cannot be sent: %v", h, err)
@@ -142,7 +143,7 @@ var fuzzCommands = map[string]fuzzCommand{
 				"-sample", f.Sample.String(), "-restart-at", f.RestartAt.String(), "-down-for", f.DownFor.String(), "-chaos", f.Chaos.String(),
 				"-dial-rate", strconv.Itoa(f.DialRate), "-gogc", strconv.Itoa(f.GOGC), "-json=" + strconv.FormatBool(f.json)}
 			if !f.pool {
-				return append(args, "-n", strconv.Itoa(f.N))
+				return append(args, "-n", strconv.Itoa(f.N), "-raw="+strconv.FormatBool(f.Raw))
 			}
 			args = append(args, "-pool", "-subs", strconv.Itoa(f.subs), "-per-conn", strconv.Itoa(f.perConn), "-conns", strconv.Itoa(f.conns))
 			for _, b := range []struct {
@@ -162,6 +163,9 @@ var fuzzCommands = map[string]fuzzCommand{
 				t.Errorf("-pool with %+v, -n %d, -url %q, -chaos %v: a pool that cannot run", p, f.N, f.URL, f.Chaos)
 			case !f.pool && (p != nil || f.N <= 0):
 				t.Errorf("-n %d, pool %+v: want -n positive and no pool", f.N, p)
+			}
+			if f.Raw && (f.pool || f.RestartAt > 0 || f.Chaos > 0 || f.metrics != "") {
+				t.Errorf("-raw with -pool %v, -restart-at %v, -chaos %v, -metrics %q: raw clients cannot run those", f.pool, f.RestartAt, f.Chaos, f.metrics)
 			}
 			if f.DialRate <= 0 || f.GOGC <= 0 {
 				t.Errorf("-dial-rate %d, -gogc %d: want all positive", f.DialRate, f.GOGC)
@@ -215,7 +219,7 @@ func FuzzFlags(f *testing.F) {
 		{4, "-n 10 -duration 2s"}, {4, "-n 1 -ping 1s -pong-timeout 2s"}, {4, "-n 1 -url http://x"},
 		{4, "-n 1 -restart-at 1s -down-for 1s -duration 5s"}, {4, "-n 5 -chaos 2s -duration 1m"}, {4, "-n 1 -chaos 1s -restart-at 1s"}, {4, "-n 0x10 -gogc 0"}, {4, ""}, {4, "-n 1 -sample -1ns"},
 		{4, "-pool -subs 100 -per-conn 10 -dial-budget 15/3s -restart-at 1s -duration 4s"}, {4, "-pool -subs 5 -conns 1 -per-conn 2"},
-		{4, "-pool -n 3 -subs 1 -venue-budget 1/s"}, {4, "-n 3 -subs 1 -dial-budget 0/s"},
+		{4, "-pool -n 3 -subs 1 -venue-budget 1/s"}, {4, "-raw -n 3 -restart-at 0s -down-for 1s"}, {4, "-raw -n 2 -chaos 1s -duration 1m"}, {4, "-n 3 -subs 1 -dial-budget 0/s"},
 		{5, "frobnicate -x"}, {5, "-h"}, {5, "help"}, {5, ""}, {5, "load -n 1 -h"}, {5, "dial"}, {5, "diagram -format mermaid"},
 	}
 	for _, s := range seeds {
@@ -286,7 +290,8 @@ func checkCommandLine(t *testing.T, args []string) {
 			t.Fatalf("%q parsed, but written back as %q it fails: %v", args[1:], again, err)
 		}
 		opts := cmp.Options{
-			cmp.AllowUnexported(demoConfig{}, dialConfig{}, serveConfig{}, loadFlags{}, rateFlag{}, dataFlags{}, subFlags{}),
+			cmp.AllowUnexported(demoConfig{}, dialConfig{}, serveConfig{}, loadFlags{}, rateFlag{}),
+			cmp.Comparer(func(a, b *url.URL) bool { return (a == nil) == (b == nil) && (a == nil || a.String() == b.String()) }),
 			cmp.Comparer(func(a, b *x509.CertPool) bool { return a.Equal(b) }),
 			cmp.Comparer(func(a, b diagramConfig) bool { return a.format.name == b.format.name }),
 		}
@@ -388,8 +393,8 @@ func TestDialFlagsRefuseUnsendableHeaders(t *testing.T) {
 				if err != nil {
 					t.Fatalf("parseDialFlags: %v", err)
 				}
-				if err := sendableHeader(http.Header(cfg.header)); err != nil {
-					t.Errorf("accepted headers %q cannot be sent: %v", cfg.header, err)
+				if err := sendableHeader(cfg.ws.Header); err != nil {
+					t.Errorf("accepted headers %q cannot be sent: %v", cfg.ws.Header, err)
 				}
 				return
 			}

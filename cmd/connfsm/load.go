@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,13 +9,12 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/internal/loadgen"
-	"github.com/connfsm/connfsm/otelconnfsm"
 )
 
 // runLoad runs N concurrent clients with heartbeats against an echo server
 // (internal/loadgen) and reports what each connection costs. It exits 1 if
-// not all N clients were Alive at the end, or if a restart was asked for
-// and not all came back.
+// not all N clients were Alive at the end, if the open-file limit stopped a
+// dial, or if a restart was asked for and not all came back.
 func runLoad(c command, e env, args []string) int {
 	f, err := parseLoadFlags(args)
 	if code, done := reportUsage(loadFlagSet(new(loadFlags)), c, err, e.stdout, e.stderr); done {
@@ -26,17 +24,12 @@ func runLoad(c command, e env, args []string) int {
 	if f.Pool != nil {
 		clients = 2 * f.Pool.Conns // the embedded venue's ends too
 	}
-	if limit, err := raiseFileLimit(); err != nil {
+	if err := loadgen.RaiseFileLimit(clients); err != nil {
 		fmt.Fprintf(e.stderr, "connfsm load: %v\n", err)
-	} else if need := uint64(clients) + 64; limit > 0 && limit < need {
-		fmt.Fprintf(e.stderr, "connfsm load: warning: the open-file limit %d is below the %d clients need\n", limit, need)
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(f.GOGC))
 	if f.metrics != "" {
-		ms, err := startMetrics(f.metrics, func(cs *otelconnfsm.Clients) bool {
-			live, ready := cs.Live()
-			return live > 0 && ready == live
-		})
+		ms, err := startMetrics(f.metrics)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "connfsm load: %v\n", err)
 			return exitUsage
@@ -53,32 +46,16 @@ func runLoad(c command, e env, args []string) int {
 		}
 		return exitFail
 	}
-	if f.json {
-		b, err := json.Marshal(r)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "connfsm load: encode JSON: %v\n", err)
-			return exitFail
-		}
-		fmt.Fprintf(e.stdout, "%s\n", b)
-	} else {
-		loadgen.Print(e.stdout, r)
-	}
-	if r.Alive != r.N {
-		fmt.Fprintf(e.stderr, "connfsm load: %d of %d clients were Alive at the end\n", r.Alive, r.N)
+	if err := loadgen.Write(e.stdout, r, f.json); err != nil {
+		fmt.Fprintf(e.stderr, "connfsm load: %v\n", err)
 		return exitFail
 	}
-	if r.Restart != nil && !r.Restart.Recovered {
-		fmt.Fprintf(e.stderr, "connfsm load: not every client was Alive again after the restart\n")
-		return exitFail
+	failures := loadgen.Failures(r, f.Config)
+	for _, p := range failures {
+		fmt.Fprintf(e.stderr, "connfsm load: %s\n", p)
 	}
-	if r.Pool != nil {
-		problems := r.Pool.Problems(f.Pool.Budget)
-		for _, p := range problems {
-			fmt.Fprintf(e.stderr, "connfsm load: pool: %s\n", p)
-		}
-		if len(problems) > 0 {
-			return exitFail
-		}
+	if len(failures) > 0 {
+		return exitFail
 	}
 	return exitOK
 }
@@ -112,6 +89,7 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs.IntVar(&f.GOGC, "gogc", loadgen.DefaultGOGC, "garbage collector target percentage (GOGC) of load and of its child server; 100 is Go's default")
 	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&f.metrics, "metrics", "", metricsFlagUsage)
+	fs.BoolVar(&f.Raw, "raw", false, "run -n bare coder/websocket clients (a read loop, a ping every -ping, no reconnection) in place of wsconn clients, to compare the figures side by side")
 	fs.BoolVar(&f.pool, "pool", false, "run one wsconn.Pool of -subs subscriptions instead of -n clients, against an embedded venue that acknowledges them and enforces -venue-budget")
 	fs.IntVar(&f.subs, "subs", 0, "with -pool: subscriptions in all (required)")
 	fs.IntVar(&f.perConn, "per-conn", 100, "with -pool: the most subscriptions per connection")
@@ -133,6 +111,19 @@ func parseLoadFlags(args []string) (loadFlags, error) {
 	c := checks{bad: bad}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	if f.Raw {
+		// Raw clients do not reconnect and are no wsconn clients: what
+		// relies on either would measure nothing. Values that turn a
+		// feature off (-restart-at 0) are no conflict.
+		for _, o := range []struct {
+			name string
+			on   bool
+		}{{"pool", f.pool}, {"restart-at", f.RestartAt > 0}, {"chaos", f.Chaos > 0}, {"metrics", f.metrics != ""}} {
+			if o.on {
+				c.add(fmt.Errorf("-%s does not apply to -raw: raw clients neither reconnect nor take wsconn options", o.name), o.name, "raw")
+			}
+		}
+	}
 	if f.pool {
 		checkPoolFlags(&f, set, &c)
 	} else {

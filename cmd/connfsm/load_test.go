@@ -57,6 +57,37 @@ func TestLoad200(t *testing.T) {
 	}
 }
 
+// TestLoadRaw runs raw clients: the report says so and has the figures
+// to compare with TestLoad200's.
+func TestLoadRaw(t *testing.T) {
+	var stdout, stderr syncBuffer
+	wait, _ := runAsync(t, []string{"load", "-raw", "-n", "200", "-duration", "1s", "-ping", "200ms", "-pong-timeout", "2s", "-json"}, noStdin, &stdout, &stderr)
+	if code := wait(); code != exitOK {
+		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
+	}
+	var r loadgen.Report
+	if err := json.Unmarshal([]byte(stdout.String()), &r); err != nil {
+		t.Fatalf("report %q: %v", stdout.String(), err)
+	}
+	checks := []struct {
+		what string
+		ok   bool
+	}{
+		{"raw", r.Raw},
+		{"all 200 Alive at the end and at the end of the ramp", r.Alive == 200 && r.RampAlive == 200 && r.RampSeconds > 0},
+		{"all closed, nothing left", r.Closed == 200 && r.GoroutinesLeft == 0},
+		{"no reconnects, nothing lost", r.Reconnects == 0 && len(r.LostCauses) == 0},
+		{"heartbeats counted, with their cost", r.Pings >= 200 && r.SteadyPings > 0 && r.CPUPerPingMicros > 0},
+		{"goroutines and heap per connection measured", r.GoroutinesPerConn > 0 && r.HeapPerConn > 0},
+		{"no file limit met", r.FileLimit == nil},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: report %s", c.what, stdout.String())
+		}
+	}
+}
+
 // TestLoadNotAllAlive points load at a server that refuses every
 // handshake: the clients give up, the report says so, and load fails.
 func TestLoadNotAllAlive(t *testing.T) {
@@ -101,6 +132,11 @@ func TestLoadUsage(t *testing.T) {
 			[]string{"-n does not apply to -pool", "-url does not apply"}},
 		{"subscriptions that do not fit", []string{"-pool", "-subs", "201", "-per-conn", "100", "-conns", "2"}, []string{"-subs 201 do not fit -conns 2 of -per-conn 100"}},
 		{"a bad budget", []string{"-pool", "-subs", "1", "-dial-budget", "300"}, []string{`invalid value "300" for flag -dial-budget`}},
+		{"-raw with -pool", []string{"-raw", "-pool", "-subs", "1"}, []string{"-pool does not apply to -raw"}},
+		{"-raw with a restart", []string{"-raw", "-n", "1", "-duration", "5s", "-restart-at", "1s", "-down-for", "1s"},
+			[]string{"-restart-at does not apply to -raw"}},
+		{"-raw with chaos", []string{"-raw", "-n", "1", "-duration", "40s", "-chaos", "1s"}, []string{"-chaos does not apply to -raw"}},
+		{"-raw with metrics", []string{"-raw", "-n", "1", "-metrics", "127.0.0.1:0"}, []string{"-metrics does not apply to -raw"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

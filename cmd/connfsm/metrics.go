@@ -48,8 +48,9 @@ type metricsServer struct {
 }
 
 // startMetrics listens on addr and serves /metrics and /readyz (200 while
-// ready is true of the clients measured). A listen error names the flag: it is a usage error.
-func startMetrics(addr string, ready func(*otelconnfsm.Clients) bool) (*metricsServer, error) {
+// every client measured is Ready, and there is one). A listen error names
+// the flag: it is a usage error.
+func startMetrics(addr string) (*metricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("-metrics %s: %w", addr, err)
@@ -71,7 +72,7 @@ func startMetrics(addr string, ready func(*otelconnfsm.Clients) bool) (*metricsS
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if ready(cs) {
+		if live, ready := cs.Live(); live > 0 && ready == live {
 			fmt.Fprintln(w, "ready")
 			return
 		}

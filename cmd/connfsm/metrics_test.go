@@ -144,12 +144,14 @@ func TestDialMetricsScrape(t *testing.T) {
 	}
 	// The handler prints the echo, then its call is recorded. A scrape is
 	// not one instant: the Stats callback may run before the handler's
-	// histogram is read, so the scrape waited for shows both.
+	// histogram is read, so the scrape waited for shows both. The write
+	// is counted once it returns, which may be after the echo came back.
 	waitFor(t, "the echo, handled and counted", func() bool {
 		fams = scrape(t, addr)
 		return strings.Contains(stdout.String(), `"text":"hello"`) &&
 			series(fams, "connfsm_handler_duration_seconds")[""] == 1 &&
-			series(fams, "connfsm_messages_received_total")[""] == 1
+			series(fams, "connfsm_messages_received_total")[""] == 1 &&
+			series(fams, "connfsm_messages_sent_total")[""] == 1
 	})
 	timeline := stderr.String()
 	_ = typed.Close()

@@ -1,75 +1,31 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"time"
 
 	"github.com/connfsm/connfsm/internal/loadgen"
 )
 
-// runServe runs the echo server (internal/loadgen's venue) as a
-// standalone process. Its first stdout lines are the WebSocket URL and,
-// unless -control is empty, "control: " and the control URL; then it
-// serves until e.ctx ends (or, with -until-stdin-eof, until stdin ends: a
-// parent process that dies takes its server with it).
+// runServe runs the echo server (internal/loadgen's venue and its control
+// endpoint) as a standalone process: see loadgen.Serve.
 func runServe(c command, e env, args []string) int {
 	cfg, err := parseServeFlags(args)
 	if code, done := reportUsage(serveFlagSet(new(serveConfig)), c, err, e.stdout, e.stderr); done {
 		return code
 	}
 
-	srv, err := loadgen.NewVenue(cfg.addr)
-	if err != nil {
+	var stdin io.Reader
+	if cfg.untilEOF {
+		stdin = e.stdin
+	}
+	if err := loadgen.Serve(e.ctx, cfg.addr, cfg.control, stdin, e.stdout, e.stderr); err != nil {
 		fmt.Fprintf(e.stderr, "connfsm serve: %v\n", err)
 		return exitFail
 	}
-	defer srv.Close()
-	fmt.Fprintln(e.stdout, srv.URL+"/")
-
-	if cfg.control != "" {
-		ln, err := net.Listen("tcp", cfg.control)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "connfsm serve: control: %v\n", err)
-			return exitFail
-		}
-		hs := &http.Server{Handler: loadgen.Control(srv), ReadHeaderTimeout: 10 * time.Second}
-		served := make(chan struct{})
-		go func() {
-			defer close(served)
-			_ = hs.Serve(ln)
-		}()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := hs.Shutdown(sctx); err != nil {
-				_ = hs.Close()
-			}
-			<-served
-		}()
-		fmt.Fprintf(e.stdout, "control: http://%s/\n", ln.Addr())
-	}
-
-	var eof <-chan struct{}
-	if cfg.untilEOF {
-		ch := make(chan struct{})
-		go func() {
-			defer close(ch)
-			_, _ = io.Copy(io.Discard, e.stdin)
-		}()
-		eof = ch
-	}
-	select {
-	case <-e.ctx.Done():
-	case <-eof:
-	}
-	st := loadgen.Stats(srv)
-	fmt.Fprintf(e.stderr, "connfsm serve: stopping: accepted %d, echoed %d, open %d\n", st.Accepted, st.Echoed, st.Open)
 	return exitOK
 }
 

@@ -23,6 +23,11 @@ type counters struct {
 	pongTimeouts         atomic.Int64
 	ended                atomic.Int64 // clients that reached Closed (gave up)
 	echoes, sendFailures atomic.Uint64
+	pings                atomic.Uint64 // raw clients' (a wsconn.Client counts its own)
+
+	// Dials that failed for want of a file descriptor, by limit, and the
+	// clients that had one.
+	emfileDials, enfileDials, fileLimitClients atomic.Uint64
 
 	lostMu     sync.Mutex
 	lostByKind map[string]uint64 // by cause
@@ -70,9 +75,39 @@ func lostCause(err error) string {
 	return causeOther
 }
 
+// dialFailed counts a failed dial if a file limit stopped it, and
+// reports whether it did. first says whether it is its client's first such
+// dial.
+func (cnt *counters) dialFailed(err error, first bool) bool {
+	switch fileLimitKind(err) {
+	case limitProcess:
+		cnt.emfileDials.Add(1)
+	case limitSystem:
+		cnt.enfileDials.Add(1)
+	default:
+		return false
+	}
+	if first {
+		cnt.fileLimitClients.Add(1)
+	}
+	return true
+}
+
+// fileLimit returns what the file limits stopped, nil if nothing.
+func (cnt *counters) fileLimit() *FileLimit {
+	l := FileLimit{ProcessDials: cnt.emfileDials.Load(), SystemDials: cnt.enfileDials.Load(), Clients: cnt.fileLimitClients.Load()}
+	if l.ProcessDials+l.SystemDials == 0 {
+		return nil
+	}
+	l.Limit = openFileLimit()
+	return &l
+}
+
 // lost counts a connection lost with err, by cause.
-func (cnt *counters) lost(err error) {
-	cause := lostCause(err)
+func (cnt *counters) lost(err error) { cnt.lostAs(lostCause(err)) }
+
+// lostAs counts a connection lost, by its cause.
+func (cnt *counters) lostAs(cause string) {
 	if cause == causePongTimeout {
 		cnt.pongTimeouts.Add(1)
 	}

@@ -9,9 +9,11 @@
 // every client counts, lost causes by type), senders.go (the periodic
 // messages and the progress line), sample.go (goroutines, heap, CPU,
 // scheduling latency), restart.go (a restart and how fast the clients
-// came back), chaos.go (random faults), report.go (the report and its
-// text), and pool.go, pool_venue.go and pool_report.go for the pool mode
-// (one wsconn.Pool, its subscriptions and its dial budget).
+// came back), chaos.go (random faults), report.go (the report, its
+// text and what fails a run), files.go (the open-file limit), serve.go
+// (the venue as `connfsm serve` runs it), and pool.go, pool_venue.go and
+// pool_report.go for the pool mode (one wsconn.Pool, its subscriptions
+// and its dial budget).
 package loadgen
 
 import (
@@ -19,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
 	"slices"
 	"sync"
@@ -78,10 +81,22 @@ type Config struct {
 	Pool *PoolMode
 	// Options are added to every client's (a metrics probe).
 	Options []wsconn.Option
+	// Raw runs N bare coder/websocket clients in place of wsconn clients,
+	// each as a user of the library alone would write it (raw.go): the
+	// figures to compare wsconn's with. Raw clients do not reconnect, so
+	// Pool, RestartAt, Chaos and Options do not apply.
+	Raw bool
+	// HTTPClient, if not nil, makes the clients' handshakes, in place of
+	// each mode's default.
+	HTTPClient *http.Client
+	// RampWait bounds the wait for every client to be Alive or to have
+	// given up once all are started; 0 is 30 s.
+	RampWait time.Duration
 }
 
 // ErrConfig is returned by Run when a client's options are refused
-// (wrapping the *wsconn.ConfigError): a usage error.
+// (wrapping the *wsconn.ConfigError), or when Raw is combined with what
+// needs wsconn clients: a usage error.
 var ErrConfig = errors.New("loadgen: invalid client configuration")
 
 // Run runs cfg: it starts the venue if cfg.URL is empty, starts the
@@ -92,10 +107,13 @@ var ErrConfig = errors.New("loadgen: invalid client configuration")
 // run whose clients did not all stay Alive is a Report for the caller to
 // judge.
 func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
+	if cfg.Raw && (cfg.Pool != nil || cfg.RestartAt > 0 || cfg.Chaos > 0 || len(cfg.Options) > 0) {
+		return Report{}, fmt.Errorf("%w: raw clients do not reconnect and take no wsconn options: no pool, restart, chaos or options", ErrConfig)
+	}
 	if cfg.Pool != nil {
 		return runPool(ctx, cfg, progress)
 	}
-	r := Report{Kind: "summary", N: cfg.N, URL: cfg.URL, Server: "external", GOGC: cfg.GOGC}
+	r := Report{Kind: "summary", N: cfg.N, URL: cfg.URL, Server: "external", GOGC: cfg.GOGC, Raw: cfg.Raw}
 	srv := &server{url: cfg.URL, kind: "external"}
 	if cfg.URL == "" {
 		var err error
@@ -108,6 +126,21 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	err := runClients(ctx, cfg, srv, &r, &lockedWriter{w: progress})
 	r.T = time.Now().Format(time.RFC3339Nano)
 	return r, err
+}
+
+// fleet is a run's clients: wsconn clients, or raw ones (Config.Raw).
+type fleet interface {
+	// start starts one more client against url; an error ends the run.
+	start(url string) error
+	// targets returns the clients, for the senders.
+	targets() []sendTarget
+	// pings returns the heartbeats the clients have sent so far.
+	pings() uint64
+	// tally counts into r what the clients say at the end of the run.
+	tally(r *Report)
+	// close closes every client, bounded by closeBound, and returns how
+	// many ended.
+	close() int
 }
 
 // runClients starts the clients, runs them, fills r and closes them.
@@ -123,7 +156,10 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	sampler := newSampler(srv, &cnt)
 	first := sampler.take(time.Now())
 
-	clients := make([]*wsconn.Client, 0, cfg.N)
+	var fl fleet = &wsFleet{cfg: cfg, cnt: &cnt, clients: make([]*wsconn.Client, 0, cfg.N)}
+	if cfg.Raw {
+		fl = newRawFleet(cfg, &cnt)
+	}
 	prog := startProgress(progress, cfg.N, &cnt)
 
 	start := time.Now()
@@ -133,30 +169,30 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 			interrupted = true
 			break
 		}
-		cl, err := wsconn.Dial(context.Background(), srv.url, clientOptions(cfg, &cnt)...)
-		if err != nil {
+		if err := fl.start(srv.url); err != nil {
 			prog.stop()
-			closeClients(clients)
-			if errors.Is(err, wsconn.ErrInvalidConfig) {
-				return fmt.Errorf("%w: %w", ErrConfig, err)
-			}
+			fl.close()
 			return err
 		}
-		clients = append(clients, cl)
 	}
 
 	// Every client started: wait for each to be Alive or to have given
 	// up, then the steady run.
-	deadline := time.Now().Add(aliveWait)
+	wait := cfg.RampWait
+	if wait <= 0 {
+		wait = aliveWait
+	}
+	deadline := time.Now().Add(wait)
 	for !interrupted && cnt.alive.Load()+cnt.ended.Load() < int64(cfg.N) && time.Now().Before(deadline) {
 		if !sleepCtx(ctx, 20*time.Millisecond) {
 			interrupted = true
 		}
 	}
 	r.RampSeconds = time.Since(start).Seconds()
-	senders := startSenders(clients, cfg.SendEvery, &cnt)
+	r.RampAlive = int(cnt.alive.Load())
+	senders := startSenders(fl.targets(), cfg.SendEvery, &cnt)
 	steady := time.Now()
-	echoes0 := cnt.echoes.Load()
+	echoes0, pings0, cpu0 := cnt.echoes.Load(), fl.pings(), processCPU()
 
 	var restarted chan *Restart
 	if cfg.RestartAt > 0 && !interrupted {
@@ -174,6 +210,8 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	if r.SteadySeconds > 0 {
 		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
 	}
+	r.SteadyPings = fl.pings() - pings0
+	r.costs(cpu0, processCPU())
 	if restarted != nil {
 		r.Restart = <-restarted // bounded: runRestart gives up after recoverWait
 	}
@@ -195,17 +233,8 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	r.SendErrors = cnt.sendFailures.Load()
 	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
 	r.LostCauses = cnt.lostCauses()
-	for _, cl := range clients {
-		if cl.State() == connfsm.Alive {
-			r.Alive++
-		}
-		st := cl.Stats()
-		r.Reconnects += st.Reconnects
-		r.Pings += st.Pings
-		r.PingsSkipped += st.PingsSkipped
-		r.PongWaitsExtended += st.PongWaitsExtended
-		r.LateReads += st.LateReads
-	}
+	r.FileLimit = cnt.fileLimit()
+	fl.tally(r)
 
 	runtime.GC()
 	var ms runtime.MemStats
@@ -214,7 +243,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	r.HeapPerConn = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(cfg.N)
 
 	closeStart := time.Now()
-	r.Closed = closeClients(clients)
+	r.Closed = fl.close()
 	r.CloseSeconds = time.Since(closeStart).Seconds()
 	// The embedded venue's handlers end as their peers close: give them
 	// a moment, then count what is left.
@@ -227,11 +256,61 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	return nil
 }
 
+// wsFleet is a run's wsconn clients.
+type wsFleet struct {
+	cfg     Config
+	cnt     *counters
+	clients []*wsconn.Client
+}
+
+func (f *wsFleet) start(url string) error {
+	cl, err := wsconn.Dial(context.Background(), url, clientOptions(f.cfg, f.cnt)...)
+	if err != nil {
+		if errors.Is(err, wsconn.ErrInvalidConfig) {
+			return fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		return err
+	}
+	f.clients = append(f.clients, cl)
+	return nil
+}
+
+func (f *wsFleet) targets() []sendTarget { return wsTargets(f.clients) }
+
+func (f *wsFleet) pings() uint64 {
+	var n uint64
+	for _, cl := range f.clients {
+		n += cl.Stats().Pings
+	}
+	return n
+}
+
+func (f *wsFleet) tally(r *Report) {
+	for _, cl := range f.clients {
+		if cl.State() == connfsm.Alive {
+			r.Alive++
+		}
+		st := cl.Stats()
+		r.Reconnects += st.Reconnects
+		r.Pings += st.Pings
+		r.PingsSkipped += st.PingsSkipped
+		r.PongWaitsExtended += st.PongWaitsExtended
+		r.LateReads += st.LateReads
+	}
+}
+
+func (f *wsFleet) close() int { return closeClients(f.clients) }
+
 // clientOptions are each client's options: the heartbeat, and an observer
 // that feeds cnt.
 func clientOptions(cfg Config, cnt *counters) []wsconn.Option {
-	connected := false // touched only inside this client's lifecycle
-	return append(slices.Clone(cfg.Options),
+	// Touched only inside this client's lifecycle.
+	connected, limited := false, false // limited: a file limit stopped a dial
+	opts := slices.Clone(cfg.Options)
+	if cfg.HTTPClient != nil {
+		opts = append(opts, wsconn.WithHTTPClient(cfg.HTTPClient))
+	}
+	return append(opts,
 		wsconn.NoWait(),
 		wsconn.WithHeartbeat(cfg.Ping, cfg.Pong),
 		wsconn.OnRecord(func(_ context.Context, rec record) {
@@ -239,6 +318,10 @@ func clientOptions(cfg Config, cnt *counters) []wsconn.Option {
 				return
 			}
 			switch {
+			case rec.Event == connfsm.DialFailed:
+				if err, ok := rec.Payload.(error); ok && cnt.dialFailed(err, !limited) {
+					limited = true
+				}
 			case rec.Event == connfsm.Connected:
 				cnt.alive.Add(1)
 				if connected {

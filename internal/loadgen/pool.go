@@ -140,9 +140,10 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		pr.StartSeconds = time.Since(start).Seconds()
 	}
 	r.RampSeconds = time.Since(start).Seconds()
-	senders := startSenders(p.Conns(), cfg.SendEvery, &cnt)
+	r.RampAlive = p.Stats().Ready
+	senders := startSenders(wsTargets(p.Conns()), cfg.SendEvery, &cnt)
 	steady := time.Now()
-	echoes0 := cnt.echoes.Load()
+	echoes0, pings0, cpu0 := cnt.echoes.Load(), poolPings(p), processCPU()
 
 	var restarted chan *PoolRestart
 	if cfg.RestartAt > 0 && !interrupted {
@@ -162,6 +163,8 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	if r.SteadySeconds > 0 {
 		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
 	}
+	r.SteadyPings = poolPings(p) - pings0
+	r.costs(cpu0, processCPU())
 	if restarted != nil {
 		pr.Restart = <-restarted // bounded: it gives up waiting after its bound
 	}
@@ -265,4 +268,13 @@ func runPoolRestart(ctx context.Context, v *poolVenue, recovered func() bool, st
 	}
 	rs.Handshakes = len(v.handshakeTimes()) - h0
 	return rs
+}
+
+// poolPings returns the heartbeats p's connections have sent so far.
+func poolPings(p *wsconn.Pool) uint64 {
+	var n uint64
+	for _, c := range p.Conns() {
+		n += c.Stats().Pings
+	}
+	return n
 }

@@ -64,16 +64,41 @@ func (s *stopper) wait(t time.Time) bool {
 	}
 }
 
+// sendTarget is a client the senders send to: a wsconn.Client or a raw
+// one.
+type sendTarget interface {
+	// alive reports whether the client has a connection to send on.
+	alive() bool
+	// send sends msg as a text message.
+	send(ctx context.Context, msg []byte) error
+}
+
+// wsTarget is a wsconn.Client as a sendTarget.
+type wsTarget struct{ c *wsconn.Client }
+
+func (t wsTarget) alive() bool { return t.c.State() == connfsm.Alive }
+
+func (t wsTarget) send(ctx context.Context, msg []byte) error { return t.c.Send(ctx, wsconn.Text, msg) }
+
+// wsTargets returns clients as sendTargets.
+func wsTargets(clients []*wsconn.Client) []sendTarget {
+	out := make([]sendTarget, len(clients))
+	for i, c := range clients {
+		out[i] = wsTarget{c}
+	}
+	return out
+}
+
 // startSenders makes every client send a small message each period while
 // Alive, from a few goroutines. Each sender spreads its clients' sends
 // evenly over the period, in sendSlots slices: the same rate as one burst
 // per period, without the burst.
-func startSenders(clients []*wsconn.Client, every time.Duration, cnt *counters) *stopper {
+func startSenders(clients []sendTarget, every time.Duration, cnt *counters) *stopper {
 	s := newStopper()
 	msg := []byte("load")
 	for w := range min(senders, len(clients)) {
 		s.done.Go(func() {
-			var mine []*wsconn.Client
+			var mine []sendTarget
 			for i := w; i < len(clients); i += senders {
 				mine = append(mine, clients[i])
 			}
@@ -88,11 +113,11 @@ func startSenders(clients []*wsconn.Client, every time.Duration, cnt *counters) 
 						return
 					}
 					for _, cl := range mine[slot*len(mine)/sendSlots : (slot+1)*len(mine)/sendSlots] {
-						if cl.State() != connfsm.Alive {
+						if !cl.alive() {
 							continue
 						}
 						ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
-						if err := cl.Send(ctx, wsconn.Text, msg); err != nil {
+						if err := cl.send(ctx, msg); err != nil {
 							cnt.sendFailures.Add(1)
 						}
 						cancel()

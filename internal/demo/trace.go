@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"fmt"
@@ -6,10 +6,10 @@ import (
 	"runtime/trace"
 )
 
-// startTrace writes the execution trace to path until stop is called: the
+// StartTrace writes the execution trace to path until stop is called: the
 // lifecycle shows in it as a trace task per state entry and a region per
 // state-scoped task (see package fsm).
-func startTrace(path string) (stop func(), err error) {
+func StartTrace(path string) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("trace: %w", err)

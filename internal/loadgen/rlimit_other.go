@@ -1,6 +1,6 @@
 //go:build !unix
 
-package main
+package loadgen
 
 // raiseFileLimit has nothing to raise where open files are not limited by
 // an rlimit; 0 means unknown.

@@ -1,0 +1,60 @@
+package loadgen
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestFailures: the run fails on clients not Alive, on a restart not
+// recovered from, and on each of the pool's problems.
+func TestFailures(t *testing.T) {
+	pool := &PoolMode{Subs: 4, PerConn: 2, Conns: 2, Budget: Budget{Dials: 1}}
+	tests := []struct {
+		name string
+		r    Report
+		cfg  Config
+		want []string
+	}{
+		{"passed", Report{N: 3, Alive: 3}, Config{}, nil},
+		{"not all alive", Report{N: 3, Alive: 2}, Config{}, []string{"2 of 3 clients were Alive at the end"}},
+		{"restart not recovered", Report{N: 3, Alive: 3, Restart: &Restart{}}, Config{},
+			[]string{"not every client was Alive again after the restart"}},
+		{"restart recovered", Report{N: 3, Alive: 3, Restart: &Restart{Recovered: true}}, Config{}, nil},
+		{"pool", Report{N: 2, Alive: 2, Pool: &PoolReport{Subscriptions: 4, VenueSubscriptions: 4, Conns: 2, Ready: 1, MaxHandshakesPerWindow: 2, Window: "1s"}},
+			Config{Pool: pool}, []string{"pool: 1 of 2 connections Ready", "pool: 2 handshakes within 1s, over the budget of 1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, Failures(tt.r, tt.cfg)); diff != "" {
+				t.Errorf("Failures (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestWrite: -json writes the report as one JSON line, else as text.
+func TestWrite(t *testing.T) {
+	r := Report{Kind: "summary", N: 2, Alive: 1}
+	var b bytes.Buffer
+	if err := Write(&b, r, true); err != nil {
+		t.Fatal(err)
+	}
+	var got Report
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil || b.Bytes()[b.Len()-1] != '\n' || bytes.Count(b.Bytes(), []byte("\n")) != 1 {
+		t.Fatalf("Write wrote %q, want one JSON line (%v)", b.String(), err)
+	}
+	if diff := cmp.Diff(r, got); diff != "" {
+		t.Errorf("report read back (-want +got):\n%s", diff)
+	}
+	var text, printed bytes.Buffer
+	if err := Write(&text, r, false); err != nil {
+		t.Fatal(err)
+	}
+	Print(&printed, r)
+	if diff := cmp.Diff(printed.String(), text.String()); diff != "" {
+		t.Errorf("text (-Print +Write):\n%s", diff)
+	}
+}

@@ -1,0 +1,64 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Serve runs the echo venue (NewVenue) on addr as `connfsm serve` does.
+// It prints the venue's WebSocket URL to stdout and, unless control is
+// "", "control: " and the URL of its control endpoint (Control). It
+// serves until ctx ends or, if stdin is not nil, until stdin ends (a
+// parent process that dies takes its server with it); then it prints
+// what it served to stderr.
+func Serve(ctx context.Context, addr, control string, stdin io.Reader, stdout, stderr io.Writer) error {
+	srv, err := NewVenue(addr)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Fprintln(stdout, srv.URL+"/")
+
+	if control != "" {
+		ln, err := net.Listen("tcp", control)
+		if err != nil {
+			return fmt.Errorf("control: %w", err)
+		}
+		hs := &http.Server{Handler: Control(srv), ReadHeaderTimeout: 10 * time.Second}
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			_ = hs.Serve(ln)
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := hs.Shutdown(sctx); err != nil {
+				_ = hs.Close()
+			}
+			<-served
+		}()
+		fmt.Fprintf(stdout, "control: http://%s/\n", ln.Addr())
+	}
+
+	var eof <-chan struct{}
+	if stdin != nil {
+		ch := make(chan struct{})
+		go func() {
+			defer close(ch)
+			_, _ = io.Copy(io.Discard, stdin)
+		}()
+		eof = ch
+	}
+	select {
+	case <-ctx.Done():
+	case <-eof:
+	}
+	st := Stats(srv)
+	fmt.Fprintf(stderr, "connfsm serve: stopping: accepted %d, echoed %d, open %d\n", st.Accepted, st.Echoed, st.Open)
+	return nil
+}
