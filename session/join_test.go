@@ -98,17 +98,21 @@ func TestConnectionGoroutinesJoined(t *testing.T) {
 	}
 	tests := []struct {
 		name string
+		runs []string // what must be seen running meanwhile, for the test to mean something
+		push time.Duration
 		opts []Option
 	}{
-		{"block, slow handler, read-ahead", []Option{
+		// A ping due while the handler runs lends the connection a
+		// read-ahead, which waits for the next push.
+		{"block, slow handler, read-ahead", connGoroutines[:2], 400 * time.Millisecond, []Option{
 			OnMessage(func(ctx context.Context, _ Message) {
 				select {
 				case <-ctx.Done():
-				case <-time.After(300 * time.Millisecond):
+				case <-time.After(time.Second):
 				}
 			}),
 			WithHeartbeat(100*time.Millisecond, time.Second), WithAlwaysPing()}},
-		{"inbox, answerer", []Option{
+		{"inbox, answerer", []string{connGoroutines[0], connGoroutines[2], connGoroutines[3]}, 10 * time.Millisecond, []Option{
 			OnMessage(func(ctx context.Context, _ Message) {
 				select {
 				case <-ctx.Done():
@@ -123,7 +127,7 @@ func TestConnectionGoroutinesJoined(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := startServer(t, wsconntest.Default(
 					wsconntest.AppPingClient(wsconntest.AppPing{Every: 20 * time.Millisecond, Timeout: time.Minute}),
-					wsconntest.Push(10*time.Millisecond, func(int) wsconntest.Message { return wsconntest.Text("tick") }),
+					wsconntest.Push(tt.push, func(int) wsconntest.Message { return wsconntest.Text("tick") }),
 					wsconntest.After(time.Second, wsconntest.Reset()),
 				))
 				var (
@@ -133,7 +137,19 @@ func TestConnectionGoroutinesJoined(t *testing.T) {
 				opts := append([]Option{OnRecord(j.observe),
 					WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1})}, tt.opts...)
 				c := dialTest(t, srv, &rec, opts...)
-				time.Sleep(20 * time.Second) // about twenty connections, each reset
+				seen := map[string]bool{}
+				for range 1500 { // the first two connections, sampled every millisecond
+					time.Sleep(time.Millisecond)
+					for _, f := range running(connGoroutines) {
+						seen[f] = true
+					}
+				}
+				for _, f := range tt.runs {
+					if !seen[f] {
+						t.Errorf("%s never ran", f)
+					}
+				}
+				time.Sleep(18500 * time.Millisecond) // about twenty connections in all, each reset
 				if err := c.Close(context.Background()); err != nil {
 					t.Fatal(err)
 				}
@@ -194,6 +210,51 @@ func TestPoolEndJoinsWatchers(t *testing.T) {
 		}
 		if diff := cmp.Diff(PoolEnded, p.State()); diff != "" {
 			t.Errorf("pool state (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestResyncJoinedWithItsConnection: a resync after a sequence gap runs
+// on a goroutine of its own, bound to its connection's Alive: when the
+// connection is lost, its context ends and it has returned before the
+// lifecycle is Reconnecting.
+func TestResyncJoinedWithItsConnection(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, gapVenue([]int{1, 2, 5}, []int{1}))
+		var (
+			rec recorder
+			j   joinCheck
+		)
+		seqRouter := Router{Acks: true, Route: func(m Message) Route {
+			r := prefixRouter.Route(m)
+			r.Key, _, _ = strings.Cut(r.Key, ":")
+			return r
+		}}
+		c := dialTest(t, srv, &rec, WithRouter(seqRouter), OnRecord(j.observe),
+			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+		waitPhase(t, c, connfsm.Ready)
+		started, ended := make(chan struct{}), make(chan error, 1)
+		resync := func(ctx context.Context, _ string) error {
+			close(started)
+			<-ctx.Done()
+			ended <- context.Cause(ctx)
+			return ctx.Err()
+		}
+		if err := c.Subscribe(context.Background(), Subscription{Key: "s", Message: []byte("sub:s"),
+			Sequence: seqOf, Resync: resync}); err != nil {
+			t.Fatal(err)
+		}
+		<-started
+		srv.ResetAll()
+		waitPhase(t, c, connfsm.Ready)
+		select {
+		case <-ended:
+		default:
+			t.Error("the resync's context did not end with its connection")
+		}
+		drops, left := j.result()
+		if drops != 1 || len(left) > 0 {
+			t.Errorf("%d drops, goroutines left running at them: %v; want 1 drop, none left", drops, left)
 		}
 	})
 }
