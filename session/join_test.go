@@ -52,7 +52,8 @@ func running(funcs []string) []string {
 // joinCheck looks, at every step of the lifecycle that drops a
 // connection (Alive left for Reconnecting, Closing left for Closed), for
 // a goroutine of a connection still running: the exit hook that dropped
-// it has joined them all. The observer runs on the lifecycle's goroutine,
+// it has joined them all. When Alive is left for Closing, it looks for
+// those Alive's reader task joins. The observer runs on the lifecycle's goroutine,
 // once the step's exit hooks are done and before anything else happens.
 type joinCheck struct {
 	mu    sync.Mutex
@@ -64,11 +65,17 @@ func (j *joinCheck) observe(_ context.Context, r record) {
 	if r.Kind != fsm.RecordTransition {
 		return
 	}
-	from := r.From == connfsm.Syncing || r.From == connfsm.Ready || r.From == connfsm.Closing
-	if !from || (r.To != connfsm.Reconnecting && r.To != connfsm.Closed) {
+	alive := r.From == connfsm.Syncing || r.From == connfsm.Ready
+	funcs := connGoroutines
+	switch {
+	case alive && r.To == connfsm.Closing:
+		// The connection goes on to the close handshake, its pump with
+		// it; what Alive's reader task joins is gone.
+		funcs = []string{"session.(*session).handOut(", "session.(*Client).resync("}
+	case !(alive || r.From == connfsm.Closing) || (r.To != connfsm.Reconnecting && r.To != connfsm.Closed):
 		return
 	}
-	found := running(connGoroutines)
+	found := running(funcs)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.drops++

@@ -47,11 +47,13 @@ type frame struct {
 // The pump is no task of Alive, because it must outlive Alive: it keeps
 // reading for the close handshake, dropping data, and a transport such as
 // coder/websocket closes a connection whose Read is cancelled, so no task
-// could read it across states. It, and the connection's other goroutines
-// (the read-ahead, the answerer of the peer's pings, the hand-out of an
-// inbox), are started in live and joined by wait, which the exit hook that
-// drops the connection calls once it has aborted it: none runs once the
-// lifecycle has left Alive for Reconnecting, or Closing for Closed.
+// could read it across states. Nor, for the same reason, are the
+// goroutines that read or write beside it: a read-ahead lent the
+// connection, and the answerer of the peer's pings. All of them, and the
+// hand-out of an inbox (which Alive's reader task joins already), are
+// started in live and joined by wait, which the exit hook that drops the
+// connection calls once it has aborted it: none runs once the lifecycle
+// has left Alive for Reconnecting, or Closing for Closed.
 type session struct {
 	conn  Conn
 	raw   net.Conn // the socket under conn, if its transport tells (NetConn): for lateRead
@@ -165,7 +167,8 @@ const maxPendingReplies = 16
 // answer writes the answers to the peer's pings. The reader hands them
 // over rather than writing them itself: a reader blocked in a write would
 // read nothing, and a peer blocked writing to it would never read the
-// answer. A failed write fails the connection, which the read reports.
+// answer. A failed write fails the connection, which the read reports. It
+// runs as long as the pump reads, and returns once the reads have failed.
 func (s *session) answer() {
 	for {
 		select {
