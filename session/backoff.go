@@ -152,7 +152,7 @@ func (c *Client) decide(f Failure) (d Decision, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			pe := &tasks.PanicError{Task: "backoff", Value: p, Stack: debug.Stack()}
-			err = fmt.Errorf("wsconn: the retry policy panicked on %w: %w", f.Err, pe)
+			err = fmt.Errorf("session: the retry policy panicked on %w: %w", f.Err, pe)
 		}
 	}()
 	if c.cfg.retry.policy == nil {

@@ -125,7 +125,7 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 	}
 	def, err := lifecycle()
 	if err != nil {
-		return nil, fmt.Errorf("wsconn: lifecycle: %w", err)
+		return nil, fmt.Errorf("session: lifecycle: %w", err)
 	}
 	// New before Start: hooks and tasks refer to c.m from their first run.
 	var observe func(context.Context, record)
@@ -151,7 +151,7 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 			return nil, c.Err()
 		}
 		_ = c.Close(canceled(ctx))
-		return nil, fmt.Errorf("wsconn: dial %s: %w", c.logURL(), err)
+		return nil, fmt.Errorf("session: dial %s: %w", c.logURL(), err)
 	}
 	return c, nil
 }

@@ -46,7 +46,7 @@ func (c *Client) Close(ctx context.Context) error {
 			s.abort()
 		}
 		<-c.m.Done()
-		return fmt.Errorf("wsconn: close: %w", context.Cause(ctx))
+		return fmt.Errorf("session: close: %w", context.Cause(ctx))
 	}
 	if n := c.stats.unsent.Load(); n > 0 {
 		return fmt.Errorf("%w: %d message(s)", ErrUnsent, n)

@@ -149,5 +149,5 @@ func (c *Client) logDataPath(ctx context.Context, l *slog.Logger, r record) {
 	if dr.Event == datapath.Deliver {
 		attrs = append(attrs, slog.Duration("lag", dr.Lag))
 	}
-	l.LogAttrs(ctx, slog.LevelDebug, "wsconn: data path", attrs...)
+	l.LogAttrs(ctx, slog.LevelDebug, "session: data path", attrs...)
 }

@@ -10,54 +10,54 @@ var (
 	// ErrNotConnected is returned by Send while the client is not Alive
 	// under the fail-fast policy, or when the connection broke during the
 	// write (then the message may not have reached the peer).
-	ErrNotConnected = errors.New("wsconn: not connected")
+	ErrNotConnected = errors.New("session: not connected")
 	// ErrBufferFull is returned by Send when the send buffer is full.
-	ErrBufferFull = errors.New("wsconn: send buffer full")
+	ErrBufferFull = errors.New("session: send buffer full")
 	// ErrClosed is returned by Send after Close, and by Err after a Close
 	// asked by the user.
-	ErrClosed = errors.New("wsconn: client closed")
+	ErrClosed = errors.New("session: client closed")
 	// ErrPongTimeout is the cause of a Lost connection whose pong did not
 	// arrive in time.
-	ErrPongTimeout = errors.New("wsconn: pong timeout")
+	ErrPongTimeout = errors.New("session: pong timeout")
 	// ErrIdleTimeout is the cause of a Lost connection on which no data
 	// message came within the idle timeout (WithIdleTimeout): a feed that
 	// answers pings and sends nothing.
-	ErrIdleTimeout = errors.New("wsconn: no data within the idle timeout")
+	ErrIdleTimeout = errors.New("session: no data within the idle timeout")
 	// ErrReadFailed is wrapped by the cause of a Lost connection whose
 	// read failed: the peer closed it (then the cause is a *CloseError),
 	// reset it, or sent what is not WebSocket.
-	ErrReadFailed = errors.New("wsconn: read")
+	ErrReadFailed = errors.New("session: read")
 	// ErrPingFailed is wrapped by the cause of a Lost connection whose
 	// ping could not be written.
-	ErrPingFailed = errors.New("wsconn: ping")
+	ErrPingFailed = errors.New("session: ping")
 	// ErrHandshakeTimeout is the cause of a dial that did not complete the
 	// handshake within the handshake timeout.
-	ErrHandshakeTimeout = errors.New("wsconn: handshake timeout")
+	ErrHandshakeTimeout = errors.New("session: handshake timeout")
 	// ErrRetriesExhausted is wrapped by Err when Backoff.MaxAttempts
 	// consecutive attempts failed.
-	ErrRetriesExhausted = errors.New("wsconn: retries exhausted")
+	ErrRetriesExhausted = errors.New("session: retries exhausted")
 	// ErrTooManyRedirects is wrapped by the cause of a dial whose handshake
 	// was redirected more than MaxRedirects times, or back to a URL it had
 	// already requested. DefaultClassifier counts it as permanent.
-	ErrTooManyRedirects = errors.New("wsconn: too many redirects")
+	ErrTooManyRedirects = errors.New("session: too many redirects")
 	// ErrAckTimeout is matched by the *SubscriptionError of a
 	// subscription whose ack did not come within the ack timeout
 	// (WithAckTimeout).
-	ErrAckTimeout = errors.New("wsconn: subscription ack timeout")
+	ErrAckTimeout = errors.New("session: subscription ack timeout")
 	// ErrSubscriptionRefused is matched by the *SubscriptionError of a
 	// subscription the venue refused (Subscription.Nack).
-	ErrSubscriptionRefused = errors.New("wsconn: subscription refused")
+	ErrSubscriptionRefused = errors.New("session: subscription refused")
 	// ErrBadSubscription is matched by the error of a Subscribe (or a
 	// WithSubscriptions problem) given a subscription without a key or a
 	// message, or with an unknown message type.
-	ErrBadSubscription = errors.New("wsconn: bad subscription")
+	ErrBadSubscription = errors.New("session: bad subscription")
 	// ErrMessageTooBig matches the cause of a connection Lost because a
 	// message over the read limit (WithReadLimit) arrived, and the error
 	// of a Send whose message is over the write limit (WithWriteLimit).
-	ErrMessageTooBig = errors.New("wsconn: message too big")
+	ErrMessageTooBig = errors.New("session: message too big")
 	// ErrUnsent is wrapped by Close's error when accepted messages could not
 	// be written before the client closed.
-	ErrUnsent = errors.New("wsconn: accepted messages were not sent")
+	ErrUnsent = errors.New("session: accepted messages were not sent")
 )
 
 // HandshakeError is the cause of a dial the server answered without
@@ -71,7 +71,7 @@ type HandshakeError struct {
 
 // Error names the status and the transport's error.
 func (e *HandshakeError) Error() string {
-	return fmt.Sprintf("wsconn: handshake refused with HTTP %d: %v", e.Status, e.Err)
+	return fmt.Sprintf("session: handshake refused with HTTP %d: %v", e.Status, e.Err)
 }
 
 // Unwrap returns the transport's error.
@@ -86,7 +86,7 @@ type GaveUpError struct {
 
 // Error names the attempts and the last failure.
 func (e *GaveUpError) Error() string {
-	return fmt.Sprintf("wsconn: gave up after %d attempt(s): %v", e.Attempts, e.Cause)
+	return fmt.Sprintf("session: gave up after %d attempt(s): %v", e.Attempts, e.Cause)
 }
 
 // Unwrap returns the last failure.
@@ -104,9 +104,9 @@ type CloseError struct {
 // Error names the code and the reason.
 func (e *CloseError) Error() string {
 	if e.Reason == "" {
-		return fmt.Sprintf("wsconn: closed by the peer with status %d", int(e.Code))
+		return fmt.Sprintf("session: closed by the peer with status %d", int(e.Code))
 	}
-	return fmt.Sprintf("wsconn: closed by the peer with status %d: %q", int(e.Code), e.Reason)
+	return fmt.Sprintf("session: closed by the peer with status %d: %q", int(e.Code), e.Reason)
 }
 
 // Unwrap returns the read error.

@@ -81,12 +81,12 @@ func (w *Wait) Dispose() { w.pass.release() }
 func callGate(ctx context.Context, gate DialGate) (p *gatePass) {
 	defer func() {
 		if r := recover(); r != nil {
-			p = &gatePass{err: fmt.Errorf("wsconn: dial gate: %w", &tasks.PanicError{Task: "dial gate", Value: r, Stack: debug.Stack()})}
+			p = &gatePass{err: fmt.Errorf("session: dial gate: %w", &tasks.PanicError{Task: "dial gate", Value: r, Stack: debug.Stack()})}
 		}
 	}()
 	done, err := gate(ctx)
 	if err != nil {
-		return &gatePass{err: fmt.Errorf("wsconn: dial gate: %w", err)}
+		return &gatePass{err: fmt.Errorf("session: dial gate: %w", err)}
 	}
 	return &gatePass{done: done}
 }

@@ -247,7 +247,7 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 const lendGrace = 10 * time.Millisecond
 
 // errNoPong is what ping returns when the reply did not come in time.
-var errNoPong = errors.New("wsconn: no reply to the ping in time")
+var errNoPong = errors.New("session: no reply to the ping in time")
 
 // ping sends one ping and waits for its reply, up to timeout (lengthened
 // by the heartbeat's own lateness): a protocol ping, or the application
@@ -292,6 +292,6 @@ func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *se
 	case <-pctx.Done():
 		return pctx.Err()
 	case <-s.done:
-		return fmt.Errorf("wsconn: connection failed before the heartbeat's reply: %w", s.err)
+		return fmt.Errorf("session: connection failed before the heartbeat's reply: %w", s.err)
 	}
 }

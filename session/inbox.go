@@ -74,7 +74,7 @@ type SlowConsumer struct {
 
 // ErrSlowConsumer matches the cause of a connection Lost under the
 // Disconnect policy: the inbox was full.
-var ErrSlowConsumer = errors.New("wsconn: slow consumer")
+var ErrSlowConsumer = errors.New("session: slow consumer")
 
 // WithSlowConsumer sets the slow-consumer policy (default Block). With any
 // other policy the reader never waits for the handler: it reads on, so
@@ -298,7 +298,7 @@ func (s *session) slowOnce(m Message) {
 	if l == nil || !s.slowLogged.CompareAndSwap(false, true) {
 		return
 	}
-	l.Warn("wsconn: slow consumer", slog.String("policy", s.inbox.p.Policy.String()),
+	l.Warn("session: slow consumer", slog.String("policy", s.inbox.p.Policy.String()),
 		slog.Int("inbox", s.inbox.p.Inbox), slog.Uint64("epoch", s.epoch),
 		slog.Duration("lag", time.Duration(s.c.stats.lastLag.Load())))
 }

@@ -29,12 +29,12 @@ func (c *Client) observe(ctx context.Context, r record) {
 		case error:
 			attrs = append(attrs, slog.String("cause", p.Error()))
 		}
-		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: transition", attrs...)
+		l.LogAttrs(ctx, slog.LevelInfo, "session: transition", attrs...)
 	case fsm.RecordTaskFailed:
-		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: task failed", slog.String("url", c.logURL()),
+		l.LogAttrs(ctx, slog.LevelDebug, "session: task failed", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.String("err", r.Err.Error()))
 	case fsm.RecordStraggler:
-		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task did not return in time", slog.String("url", c.logURL()),
+		l.LogAttrs(ctx, slog.LevelWarn, "session: task did not return in time", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch))
 	case fsm.RecordStragglerReturned:
 		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("state", r.From.String()),
@@ -42,9 +42,9 @@ func (c *Client) observe(ctx context.Context, r record) {
 		if r.Err != nil {
 			attrs = append(attrs, slog.String("err", r.Err.Error()))
 		}
-		l.LogAttrs(ctx, slog.LevelWarn, "wsconn: task returned after its state was left", attrs...)
+		l.LogAttrs(ctx, slog.LevelWarn, "session: task returned after its state was left", attrs...)
 	case fsm.RecordRejected:
-		l.LogAttrs(ctx, slog.LevelError, "wsconn: event rejected", slog.String("url", c.logURL()),
+		l.LogAttrs(ctx, slog.LevelError, "session: event rejected", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()))
 	case RecordSubscription:
 		sr := r.Payload.(*SubscriptionRecord)
@@ -53,11 +53,11 @@ func (c *Client) observe(ctx context.Context, r record) {
 		if sr.Cause != nil {
 			attrs = append(attrs, slog.String("cause", sr.Cause.Error()))
 		}
-		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: subscription", attrs...)
+		l.LogAttrs(ctx, slog.LevelDebug, "session: subscription", attrs...)
 	case RecordDataPath:
 		c.logDataPath(ctx, l, r)
 	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:
-		l.LogAttrs(ctx, slog.LevelDebug, "wsconn: event "+r.Kind.String(), slog.String("url", c.logURL()),
+		l.LogAttrs(ctx, slog.LevelDebug, "session: event "+r.Kind.String(), slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()), slog.Uint64("epoch", r.Epoch))
 	}
 }
@@ -66,7 +66,7 @@ func (c *Client) observe(ctx context.Context, r record) {
 // Retry-After, the storm guard) says why at once, not when it ends.
 func (c *Client) logWait(ctx context.Context, w *Wait) {
 	if l := c.cfg.logger; l != nil {
-		l.LogAttrs(ctx, slog.LevelInfo, "wsconn: waiting before the next dial", slog.String("url", c.logURL()),
+		l.LogAttrs(ctx, slog.LevelInfo, "session: waiting before the next dial", slog.String("url", c.logURL()),
 			slog.String("reason", w.Reason.String()), slog.Duration("delay", w.Delay),
 			slog.Int("attempt", w.Failure.Attempt), slog.String("failure", w.Failure.Kind.String()))
 	}

@@ -344,7 +344,7 @@ func (c *config) addObserver(fn func(context.Context, fsm.Record[connfsm.State, 
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) {
 		if l == nil {
-			c.problems = append(c.problems, errors.New("Logger: nil"))
+			c.problems = append(c.problems, errors.New("WithLogger: nil *slog.Logger"))
 			return
 		}
 		c.logger = l
@@ -357,7 +357,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithLifetime(ctx context.Context) Option {
 	return func(c *config) {
 		if ctx == nil {
-			c.problems = append(c.problems, errors.New("Lifetime: nil Context"))
+			c.problems = append(c.problems, errors.New("WithLifetime: nil Context"))
 			return
 		}
 		c.lifetime = ctx
@@ -375,7 +375,7 @@ type ConfigError struct {
 
 // Error lists every problem, separated by semicolons.
 func (e *ConfigError) Error() string {
-	msg := "wsconn: invalid configuration"
+	msg := "session: invalid configuration"
 	for i, p := range e.Problems {
 		if i == 0 {
 			msg += ": "
@@ -391,7 +391,7 @@ func (e *ConfigError) Error() string {
 func (e *ConfigError) Unwrap() []error { return e.Problems }
 
 // ErrInvalidConfig matches every *ConfigError.
-var ErrInvalidConfig = errors.New("wsconn: invalid configuration")
+var ErrInvalidConfig = errors.New("session: invalid configuration")
 
 // Is reports whether target is ErrInvalidConfig.
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }

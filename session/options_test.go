@@ -31,12 +31,7 @@ func offlineClient() *http.Client { return &http.Client{Transport: offlineTransp
 
 const validURL = "wss://feed.test/stream"
 
-// nilLimiter stands for *rate.Limiter: a nil one would panic on Wait.
-type nilLimiter struct{ calls int }
-
-func (l *nilLimiter) Wait(context.Context) error { l.calls++; return nil }
-
-// Boundary values are accepted, and nil options are skipped.
+// Boundary values are accepted.
 func TestDialAcceptsValidConfig(t *testing.T) {
 	tests := []struct {
 		name string

@@ -164,7 +164,7 @@ func TestRetryPolicySeesTheFailure(t *testing.T) {
 		c := dialTest(t, srv, &rec, waits.option(), WithRetryPolicy(policy), WithStormGuard(StormGuard{}))
 		<-c.Done()
 		var gu *GaveUpError
-		if err := c.Err(); !errors.As(err, &gu) || err.Error() != "wsconn: gave up after 2 attempt(s): venue locked the account" {
+		if err := c.Err(); !errors.As(err, &gu) || err.Error() != "session: gave up after 2 attempt(s): venue locked the account" {
 			t.Errorf("Err() = %v, want the policy's reason", err)
 		}
 		var got []string

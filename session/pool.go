@@ -14,7 +14,7 @@ import (
 // connection carrying PoolConfig.MaxPerConn subscriptions and
 // PoolConfig.MaxConns connections open: the subscription is not made, and
 // nothing else changes.
-var ErrPoolFull = errors.New("wsconn: pool full")
+var ErrPoolFull = errors.New("session: pool full")
 
 // PoolConfig says how a Pool shards its subscriptions and how its
 // connections dial.
@@ -154,7 +154,7 @@ func NewPool(ctx context.Context, transport func() Transport, cfg PoolConfig, op
 	}
 	def, err := poolLife()
 	if err != nil {
-		return nil, fmt.Errorf("wsconn: pool life: %w", err)
+		return nil, fmt.Errorf("session: pool life: %w", err)
 	}
 	p.m = def.Start(context.Background(), fsm.Config[PoolState, PoolEvent]{Env: p})
 	for chunk := range slices.Chunk(subs, cfg.MaxPerConn) {
@@ -199,7 +199,7 @@ func (p *Pool) openConn(subs []Subscription) (*poolConn, error) {
 	// Dialled outside mu: Dial runs observers, which may ask the pool.
 	c, err := Dial(context.Background(), p.tr(), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("wsconn: pool connection %d: %w", n, err)
+		return nil, fmt.Errorf("session: pool connection %d: %w", n, err)
 	}
 	pc := &poolConn{n: n, c: c}
 	p.mu.Lock()
@@ -236,7 +236,7 @@ func (p *Pool) watch(pc *poolConn) {
 	case p.m.State() == PoolRunning && errors.As(err, &gu):
 		p.rehome(pc)
 	case p.m.State() == PoolRunning && !errors.Is(err, ErrClosed):
-		_ = p.m.FireWith(context.Background(), PoolClose, fmt.Errorf("wsconn: pool connection %d ended: %w", pc.n, err))
+		_ = p.m.FireWith(context.Background(), PoolClose, fmt.Errorf("session: pool connection %d ended: %w", pc.n, err))
 	}
 }
 
@@ -278,11 +278,11 @@ func (p *Pool) awaitReady(ctx context.Context, c *Client) error {
 	if err := c.m.Await(ctx, isReady); err != nil {
 		if stopped(c.m) {
 			if err := c.Err(); err != nil && !errors.Is(err, ErrClosed) {
-				return fmt.Errorf("wsconn: pool %s: a connection ended before Ready: %w", p.name, err)
+				return fmt.Errorf("session: pool %s: a connection ended before Ready: %w", p.name, err)
 			}
 			return ErrClosed
 		}
-		return fmt.Errorf("wsconn: pool %s: %w", p.name, err)
+		return fmt.Errorf("session: pool %s: %w", p.name, err)
 	}
 	return nil
 }
@@ -309,7 +309,7 @@ func (p *Pool) snapshot() []*poolConn {
 // it returns ErrClosed.
 func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 	if err := sub.check(); err != nil {
-		return fmt.Errorf("wsconn: Pool.Subscribe: %w", err)
+		return fmt.Errorf("session: Pool.Subscribe: %w", err)
 	}
 	if ctx == nil {
 		return errNilContext("Pool.Subscribe")

@@ -38,7 +38,7 @@ func (c *Client) Reconnect(ctx context.Context) error {
 	}
 	err := c.m.Await(ctx, func(m *machine) bool { return c.sess.Load() != s || !m.In(connfsm.Alive) })
 	if err != nil && !stopped(c.m) {
-		return fmt.Errorf("wsconn: reconnect: %w", err)
+		return fmt.Errorf("session: reconnect: %w", err)
 	}
 	return nil // left Alive, or stopped: the old connection is closed
 }

@@ -35,7 +35,7 @@ func (c *Client) Request(ctx context.Context, typ MessageType, data []byte, matc
 		return Message{}, err
 	}
 	if match == nil {
-		return Message{}, fmt.Errorf("wsconn: Request: nil match")
+		return Message{}, fmt.Errorf("session: Request: nil match")
 	}
 	if ctx == nil {
 		return Message{}, errNilContext("Request")
@@ -151,7 +151,7 @@ func (c *Client) awaitReply(ctx context.Context, s *session, w *awaited) (Messag
 		failure = fmt.Errorf("%w: the connection failed before the reply: %w", ErrNotConnected, s.lostErr())
 	case <-alive.Done():
 		if ctx.Err() != nil {
-			failure = fmt.Errorf("wsconn: request: %w", context.Cause(ctx))
+			failure = fmt.Errorf("session: request: %w", context.Cause(ctx))
 		} else {
 			failure = fmt.Errorf("%w: the connection was left before the reply", ErrNotConnected)
 		}
@@ -166,7 +166,7 @@ func (c *Client) awaitReply(ctx context.Context, s *session, w *awaited) (Messag
 
 func (w *awaited) result(m Message, ok bool) (Message, error) {
 	if !ok {
-		return Message{}, fmt.Errorf("wsconn: request: %w", w.err)
+		return Message{}, fmt.Errorf("session: request: %w", w.err)
 	}
 	return m, nil
 }

@@ -60,7 +60,7 @@ func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
 func (c *Client) sendable(ctx context.Context) (*session, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("wsconn: send: %w", context.Cause(ctx))
+			return nil, fmt.Errorf("session: send: %w", context.Cause(ctx))
 		}
 		switch st := c.m.State(); st {
 		case connfsm.Ready, connfsm.Syncing:
@@ -92,7 +92,7 @@ func (c *Client) awaitChange(ctx context.Context, st connfsm.State) error {
 	epoch := c.m.Epoch()
 	err := c.m.Await(ctx, func(m *machine) bool { return m.State() != st || m.Epoch() != epoch })
 	if err != nil && !stopped(c.m) {
-		return fmt.Errorf("wsconn: send: %w", err)
+		return fmt.Errorf("session: send: %w", err)
 	}
 	return nil // the caller decides again; on a stopped machine, ErrClosed
 }
@@ -106,7 +106,7 @@ func (c *Client) SendText(ctx context.Context, text string) error {
 func (c *Client) SendJSON(ctx context.Context, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("wsconn: encode JSON: %w", err)
+		return fmt.Errorf("session: encode JSON: %w", err)
 	}
 	return c.Send(ctx, Text, b)
 }
@@ -166,7 +166,7 @@ func (c *Client) paced(ctx context.Context, s *session, typ MessageType, data []
 // touched: coder/websocket closes a connection whose write is cancelled.
 func (c *Client) write(ctx context.Context, s *session, typ MessageType, data []byte) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("wsconn: send: %w", context.Cause(ctx))
+		return fmt.Errorf("session: send: %w", context.Cause(ctx))
 	}
 	if err := s.conn.Write(ctx, typ, data); err != nil {
 		return fmt.Errorf("%w: write failed: %w", ErrNotConnected, err)
@@ -190,7 +190,7 @@ func (c *Client) pace(ctx context.Context) error {
 		if ctx.Err() == nil && lctx.Err() != nil {
 			return ErrClosed
 		}
-		return fmt.Errorf("wsconn: rate limiter: %w", err)
+		return fmt.Errorf("session: rate limiter: %w", err)
 	}
 	return nil
 }

@@ -382,7 +382,7 @@ func (s *Session) SendText(ctx context.Context, text string) error {
 func (s *Session) SendJSON(ctx context.Context, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("wsconn: encode JSON: %w", err)
+		return fmt.Errorf("session: encode JSON: %w", err)
 	}
 	return s.Send(ctx, Text, b)
 }
@@ -404,7 +404,7 @@ func (s *Session) Request(ctx context.Context, typ MessageType, data []byte, mat
 
 func checkType(typ MessageType) error {
 	if typ != Text && typ != Binary {
-		return fmt.Errorf("wsconn: message type %d is neither Text nor Binary", typ)
+		return fmt.Errorf("session: message type %d is neither Text nor Binary", typ)
 	}
 	return nil
 }

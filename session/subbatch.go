@@ -78,7 +78,7 @@ func (c *Client) sendBatch(ctx context.Context, ss *session, subs []*subscribed)
 			c.subs.settle(s)
 			_ = s.fail(ctx, subscription.Lost, &SubscriptionError{Key: s.Key, Err: err})
 		}
-		return nil, fmt.Errorf("wsconn: subscribe %d keys: %w", len(keys), err)
+		return nil, fmt.Errorf("session: subscribe %d keys: %w", len(keys), err)
 	}
 	for _, s := range sent {
 		if !s.awaitsAck(c) {
@@ -144,7 +144,7 @@ func (c *Client) unsubscribeBatch(ctx context.Context, subs []*subscribed) error
 	var err error
 	if len(keys) > 0 {
 		if err = c.paced(ctx, ss, c.cfg.batch.Type, c.cfg.batch.Unsubscribe(keys)); err != nil {
-			err = fmt.Errorf("wsconn: unsubscribe %d keys: %w", len(keys), err)
+			err = fmt.Errorf("session: unsubscribe %d keys: %w", len(keys), err)
 		}
 	}
 	for _, s := range sent {

@@ -88,9 +88,9 @@ type SubscriptionError struct {
 // Error names the subscription and the failure.
 func (e *SubscriptionError) Error() string {
 	if e.Message != nil {
-		return fmt.Sprintf("wsconn: subscription %q: %v: %s", e.Key, e.Err, e.Message)
+		return fmt.Sprintf("session: subscription %q: %v: %s", e.Key, e.Err, e.Message)
 	}
-	return fmt.Sprintf("wsconn: subscription %q: %v", e.Key, e.Err)
+	return fmt.Sprintf("session: subscription %q: %v", e.Key, e.Err)
 }
 
 // Unwrap returns the failure.
@@ -318,7 +318,7 @@ func (r *registry) snapshot() []*subscribed {
 // error matching ErrBadSubscription.
 func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 	if err := sub.check(); err != nil {
-		return fmt.Errorf("wsconn: Subscribe: %w", err)
+		return fmt.Errorf("session: Subscribe: %w", err)
 	}
 	if ctx == nil {
 		return errNilContext("Subscribe")
@@ -336,7 +336,7 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 		}
 		s.mu.Unlock()
 		if err != nil {
-			return fmt.Errorf("wsconn: Subscribe %q: %w", sub.Key, err)
+			return fmt.Errorf("session: Subscribe %q: %w", sub.Key, err)
 		}
 	}
 	if s.m.State() != subscription.Pending {
@@ -385,7 +385,7 @@ func (c *Client) Unsubscribe(ctx context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.m.Fire(ctx, subscription.Unsubscribe); err != nil {
-		return fmt.Errorf("wsconn: Unsubscribe %q: %w", key, err)
+		return fmt.Errorf("session: Unsubscribe %q: %w", key, err)
 	}
 	if s.m.State() != subscription.Unsubscribing {
 		return nil // never sent on a live connection: Removed
@@ -393,7 +393,7 @@ func (c *Client) Unsubscribe(ctx context.Context, key string) error {
 	var err error
 	if ss := c.sess.Load(); ss != nil && ss.epoch == s.conn.Load() && s.Unsubscribe != nil {
 		if err = c.paced(ctx, ss, s.Type, s.Unsubscribe); err != nil {
-			err = fmt.Errorf("wsconn: Unsubscribe %q: %w", key, err)
+			err = fmt.Errorf("session: Unsubscribe %q: %w", key, err)
 		}
 	}
 	c.subs.sentOn(s, 0) // unsubscribed there: a new Subscribe may send it again

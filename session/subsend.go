@@ -31,7 +31,7 @@ func (c *Client) sendSubscription(ctx context.Context, ss *session, s *subscribe
 		return nil // sent already, or to wait for the next connection
 	}
 	if err := s.m.FireWith(ctx, subscription.Send, ss.epoch); err != nil {
-		return fmt.Errorf("wsconn: subscription %q: %w", s.Key, err)
+		return fmt.Errorf("session: subscription %q: %w", s.Key, err)
 	}
 	s.cause.Store(nil) // a new attempt: the last one's failure is over
 	c.subs.sending(c, s, ss.epoch)
@@ -259,7 +259,7 @@ func (c *Client) awaitAck(ctx context.Context, s *subscribed) error {
 	case errors.Is(err, fsm.ErrStopped):
 		return nil // Removed: unsubscribed meanwhile
 	case err != nil:
-		return fmt.Errorf("wsconn: subscription %q: %w", s.Key, err)
+		return fmt.Errorf("session: subscription %q: %w", s.Key, err)
 	}
 	switch s.m.State() {
 	case subscription.Failed:

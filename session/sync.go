@@ -33,7 +33,7 @@ func (c *Client) syncTask(ctx context.Context, in step, emit emitFn) error {
 	sctx := context.WithValue(ctx, syncKey{}, s)
 	if fn := c.cfg.onConnect; fn != nil {
 		if err := fn(sctx, &Session{s: s, c: c}); err != nil {
-			return fmt.Errorf("wsconn: OnConnect: %w", err)
+			return fmt.Errorf("session: OnConnect: %w", err)
 		}
 	}
 	if err := c.replay(sctx, s); err != nil {

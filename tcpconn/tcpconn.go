@@ -31,7 +31,7 @@ func NewPool(ctx context.Context, addr string, cfg session.PoolConfig, opts ...s
 func WithFraming(f framing.Framer) session.Option {
 	return option(func(t *transport) error {
 		if f == nil {
-			return errors.New("Framing: nil")
+			return errors.New("WithFraming: nil Framer")
 		}
 		t.framer = f
 		return nil
@@ -57,7 +57,7 @@ func WithTLSConfig(conf *tls.Config) session.Option {
 func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) session.Option {
 	return option(func(t *transport) error {
 		if dial == nil {
-			return errors.New("Dialer: nil func")
+			return errors.New("WithDialer: nil func")
 		}
 		t.dial = dial
 		return nil

@@ -136,7 +136,7 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 		{name: "ReadLimit below -1", opts: []Option{WithReadLimit(-2)},
 			want: []string{"ReadLimit must be positive or -1, got -2"}},
 		{name: "unknown compression mode", opts: []Option{WithCompression(websocket.CompressionMode(99))},
-			want: []string{"Compression mode 99 is not known"}},
+			want: []string{"WithCompression: mode 99 is not known"}},
 		{name: "port but no host", url: "ws://:80/",
 			want: []string{`URL "ws://:80/": no host`}},
 		{name: "nil rate limiter", opts: []Option{WithRateLimit(nil)},
@@ -196,7 +196,7 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
-			if want := "wsconn: invalid configuration: " + strings.Join(tt.want, "; "); err.Error() != want {
+			if want := "session: invalid configuration: " + strings.Join(tt.want, "; "); err.Error() != want {
 				t.Errorf("message:\n got %q\nwant %q", err.Error(), want)
 			}
 			// Nothing was started.

@@ -78,12 +78,12 @@ func (t *transport) Check() error {
 		p = append(p, errors.New("TLSConfig and HTTPClient: set TLS on the HTTP client's transport"))
 	}
 	if t.httpClient != nil && t.proxySet {
-		p = append(p, errors.New("Proxy and HTTPClient: set the proxy on the HTTP client's transport"))
+		p = append(p, errors.New("WithProxy and WithHTTPClient: set the proxy on the HTTP client's transport"))
 	}
 	switch t.compression {
 	case websocket.CompressionDisabled, websocket.CompressionNoContextTakeover, websocket.CompressionContextTakeover:
 	default:
-		p = append(p, fmt.Errorf("Compression mode %d is not known", t.compression))
+		p = append(p, fmt.Errorf("WithCompression: mode %d is not known", t.compression))
 	}
 	t.dial = dialOptions(t)
 	return errors.Join(p...)

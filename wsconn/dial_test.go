@@ -41,7 +41,7 @@ func TestDialError(t *testing.T) {
 		if !body.closed {
 			t.Error("response body not closed")
 		}
-		if got, want := err.Error(), "wsconn: handshake refused with HTTP 503: "+errTransport.Error(); got != want {
+		if got, want := err.Error(), "session: handshake refused with HTTP 503: "+errTransport.Error(); got != want {
 			t.Errorf("message %q, want %q", got, want)
 		}
 	})

@@ -69,5 +69,5 @@ func ExamplePool() {
 	// connection 0 [btcusdt@trade ethusdt@trade]
 	// connection 1 [solusdt@trade xrpusdt@trade]
 	// dials: 2
-	// closed: <nil> wsconn: client closed
+	// closed: <nil> session: client closed
 }

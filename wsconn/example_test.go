@@ -64,7 +64,7 @@ func Example() {
 	// received: {"op":"subscribe","channel":"trades"}
 	// received: hello
 	// state after Close: Closed
-	// Err: wsconn: client closed
+	// Err: session: client closed
 }
 
 // With a send buffer, messages sent before the connection is up are kept

@@ -194,5 +194,5 @@ func ExampleWithRetryPolicy() {
 	// Output:
 	// attempt 1: close 4002 "resubscribe"
 	// attempt 2: close 4009 "account locked"
-	// wsconn: gave up after 2 attempt(s): wsconn: closed by the peer with status 4009: "account locked"
+	// session: gave up after 2 attempt(s): session: closed by the peer with status 4009: "account locked"
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/internal/dialrun"
+	"github.com/connfsm/connfsm/tcpconn/framing"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -42,7 +43,12 @@ func runDial(c command, e env, args []string) int {
 
 // streamTransports are the transports of the schemes other than ws and
 // wss, which share every flag but wsOnlyFlags; nil: not built yet.
-var streamTransports = map[string]func(cfg *dialConfig) dialrun.DialFunc{"tcp": nil, "tls": nil}
+var streamTransports = map[string]func(cfg *dialConfig) dialrun.DialFunc{"tcp": streamDial, "tls": streamDial}
+
+// streamDial is the dial of a tcp:// or tls:// URL: tcpconn's.
+func streamDial(cfg *dialConfig) dialrun.DialFunc {
+	return dialrun.Stream{URL: cfg.ws.URL, Framing: cfg.framer, Roots: cfg.ws.Roots}.Dial
+}
 
 // wsOnlyFlags are the flags only a WebSocket has: given with a URL of
 // streamTransports, each is a usage error.
@@ -67,11 +73,15 @@ func scheme(rawURL string) string {
 }
 
 // checkTransport refuses the WebSocket-only flags given with a stream's
-// URL, and a stream whose transport is not built.
+// URL, -framing given with a WebSocket's, and a stream whose transport
+// is not built.
 func checkTransport(rawURL string, set map[string]bool) error {
 	s := scheme(rawURL)
 	t, stream := streamTransports[s]
 	if !stream {
+		if set["framing"] {
+			return fmt.Errorf("-framing applies to tcp:// and tls:// URLs only, not %s", rawURL)
+		}
 		return nil
 	}
 	var errs []error
@@ -99,6 +109,8 @@ type dialConfig struct {
 	answerPing            string
 	decompress            string
 	caFile                string
+	framing               string
+	framer                framing.Framer
 	proxy                 string
 	slowConsumer          string
 }

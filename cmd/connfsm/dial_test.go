@@ -171,8 +171,8 @@ func TestDialStreamURLs(t *testing.T) {
 			[]string{"-header applies to ws:// and wss:// URLs only, not tls://", "-subprotocol applies to ws:// and wss:// URLs only, not tls://",
 				"-permanent-close-codes applies to ws:// and wss:// URLs only, not tls://", "-decompress applies to ws:// and wss:// URLs only, not tls://",
 				"-proxy applies to ws:// and wss:// URLs only, not tls://"}},
-		{"shared flags only", []string{"-json", "-ping-text", "p", "-pong-text", "q", "-idle-timeout", "1s", "-read-limit", "4MiB", "tcp://127.0.0.1:1"},
-			[]string{`URL "tcp://127.0.0.1:1": tcp:// is not supported yet`}},
+		{"-framing with a WebSocket URL", []string{"-framing", "length32", "ws://127.0.0.1:1"},
+			[]string{"-framing applies to tcp:// and tls:// URLs only, not ws://127.0.0.1:1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

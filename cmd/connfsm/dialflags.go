@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/connfsm/connfsm/internal/dialrun"
+	"github.com/connfsm/connfsm/tcpconn/framing"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -26,7 +27,8 @@ func (cfg *dialConfig) registerData(fs *flag.FlagSet) {
 	fs.Var(&cfg.readLimit, "read-limit", "the largest message accepted, e.g. 4MiB; a larger one loses the connection, and the redial slows down")
 	fs.Var(&cfg.writeLimit, "write-limit", "the largest message sent, e.g. 1MiB; a longer stdin line is reported, not sent")
 	fs.StringVar(&cfg.decompress, "decompress", "", "decode binary payloads: `gzip` or deflate (raw), before anything sees them")
-	fs.StringVar(&cfg.caFile, "ca-file", "", "trust the PEM certificates in this `file` for wss:// (instead of the system's roots)")
+	fs.StringVar(&cfg.caFile, "ca-file", "", "trust the PEM certificates in this `file` for wss:// and tls:// (instead of the system's roots)")
+	fs.StringVar(&cfg.framing, "framing", "line", "how a tcp:// or tls:// stream is cut into messages: `line` or length32")
 	fs.StringVar(&cfg.proxy, "proxy", "", "dial through this proxy `URL`: http:// or https:// (HTTP CONNECT; userinfo sent as Proxy-Authorization), or socks5://")
 	fs.StringVar(&cfg.slowConsumer, "slow-consumer", "block", "what to do when stdout cannot keep up: block, drop-oldest, drop-newest, conflate or disconnect")
 	fs.IntVar(&r.Inbox, "inbox", 0, "messages kept waiting for stdout under a -slow-consumer other than block")
@@ -67,6 +69,9 @@ func (cfg *dialConfig) checkData(bad map[string]bool) error {
 		r.PingRequest, r.PingReply = req, rep
 	}
 	var err error
+	if cfg.framer, err = framing.Parse(cfg.framing); err != nil {
+		add("framing", "%v", err)
+	}
 	if cfg.ws.Decompression, err = dialrun.ParseDecompression(cfg.decompress); err != nil {
 		add("decompress", "%v", err)
 	}

@@ -44,7 +44,7 @@ func TestDialEchoesStdinLines(t *testing.T) {
 		"transition Alive/Syncing --Synced--> Alive/Ready (epoch 4)",
 		"transition Alive/Ready --Close--> Closing",
 		"transition Closing --CloseDone--> Closed",
-		"summary: connections 1, reconnects 0, messages in 3, out 3, unsent 0, tasks still running 0; ended: wsconn: client closed",
+		"summary: connections 1, reconnects 0, messages in 3, out 3, unsent 0, tasks still running 0; ended: session: client closed",
 	} {
 		if !strings.Contains(stderr.String(), s) {
 			t.Errorf("stderr lacks %q:\n%s", s, stderr.String())
@@ -145,7 +145,7 @@ func TestDialJSON(t *testing.T) {
 		{Kind: "transition", From: "Closing", Event: "CloseDone", To: "Closed", Epoch: 6},
 		{Kind: "summary", Fields: map[string]any{
 			"connections": 1.0, "reconnects": 0.0, "messages_in": 1.0, "messages_out": 1.0,
-			"unsent": 0.0, "tasks_running": 0.0, "cause": "wsconn: client closed",
+			"unsent": 0.0, "tasks_running": 0.0, "cause": "session: client closed",
 		}},
 	}
 	got := parse("stderr", stderr.String())
@@ -173,7 +173,7 @@ func TestDialGivesUp(t *testing.T) {
 	}
 	for _, s := range []string{
 		"transition Reconnecting --GaveUp--> Closed",
-		"connfsm dial: wsconn: gave up after 1 attempt(s): wsconn: handshake refused with HTTP 403",
+		"connfsm dial: session: gave up after 1 attempt(s): session: handshake refused with HTTP 403",
 		"tasks still running 0",
 	} {
 		if !strings.Contains(stderr.String(), s) {

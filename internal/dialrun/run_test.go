@@ -94,10 +94,10 @@ func TestRunAnyTransport(t *testing.T) {
 		wantSent []string
 		stderr   string
 	}{
-		{name: "clean", want: ExitOK, wantSent: []string{"one", "two"}, stderr: "tasks still running 0; ended: wsconn: client closed"},
-		{name: "bad configuration", dialErr: fmt.Errorf("%w: PingInterval", wsconn.ErrInvalidConfig), want: ExitUsage, stderr: "connfsm dial: wsconn: invalid configuration: PingInterval"},
+		{name: "clean", want: ExitOK, wantSent: []string{"one", "two"}, stderr: "tasks still running 0; ended: session: client closed"},
+		{name: "bad configuration", dialErr: fmt.Errorf("%w: PingInterval", wsconn.ErrInvalidConfig), want: ExitUsage, stderr: "connfsm dial: session: invalid configuration: PingInterval"},
 		{name: "dial fails", dialErr: errors.New("no route"), want: ExitFail, stderr: "connfsm dial: no route"},
-		{name: "line refused", sendErr: wsconn.ErrNotConnected, want: ExitOK, stderr: "connfsm dial: line not sent: wsconn: not connected"},
+		{name: "line refused", sendErr: wsconn.ErrNotConnected, want: ExitOK, stderr: "connfsm dial: line not sent: session: not connected"},
 		{name: "close fails", closeErr: errors.New("handshake timed out"), want: ExitFail, wantSent: []string{"one", "two"}, stderr: "connfsm dial: close: handshake timed out"},
 	}
 	for _, tt := range tests {
@@ -144,7 +144,7 @@ func TestSummaryExitCode(t *testing.T) {
 	}{
 		{name: "closed", state: connfsm.Closed, cause: wsconn.ErrClosed, ended: true, want: ExitOK},
 		{name: "gave up", state: connfsm.Closed, cause: &wsconn.GaveUpError{Attempts: 3, Cause: errors.New("refused")}, ended: true,
-			want: ExitFail, stderr: "connfsm dial: wsconn: gave up after 3 attempt(s): refused"},
+			want: ExitFail, stderr: "connfsm dial: session: gave up after 3 attempt(s): refused"},
 		{name: "lifetime over", state: connfsm.Closed, cause: context.Canceled, ended: true, want: ExitFail, stderr: "connfsm dial: ended: context canceled"},
 		{name: "close failed", state: connfsm.Closed, cause: wsconn.ErrClosed, ended: true, closeErr: errors.New("timeout"),
 			want: ExitFail, stderr: "connfsm dial: close: timeout"},

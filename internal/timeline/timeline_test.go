@@ -126,7 +126,7 @@ func TestCloseCodesAndWaits(t *testing.T) {
 	}
 	want := []map[string]any{
 		{"kind": "transition", "from": "Alive", "event": "Lost", "to": "Reconnecting", "epoch": 3.0,
-			"cause": `outer: wsconn: closed by the peer with status 4001: "invalid api key"`, "close_code": 4001.0, "close_reason": "invalid api key"},
+			"cause": `outer: session: closed by the peer with status 4001: "invalid api key"`, "close_code": 4001.0, "close_reason": "invalid api key"},
 		{"kind": "transition", "from": "Reconnecting", "event": "RetryDue", "to": "Connecting", "epoch": 4.0,
 			"wait": map[string]any{"reason": "storm_guard", "ms": 5000.0, "failure": "close", "attempt": 3.0, "dials": 10.0, "window_ms": 60000.0}},
 		{"kind": "transition", "from": "Reconnecting", "event": "RetryDue", "to": "Connecting", "epoch": 6.0,

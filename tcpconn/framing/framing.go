@@ -29,8 +29,8 @@ type Framer interface {
 	// slice of its own. It returns io.EOF if r ends before a frame
 	// starts, io.ErrUnexpectedEOF if r ends inside one, and an error
 	// matching ErrTooBig if the payload is over limit bytes (limit <= 0:
-	// no limit). It never allocates more than limit bytes for a payload,
-	// whatever the frame announces.
+	// no limit). It refuses such a frame before keeping more of it than
+	// limit and one buffer of r, whatever the frame announces.
 	ReadFrame(r *bufio.Reader, limit int64) ([]byte, error)
 	// WriteFrame writes p as one frame, in one call to w.Write. A payload
 	// the format cannot carry is an error matching ErrPayload, and
@@ -51,8 +51,9 @@ var ErrPayload = errors.New("framing: payload cannot be framed")
 // ErrUnknown is matched by Parse's error for a name it does not know.
 var ErrUnknown = errors.New("framing: unknown framing")
 
-// Names lists the names Parse knows, in the order a usage line shows them.
-var Names = []string{Line{}.Name(), Length32{}.Name()}
+// Names returns the names Parse knows, in the order a usage line shows
+// them.
+func Names() []string { return []string{Line{}.Name(), Length32{}.Name()} }
 
 // Parse returns the built-in framer called name: "line" or "length32".
 // Another name is an error matching ErrUnknown that names it.

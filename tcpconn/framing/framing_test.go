@@ -189,7 +189,7 @@ func TestWriteFrameError(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	for _, name := range framing.Names {
+	for _, name := range framing.Names() {
 		f, err := framing.Parse(name)
 		if err != nil || f.Name() != name {
 			t.Errorf("Parse(%q) = %v, %v", name, f, err)
@@ -201,7 +201,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, %v; want ErrUnknown naming it", bad, f, err)
 		}
 	}
-	if diff := cmp.Diff([]string{"line", "length32"}, framing.Names); diff != "" {
+	if diff := cmp.Diff([]string{"line", "length32"}, framing.Names()); diff != "" {
 		t.Errorf("Names (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,35 @@
+package dialrun
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+
+	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/tcpconn"
+	"github.com/connfsm/connfsm/tcpconn/framing"
+)
+
+// Stream is what a framed TCP or TLS dial needs beside Config: the
+// address (tcp://HOST:PORT or tls://HOST:PORT), its framing, and the roots
+// tls:// trusts.
+type Stream struct {
+	URL     string
+	Framing framing.Framer // nil: framing.Line
+	Roots   *x509.CertPool // nil: the system's (LoadRoots)
+}
+
+// Dial starts a tcpconn client of s.URL with opts and s's settings.
+func (s Stream) Dial(ctx context.Context, opts ...session.Option) (Client, error) {
+	if s.Framing != nil {
+		opts = append(opts, tcpconn.WithFraming(s.Framing))
+	}
+	if s.Roots != nil {
+		opts = append(opts, tcpconn.WithTLSConfig(&tls.Config{RootCAs: s.Roots, MinVersion: tls.VersionTLS12}))
+	}
+	c, err := tcpconn.Dial(ctx, s.URL, opts...)
+	if err != nil {
+		return nil, err // a nil *session.Client must not become a non-nil Client
+	}
+	return c, nil
+}

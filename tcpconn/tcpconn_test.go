@@ -1,0 +1,286 @@
+package tcpconn_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/tcpconn"
+	"github.com/connfsm/connfsm/tcpconn/framing"
+	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
+)
+
+// inbox collects what the handler is given, and the causes of Lost.
+type inbox struct {
+	mu   sync.Mutex
+	msgs []string
+	lost []error
+}
+
+func (b *inbox) options() []session.Option {
+	return []session.Option{
+		session.OnMessage(func(_ context.Context, m session.Message) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.msgs = append(b.msgs, string(m.Data))
+		}),
+		session.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
+			if r.Kind == fsm.RecordTransition && r.Event == connfsm.Lost {
+				b.mu.Lock()
+				defer b.mu.Unlock()
+				err, _ := r.Payload.(error)
+				b.lost = append(b.lost, err)
+			}
+		}),
+	}
+}
+
+func (b *inbox) messages() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.msgs...)
+}
+
+func (b *inbox) losses() []error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]error(nil), b.lost...)
+}
+
+// dial starts a client of srv in memory; it is closed when the test ends.
+func dial(t *testing.T, srv *tcpconntest.Server, opts ...session.Option) *session.Client {
+	t.Helper()
+	base := []session.Option{tcpconn.WithDialer(srv.DialContext),
+		session.WithBackoff(session.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}
+	c, err := tcpconn.Dial(t.Context(), srv.URL, append(base, opts...)...)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
+// TestFaults: what a framed feed does wrong, each met as the lifecycle
+// says: a reset or a restart is Lost and redialled, a black hole is found
+// by the application heartbeat, a frame split across writes arrives
+// whole, and one over the read limit loses the connection, whose redial
+// slows down.
+func TestFaults(t *testing.T) {
+	tests := []struct {
+		name     string
+		first    []tcpconntest.Behavior // the first connection's; later ones echo
+		opts     []session.Option
+		restart  bool
+		wantMsgs []string
+		wantLost func(error) bool // nil: no Lost
+	}{
+		{name: "echo", first: []tcpconntest.Behavior{tcpconntest.Echo()}, wantMsgs: []string{"hello"}},
+		{name: "split frames", first: []tcpconntest.Behavior{tcpconntest.Split(4, 100*time.Millisecond), tcpconntest.Echo()},
+			wantMsgs: []string{"hello"}},
+		{name: "reset", first: []tcpconntest.Behavior{tcpconntest.After(2*time.Second, tcpconntest.Reset())},
+			wantMsgs: []string{"hello"}, wantLost: func(err error) bool { return errors.Is(err, session.ErrReadFailed) }},
+		{name: "black hole", first: []tcpconntest.Behavior{tcpconntest.Blackhole()},
+			opts: []session.Option{session.WithHeartbeat(5*time.Second, 5*time.Second),
+				session.WithAppHeartbeat(session.TextHeartbeat("ping", "pong"))},
+			wantMsgs: []string{"hello"}, wantLost: func(err error) bool { return errors.Is(err, session.ErrPongTimeout) }},
+		{name: "oversized frame", first: []tcpconntest.Behavior{tcpconntest.Oversized(2048)},
+			opts:     []session.Option{session.WithReadLimit(1024)},
+			wantMsgs: []string{"hello"}, wantLost: func(err error) bool { return errors.Is(err, session.ErrMessageTooBig) }},
+		{name: "server restart", first: []tcpconntest.Behavior{tcpconntest.Echo()}, restart: true,
+			wantMsgs: []string{"hello"}, wantLost: func(err error) bool { return errors.Is(err, session.ErrReadFailed) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := tcpconntest.NewServer(
+					tcpconntest.Script(tt.first),
+					tcpconntest.Default(tcpconntest.AnswerPing("ping", "pong"), tcpconntest.Echo()))
+				defer srv.Close()
+				var in inbox
+				c := dial(t, srv, append(in.options(), tt.opts...)...)
+				if err := c.Ready(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if tt.restart {
+					if err := srv.Restart(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				time.Sleep(30 * time.Second)
+				synctest.Wait()
+				if err := c.Ready(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.SendText(t.Context(), "hello"); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Second)
+				synctest.Wait()
+				if diff := cmp.Diff(tt.wantMsgs, in.messages()); diff != "" {
+					t.Errorf("messages handled (-want +got):\n%s", diff)
+				}
+				lost := in.losses()
+				switch {
+				case tt.wantLost == nil && len(lost) > 0:
+					t.Errorf("Lost %v, want no loss", lost)
+				case tt.wantLost != nil && (len(lost) != 1 || !tt.wantLost(lost[0])):
+					t.Errorf("Lost %v, want one loss of the expected cause", lost)
+				}
+			})
+		})
+	}
+}
+
+// TestLoginAndSubscriptions: a login acknowledged in OnConnect, then the
+// subscriptions, acknowledged, replayed on every connection.
+func TestLoginAndSubscriptions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(
+			tcpconntest.LoginAck("login:", "welcome"),
+			tcpconntest.SubAck("sub:", func(k string) string { return "ok:" + k }),
+			tcpconntest.Echo()))
+		defer srv.Close()
+		acked := func(k string) func(session.Message) bool {
+			return func(m session.Message) bool { return string(m.Data) == "ok:"+k }
+		}
+		c := dial(t, srv,
+			session.OnConnect(func(ctx context.Context, s *session.Session) error {
+				_, err := s.Request(ctx, session.Text, []byte("login:secret"), func(m session.Message) bool {
+					return string(m.Data) == "welcome"
+				})
+				return err
+			}),
+			session.WithSubscriptions(
+				session.Subscription{Key: "a", Message: []byte("sub:a"), Ack: acked("a")},
+				session.Subscription{Key: "b", Message: []byte("sub:b"), Ack: acked("b")}))
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		srv.ResetAll()
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var got [][]string
+		for _, conn := range srv.Connections() {
+			got = append(got, conn.ReceivedText())
+		}
+		want := [][]string{{"login:secret", "sub:a", "sub:b"}, {"login:secret", "sub:a", "sub:b"}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("what each connection received (-want +got):\n%s", diff)
+		}
+		for _, k := range []string{"a", "b"} {
+			if st, ok := c.SubscriptionStatus(k); !ok || st.State.String() != "Active" {
+				t.Errorf("subscription %s: %+v, want Active", k, st)
+			}
+		}
+	})
+}
+
+// TestLength32 runs the client with length-prefixed frames, binary
+// payloads and newlines included.
+func TestLength32(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Framing(framing.Length32{}), tcpconntest.Default(tcpconntest.Echo()))
+		defer srv.Close()
+		var in inbox
+		c := dial(t, srv, append(in.options(), tcpconn.WithFraming(framing.Length32{}))...)
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []string{"two\nlines", "\x00\xff binary"} {
+			if err := c.Send(t.Context(), session.Binary, []byte(m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff([]string{"two\nlines", "\x00\xff binary"}, in.messages()); diff != "" {
+			t.Errorf("echoes (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestTLS dials a TLS venue on loopback that trusts only its own CA: the
+// client with the CA connects; without it, it gives up (a certificate
+// that fails verification is permanent).
+func TestTLS(t *testing.T) {
+	srv, err := tcpconntest.NewTLSServer("127.0.0.1:0", tcpconntest.Default(tcpconntest.Echo()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var in inbox
+	c, err := tcpconn.Dial(ctx, srv.URL, append(in.options(),
+		tcpconn.WithTLSConfig(&tls.Config{RootCAs: srv.CertPool(), MinVersion: tls.VersionTLS12}))...)
+	if err != nil {
+		t.Fatalf("Dial with the CA: %v", err)
+	}
+	if err := c.SendText(ctx, "over TLS"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Await(ctx, func() bool {
+		conn, ok := srv.Connection(1)
+		return ok && len(conn.Sent) == 1
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	_, err = tcpconn.Dial(ctx, srv.URL)
+	var gu *session.GaveUpError
+	if !errors.As(err, &gu) {
+		t.Errorf("Dial without the CA = %v, want a *GaveUpError", err)
+	}
+}
+
+// TestConfigErrors: a bad address or setting is refused by Dial, naming
+// it, and nothing starts.
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		addr string
+		opts []session.Option
+		want string
+	}{
+		{"ws://127.0.0.1:1", nil, `address "ws://127.0.0.1:1": scheme must be tcp or tls, got "ws"`},
+		{"tcp://127.0.0.1", nil, `address "tcp://127.0.0.1": want HOST:PORT`},
+		{"tcp://user:pw@127.0.0.1:1/x?k=v", nil, `address "tcp://127.0.0.1:1/x": want only a scheme, a host and a port`},
+		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithTLSConfig(&tls.Config{})},
+			"TLSConfig given for tcp://127.0.0.1:1: use a tls:// address"},
+		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithFraming(nil)}, "WithFraming: nil Framer"},
+		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithDialer(nil)}, "WithDialer: nil func"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			c, err := tcpconn.Dial(t.Context(), tt.addr, append(tt.opts, session.NoWait())...)
+			if c != nil {
+				_ = c.Close(context.Background())
+				t.Fatal("Dial returned a client")
+			}
+			var ce *session.ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Dial = %v, want a *ConfigError", err)
+			}
+			var got []string
+			for _, p := range ce.Problems {
+				got = append(got, p.Error())
+			}
+			if diff := cmp.Diff([]string{tt.want}, got); diff != "" {
+				t.Errorf("problems (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
