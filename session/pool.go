@@ -66,7 +66,7 @@ type PoolConfig struct {
 // The pool's own life is a declared machine (PoolDefinition): Running
 // until Close, or until a connection's lifetime context ends (WithLifetime):
 // then Ending, which closes every connection, and Ended once all are
-// Closed. A connection that gives up (a permanent failure, or
+// Closed and the goroutines watching them have returned. A connection that gives up (a permanent failure, or
 // Backoff.MaxAttempts spent) does not end the pool.
 type Pool struct {
 	tr   func() Transport // makes each connection's transport
@@ -481,8 +481,8 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// Done returns a channel closed once the pool has ended (PoolEnded) and
-// every connection is Closed.
+// Done returns a channel closed once the pool has ended (PoolEnded):
+// every connection is Closed, and no goroutine of the pool runs.
 func (p *Pool) Done() <-chan struct{} { return p.m.Done() }
 
 // State returns the pool's own state: PoolRunning, PoolEnding or
