@@ -66,8 +66,9 @@ type PoolConfig struct {
 // The pool's own life is a declared machine (PoolDefinition): Running
 // until Close, or until a connection's lifetime context ends (WithLifetime):
 // then Ending, which closes every connection, and Ended once all are
-// Closed and the goroutines watching them have returned. A connection that gives up (a permanent failure, or
-// Backoff.MaxAttempts spent) does not end the pool.
+// Closed and the goroutines watching them have returned. A connection
+// that gives up (a permanent failure, or Backoff.MaxAttempts spent) does
+// not end the pool.
 type Pool struct {
 	tr   func() Transport // makes each connection's transport
 	name string           // the server, as logs show it

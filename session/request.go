@@ -139,7 +139,7 @@ func (c *Client) awaitReply(ctx context.Context, s *session, w *awaited) (Messag
 	if c.sess.Load() != s {
 		// The entry WhileIn watches is not s's: s's Alive is over, or,
 		// while Closing, hands s over for the close handshake only.
-		// (s.sess is set by Alive's enter hook, after the entry is
+		// (c.sess is set by Alive's enter hook, after the entry is
 		// published, and cleared once it is left.)
 		cancel()
 	}
