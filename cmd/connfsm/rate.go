@@ -3,10 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/connfsm/connfsm/internal/dialrun"
 	"golang.org/x/time/rate"
 )
 
@@ -27,24 +27,9 @@ func (r *rateFlag) String() string {
 }
 
 func (r *rateFlag) Set(v string) error {
-	count, per, ok := strings.Cut(v, "/")
-	if !ok {
-		return errors.New("want N/period, e.g. 5/s or 100/1m")
-	}
-	n, err := strconv.Atoi(count)
-	if err != nil || n <= 0 {
-		return fmt.Errorf("count %q is not a positive number", count)
-	}
-	switch per {
-	case "s", "m", "h":
-		per = "1" + per
-	}
-	d, err := time.ParseDuration(per)
-	if err != nil || d <= 0 {
-		return fmt.Errorf("period %q is not a positive duration", per)
-	}
+	n, d, err := dialrun.ParseRate(v)
 	r.n, r.period = n, d
-	return nil
+	return err
 }
 
 // limiter returns the limiter -rate asks for, or nil without one.

@@ -22,7 +22,7 @@ func runServe(c command, e env, args []string) int {
 	if cfg.untilEOF {
 		stdin = e.stdin
 	}
-	if err := loadgen.Serve(e.ctx, cfg.addr, cfg.control, stdin, e.stdout, e.stderr); err != nil {
+	if err := loadgen.Serve(e.ctx, cfg.addr, cfg.control, cfg.tcp, stdin, e.stdout, e.stderr); err != nil {
 		fmt.Fprintf(e.stderr, "connfsm serve: %v\n", err)
 		return exitFail
 	}
@@ -31,15 +31,16 @@ func runServe(c command, e env, args []string) int {
 
 // serveConfig is serve's command line.
 type serveConfig struct {
-	addr, control string
-	allowRemote   bool
-	untilEOF      bool
+	addr, control, tcp string
+	allowRemote        bool
+	untilEOF           bool
 }
 
 // serveFlagSet returns serve's flags, which set cfg.
 func serveFlagSet(cfg *serveConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:0", "WebSocket listen `address` (port 0: any free port)")
+	fs.StringVar(&cfg.tcp, "tcp", "", "also serve a line echo server for tcp:// clients on this `address` (it answers the line ping with pong)")
 	fs.StringVar(&cfg.control, "control", "127.0.0.1:0", "control endpoint listen `address`; empty: no control endpoint")
 	fs.BoolVar(&cfg.allowRemote, "allow-remote", false, "allow listening on addresses other than loopback (the control endpoint has no authentication)")
 	fs.BoolVar(&cfg.untilEOF, "until-stdin-eof", false, "also stop when stdin ends")
@@ -55,8 +56,8 @@ func parseServeFlags(args []string) (serveConfig, error) {
 		return cfg, err
 	}
 	c := checks{bad: bad}
-	for _, a := range []struct{ flag, addr string }{{"addr", cfg.addr}, {"control", cfg.control}} {
-		if a.addr == "" && a.flag == "control" {
+	for _, a := range []struct{ flag, addr string }{{"addr", cfg.addr}, {"control", cfg.control}, {"tcp", cfg.tcp}} {
+		if a.addr == "" && a.flag != "addr" {
 			continue
 		}
 		if err := checkLoopback(a.addr); err != nil && !cfg.allowRemote {

@@ -188,6 +188,8 @@ func TestServeUsage(t *testing.T) {
 		{"extra argument", []string{"now"}, exitUsage, []string{`unexpected argument "now"`}},
 		{"address in use", []string{"-addr", busy.Addr().String()}, exitFail, []string{busy.Addr().String(), "address already in use"}},
 		{"control address in use", []string{"-control", busy.Addr().String()}, exitFail, []string{"control:", "address already in use"}},
+		{"remote tcp", []string{"-tcp", "0.0.0.0:0"}, exitUsage, []string{`-tcp "0.0.0.0:0": not a loopback address`}},
+		{"tcp address in use", []string{"-control", "", "-tcp", busy.Addr().String()}, exitFail, []string{"tcp:", "address already in use"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,5 +217,34 @@ func TestCheckLoopback(t *testing.T) {
 		if err := checkLoopback(tt.addr); (err == nil) != tt.ok {
 			t.Errorf("checkLoopback(%q) = %v, want ok %v", tt.addr, err, tt.ok)
 		}
+	}
+}
+
+// TestServeTCP: serve -tcp runs a line echo server, which dial reaches with
+// its tcp:// URL.
+func TestServeTCP(t *testing.T) {
+	var stdout, stderr syncBuffer
+	wait, interrupt := runAsync(t, []string{"serve", "-control", "", "-tcp", "127.0.0.1:0"}, noStdin, &stdout, &stderr)
+	var tcpURL string
+	waitFor(t, "the tcp:// line", func() bool {
+		for _, l := range strings.Split(stdout.String(), "\n") {
+			if strings.HasPrefix(l, "tcp://") {
+				tcpURL = l
+				return true
+			}
+		}
+		return false
+	})
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"dial", "-linger", "2s", tcpURL}, strings.NewReader("hello\n"), &out, &errOut)
+	if code != exitOK {
+		t.Fatalf("dial %s: exit %d; stderr:\n%s", tcpURL, code, errOut.String())
+	}
+	if diff := cmp.Diff("hello\n", out.String()); diff != "" {
+		t.Errorf("dial's stdout (-want +got):\n%s", diff)
+	}
+	interrupt()
+	if code := wait(); code != exitOK {
+		t.Errorf("serve: exit %d; stderr:\n%s", code, stderr.String())
 	}
 }

@@ -7,21 +7,33 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
 )
 
 // Serve runs the echo venue (NewVenue) on addr as `connfsm serve` does.
 // It prints the venue's WebSocket URL to stdout and, unless control is
-// "", "control: " and the URL of its control endpoint (Control). It
-// serves until ctx ends or, if stdin is not nil, until stdin ends (a
+// "", "control: " and the URL of its control endpoint (Control). Unless
+// tcp is "", it also runs a line echo server there (tcpconntest's) and
+// prints its tcp:// URL. It serves until ctx ends or, if stdin is not nil, until stdin ends (a
 // parent process that dies takes its server with it); then it prints
 // what it served to stderr.
-func Serve(ctx context.Context, addr, control string, stdin io.Reader, stdout, stderr io.Writer) error {
+func Serve(ctx context.Context, addr, control, tcp string, stdin io.Reader, stdout, stderr io.Writer) error {
 	srv, err := NewVenue(addr)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
 	fmt.Fprintln(stdout, srv.URL+"/")
+	if tcp != "" {
+		// A line echo server for tcpconn's clients (connfsm dial tcp://), which answers "ping" with "pong".
+		ts, err := tcpconntest.NewTCPServer(tcp, tcpconntest.Default(tcpconntest.AnswerPing("ping", "pong"), tcpconntest.Echo()), tcpconntest.WithoutRecording())
+		if err != nil {
+			return fmt.Errorf("tcp: %w", err)
+		}
+		defer ts.Close()
+		fmt.Fprintln(stdout, ts.URL)
+	}
 
 	if control != "" {
 		ln, err := net.Listen("tcp", control)

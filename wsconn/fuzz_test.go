@@ -1,4 +1,4 @@
-package session
+package wsconn
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func (in dialConfigInput) options() []Option {
 // result's shape and returns the error's message, "" for a client.
 func dialOnce(t *testing.T, in dialConfigInput) string {
 	t.Helper()
-	c, err := dialWS(context.Background(), in.url, in.options()...)
+	c, err := Dial(context.Background(), in.url, in.options()...)
 	if (c == nil) == (err == nil) {
 		t.Fatalf("Dial(%q) = %v, %v: want exactly one of a client and an error", in.url, c, err)
 	}
