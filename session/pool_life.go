@@ -118,3 +118,21 @@ func PoolDefinition() *fsm.Definition[PoolState, PoolEvent] {
 	}
 	return d
 }
+
+// drainTask is PoolEnding's task: it waits until every connection is
+// Closed (closing any that PoolEnding's enter hook could not know of)
+// and every watcher has returned, then emits PoolDrained: nothing of the
+// pool runs once it is Ended.
+func (p *Pool) drainTask(ctx context.Context, emit fsm.Emit[PoolEvent]) error {
+	for _, pc := range p.snapshot() {
+		pc.c.requestClose(ErrClosed) // idempotent: the hook asked already
+		select {
+		case <-pc.c.Done():
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	p.watchers.Wait()
+	emit(PoolDrained, nil)
+	return nil
+}
