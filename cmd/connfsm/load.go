@@ -69,7 +69,7 @@ type loadFlags struct {
 
 	pool                    bool
 	subs, perConn, conns    int
-	batch                   int
+	batch, rate             int
 	dialBudget, venueBudget rateFlag
 }
 
@@ -97,6 +97,7 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs.IntVar(&f.conns, "conns", 0, "with -pool: the most connections (default: as many as -subs needs)")
 	fs.Var(&f.dialBudget, "dial-budget", "with -pool: `N/period`, the pool's budget of dials, shared by all its connections, e.g. 300/5m (default: none)")
 	fs.IntVar(&f.batch, "batch", 0, "with -pool: subscribe up to `N` keys per message when a connection replays its subscriptions (0: one message each)")
+	fs.IntVar(&f.rate, "conn-rate", 0, "with -pool: each connection sends at most `N` messages a second, as venues limit (0: no limit)")
 	fs.Var(&f.venueBudget, "venue-budget", "with -pool: `N/period`, the venue refuses handshakes beyond it with 429 and Retry-After (default: -dial-budget)")
 	return fs
 }
@@ -132,7 +133,7 @@ func parseLoadFlags(args []string) (loadFlags, error) {
 		if f.N <= 0 {
 			c.add(fmt.Errorf("-n must be positive, got %d", f.N), "n")
 		}
-		for _, name := range []string{"subs", "per-conn", "conns", "batch", "dial-budget", "venue-budget"} {
+		for _, name := range []string{"subs", "per-conn", "conns", "batch", "conn-rate", "dial-budget", "venue-budget"} {
 			if set[name] {
 				c.add(fmt.Errorf("-%s needs -pool", name), name)
 			}
@@ -200,6 +201,9 @@ func checkPoolFlags(f *loadFlags, set map[string]bool, c *checks) {
 	if f.batch < 0 {
 		c.add(fmt.Errorf("-batch must not be negative, got %d", f.batch), "batch")
 	}
+	if f.rate < 0 {
+		c.add(fmt.Errorf("-conn-rate must not be negative, got %d", f.rate), "conn-rate")
+	}
 	if f.URL != "" {
 		c.add(errors.New("-pool runs its own venue, which counts the subscriptions and enforces the budget: -url does not apply"), "pool", "url")
 	}
@@ -219,7 +223,7 @@ func checkPoolFlags(f *loadFlags, set map[string]bool, c *checks) {
 	if !set["venue-budget"] {
 		f.venueBudget = f.dialBudget
 	}
-	f.Pool = &loadgen.PoolMode{Subs: f.subs, PerConn: f.perConn, Conns: f.conns, Batch: f.batch,
+	f.Pool = &loadgen.PoolMode{Subs: f.subs, PerConn: f.perConn, Conns: f.conns, Batch: f.batch, Rate: f.rate,
 		Budget:      loadgen.Budget{Dials: f.dialBudget.n, Window: f.dialBudget.period},
 		VenueBudget: loadgen.Budget{Dials: f.venueBudget.n, Window: f.venueBudget.period}}
 }

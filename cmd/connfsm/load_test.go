@@ -134,6 +134,7 @@ func TestLoadUsage(t *testing.T) {
 		{"a bad budget", []string{"-pool", "-subs", "1", "-dial-budget", "300"}, []string{`invalid value "300" for flag -dial-budget`}},
 		{"a negative batch", []string{"-pool", "-subs", "1", "-batch", "-1"}, []string{"-batch must not be negative, got -1"}},
 		{"-batch without -pool", []string{"-n", "1", "-batch", "5"}, []string{"-batch needs -pool"}},
+		{"a negative rate", []string{"-pool", "-subs", "1", "-conn-rate", "-1"}, []string{"-conn-rate must not be negative, got -1"}},
 		{"-raw with -pool", []string{"-raw", "-pool", "-subs", "1"}, []string{"-pool does not apply to -raw"}},
 		{"-raw with a restart", []string{"-raw", "-n", "1", "-duration", "5s", "-restart-at", "1s", "-down-for", "1s"},
 			[]string{"-restart-at does not apply to -raw"}},

@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,34 @@ type PoolMode struct {
 	// subscriptions in messages of up to Batch keys (wsconn.WithBatch):
 	// "subs:K1,K2,...".
 	Batch int
+	// Rate, if positive, paces each connection's messages to Rate a second
+	// (wsconn.WithRateLimit), as venues limit the messages a connection
+	// sends: Binance 5 a second on spot, 10 on futures.
+	Rate int
+}
+
+// interval is a Limiter that lets one message through every every, the
+// first at once: the pace of a venue's per-connection message limit.
+type interval struct {
+	every time.Duration
+	mu    sync.Mutex
+	next  time.Time
+}
+
+// Wait waits for the next slot, or for ctx to end.
+func (l *interval) Wait(ctx context.Context) error {
+	l.mu.Lock()
+	now := time.Now()
+	at := l.next
+	if at.Before(now) {
+		at = now
+	}
+	l.next = at.Add(l.every)
+	l.mu.Unlock()
+	if !sleepCtx(ctx, at.Sub(now)) {
+		return context.Cause(ctx)
+	}
+	return nil
 }
 
 // Budget is a number of dials per window.
@@ -56,10 +85,18 @@ func (b Budget) windows(n int) time.Duration {
 }
 
 // subscribeWait is what the waits for every subscription to be active add
-// for subs subscriptions: 100 µs each, 100 s for a million, about three
-// times what subscribing them took on two shared cores (a subscribe and
-// its ack each way, client and venue in one process).
-func subscribeWait(subs int) time.Duration { return time.Duration(subs) * 100 * time.Microsecond }
+// for mode: 100 µs a subscription, 100 s for a million, about three times
+// what subscribing them took on two shared cores (a subscribe and its ack
+// each way, client and venue in one process), and with a Rate, the time
+// its pace takes to send a connection's subscribe messages.
+func subscribeWait(mode PoolMode) time.Duration {
+	d := time.Duration(mode.Subs) * 100 * time.Microsecond
+	if mode.Rate > 0 {
+		msgs := (mode.PerConn + max(mode.Batch, 1) - 1) / max(mode.Batch, 1)
+		d += time.Duration(msgs) * time.Second / time.Duration(mode.Rate)
+	}
+	return d
+}
 
 // runPool is Run in pool mode: it starts the venue and the pool, waits for
 // every subscription to be active at the venue, runs the steady run (with
@@ -69,7 +106,7 @@ func runPool(ctx context.Context, cfg Config, progress io.Writer) (Report, error
 	conns := (mode.Subs + mode.PerConn - 1) / mode.PerConn
 	r := Report{Kind: "summary", N: conns, Server: "embedded", GOGC: cfg.GOGC,
 		Pool: &PoolReport{Subscriptions: mode.Subs, PerConn: mode.PerConn, MaxConns: mode.Conns,
-			DialBudget: mode.Budget.String(), VenueBudget: mode.VenueBudget.String(), Batch: mode.Batch}}
+			DialBudget: mode.Budget.String(), VenueBudget: mode.VenueBudget.String(), Batch: mode.Batch, Rate: mode.Rate}}
 	v, err := startPoolVenue(mode.VenueBudget)
 	if err != nil {
 		return r, err
@@ -105,7 +142,13 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	// Each connection its own observer: clientOptions keeps per-client
 	// state.
 	pcfg := wsconn.PoolConfig{MaxPerConn: mode.PerConn, MaxConns: mode.Conns,
-		ConnOptions: func(int) []wsconn.Option { return clientOptions(cfg, &cnt) }}
+		ConnOptions: func(int) []wsconn.Option {
+			opts := clientOptions(cfg, &cnt)
+			if mode.Rate > 0 {
+				opts = append(opts, wsconn.WithRateLimit(&interval{every: time.Second / time.Duration(mode.Rate)}))
+			}
+			return opts
+		}}
 	if b := mode.Budget; b.Dials > 0 {
 		var err error
 		if pcfg.DialBudget, err = wsconn.NewDialBudget(b.Dials, b.Window); err != nil {
@@ -146,7 +189,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		return p.Stats().Ready == n && active == mode.Subs
 	}
 	interrupted := false
-	deadline := start.Add(aliveWait + mode.Budget.windows(n) + subscribeWait(mode.Subs))
+	deadline := start.Add(aliveWait + mode.Budget.windows(n) + subscribeWait(mode))
 	for !interrupted && !all() && time.Now().Before(deadline) {
 		if !sleepCtx(ctx, 20*time.Millisecond) {
 			interrupted = true
@@ -167,7 +210,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		go func() {
 			// The budget may have to let every connection through twice
 			// within its window: at the start, and after the restart.
-			rs := runPoolRestart(ctx, v, all, steady, cfg.RestartAt, cfg.DownFor, recoverWait+mode.Budget.windows(2*n)+subscribeWait(mode.Subs))
+			rs := runPoolRestart(ctx, v, all, steady, cfg.RestartAt, cfg.DownFor, recoverWait+mode.Budget.windows(2*n)+subscribeWait(mode))
 			active, dups := v.subscriptions()
 			rs.Missing = mode.Subs - active
 			rs.Duplicated = dups + v.resubscribes()

@@ -13,6 +13,7 @@ type PoolReport struct {
 	DialBudget    string `json:"dial_budget"`     // the pool's, "300/5m0s" or "none"
 	VenueBudget   string `json:"venue_budget"`    // the venue's
 	Batch         int    `json:"batch,omitempty"` // keys per subscribe message; 0: one each
+	Rate          int    `json:"rate,omitempty"`  // messages a second per connection; 0: no pacing
 	Conns         int    `json:"conns"`           // connections the pool opened
 	Ready         int    `json:"ready"`           // Ready at the end
 	// VenueSubscriptions is the number of keys subscribed on the venue's
@@ -109,6 +110,9 @@ func printPool(w io.Writer, p *PoolReport) {
 	batch := "one key per subscribe message"
 	if p.Batch > 0 {
 		batch = fmt.Sprintf("up to %d keys per subscribe message", p.Batch)
+	}
+	if p.Rate > 0 {
+		batch += fmt.Sprintf(", %d messages a second per connection", p.Rate)
 	}
 	fmt.Fprintf(w, "  heap/subscription  %.0f B (the pool's and the venue's), %s\n", p.HeapPerSub, batch)
 	fmt.Fprintf(w, "  dials              budget %s (venue %s): %d attempts, %d handshakes, %d refused with 429",

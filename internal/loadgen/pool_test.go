@@ -2,8 +2,11 @@ package loadgen
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -23,18 +26,19 @@ func TestRunPool(t *testing.T) {
 		name     string
 		budget   Budget
 		batch    int
+		rate     int      // messages a second per connection
 		messages int      // subscribe messages the venue gets after the restart
 		problems []string // what Problems reports, by a part of each
 	}{
-		{"pool within the venue's budget", venue, 0, 100, nil},
-		{"no budget in the pool", Budget{}, 0, 100, []string{"the venue refused"}},
-		{"batches of 5", venue, 5, 20, nil},
+		{"pool within the venue's budget", venue, 0, 0, 100, nil},
+		{"no budget in the pool", Budget{}, 0, 0, 100, []string{"the venue refused"}},
+		{"batches of 5, 10 messages a second", venue, 5, 10, 20, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{Duration: 4 * time.Second, Ping: time.Second, Pong: time.Second, SendEvery: 500 * time.Millisecond,
 				Sample: time.Second, RestartAt: time.Second, DownFor: 500 * time.Millisecond, GOGC: DefaultGOGC,
-				Pool: &PoolMode{Subs: 100, PerConn: 10, Conns: 10, Budget: tt.budget, VenueBudget: venue, Batch: tt.batch}}
+				Pool: &PoolMode{Subs: 100, PerConn: 10, Conns: 10, Budget: tt.budget, VenueBudget: venue, Batch: tt.batch, Rate: tt.rate}}
 			var progress bytes.Buffer
 			r, err := Run(t.Context(), cfg, &progress)
 			if err != nil {
@@ -137,6 +141,48 @@ func TestVenueCounts(t *testing.T) {
 		active, dups := v.subscriptions()
 		if diff := cmp.Diff(tt.want, [2]int{active, dups}); diff != "" {
 			t.Errorf("%s: [active duplicated] (-want +got):\n%s", tt.name, diff)
+		}
+	}
+}
+
+// TestInterval: the limiter lets the first message through at once and
+// each next one an interval after the last, and gives up when ctx ends.
+func TestInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := &interval{every: 200 * time.Millisecond}
+		start := time.Now()
+		var at []time.Duration
+		for range 4 {
+			if err := l.Wait(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			at = append(at, time.Since(start))
+		}
+		want := []time.Duration{0, 200 * time.Millisecond, 400 * time.Millisecond, 600 * time.Millisecond}
+		if diff := cmp.Diff(want, at); diff != "" {
+			t.Errorf("slots (-want +got):\n%s", diff)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		if err := l.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Wait past ctx's end = %v, want the deadline", err)
+		}
+	})
+}
+
+func TestSubscribeWait(t *testing.T) {
+	tests := []struct {
+		mode PoolMode
+		want time.Duration
+	}{
+		{PoolMode{Subs: 1_000_000, PerConn: 1000}, 100 * time.Second},
+		{PoolMode{Subs: 100_000, PerConn: 1000, Rate: 5}, 10*time.Second + 200*time.Second},
+		{PoolMode{Subs: 100_000, PerConn: 1000, Rate: 5, Batch: 100}, 10*time.Second + 2*time.Second},
+		{PoolMode{Subs: 100_000, PerConn: 1000, Rate: 10, Batch: 300}, 10*time.Second + 400*time.Millisecond},
+	}
+	for _, tt := range tests {
+		if got := subscribeWait(tt.mode); got != tt.want {
+			t.Errorf("subscribeWait(%+v) = %v, want %v", tt.mode, got, tt.want)
 		}
 	}
 }
