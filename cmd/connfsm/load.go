@@ -195,14 +195,10 @@ func checkPoolFlags(f *loadFlags, set map[string]bool, c *checks) {
 	if f.perConn <= 0 {
 		c.add(fmt.Errorf("-per-conn must be positive, got %d", f.perConn), "per-conn")
 	}
-	if f.conns < 0 {
-		c.add(fmt.Errorf("-conns must not be negative, got %d", f.conns), "conns")
-	}
-	if f.batch < 0 {
-		c.add(fmt.Errorf("-batch must not be negative, got %d", f.batch), "batch")
-	}
-	if f.rate < 0 {
-		c.add(fmt.Errorf("-conn-rate must not be negative, got %d", f.rate), "conn-rate")
+	for i, v := range []int{f.conns, f.batch, f.rate} {
+		if name := []string{"conns", "batch", "conn-rate"}[i]; v < 0 {
+			c.add(fmt.Errorf("-%s must not be negative, got %d", name, v), name)
+		}
 	}
 	if f.URL != "" {
 		c.add(errors.New("-pool runs its own venue, which counts the subscriptions and enforces the budget: -url does not apply"), "pool", "url")
