@@ -45,8 +45,8 @@
 // Alive's phases, Syncing and Ready, apart. Each state runs its own tasks.
 //
 // Connecting makes one dial attempt. The handshake timeout bounds it
-// (WithHandshakeTimeout). The dial gate, if any, is asked first
-// (WithDialGate).
+// (WithHandshakeTimeout). Before the first dial, Connecting asks the dial
+// gate, if any (WithDialGate); before a redial, Reconnecting does.
 //
 // Alive runs the reader and the heartbeat across both of its phases. The
 // reader hands each message to the handler. The heartbeat pings a
@@ -73,7 +73,8 @@
 // Alive/Ready: sends go straight out.
 //
 // Reconnecting waits before the next dial, as the retry policy decides
-// (see Retries). A requested Reconnect dials at once.
+// (see Retries). By default, a requested Reconnect dials at once, the
+// storm guard aside.
 //
 // Closing writes the messages still buffered, then closes the live
 // connection gracefully. The close timeout bounds it (WithCloseTimeout),
@@ -150,10 +151,12 @@
 //     fails fast with ErrNotConnected. SendPolicy.Buffer keeps up to that
 //     many messages (and SendPolicy.BufferBytes bytes). They are written in
 //     order in the next Syncing, before any newer message. A message that
-//     does not fit is not kept: its Send returns ErrBufferFull.
+//     does not fit is not kept: its Send returns an error wrapping
+//     ErrBufferFull.
 //   - Closing, Closed: ErrClosed.
 //
-// A ctx already done fails the send before the connection is touched.
+// A ctx already done fails the send before the connection is touched. A
+// nil ctx is an error.
 // WithRateLimit paces every write: Send's, the Session's, Request's, the
 // subscriptions' replay and the buffer's flush.
 //
@@ -168,7 +171,8 @@
 // Reconnect drops the connection and dials again at once. It picks up
 // fresh credentials, or another server behind the address. It is not a
 // failure and spends no retry budget. The subscriptions are replayed on
-// the new connection.
+// the new connection. Reconnect returns before that connection is Ready:
+// call Client.Ready to wait for it.
 //
 // # Subscriptions
 //
@@ -213,7 +217,7 @@
 // Calls never overlap, not even across connections. A handler left running
 // by a connection given up (it ignored its context) must return before the
 // next connection's reader calls it again. While it runs, no further
-// message is read. So a slow handler slows the peer down through flow
+// message is read. So a slow handler slows the peer down through TCP flow
 // control instead of queueing messages in memory. WithSlowConsumer trades
 // that for a bounded inbox, and WithPull hands messages to a loop over
 // Client.Messages instead of a handler. The read limit (WithReadLimit,
@@ -282,7 +286,8 @@
 // subscriptions move to the others, or to a new connection. The pool's own
 // life (Running, Ending, Ended) is a declared machine too
 // (PoolDefinition). Every dial of every connection, first dials and
-// redials, waits its turn in one DialBudget: N dials per window.
+// redials, waits its turn in one DialBudget (PoolConfig.DialBudget): N
+// dials per window.
 //
 // Under it is WithDialGate, a hook any client can use. It is a function
 // called before every dial. Its hold is part of the Wait before a redial
