@@ -126,6 +126,9 @@
 //
 // # Dial and the client's lifetime
 //
+// Programs usually call an adapter's Dial, wsconn.Dial or tcpconn.Dial,
+// which builds the Transport from an address and calls this package's.
+//
 // Dial checks every option, the transport and its context first. If
 // anything is wrong, it returns a *ConfigError naming each bad field and
 // value (matching ErrInvalidConfig), and nothing is started. A nil
@@ -238,7 +241,7 @@
 // entered. If a connection is up, Close writes the messages still
 // buffered. It then sends a close with status 1000 and waits for the
 // peer's. The close timeout and its ctx bound that wait. A Close during
-// the sync leaves the buffer there, and finishes a write under way.
+// the sync writes the buffer too, after it finishes a write under way.
 // Closing while Connecting or Reconnecting cancels the attempt or the
 // timer at once. Messages still buffered then are reported by Close's
 // error (ErrUnsent).
