@@ -89,12 +89,17 @@
 // # Retries
 //
 // The retry policy (WithRetryPolicy) is the one place that decides
-// retries. It sees what failed and the attempt number (a Failure). A
-// failure is a dial error, a refused handshake with its status and
-// Retry-After, a close with its code and reason, a pong or idle timeout,
-// a lost connection, or a requested Reconnect. Without a policy,
-// Failure.Default decides; WithPermanentCloseCodes and Backoff.MaxAttempts
-// tune it.
+// retries. It sees what failed and the attempt number (a Failure). What
+// failed may be:
+//
+//   - a dial;
+//   - a handshake the server refused, with its status and Retry-After;
+//   - a connection the peer closed, with its code and reason;
+//   - a pong or idle timeout, or another lost connection;
+//   - nothing: a requested Reconnect.
+//
+// Without a policy, Failure.Default decides; WithPermanentCloseCodes and
+// Backoff.MaxAttempts tune it.
 //
 // The policy gives up (a permanent failure, or the attempts spent) or
 // waits. The wait is the backoff's delay with full jitter (Backoff.Delay).
