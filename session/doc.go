@@ -115,12 +115,13 @@
 //
 // # The data path
 //
-// Between a connection and the handler, the data path is a declared
-// machine of its own, one per connection (package datapath, drawn in
-// docs/datapath.md). Its states say who holds the reader: the reader
-// itself, the handler, a read-ahead, or nobody once Alive is left. The
-// heartbeat and the data watchdog ask it whether the reader is held. The
-// reader task waits on it to drain what was read and to join the handler.
+// The data path lies between a connection and the handler. It is a
+// declared machine of its own, one per connection (package datapath,
+// drawn in docs/datapath.md). Its states say who holds the reader: the
+// reader itself, the handler, a read-ahead, or nobody once Alive is left.
+// The heartbeat and the data watchdog ask it whether the reader is held.
+// The reader task waits on it to drain what was read and to join the
+// handler.
 //
 // It is not a region of Alive, since it steps twice per message. As a
 // light machine, a step costs no allocation and no goroutine. A region's
@@ -303,7 +304,7 @@
 //
 // # Transports
 //
-// A Transport dials; a Conn reads and writes whole messages, pings where
+// A Transport dials. A Conn reads and writes whole messages, pings where
 // the protocol has a ping, and closes with a code and reason. A Conn
 // without pings returns ErrNoPing: the client then needs
 // WithAppHeartbeat. Adapters build their options with TransportOption.
