@@ -70,8 +70,8 @@
 // # Internal transitions
 //
 // A rule made with Internal on a composite state C moves between C's
-// descendants without leaving C, as XState's reenter: false. Its domain is
-// C itself. Only the active states below C are exited. The states from
+// descendants. It does not leave C, as XState's reenter: false. Its domain
+// is C itself. Only the active states below C are exited. The states from
 // below C down to the target are entered, then the target's initial
 // descendants, in the order above. C's hooks do not run again. Its tasks
 // keep running, its timeouts keep counting, and its epoch does not change.
