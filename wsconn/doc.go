@@ -42,8 +42,7 @@
 // # Deprecated names
 //
 // WithClassifier and OnTransition remain for older code. A client has one
-// way to decide retries, session.WithRetryPolicy, and one observer,
-// session.OnRecord.
+// way to decide retries, WithRetryPolicy, and one observer, OnRecord.
 //
 // # Testing
 //
