@@ -21,6 +21,9 @@
 //
 // Every decision is the state's. By design, the client keeps no flag
 // beside the lifecycle that says "connected", "released" or "closing".
+// Each state's tasks read why it was entered from the step that entered
+// it. Waits that end with a state, such as the rate limiter's and a
+// Request's, wait on contexts bound to the lifecycle.
 //
 // Nothing sent is dropped silently. Send hands the message to the
 // transport, keeps it under the send policy, or returns an error. A kept
@@ -78,7 +81,10 @@
 //
 // Closing writes the messages still buffered, then closes the live
 // connection gracefully. The close timeout bounds it (WithCloseTimeout),
-// a state timeout that ends Closing whatever the peer does.
+// a state timeout that ends Closing whatever the peer does. The
+// connection's reader keeps reading for the close handshake, since a
+// cancelled read would close the connection. So the reader is no task of
+// Alive. It is joined when the connection is dropped, before Closed.
 //
 // Closed is final: Done is closed and Err says why.
 //
@@ -294,9 +300,10 @@
 // subscriptions when it reconnects. If it gives up for good, its
 // subscriptions move to the others, or to a new connection. The pool's own
 // life (Running, Ending, Ended) is a declared machine too
-// (PoolDefinition). Every dial of every connection, first dials and
-// redials, waits its turn in one DialBudget (PoolConfig.DialBudget): N
-// dials per window.
+// (PoolDefinition). Nothing of an Ended pool runs: Close and Done wait for
+// the goroutines that watch its connections. Every dial of every
+// connection, first dials and redials, waits its turn in one DialBudget
+// (PoolConfig.DialBudget): N dials per window.
 //
 // Under it is WithDialGate, a hook any client can use. It is a function
 // called before every dial. Its hold is part of the Wait before a redial
