@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 
 	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm/internal/testcert"
 )
 
 // Server is a WebSocket venue for tests. Start one with NewServer (in
@@ -168,12 +170,12 @@ func NewTCPServer(addr string, opts ...Option) (*Server, error) {
 // HTTP client trusts the venue's self-signed certificate (valid for
 // 127.0.0.1, ::1 and localhost), as httptest.NewTLSServer's does.
 func NewTLSServer(addr string, opts ...Option) (*Server, error) {
-	cert, pool, err := selfSigned()
+	cert, err := testcert.New("wsconntest")
 	if err != nil {
 		return nil, err
 	}
-	conf := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
-	return newTCP(addr, conf, pool, opts)
+	conf := &tls.Config{Certificates: []tls.Certificate{cert.TLS}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
+	return newTCP(addr, conf, cert.Pool, opts)
 }
 
 func newTCP(addr string, conf *tls.Config, roots *x509.CertPool, opts []Option) (*Server, error) {
