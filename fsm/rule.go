@@ -132,6 +132,23 @@ type Rule[S, E comparable] struct {
 	Reason string
 }
 
+// Rows returns a table's rows as rules. A table declares its rows as a
+// local type defined as Rule ("type row fsm.Rule[State, Event]"), so that
+// they read as positional literals, which go vet allows only for a local
+// type.
+func Rows[S, E comparable, R ~struct {
+	From   S
+	On     E
+	Then   Outcome[S]
+	Reason string
+}](rows []R) []Rule[S, E] {
+	out := make([]Rule[S, E], len(rows))
+	for i, r := range rows {
+		out[i] = Rule[S, E](r)
+	}
+	return out
+}
+
 // Transition is what hooks and actions receive: the step being taken.
 type Transition[S, E comparable] struct {
 	// From is the leaf the machine was in; To the leaf it goes to (the

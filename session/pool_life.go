@@ -58,16 +58,11 @@ func (e PoolEvent) String() string {
 	return fmt.Sprintf("PoolEvent(%d)", uint8(e))
 }
 
-type poolRow struct {
-	from   PoolState
-	on     PoolEvent
-	then   fsm.Outcome[PoolState]
-	reason string
-}
+type poolRow fsm.Rule[PoolState, PoolEvent]
 
 // poolTable is a pool's life: every rule with its reason. PoolEnded is
 // final.
-var poolTable = poolRules([]poolRow{
+var poolTable = fsm.Rows([]poolRow{
 	{PoolRunning, PoolClose, fsm.To(PoolEnding), "closed: close every connection, together"},
 	{PoolRunning, PoolConnEnded, fsm.Ignore[PoolState](), "a connection gave up for good: its subscriptions move to the others, and the pool runs on"},
 	{PoolRunning, PoolDrained, fsm.Ignore[PoolState](), "every connection gave up: the subscriptions wait Pending for a connection a Subscribe opens, or Close"},
@@ -75,14 +70,6 @@ var poolTable = poolRules([]poolRow{
 	{PoolEnding, PoolConnEnded, fsm.Ignore[PoolState](), "one of the connections being closed"},
 	{PoolEnding, PoolDrained, fsm.To(PoolEnded), "every connection is Closed"},
 })
-
-func poolRules(rows []poolRow) []fsm.Rule[PoolState, PoolEvent] {
-	out := make([]fsm.Rule[PoolState, PoolEvent], len(rows))
-	for i, r := range rows {
-		out[i] = fsm.Rule[PoolState, PoolEvent]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
-	}
-	return out
-}
 
 // poolLife is every pool's machine: built once, shared. Entering
 // PoolEnding closes the connections; its payload is the pool's Err.

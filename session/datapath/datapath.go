@@ -123,12 +123,7 @@ func (e Event) String() string {
 	return fmt.Sprintf("Event(%d)", uint8(e))
 }
 
-type row struct {
-	from   State
-	on     Event
-	then   fsm.Outcome[State]
-	reason string
-}
+type row fsm.Rule[State, Event]
 
 var (
 	to       = fsm.To[State]
@@ -140,7 +135,7 @@ var (
 // table is the data path: every rule with its outcome and the reason for
 // it. A composite's rules hold in its children unless a child declares its
 // own. Stopped and Abandoned are final: no rule is needed there.
-var table = rules([]row{
+var table = fsm.Rows([]row{
 	{Unstarted, Start, to(Flowing), "the reader task starts the reader"},
 	{Unstarted, Wait, reject, "nothing is read before the reader starts"},
 	{Unstarted, Deliver, reject, "nothing is read before the reader starts"},
@@ -186,14 +181,6 @@ var table = rules([]row{
 // Table returns the data path's rules, in the order of the table, in a new
 // slice each call.
 func Table() []fsm.Rule[State, Event] { return slices.Clone(table) }
-
-func rules(rows []row) []fsm.Rule[State, Event] {
-	out := make([]fsm.Rule[State, Event], len(rows))
-	for i, r := range rows {
-		out[i] = fsm.Rule[State, Event]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
-	}
-	return out
-}
 
 // NewBuilder returns a builder holding the data path's states, their
 // nesting, its events, table and final states. The machine has no tasks,

@@ -125,12 +125,7 @@ func retry(env, _ any) State {
 	return Failed
 }
 
-type row struct {
-	from   State
-	on     Event
-	then   fsm.Outcome[State]
-	reason string
-}
+type row fsm.Rule[State, Event]
 
 var (
 	to       = fsm.To[State]
@@ -141,7 +136,7 @@ var (
 
 // table is the subscription's life: every rule with its outcome and the
 // reason for it. Removed is final: entering it stops the machine.
-var table = rules([]row{
+var table = fsm.Rows([]row{
 	{Pending, Send, to(Subscribing), "written on a connection: await its ack"},
 	{Pending, Ack, ignore, "stale: the ack of a send on a connection already lost; the next connection sends again"},
 	{Pending, Nack, ignore, "stale: a refusal of a send on a connection already lost"},
@@ -212,14 +207,6 @@ var table = rules([]row{
 // Table returns the subscription's rules, one per (state, event) pair, in
 // the order of the table, in a new slice each call.
 func Table() []fsm.Rule[State, Event] { return slices.Clone(table) }
-
-func rules(rows []row) []fsm.Rule[State, Event] {
-	out := make([]fsm.Rule[State, Event], len(rows))
-	for i, r := range rows {
-		out[i] = fsm.Rule[State, Event]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
-	}
-	return out
-}
 
 // NewBuilder returns a builder holding the subscription's states, events,
 // table and final state. The caller adds hooks and builds. The machine
