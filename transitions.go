@@ -2,11 +2,11 @@ package connfsm
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // Event is an event of the connection lifecycle.
@@ -46,12 +46,7 @@ func Events() []Event { return slices.Clone(events) }
 var eventNames = [...]string{"Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone", "Synced", "Reconnect"}
 
 // String returns the event's name, e.g. "DialFailed".
-func (e Event) String() string {
-	if int(e) < len(eventNames) {
-		return eventNames[e]
-	}
-	return fmt.Sprintf("Event(%d)", uint8(e))
-}
+func (e Event) String() string { return enum.Name(eventNames[:], e, "Event(%d)") }
 
 // row is a local type so the table reads as positional literals.
 type row fsm.Rule[State, Event]

@@ -2,10 +2,10 @@ package session
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // PoolState is a state of a Pool's own life.
@@ -27,12 +27,7 @@ const (
 var poolStateNames = [...]string{"Running", "Ending", "Ended"}
 
 // String returns the state's name, e.g. "Ending".
-func (s PoolState) String() string {
-	if int(s) < len(poolStateNames) {
-		return poolStateNames[s]
-	}
-	return fmt.Sprintf("PoolState(%d)", uint8(s))
-}
+func (s PoolState) String() string { return enum.Name(poolStateNames[:], s, "PoolState(%d)") }
 
 // PoolEvent is an event of a Pool's own life.
 type PoolEvent uint8
@@ -51,12 +46,7 @@ const (
 var poolEventNames = [...]string{"Close", "ConnEnded", "Drained"}
 
 // String returns the event's name, e.g. "ConnEnded".
-func (e PoolEvent) String() string {
-	if int(e) < len(poolEventNames) {
-		return poolEventNames[e]
-	}
-	return fmt.Sprintf("PoolEvent(%d)", uint8(e))
-}
+func (e PoolEvent) String() string { return enum.Name(poolEventNames[:], e, "PoolEvent(%d)") }
 
 type poolRow fsm.Rule[PoolState, PoolEvent]
 

@@ -3,9 +3,10 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync/atomic"
+
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // A Transport makes a client's connections: wsconn's over WebSocket,
@@ -77,16 +78,10 @@ const (
 	Binary MessageType = 2
 )
 
+var messageTypeNames = [...]string{Text: "text", Binary: "binary"}
+
 // String returns "text" or "binary".
-func (t MessageType) String() string {
-	switch t {
-	case Text:
-		return "text"
-	case Binary:
-		return "binary"
-	}
-	return fmt.Sprintf("MessageType(%d)", int(t))
-}
+func (t MessageType) String() string { return enum.Name(messageTypeNames[:], t, "MessageType(%d)") }
 
 // StatusCode is a close code (RFC 6455, section 7.4, and the IANA
 // registry): 1000 to 2999 are the protocol's, 3000 to 3999 registered by

@@ -19,10 +19,10 @@
 package datapath
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // State is a state of a connection's data path.
@@ -77,12 +77,7 @@ var stateNames = [...]string{"Unstarted", "Running", "Flowing", "Waiting", "Wait
 	"WaitingBacklogged", "Busy", "ReadAhead", "Backlogged", "Taking", "Stopped", "Abandoned"}
 
 // String returns the state's name, e.g. "Backlogged".
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
+func (s State) String() string { return enum.Name(stateNames[:], s, "State(%d)") }
 
 // Event is an event of the data path.
 type Event uint8
@@ -116,12 +111,7 @@ func Events() []Event { return slices.Clone(events) }
 var eventNames = [...]string{"Start", "Wait", "Deliver", "Return", "Lend", "Park", "Stop"}
 
 // String returns the event's name, e.g. "Deliver".
-func (e Event) String() string {
-	if int(e) < len(eventNames) {
-		return eventNames[e]
-	}
-	return fmt.Sprintf("Event(%d)", uint8(e))
-}
+func (e Event) String() string { return enum.Name(eventNames[:], e, "Event(%d)") }
 
 type row fsm.Rule[State, Event]
 

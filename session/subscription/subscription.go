@@ -19,6 +19,7 @@ import (
 	"slices"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // State is a state of a subscription.
@@ -57,12 +58,7 @@ func States() []State { return slices.Clone(states) }
 var stateNames = [...]string{"Pending", "Subscribing", "Active", "Resyncing", "Unsubscribing", "Failed", "Removed"}
 
 // String returns the state's name, e.g. "Subscribing".
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
+func (s State) String() string { return enum.Name(stateNames[:], s, "State(%d)") }
 
 // Event is an event of a subscription.
 type Event uint8
@@ -103,12 +99,7 @@ func Events() []Event { return slices.Clone(events) }
 var eventNames = [...]string{"Send", "Ack", "Nack", "AckTimeout", "Unsubscribe", "Unsubscribed", "Subscribe", "Lost", "Gap", "Resynced"}
 
 // String returns the event's name, e.g. "AckTimeout".
-func (e Event) String() string {
-	if int(e) < len(eventNames) {
-		return eventNames[e]
-	}
-	return fmt.Sprintf("Event(%d)", uint8(e))
-}
+func (e Event) String() string { return enum.Name(eventNames[:], e, "Event(%d)") }
 
 // Retrier is what the machine's environment (the subscription's owner)
 // tells the table: whether a refused or unacknowledged subscription is
