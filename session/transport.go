@@ -83,6 +83,18 @@ var messageTypeNames = [...]string{Text: "text", Binary: "binary"}
 // String returns "text" or "binary".
 func (t MessageType) String() string { return enum.Name(messageTypeNames[:], t, "MessageType(%d)") }
 
+// orText returns t, or Text for 0, which options read as Text; false when
+// t is neither Text nor Binary.
+func (t MessageType) orText() (MessageType, bool) {
+	switch t {
+	case 0:
+		return Text, true
+	case Text, Binary:
+		return t, true
+	}
+	return t, false
+}
+
 // StatusCode is a close code (RFC 6455, section 7.4, and the IANA
 // registry): 1000 to 2999 are the protocol's, 3000 to 3999 registered by
 // libraries and frameworks, 4000 to 4999 the application's (the venue's).

@@ -232,10 +232,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	r.Growth = growth(r.Samples)
 	senders.stop()
 	prog.stop()
-	r.Interrupted = interrupted
-	r.SendErrors = cnt.sendFailures.Load()
-	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
-	r.LostCauses = cnt.lostCauses()
+	r.counted(&cnt, interrupted)
 	r.FileLimit = cnt.fileLimit()
 	fl.tally(r)
 
@@ -411,4 +408,12 @@ func (r *Report) perConn(n, baseGoroutines int, base runtime.MemStats) {
 	runtime.ReadMemStats(&ms)
 	r.GoroutinesPerConn = float64(runtime.NumGoroutine()-baseGoroutines) / float64(n)
 	r.HeapPerConn = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(n)
+}
+
+// counted sets what the clients counted during the run.
+func (r *Report) counted(cnt *counters, interrupted bool) {
+	r.Interrupted = interrupted
+	r.SendErrors = cnt.sendFailures.Load()
+	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
+	r.LostCauses = cnt.lostCauses()
 }

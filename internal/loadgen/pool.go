@@ -175,10 +175,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	}
 	senders.stop()
 	prog.stop()
-	r.Interrupted = interrupted
-	r.SendErrors = cnt.sendFailures.Load()
-	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
-	r.LostCauses = cnt.lostCauses()
+	r.counted(&cnt, interrupted)
 	for _, c := range p.Conns() {
 		if c.State() == connfsm.Alive {
 			r.Alive++
