@@ -20,18 +20,10 @@ import (
 //
 // Each connection gets fresh state: a Behavior value may serve any number
 // of connections. The zero Behavior does nothing.
-type Behavior struct {
-	name string
-	new  func() part
-}
+type Behavior struct{ r venue.Recipe[part] }
 
 // String returns the behaviour's name and settings, e.g. "After(1s, Reset)".
-func (b Behavior) String() string {
-	if b.name == "" {
-		return "none"
-	}
-	return b.name
-}
+func (b Behavior) String() string { return b.r.String() }
 
 // hooks are the hooks every venue has: Start, Run, Message.
 type hooks = venue.Hooks[*Conn, Message]
@@ -43,9 +35,11 @@ type part struct {
 	after func(c *Conn, m Message)
 }
 
-func behavior(name string, p part) Behavior {
-	return Behavior{name: name, new: func() part { return p }}
-}
+func behavior(name string, p part) Behavior { return Behavior{venue.Fixed(name, p)} }
+
+func (b Behavior) recipe() venue.Recipe[part] { return b.r }
+
+func (p part) common() hooks { return p.hooks }
 
 // Echo sends every frame back. It takes every frame.
 func Echo() Behavior {
@@ -149,14 +143,14 @@ func Close() Behavior {
 // CloseAfter closes the connection (a FIN) once n frames have been
 // received and handled: the n-th is echoed first, if Echo is listed.
 func CloseAfter(n int) Behavior {
-	return Behavior{name: fmt.Sprintf("CloseAfter(%d)", n), new: func() part {
+	return Behavior{venue.NewRecipe(fmt.Sprintf("CloseAfter(%d)", n), func() part {
 		seen := 0 // the reader's alone
 		return part{after: func(c *Conn, _ Message) {
 			if seen++; seen == n {
 				_ = c.Close()
 			}
 		}}
-	}}
+	})}
 }
 
 // Blackhole makes the connection a black hole (Conn.Blackhole): it stays
@@ -195,11 +189,11 @@ func Raw(p []byte) Behavior {
 // After starts b d after the connection opens: its actions start then,
 // and its message handler applies from then on. d <= 0 starts b at once.
 func After(d time.Duration, b Behavior) Behavior {
-	if b.new == nil {
+	if b.r.IsZero() {
 		return Behavior{}
 	}
-	return Behavior{name: fmt.Sprintf("After(%v, %v)", d, b), new: func() part {
-		inner := b.new()
+	return Behavior{venue.NewRecipe(fmt.Sprintf("After(%v, %v)", d, b), func() part {
+		inner := b.r.Make()
 		var on atomic.Bool
 		p := part{hooks: venue.Delay(d, inner.hooks, &on)}
 		if inner.after != nil {
@@ -210,7 +204,7 @@ func After(d time.Duration, b Behavior) Behavior {
 			}
 		}
 		return p
-	}}
+	})}
 }
 
 // Func runs fn on its own goroutine from the start, with a context that

@@ -160,13 +160,7 @@ func (s *Server) start(nc net.Conn, tcp *net.TCPConn) bool {
 		remote = tcp.RemoteAddr().String()
 	}
 	c.rec = Connection{N: c.n, Remote: remote, Opened: time.Now()}
-	for _, b := range plan {
-		if b.new != nil {
-			p := b.new()
-			c.parts = append(c.parts, p)
-			c.hooks = append(c.hooks, p.hooks)
-		}
-	}
+	c.parts, c.hooks = venue.Play(plan, Behavior.recipe, part.common)
 	s.reg.Add(c)
 	s.reg.Open(c)
 	s.running.Add(1)

@@ -25,18 +25,10 @@ import (
 //
 // Each connection gets fresh state: a Behavior value may serve any number
 // of connections. The zero Behavior does nothing.
-type Behavior struct {
-	name string
-	new  func() part
-}
+type Behavior struct{ r venue.Recipe[part] }
 
 // String returns the behaviour's name and settings, e.g. "After(1s, Reset)".
-func (b Behavior) String() string {
-	if b.name == "" {
-		return "none"
-	}
-	return b.name
-}
+func (b Behavior) String() string { return b.r.String() }
 
 // hooks are the hooks every venue has: Start (at the upgrade, before
 // anything is read), Run (from the upgrade until ctx ends) and Message.
@@ -51,9 +43,11 @@ type part struct {
 	ping func(ctx context.Context, payload []byte) bool
 }
 
-func behavior(name string, p part) Behavior {
-	return Behavior{name: name, new: func() part { return p }}
-}
+func behavior(name string, p part) Behavior { return Behavior{venue.Fixed(name, p)} }
+
+func (b Behavior) recipe() venue.Recipe[part] { return b.r }
+
+func (p part) common() hooks { return p.hooks }
 
 // Echo sends every message back, with its type. It takes every message.
 func Echo() Behavior {
@@ -106,18 +100,18 @@ func Close(code websocket.StatusCode, reason string) Behavior {
 // message and ping handlers apply from then on. b's handshake handler, if
 // any, is not used. d <= 0 starts b at once.
 func After(d time.Duration, b Behavior) Behavior {
-	if b.new == nil {
+	if b.r.IsZero() {
 		return Behavior{}
 	}
-	return Behavior{name: fmt.Sprintf("After(%v, %v)", d, b), new: func() part {
-		inner := b.new()
+	return Behavior{venue.NewRecipe(fmt.Sprintf("After(%v, %v)", d, b), func() part {
+		inner := b.r.Make()
 		var on atomic.Bool
 		p := part{hooks: venue.Delay(d, inner.hooks, &on)}
 		if inner.ping != nil {
 			p.ping = func(ctx context.Context, payload []byte) bool { return !on.Load() || inner.ping(ctx, payload) }
 		}
 		return p
-	}}
+	})}
 }
 
 // Push sends next(1) every after the upgrade, next(2) every later, and so
@@ -155,7 +149,7 @@ type Heartbeat struct {
 // one is late.
 func RequireHeartbeat(h Heartbeat) Behavior {
 	code, reason := closeOr(h.Code, h.Reason, "heartbeat timeout")
-	return Behavior{name: fmt.Sprintf("RequireHeartbeat(%q, %q, %v)", h.Ping, h.Pong, h.Within), new: func() part {
+	return Behavior{venue.NewRecipe(fmt.Sprintf("RequireHeartbeat(%q, %q, %v)", h.Ping, h.Pong, h.Within), func() part {
 		beat := make(chan struct{}, 1)
 		return part{
 			hooks: hooks{
@@ -192,7 +186,7 @@ func RequireHeartbeat(h Heartbeat) Behavior {
 				},
 			},
 		}
-	}}
+	})}
 }
 
 // RateLimit closes the connection with status 1008 (policy violation) and
@@ -201,7 +195,7 @@ func RequireHeartbeat(h Heartbeat) Behavior {
 // storm, say). The message over the limit is taken; the others are left
 // to later handlers (Echo).
 func RateLimit(n int, per time.Duration) Behavior {
-	return Behavior{name: fmt.Sprintf("RateLimit(%d, %v)", n, per), new: func() part {
+	return Behavior{venue.NewRecipe(fmt.Sprintf("RateLimit(%d, %v)", n, per), func() part {
 		var (
 			mu     sync.Mutex
 			recent []time.Time
@@ -223,7 +217,7 @@ func RateLimit(n int, per time.Duration) Behavior {
 			_ = c.Close(websocket.StatusPolicyViolation, "rate limit exceeded")
 			return true
 		}}}
-	}}
+	})}
 }
 
 // PingClient sends a protocol ping every interval and closes the
@@ -291,7 +285,7 @@ func AppPingClient(p AppPing) Behavior {
 		timeout = p.Every
 	}
 	code, reason := closeOr(p.Code, p.Reason, "pong timeout")
-	return Behavior{name: fmt.Sprintf("AppPingClient(%v, %v)", p.Every, timeout), new: func() part {
+	return Behavior{venue.NewRecipe(fmt.Sprintf("AppPingClient(%v, %v)", p.Every, timeout), func() part {
 		var (
 			mu   sync.Mutex
 			want string // the reply awaited, "" if none
@@ -338,7 +332,7 @@ func AppPingClient(p AppPing) Behavior {
 				},
 			},
 		}
-	}}
+	})}
 }
 
 // DelayPongs holds the pong to each protocol ping for d, as a slow or

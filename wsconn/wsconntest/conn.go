@@ -235,13 +235,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	defer c.cancel()
 	c.rec = Connection{N: n, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Opened: time.Now()}
-	for _, b := range plan {
-		if b.new != nil {
-			p := b.new()
-			c.parts = append(c.parts, p)
-			c.hooks = append(c.hooks, p.hooks)
-		}
-	}
+	c.parts, c.hooks = venue.Play(plan, Behavior.recipe, part.common)
 	s.reg.Add(c)
 	s.notify()
 	defer c.end()

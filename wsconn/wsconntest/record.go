@@ -8,6 +8,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/connfsm/connfsm/internal/enum"
+	"github.com/connfsm/connfsm/internal/venue"
 )
 
 // Message is a WebSocket data message the venue received or sent.
@@ -135,18 +136,12 @@ func (c Connection) CloseFrom(dir Direction) (Frame, bool) {
 }
 
 // ReceivedText returns the data of every message received, as strings.
-func (c Connection) ReceivedText() []string { return texts(c.Received) }
+func (c Connection) ReceivedText() []string { return venue.Texts(c.Received, Message.data) }
 
 // SentText returns the data of every message sent, as strings.
-func (c Connection) SentText() []string { return texts(c.Sent) }
+func (c Connection) SentText() []string { return venue.Texts(c.Sent, Message.data) }
 
-func texts(ms []Message) []string {
-	var out []string
-	for _, m := range ms {
-		out = append(out, string(m.Data))
-	}
-	return out
-}
+func (m Message) data() []byte { return m.Data }
 
 // Stats are the venue's counters. They are kept even with
 // WithoutRecording.
