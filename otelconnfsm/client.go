@@ -13,6 +13,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/wsconn"
 )
@@ -75,12 +76,7 @@ const (
 var dropNames = [...]string{DropOldest: "drop-oldest", DropNewest: "drop-newest", DropConflate: "conflate", DropEnded: "ended", DropUnsent: "unsent"}
 
 // String returns the label value, e.g. "drop-oldest".
-func (p DropPolicy) String() string {
-	if p < dropCount {
-		return dropNames[p]
-	}
-	return fmt.Sprintf("DropPolicy(%d)", uint8(p))
-}
+func (p DropPolicy) String() string { return enum.Name(dropNames[:], p, "DropPolicy(%d)") }
 
 // add adds c's counters.
 func (t *totals) add(c *wsconn.Client) {
