@@ -29,10 +29,10 @@
 package connfsm
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // State is a state of the connection lifecycle.
@@ -71,12 +71,7 @@ func States() []State { return slices.Clone(states) }
 var stateNames = [...]string{"Connecting", "Alive", "Reconnecting", "Closing", "Closed", "Syncing", "Ready"}
 
 // String returns the state's name, e.g. "Reconnecting".
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
+func (s State) String() string { return enum.Name(stateNames[:], s, "State(%d)") }
 
 // Path returns the state's name with its parent's before it: "Alive/Syncing",
 // "Alive/Ready", and for any other state its name alone.

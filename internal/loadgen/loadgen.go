@@ -41,6 +41,9 @@ import (
 	"github.com/connfsm/connfsm/wsconn"
 )
 
+// record is what a client's OnRecord observer receives.
+type record = fsm.Record[connfsm.State, connfsm.Event]
+
 const (
 	// EmbeddedMax is the largest N served by an in-process venue. Above
 	// it the venue runs as a child process (connfsm serve): in one process
@@ -237,30 +240,16 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	r.Growth = growth(r.Samples)
 	senders.stop()
 	prog.stop()
-	r.Interrupted = interrupted
-	r.SendErrors = cnt.sendFailures.Load()
-	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
-	r.LostCauses = cnt.lostCauses()
+	r.counted(&cnt, interrupted)
 	r.FileLimit = cnt.fileLimit()
 	fl.tally(r)
 
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	r.GoroutinesPerConn = float64(runtime.NumGoroutine()-baseGoroutines) / float64(cfg.N)
-	r.HeapPerConn = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(cfg.N)
+	r.perConn(cfg.N, baseGoroutines, base)
 
 	closeStart := time.Now()
 	r.Closed = fl.close()
 	r.CloseSeconds = time.Since(closeStart).Seconds()
-	// The embedded venue's handlers end as their peers close: give them
-	// a moment, then count what is left.
-	left := runtime.NumGoroutine() - baseGoroutines
-	for wait := time.Now().Add(3 * time.Second); left > 0 && time.Now().Before(wait); {
-		time.Sleep(20 * time.Millisecond)
-		left = runtime.NumGoroutine() - baseGoroutines
-	}
-	r.GoroutinesLeft = max(left, 0)
+	r.GoroutinesLeft = goroutinesLeft(baseGoroutines)
 	return nil
 }
 
@@ -405,4 +394,34 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// goroutinesLeft returns how many goroutines are running beyond base, once
+// those that are ending have had up to 3 s to end: the embedded venue's
+// handlers end as their peers close.
+func goroutinesLeft(base int) int {
+	left := runtime.NumGoroutine() - base
+	for wait := time.Now().Add(3 * time.Second); left > 0 && time.Now().Before(wait); {
+		time.Sleep(20 * time.Millisecond)
+		left = runtime.NumGoroutine() - base
+	}
+	return max(left, 0)
+}
+
+// perConn sets the goroutines and heap per connection of n connections,
+// measured against the goroutines and memory before they started.
+func (r *Report) perConn(n, baseGoroutines int, base runtime.MemStats) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.GoroutinesPerConn = float64(runtime.NumGoroutine()-baseGoroutines) / float64(n)
+	r.HeapPerConn = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(n)
+}
+
+// counted sets what the clients counted during the run.
+func (r *Report) counted(cnt *counters, interrupted bool) {
+	r.Interrupted = interrupted
+	r.SendErrors = cnt.sendFailures.Load()
+	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
+	r.LostCauses = cnt.lostCauses()
 }

@@ -34,10 +34,10 @@
 package datapath
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // State is a state of a connection's data path.
@@ -92,12 +92,7 @@ var stateNames = [...]string{"Unstarted", "Running", "Flowing", "Waiting", "Wait
 	"WaitingBacklogged", "Busy", "ReadAhead", "Backlogged", "Taking", "Stopped", "Abandoned"}
 
 // String returns the state's name, e.g. "Backlogged".
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
+func (s State) String() string { return enum.Name(stateNames[:], s, "State(%d)") }
 
 // Event is an event of the data path.
 type Event uint8
@@ -131,19 +126,9 @@ func Events() []Event { return slices.Clone(events) }
 var eventNames = [...]string{"Start", "Wait", "Deliver", "Return", "Lend", "Park", "Stop"}
 
 // String returns the event's name, e.g. "Deliver".
-func (e Event) String() string {
-	if int(e) < len(eventNames) {
-		return eventNames[e]
-	}
-	return fmt.Sprintf("Event(%d)", uint8(e))
-}
+func (e Event) String() string { return enum.Name(eventNames[:], e, "Event(%d)") }
 
-type row struct {
-	from   State
-	on     Event
-	then   fsm.Outcome[State]
-	reason string
-}
+type row fsm.Rule[State, Event]
 
 var (
 	to       = fsm.To[State]
@@ -155,7 +140,7 @@ var (
 // table is the data path: every rule with its outcome and the reason for
 // it. A composite's rules hold in its children unless a child declares its
 // own. Stopped and Abandoned are final: no rule is needed there.
-var table = rules([]row{
+var table = fsm.Rows([]row{
 	{Unstarted, Start, to(Flowing), "the reader task starts the reader"},
 	{Unstarted, Wait, reject, "nothing is read before the reader starts"},
 	{Unstarted, Deliver, reject, "nothing is read before the reader starts"},
@@ -201,14 +186,6 @@ var table = rules([]row{
 // Table returns the data path's rules, in the order of the table, in a new
 // slice each call.
 func Table() []fsm.Rule[State, Event] { return slices.Clone(table) }
-
-func rules(rows []row) []fsm.Rule[State, Event] {
-	out := make([]fsm.Rule[State, Event], len(rows))
-	for i, r := range rows {
-		out[i] = fsm.Rule[State, Event]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
-	}
-	return out
-}
 
 // NewBuilder returns a builder holding the data path's states, their
 // nesting, its events, table and final states. The machine has no tasks,
