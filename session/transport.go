@@ -31,7 +31,9 @@ type Conn interface {
 	// connection fails, or CloseNow is called. The reader must be drained
 	// before the next call. A message over the Attempt's read limit fails
 	// with an error matching ErrMessageTooBig; a peer's close with a
-	// *CloseError.
+	// *CloseError. A reader with a method Len() int, the bytes it holds
+	// (a *bytes.Reader over a frame read whole), is read in one call into
+	// a buffer of that size.
 	Reader() (MessageType, io.Reader, error)
 	// Write writes one whole message. If ctx ends during the write, the
 	// connection may be closed.
@@ -110,3 +112,18 @@ const (
 	StatusTryAgainLater           StatusCode = 1013
 	StatusTLSHandshake            StatusCode = 1015
 )
+
+// readSized reads a message whose reader says how many bytes it holds
+// (Conn.Reader) into a buffer of that size: one allocation, no growth;
+// ok is false for a reader that does not say.
+func readSized(r io.Reader) (b []byte, ok bool, err error) {
+	lr, ok := r.(interface{ Len() int })
+	if !ok {
+		return nil, false, nil
+	}
+	b = make([]byte, lr.Len())
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, true, err
+	}
+	return b, true, nil
+}

@@ -22,24 +22,50 @@ type conn struct {
 	raw    net.Conn // the TCP connection
 	br     *bufio.Reader
 	framer framing.Framer
+	app    framing.Appender // framer, when it is one: frames in kept buffers
 	limit  int64
+	rbuf   []byte // the last frame read, with app: reused by the next
+	msg    bytes.Reader
 
-	wmu sync.Mutex // one frame written at a time
-	msg bytes.Reader
+	wmu  sync.Mutex // one frame written at a time
+	wbuf []byte     // under wmu, with app: the frame being written
 
 	readFailed chan struct{} // closed when a read fails: Close waits for it
 	failOnce   sync.Once
 }
 
 func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
-	return &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, limit: limit, readFailed: make(chan struct{})}
+	app, _ := f.(framing.Appender)
+	return &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, app: app, limit: limit, readFailed: make(chan struct{})}
+}
+
+// keepBuf is the largest buffer a conn keeps from one frame to the next:
+// a rare larger frame's is left to the collector, not held while idle.
+const keepBuf = 128 << 10
+
+// kept returns b emptied if it is small enough to keep, else nil.
+func kept(b []byte) []byte {
+	if cap(b) > keepBuf {
+		return nil
+	}
+	return b[:0]
 }
 
 // Reader reads the next frame. A frame over the read limit fails with
 // an error matching session.ErrMessageTooBig; the stream is out of step
-// after it, as after any error.
+// after it, as after any error. The frame is read whole into a buffer the
+// conn keeps, so that it costs no allocation: the reader returned (a
+// *bytes.Reader, whose Len the session sizes its copy by) is valid until
+// the next call.
 func (c *conn) Reader() (session.MessageType, io.Reader, error) {
-	p, err := c.framer.ReadFrame(c.br, c.limit)
+	var p []byte
+	var err error
+	if c.app != nil {
+		p, err = c.app.AppendFrame(c.rbuf[:0], c.br, c.limit)
+		c.rbuf = kept(p)
+	} else {
+		p, err = c.framer.ReadFrame(c.br, c.limit)
+	}
 	if err != nil {
 		c.failOnce.Do(func() { close(c.readFailed) })
 		if errors.Is(err, framing.ErrTooBig) {
@@ -71,7 +97,16 @@ func (c *conn) Write(ctx context.Context, _ session.MessageType, p []byte) error
 		_ = c.nc.SetWriteDeadline(dl)
 		defer c.nc.SetWriteDeadline(time.Time{})
 	}
-	return c.framer.WriteFrame(c.nc, p)
+	if c.app == nil {
+		return c.framer.WriteFrame(c.nc, p)
+	}
+	buf, err := c.app.AppendWire(c.wbuf[:0], p)
+	if err != nil {
+		return err
+	}
+	c.wbuf = kept(buf)
+	_, err = c.nc.Write(buf)
+	return err
 }
 
 // Ping returns session.ErrNoPing: TCP has none.

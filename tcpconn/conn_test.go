@@ -1,0 +1,88 @@
+package tcpconn
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/tcpconn/framing"
+)
+
+// loopConn is a net.Conn whose reads replay one stream over and over and
+// whose writes are recorded: a conn's own cost, without a socket's.
+type loopConn struct {
+	net.Conn // nil: only Read and Write are called
+	stream   []byte
+	off      int
+	wrote    bytes.Buffer
+}
+
+func (l *loopConn) Read(p []byte) (int, error) {
+	n := copy(p, l.stream[l.off:])
+	l.off = (l.off + n) % len(l.stream)
+	return n, nil
+}
+
+func (l *loopConn) Write(p []byte) (int, error) { return l.wrote.Write(p) }
+
+// TestFramesDoNotAllocate: with a built-in framer, reading a frame and
+// writing one cost the conn no allocation once its buffers have grown,
+// and every frame read and written is whole, at sizes below and above
+// bufio's buffer. The frame's reader says its length, which the session
+// sizes its copy by.
+func TestFramesDoNotAllocate(t *testing.T) {
+	for _, f := range []framing.Framer{framing.Line{}, framing.Length32{}} {
+		for _, size := range []int{0, 64, 1 << 10, 64 << 10} {
+			t.Run(fmt.Sprintf("%s/%dB", f.Name(), size), func(t *testing.T) {
+				p := bytes.Repeat([]byte("y"), size)
+				var wire bytes.Buffer
+				if err := f.WriteFrame(&wire, p); err != nil {
+					t.Fatal(err)
+				}
+				lc := &loopConn{stream: wire.Bytes()}
+				c := newConn(lc, lc, f, session.DefaultReadLimit)
+				buf := make([]byte, size)
+				var frames []string
+				once := func() {
+					typ, r, err := c.Reader()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if typ != session.Text {
+						t.Fatalf("type %v, want text", typ)
+					}
+					if l, ok := r.(interface{ Len() int }); !ok || l.Len() != size {
+						t.Fatalf("the frame's reader says no length, or not %d", size)
+					}
+					n, err := io.ReadFull(r, buf)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(frames) < 3 {
+						frames = append(frames, string(buf[:n]))
+					}
+					if err := c.Write(context.Background(), session.Text, p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				once()
+				if n := testing.AllocsPerRun(50, once); n != 0 {
+					t.Errorf("allocations per frame read and written: %v, want 0", n)
+				}
+				if diff := cmp.Diff([]string{string(p), string(p), string(p)}, frames); diff != "" {
+					t.Errorf("frames read (-want +got):\n%s", diff)
+				}
+				if want := bytes.Repeat(wire.Bytes(), 52); !bytes.Equal(want, lc.wrote.Bytes()) {
+					t.Errorf("wrote %d bytes, want the %d of 52 frames", lc.wrote.Len(), len(want))
+				}
+			})
+		}
+	}
+}
+
