@@ -85,4 +85,3 @@ func TestFramesDoNotAllocate(t *testing.T) {
 		}
 	}
 }
-
