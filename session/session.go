@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/connfsm/connfsm/internal/sockbuf"
 	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/tasks"
 )
@@ -315,7 +316,7 @@ func (s *session) lateRead(prev time.Duration) bool {
 	if prev >= 0 && !s.readSince(prev) {
 		return false
 	}
-	return unread(s.raw)
+	return sockbuf.Unread(s.raw)
 }
 
 // dead reports whether the connection has already failed.
