@@ -2,7 +2,6 @@ package tcpconn
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +24,7 @@ type conn struct {
 	app    framing.Appender // framer, when it is one: frames in kept buffers
 	limit  int64
 	rbuf   []byte // the last frame read, with app: reused by the next
-	msg    bytes.Reader
+	msg    frame
 
 	wmu  sync.Mutex // one frame written at a time
 	wbuf []byte     // under wmu, with app: the frame being written
@@ -54,9 +53,8 @@ func kept(b []byte) []byte {
 // Reader reads the next frame. A frame over the read limit fails with
 // an error matching session.ErrMessageTooBig; the stream is out of step
 // after it, as after any error. The frame is read whole into a buffer the
-// conn keeps, so that it costs no allocation: the reader returned (a
-// *bytes.Reader, whose Len the session sizes its copy by) is valid until
-// the next call.
+// conn keeps, so that it costs no allocation: the reader returned, whose
+// Bytes the session copies in one step, is valid until the next call.
 func (c *conn) Reader() (session.MessageType, io.Reader, error) {
 	var p []byte
 	var err error
@@ -77,9 +75,27 @@ func (c *conn) Reader() (session.MessageType, io.Reader, error) {
 	if utf8.Valid(p) {
 		typ = session.Text
 	}
-	c.msg.Reset(p)
+	c.msg = frame{p: p}
 	return typ, &c.msg, nil
 }
+
+// frame is a frame read whole, as a message's reader.
+type frame struct {
+	p   []byte
+	off int
+}
+
+func (f *frame) Read(b []byte) (int, error) {
+	if f.off == len(f.p) {
+		return 0, io.EOF
+	}
+	n := copy(b, f.p[f.off:])
+	f.off += n
+	return n, nil
+}
+
+// Bytes returns the bytes unread: the session copies them in one step.
+func (f *frame) Bytes() []byte { return f.p[f.off:] }
 
 // Write writes p as one frame. If ctx ends during the write, the
 // connection is closed: half a frame would put the stream out of step.
