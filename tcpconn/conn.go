@@ -26,8 +26,9 @@ type conn struct {
 	rbuf   []byte // the last frame read, with app: reused by the next
 	msg    frame
 
-	wmu  sync.Mutex // one frame written at a time
-	wbuf []byte     // under wmu, with app: the frame being written
+	wmu   sync.Mutex // one frame written at a time
+	wbuf  []byte     // under wmu, with app: the frame being written
+	abort func()     // closes nc: made once, not per write with a context
 
 	readFailed chan struct{} // closed when a read fails: Close waits for it
 	failOnce   sync.Once
@@ -35,7 +36,9 @@ type conn struct {
 
 func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
 	app, _ := f.(framing.Appender)
-	return &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, app: app, limit: limit, readFailed: make(chan struct{})}
+	c := &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, app: app, limit: limit, readFailed: make(chan struct{})}
+	c.abort = func() { _ = c.nc.Close() }
+	return c
 }
 
 // keepBuf is the largest buffer a conn keeps from one frame to the next:
@@ -106,7 +109,7 @@ func (c *conn) Write(ctx context.Context, _ session.MessageType, p []byte) error
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { _ = c.nc.Close() })
+		stop := context.AfterFunc(ctx, c.abort)
 		defer stop()
 	}
 	if dl, ok := ctx.Deadline(); ok {

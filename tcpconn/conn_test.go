@@ -3,6 +3,7 @@ package tcpconn
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -85,3 +86,44 @@ func TestFramesDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteWithContext: a write with a context that can end costs only
+// context.AfterFunc's own allocations (two in Go 1.26): the function it
+// registers, which closes the connection, is made once per conn.
+func TestWriteWithContext(t *testing.T) {
+	lc := &loopConn{stream: []byte("x\n")}
+	c := newConn(lc, lc, framing.Line{}, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := []byte("hello")
+	write := func() {
+		if err := c.Write(ctx, session.Text, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	if n := testing.AllocsPerRun(50, write); n > 2 {
+		t.Errorf("allocations per write with a cancellable context: %v, want at most 2", n)
+	}
+	closed := make(chan struct{})
+	cc := newConn(&closeConn{closed: closed}, nil, framing.Line{}, 0)
+	wctx, wcancel := context.WithCancel(context.Background())
+	wcancel()
+	cc.abort() // what the context's end runs
+	select {
+	case <-closed:
+	default:
+		t.Error("abort did not close the connection")
+	}
+	if err := cc.Write(wctx, session.Text, p); !errors.Is(err, context.Canceled) {
+		t.Errorf("write with an ended context = %v, want context.Canceled", err)
+	}
+}
+
+// closeConn records its Close.
+type closeConn struct {
+	net.Conn
+	closed chan struct{}
+}
+
+func (c *closeConn) Close() error { close(c.closed); return nil }
