@@ -85,7 +85,9 @@ func poolRules(rows []poolRow) []fsm.Rule[PoolState, PoolEvent] {
 }
 
 // poolLife is every pool's machine: built once, shared. Entering
-// PoolEnding closes the connections; its payload is the pool's Err.
+// PoolEnding closes the connections (its payload is the pool's Err), and
+// its drain task emits PoolDrained once they are all Closed and their
+// watchers have returned.
 var poolLife = sync.OnceValues(func() (*fsm.Definition[PoolState, PoolEvent], error) {
 	return fsm.NewBuilder[PoolState, PoolEvent](PoolRunning).
 		States(PoolRunning, PoolEnding, PoolEnded).
@@ -96,6 +98,13 @@ var poolLife = sync.OnceValues(func() (*fsm.Definition[PoolState, PoolEvent], er
 			if p, ok := t.Env.(*Pool); ok { // none in PoolDefinition's tests
 				p.ending(t.Payload)
 			}
+		}).
+		Task(PoolEnding, "drain", func(ctx context.Context, in fsm.Transition[PoolState, PoolEvent], emit fsm.Emit[PoolEvent]) error {
+			if p, ok := in.Env.(*Pool); ok {
+				return p.drainTask(ctx, emit)
+			}
+			<-ctx.Done() // PoolDefinition's: the shape, for diagrams and tests
+			return nil
 		}).
 		Build()
 })
@@ -108,4 +117,22 @@ func PoolDefinition() *fsm.Definition[PoolState, PoolEvent] {
 		panic(err) // the table is a constant; its tests keep it valid
 	}
 	return d
+}
+
+// drainTask is PoolEnding's task: it waits until every connection is
+// Closed (closing any that PoolEnding's enter hook could not know of)
+// and every watcher has returned, then emits PoolDrained: nothing of the
+// pool runs once it is Ended.
+func (p *Pool) drainTask(ctx context.Context, emit fsm.Emit[PoolEvent]) error {
+	for _, pc := range p.snapshot() {
+		pc.c.requestClose(ErrClosed) // idempotent: the hook asked already
+		select {
+		case <-pc.c.Done():
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	p.watchers.Wait()
+	emit(PoolDrained, nil)
+	return nil
 }

@@ -61,7 +61,9 @@
 // Alive, Reconnecting, Closing, Closed; Phase and Path tell Alive's phases
 // apart), and every decision the client makes is the state's: there is no
 // flag beside the lifecycle that says "connected", "released" or
-// "closing". Each state runs its own tasks:
+// "closing". Waits that end with a state (the rate limiter's, a
+// Request's) wait on contexts bound to the lifecycle. Each state runs its
+// own tasks, which read why it was entered from the step that entered it:
 //
 //   - Connecting: one dial and handshake attempt, bounded by the handshake
 //     timeout (WithHandshakeTimeout) and by the HTTP client's Timeout,
@@ -107,7 +109,10 @@
 //     the backoff growing.
 //   - Closing: the messages still buffered, then the close handshake on the
 //     live connection, bounded by the close timeout (WithCloseTimeout), a
-//     state timeout that ends Closing whatever the peer does.
+//     state timeout that ends Closing whatever the peer does. The
+//     connection's reader keeps reading for the handshake (a cancelled
+//     read would close the connection), so it is no task of Alive: it is
+//     joined when the connection is dropped, before Closed.
 //   - Closed: final; Done is closed and Err says why.
 //
 // The records observers get (OnRecord, OnTransition) name the leaves
