@@ -132,8 +132,8 @@ func rules(rows []row) []fsm.Rule[State, Event] {
 // promptly then.
 type Tasks struct {
 	Dial      fsm.Task[State, Event] // Connecting: one attempt; emits Connected (payload: the connection) or DialFailed
-	Reader    fsm.Task[State, Event] // Alive: reads until the connection fails (wsconn's also runs the heartbeat)
-	Heartbeat fsm.Task[State, Event] // Alive: pings; fails (Lost) on a pong timeout (nil in wsconn: its reader pings)
+	Reader    fsm.Task[State, Event] // Alive: reads until the connection fails (session's also runs the heartbeat)
+	Heartbeat fsm.Task[State, Event] // Alive: pings; fails (Lost) on a pong timeout (nil in session: its reader pings)
 	Sync      fsm.Task[State, Event] // Syncing: sets the session up; emits Synced
 	Backoff   fsm.Task[State, Event] // Reconnecting: emits RetryDue after the delay, or GaveUp
 	Closer    fsm.Task[State, Event] // Closing: close handshake; emits CloseDone

@@ -1,19 +1,27 @@
-// Package loadgen is the load and chaos generator behind `connfsm load`:
-// N resilient clients (wsconn) with heartbeats against a venue (an
-// embedded wsconntest server, a child `connfsm serve`, or an external
-// URL), a live progress line, periodic samples of what the process costs,
-// an optional server restart or random faults, and a report.
+// Package loadgen is the load and chaos generator behind `connfsm load`.
+// It runs N resilient clients (wsconn) with heartbeats against a venue.
+// The venue is an embedded wsconntest server, a child `connfsm serve`, or
+// an external URL. A run shows a live progress line and samples what the
+// process costs. It may restart the server or inject random faults, and it
+// ends with a report. With Config.Raw, it runs bare coder/websocket
+// clients instead, as the baseline.
 //
-// The files split it by concern: server.go (the venue and the child
-// process), control.go (the child's control endpoint), counters.go (what
-// every client counts, lost causes by type), senders.go (the periodic
-// messages and the progress line), sample.go (goroutines, heap, CPU,
-// scheduling latency), restart.go (a restart and how fast the clients
-// came back), chaos.go (random faults), report.go (the report, its
-// text and what fails a run), files.go (the open-file limit), serve.go
-// (the venue as `connfsm serve` runs it), and pool.go, pool_venue.go and
-// pool_report.go for the pool mode (one wsconn.Pool, its subscriptions
-// and its dial budget).
+// The files split it by concern:
+//
+//   - server.go: the venue and the child process;
+//   - control.go: the child's control endpoint;
+//   - serve.go: the venue as `connfsm serve` runs it;
+//   - counters.go: what every client counts, lost causes by type;
+//   - senders.go: the periodic messages and the progress line;
+//   - sample.go: goroutines, heap, CPU, scheduling latency;
+//   - restart.go: a restart, and how fast the clients came back;
+//   - chaos.go: random faults;
+//   - report.go: the report, its text and what fails a run;
+//   - raw.go: the bare clients;
+//   - files.go, filelimit.go, limits_*.go and rlimit_*.go: the open-file
+//     limit;
+//   - pool.go, pool_venue.go and pool_report.go: the pool mode, with one
+//     wsconn.Pool, its subscriptions and its dial budget.
 package loadgen
 
 import (

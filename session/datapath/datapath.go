@@ -1,20 +1,35 @@
 // Package datapath is the data path of one connection, between its socket
-// and the user's handler, as a declared state machine: the reader reads
-// (Flowing), a message read waits for its turn while an earlier
-// connection's handler still runs (Waiting), the handler runs with it
-// while nothing reads (Busy), while a read-ahead reads (ReadAhead), or
-// while the read-ahead holds the next message (Backlogged), the reader
-// takes the message the read-ahead holds (Taking), and the delivery ends
-// with Alive (Stopped).
+// and the user's handler, as a declared state machine. Its states say who
+// holds the reader:
 //
-// It is a machine of its own per connection rather than a region of Alive:
-// it takes two steps per message, and a light machine steps without
-// allocating and without a goroutine, where a step of a parallel region
-// allocates and a step of the lifecycle reaches its observer. The two
-// steps of a message (Flowing to Busy and back) are between siblings, one
-// level deep: the handler's three states are not grouped under a parent,
-// which would make each of them enter and exit it too. Package wsconn fires its events under one lock, so each firer
-// sees its own step; readers (the heartbeat, the data watchdog) ask In.
+//   - Unstarted: the connection is up, and its reader has not started.
+//   - Running: the reader runs and Alive lasts. It is the parent of the
+//     states below, down to Taking.
+//   - Flowing: the reader reads.
+//   - Waiting: a message read waits for its turn, while an earlier
+//     connection's handler still runs. Its children say who reads
+//     meanwhile: nobody (WaitingHeld), a read-ahead (WaitingReadAhead), or
+//     nobody, the read-ahead holding the next message (WaitingBacklogged).
+//   - Busy: the handler runs with it, and nothing reads.
+//   - ReadAhead: the handler runs, and a read-ahead reads.
+//   - Backlogged: the handler runs, and the read-ahead holds the next
+//     message.
+//   - Taking: the reader takes the message the read-ahead holds.
+//   - Stopped: Alive is left, and the delivery has ended.
+//   - Abandoned: Alive was left before the reader started.
+//
+// It is a machine of its own per connection rather than a region of
+// Alive. It takes two steps per message. A light machine steps without
+// allocating and without a goroutine. A step of a parallel region would
+// allocate, and a step of the lifecycle reaches its observer.
+//
+// The two steps of a message, Flowing to Busy and back, are between
+// siblings one level deep. The handler's three states (Busy, ReadAhead,
+// Backlogged) are not grouped under a parent: each of them would then
+// enter and exit that parent too.
+//
+// Package session fires the events under one lock, so each firer sees its
+// own step. Readers, such as the heartbeat and the data watchdog, ask In.
 // The diagram is docs/datapath.md.
 package datapath
 

@@ -1,17 +1,23 @@
 // Package subscription is the life of one subscription of a long-lived
-// connection as a declared state machine: a stream registered (Pending),
-// sent and awaiting its ack (Subscribing), carried (Active), being
-// resynchronised after a sequence gap (Resyncing), being unsubscribed
-// (Unsubscribing), refused or unacknowledged (Failed), and gone (Removed,
-// final).
+// connection, as a declared state machine:
 //
-// Every (state, event) pair is declared in the table below with its reason:
-// a late ack after an unsubscribe, a second Subscribe of a key already
-// held, the connection lost in each state are rows, not special cases
-// beside the machine. The table knows nothing of any transport: package
-// wsconn drives it, one machine per key, and fires its events from the
-// connection's life (Lost), the user's calls (Subscribe, Unsubscribe) and
-// the venue's answers (Ack, Nack). Its diagram is docs/subscription.md.
+//   - Pending: the stream is registered.
+//   - Subscribing: it is sent, and its ack is awaited.
+//   - Active: it is carried.
+//   - Resyncing: it is being resynchronised after a sequence gap.
+//   - Unsubscribing: it is being unsubscribed.
+//   - Failed: it was refused or not acknowledged.
+//   - Removed: it is gone; this state is final.
+//
+// Every (state, event) pair is declared in the table below, with its
+// reason. A late ack after an unsubscribe is a row, not a special case
+// beside the machine. So are a second Subscribe of a key already held, and
+// the connection lost in each state.
+//
+// The table knows nothing of any transport. Package session drives it,
+// one machine per key. It fires the events from the connection's life
+// (Lost), the user's calls (Subscribe, Unsubscribe) and the venue's
+// answers (Ack, Nack). The diagram is docs/subscription.md.
 package subscription
 
 import (
