@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/session/datapath"
 )
 
@@ -43,10 +44,7 @@ var slowConsumerNames = [...]string{Block: "block", DropOldest: "drop-oldest", D
 
 // String returns the policy's name, e.g. "drop-oldest".
 func (p SlowConsumerPolicy) String() string {
-	if int(p) < len(slowConsumerNames) {
-		return slowConsumerNames[p]
-	}
-	return fmt.Sprintf("SlowConsumerPolicy(%d)", uint8(p))
+	return enum.Name(slowConsumerNames[:], p, "SlowConsumerPolicy(%d)")
 }
 
 // ParseSlowConsumerPolicy returns the policy String names.

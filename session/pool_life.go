@@ -2,10 +2,10 @@ package session
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // PoolState is a state of a Pool's own life.
@@ -27,12 +27,7 @@ const (
 var poolStateNames = [...]string{"Running", "Ending", "Ended"}
 
 // String returns the state's name, e.g. "Ending".
-func (s PoolState) String() string {
-	if int(s) < len(poolStateNames) {
-		return poolStateNames[s]
-	}
-	return fmt.Sprintf("PoolState(%d)", uint8(s))
-}
+func (s PoolState) String() string { return enum.Name(poolStateNames[:], s, "PoolState(%d)") }
 
 // PoolEvent is an event of a Pool's own life.
 type PoolEvent uint8
@@ -51,23 +46,13 @@ const (
 var poolEventNames = [...]string{"Close", "ConnEnded", "Drained"}
 
 // String returns the event's name, e.g. "ConnEnded".
-func (e PoolEvent) String() string {
-	if int(e) < len(poolEventNames) {
-		return poolEventNames[e]
-	}
-	return fmt.Sprintf("PoolEvent(%d)", uint8(e))
-}
+func (e PoolEvent) String() string { return enum.Name(poolEventNames[:], e, "PoolEvent(%d)") }
 
-type poolRow struct {
-	from   PoolState
-	on     PoolEvent
-	then   fsm.Outcome[PoolState]
-	reason string
-}
+type poolRow fsm.Rule[PoolState, PoolEvent]
 
 // poolTable is a pool's life: every rule with its reason. PoolEnded is
 // final.
-var poolTable = poolRules([]poolRow{
+var poolTable = fsm.Rows([]poolRow{
 	{PoolRunning, PoolClose, fsm.To(PoolEnding), "closed: close every connection, together"},
 	{PoolRunning, PoolConnEnded, fsm.Ignore[PoolState](), "a connection gave up for good: its subscriptions move to the others, and the pool runs on"},
 	{PoolRunning, PoolDrained, fsm.Ignore[PoolState](), "every connection gave up: the subscriptions wait Pending for a connection a Subscribe opens, or Close"},
@@ -75,14 +60,6 @@ var poolTable = poolRules([]poolRow{
 	{PoolEnding, PoolConnEnded, fsm.Ignore[PoolState](), "one of the connections being closed"},
 	{PoolEnding, PoolDrained, fsm.To(PoolEnded), "every connection is Closed"},
 })
-
-func poolRules(rows []poolRow) []fsm.Rule[PoolState, PoolEvent] {
-	out := make([]fsm.Rule[PoolState, PoolEvent], len(rows))
-	for i, r := range rows {
-		out[i] = fsm.Rule[PoolState, PoolEvent]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
-	}
-	return out
-}
 
 // poolLife is every pool's machine: built once, shared. Entering
 // PoolEnding closes the connections (its payload is the pool's Err), and

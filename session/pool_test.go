@@ -610,3 +610,27 @@ func TestUniqueKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolBatch: a Batch given to NewPool serves every connection, each
+// with its own copy: one connection's Dial must not write what another's
+// sync reads (the race detector fails this test otherwise).
+func TestPoolBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, ackingVenue())
+		var initial []Subscription
+		for _, k := range keys(0, 6) {
+			initial = append(initial, sub(k))
+		}
+		batch := WithBatch(Batch{Max: 1, Subscribe: func(keys []string) []byte { return []byte("sub:" + keys[0]) }})
+		p := poolTest(t, srv, PoolConfig{MaxPerConn: 2, MaxConns: 3}, batch, WithSubscriptions(initial...))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		want := [][]string{{"k0", "k1"}, {"k2", "k3"}, {"k4", "k5"}}
+		if diff := cmp.Diff(want, sortedShards(venueSubs(srv))); diff != "" {
+			t.Errorf("subscriptions at the venue (-want +got):\n%s", diff)
+		}
+		if st := p.Stats(); st.Ready != 3 {
+			t.Errorf("%d connections Ready, want 3", st.Ready)
+		}
+	})
+}

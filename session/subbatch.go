@@ -31,18 +31,20 @@ type Batch struct {
 // positive and Subscribe set.
 func WithBatch(b Batch) Option {
 	return func(c *config) {
+		typ, typeOK := b.Type.orText()
 		switch {
 		case b.Max <= 0:
 			c.problems = append(c.problems, fmt.Errorf("Batch.Max must be positive, got %d", b.Max))
 		case b.Subscribe == nil:
 			c.problems = append(c.problems, fmt.Errorf("Batch.Subscribe: nil func"))
-		case b.Type != 0 && b.Type != Text && b.Type != Binary:
+		case !typeOK:
 			c.problems = append(c.problems, fmt.Errorf("Batch.Type %d is neither Text nor Binary", b.Type))
 		default:
-			if b.Type == 0 {
-				b.Type = Text
-			}
-			c.batch = &b
+			// A copy per config: a Pool applies the option once per
+			// connection, and each reads its own while the next dials.
+			own := b
+			own.Type = typ
+			c.batch = &own
 		}
 	}
 }

@@ -3,9 +3,10 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync/atomic"
+
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // A Transport makes a client's connections: wsconn's over WebSocket,
@@ -31,7 +32,9 @@ type Conn interface {
 	// connection fails, or CloseNow is called. The reader must be drained
 	// before the next call. A message over the Attempt's read limit fails
 	// with an error matching ErrMessageTooBig; a peer's close with a
-	// *CloseError.
+	// *CloseError. A reader that holds the message whole, with a method
+	// Bytes() []byte that returns the bytes unread (tcpconn's frames, a
+	// *bytes.Buffer), is copied from in one step, not read.
 	Reader() (MessageType, io.Reader, error)
 	// Write writes one whole message. If ctx ends during the write, the
 	// connection may be closed.
@@ -77,15 +80,21 @@ const (
 	Binary MessageType = 2
 )
 
+var messageTypeNames = [...]string{Text: "text", Binary: "binary"}
+
 // String returns "text" or "binary".
-func (t MessageType) String() string {
+func (t MessageType) String() string { return enum.Name(messageTypeNames[:], t, "MessageType(%d)") }
+
+// orText returns t, or Text for 0, which options read as Text; false when
+// t is neither Text nor Binary.
+func (t MessageType) orText() (MessageType, bool) {
 	switch t {
-	case Text:
-		return "text"
-	case Binary:
-		return "binary"
+	case 0:
+		return Text, true
+	case Text, Binary:
+		return t, true
 	}
-	return fmt.Sprintf("MessageType(%d)", int(t))
+	return t, false
 }
 
 // StatusCode is a close code (RFC 6455, section 7.4, and the IANA
@@ -110,3 +119,18 @@ const (
 	StatusTryAgainLater           StatusCode = 1013
 	StatusTLSHandshake            StatusCode = 1015
 )
+
+// readWhole copies a message whose reader holds it whole (Conn.Reader) in
+// one step: one allocation, the message's size, and none of the zeroing
+// or growth of reading it, which matter for large messages. ok is false
+// for a reader that does not hold it so.
+func readWhole(r io.Reader) (b []byte, ok bool) {
+	w, ok := r.(interface{ Bytes() []byte })
+	if !ok {
+		return nil, false
+	}
+	if b = append([]byte(nil), w.Bytes()...); b == nil {
+		b = []byte{} // an empty message is not nil
+	}
+	return b, true
+}
