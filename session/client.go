@@ -56,6 +56,7 @@ type Client struct {
 	cause      error         // why Reconnecting was entered
 	dials      []time.Time   // the storm guard's: when the last dials made began
 	dialAt     time.Time     // when the last Connecting began
+	outageAt   time.Duration // clock() when the last stable connection was lost, or Dial
 	gate       *gatePass     // the dial gate's answer for the next dial, from Reconnecting's wait
 	aliveAt    time.Duration // clock() when Alive was entered
 	causeFrom  connfsm.State // the leaf Reconnecting was entered from
@@ -105,7 +106,7 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg.settings, tr: tr, inbound: newInbound(&cfg)}
+	c := &Client{cfg: cfg.settings, tr: tr, inbound: newInbound(&cfg), outageAt: clock()}
 	c.cfg.retry = cfg.retrySettings.shared()
 	if cfg.probe != nil {
 		// Before the subscriptions are made: their records go to it.
@@ -324,7 +325,7 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 func (c *Client) exitAlive(ctx context.Context, t step) {
 	s := c.sess.Load()
 	if clock()-c.aliveAt >= c.cfg.retry.stablePeriod {
-		c.attempts = 0
+		c.attempts, c.outageAt = 0, clock()
 	}
 	s.endRequests()
 	s.stopDelivery() // also when the reader straggles: its handler's turn is over
