@@ -1,7 +1,9 @@
 package session
 
 import (
+	"context"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -199,4 +201,104 @@ func TestOutageBoundedLongOutage(t *testing.T) {
 		up(t, srv)
 		waitState(t, c, connfsm.Alive)
 	})
+}
+
+// fleetRun is what a fleet of clients did around a 3 s outage, in virtual
+// time: when the last came back, and the most dials in any 100 ms after up.
+type fleetRun struct {
+	last      time.Duration
+	peakUp    int
+	dialsDown int
+}
+
+// runFleet runs n clients of mode against one venue in a bubble, takes the
+// venue down for 3 s once every connection is stable, and measures the
+// recovery. Each client draws its jitter from its own seeded source.
+func runFleet(t *testing.T, n int, mode BackoffMode) fleetRun {
+	var out fleetRun
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
+		var (
+			mu      sync.Mutex
+			up      time.Time
+			buckets = map[int]int{}
+			alive   int
+			backAt  time.Time
+		)
+		clients := make([]*Client, n)
+		for i := range n {
+			c, err := dialWS(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), NoWait(),
+				WithBackoff(Backoff{Mode: mode}), withRand(rand.New(rand.NewPCG(uint64(i), 1)).Float64),
+				OnRecord(func(_ context.Context, r record) {
+					if r.Kind != fsm.RecordTransition {
+						return
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case r.To == connfsm.Connecting && !up.IsZero():
+						buckets[int(r.When.Sub(up)/(100*time.Millisecond))]++
+					case r.To == connfsm.Connecting && r.From == connfsm.Reconnecting:
+						out.dialsDown++
+					case r.Event == connfsm.Connected:
+						if alive++; alive == n && !up.IsZero() {
+							backAt = r.When
+						}
+					case r.From.Within(connfsm.Alive) && !r.To.Within(connfsm.Alive):
+						alive--
+					}
+				}))
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			clients[i] = c
+		}
+		time.Sleep(DefaultStablePeriod + time.Second)
+		srv.Down()
+		time.Sleep(3 * time.Second)
+		mu.Lock()
+		up = time.Now()
+		mu.Unlock()
+		if err := srv.Up(); err != nil {
+			t.Fatalf("Up: %v", err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		mu.Lock()
+		if backAt.IsZero() {
+			t.Errorf("%d of %d Alive a minute after up", alive, n)
+		}
+		out.last = backAt.Sub(up)
+		for b, k := range buckets {
+			if b >= 0 {
+				out.peakUp = max(out.peakUp, k)
+			}
+		}
+		mu.Unlock()
+		for _, c := range clients {
+			_ = c.Close(context.Background())
+		}
+	})
+	return out
+}
+
+// TestFleetBackSoonAfterOutage: 300 clients lose their venue for 3 s.
+// Bounded by the outage, the last is back within 5 s of up (with full
+// jitter, many seconds later), and the peak dial rate after up is no
+// higher than full jitter's (within a quarter, the sample being small).
+func TestFleetBackSoonAfterOutage(t *testing.T) {
+	const n = 300
+	full := runFleet(t, n, FullJitter)
+	outage := runFleet(t, n, OutageBounded)
+	t.Logf("%d clients, 3 s outage: full jitter: last back %v after up, peak %d dials/100ms after up, %d dials while down; outage-bounded: %v, %d, %d",
+		n, full.last, full.peakUp, full.dialsDown, outage.last, outage.peakUp, outage.dialsDown)
+	if outage.last > 5*time.Second {
+		t.Errorf("outage-bounded: last client back %v after up, want within 5s", outage.last)
+	}
+	if full.last <= 5*time.Second {
+		t.Errorf("full jitter: last client back %v after up; the scenario no longer shows the long tail", full.last)
+	}
+	if 4*outage.peakUp > 5*full.peakUp {
+		t.Errorf("outage-bounded: peak %d dials per 100 ms after up, full jitter's %d", outage.peakUp, full.peakUp)
+	}
 }

@@ -95,8 +95,9 @@
 //     its status and Retry-After, a close frame with its code and reason, a
 //     pong or idle timeout, a lost connection, a requested Reconnect) and
 //     the attempt number, and either gives up (a permanent failure, or
-//     Backoff.MaxAttempts spent) or waits: the backoff's delay with full
-//     jitter (Backoff.Delay), longer when the peer asked to slow down
+//     Backoff.MaxAttempts spent) or waits: the backoff's delay
+//     (Backoff.DelayFor: full jitter, or with OutageBounded at most the
+//     time since the connection was lost), longer when the peer asked to slow down
 //     (close 1008 or 1013, HTTP 429) or sent a message over the read
 //     limit (it would come again), or sent Retry-After, and at least the
 //     storm guard's gap (StormGuard); a requested Reconnect dials at once,
