@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -111,13 +112,13 @@ func (m *BackoffMode) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// DelayFor returns the n-th retry's delay (n from 0) by b.Mode, outage
-// into an outage (Failure.Outage): Delay's for FullJitter; for
-// OutageBounded, uniform in [c/2, c] where c is the n-th cap,
-// min(Max, Initial*Multiplier^n), or outage if less, but at least Initial.
-// rnd returns a float in [0, 1); nil means math/rand/v2.
+// DelayFor returns the n-th retry's delay (n from 0) by b.Mode (the zero
+// Mode is DefaultBackoff's), outage into an outage (Failure.Outage):
+// Delay's for FullJitter; for OutageBounded, uniform in [c/2, c] where c
+// is the n-th cap, min(Max, Initial*Multiplier^n), or outage if less, but
+// at least Initial. rnd returns a float in [0, 1); nil means math/rand/v2.
 func (b Backoff) DelayFor(n int, outage time.Duration, rnd func() float64) time.Duration {
-	if b.Mode != OutageBounded {
+	if cmp.Or(b.Mode, DefaultBackoff.Mode) != OutageBounded {
 		return b.Delay(n, rnd)
 	}
 	return equalJitter(min(b.capFor(n), max(b.Initial, outage)), rnd)
