@@ -1,30 +1,38 @@
-// Package connfsm is the lifecycle of a long-lived network connection as an
-// explicit, exhaustive, hierarchical state machine: Connecting, Alive (with
-// its phases Syncing and Ready), Reconnecting, Closing, Closed.
+// Package connfsm is the lifecycle of a long-lived network connection, as
+// an explicit, exhaustive, hierarchical state machine. Its states are
+// Connecting, Alive (with its phases Syncing and Ready), Reconnecting,
+// Closing and Closed.
 //
-// Background tasks (dialer, reader, heartbeat, session sync, backoff timer,
-// closer) belong to a state. Leaving the state cancels them and waits for
-// them to return before the next state is entered, so a heartbeat can never
-// outlive the connection it pings. Every (state, event) pair is declared in
-// transitions.go as a transition, an ignore or a rejection, each with its
-// reason.
+// Background tasks belong to a state: the dialer, reader, heartbeat,
+// session sync, backoff timer and closer. Leaving the state cancels them,
+// and waits for them to return before the next state is entered. So a
+// heartbeat can never outlive the connection it pings. Every (state,
+// event) pair is declared in transitions.go: a transition, an ignore or a
+// rejection, each with its reason.
 //
-// The lifecycle knows nothing of any transport. Package wsconn drives it over
-// WebSocket; any other transport (a plain TCP stream, a gRPC stream) uses it
-// the same way: supply Tasks whose dial emits Connected with the connection
-// as payload (or DialFailed with the error), whose Alive tasks emit Lost (or
-// return an error) when the connection fails, whose sync emits Synced once
-// the session is set up (logged in, resubscribed, replayed), whose backoff
-// emits RetryDue or GaveUp, and whose closer emits CloseDone (bounded by
-// the close timeout); close the connection in an exit hook of Alive and
-// Closing, which run after those tasks have returned.
+// The lifecycle knows nothing of any transport. Package session drives
+// it, with wsconn over WebSocket and tcpconn over framed TCP. Another
+// transport, such as a gRPC stream, uses it the same way, by supplying
+// Tasks:
+//
+//   - its dial emits Connected with the connection as payload, or
+//     DialFailed with the error;
+//   - its Alive tasks emit Lost, or return an error, when the connection
+//     fails;
+//   - its sync emits Synced once the session is set up: logged in,
+//     resubscribed, replayed;
+//   - its backoff emits RetryDue or GaveUp;
+//   - its closer emits CloseDone, bounded by the close timeout.
+//
+// Close the connection in an exit hook of Alive and of Closing. Those
+// hooks run after the tasks have returned.
 package connfsm
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // State is a state of the connection lifecycle.
@@ -63,12 +71,7 @@ func States() []State { return slices.Clone(states) }
 var stateNames = [...]string{"Connecting", "Alive", "Reconnecting", "Closing", "Closed", "Syncing", "Ready"}
 
 // String returns the state's name, e.g. "Reconnecting".
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
+func (s State) String() string { return enum.Name(stateNames[:], s, "State(%d)") }
 
 // Path returns the state's name with its parent's before it: "Alive/Syncing",
 // "Alive/Ready", and for any other state its name alone.

@@ -2,11 +2,11 @@ package connfsm
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // Event is an event of the connection lifecycle.
@@ -46,20 +46,10 @@ func Events() []Event { return slices.Clone(events) }
 var eventNames = [...]string{"Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone", "Synced", "Reconnect"}
 
 // String returns the event's name, e.g. "DialFailed".
-func (e Event) String() string {
-	if int(e) < len(eventNames) {
-		return eventNames[e]
-	}
-	return fmt.Sprintf("Event(%d)", uint8(e))
-}
+func (e Event) String() string { return enum.Name(eventNames[:], e, "Event(%d)") }
 
 // row is a local type so the table reads as positional literals.
-type row struct {
-	from   State
-	on     Event
-	then   fsm.Outcome[State]
-	reason string
-}
+type row fsm.Rule[State, Event]
 
 var (
 	to     = fsm.To[State]
@@ -71,7 +61,7 @@ var (
 // it. Read the rows as the specification. Alive's rules hold in both its
 // phases, Syncing and Ready, unless a phase declares its own; Closed is
 // final: entering it stops the machine, so no rule is needed there.
-var table = rules([]row{
+var table = fsm.Rows([]row{
 	{Connecting, Connected, to(Alive), "the handshake completed: set the session up"},
 	{Connecting, DialFailed, to(Reconnecting), "the attempt failed: back off before the next"},
 	{Connecting, Lost, reject, "no connection exists yet, so none can be lost"},
@@ -118,22 +108,14 @@ var table = rules([]row{
 // order of the table in transitions.go, in a new slice each call.
 func Table() []fsm.Rule[State, Event] { return slices.Clone(table) }
 
-func rules(rows []row) []fsm.Rule[State, Event] {
-	out := make([]fsm.Rule[State, Event], len(rows))
-	for i, r := range rows {
-		out[i] = fsm.Rule[State, Event]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
-	}
-	return out
-}
-
 // Tasks are what a transport supplies to the lifecycle: its state-scoped
 // tasks, and the bound of the close handshake. A nil task is left out. Each
 // task receives a context cancelled when its state is left and must return
 // promptly then.
 type Tasks struct {
 	Dial      fsm.Task[State, Event] // Connecting: one attempt; emits Connected (payload: the connection) or DialFailed
-	Reader    fsm.Task[State, Event] // Alive: reads until the connection fails (wsconn's also runs the heartbeat)
-	Heartbeat fsm.Task[State, Event] // Alive: pings; fails (Lost) on a pong timeout (nil in wsconn: its reader pings)
+	Reader    fsm.Task[State, Event] // Alive: reads until the connection fails (session's also runs the heartbeat)
+	Heartbeat fsm.Task[State, Event] // Alive: pings; fails (Lost) on a pong timeout (nil in session: its reader pings)
 	Sync      fsm.Task[State, Event] // Syncing: sets the session up; emits Synced
 	Backoff   fsm.Task[State, Event] // Reconnecting: emits RetryDue after the delay, or GaveUp
 	Closer    fsm.Task[State, Event] // Closing: close handshake; emits CloseDone

@@ -50,6 +50,27 @@ type validator[S, E comparable] struct {
 	problems []string
 }
 
+// declare indexes vals, the declared states or events (kind), in order,
+// naming each with fmt.Sprint; a value declared twice, or two values
+// with one name, are reported to add.
+func declare[T comparable](add func(string, ...any), kind string, vals []T, idx map[T]int, list *[]T, names *[]string) {
+	seen := map[string]bool{}
+	for _, x := range vals {
+		name := fmt.Sprint(x)
+		if _, dup := idx[x]; dup {
+			add("%s %s declared twice", kind, name)
+			continue
+		}
+		if seen[name] {
+			add("two %ss are named %s", kind, name)
+		}
+		seen[name] = true
+		idx[x] = len(*list)
+		*list = append(*list, x)
+		*names = append(*names, name)
+	}
+}
+
 func (v *validator[S, E]) add(format string, args ...any) {
 	v.problems = append(v.problems, fmt.Sprintf(format, args...))
 }
@@ -65,36 +86,8 @@ func (v *validator[S, E]) names() (initialOK bool) {
 	if len(v.b.events) == 0 {
 		v.add("no events declared")
 	}
-	seen := map[string]bool{}
-	for _, s := range v.b.states {
-		name := fmt.Sprint(s)
-		if _, dup := d.stateIdx[s]; dup {
-			v.add("state %s declared twice", name)
-			continue
-		}
-		if seen[name] {
-			v.add("two states are named %s", name)
-		}
-		seen[name] = true
-		d.stateIdx[s] = len(d.states)
-		d.states = append(d.states, s)
-		d.stateNames = append(d.stateNames, name)
-	}
-	seen = map[string]bool{}
-	for _, e := range v.b.events {
-		name := fmt.Sprint(e)
-		if _, dup := d.eventIdx[e]; dup {
-			v.add("event %s declared twice", name)
-			continue
-		}
-		if seen[name] {
-			v.add("two events are named %s", name)
-		}
-		seen[name] = true
-		d.eventIdx[e] = len(d.events)
-		d.events = append(d.events, e)
-		d.eventNames = append(d.eventNames, name)
-	}
+	declare(v.add, "state", v.b.states, d.stateIdx, &d.states, &d.stateNames)
+	declare(v.add, "event", v.b.events, d.eventIdx, &d.events, &d.eventNames)
 	init, ok := d.stateIdx[v.b.initial]
 	if !ok && len(d.states) > 0 {
 		v.add("initial state %v is not declared", v.b.initial)

@@ -18,7 +18,7 @@ func (v *validator[S, E]) histories() {
 			v.add("history %v of %v is listed in States: a history is a pseudo-state, not a state", h.history, h.composite)
 		case dup:
 			v.add("history %v declared twice", h.history)
-		case !ok:
+		case !ok: // stateEvent reported it
 			v.add("history %v: unknown composite state %v", h.history, h.composite)
 		case len(d.tree[ci].children) == 0:
 			v.add("history %v of %v: %v has no children: a history belongs to a composite state", h.history, h.composite, h.composite)
@@ -168,7 +168,7 @@ func (v *validator[S, E]) hooks() {
 			kind = "enter"
 		}
 		switch {
-		case !ok:
+		case !ok: // stateEvent reported it
 			v.add("%s hook for unknown state %v", kind, h.state)
 		case h.fn == nil:
 			v.add("%s hook for %v is nil", kind, h.state)
@@ -190,7 +190,7 @@ func (v *validator[S, E]) tasks() {
 	for _, t := range v.b.tasks {
 		si, ok := d.stateIdx[t.state]
 		switch {
-		case !ok:
+		case !ok: // stateEvent reported it
 			v.add("task %q for unknown state %v", t.name, t.state)
 		case t.name == "":
 			v.add("task of %v has no name", t.state)
@@ -212,6 +212,20 @@ func (v *validator[S, E]) tasks() {
 	}
 }
 
+// stateEvent returns the indexes of a declaration's state and event, or
+// reports an unknown one, naming the declaration what.
+func (v *validator[S, E]) stateEvent(what string, s S, e E) (si, ei int, ok bool) {
+	si, okS := v.d.stateIdx[s]
+	ei, okE := v.d.eventIdx[e]
+	switch {
+	case !okS:
+		v.add("%s for unknown state %v", what, s)
+	case !okE:
+		v.add("%s of %v: unknown event %v", what, s, e)
+	}
+	return si, ei, okS && okE
+}
+
 // failures records each state's failure event and resolves the inherited
 // ones.
 func (v *validator[S, E]) failures() {
@@ -221,13 +235,9 @@ func (v *validator[S, E]) failures() {
 		own[i] = -1
 	}
 	for _, f := range v.b.fails {
-		si, okS := d.stateIdx[f.state]
-		ei, okE := d.eventIdx[f.event]
+		si, ei, ok := v.stateEvent("failure event", f.state, f.event)
 		switch {
-		case !okS:
-			v.add("failure event for unknown state %v", f.state)
-		case !okE:
-			v.add("failure event of %v: unknown event %v", f.state, f.event)
+		case !ok: // stateEvent reported it
 		case own[si] >= 0:
 			v.add("failure event of %v declared twice", f.state)
 		default:
@@ -250,13 +260,9 @@ func (v *validator[S, E]) failures() {
 func (v *validator[S, E]) timeouts() {
 	d := v.d
 	for _, t := range v.b.timeouts {
-		si, okS := d.stateIdx[t.state]
-		ei, okE := d.eventIdx[t.event]
+		si, ei, ok := v.stateEvent("timeout", t.state, t.event)
 		switch {
-		case !okS:
-			v.add("timeout for unknown state %v", t.state)
-		case !okE:
-			v.add("timeout of %v: unknown event %v", t.state, t.event)
+		case !ok: // stateEvent reported it
 		case d.tree[si].final:
 			v.add("timeout of %v: %v is final: nothing fires in it", t.state, t.state)
 		case t.fn == nil && t.after <= 0:

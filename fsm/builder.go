@@ -1,8 +1,9 @@
 package fsm
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // Builder collects a definition. Its methods record problems instead of
@@ -45,16 +46,10 @@ const (
 	Deep
 )
 
+var historyKindNames = [...]string{Shallow: "shallow", Deep: "deep"}
+
 // String returns "shallow" or "deep".
-func (k HistoryKind) String() string {
-	switch k {
-	case Shallow:
-		return "shallow"
-	case Deep:
-		return "deep"
-	}
-	return fmt.Sprintf("HistoryKind(%d)", uint8(k))
-}
+func (k HistoryKind) String() string { return enum.Name(historyKindNames[:], k, "HistoryKind(%d)") }
 
 // DefaultPostponeLimit is the most events a machine holds postponed at once
 // when the builder does not set PostponeLimit.

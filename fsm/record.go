@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -72,12 +73,7 @@ var recordKindNames = [...]string{
 }
 
 // String returns the kind's name as used in logs and JSON, e.g. "transition".
-func (k RecordKind) String() string {
-	if int(k) < len(recordKindNames) && recordKindNames[k] != "" {
-		return recordKindNames[k]
-	}
-	return fmt.Sprintf("RecordKind(%d)", uint8(k))
-}
+func (k RecordKind) String() string { return enum.Name(recordKindNames[:], k, "RecordKind(%d)") }
 
 // Record is one step reported to the observer. From is the leaf the
 // machine was in (for a straggler or a failed task, the task's state); To

@@ -2,7 +2,8 @@ package fsm
 
 import (
 	"context"
-	"fmt"
+
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // Kind says what a declared (state, event) pair does.
@@ -26,22 +27,10 @@ const (
 	kindInvalid Kind = 255 // a rule with a reported problem; never in a built Definition
 )
 
+var kindNames = [...]string{KindTransition: "transition", KindIgnore: "ignore", KindReject: "reject", KindChoice: "choice", KindPostpone: "postpone"}
+
 // String returns "transition", "ignore", "reject", "choice" or "postpone".
-func (k Kind) String() string {
-	switch k {
-	case KindTransition:
-		return "transition"
-	case KindIgnore:
-		return "ignore"
-	case KindReject:
-		return "reject"
-	case KindChoice:
-		return "choice"
-	case KindPostpone:
-		return "postpone"
-	}
-	return fmt.Sprintf("Kind(%d)", uint8(k))
-}
+func (k Kind) String() string { return enum.Name(kindNames[:], k, "Kind(%d)") }
 
 // Outcome is what a (state, event) pair does: made with To, Internal,
 // Ignore, Reject, Choice or Postpone. Outcomes are comparable with ==: two
@@ -130,6 +119,23 @@ type Rule[S, E comparable] struct {
 	On     E
 	Then   Outcome[S]
 	Reason string
+}
+
+// Rows returns a table's rows as rules. A table declares its rows as a
+// local type defined as Rule ("type row fsm.Rule[State, Event]"), so that
+// they read as positional literals, which go vet allows only for a local
+// type.
+func Rows[S, E comparable, R ~struct {
+	From   S
+	On     E
+	Then   Outcome[S]
+	Reason string
+}](rows []R) []Rule[S, E] {
+	out := make([]Rule[S, E], len(rows))
+	for i, r := range rows {
+		out[i] = Rule[S, E](r)
+	}
+	return out
 }
 
 // Transition is what hooks and actions receive: the step being taken.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/wsconn"
 )
@@ -75,12 +76,7 @@ const (
 var dropNames = [...]string{DropOldest: "drop-oldest", DropNewest: "drop-newest", DropConflate: "conflate", DropEnded: "ended", DropUnsent: "unsent"}
 
 // String returns the label value, e.g. "drop-oldest".
-func (p DropPolicy) String() string {
-	if p < dropCount {
-		return dropNames[p]
-	}
-	return fmt.Sprintf("DropPolicy(%d)", uint8(p))
-}
+func (p DropPolicy) String() string { return enum.Name(dropNames[:], p, "DropPolicy(%d)") }
 
 // add adds c's counters.
 func (t *totals) add(c *wsconn.Client) {
@@ -131,41 +127,26 @@ func NewClients(opts ...Option) (*Clients, error) {
 func (cs *Clients) init(mp metric.MeterProvider) (err error) {
 	defer recovered(&err)
 	m := mp.Meter(ScopeName)
-	var errs []error
-	keep := func(err error) { errs = append(errs, err) }
-	hist := func(name, desc string) metric.Float64Histogram {
-		h, err := m.Float64Histogram(name, metric.WithUnit("s"), metric.WithDescription(desc),
-			metric.WithExplicitBucketBoundaries(fastBuckets...))
-		keep(err)
-		return h
-	}
-	cs.rtt = hist("connfsm.ping.rtt", "Round trip of the heartbeat's protocol pings.")
-	cs.handler = hist("connfsm.handler.duration", "Duration of one OnMessage call (messaging.process.duration).")
-	cs.lag = hist("connfsm.handler.lag", "Time from a message's read to the start of its OnMessage call.")
-	cs.waits, err = m.Int64Counter("connfsm.dial.waits", metric.WithUnit("{wait}"),
-		metric.WithDescription("Waits before a dial, by reason: backoff, retry_after, storm_guard, slow_down, reconnect, dial_gate, policy."))
-	keep(err)
-	cs.lost, err = m.Int64Counter("connfsm.connections.lost", metric.WithUnit("{connection}"),
-		metric.WithDescription("Connections given up, by cause: reset, eof, pong_timeout, idle_timeout, close_frame, write_error, requested, other."))
-	keep(err)
-	counter := func(name, unit, desc string) metric.Int64ObservableCounter {
-		c, err := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		keep(err)
-		return c
-	}
+	in := instruments{m: m}
+	cs.rtt = in.seconds("connfsm.ping.rtt", "Round trip of the heartbeat's protocol pings.", fastBuckets)
+	cs.handler = in.seconds("connfsm.handler.duration", "Duration of one OnMessage call (messaging.process.duration).", fastBuckets)
+	cs.lag = in.seconds("connfsm.handler.lag", "Time from a message's read to the start of its OnMessage call.", fastBuckets)
+	cs.waits = in.counter("connfsm.dial.waits", "{wait}",
+		"Waits before a dial, by reason: backoff, retry_after, storm_guard, slow_down, reconnect, dial_gate, policy.")
+	cs.lost = in.counter("connfsm.connections.lost", "{connection}",
+		"Connections given up, by cause: reset, eof, pong_timeout, idle_timeout, close_frame, write_error, requested, other.")
+	counter := in.observedCounter
 	msgIn := counter("connfsm.messages.received", "{message}", "Data messages received (messaging.client.consumed.messages).")
 	msgOut := counter("connfsm.messages.sent", "{message}", "Data messages written (messaging.client.sent.messages).")
 	bytesIn := counter("connfsm.bytes.received", "By", "Payload bytes of the messages received.")
 	bytesOut := counter("connfsm.bytes.sent", "By", "Payload bytes of the messages written.")
 	dropped := counter("connfsm.messages.dropped", "{message}", "Messages dropped, by policy: drop-oldest, drop-newest, conflate (slow-consumer policies), ended (read, not handed over: the connection ended), unsent (accepted by Send, never written).")
-	subsGauge, err := m.Int64ObservableGauge("connfsm.subscriptions", metric.WithUnit("{subscription}"),
-		metric.WithDescription("Subscriptions in each state of their machine: Pending, Subscribing, Active, Resyncing, Unsubscribing, Failed."))
-	keep(err)
-	buffered, err := m.Int64ObservableGauge("connfsm.sends.buffered", metric.WithUnit("{message}"),
-		metric.WithDescription("Accepted messages the send policy keeps, waiting for the next connection."))
-	keep(err)
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("otelconnfsm: instruments: %w", err)
+	subsGauge := in.gauge("connfsm.subscriptions", "{subscription}",
+		"Subscriptions in each state of their machine: Pending, Subscribing, Active, Resyncing, Unsubscribing, Failed.")
+	buffered := in.gauge("connfsm.sends.buffered", "{message}",
+		"Accepted messages the send policy keeps, waiting for the next connection.")
+	if err := in.err(); err != nil {
+		return err
 	}
 	for r := range wsconn.WaitDialGate + 1 {
 		cs.waitAdd = append(cs.waitAdd, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r.String())))})

@@ -105,30 +105,21 @@ func (ms *Machines[S, E]) init(mp metric.MeterProvider, def *fsm.Definition[S, E
 	}
 	ms.panicAdd = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(machine))}
 
-	var errs []error
-	keep := func(err error) { errs = append(errs, err) }
-	ms.transitions, err = m.Int64Counter("connfsm.transitions", metric.WithUnit("{transition}"),
-		metric.WithDescription("Transitions taken, one per region moved, by the leaf left (from), the event and the leaf entered (to)."))
-	keep(err)
-	ms.stragglers, err = m.Int64Counter("connfsm.stragglers", metric.WithUnit("{task}"),
-		metric.WithDescription("Tasks still running when their state's join deadline passed, by the state they belong to."))
-	keep(err)
-	ms.panics, err = m.Int64Counter("connfsm.panics", metric.WithUnit("{panic}"),
-		metric.WithDescription("Panics recovered: in a task, or in a hook, action or observer (which stops the machine)."))
-	keep(err)
-	ms.duration, err = m.Float64Histogram("connfsm.state.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time spent in a state, from its entry to its exit, by state (composites too)."),
-		metric.WithExplicitBucketBoundaries(stateBuckets...))
-	keep(err)
-	ms.join, err = m.Float64Histogram("connfsm.task.join.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time a step waited for the tasks of a state it left to return, by state."),
-		metric.WithExplicitBucketBoundaries(fastBuckets...))
-	keep(err)
-	gauge, err := m.Int64ObservableGauge("connfsm.machines", metric.WithUnit("{machine}"),
-		metric.WithDescription("Machines in each state: a machine counts once per active leaf (once per region in a parallel state)."))
-	keep(err)
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("otelconnfsm: instruments: %w", err)
+	in := instruments{m: m}
+	ms.transitions = in.counter("connfsm.transitions", "{transition}",
+		"Transitions taken, one per region moved, by the leaf left (from), the event and the leaf entered (to).")
+	ms.stragglers = in.counter("connfsm.stragglers", "{task}",
+		"Tasks still running when their state's join deadline passed, by the state they belong to.")
+	ms.panics = in.counter("connfsm.panics", "{panic}",
+		"Panics recovered: in a task, or in a hook, action or observer (which stops the machine).")
+	ms.duration = in.seconds("connfsm.state.duration",
+		"Time spent in a state, from its entry to its exit, by state (composites too).", stateBuckets)
+	ms.join = in.seconds("connfsm.task.join.duration",
+		"Time a step waited for the tasks of a state it left to return, by state.", fastBuckets)
+	gauge := in.gauge("connfsm.machines", "{machine}",
+		"Machines in each state: a machine counts once per active leaf (once per region in a parallel state).")
+	if err := in.err(); err != nil {
+		return err
 	}
 	// Known label sets start at 0, so a scrape shows them before the
 	// first straggler or panic (and rate() sees the first one).

@@ -8,9 +8,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -83,18 +85,10 @@ const (
 	OutageBounded
 )
 
+var backoffModeNames = [...]string{BackoffModeDefault: "default", FullJitter: "full", OutageBounded: "outage"}
+
 // String returns the mode's name as the CLI spells it: "full", "outage".
-func (m BackoffMode) String() string {
-	switch m {
-	case BackoffModeDefault:
-		return "default"
-	case FullJitter:
-		return "full"
-	case OutageBounded:
-		return "outage"
-	}
-	return fmt.Sprintf("BackoffMode(%d)", uint8(m))
-}
+func (m BackoffMode) String() string { return enum.Name(backoffModeNames[:], m, "BackoffMode(%d)") }
 
 // MarshalText returns String's name, as flag.TextVar prints a default.
 func (m BackoffMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
@@ -143,8 +137,8 @@ func (g StormGuard) stormDelay(dials []time.Time, now time.Time) time.Duration {
 // delay decided (longer if the storm guard says so), then for the dial gate
 // if there is one (WithDialGate), and emits RetryDue with the Wait, so the
 // record of the step says why it waited.
-func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
-	f := c.failure()
+func (c *Client) backoffTask(ctx context.Context, in step, emit emitFn) error {
+	f := c.failure(in)
 	d, err := c.decide(f)
 	switch {
 	case err != nil:
@@ -160,7 +154,7 @@ func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 	}
 	w := &Wait{Reason: d.Reason, Delay: max(d.Delay, 0), Failure: f}
 	if g := c.cfg.retry.storm; g.Attempts > 0 {
-		if sd := g.stormDelay(c.dials, time.Now()); sd > w.Delay {
+		if sd := g.stormDelay(c.lastDials(), time.Now()); sd > w.Delay {
 			w.Reason, w.Delay, w.Dials, w.Window = WaitStormGuard, sd, g.Attempts, g.Window
 		}
 	}
@@ -182,19 +176,21 @@ func (c *Client) backoffTask(ctx context.Context, emit emitFn) error {
 }
 
 // failure describes what ended the connection or the attempt, for the
-// retry policy.
-func (c *Client) failure() Failure {
-	f := Failure{Err: c.cause, Attempt: int(c.attempts), Outage: clock() - c.outageAt, cfg: c.cfg.retry}
+// retry policy: in is the step that entered Reconnecting, with its cause
+// as the payload.
+func (c *Client) failure(in step) Failure {
+	cause, _ := in.Payload.(error)
+	f := Failure{Err: cause, Attempt: int(c.attempts), Outage: clock() - c.outageAt, cfg: c.cfg.retry}
 	var (
 		he *HandshakeError
 		ce *CloseError
 	)
 	switch {
-	case c.causeEvent == connfsm.Reconnect:
+	case in.Event == connfsm.Reconnect:
 		f.Kind = KindReconnect
 	case errors.As(f.Err, &he):
 		f.Kind, f.Status, f.RetryAfter = KindHandshake, he.Status, he.RetryAfter
-	case c.causeFrom == connfsm.Connecting:
+	case in.From == connfsm.Connecting:
 		f.Kind = KindDial
 	case errors.As(f.Err, &ce):
 		f.Kind, f.Code, f.Reason = KindClose, ce.Code, ce.Reason
@@ -225,17 +221,26 @@ func (c *Client) decide(f Failure) (d Decision, err error) {
 	return c.cfg.retry.policy(f), nil
 }
 
-// countDial counts the attempt of the last Connecting for the storm guard
-// if it was made: one whose credentials or dial gate failed never left the
-// client, and a venue cannot count it.
-func (c *Client) countDial() {
+// countDial counts a dial that began at began for the storm guard. The
+// dial task calls it once the attempt has left the client: one whose
+// credentials or dial gate failed never did, and a venue cannot count it.
+func (c *Client) countDial(began time.Time) {
 	n := c.cfg.retry.storm.Attempts
-	if n <= 0 || !c.dialMade.Load() {
+	if n <= 0 {
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.dials) == n {
 		copy(c.dials, c.dials[1:])
 		c.dials = c.dials[:n-1]
 	}
-	c.dials = append(c.dials, c.dialAt)
+	c.dials = append(c.dials, began)
+}
+
+// lastDials returns a copy of the storm guard's dials.
+func (c *Client) lastDials() []time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.dials)
 }

@@ -27,14 +27,20 @@ type (
 //
 // What the client does at any moment is decided by its lifecycle state
 // alone (State, Phase): there is no flag beside the machine that says
-// "connected", "released" or "closing".
+// "connected", "released" or "closing". A wait that ends with a state (a
+// send waiting for the rate limiter, a Request for its reply, the
+// lifetime context) waits on a context bound to the machine. A task reads
+// why its state was entered from the step that entered it. Every
+// goroutine is a task of its state, or joined when its state is left.
 type Client struct {
 	cfg     settings
 	tr      Transport
 	m       *machine
 	inbound *inbound // shared by every session
 	subs    registry
-	resyncs resyncs
+	// resyncs are the resyncs after a sequence gap running on the
+	// connection (subgap.go), joined by Alive's exit hook.
+	resyncs sync.WaitGroup
 	// handling holds the one right to call OnMessage: a handler left
 	// running by a connection given up (it ignored its context) must
 	// return before the next connection's reader calls the handler again.
@@ -44,32 +50,25 @@ type Client struct {
 
 	// sess is the connection: set by Alive's enter hook, handed to Closing
 	// for the close handshake, cleared when it is dropped. Only hooks,
-	// which run one at a time, write it.
+	// which run one at a time, write it. It is how calls from outside
+	// (Send, Close) reach the connection; tasks read theirs from the step
+	// that entered their state.
 	sess atomic.Pointer[session]
-	// dialMade: the last Connecting's attempt got past the credentials
-	// and the dial gate to the handshake. Set by its dial task, read by
-	// the hook after it.
-	dialMade atomic.Bool
 
-	// Owned by the lifecycle: written only by hooks, read by the tasks
-	// they start.
-	cause      error         // why Reconnecting was entered
-	dials      []time.Time   // the storm guard's: when the last dials made began
-	dialAt     time.Time     // when the last Connecting began
-	outageAt   time.Duration // clock() when the last stable connection was lost, or Dial
-	gate       *gatePass     // the dial gate's answer for the next dial, from Reconnecting's wait
-	aliveAt    time.Duration // clock() when Alive was entered
-	causeFrom  connfsm.State // the leaf Reconnecting was entered from
-	causeEvent connfsm.Event // the event that entered it
-	// lifeOver is set when Closing or Closed is entered (their enter hooks
-	// end the life): a Send waiting for the rate limiter fails then. life
-	// is made by the first such wait (lifeContext), or by Dial for the
-	// lifetime context: most clients never have either. Both under mu.
-	lifeOver bool
+	// Owned by the lifecycle, and nothing it knows: why Reconnecting or
+	// Connecting was entered, and from where, is the entry data its tasks
+	// receive (fsm.Transition); whether the client is closing is its
+	// state, waited on through contexts bound to it (UntilIn).
+	//
+	// dials are the storm guard's: when the last dials made began, under
+	// mu (a dial task that outlived its state must not race the backoff).
+	dials []time.Time
 	// attempts counts the consecutive dial attempts without a stable
-	// connection, saturating; with the four bytes above it fills eight.
+	// connection, saturating; outageAt is clock() when the last stable
+	// connection was lost, or Dial. Both written by hooks, read by the
+	// tasks they start.
 	attempts int32
-	life     *lifeline
+	outageAt time.Duration
 
 	bufMu sync.Mutex
 	buf   *sendBuffer // made by the first message kept; nil when empty
@@ -136,18 +135,16 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 		observe = c.observe // without either, no record is made at all
 	}
 	c.m = def.New(fsm.Config[connfsm.State, connfsm.Event]{Observer: observe, Env: c})
-	// Registered before Start, so that enterClosed, which unregisters it,
-	// sees it: a lifetime already over closes the client at once.
-	if lt := cfg.lifetime; lt != nil {
-		if lt.Err() != nil {
-			// Over already: the Close queued before Start is the first
-			// event the lifecycle processes, once Connecting is entered,
-			// so the first dial is cancelled as it starts.
-			c.requestClose(context.Cause(lt))
-		}
-		c.life = &lifeline{detach: context.AfterFunc(lt, func() { c.requestClose(context.Cause(lt)) })}
+	if lt := cfg.lifetime; lt != nil && lt.Err() != nil {
+		// Over already: the Close queued before Start is the first event
+		// the lifecycle processes, once Connecting is entered, so the
+		// first dial is cancelled as it starts.
+		c.requestClose(context.Cause(lt))
 	}
 	c.m.Start(context.Background())
+	if lt := cfg.lifetime; lt != nil {
+		c.bindLifetime(lt)
+	}
 	if cfg.noWait {
 		return c, nil
 	}
@@ -179,8 +176,10 @@ func stopped(m *machine) bool {
 // tasks and hooks that find their client in the machine's environment. One
 // definition per client would cost memory per connection.
 var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.Event], error) {
-	task := func(f func(*Client, context.Context, emitFn) error) fsm.Task[connfsm.State, connfsm.Event] {
-		return func(ctx context.Context, in step, emit emitFn) error { return f(in.Env.(*Client), ctx, emit) }
+	// A task receives the step that entered its state (in): why, from
+	// where, with what payload. The client keeps no copy of it.
+	task := func(f func(*Client, context.Context, step, emitFn) error) fsm.Task[connfsm.State, connfsm.Event] {
+		return func(ctx context.Context, in step, emit emitFn) error { return f(in.Env.(*Client), ctx, in, emit) }
 	}
 	hook := func(f func(*Client, context.Context, step)) fsm.Hook[connfsm.State, connfsm.Event] {
 		return func(ctx context.Context, t step) { f(t.Env.(*Client), ctx, t) }
@@ -198,7 +197,6 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 		OnEnter(connfsm.Connecting, hook((*Client).enterConnecting)).
 		OnEnter(connfsm.Alive, hook((*Client).enterAlive)).
 		OnExit(connfsm.Alive, hook((*Client).exitAlive)).
-		OnEnter(connfsm.Reconnecting, hook((*Client).enterReconnecting)).
 		OnEnter(connfsm.Closing, hook((*Client).enterClosing)).
 		OnExit(connfsm.Closing, hook((*Client).exitClosing)).
 		OnEnter(connfsm.Closed, hook((*Client).enterClosed)).
@@ -208,39 +206,27 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 // logURL names the server as logs and errors show it: without secrets.
 func (c *Client) logURL() string { return c.tr.String() }
 
-// lifeline is the context lifeContext hands out, and what unregisters
-// the lifetime context (WithLifetime).
-type lifeline struct {
-	ctx    context.Context
-	end    context.CancelFunc
-	detach func() bool
-}
-
-// lifeContext returns a context that ends when Closing or Closed is
-// entered, made at the first call.
-func (c *Client) lifeContext() context.Context {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.life == nil {
-		c.life = new(lifeline)
-	}
-	if c.life.ctx == nil {
-		c.life.ctx, c.life.end = context.WithCancel(context.Background())
-		if c.lifeOver {
-			c.life.end()
+// bindLifetime closes the client when lt ends (WithLifetime). It keeps
+// nothing beside the machine: the context it waits on is lt's child bound
+// to the lifecycle, which ends, and lets go of lt, when the lifecycle
+// stops (Closed is final, so Closing is then never entered: UntilIn ends
+// with ErrStopped).
+func (c *Client) bindLifetime(lt context.Context) {
+	bound, _ := c.m.UntilIn(lt, connfsm.Closed) // ends by itself: lt's end or the stop
+	context.AfterFunc(bound, func() {
+		if lt.Err() != nil {
+			c.requestClose(context.Cause(lt))
 		}
-	}
-	return c.life.ctx
+	})
 }
 
-// end ends the client's life: a Send waiting for the rate limiter fails.
-func (c *Client) end() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lifeOver = true
-	if c.life != nil && c.life.end != nil {
-		c.life.end()
-	}
+// untilClosing returns a context derived from ctx that also ends once
+// the client closes: Closing is entered (an *fsm.EnterError), or the
+// lifecycle stops (Closed is entered from Connecting or Reconnecting:
+// fsm.ErrStopped). A wait that must end when Close starts, such as the
+// rate limiter's, waits on the lifecycle itself, not on a flag.
+func (c *Client) untilClosing(ctx context.Context) (context.Context, context.CancelFunc) {
+	return c.m.UntilIn(ctx, connfsm.Closing)
 }
 
 // canceled returns an already-cancelled context carrying ctx's values, so
@@ -297,23 +283,19 @@ func (c *Client) Err() error {
 // Hooks. They run one at a time inside the lifecycle.
 
 func (c *Client) enterConnecting(_ context.Context, t step) {
-	c.takeGate(t.Payload)
-	// A dial the user asked for (Reconnect) spends no retry budget.
-	if t.Event != connfsm.RetryDue || c.causeEvent != connfsm.Reconnect {
+	// A dial the user asked for (Reconnect) spends no retry budget: the
+	// wait that entered Connecting says what ended the connection.
+	if w, ok := t.Payload.(*Wait); !ok || w.Failure.Kind != KindReconnect {
 		c.attempts = min(c.attempts, math.MaxInt32-1) + 1
 	}
-	c.dialAt = time.Now()
-	c.dialMade.Store(false)
 }
 
 func (c *Client) enterAlive(_ context.Context, t step) {
-	c.countDial()
 	s := t.Payload.(*session)
 	s.epoch = t.Epoch
 	s.c = c
 	s.startDataPath(c)
 	c.sess.Store(s)
-	c.aliveAt = clock()
 	if c.stats.connects.Add(1) > 1 {
 		c.stats.reconnects.Add(1)
 	}
@@ -324,12 +306,11 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 // handed to Closing for the handshake), never under a running task.
 func (c *Client) exitAlive(ctx context.Context, t step) {
 	s := c.sess.Load()
-	if clock()-c.aliveAt >= c.cfg.retry.stablePeriod {
+	if clock()-s.up >= c.cfg.retry.stablePeriod {
 		c.attempts, c.outageAt = 0, clock()
 	}
-	s.endRequests()
 	s.stopDelivery() // also when the reader straggles: its handler's turn is over
-	c.resyncs.end(s.epoch)
+	c.resyncs.Wait() // their context, the handler's, ended with the reader task
 	cause, _ := t.Payload.(error)
 	c.subscriptionsLost(ctx, s.epoch, cause)
 	if t.To == connfsm.Closing && !t.Stopping {
@@ -342,7 +323,6 @@ func (c *Client) enterClosing(_ context.Context, t step) {
 	c.mu.Lock()
 	c.err, _ = t.Payload.(error)
 	c.mu.Unlock()
-	c.end()
 }
 
 func (c *Client) exitClosing(_ context.Context, _ step) {
@@ -357,16 +337,7 @@ func (c *Client) dropSession(s *session) {
 	c.sess.Store(nil)
 }
 
-func (c *Client) enterReconnecting(_ context.Context, t step) {
-	if t.From == connfsm.Connecting {
-		c.countDial()
-	}
-	c.cause, _ = t.Payload.(error)
-	c.causeFrom, c.causeEvent = t.From, t.Event
-}
-
 func (c *Client) enterClosed(_ context.Context, t step) {
-	c.end()
 	var err error
 	switch {
 	case t.Event == connfsm.GaveUp:
@@ -394,9 +365,5 @@ func (c *Client) enterClosed(_ context.Context, t step) {
 	c.stats.unsent.Add(n)
 	c.mu.Lock()
 	c.err = err
-	life := c.life
 	c.mu.Unlock()
-	if life != nil && life.detach != nil {
-		life.detach()
-	}
 }

@@ -68,8 +68,8 @@ func (c *Client) requestClose(cause error) {
 // connection: the pump's read fails (the socket closed, or its context
 // cancelled; see session.abort), which unblocks the handshake even against
 // a peer that never answers.
-func (c *Client) closerTask(ctx context.Context, emit emitFn) error {
-	s := c.sess.Load()
+func (c *Client) closerTask(ctx context.Context, _ step, emit emitFn) error {
+	s := c.sess.Load() // handed over by Alive: Close's step carries no connection
 	stop := context.AfterFunc(ctx, s.abort)
 	defer stop()
 	c.bufMu.Lock()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // Decompression is how binary payloads are encoded by the venue (HTX
@@ -22,17 +24,11 @@ const (
 	Deflate
 )
 
+var decompressionNames = [...]string{NoDecompression: "none", Gzip: "gzip", Deflate: "deflate"}
+
 // String returns "none", "gzip" or "deflate".
 func (d Decompression) String() string {
-	switch d {
-	case NoDecompression:
-		return "none"
-	case Gzip:
-		return "gzip"
-	case Deflate:
-		return "deflate"
-	}
-	return fmt.Sprintf("Decompression(%d)", uint8(d))
+	return enum.Name(decompressionNames[:], d, "Decompression(%d)")
 }
 
 // WithDecompression decodes every binary message with d as it is read,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/tasks"
@@ -16,8 +17,9 @@ import (
 // If Connecting is left meanwhile (Close), the attempt is cancelled; a
 // connection that still arrives is disposed by the lifecycle, never
 // leaked.
-func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
-	pass := c.admit(ctx) // the dial gate (WithDialGate), before the handshake's timeout starts
+func (c *Client) dialTask(ctx context.Context, in step, emit emitFn) error {
+	began := time.Now()      // the attempt's start, for the storm guard
+	pass := c.admit(ctx, in) // the dial gate (WithDialGate), before the handshake's timeout starts
 	defer pass.release()
 	if err := pass.failure(); err != nil {
 		if ctx.Err() == nil {
@@ -29,7 +31,9 @@ func (c *Client) dialTask(ctx context.Context, emit emitFn) error {
 	defer cancel()
 	a := &Attempt{ReadLimit: c.cfg.readLimit}
 	conn, err := c.dial(dctx, a)
-	c.dialMade.Store(a.sent.Load())
+	if a.sent.Load() && ctx.Err() == nil {
+		c.countDial(began)
+	}
 	if a.reached.Load() && pass != nil {
 		pass.reached.Store(true)
 	}

@@ -114,23 +114,17 @@ func (c *Client) passGate(ctx context.Context, w *Wait) bool {
 	return true
 }
 
-// takeGate keeps the gate's answer for the dial that Connecting, entered
-// with payload, makes: the answer a redial's wait carries, or nothing for
-// the first dial, whose gate the dial task calls itself.
-func (c *Client) takeGate(payload any) {
-	c.gate = nil
-	if w, ok := payload.(*Wait); ok {
-		c.gate = w.pass
-	}
-}
-
 // admit returns the gate's answer for the dial about to be made: the one
-// taken from Reconnecting's wait, or, for the first dial, the gate's,
-// waited for now; nil, which lets the dial through, without a gate. The
-// dial task releases it once the dial has ended.
-func (c *Client) admit(ctx context.Context) *gatePass {
-	if c.gate != nil || c.cfg.dialGate == nil {
-		return c.gate
+// Reconnecting's wait carries (in, the step that entered Connecting, has
+// it as its payload), or, for the first dial, the gate's, waited for now;
+// nil, which lets the dial through, without a gate. The dial task releases
+// it once the dial has ended.
+func (c *Client) admit(ctx context.Context, in step) *gatePass {
+	if w, ok := in.Payload.(*Wait); ok && w.pass != nil {
+		return w.pass
+	}
+	if c.cfg.dialGate == nil {
+		return nil
 	}
 	return callGate(ctx, c.cfg.dialGate)
 }

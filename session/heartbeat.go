@@ -65,15 +65,14 @@ func WithHeartbeat(interval, timeout time.Duration) Option {
 // heartbeat only with this option.
 func WithAppHeartbeat(h AppHeartbeat) Option {
 	return func(c *config) {
+		typ, typeOK := h.Type.orText()
 		switch {
 		case h.IsPong == nil:
 			c.problems = append(c.problems, errors.New("AppHeartbeat.IsPong: nil func"))
-		case h.Type != 0 && h.Type != Text && h.Type != Binary:
+		case !typeOK:
 			c.problems = append(c.problems, fmt.Errorf("AppHeartbeat.Type: message type %d is neither Text nor Binary", h.Type))
 		default:
-			if h.Type == 0 {
-				h.Type = Text
-			}
+			h.Type = typ
 			h.Ping = bytes.Clone(h.Ping)
 			c.appHeartbeat = &h
 		}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/session/datapath"
 )
 
@@ -43,10 +44,7 @@ var slowConsumerNames = [...]string{Block: "block", DropOldest: "drop-oldest", D
 
 // String returns the policy's name, e.g. "drop-oldest".
 func (p SlowConsumerPolicy) String() string {
-	if int(p) < len(slowConsumerNames) {
-		return slowConsumerNames[p]
-	}
-	return fmt.Sprintf("SlowConsumerPolicy(%d)", uint8(p))
+	return enum.Name(slowConsumerNames[:], p, "SlowConsumerPolicy(%d)")
 }
 
 // ParseSlowConsumerPolicy returns the policy String names.
@@ -161,6 +159,7 @@ type inbox struct {
 	q     []*waiting
 	keys  map[string]*waiting // Conflate: the waiting message of each key
 	ready chan struct{}       // one slot: something was put
+	gone  chan struct{}       // closed when the hand-out has returned
 }
 
 type waiting struct {
@@ -169,7 +168,7 @@ type waiting struct {
 }
 
 func newInbox(p SlowConsumer) *inbox {
-	b := &inbox{p: p, ready: make(chan struct{}, 1)}
+	b := &inbox{p: p, ready: make(chan struct{}, 1), gone: make(chan struct{})}
 	if p.Policy == Conflate {
 		b.keys = make(map[string]*waiting)
 	}
@@ -307,7 +306,10 @@ func (s *session) slowOnce(m Message) {
 // turn; it returns once the delivery is stopped (what is left is counted
 // as dropped) or the handler panicked (which fails the connection). It
 // stops the data path as it returns: nothing more will be handed out.
+// Alive's reader task, which owns the handler's calls, joins it
+// (joinHandOut) before it returns: it does not outlive Alive.
 func (s *session) handOut() {
+	defer close(s.inbox.gone)
 	c := s.c
 	h := c.cfg.onMessage
 	stopped, cancel := s.dp.UntilIn(context.Background(), datapath.Stopped)
@@ -352,5 +354,13 @@ func (s *session) handOut() {
 			s.fail(err)
 			return
 		}
+	}
+}
+
+// joinHandOut waits for the hand-out of the inbox, if there is one, to
+// return; the delivery is stopped already (joinHandler).
+func (s *session) joinHandOut() {
+	if s.inbox != nil {
+		<-s.inbox.gone
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // The retry policy: after every failure the client asks one function
@@ -52,12 +54,7 @@ var failureKindNames = [...]string{
 }
 
 // String returns the kind's name as used in logs and JSON, e.g. "close".
-func (k FailureKind) String() string {
-	if int(k) < len(failureKindNames) && failureKindNames[k] != "" {
-		return failureKindNames[k]
-	}
-	return fmt.Sprintf("FailureKind(%d)", uint8(k))
-}
+func (k FailureKind) String() string { return enum.Name(failureKindNames[:], k, "FailureKind(%d)") }
 
 // Failure is what the retry policy decides about.
 type Failure struct {

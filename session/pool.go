@@ -66,8 +66,9 @@ type PoolConfig struct {
 // The pool's own life is a declared machine (PoolDefinition): Running
 // until Close, or until a connection's lifetime context ends (WithLifetime):
 // then Ending, which closes every connection, and Ended once all are
-// Closed. A connection that gives up (a permanent failure, or
-// Backoff.MaxAttempts spent) does not end the pool.
+// Closed and the goroutines watching them have returned. A connection
+// that gives up (a permanent failure, or Backoff.MaxAttempts spent) does
+// not end the pool.
 type Pool struct {
 	tr   func() Transport // makes each connection's transport
 	name string           // the server, as logs show it
@@ -78,6 +79,10 @@ type Pool struct {
 	onRecord func(context.Context, record)      // the options' observer, for subscriptions no connection holds
 
 	open sync.Mutex // held while a connection is opened, outside mu
+	// watchers are the goroutines that wait for a connection to end
+	// (watch), one per connection; PoolEnding's drain task joins them
+	// before the pool is Ended.
+	watchers sync.WaitGroup
 
 	mu     sync.Mutex
 	conns  []*poolConn          // the connections not given up, in the order opened
@@ -211,15 +216,18 @@ func (p *Pool) openConn(subs []Subscription) (*poolConn, error) {
 			pc.held++
 		}
 	}
+	// Added under mu while Running: PoolEnding's enter hook takes mu,
+	// and its drain task, which joins the watchers, starts after it.
+	p.watchers.Go(func() { p.watch(pc) })
 	p.mu.Unlock()
-	go p.watch(pc)
 	return pc, nil
 }
 
-// watch waits for a connection to end. One that gave up while the pool
-// runs hands its subscriptions to the others (rehome); one whose
-// lifetime ended ends the pool; the last to end, once the pool is ending,
-// ends it.
+// watch waits for a connection to end: a client is a machine of its own,
+// whose end no state of the pool's can await for a set of connections
+// that grows, so each has a goroutine, joined by PoolEnding's drain task.
+// One that gave up while the pool runs hands its subscriptions to the
+// others (rehome); one whose lifetime ended ends the pool.
 func (p *Pool) watch(pc *poolConn) {
 	<-pc.c.Done()
 	err := pc.c.Err()
@@ -231,20 +239,6 @@ func (p *Pool) watch(pc *poolConn) {
 	case p.m.State() == PoolRunning && !errors.Is(err, ErrClosed):
 		_ = p.m.FireWith(context.Background(), PoolClose, fmt.Errorf("session: pool connection %d ended: %w", pc.n, err))
 	}
-	p.drained()
-}
-
-// drained fires PoolDrained if no connection is left running.
-func (p *Pool) drained() {
-	p.mu.Lock()
-	for _, pc := range p.conns {
-		if !isClosed(pc.c.Done()) {
-			p.mu.Unlock()
-			return
-		}
-	}
-	p.mu.Unlock()
-	_ = p.m.Fire(context.Background(), PoolDrained)
 }
 
 // ending is PoolEnding's enter hook: it keeps why the pool ends and
@@ -441,7 +435,6 @@ func (p *Pool) Close(ctx context.Context) error {
 		ctx = context.Background()
 	}
 	_ = p.m.FireWith(context.Background(), PoolClose, ErrClosed)
-	p.drained() // without connections, nothing else would
 	conns := p.snapshot()
 	for _, pc := range conns {
 		if pc.c.m.Inside(ctx) {
@@ -471,8 +464,8 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// Done returns a channel closed once the pool has ended (PoolEnded) and
-// every connection is Closed.
+// Done returns a channel closed once the pool has ended (PoolEnded):
+// every connection is Closed, and no goroutine of the pool runs.
 func (p *Pool) Done() <-chan struct{} { return p.m.Done() }
 
 // State returns the pool's own state: PoolRunning, PoolEnding or

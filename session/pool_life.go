@@ -2,10 +2,10 @@ package session
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // PoolState is a state of a Pool's own life.
@@ -27,12 +27,7 @@ const (
 var poolStateNames = [...]string{"Running", "Ending", "Ended"}
 
 // String returns the state's name, e.g. "Ending".
-func (s PoolState) String() string {
-	if int(s) < len(poolStateNames) {
-		return poolStateNames[s]
-	}
-	return fmt.Sprintf("PoolState(%d)", uint8(s))
-}
+func (s PoolState) String() string { return enum.Name(poolStateNames[:], s, "PoolState(%d)") }
 
 // PoolEvent is an event of a Pool's own life.
 type PoolEvent uint8
@@ -51,23 +46,13 @@ const (
 var poolEventNames = [...]string{"Close", "ConnEnded", "Drained"}
 
 // String returns the event's name, e.g. "ConnEnded".
-func (e PoolEvent) String() string {
-	if int(e) < len(poolEventNames) {
-		return poolEventNames[e]
-	}
-	return fmt.Sprintf("PoolEvent(%d)", uint8(e))
-}
+func (e PoolEvent) String() string { return enum.Name(poolEventNames[:], e, "PoolEvent(%d)") }
 
-type poolRow struct {
-	from   PoolState
-	on     PoolEvent
-	then   fsm.Outcome[PoolState]
-	reason string
-}
+type poolRow fsm.Rule[PoolState, PoolEvent]
 
 // poolTable is a pool's life: every rule with its reason. PoolEnded is
 // final.
-var poolTable = poolRules([]poolRow{
+var poolTable = fsm.Rows([]poolRow{
 	{PoolRunning, PoolClose, fsm.To(PoolEnding), "closed: close every connection, together"},
 	{PoolRunning, PoolConnEnded, fsm.Ignore[PoolState](), "a connection gave up for good: its subscriptions move to the others, and the pool runs on"},
 	{PoolRunning, PoolDrained, fsm.Ignore[PoolState](), "every connection gave up: the subscriptions wait Pending for a connection a Subscribe opens, or Close"},
@@ -76,16 +61,10 @@ var poolTable = poolRules([]poolRow{
 	{PoolEnding, PoolDrained, fsm.To(PoolEnded), "every connection is Closed"},
 })
 
-func poolRules(rows []poolRow) []fsm.Rule[PoolState, PoolEvent] {
-	out := make([]fsm.Rule[PoolState, PoolEvent], len(rows))
-	for i, r := range rows {
-		out[i] = fsm.Rule[PoolState, PoolEvent]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
-	}
-	return out
-}
-
 // poolLife is every pool's machine: built once, shared. Entering
-// PoolEnding closes the connections; its payload is the pool's Err.
+// PoolEnding closes the connections (its payload is the pool's Err), and
+// its drain task emits PoolDrained once they are all Closed and their
+// watchers have returned.
 var poolLife = sync.OnceValues(func() (*fsm.Definition[PoolState, PoolEvent], error) {
 	return fsm.NewBuilder[PoolState, PoolEvent](PoolRunning).
 		States(PoolRunning, PoolEnding, PoolEnded).
@@ -96,6 +75,13 @@ var poolLife = sync.OnceValues(func() (*fsm.Definition[PoolState, PoolEvent], er
 			if p, ok := t.Env.(*Pool); ok { // none in PoolDefinition's tests
 				p.ending(t.Payload)
 			}
+		}).
+		Task(PoolEnding, "drain", func(ctx context.Context, in fsm.Transition[PoolState, PoolEvent], emit fsm.Emit[PoolEvent]) error {
+			if p, ok := in.Env.(*Pool); ok {
+				return p.drainTask(ctx, emit)
+			}
+			<-ctx.Done() // PoolDefinition's: the shape, for diagrams and tests
+			return nil
 		}).
 		Build()
 })
@@ -108,4 +94,22 @@ func PoolDefinition() *fsm.Definition[PoolState, PoolEvent] {
 		panic(err) // the table is a constant; its tests keep it valid
 	}
 	return d
+}
+
+// drainTask is PoolEnding's task: it waits until every connection is
+// Closed (closing any that PoolEnding's enter hook could not know of)
+// and every watcher has returned, then emits PoolDrained: nothing of the
+// pool runs once it is Ended.
+func (p *Pool) drainTask(ctx context.Context, emit fsm.Emit[PoolEvent]) error {
+	for _, pc := range p.snapshot() {
+		pc.c.requestClose(ErrClosed) // idempotent: the hook asked already
+		select {
+		case <-pc.c.Done():
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	p.watchers.Wait()
+	emit(PoolDrained, nil)
+	return nil
 }

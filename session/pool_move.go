@@ -52,7 +52,8 @@ func (c *Client) adopt(hs []holding) {
 	if ss == nil {
 		return
 	}
-	ctx := c.lifeContext()
+	ctx, cancel := c.untilClosing(context.Background())
+	defer cancel()
 	for _, s := range added {
 		if c.sendSubscription(ctx, ss, s) != nil {
 			return // the connection failed: the next one replays the rest

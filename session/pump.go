@@ -221,7 +221,7 @@ func (s *session) lendLocked() {
 	s.fireLocked(datapath.Lend, 0)
 	a := &readAhead{res: make(chan aheadResult, 1)}
 	s.ahead = a
-	go s.readAhead(a)
+	s.live.Go(func() { s.readAhead(a) }) // joined with the connection's goroutines (session.wait)
 }
 
 func (s *session) readAhead(a *readAhead) {

@@ -6,7 +6,8 @@ import "context"
 // connection's pump, which reads and calls OnMessage one message at a
 // time, in order (session.pump), runs the heartbeat and the data watchdog
 // (heartbeat.go), and owns the handler's calls: before it returns, the
-// delivery is stopped and the call under way, if any, has returned. So no
+// delivery is stopped, the call under way, if any, has returned, and so
+// has the hand-out of an inbox (WithSlowConsumer) that makes them. So no
 // handler runs outside its Alive, and one that ignores its context holds
 // this task, which the lifecycle's join reports as a straggler once its
 // timeout has passed.
@@ -22,12 +23,13 @@ import "context"
 // ignored its context and was left running when its connection was given
 // up must return before the next connection's pump calls the handler again
 // (that pump waits, and the peer is slowed down meanwhile).
-func (c *Client) readerTask(ctx context.Context, _ emitFn) error {
-	s := c.sess.Load()
+func (c *Client) readerTask(ctx context.Context, in step, _ emitFn) error {
+	s := in.Payload.(*session) // the connection that entered Alive
 	s.start(ctx)
 	err := c.watch(ctx, s)
 	s.endHandler(err)
 	s.drain()
 	s.joinHandler()
+	s.joinHandOut()
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -57,16 +58,16 @@ func (c *Client) request(ctx context.Context, s *session, typ MessageType, data 
 	if err := c.paced(ctx, s, typ, data); err != nil {
 		return Message{}, err
 	}
-	return s.requests.await(ctx, s, w)
+	return c.awaitReply(ctx, s, w)
 }
 
-// requests are the replies awaited on one connection.
+// requests are the replies awaited on one connection. Whether one can
+// still come is the lifecycle's to say (awaitReply): the table keeps no
+// flag of its own.
 type requests struct {
 	pending atomic.Int32 // len(waiting), read by the pump without the lock
-	over    bool         // Alive is left: no reply will come; under mu
 	mu      sync.Mutex
 	waiting []*awaited
-	ended   chan struct{} // closed once over; made by the first await
 }
 
 type awaited struct {
@@ -126,48 +127,34 @@ func (w *awaited) try(m Message) (ok bool, err error) {
 	return w.match(m), nil
 }
 
-// end tells every request waiting that no reply will come.
-func (r *requests) end() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.over {
-		r.over = true
-		if r.ended != nil {
-			close(r.ended)
-		}
-	}
-}
-
-// endedChan returns the channel closed once no reply will come, made at
-// the first call: most connections never make a request.
-func (r *requests) endedChan() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.ended == nil {
-		r.ended = make(chan struct{})
-		if r.over {
-			close(r.ended)
-		}
-	}
-	return r.ended
-}
-
-// await waits for w's reply on s. A reply that came is returned even if the
-// connection failed, or ctx ended, just after it.
-func (r *requests) await(ctx context.Context, s *session, w *awaited) (Message, error) {
+// awaitReply waits for w's reply on s, until s's Alive is left: the
+// context it waits on is bound to the lifecycle (WhileIn), and to s's own
+// entry of Alive, the one whose connection is s. A reply that came is
+// returned even if the connection failed, or ctx ended, just after it.
+func (c *Client) awaitReply(ctx context.Context, s *session, w *awaited) (Message, error) {
 	// A handler under way reads nothing: the reply must not wait for it.
 	s.lend()
-	ended := r.endedChan()
+	alive, cancel := c.m.WhileIn(ctx, connfsm.Alive)
+	defer cancel()
+	if c.sess.Load() != s {
+		// The entry WhileIn watches is not s's: s's Alive is over, or,
+		// while Closing, hands s over for the close handshake only.
+		// (c.sess is set by Alive's enter hook, after the entry is
+		// published, and cleared once it is left.)
+		cancel()
+	}
 	var failure error
 	select {
 	case m, ok := <-w.reply:
 		return w.result(m, ok)
 	case <-s.done:
 		failure = fmt.Errorf("%w: the connection failed before the reply: %w", ErrNotConnected, s.lostErr())
-	case <-ended:
-		failure = fmt.Errorf("%w: the connection was left before the reply", ErrNotConnected)
-	case <-ctx.Done():
-		failure = fmt.Errorf("session: request: %w", context.Cause(ctx))
+	case <-alive.Done():
+		if ctx.Err() != nil {
+			failure = fmt.Errorf("session: request: %w", context.Cause(ctx))
+		} else {
+			failure = fmt.Errorf("%w: the connection was left before the reply", ErrNotConnected)
+		}
 	}
 	select {
 	case m, ok := <-w.reply:
@@ -183,6 +170,3 @@ func (w *awaited) result(m Message, ok bool) (Message, error) {
 	}
 	return m, nil
 }
-
-// endRequests fails the requests still waiting on s: its Alive is left.
-func (s *session) endRequests() { s.requests.end() }

@@ -177,18 +177,17 @@ func (c *Client) write(ctx context.Context, s *session, typ MessageType, data []
 }
 
 // pace waits for the rate limiter, if there is one; the wait fails at once
-// with ErrClosed when the client closes (Closing or Closed is entered).
+// with ErrClosed when the client closes (Closing or Closed is entered): it
+// waits on a context bound to the lifecycle (untilClosing).
 func (c *Client) pace(ctx context.Context) error {
 	l := c.cfg.limiter
 	if l == nil {
 		return nil
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	stop := context.AfterFunc(c.lifeContext(), func() { cancel(ErrClosed) })
-	defer stop()
-	if err := l.Wait(ctx); err != nil {
-		if cause := context.Cause(ctx); cause == ErrClosed {
+	lctx, cancel := c.untilClosing(ctx)
+	defer cancel()
+	if err := l.Wait(lctx); err != nil {
+		if ctx.Err() == nil && lctx.Err() != nil {
 			return ErrClosed
 		}
 		return fmt.Errorf("session: rate limiter: %w", err)

@@ -239,6 +239,69 @@ func TestSendWaitingOnRateLimitFailsAtClose(t *testing.T) {
 	})
 }
 
+// TestSendWaitingOnRateLimitFailsWhenClosingStarts: a Send waiting for
+// the rate limiter fails with ErrClosed as soon as the lifecycle enters
+// Closing, not once the close handshake is over: here the peer never
+// answers the close frame, and Closing lasts the close timeout.
+func TestSendWaitingOnRateLimitFailsWhenClosingStarts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t)
+		var rec recorder
+		lim := blockingLimiter{waiting: make(chan struct{})}
+		c := dialTest(t, srv, &rec, WithRateLimit(lim), WithCloseTimeout(10*time.Second))
+		waitState(t, c, connfsm.Alive)
+		res := make(chan error)
+		go func() { res <- c.SendText(context.Background(), "x") }()
+		<-lim.waiting
+		srv.Blackhole(true)
+		for _, conn := range srv.Conns() {
+			conn.Blackhole(true)
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- c.Close(context.Background()) }()
+		err := <-res
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("send waiting on the limiter = %v, want ErrClosed", err)
+		}
+		if st := c.State(); st != connfsm.Closing {
+			t.Errorf("the send failed in %v, want while Closing: the handshake is under way", st)
+		}
+		<-closed
+	})
+}
+
+// TestRequestFailsWhenAliveIsLeft: a Request waiting for its reply fails
+// with ErrNotConnected as soon as its connection's Alive is left for
+// Closing, while the connection itself is still open for the close
+// handshake (here the peer never answers the close frame).
+func TestRequestFailsWhenAliveIsLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t)
+		var rec recorder
+		c := dialTest(t, srv, &rec, WithCloseTimeout(10*time.Second))
+		waitPhase(t, c, connfsm.Ready)
+		res := make(chan error)
+		go func() {
+			_, err := c.Request(context.Background(), Text, []byte("silent"), func(Message) bool { return false })
+			res <- err
+		}()
+		synctest.Wait()
+		for _, conn := range srv.Conns() {
+			conn.Blackhole(true)
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- c.Close(context.Background()) }()
+		err := <-res
+		if !errors.Is(err, ErrNotConnected) {
+			t.Errorf("request waiting for its reply = %v, want ErrNotConnected", err)
+		}
+		if st := c.State(); st != connfsm.Closing {
+			t.Errorf("the request failed in %v, want while Closing: the handshake is under way", st)
+		}
+		<-closed
+	})
+}
+
 // TestSendWaitsForOnConnect: while the connection syncs, Client.Send from
 // outside waits for Ready; from inside OnConnect it writes at once, after
 // what OnConnect wrote before it.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/connfsm/connfsm/internal/sockbuf"
 	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/tasks"
 )
@@ -31,9 +32,10 @@ type frame struct {
 	data []byte
 }
 
-// session is one WebSocket connection. It outlives no state: it is created
-// by the dial task, owned by Alive (and Closing, for the close handshake),
-// and aborted and waited for in their exit hooks.
+// session is one connection: the payload of the Connected step that
+// enters Alive. It outlives no state: it is created by the dial task,
+// owned by Alive (and Closing, for the close handshake), and aborted and
+// joined in their exit hooks (dropSession).
 //
 // Its pump (pump.go) is the goroutine that reads the connection and, while
 // Alive, calls OnMessage itself: no hand-over between goroutines per
@@ -41,17 +43,27 @@ type frame struct {
 // the connection (a heartbeat due, or a Request waiting): then one more
 // message is read, so pongs, replies, close frames and a dead socket are
 // still seen. Alive's reader task owns the handler calls: it stops the
-// delivery and waits for the call under way before Alive is left. The
-// pump keeps reading after Alive for the close handshake, dropping data:
+// delivery and waits for the call under way before Alive is left.
+//
+// The pump is no task of Alive, because it must outlive Alive: it keeps
+// reading for the close handshake, dropping data, and a transport such as
 // coder/websocket closes a connection whose Read is cancelled, so no task
-// could read it across states.
+// could read it across states. Nor, for the same reason, are the
+// goroutines that read or write beside it: a read-ahead lent the
+// connection, and the answerer of the peer's pings. All of them, and the
+// hand-out of an inbox (which Alive's reader task joins already), are
+// started in live and joined by wait, which the exit hook that drops the
+// connection calls once it has aborted it: none runs once the lifecycle
+// has left Alive for Reconnecting, or Closing for Closed.
 type session struct {
 	conn  Conn
 	raw   net.Conn // the socket under conn, if its transport tells (NetConn): for lateRead
 	epoch uint64
-	c     *Client       // set by Alive's enter hook
-	done  chan struct{} // closed once the connection's reads have failed
-	err   error         // why; valid after done
+	c     *Client        // set by Alive's enter hook
+	done  chan struct{}  // closed once the connection's reads have failed
+	err   error          // why; valid after done
+	up    time.Duration  // clock() when it came up, for the stable period
+	live  sync.WaitGroup // its goroutines: the pump, the read-ahead, the answerer, the hand-out
 
 	in       *inbound // how the pump sorts messages; nil: all are data
 	dec      Decompression
@@ -90,9 +102,8 @@ type session struct {
 
 // appPings are the channels of a connection's application-level pings.
 type appPings struct {
-	pongs    chan struct{} // the application heartbeat's replies, for the heartbeat; nil without one
-	replies  chan frame    // answers to the peer's pings, for the answerer
-	answerer chan struct{} // closed when the answerer has returned; nil without one
+	pongs   chan struct{} // the application heartbeat's replies, for the heartbeat; nil without one
+	replies chan frame    // answers to the peer's pings, for the answerer
 }
 
 // start is when the process started using the clock: sessions keep
@@ -109,7 +120,8 @@ func newSession(conn Conn, in *inbound) *session {
 	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
 		s.raw = nc.NetConn()
 	}
-	now := int64(clock())
+	s.up = clock()
+	now := int64(s.up)
 	s.lastRead.Store(now)
 	s.lastData.Store(now)
 	s.freed.Store(now)
@@ -140,14 +152,13 @@ func (s *session) start(rctx context.Context) {
 	s.dec = s.c.cfg.decompress
 	if s.in != nil && s.in.respond != nil {
 		s.app.replies = make(chan frame, maxPendingReplies)
-		s.app.answerer = make(chan struct{})
-		go s.answer()
+		s.live.Go(s.answer)
 	}
 	if p := s.c.cfg.slow; p.Policy != Block && s.c.cfg.onMessage != nil {
 		s.inbox = newInbox(p)
-		go s.handOut()
+		s.live.Go(s.handOut)
 	}
-	go s.pump()
+	s.live.Go(s.pump)
 }
 
 // maxPendingReplies bounds the answers to the peer's pings not written
@@ -157,9 +168,9 @@ const maxPendingReplies = 16
 // answer writes the answers to the peer's pings. The reader hands them
 // over rather than writing them itself: a reader blocked in a write would
 // read nothing, and a peer blocked writing to it would never read the
-// answer. A failed write fails the connection, which the read reports.
+// answer. A failed write fails the connection, which the read reports. It
+// runs as long as the pump reads, and returns once the reads have failed.
 func (s *session) answer() {
-	defer close(s.app.answerer)
 	for {
 		select {
 		case f := <-s.app.replies:
@@ -243,26 +254,28 @@ func (s *session) joinHandler() {
 // answer.
 func (s *session) abort() { _ = s.conn.CloseNow() }
 
-// wait waits until nothing reads the connection any more: the reads have
-// failed (after abort, at once). A pump inside a handler that ignores its
-// context is not waited for: it reads nothing once the handler returns,
-// but a failed connection.
+// wait joins the connection's goroutines (live), once abort has failed
+// its reads: the pump and a read-ahead return as their reads fail, the
+// answerer as done is closed, the hand-out once the delivery is stopped.
+// The one exception is a handler call that outlived the reader task's join
+// (it ignored its context, and the lifecycle reported the reader task as a
+// straggler): its goroutine is not waited for, or a handler could hold
+// the lifecycle forever. Wait then waits for the reads to fail, and the
+// goroutine returns once the handler does, reading nothing but a closed
+// connection.
 func (s *session) wait() {
 	if s.dp == nil {
-		return // never Alive
+		return // never Alive: nothing was started
 	}
-	st := s.dp.State()
-	if st == datapath.Unstarted || st == datapath.Abandoned {
-		return // the pump never ran
+	if st := s.dp.State(); datapath.InHandler(st) {
+		// Under an inbox the pump reads on, the hand-out being in the
+		// handler; a read-ahead lent reads until it holds a message.
+		if s.inbox != nil || st == datapath.ReadAhead {
+			<-s.done
+		}
+		return
 	}
-	// Inside the handler the pump reads nothing; a read-ahead lent it
-	// reads until it holds a message.
-	if s.inbox != nil || st != datapath.Busy && st != datapath.Backlogged {
-		<-s.done
-	}
-	if s.app != nil && s.app.answerer != nil {
-		<-s.app.answerer
-	}
+	s.live.Wait()
 }
 
 // lostErr is the cause of Lost once the reads have failed: a *CloseError
@@ -315,7 +328,7 @@ func (s *session) lateRead(prev time.Duration) bool {
 	if prev >= 0 && !s.readSince(prev) {
 		return false
 	}
-	return unread(s.raw)
+	return sockbuf.Unread(s.raw)
 }
 
 // dead reports whether the connection has already failed.

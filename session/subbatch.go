@@ -31,17 +31,16 @@ type Batch struct {
 // positive and Subscribe set.
 func WithBatch(b Batch) Option {
 	return func(c *config) {
+		typ, typeOK := b.Type.orText()
 		switch {
 		case b.Max <= 0:
 			c.problems = append(c.problems, fmt.Errorf("Batch.Max must be positive, got %d", b.Max))
 		case b.Subscribe == nil:
 			c.problems = append(c.problems, fmt.Errorf("Batch.Subscribe: nil func"))
-		case b.Type != 0 && b.Type != Text && b.Type != Binary:
+		case !typeOK:
 			c.problems = append(c.problems, fmt.Errorf("Batch.Type %d is neither Text nor Binary", b.Type))
 		default:
-			if b.Type == 0 {
-				b.Type = Text
-			}
+			b.Type = typ
 			c.batch = &b
 		}
 	}

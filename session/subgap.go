@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/connfsm/connfsm/session/subscription"
 )
@@ -37,7 +36,7 @@ func (c *Client) checkSequence(ss *session, s *subscribed, m Message) {
 		_ = s.m.FireWith(context.Background(), subscription.Gap, gap)
 		if s.m.State() == subscription.Resyncing {
 			s.counters.resyncs.Add(1)
-			c.resyncs.start(c, ss, s)
+			c.startResync(ss, s)
 		}
 	}
 }
@@ -52,43 +51,23 @@ func sequenceOf(s *subscribed, m Message) (seq uint64, ok bool) {
 	return s.Sequence(m)
 }
 
-// resyncs are the resyncs running on the current connection. They run on
-// goroutines of their own, not the reader's: a resubscribe's ack, or a
-// snapshot's reply, must be read while they wait. Leaving Alive ends
-// their context and joins them (end).
-type resyncs struct {
-	mu     sync.Mutex
-	epoch  uint64
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-// start resyncs s on ss.
-func (r *resyncs) start(c *Client, ss *session, s *subscribed) {
-	r.mu.Lock()
-	if r.epoch != ss.epoch || r.ctx == nil {
-		r.epoch = ss.epoch
-		r.ctx, r.cancel = context.WithCancel(context.Background())
+// startResync runs s's resync on ss on a goroutine of its own, not the
+// reader's: a resubscribe's ack, or a snapshot's reply, must be read while
+// it waits. It is bound to ss's Alive: its context is the handler's, which
+// the reader task ends before it returns, and Alive's exit hook joins it
+// (Client.resyncs) before the subscriptions are told the connection is
+// lost. A gap seen once that context has ended starts nothing.
+func (c *Client) startResync(ss *session, s *subscribed) {
+	ss.mu.Lock()
+	var ctx context.Context
+	if ss.hctx != nil { // the reader task started the pump: always, for a message routed
+		ctx = ss.handlerContextLocked()
 	}
-	ctx := r.ctx
-	r.wg.Add(1)
-	r.mu.Unlock()
-	go func() {
-		defer r.wg.Done()
-		c.resync(ctx, ss, s)
-	}()
-}
-
-// end cancels the resyncs of the connection of epoch and waits for them.
-func (r *resyncs) end(epoch uint64) {
-	r.mu.Lock()
-	if r.epoch == epoch && r.cancel != nil {
-		r.cancel()
-		r.ctx, r.cancel = nil, nil
+	ss.mu.Unlock()
+	if ctx == nil || ctx.Err() != nil {
+		return // Alive is being left: Lost takes it to Pending
 	}
-	r.mu.Unlock()
-	r.wg.Wait()
+	c.resyncs.Go(func() { c.resync(ctx, ss, s) })
 }
 
 // resync runs s's resync on ss: the user's, or an unsubscribe and a

@@ -124,12 +124,13 @@ func WithSubscriptions(subs ...Subscription) Option {
 
 // check reports what makes sub unusable, matching ErrBadSubscription.
 func (sub Subscription) check() error {
+	_, typeOK := sub.Type.orText()
 	switch {
 	case sub.Key == "":
 		return fmt.Errorf("%w: empty key", ErrBadSubscription)
 	case sub.Message == nil:
 		return fmt.Errorf("%w: %q: nil message", ErrBadSubscription, sub.Key)
-	case sub.Type != 0 && sub.Type != Text && sub.Type != Binary:
+	case !typeOK:
 		return fmt.Errorf("%w: %q: message type %d is neither Text nor Binary", ErrBadSubscription, sub.Key, sub.Type)
 	}
 	return nil
@@ -137,9 +138,7 @@ func (sub Subscription) check() error {
 
 // normal returns sub with its defaults and its own copies of the messages.
 func (sub Subscription) normal() Subscription {
-	if sub.Type == 0 {
-		sub.Type = Text
-	}
+	sub.Type, _ = sub.Type.orText()
 	sub.Message, sub.Unsubscribe = bytes.Clone(sub.Message), bytes.Clone(sub.Unsubscribe)
 	return sub
 }

@@ -28,8 +28,8 @@ func (c *Client) inSync(ctx context.Context, s *session) bool {
 // lifecycle moves to Ready. An error from OnConnect or a write fails the
 // sync: Lost, and the heartbeat and reader stop with it (Alive is the
 // failure's scope).
-func (c *Client) syncTask(ctx context.Context, emit emitFn) error {
-	s := c.sess.Load()
+func (c *Client) syncTask(ctx context.Context, in step, emit emitFn) error {
+	s := in.Payload.(*session) // the connection that entered Alive, and Syncing with it
 	sctx := context.WithValue(ctx, syncKey{}, s)
 	if fn := c.cfg.onConnect; fn != nil {
 		if err := fn(sctx, &Session{s: s, c: c}); err != nil {

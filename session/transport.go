@@ -3,9 +3,10 @@ package session
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync/atomic"
+
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // A Transport makes a client's connections: wsconn's over WebSocket,
@@ -77,15 +78,21 @@ const (
 	Binary MessageType = 2
 )
 
+var messageTypeNames = [...]string{Text: "text", Binary: "binary"}
+
 // String returns "text" or "binary".
-func (t MessageType) String() string {
+func (t MessageType) String() string { return enum.Name(messageTypeNames[:], t, "MessageType(%d)") }
+
+// orText returns t, or Text for 0, which options read as Text; false when
+// t is neither Text nor Binary.
+func (t MessageType) orText() (MessageType, bool) {
 	switch t {
-	case Text:
-		return "text"
-	case Binary:
-		return "binary"
+	case 0:
+		return Text, true
+	case Text, Binary:
+		return t, true
 	}
-	return fmt.Sprintf("MessageType(%d)", int(t))
+	return t, false
 }
 
 // StatusCode is a close code (RFC 6455, section 7.4, and the IANA

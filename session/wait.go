@@ -3,6 +3,8 @@ package session
 import (
 	"fmt"
 	"time"
+
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // WaitReason says why the client waits before a dial.
@@ -36,12 +38,7 @@ var waitReasonNames = [...]string{
 
 // String returns the reason's name as used in logs and JSON, e.g.
 // "storm_guard".
-func (r WaitReason) String() string {
-	if int(r) < len(waitReasonNames) {
-		return waitReasonNames[r]
-	}
-	return fmt.Sprintf("WaitReason(%d)", uint8(r))
-}
+func (r WaitReason) String() string { return enum.Name(waitReasonNames[:], r, "WaitReason(%d)") }
 
 // Wait is one wait before a dial: how long and why. It is the payload of
 // the RetryDue transition that ends it (Reconnecting → Connecting), so the

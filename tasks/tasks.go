@@ -1,23 +1,26 @@
-// Package tasks runs named goroutines that share one context and stop together.
+// Package tasks runs named goroutines that share one context and stop
+// together.
 //
-// A Group is like golang.org/x/sync/errgroup with two additions a state
-// machine needs: the wait is bounded by a deadline, and every task still
-// running at that deadline is reported by name (a straggler) instead of being
-// forgotten. Goroutines started with Go have returned before Wait returns;
-// Stop returns at the deadline at the latest and tells which have not.
+// A Group is like golang.org/x/sync/errgroup, with two additions a state
+// machine needs. The wait is bounded by a deadline. Every task still
+// running at that deadline is reported by name, as a straggler, instead of
+// being forgotten. Goroutines started with Go have returned before Wait
+// returns. Stop returns at the deadline at the latest, and tells which
+// have not returned.
 //
-// The first task that fails (returns a non-nil error, or panics, while the
-// group's context is still live) cancels the context of all its siblings at
-// once, with a *TaskError as the cause: context.Cause tells a sibling why it
-// was stopped.
+// The first task that fails cancels the context of all its siblings at
+// once. A task fails when it returns a non-nil error, or panics, while the
+// group's context is still live. The cause is a *TaskError, so
+// context.Cause tells a sibling why it was stopped.
 //
-// A panic in a task is recovered and reported as a *PanicError, as if the task
-// had returned it; a task that ends with runtime.Goexit is reported to have
-// returned an error matching ErrGoexit. Re-panicking would take the whole process down from a
-// background goroutine (or from the goroutine that joins, in the middle of a
-// state change) with the owner's resources still held; as a value it is
-// handled like any other failure: siblings are cancelled and the owner
-// decides, with the stack kept for the report.
+// A panic in a task is recovered and reported as a *PanicError, as if the
+// task had returned it. A task that ends with runtime.Goexit is reported
+// to have returned an error matching ErrGoexit. Re-panicking would take
+// the whole process down with the owner's resources still held. It would
+// do so from a background goroutine, or from the goroutine that joins, in
+// the middle of a state change. As a value, a panic is handled like any
+// other failure: siblings are cancelled and the owner decides, with the
+// stack kept for the report.
 package tasks
 
 import (

@@ -55,7 +55,10 @@ type target struct {
 // target returns what the next dial uses: the credentials function's
 // answer, or Dial's URL and options.
 func (tr *transport) target(ctx context.Context) (target, error) {
-	u := tr.u
+	u, err := url.Parse(tr.rawURL)
+	if err != nil {
+		return target{}, fmt.Errorf("wsconn: URL: %w", err) // Check refused it: cannot happen
+	}
 	t := target{base: u, u: u, url: u.String(), opts: tr.dial}
 	fn := tr.credentials
 	if fn == nil {

@@ -36,9 +36,10 @@ func NewPool(ctx context.Context, rawURL string, cfg PoolConfig, opts ...Option)
 // settings are written by the options before the first dial; after that
 // it is only read, by every connection of a Pool at once.
 type transport struct {
+	// rawURL is the URL as Dial was given it: parsed again by each dial
+	// and log line, as a url.URL costs 144 bytes a client would keep for
+	// nothing while connected.
 	rawURL string
-	u      *url.URL // nil if rawURL is invalid (check says why)
-	urlErr error
 
 	header       http.Header
 	subprotocols []string
@@ -53,26 +54,25 @@ type transport struct {
 }
 
 func newTransport(rawURL string) *transport {
-	t := &transport{rawURL: rawURL}
-	t.u, t.urlErr = checkURL(rawURL)
-	return t
+	return &transport{rawURL: rawURL}
 }
 
 // String returns the URL without its userinfo, query and fragment, which
 // may hold secrets.
 func (t *transport) String() string {
-	if t.u == nil {
+	u, err := url.Parse(t.rawURL)
+	if err != nil {
 		return redactRaw(t.rawURL)
 	}
-	return redact(t.u)
+	return redact(u)
 }
 
 // Check returns the problems of the settings as a whole; session.Dial
 // calls it after the options.
 func (t *transport) Check() error {
 	var p []error
-	if t.urlErr != nil {
-		p = append(p, t.urlErr)
+	if _, err := checkURL(t.rawURL); err != nil {
+		p = append(p, err)
 	}
 	if t.httpClient != nil && t.tlsConfig != nil {
 		p = append(p, errors.New("TLSConfig and HTTPClient: set TLS on the HTTP client's transport"))

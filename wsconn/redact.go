@@ -36,6 +36,9 @@ func redactRaw(raw string) string {
 // password masked.
 func urlSecrets(u *url.URL) []string {
 	var s []string
+	if u == nil {
+		return nil
+	}
 	if u.User != nil {
 		name := u.User.Username()
 		s = append(s, u.User.String()+"@", name+":***@", name+"@")

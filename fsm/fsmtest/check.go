@@ -3,17 +3,17 @@
 //
 // Check runs a table of {From, Event, Want} rows on real machines and
 // reports go-cmp diffs. Paths lists the shortest event sequences that
-// together take every declared transition (model-based coverage), and
+// together take every declared transition: model-based coverage.
 // Uncovered tells which transitions a set of paths misses. Explore walks
-// every event sequence up to a depth over the definition's table and checks
-// an invariant after each step.
+// every event sequence up to a depth over the definition's table. It
+// checks an invariant after each step.
 //
 // A definition with parallel states or histories is walked over its
-// configurations (fsm.Position, stepped with Definition.Next) rather than
-// its leaves: a path or trace may then reach a leaf only through what its
-// machine remembers, and one event may move several regions. Paths still
+// configurations rather than its leaves: fsm.Position, stepped with
+// Definition.Next. A path or trace may then reach a leaf only through what
+// its machine remembers. One event may move several regions. Paths still
 // take every declared transition, from every region's leaves. A Path's
-// States name the first active leaf (State) after each event; an Explore
+// States name the first active leaf (State) after each event. An Explore
 // step's From and To are its first transition's, and its Moves list every
 // transition it took.
 package fsmtest

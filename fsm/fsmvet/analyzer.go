@@ -121,6 +121,18 @@ func checkTable(pass *analysis.Pass, hs *hierarchies, t *table) {
 // children records a Children(parent, children...) call in h, or marks h
 // unknown when an argument is not a constant.
 func children(info *types.Info, call *ast.CallExpr, h *hierarchy) {
+	headed(info, call, h, h.add)
+}
+
+// parallels records a Parallel(state, regions...) call in h, or marks h
+// unknown when an argument is not a constant.
+func parallels(info *types.Info, call *ast.CallExpr, h *hierarchy) {
+	headed(info, call, h, h.addParallel)
+}
+
+// headed hands a call's first argument and the rest to record, or marks h
+// unknown when an argument is not a constant or is spread from a slice.
+func headed(info *types.Info, call *ast.CallExpr, h *hierarchy, record func(head constant.Value, rest []constant.Value)) {
 	if call.Ellipsis.IsValid() || len(call.Args) == 0 {
 		h.unknown = true
 		return
@@ -130,7 +142,7 @@ func children(info *types.Info, call *ast.CallExpr, h *hierarchy) {
 		h.unknown = true
 		return
 	}
-	h.add(vals[0], vals[1:])
+	record(vals[0], vals[1:])
 }
 
 // finals records a Final(states...) call in h, or marks h unknown when an
@@ -144,21 +156,6 @@ func finals(info *types.Info, call *ast.CallExpr, h *hierarchy) {
 	for _, v := range vals {
 		h.finals[key(v)] = true
 	}
-}
-
-// parallels records a Parallel(state, regions...) call in h, or marks h
-// unknown when an argument is not a constant.
-func parallels(info *types.Info, call *ast.CallExpr, h *hierarchy) {
-	if call.Ellipsis.IsValid() || len(call.Args) == 0 {
-		h.unknown = true
-		return
-	}
-	vals, ok := constants(info, call.Args)
-	if !ok {
-		h.unknown = true
-		return
-	}
-	h.addParallel(vals[0], vals[1:])
 }
 
 // histories records a History(composite, kind, state) call in h, or marks

@@ -1,9 +1,14 @@
-// Package demo is `connfsm demo`: it plays the failures long-lived
-// clients meet against a venue (wsconntest) on 127.0.0.1 (a reset without
-// a close handshake, a peer that stops answering pings, a restart with
-// downtime, a close while reconnecting, a handler that stalls while a
-// venue floods), prints the lifecycle's timeline,
-// and checks the invariants.
+// Package demo is `connfsm demo`. It plays the failures long-lived
+// clients meet against a venue (wsconntest) on 127.0.0.1. It prints the
+// lifecycle's timeline and checks the invariants. The scenes are:
+//
+//   - messages echoed;
+//   - a reset without a close handshake;
+//   - a peer that stops answering pings;
+//   - a restart with downtime;
+//   - subscriptions across a reset, and one the venue refuses;
+//   - a close while reconnecting;
+//   - a handler that stalls while a venue floods.
 package demo
 
 import (

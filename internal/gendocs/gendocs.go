@@ -1,11 +1,11 @@
-// Package gendocs renders the generated documents of the connection
-// lifecycle (connfsm.Definition), of a subscription
-// (subscription.Definition) and of a connection's data path
-// (datapath.Definition): docs/lifecycle.md, docs/subscription.md and
-// docs/datapath.md (intro, Mermaid diagram, transition matrix), their .dot
-// and .svg (drawn by Graphviz), and the two diagram blocks of README.md.
-// `go generate ./...` runs it; the root
-// package's tests check the committed files against it.
+// Package gendocs renders the generated documents of three machines: the
+// connection lifecycle (connfsm.Definition), a subscription
+// (subscription.Definition) and a connection's data path
+// (datapath.Definition). They are docs/lifecycle.md, docs/subscription.md
+// and docs/datapath.md: an intro, a Mermaid diagram and a transition
+// matrix. Each has its .dot and .svg beside it, drawn by Graphviz.
+// It also writes the two diagram blocks of README.md. `go generate ./...`
+// runs it. The root package's tests check the committed files against it.
 package gendocs
 
 import (

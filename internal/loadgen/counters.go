@@ -6,12 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/connfsm/connfsm"
-	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
 )
-
-type record = fsm.Record[connfsm.State, connfsm.Event]
 
 // bucket is the width of the dial-rate buckets during a restart.
 const bucket = 100 * time.Millisecond

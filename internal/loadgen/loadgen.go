@@ -1,19 +1,27 @@
-// Package loadgen is the load and chaos generator behind `connfsm load`:
-// N resilient clients (wsconn) with heartbeats against a venue (an
-// embedded wsconntest server, a child `connfsm serve`, or an external
-// URL), a live progress line, periodic samples of what the process costs,
-// an optional server restart or random faults, and a report.
+// Package loadgen is the load and chaos generator behind `connfsm load`.
+// It runs N resilient clients (wsconn) with heartbeats against a venue.
+// The venue is an embedded wsconntest server, a child `connfsm serve`, or
+// an external URL. A run shows a live progress line and samples what the
+// process costs. It may restart the server or inject random faults, and it
+// ends with a report. With Config.Raw, it runs bare coder/websocket
+// clients instead, as the baseline.
 //
-// The files split it by concern: server.go (the venue and the child
-// process), control.go (the child's control endpoint), counters.go (what
-// every client counts, lost causes by type), senders.go (the periodic
-// messages and the progress line), sample.go (goroutines, heap, CPU,
-// scheduling latency), restart.go (a restart and how fast the clients
-// came back), chaos.go (random faults), report.go (the report, its
-// text and what fails a run), files.go (the open-file limit), serve.go
-// (the venue as `connfsm serve` runs it), and pool.go, pool_venue.go and
-// pool_report.go for the pool mode (one wsconn.Pool, its subscriptions
-// and its dial budget).
+// The files split it by concern:
+//
+//   - server.go: the venue and the child process;
+//   - control.go: the child's control endpoint;
+//   - serve.go: the venue as `connfsm serve` runs it;
+//   - counters.go: what every client counts, lost causes by type;
+//   - senders.go: the periodic messages and the progress line;
+//   - sample.go: goroutines, heap, CPU, scheduling latency;
+//   - restart.go: a restart, and how fast the clients came back;
+//   - chaos.go: random faults;
+//   - report.go: the report, its text and what fails a run;
+//   - raw.go: the bare clients;
+//   - files.go, filelimit.go, limits_*.go and rlimit_*.go: the open-file
+//     limit;
+//   - pool.go, pool_venue.go and pool_report.go: the pool mode, with one
+//     wsconn.Pool, its subscriptions and its dial budget.
 package loadgen
 
 import (
@@ -33,6 +41,9 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
 )
+
+// record is what a client's OnRecord observer receives.
+type record = fsm.Record[connfsm.State, connfsm.Event]
 
 const (
 	// EmbeddedMax is the largest N served by an in-process venue. Above
@@ -236,30 +247,16 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	r.Growth = growth(r.Samples)
 	senders.stop()
 	prog.stop()
-	r.Interrupted = interrupted
-	r.SendErrors = cnt.sendFailures.Load()
-	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
-	r.LostCauses = cnt.lostCauses()
+	r.counted(&cnt, interrupted)
 	r.FileLimit = cnt.fileLimit()
 	fl.tally(r)
 
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	r.GoroutinesPerConn = float64(runtime.NumGoroutine()-baseGoroutines) / float64(cfg.N)
-	r.HeapPerConn = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(cfg.N)
+	r.perConn(cfg.N, baseGoroutines, base)
 
 	closeStart := time.Now()
 	r.Closed = fl.close()
 	r.CloseSeconds = time.Since(closeStart).Seconds()
-	// The embedded venue's handlers end as their peers close: give them
-	// a moment, then count what is left.
-	left := runtime.NumGoroutine() - baseGoroutines
-	for wait := time.Now().Add(3 * time.Second); left > 0 && time.Now().Before(wait); {
-		time.Sleep(20 * time.Millisecond)
-		left = runtime.NumGoroutine() - baseGoroutines
-	}
-	r.GoroutinesLeft = max(left, 0)
+	r.GoroutinesLeft = goroutinesLeft(baseGoroutines)
 	return nil
 }
 
@@ -407,4 +404,34 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// goroutinesLeft returns how many goroutines are running beyond base, once
+// those that are ending have had up to 3 s to end: the embedded venue's
+// handlers end as their peers close.
+func goroutinesLeft(base int) int {
+	left := runtime.NumGoroutine() - base
+	for wait := time.Now().Add(3 * time.Second); left > 0 && time.Now().Before(wait); {
+		time.Sleep(20 * time.Millisecond)
+		left = runtime.NumGoroutine() - base
+	}
+	return max(left, 0)
+}
+
+// perConn sets the goroutines and heap per connection of n connections,
+// measured against the goroutines and memory before they started.
+func (r *Report) perConn(n, baseGoroutines int, base runtime.MemStats) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.GoroutinesPerConn = float64(runtime.NumGoroutine()-baseGoroutines) / float64(n)
+	r.HeapPerConn = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(n)
+}
+
+// counted sets what the clients counted during the run.
+func (r *Report) counted(cnt *counters, interrupted bool) {
+	r.Interrupted = interrupted
+	r.SendErrors = cnt.sendFailures.Load()
+	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
+	r.LostCauses = cnt.lostCauses()
 }

@@ -175,10 +175,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	}
 	senders.stop()
 	prog.stop()
-	r.Interrupted = interrupted
-	r.SendErrors = cnt.sendFailures.Load()
-	r.PongTimeouts = uint64(cnt.pongTimeouts.Load())
-	r.LostCauses = cnt.lostCauses()
+	r.counted(&cnt, interrupted)
 	for _, c := range p.Conns() {
 		if c.State() == connfsm.Alive {
 			r.Alive++
@@ -203,11 +200,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		pr.BudgetAdmitted = b.Stats().Admitted
 	}
 
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	r.GoroutinesPerConn = float64(runtime.NumGoroutine()-baseGoroutines) / float64(n)
-	r.HeapPerConn = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(n)
+	r.perConn(n, baseGoroutines, base)
 
 	closeStart := time.Now()
 	closeCtx, cancel := context.WithTimeout(context.Background(), closeBound)
@@ -219,12 +212,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 			r.Closed++
 		}
 	}
-	left := runtime.NumGoroutine() - baseGoroutines
-	for wait := time.Now().Add(3 * time.Second); left > 0 && time.Now().Before(wait); {
-		time.Sleep(20 * time.Millisecond)
-		left = runtime.NumGoroutine() - baseGoroutines
-	}
-	r.GoroutinesLeft = max(left, 0)
+	r.GoroutinesLeft = goroutinesLeft(baseGoroutines)
 	return nil
 }
 

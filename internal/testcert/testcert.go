@@ -1,5 +1,6 @@
 // Package testcert makes the self-signed certificates of the project's
-// test venues: one certificate, valid for loopback, that is its own CA.
+// test venues. Each is one certificate, valid for loopback, that is its
+// own CA.
 package testcert
 
 import (

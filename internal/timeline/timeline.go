@@ -1,7 +1,7 @@
 // Package timeline prints what happens to a connfsm client, as readable
-// lines or as one JSON object per line: the one printer of the connfsm
-// command's timelines (demo, dial). docs/cli.md, "JSON lines", describes
-// the JSON shape.
+// lines or as one JSON object per line. It is the one printer of the
+// connfsm command's timelines (demo, dial). docs/cli.md, "JSON lines",
+// describes the JSON shape.
 package timeline
 
 import (

@@ -1,28 +1,43 @@
 // Package datapath is the data path of one connection, between its socket
-// and the user's handler, as a declared state machine: the reader reads
-// (Flowing), a message read waits for its turn while an earlier
-// connection's handler still runs (Waiting), the handler runs with it
-// while nothing reads (Busy), while a read-ahead reads (ReadAhead), or
-// while the read-ahead holds the next message (Backlogged), the reader
-// takes the message the read-ahead holds (Taking), and the delivery ends
-// with Alive (Stopped).
+// and the user's handler, as a declared state machine. Its states say who
+// holds the reader:
 //
-// It is a machine of its own per connection rather than a region of Alive:
-// it takes two steps per message, and a light machine steps without
-// allocating and without a goroutine, where a step of a parallel region
-// allocates and a step of the lifecycle reaches its observer. The two
-// steps of a message (Flowing to Busy and back) are between siblings, one
-// level deep: the handler's three states are not grouped under a parent,
-// which would make each of them enter and exit it too. Package wsconn fires its events under one lock, so each firer
-// sees its own step; readers (the heartbeat, the data watchdog) ask In.
+//   - Unstarted: the connection is up, and its reader has not started.
+//   - Running: the reader runs and Alive lasts. It is the parent of the
+//     states below, down to Taking.
+//   - Flowing: the reader reads.
+//   - Waiting: a message read waits for its turn, while an earlier
+//     connection's handler still runs. Its children say who reads
+//     meanwhile: nobody (WaitingHeld), a read-ahead (WaitingReadAhead), or
+//     nobody, the read-ahead holding the next message (WaitingBacklogged).
+//   - Busy: the handler runs with it, and nothing reads.
+//   - ReadAhead: the handler runs, and a read-ahead reads.
+//   - Backlogged: the handler runs, and the read-ahead holds the next
+//     message.
+//   - Taking: the reader takes the message the read-ahead holds.
+//   - Stopped: Alive is left, and the delivery has ended.
+//   - Abandoned: Alive was left before the reader started.
+//
+// It is a machine of its own per connection rather than a region of
+// Alive. It takes two steps per message. A light machine steps without
+// allocating and without a goroutine. A step of a parallel region would
+// allocate, and a step of the lifecycle reaches its observer.
+//
+// The two steps of a message, Flowing to Busy and back, are between
+// siblings one level deep. The handler's three states (Busy, ReadAhead,
+// Backlogged) are not grouped under a parent: each of them would then
+// enter and exit that parent too.
+//
+// Package session fires the events under one lock, so each firer sees its
+// own step. Readers, such as the heartbeat and the data watchdog, ask In.
 // The diagram is docs/datapath.md.
 package datapath
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // State is a state of a connection's data path.
@@ -77,12 +92,7 @@ var stateNames = [...]string{"Unstarted", "Running", "Flowing", "Waiting", "Wait
 	"WaitingBacklogged", "Busy", "ReadAhead", "Backlogged", "Taking", "Stopped", "Abandoned"}
 
 // String returns the state's name, e.g. "Backlogged".
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
+func (s State) String() string { return enum.Name(stateNames[:], s, "State(%d)") }
 
 // Event is an event of the data path.
 type Event uint8
@@ -116,19 +126,9 @@ func Events() []Event { return slices.Clone(events) }
 var eventNames = [...]string{"Start", "Wait", "Deliver", "Return", "Lend", "Park", "Stop"}
 
 // String returns the event's name, e.g. "Deliver".
-func (e Event) String() string {
-	if int(e) < len(eventNames) {
-		return eventNames[e]
-	}
-	return fmt.Sprintf("Event(%d)", uint8(e))
-}
+func (e Event) String() string { return enum.Name(eventNames[:], e, "Event(%d)") }
 
-type row struct {
-	from   State
-	on     Event
-	then   fsm.Outcome[State]
-	reason string
-}
+type row fsm.Rule[State, Event]
 
 var (
 	to       = fsm.To[State]
@@ -140,7 +140,7 @@ var (
 // table is the data path: every rule with its outcome and the reason for
 // it. A composite's rules hold in its children unless a child declares its
 // own. Stopped and Abandoned are final: no rule is needed there.
-var table = rules([]row{
+var table = fsm.Rows([]row{
 	{Unstarted, Start, to(Flowing), "the reader task starts the reader"},
 	{Unstarted, Wait, reject, "nothing is read before the reader starts"},
 	{Unstarted, Deliver, reject, "nothing is read before the reader starts"},
@@ -186,14 +186,6 @@ var table = rules([]row{
 // Table returns the data path's rules, in the order of the table, in a new
 // slice each call.
 func Table() []fsm.Rule[State, Event] { return slices.Clone(table) }
-
-func rules(rows []row) []fsm.Rule[State, Event] {
-	out := make([]fsm.Rule[State, Event], len(rows))
-	for i, r := range rows {
-		out[i] = fsm.Rule[State, Event]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
-	}
-	return out
-}
 
 // NewBuilder returns a builder holding the data path's states, their
 // nesting, its events, table and final states. The machine has no tasks,

@@ -1,17 +1,23 @@
 // Package subscription is the life of one subscription of a long-lived
-// connection as a declared state machine: a stream registered (Pending),
-// sent and awaiting its ack (Subscribing), carried (Active), being
-// resynchronised after a sequence gap (Resyncing), being unsubscribed
-// (Unsubscribing), refused or unacknowledged (Failed), and gone (Removed,
-// final).
+// connection, as a declared state machine:
 //
-// Every (state, event) pair is declared in the table below with its reason:
-// a late ack after an unsubscribe, a second Subscribe of a key already
-// held, the connection lost in each state are rows, not special cases
-// beside the machine. The table knows nothing of any transport: package
-// wsconn drives it, one machine per key, and fires its events from the
-// connection's life (Lost), the user's calls (Subscribe, Unsubscribe) and
-// the venue's answers (Ack, Nack). Its diagram is docs/subscription.md.
+//   - Pending: the stream is registered.
+//   - Subscribing: it is sent, and its ack is awaited.
+//   - Active: it is carried.
+//   - Resyncing: it is being resynchronised after a sequence gap.
+//   - Unsubscribing: it is being unsubscribed.
+//   - Failed: it was refused or not acknowledged.
+//   - Removed: it is gone; this state is final.
+//
+// Every (state, event) pair is declared in the table below, with its
+// reason. A late ack after an unsubscribe is a row, not a special case
+// beside the machine. So are a second Subscribe of a key already held, and
+// the connection lost in each state.
+//
+// The table knows nothing of any transport. Package session drives it,
+// one machine per key. It fires the events from the connection's life
+// (Lost), the user's calls (Subscribe, Unsubscribe) and the venue's
+// answers (Ack, Nack). The diagram is docs/subscription.md.
 package subscription
 
 import (
@@ -19,6 +25,7 @@ import (
 	"slices"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/internal/enum"
 )
 
 // State is a state of a subscription.
@@ -57,12 +64,7 @@ func States() []State { return slices.Clone(states) }
 var stateNames = [...]string{"Pending", "Subscribing", "Active", "Resyncing", "Unsubscribing", "Failed", "Removed"}
 
 // String returns the state's name, e.g. "Subscribing".
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return fmt.Sprintf("State(%d)", uint8(s))
-}
+func (s State) String() string { return enum.Name(stateNames[:], s, "State(%d)") }
 
 // Event is an event of a subscription.
 type Event uint8
@@ -103,12 +105,7 @@ func Events() []Event { return slices.Clone(events) }
 var eventNames = [...]string{"Send", "Ack", "Nack", "AckTimeout", "Unsubscribe", "Unsubscribed", "Subscribe", "Lost", "Gap", "Resynced"}
 
 // String returns the event's name, e.g. "AckTimeout".
-func (e Event) String() string {
-	if int(e) < len(eventNames) {
-		return eventNames[e]
-	}
-	return fmt.Sprintf("Event(%d)", uint8(e))
-}
+func (e Event) String() string { return enum.Name(eventNames[:], e, "Event(%d)") }
 
 // Retrier is what the machine's environment (the subscription's owner)
 // tells the table: whether a refused or unacknowledged subscription is
@@ -125,12 +122,7 @@ func retry(env, _ any) State {
 	return Failed
 }
 
-type row struct {
-	from   State
-	on     Event
-	then   fsm.Outcome[State]
-	reason string
-}
+type row fsm.Rule[State, Event]
 
 var (
 	to       = fsm.To[State]
@@ -141,7 +133,7 @@ var (
 
 // table is the subscription's life: every rule with its outcome and the
 // reason for it. Removed is final: entering it stops the machine.
-var table = rules([]row{
+var table = fsm.Rows([]row{
 	{Pending, Send, to(Subscribing), "written on a connection: await its ack"},
 	{Pending, Ack, ignore, "stale: the ack of a send on a connection already lost; the next connection sends again"},
 	{Pending, Nack, ignore, "stale: a refusal of a send on a connection already lost"},
@@ -212,14 +204,6 @@ var table = rules([]row{
 // Table returns the subscription's rules, one per (state, event) pair, in
 // the order of the table, in a new slice each call.
 func Table() []fsm.Rule[State, Event] { return slices.Clone(table) }
-
-func rules(rows []row) []fsm.Rule[State, Event] {
-	out := make([]fsm.Rule[State, Event], len(rows))
-	for i, r := range rows {
-		out[i] = fsm.Rule[State, Event]{From: r.from, On: r.on, Then: r.then, Reason: r.reason}
-	}
-	return out
-}
 
 // NewBuilder returns a builder holding the subscription's states, events,
 // table and final state. The caller adds hooks and builds. The machine

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/connfsm/connfsm/internal/venue"
 )
 
 // Behavior is one part of what the venue does on a connection. A
@@ -18,45 +20,36 @@ import (
 //
 // Each connection gets fresh state: a Behavior value may serve any number
 // of connections. The zero Behavior does nothing.
-type Behavior struct {
-	name string
-	new  func() part
-}
+type Behavior struct{ r venue.Recipe[part] }
 
 // String returns the behaviour's name and settings, e.g. "After(1s, Reset)".
-func (b Behavior) String() string {
-	if b.name == "" {
-		return "none"
-	}
-	return b.name
-}
+func (b Behavior) String() string { return b.r.String() }
+
+// hooks are the hooks every venue has: Start, Run, Message.
+type hooks = venue.Hooks[*Conn, Message]
 
 // part is a Behavior's hooks on one connection.
 type part struct {
-	// start runs when the connection opens, before anything is read.
-	start func(c *Conn)
-	// run runs from the start until ctx ends, on its own goroutine.
-	run func(ctx context.Context, c *Conn)
-	// message handles a frame received; true: taken, later handlers do
-	// not see it.
-	message func(c *Conn, m Message) bool
+	hooks
 	// after runs once every handler has seen the frame.
 	after func(c *Conn, m Message)
 }
 
-func behavior(name string, p part) Behavior {
-	return Behavior{name: name, new: func() part { return p }}
-}
+func behavior(name string, p part) Behavior { return Behavior{venue.Fixed(name, p)} }
+
+func (b Behavior) recipe() venue.Recipe[part] { return b.r }
+
+func (p part) common() hooks { return p.hooks }
 
 // Echo sends every frame back. It takes every frame.
 func Echo() Behavior {
 	// A failed write ends the connection, and the reader sees it.
-	return behavior("Echo", part{message: func(c *Conn, m Message) bool { _ = c.Send(m.Data); return true }})
+	return behavior("Echo", part{hooks: hooks{Message: func(c *Conn, m Message) bool { _ = c.Send(m.Data); return true }}})
 }
 
 // Discard reads every frame and sends nothing back. It takes every frame.
 func Discard() Behavior {
-	return behavior("Discard", part{message: func(*Conn, Message) bool { return true }})
+	return behavior("Discard", part{hooks: hooks{Message: func(*Conn, Message) bool { return true }}})
 }
 
 // Reply answers the frames fn accepts (ok) with reply, and takes them; a
@@ -66,20 +59,20 @@ func Reply(fn func(p []byte) (reply []byte, ok bool)) Behavior {
 	if fn == nil {
 		return Behavior{}
 	}
-	return behavior("Reply", part{message: func(c *Conn, m Message) bool {
+	return behavior("Reply", part{hooks: hooks{Message: func(c *Conn, m Message) bool {
 		reply, ok := fn(m.Data)
 		if ok && reply != nil {
 			_ = c.Send(reply)
 		}
 		return ok
-	}})
+	}}})
 }
 
 // AnswerPing answers an application heartbeat: each frame equal to ping
 // is taken and answered with pong, as OKX ("ping" → "pong") does. While
 // Server.AnswerPings(false) holds, pings are taken and not answered.
 func AnswerPing(ping, pong string) Behavior {
-	return behavior(fmt.Sprintf("AnswerPing(%q, %q)", ping, pong), part{message: func(c *Conn, m Message) bool {
+	return behavior(fmt.Sprintf("AnswerPing(%q, %q)", ping, pong), part{hooks: hooks{Message: func(c *Conn, m Message) bool {
 		if string(m.Data) != ping {
 			return false
 		}
@@ -87,19 +80,19 @@ func AnswerPing(ping, pong string) Behavior {
 			_ = c.SendText(pong)
 		}
 		return true
-	}})
+	}}})
 }
 
 // LoginAck answers a login: each frame that begins with prefix (the rest
 // is the credentials) is taken and answered with ack.
 func LoginAck(prefix, ack string) Behavior {
-	return behavior(fmt.Sprintf("LoginAck(%q, %q)", prefix, ack), part{message: func(c *Conn, m Message) bool {
+	return behavior(fmt.Sprintf("LoginAck(%q, %q)", prefix, ack), part{hooks: hooks{Message: func(c *Conn, m Message) bool {
 		if !bytes.HasPrefix(m.Data, []byte(prefix)) {
 			return false
 		}
 		_ = c.SendText(ack)
 		return true
-	}})
+	}}})
 }
 
 // SubAck answers subscriptions: each frame that begins with prefix ("sub:"
@@ -109,7 +102,7 @@ func SubAck(prefix string, ack func(key string) string) Behavior {
 	if ack == nil {
 		return Behavior{}
 	}
-	return behavior(fmt.Sprintf("SubAck(%q)", prefix), part{message: func(c *Conn, m Message) bool {
+	return behavior(fmt.Sprintf("SubAck(%q)", prefix), part{hooks: hooks{Message: func(c *Conn, m Message) bool {
 		key, ok := bytes.CutPrefix(m.Data, []byte(prefix))
 		if !ok {
 			return false
@@ -118,114 +111,91 @@ func SubAck(prefix string, ack func(key string) string) Behavior {
 			_ = c.SendText(a)
 		}
 		return true
-	}})
+	}}})
 }
 
 // Push sends next(1) every after the connection opens, next(2) every
 // later, and so on: a feed on a ticker. A nil frame from next stops the
 // feed; every <= 0 sends none.
 func Push(every time.Duration, next func(n int) []byte) Behavior {
-	return behavior(fmt.Sprintf("Push(%v)", every), part{run: func(ctx context.Context, c *Conn) {
-		if every <= 0 || next == nil {
+	return behavior(fmt.Sprintf("Push(%v)", every), part{hooks: hooks{Run: func(ctx context.Context, c *Conn) {
+		if next == nil {
 			return
 		}
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for n := 1; ; n++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		venue.Tick(ctx, every, func(n int) bool {
 			p := next(n)
-			if p == nil || c.Send(p) != nil {
-				return
-			}
-		}
-	}})
+			return p != nil && c.Send(p) == nil
+		})
+	}}})
 }
 
 // Reset drops the connection at once with a RST: alone, a venue that
 // accepts and drops; under After, a reset on a schedule.
 func Reset() Behavior {
-	return behavior("Reset", part{run: func(_ context.Context, c *Conn) { c.Reset() }})
+	return behavior("Reset", part{hooks: hooks{Run: func(_ context.Context, c *Conn) { c.Reset() }}})
 }
 
 // Close closes the connection (a FIN): under After, on a schedule.
 func Close() Behavior {
-	return behavior("Close", part{run: func(_ context.Context, c *Conn) { _ = c.Close() }})
+	return behavior("Close", part{hooks: hooks{Run: func(_ context.Context, c *Conn) { _ = c.Close() }}})
 }
 
 // CloseAfter closes the connection (a FIN) once n frames have been
 // received and handled: the n-th is echoed first, if Echo is listed.
 func CloseAfter(n int) Behavior {
-	return Behavior{name: fmt.Sprintf("CloseAfter(%d)", n), new: func() part {
+	return Behavior{venue.NewRecipe(fmt.Sprintf("CloseAfter(%d)", n), func() part {
 		seen := 0 // the reader's alone
 		return part{after: func(c *Conn, _ Message) {
 			if seen++; seen == n {
 				_ = c.Close()
 			}
 		}}
-	}}
+	})}
 }
 
 // Blackhole makes the connection a black hole (Conn.Blackhole): it stays
 // open, what the client sends is read and dropped, and nothing is
 // answered.
 func Blackhole() Behavior {
-	return behavior("Blackhole", part{start: func(c *Conn) { c.Blackhole(true) }})
+	return behavior("Blackhole", part{hooks: hooks{Start: func(c *Conn) { c.Blackhole(true) }}})
 }
 
 // Split makes every frame the venue sends go out in pieces writes, pause
 // apart (over TCP, across segments), so the client reads a frame in
 // parts. It applies to what the other behaviours send.
 func Split(pieces int, pause time.Duration) Behavior {
-	return behavior(fmt.Sprintf("Split(%d, %v)", pieces, pause), part{start: func(c *Conn) {
+	return behavior(fmt.Sprintf("Split(%d, %v)", pieces, pause), part{hooks: hooks{Start: func(c *Conn) {
 		c.wmu.Lock()
 		c.splitPieces, c.splitPause = pieces, pause
 		c.wmu.Unlock()
-	}})
+	}}})
 }
 
 // Oversized sends one frame of size bytes ("x" repeated) when the
 // connection opens: over a client's read limit, it is the frame the
 // client must refuse.
 func Oversized(size int) Behavior {
-	return behavior(fmt.Sprintf("Oversized(%d)", size), part{run: func(_ context.Context, c *Conn) {
+	return behavior(fmt.Sprintf("Oversized(%d)", size), part{hooks: hooks{Run: func(_ context.Context, c *Conn) {
 		_ = c.Send(bytes.Repeat([]byte("x"), max(size, 0)))
-	}})
+	}}})
 }
 
 // Raw writes p as it is when the connection opens (Conn.WriteRaw): half a
 // frame and silence, a length prefix claiming 4 GiB, garbage.
 func Raw(p []byte) Behavior {
-	return behavior(fmt.Sprintf("Raw(%q)", p), part{run: func(_ context.Context, c *Conn) { _ = c.WriteRaw(p) }})
+	return behavior(fmt.Sprintf("Raw(%q)", p), part{hooks: hooks{Run: func(_ context.Context, c *Conn) { _ = c.WriteRaw(p) }}})
 }
 
 // After starts b d after the connection opens: its actions start then,
 // and its message handler applies from then on. d <= 0 starts b at once.
 func After(d time.Duration, b Behavior) Behavior {
-	if b.new == nil {
+	if b.r.IsZero() {
 		return Behavior{}
 	}
-	return Behavior{name: fmt.Sprintf("After(%v, %v)", d, b), new: func() part {
-		inner := b.new()
+	return Behavior{venue.NewRecipe(fmt.Sprintf("After(%v, %v)", d, b), func() part {
+		inner := b.r.Make()
 		var on atomic.Bool
-		p := part{run: func(ctx context.Context, c *Conn) {
-			if !sleep(ctx, d) {
-				return
-			}
-			on.Store(true)
-			if inner.start != nil {
-				inner.start(c)
-			}
-			if inner.run != nil {
-				inner.run(ctx, c)
-			}
-		}}
-		if inner.message != nil {
-			p.message = func(c *Conn, m Message) bool { return on.Load() && inner.message(c, m) }
-		}
+		p := part{hooks: venue.Delay(d, inner.hooks, &on)}
 		if inner.after != nil {
 			p.after = func(c *Conn, m Message) {
 				if on.Load() {
@@ -234,7 +204,7 @@ func After(d time.Duration, b Behavior) Behavior {
 			}
 		}
 		return p
-	}}
+	})}
 }
 
 // Func runs fn on its own goroutine from the start, with a context that
@@ -244,7 +214,7 @@ func Func(fn func(ctx context.Context, c *Conn)) Behavior {
 	if fn == nil {
 		return Behavior{}
 	}
-	return behavior("Func", part{run: fn})
+	return behavior("Func", part{hooks: hooks{Run: fn}})
 }
 
 // OnMessage handles each frame received, on the venue's reader: return
@@ -253,20 +223,5 @@ func OnMessage(fn func(c *Conn, m Message) bool) Behavior {
 	if fn == nil {
 		return Behavior{}
 	}
-	return behavior("OnMessage", part{message: fn})
-}
-
-// sleep waits d and reports false if ctx ended first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return behavior("OnMessage", part{hooks: hooks{Message: fn}})
 }

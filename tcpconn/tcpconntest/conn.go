@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/connfsm/connfsm/internal/venue"
 )
 
 // Conn is one connection the venue is serving. Behaviours act through it
@@ -20,6 +22,7 @@ type Conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	parts  []part
+	hooks  []hooks // parts' common hooks
 	actors sync.WaitGroup
 	ended  chan struct{} // closed once the end is recorded
 
@@ -97,7 +100,7 @@ func (c *Conn) write(b []byte, n int, pause time.Duration) error {
 	n = max(1, min(n, len(b)))
 	for i := range n {
 		piece := b[i*len(b)/n : (i+1)*len(b)/n]
-		if i > 0 && !sleep(c.ctx, pause) {
+		if i > 0 && !venue.Sleep(c.ctx, pause) {
 			return net.ErrClosed
 		}
 		if _, err := c.w.Write(piece); err != nil {
@@ -149,21 +152,17 @@ func (s *Server) start(nc net.Conn, tcp *net.TCPConn) bool {
 		_ = nc.Close()
 		return false
 	}
-	s.n++
-	c := &Conn{srv: s, n: s.n, w: &wire{Conn: nc, srv: s, tcp: tcp}, ended: make(chan struct{})}
+	n, plan := s.plans.Pick(s.cfg.choose)
+	c := &Conn{srv: s, n: n, w: &wire{Conn: nc, srv: s, tcp: tcp}, ended: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	remote := "pipe"
 	if tcp != nil {
 		remote = tcp.RemoteAddr().String()
 	}
 	c.rec = Connection{N: c.n, Remote: remote, Opened: time.Now()}
-	for _, b := range s.plan(c.n) {
-		if b.new != nil {
-			c.parts = append(c.parts, b.new())
-		}
-	}
-	s.conns = append(s.conns, c)
-	s.live[c] = struct{}{}
+	c.parts, c.hooks = venue.Play(plan, Behavior.recipe, part.common)
+	s.reg.Add(c)
+	s.reg.Open(c)
 	s.running.Add(1)
 	s.mu.Unlock()
 	s.stats.accepted.Add(1)
@@ -176,16 +175,7 @@ func (s *Server) start(nc net.Conn, tcp *net.TCPConn) bool {
 // serve runs the plan's actions and reads until the connection ends.
 func (c *Conn) serve() {
 	defer c.srv.running.Done()
-	for _, p := range c.parts {
-		if p.start != nil {
-			p.start(c)
-		}
-	}
-	for _, p := range c.parts {
-		if p.run != nil {
-			c.actors.Go(func() { p.run(c.ctx, c) })
-		}
-	}
+	venue.Launch(c.hooks, c.ctx, c, &c.actors)
 	err := c.read()
 	c.cancel()
 	_ = c.w.Close()
@@ -212,11 +202,7 @@ func (c *Conn) read() error {
 			c.mu.Unlock()
 			s.notify()
 		}
-		for _, pt := range c.parts {
-			if pt.message != nil && pt.message(c, m) {
-				break
-			}
-		}
+		venue.Offer(c.hooks, c, m)
 		for _, pt := range c.parts {
 			if pt.after != nil {
 				pt.after(c, m)
@@ -234,14 +220,7 @@ func (c *Conn) end(err error) {
 	c.mu.Unlock()
 	s := c.srv
 	s.stats.open.Add(-1)
-	s.mu.Lock()
-	delete(s.live, c)
-	if s.cfg.noRecord {
-		if i := slices.Index(s.conns, c); i >= 0 {
-			s.conns = slices.Delete(s.conns, i, i+1)
-		}
-	}
-	s.mu.Unlock()
+	s.reg.End(c, s.cfg.noRecord)
 	close(c.ended)
 	s.notify()
 }

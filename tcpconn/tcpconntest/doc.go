@@ -64,12 +64,15 @@
 // message handlers in the order listed, until one takes it. List the
 // answering behaviours before Echo or Discard.
 //
-// On cue, for the connections open now: ResetAll, CloseAll,
-// Blackhole(on) (open and future ones), AnswerPings(on) (stop answering
-// heartbeats), Down and Up (the address stops listening, then listens
-// again), Restart (both), and Conns, to act on one connection (Conn.Send,
-// Conn.SendSplit, Conn.WriteRaw, Conn.Close, Conn.Reset,
-// Conn.Blackhole).
+// On cue, for the connections open now:
+//
+//   - ResetAll and CloseAll end them.
+//   - Blackhole(on) silences them, and future ones too.
+//   - AnswerPings(on) turns the replies to heartbeats on or off.
+//   - Down stops listening on the address; Up listens again. Restart does
+//     both.
+//   - Conns acts on one connection: Conn.Send, Conn.SendSplit,
+//     Conn.WriteRaw, Conn.Close, Conn.Reset, Conn.Blackhole.
 //
 // # Records
 //

@@ -1,6 +1,10 @@
 package tcpconntest
 
-import "time"
+import (
+	"time"
+
+	"github.com/connfsm/connfsm/internal/venue"
+)
 
 // Message is one frame's payload, received or sent by the venue.
 type Message struct {
@@ -32,18 +36,12 @@ type Connection struct {
 func (c Connection) Open() bool { return c.Closed.IsZero() }
 
 // ReceivedText returns the payload of every frame received, as strings.
-func (c Connection) ReceivedText() []string { return texts(c.Received) }
+func (c Connection) ReceivedText() []string { return venue.Texts(c.Received, Message.data) }
 
 // SentText returns the payload of every frame sent, as strings.
-func (c Connection) SentText() []string { return texts(c.Sent) }
+func (c Connection) SentText() []string { return venue.Texts(c.Sent, Message.data) }
 
-func texts(ms []Message) []string {
-	out := make([]string, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, string(m.Data))
-	}
-	return out
-}
+func (m Message) data() []byte { return m.Data }
 
 // Stats are the venue's counters. They are kept even WithoutRecording.
 type Stats struct {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/connfsm/connfsm/internal/testcert"
+	"github.com/connfsm/connfsm/internal/venue"
 	"github.com/connfsm/connfsm/tcpconn/framing"
 )
 
@@ -39,12 +40,9 @@ type Server struct {
 	closed  bool
 	down    bool
 	ln      net.Listener // TCP: this listening period's; nil while Down
-	n       int          // connections so far
-	conns   []*Conn      // every connection recorded (only the open ones WithoutRecording)
-	live    map[*Conn]struct{}
-	queue   [][]Behavior // Next's plans, first first
-	def     []Behavior
-	changed chan struct{} // closed and replaced on every change, for Await
+	plans   *venue.Plans[Behavior]
+	reg     venue.Registry[*Conn] // every connection recorded (only the open ones WithoutRecording)
+	changes venue.Changes         // for Await
 
 	running   sync.WaitGroup // connections being served
 	accepting sync.WaitGroup // accept loops
@@ -83,10 +81,7 @@ func Default(b ...Behavior) Option {
 // or the default.
 func Script(plans ...Plan) Option {
 	return func(c *config) {
-		c.script = nil
-		for _, p := range plans {
-			c.script = append(c.script, slices.Clone(p))
-		}
+		c.script = venue.Clone(plans)
 	}
 }
 
@@ -123,8 +118,7 @@ func newServer(opts []Option) *Server {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, ctx: ctx, cancel: cancel, def: cfg.def,
-		live: map[*Conn]struct{}{}, changed: make(chan struct{})}
+	return &Server{cfg: cfg, ctx: ctx, cancel: cancel, plans: venue.NewPlans(cfg.script, cfg.def)}
 }
 
 // NewServer starts a venue in memory: each DialContext is a net.Pipe, so
@@ -134,7 +128,7 @@ func newServer(opts []Option) *Server {
 func NewServer(opts ...Option) *Server {
 	s := newServer(opts)
 	s.mem = true
-	s.Addr = net.JoinHostPort(memHost, "1")
+	s.Addr = net.JoinHostPort(venue.MemHost, "1")
 	s.URL = "tcp://" + s.Addr
 	return s
 }
@@ -306,75 +300,24 @@ func (s *Server) AnswerPings(on bool) { s.mute.Store(!on) }
 
 // Next makes the next connection that no Script plan covers play b; calls
 // queue up, one plan per connection.
-func (s *Server) Next(b ...Behavior) {
-	s.mu.Lock()
-	s.queue = append(s.queue, slices.Clone(b))
-	s.mu.Unlock()
-}
+func (s *Server) Next(b ...Behavior) { s.plans.Next(b) }
 
 // SetDefault changes what connections do when nothing else decides, from
 // the next connection on; open connections keep theirs.
-func (s *Server) SetDefault(b ...Behavior) {
-	s.mu.Lock()
-	s.def = slices.Clone(b)
-	s.mu.Unlock()
-}
-
-// plan picks what the n-th connection plays; s.mu is held.
-func (s *Server) plan(n int) []Behavior {
-	switch {
-	case n <= len(s.cfg.script):
-		return s.cfg.script[n-1]
-	case len(s.queue) > 0:
-		p := s.queue[0]
-		s.queue = s.queue[1:]
-		return p
-	case s.cfg.choose != nil:
-		if p := s.cfg.choose(n); p != nil {
-			return p
-		}
-	}
-	return s.def
-}
+func (s *Server) SetDefault(b ...Behavior) { s.plans.SetDefault(b) }
 
 // Conns returns the open connections, in the order they were made, for
 // acting on one of them on cue.
-func (s *Server) Conns() []*Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*Conn
-	for _, c := range s.conns {
-		if _, ok := s.live[c]; ok {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+func (s *Server) Conns() []*Conn { return s.reg.Live() }
 
 // Connections returns what the venue recorded of every connection so far,
 // in order (see WithoutRecording).
-func (s *Server) Connections() []Connection {
-	s.mu.Lock()
-	conns := slices.Clone(s.conns)
-	s.mu.Unlock()
-	out := make([]Connection, 0, len(conns))
-	for _, c := range conns {
-		out = append(out, c.Record())
-	}
-	return out
-}
+func (s *Server) Connections() []Connection { return venue.Records(&s.reg, (*Conn).Record) }
 
 // Connection returns the record of the n-th connection (from 1).
 func (s *Server) Connection(n int) (Connection, bool) {
-	s.mu.Lock()
-	var c *Conn
-	for _, x := range s.conns {
-		if x.n == n {
-			c = x
-		}
-	}
-	s.mu.Unlock()
-	if c == nil {
+	c, ok := s.reg.Find(func(c *Conn) bool { return c.n == n })
+	if !ok {
 		return Connection{}, false
 	}
 	return c.Record(), true
@@ -397,24 +340,7 @@ func (s *Server) Stats() Stats {
 // Server's methods. Over TCP it is the way to wait without polling; under
 // synctest, synctest.Wait often does the same.
 func (s *Server) Await(ctx context.Context, cond func() bool) error {
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
+	return s.changes.Await(ctx, cond)
 }
 
-func (s *Server) notify() {
-	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
-}
+func (s *Server) notify() { s.changes.Notify() }

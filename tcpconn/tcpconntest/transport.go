@@ -3,22 +3,12 @@ package tcpconntest
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
-	"math/rand/v2"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
+
+	"github.com/connfsm/connfsm/internal/venue"
 )
-
-// memHost is the host of an in-memory venue's address: reserved (RFC
-// 2606), it never resolves, and only DialContext reaches the venue.
-const memHost = "venue.test"
-
-// errRefused is what an in-memory dial returns while the venue is Down:
-// what a TCP dial to a closed port returns.
-var errRefused = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 
 // DialContext connects to the venue, whatever network and addr say: a
 // client under test uses it as its dialer. In memory it returns one end
@@ -37,13 +27,13 @@ func (s *Server) DialContext(ctx context.Context, _, _ string) (net.Conn, error)
 	}
 	if s.isDown() {
 		s.stats.refused.Add(1)
-		return nil, errRefused
+		return nil, venue.ErrRefused
 	}
 	client, server := net.Pipe()
 	if !s.start(server, nil) {
 		_ = client.Close()
 		s.stats.refused.Add(1)
-		return nil, errRefused
+		return nil, venue.ErrRefused
 	}
 	return client, nil
 }
@@ -51,7 +41,7 @@ func (s *Server) DialContext(ctx context.Context, _, _ string) (net.Conn, error)
 // listen starts a listening period over TCP: from the start or Up until
 // Down or Close.
 func (s *Server) listen() error {
-	ln, err := listenTCP(s.Addr)
+	ln, err := venue.ListenTCP("tcpconntest", s.Addr)
 	if err != nil {
 		return err
 	}
@@ -70,30 +60,6 @@ func (s *Server) listen() error {
 		}
 	})
 	return nil
-}
-
-// listenTCP listens on addr. Port 0 picks a free port below the usual
-// ephemeral range first: after Down the port must still be free for Up,
-// and a port from the ephemeral range can meanwhile become the source port
-// of some outgoing connection (a client's own dial attempts, for one).
-func listenTCP(addr string) (net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("tcpconntest: address %q: %w", addr, err)
-	}
-	if port == "0" {
-		for range 20 {
-			p := 20000 + rand.IntN(12000) // below Linux's default 32768-60999
-			if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
-				return ln, nil
-			}
-		}
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("tcpconntest: listen %s: %w", addr, err)
-	}
-	return ln, nil
 }
 
 // wire is the venue's side of one connection: it makes the connection a

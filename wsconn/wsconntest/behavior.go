@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm/internal/venue"
 )
 
 // Behavior is one part of what the venue does on a connection. A
@@ -23,139 +25,108 @@ import (
 //
 // Each connection gets fresh state: a Behavior value may serve any number
 // of connections. The zero Behavior does nothing.
-type Behavior struct {
-	name string
-	new  func() part
-}
+type Behavior struct{ r venue.Recipe[part] }
 
 // String returns the behaviour's name and settings, e.g. "After(1s, Reset)".
-func (b Behavior) String() string {
-	if b.name == "" {
-		return "none"
-	}
-	return b.name
-}
+func (b Behavior) String() string { return b.r.String() }
+
+// hooks are the hooks every venue has: Start (at the upgrade, before
+// anything is read), Run (from the upgrade until ctx ends) and Message.
+type hooks = venue.Hooks[*Conn, Message]
 
 // part is a Behavior's hooks on one connection.
 type part struct {
+	hooks
 	// handshake answers the request itself and reports true, or leaves it.
 	handshake func(c *Conn, w http.ResponseWriter, r *http.Request) bool
 	// ping runs when a ping arrives, before the pong; false: no pong.
 	ping func(ctx context.Context, payload []byte) bool
-	// message handles a received message; true: taken, later handlers do
-	// not see it.
-	message func(c *Conn, m Message) bool
-	// start runs at the upgrade, before anything is read.
-	start func(c *Conn)
-	// run runs from the upgrade until ctx ends, on its own goroutine.
-	run func(ctx context.Context, c *Conn)
 }
 
-func behavior(name string, p part) Behavior {
-	return Behavior{name: name, new: func() part { return p }}
-}
+func behavior(name string, p part) Behavior { return Behavior{venue.Fixed(name, p)} }
+
+func (b Behavior) recipe() venue.Recipe[part] { return b.r }
+
+func (p part) common() hooks { return p.hooks }
 
 // Echo sends every message back, with its type. It takes every message.
 func Echo() Behavior {
-	return behavior("Echo", part{message: func(c *Conn, m Message) bool {
+	return behavior("Echo", part{hooks: hooks{Message: func(c *Conn, m Message) bool {
 		// A failed write ends the connection, and the reader sees it. No
 		// context to cancel, as for the reads: ending the connection
 		// closes its socket, which ends a write held up by a full window.
 		_ = c.Send(context.Background(), Message{Type: m.Type, Data: m.Data})
 		return true
-	}})
+	}}})
 }
 
 // Discard reads every message and sends nothing back: with no other
 // behaviour, a zombie feed that answers pings (coder/websocket pongs while
 // the venue reads) and never sends data. It takes every message.
 func Discard() Behavior {
-	return behavior("Discard", part{message: func(*Conn, Message) bool { return true }})
+	return behavior("Discard", part{hooks: hooks{Message: func(*Conn, Message) bool { return true }}})
 }
 
 // Reset drops the connection at once, without a close handshake (a TCP RST
 // over TCP): alone, a venue that accepts and drops; under After, a reset on
 // a schedule.
 func Reset() Behavior {
-	return behavior("Reset", part{run: func(_ context.Context, c *Conn) { c.Reset() }})
+	return behavior("Reset", part{hooks: hooks{Run: func(_ context.Context, c *Conn) { c.Reset() }}})
 }
 
 // Blackhole makes the connection a black hole: from then on the venue
 // reads nothing the client sends (it is dropped), answers nothing, pings
 // included, and closes nothing: a half-open peer.
 func Blackhole() Behavior {
-	return behavior("Blackhole", part{start: func(c *Conn) { c.Blackhole(true) }})
+	return behavior("Blackhole", part{hooks: hooks{Start: func(c *Conn) { c.Blackhole(true) }}})
 }
 
 // Freeze makes the venue stop reading the connection (Conn.Freeze): a peer
 // that never reads, whose full receive window blocks the client's writes.
 func Freeze() Behavior {
-	return behavior("Freeze", part{start: func(c *Conn) { c.Freeze() }})
+	return behavior("Freeze", part{hooks: hooks{Start: func(c *Conn) { c.Freeze() }}})
 }
 
 // Close closes the connection with a close frame carrying code and reason
 // (under After, on a schedule), as a venue does for maintenance (1001),
 // overload (1013) or a policy (1008, or its own 4000-4999 codes).
 func Close(code websocket.StatusCode, reason string) Behavior {
-	return behavior(fmt.Sprintf("Close(%d, %q)", int(code), reason), part{run: func(_ context.Context, c *Conn) {
+	return behavior(fmt.Sprintf("Close(%d, %q)", int(code), reason), part{hooks: hooks{Run: func(_ context.Context, c *Conn) {
 		_ = c.Close(code, reason)
-	}})
+	}}})
 }
 
 // After starts b d after the upgrade: its actions start then, and its
 // message and ping handlers apply from then on. b's handshake handler, if
 // any, is not used. d <= 0 starts b at once.
 func After(d time.Duration, b Behavior) Behavior {
-	if b.new == nil {
+	if b.r.IsZero() {
 		return Behavior{}
 	}
-	return Behavior{name: fmt.Sprintf("After(%v, %v)", d, b), new: func() part {
-		inner := b.new()
+	return Behavior{venue.NewRecipe(fmt.Sprintf("After(%v, %v)", d, b), func() part {
+		inner := b.r.Make()
 		var on atomic.Bool
-		p := part{run: func(ctx context.Context, c *Conn) {
-			if !sleep(ctx, d) {
-				return
-			}
-			on.Store(true)
-			if inner.start != nil {
-				inner.start(c)
-			}
-			if inner.run != nil {
-				inner.run(ctx, c)
-			}
-		}}
-		if inner.message != nil {
-			p.message = func(c *Conn, m Message) bool { return on.Load() && inner.message(c, m) }
-		}
+		p := part{hooks: venue.Delay(d, inner.hooks, &on)}
 		if inner.ping != nil {
 			p.ping = func(ctx context.Context, payload []byte) bool { return !on.Load() || inner.ping(ctx, payload) }
 		}
 		return p
-	}}
+	})}
 }
 
 // Push sends next(1) every after the upgrade, next(2) every later, and so
 // on: a feed on a schedule. A next that returns a Message whose Type is 0
 // stops the feed. every <= 0 sends nothing.
 func Push(every time.Duration, next func(n int) Message) Behavior {
-	return behavior(fmt.Sprintf("Push(%v)", every), part{run: func(ctx context.Context, c *Conn) {
-		if every <= 0 || next == nil {
+	return behavior(fmt.Sprintf("Push(%v)", every), part{hooks: hooks{Run: func(ctx context.Context, c *Conn) {
+		if next == nil {
 			return
 		}
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for n := 1; ; n++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		venue.Tick(ctx, every, func(n int) bool {
 			m := next(n)
-			if m.Type == 0 || c.Send(ctx, m) != nil {
-				return
-			}
-		}
-	}})
+			return m.Type != 0 && c.Send(ctx, m) == nil
+		})
+	}}})
 }
 
 // Heartbeat is an application-level heartbeat the venue requires of the
@@ -178,42 +149,44 @@ type Heartbeat struct {
 // one is late.
 func RequireHeartbeat(h Heartbeat) Behavior {
 	code, reason := closeOr(h.Code, h.Reason, "heartbeat timeout")
-	return Behavior{name: fmt.Sprintf("RequireHeartbeat(%q, %q, %v)", h.Ping, h.Pong, h.Within), new: func() part {
+	return Behavior{venue.NewRecipe(fmt.Sprintf("RequireHeartbeat(%q, %q, %v)", h.Ping, h.Pong, h.Within), func() part {
 		beat := make(chan struct{}, 1)
 		return part{
-			message: func(c *Conn, m Message) bool {
-				if m.Type != websocket.MessageText || string(m.Data) != h.Ping {
-					return false
-				}
-				select {
-				case beat <- struct{}{}:
-				default:
-				}
-				if h.Pong != "" {
-					_ = c.SendText(c.ctx, h.Pong)
-				}
-				return true
-			},
-			run: func(ctx context.Context, c *Conn) {
-				if h.Within <= 0 {
-					return
-				}
-				t := time.NewTimer(h.Within)
-				defer t.Stop()
-				for {
+			hooks: hooks{
+				Message: func(c *Conn, m Message) bool {
+					if m.Type != websocket.MessageText || string(m.Data) != h.Ping {
+						return false
+					}
 					select {
-					case <-ctx.Done():
-						return
-					case <-beat:
-						t.Reset(h.Within)
-					case <-t.C:
-						_ = c.Close(code, reason)
+					case beat <- struct{}{}:
+					default:
+					}
+					if h.Pong != "" {
+						_ = c.SendText(c.ctx, h.Pong)
+					}
+					return true
+				},
+				Run: func(ctx context.Context, c *Conn) {
+					if h.Within <= 0 {
 						return
 					}
-				}
+					t := time.NewTimer(h.Within)
+					defer t.Stop()
+					for {
+						select {
+						case <-ctx.Done():
+							return
+						case <-beat:
+							t.Reset(h.Within)
+						case <-t.C:
+							_ = c.Close(code, reason)
+							return
+						}
+					}
+				},
 			},
 		}
-	}}
+	})}
 }
 
 // RateLimit closes the connection with status 1008 (policy violation) and
@@ -222,12 +195,12 @@ func RequireHeartbeat(h Heartbeat) Behavior {
 // storm, say). The message over the limit is taken; the others are left
 // to later handlers (Echo).
 func RateLimit(n int, per time.Duration) Behavior {
-	return Behavior{name: fmt.Sprintf("RateLimit(%d, %v)", n, per), new: func() part {
+	return Behavior{venue.NewRecipe(fmt.Sprintf("RateLimit(%d, %v)", n, per), func() part {
 		var (
 			mu     sync.Mutex
 			recent []time.Time
 		)
-		return part{message: func(c *Conn, m Message) bool {
+		return part{hooks: hooks{Message: func(c *Conn, m Message) bool {
 			mu.Lock()
 			keep := recent[:0]
 			for _, t := range recent {
@@ -243,8 +216,8 @@ func RateLimit(n int, per time.Duration) Behavior {
 			}
 			_ = c.Close(websocket.StatusPolicyViolation, "rate limit exceeded")
 			return true
-		}}
-	}}
+		}}}
+	})}
 }
 
 // PingClient sends a protocol ping every interval and closes the
@@ -255,7 +228,7 @@ func PingClient(every, timeout time.Duration) Behavior {
 	if timeout <= 0 {
 		timeout = every
 	}
-	return behavior(fmt.Sprintf("PingClient(%v, %v)", every, timeout), part{run: func(ctx context.Context, c *Conn) {
+	return behavior(fmt.Sprintf("PingClient(%v, %v)", every, timeout), part{hooks: hooks{Run: func(ctx context.Context, c *Conn) {
 		if every <= 0 {
 			return
 		}
@@ -278,7 +251,7 @@ func PingClient(every, timeout time.Duration) Behavior {
 				return
 			}
 		}
-	}})
+	}}})
 }
 
 // AppPing is an application-level ping the venue sends, and the reply it
@@ -312,52 +285,54 @@ func AppPingClient(p AppPing) Behavior {
 		timeout = p.Every
 	}
 	code, reason := closeOr(p.Code, p.Reason, "pong timeout")
-	return Behavior{name: fmt.Sprintf("AppPingClient(%v, %v)", p.Every, timeout), new: func() part {
+	return Behavior{venue.NewRecipe(fmt.Sprintf("AppPingClient(%v, %v)", p.Every, timeout), func() part {
 		var (
 			mu   sync.Mutex
 			want string // the reply awaited, "" if none
 		)
 		replied := make(chan struct{}, 1)
 		return part{
-			message: func(_ *Conn, m Message) bool {
-				mu.Lock()
-				defer mu.Unlock()
-				if want == "" || m.Type != websocket.MessageText || string(m.Data) != want {
-					return false
-				}
-				want = ""
-				replied <- struct{}{}
-				return true
-			},
-			run: func(ctx context.Context, c *Conn) {
-				if p.Every <= 0 {
-					return
-				}
-				for n := 1; ; n++ {
-					if !sleep(ctx, p.Every) {
-						return
-					}
+			hooks: hooks{
+				Message: func(_ *Conn, m Message) bool {
 					mu.Lock()
-					want = pong(n)
-					mu.Unlock()
-					if c.SendText(ctx, ping(n)) != nil {
+					defer mu.Unlock()
+					if want == "" || m.Type != websocket.MessageText || string(m.Data) != want {
+						return false
+					}
+					want = ""
+					replied <- struct{}{}
+					return true
+				},
+				Run: func(ctx context.Context, c *Conn) {
+					if p.Every <= 0 {
 						return
 					}
-					t := time.NewTimer(timeout)
-					select {
-					case <-ctx.Done():
-						t.Stop()
-						return
-					case <-replied:
-						t.Stop()
-					case <-t.C:
-						_ = c.Close(code, reason)
-						return
+					for n := 1; ; n++ {
+						if !venue.Sleep(ctx, p.Every) {
+							return
+						}
+						mu.Lock()
+						want = pong(n)
+						mu.Unlock()
+						if c.SendText(ctx, ping(n)) != nil {
+							return
+						}
+						t := time.NewTimer(timeout)
+						select {
+						case <-ctx.Done():
+							t.Stop()
+							return
+						case <-replied:
+							t.Stop()
+						case <-t.C:
+							_ = c.Close(code, reason)
+							return
+						}
 					}
-				}
+				},
 			},
 		}
-	}}
+	})}
 }
 
 // DelayPongs holds the pong to each protocol ping for d, as a slow or
@@ -365,7 +340,7 @@ func AppPingClient(p AppPing) Behavior {
 // the ping are read once the pong is written.
 func DelayPongs(d time.Duration) Behavior {
 	return behavior(fmt.Sprintf("DelayPongs(%v)", d), part{ping: func(ctx context.Context, _ []byte) bool {
-		sleep(ctx, d)
+		venue.Sleep(ctx, d)
 		return true
 	}})
 }
@@ -377,7 +352,7 @@ func Func(fn func(ctx context.Context, c *Conn)) Behavior {
 	if fn == nil {
 		return Behavior{}
 	}
-	return behavior("Func", part{run: fn})
+	return behavior("Func", part{hooks: hooks{Run: fn}})
 }
 
 // OnMessage handles each message received, on the venue's reader: return
@@ -387,7 +362,7 @@ func OnMessage(fn func(c *Conn, m Message) bool) Behavior {
 	if fn == nil {
 		return Behavior{}
 	}
-	return behavior("OnMessage", part{message: fn})
+	return behavior("OnMessage", part{hooks: hooks{Message: fn}})
 }
 
 // closeOr returns code and reason, or the defaults 1008 and def.
@@ -399,19 +374,4 @@ func closeOr(code websocket.StatusCode, reason, def string) (websocket.StatusCod
 		reason = def
 	}
 	return code, reason
-}
-
-// sleep waits d and reports false if ctx ended first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

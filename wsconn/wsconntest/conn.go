@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm/internal/venue"
 )
 
 // Conn is one connection the venue is serving, from its handshake request
@@ -22,6 +24,7 @@ type Conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	parts  []part
+	hooks  []hooks         // parts' common hooks
 	ws     *websocket.Conn // set once upgraded
 	actors sync.WaitGroup
 	ended  chan struct{} // closed once the end is recorded
@@ -179,12 +182,6 @@ func cloneValues(v map[string][]string) map[string][]string {
 	return out
 }
 
-func (c *Conn) isOpen() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.rec.Upgraded && c.rec.Closed.IsZero()
-}
-
 func (c *Conn) setStatus(code int) {
 	c.mu.Lock()
 	if c.rec.Status == 0 || (c.rec.Status < 200 && c.rec.Status != http.StatusSwitchingProtocols) {
@@ -227,20 +224,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.handlers.Done()
 	s.stats.handshakes.Add(1)
 
-	n, plan := s.plan(r)
+	n, plan := s.plans.Pick(func(n int) []Behavior {
+		if s.cfg.choose == nil {
+			return nil
+		}
+		return s.cfg.choose(r, n)
+	})
 	c := &Conn{srv: s, n: n, req: r, ended: make(chan struct{})}
 	c.wire, _ = r.Context().Value(wireKey{}).(*wireConn)
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	defer c.cancel()
 	c.rec = Connection{N: n, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Opened: time.Now()}
-	for _, b := range plan {
-		if b.new != nil {
-			c.parts = append(c.parts, b.new())
-		}
-	}
-	s.mu.Lock()
-	s.conns = append(s.conns, c)
-	s.mu.Unlock()
+	c.parts, c.hooks = venue.Play(plan, Behavior.recipe, part.common)
+	s.reg.Add(c)
 	s.notify()
 	defer c.end()
 
@@ -268,6 +264,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c.rec.Upgraded = true
 	c.rec.Subprotocol = ws.Subprotocol()
 	c.mu.Unlock()
+	s.reg.Open(c)
 	s.stats.upgraded.Add(1)
 	s.stats.open.Add(1)
 	s.notify()
@@ -276,16 +273,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serve runs the plan's actions and reads until the connection ends.
 func (c *Conn) serve() {
-	for _, p := range c.parts {
-		if p.start != nil {
-			p.start(c)
-		}
-	}
-	for _, p := range c.parts {
-		if p.run != nil {
-			c.actors.Go(func() { p.run(c.ctx, c) })
-		}
-	}
+	venue.Launch(c.hooks, c.ctx, c, &c.actors)
 	err := c.read()
 	c.cancel()
 	_ = c.ws.CloseNow()
@@ -308,11 +296,7 @@ func (c *Conn) read() error {
 		}
 		m := Message{Type: typ, Data: data, At: time.Now()}
 		c.received(m)
-		for _, p := range c.parts {
-			if p.message != nil && p.message(c, m) {
-				break
-			}
-		}
+		venue.Offer(c.hooks, c, m)
 	}
 }
 
@@ -354,14 +338,8 @@ func (c *Conn) end() {
 	if upgraded {
 		s.stats.open.Add(-1)
 	}
+	s.reg.End(c, s.cfg.noRecord)
 	close(c.ended)
-	if s.cfg.noRecord {
-		s.mu.Lock()
-		if i := slices.Index(s.conns, c); i >= 0 {
-			s.conns = slices.Delete(s.conns, i, i+1)
-		}
-		s.mu.Unlock()
-	}
 	s.notify()
 }
 

@@ -1,28 +1,28 @@
 // Package wsconntest is a scripted WebSocket venue for tests, as
-// net/http/httptest is to net/http: a server that echoes, discards, or
-// plays a script of the faults real venues (exchanges, chat and device
-// gateways) put clients through, and records what it saw for assertions.
-// It depends only on github.com/coder/websocket and the standard library:
-// it knows nothing of the client under test.
+// net/http/httptest is to net/http. The server echoes, discards, or plays
+// a script of faults. They are the faults real venues put clients through:
+// exchanges, chat and device gateways. It records what it saw, for
+// assertions. It depends only on github.com/coder/websocket and the
+// standard library, and knows nothing of the client under test.
 //
 // # Transports
 //
-// NewServer runs the venue in memory: each dial is a net.Pipe, so under
-// testing/synctest the venue, the client and every timer run in virtual
-// time (a minute of heartbeats takes no real time) and a test is
-// deterministic. The only way in is the HTTP client from Client; the URL's
+// NewServer runs the venue in memory: each dial is a net.Pipe. Under
+// testing/synctest, the venue, the client and every timer then run in
+// virtual time. A minute of heartbeats takes no real time, and a test is
+// deterministic. The only way in is the HTTP client from Client. The URL's
 // host ("venue.test") is never resolved. With package wsconn:
 //
 //	srv := wsconntest.NewServer()
 //	defer srv.Close()
 //	c, err := wsconn.Dial(ctx, srv.URL+"/feed", wsconn.WithHTTPClient(srv.Client()))
 //
-// NewTCPServer and NewTLSServer listen on loopback TCP (and TLS, with a
-// certificate Client trusts) for tests that need real sockets and real
-// time: a reset is then a TCP RST. Both transports behave the same
-// otherwise. Close the venue before the test (or the synctest bubble)
-// ends: it resets every connection and returns once every goroutine it
-// started has returned.
+// NewTCPServer and NewTLSServer listen on loopback TCP, and TLS with a
+// certificate Client trusts. They serve tests that need real sockets and
+// real time: a reset is then a TCP RST. Both transports behave the same
+// otherwise. Close the venue before the test, or the synctest bubble,
+// ends. Close resets every connection. It returns once every goroutine the
+// venue started has returned.
 //
 // # Behaviours
 //
@@ -61,42 +61,54 @@
 //	Func(fn), OnMessage(fn)    anything else, with the Conn
 //	Handshake(fn)              answer the handshake request yourself
 //
-// A plan's first handshake behaviour (Refuse, Redirect, Stall, BadAccept,
-// Garbage, Handshake) decides the handshake; otherwise the venue upgrades.
-// Then the plan's actions run together, and each message received goes
-// to the plan's message handlers in the order listed until one takes it:
-// list RequireHeartbeat or AppPingClient before Echo, so heartbeats are
-// answered, not echoed. RateLimit passes the messages under the limit on.
+// A plan's first handshake behaviour decides the handshake: Refuse,
+// Redirect, Stall, BadAccept, Garbage or Handshake. Without one, the venue
+// upgrades. Then the plan's actions run together. Each message received
+// goes to the plan's message handlers, in the order listed, until one
+// takes it. So list RequireHeartbeat or AppPingClient before Echo: the
+// heartbeats are then answered, not echoed. RateLimit passes the messages
+// under the limit on.
 //
-// On cue, for the connections open now: ResetAll, CloseAll(code, reason),
-// Blackhole(on) (open and future connections), Down and Up (dials refused
-// meanwhile; over TCP the port is closed and reopened), and Conns, for
-// acting on one connection (Conn.Send, Conn.Close, Conn.Reset,
-// Conn.Blackhole, Conn.Freeze, Conn.Ping).
+// On cue, for the connections open now:
+//
+//   - ResetAll and CloseAll(code, reason) end them.
+//   - Blackhole(on) silences them, and future connections too.
+//   - Down and Up refuse dials in between. Over TCP, the port is closed
+//     and reopened.
+//   - Conns acts on one connection: Conn.Send, Conn.Close, Conn.Reset,
+//     Conn.Blackhole, Conn.Freeze, Conn.Ping.
 //
 // # Records
 //
-// Connections returns a record of every handshake request, in order: its
-// number, path, query and headers (so a test sees the credentials each
-// dial carried), the status it was answered with, the subprotocol, when it
-// opened and closed and why, the data messages received and sent, and
-// every frame on the wire in both directions. Frames come from parsing the
-// bytes the venue's socket reads and writes after the upgrade, so control
-// frames are there too: the client's pings and the pongs answering them,
-// the venue's pings and the client's pongs, close frames with their codes
-// and reasons (Connection.CloseFrom), each fragment of a message. Stats
-// counts dials, handshakes, upgrades, open connections and messages;
-// WithoutRecording keeps the counters only, for long runs and load.
+// Connections returns a record of every handshake request, in order. A
+// record holds:
+//
+//   - its number, path, query and headers, so a test sees the credentials
+//     each dial carried;
+//   - the status it was answered with, and the subprotocol;
+//   - when it opened and closed, and why;
+//   - the data messages received and sent;
+//   - every frame on the wire, in both directions.
+//
+// Frames come from parsing the bytes the venue's socket reads and writes
+// after the upgrade. So control frames are there too: the client's pings
+// and the pongs answering them, and the venue's pings and the client's
+// pongs. So are close frames with their codes and reasons
+// (Connection.CloseFrom), and each fragment of a message.
+//
+// Stats counts dials, handshakes, upgrades, open connections and
+// messages. WithoutRecording keeps the counters only, for long runs and
+// load.
 //
 // Await waits until a condition on the records holds, waking on every
-// change: the way to wait over TCP without polling. Under synctest,
+// change. It is the way to wait over TCP without polling. Under synctest,
 // synctest.Wait is often enough.
 //
 // # Testing a client's reconnect in virtual time
 //
-// A test of a client's reconnect against a venue that resets the
-// connection, run in a synctest bubble (TestExampleReconnect in this
-// package's tests is this test):
+// Here is a test of a client's reconnect against a venue that resets the
+// connection, run in a synctest bubble. TestExampleReconnect, in this
+// package's tests, is this test:
 //
 //	func TestReconnect(t *testing.T) {
 //		synctest.Test(t, func(t *testing.T) {

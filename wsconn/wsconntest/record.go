@@ -1,12 +1,14 @@
 package wsconntest
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm/internal/enum"
+	"github.com/connfsm/connfsm/internal/venue"
 )
 
 // Message is a WebSocket data message the venue received or sent.
@@ -33,16 +35,10 @@ const (
 	ToClient                        // the venue wrote it
 )
 
+var directionNames = [...]string{FromClient: "from client", ToClient: "to client"}
+
 // String returns "from client" or "to client".
-func (d Direction) String() string {
-	switch d {
-	case FromClient:
-		return "from client"
-	case ToClient:
-		return "to client"
-	}
-	return fmt.Sprintf("Direction(%d)", uint8(d))
-}
+func (d Direction) String() string { return enum.Name(directionNames[:], d, "Direction(%d)") }
 
 // Opcode is a WebSocket frame's opcode (RFC 6455, section 5.2).
 type Opcode uint8
@@ -57,24 +53,10 @@ const (
 	OpPong         Opcode = 0xa
 )
 
+var opcodeNames = [...]string{OpContinuation: "continuation", OpText: "text", OpBinary: "binary", OpClose: "close", OpPing: "ping", OpPong: "pong"}
+
 // String returns the opcode's name: "text", "ping", ...
-func (o Opcode) String() string {
-	switch o {
-	case OpContinuation:
-		return "continuation"
-	case OpText:
-		return "text"
-	case OpBinary:
-		return "binary"
-	case OpClose:
-		return "close"
-	case OpPing:
-		return "ping"
-	case OpPong:
-		return "pong"
-	}
-	return fmt.Sprintf("Opcode(%#x)", uint8(o))
-}
+func (o Opcode) String() string { return enum.Name(opcodeNames[:], o, "Opcode(%#x)") }
 
 // Frame is one WebSocket frame seen on the wire, in either direction. The
 // venue parses the bytes its socket reads and writes after the upgrade, so
@@ -154,18 +136,12 @@ func (c Connection) CloseFrom(dir Direction) (Frame, bool) {
 }
 
 // ReceivedText returns the data of every message received, as strings.
-func (c Connection) ReceivedText() []string { return texts(c.Received) }
+func (c Connection) ReceivedText() []string { return venue.Texts(c.Received, Message.data) }
 
 // SentText returns the data of every message sent, as strings.
-func (c Connection) SentText() []string { return texts(c.Sent) }
+func (c Connection) SentText() []string { return venue.Texts(c.Sent, Message.data) }
 
-func texts(ms []Message) []string {
-	var out []string
-	for _, m := range ms {
-		out = append(out, string(m.Data))
-	}
-	return out
-}
+func (m Message) data() []byte { return m.Data }
 
 // Stats are the venue's counters. They are kept even with
 // WithoutRecording.

@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 
 	"github.com/coder/websocket"
+
+	"github.com/connfsm/connfsm/internal/testcert"
+	"github.com/connfsm/connfsm/internal/venue"
 )
 
 // Server is a WebSocket venue for tests. Start one with NewServer (in
@@ -42,11 +45,9 @@ type Server struct {
 	hs      *http.Server // the serving period's server; nil while Down over TCP
 	ln      net.Listener // TCP: the serving period's listener
 	wires   map[*wireConn]struct{}
-	n       int          // handshake requests so far
-	conns   []*Conn      // every connection recorded (only the live ones WithoutRecording)
-	queue   [][]Behavior // Next's plans, first first
-	def     []Behavior
-	changed chan struct{} // closed and replaced on every change, for Await
+	plans   *venue.Plans[Behavior] // numbers handshake requests
+	reg     venue.Registry[*Conn]  // every connection recorded (only the live ones WithoutRecording)
+	changes venue.Changes          // for Await
 
 	handlers  sync.WaitGroup // handlers between entry and return
 	serving   sync.WaitGroup // http.Server.Serve loops
@@ -87,10 +88,7 @@ type Plan []Behavior
 // second.
 func Script(plans ...Plan) Option {
 	return func(c *config) {
-		c.script = nil
-		for _, p := range plans {
-			c.script = append(c.script, slices.Clone(p))
-		}
+		c.script = venue.Clone(plans)
 	}
 }
 
@@ -134,12 +132,11 @@ func newServer(opts []Option) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := newConfig(opts)
 	return &Server{
-		cfg:     cfg,
-		ctx:     ctx,
-		cancel:  cancel,
-		wires:   map[*wireConn]struct{}{},
-		def:     cfg.def,
-		changed: make(chan struct{}),
+		cfg:    cfg,
+		ctx:    ctx,
+		cancel: cancel,
+		wires:  map[*wireConn]struct{}{},
+		plans:  venue.NewPlans(cfg.script, cfg.def),
 	}
 }
 
@@ -149,7 +146,7 @@ func newServer(opts []Option) *Server {
 // URL's host is never resolved. Close it before the synctest bubble ends.
 func NewServer(opts ...Option) *Server {
 	s := newServer(opts)
-	s.URL = "ws://" + memHost
+	s.URL = "ws://" + venue.MemHost
 	s.mem = newMemListener(s)
 	s.transport = &http.Transport{DialContext: s.mem.dial, DisableKeepAlives: true}
 	s.client = &http.Client{Transport: s.transport}
@@ -168,19 +165,19 @@ func NewTCPServer(addr string, opts ...Option) (*Server, error) {
 // HTTP client trusts the venue's self-signed certificate (valid for
 // 127.0.0.1, ::1 and localhost), as httptest.NewTLSServer's does.
 func NewTLSServer(addr string, opts ...Option) (*Server, error) {
-	cert, pool, err := selfSigned()
+	cert, err := testcert.New("wsconntest")
 	if err != nil {
 		return nil, err
 	}
-	conf := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
-	return newTCP(addr, conf, pool, opts)
+	conf := &tls.Config{Certificates: []tls.Certificate{cert.TLS}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
+	return newTCP(addr, conf, cert.Pool, opts)
 }
 
 func newTCP(addr string, conf *tls.Config, roots *x509.CertPool, opts []Option) (*Server, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	ln, err := listenTCP(addr)
+	ln, err := venue.ListenTCP("wsconntest", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +332,7 @@ func (s *Server) Up() error {
 		return nil
 	}
 	if s.mem == nil {
-		ln, err := listenTCP(s.addr)
+		ln, err := venue.ListenTCP("wsconntest", s.addr)
 		if err != nil {
 			return err
 		}
@@ -355,85 +352,24 @@ func (s *Server) isDown() bool {
 // Next makes the next handshake request that no Script plan covers play
 // b; calls queue up, one plan per request. It is how a test cues what the
 // next dial meets: Next(Refuse(503, h)) refuses the next reconnect.
-func (s *Server) Next(b ...Behavior) {
-	s.mu.Lock()
-	s.queue = append(s.queue, slices.Clone(b))
-	s.mu.Unlock()
-}
+func (s *Server) Next(b ...Behavior) { s.plans.Next(b) }
 
 // SetDefault changes what connections do when nothing else decides, from
 // the next handshake on; open connections keep theirs.
-func (s *Server) SetDefault(b ...Behavior) {
-	s.mu.Lock()
-	s.def = slices.Clone(b)
-	s.mu.Unlock()
-}
-
-// plan numbers a handshake request and picks what it plays.
-func (s *Server) plan(r *http.Request) (int, []Behavior) {
-	s.mu.Lock()
-	s.n++
-	n := s.n
-	switch {
-	case n <= len(s.cfg.script):
-		p := s.cfg.script[n-1]
-		s.mu.Unlock()
-		return n, p
-	case len(s.queue) > 0:
-		p := s.queue[0]
-		s.queue = s.queue[1:]
-		s.mu.Unlock()
-		return n, p
-	}
-	def, choose := s.def, s.cfg.choose
-	s.mu.Unlock()
-	if choose != nil {
-		if p := choose(r, n); p != nil {
-			return n, p
-		}
-	}
-	return n, def
-}
+func (s *Server) SetDefault(b ...Behavior) { s.plans.SetDefault(b) }
 
 // Conns returns the open WebSocket connections, in the order they were
 // made, for acting on one of them on cue.
-func (s *Server) Conns() []*Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*Conn
-	for _, c := range s.conns {
-		if c.isOpen() {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+func (s *Server) Conns() []*Conn { return s.reg.Live() }
 
 // Connections returns what the venue recorded of every handshake request
 // so far, in order (see WithoutRecording).
-func (s *Server) Connections() []Connection {
-	s.mu.Lock()
-	conns := slices.Clone(s.conns)
-	s.mu.Unlock()
-	out := make([]Connection, 0, len(conns))
-	for _, c := range conns {
-		out = append(out, c.Record())
-	}
-	return out
-}
+func (s *Server) Connections() []Connection { return venue.Records(&s.reg, (*Conn).Record) }
 
 // Connection returns the record of the n-th handshake request (from 1).
 func (s *Server) Connection(n int) (Connection, bool) {
-	s.mu.Lock()
-	var c *Conn
-	for _, x := range s.conns {
-		if x.n == n {
-			c = x
-			break
-		}
-	}
-	s.mu.Unlock()
-	if c == nil {
+	c, ok := s.reg.Find(func(c *Conn) bool { return c.n == n })
+	if !ok {
 		return Connection{}, false
 	}
 	return c.Record(), true
@@ -458,24 +394,7 @@ func (s *Server) Stats() Stats {
 // the Server's methods. Under testing/synctest, synctest.Wait often does
 // the same with less; over TCP Await is the way to wait without polling.
 func (s *Server) Await(ctx context.Context, cond func() bool) error {
-	for {
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
-		if cond() {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
+	return s.changes.Await(ctx, cond)
 }
 
-func (s *Server) notify() {
-	s.mu.Lock()
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
-}
+func (s *Server) notify() { s.changes.Notify() }

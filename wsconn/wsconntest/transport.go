@@ -3,26 +3,15 @@ package wsconntest
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"io"
 	"log"
-	"math/rand/v2"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/connfsm/connfsm/internal/venue"
 )
-
-// memHost is the host of an in-memory venue's URL. Any host dials the
-// venue through its Client; this one is reserved (RFC 2606) and never
-// resolves.
-const memHost = "venue.test"
-
-// errRefused is what an in-memory dial returns while the venue is Down:
-// what a TCP dial to a closed port returns.
-var errRefused = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 
 // memListener is the in-memory transport: each dial makes a net.Pipe whose
 // server end Accept hands out.
@@ -56,7 +45,7 @@ func (l *memListener) Addr() net.Addr { return memAddr{} }
 type memAddr struct{}
 
 func (memAddr) Network() string { return "memory" }
-func (memAddr) String() string  { return memHost }
+func (memAddr) String() string  { return venue.MemHost }
 
 // dial is the Client's DialContext: whatever the address, it connects to
 // the venue, unless the venue is Down or closed.
@@ -64,7 +53,7 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	s := l.srv
 	if s.isDown() {
 		s.stats.refused.Add(1)
-		return nil, errRefused
+		return nil, venue.ErrRefused
 	}
 	client, server := net.Pipe()
 	wc := s.track(server, nil)
@@ -81,7 +70,7 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 		return nil, err
 	}
 	s.stats.refused.Add(1)
-	return nil, errRefused
+	return nil, venue.ErrRefused
 }
 
 // tcpListener is one listening period of the TCP transport (from start or
@@ -103,30 +92,6 @@ func (l *tcpListener) Accept() (net.Conn, error) {
 	}
 	l.srv.stats.accepted.Add(1)
 	return l.srv.track(c, tc), nil
-}
-
-// listenTCP listens on addr. Port 0 picks a free port below the usual
-// ephemeral range first: after Down the port must still be free for Up,
-// and a port from the ephemeral range can meanwhile become the source port
-// of some outgoing connection (a client's own dial attempts, for one).
-func listenTCP(addr string) (net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("wsconntest: address %q: %w", addr, err)
-	}
-	if port == "0" {
-		for range 20 {
-			p := 20000 + rand.IntN(12000) // below Linux's default 32768-60999
-			if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
-				return ln, nil
-			}
-		}
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("wsconntest: listen %s: %w", addr, err)
-	}
-	return ln, nil
 }
 
 // serve serves ln with a new http.Server until it is closed. Each serving

@@ -1,4 +1,4 @@
-package session
+package sockbuf
 
 import (
 	"context"
@@ -15,8 +15,8 @@ func TestUnread(t *testing.T) {
 	p1, p2 := net.Pipe()
 	defer p1.Close()
 	defer p2.Close()
-	if unread(p1) {
-		t.Errorf("unread(net.Pipe) = true, want false")
+	if Unread(p1) {
+		t.Errorf("Unread(net.Pipe) = true, want false")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +33,7 @@ func TestUnread(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer accepted.Close()
-	if unread(dialed) {
+	if Unread(dialed) {
 		t.Errorf("unread before the peer wrote = true, want false")
 	}
 	if _, err := accepted.Write([]byte("pong")); err != nil {
@@ -43,20 +43,20 @@ func TestUnread(t *testing.T) {
 	if want {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		for !unread(dialed) { // loopback delivers at once; bounded all the same
+		for !Unread(dialed) { // loopback delivers at once; bounded all the same
 			if ctx.Err() != nil {
 				t.Fatalf("unread never saw the 4 bytes the peer wrote")
 			}
 			runtime.Gosched()
 		}
-	} else if unread(dialed) {
+	} else if Unread(dialed) {
 		t.Errorf("unread = true on %s, want false", runtime.GOOS)
 	}
 	buf := make([]byte, 4)
 	if _, err := dialed.Read(buf); err != nil {
 		t.Fatal(err)
 	}
-	if unread(dialed) {
+	if Unread(dialed) {
 		t.Errorf("unread after reading everything = true, want false")
 	}
 }

@@ -1,4 +1,4 @@
-package session
+package sockbuf
 
 import (
 	"net"
@@ -6,10 +6,10 @@ import (
 	"unsafe"
 )
 
-// unread reports whether bytes from the peer wait in c's receive buffer,
+// Unread reports whether bytes from the peer wait in c's receive buffer,
 // not yet read by the process (the FIONREAD ioctl). False if c is not a
 // socket, or on error.
-func unread(c net.Conn) bool {
+func Unread(c net.Conn) bool {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return false
