@@ -284,8 +284,9 @@ func runFleet(t *testing.T, n int, mode BackoffMode) fleetRun {
 
 // TestFleetBackSoonAfterOutage: 300 clients lose their venue for 3 s.
 // Bounded by the outage, the last is back within 5 s of up (with full
-// jitter, many seconds later), and the peak dial rate after up is no
-// higher than full jitter's (within a quarter, the sample being small).
+// jitter, many seconds later), and the peak dial rate after up is at most
+// a quarter above full jitter's (19 against 16 per 100 ms: compressing
+// the recovery raises it).
 func TestFleetBackSoonAfterOutage(t *testing.T) {
 	const n = 300
 	full := runFleet(t, n, FullJitter)
