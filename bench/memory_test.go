@@ -92,14 +92,22 @@ func startServerProcess(tb testing.TB) *serverProcess {
 	if url := os.Getenv(serverURLEnv); url != "" {
 		return &serverProcess{url: url}
 	}
+	return startChild(tb, "TestServerProcess", serverEnv, "ws://")
+}
+
+// startChild runs this test binary's test named test as a server in a
+// child process, with env=1, and returns the URL it prints first, which
+// must start with scheme; tb's cleanup stops it.
+func startChild(tb testing.TB, test, env, scheme string) *serverProcess {
+	tb.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^TestServerProcess$", "-test.count=1")
+	cmd := exec.Command(exe, "-test.run=^"+test+"$", "-test.count=1")
 	// Under -race the child would otherwise sleep a second on exit.
 	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-	cmd.Env = append(os.Environ(), serverEnv+"=1", "GORACE="+gorace)
+	cmd.Env = append(os.Environ(), env+"=1", "GORACE="+gorace)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -132,8 +140,8 @@ func startServerProcess(tb testing.TB) *serverProcess {
 	})
 	select {
 	case url, ok := <-lines:
-		if !ok || !strings.HasPrefix(url, "ws://") {
-			tb.Fatalf("server process printed %q, want its ws:// URL", url)
+		if !ok || !strings.HasPrefix(url, scheme) {
+			tb.Fatalf("server process printed %q, want its %s URL", url, scheme)
 		}
 		return &serverProcess{url: url}
 	case <-time.After(30 * time.Second):

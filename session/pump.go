@@ -354,6 +354,9 @@ func (s *session) read() (MessageType, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if b, ok := readWhole(r); ok {
+		return typ, b, nil
+	}
 	// One byte over the previous size, so that a message of the same size
 	// leaves room and the read that reports io.EOF needs no growth.
 	b := make([]byte, 0, max(512, s.lastSize+1))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"testing/synctest"
 
@@ -125,5 +126,42 @@ func TestReceiveOverLimit(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestReadWhole checks the read of a message whose reader holds it whole
+// (tcpconn's frames): the bytes unread, in a slice that is the message's
+// own and not nil when empty; another reader is left to the loop.
+func TestReadWhole(t *testing.T) {
+	type result struct {
+		OK   bool
+		Data string
+		Nil  bool
+	}
+	partly := bytes.NewBufferString("skip:abc")
+	partly.Next(len("skip:"))
+	tests := []struct {
+		name string
+		r    io.Reader
+		want result
+	}{
+		{"whole", bytes.NewBufferString("abc"), result{OK: true, Data: "abc"}},
+		{"partly read", partly, result{OK: true, Data: "abc"}},
+		{"empty", new(bytes.Buffer), result{OK: true}},
+		{"not whole", bytes.NewReader([]byte("abc")), result{Nil: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, ok := readWhole(tt.r)
+			if diff := cmp.Diff(tt.want, result{OK: ok, Data: string(b), Nil: b == nil}); diff != "" {
+				t.Errorf("readWhole (-want +got):\n%s", diff)
+			}
+		})
+	}
+	src := bytes.NewBufferString("frame")
+	b, _ := readWhole(src)
+	copy(src.Bytes(), "XXXXX")
+	if diff := cmp.Diff("frame", string(b)); diff != "" {
+		t.Errorf("the message after its source was reused (-want +got):\n%s", diff)
 	}
 }

@@ -32,7 +32,9 @@ type Conn interface {
 	// connection fails, or CloseNow is called. The reader must be drained
 	// before the next call. A message over the Attempt's read limit fails
 	// with an error matching ErrMessageTooBig; a peer's close with a
-	// *CloseError.
+	// *CloseError. A reader that holds the message whole, with a method
+	// Bytes() []byte that returns the bytes unread (tcpconn's frames, a
+	// *bytes.Buffer), is copied from in one step, not read.
 	Reader() (MessageType, io.Reader, error)
 	// Write writes one whole message. If ctx ends during the write, the
 	// connection may be closed.
@@ -117,3 +119,18 @@ const (
 	StatusTryAgainLater           StatusCode = 1013
 	StatusTLSHandshake            StatusCode = 1015
 )
+
+// readWhole copies a message whose reader holds it whole (Conn.Reader) in
+// one step: one allocation, the message's size, and none of the zeroing
+// or growth of reading it, which matter for large messages. ok is false
+// for a reader that does not hold it so.
+func readWhole(r io.Reader) (b []byte, ok bool) {
+	w, ok := r.(interface{ Bytes() []byte })
+	if !ok {
+		return nil, false
+	}
+	if b = append([]byte(nil), w.Bytes()...); b == nil {
+		b = []byte{} // an empty message is not nil
+	}
+	return b, true
+}

@@ -2,7 +2,6 @@ package tcpconn
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,24 +21,52 @@ type conn struct {
 	raw    net.Conn // the TCP connection
 	br     *bufio.Reader
 	framer framing.Framer
+	app    framing.Appender // framer, when it is one: frames in kept buffers
 	limit  int64
+	rbuf   []byte // the last frame read, with app: reused by the next
+	msg    frame
 
-	wmu sync.Mutex // one frame written at a time
-	msg bytes.Reader
+	wmu   sync.Mutex // one frame written at a time
+	wbuf  []byte     // under wmu, with app: the frame being written
+	abort func()     // closes nc: made once, not per write with a context
 
 	readFailed chan struct{} // closed when a read fails: Close waits for it
 	failOnce   sync.Once
 }
 
 func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
-	return &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, limit: limit, readFailed: make(chan struct{})}
+	app, _ := f.(framing.Appender)
+	c := &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, app: app, limit: limit, readFailed: make(chan struct{})}
+	c.abort = func() { _ = c.nc.Close() }
+	return c
+}
+
+// keepBuf is the largest buffer a conn keeps from one frame to the next:
+// a rare larger frame's is left to the collector, not held while idle.
+const keepBuf = 128 << 10
+
+// kept returns b emptied if it is small enough to keep, else nil.
+func kept(b []byte) []byte {
+	if cap(b) > keepBuf {
+		return nil
+	}
+	return b[:0]
 }
 
 // Reader reads the next frame. A frame over the read limit fails with
 // an error matching session.ErrMessageTooBig; the stream is out of step
-// after it, as after any error.
+// after it, as after any error. The frame is read whole into a buffer the
+// conn keeps, so that it costs no allocation: the reader returned, whose
+// Bytes the session copies in one step, is valid until the next call.
 func (c *conn) Reader() (session.MessageType, io.Reader, error) {
-	p, err := c.framer.ReadFrame(c.br, c.limit)
+	var p []byte
+	var err error
+	if c.app != nil {
+		p, err = c.app.AppendFrame(c.rbuf[:0], c.br, c.limit)
+		c.rbuf = kept(p)
+	} else {
+		p, err = c.framer.ReadFrame(c.br, c.limit)
+	}
 	if err != nil {
 		c.failOnce.Do(func() { close(c.readFailed) })
 		if errors.Is(err, framing.ErrTooBig) {
@@ -51,9 +78,27 @@ func (c *conn) Reader() (session.MessageType, io.Reader, error) {
 	if utf8.Valid(p) {
 		typ = session.Text
 	}
-	c.msg.Reset(p)
+	c.msg = frame{p: p}
 	return typ, &c.msg, nil
 }
+
+// frame is a frame read whole, as a message's reader.
+type frame struct {
+	p   []byte
+	off int
+}
+
+func (f *frame) Read(b []byte) (int, error) {
+	if f.off == len(f.p) {
+		return 0, io.EOF
+	}
+	n := copy(b, f.p[f.off:])
+	f.off += n
+	return n, nil
+}
+
+// Bytes returns the bytes unread: the session copies them in one step.
+func (f *frame) Bytes() []byte { return f.p[f.off:] }
 
 // Write writes p as one frame. If ctx ends during the write, the
 // connection is closed: half a frame would put the stream out of step.
@@ -64,14 +109,23 @@ func (c *conn) Write(ctx context.Context, _ session.MessageType, p []byte) error
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { _ = c.nc.Close() })
+		stop := context.AfterFunc(ctx, c.abort)
 		defer stop()
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = c.nc.SetWriteDeadline(dl)
 		defer c.nc.SetWriteDeadline(time.Time{})
 	}
-	return c.framer.WriteFrame(c.nc, p)
+	if c.app == nil {
+		return c.framer.WriteFrame(c.nc, p)
+	}
+	buf, err := c.app.AppendWire(c.wbuf[:0], p)
+	if err != nil {
+		return err
+	}
+	c.wbuf = kept(buf)
+	_, err = c.nc.Write(buf)
+	return err
 }
 
 // Ping returns session.ErrNoPing: TCP has none.

@@ -40,6 +40,21 @@ type Framer interface {
 	Name() string
 }
 
+// An Appender is a Framer that also reads and writes frames in buffers
+// its caller keeps, so that a connection's frames cost no allocation of
+// their own. Line and Length32 are Appenders; tcpconn uses these methods
+// when its Framer has them.
+type Appender interface {
+	Framer
+	// AppendFrame reads the next frame as ReadFrame does, with the same
+	// errors and limit (which counts the payload alone), and appends its
+	// payload to dst. On an error it returns dst as given.
+	AppendFrame(dst []byte, r *bufio.Reader, limit int64) ([]byte, error)
+	// AppendWire appends to dst the bytes WriteFrame writes for p, or
+	// returns dst as given and WriteFrame's error.
+	AppendWire(dst, p []byte) ([]byte, error)
+}
+
 // ErrTooBig is matched (errors.Is) by the error a Framer returns for a
 // frame over the read limit.
 var ErrTooBig = errors.New("framing: frame too big")

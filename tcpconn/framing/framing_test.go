@@ -96,6 +96,39 @@ func TestReadFrame(t *testing.T) {
 					t.Errorf("end = %v, want %v", err, tt.err)
 				}
 			})
+			app, ok := tt.f.(framing.Appender)
+			if !ok {
+				continue
+			}
+			// The same frames appended to a buffer kept across them, after
+			// a prefix that must stay as it is and not count in the limit.
+			t.Run(tt.name+"/"+rd.name+"/append", func(t *testing.T) {
+				r := rd.wrap(tt.in)
+				const prefix = "kept:"
+				buf := []byte(prefix)
+				var got []string
+				var err error
+				for {
+					var p []byte
+					if p, err = app.AppendFrame(buf, r, tt.limit); err != nil {
+						if string(p) != prefix {
+							t.Errorf("on error AppendFrame returned %q, want dst as given", p)
+						}
+						break
+					}
+					if !strings.HasPrefix(string(p), prefix) {
+						t.Fatalf("frame %d = %q, lost the prefix %q", len(got), p, prefix)
+					}
+					got = append(got, string(p[len(prefix):]))
+					buf = p[:len(prefix)]
+				}
+				if diff := cmp.Diff(tt.frames, got); diff != "" {
+					t.Errorf("frames (-want +got):\n%s", diff)
+				}
+				if !errors.Is(err, tt.err) {
+					t.Errorf("end = %v, want %v", err, tt.err)
+				}
+			})
 		}
 	}
 }
@@ -176,6 +209,42 @@ func TestWriteFrame(t *testing.T) {
 				t.Errorf("%d writes, want the frame in one", w.calls)
 			}
 		})
+		app, ok := tt.f.(framing.Appender)
+		if !ok {
+			continue
+		}
+		t.Run(tt.name+"/append", func(t *testing.T) {
+			got, err := app.AppendWire([]byte("kept:"), []byte(tt.p))
+			if tt.error != "" {
+				if !errors.Is(err, framing.ErrPayload) || !strings.Contains(err.Error(), tt.error) {
+					t.Errorf("err = %v, want ErrPayload naming %q", err, tt.error)
+				}
+				if string(got) != "kept:" {
+					t.Errorf("on error AppendWire returned %q, want dst as given", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff("kept:"+tt.wire, string(got)); diff != "" {
+				t.Errorf("appended (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestBuiltinsAppend: both built-in framers read and write in buffers
+// their caller keeps.
+func TestBuiltinsAppend(t *testing.T) {
+	for _, name := range framing.Names() {
+		f, err := framing.Parse(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.(framing.Appender); !ok {
+			t.Errorf("%s is no framing.Appender", name)
+		}
 	}
 }
 

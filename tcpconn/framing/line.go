@@ -19,33 +19,42 @@ func (Line) Name() string { return "line" }
 // ReadFrame reads up to the next "\n". The limit counts the payload, the
 // line ending excluded; a longer line is refused as soon as it is seen to
 // be too long, before the rest of it is read.
-func (Line) ReadFrame(r *bufio.Reader, limit int64) ([]byte, error) {
-	var line []byte
+func (l Line) ReadFrame(r *bufio.Reader, limit int64) ([]byte, error) {
+	p, err := l.AppendFrame(nil, r, limit)
+	if err == nil && p == nil {
+		p = []byte{}
+	}
+	return p, err
+}
+
+// AppendFrame reads a frame as ReadFrame does and appends its payload to
+// dst.
+func (Line) AppendFrame(dst []byte, r *bufio.Reader, limit int64) ([]byte, error) {
+	start := len(dst)
+	line := dst
 	for {
 		chunk, err := r.ReadSlice('\n')
 		line = append(line, chunk...)
+		n := int64(len(line) - start)
 		switch {
 		case err == nil:
 		case errors.Is(err, bufio.ErrBufferFull):
 			// Its last byte may be a "\r" that is stripped below.
-			if limit > 0 && int64(len(line))-1 > limit {
-				return nil, tooBig("line", int64(len(line))-1, limit)
+			if limit > 0 && n-1 > limit {
+				return dst, tooBig("line", n-1, limit)
 			}
 			continue
-		case errors.Is(err, io.EOF) && len(line) == 0:
-			return nil, io.EOF
+		case errors.Is(err, io.EOF) && n == 0:
+			return dst, io.EOF
 		default:
-			return nil, unexpected(err)
+			return dst, unexpected(err)
 		}
 		line = line[:len(line)-1]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
+		if k := len(line); k > start && line[k-1] == '\r' {
+			line = line[:k-1]
 		}
-		if limit > 0 && int64(len(line)) > limit {
-			return nil, tooBig("line", int64(len(line)), limit)
-		}
-		if line == nil {
-			line = []byte{}
+		if n := int64(len(line) - start); limit > 0 && n > limit {
+			return dst, tooBig("line", n, limit)
 		}
 		return line, nil
 	}
@@ -53,16 +62,23 @@ func (Line) ReadFrame(r *bufio.Reader, limit int64) ([]byte, error) {
 
 // WriteFrame writes p and "\n". A payload holding a "\n", or ending in a
 // "\r" (which a reader would strip), is an error naming its position.
-func (Line) WriteFrame(w io.Writer, p []byte) error {
+func (l Line) WriteFrame(w io.Writer, p []byte) error {
+	buf, err := l.AppendWire(make([]byte, 0, len(p)+1), p)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(buf)
+	return err
+}
+
+// AppendWire appends p and "\n" to dst, or returns WriteFrame's error.
+func (Line) AppendWire(dst, p []byte) ([]byte, error) {
 	if i := bytes.IndexByte(p, '\n'); i >= 0 {
-		return fmt.Errorf("%w: line payload has a newline at byte %d", ErrPayload, i)
+		return dst, fmt.Errorf("%w: line payload has a newline at byte %d", ErrPayload, i)
 	}
 	if n := len(p); n > 0 && p[n-1] == '\r' {
-		return fmt.Errorf("%w: line payload ends in a carriage return (byte %d), which a reader strips", ErrPayload, n-1)
+		return dst, fmt.Errorf("%w: line payload ends in a carriage return (byte %d), which a reader strips", ErrPayload, n-1)
 	}
-	buf := make([]byte, len(p)+1)
-	copy(buf, p)
-	buf[len(p)] = '\n'
-	_, err := w.Write(buf)
-	return err
+	dst = append(dst, p...)
+	return append(dst, '\n'), nil
 }
