@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -30,10 +32,14 @@ func (b Backoff) capFor(n int) time.Duration {
 // slowDelay returns a delay with equal jitter: uniform in
 // [capFor(n)/2, capFor(n)].
 func (b Backoff) slowDelay(n int, rnd func() float64) time.Duration {
+	return equalJitter(b.capFor(n), rnd)
+}
+
+// equalJitter returns a delay uniform in [c/2, c].
+func equalJitter(c time.Duration, rnd func() float64) time.Duration {
 	if rnd == nil {
 		rnd = rand.Float64
 	}
-	c := b.capFor(n)
 	// As in Delay, the +1 makes the cap itself reachable, in floats.
 	d := float64(c/2) + rnd()*(float64(c-c/2)+1)
 	if d >= float64(c) {
@@ -56,6 +62,60 @@ func (b Backoff) Delay(n int, rnd func() float64) time.Duration {
 		return c
 	}
 	return time.Duration(d)
+}
+
+// BackoffMode says how a Backoff draws a delay under its cap.
+type BackoffMode uint8
+
+const (
+	// BackoffModeDefault takes DefaultBackoff's mode.
+	BackoffModeDefault BackoffMode = iota
+	// FullJitter waits a uniformly random delay in [0, cap]. The caps grow
+	// with the attempts only: a client that went through a few attempts
+	// during a short outage may sleep the whole next cap (16 s at the
+	// defaults) after the venue is back.
+	FullJitter
+	// OutageBounded also bounds the cap by how long the client has been
+	// without a stable connection (Failure.Outage, at least Initial), and
+	// waits a uniformly random delay in [cap/2, cap]. A client that lost
+	// its venue 3 s ago sleeps at most 3 s, so the last client is back
+	// within about the outage's length; the lower half cut off keeps
+	// fleet-wide dials spread, and a long outage waits as FullJitter's
+	// caps do (Max).
+	OutageBounded
+)
+
+var backoffModeNames = [...]string{BackoffModeDefault: "default", FullJitter: "full", OutageBounded: "outage"}
+
+// String returns the mode's name as the CLI spells it: "full", "outage".
+func (m BackoffMode) String() string { return enum.Name(backoffModeNames[:], m, "BackoffMode(%d)") }
+
+// MarshalText returns String's name, as flag.TextVar prints a default.
+func (m BackoffMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText sets m from a name String returns: "full" or "outage".
+func (m *BackoffMode) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "full":
+		*m = FullJitter
+	case "outage":
+		*m = OutageBounded
+	default:
+		return fmt.Errorf("session: backoff mode %q: want full or outage", b)
+	}
+	return nil
+}
+
+// DelayFor returns the n-th retry's delay (n from 0) by b.Mode (the zero
+// Mode is DefaultBackoff's), outage into an outage (Failure.Outage):
+// Delay's for FullJitter; for OutageBounded, uniform in [c/2, c] where c
+// is the n-th cap, min(Max, Initial*Multiplier^n), or outage if less, but
+// at least Initial. rnd returns a float in [0, 1); nil means math/rand/v2.
+func (b Backoff) DelayFor(n int, outage time.Duration, rnd func() float64) time.Duration {
+	if cmp.Or(b.Mode, DefaultBackoff.Mode) != OutageBounded {
+		return b.Delay(n, rnd)
+	}
+	return equalJitter(min(b.capFor(n), max(b.Initial, outage)), rnd)
 }
 
 // stormDelay returns how long to wait before the next dial so that, once
@@ -120,7 +180,7 @@ func (c *Client) backoffTask(ctx context.Context, in step, emit emitFn) error {
 // as the payload.
 func (c *Client) failure(in step) Failure {
 	cause, _ := in.Payload.(error)
-	f := Failure{Err: cause, Attempt: int(c.attempts), cfg: c.cfg.retry}
+	f := Failure{Err: cause, Attempt: int(c.attempts), Outage: clock() - c.outageAt, cfg: c.cfg.retry}
 	var (
 		he *HandshakeError
 		ce *CloseError

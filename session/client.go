@@ -64,9 +64,11 @@ type Client struct {
 	// mu (a dial task that outlived its state must not race the backoff).
 	dials []time.Time
 	// attempts counts the consecutive dial attempts without a stable
-	// connection, saturating; written by hooks, read by the tasks they
-	// start.
+	// connection, saturating; outageAt is clock() when the last stable
+	// connection was lost, or Dial. Both written by hooks, read by the
+	// tasks they start.
 	attempts int32
+	outageAt time.Duration
 
 	bufMu sync.Mutex
 	buf   *sendBuffer // made by the first message kept; nil when empty
@@ -103,7 +105,7 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg.settings, tr: tr, inbound: newInbound(&cfg)}
+	c := &Client{cfg: cfg.settings, tr: tr, inbound: newInbound(&cfg), outageAt: clock()}
 	c.cfg.retry = cfg.retrySettings.shared()
 	if cfg.probe != nil {
 		// Before the subscriptions are made: their records go to it.
@@ -305,7 +307,7 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 func (c *Client) exitAlive(ctx context.Context, t step) {
 	s := c.sess.Load()
 	if clock()-s.up >= c.cfg.retry.stablePeriod {
-		c.attempts = 0
+		c.attempts, c.outageAt = 0, clock()
 	}
 	s.stopDelivery() // also when the reader straggles: its handler's turn is over
 	c.resyncs.Wait() // their context, the handler's, ended with the reader task

@@ -108,7 +108,8 @@
 // Backoff.MaxAttempts tune it.
 //
 // The policy gives up (a permanent failure, or the attempts spent) or
-// waits. The wait is the backoff's delay with full jitter (Backoff.Delay).
+// waits. The wait is the backoff's delay (Backoff.DelayFor: full jitter,
+// or with OutageBounded at most the time since the connection was lost).
 // It is longer when the peer asked to slow down: a close with 1008 or
 // 1013, HTTP 429, Retry-After, or a message over the read limit (it would
 // come again). The storm guard sets its least gap between dials

@@ -28,15 +28,16 @@ const (
 // starts.
 type Option func(*config)
 
-// Backoff is the reconnect delay: exponential backoff with full jitter. The
-// n-th retry (counting from 0) waits a uniformly random delay in
-// [0, min(Max, Initial*Multiplier^n)]. A field left zero takes its default
-// (DefaultBackoff's), except that a default Initial is never above Max nor
-// a default Max below Initial.
+// Backoff is the reconnect delay: exponential backoff with jitter. The
+// n-th retry (counting from 0) has the cap min(Max, Initial*Multiplier^n);
+// Mode says how the delay is drawn under it. A field left zero takes its
+// default (DefaultBackoff's), except that a default Initial is never above
+// Max nor a default Max below Initial.
 type Backoff struct {
 	Initial    time.Duration // first delay cap; default 500ms
 	Max        time.Duration // largest delay cap; default 30s
 	Multiplier float64       // growth per attempt, >= 1; default 2
+	Mode       BackoffMode   // how the delay is drawn; default FullJitter
 	// MaxAttempts is the number of dial attempts without a stable
 	// connection (see WithStablePeriod) after which the client gives up
 	// (Err wraps ErrRetriesExhausted); 0 retries forever. A connection that
@@ -46,7 +47,7 @@ type Backoff struct {
 }
 
 // DefaultBackoff is the policy used when WithBackoff is not given.
-var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2}
+var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: FullJitter}
 
 // StormGuard enforces a minimum gap between dials once Attempts dials have
 // happened within Window, on top of the backoff: a server that accepts and
@@ -204,6 +205,9 @@ func (b Backoff) withDefaults() Backoff {
 	d := DefaultBackoff
 	if b.Multiplier == 0 {
 		b.Multiplier = d.Multiplier
+	}
+	if b.Mode == BackoffModeDefault {
+		b.Mode = d.Mode
 	}
 	switch {
 	case b.Initial == 0 && b.Max > 0:
@@ -463,6 +467,9 @@ func (c *config) check() error {
 	}
 	if b.MaxAttempts < 0 {
 		bad("Backoff.MaxAttempts must not be negative, got %d", b.MaxAttempts)
+	}
+	if b.Mode > OutageBounded {
+		bad("Backoff.Mode must be FullJitter or OutageBounded, got %v", b.Mode)
 	}
 	g := c.storm
 	if g != (StormGuard{}) && (g.Attempts <= 0 || g.Window <= 0 || g.MinGap <= 0) {

@@ -98,13 +98,15 @@ func TestBackoffZeroFieldsTakeDefaults(t *testing.T) {
 		want Backoff
 	}{
 		{"only MaxAttempts", Backoff{MaxAttempts: 3},
-			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, MaxAttempts: 3}},
+			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, MaxAttempts: 3, Mode: DefaultBackoff.Mode}},
 		{"only Max, below the default Initial", Backoff{Max: 100 * time.Millisecond},
-			Backoff{Initial: 100 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2}},
+			Backoff{Initial: 100 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2, Mode: DefaultBackoff.Mode}},
 		{"only Initial, above the default Max", Backoff{Initial: time.Minute},
-			Backoff{Initial: time.Minute, Max: time.Minute, Multiplier: 2}},
+			Backoff{Initial: time.Minute, Max: time.Minute, Multiplier: 2, Mode: DefaultBackoff.Mode}},
 		{"only Multiplier", Backoff{Multiplier: 1.5},
-			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 1.5}},
+			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 1.5, Mode: DefaultBackoff.Mode}},
+		{"only Mode", Backoff{Mode: OutageBounded},
+			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: OutageBounded}},
 		{"zero", Backoff{}, DefaultBackoff},
 	}
 	for _, tt := range tests {

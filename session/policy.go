@@ -67,6 +67,11 @@ type Failure struct {
 	// (WithStablePeriod), the one that failed included; it is 0 when a
 	// stable connection was lost.
 	Attempt int
+	// Outage is how long the client has been without a stable
+	// connection: since the last stable one was lost, or since Dial
+	// before the first (Backoff's OutageBounded mode bounds the delay by
+	// it).
+	Outage time.Duration
 	// Status and RetryAfter are a refused handshake's HTTP status and the
 	// delay its Retry-After header asked for (0 without one).
 	Status     int
@@ -183,8 +188,8 @@ const slowDownSteps = 3
 //
 //   - Once Backoff.MaxAttempts attempts failed in a row, give up with
 //     ErrRetriesExhausted.
-//   - Otherwise wait the backoff's delay for the attempt (Backoff.Delay of
-//     Attempt-1; WaitBackoff).
+//   - Otherwise wait the backoff's delay for the attempt (Backoff.DelayFor
+//     of Attempt-1 and Outage; WaitBackoff).
 //   - A peer that asked the client to slow down (close 1008 policy
 //     violation, as venues close rate-limit breakers; 1013 try again
 //     later; HTTP 429 without Retry-After), and a message over the read
@@ -202,7 +207,7 @@ func (f Failure) Retry() Decision {
 		return Decision{GiveUp: true, Err: fmt.Errorf("%w: %w", ErrRetriesExhausted, f.Err)}
 	}
 	step := max(f.Attempt-1, 0)
-	d := Decision{Delay: b.Delay(step, rnd), Reason: WaitBackoff}
+	d := Decision{Delay: b.DelayFor(step, f.Outage, rnd), Reason: WaitBackoff}
 	if f.slowDown() {
 		d = Decision{Delay: b.slowDelay(step+slowDownSteps, rnd), Reason: WaitSlowDown}
 	}

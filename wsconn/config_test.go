@@ -115,6 +115,8 @@ func TestDialRejectsInvalidConfig(t *testing.T) {
 		{name: "Backoff Multiplier NaN",
 			opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: math.NaN()})},
 			want: []string{"Backoff.Multiplier must be a finite number >= 1, got NaN"}},
+		{name: "Backoff Mode unknown", opts: []Option{WithBackoff(Backoff{Mode: OutageBounded + 1})},
+			want: []string{"Backoff.Mode must be FullJitter or OutageBounded, got BackoffMode(3)"}},
 		{name: "Backoff Multiplier +Inf",
 			opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: math.Inf(1)})},
 			want: []string{"Backoff.Multiplier must be a finite number >= 1, got +Inf"}},

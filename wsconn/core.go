@@ -9,6 +9,7 @@ import "github.com/connfsm/connfsm/session"
 type (
 	AppHeartbeat       = session.AppHeartbeat
 	Backoff            = session.Backoff
+	BackoffMode        = session.BackoffMode
 	Batch              = session.Batch
 	Client             = session.Client
 	ClientProbe        = session.ClientProbe
@@ -49,6 +50,7 @@ type (
 // The core's constants; see package session.
 const (
 	Acked                         = session.Acked
+	BackoffModeDefault            = session.BackoffModeDefault
 	Binary                        = session.Binary
 	Block                         = session.Block
 	Conflate                      = session.Conflate
@@ -66,6 +68,7 @@ const (
 	Disconnect                    = session.Disconnect
 	DropNewest                    = session.DropNewest
 	DropOldest                    = session.DropOldest
+	FullJitter                    = session.FullJitter
 	Gzip                          = session.Gzip
 	KindClose                     = session.KindClose
 	KindDial                      = session.KindDial
@@ -76,6 +79,7 @@ const (
 	KindReconnect                 = session.KindReconnect
 	KindTooBig                    = session.KindTooBig
 	NoDecompression               = session.NoDecompression
+	OutageBounded                 = session.OutageBounded
 	Permanent                     = session.Permanent
 	PoolClose                     = session.PoolClose
 	PoolConnEnded                 = session.PoolConnEnded

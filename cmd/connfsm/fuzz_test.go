@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm/wsconn"
 )
 
 // fuzzCommand is how FuzzFlags exercises one command without running it.
@@ -142,6 +144,9 @@ var fuzzCommands = map[string]fuzzCommand{
 				"-ping", f.Ping.String(), "-pong-timeout", f.Pong.String(), "-send-every", f.SendEvery.String(),
 				"-sample", f.Sample.String(), "-restart-at", f.RestartAt.String(), "-down-for", f.DownFor.String(), "-chaos", f.Chaos.String(),
 				"-dial-rate", strconv.Itoa(f.DialRate), "-gogc", strconv.Itoa(f.GOGC), "-json=" + strconv.FormatBool(f.json)}
+			if !f.Raw {
+				args = append(args, "-backoff", f.Backoff.String())
+			}
 			if !f.pool {
 				return append(args, "-n", strconv.Itoa(f.N), "-raw="+strconv.FormatBool(f.Raw))
 			}
@@ -166,6 +171,9 @@ var fuzzCommands = map[string]fuzzCommand{
 			}
 			if f.Raw && (f.pool || f.RestartAt > 0 || f.Chaos > 0 || f.metrics != "") {
 				t.Errorf("-raw with -pool %v, -restart-at %v, -chaos %v, -metrics %q: raw clients cannot run those", f.pool, f.RestartAt, f.Chaos, f.metrics)
+			}
+			if f.Backoff != wsconn.FullJitter && f.Backoff != wsconn.OutageBounded {
+				t.Errorf("-backoff %v: want full or outage", f.Backoff)
 			}
 			if f.DialRate <= 0 || f.GOGC <= 0 {
 				t.Errorf("-dial-rate %d, -gogc %d: want all positive", f.DialRate, f.GOGC)
@@ -219,7 +227,7 @@ func FuzzFlags(f *testing.F) {
 		{4, "-n 10 -duration 2s"}, {4, "-n 1 -ping 1s -pong-timeout 2s"}, {4, "-n 1 -url http://x"},
 		{4, "-n 1 -restart-at 1s -down-for 1s -duration 5s"}, {4, "-n 5 -chaos 2s -duration 1m"}, {4, "-n 1 -chaos 1s -restart-at 1s"}, {4, "-n 0x10 -gogc 0"}, {4, ""}, {4, "-n 1 -sample -1ns"},
 		{4, "-pool -subs 100 -per-conn 10 -dial-budget 15/3s -restart-at 1s -duration 4s"}, {4, "-pool -subs 5 -conns 1 -per-conn 2"},
-		{4, "-pool -n 3 -subs 1 -venue-budget 1/s"}, {4, "-raw -n 3 -restart-at 0s -down-for 1s"}, {4, "-raw -n 2 -chaos 1s -duration 1m"}, {4, "-n 3 -subs 1 -dial-budget 0/s"},
+		{4, "-pool -n 3 -subs 1 -venue-budget 1/s"}, {4, "-raw -n 3 -restart-at 0s -down-for 1s"}, {4, "-raw -n 2 -chaos 1s -duration 1m"}, {4, "-n 3 -subs 1 -dial-budget 0/s"}, {4, "-n 9 -backoff outage -restart-at 2s -duration 9s"}, {4, "-raw -n 1 -backoff full"},
 		{5, "frobnicate -x"}, {5, "-h"}, {5, "help"}, {5, ""}, {5, "load -n 1 -h"}, {5, "dial"}, {5, "diagram -format mermaid"},
 	}
 	for _, s := range seeds {

@@ -140,6 +140,8 @@ func TestLoadUsage(t *testing.T) {
 			[]string{"-restart-at does not apply to -raw"}},
 		{"-raw with chaos", []string{"-raw", "-n", "1", "-duration", "40s", "-chaos", "1s"}, []string{"-chaos does not apply to -raw"}},
 		{"-raw with metrics", []string{"-raw", "-n", "1", "-metrics", "127.0.0.1:0"}, []string{"-metrics does not apply to -raw"}},
+		{"unknown backoff", []string{"-n", "1", "-backoff", "decorrelated"}, []string{`invalid value "decorrelated" for flag -backoff`, "want full or outage"}},
+		{"-raw with a backoff", []string{"-raw", "-n", "1", "-backoff", "outage"}, []string{"-backoff does not apply to -raw"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

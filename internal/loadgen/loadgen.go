@@ -25,6 +25,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,6 +93,9 @@ type Config struct {
 	Pool *PoolMode
 	// Options are added to every client's (a metrics probe).
 	Options []wsconn.Option
+	// Backoff is the clients' backoff mode; BackoffModeDefault keeps
+	// wsconn's default (DefaultBackoff).
+	Backoff wsconn.BackoffMode
 	// Raw runs N bare coder/websocket clients in place of wsconn clients,
 	// each as a user of the library alone would write it (raw.go): the
 	// figures to compare wsconn's with. Raw clients do not reconnect, so
@@ -125,6 +129,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 		return runPool(ctx, cfg, progress)
 	}
 	r := Report{Kind: "summary", N: cfg.N, URL: cfg.URL, Server: "external", GOGC: cfg.GOGC, Raw: cfg.Raw}
+	if !cfg.Raw {
+		r.Backoff = cmp.Or(cfg.Backoff, wsconn.DefaultBackoff.Mode).String()
+	}
 	srv := &server{url: cfg.URL, kind: "external"}
 	if cfg.URL == "" {
 		var err error
@@ -306,6 +313,9 @@ func clientOptions(cfg Config, cnt *counters) []wsconn.Option {
 	opts := slices.Clone(cfg.Options)
 	if cfg.HTTPClient != nil {
 		opts = append(opts, wsconn.WithHTTPClient(cfg.HTTPClient))
+	}
+	if cfg.Backoff != wsconn.BackoffModeDefault {
+		opts = append(opts, wsconn.WithBackoff(wsconn.Backoff{Mode: cfg.Backoff}))
 	}
 	return append(opts,
 		wsconn.NoWait(),

@@ -18,7 +18,9 @@ type Report struct {
 	URL    string `json:"url"`
 	GOGC   int    `json:"gogc"`
 	// Raw: the clients were bare coder/websocket connections (Config.Raw).
-	Raw               bool    `json:"raw,omitempty"`
+	Raw bool `json:"raw,omitempty"`
+	// Backoff is the clients' backoff mode: "full" or "outage".
+	Backoff           string  `json:"backoff,omitempty"`
 	Alive             int     `json:"alive"`
 	Reconnects        uint64  `json:"reconnects"`
 	GoroutinesPerConn float64 `json:"goroutines_per_conn"`
@@ -170,9 +172,9 @@ func Print(w io.Writer, r Report) {
 			len(r.Chaos), count["reset"], count["blackhole"], count["restart"])
 	}
 	if rs := r.Restart; rs != nil {
-		fmt.Fprintf(w, "  restart            down at %.1fs for %.1fs", rs.At, rs.DownSeconds)
+		fmt.Fprintf(w, "  restart            down at %.1fs for %.1fs, backoff %s", rs.At, rs.DownSeconds, r.Backoff)
 		if rs.Recovered {
-			fmt.Fprintf(w, "; all %d Alive %.1fs after up (%.1fs after down)\n", r.N, rs.RecoverSeconds, rs.OutageSeconds)
+			fmt.Fprintf(w, "; 80%% Alive %.1fs after up, all %d %.1fs after up (%.1fs after down)\n", rs.Recover80Seconds, r.N, rs.RecoverSeconds, rs.OutageSeconds)
 		} else {
 			why := ""
 			if rs.Err != "" {

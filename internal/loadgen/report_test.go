@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,5 +57,29 @@ func TestWrite(t *testing.T) {
 	Print(&printed, r)
 	if diff := cmp.Diff(printed.String(), text.String()); diff != "" {
 		t.Errorf("text (-Print +Write):\n%s", diff)
+	}
+}
+
+// TestPrintRestart: the restart's lines name the backoff mode, when 80 %
+// and when all were back, and the peak dial rates after up.
+func TestPrintRestart(t *testing.T) {
+	r := Report{N: 3, Alive: 3, Backoff: "outage", Restart: &Restart{At: 20, DownSeconds: 3, Recovered: true,
+		Recover80Seconds: 1.25, RecoverSeconds: 2.5, OutageSeconds: 5.5,
+		PeakDialsPer100ms: 9, PeakDialsPerSec: 30, PeakUpDialsPer100ms: 4, PeakUpDialsPerSec: 12}}
+	var b bytes.Buffer
+	Print(&b, r)
+	lines := strings.Split(b.String(), "\n")
+	var got []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "  restart") || strings.HasPrefix(l, "  dials") {
+			got = append(got, l)
+		}
+	}
+	want := []string{
+		"  restart            down at 20.0s for 3.0s, backoff outage; 80% Alive 1.2s after up, all 3 2.5s after up (5.5s after down)",
+		"  dials              peak 9/100ms, 30/s (after up: 4/100ms, 12/s)",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("restart lines (-want +got):\n%s", diff)
 	}
 }

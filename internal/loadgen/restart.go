@@ -10,10 +10,11 @@ type Restart struct {
 	At          float64 `json:"at"`           // seconds into the steady run the server went down
 	DownSeconds float64 `json:"down_seconds"` // from down to up, measured
 	Recovered   bool    `json:"recovered"`    // all N Alive again within recoverWait of up
-	// RecoverSeconds runs from up until all N were Alive again;
-	// OutageSeconds from down.
-	RecoverSeconds float64 `json:"recover_seconds"`
-	OutageSeconds  float64 `json:"outage_seconds"`
+	// RecoverSeconds runs from up until all N were Alive again,
+	// Recover80Seconds until 80 % were; OutageSeconds from down.
+	RecoverSeconds   float64 `json:"recover_seconds"`
+	Recover80Seconds float64 `json:"recover80_seconds"`
+	OutageSeconds    float64 `json:"outage_seconds"`
 	// Dials are the clients' dial attempts (entries into Connecting) per
 	// 100 ms from down until recovered, by the time each started; UpBucket
 	// is the index of the first whole bucket after up. Accepts are the
@@ -88,7 +89,11 @@ func runRestart(ctx context.Context, srv *server, cnt *counters, n int, steady t
 			rs.Err = "interrupted"
 			break
 		}
-		if !upAt.IsZero() && cnt.alive.Load() == int64(n) {
+		alive := cnt.alive.Load()
+		if !upAt.IsZero() && now.After(upAt) && rs.Recover80Seconds == 0 && 5*alive >= 4*int64(n) {
+			rs.Recover80Seconds = now.Sub(upAt).Seconds()
+		}
+		if !upAt.IsZero() && alive == int64(n) {
 			rs.Recovered = true
 			rs.RecoverSeconds = now.Sub(upAt).Seconds()
 			rs.OutageSeconds = now.Sub(down).Seconds()
