@@ -375,34 +375,6 @@ func WithLifetime(ctx context.Context) Option {
 // waiting for the first connection.
 func NoWait() Option { return func(c *config) { c.noWait = true } }
 
-// ConfigError reports invalid options; it names each bad field and value.
-type ConfigError struct {
-	Problems []error // one per bad field, each naming it and its value
-}
-
-// Error lists every problem, separated by semicolons.
-func (e *ConfigError) Error() string {
-	msg := "session: invalid configuration"
-	for i, p := range e.Problems {
-		if i == 0 {
-			msg += ": "
-		} else {
-			msg += "; "
-		}
-		msg += p.Error()
-	}
-	return msg
-}
-
-// Unwrap returns the individual problems.
-func (e *ConfigError) Unwrap() []error { return e.Problems }
-
-// ErrInvalidConfig matches every *ConfigError.
-var ErrInvalidConfig = errors.New("session: invalid configuration")
-
-// Is reports whether target is ErrInvalidConfig.
-func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
-
 // newConfig applies opts, then the transport's options to tr.
 func newConfig(tr Transport, opts []Option) config {
 	cfg := defaultConfig()
