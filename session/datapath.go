@@ -151,3 +151,124 @@ func (c *Client) logDataPath(ctx context.Context, l *slog.Logger, r record) {
 	}
 	l.LogAttrs(ctx, slog.LevelDebug, "session: data path", attrs...)
 }
+
+// observe feeds the user's observer and the logger.
+func (c *Client) observe(ctx context.Context, r record) {
+	if c.cfg.onRecord != nil {
+		c.cfg.onRecord(ctx, r)
+	}
+	if c.probe != nil {
+		c.probe.record(ctx, r)
+	}
+	l := c.cfg.logger
+	if l == nil {
+		return
+	}
+	switch r.Kind {
+	case fsm.RecordTransition:
+		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("from", r.From.String()),
+			slog.String("event", r.Event.String()), slog.String("to", r.To.String()), slog.Uint64("epoch", r.Epoch)}
+		switch p := r.Payload.(type) {
+		case *Wait:
+			attrs = append(attrs, slog.String("waited", p.String()))
+		case error:
+			attrs = append(attrs, slog.String("cause", p.Error()))
+		}
+		l.LogAttrs(ctx, slog.LevelInfo, "session: transition", attrs...)
+	case fsm.RecordTaskFailed:
+		l.LogAttrs(ctx, slog.LevelDebug, "session: task failed", slog.String("url", c.logURL()),
+			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.String("err", r.Err.Error()))
+	case fsm.RecordStraggler:
+		l.LogAttrs(ctx, slog.LevelWarn, "session: task did not return in time", slog.String("url", c.logURL()),
+			slog.String("state", r.From.String()), slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch))
+	case fsm.RecordStragglerReturned:
+		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("state", r.From.String()),
+			slog.String("task", r.Task), slog.Uint64("epoch", r.Epoch)}
+		if r.Err != nil {
+			attrs = append(attrs, slog.String("err", r.Err.Error()))
+		}
+		l.LogAttrs(ctx, slog.LevelWarn, "session: task returned after its state was left", attrs...)
+	case fsm.RecordRejected:
+		l.LogAttrs(ctx, slog.LevelError, "session: event rejected", slog.String("url", c.logURL()),
+			slog.String("state", r.From.String()), slog.String("event", r.Event.String()))
+	case RecordSubscription:
+		sr := r.Payload.(*SubscriptionRecord)
+		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("key", sr.Key), slog.String("step", sr.Kind.String()),
+			slog.String("from", sr.From.String()), slog.String("event", sr.Event.String()), slog.String("to", sr.To.String())}
+		if sr.Cause != nil {
+			attrs = append(attrs, slog.String("cause", sr.Cause.Error()))
+		}
+		l.LogAttrs(ctx, slog.LevelDebug, "session: subscription", attrs...)
+	case RecordDataPath:
+		c.logDataPath(ctx, l, r)
+	case fsm.RecordStale, fsm.RecordIgnored, fsm.RecordDropped:
+		l.LogAttrs(ctx, slog.LevelDebug, "session: event "+r.Kind.String(), slog.String("url", c.logURL()),
+			slog.String("state", r.From.String()), slog.String("event", r.Event.String()), slog.Uint64("epoch", r.Epoch))
+	}
+}
+
+// logWait logs a wait before a dial as it starts: a long one (a
+// Retry-After, the storm guard) says why at once, not when it ends.
+func (c *Client) logWait(ctx context.Context, w *Wait) {
+	if l := c.cfg.logger; l != nil {
+		l.LogAttrs(ctx, slog.LevelInfo, "session: waiting before the next dial", slog.String("url", c.logURL()),
+			slog.String("reason", w.Reason.String()), slog.Duration("delay", w.Delay),
+			slog.Int("attempt", w.Failure.Attempt), slog.String("failure", w.Failure.Kind.String()))
+	}
+}
+
+// readerTask is Alive's task, across both phases: it starts the
+// connection's pump, which reads and calls OnMessage one message at a
+// time, in order (session.pump), runs the heartbeat and the data watchdog
+// (heartbeat.go), and owns the handler's calls: before it returns, the
+// delivery is stopped, the call under way, if any, has returned, and so
+// has the hand-out of an inbox (WithSlowConsumer) that makes them. So no
+// handler runs outside its Alive, and one that ignores its context holds
+// this task, which the lifecycle's join reports as a straggler once its
+// timeout has passed.
+//
+// When it sees a failure (the reads failed, a pong or idle timeout), or
+// Alive is left, it ends the handler's context with that cause, lets the
+// pump hand over the messages it has read already (session.drain), stops
+// the delivery, waits for the call under way, and returns the failure:
+// Lost. Nothing read is dropped silently: what is read after the drain
+// is counted in Stats.Dropped.
+//
+// OnMessage calls never overlap, even across connections: a handler that
+// ignored its context and was left running when its connection was given
+// up must return before the next connection's pump calls the handler again
+// (that pump waits, and the peer is slowed down meanwhile).
+func (c *Client) readerTask(ctx context.Context, in step, _ emitFn) error {
+	s := in.Payload.(*session) // the connection that entered Alive
+	s.start(ctx)
+	err := c.watch(ctx, s)
+	s.endHandler(err)
+	s.drain()
+	s.joinHandler()
+	s.joinHandOut()
+	return err
+}
+
+// DefaultWriteLimit is the write limit when WithWriteLimit is not given:
+// 1 MiB, what many venues accept at most (a larger message makes them
+// drop the connection).
+const DefaultWriteLimit = 1 << 20
+
+// WithWriteLimit sets the largest message Send, Request and the session's
+// Send accept, in bytes (default DefaultWriteLimit; -1 for no limit). A
+// larger message fails with an error matching ErrMessageTooBig before
+// anything is written or buffered: the venue would drop the connection
+// for it.
+func WithWriteLimit(n int64) Option { return func(c *config) { c.writeLimit = n } }
+
+// checkOut checks a message to be sent: its type, and its size against
+// the write limit.
+func (c *Client) checkOut(typ MessageType, data []byte) error {
+	if err := checkType(typ); err != nil {
+		return err
+	}
+	if l := c.cfg.writeLimit; l >= 0 && int64(len(data)) > l {
+		return fmt.Errorf("%w: %d bytes over the write limit of %d", ErrMessageTooBig, len(data), l)
+	}
+	return nil
+}

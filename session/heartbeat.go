@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -293,4 +294,167 @@ func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *se
 	case <-s.done:
 		return fmt.Errorf("session: connection failed before the heartbeat's reply: %w", s.err)
 	}
+}
+
+// WithIdleTimeout sets the data watchdog: a connection on which no data
+// message arrives for d is Lost, with a cause matching ErrIdleTimeout (the
+// retry policy sees KindIdle). Only data messages count: protocol pongs,
+// the application heartbeat's replies and the peer's application pings
+// answered by WithPingResponder do not, so a "zombie" feed that answers
+// pings and sends nothing is found. The clock starts when the connection
+// is Alive. 0, the default, turns the watchdog off.
+func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
+
+// watchdog is the data watchdog of one connection. The pump stamps each
+// data message (session.lastData); the timer wakes the heartbeat (in the
+// reader task) only when the idle timeout could have passed. A nil *watchdog is off.
+type watchdog struct {
+	d time.Duration
+	t *time.Timer
+	s *session
+}
+
+func newWatchdog(d time.Duration, s *session) *watchdog {
+	if d <= 0 {
+		return nil
+	}
+	return &watchdog{d: d, t: time.NewTimer(d), s: s}
+}
+
+// C returns the channel the timer fires on; nil (never) when off.
+func (w *watchdog) C() <-chan time.Time {
+	if w == nil {
+		return nil
+	}
+	return w.t.C
+}
+
+// check fails with ErrIdleTimeout once no data message has come for the
+// idle timeout while the connection was read; otherwise it sets the timer
+// for when it could have. While a handler holds the reader the peer is
+// slowed down, not silent: the silence counts again from the moment the
+// reader is given back, so a feed that went quiet is still found within
+// the idle timeout of the handler's return.
+func (w *watchdog) check() error {
+	if w == nil {
+		return nil
+	}
+	idle, ok := w.s.sinceData()
+	if !ok {
+		w.t.Reset(w.d)
+		return nil
+	}
+	if idle >= w.d {
+		return fmt.Errorf("%w: no data for %v", ErrIdleTimeout, idle.Round(time.Millisecond))
+	}
+	w.t.Reset(w.d - idle)
+	return nil
+}
+
+func (w *watchdog) stop() {
+	if w != nil {
+		w.t.Stop()
+	}
+}
+
+// pongDeadline ends the wait for a heartbeat's reply. The peer is given the
+// pong timeout of the process's running time: when the deadline's timer
+// fires late (the process was overloaded, or starved of CPU by another),
+// the reader that would have read the reply was most likely as late, so the
+// wait is lengthened by as much as the timer was late, again if the
+// extension fires late too, up to maxLateness in all. Lateness of the
+// process is not death of the peer: without this, an overloaded machine
+// turns late pongs into reconnects, whose handshakes deepen the overload
+// (the metastable failure of a fleet of clients). On time, it ends the
+// wait at the pong timeout exactly, so a truly silent peer is still found
+// within interval + timeout.
+//
+// One pongDeadline serves every ping of a connection, one at a time.
+type pongDeadline struct {
+	mu       sync.Mutex
+	t        *time.Timer
+	cancel   context.CancelFunc // the current ping's; nil between pings
+	due      time.Time
+	slack    time.Duration // lateness below this is noise, not overload
+	budget   time.Duration // extension left for the current ping
+	extended int           // extensions of the current ping
+	expired  bool
+	now      func() time.Time // time.Now; a test's clock
+}
+
+// lateSlack is the lateness a deadline ignores: a timer fires a little
+// late on any machine.
+func lateSlack(timeout time.Duration) time.Duration { return max(timeout/50, time.Millisecond) }
+
+// maxLateness bounds the extensions of one wait.
+func maxLateness(timeout time.Duration) time.Duration { return 3 * timeout }
+
+// arm starts the wait of one ping: cancel is called timeout from now, or
+// later if the process runs late.
+func (d *pongDeadline) arm(timeout time.Duration, cancel context.CancelFunc) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.cancel, d.expired, d.extended = cancel, false, 0
+	d.due = d.now().Add(timeout)
+	d.slack, d.budget = lateSlack(timeout), maxLateness(timeout)
+	if d.t == nil {
+		d.t = time.AfterFunc(timeout, d.fire)
+	} else {
+		d.t.Reset(timeout)
+	}
+}
+
+func (d *pongDeadline) fire() {
+	d.mu.Lock()
+	if d.cancel == nil { // disarmed as it fired
+		d.mu.Unlock()
+		return
+	}
+	now := d.now()
+	if now.Before(d.due) {
+		// A firing of an earlier ping's timer that waited for the lock
+		// while that ping was disarmed and this one armed: not this
+		// ping's deadline.
+		d.mu.Unlock()
+		return
+	}
+	if late := now.Sub(d.due); late > d.slack && d.budget > 0 {
+		ext := min(late, d.budget)
+		d.budget -= ext
+		d.extended++
+		d.due = now.Add(ext)
+		d.t.Reset(ext)
+		d.mu.Unlock()
+		return
+	}
+	d.expired = true
+	cancel := d.cancel
+	d.mu.Unlock()
+	cancel()
+}
+
+// disarm ends the current ping's wait and reports whether the deadline
+// expired, and how many times it was lengthened.
+func (d *pongDeadline) disarm() (expired bool, extended int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.t.Stop()
+	d.cancel = nil
+	return d.expired, d.extended
+}
+
+// stop stops the timer for good.
+func (d *pongDeadline) stop() {
+	if d == nil {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.t != nil {
+		d.t.Stop()
+	}
+	d.cancel = nil
 }

@@ -3,10 +3,15 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // Send writes a data message. What it does is decided by the lifecycle's
@@ -193,4 +198,237 @@ func (c *Client) pace(ctx context.Context) error {
 		return fmt.Errorf("session: rate limiter: %w", err)
 	}
 	return nil
+}
+
+// syncKey marks the context of a connection's sync, so that Send called
+// from OnConnect writes at once instead of waiting for the Ready the sync
+// itself leads to.
+type syncKey struct{}
+
+// inSync reports whether ctx comes from s's sync: OnConnect's, or the
+// replay's.
+func (c *Client) inSync(ctx context.Context, s *session) bool {
+	return ctx.Value(syncKey{}) == s
+}
+
+// syncTask is Syncing's task: it sets the session up, then releases the
+// connection for sends. In order: OnConnect (log in, with Request for its
+// ack), the replay of the subscriptions (Subscribe), in their order, each
+// paced by the rate limiter, then the wait for their acks (a subscription
+// refused or not acknowledged in time fails alone), and the flush of the
+// messages buffered while disconnected; then it emits Synced, and the
+// lifecycle moves to Ready. An error from OnConnect or a write fails the
+// sync: Lost, and the heartbeat and reader stop with it (Alive is the
+// failure's scope).
+func (c *Client) syncTask(ctx context.Context, in step, emit emitFn) error {
+	s := in.Payload.(*session) // the connection that entered Alive, and Syncing with it
+	sctx := context.WithValue(ctx, syncKey{}, s)
+	if fn := c.cfg.onConnect; fn != nil {
+		if err := fn(sctx, &Session{s: s, c: c}); err != nil {
+			return fmt.Errorf("session: OnConnect: %w", err)
+		}
+	}
+	if err := c.replay(sctx, s); err != nil {
+		return err
+	}
+	c.bufMu.Lock()
+	defer c.bufMu.Unlock()
+	if err := c.flush(ctx, s); err != nil {
+		return err
+	}
+	if ctx.Err() == nil {
+		emit(connfsm.Synced, nil)
+	}
+	return nil
+}
+
+// flush writes the buffered messages to s in order, each once the rate
+// limiter allows it; bufMu is held. It stops, leaving the rest buffered
+// (for Closing's flush, or the next connection's), once ctx is done, and
+// starts no write then. A write is made with the connection's own context,
+// not ctx: a Close that cuts the sync short must not cut a message in half
+// (coder/websocket closes a connection whose write is cancelled), and the
+// close handshake then writes what is left before its close frame. A
+// message whose write fails is counted as unsent, and the error returned.
+func (c *Client) flush(ctx context.Context, s *session) error {
+	for c.buf.len() > 0 && ctx.Err() == nil {
+		if err := c.pace(ctx); err != nil {
+			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+				return nil // closing: Closing's flush writes the rest
+			}
+			return err
+		}
+		b := c.buf
+		f := b.frames[0]
+		b.frames[0] = frame{}
+		b.frames = b.frames[1:]
+		b.bytes -= len(f.data)
+		if err := c.write(context.Background(), s, f.typ, f.data); err != nil {
+			c.stats.unsent.Add(1)
+			return err
+		}
+	}
+	if c.buf.len() == 0 {
+		c.buf = nil
+	}
+	return nil
+}
+
+// Request sends a message and waits for the first received message match
+// accepts: a login's ack, a subscription's ack, a JSON-RPC reply with the
+// request's id. The reply is taken out of the stream: it is not handed to
+// OnMessage. match is called by the connection's reader for every data
+// message while the request waits, as it is read, before OnMessage; it
+// must be quick, and a match that panics fails the request. While a
+// handler runs, the connection is read ahead by one message: a reply that
+// comes next is taken at once; one behind a further data message waits
+// until the handler returns (a Request made from inside the handler then
+// waits for its ctx).
+//
+// The request is sent as Send sends (it waits for Ready while Syncing,
+// unless called from the sync itself, and is paced by the rate limiter),
+// but it is never buffered: while not connected it fails at once with
+// ErrNotConnected. It fails with an error wrapping ErrNotConnected if the
+// connection ends before the reply, ErrClosed once the client closes, and
+// ctx's cause if ctx ends first; a reply is only ever matched on the
+// connection its request was sent on.
+func (c *Client) Request(ctx context.Context, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
+	if err := c.checkOut(typ, data); err != nil {
+		return Message{}, err
+	}
+	if match == nil {
+		return Message{}, fmt.Errorf("session: Request: nil match")
+	}
+	if ctx == nil {
+		return Message{}, errNilContext("Request")
+	}
+	s, err := c.sendable(ctx)
+	if err != nil {
+		return Message{}, err
+	}
+	if s == nil {
+		c.bufMu.Unlock()
+		return Message{}, fmt.Errorf("%w: no connection to send the request on", ErrNotConnected)
+	}
+	return c.request(ctx, s, typ, data, match)
+}
+
+// request registers a reply for match on s, sends, and waits for it.
+func (c *Client) request(ctx context.Context, s *session, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
+	w := s.requests.add(match)
+	defer s.requests.remove(w)
+	if err := c.paced(ctx, s, typ, data); err != nil {
+		return Message{}, err
+	}
+	return c.awaitReply(ctx, s, w)
+}
+
+// requests are the replies awaited on one connection. Whether one can
+// still come is the lifecycle's to say (awaitReply): the table keeps no
+// flag of its own.
+type requests struct {
+	pending atomic.Int32 // len(waiting), read by the pump without the lock
+	mu      sync.Mutex
+	waiting []*awaited
+}
+
+type awaited struct {
+	match func(Message) bool
+	reply chan Message // one slot: the pump never blocks on it
+	err   error        // a panic of match; set before reply is closed
+}
+
+func (r *requests) add(match func(Message) bool) *awaited {
+	w := &awaited{match: match, reply: make(chan Message, 1)}
+	r.mu.Lock()
+	r.waiting = append(r.waiting, w)
+	r.pending.Store(int32(len(r.waiting)))
+	r.mu.Unlock()
+	return w
+}
+
+func (r *requests) remove(w *awaited) {
+	r.mu.Lock()
+	if i := slices.Index(r.waiting, w); i >= 0 {
+		r.waiting = slices.Delete(r.waiting, i, i+1)
+		r.pending.Store(int32(len(r.waiting)))
+	}
+	r.mu.Unlock()
+}
+
+// match hands m to the first request it answers, in the order they were
+// made, and reports whether one took it.
+func (r *requests) match(m Message) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, w := range r.waiting {
+		ok, err := w.try(m)
+		if !ok && err == nil {
+			continue
+		}
+		r.waiting = slices.Delete(r.waiting, i, i+1)
+		r.pending.Store(int32(len(r.waiting)))
+		if err != nil {
+			w.err = err
+			close(w.reply)
+			return false // a broken matcher takes nothing
+		}
+		w.reply <- m
+		return true
+	}
+	return false
+}
+
+// try runs the matcher; a panic is the request's failure, not the pump's.
+func (w *awaited) try(m Message) (ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &tasks.PanicError{Task: "Request match", Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return w.match(m), nil
+}
+
+// awaitReply waits for w's reply on s, until s's Alive is left: the
+// context it waits on is bound to the lifecycle (WhileIn), and to s's own
+// entry of Alive, the one whose connection is s. A reply that came is
+// returned even if the connection failed, or ctx ended, just after it.
+func (c *Client) awaitReply(ctx context.Context, s *session, w *awaited) (Message, error) {
+	// A handler under way reads nothing: the reply must not wait for it.
+	s.lend()
+	alive, cancel := c.m.WhileIn(ctx, connfsm.Alive)
+	defer cancel()
+	if c.sess.Load() != s {
+		// The entry WhileIn watches is not s's: s's Alive is over, or,
+		// while Closing, hands s over for the close handshake only.
+		// (c.sess is set by Alive's enter hook, after the entry is
+		// published, and cleared once it is left.)
+		cancel()
+	}
+	var failure error
+	select {
+	case m, ok := <-w.reply:
+		return w.result(m, ok)
+	case <-s.done:
+		failure = fmt.Errorf("%w: the connection failed before the reply: %w", ErrNotConnected, s.lostErr())
+	case <-alive.Done():
+		if ctx.Err() != nil {
+			failure = fmt.Errorf("session: request: %w", context.Cause(ctx))
+		} else {
+			failure = fmt.Errorf("%w: the connection was left before the reply", ErrNotConnected)
+		}
+	}
+	select {
+	case m, ok := <-w.reply:
+		return w.result(m, ok)
+	default:
+		return Message{}, failure
+	}
+}
+
+func (w *awaited) result(m Message, ok bool) (Message, error) {
+	if !ok {
+		return Message{}, fmt.Errorf("session: request: %w", w.err)
+	}
+	return m, nil
 }
