@@ -335,19 +335,9 @@ func (s *session) handOut() {
 				return
 			}
 		}
-		if !s.takeTurn() {
-			c.stats.dropped.Add(1)
+		if !s.startHandling(m) {
 			return
 		}
-		s.mu.Lock()
-		s.deliverLocked(m)
-		if s.dp.In(datapath.Stopped) {
-			s.mu.Unlock()
-			<-c.handling
-			c.stats.dropped.Add(1)
-			return
-		}
-		c.stats.received(len(m.Data))
 		hctx := s.handlerContextLocked()
 		s.mu.Unlock()
 

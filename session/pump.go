@@ -103,21 +103,9 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 		c.stats.received(len(m.Data))
 		return nil, true
 	}
-	if !s.takeTurn() {
-		c.stats.dropped.Add(1)
+	if !s.startHandling(m) {
 		return s.taken(), true
 	}
-	s.mu.Lock()
-	s.deliverLocked(m)
-	if s.dp.In(datapath.Stopped) {
-		// Alive is left (read during the close handshake, or after the
-		// drain): counted, not handed over.
-		s.mu.Unlock()
-		<-c.handling
-		c.stats.dropped.Add(1)
-		return s.taken(), true
-	}
-	c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped
 	if s.requests.pending.Load() > 0 {
 		// A reply must not wait behind this call: read ahead meanwhile.
 		s.lendLocked()
@@ -438,4 +426,27 @@ func (s *session) drain() {
 // handler call, so a wait on it sees an inbox emptied too.
 func (s *session) holding(m *dpMachine) bool {
 	return datapath.Holding(m.State()) || s.inbox != nil && s.inbox.len() > 0
+}
+
+// startHandling takes the turn to call the handler with m, and moves the
+// data path into the call. It reports false, m counted as dropped, if
+// Alive is left meanwhile: the turn not had, or the delivery Stopped (read
+// during the close handshake, or after the drain). On true, s.mu is held:
+// the caller reads what the call needs under it, then unlocks.
+func (s *session) startHandling(m Message) bool {
+	c := s.c
+	if !s.takeTurn() {
+		c.stats.dropped.Add(1)
+		return false
+	}
+	s.mu.Lock()
+	s.deliverLocked(m)
+	if s.dp.In(datapath.Stopped) {
+		s.mu.Unlock()
+		<-c.handling
+		c.stats.dropped.Add(1)
+		return false
+	}
+	c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped
+	return true
 }
