@@ -20,7 +20,8 @@ type Message struct {
 	At time.Time
 }
 
-// Text returns a text message holding s.
+// Text returns a text message holding s, for a script to send or
+// expect. (The client's wsconn.Text is a message type, not a message.)
 func Text(s string) Message { return Message{Type: websocket.MessageText, Data: []byte(s)} }
 
 // Binary returns a binary message holding b.
