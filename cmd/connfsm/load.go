@@ -65,13 +65,10 @@ func runLoad(c command, e env, args []string) int {
 // The pool mode's flags make Config.Pool.
 type loadFlags struct {
 	loadgen.Config
-	json    bool
-	metrics string
-
-	pool                    bool
-	subs, perConn, conns    int
-	batch, rate             int
-	dialBudget, venueBudget rateFlag
+	json, pool                        bool
+	metrics                           string
+	subs, perConn, conns, batch, rate int
+	dialBudget, venueBudget           rateFlag
 }
 
 // loadFlagSet returns load's flags, which set f.
