@@ -16,10 +16,16 @@ import (
 type watch struct {
 	mu      sync.Mutex
 	changed chan struct{} // Changed's; nil until asked for
-	ended   bool          // the machine has stopped: everything is closed for good
-	done    chan struct{} // Done's; nil until asked for
-	over    bool          // Done's is closed for good: the last thing a stop does
-	states  []*stateWatch // WhileIn's and UntilIn's contexts
+	// Await's hold of changed: how many Awaits wait on it, and whether
+	// Changed handed it out too. The last Await to return gives back one
+	// nobody else holds, so that a machine waited on once (a client's
+	// dial) keeps no channel, nor a check at every step, afterwards.
+	awaits int
+	shared bool
+	ended  bool          // the machine has stopped: everything is closed for good
+	done   chan struct{} // Done's; nil until asked for
+	over   bool          // Done's is closed for good: the last thing a stop does
+	states []*stateWatch // WhileIn's and UntilIn's contexts
 }
 
 // stateWatch is one context of WhileIn (until false) or UntilIn (true).
@@ -52,7 +58,11 @@ func (m *Machine[S, E]) watching() *watch {
 // State, then wait on the channel: a transition between the two is then
 // not missed. Await does just that. A stopped machine returns a closed
 // channel.
-func (m *Machine[S, E]) Changed() <-chan struct{} {
+func (m *Machine[S, E]) Changed() <-chan struct{} { return m.changedFor(false) }
+
+// changedFor is Changed; await marks the channel taken by an Await, which
+// gives it back with giveBack.
+func (m *Machine[S, E]) changedFor(await bool) chan struct{} {
 	w := m.watching()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -63,7 +73,28 @@ func (m *Machine[S, E]) Changed() <-chan struct{} {
 		w.changed = make(chan struct{})
 		m.watched.Store(true)
 	}
+	if await {
+		w.awaits++
+	} else {
+		w.shared = true
+	}
 	return w.changed
+}
+
+// giveBack gives back ch, taken by an Await that returns: if it is still
+// the one waited on and no other Await or caller of Changed holds it, it
+// is dropped, and the steps stop telling what waits.
+func (m *Machine[S, E]) giveBack(ch chan struct{}) {
+	w := m.watch.Load()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.changed != ch { // closed by a step or the stop: nothing held
+		return
+	}
+	if w.awaits--; w.awaits == 0 && !w.shared {
+		w.changed = nil
+		m.watched.Store(len(w.states) > 0)
+	}
 }
 
 // notifyChanged tells what waits that the configuration has changed, on
@@ -79,7 +110,7 @@ func (m *Machine[S, E]) notifyChanged(ev int) {
 	w.mu.Lock()
 	if w.changed != nil {
 		close(w.changed)
-		w.changed = nil
+		w.changed, w.awaits, w.shared = nil, 0, false
 	}
 	keep := w.states[:0]
 	for _, sw := range w.states {
@@ -163,7 +194,7 @@ func (m *Machine[S, E]) endChanged() {
 	w.mu.Lock()
 	if w.changed != nil {
 		close(w.changed)
-		w.changed = nil
+		w.changed, w.awaits, w.shared = nil, 0, false
 	}
 	w.ended = true
 	states := w.states
@@ -207,20 +238,25 @@ func (m *Machine[S, E]) Await(ctx context.Context, pred func(m *Machine[S, E]) b
 		return nil
 	}
 	for {
-		ch := m.Changed()
-		if pred(m) {
-			return nil
-		}
+		ch := m.changedFor(true)
 		if ch == closedChan {
+			if pred(m) {
+				return nil
+			}
 			<-m.Done() // at most the rest of the stop: Done is closed last
 			if err := m.Err(); err != nil {
 				return fmt.Errorf("fsm: Await: %w in %v: %w", ErrStopped, m.State(), err)
 			}
 			return fmt.Errorf("fsm: Await: %w in %v", ErrStopped, m.State())
 		}
+		if pred(m) {
+			m.giveBack(ch)
+			return nil
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			m.giveBack(ch)
 			return context.Cause(ctx)
 		}
 	}

@@ -33,11 +33,11 @@ type stepWork[S, E comparable] struct {
 }
 
 func (m *Machine[S, E]) scratch() *stepWork[S, E] {
-	ext := m.extra()
-	if ext.work == nil {
-		ext.work = &stepWork[S, E]{}
+	r := m.rare()
+	if r.work == nil {
+		r.work = &stepWork[S, E]{}
 	}
-	return ext.work.(*stepWork[S, E])
+	return r.work.(*stepWork[S, E])
 }
 
 // grow returns s resized to n, zeroed.
@@ -273,7 +273,7 @@ func (m *Machine[S, E]) remember(owner []int) {
 // configuration si last left.
 func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 	d := m.def
-	ext := m.extra()
+	ext := m.rare()
 	if ext.memory == nil {
 		ext.memory = make([][]int32, len(d.states))
 	}
@@ -292,8 +292,8 @@ func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 // never left.
 func (m *Machine[S, E]) targets(p *plan[S]) []int {
 	var memory [][]int32
-	if m.ext != nil {
-		memory = m.ext.memory
+	if m.ext != nil && m.ext.rare != nil {
+		memory = m.ext.rare.memory
 	}
 	return m.def.targets(p, memory)
 }

@@ -55,7 +55,7 @@ type Machine[S, E comparable] struct {
 	obs   func(context.Context, Record[S, E])
 	cold  *coldConfig[S, E] // Config's other settings; shared by machines of the zero Config
 	ext   *machineExt       // owned by the processor; nil until needed
-	ctx   context.Context   // ext.ctx, once made: hooks read it at every call
+	ctx   context.Context   // &ext.inner, once made: hooks read it at every call
 	path  []level           // the active configuration, outermost first; owned by the processor
 	q     *queue            // under mu; nil until an event is queued
 	path0 [1]level          // path's storage for a machine without children
@@ -105,15 +105,21 @@ type coldConfig[S, E comparable] struct {
 
 // machineExt is what the processor keeps for machines that need it: the
 // context handed to hooks, tasks and the observer (made at the first
-// need), the joiner, postponed events and history memory.
+// need) and the joiner. What fewer machines use (postponed events,
+// history memory, the scratch of steps with regions) is in rare.
 type machineExt struct {
 	parent context.Context // the Start context; nil for context.Background
-	ctx    context.Context // handed to hooks and tasks; carries the inside marker
-	scopes context.Context // the top-level scopes' parent: ctx, or its values alone
+	inner  innerCtx        // handed to hooks and tasks: the machine's own, marked as its
+	scopes context.Context // the top-level scopes' parent: &inner, or its values alone
 	cancel context.CancelCauseFunc
 	detach func() bool  // unregisters the stop on the Start context
 	joiner tasks.Joiner // the joins' wake and timer, reused: steps join one at a time
+	rare   *rareExt     // nil until an event is postponed, a history left, or a step needs scratch
+}
 
+// rareExt is the part of machineExt that machines without postponed
+// events, histories or regions never make.
+type rareExt struct {
 	held     []item  // postponed events, in order; see postpone.go
 	heldConf []int32 // the configuration the held events wait to see change
 	// memory[si] is what the composite si with a history last left: the
@@ -122,6 +128,25 @@ type machineExt struct {
 	// work is the scratch of config.go's steps, a *stepWork[S, E] (this
 	// type has no type parameters), made at the first such step.
 	work any
+}
+
+// innerCtx is the context handed to hooks, tasks and the observer: the
+// machine's cancellable context, answering Inside's key. Kept in the
+// machineExt, it costs no allocation of its own, as a context.WithValue
+// would. Its Done is the embedded context's, so a context derived from it
+// is cancelled with it as directly as from a context.WithValue.
+type innerCtx struct {
+	context.Context     // the machine's, cancelled when it has stopped
+	mark            any // machineKey[S, E]{m}
+}
+
+// Value returns the machine for Inside's key, and otherwise what the
+// embedded context holds.
+func (c *innerCtx) Value(key any) any {
+	if key == c.mark {
+		return c.mark
+	}
+	return c.Context.Value(key)
 }
 
 // pubConfig is a published configuration of a machine with parallel
@@ -164,27 +189,46 @@ func (m *Machine[S, E]) makeInner() context.Context {
 		parent = context.Background()
 	}
 	base, cancel := context.WithCancelCause(parent)
-	x.ctx, x.cancel = context.WithValue(base, machineKey[S, E]{m}, m), cancel
-	x.scopes = x.ctx
+	x.inner, x.cancel = innerCtx{Context: base, mark: machineKey[S, E]{m}}, cancel
+	ctx := context.Context(&x.inner)
+	x.scopes = ctx
 	if parent.Done() == nil {
 		// The Start context never ends, so ctx ends only when the machine
 		// has stopped, after it has cancelled every scope itself: the
 		// top-level scopes need its values but not its cancellation, and
 		// a child of it would cost it a map entry made and removed at
 		// every entry.
-		x.scopes = context.WithoutCancel(x.ctx)
+		x.scopes = context.WithoutCancel(ctx)
 	}
 	if m.stopped0 { // made for a record after the stop: as ended as the rest
 		cancel(ErrStopped)
 	}
-	m.ctx = x.ctx
-	return x.ctx
+	m.ctx = ctx
+	return ctx
 }
 
 // scopes returns the parent of the top-level scopes.
 func (m *Machine[S, E]) scopes() context.Context {
 	m.inner()
 	return m.ext.scopes
+}
+
+// rare returns the processor's rarely needed state, made at the first
+// call.
+func (m *Machine[S, E]) rare() *rareExt {
+	x := m.extra()
+	if x.rare == nil {
+		x.rare = new(rareExt)
+	}
+	return x.rare
+}
+
+// held returns the postponed events, or nil.
+func (m *Machine[S, E]) held() []item {
+	if x := m.ext; x != nil && x.rare != nil {
+		return x.rare.held
+	}
+	return nil
 }
 
 // joiner returns the joiner the processor's joins wait with.

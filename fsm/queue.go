@@ -136,7 +136,7 @@ func (m *Machine[S, E]) requestStopAsync() {
 // postpones it, or rejects it if the machine holds its limit already.
 func (m *Machine[S, E]) postpone(c *cell[S, E], it *item, l int) error {
 	d := m.def
-	x := m.extra()
+	x := m.rare()
 	if len(x.held) >= d.postponeLimit {
 		rej := &RejectedError{State: d.stateNames[l], Event: d.eventNames[it.ev],
 			Reason: fmt.Sprintf("%d events postponed already", d.postponeLimit), Err: ErrPostponeLimit}
@@ -167,7 +167,7 @@ func (m *Machine[S, E]) processHeld(it *item) (err error) {
 		if v := recover(); v != nil {
 			err = m.failStop(v)
 		}
-		if len(m.ext.held) > 0 && !m.stopped0 && m.confChanged() {
+		if len(m.held()) > 0 && !m.stopped0 && m.confChanged() {
 			m.replay()
 		}
 	}()
@@ -192,13 +192,13 @@ func (m *Machine[S, E]) confKey(buf []int32) []int32 {
 // gen_statem).
 func (m *Machine[S, E]) confChanged() bool {
 	if !m.def.parallel {
-		return int32(m.cur) != m.ext.heldConf[0]
+		return int32(m.cur) != m.ext.rare.heldConf[0]
 	}
-	if len(m.path) != len(m.ext.heldConf) {
+	if len(m.path) != len(m.ext.rare.heldConf) {
 		return true
 	}
 	for i, lv := range m.path {
-		if int32(lv.si) != m.ext.heldConf[i] {
+		if int32(lv.si) != m.ext.rare.heldConf[i] {
 			return true
 		}
 	}
@@ -210,8 +210,8 @@ func (m *Machine[S, E]) confChanged() bool {
 // its entry is over, and one the new configuration postpones is held
 // again.
 func (m *Machine[S, E]) replay() {
-	held := m.ext.held
-	m.ext.held = nil
+	held := m.ext.rare.held
+	m.ext.rare.held = nil
 	m.mu.Lock()
 	if m.q == nil {
 		m.q = new(queue)
@@ -227,11 +227,11 @@ func (m *Machine[S, E]) replay() {
 // dropHeld disposes of the events held when the machine stops, as of
 // those still queued, and reports each as dropped.
 func (m *Machine[S, E]) dropHeld() {
-	if m.ext == nil {
+	held := m.held()
+	if held == nil {
 		return
 	}
-	held := m.ext.held
-	m.ext.held = nil
+	m.ext.rare.held = nil
 	d := m.def
 	for i := range held {
 		it := &held[i]

@@ -13,7 +13,7 @@ import (
 // process takes it by pointer: copying the item into every call measurably
 // slowed the hot path.
 func (m *Machine[S, E]) process(it *item) error {
-	if x := m.ext; x != nil && len(x.held) > 0 {
+	if x := m.ext; x != nil && x.rare != nil && len(x.rare.held) > 0 {
 		return m.processHeld(it)
 	}
 	// Only user code panics, short of a bug here: a step that runs none
