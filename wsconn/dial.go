@@ -40,7 +40,15 @@ type transport struct {
 	// and log line, as a url.URL costs 144 bytes a client would keep for
 	// nothing while connected.
 	rawURL string
+	// The options' settings, made by the first option: a client on the
+	// defaults shares noSettings, and keeps 80 bytes less.
+	*settings
 
+	dial *websocket.DialOptions // made by check, once the options are set
+}
+
+// settings are what the WebSocket options set.
+type settings struct {
 	header       http.Header
 	subprotocols []string
 	compression  websocket.CompressionMode
@@ -49,12 +57,22 @@ type transport struct {
 	proxy        *url.URL
 	proxySet     bool // WithProxy was given: proxy replaces the environment's
 	credentials  func(context.Context) (Credentials, error)
-
-	dial *websocket.DialOptions // made by check, once the options are set
 }
 
+// noSettings are the settings of a transport no option was given: never
+// written.
+var noSettings settings
+
 func newTransport(rawURL string) *transport {
-	return &transport{rawURL: rawURL}
+	return &transport{rawURL: rawURL, settings: &noSettings}
+}
+
+// own makes t's settings its own, for an option to write.
+func (t *transport) own() *transport {
+	if t.settings == &noSettings {
+		t.settings = new(settings)
+	}
+	return t
 }
 
 // String returns the URL without its userinfo, query and fragment, which

@@ -21,7 +21,7 @@ func option(set func(*transport) error) Option {
 		if !ok {
 			return fmt.Errorf("a WebSocket option given to a %T transport", t)
 		}
-		return set(wt)
+		return set(wt.own())
 	})
 }
 

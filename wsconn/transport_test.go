@@ -218,7 +218,7 @@ func TestTLSConfigAndProxy(t *testing.T) {
 	if !errors.As(err, &gu) {
 		t.Errorf("Dial without the CA = %v, want a *GaveUpError", err)
 	}
-	tr := newTransport(srv.URL)
+	tr := newTransport(srv.URL).own()
 	tr.tlsConfig, tr.proxy, tr.proxySet = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, pu, true
 	if !socketKept(t, tr) {
 		t.Errorf("the connection does not hold its socket: the client's own transport was not kept")
@@ -288,7 +288,7 @@ func TestProxyPlainWebSocket(t *testing.T) {
 	if n != 1 {
 		t.Errorf("the proxy saw %d CONNECTs, want 1", n)
 	}
-	tr := newTransport(srv.URL)
+	tr := newTransport(srv.URL).own()
 	tr.proxy, tr.proxySet = &url.URL{Scheme: "http", Host: proxy.ln.Addr().String()}, true
 	if !socketKept(t, tr) {
 		t.Errorf("the connection does not hold its socket")
