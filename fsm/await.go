@@ -154,7 +154,7 @@ func (m *Machine[S, E]) watchCause(sw *stateWatch, ev int) error {
 // si is not active. Only the processor calls it.
 func (m *Machine[S, E]) entryOf(si int) (uint64, bool) {
 	for _, lv := range m.path {
-		if lv.si == si {
+		if int(lv.si) == si {
 			return lv.epoch, true
 		}
 	}

@@ -66,7 +66,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 		s := &sels[k]
 		dom := int(s.p.dom)
 		for j := range m.path {
-			if si := m.path[j].si; owner[j] == 0 && si != dom && (dom < 0 || d.ancestorOrSelf(dom, si)) {
+			if si := int(m.path[j].si); owner[j] == 0 && si != dom && (dom < 0 || d.ancestorOrSelf(dom, si)) {
 				owner[j] = k + 1
 			}
 		}
@@ -79,7 +79,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 		}
 		lv := &m.path[j]
 		if lv.sc != nil {
-			lv.sc.stop(cause(lv.si))
+			lv.sc.stop(cause(int(lv.si)))
 		}
 		if x := lv.ext; x != nil {
 			for _, t := range x.timers {
@@ -99,7 +99,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 		if sc := lv.sc; sc != nil {
 			lv.sc = nil
 			if sc.g != nil {
-				r = m.join(sc, cause(lv.si))
+				r = m.join(sc, cause(int(lv.si)))
 			}
 		}
 		if m.obs != nil {
@@ -147,7 +147,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 		if hooks := d.per[lv.si].exit; len(hooks) > 0 {
 			t := sels[owner[j]-1].t
 			t.State, t.Epoch = d.states[lv.si], lv.epoch
-			m.at = where{kind: atExit, si: lv.si}
+			m.at = where{kind: atExit, si: int32(lv.si)}
 			for _, h := range hooks {
 				h(m.inner(), t)
 			}
@@ -162,7 +162,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 		if s.c.action != nil {
 			t := s.t
 			t.State, t.Epoch = d.states[s.c.at], s.atEpoch
-			m.at = where{kind: atAction, si: s.c.at, ei: ev}
+			m.at = where{kind: atAction, si: int32(s.c.at), ei: int32(ev)}
 			s.c.action(m.inner(), t)
 			m.at.kind = atMachine
 		}
@@ -181,13 +181,13 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 	for _, si32 := range d.byDoc {
 		si := int(si32)
 		switch {
-		case oi < len(old) && old[oi].si == si:
+		case oi < len(old) && int(old[oi].si) == si:
 			m.path = append(m.path, old[oi])
 			fresh = append(fresh, false)
 			oi++
 		case enterer[si] > 0:
 			m.epoch++
-			m.path = append(m.path, level{si: si, epoch: m.epoch})
+			m.path = append(m.path, level{si: int32(si), epoch: m.epoch})
 			fresh = append(fresh, true)
 			if m.obs != nil {
 				entered = append(entered, d.states[si])
@@ -225,7 +225,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 // entryEpoch returns the epoch of the active entry of state si.
 func (m *Machine[S, E]) entryEpoch(si int) uint64 {
 	for _, lv := range m.path {
-		if lv.si == si {
+		if int(lv.si) == si {
 			return lv.epoch
 		}
 	}
@@ -265,7 +265,7 @@ func (m *Machine[S, E]) remember(owner []int) {
 		if owner[j] == 0 || !d.remember[lv.si] {
 			continue
 		}
-		m.rememberLeaves(lv.si, m.path[j+1:])
+		m.rememberLeaves(int(lv.si), m.path[j+1:])
 	}
 }
 
@@ -279,7 +279,7 @@ func (m *Machine[S, E]) rememberLeaves(si int, below []level) {
 	}
 	mem := ext.memory[si][:0]
 	for _, x := range below {
-		if len(d.tree[x.si].children) == 0 && d.ancestorOrSelf(si, x.si) {
+		if len(d.tree[x.si].children) == 0 && d.ancestorOrSelf(si, int(x.si)) {
 			mem = append(mem, int32(x.si))
 		}
 	}

@@ -183,7 +183,7 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 	var ignored, postponed *cell[S, E]
 	postponedAt := -1
 	for _, lv := range m.path {
-		l := lv.si
+		l := int(lv.si)
 		if len(d.tree[l].children) > 0 || (scope >= 0 && !d.ancestorOrSelf(scope, l)) {
 			continue
 		}
@@ -286,7 +286,7 @@ func (m *Machine[S, E]) rejectIn(err *RejectedError, c *cell[S, E], it *item, l 
 // chooseIn is choose for the rule leaf l resolved.
 func (m *Machine[S, E]) chooseIn(c *cell[S, E], it *item, l int) (*plan[S], *RejectedError) {
 	cur := m.cur
-	m.cur = l // choose names the leaf in its rejection
+	m.cur = int32(l) // choose names the leaf in its rejection
 	p, rej := m.choose(c, it)
 	m.cur = cur
 	return p, rej

@@ -63,9 +63,9 @@ type Machine[S, E comparable] struct {
 	mu sync.Mutex
 
 	// Owned by the processor.
-	cur   int    // the active leaf: path's last state (the first leaf in document order)
 	epoch uint64 // the last epoch handed out
 	at    where  // what user code runs now, to name a panic
+	cur   int32  // the active leaf: path's last state (the first leaf in document order); beside at, in its padding
 
 	// Published for State, In, Epoch and Err.
 	pubEpoch atomic.Uint64
@@ -237,10 +237,10 @@ func (m *Machine[S, E]) joiner() *tasks.Joiner { return &m.extra().joiner }
 // level is one active state: its entry's epoch, the scope its tasks (and
 // its descendants' tasks) run in, and what only some entries have.
 type level struct {
-	si      int
 	epoch   uint64
 	sc      *scope    // nil if no task runs at or below the state
 	ext     *levelExt // nil unless the entry has timeouts or is traced
+	si      int32     // an int32 beside entered: 32 bytes a level, not 40
 	entered bool      // its enter hooks have begun: a stop runs its exit hooks
 }
 
@@ -294,7 +294,7 @@ func (d *Definition[S, E]) New(cfg Config[S, E]) *Machine[S, E] {
 	// from 1 in that order.
 	for i, s := range d.start {
 		if len(d.tree[s].children) == 0 {
-			m.cur = int(s)
+			m.cur = s
 			m.pubLeaf.Store(s)
 			m.pubEpoch.Store(uint64(i + 1))
 			break

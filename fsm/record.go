@@ -144,7 +144,7 @@ func (m *Machine[S, E]) traceEnter(i int) {
 	lv := &m.path[i]
 	parent := m.inner()
 	for j := i - 1; j >= 0; j-- { // the nearest ancestor's (with regions, not a sibling's)
-		if p := m.path[j]; m.def.ancestorOrSelf(p.si, lv.si) {
+		if p := m.path[j]; m.def.ancestorOrSelf(int(p.si), int(lv.si)) {
 			if p.ext != nil && p.ext.tctx != nil {
 				parent = p.ext.tctx
 			}

@@ -46,11 +46,11 @@ func (t *scopeTask[S, E]) Run(ctx context.Context) error { return t.def.fn(ctx, 
 
 // scopeBlock holds a scope, the step that entered its state and the
 // records of its tasks in one allocation, for the common entry of a state
-// with one or two tasks.
-type scopeBlock[S, E comparable] struct {
+// with one or two tasks (N).
+type scopeBlock[S, E comparable, N [1]scopeTask[S, E] | [2]scopeTask[S, E]] struct {
 	sc   scope
 	in   Transition[S, E]
-	recs [2]scopeTask[S, E]
+	recs N
 }
 
 // stop cancels the scope's context, and so its descendants', with cause.
@@ -85,7 +85,7 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope, in *Transition[S, E])
 		pctx = parent.ctx
 	}
 	if len(specs) == 0 {
-		sc := &scope{si: lv.si, epoch: lv.epoch, parent: parent, m: m}
+		sc := &scope{si: int(lv.si), epoch: lv.epoch, parent: parent, m: m}
 		sc.ctx, sc.cancel = context.WithCancelCause(pctx)
 		return sc
 	}
@@ -94,14 +94,18 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope, in *Transition[S, E])
 		entry *Transition[S, E]
 		recs  []scopeTask[S, E]
 	)
-	if len(specs) <= 2 {
-		b := new(scopeBlock[S, E])
-		sc, entry, recs = &b.sc, &b.in, b.recs[:len(specs)]
-	} else {
+	switch len(specs) {
+	case 1: // 40 bytes less than room for two: a smaller size class
+		b := new(scopeBlock[S, E, [1]scopeTask[S, E]])
+		sc, entry, recs = &b.sc, &b.in, b.recs[:]
+	case 2:
+		b := new(scopeBlock[S, E, [2]scopeTask[S, E]])
+		sc, entry, recs = &b.sc, &b.in, b.recs[:]
+	default:
 		sc, entry, recs = new(scope), new(Transition[S, E]), make([]scopeTask[S, E], len(specs))
 	}
 	*entry = *in
-	*sc = scope{si: lv.si, epoch: lv.epoch, parent: parent, m: m}
+	*sc = scope{si: int(lv.si), epoch: lv.epoch, parent: parent, m: m}
 	sc.g = tasks.NewOwned(pctx, sc)
 	sc.ctx = sc.g.Context()
 	traced := lv.ext != nil && lv.ext.trace != nil
@@ -211,7 +215,7 @@ func (m *Machine[S, E]) armTimeouts(lv *level, tos []timeoutDef[S, E], in *Trans
 	for _, to := range tos {
 		d := to.after
 		if to.fn != nil {
-			m.at = where{kind: atTimeout, si: lv.si}
+			m.at = where{kind: atTimeout, si: int32(lv.si)}
 			d = to.fn(*in)
 			m.at.kind = atMachine
 		}

@@ -73,7 +73,7 @@ func (m *Machine[S, E]) step(it *item) error {
 		}
 		return nil
 	}
-	c := &d.cells[m.cur*len(d.events)+int(it.ev)]
+	c := &d.cells[int(m.cur)*len(d.events)+int(it.ev)]
 	// First the step of one level for one, the common step of a machine
 	// without children: a machine with regions has at least three levels,
 	// and a dynamic plan has no enters.
@@ -101,21 +101,21 @@ func (m *Machine[S, E]) step(it *item) error {
 	case KindReject:
 		return m.reject(c.rejected, c, it)
 	case KindPostpone:
-		return m.postpone(c, it, m.cur)
+		return m.postpone(c, it, int(m.cur))
 	case KindChoice:
 		p, rej := m.choose(c, it)
 		if rej != nil {
 			return m.reject(rej, c, it)
 		}
 		if p.dynamic {
-			m.transitionSet([]sel[S, E]{{c: c, p: p, from: m.cur}}, int(it.ev), it.payload)
+			m.transitionSet([]sel[S, E]{{c: c, p: p, from: int(m.cur)}}, int(it.ev), it.payload)
 		} else {
 			m.transition(c, p, int(it.ev), it.payload)
 		}
 		return nil
 	}
 	if c.plan.dynamic {
-		m.transitionSet([]sel[S, E]{{c: c, p: &c.plan, from: m.cur}}, int(it.ev), it.payload)
+		m.transitionSet([]sel[S, E]{{c: c, p: &c.plan, from: int(m.cur)}}, int(it.ev), it.payload)
 	} else {
 		m.transition(c, &c.plan, int(it.ev), it.payload)
 	}
@@ -206,7 +206,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	}
 	if len(d.hist) > 0 { // what a composite with a history leaves
 		for i := range n {
-			if si := m.path[top-i].si; d.remember[si] {
+			if si := int(m.path[top-i].si); d.remember[si] {
 				m.rememberLeaves(si, m.path[top-i+1:])
 			}
 		}
@@ -217,7 +217,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 		m.path = m.path[:top-i]
 		if hooks := d.per[si].exit; len(hooks) > 0 {
 			t.State, t.Epoch = d.states[si], epoch
-			m.at = where{kind: atExit, si: si}
+			m.at = where{kind: atExit, si: int32(si)}
 			for _, h := range hooks {
 				h(m.inner(), t)
 			}
@@ -229,7 +229,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	}
 	if c.action != nil {
 		t.State, t.Epoch = d.states[c.at], atEpoch
-		m.at = where{kind: atAction, si: c.at, ei: ev}
+		m.at = where{kind: atAction, si: int32(c.at), ei: int32(ev)}
 		c.action(m.inner(), t)
 		m.at.kind = atMachine
 	}
@@ -238,9 +238,9 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	m.path = m.path[:base+len(p.enters)]
 	for i, s := range p.enters {
 		m.epoch++
-		m.path[base+i] = level{si: int(s), epoch: m.epoch}
+		m.path[base+i] = level{si: int32(s), epoch: m.epoch}
 	}
-	m.cur = p.leaf
+	m.cur = int32(p.leaf)
 	m.pubLeaf.Store(int32(p.leaf))
 	m.pubEpoch.Store(m.epoch)
 	if m.watched.Load() {
@@ -265,7 +265,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload any, t *Transition[S, E]) {
 	d := m.def
 	lv := &m.path[0]
-	from, fromEpoch := lv.si, lv.epoch
+	from, fromEpoch := int(lv.si), lv.epoch
 	var join tasks.Report
 	exited := p.exited
 	if lv.sc != nil || lv.ext != nil {
@@ -276,8 +276,8 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 	}
 	to := p.leaf
 	m.epoch++
-	lv.si, lv.epoch, lv.entered = to, m.epoch, false // sc and ext are nil: leave1 ended them
-	m.cur = to
+	lv.si, lv.epoch, lv.entered = int32(to), m.epoch, false // sc and ext are nil: leave1 ended them
+	m.cur = int32(to)
 	m.pubLeaf.Store(int32(to))
 	m.pubEpoch.Store(m.epoch)
 	if m.watched.Load() {
@@ -335,7 +335,7 @@ func (m *Machine[S, E]) exit1(c *cell[S, E], p *plan[S], ev int, payload any, t 
 	m.path[0].entered = false // a panic in an exit hook must not run them again
 	if hooks := d.per[from].exit; len(hooks) > 0 {
 		t.State, t.Epoch = d.states[from], fromEpoch
-		m.at = where{kind: atExit, si: from}
+		m.at = where{kind: atExit, si: int32(from)}
 		ctx := m.inner()
 		for _, h := range hooks {
 			h(ctx, *t)
@@ -344,7 +344,7 @@ func (m *Machine[S, E]) exit1(c *cell[S, E], p *plan[S], ev int, payload any, t 
 	}
 	if c.action != nil {
 		t.State, t.Epoch = d.states[c.at], fromEpoch
-		m.at = where{kind: atAction, si: c.at, ei: ev}
+		m.at = where{kind: atAction, si: int32(c.at), ei: int32(ev)}
 		c.action(m.inner(), *t)
 		m.at.kind = atMachine
 	}
@@ -357,7 +357,7 @@ func (m *Machine[S, E]) enter1(p *plan[S], t *Transition[S, E]) {
 	if p.hooksOnly && !traceOn() {
 		m.path[0].entered = true
 		t.State, t.Epoch = d.states[to], m.epoch
-		m.at = where{kind: atEnter, si: to}
+		m.at = where{kind: atEnter, si: int32(to)}
 		ctx := m.inner()
 		for _, h := range d.per[to].enter {
 			h(ctx, *t)
@@ -431,7 +431,7 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 	}
 	t.State, t.Epoch = d.states[lv.si], lv.epoch
 	if hooks := d.per[lv.si].enter; len(hooks) > 0 {
-		m.at = where{kind: atEnter, si: lv.si}
+		m.at = where{kind: atEnter, si: int32(lv.si)}
 		ctx := m.inner()
 		for _, h := range hooks {
 			h(ctx, *t)
@@ -441,7 +441,7 @@ func (m *Machine[S, E]) enterLevel(i int, t *Transition[S, E]) {
 	if d.tree[lv.si].scoped {
 		var parent *scope // the nearest ancestor's: with regions, not a sibling region's
 		for j := i - 1; j >= 0 && parent == nil; j-- {
-			if !d.parallel || d.ancestorOrSelf(m.path[j].si, lv.si) {
+			if !d.parallel || d.ancestorOrSelf(int(m.path[j].si), int(lv.si)) {
 				parent = m.path[j].sc
 			}
 		}
@@ -462,7 +462,7 @@ func (m *Machine[S, E]) enterInitial() {
 	d := m.def
 	for _, s := range d.start {
 		m.epoch++
-		m.path = append(m.path, level{si: int(s), epoch: m.epoch})
+		m.path = append(m.path, level{si: int32(s), epoch: m.epoch})
 	}
 	if d.parallel {
 		m.publish()

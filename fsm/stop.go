@@ -25,7 +25,7 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 	exits := make([]exit, n)
 	for i := n - 1; i >= 0; i-- { // outermost first, as in transition
 		lv := &m.path[n-1-i]
-		exits[i] = exit{si: lv.si, cause: &ExitError{State: d.stateNames[lv.si]}}
+		exits[i] = exit{si: int(lv.si), cause: &ExitError{State: d.stateNames[lv.si]}}
 		if lv.sc != nil {
 			lv.sc.stop(exits[i].cause)
 		}
@@ -44,7 +44,7 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 		if lv.entered {
 			t.State, t.Epoch = d.states[lv.si], lv.epoch
 			for _, h := range d.per[lv.si].exit {
-				m.guard(where{kind: atExit, si: lv.si}, func() { h(m.inner(), t) })
+				m.guard(where{kind: atExit, si: int32(lv.si)}, func() { h(m.inner(), t) })
 			}
 		}
 		if x := lv.ext; x != nil && x.trace != nil {
@@ -81,8 +81,8 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 // where names the user code the processor runs, for a panic's report.
 type where struct {
 	kind whereKind
-	si   int
-	ei   int
+	si   int32 // int32s keep the machine within a smaller size class
+	ei   int32
 }
 
 type whereKind uint8
@@ -103,17 +103,17 @@ func (w where) describe(d interface {
 }) string {
 	switch w.kind {
 	case atEnter:
-		return "enter hook of " + d.stateName(w.si)
+		return "enter hook of " + d.stateName(int(w.si))
 	case atExit:
-		return "exit hook of " + d.stateName(w.si)
+		return "exit hook of " + d.stateName(int(w.si))
 	case atAction:
-		return fmt.Sprintf("action of %s × %s", d.stateName(w.si), d.eventName(w.ei))
+		return fmt.Sprintf("action of %s × %s", d.stateName(int(w.si)), d.eventName(int(w.ei)))
 	case atObserver:
 		return "observer"
 	case atDispose:
 		return "Dispose of a payload"
 	case atTimeout:
-		return "timeout function of " + d.stateName(w.si)
+		return "timeout function of " + d.stateName(int(w.si))
 	}
 	return "machine"
 }
