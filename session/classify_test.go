@@ -131,7 +131,7 @@ func TestClassifyingPolicy(t *testing.T) {
 				})(&cfg)
 			}
 			c := &Client{cfg: cfg.settings}
-			c.cfg.retry = cfg.retrySettings.shared()
+			c.cfg.tuning, c.cfg.retry = cfg.tuning.shared(), cfg.retrySettings.shared()
 			d, err := c.decide(Failure{Kind: KindLost, Err: tt.err, Attempt: 1, cfg: c.cfg.retry})
 			if err != nil {
 				t.Fatal(err)

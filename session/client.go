@@ -106,7 +106,7 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{cfg: cfg.settings, tr: tr, inbound: newInbound(&cfg), outageAt: clock()}
-	c.cfg.retry = cfg.retrySettings.shared()
+	c.cfg.tuning, c.cfg.retry = cfg.tuning.shared(), cfg.retrySettings.shared()
 	if cfg.probe != nil {
 		// Before the subscriptions are made: their records go to it.
 		p, err := attachProbe(cfg.probe, c)

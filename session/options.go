@@ -89,6 +89,7 @@ type Limiter interface {
 // keep (every byte of a Client is paid once per connection).
 type config struct {
 	settings
+	tuning        // kept by the client as settings.tuning, shared when the defaults
 	retrySettings // kept by the client as settings.retry, shared when the defaults
 
 	respond       func(Message) ([]byte, bool)
@@ -107,29 +108,52 @@ type config struct {
 
 // settings are the options a running client consults.
 type settings struct {
+	*tuning   // shared when the defaults: the client reads its fields through it
+	dialGate  DialGate
+	retry     *retrySettings
+	limiter   Limiter
+	onConnect func(ctx context.Context, s *Session) error
+	onMessage func(ctx context.Context, m Message)
+	router    *Router
+	batch     *Batch
+	slow      SlowConsumer
+	onRecord  func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
+	logger    *slog.Logger
+}
+
+// tuning are the client's timeouts, limits and heartbeat: one value
+// shared by every client that keeps the defaults (shared), which keeps
+// 96 bytes a client less.
+type tuning struct {
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
 	appHeartbeat     *AppHeartbeat
-	alwaysPing       bool // protocol pings every interval, busy or not
 	idleTimeout      time.Duration
-	dialGate         DialGate
 	handshakeTimeout time.Duration
 	closeTimeout     time.Duration
 	ackTimeout       time.Duration
-	retry            *retrySettings
 	send             SendPolicy
-	limiter          Limiter
 	readLimit        int64
-	decompress       Decompression
 	writeLimit       int64
-	onConnect        func(ctx context.Context, s *Session) error
-	onMessage        func(ctx context.Context, m Message)
-	router           *Router
-	batch            *Batch
-	slow             SlowConsumer
-	onRecord         func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
-	logger           *slog.Logger
+	alwaysPing       bool // protocol pings every interval, busy or not
+	decompress       Decompression
 }
+
+// shared returns t, as the value shared by every client with the default
+// tuning if t is that.
+func (t tuning) shared() *tuning {
+	if d := defaultTuning(); t == *d {
+		return d
+	}
+	return &t
+}
+
+// defaultTuning is the shared value of the default tuning; nothing writes
+// it.
+var defaultTuning = sync.OnceValue(func() *tuning {
+	t := defaultConfig().tuning
+	return &t
+})
 
 // retrySettings are the options that decide the dials after a failure:
 // one value shared by every client that sets none of them (shared).
@@ -162,7 +186,7 @@ var defaultRetry = sync.OnceValue(func() *retrySettings {
 
 func defaultConfig() config {
 	return config{
-		settings: settings{
+		tuning: tuning{
 			pingInterval:     DefaultPingInterval,
 			pongTimeout:      DefaultPongTimeout,
 			handshakeTimeout: DefaultHandshakeTimeout,
