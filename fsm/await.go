@@ -16,16 +16,16 @@ import (
 type watch struct {
 	mu      sync.Mutex
 	changed chan struct{} // Changed's; nil until asked for
+	done    chan struct{} // Done's; nil until asked for
+	states  []*stateWatch // WhileIn's and UntilIn's contexts
 	// Await's hold of changed: how many Awaits wait on it, and whether
 	// Changed handed it out too. The last Await to return gives back one
 	// nobody else holds, so that a machine waited on once (a client's
 	// dial) keeps no channel, nor a check at every step, afterwards.
-	awaits int
+	awaits int32
 	shared bool
-	ended  bool          // the machine has stopped: everything is closed for good
-	done   chan struct{} // Done's; nil until asked for
-	over   bool          // Done's is closed for good: the last thing a stop does
-	states []*stateWatch // WhileIn's and UntilIn's contexts
+	ended  bool // the machine has stopped: everything is closed for good
+	over   bool // Done's is closed for good: the last thing a stop does
 }
 
 // stateWatch is one context of WhileIn (until false) or UntilIn (true).

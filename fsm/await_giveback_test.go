@@ -49,7 +49,7 @@ func TestAwaitGivesBackItsChannel(t *testing.T) {
 		w.mu.Lock()
 		got := w.awaits
 		w.mu.Unlock()
-		if got != n {
+		if int(got) != n {
 			t.Fatalf("%d Awaits hold the channel, want %d", got, n)
 		}
 	}
