@@ -64,9 +64,9 @@ type Group struct {
 	owner  Owner // New's onFail, or NewOwned's owner; nil for none
 
 	mu       sync.Mutex
-	started  int32   // tasks started: inline's first, then more's
-	running  int32   // tasks started that have not returned
-	more     []*task // the records of the tasks after inline's
+	started  int32    // tasks started: inline's first, then more's
+	running  int32    // tasks started that have not returned
+	more     *[]*task // the records of the tasks after inline's; a pointer, as few groups have any
 	stopping bool
 	failed   bool
 	quiet    bool          // stopping, and no task runs: the group is done
@@ -161,7 +161,10 @@ func (g *Group) GoTask(name string, t Task) error {
 		*rec = task{g: g, name: name, fn: t}
 	} else {
 		rec = &task{g: g, name: name, fn: t}
-		g.more = append(g.more, rec)
+		if g.more == nil {
+			g.more = new([]*task)
+		}
+		*g.more = append(*g.more, rec)
 	}
 	g.started++
 	g.running++
@@ -294,7 +297,7 @@ func (g *Group) record(i int) *task {
 	if i < len(g.inline) {
 		return &g.inline[i]
 	}
-	return g.more[i-len(g.inline)]
+	return (*g.more)[i-len(g.inline)]
 }
 
 // Report is what a join found: each task in start order, and how long the
