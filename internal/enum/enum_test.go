@@ -35,3 +35,22 @@ func TestName(t *testing.T) {
 		})
 	}
 }
+
+func TestList(t *testing.T) {
+	l := NewList[kind]("kind(%d)", "zero", "one", "two")
+	if diff := cmp.Diff([]kind{0, 1, 2}, l.Values()); diff != "" {
+		t.Errorf("Values (-want +got):\n%s", diff)
+	}
+	got := []string{l.Name(0), l.Name(2), l.Name(3)}
+	if diff := cmp.Diff([]string{"zero", "two", "kind(3)"}, got); diff != "" {
+		t.Errorf("Name (-want +got):\n%s", diff)
+	}
+	v := l.Values()
+	v[0] = 9
+	if diff := cmp.Diff([]kind{0, 1, 2}, l.Values()); diff != "" {
+		t.Errorf("Values after the caller changed its copy (-want +got):\n%s", diff)
+	}
+	if got := NewList[kind]("kind(%d)").Values(); len(got) != 0 {
+		t.Errorf("empty list: Values = %v, want none", got)
+	}
+}
