@@ -37,5 +37,18 @@ func (l List[T]) Values() []T {
 	return out
 }
 
+// Len returns how many values there are.
+func (l List[T]) Len() int { return len(l.names) }
+
 // Name returns v's name, or fallback formatted with v's number.
 func (l List[T]) Name(v T) string { return Name(l.names, v, l.fallback) }
+
+// Parse returns the value Name names name, and whether there is one.
+func (l List[T]) Parse(name string) (T, bool) {
+	for i, n := range l.names {
+		if n == name {
+			return T(i), true
+		}
+	}
+	return 0, false
+}
