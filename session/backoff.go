@@ -87,24 +87,21 @@ const (
 	OutageBounded
 )
 
-var backoffModeNames = [...]string{BackoffModeDefault: "default", FullJitter: "full", OutageBounded: "outage"}
+var backoffModes = enum.NewList[BackoffMode]("BackoffMode(%d)", "default", "full", "outage")
 
 // String returns the mode's name as the CLI spells it: "full", "outage".
-func (m BackoffMode) String() string { return enum.Name(backoffModeNames[:], m, "BackoffMode(%d)") }
+func (m BackoffMode) String() string { return backoffModes.Name(m) }
 
 // MarshalText returns String's name, as flag.TextVar prints a default.
 func (m BackoffMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
 // UnmarshalText sets m from a name String returns: "full" or "outage".
 func (m *BackoffMode) UnmarshalText(b []byte) error {
-	switch string(b) {
-	case "full":
-		*m = FullJitter
-	case "outage":
-		*m = OutageBounded
-	default:
+	v, ok := backoffModes.Parse(string(b))
+	if !ok || v == BackoffModeDefault {
 		return fmt.Errorf("session: backoff mode %q: want full or outage", b)
 	}
+	*m = v
 	return nil
 }
 
@@ -298,14 +295,12 @@ const (
 	WaitDialGate
 )
 
-var waitReasonNames = [...]string{
-	WaitPolicy: "policy", WaitBackoff: "backoff", WaitSlowDown: "slow_down", WaitRetryAfter: "retry_after",
-	WaitStormGuard: "storm_guard", WaitReconnect: "reconnect", WaitDialGate: "dial_gate",
-}
+var waitReasons = enum.NewList[WaitReason]("WaitReason(%d)",
+	"policy", "backoff", "slow_down", "retry_after", "storm_guard", "reconnect", "dial_gate")
 
 // String returns the reason's name as used in logs and JSON, e.g.
 // "storm_guard".
-func (r WaitReason) String() string { return enum.Name(waitReasonNames[:], r, "WaitReason(%d)") }
+func (r WaitReason) String() string { return waitReasons.Name(r) }
 
 // Wait is one wait before a dial: how long and why. It is the payload of
 // the RetryDue transition that ends it (Reconnecting → Connecting), so the
