@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"sync"
 	"time"
@@ -175,6 +176,18 @@ func (r retrySettings) shared() *retrySettings {
 		return d
 	}
 	return &r
+}
+
+// drawPhase returns a client's phase in OutageBounded's schedule, drawn
+// from the jitter source; 0, drawing nothing, for the other modes.
+func (r *retrySettings) drawPhase() float32 {
+	if r.backoff.mode() != OutageBounded {
+		return 0
+	}
+	if r.rnd != nil {
+		return float32(r.rnd())
+	}
+	return rand.Float32()
 }
 
 // defaultRetry is the shared value of the default retry settings; nothing
