@@ -184,7 +184,7 @@ func (v *validator[S, E]) hooks() {
 
 // tasks attaches tasks to their states and marks the states whose entries
 // need a scope: those with tasks and their ancestors, whose contexts the
-// tasks' contexts derive from.
+// tasks' contexts end with.
 func (v *validator[S, E]) tasks() {
 	d := v.d
 	for _, t := range v.b.tasks {

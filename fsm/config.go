@@ -101,6 +101,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 			if sc.g != nil {
 				r = m.join(sc, cause(int(lv.si)))
 			}
+			m.unlink(sc)
 		}
 		if m.obs != nil {
 			exited = append(exited, Level[S]{State: d.states[lv.si], Join: r})

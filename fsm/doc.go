@@ -48,7 +48,7 @@
 // ancestor exits and re-enters that ancestor. The order is fixed:
 //
 //  1. The tasks of every state being exited are cancelled, all at once. A
-//     child's task context derives from its parent's, and the outermost
+//     child's task context ends with its parent's, and the outermost
 //     exited state's is cancelled first (cause: *ExitError). So nothing of
 //     a state being left keeps working while an inner level is joined.
 //  2. They are joined, innermost level first. Config.JoinTimeout bounds
@@ -175,7 +175,7 @@
 //
 // Without a failure event up the tree, the failed task's siblings are
 // cancelled. With them go the tasks of the states below its state, whose
-// contexts derive from theirs. The failure is reported and the machine
+// contexts end with theirs. The failure is reported and the machine
 // stays where it is.
 //
 // A cancelled scope stays cancelled for the rest of its entry. So the rule

@@ -3,16 +3,22 @@ package fsm
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/connfsm/connfsm/tasks"
 )
 
 // This file runs what a state entry owns: its tasks, in a scope whose
-// context derives from its parent's, and its timeouts.
+// context ends with its parent's, and its timeouts.
 
-// scope is one state entry's context and tasks. A child's scope derives
-// from its parent's, so cancelling a scope cancels everything below it.
+// scope is one state entry's context and tasks. Cancelling a scope
+// cancels everything below it: stop cancels its kids, the scopes of the
+// active child states, as it cancels its own context. Every scope's context
+// derives from the machine's (scopes), not from its parent's: a parent's
+// context.Context would keep, for as long as it lives, the map Go's
+// context package makes of its children at the first (a connection's
+// Alive, once its Syncing's tasks have run: 256 bytes).
 type scope struct {
 	si     int
 	epoch  uint64
@@ -20,13 +26,21 @@ type scope struct {
 	cancel context.CancelCauseFunc // for a scope without tasks of its own
 	g      *tasks.Group            // nil if the state has no tasks of its own
 	parent *scope
-	m      failer // the machine, told of its tasks' failures
+	// kids lists the scopes of the active child states, through their
+	// next; under the machine's tree lock.
+	kids, next *scope
+	m          failer // the machine, told of its tasks' failures
 }
 
 // failer is the machine a scope reports its tasks' failures to.
 type failer interface {
 	taskFailed(sc *scope, name string, err error)
+	tree() *sync.Mutex // guards every scope's kids and next
 }
+
+// tree returns the lock of the scopes' links: the queue's, held briefly,
+// never while calling out of the machine.
+func (m *Machine[S, E]) tree() *sync.Mutex { return &m.mu }
 
 // TaskFailed hands the first failure of sc's group to the machine: sc is
 // its group's tasks.Owner.
@@ -53,13 +67,74 @@ type scopeBlock[S, E comparable, N [1]scopeTask[S, E] | [2]scopeTask[S, E]] stru
 	recs N
 }
 
-// stop cancels the scope's context, and so its descendants', with cause.
+// stop cancels the scope's context, and its descendants', with cause: a
+// context already cancelled keeps its first cause, as with Go's contexts.
 func (sc *scope) stop(cause error) {
+	sc.cancelOwn(cause)
+	sc.stopKids(cause)
+}
+
+// stopKids cancels the scopes below sc with cause.
+func (sc *scope) stopKids(cause error) {
+	mu := sc.m.tree()
+	mu.Lock()
+	for k := sc.kids; k != nil; k = k.next {
+		k.stopLocked(cause)
+	}
+	mu.Unlock()
+}
+
+// stopLocked is stop under the tree lock.
+func (sc *scope) stopLocked(cause error) {
+	sc.cancelOwn(cause)
+	for k := sc.kids; k != nil; k = k.next {
+		k.stopLocked(cause)
+	}
+}
+
+func (sc *scope) cancelOwn(cause error) {
 	if sc.g != nil {
 		sc.g.Cancel(cause)
 	} else {
 		sc.cancel(cause)
 	}
+}
+
+// link makes sc a kid of its parent, before any of its tasks starts: a
+// parent already cancelled cancels it at once, with the parent's cause,
+// as a context derived from a cancelled one is born cancelled.
+func (m *Machine[S, E]) link(sc *scope) {
+	p := sc.parent
+	if p == nil {
+		return
+	}
+	var cause error
+	m.mu.Lock()
+	sc.next, p.kids = p.kids, sc
+	if p.ctx.Err() != nil {
+		cause = context.Cause(p.ctx)
+	}
+	m.mu.Unlock()
+	if cause != nil {
+		sc.cancelOwn(cause) // no kids yet
+	}
+}
+
+// unlink removes sc, whose state has been left and its tasks joined, from
+// its parent's kids.
+func (m *Machine[S, E]) unlink(sc *scope) {
+	p := sc.parent
+	if p == nil {
+		return
+	}
+	m.mu.Lock()
+	for k := &p.kids; *k != nil; k = &(*k).next {
+		if *k == sc {
+			*k = sc.next
+			break
+		}
+	}
+	m.mu.Unlock()
 }
 
 // ancestor returns the scope of state si on sc's chain, sc included.
@@ -77,16 +152,15 @@ func (sc *scope) ancestor(si int) *scope {
 // the state.
 func (m *Machine[S, E]) newScope(lv *level, parent *scope, in *Transition[S, E]) *scope {
 	specs := m.def.per[lv.si].tasks
-	// A top-level entry's context derives from the Start context: its end
+	// Every entry's context derives from the Start context: its end
 	// cancels every task at once, with its cause, whatever the machine is
-	// doing (see Start for the context that never ends).
+	// doing (see Start for the context that never ends). A parent's end
+	// reaches it through link and stop.
 	pctx := m.scopes()
-	if parent != nil {
-		pctx = parent.ctx
-	}
 	if len(specs) == 0 {
 		sc := &scope{si: int(lv.si), epoch: lv.epoch, parent: parent, m: m}
 		sc.ctx, sc.cancel = context.WithCancelCause(pctx)
+		m.link(sc)
 		return sc
 	}
 	var (
@@ -108,6 +182,7 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope, in *Transition[S, E])
 	*sc = scope{si: int(lv.si), epoch: lv.epoch, parent: parent, m: m}
 	sc.g = tasks.NewOwned(pctx, sc)
 	sc.ctx = sc.g.Context()
+	m.link(sc)
 	traced := lv.ext != nil && lv.ext.trace != nil
 	for i := range specs {
 		s, t := &specs[i], &recs[i]
@@ -127,6 +202,9 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope, in *Transition[S, E])
 // below it) and fires the event, stamped with that scope's entry.
 func (m *Machine[S, E]) taskFailed(sc *scope, name string, err error) {
 	d := m.def
+	// The group has cancelled its own context; the scopes below it end
+	// with the same cause.
+	sc.stopKids(context.Cause(sc.ctx))
 	fail := d.per[sc.si].fail
 	var f *scope
 	if fail >= 0 {

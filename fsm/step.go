@@ -317,6 +317,7 @@ func (m *Machine[S, E]) leave1(lv *level, p *plan[S]) (tasks.Report, []Level[S])
 		if sc.g != nil {
 			join = m.join(sc, cause)
 		}
+		m.unlink(sc)
 		if m.obs != nil {
 			exited = []Level[S]{{State: m.def.states[lv.si], Join: join}}
 		}
@@ -405,6 +406,7 @@ func (m *Machine[S, E]) joinLevels(exits []exit, top int) (tasks.Report, []Level
 			if sc.g != nil {
 				r = m.join(sc, x.cause)
 			}
+			m.unlink(sc)
 		}
 		if levels != nil {
 			levels[i] = Level[S]{State: d.states[lv.si], Join: r}
