@@ -37,16 +37,14 @@ const (
 	Reconnect
 )
 
-var events = []Event{Connected, DialFailed, Lost, RetryDue, GaveUp, Close, CloseDone, Synced, Reconnect}
+var events = enum.NewList[Event]("Event(%d)", "Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone", "Synced", "Reconnect")
 
 // Events returns the lifecycle's events in declaration order, in a new
 // slice each call.
-func Events() []Event { return slices.Clone(events) }
-
-var eventNames = [...]string{"Connected", "DialFailed", "Lost", "RetryDue", "GaveUp", "Close", "CloseDone", "Synced", "Reconnect"}
+func Events() []Event { return events.Values() }
 
 // String returns the event's name, e.g. "DialFailed".
-func (e Event) String() string { return enum.Name(eventNames[:], e, "Event(%d)") }
+func (e Event) String() string { return events.Name(e) }
 
 // row is a local type so the table reads as positional literals.
 type row fsm.Rule[State, Event]
@@ -166,7 +164,7 @@ func slots(t Tasks) []slot {
 func NewBuilder(t Tasks) *fsm.Builder[State, Event] {
 	b := fsm.NewBuilder[State, Event](Connecting).
 		States(states...).
-		Events(events...).
+		Events(events.Values()...).
 		Children(Alive, Syncing, Ready).
 		Final(Closed).
 		Rules(table...).
@@ -193,9 +191,5 @@ func Definition() *fsm.Definition[State, Event] {
 		return nil
 	}
 	never := func(fsm.Transition[State, Event]) time.Duration { return -1 }
-	d, err := NewBuilder(Tasks{Dial: wait, Reader: wait, Heartbeat: wait, Sync: wait, Backoff: wait, Closer: wait, CloseTimeout: never}).Build()
-	if err != nil {
-		panic(err) // the table is a constant of this package; its tests keep it valid
-	}
-	return d
+	return NewBuilder(Tasks{Dial: wait, Reader: wait, Heartbeat: wait, Sync: wait, Backoff: wait, Closer: wait, CloseTimeout: never}).MustBuild()
 }

@@ -227,3 +227,15 @@ func (b *Builder[S, E]) TimeoutFunc(state S, what string, d func(in Transition[S
 	b.timeouts = append(b.timeouts, timeoutDecl[S, E]{state: state, fn: d, what: what, event: event})
 	return b
 }
+
+// MustBuild is Build for a definition that is a constant of its package,
+// as regexp.MustCompile is for a constant pattern: it panics with the
+// *BuildError instead of returning it. Use Build for a definition made
+// from input.
+func (b *Builder[S, E]) MustBuild() *Definition[S, E] {
+	d, err := b.Build()
+	if err != nil {
+		panic(err)
+	}
+	return d
+}

@@ -241,6 +241,30 @@ func TestBuildValid(t *testing.T) {
 	}
 }
 
+// TestMustBuild: MustBuild returns what Build returns, and panics with
+// the *BuildError Build would return.
+func TestMustBuild(t *testing.T) {
+	if d := validBuilder().MustBuild(); d == nil {
+		t.Fatal("MustBuild of a valid definition returned nil")
+	}
+	bad := func() *fsm.Builder[state, event] { return validBuilder().States(A) }
+	_, want := bad().Build()
+	if want == nil {
+		t.Fatal("the bad definition builds")
+	}
+	defer func() {
+		got, _ := recover().(error)
+		var be *fsm.BuildError
+		if !errors.As(got, &be) {
+			t.Fatalf("MustBuild panicked with %v, want a *BuildError", got)
+		}
+		if diff := cmp.Diff(want.Error(), got.Error()); diff != "" {
+			t.Errorf("panic (-want +got):\n%s", diff)
+		}
+	}()
+	bad().MustBuild()
+}
+
 func TestBuildProblems(t *testing.T) {
 	for _, tt := range buildCases {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -36,18 +37,16 @@ const (
 	causeCount
 )
 
-var causeNames = [...]string{
-	CauseOther: "other", CauseReset: "reset", CauseEOF: "eof", CausePongTimeout: "pong_timeout",
-	CauseIdleTimeout: "idle_timeout", CauseCloseFrame: "close_frame", CauseWriteError: "write_error",
-	CauseRequested: "requested",
-}
+var causes = enum.NewList[Cause]("Cause(%d)",
+	"other", "reset", "eof", "pong_timeout", "idle_timeout", "close_frame", "write_error", "requested")
 
-// String returns the label value, e.g. "pong_timeout".
+// String returns the label value, e.g. "pong_timeout"; "other" for a
+// value beyond the set, so that a label stays one of it.
 func (c Cause) String() string {
-	if c < causeCount {
-		return causeNames[c]
+	if c >= causeCount {
+		c = CauseOther
 	}
-	return causeNames[CauseOther]
+	return causes.Name(c)
 }
 
 // CauseOf classes the cause of a Lost transition (its payload). It never

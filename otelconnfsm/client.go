@@ -73,10 +73,10 @@ const (
 	dropCount
 )
 
-var dropNames = [...]string{DropOldest: "drop-oldest", DropNewest: "drop-newest", DropConflate: "conflate", DropEnded: "ended", DropUnsent: "unsent"}
+var dropPolicies = enum.NewList[DropPolicy]("DropPolicy(%d)", "drop-oldest", "drop-newest", "conflate", "ended", "unsent")
 
 // String returns the label value, e.g. "drop-oldest".
-func (p DropPolicy) String() string { return enum.Name(dropNames[:], p, "DropPolicy(%d)") }
+func (p DropPolicy) String() string { return dropPolicies.Name(p) }
 
 // add adds c's counters.
 func (t *totals) add(c *wsconn.Client) {

@@ -75,47 +75,73 @@ const (
 	// during a short outage may sleep the whole next cap (16 s at the
 	// defaults) after the venue is back.
 	FullJitter
-	// OutageBounded also bounds the cap by how long the client has been
-	// without a stable connection (Failure.Outage, at least Initial), and
-	// waits a uniformly random delay in [cap/2, cap]. A client that lost
-	// its venue 3 s ago sleeps at most 3 s, so the last client is back
-	// within about the outage's length; the lower half cut off keeps
-	// fleet-wide dials spread, and a long outage waits as FullJitter's
-	// caps do (Max).
+	// OutageBounded dials on a schedule set by the outage, not by the
+	// attempts: the client's dials stand at Initial·2.5^(k+φ-1) after it
+	// lost its connection (Failure.Outage), k = 0, 1, 2, .... Each gap is
+	// 1.5 times the outage at the dial before it, so a client is back
+	// within 1.5 times the outage after the venue is up: 4.5 s after a
+	// 3 s outage. φ is the client's phase, drawn once an outage, so a
+	// fleet that lost its venue at once keeps its dials spread evenly
+	// instead of in waves. Once 1.5 times the outage reaches Max, the
+	// client waits Max·(1+φ)/2 between dials.
 	OutageBounded
 )
 
-var backoffModeNames = [...]string{BackoffModeDefault: "default", FullJitter: "full", OutageBounded: "outage"}
+var backoffModes = enum.NewList[BackoffMode]("BackoffMode(%d)", "default", "full", "outage")
 
 // String returns the mode's name as the CLI spells it: "full", "outage".
-func (m BackoffMode) String() string { return enum.Name(backoffModeNames[:], m, "BackoffMode(%d)") }
+func (m BackoffMode) String() string { return backoffModes.Name(m) }
 
 // MarshalText returns String's name, as flag.TextVar prints a default.
 func (m BackoffMode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 
 // UnmarshalText sets m from a name String returns: "full" or "outage".
 func (m *BackoffMode) UnmarshalText(b []byte) error {
-	switch string(b) {
-	case "full":
-		*m = FullJitter
-	case "outage":
-		*m = OutageBounded
-	default:
+	v, ok := backoffModes.Parse(string(b))
+	if !ok || v == BackoffModeDefault {
 		return fmt.Errorf("session: backoff mode %q: want full or outage", b)
 	}
+	*m = v
 	return nil
 }
 
+// mode returns b.Mode, or DefaultBackoff's for the zero Mode.
+func (b Backoff) mode() BackoffMode { return cmp.Or(b.Mode, DefaultBackoff.Mode) }
+
+// outageStretch is OutageBounded's gap between dials as a multiple of
+// the outage so far: a client is back within 1.5 times the outage.
+const outageStretch = 1.5
+
 // DelayFor returns the n-th retry's delay (n from 0) by b.Mode (the zero
-// Mode is DefaultBackoff's), outage into an outage (Failure.Outage):
-// Delay's for FullJitter; for OutageBounded, uniform in [c/2, c] where c
-// is the n-th cap, min(Max, Initial*Multiplier^n), or outage if less, but
-// at least Initial. rnd returns a float in [0, 1); nil means math/rand/v2.
+// Mode is DefaultBackoff's), outage into an outage (Failure.Outage). For
+// FullJitter it is Delay's. For OutageBounded it is the wait until the next
+// dial of the schedule OutageBounded describes, n aside, with φ = rnd():
+// a client passes the same φ through an outage (the default RetryPolicy
+// does). rnd returns a float in [0, 1); nil means math/rand/v2.
 func (b Backoff) DelayFor(n int, outage time.Duration, rnd func() float64) time.Duration {
-	if cmp.Or(b.Mode, DefaultBackoff.Mode) != OutageBounded {
+	if b.mode() != OutageBounded {
 		return b.Delay(n, rnd)
 	}
-	return equalJitter(min(b.capFor(n), max(b.Initial, outage)), rnd)
+	if rnd == nil {
+		rnd = rand.Float64
+	}
+	phase := rnd()
+	if float64(outage)*outageStretch >= float64(b.Max) {
+		return equalJitter(b.Max, func() float64 { return phase })
+	}
+	g := 1 + outageStretch
+	e := float64(max(outage, 0))
+	// The first dial at or after e: Initial·g^(k+φ-1) with the least k ≥ 0.
+	k := 0.0
+	if e > 0 {
+		k = max(0, math.Ceil(math.Log(e/float64(b.Initial))/math.Log(g)+1-phase))
+	}
+	at := float64(b.Initial) * math.Pow(g, k+phase-1)
+	// A dial that took no time would find its own point again: the next.
+	if at <= e*(1+1e-6) {
+		at *= g
+	}
+	return time.Duration(min(at-e, float64(b.Max)))
 }
 
 // stormDelay returns how long to wait before the next dial so that, once
@@ -180,7 +206,7 @@ func (c *Client) backoffTask(ctx context.Context, in step, emit emitFn) error {
 // as the payload.
 func (c *Client) failure(in step) Failure {
 	cause, _ := in.Payload.(error)
-	f := Failure{Err: cause, Attempt: int(c.attempts), Outage: clock() - c.outageAt, cfg: c.cfg.retry}
+	f := Failure{Err: cause, Attempt: int(c.attempts), Outage: clock() - c.outageAt, phase: c.phase, cfg: c.cfg.retry}
 	var (
 		he *HandshakeError
 		ce *CloseError
@@ -269,14 +295,12 @@ const (
 	WaitDialGate
 )
 
-var waitReasonNames = [...]string{
-	WaitPolicy: "policy", WaitBackoff: "backoff", WaitSlowDown: "slow_down", WaitRetryAfter: "retry_after",
-	WaitStormGuard: "storm_guard", WaitReconnect: "reconnect", WaitDialGate: "dial_gate",
-}
+var waitReasons = enum.NewList[WaitReason]("WaitReason(%d)",
+	"policy", "backoff", "slow_down", "retry_after", "storm_guard", "reconnect", "dial_gate")
 
 // String returns the reason's name as used in logs and JSON, e.g.
 // "storm_guard".
-func (r WaitReason) String() string { return enum.Name(waitReasonNames[:], r, "WaitReason(%d)") }
+func (r WaitReason) String() string { return waitReasons.Name(r) }
 
 // Wait is one wait before a dial: how long and why. It is the payload of
 // the RetryDue transition that ends it (Reconnecting → Connecting), so the

@@ -65,9 +65,11 @@ type Client struct {
 	dials []time.Time
 	// attempts counts the consecutive dial attempts without a stable
 	// connection, saturating; outageAt is clock() when the last stable
-	// connection was lost, or Dial. Both written by hooks, read by the
-	// tasks they start.
+	// connection was lost, or Dial; phase is the client's place in
+	// OutageBounded's schedule, drawn anew with outageAt. All written by
+	// hooks, read by the tasks they start.
 	attempts int32
+	phase    float32
 	outageAt time.Duration
 
 	bufMu sync.Mutex
@@ -107,6 +109,7 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 	}
 	c := &Client{cfg: cfg.settings, tr: tr, inbound: newInbound(&cfg), outageAt: clock()}
 	c.cfg.retry = cfg.retrySettings.shared()
+	c.phase = c.cfg.retry.drawPhase()
 	if cfg.probe != nil {
 		// Before the subscriptions are made: their records go to it.
 		p, err := attachProbe(cfg.probe, c)
@@ -307,7 +310,7 @@ func (c *Client) enterAlive(_ context.Context, t step) {
 func (c *Client) exitAlive(ctx context.Context, t step) {
 	s := c.sess.Load()
 	if clock()-s.up >= c.cfg.retry.stablePeriod {
-		c.attempts, c.outageAt = 0, clock()
+		c.attempts, c.outageAt, c.phase = 0, clock(), c.cfg.retry.drawPhase()
 	}
 	s.stopDelivery() // also when the reader straggles: its handler's turn is over
 	c.resyncs.Wait() // their context, the handler's, ended with the reader task

@@ -109,7 +109,8 @@
 //
 // The policy gives up (a permanent failure, or the attempts spent) or
 // waits. The wait is the backoff's delay (Backoff.DelayFor: full jitter,
-// or with OutageBounded at most the time since the connection was lost).
+// or with OutageBounded a schedule whose gaps are at most 1.5 times the
+// time since the connection was lost).
 // It is longer when the peer asked to slow down: a close with 1008 or
 // 1013, HTTP 429, Retry-After, or a message over the read limit (it would
 // come again). The storm guard sets its least gap between dials

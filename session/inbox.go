@@ -5,7 +5,6 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -45,19 +44,16 @@ const (
 	Disconnect
 )
 
-var slowConsumerNames = [...]string{Block: "block", DropOldest: "drop-oldest", DropNewest: "drop-newest", Conflate: "conflate", Disconnect: "disconnect"}
+var slowConsumerPolicies = enum.NewList[SlowConsumerPolicy]("SlowConsumerPolicy(%d)",
+	"block", "drop-oldest", "drop-newest", "conflate", "disconnect")
 
 // String returns the policy's name, e.g. "drop-oldest".
-func (p SlowConsumerPolicy) String() string {
-	return enum.Name(slowConsumerNames[:], p, "SlowConsumerPolicy(%d)")
-}
+func (p SlowConsumerPolicy) String() string { return slowConsumerPolicies.Name(p) }
 
 // ParseSlowConsumerPolicy returns the policy String names.
 func ParseSlowConsumerPolicy(s string) (SlowConsumerPolicy, error) {
-	for p, name := range slowConsumerNames {
-		if name == s {
-			return SlowConsumerPolicy(p), nil
-		}
+	if p, ok := slowConsumerPolicies.Parse(s); ok {
+		return p, nil
 	}
 	return 0, fmt.Errorf("slow-consumer policy %q is none of block, drop-oldest, drop-newest, conflate, disconnect", s)
 }
@@ -75,10 +71,6 @@ type SlowConsumer struct {
 	Key func(m Message) string
 }
 
-// ErrSlowConsumer matches the cause of a connection Lost under the
-// Disconnect policy: the inbox was full.
-var ErrSlowConsumer = errors.New("session: slow consumer")
-
 // WithSlowConsumer sets the slow-consumer policy (default Block). With any
 // other policy the reader never waits for the handler: it reads on, so
 // neither the heartbeat nor the data watchdog is ever held up, and the
@@ -91,7 +83,7 @@ func WithSlowConsumer(p SlowConsumer) Option { return func(c *config) { c.slow =
 // checkSlow adds the problems of p to bad.
 func checkSlow(p SlowConsumer, bad func(string, ...any)) {
 	switch {
-	case int(p.Policy) >= len(slowConsumerNames):
+	case int(p.Policy) >= slowConsumerPolicies.Len():
 		bad("SlowConsumer.Policy %d is not known", p.Policy)
 	case p.Policy == Block:
 	case p.Inbox <= 0:
@@ -373,12 +365,10 @@ const (
 	Deflate
 )
 
-var decompressionNames = [...]string{NoDecompression: "none", Gzip: "gzip", Deflate: "deflate"}
+var decompressions = enum.NewList[Decompression]("Decompression(%d)", "none", "gzip", "deflate")
 
 // String returns "none", "gzip" or "deflate".
-func (d Decompression) String() string {
-	return enum.Name(decompressionNames[:], d, "Decompression(%d)")
-}
+func (d Decompression) String() string { return decompressions.Name(d) }
 
 // WithDecompression decodes every binary message with d as it is read,
 // before anything sees it: the application heartbeat's matcher, the ping

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"sync"
 	"time"
@@ -22,6 +23,13 @@ const (
 	DefaultCloseTimeout     = 10 * time.Second
 	DefaultReadLimit        = 1 << 20
 	DefaultStablePeriod     = 10 * time.Second
+	// DefaultWriteLimit is 1 MiB, what many venues accept at most (a
+	// larger message makes them drop the connection).
+	DefaultWriteLimit = 1 << 20
+	// DefaultAckTimeout is the wait for a subscription's ack.
+	DefaultAckTimeout = 10 * time.Second
+	// DefaultSendBufferBytes is SendPolicy.BufferBytes when left zero.
+	DefaultSendBufferBytes = 8 << 20
 )
 
 // Option configures a Client. Options are checked by Dial before anything
@@ -46,9 +54,6 @@ type Backoff struct {
 	MaxAttempts int
 }
 
-// DefaultBackoff is the policy used when WithBackoff is not given.
-var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: FullJitter}
-
 // StormGuard enforces a minimum gap between dials once Attempts dials have
 // happened within Window, on top of the backoff: a server that accepts and
 // drops at once cannot make the client hammer it (venues commonly allow a
@@ -61,8 +66,13 @@ type StormGuard struct {
 	MinGap   time.Duration // the least time between two dials while on
 }
 
-// DefaultStormGuard is the storm guard used when WithStormGuard is not given.
-var DefaultStormGuard = StormGuard{Attempts: 10, Window: time.Minute, MinGap: 5 * time.Second}
+var (
+	// DefaultBackoff is the policy used when WithBackoff is not given.
+	DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: FullJitter}
+	// DefaultStormGuard is the storm guard used when WithStormGuard is
+	// not given.
+	DefaultStormGuard = StormGuard{Attempts: 10, Window: time.Minute, MinGap: 5 * time.Second}
+)
 
 // SendPolicy says what Send does while the client is not Alive.
 type SendPolicy struct {
@@ -75,9 +85,6 @@ type SendPolicy struct {
 	// BufferBytes is not kept: its Send returns ErrBufferFull.
 	BufferBytes int
 }
-
-// DefaultSendBufferBytes is SendPolicy.BufferBytes when left zero.
-const DefaultSendBufferBytes = 8 << 20
 
 // Limiter paces sends. *rate.Limiter from golang.org/x/time/rate satisfies it.
 type Limiter interface {
@@ -151,6 +158,18 @@ func (r retrySettings) shared() *retrySettings {
 		return d
 	}
 	return &r
+}
+
+// drawPhase returns a client's phase in OutageBounded's schedule, drawn
+// from the jitter source; 0, drawing nothing, for the other modes.
+func (r *retrySettings) drawPhase() float32 {
+	if r.backoff.mode() != OutageBounded {
+		return 0
+	}
+	if r.rnd != nil {
+		return float32(r.rnd())
+	}
+	return rand.Float32()
 }
 
 // defaultRetry is the shared value of the default retry settings; nothing

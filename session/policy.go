@@ -69,8 +69,8 @@ type Failure struct {
 	Attempt int
 	// Outage is how long the client has been without a stable
 	// connection: since the last stable one was lost, or since Dial
-	// before the first (Backoff's OutageBounded mode bounds the delay by
-	// it).
+	// before the first (Backoff's OutageBounded mode sets its schedule
+	// by it).
 	Outage time.Duration
 	// Status and RetryAfter are a refused handshake's HTTP status and the
 	// delay its Retry-After header asked for (0 without one).
@@ -80,7 +80,8 @@ type Failure struct {
 	Code   StatusCode
 	Reason string
 
-	cfg *retrySettings // the client's, for Default and Retry; nil means the defaults
+	cfg   *retrySettings // the client's, for Default and Retry; nil means the defaults
+	phase float32        // the client's in OutageBounded's schedule, with cfg
 }
 
 // Decision is the retry policy's answer: give up, or dial again after
@@ -207,7 +208,11 @@ func (f Failure) Retry() Decision {
 		return Decision{GiveUp: true, Err: fmt.Errorf("%w: %w", ErrRetriesExhausted, f.Err)}
 	}
 	step := max(f.Attempt-1, 0)
-	d := Decision{Delay: b.DelayFor(step, f.Outage, rnd), Reason: WaitBackoff}
+	phase := rnd
+	if f.cfg != nil && b.mode() == OutageBounded {
+		phase = func() float64 { return float64(f.phase) }
+	}
+	d := Decision{Delay: b.DelayFor(step, f.Outage, phase), Reason: WaitBackoff}
 	if f.slowDown() {
 		d = Decision{Delay: b.slowDelay(step+slowDownSteps, rnd), Reason: WaitSlowDown}
 	}
@@ -289,6 +294,19 @@ func DefaultClassifier(err error) Verdict {
 }
 
 var (
+	// ErrInvalidConfig matches every *ConfigError.
+	ErrInvalidConfig = errors.New("session: invalid configuration")
+	// ErrSlowConsumer matches the cause of a connection Lost under the
+	// Disconnect policy: the inbox was full.
+	ErrSlowConsumer = errors.New("session: slow consumer")
+	// ErrPoolFull is matched by the error of a Pool.Subscribe that finds
+	// every connection carrying PoolConfig.MaxPerConn subscriptions and
+	// PoolConfig.MaxConns connections open: the subscription is not made,
+	// and nothing else changes.
+	ErrPoolFull = errors.New("session: pool full")
+	// ErrNoPing is returned by the Ping of a transport without protocol
+	// pings.
+	ErrNoPing = errors.New("session: the transport has no protocol ping")
 	// ErrNotConnected is returned by Send while the client is not Alive
 	// under the fail-fast policy, or when the connection broke during the
 	// write (then the message may not have reached the peer).
@@ -421,9 +439,6 @@ func (e *ConfigError) Error() string {
 
 // Unwrap returns the individual problems.
 func (e *ConfigError) Unwrap() []error { return e.Problems }
-
-// ErrInvalidConfig matches every *ConfigError.
-var ErrInvalidConfig = errors.New("session: invalid configuration")
 
 // Is reports whether target is ErrInvalidConfig.
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }

@@ -10,12 +10,6 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 )
 
-// ErrPoolFull is matched by the error of a Pool.Subscribe that finds every
-// connection carrying PoolConfig.MaxPerConn subscriptions and
-// PoolConfig.MaxConns connections open: the subscription is not made, and
-// nothing else changes.
-var ErrPoolFull = errors.New("session: pool full")
-
 // PoolConfig says how a Pool shards its subscriptions and how its
 // connections dial.
 type PoolConfig struct {
@@ -148,11 +142,7 @@ func NewPool(ctx context.Context, transport func() Transport, cfg PoolConfig, op
 		tr: transport, name: tr.String(), cfg: cfg, opts: slices.Clone(opts),
 		byKey: make(map[string]*poolConn), onRecord: c.onRecord,
 	}
-	def, err := poolLife()
-	if err != nil {
-		return nil, fmt.Errorf("session: pool life: %w", err)
-	}
-	p.m = def.Start(context.Background(), fsm.Config[PoolState, PoolEvent]{Env: p})
+	p.m = poolLife().Start(context.Background(), fsm.Config[PoolState, PoolEvent]{Env: p})
 	for chunk := range slices.Chunk(subs, cfg.MaxPerConn) {
 		if _, err := p.openConn(chunk); err != nil {
 			_ = p.Close(canceled(context.Background()))

@@ -29,10 +29,10 @@ const (
 	PoolEnded
 )
 
-var poolStateNames = [...]string{"Running", "Ending", "Ended"}
+var poolStates = enum.NewList[PoolState]("PoolState(%d)", "Running", "Ending", "Ended")
 
 // String returns the state's name, e.g. "Ending".
-func (s PoolState) String() string { return enum.Name(poolStateNames[:], s, "PoolState(%d)") }
+func (s PoolState) String() string { return poolStates.Name(s) }
 
 // PoolEvent is an event of a Pool's own life.
 type PoolEvent uint8
@@ -48,10 +48,10 @@ const (
 	PoolDrained
 )
 
-var poolEventNames = [...]string{"Close", "ConnEnded", "Drained"}
+var poolEvents = enum.NewList[PoolEvent]("PoolEvent(%d)", "Close", "ConnEnded", "Drained")
 
 // String returns the event's name, e.g. "ConnEnded".
-func (e PoolEvent) String() string { return enum.Name(poolEventNames[:], e, "PoolEvent(%d)") }
+func (e PoolEvent) String() string { return poolEvents.Name(e) }
 
 type poolRow fsm.Rule[PoolState, PoolEvent]
 
@@ -70,10 +70,10 @@ var poolTable = fsm.Rows([]poolRow{
 // PoolEnding closes the connections (its payload is the pool's Err), and
 // its drain task emits PoolDrained once they are all Closed and their
 // watchers have returned.
-var poolLife = sync.OnceValues(func() (*fsm.Definition[PoolState, PoolEvent], error) {
+var poolLife = sync.OnceValue(func() *fsm.Definition[PoolState, PoolEvent] {
 	return fsm.NewBuilder[PoolState, PoolEvent](PoolRunning).
-		States(PoolRunning, PoolEnding, PoolEnded).
-		Events(PoolClose, PoolConnEnded, PoolDrained).
+		States(poolStates.Values()...).
+		Events(poolEvents.Values()...).
 		Final(PoolEnded).
 		Rules(poolTable...).
 		OnEnter(PoolEnding, func(_ context.Context, t fsm.Transition[PoolState, PoolEvent]) {
@@ -88,18 +88,12 @@ var poolLife = sync.OnceValues(func() (*fsm.Definition[PoolState, PoolEvent], er
 			<-ctx.Done() // PoolDefinition's: the shape, for diagrams and tests
 			return nil
 		}).
-		Build()
+		MustBuild()
 })
 
 // PoolDefinition returns a pool's own life as declared, for diagrams and
 // tests.
-func PoolDefinition() *fsm.Definition[PoolState, PoolEvent] {
-	d, err := poolLife()
-	if err != nil {
-		panic(err) // the table is a constant; its tests keep it valid
-	}
-	return d
-}
+func PoolDefinition() *fsm.Definition[PoolState, PoolEvent] { return poolLife() }
 
 // drainTask is PoolEnding's task: it waits until every connection is
 // Closed (closing any that PoolEnding's enter hook could not know of)

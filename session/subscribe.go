@@ -96,10 +96,6 @@ func (e *SubscriptionError) Error() string {
 // Unwrap returns the failure.
 func (e *SubscriptionError) Unwrap() error { return e.Err }
 
-// DefaultAckTimeout is the wait for a subscription's ack when
-// WithAckTimeout is not given.
-const DefaultAckTimeout = 10 * time.Second
-
 // WithAckTimeout bounds the wait for each subscription's ack, measured
 // from the write of its message: an ack that does not come within d makes
 // the subscription Failed with a *SubscriptionError matching ErrAckTimeout,
@@ -198,13 +194,13 @@ func (s *subscribed) failure() error {
 func (s *subscribed) Retries() bool { return s.Retry }
 
 // subscriptionDef is every subscription's machine: built once, shared.
-var subscriptionDef = sync.OnceValues(func() (*fsm.Definition[subscription.State, subscription.Event], error) {
+var subscriptionDef = sync.OnceValue(func() *fsm.Definition[subscription.State, subscription.Event] {
 	return subscription.NewBuilder().
 		OnEnter(subscription.Removed, func(_ context.Context, t subStep) {
 			s := t.Env.(*subscribed)
 			s.c.subs.forget(s)
 		}).
-		Build()
+		MustBuild()
 })
 
 // registry is the client's subscriptions, by key and in order.
@@ -229,10 +225,7 @@ type registry struct {
 // Pending.
 func (c *Client) newSubscribed(sub Subscription) *subscribed {
 	s := &subscribed{Subscription: sub, c: c, refs: 1}
-	def, err := subscriptionDef()
-	if err != nil {
-		panic(err) // the table is a constant; its tests keep it valid
-	}
+	def := subscriptionDef()
 	var obs func(context.Context, subRecord)
 	if c.cfg.onRecord != nil || c.cfg.logger != nil || c.probe != nil {
 		obs = s.observe

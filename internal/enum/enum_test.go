@@ -35,3 +35,35 @@ func TestName(t *testing.T) {
 		})
 	}
 }
+
+func TestList(t *testing.T) {
+	l := NewList[kind]("kind(%d)", "zero", "one", "two")
+	if diff := cmp.Diff([]kind{0, 1, 2}, l.Values()); diff != "" {
+		t.Errorf("Values (-want +got):\n%s", diff)
+	}
+	if l.Len() != 3 {
+		t.Errorf("Len = %d, want 3", l.Len())
+	}
+	got := []string{l.Name(0), l.Name(2), l.Name(3)}
+	if diff := cmp.Diff([]string{"zero", "two", "kind(3)"}, got); diff != "" {
+		t.Errorf("Name (-want +got):\n%s", diff)
+	}
+	v := l.Values()
+	v[0] = 9
+	if diff := cmp.Diff([]kind{0, 1, 2}, l.Values()); diff != "" {
+		t.Errorf("Values after the caller changed its copy (-want +got):\n%s", diff)
+	}
+	for _, tt := range []struct {
+		name string
+		v    kind
+		ok   bool
+	}{{"zero", 0, true}, {"two", 2, true}, {"kind(3)", 0, false}, {"", 0, false}} {
+		v, ok := l.Parse(tt.name)
+		if v != tt.v || ok != tt.ok {
+			t.Errorf("Parse(%q) = %v, %v; want %v, %v", tt.name, v, ok, tt.v, tt.ok)
+		}
+	}
+	if got := NewList[kind]("kind(%d)").Values(); len(got) != 0 {
+		t.Errorf("empty list: Values = %v, want none", got)
+	}
+}

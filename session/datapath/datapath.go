@@ -81,18 +81,15 @@ const (
 	Abandoned
 )
 
-var states = []State{Unstarted, Running, Flowing, Waiting, WaitingHeld, WaitingReadAhead, WaitingBacklogged,
-	Busy, ReadAhead, Backlogged, Taking, Stopped, Abandoned}
+var states = enum.NewList[State]("State(%d)", "Unstarted", "Running", "Flowing", "Waiting", "WaitingHeld",
+	"WaitingReadAhead", "WaitingBacklogged", "Busy", "ReadAhead", "Backlogged", "Taking", "Stopped", "Abandoned")
 
 // States returns the states in declaration order (a parent before its
 // children), in a new slice each call.
-func States() []State { return slices.Clone(states) }
-
-var stateNames = [...]string{"Unstarted", "Running", "Flowing", "Waiting", "WaitingHeld", "WaitingReadAhead",
-	"WaitingBacklogged", "Busy", "ReadAhead", "Backlogged", "Taking", "Stopped", "Abandoned"}
+func States() []State { return states.Values() }
 
 // String returns the state's name, e.g. "Backlogged".
-func (s State) String() string { return enum.Name(stateNames[:], s, "State(%d)") }
+func (s State) String() string { return states.Name(s) }
 
 // Event is an event of the data path.
 type Event uint8
@@ -117,16 +114,14 @@ const (
 	Stop
 )
 
-var events = []Event{Start, Wait, Deliver, Return, Lend, Park, Stop}
+var events = enum.NewList[Event]("Event(%d)", "Start", "Wait", "Deliver", "Return", "Lend", "Park", "Stop")
 
 // Events returns the events in declaration order, in a new slice each
 // call.
-func Events() []Event { return slices.Clone(events) }
-
-var eventNames = [...]string{"Start", "Wait", "Deliver", "Return", "Lend", "Park", "Stop"}
+func Events() []Event { return events.Values() }
 
 // String returns the event's name, e.g. "Deliver".
-func (e Event) String() string { return enum.Name(eventNames[:], e, "Event(%d)") }
+func (e Event) String() string { return events.Name(e) }
 
 type row fsm.Rule[State, Event]
 
@@ -192,8 +187,8 @@ func Table() []fsm.Rule[State, Event] { return slices.Clone(table) }
 // no timeouts and no hooks: two allocations per connection, no goroutine.
 func NewBuilder() *fsm.Builder[State, Event] {
 	return fsm.NewBuilder[State, Event](Unstarted).
-		States(states...).
-		Events(events...).
+		States(states.Values()...).
+		Events(events.Values()...).
 		Children(Running, Flowing, Waiting, Busy, ReadAhead, Backlogged, Taking).
 		Children(Waiting, WaitingHeld, WaitingReadAhead, WaitingBacklogged).
 		Final(Stopped, Abandoned).
@@ -203,11 +198,7 @@ func NewBuilder() *fsm.Builder[State, Event] {
 // Definition returns the data path's machine as declared: the shape
 // diagrams and tests are made from.
 func Definition() *fsm.Definition[State, Event] {
-	d, err := NewBuilder().Build()
-	if err != nil {
-		panic(err) // the table is a constant of this package; its tests keep it valid
-	}
-	return d
+	return NewBuilder().MustBuild()
 }
 
 // Holding reports whether a machine in state s holds a message read and

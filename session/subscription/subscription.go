@@ -55,16 +55,14 @@ const (
 	Removed
 )
 
-var states = []State{Pending, Subscribing, Active, Resyncing, Unsubscribing, Failed, Removed}
+var states = enum.NewList[State]("State(%d)", "Pending", "Subscribing", "Active", "Resyncing", "Unsubscribing", "Failed", "Removed")
 
 // States returns the states in declaration order, in a new slice each
 // call.
-func States() []State { return slices.Clone(states) }
-
-var stateNames = [...]string{"Pending", "Subscribing", "Active", "Resyncing", "Unsubscribing", "Failed", "Removed"}
+func States() []State { return states.Values() }
 
 // String returns the state's name, e.g. "Subscribing".
-func (s State) String() string { return enum.Name(stateNames[:], s, "State(%d)") }
+func (s State) String() string { return states.Name(s) }
 
 // Event is an event of a subscription.
 type Event uint8
@@ -96,16 +94,14 @@ const (
 	Resynced
 )
 
-var events = []Event{Send, Ack, Nack, AckTimeout, Unsubscribe, Unsubscribed, Subscribe, Lost, Gap, Resynced}
+var events = enum.NewList[Event]("Event(%d)", "Send", "Ack", "Nack", "AckTimeout", "Unsubscribe", "Unsubscribed", "Subscribe", "Lost", "Gap", "Resynced")
 
 // Events returns the events in declaration order, in a new slice each
 // call.
-func Events() []Event { return slices.Clone(events) }
-
-var eventNames = [...]string{"Send", "Ack", "Nack", "AckTimeout", "Unsubscribe", "Unsubscribed", "Subscribe", "Lost", "Gap", "Resynced"}
+func Events() []Event { return events.Values() }
 
 // String returns the event's name, e.g. "AckTimeout".
-func (e Event) String() string { return enum.Name(eventNames[:], e, "Event(%d)") }
+func (e Event) String() string { return events.Name(e) }
 
 // Retrier is what the machine's environment (the subscription's owner)
 // tells the table: whether a refused or unacknowledged subscription is
@@ -211,8 +207,8 @@ func Table() []fsm.Rule[State, Event] { return slices.Clone(table) }
 // which fires AckTimeout.
 func NewBuilder() *fsm.Builder[State, Event] {
 	return fsm.NewBuilder[State, Event](Pending).
-		States(states...).
-		Events(events...).
+		States(states.Values()...).
+		Events(events.Values()...).
 		Final(Removed).
 		Rules(table...)
 }
@@ -220,11 +216,7 @@ func NewBuilder() *fsm.Builder[State, Event] {
 // Definition returns the subscription's machine as declared: the shape
 // diagrams and tests are made from.
 func Definition() *fsm.Definition[State, Event] {
-	d, err := NewBuilder().Build()
-	if err != nil {
-		panic(err) // the table is a constant of this package; its tests keep it valid
-	}
-	return d
+	return NewBuilder().MustBuild()
 }
 
 // SequenceGap is the payload of a Gap event: the sequence number expected and the
