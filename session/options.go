@@ -36,16 +36,17 @@ const (
 // starts.
 type Option func(*config)
 
-// Backoff is the reconnect delay: exponential backoff with jitter. The
-// n-th retry (counting from 0) has the cap min(Max, Initial*Multiplier^n);
-// Mode says how the delay is drawn under it. A field left zero takes its
-// default (DefaultBackoff's), except that a default Initial is never above
-// Max nor a default Max below Initial.
+// Backoff is the reconnect delay. Mode says how it grows: by default
+// (OutageBounded) with the time since the connection was lost, with
+// FullJitter per attempt, the n-th retry (counting from 0) capped at
+// min(Max, Initial*Multiplier^n). A field left zero takes its default
+// (DefaultBackoff's), except that a default Initial is never above Max
+// nor a default Max below Initial.
 type Backoff struct {
 	Initial    time.Duration // first delay cap; default 500ms
 	Max        time.Duration // largest delay cap; default 30s
-	Multiplier float64       // growth per attempt, >= 1; default 2
-	Mode       BackoffMode   // how the delay is drawn; default FullJitter
+	Multiplier float64       // FullJitter's growth per attempt, >= 1; default 2
+	Mode       BackoffMode   // how the delay is drawn; default OutageBounded
 	// MaxAttempts is the number of dial attempts without a stable
 	// connection (see WithStablePeriod) after which the client gives up
 	// (Err wraps ErrRetriesExhausted); 0 retries forever. A connection that
@@ -68,7 +69,7 @@ type StormGuard struct {
 
 var (
 	// DefaultBackoff is the policy used when WithBackoff is not given.
-	DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: FullJitter}
+	DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: OutageBounded}
 	// DefaultStormGuard is the storm guard used when WithStormGuard is
 	// not given.
 	DefaultStormGuard = StormGuard{Attempts: 10, Window: time.Minute, MinGap: 5 * time.Second}
