@@ -17,13 +17,13 @@ import (
 )
 
 // venue is an in-memory venue whose first connection echoes and is reset
-// after a second, whose second dial is refused with Retry-After: 2, and
-// whose later connections echo.
+// after a second, whose second dial is refused with Retry-After: 5 (longer
+// than any backoff wait before it), and whose later connections echo.
 func venue(t *testing.T) *wsconntest.Server {
 	t.Helper()
 	srv := wsconntest.NewServer(wsconntest.Script(
 		wsconntest.Plan{wsconntest.Echo(), wsconntest.After(time.Second, wsconntest.Reset())},
-		wsconntest.Plan{wsconntest.Refuse(http.StatusServiceUnavailable, http.Header{"Retry-After": {"2"}})},
+		wsconntest.Plan{wsconntest.Refuse(http.StatusServiceUnavailable, http.Header{"Retry-After": {"5"}})},
 	), wsconntest.Default(wsconntest.Echo()))
 	t.Cleanup(srv.Close)
 	return srv

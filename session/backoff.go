@@ -73,10 +73,10 @@ const (
 	// FullJitter waits a uniformly random delay in [0, cap]. The caps grow
 	// with the attempts only: a client that went through a few attempts
 	// during a short outage may sleep the whole next cap (16 s at the
-	// defaults) after the venue is back.
+	// defaults) after the venue is back. Multiplier applies to it alone.
 	FullJitter
-	// OutageBounded dials on a schedule set by the outage, not by the
-	// attempts: the client's dials stand at Initial·2.5^(k+φ-1) after it
+	// OutageBounded, the default, dials on a schedule set by the outage,
+	// not by the attempts: the client's dials stand at Initial·2.5^(k+φ-1) after it
 	// lost its connection (Failure.Outage), k = 0, 1, 2, .... Each gap is
 	// 1.5 times the outage at the dial before it, so a client is back
 	// within 1.5 times the outage after the venue is up: 4.5 s after a

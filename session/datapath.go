@@ -30,22 +30,6 @@ type (
 // dataPathDef is every connection's data path: built once, shared.
 var dataPathDef = sync.OnceValue(datapath.Definition)
 
-// RecordDataPath is the Kind of the records OnRecord receives for the
-// steps of a connection's data path: their Payload is a *DataPathRecord,
-// their Epoch the connection's, and their other fields are zero but When
-// and Reason. An observer that only knows the lifecycle's kinds skips
-// them.
-//
-// The observer hears of every change of the data path but the steady
-// flow: a step between Flowing and Busy (a message handed over, the
-// handler returning) is reported only as the first after another state,
-// so a handler that keeps up costs the observer nothing per message,
-// while a stall shows as Busy, ReadAhead, Backlogged, Taking, and the
-// return to Flowing. They come on the goroutine that moved the data path
-// (the reader, the read-ahead, the heartbeat), with a ctx from inside the
-// lifecycle: Close(ctx) there starts the close and returns.
-const RecordDataPath = fsm.RecordOwner + 1
-
 // DataPathRecord is one step of a connection's data path.
 type DataPathRecord struct {
 	// Kind is fsm.RecordTransition, or fsm.RecordRejected (a bug).
@@ -248,11 +232,6 @@ func (c *Client) readerTask(ctx context.Context, in step, _ emitFn) error {
 	s.joinHandOut()
 	return err
 }
-
-// DefaultWriteLimit is the write limit when WithWriteLimit is not given:
-// 1 MiB, what many venues accept at most (a larger message makes them
-// drop the connection).
-const DefaultWriteLimit = 1 << 20
 
 // WithWriteLimit sets the largest message Send, Request and the session's
 // Send accept, in bytes (default DefaultWriteLimit; -1 for no limit). A

@@ -108,9 +108,10 @@
 // Backoff.MaxAttempts tune it.
 //
 // The policy gives up (a permanent failure, or the attempts spent) or
-// waits. The wait is the backoff's delay (Backoff.DelayFor: full jitter,
-// or with OutageBounded a schedule whose gaps are at most 1.5 times the
-// time since the connection was lost).
+// waits. The wait is the backoff's delay (Backoff.DelayFor): by default a
+// schedule whose gaps are at most 1.5 times the time since the
+// connection was lost (OutageBounded), or full jitter under caps growing
+// per attempt (FullJitter).
 // It is longer when the peer asked to slow down: a close with 1008 or
 // 1013, HTTP 429, Retry-After, or a message over the read limit (it would
 // come again). The storm guard sets its least gap between dials

@@ -165,7 +165,7 @@ func TestDialGateHoldsEveryDial(t *testing.T) {
 				start := time.Now()
 				c := dialTest(t, srv, &rec, WithHTTPClient(log.client(t, srv)), WithDialGate(g.gate), waits.option(),
 					WithHandshakeTimeout(10*time.Second), withRand(fixedRnd(0.5)),
-					WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+					WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, Mode: FullJitter}))
 				synctest.Wait()
 				if len(tt.holds) > 0 && tt.holds[0] > 0 && c.State() != connfsm.Connecting {
 					t.Errorf("state while the first dial is held = %v, want Connecting", c.State())
@@ -216,7 +216,7 @@ func TestDialGateRefuses(t *testing.T) {
 		)
 		g := &testGate{fails: []error{halted, errors.New("panic")}, log: &log}
 		c := dialTest(t, srv, &rec, WithHTTPClient(log.client(t, srv)), WithDialGate(g.gate), waits.option(),
-			withRand(fixedRnd(0.5)), WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+			withRand(fixedRnd(0.5)), WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, Mode: FullJitter}))
 		time.Sleep(5 * time.Second)
 		if c.State() != connfsm.Alive || len(log.times()) != 1 {
 			t.Fatalf("state %v after %d dials, want Alive after 1", c.State(), len(log.times()))
@@ -276,7 +276,7 @@ func TestDialGateReleasedWhenClosed(t *testing.T) {
 				}
 				g := &testGate{holds: tt.holds, onCall: tt.onCall, log: &log}
 				c := dialTest(t, srv, &rec, WithHTTPClient(log.client(t, srv)), WithDialGate(g.gate),
-					withRand(fixedRnd(0.5)), WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+					withRand(fixedRnd(0.5)), WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, Mode: FullJitter}))
 				clientOf.Store(c)
 				time.Sleep(5 * time.Second)
 				if err := c.Close(context.Background()); err != nil {

@@ -5,7 +5,6 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -71,10 +70,6 @@ type SlowConsumer struct {
 	// quick and must not keep m.Data.
 	Key func(m Message) string
 }
-
-// ErrSlowConsumer matches the cause of a connection Lost under the
-// Disconnect policy: the inbox was full.
-var ErrSlowConsumer = errors.New("session: slow consumer")
 
 // WithSlowConsumer sets the slow-consumer policy (default Block). With any
 // other policy the reader never waits for the handler: it reads on, so

@@ -302,7 +302,7 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 		}))
 		srv.Down()
 		var rec recorder
-		b := Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2}
+		b := Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2, Mode: FullJitter}
 		c := dialTest(t, srv, &rec, WithBackoff(b), WithStablePeriod(5*time.Second),
 			WithStormGuard(StormGuard{}), withRand(func() float64 { return 0.999999 }))
 

@@ -23,22 +23,30 @@ const (
 	DefaultCloseTimeout     = 10 * time.Second
 	DefaultReadLimit        = 1 << 20
 	DefaultStablePeriod     = 10 * time.Second
+	// DefaultWriteLimit is 1 MiB, what many venues accept at most (a
+	// larger message makes them drop the connection).
+	DefaultWriteLimit = 1 << 20
+	// DefaultAckTimeout is the wait for a subscription's ack.
+	DefaultAckTimeout = 10 * time.Second
+	// DefaultSendBufferBytes is SendPolicy.BufferBytes when left zero.
+	DefaultSendBufferBytes = 8 << 20
 )
 
 // Option configures a Client. Options are checked by Dial before anything
 // starts.
 type Option func(*config)
 
-// Backoff is the reconnect delay: exponential backoff with jitter. The
-// n-th retry (counting from 0) has the cap min(Max, Initial*Multiplier^n);
-// Mode says how the delay is drawn under it. A field left zero takes its
-// default (DefaultBackoff's), except that a default Initial is never above
-// Max nor a default Max below Initial.
+// Backoff is the reconnect delay. Mode says how it grows: by default
+// (OutageBounded) with the time since the connection was lost, with
+// FullJitter per attempt, the n-th retry (counting from 0) capped at
+// min(Max, Initial*Multiplier^n). A field left zero takes its default
+// (DefaultBackoff's), except that a default Initial is never above Max
+// nor a default Max below Initial.
 type Backoff struct {
 	Initial    time.Duration // first delay cap; default 500ms
 	Max        time.Duration // largest delay cap; default 30s
-	Multiplier float64       // growth per attempt, >= 1; default 2
-	Mode       BackoffMode   // how the delay is drawn; default FullJitter
+	Multiplier float64       // FullJitter's growth per attempt, >= 1; default 2
+	Mode       BackoffMode   // how the delay is drawn; default OutageBounded
 	// MaxAttempts is the number of dial attempts without a stable
 	// connection (see WithStablePeriod) after which the client gives up
 	// (Err wraps ErrRetriesExhausted); 0 retries forever. A connection that
@@ -46,9 +54,6 @@ type Backoff struct {
 	// flapping server spends the budget too.
 	MaxAttempts int
 }
-
-// DefaultBackoff is the policy used when WithBackoff is not given.
-var DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: FullJitter}
 
 // StormGuard enforces a minimum gap between dials once Attempts dials have
 // happened within Window, on top of the backoff: a server that accepts and
@@ -62,8 +67,13 @@ type StormGuard struct {
 	MinGap   time.Duration // the least time between two dials while on
 }
 
-// DefaultStormGuard is the storm guard used when WithStormGuard is not given.
-var DefaultStormGuard = StormGuard{Attempts: 10, Window: time.Minute, MinGap: 5 * time.Second}
+var (
+	// DefaultBackoff is the policy used when WithBackoff is not given.
+	DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: OutageBounded}
+	// DefaultStormGuard is the storm guard used when WithStormGuard is
+	// not given.
+	DefaultStormGuard = StormGuard{Attempts: 10, Window: time.Minute, MinGap: 5 * time.Second}
+)
 
 // SendPolicy says what Send does while the client is not Alive.
 type SendPolicy struct {
@@ -76,9 +86,6 @@ type SendPolicy struct {
 	// BufferBytes is not kept: its Send returns ErrBufferFull.
 	BufferBytes int
 }
-
-// DefaultSendBufferBytes is SendPolicy.BufferBytes when left zero.
-const DefaultSendBufferBytes = 8 << 20
 
 // Limiter paces sends. *rate.Limiter from golang.org/x/time/rate satisfies it.
 type Limiter interface {

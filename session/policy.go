@@ -294,6 +294,19 @@ func DefaultClassifier(err error) Verdict {
 }
 
 var (
+	// ErrInvalidConfig matches every *ConfigError.
+	ErrInvalidConfig = errors.New("session: invalid configuration")
+	// ErrSlowConsumer matches the cause of a connection Lost under the
+	// Disconnect policy: the inbox was full.
+	ErrSlowConsumer = errors.New("session: slow consumer")
+	// ErrPoolFull is matched by the error of a Pool.Subscribe that finds
+	// every connection carrying PoolConfig.MaxPerConn subscriptions and
+	// PoolConfig.MaxConns connections open: the subscription is not made,
+	// and nothing else changes.
+	ErrPoolFull = errors.New("session: pool full")
+	// ErrNoPing is returned by the Ping of a transport without protocol
+	// pings.
+	ErrNoPing = errors.New("session: the transport has no protocol ping")
 	// ErrNotConnected is returned by Send while the client is not Alive
 	// under the fail-fast policy, or when the connection broke during the
 	// write (then the message may not have reached the peer).
@@ -426,9 +439,6 @@ func (e *ConfigError) Error() string {
 
 // Unwrap returns the individual problems.
 func (e *ConfigError) Unwrap() []error { return e.Problems }
-
-// ErrInvalidConfig matches every *ConfigError.
-var ErrInvalidConfig = errors.New("session: invalid configuration")
 
 // Is reports whether target is ErrInvalidConfig.
 func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }

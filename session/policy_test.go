@@ -45,7 +45,7 @@ func TestPanickingClassifier(t *testing.T) {
 // failure, with the jitter at the top of its range so delays are the caps.
 func TestDefaultPolicy(t *testing.T) {
 	cfg := defaultConfig()
-	WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 2})(&cfg)
+	WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 2, Mode: FullJitter})(&cfg)
 	WithPermanentCloseCodes(4001, 4003)(&cfg)
 	cfg.rnd = fixedRnd(justBelowOne)
 	spent := cfg

@@ -120,7 +120,7 @@ func TestVenueRetryAfter(t *testing.T) {
 		var waits waitLog
 		var rec recorder
 		start := time.Now()
-		c := dialTest(t, srv, &rec, waits.option(), WithBackoff(Backoff{Initial: time.Second, Max: time.Minute}))
+		c := dialTest(t, srv, &rec, waits.option(), WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Mode: FullJitter}))
 		time.Sleep(60 * time.Second)
 		waitState(t, c, connfsm.Alive)
 		if took := time.Since(start); took < 60*time.Second {

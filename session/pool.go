@@ -10,12 +10,6 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 )
 
-// ErrPoolFull is matched by the error of a Pool.Subscribe that finds every
-// connection carrying PoolConfig.MaxPerConn subscriptions and
-// PoolConfig.MaxConns connections open: the subscription is not made, and
-// nothing else changes.
-var ErrPoolFull = errors.New("session: pool full")
-
 // PoolConfig says how a Pool shards its subscriptions and how its
 // connections dial.
 type PoolConfig struct {

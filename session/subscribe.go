@@ -96,10 +96,6 @@ func (e *SubscriptionError) Error() string {
 // Unwrap returns the failure.
 func (e *SubscriptionError) Unwrap() error { return e.Err }
 
-// DefaultAckTimeout is the wait for a subscription's ack when
-// WithAckTimeout is not given.
-const DefaultAckTimeout = 10 * time.Second
-
 // WithAckTimeout bounds the wait for each subscription's ack, measured
 // from the write of its message: an ack that does not come within d makes
 // the subscription Failed with a *SubscriptionError matching ErrAckTimeout,

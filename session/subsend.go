@@ -336,11 +336,30 @@ func (c *Client) subscriptionsLost(ctx context.Context, epoch uint64, cause erro
 	}
 }
 
-// RecordSubscription is the Kind of the records OnRecord receives for the
-// steps of a subscription's machine: their Payload is a
-// *SubscriptionRecord, and their other fields are zero but When and
-// Reason. An observer that only knows the lifecycle's kinds skips them.
-const RecordSubscription = fsm.RecordOwner
+// The kinds of the records the client's own machines add to its
+// lifecycle's (fsm.RecordOwner and above).
+const (
+	// RecordSubscription is the Kind of the records OnRecord receives for
+	// the steps of a subscription's machine: their Payload is a
+	// *SubscriptionRecord, and their other fields are zero but When and
+	// Reason. An observer that only knows the lifecycle's kinds skips them.
+	RecordSubscription = fsm.RecordOwner
+	// RecordDataPath is the Kind of the records OnRecord receives for the
+	// steps of a connection's data path: their Payload is a *DataPathRecord,
+	// their Epoch the connection's, and their other fields are zero but When
+	// and Reason. An observer that only knows the lifecycle's kinds skips
+	// them.
+	//
+	// The observer hears of every change of the data path but the steady
+	// flow: a step between Flowing and Busy (a message handed over, the
+	// handler returning) is reported only as the first after another state,
+	// so a handler that keeps up costs the observer nothing per message,
+	// while a stall shows as Busy, ReadAhead, Backlogged, Taking, and the
+	// return to Flowing. They come on the goroutine that moved the data path
+	// (the reader, the read-ahead, the heartbeat), with a ctx from inside the
+	// lifecycle: Close(ctx) there starts the close and returns.
+	RecordDataPath = fsm.RecordOwner + 1
+)
 
 // SubscriptionRecord is one step of a subscription's machine.
 type SubscriptionRecord struct {

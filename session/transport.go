@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync/atomic"
 
@@ -50,9 +49,6 @@ type Conn interface {
 	// CloseNow drops the connection at once.
 	CloseNow() error
 }
-
-// ErrNoPing is returned by the Ping of a transport without protocol pings.
-var ErrNoPing = errors.New("session: the transport has no protocol ping")
 
 // Attempt is one dial, as its Transport reports it.
 type Attempt struct {

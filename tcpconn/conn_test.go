@@ -127,3 +127,61 @@ type closeConn struct {
 }
 
 func (c *closeConn) Close() error { close(c.closed); return nil }
+
+// TestLargeFramesWrittenInPlace: on plain TCP a payload of writevMin
+// bytes or more is written from where it is, between its frame's head
+// and tail (one writev), not copied into the conn's write buffer, which
+// stays small; the peer reads each frame whole, and a write costs no
+// allocation. Smaller frames still go through the buffer.
+func TestLargeFramesWrittenInPlace(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, f := range []framing.Framer{framing.Line{}, framing.Length32{}} {
+		for _, size := range []int{64, writevMin - 1, writevMin, 64 << 10} {
+			t.Run(fmt.Sprintf("%s/%dB", f.Name(), size), func(t *testing.T) {
+				nc, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				peer, err := ln.Accept()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer peer.Close()
+				c := newConn(nc, nc, f, 0)
+				defer c.CloseNow()
+				p := bytes.Repeat([]byte("z"), size)
+				var wire bytes.Buffer
+				if err := f.WriteFrame(&wire, p); err != nil {
+					t.Fatal(err)
+				}
+				const writes = 21 // one, then AllocsPerRun's 20
+				got := make(chan []byte, 1)
+				go func() {
+					b := make([]byte, writes*wire.Len())
+					n, _ := io.ReadFull(peer, b)
+					got <- b[:n]
+				}()
+				write := func() {
+					if err := c.Write(context.Background(), session.Text, p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				write()
+				if n := testing.AllocsPerRun(19, write); n != 0 {
+					t.Errorf("allocations per write: %v, want 0", n)
+				}
+				if want := bytes.Repeat(wire.Bytes(), writes); !bytes.Equal(want, <-got) {
+					t.Errorf("the peer did not read %d whole frames", writes)
+				}
+				copied := cap(c.wbuf) >= size
+				if want := size < writevMin; copied != want {
+					t.Errorf("payload of %d bytes copied into the write buffer: %v, want %v", size, copied, want)
+				}
+			})
+		}
+	}
+}

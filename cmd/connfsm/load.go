@@ -88,7 +88,7 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs.IntVar(&f.GOGC, "gogc", loadgen.DefaultGOGC, "garbage collector target percentage (GOGC) of load and of its child server; 100 is Go's default")
 	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&f.metrics, "metrics", "", metricsFlagUsage)
-	fs.TextVar(&f.Backoff, "backoff", wsconn.DefaultBackoff.Mode, "the clients' backoff `mode`: full (full jitter, caps growing with the attempts) or outage (equal jitter, caps also bounded by the time since the connection was lost)")
+	fs.TextVar(&f.Backoff, "backoff", wsconn.DefaultBackoff.Mode, "the clients' backoff `mode`: full (full jitter, caps growing with the attempts) or outage (a schedule set by the time since the connection was lost, gaps at most 1.5 times it)")
 	fs.BoolVar(&f.Raw, "raw", false, "run -n bare coder/websocket clients (a read loop, a ping every -ping, no reconnection) in place of wsconn clients, to compare the figures side by side")
 	fs.BoolVar(&f.pool, "pool", false, "run one wsconn.Pool of -subs subscriptions instead of -n clients, against an embedded venue that acknowledges them and enforces -venue-budget")
 	fs.IntVar(&f.subs, "subs", 0, "with -pool: subscriptions in all (required)")

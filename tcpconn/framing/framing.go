@@ -55,6 +55,19 @@ type Appender interface {
 	AppendWire(dst, p []byte) ([]byte, error)
 }
 
+// A Wrapper is an Appender whose frame is the payload as given, between
+// a head and a tail (Line: none and "\n"; Length32: the length and none):
+// a writer can send the payload from where it is, in one vectored write,
+// instead of copying it after the head. tcpconn does so for large
+// payloads on plain TCP.
+type Wrapper interface {
+	Appender
+	// Wrap appends to dst the bytes WriteFrame writes before p, then those
+	// after it, and returns the two (slices of the result); or returns
+	// WriteFrame's error, with nothing appended.
+	Wrap(dst, p []byte) (head, tail []byte, err error)
+}
+
 // ErrTooBig is matched (errors.Is) by the error a Framer returns for a
 // frame over the read limit.
 var ErrTooBig = errors.New("framing: frame too big")

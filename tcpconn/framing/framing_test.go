@@ -209,6 +209,27 @@ func TestWriteFrame(t *testing.T) {
 				t.Errorf("%d writes, want the frame in one", w.calls)
 			}
 		})
+		if w, ok := tt.f.(framing.Wrapper); ok {
+			t.Run(tt.name+"/wrap", func(t *testing.T) {
+				dst := []byte("kept:")
+				head, tail, err := w.Wrap(dst, []byte(tt.p))
+				if tt.error != "" {
+					if !errors.Is(err, framing.ErrPayload) || !strings.Contains(err.Error(), tt.error) {
+						t.Errorf("err = %v, want ErrPayload naming %q", err, tt.error)
+					}
+					if head != nil || tail != nil || string(dst) != "kept:" {
+						t.Errorf("on error Wrap returned %q, %q, want nothing", head, tail)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(tt.wire, string(head)+tt.p+string(tail)); diff != "" {
+					t.Errorf("head, payload, tail (-want +got):\n%s", diff)
+				}
+			})
+		}
 		app, ok := tt.f.(framing.Appender)
 		if !ok {
 			continue
@@ -235,15 +256,15 @@ func TestWriteFrame(t *testing.T) {
 }
 
 // TestBuiltinsAppend: both built-in framers read and write in buffers
-// their caller keeps.
+// their caller keeps, and wrap a payload in place (Wrapper, an Appender).
 func TestBuiltinsAppend(t *testing.T) {
 	for _, name := range framing.Names() {
 		f, err := framing.Parse(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := f.(framing.Appender); !ok {
-			t.Errorf("%s is no framing.Appender", name)
+		if _, ok := f.(framing.Wrapper); !ok {
+			t.Errorf("%s is no framing.Wrapper", name)
 		}
 	}
 }

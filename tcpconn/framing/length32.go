@@ -78,9 +78,28 @@ func (l Length32) WriteFrame(w io.Writer, p []byte) error {
 
 // AppendWire appends len(p) and p to dst, or returns WriteFrame's error.
 func (Length32) AppendWire(dst, p []byte) ([]byte, error) {
-	if int64(len(p)) > math.MaxUint32 {
-		return dst, fmt.Errorf("%w: length32 payload of %d bytes, over the format's %d", ErrPayload, len(p), uint64(math.MaxUint32))
+	if err := checkLength32(p); err != nil {
+		return dst, err
 	}
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(p)))
 	return append(dst, p...), nil
+}
+
+// Wrap appends the frame's head, len(p), to dst: it has no tail.
+func (Length32) Wrap(dst, p []byte) (head, tail []byte, err error) {
+	if err := checkLength32(p); err != nil {
+		return nil, nil, err
+	}
+	n := len(dst)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(p)))
+	return dst[n:], dst[len(dst):], nil
+}
+
+// checkLength32 returns WriteFrame's error for a payload too long for
+// the length.
+func checkLength32(p []byte) error {
+	if int64(len(p)) > math.MaxUint32 {
+		return fmt.Errorf("%w: length32 payload of %d bytes, over the format's %d", ErrPayload, len(p), uint64(math.MaxUint32))
+	}
+	return nil
 }

@@ -73,12 +73,30 @@ func (l Line) WriteFrame(w io.Writer, p []byte) error {
 
 // AppendWire appends p and "\n" to dst, or returns WriteFrame's error.
 func (Line) AppendWire(dst, p []byte) ([]byte, error) {
-	if i := bytes.IndexByte(p, '\n'); i >= 0 {
-		return dst, fmt.Errorf("%w: line payload has a newline at byte %d", ErrPayload, i)
-	}
-	if n := len(p); n > 0 && p[n-1] == '\r' {
-		return dst, fmt.Errorf("%w: line payload ends in a carriage return (byte %d), which a reader strips", ErrPayload, n-1)
+	if err := checkLine(p); err != nil {
+		return dst, err
 	}
 	dst = append(dst, p...)
 	return append(dst, '\n'), nil
+}
+
+// Wrap appends the frame's tail, "\n", to dst: a line has no head.
+func (Line) Wrap(dst, p []byte) (head, tail []byte, err error) {
+	if err := checkLine(p); err != nil {
+		return nil, nil, err
+	}
+	n := len(dst)
+	dst = append(dst, '\n')
+	return dst[n:n], dst[n:], nil
+}
+
+// checkLine returns WriteFrame's error for a payload a line cannot carry.
+func checkLine(p []byte) error {
+	if i := bytes.IndexByte(p, '\n'); i >= 0 {
+		return fmt.Errorf("%w: line payload has a newline at byte %d", ErrPayload, i)
+	}
+	if n := len(p); n > 0 && p[n-1] == '\r' {
+		return fmt.Errorf("%w: line payload ends in a carriage return (byte %d), which a reader strips", ErrPayload, n-1)
+	}
+	return nil
 }
