@@ -270,10 +270,10 @@ func (c *Client) ping(ctx context.Context, s *session, dl *pongDeadline, timeout
 // sendPing sends the ping and waits for its reply until pctx ends; cancel
 // ends pctx, and ends it at once if the connection's reads fail.
 func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *session) error {
+	s.pinging(cancel)
+	defer s.pinging(nil)
 	h := c.cfg.appHeartbeat
 	if h == nil {
-		s.pinging(cancel)
-		defer s.pinging(nil)
 		return s.conn.Ping(pctx)
 	}
 	select { // a reply that came late, or unasked, answers no ping of ours

@@ -106,8 +106,9 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	if !s.startHandling(m) {
 		return s.taken(), true
 	}
-	if s.requests.pending.Load() > 0 {
-		// A reply must not wait behind this call: read ahead meanwhile.
+	if s.requests.pending.Load() > 0 || s.ping != nil {
+		// A reply (a Request's, or the heartbeat's pong) must not wait
+		// behind this call: read ahead meanwhile.
 		s.lendLocked()
 	}
 	hctx := s.handlerContextLocked()
@@ -236,7 +237,9 @@ const (
 // holds a message nothing reads the connection: a read-ahead is lent it,
 // and the ping waits a moment, so that a message already on its way is
 // read first; once the read-ahead holds one (Backlogged), the peer's reply
-// would wait behind it (a slow consumer, not a dead peer).
+// would wait behind it (a slow consumer, not a dead peer). So it would
+// while the pump takes that message from the read-ahead (Taking): it hands
+// it to the handler next, and nothing reads until the call returns.
 func (s *session) backpressure() hold {
 	if s.inbox != nil {
 		return holdNone // the pump never waits for the handler
@@ -247,7 +250,7 @@ func (s *session) backpressure() hold {
 	case datapath.Busy, datapath.WaitingHeld:
 		s.lendLocked()
 		return holdLent
-	case datapath.Backlogged, datapath.WaitingBacklogged:
+	case datapath.Backlogged, datapath.WaitingBacklogged, datapath.Taking:
 		return holdHeld
 	}
 	return holdNone

@@ -98,7 +98,7 @@ type session struct {
 	// it): an idle connection never calls the handler.
 	hctx    context.Context
 	hcancel context.CancelCauseFunc
-	ping    context.CancelFunc // ends the protocol ping under way; nil between pings
+	ping    context.CancelFunc // ends the ping under way; nil between pings
 }
 
 // appPings are the channels of a connection's application-level pings.
@@ -202,14 +202,23 @@ func (s *session) fail(err error) {
 	}
 }
 
-// pinging registers cancel as the end of the protocol ping under way, or
-// calls it at once if the reads have failed already; nil unregisters it.
+// pinging registers cancel as the end of the ping under way, or calls it
+// at once if the reads have failed already; nil unregisters it. While a
+// ping is out its reply must be read: a handler that holds the reader,
+// now (it took it after the heartbeat looked) or later (deliver), is lent
+// a read-ahead. Unread, the reply would hold the peer's reader if its
+// writes block, and with it our next ping's write, until that ping's
+// deadline closed the connection.
 func (s *session) pinging(cancel context.CancelFunc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ping = cancel
-	if cancel != nil && s.dead() {
+	switch {
+	case cancel == nil:
+	case s.dead():
 		cancel()
+	default:
+		s.lendLocked()
 	}
 }
 
