@@ -199,6 +199,12 @@ func (c *Client) watch(ctx context.Context, s *session) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil
+		case errors.Is(err, errNoPong) && s.closedHere():
+			// The deadline cut the ping's write (the peer did not read
+			// it), and the transport closed the connection for it (a
+			// coder/websocket rule): the reads failed because of the
+			// timeout, which is the cause, not the socket it closed.
+			return fmt.Errorf("%w: no pong within %v (the ping could not be written)", ErrPongTimeout, timeout)
 		case s.dead():
 			// The reads failed meanwhile: their cause, a close code
 			// perhaps, is the one to report.

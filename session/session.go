@@ -341,6 +341,13 @@ func (s *session) lateRead(prev time.Duration) bool {
 	return sockbuf.Unread(s.raw)
 }
 
+// closedHere reports whether the reads failed on a connection closed on
+// this side (net.ErrClosed) while Alive: by a write whose context ended,
+// which coder/websocket answers by closing the connection.
+func (s *session) closedHere() bool {
+	return s.dead() && errors.Is(s.err, net.ErrClosed)
+}
+
 // dead reports whether the connection has already failed.
 func (s *session) dead() bool {
 	select {
