@@ -43,6 +43,8 @@ func TestBackoffDelayFor(t *testing.T) {
 		{"19s in: the gap is still below Max", outage, 5, 19 * time.Second, 0, 531250 * time.Microsecond},
 		{"20s in, 1.5 times the outage is Max: Max/2", outage, 5, 20 * time.Second, 0, 15 * time.Second},
 		{"long outage: Max, top", outage, 40, 10 * time.Minute, justBelowOne, 30 * time.Second},
+		{"zero Initial: no wait, as FullJitter's", Backoff{Max: time.Second, Mode: OutageBounded}, 3, time.Second, 0.5, 0},
+		{"zero Backoff: no wait", Backoff{Mode: OutageBounded}, 3, time.Second, 0.5, 0},
 		{"FullJitter ignores the outage", full, 5, 3 * time.Second, 0.5, 8 * time.Second},
 		{"FullJitter can draw 0", full, 5, 3 * time.Second, 0, 0},
 		{"zero Mode is DefaultBackoff's", zero, 5, 3 * time.Second, 0.5, DefaultBackoff.Mode.pick(8*time.Second, 1941058844)},
