@@ -126,6 +126,9 @@ func (b Backoff) DelayFor(n int, outage time.Duration, rnd func() float64) time.
 		rnd = rand.Float64
 	}
 	phase := rnd()
+	if b.Initial <= 0 { // no schedule to follow: as Delay, no wait
+		return 0
+	}
 	if float64(outage)*outageStretch >= float64(b.Max) {
 		return equalJitter(b.Max, func() float64 { return phase })
 	}

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"pgregory.net/rapid"
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
@@ -43,6 +45,8 @@ func TestBackoffDelayFor(t *testing.T) {
 		{"19s in: the gap is still below Max", outage, 5, 19 * time.Second, 0, 531250 * time.Microsecond},
 		{"20s in, 1.5 times the outage is Max: Max/2", outage, 5, 20 * time.Second, 0, 15 * time.Second},
 		{"long outage: Max, top", outage, 40, 10 * time.Minute, justBelowOne, 30 * time.Second},
+		{"zero Initial: no wait, as FullJitter's", Backoff{Max: time.Second, Mode: OutageBounded}, 3, time.Second, 0.5, 0},
+		{"zero Backoff: no wait", Backoff{Mode: OutageBounded}, 3, time.Second, 0.5, 0},
 		{"FullJitter ignores the outage", full, 5, 3 * time.Second, 0.5, 8 * time.Second},
 		{"FullJitter can draw 0", full, 5, 3 * time.Second, 0, 0},
 		{"zero Mode is DefaultBackoff's", zero, 5, 3 * time.Second, 0.5, DefaultBackoff.Mode.pick(8*time.Second, 1941058844)},
@@ -304,4 +308,40 @@ func TestFleetBackSoonAfterOutage(t *testing.T) {
 	if outage.peakUp > full.peakUp {
 		t.Errorf("outage-bounded: peak %d dials per 100 ms after up, full jitter's %d", outage.peakUp, full.peakUp)
 	}
+}
+
+// TestOutageBoundedSchedule: for any Initial ≤ Max, phase and dial
+// durations, a client following DelayFor through an outage waits at most
+// Max, at most 1.5 times the outage at the dial before once past the first
+// dial (so it is back within 1.5 times an outage), and with one phase its
+// dials stand on the points Initial·2.5^(k+φ-1) until the gaps reach Max.
+func TestOutageBoundedSchedule(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		initial := time.Duration(rapid.Int64Range(int64(time.Millisecond), int64(2*time.Second)).Draw(rt, "initial"))
+		maxWait := initial + time.Duration(rapid.Int64Range(0, int64(time.Minute)).Draw(rt, "extra"))
+		phase := rapid.Float64Range(0, justBelowOne).Draw(rt, "phase")
+		b := Backoff{Initial: initial, Max: maxWait, Multiplier: 2, Mode: OutageBounded}
+		rnd := func() float64 { return phase }
+		var e time.Duration // the outage so far
+		for i := range 40 {
+			d := b.DelayFor(i, e, rnd)
+			if d < 0 || d > maxWait {
+				rt.Fatalf("dial %d, %v into the outage: wait %v, want within [0, %v]", i, e, d, maxWait)
+			}
+			at := e + d
+			if i > 0 && float64(e)*outageStretch < float64(maxWait) && float64(at) > float64(e)*(1+outageStretch)+2 {
+				rt.Fatalf("dial %d at %v after one at %v: the gap is over 1.5 times the outage", i, at, e)
+			}
+			if float64(at-d)*outageStretch < float64(maxWait) {
+				// On the schedule: log(at/Initial)/log(2.5) + 1 - φ is a whole number.
+				k := math.Log(float64(at)/float64(initial))/math.Log(1+outageStretch) + 1 - phase
+				// Within what rounding to whole nanoseconds moves it.
+				if tol := 2 / float64(at) / math.Log(1+outageStretch); math.Abs(k-math.Round(k)) > tol {
+					rt.Fatalf("dial %d at %v is off the schedule (k = %v)", i, at, k)
+				}
+			}
+			// The dial itself takes a while: from nothing to a long refusal.
+			e = at + time.Duration(rapid.Int64Range(0, int64(time.Second)).Draw(rt, "dial"))
+		}
+	})
 }

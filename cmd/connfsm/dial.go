@@ -124,6 +124,7 @@ func dialFlagSet(cfg *dialConfig) *flag.FlagSet {
 	r.Backoff.Multiplier = wsconn.DefaultBackoff.Multiplier
 	fs.DurationVar(&r.Backoff.Initial, "backoff-initial", 0, "first reconnect delay cap (0: 500ms, or -backoff-max if lower)")
 	fs.DurationVar(&r.Backoff.Max, "backoff-max", 0, "largest reconnect delay cap (0: 30s, or -backoff-initial if higher)")
+	fs.TextVar(&r.Backoff.Mode, "backoff", wsconn.DefaultBackoff.Mode, "reconnect backoff `mode`: outage (each gap at most 1.5 times the time since the loss) or full (full jitter, caps doubling per attempt)")
 	fs.IntVar(&r.Backoff.MaxAttempts, "max-attempts", 0, "give up after this many consecutive failed attempts (0: retry forever)")
 	fs.IntVar(&r.Buffer, "buffer", 256, "lines kept while not connected, sent in order on the next connection")
 	fs.DurationVar(&r.Linger, "linger", 0, "after stdin ends and every line is sent, keep printing received messages this long before closing")

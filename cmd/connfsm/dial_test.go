@@ -213,7 +213,7 @@ func TestDialFlagsToConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := parseDialFlags([]string{"-json", "-ping", "1s", "-pong-timeout", "2s", "-backoff-initial", "3ms", "-backoff-max", "4s",
-		"-max-attempts", "5", "-buffer", "6", "-linger", "7s", "-ping-text", "pi", "-pong-text", "po", "-idle-timeout", "8s",
+		"-backoff", "full", "-max-attempts", "5", "-buffer", "6", "-linger", "7s", "-ping-text", "pi", "-pong-text", "po", "-idle-timeout", "8s",
 		"-storm-attempts", "9", "-storm-window", "10s", "-storm-gap", "11s", "-subscribe", "s1", "-subscribe", "s2",
 		"-subscribe-ack", "ok", "-subscribe-nack", "no", "-ack-timeout", "12s", "-login", "in", "-login-ack", "welcome",
 		"-login-timeout", "13s", "-answer-ping", "ping:pong", "-read-limit", "1KiB", "-write-limit", "2KiB",
@@ -224,7 +224,7 @@ func TestDialFlagsToConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRun := dialrun.Config{JSON: true, Linger: 7 * time.Second, Ping: time.Second, PongTimeout: 2 * time.Second,
-		Backoff: wsconn.Backoff{Initial: 3 * time.Millisecond, Max: 4 * time.Second, Multiplier: wsconn.DefaultBackoff.Multiplier, MaxAttempts: 5},
+		Backoff: wsconn.Backoff{Initial: 3 * time.Millisecond, Max: 4 * time.Second, Multiplier: wsconn.DefaultBackoff.Multiplier, Mode: wsconn.FullJitter, MaxAttempts: 5},
 		Buffer:  6, PingText: "pi", PongText: "po", IdleTimeout: 8 * time.Second,
 		Storm:     wsconn.StormGuard{Attempts: 9, Window: 10 * time.Second, MinGap: 11 * time.Second},
 		Subscribe: []string{"s1", "s2"}, SubscribeAck: "ok", SubscribeNack: "no", AckTimeout: 12 * time.Second,
