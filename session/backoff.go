@@ -64,7 +64,9 @@ func (b Backoff) Delay(n int, rnd func() float64) time.Duration {
 	return time.Duration(d)
 }
 
-// BackoffMode says how a Backoff draws a delay under its cap.
+// BackoffMode says how a Backoff's delays grow: with the time since the
+// connection was lost (OutageBounded, the default) or with the attempts
+// (FullJitter).
 type BackoffMode uint8
 
 const (
@@ -76,8 +78,8 @@ const (
 	// defaults) after the venue is back. Multiplier applies to it alone.
 	FullJitter
 	// OutageBounded, the default, dials on a schedule set by the outage,
-	// not by the attempts: the client's dials stand at Initial·2.5^(k+φ-1) after it
-	// lost its connection (Failure.Outage), k = 0, 1, 2, .... Each gap is
+	// not by the attempts: the client's dials stand at Initial·2.5^(k+φ-1)
+	// after it lost its connection (Failure.Outage), k = 0, 1, 2, .... Each gap is
 	// 1.5 times the outage at the dial before it, so a client is back
 	// within 1.5 times the outage after the venue is up: 4.5 s after a
 	// 3 s outage. φ is the client's phase, drawn once an outage, so a
