@@ -21,7 +21,7 @@ type (
 	emitFn  = fsm.Emit[connfsm.Event]
 )
 
-// Client is a resilient WebSocket client: it keeps one connection to its URL
+// Client is a resilient client: it keeps one connection over its Transport
 // alive through the connfsm lifecycle until Close, a permanent failure, or
 // the end of its lifetime context. Its methods are safe for concurrent use.
 //

@@ -366,7 +366,7 @@ type HandshakeError struct {
 	Status int // the HTTP status code
 	// RetryAfter is the delay the server asked for with Retry-After, or 0.
 	RetryAfter time.Duration
-	Err        error // coder/websocket's error for the refused dial
+	Err        error // the transport's error for the refused dial
 }
 
 // Error names the status and the transport's error.
@@ -394,7 +394,8 @@ func (e *GaveUpError) Unwrap() error { return e.Cause }
 
 // CloseError is the cause of a connection the peer ended with a close
 // frame: its status code and reason. Its Err is the read error that
-// reported it, which matches ErrReadFailed and websocket.CloseError.
+// reported it, which matches ErrReadFailed and the transport's own close
+// error (websocket.CloseError over wsconn).
 type CloseError struct {
 	Code   StatusCode
 	Reason string
