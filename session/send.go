@@ -176,8 +176,7 @@ func (c *Client) write(ctx context.Context, s *session, typ MessageType, data []
 	if err := s.conn.Write(ctx, typ, data); err != nil {
 		return fmt.Errorf("%w: write failed: %w", ErrNotConnected, err)
 	}
-	c.stats.messagesOut.Add(1)
-	c.stats.bytesOut.Add(uint64(len(data)))
+	c.stats.sent(len(data))
 	return nil
 }
 

@@ -28,10 +28,19 @@ type counters struct {
 }
 
 // received counts a data message of n bytes handed to OnMessage, or
-// discarded without one.
+// discarded without one. The bytes are added before the message, and
+// Stats loads the messages before the bytes, so a snapshot never shows a
+// message without its bytes (a scrape that waited for a count sees them).
 func (c *counters) received(n int) {
-	c.messagesIn.Add(1)
 	c.bytesIn.Add(uint64(n))
+	c.messagesIn.Add(1)
+}
+
+// sent counts a data message of n bytes written to a connection, bytes
+// first for the same reason.
+func (c *counters) sent(n int) {
+	c.bytesOut.Add(uint64(n))
+	c.messagesOut.Add(1)
 }
 
 // Stats is a snapshot of a client's counters.
