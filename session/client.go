@@ -427,3 +427,50 @@ func (c *Client) Ready(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Close closes the client: messages already accepted are written, a close
+// frame with status 1000 is sent and the peer's is awaited, bounded by the
+// close timeout (WithCloseTimeout, a state timeout of Closing) and by ctx.
+// Closing while connecting or while backing off ("closed while
+// disconnected") cancels the attempt or the timer at once. Close returns
+// once the client is Closed and every task has returned; if ctx ends
+// first, the connection is aborted without waiting for the peer and Close
+// returns ctx's cause, still after Closed: at once, unless a function of
+// the caller's ignores its context (an OnMessage or OnConnect handler, a
+// credentials function, a dial gate, a retry policy). That holds Close up
+// to the lifecycle's join timeout (fsm.DefaultJoinTimeout), when the
+// function is left behind as a straggler. A nil ctx is
+// context.Background().
+//
+// Close is idempotent and safe from any goroutine. Called from inside the
+// client, with the context an OnConnect or OnMessage handler was given, it
+// starts the close and returns at once: waiting there would wait for the
+// caller itself.
+//
+// Messages still buffered when Close is called while Alive (during the
+// sync) are written before the close frame, and a write under way when it
+// is called is finished first. The error is nil, ctx's cause, or one
+// wrapping ErrUnsent with the number of accepted messages that were never
+// written: buffered while no connection was up, or whose write failed.
+func (c *Client) Close(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c.requestClose(ErrClosed)
+	if c.m.Inside(ctx) {
+		return nil
+	}
+	select {
+	case <-c.m.Done():
+	case <-ctx.Done():
+		if s := c.sess.Load(); s != nil {
+			s.abort()
+		}
+		<-c.m.Done()
+		return fmt.Errorf("session: close: %w", context.Cause(ctx))
+	}
+	if n := c.stats.unsent.Load(); n > 0 {
+		return fmt.Errorf("%w: %d message(s)", ErrUnsent, n)
+	}
+	return nil
+}

@@ -36,45 +36,6 @@ const (
 // starts.
 type Option func(*config)
 
-// Backoff is the reconnect delay. Mode says how it grows: by default
-// (OutageBounded) with the time since the connection was lost, with
-// FullJitter per attempt, the n-th retry (counting from 0) capped at
-// min(Max, Initial*Multiplier^n). A field left zero takes its default
-// (DefaultBackoff's), except that a default Initial is never above Max
-// nor a default Max below Initial.
-type Backoff struct {
-	Initial    time.Duration // first delay cap; default 500ms
-	Max        time.Duration // largest delay cap; default 30s
-	Multiplier float64       // FullJitter's growth per attempt, >= 1; default 2
-	Mode       BackoffMode   // how the delay is drawn; default OutageBounded
-	// MaxAttempts is the number of dial attempts without a stable
-	// connection (see WithStablePeriod) after which the client gives up
-	// (Err wraps ErrRetriesExhausted); 0 retries forever. A connection that
-	// drops before the stable period does not reset the count, so a
-	// flapping server spends the budget too.
-	MaxAttempts int
-}
-
-// StormGuard enforces a minimum gap between dials once Attempts dials have
-// happened within Window, on top of the backoff: a server that accepts and
-// drops at once cannot make the client hammer it (venues commonly allow a
-// few hundred connections per IP per five minutes). Only dials made count:
-// an attempt whose credentials (WithCredentials) or dial gate failed never
-// left the client.
-type StormGuard struct {
-	Attempts int           // dials within Window that turn the guard on
-	Window   time.Duration // how far back dials are counted
-	MinGap   time.Duration // the least time between two dials while on
-}
-
-var (
-	// DefaultBackoff is the policy used when WithBackoff is not given.
-	DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: OutageBounded}
-	// DefaultStormGuard is the storm guard used when WithStormGuard is
-	// not given.
-	DefaultStormGuard = StormGuard{Attempts: 10, Window: time.Minute, MinGap: 5 * time.Second}
-)
-
 // SendPolicy says what Send does while the client is not Alive.
 type SendPolicy struct {
 	// Buffer is the number of messages kept while not Alive and flushed in
@@ -239,37 +200,6 @@ func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.close
 // once keeps the backoff growing. 0 resets the counter on every connection,
 // which turns that protection off.
 func WithStablePeriod(d time.Duration) Option { return func(c *config) { c.stablePeriod = d } }
-
-// WithBackoff sets the reconnect delays; zero fields take their defaults.
-func WithBackoff(b Backoff) Option { return func(c *config) { c.backoff = b.withDefaults() } }
-
-// withDefaults returns b with its zero fields set to DefaultBackoff's,
-// keeping Initial <= Max when only one of them is given.
-func (b Backoff) withDefaults() Backoff {
-	d := DefaultBackoff
-	if b.Multiplier == 0 {
-		b.Multiplier = d.Multiplier
-	}
-	if b.Mode == BackoffModeDefault {
-		b.Mode = d.Mode
-	}
-	switch {
-	case b.Initial == 0 && b.Max > 0:
-		b.Initial = min(d.Initial, b.Max)
-	case b.Initial == 0:
-		b.Initial = d.Initial
-	}
-	switch {
-	case b.Max == 0 && b.Initial > 0:
-		b.Max = max(d.Max, b.Initial)
-	case b.Max == 0:
-		b.Max = d.Max
-	}
-	return b
-}
-
-// WithStormGuard sets the storm guard; a zero StormGuard disables it.
-func WithStormGuard(g StormGuard) Option { return func(c *config) { c.storm = g } }
 
 // WithSendPolicy sets what Send does while not Alive.
 func WithSendPolicy(p SendPolicy) Option {

@@ -431,3 +431,31 @@ func (w *awaited) result(m Message, ok bool) (Message, error) {
 	}
 	return m, nil
 }
+
+// requestClose posts Close, with why as its payload (ErrClosed, or the
+// lifetime's cause), rather than firing it: processed on the caller's
+// goroutine, the step would join Alive's tasks there, beyond ctx's reach.
+func (c *Client) requestClose(cause error) {
+	_ = c.m.Post(connfsm.Close, cause) // ErrStopped once closed: nothing to do
+}
+
+// closerTask is Closing's task: it writes the messages still buffered (a
+// Close during the sync leaves them there), then the close handshake on
+// the connection Alive handed over. Closing's timeout (the close timeout)
+// ends the state, and with it this task's context, which aborts the
+// connection: the pump's read fails (the socket closed, or its context
+// cancelled; see session.abort), which unblocks the handshake even against
+// a peer that never answers.
+func (c *Client) closerTask(ctx context.Context, _ step, emit emitFn) error {
+	s := c.sess.Load() // handed over by Alive: Close's step carries no connection
+	stop := context.AfterFunc(ctx, s.abort)
+	defer stop()
+	c.bufMu.Lock()
+	_ = c.flush(ctx, s) // a failure is counted; the handshake is tried anyway
+	c.bufMu.Unlock()
+	err := s.conn.Close(StatusNormalClosure, "")
+	s.abort()
+	s.wait()
+	emit(connfsm.CloseDone, err)
+	return nil
+}
