@@ -44,6 +44,11 @@ func (g *Group) Done() <-chan struct{} {
 func (g *Group) join(j *Joiner, timeout time.Duration) (left int) {
 	var start time.Time
 	g.mu.Lock()
+	if g.ctx.Err() != nil {
+		// Ended by the parent's context, perhaps: a timer task armed
+		// would not see it before it fires.
+		g.wakeTimersLocked()
+	}
 	first := !g.stopping
 	if first {
 		g.stopping = true

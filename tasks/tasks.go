@@ -70,6 +70,7 @@ type Group struct {
 	stopping bool
 	failed   bool
 	quiet    bool          // stopping, and no task runs: the group is done
+	timers   bool          // a timer task was started (GoTimer)
 	idle     chan struct{} // Done's; made on demand, closed once quiet
 	waiter   chan struct{} // a join waiting for quiet; signalled, not closed
 	took     time.Duration // how long the first join waited
@@ -168,8 +169,17 @@ func (g *Group) GoTask(name string, t Task) error {
 	}
 	g.started++
 	g.running++
+	tt, isTimer := t.(timerTask)
+	if isTimer {
+		g.timers = true
+		tt.t.rec = rec
+	}
 	g.mu.Unlock()
-	go rec.run()
+	if isTimer {
+		go tt.t.run()
+	} else {
+		go rec.run()
+	}
 	return nil
 }
 
@@ -207,7 +217,7 @@ func (g *Group) finish(t *task, err error) {
 	// The siblings are cancelled and onFail has returned before the task
 	// counts as finished, so a Wait or Stop that returns has seen both.
 	if first {
-		g.cancel(&TaskError{Task: t.name, Err: err})
+		g.cancelAll(&TaskError{Task: t.name, Err: err})
 		if g.owner != nil {
 			g.owner.TaskFailed(t.name, err)
 		}
@@ -238,7 +248,7 @@ func (g *Group) quietLocked() {
 
 // Cancel cancels the group's context with cause (context.Canceled if nil)
 // without waiting. It is safe to call more than once; the first cause wins.
-func (g *Group) Cancel(cause error) { g.cancel(cause) }
+func (g *Group) Cancel(cause error) { g.cancelAll(cause) }
 
 // Stop cancels the group's context with cause and waits for every task to
 // return, but no longer than timeout (no bound if timeout <= 0). Tasks still
@@ -246,7 +256,7 @@ func (g *Group) Cancel(cause error) { g.cancel(cause) }
 // cancelled context and Done is closed when the last of them returns.
 // Stop may be called more than once; later calls report the state at that time.
 func (g *Group) Stop(cause error, timeout time.Duration) Report {
-	g.cancel(cause)
+	g.cancelAll(cause)
 	return g.joinReport(timeout)
 }
 
@@ -257,7 +267,7 @@ func (g *Group) Stop(cause error, timeout time.Duration) Report {
 // returned needs no report built. Like Stop, Halt may be called more than
 // once, and Go starts nothing after it.
 func (g *Group) Halt(j *Joiner, cause error, timeout time.Duration) (left int) {
-	g.cancel(cause)
+	g.cancelAll(cause)
 	return g.join(j, timeout)
 }
 
