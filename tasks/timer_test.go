@@ -132,6 +132,7 @@ func TestTimerJoinWaitsForStep(t *testing.T) {
 			note("step returns")
 			return nil
 		}))
+		synctest.Wait() // the first step waits for release
 		time.AfterFunc(3*time.Second, func() { close(release) })
 		r := g.Stop(nil, time.Minute)
 		note("Stop returned")
