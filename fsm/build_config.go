@@ -194,7 +194,7 @@ func (v *validator[S, E]) tasks() {
 			v.add("task %q for unknown state %v", t.name, t.state)
 		case t.name == "":
 			v.add("task of %v has no name", t.state)
-		case t.fn == nil:
+		case t.fn == nil && t.step == nil:
 			v.add("task %q of %v is nil", t.name, t.state)
 		case d.tree[si].final:
 			v.add("task %q of %v: %v is final: nothing runs in it", t.name, t.state, t.state)
@@ -204,7 +204,7 @@ func (v *validator[S, E]) tasks() {
 					v.add("task %q of %v declared twice", t.name, t.state)
 				}
 			}
-			d.per[si].tasks = append(d.per[si].tasks, taskDef[S, E]{name: t.name, fn: t.fn})
+			d.per[si].tasks = append(d.per[si].tasks, taskDef[S, E]{name: t.name, fn: t.fn, step: t.step})
 			for s := si; s >= 0; s = d.tree[s].parent {
 				d.tree[s].scoped = true
 			}

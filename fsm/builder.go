@@ -70,6 +70,7 @@ type taskDecl[S, E comparable] struct {
 	state S
 	name  string
 	fn    Task[S, E]
+	step  TimerTask[S, E] // instead of fn, for a timer task
 }
 
 type failDecl[S, E comparable] struct {
@@ -186,6 +187,22 @@ func (b *Builder[S, E]) OnExit(state S, fn Hook[S, E]) *Builder[S, E] {
 // of its descendants is the leaf. Tasks start in declaration order.
 func (b *Builder[S, E]) Task(state S, name string, fn Task[S, E]) *Builder[S, E] {
 	b.tasks = append(b.tasks, taskDecl[S, E]{state: state, name: name, fn: fn})
+	return b
+}
+
+// TimerTask adds to state a named task that runs as the steps of a timer
+// (tasks.GoTimer) rather than as a goroutine: fn is called when state is
+// entered, again each time the timer it re-arms (t.Reset) fires or is
+// woken (t.Wake), and once more, with ctx done, when state is left. In
+// between, the task holds no goroutine: a task that mostly waits (a
+// heartbeat) costs a timer, not a parked goroutine. It is a task of state
+// all the same: it starts in declaration order with the others, a step
+// that returns an error fails it as a task's return would, and leaving
+// state joins it, so no step runs once the next state is entered (a step
+// still running at the join's deadline is a straggler). Its steps are not
+// traced as regions.
+func (b *Builder[S, E]) TimerTask(state S, name string, fn TimerTask[S, E]) *Builder[S, E] {
+	b.tasks = append(b.tasks, taskDecl[S, E]{state: state, name: name, step: fn})
 	return b
 }
 

@@ -136,6 +136,7 @@ type stateDef[S, E comparable] struct {
 type taskDef[S, E comparable] struct {
 	name string
 	fn   Task[S, E]
+	step TimerTask[S, E] // a timer task's, instead of fn
 }
 
 type timeoutDef[S, E comparable] struct {

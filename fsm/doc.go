@@ -194,6 +194,11 @@
 // Builder.Timeout fires an event once a state has been active for a
 // duration, as gen_statem's state_timeout. It is a timer, not a goroutine,
 // stopped when the state is exited and stamped with the state's entry.
+// Builder.TimerTask declares a task that a timer steps instead of a
+// goroutine: a heartbeat that mostly waits costs a timer while it waits.
+// It is a task of its state all the same: joined when the state is left,
+// its last step seeing its context done, so none of its steps runs once
+// the next state is entered.
 // Choice picks a target at run time from a declared set. A target outside
 // it, or a panic in the function, is a rejected step, never a silent jump.
 // A final state (Builder.Final) stops the machine once its enter hooks have

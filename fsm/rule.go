@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/connfsm/connfsm/internal/enum"
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // Kind says what a declared (state, event) pair does.
@@ -195,6 +196,13 @@ type Emit[E comparable] func(event E, payload any)
 // task's state, or of its nearest ancestor that declares one, with the error
 // as the payload.
 type Task[S, E comparable] func(ctx context.Context, in Transition[S, E], emit Emit[E]) error
+
+// TimerTask is the body of a task stepped by a timer (Builder.TimerTask):
+// a Task that, instead of waiting in a goroutine, re-arms t to be called
+// again. ctx, in and emit are a Task's, the same at every step of one
+// state entry. A step must return promptly once ctx is done, and must not
+// re-arm t then. See tasks.Stepper.
+type TimerTask[S, E comparable] func(ctx context.Context, in Transition[S, E], emit Emit[E], t *tasks.Timer) error
 
 // Disposer is implemented by payloads that own a resource. The machine
 // calls Dispose exactly once on a payload whose event is not consumed by a

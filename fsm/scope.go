@@ -58,6 +58,11 @@ type scopeTask[S, E comparable] struct {
 
 func (t *scopeTask[S, E]) Run(ctx context.Context) error { return t.def.fn(ctx, *t.in, t.emit) }
 
+// Step is a timer task's step: the scope task is its tasks.Stepper.
+func (t *scopeTask[S, E]) Step(ctx context.Context, tm *tasks.Timer) error {
+	return t.def.step(ctx, *t.in, t.emit, tm)
+}
+
 // scopeBlock holds a scope, the step that entered its state and the
 // records of its tasks in one allocation, for the common entry of a state
 // with one or two tasks (N).
@@ -188,6 +193,10 @@ func (m *Machine[S, E]) newScope(lv *level, parent *scope, in *Transition[S, E])
 		s, t := &specs[i], &recs[i]
 		*t = scopeTask[S, E]{m: m, sc: sc, def: s, in: entry}
 		t.emit = func(e E, payload any) { t.m.emit(t.sc, t.def.name, e, payload) } // one pointer captured
+		if s.step != nil {
+			_, _ = sc.g.GoTimer(s.name, t) // the group is new: GoTimer cannot refuse
+			continue
+		}
 		var run tasks.Task = t
 		if traced {
 			run = tasks.Func(m.traceRegion(lv, s.name, t.Run))
