@@ -12,6 +12,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/tasks"
 )
 
 type (
@@ -188,15 +189,18 @@ var lifecycle = sync.OnceValues(func() (*fsm.Definition[connfsm.State, connfsm.E
 		return func(ctx context.Context, t step) { f(t.Env.(*Client), ctx, t) }
 	}
 	return connfsm.NewBuilder(connfsm.Tasks{
-		Dial: task((*Client).dialTask),
-		// The heartbeat runs in the reader task: one goroutine watches the
-		// connection, pings it and owns the handler's calls.
-		Reader:       task((*Client).readerTask),
+		Dial:         task((*Client).dialTask),
 		Sync:         task((*Client).syncTask),
 		Backoff:      task((*Client).backoffTask),
 		Closer:       task((*Client).closerTask),
 		CloseTimeout: func(in step) time.Duration { return in.Env.(*Client).cfg.closeTimeout },
 	}).
+		// The heartbeat runs in the reader task, which a timer steps: it
+		// watches the connection, pings it and owns the handler's calls,
+		// with no goroutine while the connection is idle.
+		TimerTask(connfsm.Alive, "reader", func(ctx context.Context, in step, emit emitFn, t *tasks.Timer) error {
+			return in.Env.(*Client).readerStep(ctx, in, emit, t)
+		}).
 		OnEnter(connfsm.Connecting, hook((*Client).enterConnecting)).
 		OnEnter(connfsm.Alive, hook((*Client).enterAlive)).
 		OnExit(connfsm.Alive, hook((*Client).exitAlive)).

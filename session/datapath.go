@@ -9,6 +9,7 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // The data path of a connection, between its socket and the handler, is
@@ -201,15 +202,18 @@ func (c *Client) logWait(ctx context.Context, w *Wait) {
 	}
 }
 
-// readerTask is Alive's task, across both phases: it starts the
-// connection's pump, which reads and calls OnMessage one message at a
-// time, in order (session.pump), runs the heartbeat and the data watchdog
-// (heartbeat.go), and owns the handler's calls: before it returns, the
-// delivery is stopped, the call under way, if any, has returned, and so
-// has the hand-out of an inbox (WithSlowConsumer) that makes them. So no
-// handler runs outside its Alive, and one that ignores its context holds
-// this task, which the lifecycle's join reports as a straggler once its
-// timeout has passed.
+// readerStep is Alive's task, across both phases: a timer task
+// (fsm.Builder.TimerTask), stepped at Alive's entry, when its watch is due,
+// when the connection's reads fail, and once more when Alive is left, and
+// holding no goroutine in between. Its first step starts the connection's
+// pump, which reads and calls OnMessage one message at a time, in order
+// (session.pump); its steps run the heartbeat and the data watchdog
+// (heartbeat.go); and it owns the handler's calls: before its last step
+// returns, the delivery is stopped, the call under way, if any, has
+// returned, and so has the hand-out of an inbox (WithSlowConsumer) that
+// makes them. So no handler runs outside its Alive, and one that ignores
+// its context holds this task, which the lifecycle's join reports as a
+// straggler once its timeout has passed.
 //
 // When it sees a failure (the reads failed, a pong or idle timeout), or
 // Alive is left, it ends the handler's context with that cause, lets the
@@ -222,10 +226,19 @@ func (c *Client) logWait(ctx context.Context, w *Wait) {
 // ignored its context and was left running when its connection was given
 // up must return before the next connection's pump calls the handler again
 // (that pump waits, and the peer is slowed down meanwhile).
-func (c *Client) readerTask(ctx context.Context, in step, _ emitFn) error {
+func (c *Client) readerStep(ctx context.Context, in step, _ emitFn, tm *tasks.Timer) error {
 	s := in.Payload.(*session) // the connection that entered Alive
-	s.start(ctx)
-	err := c.watch(ctx, s)
+	if s.watch.tm == nil {     // the first step
+		s.watch = watch{due: clock() + c.cfg.pingInterval, wd: never, kept: -1}
+		s.start(ctx, tm)
+	}
+	var err error
+	if ctx.Err() == nil {
+		if err = c.look(ctx, s); err == nil && ctx.Err() == nil {
+			return nil // re-armed
+		}
+	}
+	s.watch.dl.stop()
 	s.endHandler(err)
 	s.drain()
 	s.joinHandler()

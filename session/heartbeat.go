@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
+
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // AppHeartbeat is an application-level heartbeat: instead of protocol
@@ -109,9 +112,24 @@ func WithPingResponder(respond func(m Message) (reply []byte, ok bool)) Option {
 // with more behind it: the reply would wait behind them.
 func WithAlwaysPing() Option { return func(c *config) { c.alwaysPing = true } }
 
-// watch is the reader task's watch over the connection: the heartbeat and
-// the data watchdog. It returns the failure to report as Lost, or nil when
-// ctx ends.
+// watch is the reader task's watch over the connection, the heartbeat and
+// the data watchdog, kept between the task's steps (readerStep): the task
+// is stepped by a timer, and an idle connection holds no goroutine for it.
+type watch struct {
+	tm   *tasks.Timer
+	due  time.Duration // clock() when the heartbeat looks next; never if it does not
+	wd   time.Duration // clock() when the data watchdog looks next; never if it is off
+	dl   *pongDeadline // made at the first ping: most busy connections never need one
+	kept time.Duration // clock() at the start of the last ping excused by unread bytes; -1 if it was not
+}
+
+// never is a due time that never comes.
+const never = time.Duration(math.MaxInt64)
+
+// look is one step of the watch: it returns the failure to report as
+// Lost, or nil with the watch's timer re-armed for its next look (or the
+// task parked, when nothing is due before the connection fails or ctx
+// ends: they wake it).
 //
 // The heartbeat pings when nothing was read for the ping interval (every
 // interval with WithAlwaysPing or an application heartbeat), and the
@@ -123,127 +141,127 @@ func WithAlwaysPing() Option { return func(c *config) { c.alwaysPing = true } }
 // as the heartbeat itself woke up late (see pongDeadline).
 //
 // It also watches the reads: when they fail (the peer closed, the socket
-// died), the failure is reported at once, while a handler runs too: a ping
-// due while the pump is inside a handler lends the connection a read-ahead,
-// which sees the failure.
+// died), the pump wakes the watch (session.fail), and the failure is
+// reported at once, while a handler runs too: a ping due while the pump is
+// inside a handler lends the connection a read-ahead, which sees the
+// failure.
 //
-// The watchdog is checked when its timer fires, and before and after each
-// ping. A ping cancelled under way would close the connection (a
-// coder/websocket rule), and the read would then report a closed socket
-// instead of the idle feed.
-func (c *Client) watch(ctx context.Context, s *session) error {
+// The watchdog is checked at every look, before and after each ping. A
+// ping cancelled under way would close the connection (a coder/websocket
+// rule), and the read would then report a closed socket instead of the
+// idle feed.
+func (c *Client) look(ctx context.Context, s *session) error {
+	w := &s.watch
+	if s.dead() {
+		return s.lostErr()
+	}
+	if err := w.checkIdle(c.cfg.idleTimeout, s); err != nil {
+		return err
+	}
+	if clock() >= w.due {
+		if err := c.beat(ctx, s); err != nil || ctx.Err() != nil {
+			return err
+		}
+	}
+	if next := min(w.due, w.wd); next == never {
+		w.tm.Park()
+	} else {
+		w.tm.Reset(max(0, next-clock()))
+	}
+	return nil
+}
+
+// beat is the heartbeat's look, once due: it pings, or finds why not to,
+// and sets when it looks next (w.due).
+func (c *Client) beat(ctx context.Context, s *session) error {
+	w := &s.watch
 	interval, timeout := c.cfg.pingInterval, c.cfg.pongTimeout
 	always := c.cfg.alwaysPing || c.cfg.appHeartbeat != nil
-	t := time.NewTimer(interval)
-	defer t.Stop()
-	w := newWatchdog(c.cfg.idleTimeout, s)
-	defer w.stop()
-	var dl *pongDeadline // made at the first ping: most busy connections never need one
-	defer func() { dl.stop() }()
-	kept := time.Duration(-1) // clock() at the start of the last ping excused by unread bytes; -1 if it was not
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.done:
-			return s.lostErr()
-		case <-w.C():
-			if err := w.check(); err != nil {
-				return err
-			}
-			continue
-		case <-t.C:
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err := w.check(); err != nil {
-			return err
-		}
-		if s.dead() {
-			// Counted, for the invariant "no ping on a dead connection":
-			// the tick found the connection failed, and pings nothing.
-			c.stats.deadPings.Add(1)
-			return s.lostErr()
-		}
-		if !always {
-			if idle := s.sinceRead(); idle < interval {
-				// Read from lately: the peer is alive. Look again when
-				// the connection could have been idle for an interval.
-				c.stats.pingsSkipped.Add(1)
-				t.Reset(interval - idle)
-				continue
-			}
-		}
-		switch s.backpressure() { // the data path's state: Busy lends, Backlogged holds
-		case holdLent:
-			// A handler runs, and nothing read: the read-ahead now does.
-			// Ping once it has had a moment to read what is on its way.
-			t.Reset(min(interval, lendGrace))
-			continue
-		case holdHeld:
-			// A slow handler holds the pump: the peer is sending, and a
-			// reply would wait behind its messages. Backpressure is no
-			// dead peer; ping again once the handler has caught up.
-			t.Reset(interval)
-			continue
-		}
-		if dl == nil {
-			dl = new(pongDeadline)
-		}
-		start := clock()
-		c.stats.pings.Add(1)
-		err := c.ping(ctx, s, dl, timeout)
-		prevKept := kept
-		kept = -1
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case errors.Is(err, errNoPong) && s.closedHere():
-			// The deadline cut the ping's write (the peer did not read
-			// it), and the transport closed the connection for it (a
-			// coder/websocket rule): the reads failed because of the
-			// timeout, which is the cause, not the socket it closed.
-			return fmt.Errorf("%w: no pong within %v (the ping could not be written)", ErrPongTimeout, timeout)
-		case s.dead():
-			// The reads failed meanwhile: their cause, a close code
-			// perhaps, is the one to report.
-			return s.lostErr()
-		case errors.Is(err, errNoPong) && (s.readSince(start) || s.held() || s.readerHeld()):
-			// The reply is behind messages still being read, or a handler
-			// took the reader while the ping was out (it went busy just
-			// as the ping was sent): the consumer is slow, not the peer
-			// dead. The next tick lends the connection a read-ahead.
-		case errors.Is(err, errNoPong) && s.lateRead(prevKept):
-			// The peer's bytes wait in the socket while the pump waits to
-			// run its read: the process is late, and the peer alive.
-			kept = start
-			c.stats.lateReads.Add(1)
-		case errors.Is(err, errNoPong):
-			return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)
-		case errors.Is(err, ErrNoPing):
-			// The transport has no protocol ping (TCP), and no application
-			// heartbeat was given: the reads and the data watchdog watch
-			// the connection alone.
-			c.stats.pings.Add(^uint64(0)) // no ping was sent
-			t.Stop()
-			continue
-		case err != nil:
-			return s.failed(ctx, fmt.Errorf("%w: %w", ErrPingFailed, err), timeout)
-		default:
-			rtt := clock() - start
-			c.stats.lastRTT.Store(int64(rtt))
-			if c.probe != nil {
-				c.probe.pingRTT(rtt)
-			}
-		}
-		if err := w.check(); err != nil {
-			return err
-		}
-		// The next ping is due an interval after this one was sent, or at
-		// once if its reply took longer than that.
-		t.Reset(max(0, interval-(clock()-start)))
+	after := func(d time.Duration) { w.due = clock() + d }
+	if s.dead() {
+		// Counted, for the invariant "no ping on a dead connection":
+		// the tick found the connection failed, and pings nothing.
+		c.stats.deadPings.Add(1)
+		return s.lostErr()
 	}
+	if !always {
+		if idle := s.sinceRead(); idle < interval {
+			// Read from lately: the peer is alive. Look again when
+			// the connection could have been idle for an interval.
+			c.stats.pingsSkipped.Add(1)
+			after(interval - idle)
+			return nil
+		}
+	}
+	switch s.backpressure() { // the data path's state: Busy lends, Backlogged holds
+	case holdLent:
+		// A handler runs, and nothing read: the read-ahead now does.
+		// Ping once it has had a moment to read what is on its way.
+		after(min(interval, lendGrace))
+		return nil
+	case holdHeld:
+		// A slow handler holds the pump: the peer is sending, and a
+		// reply would wait behind its messages. Backpressure is no
+		// dead peer; ping again once the handler has caught up.
+		after(interval)
+		return nil
+	}
+	if w.dl == nil {
+		w.dl = new(pongDeadline)
+	}
+	start := clock()
+	c.stats.pings.Add(1)
+	err := c.ping(ctx, s, w.dl, timeout)
+	prevKept := w.kept
+	w.kept = -1
+	switch {
+	case ctx.Err() != nil:
+		return nil
+	case errors.Is(err, errNoPong) && s.closedHere():
+		// The deadline cut the ping's write (the peer did not read
+		// it), and the transport closed the connection for it (a
+		// coder/websocket rule): the reads failed because of the
+		// timeout, which is the cause, not the socket it closed.
+		return fmt.Errorf("%w: no pong within %v (the ping could not be written)", ErrPongTimeout, timeout)
+	case s.dead():
+		// The reads failed meanwhile: their cause, a close code
+		// perhaps, is the one to report.
+		return s.lostErr()
+	case errors.Is(err, errNoPong) && (s.readSince(start) || s.held() || s.readerHeld()):
+		// The reply is behind messages still being read, or a handler
+		// took the reader while the ping was out (it went busy just
+		// as the ping was sent): the consumer is slow, not the peer
+		// dead. The next tick lends the connection a read-ahead.
+	case errors.Is(err, errNoPong) && s.lateRead(prevKept):
+		// The peer's bytes wait in the socket while the pump waits to
+		// run its read: the process is late, and the peer alive.
+		w.kept = start
+		c.stats.lateReads.Add(1)
+	case errors.Is(err, errNoPong):
+		return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)
+	case errors.Is(err, ErrNoPing):
+		// The transport has no protocol ping (TCP), and no application
+		// heartbeat was given: the reads and the data watchdog watch
+		// the connection alone.
+		c.stats.pings.Add(^uint64(0)) // no ping was sent
+		w.due = never
+		return nil
+	case err != nil:
+		return s.failed(ctx, fmt.Errorf("%w: %w", ErrPingFailed, err), timeout)
+	default:
+		rtt := clock() - start
+		c.stats.lastRTT.Store(int64(rtt))
+		if c.probe != nil {
+			c.probe.pingRTT(rtt)
+		}
+	}
+	if err := w.checkIdle(c.cfg.idleTimeout, s); err != nil {
+		return err
+	}
+	// The next ping is due an interval after this one was sent, or at
+	// once if its reply took longer than that.
+	w.due = start + interval
+	return nil
 }
 
 // lendGrace is how long a ping due waits after a read-ahead was lent the
@@ -311,56 +329,28 @@ func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *se
 // is Alive. 0, the default, turns the watchdog off.
 func WithIdleTimeout(d time.Duration) Option { return func(c *config) { c.idleTimeout = d } }
 
-// watchdog is the data watchdog of one connection. The pump stamps each
-// data message (session.lastData); the timer wakes the heartbeat (in the
-// reader task) only when the idle timeout could have passed. A nil *watchdog is off.
-type watchdog struct {
-	d time.Duration
-	t *time.Timer
-	s *session
-}
-
-func newWatchdog(d time.Duration, s *session) *watchdog {
+// checkIdle is the data watchdog's look, with idle timeout d (0: off): it
+// fails with ErrIdleTimeout once no data message has come for d while the
+// connection was read; otherwise it sets when to look next (w.wd), when
+// it could have. The pump stamps each data message (session.lastData).
+// While a handler holds the reader the peer is slowed down, not silent:
+// the silence counts again from the moment the reader is given back, so a
+// feed that went quiet is still found within the idle timeout of the
+// handler's return.
+func (w *watch) checkIdle(d time.Duration, s *session) error {
 	if d <= 0 {
 		return nil
 	}
-	return &watchdog{d: d, t: time.NewTimer(d), s: s}
-}
-
-// C returns the channel the timer fires on; nil (never) when off.
-func (w *watchdog) C() <-chan time.Time {
-	if w == nil {
-		return nil
-	}
-	return w.t.C
-}
-
-// check fails with ErrIdleTimeout once no data message has come for the
-// idle timeout while the connection was read; otherwise it sets the timer
-// for when it could have. While a handler holds the reader the peer is
-// slowed down, not silent: the silence counts again from the moment the
-// reader is given back, so a feed that went quiet is still found within
-// the idle timeout of the handler's return.
-func (w *watchdog) check() error {
-	if w == nil {
-		return nil
-	}
-	idle, ok := w.s.sinceData()
+	idle, ok := s.sinceData()
 	if !ok {
-		w.t.Reset(w.d)
+		w.wd = clock() + d
 		return nil
 	}
-	if idle >= w.d {
+	if idle >= d {
 		return fmt.Errorf("%w: no data for %v", ErrIdleTimeout, idle.Round(time.Millisecond))
 	}
-	w.t.Reset(w.d - idle)
+	w.wd = clock() + d - idle
 	return nil
-}
-
-func (w *watchdog) stop() {
-	if w != nil {
-		w.t.Stop()
-	}
 }
 
 // pongDeadline ends the wait for a heartbeat's reply. The peer is given the

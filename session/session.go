@@ -98,6 +98,8 @@ type session struct {
 	hctx    context.Context
 	hcancel context.CancelCauseFunc
 	ping    context.CancelFunc // ends the ping under way; nil between pings
+
+	watch watch // the reader task's, between its steps (heartbeat.go)
 }
 
 // appPings are the channels of a connection's application-level pings.
@@ -140,10 +142,12 @@ func (s *session) Dispose() { s.abort() }
 
 // start starts the pump, whose handler calls get a context under rctx
 // (the reader task's), unless Alive has been left already: then the
-// connection is read by nobody but the close handshake, and dropped.
-func (s *session) start(rctx context.Context) {
+// connection is read by nobody but the close handshake, and dropped. tm
+// is the reader task's timer, which a failure of the reads wakes.
+func (s *session) start(rctx context.Context, tm *tasks.Timer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.watch.tm = tm
 	s.fireLocked(datapath.Start, 0)
 	if !s.dp.In(datapath.Flowing) || s.hctx != nil {
 		return // Alive is left already, or the pump runs
@@ -193,6 +197,9 @@ func (s *session) fail(err error) {
 			s.c.stats.tooBig.Add(1)
 		}
 		close(s.done)
+		if s.watch.tm != nil {
+			s.watch.tm.Wake() // the reader task reports it
+		}
 		if s.ping != nil {
 			// A transport's Ping waits for its pong, or its context: a
 			// failed read need not end it.

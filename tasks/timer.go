@@ -99,6 +99,30 @@ func (t *Timer) Reset(d time.Duration) bool {
 	return true
 }
 
+// Park keeps the task for its next Wake, or its group's cancellation,
+// with no timer due: called during a step, the task is stepped again only
+// then. It reports what Reset would.
+func (t *Timer) Park() bool {
+	g := t.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t.state == timerDone {
+		return false
+	}
+	if g.ctx.Err() != nil {
+		t.wakeLocked()
+		return false
+	}
+	if t.tm != nil {
+		t.tm.Stop()
+	}
+	t.due = time.Time{}
+	if t.state == timerStepping {
+		t.armed = true
+	}
+	return true
+}
+
 // Wake runs the next step now: at once if the timer is armed, right after
 // the step under way if one runs. It reports false once the task has
 // ended.
@@ -116,7 +140,11 @@ func (t *Timer) wakeLocked() bool {
 		t.again = true
 	case timerArmed:
 		t.due = time.Time{}
-		t.tm.Reset(0)
+		if t.tm == nil { // parked before any Reset
+			t.tm = time.AfterFunc(0, t.fire)
+		} else {
+			t.tm.Reset(0)
+		}
 	}
 	return true
 }

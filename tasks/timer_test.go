@@ -313,3 +313,27 @@ func TestGoTimerRefused(t *testing.T) {
 		t.Errorf("GoTimer after Stop = %v, want ErrStopped", err)
 	}
 }
+
+// TestTimerPark: a parked task is stepped only by Wake, or by the group's
+// cancellation, however long it waits.
+func TestTimerPark(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := &stepLog{start: time.Now()}
+		g := tasks.New(context.Background(), nil)
+		tm, _ := g.GoTimer("reader", stepper(func(ctx context.Context, tm *tasks.Timer) error {
+			log.add(ctx)
+			if ctx.Err() == nil {
+				tm.Park()
+			}
+			return nil
+		}))
+		time.Sleep(time.Hour)
+		tm.Wake()
+		time.Sleep(time.Hour)
+		g.Stop(nil, time.Minute)
+		want := []string{"0s", "1h0m0s", "2h0m0s done"}
+		if diff := cmp.Diff(want, log.get()); diff != "" {
+			t.Errorf("steps (-want +got):\n%s", diff)
+		}
+	})
+}
