@@ -38,7 +38,9 @@ type Client struct {
 	tr      Transport
 	m       *machine
 	inbound *inbound // shared by every session
-	subs    registry
+	// subs is the subscriptions' registry, made at the first use (reg):
+	// most clients have none.
+	subs atomic.Pointer[registry]
 	// resyncs are the resyncs after a sequence gap running on the
 	// connection (subroute.go), joined by Alive's exit hook.
 	resyncs sync.WaitGroup
@@ -160,6 +162,15 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("session: dial %s: %w", c.logURL(), err)
 	}
 	return c, nil
+}
+
+// reg returns the subscriptions' registry, made at the first call.
+func (c *Client) reg() *registry {
+	if r := c.subs.Load(); r != nil {
+		return r
+	}
+	c.subs.CompareAndSwap(nil, new(registry))
+	return c.subs.Load()
 }
 
 // isReady is an Await predicate: the client is Ready.

@@ -229,7 +229,7 @@ func (c *Client) logWait(ctx context.Context, w *Wait) {
 func (c *Client) readerStep(ctx context.Context, in step, _ emitFn, tm *tasks.Timer) error {
 	s := in.Payload.(*session) // the connection that entered Alive
 	if s.watch.tm == nil {     // the first step
-		s.watch = watch{due: clock() + c.cfg.pingInterval, wd: never, kept: -1}
+		s.watch.due = clock() + c.cfg.pingInterval
 		s.start(ctx, tm)
 	}
 	var err error
@@ -238,7 +238,9 @@ func (c *Client) readerStep(ctx context.Context, in step, _ emitFn, tm *tasks.Ti
 			return nil // re-armed
 		}
 	}
-	s.watch.dl.stop()
+	if x := s.watch.more; x != nil {
+		x.dl.stop()
+	}
 	s.endHandler(err)
 	s.drain()
 	s.joinHandler()

@@ -118,9 +118,23 @@ func WithAlwaysPing() Option { return func(c *config) { c.alwaysPing = true } }
 type watch struct {
 	tm   *tasks.Timer
 	due  time.Duration // clock() when the heartbeat looks next; never if it does not
+	more *watchMore    // made at the first ping, or at the start with a watchdog: most busy connections never need one
+}
+
+// watchMore is what the watch keeps once it has pinged, or watches the
+// data.
+type watchMore struct {
 	wd   time.Duration // clock() when the data watchdog looks next; never if it is off
-	dl   *pongDeadline // made at the first ping: most busy connections never need one
 	kept time.Duration // clock() at the start of the last ping excused by unread bytes; -1 if it was not
+	dl   pongDeadline
+}
+
+// extra returns w.more, made at the first call.
+func (w *watch) extra() *watchMore {
+	if w.more == nil {
+		w.more = &watchMore{wd: never, kept: -1}
+	}
+	return w.more
 }
 
 // never is a due time that never comes.
@@ -163,7 +177,11 @@ func (c *Client) look(ctx context.Context, s *session) error {
 			return err
 		}
 	}
-	if next := min(w.due, w.wd); next == never {
+	next := w.due
+	if w.more != nil {
+		next = min(next, w.more.wd)
+	}
+	if next == never {
 		w.tm.Park()
 	} else {
 		w.tm.Reset(max(0, next-clock()))
@@ -206,14 +224,12 @@ func (c *Client) beat(ctx context.Context, s *session) error {
 		after(interval)
 		return nil
 	}
-	if w.dl == nil {
-		w.dl = new(pongDeadline)
-	}
+	x := w.extra()
 	start := clock()
 	c.stats.pings.Add(1)
-	err := c.ping(ctx, s, w.dl, timeout)
-	prevKept := w.kept
-	w.kept = -1
+	err := c.ping(ctx, s, &x.dl, timeout)
+	prevKept := x.kept
+	x.kept = -1
 	switch {
 	case ctx.Err() != nil:
 		return nil
@@ -235,7 +251,7 @@ func (c *Client) beat(ctx context.Context, s *session) error {
 	case errors.Is(err, errNoPong) && s.lateRead(prevKept):
 		// The peer's bytes wait in the socket while the pump waits to
 		// run its read: the process is late, and the peer alive.
-		w.kept = start
+		x.kept = start
 		c.stats.lateReads.Add(1)
 	case errors.Is(err, errNoPong):
 		return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)
@@ -341,15 +357,16 @@ func (w *watch) checkIdle(d time.Duration, s *session) error {
 	if d <= 0 {
 		return nil
 	}
+	x := w.extra()
 	idle, ok := s.sinceData()
 	if !ok {
-		w.wd = clock() + d
+		x.wd = clock() + d
 		return nil
 	}
 	if idle >= d {
 		return fmt.Errorf("%w: no data for %v", ErrIdleTimeout, idle.Round(time.Millisecond))
 	}
-	w.wd = clock() + d - idle
+	x.wd = clock() + d - idle
 	return nil
 }
 

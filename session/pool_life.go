@@ -122,10 +122,10 @@ type holding struct {
 
 // holdings returns c's subscriptions still held, in order.
 func (c *Client) holdings() []holding {
-	c.subs.mu.Lock()
-	defer c.subs.mu.Unlock()
+	c.reg().mu.Lock()
+	defer c.reg().mu.Unlock()
 	var out []holding
-	for _, s := range c.subs.order {
+	for _, s := range c.reg().order {
 		if s.refs > 0 {
 			out = append(out, holding{s.Subscription, s.refs})
 		}
@@ -140,9 +140,9 @@ func (c *Client) adopt(hs []holding) {
 	var added []*subscribed
 	for _, h := range hs {
 		s, isNew := c.holdStarted(h.Subscription)
-		c.subs.mu.Lock()
+		c.reg().mu.Lock()
 		s.refs += h.refs - 1
-		c.subs.mu.Unlock()
+		c.reg().mu.Unlock()
 		if isNew {
 			added = append(added, s)
 		}

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"io"
+	"math"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -80,7 +81,7 @@ func (s *session) next() (Message, error) {
 			continue
 		}
 		// So is a subscription's ack or NACK (subsend.go).
-		if s.c.subs.claim(s, m) {
+		if r := s.c.subs.Load(); r != nil && r.claim(s, m) {
 			continue
 		}
 		return m, nil
@@ -350,13 +351,13 @@ func (s *session) read() (MessageType, []byte, error) {
 	}
 	// One byte over the previous size, so that a message of the same size
 	// leaves room and the read that reports io.EOF needs no growth.
-	b := make([]byte, 0, max(512, s.lastSize+1))
+	b := make([]byte, 0, max(512, int(s.lastSize)+1))
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
 		switch {
 		case err == io.EOF:
-			s.lastSize = len(b)
+			s.lastSize = int32(min(len(b), math.MaxInt32-1))
 			if cap(b) > 2*len(b)+512 {
 				// Much smaller than the message before: the handler keeps
 				// a right-sized copy, not the large buffer.

@@ -65,19 +65,22 @@ type session struct {
 	up    time.Duration  // clock() when it came up, for the stable period
 	live  sync.WaitGroup // its goroutines: the pump, the read-ahead, the answerer, the hand-out
 
-	in       *inbound // how the pump sorts messages; nil: all are data
-	dec      Decompression
+	in       *inbound     // how the pump sorts messages; nil: all are data
 	app      *appPings    // nil without an application heartbeat or ping responder
 	lastRead atomic.Int64 // clock() when the last message was read, or the connection came up; for the heartbeat
 	lastData atomic.Int64 // clock() when the last data message came, or the connection came up; for the watchdog
 	freed    atomic.Int64 // clock() when a handler last gave the reader back (returned, or a read-ahead was lent); for the watchdog
 	inRead   atomic.Bool  // the pump, or a read-ahead, is in a read of the connection
+	// slowLogged: the slow-consumer policy's first act on this connection
+	// was logged.
+	slowLogged atomic.Bool
 
 	// requests are the Requests waiting for their reply on this
 	// connection; every data message read is matched against them first.
 	requests requests
 
-	lastSize int // size of the previous message; owned by whoever reads
+	lastSize int32 // size of the previous message (at most MaxInt32); owned by whoever reads
+	dec      Decompression
 
 	// dp is the data path's state (datapath.go): whether the pump runs,
 	// waits for its turn, is in the handler, has a read-ahead lent, holds
@@ -89,9 +92,6 @@ type session struct {
 	ahead *readAhead    // the read-ahead lent, whose result the pump takes before reading; nil when the pump reads
 	lag   time.Duration // the lag of the message the step under way delivers, for the data path's observer
 	inbox *inbox        // the messages waiting for the handler, under a policy other than Block; nil under Block
-	// slowLogged: the slow-consumer policy's first act on this connection
-	// was logged.
-	slowLogged atomic.Bool
 	// hctx is the handler's context: the reader task's until the first
 	// handler call, which makes the handler's own under it (hcancel ends
 	// it): an idle connection never calls the handler.

@@ -105,13 +105,13 @@ func (k *subCounters) stats() SubscriptionStats {
 // SubscriptionStatus returns the subscription key's state and counters,
 // and false if the key is not subscribed.
 func (c *Client) SubscriptionStatus(key string) (SubscriptionStatus, bool) {
-	c.subs.mu.Lock()
-	s := c.subs.byKey[key]
+	c.reg().mu.Lock()
+	s := c.reg().byKey[key]
 	var holders int
 	if s != nil {
 		holders = s.refs
 	}
-	c.subs.mu.Unlock()
+	c.reg().mu.Unlock()
 	if s == nil {
 		return SubscriptionStatus{}, false
 	}
@@ -145,9 +145,9 @@ func (c *Client) handlerFor(ss *session, m Message) func(context.Context, Messag
 	if rt.Kind != Data {
 		return h
 	}
-	c.subs.mu.Lock()
-	s := c.subs.byKey[rt.Key]
-	c.subs.mu.Unlock()
+	c.reg().mu.Lock()
+	s := c.reg().byKey[rt.Key]
+	c.reg().mu.Unlock()
 	if s == nil {
 		return h
 	}
@@ -238,7 +238,7 @@ func (c *Client) sendBatch(ctx context.Context, ss *session, subs []*subscribed)
 			continue
 		}
 		s.cause.Store(nil)
-		c.subs.sending(c, s, ss.epoch)
+		c.reg().sending(c, s, ss.epoch)
 		sent = append(sent, s)
 		keys = append(keys, s.Key)
 	}
@@ -252,7 +252,7 @@ func (c *Client) sendBatch(ctx context.Context, ss *session, subs []*subscribed)
 	}
 	if err := c.paced(ctx, ss, c.cfg.batch.Type, c.cfg.batch.Subscribe(keys)); err != nil {
 		for _, s := range sent {
-			c.subs.settle(s)
+			c.reg().settle(s)
 			_ = s.fail(ctx, subscription.Lost, &SubscriptionError{Key: s.Key, Err: err})
 		}
 		return nil, fmt.Errorf("session: subscribe %d keys: %w", len(keys), err)
@@ -284,15 +284,15 @@ func (c *Client) UnsubscribeAll(ctx context.Context, keys ...string) error {
 		return errors.Join(errs...)
 	}
 	var last []*subscribed
-	c.subs.mu.Lock()
+	c.reg().mu.Lock()
 	for _, k := range keys {
-		if s := c.subs.byKey[k]; s != nil && s.refs > 0 {
+		if s := c.reg().byKey[k]; s != nil && s.refs > 0 {
 			if s.refs--; s.refs == 0 {
 				last = append(last, s)
 			}
 		}
 	}
-	c.subs.mu.Unlock()
+	c.reg().mu.Unlock()
 	var errs []error
 	for start := 0; start < len(last); start += b.Max {
 		if err := c.unsubscribeBatch(ctx, last[start:min(start+b.Max, len(last))]); err != nil {
@@ -325,8 +325,8 @@ func (c *Client) unsubscribeBatch(ctx context.Context, subs []*subscribed) error
 		}
 	}
 	for _, s := range sent {
-		c.subs.sentOn(s, 0)
-		if !c.subs.unsubscribed(s) {
+		c.reg().sentOn(s, 0)
+		if !c.reg().unsubscribed(s) {
 			_ = s.m.FireWith(ctx, subscription.Unsubscribed, err)
 		}
 	}
@@ -424,9 +424,9 @@ func (c *Client) resync(ctx context.Context, ss *session, s *subscribed) {
 			return // the connection failed: Lost takes it to Pending
 		}
 	}
-	c.subs.sending(c, s, ss.epoch)
+	c.reg().sending(c, s, ss.epoch)
 	if err := c.paced(ctx, ss, s.Type, s.Message); err != nil {
-		c.subs.settle(s)
+		c.reg().settle(s)
 		return
 	}
 	if !s.awaitsAck(c) {

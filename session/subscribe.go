@@ -198,7 +198,7 @@ var subscriptionDef = sync.OnceValue(func() *fsm.Definition[subscription.State, 
 	return subscription.NewBuilder().
 		OnEnter(subscription.Removed, func(_ context.Context, t subStep) {
 			s := t.Env.(*subscribed)
-			s.c.subs.forget(s)
+			s.c.reg().forget(s)
 		}).
 		MustBuild()
 })
@@ -237,7 +237,7 @@ func (c *Client) newSubscribed(sub Subscription) *subscribed {
 // hold adds a holder of sub's key: a new subscription, or one more
 // reference to the one there, which is returned with added false.
 func (c *Client) hold(sub Subscription) (s *subscribed, added bool) {
-	r := &c.subs
+	r := c.reg()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s := r.byKey[sub.Key]; s != nil {
@@ -289,8 +289,12 @@ func (r *registry) dropInflight(s *subscribed) {
 	}
 }
 
-// snapshot returns the subscriptions in order.
+// snapshot returns the subscriptions in order; none from a registry
+// never made (nil).
 func (r *registry) snapshot() []*subscribed {
+	if r == nil { // never made: no subscription
+		return nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]*subscribed(nil), r.order...)
@@ -327,7 +331,7 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 		failed := s.m.State() == subscription.Failed
 		err := s.m.Fire(ctx, subscription.Subscribe)
 		if failed {
-			c.subs.sentOn(s, 0) // asked for again: it may go on this connection
+			c.reg().sentOn(s, 0) // asked for again: it may go on this connection
 		}
 		s.mu.Unlock()
 		if err != nil {
@@ -364,7 +368,7 @@ func (c *Client) Unsubscribe(ctx context.Context, key string) error {
 	if ctx == nil {
 		return errNilContext("Unsubscribe")
 	}
-	r := &c.subs
+	r := c.reg()
 	r.mu.Lock()
 	s := r.byKey[key]
 	if s == nil || s.refs == 0 {
@@ -391,11 +395,11 @@ func (c *Client) Unsubscribe(ctx context.Context, key string) error {
 			err = fmt.Errorf("session: Unsubscribe %q: %w", key, err)
 		}
 	}
-	c.subs.sentOn(s, 0) // unsubscribed there: a new Subscribe may send it again
+	c.reg().sentOn(s, 0) // unsubscribed there: a new Subscribe may send it again
 	// Written (or the connection is gone, which forgets it): done, unless
 	// the subscribe's answer is still due: the venue answers in order, so
 	// that answer comes first, and is then taken as stale (claim).
-	if !c.subs.unsubscribed(s) {
+	if !c.reg().unsubscribed(s) {
 		_ = s.m.FireWith(ctx, subscription.Unsubscribed, err)
 	}
 	return err
@@ -405,10 +409,10 @@ func (c *Client) Unsubscribe(ctx context.Context, key string) error {
 // order: not those whose last holder unsubscribed, even while their
 // unsubscribe is under way (SubscriptionStatus shows them Unsubscribing).
 func (c *Client) Subscriptions() []string {
-	c.subs.mu.Lock()
-	defer c.subs.mu.Unlock()
-	keys := make([]string, 0, len(c.subs.order))
-	for _, s := range c.subs.order {
+	c.reg().mu.Lock()
+	defer c.reg().mu.Unlock()
+	keys := make([]string, 0, len(c.reg().order))
+	for _, s := range c.reg().order {
 		if s.refs > 0 {
 			keys = append(keys, s.Key)
 		}

@@ -34,9 +34,9 @@ func (c *Client) sendSubscription(ctx context.Context, ss *session, s *subscribe
 		return fmt.Errorf("session: subscription %q: %w", s.Key, err)
 	}
 	s.cause.Store(nil) // a new attempt: the last one's failure is over
-	c.subs.sending(c, s, ss.epoch)
+	c.reg().sending(c, s, ss.epoch)
 	if err := c.paced(ctx, ss, s.Type, s.Message); err != nil {
-		c.subs.settle(s)
+		c.reg().settle(s)
 		serr := &SubscriptionError{Key: s.Key, Err: err}
 		_ = s.fail(ctx, subscription.Lost, serr) // not sent: the next connection sends it
 		return serr
@@ -285,7 +285,7 @@ func (c *Client) replay(ctx context.Context, ss *session) error {
 	for {
 		n := len(sent)
 		var due []*subscribed
-		for _, s := range c.subs.snapshot() {
+		for _, s := range c.subs.Load().snapshot() {
 			if s.m.State() == subscription.Pending && s.conn.Load() != ss.epoch {
 				due = append(due, s)
 			}
@@ -322,14 +322,14 @@ func (c *Client) replay(ctx context.Context, ss *session) error {
 // epoch that it is gone (Lost, with cause): those Subscribing or Active go
 // back to Pending, for the next connection.
 func (c *Client) subscriptionsLost(ctx context.Context, epoch uint64, cause error) {
-	for _, s := range c.subs.snapshot() {
-		c.subs.mu.Lock()
+	for _, s := range c.subs.Load().snapshot() { // the registry exists if a subscription does
+		c.reg().mu.Lock()
 		mine := s.conn.Load() == epoch || s.waiting && s.ackOn == epoch
 		if mine {
 			s.unsubbed = false
-			c.subs.settleLocked(s)
+			c.reg().settleLocked(s)
 		}
-		c.subs.mu.Unlock()
+		c.reg().mu.Unlock()
 		if mine {
 			_ = s.fail(ctx, subscription.Lost, cause)
 		}

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime/debug"
 	"time"
 )
@@ -28,16 +29,21 @@ type Stepper interface {
 // deadline is reported as a straggler under the task's name. Its methods
 // are safe for concurrent use.
 type Timer struct {
-	g   *Group
-	rec *task
+	rec *task // its record in its group (rec.g)
 	s   Stepper
 	tm  *time.Timer // made at the first arm
-	// Under g.mu.
-	due   time.Time // when the armed timer is due: a firing before it is an earlier arm's
+	// Under the group's mu.
+	due   time.Duration // since timerBase, when the armed timer is due: a firing before it is an earlier arm's
 	state timerState
 	again bool // step once more, at once, when the step under way returns
 	armed bool // Reset was called during the step under way
 }
+
+// timerBase is the origin of Timer.due: a Duration since it is 8 bytes
+// where a time.Time is 24.
+var timerBase = time.Now()
+
+func timerNow() time.Duration { return time.Since(timerBase) }
 
 type timerState uint8
 
@@ -64,7 +70,7 @@ func (g *Group) GoTimer(name string, s Stepper) (*Timer, error) {
 	if s == nil {
 		return nil, fmt.Errorf("tasks: GoTimer(%q): nil Stepper", name)
 	}
-	t := &Timer{g: g, s: s}
+	t := &Timer{s: s}
 	if err := g.GoTask(name, timerTask{t}); err != nil {
 		return nil, err
 	}
@@ -77,7 +83,7 @@ func (g *Group) GoTimer(name string, s Stepper) (*Timer, error) {
 // and once the group's context is done (the task is then stepped once
 // more at once, to see that).
 func (t *Timer) Reset(d time.Duration) bool {
-	g := t.g
+	g := t.rec.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if t.state == timerDone {
@@ -87,7 +93,7 @@ func (t *Timer) Reset(d time.Duration) bool {
 		t.wakeLocked()
 		return false
 	}
-	t.due = time.Now().Add(d)
+	t.due = timerNow() + d
 	if t.tm == nil {
 		t.tm = time.AfterFunc(d, t.fire)
 	} else {
@@ -103,7 +109,7 @@ func (t *Timer) Reset(d time.Duration) bool {
 // with no timer due: called during a step, the task is stepped again only
 // then. It reports what Reset would.
 func (t *Timer) Park() bool {
-	g := t.g
+	g := t.rec.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if t.state == timerDone {
@@ -116,7 +122,7 @@ func (t *Timer) Park() bool {
 	if t.tm != nil {
 		t.tm.Stop()
 	}
-	t.due = time.Time{}
+	t.due = math.MaxInt64 // no firing is this one's
 	if t.state == timerStepping {
 		t.armed = true
 	}
@@ -127,8 +133,9 @@ func (t *Timer) Park() bool {
 // the step under way if one runs. It reports false once the task has
 // ended.
 func (t *Timer) Wake() bool {
-	t.g.mu.Lock()
-	defer t.g.mu.Unlock()
+	g := t.rec.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	return t.wakeLocked()
 }
 
@@ -139,7 +146,7 @@ func (t *Timer) wakeLocked() bool {
 	case timerStepping:
 		t.again = true
 	case timerArmed:
-		t.due = time.Time{}
+		t.due = math.MinInt64 // whatever the clock (a test's may be before timerBase)
 		if t.tm == nil { // parked before any Reset
 			t.tm = time.AfterFunc(0, t.fire)
 		} else {
@@ -152,10 +159,10 @@ func (t *Timer) wakeLocked() bool {
 // fire is the timer's: it runs the next step, unless it is an earlier
 // arm's firing, or a step runs (which then steps again).
 func (t *Timer) fire() {
-	g := t.g
+	g := t.rec.g
 	g.mu.Lock()
 	switch {
-	case t.state == timerDone || time.Now().Before(t.due):
+	case t.state == timerDone || timerNow() < t.due:
 		g.mu.Unlock()
 		return
 	case t.state == timerStepping:
@@ -170,7 +177,7 @@ func (t *Timer) fire() {
 
 // run steps the task until it is armed or done.
 func (t *Timer) run() {
-	g := t.g
+	g := t.rec.g
 	for {
 		err, ok := t.step()
 		if !ok {
@@ -209,14 +216,14 @@ func (t *Timer) step() (err error, ok bool) {
 		}
 		t.end(fmt.Errorf("tasks: task %q: %w", t.rec.name, ErrGoexit))
 	}()
-	err = t.s.Step(t.g.ctx, t)
+	err = t.s.Step(t.rec.g.ctx, t)
 	returned = true
 	return err, true
 }
 
 // end ends the task with err, as a task's return.
 func (t *Timer) end(err error) {
-	g := t.g
+	g := t.rec.g
 	g.mu.Lock()
 	t.state = timerDone
 	if t.tm != nil {
