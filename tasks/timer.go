@@ -147,7 +147,7 @@ func (t *Timer) wakeLocked() bool {
 		t.again = true
 	case timerArmed:
 		t.due = math.MinInt64 // whatever the clock (a test's may be before timerBase)
-		if t.tm == nil { // parked before any Reset
+		if t.tm == nil {      // parked before any Reset
 			t.tm = time.AfterFunc(0, t.fire)
 		} else {
 			t.tm.Reset(0)
