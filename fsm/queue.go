@@ -64,7 +64,10 @@ func (m *Machine[S, E]) dequeue() item {
 	q.items[q.head] = item{}
 	q.head++
 	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
+		// Drained: the items' array goes too. Most machines queue events
+		// rarely (a task's report, a call from inside), and one idle for
+		// hours should not keep it; a burst pays one allocation.
+		q.items, q.head = nil, 0
 	}
 	m.qlen.Add(-1)
 	m.mu.Unlock()

@@ -20,7 +20,7 @@ func TestSizes(t *testing.T) {
 	}{
 		{"Machine", unsafe.Sizeof(Machine[s, e]{}), 208},
 		{"level", unsafe.Sizeof(level{}), 32},
-		{"machineExt", unsafe.Sizeof(machineExt{}), 160},
+		{"machineExt", unsafe.Sizeof(machineExt{}), 128},
 		{"watch", unsafe.Sizeof(watch{}), 64},
 		{"scopeBlock of one task", unsafe.Sizeof(scopeBlock[s, e, [1]scopeTask[s, e]]{}), 192},
 		{"scopeBlock of two tasks", unsafe.Sizeof(scopeBlock[s, e, [2]scopeTask[s, e]]{}), 224},

@@ -331,7 +331,7 @@ func (c *Client) sendPing(pctx context.Context, cancel context.CancelFunc, s *se
 		return nil
 	case <-pctx.Done():
 		return pctx.Err()
-	case <-s.done:
+	case <-s.doneChan():
 		return fmt.Errorf("session: connection failed before the heartbeat's reply: %w", s.err)
 	}
 }

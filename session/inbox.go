@@ -383,12 +383,13 @@ func WithDecompression(d Decompression) Option { return func(c *config) { c.deco
 
 // decode decodes a binary payload as the session's decompression says.
 func (s *session) decode(typ MessageType, data []byte) (MessageType, []byte, error) {
-	if s.dec == NoDecompression || typ != Binary {
+	dec := s.c.cfg.decompress
+	if dec == NoDecompression || typ != Binary {
 		return typ, data, nil
 	}
 	var r io.ReadCloser
 	var err error
-	if s.dec == Gzip {
+	if dec == Gzip {
 		r, err = gzip.NewReader(bytes.NewReader(data))
 	} else {
 		r = flate.NewReader(bytes.NewReader(data))

@@ -61,7 +61,7 @@ func (s *session) next() (Message, error) {
 			return Message{}, err
 		}
 		s.lastRead.Store(int64(clock()))
-		if s.dec != NoDecompression {
+		if s.c.cfg.decompress != NoDecompression {
 			if typ, data, err = s.decode(typ, data); err != nil {
 				return Message{}, err
 			}
@@ -321,7 +321,7 @@ func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
 		if reply, ok := in.respond(m); ok {
 			select {
 			case s.app.replies <- frame{typ, reply}:
-			case <-s.done: // the answerer has returned, or is about to
+			case <-s.doneChan(): // the answerer has returned, or is about to
 			}
 			return false, nil
 		}

@@ -408,7 +408,7 @@ func (c *Client) awaitReply(ctx context.Context, s *session, w *awaited) (Messag
 	select {
 	case m, ok := <-w.reply:
 		return w.result(m, ok)
-	case <-s.done:
+	case <-s.doneChan():
 		failure = fmt.Errorf("%w: the connection failed before the reply: %w", ErrNotConnected, s.lostErr())
 	case <-alive.Done():
 		if ctx.Err() != nil {

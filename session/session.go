@@ -59,11 +59,14 @@ type session struct {
 	conn  Conn
 	raw   net.Conn // the socket under conn, if its transport tells (NetConn): for lateRead
 	epoch uint64
-	c     *Client        // set by Alive's enter hook
-	done  chan struct{}  // closed once the connection's reads have failed
-	err   error          // why; valid after done
-	up    time.Duration  // clock() when it came up, for the stable period
-	live  sync.WaitGroup // its goroutines: the pump, the read-ahead, the answerer, the hand-out
+	c     *Client // set by Alive's enter hook
+	// done is closed once the connection's reads have failed (isDead):
+	// made at the first wait for it (doneChan), under mu, as most
+	// connections are never waited on.
+	done chan struct{}
+	err  error          // why; valid once isDead
+	up   time.Duration  // clock() when it came up, for the stable period
+	live sync.WaitGroup // its goroutines: the pump, the read-ahead, the answerer, the hand-out
 
 	in       *inbound     // how the pump sorts messages; nil: all are data
 	app      *appPings    // nil without an application heartbeat or ping responder
@@ -79,8 +82,8 @@ type session struct {
 	// connection; every data message read is matched against them first.
 	requests requests
 
-	lastSize int32 // size of the previous message (at most MaxInt32); owned by whoever reads
-	dec      Decompression
+	lastSize int32       // size of the previous message (at most MaxInt32); owned by whoever reads
+	isDead   atomic.Bool // the reads have failed: err is set
 
 	// dp is the data path's state (datapath.go): whether the pump runs,
 	// waits for its turn, is in the handler, has a read-ahead lent, holds
@@ -118,7 +121,7 @@ func clock() time.Duration { return time.Since(start) }
 // newSession wraps conn; in says how to sort what is read, or is nil if
 // everything is data.
 func newSession(conn Conn, in *inbound) *session {
-	s := &session{conn: conn, in: in, done: make(chan struct{})}
+	s := &session{conn: conn, in: in}
 	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
 		s.raw = nc.NetConn()
 	}
@@ -153,7 +156,6 @@ func (s *session) start(rctx context.Context, tm *tasks.Timer) {
 		return // Alive is left already, or the pump runs
 	}
 	s.hctx = rctx
-	s.dec = s.c.cfg.decompress
 	if s.in != nil && s.in.respond != nil {
 		s.app.replies = make(chan frame, maxPendingReplies)
 		s.live.Go(s.answer)
@@ -175,13 +177,14 @@ const maxPendingReplies = 16
 // answer. A failed write fails the connection, which the read reports. It
 // runs as long as the pump reads, and returns once the reads have failed.
 func (s *session) answer() {
+	done := s.doneChan()
 	for {
 		select {
 		case f := <-s.app.replies:
 			if s.conn.Write(context.Background(), f.typ, f.data) == nil {
 				s.c.stats.answered.Add(1)
 			}
-		case <-s.done:
+		case <-done:
 			return
 		}
 	}
@@ -196,7 +199,10 @@ func (s *session) fail(err error) {
 		if s.c != nil && errors.Is(err, ErrMessageTooBig) {
 			s.c.stats.tooBig.Add(1)
 		}
-		close(s.done)
+		s.isDead.Store(true) // after err: whoever sees it dead reads err
+		if s.done != nil {
+			close(s.done)
+		}
 		if s.watch.tm != nil {
 			s.watch.tm.Wake() // the reader task reports it
 		}
@@ -287,7 +293,7 @@ func (s *session) wait() {
 		// Under an inbox the pump reads on, the hand-out being in the
 		// handler; a read-ahead lent reads until it holds a message.
 		if s.inbox != nil || st == datapath.ReadAhead {
-			<-s.done
+			<-s.doneChan()
 		}
 		return
 	}
@@ -323,7 +329,7 @@ func (s *session) failed(ctx context.Context, err error, wait time.Duration) err
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
-	case <-s.done:
+	case <-s.doneChan():
 		return s.lostErr()
 	case <-ctx.Done():
 	case <-t.C:
@@ -355,13 +361,19 @@ func (s *session) closedHere() bool {
 }
 
 // dead reports whether the connection has already failed.
-func (s *session) dead() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
+func (s *session) dead() bool { return s.isDead.Load() }
+
+// doneChan returns a channel closed once the connection has failed.
+func (s *session) doneChan() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.dead() {
+			close(s.done)
+		}
 	}
+	return s.done
 }
 
 // Session is the connection handed to OnConnect, during its sync.

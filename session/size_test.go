@@ -8,6 +8,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -129,5 +130,23 @@ func TestWriteLimitConfig(t *testing.T) {
 	var ce *ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("Dial with WithWriteLimit(0) = %v, want a *ConfigError", err)
+	}
+}
+
+// TestIdleSizes keeps a client and a connection within the size classes
+// they were brought to: a field added to either moves the idle cost of
+// every connection up a class (docs/benchmarks.md, idle memory).
+func TestIdleSizes(t *testing.T) {
+	tests := []struct {
+		name     string
+		size, at uintptr // at most at: the top of the size class
+	}{
+		{"Client", unsafe.Sizeof(Client{}), 480},
+		{"session", unsafe.Sizeof(session{}), 288},
+	}
+	for _, tt := range tests {
+		if tt.size > tt.at {
+			t.Errorf("%s is %d bytes, over %d", tt.name, tt.size, tt.at)
+		}
 	}
 }

@@ -20,8 +20,8 @@ type Joiner struct {
 	timer *time.Timer // wakes the join when its deadline passes
 
 	mu       sync.Mutex
-	armed    time.Time // when the timer fires; zero when it is not armed
-	deadline time.Time // the waiting join's; zero when none waits
+	armed    time.Duration // timerNow() when the timer fires; 0 when it is not armed
+	deadline time.Duration // timerNow() at the waiting join's deadline; 0 when none waits
 }
 
 // Done returns a channel closed once Stop, Halt or Wait has been called and
@@ -99,12 +99,12 @@ func (g *Group) join(j *Joiner, timeout time.Duration) (left int) {
 // the network poller to tell it of the new deadline), which joins that
 // take microseconds, one after another, would otherwise pay every time.
 func (j *Joiner) wait(g *Group, start time.Time, timeout time.Duration) {
-	var deadline time.Time
+	var deadline time.Duration
 	if timeout > 0 {
-		deadline = start.Add(timeout)
+		deadline = stamp(timerNow() - time.Since(start) + timeout)
 		j.mu.Lock()
 		j.deadline = deadline
-		if j.armed.IsZero() || j.armed.After(deadline) {
+		if j.armed == 0 || j.armed > deadline {
 			j.armed = deadline
 			if j.timer == nil {
 				j.timer = time.AfterFunc(timeout, j.expire)
@@ -115,7 +115,7 @@ func (j *Joiner) wait(g *Group, start time.Time, timeout time.Duration) {
 		j.mu.Unlock()
 		defer func() {
 			j.mu.Lock()
-			j.deadline = time.Time{}
+			j.deadline = 0
 			j.mu.Unlock()
 		}()
 	}
@@ -124,7 +124,7 @@ func (j *Joiner) wait(g *Group, start time.Time, timeout time.Duration) {
 		g.mu.Lock()
 		quiet := g.quiet
 		g.mu.Unlock()
-		if quiet || timeout > 0 && !time.Now().Before(deadline) {
+		if quiet || timeout > 0 && timerNow() >= deadline {
 			return
 		}
 	}
@@ -143,7 +143,7 @@ func (j *Joiner) release() {
 	defer j.mu.Unlock()
 	if j.timer != nil {
 		j.timer.Stop()
-		j.armed = time.Time{}
+		j.armed = 0
 	}
 }
 
@@ -151,13 +151,13 @@ func (j *Joiner) release() {
 // passed, and arms the timer again for it if not.
 func (j *Joiner) expire() {
 	j.mu.Lock()
-	j.armed = time.Time{}
+	j.armed = 0
 	deadline := j.deadline
-	if deadline.IsZero() {
+	if deadline == 0 {
 		j.mu.Unlock()
 		return
 	}
-	if d := time.Until(deadline); d > 0 {
+	if d := deadline - timerNow(); d > 0 {
 		j.armed = deadline
 		j.timer.Reset(d)
 		j.mu.Unlock()
@@ -183,4 +183,13 @@ func (g *Group) waitDone(timeout time.Duration) {
 	case <-done:
 	case <-t.C:
 	}
+}
+
+// stamp returns t, a timerNow() reading, as a Joiner keeps it: never 0,
+// which means none.
+func stamp(t time.Duration) time.Duration {
+	if t == 0 {
+		return 1
+	}
+	return t
 }
