@@ -130,8 +130,7 @@ func TestClassifyingPolicy(t *testing.T) {
 					return f.Retry()
 				})(&cfg)
 			}
-			c := &Client{cfg: cfg.settings}
-			c.cfg.tuning, c.cfg.retry = cfg.tuning.shared(), cfg.retrySettings.shared()
+			c := &Client{cfg: cfg.clientSettings()}
 			d, err := c.decide(Failure{Kind: KindLost, Err: tt.err, Attempt: 1, cfg: c.cfg.retry})
 			if err != nil {
 				t.Fatal(err)

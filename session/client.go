@@ -110,8 +110,7 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg.settings, tr: tr, inbound: newInbound(&cfg), outageAt: clock()}
-	c.cfg.tuning, c.cfg.retry = cfg.tuning.shared(), cfg.retrySettings.shared()
+	c := &Client{cfg: cfg.clientSettings(), tr: tr, inbound: newInbound(&cfg), outageAt: clock()}
 	c.phase = c.cfg.retry.drawPhase()
 	if cfg.probe != nil {
 		// Before the subscriptions are made: their records go to it.

@@ -60,6 +60,7 @@ type config struct {
 	settings
 	tuning        // kept by the client as settings.tuning, shared when the defaults
 	retrySettings // kept by the client as settings.retry, shared when the defaults
+	hooks         // kept by the client as settings.hooks, shared when none is set
 
 	respond       func(Message) ([]byte, bool)
 	subscriptions []Subscription
@@ -78,16 +79,44 @@ type config struct {
 // settings are the options a running client consults.
 type settings struct {
 	*tuning   // shared when the defaults: the client reads its fields through it
-	dialGate  DialGate
+	*hooks    // shared when none is set: read through it too
 	retry     *retrySettings
+	onMessage func(ctx context.Context, m Message)
+}
+
+// hooks are the functions and policies a client may be given beside its
+// handler: one value shared by every client that sets none of them
+// (shared), which keeps 80 bytes a client less.
+type hooks struct {
+	dialGate  DialGate
 	limiter   Limiter
 	onConnect func(ctx context.Context, s *Session) error
-	onMessage func(ctx context.Context, m Message)
 	router    *Router
 	batch     *Batch
 	slow      SlowConsumer
 	onRecord  func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger    *slog.Logger
+}
+
+// noHooks is the hooks of every client that sets none; nothing writes it.
+var noHooks hooks
+
+// shared returns h, as the value shared by every client without hooks if
+// it has none.
+func (h hooks) shared() *hooks {
+	if h.dialGate == nil && h.limiter == nil && h.onConnect == nil && h.router == nil && h.batch == nil &&
+		h.slow.Policy == Block && h.slow.Inbox == 0 && h.slow.Key == nil && h.onRecord == nil && h.logger == nil {
+		return &noHooks
+	}
+	return &h
+}
+
+// settings returns the settings a client keeps: the options', with the
+// tuning, retry settings and hooks shared when they are the defaults.
+func (c *config) clientSettings() settings {
+	s := c.settings
+	s.tuning, s.retry, s.hooks = c.tuning.shared(), c.retrySettings.shared(), c.hooks.shared()
+	return s
 }
 
 // tuning are the client's timeouts, limits and heartbeat: one value

@@ -1,9 +1,10 @@
 package session
 
 import (
+	"context"
+	"log/slog"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -38,9 +39,34 @@ func TestTuningShared(t *testing.T) {
 			}
 		})
 	}
-	// Every byte of a Client is paid once per connection: it stays within
-	// the 576-byte size class.
-	if n := unsafe.Sizeof(Client{}); n > 576 {
-		t.Errorf("a Client is %d bytes, over 576", n)
+}
+
+// TestHooksShared: clients that set no hook (OnConnect, a logger, a
+// limiter...) share one hooks value; one option gives a client its own.
+func TestHooksShared(t *testing.T) {
+	tests := []struct {
+		name   string
+		opts   []Option
+		shared bool
+	}{
+		{"none", nil, true},
+		{"handler only", []Option{OnMessage(func(context.Context, Message) {})}, true},
+		{"OnConnect", []Option{OnConnect(func(context.Context, *Session) error { return nil })}, false},
+		{"logger", []Option{WithLogger(slog.New(slog.DiscardHandler))}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := newConfig(nil, tt.opts)
+			got := cfg.clientSettings()
+			if (got.hooks == &noHooks) != tt.shared {
+				t.Errorf("shares the empty hooks: %v, want %v", got.hooks == &noHooks, tt.shared)
+			}
+			if (got.onConnect != nil) != (cfg.onConnect != nil) || (got.logger != nil) != (cfg.logger != nil) {
+				t.Error("the client's hooks are not the options'")
+			}
+		})
+	}
+	if noHooks.onConnect != nil || noHooks.logger != nil {
+		t.Error("the shared empty hooks were written")
 	}
 }
