@@ -379,7 +379,7 @@ func (c *Client) enterClosed(_ context.Context, t step) {
 	n := uint64(c.buf.len())
 	c.buf = nil
 	c.bufMu.Unlock()
-	c.stats.unsent.Add(n)
+	c.stats.more().unsent.Add(n)
 	c.mu.Lock()
 	c.err = err
 	c.mu.Unlock()
@@ -483,7 +483,7 @@ func (c *Client) Close(ctx context.Context) error {
 		<-c.m.Done()
 		return fmt.Errorf("session: close: %w", context.Cause(ctx))
 	}
-	if n := c.stats.unsent.Load(); n > 0 {
+	if n := c.stats.seen().unsent.Load(); n > 0 {
 		return fmt.Errorf("%w: %d message(s)", ErrUnsent, n)
 	}
 	return nil

@@ -199,7 +199,7 @@ func (c *Client) beat(ctx context.Context, s *session) error {
 	if s.dead() {
 		// Counted, for the invariant "no ping on a dead connection":
 		// the tick found the connection failed, and pings nothing.
-		c.stats.deadPings.Add(1)
+		c.stats.more().deadPings.Add(1)
 		return s.lostErr()
 	}
 	if !always {
@@ -252,7 +252,7 @@ func (c *Client) beat(ctx context.Context, s *session) error {
 		// The peer's bytes wait in the socket while the pump waits to
 		// run its read: the process is late, and the peer alive.
 		x.kept = start
-		c.stats.lateReads.Add(1)
+		c.stats.more().lateReads.Add(1)
 	case errors.Is(err, errNoPong):
 		return fmt.Errorf("%w: no pong within %v", ErrPongTimeout, timeout)
 	case errors.Is(err, ErrNoPing):
@@ -299,7 +299,7 @@ func (c *Client) ping(ctx context.Context, s *session, dl *pongDeadline, timeout
 	err := c.sendPing(pctx, cancel, s)
 	expired, extended := dl.disarm()
 	if extended > 0 {
-		c.stats.pongWaitsExtended.Add(uint64(extended))
+		c.stats.more().pongWaitsExtended.Add(uint64(extended))
 	}
 	if err != nil && expired && ctx.Err() == nil {
 		return errNoPong

@@ -142,9 +142,9 @@ func (c *Client) pullHandler(ctx context.Context, m Message) {
 	select {
 	case c.pull <- m:
 	case <-t.C:
-		c.stats.dropped.Add(1)
+		c.stats.more().dropped.Add(1)
 	case <-c.Done():
-		c.stats.dropped.Add(1)
+		c.stats.more().dropped.Add(1)
 	}
 }
 
@@ -264,17 +264,17 @@ func (s *session) enqueue(m Message) bool {
 		return true
 	}
 	if s.isStopped() {
-		c.stats.dropped.Add(1)
+		c.stats.more().dropped.Add(1)
 		return true
 	}
 	switch s.inbox.put(m) {
 	case putDroppedOld, putDroppedNew:
-		c.stats.slowDropped.Add(1)
+		c.stats.more().slowDropped.Add(1)
 		s.slowOnce(m)
 	case putConflated:
-		c.stats.conflated.Add(1)
+		c.stats.more().conflated.Add(1)
 	case putFull:
-		c.stats.slowDisconnects.Add(1)
+		c.stats.more().slowDisconnects.Add(1)
 		s.slowOnce(m)
 		s.fail(fmt.Errorf("%w: %d messages waiting for the handler", ErrSlowConsumer, s.inbox.p.Inbox))
 		return false
@@ -282,7 +282,7 @@ func (s *session) enqueue(m Message) bool {
 	if s.isStopped() {
 		// Stopped as it was put: the hand-out may have counted what it
 		// left already; whatever is still there is counted here.
-		c.stats.dropped.Add(uint64(s.inbox.clear()))
+		c.stats.more().dropped.Add(uint64(s.inbox.clear()))
 	}
 	return true
 }
@@ -315,7 +315,7 @@ func (s *session) handOut() {
 		// Stopped first, so that a message put meanwhile is counted by
 		// enqueue.
 		s.fire(datapath.Stop)
-		c.stats.dropped.Add(uint64(s.inbox.clear()))
+		c.stats.more().dropped.Add(uint64(s.inbox.clear()))
 	}()
 	for {
 		m, ok := s.inbox.take()
@@ -395,7 +395,7 @@ func (s *session) decode(typ MessageType, data []byte) (MessageType, []byte, err
 		r = flate.NewReader(bytes.NewReader(data))
 	}
 	if err != nil {
-		s.c.stats.undecoded.Add(1)
+		s.c.stats.more().undecoded.Add(1)
 		return typ, data, nil
 	}
 	defer r.Close()
@@ -407,10 +407,10 @@ func (s *session) decode(typ MessageType, data []byte) (MessageType, []byte, err
 	out, err := io.ReadAll(src)
 	switch {
 	case err != nil:
-		s.c.stats.undecoded.Add(1)
+		s.c.stats.more().undecoded.Add(1)
 		return typ, data, nil
 	case limit > 0 && int64(len(out)) > limit:
-		s.c.stats.tooBig.Add(1)
+		s.c.stats.more().tooBig.Add(1)
 		return typ, nil, fmt.Errorf("%w: decoded payload over the read limit of %d bytes", ErrMessageTooBig, limit)
 	}
 	if utf8.Valid(out) {

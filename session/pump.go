@@ -440,7 +440,7 @@ func (s *session) holding(m *dpMachine) bool {
 func (s *session) startHandling(m Message) bool {
 	c := s.c
 	if !s.takeTurn() {
-		c.stats.dropped.Add(1)
+		c.stats.more().dropped.Add(1)
 		return false
 	}
 	s.mu.Lock()
@@ -448,7 +448,7 @@ func (s *session) startHandling(m Message) bool {
 	if s.dp.In(datapath.Stopped) {
 		s.mu.Unlock()
 		<-c.handling
-		c.stats.dropped.Add(1)
+		c.stats.more().dropped.Add(1)
 		return false
 	}
 	c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped

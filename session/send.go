@@ -263,7 +263,7 @@ func (c *Client) flush(ctx context.Context, s *session) error {
 		b.frames = b.frames[1:]
 		b.bytes -= len(f.data)
 		if err := c.write(context.Background(), s, f.typ, f.data); err != nil {
-			c.stats.unsent.Add(1)
+			c.stats.more().unsent.Add(1)
 			return err
 		}
 	}

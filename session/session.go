@@ -182,7 +182,7 @@ func (s *session) answer() {
 		select {
 		case f := <-s.app.replies:
 			if s.conn.Write(context.Background(), f.typ, f.data) == nil {
-				s.c.stats.answered.Add(1)
+				s.c.stats.more().answered.Add(1)
 			}
 		case <-done:
 			return
@@ -197,7 +197,7 @@ func (s *session) fail(err error) {
 	if !s.dead() {
 		s.err = err
 		if s.c != nil && errors.Is(err, ErrMessageTooBig) {
-			s.c.stats.tooBig.Add(1)
+			s.c.stats.more().tooBig.Add(1)
 		}
 		s.isDead.Store(true) // after err: whoever sees it dead reads err
 		if s.done != nil {

@@ -141,7 +141,7 @@ func TestIdleSizes(t *testing.T) {
 		name     string
 		size, at uintptr // at most at: the top of the size class
 	}{
-		{"Client", unsafe.Sizeof(Client{}), 384},
+		{"Client", unsafe.Sizeof(Client{}), 320},
 		{"session", unsafe.Sizeof(session{}), 288},
 	}
 	for _, tt := range tests {
