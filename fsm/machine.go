@@ -157,12 +157,16 @@ type pubConfig struct {
 	gen    uint64
 }
 
-// queue holds the events waiting for the processor.
+// queue holds the events waiting for the processor: made when one is
+// queued, dropped once drained.
 type queue struct {
-	items  []item
-	head   int
-	nextID uint64 // ids of items whose firer waits for the outcome
+	items []item
+	head  int
 }
+
+// trackedIDs numbers the items whose firer waits for the outcome: unique
+// across machines, so that a queue dropped when drained forgets nothing.
+var trackedIDs atomic.Uint64
 
 // extra returns the processor's extension, made at the first call.
 func (m *Machine[S, E]) extra() *machineExt {

@@ -49,8 +49,7 @@ func (m *Machine[S, E]) enqueueTracked(it item) uint64 {
 		m.q = new(queue)
 	}
 	q := m.q
-	q.nextID++
-	it.id = q.nextID
+	it.id = trackedIDs.Add(1)
 	q.items = append(q.items, it)
 	m.qlen.Add(1)
 	m.mu.Unlock()
@@ -64,10 +63,10 @@ func (m *Machine[S, E]) dequeue() item {
 	q.items[q.head] = item{}
 	q.head++
 	if q.head == len(q.items) {
-		// Drained: the items' array goes too. Most machines queue events
-		// rarely (a task's report, a call from inside), and one idle for
-		// hours should not keep it; a burst pays one allocation.
-		q.items, q.head = nil, 0
+		// Drained: the queue goes. Most machines queue events rarely (a
+		// task's report, a call from inside), and one idle for hours
+		// should not keep one; a burst pays two allocations.
+		m.q = nil
 	}
 	m.qlen.Add(-1)
 	m.mu.Unlock()

@@ -77,7 +77,7 @@ func (s *session) next() (Message, error) {
 		}
 		// A reply a Request waits for goes to it, not to OnMessage.
 		m := Message{Type: typ, Data: data, Epoch: s.epoch, Received: time.Now()}
-		if s.requests.pending.Load() > 0 && s.requests.match(m) {
+		if r := s.requests.Load(); r != nil && r.pending.Load() > 0 && r.match(m) {
 			continue
 		}
 		// So is a subscription's ack or NACK (subsend.go).
@@ -107,7 +107,7 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	if !s.startHandling(m) {
 		return s.taken(), true
 	}
-	if s.requests.pending.Load() > 0 || s.ping != nil {
+	if r := s.requests.Load(); r != nil && r.pending.Load() > 0 || s.ping != nil {
 		// A reply (a Request's, or the heartbeat's pong) must not wait
 		// behind this call: read ahead meanwhile.
 		s.lendLocked()

@@ -314,8 +314,9 @@ func (c *Client) Request(ctx context.Context, typ MessageType, data []byte, matc
 
 // request registers a reply for match on s, sends, and waits for it.
 func (c *Client) request(ctx context.Context, s *session, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
-	w := s.requests.add(match)
-	defer s.requests.remove(w)
+	r := s.reqs()
+	w := r.add(match)
+	defer r.remove(w)
 	if err := c.paced(ctx, s, typ, data); err != nil {
 		return Message{}, err
 	}
@@ -325,6 +326,15 @@ func (c *Client) request(ctx context.Context, s *session, typ MessageType, data 
 // requests are the replies awaited on one connection. Whether one can
 // still come is the lifecycle's to say (awaitReply): the table keeps no
 // flag of its own.
+// reqs returns s's requests, made at the first call.
+func (s *session) reqs() *requests {
+	if r := s.requests.Load(); r != nil {
+		return r
+	}
+	s.requests.CompareAndSwap(nil, new(requests))
+	return s.requests.Load()
+}
+
 type requests struct {
 	pending atomic.Int32 // len(waiting), read by the pump without the lock
 	mu      sync.Mutex

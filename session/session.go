@@ -80,7 +80,8 @@ type session struct {
 
 	// requests are the Requests waiting for their reply on this
 	// connection; every data message read is matched against them first.
-	requests requests
+	// Made at the first Request (reqs): most connections see none.
+	requests atomic.Pointer[requests]
 
 	lastSize int32       // size of the previous message (at most MaxInt32); owned by whoever reads
 	isDead   atomic.Bool // the reads have failed: err is set

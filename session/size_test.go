@@ -142,7 +142,7 @@ func TestIdleSizes(t *testing.T) {
 		size, at uintptr // at most at: the top of the size class
 	}{
 		{"Client", unsafe.Sizeof(Client{}), 320},
-		{"session", unsafe.Sizeof(session{}), 288},
+		{"session", unsafe.Sizeof(session{}), 256},
 	}
 	for _, tt := range tests {
 		if tt.size > tt.at {
