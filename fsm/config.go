@@ -132,7 +132,7 @@ func (m *Machine[S, E]) transitionSet(sels []sel[S, E], ev int, payload any) {
 		d.entrySet(int(sels[k].p.dom), targets, enterer, k+1)
 	}
 	for k := range sels {
-		sels[k].t = Transition[S, E]{From: d.states[sels[k].from], Event: d.events[ev], Payload: payload, Env: m.cold.env}
+		sels[k].t = Transition[S, E]{From: d.states[sels[k].from], Event: d.events[ev], Payload: payload, Env: m.env}
 	}
 	for _, si := range d.byDoc { // each transition's To: the first leaf it enters
 		if k := enterer[si] - 1; k >= 0 && len(d.tree[si].children) == 0 && !sels[k].entered {

@@ -53,9 +53,9 @@ type Config[S, E comparable] struct {
 type Machine[S, E comparable] struct {
 	def   *Definition[S, E]
 	obs   func(context.Context, Record[S, E])
-	cold  *coldConfig[S, E] // Config's other settings; shared by machines of the zero Config
+	cold  *coldConfig[S, E] // Config's other settings; shared by machines that set none
 	ext   *machineExt       // owned by the processor; nil until needed
-	ctx   context.Context   // &ext.inner, once made: hooks read it at every call
+	env   any               // Config.Env: kept here, not in cold, so that an owner's machine shares its cold settings
 	path  []level           // the active configuration, outermost first; owned by the processor
 	q     *queue            // under mu; nil until an event is queued
 	path0 [1]level          // path's storage for a machine without children
@@ -93,11 +93,10 @@ type Machine[S, E comparable] struct {
 	risky     bool // steps may run user code: hooks, actions, choices, the observer
 }
 
-// coldConfig is what a Config sets besides the observer: read by few
-// steps, and the same for every machine of the zero Config, which share
-// their definition's.
+// coldConfig is what a Config sets besides the observer and the
+// environment: read by few steps, and the same for every machine that
+// sets none of it, which share their definition's.
 type coldConfig[S, E comparable] struct {
-	env         any
 	joinTimeout time.Duration
 	flight      *trace.FlightRecorder
 	snapshot    func(Record[S, E]) io.WriteCloser
@@ -180,8 +179,8 @@ func (m *Machine[S, E]) extra() *machineExt {
 // observer, made at the first call: a machine that runs none of them
 // never makes one. Only the processor calls it.
 func (m *Machine[S, E]) inner() context.Context {
-	if m.ctx != nil {
-		return m.ctx
+	if x := m.ext; x != nil && x.inner.Context != nil {
+		return &x.inner
 	}
 	return m.makeInner()
 }
@@ -207,7 +206,6 @@ func (m *Machine[S, E]) makeInner() context.Context {
 	if m.stopped0 { // made for a record after the stop: as ended as the rest
 		cancel(ErrStopped)
 	}
-	m.ctx = ctx
 	return ctx
 }
 
@@ -281,9 +279,9 @@ func (d *Definition[S, E]) Start(ctx context.Context, cfg Config[S, E]) *Machine
 // requested before Start are queued and processed once it has entered the
 // initial state.
 func (d *Definition[S, E]) New(cfg Config[S, E]) *Machine[S, E] {
-	m := &Machine[S, E]{def: d, obs: cfg.Observer, cold: d.cold0}
-	if cfg.Env != nil || cfg.JoinTimeout != 0 || cfg.FlightRecorder != nil || cfg.Snapshot != nil || m.cold == nil {
-		m.cold = &coldConfig[S, E]{env: cfg.Env, joinTimeout: cfg.JoinTimeout, flight: cfg.FlightRecorder, snapshot: cfg.Snapshot}
+	m := &Machine[S, E]{def: d, obs: cfg.Observer, cold: d.cold0, env: cfg.Env}
+	if cfg.JoinTimeout != 0 || cfg.FlightRecorder != nil || cfg.Snapshot != nil || m.cold == nil {
+		m.cold = &coldConfig[S, E]{joinTimeout: cfg.JoinTimeout, flight: cfg.FlightRecorder, snapshot: cfg.Snapshot}
 		if m.cold.joinTimeout == 0 {
 			m.cold.joinTimeout = DefaultJoinTimeout
 		}
@@ -393,7 +391,7 @@ func (m *Machine[S, E]) Epoch() uint64 { return m.pubEpoch.Load() }
 func (m *Machine[S, E]) Definition() *Definition[S, E] { return m.def }
 
 // Env returns the machine's environment, Config.Env.
-func (m *Machine[S, E]) Env() any { return m.cold.env }
+func (m *Machine[S, E]) Env() any { return m.env }
 
 // Done returns a channel closed when the machine has stopped: the last
 // states' tasks joined and their exit hooks run. It is closed last: once

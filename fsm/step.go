@@ -151,7 +151,7 @@ func (m *Machine[S, E]) choose(c *cell[S, E], it *item) (p *plan[S], rej *Reject
 	var panicked any
 	func() {
 		defer func() { panicked = recover() }()
-		target = c.choice.Pick(m.cold.env, it.payload)
+		target = c.choice.Pick(m.env, it.payload)
 	}()
 	reason := ""
 	if panicked != nil {
@@ -202,7 +202,7 @@ func (m *Machine[S, E]) transition(c *cell[S, E], p *plan[S], ev int, payload an
 	// Hooks see it, and so do the tasks and timeouts of the states entered.
 	var t Transition[S, E]
 	if d.hooked || !p.plain {
-		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.cold.env}
+		t = Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[p.leaf], Payload: payload, Env: m.env}
 	}
 	if len(d.hist) > 0 { // what a composite with a history leaves
 		for i := range n {
@@ -292,7 +292,7 @@ func (m *Machine[S, E]) transition1(c *cell[S, E], p *plan[S], ev int, payload a
 		return
 	}
 	if t == nil { // no hooks, but tasks or timeouts see the step that entered
-		t = &Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[to], Payload: payload, Env: m.cold.env}
+		t = &Transition[S, E]{From: d.states[from], Event: d.events[ev], To: d.states[to], Payload: payload, Env: m.env}
 	}
 	m.enter1(p, t)
 }
@@ -332,7 +332,7 @@ func (m *Machine[S, E]) leave1(lv *level, p *plan[S]) (tasks.Report, []Level[S])
 // exit1 runs the exit hooks and the action of transition1's step.
 func (m *Machine[S, E]) exit1(c *cell[S, E], p *plan[S], ev int, payload any, t *Transition[S, E], from int, fromEpoch uint64) {
 	d := m.def
-	t.From, t.Event, t.To, t.Payload, t.Env = d.states[from], d.events[ev], d.states[p.leaf], payload, m.cold.env
+	t.From, t.Event, t.To, t.Payload, t.Env = d.states[from], d.events[ev], d.states[p.leaf], payload, m.env
 	m.path[0].entered = false // a panic in an exit hook must not run them again
 	if hooks := d.per[from].exit; len(hooks) > 0 {
 		t.State, t.Epoch = d.states[from], fromEpoch
@@ -473,7 +473,7 @@ func (m *Machine[S, E]) enterInitial() {
 	if m.obs != nil {
 		m.observe(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: leaf, To: leaf, State: leaf, Epoch: m.epoch, Entered: d.startStates})
 	}
-	t := Transition[S, E]{From: leaf, To: leaf, Env: m.cold.env, Started: true}
+	t := Transition[S, E]{From: leaf, To: leaf, Env: m.env, Started: true}
 	final := false
 	for i := range m.path {
 		m.enterLevel(i, &t)

@@ -37,7 +37,7 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 		}
 	}
 	join, exited := m.joinLevels(exits, n-1)
-	t := Transition[S, E]{From: from, Env: m.cold.env, Stopping: true}
+	t := Transition[S, E]{From: from, Env: m.env, Stopping: true}
 	for i := n - 1; i >= 0; i-- {
 		lv := m.path[i]
 		m.path = m.path[:i]
