@@ -16,28 +16,42 @@ import (
 type conn struct {
 	ws  *websocket.Conn
 	raw net.Conn // the TCP connection under ws, when known; see rawConn
-	// ctx is what reads are made with. When the socket is known, CloseNow
-	// closes it, which fails them all, and ctx is Background: a read with
-	// a cancellable context costs coder/websocket four allocations.
-	// Otherwise CloseNow cancels ctx.
+	// reads is what reads are made with, unless nil. When the socket is
+	// known, CloseNow closes it, which fails them all, and reads are made
+	// with Background: a read with a cancellable context costs
+	// coder/websocket four allocations. Otherwise CloseNow cancels reads.
+	reads *cancelable
+	msg   msgReader // the message being read: one at a time
+}
+
+// cancelable is a context and its cancel.
+type cancelable struct {
 	ctx    context.Context
-	cancel context.CancelFunc // nil when the socket is known
-	msg    msgReader          // the message being read: one at a time
+	cancel context.CancelFunc
 }
 
 func newConn(ws *websocket.Conn, raw net.Conn) *conn {
-	c := &conn{ws: ws, raw: raw, ctx: context.Background()}
+	c := &conn{ws: ws, raw: raw}
 	if raw == nil {
-		c.ctx, c.cancel = context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(context.Background())
+		c.reads = &cancelable{ctx, cancel}
 	}
 	return c
+}
+
+// readCtx returns the context reads are made with.
+func (c *conn) readCtx() context.Context {
+	if c.reads == nil {
+		return context.Background()
+	}
+	return c.reads.ctx
 }
 
 // Reader returns the next message's reader. A close frame's code and
 // reason come as a *session.CloseError, a message over the read limit as
 // an error matching session.ErrMessageTooBig.
 func (c *conn) Reader() (session.MessageType, io.Reader, error) {
-	typ, r, err := c.ws.Reader(c.ctx)
+	typ, r, err := c.ws.Reader(c.readCtx())
 	if err != nil {
 		return 0, nil, readError(err)
 	}
@@ -82,8 +96,8 @@ func (c *conn) Close(code session.StatusCode, reason string) error {
 // when the socket is not known: coder/websocket's CloseNow waits for a
 // Close in progress, which only a failed read unblocks.
 func (c *conn) CloseNow() error {
-	if c.cancel != nil {
-		c.cancel()
+	if c.reads != nil {
+		c.reads.cancel()
 	}
 	if c.raw != nil {
 		_ = c.raw.Close()
