@@ -22,8 +22,8 @@ func TestSizes(t *testing.T) {
 		{"level", unsafe.Sizeof(level{}), 32},
 		{"machineExt", unsafe.Sizeof(machineExt{}), 128},
 		{"watch", unsafe.Sizeof(watch{}), 64},
-		{"scopeBlock of one task", unsafe.Sizeof(scopeBlock[s, e, [1]scopeTask[s, e]]{}), 192},
-		{"scopeBlock of two tasks", unsafe.Sizeof(scopeBlock[s, e, [2]scopeTask[s, e]]{}), 224},
+		{"scopeBlock of one task", unsafe.Sizeof(scopeBlock[s, e, [1]scopeTask[s, e]]{}), 176},
+		{"scopeBlock of two tasks", unsafe.Sizeof(scopeBlock[s, e, [2]scopeTask[s, e]]{}), 208},
 	}
 	for _, tt := range tests {
 		if tt.size > tt.at {
