@@ -49,7 +49,7 @@ func (sc *scope) TaskFailed(name string, err error) { sc.m.taskFailed(sc, name, 
 // scopeTask is one task of a scope's entry: its tasks.Task (no adapter
 // closure) and the owner of its emit function.
 type scopeTask[S, E comparable] struct {
-	sc   *scope // its machine is sc.m: a scope block of one task fits 176 bytes
+	sc   *scope            // its machine is sc.m: a scope block of one task fits 176 bytes
 	def  *taskDef[S, E]    // in the definition, which is immutable
 	in   *Transition[S, E] // the step that entered the state, shared by its tasks
 	emit Emit[E]
