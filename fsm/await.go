@@ -26,6 +26,9 @@ type watch struct {
 	shared bool
 	ended  bool // the machine has stopped: everything is closed for good
 	over   bool // Done's is closed for good: the last thing a stop does
+	// dropped: nothing waited on it any more, and the machine let it go
+	// (giveBack); a caller that locked it after must take the new one.
+	dropped bool
 }
 
 // stateWatch is one context of WhileIn (until false) or UntilIn (true).
@@ -43,13 +46,21 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-// watching returns the machine's watch, made at the first call.
-func (m *Machine[S, E]) watching() *watch {
-	if w := m.watch.Load(); w != nil {
-		return w
+// lockedWatch returns the machine's watch, locked: made if there is
+// none, made anew if the one found was dropped meanwhile.
+func (m *Machine[S, E]) lockedWatch() *watch {
+	for {
+		w := m.watch.Load()
+		if w == nil {
+			m.watch.CompareAndSwap(nil, new(watch))
+			continue
+		}
+		w.mu.Lock()
+		if !w.dropped {
+			return w
+		}
+		w.mu.Unlock()
 	}
-	m.watch.CompareAndSwap(nil, new(watch))
-	return m.watch.Load()
 }
 
 // Changed returns a channel closed at the machine's next transition (once
@@ -63,8 +74,7 @@ func (m *Machine[S, E]) Changed() <-chan struct{} { return m.changedFor(false) }
 // changedFor is Changed; await marks the channel taken by an Await, which
 // gives it back with giveBack.
 func (m *Machine[S, E]) changedFor(await bool) chan struct{} {
-	w := m.watching()
-	w.mu.Lock()
+	w := m.lockedWatch()
 	defer w.mu.Unlock()
 	if w.ended {
 		return closedChan
@@ -86,14 +96,27 @@ func (m *Machine[S, E]) changedFor(await bool) chan struct{} {
 // is dropped, and the steps stop telling what waits.
 func (m *Machine[S, E]) giveBack(ch chan struct{}) {
 	w := m.watch.Load()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.changed != ch { // closed by a step or the stop: nothing held
+	if w == nil { // let go by another Await's return: ch was closed by a step
 		return
 	}
-	if w.awaits--; w.awaits == 0 && !w.shared {
-		w.changed = nil
-		m.watched.Store(len(w.states) > 0)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.dropped {
+		return
+	}
+	// ch is no longer w.changed if a step or the stop closed it: nothing
+	// held then.
+	if w.changed == ch {
+		if w.awaits--; w.awaits == 0 && !w.shared {
+			w.changed = nil
+			m.watched.Store(len(w.states) > 0)
+		}
+	}
+	if w.changed == nil && len(w.states) == 0 && w.done == nil && !w.ended && !w.over {
+		// Nothing waits: a machine waited on once (a client's dial)
+		// keeps no watch either.
+		w.dropped = true
+		m.watch.CompareAndSwap(w, nil)
 	}
 }
 
@@ -108,6 +131,10 @@ func (m *Machine[S, E]) notifyChanged(ev int) {
 	}
 	var fire []func()
 	w.mu.Lock()
+	if w.dropped { // let go as nothing waited: one made since saw this step's configuration
+		w.mu.Unlock()
+		return
+	}
 	if w.changed != nil {
 		close(w.changed)
 		w.changed, w.awaits, w.shared = nil, 0, false
@@ -163,8 +190,7 @@ func (m *Machine[S, E]) entryOf(si int) (uint64, bool) {
 
 // doneChan returns Done's channel, made at the first call.
 func (m *Machine[S, E]) doneChan() <-chan struct{} {
-	w := m.watching()
-	w.mu.Lock()
+	w := m.lockedWatch()
 	defer w.mu.Unlock()
 	if w.over {
 		return closedChan
@@ -177,8 +203,7 @@ func (m *Machine[S, E]) doneChan() <-chan struct{} {
 
 // closeDone closes Done's channel: the machine has stopped.
 func (m *Machine[S, E]) closeDone() {
-	w := m.watching()
-	w.mu.Lock()
+	w := m.lockedWatch()
 	defer w.mu.Unlock()
 	w.over = true
 	if w.done != nil {
@@ -189,9 +214,8 @@ func (m *Machine[S, E]) closeDone() {
 // endChanged ends what waits for good: the machine has stopped. WhileIn's
 // contexts end with an *ExitError, UntilIn's with ErrStopped.
 func (m *Machine[S, E]) endChanged() {
-	w := m.watching() // a Changed racing the stop must find it ended
+	w := m.lockedWatch() // a Changed racing the stop must find it ended
 	d := m.def
-	w.mu.Lock()
 	if w.changed != nil {
 		close(w.changed)
 		w.changed, w.awaits, w.shared = nil, 0, false
@@ -303,8 +327,7 @@ func (m *Machine[S, E]) watchState(ctx context.Context, state S, until bool) (co
 		return c, func() { cancel(context.Canceled) }
 	}
 	sw := &stateWatch{si: si, until: until, cancel: cancel}
-	w := m.watching()
-	w.mu.Lock()
+	w := m.lockedWatch()
 	// watched is set before the configuration is read, and a step
 	// publishes its configuration before it reads watched: either this
 	// call sees the step's configuration or the step sees this watch.
@@ -352,8 +375,14 @@ func (m *Machine[S, E]) watchState(ctx context.Context, state S, until bool) (co
 // unwatch removes sw, whose context has ended, from what waits.
 func (m *Machine[S, E]) unwatch(sw *stateWatch) {
 	w := m.watch.Load()
+	if w == nil { // let go: sw was removed when its context ended
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.dropped {
+		return
+	}
 	for i, x := range w.states {
 		if x == sw {
 			last := len(w.states) - 1

@@ -36,6 +36,9 @@ func TestAwaitGivesBackItsChannel(t *testing.T) {
 	}
 	look := func(m *Machine[s, e]) held {
 		w := m.watch.Load()
+		if w == nil { // let go: nothing waits
+			return held{Watched: m.watched.Load()}
+		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		return held{Channel: w.changed != nil, Watched: m.watched.Load()}
@@ -45,10 +48,12 @@ func TestAwaitGivesBackItsChannel(t *testing.T) {
 	waitHeld := func(t *testing.T, m *Machine[s, e], n int) {
 		t.Helper()
 		synctest.Wait()
-		w := m.watch.Load()
-		w.mu.Lock()
-		got := w.awaits
-		w.mu.Unlock()
+		var got int32
+		if w := m.watch.Load(); w != nil {
+			w.mu.Lock()
+			got = w.awaits
+			w.mu.Unlock()
+		}
 		if int(got) != n {
 			t.Fatalf("%d Awaits hold the channel, want %d", got, n)
 		}
