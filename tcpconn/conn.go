@@ -170,13 +170,17 @@ func (c *conn) Ping(context.Context) error { return session.ErrNoPing }
 
 // Close half-closes the connection, after the frames written, and waits
 // for the peer to close its side: a read that fails. CloseNow ends the
-// wait. TCP carries no close code: code and reason are not sent.
+// wait. A connection that cannot half-close (a net.Pipe, a dialer's own
+// net.Conn) is closed at once: the peer would never hear of the close it
+// is to answer. TCP carries no close code: code and reason are not sent.
 func (c *conn) Close(session.StatusCode, string) error {
 	c.wmu.Lock()
-	var err error
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-		err = cw.CloseWrite()
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok {
+		defer c.wmu.Unlock()
+		return c.nc.Close()
 	}
+	err := cw.CloseWrite()
 	c.wmu.Unlock()
 	if err != nil {
 		return err

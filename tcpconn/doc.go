@@ -13,6 +13,7 @@
 //
 // Close half-closes the connection (a FIN, or TLS's close_notify) after
 // the messages accepted, and waits for the peer to close its side, up to
-// the close timeout. Everything else (login, subscriptions, policies,
-// the Pool) is session's.
+// the close timeout. A connection that cannot half-close (a dialer's own
+// net.Conn, the in-memory venue's net.Pipe) is closed at once.
+// Everything else (login, subscriptions, policies, the Pool) is session's.
 package tcpconn

@@ -284,3 +284,29 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseWithoutHalfClose: over a connection that cannot half-close
+// (the in-memory venue's net.Pipe, a dialer's own net.Conn), Close closes
+// it at once: the peer sees the end, and Close does not wait out the
+// close timeout for an answer to a FIN it never sent.
+func TestCloseWithoutHalfClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(tcpconntest.Echo()))
+		defer srv.Close()
+		c := dial(t, srv, session.WithCloseTimeout(10*time.Second))
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := c.Close(t.Context()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if took := time.Since(start); took != 0 {
+			t.Errorf("Close took %v, want no wait", took)
+		}
+		synctest.Wait()
+		if conn, _ := srv.Connection(1); conn.Open() {
+			t.Error("the venue's connection is still open")
+		}
+	})
+}
