@@ -369,8 +369,25 @@ func newConfig(tr Transport, opts []Option) config {
 		if ck, ok := tr.(interface{ Check() error }); ok {
 			cfg.addProblems(ck.Check())
 		}
+		cfg.checkMessages(tr)
 	}
 	return cfg
+}
+
+// checkMessages adds a problem for each message of the configuration that
+// tr cannot carry (Transport's CheckMessage).
+func (c *config) checkMessages(tr Transport) {
+	for _, sub := range c.subscriptions {
+		if err := sub.checkOn(tr); err != nil {
+			c.problems = append(c.problems, fmt.Errorf("Subscriptions: %w", err))
+		}
+	}
+	if h := c.appHeartbeat; h != nil {
+		typ, _ := h.Type.orText()
+		if err := checkMessage(tr, typ, h.Ping); err != nil {
+			c.problems = append(c.problems, fmt.Errorf("AppHeartbeat.Ping: %w", err))
+		}
+	}
 }
 
 // addProblems adds err, or each error it joins, to c's problems.

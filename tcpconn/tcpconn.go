@@ -140,6 +140,16 @@ func (t *transport) Check() error {
 	return nil
 }
 
+// CheckMessage returns the error the framer would return for p, if it
+// tells (framing.Checker): the client then refuses p at Send, before
+// anything is written or buffered.
+func (t *transport) CheckMessage(_ session.MessageType, p []byte) error {
+	if ck, ok := t.framer.(framing.Checker); ok {
+		return ck.Check(p)
+	}
+	return nil
+}
+
 // Dial opens one connection: TCP, then TLS's handshake for tls://.
 func (t *transport) Dial(ctx context.Context, a *session.Attempt) (session.Conn, error) {
 	a.Sent()

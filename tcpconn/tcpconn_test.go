@@ -310,3 +310,72 @@ func TestCloseWithoutHalfClose(t *testing.T) {
 		}
 	})
 }
+
+// TestUnframeablePayload: a message the framing cannot carry (a newline
+// in a line) fails at once, as a bad message and not a broken
+// connection: Send's error matches framing.ErrPayload and not
+// ErrNotConnected, nothing is buffered, the connection stays, and a
+// subscription or a heartbeat that could never be sent is refused before
+// it can lose every connection.
+func TestUnframeablePayload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(tcpconntest.Echo()))
+		defer srv.Close()
+		var in inbox
+		c := dial(t, srv, append(in.options(), session.WithSendPolicy(session.SendPolicy{Buffer: 4}))...)
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		bad := []byte("two\nlines")
+		check := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, framing.ErrPayload) || errors.Is(err, session.ErrNotConnected) {
+				t.Errorf("%s = %v, want an error matching framing.ErrPayload and not ErrNotConnected", what, err)
+			}
+		}
+		check("Send while Ready", c.Send(t.Context(), session.Text, bad))
+		_, err := c.Request(t.Context(), session.Text, bad, func(session.Message) bool { return true })
+		check("Request", err)
+		err = c.Subscribe(t.Context(), session.Subscription{Key: "k", Message: bad})
+		check("Subscribe", err)
+		if !errors.Is(err, session.ErrBadSubscription) {
+			t.Errorf("Subscribe = %v, want it to match ErrBadSubscription", err)
+		}
+		srv.Down()
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		check("Send while down", c.Send(t.Context(), session.Text, bad))
+		if n := c.Stats().Buffered; n != 0 {
+			t.Errorf("Buffered = %d, want the bad message not kept", n)
+		}
+		if err := srv.Up(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if err := c.SendText(t.Context(), "fine"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if diff := cmp.Diff([]string{"fine"}, in.messages()); diff != "" {
+			t.Errorf("messages (-want +got):\n%s", diff)
+		}
+		if n := len(in.losses()); n != 1 {
+			t.Errorf("Lost %v, want the venue's restart alone", in.losses())
+		}
+
+		for name, opt := range map[string]session.Option{
+			"a subscription": session.WithSubscriptions(session.Subscription{Key: "k", Message: bad}),
+			"an unsubscribe": session.WithSubscriptions(session.Subscription{Key: "k", Message: []byte("sub"), Unsubscribe: bad}),
+			"a heartbeat":    session.WithAppHeartbeat(session.TextHeartbeat("pi\nng", "pong")),
+		} {
+			c, err := tcpconn.Dial(t.Context(), srv.URL, tcpconn.WithDialer(srv.DialContext), session.NoWait(), opt)
+			if c != nil {
+				_ = c.Close(context.Background())
+			}
+			if !errors.Is(err, session.ErrInvalidConfig) || !errors.Is(err, framing.ErrPayload) {
+				t.Errorf("Dial with %s that cannot be framed = %v, want a *ConfigError matching framing.ErrPayload", name, err)
+			}
+		}
+	})
+}
