@@ -185,14 +185,16 @@ func defaultConfig() config {
 	}
 }
 
-// WithHandshakeTimeout bounds one dial attempt, TCP connect to upgrade.
+// WithHandshakeTimeout bounds one dial attempt, from the TCP connect to
+// the end of the handshake (WebSocket's upgrade, TLS's).
 func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) { c.handshakeTimeout = d }
 }
 
-// WithCloseTimeout bounds the close handshake of Close. coder/websocket
-// bounds it too, at 5s to write the close frame plus 5s to wait for the
-// peer's, so a timeout above 10s has no further effect.
+// WithCloseTimeout bounds the close handshake of Close. Over WebSocket,
+// coder/websocket bounds it too, at 5s to write the close frame plus 5s
+// to wait for the peer's, so a timeout above 10s has no further effect
+// there; tcpconn waits for the peer's end up to the whole timeout.
 func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.closeTimeout = d } }
 
 // WithStablePeriod sets how long a connection must stay Alive before the
