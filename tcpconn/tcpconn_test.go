@@ -257,7 +257,10 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"ws://127.0.0.1:1", nil, `address "ws://127.0.0.1:1": scheme must be tcp or tls, got "ws"`},
 		{"tcp://127.0.0.1", nil, `address "tcp://127.0.0.1": want HOST:PORT`},
+		{"tcp://127.0.0.1:99999", nil, `address "tcp://127.0.0.1:99999": port must be 1 to 65535, got 99999`},
+		{"tls://localhost:0", nil, `address "tls://localhost:0": port must be 1 to 65535, got 0`},
 		{"tcp://user:pw@127.0.0.1:1/x?k=v", nil, `address "tcp://127.0.0.1:1/x": want only a scheme, a host and a port`},
+		{"tls://user:pw@127.0.0.1:0", nil, `address "tls://127.0.0.1:0": want only a scheme, a host and a port`},
 		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithTLSConfig(&tls.Config{})},
 			"TLSConfig given for tcp://127.0.0.1:1: use a tls:// address"},
 		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithFraming(nil)}, "WithFraming: nil Framer"},
