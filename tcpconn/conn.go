@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,6 +40,11 @@ type conn struct {
 
 	readFailed chan struct{} // closed when a read fails: Close waits for it
 	failOnce   sync.Once
+	// closed is set when this side closes nc: a read failing after it
+	// reports net.ErrClosed, as a socket does, even over a net.Pipe
+	// (io.ErrClosedPipe), so that the client tells its own close (a
+	// ping's write cut at its deadline) from the peer's.
+	closed atomic.Bool
 }
 
 func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
@@ -49,7 +55,7 @@ func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
 		// another conn (TLS: one record each) it would be several writes.
 		c.wrap, _ = f.(framing.Wrapper)
 	}
-	c.abort = func() { _ = c.nc.Close() }
+	c.abort = func() { _ = c.CloseNow() }
 	return c
 }
 
@@ -81,8 +87,11 @@ func (c *conn) Reader() (session.MessageType, io.Reader, error) {
 	}
 	if err != nil {
 		c.failOnce.Do(func() { close(c.readFailed) })
-		if errors.Is(err, framing.ErrTooBig) {
+		switch {
+		case errors.Is(err, framing.ErrTooBig):
 			err = fmt.Errorf("%w: %w", session.ErrMessageTooBig, err)
+		case c.closed.Load() && !errors.Is(err, net.ErrClosed):
+			err = fmt.Errorf("%w: %w", net.ErrClosed, err)
 		}
 		return 0, nil, err
 	}
@@ -178,7 +187,7 @@ func (c *conn) Close(session.StatusCode, string) error {
 	cw, ok := c.nc.(interface{ CloseWrite() error })
 	if !ok {
 		defer c.wmu.Unlock()
-		return c.nc.Close()
+		return c.CloseNow()
 	}
 	err := cw.CloseWrite()
 	c.wmu.Unlock()
@@ -190,7 +199,10 @@ func (c *conn) Close(session.StatusCode, string) error {
 }
 
 // CloseNow closes the connection at once.
-func (c *conn) CloseNow() error { return c.nc.Close() }
+func (c *conn) CloseNow() error {
+	c.closed.Store(true)
+	return c.nc.Close()
+}
 
 // NetConn returns the TCP connection: the client asks it whether bytes
 // wait unread before it blames the peer for a late reply.

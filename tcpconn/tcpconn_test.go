@@ -382,3 +382,38 @@ func TestUnframeablePayload(t *testing.T) {
 		}
 	})
 }
+
+// TestStalledPeerIsAPongTimeout: a peer that stops reading (its reader
+// stuck) holds the heartbeat's ping in its write; the ping is cut at its
+// deadline, which closes the connection, and the loss is a pong timeout
+// within interval + timeout, in memory as over TCP, not the closed
+// connection the cut leaves behind.
+func TestStalledPeerIsAPongTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(
+			tcpconntest.OnMessage(func(c *tcpconntest.Conn, m tcpconntest.Message) bool {
+				if string(m.Data) == "stall" {
+					<-c.Context().Done() // the venue reads nothing more
+				}
+				return false
+			}),
+			tcpconntest.AnswerPing("ping", "pong"), tcpconntest.Echo()))
+		defer srv.Close()
+		var in inbox
+		const interval, timeout = 5 * time.Second, 3 * time.Second
+		c := dial(t, srv, append(in.options(), session.WithHeartbeat(interval, timeout),
+			session.WithAppHeartbeat(session.TextHeartbeat("ping", "pong")))...)
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SendText(t.Context(), "stall"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(interval + timeout)
+		synctest.Wait()
+		lost := in.losses()
+		if len(lost) != 1 || !errors.Is(lost[0], session.ErrPongTimeout) {
+			t.Errorf("Lost %v, want one pong timeout", lost)
+		}
+	})
+}
