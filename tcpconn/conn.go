@@ -122,11 +122,21 @@ func (f *frame) Read(b []byte) (int, error) {
 func (f *frame) Bytes() []byte { return f.p[f.off:] }
 
 // Write writes p as one frame. If ctx ends during the write, the
-// connection is closed: half a frame would put the stream out of step.
+// connection is closed, since half a frame would put the stream out of
+// step, and the error wraps ctx's cause.
 func (c *conn) Write(ctx context.Context, _ session.MessageType, p []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	err := c.write(ctx, p)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return err
+}
+
+// write writes p as one frame, under ctx as Write says.
+func (c *conn) write(ctx context.Context, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if ctx.Done() != nil {

@@ -417,3 +417,32 @@ func TestStalledPeerIsAPongTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestSendCutByItsContext: a Send whose ctx ends while its write is held
+// by a peer that reads nothing fails with ctx's error (as over
+// WebSocket), not only with the closed connection the cut leaves.
+func TestSendCutByItsContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(
+			tcpconntest.OnMessage(func(c *tcpconntest.Conn, m tcpconntest.Message) bool {
+				if string(m.Data) == "stall" {
+					<-c.Context().Done() // the venue reads nothing more
+				}
+				return false
+			}), tcpconntest.Echo()))
+		defer srv.Close()
+		c := dial(t, srv)
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SendText(t.Context(), "stall"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		err := c.SendText(ctx, "held")
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, session.ErrNotConnected) {
+			t.Errorf("Send = %v, want an error matching context.DeadlineExceeded and ErrNotConnected", err)
+		}
+	})
+}
