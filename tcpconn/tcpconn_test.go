@@ -446,3 +446,24 @@ func TestSendCutByItsContext(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolRefusesUnframeable: a Pool's subscription the framing cannot
+// carry is refused, and takes no room on a connection.
+func TestPoolRefusesUnframeable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(tcpconntest.Echo()))
+		defer srv.Close()
+		p, err := tcpconn.NewPool(t.Context(), srv.URL, session.PoolConfig{MaxPerConn: 1, MaxConns: 1}, tcpconn.WithDialer(srv.DialContext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = p.Close(context.Background()) }()
+		err = p.Subscribe(t.Context(), session.Subscription{Key: "bad", Message: []byte("sub\nbad")})
+		if !errors.Is(err, framing.ErrPayload) || !errors.Is(err, session.ErrBadSubscription) {
+			t.Errorf("Subscribe = %v, want a bad subscription matching framing.ErrPayload", err)
+		}
+		if err := p.Subscribe(t.Context(), session.Subscription{Key: "good", Message: []byte("sub:good")}); err != nil {
+			t.Errorf("Subscribe after the refused one: %v", err)
+		}
+	})
+}
