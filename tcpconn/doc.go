@@ -5,7 +5,10 @@
 // A message is a frame. The framing is a framing.Framer: newline-delimited
 // lines (framing.Line, the default) or 4-byte big-endian length prefixes
 // (framing.Length32), or one of the caller's. A frame that is valid UTF-8
-// is a Text message, any other a Binary one.
+// is a Text message, any other a Binary one. A payload the framing cannot
+// carry (a newline in a line) fails its Send with an error matching
+// framing.ErrPayload, with a framing.Checker (both built-ins are), and
+// nothing is written.
 //
 // TCP has no ping. Without session.WithAppHeartbeat the connection has no
 // heartbeat: the reads and the data watchdog (session.WithIdleTimeout)
