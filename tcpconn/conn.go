@@ -123,9 +123,9 @@ func (c *conn) readFrame() (p []byte, lent bool, err error) {
 		return p, true, nil
 	}
 	// The frame leaves with its buffer; the next one not lent gets one of
-	// its size, room for a line's "\r\n" included, if it is one to keep.
+	// its size, if it is one to keep.
 	c.spare = nil
-	if c.guess = len(p) + 2; c.guess > keepBuf {
+	if c.guess = len(p); c.guess > keepBuf {
 		c.guess = 0
 	}
 	return p, false, nil
