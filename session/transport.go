@@ -20,7 +20,8 @@ import (
 // newline in a line). Send, Request and Subscribe return its error before
 // anything is written or buffered, and Dial refuses a subscription or an
 // application heartbeat it refuses: written, such a message would fail
-// every connection it is sent on.
+// every connection it is sent on. A Batch message it refuses fails its
+// subscriptions (Failed), and the connection stays.
 type Transport interface {
 	// Dial makes one connection attempt. ctx ends at the handshake
 	// timeout or when the client closes. Dial calls a.Sent once the

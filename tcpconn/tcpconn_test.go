@@ -3,6 +3,7 @@ package tcpconn_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -464,6 +465,33 @@ func TestPoolRefusesUnframeable(t *testing.T) {
 		}
 		if err := p.Subscribe(t.Context(), session.Subscription{Key: "good", Message: []byte("sub:good")}); err != nil {
 			t.Errorf("Subscribe after the refused one: %v", err)
+		}
+	})
+}
+
+// TestUnframeableBatch: a batch subscribe message the framing cannot
+// carry (JSON indented, on lines) fails its subscriptions, as a refusal
+// would, and keeps the connection: it is not written to fail every
+// connection it is replayed on.
+func TestUnframeableBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(tcpconntest.Echo()))
+		defer srv.Close()
+		var in inbox
+		c := dial(t, srv, append(in.options(), session.NoWait(),
+			session.WithBatch(session.Batch{Max: 10, Subscribe: func(keys []string) []byte {
+				b, _ := json.MarshalIndent(map[string]any{"op": "subscribe", "args": keys}, "", "  ")
+				return b
+			}}),
+			session.WithSubscriptions(session.Subscription{Key: "a", Message: []byte("sub:a")}))...)
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		if lost := in.losses(); len(lost) != 0 {
+			t.Errorf("Lost %d times, first %v; want no loss", len(lost), lost[0])
+		}
+		st, _ := c.SubscriptionStatus("a")
+		if st.State.String() != "Failed" || !errors.Is(st.Err, framing.ErrPayload) {
+			t.Errorf("subscription a: %v, %v; want Failed with an error matching framing.ErrPayload", st.State, st.Err)
 		}
 	})
 }
