@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,7 +178,15 @@ func (c *conn) Write(ctx context.Context, _ session.MessageType, p []byte) error
 		return err
 	}
 	err := c.write(ctx, p)
-	if err != nil && ctx.Err() != nil {
+	if err == nil {
+		return nil
+	}
+	if _, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The write deadline is ctx's, and the socket may see it pass
+		// before ctx's own timer has run: ctx ends at the same instant.
+		<-ctx.Done()
+	}
+	if ctx.Err() != nil {
 		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
 	}
 	return err
