@@ -395,59 +395,6 @@ func (v *validator[S, E]) undeclared(si, ei int) {
 		d.stateNames[si], d.eventNames[ei], d.stateNames[si], strings.Join(up, ", "))
 }
 
-// reachable reports the leaves no sequence of declared transitions leads
-// to from the initial state.
-func (v *validator[S, E]) reachable() {
-	d := v.d
-	nE := len(d.events)
-	seen := make([]bool, len(d.states))
-	var work []int
-	visit := func(leaf int) {
-		if !seen[leaf] {
-			seen[leaf] = true
-			work = append(work, leaf)
-		}
-	}
-	for _, s := range d.start {
-		if len(d.tree[s].children) == 0 {
-			visit(int(s))
-		}
-	}
-	// With regions, a plan enters a leaf in every region it enters.
-	visitPlan := func(p *plan[S]) {
-		if !d.parallel {
-			visit(p.leaf)
-			return
-		}
-		for _, l := range d.planLeaves(p) {
-			visit(l)
-		}
-	}
-	for len(work) > 0 {
-		s := work[len(work)-1]
-		work = work[:len(work)-1]
-		if d.tree[s].final {
-			continue // the machine stops there: no event leads on
-		}
-		for ei := range nE {
-			c := &d.cells[s*nE+ei]
-			switch c.kind {
-			case KindTransition:
-				visitPlan(&c.plan)
-			case KindChoice:
-				for i := range c.branches {
-					visitPlan(&c.branches[i])
-				}
-			}
-		}
-	}
-	for si, ok := range seen {
-		if !ok && len(d.tree[si].children) == 0 {
-			v.add("state %s is unreachable from %s", d.stateNames[si], d.stateNames[d.initial])
-		}
-	}
-}
-
 // plainEntries marks the plans whose entry only sets the configuration, so
 // a step can skip entering level by level.
 func (v *validator[S, E]) plainEntries() {

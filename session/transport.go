@@ -14,6 +14,14 @@ import (
 //
 // A Transport may have a method Check() error. Dial calls it after the
 // options (TransportOption); its error is a configuration problem.
+//
+// A Transport may also have a method CheckMessage(typ MessageType, p
+// []byte) error, for a wire format that cannot carry every payload (a
+// newline in a line). Send, Request and Subscribe return its error before
+// anything is written or buffered, and Dial refuses a subscription or an
+// application heartbeat it refuses: written, such a message would fail
+// every connection it is sent on. A Batch message it refuses fails its
+// subscriptions (Failed), and the connection stays.
 type Transport interface {
 	// Dial makes one connection attempt. ctx ends at the handshake
 	// timeout or when the client closes. Dial calls a.Sent once the
@@ -22,6 +30,21 @@ type Transport interface {
 	Dial(ctx context.Context, a *Attempt) (Conn, error)
 	// String names the server for logs and errors, without secrets.
 	String() string
+}
+
+// messageChecker is a Transport that refuses, before any write, the
+// payloads its wire format cannot carry.
+type messageChecker interface {
+	CheckMessage(typ MessageType, p []byte) error
+}
+
+// checkMessage returns tr's error for a message it cannot carry, if tr
+// tells.
+func checkMessage(tr Transport, typ MessageType, p []byte) error {
+	if ck, ok := tr.(messageChecker); ok {
+		return ck.CheckMessage(typ, p)
+	}
+	return nil
 }
 
 // A Conn is one connection of a Transport. Reader is called by one
@@ -33,7 +56,10 @@ type Conn interface {
 	// with an error matching ErrMessageTooBig; a peer's close with a
 	// *CloseError. A reader that holds the message whole, with a method
 	// Bytes() []byte that returns the bytes unread (tcpconn's frames, a
-	// *bytes.Buffer), is copied from in one step, not read.
+	// *bytes.Buffer), is copied from in one step, not read. One that also
+	// has a method Take() []byte is asked first: a non-nil result is the
+	// message itself, handed to OnMessage as it is, and the Conn must
+	// never touch that slice again; nil means copy Bytes.
 	Reader() (MessageType, io.Reader, error)
 	// Write writes one whole message. If ctx ends during the write, the
 	// connection may be closed.
@@ -116,14 +142,20 @@ const (
 	StatusTLSHandshake            StatusCode = 1015
 )
 
-// readWhole copies a message whose reader holds it whole (Conn.Reader) in
-// one step: one allocation, the message's size, and none of the zeroing
-// or growth of reading it, which matter for large messages. ok is false
-// for a reader that does not hold it so.
+// readWhole takes a message whose reader gives up its buffer (Take), or
+// copies one whose reader holds it whole (Conn.Reader) in one step: one
+// allocation, the message's size, and none of the zeroing or growth of
+// reading it, which matter for large messages. ok is false for a reader
+// that does not hold it so.
 func readWhole(r io.Reader) (b []byte, ok bool) {
 	w, ok := r.(interface{ Bytes() []byte })
 	if !ok {
 		return nil, false
+	}
+	if t, ok := r.(interface{ Take() []byte }); ok {
+		if b = t.Take(); b != nil {
+			return b, true // the Conn gave it up: no copy
+		}
 	}
 	if b = append([]byte(nil), w.Bytes()...); b == nil {
 		b = []byte{} // an empty message is not nil

@@ -55,6 +55,20 @@ type Appender interface {
 	AppendWire(dst, p []byte) ([]byte, error)
 }
 
+// A Slicer is an Appender that can also lend a frame where it lies in the
+// reader's buffer: a reader that copies each frame anyway (to hand it
+// over) copies it once, not first into a buffer of its own. Line is a
+// Slicer; tcpconn uses SliceFrame when its Framer has it.
+type Slicer interface {
+	Appender
+	// SliceFrame reads the next frame as AppendFrame does, with the same
+	// errors and limit. If the frame lies whole in r's buffer, its payload
+	// is returned there with lent true: valid until r's next read, and
+	// not to be written to; dst is left as given. Otherwise the payload is
+	// appended to dst, as AppendFrame appends it.
+	SliceFrame(dst []byte, r *bufio.Reader, limit int64) (p []byte, lent bool, err error)
+}
+
 // A Wrapper is an Appender whose frame is the payload as given, between
 // a head and a tail (Line: none and "\n"; Length32: the length and none):
 // a writer can send the payload from where it is, in one vectored write,
@@ -66,6 +80,16 @@ type Wrapper interface {
 	// after it, and returns the two (slices of the result); or returns
 	// WriteFrame's error, with nothing appended.
 	Wrap(dst, p []byte) (head, tail []byte, err error)
+}
+
+// A Checker is a Framer that tells, without writing, whether it can
+// carry a payload. Line and Length32 are Checkers; tcpconn refuses at
+// Send a payload its Framer's Check refuses, rather than fail the
+// connection it would be written on.
+type Checker interface {
+	Framer
+	// Check returns the error WriteFrame returns for p, or nil.
+	Check(p []byte) error
 }
 
 // ErrTooBig is matched (errors.Is) by the error a Framer returns for a
