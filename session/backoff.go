@@ -8,7 +8,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"github.com/connfsm/connfsm"
@@ -336,14 +335,18 @@ func (c *Client) countDial(began time.Time) {
 		copy(c.dials, c.dials[1:])
 		c.dials = c.dials[:n-1]
 	}
-	c.dials = append(c.dials, began)
+	c.dials = append(c.dials, sinceStart(began))
 }
 
-// lastDials returns a copy of the storm guard's dials.
+// lastDials returns the storm guard's dials.
 func (c *Client) lastDials() []time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Clone(c.dials)
+	out := make([]time.Time, len(c.dials))
+	for i, d := range c.dials {
+		out[i] = start.Add(d)
+	}
+	return out
 }
 
 // WaitReason says why the client waits before a dial.

@@ -62,9 +62,10 @@ type Client struct {
 	// receive (fsm.Transition); whether the client is closing is its
 	// state, waited on through contexts bound to it (UntilIn).
 	//
-	// dials are the storm guard's: when the last dials made began, under
-	// mu (a dial task that outlived its state must not race the backoff).
-	dials []time.Time
+	// dials are the storm guard's: when the last dials made began, as
+	// sinceStart readings (8 bytes each, not a time.Time's 24), under mu
+	// (a dial task that outlived its state must not race the backoff).
+	dials []time.Duration
 	// attempts counts the consecutive dial attempts without a stable
 	// connection, saturating; outageAt is clock() when the last stable
 	// connection was lost, or Dial; phase is the client's place in
