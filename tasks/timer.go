@@ -11,7 +11,8 @@ import (
 // Stepper is the body of a timer task (GoTimer). Step is called with the
 // group's context and the task's timer, once when the task starts and
 // again each time the timer fires; to be called again, a step re-arms the
-// timer (Reset). A step that returns without having re-armed it ends the
+// timer (Reset, or Park to wait for a Wake). A step that returns with the
+// timer not armed (the last arm fired, and none was made since) ends the
 // task with what it returned; one that returns an error ends it too, as a
 // failure while the context is live, armed or not.
 //
@@ -36,7 +37,7 @@ type Timer struct {
 	due   time.Duration // since timerBase, when the armed timer is due: a firing before it is an earlier arm's
 	state timerState
 	again bool // step once more, at once, when the step under way returns
-	armed bool // Reset was called during the step under way
+	armed bool // a Reset or Park awaits its firing or Wake: the task goes on
 }
 
 // timerBase is the origin of Timer.due: a Duration since it is 8 bytes
@@ -99,9 +100,7 @@ func (t *Timer) Reset(d time.Duration) bool {
 	} else {
 		t.tm.Reset(d)
 	}
-	if t.state == timerStepping {
-		t.armed = true
-	}
+	t.armed = true
 	return true
 }
 
@@ -123,9 +122,7 @@ func (t *Timer) Park() bool {
 		t.tm.Stop()
 	}
 	t.due = math.MaxInt64 // no firing is this one's
-	if t.state == timerStepping {
-		t.armed = true
-	}
+	t.armed = true
 	return true
 }
 
@@ -146,6 +143,9 @@ func (t *Timer) wakeLocked() bool {
 	case timerStepping:
 		t.again = true
 	case timerArmed:
+		if t.due == math.MinInt64 {
+			return true // woken already: its firing is on its way
+		}
 		t.due = math.MinInt64 // whatever the clock (a test's may be before timerBase)
 		if t.tm == nil {      // parked before any Reset
 			t.tm = time.AfterFunc(0, t.fire)
@@ -166,11 +166,11 @@ func (t *Timer) fire() {
 		g.mu.Unlock()
 		return
 	case t.state == timerStepping:
-		t.again = true
+		t.armed, t.again = false, true
 		g.mu.Unlock()
 		return
 	}
-	t.state = timerStepping
+	t.armed, t.state = false, timerStepping
 	g.mu.Unlock()
 	t.run()
 }
@@ -184,10 +184,10 @@ func (t *Timer) run() {
 			return // runtime.Goexit: step has ended the task
 		}
 		g.mu.Lock()
-		armed, again := t.armed, t.again
-		t.armed, t.again = false, false
+		again := t.again
+		t.again = false
 		switch {
-		case err != nil || !armed && !again:
+		case err != nil || !t.armed && !again:
 			g.mu.Unlock()
 			t.end(err)
 			return
