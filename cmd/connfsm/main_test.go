@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,8 +14,27 @@ import (
 	"go.uber.org/goleak"
 )
 
+// commandEnv, set to 1 in the environment of a child of the test binary,
+// makes the child the connfsm command itself: TestMain runs main, with the
+// child's arguments, in place of the tests. A test runs the command so
+// without building it again.
+const commandEnv = "CONNFSM_TEST_AS_COMMAND"
+
 // Later commands (demo, dial, load) start goroutines; none may outlive run.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(commandEnv) == "1" {
+		main() // exits with the command's code
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// asCommand returns the connfsm command with args: this test binary, run
+// as the command (commandEnv), and ended with ctx.
+func asCommand(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), commandEnv+"=1")
+	return cmd
+}
 
 func golden(t *testing.T, name string) string {
 	t.Helper()
