@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/internal/loadgen"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
@@ -138,6 +141,8 @@ func TestLoadUsage(t *testing.T) {
 		{"-raw with -pool", []string{"-raw", "-pool", "-subs", "1"}, []string{"-pool does not apply to -raw"}},
 		{"-raw with a restart", []string{"-raw", "-n", "1", "-duration", "5s", "-restart-at", "1s", "-down-for", "1s"},
 			[]string{"-restart-at does not apply to -raw"}},
+		{"chaos within the recovery", []string{"-n", "1", "-duration", "30s", "-chaos", "1s"},
+			[]string{"-chaos needs -duration above 30s (the recovery time at the end), got 30s"}},
 		{"-raw with chaos", []string{"-raw", "-n", "1", "-duration", "40s", "-chaos", "1s"}, []string{"-chaos does not apply to -raw"}},
 		{"-raw with metrics", []string{"-raw", "-n", "1", "-metrics", "127.0.0.1:0"}, []string{"-metrics does not apply to -raw"}},
 		{"unknown backoff", []string{"-n", "1", "-backoff", "decorrelated"}, []string{`invalid value "decorrelated" for flag -backoff`, "want full or outage"}},
@@ -217,31 +222,18 @@ func TestLoadRestart(t *testing.T) {
 	}
 }
 
-func TestLoadChaos(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	// -duration must exceed the 30s recovery window; -chaos 2s then applies
-	// faults in the first few seconds only.
-	code := run(t.Context(), []string{"load", "-n", "50", "-duration", "34s", "-chaos", "2s", "-ping", "200ms", "-pong-timeout", "200ms", "-sample", "5s", "-json"}, noStdin, &stdout, &stderr)
-	if code != exitOK {
-		t.Fatalf("load -chaos exit %d\nstderr:\n%s", code, stderr.String())
+// TestLoadChaosFlags: -chaos reaches the run's Config as given, with the
+// recovery a large fleet needs (0: loadgen's 30 s); loadgen's TestRunChaos
+// runs the faults over loopback with a short recovery.
+func TestLoadChaosFlags(t *testing.T) {
+	f, err := parseLoadFlags([]string{"-n", "50", "-duration", "34s", "-chaos", "2s", "-ping", "200ms", "-pong-timeout", "200ms"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var r struct {
-		Alive int `json:"alive"`
-		Chaos []struct {
-			Fault string `json:"fault"`
-			Err   string `json:"err"`
-		} `json:"chaos"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("report: %v\n%s", err, stdout.String())
-	}
-	if r.Alive != 50 || len(r.Chaos) == 0 {
-		t.Errorf("alive %d, chaos faults %d; want 50 alive after at least one fault", r.Alive, len(r.Chaos))
-	}
-	for _, ev := range r.Chaos {
-		if ev.Err != "" {
-			t.Errorf("fault %s failed: %s", ev.Fault, ev.Err)
-		}
+	want := loadgen.Config{N: 50, Duration: 34 * time.Second, Chaos: 2 * time.Second, Ping: 200 * time.Millisecond, Pong: 200 * time.Millisecond}
+	got := loadgen.Config{N: f.N, Duration: f.Duration, Chaos: f.Chaos, Ping: f.Ping, Pong: f.Pong, ChaosRecovery: f.ChaosRecovery}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
 	}
 }
 
