@@ -13,6 +13,7 @@ import (
 // binary as the command, through main) and checks every line: each
 // scene's transitions, and that every check passed.
 func TestDemoBinary(t *testing.T) {
+	t.Parallel() // a process of its own: its goroutines are not this one's
 	var stdout, stderr bytes.Buffer
 	cmd := asCommand(t.Context(), "demo", "-json")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -15,8 +15,9 @@ import (
 )
 
 func TestLoad200(t *testing.T) {
+	t.Parallel() // load runs in a process of its own
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-n", "200", "-duration", "3s", "-ping", "500ms", "-pong-timeout", "2s", "-json"}, noStdin, &stdout, &stderr)
+	wait, _ := runProcess(t, []string{"load", "-n", "200", "-duration", "1s", "-ping", "500ms", "-pong-timeout", "2s", "-json"}, noStdin, &stdout, &stderr)
 	code := wait()
 	if code != exitOK {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
@@ -37,7 +38,7 @@ func TestLoad200(t *testing.T) {
 		{"the embedded server", r.Server == "embedded" && strings.HasPrefix(r.URL, "ws://127.0.0.1:")},
 		{"no reconnects", r.Reconnects == 0},
 		{"echoes counted", r.Echoes > 0 && r.MessagesPerSec > 0},
-		{"a steady run of 3s", r.SteadySeconds >= 3},
+		{"a steady run of 1s", r.SteadySeconds >= 1},
 		{"goroutines per connection measured", r.GoroutinesPerConn > 0},
 		{"heap per connection measured", r.HeapPerConn > 0},
 		{"no goroutine left after closing", r.GoroutinesLeft == 0},
@@ -48,7 +49,7 @@ func TestLoad200(t *testing.T) {
 		// A message every 10s by default: idle connections, pinged every
 		// 500ms, with a pong timeout above the interval.
 		{"heartbeats counted", r.Pings >= 200 && r.PingsSkipped < r.Pings},
-		{"a sample each 10s default: none in 3s", len(r.Samples) == 0 && r.Growth == nil},
+		{"a sample each 10s default: none in 1s", len(r.Samples) == 0 && r.Growth == nil},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -63,8 +64,9 @@ func TestLoad200(t *testing.T) {
 // TestLoadRaw runs raw clients: the report says so and has the figures
 // to compare with TestLoad200's.
 func TestLoadRaw(t *testing.T) {
+	t.Parallel() // load runs in a process of its own
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-raw", "-n", "200", "-duration", "1s", "-ping", "200ms", "-pong-timeout", "2s", "-json"}, noStdin, &stdout, &stderr)
+	wait, _ := runProcess(t, []string{"load", "-raw", "-n", "200", "-duration", "1s", "-ping", "200ms", "-pong-timeout", "2s", "-json"}, noStdin, &stdout, &stderr)
 	if code := wait(); code != exitOK {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
 	}
@@ -94,9 +96,10 @@ func TestLoadRaw(t *testing.T) {
 // TestLoadNotAllAlive points load at a server that refuses every
 // handshake: the clients give up, the report says so, and load fails.
 func TestLoadNotAllAlive(t *testing.T) {
+	t.Parallel() // load runs in a process of its own
 	url := venue(t, wsconntest.Default(wsconntest.Refuse(http.StatusForbidden, nil))).URL
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-n", "3", "-duration", "100ms", "-url", url}, noStdin, &stdout, &stderr)
+	wait, _ := runProcess(t, []string{"load", "-n", "3", "-duration", "100ms", "-url", url}, noStdin, &stdout, &stderr)
 	if code := wait(); code != exitFail {
 		t.Errorf("exit %d, want %d", code, exitFail)
 	}
@@ -167,8 +170,10 @@ func TestLoadUsage(t *testing.T) {
 // client loses its connection, dials are refused until the server is up
 // again, and all come back; the report says how fast.
 func TestLoadRestart(t *testing.T) {
+	// Not parallel: its dials are counted in 100 ms buckets, and the other
+	// tests would add their CPU to its timing.
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-n", "100", "-duration", "3s", "-sample", "1s",
+	wait, _ := runProcess(t, []string{"load", "-n", "100", "-duration", "3s", "-sample", "1s",
 		"-restart-at", "1s", "-down-for", "500ms", "-json"}, noStdin, &stdout, &stderr)
 	code := wait()
 	if code != exitOK {
@@ -240,8 +245,10 @@ func TestLoadChaosFlags(t *testing.T) {
 // TestLoadPool runs the pool mode: 10 connections of 10 subscriptions
 // through a restart, within a dial budget the venue enforces.
 func TestLoadPool(t *testing.T) {
+	// Not parallel: its dials are counted against a budget window, and the other
+	// tests would add their CPU to its timing.
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-pool", "-subs", "100", "-per-conn", "10", "-dial-budget", "15/3s",
+	wait, _ := runProcess(t, []string{"load", "-pool", "-subs", "100", "-per-conn", "10", "-dial-budget", "15/3s",
 		"-duration", "4s", "-restart-at", "1s", "-down-for", "500ms", "-json"}, noStdin, &stdout, &stderr)
 	if code := wait(); code != exitOK {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
