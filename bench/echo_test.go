@@ -3,9 +3,14 @@ package bench
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/wsconn"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -150,3 +155,88 @@ func (c *cpuCount) report(b *testing.B) {
 		b.ReportMetric(float64(cpuTime()-c.start)/float64(c.ops), "cpu-ns/op")
 	}
 }
+
+// pingEvery is BenchmarkEchoUnderPings' ping interval: about one ping per
+// 15 echoes on loopback, so a good share of handler calls start while a
+// ping is out.
+const pingEvery = time.Millisecond
+
+// BenchmarkEchoUnderPings is BenchmarkEcho for wsconn with a protocol ping
+// every pingEvery even while messages arrive (WithAlwaysPing), against the
+// same client never pinging: the cost of heartbeats on a busy connection,
+// including the read-ahead lent to a handler call that starts while a
+// ping is out, so that the pong is read behind it. pings/op counts the
+// pings answered.
+func BenchmarkEchoUnderPings(b *testing.B) {
+	msg := payload(1 << 10)
+	p := startServerProcess(b)
+	for _, tc := range []struct {
+		name string
+		opts []wsconn.Option
+	}{
+		{"quiet", nil},
+		{"pinged", []wsconn.Option{wsconn.WithAlwaysPing(), wsconn.WithHeartbeat(pingEvery, 5*time.Second)}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var pings atomic.Int64
+			opts := append(tc.opts, wsconn.WithProbe(pingCounter{&pings}))
+			c := dialWsconnWith(b, p.url+"echo", opts...)
+			ctx := context.Background()
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			cpu := startCPU()
+			for b.Loop() {
+				if err := c.send(ctx, msg); err != nil {
+					b.Fatal(err)
+				}
+				if got := <-c.recv; len(got) != len(msg) {
+					b.Fatalf("echo of %d bytes, want %d", len(got), len(msg))
+				}
+				cpu.ops++
+			}
+			cpu.report(b)
+			b.ReportMetric(float64(pings.Load())/float64(b.N), "pings/op")
+		})
+	}
+}
+
+// TestEchoUnderPings checks what BenchmarkEchoUnderPings measures: the
+// pinged client echoes whole messages while its pings are answered and
+// counted, and the quiet one sends none.
+func TestEchoUnderPings(t *testing.T) {
+	srv := startWSServer(t)
+	for _, tc := range []struct {
+		name      string
+		opts      []wsconn.Option
+		wantPings bool
+	}{
+		{"quiet", nil, false},
+		{"pinged", []wsconn.Option{wsconn.WithAlwaysPing(), wsconn.WithHeartbeat(pingEvery, 5*time.Second)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pings atomic.Int64
+			c := dialWsconnWith(t, srv.URL+"/echo", append(tc.opts, wsconn.WithProbe(pingCounter{&pings}))...)
+			msg := payload(1 << 10)
+			deadline := time.Now().Add(5 * time.Second)
+			for i := 0; i < 200 || (tc.wantPings && pings.Load() == 0 && time.Now().Before(deadline)); i++ {
+				if err := c.send(context.Background(), msg); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+				if got := receive(t, c.recv); string(got) != string(msg) {
+					t.Fatalf("echo %d: %d bytes, want the %d sent", i, len(got), len(msg))
+				}
+			}
+			if got := pings.Load() > 0; got != tc.wantPings {
+				t.Errorf("pings answered: %d, want some: %v", pings.Load(), tc.wantPings)
+			}
+		})
+	}
+}
+
+// pingCounter is a probe that counts the answered pings of its clients.
+type pingCounter struct{ n *atomic.Int64 }
+
+func (p pingCounter) Attach(*wsconn.Client) (session.ClientProbe, error)               { return p, nil }
+func (p pingCounter) Record(context.Context, fsm.Record[connfsm.State, connfsm.Event]) {}
+func (p pingCounter) PingRTT(time.Duration)                                            { p.n.Add(1) }
+func (p pingCounter) Handled(time.Duration, time.Duration)                             {}

@@ -153,18 +153,19 @@ func dialWsconn(tb testing.TB, url string) client {
 	return dialWsconnWith(tb, url)
 }
 
-// dialWsconnWith is dialWsconn with more options.
+// dialWsconnWith is dialWsconn with more options, applied after its own
+// (a WithHeartbeat among them replaces the quiet one).
 func dialWsconnWith(tb testing.TB, url string, opts ...wsconn.Option) client {
 	tb.Helper()
 	recv := make(chan []byte, 1)
-	c, err := wsconn.Dial(context.Background(), url, append(opts,
+	c, err := wsconn.Dial(context.Background(), url, append([]wsconn.Option{
 		wsconn.WithHeartbeat(quiet, quiet),
 		wsconn.OnMessage(func(ctx context.Context, m wsconn.Message) {
 			select {
 			case recv <- m.Data:
 			case <-ctx.Done():
 			}
-		}))...)
+		})}, opts...)...)
 	if err != nil {
 		tb.Fatalf("wsconn dial: %v", err)
 	}

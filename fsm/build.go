@@ -423,20 +423,41 @@ func (v *validator[S, E]) reachable() {
 			visit(l)
 		}
 	}
-	for len(work) > 0 {
-		s := work[len(work)-1]
-		work = work[:len(work)-1]
-		if d.tree[s].final {
-			continue // the machine stops there: no event leads on
+	// A shallow history re-enters the child last active, by default below
+	// it: that child's initial leaves are reachable once any leaf under it
+	// is, though no transition may target them.
+	var shallow []*plan[S]
+	visitTarget := func(p *plan[S]) {
+		visitPlan(p)
+		if h := p.to - len(d.states); h >= 0 && d.hist[h].kind == Shallow {
+			shallow = append(shallow, p)
 		}
-		for ei := range nE {
-			c := &d.cells[s*nE+ei]
-			switch c.kind {
-			case KindTransition:
-				visitPlan(&c.plan)
-			case KindChoice:
-				for i := range c.branches {
-					visitPlan(&c.branches[i])
+	}
+	for len(work) > 0 {
+		for len(work) > 0 {
+			s := work[len(work)-1]
+			work = work[:len(work)-1]
+			if d.tree[s].final {
+				continue // the machine stops there: no event leads on
+			}
+			for ei := range nE {
+				c := &d.cells[s*nE+ei]
+				switch c.kind {
+				case KindTransition:
+					visitTarget(&c.plan)
+				case KindChoice:
+					for i := range c.branches {
+						visitTarget(&c.branches[i])
+					}
+				}
+			}
+		}
+		for _, p := range shallow {
+			for _, child := range d.tree[d.hist[p.to-len(d.states)].composite].children {
+				if d.someLeafUnder(child, seen) {
+					for _, l := range d.planLeaves(&plan[S]{to: child, dom: p.dom}) {
+						visit(l)
+					}
 				}
 			}
 		}

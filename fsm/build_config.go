@@ -139,6 +139,19 @@ func (d *Definition[S, E]) planLeaves(p *plan[S]) []int {
 	return out
 }
 
+// someLeafUnder reports whether a leaf at or below s is marked in seen.
+func (d *Definition[S, E]) someLeafUnder(s int, seen []bool) bool {
+	if len(d.tree[s].children) == 0 {
+		return seen[s]
+	}
+	for _, k := range d.tree[s].children {
+		if d.someLeafUnder(k, seen) {
+			return true
+		}
+	}
+	return false
+}
+
 // exitCauses makes, for a definition whose steps are worked out at the
 // step, the cause each state's tasks see when an event exits it, once.
 func (v *validator[S, E]) exitCauses() {

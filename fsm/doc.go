@@ -34,7 +34,8 @@
 //   - a pair declared twice at one state;
 //   - an unknown name, or a child of an unknown parent;
 //   - a state with two parents, or a cycle;
-//   - a leaf unreachable from the initial state.
+//   - a leaf unreachable from the initial state (through transitions,
+//     choices and histories).
 //
 // # Order of a step
 //

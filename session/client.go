@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -256,14 +255,7 @@ func (c *Client) Phase() connfsm.State { return c.m.State() }
 
 // Path returns the active states, outermost first, as "Alive/Syncing" or
 // "Reconnecting".
-func (c *Client) Path() string {
-	path := c.m.Path()
-	names := make([]string, len(path))
-	for i, s := range path {
-		names[i] = s.String()
-	}
-	return strings.Join(names, "/")
-}
+func (c *Client) Path() string { return c.Phase().Path() }
 
 // Done returns a channel closed when the client has reached Closed and every
 // task has returned.

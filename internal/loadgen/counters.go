@@ -20,6 +20,7 @@ type counters struct {
 	ended                atomic.Int64 // clients that reached Closed (gave up)
 	echoes, sendFailures atomic.Uint64
 	pings                atomic.Uint64 // raw clients' (a wsconn.Client counts its own)
+	gateWaits            atomic.Int64  // redials a dial gate held longer than their backoff
 
 	// Dials that failed for want of a file descriptor, by limit, and the
 	// clients that had one.

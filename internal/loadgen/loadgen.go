@@ -171,10 +171,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	if cfg.RestartAt > 0 {
 		cnt.dialBuckets = make([]atomic.Int64, (cfg.DownFor+recoverWait+time.Second)/bucket)
 	}
-	runtime.GC()
-	baseGoroutines := runtime.NumGoroutine()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
+	base := takeBaseline()
 	sampler := newSampler(srv, &cnt)
 	first := sampler.take(time.Now())
 
@@ -241,13 +238,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 		r.Chaos = <-chaos // ends ChaosRecovery before the end of the run
 	}
 	last := sampler.take(time.Now())
-	r.CPUSeconds, r.ServerCPUSeconds, r.GCCPUSeconds = -1, 0, last.gcCPU-first.gcCPU
-	if first.cpu >= 0 && last.cpu >= 0 {
-		r.CPUSeconds = last.cpu - first.cpu
-	}
-	if first.serverCPU >= 0 && last.serverCPU >= 0 {
-		r.ServerCPUSeconds = last.serverCPU - first.serverCPU
-	}
+	r.spent(first, last)
 	r.Growth = growth(r.Samples)
 	senders.stop()
 	prog.stop()
@@ -255,12 +246,12 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	r.FileLimit = cnt.fileLimit()
 	fl.tally(r)
 
-	r.perConn(cfg.N, baseGoroutines, base)
+	r.perConn(cfg.N, base)
 
 	closeStart := time.Now()
 	r.Closed = fl.close()
 	r.CloseSeconds = time.Since(closeStart).Seconds()
-	r.GoroutinesLeft = goroutinesLeft(baseGoroutines)
+	r.GoroutinesLeft = goroutinesLeft(base.goroutines)
 	return nil
 }
 
@@ -351,6 +342,9 @@ func clientOptions(cfg Config, cnt *counters) []wsconn.Option {
 			case connfsm.Closed:
 				cnt.ended.Add(1)
 			}
+			if w, ok := rec.Payload.(*wsconn.Wait); ok && w.Reason == wsconn.WaitDialGate {
+				cnt.gateWaits.Add(1)
+			}
 		}),
 		wsconn.OnMessage(func(context.Context, wsconn.Message) { cnt.echoes.Add(1) }),
 	)
@@ -422,14 +416,28 @@ func goroutinesLeft(base int) int {
 	return max(left, 0)
 }
 
-// perConn sets the goroutines and heap per connection of n connections,
-// measured against the goroutines and memory before they started.
-func (r *Report) perConn(n, baseGoroutines int, base runtime.MemStats) {
+// baseline is what the process holds before the clients start: the
+// per-connection costs and the goroutines left are measured against it.
+type baseline struct {
+	goroutines int
+	heapInuse  uint64
+}
+
+// takeBaseline collects garbage first, so that the heap is what is live.
+func takeBaseline() baseline {
 	runtime.GC()
+	n := runtime.NumGoroutine()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	r.GoroutinesPerConn = float64(runtime.NumGoroutine()-baseGoroutines) / float64(n)
-	r.HeapPerConn = (float64(ms.HeapInuse) - float64(base.HeapInuse)) / float64(n)
+	return baseline{goroutines: n, heapInuse: ms.HeapInuse}
+}
+
+// perConn sets the goroutines and heap per connection of n connections,
+// measured against base, taken before they started.
+func (r *Report) perConn(n int, base baseline) {
+	now := takeBaseline()
+	r.GoroutinesPerConn = float64(now.goroutines-base.goroutines) / float64(n)
+	r.HeapPerConn = (float64(now.heapInuse) - float64(base.heapInuse)) / float64(n)
 }
 
 // counted sets what the clients counted during the run.

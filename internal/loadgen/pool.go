@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/connfsm/connfsm"
-	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/wsconn"
 )
 
@@ -121,10 +118,7 @@ func runPool(ctx context.Context, cfg Config, progress io.Writer) (Report, error
 func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue, r *Report, progress io.Writer) error {
 	var cnt counters
 	pr := r.Pool
-	runtime.GC()
-	baseGoroutines := runtime.NumGoroutine()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
+	base := takeBaseline()
 	sampler := newSampler(&server{kind: "embedded"}, &cnt)
 	first := sampler.take(time.Now())
 
@@ -138,7 +132,6 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 			Ack:         func(m wsconn.Message) bool { return string(m.Data) == "ack:"+key },
 		}
 	}
-	var gateWaits atomic.Int64
 	// Each connection its own observer: clientOptions keeps per-client
 	// state.
 	pcfg := wsconn.PoolConfig{MaxPerConn: mode.PerConn, MaxConns: mode.Conns,
@@ -160,16 +153,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		opts = append(opts, wsconn.WithBatch(wsconn.Batch{Max: mode.Batch,
 			Subscribe: func(keys []string) []byte { return []byte("subs:" + strings.Join(keys, ",")) }}))
 	}
-	opts = append(opts,
-		wsconn.WithSubscriptions(subs...),
-		wsconn.OnRecord(func(_ context.Context, rec record) {
-			if rec.Kind != fsm.RecordTransition {
-				return
-			}
-			if w, ok := rec.Payload.(*wsconn.Wait); ok && w.Reason == wsconn.WaitDialGate {
-				gateWaits.Add(1)
-			}
-		}))
+	opts = append(opts, wsconn.WithSubscriptions(subs...))
 	start := time.Now()
 	p, err := wsconn.NewPool(ctx, r.URL, pcfg, opts...)
 	if err != nil {
@@ -228,10 +212,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		pr.Restart = <-restarted // bounded: it gives up waiting after its bound
 	}
 	last := sampler.take(time.Now())
-	r.CPUSeconds, r.GCCPUSeconds = -1, last.gcCPU-first.gcCPU
-	if first.cpu >= 0 && last.cpu >= 0 {
-		r.CPUSeconds = last.cpu - first.cpu
-	}
+	r.spent(first, last)
 	senders.stop()
 	prog.stop()
 	r.counted(&cnt, interrupted)
@@ -247,7 +228,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	hs := v.handshakeTimes()
 	pr.Handshakes, pr.Refused = len(hs), v.refusals()
 	pr.DialAttempts = n + int(cnt.dials.Load()) // the first dials are no transition into Connecting
-	pr.GateWaits = int(gateWaits.Load())
+	pr.GateWaits = int(cnt.gateWaits.Load())
 	if w := mode.Budget.Window; w > 0 {
 		pr.Window = w.String()
 		pr.MaxHandshakesPerWindow = maxInWindow(hs, w)
@@ -259,7 +240,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		pr.BudgetAdmitted = b.Stats().Admitted
 	}
 
-	r.perConn(n, baseGoroutines, base)
+	r.perConn(n, base)
 	pr.HeapPerSub = r.HeapPerConn * float64(n) / float64(mode.Subs)
 
 	closeStart := time.Now()
@@ -272,7 +253,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 			r.Closed++
 		}
 	}
-	r.GoroutinesLeft = goroutinesLeft(baseGoroutines)
+	r.GoroutinesLeft = goroutinesLeft(base.goroutines)
 	return nil
 }
 

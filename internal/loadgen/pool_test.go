@@ -75,6 +75,9 @@ func TestRunPool(t *testing.T) {
 			if r.GoroutinesLeft != 0 {
 				t.Errorf("%d goroutines left", r.GoroutinesLeft)
 			}
+			if held := p.GateWaits > 0; held != (tt.budget.Dials > 0) {
+				t.Errorf("%d redials held by the budget; want some exactly when the pool has a budget", p.GateWaits)
+			}
 			if tt.budget.Dials > 0 {
 				// The first 10 dials count until 3s after they ended: the
 				// redials wait for them, past the up at about 1.5s.

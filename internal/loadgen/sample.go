@@ -129,6 +129,19 @@ func (ls *sampler) take(now time.Time) Sample {
 	return s
 }
 
+// spent sets the CPU the load process, the server (when it is a child
+// process) and the garbage collector used between first and last; -1
+// for the load process's where /proc cannot tell.
+func (r *Report) spent(first, last Sample) {
+	r.CPUSeconds, r.ServerCPUSeconds, r.GCCPUSeconds = -1, 0, last.gcCPU-first.gcCPU
+	if first.cpu >= 0 && last.cpu >= 0 {
+		r.CPUSeconds = last.cpu - first.cpu
+	}
+	if first.serverCPU >= 0 && last.serverCPU >= 0 {
+		r.ServerCPUSeconds = last.serverCPU - first.serverCPU
+	}
+}
+
 // fill computes s's interval figures from prev.
 func (s *Sample) fill(prev Sample, steady time.Time) {
 	s.T = s.at.Sub(steady).Seconds()

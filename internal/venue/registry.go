@@ -6,24 +6,32 @@ import (
 	"sync"
 )
 
+// Conn is a venue's connection as the registry sees it: its number (from
+// 1, in the order connections were made) and its record R.
+type Conn[R any] interface {
+	comparable
+	N() int
+	Record() R
+}
+
 // Registry keeps a venue's connections in the order they were made: every
 // one recorded, and which are open. Its methods are safe for concurrent
 // use.
-type Registry[C comparable] struct {
+type Registry[C Conn[R], R any] struct {
 	mu   sync.Mutex
 	all  []C
 	open map[C]struct{}
 }
 
 // Add records c, not yet open.
-func (r *Registry[C]) Add(c C) {
+func (r *Registry[C, R]) Add(c C) {
 	r.mu.Lock()
 	r.all = append(r.all, c)
 	r.mu.Unlock()
 }
 
 // Open marks c open.
-func (r *Registry[C]) Open(c C) {
+func (r *Registry[C, R]) Open(c C) {
 	r.mu.Lock()
 	if r.open == nil {
 		r.open = map[C]struct{}{}
@@ -34,7 +42,7 @@ func (r *Registry[C]) Open(c C) {
 
 // End marks c no longer open, and forgets it if forget is true (a venue
 // that does not record).
-func (r *Registry[C]) End(c C, forget bool) {
+func (r *Registry[C, R]) End(c C, forget bool) {
 	r.mu.Lock()
 	delete(r.open, c)
 	if forget {
@@ -46,7 +54,7 @@ func (r *Registry[C]) End(c C, forget bool) {
 }
 
 // Live returns the open connections, in order.
-func (r *Registry[C]) Live() []C {
+func (r *Registry[C, R]) Live() []C {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []C
@@ -58,29 +66,33 @@ func (r *Registry[C]) Live() []C {
 	return out
 }
 
-// Records returns rec of every connection recorded, in order.
-func Records[C comparable, R any](r *Registry[C], rec func(C) R) []R {
+// Records returns the record of every connection recorded, in order.
+func (r *Registry[C, R]) Records() []R {
 	r.mu.Lock()
 	all := slices.Clone(r.all)
 	r.mu.Unlock()
 	out := make([]R, 0, len(all))
 	for _, c := range all {
-		out = append(out, rec(c))
+		out = append(out, c.Record())
 	}
 	return out
 }
 
-// Find returns the first connection recorded that match accepts.
-func (r *Registry[C]) Find(match func(C) bool) (C, bool) {
+// Record returns the record of the connection numbered n, if it is
+// recorded.
+func (r *Registry[C, R]) Record(n int) (R, bool) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.all {
-		if match(c) {
-			return c, true
-		}
+	i := slices.IndexFunc(r.all, func(c C) bool { return c.N() == n })
+	var c C
+	if i >= 0 {
+		c = r.all[i]
 	}
-	var zero C
-	return zero, false
+	r.mu.Unlock()
+	if i < 0 {
+		var zero R
+		return zero, false
+	}
+	return c.Record(), true
 }
 
 // Changes tells waiters that something changed. The zero value is ready

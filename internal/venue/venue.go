@@ -1,8 +1,8 @@
 // Package venue holds what the scripted test venues (wsconntest,
 // tcpconntest) share: the in-memory address and refusal, a TCP listener
 // that can be reopened, the plan each connection plays, the registry of
-// connections, change notification for Await, and the timing of
-// behaviours.
+// connections and their counters, change notification for Await, and the
+// timing of behaviours.
 package venue
 
 import (

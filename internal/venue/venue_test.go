@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/goleak"
 )
 
@@ -55,21 +56,28 @@ func TestClonePlans(t *testing.T) {
 	}
 }
 
+// testConn is a connection numbered n whose record is 10n.
+type testConn struct{ n int }
+
+func (c *testConn) N() int      { return c.n }
+func (c *testConn) Record() int { return 10 * c.n }
+
 func TestRegistry(t *testing.T) {
 	tests := []struct {
-		name      string
-		forget    bool
-		wantLive  []int
-		wantAll   []int
-		wantFound bool
+		name        string
+		forget      bool
+		wantLive    []int
+		wantRecords []int
+		wantFound   bool
+		wantRecord  int
 	}{
-		{"recording", false, []int{1, 3}, []int{1, 2, 3, 4}, true},
-		{"not recording", true, []int{1, 3}, []int{1, 3, 4}, false},
+		{"recording", false, []int{1, 3}, []int{10, 20, 30, 40}, true, 20},
+		{"not recording", true, []int{1, 3}, []int{10, 30, 40}, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var r Registry[*int]
-			conns := []*int{new(1), new(2), new(3), new(4)}
+			var r Registry[*testConn, int]
+			conns := []*testConn{{1}, {2}, {3}, {4}}
 			for _, c := range conns {
 				r.Add(c)
 			}
@@ -77,20 +85,19 @@ func TestRegistry(t *testing.T) {
 			r.Open(conns[1])
 			r.Open(conns[2])
 			r.End(conns[1], tt.forget) // 4 never opens
-			deref := func(c *int) int { return *c }
 			var live []int
 			for _, c := range r.Live() {
-				live = append(live, *c)
+				live = append(live, c.n)
 			}
 			if diff := cmp.Diff(tt.wantLive, live); diff != "" {
 				t.Errorf("Live (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.wantAll, Records(&r, deref)); diff != "" {
+			if diff := cmp.Diff(tt.wantRecords, r.Records()); diff != "" {
 				t.Errorf("Records (-want +got):\n%s", diff)
 			}
-			_, found := r.Find(func(c *int) bool { return *c == 2 })
-			if found != tt.wantFound {
-				t.Errorf("Find(2) found %v, want %v", found, tt.wantFound)
+			got, found := r.Record(2)
+			if diff := cmp.Diff([2]any{tt.wantFound, tt.wantRecord}, [2]any{found, got}); diff != "" {
+				t.Errorf("Record(2) [found, record] (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -230,5 +237,52 @@ func TestListenTCP(t *testing.T) {
 	}
 	if _, err := ListenTCP("test", "no port"); err == nil || err.Error()[:6] != "test: " {
 		t.Errorf("ListenTCP(%q) = %v, want an error prefixed test:", "no port", err)
+	}
+}
+
+func TestGate(t *testing.T) {
+	errClosed := errors.New("closed")
+	errListen := errors.New("listen failed")
+	type result struct {
+		Err          error
+		Reopened     bool
+		Shut, Closed bool
+	}
+	tests := []struct {
+		name   string
+		steps  func(g *Gate)
+		reopen error
+		want   result
+	}{
+		{"up: Up does nothing", func(*Gate) {}, nil, result{}},
+		{"down: Up reopens", (*Gate).Down, nil, result{Reopened: true}},
+		{"down, reopen fails: stays down", (*Gate).Down, errListen, result{Err: errListen, Reopened: true, Shut: true}},
+		{"closed: Up refuses", (*Gate).Close, nil, result{Err: errClosed, Shut: true, Closed: true}},
+		{"down then closed: Up refuses", func(g *Gate) { g.Down(); g.Close() }, nil, result{Err: errClosed, Shut: true, Closed: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var g Gate
+			tt.steps(&g)
+			var got result
+			got.Err = g.Up(errClosed, func() error { got.Reopened = true; return tt.reopen })
+			got.Shut, got.Closed = g.Shut(), g.Closed()
+			if diff := cmp.Diff(tt.want, got, cmpopts.EquateErrors()); diff != "" {
+				t.Errorf("after Up (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCountersLoad(t *testing.T) {
+	var c Counters
+	c.Accepted.Add(3)
+	c.Refused.Add(1)
+	c.Open.Add(2)
+	c.Received.Add(5)
+	c.Sent.Add(4)
+	c.Open.Add(-1)
+	if diff := cmp.Diff(Counts{Accepted: 3, Refused: 1, Open: 1, Received: 5, Sent: 4}, c.Load()); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
 	}
 }

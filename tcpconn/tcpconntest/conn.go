@@ -76,7 +76,7 @@ func (c *Conn) send(p []byte, n int, pause time.Duration) error {
 		return err
 	}
 	rec := !c.srv.cfg.noRecord
-	c.srv.stats.sent.Add(1)
+	c.srv.stats.Sent.Add(1)
 	if rec {
 		c.mu.Lock()
 		c.rec.Sent = append(c.rec.Sent, Message{Data: slices.Clone(p), At: time.Now()})
@@ -85,7 +85,7 @@ func (c *Conn) send(p []byte, n int, pause time.Duration) error {
 	}
 	err := c.write(frame.Bytes(), n, pause)
 	if err != nil {
-		c.srv.stats.sent.Add(-1)
+		c.srv.stats.Sent.Add(-1)
 		if rec { // the last one is this frame's: sends hold c.wmu
 			c.mu.Lock()
 			c.rec.Sent = c.rec.Sent[:len(c.rec.Sent)-1]
@@ -147,7 +147,7 @@ func (c *Conn) Record() Connection {
 // closed.
 func (s *Server) start(nc net.Conn, tcp *net.TCPConn) bool {
 	s.mu.Lock()
-	if s.closed || s.down {
+	if s.gate.Shut() {
 		s.mu.Unlock()
 		_ = nc.Close()
 		return false
@@ -165,8 +165,8 @@ func (s *Server) start(nc net.Conn, tcp *net.TCPConn) bool {
 	s.reg.Open(c)
 	s.running.Add(1)
 	s.mu.Unlock()
-	s.stats.accepted.Add(1)
-	s.stats.open.Add(1)
+	s.stats.Accepted.Add(1)
+	s.stats.Open.Add(1)
 	s.notify()
 	go c.serve() // joined by Close, through s.running
 	return true
@@ -195,7 +195,7 @@ func (c *Conn) read() error {
 			return err
 		}
 		m := Message{Data: p, At: time.Now()}
-		s.stats.received.Add(1)
+		s.stats.Received.Add(1)
 		if !s.cfg.noRecord {
 			c.mu.Lock()
 			c.rec.Received = append(c.rec.Received, m)
@@ -219,7 +219,7 @@ func (c *Conn) end(err error) {
 	c.rec.Err = err
 	c.mu.Unlock()
 	s := c.srv
-	s.stats.open.Add(-1)
+	s.stats.Open.Add(-1)
 	s.reg.End(c, s.cfg.noRecord)
 	close(c.ended)
 	s.notify()

@@ -34,23 +34,18 @@ type Server struct {
 	cert   *testcert.Cert
 	hole   atomic.Bool
 	mute   atomic.Bool // AnswerPing behaviours answer nothing
-	stats  counters
+	stats  venue.Counters
 
 	mu      sync.Mutex
-	closed  bool
-	down    bool
+	gate    venue.Gate
 	ln      net.Listener // TCP: this listening period's; nil while Down
 	plans   *venue.Plans[Behavior]
-	reg     venue.Registry[*Conn] // every connection recorded (only the open ones WithoutRecording)
-	changes venue.Changes         // for Await
+	reg     venue.Registry[*Conn, Connection] // every connection recorded (only the open ones WithoutRecording)
+	changes venue.Changes                     // for Await
 
 	running   sync.WaitGroup // connections being served
 	accepting sync.WaitGroup // accept loops
 	closeOnce sync.Once
-}
-
-type counters struct {
-	accepted, refused, open, received, sent atomic.Int64
 }
 
 // config is what the options set.
@@ -205,7 +200,7 @@ func (s *Server) CAPEM() []byte {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
-		s.closed = true
+		s.gate.Close()
 		ln := s.ln
 		s.ln = nil
 		s.mu.Unlock()
@@ -227,7 +222,7 @@ var ErrClosed = errors.New("tcpconntest: server closed")
 // are refused) and resets every connection. Up undoes it.
 func (s *Server) Down() {
 	s.mu.Lock()
-	s.down = true
+	s.gate.Down()
 	ln := s.ln
 	s.ln = nil
 	s.mu.Unlock()
@@ -243,19 +238,12 @@ func (s *Server) Down() {
 func (s *Server) Up() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.closed:
-		return ErrClosed
-	case !s.down:
-		return nil
-	}
-	if !s.mem {
-		if err := s.listen(); err != nil {
-			return err
+	return s.gate.Up(ErrClosed, func() error {
+		if s.mem {
+			return nil
 		}
-	}
-	s.down = false
-	return nil
+		return s.listen()
+	})
 }
 
 // Restart is a venue restart: Down, then Up at once. Every connection is
@@ -268,7 +256,7 @@ func (s *Server) Restart() error {
 func (s *Server) isDown() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.down || s.closed
+	return s.gate.Shut()
 }
 
 // ResetAll drops every open connection at once: over TCP with a RST, in
@@ -312,27 +300,13 @@ func (s *Server) Conns() []*Conn { return s.reg.Live() }
 
 // Connections returns what the venue recorded of every connection so far,
 // in order (see WithoutRecording).
-func (s *Server) Connections() []Connection { return venue.Records(&s.reg, (*Conn).Record) }
+func (s *Server) Connections() []Connection { return s.reg.Records() }
 
 // Connection returns the record of the n-th connection (from 1).
-func (s *Server) Connection(n int) (Connection, bool) {
-	c, ok := s.reg.Find(func(c *Conn) bool { return c.n == n })
-	if !ok {
-		return Connection{}, false
-	}
-	return c.Record(), true
-}
+func (s *Server) Connection(n int) (Connection, bool) { return s.reg.Record(n) }
 
 // Stats returns the venue's counters.
-func (s *Server) Stats() Stats {
-	return Stats{
-		Accepted: s.stats.accepted.Load(),
-		Refused:  s.stats.refused.Load(),
-		Open:     s.stats.open.Load(),
-		Received: s.stats.received.Load(),
-		Sent:     s.stats.sent.Load(),
-	}
-}
+func (s *Server) Stats() Stats { return Stats(s.stats.Load()) }
 
 // Await waits until cond returns true, checking it now and after each
 // change the venue records (a connection made or ended, a frame), and

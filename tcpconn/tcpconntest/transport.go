@@ -26,13 +26,13 @@ func (s *Server) DialContext(ctx context.Context, _, _ string) (net.Conn, error)
 		return d.DialContext(ctx, "tcp", s.Addr)
 	}
 	if s.isDown() {
-		s.stats.refused.Add(1)
+		s.stats.Refused.Add(1)
 		return nil, venue.ErrRefused
 	}
 	client, server := net.Pipe()
 	if !s.start(server, nil) {
 		_ = client.Close()
-		s.stats.refused.Add(1)
+		s.stats.Refused.Add(1)
 		return nil, venue.ErrRefused
 	}
 	return client, nil

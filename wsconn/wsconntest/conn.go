@@ -72,7 +72,7 @@ func (c *Conn) Send(ctx context.Context, m Message) error {
 	if ws == nil {
 		return ErrNotUpgraded
 	}
-	c.srv.stats.sent.Add(1)
+	c.srv.stats.Sent.Add(1)
 	rec := !c.srv.cfg.noRecord
 	var seq uint64
 	if rec {
@@ -86,7 +86,7 @@ func (c *Conn) Send(ctx context.Context, m Message) error {
 	}
 	err := ws.Write(ctx, m.Type, m.Data)
 	if err != nil {
-		c.srv.stats.sent.Add(-1)
+		c.srv.stats.Sent.Add(-1)
 		if rec {
 			c.mu.Lock()
 			if i := slices.Index(c.sentSeq, seq); i >= 0 {
@@ -199,7 +199,7 @@ func (c *Conn) addFrame(f Frame) {
 }
 
 func (c *Conn) received(m Message) {
-	c.srv.stats.received.Add(1)
+	c.srv.stats.Received.Add(1)
 	if c.srv.cfg.noRecord {
 		return
 	}
@@ -214,7 +214,7 @@ func (c *Conn) received(m Message) {
 // serves the connection until it ends.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	if s.closed {
+	if s.gate.Closed() {
 		s.mu.Unlock()
 		http.Error(w, "wsconntest: closed", http.StatusServiceUnavailable)
 		return
@@ -266,7 +266,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	s.reg.Open(c)
 	s.stats.upgraded.Add(1)
-	s.stats.open.Add(1)
+	s.stats.Open.Add(1)
 	s.notify()
 	c.serve()
 }
@@ -336,7 +336,7 @@ func (c *Conn) end() {
 	c.mu.Unlock()
 	s := c.srv
 	if upgraded {
-		s.stats.open.Add(-1)
+		s.stats.Open.Add(-1)
 	}
 	s.reg.End(c, s.cfg.noRecord)
 	close(c.ended)

@@ -39,23 +39,24 @@ type Server struct {
 	stats     counters
 
 	mu      sync.Mutex
-	closed  bool
-	down    bool
+	gate    venue.Gate
 	addr    string       // TCP: host:port, kept across Down and Up
 	hs      *http.Server // the serving period's server; nil while Down over TCP
 	ln      net.Listener // TCP: the serving period's listener
 	wires   map[*wireConn]struct{}
-	plans   *venue.Plans[Behavior] // numbers handshake requests
-	reg     venue.Registry[*Conn]  // every connection recorded (only the live ones WithoutRecording)
-	changes venue.Changes          // for Await
+	plans   *venue.Plans[Behavior]            // numbers handshake requests
+	reg     venue.Registry[*Conn, Connection] // every connection recorded (only the live ones WithoutRecording)
+	changes venue.Changes                     // for Await
 
 	handlers  sync.WaitGroup // handlers between entry and return
 	serving   sync.WaitGroup // http.Server.Serve loops
 	closeOnce sync.Once
 }
 
+// counters are every venue's, and the handshakes'.
 type counters struct {
-	accepted, refused, handshakes, upgraded, open, received, sent atomic.Int64
+	venue.Counters
+	handshakes, upgraded atomic.Int64
 }
 
 // config is what the options set.
@@ -211,7 +212,7 @@ func (s *Server) Client() *http.Client { return s.client }
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
-		s.closed = true
+		s.gate.Close()
 		hs, ln := s.hs, s.ln
 		s.hs, s.ln = nil, nil
 		s.mu.Unlock()
@@ -243,7 +244,7 @@ func (s *Server) track(c net.Conn, tcp *net.TCPConn) *wireConn {
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
-	closed := s.closed
+	closed := s.gate.Closed()
 	if !closed {
 		s.wires[w] = struct{}{}
 	}
@@ -296,7 +297,7 @@ func (s *Server) Blackhole(on bool) { s.hole.Store(on) }
 // Up listens again on the same address.
 func (s *Server) Down() {
 	s.mu.Lock()
-	s.down = true
+	s.gate.Down()
 	hs, ln := s.hs, s.ln
 	if s.mem == nil {
 		s.hs, s.ln = nil, nil
@@ -325,28 +326,24 @@ var ErrClosed = errors.New("wsconntest: server closed")
 func (s *Server) Up() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.closed:
-		return ErrClosed
-	case !s.down:
-		return nil
-	}
-	if s.mem == nil {
+	return s.gate.Up(ErrClosed, func() error {
+		if s.mem != nil {
+			return nil
+		}
 		ln, err := venue.ListenTCP("wsconntest", s.addr)
 		if err != nil {
 			return err
 		}
 		s.ln = ln
 		s.hs = s.serve(&tcpListener{Listener: ln, srv: s, tls: s.tls})
-	}
-	s.down = false
-	return nil
+		return nil
+	})
 }
 
 func (s *Server) isDown() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.down || s.closed
+	return s.gate.Shut()
 }
 
 // Next makes the next handshake request that no Script plan covers play
@@ -364,28 +361,16 @@ func (s *Server) Conns() []*Conn { return s.reg.Live() }
 
 // Connections returns what the venue recorded of every handshake request
 // so far, in order (see WithoutRecording).
-func (s *Server) Connections() []Connection { return venue.Records(&s.reg, (*Conn).Record) }
+func (s *Server) Connections() []Connection { return s.reg.Records() }
 
 // Connection returns the record of the n-th handshake request (from 1).
-func (s *Server) Connection(n int) (Connection, bool) {
-	c, ok := s.reg.Find(func(c *Conn) bool { return c.n == n })
-	if !ok {
-		return Connection{}, false
-	}
-	return c.Record(), true
-}
+func (s *Server) Connection(n int) (Connection, bool) { return s.reg.Record(n) }
 
 // Stats returns the venue's counters.
 func (s *Server) Stats() Stats {
-	return Stats{
-		Accepted:   s.stats.accepted.Load(),
-		Refused:    s.stats.refused.Load(),
-		Handshakes: s.stats.handshakes.Load(),
-		Upgraded:   s.stats.upgraded.Load(),
-		Open:       s.stats.open.Load(),
-		Received:   s.stats.received.Load(),
-		Sent:       s.stats.sent.Load(),
-	}
+	c := s.stats.Load()
+	return Stats{Accepted: c.Accepted, Refused: c.Refused, Handshakes: s.stats.handshakes.Load(),
+		Upgraded: s.stats.upgraded.Load(), Open: c.Open, Received: c.Received, Sent: c.Sent}
 }
 
 // Await waits until cond returns true, checking it now and again after

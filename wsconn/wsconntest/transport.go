@@ -52,14 +52,14 @@ func (memAddr) String() string  { return venue.MemHost }
 func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	s := l.srv
 	if s.isDown() {
-		s.stats.refused.Add(1)
+		s.stats.Refused.Add(1)
 		return nil, venue.ErrRefused
 	}
 	client, server := net.Pipe()
 	wc := s.track(server, nil)
 	select {
 	case l.accept <- wc:
-		s.stats.accepted.Add(1)
+		s.stats.Accepted.Add(1)
 		return client, nil
 	case <-ctx.Done():
 	case <-l.closed:
@@ -69,7 +69,7 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.stats.refused.Add(1)
+	s.stats.Refused.Add(1)
 	return nil, venue.ErrRefused
 }
 
@@ -90,7 +90,7 @@ func (l *tcpListener) Accept() (net.Conn, error) {
 	if l.tls != nil {
 		c = tls.Server(c, l.tls)
 	}
-	l.srv.stats.accepted.Add(1)
+	l.srv.stats.Accepted.Add(1)
 	return l.srv.track(c, tc), nil
 }
 
