@@ -139,6 +139,80 @@ func (d *Definition[S, E]) planLeaves(p *plan[S]) []int {
 	return out
 }
 
+// reachable reports the leaves no sequence of declared transitions leads
+// to from the initial state.
+func (v *validator[S, E]) reachable() {
+	d := v.d
+	nE := len(d.events)
+	seen := make([]bool, len(d.states))
+	var work []int
+	visit := func(leaf int) {
+		if !seen[leaf] {
+			seen[leaf] = true
+			work = append(work, leaf)
+		}
+	}
+	for _, s := range d.start {
+		if len(d.tree[s].children) == 0 {
+			visit(int(s))
+		}
+	}
+	// With regions, a plan enters a leaf in every region it enters.
+	visitPlan := func(p *plan[S]) {
+		if !d.parallel {
+			visit(p.leaf)
+			return
+		}
+		for _, l := range d.planLeaves(p) {
+			visit(l)
+		}
+	}
+	// A shallow history re-enters the child last active, by default below
+	// it: that child's initial leaves are reachable once any leaf under it
+	// is, though no transition may target them.
+	var shallow []*plan[S]
+	visitTarget := func(p *plan[S]) {
+		visitPlan(p)
+		if h := p.to - len(d.states); h >= 0 && d.hist[h].kind == Shallow {
+			shallow = append(shallow, p)
+		}
+	}
+	for len(work) > 0 {
+		for len(work) > 0 {
+			s := work[len(work)-1]
+			work = work[:len(work)-1]
+			if d.tree[s].final {
+				continue // the machine stops there: no event leads on
+			}
+			for ei := range nE {
+				c := &d.cells[s*nE+ei]
+				switch c.kind {
+				case KindTransition:
+					visitTarget(&c.plan)
+				case KindChoice:
+					for i := range c.branches {
+						visitTarget(&c.branches[i])
+					}
+				}
+			}
+		}
+		for _, p := range shallow {
+			for _, child := range d.tree[d.hist[p.to-len(d.states)].composite].children {
+				if d.someLeafUnder(child, seen) {
+					for _, l := range d.planLeaves(&plan[S]{to: child, dom: p.dom}) {
+						visit(l)
+					}
+				}
+			}
+		}
+	}
+	for si, ok := range seen {
+		if !ok && len(d.tree[si].children) == 0 {
+			v.add("state %s is unreachable from %s", d.stateNames[si], d.stateNames[d.initial])
+		}
+	}
+}
+
 // someLeafUnder reports whether a leaf at or below s is marked in seen.
 func (d *Definition[S, E]) someLeafUnder(s int, seen []bool) bool {
 	if len(d.tree[s].children) == 0 {

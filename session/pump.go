@@ -59,14 +59,17 @@ func (s *session) next() (Message, error) {
 		if err != nil {
 			return Message{}, err
 		}
-		s.lastRead.Store(int64(clock()))
+		// One clock reading per message: the heartbeat's, the watchdog's
+		// and Received are the same instant.
+		now := time.Now()
+		s.lastRead.Store(int64(sinceStart(now)))
 		if s.dec != NoDecompression {
 			if typ, data, err = s.decode(typ, data); err != nil {
 				return Message{}, err
 			}
 		}
 		if s.in != nil {
-			deliver, err := s.sort(typ, data)
+			deliver, err := s.sort(typ, data, now)
 			if err != nil {
 				return Message{}, err
 			}
@@ -75,7 +78,7 @@ func (s *session) next() (Message, error) {
 			}
 		}
 		// A reply a Request waits for goes to it, not to OnMessage.
-		m := Message{Type: typ, Data: data, Epoch: s.epoch, Received: time.Now()}
+		m := Message{Type: typ, Data: data, Epoch: s.epoch, Received: now}
 		if s.requests.pending.Load() > 0 && s.requests.match(m) {
 			continue
 		}
@@ -119,7 +122,7 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	s.mu.Lock()
 	// Before the step: the watchdog reads the state without the lock,
 	// and whoever sees the reader given back must see when.
-	s.freed.Store(int64(clock()))
+	s.stampFreed()
 	s.fireLocked(datapath.Return, 0)
 	ahead = s.ahead
 	s.mu.Unlock()
@@ -158,14 +161,27 @@ func (s *session) takeTurn() bool {
 }
 
 // isStopped reports whether the delivery has stopped.
-func (s *session) isStopped() bool { return s.dp.In(datapath.Stopped) }
+func (s *session) isStopped() bool { return dpStopped(s.dp) }
+
+// dpStopped reports whether the data path m is Stopped: a final leaf at the
+// top level, so its state is it, and In's lookup of the state is not
+// needed on the path of every message.
+func dpStopped(m *dpMachine) bool { return m.State() == datapath.Stopped }
+
+// stampFreed records that a handler gave the reader back now, for the data
+// watchdog, the only reader of freed: without one, the clock is not read.
+func (s *session) stampFreed() {
+	if s.in != nil && s.in.stamp {
+		s.freed.Store(int64(clock()))
+	}
+}
 
 // taken returns, for a pump that let its message go, the read-ahead lent
 // meanwhile, if any: the pump takes its message before reading.
 func (s *session) taken() *readAhead {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.freed.Store(int64(clock()))
+	s.stampFreed()
 	return s.ahead
 }
 
@@ -206,7 +222,7 @@ func (s *session) lendLocked() {
 		return // nothing held, or a read-ahead is lent already
 	}
 	// The connection is read again; stamped before the step, as Return's.
-	s.freed.Store(int64(clock()))
+	s.stampFreed()
 	s.fireLocked(datapath.Lend, 0)
 	a := &readAhead{res: make(chan aheadResult, 1)}
 	s.ahead = a
@@ -301,7 +317,7 @@ func newInbound(cfg *config) *inbound {
 // the message goes to the handler. A matcher or responder that panics
 // fails the connection with a *tasks.PanicError: the pump is no task, and
 // a panic there would end the process.
-func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
+func (s *session) sort(typ MessageType, data []byte, now time.Time) (deliver bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
@@ -326,7 +342,7 @@ func (s *session) sort(typ MessageType, data []byte) (deliver bool, err error) {
 		}
 	}
 	if in.stamp {
-		s.lastData.Store(int64(clock()))
+		s.lastData.Store(int64(sinceStart(now)))
 	}
 	return true, nil
 }
@@ -444,7 +460,7 @@ func (s *session) startHandling(m Message) bool {
 	}
 	s.mu.Lock()
 	s.deliverLocked(m)
-	if s.dp.In(datapath.Stopped) {
+	if dpStopped(s.dp) {
 		s.mu.Unlock()
 		<-c.handling
 		c.stats.dropped.Add(1)

@@ -165,3 +165,36 @@ func TestReadWhole(t *testing.T) {
 		t.Errorf("the message after its source was reused (-want +got):\n%s", diff)
 	}
 }
+
+// taker is a whole message whose reader may give up its buffer (Take),
+// as tcpconn's long frames do.
+type taker struct {
+	*bytes.Buffer
+	give bool
+}
+
+func (t *taker) Take() []byte {
+	if !t.give {
+		return nil
+	}
+	return t.Bytes()
+}
+
+// TestReadWholeTakes: a reader that gives up its buffer has it taken as
+// the message, not copied; one that declines (nil) has its bytes copied,
+// so that reusing its buffer later leaves the message as it was.
+func TestReadWholeTakes(t *testing.T) {
+	for _, give := range []bool{true, false} {
+		t.Run(fmt.Sprintf("give=%v", give), func(t *testing.T) {
+			r := &taker{Buffer: bytes.NewBufferString("frame"), give: give}
+			src := r.Bytes()
+			b, ok := readWhole(r)
+			if !ok || string(b) != "frame" {
+				t.Fatalf("readWhole = %q, %v; want \"frame\", true", b, ok)
+			}
+			if taken := &b[0] == &src[0]; taken != give {
+				t.Errorf("message is the reader's buffer: %v, want %v", taken, give)
+			}
+		})
+	}
+}

@@ -113,6 +113,10 @@ var start = time.Now()
 // clock returns the monotonic time since start.
 func clock() time.Duration { return time.Since(start) }
 
+// sinceStart returns t, a time.Now reading, as clock() would have read
+// it: a message's Received serves as its clock() stamps.
+func sinceStart(t time.Time) time.Duration { return t.Sub(start) }
+
 // newSession wraps conn; in says how to sort what is read, or is nil if
 // everything is data.
 func newSession(conn Conn, in *inbound) *session {

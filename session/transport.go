@@ -33,7 +33,10 @@ type Conn interface {
 	// with an error matching ErrMessageTooBig; a peer's close with a
 	// *CloseError. A reader that holds the message whole, with a method
 	// Bytes() []byte that returns the bytes unread (tcpconn's frames, a
-	// *bytes.Buffer), is copied from in one step, not read.
+	// *bytes.Buffer), is copied from in one step, not read. One that also
+	// has a method Take() []byte is asked first: a non-nil result is the
+	// message itself, handed to OnMessage as it is, and the Conn must
+	// never touch that slice again; nil means copy Bytes.
 	Reader() (MessageType, io.Reader, error)
 	// Write writes one whole message. If ctx ends during the write, the
 	// connection may be closed.
@@ -116,14 +119,20 @@ const (
 	StatusTLSHandshake            StatusCode = 1015
 )
 
-// readWhole copies a message whose reader holds it whole (Conn.Reader) in
-// one step: one allocation, the message's size, and none of the zeroing
-// or growth of reading it, which matter for large messages. ok is false
-// for a reader that does not hold it so.
+// readWhole takes a message whose reader gives up its buffer (Take), or
+// copies one whose reader holds it whole (Conn.Reader) in one step: one
+// allocation, the message's size, and none of the zeroing or growth of
+// reading it, which matter for large messages. ok is false for a reader
+// that does not hold it so.
 func readWhole(r io.Reader) (b []byte, ok bool) {
 	w, ok := r.(interface{ Bytes() []byte })
 	if !ok {
 		return nil, false
+	}
+	if t, ok := r.(interface{ Take() []byte }); ok {
+		if b = t.Take(); b != nil {
+			return b, true // the Conn gave it up: no copy
+		}
 	}
 	if b = append([]byte(nil), w.Bytes()...); b == nil {
 		b = []byte{} // an empty message is not nil

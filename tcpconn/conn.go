@@ -21,10 +21,15 @@ type conn struct {
 	raw    net.Conn // the TCP connection
 	br     *bufio.Reader
 	framer framing.Framer
-	app    framing.Appender // framer, when it is one: frames in kept buffers
+	app    framing.Appender // framer, when it is one: frames in buffers of the conn's choosing
+	slicer framing.Slicer   // framer, when it is one: frames lent where they lie in br
 	limit  int64
-	rbuf   []byte // the last frame read, with app: reused by the next
-	msg    frame
+	// spare is the buffer the next frame not lent is appended to, sized
+	// after the last such frame (guess): that frame is given to the
+	// session whole (frame.own), not copied again.
+	spare []byte
+	guess int
+	msg   frame
 
 	wmu   sync.Mutex // one frame written at a time
 	wbuf  []byte     // under wmu, with app: the frame being written
@@ -43,7 +48,8 @@ type conn struct {
 
 func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
 	app, _ := f.(framing.Appender)
-	c := &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, app: app, limit: limit, readFailed: make(chan struct{})}
+	slicer, _ := f.(framing.Slicer)
+	c := &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, app: app, slicer: slicer, limit: limit, readFailed: make(chan struct{})}
 	if _, ok := nc.(*net.TCPConn); ok {
 		// net.Buffers writes with one writev on a *net.TCPConn; on
 		// another conn (TLS: one record each) it would be several writes.
@@ -67,18 +73,13 @@ func kept(b []byte) []byte {
 
 // Reader reads the next frame. A frame over the read limit fails with
 // an error matching session.ErrMessageTooBig; the stream is out of step
-// after it, as after any error. The frame is read whole into a buffer the
-// conn keeps, so that it costs no allocation: the reader returned, whose
-// Bytes the session copies in one step, is valid until the next call.
+// after it, as after any error. The frame is read whole, copied once on
+// its way to the handler: one that lies in the read buffer is lent to the
+// session, which copies it (the reader's Bytes, valid until the next
+// call); a longer one is read into a buffer of its own, which the session
+// takes (the reader's Take).
 func (c *conn) Reader() (session.MessageType, io.Reader, error) {
-	var p []byte
-	var err error
-	if c.app != nil {
-		p, err = c.app.AppendFrame(c.rbuf[:0], c.br, c.limit)
-		c.rbuf = kept(p)
-	} else {
-		p, err = c.framer.ReadFrame(c.br, c.limit)
-	}
+	p, lent, err := c.readFrame()
 	if err != nil {
 		c.failOnce.Do(func() { close(c.readFailed) })
 		if errors.Is(err, framing.ErrTooBig) {
@@ -87,17 +88,53 @@ func (c *conn) Reader() (session.MessageType, io.Reader, error) {
 		return 0, nil, err
 	}
 	typ := session.Binary
-	if utf8.Valid(p) {
+	if utf8.Valid(p) { // vectorised; a word-at-a-time ASCII loop is slower past 64 bytes
 		typ = session.Text
 	}
-	c.msg = frame{p: p}
+	c.msg = frame{p: p, own: !lent}
 	return typ, &c.msg, nil
+}
+
+// readFrame reads the next frame: lent, in br's buffer, or in a buffer the
+// caller owns.
+func (c *conn) readFrame() (p []byte, lent bool, err error) {
+	if c.app == nil {
+		// A slice of its own, by ReadFrame's contract; copied all the same,
+		// as it always was, in case a Framer of the user's keeps it.
+		p, err = c.framer.ReadFrame(c.br, c.limit)
+		return p, true, err
+	}
+	if c.spare == nil && c.guess > 0 {
+		c.spare = make([]byte, 0, c.guess)
+	}
+	if c.slicer != nil {
+		p, lent, err = c.slicer.SliceFrame(c.spare[:0], c.br, c.limit)
+	} else {
+		p, err = c.app.AppendFrame(c.spare[:0], c.br, c.limit)
+	}
+	if err != nil || lent {
+		return p, lent, err
+	}
+	if len(p) == 0 || cap(p) > 2*len(p)+512 {
+		// Empty, or much smaller than its buffer: the session copies it,
+		// and the buffer serves the next long frame.
+		c.spare = kept(p)
+		return p, true, nil
+	}
+	// The frame leaves with its buffer; the next one not lent gets one of
+	// its size, if it is one to keep.
+	c.spare = nil
+	if c.guess = len(p); c.guess > keepBuf {
+		c.guess = 0
+	}
+	return p, false, nil
 }
 
 // frame is a frame read whole, as a message's reader.
 type frame struct {
 	p   []byte
 	off int
+	own bool // p is the frame's own buffer, which Take gives away
 }
 
 func (f *frame) Read(b []byte) (int, error) {
@@ -111,6 +148,17 @@ func (f *frame) Read(b []byte) (int, error) {
 
 // Bytes returns the bytes unread: the session copies them in one step.
 func (f *frame) Bytes() []byte { return f.p[f.off:] }
+
+// Take gives the session the bytes unread, without a copy, if the frame
+// has a buffer of its own; else nil, and the session copies Bytes.
+func (f *frame) Take() []byte {
+	if !f.own {
+		return nil
+	}
+	p := f.p[f.off:]
+	f.p, f.off, f.own = nil, 0, false
+	return p
+}
 
 // Write writes p as one frame. If ctx ends during the write, the
 // connection is closed: half a frame would put the stream out of step.

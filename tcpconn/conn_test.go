@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -32,11 +33,30 @@ func (l *loopConn) Read(p []byte) (int, error) {
 
 func (l *loopConn) Write(p []byte) (int, error) { return l.wrote.Write(p) }
 
-// TestFramesDoNotAllocate: with a built-in framer, reading a frame and
-// writing one cost the conn no allocation once its buffers have grown,
-// and every frame read and written is whole, at sizes below and above
-// bufio's buffer. The frame's reader holds it whole (Bytes), which the
-// session copies in one step.
+// handOver does with a frame's reader what the session does: takes its
+// buffer if the reader gives it up (Take), else copies its bytes (Bytes).
+func handOver(t *testing.T, r io.Reader) (msg []byte, taken bool) {
+	t.Helper()
+	w, ok := r.(interface {
+		Bytes() []byte
+		Take() []byte
+	})
+	if !ok {
+		t.Fatalf("the frame's reader %T has no Bytes and Take", r)
+	}
+	if p := w.Take(); p != nil {
+		return p, true
+	}
+	return append([]byte{}, w.Bytes()...), false
+}
+
+// TestFramesDoNotAllocate: with a built-in framer, reading a frame,
+// handing it over as the session does, and writing one cost one
+// allocation, the message's own (none for an empty one): the conn's
+// buffers cost none once grown. Every frame read and written is whole, at
+// sizes below and above bufio's buffer. A line within bufio's buffer is
+// lent and copied once; a longer frame is read into a buffer of its own,
+// which is taken, not copied.
 func TestFramesDoNotAllocate(t *testing.T) {
 	for _, f := range []framing.Framer{framing.Line{}, framing.Length32{}} {
 		for _, size := range []int{0, 64, 1 << 10, 64 << 10} {
@@ -48,7 +68,7 @@ func TestFramesDoNotAllocate(t *testing.T) {
 				}
 				lc := &loopConn{stream: wire.Bytes()}
 				c := newConn(lc, lc, f, session.DefaultReadLimit)
-				buf := make([]byte, size)
+				wantTaken := size > 0 && (size >= 4096 || f.Name() != "line")
 				var frames []string
 				once := func() {
 					typ, r, err := c.Reader()
@@ -58,29 +78,95 @@ func TestFramesDoNotAllocate(t *testing.T) {
 					if typ != session.Text {
 						t.Fatalf("type %v, want text", typ)
 					}
-					if w, ok := r.(interface{ Bytes() []byte }); !ok || len(w.Bytes()) != size {
-						t.Fatalf("the frame's reader holds no bytes, or not %d", size)
-					}
-					n, err := io.ReadFull(r, buf)
-					if err != nil {
-						t.Fatal(err)
+					msg, taken := handOver(t, r)
+					if taken != wantTaken {
+						t.Fatalf("frame taken: %v, want %v", taken, wantTaken)
 					}
 					if len(frames) < 3 {
-						frames = append(frames, string(buf[:n]))
+						frames = append(frames, string(msg))
 					}
 					if err := c.Write(context.Background(), session.Text, p); err != nil {
 						t.Fatal(err)
 					}
 				}
 				once()
-				if n := testing.AllocsPerRun(50, once); n != 0 {
-					t.Errorf("allocations per frame read and written: %v, want 0", n)
+				want := 1.0
+				if size == 0 {
+					want = 0
+				}
+				if n := testing.AllocsPerRun(50, once); n != want {
+					t.Errorf("allocations per frame read, handed over and written: %v, want %v", n, want)
 				}
 				if diff := cmp.Diff([]string{string(p), string(p), string(p)}, frames); diff != "" {
 					t.Errorf("frames read (-want +got):\n%s", diff)
 				}
 				if want := bytes.Repeat(wire.Bytes(), 52); !bytes.Equal(want, lc.wrote.Bytes()) {
 					t.Errorf("wrote %d bytes, want the %d of 52 frames", lc.wrote.Len(), len(want))
+				}
+			})
+		}
+	}
+}
+
+// TestFramesHandedOverStayIntact: a message handed over, taken or copied,
+// is the handler's to keep: the frames read after it, long or short, lent
+// or taken, each framer's, with "\r\n" endings and bytes that are not
+// UTF-8, never change it, and each has its type (text for UTF-8 only).
+func TestFramesHandedOverStayIntact(t *testing.T) {
+	long := func(b byte, n int) string { return string(bytes.Repeat([]byte{b}, n)) }
+	payloads := []string{
+		long('a', 10_000), long('b', 10_000), "short", long('c', 5_000), long('d', 9_000), "",
+		long('e', 20_000), "\xff\xfe not UTF-8", long('f', 100), "h\u00e9llo \u4e16\u754c", long('g', 300_000), long('h', 10_000),
+		long('i', 4095), long('j', 4094), "caf\xc3", long('k', 7000) + "\xc3\xa9" + long('k', 7000) + "\xc3",
+	}
+	for _, f := range []framing.Framer{framing.Line{}, framing.Length32{}} {
+		for _, crlf := range []bool{false, true} {
+			if crlf && f.Name() != "line" {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/crlf=%v", f.Name(), crlf), func(t *testing.T) {
+				var wire bytes.Buffer
+				for _, p := range payloads {
+					if crlf {
+						wire.WriteString(p + "\r\n")
+						continue
+					}
+					if err := f.WriteFrame(&wire, []byte(p)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				lc := &loopConn{stream: wire.Bytes()}
+				c := newConn(lc, lc, f, session.DefaultReadLimit)
+				var kept [][]byte
+				var types, wantTypes []session.MessageType
+				for range 3 { // the stream replays: buffers are reused, if any are
+					for _, p := range payloads {
+						typ, r, err := c.Reader()
+						if err != nil {
+							t.Fatal(err)
+						}
+						msg, _ := handOver(t, r)
+						kept = append(kept, msg)
+						types = append(types, typ)
+						want := session.Binary
+						if utf8.ValidString(p) {
+							want = session.Text
+						}
+						wantTypes = append(wantTypes, want)
+					}
+				}
+				var got, want []string
+				for _, m := range kept {
+					got = append(got, string(m))
+				}
+				for range 3 {
+					want = append(want, payloads...)
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("messages kept (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(wantTypes, types); diff != "" {
+					t.Errorf("types (-want +got):\n%s", diff)
 				}
 			})
 		}

@@ -55,6 +55,20 @@ type Appender interface {
 	AppendWire(dst, p []byte) ([]byte, error)
 }
 
+// A Slicer is an Appender that can also lend a frame where it lies in the
+// reader's buffer: a reader that copies each frame anyway (to hand it
+// over) copies it once, not first into a buffer of its own. Line is a
+// Slicer; tcpconn uses SliceFrame when its Framer has it.
+type Slicer interface {
+	Appender
+	// SliceFrame reads the next frame as AppendFrame does, with the same
+	// errors and limit. If the frame lies whole in r's buffer, its payload
+	// is returned there with lent true: valid until r's next read, and
+	// not to be written to; dst is left as given. Otherwise the payload is
+	// appended to dst, as AppendFrame appends it.
+	SliceFrame(dst []byte, r *bufio.Reader, limit int64) (p []byte, lent bool, err error)
+}
+
 // A Wrapper is an Appender whose frame is the payload as given, between
 // a head and a tail (Line: none and "\n"; Length32: the length and none):
 // a writer can send the payload from where it is, in one vectored write,

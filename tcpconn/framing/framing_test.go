@@ -129,7 +129,66 @@ func TestReadFrame(t *testing.T) {
 					t.Errorf("end = %v, want %v", err, tt.err)
 				}
 			})
+			sl, ok := tt.f.(framing.Slicer)
+			if !ok {
+				continue
+			}
+			// The same frames sliced: lent while they lie whole in the
+			// reader's buffer, else appended after the prefix as above.
+			t.Run(tt.name+"/"+rd.name+"/slice", func(t *testing.T) {
+				r := rd.wrap(tt.in)
+				const prefix = "kept:"
+				var got []string
+				var err error
+				for {
+					p, lent, e := sl.SliceFrame([]byte(prefix), r, tt.limit)
+					if err = e; err != nil {
+						if string(p) != prefix {
+							t.Errorf("on error SliceFrame returned %q, want dst as given", p)
+						}
+						break
+					}
+					if !lent {
+						if !strings.HasPrefix(string(p), prefix) {
+							t.Fatalf("frame %d = %q, lost the prefix %q", len(got), p, prefix)
+						}
+						p = p[len(prefix):]
+					} else if len(p) >= r.Size() {
+						t.Fatalf("frame %d (%d bytes) lent, but the reader's buffer holds %d", len(got), len(p), r.Size())
+					}
+					got = append(got, string(p))
+				}
+				if diff := cmp.Diff(tt.frames, got); diff != "" {
+					t.Errorf("frames (-want +got):\n%s", diff)
+				}
+				if !errors.Is(err, tt.err) {
+					t.Errorf("end = %v, want %v", err, tt.err)
+				}
+			})
 		}
+	}
+}
+
+// TestSliceFrameLends: a line that lies whole in the reader's buffer is
+// lent, one that does not is appended; both read as the line.
+func TestSliceFrameLends(t *testing.T) {
+	long := strings.Repeat("z", 100)
+	r := bufio.NewReaderSize(strings.NewReader("short\r\n"+long+"\nend\n"), 32)
+	type got struct {
+		P    string
+		Lent bool
+	}
+	var all []got
+	for {
+		p, lent, err := framing.Line{}.SliceFrame(nil, r, 0)
+		if err != nil {
+			break
+		}
+		all = append(all, got{string(p), lent})
+	}
+	want := []got{{"short", true}, {long, false}, {"end", true}}
+	if diff := cmp.Diff(want, all); diff != "" {
+		t.Errorf("frames (-want +got):\n%s", diff)
 	}
 }
 

@@ -30,33 +30,60 @@ func (l Line) ReadFrame(r *bufio.Reader, limit int64) ([]byte, error) {
 // AppendFrame reads a frame as ReadFrame does and appends its payload to
 // dst.
 func (Line) AppendFrame(dst []byte, r *bufio.Reader, limit int64) ([]byte, error) {
+	chunk, err := r.ReadSlice('\n')
+	return appendLine(dst, chunk, err, r, limit)
+}
+
+// SliceFrame reads a frame as ReadFrame does. A line that lies whole in
+// r's buffer is returned there, lent (valid until r's next read), and dst
+// is left as given; a longer one is appended to dst.
+func (Line) SliceFrame(dst []byte, r *bufio.Reader, limit int64) (p []byte, lent bool, err error) {
+	chunk, err := r.ReadSlice('\n')
+	if err != nil {
+		p, err = appendLine(dst, chunk, err, r, limit)
+		return p, false, err
+	}
+	line := chunk[:len(chunk)-1]
+	if k := len(line); k > 0 && line[k-1] == '\r' {
+		line = line[:k-1]
+	}
+	if n := int64(len(line)); limit > 0 && n > limit {
+		return dst, false, tooBig("line", n, limit)
+	}
+	return line, true, nil
+}
+
+// appendLine appends to dst the line whose first chunk ReadSlice returned
+// with err, reading the rest of it from r. The "\n" is not appended: a
+// buffer sized for the payload holds the line.
+func appendLine(dst, chunk []byte, err error, r *bufio.Reader, limit int64) ([]byte, error) {
 	start := len(dst)
 	line := dst
 	for {
-		chunk, err := r.ReadSlice('\n')
+		if err == nil {
+			line = append(line, chunk[:len(chunk)-1]...)
+			if k := len(line); k > start && line[k-1] == '\r' {
+				line = line[:k-1]
+			}
+			if n := int64(len(line) - start); limit > 0 && n > limit {
+				return dst, tooBig("line", n, limit)
+			}
+			return line, nil
+		}
 		line = append(line, chunk...)
 		n := int64(len(line) - start)
 		switch {
-		case err == nil:
 		case errors.Is(err, bufio.ErrBufferFull):
 			// Its last byte may be a "\r" that is stripped below.
 			if limit > 0 && n-1 > limit {
 				return dst, tooBig("line", n-1, limit)
 			}
-			continue
+			chunk, err = r.ReadSlice('\n')
 		case errors.Is(err, io.EOF) && n == 0:
 			return dst, io.EOF
 		default:
 			return dst, unexpected(err)
 		}
-		line = line[:len(line)-1]
-		if k := len(line); k > start && line[k-1] == '\r' {
-			line = line[:k-1]
-		}
-		if n := int64(len(line) - start); limit > 0 && n > limit {
-			return dst, tooBig("line", n, limit)
-		}
-		return line, nil
 	}
 }
 
