@@ -128,7 +128,7 @@ func (cs *Clients) init(mp metric.MeterProvider) (err error) {
 	defer recovered(&err)
 	m := mp.Meter(ScopeName)
 	in := instruments{m: m}
-	cs.rtt = in.seconds("connfsm.ping.rtt", "Round trip of the heartbeat's protocol pings.", fastBuckets)
+	cs.rtt = in.seconds("connfsm.ping.rtt", "Round trip of the heartbeat's pings, protocol or application.", fastBuckets)
 	cs.handler = in.seconds("connfsm.handler.duration", "Duration of one OnMessage call (messaging.process.duration).", fastBuckets)
 	cs.lag = in.seconds("connfsm.handler.lag", "Time from a message's read to the start of its OnMessage call.", fastBuckets)
 	cs.waits = in.counter("connfsm.dial.waits", "{wait}",

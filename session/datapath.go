@@ -240,8 +240,8 @@ func (c *Client) readerTask(ctx context.Context, in step, _ emitFn) error {
 // for it.
 func WithWriteLimit(n int64) Option { return func(c *config) { c.writeLimit = n } }
 
-// checkOut checks a message to be sent: its type, and its size against
-// the write limit.
+// checkOut checks a message to be sent: its type, its size against the
+// write limit, and that the transport can carry it.
 func (c *Client) checkOut(typ MessageType, data []byte) error {
 	if err := checkType(typ); err != nil {
 		return err
@@ -249,5 +249,5 @@ func (c *Client) checkOut(typ MessageType, data []byte) error {
 	if l := c.cfg.writeLimit; l >= 0 && int64(len(data)) > l {
 		return fmt.Errorf("%w: %d bytes over the write limit of %d", ErrMessageTooBig, len(data), l)
 	}
-	return nil
+	return checkMessage(c.tr, typ, data)
 }

@@ -185,14 +185,16 @@ func defaultConfig() config {
 	}
 }
 
-// WithHandshakeTimeout bounds one dial attempt, TCP connect to upgrade.
+// WithHandshakeTimeout bounds one dial attempt, from the TCP connect to
+// the end of the handshake (WebSocket's upgrade, TLS's).
 func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) { c.handshakeTimeout = d }
 }
 
-// WithCloseTimeout bounds the close handshake of Close. coder/websocket
-// bounds it too, at 5s to write the close frame plus 5s to wait for the
-// peer's, so a timeout above 10s has no further effect.
+// WithCloseTimeout bounds the close handshake of Close. Over WebSocket,
+// coder/websocket bounds it too, at 5s to write the close frame plus 5s
+// to wait for the peer's, so a timeout above 10s has no further effect
+// there; tcpconn waits for the peer's end up to the whole timeout.
 func WithCloseTimeout(d time.Duration) Option { return func(c *config) { c.closeTimeout = d } }
 
 // WithStablePeriod sets how long a connection must stay Alive before the
@@ -369,8 +371,25 @@ func newConfig(tr Transport, opts []Option) config {
 		if ck, ok := tr.(interface{ Check() error }); ok {
 			cfg.addProblems(ck.Check())
 		}
+		cfg.checkMessages(tr)
 	}
 	return cfg
+}
+
+// checkMessages adds a problem for each message of the configuration that
+// tr cannot carry (Transport's CheckMessage).
+func (c *config) checkMessages(tr Transport) {
+	for _, sub := range c.subscriptions {
+		if err := sub.checkOn(tr); err != nil {
+			c.problems = append(c.problems, fmt.Errorf("Subscriptions: %w", err))
+		}
+	}
+	if h := c.appHeartbeat; h != nil {
+		typ, _ := h.Type.orText()
+		if err := checkMessage(tr, typ, h.Ping); err != nil {
+			c.problems = append(c.problems, fmt.Errorf("AppHeartbeat.Ping: %w", err))
+		}
+	}
 }
 
 // addProblems adds err, or each error it joins, to c's problems.

@@ -292,6 +292,10 @@ func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 			return pc.c.Subscribe(ctx, sub) // one more holder
 		}
 		if pc := p.room(); pc != nil {
+			if err := sub.checkOn(pc.c.tr); err != nil {
+				p.mu.Unlock() // refused before it takes room
+				return fmt.Errorf("session: Pool.Subscribe: %w", err)
+			}
 			p.byKey[sub.Key] = pc
 			pc.held++
 			p.mu.Unlock()

@@ -169,14 +169,15 @@ type Probe interface {
 }
 
 // ClientProbe receives one client's measurements. Its methods are called
-// from the client's own goroutines (the reader for PingRTT and Handled,
-// the lifecycle for Record), one at a time per method: they must not block
-// and should not allocate.
+// from the client's own goroutines (the heartbeat for PingRTT, the reader
+// for Handled, the lifecycle for Record), one at a time per method: they
+// must not block and should not allocate.
 type ClientProbe interface {
 	// Record receives every lifecycle record, after the OnRecord
 	// observers; ctx comes from inside the lifecycle.
 	Record(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])
-	// PingRTT reports the round trip of an answered protocol ping.
+	// PingRTT reports the round trip of an answered heartbeat ping: a
+	// protocol ping, or the application heartbeat's (WithAppHeartbeat).
 	PingRTT(rtt time.Duration)
 	// Handled reports one OnMessage call: lag is the time from the
 	// message's read to the handler's start, took the handler's duration.

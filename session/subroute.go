@@ -250,7 +250,17 @@ func (c *Client) sendBatch(ctx context.Context, ss *session, subs []*subscribed)
 	if len(sent) == 0 {
 		return nil, nil
 	}
-	if err := c.paced(ctx, ss, c.cfg.batch.Type, c.cfg.batch.Subscribe(keys)); err != nil {
+	msg := c.cfg.batch.Subscribe(keys)
+	if err := checkMessage(c.tr, c.cfg.batch.Type, msg); err != nil {
+		// Written, it would fail every connection it is replayed on: its
+		// subscriptions fail instead, as if refused.
+		for _, s := range sent {
+			c.subs.settle(s)
+			_ = s.fail(ctx, subscription.Nack, &SubscriptionError{Key: s.Key, Err: err})
+		}
+		return nil, nil
+	}
+	if err := c.paced(ctx, ss, c.cfg.batch.Type, msg); err != nil {
 		for _, s := range sent {
 			c.subs.settle(s)
 			_ = s.fail(ctx, subscription.Lost, &SubscriptionError{Key: s.Key, Err: err})

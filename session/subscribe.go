@@ -135,6 +135,21 @@ func (sub Subscription) check() error {
 	return nil
 }
 
+// checkOn reports a message of sub that tr cannot carry (CheckMessage),
+// matching ErrBadSubscription.
+func (sub Subscription) checkOn(tr Transport) error {
+	typ, _ := sub.Type.orText()
+	for _, m := range [][]byte{sub.Message, sub.Unsubscribe} {
+		if m == nil {
+			continue
+		}
+		if err := checkMessage(tr, typ, m); err != nil {
+			return fmt.Errorf("%w: %q: %w", ErrBadSubscription, sub.Key, err)
+		}
+	}
+	return nil
+}
+
 // normal returns sub with its defaults and its own copies of the messages.
 func (sub Subscription) normal() Subscription {
 	sub.Type, _ = sub.Type.orText()
@@ -313,6 +328,9 @@ func (r *registry) snapshot() []*subscribed {
 // error matching ErrBadSubscription.
 func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 	if err := sub.check(); err != nil {
+		return fmt.Errorf("session: Subscribe: %w", err)
+	}
+	if err := sub.checkOn(c.tr); err != nil {
 		return fmt.Errorf("session: Subscribe: %w", err)
 	}
 	if ctx == nil {

@@ -14,6 +14,14 @@ import (
 //
 // A Transport may have a method Check() error. Dial calls it after the
 // options (TransportOption); its error is a configuration problem.
+//
+// A Transport may also have a method CheckMessage(typ MessageType, p
+// []byte) error, for a wire format that cannot carry every payload (a
+// newline in a line). Send, Request and Subscribe return its error before
+// anything is written or buffered, and Dial refuses a subscription or an
+// application heartbeat it refuses: written, such a message would fail
+// every connection it is sent on. A Batch message it refuses fails its
+// subscriptions (Failed), and the connection stays.
 type Transport interface {
 	// Dial makes one connection attempt. ctx ends at the handshake
 	// timeout or when the client closes. Dial calls a.Sent once the
@@ -22,6 +30,21 @@ type Transport interface {
 	Dial(ctx context.Context, a *Attempt) (Conn, error)
 	// String names the server for logs and errors, without secrets.
 	String() string
+}
+
+// messageChecker is a Transport that refuses, before any write, the
+// payloads its wire format cannot carry.
+type messageChecker interface {
+	CheckMessage(typ MessageType, p []byte) error
+}
+
+// checkMessage returns tr's error for a message it cannot carry, if tr
+// tells.
+func checkMessage(tr Transport, typ MessageType, p []byte) error {
+	if ck, ok := tr.(messageChecker); ok {
+		return ck.CheckMessage(typ, p)
+	}
+	return nil
 }
 
 // A Conn is one connection of a Transport. Reader is called by one

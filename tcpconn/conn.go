@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -44,6 +46,11 @@ type conn struct {
 
 	readFailed chan struct{} // closed when a read fails: Close waits for it
 	failOnce   sync.Once
+	// closed is set when this side closes nc: a read failing after it
+	// reports net.ErrClosed, as a socket does, even over a net.Pipe
+	// (io.ErrClosedPipe), so that the client tells its own close (a
+	// ping's write cut at its deadline) from the peer's.
+	closed atomic.Bool
 }
 
 func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
@@ -55,7 +62,7 @@ func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
 		// another conn (TLS: one record each) it would be several writes.
 		c.wrap, _ = f.(framing.Wrapper)
 	}
-	c.abort = func() { _ = c.nc.Close() }
+	c.abort = func() { _ = c.CloseNow() }
 	return c
 }
 
@@ -82,8 +89,11 @@ func (c *conn) Reader() (session.MessageType, io.Reader, error) {
 	p, lent, err := c.readFrame()
 	if err != nil {
 		c.failOnce.Do(func() { close(c.readFailed) })
-		if errors.Is(err, framing.ErrTooBig) {
+		switch {
+		case errors.Is(err, framing.ErrTooBig):
 			err = fmt.Errorf("%w: %w", session.ErrMessageTooBig, err)
+		case c.closed.Load() && !errors.Is(err, net.ErrClosed):
+			err = fmt.Errorf("%w: %w", net.ErrClosed, err)
 		}
 		return 0, nil, err
 	}
@@ -161,11 +171,29 @@ func (f *frame) Take() []byte {
 }
 
 // Write writes p as one frame. If ctx ends during the write, the
-// connection is closed: half a frame would put the stream out of step.
+// connection is closed, since half a frame would put the stream out of
+// step, and the error wraps ctx's cause.
 func (c *conn) Write(ctx context.Context, _ session.MessageType, p []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	err := c.write(ctx, p)
+	if err == nil {
+		return nil
+	}
+	if _, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The write deadline is ctx's, and the socket may see it pass
+		// before ctx's own timer has run: ctx ends at the same instant.
+		<-ctx.Done()
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return err
+}
+
+// write writes p as one frame, under ctx as Write says.
+func (c *conn) write(ctx context.Context, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if ctx.Done() != nil {
@@ -218,13 +246,17 @@ func (c *conn) Ping(context.Context) error { return session.ErrNoPing }
 
 // Close half-closes the connection, after the frames written, and waits
 // for the peer to close its side: a read that fails. CloseNow ends the
-// wait. TCP carries no close code: code and reason are not sent.
+// wait. A connection that cannot half-close (a net.Pipe, a dialer's own
+// net.Conn) is closed at once: the peer would never hear of the close it
+// is to answer. TCP carries no close code: code and reason are not sent.
 func (c *conn) Close(session.StatusCode, string) error {
 	c.wmu.Lock()
-	var err error
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-		err = cw.CloseWrite()
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok {
+		defer c.wmu.Unlock()
+		return c.CloseNow()
 	}
+	err := cw.CloseWrite()
 	c.wmu.Unlock()
 	if err != nil {
 		return err
@@ -234,7 +266,10 @@ func (c *conn) Close(session.StatusCode, string) error {
 }
 
 // CloseNow closes the connection at once.
-func (c *conn) CloseNow() error { return c.nc.Close() }
+func (c *conn) CloseNow() error {
+	c.closed.Store(true)
+	return c.nc.Close()
+}
 
 // NetConn returns the TCP connection: the client asks it whether bytes
 // wait unread before it blames the peer for a late reply.

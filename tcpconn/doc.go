@@ -5,7 +5,10 @@
 // A message is a frame. The framing is a framing.Framer: newline-delimited
 // lines (framing.Line, the default) or 4-byte big-endian length prefixes
 // (framing.Length32), or one of the caller's. A frame that is valid UTF-8
-// is a Text message, any other a Binary one.
+// is a Text message, any other a Binary one. A payload the framing cannot
+// carry (a newline in a line) fails its Send with an error matching
+// framing.ErrPayload, with a framing.Checker (both built-ins are), and
+// nothing is written.
 //
 // TCP has no ping. Without session.WithAppHeartbeat the connection has no
 // heartbeat: the reads and the data watchdog (session.WithIdleTimeout)
@@ -13,6 +16,7 @@
 //
 // Close half-closes the connection (a FIN, or TLS's close_notify) after
 // the messages accepted, and waits for the peer to close its side, up to
-// the close timeout. Everything else (login, subscriptions, policies,
-// the Pool) is session's.
+// the close timeout. A connection that cannot half-close (a dialer's own
+// net.Conn, the in-memory venue's net.Pipe) is closed at once.
+// Everything else (login, subscriptions, policies, the Pool) is session's.
 package tcpconn

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/tcpconn/framing"
@@ -94,12 +95,14 @@ func newTransport(addr string) *transport {
 	switch {
 	case err != nil:
 		t.problem = fmt.Errorf("address %q: %w", addr, errors.Unwrap(err))
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		t.problem = fmt.Errorf("address %q: want only a scheme, a host and a port", redact(u))
 	case u.Scheme != "tcp" && u.Scheme != "tls":
 		t.problem = fmt.Errorf("address %q: scheme must be tcp or tls, got %q", addr, u.Scheme)
 	case u.Hostname() == "" || u.Port() == "":
 		t.problem = fmt.Errorf("address %q: want HOST:PORT", addr)
-	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-		t.problem = fmt.Errorf("address %q: want only a scheme, a host and a port", redact(u))
+	case !validPort(u.Port()):
+		t.problem = fmt.Errorf("address %q: port must be 1 to 65535, got %s", addr, u.Port())
 	default:
 		t.hostport, t.useTLS = u.Host, u.Scheme == "tls"
 	}
@@ -108,6 +111,13 @@ func newTransport(addr string) *transport {
 		t.dial = d.DialContext
 	}
 	return t
+}
+
+// validPort reports whether port (digits, as url.Parse leaves it) is one
+// a server can listen on: a dial to another would fail every attempt.
+func validPort(port string) bool {
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n > 0
 }
 
 // redact drops an address's userinfo, query and fragment.
@@ -136,6 +146,16 @@ func (t *transport) Check() error {
 	}
 	if t.tlsConfig != nil && !t.useTLS {
 		return fmt.Errorf("TLSConfig given for %s: use a tls:// address", t)
+	}
+	return nil
+}
+
+// CheckMessage returns the error the framer would return for p, if it
+// tells (framing.Checker): the client then refuses p at Send, before
+// anything is written or buffered.
+func (t *transport) CheckMessage(_ session.MessageType, p []byte) error {
+	if ck, ok := t.framer.(framing.Checker); ok {
+		return ck.Check(p)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package tcpconn_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -257,7 +258,10 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"ws://127.0.0.1:1", nil, `address "ws://127.0.0.1:1": scheme must be tcp or tls, got "ws"`},
 		{"tcp://127.0.0.1", nil, `address "tcp://127.0.0.1": want HOST:PORT`},
+		{"tcp://127.0.0.1:99999", nil, `address "tcp://127.0.0.1:99999": port must be 1 to 65535, got 99999`},
+		{"tls://localhost:0", nil, `address "tls://localhost:0": port must be 1 to 65535, got 0`},
 		{"tcp://user:pw@127.0.0.1:1/x?k=v", nil, `address "tcp://127.0.0.1:1/x": want only a scheme, a host and a port`},
+		{"tls://user:pw@127.0.0.1:0", nil, `address "tls://127.0.0.1:0": want only a scheme, a host and a port`},
 		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithTLSConfig(&tls.Config{})},
 			"TLSConfig given for tcp://127.0.0.1:1: use a tls:// address"},
 		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithFraming(nil)}, "WithFraming: nil Framer"},
@@ -283,4 +287,211 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCloseWithoutHalfClose: over a connection that cannot half-close
+// (the in-memory venue's net.Pipe, a dialer's own net.Conn), Close closes
+// it at once: the peer sees the end, and Close does not wait out the
+// close timeout for an answer to a FIN it never sent.
+func TestCloseWithoutHalfClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(tcpconntest.Echo()))
+		defer srv.Close()
+		c := dial(t, srv, session.WithCloseTimeout(10*time.Second))
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := c.Close(t.Context()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if took := time.Since(start); took != 0 {
+			t.Errorf("Close took %v, want no wait", took)
+		}
+		synctest.Wait()
+		if conn, _ := srv.Connection(1); conn.Open() {
+			t.Error("the venue's connection is still open")
+		}
+	})
+}
+
+// TestUnframeablePayload: a message the framing cannot carry (a newline
+// in a line) fails at once, as a bad message and not a broken
+// connection: Send's error matches framing.ErrPayload and not
+// ErrNotConnected, nothing is buffered, the connection stays, and a
+// subscription or a heartbeat that could never be sent is refused before
+// it can lose every connection.
+func TestUnframeablePayload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(tcpconntest.Echo()))
+		defer srv.Close()
+		var in inbox
+		c := dial(t, srv, append(in.options(), session.WithSendPolicy(session.SendPolicy{Buffer: 4}))...)
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		bad := []byte("two\nlines")
+		check := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, framing.ErrPayload) || errors.Is(err, session.ErrNotConnected) {
+				t.Errorf("%s = %v, want an error matching framing.ErrPayload and not ErrNotConnected", what, err)
+			}
+		}
+		check("Send while Ready", c.Send(t.Context(), session.Text, bad))
+		_, err := c.Request(t.Context(), session.Text, bad, func(session.Message) bool { return true })
+		check("Request", err)
+		err = c.Subscribe(t.Context(), session.Subscription{Key: "k", Message: bad})
+		check("Subscribe", err)
+		if !errors.Is(err, session.ErrBadSubscription) {
+			t.Errorf("Subscribe = %v, want it to match ErrBadSubscription", err)
+		}
+		srv.Down()
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		check("Send while down", c.Send(t.Context(), session.Text, bad))
+		if n := c.Stats().Buffered; n != 0 {
+			t.Errorf("Buffered = %d, want the bad message not kept", n)
+		}
+		if err := srv.Up(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if err := c.SendText(t.Context(), "fine"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if diff := cmp.Diff([]string{"fine"}, in.messages()); diff != "" {
+			t.Errorf("messages (-want +got):\n%s", diff)
+		}
+		if n := len(in.losses()); n != 1 {
+			t.Errorf("Lost %v, want the venue's restart alone", in.losses())
+		}
+
+		for name, opt := range map[string]session.Option{
+			"a subscription": session.WithSubscriptions(session.Subscription{Key: "k", Message: bad}),
+			"an unsubscribe": session.WithSubscriptions(session.Subscription{Key: "k", Message: []byte("sub"), Unsubscribe: bad}),
+			"a heartbeat":    session.WithAppHeartbeat(session.TextHeartbeat("pi\nng", "pong")),
+		} {
+			c, err := tcpconn.Dial(t.Context(), srv.URL, tcpconn.WithDialer(srv.DialContext), session.NoWait(), opt)
+			if c != nil {
+				_ = c.Close(context.Background())
+			}
+			if !errors.Is(err, session.ErrInvalidConfig) || !errors.Is(err, framing.ErrPayload) {
+				t.Errorf("Dial with %s that cannot be framed = %v, want a *ConfigError matching framing.ErrPayload", name, err)
+			}
+		}
+	})
+}
+
+// TestStalledPeerIsAPongTimeout: a peer that stops reading (its reader
+// stuck) holds the heartbeat's ping in its write; the ping is cut at its
+// deadline, which closes the connection, and the loss is a pong timeout
+// within interval + timeout, in memory as over TCP, not the closed
+// connection the cut leaves behind.
+func TestStalledPeerIsAPongTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(
+			tcpconntest.OnMessage(func(c *tcpconntest.Conn, m tcpconntest.Message) bool {
+				if string(m.Data) == "stall" {
+					<-c.Context().Done() // the venue reads nothing more
+				}
+				return false
+			}),
+			tcpconntest.AnswerPing("ping", "pong"), tcpconntest.Echo()))
+		defer srv.Close()
+		var in inbox
+		const interval, timeout = 5 * time.Second, 3 * time.Second
+		c := dial(t, srv, append(in.options(), session.WithHeartbeat(interval, timeout),
+			session.WithAppHeartbeat(session.TextHeartbeat("ping", "pong")))...)
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SendText(t.Context(), "stall"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(interval + timeout)
+		synctest.Wait()
+		lost := in.losses()
+		if len(lost) != 1 || !errors.Is(lost[0], session.ErrPongTimeout) {
+			t.Errorf("Lost %v, want one pong timeout", lost)
+		}
+	})
+}
+
+// TestSendCutByItsContext: a Send whose ctx ends while its write is held
+// by a peer that reads nothing fails with ctx's error (as over
+// WebSocket), not only with the closed connection the cut leaves.
+func TestSendCutByItsContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(
+			tcpconntest.OnMessage(func(c *tcpconntest.Conn, m tcpconntest.Message) bool {
+				if string(m.Data) == "stall" {
+					<-c.Context().Done() // the venue reads nothing more
+				}
+				return false
+			}), tcpconntest.Echo()))
+		defer srv.Close()
+		c := dial(t, srv)
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SendText(t.Context(), "stall"); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		err := c.SendText(ctx, "held")
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, session.ErrNotConnected) {
+			t.Errorf("Send = %v, want an error matching context.DeadlineExceeded and ErrNotConnected", err)
+		}
+	})
+}
+
+// TestPoolRefusesUnframeable: a Pool's subscription the framing cannot
+// carry is refused, and takes no room on a connection.
+func TestPoolRefusesUnframeable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(tcpconntest.Echo()))
+		defer srv.Close()
+		p, err := tcpconn.NewPool(t.Context(), srv.URL, session.PoolConfig{MaxPerConn: 1, MaxConns: 1}, tcpconn.WithDialer(srv.DialContext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = p.Close(context.Background()) }()
+		err = p.Subscribe(t.Context(), session.Subscription{Key: "bad", Message: []byte("sub\nbad")})
+		if !errors.Is(err, framing.ErrPayload) || !errors.Is(err, session.ErrBadSubscription) {
+			t.Errorf("Subscribe = %v, want a bad subscription matching framing.ErrPayload", err)
+		}
+		if err := p.Subscribe(t.Context(), session.Subscription{Key: "good", Message: []byte("sub:good")}); err != nil {
+			t.Errorf("Subscribe after the refused one: %v", err)
+		}
+	})
+}
+
+// TestUnframeableBatch: a batch subscribe message the framing cannot
+// carry (JSON indented, on lines) fails its subscriptions, as a refusal
+// would, and keeps the connection: it is not written to fail every
+// connection it is replayed on.
+func TestUnframeableBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(tcpconntest.Echo()))
+		defer srv.Close()
+		var in inbox
+		c := dial(t, srv, append(in.options(), session.NoWait(),
+			session.WithBatch(session.Batch{Max: 10, Subscribe: func(keys []string) []byte {
+				b, _ := json.MarshalIndent(map[string]any{"op": "subscribe", "args": keys}, "", "  ")
+				return b
+			}}),
+			session.WithSubscriptions(session.Subscription{Key: "a", Message: []byte("sub:a")}))...)
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		if lost := in.losses(); len(lost) != 0 {
+			t.Errorf("Lost %d times, first %v; want no loss", len(lost), lost[0])
+		}
+		st, _ := c.SubscriptionStatus("a")
+		if st.State.String() != "Failed" || !errors.Is(st.Err, framing.ErrPayload) {
+			t.Errorf("subscription a: %v, %v; want Failed with an error matching framing.ErrPayload", st.State, st.Err)
+		}
+	})
 }

@@ -163,7 +163,8 @@ func parseDialFlags(args []string) (dialConfig, error) {
 	cfg.ws.URL = pos[0]
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	return cfg, errors.Join(err, cfg.checkHeartbeat(), dataErr, checkMetricsAddr(cfg.metrics), checkTransport(cfg.ws.URL, set))
+	return cfg, errors.Join(err, cfg.checkHeartbeat(), dataErr, checkMetricsAddr(cfg.metrics), checkTransport(cfg.ws.URL, set),
+		dialrun.CheckLogin(cfg.ws.URL, cfg.framer, cfg.run.Login))
 }
 
 // checkHeartbeat reports an application heartbeat given half.

@@ -173,6 +173,8 @@ func TestDialStreamURLs(t *testing.T) {
 				"-proxy applies to ws:// and wss:// URLs only, not tls://"}},
 		{"-framing with a WebSocket URL", []string{"-framing", "length32", "ws://127.0.0.1:1"},
 			[]string{"-framing applies to tcp:// and tls:// URLs only, not ws://127.0.0.1:1"}},
+		{"a login the framing cannot carry", []string{"-login", "a\nb", "tcp://127.0.0.1:1"},
+			[]string{"-login: framing: payload cannot be framed: line payload has a newline at byte 1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -248,4 +248,8 @@ func TestServeTCP(t *testing.T) {
 	if code := wait(); code != exitOK {
 		t.Errorf("serve: exit %d; stderr:\n%s", code, stderr.String())
 	}
+	// What the tcp:// server served is in the report too.
+	if want := "; tcp: accepted 1, frames received 1, sent 1, open "; !strings.Contains(stderr.String(), want) {
+		t.Errorf("serve's stderr lacks %q:\n%s", want, stderr.String())
+	}
 }

@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 
 	quit := make(chan struct{})
 	defer close(quit)
-	in := readLines(stdin, quit)
+	in := readLines(stdin, cfg.WriteLimit, quit)
 	if accepted, eof := sendLines(ctx, client, in.lines, stderr); eof {
 		if in.err != nil {
 			fmt.Fprintf(stderr, "connfsm dial: reading stdin: %v\n", in.err)
@@ -124,14 +124,18 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 
 // sendLines sends each line as a text message until lines is closed (eof),
 // the client ends, or ctx ends. It returns how many the client accepted.
-func sendLines(ctx context.Context, client Client, lines <-chan string, stderr io.Writer) (accepted uint64, eof bool) {
+func sendLines(ctx context.Context, client Client, lines <-chan stdinLine, stderr io.Writer) (accepted uint64, eof bool) {
 	for {
 		select {
 		case line, ok := <-lines:
 			if !ok {
 				return accepted, true
 			}
-			switch err := client.SendText(ctx, line); {
+			if line.err != nil {
+				fmt.Fprintf(stderr, "connfsm dial: line not sent: %v\n", line.err)
+				continue
+			}
+			switch err := client.SendText(ctx, line.text); {
 			case err == nil:
 				accepted++
 			case errors.Is(err, session.ErrClosed):
@@ -171,28 +175,86 @@ func waitFlushed(ctx context.Context, client Client, accepted uint64, stepped <-
 // stdinLines is stdin read line by line: lines is closed at EOF, and err
 // is valid once it is.
 type stdinLines struct {
-	lines <-chan string
+	lines <-chan stdinLine
 	err   error
 }
 
-// readLines reads r in a goroutine. The goroutine ends at EOF, or at the
-// next line after quit is closed: a Read blocked on a terminal cannot be
-// interrupted, and the process exits meanwhile.
-func readLines(r io.Reader, quit <-chan struct{}) *stdinLines {
-	ch := make(chan string)
+// stdinLine is a line of stdin, or why it is not sent: it is over the
+// write limit.
+type stdinLine struct {
+	text string
+	err  error
+}
+
+// readLines reads r in a goroutine, line by line. A line over limit bytes
+// (limit > 0) is read to its end but not kept: its stdinLine says how
+// long it was, and the lines after it are read as before. The goroutine
+// ends at EOF, or at the next line after quit is closed: a Read blocked
+// on a terminal cannot be interrupted, and the process exits meanwhile.
+func readLines(r io.Reader, limit int64, quit <-chan struct{}) *stdinLines {
+	ch := make(chan stdinLine)
 	s := &stdinLines{lines: ch}
 	go func() {
 		defer close(ch)
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 0, 64<<10), session.DefaultReadLimit)
-		for sc.Scan() {
+		br := bufio.NewReaderSize(r, 64<<10)
+		for {
+			line, n, err := readLine(br, limit)
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				s.err = err
+				return
+			}
+			l := stdinLine{text: string(line)}
+			if limit > 0 && n > limit {
+				l.err = fmt.Errorf("%w: %d bytes over the write limit of %d", session.ErrMessageTooBig, n, limit)
+			}
 			select {
-			case ch <- sc.Text():
+			case ch <- l:
 			case <-quit:
 				return
 			}
 		}
-		s.err = sc.Err()
 	}()
 	return s
+}
+
+// readLine reads the next line of br, without its "\n" or "\r\n" (a last
+// line may have neither), and returns it with its length n. Of a line
+// over limit bytes (limit > 0) no more than limit+2 bytes are kept: line
+// is then not the whole line. It returns io.EOF once br is read.
+func readLine(br *bufio.Reader, limit int64) (line []byte, n int64, err error) {
+	var tail [2]byte // the last two bytes read: the line's end
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if limit <= 0 || n+int64(len(chunk)) <= limit+2 {
+			line = append(line, chunk...)
+		}
+		n += int64(len(chunk))
+		if k := len(chunk); k >= 2 {
+			tail = [2]byte(chunk[k-2:])
+		} else if k == 1 {
+			tail = [2]byte{tail[1], chunk[0]}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && n > 0: // a last line without "\n"
+			if tail[1] == '\r' {
+				n--
+			}
+		case err != nil:
+			return nil, 0, err
+		default: // "\n", and a "\r" before it
+			n--
+			if n > 0 && tail[0] == '\r' {
+				n--
+			}
+		}
+		if int64(len(line)) > n {
+			line = line[:n]
+		}
+		return line, n, nil
+	}
 }

@@ -227,3 +227,34 @@ func TestWaitFlushedWakesOnSteps(t *testing.T) {
 		}
 	})
 }
+
+// TestStdinLinesUpToTheWriteLimit: a stdin line is sent if it is within
+// the write limit (1 MiB and over included), and one over it is reported
+// and skipped: the lines after it are still read and sent.
+func TestStdinLinesUpToTheWriteLimit(t *testing.T) {
+	const limit = 2 << 20
+	within := strings.Repeat("w", limit/2+1)
+	at := strings.Repeat("a", limit)
+	over := strings.Repeat("o", limit+1)
+	fake := newFake()
+	cfg := Config{WriteLimit: limit, Dial: func(context.Context, ...wsconn.Option) (Client, error) { return fake, nil }}
+	stdin := strings.NewReader(within + "\n" + at + "\r\n" + over + "\n" + over + "\r\n" + "after\n" + "last")
+	var stdout, stderr strings.Builder
+	if got := Run(t.Context(), cfg, stdin, &stdout, &stderr); got != ExitOK {
+		t.Errorf("Run = %d, want %d; stderr:\n%s", got, ExitOK, stderr.String())
+	}
+	var sizes []int
+	for _, s := range fake.sent {
+		sizes = append(sizes, len(s))
+	}
+	if diff := cmp.Diff([]int{len(within), len(at), len("after"), len("last")}, sizes); diff != "" {
+		t.Errorf("sizes of the lines sent (-want +got):\n%s", diff)
+	}
+	if n := len(fake.sent); n == 4 && (fake.sent[2] != "after" || fake.sent[3] != "last") {
+		t.Errorf("lines after the long ones: %q, %q", fake.sent[2], fake.sent[3])
+	}
+	notSent := fmt.Sprintf("connfsm dial: line not sent: session: message too big: %d bytes over the write limit of %d\n", limit+1, limit)
+	if got := strings.Count(stderr.String(), notSent); got != 2 {
+		t.Errorf("stderr reports the long lines %d times, want 2:\n%s", got, stderr.String())
+	}
+}

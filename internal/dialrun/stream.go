@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"strings"
 
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/tcpconn"
@@ -32,4 +34,20 @@ func (s Stream) Dial(ctx context.Context, opts ...session.Option) (Client, error
 		return nil, err // a nil *session.Client must not become a non-nil Client
 	}
 	return c, nil
+}
+
+// CheckLogin returns why login, sent first on every connection, cannot be
+// a frame of f when rawURL is a stream's (tcp:// or tls://), or nil: every
+// connection's sync would fail on it. (The client checks the
+// subscriptions and the heartbeat itself.)
+func CheckLogin(rawURL string, f framing.Framer, login string) error {
+	scheme, _, _ := strings.Cut(strings.ToLower(rawURL), "://")
+	ck, ok := f.(framing.Checker)
+	if !ok || login == "" || (scheme != "tcp" && scheme != "tls") {
+		return nil
+	}
+	if err := ck.Check([]byte(login)); err != nil {
+		return fmt.Errorf("-login: %w", err)
+	}
+	return nil
 }

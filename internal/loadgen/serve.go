@@ -15,9 +15,9 @@ import (
 // It prints the venue's WebSocket URL to stdout and, unless control is
 // "", "control: " and the URL of its control endpoint (Control). Unless
 // tcp is "", it also runs a line echo server there (tcpconntest's) and
-// prints its tcp:// URL. It serves until ctx ends or, if stdin is not nil, until stdin ends (a
-// parent process that dies takes its server with it); then it prints
-// what it served to stderr.
+// prints its tcp:// URL. It serves until ctx ends or, if stdin is not
+// nil, until stdin ends (a parent process that dies takes its server with
+// it); then it prints what each server served to stderr.
 func Serve(ctx context.Context, addr, control, tcp string, stdin io.Reader, stdout, stderr io.Writer) error {
 	srv, err := NewVenue(addr)
 	if err != nil {
@@ -25,9 +25,10 @@ func Serve(ctx context.Context, addr, control, tcp string, stdin io.Reader, stdo
 	}
 	defer srv.Close()
 	fmt.Fprintln(stdout, srv.URL+"/")
+	var ts *tcpconntest.Server
 	if tcp != "" {
 		// A line echo server for tcpconn's clients (connfsm dial tcp://), which answers "ping" with "pong".
-		ts, err := tcpconntest.NewTCPServer(tcp, tcpconntest.Default(tcpconntest.AnswerPing("ping", "pong"), tcpconntest.Echo()), tcpconntest.WithoutRecording())
+		ts, err = tcpconntest.NewTCPServer(tcp, tcpconntest.Default(tcpconntest.AnswerPing("ping", "pong"), tcpconntest.Echo()), tcpconntest.WithoutRecording())
 		if err != nil {
 			return fmt.Errorf("tcp: %w", err)
 		}
@@ -71,6 +72,11 @@ func Serve(ctx context.Context, addr, control, tcp string, stdin io.Reader, stdo
 	case <-eof:
 	}
 	st := Stats(srv)
-	fmt.Fprintf(stderr, "connfsm serve: stopping: accepted %d, echoed %d, open %d\n", st.Accepted, st.Echoed, st.Open)
+	fmt.Fprintf(stderr, "connfsm serve: stopping: accepted %d, echoed %d, open %d", st.Accepted, st.Echoed, st.Open)
+	if ts != nil {
+		ts := ts.Stats()
+		fmt.Fprintf(stderr, "; tcp: accepted %d, frames received %d, sent %d, open %d", ts.Accepted, ts.Received, ts.Sent, ts.Open)
+	}
+	fmt.Fprintln(stderr)
 	return nil
 }

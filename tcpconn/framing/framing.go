@@ -82,6 +82,16 @@ type Wrapper interface {
 	Wrap(dst, p []byte) (head, tail []byte, err error)
 }
 
+// A Checker is a Framer that tells, without writing, whether it can
+// carry a payload. Line and Length32 are Checkers; tcpconn refuses at
+// Send a payload its Framer's Check refuses, rather than fail the
+// connection it would be written on.
+type Checker interface {
+	Framer
+	// Check returns the error WriteFrame returns for p, or nil.
+	Check(p []byte) error
+}
+
 // ErrTooBig is matched (errors.Is) by the error a Framer returns for a
 // frame over the read limit.
 var ErrTooBig = errors.New("framing: frame too big")

@@ -17,7 +17,7 @@ var fuzzFramers = []framing.Framer{framing.Line{}, framing.Length32{}, fix{begin
 
 // FuzzRoundTrip writes two payloads with each framer and reads them back,
 // a byte per read; a payload a framer refuses must be one its format
-// cannot carry.
+// cannot carry, and a Checker's Check refuses it alike.
 func FuzzRoundTrip(f *testing.F) {
 	f.Add([]byte("hello"), []byte(""))
 	f.Add([]byte("a\r"), []byte("b\nc"))
@@ -28,6 +28,9 @@ func FuzzRoundTrip(f *testing.F) {
 			var want [][]byte
 			for _, p := range [][]byte{a, b} {
 				err := fr.WriteFrame(&wire, p)
+				if ck, ok := fr.(framing.Checker); ok && (ck.Check(p) == nil) != (err == nil) {
+					t.Fatalf("%s: Check(%q) = %v, WriteFrame's error %v", fr.Name(), p, ck.Check(p), err)
+				}
 				if err != nil {
 					if !errors.Is(err, framing.ErrPayload) || carries(fr, p) {
 						t.Fatalf("%s: write %q: %v", fr.Name(), p, err)

@@ -95,6 +95,9 @@ func (Length32) Wrap(dst, p []byte) (head, tail []byte, err error) {
 	return dst[n:], dst[len(dst):], nil
 }
 
+// Check returns WriteFrame's error for p, or nil.
+func (Length32) Check(p []byte) error { return checkLength32(p) }
+
 // checkLength32 returns WriteFrame's error for a payload too long for
 // the length.
 func checkLength32(p []byte) error {

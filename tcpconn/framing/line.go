@@ -117,6 +117,9 @@ func (Line) Wrap(dst, p []byte) (head, tail []byte, err error) {
 	return dst[n:n], dst[n:], nil
 }
 
+// Check returns WriteFrame's error for p, or nil.
+func (Line) Check(p []byte) error { return checkLine(p) }
+
 // checkLine returns WriteFrame's error for a payload a line cannot carry.
 func checkLine(p []byte) error {
 	if i := bytes.IndexByte(p, '\n'); i >= 0 {
