@@ -60,11 +60,15 @@ func TestSlowConsumerFlood(t *testing.T) {
 func floodOnce(t *testing.T, p wsconn.SlowConsumer) {
 	var sent atomic.Int64
 	var quiet atomic.Bool // the venue stops sending
+	// flooded is closed when the flooding venue has sent its last message:
+	// only then is sent final.
+	flooded := make(chan struct{})
 	srv, err := wsconntest.NewTCPServer("", wsconntest.WithoutRecording(), wsconntest.Default(wsconntest.Discard(),
 		wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) {
 			if c.N() > 1 {
 				return // the flood goes to the first connection only
 			}
+			defer close(flooded)
 			tick := time.NewTicker(time.Millisecond)
 			defer tick.Stop()
 			start, n := time.Now(), 0
@@ -150,6 +154,11 @@ func floodOnce(t *testing.T, p wsconn.SlowConsumer) {
 	quietAt = time.Now()
 	mu.Unlock()
 	quiet.Store(true)
+	select { // a trickle message may have been on its way
+	case <-flooded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the venue still sends 10 s after it was told to stop")
+	}
 	// What the venue sent may still be in the sockets: wait until it is
 	// all delivered, dropped or conflated, or 10 s.
 	accounted := func() int64 {
