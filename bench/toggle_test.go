@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"flag"
 	"sync/atomic"
 	"testing"
 
@@ -14,7 +15,17 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain: unless -parallel is given, the five floods of
+// TestSlowConsumerFlood (the package's parallel tests) run at once.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "5")
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // The toggle: two states, one event that flips between them. Every peer is
 // given exactly this definition; connfsm uses typed integer enums, looplab

@@ -17,6 +17,7 @@ import (
 // frame with status 1000 and answers it, so Close returns long before the
 // close timeout.
 func TestClose(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		viaProxy bool

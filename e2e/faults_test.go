@@ -19,6 +19,7 @@ import (
 // fast and why the client noticed, heals the path and checks that the client
 // reconnected exactly once and echoes again.
 func TestFaultRecovery(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		// fault breaks the path of the live connection.
@@ -165,6 +166,8 @@ func removeFault(t *testing.T, p *proxy) {
 
 // TestLatency slows both directions down: the client must stay Alive, and
 // both the echo round trip and the ping RTT must include the delay.
+// It measures round trips against bounds of tens of milliseconds, so it
+// runs alone, before the parallel tests.
 func TestLatency(t *testing.T) {
 	const latency, jitter = 50, 10 // ms, each way
 	minRTT := 2 * (latency - jitter) * time.Millisecond

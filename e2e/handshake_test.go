@@ -21,6 +21,7 @@ import (
 // client gives up at once on a permanent one and honours Retry-After on a
 // transient one, then connects when the server accepts.
 func TestHandshakeStatus(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		status     int
 		retryAfter int // seconds; 0 sends no Retry-After
@@ -125,6 +126,7 @@ func TestHandshakeStatus(t *testing.T) {
 // TestTLS dials a TLS server whose certificate is signed by a test CA: a
 // client that does not trust it gives up at once; one that does connects.
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	// The first verification against the system roots loads and parses
 	// them, which under the race detector can take longer than the
 	// handshake timeout and turn the first attempt into a (transient)
@@ -200,6 +202,7 @@ func TestTLS(t *testing.T) {
 // TestHandshakeTimeout dials a server that accepts TCP and never answers the
 // upgrade: the attempt fails when the handshake timeout expires, not later.
 func TestHandshakeTimeout(t *testing.T) {
+	t.Parallel()
 	srv := newVenue(t, false, wsconntest.Default(wsconntest.Stall()))
 	rec, msgs := newRecorder(), make(messages, 16)
 	opts := append(clientOptions(rec, msgs),

@@ -18,6 +18,7 @@ import (
 // redialled; a link that stops passing data is found by the application
 // heartbeat, and the client comes back once the link does.
 func TestTCPConnToxics(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		toxic  string

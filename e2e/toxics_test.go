@@ -35,6 +35,7 @@ func transferTime(n, rate int) time.Duration {
 // not data arrives (WithAlwaysPing): by default a busy connection is not
 // pinged at all, and no pong would queue behind the data.
 func TestBandwidth(t *testing.T) {
+	t.Parallel()
 	const (
 		rate = 50                     // KB/s
 		ping = 600 * time.Millisecond // the pong timeout too: above the largest transfer
@@ -95,6 +96,7 @@ func TestBandwidth(t *testing.T) {
 // the connection and reconnects. This is the documented cost of a pong
 // timeout below the largest transfer time.
 func TestBandwidthStarvesPong(t *testing.T) {
+	t.Parallel()
 	const (
 		rate = 20       // KB/s
 		size = 24 << 10 // below the server's read limit of 32 KiB
@@ -164,6 +166,7 @@ func TestBandwidthStarvesPong(t *testing.T) {
 // TestBandwidthStarvesPong does. The pong timeout here leaves room for the
 // largest echo.
 func TestSlicer(t *testing.T) {
+	t.Parallel()
 	const (
 		delay   = 100 * time.Microsecond
 		maxCut  = 12 // average_size + size_variation
@@ -209,6 +212,7 @@ func TestSlicer(t *testing.T) {
 // Lost as soon as the limit is crossed, and, the limit lifted, one
 // reconnect after which messages echo again.
 func TestLimitDataOnce(t *testing.T) {
+	t.Parallel()
 	const (
 		limit   = 4096
 		msgSize = 100
@@ -267,6 +271,7 @@ func TestLimitDataOnce(t *testing.T) {
 // growing, and once the storm guard's number of dials happened within its
 // window, dials are at least its gap apart: no tight loop.
 func TestLimitDataEveryConnection(t *testing.T) {
+	t.Parallel()
 	const (
 		limit = 512     // above the handshake's answer
 		sub   = 1 << 10 // the subscription, whose echo crosses the limit

@@ -64,6 +64,7 @@ func live(t *testing.T, rec *recorder, what string, progress func() bool) {
 }
 
 func TestVenueTextHeartbeat(t *testing.T) {
+	t.Parallel()
 	srv := newVenue(t, false, wsconntest.Default(wsconntest.RequireHeartbeat(wsconntest.Heartbeat{
 		Ping: "ping", Pong: "pong", Within: 3 * pingInterval, Code: 4004, Reason: "no ping"}), wsconntest.Echo()))
 	rec, msgs := newRecorder(), make(messages, 64)
@@ -81,6 +82,7 @@ func TestVenueTextHeartbeat(t *testing.T) {
 }
 
 func TestVenueServerPings(t *testing.T) {
+	t.Parallel()
 	srv := newVenue(t, false, wsconntest.Default(wsconntest.AppPingClient(wsconntest.AppPing{
 		Every: pingInterval, Timeout: 2 * pingInterval, Code: 4005, Reason: "pong missing"}), wsconntest.Echo()))
 	rec, msgs := newRecorder(), make(messages, 64)
@@ -99,21 +101,27 @@ func TestVenueServerPings(t *testing.T) {
 }
 
 func TestVenueZombieFeed(t *testing.T) {
+	t.Parallel()
 	const idle = 500 * time.Millisecond
 	srv := newVenue(t, false, wsconntest.Default(wsconntest.Discard()))
 	rec, msgs := newRecorder(), make(messages, 16)
+	// The idle clock starts after the dial starts and before Alive is
+	// recorded: the loss is at least idle after the one, at most idle and
+	// the margin after the other.
+	start := time.Now()
 	_ = dial(t, srv.URL, append(clientOptions(rec, msgs), wsconn.WithIdleTimeout(idle))...)
 	up := waitFor(t, rec, connected, 1)
 	down := waitFor(t, rec, lost, 1)
 	if !errors.Is(down.cause, wsconn.ErrIdleTimeout) {
 		t.Errorf("lost: %v, want ErrIdleTimeout", down.cause)
 	}
-	if took := down.at.Sub(up.at); took < idle || took > idle+margin {
-		t.Errorf("lost %v after Alive, want the idle timeout %v", took, idle)
+	if least, most := down.at.Sub(start), down.at.Sub(up.at); least < idle || most > idle+margin {
+		t.Errorf("lost %v after the dial started and %v after Alive, want the idle timeout %v (plus at most %v)", least, most, idle, margin)
 	}
 }
 
 func TestVenuePongSlowerThanInterval(t *testing.T) {
+	t.Parallel()
 	const pongDelay = 300 * time.Millisecond
 	srv := newVenue(t, false, wsconntest.Default(wsconntest.DelayPongs(pongDelay), wsconntest.Echo()))
 	rec, msgs := newRecorder(), make(messages, 16)
@@ -125,6 +133,7 @@ func TestVenuePongSlowerThanInterval(t *testing.T) {
 }
 
 func TestVenueSingleUseTokens(t *testing.T) {
+	t.Parallel()
 	var (
 		mu   sync.Mutex
 		seen = map[string]bool{}
@@ -151,6 +160,7 @@ func TestVenueSingleUseTokens(t *testing.T) {
 }
 
 func TestVenueRetryAfter(t *testing.T) {
+	t.Parallel()
 	srv := newVenue(t, false, wsconntest.Script(wsconntest.Plan{
 		wsconntest.Refuse(http.StatusTooManyRequests, http.Header{"Retry-After": {"1"}})}))
 	rec, msgs := newRecorder(), make(messages, 16)
@@ -166,6 +176,7 @@ func TestVenueRetryAfter(t *testing.T) {
 }
 
 func TestVenueCloseCodes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		code   wsconn.StatusCode
 		reason string
@@ -208,6 +219,7 @@ func TestVenueCloseCodes(t *testing.T) {
 }
 
 func TestVenueRedirectLoop(t *testing.T) {
+	t.Parallel()
 	srv := newVenue(t, false, wsconntest.Default(wsconntest.Redirect(http.StatusFound, "/loop")))
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()
@@ -222,6 +234,7 @@ func TestVenueRedirectLoop(t *testing.T) {
 }
 
 func TestVenueBadAccept(t *testing.T) {
+	t.Parallel()
 	srv := newVenue(t, false, wsconntest.Default(wsconntest.BadAccept()))
 	t.Run("handshake timeout", func(t *testing.T) {
 		rec := newRecorder()

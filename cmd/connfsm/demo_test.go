@@ -4,22 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
-// TestDemoBinary builds the command, runs `demo -json` and checks every
-// line: each scene's transitions, and that every check passed.
+// TestDemoBinary runs `demo -json` as a process of its own (the test
+// binary as the command, through main) and checks every line: each
+// scene's transitions, and that every check passed.
 func TestDemoBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "connfsm")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	t.Parallel() // a process of its own: its goroutines are not this one's
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(t.Context(), bin, "demo", "-json")
+	cmd := asCommand(t.Context(), "demo", "-json")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("demo -json: %v\nstderr: %s\nstdout:\n%s", err, stderr.String(), stdout.String())

@@ -25,6 +25,7 @@ const childNoFile = 40
 // limit is lower than its clients need and cannot be raised: the report
 // and the failure name the limit.
 func TestLoadUnderFileLimit(t *testing.T) {
+	t.Parallel() // its load runs in a process of its own
 	url := venue(t).URL
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()

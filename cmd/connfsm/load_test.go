@@ -6,14 +6,18 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/internal/loadgen"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
 func TestLoad200(t *testing.T) {
+	t.Parallel() // load runs in a process of its own
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-n", "200", "-duration", "3s", "-ping", "500ms", "-pong-timeout", "2s", "-json"}, noStdin, &stdout, &stderr)
+	wait, _ := runProcess(t, []string{"load", "-n", "200", "-duration", "1s", "-ping", "500ms", "-pong-timeout", "2s", "-json"}, noStdin, &stdout, &stderr)
 	code := wait()
 	if code != exitOK {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
@@ -34,7 +38,7 @@ func TestLoad200(t *testing.T) {
 		{"the embedded server", r.Server == "embedded" && strings.HasPrefix(r.URL, "ws://127.0.0.1:")},
 		{"no reconnects", r.Reconnects == 0},
 		{"echoes counted", r.Echoes > 0 && r.MessagesPerSec > 0},
-		{"a steady run of 3s", r.SteadySeconds >= 3},
+		{"a steady run of 1s", r.SteadySeconds >= 1},
 		{"goroutines per connection measured", r.GoroutinesPerConn > 0},
 		{"heap per connection measured", r.HeapPerConn > 0},
 		{"no goroutine left after closing", r.GoroutinesLeft == 0},
@@ -45,7 +49,7 @@ func TestLoad200(t *testing.T) {
 		// A message every 10s by default: idle connections, pinged every
 		// 500ms, with a pong timeout above the interval.
 		{"heartbeats counted", r.Pings >= 200 && r.PingsSkipped < r.Pings},
-		{"a sample each 10s default: none in 3s", len(r.Samples) == 0 && r.Growth == nil},
+		{"a sample each 10s default: none in 1s", len(r.Samples) == 0 && r.Growth == nil},
 	}
 	for _, c := range checks {
 		if !c.ok {
@@ -60,8 +64,9 @@ func TestLoad200(t *testing.T) {
 // TestLoadRaw runs raw clients: the report says so and has the figures
 // to compare with TestLoad200's.
 func TestLoadRaw(t *testing.T) {
+	t.Parallel() // load runs in a process of its own
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-raw", "-n", "200", "-duration", "1s", "-ping", "200ms", "-pong-timeout", "2s", "-json"}, noStdin, &stdout, &stderr)
+	wait, _ := runProcess(t, []string{"load", "-raw", "-n", "200", "-duration", "1s", "-ping", "200ms", "-pong-timeout", "2s", "-json"}, noStdin, &stdout, &stderr)
 	if code := wait(); code != exitOK {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
 	}
@@ -91,9 +96,10 @@ func TestLoadRaw(t *testing.T) {
 // TestLoadNotAllAlive points load at a server that refuses every
 // handshake: the clients give up, the report says so, and load fails.
 func TestLoadNotAllAlive(t *testing.T) {
+	t.Parallel() // load runs in a process of its own
 	url := venue(t, wsconntest.Default(wsconntest.Refuse(http.StatusForbidden, nil))).URL
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-n", "3", "-duration", "100ms", "-url", url}, noStdin, &stdout, &stderr)
+	wait, _ := runProcess(t, []string{"load", "-n", "3", "-duration", "100ms", "-url", url}, noStdin, &stdout, &stderr)
 	if code := wait(); code != exitFail {
 		t.Errorf("exit %d, want %d", code, exitFail)
 	}
@@ -138,6 +144,8 @@ func TestLoadUsage(t *testing.T) {
 		{"-raw with -pool", []string{"-raw", "-pool", "-subs", "1"}, []string{"-pool does not apply to -raw"}},
 		{"-raw with a restart", []string{"-raw", "-n", "1", "-duration", "5s", "-restart-at", "1s", "-down-for", "1s"},
 			[]string{"-restart-at does not apply to -raw"}},
+		{"chaos within the recovery", []string{"-n", "1", "-duration", "30s", "-chaos", "1s"},
+			[]string{"-chaos needs -duration above 30s (the recovery time at the end), got 30s"}},
 		{"-raw with chaos", []string{"-raw", "-n", "1", "-duration", "40s", "-chaos", "1s"}, []string{"-chaos does not apply to -raw"}},
 		{"-raw with metrics", []string{"-raw", "-n", "1", "-metrics", "127.0.0.1:0"}, []string{"-metrics does not apply to -raw"}},
 		{"unknown backoff", []string{"-n", "1", "-backoff", "decorrelated"}, []string{`invalid value "decorrelated" for flag -backoff`, "want full or outage"}},
@@ -162,8 +170,10 @@ func TestLoadUsage(t *testing.T) {
 // client loses its connection, dials are refused until the server is up
 // again, and all come back; the report says how fast.
 func TestLoadRestart(t *testing.T) {
+	// Not parallel: its dials are counted in 100 ms buckets, and the other
+	// tests would add their CPU to its timing.
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-n", "100", "-duration", "3s", "-sample", "1s",
+	wait, _ := runProcess(t, []string{"load", "-n", "100", "-duration", "3s", "-sample", "1s",
 		"-restart-at", "1s", "-down-for", "500ms", "-json"}, noStdin, &stdout, &stderr)
 	code := wait()
 	if code != exitOK {
@@ -217,39 +227,28 @@ func TestLoadRestart(t *testing.T) {
 	}
 }
 
-func TestLoadChaos(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	// -duration must exceed the 30s recovery window; -chaos 2s then applies
-	// faults in the first few seconds only.
-	code := run(t.Context(), []string{"load", "-n", "50", "-duration", "34s", "-chaos", "2s", "-ping", "200ms", "-pong-timeout", "200ms", "-sample", "5s", "-json"}, noStdin, &stdout, &stderr)
-	if code != exitOK {
-		t.Fatalf("load -chaos exit %d\nstderr:\n%s", code, stderr.String())
+// TestLoadChaosFlags: -chaos reaches the run's Config as given, with the
+// recovery a large fleet needs (0: loadgen's 30 s); loadgen's TestRunChaos
+// runs the faults over loopback with a short recovery.
+func TestLoadChaosFlags(t *testing.T) {
+	f, err := parseLoadFlags([]string{"-n", "50", "-duration", "34s", "-chaos", "2s", "-ping", "200ms", "-pong-timeout", "200ms"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	var r struct {
-		Alive int `json:"alive"`
-		Chaos []struct {
-			Fault string `json:"fault"`
-			Err   string `json:"err"`
-		} `json:"chaos"`
-	}
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("report: %v\n%s", err, stdout.String())
-	}
-	if r.Alive != 50 || len(r.Chaos) == 0 {
-		t.Errorf("alive %d, chaos faults %d; want 50 alive after at least one fault", r.Alive, len(r.Chaos))
-	}
-	for _, ev := range r.Chaos {
-		if ev.Err != "" {
-			t.Errorf("fault %s failed: %s", ev.Fault, ev.Err)
-		}
+	want := loadgen.Config{N: 50, Duration: 34 * time.Second, Chaos: 2 * time.Second, Ping: 200 * time.Millisecond, Pong: 200 * time.Millisecond}
+	got := loadgen.Config{N: f.N, Duration: f.Duration, Chaos: f.Chaos, Ping: f.Ping, Pong: f.Pong, ChaosRecovery: f.ChaosRecovery}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("config (-want +got):\n%s", diff)
 	}
 }
 
 // TestLoadPool runs the pool mode: 10 connections of 10 subscriptions
 // through a restart, within a dial budget the venue enforces.
 func TestLoadPool(t *testing.T) {
+	// Not parallel: its dials are counted against a budget window, and the other
+	// tests would add their CPU to its timing.
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-pool", "-subs", "100", "-per-conn", "10", "-dial-budget", "15/3s",
+	wait, _ := runProcess(t, []string{"load", "-pool", "-subs", "100", "-per-conn", "10", "-dial-budget", "15/3s",
 		"-duration", "4s", "-restart-at", "1s", "-down-for", "500ms", "-json"}, noStdin, &stdout, &stderr)
 	if code := wait(); code != exitOK {
 		t.Errorf("exit %d, want %d; stderr:\n%s", code, exitOK, stderr.String())

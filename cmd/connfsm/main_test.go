@@ -2,18 +2,125 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 )
 
+// commandEnv, set in the environment of a child of the test binary, makes
+// the child the connfsm command itself, with the child's arguments, in
+// place of the tests: "main" runs main; "run" runs run as main does, then
+// fails the process (exitLeak) if a goroutine is left, as goleak fails the
+// tests. Tests run the command so without building it, and load runs
+// apart, each in a process whose goroutines and heap it counts alone.
+const commandEnv = "CONNFSM_TEST_AS_COMMAND"
+
+// exitLeak is the code of a child (commandEnv "run") that left goroutines.
+const exitLeak = 3
+
 // Later commands (demo, dial, load) start goroutines; none may outlive run.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	switch os.Getenv(commandEnv) {
+	case "main":
+		main() // exits with the command's code
+	case "run":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "connfsm (test child): goroutines left: %v\n", err)
+			code = exitLeak
+		}
+		os.Exit(code)
+	}
+	// The tests that run commands wait on timers and the network far more
+	// than they compute, and the load runs are processes of their own:
+	// unless -parallel is given, more of them run at once than GOMAXPROCS.
+	flag.Parse()
+	if !parallelSet() {
+		_ = flag.Set("test.parallel", "8")
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// parallelSet reports whether -test.parallel was given.
+func parallelSet() (set bool) {
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	return set
+}
+
+// asCommand returns the connfsm command with args, run through main: this
+// test binary as the command (commandEnv), ended with ctx.
+func asCommand(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), commandEnv+"=main")
+	return cmd
+}
+
+// runProcess is runAsync with the command in a process of its own (this
+// test binary, commandEnv "run"): wait returns its exit code, failing the
+// test if it takes longer than patience; interrupt sends it SIGINT. At the
+// end of the test it is interrupted and waited for.
+func runProcess(t *testing.T, args []string, stdin io.Reader, stdout, stderr io.Writer) (wait func() int, interrupt func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), commandEnv+"=run")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if stdin != noStdin { // shared by the tests: the child's nil stdin reads as empty too
+		cmd.Stdin = stdin
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start connfsm %s: %v", strings.Join(args, " "), err)
+	}
+	done := make(chan int, 1)
+	go func() {
+		err := cmd.Wait()
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			done <- exitOK
+		case errors.As(err, &exit) && exit.Exited():
+			done <- exit.ExitCode()
+		default:
+			done <- -1 // killed, or not waited for
+		}
+	}()
+	interrupt = func() { _ = cmd.Process.Signal(os.Interrupt) }
+	t.Cleanup(func() {
+		interrupt()
+		select {
+		case <-done:
+		case <-time.After(patience):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	return func() int {
+		t.Helper()
+		select {
+		case code := <-done:
+			done <- code
+			return code
+		case <-time.After(patience):
+			interrupt()
+			t.Fatalf("connfsm %s did not return", strings.Join(args, " "))
+			return -1
+		}
+	}, interrupt
+}
 
 func golden(t *testing.T, name string) string {
 	t.Helper()

@@ -45,11 +45,16 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// scraper makes the scrapes, a connection each: a connection kept open
+// would keep the command's goroutines serving it, and load waits up to 3 s
+// for its goroutines to end.
+var scraper = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 // scrape gets /metrics over HTTP and parses it with Prometheus's own
 // text parser.
 func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	resp, err := scraper.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatalf("scrape: %v", err)
 	}
@@ -94,7 +99,7 @@ func series(fams map[string]*dto.MetricFamily, name string) map[string]float64 {
 }
 
 func readyz(addr string) int {
-	resp, err := http.Get("http://" + addr + "/readyz")
+	resp, err := scraper.Get("http://" + addr + "/readyz")
 	if err != nil {
 		return 0
 	}
@@ -106,6 +111,7 @@ func readyz(addr string) int {
 // the first connection and refuses the next dial with Retry-After, scrapes
 // it over HTTP, and checks the counters against the timeline dial prints.
 func TestDialMetricsScrape(t *testing.T) {
+	t.Parallel() // after the load runs, which count the process's goroutines
 	srv := venue(t, wsconntest.Script(
 		wsconntest.Plan{wsconntest.Echo(), wsconntest.After(300*time.Millisecond, wsconntest.Reset())},
 		wsconntest.Plan{wsconntest.Refuse(http.StatusServiceUnavailable, http.Header{"Retry-After": {"1"}})},
@@ -128,8 +134,11 @@ func TestDialMetricsScrape(t *testing.T) {
 		}
 		fams = scrape(t, addr)
 		lost := series(fams, "connfsm_connections_lost_total")
+		// A ping answered too (one every 100 ms), or its histogram is not
+		// shown yet: the first connection may end before its first pong.
 		return lost["cause=reset"]+lost["cause=eof"] == 1 &&
-			series(fams, "connfsm_machines")["machine=wsconn,state=Alive/Ready"] == 1
+			series(fams, "connfsm_machines")["machine=wsconn,state=Alive/Ready"] == 1 &&
+			len(series(fams, "connfsm_ping_rtt_seconds")) > 0
 	}
 	tick := time.NewTicker(5 * time.Millisecond) // polls /readyz, which says when it changes
 	defer tick.Stop()
@@ -337,9 +346,10 @@ func TestMetricsDoc(t *testing.T) {
 // TestLoadMetrics: load -metrics serves the same names for its clients,
 // and /readyz is 200 once every client is Ready.
 func TestLoadMetrics(t *testing.T) {
+	t.Parallel() // load runs in a process of its own
 	addr := freeAddr(t)
 	var stdout, stderr syncBuffer
-	wait, _ := runAsync(t, []string{"load", "-n", "3", "-duration", "3s", "-ping", "100ms", "-send-every", "100ms",
+	wait, _ := runProcess(t, []string{"load", "-n", "3", "-duration", "1500ms", "-ping", "100ms", "-send-every", "100ms",
 		"-sample", "1s", "-metrics", addr}, noStdin, &stdout, &stderr)
 	var fams map[string]*dto.MetricFamily
 	waitFor(t, "three Ready clients that have echoed and pinged", func() bool {

@@ -223,6 +223,7 @@ func TestCheckLoopback(t *testing.T) {
 // TestServeTCP: serve -tcp runs a line echo server, which dial reaches with
 // its tcp:// URL.
 func TestServeTCP(t *testing.T) {
+	t.Parallel() // after the load runs, which count the process's goroutines
 	var stdout, stderr syncBuffer
 	wait, interrupt := runAsync(t, []string{"serve", "-control", "", "-tcp", "127.0.0.1:0"}, noStdin, &stdout, &stderr)
 	var tcpURL string

@@ -66,6 +66,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each go vet has its own overlay
 			args := []string{"vet", "-vettool=" + vettool}
 			if tt.src != "" {
 				args = append(args, "-overlay="+overlay(t, transitions, tt.src))

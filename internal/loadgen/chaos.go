@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"math/rand/v2"
 	"time"
@@ -45,11 +46,12 @@ type ChaosEvent struct {
 }
 
 // runChaos applies a random fault about every f.Chaos (±50%) from steady
-// until ChaosRecovery before the end, and returns what it did: the report
-// lists it (printing here would race the progress line).
+// until f.ChaosRecovery (default ChaosRecovery) before the end, and returns
+// what it did: the report lists it (printing here would race the progress
+// line).
 func runChaos(ctx context.Context, srv *server, f Config, steady time.Time) []ChaosEvent {
 	var events []ChaosEvent
-	stopAt := steady.Add(f.Duration - ChaosRecovery)
+	stopAt := steady.Add(f.Duration - cmp.Or(f.ChaosRecovery, ChaosRecovery))
 	for {
 		wait := f.Chaos/2 + rand.N(f.Chaos)
 		if time.Now().Add(wait).After(stopAt) || !sleepCtx(ctx, wait) {

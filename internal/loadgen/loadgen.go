@@ -107,6 +107,10 @@ type Config struct {
 	// RampWait bounds the wait for every client to be Alive or to have
 	// given up once all are started; 0 is 30 s.
 	RampWait time.Duration
+	// ChaosRecovery is how long before the end of the run the chaos
+	// stops; 0 is ChaosRecovery, which a fleet of thousands needs (a short
+	// run of a few clients with a quick backoff needs far less).
+	ChaosRecovery time.Duration
 }
 
 // ErrConfig is returned by Run when a client's options are refused

@@ -21,7 +21,10 @@ import (
 	"github.com/connfsm/connfsm/wsconn"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	setParallel()
+	goleak.VerifyTestMain(m)
+}
 
 // TestLostCause: causes are told apart by their type; a message that
 // merely reads like one is "other".
@@ -133,6 +136,9 @@ func TestControl(t *testing.T) {
 // TestRunInterrupted: a run whose context ends stops early, closes every
 // client and says so.
 func TestRunInterrupted(t *testing.T) {
+	if inChild(t) {
+		return
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cfg := Config{N: 5, Duration: time.Hour, Ping: time.Second, Pong: time.Second, SendEvery: 100 * time.Millisecond,
 		Sample: 50 * time.Millisecond, DownFor: time.Second, DialRate: 1000, GOGC: DefaultGOGC}

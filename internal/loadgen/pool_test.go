@@ -21,6 +21,7 @@ import (
 // resubscribe sends every key once: in 100 messages, or in 20 lists of 5
 // with a batch of 5.
 func TestRunPool(t *testing.T) {
+	t.Parallel() // its runs are in children (inChild), beside the other tests
 	venue := Budget{Dials: 10, Window: 3 * time.Second}
 	tests := []struct {
 		name     string
@@ -36,6 +37,9 @@ func TestRunPool(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if inChild(t) {
+				return
+			}
 			cfg := Config{Duration: 4 * time.Second, Ping: time.Second, Pong: time.Second, SendEvery: 500 * time.Millisecond,
 				Sample: time.Second, RestartAt: time.Second, DownFor: 500 * time.Millisecond, GOGC: DefaultGOGC,
 				Pool: &PoolMode{Subs: 100, PerConn: 10, Conns: 10, Budget: tt.budget, VenueBudget: venue, Batch: tt.batch, Rate: tt.rate}}

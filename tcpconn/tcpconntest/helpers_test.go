@@ -57,6 +57,7 @@ type env struct {
 func each(t *testing.T, body func(e env)) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
+			t.Parallel() // each transport has its own venues
 			tr.run(t, func(t *testing.T) { body(env{transport: tr, t: t}) })
 		})
 	}
