@@ -94,23 +94,28 @@ func BenchmarkEcho(b *testing.B) {
 	p := startServerProcess(b)
 	for _, d := range dialers {
 		b.Run(d.name, func(b *testing.B) {
-			c := d.dial(b, p.url+"echo")
-			ctx := context.Background()
-			b.SetBytes(int64(len(msg)))
-			b.ReportAllocs()
-			cpu := startCPU()
-			for b.Loop() {
-				if err := c.send(ctx, msg); err != nil {
-					b.Fatal(err)
-				}
-				if got := <-c.recv; len(got) != len(msg) {
-					b.Fatalf("echo of %d bytes, want %d", len(got), len(msg))
-				}
-				cpu.ops++
-			}
-			cpu.report(b)
+			echoLoop(b, d.dial(b, p.url+"echo"), msg)
 		})
 	}
+}
+
+// echoLoop round-trips msg over c once per op, reporting the bytes,
+// allocations and the client's CPU per op.
+func echoLoop(b *testing.B, c client, msg []byte) {
+	ctx := context.Background()
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	cpu := startCPU()
+	for b.Loop() {
+		if err := c.send(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+		if got := <-c.recv; len(got) != len(msg) {
+			b.Fatalf("echo of %d bytes, want %d", len(got), len(msg))
+		}
+		cpu.ops++
+	}
+	cpu.report(b)
 }
 
 // BenchmarkSend writes one text message per op to a server in a child
@@ -180,21 +185,7 @@ func BenchmarkEchoUnderPings(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			var pings atomic.Int64
 			opts := append(tc.opts, wsconn.WithProbe(pingCounter{&pings}))
-			c := dialWsconnWith(b, p.url+"echo", opts...)
-			ctx := context.Background()
-			b.SetBytes(int64(len(msg)))
-			b.ReportAllocs()
-			cpu := startCPU()
-			for b.Loop() {
-				if err := c.send(ctx, msg); err != nil {
-					b.Fatal(err)
-				}
-				if got := <-c.recv; len(got) != len(msg) {
-					b.Fatalf("echo of %d bytes, want %d", len(got), len(msg))
-				}
-				cpu.ops++
-			}
-			cpu.report(b)
+			echoLoop(b, dialWsconnWith(b, p.url+"echo", opts...), msg)
 			b.ReportMetric(float64(pings.Load())/float64(b.N), "pings/op")
 		})
 	}

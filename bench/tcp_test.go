@@ -152,22 +152,7 @@ func BenchmarkLineEcho(b *testing.B) {
 	for _, d := range lineDialers {
 		for _, sz := range sizes {
 			b.Run(d.name+"/"+sz.name, func(b *testing.B) {
-				c := d.dial(b, p.url)
-				msg := payload(sz.n)
-				ctx := context.Background()
-				b.SetBytes(int64(sz.n))
-				b.ReportAllocs()
-				cpu := startCPU()
-				for b.Loop() {
-					if err := c.send(ctx, msg); err != nil {
-						b.Fatal(err)
-					}
-					if got := <-c.recv; len(got) != len(msg) {
-						b.Fatalf("echo of %d bytes, want %d", len(got), len(msg))
-					}
-					cpu.ops++
-				}
-				cpu.report(b)
+				echoLoop(b, d.dial(b, p.url), payload(sz.n))
 			})
 		}
 	}
