@@ -192,6 +192,11 @@ func (t *Timer) run() {
 			t.end(err)
 			return
 		case again:
+			// The step that follows replaces what this one armed: it
+			// re-arms if the task goes on, and a firing of the old arm is
+			// stale. Kept, the old arm would hold the task past a
+			// cancellation's last step until it fired.
+			t.armed, t.due = false, math.MaxInt64
 			g.mu.Unlock()
 		default:
 			t.state = timerArmed

@@ -344,3 +344,42 @@ func stepping() bool {
 	buf = buf[:runtime.Stack(buf, true)]
 	return strings.Contains(string(buf), "tasks.(*Timer).run")
 }
+
+// TestTimerCancelDuringArmingStep: a group cancelled while a step runs
+// that has armed the timer steps the task once more, at once, and that
+// step ends it: the arm made before the cancellation must not keep the
+// task waiting for its firing, or Stop reports a straggler that runs after
+// the join.
+func TestTimerCancelDuringArmingStep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := tasks.New(context.Background(), nil)
+		inStep := make(chan struct{})
+		release := make(chan struct{})
+		steps := 0
+		_, err := g.GoTimer("beat", stepper(func(ctx context.Context, tm *tasks.Timer) error {
+			steps++
+			if ctx.Err() != nil {
+				return nil // the last step: nothing armed, the task ends
+			}
+			tm.Reset(time.Hour)
+			inStep <- struct{}{}
+			<-release
+			return nil
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-inStep // the first step has armed the timer and is still running
+		stopped := make(chan tasks.Report)
+		go func() { stopped <- g.Stop(nil, time.Second) }()
+		synctest.Wait() // Stop has cancelled the group and waits
+		close(release)
+		r := <-stopped
+		if diff := cmp.Diff([]string(nil), r.Stragglers()); diff != "" {
+			t.Errorf("stragglers (-want +got):\n%s", diff)
+		}
+		if steps != 2 {
+			t.Errorf("steps = %d, want 2: the armed one and the cancellation's", steps)
+		}
+	})
+}
