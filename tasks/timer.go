@@ -16,9 +16,12 @@ import (
 // task with what it returned; one that returns an error ends it too, as a
 // failure while the context is live, armed or not.
 //
-// Once the group's context is done, the task is stepped once more, at
-// once, whether its timer was armed or not: that step sees the context
-// done, must return promptly, and must not call Reset.
+// Once the group is cancelled (Cancel, Stop, Halt, a task's failure), the
+// task is stepped once more, at once, whether its timer was armed or not;
+// when only the parent's context ends, that step comes at the group's
+// join (Stop, Halt, Wait). That step sees the context done, must return
+// promptly, and must not call Reset, which would arm nothing and step
+// the task again.
 type Stepper interface {
 	Step(ctx context.Context, t *Timer) error
 }
