@@ -14,7 +14,9 @@ import (
 // timer (Reset, or Park to wait for a Wake). A step that returns with the
 // timer not armed (the last arm fired, and none was made since) ends the
 // task with what it returned; one that returns an error ends it too, as a
-// failure while the context is live, armed or not.
+// failure while the context is live, armed or not. A step that runs again
+// at once, because Wake or the cancellation came during the step before,
+// replaces what that step armed.
 //
 // Once the group is cancelled (Cancel, Stop, Halt, a task's failure), the
 // task is stepped once more, at once, whether its timer was armed or not;
