@@ -278,7 +278,11 @@ func (c *Client) sendBatch(ctx context.Context, ss *session, subs []*subscribed)
 // UnsubscribeAll drops a holder of each key, as Unsubscribe does; the
 // subscriptions whose last holder went are unsubscribed together: with a
 // Batch that has an Unsubscribe, in messages of up to Batch.Max keys,
-// otherwise each with its own message. Unknown keys are no error.
+// otherwise each with its own message. Unknown keys are no error. A batch
+// message the transport cannot carry (see Transport) is refused before
+// anything changes, with the transport's error (tcpconn's matches
+// framing.ErrPayload): the keys stay subscribed, as the venue still has
+// them.
 func (c *Client) UnsubscribeAll(ctx context.Context, keys ...string) error {
 	if ctx == nil {
 		return errNilContext("UnsubscribeAll")
@@ -293,13 +297,31 @@ func (c *Client) UnsubscribeAll(ctx context.Context, keys ...string) error {
 		}
 		return errors.Join(errs...)
 	}
-	var last []*subscribed
+	var last, dropped []*subscribed
 	c.reg().mu.Lock()
 	for _, k := range keys {
 		if s := c.reg().byKey[k]; s != nil && s.refs > 0 {
+			dropped = append(dropped, s)
 			if s.refs--; s.refs == 0 {
 				last = append(last, s)
 			}
+		}
+	}
+	// A message the transport cannot carry is refused before anything
+	// changes: dropped here while the venue never heard, the keys' data
+	// would go on arriving.
+	for start := 0; start < len(last); start += b.Max {
+		chunk := last[start:min(start+b.Max, len(last))]
+		keys := make([]string, len(chunk))
+		for i, s := range chunk {
+			keys[i] = s.Key
+		}
+		if err := checkMessage(c.tr, b.Type, b.Unsubscribe(keys)); err != nil {
+			for _, s := range dropped {
+				s.refs++
+			}
+			c.reg().mu.Unlock()
+			return fmt.Errorf("session: unsubscribe %d keys: %w", len(keys), err)
 		}
 	}
 	c.reg().mu.Unlock()

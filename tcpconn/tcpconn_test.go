@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -492,6 +494,49 @@ func TestUnframeableBatch(t *testing.T) {
 		st, _ := c.SubscriptionStatus("a")
 		if st.State.String() != "Failed" || !errors.Is(st.Err, framing.ErrPayload) {
 			t.Errorf("subscription a: %v, %v; want Failed with an error matching framing.ErrPayload", st.State, st.Err)
+		}
+	})
+}
+
+// TestUnframeableBatchUnsubscribe: a batch unsubscribe message the framing
+// cannot carry is refused by UnsubscribeAll with an error matching
+// framing.ErrPayload, and the subscriptions stay as they were: dropped
+// here while the venue never heard, their data would go on arriving.
+func TestUnframeableBatchUnsubscribe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := tcpconntest.NewServer(tcpconntest.Default(tcpconntest.Echo()))
+		defer srv.Close()
+		c := dial(t, srv, session.WithBatch(session.Batch{Max: 10,
+			Subscribe: func(keys []string) []byte { return []byte("sub:" + strings.Join(keys, ",")) },
+			Unsubscribe: func(keys []string) []byte {
+				b, _ := json.MarshalIndent(map[string]any{"op": "unsubscribe", "args": keys}, "", "  ")
+				return b
+			}}))
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"a", "b"} {
+			if err := c.Subscribe(t.Context(), session.Subscription{Key: k, Message: []byte("sub:" + k)}); err != nil {
+				t.Fatalf("Subscribe(%s): %v", k, err)
+			}
+		}
+		synctest.Wait()
+		states := func() []string {
+			var out []string
+			for _, k := range []string{"a", "b"} {
+				st, ok := c.SubscriptionStatus(k)
+				out = append(out, fmt.Sprintf("%s %v %v", k, ok, st.State))
+			}
+			return out
+		}
+		before := states()
+		err := c.UnsubscribeAll(t.Context(), "a", "b")
+		if !errors.Is(err, framing.ErrPayload) || errors.Is(err, session.ErrNotConnected) {
+			t.Errorf("UnsubscribeAll = %v, want an error matching framing.ErrPayload and not ErrNotConnected", err)
+		}
+		synctest.Wait()
+		if diff := cmp.Diff(before, states()); diff != "" {
+			t.Errorf("subscriptions after the refused unsubscribe (-want +got):\n%s", diff)
 		}
 	})
 }
