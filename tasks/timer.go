@@ -92,11 +92,7 @@ func (t *Timer) Reset(d time.Duration) bool {
 	g := t.rec.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if t.state == timerDone {
-		return false
-	}
-	if g.ctx.Err() != nil {
-		t.wakeLocked()
+	if !t.armableLocked() {
 		return false
 	}
 	t.due = timerNow() + d
@@ -116,11 +112,7 @@ func (t *Timer) Park() bool {
 	g := t.rec.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if t.state == timerDone {
-		return false
-	}
-	if g.ctx.Err() != nil {
-		t.wakeLocked()
+	if !t.armableLocked() {
 		return false
 	}
 	if t.tm != nil {
@@ -128,6 +120,20 @@ func (t *Timer) Park() bool {
 	}
 	t.due = math.MaxInt64 // no firing is this one's
 	t.armed = true
+	return true
+}
+
+// armableLocked reports whether the task may be armed: not once it has
+// ended, nor once its group's context is done, when it is stepped at once
+// instead. g.mu is held.
+func (t *Timer) armableLocked() bool {
+	if t.state == timerDone {
+		return false
+	}
+	if t.rec.g.ctx.Err() != nil {
+		t.wakeLocked()
+		return false
+	}
 	return true
 }
 
