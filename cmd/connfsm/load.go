@@ -87,6 +87,7 @@ func loadFlagSet(f *loadFlags) *flag.FlagSet {
 	fs.IntVar(&f.DialRate, "dial-rate", 1000, "clients started per second, so a large ramp does not flood the server")
 	fs.IntVar(&f.GOGC, "gogc", loadgen.DefaultGOGC, "garbage collector target percentage (GOGC) of load and of its child server; 100 is Go's default")
 	fs.BoolVar(&f.json, "json", false, "print the report as one JSON object")
+	f.Profiles.Flags(fs)
 	fs.StringVar(&f.metrics, "metrics", "", metricsFlagUsage)
 	fs.TextVar(&f.Backoff, "backoff", wsconn.DefaultBackoff.Mode, "the clients' backoff `mode`: full (full jitter, caps growing with the attempts) or outage (a schedule set by the time since the connection was lost, gaps at most 1.5 times it)")
 	fs.BoolVar(&f.Raw, "raw", false, "run -n bare coder/websocket clients (a read loop, a ping every -ping, no reconnection) in place of wsconn clients, to compare the figures side by side")

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +96,35 @@ func TestLoadRaw(t *testing.T) {
 	}
 }
 
+// TestLoadProfiles: -memprofile and -cpuprofile write gzip-compressed
+// profiles, in wsconn and raw mode alike; a file that cannot be created
+// fails the command before the run.
+func TestLoadProfiles(t *testing.T) {
+	t.Parallel() // load runs in a process of its own
+	dir := t.TempDir()
+	for _, mode := range [][]string{nil, {"-raw"}} {
+		mem, cpu := filepath.Join(dir, fmt.Sprint(mode, "heap")), filepath.Join(dir, fmt.Sprint(mode, "cpu"))
+		args := append([]string{"load", "-n", "20", "-duration", "1s", "-json", "-memprofile", mem, "-memprofilerate", "1024", "-cpuprofile", cpu}, mode...)
+		var stdout, stderr syncBuffer
+		wait, _ := runProcess(t, args, noStdin, &stdout, &stderr)
+		if code := wait(); code != exitOK {
+			t.Errorf("%v: exit %d, want %d; stderr:\n%s", mode, code, exitOK, stderr.String())
+		}
+		for _, p := range []string{mem, cpu} {
+			b, err := os.ReadFile(p)
+			if err != nil || len(b) < 100 || b[0] != 0x1f || b[1] != 0x8b {
+				t.Errorf("%v: %s: %d bytes (%v), want a gzip-compressed profile", mode, filepath.Base(p), len(b), err)
+			}
+		}
+	}
+	var stdout, stderr syncBuffer
+	bad := filepath.Join(dir, "missing", "heap")
+	wait, _ := runProcess(t, []string{"load", "-n", "20", "-duration", "1h", "-memprofile", bad}, noStdin, &stdout, &stderr)
+	if code := wait(); code != exitFail || !strings.Contains(stderr.String(), bad) {
+		t.Errorf("exit %d, want %d with an error naming %s; stderr:\n%s", code, exitFail, bad, stderr.String())
+	}
+}
+
 // TestLoadNotAllAlive points load at a server that refuses every
 // handshake: the clients give up, the report says so, and load fails.
 func TestLoadNotAllAlive(t *testing.T) {
@@ -150,6 +182,7 @@ func TestLoadUsage(t *testing.T) {
 		{"-raw with metrics", []string{"-raw", "-n", "1", "-metrics", "127.0.0.1:0"}, []string{"-metrics does not apply to -raw"}},
 		{"unknown backoff", []string{"-n", "1", "-backoff", "decorrelated"}, []string{`invalid value "decorrelated" for flag -backoff`, "want full or outage"}},
 		{"-raw with a backoff", []string{"-raw", "-n", "1", "-backoff", "outage"}, []string{"-backoff does not apply to -raw"}},
+		{"zero memprofilerate", []string{"-n", "1", "-memprofilerate", "0"}, []string{`invalid value "0" for flag -memprofilerate: want a positive number of bytes`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,9 +31,8 @@ func runServe(c command, e env, args []string) int {
 
 // serveConfig is serve's command line.
 type serveConfig struct {
-	addr, control, tcp string
-	allowRemote        bool
-	untilEOF           bool
+	addr, control, tcp    string
+	allowRemote, untilEOF bool
 }
 
 // serveFlagSet returns serve's flags, which set cfg.

@@ -13,7 +13,7 @@
 //   - serve.go: the venue as `connfsm serve` runs it;
 //   - counters.go: what every client counts, lost causes by type;
 //   - senders.go: the periodic messages and the progress line;
-//   - sample.go: goroutines, heap, CPU, scheduling latency;
+//   - sample.go: goroutines, heap, CPU, scheduling latency, profiles;
 //   - restart.go: a restart, and how fast the clients came back;
 //   - chaos.go: random faults;
 //   - report.go: the report, its text and what fails a run;
@@ -111,6 +111,8 @@ type Config struct {
 	// stops; 0 is ChaosRecovery, which a fleet of thousands needs (a short
 	// run of a few clients with a quick backoff needs far less).
 	ChaosRecovery time.Duration
+	// Profiles are the pprof profiles to write; none by default.
+	Profiles Profiles
 }
 
 // ErrConfig is returned by Run when a client's options are refused
@@ -122,15 +124,21 @@ var ErrConfig = errors.New("loadgen: invalid client configuration")
 // clients, runs them, and closes them and the venue. Progress lines and
 // samples go to progress. When ctx ends the run stops early and the
 // report says Interrupted. The error is set only when the run could not
-// be made (the venue did not start, a client's options were refused); a
-// run whose clients did not all stay Alive is a Report for the caller to
-// judge.
+// be made (the venue did not start, a client's options were refused, a
+// profile could not be created) or a profile could not be written (then
+// with the report); a run whose clients did not all stay Alive is a Report
+// for the caller to judge.
 func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	if cfg.Raw && (cfg.Pool != nil || cfg.RestartAt > 0 || cfg.Chaos > 0 || len(cfg.Options) > 0) {
 		return Report{}, fmt.Errorf("%w: raw clients do not reconnect and take no wsconn options: no pool, restart, chaos or options", ErrConfig)
 	}
+	prof, err := startProfiles(cfg.Profiles)
+	if err != nil {
+		return Report{}, err
+	}
 	if cfg.Pool != nil {
-		return runPool(ctx, cfg, progress)
+		r, err := runPool(ctx, cfg, progress, prof)
+		return r, errors.Join(err, prof.close())
 	}
 	r := Report{Kind: "summary", N: cfg.N, URL: cfg.URL, Server: "external", GOGC: cfg.GOGC, Raw: cfg.Raw}
 	if !cfg.Raw {
@@ -138,16 +146,15 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
 	}
 	srv := &server{url: cfg.URL, kind: "external"}
 	if cfg.URL == "" {
-		var err error
 		if srv, err = startServer(cfg, progress); err != nil {
-			return r, err
+			return r, errors.Join(err, prof.close())
 		}
 		defer srv.shutdown()
 		r.URL, r.Server = srv.url, srv.kind
 	}
-	err := runClients(ctx, cfg, srv, &r, &lockedWriter{w: progress})
+	err = runClients(ctx, cfg, srv, &r, &lockedWriter{w: progress}, prof)
 	r.T = time.Now().Format(time.RFC3339Nano)
-	return r, err
+	return r, errors.Join(err, prof.close())
 }
 
 // fleet is a run's clients: wsconn clients, or raw ones (Config.Raw).
@@ -165,8 +172,9 @@ type fleet interface {
 	close() int
 }
 
-// runClients starts the clients, runs them, fills r and closes them.
-func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progress io.Writer) error {
+// runClients starts the clients, runs them, fills r and closes them; prof
+// profiles the steady run and writes the heap profile before the close.
+func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progress io.Writer, prof *profiler) error {
 	var cnt counters
 	if cfg.RestartAt > 0 {
 		cnt.dialBuckets = make([]atomic.Int64, (cfg.DownFor+recoverWait+time.Second)/bucket)
@@ -212,6 +220,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	senders := startSenders(fl.targets(), cfg.SendEvery, &cnt)
 	steady := time.Now()
 	echoes0, pings0, cpu0 := cnt.echoes.Load(), fl.pings(), processCPU()
+	perr := prof.startCPU()
 
 	var restarted chan *Restart
 	if cfg.RestartAt > 0 && !interrupted {
@@ -225,6 +234,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	}
 	// The steady run, with a sample every cfg.Sample.
 	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)
+	prof.stopCPU()
 	r.Echoes = cnt.echoes.Load() - echoes0
 	if r.SteadySeconds > 0 {
 		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
@@ -247,12 +257,13 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	fl.tally(r)
 
 	r.perConn(cfg.N, base)
+	perr = errors.Join(perr, prof.heap())
 
 	closeStart := time.Now()
 	r.Closed = fl.close()
 	r.CloseSeconds = time.Since(closeStart).Seconds()
 	r.GoroutinesLeft = goroutinesLeft(base.goroutines)
-	return nil
+	return perr
 }
 
 // wsFleet is a run's wsconn clients.

@@ -98,7 +98,7 @@ func subscribeWait(mode PoolMode) time.Duration {
 // runPool is Run in pool mode: it starts the venue and the pool, waits for
 // every subscription to be active at the venue, runs the steady run (with
 // a restart if asked), and fills r.
-func runPool(ctx context.Context, cfg Config, progress io.Writer) (Report, error) {
+func runPool(ctx context.Context, cfg Config, progress io.Writer, prof *profiler) (Report, error) {
 	mode := *cfg.Pool
 	conns := (mode.Subs + mode.PerConn - 1) / mode.PerConn
 	r := Report{Kind: "summary", N: conns, Server: "embedded", GOGC: cfg.GOGC,
@@ -110,12 +110,12 @@ func runPool(ctx context.Context, cfg Config, progress io.Writer) (Report, error
 	}
 	defer v.srv.Close()
 	r.URL = v.srv.URL + "/"
-	err = runPoolClients(ctx, cfg, mode, v, &r, &lockedWriter{w: progress})
+	err = runPoolClients(ctx, cfg, mode, v, &r, &lockedWriter{w: progress}, prof)
 	r.T = time.Now().Format(time.RFC3339Nano)
 	return r, err
 }
 
-func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue, r *Report, progress io.Writer) error {
+func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue, r *Report, progress io.Writer, prof *profiler) error {
 	var cnt counters
 	pr := r.Pool
 	base := takeBaseline()
@@ -187,6 +187,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	senders := startSenders(wsTargets(p.Conns()), cfg.SendEvery, &cnt)
 	steady := time.Now()
 	echoes0, pings0, cpu0 := cnt.echoes.Load(), poolPings(p), processCPU()
+	perr := prof.startCPU()
 
 	var restarted chan *PoolRestart
 	if cfg.RestartAt > 0 && !interrupted {
@@ -202,6 +203,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		}()
 	}
 	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)
+	prof.stopCPU()
 	r.Echoes = cnt.echoes.Load() - echoes0
 	if r.SteadySeconds > 0 {
 		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
@@ -241,6 +243,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	}
 
 	r.perConn(n, base)
+	perr = errors.Join(perr, prof.heap())
 	pr.HeapPerSub = r.HeapPerConn * float64(n) / float64(mode.Subs)
 
 	closeStart := time.Now()
@@ -254,7 +257,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		}
 	}
 	r.GoroutinesLeft = goroutinesLeft(base.goroutines)
-	return nil
+	return perr
 }
 
 // runPoolRestart takes the venue down at steady+at, brings it up after

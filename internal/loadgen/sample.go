@@ -2,11 +2,14 @@ package loadgen
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -310,4 +313,129 @@ func steadyRun(ctx context.Context, r *Report, sampler *sampler, steady time.Tim
 	}
 	r.SteadySeconds = time.Since(steady).Seconds()
 	return ok
+}
+
+// Profiles are the pprof profiles of the client process a run writes,
+// for `go tool pprof`.
+type Profiles struct {
+	// Mem, if not "", is the file the heap profile is written to at the
+	// end of the steady run, after a collection and before the clients
+	// close: what the open connections hold. Up to EmbeddedMax clients
+	// the venue runs in this process, and its connections are in it too.
+	Mem string
+	// MemRate is runtime.MemProfileRate during the run (bytes allocated
+	// per sample); 0 keeps the runtime's (512 KiB). A smaller rate finds
+	// small per-connection objects in a small run.
+	MemRate int
+	// CPU, if not "", is the file the CPU profile of the steady run is
+	// written to (from the end of the ramp to the end of the steady run,
+	// the time the report's CPU per message and per heartbeat divide).
+	CPU string
+}
+
+// Flags defines on fs the flags that set p, named as `go test` names
+// them: -memprofile, -memprofilerate and -cpuprofile.
+func (p *Profiles) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&p.Mem, "memprofile", "", "write a heap profile of this process to `file` at the end of the steady run, after a collection and before the clients close")
+	fs.Var((*memRate)(&p.MemRate), "memprofilerate", "with -memprofile, sample an allocation every `bytes` allocated (runtime.MemProfileRate; default the runtime's 512 KiB)")
+	fs.StringVar(&p.CPU, "cpuprofile", "", "write a CPU profile of this process during the steady run to `file`")
+}
+
+// memRate is the -memprofilerate flag: a positive number of bytes.
+type memRate int
+
+func (r *memRate) String() string {
+	if r == nil || *r == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(*r))
+}
+
+func (r *memRate) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("want a positive number of bytes, got %q", s)
+	}
+	*r = memRate(n)
+	return nil
+}
+
+// profiler writes a run's Profiles. Its files are created before the run,
+// so that a path that cannot be written fails at once, not minutes later.
+type profiler struct {
+	mem, cpu *os.File
+	cpuOn    bool
+}
+
+// startProfiles creates the files p names and sets the sampling rate.
+func startProfiles(p Profiles) (*profiler, error) {
+	if p.MemRate < 0 {
+		return nil, fmt.Errorf("%w: a negative memory profile rate %d", ErrConfig, p.MemRate)
+	}
+	pr := &profiler{}
+	for _, f := range []struct {
+		path string
+		to   **os.File
+	}{{p.Mem, &pr.mem}, {p.CPU, &pr.cpu}} {
+		if f.path == "" {
+			continue
+		}
+		file, err := os.Create(f.path)
+		if err != nil {
+			pr.close()
+			return nil, fmt.Errorf("profile: %w", err)
+		}
+		*f.to = file
+	}
+	if p.MemRate > 0 {
+		runtime.MemProfileRate = p.MemRate
+	}
+	return pr, nil
+}
+
+// startCPU starts the CPU profile, if one was asked for.
+func (pr *profiler) startCPU() error {
+	if pr.cpu == nil {
+		return nil
+	}
+	if err := pprof.StartCPUProfile(pr.cpu); err != nil {
+		return fmt.Errorf("cpu profile %s: %w", pr.cpu.Name(), err)
+	}
+	pr.cpuOn = true
+	return nil
+}
+
+// stopCPU ends the CPU profile, if one runs.
+func (pr *profiler) stopCPU() {
+	if pr.cpuOn {
+		pprof.StopCPUProfile()
+		pr.cpuOn = false
+	}
+}
+
+// heap writes the heap profile, if one was asked for. The profile is that
+// of the last completed collection: the caller has just run one
+// (takeBaseline), so it is what is live now.
+func (pr *profiler) heap() error {
+	if pr.mem == nil {
+		return nil
+	}
+	if err := pprof.Lookup("heap").WriteTo(pr.mem, 0); err != nil {
+		return fmt.Errorf("heap profile %s: %w", pr.mem.Name(), err)
+	}
+	return nil
+}
+
+// close stops the CPU profile and closes the files.
+func (pr *profiler) close() error {
+	pr.stopCPU()
+	var errs []error
+	for _, f := range []*os.File{pr.mem, pr.cpu} {
+		if f != nil {
+			if err := f.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("profile: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
