@@ -241,7 +241,11 @@ func (c *Client) readerStep(ctx context.Context, in step, _ emitFn, tm *tasks.Ti
 	if x := s.watch.more; x != nil {
 		x.dl.stop()
 	}
-	s.endHandler(err)
+	cause := err
+	if ctx.Err() != nil {
+		cause = context.Cause(ctx) // Alive is left: the handler's context ends as the task's did
+	}
+	s.endHandler(cause)
 	s.drain()
 	s.joinHandler()
 	s.joinHandOut()

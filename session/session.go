@@ -97,8 +97,8 @@ type session struct {
 	lag   time.Duration // the lag of the message the step under way delivers, for the data path's observer
 	inbox *inbox        // the messages waiting for the handler, under a policy other than Block; nil under Block
 	// hctx is the handler's context: the reader task's until the first
-	// handler call, which makes the handler's own under it (hcancel ends
-	// it): an idle connection never calls the handler.
+	// handler call, which makes the handler's own with its values
+	// (hcancel ends it): an idle connection never calls the handler.
 	hctx    context.Context
 	hcancel context.CancelCauseFunc
 	ping    context.CancelFunc // ends the ping under way; nil between pings
@@ -258,11 +258,15 @@ func (s *session) readSince(t time.Duration) bool {
 func (s *session) stopDelivery() { s.fire(datapath.Stop) }
 
 // handlerContextLocked returns the context of a handler call, made at
-// the first: a child of the reader task's that the reader task ends with
-// the connection's failure (endHandler). s.mu is held.
+// the first: the reader task's values, and ended by the reader task
+// alone (endHandler), in its last step, with the connection's failure or
+// the cause that ended the task. It is no child of the reader task's
+// context, whose cancellation it would otherwise follow: that would cost
+// the task's context a done channel and a map of its children, for every
+// connection that ever received a message. s.mu is held.
 func (s *session) handlerContextLocked() context.Context {
 	if s.hcancel == nil {
-		s.hctx, s.hcancel = context.WithCancelCause(s.hctx)
+		s.hctx, s.hcancel = context.WithCancelCause(context.WithoutCancel(s.hctx))
 	}
 	return s.hctx
 }
