@@ -120,8 +120,8 @@ func (c *config) clientSettings() settings {
 }
 
 // tuning are the client's timeouts, limits and heartbeat: one value
-// shared by every client that keeps the defaults (shared), which keeps
-// 96 bytes a client less.
+// shared by every client that keeps the defaults, or the same other
+// values (shared), which keeps 96 bytes a client less.
 type tuning struct {
 	pingInterval     time.Duration
 	pongTimeout      time.Duration
@@ -138,13 +138,41 @@ type tuning struct {
 }
 
 // shared returns t, as the value shared by every client with the default
-// tuning if t is that.
+// tuning if t is that, or by every client with the same other tuning: a
+// fleet dialled with the same options (a Pool's connections, thousands of
+// clients with one heartbeat) keeps one value, not one each.
 func (t tuning) shared() *tuning {
 	if d := defaultTuning(); t == *d {
 		return d
 	}
-	return &t
+	if t.appHeartbeat != nil {
+		return &t // the map would keep the caller's heartbeat alive
+	}
+	sharedTunings.Lock()
+	defer sharedTunings.Unlock()
+	if p := sharedTunings.m[t]; p != nil {
+		return p
+	}
+	p := &t
+	if len(sharedTunings.m) < maxSharedTunings {
+		if sharedTunings.m == nil {
+			sharedTunings.m = make(map[tuning]*tuning)
+		}
+		sharedTunings.m[t] = p
+	}
+	return p
 }
+
+// sharedTunings are the tunings other than the default that clients
+// share; nothing writes a value once it is in. At most maxSharedTunings
+// are kept: past them, as for a process that makes clients with ever new
+// settings, each client keeps its own.
+var sharedTunings struct {
+	sync.Mutex
+	m map[tuning]*tuning
+}
+
+const maxSharedTunings = 64
 
 // defaultTuning is the shared value of the default tuning; nothing writes
 // it.

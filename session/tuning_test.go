@@ -41,6 +41,47 @@ func TestTuningShared(t *testing.T) {
 	}
 }
 
+// TestTuningSharedAmongEqual: clients with the same tuning other than
+// the default share one value, and clients with another keep theirs; an
+// application heartbeat is never kept in the shared values. Past
+// maxSharedTunings, each client keeps its own.
+func TestTuningSharedAmongEqual(t *testing.T) {
+	sharedTunings.Lock()
+	kept := sharedTunings.m
+	sharedTunings.m = nil // the other tests' tunings may have filled it
+	sharedTunings.Unlock()
+	t.Cleanup(func() {
+		sharedTunings.Lock()
+		sharedTunings.m = kept
+		sharedTunings.Unlock()
+	})
+	one := newConfig(nil, []Option{WithHeartbeat(time.Second, 3*time.Second)}).tuning.shared()
+	if got := newConfig(nil, []Option{WithHeartbeat(time.Second, 3*time.Second)}).tuning.shared(); got != one {
+		t.Error("two clients with the same heartbeat keep a tuning each, want one shared")
+	}
+	other := newConfig(nil, []Option{WithHeartbeat(time.Second, 4*time.Second)}).tuning.shared()
+	if other == one || other.pongTimeout != 4*time.Second || one.pongTimeout != 3*time.Second {
+		t.Errorf("tunings %+v and %+v: want two values with their own pong timeouts", *one, *other)
+	}
+	app := []Option{WithAppHeartbeat(AppHeartbeat{Ping: []byte("p"), IsPong: func(Message) bool { return false }})}
+	if a, b := newConfig(nil, app).tuning.shared(), newConfig(nil, app).tuning.shared(); a == b {
+		t.Error("tunings with an application heartbeat are shared, want each its own")
+	}
+	// Fill the map with read limits no other test uses.
+	for i := range maxSharedTunings {
+		newConfig(nil, []Option{WithReadLimit(int64(7<<20 + i))}).tuning.shared()
+	}
+	past := []Option{WithReadLimit(9 << 20)}
+	if a, b := newConfig(nil, past).tuning.shared(), newConfig(nil, past).tuning.shared(); a == b {
+		t.Error("a tuning past the map's bound is shared, want each its own")
+	}
+	sharedTunings.Lock()
+	defer sharedTunings.Unlock()
+	if len(sharedTunings.m) > maxSharedTunings {
+		t.Errorf("%d shared tunings, want at most %d", len(sharedTunings.m), maxSharedTunings)
+	}
+}
+
 // TestHooksShared: clients that set no hook (OnConnect, a logger, a
 // limiter...) share one hooks value; one option gives a client its own.
 func TestHooksShared(t *testing.T) {
