@@ -46,8 +46,7 @@ type Client struct {
 	// handling holds the one right to call OnMessage: a handler left
 	// running by a connection given up (it ignored its context) must
 	// return before the next connection's reader calls the handler again.
-	// nil without OnMessage.
-	handling chan struct{}
+	handling turn
 	pull     chan Message // the handover to Messages; nil without WithPull
 
 	// sess is the connection: set by Alive's enter hook, handed to Closing
@@ -123,9 +122,6 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 	if cfg.pull {
 		c.pull = make(chan Message)
 		c.cfg.onMessage = c.pullHandler
-	}
-	if c.cfg.onMessage != nil || c.cfg.router != nil {
-		c.handling = make(chan struct{}, 1)
 	}
 	for _, s := range cfg.subscriptions {
 		c.holdStarted(s) // a duplicate key is one more holder

@@ -270,3 +270,58 @@ func (c *Client) checkOut(typ MessageType, data []byte) error {
 	}
 	return checkMessage(c.tr, typ, data)
 }
+
+// turn is a right that one holder at a time takes and gives back: the
+// right to call the handler. Kept in the Client, it costs no allocation
+// until someone has to wait for it, where a channel of one would be made
+// for every client with a handler.
+type turn struct {
+	mu   sync.Mutex
+	held bool
+	free chan struct{} // made by the first who waits; closed when the right is given back
+}
+
+// tryTake takes the right if it is free.
+func (t *turn) tryTake() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.held {
+		return false
+	}
+	t.held = true
+	return true
+}
+
+// take takes the right, waiting for it to be given back; false if done
+// is closed first.
+func (t *turn) take(done <-chan struct{}) bool {
+	for {
+		t.mu.Lock()
+		if !t.held {
+			t.held = true
+			t.mu.Unlock()
+			return true
+		}
+		if t.free == nil {
+			t.free = make(chan struct{})
+		}
+		free := t.free
+		t.mu.Unlock()
+		select {
+		case <-free:
+		case <-done:
+			return false
+		}
+	}
+}
+
+// give gives the right back, waking those who wait for it.
+func (t *turn) give() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.held = false
+	if t.free != nil {
+		close(t.free)
+		t.free = nil
+	}
+}

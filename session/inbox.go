@@ -336,7 +336,7 @@ func (s *session) handOut() {
 		err := c.handle(h, hctx, m)
 
 		s.fire(datapath.Return)
-		<-c.handling
+		c.handling.give()
 		if err != nil {
 			s.fail(err)
 			return

@@ -127,7 +127,7 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 	s.fireLocked(datapath.Return, 0)
 	ahead = s.ahead
 	s.mu.Unlock()
-	<-c.handling
+	c.handling.give()
 	if err != nil {
 		// The handler panicked: the connection is Lost with the panic, as
 		// a task's would be, and the pump reads no more (a read-ahead
@@ -143,22 +143,15 @@ func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
 // path Waiting meanwhile; false if Alive is left first.
 func (s *session) takeTurn() bool {
 	c := s.c
-	select {
-	case c.handling <- struct{}{}:
+	if c.handling.tryTake() {
 		return true
-	default:
 	}
 	// The message read waits, which the heartbeat must know: it is read,
 	// not yet handled.
 	s.fire(datapath.Wait)
 	stopped, cancel := s.dp.UntilIn(context.Background(), datapath.Stopped)
 	defer cancel()
-	select {
-	case c.handling <- struct{}{}:
-		return true
-	case <-stopped.Done():
-		return false
-	}
+	return c.handling.take(stopped.Done())
 }
 
 // isStopped reports whether the delivery has stopped.
@@ -463,7 +456,7 @@ func (s *session) startHandling(m Message) bool {
 	s.deliverLocked(m)
 	if dpStopped(s.dp) {
 		s.mu.Unlock()
-		<-c.handling
+		c.handling.give()
 		c.stats.more().dropped.Add(1)
 		return false
 	}
