@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn"
 	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
 )
@@ -50,7 +51,7 @@ func TestTCPConnToxics(t *testing.T) {
 				session.WithAppHeartbeat(session.TextHeartbeat("ping", "pong")),
 				session.WithBackoff(session.Backoff{Initial: backoffInitial, Max: backoffMax, Multiplier: 2}),
 				session.OnRecord(rec.Observe),
-				session.OnMessage(func(ctx context.Context, m session.Message) {
+				session.OnMessage(func(ctx context.Context, m transport.Message) {
 					select {
 					case echoes <- string(m.Data):
 					case <-ctx.Done():

@@ -12,6 +12,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/internal/enum"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -282,8 +283,8 @@ func (c *Client) failure(in step) Failure {
 	cause, _ := in.Payload.(error)
 	f := Failure{Err: cause, Attempt: int(c.attempts), Outage: clock() - c.outageAt, phase: c.phase, cfg: c.cfg.retry}
 	var (
-		he *HandshakeError
-		ce *CloseError
+		he *transport.HandshakeError
+		ce *transport.CloseError
 	)
 	switch {
 	case in.Event == connfsm.Reconnect:

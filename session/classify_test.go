@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"syscall"
 	"testing"
+
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 func TestDefaultClassifier(t *testing.T) {
 	handshake := func(status int) error {
-		return &HandshakeError{Status: status, Err: errors.New("expected 101")}
+		return &transport.HandshakeError{Status: status, Err: errors.New("expected 101")}
 	}
 	tlsWrap := func(err error) error {
 		return fmt.Errorf("failed to WebSocket dial: failed to send handshake request: %w",
@@ -84,7 +86,9 @@ func TestDefaultClassifier(t *testing.T) {
 	}
 }
 
-func closeErr(code StatusCode) error { return fmt.Errorf("outer: %w", &CloseError{Code: code}) }
+func closeErr(code transport.StatusCode) error {
+	return fmt.Errorf("outer: %w", &transport.CloseError{Code: code})
+}
 
 // netOpErr stands for the transport layers between the TLS error and the
 // dial error; it only wraps.
@@ -111,12 +115,12 @@ func TestClassifyingPolicy(t *testing.T) {
 		err      error
 		want     Verdict
 	}{
-		{"default: 404 is permanent", nil, &HandshakeError{Status: 404}, Permanent},
+		{"default: 404 is permanent", nil, &transport.HandshakeError{Status: 404}, Permanent},
 		{"default: unknown error is transient", nil, errAuth, Transient},
 		{"custom: its own failure", venue, fmt.Errorf("wsconn: read: %w", errAuth), Permanent},
-		{"custom deferring to the defaults: 404", venue, &HandshakeError{Status: 404}, Permanent},
-		{"custom deferring to the defaults: 503", venue, &HandshakeError{Status: 503}, Transient},
-		{"custom replacing the defaults: 404", alwaysRetry, &HandshakeError{Status: 404}, Transient},
+		{"custom deferring to the defaults: 404", venue, &transport.HandshakeError{Status: 404}, Permanent},
+		{"custom deferring to the defaults: 503", venue, &transport.HandshakeError{Status: 503}, Transient},
+		{"custom replacing the defaults: 404", alwaysRetry, &transport.HandshakeError{Status: 404}, Transient},
 		{"custom replacing the defaults: TLS", alwaysRetry, x509.UnknownAuthorityError{}, Transient},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -34,7 +35,7 @@ type (
 // goroutine is a task of its state, or joined when its state is left.
 type Client struct {
 	cfg     settings
-	tr      Transport
+	tr      transport.Transport
 	m       *machine
 	inbound *inbound // shared by every session
 	// subs is the subscriptions' registry, made at the first use (reg):
@@ -48,7 +49,7 @@ type Client struct {
 	// return before the next connection's reader calls the handler again.
 	// nil without OnMessage.
 	handling chan struct{}
-	pull     chan Message // the handover to Messages; nil without WithPull
+	pull     chan transport.Message // the handover to Messages; nil without WithPull
 
 	// sess is the connection: set by Alive's enter hook, handed to Closing
 	// for the close handshake, cleared when it is dropped. Only hooks,
@@ -101,7 +102,7 @@ type Client struct {
 // has returned, ctx has no effect on the client (see WithLifetime). If
 // the client gives up before connecting, Dial returns the reason, and
 // nothing is left running.
-func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
+func Dial(ctx context.Context, tr transport.Transport, opts ...Option) (*Client, error) {
 	cfg := newConfig(tr, opts)
 	if ctx == nil {
 		// As net/http refuses a request built with a nil Context.
@@ -121,7 +122,7 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 		c.probe = p
 	}
 	if cfg.pull {
-		c.pull = make(chan Message)
+		c.pull = make(chan transport.Message)
 		c.cfg.onMessage = c.pullHandler
 	}
 	if c.cfg.onMessage != nil || c.cfg.router != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -108,7 +109,7 @@ func (s *session) fireLocked(e datapath.Event, lag time.Duration) {
 
 // deliverLocked fires Deliver for m; s.mu is held. Its lag is read from
 // the clock only for an observer.
-func (s *session) deliverLocked(m Message) {
+func (s *session) deliverLocked(m transport.Message) {
 	var lag time.Duration
 	if s.c.cfg.onRecord != nil || s.c.cfg.logger != nil {
 		lag = time.Since(m.Received)
@@ -257,7 +258,7 @@ func WithWriteLimit(n int64) Option { return func(c *config) { c.writeLimit = n 
 
 // checkOut checks a message to be sent: its type, its size against the
 // write limit, and that the transport can carry it.
-func (c *Client) checkOut(typ MessageType, data []byte) error {
+func (c *Client) checkOut(typ transport.MessageType, data []byte) error {
 	if err := checkType(typ); err != nil {
 		return err
 	}

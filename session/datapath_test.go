@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -71,7 +72,7 @@ func TestSlowHandlerIsNoDeadPeer(t *testing.T) {
 				opts := append([]Option{
 					WithIdleTimeout(idle),
 					WithRetryPolicy(func(Failure) Decision { return Decision{GiveUp: true} }),
-					OnMessage(func(ctx context.Context, m Message) {
+					OnMessage(func(ctx context.Context, m transport.Message) {
 						started.Add(1)
 						lastStart.Store(time.Now().UnixNano())
 						select {
@@ -142,13 +143,13 @@ func TestNoPingWhileHandingOver(t *testing.T) {
 		// 1.7 s, routing it until 2.9 s: the heartbeat comes due at 2 s and
 		// 2.5 s meanwhile.
 		c := dialTest(t, srv, &rec, WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
-			WithRouter(Router{Route: func(m Message) Route {
+			WithRouter(Router{Route: func(m transport.Message) Route {
 				if string(m.Data) == "m2" {
 					time.Sleep(1200 * time.Millisecond)
 				}
 				return Route{}
 			}}),
-			OnMessage(func(ctx context.Context, m Message) {
+			OnMessage(func(ctx context.Context, m transport.Message) {
 				mu.Lock()
 				got = append(got, string(m.Data))
 				mu.Unlock()
@@ -204,7 +205,7 @@ func TestNothingReadIsDroppedSilently(t *testing.T) {
 				var mu sync.Mutex
 				var got []string
 				c := dialTest(t, srv, &rec, WithHeartbeat(50*time.Millisecond, time.Second),
-					OnMessage(func(ctx context.Context, m Message) {
+					OnMessage(func(ctx context.Context, m transport.Message) {
 						mu.Lock()
 						got = append(got, string(m.Data))
 						mu.Unlock()
@@ -286,7 +287,7 @@ func TestDataPathRecords(t *testing.T) {
 		var handled, epoch atomic.Int64
 		c := dialTest(t, srv, &rec, OnRecord(steps.observe),
 			WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
-			OnMessage(func(ctx context.Context, m Message) {
+			OnMessage(func(ctx context.Context, m transport.Message) {
 				epoch.Store(int64(m.Epoch))
 				if handled.Add(1) == 1 {
 					select {
@@ -359,7 +360,7 @@ func TestDataPathObserverCloses(t *testing.T) {
 					})
 				}
 			}),
-			OnMessage(func(ctx context.Context, m Message) {
+			OnMessage(func(ctx context.Context, m transport.Message) {
 				select {
 				case <-time.After(2 * time.Second):
 				case <-ctx.Done():

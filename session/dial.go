@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -31,12 +32,12 @@ func (c *Client) dialTask(ctx context.Context, in step, emit emitFn) error {
 	}
 	dctx, cancel := context.WithTimeoutCause(ctx, c.cfg.handshakeTimeout, ErrHandshakeTimeout)
 	defer cancel()
-	a := &Attempt{ReadLimit: c.cfg.readLimit}
+	a := &transport.Attempt{ReadLimit: c.cfg.readLimit}
 	conn, err := c.dial(dctx, a)
-	if a.sent.Load() && ctx.Err() == nil {
+	if a.WasSent() && ctx.Err() == nil {
 		c.countDial(began)
 	}
-	if a.reached.Load() && pass != nil {
+	if a.WasReached() && pass != nil {
 		pass.reached.Store(true)
 	}
 	if err == nil && dctx.Err() != nil {
@@ -58,7 +59,7 @@ func (c *Client) dialTask(ctx context.Context, in step, emit emitFn) error {
 }
 
 // dial calls the transport, turning a panic into an error.
-func (c *Client) dial(ctx context.Context, a *Attempt) (conn Conn, err error) {
+func (c *Client) dial(ctx context.Context, a *transport.Attempt) (conn transport.Conn, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			conn, err = nil, fmt.Errorf("session: dial: %w", &tasks.PanicError{Task: "dial", Value: p, Stack: debug.Stack()})

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -23,7 +24,7 @@ type messages struct {
 	got []string
 }
 
-func (m *messages) handle(_ context.Context, msg Message) {
+func (m *messages) handle(_ context.Context, msg transport.Message) {
 	m.mu.Lock()
 	m.got = append(m.got, string(msg.Data))
 	m.mu.Unlock()
@@ -79,7 +80,7 @@ func TestTextHeartbeatVenue(t *testing.T) {
 				synctest.Wait()
 				if tt.wantLost {
 					causes := lostCauses(&rec)
-					var ce *CloseError
+					var ce *transport.CloseError
 					if len(causes) == 0 || !errors.As(causes[0], &ce) || ce.Code != 4004 {
 						t.Errorf("Lost causes = %v, want the venue's close 4004", causes)
 					}
@@ -123,9 +124,9 @@ func serverPingVenue() wsconntest.Option {
 }
 
 // answerPings answers {"ping":n} with {"pong":n}.
-func answerPings(m Message) ([]byte, bool) {
+func answerPings(m transport.Message) ([]byte, bool) {
 	var p struct{ Ping *int }
-	if m.Type != Text || json.Unmarshal(m.Data, &p) != nil || p.Ping == nil {
+	if m.Type != transport.Text || json.Unmarshal(m.Data, &p) != nil || p.Ping == nil {
 		return nil, false
 	}
 	return fmt.Appendf(nil, `{"pong":%d}`, *p.Ping), true
@@ -150,7 +151,7 @@ func TestServerPingVenue(t *testing.T) {
 				synctest.Wait()
 				if !answer {
 					causes := lostCauses(&rec)
-					var ce *CloseError
+					var ce *transport.CloseError
 					if len(causes) == 0 || !errors.As(causes[0], &ce) || ce.Code != 4005 {
 						t.Errorf("Lost causes = %v, want the venue's close 4005", causes)
 					}

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -154,7 +155,7 @@ func TestHandshakeHostilePeers(t *testing.T) {
 			return true
 		}),
 		check: func(t *testing.T, cause error, _ time.Duration) {
-			var he *HandshakeError
+			var he *transport.HandshakeError
 			if !errors.As(cause, &he) || he.Status != http.StatusOK {
 				t.Errorf("cause = %v, want *HandshakeError{Status: 200}", cause)
 			}
@@ -248,7 +249,7 @@ func TestPeerNeverReads(t *testing.T) {
 				waitState(t, c, connfsm.Alive)
 				ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 				start := time.Now()
-				err := c.Send(ctx, Binary, payload)
+				err := c.Send(ctx, transport.Binary, payload)
 				took := time.Since(start)
 				cancel()
 				if !errors.Is(err, ErrNotConnected) || !errors.Is(err, context.DeadlineExceeded) {
@@ -326,7 +327,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			WithHTTPClient(srv.Client()), OnRecord(rec.Observe), WithLogger(logger),
 			WithHeader(http.Header{"Authorization": {"Bearer secret-token"}, "Cookie": {"session=secret-cookie"}}),
 			WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}),
-			OnMessage(func(_ context.Context, m Message) { received <- string(m.Data) }))
+			OnMessage(func(_ context.Context, m transport.Message) { received <- string(m.Data) }))
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
 		}

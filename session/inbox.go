@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // SlowConsumerPolicy says what the client does with messages that arrive
@@ -68,7 +69,7 @@ type SlowConsumer struct {
 	// Key names the stream a message belongs to, for Conflate (required
 	// then). It is called by the reader for every data message: it must be
 	// quick and must not keep m.Data.
-	Key func(m Message) string
+	Key func(m transport.Message) string
 }
 
 // WithSlowConsumer sets the slow-consumer policy (default Block). With any
@@ -108,8 +109,8 @@ func WithPull() Option { return func(c *config) { c.pull = true } }
 // connection ends, the messages read from it are still handed over for a
 // second (see OnMessage); those not taken by then are counted in
 // Stats.Dropped.
-func (c *Client) Messages(ctx context.Context) iter.Seq[Message] {
-	return func(yield func(Message) bool) {
+func (c *Client) Messages(ctx context.Context) iter.Seq[transport.Message] {
+	return func(yield func(transport.Message) bool) {
 		if c.pull == nil {
 			return
 		}
@@ -131,7 +132,7 @@ func (c *Client) Messages(ctx context.Context) iter.Seq[Message] {
 // pullHandler is the handler of a client dialed WithPull: it waits until
 // the loop over Messages takes m. Once the connection has ended (ctx), it
 // waits at most the drain's time more, and counts m as dropped then.
-func (c *Client) pullHandler(ctx context.Context, m Message) {
+func (c *Client) pullHandler(ctx context.Context, m transport.Message) {
 	select {
 	case c.pull <- m:
 		return
@@ -160,7 +161,7 @@ type inbox struct {
 }
 
 type waiting struct {
-	m   Message
+	m   transport.Message
 	key string
 }
 
@@ -184,7 +185,7 @@ const (
 )
 
 // put keeps m under the policy and reports what it did.
-func (b *inbox) put(m Message) putResult {
+func (b *inbox) put(m transport.Message) putResult {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := putKept
@@ -222,11 +223,11 @@ func (b *inbox) put(m Message) putResult {
 }
 
 // take returns the oldest waiting message, if any.
-func (b *inbox) take() (Message, bool) {
+func (b *inbox) take() (transport.Message, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.q) == 0 {
-		return Message{}, false
+		return transport.Message{}, false
 	}
 	w := b.q[0]
 	b.q[0] = nil
@@ -257,7 +258,7 @@ func (b *inbox) len() int {
 
 // enqueue puts m in the inbox under the policy, counting what it dropped;
 // it reports false if the policy ended the connection.
-func (s *session) enqueue(m Message) bool {
+func (s *session) enqueue(m transport.Message) bool {
 	c := s.c
 	if c.cfg.onMessage == nil {
 		c.stats.received(len(m.Data))
@@ -288,7 +289,7 @@ func (s *session) enqueue(m Message) bool {
 }
 
 // slowOnce logs, once per connection, that the policy had to act.
-func (s *session) slowOnce(m Message) {
+func (s *session) slowOnce(m transport.Message) {
 	l := s.c.cfg.logger
 	if l == nil || !s.slowLogged.CompareAndSwap(false, true) {
 		return
@@ -382,9 +383,9 @@ func (d Decompression) String() string { return decompressions.Name(d) }
 func WithDecompression(d Decompression) Option { return func(c *config) { c.decompress = d } }
 
 // decode decodes a binary payload as the session's decompression says.
-func (s *session) decode(typ MessageType, data []byte) (MessageType, []byte, error) {
+func (s *session) decode(typ transport.MessageType, data []byte) (transport.MessageType, []byte, error) {
 	dec := s.c.cfg.decompress
-	if dec == NoDecompression || typ != Binary {
+	if dec == NoDecompression || typ != transport.Binary {
 		return typ, data, nil
 	}
 	var r io.ReadCloser
@@ -414,7 +415,7 @@ func (s *session) decode(typ MessageType, data []byte) (MessageType, []byte, err
 		return typ, nil, fmt.Errorf("%w: decoded payload over the read limit of %d bytes", ErrMessageTooBig, limit)
 	}
 	if utf8.Valid(out) {
-		typ = Text
+		typ = transport.Text
 	}
 	return typ, out, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -24,7 +25,7 @@ import (
 func TestSlowConsumerPolicies(t *testing.T) {
 	const total = 20
 	num := func(m string) int { n, _ := strconv.Atoi(strings.TrimPrefix(m, "m")); return n }
-	key := func(m Message) string { return strconv.Itoa(num(string(m.Data)) % 2) }
+	key := func(m transport.Message) string { return strconv.Itoa(num(string(m.Data)) % 2) }
 	tests := []struct {
 		name  string
 		p     SlowConsumer
@@ -83,7 +84,7 @@ func TestSlowConsumerPolicies(t *testing.T) {
 				var rec recorder
 				var mu sync.Mutex
 				var got []string
-				handle := func(m Message) {
+				handle := func(m transport.Message) {
 					mu.Lock()
 					got = append(got, string(m.Data))
 					mu.Unlock()
@@ -93,7 +94,7 @@ func TestSlowConsumerPolicies(t *testing.T) {
 				if tt.pull {
 					opts = append(opts, WithPull())
 				} else {
-					opts = append(opts, OnMessage(func(_ context.Context, m Message) { handle(m) }))
+					opts = append(opts, OnMessage(func(_ context.Context, m transport.Message) { handle(m) }))
 				}
 				c := dialTest(t, srv, &rec, opts...)
 				ctx, cancel := context.WithCancel(t.Context())
@@ -140,7 +141,7 @@ func TestSlowConsumerDisconnect(t *testing.T) {
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSlowConsumer(SlowConsumer{Policy: Disconnect, Inbox: 3}),
 			WithRetryPolicy(func(Failure) Decision { return Decision{GiveUp: true} }),
-			OnMessage(func(context.Context, Message) { time.Sleep(time.Second) }))
+			OnMessage(func(context.Context, transport.Message) { time.Sleep(time.Second) }))
 		<-c.Done()
 		if err := c.Err(); !errors.Is(err, ErrSlowConsumer) {
 			t.Errorf("Err = %v, want ErrSlowConsumer", err)
@@ -162,7 +163,7 @@ func TestSlowConsumerConfig(t *testing.T) {
 		{"inbox 0", []Option{WithSlowConsumer(SlowConsumer{Policy: DropOldest})}, "SlowConsumer.Inbox must be positive with policy drop-oldest, got 0"},
 		{"no key", []Option{WithSlowConsumer(SlowConsumer{Policy: Conflate, Inbox: 1})}, "SlowConsumer.Key: nil func with policy conflate"},
 		{"unknown", []Option{WithSlowConsumer(SlowConsumer{Policy: 9, Inbox: 1})}, "SlowConsumer.Policy 9 is not known"},
-		{"pull and handler", []Option{WithPull(), OnMessage(func(context.Context, Message) {})}, "WithPull and OnMessage: messages go to one or the other"},
+		{"pull and handler", []Option{WithPull(), OnMessage(func(context.Context, transport.Message) {})}, "WithPull and OnMessage: messages go to one or the other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

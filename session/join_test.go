@@ -16,6 +16,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -96,7 +97,7 @@ func (j *joinCheck) result() (int, [][]string) {
 // the connection, at each of many reconnects and at the close: none
 // outlives its join.
 func TestConnectionGoroutinesJoined(t *testing.T) {
-	answer := func(m Message) ([]byte, bool) {
+	answer := func(m transport.Message) ([]byte, bool) {
 		s := string(m.Data)
 		if n, ok := strings.CutPrefix(s, `{"ping":`); ok {
 			return []byte(`{"pong":` + n), true
@@ -112,7 +113,7 @@ func TestConnectionGoroutinesJoined(t *testing.T) {
 		// A ping due while the handler runs lends the connection a
 		// read-ahead, which waits for the next push.
 		{"block, slow handler, read-ahead", connGoroutines[:2], 400 * time.Millisecond, []Option{
-			OnMessage(func(ctx context.Context, _ Message) {
+			OnMessage(func(ctx context.Context, _ transport.Message) {
 				select {
 				case <-ctx.Done():
 				case <-time.After(time.Second):
@@ -120,7 +121,7 @@ func TestConnectionGoroutinesJoined(t *testing.T) {
 			}),
 			WithHeartbeat(100*time.Millisecond, time.Second), WithAlwaysPing()}},
 		{"inbox, answerer", []string{connGoroutines[0], connGoroutines[2], connGoroutines[3]}, 10 * time.Millisecond, []Option{
-			OnMessage(func(ctx context.Context, _ Message) {
+			OnMessage(func(ctx context.Context, _ transport.Message) {
 				select {
 				case <-ctx.Done():
 				case <-time.After(50 * time.Millisecond):
@@ -232,7 +233,7 @@ func TestResyncJoinedWithItsConnection(t *testing.T) {
 			rec recorder
 			j   joinCheck
 		)
-		seqRouter := Router{Acks: true, Route: func(m Message) Route {
+		seqRouter := Router{Acks: true, Route: func(m transport.Message) Route {
 			r := prefixRouter.Route(m)
 			r.Key, _, _ = strings.Cut(r.Key, ":")
 			return r

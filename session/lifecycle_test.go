@@ -16,6 +16,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/fsm/fsmtest"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -205,7 +206,7 @@ func TestCloseFromInside(t *testing.T) {
 			})
 		}},
 		{"OnMessage", func(client <-chan *Client, returned chan<- error) Option {
-			return OnMessage(func(ctx context.Context, _ Message) { returned <- (<-client).Close(ctx) })
+			return OnMessage(func(ctx context.Context, _ transport.Message) { returned <- (<-client).Close(ctx) })
 		}},
 	}
 	for _, tt := range tests {
@@ -383,7 +384,7 @@ func TestHandshakeStatuses(t *testing.T) {
 					WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 				if tt.permanent {
 					var gu *GaveUpError
-					var he *HandshakeError
+					var he *transport.HandshakeError
 					if !errors.As(err, &gu) || !errors.As(err, &he) || he.Status != tt.status {
 						t.Fatalf("Dial = %v, want *GaveUpError wrapping *HandshakeError %d", err, tt.status)
 					}

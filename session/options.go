@@ -13,6 +13,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // Defaults for the options.
@@ -62,12 +63,12 @@ type config struct {
 	retrySettings // kept by the client as settings.retry, shared when the defaults
 	hooks         // kept by the client as settings.hooks, shared when none is set
 
-	respond       func(Message) ([]byte, bool)
+	respond       func(transport.Message) ([]byte, bool)
 	subscriptions []Subscription
 	// poolConn: the options make a Pool's connection, whose subscriptions
 	// are its shard; the pool's own (WithSubscriptions) are skipped.
 	poolConn  bool
-	transport []func(Transport) error
+	transport []func(transport.Transport) error
 	lifetime  context.Context
 	noWait    bool
 	probe     Probe
@@ -81,7 +82,7 @@ type settings struct {
 	*tuning   // shared when the defaults: the client reads its fields through it
 	*hooks    // shared when none is set: read through it too
 	retry     *retrySettings
-	onMessage func(ctx context.Context, m Message)
+	onMessage func(ctx context.Context, m transport.Message)
 }
 
 // hooks are the functions and policies a client may be given beside its
@@ -160,7 +161,7 @@ type retrySettings struct {
 	backoff        Backoff
 	storm          StormGuard
 	policy         RetryPolicy
-	permanentCodes map[StatusCode]bool
+	permanentCodes map[transport.StatusCode]bool
 	rnd            func() float64 // jitter source; nil means math/rand/v2
 }
 
@@ -273,7 +274,7 @@ func WithReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } 
 // Dial calls set with its Transport, after the other options. An error is
 // a configuration problem of Dial's *ConfigError. Adapters (wsconn,
 // tcpconn) make their options with it.
-func TransportOption(set func(Transport) error) Option {
+func TransportOption(set func(transport.Transport) error) Option {
 	return func(c *config) { c.transport = append(c.transport, set) }
 }
 
@@ -310,7 +311,7 @@ func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
 // what the socket still held are lost with the connection.
 //
 // A nil fn is a configuration error: leave OnMessage out to discard.
-func OnMessage(fn func(ctx context.Context, m Message)) Option {
+func OnMessage(fn func(ctx context.Context, m transport.Message)) Option {
 	return func(c *config) {
 		if fn == nil {
 			c.problems = append(c.problems, errors.New("OnMessage: nil func"))
@@ -381,7 +382,7 @@ func WithLifetime(ctx context.Context) Option {
 func NoWait() Option { return func(c *config) { c.noWait = true } }
 
 // newConfig applies opts, then the transport's options to tr.
-func newConfig(tr Transport, opts []Option) config {
+func newConfig(tr transport.Transport, opts []Option) config {
 	cfg := defaultConfig()
 	if tr == nil {
 		cfg.problems = append(cfg.problems, errors.New("Transport: nil"))
@@ -407,14 +408,14 @@ func newConfig(tr Transport, opts []Option) config {
 
 // checkMessages adds a problem for each message of the configuration that
 // tr cannot carry (Transport's CheckMessage).
-func (c *config) checkMessages(tr Transport) {
+func (c *config) checkMessages(tr transport.Transport) {
 	for _, sub := range c.subscriptions {
 		if err := sub.checkOn(tr); err != nil {
 			c.problems = append(c.problems, fmt.Errorf("Subscriptions: %w", err))
 		}
 	}
 	if h := c.appHeartbeat; h != nil {
-		typ, _ := h.Type.orText()
+		typ, _ := textOr(h.Type)
 		if err := checkMessage(tr, typ, h.Ping); err != nil {
 			c.problems = append(c.problems, fmt.Errorf("AppHeartbeat.Ping: %w", err))
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -43,7 +44,7 @@ func TestDialAcceptsValidConfig(t *testing.T) {
 		{name: "PongTimeout equal to PingInterval", url: validURL, opts: []Option{WithHeartbeat(time.Second, time.Second)}},
 		{name: "PongTimeout above PingInterval", url: validURL, opts: []Option{WithHeartbeat(300*time.Millisecond, 900*time.Millisecond)}},
 		{name: "application heartbeat, responder, idle timeout", url: validURL, opts: []Option{WithAppHeartbeat(TextHeartbeat("ping", "pong")),
-			WithPingResponder(func(Message) ([]byte, bool) { return nil, false }), WithIdleTimeout(time.Minute)}},
+			WithPingResponder(func(transport.Message) ([]byte, bool) { return nil, false }), WithIdleTimeout(time.Minute)}},
 		{name: "retry policy and permanent close codes", url: validURL, opts: []Option{WithPermanentCloseCodes(4001, 4003, 1008),
 			WithRetryPolicy(func(f Failure) Decision { return f.Default() })}},
 		{name: "zero StablePeriod", url: validURL, opts: []Option{WithStablePeriod(0)}},

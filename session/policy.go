@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/internal/enum"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // The retry policy: after every failure the client asks one function
@@ -77,7 +78,7 @@ type Failure struct {
 	Status     int
 	RetryAfter time.Duration
 	// Code and Reason are those of the peer's close frame.
-	Code   StatusCode
+	Code   transport.StatusCode
 	Reason string
 
 	cfg   *retrySettings // the client's, for Default and Retry; nil means the defaults
@@ -146,19 +147,19 @@ func (v Verdict) String() string {
 // closes the connection with one of codes: a venue's "invalid api key"
 // (often 4001) will not get better by redialling. Codes 4000 to 4999 are
 // the venue's own and retried by default.
-func WithPermanentCloseCodes(codes ...StatusCode) Option {
+func WithPermanentCloseCodes(codes ...transport.StatusCode) Option {
 	return func(c *config) {
 		for _, code := range codes {
 			switch {
 			case code < 1000 || code > 4999:
 				c.problems = append(c.problems, fmt.Errorf("PermanentCloseCodes: %d is not a close code (1000 to 4999)", int(code)))
 				continue
-			case code == StatusNoStatusRcvd || code == StatusAbnormalClosure || code == StatusTLSHandshake:
+			case code == transport.StatusNoStatusRcvd || code == transport.StatusAbnormalClosure || code == transport.StatusTLSHandshake:
 				c.problems = append(c.problems, fmt.Errorf("PermanentCloseCodes: %d is never sent in a close frame", int(code)))
 				continue
 			}
 			if c.permanentCodes == nil {
-				c.permanentCodes = make(map[StatusCode]bool)
+				c.permanentCodes = make(map[transport.StatusCode]bool)
 			}
 			c.permanentCodes[code] = true
 		}
@@ -227,7 +228,7 @@ func (f Failure) slowDown() bool {
 	case KindTooBig:
 		return true
 	case KindClose:
-		return f.Code == StatusPolicyViolation || f.Code == StatusTryAgainLater
+		return f.Code == transport.StatusPolicyViolation || f.Code == transport.StatusTryAgainLater
 	case KindHandshake:
 		return f.Status == http.StatusTooManyRequests && f.RetryAfter == 0
 	}
@@ -236,8 +237,8 @@ func (f Failure) slowDown() bool {
 
 // IANA-registered close codes for authentication and authorization.
 const (
-	closeUnauthorized StatusCode = 3000
-	closeForbidden    StatusCode = 3003
+	closeUnauthorized transport.StatusCode = 3000
+	closeForbidden    transport.StatusCode = 3003
 )
 
 // DefaultClassifier is the default failure classification. Permanent:
@@ -259,7 +260,7 @@ const (
 // restart, 1013 try again later, 1014 bad gateway, 1008 policy violation,
 // and the venue's own 4000 to 4999: see WithPermanentCloseCodes).
 func DefaultClassifier(err error) Verdict {
-	var he *HandshakeError
+	var he *transport.HandshakeError
 	if errors.As(err, &he) {
 		switch s := he.Status; {
 		case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
@@ -268,10 +269,10 @@ func DefaultClassifier(err error) Verdict {
 			return Permanent
 		}
 	}
-	var ce *CloseError
+	var ce *transport.CloseError
 	if errors.As(err, &ce) {
 		switch ce.Code {
-		case StatusProtocolError, StatusUnsupportedData, StatusInvalidFramePayloadData,
+		case transport.StatusProtocolError, transport.StatusUnsupportedData, transport.StatusInvalidFramePayloadData,
 			closeUnauthorized, closeForbidden:
 			return Permanent
 		}
@@ -306,7 +307,7 @@ var (
 	ErrPoolFull = errors.New("session: pool full")
 	// ErrNoPing is returned by the Ping of a transport without protocol
 	// pings.
-	ErrNoPing = errors.New("session: the transport has no protocol ping")
+	ErrNoPing = transport.ErrNoPing
 	// ErrNotConnected is returned by Send while the client is not Alive
 	// under the fail-fast policy, or when the connection broke during the
 	// write (then the message may not have reached the peer).
@@ -354,28 +355,11 @@ var (
 	// ErrMessageTooBig matches the cause of a connection Lost because a
 	// message over the read limit (WithReadLimit) arrived, and the error
 	// of a Send whose message is over the write limit (WithWriteLimit).
-	ErrMessageTooBig = errors.New("session: message too big")
+	ErrMessageTooBig = transport.ErrMessageTooBig
 	// ErrUnsent is wrapped by Close's error when accepted messages could not
 	// be written before the client closed.
 	ErrUnsent = errors.New("session: accepted messages were not sent")
 )
-
-// HandshakeError is the cause of a dial the server answered without
-// upgrading the connection.
-type HandshakeError struct {
-	Status int // the HTTP status code
-	// RetryAfter is the delay the server asked for with Retry-After, or 0.
-	RetryAfter time.Duration
-	Err        error // the transport's error for the refused dial
-}
-
-// Error names the status and the transport's error.
-func (e *HandshakeError) Error() string {
-	return fmt.Sprintf("session: handshake refused with HTTP %d: %v", e.Status, e.Err)
-}
-
-// Unwrap returns the transport's error.
-func (e *HandshakeError) Unwrap() error { return e.Err }
 
 // GaveUpError is what Err returns when the client stopped retrying: the
 // failure was permanent or the retry budget was spent.
@@ -391,27 +375,6 @@ func (e *GaveUpError) Error() string {
 
 // Unwrap returns the last failure.
 func (e *GaveUpError) Unwrap() error { return e.Cause }
-
-// CloseError is the cause of a connection the peer ended with a close
-// frame: its status code and reason. Its Err is the read error that
-// reported it, which matches ErrReadFailed and the transport's own close
-// error (websocket.CloseError over wsconn).
-type CloseError struct {
-	Code   StatusCode
-	Reason string
-	Err    error
-}
-
-// Error names the code and the reason.
-func (e *CloseError) Error() string {
-	if e.Reason == "" {
-		return fmt.Sprintf("session: closed by the peer with status %d", int(e.Code))
-	}
-	return fmt.Sprintf("session: closed by the peer with status %d: %q", int(e.Code), e.Reason)
-}
-
-// Unwrap returns the read error.
-func (e *CloseError) Unwrap() error { return e.Err }
 
 // errNilContext is the error of a method given a nil Context, which, as
 // in net/http, is a mistake: pass context.Background() for no bound.

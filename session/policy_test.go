@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -51,11 +52,11 @@ func TestDefaultPolicy(t *testing.T) {
 	spent := cfg
 	spent.backoff.MaxAttempts = 3
 
-	closed := func(code StatusCode, attempt int) Failure {
-		return Failure{Kind: KindClose, Err: &CloseError{Code: code, Reason: "why"}, Code: code, Reason: "why", Attempt: attempt}
+	closed := func(code transport.StatusCode, attempt int) Failure {
+		return Failure{Kind: KindClose, Err: &transport.CloseError{Code: code, Reason: "why"}, Code: code, Reason: "why", Attempt: attempt}
 	}
 	refused := func(status int, retryAfter time.Duration) Failure {
-		return Failure{Kind: KindHandshake, Err: &HandshakeError{Status: status, RetryAfter: retryAfter}, Status: status, RetryAfter: retryAfter, Attempt: 1}
+		return Failure{Kind: KindHandshake, Err: &transport.HandshakeError{Status: status, RetryAfter: retryAfter}, Status: status, RetryAfter: retryAfter, Attempt: 1}
 	}
 	giveUp := Decision{GiveUp: true}
 	backoff := func(d time.Duration) Decision { return Decision{Delay: d, Reason: WaitBackoff} }
@@ -73,7 +74,7 @@ func TestDefaultPolicy(t *testing.T) {
 		{"handshake 503", &cfg, refused(503, 0), backoff(time.Second)},
 		{"handshake 503, Retry-After longer than the backoff", &cfg, refused(503, 7*time.Second), Decision{Delay: 7 * time.Second, Reason: WaitRetryAfter}},
 		{"handshake 503, Retry-After shorter than the backoff", &cfg,
-			Failure{Kind: KindHandshake, Err: &HandshakeError{Status: 503}, Status: 503, RetryAfter: time.Second / 2, Attempt: 2}, backoff(2 * time.Second)},
+			Failure{Kind: KindHandshake, Err: &transport.HandshakeError{Status: 503}, Status: 503, RetryAfter: time.Second / 2, Attempt: 2}, backoff(2 * time.Second)},
 		{"handshake 429 with Retry-After", &cfg, refused(429, 30*time.Second), Decision{Delay: 30 * time.Second, Reason: WaitRetryAfter}},
 		{"handshake 429 without Retry-After slows down", &cfg, refused(429, 0), slow(8 * time.Second)},
 		{"close 1000", &cfg, closed(1000, 0), backoff(time.Second)},
@@ -95,7 +96,7 @@ func TestDefaultPolicy(t *testing.T) {
 		{"reconnect requested", &cfg, Failure{Kind: KindReconnect, Attempt: 5}, Decision{Reason: WaitReconnect}},
 		{"reconnect requested, budget spent", &spent, Failure{Kind: KindReconnect, Attempt: 3}, Decision{Reason: WaitReconnect}},
 		{"budget left", &spent, Failure{Kind: KindDial, Err: errRefused, Attempt: 2}, backoff(2 * time.Second)},
-		{"without a client's configuration: the defaults", nil, Failure{Kind: KindClose, Err: &CloseError{Code: 4001}, Code: 4001, Attempt: 1},
+		{"without a client's configuration: the defaults", nil, Failure{Kind: KindClose, Err: &transport.CloseError{Code: 4001}, Code: 4001, Attempt: 1},
 			Decision{Delay: DefaultBackoff.Delay(0, fixedRnd(0)), Reason: WaitBackoff}},
 	}
 	for _, tt := range tests {

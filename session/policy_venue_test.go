@@ -14,6 +14,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -55,16 +56,16 @@ func TestVenueCloseCodes(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		code   StatusCode
+		code   transport.StatusCode
 		reason string
 		opts   []Option
 		want   want
 	}{
 		{"4001 retried by default", 4001, "invalid api key", nil, want{reason: WaitBackoff, first: time.Second}},
 		{"4001 permanent", 4001, "invalid api key", []Option{WithPermanentCloseCodes(4001)}, want{gaveUp: true}},
-		{"1008 policy violation slows down", StatusPolicyViolation, "rate limit", nil, want{reason: WaitSlowDown, first: 8 * time.Second}},
-		{"1013 try again later slows down", StatusTryAgainLater, "busy", nil, want{reason: WaitSlowDown, first: 8 * time.Second}},
-		{"1003 is a protocol fault", StatusUnsupportedData, "text only", nil, want{gaveUp: true}},
+		{"1008 policy violation slows down", transport.StatusPolicyViolation, "rate limit", nil, want{reason: WaitSlowDown, first: 8 * time.Second}},
+		{"1013 try again later slows down", transport.StatusTryAgainLater, "busy", nil, want{reason: WaitSlowDown, first: 8 * time.Second}},
+		{"1003 is a protocol fault", transport.StatusUnsupportedData, "text only", nil, want{gaveUp: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,7 +82,7 @@ func TestVenueCloseCodes(t *testing.T) {
 				if len(causes) == 0 {
 					t.Fatalf("no connection lost; %v", rec.Transitions())
 				}
-				var ce *CloseError
+				var ce *transport.CloseError
 				if !errors.As(causes[0], &ce) || ce.Code != tt.code || ce.Reason != tt.reason {
 					t.Fatalf("Lost cause = %v, want a *CloseError %d %q", causes[0], tt.code, tt.reason)
 				}

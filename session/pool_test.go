@@ -19,6 +19,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/fsm/fsmtest"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -391,7 +392,7 @@ func TestPoolCloseFromInside(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Push(time.Second, func(int) wsconntest.Message { return wsconntest.Text("tick") })))
 		var pool atomic.Pointer[Pool]
 		returned := make(chan error, 1)
-		p := poolTest(t, srv, PoolConfig{MaxPerConn: 1, MaxConns: 2}, OnMessage(func(ctx context.Context, _ Message) {
+		p := poolTest(t, srv, PoolConfig{MaxPerConn: 1, MaxConns: 2}, OnMessage(func(ctx context.Context, _ transport.Message) {
 			select {
 			case returned <- pool.Load().Close(ctx):
 			default:

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -39,7 +40,7 @@ func TestSendFailFast(t *testing.T) {
 		if err := c.SendText(t.Context(), "x"); !errors.Is(err, ErrNotConnected) {
 			t.Errorf("Send while Reconnecting = %v, want ErrNotConnected", err)
 		}
-		if err := c.Send(t.Context(), MessageType(9), nil); err == nil {
+		if err := c.Send(t.Context(), transport.MessageType(9), nil); err == nil {
 			t.Error("Send with a bad message type = nil, want an error")
 		}
 	})
@@ -282,7 +283,7 @@ func TestRequestFailsWhenAliveIsLeft(t *testing.T) {
 		waitPhase(t, c, connfsm.Ready)
 		res := make(chan error)
 		go func() {
-			_, err := c.Request(context.Background(), Text, []byte("silent"), func(Message) bool { return false })
+			_, err := c.Request(context.Background(), transport.Text, []byte("silent"), func(transport.Message) bool { return false })
 			res <- err
 		}()
 		synctest.Wait()

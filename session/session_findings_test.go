@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -27,7 +28,7 @@ func TestDeadConnectionLostWhileHandlerRuns(t *testing.T) {
 		var rec recorder
 		inHandler := make(chan struct{}, 1)
 		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second), WithBackoff(Backoff{Initial: time.Hour}),
-			OnMessage(func(ctx context.Context, _ Message) {
+			OnMessage(func(ctx context.Context, _ transport.Message) {
 				select {
 				case inHandler <- struct{}{}:
 				default:
@@ -96,7 +97,7 @@ func TestCloseDuringFlushWritesEverything(t *testing.T) {
 		payload := make([]byte, 256<<10)
 		for i := range 20 {
 			payload[0] = byte(i)
-			if err := c.Send(context.Background(), Binary, payload); err != nil {
+			if err := c.Send(context.Background(), transport.Binary, payload); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -133,7 +134,7 @@ func TestHandlerCallsNeverOverlap(t *testing.T) {
 		c, err := dialWS(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe), NoWait(),
 			WithHeartbeat(time.Second, time.Second),
 			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
-			OnMessage(func(context.Context, Message) {
+			OnMessage(func(context.Context, transport.Message) {
 				n := running.Add(1)
 				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 				}
@@ -218,7 +219,7 @@ func TestSendFromHandlerWhileSyncing(t *testing.T) {
 				}
 				return nil
 			}),
-			OnMessage(func(ctx context.Context, m Message) {
+			OnMessage(func(ctx context.Context, m transport.Message) {
 				<-stored
 				sent <- client.Load().SendText(ctx, "reply to "+string(m.Data))
 			}))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -46,7 +47,7 @@ func sub(key string) Subscription {
 		Key:         key,
 		Message:     []byte("sub:" + key),
 		Unsubscribe: []byte("unsub:" + key),
-		Ack:         func(m Message) bool { return string(m.Data) == "ack:"+key },
+		Ack:         func(m transport.Message) bool { return string(m.Data) == "ack:"+key },
 	}
 }
 
@@ -376,7 +377,7 @@ func TestReconnectFromInside(t *testing.T) {
 		var rec recorder
 		var once atomic.Bool
 		returned := make(chan error, 1)
-		c := dialTest(t, srv, &rec, OnMessage(func(ctx context.Context, m Message) {
+		c := dialTest(t, srv, &rec, OnMessage(func(ctx context.Context, m transport.Message) {
 			if once.CompareAndSwap(false, true) {
 				returned <- (*clientOf.Load()).Reconnect(ctx)
 			}
@@ -406,7 +407,7 @@ func TestRequest(t *testing.T) {
 		c := dialTest(t, srv, &rec, OnMessage(msgs.handle), WithBackoff(Backoff{Initial: time.Hour}))
 		waitState(t, c, connfsm.Alive)
 		ctx := context.Background()
-		m, err := c.Request(ctx, Text, []byte("req:1"), func(m Message) bool { return string(m.Data) == "resp:1" })
+		m, err := c.Request(ctx, transport.Text, []byte("req:1"), func(m transport.Message) bool { return string(m.Data) == "resp:1" })
 		if err != nil || string(m.Data) != "resp:1" {
 			t.Fatalf("Request = %q, %v; want resp:1", m.Data, err)
 		}
@@ -416,13 +417,13 @@ func TestRequest(t *testing.T) {
 		}
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		_, err = c.Request(short, Text, []byte("req:2"), func(Message) bool { return false })
+		_, err = c.Request(short, transport.Text, []byte("req:2"), func(transport.Message) bool { return false })
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Request without a reply = %v, want the deadline", err)
 		}
 		errs := make(chan error, 1)
 		go func() {
-			_, err := c.Request(ctx, Text, []byte("silent"), func(Message) bool { return false })
+			_, err := c.Request(ctx, transport.Text, []byte("silent"), func(transport.Message) bool { return false })
 			errs <- err
 		}()
 		synctest.Wait()
@@ -430,7 +431,7 @@ func TestRequest(t *testing.T) {
 		if err := <-errs; !errors.Is(err, ErrNotConnected) {
 			t.Errorf("Request whose connection failed = %v, want ErrNotConnected", err)
 		}
-		if _, err := c.Request(ctx, Text, []byte("req:3"), nil); err == nil {
+		if _, err := c.Request(ctx, transport.Text, []byte("req:3"), nil); err == nil {
 			t.Error("Request with a nil match = nil, want an error")
 		}
 	})

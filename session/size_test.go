@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -41,7 +42,7 @@ func TestInboundMessageTooBig(t *testing.T) {
 				var kinds []FailureKind
 				var reasons []WaitReason
 				c := dialTest(t, srv, &rec, WithReadLimit(64<<10),
-					OnMessage(func(context.Context, Message) {}),
+					OnMessage(func(context.Context, transport.Message) {}),
 					WithRetryPolicy(func(f Failure) Decision {
 						d := f.Default()
 						if tt.giveUp && f.Kind == KindTooBig {
@@ -108,7 +109,7 @@ func TestWriteLimit(t *testing.T) {
 				var rec recorder
 				c := dialTest(t, srv, &rec, append([]Option{WithReadLimit(-1)}, tt.opts...)...)
 				waitState(t, c, connfsm.Alive)
-				err := c.Send(t.Context(), Binary, make([]byte, tt.size))
+				err := c.Send(t.Context(), transport.Binary, make([]byte, tt.size))
 				synctest.Wait()
 				if got := errors.Is(err, ErrMessageTooBig); got != tt.wantErr {
 					t.Fatalf("Send(%d bytes) = %v, want ErrMessageTooBig: %v", tt.size, err, tt.wantErr)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // MessageKind is what a message is to the subscriptions, as a Router says.
@@ -43,7 +44,7 @@ type Router struct {
 	// Route says what m is. It is called by the connection's reader for
 	// every data message (twice for those that come while a subscribe is
 	// unanswered): it must be quick, and must not keep m.Data.
-	Route func(m Message) Route
+	Route func(m transport.Message) Route
 	// Acks says the venue acknowledges every subscribe: each subscription
 	// is then Subscribing until Route says Acked or Refused (or its ack
 	// timeout), as with an Ack matcher. Without it, a subscription with no
@@ -123,7 +124,7 @@ func (c *Client) SubscriptionStatus(key string) (SubscriptionStatus, bool) {
 }
 
 // route asks the router what m is; a router that panics claims nothing.
-func (c *Client) route(m Message) (r Route) {
+func (c *Client) route(m transport.Message) (r Route) {
 	defer func() {
 		if recover() != nil {
 			r = Route{}
@@ -136,7 +137,7 @@ func (c *Client) route(m Message) (r Route) {
 // subscription's, when the router names one that has a Handler, else
 // OnMessage. The subscription's counters count it and its sequence is
 // checked.
-func (c *Client) handlerFor(ss *session, m Message) func(context.Context, Message) {
+func (c *Client) handlerFor(ss *session, m transport.Message) func(context.Context, transport.Message) {
 	h := c.cfg.onMessage
 	if c.cfg.router == nil {
 		return h
@@ -162,7 +163,7 @@ func (c *Client) handlerFor(ss *session, m Message) func(context.Context, Messag
 
 // claimRouted takes m, read on ss, if the router says it answers a
 // subscribe awaited there: an ack or a refusal is not data.
-func (r *registry) claimRouted(c *Client, ss *session, m Message) bool {
+func (r *registry) claimRouted(c *Client, ss *session, m transport.Message) bool {
 	rt := c.route(m)
 	if rt.Kind != Acked && rt.Kind != Refused {
 		return false
@@ -194,7 +195,7 @@ type Batch struct {
 	// Max is the most keys one message carries: the venue's cap.
 	Max int
 	// Type is the messages' type: Text (the default, when zero) or Binary.
-	Type MessageType
+	Type transport.MessageType
 	// Subscribe returns the message that subscribes keys.
 	Subscribe func(keys []string) []byte
 	// Unsubscribe, if not nil, returns the message that unsubscribes
@@ -206,7 +207,7 @@ type Batch struct {
 // positive and Subscribe set.
 func WithBatch(b Batch) Option {
 	return func(c *config) {
-		typ, typeOK := b.Type.orText()
+		typ, typeOK := textOr(b.Type)
 		switch {
 		case b.Max <= 0:
 			c.problems = append(c.problems, fmt.Errorf("Batch.Max must be positive, got %d", b.Max))
@@ -373,7 +374,7 @@ func (c *Client) unsubscribeBatch(ctx context.Context, subs []*subscribed) error
 // message of a connection, or after a resync, sets it. A number past it
 // is a gap: counted, fired (Gap), and the resync started. A number behind
 // it (a duplicate) is no gap.
-func (c *Client) checkSequence(ss *session, s *subscribed, m Message) {
+func (c *Client) checkSequence(ss *session, s *subscribed, m transport.Message) {
 	if s.Sequence == nil {
 		return
 	}
@@ -403,7 +404,7 @@ func (c *Client) checkSequence(ss *session, s *subscribed, m Message) {
 }
 
 // sequenceOf calls s.Sequence; one that panics tells nothing.
-func sequenceOf(s *subscribed, m Message) (seq uint64, ok bool) {
+func sequenceOf(s *subscribed, m transport.Message) (seq uint64, ok bool) {
 	defer func() {
 		if recover() != nil {
 			seq, ok = 0, false

@@ -16,6 +16,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -42,7 +43,7 @@ func streamVenue(n int) wsconntest.Option {
 }
 
 // prefixRouter routes "ack:K", "nack:K" and "data:K".
-var prefixRouter = Router{Acks: true, Route: func(m Message) Route {
+var prefixRouter = Router{Acks: true, Route: func(m transport.Message) Route {
 	kind, key, ok := strings.Cut(string(m.Data), ":")
 	if !ok {
 		return Route{}
@@ -63,8 +64,8 @@ type keyed struct {
 	got map[string][]string
 }
 
-func (k *keyed) handler(key string) func(context.Context, Message) {
-	return func(_ context.Context, m Message) {
+func (k *keyed) handler(key string) func(context.Context, transport.Message) {
+	return func(_ context.Context, m transport.Message) {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		if k.got == nil {
@@ -144,7 +145,7 @@ func gapVenue(lists ...[]int) wsconntest.Option {
 	}))
 }
 
-func seqOf(m Message) (uint64, bool) {
+func seqOf(m transport.Message) (uint64, bool) {
 	i := strings.LastIndexByte(string(m.Data), ':')
 	n, err := strconv.ParseUint(string(m.Data[i+1:]), 10, 64)
 	return n, err == nil
@@ -160,7 +161,7 @@ func TestSequenceGap(t *testing.T) {
 		var subs subRecorder
 		var k keyed
 		// "data:s:N" belongs to the key s.
-		seqRouter := Router{Acks: true, Route: func(m Message) Route {
+		seqRouter := Router{Acks: true, Route: func(m transport.Message) Route {
 			r := prefixRouter.Route(m)
 			r.Key, _, _ = strings.Cut(r.Key, ":")
 			return r
@@ -212,7 +213,7 @@ func TestResubscribeResync(t *testing.T) {
 		srv := startServer(t, gapVenue([]int{1, 2, 4}, []int{20, 21, 22}))
 		var rec recorder
 		var subs subRecorder
-		seqRouter := Router{Acks: true, Route: func(m Message) Route {
+		seqRouter := Router{Acks: true, Route: func(m transport.Message) Route {
 			r := prefixRouter.Route(m)
 			r.Key, _, _ = strings.Cut(r.Key, ":")
 			return r
@@ -285,7 +286,7 @@ func TestUnsubscribeInEveryState(t *testing.T) {
 					srv.Down()
 				}
 				var rec recorder
-				seqRouter := Router{Acks: true, Route: func(m Message) Route {
+				seqRouter := Router{Acks: true, Route: func(m transport.Message) Route {
 					r := prefixRouter.Route(m)
 					r.Key, _, _ = strings.Cut(r.Key, ":")
 					return r

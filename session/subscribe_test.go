@@ -16,6 +16,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -134,7 +135,7 @@ func nackVenue() wsconntest.Option {
 
 func nacked(key string, retry bool) Subscription {
 	s := sub(key)
-	s.Nack = func(m Message) bool {
+	s.Nack = func(m transport.Message) bool {
 		return strings.Contains(string(m.Data), `"event":"error"`) && strings.Contains(string(m.Data), `"`+key+`"`)
 	}
 	s.Retry = retry
@@ -259,7 +260,7 @@ func TestMatcherPanics(t *testing.T) {
 		c := dialTest(t, srv, &rec)
 		waitPhase(t, c, connfsm.Ready)
 		bad := sub("p")
-		bad.Ack = func(Message) bool { panic("matcher bug") }
+		bad.Ack = func(transport.Message) bool { panic("matcher bug") }
 		err := c.Subscribe(context.Background(), bad)
 		var pe *tasks.PanicError
 		if !errors.As(err, &pe) {
@@ -345,7 +346,7 @@ func TestSubscribeFromHandler(t *testing.T) {
 		var c *Client
 		got := make(chan error, 1)
 		ready := make(chan struct{})
-		c = dialTest(t, srv, &rec, WithAckTimeout(5*time.Second), OnMessage(func(ctx context.Context, m Message) {
+		c = dialTest(t, srv, &rec, WithAckTimeout(5*time.Second), OnMessage(func(ctx context.Context, m transport.Message) {
 			if string(m.Data) == "go" {
 				<-ready
 				got <- c.Subscribe(ctx, sub("h"))

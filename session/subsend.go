@@ -9,6 +9,7 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -205,7 +206,7 @@ func (r *registry) unwait(s *subscribed) bool {
 // acknowledges or refuses, in the order they were sent, and reports
 // whether one took it: an ack or a NACK is not data. A matcher that
 // panics fails its subscription and takes nothing.
-func (r *registry) claim(ss *session, m Message) bool {
+func (r *registry) claim(ss *session, m transport.Message) bool {
 	if r.routed.Load() > 0 && r.claimRouted(ss.c, ss, m) {
 		return true
 	}
@@ -235,7 +236,7 @@ const noAnswer = subscription.Event(255)
 
 // answer reports what m is to s: Ack, Nack (with the error), or
 // noAnswer. A matcher's panic is a Nack whose error holds it.
-func (s *subscribed) answer(m Message) (ev subscription.Event, err error) {
+func (s *subscribed) answer(m transport.Message) (ev subscription.Event, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			ev = subscription.Nack

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -50,7 +51,7 @@ func TestHooksShared(t *testing.T) {
 		shared bool
 	}{
 		{"none", nil, true},
-		{"handler only", []Option{OnMessage(func(context.Context, Message) {})}, true},
+		{"handler only", []Option{OnMessage(func(context.Context, transport.Message) {})}, true},
 		{"OnConnect", []Option{OnConnect(func(context.Context, *Session) error { return nil })}, false},
 		{"logger", []Option{WithLogger(slog.New(slog.DiscardHandler))}, false},
 	}

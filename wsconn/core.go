@@ -1,6 +1,9 @@
 package wsconn
 
-import "github.com/connfsm/connfsm/session"
+import (
+	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
+)
 
 // The client is package session's core over this package's transport.
 // These names are the core's, so that most code needs no other import.
@@ -13,7 +16,7 @@ type (
 	Batch              = session.Batch
 	Client             = session.Client
 	ClientProbe        = session.ClientProbe
-	CloseError         = session.CloseError
+	CloseError         = transport.CloseError
 	ConfigError        = session.ConfigError
 	DataPathRecord     = session.DataPathRecord
 	Decision           = session.Decision
@@ -21,9 +24,9 @@ type (
 	DialBudget         = session.DialBudget
 	Failure            = session.Failure
 	GaveUpError        = session.GaveUpError
-	HandshakeError     = session.HandshakeError
-	Message            = session.Message
-	MessageType        = session.MessageType
+	HandshakeError     = transport.HandshakeError
+	Message            = transport.Message
+	MessageType        = transport.MessageType
 	Option             = session.Option
 	Pool               = session.Pool
 	PoolConfig         = session.PoolConfig
@@ -36,7 +39,7 @@ type (
 	SlowConsumer       = session.SlowConsumer
 	SlowConsumerPolicy = session.SlowConsumerPolicy
 	Stats              = session.Stats
-	StatusCode         = session.StatusCode
+	StatusCode         = transport.StatusCode
 	StormGuard         = session.StormGuard
 	Subscription       = session.Subscription
 	SubscriptionError  = session.SubscriptionError
@@ -51,7 +54,7 @@ type (
 const (
 	Acked                         = session.Acked
 	BackoffModeDefault            = session.BackoffModeDefault
-	Binary                        = session.Binary
+	Binary                        = transport.Binary
 	Block                         = session.Block
 	Conflate                      = session.Conflate
 	Data                          = session.Data
@@ -90,20 +93,20 @@ const (
 	RecordDataPath                = session.RecordDataPath
 	RecordSubscription            = session.RecordSubscription
 	Refused                       = session.Refused
-	StatusAbnormalClosure         = session.StatusAbnormalClosure
-	StatusGoingAway               = session.StatusGoingAway
-	StatusInternalError           = session.StatusInternalError
-	StatusInvalidFramePayloadData = session.StatusInvalidFramePayloadData
-	StatusMessageTooBig           = session.StatusMessageTooBig
-	StatusNoStatusRcvd            = session.StatusNoStatusRcvd
-	StatusNormalClosure           = session.StatusNormalClosure
-	StatusPolicyViolation         = session.StatusPolicyViolation
-	StatusProtocolError           = session.StatusProtocolError
-	StatusServiceRestart          = session.StatusServiceRestart
-	StatusTLSHandshake            = session.StatusTLSHandshake
-	StatusTryAgainLater           = session.StatusTryAgainLater
-	StatusUnsupportedData         = session.StatusUnsupportedData
-	Text                          = session.Text
+	StatusAbnormalClosure         = transport.StatusAbnormalClosure
+	StatusGoingAway               = transport.StatusGoingAway
+	StatusInternalError           = transport.StatusInternalError
+	StatusInvalidFramePayloadData = transport.StatusInvalidFramePayloadData
+	StatusMessageTooBig           = transport.StatusMessageTooBig
+	StatusNoStatusRcvd            = transport.StatusNoStatusRcvd
+	StatusNormalClosure           = transport.StatusNormalClosure
+	StatusPolicyViolation         = transport.StatusPolicyViolation
+	StatusProtocolError           = transport.StatusProtocolError
+	StatusServiceRestart          = transport.StatusServiceRestart
+	StatusTLSHandshake            = transport.StatusTLSHandshake
+	StatusTryAgainLater           = transport.StatusTryAgainLater
+	StatusUnsupportedData         = transport.StatusUnsupportedData
+	Text                          = transport.Text
 	Transient                     = session.Transient
 	Unclaimed                     = session.Unclaimed
 	WaitBackoff                   = session.WaitBackoff
