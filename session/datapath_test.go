@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -143,11 +144,11 @@ func TestNoPingWhileHandingOver(t *testing.T) {
 		// 1.7 s, routing it until 2.9 s: the heartbeat comes due at 2 s and
 		// 2.5 s meanwhile.
 		c := dialTest(t, srv, &rec, WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
-			WithRouter(Router{Route: func(m transport.Message) Route {
+			WithRouter(subscription.Router{Route: func(m transport.Message) subscription.Route {
 				if string(m.Data) == "m2" {
 					time.Sleep(1200 * time.Millisecond)
 				}
-				return Route{}
+				return subscription.Route{}
 			}}),
 			OnMessage(func(ctx context.Context, m transport.Message) {
 				mu.Lock()
@@ -239,7 +240,7 @@ type dataPathProblems struct {
 }
 
 func (p *dataPathProblems) observe(_ context.Context, r record) {
-	if dr, ok := r.Payload.(*DataPathRecord); ok && r.Kind == RecordDataPath && dr.Kind == fsm.RecordRejected {
+	if dr, ok := r.Payload.(*datapath.Record); ok && r.Kind == RecordDataPath && dr.Kind == fsm.RecordRejected {
 		p.mu.Lock()
 		p.recs = append(p.recs, dr.String())
 		p.mu.Unlock()
@@ -255,18 +256,18 @@ func (p *dataPathProblems) list() []string {
 // dataPathSteps keeps the data path's records an observer receives.
 type dataPathSteps struct {
 	mu   sync.Mutex
-	recs []DataPathRecord
+	recs []datapath.Record
 }
 
 func (p *dataPathSteps) observe(_ context.Context, r record) {
-	if dr, ok := r.Payload.(*DataPathRecord); ok && r.Kind == RecordDataPath {
+	if dr, ok := r.Payload.(*datapath.Record); ok && r.Kind == RecordDataPath {
 		p.mu.Lock()
 		p.recs = append(p.recs, *dr)
 		p.mu.Unlock()
 	}
 }
 
-func (p *dataPathSteps) all() []DataPathRecord {
+func (p *dataPathSteps) all() []datapath.Record {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.recs)
@@ -352,7 +353,7 @@ func TestDataPathObserverCloses(t *testing.T) {
 		c := dialTest(t, srv, &rec,
 			WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
 			OnRecord(func(ctx context.Context, r record) {
-				if dr, ok := r.Payload.(*DataPathRecord); ok && r.Kind == RecordDataPath && dr.To == datapath.Backlogged {
+				if dr, ok := r.Payload.(*datapath.Record); ok && r.Kind == RecordDataPath && dr.To == datapath.Backlogged {
 					once.Do(func() {
 						if err := cp.Load().Close(ctx); err != nil {
 							t.Errorf("Close from the observer: %v", err)

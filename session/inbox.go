@@ -13,64 +13,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/session/transport"
 )
-
-// SlowConsumerPolicy says what the client does with messages that arrive
-// faster than the handler (OnMessage, or the loop over Messages) takes
-// them.
-type SlowConsumerPolicy uint8
-
-const (
-	// Block, the default: the reader waits for the handler, and the peer is
-	// slowed down by TCP backpressure. Nothing is dropped; memory stays
-	// bounded by one message read ahead.
-	Block SlowConsumerPolicy = iota
-	// DropOldest keeps up to Inbox messages waiting; when full, the oldest
-	// waiting message is dropped to make room.
-	DropOldest
-	// DropNewest keeps up to Inbox messages waiting; when full, the message
-	// just read is dropped.
-	DropNewest
-	// Conflate keeps the latest message per key (SlowConsumer.Key: a
-	// stream, a symbol), in the order the keys first came: a message whose
-	// key waits already replaces it (counted in Stats.Conflated). Up to
-	// Inbox keys wait; beyond, the oldest is dropped.
-	Conflate
-	// Disconnect keeps up to Inbox messages waiting; when full, the
-	// connection is Lost with a cause matching ErrSlowConsumer (nats'
-	// "slow consumer").
-	Disconnect
-)
-
-var slowConsumerPolicies = enum.NewList[SlowConsumerPolicy]("SlowConsumerPolicy(%d)",
-	"block", "drop-oldest", "drop-newest", "conflate", "disconnect")
-
-// String returns the policy's name, e.g. "drop-oldest".
-func (p SlowConsumerPolicy) String() string { return slowConsumerPolicies.Name(p) }
-
-// ParseSlowConsumerPolicy returns the policy String names.
-func ParseSlowConsumerPolicy(s string) (SlowConsumerPolicy, error) {
-	if p, ok := slowConsumerPolicies.Parse(s); ok {
-		return p, nil
-	}
-	return 0, fmt.Errorf("slow-consumer policy %q is none of block, drop-oldest, drop-newest, conflate, disconnect", s)
-}
-
-// SlowConsumer is the policy for a consumer that cannot keep up.
-type SlowConsumer struct {
-	Policy SlowConsumerPolicy
-	// Inbox is how many messages (keys, with Conflate) may wait for the
-	// handler; it must be positive for every policy but Block, which
-	// ignores it.
-	Inbox int
-	// Key names the stream a message belongs to, for Conflate (required
-	// then). It is called by the reader for every data message: it must be
-	// quick and must not keep m.Data.
-	Key func(m transport.Message) string
-}
 
 // WithSlowConsumer sets the slow-consumer policy (default Block). With any
 // other policy the reader never waits for the handler: it reads on, so
@@ -79,17 +24,17 @@ type SlowConsumer struct {
 // empties into the handler, one call at a time, in order. Every message
 // the policy drops or conflates is counted (Stats.SlowDropped,
 // Stats.Conflated, Stats.SlowDisconnects).
-func WithSlowConsumer(p SlowConsumer) Option { return func(c *config) { c.slow = p } }
+func WithSlowConsumer(p datapath.SlowConsumer) Option { return func(c *config) { c.slow = p } }
 
 // checkSlow adds the problems of p to bad.
-func checkSlow(p SlowConsumer, bad func(string, ...any)) {
+func checkSlow(p datapath.SlowConsumer, bad func(string, ...any)) {
 	switch {
-	case int(p.Policy) >= slowConsumerPolicies.Len():
+	case p.Policy > datapath.Disconnect:
 		bad("SlowConsumer.Policy %d is not known", p.Policy)
-	case p.Policy == Block:
+	case p.Policy == datapath.Block:
 	case p.Inbox <= 0:
 		bad("SlowConsumer.Inbox must be positive with policy %v, got %d", p.Policy, p.Inbox)
-	case p.Policy == Conflate && p.Key == nil:
+	case p.Policy == datapath.Conflate && p.Key == nil:
 		bad("SlowConsumer.Key: nil func with policy conflate")
 	}
 }
@@ -152,7 +97,7 @@ func (c *Client) pullHandler(ctx context.Context, m transport.Message) {
 // inbox holds the messages waiting for the handler under a policy other
 // than Block.
 type inbox struct {
-	p     SlowConsumer
+	p     datapath.SlowConsumer
 	mu    sync.Mutex
 	q     []*waiting
 	keys  map[string]*waiting // Conflate: the waiting message of each key
@@ -165,9 +110,9 @@ type waiting struct {
 	key string
 }
 
-func newInbox(p SlowConsumer) *inbox {
+func newInbox(p datapath.SlowConsumer) *inbox {
 	b := &inbox{p: p, ready: make(chan struct{}, 1), gone: make(chan struct{})}
-	if p.Policy == Conflate {
+	if p.Policy == datapath.Conflate {
 		b.keys = make(map[string]*waiting)
 	}
 	return b
@@ -199,9 +144,9 @@ func (b *inbox) put(m transport.Message) putResult {
 	}
 	if len(b.q) >= b.p.Inbox {
 		switch b.p.Policy {
-		case DropNewest:
+		case datapath.DropNewest:
 			return putDroppedNew
-		case Disconnect:
+		case datapath.Disconnect:
 			return putFull
 		}
 		if b.keys != nil {
@@ -353,24 +298,6 @@ func (s *session) joinHandOut() {
 	}
 }
 
-// Decompression is how binary payloads are encoded by the venue (HTX
-// sends gzip, OKX's older API raw deflate).
-type Decompression uint8
-
-const (
-	// NoDecompression, the default: payloads are handed over as read.
-	NoDecompression Decompression = iota
-	// Gzip: binary messages are gzip streams (RFC 1952).
-	Gzip
-	// Deflate: binary messages are raw deflate streams (RFC 1951).
-	Deflate
-)
-
-var decompressions = enum.NewList[Decompression]("Decompression(%d)", "none", "gzip", "deflate")
-
-// String returns "none", "gzip" or "deflate".
-func (d Decompression) String() string { return decompressions.Name(d) }
-
 // WithDecompression decodes every binary message with d as it is read,
 // before anything sees it: the application heartbeat's matcher, the ping
 // responder, Requests' matchers, the subscriptions and the handler. A
@@ -380,17 +307,17 @@ func (d Decompression) String() string { return decompressions.Name(d) }
 // the read limit: beyond it the connection is Lost with ErrMessageTooBig.
 // Text messages are never touched. This is not permessage-deflate
 // (wsconn.WithCompression), which the WebSocket layer does itself.
-func WithDecompression(d Decompression) Option { return func(c *config) { c.decompress = d } }
+func WithDecompression(d datapath.Decompression) Option { return func(c *config) { c.decompress = d } }
 
 // decode decodes a binary payload as the session's decompression says.
 func (s *session) decode(typ transport.MessageType, data []byte) (transport.MessageType, []byte, error) {
 	dec := s.c.cfg.decompress
-	if dec == NoDecompression || typ != transport.Binary {
+	if dec == datapath.NoDecompression || typ != transport.Binary {
 		return typ, data, nil
 	}
 	var r io.ReadCloser
 	var err error
-	if dec == Gzip {
+	if dec == datapath.Gzip {
 		r, err = gzip.NewReader(bytes.NewReader(data))
 	} else {
 		r = flate.NewReader(bytes.NewReader(data))

@@ -16,6 +16,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -127,7 +129,7 @@ func TestConnectionGoroutinesJoined(t *testing.T) {
 				case <-time.After(50 * time.Millisecond):
 				}
 			}),
-			WithSlowConsumer(SlowConsumer{Policy: DropOldest, Inbox: 4}),
+			WithSlowConsumer(datapath.SlowConsumer{Policy: datapath.DropOldest, Inbox: 4}),
 			WithPingResponder(answer)}},
 	}
 	for _, tt := range tests {
@@ -233,7 +235,7 @@ func TestResyncJoinedWithItsConnection(t *testing.T) {
 			rec recorder
 			j   joinCheck
 		)
-		seqRouter := Router{Acks: true, Route: func(m transport.Message) Route {
+		seqRouter := subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
 			r := prefixRouter.Route(m)
 			r.Key, _, _ = strings.Cut(r.Key, ":")
 			return r

@@ -13,6 +13,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 )
 
@@ -92,9 +94,9 @@ type hooks struct {
 	dialGate  DialGate
 	limiter   Limiter
 	onConnect func(ctx context.Context, s *Session) error
-	router    *Router
+	router    *subscription.Router
 	batch     *Batch
-	slow      SlowConsumer
+	slow      datapath.SlowConsumer
 	onRecord  func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger    *slog.Logger
 }
@@ -106,7 +108,7 @@ var noHooks hooks
 // it has none.
 func (h hooks) shared() *hooks {
 	if h.dialGate == nil && h.limiter == nil && h.onConnect == nil && h.router == nil && h.batch == nil &&
-		h.slow.Policy == Block && h.slow.Inbox == 0 && h.slow.Key == nil && h.onRecord == nil && h.logger == nil {
+		h.slow.Policy == datapath.Block && h.slow.Inbox == 0 && h.slow.Key == nil && h.onRecord == nil && h.logger == nil {
 		return &noHooks
 	}
 	return &h
@@ -135,7 +137,7 @@ type tuning struct {
 	readLimit        int64
 	writeLimit       int64
 	alwaysPing       bool // protocol pings every interval, busy or not
-	decompress       Decompression
+	decompress       datapath.Decompression
 }
 
 // shared returns t, as the value shared by every client with the default
@@ -483,7 +485,7 @@ func (c *config) check() error {
 		bad("WriteLimit must be positive or -1, got %d", c.writeLimit)
 	}
 	checkSlow(c.slow, bad)
-	if c.decompress > Deflate {
+	if c.decompress > datapath.Deflate {
 		bad("Decompression %d is not known", c.decompress)
 	}
 	if c.pull && c.onMessage != nil {

@@ -268,7 +268,7 @@ func (p *Pool) observeParked(key string, cause error) {
 	if p.onRecord == nil {
 		return
 	}
-	sr := &SubscriptionRecord{Key: key, Kind: fsm.RecordStarted, From: subscription.Pending, To: subscription.Pending, Cause: cause}
+	sr := &subscription.Record{Key: key, Kind: fsm.RecordStarted, From: subscription.Pending, To: subscription.Pending, Cause: cause}
 	p.onRecord(context.Background(), record{Kind: RecordSubscription, When: time.Now(), Payload: sr, Err: cause})
 }
 

@@ -65,7 +65,7 @@ func (s *session) next() (transport.Message, error) {
 		// and Received are the same instant.
 		now := time.Now()
 		s.lastRead.Store(int64(sinceStart(now)))
-		if s.c.cfg.decompress != NoDecompression {
+		if s.c.cfg.decompress != datapath.NoDecompression {
 			if typ, data, err = s.decode(typ, data); err != nil {
 				return transport.Message{}, err
 			}

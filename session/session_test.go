@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -133,7 +134,7 @@ func TestAckThatNeverComes(t *testing.T) {
 		if !ok {
 			t.Fatalf("no ack timeout of mute; subscription steps %q", subs.steps())
 		}
-		var se *SubscriptionError
+		var se *subscription.Error
 		if !errors.As(r.Cause, &se) || se.Key != "mute" || !errors.Is(r.Cause, ErrAckTimeout) {
 			t.Errorf("cause = %v, want a *SubscriptionError for mute matching ErrAckTimeout", r.Cause)
 		}
@@ -162,11 +163,11 @@ func TestAckThatNeverComes(t *testing.T) {
 // (fsmtest.Recorder drops payloads, as observers are told to).
 type subRecorder struct {
 	mu   sync.Mutex
-	recs []*SubscriptionRecord
+	recs []*subscription.Record
 }
 
 func (r *subRecorder) observe(_ context.Context, rec record) {
-	if sr, ok := rec.Payload.(*SubscriptionRecord); ok && rec.Kind == RecordSubscription {
+	if sr, ok := rec.Payload.(*subscription.Record); ok && rec.Kind == RecordSubscription {
 		r.mu.Lock()
 		r.recs = append(r.recs, sr)
 		r.mu.Unlock()
@@ -187,7 +188,7 @@ func (r *subRecorder) steps() []string {
 }
 
 // find returns the first record of kind named name.
-func (r *subRecorder) find(kind fsm.RecordKind, name string) (*SubscriptionRecord, bool) {
+func (r *subRecorder) find(kind fsm.RecordKind, name string) (*subscription.Record, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, sr := range r.recs {

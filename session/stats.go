@@ -8,6 +8,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/session/transport"
 )
 
@@ -286,7 +287,7 @@ func (p *probed) recover() {
 
 // SlowConsumerPolicy returns the client's slow-consumer policy
 // (WithSlowConsumer): what its Stats.SlowDropped counts the drops of.
-func (c *Client) SlowConsumerPolicy() SlowConsumerPolicy { return c.cfg.slow.Policy }
+func (c *Client) SlowConsumerPolicy() datapath.SlowConsumerPolicy { return c.cfg.slow.Policy }
 
 // handle calls the handler with m, counting its lag, and timing it for
 // the probe if there is one.

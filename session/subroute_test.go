@@ -43,20 +43,20 @@ func streamVenue(n int) wsconntest.Option {
 }
 
 // prefixRouter routes "ack:K", "nack:K" and "data:K".
-var prefixRouter = Router{Acks: true, Route: func(m transport.Message) Route {
+var prefixRouter = subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
 	kind, key, ok := strings.Cut(string(m.Data), ":")
 	if !ok {
-		return Route{}
+		return subscription.Route{}
 	}
 	switch kind {
 	case "ack":
-		return Route{Key: key, Kind: Acked}
+		return subscription.Route{Key: key, Kind: subscription.Acked}
 	case "nack":
-		return Route{Key: key, Kind: Refused}
+		return subscription.Route{Key: key, Kind: subscription.Refused}
 	case "data":
-		return Route{Key: key, Kind: Data}
+		return subscription.Route{Key: key, Kind: subscription.Data}
 	}
-	return Route{}
+	return subscription.Route{}
 }}
 
 type keyed struct {
@@ -93,7 +93,7 @@ func TestRouter(t *testing.T) {
 			}
 		}
 		err := c.Subscribe(ctx, Subscription{Key: "bad", Message: []byte("sub:bad")})
-		var se *SubscriptionError
+		var se *subscription.Error
 		if !errors.As(err, &se) || !errors.Is(err, ErrSubscriptionRefused) || string(se.Message) != "nack:bad" {
 			t.Errorf("Subscribe(bad) = %v, want a refusal holding nack:bad", err)
 		}
@@ -108,8 +108,8 @@ func TestRouter(t *testing.T) {
 			t.Errorf("OnMessage (-want +got):\n%s", diff)
 		}
 		st, ok := c.SubscriptionStatus("a")
-		wantSt := SubscriptionStatus{Key: "a", State: subscription.Active, Holders: 1,
-			SubscriptionStats: SubscriptionStats{Messages: 3, LastMessage: time.Now()}}
+		wantSt := subscription.Status{Key: "a", State: subscription.Active, Holders: 1,
+			Stats: subscription.Stats{Messages: 3, LastMessage: time.Now()}}
 		if diff := cmp.Diff(wantSt, st, cmpopts.EquateApproxTime(time.Second)); !ok || diff != "" {
 			t.Errorf("SubscriptionStatus(a) (-want +got):\n%s", diff)
 		}
@@ -161,7 +161,7 @@ func TestSequenceGap(t *testing.T) {
 		var subs subRecorder
 		var k keyed
 		// "data:s:N" belongs to the key s.
-		seqRouter := Router{Acks: true, Route: func(m transport.Message) Route {
+		seqRouter := subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
 			r := prefixRouter.Route(m)
 			r.Key, _, _ = strings.Cut(r.Key, ":")
 			return r
@@ -213,7 +213,7 @@ func TestResubscribeResync(t *testing.T) {
 		srv := startServer(t, gapVenue([]int{1, 2, 4}, []int{20, 21, 22}))
 		var rec recorder
 		var subs subRecorder
-		seqRouter := Router{Acks: true, Route: func(m transport.Message) Route {
+		seqRouter := subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
 			r := prefixRouter.Route(m)
 			r.Key, _, _ = strings.Cut(r.Key, ":")
 			return r
@@ -286,7 +286,7 @@ func TestUnsubscribeInEveryState(t *testing.T) {
 					srv.Down()
 				}
 				var rec recorder
-				seqRouter := Router{Acks: true, Route: func(m transport.Message) Route {
+				seqRouter := subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
 					r := prefixRouter.Route(m)
 					r.Key, _, _ = strings.Cut(r.Key, ":")
 					return r

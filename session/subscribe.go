@@ -76,27 +76,6 @@ type Subscription struct {
 	Retry bool
 }
 
-// SubscriptionError is why a subscription failed: its ack did not come
-// (ErrAckTimeout), the venue refused it (ErrSubscriptionRefused, with the
-// venue's message), or its message could not be written.
-type SubscriptionError struct {
-	Key string
-	// Message is the venue's refusal, for a NACK; nil otherwise.
-	Message []byte
-	Err     error
-}
-
-// Error names the subscription and the failure.
-func (e *SubscriptionError) Error() string {
-	if e.Message != nil {
-		return fmt.Sprintf("session: subscription %q: %v: %s", e.Key, e.Err, e.Message)
-	}
-	return fmt.Sprintf("session: subscription %q: %v", e.Key, e.Err)
-}
-
-// Unwrap returns the failure.
-func (e *SubscriptionError) Unwrap() error { return e.Err }
-
 // WithAckTimeout bounds the wait for each subscription's ack, measured
 // from the write of its message: an ack that does not come within d makes
 // the subscription Failed with a *SubscriptionError matching ErrAckTimeout,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
@@ -155,7 +156,7 @@ func TestNack(t *testing.T) {
 		waitPhase(t, c, connfsm.Ready)
 		ctx := context.Background()
 		err := c.Subscribe(ctx, nacked("bad1", false))
-		var se *SubscriptionError
+		var se *subscription.Error
 		if !errors.As(err, &se) || !errors.Is(err, ErrSubscriptionRefused) || se.Key != "bad1" ||
 			string(se.Message) != `{"event":"error","code":"60018","arg":"bad1"}` {
 			t.Fatalf("Subscribe(bad1) = %v, want a *SubscriptionError with the venue's message", err)

@@ -38,7 +38,7 @@ func (c *Client) sendSubscription(ctx context.Context, ss *session, s *subscribe
 	c.reg().sending(c, s, ss.epoch)
 	if err := c.paced(ctx, ss, s.Type, s.Message); err != nil {
 		c.reg().settle(s)
-		serr := &SubscriptionError{Key: s.Key, Err: err}
+		serr := &subscription.Error{Key: s.Key, Err: err}
 		_ = s.fail(ctx, subscription.Lost, serr) // not sent: the next connection sends it
 		return serr
 	}
@@ -120,7 +120,7 @@ func (r *registry) sweep() {
 	r.popDue(i)
 	r.mu.Unlock()
 	for _, s := range expired {
-		r.answered(s, subscription.AckTimeout, &SubscriptionError{Key: s.Key, Err: ErrAckTimeout})
+		r.answered(s, subscription.AckTimeout, &subscription.Error{Key: s.Key, Err: ErrAckTimeout})
 	}
 }
 
@@ -240,14 +240,14 @@ func (s *subscribed) answer(m transport.Message) (ev subscription.Event, err err
 	defer func() {
 		if p := recover(); p != nil {
 			ev = subscription.Nack
-			err = &SubscriptionError{Key: s.Key, Err: &tasks.PanicError{Task: "subscription matcher", Value: p, Stack: debug.Stack()}}
+			err = &subscription.Error{Key: s.Key, Err: &tasks.PanicError{Task: "subscription matcher", Value: p, Stack: debug.Stack()}}
 		}
 	}()
 	if s.Ack(m) {
 		return subscription.Ack, nil
 	}
 	if s.Nack != nil && s.Nack(m) {
-		return subscription.Nack, &SubscriptionError{Key: s.Key, Message: append([]byte(nil), m.Data...), Err: ErrSubscriptionRefused}
+		return subscription.Nack, &subscription.Error{Key: s.Key, Message: append([]byte(nil), m.Data...), Err: ErrSubscriptionRefused}
 	}
 	return noAnswer, nil
 }
@@ -362,32 +362,9 @@ const (
 	RecordDataPath = fsm.RecordOwner + 1
 )
 
-// SubscriptionRecord is one step of a subscription's machine.
-type SubscriptionRecord struct {
-	Key string
-	// Kind is what the step was: fsm.RecordStarted (registered, Pending),
-	// RecordTransition, RecordIgnored (a stale ack after Unsubscribe, for
-	// one), RecordRejected.
-	Kind  fsm.RecordKind
-	From  subscription.State
-	Event subscription.Event
-	To    subscription.State
-	// Cause is the event's error: a *SubscriptionError for a NACK or an
-	// ack timeout, the connection's failure for Lost; nil otherwise.
-	Cause error
-	// Conn is the epoch of the connection the subscription was last sent
-	// on, 0 if none.
-	Conn uint64
-}
-
-// String formats the step as "key: From -Event-> To".
-func (r *SubscriptionRecord) String() string {
-	return fmt.Sprintf("%s: %v -%v-> %v", r.Key, r.From, r.Event, r.To)
-}
-
 // observe turns a step of s's machine into a record of the client's.
 func (s *subscribed) observe(ctx context.Context, r subRecord) {
-	sr := &SubscriptionRecord{Key: s.Key, Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.conn.Load()}
+	sr := &subscription.Record{Key: s.Key, Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.conn.Load()}
 	if r.Kind == fsm.RecordRejected {
 		sr.Cause = r.Err
 	} else if err, ok := r.Payload.(error); ok {

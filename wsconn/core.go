@@ -2,6 +2,8 @@ package wsconn
 
 import (
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 )
 
@@ -18,9 +20,9 @@ type (
 	ClientProbe        = session.ClientProbe
 	CloseError         = transport.CloseError
 	ConfigError        = session.ConfigError
-	DataPathRecord     = session.DataPathRecord
+	DataPathRecord     = datapath.Record
 	Decision           = session.Decision
-	Decompression      = session.Decompression
+	Decompression      = datapath.Decompression
 	DialBudget         = session.DialBudget
 	Failure            = session.Failure
 	GaveUpError        = session.GaveUpError
@@ -32,19 +34,19 @@ type (
 	PoolConfig         = session.PoolConfig
 	Probe              = session.Probe
 	RetryPolicy        = session.RetryPolicy
-	Route              = session.Route
-	Router             = session.Router
+	Route              = subscription.Route
+	Router             = subscription.Router
 	SendPolicy         = session.SendPolicy
 	Session            = session.Session
-	SlowConsumer       = session.SlowConsumer
-	SlowConsumerPolicy = session.SlowConsumerPolicy
+	SlowConsumer       = datapath.SlowConsumer
+	SlowConsumerPolicy = datapath.SlowConsumerPolicy
 	Stats              = session.Stats
 	StatusCode         = transport.StatusCode
 	StormGuard         = session.StormGuard
 	Subscription       = session.Subscription
-	SubscriptionError  = session.SubscriptionError
-	SubscriptionRecord = session.SubscriptionRecord
-	SubscriptionStatus = session.SubscriptionStatus
+	SubscriptionError  = subscription.Error
+	SubscriptionRecord = subscription.Record
+	SubscriptionStatus = subscription.Status
 	Verdict            = session.Verdict
 	Wait               = session.Wait
 	WaitReason         = session.WaitReason
@@ -52,12 +54,12 @@ type (
 
 // The core's constants; see package session.
 const (
-	Acked                         = session.Acked
+	Acked                         = subscription.Acked
 	BackoffModeDefault            = session.BackoffModeDefault
 	Binary                        = transport.Binary
-	Block                         = session.Block
-	Conflate                      = session.Conflate
-	Data                          = session.Data
+	Block                         = datapath.Block
+	Conflate                      = datapath.Conflate
+	Data                          = subscription.Data
 	DefaultAckTimeout             = session.DefaultAckTimeout
 	DefaultCloseTimeout           = session.DefaultCloseTimeout
 	DefaultHandshakeTimeout       = session.DefaultHandshakeTimeout
@@ -67,12 +69,12 @@ const (
 	DefaultSendBufferBytes        = session.DefaultSendBufferBytes
 	DefaultStablePeriod           = session.DefaultStablePeriod
 	DefaultWriteLimit             = session.DefaultWriteLimit
-	Deflate                       = session.Deflate
-	Disconnect                    = session.Disconnect
-	DropNewest                    = session.DropNewest
-	DropOldest                    = session.DropOldest
+	Deflate                       = datapath.Deflate
+	Disconnect                    = datapath.Disconnect
+	DropNewest                    = datapath.DropNewest
+	DropOldest                    = datapath.DropOldest
 	FullJitter                    = session.FullJitter
-	Gzip                          = session.Gzip
+	Gzip                          = datapath.Gzip
 	KindClose                     = session.KindClose
 	KindDial                      = session.KindDial
 	KindHandshake                 = session.KindHandshake
@@ -81,7 +83,7 @@ const (
 	KindPongTimeout               = session.KindPongTimeout
 	KindReconnect                 = session.KindReconnect
 	KindTooBig                    = session.KindTooBig
-	NoDecompression               = session.NoDecompression
+	NoDecompression               = datapath.NoDecompression
 	OutageBounded                 = session.OutageBounded
 	Permanent                     = session.Permanent
 	PoolClose                     = session.PoolClose
@@ -92,7 +94,7 @@ const (
 	PoolRunning                   = session.PoolRunning
 	RecordDataPath                = session.RecordDataPath
 	RecordSubscription            = session.RecordSubscription
-	Refused                       = session.Refused
+	Refused                       = subscription.Refused
 	StatusAbnormalClosure         = transport.StatusAbnormalClosure
 	StatusGoingAway               = transport.StatusGoingAway
 	StatusInternalError           = transport.StatusInternalError
@@ -108,7 +110,7 @@ const (
 	StatusUnsupportedData         = transport.StatusUnsupportedData
 	Text                          = transport.Text
 	Transient                     = session.Transient
-	Unclaimed                     = session.Unclaimed
+	Unclaimed                     = subscription.Unclaimed
 	WaitBackoff                   = session.WaitBackoff
 	WaitDialGate                  = session.WaitDialGate
 	WaitPolicy                    = session.WaitPolicy
@@ -151,7 +153,7 @@ var (
 	OnConnect               = session.OnConnect
 	OnMessage               = session.OnMessage
 	OnRecord                = session.OnRecord
-	ParseSlowConsumerPolicy = session.ParseSlowConsumerPolicy
+	ParseSlowConsumerPolicy = datapath.ParseSlowConsumerPolicy
 	PoolDefinition          = session.PoolDefinition
 	TextHeartbeat           = session.TextHeartbeat
 	WithAckTimeout          = session.WithAckTimeout

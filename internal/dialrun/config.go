@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/session/transport"
 )
 
@@ -53,7 +54,7 @@ type Config struct {
 	// holding PingRequest is answered {PingReply: its value}.
 	PingRequest, PingReply string
 	ReadLimit, WriteLimit  int64
-	SlowConsumer           session.SlowConsumerPolicy
+	SlowConsumer           datapath.SlowConsumerPolicy
 	Inbox                  int
 }
 
@@ -92,8 +93,8 @@ func (cfg *Config) options() []session.Option {
 	if cfg.PingRequest != "" {
 		opts = append(opts, session.WithPingResponder(jsonPingResponder(cfg.PingRequest, cfg.PingReply)))
 	}
-	if cfg.SlowConsumer != session.Block {
-		opts = append(opts, session.WithSlowConsumer(session.SlowConsumer{Policy: cfg.SlowConsumer, Inbox: cfg.Inbox, Key: streamKey()}))
+	if cfg.SlowConsumer != datapath.Block {
+		opts = append(opts, session.WithSlowConsumer(datapath.SlowConsumer{Policy: cfg.SlowConsumer, Inbox: cfg.Inbox, Key: streamKey()}))
 	}
 	return opts
 }
