@@ -11,6 +11,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
@@ -117,7 +118,7 @@ func Dial(ctx context.Context, tr transport.Transport, opts ...Option) (*Client,
 		// Before the subscriptions are made: their records go to it.
 		p, err := attachProbe(cfg.probe, c)
 		if err != nil {
-			return nil, &ConfigError{Problems: []error{err}}
+			return nil, &transport.ConfigError{Problems: []error{err}}
 		}
 		c.probe = p
 	}
@@ -296,7 +297,7 @@ func (c *Client) Err() error {
 func (c *Client) enterConnecting(_ context.Context, t step) {
 	// A dial the user asked for (Reconnect) spends no retry budget: the
 	// wait that entered Connecting says what ended the connection.
-	if w, ok := t.Payload.(*Wait); !ok || w.Failure.Kind != KindReconnect {
+	if w, ok := t.Payload.(*Wait); !ok || w.Failure.Kind != retry.KindReconnect {
 		c.attempts = min(c.attempts, math.MaxInt32-1) + 1
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
@@ -72,7 +73,7 @@ func TestSlowHandlerIsNoDeadPeer(t *testing.T) {
 				var lastStart atomic.Int64 // UnixNano
 				opts := append([]Option{
 					WithIdleTimeout(idle),
-					WithRetryPolicy(func(Failure) Decision { return Decision{GiveUp: true} }),
+					WithRetryPolicy(func(retry.Failure) retry.Decision { return retry.Decision{GiveUp: true} }),
 					OnMessage(func(ctx context.Context, m transport.Message) {
 						started.Add(1)
 						lastStart.Store(time.Now().UnixNano())

@@ -320,4 +320,20 @@
 // WithAppHeartbeat. Adapters build their options with TransportOption.
 // Package wsconn adapts github.com/coder/websocket; package tcpconn
 // adapts framed TCP and TLS.
+//
+// # Packages
+//
+// The core keeps its parts in packages of their own:
+//
+//   - transport: the interface a transport implements, with Message,
+//     the close codes and the transports' errors;
+//   - retry: the retry policy, the backoff, the storm guard and the dial
+//     budget;
+//   - subscription: a subscription's machine, its Router and its
+//     records;
+//   - datapath: a connection's data path, its records and the
+//     slow-consumer policy.
+//
+// Package wsconn names the types of all of them, so that most code
+// imports wsconn alone.
 package session

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -74,7 +75,7 @@ func TestTextHeartbeatVenue(t *testing.T) {
 				var rec recorder
 				var msgs messages
 				opts := append([]Option{WithHeartbeat(10*time.Second, 5*time.Second), OnMessage(msgs.handle),
-					WithBackoff(Backoff{Initial: time.Hour})}, tt.opts...)
+					WithBackoff(retry.Backoff{Initial: time.Hour})}, tt.opts...)
 				c := dialTest(t, srv, &rec, opts...)
 				time.Sleep(2*time.Minute + 5*time.Second) // off the ping ticks
 				synctest.Wait()
@@ -142,7 +143,7 @@ func TestServerPingVenue(t *testing.T) {
 				srv := startServer(t, serverPingVenue())
 				var rec recorder
 				var msgs messages
-				opts := []Option{OnMessage(msgs.handle), WithBackoff(Backoff{Initial: time.Hour})}
+				opts := []Option{OnMessage(msgs.handle), WithBackoff(retry.Backoff{Initial: time.Hour})}
 				if answer {
 					opts = append(opts, WithPingResponder(answerPings))
 				}
@@ -196,7 +197,7 @@ func TestPongSlowerThanInterval(t *testing.T) {
 				srv := startServer(t, wsconntest.Default(wsconntest.DelayPongs(pongDelay), wsconntest.Discard()))
 				var rec recorder
 				c := dialTest(t, srv, &rec, WithHeartbeat(300*time.Millisecond, tt.timeout),
-					WithBackoff(Backoff{Initial: time.Hour}))
+					WithBackoff(retry.Backoff{Initial: time.Hour}))
 				time.Sleep(time.Minute)
 				synctest.Wait()
 				if tt.wantLost {

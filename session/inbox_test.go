@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -141,7 +142,7 @@ func TestSlowConsumerDisconnect(t *testing.T) {
 			wsconntest.Push(10*time.Millisecond, func(int) wsconntest.Message { return wsconntest.Text("m") })))
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSlowConsumer(datapath.SlowConsumer{Policy: datapath.Disconnect, Inbox: 3}),
-			WithRetryPolicy(func(Failure) Decision { return Decision{GiveUp: true} }),
+			WithRetryPolicy(func(retry.Failure) retry.Decision { return retry.Decision{GiveUp: true} }),
 			OnMessage(func(context.Context, transport.Message) { time.Sleep(time.Second) }))
 		<-c.Done()
 		if err := c.Err(); !errors.Is(err, ErrSlowConsumer) {
@@ -169,7 +170,7 @@ func TestSlowConsumerConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := dialWS(t.Context(), "ws://feed.test/", append(tt.opt, NoWait())...)
-			var ce *ConfigError
+			var ce *transport.ConfigError
 			if !errors.As(err, &ce) || len(ce.Problems) != 1 {
 				t.Fatalf("Dial = %v, want a *ConfigError with one problem", err)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
@@ -145,7 +146,7 @@ func TestConnectionGoroutinesJoined(t *testing.T) {
 					j   joinCheck
 				)
 				opts := append([]Option{OnRecord(j.observe),
-					WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1})}, tt.opts...)
+					WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1})}, tt.opts...)
 				c := dialTest(t, srv, &rec, opts...)
 				seen := map[string]bool{}
 				for range 1500 { // the first two connections, sampled every millisecond
@@ -241,7 +242,7 @@ func TestResyncJoinedWithItsConnection(t *testing.T) {
 			return r
 		}}
 		c := dialTest(t, srv, &rec, WithRouter(seqRouter), OnRecord(j.observe),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		waitPhase(t, c, connfsm.Ready)
 		started, ended := make(chan struct{}), make(chan error, 1)
 		resync := func(ctx context.Context, _ string) error {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -157,7 +158,7 @@ func TestOnConnectErrorIsLost(t *testing.T) {
 		var mu sync.Mutex
 		var rec recorder
 		c := dialTest(t, srv, &rec,
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			OnConnect(func(_ context.Context, s *Session) error {
 				mu.Lock()
 				defer mu.Unlock()
@@ -307,7 +308,7 @@ func TestMessageEpochs(t *testing.T) {
 			rec  recorder
 		)
 		c := dialTest(t, srv, &rec,
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			OnMessage(func(_ context.Context, m transport.Message) {
 				mu.Lock()
 				msgs = append(msgs, got{string(m.Data), m.Epoch})

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
@@ -98,7 +99,7 @@ func TestSilentPeerFoundAfterItsLastMessage(t *testing.T) {
 		var rec recorder
 		var mu sync.Mutex
 		var last time.Time
-		c := dialTest(t, srv, &rec, WithHeartbeat(interval, timeout), WithBackoff(Backoff{Initial: time.Hour}),
+		c := dialTest(t, srv, &rec, WithHeartbeat(interval, timeout), WithBackoff(retry.Backoff{Initial: time.Hour}),
 			OnMessage(func(context.Context, transport.Message) {
 				mu.Lock()
 				last = time.Now()
@@ -135,7 +136,7 @@ func TestHandlerPanicIsLost(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Discard(), pushEvery(time.Second)))
 		var rec recorder
 		var calls atomic.Int64
-		c := dialTest(t, srv, &rec, WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+		c := dialTest(t, srv, &rec, WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			OnMessage(func(context.Context, transport.Message) {
 				if calls.Add(1) == 1 {
 					panic("handler bug")
@@ -198,7 +199,7 @@ func TestCloseFrameSeenWhileHandlerRuns(t *testing.T) {
 			_ = vc.SendText(ctx, "slow")
 		}), wsconntest.After(500*time.Millisecond, wsconntest.Close(4001, "invalid key"))))
 		var rec recorder
-		c := dialTest(t, srv, &rec, WithHeartbeat(interval, interval), WithBackoff(Backoff{Initial: time.Hour}),
+		c := dialTest(t, srv, &rec, WithHeartbeat(interval, interval), WithBackoff(retry.Backoff{Initial: time.Hour}),
 			OnMessage(func(ctx context.Context, _ transport.Message) {
 				select {
 				case <-ctx.Done():
@@ -292,7 +293,7 @@ func TestResetDuringPingIsLostAtOnce(t *testing.T) {
 		const interval, timeout = time.Second, 10 * time.Second
 		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
-		c := dialTest(t, srv, &rec, WithHeartbeat(interval, timeout), WithBackoff(Backoff{Initial: time.Hour}))
+		c := dialTest(t, srv, &rec, WithHeartbeat(interval, timeout), WithBackoff(retry.Backoff{Initial: time.Hour}))
 		waitState(t, c, connfsm.Alive)
 		srv.Blackhole(true) // the ping at 1s goes unanswered
 		time.Sleep(1500 * time.Millisecond)

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 )
@@ -91,7 +93,7 @@ type settings struct {
 // handler: one value shared by every client that sets none of them
 // (shared), which keeps 80 bytes a client less.
 type hooks struct {
-	dialGate  DialGate
+	dialGate  retry.DialGate
 	limiter   Limiter
 	onConnect func(ctx context.Context, s *Session) error
 	router    *subscription.Router
@@ -159,20 +161,17 @@ var defaultTuning = sync.OnceValue(func() *tuning {
 // retrySettings are the options that decide the dials after a failure:
 // one value shared by every client that sets none of them (shared).
 type retrySettings struct {
-	stablePeriod   time.Duration
-	backoff        Backoff
-	storm          StormGuard
-	policy         RetryPolicy
-	permanentCodes map[transport.StatusCode]bool
-	rnd            func() float64 // jitter source; nil means math/rand/v2
+	stablePeriod time.Duration
+	storm        retry.StormGuard
+	retry.Config // the backoff, the policy and what its defaults follow
 }
 
 // shared returns r, as the value shared by every client with the default
 // retry settings if r is those.
 func (r retrySettings) shared() *retrySettings {
 	d := defaultRetry()
-	if r.policy == nil && r.permanentCodes == nil && r.rnd == nil &&
-		r.stablePeriod == d.stablePeriod && r.backoff == d.backoff && r.storm == d.storm {
+	if r.Policy == nil && r.PermanentCodes == nil && r.Rand == nil &&
+		r.stablePeriod == d.stablePeriod && r.Backoff == d.Backoff && r.storm == d.storm {
 		return d
 	}
 	return &r
@@ -181,11 +180,11 @@ func (r retrySettings) shared() *retrySettings {
 // drawPhase returns a client's phase in OutageBounded's schedule, drawn
 // from the jitter source; 0, drawing nothing, for the other modes.
 func (r *retrySettings) drawPhase() float32 {
-	if r.backoff.mode() != OutageBounded {
+	if cmp.Or(r.Backoff.Mode, retry.DefaultBackoff.Mode) != retry.OutageBounded {
 		return 0
 	}
-	if r.rnd != nil {
-		return float32(r.rnd())
+	if r.Rand != nil {
+		return float32(r.Rand())
 	}
 	return rand.Float32()
 }
@@ -211,8 +210,8 @@ func defaultConfig() config {
 		},
 		retrySettings: retrySettings{
 			stablePeriod: DefaultStablePeriod,
-			backoff:      DefaultBackoff,
-			storm:        DefaultStormGuard,
+			storm:        retry.DefaultStormGuard,
+			Config:       retry.Config{Backoff: retry.DefaultBackoff},
 		},
 	}
 }
@@ -453,7 +452,7 @@ func (c *config) check() error {
 	if c.idleTimeout < 0 {
 		bad("IdleTimeout must not be negative, got %v", c.idleTimeout)
 	}
-	b := c.backoff
+	b := c.Backoff
 	positive("Backoff.Initial", b.Initial)
 	positive("Backoff.Max", b.Max)
 	if b.Initial > b.Max && b.Max > 0 {
@@ -465,11 +464,11 @@ func (c *config) check() error {
 	if b.MaxAttempts < 0 {
 		bad("Backoff.MaxAttempts must not be negative, got %d", b.MaxAttempts)
 	}
-	if b.Mode > OutageBounded {
+	if b.Mode > retry.OutageBounded {
 		bad("Backoff.Mode must be FullJitter or OutageBounded, got %v", b.Mode)
 	}
 	g := c.storm
-	if g != (StormGuard{}) && (g.Attempts <= 0 || g.Window <= 0 || g.MinGap <= 0) {
+	if g != (retry.StormGuard{}) && (g.Attempts <= 0 || g.Window <= 0 || g.MinGap <= 0) {
 		bad("StormGuard fields must all be positive (or all zero to disable), got %+v", g)
 	}
 	if c.send.Buffer < 0 {
@@ -493,7 +492,7 @@ func (c *config) check() error {
 	}
 	p = append(p, c.problems...)
 	if len(p) > 0 {
-		return &ConfigError{Problems: p}
+		return &transport.ConfigError{Problems: p}
 	}
 	return nil
 }

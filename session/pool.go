@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 )
 
@@ -27,7 +28,7 @@ type PoolConfig struct {
 	// connections per IP per window. It may be shared with other pools
 	// and clients that dial the same venue from the same address. It is
 	// waited for after any gate the options set (WithDialGate).
-	DialBudget *DialBudget
+	DialBudget *retry.DialBudget
 	// ConnOptions, if not nil, returns options for the pool's n-th
 	// connection (from 0), applied after those given to NewPool: a rate
 	// limiter of its own (venues limit messages per connection, and a
@@ -127,7 +128,7 @@ func NewPool(ctx context.Context, newTransport func() transport.Transport, cfg P
 	}
 	c := newConfig(tr, opts)
 	err := c.check()
-	var ce *ConfigError
+	var ce *transport.ConfigError
 	if errors.As(err, &ce) {
 		problems = append(problems, ce.Problems...)
 	}
@@ -137,7 +138,7 @@ func NewPool(ctx context.Context, newTransport func() transport.Transport, cfg P
 			len(subs), cfg.MaxConns, cfg.MaxPerConn))
 	}
 	if len(problems) > 0 {
-		return nil, &ConfigError{Problems: problems}
+		return nil, &transport.ConfigError{Problems: problems}
 	}
 	p := &Pool{
 		tr: newTransport, name: tr.String(), cfg: cfg, opts: slices.Clone(opts),

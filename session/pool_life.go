@@ -10,6 +10,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/internal/enum"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 )
 
@@ -287,7 +288,7 @@ func uniqueKeys(subs []Subscription) []Subscription {
 }
 
 // chainGates returns a gate that passes first, then second.
-func chainGates(first, second DialGate) DialGate {
+func chainGates(first, second retry.DialGate) retry.DialGate {
 	if first == nil {
 		return second
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/fsm/fsmtest"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -28,7 +29,7 @@ import (
 func poolTest(t *testing.T, srv *wsconntest.Server, cfg PoolConfig, opts ...Option) *Pool {
 	t.Helper()
 	base := []Option{WithHTTPClient(srv.Client()), NoWait(), withRand(fixedRnd(0.5)),
-		WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}
+		WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}
 	p, err := newPoolWS(t.Context(), "ws://feed.test/", cfg, append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("NewPool: %v", err)
@@ -293,7 +294,7 @@ func TestPoolDialBudget(t *testing.T) {
 				)
 				cfg := PoolConfig{MaxPerConn: 1, MaxConns: 6}
 				if tt.budget > 0 {
-					cfg.DialBudget, _ = NewDialBudget(tt.budget, time.Minute)
+					cfg.DialBudget, _ = retry.NewDialBudget(tt.budget, time.Minute)
 				}
 				var initial []Subscription
 				for _, k := range keys(0, 6) {
@@ -317,7 +318,7 @@ func TestPoolDialBudget(t *testing.T) {
 				}
 				gated := 0
 				for _, w := range waits.list() {
-					if w.Reason == WaitDialGate {
+					if w.Reason == retry.WaitDialGate {
 						gated++
 					}
 				}
@@ -488,7 +489,7 @@ func TestNewPool(t *testing.T) {
 	}
 	for _, tt := range tests {
 		p, err := newPoolWS(context.Background(), tt.url, tt.cfg, tt.opts...)
-		var ce *ConfigError
+		var ce *transport.ConfigError
 		if p != nil || !errors.As(err, &ce) || len(ce.Problems) != tt.problems {
 			t.Errorf("%s: NewPool = %v, %v; want %d problems", tt.name, p, err, tt.problems)
 		}
@@ -527,7 +528,7 @@ func TestNewPool(t *testing.T) {
 func TestPoolDownSpendsNoBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t, ackingVenue())
-		budget, _ := NewDialBudget(6, time.Minute)
+		budget, _ := retry.NewDialBudget(6, time.Minute)
 		var initial []Subscription
 		for _, k := range keys(0, 6) {
 			initial = append(initial, sub(k))

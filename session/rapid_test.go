@@ -22,6 +22,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -252,7 +253,7 @@ func lifecycleProperty(t *rapid.T) {
 		WithHandshakeTimeout(2*time.Second),
 		WithCloseTimeout(time.Second),
 		WithStablePeriod(3*time.Second),
-		WithBackoff(Backoff{Initial: 50 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2}),
+		WithBackoff(retry.Backoff{Initial: 50 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2}),
 		WithSendPolicy(SendPolicy{Buffer: buffer}),
 		OnMessage(func(context.Context, transport.Message) {}),
 	)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -108,7 +109,7 @@ func TestReceiveOverLimit(t *testing.T) {
 					// NoWait: the oversized message may end the connection
 					// before it is released, and Dial would report that.
 					NoWait(),
-					WithReadLimit(limit), WithBackoff(Backoff{Initial: 1, Max: 1, Multiplier: 1, MaxAttempts: 1}),
+					WithReadLimit(limit), WithBackoff(retry.Backoff{Initial: 1, Max: 1, Multiplier: 1, MaxAttempts: 1}),
 					OnMessage(func(_ context.Context, m transport.Message) { got <- len(m.Data) }))
 				if err != nil {
 					t.Fatalf("Dial: %v", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -51,7 +52,7 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 3}),
-			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 		waitState(t, c, connfsm.Alive)
 		send := func(msg string) error { return c.SendText(t.Context(), msg) }
 		if err := send("a"); err != nil {
@@ -93,7 +94,7 @@ func TestSendBufferBoundedByBytes(t *testing.T) {
 		srv.Down()
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 10, BufferBytes: 100}),
-			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 		msg := func(b byte, n int) string { return strings.Repeat(string(b), n) }
 		steps := []struct {
 			msg  string
@@ -360,7 +361,7 @@ func TestCloseDuringOnConnectFlushesTheBuffer(t *testing.T) {
 		inOnConnect := make(chan struct{})
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 3}),
-			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}),
 			OnConnect(func(ctx context.Context, _ *Session) error {
 				close(inOnConnect)
 				<-ctx.Done() // a resubscription waiting for its answer

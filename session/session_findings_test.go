@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -27,7 +28,7 @@ func TestDeadConnectionLostWhileHandlerRuns(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Push(time.Second, func(int) wsconntest.Message { return wsconntest.Text("x") })))
 		var rec recorder
 		inHandler := make(chan struct{}, 1)
-		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second), WithBackoff(Backoff{Initial: time.Hour}),
+		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second), WithBackoff(retry.Backoff{Initial: time.Hour}),
 			OnMessage(func(ctx context.Context, _ transport.Message) {
 				select {
 				case inHandler <- struct{}{}:
@@ -92,7 +93,7 @@ func TestCloseDuringFlushWritesEverything(t *testing.T) {
 		var rec recorder
 		syncing := make(chan struct{})
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 20}),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			OnConnect(func(context.Context, *Session) error { close(syncing); return nil }))
 		payload := make([]byte, 256<<10)
 		for i := range 20 {
@@ -133,7 +134,7 @@ func TestHandlerCallsNeverOverlap(t *testing.T) {
 		// Not dialTest: the handler left behind is a straggler, on purpose.
 		c, err := dialWS(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe), NoWait(),
 			WithHeartbeat(time.Second, time.Second),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			OnMessage(func(context.Context, transport.Message) {
 				n := running.Add(1)
 				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
@@ -176,7 +177,7 @@ func TestFlushIsPaced(t *testing.T) {
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 10}),
 			WithRateLimit(&everyLimiter{every: 100 * time.Millisecond}),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		for i := range 10 {
 			if err := c.SendText(context.Background(), fmt.Sprint(i)); err != nil {
 				t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
@@ -62,7 +63,7 @@ func TestSubscriptionsSurviveReconnects(t *testing.T) {
 		var rec recorder
 		var msgs messages
 		c := dialTest(t, srv, &rec, OnMessage(msgs.handle),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		ctx := context.Background()
 		for _, k := range []string{"a", "b", "c"} {
 			if err := c.Subscribe(ctx, sub(k)); err != nil {
@@ -120,7 +121,7 @@ func TestAckThatNeverComes(t *testing.T) {
 		again := sub("again")
 		again.Retry = true
 		c := dialTest(t, srv, &rec, OnRecord(subs.observe), WithAckTimeout(2*time.Second),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			WithSubscriptions(sub("mute"), again, sub("ok")))
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
@@ -249,7 +250,7 @@ func TestLimiterPacesEveryWrite(t *testing.T) {
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithRateLimit(&everyLimiter{every: 200 * time.Millisecond}),
 			WithSendPolicy(SendPolicy{Buffer: 10}),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			OnConnect(func(ctx context.Context, s *Session) error { return s.SendText(ctx, "login") }))
 		ctx := context.Background()
 		for i := range 20 {
@@ -303,7 +304,7 @@ func TestReconnect(t *testing.T) {
 		var mu sync.Mutex
 		// Two attempts in a row may fail: had the reconnects spent any, the
 		// reset below would give up.
-		c := dialTest(t, srv, &rec, WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, MaxAttempts: 2}),
+		c := dialTest(t, srv, &rec, WithBackoff(retry.Backoff{Initial: time.Hour, Max: time.Hour, MaxAttempts: 2}),
 			OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 				if r.Kind != fsm.RecordTransition {
 					return
@@ -330,7 +331,7 @@ func TestReconnect(t *testing.T) {
 		}
 		mu.Lock()
 		for _, w := range waits {
-			if w.Reason != WaitReconnect || w.Delay != 0 || w.Failure.Kind != KindReconnect {
+			if w.Reason != retry.WaitReconnect || w.Delay != 0 || w.Failure.Kind != retry.KindReconnect {
 				t.Errorf("wait %v, want none, for a reconnect", w)
 			}
 		}
@@ -405,7 +406,7 @@ func TestRequest(t *testing.T) {
 		srv := startServer(t, ackingVenue())
 		var rec recorder
 		var msgs messages
-		c := dialTest(t, srv, &rec, OnMessage(msgs.handle), WithBackoff(Backoff{Initial: time.Hour}))
+		c := dialTest(t, srv, &rec, OnMessage(msgs.handle), WithBackoff(retry.Backoff{Initial: time.Hour}))
 		waitState(t, c, connfsm.Alive)
 		ctx := context.Background()
 		m, err := c.Request(ctx, transport.Text, []byte("req:1"), func(m transport.Message) bool { return string(m.Data) == "resp:1" })

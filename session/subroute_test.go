@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
@@ -292,7 +293,7 @@ func TestUnsubscribeInEveryState(t *testing.T) {
 					return r
 				}}
 				c := dialTest(t, srv, &rec, WithRouter(seqRouter), WithAckTimeout(3*time.Second),
-					WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+					WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 				if !tt.down {
 					waitPhase(t, c, connfsm.Ready)
 				}

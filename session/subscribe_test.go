@@ -16,6 +16,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
@@ -152,7 +153,7 @@ func TestNack(t *testing.T) {
 		var rec recorder
 		var subs subRecorder
 		c := dialTest(t, srv, &rec, OnRecord(subs.observe),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		waitPhase(t, c, connfsm.Ready)
 		ctx := context.Background()
 		err := c.Subscribe(ctx, nacked("bad1", false))
@@ -222,7 +223,7 @@ func TestLostInEachState(t *testing.T) {
 		var rec recorder
 		var subs subRecorder
 		c := dialTest(t, srv, &rec, OnRecord(subs.observe), WithAckTimeout(5*time.Second),
-			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 		waitPhase(t, c, connfsm.Ready)
 		ctx := context.Background()
 		if err := c.Subscribe(ctx, sub("active")); err != nil {

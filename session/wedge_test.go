@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -38,7 +39,7 @@ func TestWedgedConnectionIsLost(t *testing.T) {
 	c, err := dialWS(t.Context(), srv.URL,
 		WithHeartbeat(200*time.Millisecond, 200*time.Millisecond),
 		WithCloseTimeout(100*time.Millisecond),
-		WithBackoff(Backoff{Initial: time.Hour}),
+		WithBackoff(retry.Backoff{Initial: time.Hour}),
 		WithPingResponder(func(m transport.Message) ([]byte, bool) {
 			if bytes.HasPrefix(m.Data, []byte("ping")) {
 				return []byte("pong" + payload), true

@@ -17,7 +17,7 @@ import (
 // Dial validates the configuration and starts a client of the server at
 // addr: "tcp://HOST:PORT", or "tls://HOST:PORT" for TLS. See session.Dial
 // for what it waits for. Nothing starts if addr, an option or ctx is
-// invalid; the *session.ConfigError names each bad field.
+// invalid; the *transport.ConfigError names each bad field.
 func Dial(ctx context.Context, addr string, opts ...session.Option) (*session.Client, error) {
 	return session.Dial(ctx, newTransport(addr), opts...)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn"
 	"github.com/connfsm/connfsm/tcpconn/framing"
@@ -64,7 +65,7 @@ func (b *inbox) losses() []error {
 func dial(t *testing.T, srv *tcpconntest.Server, opts ...session.Option) *session.Client {
 	t.Helper()
 	base := []session.Option{tcpconn.WithDialer(srv.DialContext),
-		session.WithBackoff(session.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}
+		session.WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}
 	c, err := tcpconn.Dial(t.Context(), srv.URL, append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
@@ -277,7 +278,7 @@ func TestConfigErrors(t *testing.T) {
 				_ = c.Close(context.Background())
 				t.Fatal("Dial returned a client")
 			}
-			var ce *session.ConfigError
+			var ce *transport.ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("Dial = %v, want a *ConfigError", err)
 			}

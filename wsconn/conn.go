@@ -49,7 +49,7 @@ func (c *conn) readCtx() context.Context {
 }
 
 // Reader returns the next message's reader. A close frame's code and
-// reason come as a *session.CloseError, a message over the read limit as
+// reason come as a *transport.CloseError, a message over the read limit as
 // an error matching session.ErrMessageTooBig.
 func (c *conn) Reader() (transport.MessageType, io.Reader, error) {
 	typ, r, err := c.ws.Reader(c.readCtx())

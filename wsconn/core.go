@@ -3,28 +3,31 @@ package wsconn
 import (
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 )
 
 // The client is package session's core over this package's transport.
 // These names are the core's, so that most code needs no other import.
-// Their documentation is in package session, with the core's other
-// types (PoolStats, FailureKind, Limiter, DialGate and the like).
+// Their documentation is in package session and the packages it keeps its
+// parts in (session/transport, session/retry, session/subscription,
+// session/datapath), with the core's other types (PoolStats, FailureKind,
+// Limiter, DialGate and the like).
 type (
 	AppHeartbeat       = session.AppHeartbeat
-	Backoff            = session.Backoff
-	BackoffMode        = session.BackoffMode
+	Backoff            = retry.Backoff
+	BackoffMode        = retry.BackoffMode
 	Batch              = session.Batch
 	Client             = session.Client
 	ClientProbe        = session.ClientProbe
 	CloseError         = transport.CloseError
-	ConfigError        = session.ConfigError
+	ConfigError        = transport.ConfigError
 	DataPathRecord     = datapath.Record
-	Decision           = session.Decision
+	Decision           = retry.Decision
 	Decompression      = datapath.Decompression
-	DialBudget         = session.DialBudget
-	Failure            = session.Failure
+	DialBudget         = retry.DialBudget
+	Failure            = retry.Failure
 	GaveUpError        = session.GaveUpError
 	HandshakeError     = transport.HandshakeError
 	Message            = transport.Message
@@ -33,7 +36,7 @@ type (
 	Pool               = session.Pool
 	PoolConfig         = session.PoolConfig
 	Probe              = session.Probe
-	RetryPolicy        = session.RetryPolicy
+	RetryPolicy        = retry.Policy
 	Route              = subscription.Route
 	Router             = subscription.Router
 	SendPolicy         = session.SendPolicy
@@ -42,20 +45,20 @@ type (
 	SlowConsumerPolicy = datapath.SlowConsumerPolicy
 	Stats              = session.Stats
 	StatusCode         = transport.StatusCode
-	StormGuard         = session.StormGuard
+	StormGuard         = retry.StormGuard
 	Subscription       = session.Subscription
 	SubscriptionError  = subscription.Error
 	SubscriptionRecord = subscription.Record
 	SubscriptionStatus = subscription.Status
-	Verdict            = session.Verdict
+	Verdict            = retry.Verdict
 	Wait               = session.Wait
-	WaitReason         = session.WaitReason
+	WaitReason         = retry.WaitReason
 )
 
 // The core's constants; see package session.
 const (
 	Acked                         = subscription.Acked
-	BackoffModeDefault            = session.BackoffModeDefault
+	BackoffModeDefault            = retry.BackoffModeDefault
 	Binary                        = transport.Binary
 	Block                         = datapath.Block
 	Conflate                      = datapath.Conflate
@@ -73,19 +76,19 @@ const (
 	Disconnect                    = datapath.Disconnect
 	DropNewest                    = datapath.DropNewest
 	DropOldest                    = datapath.DropOldest
-	FullJitter                    = session.FullJitter
+	FullJitter                    = retry.FullJitter
 	Gzip                          = datapath.Gzip
-	KindClose                     = session.KindClose
-	KindDial                      = session.KindDial
-	KindHandshake                 = session.KindHandshake
-	KindIdle                      = session.KindIdle
-	KindLost                      = session.KindLost
-	KindPongTimeout               = session.KindPongTimeout
-	KindReconnect                 = session.KindReconnect
-	KindTooBig                    = session.KindTooBig
+	KindClose                     = retry.KindClose
+	KindDial                      = retry.KindDial
+	KindHandshake                 = retry.KindHandshake
+	KindIdle                      = retry.KindIdle
+	KindLost                      = retry.KindLost
+	KindPongTimeout               = retry.KindPongTimeout
+	KindReconnect                 = retry.KindReconnect
+	KindTooBig                    = retry.KindTooBig
 	NoDecompression               = datapath.NoDecompression
-	OutageBounded                 = session.OutageBounded
-	Permanent                     = session.Permanent
+	OutageBounded                 = retry.OutageBounded
+	Permanent                     = retry.Permanent
 	PoolClose                     = session.PoolClose
 	PoolConnEnded                 = session.PoolConnEnded
 	PoolDrained                   = session.PoolDrained
@@ -109,21 +112,21 @@ const (
 	StatusTryAgainLater           = transport.StatusTryAgainLater
 	StatusUnsupportedData         = transport.StatusUnsupportedData
 	Text                          = transport.Text
-	Transient                     = session.Transient
+	Transient                     = retry.Transient
 	Unclaimed                     = subscription.Unclaimed
-	WaitBackoff                   = session.WaitBackoff
-	WaitDialGate                  = session.WaitDialGate
-	WaitPolicy                    = session.WaitPolicy
-	WaitReconnect                 = session.WaitReconnect
-	WaitRetryAfter                = session.WaitRetryAfter
-	WaitSlowDown                  = session.WaitSlowDown
-	WaitStormGuard                = session.WaitStormGuard
+	WaitBackoff                   = retry.WaitBackoff
+	WaitDialGate                  = retry.WaitDialGate
+	WaitPolicy                    = retry.WaitPolicy
+	WaitReconnect                 = retry.WaitReconnect
+	WaitRetryAfter                = retry.WaitRetryAfter
+	WaitSlowDown                  = retry.WaitSlowDown
+	WaitStormGuard                = retry.WaitStormGuard
 )
 
 // The core's errors and defaults; see package session.
 var (
-	DefaultBackoff         = session.DefaultBackoff
-	DefaultStormGuard      = session.DefaultStormGuard
+	DefaultBackoff         = retry.DefaultBackoff
+	DefaultStormGuard      = retry.DefaultStormGuard
 	ErrAckTimeout          = session.ErrAckTimeout
 	ErrBadSubscription     = session.ErrBadSubscription
 	ErrBufferFull          = session.ErrBufferFull
@@ -147,8 +150,8 @@ var (
 
 // The core's options and helpers; see package session.
 var (
-	DefaultClassifier       = session.DefaultClassifier
-	NewDialBudget           = session.NewDialBudget
+	DefaultClassifier       = retry.DefaultClassifier
+	NewDialBudget           = retry.NewDialBudget
 	NoWait                  = session.NoWait
 	OnConnect               = session.OnConnect
 	OnMessage               = session.OnMessage

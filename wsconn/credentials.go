@@ -10,7 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -71,7 +71,7 @@ func (tr *wsTransport) target(ctx context.Context) (target, error) {
 	if cr.URL != "" {
 		u, err := checkURL(cr.URL)
 		if err != nil {
-			return t, fmt.Errorf("wsconn: credentials: %w", &session.ConfigError{Problems: []error{err}})
+			return t, fmt.Errorf("wsconn: credentials: %w", &transport.ConfigError{Problems: []error{err}})
 		}
 		t.u, t.url = u, u.String()
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 )
 
@@ -72,7 +73,7 @@ func WithClassifier(fn func(err error) Verdict) Option {
 		return option(func(*wsTransport) error { return errors.New("classifier: nil func") })
 	}
 	return session.WithRetryPolicy(func(f Failure) Decision {
-		if fn(f.Err) == session.Permanent {
+		if fn(f.Err) == retry.Permanent {
 			return Decision{GiveUp: true}
 		}
 		return f.Retry()

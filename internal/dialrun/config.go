@@ -13,6 +13,7 @@ import (
 
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
 )
 
@@ -32,13 +33,13 @@ type Config struct {
 	Options []session.Option
 
 	Ping, PongTimeout time.Duration
-	Backoff           session.Backoff
+	Backoff           retry.Backoff
 	Buffer            int // lines kept while not connected
 	// PingText and PongText are an application heartbeat (both or neither).
 	PingText, PongText string
 	IdleTimeout        time.Duration
 	// Storm is the storm guard; a zero field turns it off.
-	Storm session.StormGuard
+	Storm retry.StormGuard
 	// Subscribe are messages sent on every connection; SubscribeAck and
 	// SubscribeNack are texts a reply containing which acknowledges or
 	// refuses the oldest one unanswered.
@@ -84,7 +85,7 @@ func (cfg *Config) options() []session.Option {
 	}
 	g := cfg.Storm
 	if g.Attempts == 0 || g.Window == 0 || g.MinGap == 0 {
-		g = session.StormGuard{} // any of them 0: off
+		g = retry.StormGuard{} // any of them 0: off
 	}
 	opts = append(opts, session.WithStormGuard(g))
 	if cfg.Login != "" {

@@ -65,6 +65,12 @@ var (
 	// message over the read limit (session.WithReadLimit) arrived, and the error
 	// of a Send whose message is over the write limit (session.WithWriteLimit).
 	ErrMessageTooBig = errors.New("session: message too big")
+	// ErrInvalidConfig matches every *ConfigError.
+	ErrInvalidConfig = errors.New("session: invalid configuration")
+	// ErrTooManyRedirects is wrapped by the cause of a dial whose handshake
+	// was redirected more than MaxRedirects times, or back to a URL it had
+	// already requested. DefaultClassifier counts it as permanent.
+	ErrTooManyRedirects = errors.New("session: too many redirects")
 )
 
 // HandshakeError is the cause of a dial the server answered without
@@ -104,3 +110,28 @@ func (e *CloseError) Error() string {
 
 // Unwrap returns the read error.
 func (e *CloseError) Unwrap() error { return e.Err }
+
+// ConfigError reports invalid options; it names each bad field and value.
+type ConfigError struct {
+	Problems []error // one per bad field, each naming it and its value
+}
+
+// Error lists every problem, separated by semicolons.
+func (e *ConfigError) Error() string {
+	msg := "session: invalid configuration"
+	for i, p := range e.Problems {
+		if i == 0 {
+			msg += ": "
+		} else {
+			msg += "; "
+		}
+		msg += p.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the individual problems.
+func (e *ConfigError) Unwrap() []error { return e.Problems }
+
+// Is reports whether target is ErrInvalidConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
