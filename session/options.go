@@ -386,7 +386,7 @@ func NoWait() Option { return func(c *config) { c.noWait = true } }
 func newConfig(tr transport.Transport, opts []Option) config {
 	cfg := defaultConfig()
 	if tr == nil {
-		cfg.problems = append(cfg.problems, errors.New("Transport: nil"))
+		cfg.problems = append(cfg.problems, errors.New("nil Transport"))
 	}
 	for i, o := range opts {
 		if o == nil {

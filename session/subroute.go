@@ -18,7 +18,7 @@ import (
 func WithRouter(r subscription.Router) Option {
 	return func(c *config) {
 		if r.Route == nil {
-			c.problems = append(c.problems, fmt.Errorf("Router: nil Route"))
+			c.problems = append(c.problems, errors.New("nil Router.Route"))
 			return
 		}
 		c.router = &r
