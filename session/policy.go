@@ -98,11 +98,11 @@ var (
 	// was redirected more than MaxRedirects times, or back to a URL it had
 	// already requested. DefaultClassifier counts it as permanent.
 	ErrTooManyRedirects = transport.ErrTooManyRedirects
-	// ErrAckTimeout is matched by the *SubscriptionError of a
+	// ErrAckTimeout is matched by the *subscription.Error of a
 	// subscription whose ack did not come within the ack timeout
 	// (WithAckTimeout).
 	ErrAckTimeout = errors.New("session: subscription ack timeout")
-	// ErrSubscriptionRefused is matched by the *SubscriptionError of a
+	// ErrSubscriptionRefused is matched by the *subscription.Error of a
 	// subscription the venue refused (Subscription.Nack).
 	ErrSubscriptionRefused = errors.New("session: subscription refused")
 	// ErrBadSubscription is matched by the error of a Subscribe (or a

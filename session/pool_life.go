@@ -263,7 +263,7 @@ func (p *Pool) placeParked() {
 }
 
 // observeParked reports a subscription waiting in the pool to the
-// options' observer: a RecordSubscription whose SubscriptionRecord has
+// options' observer: a RecordSubscription whose subscription.Record has
 // Kind fsm.RecordStarted, Pending, and the cause.
 func (p *Pool) observeParked(key string, cause error) {
 	if p.onRecord == nil {

@@ -342,11 +342,11 @@ func (c *Client) subscriptionsLost(ctx context.Context, epoch uint64, cause erro
 const (
 	// RecordSubscription is the Kind of the records OnRecord receives for
 	// the steps of a subscription's machine: their Payload is a
-	// *SubscriptionRecord, and their other fields are zero but When and
+	// *subscription.Record, and their other fields are zero but When and
 	// Reason. An observer that only knows the lifecycle's kinds skips them.
 	RecordSubscription = fsm.RecordOwner
 	// RecordDataPath is the Kind of the records OnRecord receives for the
-	// steps of a connection's data path: their Payload is a *DataPathRecord,
+	// steps of a connection's data path: their Payload is a *datapath.Record,
 	// their Epoch the connection's, and their other fields are zero but When
 	// and Reason. An observer that only knows the lifecycle's kinds skips
 	// them.
