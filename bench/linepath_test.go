@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn"
 )
 
@@ -90,7 +91,7 @@ func BenchmarkLinePath(b *testing.B) {
 			all := make(chan struct{})
 			c, err := tcpconn.Dial(context.Background(), "tcp://lines:1",
 				tcpconn.WithDialer(func(context.Context, string, string) (net.Conn, error) { return ls, nil }),
-				session.OnMessage(func(_ context.Context, m session.Message) {
+				session.OnMessage(func(_ context.Context, m transport.Message) {
 					if len(m.Data) != sz.n {
 						b.Errorf("line of %d bytes, want %d", len(m.Data), sz.n)
 					}

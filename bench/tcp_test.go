@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn"
 	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
 )
@@ -123,7 +124,7 @@ func dialTcpconn(tb testing.TB, addr string) client {
 	tb.Helper()
 	recv := make(chan []byte, 1)
 	c, err := tcpconn.Dial(context.Background(), addr,
-		session.OnMessage(func(ctx context.Context, m session.Message) {
+		session.OnMessage(func(ctx context.Context, m transport.Message) {
 			select {
 			case recv <- m.Data:
 			case <-ctx.Done():
@@ -138,7 +139,7 @@ func dialTcpconn(tb testing.TB, addr string) client {
 		}
 	})
 	return client{
-		send: func(ctx context.Context, data []byte) error { return c.Send(ctx, session.Text, data) },
+		send: func(ctx context.Context, data []byte) error { return c.Send(ctx, transport.Text, data) },
 		recv: recv,
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn"
 	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
 )
@@ -48,9 +50,9 @@ func TestTCPConnToxics(t *testing.T) {
 			c, err := tcpconn.Dial(ctx, "tcp://"+p.addr,
 				session.WithHeartbeat(200*time.Millisecond, 300*time.Millisecond),
 				session.WithAppHeartbeat(session.TextHeartbeat("ping", "pong")),
-				session.WithBackoff(session.Backoff{Initial: backoffInitial, Max: backoffMax, Multiplier: 2}),
+				session.WithBackoff(retry.Backoff{Initial: backoffInitial, Max: backoffMax, Multiplier: 2}),
 				session.OnRecord(rec.Observe),
-				session.OnMessage(func(ctx context.Context, m session.Message) {
+				session.OnMessage(func(ctx context.Context, m transport.Message) {
 					select {
 					case echoes <- string(m.Data):
 					case <-ctx.Done():

@@ -10,6 +10,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -40,13 +42,13 @@ func TestNewDialBudgetRefusesNonsense(t *testing.T) {
 		{-1, -time.Second, 2},
 	}
 	for _, tt := range tests {
-		b, err := NewDialBudget(tt.n, tt.window)
-		var ce *ConfigError
+		b, err := retry.NewDialBudget(tt.n, tt.window)
+		var ce *transport.ConfigError
 		if b != nil || !errors.Is(err, ErrInvalidConfig) || !errors.As(err, &ce) || len(ce.Problems) != tt.want {
 			t.Errorf("NewDialBudget(%d, %v) = %v, %v; want %d problem(s)", tt.n, tt.window, b, err, tt.want)
 		}
 	}
-	b, err := NewDialBudget(300, 5*time.Minute)
+	b, err := retry.NewDialBudget(300, 5*time.Minute)
 	if err != nil || b.String() != "300/5m0s" || b.Dials() != 300 || b.Window() != 5*time.Minute {
 		t.Errorf("NewDialBudget(300, 5m) = %v, %v", b, err)
 	}
@@ -57,7 +59,7 @@ func TestNewDialBudgetRefusesNonsense(t *testing.T) {
 // they came.
 func TestDialBudgetCountsUntilAWindowAfterTheEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := NewDialBudget(2, time.Minute)
+		b, _ := retry.NewDialBudget(2, time.Minute)
 		start := time.Now()
 		ctx := context.Background()
 		doneA, _ := b.Admit(ctx)
@@ -88,7 +90,7 @@ func TestDialBudgetCountsUntilAWindowAfterTheEnd(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		doneB(true)
 		synctest.Wait()
-		if st := b.Stats(); st != (DialBudgetStats{Admitted: 2, Counted: 2, Waiting: 2}) {
+		if st := b.Stats(); st != (retry.DialBudgetStats{Admitted: 2, Counted: 2, Waiting: 2}) {
 			t.Errorf("Stats at 20s = %+v", st)
 		}
 		wg.Wait()
@@ -99,7 +101,7 @@ func TestDialBudgetCountsUntilAWindowAfterTheEnd(t *testing.T) {
 			t.Errorf("admissions (-want +got):\n%s", diff)
 		}
 		time.Sleep(2 * time.Minute)
-		if st := b.Stats(); st != (DialBudgetStats{Admitted: 4}) {
+		if st := b.Stats(); st != (retry.DialBudgetStats{Admitted: 4}) {
 			t.Errorf("Stats once all is over = %+v", st)
 		}
 	})
@@ -109,7 +111,7 @@ func TestDialBudgetCountsUntilAWindowAfterTheEnd(t *testing.T) {
 // counting when it ends.
 func TestDialBudgetUnreached(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := NewDialBudget(2, time.Minute)
+		b, _ := retry.NewDialBudget(2, time.Minute)
 		start := time.Now()
 		var at []time.Duration
 		for i := range 6 {
@@ -140,7 +142,7 @@ func TestDialBudgetUnreached(t *testing.T) {
 // counts nothing; the one behind it goes on.
 func TestDialBudgetCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b, _ := NewDialBudget(1, time.Minute)
+		b, _ := retry.NewDialBudget(1, time.Minute)
 		done, _ := b.Admit(context.Background())
 		done(true)
 		ctx, cancel := context.WithCancelCause(context.Background())
@@ -184,7 +186,7 @@ func TestDialBudgetAtTheVenue(t *testing.T) {
 	for _, seed := range []uint64{1, 2, 3} {
 		synctest.Test(t, func(t *testing.T) {
 			const n, window = 5, 10 * time.Second
-			b, _ := NewDialBudget(n, window)
+			b, _ := retry.NewDialBudget(n, window)
 			rnd := rand.New(rand.NewPCG(seed, seed))
 			var (
 				mu   sync.Mutex

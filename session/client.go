@@ -11,6 +11,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -34,7 +36,7 @@ type (
 // goroutine is a task of its state, or joined when its state is left.
 type Client struct {
 	cfg     settings
-	tr      Transport
+	tr      transport.Transport
 	m       *machine
 	inbound *inbound // shared by every session
 	// subs is the subscriptions' registry, made at the first use (reg):
@@ -47,7 +49,7 @@ type Client struct {
 	// running by a connection given up (it ignored its context) must
 	// return before the next connection's reader calls the handler again.
 	handling turn
-	pull     chan Message // the handover to Messages; nil without WithPull
+	pull     chan transport.Message // the handover to Messages; nil without WithPull
 
 	// sess is the connection: set by Alive's enter hook, handed to Closing
 	// for the close handshake, cleared when it is dropped. Only hooks,
@@ -100,7 +102,7 @@ type Client struct {
 // has returned, ctx has no effect on the client (see WithLifetime). If
 // the client gives up before connecting, Dial returns the reason, and
 // nothing is left running.
-func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
+func Dial(ctx context.Context, tr transport.Transport, opts ...Option) (*Client, error) {
 	cfg := newConfig(tr, opts)
 	if ctx == nil {
 		// As net/http refuses a request built with a nil Context.
@@ -115,12 +117,12 @@ func Dial(ctx context.Context, tr Transport, opts ...Option) (*Client, error) {
 		// Before the subscriptions are made: their records go to it.
 		p, err := attachProbe(cfg.probe, c)
 		if err != nil {
-			return nil, &ConfigError{Problems: []error{err}}
+			return nil, &transport.ConfigError{Problems: []error{err}}
 		}
 		c.probe = p
 	}
 	if cfg.pull {
-		c.pull = make(chan Message)
+		c.pull = make(chan transport.Message)
 		c.cfg.onMessage = c.pullHandler
 	}
 	for _, s := range cfg.subscriptions {
@@ -291,7 +293,7 @@ func (c *Client) Err() error {
 func (c *Client) enterConnecting(_ context.Context, t step) {
 	// A dial the user asked for (Reconnect) spends no retry budget: the
 	// wait that entered Connecting says what ended the connection.
-	if w, ok := t.Payload.(*Wait); !ok || w.Failure.Kind != KindReconnect {
+	if w, ok := t.Payload.(*Wait); !ok || w.Failure.Kind != retry.KindReconnect {
 		c.attempts = min(c.attempts, math.MaxInt32-1) + 1
 	}
 }

@@ -8,16 +8,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 func TestDialEchoClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t)
-		got := make(chan Message, 1)
+		got := make(chan transport.Message, 1)
 		var tr recorder
 		c, err := dialWS(t.Context(), "ws://example.test/feed",
 			WithHTTPClient(srv.Client()),
-			OnMessage(func(_ context.Context, m Message) { got <- m }),
+			OnMessage(func(_ context.Context, m transport.Message) { got <- m }),
 			OnRecord(tr.Observe))
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
@@ -29,7 +30,7 @@ func TestDialEchoClose(t *testing.T) {
 			t.Fatalf("SendText: %v", err)
 		}
 		m := <-got
-		if string(m.Data) != "hello" || m.Type != Text {
+		if string(m.Data) != "hello" || m.Type != transport.Text {
 			t.Errorf("echo = %v %q, want text %q", m.Type, m.Data, "hello")
 		}
 		if err := c.Close(t.Context()); err != nil {

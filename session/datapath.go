@@ -9,6 +9,8 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -31,34 +33,6 @@ type (
 // dataPathDef is every connection's data path: built once, shared.
 var dataPathDef = sync.OnceValue(datapath.Definition)
 
-// DataPathRecord is one step of a connection's data path.
-type DataPathRecord struct {
-	// Kind is fsm.RecordTransition, or fsm.RecordRejected (a bug).
-	Kind  fsm.RecordKind
-	From  datapath.State
-	Event datapath.Event
-	To    datapath.State
-	// Lag is, for a Deliver step, how long the message waited between
-	// its read and the handler's call (Message.Received to the call): the
-	// consumer's lag, as Stats.LastLag.
-	Lag time.Duration
-	// Conn is the epoch of the connection.
-	Conn uint64
-}
-
-// String formats the step as "From -Event-> To", with the lag of a
-// Deliver step, or "From -Event-> (rejected)".
-func (r *DataPathRecord) String() string {
-	if r.Kind == fsm.RecordRejected {
-		return fmt.Sprintf("%v -%v-> (rejected)", r.From, r.Event)
-	}
-	s := fmt.Sprintf("%v -%v-> %v", r.From, r.Event, r.To)
-	if r.Event == datapath.Deliver {
-		s += fmt.Sprintf(" (lag %v)", r.Lag.Round(time.Microsecond))
-	}
-	return s
-}
-
 // startDataPath starts s's data path machine, observed when the client
 // has an observer or a logger.
 func (s *session) startDataPath(c *Client) {
@@ -73,7 +47,7 @@ func (s *session) startDataPath(c *Client) {
 				return
 			}
 			told = r.To
-			dr := &DataPathRecord{Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.epoch}
+			dr := &datapath.Record{Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.epoch}
 			if r.Event == datapath.Deliver {
 				dr.Lag = s.lag
 			}
@@ -108,7 +82,7 @@ func (s *session) fireLocked(e datapath.Event, lag time.Duration) {
 
 // deliverLocked fires Deliver for m; s.mu is held. Its lag is read from
 // the clock only for an observer.
-func (s *session) deliverLocked(m Message) {
+func (s *session) deliverLocked(m transport.Message) {
 	var lag time.Duration
 	if s.c.cfg.onRecord != nil || s.c.cfg.logger != nil {
 		lag = time.Since(m.Received)
@@ -125,7 +99,7 @@ func (s *session) fire(e datapath.Event) {
 
 // logDataPath logs a data path record at debug level.
 func (c *Client) logDataPath(ctx context.Context, l *slog.Logger, r record) {
-	dr, ok := r.Payload.(*DataPathRecord)
+	dr, ok := r.Payload.(*datapath.Record)
 	if !ok {
 		return
 	}
@@ -177,7 +151,7 @@ func (c *Client) observe(ctx context.Context, r record) {
 		l.LogAttrs(ctx, slog.LevelError, "session: event rejected", slog.String("url", c.logURL()),
 			slog.String("state", r.From.String()), slog.String("event", r.Event.String()))
 	case RecordSubscription:
-		sr := r.Payload.(*SubscriptionRecord)
+		sr := r.Payload.(*subscription.Record)
 		attrs := []slog.Attr{slog.String("url", c.logURL()), slog.String("key", sr.Key), slog.String("step", sr.Kind.String()),
 			slog.String("from", sr.From.String()), slog.String("event", sr.Event.String()), slog.String("to", sr.To.String())}
 		if sr.Cause != nil {
@@ -261,7 +235,7 @@ func WithWriteLimit(n int64) Option { return func(c *config) { c.writeLimit = n 
 
 // checkOut checks a message to be sent: its type, its size against the
 // write limit, and that the transport can carry it.
-func (c *Client) checkOut(typ MessageType, data []byte) error {
+func (c *Client) checkOut(typ transport.MessageType, data []byte) error {
 	if err := checkType(typ); err != nil {
 		return err
 	}

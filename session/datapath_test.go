@@ -15,6 +15,9 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -70,8 +73,8 @@ func TestSlowHandlerIsNoDeadPeer(t *testing.T) {
 				var lastStart atomic.Int64 // UnixNano
 				opts := append([]Option{
 					WithIdleTimeout(idle),
-					WithRetryPolicy(func(Failure) Decision { return Decision{GiveUp: true} }),
-					OnMessage(func(ctx context.Context, m Message) {
+					WithRetryPolicy(func(retry.Failure) retry.Decision { return retry.Decision{GiveUp: true} }),
+					OnMessage(func(ctx context.Context, m transport.Message) {
 						started.Add(1)
 						lastStart.Store(time.Now().UnixNano())
 						select {
@@ -142,13 +145,13 @@ func TestNoPingWhileHandingOver(t *testing.T) {
 		// 1.7 s, routing it until 2.9 s: the heartbeat comes due at 2 s and
 		// 2.5 s meanwhile.
 		c := dialTest(t, srv, &rec, WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
-			WithRouter(Router{Route: func(m Message) Route {
+			WithRouter(subscription.Router{Route: func(m transport.Message) subscription.Route {
 				if string(m.Data) == "m2" {
 					time.Sleep(1200 * time.Millisecond)
 				}
-				return Route{}
+				return subscription.Route{}
 			}}),
-			OnMessage(func(ctx context.Context, m Message) {
+			OnMessage(func(ctx context.Context, m transport.Message) {
 				mu.Lock()
 				got = append(got, string(m.Data))
 				mu.Unlock()
@@ -204,7 +207,7 @@ func TestNothingReadIsDroppedSilently(t *testing.T) {
 				var mu sync.Mutex
 				var got []string
 				c := dialTest(t, srv, &rec, WithHeartbeat(50*time.Millisecond, time.Second),
-					OnMessage(func(ctx context.Context, m Message) {
+					OnMessage(func(ctx context.Context, m transport.Message) {
 						mu.Lock()
 						got = append(got, string(m.Data))
 						mu.Unlock()
@@ -238,7 +241,7 @@ type dataPathProblems struct {
 }
 
 func (p *dataPathProblems) observe(_ context.Context, r record) {
-	if dr, ok := r.Payload.(*DataPathRecord); ok && r.Kind == RecordDataPath && dr.Kind == fsm.RecordRejected {
+	if dr, ok := r.Payload.(*datapath.Record); ok && r.Kind == RecordDataPath && dr.Kind == fsm.RecordRejected {
 		p.mu.Lock()
 		p.recs = append(p.recs, dr.String())
 		p.mu.Unlock()
@@ -254,18 +257,18 @@ func (p *dataPathProblems) list() []string {
 // dataPathSteps keeps the data path's records an observer receives.
 type dataPathSteps struct {
 	mu   sync.Mutex
-	recs []DataPathRecord
+	recs []datapath.Record
 }
 
 func (p *dataPathSteps) observe(_ context.Context, r record) {
-	if dr, ok := r.Payload.(*DataPathRecord); ok && r.Kind == RecordDataPath {
+	if dr, ok := r.Payload.(*datapath.Record); ok && r.Kind == RecordDataPath {
 		p.mu.Lock()
 		p.recs = append(p.recs, *dr)
 		p.mu.Unlock()
 	}
 }
 
-func (p *dataPathSteps) all() []DataPathRecord {
+func (p *dataPathSteps) all() []datapath.Record {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.recs)
@@ -286,7 +289,7 @@ func TestDataPathRecords(t *testing.T) {
 		var handled, epoch atomic.Int64
 		c := dialTest(t, srv, &rec, OnRecord(steps.observe),
 			WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
-			OnMessage(func(ctx context.Context, m Message) {
+			OnMessage(func(ctx context.Context, m transport.Message) {
 				epoch.Store(int64(m.Epoch))
 				if handled.Add(1) == 1 {
 					select {
@@ -351,7 +354,7 @@ func TestDataPathObserverCloses(t *testing.T) {
 		c := dialTest(t, srv, &rec,
 			WithHeartbeat(500*time.Millisecond, 500*time.Millisecond),
 			OnRecord(func(ctx context.Context, r record) {
-				if dr, ok := r.Payload.(*DataPathRecord); ok && r.Kind == RecordDataPath && dr.To == datapath.Backlogged {
+				if dr, ok := r.Payload.(*datapath.Record); ok && r.Kind == RecordDataPath && dr.To == datapath.Backlogged {
 					once.Do(func() {
 						if err := cp.Load().Close(ctx); err != nil {
 							t.Errorf("Close from the observer: %v", err)
@@ -359,7 +362,7 @@ func TestDataPathObserverCloses(t *testing.T) {
 					})
 				}
 			}),
-			OnMessage(func(ctx context.Context, m Message) {
+			OnMessage(func(ctx context.Context, m transport.Message) {
 				select {
 				case <-time.After(2 * time.Second):
 				case <-ctx.Done():

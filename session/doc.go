@@ -95,7 +95,8 @@
 // # Retries
 //
 // The retry policy (WithRetryPolicy) is the one place that decides
-// retries. It sees what failed and the attempt number (a Failure). What
+// retries. It sees what failed and the attempt number (a retry.Failure).
+// What
 // failed may be:
 //
 //   - a dial;
@@ -105,7 +106,7 @@
 //   - nothing: a requested Reconnect.
 //
 // Without a policy, Failure.Default decides; WithPermanentCloseCodes and
-// Backoff.MaxAttempts tune it.
+// Backoff.MaxAttempts tune it. Package retry holds these types.
 //
 // The policy gives up (a permanent failure, or the attempts spent) or
 // waits. The wait is the backoff's delay (Backoff.DelayFor): by default a
@@ -136,7 +137,7 @@
 // light machine, a step costs no allocation and no goroutine. A region's
 // step would allocate, and a lifecycle step reaches its observer. Its
 // steps reach OnRecord as records of kind RecordDataPath (a
-// *DataPathRecord), except the steady flow between Flowing and Busy. So an
+// *datapath.Record), except the steady flow between Flowing and Busy. So an
 // observer sees a stall, not every message.
 //
 // # Dial and the client's lifetime
@@ -207,7 +208,7 @@
 // sync (or Subscribe, when Ready) sends it. It is then Subscribing until
 // the venue's ack (Subscription.Ack), and then Active. Without an ack
 // matcher, it is Active once written. A NACK (Subscription.Nack) or a
-// missing ack makes it Failed, with a *SubscriptionError. If it retries
+// missing ack makes it Failed, with a *subscription.Error. If it retries
 // (Subscription.Retry), it is sent again on the next connection instead.
 // The connection stays either way.
 //
@@ -222,7 +223,7 @@
 // A Router (WithRouter) routes each message to its subscription by a key
 // it extracts: one map lookup, whatever the number of subscriptions. Acks
 // and NACKs resolve per key. A subscription's data goes to its Handler and
-// is counted (SubscriptionStatus); OnMessage gets the rest. With a
+// is counted (Client.SubscriptionStatus); OnMessage gets the rest. With a
 // Subscription.Sequence, a number that skips is a gap. A gap is counted,
 // observed, and the subscription resyncs (Resyncing). It resyncs by its
 // Resync function (a snapshot), or by unsubscribing and subscribing again.
@@ -320,4 +321,20 @@
 // WithAppHeartbeat. Adapters build their options with TransportOption.
 // Package wsconn adapts github.com/coder/websocket; package tcpconn
 // adapts framed TCP and TLS.
+//
+// # Packages
+//
+// The core keeps its parts in packages of their own:
+//
+//   - transport: the interface a transport implements, with Message,
+//     the close codes and the transports' errors;
+//   - retry: the retry policy, the backoff, the storm guard and the dial
+//     budget;
+//   - subscription: a subscription's machine, its Router and its
+//     records;
+//   - datapath: a connection's data path, its records and the
+//     slow-consumer policy.
+//
+// Package wsconn names the types of all of them, so that most code
+// imports wsconn alone.
 package session

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -130,7 +131,7 @@ func (g *testGate) counts() (calls, admitted, ended int) {
 // part, that the gate was why; every admission ends once its dial has.
 func TestDialGateHoldsEveryDial(t *testing.T) {
 	type wait struct {
-		Reason      WaitReason
+		Reason      retry.WaitReason
 		Delay, Gate time.Duration
 	}
 	tests := []struct {
@@ -141,16 +142,16 @@ func TestDialGateHoldsEveryDial(t *testing.T) {
 	}{
 		{"no hold", nil,
 			[]time.Duration{0, time.Minute + 500*time.Millisecond},
-			[]wait{{WaitBackoff, 500 * time.Millisecond, 0}}},
+			[]wait{{retry.WaitBackoff, 500 * time.Millisecond, 0}}},
 		{"first dial held past the handshake timeout", []time.Duration{30 * time.Second},
 			[]time.Duration{30 * time.Second, 90*time.Second + 500*time.Millisecond},
-			[]wait{{WaitBackoff, 500 * time.Millisecond, 0}}},
+			[]wait{{retry.WaitBackoff, 500 * time.Millisecond, 0}}},
 		{"redial held", []time.Duration{0, 45 * time.Second},
 			[]time.Duration{0, 105*time.Second + 500*time.Millisecond},
-			[]wait{{WaitDialGate, 45*time.Second + 500*time.Millisecond, 45 * time.Second}}},
+			[]wait{{retry.WaitDialGate, 45*time.Second + 500*time.Millisecond, 45 * time.Second}}},
 		{"redial held less than the backoff", []time.Duration{0, 200 * time.Millisecond},
 			[]time.Duration{0, time.Minute + 700*time.Millisecond},
-			[]wait{{WaitBackoff, 700 * time.Millisecond, 200 * time.Millisecond}}},
+			[]wait{{retry.WaitBackoff, 700 * time.Millisecond, 200 * time.Millisecond}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,7 +166,7 @@ func TestDialGateHoldsEveryDial(t *testing.T) {
 				start := time.Now()
 				c := dialTest(t, srv, &rec, WithHTTPClient(log.client(t, srv)), WithDialGate(g.gate), waits.option(),
 					WithHandshakeTimeout(10*time.Second), withRand(fixedRnd(0.5)),
-					WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, Mode: FullJitter}))
+					WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, Mode: retry.FullJitter}))
 				synctest.Wait()
 				if len(tt.holds) > 0 && tt.holds[0] > 0 && c.State() != connfsm.Connecting {
 					t.Errorf("state while the first dial is held = %v, want Connecting", c.State())
@@ -194,11 +195,11 @@ func TestDialGateHoldsEveryDial(t *testing.T) {
 			})
 		})
 	}
-	w := Wait{Reason: WaitDialGate, Delay: 45500 * time.Millisecond, Gate: 45 * time.Second}
+	w := Wait{Reason: retry.WaitDialGate, Delay: 45500 * time.Millisecond, Gate: 45 * time.Second}
 	if got := w.String(); got != "45.5s for the dial gate" {
 		t.Errorf("String = %q", got)
 	}
-	if got := WaitDialGate.String(); got != "dial_gate" {
+	if got := retry.WaitDialGate.String(); got != "dial_gate" {
 		t.Errorf("WaitDialGate = %q", got)
 	}
 }
@@ -216,7 +217,7 @@ func TestDialGateRefuses(t *testing.T) {
 		)
 		g := &testGate{fails: []error{halted, errors.New("panic")}, log: &log}
 		c := dialTest(t, srv, &rec, WithHTTPClient(log.client(t, srv)), WithDialGate(g.gate), waits.option(),
-			withRand(fixedRnd(0.5)), WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, Mode: FullJitter}))
+			withRand(fixedRnd(0.5)), WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, Mode: retry.FullJitter}))
 		time.Sleep(5 * time.Second)
 		if c.State() != connfsm.Alive || len(log.times()) != 1 {
 			t.Fatalf("state %v after %d dials, want Alive after 1", c.State(), len(log.times()))
@@ -226,10 +227,10 @@ func TestDialGateRefuses(t *testing.T) {
 			t.Fatalf("%d waits, want 2", len(ws))
 		}
 		var pe *tasks.PanicError
-		if f := ws[0].Failure; f.Kind != KindDial || !errors.Is(f.Err, halted) || f.Attempt != 1 {
+		if f := ws[0].Failure; f.Kind != retry.KindDial || !errors.Is(f.Err, halted) || f.Attempt != 1 {
 			t.Errorf("first failure %v %v (attempt %d), want a dial failure wrapping the gate's", f.Kind, f.Err, f.Attempt)
 		}
-		if f := ws[1].Failure; f.Kind != KindDial || !errors.As(f.Err, &pe) || f.Attempt != 2 {
+		if f := ws[1].Failure; f.Kind != retry.KindDial || !errors.As(f.Err, &pe) || f.Attempt != 2 {
 			t.Errorf("second failure %v %v (attempt %d), want a dial failure wrapping a *tasks.PanicError", f.Kind, f.Err, f.Attempt)
 		}
 		if calls, admitted, ended := g.counts(); calls != 3 || admitted != 1 || ended != 1 {
@@ -276,7 +277,7 @@ func TestDialGateReleasedWhenClosed(t *testing.T) {
 				}
 				g := &testGate{holds: tt.holds, onCall: tt.onCall, log: &log}
 				c := dialTest(t, srv, &rec, WithHTTPClient(log.client(t, srv)), WithDialGate(g.gate),
-					withRand(fixedRnd(0.5)), WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, Mode: FullJitter}))
+					withRand(fixedRnd(0.5)), WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, Mode: retry.FullJitter}))
 				clientOf.Store(c)
 				time.Sleep(5 * time.Second)
 				if err := c.Close(context.Background()); err != nil {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -71,8 +73,8 @@ func TestHandlerContextEnds(t *testing.T) {
 				in, ended := make(chan struct{}), make(chan error, 1)
 				first := true
 				c := dialTest(t, srv, &rec, WithHeartbeat(100*time.Millisecond, time.Second),
-					WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 1}),
-					OnMessage(func(ctx context.Context, _ Message) {
+					WithBackoff(retry.Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 1}),
+					OnMessage(func(ctx context.Context, _ transport.Message) {
 						if !first {
 							return
 						}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -20,13 +21,13 @@ import (
 type AppHeartbeat struct {
 	// Type is the ping's message type: Text (the default, when zero) or
 	// Binary.
-	Type MessageType
+	Type transport.MessageType
 	// Ping is the payload sent every interval.
 	Ping []byte
 	// IsPong reports whether a received message is the heartbeat's reply.
 	// It is called by the connection's reader for every data message, as
 	// it is read, so it must be quick and must not keep m.Data.
-	IsPong func(m Message) bool
+	IsPong func(m transport.Message) bool
 	// Deliver hands the replies to OnMessage too; by default they are
 	// taken out of the stream.
 	Deliver bool
@@ -37,9 +38,9 @@ type AppHeartbeat struct {
 func TextHeartbeat(ping, pong string) AppHeartbeat {
 	p := []byte(pong)
 	return AppHeartbeat{
-		Type:   Text,
+		Type:   transport.Text,
 		Ping:   []byte(ping),
-		IsPong: func(m Message) bool { return m.Type == Text && bytes.Equal(m.Data, p) },
+		IsPong: func(m transport.Message) bool { return m.Type == transport.Text && bytes.Equal(m.Data, p) },
 	}
 }
 
@@ -69,7 +70,7 @@ func WithHeartbeat(interval, timeout time.Duration) Option {
 // heartbeat only with this option.
 func WithAppHeartbeat(h AppHeartbeat) Option {
 	return func(c *config) {
-		typ, typeOK := h.Type.orText()
+		typ, typeOK := textOr(h.Type)
 		switch {
 		case h.IsPong == nil:
 			c.problems = append(c.problems, errors.New("AppHeartbeat.IsPong: nil func"))
@@ -90,7 +91,7 @@ func WithAppHeartbeat(h AppHeartbeat) Option {
 // message's type, and the message is neither handed to OnMessage nor
 // counted as data by the idle timeout. Like IsPong, respond must be quick
 // and must not keep m.Data.
-func WithPingResponder(respond func(m Message) (reply []byte, ok bool)) Option {
+func WithPingResponder(respond func(m transport.Message) (reply []byte, ok bool)) Option {
 	return func(c *config) {
 		if respond == nil {
 			c.problems = append(c.problems, errors.New("PingResponder: nil func"))

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -23,7 +25,7 @@ type messages struct {
 	got []string
 }
 
-func (m *messages) handle(_ context.Context, msg Message) {
+func (m *messages) handle(_ context.Context, msg transport.Message) {
 	m.mu.Lock()
 	m.got = append(m.got, string(msg.Data))
 	m.mu.Unlock()
@@ -73,13 +75,13 @@ func TestTextHeartbeatVenue(t *testing.T) {
 				var rec recorder
 				var msgs messages
 				opts := append([]Option{WithHeartbeat(10*time.Second, 5*time.Second), OnMessage(msgs.handle),
-					WithBackoff(Backoff{Initial: time.Hour})}, tt.opts...)
+					WithBackoff(retry.Backoff{Initial: time.Hour})}, tt.opts...)
 				c := dialTest(t, srv, &rec, opts...)
 				time.Sleep(2*time.Minute + 5*time.Second) // off the ping ticks
 				synctest.Wait()
 				if tt.wantLost {
 					causes := lostCauses(&rec)
-					var ce *CloseError
+					var ce *transport.CloseError
 					if len(causes) == 0 || !errors.As(causes[0], &ce) || ce.Code != 4004 {
 						t.Errorf("Lost causes = %v, want the venue's close 4004", causes)
 					}
@@ -123,9 +125,9 @@ func serverPingVenue() wsconntest.Option {
 }
 
 // answerPings answers {"ping":n} with {"pong":n}.
-func answerPings(m Message) ([]byte, bool) {
+func answerPings(m transport.Message) ([]byte, bool) {
 	var p struct{ Ping *int }
-	if m.Type != Text || json.Unmarshal(m.Data, &p) != nil || p.Ping == nil {
+	if m.Type != transport.Text || json.Unmarshal(m.Data, &p) != nil || p.Ping == nil {
 		return nil, false
 	}
 	return fmt.Appendf(nil, `{"pong":%d}`, *p.Ping), true
@@ -141,7 +143,7 @@ func TestServerPingVenue(t *testing.T) {
 				srv := startServer(t, serverPingVenue())
 				var rec recorder
 				var msgs messages
-				opts := []Option{OnMessage(msgs.handle), WithBackoff(Backoff{Initial: time.Hour})}
+				opts := []Option{OnMessage(msgs.handle), WithBackoff(retry.Backoff{Initial: time.Hour})}
 				if answer {
 					opts = append(opts, WithPingResponder(answerPings))
 				}
@@ -150,7 +152,7 @@ func TestServerPingVenue(t *testing.T) {
 				synctest.Wait()
 				if !answer {
 					causes := lostCauses(&rec)
-					var ce *CloseError
+					var ce *transport.CloseError
 					if len(causes) == 0 || !errors.As(causes[0], &ce) || ce.Code != 4005 {
 						t.Errorf("Lost causes = %v, want the venue's close 4005", causes)
 					}
@@ -195,7 +197,7 @@ func TestPongSlowerThanInterval(t *testing.T) {
 				srv := startServer(t, wsconntest.Default(wsconntest.DelayPongs(pongDelay), wsconntest.Discard()))
 				var rec recorder
 				c := dialTest(t, srv, &rec, WithHeartbeat(300*time.Millisecond, tt.timeout),
-					WithBackoff(Backoff{Initial: time.Hour}))
+					WithBackoff(retry.Backoff{Initial: time.Hour}))
 				time.Sleep(time.Minute)
 				synctest.Wait()
 				if tt.wantLost {

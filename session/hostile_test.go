@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -94,7 +96,7 @@ func TestOversizedMessages(t *testing.T) {
 				var before runtime.MemStats
 				runtime.ReadMemStats(&before)
 				c := dialTest(t, srv, &rec, WithHTTPClient(client), WithReadLimit(limit), WithCompression(tt.mode),
-					WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
+					WithBackoff(retry.Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 				waitState(t, c, connfsm.Alive)
 				for i := 0; rec.Count("Alive-Lost->Reconnecting") == 0; i++ {
 					if i == 100 {
@@ -154,11 +156,11 @@ func TestHandshakeHostilePeers(t *testing.T) {
 			return true
 		}),
 		check: func(t *testing.T, cause error, _ time.Duration) {
-			var he *HandshakeError
+			var he *transport.HandshakeError
 			if !errors.As(cause, &he) || he.Status != http.StatusOK {
 				t.Errorf("cause = %v, want *HandshakeError{Status: 200}", cause)
 			}
-			if v := DefaultClassifier(cause); v != Permanent {
+			if v := retry.DefaultClassifier(cause); v != retry.Permanent {
 				t.Errorf("DefaultClassifier = %v, want permanent", v)
 			}
 		},
@@ -171,7 +173,7 @@ func TestHandshakeHostilePeers(t *testing.T) {
 				var rec recorder
 				start := time.Now()
 				c := dialTest(t, srv, &rec, WithHandshakeTimeout(handshakeTimeout),
-					WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+					WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 				time.Sleep(handshakeTimeout + 2*time.Second)
 				synctest.Wait()
 				r, ok := rec.Nth("Connecting-DialFailed->Reconnecting", 1)
@@ -203,7 +205,7 @@ func TestGarbageAfterUpgrade(t *testing.T) {
 		// from an EOF. Later ones echo.
 		srv := startServer(t, wsconntest.Script(wsconntest.Plan{wsconntest.Garbage(bytes.Repeat([]byte{0xff, 0x13, 0x37, 0x00}, 64))}))
 		var rec recorder
-		c := dialTest(t, srv, &rec, WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
+		c := dialTest(t, srv, &rec, WithBackoff(retry.Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 		time.Sleep(time.Second)
 		waitState(t, c, connfsm.Alive)
 		want := []string{
@@ -239,8 +241,8 @@ func TestPeerNeverReads(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			srv := startServer(t, stuck)
 			var rec recorder
-			c := dialTest(t, srv, &rec, WithHeartbeat(time.Hour, time.Hour), WithStormGuard(StormGuard{}),
-				WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
+			c := dialTest(t, srv, &rec, WithHeartbeat(time.Hour, time.Hour), WithStormGuard(retry.StormGuard{}),
+				WithBackoff(retry.Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 			payload := bytes.Repeat([]byte("x"), 256<<10)
 			var grow []int
 			var heap []uint64
@@ -248,7 +250,7 @@ func TestPeerNeverReads(t *testing.T) {
 				waitState(t, c, connfsm.Alive)
 				ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 				start := time.Now()
-				err := c.Send(ctx, Binary, payload)
+				err := c.Send(ctx, transport.Binary, payload)
 				took := time.Since(start)
 				cancel()
 				if !errors.Is(err, ErrNotConnected) || !errors.Is(err, context.DeadlineExceeded) {
@@ -286,7 +288,7 @@ func TestPeerNeverReads(t *testing.T) {
 			srv := startServer(t, stuck)
 			var rec recorder
 			c := dialTest(t, srv, &rec, WithHeartbeat(interval, interval),
-				WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 1}))
+				WithBackoff(retry.Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 1}))
 			waitState(t, c, connfsm.Alive)
 			alive, _ := rec.Nth("Connecting-Connected->Alive", 1)
 			waitState(t, c, connfsm.Reconnecting)
@@ -325,8 +327,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		c, err := dialWS(t.Context(), "ws://feed.test/stream?token=query-secret",
 			WithHTTPClient(srv.Client()), OnRecord(rec.Observe), WithLogger(logger),
 			WithHeader(http.Header{"Authorization": {"Bearer secret-token"}, "Cookie": {"session=secret-cookie"}}),
-			WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}),
-			OnMessage(func(_ context.Context, m Message) { received <- string(m.Data) }))
+			WithBackoff(retry.Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}),
+			OnMessage(func(_ context.Context, m transport.Message) { received <- string(m.Data) }))
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
 		}

@@ -13,63 +13,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/connfsm/connfsm/internal/enum"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/transport"
 )
-
-// SlowConsumerPolicy says what the client does with messages that arrive
-// faster than the handler (OnMessage, or the loop over Messages) takes
-// them.
-type SlowConsumerPolicy uint8
-
-const (
-	// Block, the default: the reader waits for the handler, and the peer is
-	// slowed down by TCP backpressure. Nothing is dropped; memory stays
-	// bounded by one message read ahead.
-	Block SlowConsumerPolicy = iota
-	// DropOldest keeps up to Inbox messages waiting; when full, the oldest
-	// waiting message is dropped to make room.
-	DropOldest
-	// DropNewest keeps up to Inbox messages waiting; when full, the message
-	// just read is dropped.
-	DropNewest
-	// Conflate keeps the latest message per key (SlowConsumer.Key: a
-	// stream, a symbol), in the order the keys first came: a message whose
-	// key waits already replaces it (counted in Stats.Conflated). Up to
-	// Inbox keys wait; beyond, the oldest is dropped.
-	Conflate
-	// Disconnect keeps up to Inbox messages waiting; when full, the
-	// connection is Lost with a cause matching ErrSlowConsumer (nats'
-	// "slow consumer").
-	Disconnect
-)
-
-var slowConsumerPolicies = enum.NewList[SlowConsumerPolicy]("SlowConsumerPolicy(%d)",
-	"block", "drop-oldest", "drop-newest", "conflate", "disconnect")
-
-// String returns the policy's name, e.g. "drop-oldest".
-func (p SlowConsumerPolicy) String() string { return slowConsumerPolicies.Name(p) }
-
-// ParseSlowConsumerPolicy returns the policy String names.
-func ParseSlowConsumerPolicy(s string) (SlowConsumerPolicy, error) {
-	if p, ok := slowConsumerPolicies.Parse(s); ok {
-		return p, nil
-	}
-	return 0, fmt.Errorf("slow-consumer policy %q is none of block, drop-oldest, drop-newest, conflate, disconnect", s)
-}
-
-// SlowConsumer is the policy for a consumer that cannot keep up.
-type SlowConsumer struct {
-	Policy SlowConsumerPolicy
-	// Inbox is how many messages (keys, with Conflate) may wait for the
-	// handler; it must be positive for every policy but Block, which
-	// ignores it.
-	Inbox int
-	// Key names the stream a message belongs to, for Conflate (required
-	// then). It is called by the reader for every data message: it must be
-	// quick and must not keep m.Data.
-	Key func(m Message) string
-}
 
 // WithSlowConsumer sets the slow-consumer policy (default Block). With any
 // other policy the reader never waits for the handler: it reads on, so
@@ -78,17 +24,17 @@ type SlowConsumer struct {
 // empties into the handler, one call at a time, in order. Every message
 // the policy drops or conflates is counted (Stats.SlowDropped,
 // Stats.Conflated, Stats.SlowDisconnects).
-func WithSlowConsumer(p SlowConsumer) Option { return func(c *config) { c.slow = p } }
+func WithSlowConsumer(p datapath.SlowConsumer) Option { return func(c *config) { c.slow = p } }
 
 // checkSlow adds the problems of p to bad.
-func checkSlow(p SlowConsumer, bad func(string, ...any)) {
+func checkSlow(p datapath.SlowConsumer, bad func(string, ...any)) {
 	switch {
-	case int(p.Policy) >= slowConsumerPolicies.Len():
+	case p.Policy > datapath.Disconnect:
 		bad("SlowConsumer.Policy %d is not known", p.Policy)
-	case p.Policy == Block:
+	case p.Policy == datapath.Block:
 	case p.Inbox <= 0:
 		bad("SlowConsumer.Inbox must be positive with policy %v, got %d", p.Policy, p.Inbox)
-	case p.Policy == Conflate && p.Key == nil:
+	case p.Policy == datapath.Conflate && p.Key == nil:
 		bad("SlowConsumer.Key: nil func with policy conflate")
 	}
 }
@@ -108,8 +54,8 @@ func WithPull() Option { return func(c *config) { c.pull = true } }
 // connection ends, the messages read from it are still handed over for a
 // second (see OnMessage); those not taken by then are counted in
 // Stats.Dropped.
-func (c *Client) Messages(ctx context.Context) iter.Seq[Message] {
-	return func(yield func(Message) bool) {
+func (c *Client) Messages(ctx context.Context) iter.Seq[transport.Message] {
+	return func(yield func(transport.Message) bool) {
 		if c.pull == nil {
 			return
 		}
@@ -131,7 +77,7 @@ func (c *Client) Messages(ctx context.Context) iter.Seq[Message] {
 // pullHandler is the handler of a client dialed WithPull: it waits until
 // the loop over Messages takes m. Once the connection has ended (ctx), it
 // waits at most the drain's time more, and counts m as dropped then.
-func (c *Client) pullHandler(ctx context.Context, m Message) {
+func (c *Client) pullHandler(ctx context.Context, m transport.Message) {
 	select {
 	case c.pull <- m:
 		return
@@ -151,7 +97,7 @@ func (c *Client) pullHandler(ctx context.Context, m Message) {
 // inbox holds the messages waiting for the handler under a policy other
 // than Block.
 type inbox struct {
-	p     SlowConsumer
+	p     datapath.SlowConsumer
 	mu    sync.Mutex
 	q     []*waiting
 	keys  map[string]*waiting // Conflate: the waiting message of each key
@@ -160,13 +106,13 @@ type inbox struct {
 }
 
 type waiting struct {
-	m   Message
+	m   transport.Message
 	key string
 }
 
-func newInbox(p SlowConsumer) *inbox {
+func newInbox(p datapath.SlowConsumer) *inbox {
 	b := &inbox{p: p, ready: make(chan struct{}, 1), gone: make(chan struct{})}
-	if p.Policy == Conflate {
+	if p.Policy == datapath.Conflate {
 		b.keys = make(map[string]*waiting)
 	}
 	return b
@@ -184,7 +130,7 @@ const (
 )
 
 // put keeps m under the policy and reports what it did.
-func (b *inbox) put(m Message) putResult {
+func (b *inbox) put(m transport.Message) putResult {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := putKept
@@ -198,9 +144,9 @@ func (b *inbox) put(m Message) putResult {
 	}
 	if len(b.q) >= b.p.Inbox {
 		switch b.p.Policy {
-		case DropNewest:
+		case datapath.DropNewest:
 			return putDroppedNew
-		case Disconnect:
+		case datapath.Disconnect:
 			return putFull
 		}
 		if b.keys != nil {
@@ -222,11 +168,11 @@ func (b *inbox) put(m Message) putResult {
 }
 
 // take returns the oldest waiting message, if any.
-func (b *inbox) take() (Message, bool) {
+func (b *inbox) take() (transport.Message, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if len(b.q) == 0 {
-		return Message{}, false
+		return transport.Message{}, false
 	}
 	w := b.q[0]
 	b.q[0] = nil
@@ -257,7 +203,7 @@ func (b *inbox) len() int {
 
 // enqueue puts m in the inbox under the policy, counting what it dropped;
 // it reports false if the policy ended the connection.
-func (s *session) enqueue(m Message) bool {
+func (s *session) enqueue(m transport.Message) bool {
 	c := s.c
 	if c.cfg.onMessage == nil {
 		c.stats.received(len(m.Data))
@@ -288,7 +234,7 @@ func (s *session) enqueue(m Message) bool {
 }
 
 // slowOnce logs, once per connection, that the policy had to act.
-func (s *session) slowOnce(m Message) {
+func (s *session) slowOnce(m transport.Message) {
 	l := s.c.cfg.logger
 	if l == nil || !s.slowLogged.CompareAndSwap(false, true) {
 		return
@@ -352,24 +298,6 @@ func (s *session) joinHandOut() {
 	}
 }
 
-// Decompression is how binary payloads are encoded by the venue (HTX
-// sends gzip, OKX's older API raw deflate).
-type Decompression uint8
-
-const (
-	// NoDecompression, the default: payloads are handed over as read.
-	NoDecompression Decompression = iota
-	// Gzip: binary messages are gzip streams (RFC 1952).
-	Gzip
-	// Deflate: binary messages are raw deflate streams (RFC 1951).
-	Deflate
-)
-
-var decompressions = enum.NewList[Decompression]("Decompression(%d)", "none", "gzip", "deflate")
-
-// String returns "none", "gzip" or "deflate".
-func (d Decompression) String() string { return decompressions.Name(d) }
-
 // WithDecompression decodes every binary message with d as it is read,
 // before anything sees it: the application heartbeat's matcher, the ping
 // responder, Requests' matchers, the subscriptions and the handler. A
@@ -379,17 +307,17 @@ func (d Decompression) String() string { return decompressions.Name(d) }
 // the read limit: beyond it the connection is Lost with ErrMessageTooBig.
 // Text messages are never touched. This is not permessage-deflate
 // (wsconn.WithCompression), which the WebSocket layer does itself.
-func WithDecompression(d Decompression) Option { return func(c *config) { c.decompress = d } }
+func WithDecompression(d datapath.Decompression) Option { return func(c *config) { c.decompress = d } }
 
 // decode decodes a binary payload as the session's decompression says.
-func (s *session) decode(typ MessageType, data []byte) (MessageType, []byte, error) {
+func (s *session) decode(typ transport.MessageType, data []byte) (transport.MessageType, []byte, error) {
 	dec := s.c.cfg.decompress
-	if dec == NoDecompression || typ != Binary {
+	if dec == datapath.NoDecompression || typ != transport.Binary {
 		return typ, data, nil
 	}
 	var r io.ReadCloser
 	var err error
-	if dec == Gzip {
+	if dec == datapath.Gzip {
 		r, err = gzip.NewReader(bytes.NewReader(data))
 	} else {
 		r = flate.NewReader(bytes.NewReader(data))
@@ -414,7 +342,7 @@ func (s *session) decode(typ MessageType, data []byte) (MessageType, []byte, err
 		return typ, nil, fmt.Errorf("%w: decoded payload over the read limit of %d bytes", ErrMessageTooBig, limit)
 	}
 	if utf8.Valid(out) {
-		typ = Text
+		typ = transport.Text
 	}
 	return typ, out, nil
 }

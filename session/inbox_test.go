@@ -14,6 +14,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -24,14 +27,14 @@ import (
 func TestSlowConsumerPolicies(t *testing.T) {
 	const total = 20
 	num := func(m string) int { n, _ := strconv.Atoi(strings.TrimPrefix(m, "m")); return n }
-	key := func(m Message) string { return strconv.Itoa(num(string(m.Data)) % 2) }
+	key := func(m transport.Message) string { return strconv.Itoa(num(string(m.Data)) % 2) }
 	tests := []struct {
 		name  string
-		p     SlowConsumer
+		p     datapath.SlowConsumer
 		pull  bool
 		check func(t *testing.T, got []string, st Stats)
 	}{
-		{"block", SlowConsumer{}, false, func(t *testing.T, got []string, st Stats) {
+		{"block", datapath.SlowConsumer{}, false, func(t *testing.T, got []string, st Stats) {
 			if len(got) != total || st.SlowDropped+st.Conflated != 0 {
 				t.Errorf("delivered %d, dropped %d, conflated %d; want all %d delivered", len(got), st.SlowDropped, st.Conflated, total)
 			}
@@ -41,12 +44,12 @@ func TestSlowConsumerPolicies(t *testing.T) {
 				t.Errorf("max lag %v, want 0: each message is read when the handler is free", st.MaxLag)
 			}
 		}},
-		{"block, pull", SlowConsumer{}, true, func(t *testing.T, got []string, st Stats) {
+		{"block, pull", datapath.SlowConsumer{}, true, func(t *testing.T, got []string, st Stats) {
 			if len(got) != total {
 				t.Errorf("delivered %d, want all %d", len(got), total)
 			}
 		}},
-		{"drop-newest", SlowConsumer{Policy: DropNewest, Inbox: 3}, false, func(t *testing.T, got []string, st Stats) {
+		{"drop-newest", datapath.SlowConsumer{Policy: datapath.DropNewest, Inbox: 3}, false, func(t *testing.T, got []string, st Stats) {
 			if diff := cmp.Diff([]string{"m1", "m2", "m3", "m4"}, got[:min(4, len(got))]); diff != "" {
 				t.Errorf("the first kept (-want +got):\n%s", diff)
 			}
@@ -55,13 +58,13 @@ func TestSlowConsumerPolicies(t *testing.T) {
 				t.Errorf("lag: last %v, max %v; want a max of at least 90ms", st.LastLag, st.MaxLag)
 			}
 		}},
-		{"drop-newest, pull", SlowConsumer{Policy: DropNewest, Inbox: 3}, true, nil},
-		{"drop-oldest", SlowConsumer{Policy: DropOldest, Inbox: 3}, false, func(t *testing.T, got []string, st Stats) {
+		{"drop-newest, pull", datapath.SlowConsumer{Policy: datapath.DropNewest, Inbox: 3}, true, nil},
+		{"drop-oldest", datapath.SlowConsumer{Policy: datapath.DropOldest, Inbox: 3}, false, func(t *testing.T, got []string, st Stats) {
 			if diff := cmp.Diff([]string{"m18", "m19", "m20"}, got[max(0, len(got)-3):]); diff != "" {
 				t.Errorf("the last kept (-want +got):\n%s", diff)
 			}
 		}},
-		{"conflate", SlowConsumer{Policy: Conflate, Inbox: 2, Key: key}, false, func(t *testing.T, got []string, st Stats) {
+		{"conflate", datapath.SlowConsumer{Policy: datapath.Conflate, Inbox: 2, Key: key}, false, func(t *testing.T, got []string, st Stats) {
 			if st.Conflated == 0 {
 				t.Errorf("nothing conflated")
 			}
@@ -83,7 +86,7 @@ func TestSlowConsumerPolicies(t *testing.T) {
 				var rec recorder
 				var mu sync.Mutex
 				var got []string
-				handle := func(m Message) {
+				handle := func(m transport.Message) {
 					mu.Lock()
 					got = append(got, string(m.Data))
 					mu.Unlock()
@@ -93,7 +96,7 @@ func TestSlowConsumerPolicies(t *testing.T) {
 				if tt.pull {
 					opts = append(opts, WithPull())
 				} else {
-					opts = append(opts, OnMessage(func(_ context.Context, m Message) { handle(m) }))
+					opts = append(opts, OnMessage(func(_ context.Context, m transport.Message) { handle(m) }))
 				}
 				c := dialTest(t, srv, &rec, opts...)
 				ctx, cancel := context.WithCancel(t.Context())
@@ -117,7 +120,7 @@ func TestSlowConsumerPolicies(t *testing.T) {
 				if !slices.IsSortedFunc(got, func(a, b string) int { return num(a) - num(b) }) {
 					t.Errorf("delivered out of order: %v", got)
 				}
-				if tt.p.Policy != Block && st.SlowDropped+st.Conflated == 0 {
+				if tt.p.Policy != datapath.Block && st.SlowDropped+st.Conflated == 0 {
 					t.Errorf("the policy dropped nothing: %v", got)
 				}
 				if tt.check != nil {
@@ -138,9 +141,9 @@ func TestSlowConsumerDisconnect(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Discard(),
 			wsconntest.Push(10*time.Millisecond, func(int) wsconntest.Message { return wsconntest.Text("m") })))
 		var rec recorder
-		c := dialTest(t, srv, &rec, WithSlowConsumer(SlowConsumer{Policy: Disconnect, Inbox: 3}),
-			WithRetryPolicy(func(Failure) Decision { return Decision{GiveUp: true} }),
-			OnMessage(func(context.Context, Message) { time.Sleep(time.Second) }))
+		c := dialTest(t, srv, &rec, WithSlowConsumer(datapath.SlowConsumer{Policy: datapath.Disconnect, Inbox: 3}),
+			WithRetryPolicy(func(retry.Failure) retry.Decision { return retry.Decision{GiveUp: true} }),
+			OnMessage(func(context.Context, transport.Message) { time.Sleep(time.Second) }))
 		<-c.Done()
 		if err := c.Err(); !errors.Is(err, ErrSlowConsumer) {
 			t.Errorf("Err = %v, want ErrSlowConsumer", err)
@@ -159,15 +162,15 @@ func TestSlowConsumerConfig(t *testing.T) {
 		opt  []Option
 		want string
 	}{
-		{"inbox 0", []Option{WithSlowConsumer(SlowConsumer{Policy: DropOldest})}, "SlowConsumer.Inbox must be positive with policy drop-oldest, got 0"},
-		{"no key", []Option{WithSlowConsumer(SlowConsumer{Policy: Conflate, Inbox: 1})}, "SlowConsumer.Key: nil func with policy conflate"},
-		{"unknown", []Option{WithSlowConsumer(SlowConsumer{Policy: 9, Inbox: 1})}, "SlowConsumer.Policy 9 is not known"},
-		{"pull and handler", []Option{WithPull(), OnMessage(func(context.Context, Message) {})}, "WithPull and OnMessage: messages go to one or the other"},
+		{"inbox 0", []Option{WithSlowConsumer(datapath.SlowConsumer{Policy: datapath.DropOldest})}, "SlowConsumer.Inbox must be positive with policy drop-oldest, got 0"},
+		{"no key", []Option{WithSlowConsumer(datapath.SlowConsumer{Policy: datapath.Conflate, Inbox: 1})}, "SlowConsumer.Key: nil func with policy conflate"},
+		{"unknown", []Option{WithSlowConsumer(datapath.SlowConsumer{Policy: 9, Inbox: 1})}, "SlowConsumer.Policy 9 is not known"},
+		{"pull and handler", []Option{WithPull(), OnMessage(func(context.Context, transport.Message) {})}, "WithPull and OnMessage: messages go to one or the other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := dialWS(t.Context(), "ws://feed.test/", append(tt.opt, NoWait())...)
-			var ce *ConfigError
+			var ce *transport.ConfigError
 			if !errors.As(err, &ce) || len(ce.Problems) != 1 {
 				t.Fatalf("Dial = %v, want a *ConfigError with one problem", err)
 			}

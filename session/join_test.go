@@ -16,6 +16,10 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -96,7 +100,7 @@ func (j *joinCheck) result() (int, [][]string) {
 // the connection, at each of many reconnects and at the close: none
 // outlives its join.
 func TestConnectionGoroutinesJoined(t *testing.T) {
-	answer := func(m Message) ([]byte, bool) {
+	answer := func(m transport.Message) ([]byte, bool) {
 		s := string(m.Data)
 		if n, ok := strings.CutPrefix(s, `{"ping":`); ok {
 			return []byte(`{"pong":` + n), true
@@ -112,7 +116,7 @@ func TestConnectionGoroutinesJoined(t *testing.T) {
 		// A ping due while the handler runs lends the connection a
 		// read-ahead, which waits for the next push.
 		{"block, slow handler, read-ahead", connGoroutines[:2], 400 * time.Millisecond, []Option{
-			OnMessage(func(ctx context.Context, _ Message) {
+			OnMessage(func(ctx context.Context, _ transport.Message) {
 				select {
 				case <-ctx.Done():
 				case <-time.After(time.Second):
@@ -120,13 +124,13 @@ func TestConnectionGoroutinesJoined(t *testing.T) {
 			}),
 			WithHeartbeat(100*time.Millisecond, time.Second), WithAlwaysPing()}},
 		{"inbox, answerer", []string{connGoroutines[0], connGoroutines[2], connGoroutines[3]}, 10 * time.Millisecond, []Option{
-			OnMessage(func(ctx context.Context, _ Message) {
+			OnMessage(func(ctx context.Context, _ transport.Message) {
 				select {
 				case <-ctx.Done():
 				case <-time.After(50 * time.Millisecond):
 				}
 			}),
-			WithSlowConsumer(SlowConsumer{Policy: DropOldest, Inbox: 4}),
+			WithSlowConsumer(datapath.SlowConsumer{Policy: datapath.DropOldest, Inbox: 4}),
 			WithPingResponder(answer)}},
 	}
 	for _, tt := range tests {
@@ -142,7 +146,7 @@ func TestConnectionGoroutinesJoined(t *testing.T) {
 					j   joinCheck
 				)
 				opts := append([]Option{OnRecord(j.observe),
-					WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1})}, tt.opts...)
+					WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1})}, tt.opts...)
 				c := dialTest(t, srv, &rec, opts...)
 				seen := map[string]bool{}
 				for range 1500 { // the first two connections, sampled every millisecond
@@ -232,13 +236,13 @@ func TestResyncJoinedWithItsConnection(t *testing.T) {
 			rec recorder
 			j   joinCheck
 		)
-		seqRouter := Router{Acks: true, Route: func(m Message) Route {
+		seqRouter := subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
 			r := prefixRouter.Route(m)
 			r.Key, _, _ = strings.Cut(r.Key, ":")
 			return r
 		}}
 		c := dialTest(t, srv, &rec, WithRouter(seqRouter), OnRecord(j.observe),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		waitPhase(t, c, connfsm.Ready)
 		started, ended := make(chan struct{}), make(chan error, 1)
 		resync := func(ctx context.Context, _ string) error {

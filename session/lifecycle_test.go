@@ -16,6 +16,8 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/fsm/fsmtest"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -78,7 +80,7 @@ func TestSimultaneousFailuresReconnectOnce(t *testing.T) {
 		srv := startServer(t)
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		waitState(t, c, connfsm.Alive)
 
 		// At 1.5s the peer goes silent: the ping sent at 2s gets no pong,
@@ -134,7 +136,7 @@ func TestCloseFromEveryState(t *testing.T) {
 		setup: func(t *testing.T, srv *wsconntest.Server, c *Client) {
 			waitState(t, c, connfsm.Reconnecting)
 		},
-		opts: []Option{WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 2})},
+		opts: []Option{WithBackoff(retry.Backoff{Initial: time.Hour, Max: time.Hour, Multiplier: 2})},
 		want: []string{"Connecting-DialFailed->Reconnecting", "Reconnecting-Close->Closed"},
 	}, {
 		name: "during OnConnect",
@@ -205,7 +207,7 @@ func TestCloseFromInside(t *testing.T) {
 			})
 		}},
 		{"OnMessage", func(client <-chan *Client, returned chan<- error) Option {
-			return OnMessage(func(ctx context.Context, _ Message) { returned <- (<-client).Close(ctx) })
+			return OnMessage(func(ctx context.Context, _ transport.Message) { returned <- (<-client).Close(ctx) })
 		}},
 	}
 	for _, tt := range tests {
@@ -289,7 +291,7 @@ func delays(rec *recorder) []time.Duration {
 	return out
 }
 
-func withRand(f func() float64) Option { return func(c *config) { c.rnd = f } }
+func withRand(f func() float64) Option { return func(c *config) { c.Rand = f } }
 
 func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -302,9 +304,9 @@ func TestBackoffGrowsCapsAndResetsAfterStablePeriod(t *testing.T) {
 		}))
 		srv.Down()
 		var rec recorder
-		b := Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2, Mode: FullJitter}
+		b := retry.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2, Mode: retry.FullJitter}
 		c := dialTest(t, srv, &rec, WithBackoff(b), WithStablePeriod(5*time.Second),
-			WithStormGuard(StormGuard{}), withRand(func() float64 { return 0.999999 }))
+			WithStormGuard(retry.StormGuard{}), withRand(func() float64 { return 0.999999 }))
 
 		// Down: the delays grow by the multiplier and stop at Max.
 		time.Sleep(1400 * time.Millisecond)
@@ -348,9 +350,9 @@ func TestStormGuardLimitsDials(t *testing.T) {
 		// A server that accepts and drops every connection at once.
 		srv := startServer(t, wsconntest.Default(wsconntest.Reset()))
 		var rec recorder
-		guard := StormGuard{Attempts: 5, Window: time.Minute, MinGap: 5 * time.Second}
+		guard := retry.StormGuard{Attempts: 5, Window: time.Minute, MinGap: 5 * time.Second}
 		_ = dialTest(t, srv, &rec, WithStormGuard(guard),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		time.Sleep(60 * time.Second)
 		synctest.Wait()
 		// 5 dials may come fast; after that one per MinGap at most.
@@ -380,10 +382,10 @@ func TestHandshakeStatuses(t *testing.T) {
 				var rec recorder
 				start := time.Now()
 				c, err := dialWS(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe),
-					WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
+					WithBackoff(retry.Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}))
 				if tt.permanent {
 					var gu *GaveUpError
-					var he *HandshakeError
+					var he *transport.HandshakeError
 					if !errors.As(err, &gu) || !errors.As(err, &he) || he.Status != tt.status {
 						t.Fatalf("Dial = %v, want *GaveUpError wrapping *HandshakeError %d", err, tt.status)
 					}
@@ -417,7 +419,7 @@ func TestMaxAttempts(t *testing.T) {
 		srv.Down()
 		var rec recorder
 		_, err := dialWS(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe),
-			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, MaxAttempts: 3}))
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1, MaxAttempts: 3}))
 		var gu *GaveUpError
 		if !errors.Is(err, ErrRetriesExhausted) || !errors.As(err, &gu) || gu.Attempts != 3 {
 			t.Fatalf("Dial = %v, want *GaveUpError after 3 attempts wrapping ErrRetriesExhausted", err)

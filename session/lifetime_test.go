@@ -15,6 +15,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -118,7 +120,7 @@ func TestCloseWithStuckHandler(t *testing.T) {
 		var rec recorder
 		handling := make(chan struct{})
 		c, err := dialWS(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe),
-			OnMessage(func(context.Context, Message) {
+			OnMessage(func(context.Context, transport.Message) {
 				close(handling)
 				time.Sleep(time.Hour) // ignores its context
 			}))
@@ -156,7 +158,7 @@ func TestOnConnectErrorIsLost(t *testing.T) {
 		var mu sync.Mutex
 		var rec recorder
 		c := dialTest(t, srv, &rec,
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			OnConnect(func(_ context.Context, s *Session) error {
 				mu.Lock()
 				defer mu.Unlock()
@@ -208,7 +210,7 @@ func TestSlowConsumerIsNotADeadPeer(t *testing.T) {
 			rec recorder
 		)
 		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second),
-			OnMessage(func(ctx context.Context, m Message) {
+			OnMessage(func(ctx context.Context, m transport.Message) {
 				// Longer than two pong timeouts. Not a whole number of
 				// seconds: net.Pipe has no buffer, so a ping written the
 				// instant the handler takes a message would leave the
@@ -306,8 +308,8 @@ func TestMessageEpochs(t *testing.T) {
 			rec  recorder
 		)
 		c := dialTest(t, srv, &rec,
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
-			OnMessage(func(_ context.Context, m Message) {
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			OnMessage(func(_ context.Context, m transport.Message) {
 				mu.Lock()
 				msgs = append(msgs, got{string(m.Data), m.Epoch})
 				mu.Unlock()

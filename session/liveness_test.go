@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -59,7 +61,7 @@ func TestPingsOnlyWhenIdle(t *testing.T) {
 				var rec recorder
 				var msgs atomic.Int64
 				c := dialTest(t, srv, &rec, append([]Option{WithHeartbeat(interval, interval),
-					OnMessage(func(context.Context, Message) { msgs.Add(1) })}, tt.opts...)...)
+					OnMessage(func(context.Context, transport.Message) { msgs.Add(1) })}, tt.opts...)...)
 				waitState(t, c, connfsm.Alive)
 				time.Sleep(10*interval + interval/2)
 				synctest.Wait()
@@ -97,8 +99,8 @@ func TestSilentPeerFoundAfterItsLastMessage(t *testing.T) {
 		var rec recorder
 		var mu sync.Mutex
 		var last time.Time
-		c := dialTest(t, srv, &rec, WithHeartbeat(interval, timeout), WithBackoff(Backoff{Initial: time.Hour}),
-			OnMessage(func(context.Context, Message) {
+		c := dialTest(t, srv, &rec, WithHeartbeat(interval, timeout), WithBackoff(retry.Backoff{Initial: time.Hour}),
+			OnMessage(func(context.Context, transport.Message) {
 				mu.Lock()
 				last = time.Now()
 				mu.Unlock()
@@ -134,8 +136,8 @@ func TestHandlerPanicIsLost(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Discard(), pushEvery(time.Second)))
 		var rec recorder
 		var calls atomic.Int64
-		c := dialTest(t, srv, &rec, WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
-			OnMessage(func(context.Context, Message) {
+		c := dialTest(t, srv, &rec, WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			OnMessage(func(context.Context, transport.Message) {
 				if calls.Add(1) == 1 {
 					panic("handler bug")
 				}
@@ -167,7 +169,7 @@ func TestReplyWhileHandlerBlocks(t *testing.T) {
 		}), wsconntest.Echo()))
 		var rec recorder
 		blocked := make(chan struct{})
-		c := dialTest(t, srv, &rec, OnMessage(func(ctx context.Context, m Message) {
+		c := dialTest(t, srv, &rec, OnMessage(func(ctx context.Context, m transport.Message) {
 			if string(m.Data) == "block" {
 				close(blocked)
 				<-ctx.Done()
@@ -177,7 +179,7 @@ func TestReplyWhileHandlerBlocks(t *testing.T) {
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		defer cancel()
-		reply, err := c.Request(ctx, Text, []byte("req-1"), func(m Message) bool { return string(m.Data) == "req-1" })
+		reply, err := c.Request(ctx, transport.Text, []byte("req-1"), func(m transport.Message) bool { return string(m.Data) == "req-1" })
 		if err != nil {
 			t.Fatalf("Request while the handler blocks: %v", err)
 		}
@@ -197,8 +199,8 @@ func TestCloseFrameSeenWhileHandlerRuns(t *testing.T) {
 			_ = vc.SendText(ctx, "slow")
 		}), wsconntest.After(500*time.Millisecond, wsconntest.Close(4001, "invalid key"))))
 		var rec recorder
-		c := dialTest(t, srv, &rec, WithHeartbeat(interval, interval), WithBackoff(Backoff{Initial: time.Hour}),
-			OnMessage(func(ctx context.Context, _ Message) {
+		c := dialTest(t, srv, &rec, WithHeartbeat(interval, interval), WithBackoff(retry.Backoff{Initial: time.Hour}),
+			OnMessage(func(ctx context.Context, _ transport.Message) {
 				select {
 				case <-ctx.Done():
 				case <-time.After(time.Minute):
@@ -211,7 +213,7 @@ func TestCloseFrameSeenWhileHandlerRuns(t *testing.T) {
 		if !ok {
 			t.Fatalf("no Lost 3s after the close frame; state %v", c.State())
 		}
-		var ce *CloseError
+		var ce *transport.CloseError
 		if err, _ := r.Payload.(error); !errors.As(err, &ce) || ce.Code != 4001 {
 			t.Errorf("Lost cause = %v, want a *CloseError with code 4001", r.Payload)
 		}
@@ -291,7 +293,7 @@ func TestResetDuringPingIsLostAtOnce(t *testing.T) {
 		const interval, timeout = time.Second, 10 * time.Second
 		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
-		c := dialTest(t, srv, &rec, WithHeartbeat(interval, timeout), WithBackoff(Backoff{Initial: time.Hour}))
+		c := dialTest(t, srv, &rec, WithHeartbeat(interval, timeout), WithBackoff(retry.Backoff{Initial: time.Hour}))
 		waitState(t, c, connfsm.Alive)
 		srv.Blackhole(true) // the ping at 1s goes unanswered
 		time.Sleep(1500 * time.Millisecond)

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"reflect"
 	"sync"
 	"time"
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // Defaults for the options.
@@ -62,12 +65,12 @@ type config struct {
 	retrySettings // kept by the client as settings.retry, shared when the defaults
 	hooks         // kept by the client as settings.hooks, shared when none is set
 
-	respond       func(Message) ([]byte, bool)
+	respond       func(transport.Message) ([]byte, bool)
 	subscriptions []Subscription
 	// poolConn: the options make a Pool's connection, whose subscriptions
 	// are its shard; the pool's own (WithSubscriptions) are skipped.
 	poolConn  bool
-	transport []func(Transport) error
+	transport []func(transport.Transport) error
 	lifetime  context.Context
 	noWait    bool
 	probe     Probe
@@ -81,19 +84,19 @@ type settings struct {
 	*tuning   // shared when the defaults: the client reads its fields through it
 	*hooks    // shared when none is set: read through it too
 	retry     *retrySettings
-	onMessage func(ctx context.Context, m Message)
+	onMessage func(ctx context.Context, m transport.Message)
 }
 
 // hooks are the functions and policies a client may be given beside its
 // handler: one value shared by every client that sets none of them
 // (shared), which keeps 80 bytes a client less.
 type hooks struct {
-	dialGate  DialGate
+	dialGate  retry.DialGate
 	limiter   Limiter
 	onConnect func(ctx context.Context, s *Session) error
-	router    *Router
+	router    *subscription.Router
 	batch     *Batch
-	slow      SlowConsumer
+	slow      datapath.SlowConsumer
 	onRecord  func(context.Context, fsm.Record[connfsm.State, connfsm.Event])
 	logger    *slog.Logger
 }
@@ -105,7 +108,7 @@ var noHooks hooks
 // it has none.
 func (h hooks) shared() *hooks {
 	if h.dialGate == nil && h.limiter == nil && h.onConnect == nil && h.router == nil && h.batch == nil &&
-		h.slow.Policy == Block && h.slow.Inbox == 0 && h.slow.Key == nil && h.onRecord == nil && h.logger == nil {
+		h.slow.Policy == datapath.Block && h.slow.Inbox == 0 && h.slow.Key == nil && h.onRecord == nil && h.logger == nil {
 		return &noHooks
 	}
 	return &h
@@ -134,7 +137,7 @@ type tuning struct {
 	readLimit        int64
 	writeLimit       int64
 	alwaysPing       bool // protocol pings every interval, busy or not
-	decompress       Decompression
+	decompress       datapath.Decompression
 }
 
 // shared returns t, as the value shared by every client with the default
@@ -181,47 +184,6 @@ var defaultTuning = sync.OnceValue(func() *tuning {
 	return &t
 })
 
-// retrySettings are the options that decide the dials after a failure:
-// one value shared by every client that sets none of them (shared).
-type retrySettings struct {
-	stablePeriod   time.Duration
-	backoff        Backoff
-	storm          StormGuard
-	policy         RetryPolicy
-	permanentCodes map[StatusCode]bool
-	rnd            func() float64 // jitter source; nil means math/rand/v2
-}
-
-// shared returns r, as the value shared by every client with the default
-// retry settings if r is those.
-func (r retrySettings) shared() *retrySettings {
-	d := defaultRetry()
-	if r.policy == nil && r.permanentCodes == nil && r.rnd == nil &&
-		r.stablePeriod == d.stablePeriod && r.backoff == d.backoff && r.storm == d.storm {
-		return d
-	}
-	return &r
-}
-
-// drawPhase returns a client's phase in OutageBounded's schedule, drawn
-// from the jitter source; 0, drawing nothing, for the other modes.
-func (r *retrySettings) drawPhase() float32 {
-	if r.backoff.mode() != OutageBounded {
-		return 0
-	}
-	if r.rnd != nil {
-		return float32(r.rnd())
-	}
-	return rand.Float32()
-}
-
-// defaultRetry is the shared value of the default retry settings; nothing
-// writes it.
-var defaultRetry = sync.OnceValue(func() *retrySettings {
-	r := defaultConfig().retrySettings
-	return &r
-})
-
 func defaultConfig() config {
 	return config{
 		tuning: tuning{
@@ -236,8 +198,8 @@ func defaultConfig() config {
 		},
 		retrySettings: retrySettings{
 			stablePeriod: DefaultStablePeriod,
-			backoff:      DefaultBackoff,
-			storm:        DefaultStormGuard,
+			storm:        retry.DefaultStormGuard,
+			Config:       retry.Config{Backoff: retry.DefaultBackoff},
 		},
 	}
 }
@@ -301,7 +263,7 @@ func WithReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } 
 // Dial calls set with its Transport, after the other options. An error is
 // a configuration problem of Dial's *ConfigError. Adapters (wsconn,
 // tcpconn) make their options with it.
-func TransportOption(set func(Transport) error) Option {
+func TransportOption(set func(transport.Transport) error) Option {
 	return func(c *config) { c.transport = append(c.transport, set) }
 }
 
@@ -338,7 +300,7 @@ func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
 // what the socket still held are lost with the connection.
 //
 // A nil fn is a configuration error: leave OnMessage out to discard.
-func OnMessage(fn func(ctx context.Context, m Message)) Option {
+func OnMessage(fn func(ctx context.Context, m transport.Message)) Option {
 	return func(c *config) {
 		if fn == nil {
 			c.problems = append(c.problems, errors.New("OnMessage: nil func"))
@@ -409,10 +371,10 @@ func WithLifetime(ctx context.Context) Option {
 func NoWait() Option { return func(c *config) { c.noWait = true } }
 
 // newConfig applies opts, then the transport's options to tr.
-func newConfig(tr Transport, opts []Option) config {
+func newConfig(tr transport.Transport, opts []Option) config {
 	cfg := defaultConfig()
 	if tr == nil {
-		cfg.problems = append(cfg.problems, errors.New("Transport: nil"))
+		cfg.problems = append(cfg.problems, errors.New("nil Transport"))
 	}
 	for i, o := range opts {
 		if o == nil {
@@ -435,14 +397,14 @@ func newConfig(tr Transport, opts []Option) config {
 
 // checkMessages adds a problem for each message of the configuration that
 // tr cannot carry (Transport's CheckMessage).
-func (c *config) checkMessages(tr Transport) {
+func (c *config) checkMessages(tr transport.Transport) {
 	for _, sub := range c.subscriptions {
 		if err := sub.checkOn(tr); err != nil {
 			c.problems = append(c.problems, fmt.Errorf("Subscriptions: %w", err))
 		}
 	}
 	if h := c.appHeartbeat; h != nil {
-		typ, _ := h.Type.orText()
+		typ, _ := textOr(h.Type)
 		if err := checkMessage(tr, typ, h.Ping); err != nil {
 			c.problems = append(c.problems, fmt.Errorf("AppHeartbeat.Ping: %w", err))
 		}
@@ -478,7 +440,7 @@ func (c *config) check() error {
 	if c.idleTimeout < 0 {
 		bad("IdleTimeout must not be negative, got %v", c.idleTimeout)
 	}
-	b := c.backoff
+	b := c.Backoff
 	positive("Backoff.Initial", b.Initial)
 	positive("Backoff.Max", b.Max)
 	if b.Initial > b.Max && b.Max > 0 {
@@ -490,11 +452,11 @@ func (c *config) check() error {
 	if b.MaxAttempts < 0 {
 		bad("Backoff.MaxAttempts must not be negative, got %d", b.MaxAttempts)
 	}
-	if b.Mode > OutageBounded {
+	if b.Mode > retry.OutageBounded {
 		bad("Backoff.Mode must be FullJitter or OutageBounded, got %v", b.Mode)
 	}
 	g := c.storm
-	if g != (StormGuard{}) && (g.Attempts <= 0 || g.Window <= 0 || g.MinGap <= 0) {
+	if g != (retry.StormGuard{}) && (g.Attempts <= 0 || g.Window <= 0 || g.MinGap <= 0) {
 		bad("StormGuard fields must all be positive (or all zero to disable), got %+v", g)
 	}
 	if c.send.Buffer < 0 {
@@ -510,7 +472,7 @@ func (c *config) check() error {
 		bad("WriteLimit must be positive or -1, got %d", c.writeLimit)
 	}
 	checkSlow(c.slow, bad)
-	if c.decompress > Deflate {
+	if c.decompress > datapath.Deflate {
 		bad("Decompression %d is not known", c.decompress)
 	}
 	if c.pull && c.onMessage != nil {
@@ -518,7 +480,7 @@ func (c *config) check() error {
 	}
 	p = append(p, c.problems...)
 	if len(p) > 0 {
-		return &ConfigError{Problems: p}
+		return &transport.ConfigError{Problems: p}
 	}
 	return nil
 }

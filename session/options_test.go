@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -43,13 +45,13 @@ func TestDialAcceptsValidConfig(t *testing.T) {
 		{name: "PongTimeout equal to PingInterval", url: validURL, opts: []Option{WithHeartbeat(time.Second, time.Second)}},
 		{name: "PongTimeout above PingInterval", url: validURL, opts: []Option{WithHeartbeat(300*time.Millisecond, 900*time.Millisecond)}},
 		{name: "application heartbeat, responder, idle timeout", url: validURL, opts: []Option{WithAppHeartbeat(TextHeartbeat("ping", "pong")),
-			WithPingResponder(func(Message) ([]byte, bool) { return nil, false }), WithIdleTimeout(time.Minute)}},
+			WithPingResponder(func(transport.Message) ([]byte, bool) { return nil, false }), WithIdleTimeout(time.Minute)}},
 		{name: "retry policy and permanent close codes", url: validURL, opts: []Option{WithPermanentCloseCodes(4001, 4003, 1008),
-			WithRetryPolicy(func(f Failure) Decision { return f.Default() })}},
+			WithRetryPolicy(func(f retry.Failure) retry.Decision { return f.Default() })}},
 		{name: "zero StablePeriod", url: validURL, opts: []Option{WithStablePeriod(0)}},
 		{name: "Multiplier 1 and Initial equal to Max", url: validURL,
-			opts: []Option{WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}},
-		{name: "zero StormGuard disables it", url: validURL, opts: []Option{WithStormGuard(StormGuard{})}},
+			opts: []Option{WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}},
+		{name: "zero StormGuard disables it", url: validURL, opts: []Option{WithStormGuard(retry.StormGuard{})}},
 		{name: "unlimited ReadLimit", url: validURL, opts: []Option{WithReadLimit(-1)}},
 		{name: "every compression mode", url: validURL, opts: []Option{
 			WithCompression(websocket.CompressionContextTakeover), WithCompression(websocket.CompressionNoContextTakeover)}},
@@ -94,20 +96,20 @@ func TestDialRefusesNilContext(t *testing.T) {
 func TestBackoffZeroFieldsTakeDefaults(t *testing.T) {
 	tests := []struct {
 		name string
-		in   Backoff
-		want Backoff
+		in   retry.Backoff
+		want retry.Backoff
 	}{
-		{"only MaxAttempts", Backoff{MaxAttempts: 3},
-			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, MaxAttempts: 3, Mode: DefaultBackoff.Mode}},
-		{"only Max, below the default Initial", Backoff{Max: 100 * time.Millisecond},
-			Backoff{Initial: 100 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2, Mode: DefaultBackoff.Mode}},
-		{"only Initial, above the default Max", Backoff{Initial: time.Minute},
-			Backoff{Initial: time.Minute, Max: time.Minute, Multiplier: 2, Mode: DefaultBackoff.Mode}},
-		{"only Multiplier", Backoff{Multiplier: 1.5},
-			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 1.5, Mode: DefaultBackoff.Mode}},
-		{"only Mode", Backoff{Mode: OutageBounded},
-			Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: OutageBounded}},
-		{"zero", Backoff{}, DefaultBackoff},
+		{"only MaxAttempts", retry.Backoff{MaxAttempts: 3},
+			retry.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, MaxAttempts: 3, Mode: retry.DefaultBackoff.Mode}},
+		{"only Max, below the default Initial", retry.Backoff{Max: 100 * time.Millisecond},
+			retry.Backoff{Initial: 100 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2, Mode: retry.DefaultBackoff.Mode}},
+		{"only Initial, above the default Max", retry.Backoff{Initial: time.Minute},
+			retry.Backoff{Initial: time.Minute, Max: time.Minute, Multiplier: 2, Mode: retry.DefaultBackoff.Mode}},
+		{"only Multiplier", retry.Backoff{Multiplier: 1.5},
+			retry.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 1.5, Mode: retry.DefaultBackoff.Mode}},
+		{"only Mode", retry.Backoff{Mode: retry.OutageBounded},
+			retry.Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: retry.OutageBounded}},
+		{"zero", retry.Backoff{}, retry.DefaultBackoff},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,7 +118,7 @@ func TestBackoffZeroFieldsTakeDefaults(t *testing.T) {
 				t.Fatalf("Dial with %+v: %v", tt.in, err)
 			}
 			defer c.Close(context.Background())
-			if diff := cmp.Diff(tt.want, c.cfg.retry.backoff); diff != "" {
+			if diff := cmp.Diff(tt.want, c.cfg.retry.Backoff); diff != "" {
 				t.Errorf("backoff in effect (-want +got):\n%s", diff)
 			}
 		})
@@ -134,9 +136,9 @@ func TestSharedSettings(t *testing.T) {
 		sharedDial  bool
 	}{
 		{"defaults", nil, true, true},
-		{"the default backoff given", []Option{WithBackoff(DefaultBackoff)}, true, true},
-		{"backoff", []Option{WithBackoff(Backoff{Initial: time.Second})}, false, true},
-		{"storm guard off", []Option{WithStormGuard(StormGuard{})}, false, true},
+		{"the default backoff given", []Option{WithBackoff(retry.DefaultBackoff)}, true, true},
+		{"backoff", []Option{WithBackoff(retry.Backoff{Initial: time.Second})}, false, true},
+		{"storm guard off", []Option{WithStormGuard(retry.StormGuard{})}, false, true},
 		{"stable period", []Option{WithStablePeriod(time.Second)}, false, true},
 		{"permanent code", []Option{WithPermanentCloseCodes(4001)}, false, true},
 		{"header", []Option{WithHeader(http.Header{"X-Key": {"k"}})}, true, false},
@@ -155,7 +157,7 @@ func TestSharedSettings(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("shared (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(cfg.backoff, retry.backoff); diff != "" {
+			if diff := cmp.Diff(cfg.Backoff, retry.Backoff); diff != "" {
 				t.Errorf("backoff in effect (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(cfg.stablePeriod, retry.stablePeriod); diff != "" {

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -10,93 +9,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"pgregory.net/rapid"
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/fsm/fsmtest"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
-
-func TestBackoffDelayFor(t *testing.T) {
-	ms := time.Millisecond
-	outage := Backoff{Initial: 500 * ms, Max: 30 * time.Second, Multiplier: 2, Mode: OutageBounded}
-	full := outage
-	full.Mode = FullJitter
-	zero := outage
-	zero.Mode = BackoffModeDefault
-	tests := []struct {
-		name   string
-		b      Backoff
-		n      int
-		outage time.Duration
-		rnd    float64
-		want   time.Duration
-	}{
-		// Dials stand at 500ms·2.5^(k+φ-1) after the loss (200ms, 500ms,
-		// 1.25s, 3.125s, 7.8125s, 19.53s at φ = 0); the delay is the wait
-		// for the next one, n aside.
-		{"first dial after the loss, φ = 0", outage, 0, 0, 0, 200 * ms},
-		{"first dial after the loss, φ = 0.5", outage, 0, 0, 0.5, 316227766},
-		{"3s into the outage, φ = 0", outage, 5, 3 * time.Second, 0, 125 * ms},
-		{"3s into the outage, φ = 0.5", outage, 5, 3 * time.Second, 0.5, 1941058844},
-		{"n is ignored", outage, 40, 3 * time.Second, 0.5, 1941058844},
-		{"a dial at its own point: the next", outage, 5, 3125 * ms, 0, 4687500 * time.Microsecond},
-		{"19s in: the gap is still below Max", outage, 5, 19 * time.Second, 0, 531250 * time.Microsecond},
-		{"20s in, 1.5 times the outage is Max: Max/2", outage, 5, 20 * time.Second, 0, 15 * time.Second},
-		{"long outage: Max, top", outage, 40, 10 * time.Minute, justBelowOne, 30 * time.Second},
-		{"zero Initial: no wait, as FullJitter's", Backoff{Max: time.Second, Mode: OutageBounded}, 3, time.Second, 0.5, 0},
-		{"zero Backoff: no wait", Backoff{Mode: OutageBounded}, 3, time.Second, 0.5, 0},
-		{"FullJitter ignores the outage", full, 5, 3 * time.Second, 0.5, 8 * time.Second},
-		{"FullJitter can draw 0", full, 5, 3 * time.Second, 0, 0},
-		{"zero Mode is DefaultBackoff's", zero, 5, 3 * time.Second, 0.5, DefaultBackoff.Mode.pick(8*time.Second, 1941058844)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := tt.b.DelayFor(tt.n, tt.outage, fixedRnd(tt.rnd)).Round(time.Nanosecond * 10)
-			tt.want = tt.want.Round(time.Nanosecond * 10)
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("DelayFor(%d, %v) with rnd %v (-want +got):\n%s", tt.n, tt.outage, tt.rnd, diff)
-			}
-		})
-	}
-}
-
-// pick returns full for FullJitter, outage for OutageBounded.
-func (m BackoffMode) pick(full, outage time.Duration) time.Duration {
-	if m == OutageBounded {
-		return outage
-	}
-	return full
-}
-
-func TestBackoffModeText(t *testing.T) {
-	for _, m := range []BackoffMode{FullJitter, OutageBounded} {
-		b, err := m.MarshalText()
-		if err != nil {
-			t.Fatalf("MarshalText(%v): %v", m, err)
-		}
-		var got BackoffMode
-		if err := got.UnmarshalText(b); err != nil {
-			t.Fatalf("UnmarshalText(%q): %v", b, err)
-		}
-		if diff := cmp.Diff(m, got); diff != "" {
-			t.Errorf("round trip of %q (-want +got):\n%s", b, diff)
-		}
-	}
-	var m BackoffMode
-	err := m.UnmarshalText([]byte("decorrelated"))
-	if diff := cmp.Diff(`session: backoff mode "decorrelated": want full or outage`, errString(err)); diff != "" {
-		t.Errorf("UnmarshalText of an unknown name (-want +got):\n%s", diff)
-	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "<nil>"
-	}
-	return err.Error()
-}
 
 // dialTimes returns when each Connecting after a Reconnecting began.
 func dialTimes(rec *recorder) []time.Time {
@@ -129,22 +48,22 @@ func scriptedRnd(n int) func() float64 {
 // the loss, so the client is back within 4.5 s of up.
 func TestBackSoonAfterShortOutage(t *testing.T) {
 	tests := []struct {
-		mode BackoffMode
+		mode retry.BackoffMode
 		// The client's first dial after up, from up.
 		want time.Duration
 	}{
 		// 0.05+0.05+0.1+0.2+0.4 s of failed dials, then the 8 s cap.
-		{FullJitter, 8*time.Second + 800*time.Millisecond - 3*time.Second},
+		{retry.FullJitter, 8*time.Second + 800*time.Millisecond - 3*time.Second},
 		// φ = 0.1 (the second draw: one at Dial, one at the loss): dials
 		// at 0.5 s·2.5^(k-0.9) after the loss, 0.22, 0.55, 1.37, 3.43 s.
-		{OutageBounded, 3425*time.Millisecond - 3*time.Second},
+		{retry.OutageBounded, 3425*time.Millisecond - 3*time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 				var rec recorder
-				c := dialTest(t, srv, &rec, WithBackoff(Backoff{Mode: tt.mode}), withRand(scriptedRnd(5)))
+				c := dialTest(t, srv, &rec, WithBackoff(retry.Backoff{Mode: tt.mode}), withRand(scriptedRnd(5)))
 				waitState(t, c, connfsm.Alive)
 				time.Sleep(DefaultStablePeriod + time.Second) // a stable connection
 				srv.Down()
@@ -160,7 +79,7 @@ func TestBackSoonAfterShortOutage(t *testing.T) {
 				if diff := cmp.Diff(tt.want.Round(time.Millisecond), got); diff != "" {
 					t.Errorf("first dial after up, from up (-want +got):\n%s", diff)
 				}
-				if tt.mode == OutageBounded && got > 5*time.Second {
+				if tt.mode == retry.OutageBounded && got > 5*time.Second {
 					t.Errorf("back %v after up, want within 5s", got)
 				}
 			})
@@ -177,7 +96,7 @@ func TestOutageBoundedLongOutage(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
 		rnd := rand.New(rand.NewPCG(24, 8)).Float64
-		c := dialTest(t, srv, &rec, WithBackoff(Backoff{Mode: OutageBounded}), withRand(rnd))
+		c := dialTest(t, srv, &rec, WithBackoff(retry.Backoff{Mode: retry.OutageBounded}), withRand(rnd))
 		waitState(t, c, connfsm.Alive)
 		time.Sleep(DefaultStablePeriod + time.Second)
 		srv.Down()
@@ -185,7 +104,7 @@ func TestOutageBoundedLongOutage(t *testing.T) {
 		time.Sleep(10 * time.Minute)
 		synctest.Wait()
 		dialed := dialTimes(&rec)
-		g, b := DefaultStormGuard, DefaultBackoff
+		g, b := retry.DefaultStormGuard, retry.DefaultBackoff
 		for i := g.Attempts; i < len(dialed); i++ {
 			if dialed[i].Sub(dialed[i-g.Attempts]) <= g.Window && dialed[i].Sub(dialed[i-1]) < g.MinGap {
 				t.Errorf("dial %d came %v after the one before, with %d dials within %v: the storm guard allows %v",
@@ -221,7 +140,7 @@ type fleetRun struct {
 // runFleet runs n clients of mode against one venue in a bubble, takes the
 // venue down for 3 s once every connection is stable, and measures the
 // recovery. Each client draws its jitter from its own seeded source.
-func runFleet(t *testing.T, n int, mode BackoffMode) fleetRun {
+func runFleet(t *testing.T, n int, mode retry.BackoffMode) fleetRun {
 	var out fleetRun
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
@@ -235,7 +154,7 @@ func runFleet(t *testing.T, n int, mode BackoffMode) fleetRun {
 		clients := make([]*Client, n)
 		for i := range n {
 			c, err := dialWS(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), NoWait(),
-				WithBackoff(Backoff{Mode: mode}), withRand(rand.New(rand.NewPCG(uint64(i), 1)).Float64),
+				WithBackoff(retry.Backoff{Mode: mode}), withRand(rand.New(rand.NewPCG(uint64(i), 1)).Float64),
 				OnRecord(func(_ context.Context, r record) {
 					if r.Kind != fsm.RecordTransition {
 						return
@@ -295,8 +214,8 @@ func runFleet(t *testing.T, n int, mode BackoffMode) fleetRun {
 // higher than full jitter's.
 func TestFleetBackSoonAfterOutage(t *testing.T) {
 	const n = 300
-	full := runFleet(t, n, FullJitter)
-	outage := runFleet(t, n, OutageBounded)
+	full := runFleet(t, n, retry.FullJitter)
+	outage := runFleet(t, n, retry.OutageBounded)
 	t.Logf("%d clients, 3 s outage: full jitter: last back %v after up, peak %d dials/100ms after up, %d dials while down; outage-bounded: %v, %d, %d",
 		n, full.last, full.peakUp, full.dialsDown, outage.last, outage.peakUp, outage.dialsDown)
 	if outage.last > 5*time.Second {
@@ -308,40 +227,4 @@ func TestFleetBackSoonAfterOutage(t *testing.T) {
 	if outage.peakUp > full.peakUp {
 		t.Errorf("outage-bounded: peak %d dials per 100 ms after up, full jitter's %d", outage.peakUp, full.peakUp)
 	}
-}
-
-// TestOutageBoundedSchedule: for any Initial ≤ Max, phase and dial
-// durations, a client following DelayFor through an outage waits at most
-// Max, at most 1.5 times the outage at the dial before once past the first
-// dial (so it is back within 1.5 times an outage), and with one phase its
-// dials stand on the points Initial·2.5^(k+φ-1) until the gaps reach Max.
-func TestOutageBoundedSchedule(t *testing.T) {
-	rapid.Check(t, func(rt *rapid.T) {
-		initial := time.Duration(rapid.Int64Range(int64(time.Millisecond), int64(2*time.Second)).Draw(rt, "initial"))
-		maxWait := initial + time.Duration(rapid.Int64Range(0, int64(time.Minute)).Draw(rt, "extra"))
-		phase := rapid.Float64Range(0, justBelowOne).Draw(rt, "phase")
-		b := Backoff{Initial: initial, Max: maxWait, Multiplier: 2, Mode: OutageBounded}
-		rnd := func() float64 { return phase }
-		var e time.Duration // the outage so far
-		for i := range 40 {
-			d := b.DelayFor(i, e, rnd)
-			if d < 0 || d > maxWait {
-				rt.Fatalf("dial %d, %v into the outage: wait %v, want within [0, %v]", i, e, d, maxWait)
-			}
-			at := e + d
-			if i > 0 && float64(e)*outageStretch < float64(maxWait) && float64(at) > float64(e)*(1+outageStretch)+2 {
-				rt.Fatalf("dial %d at %v after one at %v: the gap is over 1.5 times the outage", i, at, e)
-			}
-			if float64(at-d)*outageStretch < float64(maxWait) {
-				// On the schedule: log(at/Initial)/log(2.5) + 1 - φ is a whole number.
-				k := math.Log(float64(at)/float64(initial))/math.Log(1+outageStretch) + 1 - phase
-				// Within what rounding to whole nanoseconds moves it.
-				if tol := 2 / float64(at) / math.Log(1+outageStretch); math.Abs(k-math.Round(k)) > tol {
-					rt.Fatalf("dial %d at %v is off the schedule (k = %v)", i, at, k)
-				}
-			}
-			// The dial itself takes a while: from nothing to a long refusal.
-			e = at + time.Duration(rapid.Int64Range(0, int64(time.Second)).Draw(rt, "dial"))
-		}
-	})
 }

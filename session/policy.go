@@ -1,108 +1,12 @@
 package session
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
-	"github.com/connfsm/connfsm/internal/enum"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 )
-
-// The retry policy: after every failure the client asks one function
-// whether to dial again, and after how long. It sees what failed (a
-// FailureKind with the HTTP status and Retry-After of a refused handshake,
-// or the code and reason of a close frame) and the attempt number.
-
-// FailureKind says what failed.
-type FailureKind uint8
-
-const (
-	// KindDial: the dial failed before the server answered the handshake:
-	// a network error, the handshake timeout, TLS, too many redirects, the
-	// credentials function (WithCredentials).
-	KindDial FailureKind = iota + 1
-	// KindHandshake: the server answered the handshake without upgrading
-	// the connection (Failure.Status, Failure.RetryAfter).
-	KindHandshake
-	// KindClose: the peer closed the connection with a close frame
-	// (Failure.Code, Failure.Reason).
-	KindClose
-	// KindPongTimeout: the heartbeat's reply did not come in time.
-	KindPongTimeout
-	// KindIdle: no data message came within the idle timeout
-	// (WithIdleTimeout).
-	KindIdle
-	// KindLost: the connection failed otherwise: a reset, a read or write
-	// error, an error from OnConnect.
-	KindLost
-	// KindReconnect: the user asked to drop the connection and dial again.
-	// It is not a failure: by default it spends no retry budget and dials
-	// at once (the storm guard still applies).
-	KindReconnect
-	// KindTooBig: a message over the read limit arrived (ErrMessageTooBig).
-	// The same snapshot would arrive again: by default the client slows
-	// down as after close 1008; a policy may give up instead.
-	KindTooBig
-)
-
-var failureKindNames = [...]string{
-	KindDial: "dial", KindHandshake: "handshake", KindClose: "close", KindPongTimeout: "pong_timeout",
-	KindIdle: "idle", KindLost: "lost", KindReconnect: "reconnect", KindTooBig: "too_big",
-}
-
-// String returns the kind's name as used in logs and JSON, e.g. "close".
-func (k FailureKind) String() string { return enum.Name(failureKindNames[:], k, "FailureKind(%d)") }
-
-// Failure is what the retry policy decides about.
-type Failure struct {
-	Kind FailureKind
-	// Err is the cause, as the records and Err carry it: a
-	// *HandshakeError for KindHandshake, a *CloseError for KindClose,
-	// wrapping ErrPongTimeout or ErrIdleTimeout for those kinds.
-	Err error
-	// Attempt counts the dial attempts since the last stable connection
-	// (WithStablePeriod), the one that failed included; it is 0 when a
-	// stable connection was lost.
-	Attempt int
-	// Outage is how long the client has been without a stable
-	// connection: since the last stable one was lost, or since Dial
-	// before the first (Backoff's OutageBounded mode sets its schedule
-	// by it).
-	Outage time.Duration
-	// Status and RetryAfter are a refused handshake's HTTP status and the
-	// delay its Retry-After header asked for (0 without one).
-	Status     int
-	RetryAfter time.Duration
-	// Code and Reason are those of the peer's close frame.
-	Code   StatusCode
-	Reason string
-
-	cfg   *retrySettings // the client's, for Default and Retry; nil means the defaults
-	phase float32        // the client's in OutageBounded's schedule, with cfg
-}
-
-// Decision is the retry policy's answer: give up, or dial again after
-// Delay.
-type Decision struct {
-	// GiveUp ends the client: GaveUp, then Closed, and Err returns a
-	// *GaveUpError wrapping Err, or the failure's Err if Err is nil.
-	GiveUp bool
-	Err    error
-	// Delay is the least wait before the next dial; the storm guard may
-	// make it longer. A negative Delay counts as 0.
-	Delay time.Duration
-	// Reason says why the wait is Delay long, for the wait's record;
-	// WaitPolicy if left zero.
-	Reason WaitReason
-}
-
-// RetryPolicy decides, after each failure, whether and when to dial again.
-// It is called from the Reconnecting state, one failure at a time; a
-// policy that panics gives up, with a *GaveUpError wrapping the panic.
-type RetryPolicy func(f Failure) Decision
 
 // WithRetryPolicy sets the retry policy: the one place that decides
 // whether and when to dial again. Without it, Failure.Default decides. A
@@ -111,191 +15,45 @@ type RetryPolicy func(f Failure) Decision
 // WithPermanentCloseCodes names close codes to give up on, and
 // Backoff.MaxAttempts bounds the attempts in a row. A client has one
 // policy: a second WithRetryPolicy is a configuration error.
-func WithRetryPolicy(p RetryPolicy) Option {
+func WithRetryPolicy(p retry.Policy) Option {
 	return func(c *config) {
 		switch {
 		case p == nil:
 			c.problems = append(c.problems, errors.New("RetryPolicy: nil func"))
-		case c.policy != nil:
+		case c.Policy != nil:
 			c.problems = append(c.problems, errors.New("RetryPolicy: given twice; a client has one policy"))
 		default:
-			c.policy = p
+			c.Policy = p
 		}
 	}
-}
-
-// Verdict classifies a connection failure.
-type Verdict int
-
-const (
-	// Transient failures are retried with backoff.
-	Transient Verdict = iota
-	// Permanent failures end the client: GaveUp, then Closed.
-	Permanent
-)
-
-// String returns "transient" or "permanent".
-func (v Verdict) String() string {
-	if v == Permanent {
-		return "permanent"
-	}
-	return "transient"
 }
 
 // WithPermanentCloseCodes makes the default policy give up when the peer
 // closes the connection with one of codes: a venue's "invalid api key"
 // (often 4001) will not get better by redialling. Codes 4000 to 4999 are
 // the venue's own and retried by default.
-func WithPermanentCloseCodes(codes ...StatusCode) Option {
+func WithPermanentCloseCodes(codes ...transport.StatusCode) Option {
 	return func(c *config) {
 		for _, code := range codes {
 			switch {
 			case code < 1000 || code > 4999:
 				c.problems = append(c.problems, fmt.Errorf("PermanentCloseCodes: %d is not a close code (1000 to 4999)", int(code)))
 				continue
-			case code == StatusNoStatusRcvd || code == StatusAbnormalClosure || code == StatusTLSHandshake:
+			case code == transport.StatusNoStatusRcvd || code == transport.StatusAbnormalClosure || code == transport.StatusTLSHandshake:
 				c.problems = append(c.problems, fmt.Errorf("PermanentCloseCodes: %d is never sent in a close frame", int(code)))
 				continue
 			}
-			if c.permanentCodes == nil {
-				c.permanentCodes = make(map[StatusCode]bool)
+			if c.PermanentCodes == nil {
+				c.PermanentCodes = make(map[transport.StatusCode]bool)
 			}
-			c.permanentCodes[code] = true
+			c.PermanentCodes[code] = true
 		}
 	}
-}
-
-// Default returns the client's default decision for f:
-//
-//   - KindReconnect: dial at once, spending no retry budget.
-//   - A permanent failure gives up: DefaultClassifier's rules, and a close
-//     code given to WithPermanentCloseCodes.
-//   - Anything else is retried as Retry says.
-func (f Failure) Default() Decision {
-	if f.Kind == KindReconnect {
-		return Decision{Reason: WaitReconnect}
-	}
-	if DefaultClassifier(f.Err) == Permanent || (f.Kind == KindClose && f.cfg != nil && f.cfg.permanentCodes[f.Code]) {
-		return Decision{GiveUp: true}
-	}
-	return f.Retry()
-}
-
-// slowDownSteps is how many backoff steps further a failure that asks the
-// client to slow down waits.
-const slowDownSteps = 3
-
-// Retry returns the default decision for a failure to be retried:
-//
-//   - Once Backoff.MaxAttempts attempts failed in a row, give up with
-//     ErrRetriesExhausted.
-//   - Otherwise wait the backoff's delay for the attempt (Backoff.DelayFor
-//     of Attempt-1 and Outage; WaitBackoff).
-//   - A peer that asked the client to slow down (close 1008 policy
-//     violation, as venues close rate-limit breakers; 1013 try again
-//     later; HTTP 429 without Retry-After), and a message over the read
-//     limit (KindTooBig), waits the delay of the attempt
-//     three steps further (8 times the cap at the default multiplier,
-//     still at most Backoff.Max), and at least half of that cap
-//     (WaitSlowDown).
-//   - A Retry-After longer than that is waited instead (WaitRetryAfter).
-func (f Failure) Retry() Decision {
-	b, rnd := DefaultBackoff, (func() float64)(nil)
-	if f.cfg != nil {
-		b, rnd = f.cfg.backoff, f.cfg.rnd
-	}
-	if b.MaxAttempts > 0 && f.Attempt >= b.MaxAttempts && f.Kind != KindReconnect {
-		return Decision{GiveUp: true, Err: fmt.Errorf("%w: %w", ErrRetriesExhausted, f.Err)}
-	}
-	step := max(f.Attempt-1, 0)
-	phase := rnd
-	if f.cfg != nil && b.mode() == OutageBounded {
-		phase = func() float64 { return float64(f.phase) }
-	}
-	d := Decision{Delay: b.DelayFor(step, f.Outage, phase), Reason: WaitBackoff}
-	if f.slowDown() {
-		d = Decision{Delay: b.slowDelay(step+slowDownSteps, rnd), Reason: WaitSlowDown}
-	}
-	if f.RetryAfter > d.Delay {
-		d = Decision{Delay: f.RetryAfter, Reason: WaitRetryAfter}
-	}
-	return d
-}
-
-func (f Failure) slowDown() bool {
-	switch f.Kind {
-	case KindTooBig:
-		return true
-	case KindClose:
-		return f.Code == StatusPolicyViolation || f.Code == StatusTryAgainLater
-	case KindHandshake:
-		return f.Status == http.StatusTooManyRequests && f.RetryAfter == 0
-	}
-	return false
-}
-
-// IANA-registered close codes for authentication and authorization.
-const (
-	closeUnauthorized StatusCode = 3000
-	closeForbidden    StatusCode = 3003
-)
-
-// DefaultClassifier is the default failure classification. Permanent:
-//
-//   - a refused handshake with status 400, 401, 403, 404, 405, 410 (and any
-//     other 4xx but 408 and 429), or a 2xx or 3xx answer that is not an
-//     upgrade (not a WebSocket endpoint);
-//   - a redirect loop (ErrTooManyRedirects), a TLS certificate that fails
-//     verification, an invalid URL from the credentials function (a
-//     *ConfigError);
-//   - a close frame with a protocol fault, which a new connection would
-//     only repeat: 1002 protocol error, 1003 unsupported data, 1007
-//     invalid payload data; or with 3000 unauthorized or 3003 forbidden
-//     (IANA registry).
-//
-// Everything else is transient: network errors, timeouts, 408, 429, 5xx,
-// lost connections, the other close codes (1000 normal closure and 1001
-// going away, servers restarting, 1011 internal error, 1012 service
-// restart, 1013 try again later, 1014 bad gateway, 1008 policy violation,
-// and the venue's own 4000 to 4999: see WithPermanentCloseCodes).
-func DefaultClassifier(err error) Verdict {
-	var he *HandshakeError
-	if errors.As(err, &he) {
-		switch s := he.Status; {
-		case s == http.StatusRequestTimeout, s == http.StatusTooManyRequests, s >= 500:
-			return Transient
-		default:
-			return Permanent
-		}
-	}
-	var ce *CloseError
-	if errors.As(err, &ce) {
-		switch ce.Code {
-		case StatusProtocolError, StatusUnsupportedData, StatusInvalidFramePayloadData,
-			closeUnauthorized, closeForbidden:
-			return Permanent
-		}
-		return Transient
-	}
-	if errors.Is(err, ErrTooManyRedirects) || errors.Is(err, ErrInvalidConfig) {
-		return Permanent
-	}
-	var (
-		unknownAuthority x509.UnknownAuthorityError
-		hostname         x509.HostnameError
-		invalid          x509.CertificateInvalidError
-		verification     *tls.CertificateVerificationError
-	)
-	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &verification) {
-		return Permanent
-	}
-	return Transient
 }
 
 var (
 	// ErrInvalidConfig matches every *ConfigError.
-	ErrInvalidConfig = errors.New("session: invalid configuration")
+	ErrInvalidConfig = transport.ErrInvalidConfig
 	// ErrSlowConsumer matches the cause of a connection Lost under the
 	// Disconnect policy: the inbox was full.
 	ErrSlowConsumer = errors.New("session: slow consumer")
@@ -306,7 +64,7 @@ var (
 	ErrPoolFull = errors.New("session: pool full")
 	// ErrNoPing is returned by the Ping of a transport without protocol
 	// pings.
-	ErrNoPing = errors.New("session: the transport has no protocol ping")
+	ErrNoPing = transport.ErrNoPing
 	// ErrNotConnected is returned by Send while the client is not Alive
 	// under the fail-fast policy, or when the connection broke during the
 	// write (then the message may not have reached the peer).
@@ -335,16 +93,16 @@ var (
 	ErrHandshakeTimeout = errors.New("session: handshake timeout")
 	// ErrRetriesExhausted is wrapped by Err when Backoff.MaxAttempts
 	// consecutive attempts failed.
-	ErrRetriesExhausted = errors.New("session: retries exhausted")
+	ErrRetriesExhausted = retry.ErrRetriesExhausted
 	// ErrTooManyRedirects is wrapped by the cause of a dial whose handshake
 	// was redirected more than MaxRedirects times, or back to a URL it had
 	// already requested. DefaultClassifier counts it as permanent.
-	ErrTooManyRedirects = errors.New("session: too many redirects")
-	// ErrAckTimeout is matched by the *SubscriptionError of a
+	ErrTooManyRedirects = transport.ErrTooManyRedirects
+	// ErrAckTimeout is matched by the *subscription.Error of a
 	// subscription whose ack did not come within the ack timeout
 	// (WithAckTimeout).
 	ErrAckTimeout = errors.New("session: subscription ack timeout")
-	// ErrSubscriptionRefused is matched by the *SubscriptionError of a
+	// ErrSubscriptionRefused is matched by the *subscription.Error of a
 	// subscription the venue refused (Subscription.Nack).
 	ErrSubscriptionRefused = errors.New("session: subscription refused")
 	// ErrBadSubscription is matched by the error of a Subscribe (or a
@@ -354,28 +112,11 @@ var (
 	// ErrMessageTooBig matches the cause of a connection Lost because a
 	// message over the read limit (WithReadLimit) arrived, and the error
 	// of a Send whose message is over the write limit (WithWriteLimit).
-	ErrMessageTooBig = errors.New("session: message too big")
+	ErrMessageTooBig = transport.ErrMessageTooBig
 	// ErrUnsent is wrapped by Close's error when accepted messages could not
 	// be written before the client closed.
 	ErrUnsent = errors.New("session: accepted messages were not sent")
 )
-
-// HandshakeError is the cause of a dial the server answered without
-// upgrading the connection.
-type HandshakeError struct {
-	Status int // the HTTP status code
-	// RetryAfter is the delay the server asked for with Retry-After, or 0.
-	RetryAfter time.Duration
-	Err        error // the transport's error for the refused dial
-}
-
-// Error names the status and the transport's error.
-func (e *HandshakeError) Error() string {
-	return fmt.Sprintf("session: handshake refused with HTTP %d: %v", e.Status, e.Err)
-}
-
-// Unwrap returns the transport's error.
-func (e *HandshakeError) Unwrap() error { return e.Err }
 
 // GaveUpError is what Err returns when the client stopped retrying: the
 // failure was permanent or the retry budget was spent.
@@ -392,54 +133,8 @@ func (e *GaveUpError) Error() string {
 // Unwrap returns the last failure.
 func (e *GaveUpError) Unwrap() error { return e.Cause }
 
-// CloseError is the cause of a connection the peer ended with a close
-// frame: its status code and reason. Its Err is the read error that
-// reported it, which matches ErrReadFailed and the transport's own close
-// error (websocket.CloseError over wsconn).
-type CloseError struct {
-	Code   StatusCode
-	Reason string
-	Err    error
-}
-
-// Error names the code and the reason.
-func (e *CloseError) Error() string {
-	if e.Reason == "" {
-		return fmt.Sprintf("session: closed by the peer with status %d", int(e.Code))
-	}
-	return fmt.Sprintf("session: closed by the peer with status %d: %q", int(e.Code), e.Reason)
-}
-
-// Unwrap returns the read error.
-func (e *CloseError) Unwrap() error { return e.Err }
-
 // errNilContext is the error of a method given a nil Context, which, as
 // in net/http, is a mistake: pass context.Background() for no bound.
 func errNilContext(method string) error {
 	return fmt.Errorf("session: %s: nil Context", method)
 }
-
-// ConfigError reports invalid options; it names each bad field and value.
-type ConfigError struct {
-	Problems []error // one per bad field, each naming it and its value
-}
-
-// Error lists every problem, separated by semicolons.
-func (e *ConfigError) Error() string {
-	msg := "session: invalid configuration"
-	for i, p := range e.Problems {
-		if i == 0 {
-			msg += ": "
-		} else {
-			msg += "; "
-		}
-		msg += p.Error()
-	}
-	return msg
-}
-
-// Unwrap returns the individual problems.
-func (e *ConfigError) Unwrap() []error { return e.Problems }
-
-// Is reports whether target is ErrInvalidConfig.
-func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }

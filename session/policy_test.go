@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -24,8 +26,8 @@ func TestPanickingClassifier(t *testing.T) {
 		srv := startServer(t)
 		srv.Down()
 		var rec recorder
-		c := dialTest(t, srv, &rec, WithRetryPolicy(func(Failure) Decision { panic("classifier bug") }),
-			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+		c := dialTest(t, srv, &rec, WithRetryPolicy(func(retry.Failure) retry.Decision { panic("classifier bug") }),
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 		<-c.Done()
 		err := c.Err()
 		if _, ok := err.(*GaveUpError); !ok {
@@ -45,36 +47,36 @@ func TestPanickingClassifier(t *testing.T) {
 // failure, with the jitter at the top of its range so delays are the caps.
 func TestDefaultPolicy(t *testing.T) {
 	cfg := defaultConfig()
-	WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 2, Mode: FullJitter})(&cfg)
+	WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 2, Mode: retry.FullJitter})(&cfg)
 	WithPermanentCloseCodes(4001, 4003)(&cfg)
-	cfg.rnd = fixedRnd(justBelowOne)
+	cfg.Rand = fixedRnd(justBelowOne)
 	spent := cfg
-	spent.backoff.MaxAttempts = 3
+	spent.Backoff.MaxAttempts = 3
 
-	closed := func(code StatusCode, attempt int) Failure {
-		return Failure{Kind: KindClose, Err: &CloseError{Code: code, Reason: "why"}, Code: code, Reason: "why", Attempt: attempt}
+	closed := func(code transport.StatusCode, attempt int) retry.Failure {
+		return retry.Failure{Kind: retry.KindClose, Err: &transport.CloseError{Code: code, Reason: "why"}, Code: code, Reason: "why", Attempt: attempt}
 	}
-	refused := func(status int, retryAfter time.Duration) Failure {
-		return Failure{Kind: KindHandshake, Err: &HandshakeError{Status: status, RetryAfter: retryAfter}, Status: status, RetryAfter: retryAfter, Attempt: 1}
+	refused := func(status int, retryAfter time.Duration) retry.Failure {
+		return retry.Failure{Kind: retry.KindHandshake, Err: &transport.HandshakeError{Status: status, RetryAfter: retryAfter}, Status: status, RetryAfter: retryAfter, Attempt: 1}
 	}
-	giveUp := Decision{GiveUp: true}
-	backoff := func(d time.Duration) Decision { return Decision{Delay: d, Reason: WaitBackoff} }
-	slow := func(d time.Duration) Decision { return Decision{Delay: d, Reason: WaitSlowDown} }
+	giveUp := retry.Decision{GiveUp: true}
+	backoff := func(d time.Duration) retry.Decision { return retry.Decision{Delay: d, Reason: retry.WaitBackoff} }
+	slow := func(d time.Duration) retry.Decision { return retry.Decision{Delay: d, Reason: retry.WaitSlowDown} }
 	tests := []struct {
 		name string
 		cfg  *config
-		f    Failure
-		want Decision
+		f    retry.Failure
+		want retry.Decision
 	}{
-		{"dial error, first attempt", &cfg, Failure{Kind: KindDial, Err: errRefused, Attempt: 1}, backoff(time.Second)},
-		{"dial error, third attempt", &cfg, Failure{Kind: KindDial, Err: errRefused, Attempt: 3}, backoff(4 * time.Second)},
-		{"dial error, capped", &cfg, Failure{Kind: KindDial, Err: errRefused, Attempt: 30}, backoff(time.Minute)},
+		{"dial error, first attempt", &cfg, retry.Failure{Kind: retry.KindDial, Err: errRefused, Attempt: 1}, backoff(time.Second)},
+		{"dial error, third attempt", &cfg, retry.Failure{Kind: retry.KindDial, Err: errRefused, Attempt: 3}, backoff(4 * time.Second)},
+		{"dial error, capped", &cfg, retry.Failure{Kind: retry.KindDial, Err: errRefused, Attempt: 30}, backoff(time.Minute)},
 		{"handshake 403", &cfg, refused(403, 0), giveUp},
 		{"handshake 503", &cfg, refused(503, 0), backoff(time.Second)},
-		{"handshake 503, Retry-After longer than the backoff", &cfg, refused(503, 7*time.Second), Decision{Delay: 7 * time.Second, Reason: WaitRetryAfter}},
+		{"handshake 503, Retry-After longer than the backoff", &cfg, refused(503, 7*time.Second), retry.Decision{Delay: 7 * time.Second, Reason: retry.WaitRetryAfter}},
 		{"handshake 503, Retry-After shorter than the backoff", &cfg,
-			Failure{Kind: KindHandshake, Err: &HandshakeError{Status: 503}, Status: 503, RetryAfter: time.Second / 2, Attempt: 2}, backoff(2 * time.Second)},
-		{"handshake 429 with Retry-After", &cfg, refused(429, 30*time.Second), Decision{Delay: 30 * time.Second, Reason: WaitRetryAfter}},
+			retry.Failure{Kind: retry.KindHandshake, Err: &transport.HandshakeError{Status: 503}, Status: 503, RetryAfter: time.Second / 2, Attempt: 2}, backoff(2 * time.Second)},
+		{"handshake 429 with Retry-After", &cfg, refused(429, 30*time.Second), retry.Decision{Delay: 30 * time.Second, Reason: retry.WaitRetryAfter}},
 		{"handshake 429 without Retry-After slows down", &cfg, refused(429, 0), slow(8 * time.Second)},
 		{"close 1000", &cfg, closed(1000, 0), backoff(time.Second)},
 		{"close 1001", &cfg, closed(1001, 0), backoff(time.Second)},
@@ -89,21 +91,21 @@ func TestDefaultPolicy(t *testing.T) {
 		{"close 4001 made permanent", &cfg, closed(4001, 0), giveUp},
 		{"close 4003 made permanent", &cfg, closed(4003, 0), giveUp},
 		{"close 4002, the venue's", &cfg, closed(4002, 0), backoff(time.Second)},
-		{"pong timeout", &cfg, Failure{Kind: KindPongTimeout, Err: ErrPongTimeout}, backoff(time.Second)},
-		{"idle", &cfg, Failure{Kind: KindIdle, Err: ErrIdleTimeout}, backoff(time.Second)},
-		{"lost", &cfg, Failure{Kind: KindLost, Err: errRefused}, backoff(time.Second)},
-		{"reconnect requested", &cfg, Failure{Kind: KindReconnect, Attempt: 5}, Decision{Reason: WaitReconnect}},
-		{"reconnect requested, budget spent", &spent, Failure{Kind: KindReconnect, Attempt: 3}, Decision{Reason: WaitReconnect}},
-		{"budget left", &spent, Failure{Kind: KindDial, Err: errRefused, Attempt: 2}, backoff(2 * time.Second)},
-		{"without a client's configuration: the defaults", nil, Failure{Kind: KindClose, Err: &CloseError{Code: 4001}, Code: 4001, Attempt: 1},
-			Decision{Delay: DefaultBackoff.Delay(0, fixedRnd(0)), Reason: WaitBackoff}},
+		{"pong timeout", &cfg, retry.Failure{Kind: retry.KindPongTimeout, Err: ErrPongTimeout}, backoff(time.Second)},
+		{"idle", &cfg, retry.Failure{Kind: retry.KindIdle, Err: ErrIdleTimeout}, backoff(time.Second)},
+		{"lost", &cfg, retry.Failure{Kind: retry.KindLost, Err: errRefused}, backoff(time.Second)},
+		{"reconnect requested", &cfg, retry.Failure{Kind: retry.KindReconnect, Attempt: 5}, retry.Decision{Reason: retry.WaitReconnect}},
+		{"reconnect requested, budget spent", &spent, retry.Failure{Kind: retry.KindReconnect, Attempt: 3}, retry.Decision{Reason: retry.WaitReconnect}},
+		{"budget left", &spent, retry.Failure{Kind: retry.KindDial, Err: errRefused, Attempt: 2}, backoff(2 * time.Second)},
+		{"without a client's configuration: the defaults", nil, retry.Failure{Kind: retry.KindClose, Err: &transport.CloseError{Code: 4001}, Code: 4001, Attempt: 1},
+			retry.Decision{Delay: retry.DefaultBackoff.Delay(0, fixedRnd(0)), Reason: retry.WaitBackoff}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.cfg != nil {
-				tt.f.cfg = &tt.cfg.retrySettings
-			}
 			got := tt.f.Default()
+			if tt.cfg != nil {
+				got = tt.cfg.Decide(tt.f, 0)
+			}
 			if tt.cfg == nil { // math/rand jitter: compare the reason only
 				got.Delay = tt.want.Delay
 			}
@@ -114,37 +116,23 @@ func TestDefaultPolicy(t *testing.T) {
 	}
 
 	t.Run("budget spent", func(t *testing.T) {
-		f := Failure{Kind: KindDial, Err: errRefused, Attempt: 3, cfg: &spent.retrySettings}
-		d := f.Default()
+		d := spent.Decide(retry.Failure{Kind: retry.KindDial, Err: errRefused, Attempt: 3}, 0)
 		if !d.GiveUp || !errors.Is(d.Err, ErrRetriesExhausted) || !errors.Is(d.Err, syscall.ECONNREFUSED) {
 			t.Errorf("Default() = %+v, want to give up with ErrRetriesExhausted wrapping the failure", d)
 		}
 	})
 }
 
-// TestSlowDelayJitter: a slowed-down delay is never below half its cap.
-func TestSlowDelayJitter(t *testing.T) {
-	b := Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 2}
-	for _, tt := range []struct {
-		rnd  float64
-		want time.Duration
-	}{{0, 4 * time.Second}, {0.5, 6 * time.Second}, {justBelowOne, 8 * time.Second}} {
-		if got := b.slowDelay(3, fixedRnd(tt.rnd)); got.Round(time.Millisecond) != tt.want {
-			t.Errorf("slowDelay(3) with rnd %v = %v, want %v", tt.rnd, got, tt.want)
-		}
-	}
-}
-
 func TestFailureKindAndWaitReasonNames(t *testing.T) {
-	kinds := map[FailureKind]string{KindDial: "dial", KindHandshake: "handshake", KindClose: "close",
-		KindPongTimeout: "pong_timeout", KindIdle: "idle", KindLost: "lost", KindReconnect: "reconnect", 0: "FailureKind(0)", 99: "FailureKind(99)"}
+	kinds := map[retry.FailureKind]string{retry.KindDial: "dial", retry.KindHandshake: "handshake", retry.KindClose: "close",
+		retry.KindPongTimeout: "pong_timeout", retry.KindIdle: "idle", retry.KindLost: "lost", retry.KindReconnect: "reconnect", 0: "FailureKind(0)", 99: "FailureKind(99)"}
 	for k, want := range kinds {
 		if got := k.String(); got != want {
 			t.Errorf("FailureKind(%d).String() = %q, want %q", k, got, want)
 		}
 	}
-	reasons := map[WaitReason]string{WaitPolicy: "policy", WaitBackoff: "backoff", WaitSlowDown: "slow_down",
-		WaitRetryAfter: "retry_after", WaitStormGuard: "storm_guard", WaitReconnect: "reconnect", 99: "WaitReason(99)"}
+	reasons := map[retry.WaitReason]string{retry.WaitPolicy: "policy", retry.WaitBackoff: "backoff", retry.WaitSlowDown: "slow_down",
+		retry.WaitRetryAfter: "retry_after", retry.WaitStormGuard: "storm_guard", retry.WaitReconnect: "reconnect", 99: "WaitReason(99)"}
 	for r, want := range reasons {
 		if got := r.String(); got != want {
 			t.Errorf("WaitReason(%d).String() = %q, want %q", r, got, want)
@@ -157,14 +145,14 @@ func TestWaitString(t *testing.T) {
 		w    Wait
 		want string
 	}{
-		{Wait{Reason: WaitBackoff, Delay: 1200 * time.Millisecond, Failure: Failure{Attempt: 3}}, "1.2s of backoff after attempt 3"},
-		{Wait{Reason: WaitSlowDown, Delay: 8 * time.Second, Failure: Failure{Kind: KindClose, Code: 1013}}, "8s of backoff after attempt 0, slowed down after close 1013"},
-		{Wait{Reason: WaitSlowDown, Delay: 8 * time.Second, Failure: Failure{Kind: KindHandshake, Status: 429, Attempt: 1}}, "8s of backoff after attempt 1, slowed down after HTTP 429"},
-		{Wait{Reason: WaitSlowDown, Delay: 4 * time.Second, Failure: Failure{Kind: KindTooBig, Attempt: 1}}, "4s of backoff after attempt 1, slowed down after a message over the read limit"},
-		{Wait{Reason: WaitRetryAfter, Delay: 30 * time.Second}, "30s for Retry-After"},
-		{Wait{Reason: WaitStormGuard, Delay: 5 * time.Second, Dials: 10, Window: time.Minute}, "5s for the storm guard (10 dials within 1m0s)"},
-		{Wait{Reason: WaitReconnect}, "0s before the reconnect asked for"},
-		{Wait{Reason: WaitPolicy, Delay: 3 * time.Second}, "3s by the retry policy"},
+		{Wait{Reason: retry.WaitBackoff, Delay: 1200 * time.Millisecond, Failure: retry.Failure{Attempt: 3}}, "1.2s of backoff after attempt 3"},
+		{Wait{Reason: retry.WaitSlowDown, Delay: 8 * time.Second, Failure: retry.Failure{Kind: retry.KindClose, Code: 1013}}, "8s of backoff after attempt 0, slowed down after close 1013"},
+		{Wait{Reason: retry.WaitSlowDown, Delay: 8 * time.Second, Failure: retry.Failure{Kind: retry.KindHandshake, Status: 429, Attempt: 1}}, "8s of backoff after attempt 1, slowed down after HTTP 429"},
+		{Wait{Reason: retry.WaitSlowDown, Delay: 4 * time.Second, Failure: retry.Failure{Kind: retry.KindTooBig, Attempt: 1}}, "4s of backoff after attempt 1, slowed down after a message over the read limit"},
+		{Wait{Reason: retry.WaitRetryAfter, Delay: 30 * time.Second}, "30s for Retry-After"},
+		{Wait{Reason: retry.WaitStormGuard, Delay: 5 * time.Second, Dials: 10, Window: time.Minute}, "5s for the storm guard (10 dials within 1m0s)"},
+		{Wait{Reason: retry.WaitReconnect}, "0s before the reconnect asked for"},
+		{Wait{Reason: retry.WaitPolicy, Delay: 3 * time.Second}, "3s by the retry policy"},
 	}
 	for _, tt := range tests {
 		if got := tt.w.String(); got != tt.want {
@@ -174,7 +162,7 @@ func TestWaitString(t *testing.T) {
 }
 
 func TestWaitStringRounds(t *testing.T) {
-	w := Wait{Reason: WaitBackoff, Delay: 81788762 * time.Nanosecond, Failure: Failure{Attempt: 1}}
+	w := Wait{Reason: retry.WaitBackoff, Delay: 81788762 * time.Nanosecond, Failure: retry.Failure{Attempt: 1}}
 	if got, want := w.String(), "82ms of backoff after attempt 1"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -50,21 +52,21 @@ func (l *waitLog) list() []Wait {
 func TestVenueCloseCodes(t *testing.T) {
 	type want struct {
 		gaveUp bool
-		reason WaitReason
+		reason retry.WaitReason
 		first  time.Duration // the first wait, with the jitter at its top
 	}
 	tests := []struct {
 		name   string
-		code   StatusCode
+		code   transport.StatusCode
 		reason string
 		opts   []Option
 		want   want
 	}{
-		{"4001 retried by default", 4001, "invalid api key", nil, want{reason: WaitBackoff, first: time.Second}},
+		{"4001 retried by default", 4001, "invalid api key", nil, want{reason: retry.WaitBackoff, first: time.Second}},
 		{"4001 permanent", 4001, "invalid api key", []Option{WithPermanentCloseCodes(4001)}, want{gaveUp: true}},
-		{"1008 policy violation slows down", StatusPolicyViolation, "rate limit", nil, want{reason: WaitSlowDown, first: 8 * time.Second}},
-		{"1013 try again later slows down", StatusTryAgainLater, "busy", nil, want{reason: WaitSlowDown, first: 8 * time.Second}},
-		{"1003 is a protocol fault", StatusUnsupportedData, "text only", nil, want{gaveUp: true}},
+		{"1008 policy violation slows down", transport.StatusPolicyViolation, "rate limit", nil, want{reason: retry.WaitSlowDown, first: 8 * time.Second}},
+		{"1013 try again later slows down", transport.StatusTryAgainLater, "busy", nil, want{reason: retry.WaitSlowDown, first: 8 * time.Second}},
+		{"1003 is a protocol fault", transport.StatusUnsupportedData, "text only", nil, want{gaveUp: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,8 +74,8 @@ func TestVenueCloseCodes(t *testing.T) {
 				srv := startServer(t, wsconntest.Default(wsconntest.Close(websocket.StatusCode(tt.code), tt.reason)))
 				var rec recorder
 				var waits waitLog
-				opts := append([]Option{waits.option(), WithStormGuard(StormGuard{}), withRand(fixedRnd(justBelowOne)),
-					WithBackoff(Backoff{Initial: time.Second, Max: time.Minute})}, tt.opts...)
+				opts := append([]Option{waits.option(), WithStormGuard(retry.StormGuard{}), withRand(fixedRnd(justBelowOne)),
+					WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Minute})}, tt.opts...)
 				c := dialTest(t, srv, &rec, opts...)
 				time.Sleep(time.Minute)
 				synctest.Wait()
@@ -81,7 +83,7 @@ func TestVenueCloseCodes(t *testing.T) {
 				if len(causes) == 0 {
 					t.Fatalf("no connection lost; %v", rec.Transitions())
 				}
-				var ce *CloseError
+				var ce *transport.CloseError
 				if !errors.As(causes[0], &ce) || ce.Code != tt.code || ce.Reason != tt.reason {
 					t.Fatalf("Lost cause = %v, want a *CloseError %d %q", causes[0], tt.code, tt.reason)
 				}
@@ -102,7 +104,7 @@ func TestVenueCloseCodes(t *testing.T) {
 					t.Fatalf("waits = %v, want the client to keep redialling", ws)
 				}
 				w := ws[0]
-				if w.Reason != tt.want.reason || w.Delay != tt.want.first || w.Failure.Kind != KindClose || w.Failure.Code != tt.code {
+				if w.Reason != tt.want.reason || w.Delay != tt.want.first || w.Failure.Kind != retry.KindClose || w.Failure.Code != tt.code {
 					t.Errorf("first wait = %+v, want %v of %v after close %d", w, tt.want.reason, tt.want.first, tt.code)
 				}
 			})
@@ -120,7 +122,7 @@ func TestVenueRetryAfter(t *testing.T) {
 		var waits waitLog
 		var rec recorder
 		start := time.Now()
-		c := dialTest(t, srv, &rec, waits.option(), WithBackoff(Backoff{Initial: time.Second, Max: time.Minute, Mode: FullJitter}))
+		c := dialTest(t, srv, &rec, waits.option(), WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Minute, Mode: retry.FullJitter}))
 		time.Sleep(60 * time.Second)
 		waitState(t, c, connfsm.Alive)
 		if took := time.Since(start); took < 60*time.Second {
@@ -134,7 +136,7 @@ func TestVenueRetryAfter(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("waits (-want +got):\n%s", diff)
 		}
-		if w := waits.list()[0]; w.Failure.Kind != KindHandshake || w.Failure.Status != 429 || w.Failure.RetryAfter != 30*time.Second {
+		if w := waits.list()[0]; w.Failure.Kind != retry.KindHandshake || w.Failure.Status != 429 || w.Failure.RetryAfter != 30*time.Second {
 			t.Errorf("failure before the first wait = %+v, want a refused handshake 429 with Retry-After 30s", w.Failure)
 		}
 	})
@@ -148,20 +150,20 @@ func TestRetryPolicySeesTheFailure(t *testing.T) {
 			wsconntest.Plan{wsconntest.Close(4002, "resubscribe")},
 			wsconntest.Plan{wsconntest.Close(4009, "account locked")},
 		))
-		var seen []Failure
-		policy := func(f Failure) Decision {
+		var seen []retry.Failure
+		policy := func(f retry.Failure) retry.Decision {
 			seen = append(seen, f)
-			if f.Kind == KindClose && f.Code == 4009 {
-				return Decision{GiveUp: true, Err: errors.New("venue locked the account")}
+			if f.Kind == retry.KindClose && f.Code == 4009 {
+				return retry.Decision{GiveUp: true, Err: errors.New("venue locked the account")}
 			}
-			if f.Kind == KindClose {
-				return Decision{Delay: 3 * time.Second}
+			if f.Kind == retry.KindClose {
+				return retry.Decision{Delay: 3 * time.Second}
 			}
 			return f.Default()
 		}
 		var rec recorder
 		var waits waitLog
-		c := dialTest(t, srv, &rec, waits.option(), WithRetryPolicy(policy), WithStormGuard(StormGuard{}))
+		c := dialTest(t, srv, &rec, waits.option(), WithRetryPolicy(policy), WithStormGuard(retry.StormGuard{}))
 		<-c.Done()
 		var gu *GaveUpError
 		if err := c.Err(); !errors.As(err, &gu) || err.Error() != "session: gave up after 2 attempt(s): venue locked the account" {
@@ -174,7 +176,7 @@ func TestRetryPolicySeesTheFailure(t *testing.T) {
 		if diff := cmp.Diff([]string{"close resubscribe", "close account locked"}, got); diff != "" {
 			t.Errorf("failures seen (-want +got):\n%s", diff)
 		}
-		if w := waits.list(); len(w) != 1 || w[0].Reason != WaitPolicy || w[0].Delay != 3*time.Second {
+		if w := waits.list(); len(w) != 1 || w[0].Reason != retry.WaitPolicy || w[0].Delay != 3*time.Second {
 			t.Errorf("waits = %+v, want one of 3s by the policy", w)
 		}
 	})
@@ -187,14 +189,14 @@ func TestStormGuardWaitIsRecorded(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Reset())) // accept, drop
 		var rec recorder
 		var waits waitLog
-		guard := StormGuard{Attempts: 3, Window: time.Minute, MinGap: 5 * time.Second}
+		guard := retry.StormGuard{Attempts: 3, Window: time.Minute, MinGap: 5 * time.Second}
 		_ = dialTest(t, srv, &rec, waits.option(), WithStormGuard(guard),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		time.Sleep(20 * time.Second)
 		synctest.Wait()
 		var storm []Wait
 		for _, w := range waits.list() {
-			if w.Reason == WaitStormGuard {
+			if w.Reason == retry.WaitStormGuard {
 				storm = append(storm, w)
 			}
 		}

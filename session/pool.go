@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // PoolConfig says how a Pool shards its subscriptions and how its
@@ -26,7 +28,7 @@ type PoolConfig struct {
 	// connections per IP per window. It may be shared with other pools
 	// and clients that dial the same venue from the same address. It is
 	// waited for after any gate the options set (WithDialGate).
-	DialBudget *DialBudget
+	DialBudget *retry.DialBudget
 	// ConnOptions, if not nil, returns options for the pool's n-th
 	// connection (from 0), applied after those given to NewPool: a rate
 	// limiter of its own (venues limit messages per connection, and a
@@ -64,8 +66,8 @@ type PoolConfig struct {
 // that gives up (a permanent failure, or Backoff.MaxAttempts spent) does
 // not end the pool.
 type Pool struct {
-	tr   func() Transport // makes each connection's transport
-	name string           // the server, as logs show it
+	tr   func() transport.Transport // makes each connection's transport
+	name string                     // the server, as logs show it
 	cfg  PoolConfig
 	opts []Option // NewPool's
 
@@ -107,7 +109,7 @@ type poolConn struct {
 // pool is closed and NewPool returns why. Once NewPool has returned, ctx
 // has no effect on the pool (WithLifetime ties every connection's life to
 // a context).
-func NewPool(ctx context.Context, transport func() Transport, cfg PoolConfig, opts ...Option) (*Pool, error) {
+func NewPool(ctx context.Context, newTransport func() transport.Transport, cfg PoolConfig, opts ...Option) (*Pool, error) {
 	var problems []error
 	if ctx == nil {
 		problems = append(problems, errors.New("NewPool: nil Context"))
@@ -118,15 +120,15 @@ func NewPool(ctx context.Context, transport func() Transport, cfg PoolConfig, op
 	if cfg.MaxConns <= 0 {
 		problems = append(problems, fmt.Errorf("PoolConfig.MaxConns must be positive, got %d", cfg.MaxConns))
 	}
-	var tr Transport
-	if transport == nil {
+	var tr transport.Transport
+	if newTransport == nil {
 		problems = append(problems, errors.New("NewPool: nil transport func"))
 	} else {
-		tr = transport()
+		tr = newTransport()
 	}
 	c := newConfig(tr, opts)
 	err := c.check()
-	var ce *ConfigError
+	var ce *transport.ConfigError
 	if errors.As(err, &ce) {
 		problems = append(problems, ce.Problems...)
 	}
@@ -136,10 +138,10 @@ func NewPool(ctx context.Context, transport func() Transport, cfg PoolConfig, op
 			len(subs), cfg.MaxConns, cfg.MaxPerConn))
 	}
 	if len(problems) > 0 {
-		return nil, &ConfigError{Problems: problems}
+		return nil, &transport.ConfigError{Problems: problems}
 	}
 	p := &Pool{
-		tr: transport, name: tr.String(), cfg: cfg, opts: slices.Clone(opts),
+		tr: newTransport, name: tr.String(), cfg: cfg, opts: slices.Clone(opts),
 		byKey: make(map[string]*poolConn), onRecord: c.onRecord,
 	}
 	p.m = poolLife().Start(context.Background(), fsm.Config[PoolState, PoolEvent]{Env: p})

@@ -10,6 +10,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/internal/enum"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 )
 
@@ -262,13 +263,13 @@ func (p *Pool) placeParked() {
 }
 
 // observeParked reports a subscription waiting in the pool to the
-// options' observer: a RecordSubscription whose SubscriptionRecord has
+// options' observer: a RecordSubscription whose subscription.Record has
 // Kind fsm.RecordStarted, Pending, and the cause.
 func (p *Pool) observeParked(key string, cause error) {
 	if p.onRecord == nil {
 		return
 	}
-	sr := &SubscriptionRecord{Key: key, Kind: fsm.RecordStarted, From: subscription.Pending, To: subscription.Pending, Cause: cause}
+	sr := &subscription.Record{Key: key, Kind: fsm.RecordStarted, From: subscription.Pending, To: subscription.Pending, Cause: cause}
 	p.onRecord(context.Background(), record{Kind: RecordSubscription, When: time.Now(), Payload: sr, Err: cause})
 }
 
@@ -287,7 +288,7 @@ func uniqueKeys(subs []Subscription) []Subscription {
 }
 
 // chainGates returns a gate that passes first, then second.
-func chainGates(first, second DialGate) DialGate {
+func chainGates(first, second retry.DialGate) retry.DialGate {
 	if first == nil {
 		return second
 	}

@@ -19,6 +19,8 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/fsm/fsmtest"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -27,7 +29,7 @@ import (
 func poolTest(t *testing.T, srv *wsconntest.Server, cfg PoolConfig, opts ...Option) *Pool {
 	t.Helper()
 	base := []Option{WithHTTPClient(srv.Client()), NoWait(), withRand(fixedRnd(0.5)),
-		WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}
+		WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}
 	p, err := newPoolWS(t.Context(), "ws://feed.test/", cfg, append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("NewPool: %v", err)
@@ -292,7 +294,7 @@ func TestPoolDialBudget(t *testing.T) {
 				)
 				cfg := PoolConfig{MaxPerConn: 1, MaxConns: 6}
 				if tt.budget > 0 {
-					cfg.DialBudget, _ = NewDialBudget(tt.budget, time.Minute)
+					cfg.DialBudget, _ = retry.NewDialBudget(tt.budget, time.Minute)
 				}
 				var initial []Subscription
 				for _, k := range keys(0, 6) {
@@ -316,7 +318,7 @@ func TestPoolDialBudget(t *testing.T) {
 				}
 				gated := 0
 				for _, w := range waits.list() {
-					if w.Reason == WaitDialGate {
+					if w.Reason == retry.WaitDialGate {
 						gated++
 					}
 				}
@@ -391,7 +393,7 @@ func TestPoolCloseFromInside(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Push(time.Second, func(int) wsconntest.Message { return wsconntest.Text("tick") })))
 		var pool atomic.Pointer[Pool]
 		returned := make(chan error, 1)
-		p := poolTest(t, srv, PoolConfig{MaxPerConn: 1, MaxConns: 2}, OnMessage(func(ctx context.Context, _ Message) {
+		p := poolTest(t, srv, PoolConfig{MaxPerConn: 1, MaxConns: 2}, OnMessage(func(ctx context.Context, _ transport.Message) {
 			select {
 			case returned <- pool.Load().Close(ctx):
 			default:
@@ -487,7 +489,7 @@ func TestNewPool(t *testing.T) {
 	}
 	for _, tt := range tests {
 		p, err := newPoolWS(context.Background(), tt.url, tt.cfg, tt.opts...)
-		var ce *ConfigError
+		var ce *transport.ConfigError
 		if p != nil || !errors.As(err, &ce) || len(ce.Problems) != tt.problems {
 			t.Errorf("%s: NewPool = %v, %v; want %d problems", tt.name, p, err, tt.problems)
 		}
@@ -526,7 +528,7 @@ func TestNewPool(t *testing.T) {
 func TestPoolDownSpendsNoBudget(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t, ackingVenue())
-		budget, _ := NewDialBudget(6, time.Minute)
+		budget, _ := retry.NewDialBudget(6, time.Minute)
 		var initial []Subscription
 		for _, k := range keys(0, 6) {
 			initial = append(initial, sub(k))

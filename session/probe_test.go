@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 type probeFunc func(c *Client) (ClientProbe, error)
@@ -55,7 +57,7 @@ func TestProbePanics(t *testing.T) {
 		got := make(chan string, 1)
 		c, err := dialWS(t.Context(), "ws://venue.test/", WithHTTPClient(srv.Client()),
 			WithProbe(probeFunc(func(*Client) (ClientProbe, error) { return p, nil })),
-			OnMessage(func(_ context.Context, m Message) { got <- string(m.Data) }))
+			OnMessage(func(_ context.Context, m transport.Message) { got <- string(m.Data) }))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -54,32 +55,32 @@ func (s *session) pump() {
 // next reads until a message for the handler comes: heartbeat replies,
 // the peer's application pings and the replies Requests wait for are taken
 // out of the stream here.
-func (s *session) next() (Message, error) {
+func (s *session) next() (transport.Message, error) {
 	for {
 		typ, data, err := s.read()
 		if err != nil {
-			return Message{}, err
+			return transport.Message{}, err
 		}
 		// One clock reading per message: the heartbeat's, the watchdog's
 		// and Received are the same instant.
 		now := time.Now()
 		s.lastRead.Store(int64(sinceStart(now)))
-		if s.c.cfg.decompress != NoDecompression {
+		if s.c.cfg.decompress != datapath.NoDecompression {
 			if typ, data, err = s.decode(typ, data); err != nil {
-				return Message{}, err
+				return transport.Message{}, err
 			}
 		}
 		if s.in != nil {
 			deliver, err := s.sort(typ, data, now)
 			if err != nil {
-				return Message{}, err
+				return transport.Message{}, err
 			}
 			if !deliver {
 				continue
 			}
 		}
 		// A reply a Request waits for goes to it, not to OnMessage.
-		m := Message{Type: typ, Data: data, Epoch: s.epoch, Received: now}
+		m := transport.Message{Type: typ, Data: data, Epoch: s.epoch, Received: now}
 		if r := s.requests.Load(); r != nil && r.pending.Load() > 0 && r.match(m) {
 			continue
 		}
@@ -97,7 +98,7 @@ func (s *session) next() (Message, error) {
 // connection. It returns the read-ahead lent the connection during the
 // call, if one was: the pump must take its message before reading; ok is
 // false if the handler panicked, which fails the session.
-func (s *session) deliver(m Message) (ahead *readAhead, ok bool) {
+func (s *session) deliver(m transport.Message) (ahead *readAhead, ok bool) {
 	c := s.c
 	h := c.cfg.onMessage
 	if c.cfg.router != nil { // a subscription's handler, and its counters (subroute.go)
@@ -181,7 +182,7 @@ func (s *session) taken() *readAhead {
 
 // call calls the handler; a panic is returned as a *tasks.PanicError
 // rather than ending the process.
-func call(h func(context.Context, Message), ctx context.Context, m Message) (err error) {
+func call(h func(context.Context, transport.Message), ctx context.Context, m transport.Message) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
@@ -200,7 +201,7 @@ type readAhead struct {
 }
 
 type aheadResult struct {
-	m   Message
+	m   transport.Message
 	err error
 }
 
@@ -287,9 +288,9 @@ func (s *session) lend() {
 // inbound says how the pump sorts the messages it reads: the application
 // heartbeat's replies, the peer's application pings, and data.
 type inbound struct {
-	isPong       func(Message) bool
+	isPong       func(transport.Message) bool
 	deliverPongs bool
-	respond      func(Message) ([]byte, bool)
+	respond      func(transport.Message) ([]byte, bool)
 	stamp        bool // stamp data messages for the watchdog
 }
 
@@ -311,14 +312,14 @@ func newInbound(cfg *config) *inbound {
 // the message goes to the handler. A matcher or responder that panics
 // fails the connection with a *tasks.PanicError: the pump is no task, and
 // a panic there would end the process.
-func (s *session) sort(typ MessageType, data []byte, now time.Time) (deliver bool, err error) {
+func (s *session) sort(typ transport.MessageType, data []byte, now time.Time) (deliver bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
 		}
 	}()
 	in := s.in
-	m := Message{Type: typ, Data: data, Epoch: s.epoch}
+	m := transport.Message{Type: typ, Data: data, Epoch: s.epoch}
 	if in.isPong != nil && in.isPong(m) {
 		select {
 		case s.app.pongs <- struct{}{}:
@@ -348,7 +349,7 @@ func (s *session) sort(typ MessageType, data []byte, now time.Time) (deliver boo
 // call per growth step. With room for the whole frame, a message sent in
 // one frame takes two calls (header, payload) whatever its size; the final
 // io.EOF costs no call to the connection.
-func (s *session) read() (MessageType, []byte, error) {
+func (s *session) read() (transport.MessageType, []byte, error) {
 	s.inRead.Store(true)
 	defer s.inRead.Store(false)
 	typ, r, err := s.conn.Reader()
@@ -446,7 +447,7 @@ func (s *session) holding(m *dpMachine) bool {
 // Alive is left meanwhile: the turn not had, or the delivery Stopped (read
 // during the close handshake, or after the drain). On true, s.mu is held:
 // the caller reads what the call needs under it, then unlocks.
-func (s *session) startHandling(m Message) bool {
+func (s *session) startHandling(m transport.Message) bool {
 	c := s.c
 	if !s.takeTurn() {
 		c.stats.more().dropped.Add(1)

@@ -22,6 +22,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -100,7 +102,7 @@ func (lc *lifecycleChecker) observe(_ context.Context, r fsm.Record[connfsm.Stat
 			bad("transition %s left tasks of %v running: %v", name, r.From, s)
 		}
 		if r.From == connfsm.Connecting {
-			lc.refused = r.Event == connfsm.DialFailed && errors.As(payloadErr(r), new(*HandshakeError))
+			lc.refused = r.Event == connfsm.DialFailed && errors.As(payloadErr(r), new(*transport.HandshakeError))
 		}
 		if r.To == connfsm.Connecting {
 			// A handshake refused with an HTTP status hands its socket
@@ -251,9 +253,9 @@ func lifecycleProperty(t *rapid.T) {
 		WithHandshakeTimeout(2*time.Second),
 		WithCloseTimeout(time.Second),
 		WithStablePeriod(3*time.Second),
-		WithBackoff(Backoff{Initial: 50 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2}),
+		WithBackoff(retry.Backoff{Initial: 50 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2}),
 		WithSendPolicy(SendPolicy{Buffer: buffer}),
-		OnMessage(func(context.Context, Message) {}),
+		OnMessage(func(context.Context, transport.Message) {}),
 	)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
@@ -275,7 +277,7 @@ func lifecycleProperty(t *rapid.T) {
 	)
 	subscription := func(key string) Subscription {
 		return Subscription{Key: key, Message: []byte("sub:" + key), Unsubscribe: []byte("unsub:" + key),
-			Ack: func(m Message) bool { return string(m.Data) == "ack:"+key }}
+			Ack: func(m transport.Message) bool { return string(m.Data) == "ack:"+key }}
 	}
 	known := func(err error) bool {
 		return err == nil || errors.Is(err, ErrNotConnected) || errors.Is(err, ErrClosed) ||

@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -54,9 +56,9 @@ func TestReceiveSizes(t *testing.T) {
 				}
 			}
 		}), wsconntest.Echo()))
-		got := make(chan Message, len(msgs))
+		got := make(chan transport.Message, len(msgs))
 		c, err := dialWS(t.Context(), "ws://example.test/feed", WithHTTPClient(srv.Client()),
-			OnMessage(func(_ context.Context, m Message) { got <- m }))
+			OnMessage(func(_ context.Context, m transport.Message) { got <- m }))
 		if err != nil {
 			t.Fatalf("Dial: %v", err)
 		}
@@ -107,8 +109,8 @@ func TestReceiveOverLimit(t *testing.T) {
 					// NoWait: the oversized message may end the connection
 					// before it is released, and Dial would report that.
 					NoWait(),
-					WithReadLimit(limit), WithBackoff(Backoff{Initial: 1, Max: 1, Multiplier: 1, MaxAttempts: 1}),
-					OnMessage(func(_ context.Context, m Message) { got <- len(m.Data) }))
+					WithReadLimit(limit), WithBackoff(retry.Backoff{Initial: 1, Max: 1, Multiplier: 1, MaxAttempts: 1}),
+					OnMessage(func(_ context.Context, m transport.Message) { got <- len(m.Data) }))
 				if err != nil {
 					t.Fatalf("Dial: %v", err)
 				}

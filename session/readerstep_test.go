@@ -11,6 +11,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -53,7 +54,7 @@ func TestReaderStepJoinedWithAlive(t *testing.T) {
 				}
 				return func(bool) {}, nil
 			}),
-			OnMessage(func(ctx context.Context, _ Message) {
+			OnMessage(func(ctx context.Context, _ transport.Message) {
 				once.Do(func() {
 					close(stuck)
 					time.Sleep(2 * time.Second) // ignores ctx

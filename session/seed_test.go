@@ -14,6 +14,7 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -113,7 +114,7 @@ func TestSeedRegression(t *testing.T) {
 		c, err := dialWS(t.Context(), "ws://feed.test/",
 			WithHTTPClient(client),
 			WithHeartbeat(interval, interval),
-			WithBackoff(Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2}),
+			WithBackoff(retry.Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2}),
 			WithLogger(slog.New(logs)),
 			OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 				switch r.Kind {

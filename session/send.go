@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -41,7 +42,7 @@ import (
 // coder/websocket rule) and counts as Lost. A buffered message that is
 // never written (the client closes first) is counted in Stats.Unsent and in
 // Close's error: nothing is lost silently.
-func (c *Client) Send(ctx context.Context, typ MessageType, data []byte) error {
+func (c *Client) Send(ctx context.Context, typ transport.MessageType, data []byte) error {
 	if err := c.checkOut(typ, data); err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func (c *Client) awaitChange(ctx context.Context, st connfsm.State) error {
 
 // SendText sends a text message; see Send.
 func (c *Client) SendText(ctx context.Context, text string) error {
-	return c.Send(ctx, Text, []byte(text))
+	return c.Send(ctx, transport.Text, []byte(text))
 }
 
 // SendJSON sends v encoded as JSON in a text message; see Send.
@@ -113,11 +114,11 @@ func (c *Client) SendJSON(ctx context.Context, v any) error {
 	if err != nil {
 		return fmt.Errorf("session: encode JSON: %w", err)
 	}
-	return c.Send(ctx, Text, b)
+	return c.Send(ctx, transport.Text, b)
 }
 
 // buffer applies the send policy; bufMu is held, and released here.
-func (c *Client) buffer(typ MessageType, data []byte) error {
+func (c *Client) buffer(typ transport.MessageType, data []byte) error {
 	defer c.bufMu.Unlock()
 	switch {
 	case c.cfg.send.Buffer == 0:
@@ -160,7 +161,7 @@ func (b *sendBuffer) size() int {
 }
 
 // paced writes on s once the rate limiter allows it.
-func (c *Client) paced(ctx context.Context, s *session, typ MessageType, data []byte) error {
+func (c *Client) paced(ctx context.Context, s *session, typ transport.MessageType, data []byte) error {
 	if err := c.pace(ctx); err != nil {
 		return err
 	}
@@ -169,7 +170,7 @@ func (c *Client) paced(ctx context.Context, s *session, typ MessageType, data []
 
 // write writes one message on s; a done ctx fails it before the socket is
 // touched: coder/websocket closes a connection whose write is cancelled.
-func (c *Client) write(ctx context.Context, s *session, typ MessageType, data []byte) error {
+func (c *Client) write(ctx context.Context, s *session, typ transport.MessageType, data []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("session: send: %w", context.Cause(ctx))
 	}
@@ -291,34 +292,34 @@ func (c *Client) flush(ctx context.Context, s *session) error {
 // connection ends before the reply, ErrClosed once the client closes, and
 // ctx's cause if ctx ends first; a reply is only ever matched on the
 // connection its request was sent on.
-func (c *Client) Request(ctx context.Context, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
+func (c *Client) Request(ctx context.Context, typ transport.MessageType, data []byte, match func(transport.Message) bool) (transport.Message, error) {
 	if err := c.checkOut(typ, data); err != nil {
-		return Message{}, err
+		return transport.Message{}, err
 	}
 	if match == nil {
-		return Message{}, fmt.Errorf("session: Request: nil match")
+		return transport.Message{}, fmt.Errorf("session: Request: nil match")
 	}
 	if ctx == nil {
-		return Message{}, errNilContext("Request")
+		return transport.Message{}, errNilContext("Request")
 	}
 	s, err := c.sendable(ctx)
 	if err != nil {
-		return Message{}, err
+		return transport.Message{}, err
 	}
 	if s == nil {
 		c.bufMu.Unlock()
-		return Message{}, fmt.Errorf("%w: no connection to send the request on", ErrNotConnected)
+		return transport.Message{}, fmt.Errorf("%w: no connection to send the request on", ErrNotConnected)
 	}
 	return c.request(ctx, s, typ, data, match)
 }
 
 // request registers a reply for match on s, sends, and waits for it.
-func (c *Client) request(ctx context.Context, s *session, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
+func (c *Client) request(ctx context.Context, s *session, typ transport.MessageType, data []byte, match func(transport.Message) bool) (transport.Message, error) {
 	r := s.reqs()
 	w := r.add(match)
 	defer r.remove(w)
 	if err := c.paced(ctx, s, typ, data); err != nil {
-		return Message{}, err
+		return transport.Message{}, err
 	}
 	return c.awaitReply(ctx, s, w)
 }
@@ -342,13 +343,13 @@ type requests struct {
 }
 
 type awaited struct {
-	match func(Message) bool
-	reply chan Message // one slot: the pump never blocks on it
-	err   error        // a panic of match; set before reply is closed
+	match func(transport.Message) bool
+	reply chan transport.Message // one slot: the pump never blocks on it
+	err   error                  // a panic of match; set before reply is closed
 }
 
-func (r *requests) add(match func(Message) bool) *awaited {
-	w := &awaited{match: match, reply: make(chan Message, 1)}
+func (r *requests) add(match func(transport.Message) bool) *awaited {
+	w := &awaited{match: match, reply: make(chan transport.Message, 1)}
 	r.mu.Lock()
 	r.waiting = append(r.waiting, w)
 	r.pending.Store(int32(len(r.waiting)))
@@ -367,7 +368,7 @@ func (r *requests) remove(w *awaited) {
 
 // match hands m to the first request it answers, in the order they were
 // made, and reports whether one took it.
-func (r *requests) match(m Message) bool {
+func (r *requests) match(m transport.Message) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, w := range r.waiting {
@@ -389,7 +390,7 @@ func (r *requests) match(m Message) bool {
 }
 
 // try runs the matcher; a panic is the request's failure, not the pump's.
-func (w *awaited) try(m Message) (ok bool, err error) {
+func (w *awaited) try(m transport.Message) (ok bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = &tasks.PanicError{Task: "Request match", Value: p, Stack: debug.Stack()}
@@ -402,7 +403,7 @@ func (w *awaited) try(m Message) (ok bool, err error) {
 // context it waits on is bound to the lifecycle (WhileIn), and to s's own
 // entry of Alive, the one whose connection is s. A reply that came is
 // returned even if the connection failed, or ctx ended, just after it.
-func (c *Client) awaitReply(ctx context.Context, s *session, w *awaited) (Message, error) {
+func (c *Client) awaitReply(ctx context.Context, s *session, w *awaited) (transport.Message, error) {
 	// A handler under way reads nothing: the reply must not wait for it.
 	s.lend()
 	alive, cancel := c.m.WhileIn(ctx, connfsm.Alive)
@@ -431,13 +432,13 @@ func (c *Client) awaitReply(ctx context.Context, s *session, w *awaited) (Messag
 	case m, ok := <-w.reply:
 		return w.result(m, ok)
 	default:
-		return Message{}, failure
+		return transport.Message{}, failure
 	}
 }
 
-func (w *awaited) result(m Message, ok bool) (Message, error) {
+func (w *awaited) result(m transport.Message, ok bool) (transport.Message, error) {
 	if !ok {
-		return Message{}, fmt.Errorf("session: request: %w", w.err)
+		return transport.Message{}, fmt.Errorf("session: request: %w", w.err)
 	}
 	return m, nil
 }
@@ -463,7 +464,7 @@ func (c *Client) closerTask(ctx context.Context, _ step, emit emitFn) error {
 	c.bufMu.Lock()
 	_ = c.flush(ctx, s) // a failure is counted; the handshake is tried anyway
 	c.bufMu.Unlock()
-	err := s.conn.Close(StatusNormalClosure, "")
+	err := s.conn.Close(transport.StatusNormalClosure, "")
 	s.abort()
 	s.wait()
 	emit(connfsm.CloseDone, err)

@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -39,7 +41,7 @@ func TestSendFailFast(t *testing.T) {
 		if err := c.SendText(t.Context(), "x"); !errors.Is(err, ErrNotConnected) {
 			t.Errorf("Send while Reconnecting = %v, want ErrNotConnected", err)
 		}
-		if err := c.Send(t.Context(), MessageType(9), nil); err == nil {
+		if err := c.Send(t.Context(), transport.MessageType(9), nil); err == nil {
 			t.Error("Send with a bad message type = nil, want an error")
 		}
 	})
@@ -50,7 +52,7 @@ func TestSendBufferInOrderAcrossReconnect(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Discard()))
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 3}),
-			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 		waitState(t, c, connfsm.Alive)
 		send := func(msg string) error { return c.SendText(t.Context(), msg) }
 		if err := send("a"); err != nil {
@@ -92,7 +94,7 @@ func TestSendBufferBoundedByBytes(t *testing.T) {
 		srv.Down()
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 10, BufferBytes: 100}),
-			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 		msg := func(b byte, n int) string { return strings.Repeat(string(b), n) }
 		steps := []struct {
 			msg  string
@@ -282,7 +284,7 @@ func TestRequestFailsWhenAliveIsLeft(t *testing.T) {
 		waitPhase(t, c, connfsm.Ready)
 		res := make(chan error)
 		go func() {
-			_, err := c.Request(context.Background(), Text, []byte("silent"), func(Message) bool { return false })
+			_, err := c.Request(context.Background(), transport.Text, []byte("silent"), func(transport.Message) bool { return false })
 			res <- err
 		}()
 		synctest.Wait()
@@ -359,7 +361,7 @@ func TestCloseDuringOnConnectFlushesTheBuffer(t *testing.T) {
 		inOnConnect := make(chan struct{})
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 3}),
-			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}),
 			OnConnect(func(ctx context.Context, _ *Session) error {
 				close(inOnConnect)
 				<-ctx.Done() // a resubscription waiting for its answer

@@ -12,23 +12,12 @@ import (
 
 	"github.com/connfsm/connfsm/internal/sockbuf"
 	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
-// Message is a received data message.
-type Message struct {
-	Type MessageType // Text or Binary
-	Data []byte      // owned by the handler
-	// Epoch is the lifecycle epoch of the connection it arrived on.
-	Epoch uint64
-	// Received is when the client read it from the connection. The lag of
-	// a handler call is its start minus Received (Stats.LastLag,
-	// Stats.MaxLag).
-	Received time.Time
-}
-
 type frame struct {
-	typ  MessageType
+	typ  transport.MessageType
 	data []byte
 }
 
@@ -56,7 +45,7 @@ type frame struct {
 // connection calls once it has aborted it: none runs once the lifecycle
 // has left Alive for Reconnecting, or Closing for Closed.
 type session struct {
-	conn  Conn
+	conn  transport.Conn
 	raw   net.Conn // the socket under conn, if its transport tells (NetConn): for lateRead
 	epoch uint64
 	c     *Client // set by Alive's enter hook
@@ -125,7 +114,7 @@ func sinceStart(t time.Time) time.Duration { return t.Sub(start) }
 
 // newSession wraps conn; in says how to sort what is read, or is nil if
 // everything is data.
-func newSession(conn Conn, in *inbound) *session {
+func newSession(conn transport.Conn, in *inbound) *session {
 	s := &session{conn: conn, in: in}
 	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok {
 		s.raw = nc.NetConn()
@@ -165,7 +154,7 @@ func (s *session) start(rctx context.Context, tm *tasks.Timer) {
 		s.app.replies = make(chan frame, maxPendingReplies)
 		s.live.Go(s.answer)
 	}
-	if p := s.c.cfg.slow; p.Policy != Block && s.c.cfg.onMessage != nil {
+	if p := s.c.cfg.slow; p.Policy != datapath.Block && s.c.cfg.onMessage != nil {
 		s.inbox = newInbox(p)
 		s.live.Go(s.handOut)
 	}
@@ -323,9 +312,9 @@ func (s *session) lostErr() error {
 	if errors.Is(s.err, ErrMessageTooBig) {
 		return err
 	}
-	var ce *CloseError
+	var ce *transport.CloseError
 	if errors.As(s.err, &ce) {
-		return &CloseError{Code: ce.Code, Reason: ce.Reason, Err: err}
+		return &transport.CloseError{Code: ce.Code, Reason: ce.Reason, Err: err}
 	}
 	return err
 }
@@ -408,7 +397,7 @@ func (s *Session) Subprotocol() string {
 // rate limiter: log in here. A done ctx fails it before the socket is
 // touched; if ctx ends during the write, the connection is closed (a
 // coder/websocket rule) and counts as Lost.
-func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error {
+func (s *Session) Send(ctx context.Context, typ transport.MessageType, data []byte) error {
 	if err := s.c.checkOut(typ, data); err != nil {
 		return err
 	}
@@ -420,7 +409,7 @@ func (s *Session) Send(ctx context.Context, typ MessageType, data []byte) error 
 
 // SendText sends a text message; see Send.
 func (s *Session) SendText(ctx context.Context, text string) error {
-	return s.Send(ctx, Text, []byte(text))
+	return s.Send(ctx, transport.Text, []byte(text))
 }
 
 // SendJSON sends v encoded as JSON in a text message; see Send.
@@ -429,26 +418,26 @@ func (s *Session) SendJSON(ctx context.Context, v any) error {
 	if err != nil {
 		return fmt.Errorf("session: encode JSON: %w", err)
 	}
-	return s.Send(ctx, Text, b)
+	return s.Send(ctx, transport.Text, b)
 }
 
 // Request sends a message on this connection and waits for the first
 // received message match accepts, as Client.Request does: a login's ack.
-func (s *Session) Request(ctx context.Context, typ MessageType, data []byte, match func(Message) bool) (Message, error) {
+func (s *Session) Request(ctx context.Context, typ transport.MessageType, data []byte, match func(transport.Message) bool) (transport.Message, error) {
 	if err := s.c.checkOut(typ, data); err != nil {
-		return Message{}, err
+		return transport.Message{}, err
 	}
 	if match == nil {
-		return Message{}, fmt.Errorf("session: Request: nil match")
+		return transport.Message{}, fmt.Errorf("session: Request: nil match")
 	}
 	if ctx == nil {
-		return Message{}, errNilContext("Session.Request")
+		return transport.Message{}, errNilContext("Session.Request")
 	}
 	return s.c.request(ctx, s.s, typ, data, match)
 }
 
-func checkType(typ MessageType) error {
-	if typ != Text && typ != Binary {
+func checkType(typ transport.MessageType) error {
+	if typ != transport.Text && typ != transport.Binary {
 		return fmt.Errorf("session: message type %d is neither Text nor Binary", typ)
 	}
 	return nil

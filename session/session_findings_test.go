@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -26,8 +28,8 @@ func TestDeadConnectionLostWhileHandlerRuns(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Push(time.Second, func(int) wsconntest.Message { return wsconntest.Text("x") })))
 		var rec recorder
 		inHandler := make(chan struct{}, 1)
-		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second), WithBackoff(Backoff{Initial: time.Hour}),
-			OnMessage(func(ctx context.Context, _ Message) {
+		c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second), WithBackoff(retry.Backoff{Initial: time.Hour}),
+			OnMessage(func(ctx context.Context, _ transport.Message) {
 				select {
 				case inHandler <- struct{}{}:
 				default:
@@ -91,12 +93,12 @@ func TestCloseDuringFlushWritesEverything(t *testing.T) {
 		var rec recorder
 		syncing := make(chan struct{})
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 20}),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			OnConnect(func(context.Context, *Session) error { close(syncing); return nil }))
 		payload := make([]byte, 256<<10)
 		for i := range 20 {
 			payload[0] = byte(i)
-			if err := c.Send(context.Background(), Binary, payload); err != nil {
+			if err := c.Send(context.Background(), transport.Binary, payload); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -132,8 +134,8 @@ func TestHandlerCallsNeverOverlap(t *testing.T) {
 		// Not dialTest: the handler left behind is a straggler, on purpose.
 		c, err := dialWS(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), OnRecord(rec.Observe), NoWait(),
 			WithHeartbeat(time.Second, time.Second),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
-			OnMessage(func(context.Context, Message) {
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			OnMessage(func(context.Context, transport.Message) {
 				n := running.Add(1)
 				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 				}
@@ -175,7 +177,7 @@ func TestFlushIsPaced(t *testing.T) {
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 10}),
 			WithRateLimit(&everyLimiter{every: 100 * time.Millisecond}),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		for i := range 10 {
 			if err := c.SendText(context.Background(), fmt.Sprint(i)); err != nil {
 				t.Fatal(err)
@@ -218,7 +220,7 @@ func TestSendFromHandlerWhileSyncing(t *testing.T) {
 				}
 				return nil
 			}),
-			OnMessage(func(ctx context.Context, m Message) {
+			OnMessage(func(ctx context.Context, m transport.Message) {
 				<-stored
 				sent <- client.Load().SendText(ctx, "reply to "+string(m.Data))
 			}))

@@ -15,6 +15,9 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -46,7 +49,7 @@ func sub(key string) Subscription {
 		Key:         key,
 		Message:     []byte("sub:" + key),
 		Unsubscribe: []byte("unsub:" + key),
-		Ack:         func(m Message) bool { return string(m.Data) == "ack:"+key },
+		Ack:         func(m transport.Message) bool { return string(m.Data) == "ack:"+key },
 	}
 }
 
@@ -60,7 +63,7 @@ func TestSubscriptionsSurviveReconnects(t *testing.T) {
 		var rec recorder
 		var msgs messages
 		c := dialTest(t, srv, &rec, OnMessage(msgs.handle),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		ctx := context.Background()
 		for _, k := range []string{"a", "b", "c"} {
 			if err := c.Subscribe(ctx, sub(k)); err != nil {
@@ -118,7 +121,7 @@ func TestAckThatNeverComes(t *testing.T) {
 		again := sub("again")
 		again.Retry = true
 		c := dialTest(t, srv, &rec, OnRecord(subs.observe), WithAckTimeout(2*time.Second),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			WithSubscriptions(sub("mute"), again, sub("ok")))
 		time.Sleep(3 * time.Second)
 		synctest.Wait()
@@ -132,7 +135,7 @@ func TestAckThatNeverComes(t *testing.T) {
 		if !ok {
 			t.Fatalf("no ack timeout of mute; subscription steps %q", subs.steps())
 		}
-		var se *SubscriptionError
+		var se *subscription.Error
 		if !errors.As(r.Cause, &se) || se.Key != "mute" || !errors.Is(r.Cause, ErrAckTimeout) {
 			t.Errorf("cause = %v, want a *SubscriptionError for mute matching ErrAckTimeout", r.Cause)
 		}
@@ -161,11 +164,11 @@ func TestAckThatNeverComes(t *testing.T) {
 // (fsmtest.Recorder drops payloads, as observers are told to).
 type subRecorder struct {
 	mu   sync.Mutex
-	recs []*SubscriptionRecord
+	recs []*subscription.Record
 }
 
 func (r *subRecorder) observe(_ context.Context, rec record) {
-	if sr, ok := rec.Payload.(*SubscriptionRecord); ok && rec.Kind == RecordSubscription {
+	if sr, ok := rec.Payload.(*subscription.Record); ok && rec.Kind == RecordSubscription {
 		r.mu.Lock()
 		r.recs = append(r.recs, sr)
 		r.mu.Unlock()
@@ -186,7 +189,7 @@ func (r *subRecorder) steps() []string {
 }
 
 // find returns the first record of kind named name.
-func (r *subRecorder) find(kind fsm.RecordKind, name string) (*SubscriptionRecord, bool) {
+func (r *subRecorder) find(kind fsm.RecordKind, name string) (*subscription.Record, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, sr := range r.recs {
@@ -247,7 +250,7 @@ func TestLimiterPacesEveryWrite(t *testing.T) {
 		var rec recorder
 		c := dialTest(t, srv, &rec, WithRateLimit(&everyLimiter{every: 200 * time.Millisecond}),
 			WithSendPolicy(SendPolicy{Buffer: 10}),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
 			OnConnect(func(ctx context.Context, s *Session) error { return s.SendText(ctx, "login") }))
 		ctx := context.Background()
 		for i := range 20 {
@@ -301,7 +304,7 @@ func TestReconnect(t *testing.T) {
 		var mu sync.Mutex
 		// Two attempts in a row may fail: had the reconnects spent any, the
 		// reset below would give up.
-		c := dialTest(t, srv, &rec, WithBackoff(Backoff{Initial: time.Hour, Max: time.Hour, MaxAttempts: 2}),
+		c := dialTest(t, srv, &rec, WithBackoff(retry.Backoff{Initial: time.Hour, Max: time.Hour, MaxAttempts: 2}),
 			OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 				if r.Kind != fsm.RecordTransition {
 					return
@@ -328,7 +331,7 @@ func TestReconnect(t *testing.T) {
 		}
 		mu.Lock()
 		for _, w := range waits {
-			if w.Reason != WaitReconnect || w.Delay != 0 || w.Failure.Kind != KindReconnect {
+			if w.Reason != retry.WaitReconnect || w.Delay != 0 || w.Failure.Kind != retry.KindReconnect {
 				t.Errorf("wait %v, want none, for a reconnect", w)
 			}
 		}
@@ -376,7 +379,7 @@ func TestReconnectFromInside(t *testing.T) {
 		var rec recorder
 		var once atomic.Bool
 		returned := make(chan error, 1)
-		c := dialTest(t, srv, &rec, OnMessage(func(ctx context.Context, m Message) {
+		c := dialTest(t, srv, &rec, OnMessage(func(ctx context.Context, m transport.Message) {
 			if once.CompareAndSwap(false, true) {
 				returned <- (*clientOf.Load()).Reconnect(ctx)
 			}
@@ -403,10 +406,10 @@ func TestRequest(t *testing.T) {
 		srv := startServer(t, ackingVenue())
 		var rec recorder
 		var msgs messages
-		c := dialTest(t, srv, &rec, OnMessage(msgs.handle), WithBackoff(Backoff{Initial: time.Hour}))
+		c := dialTest(t, srv, &rec, OnMessage(msgs.handle), WithBackoff(retry.Backoff{Initial: time.Hour}))
 		waitState(t, c, connfsm.Alive)
 		ctx := context.Background()
-		m, err := c.Request(ctx, Text, []byte("req:1"), func(m Message) bool { return string(m.Data) == "resp:1" })
+		m, err := c.Request(ctx, transport.Text, []byte("req:1"), func(m transport.Message) bool { return string(m.Data) == "resp:1" })
 		if err != nil || string(m.Data) != "resp:1" {
 			t.Fatalf("Request = %q, %v; want resp:1", m.Data, err)
 		}
@@ -416,13 +419,13 @@ func TestRequest(t *testing.T) {
 		}
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		_, err = c.Request(short, Text, []byte("req:2"), func(Message) bool { return false })
+		_, err = c.Request(short, transport.Text, []byte("req:2"), func(transport.Message) bool { return false })
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Request without a reply = %v, want the deadline", err)
 		}
 		errs := make(chan error, 1)
 		go func() {
-			_, err := c.Request(ctx, Text, []byte("silent"), func(Message) bool { return false })
+			_, err := c.Request(ctx, transport.Text, []byte("silent"), func(transport.Message) bool { return false })
 			errs <- err
 		}()
 		synctest.Wait()
@@ -430,7 +433,7 @@ func TestRequest(t *testing.T) {
 		if err := <-errs; !errors.Is(err, ErrNotConnected) {
 			t.Errorf("Request whose connection failed = %v, want ErrNotConnected", err)
 		}
-		if _, err := c.Request(ctx, Text, []byte("req:3"), nil); err == nil {
+		if _, err := c.Request(ctx, transport.Text, []byte("req:3"), nil); err == nil {
 			t.Error("Request with a nil match = nil, want an error")
 		}
 	})

@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -38,14 +40,14 @@ func TestInboundMessageTooBig(t *testing.T) {
 					wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) { _ = c.Send(ctx, wsconntest.Binary(big)) })))
 				var rec recorder
 				var mu sync.Mutex
-				var kinds []FailureKind
-				var reasons []WaitReason
+				var kinds []retry.FailureKind
+				var reasons []retry.WaitReason
 				c := dialTest(t, srv, &rec, WithReadLimit(64<<10),
-					OnMessage(func(context.Context, Message) {}),
-					WithRetryPolicy(func(f Failure) Decision {
+					OnMessage(func(context.Context, transport.Message) {}),
+					WithRetryPolicy(func(f retry.Failure) retry.Decision {
 						d := f.Default()
-						if tt.giveUp && f.Kind == KindTooBig {
-							d = Decision{GiveUp: true}
+						if tt.giveUp && f.Kind == retry.KindTooBig {
+							d = retry.Decision{GiveUp: true}
 						}
 						mu.Lock()
 						kinds, reasons = append(kinds, f.Kind), append(reasons, d.Reason)
@@ -63,11 +65,11 @@ func TestInboundMessageTooBig(t *testing.T) {
 				if err, _ := lost.Payload.(error); !errors.Is(err, ErrMessageTooBig) {
 					t.Errorf("Lost cause = %v, want ErrMessageTooBig", err)
 				}
-				if len(kinds) == 0 || kinds[0] != KindTooBig {
-					t.Errorf("kinds the policy saw = %v, want %v first", kinds, KindTooBig)
+				if len(kinds) == 0 || kinds[0] != retry.KindTooBig {
+					t.Errorf("kinds the policy saw = %v, want %v first", kinds, retry.KindTooBig)
 				}
-				if !tt.giveUp && (len(reasons) == 0 || reasons[0] != WaitSlowDown) {
-					t.Errorf("default decisions = %v, want %v", reasons, WaitSlowDown)
+				if !tt.giveUp && (len(reasons) == 0 || reasons[0] != retry.WaitSlowDown) {
+					t.Errorf("default decisions = %v, want %v", reasons, retry.WaitSlowDown)
 				}
 				if n := dials(srv); n > tt.maxDials {
 					t.Errorf("%d dials in 10s, want at most %d", n, tt.maxDials)
@@ -108,7 +110,7 @@ func TestWriteLimit(t *testing.T) {
 				var rec recorder
 				c := dialTest(t, srv, &rec, append([]Option{WithReadLimit(-1)}, tt.opts...)...)
 				waitState(t, c, connfsm.Alive)
-				err := c.Send(t.Context(), Binary, make([]byte, tt.size))
+				err := c.Send(t.Context(), transport.Binary, make([]byte, tt.size))
 				synctest.Wait()
 				if got := errors.Is(err, ErrMessageTooBig); got != tt.wantErr {
 					t.Fatalf("Send(%d bytes) = %v, want ErrMessageTooBig: %v", tt.size, err, tt.wantErr)
@@ -127,7 +129,7 @@ func TestWriteLimit(t *testing.T) {
 
 func TestWriteLimitConfig(t *testing.T) {
 	_, err := dialWS(t.Context(), "ws://feed.test/", WithWriteLimit(0), NoWait())
-	var ce *ConfigError
+	var ce *transport.ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("Dial with WithWriteLimit(0) = %v, want a *ConfigError", err)
 	}

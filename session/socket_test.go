@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -30,7 +31,7 @@ func TestDefaultClientAbortsBySocket(t *testing.T) {
 	got := make(chan string, 1)
 	c, err := dialWS(t.Context(), srv.URL,
 		WithHeartbeat(time.Hour, time.Hour), WithCloseTimeout(time.Minute),
-		OnMessage(func(_ context.Context, m Message) { got <- string(m.Data) }))
+		OnMessage(func(_ context.Context, m transport.Message) { got <- string(m.Data) }))
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 type counters struct {
@@ -285,11 +287,11 @@ func (p *probed) recover() {
 
 // SlowConsumerPolicy returns the client's slow-consumer policy
 // (WithSlowConsumer): what its Stats.SlowDropped counts the drops of.
-func (c *Client) SlowConsumerPolicy() SlowConsumerPolicy { return c.cfg.slow.Policy }
+func (c *Client) SlowConsumerPolicy() datapath.SlowConsumerPolicy { return c.cfg.slow.Policy }
 
 // handle calls the handler with m, counting its lag, and timing it for
 // the probe if there is one.
-func (c *Client) handle(h func(context.Context, Message), ctx context.Context, m Message) error {
+func (c *Client) handle(h func(context.Context, transport.Message), ctx context.Context, m transport.Message) error {
 	c.stats.lagged(m.Received)
 	if c.probe == nil {
 		return call(h, ctx, m)

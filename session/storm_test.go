@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -23,8 +24,8 @@ func TestStormGuardCountsDialsMade(t *testing.T) {
 		var calls int
 		start := time.Now()
 		c := dialTest(t, srv, &rec,
-			WithStormGuard(StormGuard{Attempts: 3, Window: time.Minute, MinGap: 5 * time.Second}),
-			WithBackoff(Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}),
+			WithStormGuard(retry.StormGuard{Attempts: 3, Window: time.Minute, MinGap: 5 * time.Second}),
+			WithBackoff(retry.Backoff{Initial: 10 * time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 1}),
 			WithCredentials(func(context.Context) (Credentials, error) {
 				if calls++; calls <= 5 {
 					return Credentials{}, errors.New("token file: no such file")

@@ -8,82 +8,21 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 )
-
-// MessageKind is what a message is to the subscriptions, as a Router says.
-type MessageKind uint8
-
-// The kinds of messages a Router tells apart.
-const (
-	// Unclaimed: no subscription's; OnMessage handles it.
-	Unclaimed MessageKind = iota
-	// Data of the subscription Route.Key: counted, sequence-checked, and
-	// handed to its Handler (or OnMessage without one).
-	Data
-	// Acked: the venue acknowledged the subscribe of Route.Key. It is
-	// taken out of the stream.
-	Acked
-	// Refused: the venue refused the subscribe of Route.Key (a NACK). It
-	// is taken out of the stream.
-	Refused
-)
-
-// Route is what a Router says of a message: its kind, and the key of the
-// subscription it belongs to.
-type Route struct {
-	Key  string
-	Kind MessageKind
-}
-
-// Router routes every data message to its subscription by a key
-// extracted from it: one map lookup per message, whatever the number of
-// subscriptions, where an Ack matcher is tried per subscription awaiting
-// an ack.
-type Router struct {
-	// Route says what m is. It is called by the connection's reader for
-	// every data message (twice for those that come while a subscribe is
-	// unanswered): it must be quick, and must not keep m.Data.
-	Route func(m Message) Route
-	// Acks says the venue acknowledges every subscribe: each subscription
-	// is then Subscribing until Route says Acked or Refused (or its ack
-	// timeout), as with an Ack matcher. Without it, a subscription with no
-	// Ack matcher is Active once written.
-	Acks bool
-}
 
 // WithRouter routes messages to subscriptions (see Router): a
 // subscription's messages go to its Handler, are counted per key
 // (SubscriptionStatus) and checked for sequence gaps; messages no
 // subscription claims go to OnMessage.
-func WithRouter(r Router) Option {
+func WithRouter(r subscription.Router) Option {
 	return func(c *config) {
 		if r.Route == nil {
-			c.problems = append(c.problems, fmt.Errorf("Router: nil Route"))
+			c.problems = append(c.problems, errors.New("nil Router.Route"))
 			return
 		}
 		c.router = &r
 	}
-}
-
-// SubscriptionStatus is a snapshot of one subscription.
-type SubscriptionStatus struct {
-	Key   string
-	State subscription.State
-	// Holders is how many Subscribe calls its Unsubscribes have not undone.
-	Holders int
-	// Err is why it failed (Failed), or why it went back to Pending; nil
-	// otherwise.
-	Err error
-	SubscriptionStats
-}
-
-// SubscriptionStats are a subscription's counters; messages are counted
-// only with a Router.
-type SubscriptionStats struct {
-	Messages    uint64    // data messages routed to it
-	LastMessage time.Time // when the last one came; zero if none has
-	Gaps        uint64    // sequence gaps seen
-	Resyncs     uint64    // resyncs started
 }
 
 // subCounters are a subscription's counters, written by the reader.
@@ -94,8 +33,8 @@ type subCounters struct {
 	resyncs  atomic.Uint64
 }
 
-func (k *subCounters) stats() SubscriptionStats {
-	st := SubscriptionStats{Messages: k.messages.Load(), Gaps: k.gaps.Load(), Resyncs: k.resyncs.Load()}
+func (k *subCounters) stats() subscription.Stats {
+	st := subscription.Stats{Messages: k.messages.Load(), Gaps: k.gaps.Load(), Resyncs: k.resyncs.Load()}
 	if t := k.last.Load(); t != 0 {
 		st.LastMessage = start.Add(time.Duration(t))
 	}
@@ -104,7 +43,7 @@ func (k *subCounters) stats() SubscriptionStats {
 
 // SubscriptionStatus returns the subscription key's state and counters,
 // and false if the key is not subscribed.
-func (c *Client) SubscriptionStatus(key string) (SubscriptionStatus, bool) {
+func (c *Client) SubscriptionStatus(key string) (subscription.Status, bool) {
 	c.reg().mu.Lock()
 	s := c.reg().byKey[key]
 	var holders int
@@ -113,9 +52,9 @@ func (c *Client) SubscriptionStatus(key string) (SubscriptionStatus, bool) {
 	}
 	c.reg().mu.Unlock()
 	if s == nil {
-		return SubscriptionStatus{}, false
+		return subscription.Status{}, false
 	}
-	st := SubscriptionStatus{Key: key, State: s.m.State(), Holders: holders, SubscriptionStats: s.counters.stats()}
+	st := subscription.Status{Key: key, State: s.m.State(), Holders: holders, Stats: s.counters.stats()}
 	if st.State == subscription.Failed || st.State == subscription.Pending {
 		st.Err = s.failure()
 	}
@@ -123,10 +62,10 @@ func (c *Client) SubscriptionStatus(key string) (SubscriptionStatus, bool) {
 }
 
 // route asks the router what m is; a router that panics claims nothing.
-func (c *Client) route(m Message) (r Route) {
+func (c *Client) route(m transport.Message) (r subscription.Route) {
 	defer func() {
 		if recover() != nil {
-			r = Route{}
+			r = subscription.Route{}
 		}
 	}()
 	return c.cfg.router.Route(m)
@@ -136,13 +75,13 @@ func (c *Client) route(m Message) (r Route) {
 // subscription's, when the router names one that has a Handler, else
 // OnMessage. The subscription's counters count it and its sequence is
 // checked.
-func (c *Client) handlerFor(ss *session, m Message) func(context.Context, Message) {
+func (c *Client) handlerFor(ss *session, m transport.Message) func(context.Context, transport.Message) {
 	h := c.cfg.onMessage
 	if c.cfg.router == nil {
 		return h
 	}
 	rt := c.route(m)
-	if rt.Kind != Data {
+	if rt.Kind != subscription.Data {
 		return h
 	}
 	c.reg().mu.Lock()
@@ -162,9 +101,9 @@ func (c *Client) handlerFor(ss *session, m Message) func(context.Context, Messag
 
 // claimRouted takes m, read on ss, if the router says it answers a
 // subscribe awaited there: an ack or a refusal is not data.
-func (r *registry) claimRouted(c *Client, ss *session, m Message) bool {
+func (r *registry) claimRouted(c *Client, ss *session, m transport.Message) bool {
 	rt := c.route(m)
-	if rt.Kind != Acked && rt.Kind != Refused {
+	if rt.Kind != subscription.Acked && rt.Kind != subscription.Refused {
 		return false
 	}
 	r.mu.Lock()
@@ -175,10 +114,10 @@ func (r *registry) claimRouted(c *Client, ss *session, m Message) bool {
 	}
 	r.settleLocked(s)
 	r.mu.Unlock()
-	if rt.Kind == Acked {
+	if rt.Kind == subscription.Acked {
 		r.answered(s, subscription.Ack, nil)
 	} else {
-		r.answered(s, subscription.Nack, &SubscriptionError{Key: s.Key, Message: append([]byte(nil), m.Data...), Err: ErrSubscriptionRefused})
+		r.answered(s, subscription.Nack, &subscription.Error{Key: s.Key, Message: append([]byte(nil), m.Data...), Err: ErrSubscriptionRefused})
 	}
 	return true
 }
@@ -194,7 +133,7 @@ type Batch struct {
 	// Max is the most keys one message carries: the venue's cap.
 	Max int
 	// Type is the messages' type: Text (the default, when zero) or Binary.
-	Type MessageType
+	Type transport.MessageType
 	// Subscribe returns the message that subscribes keys.
 	Subscribe func(keys []string) []byte
 	// Unsubscribe, if not nil, returns the message that unsubscribes
@@ -206,7 +145,7 @@ type Batch struct {
 // positive and Subscribe set.
 func WithBatch(b Batch) Option {
 	return func(c *config) {
-		typ, typeOK := b.Type.orText()
+		typ, typeOK := textOr(b.Type)
 		switch {
 		case b.Max <= 0:
 			c.problems = append(c.problems, fmt.Errorf("Batch.Max must be positive, got %d", b.Max))
@@ -256,14 +195,14 @@ func (c *Client) sendBatch(ctx context.Context, ss *session, subs []*subscribed)
 		// subscriptions fail instead, as if refused.
 		for _, s := range sent {
 			c.reg().settle(s)
-			_ = s.fail(ctx, subscription.Nack, &SubscriptionError{Key: s.Key, Err: err})
+			_ = s.fail(ctx, subscription.Nack, &subscription.Error{Key: s.Key, Err: err})
 		}
 		return nil, nil
 	}
 	if err := c.paced(ctx, ss, c.cfg.batch.Type, msg); err != nil {
 		for _, s := range sent {
 			c.reg().settle(s)
-			_ = s.fail(ctx, subscription.Lost, &SubscriptionError{Key: s.Key, Err: err})
+			_ = s.fail(ctx, subscription.Lost, &subscription.Error{Key: s.Key, Err: err})
 		}
 		return nil, fmt.Errorf("session: subscribe %d keys: %w", len(keys), err)
 	}
@@ -373,7 +312,7 @@ func (c *Client) unsubscribeBatch(ctx context.Context, subs []*subscribed) error
 // message of a connection, or after a resync, sets it. A number past it
 // is a gap: counted, fired (Gap), and the resync started. A number behind
 // it (a duplicate) is no gap.
-func (c *Client) checkSequence(ss *session, s *subscribed, m Message) {
+func (c *Client) checkSequence(ss *session, s *subscribed, m transport.Message) {
 	if s.Sequence == nil {
 		return
 	}
@@ -403,7 +342,7 @@ func (c *Client) checkSequence(ss *session, s *subscribed, m Message) {
 }
 
 // sequenceOf calls s.Sequence; one that panics tells nothing.
-func sequenceOf(s *subscribed, m Message) (seq uint64, ok bool) {
+func sequenceOf(s *subscribed, m transport.Message) (seq uint64, ok bool) {
 	defer func() {
 		if recover() != nil {
 			seq, ok = 0, false
@@ -440,7 +379,7 @@ func (c *Client) resync(ctx context.Context, ss *session, s *subscribed) {
 			return // the connection is left: Lost takes it to Pending
 		}
 		if err != nil {
-			_ = s.fail(ctx, subscription.Nack, &SubscriptionError{Key: s.Key, Err: fmt.Errorf("resync: %w", err)})
+			_ = s.fail(ctx, subscription.Nack, &subscription.Error{Key: s.Key, Err: fmt.Errorf("resync: %w", err)})
 			return
 		}
 		_ = s.m.Fire(ctx, subscription.Resynced)

@@ -15,7 +15,9 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -42,20 +44,20 @@ func streamVenue(n int) wsconntest.Option {
 }
 
 // prefixRouter routes "ack:K", "nack:K" and "data:K".
-var prefixRouter = Router{Acks: true, Route: func(m Message) Route {
+var prefixRouter = subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
 	kind, key, ok := strings.Cut(string(m.Data), ":")
 	if !ok {
-		return Route{}
+		return subscription.Route{}
 	}
 	switch kind {
 	case "ack":
-		return Route{Key: key, Kind: Acked}
+		return subscription.Route{Key: key, Kind: subscription.Acked}
 	case "nack":
-		return Route{Key: key, Kind: Refused}
+		return subscription.Route{Key: key, Kind: subscription.Refused}
 	case "data":
-		return Route{Key: key, Kind: Data}
+		return subscription.Route{Key: key, Kind: subscription.Data}
 	}
-	return Route{}
+	return subscription.Route{}
 }}
 
 type keyed struct {
@@ -63,8 +65,8 @@ type keyed struct {
 	got map[string][]string
 }
 
-func (k *keyed) handler(key string) func(context.Context, Message) {
-	return func(_ context.Context, m Message) {
+func (k *keyed) handler(key string) func(context.Context, transport.Message) {
+	return func(_ context.Context, m transport.Message) {
 		k.mu.Lock()
 		defer k.mu.Unlock()
 		if k.got == nil {
@@ -92,7 +94,7 @@ func TestRouter(t *testing.T) {
 			}
 		}
 		err := c.Subscribe(ctx, Subscription{Key: "bad", Message: []byte("sub:bad")})
-		var se *SubscriptionError
+		var se *subscription.Error
 		if !errors.As(err, &se) || !errors.Is(err, ErrSubscriptionRefused) || string(se.Message) != "nack:bad" {
 			t.Errorf("Subscribe(bad) = %v, want a refusal holding nack:bad", err)
 		}
@@ -107,8 +109,8 @@ func TestRouter(t *testing.T) {
 			t.Errorf("OnMessage (-want +got):\n%s", diff)
 		}
 		st, ok := c.SubscriptionStatus("a")
-		wantSt := SubscriptionStatus{Key: "a", State: subscription.Active, Holders: 1,
-			SubscriptionStats: SubscriptionStats{Messages: 3, LastMessage: time.Now()}}
+		wantSt := subscription.Status{Key: "a", State: subscription.Active, Holders: 1,
+			Stats: subscription.Stats{Messages: 3, LastMessage: time.Now()}}
 		if diff := cmp.Diff(wantSt, st, cmpopts.EquateApproxTime(time.Second)); !ok || diff != "" {
 			t.Errorf("SubscriptionStatus(a) (-want +got):\n%s", diff)
 		}
@@ -144,7 +146,7 @@ func gapVenue(lists ...[]int) wsconntest.Option {
 	}))
 }
 
-func seqOf(m Message) (uint64, bool) {
+func seqOf(m transport.Message) (uint64, bool) {
 	i := strings.LastIndexByte(string(m.Data), ':')
 	n, err := strconv.ParseUint(string(m.Data[i+1:]), 10, 64)
 	return n, err == nil
@@ -160,7 +162,7 @@ func TestSequenceGap(t *testing.T) {
 		var subs subRecorder
 		var k keyed
 		// "data:s:N" belongs to the key s.
-		seqRouter := Router{Acks: true, Route: func(m Message) Route {
+		seqRouter := subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
 			r := prefixRouter.Route(m)
 			r.Key, _, _ = strings.Cut(r.Key, ":")
 			return r
@@ -212,7 +214,7 @@ func TestResubscribeResync(t *testing.T) {
 		srv := startServer(t, gapVenue([]int{1, 2, 4}, []int{20, 21, 22}))
 		var rec recorder
 		var subs subRecorder
-		seqRouter := Router{Acks: true, Route: func(m Message) Route {
+		seqRouter := subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
 			r := prefixRouter.Route(m)
 			r.Key, _, _ = strings.Cut(r.Key, ":")
 			return r
@@ -285,13 +287,13 @@ func TestUnsubscribeInEveryState(t *testing.T) {
 					srv.Down()
 				}
 				var rec recorder
-				seqRouter := Router{Acks: true, Route: func(m Message) Route {
+				seqRouter := subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
 					r := prefixRouter.Route(m)
 					r.Key, _, _ = strings.Cut(r.Key, ":")
 					return r
 				}}
 				c := dialTest(t, srv, &rec, WithRouter(seqRouter), WithAckTimeout(3*time.Second),
-					WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+					WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 				if !tt.down {
 					waitPhase(t, c, connfsm.Ready)
 				}

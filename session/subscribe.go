@@ -11,6 +11,7 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // Subscription is a stream the client subscribes to (Subscribe). Each key
@@ -26,7 +27,7 @@ type Subscription struct {
 	// unsubscribe.
 	Key string
 	// Type is the messages' type: Text (the default, when zero) or Binary.
-	Type MessageType
+	Type transport.MessageType
 	// Message subscribes, e.g. {"op":"subscribe","args":["trades.BTC"]}.
 	Message []byte
 	// Unsubscribe, if not nil, is sent when the last holder unsubscribes,
@@ -39,21 +40,21 @@ type Subscription struct {
 	// Without it, the subscription is Active once Message is written. It
 	// is called by the connection's reader and must be quick; one that
 	// panics fails its subscription, not the connection.
-	Ack func(m Message) bool
+	Ack func(m transport.Message) bool
 	// Nack, if not nil, recognises the venue's refusal of Message: the
 	// subscription is then Failed, with a *SubscriptionError holding the
 	// message and matching ErrSubscriptionRefused. It is called as Ack is.
-	Nack func(m Message) bool
+	Nack func(m transport.Message) bool
 	// Handler, if not nil, handles the subscription's data messages, in
 	// place of OnMessage, as OnMessage would (one at a time, on the
 	// reader). It needs a Router (WithRouter) to tell them.
-	Handler func(ctx context.Context, m Message)
+	Handler func(ctx context.Context, m transport.Message)
 	// Sequence, if not nil, returns a data message's sequence number (ok
 	// false for a message without one); it needs a Router to route the
 	// messages. A number past the next expected is a gap: the
 	// subscription resyncs (Resyncing), and the gap is counted
 	// (SubscriptionStats.Gaps) and observed (a Gap step). See Resync.
-	Sequence func(m Message) (seq uint64, ok bool)
+	Sequence func(m transport.Message) (seq uint64, ok bool)
 	// Resync, if not nil, resyncs the stream after a gap, e.g. fetches a
 	// snapshot with Client.Request: the subscription is Active again when
 	// it returns nil, and Failed with its error otherwise. It runs on a
@@ -74,27 +75,6 @@ type Subscription struct {
 	// for it again.
 	Retry bool
 }
-
-// SubscriptionError is why a subscription failed: its ack did not come
-// (ErrAckTimeout), the venue refused it (ErrSubscriptionRefused, with the
-// venue's message), or its message could not be written.
-type SubscriptionError struct {
-	Key string
-	// Message is the venue's refusal, for a NACK; nil otherwise.
-	Message []byte
-	Err     error
-}
-
-// Error names the subscription and the failure.
-func (e *SubscriptionError) Error() string {
-	if e.Message != nil {
-		return fmt.Sprintf("session: subscription %q: %v: %s", e.Key, e.Err, e.Message)
-	}
-	return fmt.Sprintf("session: subscription %q: %v", e.Key, e.Err)
-}
-
-// Unwrap returns the failure.
-func (e *SubscriptionError) Unwrap() error { return e.Err }
 
 // WithAckTimeout bounds the wait for each subscription's ack, measured
 // from the write of its message: an ack that does not come within d makes
@@ -123,7 +103,7 @@ func WithSubscriptions(subs ...Subscription) Option {
 
 // check reports what makes sub unusable, matching ErrBadSubscription.
 func (sub Subscription) check() error {
-	_, typeOK := sub.Type.orText()
+	_, typeOK := textOr(sub.Type)
 	switch {
 	case sub.Key == "":
 		return fmt.Errorf("%w: empty key", ErrBadSubscription)
@@ -137,8 +117,8 @@ func (sub Subscription) check() error {
 
 // checkOn reports a message of sub that tr cannot carry (CheckMessage),
 // matching ErrBadSubscription.
-func (sub Subscription) checkOn(tr Transport) error {
-	typ, _ := sub.Type.orText()
+func (sub Subscription) checkOn(tr transport.Transport) error {
+	typ, _ := textOr(sub.Type)
 	for _, m := range [][]byte{sub.Message, sub.Unsubscribe} {
 		if m == nil {
 			continue
@@ -152,7 +132,7 @@ func (sub Subscription) checkOn(tr Transport) error {
 
 // normal returns sub with its defaults and its own copies of the messages.
 func (sub Subscription) normal() Subscription {
-	sub.Type, _ = sub.Type.orText()
+	sub.Type, _ = textOr(sub.Type)
 	sub.Message, sub.Unsubscribe = bytes.Clone(sub.Message), bytes.Clone(sub.Unsubscribe)
 	return sub
 }

@@ -16,6 +16,9 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -134,7 +137,7 @@ func nackVenue() wsconntest.Option {
 
 func nacked(key string, retry bool) Subscription {
 	s := sub(key)
-	s.Nack = func(m Message) bool {
+	s.Nack = func(m transport.Message) bool {
 		return strings.Contains(string(m.Data), `"event":"error"`) && strings.Contains(string(m.Data), `"`+key+`"`)
 	}
 	s.Retry = retry
@@ -150,11 +153,11 @@ func TestNack(t *testing.T) {
 		var rec recorder
 		var subs subRecorder
 		c := dialTest(t, srv, &rec, OnRecord(subs.observe),
-			WithBackoff(Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
 		waitPhase(t, c, connfsm.Ready)
 		ctx := context.Background()
 		err := c.Subscribe(ctx, nacked("bad1", false))
-		var se *SubscriptionError
+		var se *subscription.Error
 		if !errors.As(err, &se) || !errors.Is(err, ErrSubscriptionRefused) || se.Key != "bad1" ||
 			string(se.Message) != `{"event":"error","code":"60018","arg":"bad1"}` {
 			t.Fatalf("Subscribe(bad1) = %v, want a *SubscriptionError with the venue's message", err)
@@ -220,7 +223,7 @@ func TestLostInEachState(t *testing.T) {
 		var rec recorder
 		var subs subRecorder
 		c := dialTest(t, srv, &rec, OnRecord(subs.observe), WithAckTimeout(5*time.Second),
-			WithBackoff(Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
 		waitPhase(t, c, connfsm.Ready)
 		ctx := context.Background()
 		if err := c.Subscribe(ctx, sub("active")); err != nil {
@@ -259,7 +262,7 @@ func TestMatcherPanics(t *testing.T) {
 		c := dialTest(t, srv, &rec)
 		waitPhase(t, c, connfsm.Ready)
 		bad := sub("p")
-		bad.Ack = func(Message) bool { panic("matcher bug") }
+		bad.Ack = func(transport.Message) bool { panic("matcher bug") }
 		err := c.Subscribe(context.Background(), bad)
 		var pe *tasks.PanicError
 		if !errors.As(err, &pe) {
@@ -345,7 +348,7 @@ func TestSubscribeFromHandler(t *testing.T) {
 		var c *Client
 		got := make(chan error, 1)
 		ready := make(chan struct{})
-		c = dialTest(t, srv, &rec, WithAckTimeout(5*time.Second), OnMessage(func(ctx context.Context, m Message) {
+		c = dialTest(t, srv, &rec, WithAckTimeout(5*time.Second), OnMessage(func(ctx context.Context, m transport.Message) {
 			if string(m.Data) == "go" {
 				<-ready
 				got <- c.Subscribe(ctx, sub("h"))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -37,7 +38,7 @@ func (c *Client) sendSubscription(ctx context.Context, ss *session, s *subscribe
 	c.reg().sending(c, s, ss.epoch)
 	if err := c.paced(ctx, ss, s.Type, s.Message); err != nil {
 		c.reg().settle(s)
-		serr := &SubscriptionError{Key: s.Key, Err: err}
+		serr := &subscription.Error{Key: s.Key, Err: err}
 		_ = s.fail(ctx, subscription.Lost, serr) // not sent: the next connection sends it
 		return serr
 	}
@@ -119,7 +120,7 @@ func (r *registry) sweep() {
 	r.popDue(i)
 	r.mu.Unlock()
 	for _, s := range expired {
-		r.answered(s, subscription.AckTimeout, &SubscriptionError{Key: s.Key, Err: ErrAckTimeout})
+		r.answered(s, subscription.AckTimeout, &subscription.Error{Key: s.Key, Err: ErrAckTimeout})
 	}
 }
 
@@ -205,7 +206,7 @@ func (r *registry) unwait(s *subscribed) bool {
 // acknowledges or refuses, in the order they were sent, and reports
 // whether one took it: an ack or a NACK is not data. A matcher that
 // panics fails its subscription and takes nothing.
-func (r *registry) claim(ss *session, m Message) bool {
+func (r *registry) claim(ss *session, m transport.Message) bool {
 	if r.routed.Load() > 0 && r.claimRouted(ss.c, ss, m) {
 		return true
 	}
@@ -235,18 +236,18 @@ const noAnswer = subscription.Event(255)
 
 // answer reports what m is to s: Ack, Nack (with the error), or
 // noAnswer. A matcher's panic is a Nack whose error holds it.
-func (s *subscribed) answer(m Message) (ev subscription.Event, err error) {
+func (s *subscribed) answer(m transport.Message) (ev subscription.Event, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			ev = subscription.Nack
-			err = &SubscriptionError{Key: s.Key, Err: &tasks.PanicError{Task: "subscription matcher", Value: p, Stack: debug.Stack()}}
+			err = &subscription.Error{Key: s.Key, Err: &tasks.PanicError{Task: "subscription matcher", Value: p, Stack: debug.Stack()}}
 		}
 	}()
 	if s.Ack(m) {
 		return subscription.Ack, nil
 	}
 	if s.Nack != nil && s.Nack(m) {
-		return subscription.Nack, &SubscriptionError{Key: s.Key, Message: append([]byte(nil), m.Data...), Err: ErrSubscriptionRefused}
+		return subscription.Nack, &subscription.Error{Key: s.Key, Message: append([]byte(nil), m.Data...), Err: ErrSubscriptionRefused}
 	}
 	return noAnswer, nil
 }
@@ -341,11 +342,11 @@ func (c *Client) subscriptionsLost(ctx context.Context, epoch uint64, cause erro
 const (
 	// RecordSubscription is the Kind of the records OnRecord receives for
 	// the steps of a subscription's machine: their Payload is a
-	// *SubscriptionRecord, and their other fields are zero but When and
+	// *subscription.Record, and their other fields are zero but When and
 	// Reason. An observer that only knows the lifecycle's kinds skips them.
 	RecordSubscription = fsm.RecordOwner
 	// RecordDataPath is the Kind of the records OnRecord receives for the
-	// steps of a connection's data path: their Payload is a *DataPathRecord,
+	// steps of a connection's data path: their Payload is a *datapath.Record,
 	// their Epoch the connection's, and their other fields are zero but When
 	// and Reason. An observer that only knows the lifecycle's kinds skips
 	// them.
@@ -361,32 +362,9 @@ const (
 	RecordDataPath = fsm.RecordOwner + 1
 )
 
-// SubscriptionRecord is one step of a subscription's machine.
-type SubscriptionRecord struct {
-	Key string
-	// Kind is what the step was: fsm.RecordStarted (registered, Pending),
-	// RecordTransition, RecordIgnored (a stale ack after Unsubscribe, for
-	// one), RecordRejected.
-	Kind  fsm.RecordKind
-	From  subscription.State
-	Event subscription.Event
-	To    subscription.State
-	// Cause is the event's error: a *SubscriptionError for a NACK or an
-	// ack timeout, the connection's failure for Lost; nil otherwise.
-	Cause error
-	// Conn is the epoch of the connection the subscription was last sent
-	// on, 0 if none.
-	Conn uint64
-}
-
-// String formats the step as "key: From -Event-> To".
-func (r *SubscriptionRecord) String() string {
-	return fmt.Sprintf("%s: %v -%v-> %v", r.Key, r.From, r.Event, r.To)
-}
-
 // observe turns a step of s's machine into a record of the client's.
 func (s *subscribed) observe(ctx context.Context, r subRecord) {
-	sr := &SubscriptionRecord{Key: s.Key, Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.conn.Load()}
+	sr := &subscription.Record{Key: s.Key, Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.conn.Load()}
 	if r.Kind == fsm.RecordRejected {
 		sr.Cause = r.Err
 	} else if err, ok := r.Payload.(error); ok {

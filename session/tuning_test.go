@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -63,7 +64,7 @@ func TestTuningSharedAmongEqual(t *testing.T) {
 	if other == one || other.pongTimeout != 4*time.Second || one.pongTimeout != 3*time.Second {
 		t.Errorf("tunings %+v and %+v: want two values with their own pong timeouts", *one, *other)
 	}
-	app := []Option{WithAppHeartbeat(AppHeartbeat{Ping: []byte("p"), IsPong: func(Message) bool { return false }})}
+	app := []Option{WithAppHeartbeat(AppHeartbeat{Ping: []byte("p"), IsPong: func(transport.Message) bool { return false }})}
 	if a, b := newConfig(nil, app).tuning.shared(), newConfig(nil, app).tuning.shared(); a == b {
 		t.Error("tunings with an application heartbeat are shared, want each its own")
 	}
@@ -91,7 +92,7 @@ func TestHooksShared(t *testing.T) {
 		shared bool
 	}{
 		{"none", nil, true},
-		{"handler only", []Option{OnMessage(func(context.Context, Message) {})}, true},
+		{"handler only", []Option{OnMessage(func(context.Context, transport.Message) {})}, true},
 		{"OnConnect", []Option{OnConnect(func(context.Context, *Session) error { return nil })}, false},
 		{"logger", []Option{WithLogger(slog.New(slog.DiscardHandler))}, false},
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -37,11 +38,11 @@ func TestZombieFeed(t *testing.T) {
 				}
 				srv := startServer(t, wsconntest.Default(venue...))
 				var rec recorder
-				var kinds []FailureKind
+				var kinds []retry.FailureKind
 				c := dialTest(t, srv, &rec, WithIdleTimeout(idle), WithHeartbeat(time.Second, time.Second),
-					WithRetryPolicy(func(f Failure) Decision {
+					WithRetryPolicy(func(f retry.Failure) retry.Decision {
 						kinds = append(kinds, f.Kind)
-						return Decision{GiveUp: true}
+						return retry.Decision{GiveUp: true}
 					}))
 				time.Sleep(time.Minute)
 				synctest.Wait()
@@ -64,7 +65,7 @@ func TestZombieFeed(t *testing.T) {
 				if err, _ := lost.Payload.(error); !errors.Is(err, ErrIdleTimeout) {
 					t.Errorf("Lost cause = %v, want ErrIdleTimeout", err)
 				}
-				if diff := cmp.Diff([]FailureKind{KindIdle}, kinds); diff != "" {
+				if diff := cmp.Diff([]retry.FailureKind{retry.KindIdle}, kinds); diff != "" {
 					t.Errorf("failure kinds the policy saw (-want +got):\n%s", diff)
 				}
 				if st := c.Stats(); st.Pings < 9 {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -37,8 +39,8 @@ func TestWedgedConnectionIsLost(t *testing.T) {
 	c, err := dialWS(t.Context(), srv.URL,
 		WithHeartbeat(200*time.Millisecond, 200*time.Millisecond),
 		WithCloseTimeout(100*time.Millisecond),
-		WithBackoff(Backoff{Initial: time.Hour}),
-		WithPingResponder(func(m Message) ([]byte, bool) {
+		WithBackoff(retry.Backoff{Initial: time.Hour}),
+		WithPingResponder(func(m transport.Message) ([]byte, bool) {
 			if bytes.HasPrefix(m.Data, []byte("ping")) {
 				return []byte("pong" + payload), true
 			}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // The core's tests run it over WebSocket connections to wsconntest's
@@ -40,13 +41,13 @@ func dialWS(ctx context.Context, rawURL string, opts ...Option) (*Client, error)
 }
 
 func newPoolWS(ctx context.Context, rawURL string, cfg PoolConfig, opts ...Option) (*Pool, error) {
-	return NewPool(ctx, func() Transport { return newWSTransport(rawURL) }, cfg, opts...)
+	return NewPool(ctx, func() transport.Transport { return newWSTransport(rawURL) }, cfg, opts...)
 }
 
 func newWSTransport(rawURL string) *wsTransport { return &wsTransport{url: rawURL} }
 
 func wsOption(set func(*wsTransport) error) Option {
-	return TransportOption(func(t Transport) error { return set(t.(*wsTransport)) })
+	return TransportOption(func(t transport.Transport) error { return set(t.(*wsTransport)) })
 }
 
 func WithHTTPClient(h *http.Client) Option {
@@ -108,7 +109,7 @@ var socketClient = sync.OnceValue(func() *http.Client {
 	return &http.Client{Transport: tr}
 })
 
-func (t *wsTransport) Dial(ctx context.Context, a *Attempt) (Conn, error) {
+func (t *wsTransport) Dial(ctx context.Context, a *transport.Attempt) (transport.Conn, error) {
 	u, header := t.url, t.header
 	if t.credentials != nil {
 		cr, err := t.credentials(ctx)
@@ -142,7 +143,7 @@ func (t *wsTransport) Dial(ctx context.Context, a *Attempt) (Conn, error) {
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			secs, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-			return nil, &HandshakeError{Status: resp.StatusCode, RetryAfter: time.Duration(secs) * time.Second, Err: err}
+			return nil, &transport.HandshakeError{Status: resp.StatusCode, RetryAfter: time.Duration(secs) * time.Second, Err: err}
 		}
 		return nil, err
 	}
@@ -159,12 +160,12 @@ type wsConn struct {
 	cancel context.CancelFunc
 }
 
-func (c *wsConn) Reader() (MessageType, io.Reader, error) {
+func (c *wsConn) Reader() (transport.MessageType, io.Reader, error) {
 	typ, r, err := c.ws.Reader(c.ctx)
 	if err != nil {
 		return 0, nil, wsError(err)
 	}
-	return MessageType(typ), wsReader{r}, nil
+	return transport.MessageType(typ), wsReader{r}, nil
 }
 
 type wsReader struct{ r io.Reader }
@@ -183,16 +184,16 @@ func wsError(err error) error {
 	}
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
-		return &CloseError{Code: StatusCode(ce.Code), Reason: ce.Reason, Err: err}
+		return &transport.CloseError{Code: transport.StatusCode(ce.Code), Reason: ce.Reason, Err: err}
 	}
 	return err
 }
 
-func (c *wsConn) Write(ctx context.Context, typ MessageType, p []byte) error {
+func (c *wsConn) Write(ctx context.Context, typ transport.MessageType, p []byte) error {
 	return c.ws.Write(ctx, websocket.MessageType(typ), p)
 }
 func (c *wsConn) Ping(ctx context.Context) error { return c.ws.Ping(ctx) }
-func (c *wsConn) Close(code StatusCode, reason string) error {
+func (c *wsConn) Close(code transport.StatusCode, reason string) error {
 	return c.ws.Close(websocket.StatusCode(code), reason)
 }
 func (c *wsConn) CloseNow() error {

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn/framing"
 )
 
@@ -85,7 +86,7 @@ func kept(b []byte) []byte {
 // session, which copies it (the reader's Bytes, valid until the next
 // call); a longer one is read into a buffer of its own, which the session
 // takes (the reader's Take).
-func (c *conn) Reader() (session.MessageType, io.Reader, error) {
+func (c *conn) Reader() (transport.MessageType, io.Reader, error) {
 	p, lent, err := c.readFrame()
 	if err != nil {
 		c.failOnce.Do(func() { close(c.readFailed) })
@@ -97,9 +98,9 @@ func (c *conn) Reader() (session.MessageType, io.Reader, error) {
 		}
 		return 0, nil, err
 	}
-	typ := session.Binary
+	typ := transport.Binary
 	if utf8.Valid(p) { // vectorised; a word-at-a-time ASCII loop is slower past 64 bytes
-		typ = session.Text
+		typ = transport.Text
 	}
 	c.msg = frame{p: p, own: !lent}
 	return typ, &c.msg, nil
@@ -173,7 +174,7 @@ func (f *frame) Take() []byte {
 // Write writes p as one frame. If ctx ends during the write, the
 // connection is closed, since half a frame would put the stream out of
 // step, and the error wraps ctx's cause.
-func (c *conn) Write(ctx context.Context, _ session.MessageType, p []byte) error {
+func (c *conn) Write(ctx context.Context, _ transport.MessageType, p []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -249,7 +250,7 @@ func (c *conn) Ping(context.Context) error { return session.ErrNoPing }
 // wait. A connection that cannot half-close (a net.Pipe, a dialer's own
 // net.Conn) is closed at once: the peer would never hear of the close it
 // is to answer. TCP carries no close code: code and reason are not sent.
-func (c *conn) Close(session.StatusCode, string) error {
+func (c *conn) Close(transport.StatusCode, string) error {
 	c.wmu.Lock()
 	cw, ok := c.nc.(interface{ CloseWrite() error })
 	if !ok {

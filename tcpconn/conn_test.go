@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn/framing"
 )
 
@@ -75,7 +76,7 @@ func TestFramesDoNotAllocate(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if typ != session.Text {
+					if typ != transport.Text {
 						t.Fatalf("type %v, want text", typ)
 					}
 					msg, taken := handOver(t, r)
@@ -85,7 +86,7 @@ func TestFramesDoNotAllocate(t *testing.T) {
 					if len(frames) < 3 {
 						frames = append(frames, string(msg))
 					}
-					if err := c.Write(context.Background(), session.Text, p); err != nil {
+					if err := c.Write(context.Background(), transport.Text, p); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -138,7 +139,7 @@ func TestFramesHandedOverStayIntact(t *testing.T) {
 				lc := &loopConn{stream: wire.Bytes()}
 				c := newConn(lc, lc, f, session.DefaultReadLimit)
 				var kept [][]byte
-				var types, wantTypes []session.MessageType
+				var types, wantTypes []transport.MessageType
 				for range 3 { // the stream replays: buffers are reused, if any are
 					for _, p := range payloads {
 						typ, r, err := c.Reader()
@@ -148,9 +149,9 @@ func TestFramesHandedOverStayIntact(t *testing.T) {
 						msg, _ := handOver(t, r)
 						kept = append(kept, msg)
 						types = append(types, typ)
-						want := session.Binary
+						want := transport.Binary
 						if utf8.ValidString(p) {
-							want = session.Text
+							want = transport.Text
 						}
 						wantTypes = append(wantTypes, want)
 					}
@@ -183,7 +184,7 @@ func TestWriteWithContext(t *testing.T) {
 	defer cancel()
 	p := []byte("hello")
 	write := func() {
-		if err := c.Write(ctx, session.Text, p); err != nil {
+		if err := c.Write(ctx, transport.Text, p); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -201,7 +202,7 @@ func TestWriteWithContext(t *testing.T) {
 	default:
 		t.Error("abort did not close the connection")
 	}
-	if err := cc.Write(wctx, session.Text, p); !errors.Is(err, context.Canceled) {
+	if err := cc.Write(wctx, transport.Text, p); !errors.Is(err, context.Canceled) {
 		t.Errorf("write with an ended context = %v, want context.Canceled", err)
 	}
 }
@@ -252,7 +253,7 @@ func TestLargeFramesWrittenInPlace(t *testing.T) {
 					got <- b[:n]
 				}()
 				write := func() {
-					if err := c.Write(context.Background(), session.Text, p); err != nil {
+					if err := c.Write(context.Background(), transport.Text, p); err != nil {
 						t.Fatal(err)
 					}
 				}

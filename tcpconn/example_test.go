@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn"
 	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
 )
@@ -28,12 +29,12 @@ func Example() {
 	c, err := tcpconn.Dial(ctx, venue.URL,
 		session.WithAppHeartbeat(session.TextHeartbeat("ping", "pong")),
 		session.OnConnect(func(ctx context.Context, s *session.Session) error {
-			_, err := s.Request(ctx, session.Text, []byte("login alice"), func(m session.Message) bool {
+			_, err := s.Request(ctx, transport.Text, []byte("login alice"), func(m transport.Message) bool {
 				return string(m.Data) == "welcome"
 			})
 			return err
 		}),
-		session.OnMessage(func(_ context.Context, m session.Message) { echoes <- string(m.Data) }))
+		session.OnMessage(func(_ context.Context, m transport.Message) { echoes <- string(m.Data) }))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -10,13 +10,14 @@ import (
 	"strconv"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn/framing"
 )
 
 // Dial validates the configuration and starts a client of the server at
 // addr: "tcp://HOST:PORT", or "tls://HOST:PORT" for TLS. See session.Dial
 // for what it waits for. Nothing starts if addr, an option or ctx is
-// invalid; the *session.ConfigError names each bad field.
+// invalid; the *transport.ConfigError names each bad field.
 func Dial(ctx context.Context, addr string, opts ...session.Option) (*session.Client, error) {
 	return session.Dial(ctx, newTransport(addr), opts...)
 }
@@ -24,13 +25,13 @@ func Dial(ctx context.Context, addr string, opts ...session.Option) (*session.Cl
 // NewPool starts a pool of connections to the server at addr: see
 // session.NewPool.
 func NewPool(ctx context.Context, addr string, cfg session.PoolConfig, opts ...session.Option) (*session.Pool, error) {
-	return session.NewPool(ctx, func() session.Transport { return newTransport(addr) }, cfg, opts...)
+	return session.NewPool(ctx, func() transport.Transport { return newTransport(addr) }, cfg, opts...)
 }
 
 // WithFraming sets how the stream is cut into messages (default
 // framing.Line).
 func WithFraming(f framing.Framer) session.Option {
-	return option(func(t *transport) error {
+	return option(func(t *tcpTransport) error {
 		if f == nil {
 			return errors.New("WithFraming: nil Framer")
 		}
@@ -44,7 +45,7 @@ func WithFraming(f framing.Framer) session.Option {
 // ServerName defaults to the address's host. Without it, the system roots
 // are trusted. Given with a tcp:// address it is an error.
 func WithTLSConfig(conf *tls.Config) session.Option {
-	return option(func(t *transport) error {
+	return option(func(t *tcpTransport) error {
 		if conf == nil {
 			return errors.New("TLSConfig: nil")
 		}
@@ -56,7 +57,7 @@ func WithTLSConfig(conf *tls.Config) session.Option {
 // WithDialer sets the function that opens the TCP connections (default: a
 // net.Dialer). A proxy's dialer, or an in-memory venue's in tests.
 func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) session.Option {
-	return option(func(t *transport) error {
+	return option(func(t *tcpTransport) error {
 		if dial == nil {
 			return errors.New("WithDialer: nil func")
 		}
@@ -67,9 +68,9 @@ func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, 
 
 // option makes an option of this package: set runs on the client's
 // transport once every option has been read.
-func option(set func(*transport) error) session.Option {
-	return session.TransportOption(func(t session.Transport) error {
-		tt, ok := t.(*transport)
+func option(set func(*tcpTransport) error) session.Option {
+	return session.TransportOption(func(t transport.Transport) error {
+		tt, ok := t.(*tcpTransport)
 		if !ok {
 			return fmt.Errorf("a tcpconn option given to a %T transport", t)
 		}
@@ -79,7 +80,7 @@ func option(set func(*transport) error) session.Option {
 
 // transport dials framed TCP or TLS connections. Its settings are written
 // by the options before the first dial, and only read after.
-type transport struct {
+type tcpTransport struct {
 	addr      string // as given, for errors
 	hostport  string // "" if addr is invalid (problem says why)
 	useTLS    bool
@@ -89,8 +90,8 @@ type transport struct {
 	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-func newTransport(addr string) *transport {
-	t := &transport{addr: addr, framer: framing.Line{}}
+func newTransport(addr string) *tcpTransport {
+	t := &tcpTransport{addr: addr, framer: framing.Line{}}
 	u, err := url.Parse(addr)
 	switch {
 	case err != nil:
@@ -128,7 +129,7 @@ func redact(u *url.URL) string {
 }
 
 // String returns the address.
-func (t *transport) String() string {
+func (t *tcpTransport) String() string {
 	if t.hostport == "" {
 		return "invalid address"
 	}
@@ -140,7 +141,7 @@ func (t *transport) String() string {
 
 // Check returns the problems of the address and settings; session.Dial
 // calls it after the options.
-func (t *transport) Check() error {
+func (t *tcpTransport) Check() error {
 	if t.problem != nil {
 		return t.problem
 	}
@@ -153,7 +154,7 @@ func (t *transport) Check() error {
 // CheckMessage returns the error the framer would return for p, if it
 // tells (framing.Checker): the client then refuses p at Send, before
 // anything is written or buffered.
-func (t *transport) CheckMessage(_ session.MessageType, p []byte) error {
+func (t *tcpTransport) CheckMessage(_ transport.MessageType, p []byte) error {
 	if ck, ok := t.framer.(framing.Checker); ok {
 		return ck.Check(p)
 	}
@@ -161,7 +162,7 @@ func (t *transport) CheckMessage(_ session.MessageType, p []byte) error {
 }
 
 // Dial opens one connection: TCP, then TLS's handshake for tls://.
-func (t *transport) Dial(ctx context.Context, a *session.Attempt) (session.Conn, error) {
+func (t *tcpTransport) Dial(ctx context.Context, a *transport.Attempt) (transport.Conn, error) {
 	a.Sent()
 	nc, err := t.dial(ctx, "tcp", t.hostport)
 	if err != nil {

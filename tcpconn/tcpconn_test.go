@@ -17,6 +17,8 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn"
 	"github.com/connfsm/connfsm/tcpconn/framing"
 	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
@@ -31,7 +33,7 @@ type inbox struct {
 
 func (b *inbox) options() []session.Option {
 	return []session.Option{
-		session.OnMessage(func(_ context.Context, m session.Message) {
+		session.OnMessage(func(_ context.Context, m transport.Message) {
 			b.mu.Lock()
 			defer b.mu.Unlock()
 			b.msgs = append(b.msgs, string(m.Data))
@@ -63,7 +65,7 @@ func (b *inbox) losses() []error {
 func dial(t *testing.T, srv *tcpconntest.Server, opts ...session.Option) *session.Client {
 	t.Helper()
 	base := []session.Option{tcpconn.WithDialer(srv.DialContext),
-		session.WithBackoff(session.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}
+		session.WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1})}
 	c, err := tcpconn.Dial(t.Context(), srv.URL, append(base, opts...)...)
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
@@ -152,12 +154,12 @@ func TestLoginAndSubscriptions(t *testing.T) {
 			tcpconntest.SubAck("sub:", func(k string) string { return "ok:" + k }),
 			tcpconntest.Echo()))
 		defer srv.Close()
-		acked := func(k string) func(session.Message) bool {
-			return func(m session.Message) bool { return string(m.Data) == "ok:"+k }
+		acked := func(k string) func(transport.Message) bool {
+			return func(m transport.Message) bool { return string(m.Data) == "ok:"+k }
 		}
 		c := dial(t, srv,
 			session.OnConnect(func(ctx context.Context, s *session.Session) error {
-				_, err := s.Request(ctx, session.Text, []byte("login:secret"), func(m session.Message) bool {
+				_, err := s.Request(ctx, transport.Text, []byte("login:secret"), func(m transport.Message) bool {
 					return string(m.Data) == "welcome"
 				})
 				return err
@@ -202,7 +204,7 @@ func TestLength32(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range []string{"two\nlines", "\x00\xff binary"} {
-			if err := c.Send(t.Context(), session.Binary, []byte(m)); err != nil {
+			if err := c.Send(t.Context(), transport.Binary, []byte(m)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -276,7 +278,7 @@ func TestConfigErrors(t *testing.T) {
 				_ = c.Close(context.Background())
 				t.Fatal("Dial returned a client")
 			}
-			var ce *session.ConfigError
+			var ce *transport.ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("Dial = %v, want a *ConfigError", err)
 			}
@@ -339,8 +341,8 @@ func TestUnframeablePayload(t *testing.T) {
 				t.Errorf("%s = %v, want an error matching framing.ErrPayload and not ErrNotConnected", what, err)
 			}
 		}
-		check("Send while Ready", c.Send(t.Context(), session.Text, bad))
-		_, err := c.Request(t.Context(), session.Text, bad, func(session.Message) bool { return true })
+		check("Send while Ready", c.Send(t.Context(), transport.Text, bad))
+		_, err := c.Request(t.Context(), transport.Text, bad, func(transport.Message) bool { return true })
 		check("Request", err)
 		err = c.Subscribe(t.Context(), session.Subscription{Key: "k", Message: bad})
 		check("Subscribe", err)
@@ -350,7 +352,7 @@ func TestUnframeablePayload(t *testing.T) {
 		srv.Down()
 		time.Sleep(100 * time.Millisecond)
 		synctest.Wait()
-		check("Send while down", c.Send(t.Context(), session.Text, bad))
+		check("Send while down", c.Send(t.Context(), transport.Text, bad))
 		if n := c.Stats().Buffered; n != 0 {
 			t.Errorf("Buffered = %d, want the bad message not kept", n)
 		}

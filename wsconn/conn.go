@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // conn is a WebSocket connection as the session core uses it.
@@ -48,15 +49,15 @@ func (c *conn) readCtx() context.Context {
 }
 
 // Reader returns the next message's reader. A close frame's code and
-// reason come as a *session.CloseError, a message over the read limit as
+// reason come as a *transport.CloseError, a message over the read limit as
 // an error matching session.ErrMessageTooBig.
-func (c *conn) Reader() (session.MessageType, io.Reader, error) {
+func (c *conn) Reader() (transport.MessageType, io.Reader, error) {
 	typ, r, err := c.ws.Reader(c.readCtx())
 	if err != nil {
 		return 0, nil, readError(err)
 	}
 	c.msg.r = r
-	return session.MessageType(typ), &c.msg, nil
+	return transport.MessageType(typ), &c.msg, nil
 }
 
 // msgReader translates the errors of a message's reader. The conn keeps
@@ -77,18 +78,18 @@ func readError(err error) error {
 	}
 	var ce websocket.CloseError
 	if errors.As(err, &ce) {
-		return &session.CloseError{Code: session.StatusCode(ce.Code), Reason: ce.Reason, Err: err}
+		return &transport.CloseError{Code: transport.StatusCode(ce.Code), Reason: ce.Reason, Err: err}
 	}
 	return err
 }
 
-func (c *conn) Write(ctx context.Context, typ session.MessageType, p []byte) error {
+func (c *conn) Write(ctx context.Context, typ transport.MessageType, p []byte) error {
 	return c.ws.Write(ctx, websocket.MessageType(typ), p)
 }
 
 func (c *conn) Ping(ctx context.Context) error { return c.ws.Ping(ctx) }
 
-func (c *conn) Close(code session.StatusCode, reason string) error {
+func (c *conn) Close(code transport.StatusCode, reason string) error {
 	return c.ws.Close(websocket.StatusCode(code), reason)
 }
 

@@ -1,60 +1,68 @@
 package wsconn
 
-import "github.com/connfsm/connfsm/session"
+import (
+	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
+)
 
 // The client is package session's core over this package's transport.
 // These names are the core's, so that most code needs no other import.
-// Their documentation is in package session, with the core's other
-// types (PoolStats, FailureKind, Limiter, DialGate and the like).
+// Their documentation is in package session and the packages it keeps its
+// parts in (session/transport, session/retry, session/subscription,
+// session/datapath), with the core's other types (PoolStats, FailureKind,
+// Limiter, DialGate and the like).
 type (
 	AppHeartbeat       = session.AppHeartbeat
-	Backoff            = session.Backoff
-	BackoffMode        = session.BackoffMode
+	Backoff            = retry.Backoff
+	BackoffMode        = retry.BackoffMode
 	Batch              = session.Batch
 	Client             = session.Client
 	ClientProbe        = session.ClientProbe
-	CloseError         = session.CloseError
-	ConfigError        = session.ConfigError
-	DataPathRecord     = session.DataPathRecord
-	Decision           = session.Decision
-	Decompression      = session.Decompression
-	DialBudget         = session.DialBudget
-	Failure            = session.Failure
+	CloseError         = transport.CloseError
+	ConfigError        = transport.ConfigError
+	DataPathRecord     = datapath.Record
+	Decision           = retry.Decision
+	Decompression      = datapath.Decompression
+	DialBudget         = retry.DialBudget
+	Failure            = retry.Failure
 	GaveUpError        = session.GaveUpError
-	HandshakeError     = session.HandshakeError
-	Message            = session.Message
-	MessageType        = session.MessageType
+	HandshakeError     = transport.HandshakeError
+	Message            = transport.Message
+	MessageType        = transport.MessageType
 	Option             = session.Option
 	Pool               = session.Pool
 	PoolConfig         = session.PoolConfig
 	Probe              = session.Probe
-	RetryPolicy        = session.RetryPolicy
-	Route              = session.Route
-	Router             = session.Router
+	RetryPolicy        = retry.Policy
+	Route              = subscription.Route
+	Router             = subscription.Router
 	SendPolicy         = session.SendPolicy
 	Session            = session.Session
-	SlowConsumer       = session.SlowConsumer
-	SlowConsumerPolicy = session.SlowConsumerPolicy
+	SlowConsumer       = datapath.SlowConsumer
+	SlowConsumerPolicy = datapath.SlowConsumerPolicy
 	Stats              = session.Stats
-	StatusCode         = session.StatusCode
-	StormGuard         = session.StormGuard
+	StatusCode         = transport.StatusCode
+	StormGuard         = retry.StormGuard
 	Subscription       = session.Subscription
-	SubscriptionError  = session.SubscriptionError
-	SubscriptionRecord = session.SubscriptionRecord
-	SubscriptionStatus = session.SubscriptionStatus
-	Verdict            = session.Verdict
+	SubscriptionError  = subscription.Error
+	SubscriptionRecord = subscription.Record
+	SubscriptionStatus = subscription.Status
+	Verdict            = retry.Verdict
 	Wait               = session.Wait
-	WaitReason         = session.WaitReason
+	WaitReason         = retry.WaitReason
 )
 
 // The core's constants; see package session.
 const (
-	Acked                         = session.Acked
-	BackoffModeDefault            = session.BackoffModeDefault
-	Binary                        = session.Binary
-	Block                         = session.Block
-	Conflate                      = session.Conflate
-	Data                          = session.Data
+	Acked                         = subscription.Acked
+	BackoffModeDefault            = retry.BackoffModeDefault
+	Binary                        = transport.Binary
+	Block                         = datapath.Block
+	Conflate                      = datapath.Conflate
+	Data                          = subscription.Data
 	DefaultAckTimeout             = session.DefaultAckTimeout
 	DefaultCloseTimeout           = session.DefaultCloseTimeout
 	DefaultHandshakeTimeout       = session.DefaultHandshakeTimeout
@@ -64,23 +72,23 @@ const (
 	DefaultSendBufferBytes        = session.DefaultSendBufferBytes
 	DefaultStablePeriod           = session.DefaultStablePeriod
 	DefaultWriteLimit             = session.DefaultWriteLimit
-	Deflate                       = session.Deflate
-	Disconnect                    = session.Disconnect
-	DropNewest                    = session.DropNewest
-	DropOldest                    = session.DropOldest
-	FullJitter                    = session.FullJitter
-	Gzip                          = session.Gzip
-	KindClose                     = session.KindClose
-	KindDial                      = session.KindDial
-	KindHandshake                 = session.KindHandshake
-	KindIdle                      = session.KindIdle
-	KindLost                      = session.KindLost
-	KindPongTimeout               = session.KindPongTimeout
-	KindReconnect                 = session.KindReconnect
-	KindTooBig                    = session.KindTooBig
-	NoDecompression               = session.NoDecompression
-	OutageBounded                 = session.OutageBounded
-	Permanent                     = session.Permanent
+	Deflate                       = datapath.Deflate
+	Disconnect                    = datapath.Disconnect
+	DropNewest                    = datapath.DropNewest
+	DropOldest                    = datapath.DropOldest
+	FullJitter                    = retry.FullJitter
+	Gzip                          = datapath.Gzip
+	KindClose                     = retry.KindClose
+	KindDial                      = retry.KindDial
+	KindHandshake                 = retry.KindHandshake
+	KindIdle                      = retry.KindIdle
+	KindLost                      = retry.KindLost
+	KindPongTimeout               = retry.KindPongTimeout
+	KindReconnect                 = retry.KindReconnect
+	KindTooBig                    = retry.KindTooBig
+	NoDecompression               = datapath.NoDecompression
+	OutageBounded                 = retry.OutageBounded
+	Permanent                     = retry.Permanent
 	PoolClose                     = session.PoolClose
 	PoolConnEnded                 = session.PoolConnEnded
 	PoolDrained                   = session.PoolDrained
@@ -89,36 +97,36 @@ const (
 	PoolRunning                   = session.PoolRunning
 	RecordDataPath                = session.RecordDataPath
 	RecordSubscription            = session.RecordSubscription
-	Refused                       = session.Refused
-	StatusAbnormalClosure         = session.StatusAbnormalClosure
-	StatusGoingAway               = session.StatusGoingAway
-	StatusInternalError           = session.StatusInternalError
-	StatusInvalidFramePayloadData = session.StatusInvalidFramePayloadData
-	StatusMessageTooBig           = session.StatusMessageTooBig
-	StatusNoStatusRcvd            = session.StatusNoStatusRcvd
-	StatusNormalClosure           = session.StatusNormalClosure
-	StatusPolicyViolation         = session.StatusPolicyViolation
-	StatusProtocolError           = session.StatusProtocolError
-	StatusServiceRestart          = session.StatusServiceRestart
-	StatusTLSHandshake            = session.StatusTLSHandshake
-	StatusTryAgainLater           = session.StatusTryAgainLater
-	StatusUnsupportedData         = session.StatusUnsupportedData
-	Text                          = session.Text
-	Transient                     = session.Transient
-	Unclaimed                     = session.Unclaimed
-	WaitBackoff                   = session.WaitBackoff
-	WaitDialGate                  = session.WaitDialGate
-	WaitPolicy                    = session.WaitPolicy
-	WaitReconnect                 = session.WaitReconnect
-	WaitRetryAfter                = session.WaitRetryAfter
-	WaitSlowDown                  = session.WaitSlowDown
-	WaitStormGuard                = session.WaitStormGuard
+	Refused                       = subscription.Refused
+	StatusAbnormalClosure         = transport.StatusAbnormalClosure
+	StatusGoingAway               = transport.StatusGoingAway
+	StatusInternalError           = transport.StatusInternalError
+	StatusInvalidFramePayloadData = transport.StatusInvalidFramePayloadData
+	StatusMessageTooBig           = transport.StatusMessageTooBig
+	StatusNoStatusRcvd            = transport.StatusNoStatusRcvd
+	StatusNormalClosure           = transport.StatusNormalClosure
+	StatusPolicyViolation         = transport.StatusPolicyViolation
+	StatusProtocolError           = transport.StatusProtocolError
+	StatusServiceRestart          = transport.StatusServiceRestart
+	StatusTLSHandshake            = transport.StatusTLSHandshake
+	StatusTryAgainLater           = transport.StatusTryAgainLater
+	StatusUnsupportedData         = transport.StatusUnsupportedData
+	Text                          = transport.Text
+	Transient                     = retry.Transient
+	Unclaimed                     = subscription.Unclaimed
+	WaitBackoff                   = retry.WaitBackoff
+	WaitDialGate                  = retry.WaitDialGate
+	WaitPolicy                    = retry.WaitPolicy
+	WaitReconnect                 = retry.WaitReconnect
+	WaitRetryAfter                = retry.WaitRetryAfter
+	WaitSlowDown                  = retry.WaitSlowDown
+	WaitStormGuard                = retry.WaitStormGuard
 )
 
 // The core's errors and defaults; see package session.
 var (
-	DefaultBackoff         = session.DefaultBackoff
-	DefaultStormGuard      = session.DefaultStormGuard
+	DefaultBackoff         = retry.DefaultBackoff
+	DefaultStormGuard      = retry.DefaultStormGuard
 	ErrAckTimeout          = session.ErrAckTimeout
 	ErrBadSubscription     = session.ErrBadSubscription
 	ErrBufferFull          = session.ErrBufferFull
@@ -142,13 +150,13 @@ var (
 
 // The core's options and helpers; see package session.
 var (
-	DefaultClassifier       = session.DefaultClassifier
-	NewDialBudget           = session.NewDialBudget
+	DefaultClassifier       = retry.DefaultClassifier
+	NewDialBudget           = retry.NewDialBudget
 	NoWait                  = session.NoWait
 	OnConnect               = session.OnConnect
 	OnMessage               = session.OnMessage
 	OnRecord                = session.OnRecord
-	ParseSlowConsumerPolicy = session.ParseSlowConsumerPolicy
+	ParseSlowConsumerPolicy = datapath.ParseSlowConsumerPolicy
 	PoolDefinition          = session.PoolDefinition
 	TextHeartbeat           = session.TextHeartbeat
 	WithAckTimeout          = session.WithAckTimeout

@@ -10,7 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tasks"
 )
 
@@ -35,7 +35,7 @@ type Credentials struct {
 // neither they nor the errors show the userinfo, query or fragment of the
 // URL fn returns, nor any header value.
 func WithCredentials(fn func(ctx context.Context) (Credentials, error)) Option {
-	return option(func(t *transport) error {
+	return option(func(t *wsTransport) error {
 		if fn == nil {
 			return errors.New("credentials: nil func")
 		}
@@ -54,7 +54,7 @@ type target struct {
 
 // target returns what the next dial uses: the credentials function's
 // answer, or Dial's URL and options.
-func (tr *transport) target(ctx context.Context) (target, error) {
+func (tr *wsTransport) target(ctx context.Context) (target, error) {
 	u, err := url.Parse(tr.rawURL)
 	if err != nil {
 		return target{}, fmt.Errorf("wsconn: URL: %w", err) // Check refused it: cannot happen
@@ -71,7 +71,7 @@ func (tr *transport) target(ctx context.Context) (target, error) {
 	if cr.URL != "" {
 		u, err := checkURL(cr.URL)
 		if err != nil {
-			return t, fmt.Errorf("wsconn: credentials: %w", &session.ConfigError{Problems: []error{err}})
+			return t, fmt.Errorf("wsconn: credentials: %w", &transport.ConfigError{Problems: []error{err}})
 		}
 		t.u, t.url = u, u.String()
 	}

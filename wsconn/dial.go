@@ -16,6 +16,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // Dial validates the configuration and starts a client of the WebSocket
@@ -29,13 +30,13 @@ func Dial(ctx context.Context, rawURL string, opts ...Option) (*Client, error) {
 // NewPool starts a pool of connections to the WebSocket URL rawURL: see
 // session.NewPool.
 func NewPool(ctx context.Context, rawURL string, cfg PoolConfig, opts ...Option) (*Pool, error) {
-	return session.NewPool(ctx, func() session.Transport { return newTransport(rawURL) }, cfg, opts...)
+	return session.NewPool(ctx, func() transport.Transport { return newTransport(rawURL) }, cfg, opts...)
 }
 
 // transport dials WebSocket connections with coder/websocket. Its
 // settings are written by the options before the first dial; after that
 // it is only read, by every connection of a Pool at once.
-type transport struct {
+type wsTransport struct {
 	// rawURL is the URL as Dial was given it: parsed again by each dial
 	// and log line, as a url.URL costs 144 bytes a client would keep for
 	// nothing while connected.
@@ -63,12 +64,12 @@ type settings struct {
 // written.
 var noSettings settings
 
-func newTransport(rawURL string) *transport {
-	return &transport{rawURL: rawURL, settings: &noSettings}
+func newTransport(rawURL string) *wsTransport {
+	return &wsTransport{rawURL: rawURL, settings: &noSettings}
 }
 
 // own makes t's settings its own, for an option to write.
-func (t *transport) own() *transport {
+func (t *wsTransport) own() *wsTransport {
 	if t.settings == &noSettings {
 		t.settings = new(settings)
 	}
@@ -77,7 +78,7 @@ func (t *transport) own() *transport {
 
 // String returns the URL without its userinfo, query and fragment, which
 // may hold secrets.
-func (t *transport) String() string {
+func (t *wsTransport) String() string {
 	u, err := url.Parse(t.rawURL)
 	if err != nil {
 		return redactRaw(t.rawURL)
@@ -87,7 +88,7 @@ func (t *transport) String() string {
 
 // Check returns the problems of the settings as a whole; session.Dial
 // calls it after the options.
-func (t *transport) Check() error {
+func (t *wsTransport) Check() error {
 	var p []error
 	if _, err := checkURL(t.rawURL); err != nil {
 		p = append(p, err)
@@ -110,7 +111,7 @@ func (t *transport) Check() error {
 // Dial makes one handshake. The handshake timeout and a Close cut it
 // short even while coder/websocket reads a refused 101 answer under its
 // own timer.
-func (t *transport) Dial(ctx context.Context, at *session.Attempt) (session.Conn, error) {
+func (t *wsTransport) Dial(ctx context.Context, at *transport.Attempt) (transport.Conn, error) {
 	var raw *rawConn
 	if t.httpClient == nil {
 		raw = new(rawConn)
@@ -184,7 +185,7 @@ func retryAfter(v string, now time.Time) time.Duration {
 
 // dialOptions returns the handshake's options for t: the shared
 // defaultDialOptions unless t sets any.
-func dialOptions(t *transport) *websocket.DialOptions {
+func dialOptions(t *wsTransport) *websocket.DialOptions {
 	own := t.tlsConfig == nil && !t.proxySet
 	if t.httpClient == nil && own && t.header == nil && t.subprotocols == nil && t.compression == websocket.CompressionDisabled {
 		return defaultDialOptions()

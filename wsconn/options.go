@@ -11,13 +11,15 @@ import (
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // option makes a WebSocket option: set runs on the client's transport,
 // once every option has been read.
-func option(set func(*transport) error) Option {
-	return session.TransportOption(func(t session.Transport) error {
-		wt, ok := t.(*transport)
+func option(set func(*wsTransport) error) Option {
+	return session.TransportOption(func(t transport.Transport) error {
+		wt, ok := t.(*wsTransport)
 		if !ok {
 			return fmt.Errorf("a WebSocket option given to a %T transport", t)
 		}
@@ -28,17 +30,17 @@ func option(set func(*transport) error) Option {
 // WithHeader adds HTTP headers to every handshake. Header values are never
 // logged.
 func WithHeader(h http.Header) Option {
-	return option(func(t *transport) error { t.header = h.Clone(); return nil })
+	return option(func(t *wsTransport) error { t.header = h.Clone(); return nil })
 }
 
 // WithSubprotocols sets the subprotocols offered in the handshake.
 func WithSubprotocols(p ...string) Option {
-	return option(func(t *transport) error { t.subprotocols = append([]string(nil), p...); return nil })
+	return option(func(t *wsTransport) error { t.subprotocols = append([]string(nil), p...); return nil })
 }
 
 // WithCompression sets the permessage-deflate mode (default disabled).
 func WithCompression(m websocket.CompressionMode) Option {
-	return option(func(t *transport) error { t.compression = m; return nil })
+	return option(func(t *wsTransport) error { t.compression = m; return nil })
 }
 
 // WithHTTPClient sets the HTTP client of the handshakes: an in-memory
@@ -51,7 +53,7 @@ func WithCompression(m websocket.CompressionMode) Option {
 // the caller's, reads use a cancellable context instead, which costs
 // coder/websocket a few allocations per message.
 func WithHTTPClient(h *http.Client) Option {
-	return option(func(t *transport) error {
+	return option(func(t *wsTransport) error {
 		if h == nil {
 			return errors.New("HTTPClient: nil")
 		}
@@ -68,10 +70,10 @@ func WithHTTPClient(h *http.Client) Option {
 // calls permanent, and f.Retry() for the others.
 func WithClassifier(fn func(err error) Verdict) Option {
 	if fn == nil {
-		return option(func(*transport) error { return errors.New("classifier: nil func") })
+		return option(func(*wsTransport) error { return errors.New("classifier: nil func") })
 	}
 	return session.WithRetryPolicy(func(f Failure) Decision {
-		if fn(f.Err) == session.Permanent {
+		if fn(f.Err) == retry.Permanent {
 			return Decision{GiveUp: true}
 		}
 		return f.Retry()
@@ -84,7 +86,7 @@ func WithClassifier(fn func(err error) Verdict) Option {
 // records whose Kind is fsm.RecordTransition.
 func OnTransition(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
 	if fn == nil {
-		return option(func(*transport) error { return errors.New("OnTransition: nil func") })
+		return option(func(*wsTransport) error { return errors.New("OnTransition: nil func") })
 	}
 	return session.OnRecord(func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
 		if r.Kind == fsm.RecordTransition {

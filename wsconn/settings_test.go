@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // TestSettingsOwnedByTheirClient: a transport on the defaults shares
@@ -21,7 +22,7 @@ func TestSettingsOwnedByTheirClient(t *testing.T) {
 	h := http.Header{"X-Key": {"v"}}
 	// WithHTTPClient(nil) is refused: nothing dials, the other options ran.
 	_, err := session.Dial(ctx, set, WithHeader(h), WithSubprotocols("a"), WithHTTPClient(nil))
-	var ce *session.ConfigError
+	var ce *transport.ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("Dial with a nil HTTP client = %v, want a *session.ConfigError", err)
 	}

@@ -22,7 +22,7 @@ import (
 // Without it, the system roots are trusted (Go reads SSL_CERT_FILE and
 // SSL_CERT_DIR on Unix).
 func WithTLSConfig(conf *tls.Config) Option {
-	return option(func(t *transport) error {
+	return option(func(t *wsTransport) error {
 		if conf == nil {
 			return errors.New("TLSConfig: nil")
 		}
@@ -46,7 +46,7 @@ func WithTLSConfig(conf *tls.Config) Option {
 // The WebSocket URL's own userinfo (wss://user:pass@host/) is sent to the
 // venue as Authorization Basic by net/http; it is never logged.
 func WithProxy(u *url.URL) Option {
-	return option(func(t *transport) error {
+	return option(func(t *wsTransport) error {
 		t.proxySet = true
 		if u == nil {
 			t.proxy = nil
@@ -69,7 +69,7 @@ func WithProxy(u *url.URL) Option {
 // transportClient returns the HTTP client of a client that sets TLS or a
 // proxy but no client of its own: the default one's transport, cloned,
 // with its dialer (which hands each session its socket) kept.
-func transportClient(cfg *transport) *http.Client {
+func transportClient(cfg *wsTransport) *http.Client {
 	tr := defaultHTTPClient().Transport.(*http.Transport).Clone()
 	if cfg.tlsConfig != nil {
 		tr.TLSClientConfig = cfg.tlsConfig

@@ -21,7 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -227,12 +227,12 @@ func TestTLSConfigAndProxy(t *testing.T) {
 
 // socketKept dials tr once and reports whether the connection holds its
 // socket, which it closes to abort at once.
-func socketKept(t *testing.T, tr *transport) bool {
+func socketKept(t *testing.T, tr *wsTransport) bool {
 	t.Helper()
 	if err := tr.Check(); err != nil {
 		t.Fatal(err)
 	}
-	cn, err := tr.Dial(t.Context(), &session.Attempt{ReadLimit: 1 << 20})
+	cn, err := tr.Dial(t.Context(), &transport.Attempt{ReadLimit: 1 << 20})
 	if err != nil {
 		t.Fatalf("transport Dial: %v", err)
 	}

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/datapath"
+	"github.com/connfsm/connfsm/session/retry"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // Config is a dial run: the transport, how to print, and the settings
@@ -30,13 +33,13 @@ type Config struct {
 	Options []session.Option
 
 	Ping, PongTimeout time.Duration
-	Backoff           session.Backoff
+	Backoff           retry.Backoff
 	Buffer            int // lines kept while not connected
 	// PingText and PongText are an application heartbeat (both or neither).
 	PingText, PongText string
 	IdleTimeout        time.Duration
 	// Storm is the storm guard; a zero field turns it off.
-	Storm session.StormGuard
+	Storm retry.StormGuard
 	// Subscribe are messages sent on every connection; SubscribeAck and
 	// SubscribeNack are texts a reply containing which acknowledges or
 	// refuses the oldest one unanswered.
@@ -52,7 +55,7 @@ type Config struct {
 	// holding PingRequest is answered {PingReply: its value}.
 	PingRequest, PingReply string
 	ReadLimit, WriteLimit  int64
-	SlowConsumer           session.SlowConsumerPolicy
+	SlowConsumer           datapath.SlowConsumerPolicy
 	Inbox                  int
 }
 
@@ -82,7 +85,7 @@ func (cfg *Config) options() []session.Option {
 	}
 	g := cfg.Storm
 	if g.Attempts == 0 || g.Window == 0 || g.MinGap == 0 {
-		g = session.StormGuard{} // any of them 0: off
+		g = retry.StormGuard{} // any of them 0: off
 	}
 	opts = append(opts, session.WithStormGuard(g))
 	if cfg.Login != "" {
@@ -91,8 +94,8 @@ func (cfg *Config) options() []session.Option {
 	if cfg.PingRequest != "" {
 		opts = append(opts, session.WithPingResponder(jsonPingResponder(cfg.PingRequest, cfg.PingReply)))
 	}
-	if cfg.SlowConsumer != session.Block {
-		opts = append(opts, session.WithSlowConsumer(session.SlowConsumer{Policy: cfg.SlowConsumer, Inbox: cfg.Inbox, Key: streamKey()}))
+	if cfg.SlowConsumer != datapath.Block {
+		opts = append(opts, session.WithSlowConsumer(datapath.SlowConsumer{Policy: cfg.SlowConsumer, Inbox: cfg.Inbox, Key: streamKey()}))
 	}
 	return opts
 }
@@ -102,10 +105,10 @@ func (cfg *Config) options() []session.Option {
 func (cfg *Config) subscription(msg string) session.Subscription {
 	sub := session.Subscription{Key: msg, Message: []byte(msg)}
 	if ack := cfg.SubscribeAck; ack != "" {
-		sub.Ack = func(m session.Message) bool { return strings.Contains(string(m.Data), ack) }
+		sub.Ack = func(m transport.Message) bool { return strings.Contains(string(m.Data), ack) }
 	}
 	if nack := cfg.SubscribeNack; nack != "" && cfg.SubscribeAck != "" {
-		sub.Nack = func(m session.Message) bool { return strings.Contains(string(m.Data), nack) }
+		sub.Nack = func(m transport.Message) bool { return strings.Contains(string(m.Data), nack) }
 	}
 	return sub
 }
@@ -128,7 +131,7 @@ func loginHook(login, ack string, timeout time.Duration) func(context.Context, *
 		}
 		rctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		_, err := s.Request(rctx, session.Text, []byte(login), func(m session.Message) bool { return bytes.Contains(m.Data, want) })
+		_, err := s.Request(rctx, transport.Text, []byte(login), func(m transport.Message) bool { return bytes.Contains(m.Data, want) })
 		switch {
 		case err == nil:
 			return nil
@@ -141,9 +144,9 @@ func loginHook(login, ack string, timeout time.Duration) func(context.Context, *
 
 // jsonPingResponder answers a JSON object holding key req with
 // {"rep": its value}: HTX's {"ping":n} and {"pong":n}.
-func jsonPingResponder(req, rep string) func(session.Message) ([]byte, bool) {
-	return func(m session.Message) ([]byte, bool) {
-		if m.Type != session.Text || len(m.Data) == 0 || m.Data[0] != '{' || !bytes.Contains(m.Data, []byte(strconv.Quote(req))) {
+func jsonPingResponder(req, rep string) func(transport.Message) ([]byte, bool) {
+	return func(m transport.Message) ([]byte, bool) {
+		if m.Type != transport.Text || len(m.Data) == 0 || m.Data[0] != '{' || !bytes.Contains(m.Data, []byte(strconv.Quote(req))) {
 			return nil, false // cheap: most messages are not pings
 		}
 		var obj map[string]json.RawMessage
@@ -162,11 +165,11 @@ func jsonPingResponder(req, rep string) func(session.Message) ([]byte, bool) {
 // streamKey is the Conflate policy's key: the raw value of a JSON
 // message's first top-level field among stream, channel, topic, arg and
 // symbol; a message without one is a stream of its own, never conflated.
-func streamKey() func(session.Message) string {
+func streamKey() func(transport.Message) string {
 	var n atomic.Uint64
-	return func(m session.Message) string {
+	return func(m transport.Message) string {
 		var obj map[string]json.RawMessage
-		if m.Type == session.Text && json.Unmarshal(m.Data, &obj) == nil {
+		if m.Type == transport.Text && json.Unmarshal(m.Data, &obj) == nil {
 			for _, f := range []string{"stream", "channel", "topic", "arg", "symbol"} {
 				if v, ok := obj[f]; ok {
 					return f + "=" + string(v)

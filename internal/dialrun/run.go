@@ -24,6 +24,7 @@ import (
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/internal/timeline"
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // The exit codes Run returns.
@@ -76,9 +77,9 @@ func Run(ctx context.Context, cfg Config, stdin io.Reader, stdout, stderr io.Wri
 			default:
 			}
 		}),
-		session.OnMessage(func(_ context.Context, m session.Message) {
+		session.OnMessage(func(_ context.Context, m transport.Message) {
 			text := string(m.Data)
-			if m.Type == session.Binary {
+			if m.Type == transport.Binary {
 				text = "binary:" + base64.StdEncoding.EncodeToString(m.Data)
 			}
 			out.Data(text, m.Epoch)

@@ -31,6 +31,11 @@
 // Package session fires the events under one lock, so each firer sees its
 // own step. Readers, such as the heartbeat and the data watchdog, ask In.
 // The diagram is docs/datapath.md.
+//
+// Beside the machine are the path's policies. SlowConsumer says what
+// happens to messages a handler cannot keep up with. Decompression
+// inflates a venue's compressed payloads. A Record is one step of the
+// machine, as an observer sees it.
 package datapath
 
 import (

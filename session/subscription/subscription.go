@@ -18,6 +18,10 @@
 // one machine per key. It fires the events from the connection's life
 // (Lost), the user's calls (Subscribe, Unsubscribe) and the venue's
 // answers (Ack, Nack). The diagram is docs/subscription.md.
+//
+// Beside the machine are the types a client reports subscriptions with.
+// A Router claims each message for a subscription, by its key (Route).
+// Status, Stats, Record and Error tell what became of one.
 package subscription
 
 import (

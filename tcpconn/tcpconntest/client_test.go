@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn"
 	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
 )
@@ -26,7 +27,7 @@ func TestExampleClient(t *testing.T) {
 			tcpconn.WithDialer(srv.DialContext),
 			session.WithHeartbeat(20*time.Second, 5*time.Second),
 			session.WithAppHeartbeat(session.TextHeartbeat("ping", "pong")),
-			session.OnMessage(func(_ context.Context, m session.Message) { echoes <- string(m.Data) }))
+			session.OnMessage(func(_ context.Context, m transport.Message) { echoes <- string(m.Data) }))
 		if err != nil {
 			t.Fatal(err)
 		}

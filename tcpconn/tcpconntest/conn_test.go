@@ -65,7 +65,7 @@ func TestSendUnframeable(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := NewServer(Default(Discard()))
 		defer srv.Close()
-		e := env{transport: transports[0], t: t}
+		e := env{tcpTransport: transports[0], t: t}
 		c := e.dial(srv)
 		synctest.Wait()
 		err := srv.Conns()[0].SendText("two\nlines")
@@ -187,7 +187,7 @@ func TestBehaviorString(t *testing.T) {
 // for d.
 func TestAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		e := env{transport: transports[0], t: t}
+		e := env{tcpTransport: transports[0], t: t}
 		d := time.Minute
 		var seen []string // OnMessage runs on the reader; read after the end
 		srv := e.venue(Default(

@@ -26,7 +26,7 @@ const patience = 10 * time.Second
 // transport is one of the venue's transports, with the way its tests run:
 // in memory inside a synctest bubble (virtual time: durations are exact),
 // over TCP and TLS in real time.
-type transport struct {
+type tcpTransport struct {
 	name  string
 	start func(opts ...Option) (*Server, error)
 	run   func(t *testing.T, body func(t *testing.T))
@@ -34,7 +34,7 @@ type transport struct {
 	tls   bool
 }
 
-var transports = []transport{
+var transports = []tcpTransport{
 	{name: "memory", exact: true,
 		start: func(opts ...Option) (*Server, error) { return NewServer(opts...), nil },
 		run:   synctest.Test},
@@ -49,7 +49,7 @@ var transports = []transport{
 // env is what a test body gets: the transport and a way to start venues
 // that are closed when the test ends.
 type env struct {
-	transport
+	tcpTransport
 	t *testing.T
 }
 
@@ -58,7 +58,7 @@ func each(t *testing.T, body func(e env)) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
 			t.Parallel() // each transport has its own venues
-			tr.run(t, func(t *testing.T) { body(env{transport: tr, t: t}) })
+			tr.run(t, func(t *testing.T) { body(env{tcpTransport: tr, t: t}) })
 		})
 	}
 }
