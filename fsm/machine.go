@@ -110,10 +110,9 @@ type machineExt struct {
 	parent context.Context // the Start context; nil for context.Background
 	inner  innerCtx        // handed to hooks and tasks: the machine's own, marked as its
 	scopes context.Context // the top-level scopes' parent: &inner, or its values alone
-	cancel context.CancelCauseFunc
-	detach func() bool  // unregisters the stop on the Start context
-	joiner tasks.Joiner // the joins' wake and timer, reused: steps join one at a time
-	rare   *rareExt     // nil until an event is postponed, a history left, or a step needs scratch
+	detach func() bool     // unregisters the stop on the Start context
+	joiner tasks.Joiner    // the joins' wake and timer, reused: steps join one at a time
+	rare   *rareExt        // nil until an event is postponed, a history left, or a step needs scratch
 }
 
 // rareExt is the part of machineExt that machines without postponed
@@ -132,18 +131,61 @@ type rareExt struct {
 // innerCtx is the context handed to hooks, tasks and the observer: the
 // machine's cancellable context, answering Inside's key. Kept in the
 // machineExt, it costs no allocation of its own, as a context.WithValue
-// would. Its Done is the embedded context's, so a context derived from it
-// is cancelled with it as directly as from a context.WithValue.
+// would. Its cancellation (base, a child of the Start context, cancelled
+// when the machine has stopped) is made at once if the Start context can
+// end, and otherwise when first asked for: by Done, by a context derived
+// from it, or by the stop. A machine whose hooks and observer only read
+// its values (a light machine with an observer) never makes it. Once
+// made, a context derived from it is cancelled with it as directly as
+// from a context.WithValue.
 type innerCtx struct {
-	context.Context     // the machine's, cancelled when it has stopped
+	context.Context     // the Start context, or context.Background: values and deadline
 	mark            any // machineKey[S, E]{m}
+	base            atomic.Pointer[innerBase]
+}
+
+// innerBase is an innerCtx's cancellation.
+type innerBase struct {
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+}
+
+// cancellation returns c's cancellation, made at the first call.
+func (c *innerCtx) cancellation() *innerBase {
+	if b := c.base.Load(); b != nil {
+		return b
+	}
+	ctx, cancel := context.WithCancelCause(c.Context)
+	b := &innerBase{ctx: ctx, cancel: cancel}
+	if c.base.CompareAndSwap(nil, b) {
+		return b
+	}
+	cancel(nil) // another goroutine made it first
+	return c.base.Load()
+}
+
+// Done returns the channel closed once the machine has stopped (or the
+// Start context ended); asking for it makes the cancellation.
+func (c *innerCtx) Done() <-chan struct{} { return c.cancellation().ctx.Done() }
+
+// Err is nil until the machine has stopped: the cancellation not made
+// yet is not cancelled (the stop makes it).
+func (c *innerCtx) Err() error {
+	if b := c.base.Load(); b != nil {
+		return b.ctx.Err()
+	}
+	return nil
 }
 
 // Value returns the machine for Inside's key, and otherwise what the
-// embedded context holds.
+// cancellation holds, or before it is made the Start context (whose
+// values it has).
 func (c *innerCtx) Value(key any) any {
 	if key == c.mark {
 		return c.mark
+	}
+	if b := c.base.Load(); b != nil {
+		return b.ctx.Value(key)
 	}
 	return c.Context.Value(key)
 }
@@ -191,8 +233,7 @@ func (m *Machine[S, E]) makeInner() context.Context {
 	if parent == nil {
 		parent = context.Background()
 	}
-	base, cancel := context.WithCancelCause(parent)
-	x.inner, x.cancel = innerCtx{Context: base, mark: machineKey[S, E]{m}}, cancel
+	x.inner.Context, x.inner.mark = parent, machineKey[S, E]{m}
 	ctx := context.Context(&x.inner)
 	x.scopes = ctx
 	if parent.Done() == nil {
@@ -200,11 +241,13 @@ func (m *Machine[S, E]) makeInner() context.Context {
 		// has stopped, after it has cancelled every scope itself: the
 		// top-level scopes need its values but not its cancellation, and
 		// a child of it would cost it a map entry made and removed at
-		// every entry.
+		// every entry. Its cancellation is made when first asked for.
 		x.scopes = context.WithoutCancel(ctx)
+	} else {
+		x.inner.cancellation() // the Start context may end: follow it now
 	}
 	if m.stopped0 { // made for a record after the stop: as ended as the rest
-		cancel(ErrStopped)
+		x.inner.cancellation().cancel(ErrStopped)
 	}
 	return ctx
 }

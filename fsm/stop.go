@@ -64,8 +64,8 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 		if x.detach != nil {
 			x.detach()
 		}
-		if x.cancel != nil {
-			x.cancel(ErrStopped)
+		if x.inner.Context != nil {
+			x.inner.cancellation().cancel(ErrStopped)
 		}
 		x.joiner.Release() // its timer would hold the machine until the last join's deadline
 	}
