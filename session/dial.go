@@ -91,13 +91,7 @@ func (c *Client) dial(ctx context.Context, a *transport.Attempt) (conn transport
 // does a panic in the gate, with a *tasks.PanicError. A nil gate is a
 // configuration error.
 func WithDialGate(gate retry.DialGate) Option {
-	return func(c *config) {
-		if gate == nil {
-			c.problems = append(c.problems, errors.New("DialGate: nil func"))
-			return
-		}
-		c.dialGate = gate
-	}
+	return unlessNil(gate == nil, "DialGate: nil func", func(c *config) { c.dialGate = gate })
 }
 
 // gatePass is what the gate answered for one dial: done, or the error

@@ -92,13 +92,7 @@ func WithAppHeartbeat(h AppHeartbeat) Option {
 // counted as data by the idle timeout. Like IsPong, respond must be quick
 // and must not keep m.Data.
 func WithPingResponder(respond func(m transport.Message) (reply []byte, ok bool)) Option {
-	return func(c *config) {
-		if respond == nil {
-			c.problems = append(c.problems, errors.New("PingResponder: nil func"))
-			return
-		}
-		c.respond = respond
-	}
+	return unlessNil(respond == nil, "PingResponder: nil func", func(c *config) { c.respond = respond })
 }
 
 // WithAlwaysPing sends a protocol ping every interval even while data

@@ -276,13 +276,7 @@ func TransportOption(set func(transport.Transport) error) Option {
 // connection is left; Close called with it does not wait. A nil fn is a
 // configuration error, as for every option taking a func.
 func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
-	return func(c *config) {
-		if fn == nil {
-			c.problems = append(c.problems, errors.New("OnConnect: nil func"))
-			return
-		}
-		c.onConnect = fn
-	}
+	return unlessNil(fn == nil, "OnConnect: nil func", func(c *config) { c.onConnect = fn })
 }
 
 // OnMessage sets the handler of received messages. It is called by the
@@ -301,13 +295,7 @@ func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
 //
 // A nil fn is a configuration error: leave OnMessage out to discard.
 func OnMessage(fn func(ctx context.Context, m transport.Message)) Option {
-	return func(c *config) {
-		if fn == nil {
-			c.problems = append(c.problems, errors.New("OnMessage: nil func"))
-			return
-		}
-		c.onMessage = fn
-	}
+	return unlessNil(fn == nil, "OnMessage: nil func", func(c *config) { c.onMessage = fn })
 }
 
 // OnRecord adds an observer of every lifecycle step: transitions, ignored,
@@ -317,12 +305,18 @@ func OnMessage(fn func(ctx context.Context, m transport.Message)) Option {
 // given with OnRecord are called in the order given; a nil
 // fn is a configuration error.
 func OnRecord(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
+	return unlessNil(fn == nil, "OnRecord: nil func", func(c *config) { c.addObserver(fn) })
+}
+
+// unlessNil returns an option that calls set, or, when isNil, adds
+// problem instead: a nil argument is a configuration error, never a no-op.
+func unlessNil(isNil bool, problem string, set func(c *config)) Option {
 	return func(c *config) {
-		if fn == nil {
-			c.problems = append(c.problems, errors.New("OnRecord: nil func"))
+		if isNil {
+			c.problems = append(c.problems, errors.New(problem))
 			return
 		}
-		c.addObserver(fn)
+		set(c)
 	}
 }
 
@@ -344,26 +338,14 @@ func (c *config) addObserver(fn func(context.Context, fsm.Record[connfsm.State, 
 // userinfo, query or fragment; payloads and header values are never logged.
 // Default: no logging; a nil l is a configuration error.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l == nil {
-			c.problems = append(c.problems, errors.New("WithLogger: nil *slog.Logger"))
-			return
-		}
-		c.logger = l
-	}
+	return unlessNil(l == nil, "WithLogger: nil *slog.Logger", func(c *config) { c.logger = l })
 }
 
 // WithLifetime ties the client's whole life to ctx: when ctx ends the client
 // closes as by Close, and Err returns context.Cause(ctx). A nil ctx is a
 // configuration error.
 func WithLifetime(ctx context.Context) Option {
-	return func(c *config) {
-		if ctx == nil {
-			c.problems = append(c.problems, errors.New("WithLifetime: nil Context"))
-			return
-		}
-		c.lifetime = ctx
-	}
+	return unlessNil(ctx == nil, "WithLifetime: nil Context", func(c *config) { c.lifetime = ctx })
 }
 
 // NoWait makes Dial return as soon as the client is started, without

@@ -16,13 +16,7 @@ import (
 // (SubscriptionStatus) and checked for sequence gaps; messages no
 // subscription claims go to OnMessage.
 func WithRouter(r subscription.Router) Option {
-	return func(c *config) {
-		if r.Route == nil {
-			c.problems = append(c.problems, errors.New("nil Router.Route"))
-			return
-		}
-		c.router = &r
-	}
+	return unlessNil(r.Route == nil, "nil Router.Route", func(c *config) { c.router = &r })
 }
 
 // subCounters are a subscription's counters, written by the reader.
