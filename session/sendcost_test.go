@@ -1,0 +1,72 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+
+	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/session/transport"
+)
+
+// nopTransport dials connections that discard what is written and read
+// nothing until closed: what Send costs above the transport's own write.
+type nopTransport struct{}
+
+func (nopTransport) String() string { return "nop" }
+
+func (nopTransport) Dial(_ context.Context, a *transport.Attempt) (transport.Conn, error) {
+	a.Sent()
+	a.Reached()
+	return &nopConn{done: make(chan struct{})}, nil
+}
+
+type nopConn struct {
+	done chan struct{}
+	once sync.Once
+}
+
+func (c *nopConn) Reader() (transport.MessageType, io.Reader, error) {
+	<-c.done
+	return 0, nil, errors.New("nop: closed")
+}
+
+func (c *nopConn) Write(context.Context, transport.MessageType, []byte) error { return nil }
+func (c *nopConn) Ping(context.Context) error                                 { return nil }
+func (c *nopConn) Close(transport.StatusCode, string) error                   { return c.CloseNow() }
+func (c *nopConn) CloseNow() error                                            { c.once.Do(func() { close(c.done) }); return nil }
+
+// BenchmarkSendOverhead is what Send adds to the transport's write: the
+// state check, the write limit, the transport's message check and the
+// counters. "write" is the connection's write alone.
+func BenchmarkSendOverhead(b *testing.B) {
+	ctx := context.Background()
+	data := make([]byte, 64)
+	b.Run("write", func(b *testing.B) {
+		var conn transport.Conn = &nopConn{done: make(chan struct{})}
+		for b.Loop() {
+			if err := conn.Write(ctx, transport.Text, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Send", func(b *testing.B) {
+		c, err := session.Dial(ctx, nopTransport{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			if err := c.Close(ctx); err != nil {
+				b.Error(err)
+			}
+		}()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := c.Send(ctx, transport.Text, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
