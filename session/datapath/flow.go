@@ -16,8 +16,8 @@ type Record struct {
 	From  State
 	Event Event
 	To    State
-	// Lag is, for a Deliver step, how long the message waited between
-	// its read and the handler's call (transport.Message.Received to the call): the
+	// Lag is, for a Deliver step, how long the message waited between its read
+	// and the handler's call (transport.Message.Received to the call): the
 	// consumer's lag, as session.Stats.LastLag.
 	Lag time.Duration
 	// Conn is the epoch of the connection.

@@ -22,7 +22,7 @@ type Backoff struct {
 	Multiplier float64       // FullJitter's growth per attempt, >= 1; default 2
 	Mode       BackoffMode   // how the delay is drawn; default OutageBounded
 	// MaxAttempts is the number of dial attempts without a stable
-	// connection (see WithStablePeriod) after which the client gives up
+	// connection (see session.WithStablePeriod) after which the client gives up
 	// (Err wraps ErrRetriesExhausted); 0 retries forever. A connection that
 	// drops before the stable period does not reset the count, so a
 	// flapping server spends the budget too.
@@ -31,9 +31,9 @@ type Backoff struct {
 
 // StormGuard enforces a minimum gap between dials once Attempts dials have
 // happened within Window, on top of the backoff: a server that accepts and
-// drops at once cannot make the client hammer it (venues commonly allow a
-// few hundred connections per IP per five minutes). Only dials made count:
-// an attempt whose credentials (WithCredentials) or dial gate failed never
+// drops at once cannot make the client hammer it (venues commonly allow a few
+// hundred connections per IP per five minutes). Only dials made count: an
+// attempt whose credentials (wsconn.WithCredentials) or dial gate failed never
 // left the client.
 type StormGuard struct {
 	Attempts int           // dials within Window that turn the guard on
@@ -42,9 +42,9 @@ type StormGuard struct {
 }
 
 var (
-	// DefaultBackoff is the policy used when WithBackoff is not given.
+	// DefaultBackoff is the policy used when session.WithBackoff is not given.
 	DefaultBackoff = Backoff{Initial: 500 * time.Millisecond, Max: 30 * time.Second, Multiplier: 2, Mode: OutageBounded}
-	// DefaultStormGuard is the storm guard used when WithStormGuard is
+	// DefaultStormGuard is the storm guard used when session.WithStormGuard is
 	// not given.
 	DefaultStormGuard = StormGuard{Attempts: 10, Window: time.Minute, MinGap: 5 * time.Second}
 )
@@ -135,15 +135,14 @@ const (
 	// during a short outage may sleep the whole next cap (16 s at the
 	// defaults) after the venue is back. Multiplier applies to it alone.
 	FullJitter
-	// OutageBounded, the default, dials on a schedule set by the outage,
-	// not by the attempts: the client's dials stand at Initial·2.5^(k+φ-1)
-	// after it lost its connection (Failure.Outage), k = 0, 1, 2, .... Each gap is
-	// 1.5 times the outage at the dial before it, so a client is back
-	// within 1.5 times the outage after the venue is up: 4.5 s after a
-	// 3 s outage. φ is the client's phase, drawn once an outage, so a
-	// fleet that lost its venue at once keeps its dials spread evenly
-	// instead of in waves. Once 1.5 times the outage reaches Max, the
-	// client waits Max·(1+φ)/2 between dials.
+	// OutageBounded, the default, dials on a schedule set by the outage, not by
+	// the attempts: the client's dials stand at Initial·2.5^(k+φ-1) after it
+	// lost its connection (Failure.Outage), k = 0, 1, 2, .... Each gap is 1.5
+	// times the outage at the dial before it, so a client is back within 1.5
+	// times the outage after the venue is up: 4.5 s after a 3 s outage. φ is
+	// the client's phase, drawn once an outage, so a fleet that lost its venue
+	// at once keeps its dials spread evenly instead of in waves. Once 1.5 times
+	// the outage reaches Max, the client waits Max·(1+φ)/2 between dials.
 	OutageBounded
 )
 
@@ -239,9 +238,9 @@ const (
 	WaitStormGuard
 	// WaitReconnect: a requested reconnect, which dials at once.
 	WaitReconnect
-	// WaitDialGate: the dial gate held the dial longer than the rest of
-	// the wait (WithDialGate; Wait.Gate): a budget of dials shared with
-	// other clients, such as a Pool's.
+	// WaitDialGate: the dial gate held the dial longer than the rest of the
+	// wait (session.WithDialGate; session.Wait.Gate): a budget of dials shared
+	// with other clients, such as a Pool's.
 	WaitDialGate
 )
 

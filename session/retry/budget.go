@@ -26,10 +26,10 @@ import (
 // clients.
 type DialGate func(ctx context.Context) (done func(reached bool), err error)
 
-// DialBudget is a budget of dials shared by the clients whose dial gate it
-// is (WithDialGate(b.Admit), or a Pool's PoolConfig.DialBudget): at most N
-// dials within any window of its length, as venues limit connections per
-// IP per window (Binance: 300 per 5 minutes). Its methods are safe for
+// DialBudget is a budget of dials shared by the clients whose dial gate it is
+// (session.WithDialGate(b.Admit), or a Pool's session.PoolConfig.DialBudget):
+// at most N dials within any window of its length, as venues limit connections
+// per IP per window (Binance: 300 per 5 minutes). Its methods are safe for
 // concurrent use; make one with NewDialBudget.
 //
 // A dial counts from its admission until a window after it has ended (its

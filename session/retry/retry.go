@@ -18,7 +18,7 @@ type FailureKind uint8
 const (
 	// KindDial: the dial failed before the server answered the handshake:
 	// a network error, the handshake timeout, TLS, too many redirects, the
-	// credentials function (WithCredentials).
+	// credentials function (wsconn.WithCredentials).
 	KindDial FailureKind = iota + 1
 	// KindHandshake: the server answered the handshake without upgrading
 	// the connection (Failure.Status, Failure.RetryAfter).
@@ -29,7 +29,7 @@ const (
 	// KindPongTimeout: the heartbeat's reply did not come in time.
 	KindPongTimeout
 	// KindIdle: no data message came within the idle timeout
-	// (WithIdleTimeout).
+	// (session.WithIdleTimeout).
 	KindIdle
 	// KindLost: the connection failed otherwise: a reset, a read or write
 	// error, an error from OnConnect.
@@ -38,9 +38,10 @@ const (
 	// It is not a failure: by default it spends no retry budget and dials
 	// at once (the storm guard still applies).
 	KindReconnect
-	// KindTooBig: a message over the read limit arrived (ErrMessageTooBig).
-	// The same snapshot would arrive again: by default the client slows
-	// down as after close 1008; a policy may give up instead.
+	// KindTooBig: a message over the read limit arrived
+	// (session.ErrMessageTooBig). The same snapshot would arrive again: by
+	// default the client slows down as after close 1008; a policy may give up
+	// instead.
 	KindTooBig
 )
 
@@ -56,11 +57,12 @@ func (k FailureKind) String() string { return enum.Name(failureKindNames[:], k, 
 type Failure struct {
 	Kind FailureKind
 	// Err is the cause, as the records and Err carry it: a
-	// *HandshakeError for KindHandshake, a *CloseError for KindClose,
-	// wrapping ErrPongTimeout or ErrIdleTimeout for those kinds.
+	// *transport.HandshakeError for KindHandshake, a *transport.CloseError for
+	// KindClose, wrapping session.ErrPongTimeout or session.ErrIdleTimeout for
+	// those kinds.
 	Err error
 	// Attempt counts the dial attempts since the last stable connection
-	// (WithStablePeriod), the one that failed included; it is 0 when a
+	// (session.WithStablePeriod), the one that failed included; it is 0 when a
 	// stable connection was lost.
 	Attempt int
 	// Outage is how long the client has been without a stable
@@ -122,7 +124,7 @@ func (v Verdict) String() string {
 //
 //   - KindReconnect: dial at once, spending no retry budget.
 //   - A permanent failure gives up: DefaultClassifier's rules, and a close
-//     code given to WithPermanentCloseCodes.
+//     code given to session.WithPermanentCloseCodes.
 //   - Anything else is retried as Retry says.
 func (f Failure) Default() Decision {
 	if f.Kind == KindReconnect {
@@ -210,7 +212,7 @@ const (
 // lost connections, the other close codes (1000 normal closure and 1001
 // going away, servers restarting, 1011 internal error, 1012 service
 // restart, 1013 try again later, 1014 bad gateway, 1008 policy violation,
-// and the venue's own 4000 to 4999: see WithPermanentCloseCodes).
+// and the venue's own 4000 to 4999: see session.WithPermanentCloseCodes).
 func DefaultClassifier(err error) Verdict {
 	var he *transport.HandshakeError
 	if errors.As(err, &he) {
@@ -253,9 +255,9 @@ var ErrRetriesExhausted = errors.New("session: retries exhausted")
 // Config is one client's retry settings, as package session's options set
 // them: what Failure.Default and Failure.Retry follow.
 type Config struct {
-	Backoff Backoff // WithBackoff's, its zero fields filled (Backoff.WithDefaults)
+	Backoff Backoff // session.WithBackoff's, its zero fields filled (Backoff.WithDefaults)
 	// PermanentCodes are the close codes the default policy gives up on
-	// (WithPermanentCloseCodes).
+	// (session.WithPermanentCloseCodes).
 	PermanentCodes map[transport.StatusCode]bool
 	Policy         Policy         // nil: Failure.Default decides
 	Rand           func() float64 // the jitter source; nil means math/rand/v2

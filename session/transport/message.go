@@ -61,9 +61,9 @@ var (
 	// ErrNoPing is returned by the Ping of a transport without protocol
 	// pings.
 	ErrNoPing = errors.New("session: the transport has no protocol ping")
-	// ErrMessageTooBig matches the cause of a connection Lost because a
-	// message over the read limit (session.WithReadLimit) arrived, and the error
-	// of a Send whose message is over the write limit (session.WithWriteLimit).
+	// ErrMessageTooBig matches the cause of a connection Lost because a message
+	// over the read limit (session.WithReadLimit) arrived, and the error of a
+	// Send whose message is over the write limit (session.WithWriteLimit).
 	ErrMessageTooBig = errors.New("session: message too big")
 	// ErrInvalidConfig matches every *ConfigError.
 	ErrInvalidConfig = errors.New("session: invalid configuration")
@@ -90,10 +90,10 @@ func (e *HandshakeError) Error() string {
 // Unwrap returns the transport's error.
 func (e *HandshakeError) Unwrap() error { return e.Err }
 
-// CloseError is the cause of a connection the peer ended with a close
-// frame: its status code and reason. Its Err is the read error that
-// reported it, which matches session.ErrReadFailed and the transport's own close
-// error (websocket.CloseError over wsconn).
+// CloseError is the cause of a connection the peer ended with a close frame:
+// its status code and reason. Its Err is the read error that reported it, which
+// matches session.ErrReadFailed and the transport's own close error
+// (websocket.CloseError over wsconn).
 type CloseError struct {
 	Code   StatusCode
 	Reason string
