@@ -18,12 +18,18 @@ import (
 	"github.com/connfsm/connfsm/wsconn"
 )
 
-// ClientMachine is the machine label of the clients' lifecycle.
-const ClientMachine = "wsconn"
+// The machine labels of the clients' lifecycle (WithClientMachine).
+const (
+	// ClientMachine labels wsconn clients, the default.
+	ClientMachine = "wsconn"
+	// TCPClientMachine labels tcpconn clients.
+	TCPClientMachine = "tcpconn"
+)
 
-// Clients measures wsconn clients: their lifecycle as Machines does
-// (machine="wsconn"), and what they carry. It is a wsconn.Probe: give
-// Option to Dial or to NewPool (whose every client it then measures).
+// Clients measures wsconn or tcpconn clients: their lifecycle as Machines
+// does (machine="wsconn", or WithClientMachine's label), and what they
+// carry. It is a wsconn.Probe: give Option to Dial or to NewPool (whose
+// every client it then measures).
 // Counters of messages and bytes read the clients' Stats when collected,
 // so the message path pays nothing for them; ping round trips, handler
 // times and lags are recorded as they happen, without allocating.
@@ -112,7 +118,11 @@ func (t *totals) merge(o totals) {
 // NewClients makes the clients' instruments and registers the callback
 // that reads their Stats. Close undoes it.
 func NewClients(opts ...Option) (*Clients, error) {
-	ms, err := NewMachines(ClientMachine, connfsm.Definition(), opts...)
+	name := newConfig(opts).machine
+	if name == "" {
+		name = ClientMachine
+	}
+	ms, err := NewMachines(name, connfsm.Definition(), opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,9 @@ import (
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session"
+	"github.com/connfsm/connfsm/tcpconn"
+	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
 	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -201,4 +204,61 @@ func TestSendsBuffered(t *testing.T) {
 			t.Errorf("after Close: buffered %v, unsent %v; want 0, 2", got, unsent)
 		}
 	})
+}
+
+// TestClientMachineLabel: the clients' lifecycle is labelled wsconn by
+// default and as WithClientMachine says, so that a tcpconn client is not
+// counted as a WebSocket one.
+func TestClientMachineLabel(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		opts  []Option
+		tcp   bool
+		label string
+	}{
+		{"wsconn by default", nil, false, ClientMachine},
+		{"tcpconn", []Option{WithClientMachine(TCPClientMachine)}, true, "tcpconn"},
+		{"empty keeps the default", []Option{WithClientMachine("")}, false, ClientMachine},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				provider, reader := newReader(t)
+				cs, err := NewClients(append(tc.opts, WithMeterProvider(provider))...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cs.Close()
+				var c *session.Client
+				if tc.tcp {
+					srv := tcpconntest.NewServer()
+					defer srv.Close()
+					c, err = tcpconn.Dial(t.Context(), "tcp://venue.test:1", tcpconn.WithDialer(srv.DialContext), cs.Option())
+				} else {
+					srv := wsconntest.NewServer()
+					defer srv.Close()
+					c, err = wsconn.Dial(t.Context(), "ws://venue.test/", wsconn.WithHTTPClient(srv.Client()), cs.Option())
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := c.Ready(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				synctest.Wait() // the observer has recorded the step into Ready
+				inState := map[string]float64{}
+				for k, v := range only(collect(t, reader), "connfsm.machines{") {
+					if v > 0 {
+						inState[k] = v
+					}
+				}
+				want := map[string]float64{"connfsm.machines{machine=" + tc.label + ",state=Alive/Ready}": 1}
+				if diff := cmp.Diff(want, inState); diff != "" {
+					t.Errorf("machines in a state (-want +got):\n%s", diff)
+				}
+				if err := c.Close(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
 }

@@ -22,12 +22,21 @@ type Option func(*config)
 
 type config struct {
 	provider metric.MeterProvider
+	machine  string // NewClients' machine label; "" for ClientMachine
 }
 
 // WithMeterProvider sets the meter provider; the default is the global
 // one (otel.GetMeterProvider).
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) { c.provider = mp }
+}
+
+// WithClientMachine sets the machine label NewClients gives the clients'
+// lifecycle: ClientMachine ("wsconn") by default, TCPClientMachine for
+// tcpconn clients, whose lifecycle is the same machine; "" keeps the
+// default. NewMachines, which is given its label, ignores it.
+func WithClientMachine(name string) Option {
+	return func(c *config) { c.machine = name }
 }
 
 func newConfig(opts []Option) config {

@@ -26,7 +26,7 @@ func runDial(c command, e env, args []string) int {
 		run.Rate = l
 	}
 	if cfg.metrics != "" {
-		ms, err := startMetrics(cfg.metrics)
+		ms, err := startMetrics(cfg.metrics, cfg.ws.URL)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "connfsm dial: %v\n", err)
 			return exitUsage

@@ -30,7 +30,7 @@ func runLoad(c command, e env, args []string) int {
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(f.GOGC))
 	if f.metrics != "" {
-		ms, err := startMetrics(f.metrics)
+		ms, err := startMetrics(f.metrics, f.URL)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "connfsm load: %v\n", err)
 			return exitUsage

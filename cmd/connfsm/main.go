@@ -27,10 +27,9 @@ const (
 // env is what a command runs with: the program's context (cancelled on
 // SIGINT or SIGTERM; long-running commands end with it) and its streams.
 type env struct {
-	ctx    context.Context
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	ctx            context.Context
+	stdin          io.Reader
+	stdout, stderr io.Writer
 }
 
 // A command is a subcommand. Each lives in its own file and is listed in

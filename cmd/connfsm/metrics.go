@@ -47,10 +47,10 @@ type metricsServer struct {
 	done     chan struct{}
 }
 
-// startMetrics listens on addr and serves /metrics and /readyz (200 while
-// every client measured is Ready, and there is one). A listen error names
-// the flag: it is a usage error.
-func startMetrics(addr string) (*metricsServer, error) {
+// startMetrics serves /metrics and /readyz (200 while every client is
+// Ready, and there is one) on addr; a stream target's lifecycle is
+// labelled tcpconn. A listen error names the flag: a usage error.
+func startMetrics(addr, target string) (*metricsServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("-metrics %s: %w", addr, err)
@@ -63,7 +63,11 @@ func startMetrics(addr string) (*metricsServer, error) {
 		return nil, fmt.Errorf("metrics exporter: %w", err)
 	}
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
-	cs, err := otelconnfsm.NewClients(otelconnfsm.WithMeterProvider(provider))
+	label := otelconnfsm.ClientMachine
+	if streamTransports[scheme(target)] != nil {
+		label = otelconnfsm.TCPClientMachine
+	}
+	cs, err := otelconnfsm.NewClients(otelconnfsm.WithMeterProvider(provider), otelconnfsm.WithClientMachine(label))
 	if err != nil {
 		ln.Close()
 		_ = provider.Shutdown(context.Background())
@@ -91,10 +95,7 @@ func startMetrics(addr string) (*metricsServer, error) {
 func (m *metricsServer) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := m.srv.Shutdown(ctx)
+	err := m.srv.Shutdown(ctx) // Serve returns ErrServerClosed; Shutdown does not
 	<-m.done
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
 	return errors.Join(err, m.Clients.Close(), m.provider.Shutdown(ctx))
 }

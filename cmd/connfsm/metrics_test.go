@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -202,6 +203,36 @@ func TestDialMetricsScrape(t *testing.T) {
 		if diff := cmp.Diff(c.want, series(fams, c.name)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", c.name, diff)
 		}
+	}
+}
+
+// TestDialMetricsTCP: with a tcp:// URL, the lifecycle's series are
+// labelled machine="tcpconn", not wsconn.
+func TestDialMetricsTCP(t *testing.T) {
+	t.Parallel()
+	srv, err := tcpconntest.NewTCPServer("127.0.0.1:0", tcpconntest.Default(tcpconntest.Echo()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	addr := freeAddr(t)
+	in, typed := io.Pipe()
+	t.Cleanup(func() { _ = typed.Close() })
+	var stdout, stderr syncBuffer
+	wait, _ := runAsync(t, []string{"dial", "-metrics", addr, srv.URL}, in, &stdout, &stderr)
+	waitFor(t, "/readyz to answer 200", func() bool { return readyz(addr) == http.StatusOK })
+	machines := map[string]float64{}
+	for k, v := range series(scrape(t, addr), "connfsm_machines") {
+		if v > 0 {
+			machines[k] = v
+		}
+	}
+	if diff := cmp.Diff(map[string]float64{"machine=tcpconn,state=Alive/Ready": 1}, machines); diff != "" {
+		t.Errorf("connfsm_machines in a state (-want +got):\n%s", diff)
+	}
+	_ = typed.Close()
+	if code := wait(); code != exitOK {
+		t.Fatalf("exit %d; stderr:\n%s", code, stderr.String())
 	}
 }
 
