@@ -360,6 +360,20 @@ func TestNestedOrder(t *testing.T) {
 				if diff := cmp.Diff(tt.step.entered, recs[0].Entered); diff != "" {
 					t.Errorf("record's entered levels (-want +got):\n%s", diff)
 				}
+				// The states entered are numbered in turn, outermost first,
+				// the last being the record's Epoch: what the enter hooks saw.
+				var hooks, numbered []string
+				for _, l := range got {
+					if strings.HasPrefix(l, "enter ") {
+						hooks = append(hooks, l)
+					}
+				}
+				for i, s := range recs[0].Entered {
+					numbered = append(numbered, fmt.Sprintf("enter %v #%d", s, recs[0].Epoch-uint64(len(recs[0].Entered)-1-i)))
+				}
+				if diff := cmp.Diff(hooks, numbered); diff != "" {
+					t.Errorf("entries numbered from the record's Epoch (-hooks +from the record):\n%s", diff)
+				}
 			})
 		})
 	}

@@ -107,7 +107,9 @@ type Record[S, E comparable] struct {
 	// Exited lists, for a transition or a stop, every state exited,
 	// innermost first, each with the join of its own tasks; Entered lists,
 	// for a transition or the start, every state entered, outermost first.
-	// For a flat machine they hold From and To. Entered is shared: do not
+	// For a flat machine they hold From and To. Without parallel regions,
+	// Entered's states get consecutive epochs, the last being Epoch: the
+	// i-th of n entered has Epoch-(n-1-i). Entered is shared: do not
 	// modify it.
 	Exited  []Level[S]
 	Entered []S

@@ -115,6 +115,7 @@ func TestDialJSON(t *testing.T) {
 		Event  string         `json:"event"`
 		To     string         `json:"to"`
 		Epoch  uint64         `json:"epoch"`
+		Conn   uint64         `json:"conn"`
 		Dir    string         `json:"dir"`
 		Text   string         `json:"text"`
 		Fields map[string]any `json:"fields"`
@@ -139,7 +140,8 @@ func TestDialJSON(t *testing.T) {
 	}
 	want := []jsonLine{
 		{Kind: "started", To: "Connecting", Epoch: 1}, // no event: Connected is only the zero value
-		{Kind: "transition", From: "Connecting", Event: "Connected", To: "Alive/Syncing", Epoch: 3},
+		// conn: the entry into Alive, the epoch the message came with.
+		{Kind: "transition", From: "Connecting", Event: "Connected", To: "Alive/Syncing", Epoch: 3, Conn: 2},
 		{Kind: "transition", From: "Alive/Syncing", Event: "Synced", To: "Alive/Ready", Epoch: 4},
 		{Kind: "transition", From: "Alive/Ready", Event: "Close", To: "Closing", Epoch: 5},
 		{Kind: "transition", From: "Closing", Event: "CloseDone", To: "Closed", Epoch: 6},

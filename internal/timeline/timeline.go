@@ -57,14 +57,17 @@ func isTerminal(w io.Writer) bool {
 
 // Line is one JSON line; fields that do not apply are left out.
 type Line struct {
-	T      string         `json:"t"` // RFC 3339, nanoseconds
-	Kind   string         `json:"kind"`
-	Name   string         `json:"name,omitempty"`
-	Key    string         `json:"key,omitempty"` // a subscription's, for kind "subscription"
-	From   string         `json:"from,omitempty"`
-	Event  string         `json:"event,omitempty"`
-	To     string         `json:"to,omitempty"`
-	Epoch  uint64         `json:"epoch,omitempty"`
+	T     string `json:"t"` // RFC 3339, nanoseconds
+	Kind  string `json:"kind"`
+	Name  string `json:"name,omitempty"`
+	Key   string `json:"key,omitempty"` // a subscription's, for kind "subscription"
+	From  string `json:"from,omitempty"`
+	Event string `json:"event,omitempty"`
+	To    string `json:"to,omitempty"`
+	Epoch uint64 `json:"epoch,omitempty"`
+	// Conn is, on a transition into Alive, Alive's entry epoch: the number
+	// message and datapath lines give this connection as their epoch.
+	Conn   uint64         `json:"conn,omitempty"`
 	Cause  string         `json:"cause,omitempty"`
 	Reason string         `json:"reason,omitempty"` // an ignored or rejected event's declared reason
 	Task   string         `json:"task,omitempty"`
@@ -174,6 +177,17 @@ func (tl *Timeline) Observe(_ context.Context, r Record) {
 	}
 }
 
+// aliveEntry returns the epoch of r's entry into Alive, 0 if r enters no
+// Alive: its states entered are numbered in turn, the last being r.Epoch.
+func aliveEntry(r Record) uint64 {
+	for i, s := range r.Entered {
+		if s == connfsm.Alive {
+			return r.Epoch - uint64(len(r.Entered)-1-i)
+		}
+	}
+	return 0
+}
+
 // line returns r's line as Observe prints it, or "" for a kind the
 // timeline does not show.
 func (tl *Timeline) line(r Record) string {
@@ -194,7 +208,7 @@ func (tl *Timeline) line(r Record) string {
 		return tl.format(r.When, Line{Kind: "started", To: r.To.Path(), Epoch: r.Epoch},
 			tl.paint(dim, fmt.Sprintf("started in %s (epoch %d)", r.To.Path(), r.Epoch)))
 	case fsm.RecordTransition:
-		l := Line{Kind: "transition", From: r.From.Path(), Event: r.Event.String(), To: r.To.Path(), Epoch: r.Epoch, Cause: cause}
+		l := Line{Kind: "transition", From: r.From.Path(), Event: r.Event.String(), To: r.To.Path(), Epoch: r.Epoch, Cause: cause, Conn: aliveEntry(r)}
 		if err, ok := r.Payload.(error); ok {
 			l.CloseCode, l.CloseReason = CloseOf(err)
 		}
