@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/session/transport"
@@ -68,5 +69,46 @@ func BenchmarkSendOverhead(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+// BenchmarkSendOverheadCold is BenchmarkSendOverhead with the caches
+// flushed before each op (8 MiB written over, outside the time taken):
+// what the memory Send touches beside the write costs when none of it is
+// cached, as after a system call or another goroutine's work. op-ns is
+// the op's own time, a clock reading included on both sides.
+func BenchmarkSendOverheadCold(b *testing.B) {
+	ctx := context.Background()
+	data := make([]byte, 64)
+	flush := make([]byte, 8<<20)
+	cold := func(b *testing.B, op func() error) {
+		var spent time.Duration
+		for b.Loop() {
+			for i := 0; i < len(flush); i += 64 {
+				flush[i]++
+			}
+			start := time.Now()
+			if err := op(); err != nil {
+				b.Fatal(err)
+			}
+			spent += time.Since(start)
+		}
+		b.ReportMetric(float64(spent)/float64(b.N), "op-ns")
+	}
+	b.Run("write", func(b *testing.B) {
+		var conn transport.Conn = &nopConn{done: make(chan struct{})}
+		cold(b, func() error { return conn.Write(ctx, transport.Text, data) })
+	})
+	b.Run("Send", func(b *testing.B) {
+		c, err := session.Dial(ctx, nopTransport{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			if err := c.Close(ctx); err != nil {
+				b.Error(err)
+			}
+		}()
+		cold(b, func() error { return c.Send(ctx, transport.Text, data) })
 	})
 }
