@@ -39,6 +39,20 @@ func (c *nopConn) Ping(context.Context) error                                 { 
 func (c *nopConn) Close(transport.StatusCode, string) error                   { return c.CloseNow() }
 func (c *nopConn) CloseNow() error                                            { c.once.Do(func() { close(c.done) }); return nil }
 
+// dialNop dials a client over nopTransport, closed by b's cleanup.
+func dialNop(b *testing.B) *session.Client {
+	c, err := session.Dial(context.Background(), nopTransport{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		if err := c.Close(context.Background()); err != nil {
+			b.Error(err)
+		}
+	})
+	return c
+}
+
 // BenchmarkSendOverhead is what Send adds to the transport's write: the
 // state check, the write limit, the transport's message check and the
 // counters. "write" is the connection's write alone.
@@ -54,15 +68,7 @@ func BenchmarkSendOverhead(b *testing.B) {
 		}
 	})
 	b.Run("Send", func(b *testing.B) {
-		c, err := session.Dial(ctx, nopTransport{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer func() {
-			if err := c.Close(ctx); err != nil {
-				b.Error(err)
-			}
-		}()
+		c := dialNop(b)
 		b.ReportAllocs()
 		for b.Loop() {
 			if err := c.Send(ctx, transport.Text, data); err != nil {
@@ -100,15 +106,7 @@ func BenchmarkSendOverheadCold(b *testing.B) {
 		cold(b, func() error { return conn.Write(ctx, transport.Text, data) })
 	})
 	b.Run("Send", func(b *testing.B) {
-		c, err := session.Dial(ctx, nopTransport{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer func() {
-			if err := c.Close(ctx); err != nil {
-				b.Error(err)
-			}
-		}()
+		c := dialNop(b)
 		cold(b, func() error { return c.Send(ctx, transport.Text, data) })
 	})
 }
