@@ -17,13 +17,12 @@ import (
 // The data path of a connection, between its socket and the handler, is
 // a machine of package datapath per session (s.dp): Flowing, Waiting for
 // its turn, the handler running (Busy, ReadAhead, Backlogged), Taking,
-// Stopped. Its
-// events are fired under s.mu, by the pump, the read-ahead, the hand-out
-// of an inbox, the heartbeat and Requests (lending a read-ahead) and the
-// reader task (Stop): one firer at a time, so each sees its own step and
-// acts on it (a read-ahead is started by the firer whose Lend moved the
-// machine). The heartbeat, the watchdog and the drain read the state
-// without the lock: it is published atomically.
+// Stopped. Its events are fired under s.mu, by the pump, the read-ahead,
+// the hand-out of an inbox, the heartbeat and Requests (lending a
+// read-ahead) and the reader task (Stop): one firer at a time, so each
+// sees its own step and acts on it (a read-ahead is started by the firer
+// whose Lend moved the machine). The heartbeat, the watchdog and the
+// drain read the state without the lock: it is published atomically.
 
 type (
 	dpMachine = fsm.Machine[datapath.State, datapath.Event]
