@@ -36,6 +36,7 @@ const (
 type Clients struct {
 	machines *Machines[connfsm.State, connfsm.Event]
 	reg      metric.Registration
+	release  func() // gives the provider back for another Clients
 
 	rtt, handler, lag metric.Float64Histogram
 	waits, lost       metric.Int64Counter
@@ -116,19 +117,29 @@ func (t *totals) merge(o totals) {
 }
 
 // NewClients makes the clients' instruments and registers the callback
-// that reads their Stats. Close undoes it.
+// that reads their Stats. Close undoes it. One Clients serves a meter
+// provider, whatever its label: the counters of messages and bytes carry
+// no machine label, so a second one's would report the same series. A
+// second fails with ErrAttached.
 func NewClients(opts ...Option) (*Clients, error) {
-	name := newConfig(opts).machine
+	cfg := newConfig(opts)
+	release, err := claim(cfg.provider, "") // no machine's name: NewMachines refuses ""
+	if err != nil {
+		return nil, err
+	}
+	name := cfg.machine
 	if name == "" {
 		name = ClientMachine
 	}
 	ms, err := NewMachines(name, connfsm.Definition(), opts...)
 	if err != nil {
+		release()
 		return nil, err
 	}
-	cs := &Clients{machines: ms, live: map[*wsconn.Client]struct{}{}}
-	if err := cs.init(newConfig(opts).provider); err != nil {
+	cs := &Clients{machines: ms, release: release, live: map[*wsconn.Client]struct{}{}}
+	if err := cs.init(cfg.provider); err != nil {
 		_ = ms.Close()
+		release()
 		return nil, err
 	}
 	return cs, nil
@@ -253,10 +264,13 @@ func (cs *Clients) retire(c *wsconn.Client) {
 	}
 }
 
-// Close unregisters the callbacks and releases the machine name. Clients
-// attached keep running; their later measurements are still recorded.
+// Close unregisters the callbacks and releases the machine name and the
+// provider. Clients attached keep running; their later measurements are
+// still recorded.
 func (cs *Clients) Close() error {
-	return errors.Join(cs.reg.Unregister(), cs.machines.Close())
+	err := errors.Join(cs.reg.Unregister(), cs.machines.Close())
+	cs.release()
+	return err
 }
 
 // clientProbe is one client's wsconn.ClientProbe.

@@ -128,7 +128,37 @@ func TestClientAttachTwice(t *testing.T) {
 		if _, err := NewClients(WithMeterProvider(provider)); !errors.Is(err, ErrAttached) {
 			t.Errorf("second NewClients on one provider: %v, want ErrAttached", err)
 		}
+		// Under another label too: the clients' counters carry no machine
+		// label, and two callbacks would report the same series.
+		if _, err := NewClients(WithMeterProvider(provider), WithClientMachine(TCPClientMachine)); !errors.Is(err, ErrAttached) {
+			t.Errorf("second NewClients on one provider, labelled %s: %v, want ErrAttached", TCPClientMachine, err)
+		}
 	})
+}
+
+// TestClientsCloseReleasesOnce: Close gives the provider back for another
+// Clients, and a second Close of the first does not free the second's
+// claim.
+func TestClientsCloseReleasesOnce(t *testing.T) {
+	provider, _ := newReader(t)
+	first, err := NewClients(WithMeterProvider(provider))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second, err := NewClients(WithMeterProvider(provider), WithClientMachine(TCPClientMachine))
+	if err != nil {
+		t.Fatalf("NewClients after Close: %v", err)
+	}
+	defer second.Close()
+	_ = first.Close() // again: the second keeps its claim
+	for _, opts := range [][]Option{{WithMeterProvider(provider)}, {WithMeterProvider(provider), WithClientMachine(TCPClientMachine)}} {
+		if _, err := NewClients(opts...); !errors.Is(err, ErrAttached) {
+			t.Errorf("NewClients beside the second: %v, want ErrAttached", err)
+		}
+	}
 }
 
 // TestSubscriptionsByState: subscriptions acknowledged by the venue are

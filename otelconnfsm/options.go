@@ -85,16 +85,22 @@ func claim(mp metric.MeterProvider, name string) (release func(), err error) {
 	k := nameKey{mp, name}
 	names.Lock()
 	defer names.Unlock()
-	if names.used[k] {
+	switch {
+	case names.used[k] && name == "":
+		return nil, fmt.Errorf("%w: a Clients on this meter provider", ErrAttached)
+	case names.used[k]:
 		return nil, fmt.Errorf("%w: machine name %q on this meter provider", ErrAttached, name)
 	}
 	if names.used == nil {
 		names.used = map[nameKey]bool{}
 	}
 	names.used[k] = true
+	var once sync.Once // a second Close must not free a later claim's name
 	return func() {
-		names.Lock()
-		delete(names.used, k)
-		names.Unlock()
+		once.Do(func() {
+			names.Lock()
+			delete(names.used, k)
+			names.Unlock()
+		})
 	}, nil
 }
