@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/connfsm/connfsm/otelconnfsm"
+	"github.com/connfsm/connfsm/tcpconn"
+	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
 	"github.com/connfsm/connfsm/wsconn"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
@@ -65,4 +67,50 @@ func Example() {
 	// Alive/Syncing -Synced-> Alive/Ready: 1
 	// Closing -CloseDone-> Closed: 1
 	// Connecting -Connected-> Alive/Syncing: 1
+}
+
+// A tcpconn client measured under its own machine label, so that a
+// dashboard tells it from the WebSocket clients of another process.
+func ExampleWithClientMachine() {
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer provider.Shutdown(context.Background())
+
+	cs, err := otelconnfsm.NewClients(otelconnfsm.WithMeterProvider(provider),
+		otelconnfsm.WithClientMachine(otelconnfsm.TCPClientMachine))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cs.Close()
+
+	srv, err := tcpconntest.NewTCPServer("127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := tcpconn.Dial(context.Background(), srv.URL, cs.Option())
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Close(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+
+	// The machine label of the client's transitions.
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		log.Fatal(err)
+	}
+	labels := map[string]bool{}
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "connfsm.transitions" {
+			for _, p := range sum.DataPoints {
+				machine, _ := p.Attributes.Value("machine")
+				labels[machine.AsString()] = true
+			}
+		}
+	}
+	fmt.Println(labels)
+	// Output:
+	// map[tcpconn:true]
 }
