@@ -45,20 +45,12 @@ func Example() {
 	}
 
 	// The client's life, as the transitions counter saw it.
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		log.Fatal(err)
-	}
 	var lines []string
-	for _, m := range rm.ScopeMetrics[0].Metrics {
-		if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "connfsm.transitions" {
-			for _, p := range sum.DataPoints {
-				from, _ := p.Attributes.Value("from")
-				event, _ := p.Attributes.Value("event")
-				to, _ := p.Attributes.Value("to")
-				lines = append(lines, fmt.Sprintf("%s -%s-> %s: %d", from.AsString(), event.AsString(), to.AsString(), p.Value))
-			}
-		}
+	for _, p := range transitions(reader) {
+		from, _ := p.Attributes.Value("from")
+		event, _ := p.Attributes.Value("event")
+		to, _ := p.Attributes.Value("to")
+		lines = append(lines, fmt.Sprintf("%s -%s-> %s: %d", from.AsString(), event.AsString(), to.AsString(), p.Value))
 	}
 	sort.Strings(lines)
 	fmt.Println(strings.Join(lines, "\n"))
@@ -97,20 +89,26 @@ func ExampleWithClientMachine() {
 	}
 
 	// The machine label of the client's transitions.
-	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(context.Background(), &rm); err != nil {
-		log.Fatal(err)
-	}
 	labels := map[string]bool{}
-	for _, m := range rm.ScopeMetrics[0].Metrics {
-		if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "connfsm.transitions" {
-			for _, p := range sum.DataPoints {
-				machine, _ := p.Attributes.Value("machine")
-				labels[machine.AsString()] = true
-			}
-		}
+	for _, p := range transitions(reader) {
+		machine, _ := p.Attributes.Value("machine")
+		labels[machine.AsString()] = true
 	}
 	fmt.Println(labels)
 	// Output:
 	// map[tcpconn:true]
+}
+
+// transitions returns the data points of the connfsm.transitions counter.
+func transitions(reader *sdkmetric.ManualReader) []metricdata.DataPoint[int64] {
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "connfsm.transitions" {
+			return sum.DataPoints
+		}
+	}
+	return nil
 }
