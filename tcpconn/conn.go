@@ -47,6 +47,8 @@ type conn struct {
 
 	readFailed chan struct{} // closed when a read fails: Close waits for it
 	failOnce   sync.Once
+	dropped    chan struct{} // closed by CloseNow: it ends Close's wait too
+	dropOnce   sync.Once
 	// closed is set when this side closes nc: a read failing after it
 	// reports net.ErrClosed, as a socket does, even over a net.Pipe
 	// (io.ErrClosedPipe), so that the client tells its own close (a
@@ -57,7 +59,7 @@ type conn struct {
 func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
 	app, _ := f.(framing.Appender)
 	slicer, _ := f.(framing.Slicer)
-	c := &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, app: app, slicer: slicer, limit: limit, readFailed: make(chan struct{})}
+	c := &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, app: app, slicer: slicer, limit: limit, readFailed: make(chan struct{}), dropped: make(chan struct{})}
 	if _, ok := nc.(*net.TCPConn); ok {
 		// net.Buffers writes with one writev on a *net.TCPConn; on
 		// another conn (TLS: one record each) it would be several writes.
@@ -247,7 +249,7 @@ func (c *conn) Ping(context.Context) error { return session.ErrNoPing }
 
 // Close half-closes the connection, after the frames written, and waits
 // for the peer to close its side: a read that fails. CloseNow ends the
-// wait. A connection that cannot half-close (a net.Pipe, a dialer's own
+// wait, whether or not a read is under way. A connection that cannot half-close (a net.Pipe, a dialer's own
 // net.Conn) is closed at once: the peer would never hear of the close it
 // is to answer. TCP carries no close code: code and reason are not sent.
 func (c *conn) Close(transport.StatusCode, string) error {
@@ -262,14 +264,19 @@ func (c *conn) Close(transport.StatusCode, string) error {
 	if err != nil {
 		return err
 	}
-	<-c.readFailed
+	select {
+	case <-c.readFailed:
+	case <-c.dropped: // a reader may be held elsewhere: it may never read again
+	}
 	return nil
 }
 
-// CloseNow closes the connection at once.
+// CloseNow closes the connection at once, and ends a Close's wait.
 func (c *conn) CloseNow() error {
 	c.closed.Store(true)
-	return c.nc.Close()
+	err := c.nc.Close()
+	c.dropOnce.Do(func() { close(c.dropped) })
+	return err
 }
 
 // NetConn returns the TCP connection: the client asks it whether bytes
