@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -30,11 +31,15 @@ func NewPool(ctx context.Context, addr string, cfg session.PoolConfig, opts ...s
 }
 
 // WithFraming sets how the stream is cut into messages (default
-// framing.Line).
+// framing.Line). A nil f, or one holding a nil pointer, is a
+// configuration error.
 func WithFraming(f framing.Framer) session.Option {
 	return option(func(t *tcpTransport) error {
-		if f == nil {
+		switch {
+		case f == nil:
 			return errors.New("WithFraming: nil Framer")
+		case isNilPointer(f):
+			return fmt.Errorf("WithFraming: nil Framer (a nil %T)", f)
 		}
 		t.framer = f
 		return nil
@@ -65,6 +70,13 @@ func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, 
 		t.dial = dial
 		return nil
 	})
+}
+
+// isNilPointer reports whether v holds a nil pointer, such as a
+// (*framing.Line)(nil), whose methods would panic on the first read.
+func isNilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
 }
 
 // option makes an option of this package: set runs on the client's

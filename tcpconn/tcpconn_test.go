@@ -272,6 +272,8 @@ func TestConfigErrors(t *testing.T) {
 		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithTLSConfig(&tls.Config{})},
 			"TLSConfig given for tcp://127.0.0.1:1: use a tls:// address"},
 		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithFraming(nil)}, "WithFraming: nil Framer"},
+		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithFraming((*framing.Line)(nil))},
+			"WithFraming: nil Framer (a nil *framing.Line)"},
 		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithDialer(nil)}, "WithDialer: nil func"},
 	}
 	for _, tt := range tests {
