@@ -32,7 +32,8 @@ func NewPool(ctx context.Context, addr string, cfg session.PoolConfig, opts ...s
 
 // WithFraming sets how the stream is cut into messages (default
 // framing.Line). A nil f, or one holding a nil pointer, is a
-// configuration error.
+// configuration error. A read that panics in f fails the connection, with
+// a cause matching tasks.ErrPanicked, rather than the process.
 func WithFraming(f framing.Framer) session.Option {
 	return option(func(t *tcpTransport) error {
 		switch {
