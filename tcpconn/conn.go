@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/session/transport"
+	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/tcpconn/framing"
 )
 
@@ -47,6 +49,8 @@ type conn struct {
 
 	readFailed chan struct{} // closed when a read fails: Close waits for it
 	failOnce   sync.Once
+	dropped    chan struct{} // closed by CloseNow: it ends Close's wait too
+	dropOnce   sync.Once
 	// closed is set when this side closes nc: a read failing after it
 	// reports net.ErrClosed, as a socket does, even over a net.Pipe
 	// (io.ErrClosedPipe), so that the client tells its own close (a
@@ -57,7 +61,7 @@ type conn struct {
 func newConn(nc, raw net.Conn, f framing.Framer, limit int64) *conn {
 	app, _ := f.(framing.Appender)
 	slicer, _ := f.(framing.Slicer)
-	c := &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, app: app, slicer: slicer, limit: limit, readFailed: make(chan struct{})}
+	c := &conn{nc: nc, raw: raw, br: bufio.NewReader(nc), framer: f, app: app, slicer: slicer, limit: limit, readFailed: make(chan struct{}), dropped: make(chan struct{})}
 	if _, ok := nc.(*net.TCPConn); ok {
 		// net.Buffers writes with one writev on a *net.TCPConn; on
 		// another conn (TLS: one record each) it would be several writes.
@@ -107,8 +111,16 @@ func (c *conn) Reader() (transport.MessageType, io.Reader, error) {
 }
 
 // readFrame reads the next frame: lent, in br's buffer, or in a buffer the
-// caller owns.
+// caller owns. A Framer of the caller's that panics fails the read with a
+// *tasks.PanicError, as a panicking matcher fails its connection: the
+// session's reader is no task, and the panic would end the process.
 func (c *conn) readFrame() (p []byte, lent bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p, lent = nil, false
+			err = fmt.Errorf("tcpconn: read: %w", &tasks.PanicError{Where: fmt.Sprintf("framer %T", c.framer), Value: v, Stack: debug.Stack()})
+		}
+	}()
 	if c.app == nil {
 		// A slice of its own, by ReadFrame's contract; copied all the same,
 		// as it always was, in case a Framer of the user's keeps it.
@@ -247,7 +259,7 @@ func (c *conn) Ping(context.Context) error { return session.ErrNoPing }
 
 // Close half-closes the connection, after the frames written, and waits
 // for the peer to close its side: a read that fails. CloseNow ends the
-// wait. A connection that cannot half-close (a net.Pipe, a dialer's own
+// wait, whether or not a read is under way. A connection that cannot half-close (a net.Pipe, a dialer's own
 // net.Conn) is closed at once: the peer would never hear of the close it
 // is to answer. TCP carries no close code: code and reason are not sent.
 func (c *conn) Close(transport.StatusCode, string) error {
@@ -262,14 +274,19 @@ func (c *conn) Close(transport.StatusCode, string) error {
 	if err != nil {
 		return err
 	}
-	<-c.readFailed
+	select {
+	case <-c.readFailed:
+	case <-c.dropped: // a reader may be held elsewhere: it may never read again
+	}
 	return nil
 }
 
-// CloseNow closes the connection at once.
+// CloseNow closes the connection at once, and ends a Close's wait.
 func (c *conn) CloseNow() error {
 	c.closed.Store(true)
-	return c.nc.Close()
+	err := c.nc.Close()
+	c.dropOnce.Do(func() { close(c.dropped) })
+	return err
 }
 
 // NetConn returns the TCP connection: the client asks it whether bytes

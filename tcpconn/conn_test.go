@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"testing/synctest"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -271,4 +272,54 @@ func TestLargeFramesWrittenInPlace(t *testing.T) {
 			})
 		}
 	}
+}
+
+// halfCloser is one end of a net.Pipe that can half-close, as a TCP or
+// TLS connection can: its CloseWrite records the call and sends nothing.
+type halfCloser struct {
+	net.Conn
+	closedWrite chan struct{}
+}
+
+func (h *halfCloser) CloseWrite() error { close(h.closedWrite); return nil }
+
+// TestCloseNowEndsClose: Close, waiting for the peer to answer its
+// half-close, returns once CloseNow is called, as transport.Conn says,
+// even though no read is under way to fail (the reader is held elsewhere:
+// by a handler that has not returned).
+func TestCloseNowEndsClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client, peer := net.Pipe()
+		defer peer.Close()
+		hc := &halfCloser{Conn: client, closedWrite: make(chan struct{})}
+		c := newConn(hc, hc, framing.Line{}, 0)
+		done := make(chan error, 1)
+		go func() { done <- c.Close(transport.StatusNormalClosure, "") }()
+		synctest.Wait()
+		select {
+		case <-hc.closedWrite:
+		default:
+			t.Fatal("Close did not half-close the connection")
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Close returned %v before the peer answered", err)
+		default:
+		}
+		if err := c.CloseNow(); err != nil {
+			t.Errorf("CloseNow: %v", err)
+		}
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Close = %v, want nil", err)
+			}
+		default:
+			t.Error("Close still waits after CloseNow")
+			_ = peer.Close()
+			_, _, _ = c.Reader() // let Close return, for the bubble to end
+			<-done
+		}
+	})
 }

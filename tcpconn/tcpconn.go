@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/session/transport"
@@ -29,11 +31,16 @@ func NewPool(ctx context.Context, addr string, cfg session.PoolConfig, opts ...s
 }
 
 // WithFraming sets how the stream is cut into messages (default
-// framing.Line).
+// framing.Line). A nil f, or one holding a nil pointer, is a
+// configuration error. A read that panics in f fails the connection, with
+// a cause matching tasks.ErrPanicked, rather than the process.
 func WithFraming(f framing.Framer) session.Option {
 	return option(func(t *tcpTransport) error {
-		if f == nil {
+		switch {
+		case f == nil:
 			return errors.New("WithFraming: nil Framer")
+		case isNilPointer(f):
+			return fmt.Errorf("WithFraming: nil Framer (a nil %T)", f)
 		}
 		t.framer = f
 		return nil
@@ -66,6 +73,13 @@ func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, 
 	})
 }
 
+// isNilPointer reports whether v holds a nil pointer, such as a
+// (*framing.Line)(nil), whose methods would panic on the first read.
+func isNilPointer(v any) bool {
+	r := reflect.ValueOf(v)
+	return r.Kind() == reflect.Pointer && r.IsNil()
+}
+
 // option makes an option of this package: set runs on the client's
 // transport once every option has been read.
 func option(set func(*tcpTransport) error) session.Option {
@@ -95,13 +109,13 @@ func newTransport(addr string) *tcpTransport {
 	u, err := url.Parse(addr)
 	switch {
 	case err != nil:
-		t.problem = fmt.Errorf("address %q: %w", addr, errors.Unwrap(err))
+		t.problem = fmt.Errorf("address %q: %w", redactRaw(addr), errors.Unwrap(err))
 	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
 		t.problem = fmt.Errorf("address %q: want only a scheme, a host and a port", redact(u))
 	case u.Scheme != "tcp" && u.Scheme != "tls":
-		t.problem = fmt.Errorf("address %q: scheme must be tcp or tls, got %q", addr, u.Scheme)
+		t.problem = fmt.Errorf("address %q: scheme must be tcp or tls, got %q", redactRaw(addr), u.Scheme)
 	case u.Hostname() == "" || u.Port() == "":
-		t.problem = fmt.Errorf("address %q: want HOST:PORT", addr)
+		t.problem = fmt.Errorf("address %q: want HOST:PORT", redactRaw(addr))
 	case !validPort(u.Port()):
 		t.problem = fmt.Errorf("address %q: port must be 1 to 65535, got %s", addr, u.Port())
 	default:
@@ -126,6 +140,24 @@ func redact(u *url.URL) string {
 	v := *u
 	v.User, v.RawQuery, v.Fragment = nil, "", ""
 	return v.String()
+}
+
+// redactRaw is redact for an address that does not parse, or parses
+// without a host (its userinfo then left in the opaque part): the query
+// and fragment are cut and the userinfo masked, since errors end up in
+// logs.
+func redactRaw(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return raw
+	}
+	if i := strings.Index(raw, "//"); i >= 0 && i < at {
+		return raw[:i+2] + "xxxxx" + raw[at:]
+	}
+	return "xxxxx" + raw[at:]
 }
 
 // String returns the address.

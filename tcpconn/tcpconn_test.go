@@ -1,11 +1,13 @@
 package tcpconn_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
+	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/tcpconn"
 	"github.com/connfsm/connfsm/tcpconn/framing"
 	"github.com/connfsm/connfsm/tcpconn/tcpconntest"
@@ -266,9 +269,14 @@ func TestConfigErrors(t *testing.T) {
 		{"tls://localhost:0", nil, `address "tls://localhost:0": port must be 1 to 65535, got 0`},
 		{"tcp://user:pw@127.0.0.1:1/x?k=v", nil, `address "tcp://127.0.0.1:1/x": want only a scheme, a host and a port`},
 		{"tls://user:pw@127.0.0.1:0", nil, `address "tls://127.0.0.1:0": want only a scheme, a host and a port`},
+		{"tls://user:p%zz@127.0.0.1:1", nil, `address "tls://xxxxx@127.0.0.1:1": invalid URL escape "%zz"`},
+		{"tcp:user:pw@127.0.0.1:1", nil, `address "xxxxx@127.0.0.1:1": want HOST:PORT`},
+		{"ssh://127.0.0.1:1?key=secret", nil, `address "ssh://127.0.0.1:1": want only a scheme, a host and a port`},
 		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithTLSConfig(&tls.Config{})},
 			"TLSConfig given for tcp://127.0.0.1:1: use a tls:// address"},
 		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithFraming(nil)}, "WithFraming: nil Framer"},
+		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithFraming((*framing.Line)(nil))},
+			"WithFraming: nil Framer (a nil *framing.Line)"},
 		{"tcp://127.0.0.1:1", []session.Option{tcpconn.WithDialer(nil)}, "WithDialer: nil func"},
 	}
 	for _, tt := range tests {
@@ -541,4 +549,74 @@ func TestUnframeableBatchUnsubscribe(t *testing.T) {
 			t.Errorf("subscriptions after the refused unsubscribe (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// panicky is a Framer of the caller's with a bug: it panics on the frame
+// "boom", read or written. It is a plain Framer, none of the built-ins'
+// extensions.
+type panicky struct{ line framing.Line }
+
+func (panicky) Name() string { return "panicky" }
+
+func (p panicky) ReadFrame(r *bufio.Reader, limit int64) ([]byte, error) {
+	f, err := p.line.ReadFrame(r, limit)
+	if string(f) == "boom" {
+		panic("framer bug on read")
+	}
+	return f, err
+}
+
+func (p panicky) WriteFrame(w io.Writer, b []byte) error {
+	if string(b) == "boom" {
+		panic("framer bug on write")
+	}
+	return p.line.WriteFrame(w, b)
+}
+
+// TestFramerPanic: a Framer of the caller's that panics fails the
+// connection with a *tasks.PanicError, which is redialled, as a panicking
+// matcher or handler does: it does not end the process. The reader hits
+// it on a frame the venue sends; the heartbeat, on the ping it writes.
+func TestFramerPanic(t *testing.T) {
+	tests := []struct {
+		name  string
+		first tcpconntest.Behavior
+		opts  []session.Option
+	}{
+		{name: "read", first: tcpconntest.Push(time.Second, func(n int) []byte {
+			if n > 1 {
+				return nil
+			}
+			return []byte("boom")
+		})},
+		{name: "write", first: tcpconntest.Echo(), opts: []session.Option{
+			session.WithHeartbeat(5*time.Second, 5*time.Second),
+			session.WithAppHeartbeat(session.TextHeartbeat("boom", "pong"))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := tcpconntest.NewServer(tcpconntest.Script(tcpconntest.Plan{tt.first}),
+					tcpconntest.Default(tcpconntest.Discard()))
+				defer srv.Close()
+				var in inbox
+				c := dial(t, srv, append(append(in.options(), tcpconn.WithFraming(panicky{})), tt.opts...)...)
+				if err := c.Ready(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(8 * time.Second)
+				synctest.Wait()
+				lost := in.losses()
+				if len(lost) == 0 || !errors.Is(lost[0], tasks.ErrPanicked) {
+					t.Fatalf("Lost %v, want a loss to the framer's panic", lost)
+				}
+				if err := c.Ready(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				if n := len(srv.Connections()); n < 2 {
+					t.Errorf("%d connections, want a redial after the panic", n)
+				}
+			})
+		})
+	}
 }

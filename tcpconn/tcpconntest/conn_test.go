@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -220,4 +221,19 @@ func TestAfter(t *testing.T) {
 			t.Errorf("OnMessage saw (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestFramingNil: Framing(nil), or a Framer holding a nil pointer, keeps
+// the default framing rather than one whose first read panics on the
+// venue's reader.
+func TestFramingNil(t *testing.T) {
+	for _, f := range []framing.Framer{nil, (*framing.Line)(nil), (*framing.Length32)(nil)} {
+		t.Run(fmt.Sprintf("%T", f), func(t *testing.T) {
+			srv := NewServer(Framing(f))
+			defer srv.Close()
+			if diff := cmp.Diff(framing.Framer(framing.Line{}), srv.cfg.framer); diff != "" {
+				t.Errorf("framing (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

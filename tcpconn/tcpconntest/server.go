@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -87,12 +88,16 @@ func Choose(fn func(n int) []Behavior) Option {
 }
 
 // Framing sets the venue's frames, read and written: framing.Line{}
-// unless set. A nil f keeps the default.
+// unless set. A nil f, or one holding a nil pointer, keeps the default.
 func Framing(f framing.Framer) Option {
 	return func(c *config) {
-		if f != nil {
-			c.framer = f
+		if f == nil {
+			return
 		}
+		if v := reflect.ValueOf(f); v.Kind() == reflect.Pointer && v.IsNil() {
+			return // its methods would panic on the venue's reader
+		}
+		c.framer = f
 	}
 }
 
