@@ -259,9 +259,9 @@ func (c *conn) Ping(context.Context) error { return session.ErrNoPing }
 
 // Close half-closes the connection, after the frames written, and waits
 // for the peer to close its side: a read that fails. CloseNow ends the
-// wait, whether or not a read is under way. A connection that cannot half-close (a net.Pipe, a dialer's own
-// net.Conn) is closed at once: the peer would never hear of the close it
-// is to answer. TCP carries no close code: code and reason are not sent.
+// wait, whether or not a read is under way. A connection that cannot
+// half-close (a net.Pipe, a dialer's own net.Conn) is closed at once: the
+// peer would never hear of the close it is to answer. TCP carries no close code: code and reason are not sent.
 func (c *conn) Close(transport.StatusCode, string) error {
 	c.wmu.Lock()
 	cw, ok := c.nc.(interface{ CloseWrite() error })

@@ -9,8 +9,8 @@ import (
 	"net/url"
 	"reflect"
 	"strconv"
-	"strings"
 
+	"github.com/connfsm/connfsm/internal/urlmask"
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/session/transport"
 	"github.com/connfsm/connfsm/tcpconn/framing"
@@ -109,13 +109,13 @@ func newTransport(addr string) *tcpTransport {
 	u, err := url.Parse(addr)
 	switch {
 	case err != nil:
-		t.problem = fmt.Errorf("address %q: %w", redactRaw(addr), errors.Unwrap(err))
+		t.problem = fmt.Errorf("address %q: %w", urlmask.Raw(addr), errors.Unwrap(err))
 	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
 		t.problem = fmt.Errorf("address %q: want only a scheme, a host and a port", redact(u))
 	case u.Scheme != "tcp" && u.Scheme != "tls":
-		t.problem = fmt.Errorf("address %q: scheme must be tcp or tls, got %q", redactRaw(addr), u.Scheme)
+		t.problem = fmt.Errorf("address %q: scheme must be tcp or tls, got %q", urlmask.Raw(addr), u.Scheme)
 	case u.Hostname() == "" || u.Port() == "":
-		t.problem = fmt.Errorf("address %q: want HOST:PORT", redactRaw(addr))
+		t.problem = fmt.Errorf("address %q: want HOST:PORT", urlmask.Raw(addr))
 	case !validPort(u.Port()):
 		t.problem = fmt.Errorf("address %q: port must be 1 to 65535, got %s", addr, u.Port())
 	default:
@@ -140,24 +140,6 @@ func redact(u *url.URL) string {
 	v := *u
 	v.User, v.RawQuery, v.Fragment = nil, "", ""
 	return v.String()
-}
-
-// redactRaw is redact for an address that does not parse, or parses
-// without a host (its userinfo then left in the opaque part): the query
-// and fragment are cut and the userinfo masked, since errors end up in
-// logs.
-func redactRaw(raw string) string {
-	if i := strings.IndexAny(raw, "?#"); i >= 0 {
-		raw = raw[:i]
-	}
-	at := strings.LastIndex(raw, "@")
-	if at < 0 {
-		return raw
-	}
-	if i := strings.Index(raw, "//"); i >= 0 && i < at {
-		return raw[:i+2] + "xxxxx" + raw[at:]
-	}
-	return "xxxxx" + raw[at:]
 }
 
 // String returns the address.

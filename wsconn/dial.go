@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/connfsm/connfsm/internal/urlmask"
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/session/transport"
 )
@@ -81,7 +82,7 @@ func (t *wsTransport) own() *wsTransport {
 func (t *wsTransport) String() string {
 	u, err := url.Parse(t.rawURL)
 	if err != nil {
-		return redactRaw(t.rawURL)
+		return urlmask.Raw(t.rawURL)
 	}
 	return redact(u)
 }
@@ -223,7 +224,7 @@ func checkURL(rawURL string) (*url.URL, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err // its message repeats the raw URL, userinfo included
 		}
-		return nil, fmt.Errorf("URL %q: %w", redactRaw(rawURL), err)
+		return nil, fmt.Errorf("URL %q: %w", urlmask.Raw(rawURL), err)
 	case u.Scheme != "ws" && u.Scheme != "wss":
 		return nil, fmt.Errorf("URL %q: scheme must be ws or wss, got %q", redact(u), u.Scheme)
 	case u.Hostname() == "":

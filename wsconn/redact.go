@@ -15,22 +15,6 @@ func redact(u *url.URL) string {
 	return r.String()
 }
 
-// redactRaw is redact for a URL that does not parse: the query and fragment
-// are cut and the userinfo masked, since errors end up in logs.
-func redactRaw(raw string) string {
-	if i := strings.IndexAny(raw, "?#"); i >= 0 {
-		raw = raw[:i]
-	}
-	at := strings.LastIndex(raw, "@")
-	if at < 0 {
-		return raw
-	}
-	if i := strings.Index(raw, "//"); i >= 0 && i < at {
-		return raw[:i+2] + "xxxxx" + raw[at:]
-	}
-	return "xxxxx" + raw[at:]
-}
-
 // urlSecrets returns the parts of u that redact leaves out, as they appear
 // in error messages: net/http's errors quote the request URL with only the
 // password masked.
