@@ -123,6 +123,7 @@ func TestDialUsage(t *testing.T) {
 			[]string{"-storm-attempts: must not be negative, got -1", "-storm-window: must not be negative, got -1s", "-storm-gap: must not be negative, got -2s"}},
 		{"zero ack timeout", []string{"-ack-timeout", "0s", "ws://127.0.0.1:1/"}, []string{"-ack-timeout: must be positive, got 0s"}},
 		{"nack without ack", []string{"-subscribe", "s", "-subscribe-nack", "error", "ws://127.0.0.1:1/"}, []string{"-subscribe-nack: needs -subscribe-ack"}},
+		{"ack without subscribe", []string{"-subscribe-ack", "ok", "-subscribe-nack", "error", "ws://127.0.0.1:1/"}, []string{"-subscribe-ack: needs -subscribe"}},
 		{"every problem at once, no URL", []string{"-ping=-1s", "-rate", "5", "-ping-text", "p"},
 			[]string{`invalid value "5" for flag -rate`, "-ping: must be positive, got -1s", "-ping-text needs -pong-text", "no URL given"}},
 		{"bad header", []string{"-header", "nocolon", "ws://127.0.0.1:1/"}, []string{`invalid value "nocolon" for flag -header`}},

@@ -53,6 +53,9 @@ func (cfg *Config) Check(bad map[string]bool) error {
 	case cfg.PongText != "" && cfg.PingText == "":
 		errs = append(errs, errors.New("-pong-text needs -ping-text: the heartbeat it answers"))
 	}
+	if cfg.SubscribeAck != "" && len(cfg.Subscribe) == 0 {
+		add("subscribe-ack", errors.New("needs -subscribe: the messages it acknowledges"))
+	}
 	if cfg.SubscribeNack != "" && cfg.SubscribeAck == "" {
 		add("subscribe-nack", errors.New("needs -subscribe-ack: only a subscription awaiting its ack is refused"))
 	}
