@@ -156,14 +156,14 @@ func parseDialFlags(args []string) (dialConfig, error) {
 	if errors.Is(err, flag.ErrHelp) {
 		return cfg, err
 	}
-	dataErr := errors.Join(cfg.run.Check(bad), cfg.checkData(bad))
+	dataErr := errors.Join(cfg.run.Check(bad), cfg.checkData(bad), checkMetricsAddr(cfg.metrics))
 	if len(pos) == 0 {
 		return cfg, errors.Join(err, dataErr, errors.New("no URL given"))
 	}
 	cfg.ws.URL = pos[0]
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	return cfg, errors.Join(err, dataErr, checkMetricsAddr(cfg.metrics), checkTransport(cfg.ws.URL, set),
+	return cfg, errors.Join(err, dataErr, checkTransport(cfg.ws.URL, set),
 		dialrun.CheckLogin(cfg.ws.URL, cfg.framer, cfg.run.Login))
 }
 
