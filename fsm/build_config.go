@@ -352,6 +352,8 @@ func (v *validator[S, E]) timeouts() {
 		case !ok: // stateEvent reported it
 		case d.tree[si].final:
 			v.add("timeout of %v: %v is final: nothing fires in it", t.state, t.state)
+		case t.byFn && t.fn == nil:
+			v.add("timeout function of %v on %v is nil", t.state, t.event)
 		case t.fn == nil && t.after <= 0:
 			v.add("timeout of %v on %v: duration %v must be positive", t.state, t.event, t.after)
 		default:

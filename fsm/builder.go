@@ -90,6 +90,7 @@ type timeoutDecl[S, E comparable] struct {
 	fn    func(in Transition[S, E]) time.Duration
 	what  string
 	event E
+	byFn  bool // declared with TimeoutFunc: fn is the duration, even nil
 }
 
 // NewBuilder starts a definition whose machines begin in initial (entered
@@ -241,7 +242,7 @@ func (b *Builder[S, E]) Timeout(state S, d time.Duration, event E) *Builder[S, E
 // step that entered the state); a negative result arms nothing for that
 // entry.
 func (b *Builder[S, E]) TimeoutFunc(state S, what string, d func(in Transition[S, E]) time.Duration, event E) *Builder[S, E] {
-	b.timeouts = append(b.timeouts, timeoutDecl[S, E]{state: state, fn: d, what: what, event: event})
+	b.timeouts = append(b.timeouts, timeoutDecl[S, E]{state: state, fn: d, what: what, event: event, byFn: true})
 	return b
 }
 

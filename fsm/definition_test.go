@@ -154,6 +154,11 @@ var buildCases = []struct {
 		want:  []string{`task "reader" for unknown state C`},
 	},
 	{
+		name:  "nil timeout function",
+		build: func() *builder { return validBuilder().TimeoutFunc(A, "the wait", nil, Back) },
+		want:  []string{"timeout function of A on Back is nil"},
+	},
+	{
 		name:  "nil task",
 		build: func() *builder { return validBuilder().Task(A, "reader", nil) },
 		want:  []string{`task "reader" of A is nil`},

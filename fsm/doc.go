@@ -251,8 +251,8 @@
 // # Panics
 //
 // A panic in a task is a failure of that task (see Failures). A panic in a
-// hook, an action, the observer or a payload's Dispose fail-stops the
-// machine:
+// hook, an action, the observer, a timeout function or a payload's Dispose
+// fail-stops the machine:
 //
 //   - the panic is recovered on the goroutine processing the step, so it
 //     never escapes on whatever goroutine happened to process it, such as
@@ -266,6 +266,11 @@
 // ErrStopped. A machine is never left holding its processor role.
 // Re-panicking was rejected: the step may run on a goroutine that has no
 // caller to unwind to, and the machine's resources would stay held.
+//
+// A payload that FireWith or Post refuses (its event unknown, the machine
+// stopped) is disposed on the caller's goroutine before the call returns,
+// outside any step: a panic in that Dispose reaches the caller, as if it
+// had called Dispose itself, and does not stop the machine.
 //
 // A panic anywhere the machine recovers one is a *PanicError. It is one
 // type with package tasks: a task's panic is a tasks.PanicError, the same

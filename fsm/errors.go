@@ -96,8 +96,8 @@ func (e *RejectedError) Unwrap() error { return e.Err }
 
 // PanicError is a recovered panic, one type across fsm and tasks (it is
 // tasks.PanicError). A panic in a hook, an action, the observer, a timeout
-// function or a payload's Dispose fail-stops the machine (see the package
-// documentation): Err returns it from then on, with Where naming the code.
+// function or a payload's Dispose during a step fail-stops the machine
+// (see the package documentation): Err returns it from then on, with Where naming the code.
 // A panic in a task is that task's failure, reported with Task naming it.
 // A panic in a Choice's function is neither: the step is rejected (a
 // *RejectedError matching ErrUndeclaredTarget) and the machine goes on. It

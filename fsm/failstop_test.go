@@ -267,3 +267,53 @@ func goid() int64 {
 func stdBuilder() *builder {
 	return fsm.NewBuilder[state, event](A).States(A, B).Events(Go, Back, X, Fail).Rules(stdRules()...)
 }
+
+// TestDisposePanicReachesTheCaller: a payload refused by FireWith or Post
+// (its event unknown, or the machine stopped) is disposed on the caller's
+// goroutine before the call returns, outside any step: a panic in its
+// Dispose reaches the caller, as a Dispose it called itself would, and a
+// running machine goes on.
+func TestDisposePanicReachesTheCaller(t *testing.T) {
+	def, err := stdBuilder().Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := context.Background()
+	tests := []struct {
+		name    string
+		stopped bool
+		fire    func(m *machine) error
+	}{
+		{"FireWith, unknown event", false, func(m *machine) error { return m.FireWith(bg, event(99), panicky{}) }},
+		{"Post, unknown event", false, func(m *machine) error { return m.Post(event(99), panicky{}) }},
+		{"FireWith, stopped", true, func(m *machine) error { return m.FireWith(bg, Go, panicky{}) }},
+		{"Post, stopped", true, func(m *machine) error { return m.Post(Go, panicky{}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := def.Start(bg, fsm.Config[state, event]{})
+			defer m.Stop(bg)
+			if tt.stopped {
+				if err := m.Stop(bg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := func() (r any) {
+				defer func() { r = recover() }()
+				_ = tt.fire(m)
+				return nil
+			}()
+			if got != "boom" {
+				t.Errorf("the caller recovered %v, want Dispose's panic", got)
+			}
+			if m.Err() != nil {
+				t.Errorf("Err() = %v, want nil: no step panicked", m.Err())
+			}
+			if !tt.stopped {
+				if err := m.Fire(bg, Go); err != nil || m.State() != B {
+					t.Errorf("Fire(Go) after = %v in %v, want the machine running", err, m.State())
+				}
+			}
+		})
+	}
+}

@@ -156,26 +156,15 @@ func parseDialFlags(args []string) (dialConfig, error) {
 	if errors.Is(err, flag.ErrHelp) {
 		return cfg, err
 	}
-	dataErr := cfg.checkData(bad)
+	dataErr := errors.Join(cfg.run.Check(bad), cfg.checkData(bad), checkMetricsAddr(cfg.metrics))
 	if len(pos) == 0 {
-		return cfg, errors.Join(err, errors.New("no URL given"), dataErr)
+		return cfg, errors.Join(err, dataErr, errors.New("no URL given"))
 	}
 	cfg.ws.URL = pos[0]
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	return cfg, errors.Join(err, cfg.checkHeartbeat(), dataErr, checkMetricsAddr(cfg.metrics), checkTransport(cfg.ws.URL, set),
+	return cfg, errors.Join(err, dataErr, checkTransport(cfg.ws.URL, set),
 		dialrun.CheckLogin(cfg.ws.URL, cfg.framer, cfg.run.Login))
-}
-
-// checkHeartbeat reports an application heartbeat given half.
-func (cfg *dialConfig) checkHeartbeat() error {
-	switch r := cfg.run; {
-	case r.PingText != "" && r.PongText == "":
-		return errors.New("-ping-text needs -pong-text: the reply that answers it")
-	case r.PongText != "" && r.PingText == "":
-		return errors.New("-pong-text needs -ping-text: the heartbeat it answers")
-	}
-	return nil
 }
 
 // defaultLoginTimeout is -login-timeout's default.

@@ -23,13 +23,13 @@ func (cfg *dialConfig) registerData(fs *flag.FlagSet) {
 	fs.StringVar(&r.Login, "login", "", "a `text` message sent first on every connection, before -subscribe's")
 	fs.StringVar(&r.LoginAck, "login-ack", "", "wait in Syncing for a message containing this `text` after -login; without it within -login-timeout the connection is dropped and redialled")
 	fs.DurationVar(&r.LoginTimeout, "login-timeout", defaultLoginTimeout, "how long to wait for -login-ack")
-	fs.StringVar(&cfg.answerPing, "answer-ping", "", "answer the venue's JSON pings: a message whose key `REQ:REPLY` REQ holds a value is answered {\"REPLY\": value}, e.g. ping:pong")
+	fs.StringVar(&cfg.answerPing, "answer-ping", "", "answer the venue's JSON pings, given as `REQ:REPLY`: an object whose key REQ holds a value is answered {\"REPLY\": value}, e.g. ping:pong")
 	fs.Var(&cfg.readLimit, "read-limit", "the largest message accepted, e.g. 4MiB; a larger one loses the connection, and the redial slows down")
 	fs.Var(&cfg.writeLimit, "write-limit", "the largest message sent, e.g. 1MiB; a longer stdin line is reported, not sent")
 	fs.StringVar(&cfg.decompress, "decompress", "", "decode binary payloads: `gzip` or deflate (raw), before anything sees them")
 	fs.StringVar(&cfg.caFile, "ca-file", "", "trust the PEM certificates in this `file` for wss:// and tls:// (instead of the system's roots)")
 	fs.StringVar(&cfg.framing, "framing", "line", "how a tcp:// or tls:// stream is cut into messages: `line` or length32")
-	fs.StringVar(&cfg.proxy, "proxy", "", "dial through this proxy `URL`: http:// or https:// (HTTP CONNECT; userinfo sent as Proxy-Authorization), or socks5://")
+	fs.StringVar(&cfg.proxy, "proxy", "", "dial through this proxy `URL`: http:// or https:// (HTTP CONNECT; userinfo sent as Proxy-Authorization), or socks5:// or socks5h://")
 	fs.StringVar(&cfg.slowConsumer, "slow-consumer", "block", "what to do when stdout cannot keep up: block, drop-oldest, drop-newest, conflate or disconnect")
 	fs.IntVar(&r.Inbox, "inbox", 0, "messages kept waiting for stdout under a -slow-consumer other than block")
 	fs.StringVar(&r.SubscribeAck, "subscribe-ack", "", "a message containing this `text` acknowledges the oldest -subscribe not yet answered (it is then Active; without it, a subscription is Active once sent)")
@@ -134,7 +134,7 @@ func (s *stringsFlag) Set(v string) error {
 }
 
 // closeCodesFlag is -permanent-close-codes: a comma-separated list of
-// close codes. wsconn checks the range.
+// close codes, each from 1000 to 4999 as wsconn requires.
 type closeCodesFlag []wsconn.StatusCode
 
 func (f *closeCodesFlag) String() string {
@@ -148,8 +148,8 @@ func (f *closeCodesFlag) String() string {
 func (f *closeCodesFlag) Set(v string) error {
 	for _, part := range strings.Split(v, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(part))
-		if err != nil {
-			return fmt.Errorf("%q is not a close code", part)
+		if err != nil || n < 1000 || n > 4999 {
+			return fmt.Errorf("%q is not a close code (1000 to 4999)", part)
 		}
 		*f = append(*f, wsconn.StatusCode(n))
 	}

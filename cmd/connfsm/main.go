@@ -46,8 +46,8 @@ var commands = []command{
 	{name: "demo", args: "[-json] [-trace FILE]", summary: "play connection failures against an embedded server and check the invariants", run: runDemo},
 	{name: "diagram", args: "[-format mermaid|dot|matrix]", summary: "print the connection lifecycle as a diagram or a transition matrix", run: runDiagram},
 	{name: "dial", args: "[flags] URL", summary: "an interactive resilient client: stdin lines out, received messages to stdout, the lifecycle to stderr", run: runDial},
-	{name: "serve", args: "[-addr 127.0.0.1:0] [-control 127.0.0.1:0] [-tcp ADDR]", summary: "run the loopback echo server with its fault-control endpoint", run: runServe},
-	{name: "load", args: "[-raw] -n N [-url URL] [-duration D] [-ping D] [-metrics ADDR] | -pool -subs N [-per-conn N] [-dial-budget N/period]", summary: "run N concurrent clients with heartbeats (or one Pool) and report what each connection costs", run: runLoad},
+	{name: "serve", args: "[-addr 127.0.0.1:0] [-control 127.0.0.1:0] [-tcp ADDR] [-allow-remote] [-until-stdin-eof]", summary: "run the loopback echo server with its fault-control endpoint", run: runServe},
+	{name: "load", args: "[-raw] -n N [-url URL] [-duration D] [-ping D] [-metrics ADDR] [flags] | -pool -subs N [-per-conn N] [-dial-budget N/period] [flags]", summary: "run N concurrent clients with heartbeats (or one Pool) and report what each connection costs", run: runLoad},
 }
 
 func main() {

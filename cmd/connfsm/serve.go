@@ -59,7 +59,10 @@ func parseServeFlags(args []string) (serveConfig, error) {
 		if a.addr == "" && a.flag != "addr" {
 			continue
 		}
-		if err := checkLoopback(a.addr); err != nil && !cfg.allowRemote {
+		switch err := checkLoopback(a.addr); {
+		case err != nil && !errors.Is(err, errNotLoopback): // malformed: -allow-remote does not help
+			c.add(fmt.Errorf("-%s %q: %w", a.flag, a.addr, err), a.flag)
+		case err != nil && !cfg.allowRemote:
 			c.add(fmt.Errorf("-%s %q: %w (use -allow-remote to allow it)", a.flag, a.addr, err), a.flag, "allow-remote")
 		}
 	}

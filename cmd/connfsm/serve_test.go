@@ -185,6 +185,8 @@ func TestServeUsage(t *testing.T) {
 		{"public address", []string{"-addr", "0.0.0.0:0"}, exitUsage, []string{`-addr "0.0.0.0:0": not a loopback address`}},
 		{"remote control", []string{"-control", "192.0.2.1:80"}, exitUsage, []string{`-control "192.0.2.1:80": not a loopback address`}},
 		{"no port", []string{"-addr", "127.0.0.1"}, exitUsage, []string{`-addr "127.0.0.1": want host:port`}},
+		{"no port, remote allowed", []string{"-allow-remote", "-addr", "127.0.0.1", "-tcp", "bogus"}, exitUsage,
+			[]string{`-addr "127.0.0.1": want host:port: address 127.0.0.1: missing port in address` + "\n", `-tcp "bogus": want host:port`, "usage: connfsm serve"}},
 		{"extra argument", []string{"now"}, exitUsage, []string{`unexpected argument "now"`}},
 		{"address in use", []string{"-addr", busy.Addr().String()}, exitFail, []string{busy.Addr().String(), "address already in use"}},
 		{"control address in use", []string{"-control", busy.Addr().String()}, exitFail, []string{"control:", "address already in use"}},

@@ -45,9 +45,9 @@ func TestDialVenueFlags(t *testing.T) {
 		{"ping text alone", []string{"-ping-text", "ping", "ws://127.0.0.1:1/"}, "-ping-text needs -pong-text"},
 		{"pong text alone", []string{"-pong-text", "pong", "ws://127.0.0.1:1/"}, "-pong-text needs -ping-text"},
 		{"close code not a number", []string{"-permanent-close-codes", "4001,x", "ws://127.0.0.1:1/"}, `invalid value "4001,x" for flag -permanent-close-codes: "x" is not a close code`},
-		{"close code out of range", []string{"-permanent-close-codes", "999", "ws://127.0.0.1:1/"}, "PermanentCloseCodes: 999 is not a close code (1000 to 4999)"},
-		{"negative idle timeout", []string{"-idle-timeout=-1s", "ws://127.0.0.1:1/"}, "IdleTimeout must not be negative, got -1s"},
-		{"negative storm gap", []string{"-storm-gap=-1s", "ws://127.0.0.1:1/"}, "StormGuard fields must all be positive"},
+		{"close code out of range", []string{"-permanent-close-codes", "999", "ws://127.0.0.1:1/"}, `invalid value "999" for flag -permanent-close-codes: "999" is not a close code (1000 to 4999)`},
+		{"negative idle timeout", []string{"-idle-timeout=-1s", "ws://127.0.0.1:1/"}, "-idle-timeout: must not be negative, got -1s"},
+		{"negative storm gap", []string{"-storm-gap=-1s", "ws://127.0.0.1:1/"}, "-storm-gap: must not be negative, got -1s"},
 	}
 	for _, tt := range usage {
 		t.Run(tt.name, func(t *testing.T) {

@@ -31,10 +31,10 @@ import (
 )
 
 // Row is one line of a transition table test: in state From (a leaf),
-// Event should have the outcome Want (fsm.To, fsm.Ignore or fsm.Reject). A
-// transition's Want names the leaf the machine ends in: the target's
-// initial leaf when the target is composite, the branch taken for a
-// choice.
+// Event should have the outcome Want (fsm.To, fsm.Ignore, fsm.Reject or
+// fsm.Postpone). A transition's Want names the leaf the machine ends in:
+// the target's initial leaf when the target is composite, the branch
+// taken for a choice.
 type Row[S, E comparable] struct {
 	From  S
 	Event E
@@ -49,7 +49,7 @@ type Row[S, E comparable] struct {
 // For each row, Check starts a machine with def.Start, drives it to From
 // along the shortest path of declared transitions (see PathTo), fires Event,
 // and reads what happened from the machine's observer: a transition (and its
-// target), an ignore or a rejection. Every machine is stopped before Check
+// target), an ignore, a rejection or a postponement. Every machine is stopped before Check
 // returns.
 //
 // The machines are real: enter and exit hooks, actions and state tasks run.
@@ -140,6 +140,8 @@ func runRow[S, E comparable](def *fsm.Definition[S, E], r Row[S, E]) (fsm.Outcom
 			return fsm.Ignore[S](), nil
 		case fsm.RecordRejected:
 			return fsm.Reject[S](), nil
+		case fsm.RecordPostponed:
+			return fsm.Postpone[S](), nil
 		}
 	}
 	if fireErr != nil {

@@ -159,3 +159,35 @@ func TestCheckRunsHooksAndStopsMachines(t *testing.T) {
 		t.Errorf("exit hooks (-want +got):\n%s", diff)
 	}
 }
+
+// TestCheckPostponedRow: a row whose rule postpones the event is checked
+// like the others: Want fsm.Postpone matches, and another Want gets a
+// diff naming both outcomes rather than an error.
+func TestCheckPostponedRow(t *testing.T) {
+	type rule = fsm.Rule[light, lightEvent]
+	def, err := fsm.NewBuilder[light, lightEvent](off).States(off, on).Events(toggle, tick).Rules(
+		rule{From: off, On: toggle, Then: fsm.To(on)},
+		rule{From: off, On: tick, Then: fsm.Postpone[light](), Reason: "counted once lit"},
+		rule{From: on, On: toggle, Then: fsm.To(off)},
+		rule{From: on, On: tick, Then: fsm.Ignore[light](), Reason: "lit"},
+	).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorderT{}
+	fsmtest.Check(rec, def, []fsmtest.Row[light, lightEvent]{
+		{From: off, Event: tick, Want: fsm.Postpone[light]()},
+		{From: off, Event: tick, Want: fsm.Ignore[light]()},
+	})
+	var heads []string
+	for _, e := range rec.errs {
+		head, diff, _ := strings.Cut(e, "\n")
+		heads = append(heads, head)
+		if !strings.Contains(diff, "postpone") || !strings.Contains(diff, "ignore") {
+			t.Errorf("report does not name both outcomes:\n%s", e)
+		}
+	}
+	if diff := cmp.Diff([]string{"0 × 1 (-want +got):"}, heads); diff != "" {
+		t.Errorf("reported rows (-want +got):\n%s", diff)
+	}
+}

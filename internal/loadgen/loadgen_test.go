@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -131,6 +132,20 @@ func TestControl(t *testing.T) {
 		t.Fatalf("dial after up: %v", err)
 	}
 	_ = c2.Close(websocket.StatusNormalClosure, "")
+	// Up on a server that is up does nothing; 409 is for a port taken
+	// while it was down.
+	if code, body := do(http.MethodPost, "/up"); code != http.StatusOK {
+		t.Errorf("up while up: %d %q, want 200", code, body)
+	}
+	do(http.MethodPost, "/down")
+	taken, err := net.Listen("tcp", strings.TrimPrefix(strings.TrimSuffix(srv.URL, "/"), "ws://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if code, body := do(http.MethodPost, "/up"); code != http.StatusConflict || !strings.Contains(body, "address already in use") {
+		t.Errorf("up on a taken port: %d %q, want 409 naming the address in use", code, body)
+	}
 }
 
 // TestRunInterrupted: a run whose context ends stops early, closes every
