@@ -1,0 +1,140 @@
+package session
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/subscription"
+)
+
+// gateLimiter holds every send while shut, until open.
+type gateLimiter struct {
+	mu   sync.Mutex
+	gate chan struct{} // nil: open
+}
+
+func (l *gateLimiter) Wait(ctx context.Context) error {
+	l.mu.Lock()
+	gate := l.gate
+	l.mu.Unlock()
+	if gate == nil {
+		return nil
+	}
+	select {
+	case <-gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *gateLimiter) shut() {
+	l.mu.Lock()
+	l.gate = make(chan struct{})
+	l.mu.Unlock()
+}
+
+func (l *gateLimiter) open() {
+	l.mu.Lock()
+	close(l.gate)
+	l.gate = nil
+	l.mu.Unlock()
+}
+
+// awaitHolders waits, without the clock (the goroutines it waits for may
+// be waiting for a mutex), until key has n holders.
+func awaitHolders(t *testing.T, c *Client, key string, n int) {
+	t.Helper()
+	for range 100000 {
+		if st, _ := c.SubscriptionStatus(key); st.Holders == n {
+			return
+		}
+		runtime.Gosched()
+	}
+	t.Fatalf("%s: never %d holders", key, n)
+}
+
+// TestSubscribeRacesLastUnsubscribe: a Subscribe of a key that comes
+// while the Unsubscribe of its last holder is under way holds the key
+// afterwards: Subscribe returns nil and the key is subscribed, at the
+// venue too, never dropped by the Unsubscribe it overtook nor failed by
+// finding the subscription removed.
+func TestSubscribeRacesLastUnsubscribe(t *testing.T) {
+	tests := []struct {
+		name string
+		// race runs Unsubscribe("a") and Subscribe(sub("a")) so that the
+		// Subscribe comes while the Unsubscribe is under way, and returns
+		// their errors.
+		race      func(t *testing.T, c *Client, lim *gateLimiter) (unsub, subErr error)
+		wantVenue []string
+	}{{
+		name: "before the unsubscribe's turn",
+		race: func(t *testing.T, c *Client, _ *gateLimiter) (error, error) {
+			// The Unsubscribe took the last holder and waits for the
+			// key's turn, which the test holds.
+			s := c.reg().byKey["a"]
+			s.mu.Lock()
+			unsub := make(chan error)
+			go func() { unsub <- c.Unsubscribe(context.Background(), "a") }()
+			awaitHolders(t, c, "a", 0)
+			subErr := make(chan error)
+			go func() { subErr <- c.Subscribe(context.Background(), sub("a")) }()
+			awaitHolders(t, c, "a", 1)
+			s.mu.Unlock()
+			return <-unsub, <-subErr
+		},
+		wantVenue: []string{"sub:a"},
+	}, {
+		name: "while the unsubscribe is written",
+		race: func(t *testing.T, c *Client, lim *gateLimiter) (error, error) {
+			lim.shut()
+			unsub := make(chan error)
+			go func() { unsub <- c.Unsubscribe(context.Background(), "a") }()
+			synctest.Wait() // unsub:a waits for the limiter
+			subErr := make(chan error)
+			go func() { subErr <- c.Subscribe(context.Background(), sub("a")) }()
+			awaitHolders(t, c, "a", 1)
+			lim.open()
+			return <-unsub, <-subErr
+		},
+		wantVenue: []string{"sub:a", "unsub:a", "sub:a"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, ackingVenue())
+				var rec recorder
+				lim := &gateLimiter{}
+				c := dialTest(t, srv, &rec, WithRateLimit(lim))
+				waitPhase(t, c, connfsm.Ready)
+				if err := c.Subscribe(context.Background(), sub("a")); err != nil {
+					t.Fatal(err)
+				}
+				unsubErr, subErr := tt.race(t, c, lim)
+				if unsubErr != nil {
+					t.Errorf("Unsubscribe: %v", unsubErr)
+				}
+				if subErr != nil {
+					t.Errorf("Subscribe: %v", subErr)
+				}
+				synctest.Wait()
+				if diff := cmp.Diff([]string{"a"}, c.Subscriptions()); diff != "" {
+					t.Errorf("Subscriptions (-want +got):\n%s", diff)
+				}
+				st, ok := c.SubscriptionStatus("a")
+				if !ok || st.State != subscription.Active || st.Holders != 1 {
+					t.Errorf("status %+v, %v; want Active with 1 holder", st, ok)
+				}
+				if diff := cmp.Diff([][]string{tt.wantVenue}, received(srv)); diff != "" {
+					t.Errorf("venue (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
