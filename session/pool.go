@@ -51,7 +51,11 @@ type PoolConfig struct {
 // another connection with room, or to a new one (within MaxConns and the
 // dial budget), or, if neither can take it, waits Pending in the pool
 // (PoolStats.Pending), observed as a RecordSubscription, until a
-// connection has room.
+// connection has room. A connection that gave up before it ever connected
+// (the venue refused it for good) gets no new one in its place, as the
+// venue would refuse that too: its subscriptions wait Pending unless a
+// connection has room, and a connection the next Subscribe opens takes
+// them before the new subscription.
 //
 // The options given to NewPool apply to every connection; their handlers
 // (OnMessage, OnConnect, the observers) are shared by the connections and
@@ -311,8 +315,12 @@ func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 		p.mu.Unlock()
 		// A new connection, opened empty: the next round puts sub on it,
 		// unless a concurrent Subscribe opened one or took the room first.
-		if _, err := p.openIfFull(); err != nil {
+		pc, err := p.openIfFull()
+		if err != nil {
 			return err
+		}
+		if pc != nil {
+			p.placeParked(false) // those waiting in the pool go first
 		}
 	}
 }
@@ -370,7 +378,7 @@ func (p *Pool) Unsubscribe(ctx context.Context, key string) error {
 			pc.held--
 		}
 		p.mu.Unlock()
-		p.placeParked()
+		p.placeParked(true)
 	}
 	return err
 }

@@ -167,8 +167,12 @@ func (c *Client) adopt(hs []holding) {
 // rehome moves the subscriptions of gone, which gave up for good, to the
 // other connections with room, or to new ones within MaxConns (their dials
 // wait for the budget); those that fit nowhere wait Pending in the pool,
-// counted (PoolStats.Pending) and observed.
+// counted (PoolStats.Pending) and observed. A connection that gave up
+// before it ever connected gets no new one in its place: the venue
+// refused it, and would refuse the next at once, and the next, in a loop
+// without a pause.
 func (p *Pool) rehome(gone *poolConn) {
+	connected := gone.c.stats.connects.Load() > 0
 	hs := gone.c.holdings()
 	p.mu.Lock()
 	p.conns = slices.DeleteFunc(p.conns, func(pc *poolConn) bool { return pc == gone })
@@ -182,7 +186,7 @@ func (p *Pool) rehome(gone *poolConn) {
 		p.parkedRefs(h.Key, h.refs)
 	}
 	p.mu.Unlock()
-	p.placeParked()
+	p.placeParked(connected)
 	p.mu.Lock()
 	var left []string
 	for _, s := range p.parked {
@@ -192,6 +196,9 @@ func (p *Pool) rehome(gone *poolConn) {
 	}
 	p.mu.Unlock()
 	cause := fmt.Errorf("%w: connection %d gave up (%w), and no connection has room", ErrPoolFull, gone.n, gone.c.Err())
+	if !connected {
+		cause = fmt.Errorf("session: pool connection %d gave up before it connected (%w): its subscriptions wait for a connection with room", gone.n, gone.c.Err())
+	}
 	for _, k := range left {
 		p.observeParked(k, cause)
 	}
@@ -206,8 +213,8 @@ func (p *Pool) parkedRefs(key string, refs int) {
 }
 
 // placeParked puts the subscriptions waiting in the pool on connections
-// with room, then on new connections within MaxConns.
-func (p *Pool) placeParked() {
+// with room, then, if openNew, on new connections within MaxConns.
+func (p *Pool) placeParked(openNew bool) {
 	for {
 		p.mu.Lock()
 		if p.m.State() != PoolRunning || len(p.parked) == 0 {
@@ -218,7 +225,7 @@ func (p *Pool) placeParked() {
 		n := p.cfg.MaxPerConn
 		if pc != nil {
 			n -= pc.held
-		} else if len(p.conns) >= p.cfg.MaxConns {
+		} else if !openNew || len(p.conns) >= p.cfg.MaxConns {
 			p.mu.Unlock()
 			return
 		}

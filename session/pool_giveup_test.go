@@ -1,0 +1,61 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm/wsconn/wsconntest"
+)
+
+// TestPoolEveryConnGivesUp: connections the venue refuses for good before
+// they ever connect get no new connections in their place (each would be
+// refused at once, in a loop without a pause): their subscriptions wait
+// Pending in the pool, and the connection the next Subscribe opens takes
+// them first.
+func TestPoolEveryConnGivesUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const refused = 2 // the first dials: the pool's two connections
+		srv := startServer(t, ackingVenue(), wsconntest.Choose(func(_ *http.Request, n int) []wsconntest.Behavior {
+			if n <= refused {
+				return []wsconntest.Behavior{wsconntest.Refuse(http.StatusUnauthorized, nil)}
+			}
+			return nil
+		}))
+		p := poolTest(t, srv, PoolConfig{MaxPerConn: 2, MaxConns: 2}, WithSubscriptions(sub("a"), sub("b"), sub("c")))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if got := dials(srv); got != refused {
+			t.Errorf("%d dials, want the %d refused", got, refused)
+		}
+		st := p.Stats()
+		if st.Conns != 0 || st.Pending != 3 || st.Subscriptions != 3 {
+			t.Errorf("stats %+v, want no connection, 3 subscriptions Pending", st)
+		}
+		if diff := cmp.Diff([]string{"a", "b", "c"}, slices.Sorted(slices.Values(p.Subscriptions()))); diff != "" {
+			t.Errorf("Subscriptions (-want +got):\n%s", diff)
+		}
+		if err := p.Subscribe(context.Background(), sub("d")); err != nil {
+			t.Fatalf("Subscribe once the venue accepts: %v", err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		// The parked keys are in the order their connections gave up.
+		shards := poolShards(p)
+		if len(shards) != 2 || len(shards[0]) != 2 || len(shards[1]) != 2 ||
+			!slices.Equal(slices.Sorted(slices.Values(slices.Concat(shards...))), []string{"a", "b", "c", "d"}) || shards[1][1] != "d" {
+			t.Errorf("shards %q, want a, b and c on two connections of 2, then d", shards)
+		}
+		if diff := cmp.Diff(sortedShards(shards), sortedShards(venueSubs(srv))); diff != "" {
+			t.Errorf("at the venue (-pool +venue):\n%s", diff)
+		}
+		if st := p.Stats(); st.Conns != 2 || st.Pending != 0 || st.Subscriptions != 4 {
+			t.Errorf("stats %+v, want 2 connections, 4 subscriptions, none Pending", st)
+		}
+	})
+}
