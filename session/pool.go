@@ -149,8 +149,12 @@ func NewPool(ctx context.Context, newTransport func() transport.Transport, cfg P
 		byKey: make(map[string]*poolConn), onRecord: c.onRecord,
 	}
 	p.m = poolLife().Start(context.Background(), fsm.Config[PoolState, PoolEvent]{Env: p})
+	holders := make(map[string]int, len(subs))
+	for _, s := range c.subscriptions {
+		holders[s.Key]++
+	}
 	for chunk := range slices.Chunk(subs, cfg.MaxPerConn) {
-		if _, err := p.openConn(chunk); err != nil {
+		if _, err := p.openConn(withHolders(chunk, holders)); err != nil {
 			_ = p.Close(canceled(context.Background()))
 			return nil, err
 		}
@@ -361,7 +365,10 @@ func (p *Pool) Unsubscribe(ctx context.Context, key string) error {
 	}
 	p.mu.Lock()
 	if i := slices.IndexFunc(p.parked, func(s Subscription) bool { return s.Key == key }); i >= 0 {
-		p.parked = slices.Delete(p.parked, i, i+1)
+		if p.refs[key]--; p.refs[key] <= 0 { // its last holder
+			delete(p.refs, key)
+			p.parked = slices.Delete(p.parked, i, i+1)
+		}
 		p.mu.Unlock()
 		return nil
 	}

@@ -59,3 +59,52 @@ func TestPoolEveryConnGivesUp(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolHolders: a key the pool holds twice, given twice to NewPool or
+// subscribed twice, is held twice, as by a lone client: the first
+// Unsubscribe drops a holder and sends nothing, the second unsubscribes,
+// whether the key is on a connection or waits Pending in the pool.
+func TestPoolHolders(t *testing.T) {
+	refuse := wsconntest.Default(wsconntest.Refuse(http.StatusUnauthorized, nil))
+	tests := []struct {
+		name    string
+		perConn int
+		venue   []wsconntest.Option
+		opts    []Option
+		more    int // further Subscribes of a
+		// want is the pool's subscriptions after each Unsubscribe of a.
+		want [][]string
+	}{
+		{"given twice", 2, nil, []Option{WithSubscriptions(sub("a"), sub("b"), sub("a"))}, 0, [][]string{{"a", "b"}, {"b"}}},
+		{"given twice, one connection each", 1, nil, []Option{WithSubscriptions(sub("a"), sub("b"), sub("a"))}, 0, [][]string{{"a", "b"}, {"b"}}},
+		{"subscribed twice", 2, nil, []Option{WithSubscriptions(sub("b"))}, 2, [][]string{{"b", "a"}, {"b"}}},
+		{"Pending in the pool", 2, []wsconntest.Option{refuse}, []Option{WithSubscriptions(sub("a"))}, 1, [][]string{{"a"}, {}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, append([]wsconntest.Option{ackingVenue()}, tt.venue...)...)
+				p := poolTest(t, srv, PoolConfig{MaxPerConn: tt.perConn, MaxConns: 2}, tt.opts...)
+				for range tt.more {
+					if err := p.Subscribe(context.Background(), sub("a")); err != nil {
+						t.Fatal(err)
+					}
+				}
+				time.Sleep(time.Second)
+				synctest.Wait()
+				for n, want := range tt.want {
+					if err := p.Unsubscribe(context.Background(), "a"); err != nil {
+						t.Fatal(err)
+					}
+					synctest.Wait()
+					if diff := cmp.Diff(want, append([]string{}, p.Subscriptions()...)); diff != "" {
+						t.Errorf("after %d Unsubscribe (-want +got):\n%s", n+1, diff)
+					}
+					if st := p.Stats(); st.Subscriptions != len(want) {
+						t.Errorf("after %d Unsubscribe: stats %+v, want %d subscriptions", n+1, st, len(want))
+					}
+				}
+			})
+		})
+	}
+}

@@ -294,6 +294,19 @@ func uniqueKeys(subs []Subscription) []Subscription {
 	return out
 }
 
+// withHolders returns subs, of distinct keys, followed by each key's
+// further holders (holders counts them all): a connection's Dial takes a
+// key given again as one more holder.
+func withHolders(subs []Subscription, holders map[string]int) []Subscription {
+	out := slices.Clone(subs)
+	for _, s := range subs {
+		for range holders[s.Key] - 1 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // chainGates returns a gate that passes first, then second.
 func chainGates(first, second retry.DialGate) retry.DialGate {
 	if first == nil {
