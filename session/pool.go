@@ -83,6 +83,9 @@ type Pool struct {
 	// (watch), one per connection; PoolEnding's drain task joins them
 	// before the pool is Ended.
 	watchers sync.WaitGroup
+	// opening counts the openConn calls under way, added while Running:
+	// PoolEnding's drain task waits for them.
+	opening sync.WaitGroup
 
 	mu     sync.Mutex
 	conns  []*poolConn          // the connections not given up, in the order opened
@@ -178,6 +181,12 @@ func (p *Pool) openConn(subs []Subscription) (*poolConn, error) {
 	p.open.Lock()
 	defer p.open.Unlock()
 	p.mu.Lock()
+	if p.m.State() != PoolRunning {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	p.opening.Add(1)
+	defer p.opening.Done()
 	n := p.opened
 	p.opened++
 	p.mu.Unlock()

@@ -2,8 +2,10 @@ package session
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -107,4 +109,43 @@ func TestPoolHolders(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestPoolCloseWhileOpening: a Close while a Subscribe opens a
+// connection ends the pool only once that connection is Closed too:
+// nothing of the pool runs, nor observes, once Done is closed.
+func TestPoolCloseWhileOpening(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, ackingVenue())
+		opening, release := make(chan struct{}), make(chan struct{})
+		var records atomic.Int64
+		cfg := PoolConfig{MaxPerConn: 1, MaxConns: 2, ConnOptions: func(n int) []Option {
+			if n == 1 {
+				close(opening)
+				<-release
+			}
+			return nil
+		}}
+		p := poolTest(t, srv, cfg, WithSubscriptions(sub("a")),
+			OnRecord(func(context.Context, record) { records.Add(1) }))
+		subErr := make(chan error)
+		go func() { subErr <- p.Subscribe(context.Background(), sub("b")) }()
+		<-opening
+		closed := make(chan error)
+		go func() { closed <- p.Close(context.Background()) }()
+		synctest.Wait() // the close waits for the connection being opened
+		ended := isClosed(p.Done())
+		n := records.Load()
+		close(release)
+		if err := <-subErr; !errors.Is(err, ErrClosed) {
+			t.Errorf("Subscribe = %v, want ErrClosed", err)
+		}
+		if err := <-closed; err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		synctest.Wait()
+		if got := records.Load(); ended && got != n {
+			t.Errorf("%d records after the pool ended", got-n)
+		}
+	})
 }

@@ -97,9 +97,9 @@ var poolLife = sync.OnceValue(func() *fsm.Definition[PoolState, PoolEvent] {
 func PoolDefinition() *fsm.Definition[PoolState, PoolEvent] { return poolLife() }
 
 // drainTask is PoolEnding's task: it waits until every connection is
-// Closed (closing any that PoolEnding's enter hook could not know of)
-// and every watcher has returned, then emits PoolDrained: nothing of the
-// pool runs once it is Ended.
+// Closed (closing any that PoolEnding's enter hook could not know of, and
+// waiting for one being opened) and every watcher has returned, then
+// emits PoolDrained: nothing of the pool runs once it is Ended.
 func (p *Pool) drainTask(ctx context.Context, emit fsm.Emit[PoolEvent]) error {
 	for _, pc := range p.snapshot() {
 		pc.c.requestClose(ErrClosed) // idempotent: the hook asked already
@@ -109,6 +109,7 @@ func (p *Pool) drainTask(ctx context.Context, emit fsm.Emit[PoolEvent]) error {
 			return nil
 		}
 	}
+	p.opening.Wait() // a connection being opened: its opener closes it
 	p.watchers.Wait()
 	emit(PoolDrained, nil)
 	return nil
