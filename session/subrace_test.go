@@ -3,14 +3,17 @@ package session
 import (
 	"context"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/session/subscription"
+	"github.com/connfsm/connfsm/session/transport"
 )
 
 // gateLimiter holds every send while shut, until open.
@@ -133,6 +136,59 @@ func TestSubscribeRacesLastUnsubscribe(t *testing.T) {
 				}
 				if diff := cmp.Diff([][]string{tt.wantVenue}, received(srv)); diff != "" {
 					t.Errorf("venue (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+// TestResendWhileAnswerDue: a subscription unsubscribed and subscribed
+// again while its first subscribe's ack is still due is sent again, and
+// awaited once: once Active, no ack is awaited (the reader stops trying
+// its matcher, or asking the Router, for every message).
+func TestResendWhileAnswerDue(t *testing.T) {
+	tests := []struct {
+		name string
+		sub  Subscription
+		opts []Option
+	}{
+		{"Ack matcher", sub("a"), nil},
+		{"Router", Subscription{Key: "a", Message: []byte("sub:a"), Unsubscribe: []byte("unsub:a")},
+			[]Option{WithRouter(subscription.Router{Acks: true, Route: func(m transport.Message) subscription.Route {
+				if k, ok := strings.CutPrefix(string(m.Data), "ack:"); ok {
+					return subscription.Route{Key: k, Kind: subscription.Acked}
+				}
+				return subscription.Route{}
+			}})}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, slowAckVenue(time.Second))
+				var rec recorder
+				c := dialTest(t, srv, &rec, tt.opts...)
+				waitPhase(t, c, connfsm.Ready)
+				ctx := context.Background()
+				go func() { _ = c.Subscribe(ctx, tt.sub) }()
+				time.Sleep(100 * time.Millisecond)
+				if err := c.Unsubscribe(ctx, "a"); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(100 * time.Millisecond)
+				if err := c.Subscribe(ctx, tt.sub); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(3 * time.Second)
+				synctest.Wait()
+				if st, _ := c.SubscriptionStatus("a"); st.State != subscription.Active {
+					t.Errorf("state %v, want Active", st.State)
+				}
+				if diff := cmp.Diff([][]string{{"sub:a", "unsub:a", "sub:a"}}, received(srv)); diff != "" {
+					t.Errorf("venue (-want +got):\n%s", diff)
+				}
+				r := c.reg()
+				if a, n := r.awaiting.Load(), r.routed.Load(); a != 0 || n != 0 {
+					t.Errorf("awaiting %d answers by matcher, %d by the Router; want none", a, n)
 				}
 			})
 		})

@@ -75,6 +75,9 @@ func (r *registry) sending(c *Client, s *subscribed, epoch uint64) {
 	if !s.awaitsAck(c) {
 		return
 	}
+	// The answer to an earlier send may still be due (an unsubscribe was
+	// written since): this send's is awaited in its place, once.
+	r.unwait(s)
 	s.ackOn, s.waiting, s.unsubbed = epoch, true, false // a new send: no unsubscribe waits on it
 	if s.Ack != nil {
 		r.inflight = append(r.inflight, s)
