@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
 )
@@ -193,4 +195,45 @@ func TestResendWhileAnswerDue(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSendRecordConn: the record of a subscription's Send names the
+// connection it is sent on, the one its ack then comes on, on the first
+// connection and on the next.
+func TestSendRecordConn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, ackingVenue())
+		var rec recorder
+		var subs subRecorder
+		c := dialTest(t, srv, &rec, OnRecord(subs.observe), WithSubscriptions(sub("a")),
+			WithBackoff(retry.Backoff{Initial: time.Second, Max: time.Second, Multiplier: 1}))
+		waitPhase(t, c, connfsm.Ready)
+		srv.ResetAll()
+		time.Sleep(3 * time.Second)
+		waitPhase(t, c, connfsm.Ready)
+		type step struct {
+			Step string
+			Conn uint64
+		}
+		var got, want []step
+		subs.mu.Lock()
+		for i, r := range subs.recs {
+			if r.Kind != fsm.RecordTransition {
+				continue
+			}
+			got = append(got, step{r.String(), r.Conn})
+			if r.Event == subscription.Send && i+1 < len(subs.recs) {
+				want = append(want, step{r.String(), subs.recs[i+1].Conn})
+			} else if r.Event != subscription.Send {
+				want = append(want, step{r.String(), r.Conn})
+			}
+		}
+		subs.mu.Unlock()
+		if len(got) != 5 {
+			t.Fatalf("steps %v, want 2 sends, 2 acks and a Lost", got)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("steps (-want +got):\n%s", diff)
+		}
+	})
 }

@@ -368,6 +368,9 @@ const (
 // observe turns a step of s's machine into a record of the client's.
 func (s *subscribed) observe(ctx context.Context, r subRecord) {
 	sr := &subscription.Record{Key: s.Key, Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.conn.Load()}
+	if epoch, ok := r.Payload.(uint64); ok && r.Event == subscription.Send {
+		sr.Conn = epoch // the connection it is being sent on
+	}
 	if r.Kind == fsm.RecordRejected {
 		sr.Cause = r.Err
 	} else if err, ok := r.Payload.(error); ok {
