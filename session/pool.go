@@ -286,13 +286,13 @@ func (p *Pool) snapshot() []*poolConn {
 // awaited if sub has an Ack), after the connection's sync if it is
 // Syncing, and on its next connection if it is Connecting or Reconnecting,
 // which is how a new connection takes it. An error from the send or the
-// ack leaves the subscription on its connection, which sends it again on
-// its next connection.
+// ack leaves the subscription on its connection, holding its room, and it
+// is sent again as a Client's would be (see Subscription.Retry).
 //
-// A key already subscribed sends nothing and returns nil. With MaxConns
-// connections open and full, Subscribe fails with an error matching
-// ErrPoolFull and naming the key. After Close, or once the pool has ended,
-// it returns ErrClosed.
+// A key already held adds a holder and sends nothing, unless it had
+// failed: then it is sent again. With MaxConns connections open and full,
+// Subscribe fails with an error matching ErrPoolFull and naming the key.
+// After Close, or once the pool has ended, it returns ErrClosed.
 func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 	if err := sub.check(); err != nil {
 		return fmt.Errorf("session: Pool.Subscribe: %w", err)
