@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
 	"sync"
@@ -234,6 +235,38 @@ func TestSendRecordConn(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("steps (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestSubscribeCanceledBeforeWrite: a Subscribe whose ctx ends while its
+// message waits for the rate limiter wrote nothing, and says so; the
+// connection is fine, so the next Subscribe of the key sends it there at
+// once, and is answered, rather than failing with ErrNotConnected and
+// leaving it Pending until a reconnect.
+func TestSubscribeCanceledBeforeWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, ackingVenue())
+		var rec recorder
+		lim := &gateLimiter{}
+		c := dialTest(t, srv, &rec, WithRateLimit(lim))
+		waitPhase(t, c, connfsm.Ready)
+		lim.shut()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := c.Subscribe(ctx, sub("a")); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Subscribe = %v, want the deadline", err)
+		}
+		lim.open()
+		if err := c.Subscribe(context.Background(), sub("a")); err != nil {
+			t.Errorf("Subscribe again = %v, want nil", err)
+		}
+		synctest.Wait()
+		if st, _ := c.SubscriptionStatus("a"); st.State != subscription.Active || st.Holders != 2 {
+			t.Errorf("status %+v, want Active with 2 holders", st)
+		}
+		if diff := cmp.Diff([][]string{{"sub:a"}}, received(srv)); diff != "" {
+			t.Errorf("venue (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -317,8 +317,10 @@ func (r *registry) snapshot() []*subscribed {
 // next connection; a *SubscriptionError if the venue refused it
 // (ErrSubscriptionRefused) or did not acknowledge it in time
 // (ErrAckTimeout); an error wrapping ErrNotConnected if the connection
-// ended first (it is then sent again on the next). A bad sub fails with an
-// error matching ErrBadSubscription.
+// ended first (it is then sent again on the next); ctx's error if it ended
+// first (the holder stays, and a subscription not yet written is sent by
+// the next Subscribe of its key, or the next connection). A bad sub fails
+// with an error matching ErrBadSubscription.
 func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 	if err := sub.check(); err != nil {
 		return fmt.Errorf("session: Subscribe: %w", err)

@@ -40,6 +40,11 @@ func (c *Client) sendSubscription(ctx context.Context, ss *session, s *subscribe
 		c.reg().settle(s)
 		serr := &subscription.Error{Key: s.Key, Err: err}
 		_ = s.fail(ctx, subscription.Lost, serr) // not sent: the next connection sends it
+		if ctx.Err() != nil {
+			// The caller gave up before the write, on a connection still
+			// up: the next Subscribe of the key may send it there.
+			c.reg().sentOn(s, 0)
+		}
 		return serr
 	}
 	if !s.awaitsAck(c) {
