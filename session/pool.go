@@ -83,8 +83,7 @@ type Pool struct {
 	// (watch), one per connection; PoolEnding's drain task joins them
 	// before the pool is Ended.
 	watchers sync.WaitGroup
-	// opening counts the openConn calls under way, added while Running:
-	// PoolEnding's drain task waits for them.
+	// opening counts the openConn calls under way (drainTask waits for them).
 	opening sync.WaitGroup
 
 	mu     sync.Mutex
@@ -308,7 +307,7 @@ func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 		}
 		if pc := p.byKey[sub.Key]; pc != nil {
 			p.mu.Unlock()
-			return pc.c.Subscribe(ctx, sub) // one more holder
+			return p.subscribeOn(ctx, pc, sub) // one more holder
 		}
 		if pc := p.room(); pc != nil {
 			if err := sub.checkOn(pc.c.tr); err != nil {
@@ -318,7 +317,7 @@ func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 			p.byKey[sub.Key] = pc
 			pc.held++
 			p.mu.Unlock()
-			return pc.c.Subscribe(ctx, sub)
+			return p.subscribeOn(ctx, pc, sub)
 		}
 		if len(p.conns) >= p.cfg.MaxConns {
 			p.mu.Unlock()
@@ -387,13 +386,14 @@ func (p *Pool) Unsubscribe(ctx context.Context, key string) error {
 		return nil
 	}
 	err := pc.c.Unsubscribe(ctx, key)
-	if _, held := pc.c.SubscriptionStatus(key); !held || !slices.Contains(pc.c.Subscriptions(), key) {
-		p.mu.Lock()
-		if p.byKey[key] == pc {
-			delete(p.byKey, key)
-			pc.held--
-		}
-		p.mu.Unlock()
+	p.mu.Lock()
+	gone := p.byKey[key] == pc && !pc.c.holds(key) // or held again meanwhile
+	if gone {
+		delete(p.byKey, key)
+		pc.held--
+	}
+	p.mu.Unlock()
+	if gone {
 		p.placeParked(true)
 	}
 	return err

@@ -149,3 +149,54 @@ func TestPoolCloseWhileOpening(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolSubscribeRacesUnsubscribe: a Subscribe of a key that comes
+// while the Unsubscribe of its last holder is under way leaves the key
+// where the pool finds it: counted, on its connection, and unsubscribed
+// by the next Unsubscribe, not left at the venue with the pool unaware.
+func TestPoolSubscribeRacesUnsubscribe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, ackingVenue())
+		lim := &gateLimiter{}
+		p := poolTest(t, srv, PoolConfig{MaxPerConn: 2, MaxConns: 2}, WithRateLimit(lim))
+		ctx := context.Background()
+		if err := p.Subscribe(ctx, sub("a")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		c, _ := p.Conn("a")
+		lim.shut()
+		unsub := make(chan error)
+		go func() { unsub <- p.Unsubscribe(ctx, "a") }()
+		synctest.Wait() // unsub:a waits for the limiter
+		subErr := make(chan error)
+		go func() { subErr <- p.Subscribe(ctx, sub("a")) }()
+		awaitHolders(t, c, "a", 1)
+		lim.open()
+		if err := <-unsub; err != nil {
+			t.Errorf("Unsubscribe: %v", err)
+		}
+		if err := <-subErr; err != nil {
+			t.Errorf("Subscribe: %v", err)
+		}
+		synctest.Wait()
+		if on, ok := p.Conn("a"); !ok || on != c {
+			t.Errorf("Conn(a) = %p, %v; want %p", on, ok, c)
+		}
+		if st := p.Stats(); st.Subscriptions != 1 {
+			t.Errorf("stats %+v, want 1 subscription", st)
+		}
+		if err := p.Unsubscribe(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		want := [][]string{{"sub:a", "unsub:a", "sub:a", "unsub:a"}}
+		if diff := cmp.Diff(want, received(srv)); diff != "" {
+			t.Errorf("venue (-want +got):\n%s", diff)
+		}
+		if got := p.Subscriptions(); len(got) != 0 {
+			t.Errorf("Subscriptions %q, want none", got)
+		}
+	})
+}

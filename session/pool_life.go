@@ -135,6 +135,28 @@ func (c *Client) holdings() []holding {
 	return out
 }
 
+// holds reports whether c's subscription key has holders.
+func (c *Client) holds(key string) bool {
+	c.reg().mu.Lock()
+	defer c.reg().mu.Unlock()
+	s := c.reg().byKey[key]
+	return s != nil && s.refs > 0
+}
+
+// subscribeOn subscribes sub on pc, then indexes the key there again if
+// an Unsubscribe of its last holder dropped it from the index meanwhile
+// (between this Subscribe's look at the index and its holder's coming).
+func (p *Pool) subscribeOn(ctx context.Context, pc *poolConn, sub Subscription) error {
+	err := pc.c.Subscribe(ctx, sub)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.byKey[sub.Key] == nil && p.m.State() == PoolRunning && slices.Contains(p.conns, pc) && pc.c.holds(sub.Key) {
+		p.byKey[sub.Key] = pc
+		pc.held++
+	}
+	return err
+}
+
 // adopt takes hs, moved from a connection that gave up: registered with
 // their holders, and sent at once if c is Ready (a sync under way sends
 // them; a connection to come replays them).
