@@ -51,7 +51,11 @@ type PoolConfig struct {
 // another connection with room, or to a new one (within MaxConns and the
 // dial budget), or, if neither can take it, waits Pending in the pool
 // (PoolStats.Pending), observed as a RecordSubscription, until a
-// connection has room.
+// connection has room. A connection that gave up before it ever connected
+// (the venue refused it for good) gets no new one in its place, as the
+// venue would refuse that too: its subscriptions wait Pending unless a
+// connection has room, and a connection the next Subscribe opens takes
+// them before the new subscription.
 //
 // The options given to NewPool apply to every connection; their handlers
 // (OnMessage, OnConnect, the observers) are shared by the connections and
@@ -79,6 +83,8 @@ type Pool struct {
 	// (watch), one per connection; PoolEnding's drain task joins them
 	// before the pool is Ended.
 	watchers sync.WaitGroup
+	// opening counts the openConn calls under way (drainTask waits for them).
+	opening sync.WaitGroup
 
 	mu     sync.Mutex
 	conns  []*poolConn          // the connections not given up, in the order opened
@@ -145,8 +151,12 @@ func NewPool(ctx context.Context, newTransport func() transport.Transport, cfg P
 		byKey: make(map[string]*poolConn), onRecord: c.onRecord,
 	}
 	p.m = poolLife().Start(context.Background(), fsm.Config[PoolState, PoolEvent]{Env: p})
+	holders := make(map[string]int, len(subs))
+	for _, s := range c.subscriptions {
+		holders[s.Key]++
+	}
 	for chunk := range slices.Chunk(subs, cfg.MaxPerConn) {
-		if _, err := p.openConn(chunk); err != nil {
+		if _, err := p.openConn(withHolders(chunk, holders)); err != nil {
 			_ = p.Close(canceled(context.Background()))
 			return nil, err
 		}
@@ -170,6 +180,12 @@ func (p *Pool) openConn(subs []Subscription) (*poolConn, error) {
 	p.open.Lock()
 	defer p.open.Unlock()
 	p.mu.Lock()
+	if p.m.State() != PoolRunning {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	p.opening.Add(1)
+	defer p.opening.Done()
 	n := p.opened
 	p.opened++
 	p.mu.Unlock()
@@ -269,13 +285,13 @@ func (p *Pool) snapshot() []*poolConn {
 // awaited if sub has an Ack), after the connection's sync if it is
 // Syncing, and on its next connection if it is Connecting or Reconnecting,
 // which is how a new connection takes it. An error from the send or the
-// ack leaves the subscription on its connection, which sends it again on
-// its next connection.
+// ack leaves the subscription on its connection, holding its room, and it
+// is sent again as a Client's would be (see Subscription.Retry).
 //
-// A key already subscribed sends nothing and returns nil. With MaxConns
-// connections open and full, Subscribe fails with an error matching
-// ErrPoolFull and naming the key. After Close, or once the pool has ended,
-// it returns ErrClosed.
+// A key already held adds a holder and sends nothing, unless it had
+// failed: then it is sent again. With MaxConns connections open and full,
+// Subscribe fails with an error matching ErrPoolFull and naming the key.
+// After Close, or once the pool has ended, it returns ErrClosed.
 func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 	if err := sub.check(); err != nil {
 		return fmt.Errorf("session: Pool.Subscribe: %w", err)
@@ -291,7 +307,7 @@ func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 		}
 		if pc := p.byKey[sub.Key]; pc != nil {
 			p.mu.Unlock()
-			return pc.c.Subscribe(ctx, sub) // one more holder
+			return p.subscribeOn(ctx, pc, sub) // one more holder
 		}
 		if pc := p.room(); pc != nil {
 			if err := sub.checkOn(pc.c.tr); err != nil {
@@ -301,7 +317,7 @@ func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 			p.byKey[sub.Key] = pc
 			pc.held++
 			p.mu.Unlock()
-			return pc.c.Subscribe(ctx, sub)
+			return p.subscribeOn(ctx, pc, sub)
 		}
 		if len(p.conns) >= p.cfg.MaxConns {
 			p.mu.Unlock()
@@ -311,8 +327,12 @@ func (p *Pool) Subscribe(ctx context.Context, sub Subscription) error {
 		p.mu.Unlock()
 		// A new connection, opened empty: the next round puts sub on it,
 		// unless a concurrent Subscribe opened one or took the room first.
-		if _, err := p.openIfFull(); err != nil {
+		pc, err := p.openIfFull()
+		if err != nil {
 			return err
+		}
+		if pc != nil {
+			p.placeParked(false) // those waiting in the pool go first
 		}
 	}
 }
@@ -353,7 +373,10 @@ func (p *Pool) Unsubscribe(ctx context.Context, key string) error {
 	}
 	p.mu.Lock()
 	if i := slices.IndexFunc(p.parked, func(s Subscription) bool { return s.Key == key }); i >= 0 {
-		p.parked = slices.Delete(p.parked, i, i+1)
+		if p.refs[key]--; p.refs[key] <= 0 { // its last holder
+			delete(p.refs, key)
+			p.parked = slices.Delete(p.parked, i, i+1)
+		}
 		p.mu.Unlock()
 		return nil
 	}
@@ -363,14 +386,15 @@ func (p *Pool) Unsubscribe(ctx context.Context, key string) error {
 		return nil
 	}
 	err := pc.c.Unsubscribe(ctx, key)
-	if _, held := pc.c.SubscriptionStatus(key); !held || !slices.Contains(pc.c.Subscriptions(), key) {
-		p.mu.Lock()
-		if p.byKey[key] == pc {
-			delete(p.byKey, key)
-			pc.held--
-		}
-		p.mu.Unlock()
-		p.placeParked()
+	p.mu.Lock()
+	gone := p.byKey[key] == pc && !pc.c.holds(key) // or held again meanwhile
+	if gone {
+		delete(p.byKey, key)
+		pc.held--
+	}
+	p.mu.Unlock()
+	if gone {
+		p.placeParked(true)
 	}
 	return err
 }

@@ -97,9 +97,9 @@ var poolLife = sync.OnceValue(func() *fsm.Definition[PoolState, PoolEvent] {
 func PoolDefinition() *fsm.Definition[PoolState, PoolEvent] { return poolLife() }
 
 // drainTask is PoolEnding's task: it waits until every connection is
-// Closed (closing any that PoolEnding's enter hook could not know of)
-// and every watcher has returned, then emits PoolDrained: nothing of the
-// pool runs once it is Ended.
+// Closed (closing any that PoolEnding's enter hook could not know of, and
+// waiting for one being opened) and every watcher has returned, then
+// emits PoolDrained: nothing of the pool runs once it is Ended.
 func (p *Pool) drainTask(ctx context.Context, emit fsm.Emit[PoolEvent]) error {
 	for _, pc := range p.snapshot() {
 		pc.c.requestClose(ErrClosed) // idempotent: the hook asked already
@@ -109,6 +109,7 @@ func (p *Pool) drainTask(ctx context.Context, emit fsm.Emit[PoolEvent]) error {
 			return nil
 		}
 	}
+	p.opening.Wait() // a connection being opened: its opener closes it
 	p.watchers.Wait()
 	emit(PoolDrained, nil)
 	return nil
@@ -132,6 +133,28 @@ func (c *Client) holdings() []holding {
 		}
 	}
 	return out
+}
+
+// holds reports whether c's subscription key has holders.
+func (c *Client) holds(key string) bool {
+	c.reg().mu.Lock()
+	defer c.reg().mu.Unlock()
+	s := c.reg().byKey[key]
+	return s != nil && s.refs > 0
+}
+
+// subscribeOn subscribes sub on pc, then indexes the key there again if
+// an Unsubscribe of its last holder dropped it from the index meanwhile
+// (between this Subscribe's look at the index and its holder's coming).
+func (p *Pool) subscribeOn(ctx context.Context, pc *poolConn, sub Subscription) error {
+	err := pc.c.Subscribe(ctx, sub)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.byKey[sub.Key] == nil && p.m.State() == PoolRunning && slices.Contains(p.conns, pc) && pc.c.holds(sub.Key) {
+		p.byKey[sub.Key] = pc
+		pc.held++
+	}
+	return err
 }
 
 // adopt takes hs, moved from a connection that gave up: registered with
@@ -167,8 +190,12 @@ func (c *Client) adopt(hs []holding) {
 // rehome moves the subscriptions of gone, which gave up for good, to the
 // other connections with room, or to new ones within MaxConns (their dials
 // wait for the budget); those that fit nowhere wait Pending in the pool,
-// counted (PoolStats.Pending) and observed.
+// counted (PoolStats.Pending) and observed. A connection that gave up
+// before it ever connected gets no new one in its place: the venue
+// refused it, and would refuse the next at once, and the next, in a loop
+// without a pause.
 func (p *Pool) rehome(gone *poolConn) {
+	connected := gone.c.stats.connects.Load() > 0
 	hs := gone.c.holdings()
 	p.mu.Lock()
 	p.conns = slices.DeleteFunc(p.conns, func(pc *poolConn) bool { return pc == gone })
@@ -182,7 +209,7 @@ func (p *Pool) rehome(gone *poolConn) {
 		p.parkedRefs(h.Key, h.refs)
 	}
 	p.mu.Unlock()
-	p.placeParked()
+	p.placeParked(connected)
 	p.mu.Lock()
 	var left []string
 	for _, s := range p.parked {
@@ -192,6 +219,9 @@ func (p *Pool) rehome(gone *poolConn) {
 	}
 	p.mu.Unlock()
 	cause := fmt.Errorf("%w: connection %d gave up (%w), and no connection has room", ErrPoolFull, gone.n, gone.c.Err())
+	if !connected {
+		cause = fmt.Errorf("session: pool connection %d gave up before it connected (%w): its subscriptions wait for a connection with room", gone.n, gone.c.Err())
+	}
 	for _, k := range left {
 		p.observeParked(k, cause)
 	}
@@ -206,8 +236,8 @@ func (p *Pool) parkedRefs(key string, refs int) {
 }
 
 // placeParked puts the subscriptions waiting in the pool on connections
-// with room, then on new connections within MaxConns.
-func (p *Pool) placeParked() {
+// with room, then, if openNew, on new connections within MaxConns.
+func (p *Pool) placeParked(openNew bool) {
 	for {
 		p.mu.Lock()
 		if p.m.State() != PoolRunning || len(p.parked) == 0 {
@@ -218,7 +248,7 @@ func (p *Pool) placeParked() {
 		n := p.cfg.MaxPerConn
 		if pc != nil {
 			n -= pc.held
-		} else if len(p.conns) >= p.cfg.MaxConns {
+		} else if !openNew || len(p.conns) >= p.cfg.MaxConns {
 			p.mu.Unlock()
 			return
 		}
@@ -281,6 +311,19 @@ func uniqueKeys(subs []Subscription) []Subscription {
 	for _, s := range subs {
 		if _, dup := seen[s.Key]; !dup {
 			seen[s.Key] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// withHolders returns subs, of distinct keys, followed by each key's
+// further holders (holders counts them all): a connection's Dial takes a
+// key given again as one more holder.
+func withHolders(subs []Subscription, holders map[string]int) []Subscription {
+	out := slices.Clone(subs)
+	for _, s := range subs {
+		for range holders[s.Key] - 1 {
 			out = append(out, s)
 		}
 	}

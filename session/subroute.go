@@ -275,6 +275,9 @@ func (c *Client) unsubscribeBatch(ctx context.Context, subs []*subscribed) error
 	var keys []string
 	for _, s := range subs {
 		s.mu.Lock()
+		if c.reg().held(s) {
+			continue // a Subscribe came meanwhile: it holds the key now
+		}
 		_ = s.m.Fire(ctx, subscription.Unsubscribe)
 		if s.m.State() == subscription.Unsubscribing && ss != nil && ss.epoch == s.conn.Load() {
 			sent = append(sent, s)

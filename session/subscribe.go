@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -258,6 +259,14 @@ func (c *Client) holdStarted(sub Subscription) (*subscribed, bool) {
 	return s, added
 }
 
+// held reports whether s has holders: a Subscribe may come between the
+// Unsubscribe that took its last holder and that Unsubscribe's turn.
+func (r *registry) held(s *subscribed) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return s.refs > 0
+}
+
 // forget removes s, Removed, from the registry.
 func (r *registry) forget(s *subscribed) {
 	r.mu.Lock()
@@ -308,8 +317,10 @@ func (r *registry) snapshot() []*subscribed {
 // next connection; a *SubscriptionError if the venue refused it
 // (ErrSubscriptionRefused) or did not acknowledge it in time
 // (ErrAckTimeout); an error wrapping ErrNotConnected if the connection
-// ended first (it is then sent again on the next). A bad sub fails with an
-// error matching ErrBadSubscription.
+// ended first (it is then sent again on the next); ctx's error if it ended
+// first (the holder stays, and a subscription not yet written is sent by
+// the next Subscribe of its key, or the next connection). A bad sub fails
+// with an error matching ErrBadSubscription.
 func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 	if err := sub.check(); err != nil {
 		return fmt.Errorf("session: Subscribe: %w", err)
@@ -324,10 +335,18 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 		return ErrClosed
 	}
 	s, added := c.holdStarted(sub.normal())
-	if !added {
+	for !added {
 		s.mu.Lock()
 		failed := s.m.State() == subscription.Failed
 		err := s.m.Fire(ctx, subscription.Subscribe)
+		if errors.Is(err, fsm.ErrStopped) {
+			// Removed by an unsubscribe that had its last holder before
+			// this one came: the key is a new subscription.
+			s.mu.Unlock()
+			c.reg().forget(s)
+			s, added = c.holdStarted(sub.normal())
+			continue
+		}
 		if failed {
 			c.reg().sentOn(s, 0) // asked for again: it may go on this connection
 		}
@@ -335,6 +354,7 @@ func (c *Client) Subscribe(ctx context.Context, sub Subscription) error {
 		if err != nil {
 			return fmt.Errorf("session: Subscribe %q: %w", sub.Key, err)
 		}
+		break
 	}
 	if s.m.State() != subscription.Pending {
 		return c.awaitAck(ctx, s) // held already: sent, or failed
@@ -381,6 +401,9 @@ func (c *Client) Unsubscribe(ctx context.Context, key string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r.held(s) {
+		return nil // a Subscribe came meanwhile: it holds the key now
+	}
 	if err := s.m.Fire(ctx, subscription.Unsubscribe); err != nil {
 		return fmt.Errorf("session: Unsubscribe %q: %w", key, err)
 	}

@@ -40,6 +40,11 @@ func (c *Client) sendSubscription(ctx context.Context, ss *session, s *subscribe
 		c.reg().settle(s)
 		serr := &subscription.Error{Key: s.Key, Err: err}
 		_ = s.fail(ctx, subscription.Lost, serr) // not sent: the next connection sends it
+		if ctx.Err() != nil {
+			// The caller gave up before the write, on a connection still
+			// up: the next Subscribe of the key may send it there.
+			c.reg().sentOn(s, 0)
+		}
 		return serr
 	}
 	if !s.awaitsAck(c) {
@@ -75,6 +80,9 @@ func (r *registry) sending(c *Client, s *subscribed, epoch uint64) {
 	if !s.awaitsAck(c) {
 		return
 	}
+	// The answer to an earlier send may still be due (an unsubscribe was
+	// written since): this send's is awaited in its place, once.
+	r.unwait(s)
 	s.ackOn, s.waiting, s.unsubbed = epoch, true, false // a new send: no unsubscribe waits on it
 	if s.Ack != nil {
 		r.inflight = append(r.inflight, s)
@@ -365,6 +373,9 @@ const (
 // observe turns a step of s's machine into a record of the client's.
 func (s *subscribed) observe(ctx context.Context, r subRecord) {
 	sr := &subscription.Record{Key: s.Key, Kind: r.Kind, From: r.From, Event: r.Event, To: r.To, Conn: s.conn.Load()}
+	if epoch, ok := r.Payload.(uint64); ok && r.Event == subscription.Send {
+		sr.Conn = epoch // the connection it is being sent on
+	}
 	if r.Kind == fsm.RecordRejected {
 		sr.Cause = r.Err
 	} else if err, ok := r.Payload.(error); ok {
