@@ -54,6 +54,23 @@ func TestNewDialBudgetRefusesNonsense(t *testing.T) {
 	}
 }
 
+// TestZeroDialBudget: a DialBudget not made by NewDialBudget admits
+// nothing; it says so at once, as a configuration error, instead of
+// holding every dial for ever, alone or as a pool's budget.
+func TestZeroDialBudget(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		done, err := new(retry.DialBudget).Admit(t.Context())
+		if done != nil || !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("Admit of a zero DialBudget: done %t, err %v; want no done and an error matching ErrInvalidConfig", done != nil, err)
+		}
+		p, err := NewPool(t.Context(), func() transport.Transport { return newWSTransport("ws://venue.test/") },
+			PoolConfig{MaxPerConn: 1, MaxConns: 1, DialBudget: new(retry.DialBudget)})
+		if p != nil || !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("NewPool with a zero DialBudget = %v, %v; want an error matching ErrInvalidConfig", p, err)
+		}
+	})
+}
+
 // TestDialBudgetCountsUntilAWindowAfterTheEnd: a dial counts while under
 // way and for a window after it ended, and the waiters go in the order
 // they came.

@@ -27,7 +27,8 @@ type PoolConfig struct {
 	// pool, first dials and redials alike: the venue's limit of
 	// connections per IP per window. It may be shared with other pools
 	// and clients that dial the same venue from the same address. It is
-	// waited for after any gate the options set (WithDialGate).
+	// waited for after any gate the options set (WithDialGate). Make it
+	// with retry.NewDialBudget: NewPool refuses a zero DialBudget.
 	DialBudget *retry.DialBudget
 	// ConnOptions, if not nil, returns options for the pool's n-th
 	// connection (from 0), applied after those given to NewPool: a rate
@@ -125,6 +126,9 @@ func NewPool(ctx context.Context, newTransport func() transport.Transport, cfg P
 	}
 	if cfg.MaxConns <= 0 {
 		problems = append(problems, fmt.Errorf("PoolConfig.MaxConns must be positive, got %d", cfg.MaxConns))
+	}
+	if b := cfg.DialBudget; b != nil && b.Dials() <= 0 {
+		problems = append(problems, errors.New("PoolConfig.DialBudget: not made by retry.NewDialBudget"))
 	}
 	var tr transport.Transport
 	if newTransport == nil {
@@ -467,15 +471,6 @@ func (p *Pool) Close(ctx context.Context) error {
 		errs = append(errs, context.Cause(ctx))
 	}
 	return errors.Join(errs...)
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 // Done returns a channel closed once the pool has ended (PoolEnded):

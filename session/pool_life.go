@@ -401,3 +401,13 @@ func (p *Pool) Stats() PoolStats {
 	}
 	return st
 }
+
+// isClosed reports whether ch is closed.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

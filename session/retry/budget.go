@@ -2,6 +2,7 @@ package retry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,15 @@ func NewDialBudget(n int, window time.Duration) (*DialBudget, error) {
 	return &DialBudget{n: n, window: window, turn: make(chan struct{}, 1), changed: make(chan struct{})}, nil
 }
 
+// check refuses a budget not made by NewDialBudget (its zero value, or a
+// nil pointer), which would hold every dial for ever.
+func (b *DialBudget) check() error {
+	if b == nil || b.turn == nil {
+		return &transport.ConfigError{Problems: []error{errors.New("DialBudget: not made by NewDialBudget")}}
+	}
+	return nil
+}
+
 // Dials returns the number of dials per window.
 func (b *DialBudget) Dials() int { return b.n }
 
@@ -87,8 +97,12 @@ func (b *DialBudget) String() string { return fmt.Sprintf("%d/%v", b.n, b.window
 // made, with whether it reached the venue (the budget counts the dial as
 // under way until then, and for a window more if it reached the venue).
 // It returns ctx's cause, and counts nothing, if ctx ends first. Callers
-// are admitted in the order they called.
+// are admitted in the order they called. A DialBudget not made by
+// NewDialBudget admits nothing: Admit returns a *transport.ConfigError.
 func (b *DialBudget) Admit(ctx context.Context) (done func(reached bool), err error) {
+	if err := b.check(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, context.Cause(ctx)
 	}
