@@ -21,7 +21,8 @@ type Credentials struct {
 	// URL is the ws or wss URL to dial; "" keeps the URL given to Dial.
 	URL string
 	// Header holds handshake headers, added to those of WithHeader; a name
-	// given here replaces WithHeader's values for it.
+	// given here replaces WithHeader's values for it, however either
+	// spells it (names are case-insensitive).
 	Header http.Header
 }
 
@@ -80,11 +81,8 @@ func (tr *wsTransport) target(ctx context.Context) (target, error) {
 		if h == nil {
 			h = make(http.Header, len(cr.Header))
 		}
-		for name, values := range cr.Header {
-			h.Del(name)
-			for _, v := range values {
-				h.Add(name, v)
-			}
+		for name, values := range canonical(cr.Header) {
+			h[name] = values
 		}
 		o := *t.opts
 		o.HTTPHeader = h

@@ -30,7 +30,22 @@ func option(set func(*wsTransport) error) Option {
 // WithHeader adds HTTP headers to every handshake. Header values are never
 // logged.
 func WithHeader(h http.Header) Option {
-	return option(func(t *wsTransport) error { t.header = h.Clone(); return nil })
+	return option(func(t *wsTransport) error { t.header = canonical(h); return nil })
+}
+
+// canonical returns a copy of h under canonical names, so that a name
+// spelled two ways is one header, which credentials' headers replace.
+func canonical(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	out := make(http.Header, len(h))
+	for name, values := range h {
+		for _, v := range values {
+			out.Add(name, v)
+		}
+	}
+	return out
 }
 
 // WithSubprotocols sets the subprotocols offered in the handshake.
