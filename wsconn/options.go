@@ -48,7 +48,9 @@ func canonical(h http.Header) http.Header {
 	return out
 }
 
-// WithSubprotocols sets the subprotocols offered in the handshake.
+// WithSubprotocols sets the subprotocols offered in the handshake. Each
+// must be an HTTP token, offered once (RFC 6455 4.1): otherwise Dial
+// fails with a *ConfigError naming it.
 func WithSubprotocols(p ...string) Option {
 	return option(func(t *wsTransport) error { t.subprotocols = append([]string(nil), p...); return nil })
 }
