@@ -31,7 +31,8 @@ type Credentials struct {
 // attempt: at the handshake timeout, or when the client closes. An error
 // from fn fails that dial like any other (DialFailed, then the retry
 // policy; transient by default), and so does a URL that is not a valid ws
-// or wss URL (a *ConfigError, permanent by default); a panic in fn fails
+// or wss URL or a header WithHeader would refuse (a *ConfigError,
+// permanent by default); a panic in fn fails
 // the dial with a *tasks.PanicError. The logs name the URL given to Dial;
 // neither they nor the errors show the userinfo, query or fragment of the
 // URL fn returns, nor any header value.
@@ -75,6 +76,9 @@ func (tr *wsTransport) target(ctx context.Context) (target, error) {
 			return t, fmt.Errorf("wsconn: credentials: %w", &transport.ConfigError{Problems: []error{err}})
 		}
 		t.u, t.url = u, u.String()
+	}
+	if p := checkHeader("header", cr.Header); len(p) > 0 {
+		return t, fmt.Errorf("wsconn: credentials: %w", &transport.ConfigError{Problems: p})
 	}
 	if len(cr.Header) > 0 {
 		h := t.opts.HTTPHeader.Clone()

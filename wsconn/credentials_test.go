@@ -131,6 +131,11 @@ func TestCredentialsFailures(t *testing.T) {
 		{"bad URL", func(int) (Credentials, error) {
 			return Credentials{URL: "http://alice-user:pw-secret@feed.test/x?token=tok-secret"}, nil
 		}, func(err error) bool { return errors.Is(err, ErrInvalidConfig) }, false},
+		{"header net/http would not send", func(int) (Credentials, error) {
+			return Credentials{Header: http.Header{"X-Token": {"tok-secret\r\nX-Injected: 1"}}}, nil
+		}, func(err error) bool {
+			return errors.Is(err, ErrInvalidConfig) && strings.Contains(err.Error(), `"X-Token"`)
+		}, false},
 		{"panic", func(calls int) (Credentials, error) {
 			if calls < 2 {
 				panic("token cache corrupted")

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,6 +103,7 @@ func (t *wsTransport) Check() error {
 	if t.httpClient != nil && t.proxySet {
 		p = append(p, errors.New("WithProxy and WithHTTPClient: set the proxy on the HTTP client's transport"))
 	}
+	p = append(p, checkHeader("WithHeader", t.header)...)
 	p = append(p, checkSubprotocols(t.subprotocols)...)
 	switch t.compression {
 	case websocket.CompressionDisabled, websocket.CompressionNoContextTakeover, websocket.CompressionContextTakeover:
@@ -200,6 +203,26 @@ func checkSubprotocols(sub []string) []error {
 			p = append(p, fmt.Errorf("WithSubprotocols: %q is offered twice", s))
 		}
 		seen[s] = true
+	}
+	return p
+}
+
+// checkHeader returns a problem for each header of h that net/http would
+// refuse to send, failing every handshake: a name that is not a token, a
+// value with a control character. They name the header, never its value.
+func checkHeader(who string, h http.Header) []error {
+	var p []error
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		if !isToken(name) {
+			p = append(p, fmt.Errorf("%s: name %q is not an HTTP token", who, name))
+			continue
+		}
+		for _, v := range h[name] {
+			if strings.ContainsFunc(v, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }) {
+				p = append(p, fmt.Errorf("%s: a value of %q holds a control character", who, name))
+				break
+			}
+		}
 	}
 	return p
 }

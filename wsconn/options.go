@@ -28,7 +28,9 @@ func option(set func(*wsTransport) error) Option {
 }
 
 // WithHeader adds HTTP headers to every handshake. Header values are never
-// logged.
+// logged. A name that is not an HTTP token, or a value with a control
+// character, which net/http would refuse on every handshake, makes Dial
+// fail with a *ConfigError naming the header.
 func WithHeader(h http.Header) Option {
 	return option(func(t *wsTransport) error { t.header = canonical(h); return nil })
 }
