@@ -21,7 +21,8 @@ type Credentials struct {
 	// URL is the ws or wss URL to dial; "" keeps the URL given to Dial.
 	URL string
 	// Header holds handshake headers, added to those of WithHeader; a name
-	// given here replaces WithHeader's values for it.
+	// given here replaces WithHeader's values for it, however either
+	// spells it (names are case-insensitive).
 	Header http.Header
 }
 
@@ -30,7 +31,8 @@ type Credentials struct {
 // attempt: at the handshake timeout, or when the client closes. An error
 // from fn fails that dial like any other (DialFailed, then the retry
 // policy; transient by default), and so does a URL that is not a valid ws
-// or wss URL (a *ConfigError, permanent by default); a panic in fn fails
+// or wss URL or a header WithHeader would refuse (a *ConfigError,
+// permanent by default); a panic in fn fails
 // the dial with a *tasks.PanicError. The logs name the URL given to Dial;
 // neither they nor the errors show the userinfo, query or fragment of the
 // URL fn returns, nor any header value.
@@ -75,16 +77,16 @@ func (tr *wsTransport) target(ctx context.Context) (target, error) {
 		}
 		t.u, t.url = u, u.String()
 	}
+	if p := checkHeader("header", cr.Header); len(p) > 0 {
+		return t, fmt.Errorf("wsconn: credentials: %w", &transport.ConfigError{Problems: p})
+	}
 	if len(cr.Header) > 0 {
 		h := t.opts.HTTPHeader.Clone()
 		if h == nil {
 			h = make(http.Header, len(cr.Header))
 		}
-		for name, values := range cr.Header {
-			h.Del(name)
-			for _, v := range values {
-				h.Add(name, v)
-			}
+		for name, values := range canonical(cr.Header) {
+			h[name] = values
 		}
 		o := *t.opts
 		o.HTTPHeader = h

@@ -131,6 +131,11 @@ func TestCredentialsFailures(t *testing.T) {
 		{"bad URL", func(int) (Credentials, error) {
 			return Credentials{URL: "http://alice-user:pw-secret@feed.test/x?token=tok-secret"}, nil
 		}, func(err error) bool { return errors.Is(err, ErrInvalidConfig) }, false},
+		{"header net/http would not send", func(int) (Credentials, error) {
+			return Credentials{Header: http.Header{"X-Token": {"tok-secret\r\nX-Injected: 1"}}}, nil
+		}, func(err error) bool {
+			return errors.Is(err, ErrInvalidConfig) && strings.Contains(err.Error(), `"X-Token"`)
+		}, false},
 		{"panic", func(calls int) (Credentials, error) {
 			if calls < 2 {
 				panic("token cache corrupted")
@@ -190,6 +195,45 @@ func TestCredentialsFailures(t *testing.T) {
 							t.Errorf("an error holds %q: %s", s, text)
 						}
 					}
+				}
+			})
+		})
+	}
+}
+
+// TestCredentialsHeaderReplacesAnySpelling: a header the credentials
+// function returns replaces WithHeader's values for that name however
+// either spells it, as HTTP header names are case-insensitive; WithHeader's
+// values under two spellings of one name are all sent.
+func TestCredentialsHeaderReplacesAnySpelling(t *testing.T) {
+	tests := []struct {
+		name  string
+		fixed http.Header
+		creds http.Header
+		want  []string
+	}{
+		{name: "fixed lower case", fixed: http.Header{"x-token": {"old"}}, creds: http.Header{"X-Token": {"new"}}, want: []string{"new"}},
+		{name: "credentials lower case", fixed: http.Header{"X-Token": {"old"}}, creds: http.Header{"x-token": {"new"}}, want: []string{"new"}},
+		{name: "both lower case", fixed: http.Header{"x-token": {"old"}}, creds: http.Header{"x-token": {"new"}}, want: []string{"new"}},
+		{name: "credentials under two spellings", fixed: http.Header{"X-Token": {"old"}}, creds: http.Header{"x-token": {"a"}, "X-Token": {"a"}}, want: []string{"a", "a"}},
+		{name: "no credentials header", fixed: http.Header{"x-token": {"a"}, "X-Token": {"a"}}, want: []string{"a", "a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t)
+				c, err := Dial(t.Context(), "ws://feed.test/", WithHTTPClient(srv.Client()), WithHeader(tt.fixed),
+					WithCredentials(func(context.Context) (Credentials, error) { return Credentials{Header: tt.creds}, nil }))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close(context.Background())
+				conn, ok := srv.Connection(1)
+				if !ok {
+					t.Fatal("the venue saw no handshake")
+				}
+				if diff := cmp.Diff(tt.want, conn.Header.Values("X-Token")); diff != "" {
+					t.Errorf("X-Token the venue saw (-want +got):\n%s", diff)
 				}
 			})
 		})

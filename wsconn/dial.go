@@ -5,11 +5,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,6 +103,8 @@ func (t *wsTransport) Check() error {
 	if t.httpClient != nil && t.proxySet {
 		p = append(p, errors.New("WithProxy and WithHTTPClient: set the proxy on the HTTP client's transport"))
 	}
+	p = append(p, checkHeader("WithHeader", t.header)...)
+	p = append(p, checkSubprotocols(t.subprotocols)...)
 	switch t.compression {
 	case websocket.CompressionDisabled, websocket.CompressionNoContextTakeover, websocket.CompressionContextTakeover:
 	default:
@@ -182,6 +187,58 @@ func retryAfter(v string, now time.Time) time.Duration {
 		return min(t.Sub(now), 24*time.Hour)
 	}
 	return 0
+}
+
+// checkSubprotocols returns a problem for each subprotocol that is not a
+// token (RFC 6455 4.1: non-empty, visible ASCII, no separators) or repeats
+// an earlier one: the handshake joins them with commas into one header.
+func checkSubprotocols(sub []string) []error {
+	var p []error
+	seen := make(map[string]bool, len(sub))
+	for _, s := range sub {
+		switch {
+		case !isToken(s):
+			p = append(p, fmt.Errorf("WithSubprotocols: %q is not a token", s))
+		case seen[s]:
+			p = append(p, fmt.Errorf("WithSubprotocols: %q is offered twice", s))
+		}
+		seen[s] = true
+	}
+	return p
+}
+
+// checkHeader returns a problem for each header of h that net/http would
+// refuse to send, failing every handshake: a name that is not a token, a
+// value with a control character. They name the header, never its value.
+func checkHeader(who string, h http.Header) []error {
+	var p []error
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		if !isToken(name) {
+			p = append(p, fmt.Errorf("%s: name %q is not an HTTP token", who, name))
+			continue
+		}
+		for _, v := range h[name] {
+			if strings.ContainsFunc(v, func(r rune) bool { return (r < ' ' && r != '\t') || r == 0x7f }) {
+				p = append(p, fmt.Errorf("%s: a value of %q holds a control character", who, name))
+				break
+			}
+		}
+	}
+	return p
+}
+
+// isToken reports whether s is a non-empty HTTP token (RFC 9110 5.6.2).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // dialOptions returns the handshake's options for t: the shared

@@ -28,12 +28,31 @@ func option(set func(*wsTransport) error) Option {
 }
 
 // WithHeader adds HTTP headers to every handshake. Header values are never
-// logged.
+// logged. A name that is not an HTTP token, or a value with a control
+// character, which net/http would refuse on every handshake, makes Dial
+// fail with a *ConfigError naming the header.
 func WithHeader(h http.Header) Option {
-	return option(func(t *wsTransport) error { t.header = h.Clone(); return nil })
+	return option(func(t *wsTransport) error { t.header = canonical(h); return nil })
 }
 
-// WithSubprotocols sets the subprotocols offered in the handshake.
+// canonical returns a copy of h under canonical names, so that a name
+// spelled two ways is one header, which credentials' headers replace.
+func canonical(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	out := make(http.Header, len(h))
+	for name, values := range h {
+		for _, v := range values {
+			out.Add(name, v)
+		}
+	}
+	return out
+}
+
+// WithSubprotocols sets the subprotocols offered in the handshake. Each
+// must be an HTTP token, offered once (RFC 6455 4.1): otherwise Dial
+// fails with a *ConfigError naming it.
 func WithSubprotocols(p ...string) Option {
 	return option(func(t *wsTransport) error { t.subprotocols = append([]string(nil), p...); return nil })
 }
