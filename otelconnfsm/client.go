@@ -123,7 +123,7 @@ func (t *totals) merge(o totals) {
 // second fails with ErrAttached.
 func NewClients(opts ...Option) (*Clients, error) {
 	cfg := newConfig(opts)
-	release, err := claim(cfg.provider, "") // no machine's name: NewMachines refuses ""
+	release, err := claim(cfg.provider, claimClients, "")
 	if err != nil {
 		return nil, err
 	}

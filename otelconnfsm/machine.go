@@ -68,7 +68,7 @@ func NewMachines[S, E comparable](name string, def *fsm.Definition[S, E], opts .
 		return nil, fmt.Errorf("otelconnfsm: NewMachines %q: nil definition", name)
 	}
 	cfg := newConfig(opts)
-	release, err := claim(cfg.provider, name)
+	release, err := claim(cfg.provider, claimMachines, name)
 	if err != nil {
 		return nil, err
 	}

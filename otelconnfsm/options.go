@@ -63,33 +63,43 @@ var (
 	stateBuckets = []float64{0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 24 * 3600}
 )
 
-// names holds the names in use per meter provider, so that a second
-// NewMachines or NewClients with one name on one provider is refused
-// rather than counting every machine twice.
+// names holds what is measured per meter provider: the machine names, the
+// one Clients and the one pool. A second NewMachines with one name,
+// NewClients or ObservePool on one provider is refused rather than
+// reporting the same series twice.
 var names struct {
 	sync.Mutex
 	used map[nameKey]bool
 }
 
+// The kinds of claim: a series of each has no label telling two apart.
+const (
+	claimMachines = "machine name"
+	claimClients  = "Clients"
+	claimPool     = "pool"
+)
+
 type nameKey struct {
 	provider any
+	kind     string
 	name     string
 }
 
-// claim reserves name on mp; release gives it back. A provider whose
-// dynamic type is not comparable cannot be told apart: nothing is kept.
-func claim(mp metric.MeterProvider, name string) (release func(), err error) {
+// claim reserves name of kind on mp; release gives it back, once however
+// often it is called. A provider whose dynamic type is not comparable
+// cannot be told apart: nothing is kept.
+func claim(mp metric.MeterProvider, kind, name string) (release func(), err error) {
 	if !reflect.TypeOf(mp).Comparable() {
 		return func() {}, nil
 	}
-	k := nameKey{mp, name}
+	k := nameKey{mp, kind, name}
 	names.Lock()
 	defer names.Unlock()
-	switch {
-	case names.used[k] && name == "":
-		return nil, fmt.Errorf("%w: a Clients on this meter provider", ErrAttached)
-	case names.used[k]:
-		return nil, fmt.Errorf("%w: machine name %q on this meter provider", ErrAttached, name)
+	if names.used[k] {
+		if kind == claimMachines {
+			return nil, fmt.Errorf("%w: machine name %q on this meter provider", ErrAttached, name)
+		}
+		return nil, fmt.Errorf("%w: a %s on this meter provider", ErrAttached, kind)
 	}
 	if names.used == nil {
 		names.used = map[nameKey]bool{}

@@ -16,12 +16,25 @@ import (
 // per connection, read from the pool when collected. Its clients are
 // measured by the Clients given to NewPool as an option (Option); this
 // adds what only the pool knows. The returned function unregisters it.
+// The pool's series carry no label of the pool's, so one meter provider
+// reports one pool: a second ObservePool on it fails with ErrAttached
+// until the first is unregistered.
 func ObservePool(p *wsconn.Pool, opts ...Option) (unregister func() error, err error) {
 	if p == nil {
 		return nil, errors.New("otelconnfsm: ObservePool: nil pool")
 	}
+	cfg := newConfig(opts)
+	release, err := claim(cfg.provider, claimPool, "")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			release()
+		}
+	}()
 	defer recovered(&err)
-	m := newConfig(opts).provider.Meter(ScopeName)
+	m := cfg.provider.Meter(ScopeName)
 	conns, err1 := m.Int64ObservableGauge("connfsm.pool.connections", metric.WithUnit("{connection}"),
 		metric.WithDescription("A pool's connections in each lifecycle state (leaf path)."))
 	subs, err2 := m.Int64ObservableGauge("connfsm.pool.subscriptions", metric.WithUnit("{subscription}"),
@@ -61,5 +74,8 @@ func ObservePool(p *wsconn.Pool, opts ...Option) (unregister func() error, err e
 	if err != nil {
 		return nil, fmt.Errorf("otelconnfsm: register callback: %w", err)
 	}
-	return reg.Unregister, nil
+	return func() error {
+		defer release()
+		return reg.Unregister()
+	}, nil
 }

@@ -1,6 +1,7 @@
 package otelconnfsm
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -66,6 +67,51 @@ func TestPool(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("pool (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestObservePoolOnce: the pool's gauges carry no label of the pool's, so
+// one provider reports one pool: a second ObservePool (the same pool
+// again, or another) is refused with ErrAttached until the first is
+// unregistered, and unregistering twice frees nothing a later claim holds.
+func TestObservePoolOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		provider, _ := newReader(t)
+		srv := wsconntest.NewServer(wsconntest.Default())
+		defer srv.Close()
+		pool := func() *wsconn.Pool {
+			p, err := wsconn.NewPool(t.Context(), "ws://venue.test/", wsconn.PoolConfig{MaxPerConn: 1, MaxConns: 1},
+				wsconn.WithHTTPClient(srv.Client()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Close(t.Context()) })
+			return p
+		}
+		p1, p2 := pool(), pool()
+		unregister, err := ObservePool(p1, WithMeterProvider(provider))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, p := range map[string]*wsconn.Pool{"the same pool": p1, "another pool": p2} {
+			if _, err := ObservePool(p, WithMeterProvider(provider)); !errors.Is(err, ErrAttached) {
+				t.Errorf("ObservePool of %s on the same provider: %v, want ErrAttached", name, err)
+			}
+		}
+		if err := unregister(); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ObservePool(p2, WithMeterProvider(provider))
+		if err != nil {
+			t.Fatalf("ObservePool after unregister: %v", err)
+		}
+		_ = unregister() // the first's, again: must not free the second's claim
+		if _, err := ObservePool(p1, WithMeterProvider(provider)); !errors.Is(err, ErrAttached) {
+			t.Errorf("ObservePool after a second unregister of the first: %v, want ErrAttached", err)
+		}
+		if err := again(); err != nil {
+			t.Fatal(err)
 		}
 	})
 }
