@@ -9,12 +9,14 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/session/transport"
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // WithSlowConsumer sets the slow-consumer policy (default Block). With any
@@ -129,14 +131,29 @@ const (
 	putFull
 )
 
-// put keeps m under the policy and reports what it did.
-func (b *inbox) put(m transport.Message) putResult {
+// keyOf returns m's key under Conflate ("" under the other policies). A
+// Key that panics returns a *tasks.PanicError: the pump is no task, and a
+// panic there would end the process.
+func (b *inbox) keyOf(m transport.Message) (key string, err error) {
+	if b.keys == nil {
+		return "", nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return b.p.Key(m), nil
+}
+
+// put keeps m, whose key is key (keyOf), under the policy and reports what
+// it did.
+func (b *inbox) put(m transport.Message, key string) putResult {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := putKept
-	w := &waiting{m: m}
+	w := &waiting{m: m, key: key}
 	if b.keys != nil {
-		w.key = b.p.Key(m)
 		if old := b.keys[w.key]; old != nil {
 			old.m = m
 			return putConflated
@@ -202,7 +219,8 @@ func (b *inbox) len() int {
 }
 
 // enqueue puts m in the inbox under the policy, counting what it dropped;
-// it reports false if the policy ended the connection.
+// it reports false if the connection failed: the policy ended it, or the
+// Key panicked.
 func (s *session) enqueue(m transport.Message) bool {
 	c := s.c
 	if c.cfg.onMessage == nil {
@@ -213,7 +231,12 @@ func (s *session) enqueue(m transport.Message) bool {
 		c.stats.more().dropped.Add(1)
 		return true
 	}
-	switch s.inbox.put(m) {
+	key, err := s.inbox.keyOf(m)
+	if err != nil {
+		s.fail(err)
+		return false
+	}
+	switch s.inbox.put(m, key) {
 	case putDroppedOld, putDroppedNew:
 		c.stats.more().slowDropped.Add(1)
 		s.slowOnce(m)

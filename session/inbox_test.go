@@ -8,15 +8,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/transport"
+	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -180,3 +183,39 @@ func TestSlowConsumerConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestConflateKeyPanicIsLost: a Conflate Key that panics fails its
+// connection as a handler's panic does (Lost, with the *tasks.PanicError),
+// without ending the process; the next connection's messages are handled.
+func TestConflateKeyPanicIsLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, wsconntest.Default(wsconntest.Discard(),
+			wsconntest.Push(100*time.Millisecond, func(int) wsconntest.Message { return wsconntest.Text("m") })))
+		var rec recorder
+		var keys, calls atomic.Int64
+		key := func(transport.Message) string {
+			if keys.Add(1) == 1 {
+				panic("key bug")
+			}
+			return "k"
+		}
+		c := dialTest(t, srv, &rec, WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}),
+			WithSlowConsumer(datapath.SlowConsumer{Policy: datapath.Conflate, Inbox: 2, Key: key}),
+			OnMessage(func(context.Context, transport.Message) { calls.Add(1) }))
+		time.Sleep(time.Second)
+		synctest.Wait()
+		r, ok := rec.Nth("Alive-Lost->Reconnecting", 1)
+		if !ok {
+			t.Fatalf("no Lost after the Key panicked; transitions %v", rec.Transitions())
+		}
+		var pe *tasks.PanicError
+		if err, _ := r.Payload.(error); !errors.As(err, &pe) || pe.Value != "key bug" {
+			t.Errorf("Lost cause = %v, want a *tasks.PanicError of the Key's panic", r.Payload)
+		}
+		if n := calls.Load(); n < 3 || c.State() != connfsm.Alive || rec.Count("Alive-Lost->Reconnecting") != 1 {
+			t.Errorf("%d handler calls, state %v, transitions %v; want the next connection's messages handled",
+				n, c.State(), rec.Transitions())
+		}
+	})
+}
+

@@ -29,7 +29,7 @@ func (s *session) pump() {
 		for {
 			if s.inbox != nil {
 				if !s.enqueue(m) {
-					return // the consumer is too slow: the session has failed
+					return // the consumer is too slow, or its Key panicked: the session has failed
 				}
 				break
 			}
