@@ -48,8 +48,9 @@ func WithPull() Option { return func(c *config) { c.pull = true } }
 
 // Messages returns an iterator over the messages received, in order,
 // across connections, for a client dialed WithPull (otherwise it yields
-// nothing). It ends when ctx ends or the client is Closed. Only one loop
-// should range over it at a time: each message goes to one of them.
+// nothing). It ends when ctx ends or the client is Closed; a nil ctx is
+// context.Background(), as Close's. Only one loop should range over it at
+// a time: each message goes to one of them.
 //
 // A message is handed over when the loop asks for it: under Block the
 // reader waits meanwhile; with another policy the inbox fills. When a
@@ -57,6 +58,9 @@ func WithPull() Option { return func(c *config) { c.pull = true } }
 // second (see OnMessage); those not taken by then are counted in
 // Stats.Dropped.
 func (c *Client) Messages(ctx context.Context) iter.Seq[transport.Message] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	return func(yield func(transport.Message) bool) {
 		if c.pull == nil {
 			return

@@ -219,3 +219,32 @@ func TestConflateKeyPanicIsLost(t *testing.T) {
 	})
 }
 
+// TestMessagesNilContext: Messages with a nil ctx ranges as with
+// context.Background() (as Close takes a nil ctx), rather than panicking
+// in the loop, and ends when the client is Closed.
+func TestMessagesNilContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t)
+		var rec recorder
+		c := dialTest(t, srv, &rec, WithPull())
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatalf("Ready: %v", err)
+		}
+		for _, m := range []string{"a", "b"} {
+			if err := c.SendText(t.Context(), m); err != nil {
+				t.Fatalf("SendText: %v", err)
+			}
+		}
+		var got []string
+		var nilCtx context.Context
+		for m := range c.Messages(nilCtx) {
+			got = append(got, string(m.Data))
+			if len(got) == 2 {
+				go func() { _ = c.Close(context.Background()) }()
+			}
+		}
+		if diff := cmp.Diff([]string{"a", "b"}, got); diff != "" {
+			t.Errorf("messages (-want +got):\n%s", diff)
+		}
+	})
+}
