@@ -273,9 +273,11 @@ func TestSendWaitingOnRateLimitFailsWhenClosingStarts(t *testing.T) {
 }
 
 // TestRequestFailsWhenAliveIsLeft: a Request waiting for its reply fails
-// with ErrNotConnected as soon as its connection's Alive is left for
-// Closing, while the connection itself is still open for the close
-// handshake (here the peer never answers the close frame).
+// as soon as its connection's Alive is left for Closing, while the
+// connection itself is still open for the close handshake (here the peer
+// never answers the close frame). Its error matches ErrClosed, as Request
+// documents for a client that closes, and ErrNotConnected, as for a
+// connection that ends before the reply.
 func TestRequestFailsWhenAliveIsLeft(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t)
@@ -294,8 +296,8 @@ func TestRequestFailsWhenAliveIsLeft(t *testing.T) {
 		closed := make(chan error, 1)
 		go func() { closed <- c.Close(context.Background()) }()
 		err := <-res
-		if !errors.Is(err, ErrNotConnected) {
-			t.Errorf("request waiting for its reply = %v, want ErrNotConnected", err)
+		if !errors.Is(err, ErrNotConnected) || !errors.Is(err, ErrClosed) {
+			t.Errorf("request waiting for its reply = %v, want ErrClosed and ErrNotConnected", err)
 		}
 		if st := c.State(); st != connfsm.Closing {
 			t.Errorf("the request failed in %v, want while Closing: the handshake is under way", st)
