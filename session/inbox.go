@@ -81,11 +81,13 @@ func (c *Client) Messages(ctx context.Context) iter.Seq[transport.Message] {
 }
 
 // pullHandler is the handler of a client dialed WithPull: it waits until
-// the loop over Messages takes m. Once the connection has ended (ctx), it
-// waits at most the drain's time more, and counts m as dropped then.
+// the loop over Messages takes m, and counts it received then. Once the
+// connection has ended (ctx), it waits at most the drain's time more, and
+// counts m as dropped then.
 func (c *Client) pullHandler(ctx context.Context, m transport.Message) {
 	select {
 	case c.pull <- m:
+		c.stats.received(len(m.Data))
 		return
 	case <-ctx.Done():
 	}
@@ -93,6 +95,7 @@ func (c *Client) pullHandler(ctx context.Context, m transport.Message) {
 	defer t.Stop()
 	select {
 	case c.pull <- m:
+		c.stats.received(len(m.Data))
 	case <-t.C:
 		c.stats.more().dropped.Add(1)
 	case <-c.Done():
@@ -300,7 +303,7 @@ func (s *session) handOut() {
 				return
 			}
 		}
-		if !s.startHandling(m) {
+		if !s.startHandling(m, c.pull != nil) {
 			return
 		}
 		hctx := s.handlerContextLocked()

@@ -248,3 +248,57 @@ func TestMessagesNilContext(t *testing.T) {
 		}
 	})
 }
+
+// TestPullCountsWhatTheLoopTakes: with WithPull a message is handed over
+// when the loop takes it, so Stats.MessagesIn counts those, and one the
+// loop never took is counted in Stats.Dropped alone: every message read is
+// counted once.
+func TestPullCountsWhatTheLoopTakes(t *testing.T) {
+	tests := []struct {
+		name string
+		p    datapath.SlowConsumer
+	}{
+		{"block", datapath.SlowConsumer{}},
+		{"drop-newest", datapath.SlowConsumer{Policy: datapath.DropNewest, Inbox: 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const total = 5
+				srv := startServer(t, wsconntest.Default(wsconntest.Discard(),
+					wsconntest.Push(10*time.Millisecond, func(n int) wsconntest.Message {
+						if n > total {
+							return wsconntest.Message{}
+						}
+						return wsconntest.Text(fmt.Sprintf("m%d", n))
+					})))
+				var rec recorder
+				c := dialTest(t, srv, &rec, WithPull(), WithSlowConsumer(tt.p))
+				var got []string
+				for m := range c.Messages(t.Context()) {
+					got = append(got, string(m.Data))
+					if len(got) == 2 {
+						break
+					}
+				}
+				time.Sleep(time.Second) // the venue has sent all it had
+				if err := c.Close(context.Background()); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				st := c.Stats()
+				if st.MessagesIn != uint64(len(got)) || st.BytesIn != 4 {
+					t.Errorf("MessagesIn %d, BytesIn %d; want %d messages of 2 bytes: those the loop took (%v)",
+						st.MessagesIn, st.BytesIn, len(got), got)
+				}
+				if tt.p.Policy == datapath.DropNewest {
+					if n := st.MessagesIn + st.Dropped + st.SlowDropped; n != total {
+						t.Errorf("MessagesIn %d + Dropped %d + SlowDropped %d = %d, want %d: each counted once",
+							st.MessagesIn, st.Dropped, st.SlowDropped, n, total)
+					}
+				} else if st.Dropped == 0 {
+					t.Errorf("Dropped = 0, want the one waiting for the loop counted")
+				}
+			})
+		})
+	}
+}

@@ -101,14 +101,17 @@ func (s *session) next() (transport.Message, error) {
 func (s *session) deliver(m transport.Message) (ahead *readAhead, ok bool) {
 	c := s.c
 	h := c.cfg.onMessage
+	pulled := c.pull != nil  // counted by pullHandler, when the loop takes it
 	if c.cfg.router != nil { // a subscription's handler, and its counters (subroute.go)
-		h = c.handlerFor(s, m)
+		var own bool
+		h, own = c.handlerFor(s, m)
+		pulled = pulled && !own
 	}
 	if h == nil {
 		c.stats.received(len(m.Data))
 		return nil, true
 	}
-	if !s.startHandling(m) {
+	if !s.startHandling(m, pulled) {
 		return s.taken(), true
 	}
 	if r := s.requests.Load(); r != nil && r.pending.Load() > 0 || s.ping != nil {
@@ -446,8 +449,10 @@ func (s *session) holding(m *dpMachine) bool {
 // data path into the call. It reports false, m counted as dropped, if
 // Alive is left meanwhile: the turn not had, or the delivery Stopped (read
 // during the close handshake, or after the drain). On true, s.mu is held:
-// the caller reads what the call needs under it, then unlocks.
-func (s *session) startHandling(m transport.Message) bool {
+// the caller reads what the call needs under it, then unlocks. m is
+// counted as received then, unless pulled: the handler is pullHandler,
+// which counts it once the loop over Messages takes it.
+func (s *session) startHandling(m transport.Message, pulled bool) bool {
 	c := s.c
 	if !s.takeTurn() {
 		c.stats.more().dropped.Add(1)
@@ -461,6 +466,8 @@ func (s *session) startHandling(m transport.Message) bool {
 		c.stats.more().dropped.Add(1)
 		return false
 	}
-	c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped
+	if !pulled {
+		c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped
+	}
 	return true
 }

@@ -77,7 +77,7 @@ func (c *counters) sent(n int) {
 type Stats struct {
 	Connects    uint64        // connections that reached Alive
 	Reconnects  uint64        // Connects after the first
-	MessagesIn  uint64        // data messages handed to OnMessage (or discarded without one)
+	MessagesIn  uint64        // data messages handed to OnMessage, or taken by the loop over Messages (or discarded without either)
 	MessagesOut uint64        // data messages written to a connection
 	BytesIn     uint64        // payload bytes of MessagesIn
 	BytesOut    uint64        // payload bytes of MessagesOut
