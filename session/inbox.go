@@ -284,7 +284,6 @@ func (s *session) slowOnce(m transport.Message) {
 func (s *session) handOut() {
 	defer close(s.inbox.gone)
 	c := s.c
-	h := c.cfg.onMessage
 	stopped, cancel := s.dp.UntilIn(context.Background(), datapath.Stopped)
 	defer cancel()
 	defer func() {
@@ -303,7 +302,8 @@ func (s *session) handOut() {
 				return
 			}
 		}
-		if !s.startHandling(m, c.pull != nil) {
+		h, pulled := s.handlerOf(m)
+		if !s.startHandling(m, pulled) {
 			return
 		}
 		hctx := s.handlerContextLocked()

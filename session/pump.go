@@ -100,13 +100,7 @@ func (s *session) next() (transport.Message, error) {
 // false if the handler panicked, which fails the session.
 func (s *session) deliver(m transport.Message) (ahead *readAhead, ok bool) {
 	c := s.c
-	h := c.cfg.onMessage
-	pulled := c.pull != nil  // counted by pullHandler, when the loop takes it
-	if c.cfg.router != nil { // a subscription's handler, and its counters (subroute.go)
-		var own bool
-		h, own = c.handlerFor(s, m)
-		pulled = pulled && !own
-	}
+	h, pulled := s.handlerOf(m)
 	if h == nil {
 		c.stats.received(len(m.Data))
 		return nil, true
@@ -140,6 +134,20 @@ func (s *session) deliver(m transport.Message) (ahead *readAhead, ok bool) {
 		return nil, false
 	}
 	return ahead, true
+}
+
+// handlerOf returns the handler of m: a subscription's, with a router
+// (and its counters count m: subroute.go), else OnMessage. pulled says the
+// handler is pullHandler, which counts m once the loop takes it.
+func (s *session) handlerOf(m transport.Message) (h func(context.Context, transport.Message), pulled bool) {
+	c := s.c
+	h, pulled = c.cfg.onMessage, c.pull != nil
+	if c.cfg.router != nil {
+		var own bool
+		h, own = c.handlerFor(s, m)
+		pulled = pulled && !own
+	}
+	return h, pulled
 }
 
 // takeTurn takes the one right to call the handler (Client.handling): at

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
@@ -322,6 +323,40 @@ func TestUnsubscribeInEveryState(t *testing.T) {
 				}
 				if st, ok := c.SubscriptionStatus(tt.key); ok {
 					t.Errorf("still there: %+v", st)
+				}
+			})
+		})
+	}
+}
+
+// TestRouterUnderSlowConsumer: under a slow-consumer policy other than
+// Block, the inbox's hand-out routes as the reader does: a subscription's
+// data goes to its Handler and is counted, OnMessage gets the rest.
+func TestRouterUnderSlowConsumer(t *testing.T) {
+	for _, p := range []datapath.SlowConsumerPolicy{datapath.DropOldest, datapath.DropNewest, datapath.Disconnect} {
+		t.Run(p.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, streamVenue(3))
+				var rec recorder
+				var msgs messages
+				var k keyed
+				c := dialTest(t, srv, &rec, WithRouter(prefixRouter), OnMessage(msgs.handle),
+					WithSlowConsumer(datapath.SlowConsumer{Policy: p, Inbox: 100}))
+				waitPhase(t, c, connfsm.Ready)
+				if err := c.Subscribe(context.Background(), Subscription{Key: "a", Message: []byte("sub:a"), Handler: k.handler("a")}); err != nil {
+					t.Fatalf("Subscribe(a): %v", err)
+				}
+				synctest.Wait()
+				k.mu.Lock()
+				if diff := cmp.Diff(map[string][]string{"a": {"data:a", "data:a", "data:a"}}, k.got); diff != "" {
+					t.Errorf("handlers (-want +got):\n%s", diff)
+				}
+				k.mu.Unlock()
+				if diff := cmp.Diff([]string{"news"}, msgs.list()); diff != "" {
+					t.Errorf("OnMessage (-want +got):\n%s", diff)
+				}
+				if st, _ := c.SubscriptionStatus("a"); st.Stats.Messages != 3 {
+					t.Errorf("SubscriptionStatus(a).Stats.Messages = %d, want 3", st.Stats.Messages)
 				}
 			})
 		})
