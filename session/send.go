@@ -134,6 +134,7 @@ func (c *Client) buffer(typ transport.MessageType, data []byte) error {
 	}
 	c.buf.frames = append(c.buf.frames, frame{typ: typ, data: slices.Clone(data)})
 	c.buf.bytes += len(data)
+	c.stats.setBuffered(c.buf.len())
 	return nil
 }
 
@@ -263,6 +264,7 @@ func (c *Client) flush(ctx context.Context, s *session) error {
 		b.frames[0] = frame{}
 		b.frames = b.frames[1:]
 		b.bytes -= len(f.data)
+		c.stats.setBuffered(b.len())
 		if err := c.write(context.Background(), s, f.typ, f.data); err != nil {
 			c.stats.more().unsent.Add(1)
 			return err

@@ -34,6 +34,10 @@ type rareCounters struct {
 	slowDropped, conflated atomic.Uint64
 	slowDisconnects        atomic.Uint64
 	undecoded              atomic.Uint64
+	// buffered mirrors the send buffer's length (Stats.Buffered), so that
+	// a snapshot takes no lock a flush holds while it waits on the rate
+	// limiter or a write.
+	buffered atomic.Int64
 }
 
 // more returns the rare counters, made at the first call: to count.
@@ -48,6 +52,14 @@ func (c *counters) more() *rareCounters {
 // noRare is the rare counters of a client that has counted none: read,
 // never written.
 var noRare rareCounters
+
+// setBuffered records n messages kept in the send buffer (under bufMu).
+func (c *counters) setBuffered(n int) {
+	if n == 0 && c.rare.Load() == nil {
+		return // nothing was ever kept
+	}
+	c.more().buffered.Store(int64(n))
+}
 
 // seen returns the rare counters, to read: all zero if none was made.
 func (c *counters) seen() *rareCounters {
@@ -179,10 +191,8 @@ func (c *Client) Stats() Stats {
 		LastLag:           time.Duration(c.stats.lastLag.Load()),
 		MaxLag:            time.Duration(c.stats.maxLag.Load()),
 		Undecoded:         c.stats.seen().undecoded.Load(),
+		Buffered:          int(c.stats.seen().buffered.Load()),
 	}
-	c.bufMu.Lock()
-	st.Buffered = c.buf.len()
-	c.bufMu.Unlock()
 	return st
 }
 
