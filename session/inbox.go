@@ -230,10 +230,6 @@ func (b *inbox) len() int {
 // Key panicked.
 func (s *session) enqueue(m transport.Message) bool {
 	c := s.c
-	if c.cfg.onMessage == nil {
-		c.stats.received(len(m.Data))
-		return true
-	}
 	if s.isStopped() {
 		c.stats.more().dropped.Add(1)
 		return true
@@ -303,6 +299,10 @@ func (s *session) handOut() {
 			}
 		}
 		h, pulled := s.handlerOf(m)
+		if h == nil { // neither a subscription's nor OnMessage: discarded
+			c.stats.received(len(m.Data))
+			continue
+		}
 		if !s.startHandling(m, pulled) {
 			return
 		}

@@ -362,3 +362,39 @@ func TestRouterUnderSlowConsumer(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowConsumerWithSubscriptionHandlersOnly: a client whose messages go
+// to its subscriptions' Handlers alone, without OnMessage, is under its
+// slow-consumer policy too: the reader does not wait for a slow Handler,
+// and the policy drops what the inbox cannot hold.
+func TestSlowConsumerWithSubscriptionHandlersOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, streamVenue(5))
+		var rec recorder
+		var mu sync.Mutex
+		var got []string
+		c := dialTest(t, srv, &rec, WithRouter(prefixRouter),
+			WithSlowConsumer(datapath.SlowConsumer{Policy: datapath.DropNewest, Inbox: 1}))
+		waitPhase(t, c, connfsm.Ready)
+		err := c.Subscribe(context.Background(), Subscription{Key: "a", Message: []byte("sub:a"),
+			Handler: func(_ context.Context, m transport.Message) {
+				mu.Lock()
+				got = append(got, string(m.Data))
+				mu.Unlock()
+				time.Sleep(time.Second)
+			}})
+		if err != nil {
+			t.Fatalf("Subscribe(a): %v", err)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		st := c.Stats()
+		mu.Lock()
+		defer mu.Unlock()
+		// data:a five times, then news: one at a time is handed out and
+		// one waits in the inbox; what comes meanwhile is dropped.
+		if len(got) == 0 || len(got) > 2 || st.SlowDropped < 3 {
+			t.Errorf("Handler got %v, SlowDropped %d; want at most 2 handled, at least 3 dropped", got, st.SlowDropped)
+		}
+	})
+}

@@ -38,8 +38,8 @@ func (r *Record) String() string {
 }
 
 // SlowConsumerPolicy says what the client does with messages that arrive
-// faster than the handler (session.OnMessage, or the loop over
-// Client.Messages) takes them.
+// faster than the handler (session.OnMessage, a subscription's Handler, or
+// the loop over Client.Messages) takes them.
 type SlowConsumerPolicy uint8
 
 const (
