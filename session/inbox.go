@@ -247,6 +247,7 @@ func (s *session) enqueue(m transport.Message) bool {
 		c.stats.more().conflated.Add(1)
 	case putFull:
 		c.stats.more().slowDisconnects.Add(1)
+		c.stats.more().dropped.Add(1) // read, and never handed over: the connection ends for it
 		s.slowOnce(m)
 		s.fail(fmt.Errorf("%w: %d messages waiting for the handler", ErrSlowConsumer, s.inbox.p.Inbox))
 		return false

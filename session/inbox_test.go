@@ -138,21 +138,37 @@ func TestSlowConsumerPolicies(t *testing.T) {
 }
 
 // TestSlowConsumerDisconnect: under Disconnect a full inbox ends the
-// connection with a cause matching ErrSlowConsumer, counted.
+// connection with a cause matching ErrSlowConsumer, counted. The message
+// that found the inbox full was read and never handed over: it is counted
+// in Stats.Dropped, beside those the handler got (the one in the call and
+// those waiting, handed over after the end).
 func TestSlowConsumerDisconnect(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t, wsconntest.Default(wsconntest.Discard(),
 			wsconntest.Push(10*time.Millisecond, func(int) wsconntest.Message { return wsconntest.Text("m") })))
 		var rec recorder
+		var calls atomic.Int64
 		c := dialTest(t, srv, &rec, WithSlowConsumer(datapath.SlowConsumer{Policy: datapath.Disconnect, Inbox: 3}),
 			WithRetryPolicy(func(retry.Failure) retry.Decision { return retry.Decision{GiveUp: true} }),
-			OnMessage(func(context.Context, transport.Message) { time.Sleep(time.Second) }))
+			OnMessage(func(ctx context.Context, _ transport.Message) {
+				calls.Add(1)
+				select {
+				case <-time.After(time.Second):
+				case <-ctx.Done():
+				}
+			}))
 		<-c.Done()
 		if err := c.Err(); !errors.Is(err, ErrSlowConsumer) {
 			t.Errorf("Err = %v, want ErrSlowConsumer", err)
 		}
-		if st := c.Stats(); st.SlowDisconnects != 1 {
+		st := c.Stats()
+		if st.SlowDisconnects != 1 {
 			t.Errorf("Stats.SlowDisconnects = %d, want 1", st.SlowDisconnects)
+		}
+		// One in the call, three waiting, one over: five read.
+		if n := calls.Load(); st.MessagesIn != uint64(n) || n+int64(st.Dropped) != 5 || st.Dropped == 0 {
+			t.Errorf("handled %d, MessagesIn %d, Dropped %d; want the 5 read handled or dropped, the one over the inbox dropped",
+				n, st.MessagesIn, st.Dropped)
 		}
 	})
 }

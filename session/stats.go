@@ -127,7 +127,8 @@ type Stats struct {
 	// Dropped counts data messages the client had read from the
 	// connection but did not hand to OnMessage because the connection
 	// ended first: those still held when the drain after the end ran out
-	// (see OnMessage), and those read during the close handshake.
+	// (see OnMessage), those read during the close handshake, and the one
+	// that found the inbox full under the Disconnect policy.
 	Dropped uint64
 	// TooBig counts connections lost to a message over the read limit
 	// (ErrMessageTooBig).
