@@ -81,13 +81,13 @@ func (c *Client) Messages(ctx context.Context) iter.Seq[transport.Message] {
 }
 
 // pullHandler is the handler of a client dialed WithPull: it waits until
-// the loop over Messages takes m, and counts it received then. Once the
-// connection has ended (ctx), it waits at most the drain's time more, and
-// counts m as dropped then.
+// the loop over Messages takes m, and counts it received then, with its
+// lag. Once the connection has ended (ctx), it waits at most the drain's
+// time more, and counts m as dropped then.
 func (c *Client) pullHandler(ctx context.Context, m transport.Message) {
 	select {
 	case c.pull <- m:
-		c.stats.received(len(m.Data))
+		c.pulled(m)
 		return
 	case <-ctx.Done():
 	}
@@ -95,12 +95,19 @@ func (c *Client) pullHandler(ctx context.Context, m transport.Message) {
 	defer t.Stop()
 	select {
 	case c.pull <- m:
-		c.stats.received(len(m.Data))
+		c.pulled(m)
 	case <-t.C:
 		c.stats.more().dropped.Add(1)
 	case <-c.Done():
 		c.stats.more().dropped.Add(1)
 	}
+}
+
+// pulled counts m, taken by the loop over Messages now: received, and
+// the lag until the loop took it.
+func (c *Client) pulled(m transport.Message) {
+	c.stats.lagged(m.Received)
+	c.stats.received(len(m.Data))
 }
 
 // inbox holds the messages waiting for the handler under a policy other
@@ -310,7 +317,7 @@ func (s *session) handOut() {
 		hctx := s.handlerContextLocked()
 		s.mu.Unlock()
 
-		err := c.handle(h, hctx, m)
+		err := c.handle(h, hctx, m, pulled)
 
 		s.fire(datapath.Return)
 		c.handling.give()

@@ -318,3 +318,35 @@ func TestPullCountsWhatTheLoopTakes(t *testing.T) {
 		})
 	}
 }
+
+// TestPullLag: with WithPull the handler is the loop over Messages, so
+// Stats.LastLag and MaxLag count until the loop takes a message: a loop
+// that takes one a second behind a feed of ten a second lags by a second
+// and more, under Block as under an inbox.
+func TestPullLag(t *testing.T) {
+	for _, p := range []datapath.SlowConsumer{{}, {Policy: datapath.DropOldest, Inbox: 3}} {
+		t.Run(p.Policy.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, wsconntest.Default(wsconntest.Discard(),
+					wsconntest.Push(100*time.Millisecond, func(n int) wsconntest.Message {
+						return wsconntest.Text(fmt.Sprint(n))
+					})))
+				var rec recorder
+				c := dialTest(t, srv, &rec, WithPull(), WithSlowConsumer(p))
+				var lag time.Duration // the largest the loop saw
+				n := 0
+				for m := range c.Messages(t.Context()) {
+					lag = max(lag, time.Since(m.Received))
+					if n++; n == 5 {
+						break
+					}
+					time.Sleep(time.Second)
+				}
+				synctest.Wait() // the reader has counted what the loop took
+				if st := c.Stats(); st.MaxLag != lag || st.LastLag < time.Second {
+					t.Errorf("LastLag %v, MaxLag %v; want the loop's: max %v, last at least 1s", st.LastLag, st.MaxLag, lag)
+				}
+			})
+		})
+	}
+}

@@ -116,7 +116,7 @@ func (s *session) deliver(m transport.Message) (ahead *readAhead, ok bool) {
 	hctx := s.handlerContextLocked()
 	s.mu.Unlock()
 
-	err := c.handle(h, hctx, m)
+	err := c.handle(h, hctx, m, pulled)
 
 	s.mu.Lock()
 	// Before the step: the watchdog reads the state without the lock,

@@ -142,7 +142,9 @@ type Stats struct {
 	// SlowDisconnects counts connections the Disconnect policy ended.
 	SlowDisconnects uint64
 	// LastLag and MaxLag are the lag of the last handler call and the
-	// largest so far: its start minus the message's Received.
+	// largest so far: its start minus the message's Received. With
+	// WithPull, the handler is the loop over Messages: the lag runs until
+	// the loop takes the message.
 	LastLag, MaxLag time.Duration
 	// Undecoded counts binary messages that did not decode with the
 	// decompression set (WithDecompression), handed over as read.
@@ -300,10 +302,13 @@ func (p *probed) recover() {
 // (WithSlowConsumer): what its Stats.SlowDropped counts the drops of.
 func (c *Client) SlowConsumerPolicy() datapath.SlowConsumerPolicy { return c.cfg.slow.Policy }
 
-// handle calls the handler with m, counting its lag, and timing it for
-// the probe if there is one.
-func (c *Client) handle(h func(context.Context, transport.Message), ctx context.Context, m transport.Message) error {
-	c.stats.lagged(m.Received)
+// handle calls the handler with m, counting its lag (unless pulled: the
+// handler is pullHandler, which counts it once the loop takes m), and
+// timing it for the probe if there is one.
+func (c *Client) handle(h func(context.Context, transport.Message), ctx context.Context, m transport.Message, pulled bool) error {
+	if !pulled {
+		c.stats.lagged(m.Received)
+	}
 	if c.probe == nil {
 		return call(h, ctx, m)
 	}
