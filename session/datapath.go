@@ -38,10 +38,25 @@ func (s *session) startDataPath(c *Client) {
 	var cfg fsm.Config[datapath.State, datapath.Event]
 	if c.cfg.onRecord != nil || c.cfg.logger != nil {
 		told := datapath.Flowing // the state the observer last heard of
+		broken := false          // an observer panicked on this data path's records
 		cfg.Observer = func(ctx context.Context, r dpRecord) {
-			if r.Kind != fsm.RecordTransition && r.Kind != fsm.RecordRejected {
+			if broken || r.Kind != fsm.RecordTransition && r.Kind != fsm.RecordRejected {
 				return
 			}
+			// A panic here would stop the data path's machine mid-step
+			// (fsm's rule for an observer), and with it the reader's
+			// bookkeeping: a read-ahead lent, or a message held, would be
+			// lost track of. The connection goes on; its data path is no
+			// longer observed.
+			defer func() {
+				if v := recover(); v != nil {
+					broken = true
+					if l := c.cfg.logger; l != nil {
+						l.LogAttrs(ctx, slog.LevelError, "session: observer panicked on a data path record",
+							slog.String("url", c.logURL()), slog.Uint64("epoch", s.epoch), slog.Any("panic", v))
+					}
+				}
+			}()
 			if steady(r) && told == datapath.Flowing {
 				return
 			}
