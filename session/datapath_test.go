@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/session/retry"
@@ -431,4 +432,57 @@ func TestDataPathObserverPanics(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestLifecycleObserverPanics: an observer that panics on a lifecycle
+// record does not stop the lifecycle (which would leave Done closed with
+// Err nil and State Alive, and nothing delivered): the client goes on, and
+// ends Closed by Close.
+func TestLifecycleObserverPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t)
+		var rec recorder
+		var panics atomic.Int64
+		var mu sync.Mutex
+		var got []string
+		c := dialTest(t, srv, &rec,
+			OnRecord(func(_ context.Context, r record) {
+				if r.Kind == fsm.RecordTransition && r.To == connfsm.Ready && panics.Add(1) == 1 {
+					panic("observer bug")
+				}
+			}),
+			OnMessage(func(_ context.Context, m transport.Message) {
+				mu.Lock()
+				got = append(got, string(m.Data))
+				mu.Unlock()
+			}))
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatalf("Ready: %v", err)
+		}
+		for i := range 3 {
+			if err := c.SendText(t.Context(), fmt.Sprint(i)); err != nil {
+				t.Fatalf("SendText: %v", err)
+			}
+		}
+		synctest.Wait()
+		if panics.Load() != 1 {
+			t.Fatalf("%d panics, want the observer's one", panics.Load())
+		}
+		select {
+		case <-c.Done():
+			t.Fatalf("Done after the observer's panic: state %v, Err %v", c.State(), c.Err())
+		default:
+		}
+		mu.Lock()
+		if diff := cmp.Diff([]string{"0", "1", "2"}, got); diff != "" {
+			t.Errorf("handled (-want +got):\n%s", diff)
+		}
+		mu.Unlock()
+		if err := c.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if st, err := c.State(), c.Err(); st != connfsm.Closed || !errors.Is(err, ErrClosed) {
+			t.Errorf("after Close: state %v, Err %v; want Closed, ErrClosed", st, err)
+		}
+	})
 }
