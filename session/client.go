@@ -369,6 +369,7 @@ func (c *Client) enterClosed(_ context.Context, t step) {
 	c.bufMu.Lock()
 	n := uint64(c.buf.len())
 	c.buf = nil
+	c.stats.setBuffered(0)
 	c.bufMu.Unlock()
 	c.stats.more().unsent.Add(n)
 	c.mu.Lock()

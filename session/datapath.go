@@ -96,6 +96,22 @@ func (s *session) fire(e datapath.Event) {
 	s.mu.Unlock()
 }
 
+// callObserver hands r to the OnRecord observers. A panic of theirs is
+// recovered and logged: it would otherwise stop the machine whose step it
+// observes (fsm's rule for an observer), leaving a lifecycle stopped in
+// Alive, or a data path that lost track of the message it held.
+func (c *Client) callObserver(ctx context.Context, r record) {
+	defer func() {
+		if v := recover(); v != nil {
+			if l := c.cfg.logger; l != nil {
+				l.LogAttrs(ctx, slog.LevelError, "session: OnRecord observer panicked", slog.String("url", c.logURL()),
+					slog.String("record", r.Kind.String()), slog.Uint64("epoch", r.Epoch), slog.Any("panic", v))
+			}
+		}
+	}()
+	c.cfg.onRecord(ctx, r)
+}
+
 // logDataPath logs a data path record at debug level.
 func (c *Client) logDataPath(ctx context.Context, l *slog.Logger, r record) {
 	dr, ok := r.Payload.(*datapath.Record)
@@ -113,7 +129,7 @@ func (c *Client) logDataPath(ctx context.Context, l *slog.Logger, r record) {
 // observe feeds the user's observer and the logger.
 func (c *Client) observe(ctx context.Context, r record) {
 	if c.cfg.onRecord != nil {
-		c.cfg.onRecord(ctx, r)
+		c.callObserver(ctx, r)
 	}
 	if c.probe != nil {
 		c.probe.record(ctx, r)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/connfsm/connfsm"
 	"github.com/connfsm/connfsm/fsm"
 	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/session/retry"
@@ -376,6 +377,112 @@ func TestDataPathObserverCloses(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}, rec.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestDataPathObserverPanics: an observer that panics on a data path
+// record does not break the data path, whose machine would otherwise stop
+// mid-step: every message is still handed over, in order, and the
+// connection is not lost (a read-ahead stopped short of its record would
+// leave the heartbeat's reply unread).
+func TestDataPathObserverPanics(t *testing.T) {
+	for _, ev := range []datapath.Event{datapath.Deliver, datapath.Lend, datapath.Park, datapath.Return} {
+		t.Run(ev.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t)
+				var rec recorder
+				var panics atomic.Int64
+				var mu sync.Mutex
+				var got []string
+				c := dialTest(t, srv, &rec, WithHeartbeat(time.Second, time.Second),
+					OnRecord(func(_ context.Context, r record) {
+						if dr, ok := r.Payload.(*datapath.Record); ok && dr.Event == ev && panics.Add(1) == 1 {
+							panic("observer bug")
+						}
+					}),
+					OnMessage(func(_ context.Context, m transport.Message) {
+						mu.Lock()
+						got = append(got, string(m.Data))
+						mu.Unlock()
+						if string(m.Data) == "0" {
+							time.Sleep(3 * time.Second) // a slow call: a read-ahead is lent
+						}
+					}))
+				if err := c.Ready(t.Context()); err != nil {
+					t.Fatalf("Ready: %v", err)
+				}
+				for i := range 6 {
+					if err := c.SendText(t.Context(), fmt.Sprint(i)); err != nil {
+						t.Fatalf("SendText: %v", err)
+					}
+				}
+				time.Sleep(10 * time.Second)
+				mu.Lock()
+				defer mu.Unlock()
+				if panics.Load() == 0 {
+					t.Fatalf("no %v record reached the observer", ev)
+				}
+				if diff := cmp.Diff([]string{"0", "1", "2", "3", "4", "5"}, got); diff != "" {
+					t.Errorf("handled (-want +got):\n%s", diff)
+				}
+				if n := rec.Count("Alive-Lost->Reconnecting"); n != 0 {
+					t.Errorf("%d losses (%v): an observer's panic is no dead peer", n, lostCauses(&rec))
+				}
+			})
+		})
+	}
+}
+
+// TestLifecycleObserverPanics: an observer that panics on a lifecycle
+// record does not stop the lifecycle (which would leave Done closed with
+// Err nil and State Alive, and nothing delivered): the client goes on, and
+// ends Closed by Close.
+func TestLifecycleObserverPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t)
+		var rec recorder
+		var panics atomic.Int64
+		var mu sync.Mutex
+		var got []string
+		c := dialTest(t, srv, &rec,
+			OnRecord(func(_ context.Context, r record) {
+				if r.Kind == fsm.RecordTransition && r.To == connfsm.Ready && panics.Add(1) == 1 {
+					panic("observer bug")
+				}
+			}),
+			OnMessage(func(_ context.Context, m transport.Message) {
+				mu.Lock()
+				got = append(got, string(m.Data))
+				mu.Unlock()
+			}))
+		if err := c.Ready(t.Context()); err != nil {
+			t.Fatalf("Ready: %v", err)
+		}
+		for i := range 3 {
+			if err := c.SendText(t.Context(), fmt.Sprint(i)); err != nil {
+				t.Fatalf("SendText: %v", err)
+			}
+		}
+		synctest.Wait()
+		if panics.Load() != 1 {
+			t.Fatalf("%d panics, want the observer's one", panics.Load())
+		}
+		select {
+		case <-c.Done():
+			t.Fatalf("Done after the observer's panic: state %v, Err %v", c.State(), c.Err())
+		default:
+		}
+		mu.Lock()
+		if diff := cmp.Diff([]string{"0", "1", "2"}, got); diff != "" {
+			t.Errorf("handled (-want +got):\n%s", diff)
+		}
+		mu.Unlock()
+		if err := c.Close(context.Background()); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if st, err := c.State(), c.Err(); st != connfsm.Closed || !errors.Is(err, ErrClosed) {
+			t.Errorf("after Close: state %v, Err %v; want Closed, ErrClosed", st, err)
 		}
 	})
 }

@@ -9,12 +9,14 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/session/transport"
+	"github.com/connfsm/connfsm/tasks"
 )
 
 // WithSlowConsumer sets the slow-consumer policy (default Block). With any
@@ -46,8 +48,9 @@ func WithPull() Option { return func(c *config) { c.pull = true } }
 
 // Messages returns an iterator over the messages received, in order,
 // across connections, for a client dialed WithPull (otherwise it yields
-// nothing). It ends when ctx ends or the client is Closed. Only one loop
-// should range over it at a time: each message goes to one of them.
+// nothing). It ends when ctx ends or the client is Closed; a nil ctx is
+// context.Background(), as Close's. Only one loop should range over it at
+// a time: each message goes to one of them.
 //
 // A message is handed over when the loop asks for it: under Block the
 // reader waits meanwhile; with another policy the inbox fills. When a
@@ -55,6 +58,9 @@ func WithPull() Option { return func(c *config) { c.pull = true } }
 // second (see OnMessage); those not taken by then are counted in
 // Stats.Dropped.
 func (c *Client) Messages(ctx context.Context) iter.Seq[transport.Message] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	return func(yield func(transport.Message) bool) {
 		if c.pull == nil {
 			return
@@ -75,11 +81,13 @@ func (c *Client) Messages(ctx context.Context) iter.Seq[transport.Message] {
 }
 
 // pullHandler is the handler of a client dialed WithPull: it waits until
-// the loop over Messages takes m. Once the connection has ended (ctx), it
-// waits at most the drain's time more, and counts m as dropped then.
+// the loop over Messages takes m, and counts it received then, with its
+// lag. Once the connection has ended (ctx), it waits at most the drain's
+// time more, and counts m as dropped then.
 func (c *Client) pullHandler(ctx context.Context, m transport.Message) {
 	select {
 	case c.pull <- m:
+		c.pulled(m)
 		return
 	case <-ctx.Done():
 	}
@@ -87,11 +95,19 @@ func (c *Client) pullHandler(ctx context.Context, m transport.Message) {
 	defer t.Stop()
 	select {
 	case c.pull <- m:
+		c.pulled(m)
 	case <-t.C:
 		c.stats.more().dropped.Add(1)
 	case <-c.Done():
 		c.stats.more().dropped.Add(1)
 	}
+}
+
+// pulled counts m, taken by the loop over Messages now: received, and
+// the lag until the loop took it.
+func (c *Client) pulled(m transport.Message) {
+	c.stats.lagged(m.Received)
+	c.stats.received(len(m.Data))
 }
 
 // inbox holds the messages waiting for the handler under a policy other
@@ -129,14 +145,29 @@ const (
 	putFull
 )
 
-// put keeps m under the policy and reports what it did.
-func (b *inbox) put(m transport.Message) putResult {
+// keyOf returns m's key under Conflate ("" under the other policies). A
+// Key that panics returns a *tasks.PanicError: the pump is no task, and a
+// panic there would end the process.
+func (b *inbox) keyOf(m transport.Message) (key string, err error) {
+	if b.keys == nil {
+		return "", nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = &tasks.PanicError{Task: "reader", Value: p, Stack: debug.Stack()}
+		}
+	}()
+	return b.p.Key(m), nil
+}
+
+// put keeps m, whose key is key (keyOf), under the policy and reports what
+// it did.
+func (b *inbox) put(m transport.Message, key string) putResult {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := putKept
-	w := &waiting{m: m}
+	w := &waiting{m: m, key: key}
 	if b.keys != nil {
-		w.key = b.p.Key(m)
 		if old := b.keys[w.key]; old != nil {
 			old.m = m
 			return putConflated
@@ -202,18 +233,20 @@ func (b *inbox) len() int {
 }
 
 // enqueue puts m in the inbox under the policy, counting what it dropped;
-// it reports false if the policy ended the connection.
+// it reports false if the connection failed: the policy ended it, or the
+// Key panicked.
 func (s *session) enqueue(m transport.Message) bool {
 	c := s.c
-	if c.cfg.onMessage == nil {
-		c.stats.received(len(m.Data))
-		return true
-	}
 	if s.isStopped() {
 		c.stats.more().dropped.Add(1)
 		return true
 	}
-	switch s.inbox.put(m) {
+	key, err := s.inbox.keyOf(m)
+	if err != nil {
+		s.fail(err)
+		return false
+	}
+	switch s.inbox.put(m, key) {
 	case putDroppedOld, putDroppedNew:
 		c.stats.more().slowDropped.Add(1)
 		s.slowOnce(m)
@@ -221,6 +254,7 @@ func (s *session) enqueue(m transport.Message) bool {
 		c.stats.more().conflated.Add(1)
 	case putFull:
 		c.stats.more().slowDisconnects.Add(1)
+		c.stats.more().dropped.Add(1) // read, and never handed over: the connection ends for it
 		s.slowOnce(m)
 		s.fail(fmt.Errorf("%w: %d messages waiting for the handler", ErrSlowConsumer, s.inbox.p.Inbox))
 		return false
@@ -254,7 +288,6 @@ func (s *session) slowOnce(m transport.Message) {
 func (s *session) handOut() {
 	defer close(s.inbox.gone)
 	c := s.c
-	h := c.cfg.onMessage
 	stopped, cancel := s.dp.UntilIn(context.Background(), datapath.Stopped)
 	defer cancel()
 	defer func() {
@@ -273,13 +306,18 @@ func (s *session) handOut() {
 				return
 			}
 		}
-		if !s.startHandling(m) {
+		h, pulled := s.handlerOf(m)
+		if h == nil { // neither a subscription's nor OnMessage: discarded
+			c.stats.received(len(m.Data))
+			continue
+		}
+		if !s.startHandling(m, pulled) {
 			return
 		}
 		hctx := s.handlerContextLocked()
 		s.mu.Unlock()
 
-		err := c.handle(h, hctx, m)
+		err := c.handle(h, hctx, m, pulled)
 
 		s.fire(datapath.Return)
 		c.handling.give()

@@ -303,7 +303,9 @@ func OnMessage(fn func(ctx context.Context, m transport.Message)) Option {
 // inside the lifecycle, one record at a time, and must not block; ctx comes
 // from inside, so Close(ctx) there starts the close and returns. Observers
 // given with OnRecord are called in the order given; a nil
-// fn is a configuration error.
+// fn is a configuration error. An observer's panic is recovered and
+// logged at Error, and the client goes on (the observers after it miss
+// that record).
 func OnRecord(fn func(ctx context.Context, r fsm.Record[connfsm.State, connfsm.Event])) Option {
 	return unlessNil(fn == nil, "OnRecord: nil func", func(c *config) { c.addObserver(fn) })
 }

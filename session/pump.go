@@ -29,7 +29,7 @@ func (s *session) pump() {
 		for {
 			if s.inbox != nil {
 				if !s.enqueue(m) {
-					return // the consumer is too slow: the session has failed
+					return // the consumer is too slow, or its Key panicked: the session has failed
 				}
 				break
 			}
@@ -100,15 +100,12 @@ func (s *session) next() (transport.Message, error) {
 // false if the handler panicked, which fails the session.
 func (s *session) deliver(m transport.Message) (ahead *readAhead, ok bool) {
 	c := s.c
-	h := c.cfg.onMessage
-	if c.cfg.router != nil { // a subscription's handler, and its counters (subroute.go)
-		h = c.handlerFor(s, m)
-	}
+	h, pulled := s.handlerOf(m)
 	if h == nil {
 		c.stats.received(len(m.Data))
 		return nil, true
 	}
-	if !s.startHandling(m) {
+	if !s.startHandling(m, pulled) {
 		return s.taken(), true
 	}
 	if r := s.requests.Load(); r != nil && r.pending.Load() > 0 || s.ping != nil {
@@ -119,7 +116,7 @@ func (s *session) deliver(m transport.Message) (ahead *readAhead, ok bool) {
 	hctx := s.handlerContextLocked()
 	s.mu.Unlock()
 
-	err := c.handle(h, hctx, m)
+	err := c.handle(h, hctx, m, pulled)
 
 	s.mu.Lock()
 	// Before the step: the watchdog reads the state without the lock,
@@ -137,6 +134,20 @@ func (s *session) deliver(m transport.Message) (ahead *readAhead, ok bool) {
 		return nil, false
 	}
 	return ahead, true
+}
+
+// handlerOf returns the handler of m: a subscription's, with a router
+// (and its counters count m: subroute.go), else OnMessage. pulled says the
+// handler is pullHandler, which counts m once the loop takes it.
+func (s *session) handlerOf(m transport.Message) (h func(context.Context, transport.Message), pulled bool) {
+	c := s.c
+	h, pulled = c.cfg.onMessage, c.pull != nil
+	if c.cfg.router != nil {
+		var own bool
+		h, own = c.handlerFor(s, m)
+		pulled = pulled && !own
+	}
+	return h, pulled
 }
 
 // takeTurn takes the one right to call the handler (Client.handling): at
@@ -446,8 +457,10 @@ func (s *session) holding(m *dpMachine) bool {
 // data path into the call. It reports false, m counted as dropped, if
 // Alive is left meanwhile: the turn not had, or the delivery Stopped (read
 // during the close handshake, or after the drain). On true, s.mu is held:
-// the caller reads what the call needs under it, then unlocks.
-func (s *session) startHandling(m transport.Message) bool {
+// the caller reads what the call needs under it, then unlocks. m is
+// counted as received then, unless pulled: the handler is pullHandler,
+// which counts it once the loop over Messages takes it.
+func (s *session) startHandling(m transport.Message, pulled bool) bool {
 	c := s.c
 	if !s.takeTurn() {
 		c.stats.more().dropped.Add(1)
@@ -461,6 +474,8 @@ func (s *session) startHandling(m transport.Message) bool {
 		c.stats.more().dropped.Add(1)
 		return false
 	}
-	c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped
+	if !pulled {
+		c.stats.received(len(m.Data)) // delivered: one dropped after Alive is counted in dropped
+	}
 	return true
 }

@@ -134,6 +134,7 @@ func (c *Client) buffer(typ transport.MessageType, data []byte) error {
 	}
 	c.buf.frames = append(c.buf.frames, frame{typ: typ, data: slices.Clone(data)})
 	c.buf.bytes += len(data)
+	c.stats.setBuffered(c.buf.len())
 	return nil
 }
 
@@ -263,6 +264,7 @@ func (c *Client) flush(ctx context.Context, s *session) error {
 		b.frames[0] = frame{}
 		b.frames = b.frames[1:]
 		b.bytes -= len(f.data)
+		c.stats.setBuffered(b.len())
 		if err := c.write(context.Background(), s, f.typ, f.data); err != nil {
 			c.stats.more().unsent.Add(1)
 			return err
@@ -289,9 +291,10 @@ func (c *Client) flush(ctx context.Context, s *session) error {
 // unless called from the sync itself, and is paced by the rate limiter),
 // but it is never buffered: while not connected it fails at once with
 // ErrNotConnected. It fails with an error wrapping ErrNotConnected if the
-// connection ends before the reply, ErrClosed once the client closes, and
-// ctx's cause if ctx ends first; a reply is only ever matched on the
-// connection its request was sent on.
+// connection ends before the reply, ErrClosed once the client closes (a
+// request still waiting for its reply when Close is called fails with an
+// error matching both), and ctx's cause if ctx ends first; a reply is only
+// ever matched on the connection its request was sent on.
 func (c *Client) Request(ctx context.Context, typ transport.MessageType, data []byte, match func(transport.Message) bool) (transport.Message, error) {
 	if err := c.checkOut(typ, data); err != nil {
 		return transport.Message{}, err
@@ -422,9 +425,14 @@ func (c *Client) awaitReply(ctx context.Context, s *session, w *awaited) (transp
 	case <-s.doneChan():
 		failure = fmt.Errorf("%w: the connection failed before the reply: %w", ErrNotConnected, s.lostErr())
 	case <-alive.Done():
-		if ctx.Err() != nil {
+		switch st := c.m.State(); {
+		case ctx.Err() != nil:
 			failure = fmt.Errorf("session: request: %w", context.Cause(ctx))
-		} else {
+		case st == connfsm.Closing || st == connfsm.Closed:
+			// The client closes: ErrClosed, as Request says, and still
+			// ErrNotConnected, as for any connection left before the reply.
+			failure = fmt.Errorf("%w: the client closed before the reply (%w)", ErrNotConnected, ErrClosed)
+		default:
 			failure = fmt.Errorf("%w: the connection was left before the reply", ErrNotConnected)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -273,9 +274,11 @@ func TestSendWaitingOnRateLimitFailsWhenClosingStarts(t *testing.T) {
 }
 
 // TestRequestFailsWhenAliveIsLeft: a Request waiting for its reply fails
-// with ErrNotConnected as soon as its connection's Alive is left for
-// Closing, while the connection itself is still open for the close
-// handshake (here the peer never answers the close frame).
+// as soon as its connection's Alive is left for Closing, while the
+// connection itself is still open for the close handshake (here the peer
+// never answers the close frame). Its error matches ErrClosed, as Request
+// documents for a client that closes, and ErrNotConnected, as for a
+// connection that ends before the reply.
 func TestRequestFailsWhenAliveIsLeft(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t)
@@ -294,8 +297,8 @@ func TestRequestFailsWhenAliveIsLeft(t *testing.T) {
 		closed := make(chan error, 1)
 		go func() { closed <- c.Close(context.Background()) }()
 		err := <-res
-		if !errors.Is(err, ErrNotConnected) {
-			t.Errorf("request waiting for its reply = %v, want ErrNotConnected", err)
+		if !errors.Is(err, ErrNotConnected) || !errors.Is(err, ErrClosed) {
+			t.Errorf("request waiting for its reply = %v, want ErrClosed and ErrNotConnected", err)
 		}
 		if st := c.State(); st != connfsm.Closing {
 			t.Errorf("the request failed in %v, want while Closing: the handshake is under way", st)
@@ -389,6 +392,76 @@ func TestCloseDuringOnConnectFlushesTheBuffer(t *testing.T) {
 			"Connecting-Connected->Alive", "Alive-Close->Closing", "Closing-CloseDone->Closed"}
 		if diff := cmp.Diff(want, rec.Transitions()); diff != "" {
 			t.Errorf("transitions (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// statsLimiter grants every token at once; on its first Wait while the
+// client syncs (the flush of the buffer waiting its turn) it asks for
+// Stats on another goroutine and records what came back, if it came while
+// the flush still waited.
+type statsLimiter struct {
+	c    atomic.Pointer[Client]
+	once sync.Once
+	got  chan Stats // one slot: the snapshot, if Stats returned in time
+}
+
+func (l *statsLimiter) Wait(context.Context) error {
+	c := l.c.Load()
+	if c == nil || c.Phase() != connfsm.Syncing {
+		return nil
+	}
+	l.once.Do(func() {
+		done := make(chan Stats, 1)
+		go func() { done <- c.Stats() }()
+		// No clock: Stats takes no lock a flush holds, so it returns
+		// while the flush waits here; give it every chance to run.
+		for range 100000 {
+			select {
+			case st := <-done:
+				l.got <- st
+				return
+			default:
+				runtime.Gosched()
+			}
+		}
+	})
+	return nil
+}
+
+// TestStatsDuringPacedFlush: Stats, a metrics scrape, does not wait for
+// the flush of the buffered messages, which waits on the rate limiter
+// between writes (seconds, for a slow venue limit), and it counts what is
+// still buffered.
+func TestStatsDuringPacedFlush(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t)
+		srv.Down()
+		var rec recorder
+		lim := &statsLimiter{got: make(chan Stats, 1)}
+		c := dialTest(t, srv, &rec, WithSendPolicy(SendPolicy{Buffer: 10}), WithRateLimit(lim),
+			WithBackoff(retry.Backoff{Initial: time.Millisecond, Max: time.Millisecond, Multiplier: 1}))
+		for i := range 3 {
+			if err := c.SendText(context.Background(), fmt.Sprint(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st := c.Stats(); st.Buffered != 3 {
+			t.Errorf("Buffered = %d before the flush, want 3", st.Buffered)
+		}
+		lim.c.Store(c)
+		up(t, srv)
+		waitPhase(t, c, connfsm.Ready)
+		select {
+		case st := <-lim.got:
+			if st.Buffered != 3 {
+				t.Errorf("Buffered = %d while the flush waited for its first write, want 3", st.Buffered)
+			}
+		default:
+			t.Fatal("Stats did not return while the flush waited on the rate limiter")
+		}
+		if st := c.Stats(); st.Buffered != 0 || st.MessagesOut != 3 {
+			t.Errorf("after the flush: Buffered %d, MessagesOut %d; want 0, 3", st.Buffered, st.MessagesOut)
 		}
 	})
 }

@@ -154,7 +154,7 @@ func (s *session) start(rctx context.Context, tm *tasks.Timer) {
 		s.app.replies = make(chan frame, maxPendingReplies)
 		s.live.Go(s.answer)
 	}
-	if p := s.c.cfg.slow; p.Policy != datapath.Block && s.c.cfg.onMessage != nil {
+	if p := s.c.cfg.slow; p.Policy != datapath.Block && (s.c.cfg.onMessage != nil || s.c.cfg.router != nil) {
 		s.inbox = newInbox(p)
 		s.live.Go(s.handOut)
 	}

@@ -34,6 +34,10 @@ type rareCounters struct {
 	slowDropped, conflated atomic.Uint64
 	slowDisconnects        atomic.Uint64
 	undecoded              atomic.Uint64
+	// buffered mirrors the send buffer's length (Stats.Buffered), so that
+	// a snapshot takes no lock a flush holds while it waits on the rate
+	// limiter or a write.
+	buffered atomic.Int64
 }
 
 // more returns the rare counters, made at the first call: to count.
@@ -48,6 +52,14 @@ func (c *counters) more() *rareCounters {
 // noRare is the rare counters of a client that has counted none: read,
 // never written.
 var noRare rareCounters
+
+// setBuffered records n messages kept in the send buffer (under bufMu).
+func (c *counters) setBuffered(n int) {
+	if n == 0 && c.rare.Load() == nil {
+		return // nothing was ever kept
+	}
+	c.more().buffered.Store(int64(n))
+}
 
 // seen returns the rare counters, to read: all zero if none was made.
 func (c *counters) seen() *rareCounters {
@@ -77,7 +89,7 @@ func (c *counters) sent(n int) {
 type Stats struct {
 	Connects    uint64        // connections that reached Alive
 	Reconnects  uint64        // Connects after the first
-	MessagesIn  uint64        // data messages handed to OnMessage (or discarded without one)
+	MessagesIn  uint64        // data messages handed to OnMessage, or taken by the loop over Messages (or discarded without either)
 	MessagesOut uint64        // data messages written to a connection
 	BytesIn     uint64        // payload bytes of MessagesIn
 	BytesOut    uint64        // payload bytes of MessagesOut
@@ -115,7 +127,8 @@ type Stats struct {
 	// Dropped counts data messages the client had read from the
 	// connection but did not hand to OnMessage because the connection
 	// ended first: those still held when the drain after the end ran out
-	// (see OnMessage), and those read during the close handshake.
+	// (see OnMessage), those read during the close handshake, and the one
+	// that found the inbox full under the Disconnect policy.
 	Dropped uint64
 	// TooBig counts connections lost to a message over the read limit
 	// (ErrMessageTooBig).
@@ -129,7 +142,9 @@ type Stats struct {
 	// SlowDisconnects counts connections the Disconnect policy ended.
 	SlowDisconnects uint64
 	// LastLag and MaxLag are the lag of the last handler call and the
-	// largest so far: its start minus the message's Received.
+	// largest so far: its start minus the message's Received. With
+	// WithPull, the handler is the loop over Messages: the lag runs until
+	// the loop takes the message.
 	LastLag, MaxLag time.Duration
 	// Undecoded counts binary messages that did not decode with the
 	// decompression set (WithDecompression), handed over as read.
@@ -179,10 +194,8 @@ func (c *Client) Stats() Stats {
 		LastLag:           time.Duration(c.stats.lastLag.Load()),
 		MaxLag:            time.Duration(c.stats.maxLag.Load()),
 		Undecoded:         c.stats.seen().undecoded.Load(),
+		Buffered:          int(c.stats.seen().buffered.Load()),
 	}
-	c.bufMu.Lock()
-	st.Buffered = c.buf.len()
-	c.bufMu.Unlock()
 	return st
 }
 
@@ -289,10 +302,13 @@ func (p *probed) recover() {
 // (WithSlowConsumer): what its Stats.SlowDropped counts the drops of.
 func (c *Client) SlowConsumerPolicy() datapath.SlowConsumerPolicy { return c.cfg.slow.Policy }
 
-// handle calls the handler with m, counting its lag, and timing it for
-// the probe if there is one.
-func (c *Client) handle(h func(context.Context, transport.Message), ctx context.Context, m transport.Message) error {
-	c.stats.lagged(m.Received)
+// handle calls the handler with m, counting its lag (unless pulled: the
+// handler is pullHandler, which counts it once the loop takes m), and
+// timing it for the probe if there is one.
+func (c *Client) handle(h func(context.Context, transport.Message), ctx context.Context, m transport.Message, pulled bool) error {
+	if !pulled {
+		c.stats.lagged(m.Received)
+	}
 	if c.probe == nil {
 		return call(h, ctx, m)
 	}

@@ -66,31 +66,31 @@ func (c *Client) route(m transport.Message) (r subscription.Route) {
 }
 
 // handlerFor returns the handler of a data message read on ss: its
-// subscription's, when the router names one that has a Handler, else
-// OnMessage. The subscription's counters count it and its sequence is
-// checked.
-func (c *Client) handlerFor(ss *session, m transport.Message) func(context.Context, transport.Message) {
-	h := c.cfg.onMessage
+// subscription's (own is true), when the router names one that has a
+// Handler, else OnMessage. The subscription's counters count it and its
+// sequence is checked.
+func (c *Client) handlerFor(ss *session, m transport.Message) (h func(context.Context, transport.Message), own bool) {
+	h = c.cfg.onMessage
 	if c.cfg.router == nil {
-		return h
+		return h, false
 	}
 	rt := c.route(m)
 	if rt.Kind != subscription.Data {
-		return h
+		return h, false
 	}
 	c.reg().mu.Lock()
 	s := c.reg().byKey[rt.Key]
 	c.reg().mu.Unlock()
 	if s == nil {
-		return h
+		return h, false
 	}
 	s.counters.messages.Add(1)
 	s.counters.last.Store(int64(clock()))
 	c.checkSequence(ss, s, m)
 	if s.Handler != nil {
-		return s.Handler
+		return s.Handler, true
 	}
-	return h
+	return h, false
 }
 
 // claimRouted takes m, read on ss, if the router says it answers a

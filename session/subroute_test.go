@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/connfsm/connfsm"
+	"github.com/connfsm/connfsm/session/datapath"
 	"github.com/connfsm/connfsm/session/retry"
 	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/session/transport"
@@ -326,4 +327,74 @@ func TestUnsubscribeInEveryState(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRouterUnderSlowConsumer: under a slow-consumer policy other than
+// Block, the inbox's hand-out routes as the reader does: a subscription's
+// data goes to its Handler and is counted, OnMessage gets the rest.
+func TestRouterUnderSlowConsumer(t *testing.T) {
+	for _, p := range []datapath.SlowConsumerPolicy{datapath.DropOldest, datapath.DropNewest, datapath.Disconnect} {
+		t.Run(p.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, streamVenue(3))
+				var rec recorder
+				var msgs messages
+				var k keyed
+				c := dialTest(t, srv, &rec, WithRouter(prefixRouter), OnMessage(msgs.handle),
+					WithSlowConsumer(datapath.SlowConsumer{Policy: p, Inbox: 100}))
+				waitPhase(t, c, connfsm.Ready)
+				if err := c.Subscribe(context.Background(), Subscription{Key: "a", Message: []byte("sub:a"), Handler: k.handler("a")}); err != nil {
+					t.Fatalf("Subscribe(a): %v", err)
+				}
+				synctest.Wait()
+				k.mu.Lock()
+				if diff := cmp.Diff(map[string][]string{"a": {"data:a", "data:a", "data:a"}}, k.got); diff != "" {
+					t.Errorf("handlers (-want +got):\n%s", diff)
+				}
+				k.mu.Unlock()
+				if diff := cmp.Diff([]string{"news"}, msgs.list()); diff != "" {
+					t.Errorf("OnMessage (-want +got):\n%s", diff)
+				}
+				if st, _ := c.SubscriptionStatus("a"); st.Stats.Messages != 3 {
+					t.Errorf("SubscriptionStatus(a).Stats.Messages = %d, want 3", st.Stats.Messages)
+				}
+			})
+		})
+	}
+}
+
+// TestSlowConsumerWithSubscriptionHandlersOnly: a client whose messages go
+// to its subscriptions' Handlers alone, without OnMessage, is under its
+// slow-consumer policy too: the reader does not wait for a slow Handler,
+// and the policy drops what the inbox cannot hold.
+func TestSlowConsumerWithSubscriptionHandlersOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, streamVenue(5))
+		var rec recorder
+		var mu sync.Mutex
+		var got []string
+		c := dialTest(t, srv, &rec, WithRouter(prefixRouter),
+			WithSlowConsumer(datapath.SlowConsumer{Policy: datapath.DropNewest, Inbox: 1}))
+		waitPhase(t, c, connfsm.Ready)
+		err := c.Subscribe(context.Background(), Subscription{Key: "a", Message: []byte("sub:a"),
+			Handler: func(_ context.Context, m transport.Message) {
+				mu.Lock()
+				got = append(got, string(m.Data))
+				mu.Unlock()
+				time.Sleep(time.Second)
+			}})
+		if err != nil {
+			t.Fatalf("Subscribe(a): %v", err)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		st := c.Stats()
+		mu.Lock()
+		defer mu.Unlock()
+		// data:a five times, then news: one at a time is handed out and
+		// one waits in the inbox; what comes meanwhile is dropped.
+		if len(got) == 0 || len(got) > 2 || st.SlowDropped < 3 {
+			t.Errorf("Handler got %v, SlowDropped %d; want at most 2 handled, at least 3 dropped", got, st.SlowDropped)
+		}
+	})
 }

@@ -38,8 +38,8 @@ func (r *Record) String() string {
 }
 
 // SlowConsumerPolicy says what the client does with messages that arrive
-// faster than the handler (session.OnMessage, or the loop over
-// Client.Messages) takes them.
+// faster than the handler (session.OnMessage, a subscription's Handler, or
+// the loop over Client.Messages) takes them.
 type SlowConsumerPolicy uint8
 
 const (
@@ -87,7 +87,8 @@ type SlowConsumer struct {
 	Inbox int
 	// Key names the stream a message belongs to, for Conflate (required
 	// then). It is called by the reader for every data message: it must be
-	// quick and must not keep m.Data.
+	// quick and must not keep m.Data. A Key that panics fails the
+	// connection, Lost with a *tasks.PanicError, as a handler's panic does.
 	Key func(m transport.Message) string
 }
 
