@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -78,6 +79,7 @@ type Pool struct {
 
 	m        *fsm.Machine[PoolState, PoolEvent] // the pool's own life
 	onRecord func(context.Context, record)      // the options' observer, for subscriptions no connection holds
+	logger   *slog.Logger                       // the options' logger, for that observer's panics
 
 	open sync.Mutex // held while a connection is opened, outside mu
 	// watchers are the goroutines that wait for a connection to end
@@ -152,7 +154,7 @@ func NewPool(ctx context.Context, newTransport func() transport.Transport, cfg P
 	}
 	p := &Pool{
 		tr: newTransport, name: tr.String(), cfg: cfg, opts: slices.Clone(opts),
-		byKey: make(map[string]*poolConn), onRecord: c.onRecord,
+		byKey: make(map[string]*poolConn), onRecord: c.onRecord, logger: c.logger,
 	}
 	p.m = poolLife().Start(context.Background(), fsm.Config[PoolState, PoolEvent]{Env: p})
 	holders := make(map[string]int, len(subs))

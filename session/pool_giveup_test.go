@@ -12,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/connfsm/connfsm/fsm"
+	"github.com/connfsm/connfsm/session/subscription"
 	"github.com/connfsm/connfsm/wsconn/wsconntest"
 )
 
@@ -197,6 +199,40 @@ func TestPoolSubscribeRacesUnsubscribe(t *testing.T) {
 		}
 		if got := p.Subscriptions(); len(got) != 0 {
 			t.Errorf("Subscriptions %q, want none", got)
+		}
+	})
+}
+
+// TestPoolObserverPanics: an observer that panics on the record of a
+// subscription left waiting in the pool (its connection gave up) costs
+// the pool nothing: the panic is recovered, as on a connection's records,
+// and the subscriptions still wait for the next connection.
+func TestPoolObserverPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := startServer(t, ackingVenue(), wsconntest.Choose(func(_ *http.Request, n int) []wsconntest.Behavior {
+			if n == 1 {
+				return []wsconntest.Behavior{wsconntest.Refuse(http.StatusUnauthorized, nil)}
+			}
+			return nil
+		}))
+		var parked atomic.Int64
+		p := poolTest(t, srv, PoolConfig{MaxPerConn: 2, MaxConns: 1}, WithSubscriptions(sub("a")),
+			OnRecord(func(_ context.Context, r record) {
+				if sr, ok := r.Payload.(*subscription.Record); ok && sr.Kind == fsm.RecordStarted && r.Err != nil {
+					parked.Add(1)
+					panic("observer bug")
+				}
+			}))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if parked.Load() == 0 {
+			t.Fatal("no record of a parked subscription reached the observer")
+		}
+		if err := p.Subscribe(context.Background(), sub("b")); err != nil {
+			t.Fatalf("Subscribe after the observer panicked: %v", err)
+		}
+		if diff := cmp.Diff([]string{"a", "b"}, slices.Sorted(slices.Values(p.Subscriptions()))); diff != "" {
+			t.Errorf("Subscriptions (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -294,11 +295,19 @@ func (p *Pool) placeParked(openNew bool) {
 
 // observeParked reports a subscription waiting in the pool to the
 // options' observer: a RecordSubscription whose subscription.Record has
-// Kind fsm.RecordStarted, Pending, and the cause.
+// Kind fsm.RecordStarted, Pending, and the cause. A panic of the
+// observer's is recovered and logged, as on a connection's records: it
+// would end the pool's goroutine that called it, and the process.
 func (p *Pool) observeParked(key string, cause error) {
 	if p.onRecord == nil {
 		return
 	}
+	defer func() {
+		if v := recover(); v != nil && p.logger != nil {
+			p.logger.LogAttrs(context.Background(), slog.LevelError, "session: OnRecord observer panicked",
+				slog.String("url", p.name), slog.String("record", RecordSubscription.String()), slog.Any("panic", v))
+		}
+	}()
 	sr := &subscription.Record{Key: key, Kind: fsm.RecordStarted, From: subscription.Pending, To: subscription.Pending, Cause: cause}
 	p.onRecord(context.Background(), record{Kind: RecordSubscription, When: time.Now(), Payload: sr, Err: cause})
 }
