@@ -234,7 +234,7 @@ func (c *Client) syncTask(ctx context.Context, in step, emit emitFn) error {
 	}
 	c.bufMu.Lock()
 	defer c.bufMu.Unlock()
-	if err := c.flush(ctx, s); err != nil {
+	if err := c.flush(ctx, s, c.pace); err != nil {
 		return err
 	}
 	if ctx.Err() == nil {
@@ -251,9 +251,11 @@ func (c *Client) syncTask(ctx context.Context, in step, emit emitFn) error {
 // (coder/websocket closes a connection whose write is cancelled), and the
 // close handshake then writes what is left before its close frame. A
 // message whose write fails is counted as unsent, and the error returned.
-func (c *Client) flush(ctx context.Context, s *session) error {
+// pace waits for the rate limiter: the sync's fails once the client closes,
+// Closing's waits on ctx alone.
+func (c *Client) flush(ctx context.Context, s *session, pace func(context.Context) error) error {
 	for c.buf.len() > 0 && ctx.Err() == nil {
-		if err := c.pace(ctx); err != nil {
+		if err := pace(ctx); err != nil {
 			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
 				return nil // closing: Closing's flush writes the rest
 			}
@@ -469,8 +471,12 @@ func (c *Client) closerTask(ctx context.Context, _ step, emit emitFn) error {
 	s := c.sess.Load() // handed over by Alive: Close's step carries no connection
 	stop := context.AfterFunc(ctx, s.abort)
 	defer stop()
+	// The flush's rate limiter waits while the connection lives: not past
+	// the close timeout, nor past an abort (Close's ctx ended).
+	fctx, unwatch := s.untilDead(ctx, c.cfg.limiter != nil)
+	defer unwatch()
 	c.bufMu.Lock()
-	_ = c.flush(ctx, s) // a failure is counted; the handshake is tried anyway
+	_ = c.flush(fctx, s, c.limit) // a failure is counted; the handshake is tried anyway
 	c.bufMu.Unlock()
 	err := s.conn.Close(transport.StatusNormalClosure, "")
 	s.abort()

@@ -358,6 +358,34 @@ func (s *session) closedHere() bool {
 	return s.dead() && errors.Is(s.err, net.ErrClosed)
 }
 
+// untilDead returns a context derived from ctx that also ends once the
+// connection's reads have failed (aborted, or the peer gone), if watch is
+// set; the goroutine that watches is joined by stop.
+func (s *session) untilDead(ctx context.Context, watch bool) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	if !watch {
+		return ctx, cancel
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-s.doneChan():
+			cancel()
+		case <-ctx.Done():
+		}
+	})
+	return ctx, func() { cancel(); wg.Wait() }
+}
+
+// limit waits for the rate limiter, if there is one, bounded by ctx alone:
+// Closing's flush paces its writes so.
+func (c *Client) limit(ctx context.Context) error {
+	if l := c.cfg.limiter; l != nil {
+		return l.Wait(ctx)
+	}
+	return nil
+}
+
 // dead reports whether the connection has already failed.
 func (s *session) dead() bool { return s.isDead.Load() }
 
