@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"runtime/debug"
@@ -359,10 +360,17 @@ func (s *session) sort(typ transport.MessageType, data []byte, now time.Time) (d
 // which conn.Read uses, starts at 512 bytes and grows, so it would make one
 // call per growth step. With room for the whole frame, a message sent in
 // one frame takes two calls (header, payload) whatever its size; the final
-// io.EOF costs no call to the connection.
-func (s *session) read() (transport.MessageType, []byte, error) {
+// io.EOF costs no call to the connection. A transport that panics fails
+// the connection, as its Dial's panic fails the attempt: the pump is no
+// task, and the panic would end the process.
+func (s *session) read() (_ transport.MessageType, _ []byte, err error) {
 	s.inRead.Store(true)
-	defer s.inRead.Store(false)
+	defer func() {
+		s.inRead.Store(false)
+		if v := recover(); v != nil {
+			err = fmt.Errorf("session: transport read: %w", &tasks.PanicError{Where: "transport reader", Value: v, Stack: debug.Stack()})
+		}
+	}()
 	typ, r, err := s.conn.Reader()
 	if err != nil {
 		return 0, nil, err

@@ -1,0 +1,83 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/connfsm/connfsm/session/transport"
+	"github.com/connfsm/connfsm/tasks"
+)
+
+// panicTransport dials connections whose Reader, or whose message's
+// Read, panics: a transport's bug.
+type panicTransport struct{ inRead bool }
+
+func (panicTransport) String() string { return "panicking" }
+
+func (p panicTransport) Dial(_ context.Context, a *transport.Attempt) (transport.Conn, error) {
+	a.Sent()
+	a.Reached()
+	return &panicConn{inRead: p.inRead, done: make(chan struct{})}, nil
+}
+
+type panicConn struct {
+	inRead bool
+	done   chan struct{}
+	once   sync.Once
+}
+
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("transport bug in Read") }
+
+func (c *panicConn) Reader() (transport.MessageType, io.Reader, error) {
+	if c.inRead {
+		return transport.Text, panicReader{}, nil
+	}
+	panic("transport bug in Reader")
+}
+
+func (c *panicConn) Write(context.Context, transport.MessageType, []byte) error { return nil }
+func (c *panicConn) Ping(context.Context) error                                 { return nil }
+func (c *panicConn) Close(transport.StatusCode, string) error                   { return c.CloseNow() }
+func (c *panicConn) CloseNow() error                                            { c.once.Do(func() { close(c.done) }); return nil }
+
+// TestTransportReadPanicIsLost: a transport whose Reader, or whose
+// message's Read, panics fails its connection, as a panicking Dial fails
+// its attempt: the cause matches ErrReadFailed and tasks.ErrPanicked, the
+// client backs off and redials, and the process lives on.
+func TestTransportReadPanicIsLost(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		inRead bool
+	}{{"Reader", false}, {"Read", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var rec recorder
+				c, err := Dial(context.Background(), panicTransport{inRead: tt.inRead}, OnRecord(rec.Observe), NoWait())
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Second)
+				synctest.Wait()
+				causes := lostCauses(&rec)
+				if len(causes) == 0 {
+					t.Fatalf("no Lost; transitions %v", rec.Transitions())
+				}
+				for _, cause := range causes {
+					if !errors.Is(cause, ErrReadFailed) || !errors.Is(cause, tasks.ErrPanicked) {
+						t.Errorf("Lost cause %v, want one matching ErrReadFailed and tasks.ErrPanicked", cause)
+					}
+				}
+				if err := c.Close(context.Background()); err != nil {
+					t.Errorf("Close = %v", err)
+				}
+			})
+		})
+	}
+}
