@@ -276,12 +276,18 @@ func (c *Client) Done() <-chan struct{} { return c.m.Done() }
 
 // Err returns nil while the client runs; after Done is closed, why it ended:
 // ErrClosed after Close, a *GaveUpError after a permanent failure or spent
-// retries, or the lifetime context's cause.
+// retries, or the lifetime context's cause; or, if the lifecycle stopped
+// on a panic outside its tasks (a transport's CloseNow, called as a
+// connection is dropped), the *tasks.PanicError, matching
+// tasks.ErrPanicked.
 func (c *Client) Err() error {
 	select {
 	case <-c.m.Done():
 	default:
 		return nil
+	}
+	if err := c.m.Err(); err != nil {
+		return err // a fail-stop: the state it stopped in says nothing
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -420,6 +426,9 @@ func (c *Client) Reconnect(ctx context.Context) error {
 func (c *Client) Ready(ctx context.Context) error {
 	if ctx == nil {
 		return errNilContext("Ready")
+	}
+	if err := c.m.Err(); err != nil {
+		return err // stopped on a panic, in whatever state
 	}
 	err := c.m.Await(ctx, isReady)
 	if err != nil && stopped(c.m) {

@@ -265,7 +265,8 @@
 // Close is idempotent and safe from any goroutine. It returns only when
 // the client is Closed and every task has returned. Done and Err work as
 // in package context. Err is ErrClosed after Close, a *GaveUpError after a
-// permanent failure or spent retries, or the lifetime context's cause.
+// permanent failure or spent retries, or the lifetime context's cause (a
+// *tasks.PanicError if the lifecycle stopped on a panic outside its tasks).
 //
 // # Calls from inside
 //

@@ -81,3 +81,57 @@ func TestTransportReadPanicIsLost(t *testing.T) {
 		})
 	}
 }
+
+// closeNowPanics dials connections that end after a second and whose
+// CloseNow panics once it has closed them: a transport's bug, met in the
+// hook that drops the connection.
+type closeNowPanics struct{}
+
+func (closeNowPanics) String() string { return "closeNowPanics" }
+
+func (closeNowPanics) Dial(_ context.Context, a *transport.Attempt) (transport.Conn, error) {
+	a.Sent()
+	a.Reached()
+	return &closeNowConn{panicConn{done: make(chan struct{})}}, nil
+}
+
+type closeNowConn struct{ panicConn }
+
+func (c *closeNowConn) Reader() (transport.MessageType, io.Reader, error) {
+	select {
+	case <-c.done:
+	case <-time.After(time.Second):
+	}
+	return 0, nil, errors.New("connection lost")
+}
+
+func (c *closeNowConn) CloseNow() error {
+	_ = c.panicConn.CloseNow()
+	panic("transport bug in CloseNow")
+}
+
+// TestErrAfterFailStop: a panic the lifecycle cannot take as a task's
+// failure (a transport's CloseNow, called by the exit hook that drops the
+// connection) stops it where it was. Done is closed then, and Err and
+// Ready say why, a *tasks.PanicError, instead of nil: the client is not
+// running, nor Ready.
+func TestErrAfterFailStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c, err := Dial(context.Background(), closeNowPanics{}, NoWait())
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-c.Done():
+		case <-time.After(time.Minute):
+			t.Fatalf("not stopped: %v", c.Path())
+		}
+		if err := c.Err(); !errors.Is(err, tasks.ErrPanicked) {
+			t.Errorf("Err = %v, want a *tasks.PanicError", err)
+		}
+		if err := c.Ready(context.Background()); !errors.Is(err, tasks.ErrPanicked) {
+			t.Errorf("Ready = %v, want a *tasks.PanicError", err)
+		}
+		_ = c.Close(context.Background())
+	})
+}
