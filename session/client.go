@@ -43,8 +43,9 @@ type Client struct {
 	// most clients have none.
 	subs atomic.Pointer[registry]
 	// resyncs are the resyncs after a sequence gap running on the
-	// connection (subroute.go), joined by Alive's exit hook.
-	resyncs sync.WaitGroup
+	// connection Alive (subroute.go): made at its first, joined by the
+	// connection's reader task as it ends, dropped by Alive's exit hook.
+	resyncs atomic.Pointer[sync.WaitGroup]
 	// handling holds the one right to call OnMessage: a handler left
 	// running by a connection given up (it ignored its context) must
 	// return before the next connection's reader calls the handler again.
@@ -323,8 +324,11 @@ func (c *Client) exitAlive(ctx context.Context, t step) {
 	if clock()-s.up >= c.cfg.retry.stablePeriod {
 		c.attempts, c.outageAt, c.phase = 0, clock(), c.cfg.retry.drawPhase()
 	}
-	s.stopDelivery() // also when the reader straggles: its handler's turn is over
-	c.resyncs.Wait() // their context, the handler's, ended with the reader task
+	// Also when the reader straggles: its handler's turn is over. The
+	// resyncs were joined by the reader task, unless it straggles: then
+	// one ignores its context, and does nothing once it returns.
+	s.stopDelivery()
+	c.resyncs.Store(nil)
 	cause, _ := t.Payload.(error)
 	c.subscriptionsLost(ctx, s.epoch, cause)
 	if t.To == connfsm.Closing && !t.Stopping {
@@ -452,10 +456,10 @@ func (c *Client) Ready(ctx context.Context) error {
 // first, the connection is aborted without waiting for the peer and Close
 // returns ctx's cause, still after Closed: at once, unless a function of
 // the caller's ignores its context (an OnMessage or OnConnect handler, a
-// credentials function, a dial gate, a retry policy). That holds Close up
-// to the lifecycle's join timeout (fsm.DefaultJoinTimeout), when the
-// function is left behind as a straggler. A nil ctx is
-// context.Background().
+// subscription's Resync, a credentials function, a dial gate, a retry
+// policy). That holds Close up to the lifecycle's join timeout
+// (fsm.DefaultJoinTimeout), when the function is left behind as a
+// straggler. A nil ctx is context.Background().
 //
 // Close is idempotent and safe from any goroutine. Called from inside the
 // client, with the context an OnConnect or OnMessage handler was given, it

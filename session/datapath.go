@@ -207,9 +207,9 @@ func (c *Client) logWait(ctx context.Context, w *Wait) {
 // When it sees a failure (the reads failed, a pong or idle timeout), or
 // Alive is left, it ends the handler's context with that cause, lets the
 // pump hand over the messages it has read already (session.drain), stops
-// the delivery, waits for the call under way, and returns the failure:
-// Lost. Nothing read is dropped silently: what is read after the drain
-// is counted in Stats.Dropped.
+// the delivery, waits for the call under way and the resyncs after a
+// sequence gap, and returns the failure: Lost. Nothing read is dropped
+// silently: what is read after the drain is counted in Stats.Dropped.
 //
 // OnMessage calls never overlap, even across connections: a handler that
 // ignored its context and was left running when its connection was given
@@ -238,6 +238,9 @@ func (c *Client) readerStep(ctx context.Context, in step, _ emitFn, tm *tasks.Ti
 	s.drain()
 	s.joinHandler()
 	s.joinHandOut()
+	if wg := c.resyncs.Load(); wg != nil {
+		wg.Wait() // their context, the handler's, has ended
+	}
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -351,20 +352,28 @@ func sequenceOf(s *subscribed, m transport.Message) (seq uint64, ok bool) {
 // startResync runs s's resync on ss on a goroutine of its own, not the
 // reader's: a resubscribe's ack, or a snapshot's reply, must be read while
 // it waits. It is bound to ss's Alive: its context is the handler's, which
-// the reader task ends before it returns, and Alive's exit hook joins it
-// (Client.resyncs) before the subscriptions are told the connection is
-// lost. A gap seen once that context has ended starts nothing.
+// the reader task ends before it joins the resyncs (Client.resyncs), so
+// a resync that ignores its context makes the reader task a straggler,
+// reported and left behind, and Alive's exit bounded. A gap seen once
+// that context has ended starts nothing.
 func (c *Client) startResync(ss *session, s *subscribed) {
 	ss.mu.Lock()
-	var ctx context.Context
-	if ss.hctx != nil { // the reader task started the pump: always, for a message routed
-		ctx = ss.handlerContextLocked()
+	defer ss.mu.Unlock()
+	if ss.hctx == nil { // the reader task started the pump: always, for a message routed
+		return
 	}
-	ss.mu.Unlock()
-	if ctx == nil || ctx.Err() != nil {
+	ctx := ss.handlerContextLocked()
+	if ctx.Err() != nil {
 		return // Alive is being left: Lost takes it to Pending
 	}
-	c.resyncs.Go(func() { c.resync(ctx, ss, s) })
+	// Under mu, as endHandler ends ctx: a resync started is one the
+	// reader task's join waits for.
+	wg := c.resyncs.Load()
+	if wg == nil {
+		wg = new(sync.WaitGroup)
+		c.resyncs.Store(wg)
+	}
+	wg.Go(func() { c.resync(ctx, ss, s) })
 }
 
 // resync runs s's resync on ss: the user's, or an unsubscribe and a
