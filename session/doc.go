@@ -270,8 +270,9 @@
 //
 // # Calls from inside
 //
-// OnConnect and OnMessage run inside the lifecycle. Their context ends
-// when the connection is left. OnRecord observers run inside it too, with
+// OnConnect and OnMessage run inside the lifecycle. OnMessage's context
+// ends when the connection is left, OnConnect's when the sync is over
+// (Ready) or, first, the connection is left. OnRecord observers run inside it too, with
 // a context of their own. Close called with such a context starts the
 // close and returns at once: waiting there would wait for the caller
 // itself, as Close from inside with context.Background() would. Reconnect

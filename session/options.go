@@ -272,9 +272,11 @@ func TransportOption(set func(transport.Transport) error) Option {
 // s.Request for the ack. Do not subscribe here: Subscribe (and
 // WithSubscriptions) already sends every subscription on every new
 // connection, right after OnConnect, and a subscription sent here too
-// would be subscribed twice. An error counts as Lost. ctx ends when the
-// connection is left; Close called with it does not wait. A nil fn is a
-// configuration error, as for every option taking a func.
+// would be subscribed twice. An error counts as Lost. ctx is the sync's:
+// it ends once the sync is over (Ready is entered), or when the connection
+// is left first, so a goroutine that must live as long as the connection
+// needs a context of its own. Close called with it does not wait. A nil
+// fn is a configuration error, as for every option taking a func.
 func OnConnect(fn func(ctx context.Context, s *Session) error) Option {
 	return unlessNil(fn == nil, "OnConnect: nil func", func(c *config) { c.onConnect = fn })
 }
