@@ -29,12 +29,16 @@ func TestOnConnectContextEndsAtReady(t *testing.T) {
 		case <-time.After(time.Minute):
 			t.Fatalf("OnConnect's context still live in %v", c.Path())
 		}
-		if p := c.Phase(); p != connfsm.Ready {
-			t.Errorf("Phase = %v when OnConnect's context ended, want Ready", p)
-		}
 		var exit *fsm.ExitError
-		if cause := context.Cause(ctx); !errors.As(cause, &exit) || exit.State != connfsm.Syncing.String() {
-			t.Errorf("cause = %v, want Syncing's exit", cause)
+		if cause := context.Cause(ctx); !errors.As(cause, &exit) ||
+			exit.State != connfsm.Syncing.String() || exit.Event != connfsm.Synced.String() {
+			t.Errorf("cause = %v, want Syncing's exit on Synced", cause)
+		}
+		if err := c.Ready(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.Stats().Connects; n != 1 {
+			t.Errorf("Connects = %d, want 1: the connection OnConnect ran on is still up", n)
 		}
 	})
 }
