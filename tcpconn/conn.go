@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/connfsm/connfsm/session"
 	"github.com/connfsm/connfsm/session/transport"
-	"github.com/connfsm/connfsm/tasks"
 	"github.com/connfsm/connfsm/tcpconn/framing"
 )
 
@@ -111,16 +109,9 @@ func (c *conn) Reader() (transport.MessageType, io.Reader, error) {
 }
 
 // readFrame reads the next frame: lent, in br's buffer, or in a buffer the
-// caller owns. A Framer of the caller's that panics fails the read with a
-// *tasks.PanicError, as a panicking matcher fails its connection: the
-// session's reader is no task, and the panic would end the process.
+// caller owns. A Framer of the caller's that panics fails the connection:
+// the session recovers a panic of its transport's reads.
 func (c *conn) readFrame() (p []byte, lent bool, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			p, lent = nil, false
-			err = fmt.Errorf("tcpconn: read: %w", &tasks.PanicError{Where: fmt.Sprintf("framer %T", c.framer), Value: v, Stack: debug.Stack()})
-		}
-	}()
 	if c.app == nil {
 		// A slice of its own, by ReadFrame's contract; copied all the same,
 		// as it always was, in case a Framer of the user's keeps it.
