@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,13 +176,27 @@ func (s *session) answer() {
 	for {
 		select {
 		case f := <-s.app.replies:
-			if s.conn.Write(context.Background(), f.typ, f.data) == nil {
+			if s.writeReply(f) == nil {
 				s.c.stats.more().answered.Add(1)
 			}
 		case <-done:
 			return
 		}
 	}
+}
+
+// writeReply writes a reply to the peer's ping. A transport whose Write
+// panics fails the connection, as a panic in its reads does: answer is no
+// task, and the panic would end the process.
+func (s *session) writeReply(f frame) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("session: transport write: %w", &tasks.PanicError{Where: "transport writer", Value: v, Stack: debug.Stack()})
+			s.fail(err)
+			s.abort()
+		}
+	}()
+	return s.conn.Write(context.Background(), f.typ, f.data)
 }
 
 // fail records why the connection's reads failed, once, and closes done.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -133,5 +134,62 @@ func TestErrAfterFailStop(t *testing.T) {
 			t.Errorf("Ready = %v, want a *tasks.PanicError", err)
 		}
 		_ = c.Close(context.Background())
+	})
+}
+
+// pingThenPanicWrite dials connections that read one "ping" and then
+// wait to be closed, and whose Write panics: a transport's bug, met by the
+// goroutine that writes the replies of WithPingResponder.
+type pingThenPanicWrite struct{}
+
+func (pingThenPanicWrite) String() string { return "pingThenPanicWrite" }
+
+func (pingThenPanicWrite) Dial(_ context.Context, a *transport.Attempt) (transport.Conn, error) {
+	a.Sent()
+	a.Reached()
+	return &pingConn{panicConn: panicConn{done: make(chan struct{})}}, nil
+}
+
+type pingConn struct {
+	panicConn
+	read bool
+}
+
+func (c *pingConn) Reader() (transport.MessageType, io.Reader, error) {
+	if !c.read {
+		c.read = true
+		return transport.Text, strings.NewReader("ping"), nil
+	}
+	<-c.done
+	return 0, nil, errors.New("closed")
+}
+
+func (c *pingConn) Write(context.Context, transport.MessageType, []byte) error {
+	panic("transport bug in Write")
+}
+
+// TestTransportReplyPanicIsLost: a transport whose Write panics while the
+// reply to the peer's ping is written fails that connection, with a cause
+// matching tasks.ErrPanicked, and the process lives on.
+func TestTransportReplyPanicIsLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var rec recorder
+		c, err := Dial(context.Background(), pingThenPanicWrite{}, OnRecord(rec.Observe), NoWait(),
+			WithPingResponder(func(m transport.Message) ([]byte, bool) { return []byte("pong"), string(m.Data) == "ping" }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		causes := lostCauses(&rec)
+		if len(causes) == 0 {
+			t.Fatalf("no Lost; transitions %v", rec.Transitions())
+		}
+		if !errors.Is(causes[0], tasks.ErrPanicked) {
+			t.Errorf("Lost cause %v, want one matching tasks.ErrPanicked", causes[0])
+		}
+		if err := c.Close(context.Background()); err != nil {
+			t.Errorf("Close = %v", err)
+		}
 	})
 }
