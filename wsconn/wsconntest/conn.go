@@ -3,6 +3,8 @@ package wsconntest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -28,6 +30,9 @@ type Conn struct {
 	ws     *websocket.Conn // set once upgraded
 	actors sync.WaitGroup
 	ended  chan struct{} // closed once the end is recorded
+	// sending holds one Send from its record to the end of its write, so
+	// that Sent is in the order the messages went out.
+	sending chan struct{}
 
 	mu      sync.Mutex
 	rec     Connection
@@ -65,13 +70,22 @@ var ErrNotUpgraded = errors.New("wsconntest: connection not upgraded")
 
 // Send writes m and records it. It is recorded as the write starts, since
 // the client may have it before the write returns, and forgotten if the
-// write fails. If ctx ends during the write, the connection is closed (a
-// coder/websocket rule).
+// write fails. Sends run one at a time, so that Sent is in the order the
+// messages went out. If ctx ends during the write, the connection is
+// closed (a coder/websocket rule).
 func (c *Conn) Send(ctx context.Context, m Message) error {
 	ws := c.WebSocket()
 	if ws == nil {
 		return ErrNotUpgraded
 	}
+	select {
+	case c.sending <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wsconntest: send: %w", ctx.Err())
+	case <-c.ctx.Done():
+		return fmt.Errorf("wsconntest: send: %w", net.ErrClosed)
+	}
+	defer func() { <-c.sending }()
 	c.srv.stats.Sent.Add(1)
 	rec := !c.srv.cfg.noRecord
 	var seq uint64
@@ -230,7 +244,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return s.cfg.choose(r, n)
 	})
-	c := &Conn{srv: s, n: n, req: r, ended: make(chan struct{})}
+	c := &Conn{srv: s, n: n, req: r, ended: make(chan struct{}), sending: make(chan struct{}, 1)}
 	c.wire, _ = r.Context().Value(wireKey{}).(*wireConn)
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	defer c.cancel()

@@ -734,3 +734,35 @@ func TestAcceptOptionsAndReadLimit(t *testing.T) {
 		}
 	})
 }
+
+// Concurrent sends (Push, Func, Echo at once) are recorded in Sent in
+// the order the client receives them.
+func TestSentInWireOrder(t *testing.T) {
+	each(t, func(e env) {
+		const senders, per = 6, 1000
+		var plan []Behavior
+		for s := range senders {
+			plan = append(plan, Func(func(ctx context.Context, c *Conn) {
+				for i := range per {
+					if c.SendText(ctx, fmt.Sprintf("%c%d", 'a'+s, i)) != nil {
+						return
+					}
+				}
+			}))
+		}
+		srv := e.venue(Default(plan...))
+		for n := 1; n <= 5; n++ {
+			c := e.dial(srv, "/", nil)
+			var got []string
+			for range senders * per {
+				got = append(got, c.next(e))
+			}
+			var rec Connection
+			e.await(srv, "sent", func() bool { rec, _ = srv.Connection(n); return len(rec.Sent) == senders*per })
+			if diff := cmp.Diff(got, rec.SentText()); diff != "" {
+				e.t.Fatalf("connection %d: Sent is not in the order the client got them (-client +record):\n%s", n, diff)
+			}
+			_ = c.ws.CloseNow()
+		}
+	})
+}
