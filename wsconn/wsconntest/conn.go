@@ -1,6 +1,7 @@
 package wsconntest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -272,7 +273,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept answered the request; its status is recorded
 	}
-	ws.SetReadLimit(s.cfg.readLimit)
+	ws.SetReadLimit(cmp.Or(s.cfg.readLimit, -1)) // -1: no limit
 	c.mu.Lock()
 	c.ws = ws
 	c.rec.Upgraded = true

@@ -65,7 +65,7 @@ type config struct {
 	script    [][]Behavior
 	choose    func(r *http.Request, n int) []Behavior
 	accept    websocket.AcceptOptions
-	readLimit int64
+	readLimit int64 // 0: no limit
 	noRecord  bool
 }
 
@@ -110,8 +110,11 @@ func AcceptOptions(o websocket.AcceptOptions) Option {
 }
 
 // ReadLimit sets the largest message the venue reads, in bytes; a larger
-// one closes the connection with status 1009. Default: no limit (-1).
-func ReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } }
+// one closes the connection with status 1009. Default, and n <= 0: no
+// limit, as in tcpconntest.
+func ReadLimit(n int64) Option {
+	return func(c *config) { c.readLimit = max(n, 0) }
+}
 
 // WithoutRecording keeps counters only (Stats): no messages, no frames,
 // and no record of a connection once it is closed; Connections returns the
@@ -120,7 +123,7 @@ func ReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } }
 func WithoutRecording() Option { return func(c *config) { c.noRecord = true } }
 
 func newConfig(opts []Option) config {
-	cfg := config{def: []Behavior{Echo()}, readLimit: -1}
+	cfg := config{def: []Behavior{Echo()}}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)

@@ -766,3 +766,24 @@ func TestSentInWireOrder(t *testing.T) {
 		}
 	})
 }
+
+// ReadLimit of zero or less means no limit, as tcpconntest's does: a
+// message larger than coder/websocket's own default limit is echoed.
+func TestReadLimitZeroOrLessIsNoLimit(t *testing.T) {
+	for _, n := range []int64{0, -1, -7} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			each(t, func(e env) {
+				srv := e.venue(ReadLimit(n))
+				c := e.dial(srv, "/", &websocket.DialOptions{})
+				c.ws.SetReadLimit(-1)
+				big := strings.Repeat("x", 40000) // over coder/websocket's 32 KiB default
+				for _, msg := range []string{"hi", big} {
+					c.send(e, msg)
+					if got := c.next(e); got != msg {
+						e.t.Errorf("ReadLimit(%d): echo of %d bytes = %d bytes", n, len(msg), len(got))
+					}
+				}
+			})
+		})
+	}
+}
