@@ -129,7 +129,11 @@ func (c *Conn) Ping(ctx context.Context) error {
 
 // Close closes the connection with a close frame carrying code and reason
 // and waits for the client's close frame (coder/websocket bounds the wait
-// at 10 s); before the upgrade it drops the connection.
+// at 10 s); before the upgrade it drops the connection. 1005
+// (websocket.StatusNoStatusRcvd) sends a close frame without a status. A
+// code no close frame may carry (1004, 1006, 1015, or outside 1000-1014 and
+// 3000-4999) or a reason over 123 bytes sends none: the connection is
+// dropped, as by Reset, and Close returns the error.
 func (c *Conn) Close(code websocket.StatusCode, reason string) error {
 	ws := c.WebSocket()
 	if ws == nil {

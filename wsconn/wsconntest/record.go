@@ -15,7 +15,7 @@ import (
 type Message struct {
 	Type websocket.MessageType // websocket.MessageText or websocket.MessageBinary
 	Data []byte
-	// At is when the venue read it or finished writing it; zero in a
+	// At is when the venue read it or started writing it; zero in a
 	// Message built to be sent.
 	At time.Time
 }

@@ -277,7 +277,8 @@ func (s *Server) ResetAll() {
 
 // CloseAll closes every open connection with a close frame carrying code
 // and reason, and returns once every one has ended (coder/websocket bounds
-// each close handshake at 10 s).
+// each close handshake at 10 s). The code and reason must fit a close
+// frame, as Conn.Close says.
 func (s *Server) CloseAll(code websocket.StatusCode, reason string) {
 	var wg sync.WaitGroup
 	for _, c := range s.Conns() {

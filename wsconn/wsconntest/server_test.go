@@ -787,3 +787,39 @@ func TestReadLimitZeroOrLessIsNoLimit(t *testing.T) {
 		})
 	}
 }
+
+// A close code that cannot go in a close frame, or a reason too long for
+// one, drops the connection without a close frame; 1005 sends a close
+// frame without a status.
+func TestCloseCodesThatCannotBeSent(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		code   websocket.StatusCode
+		reason string
+		want   websocket.StatusCode // the client's CloseStatus; -1: no close frame
+	}{
+		{"1000", websocket.StatusNormalClosure, "bye", websocket.StatusNormalClosure},
+		{"4999", 4999, "", 4999},
+		{"1005 has no status", websocket.StatusNoStatusRcvd, "", websocket.StatusNoStatusRcvd},
+		{"0", 0, "", -1},
+		{"1004", 1004, "", -1},
+		{"1006", websocket.StatusAbnormalClosure, "", -1},
+		{"5000", 5000, "", -1},
+		{"reason of 124 bytes", websocket.StatusNormalClosure, strings.Repeat("x", 124), -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			each(t, func(e env) {
+				srv := e.venue(Default(Close(tc.code, tc.reason)))
+				c := e.dial(srv, "/", nil)
+				if got := websocket.CloseStatus(c.end(e)); got != tc.want {
+					e.t.Errorf("the client's close status = %v, want %v", got, tc.want)
+				}
+				e.await(srv, "the end", func() bool { return srv.Stats().Open == 0 })
+				rec, _ := srv.Connection(1)
+				if _, sent := rec.CloseFrom(ToClient); sent != (tc.want != -1) {
+					e.t.Errorf("close frame sent: %v, want %v", sent, tc.want != -1)
+				}
+			})
+		})
+	}
+}
