@@ -823,3 +823,24 @@ func TestCloseCodesThatCannotBeSent(t *testing.T) {
 		})
 	}
 }
+
+// A handshake made while the venue is a black hole is never answered, and
+// the venue does not close its connection either: the client's own
+// timeout is what ends it, however long it is.
+func TestBlackholeHandshakeStaysOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer()
+		defer srv.Close()
+		srv.Blackhole(true)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		_, _, err := websocket.Dial(ctx, srv.URL, &websocket.DialOptions{HTTPClient: srv.Client()})
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Minute {
+			t.Errorf("dial into the black hole ended after %v with %v, want the client's deadline after 1m0s", time.Since(start), err)
+		}
+		if got := srv.Stats(); got.Accepted != 1 || got.Handshakes != 0 {
+			t.Errorf("stats = %+v, want 1 accepted and no handshake", got)
+		}
+	})
+}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/connfsm/connfsm/internal/venue"
 )
@@ -99,10 +98,12 @@ func (l *tcpListener) Accept() (net.Conn, error) {
 // cannot serve again.
 func (s *Server) serve(ln net.Listener) *http.Server {
 	hs := &http.Server{
-		Handler:           http.HandlerFunc(s.serveHTTP),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0), // failed TLS handshakes, resets mid-request: expected here
-		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		Handler: http.HandlerFunc(s.serveHTTP),
+		// No ReadHeaderTimeout: a handshake sent into a black hole must
+		// stay unanswered, not be dropped after the timeout. Close,
+		// Down and ResetAll end a request never sent.
+		ErrorLog:    log.New(io.Discard, "", 0), // failed TLS handshakes, resets mid-request: expected here
+		BaseContext: func(net.Listener) context.Context { return s.ctx },
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, wireKey{}, c)
 		},
