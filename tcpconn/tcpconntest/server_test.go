@@ -374,3 +374,25 @@ func (c *countingConn) Read(p []byte) (int, error) {
 	c.reads++
 	return c.Conn.Read(p)
 }
+
+// CloseAfter(n) with n <= 0 closes at once: no frame is needed to reach
+// zero, as After with d <= 0 starts at once.
+func TestCloseAfterZeroOrLess(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			each(t, func(e env) {
+				srv := e.venue(Default(Echo(), CloseAfter(n)))
+				c, err := e.tryDial(srv)
+				if err != nil { // over TLS, the close may come before the handshake ends
+					if !errors.Is(err, io.EOF) {
+						e.t.Errorf("CloseAfter(%d): dial = %v; want io.EOF", n, err)
+					}
+					return
+				}
+				if p, err := c.read(0, 0); !errors.Is(err, io.EOF) {
+					e.t.Errorf("CloseAfter(%d): read = %q, %v; want io.EOF", n, p, err)
+				}
+			})
+		})
+	}
+}
