@@ -238,7 +238,9 @@ func (s *Server) Close() {
 }
 
 // track registers a transport connection, so ResetAll, Down and Close
-// reach it; tcp is the socket under a TLS connection.
+// reach it; tcp is the socket under a TLS connection. A connection made
+// while the venue is down or closed (its dial raced Down or Close, which
+// may have reset the others already) is closed at once.
 func (s *Server) track(c net.Conn, tcp *net.TCPConn) *wireConn {
 	w := &wireConn{Conn: c, srv: s, tcp: tcp, closed: make(chan struct{})}
 	w.done = func() {
@@ -247,12 +249,12 @@ func (s *Server) track(c net.Conn, tcp *net.TCPConn) *wireConn {
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
-	closed := s.gate.Closed()
-	if !closed {
+	shut := s.gate.Shut()
+	if !shut {
 		s.wires[w] = struct{}{}
 	}
 	s.mu.Unlock()
-	if closed {
+	if shut {
 		_ = w.Close()
 	}
 	return w

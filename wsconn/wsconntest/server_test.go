@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -843,4 +844,51 @@ func TestBlackholeHandshakeStaysOpen(t *testing.T) {
 			t.Errorf("stats = %+v, want 1 accepted and no handshake", got)
 		}
 	})
+}
+
+// Down resets every connection, those whose dial races it included: none
+// is served while the venue is down.
+func TestDownRacingDials(t *testing.T) {
+	const venues = 250
+	leaked := 0
+	for range venues {
+		synctest.Test(t, func(t *testing.T) {
+			srv := NewServer(Default(Discard()))
+			defer srv.Close()
+			var (
+				wg   sync.WaitGroup
+				mu   sync.Mutex
+				held []*websocket.Conn // open until the venue drops them
+			)
+			defer func() {
+				for _, ws := range held {
+					ws.CloseNow()
+				}
+			}()
+			for range 8 {
+				wg.Go(func() {
+					for {
+						ws, _, err := websocket.Dial(t.Context(), srv.URL, &websocket.DialOptions{HTTPClient: srv.Client()})
+						if err != nil {
+							return // refused: the venue is down
+						}
+						mu.Lock()
+						held = append(held, ws)
+						mu.Unlock()
+					}
+				})
+			}
+			_ = srv.Await(t.Context(), func() bool { return srv.Stats().Handshakes >= 16 })
+			srv.Down()
+			synctest.Wait()
+			if srv.Stats().Open != 0 {
+				leaked++
+			}
+			srv.Close()
+			wg.Wait()
+		})
+	}
+	if leaked > 0 {
+		t.Errorf("%d of %d venues served a connection after Down returned", leaked, venues)
+	}
 }
