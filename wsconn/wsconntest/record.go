@@ -150,8 +150,8 @@ type Stats struct {
 	// Accepted counts transport connections accepted: TCP connections, or
 	// in-memory dials while up.
 	Accepted int64
-	// Refused counts in-memory dials refused while Down. Over TCP a
-	// refused dial never reaches the venue and is not counted.
+	// Refused counts in-memory dials refused while Down or closed. Over
+	// TCP a refused dial never reaches the venue and is not counted.
 	Refused int64
 	// Handshakes counts handshake requests; Upgraded those answered 101.
 	Handshakes int64

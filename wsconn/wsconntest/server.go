@@ -381,7 +381,7 @@ func (s *Server) Stats() Stats {
 
 // Await waits until cond returns true, checking it now and again after
 // each change the venue records (a connection made or ended, a message, a
-// frame), and returns nil, or ctx's error if ctx ends first. cond may call
+// frame), and returns nil, or ctx's cause if ctx ends first. cond may call
 // the Server's methods. Under testing/synctest, synctest.Wait often does
 // the same with less; over TCP Await is the way to wait without polling.
 func (s *Server) Await(ctx context.Context, cond func() bool) error {
