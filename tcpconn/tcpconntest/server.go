@@ -317,8 +317,11 @@ func (s *Server) Stats() Stats { return Stats(s.stats.Load()) }
 // change the venue records (a connection made or ended, a frame), and
 // returns nil, or ctx's cause if ctx ends first. cond may call the
 // Server's methods. Over TCP it is the way to wait without polling; under
-// synctest, synctest.Wait often does the same.
+// synctest, synctest.Wait often does the same. A nil cond is an error.
 func (s *Server) Await(ctx context.Context, cond func() bool) error {
+	if cond == nil {
+		return errors.New("tcpconntest: Await: nil cond")
+	}
 	return s.changes.Await(ctx, cond)
 }
 

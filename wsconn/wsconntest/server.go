@@ -384,7 +384,11 @@ func (s *Server) Stats() Stats {
 // frame), and returns nil, or ctx's cause if ctx ends first. cond may call
 // the Server's methods. Under testing/synctest, synctest.Wait often does
 // the same with less; over TCP Await is the way to wait without polling.
+// A nil cond is an error.
 func (s *Server) Await(ctx context.Context, cond func() bool) error {
+	if cond == nil {
+		return errors.New("wsconntest: Await: nil cond")
+	}
 	return s.changes.Await(ctx, cond)
 }
 

@@ -892,3 +892,12 @@ func TestDownRacingDials(t *testing.T) {
 		t.Errorf("%d of %d venues served a connection after Down returned", leaked, venues)
 	}
 }
+
+// Await with a nil cond is an error, not a panic.
+func TestAwaitNilCond(t *testing.T) {
+	srv := NewServer()
+	defer srv.Close()
+	if err := srv.Await(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "nil cond") {
+		t.Errorf("Await(ctx, nil) = %v, want an error naming the nil cond", err)
+	}
+}
