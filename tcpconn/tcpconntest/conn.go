@@ -120,7 +120,10 @@ func (c *Conn) WriteRaw(p []byte) error {
 }
 
 // Close closes the connection: a FIN over TCP, after a TLS close_notify
-// over TLS.
+// over TLS. If what the client sent is still unread then (a client that
+// keeps sending), the system answers its data with a RST, as for any
+// socket so closed: the client may then read a reset where it expected
+// the end of the stream.
 func (c *Conn) Close() error { return c.w.Close() }
 
 // Reset drops the connection: a RST over TCP and TLS (SO_LINGER 0), the
