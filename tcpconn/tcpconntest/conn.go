@@ -81,8 +81,8 @@ func (c *Conn) send(p []byte, n int, pause time.Duration) error {
 		c.mu.Lock()
 		c.rec.Sent = append(c.rec.Sent, Message{Data: slices.Clone(p), At: time.Now()})
 		c.mu.Unlock()
-		c.srv.notify()
 	}
+	c.srv.notify() // Stats changed, recorded or not
 	err := c.write(frame.Bytes(), n, pause)
 	if err != nil {
 		c.srv.stats.Sent.Add(-1)
@@ -203,8 +203,8 @@ func (c *Conn) read() error {
 			c.mu.Lock()
 			c.rec.Received = append(c.rec.Received, m)
 			c.mu.Unlock()
-			s.notify()
 		}
+		s.notify() // Stats changed, recorded or not
 		venue.Offer(c.hooks, c, m)
 		for _, pt := range c.parts {
 			if pt.after != nil {

@@ -405,3 +405,28 @@ func TestAwaitNilCond(t *testing.T) {
 		t.Errorf("Await(ctx, nil) = %v, want an error naming the nil cond", err)
 	}
 }
+
+// Without recording, Await still wakes on every frame: a load test waits
+// on Stats.
+func TestAwaitStatsWithoutRecording(t *testing.T) {
+	each(t, func(e env) {
+		srv := e.venue(WithoutRecording(), Default(Discard()))
+		c := e.dial(srv)
+		e.await(srv, "the connection", func() bool { return srv.Stats().Open == 1 })
+		done := make(chan error, 1)
+		go func() { done <- srv.Await(e.ctx(), func() bool { return srv.Stats().Received == 3 }) }()
+		for range 3 {
+			c.send("x")
+		}
+		if err := <-done; err != nil {
+			e.t.Errorf("Await on Stats.Received: %v", err)
+		}
+		sent := make(chan error, 1)
+		go func() { sent <- srv.Await(e.ctx(), func() bool { return srv.Stats().Sent == 1 }) }()
+		go func() { _ = srv.Conns()[0].SendText("y") }()
+		c.next()
+		if err := <-sent; err != nil {
+			e.t.Errorf("Await on Stats.Sent: %v", err)
+		}
+	})
+}

@@ -97,8 +97,8 @@ func (c *Conn) Send(ctx context.Context, m Message) error {
 		c.rec.Sent = append(c.rec.Sent, Message{Type: m.Type, Data: slices.Clone(m.Data), At: time.Now()})
 		c.sentSeq = append(c.sentSeq, seq)
 		c.mu.Unlock()
-		c.srv.notify()
 	}
+	c.srv.notify() // Stats changed, recorded or not
 	err := ws.Write(ctx, m.Type, m.Data)
 	if err != nil {
 		c.srv.stats.Sent.Add(-1)
@@ -219,13 +219,12 @@ func (c *Conn) addFrame(f Frame) {
 
 func (c *Conn) received(m Message) {
 	c.srv.stats.Received.Add(1)
-	if c.srv.cfg.noRecord {
-		return
+	if !c.srv.cfg.noRecord {
+		c.mu.Lock()
+		c.rec.Received = append(c.rec.Received, m)
+		c.mu.Unlock()
 	}
-	c.mu.Lock()
-	c.rec.Received = append(c.rec.Received, m)
-	c.mu.Unlock()
-	c.srv.notify()
+	c.srv.notify() // Stats changed, recorded or not
 }
 
 // serveHTTP is every handshake request's handler: it numbers the request,

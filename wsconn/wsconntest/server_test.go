@@ -901,3 +901,30 @@ func TestAwaitNilCond(t *testing.T) {
 		t.Errorf("Await(ctx, nil) = %v, want an error naming the nil cond", err)
 	}
 }
+
+// Without recording, Await still wakes on every message: a load test
+// waits on Stats.
+func TestAwaitStatsWithoutRecording(t *testing.T) {
+	each(t, func(e env) {
+		srv := e.venue(WithoutRecording(), Default(Discard()))
+		c := e.dial(srv, "/", nil)
+		e.await(srv, "the connection", func() bool { return srv.Stats().Open == 1 })
+		done := make(chan error, 1)
+		go func() { done <- srv.Await(e.ctx(), func() bool { return srv.Stats().Received == 3 }) }()
+		for range 3 {
+			c.send(e, "x")
+		}
+		if err := <-done; err != nil {
+			e.t.Errorf("Await on Stats.Received: %v", err)
+		}
+		sent := make(chan error, 1)
+		go func() { sent <- srv.Await(e.ctx(), func() bool { return srv.Stats().Sent == 1 }) }()
+		if err := srv.Conns()[0].SendText(e.ctx(), "y"); err != nil {
+			e.t.Fatal(err)
+		}
+		c.next(e)
+		if err := <-sent; err != nil {
+			e.t.Errorf("Await on Stats.Sent: %v", err)
+		}
+	})
+}
