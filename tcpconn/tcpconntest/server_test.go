@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -427,6 +428,26 @@ func TestAwaitStatsWithoutRecording(t *testing.T) {
 		c.next()
 		if err := <-sent; err != nil {
 			e.t.Errorf("Await on Stats.Sent: %v", err)
+		}
+	})
+}
+
+// Await wakes on a dial refused while the venue is down.
+func TestAwaitRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer()
+		defer srv.Close()
+		srv.Down()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- srv.Await(ctx, func() bool { return srv.Stats().Refused == 1 }) }()
+		synctest.Wait()
+		if _, err := srv.DialContext(ctx, "tcp", srv.Addr); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("dial while down = %v, want connection refused", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Await on Stats.Refused: %v", err)
 		}
 	})
 }

@@ -928,3 +928,39 @@ func TestAwaitStatsWithoutRecording(t *testing.T) {
 		}
 	})
 }
+
+// Await wakes on a dial refused while the venue is down.
+func TestAwaitRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer()
+		defer srv.Close()
+		srv.Down()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- srv.Await(ctx, func() bool { return srv.Stats().Refused == 1 }) }()
+		synctest.Wait()
+		if _, _, err := websocket.Dial(ctx, srv.URL, &websocket.DialOptions{HTTPClient: srv.Client()}); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("dial while down = %v, want connection refused", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Await on Stats.Refused: %v", err)
+		}
+	})
+}
+
+// Await wakes on a connection accepted whose handshake never comes (the
+// venue is a black hole).
+func TestAwaitAccepted(t *testing.T) {
+	each(t, func(e env) {
+		srv := e.venue()
+		srv.Blackhole(true)
+		ctx, cancel := context.WithCancel(e.ctx())
+		defer cancel()
+		go func() { _, _ = e.tryDial(srv, "/", nil) }()
+		if err := srv.Await(ctx, func() bool { return srv.Stats().Accepted == 1 }); err != nil {
+			e.t.Errorf("Await on Stats.Accepted: %v", err)
+		}
+		srv.ResetAll()
+	})
+}

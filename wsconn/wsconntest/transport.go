@@ -52,6 +52,7 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	s := l.srv
 	if s.isDown() {
 		s.stats.Refused.Add(1)
+		s.notify()
 		return nil, venue.ErrRefused
 	}
 	client, server := net.Pipe()
@@ -59,6 +60,7 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	select {
 	case l.accept <- wc:
 		s.stats.Accepted.Add(1)
+		s.notify()
 		return client, nil
 	case <-ctx.Done():
 	case <-l.closed:
@@ -69,6 +71,7 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 		return nil, err
 	}
 	s.stats.Refused.Add(1)
+	s.notify()
 	return nil, venue.ErrRefused
 }
 
@@ -90,6 +93,7 @@ func (l *tcpListener) Accept() (net.Conn, error) {
 		c = tls.Server(c, l.tls)
 	}
 	l.srv.stats.Accepted.Add(1)
+	l.srv.notify()
 	return l.srv.track(c, tc), nil
 }
 
