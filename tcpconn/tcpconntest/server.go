@@ -201,7 +201,8 @@ func (s *Server) CAPEM() []byte {
 
 // Close stops the venue: no new connection, every connection reset, and
 // it returns once every goroutine the venue started has returned. It is
-// idempotent.
+// idempotent. It waits for every behaviour, so a behaviour (Func, OnMessage) must
+// not call it, but start it on a goroutine of its own: go srv.Close().
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -273,7 +274,9 @@ func (s *Server) ResetAll() {
 }
 
 // CloseAll closes every open connection (a FIN; over TLS after a
-// close_notify) and returns once each has ended.
+// close_notify) and returns once each has ended. It waits for the connection a behaviour (Func, OnMessage) runs on too,
+// so a behaviour must not call it, but start it on a goroutine of its
+// own: go srv.CloseAll().
 func (s *Server) CloseAll() {
 	for _, c := range s.Conns() {
 		_ = c.Close()

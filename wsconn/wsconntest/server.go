@@ -211,7 +211,8 @@ func (s *Server) Client() *http.Client { return s.client }
 
 // Close stops the venue: no new connection, every connection reset (no
 // close handshake), and it returns once every goroutine the venue started
-// has returned. It is idempotent.
+// has returned. It is idempotent. It waits for every behaviour, so a behaviour (Func, OnMessage) must
+// not call it, but start it on a goroutine of its own: go srv.Close().
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -280,7 +281,9 @@ func (s *Server) ResetAll() {
 // CloseAll closes every open connection with a close frame carrying code
 // and reason, and returns once every one has ended (coder/websocket bounds
 // each close handshake at 10 s). The code and reason must fit a close
-// frame, as Conn.Close says.
+// frame, as Conn.Close says. It waits for the connection a behaviour (Func, OnMessage) runs on too,
+// so a behaviour must not call it, but start it on a goroutine of its
+// own: go srv.CloseAll().
 func (s *Server) CloseAll(code websocket.StatusCode, reason string) {
 	var wg sync.WaitGroup
 	for _, c := range s.Conns() {
