@@ -22,6 +22,8 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -85,7 +87,7 @@ func runRow[S, E comparable](def *fsm.Definition[S, E], r Row[S, E]) (fsm.Outcom
 	var none fsm.Outcome[S]
 	path, ok := PathTo(def, r.From)
 	if !ok {
-		return none, fmt.Errorf("state %v is not reachable in the definition", r.From)
+		return none, noPath(def, r.From)
 	}
 	var (
 		mu   sync.Mutex
@@ -149,4 +151,25 @@ func runRow[S, E comparable](def *fsm.Definition[S, E], r Row[S, E]) (fsm.Outcom
 	}
 	return none, fmt.Errorf("%v was not processed in %v by the time Fire returned (%d other records: do the definition's tasks emit events?)",
 		r.Event, r.From, len(after))
+}
+
+// noPath says why PathTo found no path to state: it is composite, not a
+// state of def, or cannot be reached.
+func noPath[S, E comparable](def *fsm.Definition[S, E], state S) error {
+	if leaves := def.Children(state); len(leaves) > 0 {
+		var names []string
+		for _, l := range def.Leaves() {
+			for p, ok := def.Parent(l); ok; p, ok = def.Parent(p) {
+				if p == state {
+					names = append(names, fmt.Sprint(l))
+					break
+				}
+			}
+		}
+		return fmt.Errorf("state %v is composite: a row starts in one of its leaves (%s)", state, strings.Join(names, ", "))
+	}
+	if !slices.Contains(def.States(), state) {
+		return fmt.Errorf("state %v is not a state of the definition", state)
+	}
+	return fmt.Errorf("state %v cannot be reached from the initial state %v", state, def.Initial())
 }

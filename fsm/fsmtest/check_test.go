@@ -109,7 +109,7 @@ func TestCheckReportsBadRows(t *testing.T) {
 		want string
 	}{
 		{"unknown state", fsmtest.Row[light, lightEvent]{From: 7, Event: tick, Want: fsm.Ignore[light]()},
-			"7 × 1: state 7 is not reachable in the definition"},
+			"7 × 1: state 7 is not a state of the definition"},
 		{"unknown event", fsmtest.Row[light, lightEvent]{From: on, Event: 9, Want: fsm.Ignore[light]()},
 			"1 × 9: firing 9: fsm: unknown event: 9"},
 	}
@@ -189,5 +189,26 @@ func TestCheckPostponedRow(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"0 × 1 (-want +got):"}, heads); diff != "" {
 		t.Errorf("reported rows (-want +got):\n%s", diff)
+	}
+}
+
+// A row whose From is a composite state says so, and names its leaves,
+// rather than calling it unreachable.
+func TestCheckNamesWhyFromIsNoLeaf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		row  fsmtest.Row[Player, Button]
+		want string
+	}{
+		{"composite", fsmtest.Row[Player, Button]{From: Playing, Event: Stop, Want: fsm.To(Stopped)},
+			"Playing × Stop: state Playing is composite: a row starts in one of its leaves (Normal, Fast)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorderT{}
+			fsmtest.Check(rec, playerDefinition(t), []fsmtest.Row[Player, Button]{tc.row})
+			if diff := cmp.Diff([]string{tc.want}, rec.errs); diff != "" {
+				t.Errorf("reports (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

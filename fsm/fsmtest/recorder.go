@@ -2,6 +2,7 @@ package fsmtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -134,7 +135,11 @@ func (r *Recorder[S, E]) Problems() []string {
 // Wait waits until done returns true for the records so far, checking
 // now and after every record, and returns nil, or ctx's cause if ctx ends
 // first. done must not call the Recorder's methods; it gets the records.
+// A nil done is an error.
 func (r *Recorder[S, E]) Wait(ctx context.Context, done func(recs []fsm.Record[S, E]) bool) error {
+	if done == nil {
+		return errors.New("fsmtest: Recorder.Wait: nil done")
+	}
 	for {
 		r.mu.Lock()
 		recs := append([]fsm.Record[S, E](nil), r.recs...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,4 +112,12 @@ func ExampleRecorder() {
 	_ = m.Stop(context.Background())
 	fmt.Println(rec.Transitions(), rec.Problems())
 	// Output: [Closed-Push->Open Open-Shut->Closed] []
+}
+
+// Wait with a nil done is an error, not a panic.
+func TestRecorderWaitNilDone(t *testing.T) {
+	var rec fsmtest.Recorder[Door, Action]
+	if err := rec.Wait(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "nil done") {
+		t.Errorf("Wait(ctx, nil) = %v, want an error naming the nil done", err)
+	}
 }

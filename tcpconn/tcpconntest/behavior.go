@@ -135,15 +135,21 @@ func Reset() Behavior {
 	return behavior("Reset", part{hooks: hooks{Run: func(_ context.Context, c *Conn) { c.Reset() }}})
 }
 
-// Close closes the connection (a FIN): under After, on a schedule.
+// Close closes the connection (a FIN, see Conn.Close): under After, on a
+// schedule.
 func Close() Behavior {
 	return behavior("Close", part{hooks: hooks{Run: func(_ context.Context, c *Conn) { _ = c.Close() }}})
 }
 
-// CloseAfter closes the connection (a FIN) once n frames have been
-// received and handled: the n-th is echoed first, if Echo is listed.
+// CloseAfter closes the connection (a FIN, see Conn.Close) once n frames
+// have been received and handled: the n-th is echoed first, if Echo is
+// listed. n <= 0 closes it at once, as Close does.
 func CloseAfter(n int) Behavior {
-	return Behavior{venue.NewRecipe(fmt.Sprintf("CloseAfter(%d)", n), func() part {
+	name := fmt.Sprintf("CloseAfter(%d)", n)
+	if n <= 0 {
+		return behavior(name, part{hooks: hooks{Run: func(_ context.Context, c *Conn) { _ = c.Close() }}})
+	}
+	return Behavior{venue.NewRecipe(name, func() part {
 		seen := 0 // the reader's alone
 		return part{after: func(c *Conn, _ Message) {
 			if seen++; seen == n {

@@ -81,8 +81,8 @@ func (c *Conn) send(p []byte, n int, pause time.Duration) error {
 		c.mu.Lock()
 		c.rec.Sent = append(c.rec.Sent, Message{Data: slices.Clone(p), At: time.Now()})
 		c.mu.Unlock()
-		c.srv.notify()
 	}
+	c.srv.notify() // Stats changed, recorded or not
 	err := c.write(frame.Bytes(), n, pause)
 	if err != nil {
 		c.srv.stats.Sent.Add(-1)
@@ -120,7 +120,10 @@ func (c *Conn) WriteRaw(p []byte) error {
 }
 
 // Close closes the connection: a FIN over TCP, after a TLS close_notify
-// over TLS.
+// over TLS. If what the client sent is still unread then (a client that
+// keeps sending), the system answers its data with a RST, as for any
+// socket so closed: the client may then read a reset where it expected
+// the end of the stream.
 func (c *Conn) Close() error { return c.w.Close() }
 
 // Reset drops the connection: a RST over TCP and TLS (SO_LINGER 0), the
@@ -200,8 +203,8 @@ func (c *Conn) read() error {
 			c.mu.Lock()
 			c.rec.Received = append(c.rec.Received, m)
 			c.mu.Unlock()
-			s.notify()
 		}
+		s.notify() // Stats changed, recorded or not
 		venue.Offer(c.hooks, c, m)
 		for _, pt := range c.parts {
 			if pt.after != nil {

@@ -201,7 +201,8 @@ func (s *Server) CAPEM() []byte {
 
 // Close stops the venue: no new connection, every connection reset, and
 // it returns once every goroutine the venue started has returned. It is
-// idempotent.
+// idempotent. It waits for every behaviour, so a behaviour (Func, OnMessage) must
+// not call it, but start it on a goroutine of its own: go srv.Close().
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -273,7 +274,9 @@ func (s *Server) ResetAll() {
 }
 
 // CloseAll closes every open connection (a FIN; over TLS after a
-// close_notify) and returns once each has ended.
+// close_notify) and returns once each has ended. It waits for the connection a behaviour (Func, OnMessage) runs on too,
+// so a behaviour must not call it, but start it on a goroutine of its
+// own: go srv.CloseAll().
 func (s *Server) CloseAll() {
 	for _, c := range s.Conns() {
 		_ = c.Close()
@@ -317,8 +320,11 @@ func (s *Server) Stats() Stats { return Stats(s.stats.Load()) }
 // change the venue records (a connection made or ended, a frame), and
 // returns nil, or ctx's cause if ctx ends first. cond may call the
 // Server's methods. Over TCP it is the way to wait without polling; under
-// synctest, synctest.Wait often does the same.
+// synctest, synctest.Wait often does the same. A nil cond is an error.
 func (s *Server) Await(ctx context.Context, cond func() bool) error {
+	if cond == nil {
+		return errors.New("tcpconntest: Await: nil cond")
+	}
 	return s.changes.Await(ctx, cond)
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -373,4 +374,80 @@ type countingConn struct {
 func (c *countingConn) Read(p []byte) (int, error) {
 	c.reads++
 	return c.Conn.Read(p)
+}
+
+// CloseAfter(n) with n <= 0 closes at once: no frame is needed to reach
+// zero, as After with d <= 0 starts at once.
+func TestCloseAfterZeroOrLess(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			each(t, func(e env) {
+				srv := e.venue(Default(Echo(), CloseAfter(n)))
+				c, err := e.tryDial(srv)
+				if err != nil { // over TLS, the close may come before the handshake ends
+					if !errors.Is(err, io.EOF) {
+						e.t.Errorf("CloseAfter(%d): dial = %v; want io.EOF", n, err)
+					}
+					return
+				}
+				if p, err := c.read(0, 0); !errors.Is(err, io.EOF) {
+					e.t.Errorf("CloseAfter(%d): read = %q, %v; want io.EOF", n, p, err)
+				}
+			})
+		})
+	}
+}
+
+// Await with a nil cond is an error, not a panic.
+func TestAwaitNilCond(t *testing.T) {
+	srv := NewServer()
+	defer srv.Close()
+	if err := srv.Await(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "nil cond") {
+		t.Errorf("Await(ctx, nil) = %v, want an error naming the nil cond", err)
+	}
+}
+
+// Without recording, Await still wakes on every frame: a load test waits
+// on Stats.
+func TestAwaitStatsWithoutRecording(t *testing.T) {
+	each(t, func(e env) {
+		srv := e.venue(WithoutRecording(), Default(Discard()))
+		c := e.dial(srv)
+		e.await(srv, "the connection", func() bool { return srv.Stats().Open == 1 })
+		done := make(chan error, 1)
+		go func() { done <- srv.Await(e.ctx(), func() bool { return srv.Stats().Received == 3 }) }()
+		for range 3 {
+			c.send("x")
+		}
+		if err := <-done; err != nil {
+			e.t.Errorf("Await on Stats.Received: %v", err)
+		}
+		sent := make(chan error, 1)
+		go func() { sent <- srv.Await(e.ctx(), func() bool { return srv.Stats().Sent == 1 }) }()
+		go func() { _ = srv.Conns()[0].SendText("y") }()
+		c.next()
+		if err := <-sent; err != nil {
+			e.t.Errorf("Await on Stats.Sent: %v", err)
+		}
+	})
+}
+
+// Await wakes on a dial refused while the venue is down.
+func TestAwaitRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer()
+		defer srv.Close()
+		srv.Down()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- srv.Await(ctx, func() bool { return srv.Stats().Refused == 1 }) }()
+		synctest.Wait()
+		if _, err := srv.DialContext(ctx, "tcp", srv.Addr); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("dial while down = %v, want connection refused", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Await on Stats.Refused: %v", err)
+		}
+	})
 }

@@ -27,12 +27,14 @@ func (s *Server) DialContext(ctx context.Context, _, _ string) (net.Conn, error)
 	}
 	if s.isDown() {
 		s.stats.Refused.Add(1)
+		s.notify()
 		return nil, venue.ErrRefused
 	}
 	client, server := net.Pipe()
 	if !s.start(server, nil) {
 		_ = client.Close()
 		s.stats.Refused.Add(1)
+		s.notify()
 		return nil, venue.ErrRefused
 	}
 	return client, nil

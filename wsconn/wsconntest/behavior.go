@@ -89,7 +89,8 @@ func Freeze() Behavior {
 
 // Close closes the connection with a close frame carrying code and reason
 // (under After, on a schedule), as a venue does for maintenance (1001),
-// overload (1013) or a policy (1008, or its own 4000-4999 codes).
+// overload (1013) or a policy (1008, or its own 4000-4999 codes). The
+// code and reason must fit a close frame, as Conn.Close says.
 func Close(code websocket.StatusCode, reason string) Behavior {
 	return behavior(fmt.Sprintf("Close(%d, %q)", int(code), reason), part{hooks: hooks{Run: func(_ context.Context, c *Conn) {
 		_ = c.Close(code, reason)

@@ -1,8 +1,11 @@
 package wsconntest
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -28,6 +31,9 @@ type Conn struct {
 	ws     *websocket.Conn // set once upgraded
 	actors sync.WaitGroup
 	ended  chan struct{} // closed once the end is recorded
+	// sending holds one Send from its record to the end of its write, so
+	// that Sent is in the order the messages went out.
+	sending chan struct{}
 
 	mu      sync.Mutex
 	rec     Connection
@@ -65,13 +71,22 @@ var ErrNotUpgraded = errors.New("wsconntest: connection not upgraded")
 
 // Send writes m and records it. It is recorded as the write starts, since
 // the client may have it before the write returns, and forgotten if the
-// write fails. If ctx ends during the write, the connection is closed (a
-// coder/websocket rule).
+// write fails. Sends run one at a time, so that Sent is in the order the
+// messages went out. If ctx ends during the write, the connection is
+// closed (a coder/websocket rule).
 func (c *Conn) Send(ctx context.Context, m Message) error {
 	ws := c.WebSocket()
 	if ws == nil {
 		return ErrNotUpgraded
 	}
+	select {
+	case c.sending <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wsconntest: send: %w", ctx.Err())
+	case <-c.ctx.Done():
+		return fmt.Errorf("wsconntest: send: %w", net.ErrClosed)
+	}
+	defer func() { <-c.sending }()
 	c.srv.stats.Sent.Add(1)
 	rec := !c.srv.cfg.noRecord
 	var seq uint64
@@ -82,8 +97,8 @@ func (c *Conn) Send(ctx context.Context, m Message) error {
 		c.rec.Sent = append(c.rec.Sent, Message{Type: m.Type, Data: slices.Clone(m.Data), At: time.Now()})
 		c.sentSeq = append(c.sentSeq, seq)
 		c.mu.Unlock()
-		c.srv.notify()
 	}
+	c.srv.notify() // Stats changed, recorded or not
 	err := ws.Write(ctx, m.Type, m.Data)
 	if err != nil {
 		c.srv.stats.Sent.Add(-1)
@@ -114,7 +129,11 @@ func (c *Conn) Ping(ctx context.Context) error {
 
 // Close closes the connection with a close frame carrying code and reason
 // and waits for the client's close frame (coder/websocket bounds the wait
-// at 10 s); before the upgrade it drops the connection.
+// at 10 s); before the upgrade it drops the connection. 1005
+// (websocket.StatusNoStatusRcvd) sends a close frame without a status. A
+// code no close frame may carry (1004, 1006, 1015, or outside 1000-1014 and
+// 3000-4999) or a reason over 123 bytes sends none: the connection is
+// dropped, as by Reset, and Close returns the error.
 func (c *Conn) Close(code websocket.StatusCode, reason string) error {
 	ws := c.WebSocket()
 	if ws == nil {
@@ -200,13 +219,12 @@ func (c *Conn) addFrame(f Frame) {
 
 func (c *Conn) received(m Message) {
 	c.srv.stats.Received.Add(1)
-	if c.srv.cfg.noRecord {
-		return
+	if !c.srv.cfg.noRecord {
+		c.mu.Lock()
+		c.rec.Received = append(c.rec.Received, m)
+		c.mu.Unlock()
 	}
-	c.mu.Lock()
-	c.rec.Received = append(c.rec.Received, m)
-	c.mu.Unlock()
-	c.srv.notify()
+	c.srv.notify() // Stats changed, recorded or not
 }
 
 // serveHTTP is every handshake request's handler: it numbers the request,
@@ -230,7 +248,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return s.cfg.choose(r, n)
 	})
-	c := &Conn{srv: s, n: n, req: r, ended: make(chan struct{})}
+	c := &Conn{srv: s, n: n, req: r, ended: make(chan struct{}), sending: make(chan struct{}, 1)}
 	c.wire, _ = r.Context().Value(wireKey{}).(*wireConn)
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	defer c.cancel()
@@ -258,7 +276,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept answered the request; its status is recorded
 	}
-	ws.SetReadLimit(s.cfg.readLimit)
+	ws.SetReadLimit(cmp.Or(s.cfg.readLimit, -1)) // -1: no limit
 	c.mu.Lock()
 	c.ws = ws
 	c.rec.Upgraded = true

@@ -15,7 +15,7 @@ import (
 type Message struct {
 	Type websocket.MessageType // websocket.MessageText or websocket.MessageBinary
 	Data []byte
-	// At is when the venue read it or finished writing it; zero in a
+	// At is when the venue read it or started writing it; zero in a
 	// Message built to be sent.
 	At time.Time
 }
@@ -150,8 +150,8 @@ type Stats struct {
 	// Accepted counts transport connections accepted: TCP connections, or
 	// in-memory dials while up.
 	Accepted int64
-	// Refused counts in-memory dials refused while Down. Over TCP a
-	// refused dial never reaches the venue and is not counted.
+	// Refused counts in-memory dials refused while Down or closed. Over
+	// TCP a refused dial never reaches the venue and is not counted.
 	Refused int64
 	// Handshakes counts handshake requests; Upgraded those answered 101.
 	Handshakes int64

@@ -65,7 +65,7 @@ type config struct {
 	script    [][]Behavior
 	choose    func(r *http.Request, n int) []Behavior
 	accept    websocket.AcceptOptions
-	readLimit int64
+	readLimit int64 // 0: no limit
 	noRecord  bool
 }
 
@@ -110,8 +110,11 @@ func AcceptOptions(o websocket.AcceptOptions) Option {
 }
 
 // ReadLimit sets the largest message the venue reads, in bytes; a larger
-// one closes the connection with status 1009. Default: no limit (-1).
-func ReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } }
+// one closes the connection with status 1009. Default, and n <= 0: no
+// limit, as in tcpconntest.
+func ReadLimit(n int64) Option {
+	return func(c *config) { c.readLimit = max(n, 0) }
+}
 
 // WithoutRecording keeps counters only (Stats): no messages, no frames,
 // and no record of a connection once it is closed; Connections returns the
@@ -120,7 +123,7 @@ func ReadLimit(n int64) Option { return func(c *config) { c.readLimit = n } }
 func WithoutRecording() Option { return func(c *config) { c.noRecord = true } }
 
 func newConfig(opts []Option) config {
-	cfg := config{def: []Behavior{Echo()}, readLimit: -1}
+	cfg := config{def: []Behavior{Echo()}}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -208,7 +211,8 @@ func (s *Server) Client() *http.Client { return s.client }
 
 // Close stops the venue: no new connection, every connection reset (no
 // close handshake), and it returns once every goroutine the venue started
-// has returned. It is idempotent.
+// has returned. It is idempotent. It waits for every behaviour, so a behaviour (Func, OnMessage) must
+// not call it, but start it on a goroutine of its own: go srv.Close().
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -235,7 +239,9 @@ func (s *Server) Close() {
 }
 
 // track registers a transport connection, so ResetAll, Down and Close
-// reach it; tcp is the socket under a TLS connection.
+// reach it; tcp is the socket under a TLS connection. A connection made
+// while the venue is down or closed (its dial raced Down or Close, which
+// may have reset the others already) is closed at once.
 func (s *Server) track(c net.Conn, tcp *net.TCPConn) *wireConn {
 	w := &wireConn{Conn: c, srv: s, tcp: tcp, closed: make(chan struct{})}
 	w.done = func() {
@@ -244,12 +250,12 @@ func (s *Server) track(c net.Conn, tcp *net.TCPConn) *wireConn {
 		s.mu.Unlock()
 	}
 	s.mu.Lock()
-	closed := s.gate.Closed()
-	if !closed {
+	shut := s.gate.Shut()
+	if !shut {
 		s.wires[w] = struct{}{}
 	}
 	s.mu.Unlock()
-	if closed {
+	if shut {
 		_ = w.Close()
 	}
 	return w
@@ -274,7 +280,10 @@ func (s *Server) ResetAll() {
 
 // CloseAll closes every open connection with a close frame carrying code
 // and reason, and returns once every one has ended (coder/websocket bounds
-// each close handshake at 10 s).
+// each close handshake at 10 s). The code and reason must fit a close
+// frame, as Conn.Close says. It waits for the connection a behaviour (Func, OnMessage) runs on too,
+// so a behaviour must not call it, but start it on a goroutine of its
+// own: go srv.CloseAll().
 func (s *Server) CloseAll(code websocket.StatusCode, reason string) {
 	var wg sync.WaitGroup
 	for _, c := range s.Conns() {
@@ -375,10 +384,14 @@ func (s *Server) Stats() Stats {
 
 // Await waits until cond returns true, checking it now and again after
 // each change the venue records (a connection made or ended, a message, a
-// frame), and returns nil, or ctx's error if ctx ends first. cond may call
+// frame), and returns nil, or ctx's cause if ctx ends first. cond may call
 // the Server's methods. Under testing/synctest, synctest.Wait often does
 // the same with less; over TCP Await is the way to wait without polling.
+// A nil cond is an error.
 func (s *Server) Await(ctx context.Context, cond func() bool) error {
+	if cond == nil {
+		return errors.New("wsconntest: Await: nil cond")
+	}
 	return s.changes.Await(ctx, cond)
 }
 

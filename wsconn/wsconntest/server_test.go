@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -732,5 +733,234 @@ func TestAcceptOptionsAndReadLimit(t *testing.T) {
 		if rec, _ := srv.Connection(1); rec.Subprotocol != "feed.v2" || len(rec.Received) != 1 {
 			e.t.Errorf("record: subprotocol %q, %d received; want feed.v2, 1", rec.Subprotocol, len(rec.Received))
 		}
+	})
+}
+
+// Concurrent sends (Push, Func, Echo at once) are recorded in Sent in
+// the order the client receives them.
+func TestSentInWireOrder(t *testing.T) {
+	each(t, func(e env) {
+		const senders, per = 6, 1000
+		var plan []Behavior
+		for s := range senders {
+			plan = append(plan, Func(func(ctx context.Context, c *Conn) {
+				for i := range per {
+					if c.SendText(ctx, fmt.Sprintf("%c%d", 'a'+s, i)) != nil {
+						return
+					}
+				}
+			}))
+		}
+		srv := e.venue(Default(plan...))
+		for n := 1; n <= 5; n++ {
+			c := e.dial(srv, "/", nil)
+			var got []string
+			for range senders * per {
+				got = append(got, c.next(e))
+			}
+			var rec Connection
+			e.await(srv, "sent", func() bool { rec, _ = srv.Connection(n); return len(rec.Sent) == senders*per })
+			if diff := cmp.Diff(got, rec.SentText()); diff != "" {
+				e.t.Fatalf("connection %d: Sent is not in the order the client got them (-client +record):\n%s", n, diff)
+			}
+			_ = c.ws.CloseNow()
+		}
+	})
+}
+
+// ReadLimit of zero or less means no limit, as tcpconntest's does: a
+// message larger than coder/websocket's own default limit is echoed.
+func TestReadLimitZeroOrLessIsNoLimit(t *testing.T) {
+	for _, n := range []int64{0, -1, -7} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			each(t, func(e env) {
+				srv := e.venue(ReadLimit(n))
+				c := e.dial(srv, "/", &websocket.DialOptions{})
+				c.ws.SetReadLimit(-1)
+				big := strings.Repeat("x", 40000) // over coder/websocket's 32 KiB default
+				for _, msg := range []string{"hi", big} {
+					c.send(e, msg)
+					if got := c.next(e); got != msg {
+						e.t.Errorf("ReadLimit(%d): echo of %d bytes = %d bytes", n, len(msg), len(got))
+					}
+				}
+			})
+		})
+	}
+}
+
+// A close code that cannot go in a close frame, or a reason too long for
+// one, drops the connection without a close frame; 1005 sends a close
+// frame without a status.
+func TestCloseCodesThatCannotBeSent(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		code   websocket.StatusCode
+		reason string
+		want   websocket.StatusCode // the client's CloseStatus; -1: no close frame
+	}{
+		{"1000", websocket.StatusNormalClosure, "bye", websocket.StatusNormalClosure},
+		{"4999", 4999, "", 4999},
+		{"1005 has no status", websocket.StatusNoStatusRcvd, "", websocket.StatusNoStatusRcvd},
+		{"0", 0, "", -1},
+		{"1004", 1004, "", -1},
+		{"1006", websocket.StatusAbnormalClosure, "", -1},
+		{"5000", 5000, "", -1},
+		{"reason of 124 bytes", websocket.StatusNormalClosure, strings.Repeat("x", 124), -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			each(t, func(e env) {
+				srv := e.venue(Default(Close(tc.code, tc.reason)))
+				c := e.dial(srv, "/", nil)
+				if got := websocket.CloseStatus(c.end(e)); got != tc.want {
+					e.t.Errorf("the client's close status = %v, want %v", got, tc.want)
+				}
+				e.await(srv, "the end", func() bool { return srv.Stats().Open == 0 })
+				rec, _ := srv.Connection(1)
+				if _, sent := rec.CloseFrom(ToClient); sent != (tc.want != -1) {
+					e.t.Errorf("close frame sent: %v, want %v", sent, tc.want != -1)
+				}
+			})
+		})
+	}
+}
+
+// A handshake made while the venue is a black hole is never answered, and
+// the venue does not close its connection either: the client's own
+// timeout is what ends it, however long it is.
+func TestBlackholeHandshakeStaysOpen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer()
+		defer srv.Close()
+		srv.Blackhole(true)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		_, _, err := websocket.Dial(ctx, srv.URL, &websocket.DialOptions{HTTPClient: srv.Client()})
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Minute {
+			t.Errorf("dial into the black hole ended after %v with %v, want the client's deadline after 1m0s", time.Since(start), err)
+		}
+		if got := srv.Stats(); got.Accepted != 1 || got.Handshakes != 0 {
+			t.Errorf("stats = %+v, want 1 accepted and no handshake", got)
+		}
+	})
+}
+
+// Down resets every connection, those whose dial races it included: none
+// is served while the venue is down.
+func TestDownRacingDials(t *testing.T) {
+	const venues = 250
+	leaked := 0
+	for range venues {
+		synctest.Test(t, func(t *testing.T) {
+			srv := NewServer(Default(Discard()))
+			defer srv.Close()
+			var (
+				wg   sync.WaitGroup
+				mu   sync.Mutex
+				held []*websocket.Conn // open until the venue drops them
+			)
+			defer func() {
+				for _, ws := range held {
+					ws.CloseNow()
+				}
+			}()
+			for range 8 {
+				wg.Go(func() {
+					for {
+						ws, _, err := websocket.Dial(t.Context(), srv.URL, &websocket.DialOptions{HTTPClient: srv.Client()})
+						if err != nil {
+							return // refused: the venue is down
+						}
+						mu.Lock()
+						held = append(held, ws)
+						mu.Unlock()
+					}
+				})
+			}
+			_ = srv.Await(t.Context(), func() bool { return srv.Stats().Handshakes >= 16 })
+			srv.Down()
+			synctest.Wait()
+			if srv.Stats().Open != 0 {
+				leaked++
+			}
+			srv.Close()
+			wg.Wait()
+		})
+	}
+	if leaked > 0 {
+		t.Errorf("%d of %d venues served a connection after Down returned", leaked, venues)
+	}
+}
+
+// Await with a nil cond is an error, not a panic.
+func TestAwaitNilCond(t *testing.T) {
+	srv := NewServer()
+	defer srv.Close()
+	if err := srv.Await(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "nil cond") {
+		t.Errorf("Await(ctx, nil) = %v, want an error naming the nil cond", err)
+	}
+}
+
+// Without recording, Await still wakes on every message: a load test
+// waits on Stats.
+func TestAwaitStatsWithoutRecording(t *testing.T) {
+	each(t, func(e env) {
+		srv := e.venue(WithoutRecording(), Default(Discard()))
+		c := e.dial(srv, "/", nil)
+		e.await(srv, "the connection", func() bool { return srv.Stats().Open == 1 })
+		done := make(chan error, 1)
+		go func() { done <- srv.Await(e.ctx(), func() bool { return srv.Stats().Received == 3 }) }()
+		for range 3 {
+			c.send(e, "x")
+		}
+		if err := <-done; err != nil {
+			e.t.Errorf("Await on Stats.Received: %v", err)
+		}
+		sent := make(chan error, 1)
+		go func() { sent <- srv.Await(e.ctx(), func() bool { return srv.Stats().Sent == 1 }) }()
+		if err := srv.Conns()[0].SendText(e.ctx(), "y"); err != nil {
+			e.t.Fatal(err)
+		}
+		c.next(e)
+		if err := <-sent; err != nil {
+			e.t.Errorf("Await on Stats.Sent: %v", err)
+		}
+	})
+}
+
+// Await wakes on a dial refused while the venue is down.
+func TestAwaitRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := NewServer()
+		defer srv.Close()
+		srv.Down()
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- srv.Await(ctx, func() bool { return srv.Stats().Refused == 1 }) }()
+		synctest.Wait()
+		if _, _, err := websocket.Dial(ctx, srv.URL, &websocket.DialOptions{HTTPClient: srv.Client()}); !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("dial while down = %v, want connection refused", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("Await on Stats.Refused: %v", err)
+		}
+	})
+}
+
+// Await wakes on a connection accepted whose handshake never comes (the
+// venue is a black hole).
+func TestAwaitAccepted(t *testing.T) {
+	each(t, func(e env) {
+		srv := e.venue()
+		srv.Blackhole(true)
+		ctx, cancel := context.WithCancel(e.ctx())
+		defer cancel()
+		go func() { _, _ = e.tryDial(srv, "/", nil) }()
+		if err := srv.Await(ctx, func() bool { return srv.Stats().Accepted == 1 }); err != nil {
+			e.t.Errorf("Await on Stats.Accepted: %v", err)
+		}
+		srv.ResetAll()
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/connfsm/connfsm/internal/venue"
 )
@@ -53,6 +52,7 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	s := l.srv
 	if s.isDown() {
 		s.stats.Refused.Add(1)
+		s.notify()
 		return nil, venue.ErrRefused
 	}
 	client, server := net.Pipe()
@@ -60,6 +60,7 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	select {
 	case l.accept <- wc:
 		s.stats.Accepted.Add(1)
+		s.notify()
 		return client, nil
 	case <-ctx.Done():
 	case <-l.closed:
@@ -70,6 +71,7 @@ func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 		return nil, err
 	}
 	s.stats.Refused.Add(1)
+	s.notify()
 	return nil, venue.ErrRefused
 }
 
@@ -91,6 +93,7 @@ func (l *tcpListener) Accept() (net.Conn, error) {
 		c = tls.Server(c, l.tls)
 	}
 	l.srv.stats.Accepted.Add(1)
+	l.srv.notify()
 	return l.srv.track(c, tc), nil
 }
 
@@ -99,10 +102,12 @@ func (l *tcpListener) Accept() (net.Conn, error) {
 // cannot serve again.
 func (s *Server) serve(ln net.Listener) *http.Server {
 	hs := &http.Server{
-		Handler:           http.HandlerFunc(s.serveHTTP),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0), // failed TLS handshakes, resets mid-request: expected here
-		BaseContext:       func(net.Listener) context.Context { return s.ctx },
+		Handler: http.HandlerFunc(s.serveHTTP),
+		// No ReadHeaderTimeout: a handshake sent into a black hole must
+		// stay unanswered, not be dropped after the timeout. Close,
+		// Down and ResetAll end a request never sent.
+		ErrorLog:    log.New(io.Discard, "", 0), // failed TLS handshakes, resets mid-request: expected here
+		BaseContext: func(net.Listener) context.Context { return s.ctx },
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, wireKey{}, c)
 		},
