@@ -204,6 +204,9 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 			if postponed != nil {
 				continue // no choice runs for an event postponed anyway
 			}
+			if chosen(sels, c.at) {
+				continue // one rule, inherited by another leaf: taken once
+			}
 			p, rej := m.chooseIn(c, it, l)
 			if rej != nil {
 				return m.rejectIn(rej, c, it, l)
@@ -228,6 +231,18 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 	}
 	m.transitionSet(sels, int(it.ev), it.payload)
 	return nil
+}
+
+// chosen reports whether sels holds the rule declared at state at: a rule
+// that region leaves inherit from one state is one rule, whose choice runs
+// once.
+func chosen[S, E comparable](sels []sel[S, E], at int) bool {
+	for _, s := range sels {
+		if s.c.at == at {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutConflicts drops the transitions that conflict with one before

@@ -131,6 +131,9 @@ func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 		case KindTransition:
 			opts = append(opts, []sel[S, E]{{c: c, p: &c.plan, from: l}})
 		case KindChoice:
+			if inherited(opts, c.at) {
+				continue // one rule, inherited by another leaf: taken once
+			}
 			var o []sel[S, E]
 			for i := range c.branches {
 				o = append(o, sel[S, E]{c: c, p: &c.branches[i], from: l})
@@ -166,6 +169,16 @@ func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 			return out
 		}
 	}
+}
+
+// inherited reports whether opts holds the choice declared at state at.
+func inherited[S, E comparable](opts [][]sel[S, E], at int) bool {
+	for _, o := range opts {
+		if o[0].c.at == at {
+			return true
+		}
+	}
+	return false
 }
 
 // apply takes sels, without conflicts, at pos: what transitionSet does to

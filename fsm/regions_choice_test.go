@@ -1,0 +1,79 @@
+package fsm_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/connfsm/connfsm/fsm"
+)
+
+// choiceRegionsDef: Link is parallel, with regions Up{Up1} and Down{Down1};
+// its Choice on Route, inherited by both regions' leaves, picks Primary or
+// Backup; Back returns to Link.
+func choiceRegionsDef(t *testing.T, pick func(env, payload any) string) *fsm.Definition[string, string] {
+	t.Helper()
+	type r = fsm.Rule[string, string]
+	def, err := fsm.NewBuilder[string, string]("Link").
+		States("Link", "Up", "Up1", "Down", "Down1", "Primary", "Backup").
+		Events("Route", "Back").
+		Parallel("Link", "Up", "Down").Children("Up", "Up1").Children("Down", "Down1").
+		Rules(
+			r{From: "Link", On: "Route", Then: fsm.Choice(pick, "Primary", "Backup")},
+			r{From: "Link", On: "Back", Then: fsm.Ignore[string](), Reason: "linked"},
+			r{From: "Primary", On: "Back", Then: fsm.To("Link")},
+			r{From: "Backup", On: "Back", Then: fsm.To("Link")},
+			r{From: "Primary", On: "Route", Then: fsm.Ignore[string](), Reason: "routed"},
+			r{From: "Backup", On: "Route", Then: fsm.Ignore[string](), Reason: "routed"},
+		).
+		Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def
+}
+
+// TestRegionsInheritedChoiceRunsOnce: a choice declared on a parallel state
+// is one rule, taken once however many region leaves inherit it, so its
+// function runs once per event: a round-robin pick alternates.
+func TestRegionsInheritedChoiceRunsOnce(t *testing.T) {
+	calls := 0
+	def := choiceRegionsDef(t, func(env, payload any) string {
+		calls++
+		if calls%2 == 1 {
+			return "Primary"
+		}
+		return "Backup"
+	})
+	m := def.Start(context.Background(), fsm.Config[string, string]{})
+	defer m.Stop(context.Background())
+	var got []string
+	for _, ev := range []string{"Route", "Back", "Route", "Back"} {
+		if err := m.Fire(context.Background(), ev); err != nil {
+			t.Fatalf("Fire(%s): %v", ev, err)
+		}
+		got = append(got, m.State())
+	}
+	want := []string{"Primary", "Up1", "Backup", "Up1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	if calls != 2 {
+		t.Errorf("the choice ran %d times for 2 events, want 2", calls)
+	}
+}
+
+// TestNextInheritedChoice: Next gives one successor per branch of a choice
+// that region leaves inherit, not one per leaf and branch.
+func TestNextInheritedChoice(t *testing.T) {
+	def := choiceRegionsDef(t, func(env, payload any) string { return "Primary" })
+	var got [][]string
+	for _, s := range def.Next(def.StartPosition(), "Route") {
+		got = append(got, s.To.Configuration())
+	}
+	want := [][]string{{"Primary"}, {"Backup"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("successors' configurations (-want +got):\n%s", diff)
+	}
+}
