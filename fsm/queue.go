@@ -154,9 +154,12 @@ func (m *Machine[S, E]) postpone(c *cell[S, E], it *item, l int) error {
 	kept.id = 0 // its firer has its answer: nil
 	x.held = append(x.held, kept)
 	if m.obs != nil {
-		leaf := d.states[l]
+		leaf, epoch := d.states[l], m.pubEpoch.Load()
+		if d.parallel {
+			epoch = m.entryEpoch(l) // the leaf's whose rule postponed it, as in a rejection
+		}
 		m.observe(Record[S, E]{Kind: RecordPostponed, From: leaf, To: leaf, State: d.states[c.at],
-			Event: d.events[it.ev], Epoch: m.pubEpoch.Load(), Reason: c.reason, Payload: it.payload})
+			Event: d.events[it.ev], Epoch: epoch, Reason: c.reason, Payload: it.payload})
 	}
 	return nil
 }
