@@ -41,6 +41,8 @@ func (m *Machine[S, E]) step(it *item) error {
 	case opStop:
 		m.stop(nil)
 		return nil
+	case opDropped:
+		return ErrStopped
 	case opTaskFailed, opStragglerReturned:
 		if m.obs != nil {
 			kind := RecordTaskFailed

@@ -60,6 +60,7 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 		m.guard(where{kind: atObserver}, func() { m.observe(rec) })
 	}
 	m.dropHeld()
+	m.dropQueued()
 	if x := m.ext; x != nil {
 		if x.detach != nil {
 			x.detach()
