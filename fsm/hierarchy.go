@@ -182,9 +182,21 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 	defer func() { clear(sels); w.sels = sels[:0] }() // no pointers kept into a step over
 	var ignored, postponed *cell[S, E]
 	postponedAt := -1
+	offered := func(l int) bool { // an active leaf the event is offered to
+		return len(d.tree[l].children) == 0 && (scope < 0 || d.ancestorOrSelf(scope, l))
+	}
+	// Whether a region postpones the event is known before any choice
+	// runs: none runs for an event kept whole, whatever the regions' order.
+	anyPostpone := false
+	for _, lv := range m.path {
+		if l := int(lv.si); offered(l) && d.cells[l*nE+int(it.ev)].kind == KindPostpone {
+			anyPostpone = true
+			break
+		}
+	}
 	for _, lv := range m.path {
 		l := int(lv.si)
-		if len(d.tree[l].children) > 0 || (scope >= 0 && !d.ancestorOrSelf(scope, l)) {
+		if !offered(l) {
 			continue
 		}
 		c := &d.cells[l*nE+int(it.ev)]
@@ -201,7 +213,7 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 			}
 			continue
 		case KindChoice:
-			if postponed != nil {
+			if anyPostpone {
 				continue // no choice runs for an event postponed anyway
 			}
 			if chosen(sels, c.at) {

@@ -77,3 +77,66 @@ func TestNextInheritedChoice(t *testing.T) {
 		t.Errorf("successors' configurations (-want +got):\n%s", diff)
 	}
 }
+
+// TestRegionsChoiceOfPostponedEvent: an event a region postpones is kept
+// whole, so no region's choice runs for it, whichever comes first in
+// document order: the outcome does not depend on the order of the
+// regions, even when the choice would pick an undeclared target.
+func TestRegionsChoiceOfPostponedEvent(t *testing.T) {
+	type r = fsm.Rule[string, string]
+	tests := []struct {
+		name      string
+		regions   []string // of Link, in declaration order
+		undeclare bool     // the choice picks a target it does not declare
+	}{
+		{"choice first", []string{"Pick", "Wait"}, false},
+		{"postpone first", []string{"Wait", "Pick"}, false},
+		{"undeclared choice first", []string{"Pick", "Wait"}, true},
+		{"undeclared postpone first", []string{"Wait", "Pick"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			pick := func(env, payload any) string {
+				calls++
+				if tt.undeclare {
+					return "Link"
+				}
+				return "Picked"
+			}
+			def, err := fsm.NewBuilder[string, string]("Link").
+				States("Link", "Pick", "Choosing", "Picked", "Wait", "Waiting", "Ready").
+				Events("Route", "Go").
+				Parallel("Link", tt.regions...).
+				Children("Pick", "Choosing", "Picked").Children("Wait", "Waiting", "Ready").
+				Rules(
+					r{From: "Choosing", On: "Route", Then: fsm.Choice(pick, "Choosing", "Picked")},
+					r{From: "Picked", On: "Route", Then: fsm.Ignore[string](), Reason: "picked"},
+					r{From: "Pick", On: "Go", Then: fsm.Ignore[string](), Reason: "the wait's"},
+					r{From: "Waiting", On: "Route", Then: fsm.Postpone[string]()},
+					r{From: "Ready", On: "Route", Then: fsm.Ignore[string](), Reason: "the pick's"},
+					r{From: "Waiting", On: "Go", Then: fsm.To("Ready")},
+					r{From: "Ready", On: "Go", Then: fsm.Ignore[string](), Reason: "ready"},
+				).
+				Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []fsm.RecordKind
+			m := def.Start(context.Background(), fsm.Config[string, string]{Observer: func(_ context.Context, r fsm.Record[string, string]) {
+				kinds = append(kinds, r.Kind)
+			}})
+			defer m.Stop(context.Background())
+			if err := m.Fire(context.Background(), "Route"); err != nil {
+				t.Errorf("Fire(Route) = %v, want nil (postponed)", err)
+			}
+			if calls != 0 {
+				t.Errorf("the choice ran %d times for a postponed event, want 0", calls)
+			}
+			want := []fsm.RecordKind{fsm.RecordStarted, fsm.RecordPostponed}
+			if diff := cmp.Diff(want, kinds); diff != "" {
+				t.Errorf("records (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
