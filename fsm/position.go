@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -100,7 +101,8 @@ func (d *Definition[S, E]) position(active []int32, memory [][]int32) Position[S
 // Next returns what event does at pos, as a machine of d would take the
 // step, without running anything: one Successor, or one per combination of
 // the branches of the choices that apply (in declaration order of their
-// targets). It returns nil at a final position, for an event not in d, or
+// targets), each distinct step given once (a choice that another region's
+// rule preempts adds none). It returns nil at a final position, for an event not in d, or
 // for a Position not made by d.
 func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 	ei, ok := d.eventIdx[event]
@@ -157,7 +159,11 @@ func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 		for i, o := range opts {
 			sels[i] = o[pick[i]]
 		}
-		out = append(out, d.apply(pos, d.withoutConflicts(sels)))
+		// A choice that another region's rule preempts is not taken: its
+		// branches lead to one successor, given once.
+		if s := d.apply(pos, d.withoutConflicts(sels)); !slices.ContainsFunc(out, s.same) {
+			out = append(out, s)
+		}
 		i := len(pick) - 1
 		for ; i >= 0; i-- {
 			if pick[i]++; pick[i] < len(opts[i]) {
@@ -169,6 +175,12 @@ func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 			return out
 		}
 	}
+}
+
+// same reports whether s and t are the same step: the same transitions to
+// the same targets, leading to the same position.
+func (s Successor[S]) same(t Successor[S]) bool {
+	return s.Kind == t.Kind && slices.Equal(s.Moves, t.Moves) && slices.Equal(s.Targets, t.Targets) && s.To.Key() == t.To.Key()
 }
 
 // inherited reports whether opts holds the choice declared at state at.

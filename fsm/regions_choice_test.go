@@ -140,3 +140,40 @@ func TestRegionsChoiceOfPostponedEvent(t *testing.T) {
 		})
 	}
 }
+
+// TestNextPreemptedChoice: a choice that a region inherits but that another
+// region's own rule preempts is not taken, whichever branch it would pick:
+// Next gives the one successor, not one per branch.
+func TestNextPreemptedChoice(t *testing.T) {
+	type r = fsm.Rule[string, string]
+	def, err := fsm.NewBuilder[string, string]("Link").
+		States("Link", "Up", "Up1", "Up2", "Down", "Down1", "Primary", "Backup").
+		Events("Route", "Back").
+		Parallel("Link", "Up", "Down").Children("Up", "Up1", "Up2").Children("Down", "Down1").
+		Rules(
+			r{From: "Link", On: "Route", Then: fsm.Choice(func(env, payload any) string { return "Primary" }, "Primary", "Backup")},
+			r{From: "Up", On: "Route", Then: fsm.Internal("Up2")}, // Up's own rule preempts Link's
+			r{From: "Link", On: "Back", Then: fsm.Ignore[string](), Reason: "linked"},
+			r{From: "Primary", On: "Back", Then: fsm.To("Link")},
+			r{From: "Backup", On: "Back", Then: fsm.To("Link")},
+			r{From: "Primary", On: "Route", Then: fsm.Ignore[string](), Reason: "routed"},
+			r{From: "Backup", On: "Route", Then: fsm.Ignore[string](), Reason: "routed"},
+		).
+		Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := def.Start(context.Background(), fsm.Config[string, string]{})
+	defer m.Stop(context.Background())
+	if err := m.Fire(context.Background(), "Route"); err != nil {
+		t.Fatal(err)
+	}
+	var got [][]string
+	for _, s := range def.Next(def.StartPosition(), "Route") {
+		got = append(got, s.To.Configuration())
+	}
+	want := [][]string{m.Configuration()}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("successors' configurations (-want +got):\n%s", diff)
+	}
+}
