@@ -186,9 +186,10 @@
 // cancelled. Build refuses such a rule.
 //
 // Some events a task emits surely leave its state: the rule that applies
-// exits the state whichever of its leaves is active. Such an event cancels
-// the tasks of the outermost state it surely leaves before it is queued.
-// So the siblings take no step with a live context after it.
+// is a transition (not a choice, which may be rejected) that exits the
+// state whichever of its leaves is active. Such an event cancels the tasks
+// of the outermost state it surely leaves before it is queued. So the
+// siblings take no step with a live context after it.
 //
 // # Timeouts, choices, final states
 //

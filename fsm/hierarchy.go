@@ -148,13 +148,10 @@ func (d *Definition[S, E]) surelyLeft(si, ei int, leaves []int) int {
 			if !consider(c.plan) {
 				return -1
 			}
-		case KindChoice:
-			for _, b := range c.branches {
-				if !consider(b) {
-					return -1
-				}
-			}
 		default:
+			// A choice is no sure exit either: one that picks an
+			// undeclared target or panics rejects the step, and the
+			// state stays, its tasks with it.
 			return -1
 		}
 	}
