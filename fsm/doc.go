@@ -186,9 +186,10 @@
 // cancelled. Build refuses such a rule.
 //
 // Some events a task emits surely leave its state: the rule that applies
-// exits the state whichever of its leaves is active. Such an event cancels
-// the tasks of the outermost state it surely leaves before it is queued.
-// So the siblings take no step with a live context after it.
+// is a transition (not a choice, which may be rejected) that exits the
+// state whichever of its leaves is active. Such an event cancels the tasks
+// of the outermost state it surely leaves before it is queued. So the
+// siblings take no step with a live context after it.
 //
 // # Timeouts, choices, final states
 //
@@ -221,8 +222,9 @@
 // is processed as it would have been when fired. One emitted by a task
 // whose state entry is over is stale. One the new configuration postpones
 // again is held again. With parallel states, a region's rule that
-// postpones the event postpones it whole: no region takes it in that step.
-// But if a region rejects it, the whole event is rejected.
+// postpones the event postpones it whole: no region takes it in that step,
+// and no region's choice runs for it. But if a region rejects it, the
+// whole event is rejected.
 //
 // A machine holds at most Builder.PostponeLimit events, 64 by default. An
 // event postponed beyond it is rejected: Fire returns a *RejectedError

@@ -148,13 +148,10 @@ func (d *Definition[S, E]) surelyLeft(si, ei int, leaves []int) int {
 			if !consider(c.plan) {
 				return -1
 			}
-		case KindChoice:
-			for _, b := range c.branches {
-				if !consider(b) {
-					return -1
-				}
-			}
 		default:
+			// A choice is no sure exit either: one that picks an
+			// undeclared target or panics rejects the step, and the
+			// state stays, its tasks with it.
 			return -1
 		}
 	}
@@ -182,9 +179,21 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 	defer func() { clear(sels); w.sels = sels[:0] }() // no pointers kept into a step over
 	var ignored, postponed *cell[S, E]
 	postponedAt := -1
+	offered := func(l int) bool { // an active leaf the event is offered to
+		return len(d.tree[l].children) == 0 && (scope < 0 || d.ancestorOrSelf(scope, l))
+	}
+	// Whether a region postpones the event is known before any choice
+	// runs: none runs for an event kept whole, whatever the regions' order.
+	anyPostpone := false
+	for _, lv := range m.path {
+		if l := int(lv.si); offered(l) && d.cells[l*nE+int(it.ev)].kind == KindPostpone {
+			anyPostpone = true
+			break
+		}
+	}
 	for _, lv := range m.path {
 		l := int(lv.si)
-		if len(d.tree[l].children) > 0 || (scope >= 0 && !d.ancestorOrSelf(scope, l)) {
+		if !offered(l) {
 			continue
 		}
 		c := &d.cells[l*nE+int(it.ev)]
@@ -201,8 +210,11 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 			}
 			continue
 		case KindChoice:
-			if postponed != nil {
+			if anyPostpone {
 				continue // no choice runs for an event postponed anyway
+			}
+			if chosen(sels, c.at) {
+				continue // one rule, inherited by another leaf: taken once
 			}
 			p, rej := m.chooseIn(c, it, l)
 			if rej != nil {
@@ -228,6 +240,18 @@ func (m *Machine[S, E]) stepRegions(it *item) error {
 	}
 	m.transitionSet(sels, int(it.ev), it.payload)
 	return nil
+}
+
+// chosen reports whether sels holds the rule declared at state at: a rule
+// that region leaves inherit from one state is one rule, whose choice runs
+// once.
+func chosen[S, E comparable](sels []sel[S, E], at int) bool {
+	for _, s := range sels {
+		if s.c.at == at {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutConflicts drops the transitions that conflict with one before

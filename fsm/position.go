@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -100,7 +101,8 @@ func (d *Definition[S, E]) position(active []int32, memory [][]int32) Position[S
 // Next returns what event does at pos, as a machine of d would take the
 // step, without running anything: one Successor, or one per combination of
 // the branches of the choices that apply (in declaration order of their
-// targets). It returns nil at a final position, for an event not in d, or
+// targets), each distinct step given once (a choice that another region's
+// rule preempts adds none). It returns nil at a final position, for an event not in d, or
 // for a Position not made by d.
 func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 	ei, ok := d.eventIdx[event]
@@ -131,6 +133,9 @@ func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 		case KindTransition:
 			opts = append(opts, []sel[S, E]{{c: c, p: &c.plan, from: l}})
 		case KindChoice:
+			if inherited(opts, c.at) {
+				continue // one rule, inherited by another leaf: taken once
+			}
 			var o []sel[S, E]
 			for i := range c.branches {
 				o = append(o, sel[S, E]{c: c, p: &c.branches[i], from: l})
@@ -154,7 +159,11 @@ func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 		for i, o := range opts {
 			sels[i] = o[pick[i]]
 		}
-		out = append(out, d.apply(pos, d.withoutConflicts(sels)))
+		// A choice that another region's rule preempts is not taken: its
+		// branches lead to one successor, given once.
+		if s := d.apply(pos, d.withoutConflicts(sels)); !slices.ContainsFunc(out, s.same) {
+			out = append(out, s)
+		}
 		i := len(pick) - 1
 		for ; i >= 0; i-- {
 			if pick[i]++; pick[i] < len(opts[i]) {
@@ -166,6 +175,22 @@ func (d *Definition[S, E]) Next(pos Position[S], event E) []Successor[S] {
 			return out
 		}
 	}
+}
+
+// same reports whether s and t are the same step: the same transitions to
+// the same targets, leading to the same position.
+func (s Successor[S]) same(t Successor[S]) bool {
+	return s.Kind == t.Kind && slices.Equal(s.Moves, t.Moves) && slices.Equal(s.Targets, t.Targets) && s.To.Key() == t.To.Key()
+}
+
+// inherited reports whether opts holds the choice declared at state at.
+func inherited[S, E comparable](opts [][]sel[S, E], at int) bool {
+	for _, o := range opts {
+		if o[0].c.at == at {
+			return true
+		}
+	}
+	return false
 }
 
 // apply takes sels, without conflicts, at pos: what transitionSet does to

@@ -15,6 +15,9 @@ const (
 	opStop
 	opTaskFailed
 	opStragglerReturned
+	// opDropped is an item the stop has disposed of and reported already
+	// (see dropQueued): processing it only tells its firer ErrStopped.
+	opDropped
 )
 
 type item struct {
@@ -154,9 +157,12 @@ func (m *Machine[S, E]) postpone(c *cell[S, E], it *item, l int) error {
 	kept.id = 0 // its firer has its answer: nil
 	x.held = append(x.held, kept)
 	if m.obs != nil {
-		leaf := d.states[l]
+		leaf, epoch := d.states[l], m.pubEpoch.Load()
+		if d.parallel {
+			epoch = m.entryEpoch(l) // the leaf's whose rule postponed it, as in a rejection
+		}
 		m.observe(Record[S, E]{Kind: RecordPostponed, From: leaf, To: leaf, State: d.states[c.at],
-			Event: d.events[it.ev], Epoch: m.pubEpoch.Load(), Reason: c.reason, Payload: it.payload})
+			Event: d.events[it.ev], Epoch: epoch, Reason: c.reason, Payload: it.payload})
 	}
 	return nil
 }
@@ -243,6 +249,43 @@ func (m *Machine[S, E]) dropHeld() {
 			rec := Record[S, E]{Kind: RecordDropped, From: leaf, To: leaf, State: leaf,
 				Event: d.events[it.ev], Epoch: it.epoch, Err: ErrStopped, Payload: it.payload}
 			m.guard(where{kind: atObserver}, func() { m.observe(rec) })
+		}
+	}
+}
+
+// dropQueued disposes of the events queued when the machine stops and
+// reports them, as dropHeld does, before Done is closed: once Stop has
+// returned, their payloads are disposed and the observer gets nothing
+// more. Each stays queued, marked, so that a firer draining for its
+// outcome still gets ErrStopped. Only the processor dequeues, so the
+// items stay where they are while user code runs without the lock.
+func (m *Machine[S, E]) dropQueued() {
+	m.mu.Lock()
+	if m.q == nil {
+		m.mu.Unlock()
+		return
+	}
+	head, n := m.q.head, len(m.q.items)
+	m.mu.Unlock()
+	d := m.def
+	for i := head; i < n; i++ {
+		m.mu.Lock()
+		it := m.q.items[i]
+		if it.op == opEvent || it.op == opTaskFailed || it.op == opStragglerReturned {
+			m.q.items[i] = item{op: opDropped, id: it.id}
+		}
+		m.mu.Unlock()
+		switch it.op {
+		case opEvent:
+			m.guard(where{kind: atDispose}, func() { dispose(it.payload) })
+			if m.obs != nil {
+				leaf := d.states[m.cur]
+				rec := Record[S, E]{Kind: RecordDropped, From: leaf, To: leaf, State: leaf,
+					Event: d.events[it.ev], Epoch: it.epoch, Err: ErrStopped, Payload: it.payload}
+				m.guard(where{kind: atObserver}, func() { m.observe(rec) })
+			}
+		case opTaskFailed, opStragglerReturned:
+			m.guard(where{kind: atObserver}, func() { _ = m.step(&it) })
 		}
 	}
 }

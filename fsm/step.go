@@ -41,6 +41,8 @@ func (m *Machine[S, E]) step(it *item) error {
 	case opStop:
 		m.stop(nil)
 		return nil
+	case opDropped:
+		return ErrStopped
 	case opTaskFailed, opStragglerReturned:
 		if m.obs != nil {
 			kind := RecordTaskFailed
@@ -471,7 +473,7 @@ func (m *Machine[S, E]) enterInitial() {
 	}
 	leaf := d.states[m.cur]
 	if m.obs != nil {
-		m.observe(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: leaf, To: leaf, State: leaf, Epoch: m.epoch, Entered: d.startStates})
+		m.observe(Record[S, E]{Kind: RecordStarted, When: time.Now(), From: leaf, To: leaf, State: leaf, Epoch: m.pubEpoch.Load(), Entered: d.startStates})
 	}
 	t := Transition[S, E]{From: leaf, To: leaf, Env: m.env, Started: true}
 	final := false

@@ -56,10 +56,11 @@ func (m *Machine[S, E]) stop(cause *PanicError) {
 		if cause != nil {
 			err = cause
 		}
-		rec := Record[S, E]{Kind: RecordStopped, From: from, To: from, State: from, Epoch: m.epoch, Join: join, Exited: exited, Err: err}
+		rec := Record[S, E]{Kind: RecordStopped, From: from, To: from, State: from, Epoch: m.pubEpoch.Load(), Join: join, Exited: exited, Err: err}
 		m.guard(where{kind: atObserver}, func() { m.observe(rec) })
 	}
 	m.dropHeld()
+	m.dropQueued()
 	if x := m.ext; x != nil {
 		if x.detach != nil {
 			x.detach()

@@ -92,6 +92,9 @@ func run(pass *analysis.Pass) (any, error) {
 		if consumed[src.expr] || isIgnored(src.lit.Pos()) {
 			continue
 		}
+		if len(src.lit.Elts) == 0 {
+			continue // declares no rule: the start of a table built at run time
+		}
 		rows, ok := rowsOf(info, src.lit, src.shape)
 		if !ok {
 			continue

@@ -114,7 +114,8 @@
 //   - tables built at run time: rules appended in a loop, returned by a
 //     function (other than the row conversion above), or read from a
 //     variable, as in Rules(table...). The literal that initialises table
-//     is checked where it is written.
+//     is checked where it is written, unless it is empty: an empty literal
+//     declares no rule.
 //   - a table with any row whose state or event is not a constant (a
 //     variable, a function result, an omitted From or On). So is a table
 //     with any row that is not a literal (rule(A, Go) is a call). The whole

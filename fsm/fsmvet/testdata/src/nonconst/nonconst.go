@@ -47,6 +47,16 @@ func loop() {
 	fsm.NewBuilder[State, Event](A).Rules(rules...).Build()
 }
 
+// Rules built in a loop from an empty literal: skipped too, as the empty
+// literal declares no rule.
+func loopFromEmpty() {
+	rules := []rule{}
+	for _, s := range []State{A, B} {
+		rules = append(rules, rule{From: s, On: Go, Then: fsm.To(A)})
+	}
+	fsm.NewBuilder[State, Event](A).Rules(rules...).Build()
+}
+
 // Tables of a type whose nesting is declared with non-constant children:
 // skipped, since its leaves are unknown.
 type Phase uint8
