@@ -240,16 +240,21 @@ func (m *Machine[S, E]) dropHeld() {
 		return
 	}
 	m.ext.rare.held = nil
-	d := m.def
 	for i := range held {
-		it := &held[i]
-		m.guard(where{kind: atDispose}, func() { dispose(it.payload) })
-		if m.obs != nil {
-			leaf := d.states[m.cur]
-			rec := Record[S, E]{Kind: RecordDropped, From: leaf, To: leaf, State: leaf,
-				Event: d.events[it.ev], Epoch: it.epoch, Err: ErrStopped, Payload: it.payload}
-			m.guard(where{kind: atObserver}, func() { m.observe(rec) })
-		}
+		m.dropEvent(&held[i])
+	}
+}
+
+// dropEvent disposes of the payload of an event the stop leaves
+// unprocessed, and reports the event as dropped.
+func (m *Machine[S, E]) dropEvent(it *item) {
+	m.guard(where{kind: atDispose}, func() { dispose(it.payload) })
+	if m.obs != nil {
+		d := m.def
+		leaf := d.states[m.cur]
+		rec := Record[S, E]{Kind: RecordDropped, From: leaf, To: leaf, State: leaf,
+			Event: d.events[it.ev], Epoch: it.epoch, Err: ErrStopped, Payload: it.payload}
+		m.guard(where{kind: atObserver}, func() { m.observe(rec) })
 	}
 }
 
@@ -267,7 +272,6 @@ func (m *Machine[S, E]) dropQueued() {
 	}
 	head, n := m.q.head, len(m.q.items)
 	m.mu.Unlock()
-	d := m.def
 	for i := head; i < n; i++ {
 		m.mu.Lock()
 		it := m.q.items[i]
@@ -277,13 +281,7 @@ func (m *Machine[S, E]) dropQueued() {
 		m.mu.Unlock()
 		switch it.op {
 		case opEvent:
-			m.guard(where{kind: atDispose}, func() { dispose(it.payload) })
-			if m.obs != nil {
-				leaf := d.states[m.cur]
-				rec := Record[S, E]{Kind: RecordDropped, From: leaf, To: leaf, State: leaf,
-					Event: d.events[it.ev], Epoch: it.epoch, Err: ErrStopped, Payload: it.payload}
-				m.guard(where{kind: atObserver}, func() { m.observe(rec) })
-			}
+			m.dropEvent(&it)
 		case opTaskFailed, opStragglerReturned:
 			m.guard(where{kind: atObserver}, func() { _ = m.step(&it) })
 		}
