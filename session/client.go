@@ -76,6 +76,9 @@ type Client struct {
 	attempts int32
 	phase    float32
 	outageAt time.Duration
+	// stable is set once a connection stayed Alive for the stable period:
+	// a Pool replaces only a connection that did (rehome).
+	stable atomic.Bool
 
 	bufMu sync.Mutex
 	buf   *sendBuffer // made by the first message kept; nil when empty
@@ -323,6 +326,7 @@ func (c *Client) exitAlive(ctx context.Context, t step) {
 	s := c.sess.Load()
 	if clock()-s.up >= c.cfg.retry.stablePeriod {
 		c.attempts, c.outageAt, c.phase = 0, clock(), c.cfg.retry.drawPhase()
+		c.stable.Store(true)
 	}
 	// Also when the reader straggles: its handler's turn is over. The
 	// resyncs were joined by the reader task, unless it straggles: then

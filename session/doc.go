@@ -305,8 +305,9 @@
 // Each connection is a Client with its own lifecycle. It replays its own
 // subscriptions when it reconnects. If it gives up for good, its
 // subscriptions move to the others, or to a new connection; if it never
-// connected, they wait Pending for room instead, as the venue would refuse
-// a new connection too. The pool's own
+// stayed connected for the stable period, they wait Pending for room
+// instead, as the venue would refuse or drop a new connection too. The
+// pool's own
 // life (Running, Ending, Ended) is a declared machine too
 // (PoolDefinition). Nothing of an Ended pool runs: Close and Done wait for
 // the goroutines that watch its connections. Every dial of every

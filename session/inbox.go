@@ -376,7 +376,7 @@ func (s *session) decode(typ transport.MessageType, data []byte) (transport.Mess
 		s.c.stats.more().undecoded.Add(1)
 		return typ, data, nil
 	case limit > 0 && int64(len(out)) > limit:
-		s.c.stats.more().tooBig.Add(1)
+		// Counted in Stats.TooBig by the failure it causes (session.fail).
 		return typ, nil, fmt.Errorf("%w: decoded payload over the read limit of %d bytes", ErrMessageTooBig, limit)
 	}
 	if utf8.Valid(out) {

@@ -188,7 +188,7 @@ func TestPoolEndJoinsWatchers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t, ackingVenue(), wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
 			if r.Header.Get("X-Conn") == "0" {
-				return []wsconntest.Behavior{wsconntest.After(time.Second, wsconntest.Close(websocket.StatusProtocolError, "bad frame"))}
+				return []wsconntest.Behavior{wsconntest.After(DefaultStablePeriod+time.Second, wsconntest.Close(websocket.StatusProtocolError, "bad frame"))}
 			}
 			return nil
 		}))

@@ -53,9 +53,10 @@ type PoolConfig struct {
 // another connection with room, or to a new one (within MaxConns and the
 // dial budget), or, if neither can take it, waits Pending in the pool
 // (PoolStats.Pending), observed as a RecordSubscription, until a
-// connection has room. A connection that gave up before it ever connected
-// (the venue refused it for good) gets no new one in its place, as the
-// venue would refuse that too: its subscriptions wait Pending unless a
+// connection has room. A connection that gave up without ever staying
+// connected for the stable period (WithStablePeriod), refused or dropped
+// at once by the venue, gets no new one in its place, as the venue would
+// treat that one the same: its subscriptions wait Pending unless a
 // connection has room, and a connection the next Subscribe opens takes
 // them before the new subscription.
 //

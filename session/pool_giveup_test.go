@@ -236,3 +236,37 @@ func TestPoolObserverPanics(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolBannedConnsAreNotReplaced: a venue that accepts every
+// connection and then closes it with a close code the client gives up on
+// (a ban) would, if each were replaced, be dialled again at once, and
+// again, in a loop without a pause. A connection that never stayed up for
+// the stable period is treated as one that never connected: no new one
+// takes its place, and its subscriptions wait Pending in the pool.
+func TestPoolBannedConnsAreNotReplaced(t *testing.T) {
+	tests := []struct {
+		name  string
+		after time.Duration // how long the venue lets each connection live
+	}{
+		{"closed at once", 0},
+		{"closed within the stable period", DefaultStablePeriod / 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := startServer(t, ackingVenue(), wsconntest.Default(wsconntest.Echo(),
+					wsconntest.After(tt.after, wsconntest.Close(4001, "banned"))))
+				p := poolTest(t, srv, PoolConfig{MaxPerConn: 1, MaxConns: 2},
+					WithPermanentCloseCodes(4001), WithSubscriptions(sub("a"), sub("b")))
+				time.Sleep(time.Minute)
+				synctest.Wait()
+				if got := dials(srv); got != 2 {
+					t.Errorf("%d dials in a minute, want 2 (one per connection, none replaced)", got)
+				}
+				if st := p.Stats(); st.Conns != 0 || st.Pending != 2 || st.Subscriptions != 2 {
+					t.Errorf("stats %+v, want no connection, 2 subscriptions Pending", st)
+				}
+			})
+		})
+	}
+}

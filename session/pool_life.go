@@ -192,11 +192,11 @@ func (c *Client) adopt(hs []holding) {
 // other connections with room, or to new ones within MaxConns (their dials
 // wait for the budget); those that fit nowhere wait Pending in the pool,
 // counted (PoolStats.Pending) and observed. A connection that gave up
-// before it ever connected gets no new one in its place: the venue
-// refused it, and would refuse the next at once, and the next, in a loop
-// without a pause.
+// before it ever stayed connected for the stable period gets no new one in
+// its place: the venue refused or dropped it, and would do so to the next
+// at once, and the next, in a loop without a pause.
 func (p *Pool) rehome(gone *poolConn) {
-	connected := gone.c.stats.connects.Load() > 0
+	connected := gone.c.stable.Load()
 	hs := gone.c.holdings()
 	p.mu.Lock()
 	p.conns = slices.DeleteFunc(p.conns, func(pc *poolConn) bool { return pc == gone })
@@ -221,7 +221,7 @@ func (p *Pool) rehome(gone *poolConn) {
 	p.mu.Unlock()
 	cause := fmt.Errorf("%w: connection %d gave up (%w), and no connection has room", ErrPoolFull, gone.n, gone.c.Err())
 	if !connected {
-		cause = fmt.Errorf("session: pool connection %d gave up before it connected (%w): its subscriptions wait for a connection with room", gone.n, gone.c.Err())
+		cause = fmt.Errorf("session: pool connection %d gave up before it stayed connected (%w): its subscriptions wait for a connection with room", gone.n, gone.c.Err())
 	}
 	for _, k := range left {
 		p.observeParked(k, cause)

@@ -415,19 +415,20 @@ func TestPoolCloseFromInside(t *testing.T) {
 	})
 }
 
-// TestPoolMovesSubscriptions: a connection that gives up for good does
-// not end the pool: its subscriptions move to a new connection (the
-// others are full), each subscribed once at the venue.
+// TestPoolMovesSubscriptions: a connection that gives up for good, once
+// it stayed up for the stable period, does not end the pool: its
+// subscriptions move to a new connection (the others are full), each
+// subscribed once at the venue.
 func TestPoolMovesSubscriptions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := startServer(t, ackingVenue(), wsconntest.Choose(func(r *http.Request, _ int) []wsconntest.Behavior {
 			if r.Header.Get("X-Conn") == "1" {
-				return []wsconntest.Behavior{wsconntest.After(time.Second, wsconntest.Close(websocket.StatusProtocolError, "bad frame"))}
+				return []wsconntest.Behavior{wsconntest.After(DefaultStablePeriod+time.Second, wsconntest.Close(websocket.StatusProtocolError, "bad frame"))}
 			}
 			return nil
 		}))
 		p := poolTest(t, srv, PoolConfig{MaxPerConn: 1, MaxConns: 2, ConnOptions: connHeader}, WithSubscriptions(sub("a"), sub("b")))
-		time.Sleep(5 * time.Second)
+		time.Sleep(DefaultStablePeriod + 5*time.Second)
 		synctest.Wait()
 		if got := p.State(); got != PoolRunning {
 			t.Fatalf("pool %v, want Running", got)

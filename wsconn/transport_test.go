@@ -112,20 +112,35 @@ func TestDecompression(t *testing.T) {
 }
 
 // TestDecompressionBomb: a payload that decodes past the read limit ends
-// the connection with ErrMessageTooBig.
+// the connection with ErrMessageTooBig, and counts once in Stats.TooBig,
+// as a message over the limit on the wire does.
 func TestDecompressionBomb(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		bomb := gzipped(t, string(make([]byte, 1<<20)))
-		srv := startServer(t, wsconntest.Default(wsconntest.Discard(),
-			wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) { _ = c.Send(ctx, wsconntest.Binary(bomb)) })))
-		var rec recorder
-		c := dialTest(t, srv, &rec, WithDecompression(Gzip), WithReadLimit(64<<10),
-			WithRetryPolicy(func(Failure) Decision { return Decision{GiveUp: true} }))
-		<-c.Done()
-		if err := c.Err(); !errors.Is(err, ErrMessageTooBig) {
-			t.Errorf("Err = %v, want ErrMessageTooBig", err)
-		}
-	})
+	tests := []struct {
+		name    string
+		payload func(t *testing.T) []byte
+	}{
+		{"over the limit on the wire", func(*testing.T) []byte { return make([]byte, 128<<10) }},
+		{"over the limit once decoded", func(t *testing.T) []byte { return gzipped(t, string(make([]byte, 1<<20))) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				payload := tt.payload(t)
+				srv := startServer(t, wsconntest.Default(wsconntest.Discard(),
+					wsconntest.Func(func(ctx context.Context, c *wsconntest.Conn) { _ = c.Send(ctx, wsconntest.Binary(payload)) })))
+				var rec recorder
+				c := dialTest(t, srv, &rec, WithDecompression(Gzip), WithReadLimit(64<<10),
+					WithRetryPolicy(func(Failure) Decision { return Decision{GiveUp: true} }))
+				<-c.Done()
+				if err := c.Err(); !errors.Is(err, ErrMessageTooBig) {
+					t.Errorf("Err = %v, want ErrMessageTooBig", err)
+				}
+				if got := c.Stats().TooBig; got != 1 {
+					t.Errorf("Stats.TooBig = %d, want 1 (one connection lost)", got)
+				}
+			})
+		})
+	}
 }
 
 // connectProxy is an HTTP CONNECT proxy on loopback that records the
