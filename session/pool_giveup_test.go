@@ -256,12 +256,18 @@ func TestPoolBannedConnsAreNotReplaced(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				srv := startServer(t, ackingVenue(), wsconntest.Default(wsconntest.Echo(),
 					wsconntest.After(tt.after, wsconntest.Close(4001, "banned"))))
+				var rec recorder
 				p := poolTest(t, srv, PoolConfig{MaxPerConn: 1, MaxConns: 2},
-					WithPermanentCloseCodes(4001), WithSubscriptions(sub("a"), sub("b")))
+					WithPermanentCloseCodes(4001), WithSubscriptions(sub("a"), sub("b")), OnRecord(rec.Observe))
 				time.Sleep(time.Minute)
 				synctest.Wait()
-				if got := dials(srv); got != 2 {
-					t.Errorf("%d dials in a minute, want 2 (one per connection, none replaced)", got)
+				// A close racing the sync's write may reach a connection as
+				// a broken write, a transient loss: that client redials
+				// once under its own backoff before the ban's code comes.
+				// Every other dial is a connection the pool opened.
+				redials := rec.Count("Reconnecting-RetryDue->Connecting")
+				if got := dials(srv) - redials; got != 2 {
+					t.Errorf("%d dials in a minute beside %d redials, want 2 (one per connection, none replaced)", got, redials)
 				}
 				if st := p.Stats(); st.Conns != 0 || st.Pending != 2 || st.Subscriptions != 2 {
 					t.Errorf("stats %+v, want no connection, 2 subscriptions Pending", st)
