@@ -218,13 +218,8 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	senders.stop()
 	prog.stop()
 	r.counted(&cnt, interrupted)
-	for _, c := range p.Conns() {
-		if c.State() == connfsm.Alive {
-			r.Alive++
-		}
-	}
+	(&wsFleet{clients: p.Conns()}).tally(r) // Alive, reconnects and the heartbeat's counters
 	st := p.Stats()
-	r.Reconnects = st.Reconnects
 	pr.Conns, pr.Ready = st.Conns, st.Ready
 	pr.VenueSubscriptions, pr.VenueDuplicates = v.subscriptions()
 	hs := v.handshakeTimes()
