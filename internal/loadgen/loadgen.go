@@ -234,6 +234,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	}
 	// The steady run, with a sample every cfg.Sample.
 	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)
+	last := sampler.take(time.Now()) // the end of the span of the CPU figures, before any wait for a restart
 	prof.stopCPU()
 	r.Echoes = cnt.echoes.Load() - echoes0
 	if r.SteadySeconds > 0 {
@@ -247,7 +248,6 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	if chaos != nil {
 		r.Chaos = <-chaos // ends ChaosRecovery before the end of the run
 	}
-	last := sampler.take(time.Now())
 	r.spent(first, last)
 	r.Growth = growth(r.Samples)
 	senders.stop()
