@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -16,23 +17,26 @@ import (
 )
 
 // TestTCPConnToxics runs the framed TCP client through toxiproxy: frames
-// cut into segments of a few bytes still arrive whole; a reset is Lost and
-// redialled; a link that stops passing data is found by the application
-// heartbeat, and the client comes back once the link does.
+// cut into segments of a few bytes still arrive whole; a reset is Lost, as
+// a failed read, and redialled; a link that stops passing data is found by
+// the application heartbeat, and the client comes back once the link does.
 func TestTCPConnToxics(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
 		toxic  string
 		remove bool // remove the toxic after it has cost a connection
+		// lostTo names the cause of Lost with remove: the error it wraps.
+		lostTo error
 		want   []string
 	}{
 		{name: "slicer", toxic: `{"name":"slice","type":"slicer","stream":"downstream","attributes":{"average_size":3,"size_variation":2,"delay":100}}`,
 			want: []string{connected}},
-		{name: "reset", toxic: `{"name":"reset","type":"reset_peer","stream":"downstream","attributes":{"timeout":300}}`, remove: true,
-			want: []string{connected, lost, retryDue, connected}},
+		// The next heartbeat's reply triggers the reset.
+		{name: "reset", toxic: `{"name":"reset","type":"reset_peer","stream":"downstream","attributes":{"timeout":0}}`, remove: true,
+			lostTo: session.ErrReadFailed, want: []string{connected, lost, retryDue, connected}},
 		{name: "black hole", toxic: `{"name":"black hole","type":"timeout","stream":"downstream","attributes":{"timeout":0}}`, remove: true,
-			want: []string{connected, lost, retryDue, connected}},
+			lostTo: session.ErrPongTimeout, want: []string{connected, lost, retryDue, connected}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,7 +68,9 @@ func TestTCPConnToxics(t *testing.T) {
 			defer closeClient(t, c)
 			p.addToxic(t, tt.toxic)
 			if tt.remove {
-				waitFor(t, rec, lost, 1)
+				if l := waitFor(t, rec, lost, 1); !errors.Is(l.cause, tt.lostTo) {
+					t.Errorf("Lost cause = %v, want one wrapping %v", l.cause, tt.lostTo)
+				}
 				if err := p.Toxics.RemoveToxic(context.Background(), tt.name); err != nil {
 					t.Fatal(err)
 				}

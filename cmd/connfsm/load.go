@@ -21,11 +21,7 @@ func runLoad(c command, e env, args []string) int {
 	if code, done := reportUsage(loadFlagSet(new(loadFlags)), c, err, e.stdout, e.stderr); done {
 		return code
 	}
-	clients := f.N
-	if f.Pool != nil {
-		clients = 2 * f.Pool.Conns // the embedded venue's ends too
-	}
-	if err := loadgen.RaiseFileLimit(clients); err != nil {
+	if err := loadgen.RaiseFileLimit(f.Config); err != nil {
 		fmt.Fprintf(e.stderr, "connfsm load: %v\n", err)
 	}
 	defer debug.SetGCPercent(debug.SetGCPercent(f.GOGC))

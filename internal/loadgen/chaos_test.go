@@ -13,16 +13,16 @@ import (
 
 // TestRunChaos runs clients against the embedded venue over loopback while
 // the chaos mode applies faults in the first second (the first one within
-// 1.5 × Chaos, so at least one): every fault is applied without error,
-// each takes the clients' connections, and all are back and Alive at the
-// end. The clients redial within 200 ms and without a storm guard, so a
-// recovery of 5 s covers the longest fault (a restart of up to 3 s).
+// 1.5 × Chaos, so at least one), each ending before the recovery: every
+// fault is applied without error, each takes the clients' connections,
+// and all are back and Alive at the end. The clients redial within 200 ms
+// and without a storm guard, so a recovery of 2 s is plenty.
 func TestRunChaos(t *testing.T) {
 	if inChild(t) {
 		return
 	}
 	const n, window = 20, time.Second
-	cfg := Config{N: n, Duration: window + 5*time.Second, ChaosRecovery: 5 * time.Second, Chaos: 400 * time.Millisecond,
+	cfg := Config{N: n, Duration: window + maxChaosDown + 2*time.Second, ChaosRecovery: 2 * time.Second, Chaos: 400 * time.Millisecond,
 		Ping: 200 * time.Millisecond, Pong: 200 * time.Millisecond, SendEvery: time.Second, Sample: 10 * time.Second,
 		DownFor: time.Second, DialRate: 1000, GOGC: DefaultGOGC,
 		Options: []wsconn.Option{
@@ -62,5 +62,32 @@ func TestRunChaos(t *testing.T) {
 	Print(&out, r)
 	if want := fmt.Sprintf("chaos              %d faults: ", len(r.Chaos)); !strings.Contains(out.String(), want) {
 		t.Errorf("report text lacks the faults:\n%s", out.String())
+	}
+}
+
+// TestChaosFaultsEndBeforeRecovery: the chaos mode applies no fault that
+// would still hold the server when the recovery before the end of the run
+// begins. With a ping interval and a pong timeout of 1 s a blackhole
+// lasts 2.5 s, and a restart keeps the server down up to 3 s: in a run of
+// 4 s whose last 0.5 s are the recovery, a fault that starts later than
+// 0.5 s into the run ends too late.
+func TestChaosFaultsEndBeforeRecovery(t *testing.T) {
+	t.Parallel()
+	v, err := NewVenue("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	srv := &server{url: v.URL + "/", kind: "embedded", embedded: v}
+	cfg := Config{Duration: 4 * time.Second, ChaosRecovery: 500 * time.Millisecond, Chaos: 200 * time.Millisecond,
+		Ping: time.Second, Pong: time.Second}
+	steady := time.Now()
+	events := runChaos(t.Context(), srv, cfg, steady)
+	stopAt := cfg.Duration - cfg.ChaosRecovery
+	if took := time.Since(steady); took > stopAt {
+		t.Errorf("the faults %+v ended %v into the run, want by %v (the start of the recovery)", events, took.Round(time.Millisecond), stopAt)
+	}
+	if len(events) == 0 {
+		t.Errorf("no fault applied, want one within the first %v", 500*time.Millisecond)
 	}
 }

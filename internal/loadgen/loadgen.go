@@ -56,8 +56,8 @@ const (
 	// seconds, and each takes one of two cores for a second or more;
 	// memory is cheaper than that here.
 	DefaultGOGC = 400
-	// ChaosRecovery is how long before the end of a run the chaos stops,
-	// so the run can check that every client came back.
+	// ChaosRecovery is how long before the end of a run the last fault of
+	// the chaos ends, so the run can check that every client came back.
 	ChaosRecovery = 30 * time.Second
 
 	// aliveWait bounds the wait for every client to be Alive once all are
@@ -107,8 +107,8 @@ type Config struct {
 	// RampWait bounds the wait for every client to be Alive or to have
 	// given up once all are started; 0 is 30 s.
 	RampWait time.Duration
-	// ChaosRecovery is how long before the end of the run the chaos
-	// stops; 0 is ChaosRecovery, which a fleet of thousands needs (a short
+	// ChaosRecovery is how long before the end of the run the last fault
+	// of the chaos ends; 0 is ChaosRecovery, which a fleet of thousands needs (a short
 	// run of a few clients with a quick backoff needs far less).
 	ChaosRecovery time.Duration
 	// Profiles are the pprof profiles to write; none by default.
@@ -234,6 +234,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	}
 	// The steady run, with a sample every cfg.Sample.
 	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)
+	last := sampler.take(time.Now()) // the end of the span of the CPU figures, before any wait for a restart
 	prof.stopCPU()
 	r.Echoes = cnt.echoes.Load() - echoes0
 	if r.SteadySeconds > 0 {
@@ -247,7 +248,6 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	if chaos != nil {
 		r.Chaos = <-chaos // ends ChaosRecovery before the end of the run
 	}
-	last := sampler.take(time.Now())
 	r.spent(first, last)
 	r.Growth = growth(r.Samples)
 	senders.stop()

@@ -203,6 +203,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		}()
 	}
 	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)
+	last := sampler.take(time.Now()) // the end of the span of the CPU figures, before any wait for a restart
 	prof.stopCPU()
 	r.Echoes = cnt.echoes.Load() - echoes0
 	if r.SteadySeconds > 0 {
@@ -213,18 +214,12 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 	if restarted != nil {
 		pr.Restart = <-restarted // bounded: it gives up waiting after its bound
 	}
-	last := sampler.take(time.Now())
 	r.spent(first, last)
 	senders.stop()
 	prog.stop()
 	r.counted(&cnt, interrupted)
-	for _, c := range p.Conns() {
-		if c.State() == connfsm.Alive {
-			r.Alive++
-		}
-	}
+	(&wsFleet{clients: p.Conns()}).tally(r) // Alive, reconnects and the heartbeat's counters
 	st := p.Stats()
-	r.Reconnects = st.Reconnects
 	pr.Conns, pr.Ready = st.Conns, st.Ready
 	pr.VenueSubscriptions, pr.VenueDuplicates = v.subscriptions()
 	hs := v.handshakeTimes()

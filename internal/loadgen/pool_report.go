@@ -23,7 +23,7 @@ type PoolReport struct {
 	VenueSubscriptions int `json:"venue_subscriptions"`
 	VenueDuplicates    int `json:"venue_duplicates"`
 	// StartSeconds runs from NewPool until every subscription was active
-	// at the venue.
+	// at the venue; 0 if they never all were before the steady run.
 	StartSeconds float64 `json:"start_seconds"`
 	// DialAttempts counts the pool's dial attempts, the first dials and
 	// those refused while the venue was down included;
@@ -106,7 +106,11 @@ func printPool(w io.Writer, p *PoolReport) {
 		p.Subscriptions, p.PerConn, p.MaxConns, p.Conns, p.Ready)
 	fmt.Fprintf(w, "  at the venue       %d/%d subscriptions active, %d on two connections\n",
 		p.VenueSubscriptions, p.Subscriptions, p.VenueDuplicates)
-	fmt.Fprintf(w, "  start              every subscription active %.2fs after NewPool\n", p.StartSeconds)
+	if p.StartSeconds > 0 {
+		fmt.Fprintf(w, "  start              every subscription active %.2fs after NewPool\n", p.StartSeconds)
+	} else {
+		fmt.Fprintln(w, "  start              NOT every subscription active when the wait for them ended")
+	}
 	batch := "one key per subscribe message"
 	if p.Batch > 0 {
 		batch = fmt.Sprintf("up to %d keys per subscribe message", p.Batch)

@@ -75,6 +75,11 @@ func TestRunPool(t *testing.T) {
 			if r.GoroutinesLeft != 0 {
 				t.Errorf("%d goroutines left", r.GoroutinesLeft)
 			}
+			// The heartbeat's counters are the connections', as without a
+			// pool: every ping of the steady run is among the run's.
+			if r.Pings+r.PingsSkipped == 0 || r.Pings < r.SteadyPings {
+				t.Errorf("%d pings, %d skipped over the run, %d pings in the steady run; want the connections' heartbeats counted", r.Pings, r.PingsSkipped, r.SteadyPings)
+			}
 			if held := p.GateWaits > 0; held != (tt.budget.Dials > 0) {
 				t.Errorf("%d redials held by the budget; want some exactly when the pool has a budget", p.GateWaits)
 			}

@@ -83,3 +83,34 @@ func TestPrintRestart(t *testing.T) {
 		t.Errorf("restart lines (-want +got):\n%s", diff)
 	}
 }
+
+// TestPrintPoolStart: the pool's start line gives the time every
+// subscription took to be active, and says so when they never all were
+// (StartSeconds 0), rather than print a start of 0 s.
+func TestPrintPoolStart(t *testing.T) {
+	tests := []struct {
+		name string
+		p    PoolReport
+		want string
+	}{
+		{"all active", PoolReport{Subscriptions: 100, VenueSubscriptions: 100, StartSeconds: 1.5},
+			"  start              every subscription active 1.50s after NewPool"},
+		{"never all active", PoolReport{Subscriptions: 100, VenueSubscriptions: 40},
+			"  start              NOT every subscription active when the wait for them ended"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			Print(&b, Report{N: 1, Pool: &tt.p})
+			var got string
+			for _, l := range strings.Split(b.String(), "\n") {
+				if strings.HasPrefix(l, "  start ") {
+					got = l
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("start line (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
