@@ -379,8 +379,8 @@ type PoolStats struct {
 	// Moved counts the subscriptions moved from a connection that gave up
 	// to another.
 	Moved uint64
-	// Stats sums the connections' counters; LastRTT and NextDelay are the
-	// largest among them.
+	// Stats sums the connections' counters; LastRTT, NextDelay, LastLag
+	// and MaxLag are the largest among them.
 	Stats
 }
 
@@ -394,21 +394,37 @@ func (p *Pool) Stats() PoolStats {
 		if pc.c.Phase() == connfsm.Ready {
 			st.Ready++
 		}
-		s := pc.c.Stats()
-		st.Connects += s.Connects
-		st.Reconnects += s.Reconnects
-		st.MessagesIn += s.MessagesIn
-		st.MessagesOut += s.MessagesOut
-		st.BytesIn += s.BytesIn
-		st.BytesOut += s.BytesOut
-		st.Pings += s.Pings
-		st.DeadPings += s.DeadPings
-		st.Unsent += s.Unsent
-		st.AnsweredPings += s.AnsweredPings
-		st.LastRTT = max(st.LastRTT, s.LastRTT)
-		st.NextDelay = max(st.NextDelay, s.NextDelay)
+		st.Stats.add(pc.c.Stats())
 	}
 	return st
+}
+
+// add adds o's counters to s's, and keeps the larger of each duration.
+func (s *Stats) add(o Stats) {
+	s.Connects += o.Connects
+	s.Reconnects += o.Reconnects
+	s.MessagesIn += o.MessagesIn
+	s.MessagesOut += o.MessagesOut
+	s.BytesIn += o.BytesIn
+	s.BytesOut += o.BytesOut
+	s.Pings += o.Pings
+	s.LastRTT = max(s.LastRTT, o.LastRTT)
+	s.DeadPings += o.DeadPings
+	s.Unsent += o.Unsent
+	s.NextDelay = max(s.NextDelay, o.NextDelay)
+	s.AnsweredPings += o.AnsweredPings
+	s.PingsSkipped += o.PingsSkipped
+	s.PongWaitsExtended += o.PongWaitsExtended
+	s.LateReads += o.LateReads
+	s.Buffered += o.Buffered
+	s.Dropped += o.Dropped
+	s.TooBig += o.TooBig
+	s.SlowDropped += o.SlowDropped
+	s.Conflated += o.Conflated
+	s.SlowDisconnects += o.SlowDisconnects
+	s.LastLag = max(s.LastLag, o.LastLag)
+	s.MaxLag = max(s.MaxLag, o.MaxLag)
+	s.Undecoded += o.Undecoded
 }
 
 // isClosed reports whether ch is closed.
