@@ -234,14 +234,7 @@ func runClients(ctx context.Context, cfg Config, srv *server, r *Report, progres
 	}
 	// The steady run, with a sample every cfg.Sample.
 	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)
-	last := sampler.take(time.Now()) // the end of the span of the CPU figures, before any wait for a restart
-	prof.stopCPU()
-	r.Echoes = cnt.echoes.Load() - echoes0
-	if r.SteadySeconds > 0 {
-		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
-	}
-	r.SteadyPings = fl.pings() - pings0
-	r.costs(cpu0, processCPU())
+	last := r.endSteady(sampler, prof, cnt.echoes.Load()-echoes0, fl.pings()-pings0, cpu0)
 	if restarted != nil {
 		r.Restart = <-restarted // bounded: runRestart gives up after recoverWait
 	}

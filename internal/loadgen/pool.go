@@ -203,14 +203,7 @@ func runPoolClients(ctx context.Context, cfg Config, mode PoolMode, v *poolVenue
 		}()
 	}
 	interrupted = interrupted || !steadyRun(ctx, r, sampler, steady, cfg.Duration, cfg.Sample, progress)
-	last := sampler.take(time.Now()) // the end of the span of the CPU figures, before any wait for a restart
-	prof.stopCPU()
-	r.Echoes = cnt.echoes.Load() - echoes0
-	if r.SteadySeconds > 0 {
-		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
-	}
-	r.SteadyPings = poolPings(p) - pings0
-	r.costs(cpu0, processCPU())
+	last := r.endSteady(sampler, prof, cnt.echoes.Load()-echoes0, poolPings(p)-pings0, cpu0)
 	if restarted != nil {
 		pr.Restart = <-restarted // bounded: it gives up waiting after its bound
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Report is a run's result; `connfsm load -json` prints it as one JSON
@@ -82,6 +83,22 @@ type Report struct {
 	// taken before the first client: 0 when nothing outlived its client.
 	GoroutinesLeft int  `json:"goroutines_left"`
 	Interrupted    bool `json:"interrupted,omitempty"`
+}
+
+// endSteady ends the steady run that made echoes and pings: its last
+// sample, the end of the span of the CPU figures, taken before any wait
+// for a restart; the CPU profile; the echoes, their rate, the heartbeats
+// and what they cost since cpu0.
+func (r *Report) endSteady(sampler *sampler, prof *profiler, echoes, pings uint64, cpu0 float64) Sample {
+	last := sampler.take(time.Now())
+	prof.stopCPU()
+	r.Echoes = echoes
+	if r.SteadySeconds > 0 {
+		r.MessagesPerSec = float64(r.Echoes) / r.SteadySeconds
+	}
+	r.SteadyPings = pings
+	r.costs(cpu0, processCPU())
+	return last
 }
 
 // costs sets the steady run's CPU figures from the process's CPU time
