@@ -321,8 +321,8 @@
 //
 // A definition is shared; a machine is what one instance costs. A program
 // may keep one per stream or subscription. A light machine is one
-// allocation, about 224 bytes. It makes no context and starts no
-// goroutine, and Fire processes an event on it without allocating. A
+// allocation, the Machine itself, of at most 208 bytes. It makes no
+// context and starts no goroutine, and Fire processes an event on it without allocating. A
 // machine is light when:
 //
 //   - its active states have no tasks and no timeouts;
@@ -343,7 +343,8 @@
 //
 // While runtime/trace is on, every state entry is a trace task named after
 // the state, nested in its parent's. Every state-scoped task runs in a
-// region named "State/task". So `go tool trace` shows the lifecycle. With
+// region named "State/task", except a timer task, whose steps are not
+// regions. So `go tool trace` shows the lifecycle. With
 // Config.FlightRecorder, a straggler writes the recorder's window for a
 // post-mortem.
 package fsm

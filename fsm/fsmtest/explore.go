@@ -12,7 +12,7 @@ import (
 type Trace[S, E comparable] []Step[S, E]
 
 // String formats the trace as its steps separated by commas, e.g.
-// "Connecting --Close--> Closed, Closed --Connected--> (ignore)".
+// "Connecting --DialFailed--> Reconnecting, Reconnecting --Lost--> (ignore)".
 func (t Trace[S, E]) String() string {
 	var b strings.Builder
 	for i, s := range t {

@@ -16,8 +16,8 @@
 //
 // It reports, for example:
 //
-//	transitions.go:66:19: rule table misses Alive × Lost
-//	transitions.go:95:2: duplicate rule Closing × GaveUp (first at line 94)
+//	transitions.go:62:22: rule table misses Syncing × Lost
+//	transitions.go:98:2: duplicate rule Closing × GaveUp (first at line 97)
 //
 // A missing pair is reported at the table: its slice literal, or its first
 // Rules call. A duplicate is reported at the row that repeats the pair.

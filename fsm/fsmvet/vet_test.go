@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,4 +138,87 @@ func diagnostics(out string) []string {
 		}
 	}
 	return got
+}
+
+// TestDocsExample keeps the example of docs/fsmvet.md, which README.md and
+// the package documentation quote, true: it makes the edits the example
+// describes to transitions.go (the Alive × Lost row removed, the
+// Closing × GaveUp row repeated) and compares go vet's output, positions
+// included, with the lines the example shows.
+func TestDocsExample(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "fsmvet.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, shown, ok := strings.Cut(string(doc), "$ go vet -vettool=$(command -v fsmvet) .\n")
+	shown, _, ok2 := strings.Cut(shown, "$ echo $?")
+	if !ok || !ok2 {
+		t.Fatal("docs/fsmvet.md: no go vet example between \"$ go vet\" and \"$ echo $?\"")
+	}
+	want := strings.Split(strings.TrimSpace(shown), "\n")
+
+	transitions := filepath.Join(root, "transitions.go")
+	src, err := os.ReadFile(transitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var edited []string
+	var removed, repeated bool
+	for _, l := range strings.SplitAfter(string(src), "\n") {
+		switch {
+		case strings.HasPrefix(strings.TrimSpace(l), "{Alive, Lost, "):
+			removed = true
+			continue
+		case strings.HasPrefix(strings.TrimSpace(l), "{Closing, GaveUp, "):
+			repeated = true
+			edited = append(edited, l)
+		}
+		edited = append(edited, l)
+	}
+	if !removed || !repeated {
+		t.Fatalf("transitions.go: found Alive × Lost %v, Closing × GaveUp %v; want both", removed, repeated)
+	}
+
+	cmd := exec.Command("go", "vet", "-vettool="+buildFsmvet(t), "-overlay="+overlay(t, transitions, strings.Join(edited, "")), ".")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		t.Fatalf("go vet: err = %v, want a non-zero exit; output:\n%s", err, out)
+	}
+	var got []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if m := diagRE.FindStringSubmatch(l); m != nil {
+			got = append(got, filepath.Base(m[1])+strings.TrimPrefix(l, m[1]))
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("docs/fsmvet.md's example (-want +got):\n%s\noutput:\n%s", diff, out)
+	}
+
+	// README.md and the package documentation quote lines of it.
+	for _, quoting := range []string{filepath.Join(root, "README.md"), "doc.go"} {
+		text, err := os.ReadFile(quoting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var quoted int
+		for _, l := range strings.Split(string(text), "\n") {
+			l = strings.TrimSpace(strings.TrimPrefix(l, "//"))
+			if !strings.HasPrefix(l, "transitions.go:") {
+				continue
+			}
+			quoted++
+			if !slices.Contains(got, l) {
+				t.Errorf("%s quotes %q, which go vet does not say: %q", quoting, l, got)
+			}
+		}
+		if quoted == 0 {
+			t.Errorf("%s quotes no line of the example", quoting)
+		}
+	}
 }

@@ -121,7 +121,10 @@
 //				wsconn.WithHTTPClient(srv.Client()),
 //				wsconn.WithHeartbeat(20*time.Second, 5*time.Second),
 //				wsconn.OnRecord(func(_ context.Context, r fsm.Record[connfsm.State, connfsm.Event]) {
-//					if r.Kind == fsm.RecordTransition && r.To == connfsm.Alive {
+//					if r.Kind != fsm.RecordTransition {
+//						return
+//					}
+//					if r.Event == connfsm.Connected {
 //						alive <- struct{}{}
 //					}
 //				}))
